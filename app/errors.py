@@ -1,0 +1,88 @@
+"""The service's errors, and the one place they become HTTP replies.
+
+Hierarchy (domain errors live in ``state.errors``, re-exported here)::
+
+    UnpostedError
+    ├── RequestError          a caller's request cannot be served; nothing changed
+    │   ├── InvalidInput      422  malformed body or argument
+    │   ├── NotReady          503  the first catch-up has not completed
+    │   ├── NoImages          404  the folder holds no images
+    │   ├── NoNewImages       404  every image is posted or leased
+    │   ├── FileNotFound      404  ``name`` matches no image
+    │   ├── LeaseConflict     409  the image is leased to another publisher
+    │   └── LeaseNotFound     404  no such lease
+    ├── ConfigError           fatal: the settings cannot work
+    ├── StoreError            fatal: the database cannot be used
+    │   ├── SchemaTooNew      written by a newer unposted
+    │   └── StoreCorrupt      torn or not a database
+    └── DropboxError          a Dropbox call failed (``app.dropbox_client``)
+        ├── DropboxAuthError  fatal until the credentials change
+        ├── DropboxUnavailable  recoverable: 5xx, timeouts, rate limits past our bound
+        ├── CursorReset       recoverable: list the folder again
+        └── FolderNotFound    recoverable: the folder is gone; list again once it exists
+
+Per-item problems during a catch-up (a file without ``content_hash``) are counted,
+never raised.
+"""
+
+from __future__ import annotations
+
+from state.errors import (
+    FileNotFound,
+    InvalidInput,
+    LeaseConflict,
+    LeaseNotFound,
+    NoImages,
+    NoNewImages,
+    NotReady,
+    RequestError,
+    SchemaTooNew,
+    StoreCorrupt,
+    StoreError,
+    UnpostedError,
+)
+
+__all__ = [
+    "ConfigError",
+    "CursorReset",
+    "DropboxAuthError",
+    "DropboxError",
+    "DropboxUnavailable",
+    "FileNotFound",
+    "FolderNotFound",
+    "InvalidInput",
+    "LeaseConflict",
+    "LeaseNotFound",
+    "NoImages",
+    "NoNewImages",
+    "NotReady",
+    "RequestError",
+    "SchemaTooNew",
+    "StoreCorrupt",
+    "StoreError",
+    "UnpostedError",
+]
+
+
+class ConfigError(UnpostedError):
+    code = "config_error"
+
+
+class DropboxError(UnpostedError):
+    code = "dropbox_error"
+
+
+class DropboxAuthError(DropboxError):
+    code = "dropbox_auth"
+
+
+class DropboxUnavailable(DropboxError):
+    code = "dropbox_unavailable"
+
+
+class CursorReset(DropboxError):
+    code = "cursor_reset"
+
+
+class FolderNotFound(DropboxError):
+    code = "folder_not_found"

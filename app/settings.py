@@ -1,0 +1,123 @@
+"""Configuration: one ``Settings`` object read from the environment and ``.env``.
+
+Every variable of the contract is a typed field here. ``load_settings()`` turns
+pydantic's validation report into one line naming the variable, which is what an
+operator sees when the service refuses to start.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from app.errors import ConfigError
+
+SelectPolicy = Literal["random", "oldest", "newest", "name"]
+Extensions = Annotated[tuple[str, ...], NoDecode]
+
+
+class Settings(BaseSettings):
+    """The service's settings; tests build their own and pass them in."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    dropbox_app_key: str | None = None
+    dropbox_app_secret: SecretStr | None = None
+    dropbox_refresh_token: SecretStr | None = None
+    dropbox_access_token: SecretStr | None = None
+    dropbox_folder: str
+    dropbox_recursive: bool = False
+    dropbox_base_url: str | None = None
+    image_extensions: Extensions = (".jpg", ".jpeg", ".png")
+    sidecar_extensions: Extensions = (".txt",)
+    archive_folder: str | None = None
+    state_dir: Path = Path("./var")
+    api_token: SecretStr | None = None
+    select_policy: SelectPolicy = "random"
+    lease_seconds: int = Field(default=900, gt=0)
+    sync_mode: Literal["webhook", "longpoll"] = "webhook"
+    reconcile_seconds: float = Field(default=900, gt=0)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    log_format: Literal["json", "console"] = "json"
+
+    @field_validator("dropbox_folder", "archive_folder")
+    @classmethod
+    def _dropbox_path(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip().rstrip("/")
+        if value and not value.startswith("/"):
+            raise ValueError("must be empty (the root) or start with '/'")
+        return value
+
+    @field_validator("image_extensions", "sidecar_extensions", mode="before")
+    @classmethod
+    def _extensions(cls, value: Any) -> tuple[str, ...]:
+        items = value.split(",") if isinstance(value, str) else list(value)
+        cleaned = tuple(dict.fromkeys(_extension(str(item)) for item in items if str(item).strip()))
+        if not cleaned:
+            raise ValueError("needs at least one extension, e.g. .jpg")
+        return cleaned
+
+    @field_validator("dropbox_base_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an http(s) URL such as http://127.0.0.1:8765")
+        return value.rstrip("/")
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @property
+    def database_path(self) -> Path:
+        return self.state_dir / "unposted.sqlite3"
+
+    def check_dropbox_credentials(self) -> None:
+        """Refuse to start without a way to call Dropbox."""
+        if self.dropbox_refresh_token is not None:
+            if not self.dropbox_app_key or self.dropbox_app_secret is None:
+                raise ConfigError(
+                    "DROPBOX_REFRESH_TOKEN needs DROPBOX_APP_KEY and DROPBOX_APP_SECRET"
+                )
+        elif self.dropbox_access_token is None:
+            raise ConfigError("set DROPBOX_REFRESH_TOKEN (preferred) or DROPBOX_ACCESS_TOKEN")
+
+    def check_serve(self) -> None:
+        """What ``serve`` needs beyond the basics: a token for the API, a webhook secret."""
+        self.check_dropbox_credentials()
+        if self.api_token is None or not self.api_token.get_secret_value():
+            raise ConfigError("API_TOKEN is required to serve the API")
+        if self.sync_mode == "webhook" and self.dropbox_app_secret is None:
+            raise ConfigError("DROPBOX_APP_SECRET is required to verify webhooks")
+
+
+def _extension(item: str) -> str:
+    item = item.strip().lower()
+    return item if item.startswith(".") else "." + item
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings from the environment, failing with a one-line message."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_one_line(exc)) from exc
+
+
+def _one_line(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors():
+        variable = str(error["loc"][0]).upper() if error["loc"] else "settings"
+        message = "is required" if error["type"] == "missing" else error["msg"]
+        problems.append(f"{variable}: {message}")
+    return "; ".join(problems)

@@ -1,0 +1,1 @@
+"""The catalog and posted-state store, and the pure rules that feed it."""

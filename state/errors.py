@@ -1,0 +1,81 @@
+"""Errors raised by the store and the domain rules it enforces.
+
+The full hierarchy, with the service's own errors, is drawn in ``app.errors``.
+"""
+
+from __future__ import annotations
+
+
+class UnpostedError(Exception):
+    """Base of every error unposted raises on purpose."""
+
+    code = "error"
+
+
+class RequestError(UnpostedError):
+    """A caller's request cannot be served; nothing was changed. Recoverable."""
+
+    code = "bad_request"
+    status = 400
+
+
+class InvalidInput(RequestError):
+    code = "invalid_request"
+    status = 422
+
+
+class NotReady(RequestError):
+    code = "not_ready"
+    status = 503
+
+
+class NoImages(RequestError):
+    code = "no_images"
+    status = 404
+
+    def __init__(self) -> None:
+        super().__init__("No images found")
+
+
+class NoNewImages(RequestError):
+    code = "no_new_images"
+    status = 404
+
+    def __init__(self, leased: int = 0) -> None:
+        message = "No new images to post (all duplicates)"
+        if leased:
+            message += f"; {leased} leased to publishers"
+        super().__init__(message)
+        self.leased = leased
+
+
+class FileNotFound(RequestError):
+    code = "not_found"
+    status = 404
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"Selected file not found: {name}")
+
+
+class LeaseConflict(RequestError):
+    code = "leased"
+    status = 409
+
+
+class LeaseNotFound(RequestError):
+    code = "lease_not_found"
+    status = 404
+
+
+class StoreError(UnpostedError):
+    """The database cannot be used as it is. Fatal: the service stops."""
+
+    code = "store_error"
+
+
+class SchemaTooNew(StoreError):
+    code = "schema_too_new"
+
+
+class StoreCorrupt(StoreError):
+    code = "store_corrupt"

@@ -1,0 +1,78 @@
+"""Settings: every contract variable typed, bad values refused with a one-line reason."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.errors import ConfigError
+from app.settings import load_settings
+from tests.conftest import MakeSettings
+
+
+def test_defaults_follow_the_contract(make_settings: MakeSettings) -> None:
+    settings = make_settings()
+    assert settings.image_extensions == (".jpg", ".jpeg", ".png")
+    assert settings.sidecar_extensions == (".txt",)
+    assert settings.select_policy == "random"
+    assert settings.lease_seconds == 900
+    assert settings.sync_mode == "webhook"
+    assert settings.reconcile_seconds == 900
+    assert settings.dropbox_recursive is False
+
+
+def test_extensions_parse_from_a_comma_list(make_settings: MakeSettings) -> None:
+    settings = make_settings(image_extensions="JPG, .Png,heic", sidecar_extensions="txt,.json")
+    assert settings.image_extensions == (".jpg", ".png", ".heic")
+    assert settings.sidecar_extensions == (".txt", ".json")
+
+
+def test_folder_is_normalised(make_settings: MakeSettings) -> None:
+    assert make_settings(dropbox_folder="/Photos/queue/").dropbox_folder == "/Photos/queue"
+    assert make_settings(dropbox_folder="").dropbox_folder == ""
+
+
+@pytest.mark.parametrize(
+    ("overrides", "variable"),
+    [
+        ({"select_policy": "sometimes"}, "SELECT_POLICY"),
+        ({"lease_seconds": -5}, "LEASE_SECONDS"),
+        ({"sync_mode": "carrier-pigeon"}, "SYNC_MODE"),
+        ({"dropbox_folder": "Photos"}, "DROPBOX_FOLDER"),
+        ({"dropbox_base_url": "ftp://x"}, "DROPBOX_BASE_URL"),
+        ({"image_extensions": ""}, "IMAGE_EXTENSIONS"),
+    ],
+)
+def test_bad_values_name_the_variable_in_one_line(
+    overrides: dict[str, object], variable: str
+) -> None:
+    values: dict[str, object] = {"dropbox_folder": "/Photos", "_env_file": None}
+    values.update(overrides)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(**values)
+    message = str(caught.value)
+    assert message.startswith(variable + ":")
+    assert "\n" not in message
+
+
+def test_missing_folder_is_named() -> None:
+    with pytest.raises(ConfigError, match=r"^DROPBOX_FOLDER: is required$"):
+        load_settings(_env_file=None)
+
+
+def test_serve_refuses_missing_secrets(make_settings: MakeSettings) -> None:
+    with pytest.raises(ConfigError, match="API_TOKEN"):
+        make_settings(api_token=None).check_serve()
+    with pytest.raises(ConfigError, match="DROPBOX_APP_SECRET"):
+        make_settings(dropbox_app_secret=None).check_serve()
+    with pytest.raises(ConfigError, match="DROPBOX_REFRESH_TOKEN"):
+        make_settings(dropbox_access_token=None).check_serve()
+    with pytest.raises(ConfigError, match="DROPBOX_APP_KEY"):
+        make_settings(dropbox_refresh_token="r", dropbox_app_key=None).check_serve()
+    make_settings(sync_mode="longpoll", dropbox_app_secret=None).check_serve()
+
+
+def test_secrets_do_not_show_in_repr(make_settings: MakeSettings) -> None:
+    settings = make_settings(dropbox_refresh_token="refresh-secret-value")
+    text = repr(settings) + str(settings.model_dump())
+    for secret in ("refresh-secret-value", "test-api-token", "test-app-secret"):
+        assert secret not in text
