@@ -12,25 +12,28 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from app.dropbox_client import RetryPolicy
 from app.http_errors import install_error_handlers
-from app.routes import health
+from app.routes import health, status
 from app.services import Services
 from app.settings import Settings
-from state.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings, retry: RetryPolicy | None = None) -> FastAPI:
+    """The app; ``retry`` lets tests shorten Dropbox backoffs."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = SqliteStore(settings.database_path)
-        app.state.services = Services(settings=settings, store=store)
+        services = Services.build(settings, retry)
+        app.state.services = services
+        await services.start()
         log.info("unposted started", extra={"event": "service_start"})
         try:
             yield
         finally:
-            store.close()
+            await services.stop()
             log.info("unposted stopped", extra={"event": "service_stop"})
 
     app = FastAPI(
@@ -41,4 +44,5 @@ def create_app(settings: Settings) -> FastAPI:
     )
     install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(status.router)
     return app

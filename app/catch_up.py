@@ -1,0 +1,151 @@
+"""The catch-up: bring the catalog level with Dropbox by following the cursor.
+
+No cursor yet -> a full ``list_folder`` of the folder; otherwise ``continue`` from the
+stored cursor. Each page's operations and the cursor after it commit in one store
+transaction, so a crash at any point loses nothing and replays nothing. A ``reset``
+cursor starts a full listing whose last page sweeps whatever it did not see (mark and
+sweep), while the old catalog keeps serving. A folder that vanished empties the
+catalog (posted state stays) and is listed again on the next run.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from app.dropbox_client import DropboxClient
+from app.errors import CursorReset, FolderNotFound
+from app.metrics import Metrics
+from app.settings import Settings
+from state.changes import FileKinds, Page, plan_page
+from state.store import Store
+
+log = logging.getLogger(__name__)
+_MAX_RESETS = 3
+
+
+@dataclass
+class CatchUpSummary:
+    """What one run did; ``progress`` callbacks receive it after every page."""
+
+    entries: int = 0
+    pages: int = 0
+    files_stored: int = 0
+    files_removed: int = 0
+    api_calls: int = 0
+    resets: int = 0
+    listing: bool = False
+    seconds: float = 0.0
+    started: float = field(default_factory=time.monotonic)
+
+    def line(self) -> str:
+        return (
+            f"{self.entries} entries in {self.pages} pages, {self.files_stored} stored, "
+            f"{self.files_removed} removed, {self.api_calls} API calls, {self.seconds:.1f} s"
+        )
+
+
+Progress = Callable[[CatchUpSummary], None]
+
+
+class CatchUp:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        dropbox: DropboxClient,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self._dropbox = dropbox
+        self._metrics = metrics
+        self._kinds = FileKinds.of(settings.image_extensions, settings.sidecar_extensions)
+
+    def run(self, progress: Progress | None = None) -> CatchUpSummary:
+        """Catch up once, until Dropbox says there is nothing more."""
+        summary = CatchUpSummary()
+        log.info("catch-up started", extra={"event": "catch_up_start"})
+        while True:
+            try:
+                self._follow(summary, progress)
+                break
+            except CursorReset:
+                self._restart_listing(summary)
+            except FolderNotFound:
+                removed = self._store.forget_folder()
+                log.warning(
+                    "the folder %r is gone; %d files dropped from the catalog",
+                    self._settings.dropbox_folder,
+                    removed,
+                    extra={"event": "catch_up_folder_gone"},
+                )
+                raise
+        self._store.record_sync()
+        summary.seconds = time.monotonic() - summary.started
+        log.info(
+            "catch-up complete: %s",
+            summary.line(),
+            extra={
+                "event": "catch_up_complete",
+                "entries": summary.entries,
+                "pages": summary.pages,
+                "seconds": round(summary.seconds, 3),
+            },
+        )
+        return summary
+
+    def _restart_listing(self, summary: CatchUpSummary) -> None:
+        summary.resets += 1
+        if summary.resets > _MAX_RESETS:
+            raise CursorReset(f"cursor reset {summary.resets} times in one run")
+        log.warning("cursor reset; listing the folder again", extra={"event": "catch_up_reset"})
+        if self._metrics:
+            self._metrics.catch_up_resets.inc()
+        self._store.begin_listing()
+
+    def _follow(self, summary: CatchUpSummary, progress: Progress | None) -> None:
+        page = self._first_page(summary)
+        while True:
+            self._apply(page, summary)
+            if progress:
+                progress(summary)
+            if not page.has_more:
+                return
+            summary.api_calls += 1
+            page = self._dropbox.list_folder_continue(page.cursor)
+
+    def _first_page(self, summary: CatchUpSummary) -> Page:
+        state = self._store.sync_state()
+        summary.api_calls += 1
+        if state.cursor is not None:
+            summary.listing = state.listing
+            return self._dropbox.list_folder_continue(state.cursor)
+        if not state.listing:
+            self._store.begin_listing()
+        summary.listing = True
+        settings = self._settings
+        return self._dropbox.list_folder(settings.dropbox_folder, settings.dropbox_recursive)
+
+    def _apply(self, page: Page, summary: CatchUpSummary) -> None:
+        operations = plan_page(page.entries, self._kinds)
+        stats = self._store.apply_page(operations, page.cursor, page.has_more)
+        summary.pages += 1
+        summary.entries += len(page.entries)
+        summary.files_stored += stats.files_stored
+        summary.files_removed += stats.files_removed
+        if self._metrics:
+            self._metrics.catch_up_pages.inc()
+            self._metrics.catch_up_entries.inc(len(page.entries))
+        if page.entries or page.has_more:
+            log.debug(
+                "page applied: %d entries",
+                len(page.entries),
+                extra={
+                    "event": "catch_up_page",
+                    "entries": len(page.entries),
+                    "has_more": page.has_more,
+                },
+            )

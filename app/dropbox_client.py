@@ -1,0 +1,272 @@
+"""The one module that imports ``dropbox``: Dropbox calls, our types out, our errors up.
+
+Every call goes through ``_call``, which bounds the retries the SDK would otherwise
+make forever: a 429 waits for its ``Retry-After`` (requests made while limited count
+against the limit, so never earlier); 5xx, timeouts and dropped connections back off
+exponentially with full jitter. Waits happen on a ``threading.Event`` so a stopping
+service is never held by a sleep. Token refresh is the SDK's own (one refresh on an
+expired access token). These calls block: callers run them in threads, never on the
+event loop.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+import dropbox
+import requests
+from dropbox import exceptions as sdk_errors
+from dropbox import files as sdk_files
+
+from app.dropbox_transport import base_url_session
+from app.errors import (
+    CursorReset,
+    DropboxAuthError,
+    DropboxError,
+    DropboxUnavailable,
+    FileNotFound,
+    FolderNotFound,
+)
+from app.metrics import Metrics
+from app.settings import Settings
+from state.changes import DeletedEntry, Entry, FileEntry, FolderEntry, Page
+from state.hashing import ContentHasher
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+LIST_LIMIT = 2000
+_CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard to try before a call is reported as failed."""
+
+    attempts: int = 6
+    base_seconds: float = 0.5
+    cap_seconds: float = 30.0
+    rate_limit_default: float = 5.0
+
+    def backoff(self, attempt: int) -> float:
+        return random.uniform(0, min(self.cap_seconds, self.base_seconds * 2**attempt))
+
+
+@dataclass(frozen=True)
+class DownloadedHashes:
+    sha256: str
+    content_hash: str
+    size: int
+
+
+class DropboxClient:
+    def __init__(
+        self,
+        settings: Settings,
+        metrics: Metrics | None = None,
+        retry: RetryPolicy | None = None,
+        stop: threading.Event | None = None,
+    ) -> None:
+        self._retry = retry or RetryPolicy()
+        self._stop = stop or threading.Event()
+        self._metrics = metrics
+        self._sdk = _build_sdk(settings)
+
+    def close(self) -> None:
+        self._sdk.close()
+
+    # -- listing --------------------------------------------------------------------
+    def list_folder(self, path: str, recursive: bool) -> Page:
+        result = self._call(
+            "files/list_folder",
+            lambda: self._sdk.files_list_folder(
+                path, recursive=recursive, limit=LIST_LIMIT, include_non_downloadable_files=False
+            ),
+        )
+        return _page(result)
+
+    def list_folder_continue(self, cursor: str) -> Page:
+        result = self._call(
+            "files/list_folder/continue", lambda: self._sdk.files_list_folder_continue(cursor)
+        )
+        return _page(result)
+
+    def longpoll(self, cursor: str, timeout: int = 30) -> tuple[bool, float | None]:
+        """Block until the cursor's folder changes or ``timeout`` passes."""
+        result = self._call(
+            "files/list_folder/longpoll",
+            lambda: self._sdk.files_list_folder_longpoll(cursor, timeout=timeout),
+        )
+        return bool(result.changes), result.backoff
+
+    # -- files ----------------------------------------------------------------------
+    def temporary_link(self, path: str) -> str:
+        result = self._call(
+            "files/get_temporary_link", lambda: self._sdk.files_get_temporary_link(path)
+        )
+        return str(result.link)
+
+    def move(self, from_path: str, to_path: str) -> str:
+        """Move server-side (no download); returns the new display path."""
+        result = self._call(
+            "files/move_v2",
+            lambda: self._sdk.files_move_v2(from_path, to_path, autorename=True),
+        )
+        return str(result.metadata.path_display)
+
+    def download_hashes(self, path: str) -> DownloadedHashes:
+        """Stream a file once, returning its SHA-256 and its content_hash."""
+
+        def fetch() -> DownloadedHashes:
+            _, response = self._sdk.files_download(path)
+            whole, blocks, size = hashlib.sha256(), ContentHasher(), 0
+            try:
+                for chunk in response.iter_content(_CHUNK):
+                    whole.update(chunk)
+                    blocks.update(chunk)
+                    size += len(chunk)
+            finally:
+                response.close()
+            return DownloadedHashes(whole.hexdigest(), blocks.hexdigest(), size)
+
+        return self._call("files/download", fetch)
+
+    def current_account_id(self) -> str:
+        account = self._call("users/get_current_account", self._sdk.users_get_current_account)
+        return str(account.account_id)
+
+    # -- the retry loop -------------------------------------------------------------
+    def _call(self, route: str, function: Callable[[], T]) -> T:
+        attempt = 0
+        while True:
+            try:
+                result = function()
+                self._count(route, "ok")
+                return result
+            except sdk_errors.RateLimitError as exc:
+                self._count(route, "429")
+                wait = exc.backoff if exc.backoff is not None else self._retry.rate_limit_default
+                reason = "rate_limit"
+            except (sdk_errors.InternalServerError, requests.RequestException) as exc:
+                self._count(route, _status_of(exc))
+                wait, reason = self._retry.backoff(attempt), "unavailable"
+            except sdk_errors.DropboxException as exc:
+                self._count(route, _status_of(exc))
+                raise _translate(route, exc) from exc
+            attempt += 1
+            if attempt >= self._retry.attempts:
+                raise DropboxUnavailable(f"{route} failed {attempt} times; giving up for now")
+            self._wait(route, reason, wait)
+
+    def _wait(self, route: str, reason: str, seconds: float) -> None:
+        log.warning(
+            "dropbox %s: %s; retrying in %.2f s",
+            route,
+            reason,
+            seconds,
+            extra={"event": "dropbox_retry", "route": route, "reason": reason},
+        )
+        if self._metrics:
+            self._metrics.dropbox_retries.labels(reason).inc()
+            self._metrics.dropbox_wait_seconds.inc(seconds)
+        if self._stop.wait(seconds):
+            raise DropboxUnavailable("stopping")
+
+    def _count(self, route: str, status: str) -> None:
+        if self._metrics:
+            self._metrics.dropbox_calls.labels(route, status).inc()
+
+
+def _build_sdk(settings: Settings) -> dropbox.Dropbox:
+    session = base_url_session(settings.dropbox_base_url) if settings.dropbox_base_url else None
+    secret = settings.dropbox_app_secret.get_secret_value() if settings.dropbox_app_secret else None
+    refresh = settings.dropbox_refresh_token
+    access = settings.dropbox_access_token
+    return dropbox.Dropbox(
+        oauth2_access_token=access.get_secret_value() if access else None,
+        oauth2_refresh_token=refresh.get_secret_value() if refresh else None,
+        app_key=settings.dropbox_app_key if refresh else None,
+        app_secret=secret if refresh else None,
+        session=session,
+        max_retries_on_error=0,
+        max_retries_on_rate_limit=0,
+        timeout=60,
+        user_agent="unposted/0.1",
+    )
+
+
+def _status_of(exc: Exception) -> str:
+    status = getattr(exc, "status_code", None)
+    return str(status) if status is not None else type(exc).__name__.lower()
+
+
+def _translate(route: str, exc: sdk_errors.DropboxException) -> DropboxError:
+    """SDK errors to ours. Messages carry the route and Dropbox's summary, never tokens."""
+    if isinstance(exc, sdk_errors.AuthError):
+        return DropboxAuthError(f"{route}: Dropbox refused the credentials ({_summary(exc)})")
+    if isinstance(exc, sdk_errors.ApiError):
+        return _translate_api_error(route, exc)
+    return DropboxError(f"{route}: {type(exc).__name__} ({_summary(exc)})")
+
+
+def _translate_api_error(route: str, exc: sdk_errors.ApiError) -> DropboxError | Any:
+    error = exc.error
+    summary = exc.user_message_text or str(getattr(exc, "error", ""))
+    if getattr(error, "is_reset", lambda: False)():
+        return CursorReset(f"{route}: cursor reset by Dropbox")
+    if route.startswith("files/list_folder") and getattr(error, "is_path", lambda: False)():
+        return FolderNotFound(f"{route}: the folder is not there ({error.get_path()})")
+    if _is_not_found(error):
+        return FileNotFound(route)
+    return DropboxError(f"{route}: {summary}")
+
+
+def _is_not_found(error: Any) -> bool:
+    for accessor in ("get_path", "get_from_lookup"):
+        try:
+            lookup = getattr(error, accessor)()
+        except (AttributeError, TypeError):
+            continue
+        if getattr(lookup, "is_not_found", lambda: False)():
+            return True
+    return False
+
+
+def _summary(exc: sdk_errors.DropboxException) -> str:
+    return str(getattr(exc, "error", "") or type(exc).__name__)[:200]
+
+
+def _page(result: Any) -> Page:
+    return Page(
+        entries=tuple(_entry(item) for item in result.entries),
+        cursor=str(result.cursor),
+        has_more=bool(result.has_more),
+    )
+
+
+def _entry(item: Any) -> Entry:
+    if isinstance(item, sdk_files.FileMetadata):
+        return FileEntry(
+            path_lower=item.path_lower,
+            path_display=item.path_display,
+            name=item.name,
+            id=item.id,
+            rev=item.rev,
+            size=int(item.size),
+            server_modified=_timestamp(item.server_modified),
+            client_modified=_timestamp(item.client_modified),
+            content_hash=item.content_hash,
+        )
+    if isinstance(item, sdk_files.FolderMetadata):
+        return FolderEntry(item.path_lower, item.path_display, item.name)
+    return DeletedEntry(item.path_lower, item.path_display, item.name)
+
+
+def _timestamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

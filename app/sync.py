@@ -1,0 +1,176 @@
+"""The sync worker: one catch-up at a time, started by webhooks, longpoll or a timer.
+
+``request()`` may be called any number of times from anywhere; a request that arrives
+while a catch-up runs is remembered (one flag, not a queue) and causes exactly one
+more run afterwards. So a burst of a thousand webhooks costs at most two runs, no
+change is ever missed, and no two catch-ups overlap (Dropbox rate-limits parallel
+``list_folder`` calls for one user). Catch-ups run in a thread: the SDK blocks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+from app.catch_up import CatchUp, CatchUpSummary
+from app.dropbox_client import DropboxClient
+from app.errors import CursorReset, DropboxError, UnpostedError
+from app.metrics import Metrics
+from app.settings import Settings
+from state.store import Store
+
+log = logging.getLogger(__name__)
+_LONGPOLL_SECONDS = 30
+_RETRY_CAP_SECONDS = 300.0
+
+
+@dataclass
+class SyncHealth:
+    """What ``/readyz`` and ``/status`` report about the catch-ups."""
+
+    running: bool = False
+    runs: int = 0
+    failures_in_a_row: int = 0
+    last_error: str | None = None
+    last_summary: CatchUpSummary | None = None
+
+    def problem(self) -> str | None:
+        if self.last_error is None:
+            return None
+        return f"catch-ups are failing ({self.failures_in_a_row} in a row): {self.last_error}"
+
+
+class SyncWorker:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        dropbox: DropboxClient,
+        catch_up: CatchUp,
+        metrics: Metrics,
+        stop: threading.Event,
+    ) -> None:
+        self.health = SyncHealth()
+        self._settings, self._store, self._dropbox = settings, store, dropbox
+        self._catch_up, self._metrics, self._stop = catch_up, metrics, stop
+        self._wanted = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._finished = threading.Condition()
+
+    # -- asking for a catch-up ------------------------------------------------------
+    def request(self) -> None:
+        """Ask for a catch-up (event-loop thread)."""
+        self._wanted.set()
+
+    def request_threadsafe(self) -> None:
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._wanted.set)
+
+    # -- lifecycle ------------------------------------------------------------------
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._tasks.append(asyncio.create_task(self._run_forever(), name="catch-up"))
+        self._tasks.append(asyncio.create_task(self._reconcile_forever(), name="reconcile"))
+        if self._settings.sync_mode == "longpoll":
+            threading.Thread(target=self._longpoll_forever, name="longpoll", daemon=True).start()
+        self.request()
+
+    async def stop(self) -> None:
+        self._stop.set()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.to_thread(self._wait_idle, 60.0)
+
+    def _wait_idle(self, seconds: float) -> None:
+        """Let a catch-up already in its thread finish before the store closes."""
+        deadline = time.monotonic() + seconds
+        with self._finished:
+            while self.health.running and time.monotonic() < deadline:
+                self._finished.wait(0.1)
+
+    # -- the loops ------------------------------------------------------------------
+    async def _run_forever(self) -> None:
+        while True:
+            await self._wanted.wait()
+            self._wanted.clear()
+            ok = await asyncio.to_thread(self._run_once)
+            if not ok:
+                asyncio.get_running_loop().call_later(self._retry_delay(), self.request)
+
+    def _run_once(self) -> bool:
+        if self._stop.is_set():
+            return True
+        self.health.running = True
+        started = time.monotonic()
+        try:
+            self._learn_account()
+            summary = self._catch_up.run()
+        except UnpostedError as exc:
+            return self._failed(exc)
+        finally:
+            self.health.running = False
+            self._metrics.catch_up_seconds.observe(time.monotonic() - started)
+            with self._finished:
+                self._finished.notify_all()
+        self.health.runs += 1
+        self.health.failures_in_a_row, self.health.last_error = 0, None
+        self.health.last_summary = summary
+        self._metrics.catch_up_runs.labels("ok").inc()
+        return True
+
+    def _failed(self, exc: UnpostedError) -> bool:
+        self.health.runs += 1
+        self.health.failures_in_a_row += 1
+        self.health.last_error = str(exc)
+        self._metrics.catch_up_runs.labels("failed").inc()
+        log.error("catch-up failed: %s", exc, extra={"event": "catch_up_failed"})
+        return False
+
+    def _retry_delay(self) -> float:
+        return float(min(_RETRY_CAP_SECONDS, 2 ** min(self.health.failures_in_a_row, 9)))
+
+    def _learn_account(self) -> None:
+        """Webhooks name accounts; remember ours (Dropbox tells us who we are)."""
+        if self._store.get_meta("account_id") is None:
+            self._store.set_meta("account_id", self._dropbox.current_account_id())
+
+    async def _reconcile_forever(self) -> None:
+        """Safety net: Dropbox drops webhooks after ten minutes of failed deliveries."""
+        while True:
+            await asyncio.sleep(self._settings.reconcile_seconds)
+            self.request()
+
+    def _longpoll_forever(self) -> None:
+        """For hosts without a public URL: Dropbox's longpoll says when to catch up."""
+        while not self._stop.is_set():
+            cursor = self._store.sync_state().cursor
+            if cursor is None or self.health.running:
+                self._wait_for_catch_up(1.0)
+                continue
+            try:
+                changes, backoff = self._dropbox.longpoll(cursor, _LONGPOLL_SECONDS)
+            except CursorReset:
+                changes, backoff = True, None
+            except DropboxError as exc:
+                log.warning("longpoll failed: %s", exc, extra={"event": "longpoll_failed"})
+                self._stop.wait(5)
+                continue
+            if changes:
+                self.request_threadsafe()
+                self._wait_for_catch_up(10.0, previous=cursor)
+            if backoff:
+                self._stop.wait(backoff)
+
+    def _wait_for_catch_up(self, seconds: float, previous: str | None = None) -> None:
+        """Sleep until a catch-up finishes (or moves the cursor on), at most ``seconds``."""
+        deadline = time.monotonic() + seconds
+        with self._finished:
+            while not self._stop.is_set() and time.monotonic() < deadline:
+                self._finished.wait(min(0.2, deadline - time.monotonic()))
+                if previous is not None and self._store.sync_state().cursor != previous:
+                    return
