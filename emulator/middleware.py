@@ -1,0 +1,88 @@
+"""The ASGI layer around the routes: injected faults first, then call and byte counters.
+
+It sits outside Starlette so that a dropped connection really is one: the response is
+started with a ``Content-Length`` it never delivers and the app returns, so uvicorn closes
+the socket mid-body and the client sees a broken connection (``requests`` raises
+``ChunkedEncodingError``), never an HTTP status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from emulator.faults import DROPPED, Counters, Faults, Injected
+
+logger = logging.getLogger(__name__)
+
+
+def route_name(path: str) -> str:
+    """``/2/files/download`` -> ``files/download``; ``/temp/...`` -> ``temp_link``."""
+    if path.startswith("/temp/"):
+        return "temp_link"
+    return path.removeprefix("/2/").lstrip("/")
+
+
+class FaultsAndCounters:
+    def __init__(self, app: ASGIApp, faults: Faults, counters: Counters) -> None:
+        self.app, self.faults, self.counters = app, faults, counters
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        route = route_name(scope["path"])
+        delay = self.faults.take_delay(route)
+        if delay:
+            await asyncio.sleep(delay)
+        failure = self.faults.take_failure(route)
+        if failure is not None:
+            await self._inject(route, failure, send)
+            return
+        await self.app(scope, receive, self._counting(route, send))
+
+    def _counting(self, route: str, send: Send) -> Send:
+        async def counted(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                self.counters.record_call(route, message["status"])
+            elif message["type"] == "http.response.body":
+                self.counters.record_bytes(route, len(message.get("body", b"")))
+            await send(message)
+
+        return counted
+
+    async def _inject(self, route: str, failure: Injected, send: Send) -> None:
+        if failure.kind == "drop":
+            self.counters.record_call(route, DROPPED)
+            logger.info("dropping the connection of a %s call", route)
+            await _start(send, 200, b"application/json", {b"content-length": b"4096"})
+            await send({"type": "http.response.body", "body": b'{"entr', "more_body": True})
+            return  # uvicorn closes the socket: the body never completes
+        if failure.kind == "rate_limit":
+            status, body = 429, _too_many_requests(int(failure.value))
+            extra = {b"retry-after": str(int(failure.value)).encode()}
+            await _reply(send, status, b"application/json", body, extra)
+        else:
+            status, body = int(failure.value), b"Internal Server Error (injected)"
+            await _reply(send, status, b"text/plain; charset=utf-8", body, {})
+        self.counters.record_call(route, status)
+
+
+def _too_many_requests(retry_after: int) -> bytes:
+    error = {"reason": {".tag": "too_many_requests"}, "retry_after": retry_after}
+    return json.dumps({"error_summary": "too_many_requests/..", "error": error}).encode()
+
+
+async def _start(send: Send, status: int, media: bytes, extra: dict[bytes, bytes]) -> None:
+    headers = [(b"content-type", media), *extra.items()]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+
+
+async def _reply(
+    send: Send, status: int, media: bytes, body: bytes, extra: dict[bytes, bytes]
+) -> None:
+    await _start(send, status, media, {b"content-length": str(len(body)).encode(), **extra})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,151 @@
+"""Tokens (invalid, expired, refreshed) and injected faults, seen through the real SDK."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+
+import dropbox
+import pytest
+import requests
+from dropbox.exceptions import ApiError, AuthError, InternalServerError, RateLimitError
+
+from app.dropbox_transport import base_url_session
+from emulator import Emulator, EmulatorServer
+from emulator.faults import DROPPED
+
+
+def client(server: EmulatorServer, **kwargs: object) -> dropbox.Dropbox:
+    return dropbox.Dropbox(
+        session=base_url_session(server.base_url),
+        max_retries_on_error=0,
+        max_retries_on_rate_limit=0,
+        **kwargs,
+    )
+
+
+def test_invalid_token_is_401_invalid_access_token(emulator_server: EmulatorServer) -> None:
+    with pytest.raises(AuthError) as refused:
+        client(emulator_server, oauth2_access_token="wrong").users_get_current_account()
+    assert refused.value.error.is_invalid_access_token()
+
+
+def test_missing_token_is_401(emulator_server: EmulatorServer) -> None:
+    reply = requests.post(emulator_server.base_url + "/2/files/list_folder", json={"path": ""})
+    assert reply.status_code == 401
+    assert reply.headers["content-type"] == "application/json"
+    assert reply.json()["error"][".tag"] == "invalid_access_token"
+
+
+def test_expired_token_is_refreshed_once_and_the_call_succeeds(
+    emulator: Emulator, emulator_server: EmulatorServer
+) -> None:
+    emulator.access_token_ttl = 1
+    short_lived = emulator.tokens.issue().access_token
+    dbx = client(
+        emulator_server,
+        oauth2_access_token=short_lived,
+        # The SDK would refresh early if it knew the real expiry; make it find out by 401.
+        oauth2_access_token_expiration=datetime.utcnow() + timedelta(hours=1),
+        oauth2_refresh_token=emulator.refresh_token,
+        app_key=emulator.app_key,
+        app_secret=emulator.app_secret,
+    )
+    time.sleep(1.1)
+    assert dbx.users_get_current_account().account_id == emulator.account_id
+    assert emulator.counters.calls("users/get_current_account", 401) == 1
+    assert emulator.counters.calls("oauth2/token", 200) == 1
+    assert emulator.counters.calls("users/get_current_account", 200) == 1
+
+
+def test_refresh_token_alone_gets_an_access_token(
+    emulator: Emulator, emulator_server: EmulatorServer
+) -> None:
+    dbx = client(
+        emulator_server,
+        oauth2_refresh_token=emulator.refresh_token,
+        app_key=emulator.app_key,
+        app_secret=emulator.app_secret,
+    )
+    assert dbx.users_get_current_account().account_id == emulator.account_id
+
+
+def test_bad_refresh_token_is_invalid_grant(
+    emulator: Emulator, emulator_server: EmulatorServer
+) -> None:
+    dbx = client(
+        emulator_server,
+        oauth2_refresh_token="revoked",
+        app_key=emulator.app_key,
+        app_secret=emulator.app_secret,
+    )
+    with pytest.raises(AuthError):
+        dbx.users_get_current_account()
+    assert emulator.counters.calls("oauth2/token", 400) == 1
+
+
+def test_rate_limit_raises_with_the_retry_after(emulator: Emulator, dbx: dropbox.Dropbox) -> None:
+    emulator.faults.rate_limit("files/list_folder", retry_after=7, times=1)
+    with pytest.raises(RateLimitError) as limited:
+        dbx.files_list_folder("")
+    assert limited.value.backoff == 7
+    assert limited.value.error.reason.is_too_many_requests()
+    assert dbx.files_list_folder("").has_more is False
+    assert emulator.counters.calls("files/list_folder", 429) == 1
+
+
+def test_rate_limit_header_and_body(emulator: Emulator, emulator_server: EmulatorServer) -> None:
+    emulator.faults.rate_limit("*", retry_after=3)
+    reply = requests.post(emulator_server.base_url + "/2/files/list_folder", json={"path": ""})
+    assert reply.status_code == 429 and reply.headers["retry-after"] == "3"
+    assert reply.headers["content-type"] == "application/json"
+    assert reply.json()["error"] == {"reason": {".tag": "too_many_requests"}, "retry_after": 3}
+
+
+def test_server_error_then_recovery(emulator: Emulator, dbx: dropbox.Dropbox) -> None:
+    emulator.faults.server_error("files/list_folder", status=503, times=2)
+    for _ in range(2):
+        with pytest.raises(InternalServerError) as failed:
+            dbx.files_list_folder("")
+        assert failed.value.status_code == 503
+    dbx.files_list_folder("")
+    assert emulator.counters.calls("files/list_folder", 503) == 2
+
+
+def test_dropped_connection_is_a_broken_connection_not_a_status(
+    emulator: Emulator, dbx: dropbox.Dropbox
+) -> None:
+    emulator.faults.drop_connection("files/list_folder/continue", times=1)
+    cursor = dbx.files_list_folder("").cursor
+    with pytest.raises(requests.exceptions.ChunkedEncodingError):
+        dbx.files_list_folder_continue(cursor)
+    assert dbx.files_list_folder_continue(cursor).entries == []
+    assert emulator.counters.calls("files/list_folder/continue", DROPPED) == 1
+
+
+def test_reset_next_continue(emulator: Emulator, dbx: dropbox.Dropbox) -> None:
+    cursor = dbx.files_list_folder("").cursor
+    emulator.faults.reset_next_continue()
+    with pytest.raises(ApiError) as reset:
+        dbx.files_list_folder_continue(cursor)
+    assert reset.value.error.is_reset()
+    dbx.files_list_folder_continue(cursor)  # only the next one
+
+
+def test_delay_every_call(emulator: Emulator, dbx: dropbox.Dropbox) -> None:
+    emulator.faults.delay("*", 0.2)
+    started = time.monotonic()
+    dbx.files_list_folder("")
+    dbx.users_get_current_account()
+    assert time.monotonic() - started >= 0.4
+    emulator.faults.clear()
+    started = time.monotonic()
+    dbx.files_list_folder("")
+    assert time.monotonic() - started < 0.2
+
+
+def test_counters_reset(emulator: Emulator, dbx: dropbox.Dropbox) -> None:
+    dbx.files_list_folder("")
+    assert emulator.counters.calls("files/list_folder") == 1
+    emulator.counters.reset()
+    assert emulator.counters.calls("files/list_folder") == 0

@@ -1,0 +1,202 @@
+"""Signed webhooks checked by an independent receiver, and ``--root`` directory mirroring."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import dropbox
+import pytest
+import requests
+
+from app.dropbox_transport import base_url_session
+from emulator import Emulator, EmulatorServer, signature
+
+SECRET = "the_secret"
+
+
+def test_signature_matches_the_checked_vector() -> None:
+    body = b'{"delta": {"users": [12345]}}'
+    expected = "0a8c16b085420b960dc78664279fe09e936a2a01b1f91064869d9e77dfd64529"
+    assert signature(SECRET, body) == expected
+
+
+class Receiver:
+    """A stdlib HTTP server that verifies X-Dropbox-Signature on its own."""
+
+    def __init__(self, secret: str, fail_first: int = 0) -> None:
+        self.secret, self.fail_first = secret, fail_first
+        self.attempts = 0
+        self.verified: list[dict[str, object]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.attempts += 1
+                mac = hmac.new(receiver.secret.encode(), body, hashlib.sha256).hexdigest()
+                good = hmac.compare_digest(mac, self.headers.get("X-Dropbox-Signature", ""))
+                failing = receiver.attempts <= receiver.fail_first
+                self.send_response(500 if failing else 200 if good else 403)
+                self.end_headers()
+                if good and not failing:
+                    receiver.verified.append(json.loads(body))
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/webhook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> Receiver:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = 5.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met before the deadline")
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def signed_emulator() -> Emulator:
+    return Emulator(app_secret=SECRET)
+
+
+def test_webhook_is_signed_and_names_the_account(signed_emulator: Emulator) -> None:
+    with Receiver(SECRET) as receiver, EmulatorServer(signed_emulator):
+        signed_emulator.register_webhook(receiver.url)
+        signed_emulator.put_file("/Photos/a.jpg", b"a")
+        wait_for(lambda: len(receiver.verified) >= 1)
+    notification = receiver.verified[0]
+    assert notification["list_folder"] == {"accounts": [signed_emulator.account_id]}
+    assert notification["delta"] == {"users": [signed_emulator.user_id]}
+
+
+def test_failed_delivery_is_retried_with_backoff(signed_emulator: Emulator) -> None:
+    signed_emulator.webhooks.initial_backoff = 0.1
+    with Receiver(SECRET, fail_first=2) as receiver, EmulatorServer(signed_emulator):
+        signed_emulator.register_webhook(receiver.url)
+        signed_emulator.put_file("/Photos/a.jpg", b"a")
+        wait_for(lambda: len(receiver.verified) == 1)
+    assert receiver.attempts == 3
+
+
+def test_undeliverable_webhook_is_dropped_after_the_window(signed_emulator: Emulator) -> None:
+    sender = signed_emulator.webhooks
+    sender.initial_backoff, sender.retry_window = 0.05, 0.3
+    with Receiver(SECRET, fail_first=1000) as receiver, EmulatorServer(signed_emulator):
+        signed_emulator.register_webhook(receiver.url)
+        signed_emulator.put_file("/a.jpg", b"a")
+        wait_for(lambda: sender.dropped == 1)
+    assert receiver.attempts >= 2 and receiver.verified == []
+
+
+# --- --root mode --------------------------------------------------------------------
+
+
+@pytest.fixture
+def rooted(tmp_path: Path) -> Iterator[tuple[Emulator, dropbox.Dropbox, Path]]:
+    (tmp_path / "Photos").mkdir()
+    (tmp_path / "Photos" / "first.jpg").write_bytes(b"first")
+    emu = Emulator(root=tmp_path)
+    with EmulatorServer(emu) as server:
+        dbx = dropbox.Dropbox(
+            oauth2_access_token=emu.access_token,
+            session=base_url_session(server.base_url),
+            max_retries_on_error=0,
+            max_retries_on_rate_limit=0,
+        )
+        yield emu, dbx, tmp_path
+
+
+def test_root_mode_picks_up_a_new_file_within_a_second(
+    rooted: tuple[Emulator, dropbox.Dropbox, Path],
+) -> None:
+    emu, dbx, root = rooted
+    listed = dbx.files_list_folder("/Photos")
+    assert [e.name for e in listed.entries] == ["first.jpg"]
+    started = time.monotonic()
+    (root / "Photos" / "dropped.jpg").write_bytes(b"dropped in")
+    wait_for(lambda: "/photos/dropped.jpg" in emu.files("/Photos"), seconds=3)
+    assert time.monotonic() - started < 1.0
+    entries = dbx.files_list_folder_continue(listed.cursor).entries
+    assert [e.path_lower for e in entries] == ["/photos/dropped.jpg"]
+    meta, response = dbx.files_download("/Photos/dropped.jpg")
+    with response:
+        assert response.content == b"dropped in"
+
+
+def test_root_mode_sees_changes_removals_and_renames(
+    rooted: tuple[Emulator, dropbox.Dropbox, Path],
+) -> None:
+    emu, _, root = rooted
+    cursor = emu.lister.start("/Photos", False, False, None).encode()
+    photo = root / "Photos" / "first.jpg"
+    photo.write_bytes(b"changed bytes")
+    wait_for(lambda: emu.files("/Photos")["/photos/first.jpg"].size == len(b"changed bytes"))
+    photo.rename(root / "Photos" / "renamed.jpg")
+    wait_for(lambda: list(emu.files("/Photos")) == ["/photos/renamed.jpg"])
+    (root / "Photos" / "renamed.jpg").unlink()
+    wait_for(lambda: emu.files("/Photos") == {})
+    kinds = [type(e).__name__ for e in emu.lister.continue_(cursor).entries]
+    assert kinds == ["FileMeta", "DeletedMeta", "FileMeta", "DeletedMeta"]
+
+
+def test_root_mode_move_via_api_moves_on_disk(
+    rooted: tuple[Emulator, dropbox.Dropbox, Path],
+) -> None:
+    emu, dbx, root = rooted
+    moved = dbx.files_move_v2("/Photos/first.jpg", "/Archive/first.jpg").metadata
+    assert moved.path_display == "/Archive/first.jpg"
+    assert (root / "Archive" / "first.jpg").read_bytes() == b"first"
+    assert not (root / "Photos" / "first.jpg").exists()
+
+
+def test_cli_serves_a_directory(tmp_path: Path) -> None:
+    (tmp_path / "a.jpg").write_bytes(b"a")
+    command = [sys.executable, "-m", "emulator", "--root", str(tmp_path), "--port", "0"]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3])}
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert process.stdout is not None
+        settings = dict(process.stdout.readline().strip().split("=", 1) for _ in range(4))
+        base_url, token = settings["base_url"], settings["access_token"]
+        wait_for(lambda: _answers(base_url), seconds=10)
+        reply = requests.post(
+            base_url + "/2/files/list_folder",
+            json={"path": ""},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=5,
+        )
+        assert [e["name"] for e in reply.json()["entries"]] == ["a.jpg"]
+    finally:
+        process.terminate()
+        process.wait(10)
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+def _answers(base_url: str) -> bool:
+    try:
+        requests.post(base_url + "/2/users/get_current_account", timeout=1)
+    except requests.ConnectionError:
+        return False
+    return True
