@@ -53,6 +53,7 @@ class RetryPolicy:
     base_seconds: float = 0.5
     cap_seconds: float = 30.0
     rate_limit_default: float = 5.0
+    timeout_seconds: float = 60.0
 
     def backoff(self, attempt: int) -> float:
         return random.uniform(0, min(self.cap_seconds, self.base_seconds * 2**attempt))
@@ -76,7 +77,7 @@ class DropboxClient:
         self._retry = retry or RetryPolicy()
         self._stop = stop or threading.Event()
         self._metrics = metrics
-        self._sdk = _build_sdk(settings)
+        self._sdk = _build_sdk(settings, self._retry.timeout_seconds)
 
     def close(self) -> None:
         self._sdk.close()
@@ -158,7 +159,14 @@ class DropboxClient:
                 wait, reason = self._retry.backoff(attempt), "unavailable"
             except sdk_errors.DropboxException as exc:
                 self._count(route, _status_of(exc))
-                raise _translate(route, exc) from exc
+                error = _translate(route, exc)
+                log.warning(
+                    "dropbox %s failed: %s",
+                    route,
+                    error,
+                    extra={"event": "dropbox_error", "route": route, "code": error.code},
+                )
+                raise error from exc
             attempt += 1
             if attempt >= self._retry.attempts:
                 raise DropboxUnavailable(f"{route} failed {attempt} times; giving up for now")
@@ -183,7 +191,7 @@ class DropboxClient:
             self._metrics.dropbox_calls.labels(route, status).inc()
 
 
-def _build_sdk(settings: Settings) -> dropbox.Dropbox:
+def _build_sdk(settings: Settings, timeout: float) -> dropbox.Dropbox:
     session = base_url_session(settings.dropbox_base_url) if settings.dropbox_base_url else None
     secret = settings.dropbox_app_secret.get_secret_value() if settings.dropbox_app_secret else None
     refresh = settings.dropbox_refresh_token
@@ -196,7 +204,7 @@ def _build_sdk(settings: Settings) -> dropbox.Dropbox:
         session=session,
         max_retries_on_error=0,
         max_retries_on_rate_limit=0,
-        timeout=60,
+        timeout=timeout,
         user_agent="unposted/0.1",
     )
 

@@ -7,13 +7,14 @@ reply is ever an HTML page or a bare 500 for something a caller sent.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from app.errors import RequestError
+from app.errors import DropboxError, DropboxUnavailable, RequestError
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,25 @@ _CODES = {
 }
 
 
+# Documented for every operation, replacing FastAPI's default 422 ``{"detail": ...}``;
+# spelled out as JSON so operations that answer text (/metrics) keep JSON errors.
+_ERROR_BODY = {
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["error", "message"],
+                "properties": {"error": {"type": "string"}, "message": {"type": "string"}},
+            }
+        }
+    }
+}
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    "4XX": {"description": "refused; nothing changed", **_ERROR_BODY},
+    "5XX": {"description": "not ready, or Dropbox failed", **_ERROR_BODY},
+}
+
+
 def error_response(status: int, code: str, message: str) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse({"error": code, "message": message}, status_code=status, headers=headers)
@@ -36,6 +56,13 @@ def error_response(status: int, code: str, message: str) -> JSONResponse:
 async def _request_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestError)
     return error_response(exc.status, exc.code, str(exc))
+
+
+async def _dropbox_error(request: Request, exc: Exception) -> JSONResponse:
+    """Dropbox failed a call made for this request: 503 while unavailable, else 502."""
+    assert isinstance(exc, DropboxError)
+    status = 503 if isinstance(exc, DropboxUnavailable) else 502
+    return error_response(status, exc.code, str(exc))
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -64,6 +91,7 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestError, _request_error)
+    app.add_exception_handler(DropboxError, _dropbox_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -12,6 +12,7 @@ from app.settings import Settings
 from app.sync import SyncWorker
 from state.sqlite import SqliteStore
 from state.store import Store
+from webhooks.inbox import Inbox
 
 
 @dataclass
@@ -21,6 +22,7 @@ class Services:
     metrics: Metrics
     dropbox: DropboxClient
     sync: SyncWorker
+    webhooks: Inbox
 
     @classmethod
     def build(cls, settings: Settings, retry: RetryPolicy | None = None) -> Services:
@@ -31,7 +33,8 @@ class Services:
         dropbox = DropboxClient(settings, metrics, retry, stop)
         catch_up = CatchUp(settings, store, dropbox, metrics)
         sync = SyncWorker(settings, store, dropbox, catch_up, metrics, stop)
-        return cls(settings, store, metrics, dropbox, sync)
+        webhooks = Inbox(sync.request, lambda: store.get_meta("account_id"))
+        return cls(settings, store, metrics, dropbox, sync, webhooks)
 
     async def start(self) -> None:
         await self.sync.start()

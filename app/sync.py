@@ -2,9 +2,11 @@
 
 ``request()`` may be called any number of times from anywhere; a request that arrives
 while a catch-up runs is remembered (one flag, not a queue) and causes exactly one
-more run afterwards. So a burst of a thousand webhooks costs at most two runs, no
+more run afterwards. So requests piling up during a run cost one more run, no
 change is ever missed, and no two catch-ups overlap (Dropbox rate-limits parallel
-``list_folder`` calls for one user). Catch-ups run in a thread: the SDK blocks.
+``list_folder`` calls for one user). A burst that outlasts a run would still cost a
+run per run's length; ``webhooks.inbox`` folds webhook bursts before they get here.
+Catch-ups run in a thread: the SDK blocks.
 """
 
 from __future__ import annotations
@@ -60,11 +62,26 @@ class SyncWorker:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._finished = threading.Condition()
+        self._in_flight = False
+        self._relist = False
 
     # -- asking for a catch-up ------------------------------------------------------
     def request(self) -> None:
         """Ask for a catch-up (event-loop thread)."""
         self._wanted.set()
+
+    def request_relist(self) -> None:
+        """Ask for a full re-list, reconciled against the catalog (mark and sweep).
+
+        The listing starts inside the worker's own run, never under a catch-up in flight.
+        """
+        self._relist = True
+        self._wanted.set()
+
+    @property
+    def idle(self) -> bool:
+        """No catch-up running, about to start or asked for (what tests and benches await)."""
+        return not self._wanted.is_set() and not self._in_flight
 
     def request_threadsafe(self) -> None:
         if self._loop is not None and not self._loop.is_closed():
@@ -98,7 +115,11 @@ class SyncWorker:
         while True:
             await self._wanted.wait()
             self._wanted.clear()
-            ok = await asyncio.to_thread(self._run_once)
+            self._in_flight = True
+            try:
+                ok = await asyncio.to_thread(self._run_once)
+            finally:
+                self._in_flight = False
             if not ok:
                 asyncio.get_running_loop().call_later(self._retry_delay(), self.request)
 
@@ -109,21 +130,28 @@ class SyncWorker:
         started = time.monotonic()
         try:
             self._learn_account()
+            if self._relist:
+                self._relist = False
+                self._store.begin_listing()
             summary = self._catch_up.run()
+            # Counted before ``running`` drops, so no observer sees a finished run uncounted.
+            self.health.runs += 1
+            self.health.failures_in_a_row, self.health.last_error = 0, None
+            self.health.last_summary = summary
+            self._metrics.catch_up_runs.labels("ok").inc()
         except UnpostedError as exc:
+            return self._failed(exc)
+        except Exception as exc:  # a bug or a raw sqlite3 error must not end catch-ups for good
+            log.exception("catch-up crashed", extra={"event": "catch_up_crashed"})
             return self._failed(exc)
         finally:
             self.health.running = False
             self._metrics.catch_up_seconds.observe(time.monotonic() - started)
             with self._finished:
                 self._finished.notify_all()
-        self.health.runs += 1
-        self.health.failures_in_a_row, self.health.last_error = 0, None
-        self.health.last_summary = summary
-        self._metrics.catch_up_runs.labels("ok").inc()
         return True
 
-    def _failed(self, exc: UnpostedError) -> bool:
+    def _failed(self, exc: Exception) -> bool:
         self.health.runs += 1
         self.health.failures_in_a_row += 1
         self.health.last_error = str(exc)

@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from emulator.faults import DROPPED, Counters, Faults, Injected
@@ -42,7 +43,11 @@ class FaultsAndCounters:
         if failure is not None:
             await self._inject(route, failure, send)
             return
-        await self.app(scope, receive, self._counting(route, send))
+        try:
+            await self.app(scope, receive, self._counting(route, send))
+        except ClientDisconnect:
+            # The client went away mid-request (a killed process): nothing to answer.
+            logger.info("client disconnected during a %s call", route)
 
     def _counting(self, route: str, send: Send) -> Send:
         async def counted(message: Message) -> None:

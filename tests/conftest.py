@@ -16,6 +16,10 @@ APP_SECRET = "test-app-secret"
 MakeSettings = Callable[..., Settings]
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--long", action="store_true", help="run the long reliability mode")
+
+
 @pytest.fixture
 def make_settings(tmp_path: Path) -> MakeSettings:
     """Build ``Settings`` for a test: no ``.env``, no environment surprises."""

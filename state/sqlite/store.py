@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 from state.changes import Operation
@@ -128,7 +129,7 @@ class SqliteStore:
                     raise _Rollback
                 return chosen
         except _Rollback:
-            return chosen
+            return replace(chosen, lease=None)  # the preview's lease was rolled back
 
     def _select_in(self, db: sqlite3.Connection, request: SelectRequest) -> Selection:
         now = self._clock()
@@ -144,7 +145,7 @@ class SqliteStore:
                 raise selection.nothing_to_choose(db, now)
             content_hash, file = found, selection.representative(db, found)
         lease = None
-        if posted_at is None:
+        if posted_at is None and not request.dry_run:
             lease, expires_at = selection.new_lease(request, now, secrets.token_urlsafe(16))
             pool.lease(db, content_hash, lease.id, expires_at)
         return selection.describe(db, file, lease, posted_at)
@@ -220,6 +221,23 @@ class SqliteStore:
             ).fetchone()
             return None if row is None else str(row[0])
 
+    def catalog_hashes_by_sha256(self, digests: Iterable[str]) -> dict[str, str]:
+        """``sha256 -> content_hash`` of catalog images whose whole-file digest is known."""
+        wanted = list(digests)
+        found: dict[str, str] = {}
+        with self._transaction() as db:
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                rows = db.execute(
+                    "SELECT k.sha256, k.content_hash FROM sha256_by_content_hash AS k"
+                    " JOIN images AS i ON i.content_hash = k.content_hash"
+                    f" WHERE k.sha256 IN ({marks})",
+                    chunk,
+                )
+                found.update((row[0], row[1]) for row in rows)
+        return found
+
     def import_posted(self, matches: Sequence[LegacyMatch], unresolved: Sequence[str]) -> None:
         with self._transaction() as db:
             posted.import_legacy(db, matches, unresolved, selection.iso(self._clock()))
@@ -237,6 +255,11 @@ class SqliteStore:
             return posted.reset(db)
 
     # -- status ---------------------------------------------------------------------
+    def catalog_files(self) -> dict[str, str | None]:
+        """Every image and sidecar held, ``path_lower -> content_hash``: a full read."""
+        with self._transaction() as db:
+            return dict(db.execute("SELECT path_lower, content_hash FROM files"))
+
     def status(self) -> Status:
         now = self._clock()
         with self._transaction() as db:

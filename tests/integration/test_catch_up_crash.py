@@ -1,0 +1,98 @@
+"""A catch-up killed with SIGKILL at random moments loses nothing and doubles nothing.
+
+Each trial changes the emulator's tree (adds, modifications, deletions, and now and
+then an invalidated cursor, so that kills also land inside a mark-and-sweep
+re-listing), starts ``python -m app sync`` against it with slowed pages, kills it at
+a random moment, then lets a fresh ``sync`` finish. The catalog must then equal the
+tree exactly, and the posted mark made before the trials must survive.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from emulator import Emulator, EmulatorServer
+from state.sqlite import SqliteStore
+from tests.integration.test_catch_up import truth
+
+TRIALS = 10
+
+
+def sync_command(
+    emulator: Emulator, server: EmulatorServer, state: Path
+) -> tuple[list[str], dict[str, str]]:
+    env = {
+        key: value for key, value in os.environ.items() if not key.startswith(("DROPBOX_", "API_"))
+    }
+    env.update(
+        DROPBOX_BASE_URL=server.base_url,
+        DROPBOX_ACCESS_TOKEN=emulator.access_token,
+        DROPBOX_FOLDER="/Photos",
+        STATE_DIR=str(state),
+        LOG_FORMAT="console",
+        LOG_LEVEL="WARNING",
+    )
+    return [sys.executable, "-m", "app", "sync"], env
+
+
+def mutate(emulator: Emulator, rng: random.Random, trial: int) -> None:
+    paths = sorted(emulator.files("/Photos", recursive=False))
+    for path in rng.sample(paths, k=min(len(paths), 150)):
+        emulator.delete(path)
+    for n in range(2_500 if trial % 3 != 2 else 300):
+        emulator.put_file(f"/Photos/t{trial}-{n}.jpg", f"{trial}-{n}-{rng.random()}".encode())
+    for path in rng.sample(sorted(emulator.files("/Photos", recursive=False)), k=50):
+        emulator.put_file(path, f"modified {trial} {rng.random()}".encode())
+    if trial % 3 == 2:
+        emulator.invalidate_cursors()
+
+
+def listing_calls(emulator: Emulator) -> int:
+    counts = emulator.counters
+    return counts.calls("files/list_folder") + counts.calls("files/list_folder/continue")
+
+
+def wait_for_first_call(emulator: Emulator, victim: subprocess.Popen[bytes]) -> None:
+    """Kill only once the victim talks to Dropbox: its imports are not the point."""
+    before, deadline = listing_calls(emulator), time.monotonic() + 30
+    while listing_calls(emulator) == before and victim.poll() is None:
+        assert time.monotonic() < deadline, "sync never called Dropbox"
+        time.sleep(0.01)
+
+
+def test_sigkill_during_catch_up_loses_and_doubles_nothing(tmp_path: Path) -> None:
+    rng = random.Random(20261124)
+    emulator = Emulator()
+    emulator.bulk_generate("/Photos", count=6_000, size=48, duplicate_every=7)
+    emulator.faults.delay("files/list_folder/continue", 0.15)
+    emulator.faults.delay("files/list_folder", 0.15)
+    killed_mid_run = 0
+    with EmulatorServer(emulator) as server:
+        command, env = sync_command(emulator, server, tmp_path / "state")
+        subprocess.run(command, env=env, check=True, capture_output=True, timeout=120)
+        store = SqliteStore(tmp_path / "state" / "unposted.sqlite3")
+        posted = next(iter(truth(emulator).values()))
+        store.mark_posted(posted, None, None)
+        store.close()
+        for trial in range(TRIALS):
+            mutate(emulator, rng, trial)
+            victim = subprocess.Popen(
+                command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+            wait_for_first_call(emulator, victim)
+            time.sleep(rng.uniform(0.0, 0.4))  # pages take 0.15 s each
+            killed_mid_run += victim.poll() is None
+            victim.send_signal(signal.SIGKILL)
+            victim.wait(timeout=30)
+            subprocess.run(command, env=env, check=True, capture_output=True, timeout=120)
+            store = SqliteStore(tmp_path / "state" / "unposted.sqlite3")
+            assert store.catalog_files() == truth(emulator), f"trial {trial}"
+            assert posted in store.export_posted().dropbox_content_hashes
+            store.close()
+    assert killed_mid_run >= TRIALS // 2, "most kills should land inside a running catch-up"

@@ -1,0 +1,117 @@
+"""``GET /webhook`` (Dropbox's verification challenge) and ``POST /webhook`` (notifications).
+
+A notification is read with a hard size limit, its signature checked over the raw
+bytes before anything is parsed, then parsed and handed to the inbox, which only asks
+the sync worker for a catch-up: the reply never waits for Dropbox. Dropbox signs with
+the app secret, so ``/webhook`` takes no API token. Every outcome is counted in
+``unposted_webhooks{outcome}``: accepted, ignored, rejected, invalid, too_large.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from app.deps import ServicesDep
+from app.http_errors import error_response
+from app.services import Services
+from webhooks.notification import NotANotification, parse_notification
+from webhooks.signature import HEADER, is_signed
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["webhook"])
+MAX_BODY_BYTES = 1024 * 1024
+_DIGITS = re.compile(r"[0-9]{1,20}")
+
+
+class Refused(Exception):
+    """A notification turned away: the HTTP reply and the metrics outcome."""
+
+    def __init__(self, status: int, code: str, outcome: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.outcome = status, code, outcome
+
+
+@router.get(
+    "/webhook",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}}, "description": "the challenge, echoed"}},
+)
+async def challenge(challenge: str | None = None) -> Response:
+    """Dropbox's verification: echo ``challenge`` as plain text that browsers won't sniff."""
+    if not challenge:
+        return error_response(400, "bad_request", "the challenge query parameter is required")
+    headers = {"Content-Type": "text/plain", "X-Content-Type-Options": "nosniff"}
+    return Response(challenge, headers=headers)
+
+
+@router.post("/webhook", response_model=None)
+async def notification(request: Request, services: ServicesDep) -> JSONResponse:
+    try:
+        outcome = await _receive(request, services)
+    except Refused as refused:
+        services.metrics.webhooks.labels(refused.outcome).inc()
+        return error_response(refused.status, refused.code, str(refused))
+    services.metrics.webhooks.labels(outcome).inc()
+    return JSONResponse({"status": outcome})
+
+
+async def _receive(request: Request, services: Services) -> str:
+    body = await _read_body(request)
+    _check_signature(services, body, request.headers.get(HEADER))
+    try:
+        notification = parse_notification(body)
+    except NotANotification as exc:
+        log.warning(
+            "signed webhook is not a notification: %s", exc, extra={"event": "webhook_invalid"}
+        )
+        raise Refused(400, "bad_request", "invalid", f"not a notification: {exc}") from exc
+    if await services.webhooks.receive(notification):
+        log.info("webhook accepted", extra={"event": "webhook_accepted"})
+        return "accepted"
+    log.info(
+        "webhook for %d other account(s) ignored",
+        len(notification.accounts),
+        extra={"event": "webhook_ignored"},
+    )
+    return "ignored"
+
+
+async def _read_body(request: Request) -> bytes:
+    """The raw body, refused as soon as it is known to exceed the limit."""
+    declared = request.headers.get("content-length")
+    if declared is not None and not _DIGITS.fullmatch(declared):
+        raise Refused(400, "bad_request", "invalid", "Content-Length is not a number")
+    if declared is not None and int(declared) > MAX_BODY_BYTES:
+        raise _too_large()
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise _too_large()
+    return bytes(body)
+
+
+def _too_large() -> Refused:
+    log.warning(
+        "webhook body over %d bytes refused", MAX_BODY_BYTES, extra={"event": "webhook_too_large"}
+    )
+    return Refused(
+        413, "too_large", "too_large", f"notifications are at most {MAX_BODY_BYTES} bytes"
+    )
+
+
+def _check_signature(services: Services, body: bytes, offered: str | None) -> None:
+    secret = services.settings.dropbox_app_secret
+    if secret is None:
+        log.warning(
+            "webhook refused: DROPBOX_APP_SECRET is not set", extra={"event": "webhook_rejected"}
+        )
+        raise Refused(403, "forbidden", "rejected", "webhooks are not configured on this service")
+    if not is_signed(secret.get_secret_value(), body, offered):
+        reason = "wrong" if offered else "missing"
+        log.warning("webhook refused: %s signature", reason, extra={"event": "webhook_rejected"})
+        raise Refused(403, "forbidden", "rejected", f"missing or wrong {HEADER}")
