@@ -13,7 +13,8 @@ from app.settings import Settings
 from state.store import Store
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    # async: resolved on the event loop, sparing async routes (/webhook) a thread hop.
     services: Services = request.app.state.services
     return services
 

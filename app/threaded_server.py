@@ -55,6 +55,13 @@ class ThreadedServer:
             time.sleep(0.01)
         return self
 
+    def serve_forever(self) -> None:
+        """Serve in the calling thread until interrupted."""
+        try:
+            self._server.run(sockets=[self._socket])
+        finally:
+            self._socket.close()
+
     def stop(self) -> None:
         self._server.should_exit = True
         if self._thread is not None:

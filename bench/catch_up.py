@@ -1,0 +1,155 @@
+"""The catch-up: an initial listing of a large folder, and one change reaching ``/select``.
+
+- Initial: ``CatchUp.run()`` into an empty store over an emulator folder of ``size``
+  images (the emulator's content hashes computed beforehand, as Dropbox's are), timed
+  ``reps`` times with a fresh store each: seconds, entries per second, API calls.
+- One change: the service (uvicorn in a thread) holds the caught-up folder and is
+  registered as the emulator's webhook. A new image is written; the emulator sends its
+  signed notification; the clock stops when ``POST /select`` by that name (a dry run)
+  answers 200. The Dropbox calls each change cost are counted once the catch-up it
+  caused has finished (should be one ``list_folder/continue``). Changes are spaced
+  beyond the webhook inbox's burst window, so each is a single change, not a burst.
+
+    python -m bench.catch_up [--size 100000] [--changes 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+
+from app.catch_up import CatchUp
+from app.dropbox_client import DropboxClient
+from app.settings import Settings
+from bench.strategies import IMAGE_SIZE, RunningService, running_service, wait_for
+from emulator import Emulator, EmulatorServer
+from state.sqlite import SqliteStore
+from webhooks.inbox import QUIET_SECONDS
+
+FOLDER = "/Photos"
+
+
+def run(size: int = 100_000, changes: int = 20, reps: int = 3) -> dict[str, Any]:
+    emu = Emulator()
+    emu.create_folder(FOLDER)
+    for meta in emu.bulk_generate(FOLDER, size, ".jpg", IMAGE_SIZE, seed=3):
+        _ = meta.content_hash  # Dropbox holds content hashes ready; so does the emulator now
+    with EmulatorServer(emu) as server, tempfile.TemporaryDirectory() as work:
+        initial = [
+            _initial(emu, server.base_url, Path(work) / f"initial-{rep}") for rep in range(reps)
+        ]
+        with running_service(emu, server.base_url, FOLDER, Path(work) / "service") as service:
+            one_change = _changes(emu, service, changes)
+    seconds = statistics.median(run["seconds"] for run in initial)
+    return {
+        "benchmark": "catch_up",
+        "size": size,
+        "initial": {
+            "reps": reps,
+            "seconds": round(seconds, 3),
+            "entries_per_second": round(size / seconds),
+            "api_calls": initial[0]["api_calls"],
+            "pages": initial[0]["pages"],
+            "runs": initial,
+        },
+        "one_change": one_change,
+    }
+
+
+def _settings(emu: Emulator, base_url: str, state_dir: Path) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        dropbox_folder=FOLDER,
+        dropbox_base_url=base_url,
+        dropbox_access_token=SecretStr(emu.access_token),
+        state_dir=state_dir,
+    )
+
+
+def _initial(emu: Emulator, base_url: str, state_dir: Path) -> dict[str, Any]:
+    settings = _settings(emu, base_url, state_dir)
+    store = SqliteStore(settings.database_path)
+    dropbox = DropboxClient(settings)
+    try:
+        emu.counters.reset()
+        started = time.perf_counter()
+        summary = CatchUp(settings, store, dropbox).run()
+        seconds = time.perf_counter() - started
+        images = store.status().images
+    finally:
+        dropbox.close()
+        store.close()
+    return {
+        "seconds": round(seconds, 3),
+        "entries": summary.entries,
+        "images": images,
+        "pages": summary.pages,
+        "api_calls": _calls(emu),
+    }
+
+
+def _changes(emu: Emulator, service: RunningService, count: int) -> dict[str, Any]:
+    emu.register_webhook(service.base_url + "/webhook")
+    sync = service.services.sync
+    wait_for(lambda: sync.idle, timeout=60)
+    samples = []
+    for index in range(count):
+        name = f"new_{index:03d}.jpg"
+        emu.counters.reset()
+        started = time.perf_counter()
+        emu.put_file(f"{FOLDER}/{name}", size=IMAGE_SIZE, seed=1_000_000 + index)
+        _wait_selectable(service.client, name)
+        ms = (time.perf_counter() - started) * 1000
+        wait_for(lambda: emu.webhooks.pending() == 0 and sync.idle, timeout=60)
+        samples.append(
+            {
+                "ms": round(ms, 3),
+                "continue_calls": emu.counters.calls("files/list_folder/continue"),
+                "api_calls": _calls(emu),
+            }
+        )
+        time.sleep(2 * QUIET_SECONDS)  # single changes, not a burst the inbox would fold
+    times = [sample["ms"] for sample in samples]
+    cuts = statistics.quantiles(times, n=100, method="inclusive") if len(times) > 1 else times * 99
+    return {
+        "changes": count,
+        "p50_ms": round(statistics.median(times), 3),
+        "p90_ms": round(cuts[89], 3),
+        "max_ms": round(max(times), 3),
+        "continue_calls": sorted({sample["continue_calls"] for sample in samples}),
+        "api_calls": sorted({sample["api_calls"] for sample in samples}),
+        "samples": samples,
+    }
+
+
+def _wait_selectable(client: httpx.Client, name: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while client.post("/select", json={"name": name, "dry_run": True}).status_code != 200:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{name} not selectable within {timeout} s")
+        time.sleep(0.001)
+
+
+def _calls(emu: Emulator) -> int:
+    return sum(sum(by_status.values()) for by_status in emu.counters.snapshot().values())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=100_000)
+    parser.add_argument("--changes", type=int, default=20)
+    parser.add_argument("--reps", type=int, default=3)
+    args = parser.parse_args()
+    print(json.dumps(run(args.size, args.changes, args.reps), indent=2))
+
+
+if __name__ == "__main__":
+    main()

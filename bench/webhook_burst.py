@@ -1,0 +1,181 @@
+"""Webhook acknowledgement latency under a burst, and the catch-ups the burst causes.
+
+Starts the emulator and the service in this process (uvicorn in threads, state in a
+temporary directory), sends ``count`` correctly signed notifications as fast as a
+few threads with keep-alive clients can, and reports:
+
+- ``ack_ms``: p50/p99/max as each sender saw it, request out to reply in. The senders
+  share the process (and its GIL) with the service, and each waits behind the others'
+  requests, so this grows with ``threads``.
+- ``server_ms``: the same, timed inside the server from the request's arrival at the
+  app to the end of its reply: what Dropbox would wait, less the network.
+- ``catch_up_requests`` and ``catch_up_runs``: what the whole burst cost.
+
+    python -m bench.webhook_burst [--count N] [--threads T]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+
+from app.main import create_app
+from app.services import Services
+from app.settings import Settings
+from app.threaded_server import ThreadedServer
+from emulator import Emulator, EmulatorServer, signature
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
+Receive = Callable[[], Any]
+Send = Callable[[Message], Any]
+
+
+class ServerTimer:
+    """ASGI wrapper timing each ``/webhook`` request inside the server."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.ms: list[float] = []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != "/webhook":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+
+        async def timed_send(message: Message) -> None:
+            await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                self.ms.append((time.perf_counter() - started) * 1000)
+
+        await self.app(scope, receive, timed_send)
+
+
+@dataclass
+class Burst:
+    """What the senders saw."""
+
+    ack_ms: list[float] = field(default_factory=list)
+    statuses: Counter[int] = field(default_factory=Counter)
+    seconds: float = 0.0
+
+
+def run(count: int = 1000, threads: int = 4) -> dict[str, Any]:
+    """Send the burst and measure; returns the figures as a JSON-ready dict."""
+    emulator = Emulator()
+    emulator.create_folder("/Photos")
+    emulator.bulk_generate("/Photos", 100)
+    with tempfile.TemporaryDirectory() as state_dir:
+        with _service(emulator, Path(state_dir)) as (services, timer, base_url):
+            runs, requests = services.sync.health.runs, services.webhooks.requests
+            burst = _burst(base_url, emulator, count, threads)
+            _wait_for(lambda: not services.webhooks.holding and services.sync.idle)
+            runs = services.sync.health.runs - runs
+            requests = services.webhooks.requests - requests
+    figures = {"benchmark": "webhook_burst", "notifications": count, "threads": threads}
+    figures.update(_figures(burst, timer.ms))
+    figures.update(catch_up_requests=requests, catch_up_runs=runs)
+    return figures
+
+
+@contextmanager
+def _service(emulator: Emulator, state_dir: Path) -> Iterator[tuple[Services, ServerTimer, str]]:
+    with EmulatorServer(emulator) as dropbox:
+        settings = Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            dropbox_folder="/Photos",
+            dropbox_base_url=dropbox.base_url,
+            dropbox_access_token=SecretStr(emulator.access_token),
+            dropbox_app_key=emulator.app_key,
+            dropbox_app_secret=SecretStr(emulator.app_secret),
+            api_token=SecretStr("bench-api-token"),
+            state_dir=state_dir,
+            log_level="WARNING",
+        )
+        app = create_app(settings)
+        timer = ServerTimer(app)
+        with ThreadedServer(timer) as server:
+            _wait_for(lambda: httpx.get(server.base_url + "/readyz").status_code == 200)
+            yield app.state.services, timer, server.base_url
+
+
+def _burst(base_url: str, emulator: Emulator, count: int, threads: int) -> Burst:
+    body = emulator.webhooks.body()
+    headers = {
+        "Content-Type": "application/json",
+        "X-Dropbox-Signature": signature(emulator.app_secret, body),
+    }
+    burst, lock, start = Burst(), threading.Lock(), threading.Barrier(threads + 1)
+
+    def send(share: int) -> None:
+        mine, codes = [], Counter[int]()
+        with httpx.Client(base_url=base_url, headers=headers, timeout=30) as client:
+            client.get("/healthz")  # open the keep-alive connection before the clock starts
+            start.wait()
+            for _ in range(share):
+                sent = time.perf_counter()
+                codes[client.post("/webhook", content=body).status_code] += 1
+                mine.append((time.perf_counter() - sent) * 1000)
+        with lock:
+            burst.ack_ms.extend(mine)
+            burst.statuses.update(codes)
+
+    shares = [count // threads + (1 if index < count % threads else 0) for index in range(threads)]
+    workers = [threading.Thread(target=send, args=(share,)) for share in shares]
+    for worker in workers:
+        worker.start()
+    start.wait()
+    began = time.perf_counter()
+    for worker in workers:
+        worker.join()
+    burst.seconds = time.perf_counter() - began
+    return burst
+
+
+def _figures(burst: Burst, server_ms: list[float]) -> dict[str, Any]:
+    return {
+        "burst_seconds": round(burst.seconds, 3),
+        "notifications_per_second": round(len(burst.ack_ms) / burst.seconds),
+        "ack_ms": _percentiles(burst.ack_ms),
+        "server_ms": _percentiles(server_ms),
+        "status_codes": {str(code): number for code, number in sorted(burst.statuses.items())},
+    }
+
+
+def _percentiles(values: list[float]) -> dict[str, float]:
+    cuts = statistics.quantiles(values, n=100, method="inclusive")
+    return {"p50": round(cuts[49], 3), "p99": round(cuts[98], 3), "max": round(max(values), 3)}
+
+
+def _wait_for(check: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"condition not met within {timeout} s")
+        time.sleep(0.02)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=1000)
+    parser.add_argument("--threads", type=int, default=4)
+    args = parser.parse_args()
+    print(json.dumps(run(args.count, args.threads), indent=2))
+
+
+if __name__ == "__main__":
+    main()

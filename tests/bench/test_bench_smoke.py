@@ -1,0 +1,122 @@
+"""Every benchmark runs and produces well-formed figures: tiny sizes, no timing asserted.
+
+The sections run once (module fixture) through the same ``run_sections`` as
+``python -m bench``, then each test checks the shape of one section's figures and that
+the page renders. A broken benchmark fails here; a slow machine never does.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench import catch_up, report, select_load, strategies
+from bench.__main__ import Mode, main, run_sections
+
+TINY = strategies.Plan((150,), (0.0, 0.005), reps=1, c_reps=2, a_budget_seconds=1.0)
+GENERATOR = "wrk" if shutil.which("wrk") else "python"
+
+
+def _burst() -> dict[str, Any]:
+    from bench import webhook_burst
+
+    return webhook_burst.run(count=20)
+
+
+SMOKE = Mode(
+    "smoke",
+    {
+        "strategies": lambda: strategies.run(TINY),
+        "select_load": lambda: select_load.run((100, 3000), 1.0, 1, GENERATOR),
+        "catch_up": lambda: catch_up.run(300, changes=2, reps=1),
+        "webhook_burst": _burst,
+    },
+)
+
+
+@pytest.fixture(scope="module")
+def results() -> dict[str, Any]:
+    figures: dict[str, Any] = {"mode": "smoke", "machine": report.machine(), "sections": {}}
+    ok = run_sections(SMOKE, [], figures)
+    failed = {k: v.get("error") for k, v in figures["sections"].items() if v["status"] != "ok"}
+    assert ok, failed
+    figures["machine"]["load_average_after"] = report.load_average()
+    figures["runtime_seconds"] = 0.0
+    return figures
+
+
+def test_strategies_cover_the_grid(results: dict[str, Any]) -> None:
+    cells = results["sections"]["strategies"]["cells"]
+    assert len(cells) == len(strategies.FRACTIONS) * len(TINY.latencies)
+    for cell in cells:
+        assert cell["C"]["downloads"] == 0 and cell["C"]["api_calls"] == 0
+        assert cell["C_link"]["api_calls"] == (1 if cell["posted_fraction"] < 1 else 0)
+        assert cell["C"]["found"] == (cell["posted_fraction"] < 1)
+        assert cell["B"]["api_calls"] == 1 and cell["B"]["downloads"] == 0
+        if cell["A"]["status"] == "run":
+            assert cell["A"]["downloads"] >= 1
+            assert cell["A"]["api_calls"] == cell["A"]["downloads"] + 1
+        else:
+            assert cell["A"]["status"] == "not_run" and cell["A"]["ms_estimate"] > 0
+        assert set(cell["ratios"]) == {"A/C_ms", "A/C_api_calls", "B/C_ms", "B/C_api_calls"}
+
+
+def test_a_downloads_everything_when_everything_was_posted(results: dict[str, Any]) -> None:
+    cells = results["sections"]["strategies"]["cells"]
+    for cell in cells:
+        if cell["posted_fraction"] == 1.0:
+            assert cell["A"]["downloads"] == cell["size"]
+            assert not cell["B"]["found"] and not cell["C"]["found"]
+
+
+def test_select_load_measures_both_routes_and_memory(results: dict[str, Any]) -> None:
+    figures = results["sections"]["select_load"]
+    assert figures["generator"] == GENERATOR
+    assert [size["size"] for size in figures["sizes"]] == [100, 3000]
+    for size in figures["sizes"]:
+        for route in ("healthz", "select", "select_one_connection"):
+            assert size[route]["requests"] > 0 and size[route]["failures"] == 0
+        assert size["select_vs_healthz_throughput"] > 0
+    assert figures["leasing"]["requests"] > 0 and figures["leasing"]["failures"] == 0
+    assert figures["dropbox_calls_at_startup"]["files/list_folder/continue"] == 2
+    assert "files/list_folder" not in figures["dropbox_calls_at_startup"]
+    assert all(memory["peak_rss_bytes"] > 0 for memory in figures["memory"].values())
+
+
+def test_catch_up_counts_one_continue_per_change(results: dict[str, Any]) -> None:
+    figures = results["sections"]["catch_up"]
+    assert figures["initial"]["runs"][0]["images"] == 300
+    assert figures["initial"]["api_calls"] == 1
+    assert figures["one_change"]["continue_calls"] == [1]
+    assert len(figures["one_change"]["samples"]) == 2
+
+
+def test_webhook_burst_is_acknowledged(results: dict[str, Any]) -> None:
+    figures = results["sections"]["webhook_burst"]
+    assert figures["status_codes"] == {"200": 20}
+    assert figures["catch_up_runs"] >= 1
+
+
+def test_the_page_renders_every_section(results: dict[str, Any], tmp_path: Path) -> None:
+    page = report.render(results)
+    for heading in ("## Summary", "## 1.", "## 2.", "## 3.", "## 4.", "## Machine"):
+        assert heading in page
+    assert "Failed" not in page and "Not run" not in page
+    assert page.count("**met**") + page.count("**missed**") == 9
+    json.dumps(results)  # the JSON file is written from exactly this
+
+
+def test_an_unknown_section_is_refused() -> None:
+    with pytest.raises(SystemExit):
+        main(["--only", "no_such_section"])
+
+
+def test_the_python_load_generator_stands_in_for_wrk() -> None:
+    figures = select_load.run((100,), 0.5, 1, generator="python")
+    assert figures["generator"] == "python"
+    assert figures["sizes"][0]["select"]["requests"] > 0
+    assert figures["sizes"][0]["select"]["failures"] == 0
