@@ -112,7 +112,6 @@ class SelectionService:
             },
         )
         try:
-            require_ready(self._store)
             selection = self._store.select(self._request(options))
             link = self._link(selection) if options.link else None
         except UnpostedError as exc:

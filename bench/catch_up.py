@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -87,6 +88,7 @@ def _initial(emu: Emulator, base_url: str, state_dir: Path) -> dict[str, Any]:
     finally:
         dropbox.close()
         store.close()
+    print(f"  catch_up: {summary.line()}", file=sys.stderr, flush=True)
     return {
         "seconds": round(seconds, 3),
         "entries": summary.entries,

@@ -156,6 +156,7 @@ def _service(
     started = time.perf_counter()
     bulk_load(state / "unposted.sqlite3", size, cursor, folder=FOLDER)
     load_seconds = time.perf_counter() - started
+    print(f"  select_load: {size} images loaded in {load_seconds:.1f} s", file=sys.stderr)
     port = _free_port()
     env = {
         **os.environ,
@@ -247,6 +248,12 @@ def _load_rounds(
             for target in (HEALTHZ, PREVIEW):
                 result = _load(service, target, seconds, CONNECTIONS, generator, work)
                 samples[service.size][target.name].append(result)
+                print(
+                    f"  select_load: {service.size} images, {target.name}: "
+                    f"{result['requests_per_second']} req/s, p50 {result['p50_ms']} ms",
+                    file=sys.stderr,
+                    flush=True,
+                )
     return samples
 
 

@@ -33,6 +33,7 @@ import hashlib
 import json
 import random
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -69,7 +70,7 @@ class Plan:
     a_budget_seconds: float  # longest A cell we run; beyond it, an estimate
 
 
-FULL = Plan((1_000, 10_000, 100_000), (0.0, 0.02), reps=5, c_reps=40, a_budget_seconds=45)
+FULL = Plan((1_000, 10_000, 100_000), (0.0, 0.02), reps=5, c_reps=40, a_budget_seconds=30)
 QUICK = Plan((1_000, 2_000), (0.0, 0.02), reps=3, c_reps=15, a_budget_seconds=4)
 
 
@@ -128,16 +129,33 @@ def list_images(sdk: dropbox.Dropbox, folder: str) -> list[Any]:
     ]
 
 
-def download_and_hash(sdk: dropbox.Dropbox, folder: str, posted: set[str], seed: int) -> bool:
+class Stopwatch:
+    """Time spent inside ``with stopwatch:`` blocks, summed: A's downloads alone."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._started = 0.0
+
+    def __enter__(self) -> None:
+        self._started = time.perf_counter()
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds += time.perf_counter() - self._started
+
+
+def download_and_hash(
+    sdk: dropbox.Dropbox, folder: str, posted: set[str], seed: int, stopwatch: Stopwatch
+) -> bool:
     """(A): True when a never-posted image was found by downloading candidates."""
     candidates = list_images(sdk, folder)
     random.Random(seed).shuffle(candidates)
     for entry in candidates:
-        _, response = sdk.files_download(entry.path_lower)
-        try:
-            digest = hashlib.sha256(response.content).hexdigest()
-        finally:
-            response.close()
+        with stopwatch:
+            _, response = sdk.files_download(entry.path_lower)
+            try:
+                digest = hashlib.sha256(response.content).hexdigest()
+            finally:
+                response.close()
         if digest not in posted:
             return True
     return False
@@ -276,8 +294,11 @@ def run(plan: Plan = FULL, seed: int = 8) -> dict[str, Any]:
                         emu.faults.delay("*", latency)
                     for fraction in FRACTIONS:
                         cost = per_download.get(latency, 0.0)
+                        started = time.perf_counter()
                         cell = _cell(emu, sdk, svc, folder, fraction, latency, plan, seed, cost)
+                        cell["seconds"] = round(time.perf_counter() - started, 1)
                         cells.append(cell)
+                        _progress(cell)
                         per_download[latency] = cell["A"].get("per_download_ms") or cost
                 emu.faults.clear()
         sdk.close()
@@ -330,6 +351,17 @@ def _cell(
     return cell
 
 
+def _progress(cell: dict[str, Any]) -> None:
+    a, b, c = cell["A"], cell["B"], cell["C"]
+    print(
+        f"  strategies: {cell['size']} images, {cell['posted_fraction']:.0%} posted, "
+        f"+{cell['latency_ms']:g} ms: A {a.get('ms', a.get('ms_estimate'))} ms ({a['status']}),"
+        f" B {b['ms']} ms, C {c['ms']} ms; {cell['seconds']} s",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
 def expected_downloads(size: int, posted: int) -> float:
     """Downloads A makes on average when candidates come in random order."""
     unposted = size - posted
@@ -348,6 +380,7 @@ def _strategy_a(
     """Run A within the budget, or say it was not run and estimate it."""
     size, listing = len(folder.paths), summarize(b)
     downloads = expected_downloads(size, len(posted_sha))
+    # Until a cell has measured it, a download is assumed to cost 5 ms (only to decide).
     estimate_ms = listing["ms"] + downloads * (per_download_ms or 5.0)
     if estimate_ms > plan.a_budget_seconds * 1000:
         return {
@@ -359,14 +392,16 @@ def _strategy_a(
             "estimate_basis_ms_per_download": round(per_download_ms, 3),
         }
     reps = max(1, min(plan.reps, int(plan.a_budget_seconds * 1000 // max(estimate_ms, 1))))
+    stopwatch = Stopwatch()
     attempts = [
-        measure(emu, partial(download_and_hash, sdk, folder.path, posted_sha, rep))
+        measure(emu, partial(download_and_hash, sdk, folder.path, posted_sha, rep, stopwatch))
         for rep in range(reps)
     ]
     summary = summarize(attempts)
-    spent = sum(attempt.ms for attempt in attempts) - listing["ms"] * len(attempts)
     fetched = sum(attempt.downloads for attempt in attempts)
-    summary["per_download_ms"] = round(spent / fetched, 3) if fetched >= 50 else None
+    summary["per_download_ms"] = (
+        round(stopwatch.seconds * 1000 / fetched, 3) if fetched >= 50 else None
+    )
     return summary
 
 

@@ -100,7 +100,10 @@ def refresh_image(db: sqlite3.Connection, content_hash: str) -> None:
     ).fetchone()
     exists = db.execute("SELECT 1 FROM images WHERE content_hash = ?", (content_hash,)).fetchone()
     if representative is None:
-        if exists:
+        # A leased image keeps its row, and so its lease, while no path holds it: a move
+        # can arrive as a deletion at the end of one page and an addition on the next.
+        # The lease's end removes the row if the content never came back.
+        if exists and not pool.is_leased(db, content_hash):
             pool.remove(db, content_hash)
             db.execute("DELETE FROM images WHERE content_hash = ?", (content_hash,))
         return

@@ -52,14 +52,33 @@ def lease(db: sqlite3.Connection, content_hash: str, lease_id: str, expires_at: 
     )
 
 
+def is_leased(db: sqlite3.Connection, content_hash: str) -> bool:
+    row = db.execute(
+        "SELECT 1 FROM images WHERE content_hash = ? AND lease_id IS NOT NULL", (content_hash,)
+    ).fetchone()
+    return row is not None
+
+
 def end_lease(db: sqlite3.Connection, content_hash: str) -> None:
-    """Clear the image's lease; it becomes available again unless it was posted."""
+    """Clear the image's lease; it becomes available again unless it was posted.
+
+    An image that no path holds any more (it went while leased) leaves the catalog.
+    """
     db.execute(
         "UPDATE images SET lease_id = NULL, lease_expires_at = NULL WHERE content_hash = ?",
         (content_hash,),
     )
-    if not is_posted(db, content_hash):
+    if not _held_by_a_file(db, content_hash):
+        db.execute("DELETE FROM images WHERE content_hash = ?", (content_hash,))
+    elif not is_posted(db, content_hash):
         add(db, content_hash)
+
+
+def _held_by_a_file(db: sqlite3.Connection, content_hash: str) -> bool:
+    row = db.execute(
+        "SELECT 1 FROM files WHERE content_hash = ? AND kind = 'image' LIMIT 1", (content_hash,)
+    ).fetchone()
+    return row is not None
 
 
 def reclaim_expired(db: sqlite3.Connection, now: float) -> int:

@@ -18,9 +18,10 @@ from dataclasses import replace
 from pathlib import Path
 
 from state.changes import Operation
-from state.errors import InvalidInput, LeaseNotFound
+from state.errors import InvalidInput, LeaseNotFound, NotReady
 from state.hashing import BLOCK_SIZE
 from state.sqlite import catalog, pool, posted, selection
+from state.sqlite.lookup import where_in
 from state.sqlite.schema import connect
 from state.store import (
     LargeImage,
@@ -132,6 +133,8 @@ class SqliteStore:
             return replace(chosen, lease=None)  # the preview's lease was rolled back
 
     def _select_in(self, db: sqlite3.Connection, request: SelectRequest) -> Selection:
+        if _meta(db, "ready_at") is None:
+            raise NotReady("the first catch-up has not completed yet; try again shortly")
         now = self._clock()
         pool.reclaim_expired(db, now)
         posted_at = None
@@ -181,17 +184,9 @@ class SqliteStore:
 
     # -- legacy posted state --------------------------------------------------------
     def catalog_hashes(self, content_hashes: Iterable[str]) -> set[str]:
-        wanted = list(content_hashes)
-        found: set[str] = set()
+        query = "SELECT content_hash FROM images WHERE content_hash IN ({marks})"
         with self._transaction() as db:
-            for start in range(0, len(wanted), 500):
-                chunk = wanted[start : start + 500]
-                marks = ",".join("?" * len(chunk))
-                rows = db.execute(
-                    f"SELECT content_hash FROM images WHERE content_hash IN ({marks})", chunk
-                )
-                found.update(row[0] for row in rows)
-        return found
+            return {row[0] for row in where_in(db, query, content_hashes)}
 
     def large_images_without_sha256(self) -> list[LargeImage]:
         with self._transaction() as db:
@@ -223,20 +218,12 @@ class SqliteStore:
 
     def catalog_hashes_by_sha256(self, digests: Iterable[str]) -> dict[str, str]:
         """``sha256 -> content_hash`` of catalog images whose whole-file digest is known."""
-        wanted = list(digests)
-        found: dict[str, str] = {}
+        query = (
+            "SELECT k.sha256, k.content_hash FROM sha256_by_content_hash AS k"
+            " JOIN images AS i ON i.content_hash = k.content_hash WHERE k.sha256 IN ({marks})"
+        )
         with self._transaction() as db:
-            for start in range(0, len(wanted), 500):
-                chunk = wanted[start : start + 500]
-                marks = ",".join("?" * len(chunk))
-                rows = db.execute(
-                    "SELECT k.sha256, k.content_hash FROM sha256_by_content_hash AS k"
-                    " JOIN images AS i ON i.content_hash = k.content_hash"
-                    f" WHERE k.sha256 IN ({marks})",
-                    chunk,
-                )
-                found.update((row[0], row[1]) for row in rows)
-        return found
+            return {row[0]: row[1] for row in where_in(db, query, digests)}
 
     def import_posted(self, matches: Sequence[LegacyMatch], unresolved: Sequence[str]) -> None:
         with self._transaction() as db:

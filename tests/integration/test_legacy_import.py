@@ -133,6 +133,12 @@ def test_an_unresolved_digest_is_matched_once_its_image_arrives(
     again = import_legacy(service, []).json()  # earlier unresolved digests are retried
     assert again == {"imported": 0, "matched": 1, "unresolved": 0, "downloads": 1}
     assert offered_names(service) == {"a.jpg"}
+    # The placeholder hash recorded while the digest was unresolved is gone: posted
+    # state holds the big image's real content hash, once.
+    assert exported(service) == {
+        "hashes": [sha(big)],
+        "dropbox_content_hashes": [content_hash(big)],
+    }
 
 
 @pytest.mark.parametrize(

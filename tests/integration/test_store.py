@@ -322,3 +322,30 @@ def test_a_torn_database_is_refused_and_kept(tmp_path: Path) -> None:
     path.write_bytes(b"this is not a database at all" * 100)
     with pytest.raises(StoreCorrupt):
         SqliteStore(path)
+
+
+def test_a_lease_survives_a_move_split_across_two_pages(store: SqliteStore) -> None:
+    listing(store, image("/p/a.jpg", "a"), image("/p/b.jpg", "b"))
+    held = store.select(SelectRequest(policy="name", lease_seconds=60))
+    assert held.lease is not None and held.name == "a.jpg"
+    store.apply_page(plan_page([gone("/p/a.jpg")], KINDS), "c2", has_more=True)
+    store.apply_page(plan_page([image("/p/moved/a.jpg", "a")], KINDS), "c3", has_more=False)
+    assert pick(store) == digest("b")  # a.jpg is still leased, wherever it went
+    with pytest.raises(NoNewImages, match="2 leased"):
+        pick(store)
+    store.release(held.lease.id)
+    assert pick(store) == digest("a")
+
+
+def test_a_leased_image_that_never_comes_back_leaves_with_its_lease(
+    store: SqliteStore, clock: Clock
+) -> None:
+    listing(store, image("/p/a.jpg", "a"))
+    lease = store.select(SelectRequest(policy="random", lease_seconds=60)).lease
+    assert lease is not None
+    change(store, gone("/p/a.jpg"))
+    assert store.status().leased == 1
+    store.release(lease.id)
+    assert store.status().unique_images == 0
+    with pytest.raises(NoImages):
+        pick(store)
