@@ -1,0 +1,55 @@
+"""Against a real Dropbox account: opt-in, skipped unless credentials are given.
+
+Set ``UNPOSTED_LIVE_APP_KEY``, ``UNPOSTED_LIVE_APP_SECRET``, ``UNPOSTED_LIVE_REFRESH_TOKEN``
+and ``UNPOSTED_LIVE_FOLDER`` (a folder holding at least one image) and run
+``pytest tests/live``. Nothing here writes to the account: it catches up once and
+previews a selection, so the emulator's claims can be checked against the real thing.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from app.catch_up import CatchUp
+from app.dropbox_client import DropboxClient
+from app.settings import Settings
+from state.sqlite import SqliteStore
+from state.store import SelectRequest
+
+_NAMES = ("APP_KEY", "APP_SECRET", "REFRESH_TOKEN", "FOLDER")
+_LIVE = {name: os.environ.get(f"UNPOSTED_LIVE_{name}") for name in _NAMES}
+
+pytestmark = [
+    pytest.mark.live,
+    pytest.mark.skipif(not all(_LIVE.values()), reason="no live Dropbox credentials given"),
+]
+
+
+@pytest.fixture
+def live_settings(tmp_path: Path) -> Settings:
+    return Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        dropbox_app_key=_LIVE["APP_KEY"],
+        dropbox_app_secret=_LIVE["APP_SECRET"],
+        dropbox_refresh_token=_LIVE["REFRESH_TOKEN"],
+        dropbox_folder=_LIVE["FOLDER"],
+        state_dir=tmp_path,
+    )
+
+
+def test_a_real_folder_catches_up_and_offers_an_image(live_settings: Settings) -> None:
+    store = SqliteStore(live_settings.database_path)
+    dropbox = DropboxClient(live_settings)
+    try:
+        summary = CatchUp(live_settings, store, dropbox).run()
+        assert summary.pages >= 1 and store.sync_state().cursor is not None
+        assert store.status().without_content_hash == 0  # Dropbox lists every hash
+        preview = store.select(SelectRequest(policy="random", lease_seconds=60, dry_run=True))
+        assert len(preview.content_hash) == 64 and preview.lease is None
+        assert dropbox.current_account_id().startswith("dbid:")
+    finally:
+        dropbox.close()
+        store.close()
