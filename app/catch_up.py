@@ -13,17 +13,19 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from app.dropbox_client import DropboxClient
 from app.errors import CursorReset, FolderNotFound
 from app.metrics import Metrics
 from app.settings import Settings
-from state.changes import FileKinds, Page, plan_page
+from state.changes import FileKinds, Operation, Page, plan_page
 from state.store import Store
 
 log = logging.getLogger(__name__)
 _MAX_RESETS = 3
+BATCH_ENTRIES = 10_000
 
 
 @dataclass
@@ -107,15 +109,39 @@ class CatchUp:
         self._store.begin_listing()
 
     def _follow(self, summary: CatchUpSummary, progress: Progress | None) -> None:
+        """Fetch pages until ``has_more`` is false, committing them batch by batch.
+
+        Pages are gathered until ``BATCH_ENTRIES`` entries or the end, then committed
+        with the cursor that follows the last of them: the catalog and the stored cursor
+        still always agree, and a long listing pays for far fewer commits (each rewrites
+        the index pages its content hashes landed on, all over the B-trees). While a
+        batch commits, the next page is already being fetched: one call in flight at a
+        time, as Dropbox wants, but no idle network while SQLite writes.
+        """
         page = self._first_page(summary)
-        while True:
-            self._apply(page, summary)
-            if progress:
-                progress(summary)
-            if not page.has_more:
-                return
-            summary.api_calls += 1
-            page = self._dropbox.list_folder_continue(page.cursor)
+        batch: list[Operation] = []
+        entries = 0
+        with ThreadPoolExecutor(1, thread_name_prefix="catch-up-fetch") as fetcher:
+            while True:
+                upcoming = self._fetch_next(fetcher, page, summary)
+                batch += plan_page(page.entries, self._kinds)
+                entries += self._count(page, summary)
+                if entries >= BATCH_ENTRIES or upcoming is None:
+                    self._commit(batch, page, summary)
+                    batch, entries = [], 0
+                    if progress:
+                        progress(summary)
+                if upcoming is None:
+                    return
+                page = upcoming.result()
+
+    def _fetch_next(
+        self, fetcher: ThreadPoolExecutor, page: Page, summary: CatchUpSummary
+    ) -> Future[Page] | None:
+        if not page.has_more:
+            return None
+        summary.api_calls += 1
+        return fetcher.submit(self._dropbox.list_folder_continue, page.cursor)
 
     def _first_page(self, summary: CatchUpSummary) -> Page:
         state = self._store.sync_state()
@@ -129,23 +155,26 @@ class CatchUp:
         settings = self._settings
         return self._dropbox.list_folder(settings.dropbox_folder, settings.dropbox_recursive)
 
-    def _apply(self, page: Page, summary: CatchUpSummary) -> None:
-        operations = plan_page(page.entries, self._kinds)
-        stats = self._store.apply_page(operations, page.cursor, page.has_more)
+    def _count(self, page: Page, summary: CatchUpSummary) -> int:
         summary.pages += 1
         summary.entries += len(page.entries)
-        summary.files_stored += stats.files_stored
-        summary.files_removed += stats.files_removed
         if self._metrics:
             self._metrics.catch_up_pages.inc()
             self._metrics.catch_up_entries.inc(len(page.entries))
-        if page.entries or page.has_more:
+        return len(page.entries)
+
+    def _commit(self, operations: list[Operation], page: Page, summary: CatchUpSummary) -> None:
+        stats = self._store.apply_page(operations, page.cursor, page.has_more)
+        summary.files_stored += stats.files_stored
+        summary.files_removed += stats.files_removed
+        if operations or page.has_more:
             log.debug(
-                "page applied: %d entries",
-                len(page.entries),
+                "pages applied up to %d entries",
+                summary.entries,
                 extra={
                     "event": "catch_up_page",
-                    "entries": len(page.entries),
+                    "operations": len(operations),
+                    "entries": summary.entries,
                     "has_more": page.has_more,
                 },
             )

@@ -12,19 +12,22 @@ event loop.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import random
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, TypeVar
 
 import dropbox
 import requests
 from dropbox import exceptions as sdk_errors
 from dropbox import files as sdk_files
+from dropbox import stone_serializers
+from dropbox.dropbox_client import RouteErrorResult
 
+from app.dropbox_listing import decode_page
 from app.dropbox_transport import base_url_session
 from app.errors import (
     CursorReset,
@@ -36,7 +39,7 @@ from app.errors import (
 )
 from app.metrics import Metrics
 from app.settings import Settings
-from state.changes import DeletedEntry, Entry, FileEntry, FolderEntry, Page
+from state.changes import Page
 from state.hashing import ContentHasher
 
 log = logging.getLogger(__name__)
@@ -84,19 +87,29 @@ class DropboxClient:
 
     # -- listing --------------------------------------------------------------------
     def list_folder(self, path: str, recursive: bool) -> Page:
-        result = self._call(
-            "files/list_folder",
-            lambda: self._sdk.files_list_folder(
-                path, recursive=recursive, limit=LIST_LIMIT, include_non_downloadable_files=False
-            ),
-        )
-        return _page(result)
+        arg = {"path": path, "recursive": recursive, "limit": LIST_LIMIT,
+               "include_non_downloadable_files": False}  # fmt: skip
+        return self._call("files/list_folder", lambda: self._listing(sdk_files.list_folder, arg))
 
     def list_folder_continue(self, cursor: str) -> Page:
-        result = self._call(
-            "files/list_folder/continue", lambda: self._sdk.files_list_folder_continue(cursor)
+        return self._call(
+            "files/list_folder/continue",
+            lambda: self._listing(sdk_files.list_folder_continue, {"cursor": cursor}),
         )
-        return _page(result)
+
+    def _listing(self, route: Any, arg: dict[str, Any]) -> Page:
+        """The SDK makes the call and decodes errors; the page is decoded by ``decode_page``."""
+        self._sdk.check_and_refresh_access_token()
+        reply = self._sdk.request_json_string_with_retry(
+            "api", f"files/{route.name}", "rpc", json.dumps(arg).encode(), "user", None
+        )
+        if isinstance(reply, RouteErrorResult):
+            error = json.loads(reply.obj_result)["error"]
+            decoded = stone_serializers.json_compat_obj_decode(
+                route.error_type, error, strict=False
+            )
+            raise sdk_errors.ApiError(reply.request_id, decoded, None, None)
+        return decode_page(reply.obj_result)
 
     def longpoll(self, cursor: str, timeout: int = 30) -> tuple[bool, float | None]:
         """Block until the cursor's folder changes or ``timeout`` passes."""
@@ -248,33 +261,3 @@ def _is_not_found(error: Any) -> bool:
 
 def _summary(exc: sdk_errors.DropboxException) -> str:
     return str(getattr(exc, "error", "") or type(exc).__name__)[:200]
-
-
-def _page(result: Any) -> Page:
-    return Page(
-        entries=tuple(_entry(item) for item in result.entries),
-        cursor=str(result.cursor),
-        has_more=bool(result.has_more),
-    )
-
-
-def _entry(item: Any) -> Entry:
-    if isinstance(item, sdk_files.FileMetadata):
-        return FileEntry(
-            path_lower=item.path_lower,
-            path_display=item.path_display,
-            name=item.name,
-            id=item.id,
-            rev=item.rev,
-            size=int(item.size),
-            server_modified=_timestamp(item.server_modified),
-            client_modified=_timestamp(item.client_modified),
-            content_hash=item.content_hash,
-        )
-    if isinstance(item, sdk_files.FolderMetadata):
-        return FolderEntry(item.path_lower, item.path_display, item.name)
-    return DeletedEntry(item.path_lower, item.path_display, item.name)
-
-
-def _timestamp(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -28,6 +28,12 @@ def add(db: sqlite3.Connection, content_hash: str) -> None:
     )
 
 
+def next_slots(db: sqlite3.Connection, content_hashes: list[str]) -> dict[str, int]:
+    """Slots for images about to be inserted as available: the ones after the last."""
+    first = size(db)
+    return {content_hash: first + offset for offset, content_hash in enumerate(content_hashes)}
+
+
 def remove(db: sqlite3.Connection, content_hash: str) -> None:
     """Take an image out of the pool, filling its slot with the last one."""
     row = db.execute("SELECT slot FROM images WHERE content_hash = ?", (content_hash,)).fetchone()
