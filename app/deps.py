@@ -30,11 +30,14 @@ def get_store(services: Annotated[Services, Depends(get_services)]) -> Store:
 _bearer = HTTPBearer(auto_error=False)
 
 
-def require_token(
+async def require_token(
     services: Annotated[Services, Depends(get_services)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:
-    """Refuse a missing or wrong bearer token; compared in constant time."""
+    """Refuse a missing or wrong bearer token; compared in constant time.
+
+    ``async`` because it never blocks: FastAPI would otherwise run it in a worker thread.
+    """
     expected = services.settings.api_token
     offered = credentials.credentials if credentials else ""
     if expected is None or not hmac.compare_digest(

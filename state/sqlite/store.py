@@ -65,6 +65,9 @@ class SqliteStore:
                 raise
             self._db.execute("COMMIT")
 
+    def idle(self) -> bool:
+        return not self._lock.locked()
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
