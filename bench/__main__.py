@@ -14,17 +14,84 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import platform
+import shutil
+import sqlite3
+import subprocess
 import sys
 import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from bench import catch_up, report, select_load, strategies
 
 Section = Callable[[], dict[str, Any]]
+
+
+def now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def load_average() -> list[float]:
+    return [round(value, 2) for value in os.getloadavg()]
+
+
+def machine() -> dict[str, Any]:
+    """What the run ran on: a shared, noisy machine is part of the result."""
+    cpu = _first_line_with("/proc/cpuinfo", "model name")
+    memory_kib = _first_line_with("/proc/meminfo", "MemTotal").split()[0]
+    wrk = shutil.which("wrk")
+    wrk_version = (
+        subprocess.run([wrk, "-v"], capture_output=True, text=True).stdout.splitlines()[0]
+        if wrk
+        else None
+    )
+    return {
+        "date": now(),
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "memory_gib": round(int(memory_kib) / 1024**2, 1) if memory_kib.isdigit() else None,
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "dropbox_sdk": metadata.version("dropbox"),
+        "wrk": wrk_version.split(" [")[0] if wrk_version else None,
+        "load_average_before": load_average(),
+        "commit": _commit(),
+    }
+
+
+def _commit() -> str | None:
+    """The checkout measured: its commit, and whether it had uncommitted changes."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head + (" with uncommitted changes" if dirty else "")
+
+
+def _first_line_with(path: str, key: str) -> str:
+    try:
+        for line in Path(path).read_text().splitlines():
+            if line.startswith(key):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown"
 
 
 @dataclass(frozen=True)
@@ -46,7 +113,7 @@ FULL = Mode(
     "full",
     {
         "strategies": lambda: strategies.run(strategies.FULL),
-        "select_load": lambda: select_load.run((1_000, 100_000, 1_000_000), 10.0, 2),
+        "select_load": lambda: select_load.run((1_000, 100_000, 1_000_000), 5.0, 4),
         "catch_up": lambda: catch_up.run(100_000, changes=20, reps=3),
         "webhook_burst": _webhook_burst(1_000),
     },
@@ -77,7 +144,7 @@ def run_sections(mode: Mode, only: list[str], results: dict[str, Any]) -> bool:
             figures = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
             traceback.print_exc()
         figures["seconds"] = round(time.perf_counter() - started, 1)
-        figures["ran_at"] = report.now()
+        figures["finished_at"] = now()
         results["sections"][name] = figures
         print(f"bench: {name} {figures['status']} in {figures['seconds']} s", file=sys.stderr)
     return ok
@@ -97,11 +164,11 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown sections: {', '.join(sorted(unknown))}")
     results = _previous(args.json, mode.name) if only else {}
-    results.update(mode=mode.name, machine=report.machine(), sections=results.get("sections", {}))
+    results.update(mode=mode.name, machine=machine(), sections=results.get("sections", {}))
     results["command"] = "python -m bench" + (" --quick" if args.quick else "")
     started = time.perf_counter()
     ok = run_sections(mode, only, results)
-    results["machine"]["load_average_after"] = report.load_average()
+    results["machine"]["load_average_after"] = load_average()
     results["runtime_seconds"] = round(time.perf_counter() - started, 1)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=2) + "\n")

@@ -2,7 +2,9 @@
 
 - Initial: ``CatchUp.run()`` into an empty store over an emulator folder of ``size``
   images (the emulator's content hashes computed beforehand, as Dropbox's are), timed
-  ``reps`` times with a fresh store each: seconds, entries per second, API calls.
+  ``reps`` times with a fresh store each: seconds, entries per second, API calls. Each
+  rep first pages through the same listing storing nothing, which splits the time into
+  Dropbox's share (SDK decoding and the emulator, in this process) and the store's.
 - One change: the service (uvicorn in a thread) holds the caught-up folder and is
   registered as the emulator's webhook. A new image is written; the emulator sends its
   signed notification; the clock stops when ``POST /select`` by that name (a dry run)
@@ -56,6 +58,7 @@ def run(size: int = 100_000, changes: int = 20, reps: int = 3) -> dict[str, Any]
         "initial": {
             "reps": reps,
             "seconds": round(seconds, 3),
+            "listing_only_seconds": statistics.median(r["listing_only_seconds"] for r in initial),
             "entries_per_second": round(size / seconds),
             "api_calls": initial[0]["api_calls"],
             "pages": initial[0]["pages"],
@@ -80,6 +83,11 @@ def _initial(emu: Emulator, base_url: str, state_dir: Path) -> dict[str, Any]:
     store = SqliteStore(settings.database_path)
     dropbox = DropboxClient(settings)
     try:
+        started = time.perf_counter()
+        page = dropbox.list_folder(FOLDER, recursive=False)
+        while page.has_more:  # the same pages with nothing stored: Dropbox's share of the time
+            page = dropbox.list_folder_continue(page.cursor)
+        listing = time.perf_counter() - started
         emu.counters.reset()
         started = time.perf_counter()
         summary = CatchUp(settings, store, dropbox).run()
@@ -91,6 +99,7 @@ def _initial(emu: Emulator, base_url: str, state_dir: Path) -> dict[str, Any]:
     print(f"  catch_up: {summary.line()}", file=sys.stderr, flush=True)
     return {
         "seconds": round(seconds, 3),
+        "listing_only_seconds": round(listing, 3),
         "entries": summary.entries,
         "images": images,
         "pages": summary.pages,

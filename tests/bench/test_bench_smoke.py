@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from bench import catch_up, report, select_load, strategies
-from bench.__main__ import Mode, main, run_sections
+from bench.__main__ import Mode, load_average, machine, main, run_sections
 
 TINY = strategies.Plan((150,), (0.0, 0.005), reps=1, c_reps=2, a_budget_seconds=1.0)
 GENERATOR = "wrk" if shutil.which("wrk") else "python"
@@ -40,11 +40,11 @@ SMOKE = Mode(
 
 @pytest.fixture(scope="module")
 def results() -> dict[str, Any]:
-    figures: dict[str, Any] = {"mode": "smoke", "machine": report.machine(), "sections": {}}
+    figures: dict[str, Any] = {"mode": "smoke", "machine": machine(), "sections": {}}
     ok = run_sections(SMOKE, [], figures)
     failed = {k: v.get("error") for k, v in figures["sections"].items() if v["status"] != "ok"}
     assert ok, failed
-    figures["machine"]["load_average_after"] = report.load_average()
+    figures["machine"]["load_average_after"] = load_average()
     figures["runtime_seconds"] = 0.0
     return figures
 
