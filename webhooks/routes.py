@@ -10,13 +10,14 @@ the app secret, so ``/webhook`` takes no API token. Every outcome is counted in
 from __future__ import annotations
 
 import logging
-import re
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from app.deps import ServicesDep
+from app.errors import RequestError
 from app.http_errors import error_response
+from app.request_body import BodyTooLarge, read_limited
 from app.services import Services
 from webhooks.notification import NotANotification, parse_notification
 from webhooks.signature import HEADER, is_signed
@@ -24,7 +25,6 @@ from webhooks.signature import HEADER, is_signed
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["webhook"])
 MAX_BODY_BYTES = 1024 * 1024
-_DIGITS = re.compile(r"[0-9]{1,20}")
 
 
 class Refused(Exception):
@@ -81,27 +81,14 @@ async def _receive(request: Request, services: Services) -> str:
 
 
 async def _read_body(request: Request) -> bytes:
-    """The raw body, refused as soon as it is known to exceed the limit."""
-    declared = request.headers.get("content-length")
-    if declared is not None and not _DIGITS.fullmatch(declared):
-        raise Refused(400, "bad_request", "invalid", "Content-Length is not a number")
-    if declared is not None and int(declared) > MAX_BODY_BYTES:
-        raise _too_large()
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY_BYTES:
-            raise _too_large()
-    return bytes(body)
-
-
-def _too_large() -> Refused:
-    log.warning(
-        "webhook body over %d bytes refused", MAX_BODY_BYTES, extra={"event": "webhook_too_large"}
-    )
-    return Refused(
-        413, "too_large", "too_large", f"notifications are at most {MAX_BODY_BYTES} bytes"
-    )
+    try:
+        return await read_limited(request, MAX_BODY_BYTES, "notifications")
+    except BodyTooLarge as exc:
+        log.warning("webhook body over %d bytes refused", MAX_BODY_BYTES,
+                    extra={"event": "webhook_too_large"})  # fmt: skip
+        raise Refused(413, exc.code, "too_large", str(exc)) from exc
+    except RequestError as exc:
+        raise Refused(400, "bad_request", "invalid", str(exc)) from exc
 
 
 def _check_signature(services: Services, body: bytes, offered: str | None) -> None:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 from starlette.concurrency import run_in_threadpool
 
 from app.deps import Authorized, ServicesDep
 from app.legacy_import import LegacyImport
+from app.request_body import read_limited
 from app.selection import SelectionService, export_json
 
 router = APIRouter(tags=["posted"], dependencies=[Authorized])
@@ -65,24 +66,6 @@ _IMPORT_BODY = {"required": True, "content": {"application/json": {"schema": _LE
 
 @router.post("/posted/import", openapi_extra={"requestBody": _IMPORT_BODY})
 async def import_posted(request: Request, services: ServicesDep) -> dict[str, int]:
-    raw = await read_limited(request, IMPORT_LIMIT_BYTES)
+    raw = await read_limited(request, IMPORT_LIMIT_BYTES, "posted-state imports")
     report = await run_in_threadpool(LegacyImport.from_services(services).run, raw)
     return report.as_json()
-
-
-async def read_limited(request: Request, limit: int) -> bytes:
-    """The request body, refused with 413 as soon as it is known to exceed ``limit``."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _too_large(limit)
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _too_large(limit: int) -> HTTPException:
-    return HTTPException(413, f"body over {limit // (1024 * 1024)} MiB; split the file")

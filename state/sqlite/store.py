@@ -211,14 +211,6 @@ class SqliteStore:
                 (content_hash, sha256),
             )
 
-    def known_sha256(self, content_hash: str) -> str | None:
-        with self._transaction() as db:
-            row = db.execute(
-                "SELECT sha256 FROM sha256_by_content_hash WHERE content_hash = ?",
-                (content_hash,),
-            ).fetchone()
-            return None if row is None else str(row[0])
-
     def catalog_hashes_by_sha256(self, digests: Iterable[str]) -> dict[str, str]:
         """``sha256 -> content_hash`` of catalog images whose whole-file digest is known."""
         query = (
