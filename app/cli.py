@@ -17,15 +17,15 @@ from pathlib import Path
 
 import uvicorn
 
-from app.catch_up import CatchUp, CatchUpSummary
-from app.dropbox_client import DropboxClient
+from app.dropbox.client import DropboxClient
 from app.errors import ConfigError, InvalidInput, UnpostedError
-from app.legacy_import import LegacyImport
 from app.log import setup_logging
 from app.main import create_app
 from app.metrics import Metrics
-from app.selection import SelectionService, SelectOptions, export_json
+from app.services.legacy_import import LegacyImport
+from app.services.selection import SelectionService, SelectOptions, export_json
 from app.settings import Settings, load_settings
+from app.sync.catch_up import CatchUp, CatchUpSummary
 from state.sqlite import SqliteStore
 
 Command = Callable[[argparse.Namespace], int]

@@ -15,7 +15,7 @@ Hierarchy (domain errors live in ``state.errors``, re-exported here)::
     ├── StoreError            fatal: the database cannot be used
     │   ├── SchemaTooNew      written by a newer unposted
     │   └── StoreCorrupt      torn or not a database
-    └── DropboxError          a Dropbox call failed (``app.dropbox_client``)
+    └── DropboxError          a Dropbox call failed (``app.dropbox.client``)
         ├── DropboxAuthError  fatal until the credentials change
         ├── DropboxUnavailable  recoverable: 5xx, timeouts, rate limits past our bound
         ├── CursorReset       recoverable: list the folder again

@@ -1,7 +1,7 @@
 """``create_app(settings)``: the one factory used by uvicorn, the CLI and the tests.
 
 Nothing is built at import time. The lifespan opens the store and starts the
-background work; routes reach them through the aliases in ``app.deps``.
+background work; routes reach them through the aliases in ``app.api.deps``.
 """
 
 from __future__ import annotations
@@ -13,13 +13,12 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from app.deps import Authorized
-from app.dropbox_client import RetryPolicy
-from app.http_errors import ERROR_RESPONSES, install_error_handlers
-from app.routes import admin, health, posted, select, status, sync
-from app.services import Services
+from app.api.deps import Authorized
+from app.api.errors import ERROR_RESPONSES, install_error_handlers
+from app.api.routes import admin, health, posted, resync, select, status, webhook
+from app.dropbox.client import RetryPolicy
+from app.runtime import Services
 from app.settings import Settings
-from webhooks import routes as webhook_routes
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +53,8 @@ def create_app(settings: Settings, retry: RetryPolicy | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(status.router)
-    app.include_router(webhook_routes.router)
-    app.include_router(sync.router)
+    app.include_router(webhook.router)
+    app.include_router(resync.router)
     app.include_router(select.router)
     app.include_router(posted.router)
     app.include_router(admin.router)

@@ -29,9 +29,9 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from app.catch_up import CatchUp
-from app.dropbox_client import DropboxClient
+from app.dropbox.client import DropboxClient
 from app.settings import Settings
+from app.sync.catch_up import CatchUp
 from bench.strategies import IMAGE_SIZE, RunningService, running_service, wait_for
 from emulator import Emulator, EmulatorServer
 from state.sqlite import SqliteStore

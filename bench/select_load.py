@@ -39,7 +39,7 @@ from typing import Any
 
 import httpx
 
-from app.dropbox_client import LIST_LIMIT
+from app.dropbox.client import LIST_LIMIT
 from bench.strategies import API_TOKEN, sdk_client, wait_for
 from emulator import Emulator, EmulatorServer
 from state.sqlite.bulk import bulk_load

@@ -21,7 +21,7 @@ fixed delay injected in front of every emulator call.
 
 A and B drive the real ``dropbox`` SDK directly: they stand in for the publisher's own
 program, which called the SDK itself, so this module is the one place outside
-``app.dropbox_client`` that imports ``dropbox``.
+``app.dropbox.client`` that imports ``dropbox``.
 
     python -m bench.strategies [--quick]
 """
@@ -48,9 +48,9 @@ import httpx
 from dropbox import files as sdk_files
 from pydantic import SecretStr
 
-from app.dropbox_transport import base_url_session
+from app.dropbox.transport import base_url_session
 from app.main import create_app
-from app.services import Services
+from app.runtime import Services
 from app.settings import Settings
 from app.threaded_server import ThreadedServer
 from emulator import Emulator, EmulatorServer

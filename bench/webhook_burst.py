@@ -33,7 +33,7 @@ import httpx
 from pydantic import SecretStr
 
 from app.main import create_app
-from app.services import Services
+from app.runtime import Services
 from app.settings import Settings
 from app.threaded_server import ThreadedServer
 from emulator import Emulator, EmulatorServer, signature

@@ -15,9 +15,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from app.dropbox_client import RetryPolicy
+from app.dropbox.client import RetryPolicy
 from app.main import create_app
-from app.services import Services
+from app.runtime import Services
 from app.settings import Settings
 from app.threaded_server import ThreadedServer
 from emulator import Emulator, EmulatorServer

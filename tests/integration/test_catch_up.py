@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from app.catch_up import CatchUp
-from app.dropbox_client import DropboxClient
+from app.dropbox.client import DropboxClient
 from app.errors import FolderNotFound
+from app.sync.catch_up import CatchUp
 from emulator import Emulator
 from state.changes import FileKinds
 from state.sqlite import SqliteStore

@@ -173,7 +173,7 @@ def test_a_malformed_file_imports_nothing(
 
 
 def test_a_body_over_the_limit_is_refused_unread(start_service: StartService) -> None:
-    from app.routes.posted import IMPORT_LIMIT_BYTES
+    from app.api.routes.posted import IMPORT_LIMIT_BYTES
 
     service = start_service()
     before = exported(service)

@@ -238,8 +238,10 @@ def test_console_format_when_asked(json_log: io.StringIO) -> None:
     handler = logging.getLogger().handlers[0]
     assert isinstance(handler, logging.StreamHandler)
     handler.setStream(console)
-    logging.getLogger("app.selection").info("image selection complete: %s", "leased")
+    logging.getLogger("app.services.selection").info("image selection complete: %s", "leased")
     line = console.getvalue().strip()
-    assert line.endswith("app.selection: image selection complete: leased") and "INFO" in line
+    assert (
+        line.endswith("app.services.selection: image selection complete: leased") and "INFO" in line
+    )
     with pytest.raises(json.JSONDecodeError):
         json.loads(line)

@@ -218,7 +218,7 @@ def test_metrics_and_log_events(
     emulator.put_file("/Photos/a.jpg", b"a")
     emulator.put_file("/Photos/b.jpg", b"b")
     service = start_service()
-    caplog.set_level("INFO", logger="app.selection")
+    caplog.set_level("INFO", logger="app.services.selection")
     for body in ({}, {"dry_run": True}, {}, {}):
         select(service, **body)
     metrics = service.client.get("/metrics").text

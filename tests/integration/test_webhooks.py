@@ -17,11 +17,11 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
+from app.api.routes.webhook import MAX_BODY_BYTES
 from emulator import Emulator, signature
 from tests.integration.conftest import Service, StartService
 from tests.waiting import wait_until
 from webhooks.inbox import MAX_DELAY_SECONDS
-from webhooks.routes import MAX_BODY_BYTES
 
 OTHER_ACCOUNT = "dbid:AAOtherAcc0untN0tOursAtA11xxxxxxxxxxx"
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from app.catch_up import CatchUp
-from app.dropbox_client import DropboxClient
+from app.dropbox.client import DropboxClient
 from app.settings import Settings
+from app.sync.catch_up import CatchUp
 from state.sqlite import SqliteStore
 from state.store import SelectRequest
 

@@ -13,7 +13,7 @@ import random
 import threading
 from pathlib import Path
 
-from app.dropbox_client import RetryPolicy
+from app.dropbox.client import RetryPolicy
 from emulator import Emulator
 from tests.integration.conftest import Service, StartService
 from tests.integration.test_catch_up import truth

@@ -142,7 +142,7 @@ def checks_for(operation: Any, case: Any) -> list[Any]:
     generator can do (403 is right), and an empty ``challenge`` is refused with 400 as
     the SPEC says. And a body with a float such as ``60.0`` where an integer goes:
     JSON Schema counts it an integer, but the bodies are strict on purpose (a float is
-    refused with 422, app/routes/select.py). Every other check still runs on them.
+    refused with 422, app/api/routes/select.py). Every other check still runs on them.
     """
     if operation.path == "/webhook" or has_integral_float(case.body):
         return [check for check in CHECKS if check is not positive_data_acceptance]

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from app.dropbox_listing import decode_page
+from app.dropbox.listing import decode_page
 from app.errors import DropboxError
 from state.changes import DeletedEntry, FileEntry, FolderEntry
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import dropbox
 import pytest
 
-from app.dropbox_transport import base_url_session
+from app.dropbox.transport import base_url_session
 from emulator import Emulator, EmulatorServer
 
 

@@ -10,7 +10,7 @@ import pytest
 import requests
 from dropbox.exceptions import ApiError, AuthError, InternalServerError, RateLimitError
 
-from app.dropbox_transport import base_url_session
+from app.dropbox.transport import base_url_session
 from emulator import Emulator, EmulatorServer
 from emulator.faults import DROPPED
 

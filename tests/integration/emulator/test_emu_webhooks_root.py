@@ -18,7 +18,7 @@ import dropbox
 import pytest
 import requests
 
-from app.dropbox_transport import base_url_session
+from app.dropbox.transport import base_url_session
 from emulator import Emulator, EmulatorServer, signature
 
 SECRET = "the_secret"

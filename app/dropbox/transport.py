@@ -4,7 +4,7 @@ The SDK always builds ``https://{api,content,notify}.dropboxapi.com/...`` URLs, 
 refresh included. A ``requests.Session`` carrying :class:`BaseUrlAdapter` on ``https://``
 sends every such request to the same path under one base URL (plain http allowed), so
 one process can hold clients for several servers and nothing else needs to know.
-This module imports ``requests`` only; ``app.dropbox_client`` is the one that imports
+This module imports ``requests`` only; ``app.dropbox.client`` is the one that imports
 ``dropbox``.
 """
 

@@ -17,11 +17,11 @@ import threading
 import time
 from dataclasses import dataclass
 
-from app.catch_up import CatchUp, CatchUpSummary
-from app.dropbox_client import DropboxClient
+from app.dropbox.client import DropboxClient
 from app.errors import CursorReset, DropboxError, UnpostedError
 from app.metrics import Metrics
 from app.settings import Settings
+from app.sync.catch_up import CatchUp, CatchUpSummary
 from state.store import Store
 
 log = logging.getLogger(__name__)

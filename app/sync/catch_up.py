@@ -16,7 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from app.dropbox_client import DropboxClient
+from app.dropbox.client import DropboxClient
 from app.errors import CursorReset, FolderNotFound
 from app.metrics import Metrics
 from app.settings import Settings

@@ -16,14 +16,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from app.dropbox_client import DropboxClient
+from app.dropbox.client import DropboxClient
 from app.errors import FileNotFound, InvalidInput, NotReady, RequestError, UnpostedError
 from app.metrics import Metrics
 from app.settings import Settings
 from state.store import PostedExport, Selection, SelectRequest, Store
 
 if TYPE_CHECKING:
-    from app.services import Services
+    from app.runtime import Services
 
 log = logging.getLogger(__name__)
 

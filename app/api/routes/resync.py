@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.deps import Authorized, ServicesDep
+from app.api.deps import Authorized, ServicesDep
 
 router = APIRouter(tags=["admin"], dependencies=[Authorized])
 

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse, Response
 
-from app.deps import Authorized, ServicesDep
+from app.api.deps import Authorized, ServicesDep
 from app.metrics import CONTENT_TYPE
 
 router = APIRouter(tags=["status"], dependencies=[Authorized])

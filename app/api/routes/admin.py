@@ -11,8 +11,8 @@ from typing import Literal
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 
-from app.deps import Authorized, ServicesDep
-from app.selection import SelectionService, export_json
+from app.api.deps import Authorized, ServicesDep
+from app.services.selection import SelectionService, export_json
 
 router = APIRouter(tags=["admin"], dependencies=[Authorized])
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from app.catch_up import CatchUp
-from app.dropbox_client import DropboxClient, RetryPolicy
+from app.dropbox.client import DropboxClient, RetryPolicy
 from app.metrics import Metrics
 from app.settings import Settings
-from app.sync import SyncWorker
+from app.sync.catch_up import CatchUp
+from app.sync.worker import SyncWorker
 from state.sqlite import SqliteStore
 from state.store import Store
 from webhooks.inbox import Inbox

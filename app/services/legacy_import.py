@@ -13,11 +13,11 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict, dataclass
 
-from app.dropbox_client import DownloadedHashes, DropboxClient
+from app.dropbox.client import DownloadedHashes, DropboxClient
 from app.errors import ConfigError, FileNotFound
 from app.metrics import Metrics
-from app.selection import require_ready
-from app.services import Services
+from app.runtime import Services
+from app.services.selection import require_ready
 from state.legacy import (
     lookup_hashes,
     parse_posted_json,

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from app.services import Services
+from app.runtime import Services
 from app.settings import Settings
 from state.store import Store
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from app.deps import ServicesDep
+from app.api.deps import ServicesDep
 
 router = APIRouter(tags=["health"])
 

@@ -27,8 +27,8 @@ from dropbox import files as sdk_files
 from dropbox import stone_serializers
 from dropbox.dropbox_client import RouteErrorResult
 
-from app.dropbox_listing import decode_page
-from app.dropbox_transport import base_url_session
+from app.dropbox.listing import decode_page
+from app.dropbox.transport import base_url_session
 from app.errors import (
     CursorReset,
     DropboxAuthError,

@@ -13,8 +13,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from app.deps import Authorized, ServicesDep
-from app.selection import SelectionService, SelectOptions
+from app.api.deps import Authorized, ServicesDep
+from app.services.selection import SelectionService, SelectOptions
 
 router = APIRouter(tags=["selection"], dependencies=[Authorized])
 

@@ -13,10 +13,10 @@ from fastapi import APIRouter, Request
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 from starlette.concurrency import run_in_threadpool
 
-from app.deps import Authorized, ServicesDep
-from app.legacy_import import LegacyImport
-from app.request_body import read_limited
-from app.selection import SelectionService, export_json
+from app.api.body import read_limited
+from app.api.deps import Authorized, ServicesDep
+from app.services.legacy_import import LegacyImport
+from app.services.selection import SelectionService, export_json
 
 router = APIRouter(tags=["posted"], dependencies=[Authorized])
 

@@ -14,11 +14,11 @@ import logging
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from app.deps import ServicesDep
+from app.api.body import BodyTooLarge, read_limited
+from app.api.deps import ServicesDep
+from app.api.errors import error_response
 from app.errors import RequestError
-from app.http_errors import error_response
-from app.request_body import BodyTooLarge, read_limited
-from app.services import Services
+from app.runtime import Services
 from webhooks.notification import NotANotification, parse_notification
 from webhooks.signature import HEADER, is_signed
 

@@ -1,0 +1,1 @@
+"""The HTTP layer: routes, dependencies, error mapping and body limits."""

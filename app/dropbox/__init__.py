@@ -1,0 +1,1 @@
+"""The Dropbox adapter: the only code that imports the ``dropbox`` SDK."""

@@ -1,0 +1,1 @@
+"""Domain services built once in the lifespan: selection, posting, legacy import."""

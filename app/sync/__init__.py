@@ -1,0 +1,1 @@
+"""Keeping the catalog level with Dropbox: the catch-up and the worker that schedules it."""
