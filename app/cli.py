@@ -8,7 +8,9 @@ exit code in exactly one place, ``main``.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -17,16 +19,19 @@ from pathlib import Path
 
 import uvicorn
 
+from app.config import check_credentials, load_config
 from app.dropbox.client import DropboxClient
 from app.errors import ConfigError, InvalidInput, UnpostedError
+from app.lanes import Lanes
 from app.log import setup_logging
 from app.main import create_app
 from app.metrics import Metrics
-from app.services.legacy_import import LegacyImport
-from app.services.selection import SelectionService, SelectOptions, export_json
+from app.services.posted_state import LegacyImport, export_json, reset_posted
+from app.services.selection import SelectionService, SelectOptions
 from app.settings import Settings, load_settings
 from app.sync.catch_up import CatchUp, CatchUpSummary
-from state.sqlite import SqliteStore
+from state import open_store
+from state.changes import FileKinds
 
 Command = Callable[[argparse.Namespace], int]
 _COMMANDS: dict[str, Command] = {}
@@ -46,27 +51,80 @@ def _settings() -> Settings:
     return settings
 
 
+class _Local:
+    """The state as a command uses it: settings, configuration, and the store, defined.
+
+    A context manager: the store and any Dropbox client are closed on the way out.
+    """
+
+    def __init__(self) -> None:
+        self.settings = _settings()
+        self.config = load_config(self.settings, os.environ)
+        self.store = open_store(self.settings.state_dir)
+        self._clients: dict[str, DropboxClient] = {}
+        try:
+            self.store.define(
+                [library.spec for library in self.config.libraries.values()],
+                [channel.spec for channel in self.config.channels.values()],
+            )
+        except BaseException:
+            self.store.close()
+            raise
+
+    def channel(self, name: str | None) -> str:
+        """The channel a command acts on: the one named, or the default one."""
+        if name is None:
+            name = self.config.default_channel()
+            if name is None:
+                names = ", ".join(sorted(self.config.channels))
+                raise InvalidInput(f"several channels are served ({names}): add --channel NAME")
+        if name not in self.config.channels:
+            raise InvalidInput(f"no channel {name!r} in the configuration")
+        return name
+
+    def dropbox(self, library: str) -> DropboxClient:
+        spec = self.config.libraries[library]
+        if spec.spec.account not in self._clients:
+            check_credentials(self.config, self.settings)
+            self._clients[spec.spec.account] = DropboxClient(
+                self.settings, refresh_token=spec.refresh_token
+            )
+        return self._clients[spec.spec.account]
+
+    def dropbox_if_configured(self, library: str) -> DropboxClient | None:
+        """A client when credentials are set; an import needs one only for big images."""
+        try:
+            return self.dropbox(library)
+        except ConfigError:
+            return None
+
+    def __enter__(self) -> _Local:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for client in self._clients.values():
+            client.close()
+        self.store.close()
+
+
 @command("serve")
 def serve(args: argparse.Namespace) -> int:
     settings = _settings()
     settings.check_serve()
-    SqliteStore(settings.database_path).close()  # refuse a torn or newer database up front
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_config=None)
+    app = create_app(settings)  # reads the configuration: a bad one stops us here
+    open_store(settings.state_dir).close()  # refuse a torn or newer database up front
+    uvicorn.run(app, host=args.host, port=args.port, log_config=None)
     return 0
 
 
 @command("sync")
 def sync(args: argparse.Namespace) -> int:
-    settings = _settings()
-    settings.check_dropbox_credentials()
-    store = SqliteStore(settings.database_path)
-    dropbox = DropboxClient(settings)
-    try:
-        summary = CatchUp(settings, store, dropbox).run(progress=_ProgressLine())
-    finally:
-        dropbox.close()
-        store.close()
-    print(f"caught up: {summary.line()}")
+    with _Local() as local:
+        kinds = FileKinds.of(local.settings.image_extensions, local.settings.sidecar_extensions)
+        for name, library in local.config.libraries.items():
+            catch_up = CatchUp(library.spec, kinds, local.store, local.dropbox(name))
+            summary = catch_up.run(progress=_ProgressLine())
+            print(f"{name}: caught up: {summary.line()}")
     return 0
 
 
@@ -84,13 +142,13 @@ class _ProgressLine:
 
 @command("status")
 def status(args: argparse.Namespace) -> int:
-    settings = _settings()
-    store = SqliteStore(settings.database_path)
-    try:
-        counts, state = store.status(), store.sync_state()
-    finally:
-        store.close()
-    report = asdict(counts) | {"ready": state.ready_at is not None, "listing": state.listing}
+    with _Local() as local:
+        report = {
+            "libraries": {name: asdict(local.store.library_status(name))
+                          for name in local.config.libraries},
+            "channels": {name: asdict(local.store.channel_status(name))
+                         for name in local.config.channels},
+        }  # fmt: skip
     print(json.dumps(report, indent=2))
     return 0
 
@@ -106,66 +164,49 @@ def demo(args: argparse.Namespace) -> int:
 
 @command("select")
 def select(args: argparse.Namespace) -> int:
-    settings = _settings()
-    store = SqliteStore(settings.database_path)
-    try:
-        service = SelectionService(settings, store, Metrics())
-        offer = service.select(SelectOptions(dry_run=args.dry_run, name=args.name))
-    finally:
-        store.close()
+    with _Local() as local:
+        channel = local.channel(args.channel)
+        lanes = Lanes()
+        try:
+            service = SelectionService(
+                local.config, local.store, lanes, Metrics(), local.dropbox,
+                archive_folder=local.settings.archive_folder,
+            )  # fmt: skip
+            options = SelectOptions(args.dry_run, args.name, args.link, args.lease_seconds)
+            offer = asyncio.run(service.select(channel, options))
+        finally:
+            lanes.close()
     print(json.dumps(offer.as_json(), indent=2))
     return 0
 
 
 @command("import-legacy")
 def import_legacy(args: argparse.Namespace) -> int:
-    settings = _settings()
     raw = _read(args.file)
-    store = SqliteStore(settings.database_path)
-    dropbox = _dropbox_if_configured(settings)
-    try:
-        report = LegacyImport(store, Metrics(), dropbox).run(raw)
-    finally:
-        if dropbox is not None:
-            dropbox.close()
-        store.close()
+    with _Local() as local:
+        channel = local.channel(args.channel)
+        legacy = LegacyImport(local.config, local.store, Metrics(), local.dropbox_if_configured)
+        report = legacy.run(channel, raw)
     print(json.dumps(report.as_json()))
     return 0
 
 
 @command("export-posted")
 def export_posted(args: argparse.Namespace) -> int:
-    settings = _settings()
-    store = SqliteStore(settings.database_path)
-    try:
-        document = export_json(store.export_posted())
-    finally:
-        store.close()
+    with _Local() as local:
+        document = export_json(local.store.export_posted(local.channel(args.channel)))
     _write_json(document, args.file)
     return 0
 
 
 @command("reset-posted")
-def reset_posted(args: argparse.Namespace) -> int:
+def reset_posted_command(args: argparse.Namespace) -> int:
     if not args.yes:
         raise InvalidInput("reset-posted forgets every posted image; add --yes to confirm")
-    settings = _settings()
-    store = SqliteStore(settings.database_path)
-    try:
-        cleared = SelectionService(settings, store, Metrics()).reset_posted()
-    finally:
-        store.close()
+    with _Local() as local:
+        cleared = reset_posted(local.store, local.channel(args.channel))
     print(json.dumps(export_json(cleared), indent=2))
     return 0
-
-
-def _dropbox_if_configured(settings: Settings) -> DropboxClient | None:
-    """A Dropbox client when credentials are set; an import needs one only for big images."""
-    try:
-        settings.check_dropbox_credentials()
-    except ConfigError:
-        return None
-    return DropboxClient(settings)
 
 
 def _read(path: Path) -> bytes:
@@ -208,13 +249,24 @@ def build_parser() -> argparse.ArgumentParser:
     pick = commands.add_parser("select", help="select a never-posted image and lease it")
     pick.add_argument("--dry-run", action="store_true", help="preview: change nothing")
     pick.add_argument("--name", help="select this file (a name, or a path under the folder)")
+    pick.add_argument("--link", action="store_true", help="add a Dropbox temporary link")
+    pick.add_argument("--lease-seconds", type=_positive, help="hold it this long")
     legacy = commands.add_parser("import-legacy", help="import a legacy posted.json")
     legacy.add_argument("file", type=Path, metavar="FILE")
     export = commands.add_parser("export-posted", help="write the posted state as posted.json")
     export.add_argument("file", type=Path, nargs="?", metavar="FILE", help="default: stdout")
     reset = commands.add_parser("reset-posted", help="forget every posted image")
     reset.add_argument("--yes", action="store_true", help="confirm: the state is cleared")
+    for each in (pick, legacy, export, reset):
+        each.add_argument("--channel", help="the channel (default: the default or only one)")
     return parser
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -10,7 +10,14 @@ Hierarchy (domain errors live in ``state.errors``, re-exported here)::
     │   ├── NoNewImages       404  every image is posted or leased
     │   ├── FileNotFound      404  ``name`` matches no image
     │   ├── LeaseConflict     409  the image is leased to another publisher
-    │   └── LeaseNotFound     404  no such lease
+    │   ├── LeaseNotFound     404  no such lease (in this channel)
+    │   ├── LeaseExpired      409  a lease that ran out cannot be renewed
+    │   ├── Held              409  the image is held out of selection
+    │   ├── Pending           409  the image waits to be checked against legacy state
+    │   └── UnknownName       404  no such library or channel
+    ├── Unavailable           503  with Retry-After; recovers by itself
+    │   ├── StoreBusy         the database is held by another process or a long write
+    │   └── StorageFull       the state directory's disk is full
     ├── ConfigError           fatal: the settings cannot work
     ├── StoreError            fatal: the database cannot be used
     │   ├── SchemaTooNew      written by a newer unposted
@@ -29,16 +36,23 @@ from __future__ import annotations
 
 from state.errors import (
     FileNotFound,
+    Held,
     InvalidInput,
     LeaseConflict,
+    LeaseExpired,
     LeaseNotFound,
     NoImages,
     NoNewImages,
     NotReady,
+    Pending,
     RequestError,
     SchemaTooNew,
+    StorageFull,
+    StoreBusy,
     StoreCorrupt,
     StoreError,
+    Unavailable,
+    UnknownName,
     UnpostedError,
 )
 
@@ -50,16 +64,23 @@ __all__ = [
     "DropboxUnavailable",
     "FileNotFound",
     "FolderNotFound",
+    "Held",
     "InvalidInput",
     "LeaseConflict",
+    "LeaseExpired",
     "LeaseNotFound",
     "NoImages",
     "NoNewImages",
     "NotReady",
+    "Pending",
     "RequestError",
     "SchemaTooNew",
+    "StorageFull",
+    "StoreBusy",
     "StoreCorrupt",
     "StoreError",
+    "Unavailable",
+    "UnknownName",
     "UnpostedError",
 ]
 

@@ -1,41 +1,60 @@
 """``create_app(settings)``: the one factory used by uvicorn, the CLI and the tests.
 
-Nothing is built at import time. The lifespan opens the store and starts the
-background work; routes reach them through the aliases in ``app.api.deps``.
+Nothing is built at import time. The configuration (libraries and channels) is read
+when the app is made, so a bad one stops the service before it binds; the lifespan
+opens the store, starts the background work, and hands routes their pieces
+(``app.api.deps``).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+import os
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
 
-from app.api.deps import Authorized
+from app.api.access import Tokens
+from app.api.deps import Authorized, install
 from app.api.errors import ERROR_RESPONSES, install_error_handlers
-from app.api.routes import admin, health, posted, resync, select, status, webhook
+from app.api.routes import admin, health, posted, select, status, webhook
+from app.config import check_credentials, load_config
 from app.dropbox.client import RetryPolicy
-from app.runtime import Services
+from app.runtime import Runtime
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings, retry: RetryPolicy | None = None) -> FastAPI:
-    """The app; ``retry`` lets tests shorten Dropbox backoffs."""
+def create_app(
+    settings: Settings,
+    retry: RetryPolicy | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> FastAPI:
+    """The app; ``retry`` lets tests shorten Dropbox backoffs; ``environ`` holds the
+    variables a configuration file names (default: the process environment)."""
+    config = load_config(settings, os.environ if environ is None else environ)
+    check_credentials(config, settings)
+    tokens = Tokens(settings.api_token, {n: c.api_token for n, c in config.channels.items()})
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = Services.build(settings, retry)
-        app.state.services = services
-        await services.start()
+        runtime = Runtime.build(settings, config, retry)
+        install(
+            app, settings=settings, config=config, tokens=tokens, store=runtime.store,
+            lanes=runtime.lanes, metrics=runtime.metrics, selection=runtime.selection,
+            legacy=runtime.legacy, workers=runtime.workers, inboxes=runtime.inboxes,
+            readiness=runtime.unready_reasons,
+        )  # fmt: skip
+        app.state.runtime = runtime  # for tests and benchmarks to observe; routes never use it
+        await runtime.start()
         log.info("unposted started", extra={"event": "service_start"})
         try:
             yield
         finally:
-            await services.stop()
+            await runtime.stop()
             log.info("unposted stopped", extra={"event": "service_stop"})
 
     app = FastAPI(
@@ -52,12 +71,12 @@ def create_app(settings: Settings, retry: RetryPolicy | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.include_router(health.router)
-    app.include_router(status.router)
     app.include_router(webhook.router)
-    app.include_router(resync.router)
-    app.include_router(select.router)
-    app.include_router(posted.router)
-    app.include_router(admin.router)
+    app.include_router(status.operator_router)
+    app.include_router(admin.resync_router)
+    for prefix in ("", "/channels/{channel}"):  # the default channel, and each by name
+        for router in (select.router, posted.router, status.router, admin.router):
+            app.include_router(router, prefix=prefix)
 
     @app.get("/openapi.json", include_in_schema=False, dependencies=[Authorized])
     def openapi_document() -> dict[str, Any]:

@@ -1,29 +1,36 @@
 """Prometheus metrics, one registry per app so that several apps can live in one process.
 
 Every family the service exposes is declared here, so an operator reads this one
-file to learn what ``/metrics`` shows. Catalog gauges are read from the store at
-scrape time by a collector, never kept in step by hand.
+file to learn what ``/metrics`` shows. Families about a library carry a ``library``
+label, those about publishers a ``channel`` label. Catalog gauges come from a
+collector given at start (``watch_catalog``), never kept in step by hand.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from state.store import Status
-
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+CatalogGauge = tuple[str, str, str, float]
+"""``(kind, name, state, count)``: kind ``library`` or ``channel``, e.g. ``("channel",
+"default", "available", 12)``; see ``_CatalogCollector``."""
 
 
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
+        channel, library = ["channel"], ["library"]
         self.selection_considered = Counter(
-            "unposted_selection_images_considered", "Images considered by selections", registry=r
+            "unposted_selection_images_considered",
+            "Images considered by selections",
+            channel,
+            registry=r,
         )
         self.selection_downloads = Counter(
             "unposted_selection_downloads",
@@ -31,7 +38,7 @@ class Metrics:
             registry=r,
         )
         self.selections = Counter(
-            "unposted_selections", "Selections by outcome", ["outcome"], registry=r
+            "unposted_selections", "Selections by outcome", ["channel", "outcome"], registry=r
         )
         self.selection_seconds = Histogram(
             "unposted_selection_seconds",
@@ -39,22 +46,27 @@ class Metrics:
             registry=r,
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0),
         )
-        self.leases = Counter("unposted_leases", "Leases by event", ["event"], registry=r)
-        self.posted = Counter("unposted_posted", "Images confirmed as posted", registry=r)
+        self.leases = Counter(
+            "unposted_leases", "Leases by event", ["channel", "event"], registry=r
+        )
+        self.posted = Counter("unposted_posted", "Images confirmed as posted", channel, registry=r)
+        self.archive_failures = Counter(
+            "unposted_archive_failures", "Posts recorded whose archive move failed", registry=r
+        )
         self.catch_up_runs = Counter(
-            "unposted_catch_up_runs", "Catch-up runs by result", ["result"], registry=r
+            "unposted_catch_up_runs", "Catch-up runs by result", ["library", "result"], registry=r
         )
         self.catch_up_seconds = Histogram(
-            "unposted_catch_up_seconds", "Duration of catch-up runs", registry=r
+            "unposted_catch_up_seconds", "Duration of catch-up runs", library, registry=r
         )
         self.catch_up_pages = Counter(
-            "unposted_catch_up_pages", "list_folder pages applied", registry=r
+            "unposted_catch_up_pages", "list_folder pages applied", library, registry=r
         )
         self.catch_up_entries = Counter(
-            "unposted_catch_up_entries", "list_folder entries applied", registry=r
+            "unposted_catch_up_entries", "list_folder entries applied", library, registry=r
         )
         self.catch_up_resets = Counter(
-            "unposted_catch_up_resets", "Full re-lists after a reset cursor", registry=r
+            "unposted_catch_up_resets", "Full re-lists after a reset cursor", library, registry=r
         )
         self.webhooks = Counter(
             "unposted_webhooks", "Webhook notifications by outcome", ["outcome"], registry=r
@@ -74,25 +86,32 @@ class Metrics:
         self.legacy_downloads = Counter(
             "unposted_legacy_import_downloads",
             "Images over 4 MiB downloaded to match legacy SHA-256 digests",
+            library,
             registry=r,
         )
 
-    def watch_catalog(self, status: Callable[[], Status]) -> None:
-        """Expose the catalog's counts, read from the store at each scrape."""
-        self.registry.register(_CatalogCollector(status))
+    def watch_catalog(self, read: Callable[[], Iterable[CatalogGauge]]) -> None:
+        """Expose catalog counts, read at each scrape: ``read`` yields ``CatalogGauge`` rows."""
+        self.registry.register(_CatalogCollector(read))
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
 
 
 class _CatalogCollector(Collector):
-    def __init__(self, status: Callable[[], Status]) -> None:
-        self._status = status
+    """``unposted_library_images{library, state}``, ``unposted_channel_images{channel, state}``."""
+
+    def __init__(self, read: Callable[[], Iterable[CatalogGauge]]) -> None:
+        self._read = read
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        status = self._status()
-        gauge = GaugeMetricFamily("unposted_catalog_images", "Catalog counts", labels=["state"])
-        for state in ("images", "unique_images", "available", "leased", "posted"):
-            gauge.add_metric([state], getattr(status, state))
-        gauge.add_metric(["without_content_hash"], status.without_content_hash)
-        yield gauge
+        families: dict[str, GaugeMetricFamily] = {}
+        for kind, name, state, count in self._read():
+            if kind not in families:
+                families[kind] = GaugeMetricFamily(
+                    f"unposted_{kind}_images",
+                    f"Images per {kind}, by state",
+                    labels=[kind, "state"],
+                )
+            families[kind].add_metric([name, state], count)
+        yield from families.values()

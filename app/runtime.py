@@ -1,53 +1,159 @@
-"""What the lifespan builds and the routes use, and how it is started and stopped."""
+"""The composition root: what the lifespan builds, starts and stops.
+
+``Runtime.build`` opens the store, brings the configured libraries and channels into
+it, makes one Dropbox client per account, one sync worker (and webhook inbox) per
+library, and the services the routes use. Only the app factory and the CLI import
+this module; routes receive the pieces they need (``app.api.deps``).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 
+from app.config import Config, Library
 from app.dropbox.client import DropboxClient, RetryPolicy
-from app.metrics import Metrics
+from app.lanes import Lanes
+from app.metrics import CatalogGauge, Metrics
+from app.services.posted_state import LegacyImport
+from app.services.selection import SelectionService
 from app.settings import Settings
 from app.sync.catch_up import CatchUp
 from app.sync.worker import SyncWorker
-from state.sqlite import SqliteStore
+from state import open_store
+from state.changes import FileKinds
+from state.errors import UnpostedError
 from state.store import Store
 from webhooks.inbox import Inbox
 
+log = logging.getLogger(__name__)
+PARALLEL_CATCH_UPS = 4
+RECLAIM_BATCH = 500
+RECLAIM_EVERY_SECONDS = 1.0
+
 
 @dataclass
-class Services:
+class Runtime:
     settings: Settings
+    config: Config
     store: Store
     metrics: Metrics
-    dropbox: DropboxClient
-    sync: SyncWorker
-    webhooks: Inbox
+    lanes: Lanes
+    dropbox: dict[str, DropboxClient]  # by account
+    workers: dict[str, SyncWorker]  # by library
+    inboxes: list[Inbox]
+    selection: SelectionService
+    legacy: LegacyImport
+    stop_event: threading.Event
 
     @classmethod
-    def build(cls, settings: Settings, retry: RetryPolicy | None = None) -> Services:
-        store = SqliteStore(settings.database_path)
-        metrics = Metrics()
-        metrics.watch_catalog(store.status)
-        stop = threading.Event()
-        dropbox = DropboxClient(settings, metrics, retry, stop)
-        catch_up = CatchUp(settings, store, dropbox, metrics)
-        sync = SyncWorker(settings, store, dropbox, catch_up, metrics, stop)
-        webhooks = Inbox(sync.request, lambda: store.get_meta("account_id"))
-        return cls(settings, store, metrics, dropbox, sync, webhooks)
+    def build(cls, settings: Settings, config: Config, retry: RetryPolicy | None = None) -> Runtime:
+        store = open_store(settings.state_dir)
+        for relisting in store.define(
+            [library.spec for library in config.libraries.values()],
+            [channel.spec for channel in config.channels.values()],
+        ):
+            log.warning(
+                "library %s: the catalog was built from %s, the configuration says %s;"
+                " listing from scratch (posted state kept)",
+                relisting.library, relisting.was, relisting.now,
+                extra={"event": "library_relisted", "library": relisting.library},
+            )  # fmt: skip
+        metrics, stop = Metrics(), threading.Event()
+        dropbox = {
+            library.spec.account: DropboxClient(
+                settings, metrics, retry, stop, library.refresh_token
+            )
+            for library in config.libraries.values()
+        }
+        workers = _workers(settings, config, store, dropbox, metrics, stop)
+        inboxes = [_inbox(worker) for worker in workers.values()]
+        lanes = Lanes()
+
+        def client(library: str) -> DropboxClient:
+            return dropbox[config.libraries[library].spec.account]
+
+        def catch_up(library: str) -> None:
+            workers[library].request_threadsafe()
+
+        selection = SelectionService(
+            config, store, lanes, metrics, client, catch_up, settings.archive_folder
+        )
+        legacy = LegacyImport(config, store, metrics, client)
+        runtime = cls(settings, config, store, metrics, lanes, dropbox, workers, inboxes,
+                      selection, legacy, stop)  # fmt: skip
+        metrics.watch_catalog(runtime.catalog_gauges)
+        return runtime
 
     async def start(self) -> None:
-        await self.sync.start()
+        for worker in self.workers.values():
+            await worker.start()
+        self._reclaimer = asyncio.create_task(self._reclaim_forever(), name="reclaim leases")
 
     async def stop(self) -> None:
-        await self.sync.stop()
-        self.dropbox.close()
+        self._reclaimer.cancel()
+        await asyncio.gather(self._reclaimer, return_exceptions=True)
+        for worker in self.workers.values():
+            await worker.stop()
+        self.lanes.close()
+        for client in self.dropbox.values():
+            client.close()
         self.store.close()
 
-    def unready_reason(self) -> str | None:
-        """Why the catalog cannot be trusted now, or None when it can."""
-        problem = self.sync.health.problem()
-        if self.store.sync_state().ready_at is None:
-            waiting = "the first catch-up has not completed"
-            return f"{waiting}; {problem}" if problem else waiting
-        return problem
+    async def _reclaim_forever(self) -> None:
+        """Return images whose lease ran out to their pools, a bounded batch at a time."""
+        while True:
+            await asyncio.sleep(RECLAIM_EVERY_SECONDS)
+            try:
+                while await self.lanes.store.run(self.store.reclaim_expired, RECLAIM_BATCH):
+                    pass
+            except UnpostedError as exc:
+                log.warning("cannot reclaim expired leases now: %s", exc)
+
+    def unready_reasons(self) -> dict[str, str]:
+        """Why each library's catalog cannot be trusted now; empty when all can. Blocking."""
+        reasons = {}
+        for name, worker in self.workers.items():
+            problem = worker.health.problem()
+            if self.store.sync_state(name).ready_at is None:
+                waiting = "the first catch-up has not completed"
+                reasons[name] = f"{waiting}; {problem}" if problem else waiting
+            elif problem:
+                reasons[name] = problem
+        return reasons
+
+    def catalog_gauges(self) -> Iterator[CatalogGauge]:
+        for library in self.config.libraries:
+            status = self.store.library_status(library)
+            for state in ("images", "unique_images", "skipped", "pending", "without_content_hash"):
+                yield "library", library, state, getattr(status, state)
+        for channel in self.config.channels:
+            counts = self.store.channel_status(channel)
+            for state in ("available", "leased", "posted", "cycle"):
+                yield "channel", channel, state, getattr(counts, state)
+
+
+def _inbox(worker: SyncWorker) -> Inbox:
+    return Inbox(worker.request, lambda: worker.account_id)
+
+
+def _workers(
+    settings: Settings,
+    config: Config,
+    store: Store,
+    dropbox: dict[str, DropboxClient],
+    metrics: Metrics,
+    stop: threading.Event,
+) -> dict[str, SyncWorker]:
+    kinds = FileKinds.of(settings.image_extensions, settings.sidecar_extensions)
+    gate = asyncio.Semaphore(PARALLEL_CATCH_UPS)
+
+    def worker(library: Library) -> SyncWorker:
+        client = dropbox[library.spec.account]
+        catch_up = CatchUp(library.spec, kinds, store, client, metrics)
+        return SyncWorker(settings, store, client, catch_up, metrics, stop, gate)
+
+    return {name: worker(library) for name, library in config.libraries.items()}

@@ -29,7 +29,8 @@ class Settings(BaseSettings):
     dropbox_app_secret: SecretStr | None = None
     dropbox_refresh_token: SecretStr | None = None
     dropbox_access_token: SecretStr | None = None
-    dropbox_folder: str
+    dropbox_folder: str | None = None
+    unposted_config: Path | None = None
     dropbox_recursive: bool = False
     dropbox_base_url: str | None = None
     image_extensions: Extensions = (".jpg", ".jpeg", ".png")
@@ -47,12 +48,7 @@ class Settings(BaseSettings):
     @field_validator("dropbox_folder", "archive_folder")
     @classmethod
     def _dropbox_path(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        value = value.strip().rstrip("/")
-        if value and not value.startswith("/"):
-            raise ValueError("must be empty (the root) or start with '/'")
-        return value
+        return None if value is None else dropbox_path(value)
 
     @field_validator("image_extensions", "sidecar_extensions", mode="before")
     @classmethod
@@ -80,6 +76,7 @@ class Settings(BaseSettings):
 
     @property
     def database_path(self) -> Path:
+        """The SQLite file, when that is the store."""
         return self.state_dir / "unposted.sqlite3"
 
     def check_dropbox_credentials(self) -> None:
@@ -94,11 +91,18 @@ class Settings(BaseSettings):
 
     def check_serve(self) -> None:
         """What ``serve`` needs beyond the basics: a token for the API, a webhook secret."""
-        self.check_dropbox_credentials()
         if self.api_token is None or not self.api_token.get_secret_value():
             raise ConfigError("API_TOKEN is required to serve the API")
         if self.sync_mode == "webhook" and self.dropbox_app_secret is None:
             raise ConfigError("DROPBOX_APP_SECRET is required to verify webhooks")
+
+
+def dropbox_path(value: str) -> str:
+    """A folder as Dropbox names it: ``""`` (the root) or ``/...``, without a trailing ``/``."""
+    value = value.strip().rstrip("/")
+    if value and not value.startswith("/"):
+        raise ValueError("must be empty (the root) or start with '/'")
+    return value
 
 
 def _extension(item: str) -> str:

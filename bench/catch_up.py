@@ -34,7 +34,9 @@ from app.settings import Settings
 from app.sync.catch_up import CatchUp
 from bench.strategies import IMAGE_SIZE, RunningService, running_service, wait_for
 from emulator import Emulator, EmulatorServer
+from state.changes import FileKinds
 from state.sqlite import SqliteStore
+from state.store import ChannelDef, LibraryDef
 from webhooks.inbox import QUIET_SECONDS
 
 FOLDER = "/Photos"
@@ -90,9 +92,12 @@ def _initial(emu: Emulator, base_url: str, state_dir: Path) -> dict[str, Any]:
         listing = time.perf_counter() - started
         emu.counters.reset()
         started = time.perf_counter()
-        summary = CatchUp(settings, store, dropbox).run()
+        library = LibraryDef("default", FOLDER)
+        store.define([library], [ChannelDef("default", "default")])
+        kinds = FileKinds.of(settings.image_extensions, settings.sidecar_extensions)
+        summary = CatchUp(library, kinds, store, dropbox).run()
         seconds = time.perf_counter() - started
-        images = store.status().images
+        images = store.library_status("default").images
     finally:
         dropbox.close()
         store.close()
@@ -109,7 +114,7 @@ def _initial(emu: Emulator, base_url: str, state_dir: Path) -> dict[str, Any]:
 
 def _changes(emu: Emulator, service: RunningService, count: int) -> dict[str, Any]:
     emu.register_webhook(service.base_url + "/webhook")
-    sync = service.services.sync
+    sync = service.runtime.workers["default"]
     wait_for(lambda: sync.idle, timeout=60)
     samples = []
     for index in range(count):

@@ -50,7 +50,7 @@ from pydantic import SecretStr
 
 from app.dropbox.transport import base_url_session
 from app.main import create_app
-from app.runtime import Services
+from app.runtime import Runtime
 from app.settings import Settings
 from app.threaded_server import ThreadedServer
 from emulator import Emulator, EmulatorServer
@@ -218,7 +218,7 @@ def summarize(attempts: list[Attempt]) -> dict[str, Any]:
 
 @dataclass
 class RunningService:
-    services: Services
+    runtime: Runtime
     client: httpx.Client
     base_url: str
 
@@ -246,7 +246,7 @@ def running_service(
         httpx.Client(base_url=server.base_url, headers=headers, timeout=300) as client,
     ):
         wait_for(lambda: client.get("/readyz").status_code == 200, timeout=600)
-        yield RunningService(app.state.services, client, server.base_url)
+        yield RunningService(app.state.runtime, client, server.base_url)
 
 
 def set_posted(client: httpx.Client, content_hashes: list[str]) -> None:

@@ -33,7 +33,7 @@ import httpx
 from pydantic import SecretStr
 
 from app.main import create_app
-from app.runtime import Services
+from app.runtime import Runtime
 from app.settings import Settings
 from app.threaded_server import ThreadedServer
 from emulator import Emulator, EmulatorServer, signature
@@ -80,12 +80,13 @@ def run(count: int = 1000, threads: int = 4) -> dict[str, Any]:
     emulator.create_folder("/Photos")
     emulator.bulk_generate("/Photos", 100)
     with tempfile.TemporaryDirectory() as state_dir:
-        with _service(emulator, Path(state_dir)) as (services, timer, base_url):
-            runs, requests = services.sync.health.runs, services.webhooks.requests
+        with _service(emulator, Path(state_dir)) as (runtime, timer, base_url):
+            worker, inbox = runtime.workers["default"], runtime.inboxes[0]
+            runs, requests = worker.health.runs, inbox.requests
             burst = _burst(base_url, emulator, count, threads)
-            _wait_for(lambda: not services.webhooks.holding and services.sync.idle)
-            runs = services.sync.health.runs - runs
-            requests = services.webhooks.requests - requests
+            _wait_for(lambda: not inbox.holding and worker.idle)
+            runs = worker.health.runs - runs
+            requests = inbox.requests - requests
     figures = {"benchmark": "webhook_burst", "notifications": count, "threads": threads}
     figures.update(_figures(burst, timer.ms))
     figures.update(catch_up_requests=requests, catch_up_runs=runs)
@@ -93,7 +94,7 @@ def run(count: int = 1000, threads: int = 4) -> dict[str, Any]:
 
 
 @contextmanager
-def _service(emulator: Emulator, state_dir: Path) -> Iterator[tuple[Services, ServerTimer, str]]:
+def _service(emulator: Emulator, state_dir: Path) -> Iterator[tuple[Runtime, ServerTimer, str]]:
     with EmulatorServer(emulator) as dropbox:
         settings = Settings(
             _env_file=None,  # type: ignore[call-arg]
@@ -110,7 +111,7 @@ def _service(emulator: Emulator, state_dir: Path) -> Iterator[tuple[Services, Se
         timer = ServerTimer(app)
         with ThreadedServer(timer) as server:
             _wait_for(lambda: httpx.get(server.base_url + "/readyz").status_code == 200)
-            yield app.state.services, timer, server.base_url
+            yield app.state.runtime, timer, server.base_url
 
 
 def _burst(base_url: str, emulator: Emulator, count: int, threads: int) -> Burst:

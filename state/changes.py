@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-FileKind = Literal["image", "sidecar"]
+FileKind = Literal["image", "sidecar", "skipped"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +30,7 @@ class FileEntry:
     server_modified: str
     client_modified: str
     content_hash: str | None
+    downloadable: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,11 +122,23 @@ def _operations_for(entry: Entry, kinds: FileKinds) -> list[Operation]:
         kind = kinds.kind_of(entry.name)
         if kind is None:
             return [RemoveTree(entry.path_lower)]
+        if kind == "image" and not offerable(entry):
+            kind = "skipped"
         return [RemoveTree(entry.path_lower), PutFile(entry, kind, stem_of(entry.path_lower))]
     if isinstance(entry, FolderEntry):
         # A folder replaces a file that stood at its path; its own children stay.
         return [RemovePath(entry.path_lower)]
     return [RemovePath(entry.path_lower), RemoveTree(entry.path_lower)]
+
+
+def offerable(entry: FileEntry) -> bool:
+    """An image a publisher can post: it has bytes, and Dropbox will hand them out.
+
+    Every empty file shares one content hash (``sha256(b"")``), so offering one would
+    also collapse every empty file into one "image"; a file Dropbox marks as not
+    downloadable cannot be linked or fetched. Both are kept as ``skipped`` and counted.
+    """
+    return entry.size > 0 and entry.downloadable
 
 
 def stem_of(path_lower: str) -> str:

@@ -67,6 +67,55 @@ class LeaseNotFound(RequestError):
     status = 404
 
 
+class LeaseExpired(RequestError):
+    """The lease ran out: the image may already be with another publisher."""
+
+    code = "lease_expired"
+    status = 409
+
+
+class Held(RequestError):
+    code = "held"
+    status = 409
+
+
+class Pending(RequestError):
+    """An image over 4 MiB that must be checked against legacy posted state first."""
+
+    code = "pending"
+    status = 409
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"Selected file is being checked against the legacy posted state: {name};"
+            " try again shortly"
+        )
+
+
+class UnknownName(RequestError):
+    """A library or channel that the configuration does not define."""
+
+    code = "not_found"
+    status = 404
+
+
+class Unavailable(UnpostedError):
+    """The service cannot answer now but will by itself; retry after ``retry_after`` s."""
+
+    code = "unavailable"
+    status = 503
+    retry_after = 1
+
+
+class StoreBusy(Unavailable):
+    code = "busy"
+
+
+class StorageFull(Unavailable):
+    code = "storage_full"
+    retry_after = 5
+
+
 class StoreError(UnpostedError):
     """The database cannot be used as it is. Fatal: the service stops."""
 

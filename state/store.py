@@ -1,8 +1,19 @@
-"""The store's interface: what the catch-up, selection and legacy import need of storage.
+"""The store's contract: small role interfaces, and the plain values that cross them.
 
-``SqliteStore`` (``state.sqlite``) is the embedded implementation. Nothing outside
-``state/`` knows it is SQLite, so a PostgreSQL backend for several replicas can be
-added behind this same ``Store`` protocol without touching routes or sync.
+Storage is split by who needs it, each role with the fewest methods that serve its
+callers:
+
+- ``CatalogSync``: the catch-up keeps one library's catalog level with Dropbox;
+- ``Selections``: publishers take, renew, release and confirm leases in a channel;
+- ``PostedState``: a channel's posted history as a whole (export, import, reset);
+- ``LegacyLookup``: what a legacy import must ask of the catalog;
+- ``Reports``: counts and states for ``/status``, ``/readyz`` and metrics.
+
+``Store`` is all of them, plus ``define`` (bring the configured libraries and channels
+into the state) and ``close``. ``state.open_store`` picks a backend; every backend
+passes one contract suite (``tests/contract``). The rules that decide what is
+available live in ``state.rules`` as functions of plain data; a backend only stores
+and indexes. Libraries and channels are named by their configured names.
 """
 
 from __future__ import annotations
@@ -14,21 +25,63 @@ from typing import Literal, Protocol
 from state.changes import Operation
 
 SelectPolicy = Literal["random", "oldest", "newest", "name"]
+WhenExhausted = Literal["stop", "new_cycle"]
+LeaseState = Literal["active", "expired", "released", "posted"]
+NamedLease = Literal["active", "expired", "released", "posted", "not_found"]
+"""What the lease named with a post was when the post came (``active``: the usual case)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LibraryDef:
+    """One folder of one account, as configured. ``account`` names its credentials."""
+
+    name: str
+    folder: str
+    recursive: bool = False
+    account: str = "default"
+
+    @property
+    def source(self) -> str:
+        """What a catalog is built from; a stored catalog of another source is re-listed.
+
+        The account is checked apart (``learn_account``): credentials are renamed more
+        often than they change hands, and only Dropbox can say whose they are.
+        """
+        return f"{self.folder.lower()}|{int(self.recursive)}"
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelDef:
+    name: str
+    library: str
+    policy: SelectPolicy = "random"
+    when_exhausted: WhenExhausted = "stop"
+    lease_seconds: int = 900
+
+
+@dataclass(frozen=True, slots=True)
+class Relisting:
+    """A library whose stored catalog was built from another source: listed afresh."""
+
+    library: str
+    was: str | None
+    now: str
 
 
 @dataclass(frozen=True, slots=True)
 class SyncState:
-    """Where the catch-up stands: the cursor and whether a full listing is under way."""
+    """Where a library's catch-up stands."""
 
     cursor: str | None
     listing: bool
     ready_at: str | None
     last_sync_at: str | None
+    account_id: str | None
 
 
 @dataclass(frozen=True, slots=True)
 class PageStats:
-    """What one applied page changed."""
+    """What one applied batch of pages changed."""
 
     operations: int
     files_stored: int
@@ -49,12 +102,21 @@ class Lease:
 
 
 @dataclass(frozen=True, slots=True)
+class LeaseInfo:
+    """A lease as its holder may ask about it."""
+
+    id: str
+    channel: str
+    content_hash: str
+    expires_at: str
+    state: LeaseState
+
+
+@dataclass(frozen=True, slots=True)
 class SelectRequest:
-    policy: SelectPolicy
     lease_seconds: int
     dry_run: bool = False
     name: str | None = None
-    folder_lower: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,9 +138,13 @@ class Selection:
 
 @dataclass(frozen=True, slots=True)
 class PostedRecord:
+    """A post as recorded; ``lease`` says what became of the lease named with it."""
+
     content_hash: str
     posted_at: str
     sha256: str | None
+    cycle: int
+    lease: NamedLease | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,57 +173,92 @@ class LargeImage:
 
 
 @dataclass(frozen=True, slots=True)
-class Status:
+class LibraryStatus:
     images: int
     unique_images: int
+    skipped: int
+    without_content_hash: int
+    pending: int
+    cursor: bool
+    listing: bool
+    ready: bool
+    last_sync_at: str | None
+    account_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelStatus:
+    library: str
     available: int
     leased: int
     posted: int
-    without_content_hash: int
-    last_sync_at: str | None
-    cursor: bool
-    listing: bool
+    cycle: int
 
 
-class Store(Protocol):
-    """Catalog, cursor, leases and posted state, each change in one transaction."""
+class CatalogSync(Protocol):
+    """The catch-up: each batch of pages and the cursor after it commit together."""
 
-    # The catch-up
-    def sync_state(self) -> SyncState: ...
-    def begin_listing(self) -> None: ...
+    def sync_state(self, library: str) -> SyncState: ...
+    def begin_listing(self, library: str) -> None: ...
     def apply_page(
-        self, operations: Sequence[Operation], cursor: str, has_more: bool
+        self, library: str, operations: Sequence[Operation], cursor: str, has_more: bool
     ) -> PageStats: ...
-    def forget_folder(self) -> int: ...
-    def record_sync(self) -> None: ...
-    def get_meta(self, key: str) -> str | None: ...
-    def set_meta(self, key: str, value: str) -> None: ...
+    def forget_folder(self, library: str) -> int: ...
+    def record_sync(self, library: str) -> None: ...
+    def learn_account(self, library: str, account_id: str) -> Relisting | None:
+        """Record the account the credentials belong to; another than before re-lists."""
+        ...
 
-    # Selection and posting
-    def select(self, request: SelectRequest) -> Selection:
+    def pending_images(self, library: str) -> list[LargeImage]: ...
+    def resolve_pending(self, library: str, content_hash: str, sha256: str) -> None: ...
+
+
+class Selections(Protocol):
+    """Publishers and their leases, per channel."""
+
+    def select(self, channel: str, request: SelectRequest) -> Selection:
         """A leased image (none on a preview); NotReady before the first full listing."""
         ...
 
-    def release(self, lease_id: str) -> None: ...
+    def release(self, channel: str, lease_id: str) -> None: ...
+    def renew(self, channel: str, lease_id: str, seconds: int) -> LeaseInfo: ...
+    def lease_info(self, channel: str, lease_id: str) -> LeaseInfo: ...
     def mark_posted(
-        self, content_hash: str, lease_id: str | None, sha256: str | None
+        self, channel: str, content_hash: str, lease_id: str | None, sha256: str | None
     ) -> PostedRecord: ...
-    def archive_paths(self, content_hash: str) -> list[str]: ...
+    def archive_paths(self, library: str, content_hash: str) -> list[str]: ...
+    def reclaim_expired(self, limit: int) -> int:
+        """End up to ``limit`` leases that ran out, returning their images to the pool."""
+        ...
 
-    # Legacy posted state
-    def catalog_hashes(self, content_hashes: Iterable[str]) -> set[str]: ...
-    def large_images_without_sha256(self) -> list[LargeImage]: ...
+
+class PostedState(Protocol):
+    def export_posted(self, channel: str) -> PostedExport: ...
+    def reset_posted(self, channel: str) -> PostedExport: ...
+    def import_posted(
+        self, channel: str, matches: Sequence[LegacyMatch], unresolved: Sequence[str]
+    ) -> None: ...
+    def unresolved_digests(self, channel: str) -> set[str]: ...
+
+
+class LegacyLookup(Protocol):
+    def catalog_hashes(self, library: str, content_hashes: Iterable[str]) -> set[str]: ...
+    def large_images_without_sha256(self, library: str) -> list[LargeImage]: ...
     def remember_sha256(self, content_hash: str, sha256: str) -> None: ...
-    def catalog_hashes_by_sha256(self, digests: Iterable[str]) -> dict[str, str]: ...
-    def import_posted(self, matches: Sequence[LegacyMatch], unresolved: Sequence[str]) -> None: ...
-    def unresolved_digests(self) -> set[str]: ...
-    def export_posted(self) -> PostedExport: ...
-    def reset_posted(self) -> PostedExport: ...
+    def catalog_hashes_by_sha256(self, library: str, digests: Iterable[str]) -> dict[str, str]: ...
 
-    def catalog_files(self) -> dict[str, str | None]: ...
-    def status(self) -> Status: ...
-    def idle(self) -> bool:
-        """True while no write is under way, so a short call now will not wait."""
+
+class Reports(Protocol):
+    def library_status(self, library: str) -> LibraryStatus: ...
+    def channel_status(self, channel: str) -> ChannelStatus: ...
+    def catalog_files(self, library: str) -> dict[str, str | None]: ...
+
+
+class Store(CatalogSync, Selections, PostedState, LegacyLookup, Reports, Protocol):
+    def define(
+        self, libraries: Sequence[LibraryDef], channels: Sequence[ChannelDef]
+    ) -> list[Relisting]:
+        """Bring the configured libraries and channels into the state, before serving."""
         ...
 
     def close(self) -> None: ...

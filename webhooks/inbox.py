@@ -1,10 +1,12 @@
 """``Inbox``: what the receiver keeps between notifications, on the event loop.
 
-It remembers our account id (read from the store once known, never per request) and
-folds bursts. The first notification after a quiet spell asks for a catch-up at once
-(the leading edge, for latency); the ones that follow within ``quiet`` seconds of each
-other are held back and become one request when the burst ends, or ``max_delay``
-seconds after holding began if it never does (the trailing edge, so nothing is lost).
+It asks the sync worker whose notifications concern it (the account id the worker
+has learnt, held in memory, so asking costs nothing and a change of account takes
+effect at once) and folds bursts. The first notification after a quiet spell asks for
+a catch-up at once (the leading edge, for latency); the ones that follow within
+``quiet`` seconds of each other are held back and become one request when the burst
+ends, or ``max_delay`` seconds after holding began if it never does (the trailing
+edge, so nothing is lost).
 The sync worker adds its own rule (one run at a time, one more if asked meanwhile), so
 a burst of any size costs at most two catch-ups as long as it lasts under
 ``max_delay``. A notification carries no id or time: a replay is just one more
@@ -35,7 +37,6 @@ class Inbox:
         self._request_catch_up = request_catch_up
         self._load_account_id = load_account_id
         self._quiet, self._max_delay = quiet, max_delay
-        self._account_id: str | None = None
         self._last_request = float("-inf")
         self._last_seen = float("-inf")
         self._held_since: float | None = None
@@ -48,16 +49,10 @@ class Inbox:
 
     async def receive(self, notification: Notification) -> bool:
         """Act on a verified notification; False when it is for other accounts only."""
-        if not notification.concerns(await self.account_id()):
+        if not notification.concerns(self._load_account_id()):
             return False
         self._fold(asyncio.get_running_loop())
         return True
-
-    async def account_id(self) -> str | None:
-        """Ours, once the sync worker has learnt it; the store is read off the loop."""
-        if self._account_id is None:
-            self._account_id = await asyncio.to_thread(self._load_account_id)
-        return self._account_id
 
     def _fold(self, loop: asyncio.AbstractEventLoop) -> None:
         now = self._last_seen = loop.time()

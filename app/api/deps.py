@@ -1,52 +1,101 @@
-"""Dependency aliases that hand routes what the lifespan built, one line per handler."""
+"""Dependency aliases that hand routes what the lifespan built, one line per handler.
+
+The lifespan puts each piece on ``app.state`` under its own name (``install``); a
+route asks for the pieces it uses and never for the whole runtime. ``ChannelDep``
+resolves the channel a request acts on (the ``{channel}`` in its path, else the
+default one) and checks that the caller's token reaches it: a token that reaches
+other channels only gets 403, never 404 and never another channel's data.
+"""
 
 from __future__ import annotations
 
-import hmac
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from app.runtime import Services
+from app.api.access import Caller, Tokens
+from app.config import Config
+from app.errors import RequestError
+from app.lanes import Lanes
+from app.metrics import Metrics
+from app.services.posted_state import LegacyImport
+from app.services.selection import SelectionService
 from app.settings import Settings
+from app.sync.worker import SyncWorker
 from state.store import Store
+from webhooks.inbox import Inbox
 
 
-async def get_services(request: Request) -> Services:
-    # async: resolved on the event loop, sparing async routes (/webhook) a thread hop.
-    services: Services = request.app.state.services
-    return services
+class ChannelRequired(RequestError):
+    code = "channel_required"
+    status = 400
 
 
-def get_settings(services: Annotated[Services, Depends(get_services)]) -> Settings:
-    return services.settings
+def install(app: Any, **pieces: object) -> None:
+    """Hand the lifespan's pieces to the routes (``app.state.<name>``)."""
+    for name, piece in pieces.items():
+        setattr(app.state, name, piece)
 
 
-def get_store(services: Annotated[Services, Depends(get_services)]) -> Store:
-    return services.store
+def _piece(name: str) -> Callable[[Request], Any]:
+    async def get(request: Request) -> Any:  # async: no thread hop to read an attribute
+        return getattr(request.app.state, name)
 
+    get.__name__ = f"get_{name}"
+    return get
+
+
+SettingsDep = Annotated[Settings, Depends(_piece("settings"))]
+ConfigDep = Annotated[Config, Depends(_piece("config"))]
+StoreDep = Annotated[Store, Depends(_piece("store"))]
+LanesDep = Annotated[Lanes, Depends(_piece("lanes"))]
+MetricsDep = Annotated[Metrics, Depends(_piece("metrics"))]
+SelectionDep = Annotated[SelectionService, Depends(_piece("selection"))]
+LegacyDep = Annotated[LegacyImport, Depends(_piece("legacy"))]
+WorkersDep = Annotated[dict[str, SyncWorker], Depends(_piece("workers"))]
+InboxesDep = Annotated[list[Inbox], Depends(_piece("inboxes"))]
+ReadinessDep = Annotated[Callable[[], dict[str, str]], Depends(_piece("readiness"))]
 
 _bearer = HTTPBearer(auto_error=False)
 
 
-async def require_token(
-    services: Annotated[Services, Depends(get_services)],
+async def caller(
+    request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> None:
-    """Refuse a missing or wrong bearer token; compared in constant time.
-
-    ``async`` because it never blocks: FastAPI would otherwise run it in a worker thread.
-    """
-    expected = services.settings.api_token
-    offered = credentials.credentials if credentials else ""
-    if expected is None or not hmac.compare_digest(
-        offered.encode(), expected.get_secret_value().encode()
-    ):
+) -> Caller:
+    """The caller the bearer token identifies; 401 for none or a wrong one."""
+    tokens: Tokens = request.app.state.tokens
+    found = tokens.caller(credentials.credentials if credentials else None)
+    if found is None:
         raise HTTPException(401, "missing or wrong bearer token")
+    return found
 
 
-ServicesDep = Annotated[Services, Depends(get_services)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
-StoreDep = Annotated[Store, Depends(get_store)]
-Authorized = Depends(require_token)
+CallerDep = Annotated[Caller, Depends(caller)]
+
+
+async def require_operator(who: CallerDep) -> None:
+    if not who.operator:
+        raise HTTPException(403, "this route needs the operator's token (API_TOKEN)")
+
+
+async def channel(request: Request, who: CallerDep) -> str:
+    config: Config = request.app.state.config
+    name = request.path_params.get("channel")
+    if name is None:
+        name = config.default_channel()
+        if name is None:
+            names = ", ".join(sorted(config.channels))
+            raise ChannelRequired(f"several channels are served ({names}): use /channels/NAME/...")
+    if not who.may(name):
+        raise HTTPException(403, "this token does not reach that channel")
+    if name not in config.channels:
+        raise HTTPException(404, f"no channel {name!r}")
+    return str(name)
+
+
+Authorized = Depends(caller)
+Operator = Depends(require_operator)
+ChannelDep = Annotated[str, Depends(channel)]

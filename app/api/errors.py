@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from app.errors import DropboxError, DropboxUnavailable, RequestError
+from app.errors import DropboxError, DropboxUnavailable, RequestError, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,15 @@ async def _dropbox_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(status, exc.code, str(exc))
 
 
+async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """The store cannot answer now (busy, full): 503 with when to try again, never 500."""
+    assert isinstance(exc, Unavailable)
+    log.warning("answering 503 %s: %s", exc.code, exc, extra={"event": "unavailable"})
+    response = error_response(exc.status, exc.code, str(exc))
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     code = _CODES.get(exc.status_code, "http_error")
@@ -92,6 +101,7 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestError, _request_error)
     app.add_exception_handler(DropboxError, _dropbox_error)
+    app.add_exception_handler(Unavailable, _unavailable)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -26,6 +26,7 @@ from dropbox import exceptions as sdk_errors
 from dropbox import files as sdk_files
 from dropbox import stone_serializers
 from dropbox.dropbox_client import RouteErrorResult
+from pydantic import SecretStr
 
 from app.dropbox.listing import decode_page
 from app.dropbox.transport import base_url_session
@@ -45,6 +46,8 @@ from state.hashing import ContentHasher
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 LIST_LIMIT = 2000
+QUICK = 2
+"""Attempts for calls a publisher's request waits on (links, moves): fail fast, not late."""
 _CHUNK = 1024 * 1024
 
 
@@ -76,19 +79,22 @@ class DropboxClient:
         metrics: Metrics | None = None,
         retry: RetryPolicy | None = None,
         stop: threading.Event | None = None,
+        refresh_token: SecretStr | None = None,
     ) -> None:
+        """``refresh_token``: another account's, instead of the service's own credentials."""
         self._retry = retry or RetryPolicy()
         self._stop = stop or threading.Event()
         self._metrics = metrics
-        self._sdk = _build_sdk(settings, self._retry.timeout_seconds)
+        self._sdk = _build_sdk(settings, self._retry.timeout_seconds, refresh_token)
 
     def close(self) -> None:
         self._sdk.close()
 
     # -- listing --------------------------------------------------------------------
     def list_folder(self, path: str, recursive: bool) -> Page:
+        # Non-downloadable files are listed, to be counted as skipped rather than unseen.
         arg = {"path": path, "recursive": recursive, "limit": LIST_LIMIT,
-               "include_non_downloadable_files": False}  # fmt: skip
+               "include_non_downloadable_files": True}  # fmt: skip
         return self._call("files/list_folder", lambda: self._listing(sdk_files.list_folder, arg))
 
     def list_folder_continue(self, cursor: str) -> Page:
@@ -122,15 +128,20 @@ class DropboxClient:
     # -- files ----------------------------------------------------------------------
     def temporary_link(self, path: str) -> str:
         result = self._call(
-            "files/get_temporary_link", lambda: self._sdk.files_get_temporary_link(path)
+            "files/get_temporary_link", lambda: self._sdk.files_get_temporary_link(path), QUICK
         )
         return str(result.link)
 
     def move(self, from_path: str, to_path: str) -> str:
-        """Move server-side (no download); returns the new display path."""
+        """Move server-side (no download); returns the path Dropbox chose.
+
+        ``autorename``: onto a name the destination already holds, Dropbox picks
+        ``name (1).jpg`` rather than refusing, and says so in the reply.
+        """
         result = self._call(
             "files/move_v2",
             lambda: self._sdk.files_move_v2(from_path, to_path, autorename=True),
+            QUICK,
         )
         return str(result.metadata.path_display)
 
@@ -151,12 +162,17 @@ class DropboxClient:
 
         return self._call("files/download", fetch)
 
-    def current_account_id(self) -> str:
-        account = self._call("users/get_current_account", self._sdk.users_get_current_account)
+    def current_account_id(self, quick: bool = False) -> str:
+        """Whose credentials these are; ``quick``: one short try, for callers that go on."""
+        route = "users/get_current_account"
+        attempts = 1 if quick else None
+        account = self._call(route, self._sdk.users_get_current_account, attempts)
         return str(account.account_id)
 
     # -- the retry loop -------------------------------------------------------------
-    def _call(self, route: str, function: Callable[[], T]) -> T:
+    def _call(self, route: str, function: Callable[[], T], attempts: int | None = None) -> T:
+        """``attempts``: fewer tries than the policy's, for calls a request waits on."""
+        limit = min(attempts or self._retry.attempts, self._retry.attempts)
         attempt = 0
         while True:
             try:
@@ -181,7 +197,7 @@ class DropboxClient:
                 )
                 raise error from exc
             attempt += 1
-            if attempt >= self._retry.attempts:
+            if attempt >= limit:
                 raise DropboxUnavailable(f"{route} failed {attempt} times; giving up for now")
             self._wait(route, reason, wait)
 
@@ -204,11 +220,11 @@ class DropboxClient:
             self._metrics.dropbox_calls.labels(route, status).inc()
 
 
-def _build_sdk(settings: Settings, timeout: float) -> dropbox.Dropbox:
+def _build_sdk(settings: Settings, timeout: float, refresh: SecretStr | None) -> dropbox.Dropbox:
     session = base_url_session(settings.dropbox_base_url) if settings.dropbox_base_url else None
     secret = settings.dropbox_app_secret.get_secret_value() if settings.dropbox_app_secret else None
-    refresh = settings.dropbox_refresh_token
-    access = settings.dropbox_access_token
+    access = None if refresh else settings.dropbox_access_token
+    refresh = refresh or settings.dropbox_refresh_token
     return dropbox.Dropbox(
         oauth2_access_token=access.get_secret_value() if access else None,
         oauth2_refresh_token=refresh.get_secret_value() if refresh else None,

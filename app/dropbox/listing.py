@@ -47,6 +47,7 @@ def _entry(item: dict[str, Any]) -> Entry:
             server_modified=_text(item["server_modified"]),
             client_modified=_text(item["client_modified"]),
             content_hash=None if content_hash is None else _text(content_hash),
+            downloadable=_flag(item.get("is_downloadable", True)),
         )
     if tag == "folder":
         return FolderEntry(path_lower, path_display, name)

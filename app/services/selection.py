@@ -1,11 +1,11 @@
-"""Selecting, posting and releasing images: the domain service behind the HTTP API and CLI.
+"""Selecting, posting and releasing images in a channel: the service behind the API and CLI.
 
 The store answers a selection from its indexes in one transaction; this module adds
-what surrounds it: the readiness check, the optional temporary link (exactly one
-Dropbox call, no download), the archive move after posting (server-side ``move_v2``,
-then a catch-up so the catalog follows), metrics and the structured log events
-``image_selection_start`` / ``image_selection_complete``. Every method blocks (SQLite,
-and Dropbox for links and archives): callers run it in a worker thread.
+what surrounds it: the optional temporary link (exactly one Dropbox call, no
+download), the archive move after posting (server-side ``move_v2``, then a catch-up so
+the catalog follows), metrics and the log events ``image_selection_start`` /
+``image_selection_complete``. Store calls run in the store lane and Dropbox calls in
+the Dropbox lane (``app.lanes``): the event loop never waits on either.
 """
 
 from __future__ import annotations
@@ -14,23 +14,27 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Literal
 
+from app.config import Config
 from app.dropbox.client import DropboxClient
-from app.errors import FileNotFound, InvalidInput, NotReady, RequestError, UnpostedError
+from app.errors import DropboxError, FileNotFound, InvalidInput, UnpostedError
+from app.lanes import Lanes
 from app.metrics import Metrics
-from app.settings import Settings
-from state.store import PostedExport, Selection, SelectRequest, Store
-
-if TYPE_CHECKING:
-    from app.runtime import Services
+from state.store import LeaseInfo, NamedLease, PostedRecord, Selection, Selections, SelectRequest
 
 log = logging.getLogger(__name__)
+
+PostedLease = Literal["ended", "expired", "released", "not_found"]
+_POSTED_LEASE: dict[NamedLease, PostedLease] = {
+    "active": "ended", "posted": "ended", "expired": "expired",
+    "released": "released", "not_found": "not_found",
+}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
 class SelectOptions:
-    """What a publisher asks for; ``lease_seconds`` None means ``LEASE_SECONDS``."""
+    """What a publisher asks for; ``lease_seconds`` None means the channel's own."""
 
     dry_run: bool = False
     name: str | None = None
@@ -65,200 +69,199 @@ class Offer:
 
 @dataclass(frozen=True, slots=True)
 class PostedReceipt:
+    """A recorded post. ``lease``: what became of the lease named with it; ``archive_error``:
+    why the archive move failed, when it did (the post stands either way)."""
+
     content_hash: str
     posted_at: str
     archived_to: str | None
+    lease: PostedLease | None
+    archive_error: str | None
 
     def as_json(self) -> dict[str, Any]:
         return {
             "content_hash": self.content_hash,
             "posted_at": self.posted_at,
             "archived_to": self.archived_to,
+            "lease": self.lease,
+            "archive_error": self.archive_error,
         }
+
+
+def lease_json(info: LeaseInfo) -> dict[str, str]:
+    return {
+        "id": info.id,
+        "channel": info.channel,
+        "content_hash": info.content_hash,
+        "expires_at": info.expires_at,
+        "state": info.state,
+    }
 
 
 class SelectionService:
     def __init__(
         self,
-        settings: Settings,
-        store: Store,
+        config: Config,
+        store: Selections,
+        lanes: Lanes,
         metrics: Metrics,
-        dropbox: DropboxClient | None = None,
-        request_catch_up: Callable[[], None] | None = None,
+        dropbox: Callable[[str], DropboxClient] | None = None,
+        request_catch_up: Callable[[str], None] | None = None,
+        archive_folder: str | None = None,
     ) -> None:
-        self._settings, self._store, self._metrics = settings, store, metrics
+        self._config, self._store, self._lanes, self._metrics = config, store, lanes, metrics
         self._dropbox, self._request_catch_up = dropbox, request_catch_up
-
-    @classmethod
-    def from_services(cls, services: Services) -> SelectionService:
-        return cls(
-            services.settings,
-            services.store,
-            services.metrics,
-            services.dropbox,
-            services.sync.request_threadsafe,
-        )
+        self._archive_folder = archive_folder
 
     # -- selecting ------------------------------------------------------------------
-    def select(self, options: SelectOptions) -> Offer:
+    async def select(self, channel: str, options: SelectOptions) -> Offer:
         started = time.perf_counter()
-        log.info(
-            "image selection started",
-            extra={
-                "event": "image_selection_start",
-                "dry_run": options.dry_run,
-                "by_name": options.name is not None,
-                "policy": self._settings.select_policy,
-            },
-        )
+        level = logging.DEBUG if options.dry_run else logging.INFO
+        log.log(level, "image selection started", extra={
+            "event": "image_selection_start", "channel": channel,
+            "dry_run": options.dry_run, "by_name": options.name is not None,
+        })  # fmt: skip
         try:
-            selection = self._store.select(self._request(options))
-            link = self._link(selection) if options.link else None
+            selection = await self._lanes.store.run(
+                self._store.select, channel, self._request(channel, options)
+            )
+            link = await self._link(channel, selection) if options.link else None
         except UnpostedError as exc:
-            self._finish(started, exc.code, None)
+            self._finish(channel, started, exc.code, None, level)
             raise
-        self._finish(started, _outcome(selection, options), selection)
+        self._finish(channel, started, _outcome(selection, options), selection, level)
         return Offer(selection, link)
 
-    def _request(self, options: SelectOptions) -> SelectRequest:
-        return SelectRequest(
-            policy=self._settings.select_policy,
-            lease_seconds=options.lease_seconds or self._settings.lease_seconds,
-            dry_run=options.dry_run,
-            name=options.name,
-            folder_lower=self._settings.dropbox_folder.lower(),
-        )
+    def _request(self, channel: str, options: SelectOptions) -> SelectRequest:
+        default = self._config.channels[channel].spec.lease_seconds
+        return SelectRequest(options.lease_seconds or default, options.dry_run, options.name)
 
-    def _link(self, selection: Selection) -> str:
+    async def _link(self, channel: str, selection: Selection) -> str:
         """One ``get_temporary_link`` call; on failure the lease just taken is given back."""
+        library = self._config.channels[channel].library
         try:
-            return self._require_dropbox().temporary_link(selection.path)
+            return await self._lanes.dropbox.run(
+                self._require_dropbox(library).temporary_link, selection.path
+            )
         except UnpostedError as exc:
             if selection.lease is not None:
-                self._store.release(selection.lease.id)
+                await self._lanes.store.run(self._store.release, channel, selection.lease.id)
             if isinstance(exc, FileNotFound):  # gone from Dropbox since the last catch-up
-                self._catch_up_soon()
+                self._catch_up_soon(library)
                 raise FileNotFound(selection.path) from exc
             raise
 
-    def _finish(self, started: float, outcome: str, selection: Selection | None) -> None:
+    def _finish(
+        self, channel: str, started: float, outcome: str, chosen: Selection | None, level: int
+    ) -> None:
         elapsed = time.perf_counter() - started
-        self._metrics.selections.labels(outcome).inc()
+        self._metrics.selections.labels(channel, outcome).inc()
         self._metrics.selection_seconds.observe(elapsed)
-        if selection is not None:
-            self._metrics.selection_considered.inc()
-            if selection.lease is not None:
-                self._metrics.leases.labels("granted").inc()
-        log.info(
-            "image selection complete: %s",
-            outcome,
-            extra={
-                "event": "image_selection_complete",
-                "outcome": outcome,
-                "ms": round(elapsed * 1000, 3),
-                "considered": int(selection is not None),
-                "downloads": 0,
-                "content_hash": selection.content_hash if selection else None,
-            },
-        )
+        if chosen is not None:
+            self._metrics.selection_considered.labels(channel).inc()
+            if chosen.lease is not None:
+                self._metrics.leases.labels(channel, "granted").inc()
+        log.log(level, "image selection complete: %s", outcome, extra={
+            "event": "image_selection_complete", "channel": channel, "outcome": outcome,
+            "ms": round(elapsed * 1000, 3), "considered": int(chosen is not None),
+            "downloads": 0, "content_hash": chosen.content_hash if chosen else None,
+        })  # fmt: skip
+
+    # -- leases ---------------------------------------------------------------------
+    async def release(self, channel: str, lease_id: str) -> None:
+        await self._lanes.store.run(self._store.release, channel, lease_id)
+        self._metrics.leases.labels(channel, "released").inc()
+
+    async def renew(self, channel: str, lease_id: str, seconds: int | None) -> LeaseInfo:
+        seconds = seconds or self._config.channels[channel].spec.lease_seconds
+        info = await self._lanes.store.run(self._store.renew, channel, lease_id, seconds)
+        self._metrics.leases.labels(channel, "renewed").inc()
+        return info
+
+    async def lease(self, channel: str, lease_id: str) -> LeaseInfo:
+        return await self._lanes.store.run(self._store.lease_info, channel, lease_id)
 
     # -- after the publisher has posted ---------------------------------------------
-    def posted(
+    async def posted(
         self,
+        channel: str,
         content_hash: str,
         lease_id: str | None = None,
         sha256: str | None = None,
         archive: bool = False,
     ) -> PostedReceipt:
         """Record ``content_hash`` as posted (idempotent), then archive it if asked."""
-        if archive and not self._settings.archive_folder:
+        if archive and not self._archive_folder:
             raise InvalidInput("archive needs ARCHIVE_FOLDER to be configured; nothing recorded")
-        record = self._store.mark_posted(content_hash, lease_id, sha256)
-        self._metrics.posted.inc()
-        if lease_id is not None:
-            self._metrics.leases.labels("posted").inc()
-        archived_to = self._archive(content_hash) if archive else None
-        log.info(
-            "image posted: %s",
-            content_hash,
-            extra={
-                "event": "image_posted",
-                "content_hash": content_hash,
-                "archived_to": archived_to,
-            },
+        record = await self._lanes.store.run(
+            self._store.mark_posted, channel, content_hash, lease_id, sha256
         )
-        return PostedReceipt(record.content_hash, record.posted_at, archived_to)
-
-    def release(self, lease_id: str) -> None:
-        self._store.release(lease_id)
-        self._metrics.leases.labels("released").inc()
-
-    # -- the posted state as a whole ------------------------------------------------
-    def export(self) -> PostedExport:
-        return self._store.export_posted()
-
-    def reset_posted(self) -> PostedExport:
-        """Forget everything posted; returns what was forgotten, to import back if needed."""
-        cleared = self._store.reset_posted()
-        log.warning(
-            "posted state reset: %d content hashes forgotten",
-            len(cleared.dropbox_content_hashes),
-            extra={"event": "posted_reset", "cleared": len(cleared.dropbox_content_hashes)},
+        self._count_post(channel, record)
+        archived_to, problem = (
+            await self._archive(channel, content_hash) if archive else (None, None)
         )
-        return cleared
+        log.info("image posted: %s", content_hash, extra={
+            "event": "image_posted", "channel": channel, "content_hash": content_hash,
+            "archived_to": archived_to, "archive_error": problem, "lease": record.lease,
+        })  # fmt: skip
+        lease = None if record.lease is None else _POSTED_LEASE[record.lease]
+        return PostedReceipt(record.content_hash, record.posted_at, archived_to, lease, problem)
 
-    def _archive(self, content_hash: str) -> str | None:
+    def _count_post(self, channel: str, record: PostedRecord) -> None:
+        self._metrics.posted.labels(channel).inc()
+        if record.lease in ("active", "expired"):
+            self._metrics.leases.labels(channel, "posted").inc()
+
+    async def _archive(self, channel: str, content_hash: str) -> tuple[str | None, str | None]:
         """Move every path of this content, and its sidecars, into ``ARCHIVE_FOLDER``.
 
-        Returns where the first image went. A path already gone (an earlier attempt, or
-        a hand) is skipped, so retrying an archive that failed half-way completes it.
+        Returns where the first image went, and what went wrong if something did. A path
+        already gone (an earlier attempt, or a hand) is skipped, so retrying an archive
+        that failed half-way completes it. The post is recorded whatever happens here.
         """
-        dropbox = self._require_dropbox()
+        library = self._config.channels[channel].library
+        paths = await self._lanes.store.run(self._store.archive_paths, library, content_hash)
         destinations: list[str] = []
         try:
-            for path in self._store.archive_paths(content_hash):
-                target = self.archive_path(path)
-                try:
-                    target = dropbox.move(path, target)
-                except FileNotFound:
-                    log.info("not archiving %s: already gone", path)
-                destinations.append(target)
+            for path in paths:
+                destinations.append(await self._move(library, path))
+        except DropboxError as exc:
+            self._metrics.archive_failures.inc()
+            log.warning("archiving %s failed: %s", content_hash, exc,
+                        extra={"event": "archive_failed", "code": exc.code})  # fmt: skip
+            problem = f"the post is recorded, but moving it to the archive failed ({exc.code})"
+            return (destinations[0] if destinations else None), problem
         finally:
             if destinations:  # even after a failure half-way, the catalog should follow
-                self._catch_up_soon()
-        return destinations[0] if destinations else None
+                self._catch_up_soon(library)
+        return (destinations[0] if destinations else None), None
 
-    def archive_path(self, path: str) -> str:
+    async def _move(self, library: str, path: str) -> str:
+        dropbox = self._require_dropbox(library)
+        target = self.archive_path(library, path)
+        try:
+            return await self._lanes.dropbox.run(dropbox.move, path, target)
+        except FileNotFound:
+            log.info("not archiving %s: already gone", path)
+            return target
+
+    def archive_path(self, library: str, path: str) -> str:
         """Where ``path`` goes: the same place relative to the folder, under the archive."""
-        folder = self._settings.dropbox_folder
+        folder = self._config.libraries[library].spec.folder
         if path.lower().startswith(folder.lower() + "/"):
             relative = path[len(folder) + 1 :]
         else:
             relative = path.rsplit("/", 1)[-1]
-        return f"{self._settings.archive_folder}/{relative}"
+        return f"{self._archive_folder}/{relative}"
 
-    def _catch_up_soon(self) -> None:
+    def _catch_up_soon(self, library: str) -> None:
         if self._request_catch_up is not None:
-            self._request_catch_up()
+            self._request_catch_up(library)
 
-    def _require_dropbox(self) -> DropboxClient:
+    def _require_dropbox(self, library: str) -> DropboxClient:
         if self._dropbox is None:
-            raise RequestError("this command cannot call Dropbox")
-        return self._dropbox
-
-
-def require_ready(store: Store) -> None:
-    """Refuse to answer from a catalog that the first catch-up has not filled yet."""
-    if store.sync_state().ready_at is None:
-        raise NotReady("the first catch-up has not completed yet; try again shortly")
-
-
-def export_json(export: PostedExport) -> dict[str, list[str]]:
-    """The publisher's ``posted.json`` format, extended with content hashes."""
-    return {
-        "hashes": list(export.hashes),
-        "dropbox_content_hashes": list(export.dropbox_content_hashes),
-    }
+            raise InvalidInput("this command cannot call Dropbox")
+        return self._dropbox(library)
 
 
 def _outcome(selection: Selection, options: SelectOptions) -> str:

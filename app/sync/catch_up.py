@@ -19,9 +19,8 @@ from dataclasses import dataclass, field
 from app.dropbox.client import DropboxClient
 from app.errors import CursorReset, FolderNotFound
 from app.metrics import Metrics
-from app.settings import Settings
 from state.changes import FileKinds, Operation, Page, plan_page
-from state.store import Store
+from state.store import CatalogSync, LibraryDef
 
 log = logging.getLogger(__name__)
 _MAX_RESETS = 3
@@ -42,6 +41,9 @@ class CatchUpSummary:
     seconds: float = 0.0
     started: float = field(default_factory=time.monotonic)
 
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
     def line(self) -> str:
         return (
             f"{self.entries} entries in {self.pages} pages, {self.files_stored} stored, "
@@ -53,23 +55,32 @@ Progress = Callable[[CatchUpSummary], None]
 
 
 class CatchUp:
+    """Catches one library up; ``progress`` (if given) hears of every committed batch."""
+
     def __init__(
         self,
-        settings: Settings,
-        store: Store,
+        library: LibraryDef,
+        kinds: FileKinds,
+        store: CatalogSync,
         dropbox: DropboxClient,
         metrics: Metrics | None = None,
     ) -> None:
-        self._settings = settings
+        self.library = library
+        self._name = library.name
+        self._kinds = kinds
         self._store = store
         self._dropbox = dropbox
         self._metrics = metrics
-        self._kinds = FileKinds.of(settings.image_extensions, settings.sidecar_extensions)
+        self.current: CatchUpSummary | None = None  # the run under way, for progress reports
 
     def run(self, progress: Progress | None = None) -> CatchUpSummary:
         """Catch up once, until Dropbox says there is nothing more."""
-        summary = CatchUpSummary()
-        log.info("catch-up started", extra={"event": "catch_up_start"})
+        summary = self.current = CatchUpSummary()
+        log.info(
+            "catch-up of %s started",
+            self._name,
+            extra={"event": "catch_up_start", "library": self._name},
+        )
         while True:
             try:
                 self._follow(summary, progress)
@@ -77,21 +88,24 @@ class CatchUp:
             except CursorReset:
                 self._restart_listing(summary)
             except FolderNotFound:
-                removed = self._store.forget_folder()
+                removed = self._store.forget_folder(self._name)
                 log.warning(
-                    "the folder %r is gone; %d files dropped from the catalog",
-                    self._settings.dropbox_folder,
+                    "the folder %r of library %s is gone; %d files dropped from the catalog",
+                    self.library.folder,
+                    self._name,
                     removed,
-                    extra={"event": "catch_up_folder_gone"},
+                    extra={"event": "catch_up_folder_gone", "library": self._name},
                 )
                 raise
-        self._store.record_sync()
+        self._store.record_sync(self._name)
         summary.seconds = time.monotonic() - summary.started
         log.info(
-            "catch-up complete: %s",
+            "catch-up of %s complete: %s",
+            self._name,
             summary.line(),
             extra={
                 "event": "catch_up_complete",
+                "library": self._name,
                 "entries": summary.entries,
                 "pages": summary.pages,
                 "seconds": round(summary.seconds, 3),
@@ -103,10 +117,14 @@ class CatchUp:
         summary.resets += 1
         if summary.resets > _MAX_RESETS:
             raise CursorReset(f"cursor reset {summary.resets} times in one run")
-        log.warning("cursor reset; listing the folder again", extra={"event": "catch_up_reset"})
+        log.warning(
+            "cursor reset; listing the folder of %s again",
+            self._name,
+            extra={"event": "catch_up_reset", "library": self._name},
+        )
         if self._metrics:
-            self._metrics.catch_up_resets.inc()
-        self._store.begin_listing()
+            self._metrics.catch_up_resets.labels(self._name).inc()
+        self._store.begin_listing(self._name)
 
     def _follow(self, summary: CatchUpSummary, progress: Progress | None) -> None:
         """Fetch pages until ``has_more`` is false, committing them batch by batch.
@@ -144,27 +162,26 @@ class CatchUp:
         return fetcher.submit(self._dropbox.list_folder_continue, page.cursor)
 
     def _first_page(self, summary: CatchUpSummary) -> Page:
-        state = self._store.sync_state()
+        state = self._store.sync_state(self._name)
         summary.api_calls += 1
         if state.cursor is not None:
             summary.listing = state.listing
             return self._dropbox.list_folder_continue(state.cursor)
         if not state.listing:
-            self._store.begin_listing()
+            self._store.begin_listing(self._name)
         summary.listing = True
-        settings = self._settings
-        return self._dropbox.list_folder(settings.dropbox_folder, settings.dropbox_recursive)
+        return self._dropbox.list_folder(self.library.folder, self.library.recursive)
 
     def _count(self, page: Page, summary: CatchUpSummary) -> int:
         summary.pages += 1
         summary.entries += len(page.entries)
         if self._metrics:
-            self._metrics.catch_up_pages.inc()
-            self._metrics.catch_up_entries.inc(len(page.entries))
+            self._metrics.catch_up_pages.labels(self._name).inc()
+            self._metrics.catch_up_entries.labels(self._name).inc(len(page.entries))
         return len(page.entries)
 
     def _commit(self, operations: list[Operation], page: Page, summary: CatchUpSummary) -> None:
-        stats = self._store.apply_page(operations, page.cursor, page.has_more)
+        stats = self._store.apply_page(self._name, operations, page.cursor, page.has_more)
         summary.files_stored += stats.files_stored
         summary.files_removed += stats.files_removed
         if operations or page.has_more:
@@ -173,6 +190,7 @@ class CatchUp:
                 summary.entries,
                 extra={
                     "event": "catch_up_page",
+                    "library": self._name,
                     "operations": len(operations),
                     "entries": summary.entries,
                     "has_more": page.has_more,

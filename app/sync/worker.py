@@ -1,12 +1,16 @@
-"""The sync worker: one catch-up at a time, started by webhooks, longpoll or a timer.
+"""The sync worker of one library: one catch-up at a time, started by webhooks, longpoll or a timer.
 
 ``request()`` may be called any number of times from anywhere; a request that arrives
 while a catch-up runs is remembered (one flag, not a queue) and causes exactly one
-more run afterwards. So requests piling up during a run cost one more run, no
-change is ever missed, and no two catch-ups overlap (Dropbox rate-limits parallel
-``list_folder`` calls for one user). A burst that outlasts a run would still cost a
-run per run's length; ``webhooks.inbox`` folds webhook bursts before they get here.
-Catch-ups run in a thread: the SDK blocks.
+more run afterwards. So requests piling up during a run cost one more run, no change
+is ever missed, and no two catch-ups of a library overlap (Dropbox rate-limits
+parallel ``list_folder`` calls for one user). Libraries catch up in parallel, at most
+``gate``'s worth at once. Catch-ups run in threads: the SDK blocks.
+
+Each run first asks Dropbox whose credentials these are, once until it succeeds; a
+failure there never holds the catch-up back. Credentials of another account than the
+catalog was built from re-list the library from scratch (``CatalogSync.learn_account``).
+After each catch-up, images waiting on legacy posted state are checked.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import asyncio
 import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from app.dropbox.client import DropboxClient
@@ -22,7 +27,8 @@ from app.errors import CursorReset, DropboxError, UnpostedError
 from app.metrics import Metrics
 from app.settings import Settings
 from app.sync.catch_up import CatchUp, CatchUpSummary
-from state.store import Store
+from app.sync.pending import resolve_pending
+from state.store import CatalogSync
 
 log = logging.getLogger(__name__)
 _LONGPOLL_SECONDS = 30
@@ -31,7 +37,7 @@ _RETRY_CAP_SECONDS = 300.0
 
 @dataclass
 class SyncHealth:
-    """What ``/readyz`` and ``/status`` report about the catch-ups."""
+    """What ``/readyz`` and ``/status`` report about a library's catch-ups."""
 
     running: bool = False
     runs: int = 0
@@ -49,21 +55,32 @@ class SyncWorker:
     def __init__(
         self,
         settings: Settings,
-        store: Store,
+        store: CatalogSync,
         dropbox: DropboxClient,
         catch_up: CatchUp,
         metrics: Metrics,
         stop: threading.Event,
+        gate: asyncio.Semaphore | None = None,
     ) -> None:
         self.health = SyncHealth()
+        self.library = catch_up.library.name
+        self.account_id: str | None = None
         self._settings, self._store, self._dropbox = settings, store, dropbox
         self._catch_up, self._metrics, self._stop = catch_up, metrics, stop
+        self._gate = gate or asyncio.Semaphore(1)
         self._wanted = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._finished = threading.Condition()
         self._in_flight = False
         self._relist = False
+        self._account_confirmed = False
+        self._threads = ThreadPoolExecutor(1, thread_name_prefix=f"catch-up-{self.library}")
+
+    @property
+    def progress(self) -> CatchUpSummary | None:
+        """The run under way, while one is."""
+        return self._catch_up.current if self.health.running else None
 
     # -- asking for a catch-up ------------------------------------------------------
     def request(self) -> None:
@@ -90,7 +107,13 @@ class SyncWorker:
     # -- lifecycle ------------------------------------------------------------------
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self._tasks.append(asyncio.create_task(self._run_forever(), name="catch-up"))
+        state = await self._loop.run_in_executor(
+            self._threads, self._store.sync_state, self.library
+        )
+        self.account_id = state.account_id
+        self._tasks.append(
+            asyncio.create_task(self._run_forever(), name=f"catch-up {self.library}")
+        )
         self._tasks.append(asyncio.create_task(self._reconcile_forever(), name="reconcile"))
         if self._settings.sync_mode == "longpoll":
             threading.Thread(target=self._longpoll_forever, name="longpoll", daemon=True).start()
@@ -102,6 +125,7 @@ class SyncWorker:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await asyncio.to_thread(self._wait_idle, 60.0)
+        self._threads.shutdown(wait=False)
 
     def _wait_idle(self, seconds: float) -> None:
         """Let a catch-up already in its thread finish before the store closes."""
@@ -112,16 +136,18 @@ class SyncWorker:
 
     # -- the loops ------------------------------------------------------------------
     async def _run_forever(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             await self._wanted.wait()
-            self._wanted.clear()
-            self._in_flight = True
-            try:
-                ok = await asyncio.to_thread(self._run_once)
-            finally:
-                self._in_flight = False
+            async with self._gate:
+                self._wanted.clear()
+                self._in_flight = True
+                try:
+                    ok = await loop.run_in_executor(self._threads, self._run_once)
+                finally:
+                    self._in_flight = False
             if not ok:
-                asyncio.get_running_loop().call_later(self._retry_delay(), self.request)
+                loop.call_later(self._retry_delay(), self.request)
 
     def _run_once(self) -> bool:
         if self._stop.is_set():
@@ -132,13 +158,14 @@ class SyncWorker:
             self._learn_account()
             if self._relist:
                 self._relist = False
-                self._store.begin_listing()
+                self._store.begin_listing(self.library)
             summary = self._catch_up.run()
+            resolve_pending(self.library, self._store, self._dropbox, self._metrics)
             # Counted before ``running`` drops, so no observer sees a finished run uncounted.
             self.health.runs += 1
             self.health.failures_in_a_row, self.health.last_error = 0, None
             self.health.last_summary = summary
-            self._metrics.catch_up_runs.labels("ok").inc()
+            self._metrics.catch_up_runs.labels(self.library, "ok").inc()
         except UnpostedError as exc:
             return self._failed(exc)
         except Exception as exc:  # a bug or a raw sqlite3 error must not end catch-ups for good
@@ -146,7 +173,7 @@ class SyncWorker:
             return self._failed(exc)
         finally:
             self.health.running = False
-            self._metrics.catch_up_seconds.observe(time.monotonic() - started)
+            self._metrics.catch_up_seconds.labels(self.library).observe(time.monotonic() - started)
             with self._finished:
                 self._finished.notify_all()
         return True
@@ -155,17 +182,42 @@ class SyncWorker:
         self.health.runs += 1
         self.health.failures_in_a_row += 1
         self.health.last_error = str(exc)
-        self._metrics.catch_up_runs.labels("failed").inc()
-        log.error("catch-up failed: %s", exc, extra={"event": "catch_up_failed"})
+        self._metrics.catch_up_runs.labels(self.library, "failed").inc()
+        log.error(
+            "catch-up of %s failed: %s",
+            self.library,
+            exc,
+            extra={"event": "catch_up_failed", "library": self.library},
+        )
         return False
 
     def _retry_delay(self) -> float:
         return float(min(_RETRY_CAP_SECONDS, 2 ** min(self.health.failures_in_a_row, 9)))
 
     def _learn_account(self) -> None:
-        """Webhooks name accounts; remember ours (Dropbox tells us who we are)."""
-        if self._store.get_meta("account_id") is None:
-            self._store.set_meta("account_id", self._dropbox.current_account_id())
+        """Webhooks name accounts, and credentials may change hands: ask Dropbox whose.
+
+        Once per process, until it succeeds. A failure is logged and the catch-up goes on:
+        listing needs no account id.
+        """
+        if self._account_confirmed:
+            return
+        try:
+            account_id = self._dropbox.current_account_id(quick=True)
+        except DropboxError as exc:
+            log.warning("cannot learn the account of %s yet: %s", self.library, exc)
+            return
+        self._account_confirmed, self.account_id = True, account_id
+        relisting = self._store.learn_account(self.library, account_id)
+        if relisting is not None:
+            log.warning(
+                "library %s: the catalog was built from %s, the credentials are of %s;"
+                " listing from scratch (posted state kept)",
+                self.library,
+                relisting.was,
+                relisting.now,
+                extra={"event": "library_relisted", "library": self.library},
+            )
 
     async def _reconcile_forever(self) -> None:
         """Safety net: Dropbox drops webhooks after ten minutes of failed deliveries."""
@@ -176,7 +228,7 @@ class SyncWorker:
     def _longpoll_forever(self) -> None:
         """For hosts without a public URL: Dropbox's longpoll says when to catch up."""
         while not self._stop.is_set():
-            cursor = self._store.sync_state().cursor
+            cursor = self._store.sync_state(self.library).cursor
             if cursor is None or self.health.running:
                 self._wait_for_catch_up(1.0)
                 continue
@@ -184,7 +236,7 @@ class SyncWorker:
                 changes, backoff = self._dropbox.longpoll(cursor, _LONGPOLL_SECONDS)
             except CursorReset:
                 changes, backoff = True, None
-            except DropboxError as exc:
+            except (DropboxError, UnpostedError) as exc:
                 log.warning("longpoll failed: %s", exc, extra={"event": "longpoll_failed"})
                 self._stop.wait(5)
                 continue
@@ -200,5 +252,5 @@ class SyncWorker:
         with self._finished:
             while not self._stop.is_set() and time.monotonic() < deadline:
                 self._finished.wait(min(0.2, deadline - time.monotonic()))
-                if previous is not None and self._store.sync_state().cursor != previous:
+                if previous is not None and self._store.sync_state(self.library).cursor != previous:
                     return

@@ -1,21 +1,23 @@
 """A fast bulk loader for benchmarks: a caught-up catalog of N images, written directly.
 
-``bulk_load`` fills ``files``, ``images`` and the dense pool slots of a fresh database
-in a few large transactions, then records the catch-up as done: meta ``ready_at`` set
-and the given ``cursor`` stored, so a service started on the file answers at once and
-its first catch-up only ``continue``s from that cursor. A million images take seconds,
+``bulk_load`` fills one library's ``files`` and ``images`` and one channel's pool in a
+few large transactions, then records the catch-up as done: the library's ``ready_at``
+set and the given ``cursor`` stored, so a service started on the file answers at once
+and its first catch-up only ``continue``s from that cursor. A million images take seconds,
 where a catch-up of the same folder would take minutes.
 
 The rows are the ones a catch-up of ``img_0000000.jpg ...`` would have written (plus a
 ``.txt`` sidecar beside every k-th image if asked), and the file is left as the catalog
-module keeps it: one ``images`` row per content, available images numbered ``0..n-1``.
+module keeps it: one ``images`` row per content, available images numbered ``0..n-1``
+in the channel's ``queue``.
 Speed comes from three choices: the rows are generated inside SQLite (a recursive CTE;
 only the content hash is computed in Python), the secondary indexes are dropped while
 the rows go in and rebuilt afterwards (one sort each instead of a million random
-inserts), and slots are numbered in ``content_hash`` order so that both of the
-``images`` table's B-trees grow at their ends. The rollback journal is kept in memory
+inserts), and slots are numbered in ``content_hash`` order so that the B-trees grow
+at their ends. The rollback journal is kept in memory
 during the load: a load that fails leaves a file to delete, never a catalog to trust.
-Benchmarks and tests only; it refuses a database that already holds files.
+Benchmarks and tests only; it refuses a library that already holds files. Loading
+several libraries (each with its channel) into one file is how a benchmark builds many.
 """
 
 from __future__ import annotations
@@ -29,10 +31,11 @@ from pathlib import Path
 
 from state.errors import InvalidInput
 from state.sqlite.schema import connect
+from state.store import LibraryDef
 
 _BATCH = 250_000
 _EPOCH = 1_577_836_800  # 2020-01-01T00:00:00Z: image i was modified i seconds later
-_TABLES = ("files", "images")
+_TABLES = ("files", "images", "queue")
 
 # Rows for images ``?1 <= i < ?2`` (the sidecar of image i when ``i % ?3 == 0``).
 _FILES = """
@@ -42,9 +45,9 @@ rows(i, name, kind, hash, size) AS (
     UNION ALL
     SELECT i, printf('img_%07d.txt', i), 'sidecar', NULL, 64 FROM n WHERE ?3 > 0 AND i % ?3 = 0
 )
-INSERT INTO files (path_lower, path_display, name, name_lower, id, rev, size,
+INSERT INTO files (library_id, path_lower, path_display, name, name_lower, id, rev, size,
                    server_modified, client_modified, content_hash, kind, stem, generation)
-SELECT ?5 || '/' || name, ?6 || '/' || name, name, name,
+SELECT ?8, ?5 || '/' || name, ?6 || '/' || name, name, name,
        printf('id:bulk%s%09d', substr(kind, 1, 1), i), printf('%015x', i + 1), size,
        strftime('%Y-%m-%dT%H:%M:%SZ', ?7 + i, 'unixepoch'),
        strftime('%Y-%m-%dT%H:%M:%SZ', ?7 + i, 'unixepoch'),
@@ -53,10 +56,16 @@ FROM rows ORDER BY 1
 """
 
 _IMAGES = """
-INSERT INTO images (content_hash, path_lower, name_lower, server_modified, size, slot)
-SELECT content_hash, path_lower, name_lower, server_modified, size,
+INSERT INTO images (library_id, content_hash, path_lower, name_lower, server_modified, size)
+SELECT ?1, content_hash, path_lower, name_lower, server_modified, size
+FROM files WHERE library_id = ?1 AND kind = 'image' ORDER BY content_hash
+"""
+
+_QUEUE = """
+INSERT INTO queue (channel_id, content_hash, name_lower, server_modified, slot)
+SELECT ?2, content_hash, name_lower, server_modified,
        row_number() OVER (ORDER BY content_hash) - 1
-FROM files WHERE kind = 'image' ORDER BY content_hash
+FROM images WHERE library_id = ?1 ORDER BY content_hash
 """
 
 
@@ -76,6 +85,8 @@ def bulk_load(
     seed: int = 0,
     sidecar_every: int = 0,
     size: int = 16_384,
+    library: str = "default",
+    channel: str = "default",
 ) -> BulkLoad:
     """Write ``count`` distinct images under ``folder`` into a fresh catalog at ``path``.
 
@@ -85,20 +96,24 @@ def bulk_load(
     if count < 0 or sidecar_every < 0 or size < 1:
         raise InvalidInput("count and sidecar_every must be >= 0, size >= 1")
     path.parent.mkdir(parents=True, exist_ok=True)
-    db = connect(str(path))
+    db = connect(path)
     try:
-        if db.execute("SELECT 1 FROM files LIMIT 1").fetchone() is not None:
-            raise InvalidInput(f"{path} already holds a catalog; bulk_load needs a fresh one")
+        folder = folder.rstrip("/")
+        library_id, channel_id = _define(db, path, library, channel, folder)
         _prepare(db, seed)
         rebuild = _drop_secondary_indexes(db)
-        folder = folder.rstrip("/")
         for start in range(0, count, _BATCH):
             stop = min(count, start + _BATCH)
-            args = (start, stop, sidecar_every, size, folder.lower(), folder, _EPOCH)
+            args = (start, stop, sidecar_every, size, folder.lower(), folder, _EPOCH, library_id)
             _transaction(db, [(_FILES, args)])
-        _transaction(db, [(_IMAGES, ())] + [(sql, ()) for sql in rebuild])
-        _mark_caught_up(db, cursor)
-        files = int(db.execute("SELECT count(*) FROM files").fetchone()[0])
+        statements = [(_IMAGES, (library_id,)), (_QUEUE, (library_id, channel_id))]
+        _transaction(db, statements + [(sql, ()) for sql in rebuild])
+        _mark_caught_up(db, library_id, cursor)
+        files = int(
+            db.execute("SELECT count(*) FROM files WHERE library_id = ?", (library_id,)).fetchone()[
+                0
+            ]
+        )
         db.execute("PRAGMA journal_mode=WAL")
     finally:
         db.close()
@@ -149,9 +164,27 @@ def _transaction(
     db.execute("COMMIT")
 
 
-def _mark_caught_up(db: sqlite3.Connection, cursor: str) -> None:
+def _define(
+    db: sqlite3.Connection, path: Path, library: str, channel: str, folder: str
+) -> tuple[int, int]:
+    """The library and its channel, as ``SqliteStore.define`` would make them."""
+    found = db.execute("SELECT id FROM libraries WHERE name = ?", (library,)).fetchone()
+    if found and db.execute("SELECT 1 FROM files WHERE library_id = ?", found).fetchone():
+        raise InvalidInput(f"{path} already holds library {library}; bulk_load needs a fresh one")
+    source = LibraryDef(library, folder).source
+    _transaction(db, [
+        ("INSERT OR IGNORE INTO libraries (name, folder_lower, source) VALUES (?, ?, ?)",
+         (library, folder.lower(), source)),
+        ("INSERT OR IGNORE INTO channels (name, library_id)"
+         " SELECT ?, id FROM libraries WHERE name = ?", (channel, library)),
+    ])  # fmt: skip
+    library_id = db.execute("SELECT id FROM libraries WHERE name = ?", (library,)).fetchone()[0]
+    channel_id = db.execute("SELECT id FROM channels WHERE name = ?", (channel,)).fetchone()[0]
+    return int(library_id), int(channel_id)
+
+
+def _mark_caught_up(db: sqlite3.Connection, library_id: int, cursor: str) -> None:
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     # ``last_sync_at`` stays unset: it is written by the service's first real catch-up.
-    meta = {"cursor": cursor, "ready_at": now, "listing": "0", "generation": "1"}
-    sql = "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)"
-    _transaction(db, [(sql, item) for item in meta.items()])
+    sql = "UPDATE libraries SET cursor = ?, ready_at = ?, listing = 0, generation = 1 WHERE id = ?"
+    _transaction(db, [(sql, (cursor, now, library_id))])

@@ -1,12 +1,14 @@
 """Applying catalog operations to SQLite: files by path, images by content_hash.
 
-A page's operations run in order against ``files``; stores are gathered and written
-with one ``executemany`` until an operation could see them (a removal at or above a
-pending path), which keeps Dropbox's in-order semantics at a fraction of the cost.
-The content the page touched is then reconciled with ``images`` in set-wise queries
-(``refresh_images``): one row per distinct content, pointing at a representative path
-(the first by ``path_lower``), new never-posted content entering the pool. Every
-function runs inside the caller's transaction.
+A page's operations run in order against one library's ``files``; stores are gathered
+and written with one ``executemany`` until an operation could see them (a removal at
+or above a pending path), which keeps Dropbox's in-order semantics at a fraction of
+the cost. The content the page touched is then reconciled with ``images`` in set-wise
+queries (``refresh_images``): one row per distinct content, pointing at a
+representative path (the first by ``path_lower``), and each channel of the library
+gets or loses its queue row. Leases, posts and holds are about content in a channel,
+not paths: nothing here touches them, so they outlive any file, folder or catalog.
+Every function runs inside the caller's transaction.
 """
 
 from __future__ import annotations
@@ -15,14 +17,15 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from state.changes import Operation, PutFile, RemovePath, tree_bounds
-from state.sqlite import pool
+from state.changes import FileEntry, Operation, PutFile, RemovePath, tree_bounds
+from state.rules import is_pending
+from state.sqlite import queue
 from state.sqlite.lookup import where_in
 
 _UPSERT = (
-    "INSERT OR REPLACE INTO files (path_lower, path_display, name, name_lower, id, rev,"
-    " size, server_modified, client_modified, content_hash, kind, stem, generation)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "INSERT OR REPLACE INTO files (library_id, path_lower, path_display, name, name_lower, id,"
+    " rev, size, server_modified, client_modified, content_hash, kind, stem, generation)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _AT = "path_lower = ?"
 _UNDER = "path_lower >= ? AND path_lower < ?"
@@ -31,8 +34,8 @@ _UNDER = "path_lower >= ? AND path_lower < ?"
 class _Pending:
     """Stores not yet written, and the folders they sit in (to know when to flush)."""
 
-    def __init__(self, generation: int) -> None:
-        self.generation = generation
+    def __init__(self, library_id: int, generation: int) -> None:
+        self.library_id, self.generation = library_id, generation
         self.rows: list[tuple[Any, ...]] = []
         self.paths: set[str] = set()
         self.folders: set[str] = set()
@@ -40,8 +43,8 @@ class _Pending:
     def add(self, operation: PutFile) -> None:
         e = operation.entry
         self.rows.append((
-            e.path_lower, e.path_display, e.name, e.name.lower(), e.id, e.rev, e.size,
-            e.server_modified, e.client_modified, e.content_hash, operation.kind,
+            self.library_id, e.path_lower, e.path_display, e.name, name_lower(e), e.id, e.rev,
+            e.size, e.server_modified, e.client_modified, e.content_hash, operation.kind,
             operation.stem, self.generation,
         ))  # fmt: skip
         self.paths.add(e.path_lower)
@@ -56,13 +59,18 @@ class _Pending:
         self.folders.clear()
 
 
+def name_lower(entry: FileEntry) -> str:
+    """The name as Dropbox folds it: the last part of ``path_lower``, never ``str.lower()``."""
+    return entry.path_lower.rpartition("/")[2]
+
+
 def apply(
-    db: sqlite3.Connection, operations: Sequence[Operation], generation: int
+    db: sqlite3.Connection, library_id: int, operations: Sequence[Operation], generation: int
 ) -> tuple[int, int]:
     """Apply ``operations`` in order; return (files stored, files removed)."""
-    touched = _current_hashes(db, [op.entry.path_lower for op in operations
-                                   if isinstance(op, PutFile)])  # fmt: skip
-    pending, removed = _Pending(generation), 0
+    puts = [op.entry.path_lower for op in operations if isinstance(op, PutFile)]
+    touched = _current_hashes(db, library_id, puts)
+    pending, removed = _Pending(library_id, generation), 0
     for operation in operations:
         if isinstance(operation, PutFile):
             pending.add(operation)
@@ -74,90 +82,161 @@ def apply(
         if isinstance(operation, RemovePath):
             if path in pending.paths:
                 pending.flush(db)
-            removed += _remove(db, _AT, (path,), touched)
+            removed += _remove(db, library_id, _AT, (path,), touched)
         else:
             if path in pending.folders:
                 pending.flush(db)
-            removed += _remove(db, _UNDER, tree_bounds(path), touched)
-    stored = sum(isinstance(op, PutFile) for op in operations)
+            removed += _remove(db, library_id, _UNDER, tree_bounds(path), touched)
     pending.flush(db)
-    refresh_images(db, touched)
-    return stored, removed
+    refresh_images(db, library_id, touched)
+    return len(puts), removed
 
 
-def _current_hashes(db: sqlite3.Connection, paths: list[str]) -> set[str]:
+def _current_hashes(db: sqlite3.Connection, library_id: int, paths: list[str]) -> set[str]:
     """Content that paths about to be overwritten hold now: it may lose its last path."""
-    query = "SELECT content_hash FROM files WHERE path_lower IN ({marks})"
+    query = (
+        f"SELECT content_hash FROM files WHERE library_id = {library_id}"
+        " AND path_lower IN ({marks})"
+    )
     return {row[0] for row in where_in(db, query, paths) if row[0]}
 
 
-def _remove(db: sqlite3.Connection, where: str, args: tuple[str, ...], touched: set[str]) -> int:
-    rows = db.execute(f"SELECT content_hash FROM files WHERE {where}", args).fetchall()
+def _remove(
+    db: sqlite3.Connection, library_id: int, where: str, args: tuple[str, ...], touched: set[str]
+) -> int:
+    scope = f"library_id = {library_id} AND {where}"
+    rows = db.execute(f"SELECT content_hash FROM files WHERE {scope}", args).fetchall()
     if not rows:
         return 0
     touched.update(row[0] for row in rows if row[0])
-    db.execute(f"DELETE FROM files WHERE {where}", args)
+    db.execute(f"DELETE FROM files WHERE {scope}", args)
     return len(rows)
 
 
-def sweep(db: sqlite3.Connection, generation: int) -> int:
+def sweep(db: sqlite3.Connection, library_id: int, generation: int) -> int:
     """Remove files that a full listing of ``generation`` did not see."""
     rows = db.execute(
-        "SELECT DISTINCT content_hash FROM files WHERE generation < ? AND content_hash IS NOT NULL",
-        (generation,),
+        "SELECT DISTINCT content_hash FROM files WHERE library_id = ? AND generation < ?"
+        " AND content_hash IS NOT NULL",
+        (library_id, generation),
     ).fetchall()
-    removed = db.execute("DELETE FROM files WHERE generation < ?", (generation,)).rowcount
-    refresh_images(db, (row[0] for row in rows))
+    removed = db.execute(
+        "DELETE FROM files WHERE library_id = ? AND generation < ?", (library_id, generation)
+    ).rowcount
+    refresh_images(db, library_id, (row[0] for row in rows))
     return int(removed)
 
 
-def refresh_images(db: sqlite3.Connection, content_hashes: Iterable[str]) -> None:
-    """Make the ``images`` rows for ``content_hashes`` agree with the files that hold them."""
+def refresh_images(db: sqlite3.Connection, library_id: int, content_hashes: Iterable[str]) -> None:
+    """Make ``images`` and the channels' queues agree with the files for these contents."""
     wanted = set(content_hashes)
     if not wanted:
         return
     # SQLite takes the bare columns of a min() query from the row holding the minimum.
     held = {row[0]: row[1:] for row in where_in(db, (
         "SELECT content_hash, min(path_lower), name_lower, server_modified, size FROM files"
-        " WHERE kind = 'image' AND content_hash IS NOT NULL AND content_hash IN ({marks})"
-        " GROUP BY content_hash"), wanted)}  # fmt: skip
-    query = "SELECT content_hash, lease_id IS NOT NULL FROM images WHERE content_hash IN ({marks})"
-    leased = {row[0]: bool(row[1]) for row in where_in(db, query, wanted)}
-    _drop_unheld(db, [h for h in leased.keys() - held.keys() if not leased[h]])
+        f" WHERE library_id = {library_id} AND kind = 'image' AND content_hash IS NOT NULL"
+        " AND content_hash IN ({marks}) GROUP BY content_hash"), wanted)}  # fmt: skip
+    query = f"SELECT content_hash FROM images WHERE library_id = {library_id} AND content_hash IN"
+    known = {row[0] for row in where_in(db, query + " ({marks})", wanted)}
+    channels = queue.channels_of(db, library_id)
+    _drop(db, library_id, channels, sorted(known - held.keys()))
+    _update(db, library_id, channels, {h: held[h] for h in held.keys() & known})
+    _add_new(db, library_id, channels, {h: held[h] for h in held.keys() - known})
+
+
+def _drop(
+    db: sqlite3.Connection, library_id: int, channels: list[queue.Channel], gone: list[str]
+) -> None:
+    for channel in channels:
+        queue.drop(db, channel.id, gone)
+    db.executemany(
+        "DELETE FROM images WHERE library_id = ? AND content_hash = ?",
+        [(library_id, content_hash) for content_hash in gone],
+    )
+
+
+def _update(
+    db: sqlite3.Connection,
+    library_id: int,
+    channels: list[queue.Channel],
+    kept: dict[str, tuple[Any, ...]],
+) -> None:
+    """A content kept: its representative path may have changed, and with it the sort keys."""
     db.executemany(
         "UPDATE images SET path_lower = ?, name_lower = ?, server_modified = ?, size = ?"
-        " WHERE content_hash = ?",
-        [(*held[h], h) for h in held.keys() & leased.keys()],
+        " WHERE library_id = ? AND content_hash = ?",
+        [(*row, library_id, h) for h, row in kept.items()],
     )
-    _add_new(db, {h: held[h] for h in held.keys() - leased.keys()})
+    for channel in channels:
+        db.executemany(
+            "UPDATE queue SET name_lower = ?, server_modified = ?"
+            " WHERE channel_id = ? AND content_hash = ?",
+            [(row[1], row[2], channel.id, h) for h, row in kept.items()],
+        )
 
 
-def _drop_unheld(db: sqlite3.Connection, content_hashes: list[str]) -> None:
-    """Content no path holds leaves the catalog, unless leased.
-
-    A leased image keeps its row, and so its lease, while no path holds it: a move can
-    arrive as a deletion at the end of one page and an addition on the next. The
-    lease's end removes the row if the content never came back.
-    """
-    for content_hash in content_hashes:
-        pool.remove(db, content_hash)
-        db.execute("DELETE FROM images WHERE content_hash = ?", (content_hash,))
-
-
-def _add_new(db: sqlite3.Connection, new: dict[str, tuple[Any, ...]]) -> None:
-    """Insert new content; what was never posted takes the pool's next slots at once."""
-    query = "SELECT content_hash FROM posted WHERE content_hash IN ({marks})"
-    posted = {row[0] for row in where_in(db, query, new)}
-    slots = pool.next_slots(db, sorted(new.keys() - posted))
+def _add_new(
+    db: sqlite3.Connection,
+    library_id: int,
+    channels: list[queue.Channel],
+    new: dict[str, tuple[Any, ...]],
+) -> None:
+    """Insert new content; in each channel, what the rules allow takes the next slots."""
+    if not new:
+        return
+    waiting = _pending(db, library_id, {h: row[3] for h, row in new.items()})
+    images = [
+        queue.NewImage(h, new[h][1], new[h][2], h in waiting) for h in sorted(new)
+    ]  # sorted: slots follow content_hash, as a rebuild numbers them
     db.executemany(
-        "INSERT INTO images (content_hash, path_lower, name_lower, server_modified, size, slot)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
-        [(h, *row, slots.get(h)) for h, row in new.items()],
+        "INSERT INTO images (library_id, content_hash, path_lower, name_lower, server_modified,"
+        " size, pending) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [(library_id, i.content_hash, *new[i.content_hash], int(i.pending)) for i in images],
     )
+    for channel in channels:
+        queue.insert(db, channel, images)
 
 
-def forget_all(db: sqlite3.Connection) -> int:
-    """The folder is gone: drop every file and image; posted state stays."""
-    removed = db.execute("DELETE FROM files").rowcount
-    db.execute("DELETE FROM images")
+def _pending(db: sqlite3.Connection, library_id: int, sizes: dict[str, int]) -> set[str]:
+    """The new images that must wait for their digest (``state.rules.is_pending``)."""
+    large = [h for h, size in sizes.items() if is_pending(size, False, True)]
+    if not large or not has_unresolved(db, library_id):
+        return set()
+    query = "SELECT content_hash FROM sha256_by_content_hash WHERE content_hash IN ({marks})"
+    known = {row[0] for row in where_in(db, query, large)}
+    return {h for h in large if is_pending(sizes[h], h in known, True)}
+
+
+def has_unresolved(db: sqlite3.Connection, library_id: int) -> bool:
+    """Does any channel of the library still have legacy digests that matched nothing?"""
+    row = db.execute(
+        "SELECT 1 FROM legacy_unresolved WHERE channel_id IN"
+        " (SELECT id FROM channels WHERE library_id = ?) LIMIT 1",
+        (library_id,),
+    ).fetchone()
+    return row is not None
+
+
+def settle_pending(db: sqlite3.Connection, library_id: int) -> None:
+    """With no legacy digest left unmatched, nothing waits: pending images become ordinary."""
+    if has_unresolved(db, library_id):
+        return
+    rows = db.execute(
+        "SELECT content_hash FROM images WHERE library_id = ? AND pending = 1", (library_id,)
+    ).fetchall()
+    db.execute("UPDATE images SET pending = 0 WHERE library_id = ? AND pending = 1", (library_id,))
+    for channel in queue.channels_of(db, library_id):
+        for (content_hash,) in rows:
+            queue.restore(db, channel, content_hash)
+
+
+def forget_all(db: sqlite3.Connection, library_id: int) -> int:
+    """The folder is gone: drop its files, images and queues; posts, leases, holds stay."""
+    removed = db.execute("DELETE FROM files WHERE library_id = ?", (library_id,)).rowcount
+    db.execute(
+        "DELETE FROM queue WHERE channel_id IN (SELECT id FROM channels WHERE library_id = ?)",
+        (library_id,),
+    )
+    db.execute("DELETE FROM images WHERE library_id = ?", (library_id,))
     return int(removed)

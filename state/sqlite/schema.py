@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from pathlib import Path
 
-from state.errors import SchemaTooNew, StoreCorrupt
+from state.errors import SchemaTooNew, StoreCorrupt, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -76,16 +77,191 @@ CREATE TABLE sha256_by_content_hash (
 ) WITHOUT ROWID;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+_V3 = """
+-- Libraries and channels. A library is one folder of one account with its own cursor;
+-- a channel draws from one library with its own posted history, leases and holds.
+CREATE TABLE libraries (
+    id           INTEGER PRIMARY KEY,
+    name         TEXT NOT NULL UNIQUE,
+    folder_lower TEXT NOT NULL DEFAULT '',
+    source       TEXT,
+    account_id   TEXT,
+    cursor       TEXT,
+    listing      INTEGER NOT NULL DEFAULT 0,
+    generation   INTEGER NOT NULL DEFAULT 0,
+    ready_at     TEXT,
+    last_sync_at TEXT
+);
+CREATE TABLE channels (
+    id         INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL UNIQUE,
+    library_id INTEGER NOT NULL REFERENCES libraries (id),
+    policy     TEXT NOT NULL DEFAULT 'random'
+               CHECK (policy IN ('random', 'oldest', 'newest', 'name')),
+    exhausted  TEXT NOT NULL DEFAULT 'stop' CHECK (exhausted IN ('stop', 'new_cycle')),
+    cycle      INTEGER NOT NULL DEFAULT 1
+);
+INSERT INTO libraries (id, name, account_id, cursor, listing, generation, ready_at, last_sync_at)
+SELECT 1, 'default',
+    (SELECT value FROM meta WHERE key = 'account_id'),
+    (SELECT value FROM meta WHERE key = 'cursor'),
+    coalesce((SELECT value FROM meta WHERE key = 'listing'), 0),
+    coalesce((SELECT value FROM meta WHERE key = 'generation'), 0),
+    (SELECT value FROM meta WHERE key = 'ready_at'),
+    (SELECT value FROM meta WHERE key = 'last_sync_at')
+WHERE EXISTS (SELECT 1 FROM meta WHERE key IN ('cursor', 'ready_at', 'listing'))
+   OR EXISTS (SELECT 1 FROM posted) OR EXISTS (SELECT 1 FROM files);
+INSERT INTO channels (id, name, library_id) SELECT 1, 'default', 1 FROM libraries WHERE id = 1;
+DELETE FROM meta WHERE key IN
+    ('account_id', 'cursor', 'listing', 'generation', 'ready_at', 'last_sync_at');
+
+CREATE TABLE files3 (
+    library_id      INTEGER NOT NULL,
+    path_lower      TEXT NOT NULL,
+    path_display    TEXT NOT NULL,
+    name            TEXT NOT NULL,
+    name_lower      TEXT NOT NULL,
+    id              TEXT NOT NULL,
+    rev             TEXT NOT NULL,
+    size            INTEGER NOT NULL,
+    server_modified TEXT NOT NULL,
+    client_modified TEXT NOT NULL,
+    content_hash    TEXT,
+    kind            TEXT NOT NULL CHECK (kind IN ('image', 'sidecar', 'skipped')),
+    stem            TEXT NOT NULL,
+    generation      INTEGER NOT NULL,
+    PRIMARY KEY (library_id, path_lower)
+) WITHOUT ROWID;
+INSERT INTO files3 SELECT 1, path_lower, path_display, name, name_lower, id, rev,
+    CASE WHEN kind = 'image' AND size = 0 THEN 0 ELSE size END, server_modified,
+    client_modified, content_hash,
+    CASE WHEN kind = 'image' AND size = 0 THEN 'skipped' ELSE kind END, stem, generation
+FROM files;
+DROP TABLE files;
+ALTER TABLE files3 RENAME TO files;
+CREATE INDEX files_by_content_hash ON files (library_id, content_hash, path_lower)
+    WHERE kind = 'image' AND content_hash IS NOT NULL;
+CREATE INDEX files_by_stem ON files (library_id, stem) WHERE kind = 'sidecar';
+CREATE INDEX files_by_name ON files (library_id, name_lower) WHERE kind = 'image';
+
+-- One row per distinct content in a library; ``pending`` while its digest must be
+-- checked against legacy posted state before it may be offered.
+CREATE TABLE images3 (
+    library_id      INTEGER NOT NULL,
+    content_hash    TEXT NOT NULL,
+    path_lower      TEXT NOT NULL,
+    name_lower      TEXT NOT NULL,
+    server_modified TEXT NOT NULL,
+    size            INTEGER NOT NULL,
+    pending         INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (library_id, content_hash)
+) WITHOUT ROWID;
+
+-- Leases belong to a channel and a content, never to a path: they outlive the files.
+CREATE TABLE leases (
+    id           TEXT PRIMARY KEY,
+    channel_id   INTEGER NOT NULL,
+    content_hash TEXT NOT NULL,
+    expires_at   REAL NOT NULL,
+    ended        TEXT CHECK (ended IN ('released', 'posted', 'expired')),
+    ended_at     REAL
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX leases_running ON leases (channel_id, content_hash) WHERE ended IS NULL;
+CREATE INDEX leases_by_expiry ON leases (expires_at) WHERE ended IS NULL;
+CREATE INDEX leases_ended ON leases (ended_at) WHERE ended IS NOT NULL;
+INSERT INTO leases (id, channel_id, content_hash, expires_at)
+SELECT lease_id, 1, content_hash, lease_expires_at FROM images WHERE lease_id IS NOT NULL;
+
+INSERT INTO images3 (library_id, content_hash, path_lower, name_lower, server_modified, size)
+SELECT 1, i.content_hash, i.path_lower, i.name_lower, i.server_modified, i.size FROM images AS i
+WHERE EXISTS (SELECT 1 FROM files AS f WHERE f.library_id = 1 AND f.kind = 'image'
+              AND f.content_hash = i.content_hash);
+
+-- Each channel's view of its library's images: ``slot`` numbers the available ones
+-- 0..n-1 with no gaps (a uniform random pick is one lookup), NULL otherwise; the sort
+-- keys are copied from ``images`` so the other policies read one partial index.
+CREATE TABLE queue (
+    channel_id      INTEGER NOT NULL,
+    content_hash    TEXT NOT NULL,
+    name_lower      TEXT NOT NULL,
+    server_modified TEXT NOT NULL,
+    slot            INTEGER,
+    PRIMARY KEY (channel_id, content_hash),
+    UNIQUE (channel_id, slot)
+) WITHOUT ROWID;
+CREATE INDEX queue_by_modified ON queue (channel_id, server_modified, content_hash)
+    WHERE slot IS NOT NULL;
+CREATE INDEX queue_by_name ON queue (channel_id, name_lower, content_hash)
+    WHERE slot IS NOT NULL;
+
+-- What went out, per channel and cycle, whether or not the folder still holds it.
+CREATE TABLE posted3 (
+    channel_id   INTEGER NOT NULL,
+    content_hash TEXT NOT NULL,
+    cycle        INTEGER NOT NULL,
+    sha256       TEXT,
+    posted_at    TEXT NOT NULL,
+    source       TEXT NOT NULL,
+    PRIMARY KEY (channel_id, content_hash, cycle)
+) WITHOUT ROWID;
+INSERT INTO posted3 SELECT 1, content_hash, 1, sha256, posted_at, source FROM posted;
+DROP TABLE posted;
+ALTER TABLE posted3 RENAME TO posted;
+CREATE INDEX posted_history ON posted (channel_id, posted_at, content_hash);
+
+CREATE TABLE legacy3 (
+    channel_id INTEGER NOT NULL,
+    sha256     TEXT NOT NULL,
+    PRIMARY KEY (channel_id, sha256)
+) WITHOUT ROWID;
+INSERT INTO legacy3 SELECT 1, sha256 FROM legacy_unresolved;
+DROP TABLE legacy_unresolved;
+ALTER TABLE legacy3 RENAME TO legacy_unresolved;
+
+-- Images an operator keeps out of a channel's selection, by content.
+CREATE TABLE holds (
+    channel_id   INTEGER NOT NULL,
+    content_hash TEXT NOT NULL,
+    held_at      TEXT NOT NULL,
+    PRIMARY KEY (channel_id, content_hash)
+) WITHOUT ROWID;
+
+INSERT INTO queue (channel_id, content_hash, name_lower, server_modified, slot)
+SELECT 1, i.content_hash, i.name_lower, i.server_modified, i.slot FROM images AS i
+JOIN images3 AS n ON n.library_id = 1 AND n.content_hash = i.content_hash;
+DROP TABLE images;
+ALTER TABLE images3 RENAME TO images;
+-- Empty files are no longer images: close any gap their slot left, keeping the order.
+WITH renumbered AS (
+    SELECT content_hash, row_number() OVER (ORDER BY slot) AS n FROM queue
+    WHERE channel_id = 1 AND slot IS NOT NULL)
+UPDATE queue SET slot = -renumbered.n FROM renumbered
+WHERE queue.channel_id = 1 AND queue.content_hash = renumbered.content_hash;
+UPDATE queue SET slot = -slot - 1 WHERE slot < 0;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-def connect(path: str) -> sqlite3.Connection:
+def connect(path: Path, busy_seconds: float = 5.0) -> sqlite3.Connection:
     """Open ``path``, check it, and bring its schema up to date."""
     try:
-        connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(
+            str(path), isolation_level=None, check_same_thread=False, timeout=busy_seconds
+        )
         connection.execute("PRAGMA journal_mode=WAL")
-        _check_integrity(connection, path)
+        _check_integrity(connection, str(path))
+    except OSError as exc:
+        raise StoreError(f"cannot use the state directory {path.parent}: {exc.strerror}") from exc
+    except sqlite3.OperationalError as exc:
+        if _unwritable(exc):
+            raise StoreError(
+                f"cannot write in the state directory {path.parent} ({exc}); check that it"
+                " exists and that this user may write there"
+            ) from exc
+        raise StoreCorrupt(f"{path} is not a usable unposted database: {exc}") from exc
     except sqlite3.DatabaseError as exc:
         raise StoreCorrupt(f"{path} is not a usable unposted database: {exc}") from exc
     connection.execute("PRAGMA synchronous=NORMAL")
@@ -93,8 +269,13 @@ def connect(path: str) -> sqlite3.Connection:
     # cache of 32 MiB (SQLite's default is 2 MiB) keeps their upper levels in memory.
     connection.execute("PRAGMA cache_size=-32768")
     connection.execute("PRAGMA foreign_keys=ON")
-    migrate(connection, path)
+    migrate(connection, str(path))
     return connection
+
+
+def _unwritable(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc).lower()
+    return "readonly" in text or "unable to open" in text or "read-only" in text
 
 
 def _check_integrity(connection: sqlite3.Connection, path: str) -> None:

@@ -1,113 +1,146 @@
-"""Choosing an image for a publisher, from indexes alone.
+"""Choosing an image for a publisher in a channel, from indexes alone.
 
-``random`` picks a slot uniformly (one lookup); ``oldest``, ``newest`` and ``name``
-read the first row of a partial index over available images. Nothing here scans the
-catalog or calls Dropbox. Every function runs inside the caller's transaction.
+``random`` picks a slot of the channel's pool uniformly (one lookup); ``oldest``,
+``newest`` and ``name`` read the first row of a partial index over the pool. Nothing
+here scans the catalog or calls Dropbox. Every function runs inside the caller's
+transaction.
 """
 
 from __future__ import annotations
 
 import random
 import sqlite3
-from datetime import UTC, datetime
 from typing import Any
 
-from state.errors import FileNotFound, LeaseConflict, NoImages, NoNewImages
-from state.sqlite import pool
-from state.store import FileRef, Lease, Selection, SelectPolicy, SelectRequest
+from state.errors import FileNotFound, Held, LeaseConflict, NoImages, NoNewImages, Pending
+from state.rules import iso
+from state.sqlite import leases, queue
+from state.sqlite.posted import posted_at
+from state.store import FileRef, Lease, Selection, SelectPolicy
 
 _ORDER = {
     "oldest": "server_modified ASC, content_hash ASC",
     "newest": "server_modified DESC, content_hash DESC",
     "name": "name_lower ASC, content_hash ASC",
 }
-_FILE_COLUMNS = "path_lower, path_display, name, id, size, rev, server_modified, content_hash, stem"
+_FILE_COLUMNS = (
+    "library_id, path_lower, path_display, name, id, size, rev, server_modified, content_hash, stem"
+)
 _MAX_DUPLICATES = 100
 
 FileRow = tuple[Any, ...]
 """A ``files`` row in ``_FILE_COLUMNS`` order."""
 
 
-def choose(db: sqlite3.Connection, policy: SelectPolicy, rng: random.Random) -> str | None:
+def choose(
+    db: sqlite3.Connection, channel_id: int, policy: SelectPolicy, rng: random.Random
+) -> str | None:
     """The content hash of an available image by ``policy``, or None when there is none."""
     if policy == "random":
-        count = pool.size(db)
+        count = queue.size(db, channel_id)
         if count == 0:
             return None
-        row = db.execute("SELECT content_hash FROM images WHERE slot = ?", (rng.randrange(count),))
+        row = db.execute(
+            "SELECT content_hash FROM queue WHERE channel_id = ? AND slot = ?",
+            (channel_id, rng.randrange(count)),
+        )
     else:
         row = db.execute(
-            "SELECT content_hash FROM images WHERE slot IS NOT NULL"
-            f" ORDER BY {_ORDER[policy]} LIMIT 1"
+            "SELECT content_hash FROM queue WHERE channel_id = ? AND slot IS NOT NULL"
+            f" ORDER BY {_ORDER[policy]} LIMIT 1",
+            (channel_id,),
         )
     found = row.fetchone()
     return None if found is None else str(found[0])
 
 
-def nothing_to_choose(db: sqlite3.Connection, now: float) -> NoImages | NoNewImages:
+def nothing_to_choose(
+    db: sqlite3.Connection, library_id: int, channel_id: int, now: float
+) -> NoImages | NoNewImages:
     """Why ``choose`` found nothing: an empty folder, or everything posted or leased."""
-    if db.execute("SELECT 1 FROM images LIMIT 1").fetchone() is None:
+    if library_images(db, library_id) == 0:
         return NoImages()
-    return NoNewImages(leased=pool.active_leases(db, now))
+    return NoNewImages(leased=leases.count_active(db, channel_id, now))
 
 
-def file_by_name(db: sqlite3.Connection, name: str, folder_lower: str) -> FileRow:
+def library_images(db: sqlite3.Connection, library_id: int, limit: int = 1) -> int:
+    """How many images the library holds, counting no further than ``limit``."""
+    row = db.execute(
+        "SELECT count(*) FROM (SELECT 1 FROM images WHERE library_id = ? LIMIT ?)",
+        (library_id, limit),
+    ).fetchone()
+    return int(row[0])
+
+
+def file_by_name(db: sqlite3.Connection, library_id: int, name: str) -> FileRow:
     """The image file called ``name`` (a file name, or a path relative to the folder)."""
     wanted = name.strip().strip("/").lower()
     if "/" in wanted:
-        query, arg = "path_lower = ?", f"{folder_lower}/{wanted}"
+        (folder,) = db.execute(
+            "SELECT folder_lower FROM libraries WHERE id = ?", (library_id,)
+        ).fetchone()
+        query, arg = "path_lower = ?", f"{folder}/{wanted}"
     else:
         query, arg = "name_lower = ?", wanted
     row = db.execute(
-        f"SELECT {_FILE_COLUMNS} FROM files WHERE kind = 'image' AND {query}"
+        f"SELECT {_FILE_COLUMNS} FROM files WHERE library_id = ? AND kind = 'image' AND {query}"
         " ORDER BY path_lower LIMIT 1",
-        (arg,),
+        (library_id, arg),
     ).fetchone()
-    if row is None or row[7] is None:
+    if row is None or row[8] is None:
         raise FileNotFound(name)
     return tuple(row)
 
 
-def representative(db: sqlite3.Connection, content_hash: str) -> FileRow:
+def representative(db: sqlite3.Connection, library_id: int, content_hash: str) -> FileRow:
     row = db.execute(
-        f"SELECT {_FILE_COLUMNS} FROM files WHERE path_lower ="
-        " (SELECT path_lower FROM images WHERE content_hash = ?)",
-        (content_hash,),
+        f"SELECT {_FILE_COLUMNS} FROM files WHERE library_id = ?1 AND path_lower ="
+        " (SELECT path_lower FROM images WHERE library_id = ?1 AND content_hash = ?2)",
+        (library_id, content_hash),
     ).fetchone()
     return tuple(row)
 
 
-def check_leasable(db: sqlite3.Connection, content_hash: str, name: str, now: float) -> str | None:
-    """For a selection by name: the posted time if posted; refuse if another holds it."""
-    posted = db.execute(
-        "SELECT posted_at FROM posted WHERE content_hash = ?", (content_hash,)
-    ).fetchone()
+def check_leasable(
+    db: sqlite3.Connection, channel: queue.Channel, content_hash: str, name: str, now: float
+) -> str | None:
+    """For a selection by name: the posted time if posted; refuse if it cannot be leased.
+
+    A lease that ran out but was not reclaimed yet is ended here, as reclaiming would.
+    """
+    posted = posted_at(db, channel, content_hash)
     if posted is not None:
-        return str(posted[0])
-    lease = db.execute(
-        "SELECT lease_expires_at FROM images WHERE content_hash = ? AND lease_id IS NOT NULL",
-        (content_hash,),
-    ).fetchone()
-    if lease is not None and lease[0] > now:
+        return posted
+    lease = leases.running(db, channel.id, content_hash)
+    if lease is not None and lease.state(now) == "active":
         raise LeaseConflict(
-            f"Selected file is leased to another publisher until {iso(lease[0])}: {name}"
+            f"Selected file is leased to another publisher until {iso(lease.expires_at)}: {name}"
         )
+    if lease is not None:
+        leases.end(db, lease, "expired", now)
+    facts = queue.facts(db, channel, content_hash)
+    if facts.held:
+        raise Held(f"Selected file is held out of selection in this channel: {name}")
+    if facts.pending:
+        raise Pending(name)
     return None
 
 
 def describe(
     db: sqlite3.Connection, file: FileRow, lease: Lease | None, posted_at: str | None
 ) -> Selection:
-    path_lower, path_display, name, file_id, size, rev, modified, content_hash, stem = file
+    library_id, path_lower, path_display, name, file_id, size, rev, modified, content_hash, stem = (
+        file
+    )
     sidecars = db.execute(
-        "SELECT path_display, name FROM files WHERE stem = ? AND kind = 'sidecar'"
-        " ORDER BY path_lower",
-        (stem,),
+        "SELECT path_display, name FROM files WHERE library_id = ? AND stem = ?"
+        " AND kind = 'sidecar' ORDER BY path_lower",
+        (library_id, stem),
     ).fetchall()
     duplicates = db.execute(
-        "SELECT path_display FROM files WHERE content_hash = ? AND kind = 'image'"
-        " AND path_lower != ? ORDER BY path_lower LIMIT ?",
-        (content_hash, path_lower, _MAX_DUPLICATES),
+        "SELECT path_display FROM files WHERE library_id = ? AND content_hash = ?"
+        " AND kind = 'image' AND path_lower != ? ORDER BY path_lower LIMIT ?",
+        (library_id, content_hash, path_lower, _MAX_DUPLICATES),
     ).fetchall()
     return Selection(
         content_hash=content_hash,
@@ -124,11 +157,6 @@ def describe(
     )
 
 
-def new_lease(request: SelectRequest, now: float, lease_id: str) -> tuple[Lease, float]:
-    expires_at = now + request.lease_seconds
+def new_lease(lease_id: str, now: float, seconds: int) -> tuple[Lease, float]:
+    expires_at = now + seconds
     return Lease(id=lease_id, expires_at=iso(expires_at)), expires_at
-
-
-def iso(timestamp: float) -> str:
-    moment = datetime.fromtimestamp(timestamp, UTC).replace(microsecond=0)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,8 +1,10 @@
 """``SqliteStore``: the embedded ``Store``, one SQLite file in WAL mode.
 
 One connection guarded by a lock: every public method is one transaction, so a
-page of changes and the cursor after it commit together, a selection and its lease
-commit together, and a preview rolls back, leaving the file as it was.
+batch of pages and the cursor after it commit together, a selection and its lease
+commit together, and a preview rolls back, leaving the file as it was. SQLite's
+own errors leave as ours: a database another process holds past ``BUSY_SECONDS`` is
+``StoreBusy``, a full disk ``StorageFull``; callers answer 503 and try again.
 """
 
 from __future__ import annotations
@@ -18,22 +20,42 @@ from dataclasses import replace
 from pathlib import Path
 
 from state.changes import Operation
-from state.errors import InvalidInput, LeaseNotFound, NotReady
+from state.errors import (
+    InvalidInput,
+    LeaseExpired,
+    LeaseNotFound,
+    NotReady,
+    StorageFull,
+    StoreBusy,
+    UnknownName,
+)
 from state.hashing import BLOCK_SIZE
-from state.sqlite import catalog, pool, posted, selection
+from state.rules import iso, turns_cycle
+from state.sqlite import catalog, leases, posted, queue, selection
+from state.sqlite.define import define, from_scratch
 from state.sqlite.lookup import where_in
+from state.sqlite.reports import channel_status, library_status
 from state.sqlite.schema import connect
 from state.store import (
+    ChannelDef,
+    ChannelStatus,
     LargeImage,
+    LeaseInfo,
     LegacyMatch,
+    LibraryDef,
+    LibraryStatus,
+    NamedLease,
     PageStats,
     PostedExport,
     PostedRecord,
+    Relisting,
     Selection,
     SelectRequest,
-    Status,
     SyncState,
 )
+
+BUSY_SECONDS = 2.0
+RECLAIM_AT_SELECTION = 16
 
 
 class _Rollback(Exception):
@@ -47,237 +69,375 @@ class SqliteStore:
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
     ) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._db = connect(str(path))
+        self._db = connect(path, BUSY_SECONDS)
         self._lock = threading.Lock()
         self._clock = clock
         self._rng = rng or random.Random()
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
+        with self._lock, _translated():
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
             except BaseException:
-                self._db.execute("ROLLBACK")
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
-
-    def idle(self) -> bool:
-        return not self._lock.locked()
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
 
-    # -- meta -----------------------------------------------------------------------
-    def get_meta(self, key: str) -> str | None:
+    def define(
+        self, libraries: Sequence[LibraryDef], channels: Sequence[ChannelDef]
+    ) -> list[Relisting]:
         with self._transaction() as db:
-            return _meta(db, key)
-
-    def set_meta(self, key: str, value: str) -> None:
-        with self._transaction() as db:
-            _set_meta(db, key, value)
+            return define(db, libraries, channels)
 
     # -- the catch-up ---------------------------------------------------------------
-    def sync_state(self) -> SyncState:
+    def sync_state(self, library: str) -> SyncState:
         with self._transaction() as db:
-            return SyncState(
-                cursor=_meta(db, "cursor"),
-                listing=_meta(db, "listing") == "1",
-                ready_at=_meta(db, "ready_at"),
-                last_sync_at=_meta(db, "last_sync_at"),
-            )
+            row = db.execute(
+                "SELECT cursor, listing, ready_at, last_sync_at, account_id FROM libraries"
+                " WHERE name = ?",
+                (library,),
+            ).fetchone()
+        if row is None:
+            raise UnknownName(f"no library {library!r}")
+        return SyncState(row[0], bool(row[1]), row[2], row[3], row[4])
 
-    def begin_listing(self) -> None:
+    def begin_listing(self, library: str) -> None:
         """Start a full listing: files it does not see are swept when it ends."""
         with self._transaction() as db:
-            _set_meta(db, "generation", str(_generation(db) + 1))
-            _set_meta(db, "listing", "1")
-            db.execute("DELETE FROM meta WHERE key = 'cursor'")
+            db.execute(
+                "UPDATE libraries SET generation = generation + 1, listing = 1, cursor = NULL"
+                " WHERE id = ?",
+                (_library_id(db, library),),
+            )
 
-    def apply_page(self, operations: Sequence[Operation], cursor: str, has_more: bool) -> PageStats:
+    def apply_page(
+        self, library: str, operations: Sequence[Operation], cursor: str, has_more: bool
+    ) -> PageStats:
         with self._transaction() as db:
-            generation = _generation(db)
-            stored, removed = catalog.apply(db, operations, generation)
-            _set_meta(db, "cursor", cursor)
-            finished = not has_more and _meta(db, "listing") == "1"
+            library_id = _library_id(db, library)
+            generation, listing = db.execute(
+                "SELECT generation, listing FROM libraries WHERE id = ?", (library_id,)
+            ).fetchone()
+            stored, removed = catalog.apply(db, library_id, operations, generation)
+            db.execute("UPDATE libraries SET cursor = ? WHERE id = ?", (cursor, library_id))
+            finished = not has_more and bool(listing)
             if finished:
-                removed += catalog.sweep(db, generation)
-                _set_meta(db, "listing", "0")
-                if _meta(db, "ready_at") is None:
-                    _set_meta(db, "ready_at", selection.iso(self._clock()))
+                removed += catalog.sweep(db, library_id, generation)
+                self._listing_done(db, library_id)
             return PageStats(len(operations), stored, removed, finished)
 
-    def forget_folder(self) -> int:
+    def _listing_done(self, db: sqlite3.Connection, library_id: int) -> None:
+        db.execute(
+            "UPDATE libraries SET listing = 0, ready_at = coalesce(ready_at, ?) WHERE id = ?",
+            (iso(self._clock()), library_id),
+        )
+
+    def forget_folder(self, library: str) -> int:
         with self._transaction() as db:
-            removed = catalog.forget_all(db)
-            db.execute("DELETE FROM meta WHERE key = 'cursor'")
-            _set_meta(db, "listing", "1")
-            if _meta(db, "ready_at") is None:
-                _set_meta(db, "ready_at", selection.iso(self._clock()))
+            library_id = _library_id(db, library)
+            removed = catalog.forget_all(db, library_id)
+            db.execute("UPDATE libraries SET cursor = NULL WHERE id = ?", (library_id,))
+            self._listing_done(db, library_id)
+            db.execute("UPDATE libraries SET listing = 1 WHERE id = ?", (library_id,))
             return removed
 
-    def record_sync(self) -> None:
+    def record_sync(self, library: str) -> None:
         with self._transaction() as db:
-            _set_meta(db, "last_sync_at", selection.iso(self._clock()))
+            db.execute(
+                "UPDATE libraries SET last_sync_at = ? WHERE name = ?",
+                (iso(self._clock()), library),
+            )
+
+    def learn_account(self, library: str, account_id: str) -> Relisting | None:
+        with self._transaction() as db:
+            library_id = _library_id(db, library)
+            (known,) = db.execute(
+                "SELECT account_id FROM libraries WHERE id = ?", (library_id,)
+            ).fetchone()
+            db.execute("UPDATE libraries SET account_id = ? WHERE id = ?", (account_id, library_id))
+            if known is None or known == account_id:
+                return None
+            from_scratch(db, library_id)
+            return Relisting(library, f"account {known}", f"account {account_id}")
+
+    def pending_images(self, library: str) -> list[LargeImage]:
+        with self._transaction() as db:
+            rows = db.execute(
+                "SELECT i.content_hash, f.path_display, i.size FROM images AS i"
+                " JOIN files AS f ON f.library_id = i.library_id AND f.path_lower = i.path_lower"
+                " WHERE i.library_id = ? AND i.pending = 1 ORDER BY i.size",
+                (_library_id(db, library),),
+            ).fetchall()
+        return [LargeImage(*row) for row in rows]
+
+    def resolve_pending(self, library: str, content_hash: str, sha256: str) -> None:
+        now = self._clock()
+        with self._transaction() as db:
+            library_id = _library_id(db, library)
+            _remember(db, content_hash, sha256)
+            db.execute(
+                "UPDATE images SET pending = 0 WHERE library_id = ? AND content_hash = ?",
+                (library_id, content_hash),
+            )
+            for channel in queue.channels_of(db, library_id):
+                posted.resolve(db, channel, content_hash, sha256, now)
+                queue.restore(db, channel, content_hash)
+            catalog.settle_pending(db, library_id)
 
     # -- selection ------------------------------------------------------------------
-    def select(self, request: SelectRequest) -> Selection:
+    def select(self, channel: str, request: SelectRequest) -> Selection:
         try:
             with self._transaction() as db:
-                chosen = self._select_in(db, request)
+                chosen = self._select_in(db, channel, request)
                 if request.dry_run:
                     raise _Rollback
                 return chosen
         except _Rollback:
             return replace(chosen, lease=None)  # the preview's lease was rolled back
 
-    def _select_in(self, db: sqlite3.Connection, request: SelectRequest) -> Selection:
-        if _meta(db, "ready_at") is None:
-            raise NotReady("the first catch-up has not completed yet; try again shortly")
+    def _select_in(self, db: sqlite3.Connection, name: str, request: SelectRequest) -> Selection:
+        channel, library_id = _channel(db, name)
+        _require_ready(db, library_id)
         now = self._clock()
-        pool.reclaim_expired(db, now)
         posted_at = None
         if request.name is not None:
-            file = selection.file_by_name(db, request.name, request.folder_lower)
-            content_hash = str(file[7])
-            posted_at = selection.check_leasable(db, content_hash, request.name, now)
+            file = selection.file_by_name(db, library_id, request.name)
+            content_hash = str(file[8])
+            posted_at = selection.check_leasable(db, channel, content_hash, request.name, now)
         else:
-            found = selection.choose(db, request.policy, self._rng)
-            if found is None:
-                raise selection.nothing_to_choose(db, now)
-            content_hash, file = found, selection.representative(db, found)
+            content_hash = self._choose(db, channel, library_id, now)
+            file = selection.representative(db, library_id, content_hash)
         lease = None
         if posted_at is None and not request.dry_run:
-            lease, expires_at = selection.new_lease(request, now, secrets.token_urlsafe(16))
-            pool.lease(db, content_hash, lease.id, expires_at)
+            lease_id = secrets.token_urlsafe(16)
+            lease, expires_at = selection.new_lease(lease_id, now, request.lease_seconds)
+            leases.grant(db, channel.id, content_hash, lease_id, expires_at)
         return selection.describe(db, file, lease, posted_at)
 
-    def release(self, lease_id: str) -> None:
+    def _choose(
+        self, db: sqlite3.Connection, channel: queue.Channel, library_id: int, now: float
+    ) -> str:
+        policy, exhausted = db.execute(
+            "SELECT policy, exhausted FROM channels WHERE id = ?", (channel.id,)
+        ).fetchone()
+        found = selection.choose(db, channel.id, policy, self._rng)
+        if found is None and leases.reclaim(db, now, RECLAIM_AT_SELECTION):
+            found = selection.choose(db, channel.id, policy, self._rng)
+        if found is None and turns_cycle(
+            exhausted, 0, leases.count_running(db, channel.id),
+            selection.library_images(db, library_id),
+        ):  # fmt: skip
+            channel = _new_cycle(db, channel)
+            found = selection.choose(db, channel.id, policy, self._rng)
+        if found is None:
+            raise selection.nothing_to_choose(db, library_id, channel.id, now)
+        return found
+
+    def release(self, channel: str, lease_id: str) -> None:
         with self._transaction() as db:
-            row = db.execute(
-                "SELECT content_hash FROM images WHERE lease_id = ?", (lease_id,)
-            ).fetchone()
-            if row is None:
-                raise LeaseNotFound(f"No such lease: {lease_id}")
-            pool.end_lease(db, row[0])
+            lease = leases.find_in(db, _channel(db, channel)[0].id, lease_id)
+            if lease.ended is not None:
+                raise LeaseNotFound(f"No such lease: {lease_id} (it ended: {lease.ended})")
+            leases.end(db, lease, "released", self._clock())
+
+    def renew(self, channel: str, lease_id: str, seconds: int) -> LeaseInfo:
+        now = self._clock()
+        with self._transaction() as db:
+            lease = leases.find_in(db, _channel(db, channel)[0].id, lease_id)
+            state = lease.state(now)
+            if state != "active":
+                raise LeaseExpired(f"lease {lease_id} is {state}; select the image again")
+            leases.extend(db, lease, now + seconds)
+            return _info(channel, replace(lease, expires_at=now + seconds), now)
+
+    def lease_info(self, channel: str, lease_id: str) -> LeaseInfo:
+        with self._transaction() as db:
+            lease = leases.find_in(db, _channel(db, channel)[0].id, lease_id)
+        return _info(channel, lease, self._clock())
 
     def mark_posted(
-        self, content_hash: str, lease_id: str | None, sha256: str | None
+        self, channel: str, content_hash: str, lease_id: str | None, sha256: str | None
     ) -> PostedRecord:
+        now = self._clock()
         with self._transaction() as db:
-            if lease_id is not None:
-                _check_lease_matches(db, lease_id, content_hash)
-            return posted.record(db, content_hash, sha256, selection.iso(self._clock()), "api")
+            row, _ = _channel(db, channel)
+            named = self._named_lease(db, row.id, lease_id, content_hash, now)
+            posted_at, known_sha256 = posted.record(db, row, content_hash, sha256, now, iso(now))
+            return PostedRecord(content_hash, posted_at, known_sha256, row.cycle, named)
 
-    def archive_paths(self, content_hash: str) -> list[str]:
+    @staticmethod
+    def _named_lease(
+        db: sqlite3.Connection, channel_id: int, lease_id: str | None, content_hash: str, now: float
+    ) -> NamedLease | None:
+        """What the lease named with a post was when the post came."""
+        if lease_id is None:
+            return None
+        lease = leases.find(db, lease_id)
+        if lease is None or lease.channel_id != channel_id:
+            return "not_found"
+        if lease.content_hash != content_hash:
+            raise InvalidInput(f"lease {lease_id} holds another image, not {content_hash}")
+        state = lease.state(now)
+        if state == "expired" and lease.ended is None:
+            leases.end(db, lease, "expired", now)
+        return state
+
+    def archive_paths(self, library: str, content_hash: str) -> list[str]:
         """Every path holding this content, and the sidecars beside each."""
         with self._transaction() as db:
             rows = db.execute(
-                "SELECT path_display FROM files WHERE content_hash = ? AND kind = 'image'"
-                " UNION ALL SELECT s.path_display FROM files AS i JOIN files AS s"
-                " ON s.stem = i.stem AND s.kind = 'sidecar'"
-                " WHERE i.content_hash = ? AND i.kind = 'image'",
-                (content_hash, content_hash),
+                "SELECT path_display FROM files WHERE library_id = ?1 AND content_hash = ?2"
+                " AND kind = 'image' UNION ALL SELECT s.path_display FROM files AS i"
+                " JOIN files AS s ON s.library_id = i.library_id AND s.stem = i.stem"
+                " AND s.kind = 'sidecar'"
+                " WHERE i.library_id = ?1 AND i.content_hash = ?2 AND i.kind = 'image'",
+                (_library_id(db, library), content_hash),
             ).fetchall()
             return list(dict.fromkeys(row[0] for row in rows))
 
-    # -- legacy posted state --------------------------------------------------------
-    def catalog_hashes(self, content_hashes: Iterable[str]) -> set[str]:
-        query = "SELECT content_hash FROM images WHERE content_hash IN ({marks})"
+    def reclaim_expired(self, limit: int) -> int:
         with self._transaction() as db:
+            return leases.reclaim(db, self._clock(), limit)
+
+    # -- posted state ---------------------------------------------------------------
+    def export_posted(self, channel: str) -> PostedExport:
+        with self._transaction() as db:
+            return posted.export(db, _channel(db, channel)[0].id)
+
+    def reset_posted(self, channel: str) -> PostedExport:
+        with self._transaction() as db:
+            row, library_id = _channel(db, channel)
+            return posted.reset(db, row, library_id)
+
+    def import_posted(
+        self, channel: str, matches: Sequence[LegacyMatch], unresolved: Sequence[str]
+    ) -> None:
+        now = self._clock()
+        with self._transaction() as db:
+            row, library_id = _channel(db, channel)
+            posted.import_legacy(db, row, matches, unresolved, now, iso(now))
+            catalog.settle_pending(db, library_id)
+
+    def unresolved_digests(self, channel: str) -> set[str]:
+        with self._transaction() as db:
+            rows = db.execute(
+                "SELECT sha256 FROM legacy_unresolved WHERE channel_id = ?",
+                (_channel(db, channel)[0].id,),
+            )
+            return {row[0] for row in rows}
+
+    # -- legacy lookups -------------------------------------------------------------
+    def catalog_hashes(self, library: str, content_hashes: Iterable[str]) -> set[str]:
+        with self._transaction() as db:
+            query = (
+                f"SELECT content_hash FROM images WHERE library_id = {_library_id(db, library)}"
+                " AND content_hash IN ({marks})"
+            )
             return {row[0] for row in where_in(db, query, content_hashes)}
 
-    def large_images_without_sha256(self) -> list[LargeImage]:
+    def large_images_without_sha256(self, library: str) -> list[LargeImage]:
         with self._transaction() as db:
             rows = db.execute(
                 "SELECT i.content_hash, f.path_display, i.size FROM images AS i"
-                " JOIN files AS f ON f.path_lower = i.path_lower"
-                " WHERE i.size > ? AND i.content_hash NOT IN (SELECT content_hash FROM posted)"
-                " AND i.content_hash NOT IN (SELECT content_hash FROM sha256_by_content_hash)"
-                " ORDER BY i.size",
-                (BLOCK_SIZE,),
+                " JOIN files AS f ON f.library_id = i.library_id AND f.path_lower = i.path_lower"
+                " WHERE i.library_id = ? AND i.size > ? AND i.content_hash NOT IN"
+                " (SELECT content_hash FROM sha256_by_content_hash) ORDER BY i.size",
+                (_library_id(db, library), BLOCK_SIZE),
             ).fetchall()
-        return [LargeImage(content_hash=r[0], path=r[1], size=r[2]) for r in rows]
+        return [LargeImage(*row) for row in rows]
 
     def remember_sha256(self, content_hash: str, sha256: str) -> None:
         with self._transaction() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO sha256_by_content_hash (content_hash, sha256)"
-                " VALUES (?, ?)",
-                (content_hash, sha256),
-            )
+            _remember(db, content_hash, sha256)
 
-    def catalog_hashes_by_sha256(self, digests: Iterable[str]) -> dict[str, str]:
-        """``sha256 -> content_hash`` of catalog images whose whole-file digest is known."""
-        query = (
-            "SELECT k.sha256, k.content_hash FROM sha256_by_content_hash AS k"
-            " JOIN images AS i ON i.content_hash = k.content_hash WHERE k.sha256 IN ({marks})"
-        )
+    def catalog_hashes_by_sha256(self, library: str, digests: Iterable[str]) -> dict[str, str]:
+        """``sha256 -> content_hash`` of the library's images whose whole-file digest is known."""
         with self._transaction() as db:
+            query = (
+                "SELECT k.sha256, k.content_hash FROM sha256_by_content_hash AS k"
+                " JOIN images AS i ON i.content_hash = k.content_hash"
+                f" WHERE i.library_id = {_library_id(db, library)} AND k.sha256 IN ({{marks}})"
+            )
             return {row[0]: row[1] for row in where_in(db, query, digests)}
 
-    def import_posted(self, matches: Sequence[LegacyMatch], unresolved: Sequence[str]) -> None:
+    # -- reports --------------------------------------------------------------------
+    def library_status(self, library: str) -> LibraryStatus:
         with self._transaction() as db:
-            posted.import_legacy(db, matches, unresolved, selection.iso(self._clock()))
+            return library_status(db, _library_id(db, library))
 
-    def unresolved_digests(self) -> set[str]:
+    def channel_status(self, channel: str) -> ChannelStatus:
         with self._transaction() as db:
-            return {row[0] for row in db.execute("SELECT sha256 FROM legacy_unresolved")}
+            row, _ = _channel(db, channel)
+            return channel_status(db, row, self._clock())
 
-    def export_posted(self) -> PostedExport:
-        with self._transaction() as db:
-            return posted.export(db)
-
-    def reset_posted(self) -> PostedExport:
-        with self._transaction() as db:
-            return posted.reset(db)
-
-    # -- status ---------------------------------------------------------------------
-    def catalog_files(self) -> dict[str, str | None]:
+    def catalog_files(self, library: str) -> dict[str, str | None]:
         """Every image and sidecar held, ``path_lower -> content_hash``: a full read."""
         with self._transaction() as db:
-            return dict(db.execute("SELECT path_lower, content_hash FROM files"))
-
-    def status(self) -> Status:
-        now = self._clock()
-        with self._transaction() as db:
-            return Status(
-                images=_count(db, "files WHERE kind = 'image'"),
-                unique_images=_count(db, "images"),
-                available=pool.size(db) + pool.expired_leases(db, now),
-                leased=pool.active_leases(db, now),
-                posted=_count(db, "posted"),
-                without_content_hash=_count(
-                    db, "files WHERE kind = 'image' AND content_hash IS NULL"
-                ),
-                last_sync_at=_meta(db, "last_sync_at"),
-                cursor=_meta(db, "cursor") is not None,
-                listing=_meta(db, "listing") == "1",
+            rows = db.execute(
+                "SELECT path_lower, content_hash FROM files WHERE library_id = ?",
+                (_library_id(db, library),),
             )
+            return dict(rows)
 
 
-def _meta(db: sqlite3.Connection, key: str) -> str | None:
-    row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-    return None if row is None else str(row[0])
+@contextmanager
+def _translated() -> Iterator[None]:
+    """SQLite's operational errors as the service's own: busy or full, never a bare 500."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        text = str(exc).lower()
+        if "locked" in text or "busy" in text:
+            raise StoreBusy("the database is busy; try again shortly") from exc
+        if "full" in text or "disk i/o" in text:
+            raise StorageFull("the state directory's disk is full or failing") from exc
+        raise
 
 
-def _set_meta(db: sqlite3.Connection, key: str, value: str) -> None:
-    db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+def _library_id(db: sqlite3.Connection, name: str) -> int:
+    row = db.execute("SELECT id FROM libraries WHERE name = ?", (name,)).fetchone()
+    if row is None:
+        raise UnknownName(f"no library {name!r}")
+    return int(row[0])
 
 
-def _generation(db: sqlite3.Connection) -> int:
-    return int(_meta(db, "generation") or 0)
+def _channel(db: sqlite3.Connection, name: str) -> tuple[queue.Channel, int]:
+    """The channel's row and its library's id."""
+    row = db.execute(
+        "SELECT id, cycle, library_id FROM channels WHERE name = ?", (name,)
+    ).fetchone()
+    if row is None:
+        raise UnknownName(f"no channel {name!r}")
+    return queue.Channel(row[0], row[1]), int(row[2])
 
 
-def _count(db: sqlite3.Connection, source: str) -> int:
-    return int(db.execute(f"SELECT count(*) FROM {source}").fetchone()[0])
+def _require_ready(db: sqlite3.Connection, library_id: int) -> None:
+    row = db.execute("SELECT ready_at FROM libraries WHERE id = ?", (library_id,)).fetchone()
+    if row[0] is None:
+        raise NotReady("the first catch-up has not completed yet; try again shortly")
 
 
-def _check_lease_matches(db: sqlite3.Connection, lease_id: str, content_hash: str) -> None:
-    row = db.execute("SELECT content_hash FROM images WHERE lease_id = ?", (lease_id,)).fetchone()
-    if row is not None and row[0] != content_hash:
-        raise InvalidInput(f"lease {lease_id} holds another image, not {content_hash}")
+def _new_cycle(db: sqlite3.Connection, channel: queue.Channel) -> queue.Channel:
+    turned = queue.Channel(channel.id, channel.cycle + 1)
+    db.execute("UPDATE channels SET cycle = ? WHERE id = ?", (turned.cycle, channel.id))
+    queue.rebuild(db, turned)
+    return turned
+
+
+def _remember(db: sqlite3.Connection, content_hash: str, sha256: str) -> None:
+    db.execute(
+        "INSERT OR REPLACE INTO sha256_by_content_hash (content_hash, sha256) VALUES (?, ?)",
+        (content_hash, sha256),
+    )
+
+
+def _info(channel: str, lease: leases.LeaseRow, now: float) -> LeaseInfo:
+    return LeaseInfo(lease.id, channel, lease.content_hash, iso(lease.expires_at), lease.state(now))

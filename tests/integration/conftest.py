@@ -17,8 +17,9 @@ from fastapi import FastAPI
 
 from app.dropbox.client import RetryPolicy
 from app.main import create_app
-from app.runtime import Services
+from app.runtime import Runtime
 from app.settings import Settings
+from app.sync.worker import SyncWorker
 from app.threaded_server import ThreadedServer
 from emulator import Emulator, EmulatorServer
 from tests.conftest import API_TOKEN, MakeSettings
@@ -39,18 +40,23 @@ class Service:
         return self.server.base_url
 
     @property
-    def services(self) -> Services:
-        services: Services = self.app.state.services
-        return services
+    def runtime(self) -> Runtime:
+        runtime: Runtime = self.app.state.runtime
+        return runtime
+
+    @property
+    def worker(self) -> SyncWorker:
+        """The sync worker of the library ``default``."""
+        return self.runtime.workers["default"]
 
     def wait_ready(self, timeout: float = 30.0) -> None:
         wait_until(lambda: self.client.get("/readyz").status_code == 200, timeout)
 
     def catch_up(self) -> None:
         """Ask for a catch-up; wait for one that started after the ask to finish."""
-        health = self.services.sync.health
+        health = self.worker.health
         target = health.runs + (2 if health.running else 1)
-        self.services.sync.request_threadsafe()
+        self.worker.request_threadsafe()
         wait_until(lambda: health.runs >= target, 30)
 
 

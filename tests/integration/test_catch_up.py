@@ -14,9 +14,9 @@ from app.errors import FolderNotFound
 from app.sync.catch_up import CatchUp
 from emulator import Emulator
 from state.changes import FileKinds
-from state.sqlite import SqliteStore
 from tests.conftest import MakeSettings
 from tests.integration.conftest import FAST_RETRY, Service, StartService
+from tests.stores import DEFAULTS, default_store
 
 KINDS = FileKinds.of([".jpg", ".jpeg", ".png"], [".txt"])
 
@@ -27,7 +27,7 @@ def truth(emulator: Emulator, folder: str = "/Photos", recursive: bool = False) 
 
 
 def assert_level(service: Service, emulator: Emulator, recursive: bool = False) -> None:
-    assert service.services.store.catalog_files() == truth(emulator, recursive=recursive)
+    assert service.runtime.store.catalog_files("default") == truth(emulator, recursive=recursive)
     assert emulator.counters.calls("files/download") == 0
 
 
@@ -79,7 +79,7 @@ def test_non_recursive_ignores_subfolders(emulator: Emulator, start_service: Sta
     emulator.put_file("/Photos/top.jpg", b"top")
     emulator.put_file("/Photos/sub/below.jpg", b"below")
     service = start_service()
-    assert service.services.store.catalog_files() == truth(emulator)
+    assert service.runtime.store.catalog_files("default") == truth(emulator)
     assert len(truth(emulator)) == 1
 
 
@@ -90,14 +90,14 @@ def test_reset_relists_and_keeps_posted_state(
         emulator.put_file(f"/Photos/{n}.jpg", str(n).encode())
     service = start_service()
     posted = truth(emulator)["/photos/0.jpg"]
-    service.services.store.mark_posted(posted, None, None)
+    service.runtime.store.mark_posted("default", posted, None, None)
     emulator.invalidate_cursors()
     emulator.delete("/Photos/1.jpg")
     emulator.put_file("/Photos/new.jpg", b"new")
     service.catch_up()
     assert_level(service, emulator)
-    assert service.services.store.export_posted().dropbox_content_hashes == (posted,)
-    assert service.services.metrics.catch_up_resets._value.get() == 1
+    assert service.runtime.store.export_posted("default").dropbox_content_hashes == (posted,)
+    assert service.runtime.metrics.catch_up_resets.labels("default")._value.get() == 1
 
 
 def test_reset_in_the_middle_of_a_paged_listing(
@@ -107,7 +107,7 @@ def test_reset_in_the_middle_of_a_paged_listing(
     emulator.faults.reset_next_continue()
     service = start_service()
     assert_level(service, emulator)
-    assert service.services.metrics.catch_up_resets._value.get() == 1
+    assert service.runtime.metrics.catch_up_resets.labels("default")._value.get() == 1
 
 
 def test_rate_limit_and_server_error_storms_converge(
@@ -159,15 +159,18 @@ def test_a_vanished_folder_empties_the_catalog(
     emulator.put_file("/Photos/a.jpg", b"a")
     base_url = emulator_server.base_url  # type: ignore[attr-defined]
     settings = make_settings(dropbox_base_url=base_url, dropbox_access_token=emulator.access_token)
-    store = SqliteStore(settings.database_path)
-    catch_up = CatchUp(settings, store, DropboxClient(settings, retry=FAST_RETRY))
+    store = default_store(settings.database_path)
+    kinds = FileKinds.of(settings.image_extensions, settings.sidecar_extensions)
+    library = DEFAULTS[0][0]
+    catch_up = CatchUp(library, kinds, store, DropboxClient(settings, retry=FAST_RETRY))
     catch_up.run()
-    store.mark_posted(truth(emulator)["/photos/a.jpg"], None, None)
+    store.mark_posted("default", truth(emulator)["/photos/a.jpg"], None, None)
     emulator.delete("/Photos")
     with pytest.raises(FolderNotFound):
         catch_up.run()
-    assert store.catalog_files() == {} and store.status().posted == 1
+    assert store.catalog_files("default") == {}
+    assert store.channel_status("default").posted == 1
     emulator.put_file("/Photos/b.jpg", b"b")
     catch_up.run()
-    assert store.catalog_files() == truth(emulator)
+    assert store.catalog_files("default") == truth(emulator)
     store.close()

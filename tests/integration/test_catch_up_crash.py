@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 
 from emulator import Emulator, EmulatorServer
-from state.sqlite import SqliteStore
 from tests.integration.test_catch_up import truth
+from tests.stores import default_store
 
 TRIALS = 10
 
@@ -76,9 +76,9 @@ def test_sigkill_during_catch_up_loses_and_doubles_nothing(tmp_path: Path) -> No
     with EmulatorServer(emulator) as server:
         command, env = sync_command(emulator, server, tmp_path / "state")
         subprocess.run(command, env=env, check=True, capture_output=True, timeout=120)
-        store = SqliteStore(tmp_path / "state" / "unposted.sqlite3")
+        store = default_store(tmp_path / "state" / "unposted.sqlite3")
         posted = next(iter(truth(emulator).values()))
-        store.mark_posted(posted, None, None)
+        store.mark_posted("default", posted, None, None)
         store.close()
         for trial in range(TRIALS):
             mutate(emulator, rng, trial)
@@ -91,8 +91,8 @@ def test_sigkill_during_catch_up_loses_and_doubles_nothing(tmp_path: Path) -> No
             victim.send_signal(signal.SIGKILL)
             victim.wait(timeout=30)
             subprocess.run(command, env=env, check=True, capture_output=True, timeout=120)
-            store = SqliteStore(tmp_path / "state" / "unposted.sqlite3")
-            assert store.catalog_files() == truth(emulator), f"trial {trial}"
-            assert posted in store.export_posted().dropbox_content_hashes
+            store = default_store(tmp_path / "state" / "unposted.sqlite3")
+            assert store.catalog_files("default") == truth(emulator), f"trial {trial}"
+            assert posted in store.export_posted("default").dropbox_content_hashes
             store.close()
     assert killed_mid_run >= TRIALS // 2, "most kills should land inside a running catch-up"

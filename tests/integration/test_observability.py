@@ -46,7 +46,8 @@ FAMILIES = {
     "unposted_dropbox_calls": "Dropbox API calls by route and status",
     "unposted_dropbox_retries": "Dropbox retries",
     "unposted_dropbox_wait_seconds": "waits before retries",
-    "unposted_catalog_images": "catalog gauges",
+    "unposted_library_images": "catalog gauges per library",
+    "unposted_channel_images": "catalog gauges per channel",
     "unposted_legacy_import_downloads": "legacy import downloads",
 }
 LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "dropbox")
@@ -115,7 +116,7 @@ def _catch_ups_with_faults(service: Service, emulator: Emulator) -> None:
     service.catch_up()
     emulator.faults.reset_next_continue()
     service.catch_up()
-    assert service.services.sync.health.last_error is None
+    assert service.worker.health.last_error is None
 
 
 def _legacy_import(service: Service, emulator: Emulator) -> None:
@@ -179,8 +180,9 @@ def test_metrics_show_every_family_after_a_session(session: Service) -> None:
     assert value("unposted_dropbox_retries", reason="unavailable") == 1
     assert value("unposted_dropbox_wait_seconds") > 0
     assert value("unposted_legacy_import_downloads") == 1
-    gauges = {s.labels["state"]: s.value for s in families["unposted_catalog_images"]}
+    gauges = {s.labels["state"]: s.value for s in families["unposted_library_images"]}
     assert gauges["images"] == gauges["unique_images"] == 4
+    gauges = {s.labels["state"]: s.value for s in families["unposted_channel_images"]}
     assert (gauges["available"], gauges["leased"]) == (0, 1)
     exported = session.client.get("/posted/export").json()["dropbox_content_hashes"]
     assert gauges["posted"] == len(exported) >= 3

@@ -42,7 +42,10 @@ def test_posted_with_the_lease_retires_the_image(
     chosen = select(service)
     reply = post(service, content_hash=chosen["content_hash"], lease_id=chosen["lease"]["id"])
     assert reply.status_code == 200
-    assert reply.json().keys() == {"content_hash", "posted_at", "archived_to"}
+    assert reply.json().keys() == {
+        "content_hash", "posted_at", "archived_to", "lease", "archive_error"
+    }  # fmt: skip
+    assert (reply.json()["lease"], reply.json()["archive_error"]) == ("ended", None)
     assert reply.json()["content_hash"] == chosen["content_hash"]
     assert reply.json()["archived_to"] is None
     assert error_of(service.client.post("/select", json={})) == (404, "no_new_images")

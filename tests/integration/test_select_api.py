@@ -218,15 +218,16 @@ def test_metrics_and_log_events(
     emulator.put_file("/Photos/a.jpg", b"a")
     emulator.put_file("/Photos/b.jpg", b"b")
     service = start_service()
-    caplog.set_level("INFO", logger="app.services.selection")
+    caplog.set_level("DEBUG", logger="app.services.selection")
     for body in ({}, {"dry_run": True}, {}, {}):
         select(service, **body)
     metrics = service.client.get("/metrics").text
     for outcome, count in (("selected", 2), ("preview", 1), ("no_new_images", 1)):
-        assert f'unposted_selections_total{{outcome="{outcome}"}} {count}.0' in metrics
-    assert "unposted_selection_images_considered_total 3.0" in metrics
+        selections = f'unposted_selections_total{{channel="default",outcome="{outcome}"}}'
+        assert f"{selections} {count}.0" in metrics
+    assert 'unposted_selection_images_considered_total{channel="default"} 3.0' in metrics
     assert "unposted_selection_downloads_total 0.0" in metrics
-    assert 'unposted_leases_total{event="granted"} 2.0' in metrics
+    assert 'unposted_leases_total{channel="default",event="granted"} 2.0' in metrics
     assert "unposted_selection_seconds_count 4.0" in metrics
     events = [getattr(record, "event", None) for record in caplog.records]
     assert events.count("image_selection_start") == 4
@@ -235,6 +236,8 @@ def test_metrics_and_log_events(
         "selected", "preview", "selected", "no_new_images"
     ]  # fmt: skip
     assert all(isinstance(record.ms, float) for record in complete)
+    # A preview is a read, like a health check: logged at DEBUG; leases and refusals at INFO.
+    assert [r.levelname for r in complete] == ["INFO", "DEBUG", "INFO", "INFO"]
 
 
 def database_bytes(service: Service) -> tuple[bytes, bytes]:
@@ -259,7 +262,7 @@ def test_preview_changes_nothing_byte_for_byte(
     select(service, lease_seconds=1)  # a lease that expires: previews must not reclaim it
     held = select(service).json()
     wait_until(lambda: status(service)["leased"] == 1, 10)
-    wait_until(lambda: not service.services.sync.health.running)
+    wait_until(lambda: not service.worker.health.running)
     before, dump = database_bytes(service), database_dump(service)
     previews = [select(service, dry_run=True) for _ in range(10)]
     previews.append(select(service, dry_run=True, name=posted["name"]))

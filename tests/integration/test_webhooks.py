@@ -35,21 +35,21 @@ class Work:
 
     @classmethod
     def of(cls, service: Service) -> Work:
-        return cls(service.services.webhooks.requests, service.services.sync.health.runs)
+        return cls(service.runtime.inboxes[0].requests, service.worker.health.runs)
 
 
 def settled(service: Service) -> bool:
-    return not service.services.webhooks.holding and service.services.sync.idle
+    return not service.runtime.inboxes[0].holding and service.worker.idle
 
 
 def assert_nothing_triggered(service: Service, before: Work) -> None:
     # A request to the worker shows until its run is counted: idle, or runs moved.
-    assert not service.services.webhooks.holding and service.services.sync.idle
+    assert not service.runtime.inboxes[0].holding and service.worker.idle
     assert Work.of(service) == before
 
 
 def outcome_count(service: Service, outcome: str) -> float:
-    value = service.services.metrics.registry.get_sample_value(
+    value = service.runtime.metrics.registry.get_sample_value(
         "unposted_webhooks_total", {"outcome": outcome}
     )
     return value or 0.0
@@ -89,7 +89,7 @@ def test_a_change_becomes_selectable_with_no_other_action(
 
 
 def test_the_account_is_learnt_from_dropbox(emulator: Emulator, service: Service) -> None:
-    assert service.services.store.get_meta("account_id") == emulator.account_id
+    assert service.runtime.store.sync_state("default").account_id == emulator.account_id
 
 
 def test_a_burst_of_1000_costs_at_most_two_catch_ups_and_loses_no_change(

@@ -16,8 +16,9 @@ import pytest
 from app.dropbox.client import DropboxClient
 from app.settings import Settings
 from app.sync.catch_up import CatchUp
-from state.sqlite import SqliteStore
-from state.store import SelectRequest
+from state.changes import FileKinds
+from state.store import LibraryDef, SelectRequest
+from tests.stores import default_store
 
 _NAMES = ("APP_KEY", "APP_SECRET", "REFRESH_TOKEN", "FOLDER")
 _LIVE = {name: os.environ.get(f"UNPOSTED_LIVE_{name}") for name in _NAMES}
@@ -41,13 +42,17 @@ def live_settings(tmp_path: Path) -> Settings:
 
 
 def test_a_real_folder_catches_up_and_offers_an_image(live_settings: Settings) -> None:
-    store = SqliteStore(live_settings.database_path)
+    assert live_settings.dropbox_folder is not None
+    store = default_store(live_settings.database_path, live_settings.dropbox_folder)
     dropbox = DropboxClient(live_settings)
+    library = LibraryDef("default", live_settings.dropbox_folder)
+    kinds = FileKinds.of(live_settings.image_extensions, live_settings.sidecar_extensions)
     try:
-        summary = CatchUp(live_settings, store, dropbox).run()
-        assert summary.pages >= 1 and store.sync_state().cursor is not None
-        assert store.status().without_content_hash == 0  # Dropbox lists every hash
-        preview = store.select(SelectRequest(policy="random", lease_seconds=60, dry_run=True))
+        summary = CatchUp(library, kinds, store, dropbox).run()
+        assert summary.pages >= 1 and store.sync_state("default").cursor is not None
+        # Dropbox lists every hash
+        assert store.library_status("default").without_content_hash == 0
+        preview = store.select("default", SelectRequest(60, dry_run=True))
         assert len(preview.content_hash) == 64 and preview.lease is None
         assert dropbox.current_account_id().startswith("dbid:")
     finally:

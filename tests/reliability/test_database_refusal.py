@@ -16,13 +16,13 @@ from pathlib import Path
 import pytest
 
 from state.changes import FileEntry, FileKinds, plan_page
-from state.sqlite import SqliteStore
 from state.sqlite.schema import SCHEMA_VERSION
 from tests.reliability.ledger import Ledger
+from tests.stores import default_store
 
 
 def filled_database(path: Path) -> None:
-    store = SqliteStore(path)
+    store = default_store(path, "/p")
     entries = [
         FileEntry(
             f"/p/{n}.jpg",
@@ -37,8 +37,9 @@ def filled_database(path: Path) -> None:
         )
         for n in range(3_000)
     ]
-    store.begin_listing()
-    store.apply_page(plan_page(entries, FileKinds.of([".jpg"], [])), "c", has_more=False)
+    store.begin_listing("default")
+    kinds = FileKinds.of([".jpg"], [])
+    store.apply_page("default", plan_page(entries, kinds), "c", has_more=False)
     store.close()
 
 

@@ -415,7 +415,7 @@ def test_hostile_webhooks_are_refused_and_change_nothing(
             ok = reply.status_code == status and (status == 200 or refused_or_forbidden(reply))
             if not ok:
                 wrong.append(f"{label}: {reply.status_code} {reply.text[:200]}")
-    wait_until(lambda: hostile.services.sync.idle, 15)
+    wait_until(lambda: hostile.worker.idle, 15)
     after = snapshot(hostile)
     entry.trials += 1
     entry.wrong += len(wrong) + (after != before)

@@ -18,10 +18,10 @@ from pathlib import Path
 import httpx
 
 from emulator import Emulator, EmulatorServer
-from state.sqlite import SqliteStore
 from tests.integration.test_catch_up import truth
 from tests.reliability.ledger import Ledger
 from tests.reliability.process import ServiceProcess
+from tests.stores import default_store
 from tests.waiting import wait_until
 
 
@@ -30,9 +30,9 @@ def trials(long_mode: bool) -> int:
 
 
 def catalog(state: Path) -> dict[str, str | None]:
-    store = SqliteStore(state / "unposted.sqlite3")
+    store = default_store(state / "unposted.sqlite3")
     try:
-        return store.catalog_files()
+        return store.catalog_files("default")
     finally:
         store.close()
 

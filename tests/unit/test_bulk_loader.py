@@ -15,7 +15,7 @@ from state.sqlite.bulk import bulk_load, content_hash_of, name_of
 from state.store import SelectRequest
 
 COUNT = 500
-PREVIEW = SelectRequest(policy="random", lease_seconds=60, dry_run=True)
+PREVIEW = SelectRequest(60, dry_run=True)
 
 
 @pytest.fixture
@@ -35,13 +35,14 @@ def store(database: Path) -> Iterator[SqliteStore]:
 
 def _slots(path: Path) -> list[int]:
     with sqlite3.connect(path) as db:
-        return [row[0] for row in db.execute("SELECT slot FROM images WHERE slot IS NOT NULL")]
+        return [row[0] for row in db.execute("SELECT slot FROM queue WHERE slot IS NOT NULL")]
 
 
 def test_the_catalog_is_caught_up_and_every_image_is_available(store: SqliteStore) -> None:
-    status, state = store.status(), store.sync_state()
-    assert (status.images, status.unique_images, status.available) == (COUNT, COUNT, COUNT)
-    assert (status.posted, status.leased, status.without_content_hash) == (0, 0, 0)
+    status, state = store.library_status("default"), store.sync_state("default")
+    counts = store.channel_status("default")
+    assert (status.images, status.unique_images, counts.available) == (COUNT, COUNT, COUNT)
+    assert (counts.posted, counts.leased, status.without_content_hash) == (0, 0, 0)
     assert state.cursor == "AAEcursor" and state.ready_at is not None
     assert not state.listing and state.last_sync_at is None
 
@@ -64,9 +65,7 @@ def test_the_schema_matches_a_store_created_the_usual_way(database: Path, tmp_pa
 
 
 def test_selection_by_name_finds_the_image_and_its_sidecar(store: SqliteStore) -> None:
-    chosen = store.select(
-        SelectRequest(policy="random", lease_seconds=60, dry_run=True, name=name_of(10))
-    )
+    chosen = store.select("default", SelectRequest(60, dry_run=True, name=name_of(10)))
     assert chosen.path == f"/Photos/{name_of(10)}"
     assert chosen.content_hash == content_hash_of(7, 10)
     assert [ref.name for ref in chosen.sidecars] == ["img_0000010.txt"]
@@ -74,31 +73,40 @@ def test_selection_by_name_finds_the_image_and_its_sidecar(store: SqliteStore) -
 
 def test_random_selection_leases_and_release_restores(store: SqliteStore) -> None:
     hashes = {content_hash_of(7, index) for index in range(COUNT)}
-    assert store.select(PREVIEW).content_hash in hashes
-    leased = store.select(SelectRequest(policy="random", lease_seconds=60))
-    assert leased.lease is not None and store.status().available == COUNT - 1
-    store.release(leased.lease.id)
-    assert store.status().available == COUNT
+    assert store.select("default", PREVIEW).content_hash in hashes
+    leased = store.select("default", SelectRequest(60))
+    assert leased.lease is not None
+    assert store.channel_status("default").available == COUNT - 1
+    store.release("default", leased.lease.id)
+    assert store.channel_status("default").available == COUNT
 
 
 def test_catalog_changes_apply_on_top_of_a_loaded_catalog(
     store: SqliteStore, database: Path
 ) -> None:
-    store.apply_page([RemovePath(f"/photos/{name_of(3)}")], "AAEnext", has_more=False)
-    assert store.status().unique_images == COUNT - 1
+    store.apply_page("default", [RemovePath(f"/photos/{name_of(3)}")], "AAEnext", False)
+    assert store.library_status("default").unique_images == COUNT - 1
     assert sorted(_slots(database)) == list(range(COUNT - 1))
-    assert store.sync_state().cursor == "AAEnext"
+    assert store.sync_state("default").cursor == "AAEnext"
 
 
-def test_a_database_that_holds_files_is_refused(database: Path) -> None:
+def test_a_library_that_holds_files_is_refused_another_is_added(database: Path) -> None:
     with pytest.raises(InvalidInput):
         bulk_load(database, 10, cursor="AAEcursor")
+    bulk_load(database, 10, cursor="AAEsecond", library="second", channel="second")
+    store = SqliteStore(database)
+    try:
+        assert store.channel_status("second").available == 10
+        assert store.channel_status("default").available == COUNT
+    finally:
+        store.close()
 
 
 def test_an_empty_load_is_a_ready_empty_catalog(tmp_path: Path) -> None:
     bulk_load(tmp_path / "empty.sqlite3", 0, cursor="AAEcursor")
     store = SqliteStore(tmp_path / "empty.sqlite3")
     try:
-        assert store.status().images == 0 and store.sync_state().ready_at is not None
+        assert store.library_status("default").images == 0
+        assert store.sync_state("default").ready_at is not None
     finally:
         store.close()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from app.config import check_credentials, load_config
 from app.errors import ConfigError
-from app.settings import load_settings
+from app.settings import Settings, load_settings
 from tests.conftest import MakeSettings
 
 
@@ -55,8 +56,9 @@ def test_bad_values_name_the_variable_in_one_line(
 
 
 def test_missing_folder_is_named() -> None:
-    with pytest.raises(ConfigError, match=r"^DROPBOX_FOLDER: is required$"):
-        load_settings(_env_file=None)
+    settings = load_settings(_env_file=None)
+    with pytest.raises(ConfigError, match=r"^DROPBOX_FOLDER: is required"):
+        load_config(settings, {})
 
 
 def test_serve_refuses_missing_secrets(make_settings: MakeSettings) -> None:
@@ -64,11 +66,20 @@ def test_serve_refuses_missing_secrets(make_settings: MakeSettings) -> None:
         make_settings(api_token=None).check_serve()
     with pytest.raises(ConfigError, match="DROPBOX_APP_SECRET"):
         make_settings(dropbox_app_secret=None).check_serve()
-    with pytest.raises(ConfigError, match="DROPBOX_REFRESH_TOKEN"):
-        make_settings(dropbox_access_token=None).check_serve()
-    with pytest.raises(ConfigError, match="DROPBOX_APP_KEY"):
-        make_settings(dropbox_refresh_token="r", dropbox_app_key=None).check_serve()
     make_settings(sync_mode="longpoll", dropbox_app_secret=None).check_serve()
+
+
+def test_dropbox_credentials_are_required_where_a_library_uses_them(
+    make_settings: MakeSettings,
+) -> None:
+    def check(settings: Settings) -> None:
+        check_credentials(load_config(settings, {}), settings)
+
+    with pytest.raises(ConfigError, match="DROPBOX_REFRESH_TOKEN"):
+        check(make_settings(dropbox_access_token=None))
+    with pytest.raises(ConfigError, match="DROPBOX_APP_KEY"):
+        check(make_settings(dropbox_refresh_token="r", dropbox_app_key=None))
+    check(make_settings())
 
 
 def test_secrets_do_not_show_in_repr(make_settings: MakeSettings) -> None:

@@ -117,7 +117,7 @@ def test_until_our_account_is_known_every_notification_counts() -> None:
     run(scenario)
 
 
-def test_the_account_id_is_read_from_the_store_once_known_then_remembered() -> None:
+def test_the_account_id_is_asked_each_time_so_a_learnt_or_changed_account_counts() -> None:
     async def scenario() -> None:
         recorder = Recorder(account_id=None)
         inbox = recorder.inbox()
@@ -125,8 +125,10 @@ def test_the_account_id_is_read_from_the_store_once_known_then_remembered() -> N
         recorder.account_id = OURS  # the sync worker has learnt it
         for _ in range(10):
             await inbox.receive(FOR_US)
-        assert recorder.reads == 2
+        assert recorder.reads == 11
         assert not await inbox.receive(FOR_OTHERS)
+        recorder.account_id = "dbid:theirs"  # new credentials, of another account
+        assert await inbox.receive(FOR_OTHERS)
         await settled(inbox)
 
     run(scenario)

@@ -1,20 +1,24 @@
-"""``POST /admin/reset-posted``: forget what was posted, answering with what was forgotten.
+"""Operator routes: forget a channel's posted state, re-list libraries.
 
-The body must be exactly ``{"confirm": "RESET"}``; anything else is 422 and nothing
-changes. The reply is the export of the cleared state, so it can be imported back.
+``POST /admin/reset-posted`` (at the root for the default channel, and under
+``/channels/{channel}``) takes exactly ``{"confirm": "RESET"}``; anything else is 422
+and nothing changes. The reply is the export of the cleared state, so it can be
+imported back. ``POST /admin/resync`` re-lists every library, or the one named.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict
+from fastapi import APIRouter, Body
+from pydantic import BaseModel, ConfigDict, Field
 
-from app.api.deps import Authorized, ServicesDep
-from app.services.selection import SelectionService, export_json
+from app.api.deps import ChannelDep, ConfigDep, LanesDep, Operator, StoreDep, WorkersDep
+from app.errors import UnknownName
+from app.services.posted_state import export_json, reset_posted
 
-router = APIRouter(tags=["admin"], dependencies=[Authorized])
+router = APIRouter(tags=["admin"], dependencies=[Operator])
+resync_router = APIRouter(tags=["admin"], dependencies=[Operator])
 
 
 class ResetBody(BaseModel):
@@ -24,5 +28,27 @@ class ResetBody(BaseModel):
 
 
 @router.post("/admin/reset-posted")
-def reset_posted(body: ResetBody, services: ServicesDep) -> dict[str, list[str]]:
-    return export_json(SelectionService.from_services(services).reset_posted())
+async def reset(
+    body: ResetBody, channel: ChannelDep, store: StoreDep, lanes: LanesDep
+) -> dict[str, list[str]]:
+    return export_json(await lanes.store.run(reset_posted, store, channel))
+
+
+class ResyncBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    library: Annotated[str | None, Field(min_length=1, max_length=64)] = None
+
+
+@resync_router.post("/admin/resync", status_code=202)
+async def resync(
+    config: ConfigDep, workers: WorkersDep, body: Annotated[ResyncBody | None, Body()] = None
+) -> dict[str, str]:
+    """Re-list ``library`` (default: every one) in the background, reconciled against the
+    catalog; posted state is kept."""
+    library = (body or ResyncBody()).library
+    if library is not None and library not in config.libraries:
+        raise UnknownName(f"no library {library!r}")
+    for name in [library] if library else list(config.libraries):
+        workers[name].request_relist()
+    return {"status": "accepted", "message": "a full re-list will run in the background"}

@@ -1,11 +1,16 @@
-"""``/healthz`` (the process runs) and ``/readyz`` (the catalog can be trusted)."""
+"""``/healthz`` (the process runs) and ``/readyz`` (every library's catalog can be trusted).
+
+``/healthz`` touches nothing: it answers while the event loop runs, whatever the store
+or Dropbox are doing. ``/readyz`` asks the store, in the store lane; a store that cannot
+answer is 503 ``busy``, like every other route.
+"""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from app.api.deps import ServicesDep
+from app.api.deps import LanesDep, ReadinessDep
 
 router = APIRouter(tags=["health"])
 
@@ -16,8 +21,12 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", response_model=None)
-def readyz(services: ServicesDep) -> JSONResponse | dict[str, str]:
-    reason = services.unready_reason()
-    if reason is not None:
-        return JSONResponse({"error": "not_ready", "message": reason}, status_code=503)
+async def readyz(readiness: ReadinessDep, lanes: LanesDep) -> JSONResponse | dict[str, str]:
+    reasons = await lanes.store.run(readiness)
+    if reasons:
+        if list(reasons) == ["default"]:
+            message = reasons["default"]
+        else:
+            message = "; ".join(f"library {name}: {why}" for name, why in sorted(reasons.items()))
+        return JSONResponse({"error": "not_ready", "message": message}, status_code=503)
     return {"status": "ready"}

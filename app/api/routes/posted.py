@@ -1,22 +1,22 @@
 """``POST /posted``, and the posted state in the publisher's format: export and import.
 
-The import body is read with a size limit checked before parsing: ``IMPORT_LIMIT_BYTES``
-(64 MiB) holds about a million 64-hex digests (67 bytes each with quotes and comma),
-far beyond any publisher's history; a larger body is refused with 413 unread.
+Mounted at the root (the default channel) and under ``/channels/{channel}``. The import
+body is read with a size limit checked before parsing: ``IMPORT_LIMIT_BYTES`` (64 MiB)
+holds about a million 64-hex digests (67 bytes each with quotes and comma), far beyond
+any publisher's history; a larger body is refused with 413 unread.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
-from starlette.concurrency import run_in_threadpool
 
 from app.api.body import read_limited
-from app.api.deps import Authorized, ServicesDep
-from app.services.legacy_import import LegacyImport
-from app.services.selection import SelectionService, export_json
+from app.api.deps import Authorized, ChannelDep, LanesDep, LegacyDep, SelectionDep, StoreDep
+from app.services.posted_state import export_json
 
 router = APIRouter(tags=["posted"], dependencies=[Authorized])
 
@@ -37,15 +37,16 @@ class PostedBody(BaseModel):
 
 
 @router.post("/posted")
-def posted(body: PostedBody, services: ServicesDep) -> dict[str, Any]:
-    service = SelectionService.from_services(services)
-    reply = service.posted(body.content_hash, body.lease_id, body.sha256, body.archive)
+async def posted(body: PostedBody, channel: ChannelDep, service: SelectionDep) -> dict[str, Any]:
+    reply = await service.posted(
+        channel, body.content_hash, body.lease_id, body.sha256, body.archive
+    )
     return reply.as_json()
 
 
 @router.get("/posted/export")
-def export(services: ServicesDep) -> dict[str, list[str]]:
-    return export_json(SelectionService.from_services(services).export())
+async def export(channel: ChannelDep, store: StoreDep, lanes: LanesDep) -> dict[str, list[str]]:
+    return export_json(await lanes.store.run(store.export_posted, channel))
 
 
 # The body is read raw (size-limited, then parsed strictly), so it is documented here.
@@ -65,7 +66,8 @@ _IMPORT_BODY = {"required": True, "content": {"application/json": {"schema": _LE
 
 
 @router.post("/posted/import", openapi_extra={"requestBody": _IMPORT_BODY})
-async def import_posted(request: Request, services: ServicesDep) -> dict[str, int]:
+async def import_posted(request: Request, channel: ChannelDep, legacy: LegacyDep) -> dict[str, int]:
     raw = await read_limited(request, IMPORT_LIMIT_BYTES, "posted-state imports")
-    report = await run_in_threadpool(LegacyImport.from_services(services).run, raw)
+    # Its own thread: an import may download images over 4 MiB, so it stays off both lanes.
+    report = await asyncio.to_thread(legacy.run, channel, raw)
     return report.as_json()

@@ -1,36 +1,135 @@
-"""``GET /status`` (catalog and sync counts) and ``GET /metrics`` (Prometheus)."""
+"""``GET /status`` and ``GET /channels`` (counts), ``GET /metrics`` (Prometheus).
+
+``/status`` is mounted at the root and under ``/channels/{channel}``: a channel's counts
+with its library's. At the root, the operator also sees every library (cursor,
+listing, last catch-up, counts) and every channel (available, leased, posted, cycle).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
 
-from app.api.deps import Authorized, ServicesDep
+from app.api.deps import (
+    Authorized,
+    CallerDep,
+    ConfigDep,
+    LanesDep,
+    MetricsDep,
+    Operator,
+    StoreDep,
+    WorkersDep,
+    channel,
+)
 from app.metrics import CONTENT_TYPE
+from app.sync.worker import SyncWorker
+from state.store import ChannelStatus, LibraryStatus, Store
 
 router = APIRouter(tags=["status"], dependencies=[Authorized])
+operator_router = APIRouter(tags=["status"], dependencies=[Operator])
 
 
 @router.get("/status")
-def status(services: ServicesDep) -> dict[str, Any]:
-    counts = services.store.status()
-    health = services.sync.health
+async def status(
+    request: Request,
+    who: CallerDep,
+    config: ConfigDep,
+    store: StoreDep,
+    workers: WorkersDep,
+    lanes: LanesDep,
+) -> dict[str, Any]:
+    everything = who.operator and "channel" not in request.path_params
+    name = config.default_channel() if everything else await channel(request, who)
+    report: dict[str, Any] = {}
+    if name is not None:
+        library = config.channels[name].library
+        counts = await lanes.store.run(_counts, store, name, library)
+        report = _flat(*counts, workers[library])
+    if everything:
+        report["libraries"] = {
+            library: _library(await lanes.store.run(store.library_status, library), worker)
+            for library, worker in workers.items()
+        }
+        report["channels"] = {
+            name: _channel(await lanes.store.run(store.channel_status, name), config, name)
+            for name in config.channels
+        }
+    return report
+
+
+@router.get("/channels", tags=["status"])
+async def channels(who: CallerDep, config: ConfigDep, store: StoreDep, lanes: LanesDep) -> Any:
+    """The channels this token reaches, with their library and counts."""
+    reachable = [name for name in config.channels if who.may(name)]
     return {
-        "images": counts.images,
-        "unique_images": counts.unique_images,
-        "available": counts.available,
-        "leased": counts.leased,
-        "posted": counts.posted,
-        "without_content_hash": counts.without_content_hash,
-        "last_sync_at": counts.last_sync_at,
-        "syncing": health.running,
-        "cursor": counts.cursor,
-        "last_error": health.last_error,
+        "channels": [
+            {
+                "name": name,
+                **_channel(await lanes.store.run(store.channel_status, name), config, name),
+            }
+            for name in reachable
+        ]
     }
 
 
-@router.get("/metrics", response_class=PlainTextResponse)
-def metrics(services: ServicesDep) -> Response:
-    return Response(services.metrics.exposition(), media_type=CONTENT_TYPE)
+@operator_router.get("/metrics", response_class=PlainTextResponse)
+async def metrics(metrics: MetricsDep, lanes: LanesDep) -> Response:
+    return Response(await lanes.store.run(metrics.exposition), media_type=CONTENT_TYPE)
+
+
+def _counts(store: Store, channel_name: str, library: str) -> tuple[LibraryStatus, ChannelStatus]:
+    return store.library_status(library), store.channel_status(channel_name)
+
+
+def _flat(library: LibraryStatus, counts: ChannelStatus, worker: SyncWorker) -> dict[str, Any]:
+    return {
+        "images": library.images,
+        "unique_images": library.unique_images,
+        "available": counts.available,
+        "leased": counts.leased,
+        "posted": counts.posted,
+        "cycle": counts.cycle,
+        "skipped": library.skipped,
+        "pending": library.pending,
+        "without_content_hash": library.without_content_hash,
+        "last_sync_at": library.last_sync_at,
+        "syncing": worker.health.running,
+        "cursor": library.cursor,
+        "last_error": worker.health.last_error,
+    }
+
+
+def _library(status: LibraryStatus, worker: SyncWorker) -> dict[str, Any]:
+    progress = worker.progress
+    return {
+        "images": status.images,
+        "unique_images": status.unique_images,
+        "skipped": status.skipped,
+        "pending": status.pending,
+        "account_id": status.account_id,
+        "cursor": status.cursor,
+        "listing": status.listing,
+        "ready": status.ready,
+        "last_sync_at": status.last_sync_at,
+        "syncing": worker.health.running,
+        "last_error": worker.health.last_error,
+        "progress": None if progress is None else {
+            "entries": progress.entries, "pages": progress.pages,
+            "seconds": round(progress.elapsed(), 1),
+        },
+    }  # fmt: skip
+
+
+def _channel(status: ChannelStatus, config: Any, name: str) -> dict[str, Any]:
+    spec = config.channels[name].spec
+    return {
+        "library": status.library,
+        "available": status.available,
+        "leased": status.leased,
+        "posted": status.posted,
+        "cycle": status.cycle,
+        "policy": spec.policy,
+        "when_exhausted": spec.when_exhausted,
+    }

@@ -15,10 +15,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from app.api.body import BodyTooLarge, read_limited
-from app.api.deps import ServicesDep
+from app.api.deps import InboxesDep, MetricsDep, SettingsDep
 from app.api.errors import error_response
 from app.errors import RequestError
-from app.runtime import Services
+from app.settings import Settings
+from webhooks.inbox import Inbox
 from webhooks.notification import NotANotification, parse_notification
 from webhooks.signature import HEADER, is_signed
 
@@ -49,19 +50,21 @@ async def challenge(challenge: str | None = None) -> Response:
 
 
 @router.post("/webhook", response_model=None)
-async def notification(request: Request, services: ServicesDep) -> JSONResponse:
+async def notification(
+    request: Request, settings: SettingsDep, inboxes: InboxesDep, metrics: MetricsDep
+) -> JSONResponse:
     try:
-        outcome = await _receive(request, services)
+        outcome = await _receive(request, settings, inboxes)
     except Refused as refused:
-        services.metrics.webhooks.labels(refused.outcome).inc()
+        metrics.webhooks.labels(refused.outcome).inc()
         return error_response(refused.status, refused.code, str(refused))
-    services.metrics.webhooks.labels(outcome).inc()
+    metrics.webhooks.labels(outcome).inc()
     return JSONResponse({"status": outcome})
 
 
-async def _receive(request: Request, services: Services) -> str:
+async def _receive(request: Request, settings: Settings, inboxes: list[Inbox]) -> str:
     body = await _read_body(request)
-    _check_signature(services, body, request.headers.get(HEADER))
+    _check_signature(settings, body, request.headers.get(HEADER))
     try:
         notification = parse_notification(body)
     except NotANotification as exc:
@@ -69,7 +72,8 @@ async def _receive(request: Request, services: Services) -> str:
             "signed webhook is not a notification: %s", exc, extra={"event": "webhook_invalid"}
         )
         raise Refused(400, "bad_request", "invalid", f"not a notification: {exc}") from exc
-    if await services.webhooks.receive(notification):
+    concerned = [await inbox.receive(notification) for inbox in inboxes]
+    if any(concerned):
         log.info("webhook accepted", extra={"event": "webhook_accepted"})
         return "accepted"
     log.info(
@@ -91,8 +95,8 @@ async def _read_body(request: Request) -> bytes:
         raise Refused(400, "bad_request", "invalid", str(exc)) from exc
 
 
-def _check_signature(services: Services, body: bytes, offered: str | None) -> None:
-    secret = services.settings.dropbox_app_secret
+def _check_signature(settings: Settings, body: bytes, offered: str | None) -> None:
+    secret = settings.dropbox_app_secret
     if secret is None:
         log.warning(
             "webhook refused: DROPBOX_APP_SECRET is not set", extra={"event": "webhook_rejected"}

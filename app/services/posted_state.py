@@ -1,4 +1,4 @@
-"""Importing the publisher's legacy ``posted.json``: parse, match, then one atomic write.
+"""A channel's posted state as a whole: the legacy ``posted.json`` import, export and reset.
 
 Digests of files up to 4 MiB match content hashes by arithmetic alone (``state.legacy``).
 Only while some digests still match nothing are images over 4 MiB downloaded, each at
@@ -11,20 +11,21 @@ written; the import itself is one store transaction. Blocking: call from a threa
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import Protocol
 
+from app.config import Config
 from app.dropbox.client import DownloadedHashes, DropboxClient
-from app.errors import ConfigError, FileNotFound
+from app.errors import ConfigError, FileNotFound, NotReady
 from app.metrics import Metrics
-from app.runtime import Services
-from app.services.selection import require_ready
 from state.legacy import (
     lookup_hashes,
     parse_posted_json,
     plan_import,
     unmatched_digests,
 )
-from state.store import Store
+from state.store import CatalogSync, LegacyLookup, PostedExport, PostedState
 
 log = logging.getLogger(__name__)
 
@@ -44,22 +45,33 @@ class ImportReport:
         return asdict(self)
 
 
+class ImportStore(CatalogSync, LegacyLookup, PostedState, Protocol):
+    """What an import needs of the store."""
+
+
 class LegacyImport:
-    def __init__(self, store: Store, metrics: Metrics, dropbox: DropboxClient | None) -> None:
-        self._store, self._metrics, self._dropbox = store, metrics, dropbox
+    """Imports into one channel; blocking (store and Dropbox): call it from a thread."""
 
-    @classmethod
-    def from_services(cls, services: Services) -> LegacyImport:
-        return cls(services.store, services.metrics, services.dropbox)
+    def __init__(
+        self,
+        config: Config,
+        store: ImportStore,
+        metrics: Metrics,
+        dropbox: Callable[[str], DropboxClient | None],
+    ) -> None:
+        self._config, self._store, self._metrics, self._dropbox = config, store, metrics, dropbox
 
-    def run(self, raw: bytes | str) -> ImportReport:
+    def run(self, channel: str, raw: bytes | str) -> ImportReport:
         state = parse_posted_json(raw)
-        require_ready(self._store)
-        earlier = self._store.unresolved_digests()
-        in_catalog = self._store.catalog_hashes(lookup_hashes(state, earlier))
-        large, downloads = self._match_large(unmatched_digests(state, in_catalog, earlier))
+        library = self._config.channels[channel].library
+        if self._store.sync_state(library).ready_at is None:
+            raise NotReady("the first catch-up has not completed yet; try again shortly")
+        earlier = self._store.unresolved_digests(channel)
+        in_catalog = self._store.catalog_hashes(library, lookup_hashes(state, earlier))
+        pending = unmatched_digests(state, in_catalog, earlier)
+        large, downloads = self._match_large(library, pending)
         plan = plan_import(state, in_catalog, large, earlier)
-        self._store.import_posted(plan.matches, plan.unresolved)
+        self._store.import_posted(channel, plan.matches, plan.unresolved)
         entries = len(state.hashes) + len(state.dropbox_content_hashes)
         report = ImportReport(entries, plan.matched, len(plan.unresolved), downloads)
         log.info(
@@ -69,15 +81,15 @@ class LegacyImport:
         )
         return report
 
-    def _match_large(self, pending: set[str]) -> tuple[dict[str, str], int]:
+    def _match_large(self, library: str, pending: set[str]) -> tuple[dict[str, str], int]:
         """``digest -> content_hash`` for images over 4 MiB, and how many were downloaded."""
-        found = self._store.catalog_hashes_by_sha256(pending) if pending else {}
+        found = self._store.catalog_hashes_by_sha256(library, pending) if pending else {}
         remaining = pending - found.keys()
         downloads = 0
-        for image in self._store.large_images_without_sha256() if remaining else ():
+        for image in self._store.large_images_without_sha256(library) if remaining else ():
             if not remaining:
                 break
-            hashes = self._download(image.path)
+            hashes = self._download(library, image.path)
             if hashes is None:
                 continue
             downloads += 1
@@ -86,15 +98,16 @@ class LegacyImport:
                 remaining.discard(hashes.sha256)
         return found, downloads
 
-    def _download(self, path: str) -> DownloadedHashes | None:
+    def _download(self, library: str, path: str) -> DownloadedHashes | None:
         """Hash one image by downloading it; remember the result so it is never fetched again."""
-        if self._dropbox is None:
+        dropbox = self._dropbox(library)
+        if dropbox is None:
             raise ConfigError("matching images over 4 MiB needs Dropbox credentials")
         try:
-            hashes = self._dropbox.download_hashes(path)
+            hashes = dropbox.download_hashes(path)
         except FileNotFound:
             return None  # gone since the last catch-up: nothing to match
-        self._metrics.legacy_downloads.inc()
+        self._metrics.legacy_downloads.labels(library).inc()
         # Remembered under the hash of the bytes read, in case the file changed since listing.
         self._store.remember_sha256(hashes.content_hash, hashes.sha256)
         log.info(
@@ -103,3 +116,24 @@ class LegacyImport:
             extra={"event": "legacy_import_download", "size": hashes.size},
         )
         return hashes
+
+
+def reset_posted(store: PostedState, channel: str) -> PostedExport:
+    """Forget everything the channel posted; returns what was forgotten, to import back."""
+    cleared = store.reset_posted(channel)
+    log.warning(
+        "posted state of %s reset: %d content hashes forgotten",
+        channel,
+        len(cleared.dropbox_content_hashes),
+        extra={"event": "posted_reset", "channel": channel,
+               "cleared": len(cleared.dropbox_content_hashes)},
+    )  # fmt: skip
+    return cleared
+
+
+def export_json(export: PostedExport) -> dict[str, list[str]]:
+    """The publisher's ``posted.json`` format, extended with content hashes."""
+    return {
+        "hashes": list(export.hashes),
+        "dropbox_content_hashes": list(export.dropbox_content_hashes),
+    }

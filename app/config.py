@@ -1,0 +1,254 @@
+"""Libraries and channels: from ``UNPOSTED_CONFIG`` (a TOML file), or from the environment.
+
+Without a file, the environment defines one library ``default`` (``DROPBOX_FOLDER``,
+``DROPBOX_RECURSIVE``, the service's own credentials) and one channel ``default``
+(``SELECT_POLICY``, ``LEASE_SECONDS``). With a file, the file defines every library and
+channel::
+
+    [libraries.brand-a]
+    folder = "/Photos/brand-a"          # required
+    recursive = false                   # default: DROPBOX_RECURSIVE
+    refresh_token_env = "BRAND_A_TOKEN" # default: the service's own account
+
+    [channels.brand-a-instagram]
+    library = "brand-a"                 # required
+    policy = "random"                   # random | oldest | newest | name
+    when_exhausted = "stop"             # stop | new_cycle
+    lease_seconds = 900                 # default: LEASE_SECONDS
+    api_token_env = "INSTAGRAM_TOKEN"   # a token that reaches this channel only
+    near_duplicates = "skip"            # skip | allow
+
+Secrets never stand in the file, only the names of the variables that hold them. Any
+problem stops the service with one line naming the file, the table and the key.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+from pydantic import SecretStr
+
+from app.errors import ConfigError
+from app.settings import SelectPolicy, Settings, dropbox_path
+from state.store import ChannelDef, LibraryDef, WhenExhausted
+
+NearDuplicates = Literal["skip", "allow"]
+DEFAULT = "default"
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+_MAX_LEASE_SECONDS = 86_400
+
+
+@dataclass(frozen=True)
+class Library:
+    spec: LibraryDef
+    refresh_token: SecretStr | None  # None: the service's own credentials
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+@dataclass(frozen=True)
+class Channel:
+    spec: ChannelDef
+    api_token: SecretStr | None
+    near_duplicates: NearDuplicates = "skip"
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def library(self) -> str:
+        return self.spec.library
+
+
+@dataclass(frozen=True)
+class Config:
+    libraries: dict[str, Library]
+    channels: dict[str, Channel]
+    file: Path | None = None
+
+    def default_channel(self) -> str | None:
+        """The channel that routes without ``/channels/{name}`` act on, if there is one."""
+        if DEFAULT in self.channels:
+            return DEFAULT
+        return next(iter(self.channels)) if len(self.channels) == 1 else None
+
+    def channels_of(self, library: str) -> list[Channel]:
+        return [channel for channel in self.channels.values() if channel.library == library]
+
+
+def check_credentials(config: Config, settings: Settings) -> None:
+    """Refuse to start what calls Dropbox without a way to: the service's own credentials
+    when a library uses them, the app's key and secret for every refresh token."""
+    if any(library.refresh_token is None for library in config.libraries.values()):
+        settings.check_dropbox_credentials()
+    elif not settings.dropbox_app_key or settings.dropbox_app_secret is None:
+        raise ConfigError("refresh tokens need DROPBOX_APP_KEY and DROPBOX_APP_SECRET")
+
+
+def load_config(settings: Settings, environ: Mapping[str, str]) -> Config:
+    """The configuration the service runs with; ``ConfigError`` in one line if it cannot."""
+    if settings.unposted_config is None:
+        if settings.dropbox_folder is None:
+            raise ConfigError("DROPBOX_FOLDER: is required (or UNPOSTED_CONFIG)")
+        return _from_environment(settings)
+    if settings.dropbox_folder is not None:
+        raise ConfigError(
+            "UNPOSTED_CONFIG and DROPBOX_FOLDER are both set: the file defines the folders,"
+            " so unset DROPBOX_FOLDER"
+        )
+    config = _FileReader(settings.unposted_config, settings, environ).read()
+    check_archive(config, settings.archive_folder)
+    return config
+
+
+def _from_environment(settings: Settings) -> Config:
+    assert settings.dropbox_folder is not None
+    library = LibraryDef(DEFAULT, settings.dropbox_folder, settings.dropbox_recursive)
+    channel = ChannelDef(DEFAULT, DEFAULT, settings.select_policy, "stop", settings.lease_seconds)
+    config = Config({DEFAULT: Library(library, None)}, {DEFAULT: Channel(channel, None)})
+    check_archive(config, settings.archive_folder)
+    return config
+
+
+def check_archive(config: Config, archive: str | None) -> None:
+    """Archiving into a folder the catalog lists would offer posted images from it, and
+    archive them again into ``posted/posted/...``: refuse it at start."""
+    if archive is None:
+        return
+    for library in config.libraries.values():
+        folder = library.spec.folder.lower()
+        inside = archive.lower() == folder or archive.lower().startswith(folder + "/")
+        if inside and (library.spec.recursive or archive.lower() == folder):
+            raise ConfigError(
+                f"ARCHIVE_FOLDER: {archive} is inside the folder of library {library.name}"
+                f" ({library.spec.folder}, listed with subfolders); choose a folder outside it"
+            )
+
+
+class _FileReader:
+    """Reads and checks one configuration file, naming the table and key of any problem."""
+
+    def __init__(self, path: Path, settings: Settings, environ: Mapping[str, str]) -> None:
+        self._path, self._settings, self._environ = path, settings, environ
+
+    def read(self) -> Config:
+        document = self._document()
+        self._keys(document, "", {"libraries", "channels"})
+        libraries = {
+            name: self._library(name, table)
+            for name, table in self._tables(document, "libraries").items()
+        }
+        channels = {
+            name: self._channel(name, table, libraries)
+            for name, table in self._tables(document, "channels").items()
+        }
+        if not libraries or not channels:
+            raise self._error("", "", "defines no libraries or no channels; it needs both")
+        self._distinct_folders(libraries)
+        return Config(libraries, channels, self._path)
+
+    def _document(self) -> dict[str, Any]:
+        try:
+            with self._path.open("rb") as file:
+                return tomllib.load(file)
+        except OSError as exc:
+            raise ConfigError(f"UNPOSTED_CONFIG: cannot read {self._path}: {exc.strerror}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{self._path}: not valid TOML: {exc}") from exc
+
+    def _tables(self, document: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+        tables = document.get(kind, {})
+        if not isinstance(tables, dict):
+            raise self._error(kind, "", "must be tables such as [" + kind + ".NAME]")
+        for name, table in tables.items():
+            if not _NAME.fullmatch(name):
+                raise self._error(f"{kind}.{name}", "", "names are letters, digits, _ . -")
+            if not isinstance(table, dict):
+                raise self._error(f"{kind}.{name}", "", "must be a table")
+        return tables
+
+    def _library(self, name: str, table: dict[str, Any]) -> Library:
+        where = f"libraries.{name}"
+        self._keys(table, where, {"folder", "recursive", "refresh_token_env"})
+        folder = self._value(table, where, "folder", str, None)
+        try:
+            folder = dropbox_path(folder)
+        except ValueError as exc:
+            raise self._error(where, "folder", str(exc)) from exc
+        recursive = self._value(table, where, "recursive", bool, self._settings.dropbox_recursive)
+        variable = self._value(table, where, "refresh_token_env", str, "")
+        token = self._secret(where, "refresh_token_env", variable) if variable else None
+        account = f"env:{variable}" if variable else DEFAULT
+        return Library(LibraryDef(name, folder or "", recursive, account), token)
+
+    def _channel(self, name: str, table: dict[str, Any], libraries: dict[str, Library]) -> Channel:
+        where = f"channels.{name}"
+        self._keys(table, where, {"library", "policy", "when_exhausted", "lease_seconds",
+                                  "api_token_env", "near_duplicates"})  # fmt: skip
+        library = self._value(table, where, "library", str, None)
+        if library not in libraries:
+            raise self._error(where, "library", f"no library {library!r} is defined")
+        policy = self._choice(table, where, "policy", SelectPolicy, self._settings.select_policy)
+        exhausted = self._choice(table, where, "when_exhausted", WhenExhausted, "stop")
+        near = self._choice(table, where, "near_duplicates", NearDuplicates, "skip")
+        lease = self._value(table, where, "lease_seconds", int, self._settings.lease_seconds)
+        if not 1 <= lease <= _MAX_LEASE_SECONDS:
+            raise self._error(where, "lease_seconds", f"must be 1 to {_MAX_LEASE_SECONDS}")
+        variable = self._value(table, where, "api_token_env", str, "")
+        token = self._secret(where, "api_token_env", variable) if variable else None
+        spec = ChannelDef(name, library, policy, exhausted, lease)
+        return Channel(spec, token, near)
+
+    def _distinct_folders(self, libraries: dict[str, Library]) -> None:
+        seen: dict[tuple[str, str], str] = {}
+        for library in libraries.values():
+            key = (library.spec.account, library.spec.folder.lower())
+            if key in seen:
+                raise self._error(
+                    f"libraries.{library.name}",
+                    "folder",
+                    f"library {seen[key]} already serves this folder of this account",
+                )
+            seen[key] = library.name
+
+    def _keys(self, table: dict[str, Any], where: str, allowed: set[str]) -> None:
+        for key in table:
+            if key not in allowed:
+                raise self._error(where, key, "unknown key; expected " + ", ".join(sorted(allowed)))
+
+    def _value(self, table: dict[str, Any], where: str, key: str, kind: type, default: Any) -> Any:
+        if key not in table:
+            if default is None:
+                raise self._error(where, key, "is required")
+            return default
+        value = table[key]
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise self._error(where, key, f"must be a {kind.__name__}")
+        return value
+
+    def _choice(
+        self, table: dict[str, Any], where: str, key: str, options: Any, default: str
+    ) -> Any:
+        value = self._value(table, where, key, str, default)
+        if value not in get_args(options):
+            raise self._error(where, key, "must be one of " + ", ".join(get_args(options)))
+        return value
+
+    def _secret(self, where: str, key: str, variable: str) -> SecretStr:
+        value = self._environ.get(variable, "")
+        if not value:
+            raise self._error(where, key, f"the variable {variable} is not set")
+        return SecretStr(value)
+
+    def _error(self, where: str, key: str, message: str) -> ConfigError:
+        table = f" [{where}]" if where else ""
+        named = f" {key}:" if key else ""
+        return ConfigError(f"{self._path}:{table}{named} {message}")

@@ -1,0 +1,79 @@
+"""The rules of availability, leases and cycles, as functions of plain data.
+
+A backend keeps these true in its indexes (a pool of available images per channel);
+the functions here say what "true" is, and the contract suite checks each backend
+against them. Nothing here touches storage, HTTP or Dropbox.
+
+An image is *available* in a channel when all of these hold:
+
+- the channel's library holds it (some path has its content);
+- it is not *pending*: an image over 4 MiB whose whole-file digest is unknown while the
+  channel's library has legacy digests still unmatched (it may be one of them);
+- the channel does not *hold* it out of selection;
+- no lease holds it in the channel (an expired lease holds it until it is reclaimed);
+- the channel has not posted it in its current cycle.
+
+A lease belongs to a channel and a content hash, never to a path: it outlives the
+image's paths, the folder, and the catalog, and ends only by release, post or expiry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from state.hashing import BLOCK_SIZE
+from state.store import LeaseState, WhenExhausted
+
+
+@dataclass(frozen=True, slots=True)
+class ImageInChannel:
+    """What decides one image's availability in one channel."""
+
+    in_library: bool
+    pending: bool
+    held: bool
+    leased: bool
+    posted_in_cycle: bool
+
+
+def is_available(image: ImageInChannel) -> bool:
+    return (
+        image.in_library
+        and not image.pending
+        and not image.held
+        and not image.leased
+        and not image.posted_in_cycle
+    )
+
+
+def is_pending(size: int, sha256_known: bool, unresolved_digests: bool) -> bool:
+    """Must this image wait for its digest before it may be offered?
+
+    Up to 4 MiB, a legacy digest maps onto the content hash by arithmetic, so the
+    import has already matched it; above, only the bytes can say.
+    """
+    return size > BLOCK_SIZE and not sha256_known and unresolved_digests
+
+
+def lease_state(expires_at: float, ended: LeaseState | None, now: float) -> LeaseState:
+    """``ended`` is how the lease ended, if it has; a running lease past its time expired."""
+    if ended is not None:
+        return ended
+    return "active" if expires_at > now else "expired"
+
+
+def turns_cycle(when_exhausted: WhenExhausted, available: int, leased: int, images: int) -> bool:
+    """Does an exhausted channel start a new cycle now?
+
+    Only when nothing is left and nothing is out with a publisher: an image still leased
+    may yet be posted in this cycle, and starting over would offer the others again
+    before it. An empty library has nothing to cycle through.
+    """
+    return when_exhausted == "new_cycle" and available == 0 and leased == 0 and images > 0
+
+
+def iso(timestamp: float) -> str:
+    """Seconds since the epoch as Dropbox writes times: ``YYYY-MM-DDTHH:MM:SSZ``."""
+    moment = datetime.fromtimestamp(timestamp, UTC).replace(microsecond=0)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,90 @@
+"""Bringing the configured libraries and channels into the database, before serving.
+
+A library is matched by name. One whose stored catalog was built from another folder
+or recursion is listed afresh (mark and sweep) and is not ready until that listing
+ends: serving the old folder's files would be serving the wrong pictures. Posted
+state, leases and holds belong to channels and contents, so they survive. A channel
+that is new, or now draws from another library, gets a queue over that library. A
+library or channel no longer configured keeps its rows, dormant: posted state is
+never dropped because a name left the configuration.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Sequence
+
+from state.sqlite import queue
+from state.store import ChannelDef, LibraryDef, Relisting
+
+log = logging.getLogger(__name__)
+
+
+def define(
+    db: sqlite3.Connection, libraries: Sequence[LibraryDef], channels: Sequence[ChannelDef]
+) -> list[Relisting]:
+    relisted = [found for library in libraries if (found := _library(db, library))]
+    for channel in channels:
+        _channel(db, channel)
+    return relisted
+
+
+def _library(db: sqlite3.Connection, library: LibraryDef) -> Relisting | None:
+    row = db.execute("SELECT id, source FROM libraries WHERE name = ?", (library.name,)).fetchone()
+    folder = library.folder.lower()
+    if row is None:
+        db.execute(
+            "INSERT INTO libraries (name, folder_lower, source) VALUES (?, ?, ?)",
+            (library.name, folder, library.source),
+        )
+        return None
+    library_id, source = row
+    db.execute(
+        "UPDATE libraries SET source = ?, folder_lower = ? WHERE id = ?",
+        (library.source, folder, library_id),
+    )
+    if source is None or source == library.source:
+        return None  # a file from before sources were recorded is taken as it stands
+    from_scratch(db, library_id)
+    return Relisting(library.name, _describe(source), _describe(library.source))
+
+
+def _describe(source: str) -> str:
+    folder, _, recursive = source.rpartition("|")
+    return f"folder {folder or '/'!r}" + (" with subfolders" if recursive == "1" else "")
+
+
+def _channel(db: sqlite3.Connection, channel: ChannelDef) -> None:
+    (library_id,) = db.execute(
+        "SELECT id FROM libraries WHERE name = ?", (channel.library,)
+    ).fetchone()
+    row = db.execute(
+        "SELECT id, cycle, library_id FROM channels WHERE name = ?", (channel.name,)
+    ).fetchone()
+    if row is not None:
+        db.execute(
+            "UPDATE channels SET policy = ?, exhausted = ? WHERE id = ?",
+            (channel.policy, channel.when_exhausted, row[0]),
+        )
+    if row is not None and row[2] == library_id:
+        return
+    if row is None:
+        cursor = db.execute(
+            "INSERT INTO channels (name, library_id, policy, exhausted) VALUES (?, ?, ?, ?)",
+            (channel.name, library_id, channel.policy, channel.when_exhausted),
+        )
+        row = (cursor.lastrowid, 1, library_id)
+    else:
+        log.warning("channel %s now draws from library %s", channel.name, channel.library)
+        db.execute("UPDATE channels SET library_id = ? WHERE id = ?", (library_id, row[0]))
+    queue.fill(db, queue.Channel(row[0], row[1]), library_id)
+
+
+def from_scratch(db: sqlite3.Connection, library_id: int) -> None:
+    """The catalog describes something else: not ready until a full listing replaces it."""
+    db.execute(
+        "UPDATE libraries SET generation = generation + 1, listing = 1, cursor = NULL,"
+        " ready_at = NULL WHERE id = ?",
+        (library_id,),
+    )

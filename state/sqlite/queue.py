@@ -1,0 +1,179 @@
+"""Each channel's pool of available images: dense slots for O(1) random choice.
+
+``queue`` holds one row per (channel, image of its library). The available rows carry
+slots ``0..n-1``; taking one out moves the last slot into the hole, so the numbering
+never has gaps and a uniform random choice is ``slot = randrange(n)``: one index
+lookup, whatever the catalog size. Whether a row is available is decided by
+``state.rules.is_available`` over facts read here; ``rebuild`` is the same rule in
+SQL, for a whole channel at once. Every function runs inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from state.rules import ImageInChannel, is_available
+from state.sqlite.lookup import where_in
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """A channel as the queue needs it: its row id and current cycle."""
+
+    id: int
+    cycle: int
+
+
+@dataclass(frozen=True, slots=True)
+class NewImage:
+    content_hash: str
+    name_lower: str
+    server_modified: str
+    pending: bool
+
+
+def channels_of(db: sqlite3.Connection, library_id: int) -> list[Channel]:
+    rows = db.execute("SELECT id, cycle FROM channels WHERE library_id = ?", (library_id,))
+    return [Channel(row[0], row[1]) for row in rows]
+
+
+def size(db: sqlite3.Connection, channel_id: int) -> int:
+    top = db.execute("SELECT max(slot) FROM queue WHERE channel_id = ?", (channel_id,)).fetchone()
+    return 0 if top[0] is None else int(top[0]) + 1
+
+
+def add(db: sqlite3.Connection, channel_id: int, content_hash: str) -> None:
+    """Make an image available (no-op when it already is)."""
+    db.execute(
+        "UPDATE queue SET slot = (SELECT coalesce(max(slot), -1) + 1 FROM queue"
+        " WHERE channel_id = ?1) WHERE channel_id = ?1 AND content_hash = ?2 AND slot IS NULL",
+        (channel_id, content_hash),
+    )
+
+
+def remove(db: sqlite3.Connection, channel_id: int, content_hash: str) -> None:
+    """Take an image out of the pool, filling its slot with the last one."""
+    row = db.execute(
+        "SELECT slot FROM queue WHERE channel_id = ? AND content_hash = ?",
+        (channel_id, content_hash),
+    ).fetchone()
+    if row is None or row[0] is None:
+        return
+    hole, last = row[0], size(db, channel_id) - 1
+    db.execute(
+        "UPDATE queue SET slot = NULL WHERE channel_id = ? AND content_hash = ?",
+        (channel_id, content_hash),
+    )
+    if hole != last:
+        db.execute(
+            "UPDATE queue SET slot = ? WHERE channel_id = ? AND slot = ?",
+            (hole, channel_id, last),
+        )
+
+
+def facts(db: sqlite3.Connection, channel: Channel, content_hash: str) -> ImageInChannel:
+    """Everything the availability rule looks at, for one image in one channel."""
+    row = db.execute(
+        "SELECT"
+        " (SELECT pending FROM images WHERE content_hash = ?2 AND library_id ="
+        "   (SELECT library_id FROM channels WHERE id = ?1)),"
+        " EXISTS (SELECT 1 FROM holds WHERE channel_id = ?1 AND content_hash = ?2),"
+        " EXISTS (SELECT 1 FROM leases WHERE channel_id = ?1 AND content_hash = ?2"
+        "   AND ended IS NULL),"
+        " EXISTS (SELECT 1 FROM posted WHERE channel_id = ?1 AND content_hash = ?2"
+        "   AND cycle = ?3)",
+        (channel.id, content_hash, channel.cycle),
+    ).fetchone()
+    return ImageInChannel(
+        in_library=row[0] is not None,
+        pending=bool(row[0]),
+        held=bool(row[1]),
+        leased=bool(row[2]),
+        posted_in_cycle=bool(row[3]),
+    )
+
+
+def restore(db: sqlite3.Connection, channel: Channel, content_hash: str) -> None:
+    """Return an image to the pool if the rules now say it is available."""
+    if is_available(facts(db, channel, content_hash)):
+        add(db, channel.id, content_hash)
+
+
+def insert(db: sqlite3.Connection, channel: Channel, images: Sequence[NewImage]) -> None:
+    """Queue rows for images new to the library; the available ones take the next slots."""
+    if not images:
+        return
+    hashes = [image.content_hash for image in images]
+    held = _present(db, "holds", "", channel, hashes)
+    leased = _present(db, "leases", " AND ended IS NULL", channel, hashes)
+    posted = _present(db, "posted", f" AND cycle = {int(channel.cycle)}", channel, hashes)
+    next_slot, rows = size(db, channel.id), []
+    for image in images:
+        facts_ = ImageInChannel(
+            True, image.pending, image.content_hash in held,
+            image.content_hash in leased, image.content_hash in posted,
+        )  # fmt: skip
+        slot = None
+        if is_available(facts_):
+            slot, next_slot = next_slot, next_slot + 1
+        rows.append((channel.id, image.content_hash, image.name_lower, image.server_modified, slot))
+    db.executemany(
+        "INSERT INTO queue (channel_id, content_hash, name_lower, server_modified, slot)"
+        " VALUES (?, ?, ?, ?, ?)",
+        rows,
+    )
+
+
+def _present(
+    db: sqlite3.Connection, table: str, extra: str, channel: Channel, hashes: Iterable[str]
+) -> set[str]:
+    query = (
+        f"SELECT content_hash FROM {table} WHERE channel_id = {int(channel.id)}{extra}"
+        " AND content_hash IN ({marks})"
+    )
+    return {row[0] for row in where_in(db, query, hashes)}
+
+
+def drop(db: sqlite3.Connection, channel_id: int, content_hashes: Iterable[str]) -> None:
+    """Images gone from the library leave the channel's queue (their slots refilled)."""
+    for content_hash in content_hashes:
+        remove(db, channel_id, content_hash)
+        db.execute(
+            "DELETE FROM queue WHERE channel_id = ? AND content_hash = ?",
+            (channel_id, content_hash),
+        )
+
+
+def fill(db: sqlite3.Connection, channel: Channel, library_id: int) -> None:
+    """Give a channel a queue row for every image of its library, then number the pool."""
+    db.execute("DELETE FROM queue WHERE channel_id = ?", (channel.id,))
+    db.execute(
+        "INSERT INTO queue (channel_id, content_hash, name_lower, server_modified)"
+        " SELECT ?, content_hash, name_lower, server_modified FROM images WHERE library_id = ?",
+        (channel.id, library_id),
+    )
+    rebuild(db, channel)
+
+
+def rebuild(db: sqlite3.Connection, channel: Channel) -> None:
+    """Renumber a channel's pool from scratch by the rules. O(n): resets and new cycles."""
+    db.execute("UPDATE queue SET slot = NULL WHERE channel_id = ? AND slot IS NOT NULL",
+               (channel.id,))  # fmt: skip
+    db.execute(
+        "WITH available AS ("
+        "  SELECT q.content_hash, row_number() OVER (ORDER BY q.content_hash) - 1 AS n"
+        "  FROM queue AS q JOIN channels AS c ON c.id = q.channel_id"
+        "  JOIN images AS i ON i.library_id = c.library_id AND i.content_hash = q.content_hash"
+        "  WHERE q.channel_id = ?1 AND i.pending = 0"
+        "  AND NOT EXISTS (SELECT 1 FROM holds AS h"
+        "    WHERE h.channel_id = ?1 AND h.content_hash = q.content_hash)"
+        "  AND NOT EXISTS (SELECT 1 FROM leases AS l"
+        "    WHERE l.channel_id = ?1 AND l.content_hash = q.content_hash AND l.ended IS NULL)"
+        "  AND NOT EXISTS (SELECT 1 FROM posted AS p"
+        "    WHERE p.channel_id = ?1 AND p.content_hash = q.content_hash AND p.cycle = ?2))"
+        " UPDATE queue SET slot = available.n FROM available"
+        " WHERE queue.channel_id = ?1 AND queue.content_hash = available.content_hash",
+        (channel.id, channel.cycle),
+    )

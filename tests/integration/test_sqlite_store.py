@@ -1,0 +1,134 @@
+"""What only the SQLite backend promises: its file, its schema versions, its refusals."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from state.errors import SchemaTooNew, StoreCorrupt, StoreError
+from state.sqlite import SqliteStore
+from state.sqlite.schema import SCHEMA_VERSION, migrate
+from state.store import ChannelDef, LibraryDef, SelectRequest
+from tests.contract.conftest import CHANNELS, LIBRARIES, Clock, Harness, image
+
+
+def digest(label: str) -> str:
+    return hashlib.sha256(label.encode()).hexdigest()
+
+
+def test_a_preview_leaves_the_file_byte_for_byte(tmp_path: Path) -> None:
+    clock, path = Clock(), tmp_path / "db.sqlite3"
+    harness = Harness(SqliteStore(path, clock=clock), clock, None)
+    harness.define()
+    harness.listing(image("/p/a.jpg", "a"), image("/p/b.jpg", "b"))
+    harness.pick()
+    clock.now += 120  # an expired lease the preview must not reclaim
+    harness.store.close()
+    before = path.read_bytes()
+    reopened = SqliteStore(path, clock=clock)
+    for _ in range(4):
+        reopened.select("ch", SelectRequest(60, dry_run=True))
+    reopened.close()
+    assert path.read_bytes() == before
+
+
+def _version_2_file(path: Path) -> None:
+    """A file as the single-folder unposted left it: a catalog, a lease, posts."""
+    old = sqlite3.connect(path, isolation_level=None)
+    migrate(old, str(path), target=2)
+    rows = [("/p/a.jpg", "a"), ("/p/b.jpg", "b"), ("/p/c.jpg", "c"), ("/p/empty.jpg", "")]
+    for path_lower, content in rows:
+        size = 10 if content else 0
+        old.execute(
+            "INSERT INTO files VALUES (?, ?, ?, ?, 'id:x', '0123456789a', ?,"
+            " '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', ?, 'image', ?, 1)",
+            (path_lower, path_lower, path_lower[3:], path_lower[3:], size,
+             digest(content), path_lower[:-4]),
+        )  # fmt: skip
+    slots = {"a": None, "b": 0, "c": 2, "": 1}  # b and c available, a leased, the empty one too
+    for content, slot in slots.items():
+        lease = ("lease-a", 4e9) if content == "a" else (None, None)
+        old.execute(
+            "INSERT INTO images VALUES (?, ?, ?, '2026-01-01T00:00:00Z', 10, ?, ?, ?)",
+            (digest(content), f"/p/{content or 'empty'}.jpg", f"{content}.jpg", slot, *lease),
+        )
+    old.execute(
+        "INSERT INTO posted VALUES (?, NULL, '2025-01-01T00:00:00Z', 'api')", (digest("z"),)
+    )
+    old.execute("INSERT INTO legacy_unresolved VALUES (?)", (digest("unmatched"),))
+    for key, value in (
+        ("cursor", "AAEold"),
+        ("ready_at", "2025-01-01T00:00:00Z"),
+        ("listing", "0"),
+        ("generation", "1"),
+        ("account_id", "dbid:me"),
+    ):
+        old.execute("INSERT INTO meta VALUES (?, ?)", (key, value))  # fmt: skip
+    old.close()
+
+
+def test_a_single_folder_database_becomes_the_default_library_and_channel(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    _version_2_file(path)
+    store = SqliteStore(path, rng=random.Random(1))
+    defaults = [LibraryDef("default", "/p")], [ChannelDef("default", "default")]
+    assert store.define(*defaults) == []  # no source was recorded: taken as it stands
+    state = store.sync_state("default")
+    assert (state.cursor, state.account_id, state.listing) == ("AAEold", "dbid:me", False)
+    assert store.export_posted("default").dropbox_content_hashes == (digest("z"),)
+    assert store.unresolved_digests("default") == {digest("unmatched")}
+    assert store.lease_info("default", "lease-a").state == "active"
+    status = store.library_status("default")
+    assert (status.images, status.skipped, status.unique_images) == (3, 1, 3)
+    counts = store.channel_status("default")
+    assert (counts.available, counts.leased) == (2, 1)
+    picked = {store.select("default", SelectRequest(60)).content_hash for _ in range(2)}
+    assert picked == {digest("b"), digest("c")}  # dense slots: the empty one's hole was closed
+    store.close()
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_an_empty_older_database_migrates_to_an_empty_one(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    old = sqlite3.connect(path, isolation_level=None)
+    migrate(old, str(path), target=1)
+    old.close()
+    store = SqliteStore(path)
+    store.define(LIBRARIES, CHANNELS)
+    assert store.sync_state("lib").cursor is None
+    store.close()
+
+
+def test_a_newer_database_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "new.sqlite3"
+    sqlite3.connect(path).execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(SchemaTooNew, match="Upgrade unposted"):
+        SqliteStore(path)
+
+
+def test_a_torn_database_is_refused_and_kept(tmp_path: Path) -> None:
+    path = tmp_path / "torn.sqlite3"
+    clock = Clock()
+    harness = Harness(SqliteStore(path, clock=clock), clock, None)
+    harness.define()
+    harness.listing(*(image(f"/p/{n}.jpg", str(n)) for n in range(2000)))
+    harness.store.close()
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(StoreCorrupt):
+        SqliteStore(path)
+    assert path.read_bytes() == data[: len(data) // 2]
+    path.write_bytes(b"this is not a database at all" * 100)
+    with pytest.raises(StoreCorrupt):
+        SqliteStore(path)
+
+
+def test_a_state_directory_that_is_a_file_is_named(tmp_path: Path) -> None:
+    blocker = tmp_path / "state"
+    blocker.write_text("not a directory")
+    with pytest.raises(StoreError, match=str(blocker)):
+        SqliteStore(blocker / "unposted.sqlite3")
