@@ -8,6 +8,7 @@ serves a directory. See docs/emulator.md.
 from emulator.control import Emulator
 from emulator.errors import AccountError, EmulatorError, LookupFailure, RelocationFailure
 from emulator.faults import Counters, Faults
+from emulator.hashing import content_hash
 from emulator.model import DeletedMeta, FileMeta, FolderMeta
 from emulator.runner import EmulatorServer
 from emulator.server import create_app
@@ -25,6 +26,7 @@ __all__ = [
     "FolderMeta",
     "LookupFailure",
     "RelocationFailure",
+    "content_hash",
     "create_app",
     "signature",
 ]

@@ -12,6 +12,7 @@ from dropbox import files
 from dropbox.exceptions import ApiError, BadInputError
 
 from emulator import Emulator, EmulatorServer
+from tests.waiting import wait_until
 
 
 def test_list_folder_pages_10000_files_with_limit_2000(
@@ -157,8 +158,7 @@ def test_temporary_link_serves_bytes_then_expires(emulator: Emulator, dbx: dropb
     fetched = requests.get(link.link, timeout=5)
     assert fetched.status_code == 200 and fetched.content == b"jpeg bytes"
     assert emulator.counters.bytes_served("temp_link") == len(b"jpeg bytes")
-    time.sleep(0.6)
-    assert requests.get(link.link, timeout=5).status_code == 410
+    wait_until(lambda: requests.get(link.link, timeout=5).status_code == 410)
 
 
 def test_move_v2(emulator: Emulator, dbx: dropbox.Dropbox) -> None:
