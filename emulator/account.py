@@ -39,6 +39,7 @@ from emulator.model import (
     normalize,
     now_utc,
     parent_of,
+    split_extension,
     to_utc_second,
 )
 
@@ -171,11 +172,10 @@ class Account:
         self._notify()
         return node
 
-    def move(self, from_path: str, to_path: str) -> Node:
+    def move(self, from_path: str, to_path: str, autorename: bool = False) -> Node:
         """Move or rename a file or folder; a case-only rename journals nothing."""
         with self.lock:
-            node = self.check_move(from_path, to_path)
-            target = normalize(to_path)
+            node, target = self.plan_move(from_path, to_path, autorename)
             if target.lower() == node.path_lower:
                 moved = self._rename_case(node, target)
             else:
@@ -258,25 +258,42 @@ class Account:
                 self._tombstones[gone.path_lower] = deleted(gone)
         del self._children[parent_of(node.path_lower)][node.path_lower]
 
-    def check_move(self, from_path: str, to_path: str) -> Node:
-        """The node to move, or the ``RelocationFailure`` Dropbox would answer."""
+    def plan_move(self, from_path: str, to_path: str, autorename: bool = False) -> tuple[Node, str]:
+        """The node to move and the display path it will take, or the ``RelocationFailure``
+        Dropbox would answer. With ``autorename`` a name taken by another entry becomes the
+        first free one of ``name (1).ext``, ``name (2).ext``...; without, it is a conflict."""
         with self.lock:
             node = self.get(from_path)
             if node is None:
                 raise RelocationFailure("from_lookup", "not_found")
-            target = normalize(to_path).lower()
-            if target == "":
-                raise RelocationFailure("to", "conflict", "folder")
-            if is_under(target, node.path_lower):
-                raise RelocationFailure("cant_move_folder_into_itself")
-            existing = self._nodes.get(target)
-            if existing is not None and existing is not node:
-                kind = "file" if isinstance(existing, FileMeta) else "folder"
-                raise RelocationFailure("to", "conflict", kind)
-            for step in ancestors(target):
-                if isinstance(self._nodes.get(step), FileMeta):
-                    raise RelocationFailure("to", "conflict", "file_ancestor")
-            return node
+            target = normalize(to_path)
+            self._check_destination(node, target.lower())
+            existing = self._nodes.get(target.lower())
+            if existing is None or existing is node:
+                return node, target
+            if autorename:
+                return node, self._free_name(target, isinstance(node, FileMeta))
+            kind = "file" if isinstance(existing, FileMeta) else "folder"
+            raise RelocationFailure("to", "conflict", kind)
+
+    def _check_destination(self, node: Node, target_lower: str) -> None:
+        """Refusals that no renaming can avoid."""
+        if target_lower == "":
+            raise RelocationFailure("to", "conflict", "folder")
+        if is_under(target_lower, node.path_lower):
+            raise RelocationFailure("cant_move_folder_into_itself")
+        for step in ancestors(target_lower):
+            if isinstance(self._nodes.get(step), FileMeta):
+                raise RelocationFailure("to", "conflict", "file_ancestor")
+
+    def _free_name(self, target: str, is_file: bool) -> str:
+        """``stem (n).ext`` for the smallest free n; only a file's name has an extension."""
+        stem, extension = split_extension(name_of(target)) if is_file else (name_of(target), "")
+        for number in itertools.count(1):
+            candidate = f"{parent_of(target)}/{stem} ({number}){extension}"
+            if candidate.lower() not in self._nodes:
+                return candidate
+        raise AssertionError("unreachable")
 
     def _relocate(self, node: Node, target: str) -> Node:
         """Delete at the old path, then add the node and its subtree at the new one."""

@@ -118,11 +118,15 @@ class Emulator:
             return self.mirror.remove(path)
         return self.account.delete(path)
 
-    def move(self, from_path: str, to_path: str) -> Node:
-        """Move or rename (case-only included) a file or folder."""
+    def move(self, from_path: str, to_path: str, autorename: bool = False) -> Node:
+        """Move or rename (case-only included) a file or folder.
+
+        With ``autorename``, a taken destination name becomes ``name (1).ext``,
+        ``name (2).ext``...; the returned node carries the name chosen.
+        """
         if self.mirror is not None:
-            return self.mirror.rename(from_path, to_path)
-        return self.account.move(from_path, to_path)
+            return self.mirror.rename(from_path, to_path, autorename)
+        return self.account.move(from_path, to_path, autorename)
 
     def bulk_generate(
         self,

@@ -149,6 +149,14 @@ def name_of(path: str) -> str:
     return path.rsplit("/", 1)[1]
 
 
+def split_extension(name: str) -> tuple[str, str]:
+    """``("photo", ".jpg")`` for ``photo.jpg``: the last dot not leading the name starts it."""
+    stem, dot, extension = name.rpartition(".")
+    if not dot or not stem:
+        return name, ""
+    return stem, dot + extension
+
+
 def is_under(path_lower: str, folder_lower: str) -> bool:
     """True when ``path_lower`` lies strictly inside ``folder_lower`` ("" = root)."""
     return path_lower.startswith(folder_lower + "/")

@@ -134,7 +134,7 @@ def _move(call: Call) -> JsonDict:
     for name, value in (("from_path", from_path), ("to_path", to_path)):
         args.check_write_path(name, value)
     with _lookup("from_lookup"):
-        moved = emu.move(from_path, to_path)
+        moved = emu.move(from_path, to_path, args.flag(arguments, "autorename"))
     return {"metadata": moved.to_json()}
 
 

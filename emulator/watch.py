@@ -174,13 +174,13 @@ class RootMirror:
         self.reconcile()
         return node
 
-    def rename(self, from_path: str, to_path: str) -> Node:
-        node = self.account.check_move(from_path, to_path)
-        target = self._disk_path(to_path)
+    def rename(self, from_path: str, to_path: str, autorename: bool = False) -> Node:
+        node, chosen = self.account.plan_move(from_path, to_path, autorename)
+        target = self._disk_path(chosen)
         target.parent.mkdir(parents=True, exist_ok=True)
         self._disk_path(node.path_display).rename(target)
         self.reconcile()
-        return self.account.require(to_path)
+        return self.account.require(chosen)
 
     def _disk_path(self, path: str) -> Path:
         """Where a Dropbox path lives on disk, following the case already there."""

@@ -218,3 +218,30 @@ def test_stopping_the_server_ends_a_pending_longpoll_promptly(emulator: Emulator
     poller.join(10)
     assert time.monotonic() - started < 3
     assert replies and replies[0].json() == {"changes": False}
+
+
+def test_move_v2_autorename_returns_the_name_chosen(
+    emulator: Emulator, dbx: dropbox.Dropbox
+) -> None:
+    emulator.put_file("/Archive/a.jpg", b"old")
+    emulator.put_file("/Photos/a.jpg", b"new")
+    emulator.put_file("/Photos/b.jpg", b"b")
+    emulator.create_folder("/Archive/Sub")
+    emulator.create_folder("/Photos/Sub")
+    cursor = dbx.files_list_folder("/Archive").cursor
+    with pytest.raises(ApiError) as conflict:
+        dbx.files_move_v2("/Photos/a.jpg", "/Archive/a.jpg")
+    assert conflict.value.error.get_to().get_conflict().is_file()
+    moved = dbx.files_move_v2("/Photos/a.jpg", "/Archive/a.jpg", autorename=True).metadata
+    assert (moved.name, moved.path_lower) == ("a (1).jpg", "/archive/a (1).jpg")
+    again = dbx.files_move_v2("/Photos/b.jpg", "/Archive/a.jpg", autorename=True).metadata
+    assert again.path_display == "/Archive/a (2).jpg"
+    folder = dbx.files_move_v2("/Photos/Sub", "/Archive/Sub", autorename=True).metadata
+    assert isinstance(folder, files.FolderMetadata) and folder.name == "Sub (1)"
+    entries = dbx.files_list_folder_continue(cursor).entries
+    assert [e.path_lower for e in entries] == [
+        "/archive/a (1).jpg",
+        "/archive/a (2).jpg",
+        "/archive/sub (1)",
+    ]
+    assert emulator.read("/Archive/a.jpg") == b"old"

@@ -183,3 +183,16 @@ def _answers(base_url: str) -> bool:
     except requests.ConnectionError:
         return False
     return True
+
+
+def test_root_mode_autorename_renames_on_disk(
+    rooted: tuple[Emulator, dropbox.Dropbox, Path],
+) -> None:
+    emu, dbx, root = rooted
+    (root / "Archive").mkdir()
+    (root / "Archive" / "first.jpg").write_bytes(b"already here")
+    wait_until(lambda: "/archive/first.jpg" in emu.files("/Archive"))
+    moved = dbx.files_move_v2("/Photos/first.jpg", "/Archive/first.jpg", autorename=True)
+    assert moved.metadata.path_display == "/Archive/first (1).jpg"
+    assert (root / "Archive" / "first (1).jpg").read_bytes() == b"first"
+    assert (root / "Archive" / "first.jpg").read_bytes() == b"already here"
