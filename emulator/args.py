@@ -11,7 +11,7 @@ import json
 import re
 from typing import Any
 
-from emulator.errors import BadInput
+from emulator.errors import BadInput, LookupFailure
 from emulator.model import JsonDict
 
 _LIST_PATH = re.compile(r"(/(.|[\r\n])*)?|id:.*", re.DOTALL)
@@ -85,6 +85,13 @@ def read_path(arguments: JsonDict) -> str:
     if path.startswith("rev:"):
         raise BadInput("request body: path: rev: paths are not emulated")
     return path
+
+
+def check_well_formed(path: str) -> None:
+    """``malformed_path`` (a 409, nested by the caller) for a path ending in ``/`` or in
+    whitespace: Dropbox's path formats say "Paths may not end with a slash or whitespace"."""
+    if path and (path.endswith("/") or path[-1].isspace()):
+        raise LookupFailure("malformed_path")
 
 
 def check_write_path(name: str, path: str) -> None:

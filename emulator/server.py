@@ -30,7 +30,7 @@ from emulator.auth import OAuthError
 from emulator.control import Emulator
 from emulator.errors import AccountError, AuthFailure, BadInput, LookupFailure
 from emulator.middleware import FaultsAndCounters
-from emulator.model import FileMeta, JsonDict
+from emulator.model import FileMeta, JsonDict, normalize
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +86,7 @@ def _list_folder(call: Call) -> JsonDict:
     emu, arguments = call.emu, call.arguments
     listing = args.listing(arguments)
     with _lookup("path"):
+        args.check_well_formed(listing[0])
         page = emu.lister.list_folder(*listing)
     return _page_json(page.entries, page.cursor, page.has_more)
 
@@ -104,6 +105,7 @@ def _latest_cursor(call: Call) -> JsonDict:
     emu, arguments = call.emu, call.arguments
     listing = args.listing(arguments)
     with _lookup("path"):
+        args.check_well_formed(listing[0])
         return {"cursor": emu.lister.start(*listing).encode()}
 
 
@@ -111,6 +113,7 @@ def _get_metadata(call: Call) -> JsonDict:
     emu, arguments = call.emu, call.arguments
     path = args.read_path(arguments)
     with _lookup("path"):
+        args.check_well_formed(path)
         node = emu.account.get(path)
         if node is not None:
             return node.to_json()
@@ -124,6 +127,7 @@ def _temporary_link(call: Call) -> JsonDict:
     emu, arguments = call.emu, call.arguments
     path = args.read_path(arguments)
     with _lookup("path"):
+        args.check_well_formed(path)
         meta, token = emu.temporary_link(path)
     return {"metadata": meta.to_json(), "link": f"{call.base_url}temp/{token}"}
 
@@ -133,6 +137,11 @@ def _move(call: Call) -> JsonDict:
     from_path, to_path = args.string(arguments, "from_path"), args.string(arguments, "to_path")
     for name, value in (("from_path", from_path), ("to_path", to_path)):
         args.check_write_path(name, value)
+    with _lookup("from_lookup"):
+        args.check_well_formed(from_path)
+    with _lookup("to"):  # a WriteError, which has malformed_path too
+        args.check_well_formed(to_path)
+        normalize(to_path)
     with _lookup("from_lookup"):
         moved = emu.move(from_path, to_path, args.flag(arguments, "autorename"))
     return {"metadata": moved.to_json()}
@@ -226,6 +235,7 @@ async def _download(request: Request) -> Response:
     raw = request.headers.get("dropbox-api-arg") or request.query_params.get("arg") or ""
     path = args.read_path(args.parse_json(raw.encode()))
     with _lookup("path"):
+        args.check_well_formed(path)
         meta = await run_in_threadpool(emu.account.require_file, path)
     headers = {
         "Dropbox-API-Result": json.dumps(meta.to_json()),

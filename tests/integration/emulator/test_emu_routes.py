@@ -245,3 +245,42 @@ def test_move_v2_autorename_returns_the_name_chosen(
         "/archive/sub (1)",
     ]
     assert emulator.read("/Archive/a.jpg") == b"old"
+
+
+@pytest.mark.parametrize("bad", ["/Photos/", "/Photos ", "/Photos\t", "/Photos/a.jpg/"])
+def test_paths_ending_in_a_slash_or_whitespace_are_malformed(
+    emulator: Emulator, dbx: dropbox.Dropbox, bad: str
+) -> None:
+    emulator.put_file("/Photos/a.jpg", b"a")
+    calls = [
+        lambda: dbx.files_list_folder(bad),
+        lambda: dbx.files_list_folder_get_latest_cursor(bad),
+        lambda: dbx.files_get_metadata(bad),
+        lambda: dbx.files_get_temporary_link(bad),
+        lambda: dbx.files_download(bad),
+    ]
+    for call in calls:
+        with pytest.raises(ApiError) as malformed:
+            call()
+        assert malformed.value.error.get_path().is_malformed_path(), call
+    with pytest.raises(ApiError) as source:
+        dbx.files_move_v2(bad, "/Elsewhere/a.jpg")
+    assert source.value.error.get_from_lookup().is_malformed_path()
+    with pytest.raises(ApiError) as destination:
+        dbx.files_move_v2("/Photos/a.jpg", bad)
+    assert destination.value.error.get_to().is_malformed_path()
+    assert emulator.files() == {"/photos/a.jpg": emulator.files()["/photos/a.jpg"]}
+
+
+def test_malformed_path_wire_shape(emulator: Emulator, emulator_server: EmulatorServer) -> None:
+    reply = requests.post(
+        emulator_server.base_url + "/2/files/get_metadata",
+        json={"path": "/Photos/"},
+        headers={"Authorization": f"Bearer {emulator.access_token}"},
+        timeout=5,
+    )
+    assert reply.status_code == 409
+    assert reply.json() == {
+        "error_summary": "path/malformed_path/..",
+        "error": {".tag": "path", "path": {".tag": "malformed_path"}},
+    }
