@@ -58,6 +58,7 @@ class Account:
         self._tombstones: dict[str, DeletedMeta] = {}
         self._numbers = itertools.count(1)
         self._id_salt = secrets.randbits(64)
+        self.journal_id = secrets.token_hex(8)  # cursors name it: another journal's is reset
         self._listeners: list[Callable[[], None]] = []
 
     # --- reading ----------------------------------------------------------------

@@ -1,10 +1,15 @@
 """``list_folder`` paging and cursors: positions in the account's journal, scoped.
 
 A cursor is opaque to clients (url-safe base64 of a small JSON object) and carries the
-listed folder, ``recursive``, ``include_deleted``, the page ``limit``, a journal position
-and the cursor generation. While the first listing is being paged it also names a snapshot:
-the sorted entries of the folder taken when ``list_folder`` ran, sliced page by page, so
-100,000 files cost one sort, not one per page. After the snapshot, ``continue`` returns the
+listed folder, ``recursive``, ``include_deleted``, the page ``limit``, a journal position,
+the cursor generation and the id of the journal it indexes. A journal id is drawn afresh
+for every :class:`~emulator.account.Account`, so a cursor kept from another account, or
+from an earlier run over the same ``--root`` directory, answers ``reset`` instead of
+resuming at a position that means something else in this journal.
+
+While the first listing is being paged a cursor also names a snapshot: the sorted
+entries of the folder taken when ``list_folder`` ran, sliced page by page, so 100,000
+files cost one sort, not one per page. After the snapshot, ``continue`` returns the
 journal entries after the snapshot's position that fall in scope, translated by
 :func:`view`. :meth:`Lister.invalidate` bumps the generation so every older cursor answers
 ``reset``.
@@ -37,6 +42,7 @@ class Cursor:
     limit: int
     pos: int
     generation: int
+    journal: str = ""  # the Account.journal_id it indexes; "" (older cursors) never matches
     snapshot: int = 0  # 0: no snapshot, paging the journal
     offset: int = 0
 
@@ -109,6 +115,7 @@ class Lister:
                 limit=limit or DEFAULT_LIMIT,
                 pos=self.account.seq,
                 generation=self.generation,
+                journal=self.account.journal_id,
             )
 
     def _folder(self, path: str) -> FolderMeta:
@@ -159,7 +166,11 @@ class Lister:
     def check(self, text: str) -> Cursor:
         """Decode a cursor; ``reset`` if invalidated, a path error if its folder is gone."""
         cursor = Cursor.decode(text)
-        if cursor.generation != self.generation or cursor.pos > self.account.seq:
+        if (
+            cursor.journal != self.account.journal_id
+            or cursor.generation != self.generation
+            or cursor.pos > self.account.seq
+        ):
             raise ResetCursor()
         with self.account.lock:
             if not self.account.folder_exists(cursor.path_lower):

@@ -196,3 +196,28 @@ def test_root_mode_autorename_renames_on_disk(
     assert moved.metadata.path_display == "/Archive/first (1).jpg"
     assert (root / "Archive" / "first (1).jpg").read_bytes() == b"first"
     assert (root / "Archive" / "first.jpg").read_bytes() == b"already here"
+
+
+def test_a_cursor_from_an_earlier_run_over_the_same_root_is_reset(
+    tmp_path: Path, connect: Callable[..., dropbox.Dropbox]
+) -> None:
+    """Positions restart with each journal: resuming would show the deleted file as present
+    and miss the added one, so the earlier run's cursor must answer reset."""
+    (tmp_path / "kept.jpg").write_bytes(b"kept")
+    (tmp_path / "doomed.jpg").write_bytes(b"doomed")
+    first = Emulator(root=tmp_path)
+    with EmulatorServer(first) as server:
+        cursor = connect(server, oauth2_access_token=first.access_token).files_list_folder("")
+    (tmp_path / "doomed.jpg").unlink()
+    (tmp_path / "added.jpg").write_bytes(b"added")
+    second = Emulator(root=tmp_path)
+    with EmulatorServer(second) as server:
+        dbx = connect(server, oauth2_access_token=second.access_token)
+        with pytest.raises(dropbox.exceptions.ApiError) as resumed:
+            dbx.files_list_folder_continue(cursor.cursor)
+        assert resumed.value.error.is_reset()
+        with pytest.raises(dropbox.exceptions.ApiError) as polled:
+            dbx.files_list_folder_longpoll(cursor.cursor, timeout=30)
+        assert polled.value.error.is_reset()
+        fresh = dbx.files_list_folder("")
+    assert sorted(e.name for e in fresh.entries) == ["added.jpg", "kept.jpg"]

@@ -247,3 +247,15 @@ def test_applying_every_entry_in_order_reproduces_the_truth(
     for client in clients:
         client.settle(emu.lister)
         assert files_of(client.state) == truth(emu, client.path, client.recursive), client
+
+
+def test_a_cursor_from_another_account_is_reset_even_at_a_valid_position() -> None:
+    ours, theirs = Emulator(), Emulator()
+    for emu in (ours, theirs):
+        emu.put_file("/Photos/a.jpg", b"a")
+    cursor = theirs.lister.start("/Photos", False, False, None).encode()
+    assert theirs.lister.continue_(cursor).entries == []
+    with pytest.raises(ResetCursor):
+        ours.lister.continue_(cursor)
+    with pytest.raises(ResetCursor):
+        ours.lister.has_changes(cursor)
