@@ -142,18 +142,22 @@ class Account:
     # --- writing ----------------------------------------------------------------
 
     def put_file(
-        self, path: str, source: ContentSource, client_modified: datetime | None = None
+        self,
+        path: str,
+        source: ContentSource,
+        client_modified: datetime | None = None,
+        downloadable: bool = True,
     ) -> FileMeta:
         """Create or overwrite a file (new rev), creating missing parent folders."""
         with self.lock:
-            meta = self._put_file(normalize(path), source, client_modified)
+            meta = self._put_file(normalize(path), source, client_modified, downloadable)
         self._notify()
         return meta
 
     def put_many(self, items: Iterable[tuple[str, ContentSource]]) -> list[FileMeta]:
         """Several ``put_file`` calls under one lock and one notification."""
         with self.lock:
-            metas = [self._put_file(normalize(p), s, None) for p, s in items]
+            metas = [self._put_file(normalize(p), s, None, True) for p, s in items]
         self._notify()
         return metas
 
@@ -204,7 +208,7 @@ class Account:
         self._by_id[node.id] = node.path_lower
 
     def _put_file(
-        self, path: str, source: ContentSource, client_modified: datetime | None
+        self, path: str, source: ContentSource, client_modified: datetime | None, downloadable: bool
     ) -> FileMeta:
         if path == "":
             raise LookupFailure("not_file")
@@ -214,7 +218,7 @@ class Account:
         path = self._ensure_folder(parent_of(path)).path_display + "/" + name_of(path)
         now = now_utc()
         meta = FileMeta(
-            id=existing.id if existing is not None else make_id(self._number(), self._id_salt),
+            id=self._file_id(existing, downloadable),
             name=name_of(path),
             path_lower=path.lower(),
             path_display=path,
@@ -223,10 +227,23 @@ class Account:
             server_modified=now,
             client_modified=to_utc_second(client_modified) if client_modified else now,
             source=source,
+            downloadable=downloadable,
         )
         self._insert(meta)
         self._record(meta)
         return meta
+
+    def _file_id(self, existing: FileMeta | None, downloadable: bool) -> str:
+        """The id a write takes: the existing file's, unless the write replaces it with a
+        file of the other kind (downloadable or not). That is a different file, not a new
+        revision, so it is journaled as a deletion first: a cursor that leaves out
+        non-downloadable files must still see the old file go."""
+        if existing is not None and existing.downloadable == downloadable:
+            return existing.id
+        if existing is not None:
+            self._by_id.pop(existing.id, None)
+            self._record(deleted(existing))
+        return make_id(self._number(), self._id_salt)
 
     def _ensure_folder(self, path: str) -> FolderMeta:
         """The folder at ``path`` (``""`` gives a placeholder), creating what is missing."""

@@ -20,6 +20,7 @@ from pathlib import Path
 from emulator.account import Account
 from emulator.auth import Tokens
 from emulator.content import BytesSource, ContentSource, GeneratedSource
+from emulator.errors import AccountError
 from emulator.faults import Counters, Faults
 from emulator.listing import Lister
 from emulator.model import Entry, FileMeta, FolderMeta, Node, normalize
@@ -96,16 +97,24 @@ class Emulator:
         size: int | None = None,
         seed: int = 0,
         client_modified: datetime | None = None,
+        downloadable: bool = True,
     ) -> FileMeta:
-        """Create or overwrite a file with ``data``, or ``size`` bytes generated from ``seed``."""
+        """Create or overwrite a file with ``data``, or ``size`` bytes generated from ``seed``.
+
+        ``downloadable=False`` makes a file like a Google Doc in Dropbox: listed with
+        ``is_downloadable: false`` (unless a listing leaves such files out), and refused by
+        download, temporary links and thumbnails.
+        """
         if (data is None) == (size is None):
             raise ValueError("give either data or size")
         source: ContentSource = (
             BytesSource(data) if data is not None else GeneratedSource(size or 0, seed)
         )
         if self.mirror is not None:
+            if not downloadable:
+                raise ValueError("a --root directory holds only downloadable files")
             return self.mirror.write_file(path, source.read())
-        return self.account.put_file(path, source, client_modified)
+        return self.account.put_file(path, source, client_modified, downloadable)
 
     def create_folder(self, path: str) -> FolderMeta:
         if self.mirror is not None:
@@ -167,6 +176,14 @@ class Emulator:
     def metadata(self, path: str) -> Node | None:
         return self.account.get(path)
 
+    def downloadable_file(self, path: str) -> FileMeta:
+        """The file at ``path``; 409 ``unsupported_file`` if it cannot be downloaded, as
+        ``DownloadError`` and ``GetTemporaryLinkError`` answer ("use export instead")."""
+        meta = self.account.require_file(path)
+        if not meta.downloadable:
+            raise AccountError("unsupported_file")
+        return meta
+
     # --- cursors, webhooks, links --------------------------------------------
 
     def invalidate_cursors(self) -> None:
@@ -178,7 +195,7 @@ class Emulator:
 
     def temporary_link(self, path: str) -> tuple[FileMeta, str]:
         """Metadata and a token for ``/temp/<token>``, valid ``temp_link_ttl`` seconds."""
-        meta = self.account.require_file(path)
+        meta = self.downloadable_file(path)
         token = secrets.token_urlsafe(24)
         with self._links_lock:
             self._temp_links[token] = TempLink(meta, time.monotonic() + self.temp_link_ttl)

@@ -27,7 +27,15 @@ from dataclasses import asdict, dataclass, replace
 
 from emulator.account import Account
 from emulator.errors import BadInput, LookupFailure, ResetCursor
-from emulator.model import DeletedMeta, Entry, FolderMeta, is_under, normalize, parent_of
+from emulator.model import (
+    DeletedMeta,
+    Entry,
+    FileMeta,
+    FolderMeta,
+    is_under,
+    normalize,
+    parent_of,
+)
 
 MAX_SNAPSHOTS = 64
 DEFAULT_LIMIT = 2000
@@ -43,6 +51,7 @@ class Cursor:
     pos: int
     generation: int
     journal: str = ""  # the Account.journal_id it indexes; "" (older cursors) never matches
+    non_downloadable: bool = True  # include_non_downloadable_files
     snapshot: int = 0  # 0: no snapshot, paging the journal
     offset: int = 0
 
@@ -73,6 +82,8 @@ def view(entry: Entry, cursor: Cursor) -> Entry | None:
     so a client drops everything it holds; a recursive scope sees its own folder entry.
     """
     path, scope = entry.path_lower, cursor.path_lower
+    if _left_out(entry, cursor):
+        return None
     if scope and (path == scope or is_under(scope, path)):
         if isinstance(entry, DeletedMeta):
             name = cursor.path_display.rsplit("/", 1)[1]
@@ -85,6 +96,11 @@ def view(entry: Entry, cursor: Cursor) -> Entry | None:
     if cursor.recursive or parent_of(path) == scope:
         return entry
     return None
+
+
+def _left_out(entry: Entry, cursor: Cursor) -> bool:
+    """A non-downloadable file under ``include_non_downloadable_files: false``."""
+    return isinstance(entry, FileMeta) and not entry.downloadable and not cursor.non_downloadable
 
 
 class Lister:
@@ -103,7 +119,14 @@ class Lister:
             self.generation += 1
             self._snapshots.clear()
 
-    def start(self, path: str, recursive: bool, include_deleted: bool, limit: int | None) -> Cursor:
+    def start(
+        self,
+        path: str,
+        recursive: bool,
+        include_deleted: bool,
+        limit: int | None,
+        non_downloadable: bool = True,
+    ) -> Cursor:
         """A cursor at the current journal end, after checking the folder exists."""
         with self.account.lock:
             folder = self._folder(path)
@@ -116,6 +139,7 @@ class Lister:
                 pos=self.account.seq,
                 generation=self.generation,
                 journal=self.account.journal_id,
+                non_downloadable=non_downloadable,
             )
 
     def _folder(self, path: str) -> FolderMeta:
@@ -131,10 +155,15 @@ class Lister:
         return node
 
     def list_folder(
-        self, path: str, recursive: bool, include_deleted: bool, limit: int | None
+        self,
+        path: str,
+        recursive: bool,
+        include_deleted: bool,
+        limit: int | None,
+        non_downloadable: bool = True,
     ) -> Page:
         with self.account.lock:
-            cursor = self.start(path, recursive, include_deleted, limit)
+            cursor = self.start(path, recursive, include_deleted, limit, non_downloadable)
             entries = self._current_entries(cursor)
         if len(entries) <= cursor.limit:
             return Page(entries, cursor.encode(), False)
@@ -183,6 +212,8 @@ class Lister:
         account, scope = self.account, cursor.path_lower
         nodes = account.subtree(scope) if cursor.recursive else account.children(scope)
         entries: list[Entry] = list(nodes)
+        if not cursor.non_downloadable:
+            entries = [e for e in entries if not _left_out(e, cursor)]
         if cursor.include_deleted:
             entries.extend(account.tombstones_under(scope, cursor.recursive))
         entries.sort(key=lambda e: e.path_lower)

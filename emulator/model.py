@@ -31,13 +31,14 @@ class FileMeta:
     server_modified: datetime
     client_modified: datetime
     source: ContentSource = field(repr=False, compare=False)
+    downloadable: bool = True
 
     @property
     def content_hash(self) -> str:
         return self.source.content_hash()
 
     def to_json(self) -> JsonDict:
-        return {
+        shown = {
             ".tag": "file",
             "name": self.name,
             "path_lower": self.path_lower,
@@ -47,9 +48,14 @@ class FileMeta:
             "server_modified": format_time(self.server_modified),
             "rev": self.rev,
             "size": self.size,
-            "is_downloadable": True,
+            "is_downloadable": self.downloadable,
             "content_hash": self.content_hash,
         }
+        if not self.downloadable:
+            # The spec requires export_info when is_downloadable is false; the emulator
+            # offers no export formats (files/export is not emulated), so it is empty.
+            shown["export_info"] = {}
+        return shown
 
 
 @dataclass(frozen=True)

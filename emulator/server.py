@@ -236,7 +236,7 @@ async def _download(request: Request) -> Response:
     path = args.read_path(args.parse_json(raw.encode()))
     with _lookup("path"):
         args.check_well_formed(path)
-        meta = await run_in_threadpool(emu.account.require_file, path)
+        meta = await run_in_threadpool(emu.downloadable_file, path)
     headers = {
         "Dropbox-API-Result": json.dumps(meta.to_json()),
         "Content-Length": str(meta.size),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 
@@ -284,3 +285,40 @@ def test_malformed_path_wire_shape(emulator: Emulator, emulator_server: Emulator
         "error_summary": "path/malformed_path/..",
         "error": {".tag": "path", "path": {".tag": "malformed_path"}},
     }
+
+
+def test_an_empty_file_is_listed_hashed_and_downloaded(
+    emulator: Emulator, dbx: dropbox.Dropbox
+) -> None:
+    emulator.put_file("/Photos/empty.jpg", b"")
+    (entry,) = dbx.files_list_folder("/Photos").entries
+    assert (entry.size, entry.content_hash) == (0, hashlib.sha256(b"").hexdigest())
+    result, response = dbx.files_download("/Photos/empty.jpg")
+    with response:
+        assert response.content == b"" and response.headers["content-length"] == "0"
+    assert result.content_hash == entry.content_hash
+    link = dbx.files_get_temporary_link("/Photos/empty.jpg").link
+    assert requests.get(link, timeout=5).content == b""
+
+
+def test_non_downloadable_files_are_listed_as_such_and_refused(
+    emulator: Emulator, dbx: dropbox.Dropbox
+) -> None:
+    emulator.put_file("/Docs/plan.gdoc", b"cloud document", downloadable=False)
+    emulator.put_file("/Docs/photo.jpg", b"photo")
+    listed = {e.name: e for e in dbx.files_list_folder("/Docs").entries}
+    assert listed["plan.gdoc"].is_downloadable is False
+    assert listed["plan.gdoc"].export_info is not None
+    assert listed["photo.jpg"].is_downloadable is True and listed["photo.jpg"].export_info is None
+    without = dbx.files_list_folder("/Docs", include_non_downloadable_files=False)
+    assert [e.name for e in without.entries] == ["photo.jpg"]
+    emulator.put_file("/Docs/sheet.gsheet", b"another", downloadable=False)
+    emulator.put_file("/Docs/more.jpg", b"more")
+    assert [e.name for e in dbx.files_list_folder_continue(without.cursor).entries] == ["more.jpg"]
+    with pytest.raises(ApiError) as download:
+        dbx.files_download("/Docs/plan.gdoc")
+    assert download.value.error.is_unsupported_file()
+    with pytest.raises(ApiError) as link:
+        dbx.files_get_temporary_link("/Docs/plan.gdoc")
+    assert link.value.error.is_unsupported_file()
+    assert dbx.files_get_metadata("/Docs/plan.gdoc").is_downloadable is False
