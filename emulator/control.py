@@ -8,6 +8,7 @@ through Dropbox would: new revs, journal entries for cursors, webhooks.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import secrets
 import threading
@@ -29,6 +30,13 @@ from emulator.webhooks import WebhookSender
 
 DEFAULT_ACCOUNT_ID = "dbid:AAEmuLat0rAcc0untF0rUnp0stedTest500"
 TEMP_LINK_TTL = 4 * 3600
+
+
+def account_id_for(label: str) -> str:
+    """A Dropbox-shaped account id (``dbid:`` and 35 characters) fixed by ``label``, for
+    giving each account of a server its own id that stays the same from run to run."""
+    digest = base64.urlsafe_b64encode(hashlib.sha256(label.encode()).digest()).decode()
+    return "dbid:AA" + digest[:33]
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,8 @@ import logging
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from emulator.faults import DROPPED, Counters, Faults, Injected
+from emulator.control import Emulator
+from emulator.faults import DROPPED, Injected
 
 logger = logging.getLogger(__name__)
 
@@ -28,8 +29,10 @@ def route_name(path: str) -> str:
 
 
 class FaultsAndCounters:
-    def __init__(self, app: ASGIApp, faults: Faults, counters: Counters) -> None:
-        self.app, self.faults, self.counters = app, faults, counters
+    """One account's faults and counters around the shared routes."""
+
+    def __init__(self, app: ASGIApp, emu: Emulator) -> None:
+        self.app, self.faults, self.counters = app, emu.faults, emu.counters
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -1,8 +1,10 @@
-"""``EmulatorServer``: uvicorn serving an :class:`Emulator` from a background thread.
+"""``EmulatorServer``: uvicorn serving one or several accounts from a background thread.
 
 ``with EmulatorServer(emu) as server:`` binds (port 0 picks a free port), waits until the
 server accepts connections, exposes ``server.base_url``, and on exit stops uvicorn (pending
-longpolls are woken), the webhook sender and the directory watcher. The socket is bound
+longpolls are woken), the webhook senders and the directory watchers.
+``EmulatorServer(emu_a, emu_b)`` serves several accounts of one Dropbox app on one base
+URL, each request going to the account it names (:mod:`emulator.routing`). The socket is bound
 before uvicorn starts, so ``base_url`` is known, and usable, as soon as the object exists.
 """
 
@@ -21,15 +23,17 @@ from emulator.server import create_app
 
 
 class EmulatorServer:
-    def __init__(self, emu: Emulator, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.emu = emu
+    def __init__(self, *accounts: Emulator, host: str = "127.0.0.1", port: int = 0) -> None:
+        app = create_app(*accounts)  # refuses accounts of different apps, or that clash
+        self.accounts: tuple[Emulator, ...] = accounts
+        self.emu = accounts[0]
         self.host = host
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind((host, port))
         self.port: int = self._socket.getsockname()[1]
         config = uvicorn.Config(
-            create_app(emu),
+            app,
             log_config=None,
             access_log=False,
             lifespan="off",
@@ -44,7 +48,7 @@ class EmulatorServer:
 
     def start(self, timeout: float = 10.0) -> Self:
         """Serve from a daemon thread; return once uvicorn accepts connections."""
-        self.emu.open()
+        self._open()
         self._thread = threading.Thread(
             target=self._server.run,
             kwargs={"sockets": [self._socket]},
@@ -60,7 +64,7 @@ class EmulatorServer:
         return self
 
     def stop(self) -> None:
-        self.emu.close()  # wakes pending longpolls so uvicorn can finish
+        self._close()  # wakes pending longpolls so uvicorn can finish
         self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(30)
@@ -69,12 +73,25 @@ class EmulatorServer:
 
     def serve_forever(self) -> None:
         """Run in the calling thread until interrupted (the CLI's mode)."""
-        self.emu.open()
+        self._open()
         try:
             self._server.run(sockets=[self._socket])
         finally:
-            self.emu.close()
+            self._close()
             self._socket.close()
+
+    def register_webhook(self, url: str) -> None:
+        """Register ``url`` with every account, as an app's webhook URL covers all its users."""
+        for emu in self.accounts:
+            emu.register_webhook(url)
+
+    def _open(self) -> None:
+        for emu in self.accounts:
+            emu.open()
+
+    def _close(self) -> None:
+        for emu in self.accounts:
+            emu.close()
 
     def __enter__(self) -> Self:
         return self.start()

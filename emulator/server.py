@@ -1,10 +1,11 @@
 """The HTTP face of the emulator: Dropbox API v2 routes on one Starlette app.
 
-``create_app(emu)`` serves the api, content and notify hosts' routes under their Dropbox
-paths (``/2/files/list_folder`` ...), ``/oauth2/token``, and ``/temp/<token>`` for
+``create_app(*accounts)`` serves the api, content and notify hosts' routes under their
+Dropbox paths (``/2/files/list_folder`` ...), ``/oauth2/token``, and ``/temp/<token>`` for
 temporary links. Handlers parse arguments (:mod:`emulator.args`), run the account work in
 the thread pool, and shape Dropbox's replies; errors become Dropbox's wire forms in one
-set of exception handlers. Faults and counters wrap everything (:mod:`emulator.middleware`).
+set of exception handlers. Each request first goes to its account (:mod:`emulator.routing`),
+then through that account's faults and counters (:mod:`emulator.middleware`).
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ from emulator import args
 from emulator.auth import OAuthError
 from emulator.control import Emulator
 from emulator.errors import AccountError, AuthFailure, BadInput, LookupFailure
-from emulator.middleware import FaultsAndCounters
 from emulator.model import FileMeta, JsonDict, normalize
+from emulator.routing import SCOPE_KEY, AccountRouter
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +50,8 @@ class Call:
 Handler = Callable[[Call], JsonDict]
 
 
-def create_app(emu: Emulator) -> FaultsAndCounters:
-    """The ASGI app for ``emu``; wrap nothing else around it."""
+def create_app(*accounts: Emulator) -> AccountRouter:
+    """The ASGI app serving ``accounts`` (one Dropbox app's); wrap nothing else around it."""
     routes = [Route(f"/2/{name}", _rpc(name, handler), methods=["POST"]) for name, handler in RPC]
     routes += [
         Route("/2/files/list_folder/longpoll", _longpoll, methods=["POST"]),
@@ -59,12 +60,12 @@ def create_app(emu: Emulator) -> FaultsAndCounters:
         Route("/temp/{token}", _temp_link, methods=["GET"]),
     ]
     app = Starlette(routes=routes, exception_handlers=_EXCEPTION_HANDLERS)
-    app.state.emu = emu
-    return FaultsAndCounters(app, emu.faults, emu.counters)
+    return AccountRouter(app, accounts)
 
 
 def _emu(request: Request) -> Emulator:
-    emu: Emulator = request.app.state.emu
+    """The account the request was routed to (:mod:`emulator.routing`)."""
+    emu: Emulator = request.scope[SCOPE_KEY]
     return emu
 
 

@@ -17,7 +17,7 @@ import dropbox
 import pytest
 import requests
 
-from emulator import Emulator, EmulatorServer, signature
+from emulator import Emulator, EmulatorServer, account_id_for, signature
 from tests.waiting import wait_until
 
 SECRET = "the_secret"
@@ -79,6 +79,24 @@ def test_webhook_is_signed_and_names_the_account(signed_emulator: Emulator) -> N
     notification = receiver.verified[0]
     assert notification["list_folder"] == {"accounts": [signed_emulator.account_id]}
     assert notification["delta"] == {"users": [signed_emulator.user_id]}
+
+
+def test_each_accounts_changes_name_that_account(signed_emulator: Emulator) -> None:
+    other = Emulator(app_secret=SECRET, account_id=account_id_for("other"))
+    with Receiver(SECRET) as receiver, EmulatorServer(signed_emulator, other) as server:
+        server.register_webhook(receiver.url)
+        other.put_file("/Photos/b.jpg", b"b")
+        wait_until(lambda: len(receiver.verified) == 1)
+        signed_emulator.put_file("/Photos/a.jpg", b"a")
+        wait_until(lambda: len(receiver.verified) == 2)
+    assert receiver.verified == [
+        {"list_folder": {"accounts": [other.account_id]}, "delta": {"users": [other.user_id]}},
+        {
+            "list_folder": {"accounts": [signed_emulator.account_id]},
+            "delta": {"users": [signed_emulator.user_id]},
+        },
+    ]
+    assert other.user_id != signed_emulator.user_id
 
 
 def test_failed_delivery_is_retried_with_backoff(signed_emulator: Emulator) -> None:
@@ -153,28 +171,44 @@ def test_root_mode_move_via_api_moves_on_disk(
     assert not (root / "Photos" / "first.jpg").exists()
 
 
-def test_cli_serves_a_directory(tmp_path: Path) -> None:
-    (tmp_path / "a.jpg").write_bytes(b"a")
-    command = [sys.executable, "-m", "emulator", "--root", str(tmp_path), "--port", "0"]
+def test_cli_serves_a_directory_per_account(tmp_path: Path) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    for root, name in ((first, "a.jpg"), (second, "b.jpg")):
+        root.mkdir()
+        (root / name).write_bytes(b"x")
+    command = [sys.executable, "-m", "emulator", "--root", str(first), "--port", "0"]
+    command += ["--account-root", str(second)]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3])}
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
     try:
         assert process.stdout is not None
-        settings = dict(process.stdout.readline().strip().split("=", 1) for _ in range(4))
-        base_url, token = settings["base_url"], settings["access_token"]
+        lines = [process.stdout.readline().strip().split("=", 1) for _ in range(8)]
+        assert [key for key, _ in lines] == [
+            "base_url",
+            *("access_token", "refresh_token", "account_id"),
+            "account_root",
+            *("access_token", "refresh_token", "account_id"),
+        ]
+        base_url = lines[0][1]
         wait_until(lambda: _answers(base_url), timeout=10)
-        reply = requests.post(
-            base_url + "/2/files/list_folder",
-            json={"path": ""},
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=5,
-        )
-        assert [e["name"] for e in reply.json()["entries"]] == ["a.jpg"]
+        assert _names(base_url, lines[1][1]) == ["a.jpg"]
+        assert _names(base_url, lines[5][1]) == ["b.jpg"]
+        assert lines[3][1] != lines[7][1]
     finally:
         process.terminate()
         process.wait(10)
         if process.stdout is not None:
             process.stdout.close()
+
+
+def _names(base_url: str, token: str) -> list[str]:
+    reply = requests.post(
+        base_url + "/2/files/list_folder",
+        json={"path": ""},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=5,
+    )
+    return [entry["name"] for entry in reply.json()["entries"]]
 
 
 def _answers(base_url: str) -> bool:
