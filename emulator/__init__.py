@@ -7,7 +7,7 @@
 
 from emulator.control import Emulator, account_id_for
 from emulator.errors import AccountError, EmulatorError, LookupFailure, RelocationFailure
-from emulator.faults import Counters, Faults
+from emulator.faults import LISTING, Counters, Faults, Hold
 from emulator.hashing import content_hash
 from emulator.model import DeletedMeta, FileMeta, FolderMeta
 from emulator.runner import EmulatorServer
@@ -24,6 +24,8 @@ __all__ = [
     "Faults",
     "FileMeta",
     "FolderMeta",
+    "Hold",
+    "LISTING",
     "LookupFailure",
     "RelocationFailure",
     "account_id_for",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -13,7 +14,7 @@ from dropbox.exceptions import ApiError, AuthError, InternalServerError, RateLim
 
 from emulator import Emulator, EmulatorServer
 from emulator.errors import AuthFailure
-from emulator.faults import DROPPED
+from emulator.faults import DROPPED, LISTING
 from tests.waiting import wait_until
 
 Connect = Callable[..., dropbox.Dropbox]  # the ``connect`` fixture
@@ -152,3 +153,51 @@ def test_counters_reset(emulator: Emulator, dbx: dropbox.Dropbox) -> None:
     assert emulator.counters.calls("files/list_folder") == 1
     emulator.counters.reset()
     assert emulator.counters.calls("files/list_folder") == 0
+
+
+def test_overlapping_listings_are_counted_per_account(
+    emulator: Emulator, dbx: dropbox.Dropbox
+) -> None:
+    cursor = dbx.files_list_folder("").cursor
+    assert emulator.counters.max_in_flight(LISTING) == 1
+    gate = emulator.faults.hold("files/list_folder/continue")
+    callers = [
+        threading.Thread(target=dbx.files_list_folder_continue, args=(cursor,)),
+        threading.Thread(target=dbx.files_list_folder, args=("",)),
+    ]
+    callers[0].start()
+    wait_until(lambda: emulator.counters.in_flight(LISTING) == 1)
+    callers[1].start()  # list_folder is not held: it overlaps the held continue, then ends
+    callers[1].join(10)
+    gate.release()
+    callers[0].join(10)
+    assert emulator.counters.max_in_flight(LISTING) == 2
+    assert emulator.counters.max_in_flight("files/list_folder/continue") == 1
+    assert emulator.counters.in_flight(LISTING) == 0
+    emulator.counters.reset_max_in_flight()
+    dbx.files_list_folder_continue(cursor)
+    dbx.files_list_folder("")
+    assert emulator.counters.max_in_flight(LISTING) == 1
+
+
+def test_a_pending_longpoll_is_not_a_listing(emulator: Emulator, dbx: dropbox.Dropbox) -> None:
+    cursor = dbx.files_list_folder("").cursor
+    emulator.counters.reset()
+    poller = threading.Thread(target=dbx.files_list_folder_longpoll, args=(cursor, 30))
+    poller.start()
+    wait_until(lambda: emulator.counters.in_flight("files/list_folder/longpoll") == 1)
+    dbx.files_list_folder_continue(cursor)
+    emulator.put_file("/wake.jpg", b"w")
+    poller.join(10)
+    assert emulator.counters.max_in_flight("files/list_folder/longpoll") == 1
+    assert emulator.counters.max_in_flight(LISTING) == 1
+
+
+def test_clearing_faults_releases_held_calls(emulator: Emulator, dbx: dropbox.Dropbox) -> None:
+    emulator.faults.hold("*")
+    caller = threading.Thread(target=dbx.users_get_current_account)
+    caller.start()
+    wait_until(lambda: emulator.counters.in_flight("users/get_current_account") == 1)
+    emulator.faults.clear()
+    caller.join(10)
+    assert emulator.counters.calls("users/get_current_account", 200) == 1

@@ -304,3 +304,18 @@ def test_a_file_replaced_by_one_of_the_other_kind_is_deleted_first_and_gets_a_ne
     ]
     again = emu.put_file("/Docs/a.jpg", b"still a cloud doc", downloadable=False)
     assert again.id == new.id
+
+
+def test_longpoll_sees_only_changes_in_the_cursors_scope() -> None:
+    emu = Emulator()
+    emu.create_folder("/Photos")
+    cursor = emu.lister.start("/Photos", False, False, None).encode()
+    emu.put_file("/Elsewhere/x.jpg", b"x")
+    emu.put_file("/Photos/deeper/y.jpg", b"y")  # creates /Photos/deeper: in scope
+    changed, _ = emu.lister.has_changes(cursor)
+    assert changed
+    cursor = emu.lister.continue_(cursor).cursor
+    emu.put_file("/Elsewhere/z.jpg", b"z")
+    emu.put_file("/Photos/deeper/w.jpg", b"w")  # below a direct child: out of scope
+    changed, advanced = emu.lister.has_changes(cursor)
+    assert not changed and advanced.pos == emu.account.seq
