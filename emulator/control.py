@@ -25,6 +25,7 @@ from emulator.errors import AccountError
 from emulator.faults import Counters, Faults
 from emulator.listing import Lister
 from emulator.model import Entry, FileMeta, FolderMeta, Node, normalize
+from emulator.thumbnails import Thumbnails, ThumbnailSpec
 from emulator.watch import RootMirror
 from emulator.webhooks import WebhookSender
 
@@ -74,6 +75,7 @@ class Emulator:
         self._temp_links: dict[str, TempLink] = {}
         self._links_lock = threading.Lock()
         self.mirror = RootMirror(self.account, Path(root)) if root is not None else None
+        self.thumbnails = Thumbnails()
 
     # --- tokens ---------------------------------------------------------------
 
@@ -183,6 +185,12 @@ class Emulator:
 
     def metadata(self, path: str) -> Node | None:
         return self.account.get(path)
+
+    def thumbnail(self, path: str, spec: ThumbnailSpec) -> tuple[FileMeta, bytes]:
+        """A file's metadata and thumbnail, or the refusal ``get_thumbnail_v2`` answers
+        (lookup failures un-nested: the route nests them under ``path``)."""
+        meta = self.account.require_file(path)
+        return meta, self.thumbnails.make(meta, spec)
 
     def downloadable_file(self, path: str) -> FileMeta:
         """The file at ``path``; 409 ``unsupported_file`` if it cannot be downloaded, as

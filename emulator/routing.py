@@ -19,6 +19,7 @@ import json
 from collections.abc import Callable, Sequence
 from urllib.parse import parse_qsl
 
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from emulator.control import Emulator
@@ -27,6 +28,12 @@ from emulator.listing import Cursor
 from emulator.middleware import FaultsAndCounters
 
 SCOPE_KEY = "emulator"
+
+
+def account_of(request: Request) -> Emulator:
+    """The account a request was routed to."""
+    emu: Emulator = request.scope[SCOPE_KEY]
+    return emu
 
 
 def check_one_app(accounts: Sequence[Emulator]) -> None:
