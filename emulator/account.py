@@ -33,6 +33,7 @@ from emulator.model import (
     ancestors,
     deleted,
     is_under,
+    lower,
     make_id,
     make_rev,
     name_of,
@@ -74,7 +75,7 @@ class Account:
             if path.startswith("id:"):
                 found = self._by_id.get(path)
                 return self._nodes.get(found) if found is not None else None
-            return self._nodes.get(normalize(path).lower())
+            return self._nodes.get(lower(normalize(path)))
 
     def require(self, path: str) -> Node:
         node = self.get(path)
@@ -93,7 +94,7 @@ class Account:
         if path.startswith("id:"):
             return None  # ids of deleted entries are not kept
         with self.lock:
-            return self._tombstones.get(normalize(path).lower())
+            return self._tombstones.get(lower(normalize(path)))
 
     def folder_exists(self, path_lower: str) -> bool:
         return path_lower == "" or isinstance(self._nodes.get(path_lower), FolderMeta)
@@ -121,7 +122,7 @@ class Account:
 
     def files(self, folder: str = "", recursive: bool = True) -> dict[str, FileMeta]:
         """``path_lower -> FileMeta`` of the files in a folder (the truth tests compare to)."""
-        folder_lower = normalize(folder).lower()
+        folder_lower = lower(normalize(folder))
         with self.lock:
             nodes = self.subtree(folder_lower) if recursive else iter(self.children(folder_lower))
             return {n.path_lower: n for n in nodes if isinstance(n, FileMeta)}
@@ -181,7 +182,7 @@ class Account:
         """Move or rename a file or folder; a case-only rename journals nothing."""
         with self.lock:
             node, target = self.plan_move(from_path, to_path, autorename)
-            if target.lower() == node.path_lower:
+            if lower(target) == node.path_lower:
                 moved = self._rename_case(node, target)
             else:
                 moved = self._relocate(node, target)
@@ -212,7 +213,7 @@ class Account:
     ) -> FileMeta:
         if path == "":
             raise LookupFailure("not_file")
-        existing = self._nodes.get(path.lower())
+        existing = self._nodes.get(lower(path))
         if isinstance(existing, FolderMeta):
             raise AccountError("path", "conflict", "folder")
         path = self._ensure_folder(parent_of(path)).path_display + "/" + name_of(path)
@@ -220,7 +221,7 @@ class Account:
         meta = FileMeta(
             id=self._file_id(existing, downloadable),
             name=name_of(path),
-            path_lower=path.lower(),
+            path_lower=lower(path),
             path_display=path,
             rev=make_rev(self._number()),
             size=source.size,
@@ -251,18 +252,18 @@ class Account:
             return FolderMeta("id:root", "", "", "")
         shown = ""  # display path so far, following the case of existing folders
         for step in [*ancestors(path), path]:
-            node = self._nodes.get(step.lower())
+            node = self._nodes.get(lower(step))
             if isinstance(node, FileMeta):
                 raise AccountError("path", "conflict", "file_ancestor")
             if node is None:
                 display = shown + "/" + name_of(step)
                 node = FolderMeta(
-                    make_id(self._number(), self._id_salt), name_of(step), step.lower(), display
+                    make_id(self._number(), self._id_salt), name_of(step), lower(step), display
                 )
                 self._insert(node)
                 self._record(node)
             shown = node.path_display
-        result = self._nodes[path.lower()]
+        result = self._nodes[lower(path)]
         assert isinstance(result, FolderMeta)
         return result
 
@@ -285,8 +286,8 @@ class Account:
             if node is None:
                 raise RelocationFailure("from_lookup", "not_found")
             target = normalize(to_path)
-            self._check_destination(node, target.lower())
-            existing = self._nodes.get(target.lower())
+            self._check_destination(node, lower(target))
+            existing = self._nodes.get(lower(target))
             if existing is None or existing is node:
                 return node, target
             if autorename:
@@ -309,7 +310,7 @@ class Account:
         stem, extension = split_extension(name_of(target)) if is_file else (name_of(target), "")
         for number in itertools.count(1):
             candidate = f"{parent_of(target)}/{stem} ({number}){extension}"
-            if candidate.lower() not in self._nodes:
+            if lower(candidate) not in self._nodes:
                 return candidate
         raise AssertionError("unreachable")
 
@@ -334,9 +335,9 @@ class Account:
         if isinstance(node, FileMeta):
             rev = make_rev(self._number())
             return replace(
-                node, name=name_of(path), path_lower=path.lower(), path_display=path, rev=rev
+                node, name=name_of(path), path_lower=lower(path), path_display=path, rev=rev
             )
-        return replace(node, name=name_of(path), path_lower=path.lower(), path_display=path)
+        return replace(node, name=name_of(path), path_lower=lower(path), path_display=path)
 
     def _rename_case(self, node: Node, target: str) -> Node:
         """Change display case in place: no journal entry, same rev."""

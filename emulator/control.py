@@ -24,7 +24,7 @@ from emulator.content import BytesSource, ContentSource, GeneratedSource
 from emulator.errors import AccountError
 from emulator.faults import Counters, Faults
 from emulator.listing import Lister
-from emulator.model import Entry, FileMeta, FolderMeta, Node, normalize
+from emulator.model import Entry, FileMeta, FolderMeta, Node, lower, normalize
 from emulator.thumbnails import Thumbnails, ThumbnailSpec
 from emulator.watch import RootMirror
 from emulator.webhooks import WebhookSender
@@ -238,5 +238,5 @@ class Emulator:
 
 
 def _path_seed(seed: int, path: str) -> int:
-    digest = hashlib.blake2b(f"{seed}:{path.lower()}".encode(), digest_size=8).digest()
+    digest = hashlib.blake2b(f"{seed}:{lower(path)}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big")

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from emulator.casefold import fold
 from emulator.content import ContentSource
 
 JsonDict = dict[str, Any]
@@ -143,7 +144,8 @@ def normalize(path: str) -> str:
 
 
 def lower(path: str) -> str:
-    return path.lower()
+    """``path_lower`` as Dropbox makes it (:mod:`emulator.casefold`), not ``str.lower()``."""
+    return fold(path)
 
 
 def parent_of(path: str) -> str:

@@ -24,7 +24,7 @@ import watchfiles
 from emulator.account import Account
 from emulator.content import DiskSource
 from emulator.errors import LookupFailure
-from emulator.model import Entry, FileMeta, FolderMeta, Node, normalize
+from emulator.model import Entry, FileMeta, FolderMeta, Node, lower, normalize
 
 logger = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ class RootMirror:
 
     def _add_seen(self, seen: dict[str, _Seen], disk_path: Path) -> None:
         display = "/" + disk_path.relative_to(self.root).as_posix()
-        if display.lower() in seen:
+        if lower(display) in seen:
             logger.warning("ignoring %s: differs only in case from another entry", disk_path)
             return
         try:
@@ -119,7 +119,7 @@ class RootMirror:
             return  # vanished while scanning; the next reconcile settles it
         is_dir = disk_path.is_dir()
         size, mtime = (0, 0) if is_dir else (stat.st_size, stat.st_mtime_ns)
-        seen[display.lower()] = _Seen(display, disk_path, is_dir, size, mtime)
+        seen[lower(display)] = _Seen(display, disk_path, is_dir, size, mtime)
 
     def _delete_vanished(self, present: dict[str, Node], seen: dict[str, _Seen]) -> None:
         gone = [p for p, n in present.items() if p not in seen or _kind_changed(n, seen[p])]

@@ -319,3 +319,16 @@ def test_non_downloadable_files_are_listed_as_such_and_refused(
         dbx.files_get_temporary_link("/Docs/plan.gdoc")
     assert link.value.error.is_unsupported_file()
     assert dbx.files_get_metadata("/Docs/plan.gdoc").is_downloadable is False
+
+
+def test_path_lower_of_non_ascii_names(emulator: Emulator, dbx: dropbox.Dropbox) -> None:
+    for name in ("ΣΑΣ.jpg", "σας.jpg", "İzmir.jpg", "\u1c90.jpg"):
+        emulator.put_file(f"/Ünï/{name}", name.encode())
+    entries = dbx.files_list_folder("/ünï").entries
+    assert sorted((e.path_lower, e.name) for e in entries) == [
+        ("/ünï/izmir.jpg", "İzmir.jpg"),
+        ("/ünï/σας.jpg", "σας.jpg"),
+        ("/ünï/σασ.jpg", "ΣΑΣ.jpg"),
+        ("/ünï/\u1c90.jpg", "\u1c90.jpg"),
+    ]
+    assert dbx.files_get_metadata("/ÜNÏ/IZMIR.JPG").name == "İzmir.jpg"
