@@ -40,6 +40,8 @@ def check_one_app(accounts: Sequence[Emulator]) -> None:
     """Refuse accounts that could not all belong to one Dropbox app, or that clash."""
     if not accounts:
         raise ValueError("an EmulatorServer needs at least one Emulator")
+    if not all(isinstance(emu, Emulator) for emu in accounts):
+        raise TypeError("accounts must be Emulators; pass host= and port= by name")
     first = accounts[0]
     for emu in accounts[1:]:
         if (emu.app_key, emu.app_secret) != (first.app_key, first.app_secret):

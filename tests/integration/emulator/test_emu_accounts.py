@@ -91,6 +91,8 @@ def test_accounts_of_different_apps_or_with_clashing_ids_are_refused() -> None:
     twins = [Emulator(account_id=account_id_for(n), access_token="same") for n in "ab"]
     with pytest.raises(ValueError, match="access_token"):
         EmulatorServer(*twins)
+    with pytest.raises(TypeError, match="by name"):
+        EmulatorServer(Emulator(), "127.0.0.1")  # type: ignore[arg-type]
 
 
 def test_account_ids_made_from_labels_are_stable_and_dropbox_shaped() -> None:

@@ -110,6 +110,7 @@ def test_batch_answers_each_file(emulator: Emulator, dbx: dropbox.Dropbox, wide:
         files.ThumbnailArg("/Photos/notes.txt"),
         files.ThumbnailArg("/Photos/random/img_000000.jpg"),
         files.ThumbnailArg("/Photos/missing.jpg"),
+        files.ThumbnailArg(wide + " "),
     ]
     results = dbx.files_get_thumbnail_batch(entries).entries
     first, second = results[0].get_success(), results[1].get_success()
@@ -119,6 +120,7 @@ def test_batch_answers_each_file(emulator: Emulator, dbx: dropbox.Dropbox, wide:
     assert results[2].get_failure().is_unsupported_extension()
     assert results[3].get_failure().is_unsupported_image()
     assert results[4].get_failure().get_path().is_not_found()
+    assert results[5].get_failure().get_path().is_malformed_path()
     assert emulator.counters.calls("files/get_thumbnail_batch", 200) == 1
 
 
