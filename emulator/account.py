@@ -33,12 +33,14 @@ from emulator.model import (
     ancestors,
     deleted,
     is_under,
+    lower,
     make_id,
     make_rev,
     name_of,
     normalize,
     now_utc,
     parent_of,
+    split_extension,
     to_utc_second,
 )
 
@@ -57,6 +59,7 @@ class Account:
         self._tombstones: dict[str, DeletedMeta] = {}
         self._numbers = itertools.count(1)
         self._id_salt = secrets.randbits(64)
+        self.journal_id = secrets.token_hex(8)  # cursors name it: another journal's is reset
         self._listeners: list[Callable[[], None]] = []
 
     # --- reading ----------------------------------------------------------------
@@ -72,7 +75,7 @@ class Account:
             if path.startswith("id:"):
                 found = self._by_id.get(path)
                 return self._nodes.get(found) if found is not None else None
-            return self._nodes.get(normalize(path).lower())
+            return self._nodes.get(lower(normalize(path)))
 
     def require(self, path: str) -> Node:
         node = self.get(path)
@@ -91,7 +94,7 @@ class Account:
         if path.startswith("id:"):
             return None  # ids of deleted entries are not kept
         with self.lock:
-            return self._tombstones.get(normalize(path).lower())
+            return self._tombstones.get(lower(normalize(path)))
 
     def folder_exists(self, path_lower: str) -> bool:
         return path_lower == "" or isinstance(self._nodes.get(path_lower), FolderMeta)
@@ -119,7 +122,7 @@ class Account:
 
     def files(self, folder: str = "", recursive: bool = True) -> dict[str, FileMeta]:
         """``path_lower -> FileMeta`` of the files in a folder (the truth tests compare to)."""
-        folder_lower = normalize(folder).lower()
+        folder_lower = lower(normalize(folder))
         with self.lock:
             nodes = self.subtree(folder_lower) if recursive else iter(self.children(folder_lower))
             return {n.path_lower: n for n in nodes if isinstance(n, FileMeta)}
@@ -140,18 +143,22 @@ class Account:
     # --- writing ----------------------------------------------------------------
 
     def put_file(
-        self, path: str, source: ContentSource, client_modified: datetime | None = None
+        self,
+        path: str,
+        source: ContentSource,
+        client_modified: datetime | None = None,
+        downloadable: bool = True,
     ) -> FileMeta:
         """Create or overwrite a file (new rev), creating missing parent folders."""
         with self.lock:
-            meta = self._put_file(normalize(path), source, client_modified)
+            meta = self._put_file(normalize(path), source, client_modified, downloadable)
         self._notify()
         return meta
 
     def put_many(self, items: Iterable[tuple[str, ContentSource]]) -> list[FileMeta]:
         """Several ``put_file`` calls under one lock and one notification."""
         with self.lock:
-            metas = [self._put_file(normalize(p), s, None) for p, s in items]
+            metas = [self._put_file(normalize(p), s, None, True) for p, s in items]
         self._notify()
         return metas
 
@@ -171,12 +178,11 @@ class Account:
         self._notify()
         return node
 
-    def move(self, from_path: str, to_path: str) -> Node:
+    def move(self, from_path: str, to_path: str, autorename: bool = False) -> Node:
         """Move or rename a file or folder; a case-only rename journals nothing."""
         with self.lock:
-            node = self.check_move(from_path, to_path)
-            target = normalize(to_path)
-            if target.lower() == node.path_lower:
+            node, target = self.plan_move(from_path, to_path, autorename)
+            if lower(target) == node.path_lower:
                 moved = self._rename_case(node, target)
             else:
                 moved = self._relocate(node, target)
@@ -203,29 +209,42 @@ class Account:
         self._by_id[node.id] = node.path_lower
 
     def _put_file(
-        self, path: str, source: ContentSource, client_modified: datetime | None
+        self, path: str, source: ContentSource, client_modified: datetime | None, downloadable: bool
     ) -> FileMeta:
         if path == "":
             raise LookupFailure("not_file")
-        existing = self._nodes.get(path.lower())
+        existing = self._nodes.get(lower(path))
         if isinstance(existing, FolderMeta):
             raise AccountError("path", "conflict", "folder")
         path = self._ensure_folder(parent_of(path)).path_display + "/" + name_of(path)
         now = now_utc()
         meta = FileMeta(
-            id=existing.id if existing is not None else make_id(self._number(), self._id_salt),
+            id=self._file_id(existing, downloadable),
             name=name_of(path),
-            path_lower=path.lower(),
+            path_lower=lower(path),
             path_display=path,
             rev=make_rev(self._number()),
             size=source.size,
             server_modified=now,
             client_modified=to_utc_second(client_modified) if client_modified else now,
             source=source,
+            downloadable=downloadable,
         )
         self._insert(meta)
         self._record(meta)
         return meta
+
+    def _file_id(self, existing: FileMeta | None, downloadable: bool) -> str:
+        """The id a write takes: the existing file's, unless the write replaces it with a
+        file of the other kind (downloadable or not). That is a different file, not a new
+        revision, so it is journaled as a deletion first: a cursor that leaves out
+        non-downloadable files must still see the old file go."""
+        if existing is not None and existing.downloadable == downloadable:
+            return existing.id
+        if existing is not None:
+            self._by_id.pop(existing.id, None)
+            self._record(deleted(existing))
+        return make_id(self._number(), self._id_salt)
 
     def _ensure_folder(self, path: str) -> FolderMeta:
         """The folder at ``path`` (``""`` gives a placeholder), creating what is missing."""
@@ -233,18 +252,18 @@ class Account:
             return FolderMeta("id:root", "", "", "")
         shown = ""  # display path so far, following the case of existing folders
         for step in [*ancestors(path), path]:
-            node = self._nodes.get(step.lower())
+            node = self._nodes.get(lower(step))
             if isinstance(node, FileMeta):
                 raise AccountError("path", "conflict", "file_ancestor")
             if node is None:
                 display = shown + "/" + name_of(step)
                 node = FolderMeta(
-                    make_id(self._number(), self._id_salt), name_of(step), step.lower(), display
+                    make_id(self._number(), self._id_salt), name_of(step), lower(step), display
                 )
                 self._insert(node)
                 self._record(node)
             shown = node.path_display
-        result = self._nodes[path.lower()]
+        result = self._nodes[lower(path)]
         assert isinstance(result, FolderMeta)
         return result
 
@@ -258,25 +277,42 @@ class Account:
                 self._tombstones[gone.path_lower] = deleted(gone)
         del self._children[parent_of(node.path_lower)][node.path_lower]
 
-    def check_move(self, from_path: str, to_path: str) -> Node:
-        """The node to move, or the ``RelocationFailure`` Dropbox would answer."""
+    def plan_move(self, from_path: str, to_path: str, autorename: bool = False) -> tuple[Node, str]:
+        """The node to move and the display path it will take, or the ``RelocationFailure``
+        Dropbox would answer. With ``autorename`` a name taken by another entry becomes the
+        first free one of ``name (1).ext``, ``name (2).ext``...; without, it is a conflict."""
         with self.lock:
             node = self.get(from_path)
             if node is None:
                 raise RelocationFailure("from_lookup", "not_found")
-            target = normalize(to_path).lower()
-            if target == "":
-                raise RelocationFailure("to", "conflict", "folder")
-            if is_under(target, node.path_lower):
-                raise RelocationFailure("cant_move_folder_into_itself")
-            existing = self._nodes.get(target)
-            if existing is not None and existing is not node:
-                kind = "file" if isinstance(existing, FileMeta) else "folder"
-                raise RelocationFailure("to", "conflict", kind)
-            for step in ancestors(target):
-                if isinstance(self._nodes.get(step), FileMeta):
-                    raise RelocationFailure("to", "conflict", "file_ancestor")
-            return node
+            target = normalize(to_path)
+            self._check_destination(node, lower(target))
+            existing = self._nodes.get(lower(target))
+            if existing is None or existing is node:
+                return node, target
+            if autorename:
+                return node, self._free_name(target, isinstance(node, FileMeta))
+            kind = "file" if isinstance(existing, FileMeta) else "folder"
+            raise RelocationFailure("to", "conflict", kind)
+
+    def _check_destination(self, node: Node, target_lower: str) -> None:
+        """Refusals that no renaming can avoid."""
+        if target_lower == "":
+            raise RelocationFailure("to", "conflict", "folder")
+        if is_under(target_lower, node.path_lower):
+            raise RelocationFailure("cant_move_folder_into_itself")
+        for step in ancestors(target_lower):
+            if isinstance(self._nodes.get(step), FileMeta):
+                raise RelocationFailure("to", "conflict", "file_ancestor")
+
+    def _free_name(self, target: str, is_file: bool) -> str:
+        """``stem (n).ext`` for the smallest free n; only a file's name has an extension."""
+        stem, extension = split_extension(name_of(target)) if is_file else (name_of(target), "")
+        for number in itertools.count(1):
+            candidate = f"{parent_of(target)}/{stem} ({number}){extension}"
+            if lower(candidate) not in self._nodes:
+                return candidate
+        raise AssertionError("unreachable")
 
     def _relocate(self, node: Node, target: str) -> Node:
         """Delete at the old path, then add the node and its subtree at the new one."""
@@ -299,9 +335,9 @@ class Account:
         if isinstance(node, FileMeta):
             rev = make_rev(self._number())
             return replace(
-                node, name=name_of(path), path_lower=path.lower(), path_display=path, rev=rev
+                node, name=name_of(path), path_lower=lower(path), path_display=path, rev=rev
             )
-        return replace(node, name=name_of(path), path_lower=path.lower(), path_display=path)
+        return replace(node, name=name_of(path), path_lower=lower(path), path_display=path)
 
     def _rename_case(self, node: Node, target: str) -> Node:
         """Change display case in place: no journal entry, same rev."""

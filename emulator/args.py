@@ -11,7 +11,7 @@ import json
 import re
 from typing import Any
 
-from emulator.errors import BadInput
+from emulator.errors import BadInput, LookupFailure
 from emulator.model import JsonDict
 
 _LIST_PATH = re.compile(r"(/(.|[\r\n])*)?|id:.*", re.DOTALL)
@@ -43,8 +43,8 @@ def string(arguments: JsonDict, name: str) -> str:
     return value
 
 
-def flag(arguments: JsonDict, name: str) -> bool:
-    value = arguments.get(name, False)
+def flag(arguments: JsonDict, name: str, default: bool = False) -> bool:
+    value = arguments.get(name, default)
     if not isinstance(value, bool):
         raise BadInput(f"request body: {name}: expected boolean, got {_kind(value)}")
     return value
@@ -63,8 +63,9 @@ def integer(arguments: JsonDict, name: str, low: int, high: int) -> int | None:
     return value
 
 
-def listing(arguments: JsonDict) -> tuple[str, bool, bool, int | None]:
-    """``(path, recursive, include_deleted, limit)`` for list_folder-style routes."""
+def listing(arguments: JsonDict) -> tuple[str, bool, bool, int | None, bool]:
+    """``(path, recursive, include_deleted, limit, include_non_downloadable_files)`` for
+    list_folder-style routes; the last defaults to true, as in ``ListFolderArg``."""
     path = string(arguments, "path")
     if path == "/":
         raise BadInput(
@@ -73,7 +74,14 @@ def listing(arguments: JsonDict) -> tuple[str, bool, bool, int | None]:
     if not _LIST_PATH.fullmatch(path):
         raise BadInput(f"request body: path: '{path}' did not match pattern")
     limit = integer(arguments, "limit", 1, 2000)
-    return path, flag(arguments, "recursive"), flag(arguments, "include_deleted"), limit
+    non_downloadable = flag(arguments, "include_non_downloadable_files", default=True)
+    return (
+        path,
+        flag(arguments, "recursive"),
+        flag(arguments, "include_deleted"),
+        limit,
+        non_downloadable,
+    )
 
 
 def read_path(arguments: JsonDict) -> str:
@@ -85,6 +93,13 @@ def read_path(arguments: JsonDict) -> str:
     if path.startswith("rev:"):
         raise BadInput("request body: path: rev: paths are not emulated")
     return path
+
+
+def check_well_formed(path: str) -> None:
+    """``malformed_path`` (a 409, nested by the caller) for a path ending in ``/`` or in
+    whitespace: Dropbox's path formats say "Paths may not end with a slash or whitespace"."""
+    if path and (path.endswith("/") or path[-1].isspace()):
+        raise LookupFailure("malformed_path")
 
 
 def check_write_path(name: str, path: str) -> None:

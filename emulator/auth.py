@@ -66,6 +66,11 @@ class Tokens:
         if time.monotonic() >= expires_at:
             raise AuthFailure("expired_access_token")
 
+    def owns(self, token: str) -> bool:
+        """Whether ``token`` is this account's (valid or expired): routes a request to it."""
+        with self._lock:
+            return token == self.access_token or token in self._issued
+
     def grant(self, form: dict[str, str], authorization: str | None) -> TokenGrant:
         """The ``refresh_token`` grant; client credentials in the form or Basic auth."""
         client_id, client_secret = _client_credentials(form, authorization)

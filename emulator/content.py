@@ -2,7 +2,7 @@
 
 Three sources: bytes held in memory, bytes generated deterministically from a seed (so
 100,000 files cost no memory until read), and a file on disk (``--root`` mode). The hash
-is computed by :mod:`state.hashing` the first time anyone asks, then kept.
+is computed by :mod:`emulator.hashing` the first time anyone asks, then kept.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from state.hashing import ContentHasher
+from emulator.hashing import ContentHasher
 
 CHUNK_SIZE = 1024 * 1024
 

@@ -8,6 +8,7 @@ through Dropbox would: new revs, journal entries for cursors, webhooks.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import secrets
 import threading
@@ -20,14 +21,23 @@ from pathlib import Path
 from emulator.account import Account
 from emulator.auth import Tokens
 from emulator.content import BytesSource, ContentSource, GeneratedSource
+from emulator.errors import AccountError
 from emulator.faults import Counters, Faults
 from emulator.listing import Lister
-from emulator.model import Entry, FileMeta, FolderMeta, Node, normalize
+from emulator.model import Entry, FileMeta, FolderMeta, Node, lower, normalize
+from emulator.thumbnails import Thumbnails, ThumbnailSpec
 from emulator.watch import RootMirror
 from emulator.webhooks import WebhookSender
 
 DEFAULT_ACCOUNT_ID = "dbid:AAEmuLat0rAcc0untF0rUnp0stedTest500"
 TEMP_LINK_TTL = 4 * 3600
+
+
+def account_id_for(label: str) -> str:
+    """A Dropbox-shaped account id (``dbid:`` and 35 characters) fixed by ``label``, for
+    giving each account of a server its own id that stays the same from run to run."""
+    digest = base64.urlsafe_b64encode(hashlib.sha256(label.encode()).digest()).decode()
+    return "dbid:AA" + digest[:33]
 
 
 @dataclass(frozen=True)
@@ -65,6 +75,7 @@ class Emulator:
         self._temp_links: dict[str, TempLink] = {}
         self._links_lock = threading.Lock()
         self.mirror = RootMirror(self.account, Path(root)) if root is not None else None
+        self.thumbnails = Thumbnails()
 
     # --- tokens ---------------------------------------------------------------
 
@@ -96,16 +107,24 @@ class Emulator:
         size: int | None = None,
         seed: int = 0,
         client_modified: datetime | None = None,
+        downloadable: bool = True,
     ) -> FileMeta:
-        """Create or overwrite a file with ``data``, or ``size`` bytes generated from ``seed``."""
+        """Create or overwrite a file with ``data``, or ``size`` bytes generated from ``seed``.
+
+        ``downloadable=False`` makes a file like a Google Doc in Dropbox: listed with
+        ``is_downloadable: false`` (unless a listing leaves such files out), and refused by
+        download, temporary links and thumbnails.
+        """
         if (data is None) == (size is None):
             raise ValueError("give either data or size")
         source: ContentSource = (
             BytesSource(data) if data is not None else GeneratedSource(size or 0, seed)
         )
         if self.mirror is not None:
+            if not downloadable:
+                raise ValueError("a --root directory holds only downloadable files")
             return self.mirror.write_file(path, source.read())
-        return self.account.put_file(path, source, client_modified)
+        return self.account.put_file(path, source, client_modified, downloadable)
 
     def create_folder(self, path: str) -> FolderMeta:
         if self.mirror is not None:
@@ -118,11 +137,15 @@ class Emulator:
             return self.mirror.remove(path)
         return self.account.delete(path)
 
-    def move(self, from_path: str, to_path: str) -> Node:
-        """Move or rename (case-only included) a file or folder."""
+    def move(self, from_path: str, to_path: str, autorename: bool = False) -> Node:
+        """Move or rename (case-only included) a file or folder.
+
+        With ``autorename``, a taken destination name becomes ``name (1).ext``,
+        ``name (2).ext``...; the returned node carries the name chosen.
+        """
         if self.mirror is not None:
-            return self.mirror.rename(from_path, to_path)
-        return self.account.move(from_path, to_path)
+            return self.mirror.rename(from_path, to_path, autorename)
+        return self.account.move(from_path, to_path, autorename)
 
     def bulk_generate(
         self,
@@ -163,6 +186,20 @@ class Emulator:
     def metadata(self, path: str) -> Node | None:
         return self.account.get(path)
 
+    def thumbnail(self, path: str, spec: ThumbnailSpec) -> tuple[FileMeta, bytes]:
+        """A file's metadata and thumbnail, or the refusal ``get_thumbnail_v2`` answers
+        (lookup failures un-nested: the route nests them under ``path``)."""
+        meta = self.account.require_file(path)
+        return meta, self.thumbnails.make(meta, spec)
+
+    def downloadable_file(self, path: str) -> FileMeta:
+        """The file at ``path``; 409 ``unsupported_file`` if it cannot be downloaded, as
+        ``DownloadError`` and ``GetTemporaryLinkError`` answer ("use export instead")."""
+        meta = self.account.require_file(path)
+        if not meta.downloadable:
+            raise AccountError("unsupported_file")
+        return meta
+
     # --- cursors, webhooks, links --------------------------------------------
 
     def invalidate_cursors(self) -> None:
@@ -174,7 +211,7 @@ class Emulator:
 
     def temporary_link(self, path: str) -> tuple[FileMeta, str]:
         """Metadata and a token for ``/temp/<token>``, valid ``temp_link_ttl`` seconds."""
-        meta = self.account.require_file(path)
+        meta = self.downloadable_file(path)
         token = secrets.token_urlsafe(24)
         with self._links_lock:
             self._temp_links[token] = TempLink(meta, time.monotonic() + self.temp_link_ttl)
@@ -201,5 +238,5 @@ class Emulator:
 
 
 def _path_seed(seed: int, path: str) -> int:
-    digest = hashlib.blake2b(f"{seed}:{path.lower()}".encode(), digest_size=8).digest()
+    digest = hashlib.blake2b(f"{seed}:{lower(path)}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big")

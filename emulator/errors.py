@@ -17,6 +17,8 @@ with ``error_summary`` ``"path/not_found/.."``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 
@@ -65,6 +67,18 @@ class AuthFailure(EmulatorError):
 
     def body(self) -> dict[str, Any]:
         return {"error_summary": f"{self.tag}/..", "error": {".tag": self.tag}}
+
+
+@contextmanager
+def nested(tag: str) -> Iterator[None]:
+    """Nest a ``LookupFailure`` raised inside under the route's ``tag`` (``path``,
+    ``from_lookup``, ``to``); a path that ``normalize`` rejects is ``malformed_path``."""
+    try:
+        yield
+    except LookupFailure as exc:
+        raise exc.within(tag) from exc
+    except ValueError as exc:
+        raise LookupFailure(tag, "malformed_path") from exc
 
 
 def tagged(tags: tuple[str, ...]) -> dict[str, Any]:

@@ -3,8 +3,13 @@
 A route is named as in Dropbox's URL without ``/2/``: ``files/list_folder/continue``,
 ``files/download``, ``oauth2/token``; temporary links are ``temp_link``. ``"*"`` matches
 every route. Each fault fires ``times`` times (``None``: on every call) and then disarms.
-Faults are consulted in the order rate limit, server error, dropped connection; a delay
-applies before any of them.
+Faults are consulted in the order rate limit, server error, dropped connection; a delay,
+then a hold (the call waits until the test releases it), apply before any of them.
+
+Counters also track calls in flight (from arrival to the end of the answer) per route and
+for :data:`LISTING`, the ``list_folder`` and ``list_folder/continue`` calls together,
+keeping the most seen at once: how a test sees that a client ran two catch-ups of one
+account at the same time.
 """
 
 from __future__ import annotations
@@ -14,14 +19,31 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 DROPPED = 0  # the "status" counted for a call whose connection was dropped
+LISTING = "files/list_folder*"  # list_folder and list_folder/continue, counted together
+_GROUPS = {"files/list_folder": LISTING, "files/list_folder/continue": LISTING}
+
+
+class Hold:
+    """Calls caught by ``faults.hold(...)`` wait until ``release()`` (or the server stops)."""
+
+    def __init__(self) -> None:
+        self._released = threading.Event()
+
+    def release(self) -> None:
+        self._released.set()
+
+    @property
+    def released(self) -> bool:
+        return self._released.is_set()
 
 
 @dataclass
 class _Fault:
-    kind: str  # "rate_limit", "server_error", "drop", "delay"
+    kind: str  # "rate_limit", "server_error", "drop", "delay", "hold"
     route: str
     times: int | None
     value: float = 0.0  # retry_after, status or delay seconds
+    gate: Hold | None = None  # for "hold"
 
     def matches(self, route: str) -> bool:
         return self.route in ("*", route) and (self.times is None or self.times > 0)
@@ -54,6 +76,12 @@ class Faults:
         """Hold each matching call ``seconds`` before answering (``None``: every call)."""
         self._arm(_Fault("delay", route, times, seconds))
 
+    def hold(self, route: str, times: int | None = None) -> Hold:
+        """Make matching calls wait, in flight, until the returned ``Hold`` is released."""
+        gate = Hold()
+        self._arm(_Fault("hold", route, times, gate=gate))
+        return gate
+
     def drop_connection(self, route: str, times: int | None = 1) -> None:
         """Start a response and close the connection before its declared length."""
         self._arm(_Fault("drop", route, times))
@@ -64,7 +92,11 @@ class Faults:
             self._reset_next = True
 
     def clear(self) -> None:
+        """Disarm everything, releasing held calls."""
         with self._lock:
+            for fault in self._faults:
+                if fault.gate is not None:
+                    fault.gate.release()
             self._faults.clear()
             self._reset_next = False
 
@@ -74,6 +106,9 @@ class Faults:
 
     def take_delay(self, route: str) -> float:
         return sum(f.value for f in self._take(route, ("delay",)))
+
+    def take_holds(self, route: str) -> list[Hold]:
+        return [f.gate for f in self._take(route, ("hold",)) if f.gate is not None]
 
     def take_failure(self, route: str) -> Injected | None:
         for kind in ("rate_limit", "server_error", "drop"):
@@ -102,12 +137,41 @@ class Faults:
 
 
 class Counters:
-    """Calls per route and status, and response body bytes per route."""
+    """Calls per route and status, response body bytes per route, and calls in flight."""
 
     def __init__(self) -> None:
         self._calls: defaultdict[str, Counter[int]] = defaultdict(Counter)
         self._bytes: Counter[str] = Counter()
+        self._in_flight: Counter[str] = Counter()
+        self._max_in_flight: Counter[str] = Counter()
         self._lock = threading.Lock()
+
+    def started(self, route: str) -> None:
+        with self._lock:
+            for name in _tracked(route):
+                self._in_flight[name] += 1
+                self._max_in_flight[name] = max(self._max_in_flight[name], self._in_flight[name])
+
+    def finished(self, route: str) -> None:
+        with self._lock:
+            for name in _tracked(route):
+                self._in_flight[name] -= 1
+
+    def in_flight(self, route: str) -> int:
+        """Calls to ``route`` (or :data:`LISTING`) being answered right now."""
+        with self._lock:
+            return self._in_flight[route]
+
+    def max_in_flight(self, route: str) -> int:
+        """The most calls to ``route`` (or :data:`LISTING`) answered at once since the last
+        reset: above 1 for ``LISTING`` means two listings of the account overlapped."""
+        with self._lock:
+            return self._max_in_flight[route]
+
+    def reset_max_in_flight(self) -> None:
+        """Forget the maxima; calls still in flight count again from now."""
+        with self._lock:
+            self._max_in_flight = Counter(self._in_flight)
 
     def record_call(self, route: str, status: int) -> None:
         with self._lock:
@@ -132,6 +196,13 @@ class Counters:
             return {route: dict(by_status) for route, by_status in self._calls.items()}
 
     def reset(self) -> None:
+        """Clear calls and bytes, and the in-flight maxima (calls in flight stay counted)."""
         with self._lock:
             self._calls.clear()
             self._bytes.clear()
+            self._max_in_flight = Counter(self._in_flight)
+
+
+def _tracked(route: str) -> tuple[str, ...]:
+    group = _GROUPS.get(route)
+    return (route, group) if group else (route,)

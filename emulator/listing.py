@@ -1,10 +1,15 @@
 """``list_folder`` paging and cursors: positions in the account's journal, scoped.
 
 A cursor is opaque to clients (url-safe base64 of a small JSON object) and carries the
-listed folder, ``recursive``, ``include_deleted``, the page ``limit``, a journal position
-and the cursor generation. While the first listing is being paged it also names a snapshot:
-the sorted entries of the folder taken when ``list_folder`` ran, sliced page by page, so
-100,000 files cost one sort, not one per page. After the snapshot, ``continue`` returns the
+listed folder, ``recursive``, ``include_deleted``, the page ``limit``, a journal position,
+the cursor generation and the id of the journal it indexes. A journal id is drawn afresh
+for every :class:`~emulator.account.Account`, so a cursor kept from another account, or
+from an earlier run over the same ``--root`` directory, answers ``reset`` instead of
+resuming at a position that means something else in this journal.
+
+While the first listing is being paged a cursor also names a snapshot: the sorted
+entries of the folder taken when ``list_folder`` ran, sliced page by page, so 100,000
+files cost one sort, not one per page. After the snapshot, ``continue`` returns the
 journal entries after the snapshot's position that fall in scope, translated by
 :func:`view`. :meth:`Lister.invalidate` bumps the generation so every older cursor answers
 ``reset``.
@@ -22,7 +27,15 @@ from dataclasses import asdict, dataclass, replace
 
 from emulator.account import Account
 from emulator.errors import BadInput, LookupFailure, ResetCursor
-from emulator.model import DeletedMeta, Entry, FolderMeta, is_under, normalize, parent_of
+from emulator.model import (
+    DeletedMeta,
+    Entry,
+    FileMeta,
+    FolderMeta,
+    is_under,
+    normalize,
+    parent_of,
+)
 
 MAX_SNAPSHOTS = 64
 DEFAULT_LIMIT = 2000
@@ -37,6 +50,8 @@ class Cursor:
     limit: int
     pos: int
     generation: int
+    journal: str = ""  # the Account.journal_id it indexes; "" (older cursors) never matches
+    non_downloadable: bool = True  # include_non_downloadable_files
     snapshot: int = 0  # 0: no snapshot, paging the journal
     offset: int = 0
 
@@ -67,6 +82,8 @@ def view(entry: Entry, cursor: Cursor) -> Entry | None:
     so a client drops everything it holds; a recursive scope sees its own folder entry.
     """
     path, scope = entry.path_lower, cursor.path_lower
+    if _left_out(entry, cursor):
+        return None
     if scope and (path == scope or is_under(scope, path)):
         if isinstance(entry, DeletedMeta):
             name = cursor.path_display.rsplit("/", 1)[1]
@@ -79,6 +96,11 @@ def view(entry: Entry, cursor: Cursor) -> Entry | None:
     if cursor.recursive or parent_of(path) == scope:
         return entry
     return None
+
+
+def _left_out(entry: Entry, cursor: Cursor) -> bool:
+    """A non-downloadable file under ``include_non_downloadable_files: false``."""
+    return isinstance(entry, FileMeta) and not entry.downloadable and not cursor.non_downloadable
 
 
 class Lister:
@@ -97,7 +119,14 @@ class Lister:
             self.generation += 1
             self._snapshots.clear()
 
-    def start(self, path: str, recursive: bool, include_deleted: bool, limit: int | None) -> Cursor:
+    def start(
+        self,
+        path: str,
+        recursive: bool,
+        include_deleted: bool,
+        limit: int | None,
+        non_downloadable: bool = True,
+    ) -> Cursor:
         """A cursor at the current journal end, after checking the folder exists."""
         with self.account.lock:
             folder = self._folder(path)
@@ -109,6 +138,8 @@ class Lister:
                 limit=limit or DEFAULT_LIMIT,
                 pos=self.account.seq,
                 generation=self.generation,
+                journal=self.account.journal_id,
+                non_downloadable=non_downloadable,
             )
 
     def _folder(self, path: str) -> FolderMeta:
@@ -124,10 +155,15 @@ class Lister:
         return node
 
     def list_folder(
-        self, path: str, recursive: bool, include_deleted: bool, limit: int | None
+        self,
+        path: str,
+        recursive: bool,
+        include_deleted: bool,
+        limit: int | None,
+        non_downloadable: bool = True,
     ) -> Page:
         with self.account.lock:
-            cursor = self.start(path, recursive, include_deleted, limit)
+            cursor = self.start(path, recursive, include_deleted, limit, non_downloadable)
             entries = self._current_entries(cursor)
         if len(entries) <= cursor.limit:
             return Page(entries, cursor.encode(), False)
@@ -159,7 +195,11 @@ class Lister:
     def check(self, text: str) -> Cursor:
         """Decode a cursor; ``reset`` if invalidated, a path error if its folder is gone."""
         cursor = Cursor.decode(text)
-        if cursor.generation != self.generation or cursor.pos > self.account.seq:
+        if (
+            cursor.journal != self.account.journal_id
+            or cursor.generation != self.generation
+            or cursor.pos > self.account.seq
+        ):
             raise ResetCursor()
         with self.account.lock:
             if not self.account.folder_exists(cursor.path_lower):
@@ -172,6 +212,8 @@ class Lister:
         account, scope = self.account, cursor.path_lower
         nodes = account.subtree(scope) if cursor.recursive else account.children(scope)
         entries: list[Entry] = list(nodes)
+        if not cursor.non_downloadable:
+            entries = [e for e in entries if not _left_out(e, cursor)]
         if cursor.include_deleted:
             entries.extend(account.tombstones_under(scope, cursor.recursive))
         entries.sort(key=lambda e: e.path_lower)

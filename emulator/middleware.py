@@ -1,4 +1,6 @@
-"""The ASGI layer around the routes: injected faults first, then call and byte counters.
+"""The ASGI layer around the routes: injected faults first, then call and byte counters,
+and the count of calls in flight (from arrival, delays and holds included, to the end of
+the answer).
 
 It sits outside Starlette so that a dropped connection really is one: the response is
 started with a ``Content-Length`` it never delivers and the app returns, so uvicorn closes
@@ -15,9 +17,12 @@ import logging
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from emulator.faults import DROPPED, Counters, Faults, Injected
+from emulator.control import Emulator
+from emulator.faults import DROPPED, Injected
 
 logger = logging.getLogger(__name__)
+
+HOLD_POLL = 0.01  # seconds between looks at a held call's gate
 
 
 def route_name(path: str) -> str:
@@ -28,17 +33,25 @@ def route_name(path: str) -> str:
 
 
 class FaultsAndCounters:
-    def __init__(self, app: ASGIApp, faults: Faults, counters: Counters) -> None:
-        self.app, self.faults, self.counters = app, faults, counters
+    """One account's faults and counters around the shared routes."""
+
+    def __init__(self, app: ASGIApp, emu: Emulator) -> None:
+        self.app, self.faults, self.counters = app, emu.faults, emu.counters
+        self.closing = emu.closing
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         route = route_name(scope["path"])
-        delay = self.faults.take_delay(route)
-        if delay:
-            await asyncio.sleep(delay)
+        self.counters.started(route)
+        try:
+            await self._answer(route, scope, receive, send)
+        finally:
+            self.counters.finished(route)
+
+    async def _answer(self, route: str, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._wait(route)
         failure = self.faults.take_failure(route)
         if failure is not None:
             await self._inject(route, failure, send)
@@ -48,6 +61,15 @@ class FaultsAndCounters:
         except ClientDisconnect:
             # The client went away mid-request (a killed process): nothing to answer.
             logger.info("client disconnected during a %s call", route)
+
+    async def _wait(self, route: str) -> None:
+        """Injected delay, then holds: the call is in flight all along."""
+        delay = self.faults.take_delay(route)
+        if delay:
+            await asyncio.sleep(delay)
+        for gate in self.faults.take_holds(route):
+            while not gate.released and not self.closing.is_set():
+                await asyncio.sleep(HOLD_POLL)
 
     def _counting(self, route: str, send: Send) -> Send:
         async def counted(message: Message) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from emulator.casefold import fold
 from emulator.content import ContentSource
 
 JsonDict = dict[str, Any]
@@ -31,13 +32,14 @@ class FileMeta:
     server_modified: datetime
     client_modified: datetime
     source: ContentSource = field(repr=False, compare=False)
+    downloadable: bool = True
 
     @property
     def content_hash(self) -> str:
         return self.source.content_hash()
 
     def to_json(self) -> JsonDict:
-        return {
+        shown = {
             ".tag": "file",
             "name": self.name,
             "path_lower": self.path_lower,
@@ -47,9 +49,14 @@ class FileMeta:
             "server_modified": format_time(self.server_modified),
             "rev": self.rev,
             "size": self.size,
-            "is_downloadable": True,
+            "is_downloadable": self.downloadable,
             "content_hash": self.content_hash,
         }
+        if not self.downloadable:
+            # The spec requires export_info when is_downloadable is false; the emulator
+            # offers no export formats (files/export is not emulated), so it is empty.
+            shown["export_info"] = {}
+        return shown
 
 
 @dataclass(frozen=True)
@@ -137,7 +144,8 @@ def normalize(path: str) -> str:
 
 
 def lower(path: str) -> str:
-    return path.lower()
+    """``path_lower`` as Dropbox makes it (:mod:`emulator.casefold`), not ``str.lower()``."""
+    return fold(path)
 
 
 def parent_of(path: str) -> str:
@@ -147,6 +155,14 @@ def parent_of(path: str) -> str:
 
 def name_of(path: str) -> str:
     return path.rsplit("/", 1)[1]
+
+
+def split_extension(name: str) -> tuple[str, str]:
+    """``("photo", ".jpg")`` for ``photo.jpg``: the last dot not leading the name starts it."""
+    stem, dot, extension = name.rpartition(".")
+    if not dot or not stem:
+        return name, ""
+    return stem, dot + extension
 
 
 def is_under(path_lower: str, folder_lower: str) -> bool:

@@ -1,20 +1,19 @@
 """The HTTP face of the emulator: Dropbox API v2 routes on one Starlette app.
 
-``create_app(emu)`` serves the api, content and notify hosts' routes under their Dropbox
-paths (``/2/files/list_folder`` ...), ``/oauth2/token``, and ``/temp/<token>`` for
+``create_app(*accounts)`` serves the api, content and notify hosts' routes under their
+Dropbox paths (``/2/files/list_folder`` ...), ``/oauth2/token``, and ``/temp/<token>`` for
 temporary links. Handlers parse arguments (:mod:`emulator.args`), run the account work in
 the thread pool, and shape Dropbox's replies; errors become Dropbox's wire forms in one
-set of exception handlers. Faults and counters wrap everything (:mod:`emulator.middleware`).
+set of exception handlers. Each request first goes to its account (:mod:`emulator.routing`),
+then through that account's faults and counters (:mod:`emulator.middleware`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import mimetypes
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
@@ -22,15 +21,15 @@ from urllib.parse import parse_qsl
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from emulator import args
+from emulator import args, content_host
 from emulator.auth import OAuthError
 from emulator.control import Emulator
-from emulator.errors import AccountError, AuthFailure, BadInput, LookupFailure
-from emulator.middleware import FaultsAndCounters
-from emulator.model import FileMeta, JsonDict
+from emulator.errors import AccountError, AuthFailure, BadInput, LookupFailure, nested
+from emulator.model import JsonDict, normalize
+from emulator.routing import AccountRouter, account_of
 
 logger = logging.getLogger(__name__)
 
@@ -49,28 +48,21 @@ class Call:
 Handler = Callable[[Call], JsonDict]
 
 
-def create_app(emu: Emulator) -> FaultsAndCounters:
-    """The ASGI app for ``emu``; wrap nothing else around it."""
+def create_app(*accounts: Emulator) -> AccountRouter:
+    """The ASGI app serving ``accounts`` (one Dropbox app's); wrap nothing else around it."""
     routes = [Route(f"/2/{name}", _rpc(name, handler), methods=["POST"]) for name, handler in RPC]
     routes += [
         Route("/2/files/list_folder/longpoll", _longpoll, methods=["POST"]),
-        Route("/2/files/download", _download, methods=["POST", "GET"]),
         Route("/oauth2/token", _token, methods=["POST"]),
-        Route("/temp/{token}", _temp_link, methods=["GET"]),
+        *content_host.ROUTES,
     ]
     app = Starlette(routes=routes, exception_handlers=_EXCEPTION_HANDLERS)
-    app.state.emu = emu
-    return FaultsAndCounters(app, emu.faults, emu.counters)
-
-
-def _emu(request: Request) -> Emulator:
-    emu: Emulator = request.app.state.emu
-    return emu
+    return AccountRouter(app, accounts)
 
 
 def _rpc(name: str, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
-        emu = _emu(request)
+        emu = account_of(request)
         emu.tokens.check_bearer(request.headers.get("authorization"))
         call = Call(emu, args.parse_json(await request.body()), str(request.base_url))
         return JSONResponse(await run_in_threadpool(handler, call))
@@ -85,7 +77,8 @@ def _rpc(name: str, handler: Handler) -> Callable[[Request], Awaitable[Response]
 def _list_folder(call: Call) -> JsonDict:
     emu, arguments = call.emu, call.arguments
     listing = args.listing(arguments)
-    with _lookup("path"):
+    with nested("path"):
+        args.check_well_formed(listing[0])
         page = emu.lister.list_folder(*listing)
     return _page_json(page.entries, page.cursor, page.has_more)
 
@@ -95,7 +88,7 @@ def _continue(call: Call) -> JsonDict:
     cursor = args.string(arguments, "cursor")
     if emu.faults.take_reset():
         raise AccountError("reset")
-    with _lookup("path"):
+    with nested("path"):
         page = emu.lister.continue_(cursor)
     return _page_json(page.entries, page.cursor, page.has_more)
 
@@ -103,14 +96,16 @@ def _continue(call: Call) -> JsonDict:
 def _latest_cursor(call: Call) -> JsonDict:
     emu, arguments = call.emu, call.arguments
     listing = args.listing(arguments)
-    with _lookup("path"):
+    with nested("path"):
+        args.check_well_formed(listing[0])
         return {"cursor": emu.lister.start(*listing).encode()}
 
 
 def _get_metadata(call: Call) -> JsonDict:
     emu, arguments = call.emu, call.arguments
     path = args.read_path(arguments)
-    with _lookup("path"):
+    with nested("path"):
+        args.check_well_formed(path)
         node = emu.account.get(path)
         if node is not None:
             return node.to_json()
@@ -123,7 +118,8 @@ def _get_metadata(call: Call) -> JsonDict:
 def _temporary_link(call: Call) -> JsonDict:
     emu, arguments = call.emu, call.arguments
     path = args.read_path(arguments)
-    with _lookup("path"):
+    with nested("path"):
+        args.check_well_formed(path)
         meta, token = emu.temporary_link(path)
     return {"metadata": meta.to_json(), "link": f"{call.base_url}temp/{token}"}
 
@@ -133,8 +129,13 @@ def _move(call: Call) -> JsonDict:
     from_path, to_path = args.string(arguments, "from_path"), args.string(arguments, "to_path")
     for name, value in (("from_path", from_path), ("to_path", to_path)):
         args.check_write_path(name, value)
-    with _lookup("from_lookup"):
-        moved = emu.move(from_path, to_path)
+    with nested("from_lookup"):
+        args.check_well_formed(from_path)
+    with nested("to"):  # a WriteError, which has malformed_path too
+        args.check_well_formed(to_path)
+        normalize(to_path)
+    with nested("from_lookup"):
+        moved = emu.move(from_path, to_path, args.flag(arguments, "autorename"))
     return {"metadata": moved.to_json()}
 
 
@@ -179,28 +180,12 @@ def _page_json(entries: list[Any], cursor: str, has_more: bool) -> JsonDict:
     return {"entries": [e.to_json() for e in entries], "cursor": cursor, "has_more": has_more}
 
 
-class _lookup:
-    """Nest a ``LookupFailure`` (or malformed path) under the route's tag, e.g. ``path``."""
-
-    def __init__(self, tag: str) -> None:
-        self.tag = tag
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, _: Any) -> None:
-        if isinstance(exc, LookupFailure):
-            raise exc.within(self.tag) from exc
-        if isinstance(exc, ValueError):
-            raise LookupFailure(self.tag, "malformed_path") from exc
-
-
 # --- routes with their own shapes ---------------------------------------------------
 
 
 async def _longpoll(request: Request) -> Response:
     """No Authorization; answers as soon as the cursor's scope changes, else at timeout."""
-    emu = _emu(request)
+    emu = account_of(request)
     arguments = args.parse_json(await request.body())
     cursor, timeout = args.string(arguments, "cursor"), args.longpoll_timeout(arguments)
     deadline = time.monotonic() + timeout
@@ -220,42 +205,11 @@ async def _longpoll(request: Request) -> Response:
     return JSONResponse(reply)
 
 
-async def _download(request: Request) -> Response:
-    emu = _emu(request)
-    emu.tokens.check_bearer(request.headers.get("authorization"))
-    raw = request.headers.get("dropbox-api-arg") or request.query_params.get("arg") or ""
-    path = args.read_path(args.parse_json(raw.encode()))
-    with _lookup("path"):
-        meta = await run_in_threadpool(emu.account.require_file, path)
-    headers = {
-        "Dropbox-API-Result": json.dumps(meta.to_json()),
-        "Content-Length": str(meta.size),
-    }
-    return _file_response(meta, headers, "application/octet-stream")
-
-
-async def _temp_link(request: Request) -> Response:
-    link = _emu(request).resolve_link(request.path_params["token"])
-    if link is None:
-        return PlainTextResponse("Not found", status_code=404)
-    if time.monotonic() >= link.expires_at:
-        return PlainTextResponse("This link has expired.", status_code=410)
-    media = mimetypes.guess_type(link.meta.name)[0] or "application/octet-stream"
-    return _file_response(link.meta, {"Content-Length": str(link.meta.size)}, media)
-
-
-def _file_response(meta: FileMeta, headers: dict[str, str], media: str) -> Response:
-    def chunks() -> Iterator[bytes]:
-        yield from meta.source.chunks()
-
-    return StreamingResponse(chunks(), headers=headers, media_type=media)
-
-
 async def _token(request: Request) -> Response:
     form = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
     form.update(request.query_params)
     try:
-        grant = _emu(request).tokens.grant(form, request.headers.get("authorization"))
+        grant = account_of(request).tokens.grant(form, request.headers.get("authorization"))
     except OAuthError as exc:
         body = {"error": exc.code, "error_description": exc.description}
         return JSONResponse(body, status_code=400)

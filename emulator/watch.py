@@ -24,7 +24,7 @@ import watchfiles
 from emulator.account import Account
 from emulator.content import DiskSource
 from emulator.errors import LookupFailure
-from emulator.model import Entry, FileMeta, FolderMeta, Node, normalize
+from emulator.model import Entry, FileMeta, FolderMeta, Node, lower, normalize
 
 logger = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ class RootMirror:
 
     def _add_seen(self, seen: dict[str, _Seen], disk_path: Path) -> None:
         display = "/" + disk_path.relative_to(self.root).as_posix()
-        if display.lower() in seen:
+        if lower(display) in seen:
             logger.warning("ignoring %s: differs only in case from another entry", disk_path)
             return
         try:
@@ -119,7 +119,7 @@ class RootMirror:
             return  # vanished while scanning; the next reconcile settles it
         is_dir = disk_path.is_dir()
         size, mtime = (0, 0) if is_dir else (stat.st_size, stat.st_mtime_ns)
-        seen[display.lower()] = _Seen(display, disk_path, is_dir, size, mtime)
+        seen[lower(display)] = _Seen(display, disk_path, is_dir, size, mtime)
 
     def _delete_vanished(self, present: dict[str, Node], seen: dict[str, _Seen]) -> None:
         gone = [p for p, n in present.items() if p not in seen or _kind_changed(n, seen[p])]
@@ -174,13 +174,13 @@ class RootMirror:
         self.reconcile()
         return node
 
-    def rename(self, from_path: str, to_path: str) -> Node:
-        node = self.account.check_move(from_path, to_path)
-        target = self._disk_path(to_path)
+    def rename(self, from_path: str, to_path: str, autorename: bool = False) -> Node:
+        node, chosen = self.account.plan_move(from_path, to_path, autorename)
+        target = self._disk_path(chosen)
         target.parent.mkdir(parents=True, exist_ok=True)
         self._disk_path(node.path_display).rename(target)
         self.reconcile()
-        return self.account.require(to_path)
+        return self.account.require(chosen)
 
     def _disk_path(self, path: str) -> Path:
         """Where a Dropbox path lives on disk, following the case already there."""

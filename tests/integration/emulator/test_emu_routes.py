@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
-import time
 
 import dropbox
 import pytest
@@ -12,6 +12,7 @@ from dropbox import files
 from dropbox.exceptions import ApiError, BadInputError
 
 from emulator import Emulator, EmulatorServer
+from tests.waiting import wait_until
 
 
 def test_list_folder_pages_10000_files_with_limit_2000(
@@ -104,19 +105,19 @@ def test_reset_after_invalidation(emulator: Emulator, dbx: dropbox.Dropbox) -> N
     assert reset.value.error.is_reset()
 
 
-def test_longpoll_wakes_promptly_on_a_change(emulator: Emulator, dbx: dropbox.Dropbox) -> None:
+def test_longpoll_wakes_on_a_change(emulator: Emulator, dbx: dropbox.Dropbox) -> None:
     emulator.create_folder("/Photos")
     cursor = dbx.files_list_folder("/Photos").cursor
-    emulator.put_file("/Elsewhere/x.jpg", b"x")  # out of scope: must not wake it
-    timer = threading.Timer(0.5, emulator.put_file, args=("/Photos/new.jpg", b"n"))
-    started = time.monotonic()
-    timer.start()
-    try:
-        result = dbx.files_list_folder_longpoll(cursor, timeout=30)
-    finally:
-        timer.join()
-    assert result.changes is True
-    assert 0.4 < time.monotonic() - started < 5
+    results: list[files.ListFolderLongpollResult] = []
+    poller = threading.Thread(
+        target=lambda: results.append(dbx.files_list_folder_longpoll(cursor, timeout=480))
+    )
+    poller.start()
+    wait_until(lambda: emulator.counters.in_flight("files/list_folder/longpoll") == 1)
+    emulator.put_file("/Photos/new.jpg", b"n")
+    poller.join(20)  # far below the 480 s timeout: only the change can have ended it
+    assert [r.changes for r in results] == [True]
+    assert emulator.counters.calls("files/list_folder/longpoll", 200) == 1
 
 
 def test_longpoll_needs_no_auth_and_validates_its_timeout(
@@ -157,8 +158,7 @@ def test_temporary_link_serves_bytes_then_expires(emulator: Emulator, dbx: dropb
     fetched = requests.get(link.link, timeout=5)
     assert fetched.status_code == 200 and fetched.content == b"jpeg bytes"
     assert emulator.counters.bytes_served("temp_link") == len(b"jpeg bytes")
-    time.sleep(0.6)
-    assert requests.get(link.link, timeout=5).status_code == 410
+    wait_until(lambda: requests.get(link.link, timeout=5).status_code == 410)
 
 
 def test_move_v2(emulator: Emulator, dbx: dropbox.Dropbox) -> None:
@@ -201,7 +201,7 @@ def test_get_metadata_of_a_folder_and_of_nothing(emulator: Emulator, dbx: dropbo
     assert isinstance(deleted, files.DeletedMetadata)
 
 
-def test_stopping_the_server_ends_a_pending_longpoll_promptly(emulator: Emulator) -> None:
+def test_stopping_the_server_ends_a_pending_longpoll(emulator: Emulator) -> None:
     server = EmulatorServer(emulator).start()
     url = server.base_url + "/2/files/list_folder/longpoll"
     cursor = emulator.lister.start("", True, False, None).encode()
@@ -212,9 +212,123 @@ def test_stopping_the_server_ends_a_pending_longpoll_promptly(emulator: Emulator
         )
     )
     poller.start()
-    time.sleep(0.3)
-    started = time.monotonic()
+    wait_until(lambda: emulator.counters.in_flight("files/list_folder/longpoll") == 1)
     server.stop()
-    poller.join(10)
-    assert time.monotonic() - started < 3
+    poller.join(20)  # far below the 480 s timeout: only the stop can have ended it
     assert replies and replies[0].json() == {"changes": False}
+
+
+def test_move_v2_autorename_returns_the_name_chosen(
+    emulator: Emulator, dbx: dropbox.Dropbox
+) -> None:
+    emulator.put_file("/Archive/a.jpg", b"old")
+    emulator.put_file("/Photos/a.jpg", b"new")
+    emulator.put_file("/Photos/b.jpg", b"b")
+    emulator.create_folder("/Archive/Sub")
+    emulator.create_folder("/Photos/Sub")
+    cursor = dbx.files_list_folder("/Archive").cursor
+    with pytest.raises(ApiError) as conflict:
+        dbx.files_move_v2("/Photos/a.jpg", "/Archive/a.jpg")
+    assert conflict.value.error.get_to().get_conflict().is_file()
+    moved = dbx.files_move_v2("/Photos/a.jpg", "/Archive/a.jpg", autorename=True).metadata
+    assert (moved.name, moved.path_lower) == ("a (1).jpg", "/archive/a (1).jpg")
+    again = dbx.files_move_v2("/Photos/b.jpg", "/Archive/a.jpg", autorename=True).metadata
+    assert again.path_display == "/Archive/a (2).jpg"
+    folder = dbx.files_move_v2("/Photos/Sub", "/Archive/Sub", autorename=True).metadata
+    assert isinstance(folder, files.FolderMetadata) and folder.name == "Sub (1)"
+    entries = dbx.files_list_folder_continue(cursor).entries
+    assert [e.path_lower for e in entries] == [
+        "/archive/a (1).jpg",
+        "/archive/a (2).jpg",
+        "/archive/sub (1)",
+    ]
+    assert emulator.read("/Archive/a.jpg") == b"old"
+
+
+@pytest.mark.parametrize("bad", ["/Photos/", "/Photos ", "/Photos\t", "/Photos/a.jpg/"])
+def test_paths_ending_in_a_slash_or_whitespace_are_malformed(
+    emulator: Emulator, dbx: dropbox.Dropbox, bad: str
+) -> None:
+    emulator.put_file("/Photos/a.jpg", b"a")
+    calls = [
+        lambda: dbx.files_list_folder(bad),
+        lambda: dbx.files_list_folder_get_latest_cursor(bad),
+        lambda: dbx.files_get_metadata(bad),
+        lambda: dbx.files_get_temporary_link(bad),
+        lambda: dbx.files_download(bad),
+    ]
+    for call in calls:
+        with pytest.raises(ApiError) as malformed:
+            call()
+        assert malformed.value.error.get_path().is_malformed_path(), call
+    with pytest.raises(ApiError) as source:
+        dbx.files_move_v2(bad, "/Elsewhere/a.jpg")
+    assert source.value.error.get_from_lookup().is_malformed_path()
+    with pytest.raises(ApiError) as destination:
+        dbx.files_move_v2("/Photos/a.jpg", bad)
+    assert destination.value.error.get_to().is_malformed_path()
+    assert emulator.files() == {"/photos/a.jpg": emulator.files()["/photos/a.jpg"]}
+
+
+def test_malformed_path_wire_shape(emulator: Emulator, emulator_server: EmulatorServer) -> None:
+    reply = requests.post(
+        emulator_server.base_url + "/2/files/get_metadata",
+        json={"path": "/Photos/"},
+        headers={"Authorization": f"Bearer {emulator.access_token}"},
+        timeout=5,
+    )
+    assert reply.status_code == 409
+    assert reply.json() == {
+        "error_summary": "path/malformed_path/..",
+        "error": {".tag": "path", "path": {".tag": "malformed_path"}},
+    }
+
+
+def test_an_empty_file_is_listed_hashed_and_downloaded(
+    emulator: Emulator, dbx: dropbox.Dropbox
+) -> None:
+    emulator.put_file("/Photos/empty.jpg", b"")
+    (entry,) = dbx.files_list_folder("/Photos").entries
+    assert (entry.size, entry.content_hash) == (0, hashlib.sha256(b"").hexdigest())
+    result, response = dbx.files_download("/Photos/empty.jpg")
+    with response:
+        assert response.content == b"" and response.headers["content-length"] == "0"
+    assert result.content_hash == entry.content_hash
+    link = dbx.files_get_temporary_link("/Photos/empty.jpg").link
+    assert requests.get(link, timeout=5).content == b""
+
+
+def test_non_downloadable_files_are_listed_as_such_and_refused(
+    emulator: Emulator, dbx: dropbox.Dropbox
+) -> None:
+    emulator.put_file("/Docs/plan.gdoc", b"cloud document", downloadable=False)
+    emulator.put_file("/Docs/photo.jpg", b"photo")
+    listed = {e.name: e for e in dbx.files_list_folder("/Docs").entries}
+    assert listed["plan.gdoc"].is_downloadable is False
+    assert listed["plan.gdoc"].export_info is not None
+    assert listed["photo.jpg"].is_downloadable is True and listed["photo.jpg"].export_info is None
+    without = dbx.files_list_folder("/Docs", include_non_downloadable_files=False)
+    assert [e.name for e in without.entries] == ["photo.jpg"]
+    emulator.put_file("/Docs/sheet.gsheet", b"another", downloadable=False)
+    emulator.put_file("/Docs/more.jpg", b"more")
+    assert [e.name for e in dbx.files_list_folder_continue(without.cursor).entries] == ["more.jpg"]
+    with pytest.raises(ApiError) as download:
+        dbx.files_download("/Docs/plan.gdoc")
+    assert download.value.error.is_unsupported_file()
+    with pytest.raises(ApiError) as link:
+        dbx.files_get_temporary_link("/Docs/plan.gdoc")
+    assert link.value.error.is_unsupported_file()
+    assert dbx.files_get_metadata("/Docs/plan.gdoc").is_downloadable is False
+
+
+def test_path_lower_of_non_ascii_names(emulator: Emulator, dbx: dropbox.Dropbox) -> None:
+    for name in ("ΣΑΣ.jpg", "σας.jpg", "İzmir.jpg", "\u1c90.jpg"):
+        emulator.put_file(f"/Ünï/{name}", name.encode())
+    entries = dbx.files_list_folder("/ünï").entries
+    assert sorted((e.path_lower, e.name) for e in entries) == [
+        ("/ünï/izmir.jpg", "İzmir.jpg"),
+        ("/ünï/σας.jpg", "σας.jpg"),
+        ("/ünï/σασ.jpg", "ΣΑΣ.jpg"),
+        ("/ünï/\u1c90.jpg", "\u1c90.jpg"),
+    ]
+    assert dbx.files_get_metadata("/ÜNÏ/IZMIR.JPG").name == "İzmir.jpg"

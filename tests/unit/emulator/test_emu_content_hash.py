@@ -9,7 +9,7 @@ import pytest
 
 from emulator import Emulator
 from emulator.content import BytesSource, GeneratedSource
-from state.hashing import BLOCK_SIZE, content_hash
+from emulator.hashing import BLOCK_SIZE, ContentHasher, content_hash
 
 TESTDATA = Path("/work/shared/testdata")
 RUBY_HASH = "78a5497e5094c82060997bd21c3a1233fb3e783c08c0b2ec9a3b32fcb5635e66"
@@ -84,3 +84,12 @@ def test_generated_content_is_deterministic_and_hashed_from_its_bytes() -> None:
     assert len(first.read()) == 5 * 2**20
     assert first.content_hash() == content_hash(first.read())
     assert GeneratedSource(5 * 2**20, seed=8).content_hash() != first.content_hash()
+
+
+@pytest.mark.parametrize("chunk", [1_000_003, BLOCK_SIZE, BLOCK_SIZE + 1])
+def test_any_chunking_gives_the_same_hash(chunk: int) -> None:
+    data = pattern(9711423)
+    hasher = ContentHasher()
+    for start in range(0, len(data), chunk):
+        hasher.update(data[start : start + chunk])
+    assert hasher.hexdigest() == content_hash(data) == PATTERN_VECTORS[9711423]

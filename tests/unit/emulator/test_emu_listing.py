@@ -44,8 +44,11 @@ def files_of(state: dict[str, str]) -> dict[str, str]:
     return {path: rev for path, rev in state.items() if rev}
 
 
-def truth(emu: Emulator, path: str, recursive: bool) -> dict[str, str]:
-    return {p: m.rev for p, m in emu.files(path, recursive).items()}
+def truth(
+    emu: Emulator, path: str, recursive: bool, non_downloadable: bool = True
+) -> dict[str, str]:
+    files = emu.files(path, recursive).items()
+    return {p: m.rev for p, m in files if non_downloadable or m.downloadable}
 
 
 def test_paging_returns_every_file_once_across_pages() -> None:
@@ -149,10 +152,12 @@ def test_include_deleted_lists_tombstones() -> None:
 
 NAMES = st.sampled_from(["a", "A", "a", "b", "c.jpg", "C.JPG"])
 PATHS = st.lists(NAMES, min_size=1, max_size=3).map(lambda parts: "/" + "/".join(parts))
-SCOPES = [("", True), ("", False), ("/a", True), ("/a", False), ("/a/b", True)]
+SCOPES = [("", True, True), ("", False, True), ("/a", True, True), ("/a", False, True)]
+SCOPES += [("/a/b", True, True), ("", True, False), ("/a", False, False)]
 
 OPS = st.one_of(
     st.tuples(st.just("put"), PATHS, st.binary(max_size=3)),
+    st.tuples(st.just("put_not_downloadable"), PATHS, st.binary(max_size=3)),
     st.tuples(st.just("mkdir"), PATHS),
     st.tuples(st.just("delete"), PATHS),
     st.tuples(st.just("move"), PATHS, PATHS),
@@ -166,6 +171,7 @@ OPS = st.one_of(
 class Client:
     path: str
     recursive: bool
+    non_downloadable: bool
     limit: int
     state: dict[str, str] = field(default_factory=dict)
     cursor: str | None = None
@@ -175,7 +181,9 @@ class Client:
         self.state.clear()
         self.cursor = None
         try:
-            page = lister.list_folder(self.path, self.recursive, False, self.limit)
+            page = lister.list_folder(
+                self.path, self.recursive, False, self.limit, self.non_downloadable
+            )
         except LookupFailure:
             return  # folder absent: nothing to hold until it exists
         self._take(page)
@@ -204,6 +212,8 @@ def mutate(emu: Emulator, op: tuple[object, ...]) -> None:
     try:
         if kind == "put":
             emu.put_file(str(op[1]), bytes(op[2]))  # type: ignore[call-overload]
+        elif kind == "put_not_downloadable":
+            emu.put_file(str(op[1]), bytes(op[2]), downloadable=False)  # type: ignore[call-overload]
         elif kind == "mkdir":
             emu.create_folder(str(op[1]))
         elif kind == "delete":
@@ -232,7 +242,7 @@ def test_applying_every_entry_in_order_reproduces_the_truth(
     ops: list[tuple[object, ...]], limit: int
 ) -> None:
     emu = Emulator()
-    clients = [Client(path, recursive, limit) for path, recursive in SCOPES]
+    clients = [Client(path, recursive, kinds, limit) for path, recursive, kinds in SCOPES]
     for client in clients:
         client.relist(emu.lister)
     for op in ops:
@@ -246,4 +256,66 @@ def test_applying_every_entry_in_order_reproduces_the_truth(
             mutate(emu, op)
     for client in clients:
         client.settle(emu.lister)
-        assert files_of(client.state) == truth(emu, client.path, client.recursive), client
+        expected = truth(emu, client.path, client.recursive, client.non_downloadable)
+        assert files_of(client.state) == expected, client
+
+
+def test_a_cursor_from_another_account_is_reset_even_at_a_valid_position() -> None:
+    ours, theirs = Emulator(), Emulator()
+    for emu in (ours, theirs):
+        emu.put_file("/Photos/a.jpg", b"a")
+    cursor = theirs.lister.start("/Photos", False, False, None).encode()
+    assert theirs.lister.continue_(cursor).entries == []
+    with pytest.raises(ResetCursor):
+        ours.lister.continue_(cursor)
+    with pytest.raises(ResetCursor):
+        ours.lister.has_changes(cursor)
+
+
+def test_non_downloadable_files_are_left_out_only_when_asked_and_continue_follows_the_cursor() -> (
+    None
+):
+    emu = Emulator()
+    emu.put_file("/Docs/plan.gdoc", b"cloud doc", downloadable=False)
+    emu.put_file("/Docs/photo.jpg", b"photo")
+    listed = emu.lister.list_folder("/Docs", False, False, None)
+    assert [(e.name, e.to_json()["is_downloadable"]) for e in listed.entries] == [
+        ("photo.jpg", True),
+        ("plan.gdoc", False),
+    ]
+    without = emu.lister.list_folder("/Docs", False, False, None, non_downloadable=False)
+    assert [e.name for e in without.entries] == ["photo.jpg"]
+    emu.put_file("/Docs/sheet.gsheet", b"another", downloadable=False)
+    emu.put_file("/Docs/new.jpg", b"new")
+    assert [e.name for e in emu.lister.continue_(without.cursor).entries] == ["new.jpg"]
+    assert len(emu.lister.continue_(listed.cursor).entries) == 2
+
+
+def test_a_file_replaced_by_one_of_the_other_kind_is_deleted_first_and_gets_a_new_id() -> None:
+    emu = Emulator()
+    old = emu.put_file("/Docs/a.jpg", b"photo")
+    cursor = emu.lister.start("/Docs", False, False, None, non_downloadable=False).encode()
+    start = emu.account.seq
+    new = emu.put_file("/Docs/a.jpg", b"now a cloud doc", downloadable=False)
+    assert [type(e).__name__ for e in emu.account.journal[start:]] == ["DeletedMeta", "FileMeta"]
+    assert new.id != old.id and emu.account.get(old.id) is None
+    assert emu.lister.continue_(cursor).entries == [
+        DeletedMeta("a.jpg", "/docs/a.jpg", "/Docs/a.jpg")
+    ]
+    again = emu.put_file("/Docs/a.jpg", b"still a cloud doc", downloadable=False)
+    assert again.id == new.id
+
+
+def test_longpoll_sees_only_changes_in_the_cursors_scope() -> None:
+    emu = Emulator()
+    emu.create_folder("/Photos")
+    cursor = emu.lister.start("/Photos", False, False, None).encode()
+    emu.put_file("/Elsewhere/x.jpg", b"x")
+    emu.put_file("/Photos/deeper/y.jpg", b"y")  # creates /Photos/deeper: in scope
+    changed, _ = emu.lister.has_changes(cursor)
+    assert changed
+    cursor = emu.lister.continue_(cursor).cursor
+    emu.put_file("/Elsewhere/z.jpg", b"z")
+    emu.put_file("/Photos/deeper/w.jpg", b"w")  # below a direct child: out of scope
+    changed, advanced = emu.lister.has_changes(cursor)
+    assert not changed and advanced.pos == emu.account.seq
