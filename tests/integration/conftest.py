@@ -82,7 +82,12 @@ def start_service(
 ) -> Iterator[StartService]:
     started: list[Service] = []
 
-    def start(wait: bool = True, retry: RetryPolicy = FAST_RETRY, **overrides: Any) -> Service:
+    def start(
+        wait: bool = True,
+        retry: RetryPolicy = FAST_RETRY,
+        environ: dict[str, str] | None = None,
+        **overrides: Any,
+    ) -> Service:
         values: dict[str, Any] = {
             "dropbox_base_url": emulator_server.base_url,
             "dropbox_access_token": emulator.access_token,
@@ -91,7 +96,7 @@ def start_service(
         }
         values.update(overrides)
         settings = make_settings(**values)
-        app = create_app(settings, retry=retry)
+        app = create_app(settings, retry=retry, environ=environ or {})
         server = ThreadedServer(app).start()
         client = httpx.Client(
             base_url=server.base_url, headers={"Authorization": f"Bearer {API_TOKEN}"}, timeout=30
