@@ -60,7 +60,7 @@ class _Local:
     def __init__(self) -> None:
         self.settings = _settings()
         self.config = load_config(self.settings, os.environ)
-        self.store = open_store(self.settings.state_dir)
+        self.store = open_store(self.settings.state_dir, self.settings.database)
         self._clients: dict[str, DropboxClient] = {}
         try:
             self.store.define(
@@ -112,7 +112,8 @@ def serve(args: argparse.Namespace) -> int:
     settings = _settings()
     settings.check_serve()
     app = create_app(settings)  # reads the configuration: a bad one stops us here
-    open_store(settings.state_dir).close()  # refuse a torn or newer database up front
+    # Refuse a torn or newer database, or one out of reach, before binding.
+    open_store(settings.state_dir, settings.database).close()
     uvicorn.run(app, host=args.host, port=args.port, log_config=None)
     return 0
 

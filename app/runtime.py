@@ -51,7 +51,7 @@ class Runtime:
 
     @classmethod
     def build(cls, settings: Settings, config: Config, retry: RetryPolicy | None = None) -> Runtime:
-        store = open_store(settings.state_dir)
+        store = open_store(settings.state_dir, settings.database)
         for relisting in store.define(
             [library.spec for library in config.libraries.values()],
             [channel.spec for channel in config.channels.values()],

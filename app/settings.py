@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     sidecar_extensions: Extensions = (".txt",)
     archive_folder: str | None = None
     state_dir: Path = Path("./var")
+    database_url: SecretStr | None = None
     api_token: SecretStr | None = None
     select_policy: SelectPolicy = "random"
     lease_seconds: int = Field(default=900, gt=0)
@@ -69,6 +70,16 @@ class Settings(BaseSettings):
             raise ValueError("must be an http(s) URL such as http://127.0.0.1:8765")
         return value.rstrip("/")
 
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        scheme = value.get_secret_value().partition("://")[0]
+        if scheme not in ("postgresql", "postgres"):
+            raise ValueError("must be a postgresql:// URL (leave it unset for SQLite)")
+        return value
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, value: Any) -> Any:
@@ -78,6 +89,11 @@ class Settings(BaseSettings):
     def database_path(self) -> Path:
         """The SQLite file, when that is the store."""
         return self.state_dir / "unposted.sqlite3"
+
+    @property
+    def database(self) -> str | None:
+        """The PostgreSQL connection string when that is the store (never to be logged)."""
+        return None if self.database_url is None else self.database_url.get_secret_value()
 
     def check_dropbox_credentials(self) -> None:
         """Refuse to start without a way to call Dropbox."""

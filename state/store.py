@@ -10,15 +10,17 @@ callers:
 - ``Reports``: counts and states for ``/status``, ``/readyz`` and metrics.
 
 ``Store`` is all of them, plus ``define`` (bring the configured libraries and channels
-into the state) and ``close``. ``state.open_store`` picks a backend; every backend
-passes one contract suite (``tests/contract``). The rules that decide what is
+into the state) and ``close``. ``state.open_store`` picks a backend (SQLite, for one
+process; PostgreSQL, shared by replicas); every backend passes one contract suite
+(``tests/contract``). The rules that decide what is
 available live in ``state.rules`` as functions of plain data; a backend only stores
 and indexes. Libraries and channels are named by their configured names.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -196,9 +198,34 @@ class ChannelStatus:
 
 
 class CatalogSync(Protocol):
-    """The catch-up: each batch of pages and the cursor after it commit together."""
+    """The catch-up: each batch of pages and the cursor after it commit together.
+
+    One catch-up per library at a time across every process that shares the store: a
+    process catches up only inside its turn (``catch_up_turn`` yields True). A request
+    for a catch-up made in one process (``want_catch_up``) is kept by the store until a
+    turn that began after it ends well, and ``watch_catch_ups`` wakes the processes
+    that may owe one. With one process per store (SQLite) the turn is always there and
+    requests need no keeping: the worker's own flag serves.
+    """
 
     def sync_state(self, library: str) -> SyncState: ...
+    def catch_up_turn(self, library: str) -> AbstractContextManager[bool]:
+        """Hold the library's catch-up for the block: True if this process has it."""
+        ...
+
+    def want_catch_up(self, library: str) -> None:
+        """Record, for whichever process takes the next turn, that a catch-up is needed."""
+        ...
+
+    def catch_up_owed(self, library: str) -> bool:
+        """Was a catch-up asked for that no finished turn has covered yet?"""
+        ...
+
+    def watch_catch_ups(self, wake: Callable[[str], None]) -> None:
+        """Call ``wake(library)`` from another thread when a catch-up may be owed, until
+        ``close``; a hint, never a promise (the turn decides)."""
+        ...
+
     def begin_listing(self, library: str) -> None: ...
     def apply_page(
         self, library: str, operations: Sequence[Operation], cursor: str, has_more: bool

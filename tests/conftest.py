@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from app.settings import Settings
+from tests import postgres
 
 API_TOKEN = "test-api-token-0123456789"
 APP_SECRET = "test-app-secret"
@@ -18,6 +20,38 @@ MakeSettings = Callable[..., Settings]
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--long", action="store_true", help="run the long reliability mode")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    why = postgres.missing()
+    if why is None:
+        return "postgresql: " + (
+            "the named server"
+            if os.environ.get(postgres.URL_VARIABLE)
+            else "a throwaway cluster from the machine's binaries"
+        )
+    return f"postgresql: NONE ({why}): every PostgreSQL test is skipped" + (
+        ", and under CI that fails the run" if os.environ.get("CI") else ""
+    )
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[postgres.Server]:
+    """The session's PostgreSQL server, started on first use and stopped at the end."""
+    why = postgres.missing()
+    if why is not None:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is required under CI: {why}", pytrace=False)
+        pytest.skip(f"NO POSTGRESQL: {why}; PostgreSQL tests skipped")
+    server = postgres.provide()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def database_url(postgres_server: postgres.Server) -> str:
+    """A fresh, empty database of its own for one test."""
+    return postgres_server.fresh_database()
 
 
 @pytest.fixture

@@ -109,6 +109,21 @@ class SqliteStore:
             raise UnknownName(f"no library {library!r}")
         return SyncState(row[0], bool(row[1]), row[2], row[3], row[4])
 
+    @contextmanager
+    def catch_up_turn(self, library: str) -> Iterator[bool]:
+        """Always this process's: one process holds the state directory."""
+        self.sync_state(library)  # an unknown library is refused, as by every backend
+        yield True
+
+    def want_catch_up(self, library: str) -> None:
+        """Nothing to keep: the one process's worker remembers the request itself."""
+
+    def catch_up_owed(self, library: str) -> bool:
+        return False
+
+    def watch_catch_ups(self, wake: Callable[[str], None]) -> None:
+        """No other process can ask: nothing to watch."""
+
     def begin_listing(self, library: str) -> None:
         """Start a full listing: files it does not see are swept when it ends."""
         with self._transaction() as db:

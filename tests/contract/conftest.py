@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from state.changes import DeletedEntry, Entry, FileEntry, FileKinds, plan_page
+from state.postgres import PostgresStore
 from state.sqlite import SqliteStore
 from state.store import ChannelDef, LibraryDef, Selection, SelectRequest, Store
 
@@ -88,13 +89,19 @@ def _sqlite(tmp_path: Path, clock: Clock) -> Any:
     return lambda: SqliteStore(path, clock=clock, rng=random.Random(7))
 
 
-BACKENDS = {"sqlite": _sqlite}
+def _postgres(request: pytest.FixtureRequest, clock: Clock) -> Any:
+    url = request.getfixturevalue("database_url")
+    return lambda: PostgresStore(url, clock=clock, rng=random.Random(7), pool_size=4)
+
+
+BACKENDS = {"sqlite": _sqlite, "postgres": _postgres}
 
 
 @pytest.fixture(params=sorted(BACKENDS))
 def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
     clock = Clock()
-    opener = BACKENDS[request.param](tmp_path, clock)
+    where = tmp_path if request.param == "sqlite" else request
+    opener = BACKENDS[request.param](where, clock)
     opened = Harness(opener(), clock, opener)
     opened.define()
     yield opened

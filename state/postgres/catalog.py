@@ -1,0 +1,243 @@
+"""Applying catalog operations to PostgreSQL: files by path, images by content_hash.
+
+The same rules as the SQLite backend (``state.sqlite.catalog``): a page's operations
+run in order against the library's ``files``, stores gathered and written together
+until an operation could see them; then the content the page touched is reconciled
+with ``images`` set-wise, and each channel of the library gains or loses its queue
+rows. The caller holds the library's row and its channels' rows locked. Leases, posts
+and holds are about content in a channel: nothing here touches them. Every function
+runs inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from state.changes import FileEntry, Operation, PutFile, RemovePath, tree_bounds
+from state.postgres import queue
+from state.postgres.connection import Db
+from state.rules import is_pending
+
+_UPSERT = (
+    "INSERT INTO files (library_id, path_lower, path_display, name, name_lower, id, rev, size,"
+    " server_modified, client_modified, content_hash, kind, stem, generation)"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    " ON CONFLICT (library_id, path_lower) DO UPDATE SET path_display = excluded.path_display,"
+    " name = excluded.name, name_lower = excluded.name_lower, id = excluded.id,"
+    " rev = excluded.rev, size = excluded.size, server_modified = excluded.server_modified,"
+    " client_modified = excluded.client_modified, content_hash = excluded.content_hash,"
+    " kind = excluded.kind, stem = excluded.stem, generation = excluded.generation"
+)
+_AT = "path_lower = %s"
+_UNDER = "path_lower >= %s AND path_lower < %s"
+
+
+class _Pending:
+    """Stores not yet written, and the folders they sit in (to know when to flush)."""
+
+    def __init__(self, library_id: int, generation: int) -> None:
+        self.library_id, self.generation = library_id, generation
+        self.rows: dict[str, tuple[Any, ...]] = {}  # by path: the last store of a path wins
+        self.folders: set[str] = set()
+
+    def add(self, operation: PutFile) -> None:
+        e = operation.entry
+        self.rows[e.path_lower] = (
+            self.library_id, e.path_lower, e.path_display, e.name, name_lower(e), e.id, e.rev,
+            e.size, e.server_modified, e.client_modified, e.content_hash, operation.kind,
+            operation.stem, self.generation,
+        )  # fmt: skip
+        folder = e.path_lower
+        while (folder := folder.rpartition("/")[0]) and folder not in self.folders:
+            self.folders.add(folder)
+
+    def flush(self, db: Db) -> None:
+        if self.rows:
+            with db.cursor() as cursor:
+                cursor.executemany(_UPSERT, list(self.rows.values()))
+        self.rows.clear()
+        self.folders.clear()
+
+
+def name_lower(entry: FileEntry) -> str:
+    """The name as Dropbox folds it: the last part of ``path_lower``, never ``str.lower()``."""
+    return entry.path_lower.rpartition("/")[2]
+
+
+def apply(
+    db: Db, library_id: int, operations: Sequence[Operation], generation: int
+) -> tuple[int, int]:
+    """Apply ``operations`` in order; return (files stored, files removed)."""
+    puts = [op.entry.path_lower for op in operations if isinstance(op, PutFile)]
+    touched = _current_hashes(db, library_id, puts)
+    pending, removed = _Pending(library_id, generation), 0
+    for operation in operations:
+        if isinstance(operation, PutFile):
+            pending.add(operation)
+            entry = operation.entry
+            if operation.kind == "image" and entry.content_hash:
+                touched.add(entry.content_hash)
+            continue
+        path = operation.path_lower
+        if isinstance(operation, RemovePath):
+            if path in pending.rows:
+                pending.flush(db)
+            removed += _remove(db, library_id, _AT, (path,), touched)
+        else:
+            if path in pending.folders:
+                pending.flush(db)
+            removed += _remove(db, library_id, _UNDER, tree_bounds(path), touched)
+    pending.flush(db)
+    refresh_images(db, library_id, touched)
+    return len(puts), removed
+
+
+def _current_hashes(db: Db, library_id: int, paths: list[str]) -> set[str]:
+    """Content that paths about to be overwritten hold now: it may lose its last path."""
+    rows = db.execute(
+        "SELECT content_hash FROM files WHERE library_id = %s AND path_lower = ANY(%s)"
+        " AND content_hash IS NOT NULL",
+        (library_id, paths),
+    )
+    return {row[0] for row in rows}
+
+
+def _remove(db: Db, library_id: int, where: str, args: tuple[str, ...], touched: set[str]) -> int:
+    rows = db.execute(
+        f"DELETE FROM files WHERE library_id = %s AND {where} RETURNING content_hash",
+        (library_id, *args),
+    ).fetchall()
+    touched.update(row[0] for row in rows if row[0])
+    return len(rows)
+
+
+def sweep(db: Db, library_id: int, generation: int) -> int:
+    """Remove files that a full listing of ``generation`` did not see."""
+    rows = db.execute(
+        "DELETE FROM files WHERE library_id = %s AND generation < %s RETURNING content_hash",
+        (library_id, generation),
+    ).fetchall()
+    refresh_images(db, library_id, {row[0] for row in rows if row[0]})
+    return len(rows)
+
+
+def refresh_images(db: Db, library_id: int, content_hashes: Iterable[str]) -> None:
+    """Make ``images`` and the channels' queues agree with the files for these contents."""
+    wanted = sorted(set(content_hashes))
+    if not wanted:
+        return
+    held = {row[0]: row[1:] for row in db.execute(
+        "SELECT DISTINCT ON (content_hash) content_hash, path_lower, name_lower,"
+        " server_modified, size FROM files WHERE library_id = %s AND kind = 'image'"
+        " AND content_hash = ANY(%s) ORDER BY content_hash, path_lower",
+        (library_id, wanted))}  # fmt: skip
+    known = {row[0] for row in db.execute(
+        "SELECT content_hash FROM images WHERE library_id = %s AND content_hash = ANY(%s)",
+        (library_id, wanted))}  # fmt: skip
+    channels = queue.channels_of(db, library_id)
+    _drop(db, library_id, channels, sorted(known - held.keys()))
+    _update(db, library_id, channels, {h: held[h] for h in held.keys() & known})
+    _add_new(db, library_id, channels, {h: held[h] for h in held.keys() - known})
+
+
+def _drop(db: Db, library_id: int, channels: list[queue.Channel], gone: list[str]) -> None:
+    if not gone:
+        return
+    for channel in channels:
+        queue.drop(db, channel.id, gone)
+    db.execute(
+        "DELETE FROM images WHERE library_id = %s AND content_hash = ANY(%s)", (library_id, gone)
+    )
+
+
+def _update(
+    db: Db, library_id: int, channels: list[queue.Channel], kept: dict[str, tuple[Any, ...]]
+) -> None:
+    """A content kept: its representative path may have changed, and with it the sort keys."""
+    if not kept:
+        return
+    hashes = list(kept)
+    columns = [[kept[h][i] for h in hashes] for i in range(4)]
+    db.execute(
+        "UPDATE images AS i SET path_lower = k.p, name_lower = k.n, server_modified = k.m,"
+        " size = k.s FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::bigint[])"
+        " AS k(h, p, n, m, s) WHERE i.library_id = %s AND i.content_hash = k.h"
+        " AND (i.path_lower, i.name_lower, i.server_modified, i.size)"
+        " IS DISTINCT FROM (k.p, k.n, k.m, k.s)",
+        (hashes, *columns, library_id),
+    )
+    for channel in channels:
+        db.execute(
+            "UPDATE queue AS q SET name_lower = k.n, server_modified = k.m"
+            " FROM unnest(%s::text[], %s::text[], %s::text[]) AS k(h, n, m)"
+            " WHERE q.channel_id = %s AND q.content_hash = k.h"
+            " AND (q.name_lower, q.server_modified) IS DISTINCT FROM (k.n, k.m)",
+            (hashes, columns[1], columns[2], channel.id),
+        )
+
+
+def _add_new(
+    db: Db, library_id: int, channels: list[queue.Channel], new: dict[str, tuple[Any, ...]]
+) -> None:
+    """Insert new content; in each channel, what the rules allow takes the next slots."""
+    if not new:
+        return
+    waiting = _pending(db, library_id, {h: row[3] for h, row in new.items()})
+    images = [
+        queue.NewImage(h, new[h][1], new[h][2], h in waiting) for h in sorted(new)
+    ]  # sorted: slots follow content_hash, as a rebuild numbers them
+    with db.cursor() as cursor:
+        cursor.executemany(
+            "INSERT INTO images (library_id, content_hash, path_lower, name_lower,"
+            " server_modified, size, pending) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            [(library_id, i.content_hash, *new[i.content_hash], i.pending) for i in images],
+        )
+    for channel in channels:
+        queue.insert(db, channel, images)
+
+
+def _pending(db: Db, library_id: int, sizes: dict[str, int]) -> set[str]:
+    """The new images that must wait for their digest (``state.rules.is_pending``)."""
+    large = [h for h, size in sizes.items() if is_pending(size, False, True)]
+    if not large or not has_unresolved(db, library_id):
+        return set()
+    rows = db.execute(
+        "SELECT content_hash FROM sha256_by_content_hash WHERE content_hash = ANY(%s)", (large,)
+    )
+    known = {row[0] for row in rows}
+    return {h for h in large if is_pending(sizes[h], h in known, True)}
+
+
+def has_unresolved(db: Db, library_id: int) -> bool:
+    """Does any channel of the library still have legacy digests that matched nothing?"""
+    row = db.execute(
+        "SELECT 1 FROM legacy_unresolved WHERE channel_id IN"
+        " (SELECT id FROM channels WHERE library_id = %s) LIMIT 1",
+        (library_id,),
+    ).fetchone()
+    return row is not None
+
+
+def settle_pending(db: Db, library_id: int) -> None:
+    """With no legacy digest left unmatched, nothing waits: pending images become ordinary."""
+    if has_unresolved(db, library_id):
+        return
+    rows = db.execute(
+        "UPDATE images SET pending = false WHERE library_id = %s AND pending"
+        " RETURNING content_hash",
+        (library_id,),
+    ).fetchall()
+    for channel in queue.channels_of(db, library_id):
+        for (content_hash,) in rows:
+            queue.restore(db, channel, content_hash)
+
+
+def forget_all(db: Db, library_id: int) -> int:
+    """The folder is gone: drop its files, images and queues; posts, leases, holds stay."""
+    removed = db.execute("DELETE FROM files WHERE library_id = %s", (library_id,)).rowcount
+    for channel in queue.channels_of(db, library_id):
+        db.execute("DELETE FROM queue WHERE channel_id = %s", (channel.id,))
+        db.execute("UPDATE channels SET pool_size = 0 WHERE id = %s", (channel.id,))
+    db.execute("DELETE FROM images WHERE library_id = %s", (library_id,))
+    return int(removed)

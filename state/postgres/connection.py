@@ -1,0 +1,87 @@
+"""Connections to PostgreSQL: the pool, transactions, and psycopg's errors as the service's own.
+
+Every store call borrows a connection from one ``psycopg_pool.ConnectionPool`` and runs
+in one transaction. A connection that broke (the server restarted, the network
+dropped) is discarded by the pool when it comes back, and the pool opens new ones by
+itself, so an outage costs failed calls, never a restart. Those failures leave as
+``StoreBusy`` (503 with ``Retry-After``); a full disk as ``StorageFull``. A deadlock
+or serialisation failure is retried a few times first: the transaction was rolled
+back whole, so running it again is safe. Messages never carry the connection string:
+it may hold a password.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import psycopg
+from psycopg import errors
+from psycopg_pool import ConnectionPool
+
+from state.errors import InvalidInput, StorageFull, StoreBusy, StoreError
+
+log = logging.getLogger(__name__)
+
+Db = psycopg.Connection[tuple[Any, ...]]
+T = TypeVar("T")
+
+WAIT_SECONDS = 5.0
+"""How long a call waits for a free or new connection before answering busy."""
+_RETRIES = 3
+
+
+def where(conninfo: str) -> str:
+    """The server a connection string names, for messages: host, port and database only."""
+    parts = urlsplit(conninfo)
+    host = parts.hostname or "localhost"
+    return f"{host}:{parts.port or 5432}{parts.path or ''}"
+
+
+def open_pool(conninfo: str, max_size: int) -> ConnectionPool[Db]:
+    pool: ConnectionPool[Db] = ConnectionPool(
+        conninfo,
+        min_size=1,
+        max_size=max_size,
+        timeout=WAIT_SECONDS,
+        kwargs={"connect_timeout": 5, "application_name": "unposted"},
+        open=False,
+        name="unposted",
+    )
+    pool.open(wait=False)
+    return pool
+
+
+@contextmanager
+def translated(server: str) -> Iterator[None]:
+    """psycopg's operational errors as the service's own: busy or full, never a bare 500."""
+    try:
+        yield
+    except errors.DiskFull as exc:
+        raise StorageFull(f"the database server {server} is out of disk space") from exc
+    except (psycopg.OperationalError, errors.LockNotAvailable, errors.QueryCanceled) as exc:
+        log.warning("database %s unavailable: %s", server, type(exc).__name__)
+        raise StoreBusy(f"the database {server} is unreachable or busy; try again shortly") from exc
+    except psycopg.DataError as exc:  # a value text cannot hold (NUL), a number out of range
+        raise InvalidInput("the request holds a value the database cannot store") from exc
+    except errors.InsufficientPrivilege as exc:
+        reason = exc.diag.message_primary
+        raise StoreError(f"the database user may not do this on {server}: {reason}") from exc
+
+
+def transaction(pool: ConnectionPool[Db], server: str, work: Callable[[Db], T]) -> T:
+    """Run ``work`` in one transaction, again after a deadlock or serialisation failure."""
+    with translated(server):
+        for attempt in range(_RETRIES + 1):
+            try:
+                with pool.connection() as db, db.transaction():
+                    return work(db)
+            except errors.TransactionRollback:
+                if attempt == _RETRIES:
+                    raise
+                time.sleep(0.01 * (attempt + 1))
+    raise AssertionError("unreachable")

@@ -1,0 +1,239 @@
+"""Each channel's pool of available images: dense slots, shared by every replica.
+
+The scheme is the SQLite backend's (``state.sqlite.queue``): the available rows of a
+channel carry slots ``0..n-1``, taking one out moves the last slot into the hole, and a
+uniform random choice is one index lookup at ``randrange(n)``. Across processes it
+stays dense because every transaction that changes a channel's pool first locks the
+channel's row (``lock_channel``, ``lock_channels_of``): they take turns, and each sees
+the pool as the last one left it. ``n`` is kept in that row (``pool_size``), read
+under the same lock. Whether a row is available is decided by
+``state.rules.is_available``; ``rebuild`` is the same rule in SQL. Every function runs
+inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from state.errors import UnknownName
+from state.postgres.connection import Db
+from state.rules import ImageInChannel, is_available
+from state.store import SelectPolicy, WhenExhausted
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """A channel as the queue needs it: its row id and current cycle."""
+
+    id: int
+    cycle: int
+
+
+@dataclass(frozen=True, slots=True)
+class Locked:
+    """A channel row, locked for this transaction."""
+
+    channel: Channel
+    library_id: int
+    pool_size: int
+    policy: SelectPolicy
+    exhausted: WhenExhausted
+    ready: bool
+
+
+@dataclass(frozen=True, slots=True)
+class NewImage:
+    content_hash: str
+    name_lower: str
+    server_modified: str
+    pending: bool
+
+
+def lock_channel(db: Db, name: str) -> Locked:
+    """Lock the channel's row until the transaction ends: its pool is ours to change."""
+    row = db.execute(
+        "SELECT c.id, c.cycle, c.library_id, c.pool_size, c.policy, c.exhausted,"
+        " l.ready_at IS NOT NULL FROM channels AS c JOIN libraries AS l ON l.id = c.library_id"
+        " WHERE c.name = %s FOR UPDATE OF c",
+        (name,),
+    ).fetchone()
+    if row is None:
+        raise UnknownName(f"no channel {name!r}")
+    return Locked(Channel(row[0], row[1]), *row[2:])
+
+
+def lock_channels_of(db: Db, library_id: int) -> list[Channel]:
+    """Lock every channel of a library, in id order (the order every locker uses)."""
+    rows = db.execute(
+        "SELECT id, cycle FROM channels WHERE library_id = %s ORDER BY id FOR UPDATE",
+        (library_id,),
+    )
+    return [Channel(row[0], row[1]) for row in rows]
+
+
+def channels_of(db: Db, library_id: int) -> list[Channel]:
+    """The library's channels, whose rows the caller has locked (``lock_channels_of``)."""
+    rows = db.execute(
+        "SELECT id, cycle FROM channels WHERE library_id = %s ORDER BY id", (library_id,)
+    )
+    return [Channel(row[0], row[1]) for row in rows]
+
+
+def size(db: Db, channel_id: int) -> int:
+    row = db.execute("SELECT pool_size FROM channels WHERE id = %s", (channel_id,)).fetchone()
+    return 0 if row is None else int(row[0])
+
+
+_ADD = """
+WITH target AS (
+    SELECT 1 FROM queue WHERE channel_id = %(c)s AND content_hash = %(h)s AND slot IS NULL),
+grown AS (
+    UPDATE channels SET pool_size = pool_size + 1
+    WHERE id = %(c)s AND EXISTS (SELECT 1 FROM target) RETURNING pool_size - 1 AS slot)
+UPDATE queue SET slot = grown.slot FROM grown
+WHERE queue.channel_id = %(c)s AND queue.content_hash = %(h)s
+"""
+
+# The hole is emptied and the last slot moved into it in one statement; the unique
+# constraint on slots is checked when the statement ends.
+_REMOVE = """
+WITH taken AS (
+    SELECT slot FROM queue
+    WHERE channel_id = %(c)s AND content_hash = %(h)s AND slot IS NOT NULL),
+hole AS (  -- RETURNING gives the new row, so the old slot comes from ``taken``
+    UPDATE queue SET slot = NULL FROM taken
+    WHERE queue.channel_id = %(c)s AND queue.content_hash = %(h)s RETURNING taken.slot),
+shrunk AS (
+    UPDATE channels SET pool_size = pool_size - 1
+    WHERE id = %(c)s AND EXISTS (SELECT 1 FROM hole) RETURNING pool_size AS last)
+UPDATE queue SET slot = hole.slot FROM hole, shrunk
+WHERE queue.channel_id = %(c)s AND queue.slot = shrunk.last AND hole.slot <> shrunk.last
+"""
+
+
+def add(db: Db, channel_id: int, content_hash: str) -> None:
+    """Make an image available (no-op when it already is, or has no queue row)."""
+    db.execute(_ADD, {"c": channel_id, "h": content_hash})
+
+
+def remove(db: Db, channel_id: int, content_hash: str) -> None:
+    """Take an image out of the pool, filling its slot with the last one."""
+    db.execute(_REMOVE, {"c": channel_id, "h": content_hash})
+
+
+def remove_many(db: Db, channel_id: int, content_hashes: Iterable[str]) -> None:
+    with db.cursor() as cursor:
+        cursor.executemany(_REMOVE, [{"c": channel_id, "h": h} for h in content_hashes])
+
+
+def facts(db: Db, channel: Channel, content_hash: str) -> ImageInChannel:
+    """Everything the availability rule looks at, for one image in one channel."""
+    row = db.execute(
+        "SELECT"
+        " (SELECT pending FROM images WHERE content_hash = %(h)s AND library_id ="
+        "   (SELECT library_id FROM channels WHERE id = %(c)s)),"
+        " EXISTS (SELECT 1 FROM holds WHERE channel_id = %(c)s AND content_hash = %(h)s),"
+        " EXISTS (SELECT 1 FROM leases WHERE channel_id = %(c)s AND content_hash = %(h)s"
+        "   AND ended IS NULL),"
+        " EXISTS (SELECT 1 FROM posted WHERE channel_id = %(c)s AND content_hash = %(h)s"
+        "   AND cycle = %(y)s)",
+        {"c": channel.id, "h": content_hash, "y": channel.cycle},
+    ).fetchone()
+    assert row is not None
+    return ImageInChannel(
+        in_library=row[0] is not None,
+        pending=bool(row[0]),
+        held=bool(row[1]),
+        leased=bool(row[2]),
+        posted_in_cycle=bool(row[3]),
+    )
+
+
+def restore(db: Db, channel: Channel, content_hash: str) -> None:
+    """Return an image to the pool if the rules now say it is available."""
+    if is_available(facts(db, channel, content_hash)):
+        add(db, channel.id, content_hash)
+
+
+def insert(db: Db, channel: Channel, images: Sequence[NewImage]) -> None:
+    """Queue rows for images new to the library; the available ones take the next slots."""
+    if not images:
+        return
+    hashes = [image.content_hash for image in images]
+    held = _present(db, "holds", "", channel, hashes)
+    leased = _present(db, "leases", " AND ended IS NULL", channel, hashes)
+    posted = _present(db, "posted", f" AND cycle = {int(channel.cycle)}", channel, hashes)
+    first = next_slot = size(db, channel.id)
+    rows = []
+    for image in images:
+        facts_ = ImageInChannel(
+            True, image.pending, image.content_hash in held,
+            image.content_hash in leased, image.content_hash in posted,
+        )  # fmt: skip
+        slot = None
+        if is_available(facts_):
+            slot, next_slot = next_slot, next_slot + 1
+        rows.append((channel.id, image.content_hash, image.name_lower, image.server_modified, slot))
+    with db.cursor() as cursor:
+        cursor.executemany(
+            "INSERT INTO queue (channel_id, content_hash, name_lower, server_modified, slot)"
+            " VALUES (%s, %s, %s, %s, %s)",
+            rows,
+        )
+    if next_slot != first:
+        db.execute("UPDATE channels SET pool_size = %s WHERE id = %s", (next_slot, channel.id))
+
+
+def _present(db: Db, table: str, extra: str, channel: Channel, hashes: list[str]) -> set[str]:
+    rows = db.execute(
+        f"SELECT content_hash FROM {table} WHERE channel_id = %s{extra} AND content_hash = ANY(%s)",
+        (channel.id, hashes),
+    )
+    return {row[0] for row in rows}
+
+
+def drop(db: Db, channel_id: int, content_hashes: Sequence[str]) -> None:
+    """Images gone from the library leave the channel's queue (their slots refilled)."""
+    if not content_hashes:
+        return
+    remove_many(db, channel_id, content_hashes)
+    db.execute(
+        "DELETE FROM queue WHERE channel_id = %s AND content_hash = ANY(%s)",
+        (channel_id, list(content_hashes)),
+    )
+
+
+def fill(db: Db, channel: Channel, library_id: int) -> None:
+    """Give a channel a queue row for every image of its library, then number the pool."""
+    db.execute("DELETE FROM queue WHERE channel_id = %s", (channel.id,))
+    db.execute(
+        "INSERT INTO queue (channel_id, content_hash, name_lower, server_modified)"
+        " SELECT %s, content_hash, name_lower, server_modified FROM images WHERE library_id = %s",
+        (channel.id, library_id),
+    )
+    rebuild(db, channel)
+
+
+def rebuild(db: Db, channel: Channel) -> None:
+    """Renumber a channel's pool from scratch by the rules. O(n): resets and new cycles."""
+    db.execute(
+        "UPDATE queue SET slot = NULL WHERE channel_id = %s AND slot IS NOT NULL", (channel.id,)
+    )
+    numbered = db.execute(
+        "WITH available AS ("
+        "  SELECT q.content_hash, row_number() OVER (ORDER BY q.content_hash) - 1 AS n"
+        "  FROM queue AS q JOIN channels AS c ON c.id = q.channel_id"
+        "  JOIN images AS i ON i.library_id = c.library_id AND i.content_hash = q.content_hash"
+        "  WHERE q.channel_id = %(c)s AND NOT i.pending"
+        "  AND NOT EXISTS (SELECT 1 FROM holds AS h"
+        "    WHERE h.channel_id = %(c)s AND h.content_hash = q.content_hash)"
+        "  AND NOT EXISTS (SELECT 1 FROM leases AS l"
+        "    WHERE l.channel_id = %(c)s AND l.content_hash = q.content_hash AND l.ended IS NULL)"
+        "  AND NOT EXISTS (SELECT 1 FROM posted AS p"
+        "    WHERE p.channel_id = %(c)s AND p.content_hash = q.content_hash AND p.cycle = %(y)s))"
+        " UPDATE queue SET slot = available.n FROM available"
+        " WHERE queue.channel_id = %(c)s AND queue.content_hash = available.content_hash",
+        {"c": channel.id, "y": channel.cycle},
+    ).rowcount
+    db.execute("UPDATE channels SET pool_size = %s WHERE id = %s", (numbered, channel.id))

@@ -1,0 +1,151 @@
+"""Choosing an image for a publisher in a channel, from indexes alone.
+
+``random`` reads the slot ``randrange(pool_size)`` of the channel's pool (one index
+lookup; ``pool_size`` came with the channel row's lock); ``oldest``, ``newest`` and
+``name`` read the first row of a partial index over the pool. Nothing here scans the
+catalog or calls Dropbox. Every function runs inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from state.errors import FileNotFound, Held, LeaseConflict, NoImages, NoNewImages, Pending
+from state.postgres import leases, queue
+from state.postgres.connection import Db
+from state.postgres.posted import posted_at
+from state.rules import iso
+from state.store import FileRef, Lease, Selection, SelectPolicy
+
+_ORDER = {
+    "oldest": "server_modified ASC, content_hash ASC",
+    "newest": "server_modified DESC, content_hash DESC",
+    "name": "name_lower ASC, content_hash ASC",
+}
+_FILE_COLUMNS = (
+    "library_id, path_lower, path_display, name, id, size, rev, server_modified, content_hash, stem"
+)
+_MAX_DUPLICATES = 100
+
+FileRow = tuple[Any, ...]
+"""A ``files`` row in ``_FILE_COLUMNS`` order."""
+
+
+def choose(db: Db, channel_id: int, policy: SelectPolicy, rng: random.Random) -> str | None:
+    """The content hash of an available image by ``policy``, or None when there is none."""
+    if policy == "random":
+        count = queue.size(db, channel_id)
+        if count == 0:
+            return None
+        found = db.execute(
+            "SELECT content_hash FROM queue WHERE channel_id = %s AND slot = %s",
+            (channel_id, rng.randrange(count)),
+        ).fetchone()
+    else:
+        found = db.execute(
+            "SELECT content_hash FROM queue WHERE channel_id = %s AND slot IS NOT NULL"
+            f" ORDER BY {_ORDER[policy]} LIMIT 1",
+            (channel_id,),
+        ).fetchone()
+    return None if found is None else str(found[0])
+
+
+def nothing_to_choose(
+    db: Db, library_id: int, channel_id: int, now: float
+) -> NoImages | NoNewImages:
+    """Why ``choose`` found nothing: an empty folder, or everything posted or leased."""
+    if library_images(db, library_id) == 0:
+        return NoImages()
+    return NoNewImages(leased=leases.count_active(db, channel_id, now))
+
+
+def library_images(db: Db, library_id: int, limit: int = 1) -> int:
+    """How many images the library holds, counting no further than ``limit``."""
+    row = db.execute(
+        "SELECT count(*) FROM (SELECT 1 FROM images WHERE library_id = %s LIMIT %s) AS held",
+        (library_id, limit),
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def file_by_name(db: Db, library_id: int, name: str) -> FileRow:
+    """The image file called ``name`` (a file name, or a path relative to the folder)."""
+    wanted = name.strip().strip("/").lower()
+    if "\x00" in wanted:
+        raise FileNotFound(name)  # PostgreSQL text cannot hold NUL: no file has it
+    if "/" in wanted:
+        query = "path_lower = (SELECT folder_lower FROM libraries WHERE id = %s) || '/' || %s"
+        args: tuple[Any, ...] = (library_id, library_id, wanted)
+    else:
+        query, args = "name_lower = %s", (library_id, wanted)
+    row = db.execute(
+        f"SELECT {_FILE_COLUMNS} FROM files WHERE library_id = %s AND kind = 'image' AND {query}"
+        " ORDER BY path_lower LIMIT 1",
+        args,
+    ).fetchone()
+    if row is None or row[8] is None:
+        raise FileNotFound(name)
+    return tuple(row)
+
+
+def representative(db: Db, library_id: int, content_hash: str) -> FileRow:
+    row = db.execute(
+        f"SELECT {_FILE_COLUMNS} FROM files WHERE library_id = %(l)s AND path_lower ="
+        " (SELECT path_lower FROM images WHERE library_id = %(l)s AND content_hash = %(h)s)",
+        {"l": library_id, "h": content_hash},
+    ).fetchone()
+    assert row is not None
+    return tuple(row)
+
+
+def check_leasable(
+    db: Db, channel: queue.Channel, content_hash: str, name: str, now: float
+) -> str | None:
+    """For a selection by name: the posted time if posted; refuse if it cannot be leased.
+
+    A lease that ran out but was not reclaimed yet is ended here, as reclaiming would.
+    """
+    posted = posted_at(db, channel, content_hash)
+    if posted is not None:
+        return posted
+    lease = leases.running(db, channel.id, content_hash)
+    if lease is not None and lease.state(now) == "active":
+        raise LeaseConflict(
+            f"Selected file is leased to another publisher until {iso(lease.expires_at)}: {name}"
+        )
+    if lease is not None:
+        leases.end(db, lease, "expired", now, channel)
+    facts = queue.facts(db, channel, content_hash)
+    if facts.held:
+        raise Held(f"Selected file is held out of selection in this channel: {name}")
+    if facts.pending:
+        raise Pending(name)
+    return None
+
+
+def describe(db: Db, file: FileRow, lease: Lease | None, posted_at: str | None) -> Selection:
+    library_id, path_lower, path_display, name, file_id, size, rev, modified, content_hash, stem = (
+        file
+    )
+    rows = db.execute(
+        "SELECT 's', path_lower, path_display, name FROM files WHERE library_id = %(l)s"
+        " AND stem = %(s)s AND kind = 'sidecar'"
+        " UNION ALL (SELECT 'd', path_lower, path_display, NULL FROM files"
+        " WHERE library_id = %(l)s AND content_hash = %(h)s AND kind = 'image'"
+        " AND path_lower <> %(p)s ORDER BY path_lower LIMIT %(n)s) ORDER BY 1 DESC, 2",
+        {"l": library_id, "s": stem, "h": content_hash, "p": path_lower, "n": _MAX_DUPLICATES},
+    ).fetchall()
+    return Selection(
+        content_hash=content_hash,
+        id=file_id,
+        path=path_display,
+        name=name,
+        size=size,
+        rev=rev,
+        server_modified=modified,
+        sidecars=tuple(FileRef(path=row[2], name=row[3]) for row in rows if row[0] == "s"),
+        duplicates=tuple(row[2] for row in rows if row[0] == "d"),
+        lease=lease,
+        posted_at=posted_at,
+    )

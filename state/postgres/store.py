@@ -1,0 +1,514 @@
+"""``PostgresStore``: the shared ``Store``, one PostgreSQL database for any number of replicas.
+
+Every public method is one transaction on a pooled connection (``connection``), so a
+batch of pages and the cursor after it commit together, a selection and its lease
+commit together, and a preview rolls back. What keeps replicas from stepping on each
+other is row locks taken first thing, always in one order (a library's row, then its
+channels' rows by id): every transaction that changes a channel's pool holds that
+channel's row, so selections in one channel take turns across all processes while
+the choice itself stays one index lookup, and no image is ever leased twice. The
+catch-up of a library is one replica's at a time (``state.postgres.turns``).
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from functools import partial
+from typing import Any, TypeVar
+
+from state.changes import Operation
+from state.errors import (
+    InvalidInput,
+    LeaseExpired,
+    LeaseNotFound,
+    NotReady,
+    StoreBusy,
+    UnknownName,
+)
+from state.hashing import BLOCK_SIZE
+from state.postgres import catalog, leases, posted, queue, selection
+from state.postgres.connection import Db, open_pool, transaction, where
+from state.postgres.define import define, from_scratch
+from state.postgres.reports import channel_status, library_status
+from state.postgres.schema import migrate
+from state.postgres.turns import CHANNEL, Turns
+from state.rules import iso, turns_cycle
+from state.store import (
+    ChannelDef,
+    ChannelStatus,
+    LargeImage,
+    Lease,
+    LeaseInfo,
+    LegacyMatch,
+    LibraryDef,
+    LibraryStatus,
+    NamedLease,
+    PageStats,
+    PostedExport,
+    PostedRecord,
+    Relisting,
+    Selection,
+    SelectRequest,
+    SyncState,
+)
+
+RECLAIM_AT_SELECTION = 16
+POOL_SIZE = 12
+T = TypeVar("T")
+
+
+class _Rollback(Exception):
+    """Raised inside a transaction to undo it on purpose (previews)."""
+
+
+class PostgresStore:
+    def __init__(
+        self,
+        conninfo: str,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+        pool_size: int = POOL_SIZE,
+    ) -> None:
+        self.server = where(conninfo)
+        migrate(conninfo)
+        self._pool = open_pool(conninfo, pool_size)
+        self._turns = Turns(conninfo, self.server)
+        self._clock = clock
+        self._rng = rng or random.Random()
+
+    def _run(self, work: Callable[[Db], T]) -> T:
+        return transaction(self._pool, self.server, work)
+
+    def close(self) -> None:
+        self._turns.close()
+        self._pool.close()
+
+    def define(
+        self, libraries: Sequence[LibraryDef], channels: Sequence[ChannelDef]
+    ) -> list[Relisting]:
+        return self._run(lambda db: define(db, libraries, channels))
+
+    # -- the catch-up ---------------------------------------------------------------
+    def sync_state(self, library: str) -> SyncState:
+        def read(db: Db) -> Any:
+            return db.execute(
+                "SELECT cursor, listing, ready_at, last_sync_at, account_id FROM libraries"
+                " WHERE name = %s",
+                (library,),
+            ).fetchone()
+
+        row = self._run(read)
+        if row is None:
+            raise UnknownName(f"no library {library!r}")
+        return SyncState(row[0], bool(row[1]), row[2], row[3], row[4])
+
+    @contextmanager
+    def catch_up_turn(self, library: str) -> Iterator[bool]:
+        library_id = self._run(lambda db: _library_id(db, library))
+        with self._turns.turn(library, library_id) as mine:
+            yield mine
+
+    def want_catch_up(self, library: str) -> None:
+        def want(db: Db) -> None:
+            db.execute(
+                "UPDATE libraries SET catch_up_wanted = catch_up_wanted + 1 WHERE name = %s",
+                (library,),
+            )
+            db.execute("SELECT pg_notify(%s, %s)", (CHANNEL, library))
+
+        self._run(want)
+
+    def catch_up_owed(self, library: str) -> bool:
+        return library in self._owed()
+
+    def _owed(self) -> list[str]:
+        owed = "SELECT name FROM libraries WHERE catch_up_wanted > catch_up_served"
+        rows = self._run(lambda db: db.execute(owed).fetchall())
+        return [row[0] for row in rows]
+
+    def watch_catch_ups(self, wake: Callable[[str], None]) -> None:
+        self._turns.listen(wake, self._owed)
+
+    def _fenced(self, db: Db, library: str) -> tuple[int, int, bool]:
+        """Lock the library's row; refuse a catch-up write from a turn that was taken over.
+
+        Returns the library's id, generation and whether a full listing is under way.
+        """
+        row = db.execute(
+            "SELECT id, generation, listing, turn FROM libraries WHERE name = %s FOR UPDATE",
+            (library,),
+        ).fetchone()
+        if row is None:
+            raise UnknownName(f"no library {library!r}")
+        mine = self._turns.held.get(library)
+        if mine is not None and mine != row[3]:
+            raise StoreBusy(f"another replica took over the catch-up of {library}")
+        queue.lock_channels_of(db, row[0])
+        return int(row[0]), int(row[1]), bool(row[2])
+
+    def begin_listing(self, library: str) -> None:
+        """Start a full listing: files it does not see are swept when it ends."""
+
+        def begin(db: Db) -> None:
+            library_id = self._fenced(db, library)[0]
+            db.execute(
+                "UPDATE libraries SET generation = generation + 1, listing = true, cursor = NULL"
+                " WHERE id = %s",
+                (library_id,),
+            )
+
+        self._run(begin)
+
+    def apply_page(
+        self, library: str, operations: Sequence[Operation], cursor: str, has_more: bool
+    ) -> PageStats:
+        def apply(db: Db) -> PageStats:
+            library_id, generation, listing = self._fenced(db, library)
+            stored, removed = catalog.apply(db, library_id, operations, generation)
+            db.execute("UPDATE libraries SET cursor = %s WHERE id = %s", (cursor, library_id))
+            finished = not has_more and listing
+            if finished:
+                removed += catalog.sweep(db, library_id, generation)
+                self._listing_done(db, library_id)
+            return PageStats(len(operations), stored, removed, finished)
+
+        return self._run(apply)
+
+    def _listing_done(self, db: Db, library_id: int) -> None:
+        db.execute(
+            "UPDATE libraries SET listing = false, ready_at = coalesce(ready_at, %s) WHERE id = %s",
+            (iso(self._clock()), library_id),
+        )
+
+    def forget_folder(self, library: str) -> int:
+        def forget(db: Db) -> int:
+            library_id = self._fenced(db, library)[0]
+            removed = catalog.forget_all(db, library_id)
+            db.execute("UPDATE libraries SET cursor = NULL WHERE id = %s", (library_id,))
+            self._listing_done(db, library_id)
+            db.execute("UPDATE libraries SET listing = true WHERE id = %s", (library_id,))
+            return removed
+
+        return self._run(forget)
+
+    def record_sync(self, library: str) -> None:
+        self._run(lambda db: db.execute(
+            "UPDATE libraries SET last_sync_at = %s WHERE name = %s",
+            (iso(self._clock()), library)))  # fmt: skip
+
+    def learn_account(self, library: str, account_id: str) -> Relisting | None:
+        def learn(db: Db) -> Relisting | None:
+            library_id = self._fenced(db, library)[0]
+            row = db.execute(
+                "SELECT account_id FROM libraries WHERE id = %s", (library_id,)
+            ).fetchone()
+            known = row[0] if row else None
+            db.execute(
+                "UPDATE libraries SET account_id = %s WHERE id = %s", (account_id, library_id)
+            )
+            if known is None or known == account_id:
+                return None
+            from_scratch(db, library_id)
+            return Relisting(library, f"account {known}", f"account {account_id}")
+
+        return self._run(learn)
+
+    def pending_images(self, library: str) -> list[LargeImage]:
+        rows = self._run(lambda db: db.execute(
+            "SELECT i.content_hash, f.path_display, i.size FROM images AS i"
+            " JOIN files AS f ON f.library_id = i.library_id AND f.path_lower = i.path_lower"
+            " WHERE i.library_id = %s AND i.pending ORDER BY i.size",
+            (_library_id(db, library),)).fetchall())  # fmt: skip
+        return [LargeImage(*row) for row in rows]
+
+    def resolve_pending(self, library: str, content_hash: str, sha256: str) -> None:
+        now = self._clock()
+
+        def resolve(db: Db) -> None:
+            library_id = _lock_library(db, library)
+            _remember(db, content_hash, sha256)
+            db.execute(
+                "UPDATE images SET pending = false WHERE library_id = %s AND content_hash = %s",
+                (library_id, content_hash),
+            )
+            for channel in queue.lock_channels_of(db, library_id):
+                posted.resolve(db, channel, content_hash, sha256, now)
+                queue.restore(db, channel, content_hash)
+            catalog.settle_pending(db, library_id)
+
+        self._run(resolve)
+
+    # -- selection ------------------------------------------------------------------
+    def select(self, channel: str, request: SelectRequest) -> Selection:
+        chosen: list[Selection] = []
+
+        def select(db: Db) -> Selection:
+            chosen.append(self._select_in(db, channel, request))
+            if request.dry_run:
+                raise _Rollback
+            return chosen[-1]
+
+        try:
+            return self._run(select)
+        except _Rollback:
+            return replace(chosen[-1], lease=None)  # the preview's lease was rolled back
+
+    def _select_in(self, db: Db, name: str, request: SelectRequest) -> Selection:
+        locked = queue.lock_channel(db, name)
+        if not locked.ready:
+            raise NotReady("the first catch-up has not completed yet; try again shortly")
+        channel, now, posted_at = locked.channel, self._clock(), None
+        if request.name is not None:
+            file = selection.file_by_name(db, locked.library_id, request.name)
+            content_hash = str(file[8])
+            posted_at = selection.check_leasable(db, channel, content_hash, request.name, now)
+        else:
+            content_hash = self._choose(db, locked, now)
+            file = selection.representative(db, locked.library_id, content_hash)
+        lease = None
+        if posted_at is None and not request.dry_run:
+            lease_id = secrets.token_urlsafe(16)
+            expires_at = now + request.lease_seconds
+            lease = Lease(id=lease_id, expires_at=iso(expires_at))
+            leases.grant(db, channel.id, content_hash, lease_id, expires_at)
+        return selection.describe(db, file, lease, posted_at)
+
+    def _choose(self, db: Db, locked: queue.Locked, now: float) -> str:
+        channel, policy = locked.channel, locked.policy
+        found = selection.choose(db, channel.id, policy, self._rng)
+        if found is None and leases.reclaim_in(db, channel, now, RECLAIM_AT_SELECTION):
+            found = selection.choose(db, channel.id, policy, self._rng)
+        if found is None and turns_cycle(
+            locked.exhausted, 0, leases.count_running(db, channel.id),
+            selection.library_images(db, locked.library_id),
+        ):  # fmt: skip
+            channel = _new_cycle(db, channel)
+            found = selection.choose(db, channel.id, policy, self._rng)
+        if found is None:
+            raise selection.nothing_to_choose(db, locked.library_id, channel.id, now)
+        return found
+
+    def release(self, channel: str, lease_id: str) -> None:
+        def release(db: Db) -> None:
+            locked = queue.lock_channel(db, channel)
+            lease = leases.find_in(db, locked.channel.id, lease_id)
+            if lease.ended is not None:
+                raise LeaseNotFound(f"No such lease: {lease_id} (it ended: {lease.ended})")
+            leases.end(db, lease, "released", self._clock(), locked.channel)
+
+        self._run(release)
+
+    def renew(self, channel: str, lease_id: str, seconds: int) -> LeaseInfo:
+        now = self._clock()
+
+        def renew(db: Db) -> LeaseInfo:
+            lease = leases.find_in(db, queue.lock_channel(db, channel).channel.id, lease_id)
+            state = lease.state(now)
+            if state != "active":
+                raise LeaseExpired(f"lease {lease_id} is {state}; select the image again")
+            leases.extend(db, lease, now + seconds)
+            return _info(channel, replace(lease, expires_at=now + seconds), now)
+
+        return self._run(renew)
+
+    def lease_info(self, channel: str, lease_id: str) -> LeaseInfo:
+        lease = self._run(lambda db: leases.find_in(db, _channel_id(db, channel), lease_id))
+        return _info(channel, lease, self._clock())
+
+    def mark_posted(
+        self, channel: str, content_hash: str, lease_id: str | None, sha256: str | None
+    ) -> PostedRecord:
+        now = self._clock()
+
+        def mark(db: Db) -> PostedRecord:
+            locked = queue.lock_channel(db, channel)
+            row = locked.channel
+            named = _named_lease(db, row, lease_id, content_hash, now)
+            posted_at, known = posted.record(db, row, content_hash, sha256, now, iso(now))
+            return PostedRecord(content_hash, posted_at, known, row.cycle, named)
+
+        return self._run(mark)
+
+    def archive_paths(self, library: str, content_hash: str) -> list[str]:
+        """Every path holding this content, and the sidecars beside each."""
+        rows = self._run(lambda db: db.execute(
+            "SELECT path_display FROM files WHERE library_id = %(l)s AND content_hash = %(h)s"
+            " AND kind = 'image' UNION ALL SELECT s.path_display FROM files AS i"
+            " JOIN files AS s ON s.library_id = i.library_id AND s.stem = i.stem"
+            " AND s.kind = 'sidecar'"
+            " WHERE i.library_id = %(l)s AND i.content_hash = %(h)s AND i.kind = 'image'",
+            {"l": _library_id(db, library), "h": content_hash}).fetchall())  # fmt: skip
+        return list(dict.fromkeys(row[0] for row in rows))
+
+    def reclaim_expired(self, limit: int) -> int:
+        """Channel by channel, each in its own transaction holding that channel's lock."""
+        now = self._clock()
+        due = self._run(lambda db: leases.expired_channels(db, now, limit))
+        reclaimed = 0
+        for channel_id in due:
+            reclaimed += self._run(partial(_reclaim, channel_id=channel_id, now=now, limit=limit))
+        self._run(lambda db: leases.prune(db, now, limit))
+        return reclaimed
+
+    # -- posted state ---------------------------------------------------------------
+    def export_posted(self, channel: str) -> PostedExport:
+        return self._run(lambda db: posted.export(db, _channel_id(db, channel)))
+
+    def reset_posted(self, channel: str) -> PostedExport:
+        def reset(db: Db) -> PostedExport:
+            library_id = _lock_library_of(db, channel)
+            queue.lock_channels_of(db, library_id)
+            return posted.reset(db, _channel_row(db, channel), library_id)
+
+        return self._run(reset)
+
+    def import_posted(
+        self, channel: str, matches: Sequence[LegacyMatch], unresolved: Sequence[str]
+    ) -> None:
+        now = self._clock()
+
+        def record(db: Db) -> None:
+            library_id = _lock_library_of(db, channel)
+            channels = {c.id: c for c in queue.lock_channels_of(db, library_id)}
+            row = channels[_channel_id(db, channel)]
+            posted.import_legacy(db, row, matches, unresolved, now, iso(now))
+            catalog.settle_pending(db, library_id)
+
+        self._run(record)
+
+    def unresolved_digests(self, channel: str) -> set[str]:
+        rows = self._run(lambda db: db.execute(
+            "SELECT sha256 FROM legacy_unresolved WHERE channel_id = %s",
+            (_channel_id(db, channel),)).fetchall())  # fmt: skip
+        return {row[0] for row in rows}
+
+    # -- legacy lookups -------------------------------------------------------------
+    def catalog_hashes(self, library: str, content_hashes: Iterable[str]) -> set[str]:
+        wanted = sorted(set(content_hashes))
+        rows = self._run(lambda db: db.execute(
+            "SELECT content_hash FROM images WHERE library_id = %s AND content_hash = ANY(%s)",
+            (_library_id(db, library), wanted)).fetchall())  # fmt: skip
+        return {row[0] for row in rows}
+
+    def large_images_without_sha256(self, library: str) -> list[LargeImage]:
+        rows = self._run(lambda db: db.execute(
+            "SELECT i.content_hash, f.path_display, i.size FROM images AS i"
+            " JOIN files AS f ON f.library_id = i.library_id AND f.path_lower = i.path_lower"
+            " WHERE i.library_id = %s AND i.size > %s AND NOT EXISTS (SELECT 1"
+            " FROM sha256_by_content_hash AS k WHERE k.content_hash = i.content_hash)"
+            " ORDER BY i.size",
+            (_library_id(db, library), BLOCK_SIZE)).fetchall())  # fmt: skip
+        return [LargeImage(*row) for row in rows]
+
+    def remember_sha256(self, content_hash: str, sha256: str) -> None:
+        self._run(lambda db: _remember(db, content_hash, sha256))
+
+    def catalog_hashes_by_sha256(self, library: str, digests: Iterable[str]) -> dict[str, str]:
+        """``sha256 -> content_hash`` of the library's images whose whole-file digest is known."""
+        wanted = sorted(set(digests))
+        rows = self._run(lambda db: db.execute(
+            "SELECT k.sha256, k.content_hash FROM sha256_by_content_hash AS k"
+            " JOIN images AS i ON i.content_hash = k.content_hash"
+            " WHERE i.library_id = %s AND k.sha256 = ANY(%s)",
+            (_library_id(db, library), wanted)).fetchall())  # fmt: skip
+        return {row[0]: row[1] for row in rows}
+
+    # -- reports --------------------------------------------------------------------
+    def library_status(self, library: str) -> LibraryStatus:
+        return self._run(lambda db: library_status(db, _library_id(db, library)))
+
+    def channel_status(self, channel: str) -> ChannelStatus:
+        now = self._clock()
+        return self._run(lambda db: channel_status(db, _channel_row(db, channel), now))
+
+    def catalog_files(self, library: str) -> dict[str, str | None]:
+        """Every image and sidecar held, ``path_lower -> content_hash``: a full read."""
+        rows = self._run(lambda db: db.execute(
+            "SELECT path_lower, content_hash FROM files WHERE library_id = %s",
+            (_library_id(db, library),)).fetchall())  # fmt: skip
+        return {row[0]: row[1] for row in rows}
+
+
+def _library_id(db: Db, name: str) -> int:
+    row = db.execute("SELECT id FROM libraries WHERE name = %s", (name,)).fetchone()
+    if row is None:
+        raise UnknownName(f"no library {name!r}")
+    return int(row[0])
+
+
+def _lock_library(db: Db, name: str) -> int:
+    row = db.execute("SELECT id FROM libraries WHERE name = %s FOR UPDATE", (name,)).fetchone()
+    if row is None:
+        raise UnknownName(f"no library {name!r}")
+    return int(row[0])
+
+
+def _lock_library_of(db: Db, channel: str) -> int:
+    """Lock the library a channel draws from (taken before any channel's lock)."""
+    row = db.execute(
+        "SELECT l.id FROM libraries AS l JOIN channels AS c ON c.library_id = l.id"
+        " WHERE c.name = %s FOR UPDATE OF l",
+        (channel,),
+    ).fetchone()
+    if row is None:
+        raise UnknownName(f"no channel {channel!r}")
+    return int(row[0])
+
+
+def _channel_row(db: Db, name: str) -> queue.Channel:
+    row = db.execute("SELECT id, cycle FROM channels WHERE name = %s", (name,)).fetchone()
+    if row is None:
+        raise UnknownName(f"no channel {name!r}")
+    return queue.Channel(row[0], row[1])
+
+
+def _channel_id(db: Db, name: str) -> int:
+    return _channel_row(db, name).id
+
+
+def _reclaim(db: Db, channel_id: int, now: float, limit: int) -> int:
+    row = db.execute(
+        "SELECT id, cycle FROM channels WHERE id = %s FOR UPDATE", (channel_id,)
+    ).fetchone()
+    return 0 if row is None else leases.reclaim_in(db, queue.Channel(*row), now, limit)
+
+
+def _named_lease(
+    db: Db, channel: queue.Channel, lease_id: str | None, content_hash: str, now: float
+) -> NamedLease | None:
+    """What the lease named with a post was when the post came."""
+    if lease_id is None:
+        return None
+    lease = leases.find(db, lease_id)
+    if lease is None or lease.channel_id != channel.id:
+        return "not_found"
+    if lease.content_hash != content_hash:
+        raise InvalidInput(f"lease {lease_id} holds another image, not {content_hash}")
+    state = lease.state(now)
+    if state == "expired" and lease.ended is None:
+        leases.end(db, lease, "expired", now, channel)
+    return state
+
+
+def _new_cycle(db: Db, channel: queue.Channel) -> queue.Channel:
+    turned = queue.Channel(channel.id, channel.cycle + 1)
+    db.execute("UPDATE channels SET cycle = %s WHERE id = %s", (turned.cycle, channel.id))
+    queue.rebuild(db, turned)
+    return turned
+
+
+def _remember(db: Db, content_hash: str, sha256: str) -> None:
+    db.execute(
+        "INSERT INTO sha256_by_content_hash (content_hash, sha256) VALUES (%s, %s)"
+        " ON CONFLICT (content_hash) DO UPDATE SET sha256 = excluded.sha256",
+        (content_hash, sha256),
+    )
+
+
+def _info(channel: str, lease: leases.LeaseRow, now: float) -> LeaseInfo:
+    return LeaseInfo(lease.id, channel, lease.content_hash, iso(lease.expires_at), lease.state(now))

@@ -1,0 +1,130 @@
+"""Catch-up turns across replicas: one catch-up per library at a time, requests that last.
+
+- **Turn.** A replica catches a library up only while it holds the session advisory
+  lock ``(TURN_LOCK, library id)`` on a connection opened for that turn. The lock dies
+  with the session, so a replica killed mid-catch-up frees the library at once, and
+  the next replica resumes from the last committed cursor. Each turn bumps the
+  library's ``turn`` counter, a fencing token: a write of the catch-up checks it
+  (``PostgresStore._fenced``), so a replica that lost its session without noticing can
+  never commit over the one that took over. ``turn_open`` is left set by a holder that
+  died: the next one first waits ``TAKEOVER_GRACE_SECONDS``, for the calls the dead
+  one left in flight at Dropbox to end (Dropbox wants one listing per user at a time).
+- **Requests.** A webhook may reach any replica. It records the request in the
+  database (``catch_up_wanted`` + 1) before anything else, then rings the doorbell
+  (``NOTIFY``). A turn that ends well marks the requests it saw at its start as served
+  (``catch_up_served``); one that fails or dies leaves them owed.
+- **Doorbell.** Each replica listens (``LISTEN``) on one connection of its own and
+  wakes its worker for the library named. A notification is only a hint: it is lost if
+  nobody listens at that moment, so the listener also polls for owed libraries every
+  ``POLL_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import psycopg
+
+from state.postgres.connection import translated
+
+log = logging.getLogger(__name__)
+
+TURN_LOCK = 0x756E706F  # first key of the advisory lock; the second is the library id
+CHANNEL = "unposted_catch_up"
+POLL_SECONDS = 1.0
+TAKEOVER_GRACE_SECONDS = 2.0
+
+_BEGIN = (
+    "UPDATE libraries AS l SET turn = l.turn + 1, turn_open = true"
+    " FROM (SELECT turn_open FROM libraries WHERE id = %(l)s) AS before"
+    " WHERE l.id = %(l)s RETURNING l.turn, before.turn_open, l.catch_up_wanted"
+)
+_END = (
+    "UPDATE libraries SET turn_open = false, catch_up_served = CASE WHEN %(ok)s"
+    " THEN greatest(catch_up_served, %(w)s) ELSE catch_up_served END"
+    " WHERE id = %(l)s AND turn = %(t)s"
+)
+
+
+class Turns:
+    """The catch-up turns, requests and doorbell of one store."""
+
+    def __init__(self, conninfo: str, server: str) -> None:
+        self._conninfo, self._server = conninfo, server
+        self.held: dict[str, int] = {}  # library -> the turn this process holds
+        self._closing = threading.Event()
+        self._listener: threading.Thread | None = None
+
+    def _connect(self) -> psycopg.Connection[tuple[object, ...]]:
+        return psycopg.connect(
+            self._conninfo, autocommit=True, connect_timeout=5, application_name="unposted"
+        )
+
+    @contextmanager
+    def turn(self, library: str, library_id: int) -> Iterator[bool]:
+        with translated(self._server):
+            connection = self._connect()
+        try:
+            with translated(self._server):
+                row = connection.execute(
+                    "SELECT pg_try_advisory_lock(%s, %s)", (TURN_LOCK, library_id)
+                ).fetchone()
+            if not (row and row[0]):
+                yield False
+                return
+            yield from self._hold(connection, library, library_id)
+        finally:
+            connection.close()  # ends the session, and with it the lock
+
+    def _hold(
+        self, connection: psycopg.Connection[tuple[object, ...]], library: str, library_id: int
+    ) -> Iterator[bool]:
+        with translated(self._server):
+            row = connection.execute(_BEGIN, {"l": library_id}).fetchone()
+        assert row is not None
+        turn, abandoned, wanted = row
+        if abandoned:
+            log.warning("taking over the catch-up of %s from a replica that stopped", library)
+            time.sleep(TAKEOVER_GRACE_SECONDS)
+        self.held[library] = int(str(turn))
+        ok = False
+        try:
+            yield True
+            ok = True
+        finally:
+            del self.held[library]
+            end = {"ok": ok, "w": wanted, "l": library_id, "t": turn}
+            try:
+                connection.execute(_END, end)
+            except psycopg.Error as exc:  # the next holder waits out the grace instead
+                log.warning("cannot close the catch-up turn of %s: %s", library, type(exc).__name__)
+
+    def listen(self, wake: Callable[[str], None], owed: Callable[[], list[str]]) -> None:
+        """Call ``wake(library)`` on a doorbell, and for each owed library every poll."""
+        self._listener = threading.Thread(
+            target=self._listen_forever, args=(wake, owed), name="catch-up doorbell", daemon=True
+        )
+        self._listener.start()
+
+    def _listen_forever(self, wake: Callable[[str], None], owed: Callable[[], list[str]]) -> None:
+        while not self._closing.is_set():
+            try:
+                with self._connect() as connection:
+                    connection.execute(f"LISTEN {CHANNEL}")
+                    while not self._closing.is_set():
+                        for note in connection.notifies(timeout=POLL_SECONDS):
+                            wake(note.payload)
+                        for library in owed():
+                            wake(library)
+            except Exception as exc:  # the database went away: listen again once it is back
+                log.warning("catch-up doorbell interrupted: %s", type(exc).__name__)
+                self._closing.wait(POLL_SECONDS)
+
+    def close(self) -> None:
+        self._closing.set()
+        if self._listener is not None:
+            self._listener.join(timeout=2 * POLL_SECONDS + 5)

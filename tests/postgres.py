@@ -1,0 +1,118 @@
+"""A PostgreSQL server for tests: a throwaway cluster from the machine's binaries, or one named.
+
+``UNPOSTED_TEST_DATABASE_URL`` names a server to use (its user must be allowed to
+create databases). Otherwise ``initdb``, ``pg_ctl`` and ``postgres`` on ``PATH`` make
+a cluster in a temporary directory, bound to 127.0.0.1 on a free port with its socket
+in that directory; as root they run as the ``postgres`` user, which must own the
+directory. Each test gets a database of its own (``fresh_database``). Neither a
+server nor the binaries: the PostgreSQL tests are skipped, except under ``CI``, where
+that is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+
+BINARIES = ("initdb", "pg_ctl", "postgres")
+URL_VARIABLE = "UNPOSTED_TEST_DATABASE_URL"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _as_server_user(command: list[str]) -> list[str]:
+    """Commands of the cluster run as ``postgres`` when we are root: it refuses root."""
+    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
+
+
+class Server:
+    """A PostgreSQL server reached by ``url``; ``fresh_database`` makes an empty database."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def url_of(self, database: str) -> str:
+        parts = urlsplit(self.url)
+        return urlunsplit(parts._replace(path="/" + database))
+
+    def fresh_database(self) -> str:
+        name = "unposted_" + uuid.uuid4().hex[:16]
+        with psycopg.connect(self.url, autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
+        return self.url_of(name)
+
+    def stop(self) -> None:
+        """A named server is not ours to stop."""
+
+
+class Cluster(Server):
+    """A cluster of our own, in a temporary directory, stopped and deleted by ``stop``."""
+
+    def __init__(self, fast: bool = True) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="unposted-pg-"))
+        self.data, self.port = self.root / "data", _free_port()
+        self.root.chmod(0o755)
+        if os.geteuid() == 0:
+            shutil.chown(self.root, "postgres", "postgres")
+        self._run(["initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust",
+                   "-E", "UTF8", "--locale=C", "--no-sync"])  # fmt: skip
+        durability = "-c fsync=off -c full_page_writes=off" if fast else ""
+        self._options = (
+            f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root}"
+            f" -c max_connections=400 -c synchronous_commit=off {durability}"
+        )
+        super().__init__(f"postgresql://postgres@127.0.0.1:{self.port}/postgres")
+        self.start()
+
+    def _run(self, command: list[str]) -> None:
+        subprocess.run(
+            _as_server_user(command), check=True, capture_output=True, timeout=120, cwd=self.root
+        )
+
+    def _ctl(self, *action: str) -> None:
+        log = str(self.root / "server.log")
+        self._run(["pg_ctl", "-D", str(self.data), "-l", log, "-w", "-t", "60", *action])
+
+    def start(self) -> None:
+        self._ctl("-o", self._options, "start")
+
+    def stop_server(self, mode: str = "fast") -> None:
+        """Stop the server but keep the cluster (``start`` brings it back)."""
+        self._ctl("-m", mode, "stop")
+
+    def restart(self, mode: str = "fast") -> None:
+        self._ctl("-m", mode, "-o", self._options, "restart")
+
+    def stop(self) -> None:
+        try:
+            self.stop_server("immediate")
+        except subprocess.CalledProcessError:
+            pass  # already stopped
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def missing() -> str | None:
+    """Why no server can be had here, or None."""
+    if os.environ.get(URL_VARIABLE):
+        return None
+    absent = [name for name in BINARIES if shutil.which(name) is None]
+    if absent:
+        return f"no {URL_VARIABLE} and no {', '.join(absent)} on PATH"
+    return None
+
+
+def provide() -> Server:
+    url = os.environ.get(URL_VARIABLE)
+    return Server(url) if url else Cluster()
