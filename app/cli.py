@@ -210,6 +210,22 @@ def reset_posted_command(args: argparse.Namespace) -> int:
     return 0
 
 
+@command("migrate-store")
+def migrate_store(args: argparse.Namespace) -> int:
+    from state.postgres.connection import where
+    from state.postgres.from_sqlite import copy_from_sqlite
+
+    settings = _settings()
+    moved = copy_from_sqlite(settings.database_path, args.to)
+    print(json.dumps(moved.as_json()))
+    print(
+        f"state copied from {settings.database_path} to {where(args.to)}; set DATABASE_URL"
+        " and start the service: the catalog is rebuilt by listing each folder",
+        file=sys.stderr,
+    )
+    return 0
+
+
 def _read(path: Path) -> bytes:
     try:
         return path.read_bytes()
@@ -256,11 +272,21 @@ def build_parser() -> argparse.ArgumentParser:
     legacy.add_argument("file", type=Path, metavar="FILE")
     export = commands.add_parser("export-posted", help="write the posted state as posted.json")
     export.add_argument("file", type=Path, nargs="?", metavar="FILE", help="default: stdout")
+    move = commands.add_parser(
+        "migrate-store", help="copy the SQLite state in STATE_DIR into PostgreSQL"
+    )
+    move.add_argument("--to", required=True, type=_database_url, metavar="postgresql://...")
     reset = commands.add_parser("reset-posted", help="forget every posted image")
     reset.add_argument("--yes", action="store_true", help="confirm: the state is cleared")
     for each in (pick, legacy, export, reset):
         each.add_argument("--channel", help="the channel (default: the default or only one)")
     return parser
+
+
+def _database_url(text: str) -> str:
+    if not text.startswith(("postgresql://", "postgres://")):
+        raise argparse.ArgumentTypeError("must be a postgresql:// URL")
+    return text
 
 
 def _positive(text: str) -> int:

@@ -91,6 +91,7 @@ class Runtime:
     async def start(self) -> None:
         for worker in self.workers.values():
             await worker.start()
+        self.store.watch_catch_ups(self._ring)
         self._reclaimer = asyncio.create_task(self._reclaim_forever(), name="reclaim leases")
 
     async def stop(self) -> None:
@@ -102,6 +103,12 @@ class Runtime:
         for client in self.dropbox.values():
             client.close()
         self.store.close()
+
+    def _ring(self, library: str) -> None:
+        """Another process may owe ``library`` a catch-up (any thread)."""
+        worker = self.workers.get(library)
+        if worker is not None:
+            worker.ring_threadsafe()
 
     async def _reclaim_forever(self) -> None:
         """Return images whose lease ran out to their pools, a bounded batch at a time."""

@@ -7,6 +7,15 @@ is ever missed, and no two catch-ups of a library overlap (Dropbox rate-limits
 parallel ``list_folder`` calls for one user). Libraries catch up in parallel, at most
 ``gate``'s worth at once. Catch-ups run in threads: the SDK blocks.
 
+When several processes share the store (PostgreSQL replicas), a run catches up only
+inside the library's turn (``CatalogSync.catch_up_turn``), so no two catch-ups of a
+library overlap across all of them. A request made here is first recorded in the
+store (``want_catch_up``): if another process holds the turn, it finds the request
+when its run ends, and if that process dies, whoever takes the turn next does. The
+store's doorbell and its polling wake this worker (``ring_threadsafe``) when a request
+may be owed; a ring only looks, and waits out a backoff after failures. With one
+process per store the turn is always ours and nothing else changes.
+
 Each run first asks Dropbox whose credentials these are, once until it succeeds; a
 failure there never holds the catch-up back. Credentials of another account than the
 catalog was built from re-list the library from scratch (``CatalogSync.learn_account``).
@@ -32,7 +41,12 @@ from state.store import CatalogSync
 
 log = logging.getLogger(__name__)
 _LONGPOLL_SECONDS = 30
+
 _RETRY_CAP_SECONDS = 300.0
+
+
+class _TurnFailed(Exception):
+    """Leaves a catch-up turn as failed (its requests stay owed), once counted."""
 
 
 @dataclass
@@ -73,6 +87,8 @@ class SyncWorker:
         self._tasks: list[asyncio.Task[None]] = []
         self._finished = threading.Condition()
         self._in_flight = False
+        self._asked = False  # a request made in this process since the last run began
+        self._not_before = 0.0  # loop time before which a ring is ignored (backing off)
         self._relist = False
         self._account_confirmed = False
         self._threads = ThreadPoolExecutor(1, thread_name_prefix=f"catch-up-{self.library}")
@@ -85,7 +101,18 @@ class SyncWorker:
     # -- asking for a catch-up ------------------------------------------------------
     def request(self) -> None:
         """Ask for a catch-up (event-loop thread)."""
+        self._asked = True
         self._wanted.set()
+
+    def ring_threadsafe(self) -> None:
+        """Another process may have asked for a catch-up: look, unless backing off."""
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._ring)
+
+    def _ring(self) -> None:
+        assert self._loop is not None
+        if self._loop.time() >= self._not_before:
+            self._wanted.set()
 
     def request_relist(self) -> None:
         """Ask for a full re-list, reconciled against the catalog (mark and sweep).
@@ -102,7 +129,7 @@ class SyncWorker:
 
     def request_threadsafe(self) -> None:
         if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._wanted.set)
+            self._loop.call_soon_threadsafe(self.request)
 
     # -- lifecycle ------------------------------------------------------------------
     async def start(self) -> None:
@@ -141,17 +168,42 @@ class SyncWorker:
             await self._wanted.wait()
             async with self._gate:
                 self._wanted.clear()
+                asked, self._asked = self._asked, False
                 self._in_flight = True
                 try:
-                    ok = await loop.run_in_executor(self._threads, self._run_once)
+                    ok = await loop.run_in_executor(self._threads, self._run_once, asked)
                 finally:
                     self._in_flight = False
             if not ok:
-                loop.call_later(self._retry_delay(), self.request)
+                delay = self._retry_delay()
+                self._not_before = loop.time() + delay
+                loop.call_later(delay, self.request)
 
-    def _run_once(self) -> bool:
+    def _run_once(self, asked: bool = True) -> bool:
+        """One turn: catch up if the turn is ours and someone asked. False on failure."""
         if self._stop.is_set():
             return True
+        try:
+            if asked:
+                self._store.want_catch_up(self.library)
+            with self._store.catch_up_turn(self.library) as mine:
+                if not mine:
+                    self._wait_for_turn()
+                elif asked or self._relist or self._store.catch_up_owed(self.library):
+                    self._catch_up_in_turn()
+        except _TurnFailed:
+            return False
+        except UnpostedError as exc:  # the store could not be asked (an outage)
+            return self._failed(exc)
+        return True
+
+    def _wait_for_turn(self) -> None:
+        """Another process catches up: it will see our request. A re-list is ours to do."""
+        if self._relist and self._loop is not None:
+            self._loop.call_soon_threadsafe(self._loop.call_later, 1.0, self.request)
+
+    def _catch_up_in_turn(self) -> None:
+        """Catch up inside our turn; a failure is counted, then leaves the turn as failed."""
         self.health.running = True
         started = time.monotonic()
         try:
@@ -166,17 +218,16 @@ class SyncWorker:
             self.health.failures_in_a_row, self.health.last_error = 0, None
             self.health.last_summary = summary
             self._metrics.catch_up_runs.labels(self.library, "ok").inc()
-        except UnpostedError as exc:
-            return self._failed(exc)
-        except Exception as exc:  # a bug or a raw sqlite3 error must not end catch-ups for good
-            log.exception("catch-up crashed", extra={"event": "catch_up_crashed"})
-            return self._failed(exc)
+        except Exception as exc:  # a bug or a raw database error must not end catch-ups for good
+            if not isinstance(exc, UnpostedError):
+                log.exception("catch-up crashed", extra={"event": "catch_up_crashed"})
+            self._failed(exc)
+            raise _TurnFailed from exc
         finally:
             self.health.running = False
             self._metrics.catch_up_seconds.labels(self.library).observe(time.monotonic() - started)
             with self._finished:
                 self._finished.notify_all()
-        return True
 
     def _failed(self, exc: Exception) -> bool:
         self.health.runs += 1

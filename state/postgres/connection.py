@@ -64,7 +64,6 @@ def translated(server: str) -> Iterator[None]:
     except errors.DiskFull as exc:
         raise StorageFull(f"the database server {server} is out of disk space") from exc
     except (psycopg.OperationalError, errors.LockNotAvailable, errors.QueryCanceled) as exc:
-        log.warning("database %s unavailable: %s", server, type(exc).__name__)
         raise StoreBusy(f"the database {server} is unreachable or busy; try again shortly") from exc
     except psycopg.DataError as exc:  # a value text cannot hold (NUL), a number out of range
         raise InvalidInput("the request holds a value the database cannot store") from exc

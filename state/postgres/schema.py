@@ -22,6 +22,7 @@ import logging
 import psycopg
 
 from state.errors import SchemaTooNew
+from state.postgres.connection import translated, where
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +154,7 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 def migrate(conninfo: str, target: int = SCHEMA_VERSION) -> None:
     """Apply the migrations between the database's version and ``target``, one by one."""
-    with psycopg.connect(conninfo, connect_timeout=10) as connection:
+    with translated(where(conninfo)), psycopg.connect(conninfo, connect_timeout=10) as connection:
         while True:
             with connection.transaction():
                 connection.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))

@@ -1,0 +1,155 @@
+"""Moving a SQLite state into PostgreSQL: what cannot be rebuilt from Dropbox, and nothing else.
+
+``copy_from_sqlite`` carries over the libraries and channels (with each channel's
+cycle), the posted history (every cycle), leases (running and recently ended), holds,
+legacy digests still unmatched, and the remembered whole-file SHA-256 of large images.
+The catalog and its cursors stay behind: the first catch-up lists each folder again,
+and the queues are built from what was copied, so nothing posted, leased or held is
+offered. It all happens in one transaction, and a database that already holds posted
+state is refused before anything is written: a move never merges two histories.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from state.errors import InvalidInput
+from state.hashing import BLOCK_SIZE
+from state.postgres import queue
+from state.postgres.connection import Db, translated, where
+from state.postgres.define import DEFINE_LOCK
+from state.postgres.schema import migrate
+from state.sqlite.schema import connect
+
+
+@dataclass(frozen=True, slots=True)
+class Moved:
+    """How many rows of each kind were copied."""
+
+    libraries: int
+    channels: int
+    posted: int
+    leases: int
+    holds: int
+    unresolved: int
+    sha256: int
+
+    def as_json(self) -> dict[str, int]:
+        return asdict(self)
+
+
+# name -> (SELECT over the SQLite file, INSERT into PostgreSQL with channel names resolved)
+_ROWS = {
+    "posted": (
+        "SELECT c.name, p.content_hash, p.cycle, p.sha256, p.posted_at, p.source"
+        " FROM posted AS p JOIN channels AS c ON c.id = p.channel_id",
+        "INSERT INTO posted (channel_id, content_hash, cycle, sha256, posted_at, source)"
+        " SELECT id, %s, %s, %s, %s, %s FROM channels WHERE name = %s",
+    ),
+    "leases": (
+        "SELECT c.name, l.id, l.content_hash, l.expires_at, l.ended, l.ended_at"
+        " FROM leases AS l JOIN channels AS c ON c.id = l.channel_id",
+        "INSERT INTO leases (channel_id, id, content_hash, expires_at, ended, ended_at)"
+        " SELECT id, %s, %s, %s, %s, %s FROM channels WHERE name = %s",
+    ),
+    "holds": (
+        "SELECT c.name, h.content_hash, h.held_at FROM holds AS h"
+        " JOIN channels AS c ON c.id = h.channel_id",
+        "INSERT INTO holds (channel_id, content_hash, held_at)"
+        " SELECT id, %s, %s FROM channels WHERE name = %s",
+    ),
+    "unresolved": (
+        "SELECT c.name, u.sha256 FROM legacy_unresolved AS u"
+        " JOIN channels AS c ON c.id = u.channel_id",
+        "INSERT INTO legacy_unresolved (channel_id, sha256)"
+        " SELECT id, %s FROM channels WHERE name = %s",
+    ),
+}
+
+
+def copy_from_sqlite(sqlite_path: Path, conninfo: str) -> Moved:
+    """Copy the state of the SQLite file into the database at ``conninfo``."""
+    if not sqlite_path.is_file():
+        raise InvalidInput(f"no SQLite state at {sqlite_path}: set STATE_DIR to its directory")
+    source = connect(sqlite_path)  # checked, and brought up to the current schema
+    try:
+        rows = _read(source)
+    finally:
+        source.close()
+    migrate(conninfo)
+    with translated(where(conninfo)), psycopg.connect(conninfo, connect_timeout=10) as db:
+        with db.transaction():
+            return _write(db, rows)
+
+
+def _read(db: sqlite3.Connection) -> dict[str, list[tuple[Any, ...]]]:
+    rows = {name: db.execute(select).fetchall() for name, (select, _) in _ROWS.items()}
+    rows["libraries"] = db.execute(
+        "SELECT name, folder_lower, source, account_id FROM libraries"
+    ).fetchall()
+    rows["channels"] = db.execute(
+        "SELECT c.name, l.name, c.policy, c.exhausted, c.cycle FROM channels AS c"
+        " JOIN libraries AS l ON l.id = c.library_id"
+    ).fetchall()
+    remembered = "SELECT content_hash, sha256 FROM sha256_by_content_hash"
+    rows["sha256"] = db.execute(remembered).fetchall()
+    return rows
+
+
+def _write(db: Db, rows: dict[str, list[tuple[Any, ...]]]) -> Moved:
+    db.execute("SELECT pg_advisory_xact_lock(%s)", (DEFINE_LOCK,))
+    if db.execute("SELECT EXISTS (SELECT 1 FROM posted)").fetchone() == (True,):
+        raise InvalidInput("the database already holds posted state; refusing to overwrite it")
+    _definitions(db, rows["libraries"], rows["channels"])
+    with db.cursor() as cursor:
+        for name, (_, insert) in _ROWS.items():
+            # The channel's name moves from first to last, where the INSERT's SELECT wants it.
+            cursor.executemany(insert, [(*row[1:], row[0]) for row in rows[name]])
+        cursor.executemany(
+            "INSERT INTO sha256_by_content_hash (content_hash, sha256) VALUES (%s, %s)"
+            " ON CONFLICT (content_hash) DO UPDATE SET sha256 = excluded.sha256",
+            rows["sha256"],
+        )
+    _rebuild_queues(db)
+    counts = {name: len(found) for name, found in rows.items()}
+    return Moved(**counts)
+
+
+def _definitions(
+    db: Db, libraries: Sequence[tuple[Any, ...]], channels: Sequence[tuple[Any, ...]]
+) -> None:
+    """Libraries and channels by name; a catalog already listed here is kept as it is."""
+    with db.cursor() as cursor:
+        cursor.executemany(
+            "INSERT INTO libraries (name, folder_lower, source, account_id)"
+            " VALUES (%s, %s, %s, %s) ON CONFLICT (name) DO NOTHING",
+            libraries,
+        )
+        cursor.executemany(
+            "INSERT INTO channels (name, library_id, policy, exhausted, cycle)"
+            " SELECT %s, id, %s, %s, %s FROM libraries WHERE name = %s"
+            " ON CONFLICT (name) DO UPDATE SET cycle = excluded.cycle",
+            [(name, policy, exhausted, cycle, library)
+             for name, library, policy, exhausted, cycle in channels],
+        )  # fmt: skip
+
+
+def _rebuild_queues(db: Db) -> None:
+    """Queues by the rules, over whatever catalog is here (usually none yet)."""
+    db.execute(
+        "UPDATE images AS i SET pending = true WHERE i.size > %s AND NOT EXISTS"
+        " (SELECT 1 FROM sha256_by_content_hash AS k WHERE k.content_hash = i.content_hash)"
+        " AND EXISTS (SELECT 1 FROM legacy_unresolved AS u JOIN channels AS c"
+        "   ON c.id = u.channel_id WHERE c.library_id = i.library_id)",
+        (BLOCK_SIZE,),
+    )
+    for channel_id, cycle, library_id in db.execute(
+        "SELECT id, cycle, library_id FROM channels ORDER BY id FOR UPDATE"
+    ).fetchall():
+        queue.fill(db, queue.Channel(channel_id, cycle), library_id)

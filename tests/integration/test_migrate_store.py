@@ -1,0 +1,99 @@
+"""``python -m app migrate-store --to postgresql://...``: a SQLite state moved as a real process.
+
+The SQLite file holds a channel in its second cycle, posts in both cycles, a running
+lease, a hold, an unmatched legacy digest and a remembered SHA-256. After the move the
+PostgreSQL store, once it has listed the folder, offers exactly what the SQLite one
+would have; a second move into the same database is refused in one line.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+
+from state.postgres import PostgresStore
+from state.sqlite import SqliteStore
+from state.store import ChannelDef
+from tests.contract.conftest import LIBRARIES, Clock, Harness, digest, image
+
+REPO = Path(__file__).resolve().parents[2]
+CHANNELS = [ChannelDef("ch", "lib", when_exhausted="new_cycle"), ChannelDef("ch2", "lib2")]
+FILES = [image(f"/p/{n}.jpg", str(n)) for n in range(4)]
+
+
+def _sqlite_state(state: Path) -> tuple[str, str]:
+    """Fill a SQLite state; returns the lease it leaves running and the one image left."""
+    clock = Clock()
+    harness = Harness(SqliteStore(state / "unposted.sqlite3", clock=clock), clock, None)
+    harness.define(LIBRARIES, CHANNELS)
+    harness.listing(*FILES)
+    for _ in range(4):  # the whole first cycle
+        harness.store.mark_posted("ch", harness.pick(), None, None)
+    posted = harness.pick()  # the second cycle begins
+    harness.store.mark_posted("ch", posted, None, digest("sha-0"))
+    chosen = harness.select(seconds=3600)
+    assert chosen.lease is not None
+    held, left = sorted({digest(str(n)) for n in range(4)} - {posted, chosen.content_hash})
+    with harness.store._transaction() as db:  # holds arrive with the console's routes
+        db.execute("INSERT INTO holds VALUES (1, ?, '2026-01-01T00:00:00Z')", (held,))
+    harness.store.import_posted("ch2", [], [digest("unmatched")])
+    harness.store.remember_sha256(digest("big"), digest("its sha256"))
+    harness.store.close()
+    return chosen.lease.id, left
+
+
+def _migrate(state: Path, url: str) -> subprocess.CompletedProcess[str]:
+    env = {key: os.environ[key] for key in ("PATH", "HOME", "LANG") if key in os.environ}
+    env.update(PYTHONPATH=str(REPO), STATE_DIR=str(state), DROPBOX_FOLDER="/p")
+    return subprocess.run(
+        [sys.executable, "-m", "app", "migrate-store", "--to", url],
+        capture_output=True, text=True, env=env, cwd=state, timeout=60,
+    )  # fmt: skip
+
+
+def test_posted_state_moves_and_the_catalog_is_listed_again(
+    tmp_path: Path, database_url: str
+) -> None:
+    lease, left = _sqlite_state(tmp_path)
+    moved = _migrate(tmp_path, database_url)
+    assert moved.returncode == 0, moved.stderr
+    assert '"posted": 5' in moved.stdout and '"holds": 1' in moved.stdout
+    clock = Clock()
+    harness = Harness(PostgresStore(database_url, clock=clock), clock, None)
+    try:
+        harness.define(LIBRARIES, CHANNELS)
+        assert harness.store.sync_state("lib").ready_at is None  # listed again first
+        harness.listing(*FILES)
+        status = harness.store.channel_status("ch")
+        assert (status.cycle, status.posted, status.leased, status.available) == (2, 1, 1, 1)
+        assert harness.pick("ch") == left  # not the posted, the leased nor the held one
+        assert harness.store.lease_info("ch", lease).state == "active"
+        assert harness.store.unresolved_digests("ch2") == {digest("unmatched")}
+        assert digest("sha-0") in harness.store.export_posted("ch").hashes
+        assert len(harness.store.export_posted("ch").dropbox_content_hashes) == 4
+    finally:
+        harness.store.close()
+
+
+def test_a_database_with_posted_state_is_not_overwritten(tmp_path: Path, database_url: str) -> None:
+    _sqlite_state(tmp_path)
+    assert _migrate(tmp_path, database_url).returncode == 0
+    again = _migrate(tmp_path, database_url)
+    assert again.returncode != 0
+    assert again.stderr.strip().splitlines() == [
+        "unposted: the database already holds posted state; refusing to overwrite it"
+    ]
+    with psycopg.connect(database_url) as db:
+        assert db.execute("SELECT count(*) FROM posted").fetchone() == (5,)
+
+
+def test_the_password_stays_out_of_what_it_prints(tmp_path: Path, database_url: str) -> None:
+    _sqlite_state(tmp_path)
+    unreachable = "postgresql://unposted:s3cret-pw@127.0.0.1:1/nowhere"
+    refused = _migrate(tmp_path, unreachable)
+    assert refused.returncode != 0 and len(refused.stderr.strip().splitlines()) == 1
+    assert "s3cret-pw" not in refused.stderr + refused.stdout

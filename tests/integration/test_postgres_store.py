@@ -1,0 +1,159 @@
+"""What only the PostgreSQL backend promises: replicas sharing it, turns, outages, migrations.
+
+Several stores open one database, as several replicas would: selections from all of
+them never hand out one image twice, a library's catch-up turn is one store's at a
+time, a request made through one store is owed until a turn covers it, the doorbell
+rings in the others, and a server that goes away answers busy, then recovers.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from state.errors import NoNewImages, SchemaTooNew, StoreBusy
+from state.postgres import PostgresStore
+from state.postgres.schema import SCHEMA_VERSION, migrate
+from state.store import SelectRequest
+from tests.contract.conftest import CHANNELS, LIBRARIES, Clock, Harness, image
+from tests.postgres import Cluster
+from tests.waiting import wait_until
+
+
+@pytest.fixture
+def stores(database_url: str) -> Iterator[list[PostgresStore]]:
+    opened = [PostgresStore(database_url, pool_size=4) for _ in range(3)]
+    opened[0].define(LIBRARIES, CHANNELS)
+    yield opened
+    for store in opened:
+        store.close()
+
+
+def _listing(store: PostgresStore, count: int) -> None:
+    harness = Harness(store, Clock(), None)
+    harness.listing(*(image(f"/p/{n}.jpg", str(n)) for n in range(count)))
+
+
+def test_replicas_never_lease_one_image_twice(stores: list[PostgresStore]) -> None:
+    _listing(stores[0], 150)
+    handed: Counter[str] = Counter()
+    lock = threading.Lock()
+
+    def publisher(store: PostgresStore) -> None:
+        while True:
+            try:
+                chosen = store.select("ch", SelectRequest(600)).content_hash
+            except NoNewImages:
+                return
+            with lock:
+                handed[chosen] += 1
+
+    threads = [threading.Thread(target=publisher, args=(s,)) for s in stores for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(handed) == 150 and set(handed.values()) == {1}
+    assert stores[1].channel_status("ch").available == 0
+
+
+def test_a_turn_is_one_stores_at_a_time(stores: list[PostgresStore]) -> None:
+    first, second, _ = stores
+    with first.catch_up_turn("lib") as mine:
+        assert mine
+        with second.catch_up_turn("lib") as theirs:
+            assert not theirs
+        with second.catch_up_turn("lib2") as other_library:
+            assert other_library
+    with second.catch_up_turn("lib") as now_theirs:
+        assert now_theirs
+
+
+def test_a_request_is_owed_until_a_turn_that_ends_well(stores: list[PostgresStore]) -> None:
+    asker, holder, _ = stores
+    assert not holder.catch_up_owed("lib")
+    asker.want_catch_up("lib")
+    assert holder.catch_up_owed("lib") and not holder.catch_up_owed("lib2")
+    with pytest.raises(RuntimeError), holder.catch_up_turn("lib"):
+        raise RuntimeError("the catch-up failed")
+    assert asker.catch_up_owed("lib")
+    with holder.catch_up_turn("lib") as mine:
+        assert mine
+        asker.want_catch_up("lib")  # during the run: the next turn must cover it
+    assert holder.catch_up_owed("lib")
+    with holder.catch_up_turn("lib"):
+        pass
+    assert not asker.catch_up_owed("lib")
+
+
+def test_the_doorbell_rings_in_the_other_replicas(stores: list[PostgresStore]) -> None:
+    rung: list[str] = []
+    stores[1].watch_catch_ups(rung.append)
+    stores[0].want_catch_up("lib2")
+    wait_until(lambda: "lib2" in rung, 10)
+
+
+def test_a_turn_taken_over_cannot_write(stores: list[PostgresStore], database_url: str) -> None:
+    _listing(stores[0], 2)
+    store = stores[0]
+    with store.catch_up_turn("lib"):
+        with psycopg.connect(database_url, autocommit=True) as other:
+            other.execute("UPDATE libraries SET turn = turn + 1 WHERE name = 'lib'")
+        with pytest.raises(StoreBusy, match="took over"):
+            store.apply_page("lib", [], "c9", has_more=False)
+    assert store.sync_state("lib").cursor == "c1"
+
+
+def test_migrations_run_once_when_replicas_start_together(database_url: str) -> None:
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            migrate(database_url)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with psycopg.connect(database_url) as db:
+        assert db.execute("SELECT version FROM unposted_schema").fetchall() == [(SCHEMA_VERSION,)]
+
+
+def test_a_database_from_a_newer_unposted_is_refused(database_url: str) -> None:
+    migrate(database_url)
+    with psycopg.connect(database_url, autocommit=True) as db:
+        db.execute("UPDATE unposted_schema SET version = 99")
+    with pytest.raises(SchemaTooNew):
+        PostgresStore(database_url)
+
+
+def test_an_outage_answers_busy_then_recovers_without_the_password() -> None:
+    cluster = Cluster()
+    try:
+        url = cluster.fresh_database().replace("postgres@", "postgres:s3cret-pw@")
+        store = PostgresStore(url, pool_size=2)
+        store.define(LIBRARIES, CHANNELS)
+        cluster.stop_server()
+        with pytest.raises(StoreBusy) as refused:
+            store.sync_state("lib")
+        assert "s3cret-pw" not in str(refused.value)
+        cluster.start()
+        wait_until(lambda: _answers(store), 30, 0.2)
+        store.close()
+    finally:
+        cluster.stop()
+
+
+def _answers(store: PostgresStore) -> bool:
+    try:
+        return store.sync_state("lib").cursor is None
+    except StoreBusy:
+        return False
