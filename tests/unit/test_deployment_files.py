@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import json
 import re
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from check_jsonschema.builtin_schemas import vendor
+from jsonschema.validators import validator_for
 
 from app.settings import Settings
 
@@ -68,12 +71,62 @@ def test_service_keeps_state_dir_on_a_named_volume() -> None:
     assert state_dir in _named_volume_targets(compose, service)
 
 
+def _env_files(service: dict[str, Any]) -> dict[str, bool]:
+    """The service's env files: path -> required (compose's default: required)."""
+    listed = service.get("env_file", [])
+    listed = [listed] if isinstance(listed, str) else listed
+    entries = [{"path": item} if isinstance(item, str) else item for item in listed]
+    return {entry["path"]: entry.get("required", True) for entry in entries}
+
+
 def test_service_reads_env_file_and_publishes_8000() -> None:
     service = _compose()["services"]["unposted"]
-    env_files = service["env_file"]
-    assert ".env" in ([env_files] if isinstance(env_files, str) else env_files)
+    assert ".env" in _env_files(service)
     assert "8000:8000" in service["ports"]
     assert "profiles" not in service
+
+
+def test_a_fresh_clone_without_env_file_still_configures() -> None:
+    """``.env`` is optional wherever it is read, so ``docker compose config`` works before
+    anyone has copied ``.env.example``, and the demo profile needs no file at all."""
+    for name, service in _compose()["services"].items():
+        assert all(required is False for required in _env_files(service).values()), name
+
+
+def test_compose_file_follows_the_compose_specification() -> None:
+    """Checked against the official compose-spec JSON schema, as check-jsonschema ships it
+    (no Docker engine or compose plugin runs here)."""
+    schema = json.loads((resources.files(vendor) / "compose-spec.json").read_text())
+    validator = validator_for(schema)(schema)
+    assert [error.message for error in validator.iter_errors(_compose())] == []
+    broken = _compose()
+    broken["services"]["unposted"]["restart_policy"] = "always"  # not a compose key
+    assert list(validator.iter_errors(broken)), "the schema must catch an unknown key"
+
+
+def test_dependencies_name_services_that_exist() -> None:
+    services = _compose()["services"]
+    for name, service in services.items():
+        depends = service.get("depends_on", [])
+        assert set(depends) <= set(services), name
+        for needed in depends:
+            assert set(services[needed].get("profiles", [])) <= set(service.get("profiles", []))
+
+
+def test_replicas_profile_runs_two_services_on_one_postgres() -> None:
+    services = _compose()["services"]
+    replicas = {n: s for n, s in services.items() if "replicas" in s.get("profiles", [])}
+    assert services["postgres"]["profiles"] == ["replicas"]
+    assert services["postgres"]["image"].startswith("postgres:15")
+    unposted = {n: s for n, s in replicas.items() if n != "postgres"}
+    assert len(unposted) == 2
+    urls = {_environment(s)["DATABASE_URL"] for s in unposted.values()}
+    assert len(urls) == 1 and "@postgres:5432/" in urls.pop()
+    ports = [port for s in unposted.values() for port in s["ports"]]
+    assert len(set(ports)) == 2 and all(port.endswith(":8000") for port in ports)
+    for service in unposted.values():
+        assert service["depends_on"]["postgres"]["condition"] == "service_healthy"
+        assert _healthcheck_probes_healthz(service["healthcheck"])
 
 
 def test_services_have_healthchecks_on_healthz() -> None:
