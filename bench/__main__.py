@@ -1,7 +1,7 @@
 """``python -m bench``: every benchmark in one run, written to a page and a JSON file.
 
     python -m bench [--quick] [--out docs/benchmarks.md] [--json bench/results.json]
-                    [--only strategies,select_load,catch_up,webhook_burst]
+                    [--only strategies,select_load,catch_up,webhook_burst,postgres]
 
 ``--quick`` runs small sizes (the whole run in under two minutes) and is what CI smoke
 tests; the full run takes about twenty minutes. ``--only`` re-runs some sections and
@@ -29,7 +29,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bench import catch_up, report, select_load, strategies
+from bench import catch_up, postgres, report, select_load, strategies
 
 Section = Callable[[], dict[str, Any]]
 
@@ -116,6 +116,7 @@ FULL = Mode(
         "select_load": lambda: select_load.run((1_000, 100_000, 1_000_000), 5.0, 4),
         "catch_up": lambda: catch_up.run(100_000, changes=20, reps=3),
         "webhook_burst": _webhook_burst(1_000),
+        "postgres": lambda: postgres.run((1_000, 1_000_000), 5.0, 2, 100_000, 200_000, 100_000),
     },
 )
 QUICK = Mode(
@@ -125,6 +126,7 @@ QUICK = Mode(
         "select_load": lambda: select_load.run((1_000, 10_000), 3.0, 1),
         "catch_up": lambda: catch_up.run(5_000, changes=10, reps=2),
         "webhook_burst": _webhook_burst(200),
+        "postgres": lambda: postgres.run((1_000, 10_000), 3.0, 1, 5_000, 10_000, 10_000),
     },
 )
 

@@ -23,6 +23,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ from bench.strategies import IMAGE_SIZE, RunningService, running_service, wait_f
 from emulator import Emulator, EmulatorServer
 from state.changes import FileKinds
 from state.sqlite import SqliteStore
-from state.store import ChannelDef, LibraryDef
+from state.store import ChannelDef, LibraryDef, Store
 from webhooks.inbox import QUIET_SECONDS
 
 FOLDER = "/Photos"
@@ -80,9 +81,33 @@ def _settings(emu: Emulator, base_url: str, state_dir: Path) -> Settings:
     )
 
 
-def _initial(emu: Emulator, base_url: str, state_dir: Path) -> dict[str, Any]:
+def initial(size: int, reps: int, open_store: Callable[[], Store]) -> dict[str, Any]:
+    """The initial catch-up alone, into stores that ``open_store`` makes (one per rep)."""
+    emu = Emulator()
+    emu.create_folder(FOLDER)
+    for meta in emu.bulk_generate(FOLDER, size, ".jpg", IMAGE_SIZE, seed=3):
+        _ = meta.content_hash
+    with EmulatorServer(emu) as server, tempfile.TemporaryDirectory() as work:
+        runs = [
+            _initial(emu, server.base_url, Path(work) / f"initial-{rep}", open_store())
+            for rep in range(reps)
+        ]
+    seconds = statistics.median(run["seconds"] for run in runs)
+    return {
+        "size": size,
+        "reps": reps,
+        "seconds": round(seconds, 3),
+        "listing_only_seconds": statistics.median(r["listing_only_seconds"] for r in runs),
+        "entries_per_second": round(size / seconds),
+        "runs": runs,
+    }
+
+
+def _initial(
+    emu: Emulator, base_url: str, state_dir: Path, store: Store | None = None
+) -> dict[str, Any]:
     settings = _settings(emu, base_url, state_dir)
-    store = SqliteStore(settings.database_path)
+    store = store or SqliteStore(settings.database_path)
     dropbox = DropboxClient(settings)
     try:
         started = time.perf_counter()

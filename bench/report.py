@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from bench import report_postgres
+
 Row = list[str]
 _A_NOTE = (
     "A walks the listed images in random order (the posted ones are a uniformly random "
@@ -65,6 +67,8 @@ def render(results: dict[str, Any]) -> str:
             parts.append("_Not run._\n")
         elif figures.get("status") != "ok":
             parts.append(f"_Failed: {figures.get('error')}_\n")
+        elif name == "postgres":
+            parts.append(report_postgres.section(figures, sections))
         else:
             parts.append(body(figures))
     parts.append(_machine(results))
@@ -230,6 +234,7 @@ _TARGETS: list[tuple[str, Callable[[dict[str, Any]], tuple[str, bool | None]]]] 
     ("one change selectable within 100 ms (p50), one `continue`", _judge_catch_up("change")),
     ("webhook ack p99 under 5 ms, ≤ 2 catch-up runs", _judge_burst),
     ("peak RSS under 150 MB with 1M images", _judge_memory),
+    *report_postgres.TARGETS,
 ]
 
 
@@ -383,6 +388,7 @@ _SECTIONS: list[tuple[str, str, Callable[[dict[str, Any]], str]]] = [
     ("select_load", "2. `/select` at scale, and memory", _select_load),
     ("catch_up", "3. Catch-up", _catch_up),
     ("webhook_burst", "4. Webhook burst", _burst),
+    ("postgres", "5. PostgreSQL, beside SQLite", str),  # rendered with the others: ``render``
 ]
 
 
@@ -406,6 +412,7 @@ def _machine(results: dict[str, Any]) -> str:
         "make bench QUICK=1    # = .venv/bin/python -m bench --quick, under two minutes\n"
         "python -m bench --only select_load   # re-run one section, keep the others\n"
         "python -m bench.strategies | bench.select_load | bench.catch_up | bench.webhook_burst\n"
+        "python -m bench --only postgres      # PostgreSQL, from the machine's binaries\n"
         "```\n\n"
         f"This page came from `{results.get('command')}`.\n"
     )

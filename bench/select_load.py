@@ -38,11 +38,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 
 from app.dropbox.client import LIST_LIMIT
 from bench.strategies import API_TOKEN, sdk_client, wait_for
 from emulator import Emulator, EmulatorServer
+from state.postgres.bulk import bulk_load as pg_bulk_load
 from state.sqlite.bulk import bulk_load
+from tests.postgres import Server
 
 FOLDER = "/Photos"
 CONNECTIONS = 16
@@ -96,25 +99,29 @@ def run(
     seconds: float = 10.0,
     rounds: int = 2,
     generator: str | None = None,
+    database: Server | None = None,
 ) -> dict[str, Any]:
-    """Measure; ``generator`` is ``wrk`` or ``python`` (default: wrk when installed)."""
+    """Measure; ``generator`` is ``wrk`` or ``python`` (default: wrk when installed).
+
+    With ``database``, each catalog is a fresh PostgreSQL database on that server instead
+    of a SQLite file."""
     generator = generator or ("wrk" if shutil.which("wrk") else "python")
     emu = Emulator()
     emu.create_folder(FOLDER)
     with ExitStack() as stack:
         server = stack.enter_context(EmulatorServer(emu))
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-select-")))
-        cursor = _latest_cursor(server.base_url, emu.access_token)
+        cursor = latest_cursor(server.base_url, emu.access_token)
         services = [
-            stack.enter_context(_service(emu, server.base_url, work, size, cursor))
+            stack.enter_context(_service(emu, server.base_url, work, size, cursor, database))
             for size in sizes
         ]
         for service in services:
             _check_caught_up(service)
         startup_calls = emu.counters.snapshot()
         samples = _load_rounds(services, seconds, rounds, generator, work)
-        single = {s.size: _load(s, PREVIEW, seconds / 2, 1, generator, work) for s in services}
-        leasing = _load(services[-1], LEASING, seconds, CONNECTIONS, generator, work)
+        single = {s.size: load(s, PREVIEW, seconds / 2, 1, generator, work) for s in services}
+        leasing = load(services[-1], LEASING, seconds, CONNECTIONS, generator, work)
         figures = [_figures(s, samples[s.size], single[s.size]) for s in services]
         memory = {
             str(s.size): {"peak_rss_bytes": s.peak_rss_bytes(), "rss_bytes": s.rss_bytes()}
@@ -136,7 +143,7 @@ def run(
 # -- the services -----------------------------------------------------------------------
 
 
-def _latest_cursor(base_url: str, access_token: str) -> str:
+def latest_cursor(base_url: str, access_token: str) -> str:
     """The cursor the service's own first listing would end on, for an empty folder."""
     sdk = sdk_client(base_url, access_token)
     try:
@@ -150,13 +157,38 @@ def _latest_cursor(base_url: str, access_token: str) -> str:
 
 @contextmanager
 def _service(
-    emu: Emulator, emulator_url: str, work: Path, size: int, cursor: str
+    emu: Emulator, emulator_url: str, work: Path, size: int, cursor: str, database: Server | None
 ) -> Iterator[ServiceProcess]:
     state = work / f"state-{size}"
     started = time.perf_counter()
-    bulk_load(state / "unposted.sqlite3", size, cursor, folder=FOLDER)
+    env, database_bytes = _fill(state, size, cursor, database)
     load_seconds = time.perf_counter() - started
     print(f"  select_load: {size} images loaded in {load_seconds:.1f} s", file=sys.stderr)
+    with spawn(emu, emulator_url, work, str(size), state, env) as (process, base_url):
+        service = ServiceProcess(size, process, base_url, load_seconds, database_bytes)
+        wait_for(lambda: ready(service), timeout=300)
+        yield service
+
+
+def _fill(
+    state: Path, size: int, cursor: str, database: Server | None
+) -> tuple[dict[str, str], int]:
+    """A caught-up catalog of ``size`` images: the environment that selects it, its bytes."""
+    if database is None:
+        bulk_load(state / "unposted.sqlite3", size, cursor, folder=FOLDER)
+        return {}, (state / "unposted.sqlite3").stat().st_size
+    url = database.fresh_database()
+    pg_bulk_load(url, size, cursor, folder=FOLDER)
+    with psycopg.connect(url) as db:
+        row = db.execute("SELECT pg_database_size(current_database())").fetchone()
+    return {"DATABASE_URL": url}, int(row[0]) if row else 0
+
+
+@contextmanager
+def spawn(
+    emu: Emulator, emulator_url: str, work: Path, name: str, state: Path, extra: dict[str, str]
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """``python -m app serve`` over the emulator's folder, logging to ``work``."""
     port = _free_port()
     env = {
         **os.environ,
@@ -167,8 +199,9 @@ def _service(
         "DROPBOX_APP_SECRET": emu.app_secret,
         "API_TOKEN": API_TOKEN,
         "STATE_DIR": str(state),
+        **extra,
     }
-    log = (work / f"service-{size}.log").open("wb")
+    log = (work / f"service-{name}.log").open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "app", "serve", "--port", str(port)],
         env=env,
@@ -176,18 +209,11 @@ def _service(
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    service = ServiceProcess(
-        size,
-        process,
-        f"http://127.0.0.1:{port}",
-        load_seconds,
-        (state / "unposted.sqlite3").stat().st_size,
-    )
     try:
-        wait_for(lambda: _ready(service), timeout=300)
-        yield service
+        yield process, f"http://127.0.0.1:{port}"
     finally:
-        process.terminate()
+        if process.poll() is None:
+            process.terminate()
         try:
             process.wait(30)
         except subprocess.TimeoutExpired:
@@ -196,7 +222,7 @@ def _service(
         log.close()
 
 
-def _ready(service: ServiceProcess) -> bool:
+def ready(service: ServiceProcess) -> bool:
     if service.process.poll() is not None:
         raise RuntimeError(f"the service for {service.size} images exited early")
     try:
@@ -242,11 +268,11 @@ def _load_rounds(
         s.size: {"healthz": [], "select": []} for s in services
     }
     for service in services:  # warm up: imports, SQLite's cache, the thread pool
-        _load(service, PREVIEW, min(2.0, seconds / 2), CONNECTIONS, generator, work)
+        load(service, PREVIEW, min(2.0, seconds / 2), CONNECTIONS, generator, work)
     for _ in range(rounds):
         for service in services:
             for target in (HEALTHZ, PREVIEW):
-                result = _load(service, target, seconds, CONNECTIONS, generator, work)
+                result = load(service, target, seconds, CONNECTIONS, generator, work)
                 samples[service.size][target.name].append(result)
                 print(
                     f"  select_load: {service.size} images, {target.name}: "
@@ -257,7 +283,7 @@ def _load_rounds(
     return samples
 
 
-def _load(
+def load(
     service: ServiceProcess,
     target: Target,
     seconds: float,

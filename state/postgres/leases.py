@@ -58,12 +58,19 @@ def running(db: Db, channel_id: int, content_hash: str) -> LeaseRow | None:
     return None if row is None else LeaseRow(*row)
 
 
+_GRANT = (
+    queue.TAKE_OUT
+    + """,
+leased AS (
+    INSERT INTO leases (id, channel_id, content_hash, expires_at)
+    VALUES (%(l)s, %(c)s, %(h)s, %(e)s))"""
+    + queue.FILL_HOLE
+)
+
+
 def grant(db: Db, channel_id: int, content_hash: str, lease_id: str, expires_at: float) -> None:
-    queue.remove(db, channel_id, content_hash)
-    db.execute(
-        "INSERT INTO leases (id, channel_id, content_hash, expires_at) VALUES (%s, %s, %s, %s)",
-        (lease_id, channel_id, content_hash, expires_at),
-    )
+    """Lease the image and take it out of the pool, in one statement (one round trip)."""
+    db.execute(_GRANT, {"c": channel_id, "h": content_hash, "l": lease_id, "e": expires_at})
 
 
 def end(db: Db, lease: LeaseRow, how: LeaseState, now: float, channel: queue.Channel) -> None:

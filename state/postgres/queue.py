@@ -50,12 +50,15 @@ class NewImage:
     pending: bool
 
 
-def lock_channel(db: Db, name: str) -> Locked:
-    """Lock the channel's row until the transaction ends: its pool is ours to change."""
+def lock_channel(db: Db, name: str, lock: bool = True) -> Locked:
+    """Lock the channel's row until the transaction ends: its pool is ours to change.
+
+    ``lock=False`` only reads it, for a transaction that will be rolled back (a preview).
+    """
     row = db.execute(
         "SELECT c.id, c.cycle, c.library_id, c.pool_size, c.policy, c.exhausted,"
         " l.ready_at IS NOT NULL FROM channels AS c JOIN libraries AS l ON l.id = c.library_id"
-        " WHERE c.name = %s FOR UPDATE OF c",
+        " WHERE c.name = %s" + (" FOR UPDATE OF c" if lock else ""),
         (name,),
     ).fetchone()
     if row is None:
@@ -96,8 +99,9 @@ WHERE queue.channel_id = %(c)s AND queue.content_hash = %(h)s
 """
 
 # The hole is emptied and the last slot moved into it in one statement; the unique
-# constraint on slots is checked when the statement ends.
-_REMOVE = """
+# constraint on slots is checked when the statement ends. ``TAKE_OUT`` names the CTEs,
+# so that another statement (a lease) can join them before ``FILL_HOLE``.
+TAKE_OUT = """
 WITH taken AS (
     SELECT slot FROM queue
     WHERE channel_id = %(c)s AND content_hash = %(h)s AND slot IS NOT NULL),
@@ -106,10 +110,12 @@ hole AS (  -- RETURNING gives the new row, so the old slot comes from ``taken``
     WHERE queue.channel_id = %(c)s AND queue.content_hash = %(h)s RETURNING taken.slot),
 shrunk AS (
     UPDATE channels SET pool_size = pool_size - 1
-    WHERE id = %(c)s AND EXISTS (SELECT 1 FROM hole) RETURNING pool_size AS last)
+    WHERE id = %(c)s AND EXISTS (SELECT 1 FROM hole) RETURNING pool_size AS last)"""
+FILL_HOLE = """
 UPDATE queue SET slot = hole.slot FROM hole, shrunk
 WHERE queue.channel_id = %(c)s AND queue.slot = shrunk.last AND hole.slot <> shrunk.last
 """
+REMOVE = TAKE_OUT + FILL_HOLE
 
 
 def add(db: Db, channel_id: int, content_hash: str) -> None:
@@ -119,12 +125,12 @@ def add(db: Db, channel_id: int, content_hash: str) -> None:
 
 def remove(db: Db, channel_id: int, content_hash: str) -> None:
     """Take an image out of the pool, filling its slot with the last one."""
-    db.execute(_REMOVE, {"c": channel_id, "h": content_hash})
+    db.execute(REMOVE, {"c": channel_id, "h": content_hash})
 
 
 def remove_many(db: Db, channel_id: int, content_hashes: Iterable[str]) -> None:
     with db.cursor() as cursor:
-        cursor.executemany(_REMOVE, [{"c": channel_id, "h": h} for h in content_hashes])
+        cursor.executemany(REMOVE, [{"c": channel_id, "h": h} for h in content_hashes])
 
 
 def facts(db: Db, channel: Channel, content_hash: str) -> ImageInChannel:

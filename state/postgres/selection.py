@@ -1,8 +1,9 @@
 """Choosing an image for a publisher in a channel, from indexes alone.
 
-``random`` reads the slot ``randrange(pool_size)`` of the channel's pool (one index
-lookup; ``pool_size`` came with the channel row's lock); ``oldest``, ``newest`` and
-``name`` read the first row of a partial index over the pool. Nothing here scans the
+``random`` reads the slot ``floor(r * pool_size)`` of the channel's pool for a uniform
+``r`` (one index lookup, in the statement that reads the size); ``oldest``, ``newest``
+and ``name`` read the first row of a partial index over the pool. Either way the same
+statement fetches the image's representative file. Nothing here scans the
 catalog or calls Dropbox. Every function runs inside the caller's transaction.
 """
 
@@ -19,9 +20,9 @@ from state.rules import iso
 from state.store import FileRef, Lease, Selection, SelectPolicy
 
 _ORDER = {
-    "oldest": "server_modified ASC, content_hash ASC",
-    "newest": "server_modified DESC, content_hash DESC",
-    "name": "name_lower ASC, content_hash ASC",
+    "oldest": "q.server_modified ASC, q.content_hash ASC",
+    "newest": "q.server_modified DESC, q.content_hash DESC",
+    "name": "q.name_lower ASC, q.content_hash ASC",
 }
 _FILE_COLUMNS = (
     "library_id, path_lower, path_display, name, id, size, rev, server_modified, content_hash, stem"
@@ -32,23 +33,35 @@ FileRow = tuple[Any, ...]
 """A ``files`` row in ``_FILE_COLUMNS`` order."""
 
 
-def choose(db: Db, channel_id: int, policy: SelectPolicy, rng: random.Random) -> str | None:
-    """The content hash of an available image by ``policy``, or None when there is none."""
+_CHOSEN = (
+    "SELECT "
+    + ", ".join(f"f.{column}" for column in _FILE_COLUMNS.split(", "))
+    + " FROM queue AS q JOIN images AS i ON i.library_id = %(l)s"
+    " AND i.content_hash = q.content_hash"
+    " JOIN files AS f ON f.library_id = i.library_id AND f.path_lower = i.path_lower"
+)
+# The pool's size and the slot are read by one statement, from one snapshot: a preview,
+# which takes no lock, still finds a slot that exists.
+_RANDOM = (
+    _CHOSEN + " JOIN channels AS c ON c.id = q.channel_id"
+    " WHERE q.channel_id = %(c)s AND q.slot = floor(%(r)s * c.pool_size)::integer"
+)
+
+
+def choose(
+    db: Db, channel_id: int, library_id: int, policy: SelectPolicy, rng: random.Random
+) -> FileRow | None:
+    """The file of an available image chosen by ``policy``, or None when there is none."""
+    args = {"c": channel_id, "l": library_id, "r": rng.random()}
     if policy == "random":
-        count = queue.size(db, channel_id)
-        if count == 0:
-            return None
-        found = db.execute(
-            "SELECT content_hash FROM queue WHERE channel_id = %s AND slot = %s",
-            (channel_id, rng.randrange(count)),
-        ).fetchone()
+        found = db.execute(_RANDOM, args).fetchone()
     else:
         found = db.execute(
-            "SELECT content_hash FROM queue WHERE channel_id = %s AND slot IS NOT NULL"
+            _CHOSEN + " WHERE q.channel_id = %(c)s AND q.slot IS NOT NULL"
             f" ORDER BY {_ORDER[policy]} LIMIT 1",
-            (channel_id,),
+            args,
         ).fetchone()
-    return None if found is None else str(found[0])
+    return None if found is None else tuple(found)
 
 
 def nothing_to_choose(
@@ -86,16 +99,6 @@ def file_by_name(db: Db, library_id: int, name: str) -> FileRow:
     ).fetchone()
     if row is None or row[8] is None:
         raise FileNotFound(name)
-    return tuple(row)
-
-
-def representative(db: Db, library_id: int, content_hash: str) -> FileRow:
-    row = db.execute(
-        f"SELECT {_FILE_COLUMNS} FROM files WHERE library_id = %(l)s AND path_lower ="
-        " (SELECT path_lower FROM images WHERE library_id = %(l)s AND content_hash = %(h)s)",
-        {"l": library_id, "h": content_hash},
-    ).fetchone()
-    assert row is not None
     return tuple(row)
 
 

@@ -259,38 +259,37 @@ class PostgresStore:
             return replace(chosen[-1], lease=None)  # the preview's lease was rolled back
 
     def _select_in(self, db: Db, name: str, request: SelectRequest) -> Selection:
-        locked = queue.lock_channel(db, name)
+        # A preview is rolled back: it reads the pool without taking the channel's lock.
+        locked = queue.lock_channel(db, name, lock=not request.dry_run)
         if not locked.ready:
             raise NotReady("the first catch-up has not completed yet; try again shortly")
         channel, now, posted_at = locked.channel, self._clock(), None
         if request.name is not None:
             file = selection.file_by_name(db, locked.library_id, request.name)
-            content_hash = str(file[8])
-            posted_at = selection.check_leasable(db, channel, content_hash, request.name, now)
+            posted_at = selection.check_leasable(db, channel, str(file[8]), request.name, now)
         else:
-            content_hash = self._choose(db, locked, now)
-            file = selection.representative(db, locked.library_id, content_hash)
+            file = self._choose(db, locked, now)
         lease = None
         if posted_at is None and not request.dry_run:
             lease_id = secrets.token_urlsafe(16)
             expires_at = now + request.lease_seconds
             lease = Lease(id=lease_id, expires_at=iso(expires_at))
-            leases.grant(db, channel.id, content_hash, lease_id, expires_at)
+            leases.grant(db, channel.id, str(file[8]), lease_id, expires_at)
         return selection.describe(db, file, lease, posted_at)
 
-    def _choose(self, db: Db, locked: queue.Locked, now: float) -> str:
-        channel, policy = locked.channel, locked.policy
-        found = selection.choose(db, channel.id, policy, self._rng)
+    def _choose(self, db: Db, locked: queue.Locked, now: float) -> selection.FileRow:
+        channel, policy, library_id = locked.channel, locked.policy, locked.library_id
+        found = selection.choose(db, channel.id, library_id, policy, self._rng)
         if found is None and leases.reclaim_in(db, channel, now, RECLAIM_AT_SELECTION):
-            found = selection.choose(db, channel.id, policy, self._rng)
+            found = selection.choose(db, channel.id, library_id, policy, self._rng)
         if found is None and turns_cycle(
             locked.exhausted, 0, leases.count_running(db, channel.id),
-            selection.library_images(db, locked.library_id),
+            selection.library_images(db, library_id),
         ):  # fmt: skip
             channel = _new_cycle(db, channel)
-            found = selection.choose(db, channel.id, policy, self._rng)
+            found = selection.choose(db, channel.id, library_id, policy, self._rng)
         if found is None:
-            raise selection.nothing_to_choose(db, locked.library_id, channel.id, now)
+            raise selection.nothing_to_choose(db, library_id, channel.id, now)
         return found
 
     def release(self, channel: str, lease_id: str) -> None:

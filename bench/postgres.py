@@ -1,0 +1,203 @@
+"""PostgreSQL beside SQLite: selection at scale, one replica and two, catch-up, takeover.
+
+Everything runs against a throwaway cluster made from the machine's PostgreSQL binaries
+(``tests.postgres.Cluster``), durable (``fsync`` on) but with ``synchronous_commit=off``,
+the counterpart of SQLite's ``synchronous=NORMAL``: a crash of the server loses nothing,
+a power loss may lose the last moments. On the same machine, in the same run:
+
+- ``select``: ``/select`` (dry run) p50 and throughput at each size, catalogs loaded by
+  ``state.postgres.bulk`` (the same figures as the SQLite ``select_load`` section);
+- ``replicas``: leasing ``/select`` throughput of one replica, then of two replicas of
+  one database loaded at once (the channel's row lock serialises selections in a
+  channel across them: two replicas buy availability, not throughput in one channel);
+- ``catch_up``: the initial catch-up of a folder into PostgreSQL;
+- ``takeover``: a replica SIGKILLed a third of the way through a first catch-up, and
+  the time until another has finished it (the turn passes by the lock and a poll, then
+  a grace of ``TAKEOVER_GRACE_SECONDS`` for the dead one's calls at Dropbox).
+"""
+
+from __future__ import annotations
+
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from contextlib import ExitStack
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from app.dropbox.client import LIST_LIMIT
+from bench import catch_up, select_load
+from bench.strategies import IMAGE_SIZE, wait_for
+from emulator import Emulator, EmulatorServer
+from state.postgres import PostgresStore
+from state.postgres.bulk import bulk_load
+from state.postgres.turns import TAKEOVER_GRACE_SECONDS
+from tests.postgres import Cluster, missing
+
+FOLDER = select_load.FOLDER
+
+
+def run(
+    sizes: tuple[int, ...],
+    seconds: float,
+    rounds: int,
+    catch_up_size: int,
+    replicas_size: int,
+    takeover_size: int,
+) -> dict[str, Any]:
+    why = missing()
+    if why is not None:
+        raise RuntimeError(f"no PostgreSQL to measure: {why}")
+    cluster = Cluster(fast=False)
+    try:
+        figures = {
+            "benchmark": "postgres",
+            "server": _version(cluster.url),
+            "select": select_load.run(sizes, seconds, rounds, database=cluster),
+            "replicas": _replicas(cluster, replicas_size, seconds),
+        }
+        print("  postgres: initial catch-up", file=sys.stderr, flush=True)
+        figures["catch_up"] = catch_up.initial(
+            catch_up_size, 2, lambda: PostgresStore(cluster.fresh_database())
+        )
+        figures["takeover"] = _takeover(cluster, takeover_size)
+        return figures
+    finally:
+        cluster.stop()
+
+
+def _version(url: str) -> str:
+    with psycopg.connect(url) as db:
+        row = db.execute("SHOW server_version").fetchone()
+    return str(row[0]) if row else "unknown"
+
+
+def _replicas(cluster: Cluster, size: int, seconds: float) -> dict[str, Any]:
+    """Leasing selections through one replica, then through two of one database at once."""
+    generator = "wrk" if shutil.which("wrk") else "python"
+    emu = Emulator()
+    emu.create_folder(FOLDER)
+    with ExitStack() as stack:
+        server = stack.enter_context(EmulatorServer(emu))
+        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-pg-")))
+        url = cluster.fresh_database()
+        bulk_load(url, size, select_load.latest_cursor(server.base_url, emu.access_token))
+        services = []
+        for index in range(2):
+            process, base_url = stack.enter_context(select_load.spawn(
+                emu, server.base_url, work, f"replica-{index}", work / f"state-{index}",
+                {"DATABASE_URL": url}))  # fmt: skip
+            service = select_load.ServiceProcess(size, process, base_url, 0.0, 0)
+            wait_for(partial(select_load.ready, service), timeout=300)
+            services.append(service)
+        for service in services:  # warm up
+            select_load.load(service, select_load.PREVIEW, 1.0, 4, generator, work)
+        one = select_load.load(services[0], select_load.LEASING, seconds, 16, generator, work)
+        both = _at_once(services, seconds, generator, work)
+    total = sum(result["requests_per_second"] for result in both)
+    return {
+        "size": size,
+        "generator": generator,
+        "connections_per_replica": 16,
+        "one_replica": one,
+        "two_replicas": both,
+        "two_replicas_requests_per_second": round(total, 1),
+        "scaling": round(total / one["requests_per_second"], 3),
+    }
+
+
+def _at_once(
+    services: list[select_load.ServiceProcess], seconds: float, generator: str, work: Path
+) -> list[dict[str, Any]]:
+    results: list[dict[str, Any]] = [{} for _ in services]
+
+    def drive(index: int) -> None:
+        results[index] = select_load.load(
+            services[index], select_load.LEASING, seconds, 16, generator, work / str(index)
+        )
+
+    for index in range(len(services)):
+        (work / str(index)).mkdir(exist_ok=True)
+    threads = [threading.Thread(target=drive, args=(i,)) for i in range(len(services))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def _takeover(cluster: Cluster, size: int, reps: int = 2) -> dict[str, Any]:
+    emu = Emulator()
+    emu.create_folder(FOLDER)
+    for meta in emu.bulk_generate(FOLDER, size, ".jpg", IMAGE_SIZE, seed=4):
+        _ = meta.content_hash
+    with EmulatorServer(emu) as server, tempfile.TemporaryDirectory() as work:
+        runs = [_one_takeover(cluster, emu, server.base_url, Path(work) / str(r), size)
+                for r in range(reps)]  # fmt: skip
+    return {
+        "size": size,
+        "reps": reps,
+        "grace_seconds": TAKEOVER_GRACE_SECONDS,
+        "seconds": round(statistics.median(r["seconds"] for r in runs), 3),
+        "runs": runs,
+    }
+
+
+def _one_takeover(
+    cluster: Cluster, emu: Emulator, emulator_url: str, work: Path, size: int
+) -> dict[str, Any]:
+    """Kill the replica listing a third of the way in; time until the other has finished."""
+    work.mkdir(parents=True)
+    url = cluster.fresh_database()
+    pages = size // LIST_LIMIT + 1
+    env = {"DATABASE_URL": url, "LOG_LEVEL": "WARNING"}
+    with ExitStack() as stack:
+        first, _ = stack.enter_context(
+            select_load.spawn(emu, emulator_url, work, "first", work / "a", env))  # fmt: skip
+        wait_for(lambda: _cursor_moved(url), timeout=120)
+        stack.enter_context(select_load.spawn(emu, emulator_url, work, "second", work / "b", env))
+        wait_for(lambda: _continued(emu) >= pages // 3, timeout=300)
+        first.kill()
+        killed = time.perf_counter()
+        done_at = _caught_up(url, size)
+        entries = _files(url)
+    seconds = done_at - killed
+    print(f"  postgres: takeover finished {seconds:.1f} s after the kill", file=sys.stderr)
+    return {"seconds": round(seconds, 3), "files": entries}
+
+
+def _continued(emu: Emulator) -> int:
+    return emu.counters.calls("files/list_folder/continue")
+
+
+def _query(url: str, sql: str) -> Any:
+    """One value; None before the first replica has made the tables."""
+    with psycopg.connect(url) as db:
+        try:
+            row = db.execute(sql.encode()).fetchone()
+        except psycopg.errors.UndefinedTable:
+            return None
+    return row[0] if row else None
+
+
+def _cursor_moved(url: str) -> bool:
+    return bool(_query(url, "SELECT count(*) FROM libraries WHERE cursor IS NOT NULL"))
+
+
+def _files(url: str) -> int:
+    return int(_query(url, "SELECT count(*) FROM files") or 0)
+
+
+def _caught_up(url: str, size: int) -> float:
+    """When the listing was done: ready, and every file in the catalog."""
+    wait_for(
+        lambda: _query(url, "SELECT ready_at IS NOT NULL FROM libraries") and _files(url) == size,
+        timeout=600,
+    )
+    return time.perf_counter()
