@@ -48,7 +48,8 @@ def open_pool(conninfo: str, max_size: int) -> ConnectionPool[Db]:
         min_size=1,
         max_size=max_size,
         timeout=WAIT_SECONDS,
-        kwargs={"connect_timeout": 5, "application_name": "unposted"},
+        # Autocommit: a lone read needs no BEGIN; ``transaction`` opens one explicitly.
+        kwargs={"connect_timeout": 5, "application_name": "unposted", "autocommit": True},
         open=False,
         name="unposted",
     )
@@ -70,6 +71,12 @@ def translated(server: str) -> Iterator[None]:
     except errors.InsufficientPrivilege as exc:
         reason = exc.diag.message_primary
         raise StoreError(f"the database user may not do this on {server}: {reason}") from exc
+
+
+def read(pool: ConnectionPool[Db], server: str, work: Callable[[Db], T]) -> T:
+    """Run ``work`` outside any transaction: each statement sees the latest commit."""
+    with translated(server), pool.connection() as db:
+        return work(db)
 
 
 def transaction(pool: ConnectionPool[Db], server: str, work: Callable[[Db], T]) -> T:

@@ -32,7 +32,7 @@ from state.errors import (
 )
 from state.hashing import BLOCK_SIZE
 from state.postgres import catalog, leases, posted, queue, selection
-from state.postgres.connection import Db, open_pool, transaction, where
+from state.postgres.connection import Db, open_pool, read, transaction, where
 from state.postgres.define import define, from_scratch
 from state.postgres.reports import channel_status, library_status
 from state.postgres.schema import migrate
@@ -84,6 +84,10 @@ class PostgresStore:
     def _run(self, work: Callable[[Db], T]) -> T:
         return transaction(self._pool, self.server, work)
 
+    def _read(self, work: Callable[[Db], T]) -> T:
+        """Reads that need no snapshot of their own (one statement, or ids then rows)."""
+        return read(self._pool, self.server, work)
+
     def close(self) -> None:
         self._turns.close()
         self._pool.close()
@@ -102,7 +106,7 @@ class PostgresStore:
                 (library,),
             ).fetchone()
 
-        row = self._run(read)
+        row = self._read(read)
         if row is None:
             raise UnknownName(f"no library {library!r}")
         return SyncState(row[0], bool(row[1]), row[2], row[3], row[4])
@@ -128,7 +132,7 @@ class PostgresStore:
 
     def _owed(self) -> list[str]:
         owed = "SELECT name FROM libraries WHERE catch_up_wanted > catch_up_served"
-        rows = self._run(lambda db: db.execute(owed).fetchall())
+        rows = self._read(lambda db: db.execute(owed).fetchall())
         return [row[0] for row in rows]
 
     def watch_catch_ups(self, wake: Callable[[str], None]) -> None:
@@ -219,7 +223,7 @@ class PostgresStore:
         return self._run(learn)
 
     def pending_images(self, library: str) -> list[LargeImage]:
-        rows = self._run(lambda db: db.execute(
+        rows = self._read(lambda db: db.execute(
             "SELECT i.content_hash, f.path_display, i.size FROM images AS i"
             " JOIN files AS f ON f.library_id = i.library_id AND f.path_lower = i.path_lower"
             " WHERE i.library_id = %s AND i.pending ORDER BY i.size",
@@ -245,6 +249,10 @@ class PostgresStore:
 
     # -- selection ------------------------------------------------------------------
     def select(self, channel: str, request: SelectRequest) -> Selection:
+        if request.dry_run and request.name is None:
+            peeked = self._read(lambda db: self._peek(db, channel))
+            if peeked is not None:
+                return peeked
         chosen: list[Selection] = []
 
         def select(db: Db) -> Selection:
@@ -257,6 +265,16 @@ class PostgresStore:
             return self._run(select)
         except _Rollback:
             return replace(chosen[-1], lease=None)  # the preview's lease was rolled back
+
+    def _peek(self, db: Db, name: str) -> Selection | None:
+        """A preview from the pool as it stands, changing nothing and locking nothing;
+        None when the pool is empty (a preview then goes the long way, rolled back)."""
+        locked = queue.lock_channel(db, name, lock=False)
+        if not locked.ready:
+            raise NotReady("the first catch-up has not completed yet; try again shortly")
+        policy, library_id = locked.policy, locked.library_id
+        file = selection.choose(db, locked.channel.id, library_id, policy, self._rng)
+        return None if file is None else selection.describe(db, file, None, None)
 
     def _select_in(self, db: Db, name: str, request: SelectRequest) -> Selection:
         # A preview is rolled back: it reads the pool without taking the channel's lock.
@@ -316,7 +334,7 @@ class PostgresStore:
         return self._run(renew)
 
     def lease_info(self, channel: str, lease_id: str) -> LeaseInfo:
-        lease = self._run(lambda db: leases.find_in(db, _channel_id(db, channel), lease_id))
+        lease = self._read(lambda db: leases.find_in(db, _channel_id(db, channel), lease_id))
         return _info(channel, lease, self._clock())
 
     def mark_posted(
@@ -335,7 +353,7 @@ class PostgresStore:
 
     def archive_paths(self, library: str, content_hash: str) -> list[str]:
         """Every path holding this content, and the sidecars beside each."""
-        rows = self._run(lambda db: db.execute(
+        rows = self._read(lambda db: db.execute(
             "SELECT path_display FROM files WHERE library_id = %(l)s AND content_hash = %(h)s"
             " AND kind = 'image' UNION ALL SELECT s.path_display FROM files AS i"
             " JOIN files AS s ON s.library_id = i.library_id AND s.stem = i.stem"
@@ -381,7 +399,7 @@ class PostgresStore:
         self._run(record)
 
     def unresolved_digests(self, channel: str) -> set[str]:
-        rows = self._run(lambda db: db.execute(
+        rows = self._read(lambda db: db.execute(
             "SELECT sha256 FROM legacy_unresolved WHERE channel_id = %s",
             (_channel_id(db, channel),)).fetchall())  # fmt: skip
         return {row[0] for row in rows}
@@ -389,13 +407,13 @@ class PostgresStore:
     # -- legacy lookups -------------------------------------------------------------
     def catalog_hashes(self, library: str, content_hashes: Iterable[str]) -> set[str]:
         wanted = sorted(set(content_hashes))
-        rows = self._run(lambda db: db.execute(
+        rows = self._read(lambda db: db.execute(
             "SELECT content_hash FROM images WHERE library_id = %s AND content_hash = ANY(%s)",
             (_library_id(db, library), wanted)).fetchall())  # fmt: skip
         return {row[0] for row in rows}
 
     def large_images_without_sha256(self, library: str) -> list[LargeImage]:
-        rows = self._run(lambda db: db.execute(
+        rows = self._read(lambda db: db.execute(
             "SELECT i.content_hash, f.path_display, i.size FROM images AS i"
             " JOIN files AS f ON f.library_id = i.library_id AND f.path_lower = i.path_lower"
             " WHERE i.library_id = %s AND i.size > %s AND NOT EXISTS (SELECT 1"
@@ -410,7 +428,7 @@ class PostgresStore:
     def catalog_hashes_by_sha256(self, library: str, digests: Iterable[str]) -> dict[str, str]:
         """``sha256 -> content_hash`` of the library's images whose whole-file digest is known."""
         wanted = sorted(set(digests))
-        rows = self._run(lambda db: db.execute(
+        rows = self._read(lambda db: db.execute(
             "SELECT k.sha256, k.content_hash FROM sha256_by_content_hash AS k"
             " JOIN images AS i ON i.content_hash = k.content_hash"
             " WHERE i.library_id = %s AND k.sha256 = ANY(%s)",
@@ -427,7 +445,7 @@ class PostgresStore:
 
     def catalog_files(self, library: str) -> dict[str, str | None]:
         """Every image and sidecar held, ``path_lower -> content_hash``: a full read."""
-        rows = self._run(lambda db: db.execute(
+        rows = self._read(lambda db: db.execute(
             "SELECT path_lower, content_hash FROM files WHERE library_id = %s",
             (_library_id(db, library),)).fetchall())  # fmt: skip
         return {row[0]: row[1] for row in rows}

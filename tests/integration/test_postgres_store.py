@@ -11,13 +11,17 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
 
 from state.errors import NoNewImages, SchemaTooNew, StoreBusy
 from state.postgres import PostgresStore
+from state.postgres.bulk import bulk_load as pg_bulk
 from state.postgres.schema import SCHEMA_VERSION, migrate
+from state.sqlite import SqliteStore
+from state.sqlite.bulk import bulk_load as sqlite_bulk
 from state.store import SelectRequest
 from tests.contract.conftest import CHANNELS, LIBRARIES, Clock, Harness, image
 from tests.postgres import Cluster
@@ -157,3 +161,19 @@ def _answers(store: PostgresStore) -> bool:
         return store.sync_state("lib").cursor is None
     except StoreBusy:
         return False
+
+
+def test_the_bulk_loader_writes_what_sqlites_writes(database_url: str, tmp_path: Path) -> None:
+    sqlite_bulk(tmp_path / "bulk.sqlite3", 300, "cursor-1", sidecar_every=7, seed=3)
+    pg_bulk(database_url, 300, "cursor-1", sidecar_every=7, seed=3)
+    expected = SqliteStore(tmp_path / "bulk.sqlite3")
+    loaded = PostgresStore(database_url, pool_size=1)
+    try:
+        assert loaded.catalog_files("default") == expected.catalog_files("default")
+        assert loaded.channel_status("default") == expected.channel_status("default")
+        assert loaded.sync_state("default").cursor == "cursor-1"
+        chosen = loaded.select("default", SelectRequest(60, name="img_0000007.jpg"))
+        assert [car.name for car in chosen.sidecars] == ["img_0000007.txt"]
+    finally:
+        loaded.close()
+        expected.close()
