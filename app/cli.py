@@ -123,8 +123,12 @@ def sync(args: argparse.Namespace) -> int:
     with _Local() as local:
         kinds = FileKinds.of(local.settings.image_extensions, local.settings.sidecar_extensions)
         for name, library in local.config.libraries.items():
-            catch_up = CatchUp(library.spec, kinds, local.store, local.dropbox(name))
-            summary = catch_up.run(progress=_ProgressLine())
+            with local.store.catch_up_turn(name) as mine:  # replicas may be running
+                if not mine:
+                    print(f"{name}: another process is catching it up now; left to it")
+                    continue
+                catch_up = CatchUp(library.spec, kinds, local.store, local.dropbox(name))
+                summary = catch_up.run(progress=_ProgressLine())
             print(f"{name}: caught up: {summary.line()}")
     return 0
 

@@ -7,7 +7,8 @@ other is row locks taken first thing, always in one order (a library's row, then
 channels' rows by id): every transaction that changes a channel's pool holds that
 channel's row, so selections in one channel take turns across all processes while
 the choice itself stays one index lookup, and no image is ever leased twice. The
-catch-up of a library is one replica's at a time (``state.postgres.turns``).
+catch-up of a library is one replica's at a time (``state.postgres.turns``); its
+side of the store is ``state.postgres.sync``.
 """
 
 from __future__ import annotations
@@ -15,28 +16,25 @@ from __future__ import annotations
 import random
 import secrets
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from functools import partial
-from typing import Any, TypeVar
 
-from state.changes import Operation
 from state.errors import (
     InvalidInput,
     LeaseExpired,
     LeaseNotFound,
     NotReady,
-    StoreBusy,
     UnknownName,
 )
 from state.hashing import BLOCK_SIZE
-from state.postgres import catalog, leases, posted, queue, selection
-from state.postgres.connection import Db, open_pool, read, transaction, where
-from state.postgres.define import define, from_scratch
+from state.postgres import catalog, leases, posted, queue, selection, sync
+from state.postgres.connection import Db, open_pool, where
+from state.postgres.define import define
 from state.postgres.reports import channel_status, library_status
 from state.postgres.schema import migrate
-from state.postgres.turns import CHANNEL, Turns
+from state.postgres.sync import SyncRole
+from state.postgres.turns import Turns
 from state.rules import iso, turns_cycle
 from state.store import (
     ChannelDef,
@@ -48,25 +46,24 @@ from state.store import (
     LibraryDef,
     LibraryStatus,
     NamedLease,
-    PageStats,
     PostedExport,
     PostedRecord,
     Relisting,
     Selection,
     SelectRequest,
-    SyncState,
 )
 
 RECLAIM_AT_SELECTION = 16
 POOL_SIZE = 12
-T = TypeVar("T")
 
 
 class _Rollback(Exception):
     """Raised inside a transaction to undo it on purpose (previews)."""
 
 
-class PostgresStore:
+class PostgresStore(SyncRole):
+    """Every role of the ``Store``; the catch-up's are in ``SyncRole``."""
+
     def __init__(
         self,
         conninfo: str,
@@ -74,19 +71,10 @@ class PostgresStore:
         rng: random.Random | None = None,
         pool_size: int = POOL_SIZE,
     ) -> None:
-        self.server = where(conninfo)
+        server = where(conninfo)
         migrate(conninfo)
-        self._pool = open_pool(conninfo, pool_size)
-        self._turns = Turns(conninfo, self.server)
-        self._clock = clock
-        self._rng = rng or random.Random()
-
-    def _run(self, work: Callable[[Db], T]) -> T:
-        return transaction(self._pool, self.server, work)
-
-    def _read(self, work: Callable[[Db], T]) -> T:
-        """Reads that need no snapshot of their own (one statement, or ids then rows)."""
-        return read(self._pool, self.server, work)
+        super().__init__(open_pool(conninfo, pool_size), server, clock, rng or random.Random())
+        self._turns = Turns(conninfo, server)
 
     def close(self) -> None:
         self._turns.close()
@@ -96,156 +84,6 @@ class PostgresStore:
         self, libraries: Sequence[LibraryDef], channels: Sequence[ChannelDef]
     ) -> list[Relisting]:
         return self._run(lambda db: define(db, libraries, channels))
-
-    # -- the catch-up ---------------------------------------------------------------
-    def sync_state(self, library: str) -> SyncState:
-        def read(db: Db) -> Any:
-            return db.execute(
-                "SELECT cursor, listing, ready_at, last_sync_at, account_id FROM libraries"
-                " WHERE name = %s",
-                (library,),
-            ).fetchone()
-
-        row = self._read(read)
-        if row is None:
-            raise UnknownName(f"no library {library!r}")
-        return SyncState(row[0], bool(row[1]), row[2], row[3], row[4])
-
-    @contextmanager
-    def catch_up_turn(self, library: str) -> Iterator[bool]:
-        library_id = self._run(lambda db: _library_id(db, library))
-        with self._turns.turn(library, library_id) as mine:
-            yield mine
-
-    def want_catch_up(self, library: str) -> None:
-        def want(db: Db) -> None:
-            db.execute(
-                "UPDATE libraries SET catch_up_wanted = catch_up_wanted + 1 WHERE name = %s",
-                (library,),
-            )
-            db.execute("SELECT pg_notify(%s, %s)", (CHANNEL, library))
-
-        self._run(want)
-
-    def catch_up_owed(self, library: str) -> bool:
-        return library in self._owed()
-
-    def _owed(self) -> list[str]:
-        owed = "SELECT name FROM libraries WHERE catch_up_wanted > catch_up_served"
-        rows = self._read(lambda db: db.execute(owed).fetchall())
-        return [row[0] for row in rows]
-
-    def watch_catch_ups(self, wake: Callable[[str], None]) -> None:
-        self._turns.listen(wake, self._owed)
-
-    def _fenced(self, db: Db, library: str) -> tuple[int, int, bool]:
-        """Lock the library's row; refuse a catch-up write from a turn that was taken over.
-
-        Returns the library's id, generation and whether a full listing is under way.
-        """
-        row = db.execute(
-            "SELECT id, generation, listing, turn FROM libraries WHERE name = %s FOR UPDATE",
-            (library,),
-        ).fetchone()
-        if row is None:
-            raise UnknownName(f"no library {library!r}")
-        mine = self._turns.held.get(library)
-        if mine is not None and mine != row[3]:
-            raise StoreBusy(f"another replica took over the catch-up of {library}")
-        queue.lock_channels_of(db, row[0])
-        return int(row[0]), int(row[1]), bool(row[2])
-
-    def begin_listing(self, library: str) -> None:
-        """Start a full listing: files it does not see are swept when it ends."""
-
-        def begin(db: Db) -> None:
-            library_id = self._fenced(db, library)[0]
-            db.execute(
-                "UPDATE libraries SET generation = generation + 1, listing = true, cursor = NULL"
-                " WHERE id = %s",
-                (library_id,),
-            )
-
-        self._run(begin)
-
-    def apply_page(
-        self, library: str, operations: Sequence[Operation], cursor: str, has_more: bool
-    ) -> PageStats:
-        def apply(db: Db) -> PageStats:
-            library_id, generation, listing = self._fenced(db, library)
-            stored, removed = catalog.apply(db, library_id, operations, generation)
-            db.execute("UPDATE libraries SET cursor = %s WHERE id = %s", (cursor, library_id))
-            finished = not has_more and listing
-            if finished:
-                removed += catalog.sweep(db, library_id, generation)
-                self._listing_done(db, library_id)
-            return PageStats(len(operations), stored, removed, finished)
-
-        return self._run(apply)
-
-    def _listing_done(self, db: Db, library_id: int) -> None:
-        db.execute(
-            "UPDATE libraries SET listing = false, ready_at = coalesce(ready_at, %s) WHERE id = %s",
-            (iso(self._clock()), library_id),
-        )
-
-    def forget_folder(self, library: str) -> int:
-        def forget(db: Db) -> int:
-            library_id = self._fenced(db, library)[0]
-            removed = catalog.forget_all(db, library_id)
-            db.execute("UPDATE libraries SET cursor = NULL WHERE id = %s", (library_id,))
-            self._listing_done(db, library_id)
-            db.execute("UPDATE libraries SET listing = true WHERE id = %s", (library_id,))
-            return removed
-
-        return self._run(forget)
-
-    def record_sync(self, library: str) -> None:
-        self._run(lambda db: db.execute(
-            "UPDATE libraries SET last_sync_at = %s WHERE name = %s",
-            (iso(self._clock()), library)))  # fmt: skip
-
-    def learn_account(self, library: str, account_id: str) -> Relisting | None:
-        def learn(db: Db) -> Relisting | None:
-            library_id = self._fenced(db, library)[0]
-            row = db.execute(
-                "SELECT account_id FROM libraries WHERE id = %s", (library_id,)
-            ).fetchone()
-            known = row[0] if row else None
-            db.execute(
-                "UPDATE libraries SET account_id = %s WHERE id = %s", (account_id, library_id)
-            )
-            if known is None or known == account_id:
-                return None
-            from_scratch(db, library_id)
-            return Relisting(library, f"account {known}", f"account {account_id}")
-
-        return self._run(learn)
-
-    def pending_images(self, library: str) -> list[LargeImage]:
-        rows = self._read(lambda db: db.execute(
-            "SELECT i.content_hash, f.path_display, i.size FROM images AS i"
-            " JOIN files AS f ON f.library_id = i.library_id AND f.path_lower = i.path_lower"
-            " WHERE i.library_id = %s AND i.pending ORDER BY i.size",
-            (_library_id(db, library),)).fetchall())  # fmt: skip
-        return [LargeImage(*row) for row in rows]
-
-    def resolve_pending(self, library: str, content_hash: str, sha256: str) -> None:
-        now = self._clock()
-
-        def resolve(db: Db) -> None:
-            library_id = _lock_library(db, library)
-            _remember(db, content_hash, sha256)
-            db.execute(
-                "UPDATE images SET pending = false WHERE library_id = %s AND content_hash = %s",
-                (library_id, content_hash),
-            )
-            for channel in queue.lock_channels_of(db, library_id):
-                posted.resolve(db, channel, content_hash, sha256, now)
-                queue.restore(db, channel, content_hash)
-            catalog.settle_pending(db, library_id)
-
-        self._run(resolve)
 
     # -- selection ------------------------------------------------------------------
     def select(self, channel: str, request: SelectRequest) -> Selection:
@@ -359,7 +197,7 @@ class PostgresStore:
             " JOIN files AS s ON s.library_id = i.library_id AND s.stem = i.stem"
             " AND s.kind = 'sidecar'"
             " WHERE i.library_id = %(l)s AND i.content_hash = %(h)s AND i.kind = 'image'",
-            {"l": _library_id(db, library), "h": content_hash}).fetchall())  # fmt: skip
+            {"l": sync.id_of_library(db, library), "h": content_hash}).fetchall())  # fmt: skip
         return list(dict.fromkeys(row[0] for row in rows))
 
     def reclaim_expired(self, limit: int) -> int:
@@ -409,7 +247,7 @@ class PostgresStore:
         wanted = sorted(set(content_hashes))
         rows = self._read(lambda db: db.execute(
             "SELECT content_hash FROM images WHERE library_id = %s AND content_hash = ANY(%s)",
-            (_library_id(db, library), wanted)).fetchall())  # fmt: skip
+            (sync.id_of_library(db, library), wanted)).fetchall())  # fmt: skip
         return {row[0] for row in rows}
 
     def large_images_without_sha256(self, library: str) -> list[LargeImage]:
@@ -419,11 +257,11 @@ class PostgresStore:
             " WHERE i.library_id = %s AND i.size > %s AND NOT EXISTS (SELECT 1"
             " FROM sha256_by_content_hash AS k WHERE k.content_hash = i.content_hash)"
             " ORDER BY i.size",
-            (_library_id(db, library), BLOCK_SIZE)).fetchall())  # fmt: skip
+            (sync.id_of_library(db, library), BLOCK_SIZE)).fetchall())  # fmt: skip
         return [LargeImage(*row) for row in rows]
 
     def remember_sha256(self, content_hash: str, sha256: str) -> None:
-        self._run(lambda db: _remember(db, content_hash, sha256))
+        self._run(lambda db: sync.remember_sha256(db, content_hash, sha256))
 
     def catalog_hashes_by_sha256(self, library: str, digests: Iterable[str]) -> dict[str, str]:
         """``sha256 -> content_hash`` of the library's images whose whole-file digest is known."""
@@ -432,12 +270,12 @@ class PostgresStore:
             "SELECT k.sha256, k.content_hash FROM sha256_by_content_hash AS k"
             " JOIN images AS i ON i.content_hash = k.content_hash"
             " WHERE i.library_id = %s AND k.sha256 = ANY(%s)",
-            (_library_id(db, library), wanted)).fetchall())  # fmt: skip
+            (sync.id_of_library(db, library), wanted)).fetchall())  # fmt: skip
         return {row[0]: row[1] for row in rows}
 
     # -- reports --------------------------------------------------------------------
     def library_status(self, library: str) -> LibraryStatus:
-        return self._run(lambda db: library_status(db, _library_id(db, library)))
+        return self._run(lambda db: library_status(db, sync.id_of_library(db, library)))
 
     def channel_status(self, channel: str) -> ChannelStatus:
         now = self._clock()
@@ -447,22 +285,8 @@ class PostgresStore:
         """Every image and sidecar held, ``path_lower -> content_hash``: a full read."""
         rows = self._read(lambda db: db.execute(
             "SELECT path_lower, content_hash FROM files WHERE library_id = %s",
-            (_library_id(db, library),)).fetchall())  # fmt: skip
+            (sync.id_of_library(db, library),)).fetchall())  # fmt: skip
         return {row[0]: row[1] for row in rows}
-
-
-def _library_id(db: Db, name: str) -> int:
-    row = db.execute("SELECT id FROM libraries WHERE name = %s", (name,)).fetchone()
-    if row is None:
-        raise UnknownName(f"no library {name!r}")
-    return int(row[0])
-
-
-def _lock_library(db: Db, name: str) -> int:
-    row = db.execute("SELECT id FROM libraries WHERE name = %s FOR UPDATE", (name,)).fetchone()
-    if row is None:
-        raise UnknownName(f"no library {name!r}")
-    return int(row[0])
 
 
 def _lock_library_of(db: Db, channel: str) -> int:
@@ -517,14 +341,6 @@ def _new_cycle(db: Db, channel: queue.Channel) -> queue.Channel:
     db.execute("UPDATE channels SET cycle = %s WHERE id = %s", (turned.cycle, channel.id))
     queue.rebuild(db, turned)
     return turned
-
-
-def _remember(db: Db, content_hash: str, sha256: str) -> None:
-    db.execute(
-        "INSERT INTO sha256_by_content_hash (content_hash, sha256) VALUES (%s, %s)"
-        " ON CONFLICT (content_hash) DO UPDATE SET sha256 = excluded.sha256",
-        (content_hash, sha256),
-    )
 
 
 def _info(channel: str, lease: leases.LeaseRow, now: float) -> LeaseInfo:

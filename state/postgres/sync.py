@@ -1,0 +1,226 @@
+"""The catch-up's role of the PostgreSQL store (``CatalogSync``), and what it shares.
+
+``Connected`` holds what every role needs: the pool, the server's printable name,
+the clock, and the two ways to run work (``_run``: one transaction; ``_read``: lone
+reads). ``SyncRole`` is the catch-up's side: listing state, batches of pages with
+their cursor, catch-up turns and requests (``state.postgres.turns``). Every write of
+a catch-up first locks the library's row and its channels' (``_fenced``), and is
+refused if another replica took the turn over meanwhile.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from psycopg_pool import ConnectionPool
+
+from state.changes import Operation
+from state.errors import StoreBusy, UnknownName
+from state.postgres import catalog, posted, queue
+from state.postgres.connection import Db, read, transaction
+from state.postgres.define import from_scratch
+from state.postgres.turns import CHANNEL, Turns
+from state.rules import iso
+from state.store import LargeImage, PageStats, Relisting, SyncState
+
+T = TypeVar("T")
+
+
+class Connected:
+    """The pool, the server's name, the clock and the random source of one store."""
+
+    def __init__(
+        self,
+        pool: ConnectionPool[Db],
+        server: str,
+        clock: Callable[[], float],
+        rng: random.Random,
+    ) -> None:
+        self._pool, self.server, self._clock, self._rng = pool, server, clock, rng
+
+    def _run(self, work: Callable[[Db], T]) -> T:
+        return transaction(self._pool, self.server, work)
+
+    def _read(self, work: Callable[[Db], T]) -> T:
+        """Reads that need no snapshot of their own (one statement, or ids then rows)."""
+        return read(self._pool, self.server, work)
+
+
+class SyncRole(Connected):
+    """``CatalogSync`` on PostgreSQL; ``_turns`` is set by the store."""
+
+    _turns: Turns
+
+    def sync_state(self, library: str) -> SyncState:
+        def read(db: Db) -> Any:
+            return db.execute(
+                "SELECT cursor, listing, ready_at, last_sync_at, account_id FROM libraries"
+                " WHERE name = %s",
+                (library,),
+            ).fetchone()
+
+        row = self._read(read)
+        if row is None:
+            raise UnknownName(f"no library {library!r}")
+        return SyncState(row[0], bool(row[1]), row[2], row[3], row[4])
+
+    @contextmanager
+    def catch_up_turn(self, library: str) -> Iterator[bool]:
+        library_id = self._run(lambda db: id_of_library(db, library))
+        with self._turns.turn(library, library_id) as mine:
+            yield mine
+
+    def want_catch_up(self, library: str) -> None:
+        def want(db: Db) -> None:
+            db.execute(
+                "UPDATE libraries SET catch_up_wanted = catch_up_wanted + 1 WHERE name = %s",
+                (library,),
+            )
+            db.execute("SELECT pg_notify(%s, %s)", (CHANNEL, library))
+
+        self._run(want)
+
+    def catch_up_owed(self, library: str) -> bool:
+        return library in self._owed()
+
+    def _owed(self) -> list[str]:
+        owed = "SELECT name FROM libraries WHERE catch_up_wanted > catch_up_served"
+        rows = self._read(lambda db: db.execute(owed).fetchall())
+        return [row[0] for row in rows]
+
+    def watch_catch_ups(self, wake: Callable[[str], None]) -> None:
+        self._turns.listen(wake, self._owed)
+
+    def _fenced(self, db: Db, library: str) -> tuple[int, int, bool]:
+        """Lock the library's row; refuse a catch-up write from a turn that was taken over.
+
+        Returns the library's id, generation and whether a full listing is under way.
+        """
+        row = db.execute(
+            "SELECT id, generation, listing, turn FROM libraries WHERE name = %s FOR UPDATE",
+            (library,),
+        ).fetchone()
+        if row is None:
+            raise UnknownName(f"no library {library!r}")
+        mine = self._turns.held.get(library)
+        if mine is not None and mine != row[3]:
+            raise StoreBusy(f"another replica took over the catch-up of {library}")
+        queue.lock_channels_of(db, row[0])
+        return int(row[0]), int(row[1]), bool(row[2])
+
+    def begin_listing(self, library: str) -> None:
+        """Start a full listing: files it does not see are swept when it ends."""
+
+        def begin(db: Db) -> None:
+            library_id = self._fenced(db, library)[0]
+            db.execute(
+                "UPDATE libraries SET generation = generation + 1, listing = true, cursor = NULL"
+                " WHERE id = %s",
+                (library_id,),
+            )
+
+        self._run(begin)
+
+    def apply_page(
+        self, library: str, operations: Sequence[Operation], cursor: str, has_more: bool
+    ) -> PageStats:
+        def apply(db: Db) -> PageStats:
+            library_id, generation, listing = self._fenced(db, library)
+            stored, removed = catalog.apply(db, library_id, operations, generation)
+            db.execute("UPDATE libraries SET cursor = %s WHERE id = %s", (cursor, library_id))
+            finished = not has_more and listing
+            if finished:
+                removed += catalog.sweep(db, library_id, generation)
+                self._listing_done(db, library_id)
+            return PageStats(len(operations), stored, removed, finished)
+
+        return self._run(apply)
+
+    def _listing_done(self, db: Db, library_id: int) -> None:
+        db.execute(
+            "UPDATE libraries SET listing = false, ready_at = coalesce(ready_at, %s) WHERE id = %s",
+            (iso(self._clock()), library_id),
+        )
+
+    def forget_folder(self, library: str) -> int:
+        def forget(db: Db) -> int:
+            library_id = self._fenced(db, library)[0]
+            removed = catalog.forget_all(db, library_id)
+            db.execute("UPDATE libraries SET cursor = NULL WHERE id = %s", (library_id,))
+            self._listing_done(db, library_id)
+            db.execute("UPDATE libraries SET listing = true WHERE id = %s", (library_id,))
+            return removed
+
+        return self._run(forget)
+
+    def record_sync(self, library: str) -> None:
+        self._run(lambda db: db.execute(
+            "UPDATE libraries SET last_sync_at = %s WHERE name = %s",
+            (iso(self._clock()), library)))  # fmt: skip
+
+    def learn_account(self, library: str, account_id: str) -> Relisting | None:
+        def learn(db: Db) -> Relisting | None:
+            library_id = self._fenced(db, library)[0]
+            row = db.execute(
+                "SELECT account_id FROM libraries WHERE id = %s", (library_id,)
+            ).fetchone()
+            known = row[0] if row else None
+            db.execute(
+                "UPDATE libraries SET account_id = %s WHERE id = %s", (account_id, library_id)
+            )
+            if known is None or known == account_id:
+                return None
+            from_scratch(db, library_id)
+            return Relisting(library, f"account {known}", f"account {account_id}")
+
+        return self._run(learn)
+
+    def pending_images(self, library: str) -> list[LargeImage]:
+        rows = self._read(lambda db: db.execute(
+            "SELECT i.content_hash, f.path_display, i.size FROM images AS i"
+            " JOIN files AS f ON f.library_id = i.library_id AND f.path_lower = i.path_lower"
+            " WHERE i.library_id = %s AND i.pending ORDER BY i.size",
+            (id_of_library(db, library),)).fetchall())  # fmt: skip
+        return [LargeImage(*row) for row in rows]
+
+    def resolve_pending(self, library: str, content_hash: str, sha256: str) -> None:
+        now = self._clock()
+
+        def resolve(db: Db) -> None:
+            library_id = lock_library(db, library)
+            remember_sha256(db, content_hash, sha256)
+            db.execute(
+                "UPDATE images SET pending = false WHERE library_id = %s AND content_hash = %s",
+                (library_id, content_hash),
+            )
+            for channel in queue.lock_channels_of(db, library_id):
+                posted.resolve(db, channel, content_hash, sha256, now)
+                queue.restore(db, channel, content_hash)
+            catalog.settle_pending(db, library_id)
+
+        self._run(resolve)
+
+
+def id_of_library(db: Db, name: str) -> int:
+    row = db.execute("SELECT id FROM libraries WHERE name = %s", (name,)).fetchone()
+    if row is None:
+        raise UnknownName(f"no library {name!r}")
+    return int(row[0])
+
+
+def lock_library(db: Db, name: str) -> int:
+    row = db.execute("SELECT id FROM libraries WHERE name = %s FOR UPDATE", (name,)).fetchone()
+    if row is None:
+        raise UnknownName(f"no library {name!r}")
+    return int(row[0])
+
+
+def remember_sha256(db: Db, content_hash: str, sha256: str) -> None:
+    db.execute(
+        "INSERT INTO sha256_by_content_hash (content_hash, sha256) VALUES (%s, %s)"
+        " ON CONFLICT (content_hash) DO UPDATE SET sha256 = excluded.sha256",
+        (content_hash, sha256),
+    )
