@@ -38,7 +38,7 @@ SMOKE = Mode(
         "catch_up": lambda: catch_up.run(300, changes=2, reps=1),
         "webhook_burst": _burst,
         **(
-            {"postgres": lambda: postgres.run((100, 2000), 1.0, 1, 300, 500, 4500)}
+            {"postgres": lambda: postgres.run((100, 3000), 1.0, 1, 300, 8000, 4500)}
             if HAVE_POSTGRES
             else {}
         ),
@@ -112,7 +112,7 @@ def test_webhook_burst_is_acknowledged(results: dict[str, Any]) -> None:
 @pytest.mark.skipif(not HAVE_POSTGRES, reason="no PostgreSQL: the section is not run")
 def test_postgres_measures_beside_sqlite(results: dict[str, Any]) -> None:
     figures = results["sections"]["postgres"]
-    assert [size["size"] for size in figures["select"]["sizes"]] == [100, 2000]
+    assert [size["size"] for size in figures["select"]["sizes"]] == [100, 3000]
     assert all(size["select"]["failures"] == 0 for size in figures["select"]["sizes"])
     replicas = figures["replicas"]
     assert replicas["one_replica"]["requests"] > 0 and len(replicas["two_replicas"]) == 2
