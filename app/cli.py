@@ -3,19 +3,25 @@
 Each command is a small function that reads settings, calls the same domain code as
 the HTTP API, and prints its result. Errors become a one-line reason and a non-zero
 exit code in exactly one place, ``main``.
+
+The state directory, per command: ``serve``, ``sync`` and ``demo`` hold it for their
+whole run (``StateDir.hold``), since two services would both write the database and two
+catch-ups would fight over the cursor. The short commands only check it: they are meant
+to run beside a service (a backup with ``export-posted``, a ``select`` by hand), each is
+a few transactions, and SQLite orders those with the service's own; if the database
+stays locked past the store's wait, they stop with one line and change nothing.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
-
-import uvicorn
 
 from app.dropbox.client import DropboxClient
 from app.errors import ConfigError, InvalidInput, UnpostedError
@@ -25,10 +31,13 @@ from app.metrics import Metrics
 from app.services.legacy_import import LegacyImport
 from app.services.selection import SelectionService, SelectOptions, export_json
 from app.settings import Settings, load_settings
+from app.state_dir import StateDir, StateDirError
 from app.sync.catch_up import CatchUp, CatchUpSummary
+from app.threaded_server import listen, serve_in_foreground
 from state.sqlite import SqliteStore
 
 Command = Callable[[argparse.Namespace], int]
+_STARTUP_FAILURE = 3  # uvicorn's exit code when the app's startup fails
 _COMMANDS: dict[str, Command] = {}
 
 
@@ -50,22 +59,25 @@ def _settings() -> Settings:
 def serve(args: argparse.Namespace) -> int:
     settings = _settings()
     settings.check_serve()
-    SqliteStore(settings.database_path).close()  # refuse a torn or newer database up front
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_config=None)
-    return 0
+    with StateDir(settings.state_dir).hold("serve"):
+        SqliteStore(settings.database_path).close()  # refuse a torn or newer database up front
+        listener = listen(args.host, args.port)  # a port in use: one line, nothing started
+        started = serve_in_foreground(create_app(settings), listener)
+    return 0 if started else _STARTUP_FAILURE
 
 
 @command("sync")
 def sync(args: argparse.Namespace) -> int:
     settings = _settings()
     settings.check_dropbox_credentials()
-    store = SqliteStore(settings.database_path)
-    dropbox = DropboxClient(settings)
-    try:
-        summary = CatchUp(settings, store, dropbox).run(progress=_ProgressLine())
-    finally:
-        dropbox.close()
-        store.close()
+    with StateDir(settings.state_dir).hold("sync"):
+        store = SqliteStore(settings.database_path)
+        dropbox = DropboxClient(settings)
+        try:
+            summary = CatchUp(settings, store, dropbox).run(progress=_ProgressLine())
+        finally:
+            dropbox.close()
+            store.close()
     print(f"caught up: {summary.line()}")
     return 0
 
@@ -85,6 +97,7 @@ class _ProgressLine:
 @command("status")
 def status(args: argparse.Namespace) -> int:
     settings = _settings()
+    StateDir(settings.state_dir).check()
     store = SqliteStore(settings.database_path)
     try:
         counts, state = store.status(), store.sync_state()
@@ -107,6 +120,7 @@ def demo(args: argparse.Namespace) -> int:
 @command("select")
 def select(args: argparse.Namespace) -> int:
     settings = _settings()
+    StateDir(settings.state_dir).check()
     store = SqliteStore(settings.database_path)
     try:
         service = SelectionService(settings, store, Metrics())
@@ -120,6 +134,7 @@ def select(args: argparse.Namespace) -> int:
 @command("import-legacy")
 def import_legacy(args: argparse.Namespace) -> int:
     settings = _settings()
+    StateDir(settings.state_dir).check()
     raw = _read(args.file)
     store = SqliteStore(settings.database_path)
     dropbox = _dropbox_if_configured(settings)
@@ -136,6 +151,7 @@ def import_legacy(args: argparse.Namespace) -> int:
 @command("export-posted")
 def export_posted(args: argparse.Namespace) -> int:
     settings = _settings()
+    StateDir(settings.state_dir).check()
     store = SqliteStore(settings.database_path)
     try:
         document = export_json(store.export_posted())
@@ -150,6 +166,7 @@ def reset_posted(args: argparse.Namespace) -> int:
     if not args.yes:
         raise InvalidInput("reset-posted forgets every posted image; add --yes to confirm")
     settings = _settings()
+    StateDir(settings.state_dir).check()
     store = SqliteStore(settings.database_path)
     try:
         cleared = SelectionService(settings, store, Metrics()).reset_posted()
@@ -224,11 +241,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"unposted: configuration: {exc}", file=sys.stderr)
         return 2
+    except StateDirError as exc:
+        print(f"unposted: {exc}", file=sys.stderr)
+        return 2
     except UnpostedError as exc:
         print(f"unposted: {exc}", file=sys.stderr)
         return 1
+    except sqlite3.OperationalError as exc:
+        print(f"unposted: {_database_problem(exc)}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"unposted: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _database_problem(exc: sqlite3.OperationalError) -> str:
+    if exc.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        # Another process (a catch-up, an import) kept its write transaction open for
+        # longer than the store waits; nothing of this command was written.
+        return "the database is busy: another process held it locked too long; try again"
+    return f"the database cannot be used: {exc}"
 
 
 if __name__ == "__main__":
