@@ -259,7 +259,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _database_problem(exc: sqlite3.OperationalError) -> str:
-    if exc.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+    if (exc.sqlite_errorcode & 0xFF) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
         # Another process (a catch-up, an import) kept its write transaction open for
         # longer than the store waits; nothing of this command was written.
         return "the database is busy: another process held it locked too long; try again"

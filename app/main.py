@@ -13,6 +13,8 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from app.api.body import BODY_TIMEOUT_SECONDS
+from app.api.body_guard import BodyGuard
 from app.api.deps import Authorized
 from app.api.errors import ERROR_RESPONSES, install_error_handlers
 from app.api.routes import admin, health, posted, resync, select, status, webhook
@@ -23,8 +25,13 @@ from app.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings, retry: RetryPolicy | None = None) -> FastAPI:
-    """The app; ``retry`` lets tests shorten Dropbox backoffs."""
+def create_app(
+    settings: Settings,
+    retry: RetryPolicy | None = None,
+    body_timeout: float = BODY_TIMEOUT_SECONDS,
+) -> FastAPI:
+    """The app; ``retry`` lets tests shorten Dropbox backoffs, ``body_timeout`` the wait
+    for a slow request body."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -51,6 +58,7 @@ def create_app(settings: Settings, retry: RetryPolicy | None = None) -> FastAPI:
         openapi_url=None,
     )
     install_error_handlers(app)
+    app.add_middleware(BodyGuard, timeout=body_timeout)
     app.include_router(health.router)
     app.include_router(status.router)
     app.include_router(webhook.router)

@@ -1,8 +1,8 @@
 """``POST /posted``, and the posted state in the publisher's format: export and import.
 
-The import body is read with a size limit checked before parsing: ``IMPORT_LIMIT_BYTES``
-(64 MiB) holds about a million 64-hex digests (67 bytes each with quotes and comma),
-far beyond any publisher's history; a larger body is refused with 413 unread.
+The import body is read raw, then parsed strictly. It may be up to ``IMPORT_LIMIT_BYTES``
+(64 MiB): about a million 64-hex digests (67 bytes each with quotes and comma), far
+beyond any publisher's history; a larger body is refused with 413 unread.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 from starlette.concurrency import run_in_threadpool
 
-from app.api.body import read_limited
+from app.api.body import accepts_body
 from app.api.deps import Authorized, ServicesDep
 from app.services.legacy_import import LegacyImport
 from app.services.selection import SelectionService, export_json
@@ -65,7 +65,8 @@ _IMPORT_BODY = {"required": True, "content": {"application/json": {"schema": _LE
 
 
 @router.post("/posted/import", openapi_extra={"requestBody": _IMPORT_BODY})
+@accepts_body(IMPORT_LIMIT_BYTES)
 async def import_posted(request: Request, services: ServicesDep) -> dict[str, int]:
-    raw = await read_limited(request, IMPORT_LIMIT_BYTES, "posted-state imports")
+    raw = await request.body()
     report = await run_in_threadpool(LegacyImport.from_services(services).run, raw)
     return report.as_json()
