@@ -24,7 +24,9 @@ import uvicorn
 from app.errors import UnpostedError
 
 
-class CannotListen(UnpostedError):
+class CannotListen(UnpostedError, OSError):
+    """Also an ``OSError``, as a failed bind always was: the emulator's command catches that."""
+
     code = "cannot_listen"
 
 
