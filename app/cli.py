@@ -3,6 +3,15 @@
 Each command is a small function that reads settings, calls the same domain code as
 the HTTP API, and prints its result. Errors become a one-line reason and a non-zero
 exit code in exactly one place, ``main``.
+
+The state directory, per command: ``serve``, ``sync`` and ``demo`` hold it for their
+whole run (``StateDir.hold``), since two services would both write the database and two
+catch-ups would fight over the cursor; so does ``migrate-store``, which reads it whole.
+With ``DATABASE_URL`` nothing is held: replicas share the database, and take turns at
+each library's catch-up in it. The short commands only check it: they are meant
+to run beside a service (a backup with ``export-posted``, a ``select`` by hand), each is
+a few transactions, and SQLite orders those with the service's own; if the database
+stays locked past the store's wait, they stop with one line and change nothing.
 """
 
 from __future__ import annotations
@@ -11,13 +20,13 @@ import argparse
 import asyncio
 import json
 import os
+import sqlite3
 import sys
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict
 from pathlib import Path
-
-import uvicorn
 
 from app.config import check_credentials, load_config
 from app.dropbox.client import DropboxClient
@@ -29,11 +38,14 @@ from app.metrics import Metrics
 from app.services.posted_state import LegacyImport, export_json, reset_posted
 from app.services.selection import SelectionService, SelectOptions
 from app.settings import Settings, load_settings
+from app.state_dir import StateDir, StateDirError
 from app.sync.catch_up import CatchUp, CatchUpSummary
+from app.threaded_server import listen, serve_in_foreground
 from state import open_store
 from state.changes import FileKinds
 
 Command = Callable[[argparse.Namespace], int]
+_STARTUP_FAILURE = 3  # uvicorn's exit code when the app's startup fails
 _COMMANDS: dict[str, Command] = {}
 
 
@@ -57,11 +69,23 @@ class _Local:
     A context manager: the store and any Dropbox client are closed on the way out.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, hold: str | None = None) -> None:
+        """``hold``: the command that must have the state directory to itself (see above)."""
         self.settings = _settings()
         self.config = load_config(self.settings, os.environ)
-        self.store = open_store(self.settings.state_dir, self.settings.database)
+        self._state_dir = StateDir(self.settings.state_dir)
+        if self.settings.database is not None:
+            pass  # PostgreSQL: replicas share the database, and no file is in STATE_DIR
+        elif hold:
+            self._state_dir.hold(hold)
+        else:
+            self._state_dir.check()
         self._clients: dict[str, DropboxClient] = {}
+        try:
+            self.store = open_store(self.settings.state_dir, self.settings.database)
+        except BaseException:
+            self._state_dir.release()
+            raise
         try:
             self.store.define(
                 [library.spec for library in self.config.libraries.values()],
@@ -69,6 +93,7 @@ class _Local:
             )
         except BaseException:
             self.store.close()
+            self._state_dir.release()
             raise
 
     def channel(self, name: str | None) -> str:
@@ -105,22 +130,33 @@ class _Local:
         for client in self._clients.values():
             client.close()
         self.store.close()
+        self._state_dir.release()
 
 
 @command("serve")
 def serve(args: argparse.Namespace) -> int:
     settings = _settings()
     settings.check_serve()
-    app = create_app(settings)  # reads the configuration: a bad one stops us here
-    # Refuse a torn or newer database, or one out of reach, before binding.
-    open_store(settings.state_dir, settings.database).close()
-    uvicorn.run(app, host=args.host, port=args.port, log_config=None)
-    return 0
+    with _held(settings, "serve"):
+        app = create_app(settings)  # reads the configuration: a bad one stops us here
+        # Refuse a torn or newer database, or one out of reach, before binding.
+        open_store(settings.state_dir, settings.database).close()
+        listener = listen(args.host, args.port)  # a port in use: one line, nothing started
+        started = serve_in_foreground(app, listener)
+    return 0 if started else _STARTUP_FAILURE
+
+
+def _held(settings: Settings, command: str) -> AbstractContextManager[object]:
+    """The state directory held for ``command``: SQLite's file is one process's. Replicas
+    of one PostgreSQL database share nothing on disk, so nothing is held for them."""
+    if settings.database is not None:
+        return nullcontext()
+    return StateDir(settings.state_dir).hold(command)
 
 
 @command("sync")
 def sync(args: argparse.Namespace) -> int:
-    with _Local() as local:
+    with _Local(hold="sync") as local:
         kinds = FileKinds.of(local.settings.image_extensions, local.settings.sidecar_extensions)
         for name, library in local.config.libraries.items():
             with local.store.catch_up_turn(name) as mine:  # replicas may be running
@@ -220,7 +256,8 @@ def migrate_store(args: argparse.Namespace) -> int:
     from state.postgres.from_sqlite import copy_from_sqlite
 
     settings = _settings()
-    moved = copy_from_sqlite(settings.database_path, args.to)
+    with StateDir(settings.state_dir).hold("migrate-store"):  # no service writes it meanwhile
+        moved = copy_from_sqlite(settings.database_path, args.to)
     print(json.dumps(moved.as_json()))
     print(
         f"state copied from {settings.database_path} to {where(args.to)}; set DATABASE_URL"
@@ -307,11 +344,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"unposted: configuration: {exc}", file=sys.stderr)
         return 2
+    except StateDirError as exc:
+        print(f"unposted: {exc}", file=sys.stderr)
+        return 2
     except UnpostedError as exc:
         print(f"unposted: {exc}", file=sys.stderr)
         return 1
+    except sqlite3.OperationalError as exc:
+        print(f"unposted: {_database_problem(exc)}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"unposted: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _database_problem(exc: sqlite3.OperationalError) -> str:
+    if (exc.sqlite_errorcode & 0xFF) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        # Another process (a catch-up, an import) kept its write transaction open for
+        # longer than the store waits; nothing of this command was written.
+        return "the database is busy: another process held it locked too long; try again"
+    return f"the database cannot be used: {exc}"
 
 
 if __name__ == "__main__":

@@ -27,6 +27,10 @@ _FILE_COLUMNS = (
     "library_id, path_lower, path_display, name, id, size, rev, server_modified, content_hash, stem"
 )
 _MAX_DUPLICATES = 100
+# Without statistics SQLite would rather walk a library's primary key in path order than
+# use a narrower index and sort; with one library that is a scan. The hot queries name
+# their index (tests/integration/test_sqlite_store.py checks every plan).
+_INDEX = {"path_lower = ?": "", "name_lower = ?": "INDEXED BY files_by_name"}
 
 FileRow = tuple[Any, ...]
 """A ``files`` row in ``_FILE_COLUMNS`` order."""
@@ -83,7 +87,8 @@ def file_by_name(db: sqlite3.Connection, library_id: int, name: str) -> FileRow:
     else:
         query, arg = "name_lower = ?", wanted
     row = db.execute(
-        f"SELECT {_FILE_COLUMNS} FROM files WHERE library_id = ? AND kind = 'image' AND {query}"
+        f"SELECT {_FILE_COLUMNS} FROM files {_INDEX[query]}"
+        f" WHERE library_id = ? AND kind = 'image' AND {query}"
         " ORDER BY path_lower LIMIT 1",
         (library_id, arg),
     ).fetchone()
@@ -99,6 +104,14 @@ def representative(db: sqlite3.Connection, library_id: int, content_hash: str) -
         (library_id, content_hash),
     ).fetchone()
     return tuple(row)
+
+
+def lease_ran_out(
+    db: sqlite3.Connection, channel: queue.Channel, content_hash: str, now: float
+) -> bool:
+    """Is a lease on this image past its time but not yet reclaimed?"""
+    lease = leases.running(db, channel.id, content_hash)
+    return lease is not None and lease.state(now) == "expired"
 
 
 def check_leasable(
@@ -133,12 +146,14 @@ def describe(
         file
     )
     sidecars = db.execute(
-        "SELECT path_display, name FROM files WHERE library_id = ? AND stem = ?"
+        "SELECT path_display, name FROM files INDEXED BY files_by_stem"
+        " WHERE library_id = ? AND stem = ?"
         " AND kind = 'sidecar' ORDER BY path_lower",
         (library_id, stem),
     ).fetchall()
     duplicates = db.execute(
-        "SELECT path_display FROM files WHERE library_id = ? AND content_hash = ?"
+        "SELECT path_display FROM files INDEXED BY files_by_content_hash"
+        " WHERE library_id = ? AND content_hash = ?"
         " AND kind = 'image' AND path_lower != ? ORDER BY path_lower LIMIT ?",
         (library_id, content_hash, path_lower, _MAX_DUPLICATES),
     ).fetchall()
