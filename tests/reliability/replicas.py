@@ -1,6 +1,7 @@
 """Replicas as real processes on one PostgreSQL database, and the publishers that use them.
 
-``Replicas`` starts ``python -m app serve`` processes that share ``DATABASE_URL``;
+``replicas`` starts ``python -m app serve`` processes that share ``DATABASE_URL`` and,
+as replicas on one host may, one ``STATE_DIR`` (nothing of a shared store lives there);
 ``Publishers`` are threads that select and post through any of them, remembering
 every reply, and retry a post on another replica when theirs did not answer (a post
 is idempotent), so that what they report is what the service promised.
@@ -31,7 +32,7 @@ def replicas(
     try:
         for index in range(count):
             replica = ServiceProcess(
-                emulator, base_url, root / f"replica-{index}", DATABASE_URL=database_url, **env
+                emulator, base_url, root / "state", DATABASE_URL=database_url, **env
             )
             started.append(replica)
         yield started
