@@ -30,7 +30,7 @@ def replicas(
 ) -> Iterator[list[ServiceProcess]]:
     started: list[ServiceProcess] = []
     try:
-        for index in range(count):
+        for _ in range(count):
             replica = ServiceProcess(
                 emulator, base_url, root / "state", DATABASE_URL=database_url, **env
             )

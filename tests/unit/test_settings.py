@@ -7,6 +7,7 @@ import pytest
 from app.config import check_credentials, load_config
 from app.errors import ConfigError
 from app.settings import Settings, load_settings
+from state.postgres.connection import where
 from tests.conftest import MakeSettings
 
 
@@ -87,3 +88,19 @@ def test_secrets_do_not_show_in_repr(make_settings: MakeSettings) -> None:
     text = repr(settings) + str(settings.model_dump())
     for secret in ("refresh-secret-value", "test-api-token", "test-app-secret"):
         assert secret not in text
+
+
+def test_database_url_selects_postgresql_and_stays_secret(make_settings: MakeSettings) -> None:
+    assert make_settings().database is None  # unset: SQLite in STATE_DIR
+    assert make_settings(database_url="").database is None
+    url = "postgresql://unposted:s3cret-pw@db.example:5432/unposted"
+    settings = make_settings(database_url=url)
+    assert settings.database == url
+    assert "s3cret-pw" not in repr(settings) and "s3cret-pw" not in str(settings)
+    assert where(url) == "db.example:5432/unposted"
+
+
+def test_a_database_url_of_another_kind_is_refused_in_one_line() -> None:
+    with pytest.raises(ConfigError) as refused:
+        load_settings(_env_file=None, database_url="mysql://u:pw@h/db")
+    assert str(refused.value).startswith("DATABASE_URL: ") and "pw" not in str(refused.value)
