@@ -1,12 +1,13 @@
 """Applying catalog operations to PostgreSQL: files by path, images by content_hash.
 
 The same rules as the SQLite backend (``state.sqlite.catalog``): a page's operations
-run in order against the library's ``files``, stores gathered and written together
-until an operation could see them; then the content the page touched is reconciled
-with ``images`` set-wise, and each channel of the library gains or loses its queue
-rows. The caller holds the library's row and its channels' rows locked. Leases, posts
-and holds are about content in a channel: nothing here touches them. Every function
-runs inside the caller's transaction.
+run in order against the library's ``files``, stores and removals gathered and sent
+together until an operation could see them (``_Batch``), rows going in by ``COPY``;
+then the content the page touched is reconciled with ``images`` set-wise, and each
+channel of the library gains or loses its queue rows. The caller holds the library's
+row and its channels' rows locked. Leases, posts and holds are about content in a
+channel: nothing here touches them. Every function runs inside the caller's
+transaction.
 """
 
 from __future__ import annotations
@@ -14,34 +15,58 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from state.changes import FileEntry, Operation, PutFile, RemovePath, tree_bounds
+from state.changes import FileEntry, Operation, PutFile, RemovePath, RemoveTree, tree_bounds
 from state.postgres import queue
 from state.postgres.connection import Db
 from state.rules import is_pending
 
+_FILE_COLUMNS = (
+    "library_id, path_lower, path_display, name, name_lower, id, rev, size,"
+    " server_modified, client_modified, content_hash, kind, stem, generation"
+)
+# Stores are copied into a scratch table (one per session, emptied at commit), then
+# upserted from it in one statement: COPY itself cannot replace a row.
+_SCRATCH = (
+    "CREATE TEMP TABLE IF NOT EXISTS files_stored (LIKE files INCLUDING DEFAULTS)"
+    " ON COMMIT DELETE ROWS"
+)
 _UPSERT = (
-    "INSERT INTO files (library_id, path_lower, path_display, name, name_lower, id, rev, size,"
-    " server_modified, client_modified, content_hash, kind, stem, generation)"
-    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    f"INSERT INTO files ({_FILE_COLUMNS}) SELECT {_FILE_COLUMNS} FROM files_stored"
     " ON CONFLICT (library_id, path_lower) DO UPDATE SET path_display = excluded.path_display,"
     " name = excluded.name, name_lower = excluded.name_lower, id = excluded.id,"
     " rev = excluded.rev, size = excluded.size, server_modified = excluded.server_modified,"
     " client_modified = excluded.client_modified, content_hash = excluded.content_hash,"
     " kind = excluded.kind, stem = excluded.stem, generation = excluded.generation"
 )
-_AT = "path_lower = %s"
-_UNDER = "path_lower >= %s AND path_lower < %s"
+_REMOVE_PATHS = (
+    "DELETE FROM files WHERE library_id = %s AND path_lower = ANY(%s) RETURNING content_hash"
+)
+_REMOVE_TREES = (
+    "DELETE FROM files AS f USING unnest(%s::text[], %s::text[]) AS r(low, high)"
+    " WHERE f.library_id = %s AND f.path_lower >= r.low AND f.path_lower < r.high"
+    " RETURNING f.content_hash"
+)
 
 
-class _Pending:
-    """Stores not yet written, and the folders they sit in (to know when to flush)."""
+class _Batch:
+    """Writes not yet sent, and the folders the stores sit in (to know when to send).
 
-    def __init__(self, library_id: int, generation: int) -> None:
-        self.library_id, self.generation = library_id, generation
+    Removals are sent before stores: a removal that could touch a store not yet sent
+    sends the batch first, so every removal still waiting was issued before any store
+    it could meet. Each kind goes in one statement: a listing removes "whatever was
+    under" every file it stores, and one round trip per file would cost more than the
+    rest of the batch.
+    """
+
+    def __init__(self, library_id: int, generation: int, touched: set[str]) -> None:
+        self.library_id, self.generation, self.touched = library_id, generation, touched
         self.rows: dict[str, tuple[Any, ...]] = {}  # by path: the last store of a path wins
         self.folders: set[str] = set()
+        self.paths: list[str] = []
+        self.trees: list[tuple[str, str]] = []
+        self.removed = 0
 
-    def add(self, operation: PutFile) -> None:
+    def put(self, operation: PutFile) -> None:
         e = operation.entry
         self.rows[e.path_lower] = (
             self.library_id, e.path_lower, e.path_display, e.name, name_lower(e), e.id, e.rev,
@@ -52,12 +77,44 @@ class _Pending:
         while (folder := folder.rpartition("/")[0]) and folder not in self.folders:
             self.folders.add(folder)
 
+    def remove(self, db: Db, operation: RemovePath | RemoveTree) -> None:
+        path = operation.path_lower
+        if isinstance(operation, RemovePath):
+            if path in self.rows:
+                self.flush(db)
+            self.paths.append(path)
+        else:
+            if path in self.folders:
+                self.flush(db)
+            self.trees.append(tree_bounds(path))
+
     def flush(self, db: Db) -> None:
+        self._send_removals(db)
         if self.rows:
-            with db.cursor() as cursor:
-                cursor.executemany(_UPSERT, list(self.rows.values()))
+            db.execute(_SCRATCH)
+            copy_rows(db, "files_stored", _FILE_COLUMNS, self.rows.values())
+            db.execute(_UPSERT)
+            db.execute("TRUNCATE files_stored")
         self.rows.clear()
         self.folders.clear()
+
+    def _send_removals(self, db: Db) -> None:
+        rows: list[tuple[Any, ...]] = []
+        if self.paths:
+            rows += db.execute(_REMOVE_PATHS, (self.library_id, self.paths)).fetchall()
+        if self.trees:
+            low, high = [bound[0] for bound in self.trees], [bound[1] for bound in self.trees]
+            rows += db.execute(_REMOVE_TREES, (low, high, self.library_id)).fetchall()
+        self.touched.update(row[0] for row in rows if row[0])
+        self.removed += len(rows)
+        self.paths, self.trees = [], []
+
+
+def copy_rows(db: Db, table: str, columns: str, rows: Iterable[Sequence[Any]]) -> None:
+    """Insert ``rows`` by ``COPY``: one stream, no statement per row."""
+    with db.cursor() as cursor, cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
 
 
 def name_lower(entry: FileEntry) -> str:
@@ -71,26 +128,17 @@ def apply(
     """Apply ``operations`` in order; return (files stored, files removed)."""
     puts = [op.entry.path_lower for op in operations if isinstance(op, PutFile)]
     touched = _current_hashes(db, library_id, puts)
-    pending, removed = _Pending(library_id, generation), 0
+    batch = _Batch(library_id, generation, touched)
     for operation in operations:
         if isinstance(operation, PutFile):
-            pending.add(operation)
-            entry = operation.entry
-            if operation.kind == "image" and entry.content_hash:
-                touched.add(entry.content_hash)
-            continue
-        path = operation.path_lower
-        if isinstance(operation, RemovePath):
-            if path in pending.rows:
-                pending.flush(db)
-            removed += _remove(db, library_id, _AT, (path,), touched)
+            batch.put(operation)
+            if operation.kind == "image" and operation.entry.content_hash:
+                touched.add(operation.entry.content_hash)
         else:
-            if path in pending.folders:
-                pending.flush(db)
-            removed += _remove(db, library_id, _UNDER, tree_bounds(path), touched)
-    pending.flush(db)
+            batch.remove(db, operation)
+    batch.flush(db)
     refresh_images(db, library_id, touched)
-    return len(puts), removed
+    return len(puts), batch.removed
 
 
 def _current_hashes(db: Db, library_id: int, paths: list[str]) -> set[str]:
@@ -101,15 +149,6 @@ def _current_hashes(db: Db, library_id: int, paths: list[str]) -> set[str]:
         (library_id, paths),
     )
     return {row[0] for row in rows}
-
-
-def _remove(db: Db, library_id: int, where: str, args: tuple[str, ...], touched: set[str]) -> int:
-    rows = db.execute(
-        f"DELETE FROM files WHERE library_id = %s AND {where} RETURNING content_hash",
-        (library_id, *args),
-    ).fetchall()
-    touched.update(row[0] for row in rows if row[0])
-    return len(rows)
 
 
 def sweep(db: Db, library_id: int, generation: int) -> int:
@@ -187,12 +226,11 @@ def _add_new(
     images = [
         queue.NewImage(h, new[h][1], new[h][2], h in waiting) for h in sorted(new)
     ]  # sorted: slots follow content_hash, as a rebuild numbers them
-    with db.cursor() as cursor:
-        cursor.executemany(
-            "INSERT INTO images (library_id, content_hash, path_lower, name_lower,"
-            " server_modified, size, pending) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-            [(library_id, i.content_hash, *new[i.content_hash], i.pending) for i in images],
-        )
+    copy_rows(
+        db, "images",
+        "library_id, content_hash, path_lower, name_lower, server_modified, size, pending",
+        [(library_id, i.content_hash, *new[i.content_hash], i.pending) for i in images],
+    )  # fmt: skip
     for channel in channels:
         queue.insert(db, channel, images)
 

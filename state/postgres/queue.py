@@ -181,12 +181,14 @@ def insert(db: Db, channel: Channel, images: Sequence[NewImage]) -> None:
         if is_available(facts_):
             slot, next_slot = next_slot, next_slot + 1
         rows.append((channel.id, image.content_hash, image.name_lower, image.server_modified, slot))
-    with db.cursor() as cursor:
-        cursor.executemany(
-            "INSERT INTO queue (channel_id, content_hash, name_lower, server_modified, slot)"
-            " VALUES (%s, %s, %s, %s, %s)",
-            rows,
-        )
+    with (
+        db.cursor() as cursor,
+        cursor.copy(
+            "COPY queue (channel_id, content_hash, name_lower, server_modified, slot) FROM STDIN"
+        ) as copy,
+    ):
+        for row in rows:
+            copy.write_row(row)
     if next_slot != first:
         db.execute("UPDATE channels SET pool_size = %s WHERE id = %s", (next_slot, channel.id))
 

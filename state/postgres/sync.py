@@ -99,6 +99,9 @@ class SyncRole(Connected):
 
         Returns the library's id, generation and whether a full listing is under way.
         """
+        # The catalog grows batch by batch: plan each statement for the tables as they are
+        # now, not as they were when a connection first prepared it (empty).
+        db.execute("SET LOCAL plan_cache_mode = force_custom_plan")
         row = db.execute(
             "SELECT id, generation, listing, turn FROM libraries WHERE name = %s FOR UPDATE",
             (library,),
