@@ -1,7 +1,8 @@
 """The PostgreSQL part of ``docs/benchmarks.md``: its targets and its section, beside SQLite's.
 
 Rendered from the ``postgres`` section of the results; the SQLite figures it sets
-beside are the ``select_load`` and ``catch_up`` sections of the same run.
+beside are the ``select_load`` and ``catch_up`` sections of the same results file
+(re-run apart with ``--only``, each section records when it ran).
 """
 
 from __future__ import annotations
@@ -102,7 +103,7 @@ def _select(figures: dict[str, Any], sqlite: dict[str, Any]) -> str:
         "`serve` process per catalog, loaded by `state/postgres/bulk.py`; the same load as "
         "section 2 (16 connections, dry runs).\n\n"
         "| images | bulk load | select p50 / p99 | select req/s | 1 conn p50 "
-        "| SQLite: select p50 / req/s |\n|---|---|---|---|---|---|\n"
+        "| SQLite (section 2): select p50 / req/s |\n|---|---|---|---|---|---|\n"
         + "\n".join(rows)
         + f"\n\nLeasing selects on {_n(leasing['size'])} images: p50 {_ms(leasing['p50_ms'])}, "
         f"{_n(leasing['requests_per_second'])} req/s, {leasing['failures']} failures.\n"
@@ -134,7 +135,7 @@ def _catch_up_text(figures: dict[str, Any], sqlite: dict[str, Any]) -> str:
     initial, takeover = figures["catch_up"], figures["takeover"]
     sqlite_initial = (sqlite.get("catch_up") or {}).get("initial")
     beside = (
-        f" (SQLite, same run: {sqlite_initial['seconds']:.2f} s for "
+        f" (SQLite, section 3: {sqlite_initial['seconds']:.2f} s for "
         f"{_n((sqlite.get('catch_up') or {}).get('size', 0))} files)"
         if sqlite_initial
         else ""
