@@ -324,6 +324,7 @@ class SqliteStore:
         with self._transaction() as db:
             row, library_id = _channel(db, channel)
             posted.import_legacy(db, row, matches, unresolved, now, iso(now))
+            catalog.hold_unchecked(db, library_id)
             catalog.settle_pending(db, library_id)
 
     def unresolved_digests(self, channel: str) -> set[str]:
