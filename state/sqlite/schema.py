@@ -257,10 +257,7 @@ def connect(path: Path, busy_seconds: float = 5.0) -> sqlite3.Connection:
         raise StoreError(f"cannot use the state directory {path.parent}: {exc.strerror}") from exc
     except sqlite3.OperationalError as exc:
         if _unwritable(exc):
-            raise StoreError(
-                f"cannot write in the state directory {path.parent} ({exc}); check that it"
-                " exists and that this user may write there"
-            ) from exc
+            raise _cannot_write(path, exc) from exc
         raise StoreCorrupt(f"{path} is not a usable unposted database: {exc}") from exc
     except sqlite3.DatabaseError as exc:
         raise StoreCorrupt(f"{path} is not a usable unposted database: {exc}") from exc
@@ -269,13 +266,25 @@ def connect(path: Path, busy_seconds: float = 5.0) -> sqlite3.Connection:
     # cache of 32 MiB (SQLite's default is 2 MiB) keeps their upper levels in memory.
     connection.execute("PRAGMA cache_size=-32768")
     connection.execute("PRAGMA foreign_keys=ON")
-    migrate(connection, str(path))
+    try:
+        migrate(connection, str(path))
+    except sqlite3.OperationalError as exc:
+        if _unwritable(exc):  # opened read-only without a word (a read-only mount, say)
+            raise _cannot_write(path, exc) from exc
+        raise
     return connection
 
 
 def _unwritable(exc: sqlite3.OperationalError) -> bool:
     text = str(exc).lower()
     return "readonly" in text or "unable to open" in text or "read-only" in text
+
+
+def _cannot_write(path: Path, exc: sqlite3.OperationalError) -> StoreError:
+    return StoreError(
+        f"cannot write in the state directory {path.parent} ({exc}); check that it"
+        " exists and that this user may write there"
+    )
 
 
 def _check_integrity(connection: sqlite3.Connection, path: str) -> None:
@@ -298,8 +307,9 @@ def migrate(connection: sqlite3.Connection, path: str, target: int = SCHEMA_VERS
             log.info("migrating %s to schema version %d", path, number + 1)
             for statement in _statements(MIGRATIONS[number]):
                 connection.execute(statement)
-        if target > version:
-            connection.execute(f"PRAGMA user_version = {target}")
+        # Written even when unchanged: SQLite opens a file it may not write read-only,
+        # without a word, and this says so now rather than at the first real write.
+        connection.execute(f"PRAGMA user_version = {max(target, version)}")
         connection.execute("COMMIT")
     except BaseException:
         connection.execute("ROLLBACK")

@@ -82,6 +82,12 @@ class Publisher:
     def close(self) -> None:
         self.client.close()
 
+    def __enter__(self) -> Publisher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 def put_images(emulator: Emulator, folder: str, count: int, tag: str) -> dict[str, str]:
     """``count`` small images of distinct content; ``{path: content_hash}``."""
