@@ -181,6 +181,16 @@ class SelectionService:
     async def lease(self, channel: str, lease_id: str) -> LeaseInfo:
         return await self._lanes.store.run(self._store.lease_info, channel, lease_id)
 
+    async def lease_link(self, channel: str, info: LeaseInfo) -> str:
+        """A fresh temporary link to a leased image, wherever it is now: a lease can outlive
+        the link handed out with it (Dropbox's last four hours)."""
+        library = self._config.channels[channel].library
+        paths = await self._lanes.store.run(self._store.archive_paths, library, info.content_hash)
+        if not paths:  # the lease outlived every copy of its image
+            raise FileNotFound(info.content_hash)
+        dropbox = self._require_dropbox(library)
+        return await self._lanes.dropbox.run(dropbox.temporary_link, paths[0])
+
     # -- after the publisher has posted ---------------------------------------------
     async def posted(
         self,

@@ -77,6 +77,7 @@ class SyncWorker:
         self._in_flight = False
         self._relist = False
         self._account_confirmed = False
+        self._unchecked_in_a_row = 0  # runs that left pending images unchecked
         self._threads = ThreadPoolExecutor(1, thread_name_prefix=f"catch-up-{self.library}")
 
     @property
@@ -169,7 +170,10 @@ class SyncWorker:
                 self._relist = False
                 self._store.begin_listing(self.library)
             summary = self._catch_up.run()
-            resolve_pending(self.library, self._store, self._dropbox, self._metrics)
+            # An image Dropbox would not hand out stays pending: no notification will come
+            # for it, so this run counts as one to try again, with backoff, without failing.
+            checked = resolve_pending(self.library, self._store, self._dropbox, self._metrics)
+            self._unchecked_in_a_row = 0 if checked else self._unchecked_in_a_row + 1
             # Counted before ``running`` drops, so no observer sees a finished run uncounted.
             self.health.runs += 1
             self.health.failures_in_a_row, self.health.last_error = 0, None
@@ -185,7 +189,7 @@ class SyncWorker:
             self._metrics.catch_up_seconds.labels(self.library).observe(time.monotonic() - started)
             with self._finished:
                 self._finished.notify_all()
-        return True
+        return self._unchecked_in_a_row == 0
 
     def _failed(self, exc: Exception) -> bool:
         self.health.runs += 1
@@ -201,7 +205,8 @@ class SyncWorker:
         return False
 
     def _retry_delay(self) -> float:
-        return float(min(_RETRY_CAP_SECONDS, 2 ** min(self.health.failures_in_a_row, 9)))
+        tries = max(self.health.failures_in_a_row, self._unchecked_in_a_row)
+        return float(min(_RETRY_CAP_SECONDS, 2 ** min(tries, 9)))
 
     def _learn_account(self) -> None:
         """Webhooks name accounts, and credentials may change hands: ask Dropbox whose.

@@ -291,14 +291,16 @@ class SqliteStore:
         return state
 
     def archive_paths(self, library: str, content_hash: str) -> list[str]:
-        """Every path holding this content, and the sidecars beside each."""
+        """Every path holding this content, then the sidecars beside each."""
         with self._transaction() as db:
             rows = db.execute(
-                "SELECT path_display FROM files WHERE library_id = ?1 AND content_hash = ?2"
-                " AND kind = 'image' UNION ALL SELECT s.path_display FROM files AS i"
+                "SELECT path_display, 0 AS sidecar FROM files WHERE library_id = ?1"
+                " AND content_hash = ?2 AND kind = 'image'"
+                " UNION ALL SELECT s.path_display, 1 FROM files AS i"
                 " JOIN files AS s ON s.library_id = i.library_id AND s.stem = i.stem"
                 " AND s.kind = 'sidecar'"
-                " WHERE i.library_id = ?1 AND i.content_hash = ?2 AND i.kind = 'image'",
+                " WHERE i.library_id = ?1 AND i.content_hash = ?2 AND i.kind = 'image'"
+                " ORDER BY sidecar",
                 (_library_id(db, library), content_hash),
             ).fetchall()
             return list(dict.fromkeys(row[0] for row in rows))

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 
 from emulator import Emulator, EmulatorServer
@@ -236,3 +237,36 @@ def lease_life(a: Publisher, other_a: Publisher, b: Publisher, entry: Entry) -> 
     assert crossed.status_code == 200 and crossed.json()["lease"] == "not_found", crossed.text
     assert a.lease_state(kept_id) == "active"
     assert a.release(kept_id).status_code == 204
+
+
+def test_a_lease_outlives_its_temporary_link(tmp_path: Path, ledger: Ledger) -> None:
+    """Dropbox's links die after four hours, leases may run a day: renewing with ``link``
+    hands the holder a fresh link to its image, and no one else gets the image meanwhile."""
+    entry = ledger.entry("A lease outlives its temporary link")
+    emulator = Emulator()
+    made = put_images(emulator, "/Photos", 2, "pic")
+    emulator.temp_link_ttl = 1.0
+    with EmulatorServer(emulator) as server:
+        service = ServiceProcess(emulator, server.base_url, tmp_path / "state").start()
+        a, b = Publisher(service.base_url), Publisher(service.base_url)
+        try:
+            offer = a.select(link=True, lease_seconds=600).json()
+            data = emulator.read(offer["path"])
+            assert httpx.get(offer["temporary_link"]).content == data
+            wait_until(lambda: httpx.get(offer["temporary_link"]).status_code == 410, 10, 0.1)
+            renewed = a.client.post(
+                f"/leases/{offer['lease']['id']}/renew", json={"lease_seconds": 600, "link": True}
+            )
+            entry.trials += 1
+            entry.wrong += renewed.status_code != 200
+            assert renewed.status_code == 200, renewed.text
+            assert renewed.json()["state"] == "active"
+            assert httpx.get(renewed.json()["temporary_link"]).content == data
+            offers, _ = b.take_all()
+            entry.doubled += offer["content_hash"] in {other["content_hash"] for other in offers}
+            assert len(offers) == len(made) - 1
+        finally:
+            a.close()
+            b.close()
+            service.close()
+    assert entry.doubled == 0

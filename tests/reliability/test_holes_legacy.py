@@ -215,3 +215,39 @@ def never_offered(publisher: Publisher, skipped: list[str], dry_runs: int, entry
         entry.inputs += 1
         entry.wrong += offer["path"] in skipped or offer["size"] == 0
     assert entry.wrong == 0
+
+
+def test_a_pending_image_whose_check_failed_is_checked_again(
+    tmp_path: Path, ledger: Ledger
+) -> None:
+    """A download refused once leaves the image pending; nothing else changes in Dropbox, so
+    no notification comes: the service must try again by itself, not at the next reconcile."""
+    entry = ledger.entry("Legacy posts over 4 MiB: a check that failed is tried again")
+    emulator = Emulator()
+    put_images(emulator, "/Photos", 2, "small")
+    with EmulatorServer(emulator) as server:
+        service = ServiceProcess(emulator, server.base_url, tmp_path / "state").start()
+        emulator.register_webhook(service.base_url + "/webhook")
+        publisher = Publisher(service.base_url)
+        try:
+            service.client.post("/posted/import", json={"hashes": ["ab" * 32]})
+            emulator.faults.server_error("files/download", status=400, times=None)
+            emulator.put_file("/Photos/big.jpg", size=BIG, seed=3)
+            wait_until(lambda: emulator.counters.calls("files/download", 400) >= 1, 30)
+            wait_until(lambda: quiet(emulator), 30)  # every catch-up asked for has run
+            emulator.faults.clear()
+            wait_until(lambda: by_name(publisher, "big.jpg").status_code == 200, 30)
+            entry.trials += 1
+            entry.faults += emulator.counters.calls("files/download", 400)
+            assert publisher.status()["pending"] == 0
+            assert emulator.counters.calls("files/download", 200) == 1
+        finally:
+            publisher.close()
+            service.close()
+
+
+def quiet(emulator: Emulator, seconds: float = 1.5) -> bool:
+    """No listing call for ``seconds``: the catch-ups asked for so far have all run."""
+    before = emulator.counters.calls("files/list_folder/continue")
+    threading.Event().wait(seconds)
+    return emulator.counters.calls("files/list_folder/continue") == before
