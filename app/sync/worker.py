@@ -166,9 +166,9 @@ class SyncWorker:
         started = time.monotonic()
         try:
             self._learn_account()
-            if self._relist:
-                self._relist = False
+            if self._relist:  # cleared once the listing has begun: a busy store keeps it asked
                 self._store.begin_listing(self.library)
+                self._relist = False
             summary = self._catch_up.run()
             # An image Dropbox would not hand out stays pending: no notification will come
             # for it, so this run counts as one to try again, with backoff, without failing.

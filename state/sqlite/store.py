@@ -77,15 +77,22 @@ class SqliteStore:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock, _translated():
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        # Bounded like SQLite's own wait: while another process holds the file, callers
+        # queued here would otherwise wait for every caller before them, each in turn.
+        if not self._lock.acquire(timeout=BUSY_SECONDS):
+            raise StoreBusy("the database is busy; try again shortly")
+        try:
+            with _translated():
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                except BaseException:
+                    if self._db.in_transaction:
+                        self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+        finally:
+            self._lock.release()
 
     def close(self) -> None:
         with self._lock:
@@ -291,8 +298,11 @@ class SqliteStore:
         return state
 
     def archive_paths(self, library: str, content_hash: str) -> list[str]:
-        """Every path holding this content, then the sidecars beside each."""
+        """Every path holding this content, then the sidecars beside each. NotReady while a
+        listing from scratch is under way: the paths held then are another source's."""
         with self._transaction() as db:
+            library_id = _library_id(db, library)
+            _require_ready(db, library_id)
             rows = db.execute(
                 "SELECT path_display, 0 AS sidecar FROM files WHERE library_id = ?1"
                 " AND content_hash = ?2 AND kind = 'image'"
@@ -301,7 +311,7 @@ class SqliteStore:
                 " AND s.kind = 'sidecar'"
                 " WHERE i.library_id = ?1 AND i.content_hash = ?2 AND i.kind = 'image'"
                 " ORDER BY sidecar",
-                (_library_id(db, library), content_hash),
+                (library_id, content_hash),
             ).fetchall()
             return list(dict.fromkeys(row[0] for row in rows))
 

@@ -200,3 +200,36 @@ def test_a_new_accounts_notifications_count_while_dropbox_cannot_say_whose(
 def selectable(service: ServiceProcess, name: str) -> bool:
     reply = service.client.post("/select", json={"name": name, "dry_run": True})
     return reply.status_code == 200
+
+
+def test_archiving_during_a_relisting_moves_nothing_of_another_account(
+    tmp_path: Path, ledger: Ledger
+) -> None:
+    """Until the new listing ends, the catalog still holds the old account's paths: an archive
+    move made from them would move whatever the new account keeps at those paths."""
+    entry = ledger.entry("Archiving while another account's catalog is listed afresh")
+    alice, bob = Emulator(), Emulator(account_id=account_id_for("bob"))
+    posted = alice.put_file("/Photos/x.jpg", b"alice's picture").content_hash
+    bob.put_file("/Photos/x.jpg", b"bob's picture, never posted")
+    env = {"ARCHIVE_FOLDER": "/Archive"}
+    with EmulatorServer(alice, bob) as server:
+        first = ServiceProcess(alice, server.base_url, tmp_path / "state", **env).start()
+        first.stop()
+        first.close()
+        bob.faults.delay("files/list_folder", 2 * LISTING_DELAY, times=1)
+        second = ServiceProcess(bob, server.base_url, tmp_path / "state", **env)
+        try:
+            second.start(wait_ready=False)
+            assert second.client.get("/readyz").status_code == 503
+            reply = second.client.post("/posted", json={"content_hash": posted, "archive": True})
+            entry.trials += 1
+            entry.wrong += "/photos/x.jpg" not in bob.files("/Photos")
+            assert reply.status_code == 200 and reply.json()["archived_to"] is None, reply.text
+            assert reply.json()["archive_error"], reply.text  # post again once ready
+            assert bob.read("/Photos/x.jpg") == b"bob's picture, never posted"
+            assert posted in second.client.get("/posted/export").json()["dropbox_content_hashes"]
+            wait_until(lambda: second.client.get("/readyz").status_code == 200, 30)
+            assert selectable(second, "x.jpg")
+        finally:
+            second.close()
+    assert entry.wrong == 0

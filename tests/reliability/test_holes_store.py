@@ -91,12 +91,16 @@ def test_another_process_holds_the_database(tmp_path: Path, ledger: Ledger) -> N
             health.start()
             select.start()
             emulator.put_file("/Photos/during-the-lock.jpg", b"arrived while the lock was held")
+            listed = emulator.counters.calls("files/list_folder")
+            assert service.client.post("/admin/resync").status_code == 202
             holder.wait(HOLD_SECONDS + 30)
             released_at = time.monotonic()
             wait_until(lambda: publisher.select(name="during-the-lock.jpg", dry_run=True)
                        .status_code == 200, 60)  # fmt: skip
             wait_until(lambda: service.client.get("/readyz").status_code == 200, 60)
             recovered_after = time.monotonic() - released_at
+            # The re-list asked for while the database was held is not forgotten.
+            wait_until(lambda: emulator.counters.calls("files/list_folder") > listed, 60)
         finally:
             holder.kill()
             holder.wait()
