@@ -307,10 +307,15 @@ def migrate(connection: sqlite3.Connection, path: str, target: int = SCHEMA_VERS
             log.info("migrating %s to schema version %d", path, number + 1)
             for statement in _statements(MIGRATIONS[number]):
                 connection.execute(statement)
-        # Written even when unchanged: SQLite opens a file it may not write read-only,
-        # without a word, and this says so now rather than at the first real write.
-        connection.execute(f"PRAGMA user_version = {max(target, version)}")
-        connection.execute("COMMIT")
+        if target > version:
+            connection.execute(f"PRAGMA user_version = {target}")
+            connection.execute("COMMIT")
+            return
+        # Nothing to upgrade. SQLite opens a file it may not write read-only, without a
+        # word: an unchanged write, rolled back, says so now rather than at the first real
+        # write, and leaves the file byte for byte.
+        connection.execute(f"PRAGMA user_version = {version}")
+        connection.execute("ROLLBACK")
     except BaseException:
         connection.execute("ROLLBACK")
         raise
