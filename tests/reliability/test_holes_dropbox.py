@@ -177,7 +177,6 @@ def test_slow_links_stall_nothing_else(tmp_path: Path, long_mode: bool, ledger: 
             else ""
         )  # fmt: skip
     )
-    print(entry.notes[-1])
     assert still_in_flight >= 8, "the links were not slow while the others were measured"
     assert entry.wrong == 0, worst
     if long_mode:

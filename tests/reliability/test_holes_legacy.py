@@ -4,7 +4,8 @@ A legacy ``posted.json`` digest of a file over 4 MiB maps onto no content hash: 
 bytes can say. Such a post is imported while its image is not in the folder; when the
 image arrives it is *pending*: never offered (by name: 409 ``pending``), downloaded
 exactly once, then recorded as posted. A large image matching no digest is offered once
-checked. An image arriving while an import is under way is checked too.
+checked. An image arriving while an import is under way is checked too, and a check
+Dropbox refused is tried again without waiting for the next change.
 
 Empty files all share one content hash, and some files Dropbox will not hand out: both
 are counted as ``skipped`` and never offered, whether listed at start or arriving later.
@@ -26,7 +27,7 @@ from tests.reliability.process import ServiceProcess
 from tests.waiting import wait_until
 
 BIG = 5 * 2**20
-DOWNLOAD_DELAY = 1.5
+DOWNLOAD_DELAY = 1.0
 
 
 def by_name(publisher: Publisher, name: str) -> httpx.Response:
@@ -243,4 +244,3 @@ def test_a_pending_image_whose_check_failed_is_checked_again(
         finally:
             publisher.close()
             service.close()
-

@@ -7,7 +7,9 @@ emulator). Each time the new process logs one ``library_relisted`` line, answers
 ``/readyz`` 503 (and ``/select`` 503 ``not_ready``) until its new listing, made slow on
 purpose, completes; afterwards no selection ever hands out a file of the old source,
 the posted state is what it was (a copy of the posted picture in the new source is
-never offered), and notifications naming the account now in use are accepted.
+never offered), and notifications naming the account now in use are accepted, even
+while Dropbox cannot say whose the credentials are. An archive move asked for during
+the new listing moves nothing of the new account by the old catalog's paths.
 """
 
 from __future__ import annotations

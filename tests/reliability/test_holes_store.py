@@ -133,7 +133,6 @@ def test_another_process_holds_the_database(tmp_path: Path, ledger: Ledger) -> N
         f" {max(s[1] for s in busy) * 1000:.0f} ms); recovered {recovered_after:.1f} s"
         " after the lock went"
     )
-    print(entry.notes[-1])
     assert entry.wrong == 0, select.samples
     assert busy, "no /select was refused while the lock was held"
     assert worst < 1.0, f"/healthz took {worst:.2f} s while the database was held"
@@ -209,7 +208,6 @@ def test_a_full_disk(tmp_path: Path, ledger: Ledger) -> None:
         f"{len(acknowledged) - len(refused)} posts acknowledged on the full disk before one was"
         f" refused; refused ones: {len(refused)}, all recorded once there was room"
     )
-    print(entry.notes[-1])
     assert (entry.lost, entry.wrong) == (0, 0)
 
 
