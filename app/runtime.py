@@ -82,7 +82,7 @@ class Runtime:
         selection = SelectionService(
             config, store, lanes, metrics, client, catch_up, settings.archive_folder
         )
-        legacy = LegacyImport(config, store, metrics, client)
+        legacy = LegacyImport(config, store, metrics, client, catch_up)
         runtime = cls(settings, config, store, metrics, lanes, dropbox, workers, inboxes,
                       selection, legacy, stop)  # fmt: skip
         metrics.watch_catalog(runtime.catalog_gauges)
