@@ -1,8 +1,9 @@
 """The database held by another process, a full disk, a read-only state directory.
 
 - Another process holds SQLite's write lock for ten seconds: ``/healthz`` answers all
-  along (its worst latency goes to the ledger), ``/select`` answers 503 ``busy`` with
-  ``Retry-After`` and never 500, and everything recovers by itself once the lock goes.
+  along (its worst latency goes to the ledger), a leasing ``/select`` answers 503 ``busy``
+  with ``Retry-After`` and never 500, a preview (a read of a snapshot) is answered all
+  along, and everything recovers by itself once the lock goes.
 - The state directory's disk fills up (a small tmpfs the test mounts, then fills; as
   root only): ``/posted`` answers 503 ``storage_full`` (or ``busy``), never 500, loses
   nothing it acknowledged, and works again by itself once there is room.
@@ -83,8 +84,10 @@ def test_another_process_holds_the_database(tmp_path: Path, ledger: Ledger) -> N
         emulator.register_webhook(service.base_url + "/webhook")
         auth = {"headers": {"Authorization": service.client.headers["Authorization"]}}
         health = Sampler(service.base_url, "/healthz", 0.05)
-        # Previews: leases taken here would soon leave nothing for the checks after the lock.
-        select = Sampler(service.base_url, "/select", 0.05, {"dry_run": True}, **auth)
+        # Leases of a second, so that they come back and never run the folder dry; and
+        # previews, which read a snapshot beside the writer and are answered all along.
+        select = Sampler(service.base_url, "/select", 0.05, {"lease_seconds": 1}, **auth)
+        preview = Sampler(service.base_url, "/select", 0.05, {"dry_run": True}, **auth)
         publisher = Publisher(service.base_url)
         holder = subprocess.Popen(
             [sys.executable, "-c", HOLDER, str(state / "unposted.sqlite3"), str(HOLD_SECONDS)],
@@ -95,6 +98,7 @@ def test_another_process_holds_the_database(tmp_path: Path, ledger: Ledger) -> N
             held_at = time.monotonic()
             health.start()
             select.start()
+            preview.start()
             emulator.put_file("/Photos/during-the-lock.jpg", b"arrived while the lock was held")
             listed = emulator.counters.calls("files/list_folder")
             assert service.client.post("/admin/resync").status_code == 202
@@ -114,6 +118,7 @@ def test_another_process_holds_the_database(tmp_path: Path, ledger: Ledger) -> N
             publisher.close()
             health.stop()
             select.stop()
+            preview.stop()
             service.close()
 
     during = [sample for sample in health.samples if held_at <= sample[0] < released_at]
@@ -122,15 +127,17 @@ def test_another_process_holds_the_database(tmp_path: Path, ledger: Ledger) -> N
     busy = [sample for sample in select.samples if sample[2] == 503]
     entry.trials += 1
     entry.faults += 1
-    entry.inputs += len(health.samples) + len(select.samples)
+    entry.inputs += len(health.samples) + len(select.samples) + len(preview.samples)
     entry.wrong += sum(status not in (200, 503) for status in statuses)
     entry.wrong += sum(s[3] is None or '"busy"' not in s[4] for s in busy)
     entry.wrong += sum(s[2] != 200 for s in health.samples)
+    entry.wrong += sum(s[2] != 200 for s in preview.samples)
     entry.notes.append(
         f"/healthz sampled {len(during)} times every 50 ms while the lock was held"
         f" {released_at - held_at:.1f} s: worst {worst * 1000:.0f} ms; /select answered"
         f" {len(busy)} times 503 busy with Retry-After (slowest"
-        f" {max(s[1] for s in busy) * 1000:.0f} ms); recovered {recovered_after:.1f} s"
+        f" {max((s[1] for s in busy), default=0) * 1000:.0f} ms), previews 200 all along"
+        f" ({len(preview.samples)}); recovered {recovered_after:.1f} s"
         " after the lock went"
     )
     assert entry.wrong == 0, select.samples
