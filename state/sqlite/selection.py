@@ -30,6 +30,9 @@ _MAX_DUPLICATES = 100
 
 FileRow = tuple[Any, ...]
 """A ``files`` row in ``_FILE_COLUMNS`` order."""
+# ``INDEXED BY`` below: without statistics, SQLite prefers the primary key's first column
+# (``library_id``) of a WITHOUT ROWID table to a two-column index, and would read every
+# file of the library to find one image's duplicates or sidecars.
 
 
 def choose(
@@ -79,11 +82,12 @@ def file_by_name(db: sqlite3.Connection, library_id: int, name: str) -> FileRow:
         (folder,) = db.execute(
             "SELECT folder_lower FROM libraries WHERE id = ?", (library_id,)
         ).fetchone()
-        query, arg = "path_lower = ?", f"{folder}/{wanted}"
+        index, query, arg = "", "path_lower = ?", f"{folder}/{wanted}"
     else:
-        query, arg = "name_lower = ?", wanted
+        index, query, arg = " INDEXED BY files_by_name", "name_lower = ?", wanted
     row = db.execute(
-        f"SELECT {_FILE_COLUMNS} FROM files WHERE library_id = ? AND kind = 'image' AND {query}"
+        f"SELECT {_FILE_COLUMNS} FROM files{index} WHERE library_id = ? AND kind = 'image'"
+        f" AND {query}"
         " ORDER BY path_lower LIMIT 1",
         (library_id, arg),
     ).fetchone()
@@ -133,12 +137,14 @@ def describe(
         file
     )
     sidecars = db.execute(
-        "SELECT path_display, name FROM files WHERE library_id = ? AND stem = ?"
+        "SELECT path_display, name FROM files INDEXED BY files_by_stem"
+        " WHERE library_id = ? AND stem = ?"
         " AND kind = 'sidecar' ORDER BY path_lower",
         (library_id, stem),
     ).fetchall()
     duplicates = db.execute(
-        "SELECT path_display FROM files WHERE library_id = ? AND content_hash = ?"
+        "SELECT path_display FROM files INDEXED BY files_by_content_hash"
+        " WHERE library_id = ? AND content_hash = ?"
         " AND kind = 'image' AND path_lower != ? ORDER BY path_lower LIMIT ?",
         (library_id, content_hash, path_lower, _MAX_DUPLICATES),
     ).fetchall()
