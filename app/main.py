@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from app.api.access import Tokens
 from app.api.deps import Authorized, install
 from app.api.errors import ERROR_RESPONSES, install_error_handlers
-from app.api.routes import admin, health, posted, select, status, webhook
+from app.api.routes import admin, health, history, images, posted, select, status, webhook
 from app.config import check_credentials, load_config
 from app.dropbox.client import RetryPolicy
 from app.runtime import Runtime
@@ -46,7 +46,7 @@ def create_app(
             app, settings=settings, config=config, tokens=tokens, store=runtime.store,
             lanes=runtime.lanes, metrics=runtime.metrics, selection=runtime.selection,
             legacy=runtime.legacy, workers=runtime.workers, inboxes=runtime.inboxes,
-            readiness=runtime.unready_reasons,
+            readiness=runtime.unready_reasons, pictures=runtime.pictures,
         )  # fmt: skip
         app.state.runtime = runtime  # for tests and benchmarks to observe; routes never use it
         await runtime.start()
@@ -75,7 +75,8 @@ def create_app(
     app.include_router(status.operator_router)
     app.include_router(admin.resync_router)
     for prefix in ("", "/channels/{channel}"):  # the default channel, and each by name
-        for router in (select.router, posted.router, status.router, admin.router):
+        for router in (select.router, posted.router, status.router, admin.router, images.router,
+                       history.router):  # fmt: skip
             app.include_router(router, prefix=prefix)
 
     @app.get("/openapi.json", include_in_schema=False, dependencies=[Authorized])

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse, Response
 from app.api.body import BodyTooLarge, read_limited
 from app.api.deps import InboxesDep, MetricsDep, SettingsDep
 from app.api.errors import error_response
+from app.api.replies import WebhookReply
 from app.errors import RequestError
 from app.settings import Settings
 from webhooks.inbox import Inbox
@@ -49,7 +50,7 @@ async def challenge(challenge: str | None = None) -> Response:
     return Response(challenge, headers=headers)
 
 
-@router.post("/webhook", response_model=None)
+@router.post("/webhook", response_model=None, responses={200: {"model": WebhookReply}})
 async def notification(
     request: Request, settings: SettingsDep, inboxes: InboxesDep, metrics: MetricsDep
 ) -> JSONResponse:
