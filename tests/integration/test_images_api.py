@@ -23,7 +23,7 @@ def photos(emulator: Emulator, start_service: StartService) -> Service:
     for n in range(5):
         emulator.put_file(f"/Photos/p{n}.jpg", picture(n))
     emulator.put_file("/Photos/q-copy-of-p0.jpg", picture(0))
-    emulator.put_file("/Photos/p1.txt", "First line of the caption.\n\nSecond line.\n".encode())
+    emulator.put_file("/Photos/p1.txt", b"First line of the caption.\n\nSecond line.\n")
     return start_service()
 
 
