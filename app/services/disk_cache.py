@@ -14,6 +14,7 @@ that refuses a write only costs the cache: the entry is skipped and logged.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -93,7 +94,8 @@ class DiskCache:
             partial.replace(path)
         except OSError as exc:
             log.warning("cache: cannot keep %s: %s", path.name, exc.strerror or exc)
-            partial.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                partial.unlink()
             return
         with self._lock:
             index = self._load()
@@ -106,7 +108,8 @@ class DiskCache:
         while self._held > self.max_bytes and index:
             oldest, weight = index.popitem(last=False)
             self._held -= weight
-            oldest.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                oldest.unlink()
 
     def _forget(self, path: Path) -> None:
         with self._lock:
@@ -120,7 +123,7 @@ class DiskCache:
         for path in self.root.glob("*/*/*"):
             try:
                 if path.suffix == ".partial":
-                    path.unlink(missing_ok=True)  # a write a crash interrupted
+                    path.unlink()  # a write a crash interrupted
                 elif path.suffix in _KINDS:
                     stat = path.stat()
                     found.append((stat.st_mtime, path, stat.st_size + _OVERHEAD))
