@@ -19,6 +19,7 @@ from pathlib import Path
 
 import uvicorn
 
+from app import cli_publishing
 from app.config import check_credentials, load_config
 from app.dropbox.client import DropboxClient
 from app.errors import ConfigError, InvalidInput, UnpostedError
@@ -259,7 +260,20 @@ def build_parser() -> argparse.ArgumentParser:
     reset.add_argument("--yes", action="store_true", help="confirm: the state is cleared")
     for each in (pick, legacy, export, reset):
         each.add_argument("--channel", help="the channel (default: the default or only one)")
+    cli_publishing.add_parsers(commands)
     return parser
+
+
+def _on_local_state(run: cli_publishing.Run) -> Command:
+    def with_state(args: argparse.Namespace) -> int:
+        with _Local() as local:
+            return run(args, local)
+
+    return with_state
+
+
+for _name, _run in cli_publishing.COMMANDS.items():
+    _COMMANDS[_name] = _on_local_state(_run)
 
 
 def _positive(text: str) -> int:
