@@ -12,17 +12,15 @@ from fastapi import APIRouter, Query
 
 from app.api.deps import Authorized, ChannelDep, PicturesDep
 from app.api.replies import HistoryPageReply
+from app.api.routes.images import Page
 from app.services.pictures import history_json
-from state.store import MAX_PAGE
 
 router = APIRouter(tags=["images"], dependencies=[Authorized])
 
 
 @router.get("/history", response_model=HistoryPageReply)
 async def history(
-    channel: ChannelDep,
-    pictures: PicturesDep,
-    after: Annotated[str | None, Query(min_length=1, max_length=2048)] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 60,
+    channel: ChannelDep, pictures: PicturesDep, query: Annotated[Page, Query()]
 ) -> dict[str, object]:
-    return history_json(await pictures.history(channel, after, limit))
+    """``after``: the ``next`` of the page before."""
+    return history_json(await pictures.history(channel, query.after, query.limit))

@@ -14,7 +14,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
-from pydantic import AfterValidator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from app.api.deps import Authorized, CallerDep, ChannelDep, PicturesDep
 from app.api.replies import HoldReply, ImagePageReply, PictureReply
@@ -26,23 +26,39 @@ from state.store import MAX_PAGE, ImageFilter, ImageQuery
 router = APIRouter(tags=["images"], dependencies=[Authorized])
 
 ContentHash = Annotated[str, Path(pattern="^[0-9a-fA-F]{64}$"), AfterValidator(str.lower)]
-Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
-After = Annotated[str | None, Query(min_length=1, max_length=2048)]
+After = Annotated[str | None, Field(min_length=1, max_length=2048, pattern="^[A-Za-z0-9_-]+$")]
 _JPEG = {"content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}}}
+
+
+class Page(BaseModel):
+    """A page's query: an unknown parameter is refused, not ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    after: After = None
+    limit: Annotated[int, Field(ge=1, le=MAX_PAGE)] = 60
+
+
+class ImagesQuery(Page):
+    state: ImageFilter = "available"
+    q: Annotated[str | None, Field(min_length=1, max_length=255)] = None
+
+
+class ThumbnailQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    size: ThumbnailSize = GRID_SIZE
 
 
 @router.get("/images", response_model=ImagePageReply)
 async def images(
-    channel: ChannelDep,
-    pictures: PicturesDep,
-    state: ImageFilter = "available",
-    q: Annotated[str | None, Query(min_length=1, max_length=255)] = None,
-    after: After = None,
-    limit: Limit = 60,
+    channel: ChannelDep, pictures: PicturesDep, query: Annotated[ImagesQuery, Query()]
 ) -> dict[str, object]:
     """``available`` by name; ``leased`` soonest expiry first; ``held`` and ``posted`` newest
-    first; ``q``: names starting with it (case-insensitive), in name order."""
-    return page_json(await pictures.page(channel, ImageQuery(state, q, after, limit)))
+    first; ``q``: names starting with it (case-insensitive), in name order. ``after``: the
+    ``next`` of the page before."""
+    wanted = ImageQuery(query.state, query.q, query.after, query.limit)
+    return page_json(await pictures.page(channel, wanted))
 
 
 @router.get("/images/{content_hash}", response_model=PictureReply)
@@ -79,11 +95,11 @@ async def thumbnail(
     content_hash: ContentHash,
     channel: ChannelDep,
     pictures: PicturesDep,
-    size: ThumbnailSize = GRID_SIZE,
+    query: Annotated[ThumbnailQuery, Query()],
 ) -> Response:
     """A JPEG that fits ``size``, made by Dropbox; 404 ``no_thumbnail`` for a file it does
     not convert (format, or over 20 MB)."""
-    found = await pictures.thumbnail(channel, content_hash, size)
+    found = await pictures.thumbnail(channel, content_hash, query.size)
     if found.image is not None:
         headers = {"Cache-Control": "private, max-age=86400"}
         return Response(found.image, media_type="image/jpeg", headers=headers)
