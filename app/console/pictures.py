@@ -45,7 +45,8 @@ async def grid(
     q: Annotated[str | None, Query(max_length=255)] = None,
     after: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> Response:
-    query = ImageQuery(state, q.strip() or None if q else None, after or None, PAGE)
+    prefix = q.strip() if q else ""
+    query = ImageQuery(state, prefix or None, after or None, PAGE)
     page = await pictures.page(channel, query)
     await pictures.prefetch(channel, page.items, GRID_SIZE)
     counts = await lanes.store.run(store.channel_status, channel)

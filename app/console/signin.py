@@ -25,6 +25,8 @@ router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 @router.get("/console/sign-in")
 async def sign_in_page(request: Request, next: str | None = None) -> Response:
     session = current_session(request)
+    if session is not None and session.holder in access_of(request).holders:
+        return see_other(local_path(next))  # signed in already
     if session is None:
         session, cookie = access_of(request).sessions.issue()
     else:
