@@ -16,6 +16,7 @@ from emulator import Emulator, content_hash
 from tests.conftest import API_TOKEN
 from tests.integration.conftest import Service, StartService
 from tests.pictures import picture
+from tests.waiting import wait_until
 
 THUMBNAIL_ROUTES = ("files/get_thumbnail_v2", "files/get_thumbnail_batch")
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -217,3 +218,24 @@ def test_tokens_never_reach_pages_or_logs(
         client.post("/console/sign-in", data={"csrf": "x", "token": API_TOKEN})
     for text in [*pages, caplog.text]:
         assert API_TOKEN not in text
+
+
+def test_the_overview_shows_a_first_listing_as_it_goes(
+    emulator: Emulator, start_service: StartService
+) -> None:
+    emulator.bulk_generate("/Photos", 2500)
+    held = emulator.faults.hold("files/list_folder/continue")
+    try:
+        service = start_service(wait=False)
+        with httpx.Client(base_url=service.base_url) as client:
+            page = client.get("/console/sign-in")
+            client.post("/console/sign-in", data={"csrf": csrf_of(page), "token": API_TOKEN})
+            wait_until(lambda: emulator.counters.in_flight("files/list_folder/continue") == 1)
+            progress = client.get("/console/progress").json()["libraries"]["default"]
+            assert progress["syncing"] and progress["entries"] == 2000 and progress["pages"] == 1
+            assert progress["percent"] is None  # a first listing: no known end
+            overview = client.get("/").text
+            assert 'data-syncing="yes"' in overview and "2000 entries, 1 pages" in overview
+    finally:
+        held.release()
+    service.wait_ready()
