@@ -3,31 +3,53 @@
 Called from entry points only (the CLI). Modules log with
 ``logging.getLogger(__name__)`` and %-style arguments; structured fields travel in
 ``extra={"event": ..., ...}`` and become JSON keys.
+
+Records are formatted and written by a thread of their own (a ``QueueListener``): the
+event loop only hands each record over, so a publisher's request never waits for a JSON
+encoder or for stderr. ``flush_logging()`` waits until every record handed over is out.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
+import queue
 import sys
+from logging.handlers import QueueHandler, QueueListener
+from typing import IO
 
 from pythonjsonlogger.json import JsonFormatter
 
 _CONSOLE = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+_listener: QueueListener | None = None
 
 
-def setup_logging(level: str = "INFO", fmt: str = "json") -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    if fmt == "json":
-        handler.setFormatter(
-            JsonFormatter(
-                "%(asctime)s %(levelname)s %(name)s %(message)s",
-                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
-            )
-        )
-    else:
-        handler.setFormatter(logging.Formatter(_CONSOLE))
+class _HandOver(QueueHandler):
+    """Queues the record as it is: formatting happens in the listener's thread.
+
+    ``QueueHandler.prepare`` would format the message here, on the caller's thread; the
+    records carry plain values (strings, numbers), so passing them on unformatted is safe.
+    """
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        if record.exc_info and not record.exc_text:
+            # A traceback refers to live frames: render it now, while they exist.
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        return record
+
+
+def setup_logging(level: str = "INFO", fmt: str = "json", stream: IO[str] | None = None) -> None:
+    """Log at ``level`` in ``fmt`` to ``stream`` (default: stderr)."""
+    global _listener
+    if _listener is not None:
+        _listener.stop()
+    output = logging.StreamHandler(stream or sys.stderr)
+    output.setFormatter(_formatter(fmt))
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    _listener = QueueListener(records, output, respect_handler_level=False)
+    _listener.start()
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [_HandOver(records)]
     root.setLevel(level)
     # uvicorn's own handlers would print a second, unstructured copy of each line.
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
@@ -35,3 +57,25 @@ def setup_logging(level: str = "INFO", fmt: str = "json") -> None:
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
     logging.getLogger("dropbox").setLevel(logging.WARNING)
+
+
+def flush_logging() -> None:
+    """Write out every record handed over so far (the listener stops, then starts again)."""
+    if _listener is not None:
+        _listener.stop()
+        _listener.start()
+
+
+def _formatter(fmt: str) -> logging.Formatter:
+    if fmt == "json":
+        return JsonFormatter(
+            "%(asctime)s %(levelname)s %(name)s %(message)s",
+            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+        )
+    return logging.Formatter(_CONSOLE)
+
+
+@atexit.register
+def _stop() -> None:
+    if _listener is not None:
+        _listener.stop()

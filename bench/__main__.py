@@ -102,7 +102,7 @@ class Mode:
 
 def _webhook_burst(count: int) -> Section:
     def section() -> dict[str, Any]:
-        from bench import webhook_burst  # another engineer's module; may be absent
+        from bench import webhook_burst
 
         return webhook_burst.run(count=count)
 

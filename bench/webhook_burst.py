@@ -1,12 +1,11 @@
 """Webhook acknowledgement latency under a burst, and the catch-ups the burst causes.
 
 Starts the emulator and the service in this process (uvicorn in threads, state in a
-temporary directory), sends ``count`` correctly signed notifications as fast as a
-few threads with keep-alive clients can, and reports:
+temporary directory), and a sender process of its own (``--send``) that posts ``count``
+correctly signed notifications as fast as ``threads`` keep-alive clients can. Reports:
 
-- ``ack_ms``: p50/p99/max as each sender saw it, request out to reply in. The senders
-  share the process (and its GIL) with the service, and each waits behind the others'
-  requests, so this grows with ``threads``.
+- ``ack_ms``: p50/p99/max as each sender saw it, request out to reply in, measured in
+  the sender process, which shares nothing with the service but the machine.
 - ``server_ms``: the same, timed inside the server from the request's arrival at the
   app to the end of its reply: what Dropbox would wait, less the network.
 - ``catch_up_requests`` and ``catch_up_runs``: what the whole burst cost.
@@ -19,6 +18,8 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -74,7 +75,7 @@ class Burst:
     seconds: float = 0.0
 
 
-def run(count: int = 1000, threads: int = 4) -> dict[str, Any]:
+def run(count: int = 1000, threads: int = 16) -> dict[str, Any]:
     """Send the burst and measure; returns the figures as a JSON-ready dict."""
     emulator = Emulator()
     emulator.create_folder("/Photos")
@@ -115,14 +116,23 @@ def _service(emulator: Emulator, state_dir: Path) -> Iterator[tuple[Runtime, Ser
 
 
 def _burst(base_url: str, emulator: Emulator, count: int, threads: int) -> Burst:
+    """Run the senders in a process of their own and read back what they saw."""
     body = emulator.webhooks.body()
-    headers = {
-        "Content-Type": "application/json",
-        "X-Dropbox-Signature": signature(emulator.app_secret, body),
-    }
+    command = [sys.executable, "-m", "bench.webhook_burst", "--send", base_url,
+               "--count", str(count), "--threads", str(threads),
+               "--signature", signature(emulator.app_secret, body)]  # fmt: skip
+    done = subprocess.run(command, input=body, capture_output=True, check=True, timeout=600)
+    seen = json.loads(done.stdout)
+    return Burst(seen["ack_ms"], Counter({int(k): v for k, v in seen["statuses"].items()}),
+                 seen["seconds"])  # fmt: skip
+
+
+def send(base_url: str, body: bytes, sig: str, count: int, threads: int) -> Burst:
+    """The sender process: ``count`` notifications over ``threads`` keep-alive clients."""
+    headers = {"Content-Type": "application/json", "X-Dropbox-Signature": sig}
     burst, lock, start = Burst(), threading.Lock(), threading.Barrier(threads + 1)
 
-    def send(share: int) -> None:
+    def sender(share: int) -> None:
         mine, codes = [], Counter[int]()
         with httpx.Client(base_url=base_url, headers=headers, timeout=30) as client:
             client.get("/healthz")  # open the keep-alive connection before the clock starts
@@ -136,7 +146,7 @@ def _burst(base_url: str, emulator: Emulator, count: int, threads: int) -> Burst
             burst.statuses.update(codes)
 
     shares = [count // threads + (1 if index < count % threads else 0) for index in range(threads)]
-    workers = [threading.Thread(target=send, args=(share,)) for share in shares]
+    workers = [threading.Thread(target=sender, args=(share,)) for share in shares]
     for worker in workers:
         worker.start()
     start.wait()
@@ -173,8 +183,15 @@ def _wait_for(check: Callable[[], bool], timeout: float = 30.0) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=1000)
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=16)
+    parser.add_argument("--send", metavar="URL", help="be the sender process (body on stdin)")
+    parser.add_argument("--signature", default="")
     args = parser.parse_args()
+    if args.send:
+        seen = send(args.send, sys.stdin.buffer.read(), args.signature, args.count, args.threads)
+        statuses = {str(code): number for code, number in seen.statuses.items()}
+        print(json.dumps({"ack_ms": seen.ack_ms, "statuses": statuses, "seconds": seen.seconds}))
+        return
     print(json.dumps(run(args.count, args.threads), indent=2))
 
 

@@ -117,7 +117,7 @@ class SelectionService:
     async def select(self, channel: str, options: SelectOptions) -> Offer:
         started = time.perf_counter()
         level = logging.DEBUG if options.dry_run else logging.INFO
-        log.log(level, "image selection started", extra={
+        log.debug("image selection started", extra={
             "event": "image_selection_start", "channel": channel,
             "dry_run": options.dry_run, "by_name": options.name is not None,
         })  # fmt: skip

@@ -22,10 +22,17 @@ from state.rules import is_pending
 from state.sqlite import queue
 from state.sqlite.lookup import where_in
 
+# An upsert, not INSERT OR REPLACE: a replacing insert deletes without firing the delete
+# trigger that keeps the library's counts.
 _UPSERT = (
-    "INSERT OR REPLACE INTO files (library_id, path_lower, path_display, name, name_lower, id,"
+    "INSERT INTO files (library_id, path_lower, path_display, name, name_lower, id,"
     " rev, size, server_modified, client_modified, content_hash, kind, stem, generation)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (library_id, path_lower) DO UPDATE SET path_display = excluded.path_display,"
+    " name = excluded.name, name_lower = excluded.name_lower, id = excluded.id,"
+    " rev = excluded.rev, size = excluded.size, server_modified = excluded.server_modified,"
+    " client_modified = excluded.client_modified, content_hash = excluded.content_hash,"
+    " kind = excluded.kind, stem = excluded.stem, generation = excluded.generation"
 )
 _AT = "path_lower = ?"
 _UNDER = "path_lower >= ? AND path_lower < ?"
@@ -135,6 +142,7 @@ def refresh_images(db: sqlite3.Connection, library_id: int, content_hashes: Iter
     # SQLite takes the bare columns of a min() query from the row holding the minimum.
     held = {row[0]: row[1:] for row in where_in(db, (
         "SELECT content_hash, min(path_lower), name_lower, server_modified, size FROM files"
+        " INDEXED BY files_by_content_hash"
         f" WHERE library_id = {library_id} AND kind = 'image' AND content_hash IS NOT NULL"
         " AND content_hash IN ({marks}) GROUP BY content_hash"), wanted)}  # fmt: skip
     query = f"SELECT content_hash FROM images WHERE library_id = {library_id} AND content_hash IN"

@@ -40,15 +40,16 @@ def channels_of(db: sqlite3.Connection, library_id: int) -> list[Channel]:
 
 
 def size(db: sqlite3.Connection, channel_id: int) -> int:
-    top = db.execute("SELECT max(slot) FROM queue WHERE channel_id = ?", (channel_id,)).fetchone()
-    return 0 if top[0] is None else int(top[0]) + 1
+    """How many images are available: the channel's ``pool_size``, kept by triggers."""
+    row = db.execute("SELECT pool_size FROM channels WHERE id = ?", (channel_id,)).fetchone()
+    return int(row[0])
 
 
 def add(db: sqlite3.Connection, channel_id: int, content_hash: str) -> None:
     """Make an image available (no-op when it already is)."""
     db.execute(
-        "UPDATE queue SET slot = (SELECT coalesce(max(slot), -1) + 1 FROM queue"
-        " WHERE channel_id = ?1) WHERE channel_id = ?1 AND content_hash = ?2 AND slot IS NULL",
+        "UPDATE queue SET slot = (SELECT pool_size FROM channels WHERE id = ?1)"
+        " WHERE channel_id = ?1 AND content_hash = ?2 AND slot IS NULL",
         (channel_id, content_hash),
     )
 

@@ -1,4 +1,6 @@
-"""Counts for ``/status``, ``/readyz`` and metrics, read inside the caller's transaction."""
+"""Counts for ``/status``, ``/readyz`` and metrics: one row each, read inside the caller's
+transaction. The counts are kept by triggers as the catalog changes (``schema``), so a
+report costs the same at a thousand images or a million."""
 
 from __future__ import annotations
 
@@ -9,54 +11,38 @@ from state.store import ChannelStatus, LibraryStatus
 
 
 def library_status(db: sqlite3.Connection, library_id: int) -> LibraryStatus:
-    files = dict(
-        db.execute(
-            "SELECT kind, count(*) FROM files WHERE library_id = ? GROUP BY kind", (library_id,)
-        ).fetchall()
-    )
-    unique, pending = db.execute(
-        "SELECT count(*), coalesce(sum(pending), 0) FROM images WHERE library_id = ?",
-        (library_id,),
-    ).fetchone()
-    (without,) = db.execute(
-        "SELECT count(*) FROM files WHERE library_id = ? AND kind = 'image'"
-        " AND content_hash IS NULL",
-        (library_id,),
-    ).fetchone()
-    cursor, listing, ready_at, last_sync_at, account_id = db.execute(
-        "SELECT cursor, listing, ready_at, last_sync_at, account_id FROM libraries WHERE id = ?",
+    row = db.execute(
+        "SELECT n_images, n_unique, n_skipped, n_without_hash, n_pending, cursor IS NOT NULL,"
+        " listing, ready_at IS NOT NULL, last_sync_at, account_id FROM libraries WHERE id = ?",
         (library_id,),
     ).fetchone()
     return LibraryStatus(
-        images=int(files.get("image", 0)),
-        unique_images=int(unique),
-        skipped=int(files.get("skipped", 0)),
-        without_content_hash=int(without),
-        pending=int(pending),
-        cursor=cursor is not None,
-        listing=bool(listing),
-        ready=ready_at is not None,
-        last_sync_at=last_sync_at,
-        account_id=account_id,
+        images=row[0],
+        unique_images=row[1],
+        skipped=row[2],
+        without_content_hash=row[3],
+        pending=row[4],
+        cursor=bool(row[5]),
+        listing=bool(row[6]),
+        ready=bool(row[7]),
+        last_sync_at=row[8],
+        account_id=row[9],
     )
 
 
 def channel_status(db: sqlite3.Connection, channel: queue.Channel, now: float) -> ChannelStatus:
-    (library,) = db.execute(
-        "SELECT l.name FROM libraries AS l JOIN channels AS c ON c.library_id = l.id"
-        " WHERE c.id = ?",
+    library, pool_size, posted = db.execute(
+        "SELECT l.name, c.pool_size, c.n_posted FROM channels AS c"
+        " JOIN libraries AS l ON l.id = c.library_id WHERE c.id = ?",
         (channel.id,),
     ).fetchone()
-    (posted,) = db.execute(
-        "SELECT count(*) FROM posted WHERE channel_id = ? AND cycle = ?",
-        (channel.id, channel.cycle),
-    ).fetchone()
-    expired = leases.count_running(db, channel.id) - leases.count_active(db, channel.id, now)
+    active = leases.count_active(db, channel.id, now)
+    expired = leases.count_running(db, channel.id) - active
     return ChannelStatus(
         library=library,
         # An expired lease not yet reclaimed is available: the next selection reclaims it.
-        available=queue.size(db, channel.id) + expired,
-        leased=leases.count_active(db, channel.id, now),
-        posted=int(posted),
+        available=pool_size + expired,
+        leased=active,
+        posted=posted,
         cycle=channel.cycle,
     )

@@ -101,6 +101,7 @@ CREATE TABLE channels (
     exhausted  TEXT NOT NULL DEFAULT 'stop' CHECK (exhausted IN ('stop', 'new_cycle')),
     cycle      INTEGER NOT NULL DEFAULT 1
 );
+CREATE INDEX channels_by_library ON channels (library_id);
 INSERT INTO libraries (id, name, account_id, cursor, listing, generation, ready_at, last_sync_at)
 SELECT 1, 'default',
     (SELECT value FROM meta WHERE key = 'account_id'),
@@ -238,6 +239,80 @@ WITH renumbered AS (
 UPDATE queue SET slot = -renumbered.n FROM renumbered
 WHERE queue.channel_id = 1 AND queue.content_hash = renumbered.content_hash;
 UPDATE queue SET slot = -slot - 1 WHERE slot < 0;
+
+-- Counts kept as the catalog changes, never counted: /status, /metrics and the random
+-- pick read one row whatever the size. Triggers keep them, so no code path can forget.
+ALTER TABLE libraries ADD COLUMN n_images INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE libraries ADD COLUMN n_skipped INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE libraries ADD COLUMN n_without_hash INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE libraries ADD COLUMN n_unique INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE libraries ADD COLUMN n_pending INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE channels ADD COLUMN pool_size INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE channels ADD COLUMN n_posted INTEGER NOT NULL DEFAULT 0;
+UPDATE libraries SET
+    n_images = (SELECT count(*) FROM files WHERE library_id = libraries.id AND kind = 'image'),
+    n_skipped = (SELECT count(*) FROM files WHERE library_id = libraries.id AND kind = 'skipped'),
+    n_without_hash = (SELECT count(*) FROM files WHERE library_id = libraries.id
+                      AND kind = 'image' AND content_hash IS NULL),
+    n_unique = (SELECT count(*) FROM images WHERE library_id = libraries.id),
+    n_pending = (SELECT count(*) FROM images WHERE library_id = libraries.id AND pending = 1);
+UPDATE channels SET
+    pool_size = (SELECT count(*) FROM queue WHERE channel_id = channels.id AND slot IS NOT NULL),
+    n_posted = (SELECT count(*) FROM posted WHERE channel_id = channels.id
+                AND cycle = channels.cycle);
+CREATE TRIGGER files_counted AFTER INSERT ON files BEGIN
+    UPDATE libraries SET n_images = n_images + (new.kind = 'image'),
+        n_skipped = n_skipped + (new.kind = 'skipped'),
+        n_without_hash = n_without_hash + (new.kind = 'image' AND new.content_hash IS NULL)
+    WHERE id = new.library_id;
+END;
+CREATE TRIGGER files_uncounted AFTER DELETE ON files BEGIN
+    UPDATE libraries SET n_images = n_images - (old.kind = 'image'),
+        n_skipped = n_skipped - (old.kind = 'skipped'),
+        n_without_hash = n_without_hash - (old.kind = 'image' AND old.content_hash IS NULL)
+    WHERE id = old.library_id;
+END;
+CREATE TRIGGER files_recounted AFTER UPDATE OF kind, content_hash ON files BEGIN
+    UPDATE libraries SET n_images = n_images + (new.kind = 'image') - (old.kind = 'image'),
+        n_skipped = n_skipped + (new.kind = 'skipped') - (old.kind = 'skipped'),
+        n_without_hash = n_without_hash
+            + (new.kind = 'image' AND new.content_hash IS NULL)
+            - (old.kind = 'image' AND old.content_hash IS NULL)
+    WHERE id = new.library_id;
+END;
+CREATE TRIGGER images_counted AFTER INSERT ON images BEGIN
+    UPDATE libraries SET n_unique = n_unique + 1, n_pending = n_pending + new.pending
+    WHERE id = new.library_id;
+END;
+CREATE TRIGGER images_uncounted AFTER DELETE ON images BEGIN
+    UPDATE libraries SET n_unique = n_unique - 1, n_pending = n_pending - old.pending
+    WHERE id = old.library_id;
+END;
+CREATE TRIGGER images_pending AFTER UPDATE OF pending ON images BEGIN
+    UPDATE libraries SET n_pending = n_pending + new.pending - old.pending
+    WHERE id = new.library_id;
+END;
+CREATE TRIGGER queue_counted AFTER INSERT ON queue WHEN new.slot IS NOT NULL BEGIN
+    UPDATE channels SET pool_size = pool_size + 1 WHERE id = new.channel_id;
+END;
+CREATE TRIGGER queue_uncounted AFTER DELETE ON queue WHEN old.slot IS NOT NULL BEGIN
+    UPDATE channels SET pool_size = pool_size - 1 WHERE id = old.channel_id;
+END;
+CREATE TRIGGER queue_recounted AFTER UPDATE OF slot ON queue
+WHEN (new.slot IS NULL) != (old.slot IS NULL) BEGIN
+    UPDATE channels SET pool_size = pool_size + (new.slot IS NOT NULL) - (old.slot IS NOT NULL)
+    WHERE id = new.channel_id;
+END;
+CREATE TRIGGER posted_counted AFTER INSERT ON posted BEGIN
+    UPDATE channels SET n_posted = n_posted + 1 WHERE id = new.channel_id AND cycle = new.cycle;
+END;
+CREATE TRIGGER posted_uncounted AFTER DELETE ON posted BEGIN
+    UPDATE channels SET n_posted = n_posted - 1 WHERE id = old.channel_id AND cycle = old.cycle;
+END;
+CREATE TRIGGER cycle_turned AFTER UPDATE OF cycle ON channels BEGIN
+    UPDATE channels SET n_posted = (SELECT count(*) FROM posted
+        WHERE channel_id = new.id AND cycle = new.cycle) WHERE id = new.id;
+END;
 """
 
 _V4 = """
@@ -315,6 +390,17 @@ def migrate(connection: sqlite3.Connection, path: str, target: int = SCHEMA_VERS
 
 
 def _statements(script: str) -> list[str]:
-    """Split a migration into statements, so they run inside our transaction."""
+    """Split a migration into statements, so they run inside our transaction.
+
+    A trigger's body holds semicolons of its own: a piece is a statement only once
+    SQLite says it is complete.
+    """
     lines = [line for line in script.splitlines() if not line.lstrip().startswith("--")]
-    return [part.strip() for part in "\n".join(lines).split(";") if part.strip()]
+    statements, pending = [], ""
+    for part in "\n".join(lines).split(";"):
+        pending += part + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                statements.append(pending.strip())
+            pending = ""
+    return statements

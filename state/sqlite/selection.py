@@ -27,12 +27,13 @@ _FILE_COLUMNS = (
     "library_id, path_lower, path_display, name, id, size, rev, server_modified, content_hash, stem"
 )
 _MAX_DUPLICATES = 100
+# Without statistics SQLite would rather walk a library's primary key in path order than
+# use a narrower index and sort; with one library that is a scan. The hot queries name
+# their index (tests/integration/test_sqlite_store.py checks every plan).
+_INDEX = {"path_lower = ?": "", "name_lower = ?": "INDEXED BY files_by_name"}
 
 FileRow = tuple[Any, ...]
 """A ``files`` row in ``_FILE_COLUMNS`` order."""
-# ``INDEXED BY`` below: without statistics, SQLite prefers the primary key's first column
-# (``library_id``) of a WITHOUT ROWID table to a two-column index, and would read every
-# file of the library to find one image's duplicates or sidecars.
 
 
 def choose(
@@ -82,12 +83,12 @@ def file_by_name(db: sqlite3.Connection, library_id: int, name: str) -> FileRow:
         (folder,) = db.execute(
             "SELECT folder_lower FROM libraries WHERE id = ?", (library_id,)
         ).fetchone()
-        index, query, arg = "", "path_lower = ?", f"{folder}/{wanted}"
+        query, arg = "path_lower = ?", f"{folder}/{wanted}"
     else:
-        index, query, arg = " INDEXED BY files_by_name", "name_lower = ?", wanted
+        query, arg = "name_lower = ?", wanted
     row = db.execute(
-        f"SELECT {_FILE_COLUMNS} FROM files{index} WHERE library_id = ? AND kind = 'image'"
-        f" AND {query}"
+        f"SELECT {_FILE_COLUMNS} FROM files {_INDEX[query]}"
+        f" WHERE library_id = ? AND kind = 'image' AND {query}"
         " ORDER BY path_lower LIMIT 1",
         (library_id, arg),
     ).fetchone()
@@ -103,6 +104,14 @@ def representative(db: sqlite3.Connection, library_id: int, content_hash: str) -
         (library_id, content_hash),
     ).fetchone()
     return tuple(row)
+
+
+def lease_ran_out(
+    db: sqlite3.Connection, channel: queue.Channel, content_hash: str, now: float
+) -> bool:
+    """Is a lease on this image past its time but not yet reclaimed?"""
+    lease = leases.running(db, channel.id, content_hash)
+    return lease is not None and lease.state(now) == "expired"
 
 
 def check_leasable(

@@ -12,10 +12,8 @@ from __future__ import annotations
 import random
 import secrets
 import sqlite3
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -26,17 +24,15 @@ from state.errors import (
     LeaseExpired,
     LeaseNotFound,
     NotReady,
-    StorageFull,
-    StoreBusy,
     UnknownName,
 )
 from state.hashing import BLOCK_SIZE
 from state.rules import iso, turns_cycle
 from state.sqlite import browse, catalog, holds, leases, posted, queue, selection
+from state.sqlite.connections import Connections, Trace
 from state.sqlite.define import define, from_scratch
 from state.sqlite.lookup import where_in
 from state.sqlite.reports import channel_status, library_status
-from state.sqlite.schema import connect
 from state.store import (
     ChannelDef,
     ChannelStatus,
@@ -67,34 +63,28 @@ class _Rollback(Exception):
     """Raised inside a transaction to undo it on purpose (previews)."""
 
 
+class _NeedsWriter(Exception):
+    """A preview found that answering it would change something first."""
+
+
 class SqliteStore:
     def __init__(
         self,
         path: Path,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        trace: Trace | None = None,
     ) -> None:
+        """``trace``: called with every statement run, on every connection (diagnostics)."""
         self.path = path
-        self._db = connect(path, BUSY_SECONDS)
-        self._lock = threading.Lock()
+        self._connections = Connections(path, BUSY_SECONDS, trace)
+        self._transaction = self._connections.writing
+        self._read = self._connections.reading
         self._clock = clock
         self._rng = rng or random.Random()
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock, _translated():
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._connections.close()
 
     def define(
         self, libraries: Sequence[LibraryDef], channels: Sequence[ChannelDef]
@@ -104,7 +94,7 @@ class SqliteStore:
 
     # -- the catch-up ---------------------------------------------------------------
     def sync_state(self, library: str) -> SyncState:
-        with self._transaction() as db:
+        with self._read() as db:
             row = db.execute(
                 "SELECT cursor, listing, ready_at, last_sync_at, account_id FROM libraries"
                 " WHERE name = ?",
@@ -174,7 +164,7 @@ class SqliteStore:
             return Relisting(library, f"account {known}", f"account {account_id}")
 
     def pending_images(self, library: str) -> list[LargeImage]:
-        with self._transaction() as db:
+        with self._read() as db:
             rows = db.execute(
                 "SELECT i.content_hash, f.path_display, i.size FROM images AS i"
                 " JOIN files AS f ON f.library_id = i.library_id AND f.path_lower = i.path_lower"
@@ -199,6 +189,12 @@ class SqliteStore:
 
     # -- selection ------------------------------------------------------------------
     def select(self, channel: str, request: SelectRequest) -> Selection:
+        if request.dry_run:
+            try:  # a preview reads a snapshot, beside any writer
+                with self._read() as db:
+                    return self._select_in(db, channel, request, writable=False)
+            except _NeedsWriter:
+                pass  # it would reclaim a lease or turn a cycle: see it done, then undo it
         try:
             with self._transaction() as db:
                 chosen = self._select_in(db, channel, request)
@@ -208,7 +204,9 @@ class SqliteStore:
         except _Rollback:
             return replace(chosen, lease=None)  # the preview's lease was rolled back
 
-    def _select_in(self, db: sqlite3.Connection, name: str, request: SelectRequest) -> Selection:
+    def _select_in(
+        self, db: sqlite3.Connection, name: str, request: SelectRequest, writable: bool = True
+    ) -> Selection:
         channel, library_id = _channel(db, name)
         _require_ready(db, library_id)
         now = self._clock()
@@ -216,9 +214,11 @@ class SqliteStore:
         if request.name is not None:
             file = selection.file_by_name(db, library_id, request.name)
             content_hash = str(file[8])
+            if not writable and selection.lease_ran_out(db, channel, content_hash, now):
+                raise _NeedsWriter
             posted_at = selection.check_leasable(db, channel, content_hash, request.name, now)
         else:
-            content_hash = self._choose(db, channel, library_id, now)
+            content_hash = self._choose(db, channel, library_id, now, writable)
             file = selection.representative(db, library_id, content_hash)
         lease = None
         if posted_at is None and not request.dry_run:
@@ -228,13 +228,29 @@ class SqliteStore:
         return selection.describe(db, file, lease, posted_at)
 
     def _choose(
-        self, db: sqlite3.Connection, channel: queue.Channel, library_id: int, now: float
+        self,
+        db: sqlite3.Connection,
+        channel: queue.Channel,
+        library_id: int,
+        now: float,
+        writable: bool,
     ) -> str:
+        """By the channel's policy; with nothing left, reclaim expired leases or start a new
+        cycle if the rules say so (a read-only preview hands that to the writer)."""
         policy, exhausted = db.execute(
             "SELECT policy, exhausted FROM channels WHERE id = ?", (channel.id,)
         ).fetchone()
         found = selection.choose(db, channel.id, policy, self._rng)
-        if found is None and leases.reclaim(db, now, RECLAIM_AT_SELECTION):
+        if found is not None:
+            return found
+        running = leases.count_running(db, channel.id)
+        expired = running - leases.count_active(db, channel.id, now)
+        turns = turns_cycle(
+            exhausted, 0, running - expired, selection.library_images(db, library_id)
+        )
+        if (expired or turns) and not writable:
+            raise _NeedsWriter
+        if expired and leases.reclaim(db, now, RECLAIM_AT_SELECTION):
             found = selection.choose(db, channel.id, policy, self._rng)
         if found is None and turns_cycle(
             exhausted, 0, leases.count_running(db, channel.id),
@@ -264,7 +280,7 @@ class SqliteStore:
             return _info(channel, replace(lease, expires_at=now + seconds), now)
 
     def lease_info(self, channel: str, lease_id: str) -> LeaseInfo:
-        with self._transaction() as db:
+        with self._read() as db:
             lease = leases.find_in(db, _channel(db, channel)[0].id, lease_id)
         return _info(channel, lease, self._clock())
 
@@ -297,11 +313,14 @@ class SqliteStore:
 
     def archive_paths(self, library: str, content_hash: str) -> list[str]:
         """Every path holding this content, and the sidecars beside each."""
-        with self._transaction() as db:
+        with self._read() as db:
             rows = db.execute(
-                "SELECT path_display FROM files WHERE library_id = ?1 AND content_hash = ?2"
-                " AND kind = 'image' UNION ALL SELECT s.path_display FROM files AS i"
-                " JOIN files AS s ON s.library_id = i.library_id AND s.stem = i.stem"
+                "SELECT path_display FROM files INDEXED BY files_by_content_hash"
+                " WHERE library_id = ?1 AND content_hash = ?2"
+                " AND kind = 'image' UNION ALL SELECT s.path_display"
+                " FROM files AS i INDEXED BY files_by_content_hash"
+                " JOIN files AS s INDEXED BY files_by_stem"
+                " ON s.library_id = i.library_id AND s.stem = i.stem"
                 " AND s.kind = 'sidecar'"
                 " WHERE i.library_id = ?1 AND i.content_hash = ?2 AND i.kind = 'image'",
                 (_library_id(db, library), content_hash),
@@ -314,7 +333,7 @@ class SqliteStore:
 
     # -- posted state ---------------------------------------------------------------
     def export_posted(self, channel: str) -> PostedExport:
-        with self._transaction() as db:
+        with self._read() as db:
             return posted.export(db, _channel(db, channel)[0].id)
 
     def reset_posted(self, channel: str) -> PostedExport:
@@ -332,7 +351,7 @@ class SqliteStore:
             catalog.settle_pending(db, library_id)
 
     def unresolved_digests(self, channel: str) -> set[str]:
-        with self._transaction() as db:
+        with self._read() as db:
             rows = db.execute(
                 "SELECT sha256 FROM legacy_unresolved WHERE channel_id = ?",
                 (_channel(db, channel)[0].id,),
@@ -341,7 +360,7 @@ class SqliteStore:
 
     # -- legacy lookups -------------------------------------------------------------
     def catalog_hashes(self, library: str, content_hashes: Iterable[str]) -> set[str]:
-        with self._transaction() as db:
+        with self._read() as db:
             query = (
                 f"SELECT content_hash FROM images WHERE library_id = {_library_id(db, library)}"
                 " AND content_hash IN ({marks})"
@@ -349,7 +368,7 @@ class SqliteStore:
             return {row[0] for row in where_in(db, query, content_hashes)}
 
     def large_images_without_sha256(self, library: str) -> list[LargeImage]:
-        with self._transaction() as db:
+        with self._read() as db:
             rows = db.execute(
                 "SELECT i.content_hash, f.path_display, i.size FROM images AS i"
                 " JOIN files AS f ON f.library_id = i.library_id AND f.path_lower = i.path_lower"
@@ -365,7 +384,7 @@ class SqliteStore:
 
     def catalog_hashes_by_sha256(self, library: str, digests: Iterable[str]) -> dict[str, str]:
         """``sha256 -> content_hash`` of the library's images whose whole-file digest is known."""
-        with self._transaction() as db:
+        with self._read() as db:
             query = (
                 "SELECT k.sha256, k.content_hash FROM sha256_by_content_hash AS k"
                 " JOIN images AS i ON i.content_hash = k.content_hash"
@@ -375,35 +394,35 @@ class SqliteStore:
 
     # -- reports --------------------------------------------------------------------
     def library_status(self, library: str) -> LibraryStatus:
-        with self._transaction() as db:
+        with self._read() as db:
             return library_status(db, _library_id(db, library))
 
     def channel_status(self, channel: str) -> ChannelStatus:
-        with self._transaction() as db:
+        with self._read() as db:
             row, _ = _channel(db, channel)
             return channel_status(db, row, self._clock())
 
     def catalog_files(self, library: str) -> dict[str, str | None]:
         """Every image and sidecar held, ``path_lower -> content_hash``: a full read."""
-        with self._transaction() as db:
+        with self._read() as db:
             rows = db.execute(
                 "SELECT path_lower, content_hash FROM files WHERE library_id = ?",
                 (_library_id(db, library),),
             )
             return dict(rows)
 
-    # -- browsing -------------------------------------------------------------------
+    # -- browsing: reads on a snapshot, beside any writer ------------------------------
     def images(self, channel: str, query: ImageQuery) -> ImagePage:
-        with self._transaction() as db:
+        with self._read() as db:
             return browse.images(db, *_channel(db, channel), query, self._clock())
 
     def history(self, channel: str, after: str | None, limit: int) -> HistoryPage:
-        with self._transaction() as db:
+        with self._read() as db:
             return browse.history(db, *_channel(db, channel), after, limit, self._clock())
 
     def image(self, channel: str, content_hash: str) -> ImageDetail:
         now = self._clock()
-        with self._transaction() as db:
+        with self._read() as db:
             row, library_id = _channel(db, channel)
             found = browse.item(db, row, library_id, content_hash, now)
             if found is None:
@@ -417,20 +436,6 @@ class SqliteStore:
     def unhold(self, channel: str, content_hash: str) -> bool:
         with self._transaction() as db:
             return holds.unhold(db, _channel(db, channel)[0], content_hash)
-
-
-@contextmanager
-def _translated() -> Iterator[None]:
-    """SQLite's operational errors as the service's own: busy or full, never a bare 500."""
-    try:
-        yield
-    except sqlite3.OperationalError as exc:
-        text = str(exc).lower()
-        if "locked" in text or "busy" in text:
-            raise StoreBusy("the database is busy; try again shortly") from exc
-        if "full" in text or "disk i/o" in text:
-            raise StorageFull("the state directory's disk is full or failing") from exc
-        raise
 
 
 def _library_id(db: sqlite3.Connection, name: str) -> int:

@@ -20,7 +20,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from app.log import setup_logging
+from app.log import flush_logging, setup_logging
 from emulator import Emulator, signature
 from tests.conftest import API_TOKEN
 from tests.integration.conftest import Service, StartService
@@ -53,6 +53,14 @@ FAMILIES = {
 LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "dropbox")
 
 
+class _Flushed(io.StringIO):
+    """A log buffer that, when read, first has every record handed over written out."""
+
+    def getvalue(self) -> str:
+        flush_logging()
+        return super().getvalue()
+
+
 @pytest.fixture
 def json_log() -> Iterator[io.StringIO]:
     """The service's JSON logging, into a buffer; the logging setup is restored after."""
@@ -60,12 +68,10 @@ def json_log() -> Iterator[io.StringIO]:
     saved = (root.handlers[:], root.level)
     named = {n: (logging.getLogger(n).handlers[:], logging.getLogger(n).propagate) for n in LOGGERS}
     levels = {n: logging.getLogger(n).level for n in LOGGERS}
-    setup_logging("DEBUG", "json")
-    buffer = io.StringIO()
-    handler = root.handlers[0]
-    assert isinstance(handler, logging.StreamHandler)
-    handler.setStream(buffer)
+    buffer = _Flushed()
+    setup_logging("DEBUG", "json", stream=buffer)
     yield buffer
+    flush_logging()
     root.handlers[:] = saved[0]
     root.setLevel(saved[1])
     for name, (handlers, propagate) in named.items():
@@ -235,11 +241,8 @@ def test_secrets_never_reach_logs_or_metrics(
 
 
 def test_console_format_when_asked(json_log: io.StringIO) -> None:
-    setup_logging("INFO", "console")
-    console = io.StringIO()
-    handler = logging.getLogger().handlers[0]
-    assert isinstance(handler, logging.StreamHandler)
-    handler.setStream(console)
+    console = _Flushed()
+    setup_logging("INFO", "console", stream=console)
     logging.getLogger("app.services.selection").info("image selection complete: %s", "leased")
     line = console.getvalue().strip()
     assert (

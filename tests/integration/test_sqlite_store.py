@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import re
 import sqlite3
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from state.errors import SchemaTooNew, StoreCorrupt, StoreError
 from state.sqlite import SqliteStore
 from state.sqlite.schema import SCHEMA_VERSION, migrate
 from state.store import ChannelDef, LibraryDef, SelectRequest
-from tests.contract.conftest import CHANNELS, LIBRARIES, Clock, Harness, image
+from tests.contract.conftest import CHANNELS, LIBRARIES, Clock, Harness, gone, image
 
 
 def digest(label: str) -> str:
@@ -132,3 +133,113 @@ def test_a_state_directory_that_is_a_file_is_named(tmp_path: Path) -> None:
     blocker.write_text("not a directory")
     with pytest.raises(StoreError, match=str(blocker)):
         SqliteStore(blocker / "unposted.sqlite3")
+
+
+def test_the_hot_paths_read_indexes_only(tmp_path: Path) -> None:
+    """Every statement a selection, a post, a lease or a small change runs is planned as
+    index searches: none walks a table or a whole library (the O(1) promise, in SQL)."""
+    clock, path = Clock(), tmp_path / "db.sqlite3"
+    statements: list[str] = []
+    recording = False
+
+    def trace(statement: str) -> None:
+        if recording:
+            statements.append(statement)
+
+    harness = Harness(SqliteStore(path, clock=clock, trace=trace), clock, None)
+    harness.define()
+    harness.listing(
+        *(image(f"/p/{n}.jpg", str(n)) for n in range(300)),
+        *(image(f"/p/{n}.txt", "") for n in range(0, 300, 7)),
+        image("/p/copy-of-5.jpg", "5"),
+    )
+    recording = True
+    _hot_paths(harness)
+    recording = False
+    db = sqlite3.connect(path)
+    problems = {}
+    for sql in {
+        s
+        for s in statements
+        if s.lstrip().upper().startswith(("SELECT", "UPDATE", "DELETE", "WITH"))
+    }:
+        plan = [row[3] for row in db.execute(f"EXPLAIN QUERY PLAN {sql}")]
+        first_rows = " LIMIT " in sql and not any("TEMP B-TREE" in step for step in plan)
+        if any(_walks(step) for step in plan) and not first_rows:
+            problems[sql] = plan
+    assert len(statements) > 50
+    assert problems == {}
+
+
+_WHOLE_LIBRARY = re.compile(
+    r"^SEARCH (files|images|queue|posted|leases) .*\((library|channel)_id=\?\)$"
+)
+
+
+def _walks(step: str) -> bool:
+    """A plan step that reads a whole table, or every row of a library or channel (unless
+    it reads an index in order and stops at its ``LIMIT``: the ordered policies)."""
+    return (
+        step.startswith("SCAN") and step != "SCAN CONSTANT ROW" or bool(_WHOLE_LIBRARY.match(step))
+    )
+
+
+def _hot_paths(harness: Harness) -> None:
+    store = harness.store
+    for policy in ("random", "oldest", "newest", "name"):
+        harness.define(LIBRARIES, [*CHANNELS[1:], ChannelDef("ch", "lib", policy)])  # type: ignore[arg-type]
+        harness.pick(dry_run=True)
+        lease = harness.lease_id()
+        store.release("ch", lease)
+    chosen = harness.select(name="5.jpg")
+    assert chosen.lease is not None and chosen.duplicates == ("/p/copy-of-5.jpg",)
+    store.renew("ch", chosen.lease.id, 120)
+    store.lease_info("ch", chosen.lease.id)
+    store.mark_posted("ch", chosen.content_hash, chosen.lease.id, None)
+    harness.select(name="7.jpg", dry_run=True)
+    harness.lease_id()
+    harness.clock.now += 3600
+    store.reclaim_expired(10)
+    harness.change(image("/p/new.jpg", "new"), gone("/p/9.jpg"), image("/p/5.jpg", "5b"))
+    store.archive_paths("lib", digest("1"))
+
+
+def test_kept_counts_equal_the_counted_ones(tmp_path: Path) -> None:
+    """The triggers' counts after a life of changes, leases, posts, cycles and a reset."""
+    clock, path = Clock(), tmp_path / "db.sqlite3"
+    harness = Harness(SqliteStore(path, clock=clock), clock, None)
+    harness.define(LIBRARIES, [*CHANNELS, ChannelDef("loop", "lib", when_exhausted="new_cycle")])
+    harness.listing(
+        *(image(f"/p/{n}.jpg", str(n % 40)) for n in range(50)),
+        image("/p/none.jpg", ""),
+        image("/p/empty.jpg", "", size=0),
+    )
+    for _ in range(45):
+        chosen = harness.select("loop")
+        harness.store.mark_posted("loop", chosen.content_hash, chosen.lease.id, None)  # type: ignore[union-attr]
+    harness.lease_id("ch")
+    harness.store.mark_posted("ch", digest("3"), None, None)
+    harness.change(gone("/p/1.jpg"), image("/p/new.jpg", "new"), image("/p/2.jpg", "changed"))
+    harness.store.reset_posted("other")
+    db = sqlite3.connect(path)
+    kept = db.execute(
+        "SELECT n_images, n_unique, n_skipped, n_without_hash, n_pending FROM libraries"
+        " WHERE name = 'lib'"
+    ).fetchone()
+    counted = db.execute(
+        "SELECT (SELECT count(*) FROM files WHERE library_id = 1 AND kind = 'image'),"
+        " (SELECT count(*) FROM images WHERE library_id = 1),"
+        " (SELECT count(*) FROM files WHERE library_id = 1 AND kind = 'skipped'),"
+        " (SELECT count(*) FROM files WHERE library_id = 1 AND kind = 'image'"
+        "  AND content_hash IS NULL),"
+        " (SELECT count(*) FROM images WHERE library_id = 1 AND pending = 1)"
+    ).fetchone()
+    assert kept == counted and kept[0] == 51
+    for pool_size, n_posted, slots, top, posted in db.execute(
+        "SELECT pool_size, n_posted,"
+        " (SELECT count(slot) FROM queue WHERE channel_id = c.id),"
+        " (SELECT coalesce(max(slot) + 1, 0) FROM queue WHERE channel_id = c.id),"
+        " (SELECT count(*) FROM posted WHERE channel_id = c.id AND cycle = c.cycle)"
+        " FROM channels AS c"
+    ):
+        assert (pool_size, n_posted) == (slots, posted) and slots == top

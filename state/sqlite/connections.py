@@ -1,0 +1,95 @@
+"""The store's connections to its SQLite file: one writer, and a reader per thread.
+
+Writes are serialised on one connection (``BEGIN IMMEDIATE`` under a lock), so a batch
+of pages and its cursor, or a selection and its lease, commit together. Reads (previews,
+reports, lease lookups, exports) run on a connection of their own per thread, in WAL
+mode's snapshot isolation: they never wait for a writer, and a long catch-up does not
+hold them up. SQLite's operational errors leave as ours: a database another process
+holds past the busy timeout is ``StoreBusy``, a full or failing disk ``StorageFull``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from state.errors import StorageFull, StoreBusy
+from state.sqlite.schema import connect
+
+Trace = Callable[[str], None]
+
+
+class Connections:
+    def __init__(self, path: Path, busy_seconds: float, trace: Trace | None = None) -> None:
+        self._path, self._busy, self._trace = path, busy_seconds, trace
+        self._writer = connect(path, busy_seconds)
+        self._writer.set_trace_callback(trace)
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+
+    @contextmanager
+    def writing(self) -> Iterator[sqlite3.Connection]:
+        with self._lock, translated():
+            db = self._writer
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    @contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """A read-only snapshot; writing in it is an error (``query_only``)."""
+        with translated():
+            db = self._reader()
+            db.execute("BEGIN")
+            try:
+                yield db
+            finally:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+
+    def _reader(self) -> sqlite3.Connection:
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(
+                str(self._path), isolation_level=None, check_same_thread=False,
+                timeout=self._busy,
+            )  # fmt: skip
+            db.execute("PRAGMA query_only = ON")
+            db.execute("PRAGMA cache_size = -16384")
+            db.set_trace_callback(self._trace)
+            self._local.db = db
+            with self._readers_lock:
+                self._readers.append(db)
+        return db
+
+    def close(self) -> None:
+        with self._lock:
+            self._writer.close()
+        with self._readers_lock:
+            for reader in self._readers:
+                reader.close()
+            self._readers.clear()
+
+
+@contextmanager
+def translated() -> Iterator[None]:
+    """SQLite's operational errors as the service's own: busy or full, never a bare 500."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        text = str(exc).lower()
+        if "locked" in text or "busy" in text:
+            raise StoreBusy("the database is busy; try again shortly") from exc
+        if "full" in text or "disk i/o" in text:
+            raise StorageFull("the state directory's disk is full or failing") from exc
+        raise
