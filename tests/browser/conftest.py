@@ -37,8 +37,10 @@ def _no_browser(reason: str) -> None:
     pytest.skip(message + " (install Debian's chromium, or run `make test` as root)")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
+    """The driver, for one module: its event loop must not outlive the browser tests, or
+    later tests' ``asyncio.run`` would find it running."""
     if not (os.access(CHROMIUM, os.X_OK) or shutil.which("chromium")):
         _no_browser(f"{CHROMIUM} not found")
     with sync_playwright() as driver:

@@ -239,3 +239,17 @@ def test_the_overview_shows_a_first_listing_as_it_goes(
     finally:
         held.release()
     service.wait_ready()
+
+
+def test_a_name_made_of_markup_is_shown_as_text(
+    emulator: Emulator, start_service: StartService
+) -> None:
+    emulator.put_file('/Photos/<img src=x onerror="alert(1)">.jpg', picture(1))
+    emulator.put_file('/Photos/<img src=x onerror="alert(1)">.txt', b"<script>alert(2)</script>")
+    service = start_service()
+    with signed_in(service) as client:
+        grid = client.get("/console/channels/default").text
+        detail = client.get(f"/console/channels/default/images/{content_hash(picture(1))}").text
+    for page in (grid, detail):
+        assert "<img src=x" not in page and "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in page
+    assert "<script>alert(2)" not in detail and "&lt;script&gt;alert(2)" in detail
