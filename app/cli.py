@@ -3,6 +3,13 @@
 Each command is a small function that reads settings, calls the same domain code as
 the HTTP API, and prints its result. Errors become a one-line reason and a non-zero
 exit code in exactly one place, ``main``.
+
+The state directory, per command: ``serve``, ``sync`` and ``demo`` hold it for their
+whole run (``StateDir.hold``), since two services would both write the database and two
+catch-ups would fight over the cursor. The short commands only check it: they are meant
+to run beside a service (a backup with ``export-posted``, a ``select`` by hand), each is
+a few transactions, and SQLite orders those with the service's own; if the database
+stays locked past the store's wait, they stop with one line and change nothing.
 """
 
 from __future__ import annotations
@@ -11,13 +18,12 @@ import argparse
 import asyncio
 import json
 import os
+import sqlite3
 import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
-
-import uvicorn
 
 from app import cli_publishing
 from app.config import check_credentials, load_config
@@ -30,11 +36,14 @@ from app.metrics import Metrics
 from app.services.posted_state import LegacyImport, export_json, reset_posted
 from app.services.selection import SelectionService, SelectOptions
 from app.settings import Settings, load_settings
+from app.state_dir import StateDir, StateDirError
 from app.sync.catch_up import CatchUp, CatchUpSummary
+from app.threaded_server import listen, serve_in_foreground
 from state import open_store
 from state.changes import FileKinds
 
 Command = Callable[[argparse.Namespace], int]
+_STARTUP_FAILURE = 3  # uvicorn's exit code when the app's startup fails
 _COMMANDS: dict[str, Command] = {}
 
 
@@ -58,11 +67,21 @@ class _Local:
     A context manager: the store and any Dropbox client are closed on the way out.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, hold: str | None = None) -> None:
+        """``hold``: the command that must have the state directory to itself (see above)."""
         self.settings = _settings()
         self.config = load_config(self.settings, os.environ)
-        self.store = open_store(self.settings.state_dir)
+        self._state_dir = StateDir(self.settings.state_dir)
+        if hold:
+            self._state_dir.hold(hold)
+        else:
+            self._state_dir.check()
         self._clients: dict[str, DropboxClient] = {}
+        try:
+            self.store = open_store(self.settings.state_dir)
+        except BaseException:
+            self._state_dir.release()
+            raise
         try:
             self.store.define(
                 [library.spec for library in self.config.libraries.values()],
@@ -70,6 +89,7 @@ class _Local:
             )
         except BaseException:
             self.store.close()
+            self._state_dir.release()
             raise
 
     def channel(self, name: str | None) -> str:
@@ -106,21 +126,24 @@ class _Local:
         for client in self._clients.values():
             client.close()
         self.store.close()
+        self._state_dir.release()
 
 
 @command("serve")
 def serve(args: argparse.Namespace) -> int:
     settings = _settings()
     settings.check_serve()
-    app = create_app(settings)  # reads the configuration: a bad one stops us here
-    open_store(settings.state_dir).close()  # refuse a torn or newer database up front
-    uvicorn.run(app, host=args.host, port=args.port, log_config=None)
-    return 0
+    with StateDir(settings.state_dir).hold("serve"):
+        app = create_app(settings)  # reads the configuration: a bad one stops us here
+        open_store(settings.state_dir).close()  # refuse a torn or newer database up front
+        listener = listen(args.host, args.port)  # a port in use: one line, nothing started
+        started = serve_in_foreground(app, listener)
+    return 0 if started else _STARTUP_FAILURE
 
 
 @command("sync")
 def sync(args: argparse.Namespace) -> int:
-    with _Local() as local:
+    with _Local(hold="sync") as local:
         kinds = FileKinds.of(local.settings.image_extensions, local.settings.sidecar_extensions)
         for name, library in local.config.libraries.items():
             catch_up = CatchUp(library.spec, kinds, local.store, local.dropbox(name))
@@ -264,16 +287,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _on_local_state(run: cli_publishing.Run) -> Command:
+def _on_local_state(name: str, run: cli_publishing.Run) -> Command:
+    """``resync`` holds the state directory, as ``sync`` does; the others only check it."""
+    hold = name if name in cli_publishing.HOLDING else None
+
     def with_state(args: argparse.Namespace) -> int:
-        with _Local() as local:
+        with _Local(hold=hold) as local:
             return run(args, local)
 
     return with_state
 
 
 for _name, _run in cli_publishing.COMMANDS.items():
-    _COMMANDS[_name] = _on_local_state(_run)
+    _COMMANDS[_name] = _on_local_state(_name, _run)
 
 
 def _positive(text: str) -> int:
@@ -290,11 +316,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"unposted: configuration: {exc}", file=sys.stderr)
         return 2
+    except StateDirError as exc:
+        print(f"unposted: {exc}", file=sys.stderr)
+        return 2
     except UnpostedError as exc:
         print(f"unposted: {exc}", file=sys.stderr)
         return 1
+    except sqlite3.OperationalError as exc:
+        print(f"unposted: {_database_problem(exc)}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"unposted: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _database_problem(exc: sqlite3.OperationalError) -> str:
+    if (exc.sqlite_errorcode & 0xFF) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        # Another process (a catch-up, an import) kept its write transaction open for
+        # longer than the store waits; nothing of this command was written.
+        return "the database is busy: another process held it locked too long; try again"
+    return f"the database cannot be used: {exc}"
 
 
 if __name__ == "__main__":

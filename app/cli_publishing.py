@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 Run = Callable[[argparse.Namespace, "_Local"], int]
 COMMANDS: dict[str, Run] = {}
+HOLDING = frozenset({"resync"})
+"""Commands that need the state directory to themselves: a re-list moves the cursor."""
 _HEX = re.compile(r"[0-9a-fA-F]{64}")
 
 

@@ -9,7 +9,9 @@ service's ``/webhook``; the service lists ``/Photos`` and keeps its catalog in
 watch, announced by a webhook, and caught up within about a second.
 
 ``Demo`` builds and stops the two servers; ``run_demo`` is the command's output layer:
-it prints the URLs, the API token and three ``curl`` lines, then waits for Ctrl-C.
+it holds ``DATA/state`` for its run (a second demo, or a ``serve`` with that
+``STATE_DIR``, is refused), prints the URLs, the API token and three ``curl`` lines,
+then waits for Ctrl-C.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from app.errors import UnpostedError
 from app.log import setup_logging
 from app.main import create_app
 from app.settings import Settings
+from app.state_dir import StateDir
 from app.threaded_server import ThreadedServer
 from emulator import Emulator, EmulatorServer
 from state.hashing import content_hash
@@ -144,6 +147,10 @@ class Demo:
         return self.data / "Dropbox" / FOLDER.strip("/")
 
     @property
+    def state_dir(self) -> Path:
+        return self.data / "state"
+
+    @property
     def service_url(self) -> str:
         assert self._service is not None, "the demo is not running"
         return self._service.base_url
@@ -202,7 +209,7 @@ class Demo:
             dropbox_access_token=SecretStr(emulator.access_token),
             dropbox_refresh_token=None,
             archive_folder=ARCHIVE,
-            state_dir=self.data / "state",
+            state_dir=self.state_dir,
             api_token=SecretStr(self.api_token),
             sync_mode="webhook",
             log_format=self.log_format,
@@ -237,15 +244,17 @@ def run_demo(data: Path, port: int, log_format: Literal["json", "console"]) -> i
     logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per webhook the emulator sends
     started = time.monotonic()
     stop = threading.Event()
-    print(f"unposted demo: starting over {data / 'Dropbox'} ...", flush=True)
-    with Demo(data, port, log_format) as demo:
-        # Set explicitly: a shell starting the demo in the background ignores SIGINT.
-        for number in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(number, lambda number, frame: stop.set())
-        print(banner(demo, time.monotonic() - started), flush=True)
-        while not stop.wait(0.5):
-            pass
-        print("unposted demo: stopping", flush=True)
+    demo = Demo(data, port, log_format)
+    with StateDir(demo.state_dir, "the demo's state", instead="another --data").hold("demo"):
+        print(f"unposted demo: starting over {data / 'Dropbox'} ...", flush=True)
+        with demo:
+            # Set explicitly: a shell starting the demo in the background ignores SIGINT.
+            for number in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(number, lambda number, frame: stop.set())
+            print(banner(demo, time.monotonic() - started), flush=True)
+            while not stop.wait(0.5):
+                pass
+            print("unposted demo: stopping", flush=True)
     print("unposted demo: stopped", flush=True)
     return 0
 

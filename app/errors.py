@@ -30,6 +30,11 @@ Hierarchy (domain errors live in ``state.errors``, re-exported here)::
         ├── CursorReset       recoverable: list the folder again
         └── FolderNotFound    recoverable: the folder is gone; list again once it exists
 
+Beside it: ``app.state_dir.StateDirError`` (the state directory is unusable or held by
+another process: exit 2), ``app.api.body.BodyRefused`` (a request body over its limit,
+too slow, or with a duplicate key: 413, 408, 422), ``app.threaded_server.CannotListen``
+(a port in use: one line).
+
 Per-item problems during a catch-up (a file without ``content_hash``) are counted,
 never raised.
 """

@@ -16,6 +16,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app.api.access import Tokens
+from app.api.body import BODY_TIMEOUT_SECONDS
+from app.api.body_guard import BodyGuard
 from app.api.deps import install
 from app.api.errors import ERROR_RESPONSES, install_error_handlers
 from app.api.routes import admin, health, history, images, posted, select, status, webhook
@@ -34,9 +36,11 @@ def create_app(
     settings: Settings,
     retry: RetryPolicy | None = None,
     environ: Mapping[str, str] | None = None,
+    body_timeout: float = BODY_TIMEOUT_SECONDS,
 ) -> FastAPI:
-    """The app; ``retry`` lets tests shorten Dropbox backoffs; ``environ`` holds the
-    variables a configuration file names (default: the process environment)."""
+    """The app; ``retry`` lets tests shorten Dropbox backoffs, ``body_timeout`` the wait
+    for a slow request body; ``environ`` holds the variables a configuration file names
+    (default: the process environment)."""
     config = load_config(settings, os.environ if environ is None else environ)
     check_credentials(config, settings)
     tokens = Tokens(settings.api_token, {n: c.api_token for n, c in config.channels.items()})
@@ -72,6 +76,7 @@ def create_app(
         openapi_url=None,
     )
     install_error_handlers(app)
+    app.add_middleware(BodyGuard, timeout=body_timeout)
     app.include_router(health.router)
     app.include_router(webhook.router)
     app.include_router(status.operator_router)

@@ -1,9 +1,14 @@
-"""``ThreadedServer``: uvicorn serving an ASGI app from a background thread.
+"""Serving an ASGI app with uvicorn on a socket bound first: in the foreground, or a thread.
 
-Used by the demo (emulator and service in one process) and by tests that need a
-real HTTP server, such as a service that receives the emulator's webhooks. Binds
-before starting (port 0 picks a free port), waits until uvicorn accepts
-connections, and stops it on exit, running the app's lifespan both ways.
+``ThreadedServer`` serves from a background thread. Used by the demo (emulator and
+service in one process) and by tests that need a real HTTP server, such as a service
+that receives the emulator's webhooks. It waits until uvicorn accepts connections, and
+stops it on exit, running the app's lifespan both ways. ``serve_in_foreground`` is
+``serve``'s: uvicorn in the calling thread until a signal stops it.
+
+Both bind with ``listen`` before the app starts (port 0 picks a free port), so a port in
+use is one line, ``CannotListen``, rather than uvicorn's own log and exit after the
+service has already started its lifespan.
 """
 
 from __future__ import annotations
@@ -16,6 +21,43 @@ from typing import Any, Literal, Self
 
 import uvicorn
 
+from app.errors import UnpostedError
+
+
+class CannotListen(UnpostedError, OSError):
+    """Also an ``OSError``, as a failed bind always was: the emulator's command catches that."""
+
+    code = "cannot_listen"
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port`` (IPv4 or IPv6, as ``host`` resolves)."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        listener = socket.socket(family, socket.SOCK_STREAM)
+    except OSError as exc:
+        raise CannotListen(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    try:
+        # Reuse a port left in TIME_WAIT by a restart; a live listener still refuses us.
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((host, port))
+    except OSError as exc:
+        listener.close()
+        raise CannotListen(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    return listener
+
+
+def serve_in_foreground(app: Any, listener: socket.socket) -> bool:
+    """Serve until SIGINT or SIGTERM; False when the app never started (as uvicorn.run)."""
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None))
+    try:
+        server.run(sockets=[listener])
+    except KeyboardInterrupt:
+        pass  # uvicorn re-raises the Ctrl-C it stopped for, once it has stopped
+    finally:
+        listener.close()
+    return server.started
+
 
 class ThreadedServer:
     def __init__(
@@ -26,9 +68,7 @@ class ThreadedServer:
         lifespan: Literal["on", "off", "auto"] = "on",
     ) -> None:
         self.host = host
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._socket.bind((host, port))
+        self._socket = listen(host, port)
         self.port: int = self._socket.getsockname()[1]
         config = uvicorn.Config(
             app, log_config=None, access_log=False, lifespan=lifespan, timeout_graceful_shutdown=2

@@ -1,39 +1,122 @@
-"""Reading a raw request body under a hard size limit, refused as soon as it is exceeded.
+"""Request bodies: what each route accepts, declared once on its endpoint, and the refusals.
 
-The declared ``Content-Length`` is checked before anything is read, and the streamed
-bytes are counted too, so a body sent without a length cannot slip past the limit.
+A route that takes more than ``DEFAULT_LIMIT`` bytes, or a body that is not JSON,
+says so under its route decorator::
+
+    @router.post("/posted/import")
+    @accepts_body(IMPORT_LIMIT_BYTES)
+    async def import_posted(request: Request, ...) -> ...:
+        raw = await request.body()
+
+Every other route accepts up to ``DEFAULT_LIMIT`` bytes of JSON. ``BodyGuard``
+(``app.api.body_guard``) applies the declaration to every request, whichever way the
+route reads its body. Refusals::
+
+    RequestError
+    └── BodyRefused          also an HTTPException (see below)
+        ├── BodyTooLarge     413  over the route's limit, declared or streamed
+        ├── BodyTimeout      408  the body did not arrive in time
+        └── DuplicateKey     422  a JSON object names a key twice
 """
 
 from __future__ import annotations
 
-import re
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
-from fastapi import Request
+from starlette.exceptions import HTTPException
 
 from app.errors import RequestError
 
-_DIGITS = re.compile(r"[0-9]{1,20}")
+DEFAULT_LIMIT = 64 * 1024  # a /select, /posted or /release body is well under 1 KiB
+BODY_TIMEOUT_SECONDS = 10.0  # from the request's headers to its body's last byte
+
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
 
 
-class BodyTooLarge(RequestError):
+@dataclass(frozen=True)
+class BodyPolicy:
+    limit: int = DEFAULT_LIMIT
+    json: bool = True  # refuse duplicate keys; False for bodies judged before parsing
+
+
+_DEFAULT = BodyPolicy()
+_ATTRIBUTE = "unposted_body_policy"
+
+
+def accepts_body(limit: int, *, json: bool = True) -> Callable[[Endpoint], Endpoint]:
+    """Declare the body a route's endpoint accepts: at most ``limit`` bytes."""
+
+    def declare(endpoint: Endpoint) -> Endpoint:
+        setattr(endpoint, _ATTRIBUTE, BodyPolicy(limit, json))
+        return endpoint
+
+    return declare
+
+
+def policy_of(endpoint: object) -> BodyPolicy:
+    """The endpoint's declared policy; the default for undeclared ones (and no route)."""
+    policy = getattr(endpoint, _ATTRIBUTE, _DEFAULT)
+    return policy if isinstance(policy, BodyPolicy) else _DEFAULT
+
+
+class BodyRefused(RequestError, HTTPException):
+    """A body refused while it is read.
+
+    Also an ``HTTPException`` because FastAPI, reading a JSON body for a route, turns any
+    other exception into its own 400 but lets an ``HTTPException`` through unchanged; as
+    a ``RequestError`` it then reaches the one handler of ``app.api.errors``.
+    """
+
+    def __init__(self, message: str) -> None:
+        RequestError.__init__(self, message)
+        HTTPException.__init__(self, self.status, message)
+
+    def __str__(self) -> str:
+        return str(self.detail)
+
+
+class BodyTooLarge(BodyRefused):
     code = "too_large"
     status = 413
 
 
-async def read_limited(request: Request, limit: int, what: str = "request bodies") -> bytes:
-    """The whole body, or ``BodyTooLarge`` once it is known to exceed ``limit`` bytes."""
-    declared = request.headers.get("content-length")
-    if declared is not None and not _DIGITS.fullmatch(declared):
-        raise RequestError("Content-Length is not a number")
-    if declared is not None and int(declared) > limit:
-        raise _too_large(limit, what)
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise _too_large(limit, what)
-    return bytes(body)
+class BodyTimeout(BodyRefused):
+    code = "request_timeout"
+    status = 408
 
 
-def _too_large(limit: int, what: str) -> BodyTooLarge:
-    return BodyTooLarge(f"{what} are at most {limit} bytes")
+class DuplicateKey(BodyRefused):
+    code = "invalid_request"
+    status = 422
+
+
+def refuse_duplicate_keys(body: bytes) -> None:
+    """``DuplicateKey`` when an object in the JSON ``body`` names a key twice.
+
+    ``json.loads`` keeps the last of two equal keys, so ``{"confirm": "no", "confirm":
+    "RESET"}`` would read as a confirmation. A body that is not JSON passes: the route
+    refuses it in its own words.
+    """
+    try:
+        json.loads(body, object_pairs_hook=_unique_keys)
+    except (ValueError, RecursionError):
+        return
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise DuplicateKey(f"body: the key {_shown(key)} appears twice in one object")
+            seen.add(key)
+    return document
+
+
+def _shown(key: str) -> str:
+    quoted = json.dumps(key)
+    return quoted if len(quoted) <= 64 else quoted[:60] + '..."'

@@ -1,9 +1,8 @@
 """``POST /posted``, and the posted state in the publisher's format: export and import.
 
-Mounted at the root (the default channel) and under ``/channels/{channel}``. The import
-body is read with a size limit checked before parsing: ``IMPORT_LIMIT_BYTES`` (64 MiB)
-holds about a million 64-hex digests (67 bytes each with quotes and comma), far beyond
-any publisher's history; a larger body is refused with 413 unread.
+The import body is read raw, then parsed strictly. It may be up to ``IMPORT_LIMIT_BYTES``
+(64 MiB): about a million 64-hex digests (67 bytes each with quotes and comma), far
+beyond any publisher's history; a larger body is refused with 413 unread.
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Request
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from app.api.body import read_limited
+from app.api.body import accepts_body
 from app.api.deps import Authorized, ChannelDep, LanesDep, LegacyDep, SelectionDep, StoreDep
 from app.api.replies import ImportReply, PostedExportReply, PostedReply
 from app.services.posted_state import export_json
@@ -69,8 +68,9 @@ _IMPORT_BODY = {"required": True, "content": {"application/json": {"schema": _LE
 @router.post(
     "/posted/import", response_model=ImportReply, openapi_extra={"requestBody": _IMPORT_BODY}
 )
+@accepts_body(IMPORT_LIMIT_BYTES)
 async def import_posted(request: Request, channel: ChannelDep, legacy: LegacyDep) -> dict[str, int]:
-    raw = await read_limited(request, IMPORT_LIMIT_BYTES, "posted-state imports")
+    raw = await request.body()
     # Its own thread: an import may download images over 4 MiB, so it stays off both lanes.
     report = await asyncio.to_thread(legacy.run, channel, raw)
     return report.as_json()

@@ -1,8 +1,9 @@
 """``GET /webhook`` (Dropbox's verification challenge) and ``POST /webhook`` (notifications).
 
-A notification is read with a hard size limit, its signature checked over the raw
-bytes before anything is parsed, then parsed and handed to the inbox, which only asks
-the sync worker for a catch-up: the reply never waits for Dropbox. Dropbox signs with
+A notification is read with a hard size limit (``MAX_BODY_BYTES``, declared with
+``accepts_body``), its signature checked over the raw bytes before anything is parsed,
+then parsed and handed to the inbox, which only asks the sync worker for a catch-up:
+the reply never waits for Dropbox. Dropbox signs with
 the app secret, so ``/webhook`` takes no API token. Every outcome is counted in
 ``unposted_webhooks{outcome}``: accepted, ignored, rejected, invalid, too_large.
 """
@@ -14,7 +15,7 @@ import logging
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from app.api.body import BodyTooLarge, read_limited
+from app.api.body import BodyTooLarge, accepts_body
 from app.api.deps import InboxesDep, MetricsDep, SettingsDep
 from app.api.errors import error_response
 from app.api.replies import WebhookReply
@@ -51,6 +52,7 @@ async def challenge(challenge: str | None = None) -> Response:
 
 
 @router.post("/webhook", response_model=None, responses={200: {"model": WebhookReply}})
+@accepts_body(MAX_BODY_BYTES, json=False)  # the signature is checked before any parsing
 async def notification(
     request: Request, settings: SettingsDep, inboxes: InboxesDep, metrics: MetricsDep
 ) -> JSONResponse:
@@ -87,13 +89,13 @@ async def _receive(request: Request, settings: Settings, inboxes: list[Inbox]) -
 
 async def _read_body(request: Request) -> bytes:
     try:
-        return await read_limited(request, MAX_BODY_BYTES, "notifications")
+        return await request.body()
     except BodyTooLarge as exc:
         log.warning("webhook body over %d bytes refused", MAX_BODY_BYTES,
                     extra={"event": "webhook_too_large"})  # fmt: skip
         raise Refused(413, exc.code, "too_large", str(exc)) from exc
-    except RequestError as exc:
-        raise Refused(400, "bad_request", "invalid", str(exc)) from exc
+    except RequestError as exc:  # the body did not arrive in time
+        raise Refused(exc.status, exc.code, "invalid", str(exc)) from exc
 
 
 def _check_signature(settings: Settings, body: bytes, offered: str | None) -> None:
