@@ -88,7 +88,7 @@ class Runtime:
         selection = SelectionService(
             config, store, lanes, metrics, client, catch_up, settings.archive_folder
         )
-        legacy = LegacyImport(config, store, metrics, client)
+        legacy = LegacyImport(config, store, metrics, client, catch_up)
         cache = DiskCache(settings.cache_dir, settings.thumbnail_cache_mb * 1024 * 1024)
         thumbnails = Thumbnails(cache, lanes, client)
         pictures = Pictures(config, store, lanes, thumbnails, Captions(cache, lanes, client))

@@ -312,18 +312,22 @@ class SqliteStore:
         return state
 
     def archive_paths(self, library: str, content_hash: str) -> list[str]:
-        """Every path holding this content, and the sidecars beside each."""
+        """Every path holding this content, then the sidecars beside each. NotReady while a
+        listing from scratch is under way: the paths held then are another source's."""
         with self._read() as db:
+            library_id = _library_id(db, library)
+            _require_ready(db, library_id)
             rows = db.execute(
-                "SELECT path_display FROM files INDEXED BY files_by_content_hash"
-                " WHERE library_id = ?1 AND content_hash = ?2"
-                " AND kind = 'image' UNION ALL SELECT s.path_display"
+                "SELECT path_display, 0 AS sidecar FROM files INDEXED BY files_by_content_hash"
+                " WHERE library_id = ?1 AND content_hash = ?2 AND kind = 'image'"
+                " UNION ALL SELECT s.path_display, 1"
                 " FROM files AS i INDEXED BY files_by_content_hash"
                 " JOIN files AS s INDEXED BY files_by_stem"
                 " ON s.library_id = i.library_id AND s.stem = i.stem"
                 " AND s.kind = 'sidecar'"
-                " WHERE i.library_id = ?1 AND i.content_hash = ?2 AND i.kind = 'image'",
-                (_library_id(db, library), content_hash),
+                " WHERE i.library_id = ?1 AND i.content_hash = ?2 AND i.kind = 'image'"
+                " ORDER BY sidecar",
+                (library_id, content_hash),
             ).fetchall()
             return list(dict.fromkeys(row[0] for row in rows))
 
@@ -348,6 +352,7 @@ class SqliteStore:
         with self._transaction() as db:
             row, library_id = _channel(db, channel)
             posted.import_legacy(db, row, matches, unresolved, now, iso(now))
+            catalog.hold_unchecked(db, library_id)
             catalog.settle_pending(db, library_id)
 
     def unresolved_digests(self, channel: str) -> set[str]:

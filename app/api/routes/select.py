@@ -44,6 +44,7 @@ class RenewBody(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     lease_seconds: LeaseSeconds = None
+    link: bool = False
 
 
 @router.post("/select", responses={200: {"model": SelectReply, "description": "an image"}})
@@ -73,7 +74,10 @@ async def renew(
     channel: ChannelDep,
     service: SelectionDep,
     body: Annotated[RenewBody | None, Body()] = None,
-) -> dict[str, str]:
-    """Extend a running lease by ``lease_seconds`` from now (default: the channel's)."""
-    seconds = (body or RenewBody()).lease_seconds
-    return lease_json(await service.renew(channel, lease_id, seconds))
+) -> dict[str, str | None]:
+    """Extend a running lease by ``lease_seconds`` from now (default: the channel's); with
+    ``link``, a fresh temporary link too (Dropbox's last four hours, a lease may run longer)."""
+    asked = body or RenewBody()
+    info = await service.renew(channel, lease_id, asked.lease_seconds)
+    link = await service.lease_link(channel, info) if asked.link else None
+    return {**lease_json(info), "temporary_link": link}
