@@ -96,6 +96,12 @@ class LeaseInfoReply(Reply):
     state: LeaseState
 
 
+class RenewReply(LeaseInfoReply):
+    """A renewed lease, with a fresh temporary link when one was asked for."""
+
+    temporary_link: str | None
+
+
 class PictureReply(Reply):
     image: ImageReply
     sidecars: list[SidecarReply]

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.deps import Authorized, ChannelDep, SelectionDep
-from app.api.replies import LeaseInfoReply, SelectReply
+from app.api.replies import LeaseInfoReply, RenewReply, SelectReply
 from app.services.selection import SelectOptions, lease_json
 
 router = APIRouter(tags=["selection"], dependencies=[Authorized])
@@ -68,7 +68,7 @@ async def lease(lease_id: LeaseId, channel: ChannelDep, service: SelectionDep) -
     return lease_json(await service.lease(channel, lease_id))
 
 
-@router.post("/leases/{lease_id}/renew", response_model=LeaseInfoReply)
+@router.post("/leases/{lease_id}/renew", response_model=RenewReply)
 async def renew(
     lease_id: LeaseId,
     channel: ChannelDep,
