@@ -20,6 +20,7 @@ from app.config import Config
 from app.errors import RequestError
 from app.lanes import Lanes
 from app.metrics import Metrics
+from app.services.pictures import Pictures
 from app.services.posted_state import LegacyImport
 from app.services.selection import SelectionService
 from app.settings import Settings
@@ -57,6 +58,7 @@ LegacyDep = Annotated[LegacyImport, Depends(_piece("legacy"))]
 WorkersDep = Annotated[dict[str, SyncWorker], Depends(_piece("workers"))]
 InboxesDep = Annotated[list[Inbox], Depends(_piece("inboxes"))]
 ReadinessDep = Annotated[Callable[[], dict[str, str]], Depends(_piece("readiness"))]
+PicturesDep = Annotated[Pictures, Depends(_piece("pictures"))]
 
 _bearer = HTTPBearer(auto_error=False)
 

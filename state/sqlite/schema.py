@@ -315,7 +315,15 @@ CREATE TRIGGER cycle_turned AFTER UPDATE OF cycle ON channels BEGIN
 END;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
+_V4 = """
+-- What a person browses, a page at a time and from an index: a channel's holds, newest
+-- first, and its running leases, soonest to expire first.
+CREATE INDEX holds_by_time ON holds (channel_id, held_at, content_hash);
+CREATE INDEX leases_by_channel_expiry ON leases (channel_id, expires_at, content_hash)
+    WHERE ended IS NULL;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from state.changes import Operation
 from state.errors import (
+    ImageNotFound,
     InvalidInput,
     LeaseExpired,
     LeaseNotFound,
@@ -27,7 +28,7 @@ from state.errors import (
 )
 from state.hashing import BLOCK_SIZE
 from state.rules import iso, turns_cycle
-from state.sqlite import catalog, leases, posted, queue, selection
+from state.sqlite import browse, catalog, holds, leases, posted, queue, selection
 from state.sqlite.connections import Connections, Trace
 from state.sqlite.define import define, from_scratch
 from state.sqlite.lookup import where_in
@@ -35,6 +36,10 @@ from state.sqlite.reports import channel_status, library_status
 from state.store import (
     ChannelDef,
     ChannelStatus,
+    HistoryPage,
+    ImageDetail,
+    ImagePage,
+    ImageQuery,
     LargeImage,
     LeaseInfo,
     LegacyMatch,
@@ -410,6 +415,32 @@ class SqliteStore:
                 (_library_id(db, library),),
             )
             return dict(rows)
+
+    # -- browsing: reads on a snapshot, beside any writer ------------------------------
+    def images(self, channel: str, query: ImageQuery) -> ImagePage:
+        with self._read() as db:
+            return browse.images(db, *_channel(db, channel), query, self._clock())
+
+    def history(self, channel: str, after: str | None, limit: int) -> HistoryPage:
+        with self._read() as db:
+            return browse.history(db, *_channel(db, channel), after, limit, self._clock())
+
+    def image(self, channel: str, content_hash: str) -> ImageDetail:
+        now = self._clock()
+        with self._read() as db:
+            row, library_id = _channel(db, channel)
+            found = browse.item(db, row, library_id, content_hash, now)
+            if found is None:
+                raise ImageNotFound(f"no image with content hash {content_hash} in {channel}")
+            return browse.detail(db, row, channel, library_id, found, now)
+
+    def hold(self, channel: str, content_hash: str) -> str:
+        with self._transaction() as db:
+            return holds.hold(db, _channel(db, channel)[0], content_hash, iso(self._clock()))
+
+    def unhold(self, channel: str, content_hash: str) -> bool:
+        with self._transaction() as db:
+            return holds.unhold(db, _channel(db, channel)[0], content_hash)
 
 
 def _library_id(db: sqlite3.Connection, name: str) -> int:

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.deps import Authorized, ChannelDep, SelectionDep
+from app.api.replies import LeaseInfoReply, RenewReply, SelectReply
 from app.services.selection import SelectOptions, lease_json
 
 router = APIRouter(tags=["selection"], dependencies=[Authorized])
@@ -46,7 +47,7 @@ class RenewBody(BaseModel):
     link: bool = False
 
 
-@router.post("/select")
+@router.post("/select", responses={200: {"model": SelectReply, "description": "an image"}})
 async def select(
     channel: ChannelDep, service: SelectionDep, body: Annotated[SelectBody | None, Body()] = None
 ) -> JSONResponse:
@@ -61,13 +62,13 @@ async def release(body: ReleaseBody, channel: ChannelDep, service: SelectionDep)
     return Response(status_code=204)
 
 
-@router.get("/leases/{lease_id}")
+@router.get("/leases/{lease_id}", response_model=LeaseInfoReply)
 async def lease(lease_id: LeaseId, channel: ChannelDep, service: SelectionDep) -> dict[str, str]:
     """Whether the lease is still the caller's: ``state`` active, expired, released or posted."""
     return lease_json(await service.lease(channel, lease_id))
 
 
-@router.post("/leases/{lease_id}/renew")
+@router.post("/leases/{lease_id}/renew", response_model=RenewReply)
 async def renew(
     lease_id: LeaseId,
     channel: ChannelDep,
