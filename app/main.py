@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from app.api import hot
 from app.api.access import Tokens
 from app.api.body import BODY_TIMEOUT_SECONDS
 from app.api.body_guard import BodyGuard
@@ -74,6 +75,9 @@ def create_app(
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
+        # The service's own metrics are Prometheus' (/metrics); OpenTelemetry's hooks would
+        # cost every request a provider lookup for nothing.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     install_error_handlers(app)
     app.add_middleware(BodyGuard, timeout=body_timeout)
@@ -81,6 +85,8 @@ def create_app(
     app.include_router(webhook.router)
     app.include_router(status.operator_router)
     app.include_router(admin.resync_router)
+    # Served ahead of FastAPI's router; the declarations below stay the document.
+    app.router.routes[:0] = hot.routes(select.SELECT_BODY)
     for prefix in ("", "/channels/{channel}"):  # the default channel, and each by name
         for router in (select.router, posted.router, status.router, admin.router, images.router,
                        history.router):  # fmt: skip

@@ -14,7 +14,7 @@ import secrets
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from state.changes import Operation
@@ -51,8 +51,10 @@ from state.store import (
     PostedRecord,
     Relisting,
     Selection,
+    SelectPolicy,
     SelectRequest,
     SyncState,
+    WhenExhausted,
 )
 
 BUSY_SECONDS = 2.0
@@ -207,8 +209,8 @@ class SqliteStore:
     def _select_in(
         self, db: sqlite3.Connection, name: str, request: SelectRequest, writable: bool = True
     ) -> Selection:
-        channel, library_id = _channel(db, name)
-        _require_ready(db, library_id)
+        row = _selecting(db, name)
+        channel, library_id = row.channel, row.library_id
         now = self._clock()
         posted_at = None
         if request.name is not None:
@@ -218,7 +220,7 @@ class SqliteStore:
                 raise _NeedsWriter
             posted_at = selection.check_leasable(db, channel, content_hash, request.name, now)
         else:
-            content_hash = self._choose(db, channel, library_id, now, writable)
+            content_hash = self._choose(db, row, now, writable)
             file = selection.representative(db, library_id, content_hash)
         lease = None
         if posted_at is None and not request.dry_run:
@@ -227,20 +229,16 @@ class SqliteStore:
             leases.grant(db, channel.id, content_hash, lease_id, expires_at)
         return selection.describe(db, file, lease, posted_at)
 
-    def _choose(
-        self,
-        db: sqlite3.Connection,
-        channel: queue.Channel,
-        library_id: int,
-        now: float,
-        writable: bool,
-    ) -> str:
+    def _choose(self, db: sqlite3.Connection, row: _Selecting, now: float, writable: bool) -> str:
         """By the channel's policy; with nothing left, reclaim expired leases or start a new
         cycle if the rules say so (a read-only preview hands that to the writer)."""
-        policy, exhausted = db.execute(
-            "SELECT policy, exhausted FROM channels WHERE id = ?", (channel.id,)
-        ).fetchone()
-        found = selection.choose(db, channel.id, policy, self._rng)
+        channel, library_id, policy, exhausted = (
+            row.channel,
+            row.library_id,
+            row.policy,
+            row.exhausted,
+        )
+        found = selection.choose(db, channel.id, policy, self._rng, row.pool_size)
         if found is not None:
             return found
         running = leases.count_running(db, channel.id)
@@ -458,6 +456,31 @@ def _channel(db: sqlite3.Connection, name: str) -> tuple[queue.Channel, int]:
     if row is None:
         raise UnknownName(f"no channel {name!r}")
     return queue.Channel(row[0], row[1]), int(row[2])
+
+
+@dataclass(frozen=True, slots=True)
+class _Selecting:
+    """What a selection needs of its channel, read in one statement."""
+
+    channel: queue.Channel
+    library_id: int
+    policy: SelectPolicy
+    exhausted: WhenExhausted
+    pool_size: int
+
+
+def _selecting(db: sqlite3.Connection, name: str) -> _Selecting:
+    """The channel about to select; NotReady before its library's first full listing."""
+    row = db.execute(
+        "SELECT c.id, c.cycle, c.library_id, c.policy, c.exhausted, c.pool_size, l.ready_at"
+        " FROM channels AS c JOIN libraries AS l ON l.id = c.library_id WHERE c.name = ?",
+        (name,),
+    ).fetchone()
+    if row is None:
+        raise UnknownName(f"no channel {name!r}")
+    if row[6] is None:
+        raise NotReady("the first catch-up has not completed yet; try again shortly")
+    return _Selecting(queue.Channel(row[0], row[1]), int(row[2]), row[3], row[4], int(row[5]))
 
 
 def _require_ready(db: sqlite3.Connection, library_id: int) -> None:

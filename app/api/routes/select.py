@@ -12,7 +12,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from app.api.deps import Authorized, ChannelDep, SelectionDep
 from app.api.replies import LeaseInfoReply, RenewReply, SelectReply
@@ -32,6 +32,10 @@ class SelectBody(BaseModel):
     name: Annotated[str | None, Field(min_length=1, max_length=1024)] = None
     link: bool = False
     lease_seconds: LeaseSeconds = None
+
+
+SELECT_BODY: TypeAdapter[SelectBody | None] = TypeAdapter(SelectBody | None)
+"""The body's type as FastAPI validates it (``app.api.hot`` reads it the same way)."""
 
 
 class ReleaseBody(BaseModel):
