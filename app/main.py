@@ -27,6 +27,7 @@ from app.console import install_console
 from app.console.session import Sessions, session_key
 from app.console.viewer import ConsoleAccess
 from app.dropbox.client import RetryPolicy
+from app.log import flush_logging
 from app.runtime import Runtime
 from app.settings import Settings
 
@@ -64,6 +65,8 @@ def create_app(
         finally:
             await runtime.stop()
             log.info("unposted stopped", extra={"event": "service_stop"})
+            # uvicorn ends a process stopped by a signal with that signal: no exit hooks run.
+            flush_logging()
 
     app = FastAPI(
         title="unposted",
