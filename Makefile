@@ -1,12 +1,13 @@
 # unposted: `make run` starts the demo, `make test` runs the whole suite.
-# Both set up .venv first, so each is the only command a fresh machine needs.
+# Both set up .venv first (and `make test` the browser), so each is the only command a
+# fresh machine needs.
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run test lint unit bench reliability clean
+.PHONY: setup run test lint browser unit bench reliability clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "unposted needs Python 3.11 or newer")'
@@ -25,7 +26,14 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint
+# The console's browser tests drive Debian's chromium (Playwright downloads no browser here);
+# as root it is installed when missing. Without it they skip, or fail when CI is set.
+browser:
+	@command -v chromium >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1 \
+		|| (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+		|| echo "test: could not install chromium; the console's browser tests need it"
+
+test: lint browser
 	$(BIN)/python -m pytest
 
 unit: setup

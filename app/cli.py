@@ -28,6 +28,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict
 from pathlib import Path
 
+from app import cli_publishing
 from app.config import check_credentials, load_config
 from app.dropbox.client import DropboxClient
 from app.errors import ConfigError, InvalidInput, UnpostedError
@@ -321,6 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
     reset.add_argument("--yes", action="store_true", help="confirm: the state is cleared")
     for each in (pick, legacy, export, reset):
         each.add_argument("--channel", help="the channel (default: the default or only one)")
+    cli_publishing.add_parsers(commands)
     return parser
 
 
@@ -328,6 +330,21 @@ def _database_url(text: str) -> str:
     if not text.startswith(("postgresql://", "postgres://")):
         raise argparse.ArgumentTypeError("must be a postgresql:// URL")
     return text
+
+
+def _on_local_state(name: str, run: cli_publishing.Run) -> Command:
+    """``resync`` holds the state directory, as ``sync`` does; the others only check it."""
+    hold = name if name in cli_publishing.HOLDING else None
+
+    def with_state(args: argparse.Namespace) -> int:
+        with _Local(hold=hold) as local:
+            return run(args, local)
+
+    return with_state
+
+
+for _name, _run in cli_publishing.COMMANDS.items():
+    _COMMANDS[_name] = _on_local_state(_name, _run)
 
 
 def _positive(text: str) -> int:

@@ -269,6 +269,7 @@ def banner(demo: Demo, seconds: float) -> str:
             f"unposted demo ready in {seconds:.1f} s{drawn}",
             "",
             f"  service    {demo.service_url}",
+            f"  console    {demo.service_url}/  (sign in with the API token; API: /docs)",
             f"  emulator   {demo.emulator_url}  (Dropbox API v2 over {demo.data / 'Dropbox'})",
             f"  folder     {demo.folder}  (drop a .jpg or .png here: selectable within a second)",
             f"  API token  {demo.api_token}",

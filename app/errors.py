@@ -14,7 +14,9 @@ Hierarchy (domain errors live in ``state.errors``, re-exported here)::
     │   ├── LeaseExpired      409  a lease that ran out cannot be renewed
     │   ├── Held              409  the image is held out of selection
     │   ├── Pending           409  the image waits to be checked against legacy state
-    │   └── UnknownName       404  no such library or channel
+    │   ├── UnknownName       404  no such library or channel
+    │   ├── ImageNotFound     404  no such content in the channel's library
+    │   └── NoThumbnail       404  Dropbox makes no thumbnail of this file
     ├── Unavailable           503  with Retry-After; recovers by itself
     │   ├── StoreBusy         the database is held by another process or a long write
     │   └── StorageFull       the state directory's disk is full
@@ -42,6 +44,7 @@ from __future__ import annotations
 from state.errors import (
     FileNotFound,
     Held,
+    ImageNotFound,
     InvalidInput,
     LeaseConflict,
     LeaseExpired,
@@ -70,12 +73,14 @@ __all__ = [
     "FileNotFound",
     "FolderNotFound",
     "Held",
+    "ImageNotFound",
     "InvalidInput",
     "LeaseConflict",
     "LeaseExpired",
     "LeaseNotFound",
     "NoImages",
     "NoNewImages",
+    "NoThumbnail",
     "NotReady",
     "Pending",
     "RequestError",
@@ -88,6 +93,13 @@ __all__ = [
     "UnknownName",
     "UnpostedError",
 ]
+
+
+class NoThumbnail(RequestError):
+    """Dropbox makes no thumbnail of this file (its format, its size), or not of this path."""
+
+    code = "no_thumbnail"
+    status = 404
 
 
 class ConfigError(UnpostedError):

@@ -5,20 +5,30 @@ made for a request (temporary links, archive moves, thumbnails) in the ``dropbox
 lane, each with its own threads and a deadline. A slow Dropbox fills its own lane and
 no other: ``/posted``, ``/release``, ``/status`` and the probes never wait behind it.
 Catch-ups have threads of their own (``app.sync.worker``).
+
+A lane hands work over in batches. Under load, requests arrive faster than a thread
+wakes up; a thread that wakes takes every job waiting (up to ``BATCH``) and hands all
+their results back to the loop at once, so the cost of waking a thread and the loop is
+paid per batch, not per request (``asyncio``'s own executor pays it per call).
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import threading
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from app.errors import DropboxUnavailable, UnpostedError
 
 P = ParamSpec("P")
 T = TypeVar("T")
+BATCH = 16
+DROPBOX_DEADLINE_SECONDS = 30.0
+
+_Job = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]", Callable[[], Any]]
 
 
 class Lane:
@@ -30,27 +40,58 @@ class Lane:
         late: Callable[[str], UnpostedError] = DropboxUnavailable,
     ) -> None:
         self.name = name
-        self._pool = ThreadPoolExecutor(threads, thread_name_prefix=name)
         self._deadline, self._late = deadline, late
+        self._jobs: deque[_Job] = deque()
+        self._wake = threading.Condition()
+        self._idle = 0
+        self._closed = False
+        self._threads = [
+            threading.Thread(target=self._work, name=f"{name}-{n}", daemon=True)
+            for n in range(threads)
+        ]
+        for thread in self._threads:
+            thread.start()
 
     async def run(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run ``function`` in the lane; past the deadline the caller gets ``late``'s error
         while the call finishes in its thread (Dropbox calls carry their own timeout)."""
         loop = asyncio.get_running_loop()
-        call = loop.run_in_executor(self._pool, functools.partial(function, *args, **kwargs))
+        future: asyncio.Future[T] = loop.create_future()
+        with self._wake:
+            if self._closed:
+                raise RuntimeError(f"the {self.name} lane is closed")
+            self._jobs.append((loop, future, functools.partial(function, *args, **kwargs)))
+            if self._idle:
+                self._wake.notify()
         if self._deadline is None:
-            return await call
+            return await future
         try:
-            return await asyncio.wait_for(call, self._deadline)
+            return await asyncio.wait_for(future, self._deadline)
         except TimeoutError:
             raise self._late(f"{self.name}: no answer within {self._deadline:g} s") from None
 
-    def call(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """The same, from a thread that is not the event loop's (the CLI, tests)."""
-        return self._pool.submit(functools.partial(function, *args, **kwargs)).result()
+    def _work(self) -> None:
+        while True:
+            with self._wake:
+                while not self._jobs and not self._closed:
+                    self._idle += 1
+                    self._wake.wait()
+                    self._idle -= 1
+                if not self._jobs:
+                    return
+                batch = [self._jobs.popleft() for _ in range(min(BATCH, len(self._jobs)))]
+            done = [(loop, future, _outcome(call)) for loop, future, call in batch]
+            for loop in {loop for loop, _, _ in done}:
+                mine = [(future, outcome) for each, future, outcome in done if each is loop]
+                try:
+                    loop.call_soon_threadsafe(_deliver, mine)
+                except RuntimeError:
+                    pass  # the loop closed while its call ran: nobody is waiting any more
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        with self._wake:
+            self._closed = True
+            self._wake.notify_all()
 
 
 class Lanes:
@@ -65,4 +106,18 @@ class Lanes:
         self.dropbox.close()
 
 
-DROPBOX_DEADLINE_SECONDS = 30.0
+def _outcome(call: Callable[[], Any]) -> tuple[bool, Any]:
+    try:
+        return True, call()
+    except BaseException as exc:  # handed to the caller, who raises it in its own task
+        return False, exc
+
+
+def _deliver(results: list[tuple[asyncio.Future[Any], tuple[bool, Any]]]) -> None:
+    for future, (ok, value) in results:
+        if future.done():
+            continue  # its caller gave up (a deadline, a cancelled request)
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)

@@ -12,18 +12,22 @@ import logging
 import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI
 
+from app.api import hot
 from app.api.access import Tokens
 from app.api.body import BODY_TIMEOUT_SECONDS
 from app.api.body_guard import BodyGuard
-from app.api.deps import Authorized, install
+from app.api.deps import install
 from app.api.errors import ERROR_RESPONSES, install_error_handlers
-from app.api.routes import admin, health, posted, select, status, webhook
+from app.api.routes import admin, health, history, images, posted, select, status, webhook
 from app.config import check_credentials, load_config
+from app.console import install_console
+from app.console.session import Sessions, session_key
+from app.console.viewer import ConsoleAccess
 from app.dropbox.client import RetryPolicy
+from app.log import flush_logging
 from app.runtime import Runtime
 from app.settings import Settings
 
@@ -42,6 +46,7 @@ def create_app(
     config = load_config(settings, os.environ if environ is None else environ)
     check_credentials(config, settings)
     tokens = Tokens(settings.api_token, {n: c.api_token for n, c in config.channels.items()})
+    console = ConsoleAccess.build(Sessions(session_key(settings.api_token)), tokens)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -50,7 +55,7 @@ def create_app(
             app, settings=settings, config=config, tokens=tokens, store=runtime.store,
             lanes=runtime.lanes, metrics=runtime.metrics, selection=runtime.selection,
             legacy=runtime.legacy, workers=runtime.workers, inboxes=runtime.inboxes,
-            readiness=runtime.unready_reasons,
+            readiness=runtime.unready_reasons, pictures=runtime.pictures, console=console,
         )  # fmt: skip
         app.state.runtime = runtime  # for tests and benchmarks to observe; routes never use it
         await runtime.start()
@@ -60,6 +65,8 @@ def create_app(
         finally:
             await runtime.stop()
             log.info("unposted stopped", extra={"event": "service_stop"})
+            # uvicorn ends a process stopped by a signal with that signal: no exit hooks run.
+            flush_logging()
 
     app = FastAPI(
         title="unposted",
@@ -67,11 +74,13 @@ def create_app(
         version="0.1.0",
         lifespan=lifespan,
         responses=ERROR_RESPONSES,
-        # Every endpoint but /webhook, /healthz and /readyz needs the token (SPEC): the
-        # HTML docs cannot send one, so they are off; the schema is served below, guarded.
+        # The console serves /docs, /redoc and /openapi.json, behind the tokens (app.console.docs).
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
+        # The service's own metrics are Prometheus' (/metrics); OpenTelemetry's hooks would
+        # cost every request a provider lookup for nothing.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     install_error_handlers(app)
     app.add_middleware(BodyGuard, timeout=body_timeout)
@@ -79,12 +88,12 @@ def create_app(
     app.include_router(webhook.router)
     app.include_router(status.operator_router)
     app.include_router(admin.resync_router)
+    # Served ahead of FastAPI's router; the declarations below stay the document.
+    app.router.routes[:0] = hot.routes(select.SELECT_BODY)
     for prefix in ("", "/channels/{channel}"):  # the default channel, and each by name
-        for router in (select.router, posted.router, status.router, admin.router):
+        for router in (select.router, posted.router, status.router, admin.router, images.router,
+                       history.router):  # fmt: skip
             app.include_router(router, prefix=prefix)
 
-    @app.get("/openapi.json", include_in_schema=False, dependencies=[Authorized])
-    def openapi_document() -> dict[str, Any]:
-        return app.openapi()
-
+    install_console(app)
     return app

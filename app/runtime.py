@@ -18,8 +18,12 @@ from app.config import Config, Library
 from app.dropbox.client import DropboxClient, RetryPolicy
 from app.lanes import Lanes
 from app.metrics import CatalogGauge, Metrics
+from app.services.captions import Captions
+from app.services.disk_cache import DiskCache
+from app.services.pictures import Pictures
 from app.services.posted_state import LegacyImport
 from app.services.selection import SelectionService
+from app.services.thumbnails import Thumbnails
 from app.settings import Settings
 from app.sync.catch_up import CatchUp
 from app.sync.worker import SyncWorker
@@ -48,6 +52,8 @@ class Runtime:
     selection: SelectionService
     legacy: LegacyImport
     stop_event: threading.Event
+    thumbnails: Thumbnails
+    pictures: Pictures
 
     @classmethod
     def build(cls, settings: Settings, config: Config, retry: RetryPolicy | None = None) -> Runtime:
@@ -82,9 +88,12 @@ class Runtime:
         selection = SelectionService(
             config, store, lanes, metrics, client, catch_up, settings.archive_folder
         )
-        legacy = LegacyImport(config, store, metrics, client)
+        legacy = LegacyImport(config, store, metrics, client, catch_up)
+        cache = DiskCache(settings.cache_dir, settings.thumbnail_cache_mb * 1024 * 1024)
+        thumbnails = Thumbnails(cache, lanes, client)
+        pictures = Pictures(config, store, lanes, thumbnails, Captions(cache, lanes, client))
         runtime = cls(settings, config, store, metrics, lanes, dropbox, workers, inboxes,
-                      selection, legacy, stop)  # fmt: skip
+                      selection, legacy, stop, thumbnails, pictures)  # fmt: skip
         metrics.watch_catalog(runtime.catalog_gauges)
         return runtime
 
@@ -97,6 +106,7 @@ class Runtime:
     async def stop(self) -> None:
         self._reclaimer.cancel()
         await asyncio.gather(self._reclaimer, return_exceptions=True)
+        await self.thumbnails.close()
         for worker in self.workers.values():
             await worker.stop()
         self.lanes.close()

@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     lease_seconds: int = Field(default=900, gt=0)
     sync_mode: Literal["webhook", "longpoll"] = "webhook"
     reconcile_seconds: float = Field(default=900, gt=0)
+    thumbnail_cache_mb: int = Field(default=256, ge=1)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_format: Literal["json", "console"] = "json"
 
@@ -84,6 +85,11 @@ class Settings(BaseSettings):
     @classmethod
     def _upper(cls, value: Any) -> Any:
         return value.upper() if isinstance(value, str) else value
+
+    @property
+    def cache_dir(self) -> Path:
+        """Thumbnails and captions, bounded by ``THUMBNAIL_CACHE_MB``."""
+        return self.state_dir / "cache"
 
     @property
     def database_path(self) -> Path:

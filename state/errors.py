@@ -57,6 +57,13 @@ class FileNotFound(RequestError):
         super().__init__(f"Selected file not found: {name}")
 
 
+class ImageNotFound(RequestError):
+    """A content hash the channel's library does not hold."""
+
+    code = "not_found"
+    status = 404
+
+
 class LeaseConflict(RequestError):
     code = "leased"
     status = 409

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from state.hashing import BLOCK_SIZE
-from state.store import LeaseState, WhenExhausted
+from state.store import ImageState, LeaseState, WhenExhausted
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +45,20 @@ def is_available(image: ImageInChannel) -> bool:
         and not image.leased
         and not image.posted_in_cycle
     )
+
+
+def image_state(image: ImageInChannel) -> ImageState:
+    """The one state a person sees an image in: the first of posted, leased, held, pending
+    that holds, else available. Posted wins: the image went out, whatever else is true."""
+    if image.posted_in_cycle:
+        return "posted"
+    if image.leased:
+        return "leased"
+    if image.held:
+        return "held"
+    if image.pending:
+        return "pending"
+    return "available"
 
 
 def is_pending(size: int, sha256_known: bool, unresolved_digests: bool) -> bool:

@@ -7,7 +7,9 @@ callers:
 - ``Selections``: publishers take, renew, release and confirm leases in a channel;
 - ``PostedState``: a channel's posted history as a whole (export, import, reset);
 - ``LegacyLookup``: what a legacy import must ask of the catalog;
-- ``Reports``: counts and states for ``/status``, ``/readyz`` and metrics.
+- ``Reports``: counts and states for ``/status``, ``/readyz`` and metrics;
+- ``Browsing``: people looking through a channel's images and history, a page at a
+  time, and holding images out of its selection.
 
 ``Store`` is all of them, plus ``define`` (bring the configured libraries and channels
 into the state) and ``close``. ``state.open_store`` picks a backend (SQLite, for one
@@ -31,6 +33,10 @@ WhenExhausted = Literal["stop", "new_cycle"]
 LeaseState = Literal["active", "expired", "released", "posted"]
 NamedLease = Literal["active", "expired", "released", "posted", "not_found"]
 """What the lease named with a post was when the post came (``active``: the usual case)."""
+ImageState = Literal["available", "leased", "held", "posted", "pending"]
+"""Where an image stands in a channel; ``state.rules.image_state`` says which wins."""
+ImageFilter = Literal["available", "leased", "held", "posted"]
+MAX_PAGE = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +203,76 @@ class ChannelStatus:
     cycle: int
 
 
+@dataclass(frozen=True, slots=True)
+class ImageQuery:
+    """A page of a channel's images in one state; see ``Browsing.images`` for the orders."""
+
+    state: ImageFilter = "available"
+    name_prefix: str | None = None
+    after: str | None = None
+    limit: int = 60
+
+
+@dataclass(frozen=True, slots=True)
+class ImageItem:
+    """An image as its channel sees it now: described as ``select`` describes it (``lease``
+    the running lease, ``posted_at`` the post of the current cycle), with its state."""
+
+    image: Selection
+    state: ImageState
+    duplicate_count: int
+    held_at: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ImagePage:
+    items: tuple[ImageItem, ...]
+    next: str | None
+    """The ``after`` of the next page; None on the last one."""
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One post; ``image`` is None once the library no longer holds the content."""
+
+    content_hash: str
+    posted_at: str
+    cycle: int
+    image: ImageItem | None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPage:
+    items: tuple[HistoryEntry, ...]
+    next: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SidecarFile:
+    path: str
+    name: str
+    size: int
+    content_hash: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelPost:
+    channel: str
+    cycle: int
+    posted_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class ImageDetail:
+    """One image of a channel's library: every path, its sidecars, its posts in every
+    channel (newest first) and the channel's running lease on it."""
+
+    item: ImageItem
+    sidecars: tuple[SidecarFile, ...]
+    posts: tuple[ChannelPost, ...]
+    lease: LeaseInfo | None
+
+
 class CatalogSync(Protocol):
     """The catch-up: each batch of pages and the cursor after it commit together.
 
@@ -253,7 +329,10 @@ class Selections(Protocol):
     def mark_posted(
         self, channel: str, content_hash: str, lease_id: str | None, sha256: str | None
     ) -> PostedRecord: ...
-    def archive_paths(self, library: str, content_hash: str) -> list[str]: ...
+    def archive_paths(self, library: str, content_hash: str) -> list[str]:
+        """Every path of this content in the library, then the sidecars beside them."""
+        ...
+
     def reclaim_expired(self, limit: int) -> int:
         """End up to ``limit`` leases that ran out, returning their images to the pool."""
         ...
@@ -281,7 +360,50 @@ class Reports(Protocol):
     def catalog_files(self, library: str) -> dict[str, str | None]: ...
 
 
-class Store(CatalogSync, Selections, PostedState, LegacyLookup, Reports, Protocol):
+class Browsing(Protocol):
+    """A channel's images and history for people, from indexes, a page at a time; holds.
+
+    Every image of the channel's library is in exactly one state (``state.rules``):
+    ``posted`` in the current cycle, else ``leased`` (a running lease, one past its time
+    included until it is reclaimed), else ``held``, else ``pending``, else ``available``.
+    Pages hold at most ``limit`` (1 to ``MAX_PAGE``) images, each image at most once
+    across the pages of one listing; ``after`` is a ``next`` of the same listing, anything
+    else is ``InvalidInput``, as is a ``limit`` out of range. An unknown channel is
+    ``UnknownName``.
+    """
+
+    def images(self, channel: str, query: ImageQuery) -> ImagePage:
+        """Images in ``query.state``: ``available`` by name (``name_lower``, then content
+        hash), ``leased`` soonest expiry first, ``held`` most recently held first,
+        ``posted`` most recently posted first (ties by content hash, descending). With
+        ``name_prefix``: only images whose name (the one ``select`` would give) starts
+        with it, case-insensitively, in name order (then path) whatever the state."""
+        ...
+
+    def history(self, channel: str, after: str | None, limit: int) -> HistoryPage:
+        """Every post of the channel in every cycle, newest first (``posted_at``, then
+        content hash, then cycle, each descending); content posted in two cycles shows
+        twice, and content the library no longer holds shows without its image."""
+        ...
+
+    def image(self, channel: str, content_hash: str) -> ImageDetail:
+        """The image, or ``ImageNotFound`` when the channel's library does not hold it."""
+        ...
+
+    def hold(self, channel: str, content_hash: str) -> str:
+        """Keep an image of the library out of the channel's selection; returns when it was
+        first held (holding again changes nothing). A running lease runs on, but its end
+        does not return the image to the pool. ``ImageNotFound`` outside the library."""
+        ...
+
+    def unhold(self, channel: str, content_hash: str) -> bool:
+        """End the hold, returning the image to the pool if nothing else keeps it out;
+        False (and nothing changes) when there was no hold. Content the library no
+        longer holds can be let go of too."""
+        ...
+
+
+class Store(CatalogSync, Selections, PostedState, LegacyLookup, Reports, Browsing, Protocol):
     def define(
         self, libraries: Sequence[LibraryDef], channels: Sequence[ChannelDef]
     ) -> list[Relisting]:

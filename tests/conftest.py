@@ -20,6 +20,10 @@ MakeSettings = Callable[..., Settings]
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--long", action="store_true", help="run the long reliability mode")
+    parser.addoption(
+        "--screenshot", type=Path, default=None, metavar="PNG",
+        help="where the browser test saves a screenshot of the console's grid",
+    )  # fmt: skip
 
 
 def pytest_report_header(config: pytest.Config) -> str:

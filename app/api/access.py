@@ -8,6 +8,7 @@ says how close a guess came or which channel a token would have reached.
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from pydantic import SecretStr
@@ -39,6 +40,17 @@ class Tokens:
         if not operator and not channels:
             return None
         return Caller(operator, channels)
+
+    def by_fingerprint(self, fingerprint: Callable[[str], str]) -> dict[str, Caller]:
+        """Whom each configured token identifies, keyed by ``fingerprint(token)``: how a
+        console session names its holder without keeping the token."""
+        tokens = {token for _, token in self._channels} | {self._operator} - {b""}
+        found = {}
+        for token in tokens:
+            who = self.caller(token.decode())
+            if who is not None:
+                found[fingerprint(token.decode())] = who
+        return found
 
 
 def _bytes(token: SecretStr | None) -> bytes:

@@ -11,14 +11,15 @@ event loop.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import logging
 import random
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, get_args
 
 import dropbox
 import requests
@@ -49,6 +50,12 @@ LIST_LIMIT = 2000
 QUICK = 2
 """Attempts for calls a publisher's request waits on (links, moves): fail fast, not late."""
 _CHUNK = 1024 * 1024
+ThumbnailSize = Literal["w64h64", "w128h128", "w256h256", "w480h320", "w640h480", "w960h640"]
+THUMBNAIL_SIZES: tuple[str, ...] = get_args(ThumbnailSize)
+BATCH_THUMBNAILS = 25  # files/get_thumbnail_batch takes at most 25 entries
+_REFUSALS = ("unsupported_extension", "unsupported_image", "conversion_error",
+             "encrypted_content", "unsupported_output_format", "access_denied")  # fmt: skip
+_LASTING = frozenset(_REFUSALS[:4])
 
 
 @dataclass(frozen=True)
@@ -70,6 +77,21 @@ class DownloadedHashes:
     sha256: str
     content_hash: str
     size: int
+
+
+@dataclass(frozen=True)
+class Thumbnail:
+    """A JPEG thumbnail, or ``refusal``: why Dropbox made none (``unsupported_extension``,
+    ``conversion_error`` for a file over its limit, ``path/not_found``, ...)."""
+
+    image: bytes | None
+    refusal: str | None = None
+
+    @property
+    def lasting(self) -> bool:
+        """A refusal that holds for this content for good (a format or a size Dropbox does
+        not convert), not only for this path now (moved since the last catch-up)."""
+        return self.refusal in _LASTING
 
 
 class DropboxClient:
@@ -144,6 +166,60 @@ class DropboxClient:
             QUICK,
         )
         return str(result.metadata.path_display)
+
+    def thumbnail(self, path: str, size: str) -> Thumbnail:
+        """One thumbnail (``files/get_thumbnail_v2``): Dropbox converts, nothing is downloaded."""
+        resource = sdk_files.PathOrLink.path(path)
+
+        def fetch() -> Thumbnail:
+            try:
+                _, response = self._sdk.files_get_thumbnail_v2(
+                    resource, sdk_files.ThumbnailFormat.jpeg, _size(size),
+                    sdk_files.ThumbnailMode.strict,
+                )  # fmt: skip
+            except sdk_errors.ApiError as exc:
+                refusal = _refusal(exc.error)
+                if refusal is None:
+                    raise
+                return Thumbnail(None, refusal)
+            try:
+                return Thumbnail(bytes(response.content))
+            finally:
+                response.close()
+
+        return self._call("files/get_thumbnail_v2", fetch, QUICK)
+
+    def thumbnails(self, paths: Sequence[str], size: str) -> list[Thumbnail]:
+        """Up to ``BATCH_THUMBNAILS`` thumbnails in one call (``files/get_thumbnail_batch``)."""
+        if len(paths) > BATCH_THUMBNAILS:
+            raise ValueError(f"at most {BATCH_THUMBNAILS} thumbnails per call")
+        entries = [
+            sdk_files.ThumbnailArg(
+                path, sdk_files.ThumbnailFormat.jpeg, _size(size), sdk_files.ThumbnailMode.strict
+            )
+            for path in paths
+        ]
+        result = self._call(
+            "files/get_thumbnail_batch", lambda: self._sdk.files_get_thumbnail_batch(entries), QUICK
+        )
+        return [_batch_thumbnail(entry) for entry in result.entries]
+
+    def download_head(self, path: str, limit: int) -> bytes:
+        """The first ``limit`` bytes of a file (a sidecar's caption); the rest is never read."""
+
+        def fetch() -> bytes:
+            _, response = self._sdk.files_download(path)
+            head = bytearray()
+            try:
+                for chunk in response.iter_content(min(limit, _CHUNK)):
+                    head += chunk
+                    if len(head) >= limit:
+                        break
+            finally:
+                response.close()
+            return bytes(head[:limit])
+
+        return self._call("files/download", fetch, QUICK)
 
     def download_hashes(self, path: str) -> DownloadedHashes:
         """Stream a file once, returning its SHA-256 and its content_hash."""
@@ -236,6 +312,40 @@ def _build_sdk(settings: Settings, timeout: float, refresh: SecretStr | None) ->
         timeout=timeout,
         user_agent="unposted/0.1",
     )
+
+
+def _size(size: str) -> Any:
+    if size not in THUMBNAIL_SIZES:
+        raise ValueError(f"thumbnail size {size!r}: expected one of {', '.join(THUMBNAIL_SIZES)}")
+    return getattr(sdk_files.ThumbnailSize, size)
+
+
+def _batch_thumbnail(entry: Any) -> Thumbnail:
+    if entry.is_success():
+        return Thumbnail(base64.b64decode(entry.get_success().thumbnail))
+    if entry.is_failure():
+        return Thumbnail(None, _refusal(entry.get_failure()) or "other")
+    return Thumbnail(None, "other")
+
+
+def _refusal(error: Any) -> str | None:
+    """Why a thumbnail was refused (``ThumbnailError`` or ``ThumbnailV2Error``), if it says."""
+    for tag in _REFUSALS:
+        if getattr(error, f"is_{tag}", lambda: False)():
+            return tag
+    if getattr(error, "is_not_found", lambda: False)():
+        return "not_found"
+    if getattr(error, "is_path", lambda: False)():
+        lookup = error.get_path()
+        return "path/not_found" if _is_not_found(error) else f"path/{_union_tag(lookup)}"
+    return None
+
+
+def _union_tag(value: Any) -> str:
+    for tag in ("malformed_path", "not_file", "not_folder", "restricted_content"):
+        if getattr(value, f"is_{tag}", lambda: False)():
+            return tag
+    return "other"
 
 
 def _status_of(exc: Exception) -> str:

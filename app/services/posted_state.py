@@ -58,8 +58,11 @@ class LegacyImport:
         store: ImportStore,
         metrics: Metrics,
         dropbox: Callable[[str], DropboxClient | None],
+        request_catch_up: Callable[[str], None] | None = None,
     ) -> None:
+        """``request_catch_up``: images the import leaves pending are checked after one."""
         self._config, self._store, self._metrics, self._dropbox = config, store, metrics, dropbox
+        self._request_catch_up = request_catch_up
 
     def run(self, channel: str, raw: bytes | str) -> ImportReport:
         state = parse_posted_json(raw)
@@ -72,6 +75,8 @@ class LegacyImport:
         large, downloads = self._match_large(library, pending)
         plan = plan_import(state, in_catalog, large, earlier)
         self._store.import_posted(channel, plan.matches, plan.unresolved)
+        if plan.unresolved and self._request_catch_up is not None:
+            self._request_catch_up(library)  # an image listed meanwhile now waits: check it
         entries = len(state.hashes) + len(state.dropbox_content_hashes)
         report = ImportReport(entries, plan.matched, len(plan.unresolved), downloads)
         log.info(

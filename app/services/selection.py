@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from app.config import Config
 from app.dropbox.client import DropboxClient
-from app.errors import DropboxError, FileNotFound, InvalidInput, UnpostedError
+from app.errors import DropboxError, FileNotFound, InvalidInput, NotReady, UnpostedError
 from app.lanes import Lanes
 from app.metrics import Metrics
 from state.store import LeaseInfo, NamedLease, PostedRecord, Selection, Selections, SelectRequest
@@ -181,6 +181,16 @@ class SelectionService:
     async def lease(self, channel: str, lease_id: str) -> LeaseInfo:
         return await self._lanes.store.run(self._store.lease_info, channel, lease_id)
 
+    async def lease_link(self, channel: str, info: LeaseInfo) -> str:
+        """A fresh temporary link to a leased image, wherever it is now: a lease can outlive
+        the link handed out with it (Dropbox's last four hours)."""
+        library = self._config.channels[channel].library
+        paths = await self._lanes.store.run(self._store.archive_paths, library, info.content_hash)
+        if not paths:  # the lease outlived every copy of its image
+            raise FileNotFound(info.content_hash)
+        dropbox = self._require_dropbox(library)
+        return await self._lanes.dropbox.run(dropbox.temporary_link, paths[0])
+
     # -- after the publisher has posted ---------------------------------------------
     async def posted(
         self,
@@ -220,12 +230,12 @@ class SelectionService:
         that failed half-way completes it. The post is recorded whatever happens here.
         """
         library = self._config.channels[channel].library
-        paths = await self._lanes.store.run(self._store.archive_paths, library, content_hash)
         destinations: list[str] = []
         try:
+            paths = await self._lanes.store.run(self._store.archive_paths, library, content_hash)
             for path in paths:
                 destinations.append(await self._move(library, path))
-        except DropboxError as exc:
+        except (DropboxError, NotReady) as exc:  # NotReady: the catalog is being listed afresh
             self._metrics.archive_failures.inc()
             log.warning("archiving %s failed: %s", content_hash, exc,
                         extra={"event": "archive_failed", "code": exc.code})  # fmt: skip

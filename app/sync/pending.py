@@ -21,9 +21,9 @@ log = logging.getLogger(__name__)
 
 def resolve_pending(
     library: str, store: CatalogSync, dropbox: DropboxClient, metrics: Metrics
-) -> int:
-    """Download and settle every pending image of ``library``; returns how many."""
-    settled = 0
+) -> bool:
+    """Download and settle every pending image of ``library``; False when Dropbox would not
+    hand one out (it stays pending, and the caller tries again later)."""
     for image in store.pending_images(library):
         try:
             hashes = dropbox.download_hashes(image.path)
@@ -31,15 +31,14 @@ def resolve_pending(
             continue  # gone since the catch-up; the next one drops it
         except DropboxError as exc:
             log.warning("cannot check %s against legacy state yet: %s", image.path, exc)
-            return settled
+            return False
         metrics.legacy_downloads.labels(library).inc()
         if hashes.content_hash != image.content_hash:
             continue  # changed since the listing; the next catch-up brings the new content
         store.resolve_pending(library, image.content_hash, hashes.sha256)
-        settled += 1
         log.info(
             "checked %s against legacy posted state",
             image.path,
             extra={"event": "legacy_pending_resolved", "library": library, "size": image.size},
         )
-    return settled
+    return True

@@ -18,7 +18,8 @@ process per store the turn is always ours and nothing else changes.
 
 Each run first asks Dropbox whose credentials these are, once until it succeeds; a
 failure there never holds the catch-up back. Credentials of another account than the
-catalog was built from re-list the library from scratch (``CatalogSync.learn_account``).
+catalog was built from re-list the library from scratch (``CatalogSync.learn_account``);
+a stored catalog waits for that first answer (a bounded wait) before it is served.
 After each catch-up, images waiting on legacy posted state are checked.
 """
 
@@ -41,8 +42,8 @@ from state.store import CatalogSync
 
 log = logging.getLogger(__name__)
 _LONGPOLL_SECONDS = 30
-
 _RETRY_CAP_SECONDS = 300.0
+ACCOUNT_CHECK_SECONDS = 10.0
 
 
 class _TurnFailed(Exception):
@@ -91,6 +92,7 @@ class SyncWorker:
         self._not_before = 0.0  # loop time before which a ring is ignored (backing off)
         self._relist = False
         self._account_confirmed = False
+        self._unchecked_in_a_row = 0  # runs that left pending images unchecked
         self._threads = ThreadPoolExecutor(1, thread_name_prefix=f"catch-up-{self.library}")
 
     @property
@@ -133,11 +135,18 @@ class SyncWorker:
 
     # -- lifecycle ------------------------------------------------------------------
     async def start(self) -> None:
+        """Start catching up. A catalog built from some account is served only once Dropbox
+        has said whose these credentials are (or has not answered within
+        ``ACCOUNT_CHECK_SECONDS``): another account's catalog is then listed from scratch
+        before anything of it is served. ``account_id`` stays None (every notification may
+        be ours) until this process has learnt it: the stored one may be another's."""
         self._loop = asyncio.get_running_loop()
         state = await self._loop.run_in_executor(
             self._threads, self._store.sync_state, self.library
         )
-        self.account_id = state.account_id
+        if state.account_id is not None and state.ready_at is not None:
+            check = self._loop.run_in_executor(self._threads, self._learn_account)
+            await asyncio.wait([check], timeout=ACCOUNT_CHECK_SECONDS)
         self._tasks.append(
             asyncio.create_task(self._run_forever(), name=f"catch-up {self.library}")
         )
@@ -190,7 +199,7 @@ class SyncWorker:
                 if not mine:
                     self._wait_for_turn()
                 elif asked or self._relist or self._store.catch_up_owed(self.library):
-                    self._catch_up_in_turn()
+                    return self._catch_up_in_turn()
         except _TurnFailed:
             return False
         except UnpostedError as exc:  # the store could not be asked (an outage)
@@ -202,17 +211,21 @@ class SyncWorker:
         if self._relist and self._loop is not None:
             self._loop.call_soon_threadsafe(self._loop.call_later, 1.0, self.request)
 
-    def _catch_up_in_turn(self) -> None:
-        """Catch up inside our turn; a failure is counted, then leaves the turn as failed."""
+    def _catch_up_in_turn(self) -> bool:
+        """Catch up inside our turn; a failure is counted, then leaves the turn as failed.
+        False when images were left unchecked: try again later, with backoff."""
         self.health.running = True
         started = time.monotonic()
         try:
             self._learn_account()
-            if self._relist:
-                self._relist = False
+            if self._relist:  # cleared once the listing has begun: a busy store keeps it asked
                 self._store.begin_listing(self.library)
+                self._relist = False
             summary = self._catch_up.run()
-            resolve_pending(self.library, self._store, self._dropbox, self._metrics)
+            # An image Dropbox would not hand out stays pending: no notification will come
+            # for it, so this run counts as one to try again, with backoff, without failing.
+            checked = resolve_pending(self.library, self._store, self._dropbox, self._metrics)
+            self._unchecked_in_a_row = 0 if checked else self._unchecked_in_a_row + 1
             # Counted before ``running`` drops, so no observer sees a finished run uncounted.
             self.health.runs += 1
             self.health.failures_in_a_row, self.health.last_error = 0, None
@@ -228,6 +241,7 @@ class SyncWorker:
             self._metrics.catch_up_seconds.labels(self.library).observe(time.monotonic() - started)
             with self._finished:
                 self._finished.notify_all()
+        return self._unchecked_in_a_row == 0
 
     def _failed(self, exc: Exception) -> bool:
         self.health.runs += 1
@@ -243,23 +257,25 @@ class SyncWorker:
         return False
 
     def _retry_delay(self) -> float:
-        return float(min(_RETRY_CAP_SECONDS, 2 ** min(self.health.failures_in_a_row, 9)))
+        tries = max(self.health.failures_in_a_row, self._unchecked_in_a_row)
+        return float(min(_RETRY_CAP_SECONDS, 2 ** min(tries, 9)))
 
     def _learn_account(self) -> None:
         """Webhooks name accounts, and credentials may change hands: ask Dropbox whose.
 
-        Once per process, until it succeeds. A failure is logged and the catch-up goes on:
-        listing needs no account id.
+        Once per process, until it succeeds, recorded in the store included (a store too
+        busy to record it must not leave another account's catalog in place). A failure is
+        logged and the catch-up goes on: listing needs no account id.
         """
         if self._account_confirmed:
             return
         try:
             account_id = self._dropbox.current_account_id(quick=True)
-        except DropboxError as exc:
+            relisting = self._store.learn_account(self.library, account_id)
+        except UnpostedError as exc:
             log.warning("cannot learn the account of %s yet: %s", self.library, exc)
             return
         self._account_confirmed, self.account_id = True, account_id
-        relisting = self._store.learn_account(self.library, account_id)
         if relisting is not None:
             log.warning(
                 "library %s: the catalog was built from %s, the credentials are of %s;"

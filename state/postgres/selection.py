@@ -102,6 +102,16 @@ def file_by_name(db: Db, library_id: int, name: str) -> FileRow:
     return tuple(row)
 
 
+def representative(db: Db, library_id: int, content_hash: str) -> FileRow:
+    row = db.execute(
+        f"SELECT {_FILE_COLUMNS} FROM files WHERE library_id = %(l)s AND path_lower ="
+        " (SELECT path_lower FROM images WHERE library_id = %(l)s AND content_hash = %(h)s)",
+        {"l": library_id, "h": content_hash},
+    ).fetchone()
+    assert row is not None
+    return tuple(row)
+
+
 def check_leasable(
     db: Db, channel: queue.Channel, content_hash: str, name: str, now: float
 ) -> str | None:

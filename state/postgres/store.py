@@ -21,6 +21,7 @@ from dataclasses import replace
 from functools import partial
 
 from state.errors import (
+    ImageNotFound,
     InvalidInput,
     LeaseExpired,
     LeaseNotFound,
@@ -28,7 +29,7 @@ from state.errors import (
     UnknownName,
 )
 from state.hashing import BLOCK_SIZE
-from state.postgres import catalog, leases, posted, queue, selection, sync
+from state.postgres import browse, catalog, holds, leases, posted, queue, selection, sync
 from state.postgres.connection import Db, open_pool, where
 from state.postgres.define import define
 from state.postgres.reports import channel_status, library_status
@@ -39,6 +40,10 @@ from state.rules import iso, turns_cycle
 from state.store import (
     ChannelDef,
     ChannelStatus,
+    HistoryPage,
+    ImageDetail,
+    ImagePage,
+    ImageQuery,
     LargeImage,
     Lease,
     LeaseInfo,
@@ -287,6 +292,48 @@ class PostgresStore(SyncRole):
             "SELECT path_lower, content_hash FROM files WHERE library_id = %s",
             (sync.id_of_library(db, library),)).fetchall())  # fmt: skip
         return {row[0]: row[1] for row in rows}
+
+    # -- browsing -------------------------------------------------------------------
+    def images(self, channel: str, query: ImageQuery) -> ImagePage:
+        now = self._clock()
+        return self._run(lambda db: browse.images(db, *_located(db, channel), query, now))
+
+    def history(self, channel: str, after: str | None, limit: int) -> HistoryPage:
+        now = self._clock()
+        return self._run(lambda db: browse.history(db, *_located(db, channel), after, limit, now))
+
+    def image(self, channel: str, content_hash: str) -> ImageDetail:
+        now = self._clock()
+
+        def look(db: Db) -> ImageDetail:
+            row, library_id = _located(db, channel)
+            found = browse.item(db, row, library_id, content_hash, now)
+            if found is None:
+                raise ImageNotFound(f"no image with content hash {content_hash} in {channel}")
+            return browse.detail(db, row, channel, library_id, found, now)
+
+        return self._run(look)
+
+    def hold(self, channel: str, content_hash: str) -> str:
+        stamp = iso(self._clock())
+        return self._run(
+            lambda db: holds.hold(db, queue.lock_channel(db, channel).channel, content_hash, stamp)
+        )
+
+    def unhold(self, channel: str, content_hash: str) -> bool:
+        return self._run(
+            lambda db: holds.unhold(db, queue.lock_channel(db, channel).channel, content_hash)
+        )
+
+
+def _located(db: Db, name: str) -> tuple[queue.Channel, int]:
+    """The channel's row and its library's id."""
+    row = db.execute(
+        "SELECT id, cycle, library_id FROM channels WHERE name = %s", (name,)
+    ).fetchone()
+    if row is None:
+        raise UnknownName(f"no channel {name!r}")
+    return queue.Channel(row[0], row[1]), int(row[2])
 
 
 def _lock_library_of(db: Db, channel: str) -> int:

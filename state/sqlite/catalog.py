@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from state.changes import FileEntry, Operation, PutFile, RemovePath, tree_bounds
+from state.hashing import BLOCK_SIZE
 from state.rules import is_pending
 from state.sqlite import queue
 from state.sqlite.lookup import where_in
@@ -224,6 +225,25 @@ def has_unresolved(db: sqlite3.Connection, library_id: int) -> bool:
         (library_id,),
     ).fetchone()
     return row is not None
+
+
+def hold_unchecked(db: sqlite3.Connection, library_id: int) -> None:
+    """With legacy digests unmatched, every image over 4 MiB whose digest is unknown waits
+    (``state.rules.is_pending``), even one listed while an import was being planned."""
+    if not has_unresolved(db, library_id):
+        return
+    rows = db.execute(
+        "SELECT content_hash FROM images WHERE library_id = ? AND pending = 0 AND size > ?"
+        " AND content_hash NOT IN (SELECT content_hash FROM sha256_by_content_hash)",
+        (library_id, BLOCK_SIZE),
+    ).fetchall()
+    db.executemany(
+        "UPDATE images SET pending = 1 WHERE library_id = ? AND content_hash = ?",
+        [(library_id, content_hash) for (content_hash,) in rows],
+    )
+    for channel in queue.channels_of(db, library_id):
+        for (content_hash,) in rows:
+            queue.remove(db, channel.id, content_hash)
 
 
 def settle_pending(db: sqlite3.Connection, library_id: int) -> None:

@@ -34,16 +34,23 @@ class Connections:
 
     @contextmanager
     def writing(self) -> Iterator[sqlite3.Connection]:
-        with self._lock, translated():
-            db = self._writer
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-            except BaseException:
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
+        # Bounded like SQLite's own wait: while another process holds the file, callers
+        # queued here would otherwise wait for every caller before them, each in turn.
+        if not self._lock.acquire(timeout=self._busy):
+            raise StoreBusy("the database is busy; try again shortly")
+        try:
+            with translated():
+                db = self._writer
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield db
+                except BaseException:
+                    if db.in_transaction:
+                        db.execute("ROLLBACK")
+                    raise
+                db.execute("COMMIT")
+        finally:
+            self._lock.release()
 
     @contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:

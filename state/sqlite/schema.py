@@ -315,7 +315,15 @@ CREATE TRIGGER cycle_turned AFTER UPDATE OF cycle ON channels BEGIN
 END;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
+_V4 = """
+-- What a person browses, a page at a time and from an index: a channel's holds, newest
+-- first, and its running leases, soonest to expire first.
+CREATE INDEX holds_by_time ON holds (channel_id, held_at, content_hash);
+CREATE INDEX leases_by_channel_expiry ON leases (channel_id, expires_at, content_hash)
+    WHERE ended IS NULL;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -332,10 +340,7 @@ def connect(path: Path, busy_seconds: float = 5.0) -> sqlite3.Connection:
         raise StoreError(f"cannot use the state directory {path.parent}: {exc.strerror}") from exc
     except sqlite3.OperationalError as exc:
         if _unwritable(exc):
-            raise StoreError(
-                f"cannot write in the state directory {path.parent} ({exc}); check that it"
-                " exists and that this user may write there"
-            ) from exc
+            raise _cannot_write(path, exc) from exc
         raise StoreCorrupt(f"{path} is not a usable unposted database: {exc}") from exc
     except sqlite3.DatabaseError as exc:
         raise StoreCorrupt(f"{path} is not a usable unposted database: {exc}") from exc
@@ -344,13 +349,25 @@ def connect(path: Path, busy_seconds: float = 5.0) -> sqlite3.Connection:
     # cache of 32 MiB (SQLite's default is 2 MiB) keeps their upper levels in memory.
     connection.execute("PRAGMA cache_size=-32768")
     connection.execute("PRAGMA foreign_keys=ON")
-    migrate(connection, str(path))
+    try:
+        migrate(connection, str(path))
+    except sqlite3.OperationalError as exc:
+        if _unwritable(exc):  # opened read-only without a word (a read-only mount, say)
+            raise _cannot_write(path, exc) from exc
+        raise
     return connection
 
 
 def _unwritable(exc: sqlite3.OperationalError) -> bool:
     text = str(exc).lower()
     return "readonly" in text or "unable to open" in text or "read-only" in text
+
+
+def _cannot_write(path: Path, exc: sqlite3.OperationalError) -> StoreError:
+    return StoreError(
+        f"cannot write in the state directory {path.parent} ({exc}); check that it"
+        " exists and that this user may write there"
+    )
 
 
 def _check_integrity(connection: sqlite3.Connection, path: str) -> None:
@@ -375,7 +392,13 @@ def migrate(connection: sqlite3.Connection, path: str, target: int = SCHEMA_VERS
                 connection.execute(statement)
         if target > version:
             connection.execute(f"PRAGMA user_version = {target}")
-        connection.execute("COMMIT")
+            connection.execute("COMMIT")
+            return
+        # Nothing to upgrade. SQLite opens a file it may not write read-only, without a
+        # word: an unchanged write, rolled back, says so now rather than at the first real
+        # write, and leaves the file byte for byte.
+        connection.execute(f"PRAGMA user_version = {version}")
+        connection.execute("ROLLBACK")
     except BaseException:
         connection.execute("ROLLBACK")
         raise

@@ -37,11 +37,16 @@ FileRow = tuple[Any, ...]
 
 
 def choose(
-    db: sqlite3.Connection, channel_id: int, policy: SelectPolicy, rng: random.Random
+    db: sqlite3.Connection,
+    channel_id: int,
+    policy: SelectPolicy,
+    rng: random.Random,
+    count: int | None = None,
 ) -> str | None:
-    """The content hash of an available image by ``policy``, or None when there is none."""
+    """The content hash of an available image by ``policy``, or None when there is none;
+    ``count``: the pool's size, when the caller has just read it."""
     if policy == "random":
-        count = queue.size(db, channel_id)
+        count = queue.size(db, channel_id) if count is None else count
         if count == 0:
             return None
         row = db.execute(

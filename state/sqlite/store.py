@@ -15,11 +15,12 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from state.changes import Operation
 from state.errors import (
+    ImageNotFound,
     InvalidInput,
     LeaseExpired,
     LeaseNotFound,
@@ -28,7 +29,7 @@ from state.errors import (
 )
 from state.hashing import BLOCK_SIZE
 from state.rules import iso, turns_cycle
-from state.sqlite import catalog, leases, posted, queue, selection
+from state.sqlite import browse, catalog, holds, leases, posted, queue, selection
 from state.sqlite.connections import Connections, Trace
 from state.sqlite.define import define, from_scratch
 from state.sqlite.lookup import where_in
@@ -36,6 +37,10 @@ from state.sqlite.reports import channel_status, library_status
 from state.store import (
     ChannelDef,
     ChannelStatus,
+    HistoryPage,
+    ImageDetail,
+    ImagePage,
+    ImageQuery,
     LargeImage,
     LeaseInfo,
     LegacyMatch,
@@ -47,8 +52,10 @@ from state.store import (
     PostedRecord,
     Relisting,
     Selection,
+    SelectPolicy,
     SelectRequest,
     SyncState,
+    WhenExhausted,
 )
 
 BUSY_SECONDS = 2.0
@@ -218,8 +225,8 @@ class SqliteStore:
     def _select_in(
         self, db: sqlite3.Connection, name: str, request: SelectRequest, writable: bool = True
     ) -> Selection:
-        channel, library_id = _channel(db, name)
-        _require_ready(db, library_id)
+        row = _selecting(db, name)
+        channel, library_id = row.channel, row.library_id
         now = self._clock()
         posted_at = None
         if request.name is not None:
@@ -229,7 +236,7 @@ class SqliteStore:
                 raise _NeedsWriter
             posted_at = selection.check_leasable(db, channel, content_hash, request.name, now)
         else:
-            content_hash = self._choose(db, channel, library_id, now, writable)
+            content_hash = self._choose(db, row, now, writable)
             file = selection.representative(db, library_id, content_hash)
         lease = None
         if posted_at is None and not request.dry_run:
@@ -238,20 +245,16 @@ class SqliteStore:
             leases.grant(db, channel.id, content_hash, lease_id, expires_at)
         return selection.describe(db, file, lease, posted_at)
 
-    def _choose(
-        self,
-        db: sqlite3.Connection,
-        channel: queue.Channel,
-        library_id: int,
-        now: float,
-        writable: bool,
-    ) -> str:
+    def _choose(self, db: sqlite3.Connection, row: _Selecting, now: float, writable: bool) -> str:
         """By the channel's policy; with nothing left, reclaim expired leases or start a new
         cycle if the rules say so (a read-only preview hands that to the writer)."""
-        policy, exhausted = db.execute(
-            "SELECT policy, exhausted FROM channels WHERE id = ?", (channel.id,)
-        ).fetchone()
-        found = selection.choose(db, channel.id, policy, self._rng)
+        channel, library_id, policy, exhausted = (
+            row.channel,
+            row.library_id,
+            row.policy,
+            row.exhausted,
+        )
+        found = selection.choose(db, channel.id, policy, self._rng, row.pool_size)
         if found is not None:
             return found
         running = leases.count_running(db, channel.id)
@@ -323,18 +326,22 @@ class SqliteStore:
         return state
 
     def archive_paths(self, library: str, content_hash: str) -> list[str]:
-        """Every path holding this content, and the sidecars beside each."""
+        """Every path holding this content, then the sidecars beside each. NotReady while a
+        listing from scratch is under way: the paths held then are another source's."""
         with self._read() as db:
+            library_id = _library_id(db, library)
+            _require_ready(db, library_id)
             rows = db.execute(
-                "SELECT path_display FROM files INDEXED BY files_by_content_hash"
-                " WHERE library_id = ?1 AND content_hash = ?2"
-                " AND kind = 'image' UNION ALL SELECT s.path_display"
+                "SELECT path_display, 0 AS sidecar FROM files INDEXED BY files_by_content_hash"
+                " WHERE library_id = ?1 AND content_hash = ?2 AND kind = 'image'"
+                " UNION ALL SELECT s.path_display, 1"
                 " FROM files AS i INDEXED BY files_by_content_hash"
                 " JOIN files AS s INDEXED BY files_by_stem"
                 " ON s.library_id = i.library_id AND s.stem = i.stem"
                 " AND s.kind = 'sidecar'"
-                " WHERE i.library_id = ?1 AND i.content_hash = ?2 AND i.kind = 'image'",
-                (_library_id(db, library), content_hash),
+                " WHERE i.library_id = ?1 AND i.content_hash = ?2 AND i.kind = 'image'"
+                " ORDER BY sidecar",
+                (library_id, content_hash),
             ).fetchall()
             return list(dict.fromkeys(row[0] for row in rows))
 
@@ -359,6 +366,7 @@ class SqliteStore:
         with self._transaction() as db:
             row, library_id = _channel(db, channel)
             posted.import_legacy(db, row, matches, unresolved, now, iso(now))
+            catalog.hold_unchecked(db, library_id)
             catalog.settle_pending(db, library_id)
 
     def unresolved_digests(self, channel: str) -> set[str]:
@@ -422,6 +430,32 @@ class SqliteStore:
             )
             return dict(rows)
 
+    # -- browsing: reads on a snapshot, beside any writer ------------------------------
+    def images(self, channel: str, query: ImageQuery) -> ImagePage:
+        with self._read() as db:
+            return browse.images(db, *_channel(db, channel), query, self._clock())
+
+    def history(self, channel: str, after: str | None, limit: int) -> HistoryPage:
+        with self._read() as db:
+            return browse.history(db, *_channel(db, channel), after, limit, self._clock())
+
+    def image(self, channel: str, content_hash: str) -> ImageDetail:
+        now = self._clock()
+        with self._read() as db:
+            row, library_id = _channel(db, channel)
+            found = browse.item(db, row, library_id, content_hash, now)
+            if found is None:
+                raise ImageNotFound(f"no image with content hash {content_hash} in {channel}")
+            return browse.detail(db, row, channel, library_id, found, now)
+
+    def hold(self, channel: str, content_hash: str) -> str:
+        with self._transaction() as db:
+            return holds.hold(db, _channel(db, channel)[0], content_hash, iso(self._clock()))
+
+    def unhold(self, channel: str, content_hash: str) -> bool:
+        with self._transaction() as db:
+            return holds.unhold(db, _channel(db, channel)[0], content_hash)
+
 
 def _library_id(db: sqlite3.Connection, name: str) -> int:
     row = db.execute("SELECT id FROM libraries WHERE name = ?", (name,)).fetchone()
@@ -438,6 +472,31 @@ def _channel(db: sqlite3.Connection, name: str) -> tuple[queue.Channel, int]:
     if row is None:
         raise UnknownName(f"no channel {name!r}")
     return queue.Channel(row[0], row[1]), int(row[2])
+
+
+@dataclass(frozen=True, slots=True)
+class _Selecting:
+    """What a selection needs of its channel, read in one statement."""
+
+    channel: queue.Channel
+    library_id: int
+    policy: SelectPolicy
+    exhausted: WhenExhausted
+    pool_size: int
+
+
+def _selecting(db: sqlite3.Connection, name: str) -> _Selecting:
+    """The channel about to select; NotReady before its library's first full listing."""
+    row = db.execute(
+        "SELECT c.id, c.cycle, c.library_id, c.policy, c.exhausted, c.pool_size, l.ready_at"
+        " FROM channels AS c JOIN libraries AS l ON l.id = c.library_id WHERE c.name = ?",
+        (name,),
+    ).fetchone()
+    if row is None:
+        raise UnknownName(f"no channel {name!r}")
+    if row[6] is None:
+        raise NotReady("the first catch-up has not completed yet; try again shortly")
+    return _Selecting(queue.Channel(row[0], row[1]), int(row[2]), row[3], row[4], int(row[5]))
 
 
 def _require_ready(db: sqlite3.Connection, library_id: int) -> None:

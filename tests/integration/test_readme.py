@@ -21,6 +21,7 @@ from app.settings import Settings
 from emulator import Emulator
 from tests.conftest import API_TOKEN
 from tests.integration.conftest import Service, StartService
+from tests.pictures import picture
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
@@ -65,11 +66,11 @@ def test_api_section_covers_every_endpoint(service: Service) -> None:
 def test_api_examples_run_as_written(
     emulator: Emulator, start_service: StartService, tmp_path: Path
 ) -> None:
-    emulator.put_file("/Photos/harbor-1.jpg", b"harbor")
-    emulator.put_file("/Photos/harbor-1-copy.jpg", b"harbor")
+    emulator.put_file("/Photos/harbor-1.jpg", picture(1))
+    emulator.put_file("/Photos/harbor-1-copy.jpg", picture(1))
     emulator.put_file("/Photos/harbor-1.txt", b"a caption")
     for number in range(2, 8):
-        emulator.put_file(f"/Photos/meadow-{number}.jpg", f"meadow {number}".encode())
+        emulator.put_file(f"/Photos/meadow-{number}.jpg", picture(number))
     service = start_service()
     (tmp_path / "posted.json").write_text(json.dumps(["ab" * 32]))
     environment = {

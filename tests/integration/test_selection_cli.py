@@ -41,7 +41,9 @@ def cli(emulator: Emulator, emulator_server: EmulatorServer, tmp_path: Path) -> 
         LOG_LEVEL="WARNING",
     )
 
-    def run(*args: str, ok: bool = True, **extra_env: str) -> subprocess.CompletedProcess[str]:
+    def run(
+        *args: str, ok: bool = True, one_line: bool = True, **extra_env: str
+    ) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
             [sys.executable, "-m", "app", *args],
             capture_output=True,
@@ -54,7 +56,7 @@ def cli(emulator: Emulator, emulator_server: EmulatorServer, tmp_path: Path) -> 
             assert result.returncode == 0, result.stderr
         else:
             assert result.returncode != 0, result.stdout
-            assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+            assert not one_line or len(result.stderr.strip().splitlines()) == 1, result.stderr
         return result
 
     return run

@@ -1,13 +1,21 @@
-"""The service as a real process that tests can SIGKILL, restart and inspect."""
+"""The service as a real process that tests can SIGKILL, restart and inspect.
+
+``ServiceProcess(emulator, url, state_dir, **env)`` runs ``python -m app serve`` with
+the emulator's credentials; ``env`` overrides any variable (``None`` unsets it). With
+``log=PATH`` the process's stderr (JSON log lines) is appended to ``PATH``, so a test
+can read the events it logged (``events("library_relisted")``); without, it is dropped.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -22,34 +30,65 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def service_environment(
+    emulator: Emulator, emulator_url: str, state_dir: Path, **env: str | None
+) -> dict[str, str]:
+    """The environment of ``python -m app`` against ``emulator``; ``None`` unsets a variable."""
+    ours = ("DROPBOX_", "API_", "SYNC_", "LEASE_", "SELECT_", "UNPOSTED_", "ARCHIVE_")
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(ours)}
+    environment.update(
+        DROPBOX_BASE_URL=emulator_url,
+        DROPBOX_ACCESS_TOKEN=emulator.access_token,
+        DROPBOX_APP_SECRET=emulator.app_secret,
+        DROPBOX_FOLDER="/Photos",
+        API_TOKEN=API_TOKEN,
+        STATE_DIR=str(state_dir),
+        LOG_LEVEL="WARNING",
+    )
+    for name, value in env.items():
+        if value is None:
+            environment.pop(name, None)
+        else:
+            environment[name] = value
+    return environment
+
+
 class ServiceProcess:
     """``python -m app serve`` against an emulator, with its own state directory."""
 
-    def __init__(self, emulator: Emulator, emulator_url: str, state_dir: Path, **env: str) -> None:
+    def __init__(
+        self,
+        emulator: Emulator,
+        emulator_url: str,
+        state_dir: Path,
+        log: Path | None = None,
+        **env: str | None,
+    ) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
-        ours = ("DROPBOX_", "API_", "SYNC_", "LEASE_", "SELECT_")
-        self._env = {k: v for k, v in os.environ.items() if not k.startswith(ours)}
-        self._env.update(
-            DROPBOX_BASE_URL=emulator_url,
-            DROPBOX_ACCESS_TOKEN=emulator.access_token,
-            DROPBOX_APP_SECRET=emulator.app_secret,
-            DROPBOX_FOLDER="/Photos",
-            API_TOKEN=API_TOKEN,
-            STATE_DIR=str(state_dir),
-            LOG_LEVEL="WARNING",
-            **env,
-        )
+        self.log = log
+        self._env = service_environment(emulator, emulator_url, state_dir, **env)
         self._process: subprocess.Popen[bytes] | None = None
         self.client = httpx.Client(
             base_url=self.base_url, headers={"Authorization": f"Bearer {API_TOKEN}"}, timeout=10
         )
 
+    @property
+    def pid(self) -> int:
+        assert self._process is not None
+        return self._process.pid
+
     def start(self, wait_ready: bool = True) -> ServiceProcess:
         command = [sys.executable, "-m", "app", "serve", "--port", str(self.port)]
-        self._process = subprocess.Popen(
-            command, env=self._env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
+        if self.log is None:
+            self._process = subprocess.Popen(
+                command, env=self._env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+        else:
+            with self.log.open("ab") as stderr:
+                self._process = subprocess.Popen(
+                    command, env=self._env, stdout=subprocess.DEVNULL, stderr=stderr
+                )
         wait_until(self._answers, timeout=60, interval=0.05)
         if wait_ready:
             wait_until(lambda: self.client.get("/readyz").status_code == 200, 120, 0.05)
@@ -61,6 +100,19 @@ class ServiceProcess:
             return self.client.get("/healthz").status_code == 200
         except httpx.TransportError:
             return False
+
+    def events(self, name: str) -> list[dict[str, Any]]:
+        """The JSON log lines of ``event`` ``name`` written so far (``log`` must be set)."""
+        assert self.log is not None, "start the service with log=PATH to read its events"
+        found = []
+        for line in self.log.read_text(errors="replace").splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict) and record.get("event") == name:
+                found.append(record)
+        return found
 
     def kill(self) -> None:
         """SIGKILL: no lifespan shutdown, no flush, nothing graceful."""

@@ -3,8 +3,11 @@
 Every route of the app, enumerated from ``app.routes`` (so a new endpoint is covered
 without touching this file), refuses a missing or wrong bearer token with 401 JSON,
 except the three the SPEC leaves open: ``/webhook`` (Dropbox signs instead),
-``/healthz`` and ``/readyz``. The OpenAPI document is served behind the token like the
-rest; the HTML docs pages are off, since they cannot send a token.
+``/healthz`` and ``/readyz``, and the console's pages for people (``/``, ``/console/...``,
+``/docs``, ``/redoc``), which answer anyone without a console session, whatever token
+they send, with a trip to the sign-in page and change nothing; only the sign-in page
+and the console's stylesheet, script and placeholder picture are open. The OpenAPI
+document is served behind the token (or a console session) like the rest.
 
 The API token, the app secret and the Dropbox access and refresh tokens (and every
 short-lived token issued by a refresh) never appear in the service's logs, captured at
@@ -40,6 +43,16 @@ from tests.reliability.process import free_port
 from tests.waiting import wait_until
 
 PUBLIC = {("GET", "/webhook"), ("POST", "/webhook"), ("GET", "/healthz"), ("GET", "/readyz")}
+CONSOLE_OPEN = {
+    ("GET", "/console/sign-in"), ("POST", "/console/sign-in"), ("GET", "/console/static/x"),
+}  # fmt: skip
+
+
+def for_people(path: str) -> bool:
+    """A console page: a session, not a bearer token, lets a person in."""
+    return path == "/" or path.startswith("/console/") or path in ("/docs", "/redoc")
+
+
 SOME_HASH = "ab" * 32
 # Bodies that would do something if the token were not checked: a refusal must be the
 # token's doing, not the body's.
@@ -102,7 +115,10 @@ def test_every_route_but_three_refuses_a_missing_or_wrong_token(
     entry = ledger.entry("access: every route without or with a wrong token")
     emulator.bulk_generate("/Photos", 5)
     service = start_service()
-    guarded = [(m, p) for m, p in routes(service.app) if (m, p) not in PUBLIC and m != "HEAD"]
+    guarded = [
+        (m, p) for m, p in routes(service.app)
+        if (m, p) not in PUBLIC and m != "HEAD" and not for_people(p)
+    ]  # fmt: skip
     assert {("GET", "/openapi.json"), ("POST", "/select"), ("GET", "/metrics")} <= set(guarded)
     before = export_and_status(service)
     with httpx.Client(base_url=service.base_url, timeout=30) as anonymous:
@@ -135,12 +151,32 @@ def test_the_three_open_routes_need_no_token(emulator: Emulator, service: Servic
         assert anonymous.post("/webhook", content=good).status_code == 403
 
 
-def test_docs_pages_are_off_and_the_schema_needs_the_token(service: Service) -> None:
+def test_every_console_page_sends_a_person_without_a_session_to_sign_in(
+    emulator: Emulator, start_service: StartService
+) -> None:
+    emulator.bulk_generate("/Photos", 5)
+    service = start_service()
+    pages = [(m, p) for m, p in routes(service.app) if for_people(p) and m != "HEAD"]
+    assert ("GET", "/") in pages and ("POST", "/console/libraries/x/resync") in pages
+    before = export_and_status(service)
+    forged = {"Cookie": "unposted_session=eyJ4Ijoi.forged", "Authorization": f"Bearer {API_TOKEN}"}
     with httpx.Client(base_url=service.base_url, timeout=30) as anonymous:
-        for path in ("/docs", "/redoc", "/docs/oauth2-redirect"):
-            reply = anonymous.get(path)
-            assert (reply.status_code, reply.json()["error"]) == (404, "not_found"), path
-            assert service.client.get(path).status_code == 404, path
+        for method, path in pages:
+            if (method, path) in CONSOLE_OPEN:
+                continue
+            for headers in (*wrong_credentials(emulator).values(), forged):
+                reply = attempt(anonymous, method, path, headers)
+                assert reply.status_code == 303, (method, path, headers, reply.text)
+                assert reply.headers["location"].startswith("/console/sign-in?next=")
+    assert export_and_status(service) == before
+
+
+def test_the_schema_needs_the_token_and_the_docs_pages_a_session(service: Service) -> None:
+    with httpx.Client(base_url=service.base_url, timeout=30) as anonymous:
+        for path in ("/docs", "/redoc"):
+            assert anonymous.get(path).headers["location"].startswith("/console/sign-in"), path
+        reply = anonymous.get("/docs/oauth2-redirect")
+        assert (reply.status_code, reply.json()["error"]) == (404, "not_found")
         assert anonymous.get("/openapi.json").status_code == 401
     document = service.client.get("/openapi.json").json()
     assert document["openapi"].startswith("3.") and "/select" in document["paths"]
@@ -152,7 +188,7 @@ def test_no_token_configured_lets_no_one_in(
     service = start_service(api_token=None)
     with httpx.Client(base_url=service.base_url, timeout=30) as anonymous:
         for method, path in routes(service.app):
-            if (method, path) in PUBLIC or method == "HEAD":
+            if (method, path) in PUBLIC or method == "HEAD" or for_people(path):
                 continue
             for headers in ({}, {"Authorization": "Bearer"}, {"Authorization": "Bearer None"}):
                 reply = attempt(anonymous, method, path, headers)

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Body
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.deps import ChannelDep, ConfigDep, LanesDep, Operator, StoreDep, WorkersDep
+from app.api.replies import AcceptedReply, PostedExportReply
 from app.errors import UnknownName
 from app.services.posted_state import export_json, reset_posted
 
@@ -27,7 +28,7 @@ class ResetBody(BaseModel):
     confirm: Literal["RESET"]
 
 
-@router.post("/admin/reset-posted")
+@router.post("/admin/reset-posted", response_model=PostedExportReply)
 async def reset(
     body: ResetBody, channel: ChannelDep, store: StoreDep, lanes: LanesDep
 ) -> dict[str, list[str]]:
@@ -40,7 +41,7 @@ class ResyncBody(BaseModel):
     library: Annotated[str | None, Field(min_length=1, max_length=64)] = None
 
 
-@resync_router.post("/admin/resync", status_code=202)
+@resync_router.post("/admin/resync", status_code=202, response_model=AcceptedReply)
 async def resync(
     config: ConfigDep, workers: WorkersDep, body: Annotated[ResyncBody | None, Body()] = None
 ) -> dict[str, str]:

@@ -11,16 +11,17 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from app.api.deps import LanesDep, ReadinessDep
+from app.api.replies import HealthReply
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz")
+@router.get("/healthz", response_model=HealthReply)
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", response_model=None)
+@router.get("/readyz", response_model=None, responses={200: {"model": HealthReply}})
 async def readyz(readiness: ReadinessDep, lanes: LanesDep) -> JSONResponse | dict[str, str]:
     reasons = await lanes.store.run(readiness)
     if reasons:

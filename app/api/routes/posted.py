@@ -15,6 +15,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from app.api.body import accepts_body
 from app.api.deps import Authorized, ChannelDep, LanesDep, LegacyDep, SelectionDep, StoreDep
+from app.api.replies import ImportReply, PostedExportReply, PostedReply
 from app.services.posted_state import export_json
 
 router = APIRouter(tags=["posted"], dependencies=[Authorized])
@@ -35,7 +36,7 @@ class PostedBody(BaseModel):
     archive: bool = False
 
 
-@router.post("/posted")
+@router.post("/posted", response_model=PostedReply)
 async def posted(body: PostedBody, channel: ChannelDep, service: SelectionDep) -> dict[str, Any]:
     reply = await service.posted(
         channel, body.content_hash, body.lease_id, body.sha256, body.archive
@@ -43,7 +44,7 @@ async def posted(body: PostedBody, channel: ChannelDep, service: SelectionDep) -
     return reply.as_json()
 
 
-@router.get("/posted/export")
+@router.get("/posted/export", response_model=PostedExportReply)
 async def export(channel: ChannelDep, store: StoreDep, lanes: LanesDep) -> dict[str, list[str]]:
     return export_json(await lanes.store.run(store.export_posted, channel))
 
@@ -64,7 +65,9 @@ _LEGACY_STATE = {
 _IMPORT_BODY = {"required": True, "content": {"application/json": {"schema": _LEGACY_STATE}}}
 
 
-@router.post("/posted/import", openapi_extra={"requestBody": _IMPORT_BODY})
+@router.post(
+    "/posted/import", response_model=ImportReply, openapi_extra={"requestBody": _IMPORT_BODY}
+)
 @accepts_body(IMPORT_LIMIT_BYTES)
 async def import_posted(request: Request, channel: ChannelDep, legacy: LegacyDep) -> dict[str, int]:
     raw = await request.body()

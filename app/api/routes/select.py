@@ -12,9 +12,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from app.api.deps import Authorized, ChannelDep, SelectionDep
+from app.api.replies import LeaseInfoReply, RenewReply, SelectReply
 from app.services.selection import SelectOptions, lease_json
 
 router = APIRouter(tags=["selection"], dependencies=[Authorized])
@@ -33,6 +34,10 @@ class SelectBody(BaseModel):
     lease_seconds: LeaseSeconds = None
 
 
+SELECT_BODY: TypeAdapter[SelectBody | None] = TypeAdapter(SelectBody | None)
+"""The body's type as FastAPI validates it (``app.api.hot`` reads it the same way)."""
+
+
 class ReleaseBody(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
@@ -43,9 +48,10 @@ class RenewBody(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     lease_seconds: LeaseSeconds = None
+    link: bool = False
 
 
-@router.post("/select")
+@router.post("/select", responses={200: {"model": SelectReply, "description": "an image"}})
 async def select(
     channel: ChannelDep, service: SelectionDep, body: Annotated[SelectBody | None, Body()] = None
 ) -> JSONResponse:
@@ -60,19 +66,22 @@ async def release(body: ReleaseBody, channel: ChannelDep, service: SelectionDep)
     return Response(status_code=204)
 
 
-@router.get("/leases/{lease_id}")
+@router.get("/leases/{lease_id}", response_model=LeaseInfoReply)
 async def lease(lease_id: LeaseId, channel: ChannelDep, service: SelectionDep) -> dict[str, str]:
     """Whether the lease is still the caller's: ``state`` active, expired, released or posted."""
     return lease_json(await service.lease(channel, lease_id))
 
 
-@router.post("/leases/{lease_id}/renew")
+@router.post("/leases/{lease_id}/renew", response_model=RenewReply)
 async def renew(
     lease_id: LeaseId,
     channel: ChannelDep,
     service: SelectionDep,
     body: Annotated[RenewBody | None, Body()] = None,
-) -> dict[str, str]:
-    """Extend a running lease by ``lease_seconds`` from now (default: the channel's)."""
-    seconds = (body or RenewBody()).lease_seconds
-    return lease_json(await service.renew(channel, lease_id, seconds))
+) -> dict[str, str | None]:
+    """Extend a running lease by ``lease_seconds`` from now (default: the channel's); with
+    ``link``, a fresh temporary link too (Dropbox's last four hours, a lease may run longer)."""
+    asked = body or RenewBody()
+    info = await service.renew(channel, lease_id, asked.lease_seconds)
+    link = await service.lease_link(channel, info) if asked.link else None
+    return {**lease_json(info), "temporary_link": link}

@@ -23,6 +23,7 @@ from app.api.deps import (
     WorkersDep,
     channel,
 )
+from app.api.replies import ChannelsReply, StatusReply
 from app.metrics import CONTENT_TYPE
 from app.sync.worker import SyncWorker
 from state.store import ChannelStatus, LibraryStatus, Store
@@ -31,7 +32,7 @@ router = APIRouter(tags=["status"], dependencies=[Authorized])
 operator_router = APIRouter(tags=["status"], dependencies=[Operator])
 
 
-@router.get("/status")
+@router.get("/status", response_model=StatusReply, response_model_exclude_unset=True)
 async def status(
     request: Request,
     who: CallerDep,
@@ -59,7 +60,7 @@ async def status(
     return report
 
 
-@router.get("/channels", tags=["status"])
+@router.get("/channels", tags=["status"], response_model=ChannelsReply)
 async def channels(who: CallerDep, config: ConfigDep, store: StoreDep, lanes: LanesDep) -> Any:
     """The channels this token reaches, with their library and counts."""
     reachable = [name for name in config.channels if who.may(name)]
@@ -74,7 +75,11 @@ async def channels(who: CallerDep, config: ConfigDep, store: StoreDep, lanes: La
     }
 
 
-@operator_router.get("/metrics", response_class=PlainTextResponse)
+@operator_router.get(
+    "/metrics",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {CONTENT_TYPE: {"schema": {"type": "string"}}}}},
+)
 async def metrics(metrics: MetricsDep, lanes: LanesDep) -> Response:
     return Response(await lanes.store.run(metrics.exposition), media_type=CONTENT_TYPE)
 

@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse, Response
 from app.api.body import BodyTooLarge, accepts_body
 from app.api.deps import InboxesDep, MetricsDep, SettingsDep
 from app.api.errors import error_response
+from app.api.replies import WebhookReply
 from app.errors import RequestError
 from app.settings import Settings
 from webhooks.inbox import Inbox
@@ -50,7 +51,7 @@ async def challenge(challenge: str | None = None) -> Response:
     return Response(challenge, headers=headers)
 
 
-@router.post("/webhook", response_model=None)
+@router.post("/webhook", response_model=None, responses={200: {"model": WebhookReply}})
 @accepts_body(MAX_BODY_BYTES, json=False)  # the signature is checked before any parsing
 async def notification(
     request: Request, settings: SettingsDep, inboxes: InboxesDep, metrics: MetricsDep

@@ -1,0 +1,208 @@
+"""The shape of every reply, as pydantic models, so that ``/openapi.json`` describes what the
+service really answers (a test holds each reply against it).
+
+Replies are closed (``additionalProperties: false``): a key the document does not name
+is a bug. Routes on the hot path (``/select``) build their JSON themselves and name their
+model in ``responses`` for the document only; the others let FastAPI serialize through it.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from state.store import ImageState, LeaseState
+
+
+class Reply(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FileRefReply(Reply):
+    path: str
+    name: str
+
+
+class LeaseReply(Reply):
+    id: str
+    expires_at: str
+
+
+class SelectReply(Reply):
+    """An image (``/select``); ``lease`` null on a preview or an image already posted."""
+
+    content_hash: str
+    id: str
+    path: str
+    name: str
+    size: int
+    rev: str
+    server_modified: str
+    sidecars: list[FileRefReply]
+    duplicates: list[str]
+    lease: LeaseReply | None
+    temporary_link: str | None
+    posted_at: str | None
+
+
+class ImageReply(SelectReply):
+    """An image of a channel as ``/select`` describes it (``lease``: the running lease;
+    ``posted_at``: its post in the current cycle), with its state, how many other paths
+    hold the same content, and when it was held."""
+
+    state: ImageState
+    duplicate_count: int
+    held_at: str | None
+
+
+class ImagePageReply(Reply):
+    items: list[ImageReply]
+    next: str | None
+
+
+class HistoryEntryReply(Reply):
+    """A post; ``image`` null once the library no longer holds the content."""
+
+    content_hash: str
+    posted_at: str
+    cycle: int
+    image: ImageReply | None
+
+
+class HistoryPageReply(Reply):
+    items: list[HistoryEntryReply]
+    next: str | None
+
+
+class SidecarReply(Reply):
+    path: str
+    name: str
+    size: int
+    caption: str | None
+
+
+class ChannelPostReply(Reply):
+    channel: str
+    cycle: int
+    posted_at: str
+
+
+class LeaseInfoReply(Reply):
+    id: str
+    channel: str
+    content_hash: str
+    expires_at: str
+    state: LeaseState
+
+
+class RenewReply(LeaseInfoReply):
+    """A renewed lease, with a fresh temporary link when one was asked for."""
+
+    temporary_link: str | None
+
+
+class PictureReply(Reply):
+    image: ImageReply
+    sidecars: list[SidecarReply]
+    posts: list[ChannelPostReply]
+    lease: LeaseInfoReply | None
+
+
+class HoldReply(Reply):
+    content_hash: str
+    held: bool
+    held_at: str | None
+
+
+class PostedReply(Reply):
+    content_hash: str
+    posted_at: str
+    archived_to: str | None
+    lease: Literal["ended", "expired", "released", "not_found"] | None
+    archive_error: str | None
+
+
+class PostedExportReply(Reply):
+    hashes: list[str]
+    dropbox_content_hashes: list[str]
+
+
+class ImportReply(Reply):
+    imported: int
+    matched: int
+    unresolved: int
+    downloads: int
+
+
+class AcceptedReply(Reply):
+    status: Literal["accepted"]
+    message: str
+
+
+class ProgressReply(Reply):
+    entries: int
+    pages: int
+    seconds: float
+
+
+class LibraryReply(Reply):
+    images: int
+    unique_images: int
+    skipped: int
+    pending: int
+    account_id: str | None
+    cursor: bool
+    listing: bool
+    ready: bool
+    last_sync_at: str | None
+    syncing: bool
+    last_error: str | None
+    progress: ProgressReply | None
+
+
+class ChannelReply(Reply):
+    library: str
+    available: int
+    leased: int
+    posted: int
+    cycle: int
+    policy: Literal["random", "oldest", "newest", "name"]
+    when_exhausted: Literal["stop", "new_cycle"]
+
+
+class NamedChannelReply(ChannelReply):
+    name: str
+
+
+class ChannelsReply(Reply):
+    channels: list[NamedChannelReply]
+
+
+class StatusReply(Reply):
+    """A channel's counts with its library's; the operator's token at the root adds every
+    library and channel (and, with several channels and none the default, only those)."""
+
+    images: int = 0
+    unique_images: int = 0
+    available: int = 0
+    leased: int = 0
+    posted: int = 0
+    cycle: int = 0
+    skipped: int = 0
+    pending: int = 0
+    without_content_hash: int = 0
+    last_sync_at: str | None = None
+    syncing: bool = False
+    cursor: bool = False
+    last_error: str | None = None
+    libraries: dict[str, LibraryReply] | None = None
+    channels: dict[str, ChannelReply] | None = None
+
+
+class HealthReply(Reply):
+    status: Literal["ok", "ready"]
+
+
+class WebhookReply(Reply):
+    status: Literal["accepted", "ignored"]

@@ -1,0 +1,47 @@
+"""The console: pages for people, served by the service itself at ``/``.
+
+Sign in with a token (``signin``); see every library and channel it reaches
+(``overview``), a channel's pictures as Dropbox thumbnails (``pictures``), what it
+posted (``history``); hold, release, post and re-list (``actions``); read the API's
+documents (``docs``). Pages are rendered on the server from ``templates/`` with a
+little script (``static/``). Who may see what is the API's rule: the operator's token
+everything, a channel's token that channel only.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI, HTTPException
+from fastapi.responses import Response
+
+from app.console import actions, docs, history, overview, pictures, signin
+
+_STATIC = {
+    "console.css": "text/css; charset=utf-8",
+    "console.js": "text/javascript; charset=utf-8",
+    "placeholder.svg": "image/svg+xml",
+}
+static = APIRouter(include_in_schema=False)
+
+
+@static.get("/console/static/{name}")
+async def static_file(name: str) -> Response:
+    if name not in _STATIC:
+        raise HTTPException(404, "no such file")
+    headers = {"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"}
+    return Response(_read(name), media_type=_STATIC[name], headers=headers)
+
+
+@functools.cache
+def _read(name: str) -> bytes:
+    return (Path(__file__).parent / "static" / name).read_bytes()
+
+
+def install_console(app: FastAPI) -> None:
+    for module in (signin, overview, pictures, history, actions):
+        app.include_router(module.router)
+    app.include_router(docs.pages)
+    app.include_router(docs.document)
+    app.include_router(static)

@@ -1,0 +1,96 @@
+"""What a person can do from the console: hold an image out of selection and let it go,
+mark it posted, release a lease, re-list a library.
+
+Every action is a form ``POST`` carrying the session's CSRF value (checked in constant
+time) on a ``SameSite=Strict`` session, then a redirect back to the page it came from
+(``next``, a path on this site only) saying what was done. The actions call the same
+services as the API, with the same rules: a channel's token acts on its channel only,
+and only the operator may re-list a library.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import Response
+from pydantic import AfterValidator
+
+from app.api.deps import ConfigDep, PicturesDep, SelectionDep, WorkersDep
+from app.console.forms import local_path, read_form
+from app.console.pages import ConsoleRoute, see_other
+from app.console.viewer import ChannelName, Forbidden, Viewer, ViewerDep, check_csrf
+from app.errors import UnknownName
+
+router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
+ContentHash = Annotated[str, Path(pattern="^[0-9a-fA-F]{64}$"), AfterValidator(str.lower)]
+LeaseId = Annotated[str, Path(min_length=1, max_length=256)]
+_IMAGE = "/console/channels/{channel}/images/{content_hash}"
+
+
+@router.post(_IMAGE + "/hold")
+async def hold(
+    request: Request, who: ViewerDep, channel: ChannelName, content_hash: ContentHash,
+    pictures: PicturesDep,
+) -> Response:  # fmt: skip
+    back = await _checked(request, who)
+    await pictures.hold(channel, content_hash)
+    return see_other(_saying(back, "held"))
+
+
+@router.post(_IMAGE + "/unhold")
+async def unhold(
+    request: Request, who: ViewerDep, channel: ChannelName, content_hash: ContentHash,
+    pictures: PicturesDep,
+) -> Response:  # fmt: skip
+    back = await _checked(request, who)
+    await pictures.unhold(channel, content_hash)
+    return see_other(_saying(back, "released"))
+
+
+@router.post(_IMAGE + "/posted")
+async def posted(
+    request: Request, who: ViewerDep, channel: ChannelName, content_hash: ContentHash,
+    selection: SelectionDep,
+) -> Response:  # fmt: skip
+    back = await _checked(request, who)
+    await selection.posted(channel, content_hash)
+    return see_other(_saying(back, "posted"))
+
+
+@router.post("/console/channels/{channel}/leases/{lease_id}/release")
+async def release(
+    request: Request, who: ViewerDep, channel: ChannelName, lease_id: LeaseId,
+    selection: SelectionDep,
+) -> Response:  # fmt: skip
+    back = await _checked(request, who)
+    await selection.release(channel, lease_id)
+    return see_other(_saying(back, "lease-released"))
+
+
+@router.post("/console/libraries/{library}/resync")
+async def resync(
+    request: Request, who: ViewerDep, library: str, config: ConfigDep, workers: WorkersDep
+) -> Response:
+    back = await _checked(request, who)
+    if not who.operator:
+        raise Forbidden("Only the operator's token may re-list a library.")
+    if library not in config.libraries:
+        raise UnknownName(f"There is no library {library!r}.")
+    workers[library].request_relist()
+    return see_other(_saying(back, "resync"))
+
+
+async def _checked(request: Request, who: Viewer) -> str:
+    """The form's CSRF value checked; where to go back to."""
+    form = await read_form(request)
+    check_csrf(who, form.get("csrf"))
+    return local_path(form.get("next"))
+
+
+def _saying(path: str, done: str) -> str:
+    """``path`` with ``done=`` set, for the page to say what happened."""
+    parts = urlsplit(path)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "done"] + [("done", done)]
+    return urlunsplit(("", "", parts.path, urlencode(query), ""))

@@ -1,0 +1,110 @@
+"""``/``: every library and channel the viewer's token reaches, with live listing progress.
+
+A library shows its folder, its last catch-up and how it went, and, while a first
+listing or a re-list runs, a progress bar: entries and pages so far and the rate. The
+page's script asks ``/console/progress`` once a second while something is listing (a
+first listing has no known end, so its bar only moves; a re-list's is measured against
+the catalog it will replace). A channel shows its counts, cycle and policy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from app.api.deps import ConfigDep, LanesDep, StoreDep, WorkersDep
+from app.config import Config
+from app.console.pages import ConsoleRoute, render
+from app.console.viewer import Viewer, ViewerDep
+from app.sync.worker import SyncWorker
+from state.store import ChannelStatus, LibraryStatus
+
+router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
+
+
+@dataclass(frozen=True)
+class LibraryView:
+    name: str
+    folder: str
+    recursive: bool
+    status: LibraryStatus
+    syncing: bool
+    last_error: str | None
+    last_run: str | None
+    progress: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class ChannelView:
+    name: str
+    status: ChannelStatus
+    policy: str
+    when_exhausted: str
+
+
+@router.get("/")
+async def overview(
+    request: Request,
+    who: ViewerDep,
+    config: ConfigDep,
+    store: StoreDep,
+    workers: WorkersDep,
+    lanes: LanesDep,
+) -> Response:
+    channels = [name for name in config.channels if who.caller.may(name)]
+    libraries = _libraries_seen(who, config, channels)
+    library_views = [
+        _library(config, name, await lanes.store.run(store.library_status, name), workers[name])
+        for name in libraries
+    ]
+    channel_views = [
+        ChannelView(name, await lanes.store.run(store.channel_status, name),
+                    config.channels[name].spec.policy, config.channels[name].spec.when_exhausted)
+        for name in channels
+    ]  # fmt: skip
+    return render(request, "overview.html", who, libraries=library_views, channels=channel_views,
+                  title="Overview")  # fmt: skip
+
+
+@router.get("/console/progress")
+async def progress(
+    who: ViewerDep, config: ConfigDep, store: StoreDep, workers: WorkersDep, lanes: LanesDep
+) -> JSONResponse:
+    """What the overview's bars show, for its script to poll."""
+    seen = _libraries_seen(who, config, [n for n in config.channels if who.caller.may(n)])
+    report = {}
+    for name in seen:
+        status = await lanes.store.run(store.library_status, name)
+        report[name] = _progress(status, workers[name]) | {"syncing": workers[name].health.running}
+    return JSONResponse({"libraries": report}, headers={"Cache-Control": "no-store"})
+
+
+def _libraries_seen(who: Viewer, config: Config, channels: list[str]) -> list[str]:
+    if who.operator:
+        return list(config.libraries)
+    return list(dict.fromkeys(config.channels[name].library for name in channels))
+
+
+def _library(config: Config, name: str, status: LibraryStatus, worker: SyncWorker) -> LibraryView:
+    spec = config.libraries[name].spec
+    summary = worker.health.last_summary
+    return LibraryView(
+        name, spec.folder or "/", spec.recursive, status, worker.health.running,
+        worker.health.last_error, summary.line() if summary else None,
+        _progress(status, worker) or None,
+    )  # fmt: skip
+
+
+def _progress(status: LibraryStatus, worker: SyncWorker) -> dict[str, Any]:
+    """Entries, pages, rate, and how far a re-list has come against the catalog it replaces."""
+    run = worker.progress
+    if run is None or not status.listing:
+        return {}
+    seconds = max(run.elapsed(), 0.001)
+    known = status.images + status.skipped if status.ready else 0
+    share = min(99, round(100 * run.entries / known)) if known else None
+    return {"entries": run.entries, "pages": run.pages, "seconds": round(seconds, 1),
+            "rate": round(run.entries / seconds), "percent": share}  # fmt: skip

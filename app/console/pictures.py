@@ -1,0 +1,104 @@
+"""A channel's pictures: the grid, one picture, its thumbnail, and a preview of the next pick.
+
+The grid shows 60 pictures of one state (available, leased, held, posted), searchable by
+the start of their name, a page at a time; before it answers, it sets the thumbnails it
+shows on their way from Dropbox in batches (``Pictures.prefetch``), so the browser's 60
+requests that follow cost at most three Dropbox calls, and none once cached. A thumbnail
+Dropbox does not make (a format it does not convert, a file over its limit) is a
+placeholder picture. The preview is a dry run of ``/select``: it changes nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path as FilePath
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import Response
+from pydantic import AfterValidator
+
+from app.api.deps import LanesDep, PicturesDep, SelectionDep, StoreDep
+from app.console.pages import ConsoleRoute, render
+from app.console.viewer import ChannelName, ViewerDep
+from app.dropbox.client import ThumbnailSize
+from app.errors import NoImages, NoNewImages, NotReady
+from app.services.pictures import GRID_SIZE, LARGE_SIZE
+from app.services.selection import SelectOptions
+from state.store import ImageFilter, ImageQuery
+
+router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
+PAGE = 60
+FILTERS = ("available", "leased", "held", "posted")
+ContentHash = Annotated[str, Path(pattern="^[0-9a-fA-F]{64}$"), AfterValidator(str.lower)]
+
+
+@router.get("/console/channels/{channel}")
+async def grid(
+    request: Request,
+    who: ViewerDep,
+    channel: ChannelName,
+    pictures: PicturesDep,
+    store: StoreDep,
+    lanes: LanesDep,
+    state: ImageFilter = "available",
+    q: Annotated[str | None, Query(max_length=255)] = None,
+    after: Annotated[str | None, Query(max_length=2048)] = None,
+) -> Response:
+    prefix = q.strip() if q else ""
+    query = ImageQuery(state, prefix or None, after or None, PAGE)
+    page = await pictures.page(channel, query)
+    await pictures.prefetch(channel, page.items, GRID_SIZE)
+    counts = await lanes.store.run(store.channel_status, channel)
+    return render(request, "grid.html", who, channel=channel, page=page, query=query,
+                  counts=counts, filters=FILTERS, title=f"{channel}: {state}")  # fmt: skip
+
+
+@router.get("/console/channels/{channel}/images/{content_hash}")
+async def picture(
+    request: Request,
+    who: ViewerDep,
+    channel: ChannelName,
+    content_hash: ContentHash,
+    pictures: PicturesDep,
+) -> Response:
+    found = await pictures.picture(channel, content_hash, who.caller.may)
+    return render(request, "picture.html", who, channel=channel, picture=found,
+                  item=found.detail.item, title=found.detail.item.image.name)  # fmt: skip
+
+
+@router.get("/console/channels/{channel}/images/{content_hash}/thumbnail")
+async def thumbnail(
+    who: ViewerDep,
+    channel: ChannelName,
+    content_hash: ContentHash,
+    pictures: PicturesDep,
+    size: ThumbnailSize = GRID_SIZE,
+) -> Response:
+    found = await pictures.thumbnail(channel, content_hash, size)
+    if found.image is not None:
+        return Response(found.image, media_type="image/jpeg", headers=_KEEP)
+    # A refusal that lasts may be kept as long as a thumbnail; one that may pass may not.
+    headers = _KEEP if found.lasting else {"Cache-Control": "no-store"}
+    return Response(_placeholder(), media_type="image/svg+xml", headers=headers)
+
+
+@router.get("/console/channels/{channel}/preview")
+async def preview(
+    request: Request, who: ViewerDep, channel: ChannelName, selection: SelectionDep
+) -> Response:
+    try:
+        offer = await selection.select(channel, SelectOptions(dry_run=True))
+    except (NoImages, NoNewImages, NotReady) as nothing:
+        return render(request, "preview.html", who, channel=channel, chosen=None,
+                      nothing=str(nothing), title=f"{channel}: next")  # fmt: skip
+    return render(request, "preview.html", who, channel=channel, chosen=offer.selection,
+                  nothing=None, large=LARGE_SIZE, title=f"{channel}: next")  # fmt: skip
+
+
+_KEEP = {"Cache-Control": "private, max-age=86400", "X-Content-Type-Options": "nosniff"}
+
+
+@functools.cache
+def _placeholder() -> bytes:
+    return (FilePath(__file__).parent / "static" / "placeholder.svg").read_bytes()
