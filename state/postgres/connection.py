@@ -30,8 +30,10 @@ log = logging.getLogger(__name__)
 Db = psycopg.Connection[tuple[Any, ...]]
 T = TypeVar("T")
 
-WAIT_SECONDS = 5.0
-"""How long a call waits for a free or new connection before answering busy."""
+WAIT_SECONDS = 1.0
+"""How long a call waits for a free or new connection before answering busy. The pool
+has a connection for every thread that may ask (lanes, catch-ups), so a wait means the
+server cannot be reached: every request queued behind it would wait as long."""
 _RETRIES = 3
 
 

@@ -174,7 +174,7 @@ def test_the_database_restarted_under_load(tmp_path: Path, long_mode: bool, ledg
             threads = publishers.start(16, stop)
             time.sleep(1.0)
             cluster.stop_server()  # an outage: every replica says so, and serves nothing
-            wait_until(lambda: _busy(services[0], "/readyz") and _busy(services[1], "/status"))
+            wait_until(lambda: _busy(services[0], "/readyz") and _busy(services[1], "/status"), 30)
             cluster.start()
             entry.faults += 1
             for _ in range(3 if long_mode else 1):
