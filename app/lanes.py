@@ -6,10 +6,12 @@ lane, each with its own threads and a deadline. A slow Dropbox fills its own lan
 no other: ``/posted``, ``/release``, ``/status`` and the probes never wait behind it.
 Catch-ups have threads of their own (``app.sync.worker``).
 
-A lane hands work over in batches. Under load, requests arrive faster than a thread
-wakes up; a thread that wakes takes every job waiting (up to ``BATCH``) and hands all
-their results back to the loop at once, so the cost of waking a thread and the loop is
-paid per batch, not per request (``asyncio``'s own executor pays it per call).
+The store lane hands work over in batches. Under load, requests arrive faster than a
+thread wakes up; a thread that wakes takes every job waiting (up to ``batch``) and hands
+all their results back to the loop at once, so the cost of waking a thread and the loop
+is paid per batch, not per request (``asyncio``'s own executor pays it per call). Its
+jobs take well under a millisecond. The Dropbox lane's take seconds, so it takes one job
+at a time: a batch there would queue slow calls behind each other in one thread.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from app.errors import DropboxUnavailable, UnpostedError
 
 P = ParamSpec("P")
 T = TypeVar("T")
-BATCH = 16
+STORE_BATCH = 16
 DROPBOX_DEADLINE_SECONDS = 30.0
 
 _Job = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]", Callable[[], Any]]
@@ -38,9 +40,10 @@ class Lane:
         threads: int,
         deadline: float | None = None,
         late: Callable[[str], UnpostedError] = DropboxUnavailable,
+        batch: int = 1,
     ) -> None:
         self.name = name
-        self._deadline, self._late = deadline, late
+        self._deadline, self._late, self._batch = deadline, late, batch
         self._jobs: deque[_Job] = deque()
         self._wake = threading.Condition()
         self._idle = 0
@@ -79,7 +82,7 @@ class Lane:
                     self._idle -= 1
                 if not self._jobs:
                     return
-                batch = [self._jobs.popleft() for _ in range(min(BATCH, len(self._jobs)))]
+                batch = [self._jobs.popleft() for _ in range(min(self._batch, len(self._jobs)))]
             done = [(loop, future, _outcome(call)) for loop, future, call in batch]
             for loop in {loop for loop, _, _ in done}:
                 mine = [(future, outcome) for each, future, outcome in done if each is loop]
@@ -98,7 +101,7 @@ class Lanes:
     """The two lanes a running service uses."""
 
     def __init__(self, store_threads: int = 4, dropbox_threads: int = 8) -> None:
-        self.store = Lane("store", store_threads)
+        self.store = Lane("store", store_threads, batch=STORE_BATCH)
         self.dropbox = Lane("dropbox", dropbox_threads, deadline=DROPBOX_DEADLINE_SECONDS)
 
     def close(self) -> None:

@@ -35,7 +35,7 @@ from webhooks.inbox import Inbox
 
 log = logging.getLogger(__name__)
 PARALLEL_CATCH_UPS = 4
-RECLAIM_BATCH = 500
+RECLAIM_BATCH = 64  # a few milliseconds of the writer at a time: selections interleave
 RECLAIM_EVERY_SECONDS = 1.0
 
 
