@@ -93,6 +93,10 @@ def start_service(
             "dropbox_access_token": emulator.access_token,
             "dropbox_app_secret": emulator.app_secret,
             "dropbox_app_key": emulator.app_key,
+            # Hashing asks Dropbox for thumbnails in the background, and groups the tests'
+            # simple drawings: tests of other things would count those calls or see those
+            # groups. Tests of near-duplicates turn it on.
+            "near_duplicate_hashing": False,
         }
         values.update(overrides)
         settings = make_settings(**values)
