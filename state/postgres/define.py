@@ -33,7 +33,7 @@ def define(
 def _library(db: Db, library: LibraryDef) -> Relisting | None:
     folder = library.folder.lower()
     row = db.execute(
-        "SELECT id, source FROM libraries WHERE name = %s FOR UPDATE", (library.name,)
+        "SELECT id, source FROM libraries WHERE name = %s FOR NO KEY UPDATE", (library.name,)
     ).fetchone()
     if row is None:
         db.execute(

@@ -340,7 +340,7 @@ def _lock_library_of(db: Db, channel: str) -> int:
     """Lock the library a channel draws from (taken before any channel's lock)."""
     row = db.execute(
         "SELECT l.id FROM libraries AS l JOIN channels AS c ON c.library_id = l.id"
-        " WHERE c.name = %s FOR UPDATE OF l",
+        " WHERE c.name = %s FOR NO KEY UPDATE OF l",
         (channel,),
     ).fetchone()
     if row is None:

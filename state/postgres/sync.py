@@ -103,7 +103,7 @@ class SyncRole(Connected):
         # now, not as they were when a connection first prepared it (empty).
         db.execute("SET LOCAL plan_cache_mode = force_custom_plan")
         row = db.execute(
-            "SELECT id, generation, listing, turn FROM libraries WHERE name = %s FOR UPDATE",
+            "SELECT id, generation, listing, turn FROM libraries WHERE name = %s FOR NO KEY UPDATE",
             (library,),
         ).fetchone()
         if row is None:
@@ -215,7 +215,16 @@ def id_of_library(db: Db, name: str) -> int:
 
 
 def lock_library(db: Db, name: str) -> int:
-    row = db.execute("SELECT id FROM libraries WHERE name = %s FOR UPDATE", (name,)).fetchone()
+    """Lock the library's row until the transaction ends (before any channel's lock).
+
+    ``NO KEY UPDATE``, as every locker of a library's row takes it: lockers wait for each
+    other all the same, but not for the key-share lock that PostgreSQL's foreign-key check
+    takes on the library when a transaction updates its channel's row a second time (a
+    selection holding only its channel could otherwise deadlock with a catch-up).
+    """
+    row = db.execute(
+        "SELECT id FROM libraries WHERE name = %s FOR NO KEY UPDATE", (name,)
+    ).fetchone()
     if row is None:
         raise UnknownName(f"no library {name!r}")
     return int(row[0])
