@@ -230,6 +230,28 @@ def lock_library(db: Db, name: str) -> int:
     return int(row[0])
 
 
+def lock_library_of(db: Db, channel: str) -> int:
+    """Lock the library a channel draws from (taken before any channel's lock)."""
+    row = db.execute(
+        "SELECT l.id FROM libraries AS l JOIN channels AS c ON c.library_id = l.id"
+        " WHERE c.name = %s FOR NO KEY UPDATE OF l",
+        (channel,),
+    ).fetchone()
+    if row is None:
+        raise UnknownName(f"no channel {channel!r}")
+    return int(row[0])
+
+
+def located(db: Db, name: str) -> tuple[queue.Channel, int]:
+    """The channel's row and its library's id."""
+    row = db.execute(
+        "SELECT id, cycle, library_id FROM channels WHERE name = %s", (name,)
+    ).fetchone()
+    if row is None:
+        raise UnknownName(f"no channel {name!r}")
+    return queue.Channel(row[0], row[1]), int(row[2])
+
+
 def remember_sha256(db: Db, content_hash: str, sha256: str) -> None:
     db.execute(
         "INSERT INTO sha256_by_content_hash (content_hash, sha256) VALUES (%s, %s)"
