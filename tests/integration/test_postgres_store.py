@@ -203,13 +203,20 @@ def _answers(store: PostgresStore) -> bool:
 
 
 def test_the_bulk_loader_writes_what_sqlites_writes(database_url: str, tmp_path: Path) -> None:
-    sqlite_bulk(tmp_path / "bulk.sqlite3", 300, "cursor-1", sidecar_every=7, seed=3)
-    pg_bulk(database_url, 300, "cursor-1", sidecar_every=7, seed=3)
+    sqlite_bulk(tmp_path / "bulk.sqlite3", 300, "cursor-1", sidecar_every=7, seed=3, near_every=5)
+    pg_bulk(database_url, 300, "cursor-1", sidecar_every=7, seed=3, near_every=5)
     expected = SqliteStore(tmp_path / "bulk.sqlite3")
     loaded = PostgresStore(database_url, pool_size=1)
     try:
         assert loaded.catalog_files("default") == expected.catalog_files("default")
-        assert loaded.channel_status("default") == expected.channel_status("default")
+        status = loaded.channel_status("default")
+        assert status == expected.channel_status("default")
+        assert (status.near_duplicate_groups, status.near_duplicates_skipped) == (60, 30)
+        near = [(s.fingerprinted, s.awaiting_fingerprint) for s in (
+            loaded.library_status("default"), expected.library_status("default"))]  # fmt: skip
+        assert near == [(300, 0), (300, 0)]
+        first = loaded.near_groups("default", None, 3).items
+        assert first == expected.near_groups("default", None, 3).items
         assert loaded.sync_state("default").cursor == "cursor-1"
         chosen = loaded.select("default", SelectRequest(60, name="img_0000007.jpg"))
         assert [car.name for car in chosen.sidecars] == ["img_0000007.txt"]
