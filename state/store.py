@@ -481,7 +481,16 @@ class NearDuplicates(Protocol):
     groups it in every channel of the library by ``state.similarity`` and keeps each
     channel's pool by the rules: with ``near_duplicates = "skip"``, an image of a group
     one of whose other members the channel posted in its current cycle is not available.
+    Of all the processes that share the store, one at a time hashes a library's backlog
+    (``hashing_turn``), as one at a time catches it up.
     """
+
+    def hashing_turn(self, library: str) -> AbstractContextManager[int | None]:
+        """Hold the hashing of the library's backlog for the block: how many hashes the
+        library has stored, or None while another process hashes it. So no thumbnail is
+        asked for twice, and an index loaded earlier that holds fewer knows it missed what
+        another process recorded since."""
+        ...
 
     def fingerprint_backlog(self, library: str, after: int | None, limit: int) -> list[Unhashed]:
         """What waits, in arrival order, after the position ``after``."""

@@ -14,6 +14,13 @@ while a catch-up is in flight beyond what a selection would: so neither waits on
 A thumbnail Dropbox refuses for good (a format it does not convert, a file over its
 limit) leaves the content unhashed and never grouped; one refused for now (the file
 moved since the catch-up) stays on the backlog for the next pass. Failures back off.
+
+With replicas (PostgreSQL), every replica's worker looks at the shared backlog, and a
+pass runs only inside the library's hashing turn (``NearDuplicates.hashing_turn``), one
+replica at a time: no thumbnail is asked for twice. A worker that finds the turn taken
+leaves the backlog to its holder, which looks again once its turn has ended for content
+added meanwhile. The turn says how many fingerprints the library holds: an index that
+holds fewer missed what another replica recorded, and is loaded again before grouping.
 """
 
 from __future__ import annotations
@@ -103,28 +110,46 @@ class Fingerprinter:
                 self._busy = False
 
     def run_once(self) -> int:
-        """One pass over the backlog; returns how many contents were recorded. The index is
-        loaded the first time there is something to do, not at start."""
+        """One pass over the backlog in the hashing turn; returns how many contents were
+        recorded. The index is loaded the first time there is something to do, not at
+        start."""
+        if not self._store.fingerprint_backlog(self.library, None, 1):
+            return 0
+        with self._store.hashing_turn(self.library) as stored:
+            if stored is None:
+                return 0  # another process hashes the library, and looks again after
+            self._load(stored)
+            after, recorded = self._drain()
+        # Content added during the turn by a process that found it taken is ours to hash.
+        if after is not None and self._store.fingerprint_backlog(self.library, after, 1):
+            self.request()
+        return recorded
+
+    def _drain(self) -> tuple[int | None, int]:
+        """Batches until the backlog has no more: the last position seen, and how many."""
         after, recorded = None, 0
         while not self._stop.is_set():
             batch = self._store.fingerprint_backlog(self.library, after, BATCH_THUMBNAILS)
             if not batch:
                 break
-            self._load()
             after = batch[-1].position
             recorded += self._record(batch)
-        return recorded
+        return after, recorded
 
-    def _load(self) -> None:
-        """The library's stored fingerprints into the index, once per process."""
-        if self._loaded:
+    def _load(self, stored: int) -> None:
+        """The library's stored fingerprints into the index: once per process, and again
+        when the store holds another number of them than the index (another process
+        recorded some since)."""
+        if self._loaded and len(self.index) == stored:
             return
-        after = None
+        index, after = NeighbourIndex(), None
         while page := self._store.fingerprints(self.library, after, _LOAD_PAGE):
             for content_hash, value in page:
-                self.index.add(content_hash, value)
+                index.add(content_hash, value)
             after = page[-1][0]
-        self._loaded = True
+        if self._loaded:
+            log.info("fingerprints of %s: index loaded again (%d)", self.library, len(index))
+        self.index, self._loaded = index, True
 
     def _record(self, batch: Sequence[Unhashed]) -> int:
         thumbnails = self._thumbnails([u for u in batch if u.hash is None and u.path])

@@ -1,11 +1,17 @@
 """The near-duplicates role of the PostgreSQL store (``NearDuplicates``), and the groups page.
 
-Writes lock the library's row, then its channels' (``state.postgres.near``).
+The hashing worker of every replica may look at a library's backlog; one at a time
+hashes it (``hashing_turn``: a session advisory lock, as a catch-up turn's, so a replica
+killed mid-batch frees it at once). So no thumbnail is asked for twice, and each
+grouping sees every fingerprint recorded before it: the turn tells how many the library
+holds, and a worker whose index holds fewer reloads it first. Writes lock the library's
+row, then its channels' (``state.postgres.near``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from state.errors import InvalidInput
 from state.postgres import near, queue
@@ -18,6 +24,12 @@ from state.store import MAX_PAGE, GroupMember, NearGroup, NearGroupPage, Unhashe
 
 class NearRole(SyncRole):
     """``NearDuplicates`` on PostgreSQL."""
+
+    @contextmanager
+    def hashing_turn(self, library: str) -> Iterator[int | None]:
+        library_id = self._read(lambda db: id_of_library(db, library))
+        with self._turns.hashing(library_id) as mine:
+            yield self._read(lambda db: fingerprinted(db, library_id)) if mine else None
 
     def fingerprint_backlog(self, library: str, after: int | None, limit: int) -> list[Unhashed]:
         return self._read(lambda db: near.backlog(db, id_of_library(db, library), after, limit))
@@ -53,6 +65,12 @@ class NearRole(SyncRole):
         if not 1 <= limit <= MAX_PAGE:
             raise InvalidInput(f"limit must be 1 to {MAX_PAGE}")
         return self._run(lambda db: groups(db, channel, after, limit))
+
+
+def fingerprinted(db: Db, library_id: int) -> int:
+    row = db.execute("SELECT n_fingerprinted FROM libraries WHERE id = %s", (library_id,))
+    found = row.fetchone()
+    return int(found[0]) if found else 0
 
 
 def groups(db: Db, name: str, after: int | None, limit: int) -> NearGroupPage:

@@ -461,6 +461,11 @@ class SqliteStore:
             return holds.unhold(db, _channel(db, channel)[0], content_hash)
 
     # -- near-duplicates ---------------------------------------------------------------
+    @contextmanager
+    def hashing_turn(self, library: str) -> Iterator[int | None]:
+        """Always this process's: one process holds the state directory."""
+        yield self.library_status(library).fingerprinted
+
     def fingerprint_backlog(self, library: str, after: int | None, limit: int) -> list[Unhashed]:
         with self._read() as db:
             return near.backlog(db, _library_id(db, library), after, limit)

@@ -10,7 +10,7 @@ import random
 
 import pytest
 
-from state.errors import ImageNotFound, NoNewImages
+from state.errors import ImageNotFound, NoNewImages, UnknownName
 from state.neighbours import NeighbourIndex
 from state.similarity import Fingerprint
 from state.store import ChannelDef, ImageQuery
@@ -73,6 +73,19 @@ def test_new_content_waits_for_its_fingerprint_then_leaves_the_backlog(harness: 
     assert harness.store.fingerprints("lib", None, 10) == sorted(
         [(digest("a"), fingerprint(1)), (digest("c"), fingerprint(2))]
     )
+
+
+def test_the_hashing_turn_tells_how_many_hashes_the_library_holds(harness: Harness) -> None:
+    listed(harness, "a", "b", "c")
+    with harness.store.hashing_turn("lib") as stored:
+        assert stored == 0
+        Hasher(harness).record(a=fingerprint(1), b=fingerprint(2), c=None)
+    with harness.store.hashing_turn("lib") as stored:
+        assert stored == 2  # an index of fewer missed some: the unhashable one is not counted
+    with harness.store.hashing_turn("lib2") as stored:
+        assert stored == 0
+    with pytest.raises(UnknownName), harness.store.hashing_turn("nowhere"):
+        pass
 
 
 def test_content_that_leaves_unhashed_is_passed_by(harness: Harness) -> None:

@@ -2,12 +2,15 @@
 
 The pictures are photographs bundled with scikit-image when it is installed, else the
 demo's drawn scenes; each test re-exports one at half its size and at JPEG quality 60.
+Two services on one PostgreSQL database, as two replicas, hash a library between them
+once, each grouping with what the other recorded.
 """
 
 from __future__ import annotations
 
 import io
 import random
+import threading
 from pathlib import Path
 
 import httpx
@@ -143,3 +146,68 @@ def test_the_console_shows_the_group_and_a_split_is_kept(
         assert person.get(back + "?after=-1").status_code == 422
     near = select(service, name="harbor-small.jpg", dry_run=True).json()["near_duplicates"]
     assert near == []
+
+
+def _put(
+    emulator: Emulator, tmp_path: Path, name: str, seed: int, quality: int = 90, scale: float = 1
+) -> None:
+    emulator.put_file(f"/Photos/{name}", jpeg(scene(tmp_path, seed), quality, scale))
+
+
+def _caught_up(service: Service, name: str) -> None:
+    """Ask this replica for a catch-up; whichever replica takes the turn, wait for ``name``."""
+    service.worker.request_threadsafe()
+    wait_until(lambda: select(service, name=name, dry_run=True).status_code == 200, 30)
+
+
+def _near(service: Service, name: str) -> set[str]:
+    chosen = select(service, name=name, dry_run=True).json()
+    return {n["path"] for n in chosen["near_duplicates"]}
+
+
+def test_replicas_hash_each_picture_once_and_group_with_what_the_other_recorded(
+    emulator: Emulator, start_service: StartService, database_url: str, tmp_path: Path
+) -> None:
+    for name, seed in (("one.jpg", 1), ("two.jpg", 7)):
+        _put(emulator, tmp_path, name, seed)
+    # Hashing is driven by hand here: ``run_once`` is a pass of a replica's worker.
+    first = start_service(database_url=database_url, state_dir=tmp_path / "first")
+    second = start_service(database_url=database_url, state_dir=tmp_path / "second")
+    hashers = [s.runtime.fingerprinters["default"] for s in (first, second)]
+    calls = lambda: emulator.counters.calls("files/get_thumbnail_batch")  # noqa: E731
+    assert hashers[1].run_once() == 2 and calls() == 1  # the second's index now holds 2
+
+    _put(emulator, tmp_path, "three.jpg", 3)
+    _caught_up(first, "three.jpg")
+    assert hashers[0].run_once() == 1 and calls() == 2  # recorded by the first only
+    _put(emulator, tmp_path, "three-q60.jpg", 3, quality=60)
+    _caught_up(second, "three-q60.jpg")
+    assert hashers[1].run_once() == 1  # its index missed three.jpg: loaded again first
+    assert _near(first, "three-q60.jpg") == {"/Photos/three.jpg"}
+
+    _put(emulator, tmp_path, "one-q60.jpg", 1, quality=60)
+    _caught_up(first, "one-q60.jpg")
+    with first.runtime.store.hashing_turn("default") as held:
+        assert held == 4
+        assert hashers[1].run_once() == 0  # the turn is taken: no thumbnail asked for
+    assert calls() == 3
+    assert hashers[1].run_once() == 1 and _near(second, "one-q60.jpg") == {"/Photos/one.jpg"}
+
+    # A pass under way picks up what another replica's catch-up added meanwhile.
+    _put(emulator, tmp_path, "two-q60.jpg", 7, quality=60)
+    _caught_up(first, "two-q60.jpg")
+    gate = emulator.faults.hold("files/get_thumbnail_batch", times=1)
+    passed: list[int] = []
+    worker = threading.Thread(target=lambda: passed.append(hashers[0].run_once()))
+    worker.start()
+    wait_until(lambda: emulator.counters.in_flight("files/get_thumbnail_batch") == 1)
+    _put(emulator, tmp_path, "one-small.jpg", 1, scale=0.5)
+    _caught_up(second, "one-small.jpg")
+    assert hashers[1].run_once() == 0
+    gate.release()
+    worker.join(30)
+    assert passed == [2] and calls() == 6
+    assert _near(second, "two-q60.jpg") == {"/Photos/two.jpg"}
+    assert _near(second, "one.jpg") == {"/Photos/one-q60.jpg", "/Photos/one-small.jpg"}
+    status = second.client.get("/status").json()["libraries"]["default"]
+    assert (status["fingerprinted"], status["awaiting_fingerprint"]) == (7, 0)

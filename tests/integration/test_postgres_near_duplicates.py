@@ -1,10 +1,10 @@
-"""Near-duplicates on PostgreSQL where replicas share it: recordings at once, counts.
+"""Near-duplicates on PostgreSQL where replicas share it: turns, recordings at once, counts.
 
-Several stores open one database, as several replicas would: two recording
-fingerprints for one library at once still group every pair of near images together,
-while a third selects and posts; and the counts ``/status`` shows, kept as rows change,
-equal the rows counted, with every skip fact as the rules say, after a life of changes
-of every kind.
+Several stores open one database, as several replicas would: one at a time hashes a
+library; two recording fingerprints for one library at once still group every pair of
+near images together, while a third selects and posts; and the counts ``/status``
+shows, kept as rows change, equal the rows counted, with every skip fact as the rules
+say, after a life of changes of every kind.
 """
 
 from __future__ import annotations
@@ -19,6 +19,20 @@ from state.similarity import Fingerprint, Neighbour
 from state.store import ChannelDef, SelectRequest
 from tests.contract.conftest import CHANNELS, LIBRARIES, Clock, Harness, digest, gone, image
 from tests.contract.test_near_duplicates import Hasher, fingerprint
+
+
+def test_one_store_at_a_time_hashes_a_library(stores: list[PostgresStore]) -> None:
+    first, second, _ = stores
+    with first.hashing_turn("lib") as mine:
+        assert mine == 0
+        with second.hashing_turn("lib") as theirs:
+            assert theirs is None
+        with second.hashing_turn("lib2") as other_library:
+            assert other_library == 0
+        with second.catch_up_turn("lib") as catching_up:
+            assert catching_up  # a catch-up never waits for hashing
+    with second.hashing_turn("lib") as now_theirs:
+        assert now_theirs == 0
 
 
 def _pairs(count: int) -> dict[str, bytes]:
