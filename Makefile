@@ -42,6 +42,7 @@ unit: setup
 # wrk drives the /select load test; as root it is installed from Debian's packages, and
 # without it the benchmark falls back to a Python load generator (and says so).
 bench: setup
+	$(BIN)/python -m pip install --quiet -e '.[dev,demo,bench]' --config-settings editable_mode=compat
 	@command -v wrk >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1 \
 		|| (apt-get update -qq && apt-get install -y -qq wrk >/dev/null) \
 		|| echo "bench: could not install wrk; using the Python load generator"

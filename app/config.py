@@ -17,6 +17,7 @@ channel::
     lease_seconds = 900                 # default: LEASE_SECONDS
     api_token_env = "INSTAGRAM_TOKEN"   # a token that reaches this channel only
     near_duplicates = "skip"            # skip | allow
+    near_duplicate_distance = 40        # bits of 256 (0 to 96)
 
 Secrets never stand in the file, only the names of the variables that hold them. Any
 problem stops the service with one line naming the file, the table and the key.
@@ -29,15 +30,15 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, get_args
 
 from pydantic import SecretStr
 
 from app.errors import ConfigError
 from app.settings import SelectPolicy, Settings, dropbox_path
-from state.store import ChannelDef, LibraryDef, WhenExhausted
+from state.similarity import DEFAULT_DISTANCE, MAX_DISTANCE
+from state.store import ChannelDef, LibraryDef, NearDuplicateChoice, WhenExhausted
 
-NearDuplicates = Literal["skip", "allow"]
 DEFAULT = "default"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _MAX_LEASE_SECONDS = 86_400
@@ -57,7 +58,10 @@ class Library:
 class Channel:
     spec: ChannelDef
     api_token: SecretStr | None
-    near_duplicates: NearDuplicates = "skip"
+
+    @property
+    def near_duplicates(self) -> NearDuplicateChoice:
+        return self.spec.near_duplicates
 
     @property
     def name(self) -> str:
@@ -192,20 +196,24 @@ class _FileReader:
     def _channel(self, name: str, table: dict[str, Any], libraries: dict[str, Library]) -> Channel:
         where = f"channels.{name}"
         self._keys(table, where, {"library", "policy", "when_exhausted", "lease_seconds",
-                                  "api_token_env", "near_duplicates"})  # fmt: skip
+                                  "api_token_env", "near_duplicates",
+                                  "near_duplicate_distance"})  # fmt: skip
         library = self._value(table, where, "library", str, None)
         if library not in libraries:
             raise self._error(where, "library", f"no library {library!r} is defined")
         policy = self._choice(table, where, "policy", SelectPolicy, self._settings.select_policy)
         exhausted = self._choice(table, where, "when_exhausted", WhenExhausted, "stop")
-        near = self._choice(table, where, "near_duplicates", NearDuplicates, "skip")
+        near = self._choice(table, where, "near_duplicates", NearDuplicateChoice, "skip")
+        distance = self._value(table, where, "near_duplicate_distance", int, DEFAULT_DISTANCE)
+        if not 0 <= distance <= MAX_DISTANCE:
+            raise self._error(where, "near_duplicate_distance", f"must be 0 to {MAX_DISTANCE}")
         lease = self._value(table, where, "lease_seconds", int, self._settings.lease_seconds)
         if not 1 <= lease <= _MAX_LEASE_SECONDS:
             raise self._error(where, "lease_seconds", f"must be 1 to {_MAX_LEASE_SECONDS}")
         variable = self._value(table, where, "api_token_env", str, "")
         token = self._secret(where, "api_token_env", variable) if variable else None
-        spec = ChannelDef(name, library, policy, exhausted, lease)
-        return Channel(spec, token, near)
+        spec = ChannelDef(name, library, policy, exhausted, lease, near, distance)
+        return Channel(spec, token)
 
     def _distinct_folders(self, libraries: dict[str, Library]) -> None:
         seen: dict[tuple[str, str], str] = {}

@@ -75,7 +75,7 @@ def _draw_samples(folder: Path) -> None:
     for number, subject in enumerate(_SUBJECTS):
         for variant in range(1, _VARIANTS + 1):
             name = f"{subject}-{variant}.{'png' if variant == 3 else 'jpg'}"
-            _draw_scene(folder / name, random.Random(number * 100 + variant), subject)
+            draw_scene(folder / name, random.Random(number * 100 + variant), subject)
             if variant in (1, 2):
                 caption = f"{subject.title()}, study {variant}. #unposted #demo\n"
                 (folder / name).with_suffix(".txt").write_text(caption)
@@ -84,7 +84,7 @@ def _draw_samples(folder: Path) -> None:
     _draw_noise(folder / LARGE_IMAGE)
 
 
-def _draw_scene(path: Path, rng: random.Random, subject: str) -> None:
+def draw_scene(path: Path, rng: random.Random, subject: str) -> None:
     """A small landscape: a sky gradient, a sun, two hills and a label."""
     width, height = 480, 320
     image = Image.new("RGB", (width, height))

@@ -83,6 +83,18 @@ class Metrics:
         self.dropbox_wait_seconds = Counter(
             "unposted_dropbox_wait_seconds", "Seconds spent waiting before retries", registry=r
         )
+        self.fingerprint_thumbnails = Counter(
+            "unposted_fingerprint_thumbnails",
+            "Thumbnails taken for perceptual hashing, by source (the console's cache, Dropbox)",
+            ["library", "source"],
+            registry=r,
+        )
+        self.fingerprints = Counter(
+            "unposted_fingerprints",
+            "Contents fingerprinted, by outcome (hashed, or unhashable: never grouped)",
+            ["library", "outcome"],
+            registry=r,
+        )
         self.legacy_downloads = Counter(
             "unposted_legacy_import_downloads",
             "Images over 4 MiB downloaded to match legacy SHA-256 digests",

@@ -26,6 +26,7 @@ from app.services.selection import SelectionService
 from app.services.thumbnails import Thumbnails
 from app.settings import Settings
 from app.sync.catch_up import CatchUp
+from app.sync.fingerprints import Fingerprinter
 from app.sync.worker import SyncWorker
 from state import open_store
 from state.changes import FileKinds
@@ -34,6 +35,10 @@ from state.store import Store
 from webhooks.inbox import Inbox
 
 log = logging.getLogger(__name__)
+_LIBRARY_GAUGES = ("images", "unique_images", "skipped", "pending", "without_content_hash",
+                   "fingerprinted", "unhashable", "awaiting_fingerprint")  # fmt: skip
+_CHANNEL_GAUGES = ("available", "leased", "posted", "cycle", "near_duplicate_groups",
+                   "near_duplicates_skipped")  # fmt: skip
 PARALLEL_CATCH_UPS = 4
 RECLAIM_BATCH = 64  # a few milliseconds of the writer at a time: selections interleave
 RECLAIM_EVERY_SECONDS = 1.0
@@ -54,6 +59,7 @@ class Runtime:
     stop_event: threading.Event
     thumbnails: Thumbnails
     pictures: Pictures
+    fingerprinters: dict[str, Fingerprinter]  # by library
 
     @classmethod
     def build(cls, settings: Settings, config: Config, retry: RetryPolicy | None = None) -> Runtime:
@@ -75,7 +81,9 @@ class Runtime:
             )
             for library in config.libraries.values()
         }
-        workers = _workers(settings, config, store, dropbox, metrics, stop)
+        cache = DiskCache(settings.cache_dir, settings.thumbnail_cache_mb * 1024 * 1024)
+        fingerprinters = _fingerprinters(config, store, dropbox, cache, metrics, stop)
+        workers = _workers(settings, config, store, dropbox, metrics, stop, fingerprinters)
         inboxes = [_inbox(worker) for worker in workers.values()]
         lanes = Lanes()
 
@@ -89,11 +97,10 @@ class Runtime:
             config, store, lanes, metrics, client, catch_up, settings.archive_folder
         )
         legacy = LegacyImport(config, store, metrics, client, catch_up)
-        cache = DiskCache(settings.cache_dir, settings.thumbnail_cache_mb * 1024 * 1024)
         thumbnails = Thumbnails(cache, lanes, client)
         pictures = Pictures(config, store, lanes, thumbnails, Captions(cache, lanes, client))
         runtime = cls(settings, config, store, metrics, lanes, dropbox, workers, inboxes,
-                      selection, legacy, stop, thumbnails, pictures)  # fmt: skip
+                      selection, legacy, stop, thumbnails, pictures, fingerprinters)  # fmt: skip
         metrics.watch_catalog(runtime.catalog_gauges)
         return runtime
 
@@ -101,6 +108,9 @@ class Runtime:
         for worker in self.workers.values():
             await worker.start()
         self.store.watch_catch_ups(self._ring)
+        if self.settings.near_duplicate_hashing:
+            for fingerprinter in self.fingerprinters.values():
+                fingerprinter.start()
         self._reclaimer = asyncio.create_task(self._reclaim_forever(), name="reclaim leases")
 
     async def stop(self) -> None:
@@ -109,6 +119,8 @@ class Runtime:
         await self.thumbnails.close()
         for worker in self.workers.values():
             await worker.stop()
+        for fingerprinter in self.fingerprinters.values():
+            await asyncio.to_thread(fingerprinter.stop)
         self.lanes.close()
         for client in self.dropbox.values():
             client.close()
@@ -145,11 +157,11 @@ class Runtime:
     def catalog_gauges(self) -> Iterator[CatalogGauge]:
         for library in self.config.libraries:
             status = self.store.library_status(library)
-            for state in ("images", "unique_images", "skipped", "pending", "without_content_hash"):
+            for state in _LIBRARY_GAUGES:
                 yield "library", library, state, getattr(status, state)
         for channel in self.config.channels:
             counts = self.store.channel_status(channel)
-            for state in ("available", "leased", "posted", "cycle"):
+            for state in _CHANNEL_GAUGES:
                 yield "channel", channel, state, getattr(counts, state)
 
 
@@ -164,6 +176,7 @@ def _workers(
     dropbox: dict[str, DropboxClient],
     metrics: Metrics,
     stop: threading.Event,
+    fingerprinters: dict[str, Fingerprinter],
 ) -> dict[str, SyncWorker]:
     kinds = FileKinds.of(settings.image_extensions, settings.sidecar_extensions)
     gate = asyncio.Semaphore(PARALLEL_CATCH_UPS)
@@ -171,6 +184,29 @@ def _workers(
     def worker(library: Library) -> SyncWorker:
         client = dropbox[library.spec.account]
         catch_up = CatchUp(library.spec, kinds, store, client, metrics)
-        return SyncWorker(settings, store, client, catch_up, metrics, stop, gate)
+        caught_up = fingerprinters[library.name].request
+        return SyncWorker(settings, store, client, catch_up, metrics, stop, gate, caught_up)
 
     return {name: worker(library) for name, library in config.libraries.items()}
+
+
+def _fingerprinters(
+    config: Config,
+    store: Store,
+    dropbox: dict[str, DropboxClient],
+    cache: DiskCache,
+    metrics: Metrics,
+    stop: threading.Event,
+) -> dict[str, Fingerprinter]:
+    """One hashing worker per library, searching as far as its widest channel groups."""
+
+    def radius(library: str) -> int:
+        distances = [c.spec.near_duplicate_distance for c in config.channels_of(library)]
+        return max(distances, default=0)
+
+    return {
+        name: Fingerprinter(
+            name, store, dropbox[library.spec.account], cache, metrics, radius(name), stop
+        )
+        for name, library in config.libraries.items()
+    }

@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     sync_mode: Literal["webhook", "longpoll"] = "webhook"
     reconcile_seconds: float = Field(default=900, gt=0)
     thumbnail_cache_mb: int = Field(default=256, ge=1)
+    near_duplicate_hashing: bool = True
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_format: Literal["json", "console"] = "json"
 

@@ -1,7 +1,8 @@
 """``python -m bench``: every benchmark in one run, written to a page and a JSON file.
 
     python -m bench [--quick] [--out docs/benchmarks.md] [--json bench/results.json]
-                    [--only strategies,select_load,catch_up,webhook_burst,postgres]
+                    [--only strategies,select_load,catch_up,webhook_burst,postgres,
+                            near_duplicates,near_costs]
 
 ``--quick`` runs small sizes (the whole run in under two minutes) and is what CI smoke
 tests; the full run takes about twenty minutes. ``--only`` re-runs some sections and
@@ -29,7 +30,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bench import catch_up, postgres, report, select_load, strategies
+from bench import catch_up, near_costs, near_duplicates, postgres, report, select_load, strategies
 
 Section = Callable[[], dict[str, Any]]
 
@@ -117,6 +118,10 @@ FULL = Mode(
         "catch_up": lambda: catch_up.run(100_000, changes=20, reps=3),
         "webhook_burst": _webhook_burst(1_000),
         "postgres": lambda: postgres.run((1_000, 1_000_000), 5.0, 2, 100_000, 200_000, 100_000),
+        "near_duplicates": lambda: near_duplicates.run(scenes=40),
+        "near_costs": lambda: near_costs.run(
+            100_000, 5, (100_000, 1_000_000), (1_000, 1_000_000), 5.0, 4
+        ),
     },
 )
 QUICK = Mode(
@@ -127,6 +132,8 @@ QUICK = Mode(
         "catch_up": lambda: catch_up.run(5_000, changes=10, reps=2),
         "webhook_burst": _webhook_burst(200),
         "postgres": lambda: postgres.run((1_000, 10_000), 3.0, 1, 5_000, 10_000, 10_000),
+        "near_duplicates": lambda: near_duplicates.run(scenes=8),
+        "near_costs": lambda: near_costs.run(5_000, 2, (10_000,), (1_000, 10_000), 3.0, 1),
     },
 )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from bench import report_postgres
+from bench import near_report, report_postgres
 
 Row = list[str]
 _A_NOTE = (
@@ -235,6 +235,9 @@ _TARGETS: list[tuple[str, Callable[[dict[str, Any]], tuple[str, bool | None]]]] 
     ("webhook ack p99 under 5 ms, ≤ 2 catch-up runs", _judge_burst),
     ("peak RSS under 150 MB with 1M images", _judge_memory),
     *report_postgres.TARGETS,
+    ("near-duplicates: 1 API call per 25 new pictures, 0 downloads", near_report.judge_calls),
+    ("near-duplicates: `/select` p50 at 1M within 1.25x of 1k, skipping", near_report.judge_select),
+    ("near-duplicates: catch-up slowed by at most 10%", near_report.judge_catch_up),
 ]
 
 
@@ -389,6 +392,8 @@ _SECTIONS: list[tuple[str, str, Callable[[dict[str, Any]], str]]] = [
     ("catch_up", "3. Catch-up", _catch_up),
     ("webhook_burst", "4. Webhook burst", _burst),
     ("postgres", "5. PostgreSQL, beside SQLite", str),  # rendered with the others: ``render``
+    ("near_duplicates", "6. Near-duplicates: what is found", near_report.quality),
+    ("near_costs", "7. Near-duplicates: what it costs", near_report.costs),
 ]
 
 

@@ -100,11 +100,13 @@ def run(
     rounds: int = 2,
     generator: str | None = None,
     database: Server | None = None,
+    near_every: int = 0,
 ) -> dict[str, Any]:
     """Measure; ``generator`` is ``wrk`` or ``python`` (default: wrk when installed).
 
     With ``database``, each catalog is a fresh PostgreSQL database on that server instead
-    of a SQLite file."""
+    of a SQLite file; ``near_every``: SQLite catalogs with groups of near-duplicates
+    (``bulk_load``), skipped."""
     generator = generator or ("wrk" if shutil.which("wrk") else "python")
     emu = Emulator()
     emu.create_folder(FOLDER)
@@ -113,7 +115,9 @@ def run(
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-select-")))
         cursor = latest_cursor(server.base_url, emu.access_token)
         services = [
-            stack.enter_context(_service(emu, server.base_url, work, size, cursor, database))
+            stack.enter_context(
+                _service(emu, server.base_url, work, size, cursor, database, near_every)
+            )
             for size in sizes
         ]
         for service in services:
@@ -157,11 +161,17 @@ def latest_cursor(base_url: str, access_token: str) -> str:
 
 @contextmanager
 def _service(
-    emu: Emulator, emulator_url: str, work: Path, size: int, cursor: str, database: Server | None
+    emu: Emulator,
+    emulator_url: str,
+    work: Path,
+    size: int,
+    cursor: str,
+    database: Server | None,
+    near_every: int = 0,
 ) -> Iterator[ServiceProcess]:
     state = work / f"state-{size}"
     started = time.perf_counter()
-    env, database_bytes = _fill(state, size, cursor, database)
+    env, database_bytes = _fill(state, size, cursor, database, near_every)
     load_seconds = time.perf_counter() - started
     print(f"  select_load: {size} images loaded in {load_seconds:.1f} s", file=sys.stderr)
     with spawn(emu, emulator_url, work, str(size), state, env) as (process, base_url):
@@ -171,11 +181,11 @@ def _service(
 
 
 def _fill(
-    state: Path, size: int, cursor: str, database: Server | None
+    state: Path, size: int, cursor: str, database: Server | None, near_every: int
 ) -> tuple[dict[str, str], int]:
     """A caught-up catalog of ``size`` images: the environment that selects it, its bytes."""
     if database is None:
-        bulk_load(state / "unposted.sqlite3", size, cursor, folder=FOLDER)
+        bulk_load(state / "unposted.sqlite3", size, cursor, folder=FOLDER, near_every=near_every)
         return {}, (state / "unposted.sqlite3").stat().st_size
     url = database.fresh_database()
     pg_bulk_load(url, size, cursor, folder=FOLDER)

@@ -238,6 +238,7 @@ def running_service(
         api_token=SecretStr(API_TOKEN),
         state_dir=state_dir,
         log_level="WARNING",
+        near_duplicate_hashing=False,  # measured in its own section; its calls are not these
     )
     app = create_app(settings)
     headers = {"Authorization": f"Bearer {API_TOKEN}"}

@@ -11,7 +11,9 @@ An image is *available* in a channel when all of these hold:
   channel's library has legacy digests still unmatched (it may be one of them);
 - the channel does not *hold* it out of selection;
 - no lease holds it in the channel (an expired lease holds it until it is reclaimed);
-- the channel has not posted it in its current cycle.
+- the channel has not posted it in its current cycle;
+- the channel skips near-duplicates and has not posted another member of the image's
+  group in its current cycle (``state.similarity`` says how groups form).
 
 A lease belongs to a channel and a content hash, never to a path: it outlives the
 image's paths, the folder, and the catalog, and ends only by release, post or expiry.
@@ -35,6 +37,8 @@ class ImageInChannel:
     held: bool
     leased: bool
     posted_in_cycle: bool
+    near_duplicate_posted: bool = False
+    """The channel skips near-duplicates, and posted another of the group this cycle."""
 
 
 def is_available(image: ImageInChannel) -> bool:
@@ -44,12 +48,14 @@ def is_available(image: ImageInChannel) -> bool:
         and not image.held
         and not image.leased
         and not image.posted_in_cycle
+        and not image.near_duplicate_posted
     )
 
 
 def image_state(image: ImageInChannel) -> ImageState:
-    """The one state a person sees an image in: the first of posted, leased, held, pending
-    that holds, else available. Posted wins: the image went out, whatever else is true."""
+    """The one state a person sees an image in: the first of posted, leased, held, pending,
+    near_duplicate that holds, else available. Posted wins: the image went out, whatever
+    else is true."""
     if image.posted_in_cycle:
         return "posted"
     if image.leased:
@@ -58,7 +64,15 @@ def image_state(image: ImageInChannel) -> ImageState:
         return "held"
     if image.pending:
         return "pending"
+    if image.near_duplicate_posted:
+        return "near_duplicate"
     return "available"
+
+
+def skips_near_duplicate(skip: bool, others_posted_in_cycle: bool) -> bool:
+    """The ``near_duplicate_posted`` fact: does the channel keep this image out because
+    another member of its group went out in the current cycle?"""
+    return skip and others_posted_in_cycle
 
 
 def is_pending(size: int, sha256_known: bool, unresolved_digests: bool) -> bool:

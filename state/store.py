@@ -9,7 +9,9 @@ callers:
 - ``LegacyLookup``: what a legacy import must ask of the catalog;
 - ``Reports``: counts and states for ``/status``, ``/readyz`` and metrics;
 - ``Browsing``: people looking through a channel's images and history, a page at a
-  time, and holding images out of its selection.
+  time, and holding images out of its selection;
+- ``NearDuplicates``: the hashing worker's backlog and fingerprints, groups of
+  near-duplicates per channel, and an operator's split of a wrong group.
 
 ``Store`` is all of them, plus ``define`` (bring the configured libraries and channels
 into the state) and ``close``. ``state.open_store`` picks a backend (SQLite, for one
@@ -27,13 +29,15 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from state.changes import Operation
+from state.similarity import DEFAULT_DISTANCE, Fingerprint
 
 SelectPolicy = Literal["random", "oldest", "newest", "name"]
 WhenExhausted = Literal["stop", "new_cycle"]
 LeaseState = Literal["active", "expired", "released", "posted"]
 NamedLease = Literal["active", "expired", "released", "posted", "not_found"]
 """What the lease named with a post was when the post came (``active``: the usual case)."""
-ImageState = Literal["available", "leased", "held", "posted", "pending"]
+NearDuplicateChoice = Literal["skip", "allow"]
+ImageState = Literal["available", "leased", "held", "posted", "pending", "near_duplicate"]
 """Where an image stands in a channel; ``state.rules.image_state`` says which wins."""
 ImageFilter = Literal["available", "leased", "held", "posted"]
 MAX_PAGE = 200
@@ -65,6 +69,8 @@ class ChannelDef:
     policy: SelectPolicy = "random"
     when_exhausted: WhenExhausted = "stop"
     lease_seconds: int = 900
+    near_duplicates: NearDuplicateChoice = "skip"
+    near_duplicate_distance: int = DEFAULT_DISTANCE
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,8 +134,18 @@ class SelectRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class NearDuplicate:
+    """Another content of the same group in the channel, held by the library."""
+
+    content_hash: str
+    path: str
+    distance: int
+
+
+@dataclass(frozen=True, slots=True)
 class Selection:
-    """An image handed to a publisher: one content, at one or more paths."""
+    """An image handed to a publisher: one content, at one or more paths, and the
+    near-duplicates of its group in the channel."""
 
     content_hash: str
     id: str
@@ -142,6 +158,7 @@ class Selection:
     duplicates: tuple[str, ...]
     lease: Lease | None
     posted_at: str | None
+    near_duplicates: tuple[NearDuplicate, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +209,11 @@ class LibraryStatus:
     ready: bool
     last_sync_at: str | None
     account_id: str | None
+    fingerprinted: int = 0
+    """Contents with a perceptual hash."""
+    unhashable: int = 0
+    """Contents Dropbox made no thumbnail of: never grouped."""
+    awaiting_fingerprint: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +223,10 @@ class ChannelStatus:
     leased: int
     posted: int
     cycle: int
+    near_duplicate_groups: int = 0
+    """Groups of two or more members."""
+    near_duplicates_skipped: int = 0
+    """Images kept out because a near-duplicate was posted in this cycle."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -403,7 +429,98 @@ class Browsing(Protocol):
         ...
 
 
-class Store(CatalogSync, Selections, PostedState, LegacyLookup, Reports, Browsing, Protocol):
+@dataclass(frozen=True, slots=True)
+class Unhashed:
+    """A content waiting for its fingerprint, at its representative path; or, with
+    ``hash``, one fingerprinted already that waits to be grouped again (no path needed:
+    a posted photo archived out of the folder still groups)."""
+
+    content_hash: str
+    path: str | None
+    hash: bytes | None = None
+    position: int = 0
+    """Its place in the backlog, to page on and to say it is done."""
+
+    @property
+    def gone(self) -> bool:
+        """It left the library before it was hashed: nothing to do but take it off."""
+        return self.path is None and self.hash is None
+
+
+@dataclass(frozen=True, slots=True)
+class GroupMember:
+    content_hash: str
+    path: str | None
+    """None once the library no longer holds it (a posted photo archived, say)."""
+    name: str | None
+    distance: int
+    """Bits from the group's leader."""
+    leader: bool
+    posted: bool
+    """Posted in the channel's current cycle."""
+
+
+@dataclass(frozen=True, slots=True)
+class NearGroup:
+    group_id: int
+    members: tuple[GroupMember, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class NearGroupPage:
+    items: tuple[NearGroup, ...]
+    next: int | None
+    """The ``after`` of the next page; None on the last one."""
+
+
+class NearDuplicates(Protocol):
+    """Fingerprints per library content, and groups of near-duplicates per channel.
+
+    Content new to a library waits in a backlog until a fingerprint is recorded for it
+    (its hash, or the refusal that leaves it unhashed and never grouped). Recording one
+    groups it in every channel of the library by ``state.similarity`` and keeps each
+    channel's pool by the rules: with ``near_duplicates = "skip"``, an image of a group
+    one of whose other members the channel posted in its current cycle is not available.
+    Of all the processes that share the store, one at a time hashes a library's backlog
+    (``hashing_turn``), as one at a time catches it up.
+    """
+
+    def hashing_turn(self, library: str) -> AbstractContextManager[int | None]:
+        """Hold the hashing of the library's backlog for the block: how many hashes the
+        library has stored, or None while another process hashes it. So no thumbnail is
+        asked for twice, and an index loaded earlier that holds fewer knows it missed what
+        another process recorded since."""
+        ...
+
+    def fingerprint_backlog(self, library: str, after: int | None, limit: int) -> list[Unhashed]:
+        """What waits, in arrival order, after the position ``after``."""
+        ...
+
+    def fingerprints(self, library: str, after: str | None, limit: int) -> list[tuple[str, bytes]]:
+        """Stored hashes in content-hash order, after ``after``: how an index is loaded."""
+        ...
+
+    def record_fingerprints(
+        self, library: str, fingerprints: Sequence[Fingerprint], done: Sequence[int]
+    ) -> None:
+        """Store and group them (a content fingerprinted again keeps its groups), and take
+        the backlog's ``done`` positions off it, in one transaction."""
+        ...
+
+    def split_near_duplicate(self, channel: str, content_hash: str) -> bool:
+        """Take the image out of its group into one of its own, and remember that it is not
+        the same as the members it leaves (in every channel, at every later grouping);
+        False when it had no other member. ``ImageNotFound`` when it was never grouped."""
+        ...
+
+    def near_groups(self, channel: str, after: int | None, limit: int) -> NearGroupPage:
+        """Groups of two or more members, oldest first, ``limit`` (1 to ``MAX_PAGE``) a page."""
+        ...
+
+
+class Store(
+    CatalogSync, Selections, PostedState, LegacyLookup, Reports, Browsing, NearDuplicates, Protocol
+):
     def define(
         self, libraries: Sequence[LibraryDef], channels: Sequence[ChannelDef]
     ) -> list[Relisting]:

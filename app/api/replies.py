@@ -29,6 +29,14 @@ class LeaseReply(Reply):
     expires_at: str
 
 
+class NearDuplicateReply(Reply):
+    """Another picture of the same group in the channel: ``distance`` bits of 256 apart."""
+
+    content_hash: str
+    path: str
+    distance: int
+
+
 class SelectReply(Reply):
     """An image (``/select``); ``lease`` null on a preview or an image already posted."""
 
@@ -41,6 +49,7 @@ class SelectReply(Reply):
     server_modified: str
     sidecars: list[FileRefReply]
     duplicates: list[str]
+    near_duplicates: list[NearDuplicateReply]
     lease: LeaseReply | None
     temporary_link: str | None
     posted_at: str | None
@@ -158,6 +167,9 @@ class LibraryReply(Reply):
     last_sync_at: str | None
     syncing: bool
     last_error: str | None
+    fingerprinted: int
+    unhashable: int
+    awaiting_fingerprint: int
     progress: ProgressReply | None
 
 
@@ -169,6 +181,10 @@ class ChannelReply(Reply):
     cycle: int
     policy: Literal["random", "oldest", "newest", "name"]
     when_exhausted: Literal["stop", "new_cycle"]
+    near_duplicates: Literal["skip", "allow"]
+    near_duplicate_distance: int
+    near_duplicate_groups: int
+    near_duplicates_skipped: int
 
 
 class NamedChannelReply(ChannelReply):

@@ -16,7 +16,7 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI, HTTPException
 from fastapi.responses import Response
 
-from app.console import actions, docs, history, overview, pictures, signin
+from app.console import actions, docs, groups, history, overview, pictures, signin
 
 _STATIC = {
     "console.css": "text/css; charset=utf-8",
@@ -40,7 +40,7 @@ def _read(name: str) -> bytes:
 
 
 def install_console(app: FastAPI) -> None:
-    for module in (signin, overview, pictures, history, actions):
+    for module in (signin, overview, pictures, history, groups, actions):
         app.include_router(module.router)
     app.include_router(docs.pages)
     app.include_router(docs.document)

@@ -1,5 +1,6 @@
 """What a person can do from the console: hold an image out of selection and let it go,
-mark it posted, release a lease, re-list a library.
+mark it posted, split it from a wrong group of near-duplicates, release a lease, re-list
+a library.
 
 Every action is a form ``POST`` carrying the session's CSRF value (checked in constant
 time) on a ``SameSite=Strict`` session, then a redirect back to the page it came from
@@ -57,6 +58,16 @@ async def posted(
     back = await _checked(request, who)
     await selection.posted(channel, content_hash)
     return see_other(_saying(back, "posted"))
+
+
+@router.post(_IMAGE + "/split")
+async def split(
+    request: Request, who: ViewerDep, channel: ChannelName, content_hash: ContentHash,
+    pictures: PicturesDep,
+) -> Response:  # fmt: skip
+    back = await _checked(request, who)
+    done = await pictures.split(channel, content_hash)
+    return see_other(_saying(back, "split" if done else "alone"))
 
 
 @router.post("/console/channels/{channel}/leases/{lease_id}/release")

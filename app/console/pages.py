@@ -47,6 +47,8 @@ NOTICES = {
     "posted": "Marked posted in this channel.",
     "lease-released": "The lease is released: the picture is available again.",
     "resync": "A full re-list of the folder has started.",
+    "split": "Split: it is no longer taken for the same picture as the others.",
+    "alone": "It has no near-duplicate left to split from.",
 }
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
 from app.config import Config
 from app.dropbox.client import Thumbnail, ThumbnailSize
@@ -26,11 +26,17 @@ from state.store import (
     ImageItem,
     ImagePage,
     ImageQuery,
+    NearDuplicates,
+    NearGroupPage,
     SidecarFile,
 )
 
 GRID_SIZE: ThumbnailSize = "w256h256"
 LARGE_SIZE: ThumbnailSize = "w640h480"
+
+
+class PictureStore(Browsing, NearDuplicates, Protocol):
+    """What people's pages read and change."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +57,7 @@ class Pictures:
     def __init__(
         self,
         config: Config,
-        store: Browsing,
+        store: PictureStore,
         lanes: Lanes,
         thumbnails: Thumbnails,
         captions: Captions,
@@ -92,6 +98,17 @@ class Pictures:
 
     async def unhold(self, channel: str, content_hash: str) -> bool:
         return await self._lanes.store.run(self._store.unhold, channel, content_hash)
+
+    async def groups(self, channel: str, after: int | None, limit: int) -> NearGroupPage:
+        return await self._lanes.store.run(self._store.near_groups, channel, after, limit)
+
+    async def split(self, channel: str, content_hash: str) -> bool:
+        """Take a picture out of its group of near-duplicates, for good."""
+        return await self._lanes.store.run(self._store.split_near_duplicate, channel, content_hash)
+
+    async def prefetch_hashes(self, channel: str, shown: Sequence[tuple[str, str]]) -> None:
+        """Like ``prefetch``, for ``(content_hash, path)`` pairs."""
+        await self._thumbnails.prefetch(self._library(channel), shown, GRID_SIZE)
 
     def _library(self, channel: str) -> str:
         return self._config.channels[channel].library

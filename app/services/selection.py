@@ -61,6 +61,10 @@ class Offer:
             "server_modified": chosen.server_modified,
             "sidecars": [{"path": ref.path, "name": ref.name} for ref in chosen.sidecars],
             "duplicates": list(chosen.duplicates),
+            "near_duplicates": [
+                {"content_hash": n.content_hash, "path": n.path, "distance": n.distance}
+                for n in chosen.near_duplicates
+            ],
             "lease": {"id": lease.id, "expires_at": lease.expires_at} if lease else None,
             "temporary_link": self.temporary_link,
             "posted_at": chosen.posted_at,

@@ -20,7 +20,8 @@ Each run first asks Dropbox whose credentials these are, once until it succeeds;
 failure there never holds the catch-up back. Credentials of another account than the
 catalog was built from re-list the library from scratch (``CatalogSync.learn_account``);
 a stored catalog waits for that first answer (a bounded wait) before it is served.
-After each catch-up, images waiting on legacy posted state are checked.
+After each catch-up, images waiting on legacy posted state are checked, and
+``caught_up`` is called (the library's hashing worker looks at its backlog).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import asyncio
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -76,6 +78,7 @@ class SyncWorker:
         metrics: Metrics,
         stop: threading.Event,
         gate: asyncio.Semaphore | None = None,
+        caught_up: Callable[[], None] | None = None,
     ) -> None:
         self.health = SyncHealth()
         self.library = catch_up.library.name
@@ -83,6 +86,7 @@ class SyncWorker:
         self._settings, self._store, self._dropbox = settings, store, dropbox
         self._catch_up, self._metrics, self._stop = catch_up, metrics, stop
         self._gate = gate or asyncio.Semaphore(1)
+        self._caught_up = caught_up
         self._wanted = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -231,6 +235,8 @@ class SyncWorker:
             self.health.failures_in_a_row, self.health.last_error = 0, None
             self.health.last_summary = summary
             self._metrics.catch_up_runs.labels(self.library, "ok").inc()
+            if self._caught_up is not None:
+                self._caught_up()
         except Exception as exc:  # a bug or a raw database error must not end catch-ups for good
             if not isinstance(exc, UnpostedError):
                 log.exception("catch-up crashed", extra={"event": "catch_up_crashed"})

@@ -211,7 +211,9 @@ def item(
     running = leases.running(db, channel.id, content_hash)
     lease = None if running is None else Lease(running.id, iso(running.expires_at))
     file = selection.representative(db, library_id, content_hash)
-    described = selection.describe(db, file, lease, posted_at(db, channel, content_hash))
+    described = selection.describe(
+        db, file, lease, posted_at(db, channel, content_hash), channel.id
+    )
     copies_row = db.execute(
         "SELECT count(*) FROM files WHERE library_id = %s AND content_hash = %s AND kind = 'image'",
         (library_id, content_hash),

@@ -4,10 +4,11 @@ The same rules as the SQLite backend (``state.sqlite.catalog``): a page's operat
 run in order against the library's ``files``, stores and removals gathered and sent
 together until an operation could see them (``_Batch``), rows going in by ``COPY``;
 then the content the page touched is reconciled with ``images`` set-wise, and each
-channel of the library gains or loses its queue rows. The caller holds the library's
-row and its channels' rows locked. Leases, posts and holds are about content in a
-channel: nothing here touches them. Every function runs inside the caller's
-transaction.
+channel of the library gains or loses its queue rows; content new to the library and
+never fingerprinted joins the hashing backlog (``near.to_backlog``). The caller holds
+the library's row and its channels' rows locked. Leases, posts and holds are about
+content in a channel: nothing here touches them. Every function runs inside the
+caller's transaction.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from state.changes import FileEntry, Operation, PutFile, RemovePath, RemoveTree, tree_bounds
-from state.postgres import queue
+from state.postgres import near, queue
 from state.postgres.connection import Db
 from state.rules import is_pending
 
@@ -231,6 +232,7 @@ def _add_new(
         "library_id, content_hash, path_lower, name_lower, server_modified, size, pending",
         [(library_id, i.content_hash, *new[i.content_hash], i.pending) for i in images],
     )  # fmt: skip
+    near.to_backlog(db, library_id, [i.content_hash for i in images])
     for channel in channels:
         queue.insert(db, channel, images)
 
@@ -276,6 +278,8 @@ def forget_all(db: Db, library_id: int) -> int:
     removed = db.execute("DELETE FROM files WHERE library_id = %s", (library_id,)).rowcount
     for channel in queue.channels_of(db, library_id):
         db.execute("DELETE FROM queue WHERE channel_id = %s", (channel.id,))
-        db.execute("UPDATE channels SET pool_size = 0 WHERE id = %s", (channel.id,))
+        db.execute(
+            "UPDATE channels SET pool_size = 0, n_near_skipped = 0 WHERE id = %s", (channel.id,)
+        )
     db.execute("DELETE FROM images WHERE library_id = %s", (library_id,))
     return int(removed)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from state.postgres import queue
+from state.postgres import near, queue
 from state.postgres.connection import Db
 from state.store import ChannelDef, LibraryDef, Relisting
 
@@ -33,7 +33,7 @@ def define(
 def _library(db: Db, library: LibraryDef) -> Relisting | None:
     folder = library.folder.lower()
     row = db.execute(
-        "SELECT id, source FROM libraries WHERE name = %s FOR UPDATE", (library.name,)
+        "SELECT id, source FROM libraries WHERE name = %s FOR NO KEY UPDATE", (library.name,)
     ).fetchone()
     if row is None:
         db.execute(
@@ -58,31 +58,55 @@ def _describe(source: str) -> str:
 
 
 def _channel(db: Db, channel: ChannelDef) -> None:
-    found = db.execute("SELECT id FROM libraries WHERE name = %s", (channel.library,)).fetchone()
+    # The library's row first (``_library`` locked it already): the order every locker uses.
+    found = db.execute(
+        "SELECT id FROM libraries WHERE name = %s FOR NO KEY UPDATE", (channel.library,)
+    ).fetchone()
     assert found is not None
     library_id = found[0]
     row = db.execute(
-        "SELECT id, cycle, library_id FROM channels WHERE name = %s FOR UPDATE", (channel.name,)
+        "SELECT id, cycle, library_id, near_skip, near_distance FROM channels WHERE name = %s"
+        " FOR UPDATE",
+        (channel.name,),
     ).fetchone()
+    skip = channel.near_duplicates == "skip"
     if row is not None:
         db.execute(
-            "UPDATE channels SET policy = %s, exhausted = %s WHERE id = %s",
-            (channel.policy, channel.when_exhausted, row[0]),
-        )
+            "UPDATE channels SET policy = %s, exhausted = %s, near_skip = %s, near_distance = %s"
+            " WHERE id = %s",
+            (channel.policy, channel.when_exhausted, skip, channel.near_duplicate_distance,
+             row[0]),
+        )  # fmt: skip
     if row is not None and row[2] == library_id:
+        _near_settings(db, queue.Channel(row[0], row[1]), library_id, row[3:], channel)
         return
     if row is None:
         inserted = db.execute(
-            "INSERT INTO channels (name, library_id, policy, exhausted) VALUES (%s, %s, %s, %s)"
-            " RETURNING id, cycle",
-            (channel.name, library_id, channel.policy, channel.when_exhausted),
-        ).fetchone()
+            "INSERT INTO channels (name, library_id, policy, exhausted, near_skip, near_distance)"
+            " VALUES (%s, %s, %s, %s, %s, %s) RETURNING id, cycle",
+            (channel.name, library_id, channel.policy, channel.when_exhausted, skip,
+             channel.near_duplicate_distance),
+        ).fetchone()  # fmt: skip
         assert inserted is not None
         row = (inserted[0], inserted[1], library_id)
     else:
         log.warning("channel %s now draws from library %s", channel.name, channel.library)
         db.execute("UPDATE channels SET library_id = %s WHERE id = %s", (library_id, row[0]))
+    near.regroup(db, row[0], library_id)
     queue.fill(db, queue.Channel(row[0], row[1]), library_id)
+
+
+def _near_settings(
+    db: Db, channel: queue.Channel, library_id: int, stored: tuple[bool, int], wanted: ChannelDef
+) -> None:
+    """As in ``state.sqlite.define``: regrouped at another distance, renumbered by either."""
+    skip, distance = stored
+    regroup = distance != wanted.near_duplicate_distance
+    if regroup:
+        log.warning("channel %s: near-duplicates are grouped again", channel.id)
+        near.regroup(db, channel.id, library_id)
+    if regroup or skip != (wanted.near_duplicates == "skip"):
+        queue.rebuild(db, channel)
 
 
 def from_scratch(db: Db, library_id: int) -> None:

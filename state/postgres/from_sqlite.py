@@ -1,11 +1,15 @@
 """Moving a SQLite state into PostgreSQL: what cannot be rebuilt from Dropbox, and nothing else.
 
 ``copy_from_sqlite`` carries over the libraries and channels (with each channel's
-cycle), the posted history (every cycle), leases (running and recently ended), holds,
-legacy digests still unmatched, and the remembered whole-file SHA-256 of large images.
-The catalog and its cursors stay behind: the first catch-up lists each folder again,
-and the queues are built from what was copied, so nothing posted, leased or held is
-offered. It all happens in one transaction, and a database that already holds posted
+cycle and near-duplicate settings), the posted history (every cycle), leases (running
+and recently ended), holds, legacy digests still unmatched, the remembered whole-file
+SHA-256 of large images, and near-duplicates: fingerprints, groups, the pairs an
+operator split, and the part of the hashing backlog that waits to be grouped again
+(another distance). The catalog and its cursors stay behind: the first catch-up lists
+each folder again, putting content never fingerprinted back on the backlog as it
+arrives, and the queues are built from what was copied, so nothing posted, leased or
+held is offered, and each image's skip fact is computed from the copied groups and
+posts. It all happens in one transaction, and a database that already holds posted
 state is refused before anything is written: a move never merges two histories.
 """
 
@@ -39,12 +43,18 @@ class Moved:
     holds: int
     unresolved: int
     sha256: int
+    fingerprints: int
+    backlog: int
+    groups: int
+    members: int
+    apart: int
 
     def as_json(self) -> dict[str, int]:
         return asdict(self)
 
 
-# name -> (SELECT over the SQLite file, INSERT into PostgreSQL with channel names resolved)
+# name -> (SELECT over the SQLite file, INSERT into PostgreSQL with the channel or library
+# name, first in the SELECT and last in the INSERT, resolved)
 _ROWS = {
     "posted": (
         "SELECT c.name, p.content_hash, p.cycle, p.sha256, p.posted_at, p.source"
@@ -70,7 +80,51 @@ _ROWS = {
         "INSERT INTO legacy_unresolved (channel_id, sha256)"
         " SELECT id, %s FROM channels WHERE name = %s",
     ),
+    "fingerprints": (
+        "SELECT l.name, f.content_hash, f.hash, f.refusal, f.hashed_at FROM fingerprints AS f"
+        " JOIN libraries AS l ON l.id = f.library_id",
+        "INSERT INTO fingerprints (library_id, content_hash, hash, refusal, hashed_at)"
+        " SELECT id, %s, %s, %s, %s FROM libraries WHERE name = %s ON CONFLICT DO NOTHING",
+    ),
+    # What waits to be grouped again, in its order; content never hashed comes back as
+    # the folder is listed again.
+    "backlog": (
+        "SELECT l.name, t.content_hash FROM to_fingerprint AS t"
+        " JOIN libraries AS l ON l.id = t.library_id"
+        " JOIN fingerprints AS f ON f.library_id = t.library_id"
+        "   AND f.content_hash = t.content_hash AND f.hash IS NOT NULL ORDER BY t.position",
+        "INSERT INTO to_fingerprint (library_id, content_hash)"
+        " SELECT id, %s FROM libraries WHERE name = %s",
+    ),
+    "groups": (
+        "SELECT c.name, g.group_id, g.leader, g.members FROM near_groups AS g"
+        " JOIN channels AS c ON c.id = g.channel_id",
+        "INSERT INTO near_groups (channel_id, group_id, leader, members)"
+        " SELECT id, %s, %s, %s FROM channels WHERE name = %s",
+    ),
+    "members": (
+        "SELECT c.name, m.content_hash, m.group_id, m.distance FROM near_members AS m"
+        " JOIN channels AS c ON c.id = m.channel_id",
+        "INSERT INTO near_members (channel_id, content_hash, group_id, distance)"
+        " SELECT id, %s, %s, %s FROM channels WHERE name = %s",
+    ),
+    "apart": (
+        "SELECT l.name, p.a, p.b FROM near_apart AS p JOIN libraries AS l ON l.id = p.library_id",
+        "INSERT INTO near_apart (library_id, a, b)"
+        " SELECT id, %s, %s FROM libraries WHERE name = %s ON CONFLICT DO NOTHING",
+    ),
 }
+# Counts the store keeps as rows change, counted once over what was copied.
+_RECOUNT = (
+    "UPDATE libraries AS l SET"
+    " n_fingerprinted = (SELECT count(*) FROM fingerprints AS f"
+    "   WHERE f.library_id = l.id AND f.hash IS NOT NULL),"
+    " n_unhashable = (SELECT count(*) FROM fingerprints AS f"
+    "   WHERE f.library_id = l.id AND f.hash IS NULL),"
+    " n_to_fingerprint = (SELECT count(*) FROM to_fingerprint AS t WHERE t.library_id = l.id)",
+    "UPDATE channels AS c SET n_groups ="
+    " (SELECT count(*) FROM near_groups AS g WHERE g.channel_id = c.id AND g.members > 1)",
+)
 
 
 def copy_from_sqlite(sqlite_path: Path, conninfo: str) -> Moved:
@@ -94,8 +148,8 @@ def _read(db: sqlite3.Connection) -> dict[str, list[tuple[Any, ...]]]:
         "SELECT name, folder_lower, source, account_id FROM libraries"
     ).fetchall()
     rows["channels"] = db.execute(
-        "SELECT c.name, l.name, c.policy, c.exhausted, c.cycle FROM channels AS c"
-        " JOIN libraries AS l ON l.id = c.library_id"
+        "SELECT c.name, l.name, c.policy, c.exhausted, c.cycle, c.near_skip, c.near_distance"
+        " FROM channels AS c JOIN libraries AS l ON l.id = c.library_id"
     ).fetchall()
     remembered = "SELECT content_hash, sha256 FROM sha256_by_content_hash"
     rows["sha256"] = db.execute(remembered).fetchall()
@@ -107,6 +161,7 @@ def _write(db: Db, rows: dict[str, list[tuple[Any, ...]]]) -> Moved:
     if db.execute("SELECT EXISTS (SELECT 1 FROM posted)").fetchone() == (True,):
         raise InvalidInput("the database already holds posted state; refusing to overwrite it")
     _definitions(db, rows["libraries"], rows["channels"])
+    _forget_groups(db, [row[0] for row in rows["channels"]])
     with db.cursor() as cursor:
         for name, (_, insert) in _ROWS.items():
             # The channel's name moves from first to last, where the INSERT's SELECT wants it.
@@ -116,6 +171,8 @@ def _write(db: Db, rows: dict[str, list[tuple[Any, ...]]]) -> Moved:
             " ON CONFLICT (content_hash) DO UPDATE SET sha256 = excluded.sha256",
             rows["sha256"],
         )
+    for statement in _RECOUNT:
+        db.execute(statement)
     _rebuild_queues(db)
     counts = {name: len(found) for name, found in rows.items()}
     return Moved(**counts)
@@ -132,12 +189,24 @@ def _definitions(
             libraries,
         )
         cursor.executemany(
-            "INSERT INTO channels (name, library_id, policy, exhausted, cycle)"
-            " SELECT %s, id, %s, %s, %s FROM libraries WHERE name = %s"
-            " ON CONFLICT (name) DO UPDATE SET cycle = excluded.cycle",
-            [(name, policy, exhausted, cycle, library)
-             for name, library, policy, exhausted, cycle in channels],
+            "INSERT INTO channels (name, library_id, policy, exhausted, cycle, near_skip,"
+            " near_distance) SELECT %s, id, %s, %s, %s, %s, %s FROM libraries WHERE name = %s"
+            " ON CONFLICT (name) DO UPDATE SET cycle = excluded.cycle,"
+            " near_skip = excluded.near_skip, near_distance = excluded.near_distance",
+            [(name, policy, exhausted, cycle, bool(skip), distance, library)
+             for name, library, policy, exhausted, cycle, skip, distance in channels],
         )  # fmt: skip
+
+
+def _forget_groups(db: Db, channels: list[str]) -> None:
+    """The copied channels' groups replace any this database made (a hashing that ran here
+    before the move): the operator's splits live in the copy."""
+    for table in ("near_members", "near_groups"):
+        db.execute(
+            f"DELETE FROM {table} WHERE channel_id IN (SELECT id FROM channels"
+            " WHERE name = ANY(%s))",
+            (channels,),
+        )
 
 
 def _rebuild_queues(db: Db) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from state.hashing import content_hash_from_sha256
-from state.postgres import catalog, leases, queue
+from state.postgres import catalog, leases, near, queue
 from state.postgres.connection import Db
 from state.store import LegacyMatch, PostedExport
 
@@ -38,8 +38,10 @@ def record(
 
 
 def out_of_circulation(db: Db, channel: queue.Channel, content_hash: str, now: float) -> None:
-    """A posted image leaves the pool, and any lease on it ends: it went out."""
+    """A posted image leaves the pool, and any lease on it ends: it went out. Its
+    near-duplicates leave the pool too, when the channel skips them."""
     queue.remove(db, channel.id, content_hash)
+    near.after_post(db, channel, content_hash)
     lease = leases.running(db, channel.id, content_hash)
     if lease is not None:
         leases.end(db, lease, "posted", now, channel)

@@ -7,8 +7,11 @@ stays dense because every transaction that changes a channel's pool first locks 
 channel's row (``lock_channel``, ``lock_channels_of``): they take turns, and each sees
 the pool as the last one left it. ``n`` is kept in that row (``pool_size``), read
 under the same lock. Whether a row is available is decided by
-``state.rules.is_available``; ``rebuild`` is the same rule in SQL. Every function runs
-inside the caller's transaction.
+``state.rules.is_available``; ``rebuild`` is the same rule in SQL. A row's
+``near_posted`` is the near-duplicate fact (``state.postgres.near`` keeps it as groups
+and posts change; here it is computed for rows that arrive and for a whole channel at
+once), and the channel row counts the rows that carry it (``n_near_skipped``), under the
+same lock. Every function runs inside the caller's transaction.
 """
 
 from __future__ import annotations
@@ -143,7 +146,8 @@ def facts(db: Db, channel: Channel, content_hash: str) -> ImageInChannel:
         " EXISTS (SELECT 1 FROM leases WHERE channel_id = %(c)s AND content_hash = %(h)s"
         "   AND ended IS NULL),"
         " EXISTS (SELECT 1 FROM posted WHERE channel_id = %(c)s AND content_hash = %(h)s"
-        "   AND cycle = %(y)s)",
+        "   AND cycle = %(y)s),"
+        " (SELECT near_posted FROM queue WHERE channel_id = %(c)s AND content_hash = %(h)s)",
         {"c": channel.id, "h": content_hash, "y": channel.cycle},
     ).fetchone()
     assert row is not None
@@ -153,6 +157,7 @@ def facts(db: Db, channel: Channel, content_hash: str) -> ImageInChannel:
         held=bool(row[1]),
         leased=bool(row[2]),
         posted_in_cycle=bool(row[3]),
+        near_duplicate_posted=bool(row[4]),
     )
 
 
@@ -170,27 +175,35 @@ def insert(db: Db, channel: Channel, images: Sequence[NewImage]) -> None:
     held = _present(db, "holds", "", channel, hashes)
     leased = _present(db, "leases", " AND ended IS NULL", channel, hashes)
     posted = _present(db, "posted", f" AND cycle = {int(channel.cycle)}", channel, hashes)
+    near = near_flagged(db, channel, hashes)
     first = next_slot = size(db, channel.id)
     rows = []
     for image in images:
         facts_ = ImageInChannel(
             True, image.pending, image.content_hash in held,
             image.content_hash in leased, image.content_hash in posted,
+            image.content_hash in near,
         )  # fmt: skip
         slot = None
         if is_available(facts_):
             slot, next_slot = next_slot, next_slot + 1
-        rows.append((channel.id, image.content_hash, image.name_lower, image.server_modified, slot))
+        rows.append((channel.id, image.content_hash, image.name_lower, image.server_modified,
+                     slot, facts_.near_duplicate_posted))  # fmt: skip
     with (
         db.cursor() as cursor,
         cursor.copy(
-            "COPY queue (channel_id, content_hash, name_lower, server_modified, slot) FROM STDIN"
+            "COPY queue (channel_id, content_hash, name_lower, server_modified, slot,"
+            " near_posted) FROM STDIN"
         ) as copy,
     ):
         for row in rows:
             copy.write_row(row)
-    if next_slot != first:
-        db.execute("UPDATE channels SET pool_size = %s WHERE id = %s", (next_slot, channel.id))
+    if next_slot != first or near:
+        db.execute(
+            "UPDATE channels SET pool_size = %s, n_near_skipped = n_near_skipped + %s"
+            " WHERE id = %s",
+            (next_slot, len(near), channel.id),
+        )
 
 
 def _present(db: Db, table: str, extra: str, channel: Channel, hashes: list[str]) -> set[str]:
@@ -201,14 +214,70 @@ def _present(db: Db, table: str, extra: str, channel: Channel, hashes: list[str]
     return {row[0] for row in rows}
 
 
+# Did channel ``%(c)s`` post another member of the group of ``q.content_hash`` in its cycle
+# ``%(y)s``? From the image's membership out: an image alone costs one index probe.
+OTHERS_POSTED = """
+EXISTS (SELECT 1 FROM near_members AS s
+    JOIN near_members AS m ON m.channel_id = s.channel_id AND m.group_id = s.group_id
+        AND m.content_hash <> s.content_hash
+    JOIN posted AS p ON p.channel_id = m.channel_id AND p.content_hash = m.content_hash
+        AND p.cycle = %(y)s
+    WHERE s.channel_id = %(c)s AND s.content_hash = q.content_hash)
+"""
+
+
+def skips_near_duplicates(db: Db, channel_id: int) -> bool:
+    row = db.execute("SELECT near_skip FROM channels WHERE id = %s", (channel_id,)).fetchone()
+    return bool(row and row[0])
+
+
+def near_flagged(db: Db, channel: Channel, hashes: list[str]) -> set[str]:
+    """Which of these images a posted near-duplicate keeps out (content back in the
+    library keeps its groups; content new to it has none yet)."""
+    if not hashes or not skips_near_duplicates(db, channel.id):
+        return set()
+    rows = db.execute(
+        "SELECT q.content_hash FROM unnest(%(h)s::text[]) AS q(content_hash)"
+        f" WHERE {OTHERS_POSTED}",
+        {"c": channel.id, "y": channel.cycle, "h": hashes},
+    )
+    return {row[0] for row in rows}
+
+
+def recompute_near(db: Db, channel: Channel) -> None:
+    """Every row's ``near_posted`` at once, from the posts of the current cycle: a new
+    cycle (no posts yet) costs one pass over the rows flagged before."""
+    db.execute(
+        "UPDATE queue SET near_posted = false WHERE channel_id = %s AND near_posted",
+        (channel.id,),
+    )
+    flagged = 0
+    if skips_near_duplicates(db, channel.id):
+        # From the posts out: a new cycle has none, so this reads nothing.
+        flagged = db.execute(
+            "UPDATE queue SET near_posted = true WHERE channel_id = %(c)s AND content_hash IN ("
+            " SELECT m.content_hash FROM posted AS p"
+            " JOIN near_members AS s ON s.channel_id = p.channel_id"
+            "   AND s.content_hash = p.content_hash"
+            " JOIN near_members AS m ON m.channel_id = s.channel_id AND m.group_id = s.group_id"
+            "   AND m.content_hash <> s.content_hash"
+            " WHERE p.channel_id = %(c)s AND p.cycle = %(y)s)",
+            {"c": channel.id, "y": channel.cycle},
+        ).rowcount
+    db.execute("UPDATE channels SET n_near_skipped = %s WHERE id = %s", (flagged, channel.id))
+
+
 def drop(db: Db, channel_id: int, content_hashes: Sequence[str]) -> None:
     """Images gone from the library leave the channel's queue (their slots refilled)."""
     if not content_hashes:
         return
     remove_many(db, channel_id, content_hashes)
     db.execute(
-        "DELETE FROM queue WHERE channel_id = %s AND content_hash = ANY(%s)",
-        (channel_id, list(content_hashes)),
+        "WITH gone AS (DELETE FROM queue WHERE channel_id = %(c)s AND content_hash = ANY(%(h)s)"
+        "   RETURNING near_posted)"
+        " UPDATE channels SET n_near_skipped = n_near_skipped"
+        "   - (SELECT count(*) FROM gone WHERE near_posted) WHERE id = %(c)s",
+        {"c": channel_id, "h": list(content_hashes)},
     )
 
 
@@ -225,6 +294,7 @@ def fill(db: Db, channel: Channel, library_id: int) -> None:
 
 def rebuild(db: Db, channel: Channel) -> None:
     """Renumber a channel's pool from scratch by the rules. O(n): resets and new cycles."""
+    recompute_near(db, channel)
     db.execute(
         "UPDATE queue SET slot = NULL WHERE channel_id = %s AND slot IS NOT NULL", (channel.id,)
     )
@@ -233,7 +303,7 @@ def rebuild(db: Db, channel: Channel) -> None:
         "  SELECT q.content_hash, row_number() OVER (ORDER BY q.content_hash) - 1 AS n"
         "  FROM queue AS q JOIN channels AS c ON c.id = q.channel_id"
         "  JOIN images AS i ON i.library_id = c.library_id AND i.content_hash = q.content_hash"
-        "  WHERE q.channel_id = %(c)s AND NOT i.pending"
+        "  WHERE q.channel_id = %(c)s AND NOT i.pending AND NOT q.near_posted"
         "  AND NOT EXISTS (SELECT 1 FROM holds AS h"
         "    WHERE h.channel_id = %(c)s AND h.content_hash = q.content_hash)"
         "  AND NOT EXISTS (SELECT 1 FROM leases AS l"

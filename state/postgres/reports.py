@@ -1,4 +1,8 @@
-"""Counts for ``/status``, ``/readyz`` and metrics, read inside the caller's transaction."""
+"""Counts for ``/status``, ``/readyz`` and metrics, read inside the caller's transaction.
+
+The near-duplicate counts are read from the library's and the channel's rows, where the
+statements that change them keep them (``state.postgres.near``, ``state.postgres.queue``).
+"""
 
 from __future__ import annotations
 
@@ -18,12 +22,12 @@ def library_status(db: Db, library_id: int) -> LibraryStatus:
         " (SELECT count(*) FROM images WHERE library_id = %(l)s AND pending),"
         " (SELECT count(*) FROM files WHERE library_id = %(l)s AND kind = 'image'"
         "   AND content_hash IS NULL),"
-        " cursor IS NOT NULL, listing, ready_at IS NOT NULL, last_sync_at, account_id"
-        " FROM libraries WHERE id = %(l)s",
+        " cursor IS NOT NULL, listing, ready_at IS NOT NULL, last_sync_at, account_id,"
+        " n_fingerprinted, n_unhashable, n_to_fingerprint FROM libraries WHERE id = %(l)s",
         {"l": library_id},
     ).fetchone()
     assert row is not None
-    unique, pending, without, cursor, listing, ready, last_sync_at, account_id = row
+    unique, pending, without, cursor, listing, ready, last_sync_at, account_id = row[:8]
     return LibraryStatus(
         images=int(files.get("image", 0)),
         unique_images=int(unique),
@@ -35,18 +39,21 @@ def library_status(db: Db, library_id: int) -> LibraryStatus:
         ready=bool(ready),
         last_sync_at=last_sync_at,
         account_id=account_id,
+        fingerprinted=int(row[8]),
+        unhashable=int(row[9]),
+        awaiting_fingerprint=int(row[10]),
     )
 
 
 def channel_status(db: Db, channel: queue.Channel, now: float) -> ChannelStatus:
     row = db.execute(
         "SELECT l.name, c.pool_size, (SELECT count(*) FROM posted"
-        "   WHERE channel_id = c.id AND cycle = c.cycle)"
+        "   WHERE channel_id = c.id AND cycle = c.cycle), c.n_groups, c.n_near_skipped"
         " FROM libraries AS l JOIN channels AS c ON c.library_id = l.id WHERE c.id = %s",
         (channel.id,),
     ).fetchone()
     assert row is not None
-    library, pool_size, posted = row
+    library, pool_size, posted, groups, skipped = row
     active = leases.count_active(db, channel.id, now)
     expired = leases.count_running(db, channel.id) - active
     return ChannelStatus(
@@ -56,4 +63,6 @@ def channel_status(db: Db, channel: queue.Channel, now: float) -> ChannelStatus:
         leased=active,
         posted=int(posted),
         cycle=channel.cycle,
+        near_duplicate_groups=int(groups),
+        near_duplicates_skipped=int(skipped),
     )

@@ -12,7 +12,9 @@ under the channel row's lock; each library keeps the catch-up requests made of i
 any replica (``catch_up_wanted``), the ones a finished catch-up covered
 (``catch_up_served``), and a fencing counter of catch-up turns (``turn``). Text that is
 compared or ordered uses the ``C`` collation: byte order, as SQLite's, and as Dropbox's
-``path_lower`` ranges need.
+``path_lower`` ranges need. Version 2 brings near-duplicates (SQLite's version 5); the
+counts SQLite keeps by triggers are kept here by the statements that change the rows
+(``state.postgres.near``), like ``pool_size``.
 """
 
 from __future__ import annotations
@@ -148,7 +150,76 @@ CREATE TABLE holds (
 );
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1,)
+_V2 = """
+-- Near-duplicates, as the SQLite backend's schema v5 keeps them. A fingerprint (a perceptual
+-- hash of the Dropbox thumbnail) per library content, kept like posts when the file
+-- leaves; NULL with the refusal when Dropbox made no thumbnail. ``to_fingerprint`` is the
+-- hashing worker's backlog in arrival order: the catch-up appends the new content of
+-- each batch in one statement (``state.postgres.catalog``), so the worker never scans the
+-- catalog to find what is new. Positions only grow, whichever replica appends.
+CREATE TABLE fingerprints (
+    library_id   integer NOT NULL,
+    content_hash text COLLATE "C" NOT NULL,
+    hash         bytea,
+    refusal      text,
+    hashed_at    text NOT NULL,
+    PRIMARY KEY (library_id, content_hash)
+);
+CREATE TABLE to_fingerprint (
+    position     bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    library_id   integer NOT NULL,
+    content_hash text COLLATE "C" NOT NULL
+);
+CREATE INDEX to_fingerprint_by_library ON to_fingerprint (library_id, position);
+INSERT INTO to_fingerprint (library_id, content_hash)
+SELECT library_id, content_hash FROM images ORDER BY library_id, content_hash;
+
+-- Groups per channel (each channel has its own distance), around a leader; members outlive
+-- the files like posts do. ``near_apart``: pairs an operator said are not the same.
+CREATE TABLE near_groups (
+    channel_id integer NOT NULL,
+    group_id   integer NOT NULL,
+    leader     text COLLATE "C" NOT NULL,
+    members    integer NOT NULL DEFAULT 0,
+    PRIMARY KEY (channel_id, group_id)
+);
+CREATE INDEX near_groups_by_leader ON near_groups (channel_id, leader);
+CREATE INDEX near_groups_shown ON near_groups (channel_id, group_id) WHERE members > 1;
+CREATE TABLE near_members (
+    channel_id   integer NOT NULL,
+    content_hash text COLLATE "C" NOT NULL,
+    group_id     integer NOT NULL,
+    distance     integer NOT NULL,
+    PRIMARY KEY (channel_id, content_hash)
+);
+CREATE INDEX near_members_by_group ON near_members (channel_id, group_id, content_hash);
+CREATE TABLE near_apart (
+    library_id integer NOT NULL,
+    a          text COLLATE "C" NOT NULL,
+    b          text COLLATE "C" NOT NULL,
+    PRIMARY KEY (library_id, a, b)
+);
+CREATE INDEX near_apart_by_b ON near_apart (library_id, b, a);
+
+-- A channel's choice and distance; ``queue.near_posted``: a near-duplicate of this image
+-- went out in the channel's current cycle and the channel skips them (the one fact
+-- /select needs, kept on the row it already reads). The counts ``/status`` shows are kept
+-- beside ``pool_size``, by the statements that change them, under the same row locks.
+ALTER TABLE channels
+    ADD COLUMN near_skip boolean NOT NULL DEFAULT true,
+    ADD COLUMN near_distance integer NOT NULL DEFAULT 40,
+    ADD COLUMN n_groups integer NOT NULL DEFAULT 0,
+    ADD COLUMN n_near_skipped integer NOT NULL DEFAULT 0;
+ALTER TABLE queue ADD COLUMN near_posted boolean NOT NULL DEFAULT false;
+ALTER TABLE libraries
+    ADD COLUMN n_fingerprinted integer NOT NULL DEFAULT 0,
+    ADD COLUMN n_unhashable integer NOT NULL DEFAULT 0,
+    ADD COLUMN n_to_fingerprint integer NOT NULL DEFAULT 0;
+UPDATE libraries SET n_to_fingerprint =
+    (SELECT count(*) FROM to_fingerprint WHERE library_id = libraries.id);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -13,11 +13,11 @@ import random
 from typing import Any
 
 from state.errors import FileNotFound, Held, LeaseConflict, NoImages, NoNewImages, Pending
-from state.postgres import leases, queue
+from state.postgres import leases, near, queue
 from state.postgres.connection import Db
 from state.postgres.posted import posted_at
 from state.rules import iso
-from state.store import FileRef, Lease, Selection, SelectPolicy
+from state.store import FileRef, Lease, NearDuplicate, Selection, SelectPolicy
 
 _ORDER = {
     "oldest": "q.server_modified ASC, q.content_hash ASC",
@@ -137,7 +137,15 @@ def check_leasable(
     return None
 
 
-def describe(db: Db, file: FileRow, lease: Lease | None, posted_at: str | None) -> Selection:
+def describe(
+    db: Db,
+    file: FileRow,
+    lease: Lease | None,
+    posted_at: str | None,
+    channel_id: int | None = None,
+) -> Selection:
+    """The image as a publisher sees it; with ``channel_id``, its near-duplicates there.
+    Sidecars, copies and near-duplicates come back from one statement."""
     library_id, path_lower, path_display, name, file_id, size, rev, modified, content_hash, stem = (
         file
     )
@@ -146,9 +154,12 @@ def describe(db: Db, file: FileRow, lease: Lease | None, posted_at: str | None) 
         " AND stem = %(s)s AND kind = 'sidecar'"
         " UNION ALL (SELECT 'd', path_lower, path_display, NULL FROM files"
         " WHERE library_id = %(l)s AND content_hash = %(h)s AND kind = 'image'"
-        " AND path_lower <> %(p)s ORDER BY path_lower LIMIT %(n)s) ORDER BY 1 DESC, 2",
-        {"l": library_id, "s": stem, "h": content_hash, "p": path_lower, "n": _MAX_DUPLICATES},
-    ).fetchall()
+        " AND path_lower <> %(p)s ORDER BY path_lower LIMIT %(n)s)"
+        f" UNION ALL ({near.SHOWN}) ORDER BY 1 DESC, 2",
+        {"l": library_id, "s": stem, "h": content_hash, "p": path_lower, "n": _MAX_DUPLICATES,
+         "c": channel_id},
+    ).fetchall()  # fmt: skip
+    near_duplicates = [NearDuplicate(row[1], row[2], int(row[3])) for row in rows if row[0] == "n"]
     return Selection(
         content_hash=content_hash,
         id=file_id,
@@ -161,4 +172,5 @@ def describe(db: Db, file: FileRow, lease: Lease | None, posted_at: str | None) 
         duplicates=tuple(row[2] for row in rows if row[0] == "d"),
         lease=lease,
         posted_at=posted_at,
+        near_duplicates=tuple(sorted(near_duplicates, key=lambda n: (n.distance, n.path))),
     )

@@ -32,9 +32,9 @@ from state.hashing import BLOCK_SIZE
 from state.postgres import browse, catalog, holds, leases, posted, queue, selection, sync
 from state.postgres.connection import Db, open_pool, where
 from state.postgres.define import define
+from state.postgres.near_duplicates import NearRole
 from state.postgres.reports import channel_status, library_status
 from state.postgres.schema import migrate
-from state.postgres.sync import SyncRole
 from state.postgres.turns import Turns
 from state.rules import iso, turns_cycle
 from state.store import (
@@ -66,8 +66,9 @@ class _Rollback(Exception):
     """Raised inside a transaction to undo it on purpose (previews)."""
 
 
-class PostgresStore(SyncRole):
-    """Every role of the ``Store``; the catch-up's are in ``SyncRole``."""
+class PostgresStore(NearRole):
+    """Every role of the ``Store``; the catch-up's are in ``SyncRole``, the near-duplicates'
+    in ``NearRole``."""
 
     def __init__(
         self,
@@ -117,7 +118,7 @@ class PostgresStore(SyncRole):
             raise NotReady("the first catch-up has not completed yet; try again shortly")
         policy, library_id = locked.policy, locked.library_id
         file = selection.choose(db, locked.channel.id, library_id, policy, self._rng)
-        return None if file is None else selection.describe(db, file, None, None)
+        return None if file is None else selection.describe(db, file, None, None, locked.channel.id)
 
     def _select_in(self, db: Db, name: str, request: SelectRequest) -> Selection:
         # A preview is rolled back: it reads the pool without taking the channel's lock.
@@ -136,7 +137,7 @@ class PostgresStore(SyncRole):
             expires_at = now + request.lease_seconds
             lease = Lease(id=lease_id, expires_at=iso(expires_at))
             leases.grant(db, channel.id, str(file[8]), lease_id, expires_at)
-        return selection.describe(db, file, lease, posted_at)
+        return selection.describe(db, file, lease, posted_at, channel.id)
 
     def _choose(self, db: Db, locked: queue.Locked, now: float) -> selection.FileRow:
         channel, policy, library_id = locked.channel, locked.policy, locked.library_id
@@ -221,7 +222,7 @@ class PostgresStore(SyncRole):
 
     def reset_posted(self, channel: str) -> PostedExport:
         def reset(db: Db) -> PostedExport:
-            library_id = _lock_library_of(db, channel)
+            library_id = sync.lock_library_of(db, channel)
             queue.lock_channels_of(db, library_id)
             return posted.reset(db, _channel_row(db, channel), library_id)
 
@@ -233,7 +234,7 @@ class PostgresStore(SyncRole):
         now = self._clock()
 
         def record(db: Db) -> None:
-            library_id = _lock_library_of(db, channel)
+            library_id = sync.lock_library_of(db, channel)
             channels = {c.id: c for c in queue.lock_channels_of(db, library_id)}
             row = channels[_channel_id(db, channel)]
             posted.import_legacy(db, row, matches, unresolved, now, iso(now))
@@ -296,17 +297,19 @@ class PostgresStore(SyncRole):
     # -- browsing -------------------------------------------------------------------
     def images(self, channel: str, query: ImageQuery) -> ImagePage:
         now = self._clock()
-        return self._run(lambda db: browse.images(db, *_located(db, channel), query, now))
+        return self._run(lambda db: browse.images(db, *sync.located(db, channel), query, now))
 
     def history(self, channel: str, after: str | None, limit: int) -> HistoryPage:
         now = self._clock()
-        return self._run(lambda db: browse.history(db, *_located(db, channel), after, limit, now))
+        return self._run(
+            lambda db: browse.history(db, *sync.located(db, channel), after, limit, now)
+        )
 
     def image(self, channel: str, content_hash: str) -> ImageDetail:
         now = self._clock()
 
         def look(db: Db) -> ImageDetail:
-            row, library_id = _located(db, channel)
+            row, library_id = sync.located(db, channel)
             found = browse.item(db, row, library_id, content_hash, now)
             if found is None:
                 raise ImageNotFound(f"no image with content hash {content_hash} in {channel}")
@@ -324,28 +327,6 @@ class PostgresStore(SyncRole):
         return self._run(
             lambda db: holds.unhold(db, queue.lock_channel(db, channel).channel, content_hash)
         )
-
-
-def _located(db: Db, name: str) -> tuple[queue.Channel, int]:
-    """The channel's row and its library's id."""
-    row = db.execute(
-        "SELECT id, cycle, library_id FROM channels WHERE name = %s", (name,)
-    ).fetchone()
-    if row is None:
-        raise UnknownName(f"no channel {name!r}")
-    return queue.Channel(row[0], row[1]), int(row[2])
-
-
-def _lock_library_of(db: Db, channel: str) -> int:
-    """Lock the library a channel draws from (taken before any channel's lock)."""
-    row = db.execute(
-        "SELECT l.id FROM libraries AS l JOIN channels AS c ON c.library_id = l.id"
-        " WHERE c.name = %s FOR UPDATE OF l",
-        (channel,),
-    ).fetchone()
-    if row is None:
-        raise UnknownName(f"no channel {channel!r}")
-    return int(row[0])
 
 
 def _channel_row(db: Db, name: str) -> queue.Channel:

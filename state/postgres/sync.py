@@ -103,7 +103,7 @@ class SyncRole(Connected):
         # now, not as they were when a connection first prepared it (empty).
         db.execute("SET LOCAL plan_cache_mode = force_custom_plan")
         row = db.execute(
-            "SELECT id, generation, listing, turn FROM libraries WHERE name = %s FOR UPDATE",
+            "SELECT id, generation, listing, turn FROM libraries WHERE name = %s FOR NO KEY UPDATE",
             (library,),
         ).fetchone()
         if row is None:
@@ -215,10 +215,41 @@ def id_of_library(db: Db, name: str) -> int:
 
 
 def lock_library(db: Db, name: str) -> int:
-    row = db.execute("SELECT id FROM libraries WHERE name = %s FOR UPDATE", (name,)).fetchone()
+    """Lock the library's row until the transaction ends (before any channel's lock).
+
+    ``NO KEY UPDATE``, as every locker of a library's row takes it: lockers wait for each
+    other all the same, but not for the key-share lock that PostgreSQL's foreign-key check
+    takes on the library when a transaction updates its channel's row a second time (a
+    selection holding only its channel could otherwise deadlock with a catch-up).
+    """
+    row = db.execute(
+        "SELECT id FROM libraries WHERE name = %s FOR NO KEY UPDATE", (name,)
+    ).fetchone()
     if row is None:
         raise UnknownName(f"no library {name!r}")
     return int(row[0])
+
+
+def lock_library_of(db: Db, channel: str) -> int:
+    """Lock the library a channel draws from (taken before any channel's lock)."""
+    row = db.execute(
+        "SELECT l.id FROM libraries AS l JOIN channels AS c ON c.library_id = l.id"
+        " WHERE c.name = %s FOR NO KEY UPDATE OF l",
+        (channel,),
+    ).fetchone()
+    if row is None:
+        raise UnknownName(f"no channel {channel!r}")
+    return int(row[0])
+
+
+def located(db: Db, name: str) -> tuple[queue.Channel, int]:
+    """The channel's row and its library's id."""
+    row = db.execute(
+        "SELECT id, cycle, library_id FROM channels WHERE name = %s", (name,)
+    ).fetchone()
+    if row is None:
+        raise UnknownName(f"no channel {name!r}")
+    return queue.Channel(row[0], row[1]), int(row[2])
 
 
 def remember_sha256(db: Db, content_hash: str, sha256: str) -> None:

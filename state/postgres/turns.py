@@ -17,6 +17,9 @@
   wakes its worker for the library named. A notification is only a hint: it is lost if
   nobody listens at that moment, so the listener also polls for owed libraries every
   ``POLL_SECONDS``.
+- **Hashing.** One replica at a time hashes a library's backlog of fingerprints
+  (``hashing``): the session advisory lock ``(HASHING_LOCK, library id)``, taken the
+  same way for a pass of the hashing worker, so no thumbnail is asked for twice.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from state.postgres.connection import translated
 log = logging.getLogger(__name__)
 
 TURN_LOCK = 0x756E706F  # first key of the advisory lock; the second is the library id
+HASHING_LOCK = TURN_LOCK + 1
 CHANNEL = "unposted_catch_up"
 POLL_SECONDS = 1.0
 TAKEOVER_GRACE_SECONDS = 2.0
@@ -66,17 +70,32 @@ class Turns:
 
     @contextmanager
     def turn(self, library: str, library_id: int) -> Iterator[bool]:
+        with self._locked(TURN_LOCK, library_id) as connection:
+            if connection is None:
+                yield False
+                return
+            yield from self._hold(connection, library, library_id)
+
+    @contextmanager
+    def hashing(self, library_id: int) -> Iterator[bool]:
+        """Hold the hashing of the library's backlog for the block: True if it is ours."""
+        with self._locked(HASHING_LOCK, library_id) as connection:
+            yield connection is not None
+
+    @contextmanager
+    def _locked(
+        self, key: int, library_id: int
+    ) -> Iterator[psycopg.Connection[tuple[object, ...]] | None]:
+        """A connection of its own holding the session lock ``(key, library_id)``, or None
+        when another session holds it."""
         with translated(self._server):
             connection = self._connect()
         try:
             with translated(self._server):
                 row = connection.execute(
-                    "SELECT pg_try_advisory_lock(%s, %s)", (TURN_LOCK, library_id)
+                    "SELECT pg_try_advisory_lock(%s, %s)", (key, library_id)
                 ).fetchone()
-            if not (row and row[0]):
-                yield False
-                return
-            yield from self._hold(connection, library, library_id)
+            yield connection if row and row[0] else None
         finally:
             connection.close()  # ends the session, and with it the lock
 

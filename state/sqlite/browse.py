@@ -205,7 +205,9 @@ def item(
     running = leases.running(db, channel.id, content_hash)
     lease = None if running is None else Lease(running.id, iso(running.expires_at))
     file = selection.representative(db, library_id, content_hash)
-    described = selection.describe(db, file, lease, posted_at(db, channel, content_hash))
+    described = selection.describe(
+        db, file, lease, posted_at(db, channel, content_hash), channel.id
+    )
     (copies,) = db.execute(
         "SELECT count(*) FROM files INDEXED BY files_by_content_hash"
         " WHERE library_id = ? AND content_hash = ? AND kind = 'image'",

@@ -87,11 +87,16 @@ def bulk_load(
     size: int = 16_384,
     library: str = "default",
     channel: str = "default",
+    near_every: int = 0,
 ) -> BulkLoad:
     """Write ``count`` distinct images under ``folder`` into a fresh catalog at ``path``.
 
     ``sidecar_every=k`` gives every k-th image a ``.txt`` sidecar. Content hashes come
     from ``seed`` and the index (:func:`content_hash_of`), so loads with one seed agree.
+    Every image is taken as fingerprinted (nothing waits for a thumbnail: the emulator
+    holds no such files). ``near_every=k`` groups image ``i`` with ``i + 1`` for every
+    ``i % k == 0`` and posts half of those ``i`` in the channel, so a channel that skips
+    near-duplicates holds ``count / 2k`` images out (``state.sqlite.near``'s rows).
     """
     if count < 0 or sidecar_every < 0 or size < 1:
         raise InvalidInput("count and sidecar_every must be >= 0, size >= 1")
@@ -108,6 +113,7 @@ def bulk_load(
             _transaction(db, [(_FILES, args)])
         statements = [(_IMAGES, (library_id,)), (_QUEUE, (library_id, channel_id))]
         _transaction(db, statements + [(sql, ()) for sql in rebuild])
+        _fingerprinted(db, library_id, channel_id, seed, near_every)
         _mark_caught_up(db, library_id, cursor)
         files = int(
             db.execute("SELECT count(*) FROM files WHERE library_id = ?", (library_id,)).fetchone()[
@@ -181,6 +187,52 @@ def _define(
     library_id = db.execute("SELECT id FROM libraries WHERE name = ?", (library,)).fetchone()[0]
     channel_id = db.execute("SELECT id FROM channels WHERE name = ?", (channel,)).fetchone()[0]
     return int(library_id), int(channel_id)
+
+
+_FINGERPRINTS = """
+INSERT INTO fingerprints (library_id, content_hash, hash, hashed_at)
+SELECT library_id, content_hash, randomblob(32), '2020-01-01T00:00:00Z'
+FROM images WHERE library_id = ?1 ORDER BY content_hash
+"""
+_GROUPED = """
+WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + ?3 FROM n WHERE i + ?3 + 1 < ?4)
+SELECT i, bulk_content_hash(i), bulk_content_hash(i + 1) FROM n
+"""
+
+
+def _fingerprinted(
+    db: sqlite3.Connection, library_id: int, channel_id: int, seed: int, near_every: int
+) -> None:
+    """Every image fingerprinted, none waiting; with ``near_every``, pairs grouped and half
+    of them posted, the pool renumbered by the rules (as ``queue.rebuild`` does)."""
+    from state.sqlite import queue
+
+    statements: list[tuple[str, tuple[object, ...]]] = [
+        ("DELETE FROM to_fingerprint WHERE library_id = ?", (library_id,)),
+        (_FINGERPRINTS, (library_id,)),
+    ]
+    _transaction(db, statements)
+    if near_every <= 0:
+        return
+    (count,) = db.execute("SELECT n_unique FROM libraries WHERE id = ?", (library_id,)).fetchone()
+    pairs = db.execute(_GROUPED, (library_id, channel_id, near_every, count)).fetchall()
+    db.execute("BEGIN")
+    for number, (index, leader, member) in enumerate(pairs, start=1):
+        db.execute("INSERT INTO near_groups (channel_id, group_id, leader) VALUES (?, ?, ?)",
+                   (channel_id, number, leader))  # fmt: skip
+        db.executemany(
+            "INSERT INTO near_members (channel_id, content_hash, group_id, distance)"
+            " VALUES (?, ?, ?, ?)",
+            [(channel_id, leader, number, 0), (channel_id, member, number, 10)],
+        )
+        if index % (2 * near_every) == 0:
+            db.execute(
+                "INSERT INTO posted (channel_id, content_hash, cycle, posted_at, source)"
+                " VALUES (?, ?, 1, '2020-01-01T00:00:00Z', 'bulk')",
+                (channel_id, leader),
+            )
+    queue.rebuild(db, queue.Channel(channel_id, 1))
+    db.execute("COMMIT")
 
 
 def _mark_caught_up(db: sqlite3.Connection, library_id: int, cursor: str) -> None:

@@ -60,25 +60,65 @@ def _channel(db: sqlite3.Connection, channel: ChannelDef) -> None:
         "SELECT id FROM libraries WHERE name = ?", (channel.library,)
     ).fetchone()
     row = db.execute(
-        "SELECT id, cycle, library_id FROM channels WHERE name = ?", (channel.name,)
+        "SELECT id, cycle, library_id, near_skip, near_distance FROM channels WHERE name = ?",
+        (channel.name,),
     ).fetchone()
+    skip = int(channel.near_duplicates == "skip")
     if row is not None:
         db.execute(
-            "UPDATE channels SET policy = ?, exhausted = ? WHERE id = ?",
-            (channel.policy, channel.when_exhausted, row[0]),
+            "UPDATE channels SET policy = ?, exhausted = ?, near_skip = ?, near_distance = ?"
+            " WHERE id = ?",
+            (channel.policy, channel.when_exhausted, skip, channel.near_duplicate_distance, row[0]),
         )
     if row is not None and row[2] == library_id:
+        _near_settings(db, queue.Channel(row[0], row[1]), library_id, row[3:], channel)
         return
     if row is None:
         cursor = db.execute(
-            "INSERT INTO channels (name, library_id, policy, exhausted) VALUES (?, ?, ?, ?)",
-            (channel.name, library_id, channel.policy, channel.when_exhausted),
-        )
+            "INSERT INTO channels (name, library_id, policy, exhausted, near_skip, near_distance)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (channel.name, library_id, channel.policy, channel.when_exhausted, skip,
+             channel.near_duplicate_distance),
+        )  # fmt: skip
         row = (cursor.lastrowid, 1, library_id)
     else:
         log.warning("channel %s now draws from library %s", channel.name, channel.library)
         db.execute("UPDATE channels SET library_id = ? WHERE id = ?", (library_id, row[0]))
+    _regroup(db, row[0], library_id)
     queue.fill(db, queue.Channel(row[0], row[1]), library_id)
+
+
+def _near_settings(
+    db: sqlite3.Connection,
+    channel: queue.Channel,
+    library_id: int,
+    stored: tuple[int, int],
+    wanted: ChannelDef,
+) -> None:
+    """Another distance groups the channel afresh (in the background, from the stored
+    fingerprints: no thumbnail is fetched again); skipping turned on or off renumbers its
+    pool now."""
+    skip, distance = stored
+    if distance != wanted.near_duplicate_distance:
+        log.warning("channel %s: near-duplicates are grouped again", channel.id)
+        _regroup(db, channel.id, library_id)
+    if distance != wanted.near_duplicate_distance or bool(skip) != (
+        wanted.near_duplicates == "skip"
+    ):
+        queue.rebuild(db, channel)
+
+
+def _regroup(db: sqlite3.Connection, channel_id: int, library_id: int) -> None:
+    """Forget the channel's groups; the library's fingerprinted content goes back on the
+    backlog, where the hashing worker groups it again without fetching anything."""
+    db.execute("DELETE FROM near_members WHERE channel_id = ?", (channel_id,))
+    db.execute("DELETE FROM near_groups WHERE channel_id = ?", (channel_id,))
+    db.execute(
+        "INSERT OR IGNORE INTO to_fingerprint (library_id, content_hash)"
+        " SELECT library_id, content_hash FROM fingerprints"
+        " WHERE library_id = ? AND hash IS NOT NULL",
+        (library_id,),
+    )
 
 
 def from_scratch(db: sqlite3.Connection, library_id: int) -> None:

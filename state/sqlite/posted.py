@@ -9,7 +9,7 @@ import sqlite3
 from collections.abc import Sequence
 
 from state.hashing import content_hash_from_sha256
-from state.sqlite import catalog, leases, queue
+from state.sqlite import catalog, leases, near, queue
 from state.sqlite.lookup import where_in
 from state.store import LegacyMatch, PostedExport
 
@@ -42,8 +42,10 @@ def record(
 def out_of_circulation(
     db: sqlite3.Connection, channel: queue.Channel, content_hash: str, now: float
 ) -> None:
-    """A posted image leaves the pool, and any lease on it ends: it went out."""
+    """A posted image leaves the pool, and any lease on it ends: it went out. Its
+    near-duplicates leave the pool too, when the channel skips them."""
     queue.remove(db, channel.id, content_hash)
+    near.after_post(db, channel, content_hash)
     lease = leases.running(db, channel.id, content_hash)
     if lease is not None:
         leases.end(db, lease, "posted", now)

@@ -5,7 +5,10 @@ slots ``0..n-1``; taking one out moves the last slot into the hole, so the numbe
 never has gaps and a uniform random choice is ``slot = randrange(n)``: one index
 lookup, whatever the catalog size. Whether a row is available is decided by
 ``state.rules.is_available`` over facts read here; ``rebuild`` is the same rule in
-SQL, for a whole channel at once. Every function runs inside the caller's transaction.
+SQL, for a whole channel at once. A row's ``near_posted`` is the near-duplicate fact
+(``state.sqlite.near`` keeps it as groups and posts change; here it is computed for rows
+that arrive and for a whole channel at once). Every function runs inside the caller's
+transaction.
 """
 
 from __future__ import annotations
@@ -84,7 +87,8 @@ def facts(db: sqlite3.Connection, channel: Channel, content_hash: str) -> ImageI
         " EXISTS (SELECT 1 FROM leases WHERE channel_id = ?1 AND content_hash = ?2"
         "   AND ended IS NULL),"
         " EXISTS (SELECT 1 FROM posted WHERE channel_id = ?1 AND content_hash = ?2"
-        "   AND cycle = ?3)",
+        "   AND cycle = ?3),"
+        " (SELECT near_posted FROM queue WHERE channel_id = ?1 AND content_hash = ?2)",
         (channel.id, content_hash, channel.cycle),
     ).fetchone()
     return ImageInChannel(
@@ -93,6 +97,7 @@ def facts(db: sqlite3.Connection, channel: Channel, content_hash: str) -> ImageI
         held=bool(row[1]),
         leased=bool(row[2]),
         posted_in_cycle=bool(row[3]),
+        near_duplicate_posted=bool(row[4]),
     )
 
 
@@ -110,19 +115,22 @@ def insert(db: sqlite3.Connection, channel: Channel, images: Sequence[NewImage])
     held = _present(db, "holds", "", channel, hashes)
     leased = _present(db, "leases", " AND ended IS NULL", channel, hashes)
     posted = _present(db, "posted", f" AND cycle = {int(channel.cycle)}", channel, hashes)
+    near = near_flagged(db, channel, hashes)
     next_slot, rows = size(db, channel.id), []
     for image in images:
         facts_ = ImageInChannel(
             True, image.pending, image.content_hash in held,
             image.content_hash in leased, image.content_hash in posted,
+            image.content_hash in near,
         )  # fmt: skip
         slot = None
         if is_available(facts_):
             slot, next_slot = next_slot, next_slot + 1
-        rows.append((channel.id, image.content_hash, image.name_lower, image.server_modified, slot))
+        rows.append((channel.id, image.content_hash, image.name_lower, image.server_modified,
+                     slot, int(facts_.near_duplicate_posted)))  # fmt: skip
     db.executemany(
-        "INSERT INTO queue (channel_id, content_hash, name_lower, server_modified, slot)"
-        " VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO queue (channel_id, content_hash, name_lower, server_modified, slot,"
+        " near_posted) VALUES (?, ?, ?, ?, ?, ?)",
         rows,
     )
 
@@ -135,6 +143,54 @@ def _present(
         " AND content_hash IN ({marks})"
     )
     return {row[0] for row in where_in(db, query, hashes)}
+
+
+_OTHERS_POSTED = (
+    "SELECT DISTINCT s.content_hash FROM near_members AS s"
+    " CROSS JOIN near_members AS m ON m.channel_id = s.channel_id AND m.group_id = s.group_id"
+    "   AND m.content_hash != s.content_hash"
+    " JOIN posted AS p ON p.channel_id = m.channel_id AND p.content_hash = m.content_hash"
+    "   AND p.cycle = ?2"
+    " WHERE s.channel_id = ?1"
+)
+
+
+def skips_near_duplicates(db: sqlite3.Connection, channel_id: int) -> bool:
+    row = db.execute("SELECT near_skip FROM channels WHERE id = ?", (channel_id,)).fetchone()
+    return bool(row[0])
+
+
+def near_flagged(db: sqlite3.Connection, channel: Channel, hashes: list[str]) -> set[str]:
+    """Which of these images a posted near-duplicate keeps out (content back in the
+    library keeps its groups; content new to it has none yet)."""
+    if not hashes or not skips_near_duplicates(db, channel.id):
+        return set()
+    query = (
+        _OTHERS_POSTED.replace("?1", str(int(channel.id))).replace("?2", str(int(channel.cycle)))
+        + " AND s.content_hash IN ({marks})"
+    )
+    return {row[0] for row in where_in(db, query, hashes)}
+
+
+def recompute_near(db: sqlite3.Connection, channel: Channel) -> None:
+    """Every row's ``near_posted`` at once, from the posts of the current cycle: a new
+    cycle (no posts yet) costs one pass over the rows flagged before."""
+    db.execute(
+        "UPDATE queue SET near_posted = 0 WHERE channel_id = ? AND near_posted = 1", (channel.id,)
+    )
+    if skips_near_duplicates(db, channel.id):
+        # From the posts out: a new cycle has none, so this reads nothing.
+        db.execute(
+            "UPDATE queue SET near_posted = 1 WHERE channel_id = ?1 AND content_hash IN ("
+            " SELECT m.content_hash FROM posted AS p"
+            " CROSS JOIN near_members AS s"
+            "   ON s.channel_id = p.channel_id AND s.content_hash = p.content_hash"
+            " CROSS JOIN near_members AS m INDEXED BY near_members_by_group"
+            "   ON m.channel_id = s.channel_id AND m.group_id = s.group_id"
+            "   AND m.content_hash != s.content_hash"
+            " WHERE p.channel_id = ?1 AND p.cycle = ?2)",
+            (channel.id, channel.cycle),
+        )
 
 
 def drop(db: sqlite3.Connection, channel_id: int, content_hashes: Iterable[str]) -> None:
@@ -160,6 +216,7 @@ def fill(db: sqlite3.Connection, channel: Channel, library_id: int) -> None:
 
 def rebuild(db: sqlite3.Connection, channel: Channel) -> None:
     """Renumber a channel's pool from scratch by the rules. O(n): resets and new cycles."""
+    recompute_near(db, channel)
     db.execute("UPDATE queue SET slot = NULL WHERE channel_id = ? AND slot IS NOT NULL",
                (channel.id,))  # fmt: skip
     db.execute(
@@ -167,7 +224,7 @@ def rebuild(db: sqlite3.Connection, channel: Channel) -> None:
         "  SELECT q.content_hash, row_number() OVER (ORDER BY q.content_hash) - 1 AS n"
         "  FROM queue AS q JOIN channels AS c ON c.id = q.channel_id"
         "  JOIN images AS i ON i.library_id = c.library_id AND i.content_hash = q.content_hash"
-        "  WHERE q.channel_id = ?1 AND i.pending = 0"
+        "  WHERE q.channel_id = ?1 AND i.pending = 0 AND q.near_posted = 0"
         "  AND NOT EXISTS (SELECT 1 FROM holds AS h"
         "    WHERE h.channel_id = ?1 AND h.content_hash = q.content_hash)"
         "  AND NOT EXISTS (SELECT 1 FROM leases AS l"

@@ -13,7 +13,8 @@ from state.store import ChannelStatus, LibraryStatus
 def library_status(db: sqlite3.Connection, library_id: int) -> LibraryStatus:
     row = db.execute(
         "SELECT n_images, n_unique, n_skipped, n_without_hash, n_pending, cursor IS NOT NULL,"
-        " listing, ready_at IS NOT NULL, last_sync_at, account_id FROM libraries WHERE id = ?",
+        " listing, ready_at IS NOT NULL, last_sync_at, account_id, n_fingerprinted,"
+        " n_unhashable, n_to_fingerprint FROM libraries WHERE id = ?",
         (library_id,),
     ).fetchone()
     return LibraryStatus(
@@ -27,12 +28,15 @@ def library_status(db: sqlite3.Connection, library_id: int) -> LibraryStatus:
         ready=bool(row[7]),
         last_sync_at=row[8],
         account_id=row[9],
+        fingerprinted=row[10],
+        unhashable=row[11],
+        awaiting_fingerprint=row[12],
     )
 
 
 def channel_status(db: sqlite3.Connection, channel: queue.Channel, now: float) -> ChannelStatus:
-    library, pool_size, posted = db.execute(
-        "SELECT l.name, c.pool_size, c.n_posted FROM channels AS c"
+    library, pool_size, posted, groups, skipped = db.execute(
+        "SELECT l.name, c.pool_size, c.n_posted, c.n_groups, c.n_near_skipped FROM channels AS c"
         " JOIN libraries AS l ON l.id = c.library_id WHERE c.id = ?",
         (channel.id,),
     ).fetchone()
@@ -45,4 +49,6 @@ def channel_status(db: sqlite3.Connection, channel: queue.Channel, now: float) -
         leased=active,
         posted=posted,
         cycle=channel.cycle,
+        near_duplicate_groups=groups,
+        near_duplicates_skipped=skipped,
     )

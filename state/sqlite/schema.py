@@ -323,7 +323,128 @@ CREATE INDEX leases_by_channel_expiry ON leases (channel_id, expires_at, content
     WHERE ended IS NULL;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
+_V5 = """
+-- Near-duplicates. A fingerprint (a perceptual hash of the Dropbox thumbnail) per library
+-- content, kept like posts when the file leaves; NULL with the refusal when Dropbox made
+-- no thumbnail. ``to_fingerprint`` is the hashing worker's backlog, a queue in arrival
+-- order filled by a trigger as content arrives, so the worker never scans the catalog to
+-- find what is new; appending at its end is all the catch-up pays. Content that leaves
+-- before it is hashed stays queued until the worker passes it by.
+CREATE TABLE fingerprints (
+    library_id   INTEGER NOT NULL,
+    content_hash TEXT NOT NULL,
+    hash         BLOB,
+    refusal      TEXT,
+    hashed_at    TEXT NOT NULL,
+    PRIMARY KEY (library_id, content_hash)
+) WITHOUT ROWID;
+CREATE TABLE to_fingerprint (
+    position     INTEGER PRIMARY KEY,
+    library_id   INTEGER NOT NULL,
+    content_hash TEXT NOT NULL
+);
+CREATE INDEX to_fingerprint_by_library ON to_fingerprint (library_id, position);
+INSERT INTO to_fingerprint (library_id, content_hash)
+SELECT library_id, content_hash FROM images ORDER BY library_id, content_hash;
+CREATE TRIGGER images_to_fingerprint AFTER INSERT ON images
+WHEN NOT EXISTS (SELECT 1 FROM fingerprints
+                 WHERE library_id = new.library_id AND content_hash = new.content_hash) BEGIN
+    INSERT INTO to_fingerprint (library_id, content_hash)
+    VALUES (new.library_id, new.content_hash);
+END;
+
+-- Groups per channel (each channel has its own distance), around a leader; members outlive
+-- the files like posts do. ``near_apart``: pairs an operator said are not the same.
+CREATE TABLE near_groups (
+    channel_id INTEGER NOT NULL,
+    group_id   INTEGER NOT NULL,
+    leader     TEXT NOT NULL,
+    members    INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (channel_id, group_id)
+) WITHOUT ROWID;
+CREATE INDEX near_groups_by_leader ON near_groups (channel_id, leader);
+CREATE INDEX near_groups_shown ON near_groups (channel_id, group_id) WHERE members > 1;
+CREATE TABLE near_members (
+    channel_id   INTEGER NOT NULL,
+    content_hash TEXT NOT NULL,
+    group_id     INTEGER NOT NULL,
+    distance     INTEGER NOT NULL,
+    PRIMARY KEY (channel_id, content_hash)
+) WITHOUT ROWID;
+CREATE INDEX near_members_by_group ON near_members (channel_id, group_id, content_hash);
+CREATE TABLE near_apart (
+    library_id INTEGER NOT NULL,
+    a          TEXT NOT NULL,
+    b          TEXT NOT NULL,
+    PRIMARY KEY (library_id, a, b)
+) WITHOUT ROWID;
+CREATE INDEX near_apart_by_b ON near_apart (library_id, b, a);
+
+-- A channel's choice and distance; ``queue.near_posted``: a near-duplicate of this image
+-- went out in the channel's current cycle and the channel skips them (the one fact
+-- /select needs, kept on the row it already reads).
+ALTER TABLE channels ADD COLUMN near_skip INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE channels ADD COLUMN near_distance INTEGER NOT NULL DEFAULT 40;
+ALTER TABLE queue ADD COLUMN near_posted INTEGER NOT NULL DEFAULT 0;
+
+-- Counts, kept by triggers like the others.
+ALTER TABLE libraries ADD COLUMN n_fingerprinted INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE libraries ADD COLUMN n_unhashable INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE libraries ADD COLUMN n_to_fingerprint INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE channels ADD COLUMN n_groups INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE channels ADD COLUMN n_near_skipped INTEGER NOT NULL DEFAULT 0;
+UPDATE libraries SET n_to_fingerprint =
+    (SELECT count(*) FROM to_fingerprint WHERE library_id = libraries.id);
+CREATE TRIGGER fingerprints_counted AFTER INSERT ON fingerprints BEGIN
+    UPDATE libraries SET n_fingerprinted = n_fingerprinted + (new.hash IS NOT NULL),
+        n_unhashable = n_unhashable + (new.hash IS NULL) WHERE id = new.library_id;
+END;
+CREATE TRIGGER fingerprints_uncounted AFTER DELETE ON fingerprints BEGIN
+    UPDATE libraries SET n_fingerprinted = n_fingerprinted - (old.hash IS NOT NULL),
+        n_unhashable = n_unhashable - (old.hash IS NULL) WHERE id = old.library_id;
+END;
+CREATE TRIGGER fingerprints_recounted AFTER UPDATE OF hash ON fingerprints BEGIN
+    UPDATE libraries SET
+        n_fingerprinted = n_fingerprinted + (new.hash IS NOT NULL) - (old.hash IS NOT NULL),
+        n_unhashable = n_unhashable + (new.hash IS NULL) - (old.hash IS NULL)
+    WHERE id = new.library_id;
+END;
+CREATE TRIGGER to_fingerprint_counted AFTER INSERT ON to_fingerprint BEGIN
+    UPDATE libraries SET n_to_fingerprint = n_to_fingerprint + 1 WHERE id = new.library_id;
+END;
+CREATE TRIGGER to_fingerprint_uncounted AFTER DELETE ON to_fingerprint BEGIN
+    UPDATE libraries SET n_to_fingerprint = n_to_fingerprint - 1 WHERE id = old.library_id;
+END;
+CREATE TRIGGER near_member_joined AFTER INSERT ON near_members BEGIN
+    UPDATE near_groups SET members = members + 1
+    WHERE channel_id = new.channel_id AND group_id = new.group_id;
+END;
+CREATE TRIGGER near_member_left AFTER DELETE ON near_members BEGIN
+    UPDATE near_groups SET members = members - 1
+    WHERE channel_id = old.channel_id AND group_id = old.group_id;
+END;
+CREATE TRIGGER near_group_grown AFTER UPDATE OF members ON near_groups
+WHEN (new.members > 1) != (old.members > 1) BEGIN
+    UPDATE channels SET n_groups = n_groups + (new.members > 1) - (old.members > 1)
+    WHERE id = new.channel_id;
+END;
+CREATE TRIGGER near_group_dropped AFTER DELETE ON near_groups WHEN old.members > 1 BEGIN
+    UPDATE channels SET n_groups = n_groups - 1 WHERE id = old.channel_id;
+END;
+CREATE TRIGGER queue_near_counted AFTER INSERT ON queue WHEN new.near_posted BEGIN
+    UPDATE channels SET n_near_skipped = n_near_skipped + 1 WHERE id = new.channel_id;
+END;
+CREATE TRIGGER queue_near_uncounted AFTER DELETE ON queue WHEN old.near_posted BEGIN
+    UPDATE channels SET n_near_skipped = n_near_skipped - 1 WHERE id = old.channel_id;
+END;
+CREATE TRIGGER queue_near_recounted AFTER UPDATE OF near_posted ON queue
+WHEN new.near_posted != old.near_posted BEGIN
+    UPDATE channels SET n_near_skipped = n_near_skipped + new.near_posted - old.near_posted
+    WHERE id = new.channel_id;
+END;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

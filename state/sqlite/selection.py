@@ -14,7 +14,7 @@ from typing import Any
 
 from state.errors import FileNotFound, Held, LeaseConflict, NoImages, NoNewImages, Pending
 from state.rules import iso
-from state.sqlite import leases, queue
+from state.sqlite import leases, near, queue
 from state.sqlite.posted import posted_at
 from state.store import FileRef, Lease, Selection, SelectPolicy
 
@@ -145,8 +145,13 @@ def check_leasable(
 
 
 def describe(
-    db: sqlite3.Connection, file: FileRow, lease: Lease | None, posted_at: str | None
+    db: sqlite3.Connection,
+    file: FileRow,
+    lease: Lease | None,
+    posted_at: str | None,
+    channel_id: int | None = None,
 ) -> Selection:
+    """The image as a publisher sees it; with ``channel_id``, its near-duplicates there."""
     library_id, path_lower, path_display, name, file_id, size, rev, modified, content_hash, stem = (
         file
     )
@@ -174,6 +179,9 @@ def describe(
         duplicates=tuple(row[0] for row in duplicates),
         lease=lease,
         posted_at=posted_at,
+        near_duplicates=()
+        if channel_id is None
+        else near.near_duplicates(db, channel_id, library_id, content_hash),
     )
 
 

@@ -29,12 +29,14 @@ from state.errors import (
 )
 from state.hashing import BLOCK_SIZE
 from state.rules import iso, turns_cycle
-from state.sqlite import browse, catalog, holds, leases, posted, queue, selection
+from state.similarity import Fingerprint
+from state.sqlite import browse, catalog, holds, leases, near, posted, queue, selection
 from state.sqlite.connections import Connections, Trace
 from state.sqlite.define import define, from_scratch
 from state.sqlite.lookup import where_in
 from state.sqlite.reports import channel_status, library_status
 from state.store import (
+    MAX_PAGE,
     ChannelDef,
     ChannelStatus,
     HistoryPage,
@@ -47,6 +49,7 @@ from state.store import (
     LibraryDef,
     LibraryStatus,
     NamedLease,
+    NearGroupPage,
     PageStats,
     PostedExport,
     PostedRecord,
@@ -55,6 +58,7 @@ from state.store import (
     SelectPolicy,
     SelectRequest,
     SyncState,
+    Unhashed,
     WhenExhausted,
 )
 
@@ -243,7 +247,7 @@ class SqliteStore:
             lease_id = secrets.token_urlsafe(16)
             lease, expires_at = selection.new_lease(lease_id, now, request.lease_seconds)
             leases.grant(db, channel.id, content_hash, lease_id, expires_at)
-        return selection.describe(db, file, lease, posted_at)
+        return selection.describe(db, file, lease, posted_at, channel.id)
 
     def _choose(self, db: sqlite3.Connection, row: _Selecting, now: float, writable: bool) -> str:
         """By the channel's policy; with nothing left, reclaim expired leases or start a new
@@ -455,6 +459,43 @@ class SqliteStore:
     def unhold(self, channel: str, content_hash: str) -> bool:
         with self._transaction() as db:
             return holds.unhold(db, _channel(db, channel)[0], content_hash)
+
+    # -- near-duplicates ---------------------------------------------------------------
+    @contextmanager
+    def hashing_turn(self, library: str) -> Iterator[int | None]:
+        """Always this process's: one process holds the state directory."""
+        yield self.library_status(library).fingerprinted
+
+    def fingerprint_backlog(self, library: str, after: int | None, limit: int) -> list[Unhashed]:
+        with self._read() as db:
+            return near.backlog(db, _library_id(db, library), after, limit)
+
+    def fingerprints(self, library: str, after: str | None, limit: int) -> list[tuple[str, bytes]]:
+        with self._read() as db:
+            rows = db.execute(
+                "SELECT content_hash, hash FROM fingerprints WHERE library_id = ?"
+                " AND content_hash > ? AND hash IS NOT NULL ORDER BY content_hash LIMIT ?",
+                (_library_id(db, library), after or "", limit),
+            )
+            return [(row[0], bytes(row[1])) for row in rows]
+
+    def record_fingerprints(
+        self, library: str, fingerprints: Sequence[Fingerprint], done: Sequence[int]
+    ) -> None:
+        stamp = iso(self._clock())
+        with self._transaction() as db:
+            near.record(db, _library_id(db, library), fingerprints, done, stamp)
+
+    def split_near_duplicate(self, channel: str, content_hash: str) -> bool:
+        with self._transaction() as db:
+            row, library_id = _channel(db, channel)
+            return near.split(db, library_id, row.id, content_hash)
+
+    def near_groups(self, channel: str, after: int | None, limit: int) -> NearGroupPage:
+        if not 1 <= limit <= MAX_PAGE:
+            raise InvalidInput(f"limit must be 1 to {MAX_PAGE}")
+        with self._read() as db:
+            return near.groups(db, *_channel(db, channel), after, limit)
 
 
 def _library_id(db: sqlite3.Connection, name: str) -> int:

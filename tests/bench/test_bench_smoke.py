@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from bench import catch_up, postgres, report, select_load, strategies
+from bench import catch_up, near_costs, near_duplicates, postgres, report, select_load, strategies
 from bench.__main__ import Mode, load_average, machine, main, run_sections
 from tests.postgres import missing
 
@@ -42,6 +42,8 @@ SMOKE = Mode(
             if HAVE_POSTGRES
             else {}
         ),
+        "near_duplicates": lambda: near_duplicates.run(scenes=3, photographs=False),
+        "near_costs": lambda: near_costs.run(300, 1, (1_000,), (100, 1_000), 1.0, 1),
     },
 )
 
@@ -123,10 +125,11 @@ def test_postgres_measures_beside_sqlite(results: dict[str, Any]) -> None:
 
 def test_the_page_renders_every_section(results: dict[str, Any], tmp_path: Path) -> None:
     page = report.render(results)
-    for heading in ("## Summary", "## 1.", "## 2.", "## 3.", "## 4.", "## 5.", "## Machine"):
+    for heading in ("## Summary", "## 1.", "## 2.", "## 3.", "## 4.", "## 5.", "## 6.", "## 7.",
+                    "## Machine"):  # fmt: skip
         assert heading in page
     assert "Failed" not in page and page.count("Not run") == (0 if HAVE_POSTGRES else 1)
-    judged = 11 if HAVE_POSTGRES else 9  # two PostgreSQL figures are reported, not judged
+    judged = 14 if HAVE_POSTGRES else 12  # two PostgreSQL figures are reported, not judged
     assert page.count("**met**") + page.count("**missed**") == judged
     json.dumps(results)  # the JSON file is written from exactly this
 
@@ -141,3 +144,15 @@ def test_the_python_load_generator_stands_in_for_wrk() -> None:
     assert figures["generator"] == "python"
     assert figures["sizes"][0]["select"]["requests"] > 0
     assert figures["sizes"][0]["select"]["failures"] == 0
+
+
+def test_near_duplicates_are_measured_through_the_real_pipeline(results: dict[str, Any]) -> None:
+    figures = results["sections"]["near_duplicates"]
+    assert figures["files"] == 3 * 11 and figures["api"]["downloads"] == 0
+    assert figures["api"]["get_thumbnail_batch"] == -(-figures["files"] // 25)  # 25 a call
+    assert figures["worker"]["recorded"] == figures["files"]
+    assert set(figures["quality"]) >= {*near_duplicates.CAUGHT, "different_photographs"}
+    assert "pdq_64x64 (chosen)" in figures["alternatives"]
+    costs = results["sections"]["near_costs"]
+    assert costs["catch_up"]["size"] == 300 and costs["index"][0]["size"] == 1_000
+    assert set(costs["select"]["p50_ms"]) == {"100", "1000"}

@@ -2,7 +2,8 @@
 
 ``start_service(**overrides)`` runs ``create_app`` under uvicorn in a thread, pointed
 at a running emulator, waits for the first catch-up, and hands back a ``Service``
-with an authenticated httpx client. Everything is stopped at teardown.
+with an authenticated httpx client. Everything is stopped at teardown. ``stores`` are
+three PostgreSQL stores on one fresh database, as three replicas would open it.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from app.settings import Settings
 from app.sync.worker import SyncWorker
 from app.threaded_server import ThreadedServer
 from emulator import Emulator, EmulatorServer
+from state.postgres import PostgresStore
 from tests.conftest import API_TOKEN, MakeSettings
+from tests.contract.conftest import CHANNELS, LIBRARIES
 from tests.waiting import wait_until
 
 FAST_RETRY = RetryPolicy(attempts=4, base_seconds=0.01, cap_seconds=0.05, rate_limit_default=0.05)
@@ -93,6 +96,10 @@ def start_service(
             "dropbox_access_token": emulator.access_token,
             "dropbox_app_secret": emulator.app_secret,
             "dropbox_app_key": emulator.app_key,
+            # Hashing asks Dropbox for thumbnails in the background, and groups the tests'
+            # simple drawings: tests of other things would count those calls or see those
+            # groups. Tests of near-duplicates turn it on.
+            "near_duplicate_hashing": False,
         }
         values.update(overrides)
         settings = make_settings(**values)
@@ -116,3 +123,12 @@ def start_service(
 @pytest.fixture
 def service(start_service: StartService) -> Service:
     return start_service()
+
+
+@pytest.fixture
+def stores(database_url: str) -> Iterator[list[PostgresStore]]:
+    opened = [PostgresStore(database_url, pool_size=4) for _ in range(3)]
+    opened[0].define(LIBRARIES, CHANNELS)
+    yield opened
+    for store in opened:
+        store.close()

@@ -3,7 +3,9 @@
 The SQLite file holds a channel in its second cycle, posts in both cycles, a running
 lease, a hold, an unmatched legacy digest and a remembered SHA-256. After the move the
 PostgreSQL store, once it has listed the folder, offers exactly what the SQLite one
-would have; a second move into the same database is refused in one line.
+would have; a second move into the same database is refused in one line. Another file
+holds near-duplicates (groups, a split, a post that keeps a group out, content waiting
+to be grouped again at another distance): they move too, and group alike.
 """
 
 from __future__ import annotations
@@ -12,13 +14,15 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
 from state.postgres import PostgresStore
 from state.sqlite import SqliteStore
-from state.store import ChannelDef
+from state.store import ChannelDef, Store
 from tests.contract.conftest import LIBRARIES, Clock, Harness, digest, image
+from tests.contract.test_near_duplicates import Hasher, fingerprint
 
 REPO = Path(__file__).resolve().parents[2]
 CHANNELS = [ChannelDef("ch", "lib", when_exhausted="new_cycle"), ChannelDef("ch2", "lib2")]
@@ -55,15 +59,21 @@ def _migrate(state: Path, url: str) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
+def _moved(state: Path, url: str, *printed: str) -> Harness:
+    """Move the SQLite state in ``state`` to ``url`` (the command printing each of
+    ``printed``); a PostgreSQL store on what it moved."""
+    moved = _migrate(state, url)
+    assert moved.returncode == 0, moved.stderr
+    assert all(part in moved.stdout for part in printed), moved.stdout
+    clock = Clock()
+    return Harness(PostgresStore(url, clock=clock), clock, None)
+
+
 def test_posted_state_moves_and_the_catalog_is_listed_again(
     tmp_path: Path, database_url: str
 ) -> None:
     lease, left = _sqlite_state(tmp_path)
-    moved = _migrate(tmp_path, database_url)
-    assert moved.returncode == 0, moved.stderr
-    assert '"posted": 5' in moved.stdout and '"holds": 1' in moved.stdout
-    clock = Clock()
-    harness = Harness(PostgresStore(database_url, clock=clock), clock, None)
+    harness = _moved(tmp_path, database_url, '"posted": 5', '"holds": 1')
     try:
         harness.define(LIBRARIES, CHANNELS)
         assert harness.store.sync_state("lib").ready_at is None  # listed again first
@@ -97,3 +107,54 @@ def test_the_password_stays_out_of_what_it_prints(tmp_path: Path, database_url: 
     refused = _migrate(tmp_path, unreachable)
     assert refused.returncode != 0 and len(refused.stderr.strip().splitlines()) == 1
     assert "s3cret-pw" not in refused.stderr + refused.stdout
+
+
+NEAR_CHANNELS = [ChannelDef("ch", "lib"), ChannelDef("close", "lib"), ChannelDef("ch2", "lib2")]
+# Another distance for ``close``: its groups wait on the backlog, hashes and all.
+CLOSER = [NEAR_CHANNELS[0], ChannelDef("close", "lib", near_duplicate_distance=6), NEAR_CHANNELS[2]]
+NEAR_FILES = [image(f"/p/{label}.jpg", label) for label in "abcde"]
+
+
+def _near_state(state: Path) -> dict[str, Any]:
+    """A SQLite state with near-duplicates; returns what its store shows of them."""
+    clock = Clock()
+    harness = Harness(SqliteStore(state / "unposted.sqlite3", clock=clock), clock, None)
+    harness.define(LIBRARIES, NEAR_CHANNELS)
+    harness.listing(*NEAR_FILES)
+    Hasher(harness).record(
+        a=fingerprint(1), b=fingerprint(1, 4), c=fingerprint(1, 8), d=fingerprint(2), e=None
+    )
+    harness.store.split_near_duplicate("ch", digest("c"))
+    harness.store.mark_posted("ch", digest("a"), None, None)
+    harness.define(LIBRARIES, CLOSER)
+    shown = _near_view(harness.store)
+    harness.store.close()
+    return shown
+
+
+def _near_view(store: Store) -> dict[str, Any]:
+    groups = store.near_groups("ch", None, 10).items
+    return {
+        "groups": [[(m.content_hash, m.leader, m.distance, m.posted) for m in g.members]
+                   for g in groups],
+        "status": store.channel_status("ch"),
+        "library": store.library_status("lib"),
+        "backlog": [(w.content_hash, w.hash) for w in store.fingerprint_backlog("lib", None, 10)],
+        "b": store.image("ch", digest("b")).item.state,
+    }  # fmt: skip
+
+
+def test_near_duplicates_move_and_keep_their_groups(tmp_path: Path, database_url: str) -> None:
+    before = _near_state(tmp_path)
+    harness = _moved(tmp_path, database_url, '"fingerprints": 5', '"apart": 2')
+    try:
+        harness.define(LIBRARIES, CLOSER)
+        harness.listing(*NEAR_FILES)
+        assert _near_view(harness.store) == before
+        assert before["b"] == "near_duplicate" and len(before["backlog"]) == 4
+        assert harness.store.split_near_duplicate("ch", digest("c")) is False  # still apart
+        assert harness.store.channel_status("ch").available == 3
+        offered = {harness.pick("ch", dry_run=True) for _ in range(10)}
+        assert offered <= {digest("c"), digest("d"), digest("e")}
+    finally:
+        harness.store.close()

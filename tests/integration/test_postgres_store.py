@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -22,19 +21,11 @@ from state.postgres.bulk import bulk_load as pg_bulk
 from state.postgres.schema import SCHEMA_VERSION, migrate
 from state.sqlite import SqliteStore
 from state.sqlite.bulk import bulk_load as sqlite_bulk
-from state.store import SelectRequest
-from tests.contract.conftest import CHANNELS, LIBRARIES, Clock, Harness, image
+from state.store import ChannelDef, SelectRequest
+from tests.contract.conftest import CHANNELS, LIBRARIES, Clock, Harness, digest, image
+from tests.contract.test_near_duplicates import Hasher, fingerprint
 from tests.postgres import Cluster
 from tests.waiting import wait_until
-
-
-@pytest.fixture
-def stores(database_url: str) -> Iterator[list[PostgresStore]]:
-    opened = [PostgresStore(database_url, pool_size=4) for _ in range(3)]
-    opened[0].define(LIBRARIES, CHANNELS)
-    yield opened
-    for store in opened:
-        store.close()
 
 
 def _listing(store: PostgresStore, count: int) -> None:
@@ -131,6 +122,54 @@ def test_migrations_run_once_when_replicas_start_together(database_url: str) -> 
         assert db.execute("SELECT version FROM unposted_schema").fetchall() == [(SCHEMA_VERSION,)]
 
 
+_V1_STATE = """
+INSERT INTO libraries (name, folder_lower, source, cursor, ready_at)
+VALUES ('lib', '/p', '/p|0', 'c1', '2026-01-01T00:00:00Z');
+INSERT INTO channels (name, library_id, pool_size) VALUES ('ch', 1, 2);
+INSERT INTO files (library_id, path_lower, path_display, name, name_lower, id, rev, size,
+                   server_modified, client_modified, content_hash, kind, stem, generation)
+SELECT 1, '/p/' || n || '.jpg', '/p/' || n || '.jpg', n || '.jpg', n || '.jpg', 'id:' || n,
+       '0123456789a', 10, '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', h, 'image', '/p/' || n, 1
+FROM unnest(%(n)s::text[], %(h)s::text[]) AS f(n, h);
+INSERT INTO images (library_id, content_hash, path_lower, name_lower, server_modified, size)
+SELECT 1, content_hash, path_lower, name_lower, server_modified, size FROM files;
+INSERT INTO queue (channel_id, content_hash, name_lower, server_modified, slot)
+SELECT 1, content_hash, name_lower, server_modified,
+       CASE name WHEN 'c.jpg' THEN NULL WHEN 'a.jpg' THEN 0 ELSE 1 END FROM files;
+INSERT INTO posted (channel_id, content_hash, cycle, posted_at, source)
+SELECT 1, content_hash, 1, '2026-01-02T00:00:00Z', 'api' FROM files WHERE name = 'c.jpg';
+"""
+
+
+def test_a_database_of_the_schema_before_near_duplicates_upgrades_in_place(
+    database_url: str,
+) -> None:
+    """Version 1 with a catalog and a post: opened, it migrates, keeps them, and puts every
+    image on the hashing backlog; near-duplicates then work as in a new database."""
+    migrate(database_url, target=1)
+    names = ["a", "b", "c"]
+    with psycopg.connect(database_url) as db:
+        for statement in filter(str.strip, _V1_STATE.split(";")):
+            db.execute(statement.encode(), {"n": names, "h": [digest(n) for n in names]})
+    harness = Harness(PostgresStore(database_url, pool_size=2), Clock(), None)
+    try:
+        harness.define(LIBRARIES[:1], [ChannelDef("ch", "lib")])
+        with psycopg.connect(database_url) as db:
+            assert db.execute("SELECT version FROM unposted_schema").fetchall() == [(2,)]
+        status = harness.store.channel_status("ch")
+        assert (status.available, status.posted, status.near_duplicates_skipped) == (2, 1, 0)
+        assert harness.store.library_status("lib").awaiting_fingerprint == 3
+        waiting = harness.store.fingerprint_backlog("lib", None, 10)
+        assert [(w.content_hash, w.path) for w in waiting] == sorted(
+            (digest(n), f"/p/{n}.jpg") for n in names
+        )
+        Hasher(harness).record(a=fingerprint(1), b=fingerprint(2), c=fingerprint(1, 3))
+        assert harness.pick(dry_run=True) == digest("b")  # a is c's near-duplicate: skipped
+        assert harness.store.channel_status("ch").near_duplicates_skipped == 1
+    finally:
+        harness.store.close()
+
+
 def test_a_database_from_a_newer_unposted_is_refused(database_url: str) -> None:
     migrate(database_url)
     with psycopg.connect(database_url, autocommit=True) as db:
@@ -164,13 +203,20 @@ def _answers(store: PostgresStore) -> bool:
 
 
 def test_the_bulk_loader_writes_what_sqlites_writes(database_url: str, tmp_path: Path) -> None:
-    sqlite_bulk(tmp_path / "bulk.sqlite3", 300, "cursor-1", sidecar_every=7, seed=3)
-    pg_bulk(database_url, 300, "cursor-1", sidecar_every=7, seed=3)
+    sqlite_bulk(tmp_path / "bulk.sqlite3", 300, "cursor-1", sidecar_every=7, seed=3, near_every=5)
+    pg_bulk(database_url, 300, "cursor-1", sidecar_every=7, seed=3, near_every=5)
     expected = SqliteStore(tmp_path / "bulk.sqlite3")
     loaded = PostgresStore(database_url, pool_size=1)
     try:
         assert loaded.catalog_files("default") == expected.catalog_files("default")
-        assert loaded.channel_status("default") == expected.channel_status("default")
+        status = loaded.channel_status("default")
+        assert status == expected.channel_status("default")
+        assert (status.near_duplicate_groups, status.near_duplicates_skipped) == (60, 30)
+        near = [(s.fingerprinted, s.awaiting_fingerprint) for s in (
+            loaded.library_status("default"), expected.library_status("default"))]  # fmt: skip
+        assert near == [(300, 0), (300, 0)]
+        first = loaded.near_groups("default", None, 3).items
+        assert first == expected.near_groups("default", None, 3).items
         assert loaded.sync_state("default").cursor == "cursor-1"
         chosen = loaded.select("default", SelectRequest(60, name="img_0000007.jpg"))
         assert [car.name for car in chosen.sidecars] == ["img_0000007.txt"]

@@ -15,6 +15,7 @@ from state.sqlite import SqliteStore
 from state.sqlite.schema import SCHEMA_VERSION, migrate
 from state.store import ChannelDef, LibraryDef, SelectRequest
 from tests.contract.conftest import CHANNELS, LIBRARIES, Clock, Harness, gone, image
+from tests.contract.test_near_duplicates import Hasher, fingerprint
 
 
 def digest(label: str) -> str:
@@ -153,8 +154,15 @@ def test_the_hot_paths_read_indexes_only(tmp_path: Path) -> None:
         *(image(f"/p/{n}.txt", "") for n in range(0, 300, 7)),
         image("/p/copy-of-5.jpg", "5"),
     )
+    hasher = Hasher(harness)
+    hasher.record(**{str(n): fingerprint(n % 100, n // 100) for n in range(300)})
     recording = True
     _hot_paths(harness)
+    hasher.record(new=fingerprint(7, 3))
+    store = harness.store
+    store.mark_posted("ch", digest("107"), None, None)
+    store.split_near_duplicate("ch", digest("207"))
+    store.near_groups("ch", None, 20)
     recording = False
     db = sqlite3.connect(path)
     problems = {}
@@ -172,7 +180,8 @@ def test_the_hot_paths_read_indexes_only(tmp_path: Path) -> None:
 
 
 _WHOLE_LIBRARY = re.compile(
-    r"^SEARCH (files|images|queue|posted|leases) .*\((library|channel)_id=\?\)$"
+    r"^SEARCH (files|images|queue|posted|leases|fingerprints|to_fingerprint|near_members"
+    r"|near_groups|near_apart) .*\((library|channel)_id=\?\)$"
 )
 
 
@@ -221,7 +230,21 @@ def test_kept_counts_equal_the_counted_ones(tmp_path: Path) -> None:
     harness.store.mark_posted("ch", digest("3"), None, None)
     harness.change(gone("/p/1.jpg"), image("/p/new.jpg", "new"), image("/p/2.jpg", "changed"))
     harness.store.reset_posted("other")
+    Hasher(harness).record(**{str(n): fingerprint(n % 10, n // 10) for n in range(20)})
+    harness.store.mark_posted("ch", digest("4"), None, None)
+    harness.store.split_near_duplicate("ch", digest("14"))
     db = sqlite3.connect(path)
+    near_kept = db.execute(
+        "SELECT n_fingerprinted, n_to_fingerprint, (SELECT sum(n_groups) FROM channels),"
+        " (SELECT sum(n_near_skipped) FROM channels) FROM libraries WHERE name = 'lib'"
+    ).fetchone()
+    near_counted = db.execute(
+        "SELECT (SELECT count(*) FROM fingerprints WHERE library_id = 1 AND hash IS NOT NULL),"
+        " (SELECT count(*) FROM to_fingerprint WHERE library_id = 1),"
+        " (SELECT count(*) FROM near_groups WHERE members > 1),"
+        " (SELECT count(*) FROM queue WHERE near_posted = 1)"
+    ).fetchone()
+    assert near_kept == near_counted and near_kept[3] > 0
     kept = db.execute(
         "SELECT n_images, n_unique, n_skipped, n_without_hash, n_pending FROM libraries"
         " WHERE name = 'lib'"

@@ -8,6 +8,9 @@
   emulator's tree, and no two listings ever overlap at the emulator.
 - The database stopped, then restarted, under load: ``/readyz`` and every route answer
   503 ``busy`` while it is away, never 500; no post lost, nothing handed twice.
+- Three replicas' hashing workers on one library, pictures arriving through webhooks to
+  each in turn: every thumbnail asked of Dropbox once in all, and every re-exported copy
+  grouped with its original, whichever replica hashed either.
 
 Quick mode runs each once; ``--long`` repeats them with SIGKILLs every few seconds.
 """
@@ -25,7 +28,9 @@ import pytest
 from emulator import LISTING, Emulator, EmulatorServer
 from state.postgres import PostgresStore
 from tests.integration.test_catch_up import truth
+from tests.integration.test_near_duplicates import jpeg, scene
 from tests.postgres import URL_VARIABLE, Cluster, Server, missing
+from tests.reliability.holes import metric, notify
 from tests.reliability.ledger import Ledger
 from tests.reliability.process import ServiceProcess
 from tests.reliability.replicas import Publishers, replicas
@@ -197,3 +202,58 @@ def test_the_database_restarted_under_load(tmp_path: Path, long_mode: bool, ledg
     entry.notes.append(f"replies: {dict(publishers.replies)}")
     assert publishers.wrong == [] and (entry.lost, entry.doubled) == (0, 0)
     assert publishers.confirmed
+
+
+def _hashed(service: ServiceProcess) -> int:
+    """Contents fingerprinted or found unhashable, once none waits; else -1."""
+    status = service.client.get("/status").json()["libraries"]["default"]
+    done = status["fingerprinted"] + status["unhashable"]
+    return -1 if status["awaiting_fingerprint"] else int(done)
+
+
+def _asked(services: list[ServiceProcess]) -> int:
+    """Thumbnails the replicas' hashing workers asked Dropbox for, all told."""
+    name = "unposted_fingerprint_thumbnails_total"
+    return int(sum(metric(s.client, name, library="default", source="dropbox") for s in services))
+
+
+def test_replicas_hash_a_library_once_between_them(
+    tmp_path: Path, database_url: str, long_mode: bool, ledger: Ledger
+) -> None:
+    entry = ledger.entry("replicas: 3 hashing workers, pictures through webhooks to each")
+    rounds, others = (12, 200) if long_mode else (6, 60)
+    emulator = Emulator()
+    emulator.bulk_generate("/Photos", count=others, size=40)  # not pictures: unhashable
+    emulator.faults.delay("files/get_thumbnail_batch", 0.2)  # passes overlap the next round
+    pictures = [scene(tmp_path, seed) for seed in range(rounds + 1)]
+    emulator.put_file("/Photos/scene-0.jpg", jpeg(pictures[0]))
+    with (
+        EmulatorServer(emulator) as server,
+        replicas(emulator, server.base_url, database_url, tmp_path, 3) as services,
+    ):
+        for service in services:
+            service.start()
+        # Each round brings a picture, the copy of the one before, and other files, through
+        # a webhook to the next replica: whichever hashes the copy, another may have
+        # recorded its original after it last loaded its index.
+        for n in range(1, rounds + 1):
+            emulator.put_file(f"/Photos/scene-{n}.jpg", jpeg(pictures[n]))
+            emulator.put_file(f"/Photos/scene-{n - 1}-q60.jpg", jpeg(pictures[n - 1], quality=60))
+            for k in range(10):
+                emulator.put_file(f"/Photos/more-{n}-{k}.jpg", f"more {n} {k}".encode())
+            notify(services[n % 3].client, emulator)
+            body = {"name": f"scene-{n}.jpg", "dry_run": True}
+            listed = services[(n + 1) % 3].client
+            wait_until(lambda c=listed, b=body: c.post("/select", json=b).status_code == 200, 30)
+            entry.inputs += 12
+        total = others + 1 + 12 * rounds
+        wait_until(lambda: _hashed(services[0]) == total, 120, 0.2)
+        for n in range(rounds):
+            body = {"name": f"scene-{n}-q60.jpg", "dry_run": True}
+            near = services[n % 3].client.post("/select", json=body).json()["near_duplicates"]
+            entry.wrong += [found["path"] for found in near] != [f"/Photos/scene-{n}.jpg"]
+        asked = [_asked([service]) for service in services]
+    entry.trials += 1
+    entry.doubled += sum(asked) - total
+    entry.notes.append(f"{total} contents; thumbnails asked of Dropbox by each replica: {asked}")
+    assert (entry.doubled, entry.wrong) == (0, 0)

@@ -120,6 +120,9 @@ def _library(status: LibraryStatus, worker: SyncWorker) -> dict[str, Any]:
         "last_sync_at": status.last_sync_at,
         "syncing": worker.health.running,
         "last_error": worker.health.last_error,
+        "fingerprinted": status.fingerprinted,
+        "unhashable": status.unhashable,
+        "awaiting_fingerprint": status.awaiting_fingerprint,
         "progress": None if progress is None else {
             "entries": progress.entries, "pages": progress.pages,
             "seconds": round(progress.elapsed(), 1),
@@ -137,4 +140,8 @@ def _channel(status: ChannelStatus, config: Any, name: str) -> dict[str, Any]:
         "cycle": status.cycle,
         "policy": spec.policy,
         "when_exhausted": spec.when_exhausted,
+        "near_duplicates": spec.near_duplicates,
+        "near_duplicate_distance": spec.near_duplicate_distance,
+        "near_duplicate_groups": status.near_duplicate_groups,
+        "near_duplicates_skipped": status.near_duplicates_skipped,
     }

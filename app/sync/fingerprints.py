@@ -1,0 +1,215 @@
+"""The hashing worker of one library: a fingerprint for every new content, in the background.
+
+After each catch-up (and every ``IDLE_SECONDS`` regardless) it walks the library's
+backlog (``NearDuplicates.fingerprint_backlog``) 25 contents at a time. For each batch it
+takes the thumbnails the console has cached already and asks Dropbox for the rest in one
+``files/get_thumbnail_batch`` call (never the files), hashes them
+(``app.services.perceptual``), finds each one's neighbours in the library's index
+(``state.neighbours``) and records the batch in one short transaction, which groups them
+in every channel. Content that waits only to be grouped again (another distance) needs
+no thumbnail at all.
+
+It runs in a thread of its own, outside the lanes the requests use, and writes nothing
+while a catch-up is in flight beyond what a selection would: so neither waits on it.
+A thumbnail Dropbox refuses for good (a format it does not convert, a file over its
+limit) leaves the content unhashed and never grouped; one refused for now (the file
+moved since the catch-up) stays on the backlog for the next pass. Failures back off.
+
+With replicas (PostgreSQL), every replica's worker looks at the shared backlog, and a
+pass runs only inside the library's hashing turn (``NearDuplicates.hashing_turn``), one
+replica at a time: no thumbnail is asked for twice. A worker that finds the turn taken
+leaves the backlog to its holder, which looks again once its turn has ended for content
+added meanwhile. The turn says how many fingerprints the library holds: an index that
+holds fewer missed what another replica recorded, and is loaded again before grouping.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+
+from app.dropbox.client import BATCH_THUMBNAILS, DropboxClient, Thumbnail
+from app.errors import UnpostedError
+from app.metrics import Metrics
+from app.services.disk_cache import DiskCache
+from app.services.perceptual import Unhashable, perceptual_hash
+from state.neighbours import NeighbourIndex
+from state.similarity import Fingerprint
+from state.store import NearDuplicates, Unhashed
+
+log = logging.getLogger(__name__)
+SIZE = "w256h256"  # the console's grid size: a thumbnail it cached is reused
+IDLE_SECONDS = 30.0
+_LOAD_PAGE = 20_000
+_BACKOFF_CAP_SECONDS = 300.0
+
+
+class Fingerprinter:
+    def __init__(
+        self,
+        library: str,
+        store: NearDuplicates,
+        dropbox: DropboxClient,
+        cache: DiskCache,
+        metrics: Metrics,
+        radius: int,
+        stop: threading.Event,
+    ) -> None:
+        """``radius``: the largest distance any channel of the library groups at."""
+        self.library, self.radius, self.index = library, radius, NeighbourIndex()
+        self._store, self._dropbox, self._cache = store, dropbox, cache
+        self._metrics, self._stop = metrics, stop
+        self._wanted = threading.Event()
+        self._busy = False
+        self._loaded = False
+        self._failures = 0
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(
+            target=self._run_forever, name=f"fingerprints-{self.library}", daemon=True
+        )
+        self._thread.start()
+        self.request()
+
+    def request(self) -> None:
+        """Look at the backlog soon (any thread)."""
+        self._wanted.set()
+
+    def stop(self, seconds: float = 10.0) -> None:
+        self._stop.set()
+        self._wanted.set()
+        if self._thread is not None:
+            self._thread.join(seconds)
+
+    @property
+    def idle(self) -> bool:
+        """Nothing asked for and nothing under way (what tests and benches await)."""
+        return not self._wanted.is_set() and not self._busy
+
+    def _run_forever(self) -> None:
+        while not self._stop.is_set():
+            self._wanted.wait(IDLE_SECONDS)
+            if self._stop.is_set():
+                return
+            self._busy = True
+            self._wanted.clear()
+            try:
+                self.run_once()
+                self._failures = 0
+            except UnpostedError as exc:
+                self._failures += 1
+                log.warning("fingerprints of %s: %s", self.library, exc)
+                self._stop.wait(min(_BACKOFF_CAP_SECONDS, 2.0**self._failures))
+                self._wanted.set()
+            except Exception:  # a bug must not end hashing for good
+                log.exception("fingerprints of %s crashed", self.library)
+                self._stop.wait(_BACKOFF_CAP_SECONDS)
+            finally:
+                self._busy = False
+
+    def run_once(self) -> int:
+        """One pass over the backlog in the hashing turn; returns how many contents were
+        recorded. The index is loaded the first time there is something to do, not at
+        start."""
+        if not self._store.fingerprint_backlog(self.library, None, 1):
+            return 0
+        with self._store.hashing_turn(self.library) as stored:
+            if stored is None:
+                return 0  # another process hashes the library, and looks again after
+            self._load(stored)
+            after, recorded = self._drain()
+        # Content added during the turn by a process that found it taken is ours to hash.
+        if after is not None and self._store.fingerprint_backlog(self.library, after, 1):
+            self.request()
+        return recorded
+
+    def _drain(self) -> tuple[int | None, int]:
+        """Batches until the backlog has no more: the last position seen, and how many."""
+        after, recorded = None, 0
+        while not self._stop.is_set():
+            batch = self._store.fingerprint_backlog(self.library, after, BATCH_THUMBNAILS)
+            if not batch:
+                break
+            after = batch[-1].position
+            recorded += self._record(batch)
+        return after, recorded
+
+    def _load(self, stored: int) -> None:
+        """The library's stored fingerprints into the index: once per process, and again
+        when the store holds another number of them than the index (another process
+        recorded some since)."""
+        if self._loaded and len(self.index) == stored:
+            return
+        index, after = NeighbourIndex(), None
+        while page := self._store.fingerprints(self.library, after, _LOAD_PAGE):
+            for content_hash, value in page:
+                index.add(content_hash, value)
+            after = page[-1][0]
+        if self._loaded:
+            log.info("fingerprints of %s: index loaded again (%d)", self.library, len(index))
+        self.index, self._loaded = index, True
+
+    def _record(self, batch: Sequence[Unhashed]) -> int:
+        thumbnails = self._thumbnails([u for u in batch if u.hash is None and u.path])
+        found, added, done = [], [], [u.position for u in batch if u.gone]
+        for waiting in batch:
+            fingerprint = (
+                None
+                if waiting.gone
+                else self._fingerprint(waiting, thumbnails.get(waiting.content_hash))
+            )
+            if fingerprint is None:
+                continue
+            done.append(waiting.position)
+            if fingerprint.hash is not None and fingerprint.content_hash not in self.index:
+                added.append(fingerprint.content_hash)
+            if fingerprint.hash is not None:
+                self.index.add(fingerprint.content_hash, fingerprint.hash)
+            found.append(fingerprint)
+        try:
+            self._store.record_fingerprints(self.library, found, done)
+        except BaseException:
+            for content_hash in added:  # not stored: not indexed either
+                self.index.remove(content_hash)
+            raise
+        for fingerprint in found:
+            outcome = "hashed" if fingerprint.hash is not None else "unhashable"
+            self._metrics.fingerprints.labels(self.library, outcome).inc()
+        return len(found)
+
+    def _fingerprint(self, waiting: Unhashed, thumbnail: Thumbnail | None) -> Fingerprint | None:
+        """What to record for one content; None to leave it waiting."""
+        value = waiting.hash
+        if value is None:
+            if thumbnail is None or (thumbnail.image is None and not thumbnail.lasting):
+                return None
+            if thumbnail.image is None:
+                return Fingerprint(waiting.content_hash, None, thumbnail.refusal)
+            try:
+                value = perceptual_hash(thumbnail.image)
+            except Unhashable as exc:
+                return Fingerprint(waiting.content_hash, None, exc.reason)
+        near = self.index.within(value, self.radius, exclude=waiting.content_hash)
+        return Fingerprint(waiting.content_hash, value, None, tuple(near))
+
+    def _thumbnails(self, wanted: Sequence[Unhashed]) -> dict[str, Thumbnail]:
+        """From the console's cache where it has them, else from Dropbox in one call."""
+        found: dict[str, Thumbnail] = {}
+        missing = []
+        for waiting in wanted:
+            entry = self._cache.read("thumbnails", f"{SIZE}-{waiting.content_hash}")
+            if entry is None:
+                missing.append(waiting)
+            elif entry.refusal is None:
+                found[waiting.content_hash] = Thumbnail(entry.data)
+            else:
+                found[waiting.content_hash] = Thumbnail(None, entry.refusal)
+        self._metrics.fingerprint_thumbnails.labels(self.library, "cache").inc(len(found))
+        if missing:
+            paths = [waiting.path or "" for waiting in missing]
+            fetched = self._dropbox.thumbnails(paths, SIZE)
+            self._metrics.fingerprint_thumbnails.labels(self.library, "dropbox").inc(len(missing))
+            found.update(zip((w.content_hash for w in missing), fetched, strict=True))
+        return found

@@ -1,0 +1,347 @@
+"""Near-duplicates in PostgreSQL: the backlog, groups per channel, and the skip fact on the pool.
+
+The rules are the SQLite backend's (``state.sqlite.near``): an image joins the nearest
+leader within its channel's distance that is not marked apart from it (``state.similarity``),
+and the one fact ``/select`` needs, "a near-duplicate of this image went out in this
+cycle and the channel skips them", lives on the image's ``queue`` row (``near_posted``),
+recomputed for a group's members whenever something that decides it changes
+(``refresh``), which also takes the image out of the pool or puts it back.
+
+Across replicas: recording fingerprints and splitting change groups and pools in every
+channel of a library, so the store first locks the library's row, then its channels'
+(the order every locker uses). Two replicas recording for one library take turns, and
+the second groups against what the first committed; a post changes rows of its own
+channel only, under that channel's lock. The counts ``/status`` shows are kept here as
+the rows change (``n_to_fingerprint``, ``n_fingerprinted``, ``n_unhashable`` on the
+library; ``members`` on a group; ``n_groups``, ``n_near_skipped`` on the channel). Every
+function runs inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from state.errors import ImageNotFound
+from state.postgres import queue
+from state.postgres.connection import Db
+from state.rules import skips_near_duplicate
+from state.similarity import Fingerprint, Leader, group_to_join, next_leader
+from state.similarity import ordered_pair as pair
+from state.store import Unhashed
+
+MAX_SHOWN = 20
+
+# The other members of an image's group that the library holds, and their distance from
+# it (the popcount of the XOR of two 256-bit hashes), as rows of ``selection.describe``'s
+# one statement: ('n', content hash, path, distance). No channel (``%(c)s`` NULL): none.
+SHOWN = f"""
+SELECT 'n', m.content_hash, f.path_display,
+       bit_count(('x' || encode(p.hash, 'hex'))::bit(256)
+                 # ('x' || encode(o.hash, 'hex'))::bit(256))::text
+FROM near_members AS s
+JOIN near_members AS m ON m.channel_id = s.channel_id AND m.group_id = s.group_id
+    AND m.content_hash <> s.content_hash
+JOIN images AS i ON i.library_id = %(l)s AND i.content_hash = m.content_hash
+JOIN files AS f ON f.library_id = i.library_id AND f.path_lower = i.path_lower
+JOIN fingerprints AS p ON p.library_id = %(l)s AND p.content_hash = m.content_hash
+JOIN fingerprints AS o ON o.library_id = %(l)s AND o.content_hash = s.content_hash
+WHERE s.channel_id = %(c)s AND s.content_hash = %(h)s LIMIT {MAX_SHOWN}
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """A channel as grouping needs it."""
+
+    channel: queue.Channel
+    skip: bool
+    limit: int
+
+
+def settings_of(db: Db, library_id: int) -> list[Setting]:
+    rows = db.execute(
+        "SELECT id, cycle, near_skip, near_distance FROM channels WHERE library_id = %s"
+        " ORDER BY id",
+        (library_id,),
+    )
+    return [Setting(queue.Channel(row[0], row[1]), bool(row[2]), int(row[3])) for row in rows]
+
+
+# -- the backlog ------------------------------------------------------------------------
+
+
+def to_backlog(db: Db, library_id: int, content_hashes: Sequence[str]) -> None:
+    """Content new to the library waits for its fingerprint, unless it has one already
+    (content that left and came back keeps it)."""
+    if not content_hashes:
+        return
+    added = db.execute(
+        "INSERT INTO to_fingerprint (library_id, content_hash)"
+        " SELECT %(l)s, n.h FROM unnest(%(h)s::text[]) WITH ORDINALITY AS n(h, o)"
+        " WHERE NOT EXISTS (SELECT 1 FROM fingerprints AS f"
+        "   WHERE f.library_id = %(l)s AND f.content_hash = n.h) ORDER BY n.o",
+        {"l": library_id, "h": list(content_hashes)},
+    ).rowcount
+    _backlog_grew(db, library_id, added)
+
+
+def _backlog_grew(db: Db, library_id: int, by: int) -> None:
+    if by:
+        db.execute(
+            "UPDATE libraries SET n_to_fingerprint = n_to_fingerprint + %s WHERE id = %s",
+            (by, library_id),
+        )
+
+
+def backlog(db: Db, library_id: int, after: int | None, limit: int) -> list[Unhashed]:
+    """The queue in arrival order: content waiting for a fingerprint (with its path), to be
+    grouped again (with its hash), or gone before it was hashed (with neither)."""
+    rows = db.execute(
+        "SELECT t.position, t.content_hash, f.path_display, p.hash FROM to_fingerprint AS t"
+        " LEFT JOIN images AS i ON i.library_id = t.library_id AND i.content_hash = t.content_hash"
+        " LEFT JOIN files AS f ON f.library_id = i.library_id AND f.path_lower = i.path_lower"
+        " LEFT JOIN fingerprints AS p"
+        "   ON p.library_id = t.library_id AND p.content_hash = t.content_hash"
+        " WHERE t.library_id = %s AND t.position > %s ORDER BY t.position LIMIT %s",
+        (library_id, after or 0, limit),
+    ).fetchall()
+    return [Unhashed(row[1], row[2], row[3], row[0]) for row in rows]
+
+
+def regroup(db: Db, channel_id: int, library_id: int) -> None:
+    """Forget the channel's groups; the library's fingerprinted content goes back on the
+    backlog, where the hashing worker groups it again without fetching anything."""
+    db.execute("DELETE FROM near_members WHERE channel_id = %s", (channel_id,))
+    db.execute("DELETE FROM near_groups WHERE channel_id = %s", (channel_id,))
+    db.execute("UPDATE channels SET n_groups = 0 WHERE id = %s", (channel_id,))
+    added = db.execute(
+        "INSERT INTO to_fingerprint (library_id, content_hash)"
+        " SELECT library_id, content_hash FROM fingerprints"
+        " WHERE library_id = %s AND hash IS NOT NULL ORDER BY content_hash",
+        (library_id,),
+    ).rowcount
+    _backlog_grew(db, library_id, added)
+
+
+# -- the skip fact ----------------------------------------------------------------------
+
+
+def refresh(db: Db, channel: queue.Channel, content_hashes: Iterable[str]) -> None:
+    """Recompute the skip fact of these images in the channel, and their place in the pool.
+    Images the library does not hold now have no row: a returning one is checked as it
+    returns (``queue.near_flagged``)."""
+    wanted = sorted(set(content_hashes))
+    if not wanted:
+        return
+    skip = queue.skips_near_duplicates(db, channel.id)
+    rows = db.execute(
+        f"SELECT q.content_hash, q.near_posted, {queue.OTHERS_POSTED} FROM queue AS q"
+        " WHERE q.channel_id = %(c)s AND q.content_hash = ANY(%(h)s)",
+        {"c": channel.id, "y": channel.cycle, "h": wanted},
+    ).fetchall()
+    changed = [
+        (row[0], fact) for row in rows if (fact := skips_near_duplicate(skip, row[2])) != row[1]
+    ]
+    for content_hash, fact in changed:
+        db.execute(
+            "UPDATE queue SET near_posted = %s WHERE channel_id = %s AND content_hash = %s",
+            (fact, channel.id, content_hash),
+        )
+        if fact:
+            queue.remove(db, channel.id, content_hash)
+        else:
+            queue.restore(db, channel, content_hash)
+    if changed:
+        db.execute(
+            "UPDATE channels SET n_near_skipped = n_near_skipped + %s WHERE id = %s",
+            (sum(1 if fact else -1 for _, fact in changed), channel.id),
+        )
+
+
+def after_post(db: Db, channel: queue.Channel, content_hash: str) -> None:
+    """A post keeps the rest of its group out of the channel (when it skips them)."""
+    refresh(db, channel, group_of(db, channel.id, content_hash))
+
+
+# -- groups -----------------------------------------------------------------------------
+
+
+def group_of(db: Db, channel_id: int, content_hash: str) -> list[str]:
+    """Every member of the image's group in the channel (itself included; [] if none)."""
+    rows = db.execute(
+        "SELECT m.content_hash FROM near_members AS s"
+        " JOIN near_members AS m ON m.channel_id = s.channel_id AND m.group_id = s.group_id"
+        " WHERE s.channel_id = %s AND s.content_hash = %s",
+        (channel_id, content_hash),
+    )
+    return [row[0] for row in rows]
+
+
+# One statement stores a batch and keeps the library's counts: ``before`` and ``stored``
+# see one snapshot, so what a replaced row counted is taken off before its new value is
+# counted.
+_STORE = """
+WITH incoming AS (
+    SELECT * FROM unnest(%(h)s::text[], %(v)s::bytea[], %(r)s::text[]) AS f(h, hash, refusal)),
+before AS (
+    SELECT f.hash IS NOT NULL AS hashed FROM fingerprints AS f
+    WHERE f.library_id = %(l)s AND f.content_hash IN (SELECT h FROM incoming)),
+stored AS (
+    INSERT INTO fingerprints (library_id, content_hash, hash, refusal, hashed_at)
+    SELECT %(l)s, h, hash, refusal, %(t)s FROM incoming
+    ON CONFLICT (library_id, content_hash) DO UPDATE SET
+        hash = excluded.hash, refusal = excluded.refusal, hashed_at = excluded.hashed_at
+    RETURNING hash IS NOT NULL AS hashed)
+UPDATE libraries SET
+    n_fingerprinted = n_fingerprinted + (SELECT count(*) FILTER (WHERE hashed) FROM stored)
+        - (SELECT count(*) FILTER (WHERE hashed) FROM before),
+    n_unhashable = n_unhashable + (SELECT count(*) FILTER (WHERE NOT hashed) FROM stored)
+        - (SELECT count(*) FILTER (WHERE NOT hashed) FROM before)
+WHERE id = %(l)s
+"""
+
+
+def record(
+    db: Db, library_id: int, fingerprints: Sequence[Fingerprint], done: Sequence[int], stamp: str
+) -> None:
+    """Store fingerprints, group the hashed ones, and take the ``done`` positions off the
+    backlog. The caller holds the library's row and its channels' rows."""
+    latest = list({f.content_hash: f for f in fingerprints}.values())  # one row per content
+    if latest:
+        db.execute(_STORE, {
+            "l": library_id, "t": stamp, "h": [f.content_hash for f in latest],
+            "v": [f.hash for f in latest], "r": [f.refusal for f in latest],
+        })  # fmt: skip
+    if done:
+        taken = db.execute(
+            "DELETE FROM to_fingerprint WHERE library_id = %s AND position = ANY(%s)",
+            (library_id, list(done)),
+        ).rowcount
+        _backlog_grew(db, library_id, -taken)
+    settings = settings_of(db, library_id)
+    for fingerprint in latest:
+        if fingerprint.hash is None:
+            continue
+        apart = apart_from(db, library_id, fingerprint.content_hash)
+        for each in settings:
+            _join(db, each, fingerprint, apart)
+
+
+def _join(db: Db, each: Setting, fingerprint: Fingerprint, apart: set[str]) -> None:
+    channel_id, content_hash = each.channel.id, fingerprint.content_hash
+    member = db.execute(
+        "SELECT 1 FROM near_members WHERE channel_id = %s AND content_hash = %s",
+        (channel_id, content_hash),
+    ).fetchone()
+    if member is not None:
+        return  # fingerprinted again: its groups stay as they are
+    near = {n.content_hash: n.distance for n in fingerprint.neighbours if n.distance <= each.limit}
+    leaders = []
+    if near:
+        rows = db.execute(
+            "SELECT group_id, leader FROM near_groups WHERE channel_id = %s AND leader = ANY(%s)",
+            (channel_id, list(near)),
+        )
+        leaders = [Leader(row[0], row[1], near[row[1]]) for row in rows]
+    chosen = group_to_join(leaders, apart, each.limit)
+    if chosen is None:
+        _lead(db, channel_id, content_hash)
+        return
+    db.execute(_JOIN, {"c": channel_id, "h": content_hash, "g": chosen.group_id,
+                       "d": chosen.distance})  # fmt: skip
+    refresh(db, each.channel, group_of(db, channel_id, content_hash))
+
+
+# A member in, its group one larger, and the channel's count of groups of two or more.
+_JOIN = """
+WITH joined AS (
+    INSERT INTO near_members (channel_id, content_hash, group_id, distance)
+    VALUES (%(c)s, %(h)s, %(g)s, %(d)s)),
+grown AS (
+    UPDATE near_groups SET members = members + 1
+    WHERE channel_id = %(c)s AND group_id = %(g)s RETURNING members)
+UPDATE channels SET n_groups = n_groups + 1
+WHERE id = %(c)s AND (SELECT members FROM grown) = 2
+"""
+_LEAVE = """
+WITH gone AS (
+    DELETE FROM near_members WHERE channel_id = %(c)s AND content_hash = %(h)s
+    RETURNING group_id),
+shrunk AS (
+    UPDATE near_groups AS g SET members = g.members - 1 FROM gone
+    WHERE g.channel_id = %(c)s AND g.group_id = gone.group_id RETURNING g.members)
+UPDATE channels SET n_groups = n_groups - 1
+WHERE id = %(c)s AND (SELECT members FROM shrunk) = 1
+"""
+# A new group with this image as its leader and only member, numbered after the last.
+_LEAD = """
+WITH led AS (
+    INSERT INTO near_groups (channel_id, group_id, leader, members)
+    SELECT %(c)s, coalesce(max(group_id), 0) + 1, %(h)s, 1 FROM near_groups
+    WHERE channel_id = %(c)s RETURNING group_id)
+INSERT INTO near_members (channel_id, content_hash, group_id, distance)
+SELECT %(c)s, %(h)s, group_id, 0 FROM led
+"""
+
+
+def _lead(db: Db, channel_id: int, content_hash: str) -> None:
+    db.execute(_LEAD, {"c": channel_id, "h": content_hash})
+
+
+def apart_from(db: Db, library_id: int, content_hash: str) -> set[str]:
+    rows = db.execute(
+        "SELECT b FROM near_apart WHERE library_id = %(l)s AND a = %(h)s"
+        " UNION SELECT a FROM near_apart WHERE library_id = %(l)s AND b = %(h)s",
+        {"l": library_id, "h": content_hash},
+    )
+    return {row[0] for row in rows}
+
+
+def split(db: Db, library_id: int, channel_id: int, content_hash: str) -> bool:
+    """Take the image out of its group in every channel where it shares one with a member
+    it is now apart from; remember those pairs. False when it had no other member. The
+    caller holds the library's row and its channels' rows."""
+    members = group_of(db, channel_id, content_hash)
+    if not members:
+        raise ImageNotFound(f"no near-duplicate group holds {content_hash} in this channel")
+    others = [member for member in members if member != content_hash]
+    if not others:
+        return False
+    pairs = [pair(content_hash, other) for other in others]
+    db.execute(
+        "INSERT INTO near_apart (library_id, a, b) SELECT %s, a, b"
+        " FROM unnest(%s::text[], %s::text[]) AS p(a, b) ON CONFLICT DO NOTHING",
+        (library_id, [p[0] for p in pairs], [p[1] for p in pairs]),
+    )
+    apart = apart_from(db, library_id, content_hash)
+    for each in settings_of(db, library_id):
+        _leave(db, each.channel, content_hash, apart)
+    return True
+
+
+def _leave(db: Db, channel: queue.Channel, content_hash: str, apart: set[str]) -> None:
+    members = group_of(db, channel.id, content_hash)
+    if not apart.intersection(members):
+        return
+    row = db.execute(
+        "SELECT m.group_id, g.leader = m.content_hash FROM near_members AS m"
+        " JOIN near_groups AS g ON g.channel_id = m.channel_id AND g.group_id = m.group_id"
+        " WHERE m.channel_id = %s AND m.content_hash = %s",
+        (channel.id, content_hash),
+    ).fetchone()
+    assert row is not None
+    group_id, was_leader = row
+    db.execute(_LEAVE, {"c": channel.id, "h": content_hash})
+    if was_leader:
+        rest = db.execute(
+            "SELECT content_hash, distance FROM near_members WHERE channel_id = %s"
+            " AND group_id = %s",
+            (channel.id, group_id),
+        ).fetchall()
+        db.execute(
+            "UPDATE near_groups SET leader = %s WHERE channel_id = %s AND group_id = %s",
+            (next_leader([(r[0], r[1]) for r in rest]), channel.id, group_id),
+        )
+    _lead(db, channel.id, content_hash)
+    refresh(db, channel, members)

@@ -1,0 +1,105 @@
+"""The near-duplicates role of the PostgreSQL store (``NearDuplicates``), and the groups page.
+
+The hashing worker of every replica may look at a library's backlog; one at a time
+hashes it (``hashing_turn``: a session advisory lock, as a catch-up turn's, so a replica
+killed mid-batch frees it at once). So no thumbnail is asked for twice, and each
+grouping sees every fingerprint recorded before it: the turn tells how many the library
+holds, and a worker whose index holds fewer reloads it first. Writes lock the library's
+row, then its channels' (``state.postgres.near``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+from state.errors import InvalidInput
+from state.postgres import near, queue
+from state.postgres.connection import Db
+from state.postgres.sync import SyncRole, id_of_library, located, lock_library, lock_library_of
+from state.rules import iso
+from state.similarity import Fingerprint
+from state.store import MAX_PAGE, GroupMember, NearGroup, NearGroupPage, Unhashed
+
+
+class NearRole(SyncRole):
+    """``NearDuplicates`` on PostgreSQL."""
+
+    @contextmanager
+    def hashing_turn(self, library: str) -> Iterator[int | None]:
+        library_id = self._read(lambda db: id_of_library(db, library))
+        with self._turns.hashing(library_id) as mine:
+            yield self._read(lambda db: fingerprinted(db, library_id)) if mine else None
+
+    def fingerprint_backlog(self, library: str, after: int | None, limit: int) -> list[Unhashed]:
+        return self._read(lambda db: near.backlog(db, id_of_library(db, library), after, limit))
+
+    def fingerprints(self, library: str, after: str | None, limit: int) -> list[tuple[str, bytes]]:
+        rows = self._read(lambda db: db.execute(
+            "SELECT content_hash, hash FROM fingerprints WHERE library_id = %s"
+            " AND content_hash > %s AND hash IS NOT NULL ORDER BY content_hash LIMIT %s",
+            (id_of_library(db, library), after or "", limit)).fetchall())  # fmt: skip
+        return [(row[0], bytes(row[1])) for row in rows]
+
+    def record_fingerprints(
+        self, library: str, fingerprints: Sequence[Fingerprint], done: Sequence[int]
+    ) -> None:
+        stamp = iso(self._clock())
+
+        def record(db: Db) -> None:
+            library_id = lock_library(db, library)
+            queue.lock_channels_of(db, library_id)
+            near.record(db, library_id, fingerprints, done, stamp)
+
+        self._run(record)
+
+    def split_near_duplicate(self, channel: str, content_hash: str) -> bool:
+        def split(db: Db) -> bool:
+            library_id = lock_library_of(db, channel)
+            queue.lock_channels_of(db, library_id)
+            return near.split(db, library_id, located(db, channel)[0].id, content_hash)
+
+        return self._run(split)
+
+    def near_groups(self, channel: str, after: int | None, limit: int) -> NearGroupPage:
+        if not 1 <= limit <= MAX_PAGE:
+            raise InvalidInput(f"limit must be 1 to {MAX_PAGE}")
+        return self._run(lambda db: groups(db, channel, after, limit))
+
+
+def fingerprinted(db: Db, library_id: int) -> int:
+    row = db.execute("SELECT n_fingerprinted FROM libraries WHERE id = %s", (library_id,))
+    found = row.fetchone()
+    return int(found[0]) if found else 0
+
+
+def groups(db: Db, name: str, after: int | None, limit: int) -> NearGroupPage:
+    """Groups of two or more, by group id, from the index over such groups."""
+    channel, library_id = located(db, name)
+    ids = [
+        found[0]
+        for found in db.execute(
+            "SELECT group_id FROM near_groups WHERE channel_id = %s AND members > 1"
+            " AND group_id > %s ORDER BY group_id LIMIT %s",
+            (channel.id, after or 0, limit + 1),
+        )
+    ]
+    shown = tuple(_group(db, channel, library_id, group_id) for group_id in ids[:limit])
+    return NearGroupPage(shown, ids[limit - 1] if len(ids) > limit else None)
+
+
+def _group(db: Db, channel: queue.Channel, library_id: int, group_id: int) -> NearGroup:
+    rows = db.execute(
+        "SELECT m.content_hash, f.path_display, f.name, m.distance, g.leader = m.content_hash,"
+        " EXISTS (SELECT 1 FROM posted AS p WHERE p.channel_id = m.channel_id"
+        "   AND p.content_hash = m.content_hash AND p.cycle = %(y)s)"
+        " FROM near_members AS m"
+        " JOIN near_groups AS g ON g.channel_id = m.channel_id AND g.group_id = m.group_id"
+        " LEFT JOIN images AS i ON i.library_id = %(l)s AND i.content_hash = m.content_hash"
+        " LEFT JOIN files AS f ON f.library_id = i.library_id AND f.path_lower = i.path_lower"
+        " WHERE m.channel_id = %(c)s AND m.group_id = %(g)s",
+        {"c": channel.id, "g": group_id, "y": channel.cycle, "l": library_id},
+    ).fetchall()
+    members = [GroupMember(r[0], r[1], r[2], r[3], bool(r[4]), bool(r[5])) for r in rows]
+    members.sort(key=lambda m: (not m.leader, m.distance, m.content_hash))
+    return NearGroup(group_id, tuple(members))

@@ -1,0 +1,305 @@
+"""Near-duplicates in SQLite: fingerprints, groups per channel, and the skip fact on the pool.
+
+Grouping follows ``state.similarity`` (the nearest leader within the channel's distance,
+never one marked apart). The one fact ``/select`` needs, "a near-duplicate of this image
+went out in this cycle and the channel skips them", lives on the image's ``queue`` row
+(``near_posted``) and is recomputed for a group's members whenever something that decides
+it changes: a member is posted, joins, or is split out, or content returns to the
+library. ``refresh`` is that recomputation; it also takes the image out of the pool or
+puts it back by the rules, so the pool and the fact never disagree. New cycles, resets
+and a changed choice renumber the whole pool (``queue.rebuild`` recomputes the fact set-wise).
+Every function runs inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from state.errors import ImageNotFound
+from state.rules import skips_near_duplicate
+from state.similarity import Fingerprint, Leader, distance, group_to_join, next_leader
+from state.similarity import ordered_pair as pair
+from state.sqlite import queue
+from state.sqlite.lookup import where_in
+from state.store import GroupMember, NearDuplicate, NearGroup, NearGroupPage, Unhashed
+
+MAX_SHOWN = 20
+_MEMBER = (
+    "INSERT INTO near_members (channel_id, content_hash, group_id, distance) VALUES (?, ?, ?, ?)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """A channel as grouping needs it."""
+
+    channel: queue.Channel
+    skip: bool
+    limit: int
+
+
+def settings_of(db: sqlite3.Connection, library_id: int) -> list[Setting]:
+    rows = db.execute(
+        "SELECT id, cycle, near_skip, near_distance FROM channels WHERE library_id = ?",
+        (library_id,),
+    )
+    return [Setting(queue.Channel(row[0], row[1]), bool(row[2]), int(row[3])) for row in rows]
+
+
+# -- the skip fact ----------------------------------------------------------------------
+
+
+def others_posted(db: sqlite3.Connection, channel: queue.Channel, content_hash: str) -> bool:
+    """Did the channel post another member of this image's group in its current cycle?"""
+    row = db.execute(
+        "SELECT 1 FROM near_members AS s"
+        " CROSS JOIN near_members AS m INDEXED BY near_members_by_group"
+        "   ON m.channel_id = s.channel_id AND m.group_id = s.group_id"
+        "   AND m.content_hash != s.content_hash"
+        " JOIN posted AS p ON p.channel_id = m.channel_id AND p.content_hash = m.content_hash"
+        "   AND p.cycle = ?3"
+        " WHERE s.channel_id = ?1 AND s.content_hash = ?2 LIMIT 1",
+        (channel.id, content_hash, channel.cycle),
+    ).fetchone()
+    return row is not None
+
+
+def refresh(db: sqlite3.Connection, channel: queue.Channel, content_hashes: Iterable[str]) -> None:
+    """Recompute the skip fact of these images in the channel, and their place in the pool."""
+    skip = queue.skips_near_duplicates(db, channel.id)
+    for content_hash in content_hashes:
+        row = db.execute(
+            "SELECT near_posted FROM queue WHERE channel_id = ? AND content_hash = ?",
+            (channel.id, content_hash),
+        ).fetchone()
+        if row is None:
+            continue  # not in the library now; a returning image is checked as it returns
+        fact = skips_near_duplicate(skip, others_posted(db, channel, content_hash))
+        if fact == bool(row[0]):
+            continue
+        db.execute(
+            "UPDATE queue SET near_posted = ? WHERE channel_id = ? AND content_hash = ?",
+            (int(fact), channel.id, content_hash),
+        )
+        if fact:
+            queue.remove(db, channel.id, content_hash)
+        else:
+            queue.restore(db, channel, content_hash)
+
+
+def after_post(db: sqlite3.Connection, channel: queue.Channel, content_hash: str) -> None:
+    """A post keeps the rest of its group out of the channel (when it skips them)."""
+    refresh(db, channel, group_of(db, channel.id, content_hash))
+
+
+# -- groups -----------------------------------------------------------------------------
+
+
+def group_of(db: sqlite3.Connection, channel_id: int, content_hash: str) -> list[str]:
+    """Every member of the image's group in the channel (itself included; [] if none)."""
+    rows = db.execute(
+        "SELECT m.content_hash FROM near_members AS s"
+        " CROSS JOIN near_members AS m INDEXED BY near_members_by_group"
+        "   ON m.channel_id = s.channel_id AND m.group_id = s.group_id"
+        " WHERE s.channel_id = ? AND s.content_hash = ?",
+        (channel_id, content_hash),
+    )
+    return [row[0] for row in rows]
+
+
+def record(
+    db: sqlite3.Connection,
+    library_id: int,
+    fingerprints: Sequence[Fingerprint],
+    done: Sequence[int],
+    stamp: str,
+) -> None:
+    """Store fingerprints, group the hashed ones, and take the ``done`` positions off the
+    backlog."""
+    db.executemany(
+        "INSERT INTO fingerprints (library_id, content_hash, hash, refusal, hashed_at)"
+        " VALUES (?, ?, ?, ?, ?) ON CONFLICT (library_id, content_hash) DO UPDATE SET"
+        " hash = excluded.hash, refusal = excluded.refusal, hashed_at = excluded.hashed_at",
+        [(library_id, f.content_hash, f.hash, f.refusal, stamp) for f in fingerprints],
+    )
+    db.executemany(
+        "DELETE FROM to_fingerprint WHERE position = ? AND library_id = ?",
+        [(position, library_id) for position in done],
+    )
+    settings = settings_of(db, library_id)
+    for fingerprint in fingerprints:
+        if fingerprint.hash is None:
+            continue
+        apart = apart_from(db, library_id, fingerprint.content_hash)
+        for each in settings:
+            _join(db, each, fingerprint, apart)
+
+
+def _join(db: sqlite3.Connection, each: Setting, fingerprint: Fingerprint, apart: set[str]) -> None:
+    channel_id, content_hash = each.channel.id, fingerprint.content_hash
+    if group_of(db, channel_id, content_hash):
+        return  # fingerprinted again: its groups stay as they are
+    near = {n.content_hash: n.distance for n in fingerprint.neighbours if n.distance <= each.limit}
+    query = (
+        "SELECT group_id, leader FROM near_groups INDEXED BY near_groups_by_leader"
+        f" WHERE channel_id = {int(channel_id)} AND leader IN ({{marks}})"
+    )
+    leaders = [Leader(row[0], row[1], near[row[1]]) for row in where_in(db, query, near)]
+    chosen = group_to_join(leaders, apart, each.limit)
+    if chosen is None:
+        _lead(db, channel_id, content_hash)
+        return
+    db.execute(_MEMBER, (channel_id, content_hash, chosen.group_id, chosen.distance))
+    refresh(db, each.channel, group_of(db, channel_id, content_hash))
+
+
+def _lead(db: sqlite3.Connection, channel_id: int, content_hash: str) -> int:
+    """A new group with this image as its leader and only member."""
+    last = db.execute(
+        "SELECT group_id FROM near_groups WHERE channel_id = ? ORDER BY group_id DESC LIMIT 1",
+        (channel_id,),
+    ).fetchone()
+    group_id = 1 if last is None else int(last[0]) + 1
+    db.execute(
+        "INSERT INTO near_groups (channel_id, group_id, leader) VALUES (?, ?, ?)",
+        (channel_id, group_id, content_hash),
+    )
+    db.execute(_MEMBER, (channel_id, content_hash, group_id, 0))
+    return int(group_id)
+
+
+def apart_from(db: sqlite3.Connection, library_id: int, content_hash: str) -> set[str]:
+    rows = db.execute(
+        "SELECT b FROM near_apart WHERE library_id = ?1 AND a = ?2"
+        " UNION SELECT a FROM near_apart INDEXED BY near_apart_by_b"
+        " WHERE library_id = ?1 AND b = ?2",
+        (library_id, content_hash),
+    )
+    return {row[0] for row in rows}
+
+
+def split(db: sqlite3.Connection, library_id: int, channel_id: int, content_hash: str) -> bool:
+    """Take the image out of its group in every channel where it shares one with a member
+    it is now apart from; remember those pairs. False when it had no other member."""
+    members = group_of(db, channel_id, content_hash)
+    if not members:
+        raise ImageNotFound(f"no near-duplicate group holds {content_hash} in this channel")
+    others = [member for member in members if member != content_hash]
+    if not others:
+        return False
+    db.executemany(
+        "INSERT OR IGNORE INTO near_apart (library_id, a, b) VALUES (?, ?, ?)",
+        [(library_id, *pair(content_hash, other)) for other in others],
+    )
+    apart = apart_from(db, library_id, content_hash)
+    for each in settings_of(db, library_id):
+        _leave(db, each.channel, content_hash, apart)
+    return True
+
+
+def _leave(
+    db: sqlite3.Connection, channel: queue.Channel, content_hash: str, apart: set[str]
+) -> None:
+    members = group_of(db, channel.id, content_hash)
+    if not apart.intersection(members):
+        return
+    group_id, was_leader = db.execute(
+        "SELECT m.group_id, g.leader = m.content_hash FROM near_members AS m"
+        " JOIN near_groups AS g ON g.channel_id = m.channel_id AND g.group_id = m.group_id"
+        " WHERE m.channel_id = ? AND m.content_hash = ?",
+        (channel.id, content_hash),
+    ).fetchone()
+    db.execute(
+        "DELETE FROM near_members WHERE channel_id = ? AND content_hash = ?",
+        (channel.id, content_hash),
+    )
+    if was_leader:
+        rest = db.execute(
+            "SELECT content_hash, distance FROM near_members WHERE channel_id = ? AND group_id = ?",
+            (channel.id, group_id),
+        ).fetchall()
+        db.execute(
+            "UPDATE near_groups SET leader = ? WHERE channel_id = ? AND group_id = ?",
+            (next_leader([(row[0], row[1]) for row in rest]), channel.id, group_id),
+        )
+    _lead(db, channel.id, content_hash)
+    refresh(db, channel, members)
+
+
+def near_duplicates(
+    db: sqlite3.Connection, channel_id: int, library_id: int, content_hash: str
+) -> tuple[NearDuplicate, ...]:
+    """The other members of the image's group that the library holds, nearest first. Read
+    from the image's membership out (CROSS JOIN keeps that order): an image alone in its
+    group costs two index probes, and reads no fingerprint."""
+    rows = db.execute(
+        "SELECT m.content_hash, f.path_display, p.hash, o.hash FROM near_members AS s"
+        " CROSS JOIN near_members AS m INDEXED BY near_members_by_group"
+        "   ON m.channel_id = s.channel_id AND m.group_id = s.group_id"
+        "   AND m.content_hash != s.content_hash"
+        " CROSS JOIN images AS i ON i.library_id = ?2 AND i.content_hash = m.content_hash"
+        " CROSS JOIN files AS f ON f.library_id = i.library_id AND f.path_lower = i.path_lower"
+        " CROSS JOIN fingerprints AS p ON p.library_id = ?2 AND p.content_hash = m.content_hash"
+        " CROSS JOIN fingerprints AS o ON o.library_id = ?2 AND o.content_hash = s.content_hash"
+        " WHERE s.channel_id = ?1 AND s.content_hash = ?3 LIMIT ?4",
+        (channel_id, library_id, content_hash, MAX_SHOWN),
+    ).fetchall()
+    found = [NearDuplicate(row[0], row[1], distance(row[2], row[3])) for row in rows]
+    return tuple(sorted(found, key=lambda n: (n.distance, n.path)))
+
+
+def backlog(
+    db: sqlite3.Connection, library_id: int, after: int | None, limit: int
+) -> list[Unhashed]:
+    """The queue in arrival order: content waiting for a fingerprint (with its path), to be
+    grouped again (with its hash), or gone before it was hashed (with neither)."""
+    rows = db.execute(
+        "SELECT t.position, t.content_hash, f.path_display, p.hash"
+        " FROM to_fingerprint AS t INDEXED BY to_fingerprint_by_library"
+        " LEFT JOIN images AS i ON i.library_id = t.library_id AND i.content_hash = t.content_hash"
+        " LEFT JOIN files AS f ON f.library_id = i.library_id AND f.path_lower = i.path_lower"
+        " LEFT JOIN fingerprints AS p"
+        "   ON p.library_id = t.library_id AND p.content_hash = t.content_hash"
+        " WHERE t.library_id = ? AND t.position > ? ORDER BY t.position LIMIT ?",
+        (library_id, after or 0, limit),
+    ).fetchall()
+    return [
+        Unhashed(row[1], row[2], None if row[3] is None else bytes(row[3]), row[0]) for row in rows
+    ]
+
+
+def groups(
+    db: sqlite3.Connection, channel: queue.Channel, library_id: int, after: int | None, limit: int
+) -> NearGroupPage:
+    """Groups of two or more, by group id, from the index over such groups."""
+    ids = [
+        row[0]
+        for row in db.execute(
+            "SELECT group_id FROM near_groups INDEXED BY near_groups_shown"
+            " WHERE channel_id = ? AND members > 1 AND group_id > ? ORDER BY group_id LIMIT ?",
+            (channel.id, after or 0, limit + 1),
+        )
+    ]
+    shown = tuple(_group(db, channel, library_id, group_id) for group_id in ids[:limit])
+    return NearGroupPage(shown, ids[limit - 1] if len(ids) > limit else None)
+
+
+def _group(
+    db: sqlite3.Connection, channel: queue.Channel, library_id: int, group_id: int
+) -> NearGroup:
+    rows = db.execute(
+        "SELECT m.content_hash, f.path_display, f.name, m.distance, g.leader = m.content_hash,"
+        " EXISTS (SELECT 1 FROM posted AS p WHERE p.channel_id = m.channel_id"
+        "   AND p.content_hash = m.content_hash AND p.cycle = ?3)"
+        " FROM near_members AS m INDEXED BY near_members_by_group"
+        " JOIN near_groups AS g ON g.channel_id = m.channel_id AND g.group_id = m.group_id"
+        " LEFT JOIN images AS i ON i.library_id = ?4 AND i.content_hash = m.content_hash"
+        " LEFT JOIN files AS f ON f.library_id = i.library_id AND f.path_lower = i.path_lower"
+        " WHERE m.channel_id = ?1 AND m.group_id = ?2",
+        (channel.id, group_id, channel.cycle, library_id),
+    ).fetchall()
+    members = [GroupMember(r[0], r[1], r[2], r[3], bool(r[4]), bool(r[5])) for r in rows]
+    members.sort(key=lambda m: (not m.leader, m.distance, m.content_hash))
+    return NearGroup(group_id, tuple(members))
