@@ -1,7 +1,9 @@
 """Counts for ``/status``, ``/readyz`` and metrics, read inside the caller's transaction.
 
-The near-duplicate counts are read from the library's and the channel's rows, where the
-statements that change them keep them (``state.postgres.near``, ``state.postgres.queue``).
+Every count is read from the library's and the channel's rows, never counted: the
+catalog's and the posts' by the schema's triggers (``state.postgres.schema``, v3), the
+near-duplicates' by the statements that change them (``state.postgres.near_duplicates``,
+``state.postgres.queue``). Only running leases are counted, along their index.
 """
 
 from __future__ import annotations
@@ -12,26 +14,19 @@ from state.store import ChannelStatus, LibraryStatus
 
 
 def library_status(db: Db, library_id: int) -> LibraryStatus:
-    files: dict[str, int] = dict(
-        db.execute(
-            "SELECT kind, count(*) FROM files WHERE library_id = %s GROUP BY kind", (library_id,)
-        ).fetchall()
-    )
     row = db.execute(
-        "SELECT (SELECT count(*) FROM images WHERE library_id = %(l)s),"
-        " (SELECT count(*) FROM images WHERE library_id = %(l)s AND pending),"
-        " (SELECT count(*) FROM files WHERE library_id = %(l)s AND kind = 'image'"
-        "   AND content_hash IS NULL),"
+        "SELECT n_images, n_unique, n_skipped, n_without_hash, n_pending,"
         " cursor IS NOT NULL, listing, ready_at IS NOT NULL, last_sync_at, account_id,"
-        " n_fingerprinted, n_unhashable, n_to_fingerprint FROM libraries WHERE id = %(l)s",
-        {"l": library_id},
+        " n_fingerprinted, n_unhashable, n_to_fingerprint FROM libraries WHERE id = %s",
+        (library_id,),
     ).fetchone()
     assert row is not None
-    unique, pending, without, cursor, listing, ready, last_sync_at, account_id = row[:8]
+    images, unique, skipped, without, pending = row[:5]
+    cursor, listing, ready, last_sync_at, account_id = row[5:10]
     return LibraryStatus(
-        images=int(files.get("image", 0)),
+        images=int(images),
         unique_images=int(unique),
-        skipped=int(files.get("skipped", 0)),
+        skipped=int(skipped),
         without_content_hash=int(without),
         pending=int(pending),
         cursor=bool(cursor),
@@ -39,16 +34,15 @@ def library_status(db: Db, library_id: int) -> LibraryStatus:
         ready=bool(ready),
         last_sync_at=last_sync_at,
         account_id=account_id,
-        fingerprinted=int(row[8]),
-        unhashable=int(row[9]),
-        awaiting_fingerprint=int(row[10]),
+        fingerprinted=int(row[10]),
+        unhashable=int(row[11]),
+        awaiting_fingerprint=int(row[12]),
     )
 
 
 def channel_status(db: Db, channel: queue.Channel, now: float) -> ChannelStatus:
     row = db.execute(
-        "SELECT l.name, c.pool_size, (SELECT count(*) FROM posted"
-        "   WHERE channel_id = c.id AND cycle = c.cycle), c.n_groups, c.n_near_skipped"
+        "SELECT l.name, c.pool_size, c.n_posted, c.n_groups, c.n_near_skipped"
         " FROM libraries AS l JOIN channels AS c ON c.library_id = l.id WHERE c.id = %s",
         (channel.id,),
     ).fetchone()

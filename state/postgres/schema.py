@@ -219,7 +219,119 @@ UPDATE libraries SET n_to_fingerprint =
     (SELECT count(*) FROM to_fingerprint WHERE library_id = libraries.id);
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+_V3 = """
+-- The catalog's counts, kept as it changes, so that /status and /metrics read a row and
+-- never count the catalog (as SQLite's triggers keep them). Statement-level triggers add
+-- up each statement's transition tables once: a page of files costs one UPDATE of the
+-- library's row, which the statement's transaction already holds (the catch-up and every
+-- other writer of files and images lock the library first). A channel's posts in its
+-- current cycle are counted on its row, which every post already locks; a turn of the
+-- cycle counts them afresh.
+ALTER TABLE libraries
+    ADD COLUMN n_images bigint NOT NULL DEFAULT 0,
+    ADD COLUMN n_skipped bigint NOT NULL DEFAULT 0,
+    ADD COLUMN n_without_hash bigint NOT NULL DEFAULT 0,
+    ADD COLUMN n_unique bigint NOT NULL DEFAULT 0,
+    ADD COLUMN n_pending bigint NOT NULL DEFAULT 0;
+ALTER TABLE channels ADD COLUMN n_posted bigint NOT NULL DEFAULT 0;
+
+-- The rows a statement changed, each with +1 (``added``) or -1 (``gone``): an INSERT
+-- trigger sees only the first transition table, a DELETE only the second.
+CREATE FUNCTION unposted_changed(operation text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE operation
+        WHEN 'INSERT' THEN 'SELECT *, 1 AS sign FROM added'
+        WHEN 'DELETE' THEN 'SELECT *, -1 AS sign FROM gone'
+        ELSE 'SELECT *, 1 AS sign FROM added UNION ALL SELECT *, -1 FROM gone' END
+$$;
+
+CREATE FUNCTION unposted_count_files() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE format($sql$
+        WITH changed AS (%s), sums AS (
+            SELECT library_id,
+                coalesce(sum(sign) FILTER (WHERE kind = 'image'), 0) AS images,
+                coalesce(sum(sign) FILTER (WHERE kind = 'skipped'), 0) AS skipped,
+                coalesce(sum(sign) FILTER (WHERE kind = 'image' AND content_hash IS NULL), 0)
+                    AS without_hash
+            FROM changed GROUP BY library_id)
+        UPDATE libraries AS l SET n_images = l.n_images + s.images,
+            n_skipped = l.n_skipped + s.skipped,
+            n_without_hash = l.n_without_hash + s.without_hash
+        FROM sums AS s WHERE l.id = s.library_id
+    $sql$, unposted_changed(TG_OP));
+    RETURN NULL;
+END $$;
+
+CREATE FUNCTION unposted_count_images() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE format($sql$
+        WITH changed AS (%s), sums AS (
+            SELECT library_id, sum(sign) AS unique_images,
+                coalesce(sum(sign) FILTER (WHERE pending), 0) AS pending
+            FROM changed GROUP BY library_id)
+        UPDATE libraries AS l SET n_unique = l.n_unique + s.unique_images,
+            n_pending = l.n_pending + s.pending
+        FROM sums AS s WHERE l.id = s.library_id
+    $sql$, unposted_changed(TG_OP));
+    RETURN NULL;
+END $$;
+
+CREATE FUNCTION unposted_count_posted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE format($sql$
+        WITH changed AS (%s), sums AS (
+            SELECT d.channel_id, sum(d.sign) AS posted FROM changed AS d
+            JOIN channels AS c ON c.id = d.channel_id AND c.cycle = d.cycle
+            GROUP BY d.channel_id)
+        UPDATE channels AS c SET n_posted = c.n_posted + s.posted
+        FROM sums AS s WHERE c.id = s.channel_id
+    $sql$, unposted_changed(TG_OP));
+    RETURN NULL;
+END $$;
+
+CREATE FUNCTION unposted_cycle_turned() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.n_posted := (SELECT count(*) FROM posted WHERE channel_id = NEW.id AND cycle = NEW.cycle);
+    RETURN NEW;
+END $$;
+
+CREATE TRIGGER files_added AFTER INSERT ON files REFERENCING NEW TABLE AS added
+    FOR EACH STATEMENT EXECUTE FUNCTION unposted_count_files();
+CREATE TRIGGER files_gone AFTER DELETE ON files REFERENCING OLD TABLE AS gone
+    FOR EACH STATEMENT EXECUTE FUNCTION unposted_count_files();
+CREATE TRIGGER files_changed AFTER UPDATE ON files
+    REFERENCING OLD TABLE AS gone NEW TABLE AS added
+    FOR EACH STATEMENT EXECUTE FUNCTION unposted_count_files();
+CREATE TRIGGER images_added AFTER INSERT ON images REFERENCING NEW TABLE AS added
+    FOR EACH STATEMENT EXECUTE FUNCTION unposted_count_images();
+CREATE TRIGGER images_gone AFTER DELETE ON images REFERENCING OLD TABLE AS gone
+    FOR EACH STATEMENT EXECUTE FUNCTION unposted_count_images();
+CREATE TRIGGER images_changed AFTER UPDATE ON images
+    REFERENCING OLD TABLE AS gone NEW TABLE AS added
+    FOR EACH STATEMENT EXECUTE FUNCTION unposted_count_images();
+CREATE TRIGGER posted_added AFTER INSERT ON posted REFERENCING NEW TABLE AS added
+    FOR EACH STATEMENT EXECUTE FUNCTION unposted_count_posted();
+CREATE TRIGGER posted_gone AFTER DELETE ON posted REFERENCING OLD TABLE AS gone
+    FOR EACH STATEMENT EXECUTE FUNCTION unposted_count_posted();
+CREATE TRIGGER posted_changed AFTER UPDATE ON posted
+    REFERENCING OLD TABLE AS gone NEW TABLE AS added
+    FOR EACH STATEMENT EXECUTE FUNCTION unposted_count_posted();
+CREATE TRIGGER cycle_turned BEFORE UPDATE OF cycle ON channels
+    FOR EACH ROW WHEN (OLD.cycle IS DISTINCT FROM NEW.cycle)
+    EXECUTE FUNCTION unposted_cycle_turned();
+
+UPDATE libraries SET
+    n_images = (SELECT count(*) FROM files WHERE library_id = libraries.id AND kind = 'image'),
+    n_skipped = (SELECT count(*) FROM files WHERE library_id = libraries.id AND kind = 'skipped'),
+    n_without_hash = (SELECT count(*) FROM files WHERE library_id = libraries.id
+                      AND kind = 'image' AND content_hash IS NULL),
+    n_unique = (SELECT count(*) FROM images WHERE library_id = libraries.id),
+    n_pending = (SELECT count(*) FROM images WHERE library_id = libraries.id AND pending);
+UPDATE channels SET n_posted =
+    (SELECT count(*) FROM posted WHERE channel_id = channels.id AND cycle = channels.cycle);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

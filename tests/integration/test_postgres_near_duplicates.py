@@ -112,7 +112,11 @@ def test_kept_counts_equal_the_counted_ones(database_url: str) -> None:
     looping = [*CHANNELS, ChannelDef("loop", "lib", when_exhausted="new_cycle")]
     harness.define(LIBRARIES, looping)
     try:
-        harness.listing(*(image(f"/p/{n}.jpg", str(n)) for n in range(30)))
+        harness.listing(
+            *(image(f"/p/{n}.jpg", str(n)) for n in range(30)),
+            image("/p/none.jpg", ""),
+            image("/p/empty.jpg", "", size=0),
+        )
         hasher = Hasher(harness)
         hasher.record(**{str(n): fingerprint(n % 10, n // 10) for n in range(20)})
         hasher.record(**{str(n): None for n in range(20, 24)})
@@ -133,6 +137,8 @@ def test_kept_counts_equal_the_counted_ones(database_url: str) -> None:
         for _ in range(40):
             chosen = harness.select("loop")
             store.mark_posted("loop", chosen.content_hash, None, None)
+        store.mark_posted("other", digest("7"), None, None)
+        assert_counts_kept(database_url)
         store.reset_posted("other")
         assert_counts_kept(database_url)
         moved = [ChannelDef("ch", "lib", near_duplicate_distance=2), ChannelDef("other", "lib",
@@ -151,16 +157,24 @@ def test_kept_counts_equal_the_counted_ones(database_url: str) -> None:
 # table: (the counts a row keeps, the same counted)
 _KEPT = {
     "libraries": (
-        "n_fingerprinted, n_unhashable, n_to_fingerprint",
+        "n_fingerprinted, n_unhashable, n_to_fingerprint,"
+        " n_images, n_skipped, n_without_hash, n_unique, n_pending",
         "(SELECT count(*) FROM fingerprints WHERE library_id = t.id AND hash IS NOT NULL),"
         " (SELECT count(*) FROM fingerprints WHERE library_id = t.id AND hash IS NULL),"
-        " (SELECT count(*) FROM to_fingerprint WHERE library_id = t.id)",
+        " (SELECT count(*) FROM to_fingerprint WHERE library_id = t.id),"
+        " (SELECT count(*) FROM files WHERE library_id = t.id AND kind = 'image'),"
+        " (SELECT count(*) FROM files WHERE library_id = t.id AND kind = 'skipped'),"
+        " (SELECT count(*) FROM files WHERE library_id = t.id AND kind = 'image'"
+        "   AND content_hash IS NULL),"
+        " (SELECT count(*) FROM images WHERE library_id = t.id),"
+        " (SELECT count(*) FROM images WHERE library_id = t.id AND pending)",
     ),
     "channels": (
-        "n_groups, n_near_skipped, pool_size",
+        "n_groups, n_near_skipped, pool_size, n_posted",
         "(SELECT count(*) FROM near_groups WHERE channel_id = t.id AND members > 1),"
         " (SELECT count(*) FROM queue WHERE channel_id = t.id AND near_posted),"
-        " (SELECT count(slot) FROM queue WHERE channel_id = t.id)",
+        " (SELECT count(slot) FROM queue WHERE channel_id = t.id),"
+        " (SELECT count(*) FROM posted WHERE channel_id = t.id AND cycle = t.cycle)",
     ),
     "near_groups": (
         "members",

@@ -144,8 +144,9 @@ SELECT 1, content_hash, 1, '2026-01-02T00:00:00Z', 'api' FROM files WHERE name =
 def test_a_database_of_the_schema_before_near_duplicates_upgrades_in_place(
     database_url: str,
 ) -> None:
-    """Version 1 with a catalog and a post: opened, it migrates, keeps them, and puts every
-    image on the hashing backlog; near-duplicates then work as in a new database."""
+    """Version 1 with a catalog and a post: opened, it migrates to the latest version, keeps
+    them, counts them into the rows that keep counts, and puts every image on the hashing
+    backlog; near-duplicates then work as in a new database."""
     migrate(database_url, target=1)
     names = ["a", "b", "c"]
     with psycopg.connect(database_url) as db:
@@ -155,7 +156,11 @@ def test_a_database_of_the_schema_before_near_duplicates_upgrades_in_place(
     try:
         harness.define(LIBRARIES[:1], [ChannelDef("ch", "lib")])
         with psycopg.connect(database_url) as db:
-            assert db.execute("SELECT version FROM unposted_schema").fetchall() == [(2,)]
+            assert db.execute("SELECT version FROM unposted_schema").fetchall() == [
+                (SCHEMA_VERSION,)
+            ]
+        library = harness.store.library_status("lib")
+        assert (library.images, library.unique_images, library.pending) == (3, 3, 0)
         status = harness.store.channel_status("ch")
         assert (status.available, status.posted, status.near_duplicates_skipped) == (2, 1, 0)
         assert harness.store.library_status("lib").awaiting_fingerprint == 3
