@@ -101,6 +101,18 @@ UPDATE queue SET slot = grown.slot FROM grown
 WHERE queue.channel_id = %(c)s AND queue.content_hash = %(h)s
 """
 
+# The images without a slot take the next ones, in content-hash order.
+_ADD_MANY = """
+WITH target AS (
+    SELECT content_hash, row_number() OVER (ORDER BY content_hash) - 1 AS n FROM queue
+    WHERE channel_id = %(c)s AND content_hash = ANY(%(h)s) AND slot IS NULL),
+grown AS (
+    UPDATE channels SET pool_size = pool_size + (SELECT count(*) FROM target)
+    WHERE id = %(c)s RETURNING pool_size - (SELECT count(*) FROM target) AS first)
+UPDATE queue SET slot = grown.first + target.n FROM grown, target
+WHERE queue.channel_id = %(c)s AND queue.content_hash = target.content_hash
+"""
+
 # The hole is emptied and the last slot moved into it in one statement; the unique
 # constraint on slots is checked when the statement ends. ``TAKE_OUT`` names the CTEs,
 # so that another statement (a lease) can join them before ``FILL_HOLE``.
@@ -138,33 +150,49 @@ def remove_many(db: Db, channel_id: int, content_hashes: Iterable[str]) -> None:
 
 def facts(db: Db, channel: Channel, content_hash: str) -> ImageInChannel:
     """Everything the availability rule looks at, for one image in one channel."""
-    row = db.execute(
-        "SELECT"
-        " (SELECT pending FROM images WHERE content_hash = %(h)s AND library_id ="
+    return facts_of(db, channel, [content_hash])[content_hash]
+
+
+def facts_of(db: Db, channel: Channel, content_hashes: Sequence[str]) -> dict[str, ImageInChannel]:
+    """The same for several images, in one statement."""
+    rows = db.execute(
+        "SELECT q.h,"
+        " (SELECT pending FROM images WHERE content_hash = q.h AND library_id ="
         "   (SELECT library_id FROM channels WHERE id = %(c)s)),"
-        " EXISTS (SELECT 1 FROM holds WHERE channel_id = %(c)s AND content_hash = %(h)s),"
-        " EXISTS (SELECT 1 FROM leases WHERE channel_id = %(c)s AND content_hash = %(h)s"
+        " EXISTS (SELECT 1 FROM holds WHERE channel_id = %(c)s AND content_hash = q.h),"
+        " EXISTS (SELECT 1 FROM leases WHERE channel_id = %(c)s AND content_hash = q.h"
         "   AND ended IS NULL),"
-        " EXISTS (SELECT 1 FROM posted WHERE channel_id = %(c)s AND content_hash = %(h)s"
+        " EXISTS (SELECT 1 FROM posted WHERE channel_id = %(c)s AND content_hash = q.h"
         "   AND cycle = %(y)s),"
-        " (SELECT near_posted FROM queue WHERE channel_id = %(c)s AND content_hash = %(h)s)",
-        {"c": channel.id, "h": content_hash, "y": channel.cycle},
-    ).fetchone()
-    assert row is not None
-    return ImageInChannel(
-        in_library=row[0] is not None,
-        pending=bool(row[0]),
-        held=bool(row[1]),
-        leased=bool(row[2]),
-        posted_in_cycle=bool(row[3]),
-        near_duplicate_posted=bool(row[4]),
-    )
+        " (SELECT near_posted FROM queue WHERE channel_id = %(c)s AND content_hash = q.h)"
+        " FROM unnest(%(h)s::text[]) AS q(h)",
+        {"c": channel.id, "h": list(content_hashes), "y": channel.cycle},
+    ).fetchall()
+    return {
+        row[0]: ImageInChannel(
+            in_library=row[1] is not None,
+            pending=bool(row[1]),
+            held=bool(row[2]),
+            leased=bool(row[3]),
+            posted_in_cycle=bool(row[4]),
+            near_duplicate_posted=bool(row[5]),
+        )
+        for row in rows
+    }
 
 
 def restore(db: Db, channel: Channel, content_hash: str) -> None:
     """Return an image to the pool if the rules now say it is available."""
     if is_available(facts(db, channel, content_hash)):
         add(db, channel.id, content_hash)
+
+
+def restore_many(db: Db, channel: Channel, content_hashes: Sequence[str]) -> None:
+    """``restore`` for several images: two statements, whatever their number."""
+    wanted = [h for h, image in facts_of(db, channel, content_hashes).items()
+              if is_available(image)]  # fmt: skip
+    if wanted:
+        db.execute(_ADD_MANY, {"c": channel.id, "h": sorted(wanted)})
 
 
 def insert(db: Db, channel: Channel, images: Sequence[NewImage]) -> None:

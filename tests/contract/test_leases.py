@@ -62,6 +62,9 @@ def test_reclaiming_returns_expired_leases_in_bounded_batches(harness: Harness) 
     assert harness.store.reclaim_expired(3) == 0
     counts = harness.store.channel_status("ch")
     assert (counts.available, counts.leased) == (5, 0)
+    # Every reclaimed image is selectable again, each once.
+    assert {harness.pick() for _ in range(5)} == {digest(str(n)) for n in range(5)}
+    assert harness.store.channel_status("ch").available == 0
 
 
 def test_release_returns_the_image(harness: Harness) -> None:
