@@ -5,8 +5,9 @@ Everything runs against a throwaway cluster made from the machine's PostgreSQL b
 the counterpart of SQLite's ``synchronous=NORMAL``: a crash of the server loses nothing,
 a power loss may lose the last moments. On the same machine, in the same run:
 
-- ``select``: ``/select`` (dry run) p50 and throughput at each size, catalogs loaded by
-  ``state.postgres.bulk`` (the same figures as the SQLite ``select_load`` section);
+- ``select``: the same figures as the SQLite ``select_load`` section (``/select`` at
+  each size, ``/status`` and ``/metrics``, leasing), catalogs loaded by
+  ``state.postgres.bulk``;
 - ``replicas``: leasing ``/select`` throughput of one replica, then of two replicas of
   one database loaded at once (the channel's row lock serialises selections in a
   channel across them: two replicas buy availability, not throughput in one channel);
@@ -33,6 +34,7 @@ import psycopg
 
 from app.dropbox.client import LIST_LIMIT
 from bench import catch_up, select_load
+from bench.load import CONNECTIONS, LEASING, PREVIEW, measure
 from bench.strategies import IMAGE_SIZE, wait_for
 from emulator import Emulator, EmulatorServer
 from state.postgres import PostgresStore
@@ -98,14 +100,14 @@ def _replicas(cluster: Cluster, size: int, seconds: float) -> dict[str, Any]:
             wait_for(partial(select_load.ready, service), timeout=300)
             services.append(service)
         for service in services:  # warm up
-            select_load.load(service, select_load.PREVIEW, 1.0, 4, generator, work)
-        one = select_load.load(services[0], select_load.LEASING, seconds, 16, generator, work)
+            measure(service.base_url, PREVIEW, 1.0, 4, generator, work)
+        one = measure(services[0].base_url, LEASING, seconds, CONNECTIONS, generator, work)
         both = _at_once(services, seconds, generator, work)
     total = sum(result["requests_per_second"] for result in both)
     return {
         "size": size,
         "generator": generator,
-        "connections_per_replica": 16,
+        "connections_per_replica": CONNECTIONS,
         "one_replica": one,
         "two_replicas": both,
         "two_replicas_requests_per_second": round(total, 1),
@@ -119,8 +121,8 @@ def _at_once(
     results: list[dict[str, Any]] = [{} for _ in services]
 
     def drive(index: int) -> None:
-        results[index] = select_load.load(
-            services[index], select_load.LEASING, seconds, 16, generator, work / str(index)
+        results[index] = measure(
+            services[index].base_url, LEASING, seconds, CONNECTIONS, generator, work / str(index)
         )
 
     for index in range(len(services)):

@@ -81,18 +81,25 @@ def test_a_downloads_everything_when_everything_was_posted(results: dict[str, An
             assert not cell["B"]["found"] and not cell["C"]["found"]
 
 
-def test_select_load_measures_both_routes_and_memory(results: dict[str, Any]) -> None:
-    figures = results["sections"]["select_load"]
+def _check_select_load(figures: dict[str, Any]) -> None:
+    """Every route at every size, leasing against healthz, memory."""
     assert figures["generator"] == GENERATOR
     assert [size["size"] for size in figures["sizes"]] == [100, 3000]
     for size in figures["sizes"]:
-        for route in ("healthz", "select", "select_one_connection"):
-            assert size[route]["requests"] > 0 and size[route]["failures"] == 0
+        for route in ("healthz", "select", "select_one_connection", "status", "metrics"):
+            assert size[route]["requests"] > 0 and size[route]["failures"] == 0, route
         assert size["select_vs_healthz_throughput"] > 0
-    assert figures["leasing"]["requests"] > 0 and figures["leasing"]["failures"] == 0
+    leasing = figures["leasing"]
+    assert leasing["requests"] > 0 and leasing["failures"] == 0
+    assert leasing["vs_healthz_throughput"] > 0
+    assert all(memory["peak_rss_bytes"] > 0 for memory in figures["memory"].values())
+
+
+def test_select_load_measures_every_route_and_memory(results: dict[str, Any]) -> None:
+    figures = results["sections"]["select_load"]
+    _check_select_load(figures)
     assert figures["dropbox_calls_at_startup"]["files/list_folder/continue"] == 2
     assert "files/list_folder" not in figures["dropbox_calls_at_startup"]
-    assert all(memory["peak_rss_bytes"] > 0 for memory in figures["memory"].values())
 
 
 def test_catch_up_counts_one_continue_per_change(results: dict[str, Any]) -> None:
@@ -112,8 +119,7 @@ def test_webhook_burst_is_acknowledged(results: dict[str, Any]) -> None:
 @pytest.mark.skipif(not HAVE_POSTGRES, reason="no PostgreSQL: the section is not run")
 def test_postgres_measures_beside_sqlite(results: dict[str, Any]) -> None:
     figures = results["sections"]["postgres"]
-    assert [size["size"] for size in figures["select"]["sizes"]] == [100, 3000]
-    assert all(size["select"]["failures"] == 0 for size in figures["select"]["sizes"])
+    _check_select_load(figures["select"])
     replicas = figures["replicas"]
     assert replicas["one_replica"]["requests"] > 0 and len(replicas["two_replicas"]) == 2
     assert all(run["failures"] == 0 for run in [replicas["one_replica"], *replicas["two_replicas"]])
@@ -139,5 +145,6 @@ def test_an_unknown_section_is_refused() -> None:
 def test_the_python_load_generator_stands_in_for_wrk() -> None:
     figures = select_load.run((100,), 0.5, 1, generator="python")
     assert figures["generator"] == "python"
-    assert figures["sizes"][0]["select"]["requests"] > 0
-    assert figures["sizes"][0]["select"]["failures"] == 0
+    for route in ("select", "status", "metrics"):  # the token is sent where it is needed
+        assert figures["sizes"][0][route]["requests"] > 0
+        assert figures["sizes"][0][route]["failures"] == 0
