@@ -113,20 +113,26 @@ FULL = Mode(
     "full",
     {
         "strategies": lambda: strategies.run(strategies.FULL),
-        "select_load": lambda: select_load.run((1_000, 100_000, 1_000_000), 5.0, 4),
+        "select_load": lambda: select_load.run(
+            (1_000, 100_000, 1_000_000), 5.0, 4, expiring=10_000
+        ),
         "catch_up": lambda: catch_up.run(100_000, changes=20, reps=3),
         "webhook_burst": _webhook_burst(1_000),
-        "postgres": lambda: postgres.run((1_000, 1_000_000), 5.0, 2, 100_000, 200_000, 100_000),
+        "postgres": lambda: postgres.run(
+            (1_000, 1_000_000), 5.0, 2, 100_000, 200_000, 100_000, expiring=10_000
+        ),
     },
 )
 QUICK = Mode(
     "quick",
     {
         "strategies": lambda: strategies.run(strategies.QUICK),
-        "select_load": lambda: select_load.run((1_000, 10_000), 3.0, 1),
+        "select_load": lambda: select_load.run((1_000, 20_000), 3.0, 1, expiring=1_000),
         "catch_up": lambda: catch_up.run(5_000, changes=10, reps=2),
         "webhook_burst": _webhook_burst(200),
-        "postgres": lambda: postgres.run((1_000, 10_000), 3.0, 1, 5_000, 10_000, 10_000),
+        "postgres": lambda: postgres.run(
+            (1_000, 20_000), 3.0, 1, 5_000, 10_000, 10_000, expiring=1_000
+        ),
     },
 )
 

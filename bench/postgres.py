@@ -6,8 +6,8 @@ the counterpart of SQLite's ``synchronous=NORMAL``: a crash of the server loses 
 a power loss may lose the last moments. On the same machine, in the same run:
 
 - ``select``: the same figures as the SQLite ``select_load`` section (``/select`` at
-  each size, ``/status`` and ``/metrics``, leasing), catalogs loaded by
-  ``state.postgres.bulk``;
+  each size, ``/status`` and ``/metrics``, leasing, leases running out at once), catalogs
+  loaded by ``state.postgres.bulk``;
 - ``replicas``: leasing ``/select`` throughput of one replica, then of two replicas of
   one database loaded at once (the channel's row lock serialises selections in a
   channel across them: two replicas buy availability, not throughput in one channel);
@@ -34,6 +34,7 @@ import psycopg
 
 from app.dropbox.client import LIST_LIMIT
 from bench import catch_up, select_load
+from bench.lease_expiry import Catalog
 from bench.load import CONNECTIONS, LEASING, PREVIEW, measure
 from bench.strategies import IMAGE_SIZE, wait_for
 from emulator import Emulator, EmulatorServer
@@ -53,7 +54,11 @@ def run(
     catch_up_size: int,
     replicas_size: int,
     takeover_size: int,
+    *,
+    expiring: int = 0,
 ) -> dict[str, Any]:
+    """Each figure as its SQLite section measures it; ``expiring``: as ``select_load``'s
+    (0: not measured)."""
     why = missing()
     if why is not None:
         raise RuntimeError(f"no PostgreSQL to measure: {why}")
@@ -62,7 +67,7 @@ def run(
         figures = {
             "benchmark": "postgres",
             "server": _version(cluster.url),
-            "select": select_load.run(sizes, seconds, rounds, database=cluster),
+            "select": select_load.run(sizes, seconds, rounds, database=cluster, expiring=expiring),
             "replicas": _replicas(cluster, replicas_size, seconds),
         }
         print("  postgres: initial catch-up", file=sys.stderr, flush=True)
@@ -96,7 +101,7 @@ def _replicas(cluster: Cluster, size: int, seconds: float) -> dict[str, Any]:
             process, base_url = stack.enter_context(select_load.spawn(
                 emu, server.base_url, work, f"replica-{index}", work / f"state-{index}",
                 {"DATABASE_URL": url}))  # fmt: skip
-            service = select_load.ServiceProcess(size, process, base_url, 0.0, 0)
+            service = select_load.ServiceProcess(size, process, base_url, 0.0, 0, Catalog(url=url))
             wait_for(partial(select_load.ready, service), timeout=300)
             services.append(service)
         for service in services:  # warm up

@@ -14,7 +14,8 @@ in; it shares the CPU with the service and is labelled as such in the results. A
 the rounds, each service answers a preview, ``GET /status`` and ``GET /metrics`` alone
 on one connection; the largest catalog serves real leasing selects (``{}``: each takes
 an image out of the pool), whose throughput is set against that service's ``/healthz``;
-and each service's peak RSS (``VmHWM``) is read from ``/proc``.
+each service's peak RSS (``VmHWM``) is read from ``/proc``; and, if asked, the largest
+catalog serves ``/select`` right after many leases ran out at once (``bench.lease_expiry``).
 
     python -m bench.select_load [--sizes 1000,100000,1000000] [--seconds 10]
 """
@@ -38,12 +39,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 
 from app.dropbox.client import LIST_LIMIT
+from bench import lease_expiry
+from bench.lease_expiry import Catalog
 from bench.load import CONNECTIONS, HEALTHZ, LEASING, METRICS, PREVIEW, STATUS, measure
 from bench.strategies import API_TOKEN, sdk_client, wait_for
 from emulator import Emulator, EmulatorServer
+from state import DATABASE_FILE
 from state.postgres.bulk import bulk_load as pg_bulk_load
 from state.sqlite.bulk import bulk_load
 from tests.postgres import Server
@@ -58,6 +61,7 @@ class ServiceProcess:
     base_url: str
     load_seconds: float
     database_bytes: int
+    catalog: Catalog
 
     def peak_rss_bytes(self) -> int:
         return _proc_status_kib(self.process.pid, "VmHWM") * 1024
@@ -72,11 +76,13 @@ def run(
     rounds: int = 2,
     generator: str | None = None,
     database: Server | None = None,
+    expiring: int = 0,
 ) -> dict[str, Any]:
     """Measure; ``generator`` is ``wrk`` or ``python`` (default: wrk when installed).
 
     With ``database``, each catalog is a fresh PostgreSQL database on that server instead
-    of a SQLite file."""
+    of a SQLite file. With ``expiring``, the largest catalog then serves ``/select`` right
+    after that many leases ran out at once (``bench.lease_expiry``)."""
     generator = generator or ("wrk" if shutil.which("wrk") else "python")
     emu = Emulator()
     emu.create_folder(FOLDER)
@@ -99,6 +105,9 @@ def run(
             str(s.size): {"peak_rss_bytes": s.peak_rss_bytes(), "rss_bytes": s.rss_bytes()}
             for s in services
         }
+        expiry = lease_expiry.run(
+            largest.base_url, largest.catalog, expiring, seconds, generator, work
+        ) if expiring else None  # fmt: skip
     figures = [_figures(s, samples[s.size], one[s.size]) for s in services]
     healthz = figures[-1]["healthz"]["requests_per_second"]
     share = round(leasing["requests_per_second"] / healthz, 3)
@@ -112,6 +121,7 @@ def run(
         "sizes": figures,
         "leasing": {"size": sizes[-1], **leasing, "vs_healthz_throughput": share},
         "memory": memory,
+        **({"lease_expiry": {"size": sizes[-1], **expiry}} if expiry else {}),
     }
 
 
@@ -136,27 +146,26 @@ def _service(
 ) -> Iterator[ServiceProcess]:
     state = work / f"state-{size}"
     started = time.perf_counter()
-    env, database_bytes = _fill(state, size, cursor, database)
+    catalog, database_bytes = _fill(state, size, cursor, database)
     load_seconds = time.perf_counter() - started
     print(f"  select_load: {size} images loaded in {load_seconds:.1f} s", file=sys.stderr)
+    env = {"DATABASE_URL": catalog.url} if catalog.url else {}
     with spawn(emu, emulator_url, work, str(size), state, env) as (process, base_url):
-        service = ServiceProcess(size, process, base_url, load_seconds, database_bytes)
+        service = ServiceProcess(size, process, base_url, load_seconds, database_bytes, catalog)
         wait_for(lambda: ready(service), timeout=300)
         yield service
 
 
-def _fill(
-    state: Path, size: int, cursor: str, database: Server | None
-) -> tuple[dict[str, str], int]:
-    """A caught-up catalog of ``size`` images: the environment that selects it, its bytes."""
+def _fill(state: Path, size: int, cursor: str, database: Server | None) -> tuple[Catalog, int]:
+    """A caught-up catalog of ``size`` images, and its bytes."""
     if database is None:
-        bulk_load(state / "unposted.sqlite3", size, cursor, folder=FOLDER)
-        return {}, (state / "unposted.sqlite3").stat().st_size
+        path = state / DATABASE_FILE
+        bulk_load(path, size, cursor, folder=FOLDER)
+        return Catalog(path=path), path.stat().st_size
     url = database.fresh_database()
     pg_bulk_load(url, size, cursor, folder=FOLDER)
-    with psycopg.connect(url) as db:
-        row = db.execute("SELECT pg_database_size(current_database())").fetchone()
-    return {"DATABASE_URL": url}, int(row[0]) if row else 0
+    catalog = Catalog(url=url)
+    return catalog, int(catalog.row("SELECT pg_database_size(current_database())")[0])
 
 
 @contextmanager

@@ -22,6 +22,8 @@ HAVE_POSTGRES = missing() is None
 
 TINY = strategies.Plan((150,), (0.0, 0.005), reps=1, c_reps=2, a_budget_seconds=1.0)
 GENERATOR = "wrk" if shutil.which("wrk") else "python"
+SIZES = (100, 10_000)  # the largest with room for two leasing runs and the expiring leases
+EXPIRING = 300
 
 
 def _burst() -> dict[str, Any]:
@@ -34,11 +36,11 @@ SMOKE = Mode(
     "smoke",
     {
         "strategies": lambda: strategies.run(TINY),
-        "select_load": lambda: select_load.run((100, 3000), 1.0, 1, GENERATOR),
+        "select_load": lambda: select_load.run(SIZES, 1.0, 1, GENERATOR, expiring=EXPIRING),
         "catch_up": lambda: catch_up.run(300, changes=2, reps=1),
         "webhook_burst": _burst,
         **(
-            {"postgres": lambda: postgres.run((100, 3000), 1.0, 1, 300, 8000, 4500)}
+            {"postgres": lambda: postgres.run(SIZES, 1.0, 1, 300, 8000, 4500, expiring=EXPIRING)}
             if HAVE_POSTGRES
             else {}
         ),
@@ -82,9 +84,9 @@ def test_a_downloads_everything_when_everything_was_posted(results: dict[str, An
 
 
 def _check_select_load(figures: dict[str, Any]) -> None:
-    """Every route at every size, leasing against healthz, memory."""
+    """Every route at every size, leasing against healthz, leases running out, memory."""
     assert figures["generator"] == GENERATOR
-    assert [size["size"] for size in figures["sizes"]] == [100, 3000]
+    assert [size["size"] for size in figures["sizes"]] == list(SIZES)
     for size in figures["sizes"]:
         for route in ("healthz", "select", "select_one_connection", "status", "metrics"):
             assert size[route]["requests"] > 0 and size[route]["failures"] == 0, route
@@ -92,6 +94,12 @@ def _check_select_load(figures: dict[str, Any]) -> None:
     leasing = figures["leasing"]
     assert leasing["requests"] > 0 and leasing["failures"] == 0
     assert leasing["vs_healthz_throughput"] > 0
+    expiry = figures["lease_expiry"]
+    assert expiry["size"] == SIZES[-1] and expiry["leases"] == EXPIRING
+    for run in (expiry["select_leasing"], expiry["select"]):
+        assert run["requests"] > 0 and run["failures"] == 0
+        assert 0 <= run["left_after_load"] <= EXPIRING
+        assert run["reclaimed_seconds_after_expiry"] >= 0  # none before they ran out
     assert all(memory["peak_rss_bytes"] > 0 for memory in figures["memory"].values())
 
 
