@@ -116,10 +116,19 @@ FULL = Mode(
         "select_load": lambda: select_load.run(
             (1_000, 100_000, 1_000_000), 5.0, 4, expiring=10_000
         ),
-        "catch_up": lambda: catch_up.run(100_000, changes=20, reps=3),
+        "catch_up": lambda: catch_up.run(
+            100_000, changes=20, reps=3, other_sizes=(10_000, 1_000_000)
+        ),
         "webhook_burst": _webhook_burst(1_000),
         "postgres": lambda: postgres.run(
-            (1_000, 1_000_000), 5.0, 2, 100_000, 200_000, 100_000, expiring=10_000
+            (1_000, 1_000_000),
+            5.0,
+            2,
+            100_000,
+            200_000,
+            100_000,
+            expiring=10_000,
+            catch_up_other_sizes=(10_000, 1_000_000),
         ),
     },
 )
@@ -128,10 +137,17 @@ QUICK = Mode(
     {
         "strategies": lambda: strategies.run(strategies.QUICK),
         "select_load": lambda: select_load.run((1_000, 20_000), 3.0, 1, expiring=1_000),
-        "catch_up": lambda: catch_up.run(5_000, changes=10, reps=2),
+        "catch_up": lambda: catch_up.run(5_000, changes=10, reps=2, other_sizes=(1_000, 20_000)),
         "webhook_burst": _webhook_burst(200),
         "postgres": lambda: postgres.run(
-            (1_000, 20_000), 3.0, 1, 5_000, 10_000, 10_000, expiring=1_000
+            (1_000, 20_000),
+            3.0,
+            1,
+            5_000,
+            10_000,
+            10_000,
+            expiring=1_000,
+            catch_up_other_sizes=(1_000, 20_000),
         ),
     },
 )

@@ -11,7 +11,8 @@ a power loss may lose the last moments. On the same machine, in the same run:
 - ``replicas``: leasing ``/select`` throughput of one replica, then of two replicas of
   one database loaded at once (the channel's row lock serialises selections in a
   channel across them: two replicas buy availability, not throughput in one channel);
-- ``catch_up``: the initial catch-up of a folder into PostgreSQL;
+- ``catch_up``, ``catch_up_other_sizes``: the initial catch-up of a folder into
+  PostgreSQL, at the size of the SQLite section's and at others;
 - ``takeover``: a replica SIGKILLed a third of the way through a first catch-up, and
   the time until another has finished it (the turn passes by the lock and a poll, then
   a grace of ``TAKEOVER_GRACE_SECONDS`` for the dead one's calls at Dropbox).
@@ -56,6 +57,7 @@ def run(
     takeover_size: int,
     *,
     expiring: int = 0,
+    catch_up_other_sizes: tuple[int, ...] = (),
 ) -> dict[str, Any]:
     """Each figure as its SQLite section measures it; ``expiring``: as ``select_load``'s
     (0: not measured)."""
@@ -64,20 +66,24 @@ def run(
         raise RuntimeError(f"no PostgreSQL to measure: {why}")
     cluster = Cluster(fast=False)
     try:
-        figures = {
+        figures: dict[str, Any] = {
             "benchmark": "postgres",
             "server": _version(cluster.url),
             "select": select_load.run(sizes, seconds, rounds, database=cluster, expiring=expiring),
             "replicas": _replicas(cluster, replicas_size, seconds),
         }
         print("  postgres: initial catch-up", file=sys.stderr, flush=True)
-        figures["catch_up"] = catch_up.initial(
-            catch_up_size, 2, lambda: PostgresStore(cluster.fresh_database())
-        )
+        fresh = partial(_store, cluster)
+        figures["catch_up"] = catch_up.initial(catch_up_size, 2, fresh)
+        figures["catch_up_other_sizes"] = catch_up.at_sizes(catch_up_other_sizes, 2, fresh)
         figures["takeover"] = _takeover(cluster, takeover_size)
         return figures
     finally:
         cluster.stop()
+
+
+def _store(cluster: Cluster) -> PostgresStore:
+    return PostgresStore(cluster.fresh_database())
 
 
 def _version(url: str) -> str:

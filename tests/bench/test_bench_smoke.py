@@ -37,10 +37,21 @@ SMOKE = Mode(
     {
         "strategies": lambda: strategies.run(TINY),
         "select_load": lambda: select_load.run(SIZES, 1.0, 1, GENERATOR, expiring=EXPIRING),
-        "catch_up": lambda: catch_up.run(300, changes=2, reps=1),
+        "catch_up": lambda: catch_up.run(300, changes=2, reps=1, other_sizes=(100,)),
         "webhook_burst": _burst,
         **(
-            {"postgres": lambda: postgres.run(SIZES, 1.0, 1, 300, 8000, 4500, expiring=EXPIRING)}
+            {
+                "postgres": lambda: postgres.run(
+                    SIZES,
+                    1.0,
+                    1,
+                    300,
+                    8000,
+                    4500,
+                    expiring=EXPIRING,
+                    catch_up_other_sizes=(100,),
+                )
+            }
             if HAVE_POSTGRES
             else {}
         ),
@@ -114,6 +125,8 @@ def test_catch_up_counts_one_continue_per_change(results: dict[str, Any]) -> Non
     figures = results["sections"]["catch_up"]
     assert figures["initial"]["runs"][0]["images"] == 300
     assert figures["initial"]["api_calls"] == 1
+    assert [other["runs"][0]["images"] for other in figures["other_sizes"]] == [100]
+    assert figures["initial"]["us_per_entry"] > 0 and figures["other_sizes"][0]["us_per_entry"] > 0
     assert figures["one_change"]["continue_calls"] == [1]
     assert len(figures["one_change"]["samples"]) == 2
 
@@ -132,6 +145,7 @@ def test_postgres_measures_beside_sqlite(results: dict[str, Any]) -> None:
     assert replicas["one_replica"]["requests"] > 0 and len(replicas["two_replicas"]) == 2
     assert all(run["failures"] == 0 for run in [replicas["one_replica"], *replicas["two_replicas"]])
     assert figures["catch_up"]["runs"][0]["images"] == 300
+    assert [other["runs"][0]["images"] for other in figures["catch_up_other_sizes"]] == [100]
     assert all(run["files"] == 4500 for run in figures["takeover"]["runs"])
 
 
