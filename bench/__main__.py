@@ -129,6 +129,7 @@ FULL = Mode(
             100_000,
             expiring=10_000,
             catch_up_other_sizes=(10_000, 1_000_000),
+            burst=1_000,
         ),
     },
 )
@@ -148,6 +149,7 @@ QUICK = Mode(
             10_000,
             expiring=1_000,
             catch_up_other_sizes=(1_000, 20_000),
+            burst=200,
         ),
     },
 )

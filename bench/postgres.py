@@ -15,7 +15,8 @@ a power loss may lose the last moments. On the same machine, in the same run:
   PostgreSQL, at the size of the SQLite section's and at others;
 - ``takeover``: a replica SIGKILLed a third of the way through a first catch-up, and
   the time until another has finished it (the turn passes by the lock and a poll, then
-  a grace of ``TAKEOVER_GRACE_SECONDS`` for the dead one's calls at Dropbox).
+  a grace of ``TAKEOVER_GRACE_SECONDS`` for the dead one's calls at Dropbox);
+- ``webhook_burst``: the SQLite section's burst, against a service on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from typing import Any
 import psycopg
 
 from app.dropbox.client import LIST_LIMIT
-from bench import catch_up, select_load
+from bench import catch_up, select_load, webhook_burst
 from bench.lease_expiry import Catalog
 from bench.load import CONNECTIONS, LEASING, PREVIEW, measure
 from bench.strategies import IMAGE_SIZE, wait_for
@@ -58,9 +59,10 @@ def run(
     *,
     expiring: int = 0,
     catch_up_other_sizes: tuple[int, ...] = (),
+    burst: int = 0,
 ) -> dict[str, Any]:
-    """Each figure as its SQLite section measures it; ``expiring``: as ``select_load``'s
-    (0: not measured)."""
+    """Each figure as its SQLite section measures it; ``expiring``, ``burst``: as those of
+    ``select_load`` and ``webhook_burst`` (0: not measured)."""
     why = missing()
     if why is not None:
         raise RuntimeError(f"no PostgreSQL to measure: {why}")
@@ -77,6 +79,9 @@ def run(
         figures["catch_up"] = catch_up.initial(catch_up_size, 2, fresh)
         figures["catch_up_other_sizes"] = catch_up.at_sizes(catch_up_other_sizes, 2, fresh)
         figures["takeover"] = _takeover(cluster, takeover_size)
+        if burst:
+            url = cluster.fresh_database()
+            figures["webhook_burst"] = webhook_burst.run(burst, database_url=url)
         return figures
     finally:
         cluster.stop()

@@ -50,6 +50,7 @@ SMOKE = Mode(
                     4500,
                     expiring=EXPIRING,
                     catch_up_other_sizes=(100,),
+                    burst=20,
                 )
             }
             if HAVE_POSTGRES
@@ -147,6 +148,8 @@ def test_postgres_measures_beside_sqlite(results: dict[str, Any]) -> None:
     assert figures["catch_up"]["runs"][0]["images"] == 300
     assert [other["runs"][0]["images"] for other in figures["catch_up_other_sizes"]] == [100]
     assert all(run["files"] == 4500 for run in figures["takeover"]["runs"])
+    assert figures["webhook_burst"]["status_codes"] == {"200": 20}
+    assert figures["webhook_burst"]["catch_up_runs"] >= 1
 
 
 def test_the_page_renders_every_section(results: dict[str, Any], tmp_path: Path) -> None:
