@@ -146,7 +146,7 @@ QUICK = Mode(
             1,
             5_000,
             10_000,
-            10_000,
+            50_000,  # 10,000 files were all listed before the second replica started
             expiring=1_000,
             catch_up_other_sizes=(1_000, 20_000),
             burst=200,
