@@ -2,9 +2,12 @@
 
 - Initial: ``CatchUp.run()`` into an empty store over an emulator folder of ``size``
   images (the emulator's content hashes computed beforehand, as Dropbox's are), timed
-  ``reps`` times with a fresh store each: seconds, entries per second, API calls. Each
-  rep first pages through the same listing storing nothing, which splits the time into
-  Dropbox's share (SDK decoding and the emulator, in this process) and the store's.
+  ``reps`` times with a fresh store each: seconds, entries per second, microseconds per
+  entry, API calls. Each rep first pages through the same listing storing nothing,
+  which splits the time into Dropbox's share (SDK decoding and the emulator, in this
+  process) and the store's. The same at other sizes, to see whether the cost of an
+  entry grows with the folder (a million files: once, and about 1.3 GB of memory for
+  the emulator's folder).
 - One change: the service (uvicorn in a thread) holds the caught-up folder and is
   registered as the emulator's webhook. A new image is written; the emulator sends its
   signed notification; the clock stops when ``POST /select`` by that name (a dry run)
@@ -12,7 +15,7 @@
   caused has finished (should be one ``list_folder/continue``). Changes are spaced
   beyond the webhook inbox's burst window, so each is a single change, not a burst.
 
-    python -m bench.catch_up [--size 100000] [--changes 20]
+    python -m bench.catch_up [--size 100000] [--changes 20] [--other-sizes 10000,1000000]
 """
 
 from __future__ import annotations
@@ -41,34 +44,36 @@ from state.store import ChannelDef, LibraryDef, Store
 from webhooks.inbox import QUIET_SECONDS
 
 FOLDER = "/Photos"
+ONE_REP_FROM = 1_000_000  # a catch-up of a million files takes minutes: timed once
 
 
-def run(size: int = 100_000, changes: int = 20, reps: int = 3) -> dict[str, Any]:
-    emu = Emulator()
-    emu.create_folder(FOLDER)
-    for meta in emu.bulk_generate(FOLDER, size, ".jpg", IMAGE_SIZE, seed=3):
-        _ = meta.content_hash  # Dropbox holds content hashes ready; so does the emulator now
+def run(
+    size: int = 100_000, changes: int = 20, reps: int = 3, other_sizes: tuple[int, ...] = ()
+) -> dict[str, Any]:
+    """The initial catch-up and one change at ``size``; the initial one at ``other_sizes``."""
+    emu = _folder(size)
     with EmulatorServer(emu) as server, tempfile.TemporaryDirectory() as work:
-        initial = [
-            _initial(emu, server.base_url, Path(work) / f"initial-{rep}") for rep in range(reps)
-        ]
+        runs = _reps(emu, server.base_url, Path(work), reps)
         with running_service(emu, server.base_url, FOLDER, Path(work) / "service") as service:
             one_change = _changes(emu, service, changes)
-    seconds = statistics.median(run["seconds"] for run in initial)
+    calls = {"api_calls": runs[0]["api_calls"], "pages": runs[0]["pages"]}
     return {
         "benchmark": "catch_up",
         "size": size,
-        "initial": {
-            "reps": reps,
-            "seconds": round(seconds, 3),
-            "listing_only_seconds": statistics.median(r["listing_only_seconds"] for r in initial),
-            "entries_per_second": round(size / seconds),
-            "api_calls": initial[0]["api_calls"],
-            "pages": initial[0]["pages"],
-            "runs": initial,
-        },
+        "initial": {**_summary(size, runs), **calls},
+        "other_sizes": at_sizes(other_sizes, reps),
         "one_change": one_change,
     }
+
+
+def _folder(size: int) -> Emulator:
+    """An emulator holding ``size`` images in ``FOLDER``, their content hashes computed
+    beforehand, as Dropbox holds them ready."""
+    emu = Emulator()
+    emu.create_folder(FOLDER)
+    for meta in emu.bulk_generate(FOLDER, size, ".jpg", IMAGE_SIZE, seed=3):
+        _ = meta.content_hash
+    return emu
 
 
 def _settings(emu: Emulator, base_url: str, state_dir: Path) -> Settings:
@@ -81,24 +86,43 @@ def _settings(emu: Emulator, base_url: str, state_dir: Path) -> Settings:
     )
 
 
-def initial(size: int, reps: int, open_store: Callable[[], Store]) -> dict[str, Any]:
-    """The initial catch-up alone, into stores that ``open_store`` makes (one per rep)."""
-    emu = Emulator()
-    emu.create_folder(FOLDER)
-    for meta in emu.bulk_generate(FOLDER, size, ".jpg", IMAGE_SIZE, seed=3):
-        _ = meta.content_hash
+def initial(size: int, reps: int, open_store: Callable[[], Store] | None = None) -> dict[str, Any]:
+    """The initial catch-up alone, into stores that ``open_store`` makes (one per rep;
+    by default a SQLite file in a directory of the rep's own)."""
+    emu = _folder(size)
     with EmulatorServer(emu) as server, tempfile.TemporaryDirectory() as work:
-        runs = [
-            _initial(emu, server.base_url, Path(work) / f"initial-{rep}", open_store())
-            for rep in range(reps)
-        ]
+        return _summary(size, _reps(emu, server.base_url, Path(work), reps, open_store))
+
+
+def at_sizes(
+    sizes: tuple[int, ...], reps: int, open_store: Callable[[], Store] | None = None
+) -> list[dict[str, Any]]:
+    """``initial`` at each size; from ``ONE_REP_FROM`` files on, once."""
+    return [initial(size, 1 if size >= ONE_REP_FROM else reps, open_store) for size in sizes]
+
+
+def _reps(
+    emu: Emulator,
+    base_url: str,
+    work: Path,
+    reps: int,
+    open_store: Callable[[], Store] | None = None,
+) -> list[dict[str, Any]]:
+    return [
+        _initial(emu, base_url, work / f"initial-{rep}", open_store() if open_store else None)
+        for rep in range(reps)
+    ]
+
+
+def _summary(size: int, runs: list[dict[str, Any]]) -> dict[str, Any]:
     seconds = statistics.median(run["seconds"] for run in runs)
     return {
         "size": size,
-        "reps": reps,
+        "reps": len(runs),
         "seconds": round(seconds, 3),
         "listing_only_seconds": statistics.median(r["listing_only_seconds"] for r in runs),
         "entries_per_second": round(size / seconds),
+        "us_per_entry": round(seconds / size * 1e6, 1),
         "runs": runs,
     }
 
@@ -188,8 +212,10 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=100_000)
     parser.add_argument("--changes", type=int, default=20)
     parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--other-sizes", default="", help="e.g. 10000,1000000")
     args = parser.parse_args()
-    print(json.dumps(run(args.size, args.changes, args.reps), indent=2))
+    others = tuple(int(size) for size in args.other_sizes.split(",") if size)
+    print(json.dumps(run(args.size, args.changes, args.reps, others), indent=2))
 
 
 if __name__ == "__main__":

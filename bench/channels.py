@@ -27,12 +27,11 @@ from typing import Any
 
 import httpx
 
-from bench.select_load import _WRK_DONE, _free_port, _result
+from bench.load import CONNECTIONS, WRK_DONE, wrk_result
+from bench.select_load import _free_port
 from bench.strategies import API_TOKEN, sdk_client, wait_for
 from emulator import Emulator, EmulatorServer
 from state.sqlite.bulk import bulk_load
-
-CONNECTIONS = 16
 
 
 def run(
@@ -143,17 +142,12 @@ def _wrk(base_url: str, paths: list[str], seconds: float, work: Path) -> dict[st
         f'wrk.headers["Authorization"] = "Bearer {API_TOKEN}"\n'
         "request = function()\n"
         "  return wrk.format(nil, paths[math.random(#paths)])\n"
-        "end\n" + _WRK_DONE
+        "end\n" + WRK_DONE
     )
     command = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{max(1, round(seconds))}s",
                "--timeout", "10s", "--latency", "-s", str(script), base_url]  # fmt: skip
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    line = next(text for text in output.splitlines() if text.startswith("WRKJSON "))
-    raw = json.loads(line.removeprefix("WRKJSON "))
-    latencies = [raw[key] / 1000 for key in ("p50_us", "p90_us", "p99_us", "max_us")]
-    return _result(
-        raw["requests"], raw["duration_us"] / 1e6, latencies, raw["errors"] + raw["non_2xx"]
-    )
+    return wrk_result(output)
 
 
 def main() -> None:

@@ -1,27 +1,17 @@
-"""The near-duplicate sections of ``docs/benchmarks.md``, and their lines in the summary."""
+"""The near-duplicate sections of ``docs/benchmarks.md``, and their targets (SQLite's)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from bench.near_duplicates import CAUGHT, NOT_CAUGHT
-
-Row = list[str]
-
-
-def _table(header: Row, rows: list[Row]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
+from bench.report_format import table as _table
+from bench.report_targets import section as _section
 
 
 def _pct(value: float | None) -> str:
     return "–" if value is None else f"{value:.0%}"
-
-
-def _section(sections: dict[str, Any], name: str) -> dict[str, Any] | None:
-    figures = sections.get(name)
-    return figures if figures and figures.get("status") == "ok" else None
 
 
 def quality(figures: dict[str, Any]) -> str:
@@ -130,3 +120,10 @@ def judge_catch_up(sections: dict[str, Any]) -> tuple[str, bool | None]:
     catch_up = figures["catch_up"]
     text = f"{catch_up['added_seconds_per_100k']} s per 100k ({catch_up['added_share']:+.1%})"
     return text, catch_up["added_share"] <= 0.10
+
+
+TARGETS: list[tuple[str, Callable[[dict[str, Any]], tuple[str, bool | None]]]] = [
+    ("near-duplicates: 1 API call per 25 new pictures, 0 downloads", judge_calls),
+    ("near-duplicates: `/select` p50 at 1M within 1.25x of 1k, skipping", judge_select),
+    ("near-duplicates: catch-up slowed by at most 10%", judge_catch_up),
+]

@@ -5,15 +5,18 @@ Everything runs against a throwaway cluster made from the machine's PostgreSQL b
 the counterpart of SQLite's ``synchronous=NORMAL``: a crash of the server loses nothing,
 a power loss may lose the last moments. On the same machine, in the same run:
 
-- ``select``: ``/select`` (dry run) p50 and throughput at each size, catalogs loaded by
-  ``state.postgres.bulk`` (the same figures as the SQLite ``select_load`` section);
+- ``select``: the same figures as the SQLite ``select_load`` section (``/select`` at
+  each size, ``/status`` and ``/metrics``, leasing, leases running out at once), catalogs
+  loaded by ``state.postgres.bulk``;
 - ``replicas``: leasing ``/select`` throughput of one replica, then of two replicas of
   one database loaded at once (the channel's row lock serialises selections in a
   channel across them: two replicas buy availability, not throughput in one channel);
-- ``catch_up``: the initial catch-up of a folder into PostgreSQL;
+- ``catch_up``, ``catch_up_other_sizes``: the initial catch-up of a folder into
+  PostgreSQL, at the size of the SQLite section's and at others;
 - ``takeover``: a replica SIGKILLed a third of the way through a first catch-up, and
   the time until another has finished it (the turn passes by the lock and a poll, then
-  a grace of ``TAKEOVER_GRACE_SECONDS`` for the dead one's calls at Dropbox).
+  a grace of ``TAKEOVER_GRACE_SECONDS`` for the dead one's calls at Dropbox);
+- ``webhook_burst``: the SQLite section's burst, against a service on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -32,7 +35,9 @@ from typing import Any
 import psycopg
 
 from app.dropbox.client import LIST_LIMIT
-from bench import catch_up, select_load
+from bench import catch_up, select_load, webhook_burst
+from bench.lease_expiry import Catalog
+from bench.load import CONNECTIONS, LEASING, PREVIEW, measure
 from bench.strategies import IMAGE_SIZE, wait_for
 from emulator import Emulator, EmulatorServer
 from state.postgres import PostgresStore
@@ -51,26 +56,39 @@ def run(
     catch_up_size: int,
     replicas_size: int,
     takeover_size: int,
+    *,
+    expiring: int = 0,
+    catch_up_other_sizes: tuple[int, ...] = (),
+    burst: int = 0,
 ) -> dict[str, Any]:
+    """Each figure as its SQLite section measures it; ``expiring``, ``burst``: as those of
+    ``select_load`` and ``webhook_burst`` (0: not measured)."""
     why = missing()
     if why is not None:
         raise RuntimeError(f"no PostgreSQL to measure: {why}")
     cluster = Cluster(fast=False)
     try:
-        figures = {
+        figures: dict[str, Any] = {
             "benchmark": "postgres",
             "server": _version(cluster.url),
-            "select": select_load.run(sizes, seconds, rounds, database=cluster),
+            "select": select_load.run(sizes, seconds, rounds, database=cluster, expiring=expiring),
             "replicas": _replicas(cluster, replicas_size, seconds),
         }
         print("  postgres: initial catch-up", file=sys.stderr, flush=True)
-        figures["catch_up"] = catch_up.initial(
-            catch_up_size, 2, lambda: PostgresStore(cluster.fresh_database())
-        )
+        fresh = partial(_store, cluster)
+        figures["catch_up"] = catch_up.initial(catch_up_size, 2, fresh)
+        figures["catch_up_other_sizes"] = catch_up.at_sizes(catch_up_other_sizes, 2, fresh)
         figures["takeover"] = _takeover(cluster, takeover_size)
+        if burst:
+            url = cluster.fresh_database()
+            figures["webhook_burst"] = webhook_burst.run(burst, database_url=url)
         return figures
     finally:
         cluster.stop()
+
+
+def _store(cluster: Cluster) -> PostgresStore:
+    return PostgresStore(cluster.fresh_database())
 
 
 def _version(url: str) -> str:
@@ -94,18 +112,18 @@ def _replicas(cluster: Cluster, size: int, seconds: float) -> dict[str, Any]:
             process, base_url = stack.enter_context(select_load.spawn(
                 emu, server.base_url, work, f"replica-{index}", work / f"state-{index}",
                 {"DATABASE_URL": url}))  # fmt: skip
-            service = select_load.ServiceProcess(size, process, base_url, 0.0, 0)
+            service = select_load.ServiceProcess(size, process, base_url, 0.0, 0, Catalog(url=url))
             wait_for(partial(select_load.ready, service), timeout=300)
             services.append(service)
         for service in services:  # warm up
-            select_load.load(service, select_load.PREVIEW, 1.0, 4, generator, work)
-        one = select_load.load(services[0], select_load.LEASING, seconds, 16, generator, work)
+            measure(service.base_url, PREVIEW, 1.0, 4, generator, work)
+        one = measure(services[0].base_url, LEASING, seconds, CONNECTIONS, generator, work)
         both = _at_once(services, seconds, generator, work)
     total = sum(result["requests_per_second"] for result in both)
     return {
         "size": size,
         "generator": generator,
-        "connections_per_replica": 16,
+        "connections_per_replica": CONNECTIONS,
         "one_replica": one,
         "two_replicas": both,
         "two_replicas_requests_per_second": round(total, 1),
@@ -119,8 +137,8 @@ def _at_once(
     results: list[dict[str, Any]] = [{} for _ in services]
 
     def drive(index: int) -> None:
-        results[index] = select_load.load(
-            services[index], select_load.LEASING, seconds, 16, generator, work / str(index)
+        results[index] = measure(
+            services[index].base_url, LEASING, seconds, CONNECTIONS, generator, work / str(index)
         )
 
     for index in range(len(services)):

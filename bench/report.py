@@ -10,48 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from bench import near_report, report_postgres
+from bench import near_report, report_postgres, report_targets
+from bench.report_format import Row, leasing_text, mb, ms, n, p50_p99, ratio, table
+from bench.report_targets import STORES, Figures, by_store, us_per_entry
 
-Row = list[str]
 _A_NOTE = (
     "A walks the listed images in random order (the posted ones are a uniformly random "
     "subset), its most favourable realistic case"
 )
-
-
-# -- formatting -------------------------------------------------------------------------
-
-
-def _n(value: float) -> str:
-    return f"{value:,.0f}"
-
-
-def _ms(value: float | None) -> str:
-    if value is None:
-        return "n/a"
-    if value >= 10_000:
-        return f"{value / 1000:,.1f} s"
-    return f"{value:,.0f} ms" if value >= 100 else f"{value:.2f} ms"
-
-
-def _mb(value: float) -> str:
-    return f"{value / 1e6:,.1f} MB" if value >= 1e5 else f"{value / 1e3:,.1f} kB"
-
-
-def _ratio(value: Any) -> str:
-    if value == "inf":
-        return "∞ (C: 0)"
-    return "n/a" if value is None else f"{value:,.0f}x" if value >= 10 else f"{value:.2f}x"
-
-
-def _table(header: Row, rows: list[Row]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
-
-
-def _verdict(met: bool | None) -> str:
-    return "n/a" if met is None else "**met**" if met else "**missed**"
 
 
 # -- the page ---------------------------------------------------------------------------
@@ -59,7 +25,8 @@ def _verdict(met: bool | None) -> str:
 
 def render(results: dict[str, Any]) -> str:
     sections = results.get("sections", {})
-    parts = [_header(results), _summary(results)]
+    targets = report_targets.targets(sections, near_report.TARGETS)
+    parts = [_header(results), "## Targets\n\n" + targets]
     for name, title, body in _SECTIONS:
         figures = sections.get(name)
         parts.append(f"## {title}\n")
@@ -67,10 +34,8 @@ def render(results: dict[str, Any]) -> str:
             parts.append("_Not run._\n")
         elif figures.get("status") != "ok":
             parts.append(f"_Failed: {figures.get('error')}_\n")
-        elif name == "postgres":
-            parts.append(report_postgres.section(figures, sections))
         else:
-            parts.append(body(figures))
+            parts.append(body(figures, sections))
     parts.append(_machine(results))
     return "\n".join(parts)
 
@@ -91,162 +56,12 @@ def _header(results: dict[str, Any]) -> str:
     return text
 
 
-def _summary(results: dict[str, Any]) -> str:
-    rows = []
-    for target, judge in _TARGETS:
-        measured, met = judge(results.get("sections", {}))
-        rows.append([target, measured, _verdict(met)])
-    notes = _notes(results.get("sections", {}))
-    text = "## Summary\n\n" + _table(["target", "measured", "verdict"], rows)
-    return text + (
-        "\nWhere we miss:\n\n" + "".join(f"- {note}\n" for note in notes) if notes else ""
-    )
-
-
-def _notes(sections: dict[str, Any]) -> list[str]:
-    """What the figures themselves say about each missed target."""
-    notes = []
-    load, catch_up = _section(sections, "select_load"), _section(sections, "catch_up")
-    missed = [_judge_scale(key)(sections)[1] is False for key in ("p50", "p99", "share")]
-    if load is not None and any(missed):
-        small, large = load["sizes"][0], load["sizes"][-1]
-        one_small, one_large = small["select_one_connection"], large["select_one_connection"]
-        notes.append(
-            "`/select` with one connection: p50 "
-            f"{_ms(one_small['p50_ms'])} at {_n(small['size'])} and {_ms(one_large['p50_ms'])} "
-            f"at {_n(large['size'])} images ({_n(one_large['requests_per_second'])} req/s), "
-            f"against {_n(large['healthz']['requests_per_second'])} req/s for `/healthz`: "
-            "the cost is per request, not per image, and with 16 connections requests queue "
-            "in one process (p50 ≈ 16 ÷ throughput)."
-        )
-    if catch_up is not None and catch_up["initial"]["seconds"] >= 10:
-        initial = catch_up["initial"]
-        listing = initial["listing_only_seconds"]
-        notes.append(
-            f"Initial catch-up: of its {initial['seconds']:.1f} s, paging through the same "
-            f"listing while storing nothing takes {listing:.1f} s (SDK decoding, and the "
-            "emulator, which runs in the same process); applying the pages to SQLite takes "
-            f"the other {initial['seconds'] - listing:.1f} s."
-        )
-    return notes
-
-
-def _section(sections: dict[str, Any], name: str) -> dict[str, Any] | None:
-    figures = sections.get(name)
-    return figures if figures and figures.get("status") == "ok" else None
-
-
-def _judge_c(sections: dict[str, Any]) -> tuple[str, bool | None]:
-    figures = _section(sections, "strategies")
-    if figures is None:
-        return "not run", None
-    cells = figures["cells"]
-    downloads = max(cell["C"]["downloads"] for cell in cells)
-    calls = max(cell["C"]["api_calls"] for cell in cells)
-    link = max(cell["C_link"]["api_calls"] for cell in cells)
-    text = f"{downloads} downloads; {calls} API calls ({link} with `link: true`)"
-    return text, downloads == 0 and max(calls, link) <= 1
-
-
-def _judge_b_over_c(sections: dict[str, Any]) -> tuple[str, bool | None]:
-    figures = _section(sections, "strategies")
-    if figures is None:
-        return "not run", None
-    size = max(cell["size"] for cell in figures["cells"])
-    cells = [c for c in figures["cells"] if c["size"] == size and c["posted_fraction"] == 0.99]
-    parts, met = [], True
-    for cell in cells:
-        ratio = cell["ratios"]["B/C_ms"] or 0
-        calls = cell["ratios"]["B/C_api_calls"]
-        met = met and ratio >= 100 and (calls == "inf" or calls >= 1000)
-        parts.append(
-            f"{cell['latency_ms']:g} ms latency: calls {cell['B']['api_calls']} vs "
-            f"{cell['C']['api_calls']} ({'∞' if calls == 'inf' else _ratio(calls)}), "
-            f"time {_ratio(ratio)}"
-        )
-    return f"{_n(size)} images, 99% posted: " + "; ".join(parts), met
-
-
-def _judge_scale(key: str) -> Callable[[dict[str, Any]], tuple[str, bool | None]]:
-    def judge(sections: dict[str, Any]) -> tuple[str, bool | None]:
-        figures = _section(sections, "select_load")
-        if figures is None:
-            return "not run", None
-        sizes = figures["sizes"]
-        small, large = sizes[0], sizes[-1]
-        if key == "p50":
-            ratio = large["select"]["p50_ms"] / small["select"]["p50_ms"]
-            text = (
-                f"{_ms(large['select']['p50_ms'])} at {_n(large['size'])} vs "
-                f"{_ms(small['select']['p50_ms'])} at {_n(small['size'])}: {ratio:.2f}x"
-            )
-            return text, ratio <= 1.25
-        if key == "p99":
-            worst = max(size["select"]["p99_ms"] for size in sizes)
-            return f"worst p99 {_ms(worst)} (16 connections)", worst < 10
-        share = min(size["select_vs_healthz_throughput"] for size in sizes)
-        return f"lowest select/healthz throughput {share:.0%}", share >= 0.6
-
-    return judge
-
-
-def _judge_catch_up(key: str) -> Callable[[dict[str, Any]], tuple[str, bool | None]]:
-    def judge(sections: dict[str, Any]) -> tuple[str, bool | None]:
-        figures = _section(sections, "catch_up")
-        if figures is None:
-            return "not run", None
-        if key == "initial":
-            initial = figures["initial"]
-            text = f"{initial['seconds']:.1f} s for {_n(figures['size'])} files"
-            return text, initial["seconds"] < 10
-        change = figures["one_change"]
-        exact = change["continue_calls"] == [1] and change["api_calls"] == [1]
-        text = f"p50 {_ms(change['p50_ms'])}; calls per change {change['api_calls']}"
-        return text, change["p50_ms"] < 100 and exact
-
-    return judge
-
-
-def _judge_burst(sections: dict[str, Any]) -> tuple[str, bool | None]:
-    figures = _section(sections, "webhook_burst")
-    if figures is None:
-        return "not run", None
-    p99, runs = figures["ack_ms"]["p99"], figures["catch_up_runs"]
-    return f"ack p99 {_ms(p99)}; {runs} catch-up runs", p99 < 5 and runs <= 2
-
-
-def _judge_memory(sections: dict[str, Any]) -> tuple[str, bool | None]:
-    figures = _section(sections, "select_load")
-    if figures is None:
-        return "not run", None
-    size, memory = max(figures["memory"].items(), key=lambda item: int(item[0]))
-    peak = memory["peak_rss_bytes"]
-    return f"{peak / 2**20:.0f} MiB at {_n(int(size))} images", peak < 150 * 2**20
-
-
-_TARGETS: list[tuple[str, Callable[[dict[str, Any]], tuple[str, bool | None]]]] = [
-    ("(C) 0 downloads, at most 1 API call per selection", _judge_c),
-    ("B/C ≥ 1,000x API calls and ≥ 100x time at 100k, 99% posted", _judge_b_over_c),
-    ("`/select` p50 at 1M within 1.25x of p50 at 1k", _judge_scale("p50")),
-    ("`/select` p99 under 10 ms", _judge_scale("p99")),
-    ("`/select` throughput ≥ 60% of `/healthz`", _judge_scale("share")),
-    ("initial catch-up of 100k files under 10 s", _judge_catch_up("initial")),
-    ("one change selectable within 100 ms (p50), one `continue`", _judge_catch_up("change")),
-    ("webhook ack p99 under 5 ms, ≤ 2 catch-up runs", _judge_burst),
-    ("peak RSS under 150 MB with 1M images", _judge_memory),
-    *report_postgres.TARGETS,
-    ("near-duplicates: 1 API call per 25 new pictures, 0 downloads", near_report.judge_calls),
-    ("near-duplicates: `/select` p50 at 1M within 1.25x of 1k, skipping", near_report.judge_select),
-    ("near-duplicates: catch-up slowed by at most 10%", near_report.judge_catch_up),
-]
-
-
 # -- the sections -----------------------------------------------------------------------
 
 
 def _strategies(figures: dict[str, Any]) -> str:
     out = [
-        f"Each strategy asked for one new image; images of {_n(figures['image_bytes'])} "
+        f"Each strategy asked for one new image; images of {n(figures['image_bytes'])} "
         f"bytes. {_A_NOTE}. B lists with the SDK's default page size (the emulator's 2,000). "
         "C is `POST /select` (a lease, released untimed after each repetition); "
         "C+link also asks for a temporary link. Medians of up to "
@@ -261,7 +76,7 @@ def _strategies(figures: dict[str, Any]) -> str:
         cells = [cell for cell in figures["cells"] if cell["latency_ms"] == latency]
         added = "no added latency" if not latency else f"{latency:g} ms added to every call"
         out.append(f"### Dropbox calls: {added}\n")
-        out.append(_table(_STRATEGY_HEADER, [_strategy_row(cell) for cell in cells]))
+        out.append(table(_STRATEGY_HEADER, [_strategy_row(cell) for cell in cells]))
     out.append(_listing_order(figures))
     return "\n".join(out)
 
@@ -275,31 +90,31 @@ _STRATEGY_HEADER = [
 def _strategy_row(cell: dict[str, Any]) -> Row:
     a, b, c, link = cell["A"], cell["B"], cell["C"], cell["C_link"]
     if a["status"] == "run":
-        a_text = f"{_ms(a['ms'])} · {_n(a['api_calls'])} · {_n(a['downloads'])} · " + _mb(
+        a_text = f"{ms(a['ms'])} · {n(a['api_calls'])} · {n(a['downloads'])} · " + mb(
             a["bytes_downloaded"]
         )
     else:
         a_text = (
-            f"*not run*: {_n(a['downloads'])} downloads, *estimate* {_ms(a['ms_estimate'])} "
+            f"*not run*: {n(a['downloads'])} downloads, *estimate* {ms(a['ms_estimate'])} "
             f"(at {a['estimate_basis_ms_per_download']:.2f} ms per download)"
         )
     return [
-        _n(cell["size"]),
+        n(cell["size"]),
         f"{cell['posted_fraction']:.0%}",
         a_text,
-        f"{_ms(b['ms'])} · {b['api_calls']} · {_mb(b['metadata_bytes'])}",
-        f"{_ms(c['ms'])} · {c['api_calls']}" + ("" if c["found"] else " (none left: 404)"),
-        f"{_ms(link['ms'])} · {link['api_calls']}",
-        ("~" if a["status"] != "run" else "") + _ratio(cell["ratios"]["A/C_ms"]),
-        _ratio(cell["ratios"]["B/C_ms"]),
-        _ratio(cell["ratios"]["B/C_api_calls"]),
+        f"{ms(b['ms'])} · {b['api_calls']} · {mb(b['metadata_bytes'])}",
+        f"{ms(c['ms'])} · {c['api_calls']}" + ("" if c["found"] else " (none left: 404)"),
+        f"{ms(link['ms'])} · {link['api_calls']}",
+        ("~" if a["status"] != "run" else "") + ratio(cell["ratios"]["A/C_ms"]),
+        ratio(cell["ratios"]["B/C_ms"]),
+        ratio(cell["ratios"]["B/C_api_calls"]),
     ]
 
 
 def _listing_order(figures: dict[str, Any]) -> str:
     cells = [c for c in figures["cells"] if c["latency_ms"] == 0 and c["posted_fraction"] > 0]
     counts = ", ".join(
-        f"{_n(c['size'])} at {c['posted_fraction']:.0%}: {_n(c['A_listing_order_downloads'])}"
+        f"{n(c['size'])} at {c['posted_fraction']:.0%}: {n(c['A_listing_order_downloads'])}"
         for c in cells
     )
     return (
@@ -308,7 +123,7 @@ def _listing_order(figures: dict[str, Any]) -> str:
     )
 
 
-def _select_load(figures: dict[str, Any]) -> str:
+def _select_load(figures: dict[str, Any], sections: dict[str, Any]) -> str:
     generator = (
         "`wrk` (1 thread, 16 connections, `--latency`; a Lua script POSTs "
         '`{"dry_run": true}` with the bearer token)'
@@ -320,18 +135,16 @@ def _select_load(figures: dict[str, Any]) -> str:
     for size in figures["sizes"]:
         select, healthz, one = size["select"], size["healthz"], size["select_one_connection"]
         rows.append([
-            _n(size["size"]), f"{size['bulk_load_seconds']:.1f} s", _mb(size["database_bytes"]),
-            f"{_ms(select['p50_ms'])} / {_ms(select['p99_ms'])}", _n(select["requests_per_second"]),
-            f"{_ms(healthz['p50_ms'])} / {_ms(healthz['p99_ms'])}",
-            _n(healthz["requests_per_second"]), f"{size['select_vs_healthz_throughput']:.0%}",
-            f"{_ms(one['p50_ms'])} / {_ms(one['p99_ms'])}", _n(one["requests_per_second"]),
+            n(size["size"]), f"{size['bulk_load_seconds']:.1f} s", mb(size["database_bytes"]),
+            p50_p99(select), n(select["requests_per_second"]), p50_p99(healthz),
+            n(healthz["requests_per_second"]), f"{size['select_vs_healthz_throughput']:.0%}",
+            p50_p99(one), n(one["requests_per_second"]),
         ])  # fmt: skip
     header = [
         "images", "bulk load", "database", "select p50 / p99", "select req/s",
         "healthz p50 / p99", "healthz req/s", "select / healthz", "1 conn: p50 / p99",
         "1 conn req/s",
     ]  # fmt: skip
-    leasing = figures["leasing"]
     return (
         f"`python -m app serve` as its own process, one per catalog size, all running at "
         f"once; load from {generator}, {figures['seconds_per_run']:g} s per run, "
@@ -339,61 +152,147 @@ def _select_load(figures: dict[str, Any]) -> str:
         "filled by `state/sqlite/bulk.py`; each service's first catch-up was one "
         f"`continue` that found nothing (Dropbox calls at startup, all services: "
         f"{figures['dropbox_calls_at_startup']}).\n\n"
-        + _table(header, rows)
-        + f"\nReal leasing selects (`{{}}`: each takes an image out of the pool) on "
-        f"{_n(leasing['size'])} images: p50 {_ms(leasing['p50_ms'])}, p99 "
-        f"{_ms(leasing['p99_ms'])}, {_n(leasing['requests_per_second'])} req/s, "
-        f"{_n(leasing['requests'])} leases, {leasing['failures']} failures.\n"
+        + table(header, rows)
+        + "\n"
+        + leasing_text(figures["leasing"])
+        + _reports(sections)
+        + _expiry(sections)
         + "\n### Memory\n\n"
-        + _table(
-            ["images", "peak RSS (VmHWM)", "RSS after the load"],
-            [
-                [
-                    _n(int(size)),
-                    f"{m['peak_rss_bytes'] / 2**20:.0f} MiB",
-                    f"{m['rss_bytes'] / 2**20:.0f} MiB",
-                ]
-                for size, m in figures["memory"].items()
-            ],  # fmt: skip
-        )
+        + _beside(sections, "images", ["peak RSS (VmHWM)", "RSS after the load"], _memory)
     )
 
 
-def _catch_up(figures: dict[str, Any]) -> str:
-    initial, change = figures["initial"], figures["one_change"]
+def _beside(
+    sections: dict[str, Any],
+    unit: str,
+    columns: list[str],
+    pick: Callable[[Figures], dict[int, Row]],
+) -> str:
+    """One row a size (of ``unit``), the stores' cells side by side (``pick``: a store's
+    cells by size)."""
+    cells = {store: pick(figures) for store, figures in by_store(sections).items()}
+    sizes = sorted({size for by_size in cells.values() for size in by_size})
+    if not sizes:
+        return "_Not measured in this run._\n"
+    rows = [
+        [n(size)] + [c for store in STORES for c in cells[store].get(size, ["—"] * len(columns))]
+        for size in sizes
+    ]
+    header = [unit] + [f"{store}: {column}" for store in STORES for column in columns]
+    return table(header, rows)
+
+
+def _memory(figures: Figures) -> dict[int, Row]:
+    load = figures.select_load or {"memory": {}}
+    return {
+        int(size): [f"{m['peak_rss_bytes'] / 2**20:.0f} MiB", f"{m['rss_bytes'] / 2**20:.0f} MiB"]
+        for size, m in load["memory"].items()
+    }
+
+
+def _reports(sections: dict[str, Any]) -> str:
+    def pick(figures: Figures) -> dict[int, Row]:
+        sizes = (figures.select_load or {"sizes": []})["sizes"]
+        return {
+            s["size"]: [p50_p99(s["status"]), p50_p99(s["metrics"])] for s in sizes if "status" in s
+        }
+
     return (
-        f"Initial catch-up of {_n(figures['size'])} files into an empty store "
+        "\n### `/status` and `/metrics`\n\nEach alone on one connection, with the operator's "
+        "token, p50 / p99 (`/metrics` includes the catalog's counts, as a Prometheus "
+        "scrape would read them):\n\n"
+        + _beside(sections, "images", ["`/status`", "`/metrics`"], pick)
+    )
+
+
+def _expiry(sections: dict[str, Any]) -> str:
+    rows = []
+    for store, figures in by_store(sections).items():
+        expiry = (figures.select_load or {}).get("lease_expiry")
+        if expiry is None:
+            continue
+        runs = (expiry["select_leasing"], expiry["select"])
+        rows.append([
+            store, n(expiry["size"]), n(expiry["leases"]),
+            *(f"{p50_p99(r)}, {n(r['requests_per_second'])} req/s" for r in runs),
+            " / ".join(f"{r['reclaimed_seconds_after_expiry']:.1f} s" for r in runs),
+            " / ".join(n(r["left_after_load"]) for r in runs),
+        ])  # fmt: skip
+    if not rows:
+        return ""
+    header = [
+        "store", "images", "leases", "leasing: p50 / p99, req/s", "previews: p50 / p99, req/s",
+        "last reclaimed after", "not reclaimed at the load's end",
+    ]  # fmt: skip
+    return (
+        "\n### Leases running out at once\n\nOn the largest catalog, leases made through the "
+        "store on a stopped clock all run out at one moment; 16 connections of leasing "
+        "selects (then, with leases of their own, of previews) start half a second before "
+        "it, while the service's background reclaimer returns them to the pool a batch at "
+        "a time. When the last batch began after that moment, and what was left at the end "
+        "of the load, are read from the leases (leasing run / preview run).\n\n"
+        + table(header, rows)
+    )
+
+
+def _catch_up(figures: dict[str, Any], sections: dict[str, Any]) -> str:
+    initial, change = figures["initial"], figures["one_change"]
+
+    def pick(store: Figures) -> dict[int, Row]:
+        return {
+            e["size"]: [f"{e['seconds']:.2f} s", f"{e['reps']}", f"{us_per_entry(e):.0f} µs"]
+            for e in store.catch_up
+        }
+
+    return (
+        f"Initial catch-up of {n(figures['size'])} files into an empty store "
         f"(`CatchUp.run`, median of {initial['reps']}): {initial['seconds']:.2f} s, "
-        f"{_n(initial['entries_per_second'])} entries/s, {initial['api_calls']} API calls "
+        f"{n(initial['entries_per_second'])} entries/s, {initial['api_calls']} API calls "
         f"({initial['pages']} pages). Paging through the same listing without storing "
         f"anything takes {initial['listing_only_seconds']:.2f} s of that.\n\n"
-        f"One change in the {_n(figures['size'])}-image folder, from the emulator's "
+        "### Cost per entry as the folder grows\n\nThe same into each store, at each size "
+        "(medians of the reps; PostgreSQL: a fresh database each):\n\n"
+        + _beside(sections, "files", ["time", "reps", "per entry"], pick)
+        + f"\nOne change in the {n(figures['size'])}-image folder, from the emulator's "
         f"webhook to `POST /select` by name answering 200, over {change['changes']} "
-        f"changes: p50 {_ms(change['p50_ms'])}, p90 {_ms(change['p90_ms'])}, max "
-        f"{_ms(change['max_ms'])}; `continue` calls per change: {change['continue_calls']}, "
+        f"changes: p50 {ms(change['p50_ms'])}, p90 {ms(change['p90_ms'])}, max "
+        f"{ms(change['max_ms'])}; `continue` calls per change: {change['continue_calls']}, "
         f"API calls per change: {change['api_calls']}.\n"
     )
 
 
-def _burst(figures: dict[str, Any]) -> str:
-    ack = figures["ack_ms"]
+def _burst(figures: dict[str, Any], sections: dict[str, Any]) -> str:
+    rows = []
+    for store, measured in by_store(sections).items():
+        if measured.burst is None:
+            continue
+        burst = measured.burst
+        ack, server = burst["ack_ms"], burst.get("server_ms")
+        rows.append([
+            store, n(burst["notifications"]), n(burst["notifications_per_second"]),
+            f"{ms(ack['p50'])} / {ms(ack['p99'])} / {ms(ack['max'])}",
+            f"{ms(server['p50'])} / {ms(server['p99'])}" if server else "n/a",
+            str(burst["status_codes"]), f"{burst['catch_up_requests']} / {burst['catch_up_runs']}",
+        ])  # fmt: skip
+    header = [
+        "store", "notifications", "per second", "ack p50 / p99 / max", "in the server p50 / p99",
+        "status codes", "catch-up requests / runs",
+    ]  # fmt: skip
     return (
-        f"{_n(figures['notifications'])} signed notifications from {figures['threads']} "
-        f"threads ({_n(figures['notifications_per_second'])}/s): acknowledgement p50 "
-        f"{_ms(ack['p50'])}, p99 {_ms(ack['p99'])}, max {_ms(ack['max'])}; status codes "
-        f"{figures['status_codes']}; catch-up requests {figures['catch_up_requests']}, "
-        f"catch-up runs {figures['catch_up_runs']}.\n"
+        f"Signed notifications from {figures['threads']} threads of a sender process of "
+        "their own, to the service (uvicorn in the benchmark's process); the acknowledgement "
+        "as each sender saw it, and as timed inside the server:\n\n" + table(header, rows)
     )
 
 
-_SECTIONS: list[tuple[str, str, Callable[[dict[str, Any]], str]]] = [
-    ("strategies", "1. Selection against the old approaches", _strategies),
-    ("select_load", "2. `/select` at scale, and memory", _select_load),
+_SECTIONS: list[tuple[str, str, Callable[[dict[str, Any], dict[str, Any]], str]]] = [
+    ("strategies", "1. Selection against the old approaches", lambda f, _: _strategies(f)),
+    ("select_load", "2. `/select` at scale, `/status`, leases running out, memory", _select_load),
     ("catch_up", "3. Catch-up", _catch_up),
     ("webhook_burst", "4. Webhook burst", _burst),
-    ("postgres", "5. PostgreSQL, beside SQLite", str),  # rendered with the others: ``render``
-    ("near_duplicates", "6. Near-duplicates: what is found", near_report.quality),
-    ("near_costs", "7. Near-duplicates: what it costs", near_report.costs),
+    ("postgres", "5. PostgreSQL, beside SQLite", report_postgres.section),
+    ("near_duplicates", "6. Near-duplicates: what is found", lambda f, _: near_report.quality(f)),
+    ("near_costs", "7. Near-duplicates: what it costs", lambda f, _: near_report.costs(f)),
 ]
 
 
@@ -414,7 +313,7 @@ def _machine(results: dict[str, Any]) -> str:
         f"- date: {m['date']}; total {results.get('runtime_seconds')} s: {runtimes}\n\n"
         "Reproduce:\n\n```sh\n"
         "make bench            # = .venv/bin/python -m bench (installs wrk if root)\n"
-        "make bench QUICK=1    # = .venv/bin/python -m bench --quick, under two minutes\n"
+        "make bench QUICK=1    # = .venv/bin/python -m bench --quick, a few minutes\n"
         "python -m bench --only select_load   # re-run one section, keep the others\n"
         "python -m bench.strategies | bench.select_load | bench.catch_up | bench.webhook_burst\n"
         "python -m bench --only postgres      # PostgreSQL, from the machine's binaries\n"

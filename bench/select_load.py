@@ -7,12 +7,15 @@ loader stored, so the first catch-up is one ``continue`` that finds nothing. All
 services run at once and the load rounds go round-robin over them, so slow moments of a
 shared machine fall on every size alike.
 
-The load generator is ``wrk`` (16 connections, one thread, a Lua script that POSTs
-``{"dry_run": true}`` with the bearer token and prints wrk's own percentiles as JSON).
-Without wrk, a Python generator (threads with keep-alive connections) stands in; it
-shares the CPU with the service and is labelled as such in the results. After the load,
-the largest catalog also serves real leasing selects (``{}``: each takes an image out
-of the pool), and each service's peak RSS (``VmHWM``) is read from ``/proc``.
+The load generator is ``wrk`` (``bench.load``: 16 connections, one thread, a Lua script
+that POSTs ``{"dry_run": true}`` with the bearer token and prints wrk's own percentiles
+as JSON). Without wrk, a Python generator (threads with keep-alive connections) stands
+in; it shares the CPU with the service and is labelled as such in the results. After
+the rounds, each service answers a preview, ``GET /status`` and ``GET /metrics`` alone
+on one connection; the largest catalog serves real leasing selects (``{}``: each takes
+an image out of the pool), whose throughput is set against that service's ``/healthz``;
+each service's peak RSS (``VmHWM``) is read from ``/proc``; and, if asked, the largest
+catalog serves ``/select`` right after many leases ran out at once (``bench.lease_expiry``).
 
     python -m bench.select_load [--sizes 1000,100000,1000000] [--seconds 10]
 """
@@ -20,7 +23,6 @@ of the pool), and each service's peak RSS (``VmHWM``) is read from ``/proc``.
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import shutil
@@ -29,7 +31,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -38,45 +39,19 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 
 from app.dropbox.client import LIST_LIMIT
+from bench import lease_expiry
+from bench.lease_expiry import Catalog
+from bench.load import CONNECTIONS, HEALTHZ, LEASING, METRICS, PREVIEW, STATUS, measure
 from bench.strategies import API_TOKEN, sdk_client, wait_for
 from emulator import Emulator, EmulatorServer
+from state import DATABASE_FILE
 from state.postgres.bulk import bulk_load as pg_bulk_load
 from state.sqlite.bulk import bulk_load
 from tests.postgres import Server
 
 FOLDER = "/Photos"
-CONNECTIONS = 16
-_WRK_DONE = """
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format(
-    'WRKJSON {"requests": %d, "duration_us": %d, "p50_us": %d, "p90_us": %d, "p99_us": %d,'
-    .. ' "max_us": %d, "errors": %d, "non_2xx": %d}\\n',
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(90),
-    latency:percentile(99), latency.max, e.connect + e.read + e.write + e.timeout, e.status))
-end
-"""
-
-
-@dataclass(frozen=True)
-class Target:
-    """One kind of request: its path, method and JSON body."""
-
-    name: str
-    path: str
-    body: str | None = None
-
-    @property
-    def method(self) -> str:
-        return "GET" if self.body is None else "POST"
-
-
-HEALTHZ = Target("healthz", "/healthz")
-PREVIEW = Target("select", "/select", '{"dry_run": true}')
-LEASING = Target("select_leasing", "/select", "{}")
 
 
 @dataclass
@@ -86,6 +61,7 @@ class ServiceProcess:
     base_url: str
     load_seconds: float
     database_bytes: int
+    catalog: Catalog
 
     def peak_rss_bytes(self) -> int:
         return _proc_status_kib(self.process.pid, "VmHWM") * 1024
@@ -101,12 +77,14 @@ def run(
     generator: str | None = None,
     database: Server | None = None,
     near_every: int = 0,
+    expiring: int = 0,
 ) -> dict[str, Any]:
     """Measure; ``generator`` is ``wrk`` or ``python`` (default: wrk when installed).
 
     With ``database``, each catalog is a fresh PostgreSQL database on that server instead
     of a SQLite file; ``near_every``: SQLite catalogs with groups of near-duplicates
-    (``bulk_load``), skipped."""
+    (``bulk_load``), skipped. With ``expiring``, the largest catalog then serves ``/select``
+    right after that many leases ran out at once (``bench.lease_expiry``)."""
     generator = generator or ("wrk" if shutil.which("wrk") else "python")
     emu = Emulator()
     emu.create_folder(FOLDER)
@@ -124,13 +102,19 @@ def run(
             _check_caught_up(service)
         startup_calls = emu.counters.snapshot()
         samples = _load_rounds(services, seconds, rounds, generator, work)
-        single = {s.size: load(s, PREVIEW, seconds / 2, 1, generator, work) for s in services}
-        leasing = load(services[-1], LEASING, seconds, CONNECTIONS, generator, work)
-        figures = [_figures(s, samples[s.size], single[s.size]) for s in services]
+        one = {s.size: _one_connection(s, seconds / 2, generator, work) for s in services}
+        largest = services[-1]
+        leasing = measure(largest.base_url, LEASING, seconds, CONNECTIONS, generator, work)
         memory = {
             str(s.size): {"peak_rss_bytes": s.peak_rss_bytes(), "rss_bytes": s.rss_bytes()}
             for s in services
         }
+        expiry = lease_expiry.run(
+            largest.base_url, largest.catalog, expiring, seconds, generator, work
+        ) if expiring else None  # fmt: skip
+    figures = [_figures(s, samples[s.size], one[s.size]) for s in services]
+    healthz = figures[-1]["healthz"]["requests_per_second"]
+    share = round(leasing["requests_per_second"] / healthz, 3)
     return {
         "benchmark": "select_load",
         "generator": generator,
@@ -139,8 +123,9 @@ def run(
         "rounds": rounds,
         "dropbox_calls_at_startup": {r: sum(c.values()) for r, c in startup_calls.items()},
         "sizes": figures,
-        "leasing": {"size": sizes[-1], **leasing},
+        "leasing": {"size": sizes[-1], **leasing, "vs_healthz_throughput": share},
         "memory": memory,
+        **({"lease_expiry": {"size": sizes[-1], **expiry}} if expiry else {}),
     }
 
 
@@ -171,27 +156,28 @@ def _service(
 ) -> Iterator[ServiceProcess]:
     state = work / f"state-{size}"
     started = time.perf_counter()
-    env, database_bytes = _fill(state, size, cursor, database, near_every)
+    catalog, database_bytes = _fill(state, size, cursor, database, near_every)
     load_seconds = time.perf_counter() - started
     print(f"  select_load: {size} images loaded in {load_seconds:.1f} s", file=sys.stderr)
+    env = {"DATABASE_URL": catalog.url} if catalog.url else {}
     with spawn(emu, emulator_url, work, str(size), state, env) as (process, base_url):
-        service = ServiceProcess(size, process, base_url, load_seconds, database_bytes)
+        service = ServiceProcess(size, process, base_url, load_seconds, database_bytes, catalog)
         wait_for(lambda: ready(service), timeout=300)
         yield service
 
 
 def _fill(
     state: Path, size: int, cursor: str, database: Server | None, near_every: int
-) -> tuple[dict[str, str], int]:
-    """A caught-up catalog of ``size`` images: the environment that selects it, its bytes."""
+) -> tuple[Catalog, int]:
+    """A caught-up catalog of ``size`` images, and its bytes."""
     if database is None:
-        bulk_load(state / "unposted.sqlite3", size, cursor, folder=FOLDER, near_every=near_every)
-        return {}, (state / "unposted.sqlite3").stat().st_size
+        path = state / DATABASE_FILE
+        bulk_load(path, size, cursor, folder=FOLDER, near_every=near_every)
+        return Catalog(path=path), path.stat().st_size
     url = database.fresh_database()
     pg_bulk_load(url, size, cursor, folder=FOLDER)
-    with psycopg.connect(url) as db:
-        row = db.execute("SELECT pg_database_size(current_database())").fetchone()
-    return {"DATABASE_URL": url}, int(row[0]) if row else 0
+    catalog = Catalog(url=url)
+    return catalog, int(catalog.row("SELECT pg_database_size(current_database())")[0])
 
 
 @contextmanager
@@ -278,11 +264,11 @@ def _load_rounds(
         s.size: {"healthz": [], "select": []} for s in services
     }
     for service in services:  # warm up: imports, SQLite's cache, the thread pool
-        load(service, PREVIEW, min(2.0, seconds / 2), CONNECTIONS, generator, work)
+        measure(service.base_url, PREVIEW, min(2.0, seconds / 2), CONNECTIONS, generator, work)
     for _ in range(rounds):
         for service in services:
             for target in (HEALTHZ, PREVIEW):
-                result = load(service, target, seconds, CONNECTIONS, generator, work)
+                result = measure(service.base_url, target, seconds, CONNECTIONS, generator, work)
                 samples[service.size][target.name].append(result)
                 print(
                     f"  select_load: {service.size} images, {target.name}: "
@@ -293,98 +279,21 @@ def _load_rounds(
     return samples
 
 
-def load(
-    service: ServiceProcess,
-    target: Target,
-    seconds: float,
-    connections: int,
-    generator: str,
-    work: Path,
-) -> dict[str, Any]:
-    if generator == "wrk":
-        return _wrk(service.base_url, target, seconds, connections, work)
-    return _python_load(service.base_url, target, seconds, connections)
-
-
-def _wrk(
-    base_url: str, target: Target, seconds: float, connections: int, work: Path
-) -> dict[str, Any]:
-    script = work / f"{target.name}.lua"
-    lines = [f'wrk.method = "{target.method}"']
-    if target.body is not None:
-        lines += [
-            f"wrk.body = '{target.body}'",
-            'wrk.headers["Content-Type"] = "application/json"',
-            f'wrk.headers["Authorization"] = "Bearer {API_TOKEN}"',
-        ]
-    script.write_text("\n".join(lines) + "\n" + _WRK_DONE)
-    command = [
-        "wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s",
-        "--latency", "-s", str(script), base_url + target.path,
-    ]  # fmt: skip
-    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    line = next(text for text in output.splitlines() if text.startswith("WRKJSON "))
-    raw = json.loads(line.removeprefix("WRKJSON "))
-    return _result(
-        raw["requests"],
-        raw["duration_us"] / 1e6,
-        [raw["p50_us"] / 1000, raw["p90_us"] / 1000, raw["p99_us"] / 1000, raw["max_us"] / 1000],
-        raw["errors"] + raw["non_2xx"],
-    )
-
-
-def _python_load(base_url: str, target: Target, seconds: float, connections: int) -> dict[str, Any]:
-    """Threads with keep-alive connections: the stand-in when wrk is not installed."""
-    host, port = base_url.removeprefix("http://").split(":")
-    headers = {"Authorization": f"Bearer {API_TOKEN}", "Content-Type": "application/json"}
-    latencies: list[float] = []
-    failures = [0]
-    lock = threading.Lock()
-    deadline = time.perf_counter() + seconds
-
-    def client() -> None:
-        mine, failed = [], 0
-        connection = http.client.HTTPConnection(host, int(port), timeout=10)
-        while (sent := time.perf_counter()) < deadline:
-            connection.request(target.method, target.path, body=target.body, headers=headers)
-            response = connection.getresponse()
-            response.read()
-            mine.append((time.perf_counter() - sent) * 1000)
-            failed += response.status >= 300
-        connection.close()
-        with lock:
-            latencies.extend(mine)
-            failures[0] += failed
-
-    started = time.perf_counter()
-    threads = [threading.Thread(target=client) for _ in range(connections)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - started
-    cuts = statistics.quantiles(latencies, n=100, method="inclusive") if latencies else [0.0] * 99
-    quantiles = [cuts[49], cuts[89], cuts[98], max(latencies, default=0.0)]
-    return _result(len(latencies), elapsed, quantiles, failures[0])
-
-
-def _result(requests: int, seconds: float, ms: list[float], failures: int) -> dict[str, Any]:
-    p50, p90, p99, top = (round(value, 3) for value in ms)
+def _one_connection(
+    service: ServiceProcess, seconds: float, generator: str, work: Path
+) -> dict[str, dict[str, Any]]:
+    """A preview, ``/status`` and ``/metrics``, each alone on one connection."""
     return {
-        "requests": requests,
-        "requests_per_second": round(requests / seconds, 1) if seconds else 0.0,
-        "p50_ms": p50,
-        "p90_ms": p90,
-        "p99_ms": p99,
-        "max_ms": top,
-        "failures": failures,
+        target.name: measure(service.base_url, target, seconds, 1, generator, work)
+        for target in (PREVIEW, STATUS, METRICS)
     }
 
 
 def _figures(
-    service: ServiceProcess, samples: dict[str, list[dict[str, Any]]], single: dict[str, Any]
+    service: ServiceProcess, samples: dict[str, list[dict[str, Any]]], one: dict[str, Any]
 ) -> dict[str, Any]:
-    """Medians over the rounds, and select's throughput as a share of healthz's."""
+    """Medians over the rounds, select's throughput as a share of healthz's, and the
+    routes measured alone on one connection."""
     merged = {name: _median_of(runs) for name, runs in samples.items()}
     healthz, select = merged["healthz"], merged["select"]
     return {
@@ -393,7 +302,9 @@ def _figures(
         "database_bytes": service.database_bytes,
         "healthz": healthz,
         "select": select,
-        "select_one_connection": single,
+        "select_one_connection": one["select"],
+        "status": one["status"],
+        "metrics": one["metrics"],
         "select_vs_healthz_throughput": round(
             select["requests_per_second"] / healthz["requests_per_second"], 3
         ),

@@ -257,12 +257,12 @@ def set_posted(client: httpx.Client, content_hashes: list[str]) -> None:
     client.post("/posted/import", json=body).raise_for_status()
 
 
-def wait_for(check: Callable[[], bool], timeout: float = 30.0) -> None:
+def wait_for(check: Callable[[], bool], timeout: float = 30.0, every: float = 0.02) -> None:
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
             raise TimeoutError(f"condition not met within {timeout} s")
-        time.sleep(0.02)
+        time.sleep(every)
 
 
 # -- the grid ---------------------------------------------------------------------------

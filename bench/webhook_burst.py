@@ -1,8 +1,9 @@
 """Webhook acknowledgement latency under a burst, and the catch-ups the burst causes.
 
 Starts the emulator and the service in this process (uvicorn in threads, state in a
-temporary directory), and a sender process of its own (``--send``) that posts ``count``
-correctly signed notifications as fast as ``threads`` keep-alive clients can. Reports:
+temporary directory, or in a PostgreSQL database if given one), and a sender process
+of its own (``--send``) that posts ``count`` correctly signed notifications as fast as
+``threads`` keep-alive clients can. Reports:
 
 - ``ack_ms``: p50/p99/max as each sender saw it, request out to reply in, measured in
   the sender process, which shares nothing with the service but the machine.
@@ -75,13 +76,14 @@ class Burst:
     seconds: float = 0.0
 
 
-def run(count: int = 1000, threads: int = 16) -> dict[str, Any]:
-    """Send the burst and measure; returns the figures as a JSON-ready dict."""
+def run(count: int = 1000, threads: int = 16, database_url: str | None = None) -> dict[str, Any]:
+    """Send the burst and measure; returns the figures as a JSON-ready dict. The service
+    keeps its state in PostgreSQL with ``database_url`` (an empty database), else SQLite."""
     emulator = Emulator()
     emulator.create_folder("/Photos")
     emulator.bulk_generate("/Photos", 100)
     with tempfile.TemporaryDirectory() as state_dir:
-        with _service(emulator, Path(state_dir)) as (runtime, timer, base_url):
+        with _service(emulator, Path(state_dir), database_url) as (runtime, timer, base_url):
             worker, inbox = runtime.workers["default"], runtime.inboxes[0]
             runs, requests = worker.health.runs, inbox.requests
             burst = _burst(base_url, emulator, count, threads)
@@ -95,7 +97,9 @@ def run(count: int = 1000, threads: int = 16) -> dict[str, Any]:
 
 
 @contextmanager
-def _service(emulator: Emulator, state_dir: Path) -> Iterator[tuple[Runtime, ServerTimer, str]]:
+def _service(
+    emulator: Emulator, state_dir: Path, database_url: str | None
+) -> Iterator[tuple[Runtime, ServerTimer, str]]:
     with EmulatorServer(emulator) as dropbox:
         settings = Settings(
             _env_file=None,  # type: ignore[call-arg]
@@ -106,6 +110,7 @@ def _service(emulator: Emulator, state_dir: Path) -> Iterator[tuple[Runtime, Ser
             dropbox_app_secret=SecretStr(emulator.app_secret),
             api_token=SecretStr("bench-api-token"),
             state_dir=state_dir,
+            database_url=SecretStr(database_url) if database_url else None,
             log_level="WARNING",
         )
         app = create_app(settings)
