@@ -25,7 +25,7 @@ _A_NOTE = (
 
 def render(results: dict[str, Any]) -> str:
     sections = results.get("sections", {})
-    targets = report_targets.targets(sections, near_report.TARGETS)
+    targets = report_targets.targets(sections, SQLITE_ONLY)
     parts = [_header(results), "## Targets\n\n" + targets]
     for name, title, body in _SECTIONS:
         figures = sections.get(name)
@@ -285,6 +285,40 @@ def _burst(figures: dict[str, Any], sections: dict[str, Any]) -> str:
     )
 
 
+def _channels(figures: dict[str, Any]) -> str:
+    one, many = figures["one"], figures["many"]
+    return (
+        f"Two services side by side over {n(figures['images'])} images each: one with a "
+        f"single library and channel, one with {figures['libraries']} libraries of "
+        f"{n(figures['images'] // figures['libraries'])} images, each with its channel "
+        "(a configuration file). wrk (16 connections, its own process) sends previews to "
+        "`/channels/{channel}/select`, to a channel picked at random for each request on the "
+        f"second; rounds alternate. Medians: {n(one['requests_per_second'])} req/s with one "
+        f"channel, {n(many['requests_per_second'])} req/s with {figures['libraries']}: "
+        f"{ratio(figures['many_vs_one_throughput'])} of the one channel's throughput.\n"
+    )
+
+
+def judge_channels(sections: dict[str, Any]) -> tuple[str, bool | None]:
+    figures = report_targets.section(sections, "channels")
+    if figures is None:
+        return "not run", None
+    share = figures["many_vs_one_throughput"]
+    text = (
+        f"{n(figures['many']['requests_per_second'])} vs "
+        f"{n(figures['one']['requests_per_second'])} req/s ({share:.0%})"
+    )
+    return text, share >= 0.9
+
+
+SQLITE_ONLY = [
+    (
+        "`/select` throughput with 50 channels over 50 libraries the same as with one (within 10%)",
+        judge_channels,
+    ),
+    *near_report.TARGETS,
+]
+
 _SECTIONS: list[tuple[str, str, Callable[[dict[str, Any], dict[str, Any]], str]]] = [
     ("strategies", "1. Selection against the old approaches", lambda f, _: _strategies(f)),
     ("select_load", "2. `/select` at scale, `/status`, leases running out, memory", _select_load),
@@ -293,6 +327,7 @@ _SECTIONS: list[tuple[str, str, Callable[[dict[str, Any], dict[str, Any]], str]]
     ("postgres", "5. PostgreSQL, beside SQLite", report_postgres.section),
     ("near_duplicates", "6. Near-duplicates: what is found", lambda f, _: near_report.quality(f)),
     ("near_costs", "7. Near-duplicates: what it costs", lambda f, _: near_report.costs(f)),
+    ("channels", "8. Many libraries and channels", lambda f, _: _channels(f)),
 ]
 
 

@@ -14,7 +14,16 @@ from typing import Any
 
 import pytest
 
-from bench import catch_up, near_costs, near_duplicates, postgres, report, select_load, strategies
+from bench import (
+    catch_up,
+    channels,
+    near_costs,
+    near_duplicates,
+    postgres,
+    report,
+    select_load,
+    strategies,
+)
 from bench.__main__ import Mode, load_average, machine, main, run_sections
 from tests.postgres import missing
 
@@ -58,6 +67,7 @@ SMOKE = Mode(
         ),
         "near_duplicates": lambda: near_duplicates.run(scenes=3, photographs=False),
         "near_costs": lambda: near_costs.run(300, 1, (1_000,), (100, 1_000), 1.0, 1),
+        **({"channels": lambda: channels.run(3, 300, 1.0, 1)} if GENERATOR == "wrk" else {}),
     },
 )
 
@@ -165,14 +175,17 @@ def test_the_page_renders_every_section(results: dict[str, Any], tmp_path: Path)
         "## 5.",
         "## 6.",
         "## 7.",
+        "## 8.",
         "## Machine",
     ):
         assert heading in page
-    assert "Failed" not in page and page.count("Not run") == (0 if HAVE_POSTGRES else 1)
+    assert "Failed" not in page and page.count("Not run") == (not HAVE_POSTGRES) + (
+        GENERATOR != "wrk"
+    )
     assert "not measured" not in page.lower()
-    # 16 targets judged on SQLite (3 of near-duplicates), 10 on PostgreSQL (two more are
-    # reported, not judged)
-    judged = 26 if HAVE_POSTGRES else 16
+    # 17 targets judged on SQLite (3 of near-duplicates, 1 of channels), 10 on PostgreSQL
+    # (two more are reported, not judged)
+    judged = 16 + (GENERATOR == "wrk") + 10 * HAVE_POSTGRES
     assert page.count("**met**") + page.count("**missed**") == judged
     json.dumps(results)  # the JSON file is written from exactly this
 
@@ -200,3 +213,12 @@ def test_near_duplicates_are_measured_through_the_real_pipeline(results: dict[st
     costs = results["sections"]["near_costs"]
     assert costs["catch_up"]["size"] == 300 and costs["index"][0]["size"] == 1_000
     assert set(costs["select"]["p50_ms"]) == {"100", "1000"}
+
+
+@pytest.mark.skipif(GENERATOR != "wrk", reason="no wrk: the section is not run")
+def test_many_channels_are_measured_beside_one(results: dict[str, Any]) -> None:
+    figures = results["sections"]["channels"]
+    assert figures["libraries"] == 3 and figures["images"] == 300
+    for side in ("one", "many"):
+        assert figures[side]["requests_per_second"] > 0
+        assert all(run["failures"] == 0 for run in figures[side]["runs"])
