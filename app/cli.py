@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sqlite3
 import sys
 import time
@@ -29,16 +28,14 @@ from dataclasses import asdict
 from pathlib import Path
 
 from app import cli_publishing
-from app.config import check_credentials, load_config
-from app.dropbox.client import DropboxClient
+from app.cli_state import LocalState, command_settings
 from app.errors import ConfigError, InvalidInput, UnpostedError
 from app.lanes import Lanes
-from app.log import setup_logging
 from app.main import create_app
 from app.metrics import Metrics
 from app.services.posted_state import LegacyImport, export_json, reset_posted
 from app.services.selection import SelectionService, SelectOptions
-from app.settings import Settings, load_settings
+from app.settings import Settings
 from app.state_dir import StateDir, StateDirError
 from app.sync.catch_up import CatchUp, CatchUpSummary
 from app.threaded_server import listen, serve_in_foreground
@@ -58,85 +55,9 @@ def command(name: str) -> Callable[[Command], Command]:
     return register
 
 
-def _settings() -> Settings:
-    settings = load_settings()
-    setup_logging(settings.log_level, settings.log_format)
-    return settings
-
-
-class _Local:
-    """The state as a command uses it: settings, configuration, and the store, defined.
-
-    A context manager: the store and any Dropbox client are closed on the way out.
-    """
-
-    def __init__(self, hold: str | None = None) -> None:
-        """``hold``: the command that must have the state directory to itself (see above)."""
-        self.settings = _settings()
-        self.config = load_config(self.settings, os.environ)
-        self._state_dir = StateDir(self.settings.state_dir)
-        if self.settings.database is not None:
-            pass  # PostgreSQL: replicas share the database, and no file is in STATE_DIR
-        elif hold:
-            self._state_dir.hold(hold)
-        else:
-            self._state_dir.check()
-        self._clients: dict[str, DropboxClient] = {}
-        try:
-            self.store = open_store(self.settings.state_dir, self.settings.database)
-        except BaseException:
-            self._state_dir.release()
-            raise
-        try:
-            self.store.define(
-                [library.spec for library in self.config.libraries.values()],
-                [channel.spec for channel in self.config.channels.values()],
-            )
-        except BaseException:
-            self.store.close()
-            self._state_dir.release()
-            raise
-
-    def channel(self, name: str | None) -> str:
-        """The channel a command acts on: the one named, or the default one."""
-        if name is None:
-            name = self.config.default_channel()
-            if name is None:
-                names = ", ".join(sorted(self.config.channels))
-                raise InvalidInput(f"several channels are served ({names}): add --channel NAME")
-        if name not in self.config.channels:
-            raise InvalidInput(f"no channel {name!r} in the configuration")
-        return name
-
-    def dropbox(self, library: str) -> DropboxClient:
-        spec = self.config.libraries[library]
-        if spec.spec.account not in self._clients:
-            check_credentials(self.config, self.settings)
-            self._clients[spec.spec.account] = DropboxClient(
-                self.settings, refresh_token=spec.refresh_token
-            )
-        return self._clients[spec.spec.account]
-
-    def dropbox_if_configured(self, library: str) -> DropboxClient | None:
-        """A client when credentials are set; an import needs one only for big images."""
-        try:
-            return self.dropbox(library)
-        except ConfigError:
-            return None
-
-    def __enter__(self) -> _Local:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for client in self._clients.values():
-            client.close()
-        self.store.close()
-        self._state_dir.release()
-
-
 @command("serve")
 def serve(args: argparse.Namespace) -> int:
-    settings = _settings()
+    settings = command_settings()
     settings.check_serve()
     with _held(settings, "serve"):
         app = create_app(settings)  # reads the configuration: a bad one stops us here
@@ -157,7 +78,7 @@ def _held(settings: Settings, command: str) -> AbstractContextManager[object]:
 
 @command("sync")
 def sync(args: argparse.Namespace) -> int:
-    with _Local(hold="sync") as local:
+    with LocalState(hold="sync") as local:
         kinds = FileKinds.of(local.settings.image_extensions, local.settings.sidecar_extensions)
         for name, library in local.config.libraries.items():
             with local.store.catch_up_turn(name) as mine:  # replicas may be running
@@ -184,7 +105,7 @@ class _ProgressLine:
 
 @command("status")
 def status(args: argparse.Namespace) -> int:
-    with _Local() as local:
+    with LocalState() as local:
         report = {
             "libraries": {name: asdict(local.store.library_status(name))
                           for name in local.config.libraries},
@@ -206,7 +127,7 @@ def demo(args: argparse.Namespace) -> int:
 
 @command("select")
 def select(args: argparse.Namespace) -> int:
-    with _Local() as local:
+    with LocalState() as local:
         channel = local.channel(args.channel)
         lanes = Lanes()
         try:
@@ -225,7 +146,7 @@ def select(args: argparse.Namespace) -> int:
 @command("import-legacy")
 def import_legacy(args: argparse.Namespace) -> int:
     raw = _read(args.file)
-    with _Local() as local:
+    with LocalState() as local:
         channel = local.channel(args.channel)
         legacy = LegacyImport(local.config, local.store, Metrics(), local.dropbox_if_configured)
         report = legacy.run(channel, raw)
@@ -235,7 +156,7 @@ def import_legacy(args: argparse.Namespace) -> int:
 
 @command("export-posted")
 def export_posted(args: argparse.Namespace) -> int:
-    with _Local() as local:
+    with LocalState() as local:
         document = export_json(local.store.export_posted(local.channel(args.channel)))
     _write_json(document, args.file)
     return 0
@@ -245,7 +166,7 @@ def export_posted(args: argparse.Namespace) -> int:
 def reset_posted_command(args: argparse.Namespace) -> int:
     if not args.yes:
         raise InvalidInput("reset-posted forgets every posted image; add --yes to confirm")
-    with _Local() as local:
+    with LocalState() as local:
         cleared = reset_posted(local.store, local.channel(args.channel))
     print(json.dumps(export_json(cleared), indent=2))
     return 0
@@ -256,7 +177,7 @@ def migrate_store(args: argparse.Namespace) -> int:
     from state.postgres.connection import where
     from state.postgres.from_sqlite import copy_from_sqlite
 
-    settings = _settings()
+    settings = command_settings()
     with StateDir(settings.state_dir).hold("migrate-store"):  # no service writes it meanwhile
         moved = copy_from_sqlite(settings.database_path, args.to)
     print(json.dumps(moved.as_json()))
@@ -337,7 +258,7 @@ def _on_local_state(name: str, run: cli_publishing.Run) -> Command:
     hold = name if name in cli_publishing.HOLDING else None
 
     def with_state(args: argparse.Namespace) -> int:
-        with _Local(hold=hold) as local:
+        with LocalState(hold=hold) as local:
             return run(args, local)
 
     return with_state

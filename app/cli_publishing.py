@@ -17,8 +17,9 @@ import json
 import re
 import sys
 from collections.abc import Callable, Coroutine, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
+from app.cli_state import LocalState
 from app.errors import InvalidInput
 from app.lanes import Lanes
 from app.metrics import Metrics
@@ -28,11 +29,8 @@ from app.sync.catch_up import CatchUp
 from state.changes import FileKinds
 from state.store import MAX_PAGE, HistoryPage, ImagePage, ImageQuery
 
-if TYPE_CHECKING:
-    from app.cli import _Local
-
 T = TypeVar("T")
-Run = Callable[[argparse.Namespace, "_Local"], int]
+Run = Callable[[argparse.Namespace, LocalState], int]
 COMMANDS: dict[str, Run] = {}
 HOLDING = frozenset({"resync"})
 """Commands that need the state directory to themselves: a re-list moves the cursor."""
@@ -47,7 +45,9 @@ def _command(name: str) -> Callable[[Run], Run]:
     return register
 
 
-def _with_selection(local: _Local, call: Callable[[SelectionService], Coroutine[Any, Any, T]]) -> T:
+def _with_selection(
+    local: LocalState, call: Callable[[SelectionService], Coroutine[Any, Any, T]]
+) -> T:
     lanes = Lanes()
     try:
         service = SelectionService(
@@ -64,7 +64,7 @@ def _print(document: object) -> None:
 
 
 @_command("posted")
-def posted(args: argparse.Namespace, local: _Local) -> int:
+def posted(args: argparse.Namespace, local: LocalState) -> int:
     channel = local.channel(args.channel)
     receipt = _with_selection(local, lambda service: service.posted(
         channel, args.content_hash, args.lease_id, args.sha256, args.archive))  # fmt: skip
@@ -73,7 +73,7 @@ def posted(args: argparse.Namespace, local: _Local) -> int:
 
 
 @_command("release")
-def release(args: argparse.Namespace, local: _Local) -> int:
+def release(args: argparse.Namespace, local: LocalState) -> int:
     channel = local.channel(args.channel)
 
     async def release_then_show(service: SelectionService) -> dict[str, str]:
@@ -85,7 +85,7 @@ def release(args: argparse.Namespace, local: _Local) -> int:
 
 
 @_command("renew")
-def renew(args: argparse.Namespace, local: _Local) -> int:
+def renew(args: argparse.Namespace, local: LocalState) -> int:
     channel = local.channel(args.channel)
     info = _with_selection(
         local, lambda service: service.renew(channel, args.lease_id, args.lease_seconds)
@@ -95,14 +95,14 @@ def renew(args: argparse.Namespace, local: _Local) -> int:
 
 
 @_command("hold")
-def hold(args: argparse.Namespace, local: _Local) -> int:
+def hold(args: argparse.Namespace, local: LocalState) -> int:
     held_at = local.store.hold(local.channel(args.channel), args.content_hash)
     _print({"content_hash": args.content_hash, "held": True, "held_at": held_at})
     return 0
 
 
 @_command("unhold")
-def unhold(args: argparse.Namespace, local: _Local) -> int:
+def unhold(args: argparse.Namespace, local: LocalState) -> int:
     if not local.store.unhold(local.channel(args.channel), args.content_hash):
         print("unposted: there was no hold on it; nothing changed", file=sys.stderr)
     _print({"content_hash": args.content_hash, "held": False, "held_at": None})
@@ -110,7 +110,7 @@ def unhold(args: argparse.Namespace, local: _Local) -> int:
 
 
 @_command("resync")
-def resync(args: argparse.Namespace, local: _Local) -> int:
+def resync(args: argparse.Namespace, local: LocalState) -> int:
     """A full re-list of the library (of ``--channel``, or ``--library``; default: every one)."""
     kinds = FileKinds.of(local.settings.image_extensions, local.settings.sidecar_extensions)
     for name in _libraries(args, local):
@@ -122,7 +122,7 @@ def resync(args: argparse.Namespace, local: _Local) -> int:
     return 0
 
 
-def _libraries(args: argparse.Namespace, local: _Local) -> list[str]:
+def _libraries(args: argparse.Namespace, local: LocalState) -> list[str]:
     if args.library is not None and args.channel is not None:
         raise InvalidInput("name a library or a channel, not both")
     if args.channel is not None:
@@ -133,7 +133,7 @@ def _libraries(args: argparse.Namespace, local: _Local) -> list[str]:
 
 
 @_command("images")
-def images(args: argparse.Namespace, local: _Local) -> int:
+def images(args: argparse.Namespace, local: LocalState) -> int:
     query = ImageQuery(args.state, args.name, args.after, args.limit)
     page = local.store.images(local.channel(args.channel), query)
     if args.json:
@@ -145,7 +145,7 @@ def images(args: argparse.Namespace, local: _Local) -> int:
 
 
 @_command("history")
-def history(args: argparse.Namespace, local: _Local) -> int:
+def history(args: argparse.Namespace, local: LocalState) -> int:
     page = local.store.history(local.channel(args.channel), args.after, args.limit)
     if args.json:
         _print(history_json(page))

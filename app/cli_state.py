@@ -1,0 +1,93 @@
+"""The state as a command sees it: settings, configuration, the store, Dropbox clients.
+
+Shared by ``app.cli`` and ``app.cli_publishing``; the state directory's rules (who
+holds it, who only checks it) are ``app.cli``'s module docstring's.
+"""
+
+from __future__ import annotations
+
+import os
+
+from app.config import check_credentials, load_config
+from app.dropbox.client import DropboxClient
+from app.errors import ConfigError, InvalidInput
+from app.log import setup_logging
+from app.settings import Settings, load_settings
+from app.state_dir import StateDir
+from state import open_store
+
+
+def command_settings() -> Settings:
+    settings = load_settings()
+    setup_logging(settings.log_level, settings.log_format)
+    return settings
+
+
+class LocalState:
+    """The state as a command uses it: settings, configuration, and the store, defined.
+
+    A context manager: the store and any Dropbox client are closed on the way out.
+    """
+
+    def __init__(self, hold: str | None = None) -> None:
+        """``hold``: the command that must have the state directory to itself (see above)."""
+        self.settings = command_settings()
+        self.config = load_config(self.settings, os.environ)
+        self._state_dir = StateDir(self.settings.state_dir)
+        if self.settings.database is not None:
+            pass  # PostgreSQL: replicas share the database, and no file is in STATE_DIR
+        elif hold:
+            self._state_dir.hold(hold)
+        else:
+            self._state_dir.check()
+        self._clients: dict[str, DropboxClient] = {}
+        try:
+            self.store = open_store(self.settings.state_dir, self.settings.database)
+        except BaseException:
+            self._state_dir.release()
+            raise
+        try:
+            self.store.define(
+                [library.spec for library in self.config.libraries.values()],
+                [channel.spec for channel in self.config.channels.values()],
+            )
+        except BaseException:
+            self.store.close()
+            self._state_dir.release()
+            raise
+
+    def channel(self, name: str | None) -> str:
+        """The channel a command acts on: the one named, or the default one."""
+        if name is None:
+            name = self.config.default_channel()
+            if name is None:
+                names = ", ".join(sorted(self.config.channels))
+                raise InvalidInput(f"several channels are served ({names}): add --channel NAME")
+        if name not in self.config.channels:
+            raise InvalidInput(f"no channel {name!r} in the configuration")
+        return name
+
+    def dropbox(self, library: str) -> DropboxClient:
+        spec = self.config.libraries[library]
+        if spec.spec.account not in self._clients:
+            check_credentials(self.config, self.settings)
+            self._clients[spec.spec.account] = DropboxClient(
+                self.settings, refresh_token=spec.refresh_token
+            )
+        return self._clients[spec.spec.account]
+
+    def dropbox_if_configured(self, library: str) -> DropboxClient | None:
+        """A client when credentials are set; an import needs one only for big images."""
+        try:
+            return self.dropbox(library)
+        except ConfigError:
+            return None
+
+    def __enter__(self) -> LocalState:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for client in self._clients.values():
+            client.close()
+        self.store.close()
+        self._state_dir.release()
