@@ -444,7 +444,13 @@ WHEN new.near_posted != old.near_posted BEGIN
 END;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)
+_V6 = """
+-- The images waiting for their digest, read after every catch-up: from an index of their
+-- own, not a scan of the library's images (10 ms at 100k, and growing with it).
+CREATE INDEX images_pending ON images (library_id, size) WHERE pending = 1;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

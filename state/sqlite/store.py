@@ -188,7 +188,8 @@ class SqliteStore:
     def pending_images(self, library: str) -> list[LargeImage]:
         with self._read() as db:
             rows = db.execute(
-                "SELECT i.content_hash, f.path_display, i.size FROM images AS i"
+                "SELECT i.content_hash, f.path_display, i.size"
+                " FROM images AS i INDEXED BY images_pending"
                 " JOIN files AS f ON f.library_id = i.library_id AND f.path_lower = i.path_lower"
                 " WHERE i.library_id = ? AND i.pending = 1 ORDER BY i.size",
                 (_library_id(db, library),),

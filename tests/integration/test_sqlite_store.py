@@ -176,20 +176,22 @@ def test_the_hot_paths_read_indexes_only(tmp_path: Path) -> None:
         if any(_walks(step) for step in plan) and not first_rows:
             problems[sql] = plan
     assert len(statements) > 50
-    assert problems == {}
+    assert problems == {}, "\n".join(f"{k} -> {v}" for k, v in problems.items())
 
 
-_WHOLE_LIBRARY = re.compile(
-    r"^SEARCH (files|images|queue|posted|leases|fingerprints|to_fingerprint|near_members"
-    r"|near_groups|near_apart) .*\((library|channel)_id=\?\)$"
-)
+# Any table, under its name or an alias, searched by nothing but its library or channel;
+# but a library's channels, and its images waiting for a digest (a partial index), are few.
+_WHOLE_LIBRARY = re.compile(r"^SEARCH \w+ .*\((library|channel)_id=\?\)$")
+_FEW = re.compile(r"^SEARCH channels |USING INDEX images_pending ")
 
 
 def _walks(step: str) -> bool:
     """A plan step that reads a whole table, or every row of a library or channel (unless
     it reads an index in order and stops at its ``LIMIT``: the ordered policies)."""
     return (
-        step.startswith("SCAN") and step != "SCAN CONSTANT ROW" or bool(_WHOLE_LIBRARY.match(step))
+        step.startswith("SCAN")
+        and step != "SCAN CONSTANT ROW"
+        or bool(_WHOLE_LIBRARY.match(step) and not _FEW.search(step))
     )
 
 
@@ -210,6 +212,7 @@ def _hot_paths(harness: Harness) -> None:
     harness.clock.now += 3600
     store.reclaim_expired(10)
     harness.change(image("/p/new.jpg", "new"), gone("/p/9.jpg"), image("/p/5.jpg", "5b"))
+    store.pending_images("lib")  # after every catch-up
     store.archive_paths("lib", digest("1"))
 
 
