@@ -21,11 +21,30 @@ image's paths, the folder, and the catalog, and ends only by release, post or ex
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from state.hashing import BLOCK_SIZE
 from state.store import ImageState, LeaseState, WhenExhausted
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """A channel as either backend's queue needs it: its row id and current cycle."""
+
+    id: int
+    cycle: int
+
+
+@dataclass(frozen=True, slots=True)
+class NewImage:
+    """Content new to a library, as each channel's queue receives it."""
+
+    content_hash: str
+    name_lower: str
+    server_modified: str
+    pending: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,3 +124,9 @@ def iso(timestamp: float) -> str:
     """Seconds since the epoch as Dropbox writes times: ``YYYY-MM-DDTHH:MM:SSZ``."""
     moment = datetime.fromtimestamp(timestamp, UTC).replace(microsecond=0)
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def new_lease_id() -> str:
+    """A lease's id: 128 random bits in hex, which a command line never takes for an
+    option (a URL-safe token may begin with "-")."""
+    return secrets.token_hex(16)

@@ -1,18 +1,9 @@
 """A channel's images and history a page at a time, each listing read along one index.
 
-The PostgreSQL counterpart of ``state.sqlite.browse``, statement for statement; its
-notes follow, with SQLite's ``INDEXED BY`` left to PostgreSQL's planner.
-
-
-Each listing walks an index in its order and stops after a page: the pool by name
-(``queue_by_name``), running leases by expiry (``leases_by_channel_expiry``), holds by
-time (``holds_by_time``), posts by time (``posted_history``), and a name prefix by name
-(``files_by_name``, the representative file only, so duplicates show once). The next
-page resumes after the last key shown (a row-value comparison the index answers), so
-page 1,000 costs what page 1 does. Conditions that decide the state are lookups by
-primary key per row. ``INDEXED BY`` where a query reads ``files``: without statistics,
-SQLite would rather walk the primary key's ``library_id`` (the whole library) than a
-two-column index. Every function runs inside the caller's transaction.
+The PostgreSQL counterpart of ``state.sqlite.browse``, statement for statement (its
+docstring says which index each listing walks and how a page resumes), with SQLite's
+``INDEXED BY`` left to PostgreSQL's planner. Every function runs inside the caller's
+transaction.
 """
 
 from __future__ import annotations

@@ -21,16 +21,10 @@ from dataclasses import dataclass
 
 from state.errors import UnknownName
 from state.postgres.connection import Db
+from state.rules import Channel as Channel  # one definition for both backends
 from state.rules import ImageInChannel, is_available
+from state.rules import NewImage as NewImage
 from state.store import SelectPolicy, WhenExhausted
-
-
-@dataclass(frozen=True, slots=True)
-class Channel:
-    """A channel as the queue needs it: its row id and current cycle."""
-
-    id: int
-    cycle: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,14 +37,6 @@ class Locked:
     policy: SelectPolicy
     exhausted: WhenExhausted
     ready: bool
-
-
-@dataclass(frozen=True, slots=True)
-class NewImage:
-    content_hash: str
-    name_lower: str
-    server_modified: str
-    pending: bool
 
 
 def lock_channel(db: Db, name: str, lock: bool = True) -> Locked:

@@ -15,26 +15,11 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
+from state.rules import Channel as Channel  # one definition for both backends
 from state.rules import ImageInChannel, is_available
+from state.rules import NewImage as NewImage
 from state.sqlite.lookup import where_in
-
-
-@dataclass(frozen=True, slots=True)
-class Channel:
-    """A channel as the queue needs it: its row id and current cycle."""
-
-    id: int
-    cycle: int
-
-
-@dataclass(frozen=True, slots=True)
-class NewImage:
-    content_hash: str
-    name_lower: str
-    server_modified: str
-    pending: bool
 
 
 def channels_of(db: sqlite3.Connection, library_id: int) -> list[Channel]:
