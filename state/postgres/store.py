@@ -14,7 +14,6 @@ side of the store is ``state.postgres.sync``.
 from __future__ import annotations
 
 import random
-import secrets
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
@@ -36,7 +35,7 @@ from state.postgres.near_duplicates import NearRole
 from state.postgres.reports import channel_status, library_status
 from state.postgres.schema import migrate
 from state.postgres.turns import Turns
-from state.rules import iso, turns_cycle
+from state.rules import iso, new_lease_id, turns_cycle
 from state.store import (
     ChannelDef,
     ChannelStatus,
@@ -133,7 +132,7 @@ class PostgresStore(NearRole):
             file = self._choose(db, locked, now)
         lease = None
         if posted_at is None and not request.dry_run:
-            lease_id = secrets.token_urlsafe(16)
+            lease_id = new_lease_id()
             expires_at = now + request.lease_seconds
             lease = Lease(id=lease_id, expires_at=iso(expires_at))
             leases.grant(db, channel.id, str(file[8]), lease_id, expires_at)

@@ -10,7 +10,6 @@ own errors leave as ours: a database another process holds past ``BUSY_SECONDS``
 from __future__ import annotations
 
 import random
-import secrets
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -28,7 +27,7 @@ from state.errors import (
     UnknownName,
 )
 from state.hashing import BLOCK_SIZE
-from state.rules import iso, turns_cycle
+from state.rules import iso, new_lease_id, turns_cycle
 from state.similarity import Fingerprint
 from state.sqlite import browse, catalog, holds, leases, near, posted, queue, selection
 from state.sqlite.connections import Connections, Trace
@@ -245,7 +244,7 @@ class SqliteStore:
             file = selection.representative(db, library_id, content_hash)
         lease = None
         if posted_at is None and not request.dry_run:
-            lease_id = secrets.token_urlsafe(16)
+            lease_id = new_lease_id()
             lease, expires_at = selection.new_lease(lease_id, now, request.lease_seconds)
             leases.grant(db, channel.id, content_hash, lease_id, expires_at)
         return selection.describe(db, file, lease, posted_at, channel.id)
