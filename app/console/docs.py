@@ -58,7 +58,7 @@ SWAGGER_UI = DocsPage(
     options={
         "url": "/openapi.json", "layout": "BaseLayout", "deepLinking": True,
         "persistAuthorization": True,
-        "validatorUrl": None,  # else a badge is asked of validator.swagger.io
+        "validatorUrl": None,  # never a badge from validator.swagger.io, whatever the layout
     },
 )  # fmt: skip
 REDOC = DocsPage(
