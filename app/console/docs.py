@@ -11,7 +11,8 @@ console's cookie, so no other site can make a browser call it.
 Both pages work without internet: Swagger UI and ReDoc are the service's own files
 (``static/vendor``, releases pinned in the Makefile, ``make vendor-docs``), started by
 ``static/api-docs.js`` with the options below, in the system's fonts, under the console's
-headers. Nothing on them asks another host for anything, and their policy allows no other.
+headers. Nothing on them asks another host for anything (ReDoc's one remote address, of
+Redocly's logo, is emptied when the files are updated), and their policy allows no other.
 """
 
 from __future__ import annotations
