@@ -17,6 +17,7 @@ import secrets
 import httpx
 import pytest
 from playwright.sync_api import ConsoleMessage, Locator, Page, Response, expect
+from playwright.sync_api import Error as PlaywrightError
 
 from tests.browser.conftest import OfflineBrowser
 from tests.integration.conftest import Service, StartService
@@ -152,3 +153,6 @@ def test_the_offline_browser_reaches_no_other_host(offline_browser: OfflineBrows
     page = offline_browser.context.new_page()
     outcome = page.evaluate("fetch('http://example.com/x').then(() => 'sent', () => 'failed')")
     assert outcome == "failed" and offline_browser.elsewhere == ["http://example.com/x"]
+    offline_browser.context.unroute("**/*")  # and without the recorder, no name resolves
+    with pytest.raises(PlaywrightError, match="ERR_NAME_NOT_RESOLVED"):
+        page.goto("http://example.com/")
