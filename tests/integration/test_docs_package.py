@@ -19,8 +19,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCES = ["pyproject.toml", "README.md", "app", "webhooks", "state", "emulator", "bench"]
-CACHES = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", "vendor.new")
+# The checkout, less what no build reads (and what a build would leave behind).
+NOT_BUILT = shutil.ignore_patterns(
+    ".git", ".venv", "var", "tests", "docs", "demo-data", "build", "*.egg-info", "__pycache__",
+    "*.pyc", ".*_cache", ".hypothesis", "vendor.new",
+)  # fmt: skip
 # Run by the installed copy: fetch every static file through its own route.
 SERVE = """
 import hashlib, sys
@@ -37,13 +40,8 @@ for name in console._STATIC:
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    source = tmp_path_factory.mktemp("source")
-    for name in SOURCES:
-        path = ROOT / name
-        if path.is_dir():
-            shutil.copytree(path, source / name, ignore=CACHES)
-        else:
-            shutil.copy2(path, source / name)
+    source = tmp_path_factory.mktemp("build") / "source"
+    shutil.copytree(ROOT, source, ignore=NOT_BUILT)
     out = tmp_path_factory.mktemp("wheel")
     pip = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(out)]
     subprocess.run([*pip, str(source)], check=True, capture_output=True, timeout=240)
