@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run test lint browser unit bench reliability clean
+.PHONY: setup run test lint browser unit bench reliability vendor-docs clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "unposted needs Python 3.11 or newer")'
@@ -50,6 +50,30 @@ bench: setup
 
 reliability: setup
 	$(BIN)/python -m pytest tests/reliability --long
+
+# /docs and /redoc serve Swagger UI and ReDoc from app/console/static/vendor, never a CDN.
+# `make vendor-docs` replaces those files with the releases pinned here, from the npm registry:
+# the bundles, Swagger UI's stylesheet and the licences. ReDoc's sidebar shows Redocly's logo
+# from its CDN, always: its address is emptied (the image is then not drawn, nothing fetched).
+SWAGGER_UI_DIST := 5.35.0
+REDOC := 2.5.4
+VENDOR := app/console/static/vendor
+REDOC_LOGO := https://cdn.redoc.ly/redoc/logo-mini.svg
+
+vendor-docs:
+	rm -rf $(VENDOR).new && mkdir -p $(VENDOR).new/swagger-ui $(VENDOR).new/redoc
+	cd $(VENDOR).new && npm pack --silent swagger-ui-dist@$(SWAGGER_UI_DIST) redoc@$(REDOC) >/dev/null
+	tar -xzf $(VENDOR).new/swagger-ui-dist-$(SWAGGER_UI_DIST).tgz -C $(VENDOR).new/swagger-ui \
+		--strip-components=1 package/LICENSE package/NOTICE package/swagger-ui.css \
+		package/swagger-ui-bundle.js package/swagger-ui-bundle.js.LICENSE.txt
+	tar -xzf $(VENDOR).new/redoc-$(REDOC).tgz -C $(VENDOR).new/redoc --strip-components=1 package/LICENSE
+	tar -xzf $(VENDOR).new/redoc-$(REDOC).tgz -C $(VENDOR).new/redoc --strip-components=2 \
+		package/bundles/redoc.standalone.js package/bundles/redoc.standalone.js.LICENSE.txt
+	$(PYTHON) -c 'import pathlib, sys; f = pathlib.Path(sys.argv[1]); text = f.read_text("utf-8"); \
+		text.count(sys.argv[2]) == 1 or sys.exit("vendor-docs: the ReDoc logo address changed"); \
+		f.write_text(text.replace(sys.argv[2], ""), "utf-8")' $(VENDOR).new/redoc/redoc.standalone.js $(REDOC_LOGO)
+	printf 'swagger-ui-dist %s\nredoc %s\n' $(SWAGGER_UI_DIST) $(REDOC) > $(VENDOR).new/VERSIONS
+	rm $(VENDOR).new/*.tgz && rm -rf $(VENDOR) && mv $(VENDOR).new $(VENDOR)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache var

@@ -18,15 +18,22 @@ from fastapi.responses import Response
 
 from app.console import actions, docs, groups, history, overview, pictures, signin
 
+CSS, SCRIPT, SVG = "text/css; charset=utf-8", "text/javascript; charset=utf-8", "image/svg+xml"
 _STATIC = {
-    "console.css": "text/css; charset=utf-8",
-    "console.js": "text/javascript; charset=utf-8",
-    "placeholder.svg": "image/svg+xml",
+    "console.css": CSS,
+    "console.js": SCRIPT,
+    "placeholder.svg": SVG,
+    "favicon.svg": SVG,
+    "api-docs.js": SCRIPT,
+    # Swagger UI and ReDoc, for /docs and /redoc (`make vendor-docs` updates them).
+    "vendor/swagger-ui/swagger-ui.css": CSS,
+    "vendor/swagger-ui/swagger-ui-bundle.js": SCRIPT,
+    "vendor/redoc/redoc.standalone.js": SCRIPT,
 }
 static = APIRouter(include_in_schema=False)
 
 
-@static.get("/console/static/{name}")
+@static.get("/console/static/{name:path}")
 async def static_file(name: str) -> Response:
     if name not in _STATIC:
         raise HTTPException(404, "no such file")

@@ -4,7 +4,10 @@ Playwright never downloads a browser here: it drives Debian's ``chromium`` (``ma
 installs it when it can). Where none can be had, the tests skip with one loud line, unless
 ``CI`` is set: there a missing browser is a failure, not a skip. Each test gets a fresh
 profile in its own temporary directory, on a closed network (no updates, sync or
-first-run pages).
+first-run pages). ``offline_browser`` is one with no network beyond the machine: it knows
+the service as ``http://unposted.test:PORT`` (127.0.0.1, as a deployment's own name would
+be, not one that pages treat as local), no other name resolves, and each request for
+another host is aborted and kept in ``.elsewhere``.
 """
 
 from __future__ import annotations
@@ -13,11 +16,14 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
+from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import BrowserContext, Error, Playwright, sync_playwright
+from playwright.sync_api import BrowserContext, Error, Playwright, Route, sync_playwright
 
 from tests.integration.conftest import (  # noqa: F401  (shared fixtures)
+    Service,
     emulator,
     emulator_server,
     start_service,
@@ -30,7 +36,7 @@ ARGS = [
 ]  # fmt: skip
 
 
-def _no_browser(reason: str) -> None:
+def _no_browser(reason: str) -> NoReturn:
     message = f"NO BROWSER: {reason}; the console's browser tests did not run"
     if os.environ.get("CI"):
         pytest.fail(message + " (CI is set: a browser is required)")
@@ -49,13 +55,47 @@ def playwright() -> Iterator[Playwright]:
 
 @pytest.fixture
 def browser(playwright: Playwright, tmp_path: Path) -> Iterator[BrowserContext]:
+    context = _launch(playwright, tmp_path, ARGS)
+    yield context
+    context.close()
+
+
+class OfflineBrowser:
+    """A browser whose requests reach ``HOST`` (127.0.0.1) only; ``elsewhere`` lists what
+    was asked of any other host (each aborted before it left)."""
+
+    HOST = "unposted.test"
+
+    def __init__(self, context: BrowserContext) -> None:
+        self.context = context
+        self.elsewhere: list[str] = []
+        context.route("**/*", self._only_here)
+
+    def base_url(self, service: Service) -> str:
+        return service.base_url.replace("127.0.0.1", self.HOST)
+
+    def _only_here(self, route: Route) -> None:
+        if urlsplit(route.request.url).hostname == self.HOST:
+            route.continue_()
+        else:
+            self.elsewhere.append(route.request.url)
+            route.abort("internetdisconnected")
+
+
+@pytest.fixture
+def offline_browser(playwright: Playwright, tmp_path: Path) -> Iterator[OfflineBrowser]:
+    rules = f"--host-resolver-rules=MAP {OfflineBrowser.HOST} 127.0.0.1, MAP * ~NOTFOUND"
+    context = _launch(playwright, tmp_path, [*ARGS, rules])
+    yield OfflineBrowser(context)
+    context.close()
+
+
+def _launch(playwright: Playwright, tmp_path: Path, args: list[str]) -> BrowserContext:
     executable = CHROMIUM if os.access(CHROMIUM, os.X_OK) else shutil.which("chromium")
     try:
-        context = playwright.chromium.launch_persistent_context(
-            tmp_path / "profile", executable_path=executable, headless=True, args=ARGS,
+        return playwright.chromium.launch_persistent_context(
+            tmp_path / "profile", executable_path=executable, headless=True, args=args,
             viewport={"width": 1280, "height": 860},
         )  # fmt: skip
     except Error as exc:
         _no_browser(f"{executable} did not start ({str(exc).splitlines()[0]})")
-    yield context
-    context.close()

@@ -209,6 +209,21 @@ def test_the_documents_for_people(photos: Service, person: httpx.Client) -> None
     assert not any(path.startswith("/console") for path in document["paths"])
 
 
+@pytest.mark.parametrize("path", ["/docs", "/redoc"])
+def test_the_documents_pages_name_no_other_host(person: httpx.Client, path: str) -> None:
+    page = person.get(path)
+    console = person.get("/")
+    for name in ("x-frame-options", "x-content-type-options", "referrer-policy", "cache-control"):
+        assert page.headers[name] == console.headers[name]
+    assert "http" not in page.headers["content-security-policy"]
+    assert not re.search(r"https?:|//", page.text)  # no address outside this service
+    files = re.findall(r'(?:src|href)="(/[^"]+)"', page.text)
+    assert len(files) >= 3 and "/console/static/favicon.svg" in files
+    for file in files:
+        reply = person.get(file)
+        assert reply.status_code == 200 and reply.headers["x-content-type-options"] == "nosniff"
+
+
 def test_tokens_never_reach_pages_or_logs(
     photos: Service, caplog: pytest.LogCaptureFixture
 ) -> None:
