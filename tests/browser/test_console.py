@@ -25,7 +25,7 @@ from emulator import Emulator
 from tests.conftest import API_TOKEN
 from tests.integration.conftest import Service, StartService
 
-CHANNEL_TOKEN = "second-channel-token-0001"
+CHANNEL_TOKEN = "second-channel-token-0001-0123456789"
 CONFIG = """
 [libraries.photos]
 folder = "/Photos"

@@ -19,7 +19,11 @@ from tests.conftest import API_TOKEN
 from tests.integration.conftest import Service, StartService
 from tests.waiting import wait_until
 
-TOKENS = {"a-instagram": "insta-token-0001", "a-telegram": "tele-token-0002", "b-feed": "feed-3"}
+TOKENS = {
+    "a-instagram": "insta-token-0001-0123456789abcdefghij",
+    "a-telegram": "tele-token-0002-0123456789abcdefghij",
+    "b-feed": "feed-token-0003-0123456789abcdefghij",
+}
 ENVIRON = {
     "BRAND_B_REFRESH": "",  # filled in by the fixture: the second account's refresh token
     "INSTA_TOKEN": TOKENS["a-instagram"],
