@@ -49,7 +49,7 @@ def create_app(
     check_credentials(config, settings)
     tokens = Tokens(settings.api_token, {n: c.api_token for n, c in config.channels.items()})
     console = ConsoleAccess.build(Sessions(session_key(settings.api_token)), tokens)
-    guessing = throttle or Throttle()
+    guessing = Throttle() if throttle is None else throttle
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
