@@ -132,7 +132,7 @@ def test_a_person_holds_posts_and_sees_the_history(
 
     selected = select_everything(console)
     assert held_hash not in selected and len(selected) == 65 - 2
-    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("button", name="Sign out", exact=True).click()
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
 
 
