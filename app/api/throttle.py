@@ -78,7 +78,9 @@ class Throttle:
             while len(self._failures) > self._addresses:
                 self._failures.popitem(last=False)
 
-    def __len__(self) -> int:
+    @property
+    def tracked(self) -> int:
+        """How many addresses it remembers now."""
         return len(self._failures)
 
     def count_failure(self, request: Request) -> None:

@@ -48,7 +48,7 @@ def test_env_example_holds_the_placeholder_that_serve_refuses() -> None:
         ("ab", {}, "API_TOKEN is shorter than 32"),
         (GOOD, {"shop": "y" * 10}, "channel shop is shorter than 32"),
         (GOOD, {"shop": PLACEHOLDER}, "channel shop is the placeholder"),
-        (GOOD, {"shop": OTHER, "feed": OTHER}, "channel feed is the same as the token of channel shop"),
+        (GOOD, {"shop": OTHER, "feed": OTHER}, "feed is the same as the token of channel shop"),
         (GOOD, {"shop": GOOD}, "channel shop is the same as API_TOKEN"),
     ],
 )  # fmt: skip
@@ -106,5 +106,5 @@ def test_throttle_memory_is_bounded_forgetting_the_oldest() -> None:
     throttle.failed("first")
     for n in range(1000):
         throttle.failed(f"10.0.{n // 256}.{n % 256}")
-    assert len(throttle) == 100
+    assert throttle.tracked == 100
     assert throttle.wait("first") == 0 and throttle.wait("10.0.3.231") == 60
