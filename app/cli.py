@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sqlite3
 import sys
 import time
@@ -28,7 +29,9 @@ from dataclasses import asdict
 from pathlib import Path
 
 from app import cli_publishing
+from app.api.access import check_tokens
 from app.cli_state import LocalState, command_settings
+from app.config import load_config
 from app.errors import ConfigError, InvalidInput, UnpostedError
 from app.lanes import Lanes
 from app.main import create_app
@@ -59,6 +62,8 @@ def command(name: str) -> Callable[[Command], Command]:
 def serve(args: argparse.Namespace) -> int:
     settings = command_settings()
     settings.check_serve()
+    config = load_config(settings, os.environ)
+    check_tokens(settings.api_token, {n: c.api_token for n, c in config.channels.items()})
     with _held(settings, "serve"):
         app = create_app(settings)  # reads the configuration: a bad one stops us here
         # Refuse a torn or newer database, or one out of reach, before binding.

@@ -22,6 +22,7 @@ from app.api.body_guard import BodyGuard
 from app.api.deps import install
 from app.api.errors import ERROR_RESPONSES, install_error_handlers
 from app.api.routes import admin, health, history, images, posted, select, status, webhook
+from app.api.throttle import Throttle
 from app.config import check_credentials, load_config
 from app.console import install_console
 from app.console.session import Sessions, session_key
@@ -39,14 +40,16 @@ def create_app(
     retry: RetryPolicy | None = None,
     environ: Mapping[str, str] | None = None,
     body_timeout: float = BODY_TIMEOUT_SECONDS,
+    throttle: Throttle | None = None,
 ) -> FastAPI:
     """The app; ``retry`` lets tests shorten Dropbox backoffs, ``body_timeout`` the wait
-    for a slow request body; ``environ`` holds the variables a configuration file names
-    (default: the process environment)."""
+    for a slow request body, ``throttle`` give guessing its own clock; ``environ`` holds
+    the variables a configuration file names (default: the process environment)."""
     config = load_config(settings, os.environ if environ is None else environ)
     check_credentials(config, settings)
     tokens = Tokens(settings.api_token, {n: c.api_token for n, c in config.channels.items()})
     console = ConsoleAccess.build(Sessions(session_key(settings.api_token)), tokens)
+    guessing = Throttle() if throttle is None else throttle
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -56,6 +59,7 @@ def create_app(
             lanes=runtime.lanes, metrics=runtime.metrics, selection=runtime.selection,
             legacy=runtime.legacy, workers=runtime.workers, inboxes=runtime.inboxes,
             readiness=runtime.unready_reasons, pictures=runtime.pictures, console=console,
+            throttle=guessing,
         )  # fmt: skip
         app.state.runtime = runtime  # for tests and benchmarks to observe; routes never use it
         await runtime.start()

@@ -57,7 +57,7 @@ from emulator import Emulator, EmulatorServer
 
 IMAGE_SIZE = 16 * 1024
 FRACTIONS = (0.0, 0.5, 0.99, 1.0)
-API_TOKEN = "bench-api-token"
+API_TOKEN = "bench-api-token-0123456789abcdefghij"
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 
 

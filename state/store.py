@@ -11,7 +11,9 @@ callers:
 - ``Browsing``: people looking through a channel's images and history, a page at a
   time, and holding images out of its selection;
 - ``NearDuplicates``: the hashing worker's backlog and fingerprints, groups of
-  near-duplicates per channel, and an operator's split of a wrong group.
+  near-duplicates per channel, and an operator's split of a wrong group;
+- ``ConsoleSessions``: the console's signed-in sessions, so that signing out ends one at
+  once on every replica.
 
 ``Store`` is all of them, plus ``define`` (bring the configured libraries and channels
 into the state) and ``close``. ``state.open_store`` picks a backend (SQLite, for one
@@ -518,8 +520,35 @@ class NearDuplicates(Protocol):
         ...
 
 
+class ConsoleSessions(Protocol):
+    """Sessions of people signed in to the console, by record: the console keeps the key
+    of each in its signed cookie (a digest of the cookie's session id, never a token)."""
+
+    def open_session(self, record: str, holder: str, expires_at: float) -> None:
+        """Record a new session (and forget those that have expired)."""
+        ...
+
+    def session_open(self, record: str) -> bool:
+        """Whether the session is recorded and has not expired."""
+        ...
+
+    def end_session(self, record: str) -> None: ...
+
+    def end_every_session(self) -> int:
+        """Sign everyone out; returns how many sessions ended."""
+        ...
+
+
 class Store(
-    CatalogSync, Selections, PostedState, LegacyLookup, Reports, Browsing, NearDuplicates, Protocol
+    CatalogSync,
+    Selections,
+    PostedState,
+    LegacyLookup,
+    Reports,
+    Browsing,
+    NearDuplicates,
+    ConsoleSessions,
+    Protocol,
 ):
     def define(
         self, libraries: Sequence[LibraryDef], channels: Sequence[ChannelDef]

@@ -12,7 +12,7 @@ import pytest
 from app.settings import Settings
 from tests import postgres
 
-API_TOKEN = "test-api-token-0123456789"
+API_TOKEN = "test-api-token-0123456789abcdefghij"
 APP_SECRET = "test-app-secret"
 
 MakeSettings = Callable[..., Settings]

@@ -1,17 +1,31 @@
 """Who may call what: the operator's token reaches everything, a channel's token its channel.
 
-Every offered token is compared with every configured one, each in constant time and
-without stopping at the first match, so neither the answer's timing nor its content
-says how close a guess came or which channel a token would have reached.
+An offered token is looked up by its SHA-256 digest, in one dictionary lookup whatever
+the number of channels. The lookup's timing depends only on the digest of the guess,
+which says nothing about any configured token, so neither the answer's timing nor its
+content says how close a guess came or which channel a token would have reached; and a
+guess costs the same from an address the throttle has stopped (``app.api.throttle``) as
+from anyone, which is what lets a right token through from there.
+
+``check_tokens`` is what ``serve`` asks of the tokens before it starts: long enough, not
+the published placeholder, not shared.
 """
 
 from __future__ import annotations
 
-import hmac
-from collections.abc import Callable
+import hashlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from pydantic import SecretStr
+
+from app.errors import ConfigError
+
+PLACEHOLDER = "REPLACE-ME-with-the-output-of-the-command-above"
+"""``API_TOKEN`` in ``.env.example``; ``serve`` refuses it, and the one it had before."""
+_REFUSED = frozenset({PLACEHOLDER, "change-me-to-a-long-random-token"})
+MIN_LENGTH = 32
+MAKE_ONE = 'make one with: python -c "import secrets; print(secrets.token_urlsafe(32))"'
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,34 +38,49 @@ class Caller:
 
 
 class Tokens:
-    def __init__(self, operator: SecretStr | None, channels: dict[str, SecretStr | None]) -> None:
-        self._operator = _bytes(operator)
-        self._channels = [(name, _bytes(token)) for name, token in channels.items() if token]
+    def __init__(
+        self, operator: SecretStr | None, channels: Mapping[str, SecretStr | None]
+    ) -> None:
+        given = {name: token.get_secret_value() for name, token in channels.items() if token}
+        boss = operator.get_secret_value() if operator else ""
+        self._plain = {
+            token: Caller(token == boss, frozenset(n for n, t in given.items() if t == token))
+            for token in {*given.values(), boss} - {""}
+        }
+        self._by_digest = {_digest(token): who for token, who in self._plain.items()}
 
     def caller(self, offered: str | None) -> Caller | None:
         """Whom ``offered`` identifies, or None for no token or a wrong one."""
         if not offered:
             return None
-        given = offered.encode()
-        operator = bool(self._operator) and hmac.compare_digest(given, self._operator)
-        channels = frozenset(
-            name for name, token in self._channels if hmac.compare_digest(given, token)
-        )
-        if not operator and not channels:
-            return None
-        return Caller(operator, channels)
+        return self._by_digest.get(_digest(offered))
 
     def by_fingerprint(self, fingerprint: Callable[[str], str]) -> dict[str, Caller]:
         """Whom each configured token identifies, keyed by ``fingerprint(token)``: how a
         console session names its holder without keeping the token."""
-        tokens = {token for _, token in self._channels} | {self._operator} - {b""}
-        found = {}
-        for token in tokens:
-            who = self.caller(token.decode())
-            if who is not None:
-                found[fingerprint(token.decode())] = who
-        return found
+        return {fingerprint(token): who for token, who in self._plain.items()}
 
 
-def _bytes(token: SecretStr | None) -> bytes:
-    return token.get_secret_value().encode() if token else b""
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode("utf-8", "surrogateescape")).digest()
+
+
+def check_tokens(operator: SecretStr | None, channels: Mapping[str, SecretStr | None]) -> None:
+    """Refuse tokens a guess, a README or a neighbour could supply: shorter than
+    ``MIN_LENGTH``, the placeholder, one channel's token shared with another or with
+    ``API_TOKEN``. The message names the variable's role, never the token."""
+    named = [("API_TOKEN", operator)] + [
+        (f"the token of channel {name}", token) for name, token in channels.items()
+    ]
+    seen: dict[str, str] = {}
+    for who, secret in named:
+        token = secret.get_secret_value() if secret else ""
+        if not token:
+            continue
+        if token in _REFUSED:
+            raise ConfigError(f"{who} is the placeholder of .env.example; {MAKE_ONE}")
+        if len(token) < MIN_LENGTH:
+            raise ConfigError(f"{who} is shorter than {MIN_LENGTH} characters; {MAKE_ONE}")
+        if token in seen:
+            raise ConfigError(f"{who} is the same as {seen[token]}: give each its own; {MAKE_ONE}")
+        seen[token] = who

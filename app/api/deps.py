@@ -2,9 +2,10 @@
 
 The lifespan puts each piece on ``app.state`` under its own name (``install``); a
 route asks for the pieces it uses and never for the whole runtime. ``ChannelDep``
-resolves the channel a request acts on (the ``{channel}`` in its path, else the
-default one) and checks that the caller's token reaches it: a token that reaches
-other channels only gets 403, never 404 and never another channel's data.
+resolves the channel a request acts on (the ``{channel}`` in its path, else a channel
+token's own, or the default one for the operator) and checks that the caller's token
+reaches it: a token that reaches other channels only gets 403, never 404 and never
+another channel's data or name.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.api.access import Caller, Tokens
+from app.api.throttle import Throttle
 from app.config import Config
 from app.errors import RequestError
 from app.lanes import Lanes
@@ -68,12 +70,16 @@ def identify(request: Request) -> Caller:
 
     The header is read as FastAPI's ``HTTPBearer`` reads it (scheme ``Bearer``, any case);
     the routes that declare ``Authorized`` document it, the hot path calls this directly.
+    A wrong token counts against the client's address (``app.api.throttle``).
     """
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     offered = token.strip() if scheme.lower() == "bearer" else None
     tokens: Tokens = request.app.state.tokens
     found = tokens.caller(offered)
     if found is None:
+        if offered:  # a guess: counted, or answered 429 if its address guessed too often
+            throttle: Throttle = request.app.state.throttle
+            throttle.count_failure(request)
         raise HTTPException(401, "missing or wrong bearer token")
     return found
 
@@ -95,19 +101,32 @@ async def require_operator(who: CallerDep) -> None:
 
 
 def channel_for(request: Request, who: Caller) -> str:
-    """The channel a request acts on: ``{channel}`` in its path, else the default one."""
+    """The channel a request acts on: ``{channel}`` in its path, else the caller's own."""
     config: Config = request.app.state.config
     name = request.path_params.get("channel")
     if name is None:
-        name = config.default_channel()
-        if name is None:
-            names = ", ".join(sorted(config.channels))
-            raise ChannelRequired(f"several channels are served ({names}): use /channels/NAME/...")
+        name = _unprefixed(config, who)
     if not who.may(name):
         raise HTTPException(403, "this token does not reach that channel")
     if name not in config.channels:
         raise HTTPException(404, f"no channel {name!r}")
     return str(name)
+
+
+def _unprefixed(config: Config, who: Caller) -> str:
+    """A route without ``/channels/NAME``: a channel's token acts on its own channel; the
+    operator's on ``default`` or the only one. Asked to choose, a token hears of the
+    channels it reaches, never of others."""
+    if who.operator:
+        name = config.default_channel()
+        reachable = sorted(config.channels)
+    else:
+        reachable = sorted(who.channels & config.channels.keys())
+        name = reachable[0] if len(reachable) == 1 else None
+    if name is None:
+        names = ", ".join(reachable)
+        raise ChannelRequired(f"this token reaches several channels ({names}): use /channels/NAME")
+    return name
 
 
 async def channel(request: Request, who: CallerDep) -> str:

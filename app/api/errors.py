@@ -26,6 +26,7 @@ _CODES = {
     405: "method_not_allowed",
     413: "too_large",
     415: "unsupported_media_type",
+    429: "too_many_attempts",
 }
 
 

@@ -24,8 +24,9 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from app.api.throttle import Throttle
 from app.console.pages import HEADERS, ConsoleRoute, templates
-from app.console.viewer import ViewerDep, access_of, current_session
+from app.console.viewer import ViewerDep, access_of, signed_in
 
 pages = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 document = APIRouter(include_in_schema=False)  # errors as JSON: API clients read it
@@ -101,9 +102,11 @@ async def reader(
     access = access_of(request)
     if credentials is not None and access.tokens.caller(credentials.credentials) is not None:
         return
-    session = current_session(request)
-    if session is not None and session.holder in access.holders:
+    if await signed_in(request) is not None:
         return
+    if credentials is not None and credentials.credentials:  # a guess: counted, or 429
+        throttle: Throttle = request.app.state.throttle
+        throttle.count_failure(request)
     raise HTTPException(401, "missing or wrong bearer token", {"WWW-Authenticate": "Bearer"})
 
 

@@ -1,12 +1,15 @@
 """Console sessions: who signed in, in a signed cookie that never holds the token itself.
 
 A session names its holder by the token's *fingerprint* (an HMAC of the token under the
-session key) and carries a random CSRF value for its forms, plus when it was issued. The
-cookie is that, as JSON in URL-safe base64, followed by its HMAC-SHA256; a cookie whose
-signature does not match (compared in constant time), that does not parse, or that is
-older than ``LIFETIME`` is no session. Who the holder is, is looked up again on every
-request among the tokens configured now, so a token taken out of the configuration ends
-its sessions at once.
+session key) and carries a random CSRF value for its forms, when it was issued, and,
+once signed in, the random id of its record in the store. The cookie is that, as JSON
+in URL-safe base64, followed by its HMAC-SHA256; a cookie whose signature does not
+match (compared in constant time), that does not parse, or that is older than
+``LIFETIME`` is no session. Who the holder is, is looked up again on every request
+among the tokens configured now, so a token taken out of the configuration ends its
+sessions at once; and the record must still be in the store (``app.console.viewer``),
+so signing out ends a session at once, on every replica, copies of its cookie included.
+The store keeps only a digest of the id (``Session.record``).
 
 The key: ``HMAC-SHA256(API_TOKEN, "unposted console session key")``. It needs no file,
 is the same for every replica that shares a configuration, and changes with the token,
@@ -41,11 +44,23 @@ def session_key(api_token: SecretStr | None) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class Session:
-    """``holder``: the fingerprint of the token signed in with ("" before signing in)."""
+    """``holder``: the fingerprint of the token signed in with, and ``id`` the session
+    record's (both "" before signing in)."""
 
     holder: str
     csrf: str
     issued: int
+    id: str = ""
+
+    @property
+    def record(self) -> str:
+        """The key of the session's record in the store: a digest, so the store alone
+        (a backup, say) holds nothing a cookie could be made of."""
+        return hashlib.sha256(b"session:" + self.id.encode()).hexdigest()
+
+    @property
+    def expires_at(self) -> float:
+        return float(self.issued + LIFETIME)
 
     def csrf_matches(self, offered: str) -> bool:
         return hmac.compare_digest(offered.encode(), self.csrf.encode())
@@ -59,9 +74,11 @@ class Sessions:
         return hmac.new(self._key, b"token:" + token.encode(), hashlib.sha256).hexdigest()[:32]
 
     def issue(self, holder: str = "") -> tuple[Session, str]:
-        """A new session (a fresh CSRF value) and its cookie value."""
-        session = Session(holder, secrets.token_urlsafe(24), int(self._clock()))
-        payload = json.dumps([session.holder, session.csrf, session.issued]).encode()
+        """A new session (a fresh CSRF value, and a record id once signed in) and its
+        cookie value."""
+        record_id = secrets.token_urlsafe(24) if holder else ""
+        session = Session(holder, secrets.token_urlsafe(24), int(self._clock()), record_id)
+        payload = json.dumps([session.holder, session.csrf, session.issued, session.id]).encode()
         body = base64.urlsafe_b64encode(payload).decode().rstrip("=")
         return session, f"{body}.{self._sign(body)}"
 
@@ -72,16 +89,17 @@ class Sessions:
         if not hmac.compare_digest(signature.encode(), self._sign(body).encode()):
             return None
         try:
-            holder, csrf, issued = json.loads(
+            holder, csrf, issued, record_id = json.loads(
                 base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
             )
         except (ValueError, TypeError, binascii.Error):
             return None
-        if not (isinstance(holder, str) and isinstance(csrf, str) and isinstance(issued, int)):
+        texts = (holder, csrf, record_id)
+        if not (all(isinstance(text, str) for text in texts) and isinstance(issued, int)):
             return None
         if not 0 <= self._clock() - issued < LIFETIME:
             return None
-        return Session(holder, csrf, issued)
+        return Session(holder, csrf, issued, record_id)
 
     def _sign(self, body: str) -> str:
         mac = hmac.new(self._key, b"session:" + body.encode(), hashlib.sha256).digest()

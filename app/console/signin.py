@@ -1,12 +1,17 @@
-"""Signing in to the console with a token, and out again.
+"""Signing in to the console with a token, and out again (here, or everywhere).
 
 The sign-in page gives the browser a session with no holder yet, only a CSRF value, so
 that the sign-in form too is refused unless it came from this page. A token that
-identifies someone (compared in constant time, ``app.api.access``) gets a new session,
-and so a new CSRF value, naming the token by its fingerprint; the token itself is kept
-nowhere. The cookie is ``HttpOnly`` (no script reads it), ``SameSite=Strict`` (no other
-site's page sends it) and ``Secure`` when the page came over https: uvicorn sets the
-scheme from ``X-Forwarded-Proto`` only for proxies it trusts (``FORWARDED_ALLOW_IPS``).
+identifies someone (``app.api.access``) gets a new session, and so a new CSRF value,
+naming the token by its fingerprint and recorded in the store; the token itself is
+kept nowhere. A wrong token counts against the address it came from, and an address
+that guessed too often is answered 429 (``app.api.throttle``); a right one always signs
+in. Signing out deletes the session's record, so the cookie, and any copy of it, stops
+working at once on every replica; the operator may sign everyone out.
+
+The cookie is ``HttpOnly`` (no script reads it), ``SameSite=Strict`` (no other site's
+page sends it) and ``Secure`` when the page came over https: uvicorn sets the scheme
+from ``X-Forwarded-Proto`` only for proxies it trusts (``FORWARDED_ALLOW_IPS``).
 """
 
 from __future__ import annotations
@@ -14,20 +19,30 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from app.api.throttle import Throttle, TooManyAttempts
 from app.console.forms import local_path, read_form
 from app.console.pages import ConsoleRoute, render, see_other
 from app.console.session import COOKIE, LIFETIME, Session
-from app.console.viewer import ViewerDep, access_of, check_csrf, current_session
+from app.console.viewer import (
+    Forbidden,
+    ViewerDep,
+    access_of,
+    check_csrf,
+    current_session,
+    signed_in,
+)
+from app.lanes import Lanes
+from state.store import ConsoleSessions
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
 
 @router.get("/console/sign-in")
 async def sign_in_page(request: Request, next: str | None = None) -> Response:
+    if await signed_in(request) is not None:
+        return see_other(local_path(next))
     session = current_session(request)
-    if session is not None and session.holder in access_of(request).holders:
-        return see_other(local_path(next))  # signed in already
-    if session is None:
+    if session is None or session.id:
         session, cookie = access_of(request).sessions.issue()
     else:
         cookie = None
@@ -47,8 +62,10 @@ async def sign_in(request: Request) -> Response:
     access = access_of(request)
     token = form.get("token", "").strip()
     if access.tokens.caller(token) is None:
-        return _again(request, target, "That token is not one this service knows.", session)
-    _, cookie = access.sessions.issue(access.sessions.fingerprint(token))
+        return _refused(request, target, session)
+    signed, cookie = access.sessions.issue(access.sessions.fingerprint(token))
+    lanes, store = _store(request)
+    await lanes.store.run(store.open_session, signed.record, signed.holder, signed.expires_at)
     response = see_other(target)
     _set_cookie(request, response, cookie)
     return response
@@ -57,22 +74,59 @@ async def sign_in(request: Request) -> Response:
 @router.post("/console/sign-out")
 async def sign_out(request: Request, who: ViewerDep) -> Response:
     check_csrf(who, (await read_form(request)).get("csrf"))
+    lanes, store = _store(request)
+    await lanes.store.run(store.end_session, who.session.record)
+    return _signed_out(request)
+
+
+@router.post("/console/sign-out-everywhere")
+async def sign_out_everywhere(request: Request, who: ViewerDep) -> Response:
+    """The operator ends every console session, on every replica, their own included."""
+    check_csrf(who, (await read_form(request)).get("csrf"))
+    if not who.operator:
+        raise Forbidden("Only the operator's token may sign everyone out.")
+    lanes, store = _store(request)
+    await lanes.store.run(store.end_every_session)
+    return _signed_out(request)
+
+
+def _refused(request: Request, target: str, session: Session) -> Response:
+    """A wrong token: counted against its address, or 429 if that address guessed too often."""
+    throttle: Throttle = request.app.state.throttle
+    try:
+        throttle.count_failure(request)
+    except TooManyAttempts as exc:
+        problem = f"Too many wrong tokens from your address: try again in {exc.retry_after} s."
+        page = _again(request, target, problem, session, status=429)
+        page.headers["Retry-After"] = str(exc.retry_after)
+        return page
+    return _again(request, target, "That token is not one this service knows.", session)
+
+
+def _again(
+    request: Request, target: str, problem: str, session: Session | None = None, status: int = 401
+) -> Response:
+    """The sign-in page again, with what went wrong (and a fresh session if it had none)."""
+    cookie = None
+    if session is None:
+        session, cookie = access_of(request).sessions.issue()
+    page = render(request, "sign_in.html", None, status, next=target, problem=problem,
+                  form_csrf=session.csrf)  # fmt: skip
+    if cookie is not None:
+        _set_cookie(request, page, cookie)
+    return page
+
+
+def _signed_out(request: Request) -> Response:
     response = see_other("/console/sign-in")
     response.delete_cookie(COOKIE, path="/", secure=_secure(request), httponly=True,
                            samesite="strict")  # fmt: skip
     return response
 
 
-def _again(request: Request, target: str, problem: str, session: Session | None = None) -> Response:
-    """The sign-in page again, with what went wrong (and a fresh session if it had none)."""
-    cookie = None
-    if session is None:
-        session, cookie = access_of(request).sessions.issue()
-    page = render(request, "sign_in.html", None, 401, next=target, problem=problem,
-                  form_csrf=session.csrf)  # fmt: skip
-    if cookie is not None:
-        _set_cookie(request, page, cookie)
-    return page
+def _store(request: Request) -> tuple[Lanes, ConsoleSessions]:
+    """The store's sessions, and the lane its calls run in (never the event loop)."""
+    return request.app.state.lanes, request.app.state.store
 
 
 def _set_cookie(request: Request, response: Response, value: str) -> None:

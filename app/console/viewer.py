@@ -1,11 +1,13 @@
 """Who is looking: the person signed in to the console, and the channel they may look at.
 
 ``ConsoleAccess`` is built once per app from the configured tokens: the session codec and
-whom each token's fingerprint identifies. ``viewer`` reads the session cookie and looks
-its holder up among the tokens configured now; no session, or one whose token is no
-longer configured, is a trip to the sign-in page. ``channel`` is the ``{channel}`` of a
-console address, refused (403) when the viewer's token does not reach it, before it is
-even looked up, so that a refusal never says whether another channel exists.
+whom each token's fingerprint identifies. ``viewer`` reads the session cookie, looks
+its holder up among the tokens configured now, and asks the store whether the session
+is still open (signing out, on any replica, closes it); no session, one whose token is
+no longer configured, or one signed out, is a trip to the sign-in page. ``channel`` is
+the ``{channel}`` of a console address, refused (403) when the viewer's token does not
+reach it, before it is even looked up, so that a refusal never says whether another
+channel exists.
 ``check_csrf`` guards every form that changes something.
 """
 
@@ -19,6 +21,8 @@ from fastapi import Depends, HTTPException, Request
 from app.api.access import Caller, Tokens
 from app.config import Config
 from app.console.session import COOKIE, Session, Sessions
+from app.lanes import Lanes
+from state.store import ConsoleSessions
 
 
 class SignInRequired(Exception):
@@ -67,13 +71,24 @@ def current_session(request: Request) -> Session | None:
     return access_of(request).sessions.read(request.cookies.get(COOKIE))
 
 
-async def viewer(request: Request) -> Viewer:
+async def signed_in(request: Request) -> Viewer | None:
+    """Who the request's session belongs to, if it is signed in and still open."""
     session = current_session(request)
     caller = access_of(request).holders.get(session.holder) if session else None
-    if session is None or caller is None:
+    if session is None or caller is None or not session.id:
+        return None
+    lanes: Lanes = request.app.state.lanes
+    store: ConsoleSessions = request.app.state.store
+    if not await lanes.store.run(store.session_open, session.record):
+        return None
+    return Viewer(caller, session)
+
+
+async def viewer(request: Request) -> Viewer:
+    found = await signed_in(request)
+    if found is None:
         query = f"?{request.url.query}" if request.url.query else ""
         raise SignInRequired(request.url.path + query)
-    found = Viewer(caller, session)
     request.state.viewer = found  # for an error page to show who is signed in
     return found
 

@@ -331,7 +331,19 @@ UPDATE channels SET n_posted =
     (SELECT count(*) FROM posted WHERE channel_id = channels.id AND cycle = channels.cycle);
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
+# -- console sessions ---------------------------------------------------------------
+_V4 = """
+-- Who is signed in to the console, shared by every replica: a row per session, keyed by
+-- a digest of the id its signed cookie carries. Signing out deletes the row.
+CREATE TABLE console_sessions (
+    record     text PRIMARY KEY,
+    holder     text NOT NULL,
+    expires_at double precision NOT NULL
+);
+CREATE INDEX console_sessions_by_expiry ON console_sessions (expires_at);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

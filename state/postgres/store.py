@@ -34,6 +34,7 @@ from state.postgres.define import define
 from state.postgres.near_duplicates import NearRole
 from state.postgres.reports import channel_status, library_status
 from state.postgres.schema import migrate
+from state.postgres.sessions import SessionRole
 from state.postgres.turns import Turns
 from state.rules import iso, new_lease_id, turns_cycle
 from state.store import (
@@ -65,9 +66,9 @@ class _Rollback(Exception):
     """Raised inside a transaction to undo it on purpose (previews)."""
 
 
-class PostgresStore(NearRole):
+class PostgresStore(NearRole, SessionRole):
     """Every role of the ``Store``; the catch-up's are in ``SyncRole``, the near-duplicates'
-    in ``NearRole``."""
+    in ``NearRole``, the console sessions' in ``SessionRole``."""
 
     def __init__(
         self,

@@ -450,7 +450,19 @@ _V6 = """
 CREATE INDEX images_pending ON images (library_id, size) WHERE pending = 1;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
+# -- console sessions ---------------------------------------------------------------
+_V7 = """
+-- Who is signed in to the console: a row per session, keyed by a digest of the id its
+-- signed cookie carries. Signing out deletes the row, so a copied cookie stops at once.
+CREATE TABLE console_sessions (
+    record     TEXT PRIMARY KEY,
+    holder     TEXT NOT NULL,
+    expires_at REAL NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX console_sessions_by_expiry ON console_sessions (expires_at);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

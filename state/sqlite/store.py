@@ -34,6 +34,7 @@ from state.sqlite.connections import Connections, Trace
 from state.sqlite.define import define, from_scratch
 from state.sqlite.lookup import where_in
 from state.sqlite.reports import channel_status, library_status
+from state.sqlite.sessions import SessionRecords
 from state.store import (
     MAX_PAGE,
     ChannelDef,
@@ -73,7 +74,7 @@ class _NeedsWriter(Exception):
     """A preview found that answering it would change something first."""
 
 
-class SqliteStore:
+class SqliteStore(SessionRecords):
     def __init__(
         self,
         path: Path,

@@ -25,7 +25,7 @@ from emulator import Emulator
 from tests.conftest import API_TOKEN
 from tests.integration.conftest import Service, StartService
 
-CHANNEL_TOKEN = "second-channel-token-0001"
+CHANNEL_TOKEN = "second-channel-token-0001-0123456789"
 CONFIG = """
 [libraries.photos]
 folder = "/Photos"
@@ -132,7 +132,7 @@ def test_a_person_holds_posts_and_sees_the_history(
 
     selected = select_everything(console)
     assert held_hash not in selected and len(selected) == 65 - 2
-    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("button", name="Sign out", exact=True).click()
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
 
 

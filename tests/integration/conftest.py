@@ -16,6 +16,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from app.api.throttle import Throttle
 from app.dropbox.client import RetryPolicy
 from app.main import create_app
 from app.runtime import Runtime
@@ -89,6 +90,7 @@ def start_service(
         wait: bool = True,
         retry: RetryPolicy = FAST_RETRY,
         environ: dict[str, str] | None = None,
+        throttle: Throttle | None = None,
         **overrides: Any,
     ) -> Service:
         values: dict[str, Any] = {
@@ -103,7 +105,7 @@ def start_service(
         }
         values.update(overrides)
         settings = make_settings(**values)
-        app = create_app(settings, retry=retry, environ=environ or {})
+        app = create_app(settings, retry=retry, environ=environ or {}, throttle=throttle)
         server = ThreadedServer(app).start()
         client = httpx.Client(
             base_url=server.base_url, headers={"Authorization": f"Bearer {API_TOKEN}"}, timeout=30

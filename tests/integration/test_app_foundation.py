@@ -89,7 +89,7 @@ def test_serve_answers_healthz(tmp_path: Path) -> None:
         DROPBOX_FOLDER="/Photos",
         DROPBOX_ACCESS_TOKEN="token",
         DROPBOX_APP_SECRET="secret",
-        API_TOKEN="api-token",
+        API_TOKEN="api-token-0123456789abcdefghijklmn",
         DROPBOX_BASE_URL=f"http://127.0.0.1:{_free_port()}",
     )
     process = subprocess.Popen(

@@ -27,6 +27,9 @@ from tests.waiting import wait_until
 ROOT = Path(__file__).resolve().parents[2]
 
 
+DEMO_TOKEN = "demo-api-token-for-the-emulator-only"  # compose's default for ${DEMO_API_TOKEN}
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -77,7 +80,7 @@ def _service_environment(emulator_port: int, state: Path) -> dict[str, str]:
     environment = {k: str(v) for k, v in compose["unposted-demo"]["environment"].items()}
     environment["DROPBOX_BASE_URL"] = f"http://127.0.0.1:{emulator_port}"
     environment["STATE_DIR"] = str(state)
-    environment["API_TOKEN"] = "demo-api-token"  # compose's default for ${DEMO_API_TOKEN}
+    environment["API_TOKEN"] = DEMO_TOKEN
     return _clean_environment() | environment
 
 
@@ -111,7 +114,7 @@ def test_compose_demo_wiring_and_image_commands_work(
         processes.append(subprocess.Popen(serve, cwd=tmp_path, env=environment, stderr=log))
 
     wait_until(lambda: _healthcheck_passes(service_port), 60, interval=0.2)
-    client = httpx.Client(base_url=service_url, headers={"Authorization": "Bearer demo-api-token"})
+    client = httpx.Client(base_url=service_url, headers={"Authorization": f"Bearer {DEMO_TOKEN}"})
     wait_until(lambda: client.get("/readyz").status_code == 200, 30)
     assert client.post("/select", json={"dry_run": True}).json()["name"] == "first.jpg"
     (samples / "Photos" / "second.jpg").write_bytes(b"second image")

@@ -35,6 +35,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 
+from app.api.throttle import Throttle
 from emulator import Emulator, EmulatorServer, signature
 from tests.conftest import API_TOKEN, MakeSettings
 from tests.integration.conftest import Service, StartService
@@ -63,6 +64,9 @@ BODIES: dict[str, Any] = {
     "/posted/import": [SOME_HASH],
     "/admin/reset-posted": {"confirm": "RESET"},
 }
+# These tests make hundreds of wrong guesses from one address: with guessing throttled
+# (tests/integration/test_guessing.py), all but the first 20 would be answered 429.
+UNTHROTTLED = Throttle(limit=1_000_000)
 ISSUED_TOKEN = re.compile(r"sl\.emu-[A-Za-z0-9_-]{8,}")
 
 
@@ -114,7 +118,7 @@ def test_every_route_but_three_refuses_a_missing_or_wrong_token(
 ) -> None:
     entry = ledger.entry("access: every route without or with a wrong token")
     emulator.bulk_generate("/Photos", 5)
-    service = start_service()
+    service = start_service(throttle=UNTHROTTLED)
     guarded = [
         (m, p) for m, p in routes(service.app)
         if (m, p) not in PUBLIC and m != "HEAD" and not for_people(p)
@@ -185,7 +189,7 @@ def test_the_schema_needs_the_token_and_the_docs_pages_a_session(service: Servic
 def test_no_token_configured_lets_no_one_in(
     emulator: Emulator, start_service: StartService
 ) -> None:
-    service = start_service(api_token=None)
+    service = start_service(api_token=None, throttle=UNTHROTTLED)
     with httpx.Client(base_url=service.base_url, timeout=30) as anonymous:
         for method, path in routes(service.app):
             if (method, path) in PUBLIC or method == "HEAD" or for_people(path):

@@ -75,7 +75,7 @@ def test_serve_refuses_a_database_it_cannot_trust(
         DROPBOX_FOLDER="/Photos",
         DROPBOX_ACCESS_TOKEN="t",
         DROPBOX_APP_SECRET="s",
-        API_TOKEN="a",
+        API_TOKEN="a" * 32,
         STATE_DIR=str(state),
         DROPBOX_BASE_URL="http://127.0.0.1:9",
     )

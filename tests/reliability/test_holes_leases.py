@@ -151,7 +151,7 @@ api_token_env = "CHANNEL_A_TOKEN"
 library = "main"
 api_token_env = "CHANNEL_B_TOKEN"
 """
-A_TOKEN, B_TOKEN = "channel-a-token-0123456789", "channel-b-token-0123456789"
+A_TOKEN, B_TOKEN = "channel-a-token-0123456789abcdefghij", "channel-b-token-0123456789abcdefghij"
 
 
 def epoch(stamp: str) -> float:
