@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import venv
 from pathlib import Path
@@ -52,6 +53,8 @@ print(json.dumps({
 def test_the_client_installs_alone_with_httpx_and_nothing_of_the_service(
     tmp_path: Path,
 ) -> None:
+    source = tmp_path / "client"  # pip builds in the folder: a copy keeps the checkout clean
+    shutil.copytree(CLIENT, source, ignore=shutil.ignore_patterns("build", "*.egg-info"))
     env_dir = tmp_path / "publisher"
     venv.EnvBuilder(with_pip=True).create(env_dir)
     python = env_dir / "bin" / "python"
@@ -62,7 +65,7 @@ def test_the_client_installs_alone_with_httpx_and_nothing_of_the_service(
     )  # fmt: skip
     came_with = {entry["name"].lower() for entry in json.loads(baseline.stdout)}
     install = subprocess.run(
-        [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", str(CLIENT)],
+        [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", str(source)],
         cwd=tmp_path, env=environ, capture_output=True, text=True, timeout=540,
     )  # fmt: skip
     assert install.returncode == 0, install.stderr[-2000:]
