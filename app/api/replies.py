@@ -178,6 +178,8 @@ class LibraryReply(Reply):
     ready: bool
     last_sync_at: str | None
     syncing: bool
+    catch_ups: int
+    """Catch-ups this process finished since it started (a re-list's end moves it)."""
     last_error: str | None
     fingerprinted: int
     unhashable: int
