@@ -80,9 +80,9 @@ class RemoteOperations:
         return dict(self._client.import_posted(raw).raw)
 
     def resync(self, library: str | None, channel: str | None) -> list[str]:
-        libraries = self._operator_view()
-        names = self._libraries(libraries, library, channel)
-        before = {name: _runs_to_wait_for(libraries[name]) for name in names}
+        report = self._operator_view()
+        names = self._libraries(report, library, channel)
+        before = {name: _runs_to_wait_for(report["libraries"][name]) for name in names}
         for name in names:
             self._client.resync(name)
         return [self._follow(name, before[name]) for name in names]
