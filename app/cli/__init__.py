@@ -39,6 +39,7 @@ from app.cli.operations import LocalOperations, Operations
 from app.cli.output import Output
 from app.cli.remote import RemoteOperations
 from app.errors import ConfigError, InvalidInput, UnpostedError
+from app.log import setup_logging
 from app.state_dir import StateDirError
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
@@ -76,8 +77,6 @@ def _remote(args: argparse.Namespace) -> tuple[str, str] | None:
         raise ConfigError(f"{missing} is not set: a service elsewhere needs both")
     if not url.startswith(("http://", "https://")):
         raise ConfigError("UNPOSTED_URL must start with http:// or https://")
-    from app.log import setup_logging
-
     setup_logging(args.log_level, "console")
     return url, token
 

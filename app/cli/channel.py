@@ -102,7 +102,7 @@ def resync(args: argparse.Namespace, ops: Operations, out: Output) -> int:
     if args.library is not None and args.channel is not None:
         raise InvalidInput("name a library or a channel, not both")
     done = ops.resync(args.library, args.channel)
-    out.result({"listed": done}, lambda document: document["listed"])
+    out.table({"listed": done}, lambda document: document["listed"])  # lines, as sync's
     return 0
 
 

@@ -89,13 +89,17 @@ class LocalOperations:
         return self._local.channel(self._channel_name)
 
     def status(self) -> Json:
+        """Every library and channel; with ``--channel``, that one and its library."""
         local = self._local
+        channels = list(local.config.channels)
+        libraries = list(local.config.libraries)
+        if self._channel_name is not None:
+            channels = [self.channel]
+            libraries = [local.config.channels[self.channel].library]
         return {
-            "libraries": {name: asdict(local.store.library_status(name))
-                          for name in local.config.libraries},
-            "channels": {name: asdict(local.store.channel_status(name))
-                         for name in local.config.channels},
-        }  # fmt: skip
+            "libraries": {name: asdict(local.store.library_status(name)) for name in libraries},
+            "channels": {name: asdict(local.store.channel_status(name)) for name in channels},
+        }
 
     def select(self, options: SelectOptions) -> Json:
         channel = self.channel

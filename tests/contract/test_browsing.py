@@ -267,9 +267,12 @@ def test_a_reference_names_images_by_hash_prefix_name_or_path(harness: Harness) 
     assert found(x[:8]) == found(x.upper()) == [(x, "/p/a.jpg")]
     assert found("A.JPG") == [(x, "/p/a.jpg")]  # two copies of one content: one match
     assert found("b.jpg") == sorted([(y, "/p/b.jpg"), (z, "/p/sub/b.jpg")])  # ambiguous
-    assert found("sub/b.jpg") == found("/p/sub/b.jpg") == found("/P/SUB/B.JPG") == [
-        (z, "/p/sub/b.jpg")
-    ]
+    assert (
+        found("sub/b.jpg")
+        == found("/p/sub/b.jpg")
+        == found("/P/SUB/B.JPG")
+        == [(z, "/p/sub/b.jpg")]
+    )
     assert found(x[:7]) == [] and found("b.txt") == [] and found("c.jpg") == []
     assert found("nul\x00.jpg") == [] and found("/q/a.jpg") == []
     assert store.find_images("ch2", x[:8]) == ()
