@@ -242,3 +242,55 @@ def test_every_command_has_a_description() -> None:
     for name, sub in choices.items():
         assert sub.description and len(sub.description) > 20, name
         assert sub.description in " ".join(sub.format_help().split()), name
+
+
+CHANNELS = """
+[libraries.photos]
+folder = "/Photos"
+
+[channels.news]
+library = "photos"
+api_token_env = "NEWS_TOKEN"
+
+[channels.art]
+library = "photos"
+api_token_env = "ART_TOKEN"
+"""
+NEWS_TOKEN = "news-channel-token-0123456789abcdefghijklmnop"
+ART_TOKEN = "art-channel-token-0123456789abcdefghijklmnopq"
+
+
+def test_a_channels_token_works_its_own_channel_only(
+    photos: Emulator, emulator_server: EmulatorServer, tmp_path: Path, elsewhere: Path
+) -> None:
+    config = tmp_path / "unposted.toml"
+    config.write_text(CHANNELS)
+    running = ServiceProcess(
+        photos, emulator_server.base_url, tmp_path / "service-state", API_TOKEN=TOKEN,
+        UNPOSTED_CONFIG=str(config), NEWS_TOKEN=NEWS_TOKEN, ART_TOKEN=ART_TOKEN,
+        DROPBOX_FOLDER=None,
+    )  # fmt: skip
+    try:
+        running.start()
+        env = _environment(running, elsewhere) | {"UNPOSTED_TOKEN": NEWS_TOKEN}
+
+        def run(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [sys.executable, "-m", "app", *args], capture_output=True, text=True,
+                cwd=elsewhere, env=env, timeout=120,
+            )  # fmt: skip
+
+        held = run("hold", "c.jpg", "--channel", "news")
+        assert held.returncode == 0 and json.loads(held.stdout)["content_hash"] == C
+        counts = json.loads(run("status", "--channel", "news").stdout)
+        assert (counts["available"], counts["images"]) == (2, 4)
+        for refused in (["hold", "c.jpg", "--channel", "art"], ["reset-posted", "--yes",
+                        "--channel", "news"], ["resync"]):  # fmt: skip
+            result = run(*refused)
+            assert result.returncode != 0 and len(result.stderr.splitlines()) == 1, refused
+            assert NEWS_TOKEN not in result.stderr
+        operator = run("status", "--json", "--token", TOKEN)
+        channels = json.loads(operator.stdout)["channels"]
+        assert (channels["news"]["available"], channels["art"]["available"]) == (2, 3)
+    finally:
+        running.close()
