@@ -9,11 +9,11 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: setup run test lint browser unit bench reliability vendor-docs clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml client/pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "unposted needs Python 3.11 or newer")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,demo]' --config-settings editable_mode=compat
+	$(BIN)/python -m pip install --quiet -e ./client -e '.[dev,demo]' --config-settings editable_mode=compat
 	@touch $(STAMP)
 
 setup: $(STAMP)
@@ -42,7 +42,7 @@ unit: setup
 # wrk drives the /select load test; as root it is installed from Debian's packages, and
 # without it the benchmark falls back to a Python load generator (and says so).
 bench: setup
-	$(BIN)/python -m pip install --quiet -e '.[dev,demo,bench]' --config-settings editable_mode=compat
+	$(BIN)/python -m pip install --quiet -e ./client -e '.[dev,demo,bench]' --config-settings editable_mode=compat
 	@command -v wrk >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1 \
 		|| (apt-get update -qq && apt-get install -y -qq wrk >/dev/null) \
 		|| echo "bench: could not install wrk; using the Python load generator"

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from state.changes import Operation
+from state.matching import ImageMatch
 from state.similarity import DEFAULT_DISTANCE, Fingerprint
 
 SelectPolicy = Literal["random", "oldest", "newest", "name"]
@@ -406,6 +407,12 @@ class Browsing(Protocol):
         ``posted`` most recently posted first (ties by content hash, descending). With
         ``name_prefix``: only images whose name (the one ``select`` would give) starts
         with it, case-insensitively, in name order (then path) whatever the state."""
+        ...
+
+    def find_images(self, channel: str, reference: str) -> tuple[ImageMatch, ...]:
+        """The images of the channel's library a reference names (``state.matching``): a
+        content hash prefix of 8+ hex digits, a file name or a path; none, one, or (when
+        ambiguous) up to ``MATCH_LIMIT``, by content hash."""
         ...
 
     def history(self, channel: str, after: str | None, limit: int) -> HistoryPage:

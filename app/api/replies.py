@@ -118,6 +118,18 @@ class PictureReply(Reply):
     lease: LeaseInfoReply | None
 
 
+class MatchReply(Reply):
+    content_hash: str
+    path: str
+    """One file holding the content (the first by path)."""
+
+
+class MatchesReply(Reply):
+    """The images a reference names, by content hash: none, one, or several (ambiguous)."""
+
+    matches: list[MatchReply]
+
+
 class HoldReply(Reply):
     content_hash: str
     held: bool
@@ -166,6 +178,8 @@ class LibraryReply(Reply):
     ready: bool
     last_sync_at: str | None
     syncing: bool
+    catch_ups: int
+    """Catch-ups this process finished since it started (a re-list's end moves it)."""
     last_error: str | None
     fingerprinted: int
     unhashable: int

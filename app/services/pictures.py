@@ -19,6 +19,7 @@ from app.lanes import Lanes
 from app.services.captions import Captions
 from app.services.selection import Offer, lease_json
 from app.services.thumbnails import Thumbnails
+from state.matching import ImageMatch
 from state.store import (
     Browsing,
     HistoryPage,
@@ -92,6 +93,9 @@ class Pictures:
         """Start fetching, in batches, the thumbnails a page is about to show."""
         shown = [(item.image.content_hash, item.image.path) for item in items]
         await self._thumbnails.prefetch(self._library(channel), shown, size)
+
+    async def find(self, channel: str, reference: str) -> tuple[ImageMatch, ...]:
+        return await self._lanes.store.run(self._store.find_images, channel, reference)
 
     async def hold(self, channel: str, content_hash: str) -> str:
         return await self._lanes.store.run(self._store.hold, channel, content_hash)

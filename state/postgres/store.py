@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from functools import partial
 
+from state import matching
 from state.errors import (
     ImageNotFound,
     InvalidInput,
@@ -28,6 +29,7 @@ from state.errors import (
     UnknownName,
 )
 from state.hashing import BLOCK_SIZE
+from state.matching import ImageMatch
 from state.postgres import browse, catalog, holds, leases, posted, queue, selection, sync
 from state.postgres.connection import Db, open_pool, where
 from state.postgres.define import define
@@ -298,6 +300,20 @@ class PostgresStore(NearRole, SessionRole):
     def images(self, channel: str, query: ImageQuery) -> ImagePage:
         now = self._clock()
         return self._run(lambda db: browse.images(db, *sync.located(db, channel), query, now))
+
+    def find_images(self, channel: str, reference: str) -> tuple[ImageMatch, ...]:
+        def find(db: Db) -> tuple[ImageMatch, ...]:
+            _, library_id = sync.located(db, channel)
+            row = db.execute(
+                "SELECT folder_lower FROM libraries WHERE id = %s", (library_id,)
+            ).fetchone()
+            assert row is not None  # the channel's library exists
+            return matching.first_found(
+                lambda sql, args: db.execute(sql, args).fetchall(),
+                library_id, row[0], reference, "%s",
+            )  # fmt: skip
+
+        return self._read(find)
 
     def history(self, channel: str, after: str | None, limit: int) -> HistoryPage:
         now = self._clock()

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from state import matching
 from state.changes import Operation
 from state.errors import (
     ImageNotFound,
@@ -27,6 +28,7 @@ from state.errors import (
     UnknownName,
 )
 from state.hashing import BLOCK_SIZE
+from state.matching import ImageMatch
 from state.rules import iso, new_lease_id, turns_cycle
 from state.similarity import Fingerprint
 from state.sqlite import browse, catalog, holds, leases, near, posted, queue, selection
@@ -439,6 +441,17 @@ class SqliteStore(SessionRecords):
     def images(self, channel: str, query: ImageQuery) -> ImagePage:
         with self._read() as db:
             return browse.images(db, *_channel(db, channel), query, self._clock())
+
+    def find_images(self, channel: str, reference: str) -> tuple[ImageMatch, ...]:
+        with self._read() as db:
+            _, library_id = _channel(db, channel)
+            (folder,) = db.execute(
+                "SELECT folder_lower FROM libraries WHERE id = ?", (library_id,)
+            ).fetchone()
+            return matching.first_found(
+                lambda sql, args: db.execute(sql, args).fetchall(),
+                library_id, folder, reference, "?",
+            )  # fmt: skip
 
     def history(self, channel: str, after: str | None, limit: int) -> HistoryPage:
         with self._read() as db:

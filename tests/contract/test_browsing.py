@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from state.errors import Held, ImageNotFound, InvalidInput, NoNewImages
+from state.errors import Held, ImageNotFound, InvalidInput, NoNewImages, UnknownName
 from state.hashing import BLOCK_SIZE
 from state.store import ImagePage, ImageQuery, Store
 from tests.contract.conftest import Harness, digest, gone, image
@@ -251,3 +251,30 @@ def test_a_pending_image_shows_as_pending(harness: Harness) -> None:
     assert detail.item.state == "pending"
     for state in ("available", "leased", "held", "posted"):
         assert harness.store.images("ch", ImageQuery(state)).items == ()  # type: ignore[arg-type]
+
+
+def test_a_reference_names_images_by_hash_prefix_name_or_path(harness: Harness) -> None:
+    harness.listing(
+        image("/p/a.jpg", "x"), image("/p/sub/A.jpg", "x"), image("/p/b.jpg", "y"),
+        image("/p/sub/b.jpg", "z"), image("/p/b.txt", "caption"),
+    )  # fmt: skip
+    store = harness.store
+    x, y, z = digest("x"), digest("y"), digest("z")
+
+    def found(reference: str) -> list[tuple[str, str]]:
+        return [(m.content_hash, m.path) for m in store.find_images("ch", reference)]
+
+    assert found(x[:8]) == found(x.upper()) == [(x, "/p/a.jpg")]
+    assert found("A.JPG") == [(x, "/p/a.jpg")]  # two copies of one content: one match
+    assert found("b.jpg") == sorted([(y, "/p/b.jpg"), (z, "/p/sub/b.jpg")])  # ambiguous
+    assert (
+        found("sub/b.jpg")
+        == found("/p/sub/b.jpg")
+        == found("/P/SUB/B.JPG")
+        == [(z, "/p/sub/b.jpg")]
+    )
+    assert found(x[:7]) == [] and found("b.txt") == [] and found("c.jpg") == []
+    assert found("nul\x00.jpg") == [] and found("/q/a.jpg") == []
+    assert store.find_images("ch2", x[:8]) == ()
+    with pytest.raises(UnknownName):
+        store.find_images("nope", x[:8])

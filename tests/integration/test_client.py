@@ -1,35 +1,48 @@
-"""``app.client.UnpostedClient`` against the real service, over HTTP, wired to the emulator.
+"""``unposted_client`` (the ``client/`` distribution) against the real service over HTTP.
 
-Each contract error must arrive as its own exception, and each reply as a typed,
-frozen value, exactly as a publisher importing the client would see them.
+Both clients, sync and async, on the service wired to the emulator: each contract
+error arrives as its own exception and each reply as a typed, frozen value, exactly as
+a publisher importing the package sees them. Retries of ``503 busy`` and ``not_ready``
+are shown against the real service (held before its first catch-up) and a real local
+HTTP server that answers 503 first.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import hashlib
+import json
 import socket
+import threading
+import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
-
-from app.client import (
+from unposted_client import (
+    AsyncUnpostedClient,
+    BusyError,
     LeaseConflictError,
     LeaseNotFoundError,
     NoImagesError,
     NoNewImagesError,
     NotFoundError,
     NotReadyError,
+    RetryPolicy,
     Selection,
     UnauthorizedError,
     UnpostedClient,
     UnpostedClientError,
     UnreachableError,
 )
+
 from emulator import Emulator
-from tests.conftest import API_TOKEN
 from tests.integration.conftest import Service, StartService
+
+TOKEN = "client-test-token-0123456789abcdefghijklmnop"
+NO_RETRY = RetryPolicy(attempts=1)
 
 
 @pytest.fixture
@@ -43,13 +56,13 @@ def photos(emulator: Emulator) -> Emulator:
     return emulator
 
 
-def _client(service: Service, token: str = API_TOKEN) -> UnpostedClient:
-    return UnpostedClient(service.base_url, token, timeout=10)
+def _client(service: Service, token: str = TOKEN, **options: object) -> UnpostedClient:
+    return UnpostedClient(service.base_url, token, timeout=10, **options)  # type: ignore[arg-type]
 
 
 @pytest.fixture
 def service_of(photos: Emulator, start_service: StartService) -> Service:
-    return start_service(archive_folder="/Posted")
+    return start_service(archive_folder="/Posted", api_token=TOKEN)
 
 
 @pytest.fixture
@@ -66,7 +79,7 @@ def test_select_returns_a_typed_frozen_leased_selection(unposted: UnpostedClient
     assert [sidecar.name for sidecar in image.sidecars] == ["a.txt"]
     assert image.duplicates == ("/Photos/a-copy.jpg",)
     assert image.lease is not None and image.lease_id == image.lease.id
-    assert image.temporary_link is None
+    assert image.temporary_link is None and image.raw["name"] == "a.jpg"
     with pytest.raises(dataclasses.FrozenInstanceError):
         image.name = "other.jpg"  # type: ignore[misc]
 
@@ -89,119 +102,212 @@ def test_posted_then_release_round_trip(unposted: UnpostedClient) -> None:
     assert second.lease_id is not None
     assert unposted.status().leased == 1
     unposted.release(second.lease_id)
+    assert unposted.lease(second.lease_id).state == "released"
     status = unposted.status()
     assert (status.leased, status.posted, status.available) == (0, 1, 2)
     assert (status.images, status.unique_images, status.cursor) == (4, 3, True)
+    assert status.libraries is not None and set(status.libraries) == {"default"}
 
 
-def test_posted_with_archive_moves_the_image_its_duplicates_and_sidecars(
-    unposted: UnpostedClient, photos: Emulator
-) -> None:
-    image = unposted.select(name="a.jpg")
-    receipt = unposted.posted(image.content_hash, lease_id=image.lease_id, archive=True)
-    assert receipt.archived_to in ("/Posted/a.jpg", "/Posted/a-copy.jpg")
-    for name in ("a.jpg", "a-copy.jpg", "a.txt"):
-        assert photos.metadata(f"/Posted/{name}") is not None
-        assert photos.metadata(f"/Photos/{name}") is None
+def test_renew_extends_a_running_lease(unposted: UnpostedClient) -> None:
+    image = unposted.select(name="c.jpg", lease_seconds=30)
+    assert image.lease is not None and image.lease_id is not None
+    renewed = unposted.renew(image.lease_id, lease_seconds=3600, link=True)
+    assert (renewed.id, renewed.state, renewed.content_hash) == (
+        image.lease_id, "active", image.content_hash,
+    )  # fmt: skip
+    assert renewed.expires_at > image.lease.expires_at and renewed.temporary_link
 
 
-def test_posted_content_is_never_offered_again_under_another_name(
-    unposted: UnpostedClient, photos: Emulator, service_of: Service
-) -> None:
-    for name in ("a.jpg", "b.png", "c.jpg"):
-        unposted.posted(unposted.select(name=name).content_hash)
-    photos.put_file("/Photos/renamed.jpg", b"image b")
-    service_of.catch_up()
-    assert unposted.status().images == 5
-    with pytest.raises(NoNewImagesError):
-        unposted.select()
+def test_hold_unhold_images_history_and_find(unposted: UnpostedClient) -> None:
+    a = unposted.select(dry_run=True, name="a.jpg").content_hash
+    held = unposted.hold(a)
+    assert held.held and held.held_at and held.content_hash == a
+    assert [item.content_hash for item in unposted.images(state="held").items] == [a]
+    assert a not in {item.content_hash for item in unposted.images().items}
+    assert not unposted.unhold(a).held
+    page = unposted.images(limit=2)
+    assert len(page.items) == 2 and page.next is not None
+    rest = unposted.images(after=page.next, limit=2)
+    assert len(rest.items) == 1 and rest.next is None
+    assert [m.content_hash for m in unposted.find(a[:8])] == [a]
+    assert [m.content_hash for m in unposted.find("A.JPG")] == [a]
+    assert [m.content_hash for m in unposted.find("/Photos/a-copy.jpg")] == [a]
+    assert unposted.find("missing.jpg") == ()
+    b = unposted.select(name="b.png")
+    unposted.posted(b.content_hash, lease_id=b.lease_id)
+    history = unposted.history()
+    assert [entry.content_hash for entry in history.items] == [b.content_hash]
+    assert history.items[0].image is not None and history.items[0].image.state == "posted"
 
 
-def test_a_posted_image_selected_by_name_comes_without_a_lease(
-    unposted: UnpostedClient,
-) -> None:
-    image = unposted.select(name="b.png")
-    unposted.posted(image.content_hash, lease_id=image.lease_id)
-    again = unposted.select(name="b.png")
-    assert again.content_hash == image.content_hash and again.lease is None
+def test_export_reset_and_import_posted_state(unposted: UnpostedClient) -> None:
+    image = unposted.select(name="c.jpg")
+    digest = hashlib.sha256(b"image c").hexdigest()
+    unposted.posted(image.content_hash, lease_id=image.lease_id, sha256=digest)
+    exported = unposted.export_posted()
+    assert exported.hashes == (digest,)
+    assert exported.dropbox_content_hashes == (image.content_hash,)
+    assert unposted.reset_posted() == exported
+    assert unposted.status().posted == 0
+    report = unposted.import_posted(json.dumps(exported.raw).encode())
+    assert report.matched >= 1 and unposted.status().posted == 1
 
 
-def test_an_image_leased_to_another_publisher(unposted: UnpostedClient) -> None:
+def test_resync_is_accepted_and_runs(unposted: UnpostedClient, service_of: Service) -> None:
+    runs = service_of.worker.health.runs
+    unposted.resync()
+    deadline = time.monotonic() + 30
+    while service_of.worker.health.runs <= runs and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert service_of.worker.health.runs > runs
+    with pytest.raises(NotFoundError):
+        unposted.resync(library="no-such-library")
+
+
+def test_a_channel_client_uses_the_channels_routes(service_of: Service) -> None:
+    with _client(service_of, channel="default") as client:
+        assert client.status().unique_images == 3
+    with _client(service_of, channel="elsewhere") as client, pytest.raises(NotFoundError):
+        client.status()
+
+
+def test_contract_errors_arrive_as_their_exceptions(unposted: UnpostedClient) -> None:
     unposted.select(name="c.jpg")
     with pytest.raises(LeaseConflictError) as raised:
         unposted.select(name="c.jpg")
     assert (raised.value.code, raised.value.status) == ("leased", 409)
-
-
-def test_sha256_given_with_posted_is_exported(
-    unposted: UnpostedClient, service_of: Service
-) -> None:
-    image = unposted.select(name="c.jpg")
-    digest = hashlib.sha256(b"image c").hexdigest()
-    unposted.posted(image.content_hash, lease_id=image.lease_id, sha256=digest)
-    exported = service_of.client.get("/posted/export").json()
-    assert exported == {"hashes": [digest], "dropbox_content_hashes": [image.content_hash]}
-
-
-def test_no_new_images_once_every_image_is_posted_or_leased(unposted: UnpostedClient) -> None:
-    leased = unposted.select(name="a.jpg")
-    for name in ("b.png", "c.jpg"):
-        unposted.posted(unposted.select(name=name).content_hash)
-    with pytest.raises(NoNewImagesError) as raised:
-        unposted.select()
-    assert (raised.value.code, raised.value.status) == ("no_new_images", 404)
-    assert "1 leased" in raised.value.message
-    assert leased.lease_id is not None
-
-
-def test_name_that_matches_nothing_is_not_found(unposted: UnpostedClient) -> None:
-    with pytest.raises(NotFoundError) as raised:
+    with pytest.raises(NotFoundError) as missing:
         unposted.select(name="missing.jpg")
-    assert raised.value.message == "Selected file not found: missing.jpg"
-
-
-def test_releasing_an_unknown_lease(unposted: UnpostedClient) -> None:
-    with pytest.raises(LeaseNotFoundError) as raised:
-        unposted.release("no-such-lease")
-    assert raised.value.status == 404
+    assert missing.value.message == "Selected file not found: missing.jpg"
+    with pytest.raises(LeaseNotFoundError):
+        unposted.release("0123456789abcdef0123")
+    with pytest.raises(UnpostedClientError) as invalid:
+        unposted.posted("not-a-content-hash")
+    assert (invalid.value.code, invalid.value.status) == ("invalid_request", 422)
+    for name in ("a.jpg", "b.png"):
+        unposted.posted(unposted.select(name=name).content_hash)
+    with pytest.raises(NoNewImagesError) as none_new:
+        unposted.select()
+    assert "1 leased" in none_new.value.message
 
 
 def test_empty_folder_is_no_images(start_service: StartService) -> None:
-    with _client(start_service()) as client, pytest.raises(NoImagesError) as raised:
+    service = start_service(api_token=TOKEN)
+    with _client(service) as client, pytest.raises(NoImagesError) as raised:
         client.select()
     assert raised.value.message == "No images found"
 
 
-def test_wrong_token_is_unauthorized(photos: Emulator, start_service: StartService) -> None:
-    with _client(start_service(), token="wrong") as client:
+def test_wrong_token_is_unauthorized(service_of: Service) -> None:
+    with _client(service_of, token="wrong-" + TOKEN) as client:
         with pytest.raises(UnauthorizedError) as raised:
             client.status()
         assert raised.value.status == 401
-        with pytest.raises(UnauthorizedError):
-            client.select()
 
 
-def test_before_the_first_catch_up_is_not_ready(
-    emulator: Emulator, start_service: StartService
+def test_not_ready_is_retried_until_the_first_catch_up(
+    photos: Emulator, start_service: StartService
 ) -> None:
-    emulator.faults.server_error("files/list_folder", times=None)
-    with _client(start_service(wait=False)) as client, pytest.raises(NotReadyError) as raised:
-        client.select()
+    hold = photos.faults.hold("files/list_folder")
+    service = start_service(wait=False, api_token=TOKEN)
+    with _client(service, retry=NO_RETRY) as impatient, pytest.raises(NotReadyError) as raised:
+        impatient.select(dry_run=True)
     assert (raised.value.code, raised.value.status) == ("not_ready", 503)
+    threading.Timer(1.0, hold.release).start()
+    patient = RetryPolicy(attempts=40, total_seconds=20, default_wait=0.25)
+    with _client(service, retry=patient) as client:
+        started = time.monotonic()
+        assert client.select(dry_run=True).lease is None
+    assert time.monotonic() - started >= 0.5
 
 
-def test_invalid_input_is_a_generic_client_error(unposted: UnpostedClient) -> None:
-    with pytest.raises(UnpostedClientError) as raised:
-        unposted.posted("not-a-content-hash")
-    assert type(raised.value) is UnpostedClientError
-    assert (raised.value.code, raised.value.status) == ("invalid_request", 422)
+class _BusyFirst(BaseHTTPRequestHandler):
+    """Answers ``503 busy`` with ``Retry-After: 1`` the first ``busy`` times, then counts."""
+
+    busy = 2
+    asked: list[float] = []
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        type(self).asked.append(time.monotonic())
+        if len(self.asked) <= self.busy:
+            self._reply(503, {"error": "busy", "message": "held"}, {"Retry-After": "1"})
+        else:
+            self._reply(200, {"images": 7, "available": 5}, {})
+
+    def _reply(self, status: int, body: object, headers: dict[str, str]) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        for name, value in {"Content-Type": "application/json", **headers}.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def busy_server() -> Iterator[str]:
+    _BusyFirst.asked = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _BusyFirst)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_busy_is_retried_as_retry_after_says(busy_server: str) -> None:
+    with UnpostedClient(busy_server, TOKEN) as client:
+        assert client.status().images == 7
+    gaps = [b - a for a, b in zip(_BusyFirst.asked, _BusyFirst.asked[1:], strict=False)]
+    assert len(gaps) == 2 and all(0.9 <= gap < 3 for gap in gaps)
+
+
+def test_busy_past_the_policys_bounds_is_raised(busy_server: str) -> None:
+    with UnpostedClient(busy_server, TOKEN, retry=RetryPolicy(attempts=2)) as client:
+        with pytest.raises(BusyError) as raised:
+            client.status()
+    assert raised.value.status == 503 and len(_BusyFirst.asked) == 2
+    _BusyFirst.asked = []
+    with UnpostedClient(busy_server, TOKEN, retry=RetryPolicy(total_seconds=0.5)) as client:
+        with pytest.raises(BusyError):
+            client.status()
+    assert len(_BusyFirst.asked) == 1
+
+
+def test_async_client_retries_busy_too(busy_server: str) -> None:
+    async def ask() -> int:
+        async with AsyncUnpostedClient(busy_server, TOKEN) as client:
+            return (await client.status()).available
+
+    assert asyncio.run(ask()) == 5 and len(_BusyFirst.asked) == 3
+
+
+def test_async_client_against_the_service(service_of: Service) -> None:
+    async def publish() -> tuple[str, int, int]:
+        async with AsyncUnpostedClient(service_of.base_url, TOKEN, timeout=10) as client:
+            image = await client.select(name="a.jpg")
+            with pytest.raises(LeaseConflictError):
+                await client.select(name="a.jpg")
+            receipt = await client.posted(image.content_hash, lease_id=image.lease_id)
+            held = await client.hold((await client.find("b.png"))[0].content_hash)
+            assert held.held and (await client.images(state="held")).items
+            assert (await client.history()).items[0].content_hash == image.content_hash
+            status = await client.status()
+            return receipt.content_hash, status.posted, status.available
+
+    content_hash, posted, available = asyncio.run(publish())
+    assert len(content_hash) == 64 and (posted, available) == (1, 1)
 
 
 def test_a_service_that_does_not_answer_is_unreachable() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    with UnpostedClient(f"http://127.0.0.1:{port}", API_TOKEN, timeout=2) as client:
+    with UnpostedClient(f"http://127.0.0.1:{port}", TOKEN, timeout=2) as client:
         with pytest.raises(UnreachableError) as raised:
             client.status()
     assert raised.value.status is None and raised.value.code == "unreachable"

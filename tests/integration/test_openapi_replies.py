@@ -91,6 +91,10 @@ def channel_routes(check: Checked, prefix: str) -> None:
     check("POST", prefix + "/release", json=lease)
     image = {"content_hash": content_hash(picture(0))}
     check("GET", prefix + "/images", params={"state": "available", "limit": 2})
+    found = check("GET", prefix + "/images/matching", params={"ref": "P0-copy.jpg"}).json()
+    assert found["matches"] == [
+        {"content_hash": image["content_hash"], "path": "/Photos/p0-copy.jpg"}
+    ]
     check("GET", prefix + "/images/{content_hash}", path=image)
     check("POST", prefix + "/images/{content_hash}/hold", path=image)
     check("DELETE", prefix + "/images/{content_hash}/hold", path=image)

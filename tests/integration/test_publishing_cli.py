@@ -35,4 +35,7 @@ def test_a_channel_worked_from_the_command_line_and_bad_arguments_refused(
     assert output(cli("unhold", content_hash(b"a")))["held"] is False
     refused = cli("hold", "0" * 64, ok=False)
     assert "no image with content hash" in refused.stderr
-    assert "64 hexadecimal digits" in cli("hold", "a-name", ok=False, one_line=False).stderr
+    assert "no image matches 'a-name'" in cli("hold", "a-name", ok=False).stderr
+    assert output(cli("hold", content_hash(b"a")[:8]))["content_hash"] == content_hash(b"a")
+    assert output(cli("unhold", "A.JPG"))["content_hash"] == content_hash(b"a")
+    assert "too short" in cli("hold", content_hash(b"a")[:6], ok=False).stderr

@@ -17,7 +17,7 @@ from fastapi.responses import Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from app.api.deps import Authorized, CallerDep, ChannelDep, PicturesDep
-from app.api.replies import HoldReply, ImagePageReply, PictureReply
+from app.api.replies import HoldReply, ImagePageReply, MatchesReply, PictureReply
 from app.dropbox.client import ThumbnailSize
 from app.errors import DropboxUnavailable, NoThumbnail
 from app.services.pictures import GRID_SIZE, page_json, picture_json
@@ -59,6 +59,24 @@ async def images(
     ``next`` of the page before."""
     wanted = ImageQuery(query.state, query.q, query.after, query.limit)
     return page_json(await pictures.page(channel, wanted))
+
+
+class MatchingQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ref: Annotated[str, Field(min_length=1, max_length=1024)]
+
+
+@router.get("/images/matching", response_model=MatchesReply)
+async def matching(
+    channel: ChannelDep, pictures: PicturesDep, query: Annotated[MatchingQuery, Query()]
+) -> dict[str, object]:
+    """The images ``ref`` names: a content hash prefix of at least 8 hexadecimal digits, a
+    file name (case-insensitive), or a path (relative to the library's folder, or whole).
+    Copies of one content are one match; more than one match means ``ref`` is ambiguous
+    (at most 10 are listed)."""
+    found = await pictures.find(channel, query.ref)
+    return {"matches": [{"content_hash": m.content_hash, "path": m.path} for m in found]}
 
 
 @router.get("/images/{content_hash}", response_model=PictureReply)

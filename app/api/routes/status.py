@@ -119,6 +119,7 @@ def _library(status: LibraryStatus, worker: SyncWorker) -> dict[str, Any]:
         "ready": status.ready,
         "last_sync_at": status.last_sync_at,
         "syncing": worker.health.running,
+        "catch_ups": worker.health.runs,
         "last_error": worker.health.last_error,
         "fingerprinted": status.fingerprinted,
         "unhashable": status.unhashable,

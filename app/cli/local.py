@@ -1,6 +1,6 @@
 """The state as a command sees it: settings, configuration, the store, Dropbox clients.
 
-Shared by ``app.cli`` and ``app.cli_publishing``; the state directory's rules (who
+Used by the commands that act on the state directory themselves; its rules (who
 holds it, who only checks it) are ``app.cli``'s module docstring's.
 """
 
@@ -17,9 +17,11 @@ from app.state_dir import StateDir
 from state import open_store
 
 
-def command_settings() -> Settings:
+def command_settings(log_level: str | None = None) -> Settings:
+    """The settings, with logging set up: at ``log_level`` when given (a short command's
+    ``-v``), in the settings' format; else as the settings say (``serve``)."""
     settings = load_settings()
-    setup_logging(settings.log_level, settings.log_format)
+    setup_logging(log_level or settings.log_level, settings.log_format)
     return settings
 
 
@@ -29,9 +31,9 @@ class LocalState:
     A context manager: the store and any Dropbox client are closed on the way out.
     """
 
-    def __init__(self, hold: str | None = None) -> None:
+    def __init__(self, hold: str | None = None, log_level: str | None = None) -> None:
         """``hold``: the command that must have the state directory to itself (see above)."""
-        self.settings = command_settings()
+        self.settings = command_settings(log_level)
         self.config = load_config(self.settings, os.environ)
         self._state_dir = StateDir(self.settings.state_dir)
         if self.settings.database is not None:

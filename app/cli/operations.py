@@ -1,0 +1,197 @@
+"""What the channel commands ask for, in two ways: on the state directory, or over HTTP.
+
+``Operations`` is that small interface; every answer is the HTTP API's reply as JSON,
+so a command prints the same thing either way. ``LocalOperations`` runs the domain
+code on the state directory, as the service would (``app.cli.local``);
+``app.cli.remote.RemoteOperations`` asks a running service through ``unposted_client``
+and never touches the state directory. ``content_hash`` turns a person's reference (a
+unique prefix of at least 8 hexadecimal digits, a file name or a path) into a hash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable, Coroutine
+from dataclasses import asdict
+from typing import Any, Protocol, TypeVar
+
+from app.cli.local import LocalState
+from app.cli.output import Output, Progress, short
+from app.errors import InvalidInput
+from app.lanes import Lanes
+from app.metrics import Metrics
+from app.services.pictures import history_json, page_json
+from app.services.posted_state import LegacyImport, export_json, reset_posted
+from app.services.selection import SelectionService, SelectOptions, lease_json
+from app.sync.catch_up import CatchUp
+from state.changes import FileKinds
+from state.matching import MIN_PREFIX
+from state.store import ImageQuery
+
+T = TypeVar("T")
+Json = dict[str, Any]
+_FULL_HASH = re.compile(r"[0-9a-fA-F]{64}")
+_HEX = re.compile(r"[0-9a-fA-F]+")
+
+
+class Operations(Protocol):
+    def status(self) -> Json: ...
+    def select(self, options: SelectOptions) -> Json: ...
+    def posted(
+        self, content_hash: str, lease_id: str | None, sha256: str | None, archive: bool
+    ) -> Json: ...
+    def release(self, lease_id: str) -> Json: ...
+    def renew(self, lease_id: str, lease_seconds: int | None) -> Json: ...
+    def hold(self, content_hash: str) -> Json: ...
+    def unhold(self, content_hash: str) -> Json: ...
+    def images(self, query: ImageQuery) -> Json: ...
+    def history(self, after: str | None, limit: int) -> Json: ...
+    def find(self, reference: str) -> list[tuple[str, str]]: ...
+    def resync(self, library: str | None, channel: str | None) -> list[str]: ...
+    def export_posted(self) -> Json: ...
+    def reset_posted(self) -> Json: ...
+    def import_legacy(self, raw: bytes) -> Json: ...
+
+
+def content_hash(operations: Operations, reference: str) -> str:
+    """The content hash ``reference`` names; none or several is ``InvalidInput``, naming
+    the candidates. 64 hexadecimal digits are a content hash as they are."""
+    reference = reference.strip()
+    if _FULL_HASH.fullmatch(reference):
+        return reference.lower()
+    found = operations.find(reference) if reference else []
+    if len(found) == 1:
+        return found[0][0]
+    if found:
+        named = ", ".join(f"{short(each)} {path}" for each, path in found)
+        raise InvalidInput(f"{reference!r} names {len(found)} images: {named}; say which")
+    if _HEX.fullmatch(reference) and len(reference) < MIN_PREFIX:
+        raise InvalidInput(
+            f"{reference!r} is too short: a content hash prefix needs at least"
+            f" {MIN_PREFIX} hexadecimal digits"
+        )
+    raise InvalidInput(
+        f"no image matches {reference!r} (a content hash prefix of {MIN_PREFIX} or more"
+        " hexadecimal digits, a file name, or a path)"
+    )
+
+
+class LocalOperations:
+    """The operations on the state directory, for the channel named (or the default)."""
+
+    def __init__(self, local: LocalState, channel: str | None) -> None:
+        self._local = local
+        self._channel_name = channel
+
+    @property
+    def channel(self) -> str:
+        return self._local.channel(self._channel_name)
+
+    def status(self) -> Json:
+        """Every library and channel; with ``--channel``, that one and its library."""
+        local = self._local
+        channels = list(local.config.channels)
+        libraries = list(local.config.libraries)
+        if self._channel_name is not None:
+            channels = [self.channel]
+            libraries = [local.config.channels[self.channel].library]
+        return {
+            "libraries": {name: asdict(local.store.library_status(name)) for name in libraries},
+            "channels": {name: asdict(local.store.channel_status(name)) for name in channels},
+        }
+
+    def select(self, options: SelectOptions) -> Json:
+        channel = self.channel
+        offer = self._selection(lambda service: service.select(channel, options))
+        return offer.as_json()
+
+    def posted(
+        self, content_hash: str, lease_id: str | None, sha256: str | None, archive: bool
+    ) -> Json:
+        channel = self.channel
+        receipt = self._selection(
+            lambda service: service.posted(channel, content_hash, lease_id, sha256, archive)
+        )
+        return receipt.as_json()
+
+    def release(self, lease_id: str) -> Json:
+        channel = self.channel
+
+        async def release_then_show(service: SelectionService) -> Json:
+            await service.release(channel, lease_id)
+            return lease_json(await service.lease(channel, lease_id))
+
+        return self._selection(release_then_show)
+
+    def renew(self, lease_id: str, lease_seconds: int | None) -> Json:
+        channel = self.channel
+        info = self._selection(lambda service: service.renew(channel, lease_id, lease_seconds))
+        return lease_json(info)
+
+    def hold(self, content_hash: str) -> Json:
+        held_at = self._local.store.hold(self.channel, content_hash)
+        return {"content_hash": content_hash, "held": True, "held_at": held_at}
+
+    def unhold(self, content_hash: str) -> Json:
+        if not self._local.store.unhold(self.channel, content_hash):
+            Output.notice("unposted: there was no hold on it; nothing changed")
+        return {"content_hash": content_hash, "held": False, "held_at": None}
+
+    def images(self, query: ImageQuery) -> Json:
+        return page_json(self._local.store.images(self.channel, query))
+
+    def history(self, after: str | None, limit: int) -> Json:
+        return history_json(self._local.store.history(self.channel, after, limit))
+
+    def find(self, reference: str) -> list[tuple[str, str]]:
+        found = self._local.store.find_images(self.channel, reference)
+        return [(match.content_hash, match.path) for match in found]
+
+    def resync(self, library: str | None, channel: str | None) -> list[str]:
+        local = self._local
+        kinds = FileKinds.of(local.settings.image_extensions, local.settings.sidecar_extensions)
+        done = []
+        for name in self._libraries(library, channel):
+            local.store.begin_listing(name)
+            expected = local.store.library_status(name)
+            catch_up = CatchUp(
+                local.config.libraries[name].spec, kinds, local.store, local.dropbox(name)
+            )
+            bar = Progress(f"{name}: listing", expected.images + expected.skipped)
+            try:
+                summary = catch_up.run(progress=bar)
+            finally:
+                bar.done()
+            done.append(f"{name}: listed again: {summary.line()}")
+        return done
+
+    def _libraries(self, library: str | None, channel: str | None) -> list[str]:
+        config = self._local.config
+        if channel is not None:
+            return [config.channels[self._local.channel(channel)].library]
+        if library is not None and library not in config.libraries:
+            raise InvalidInput(f"no library {library!r} in the configuration")
+        return [library] if library else list(config.libraries)
+
+    def export_posted(self) -> Json:
+        return export_json(self._local.store.export_posted(self.channel))
+
+    def reset_posted(self) -> Json:
+        return export_json(reset_posted(self._local.store, self.channel))
+
+    def import_legacy(self, raw: bytes) -> Json:
+        local = self._local
+        legacy = LegacyImport(local.config, local.store, Metrics(), local.dropbox_if_configured)
+        return legacy.run(self.channel, raw).as_json()
+
+    def _selection(self, call: Callable[[SelectionService], Coroutine[Any, Any, T]]) -> T:
+        local, lanes = self._local, Lanes()
+        try:
+            service = SelectionService(
+                local.config, local.store, lanes, Metrics(), local.dropbox,
+                archive_folder=local.settings.archive_folder,
+            )  # fmt: skip
+            return asyncio.run(call(service))
+        finally:
+            lanes.close()

@@ -1,0 +1,142 @@
+"""The commands that run the service or work on its store as a whole: ``serve``, ``sync``,
+``demo`` and ``migrate-store``. They act on this machine only, whatever
+``UNPOSTED_URL`` says.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
+from typing import Any
+
+from app.api.access import check_tokens
+from app.cli.local import LocalState, command_settings
+from app.cli.output import Output, Progress
+from app.config import load_config
+from app.errors import ConfigError
+from app.main import create_app
+from app.settings import Settings
+from app.state_dir import StateDir
+from app.sync.catch_up import CatchUp
+from app.threaded_server import listen, serve_in_foreground
+from state import open_store
+from state.changes import FileKinds
+
+Command = Callable[[argparse.Namespace], int]
+COMMANDS: dict[str, Command] = {}
+_STARTUP_FAILURE = 3  # uvicorn's exit code when the app's startup fails
+
+
+def _command(name: str) -> Callable[[Command], Command]:
+    def register(function: Command) -> Command:
+        COMMANDS[name] = function
+        return function
+
+    return register
+
+
+@_command("serve")
+def serve(args: argparse.Namespace) -> int:
+    settings = command_settings()
+    settings.check_serve()
+    config = load_config(settings, os.environ)
+    check_tokens(settings.api_token, {n: c.api_token for n, c in config.channels.items()})
+    with _held(settings, "serve"):
+        app = create_app(settings)  # reads the configuration: a bad one stops us here
+        # Refuse a torn or newer database, or one out of reach, before binding.
+        open_store(settings.state_dir, settings.database).close()
+        listener = listen(args.host, args.port)  # a port in use: one line, nothing started
+        started = serve_in_foreground(app, listener)
+    return 0 if started else _STARTUP_FAILURE
+
+
+def _held(settings: Settings, command: str) -> AbstractContextManager[object]:
+    """The state directory held for ``command``: SQLite's file is one process's. Replicas
+    of one PostgreSQL database share nothing on disk, so nothing is held for them."""
+    if settings.database is not None:
+        return nullcontext()
+    return StateDir(settings.state_dir).hold(command)
+
+
+@_command("sync")
+def sync(args: argparse.Namespace) -> int:
+    with LocalState(hold="sync", log_level=args.log_level) as local:
+        kinds = FileKinds.of(local.settings.image_extensions, local.settings.sidecar_extensions)
+        for name, library in local.config.libraries.items():
+            with local.store.catch_up_turn(name) as mine:  # replicas may be running
+                if not mine:
+                    print(f"{name}: another process is catching it up now; left to it")
+                    continue
+                catch_up = CatchUp(library.spec, kinds, local.store, local.dropbox(name))
+                bar = Progress(f"{name}: catching up")
+                try:
+                    summary = catch_up.run(progress=bar)
+                finally:
+                    bar.done()
+            print(f"{name}: caught up: {summary.line()}")
+    return 0
+
+
+@_command("demo")
+def demo(args: argparse.Namespace) -> int:
+    try:
+        from app.demo import run_demo  # needs Pillow, the `demo` extra; nothing else does
+    except ModuleNotFoundError as exc:
+        raise ConfigError(f"the demo needs {exc.name}: pip install -e '.[demo]'") from exc
+    return run_demo(args.data, args.port, args.log_format)
+
+
+@_command("migrate-store")
+def migrate_store(args: argparse.Namespace) -> int:
+    from state.postgres.connection import where
+    from state.postgres.from_sqlite import copy_from_sqlite
+
+    settings = command_settings(args.log_level)
+    with StateDir(settings.state_dir).hold("migrate-store"):  # no service writes it meanwhile
+        moved = copy_from_sqlite(settings.database_path, args.to)
+    print(json.dumps(moved.as_json()))
+    Output.notice(
+        f"state copied from {settings.database_path} to {where(args.to)}; set DATABASE_URL"
+        " and start the service: the catalog is rebuilt by listing each folder"
+    )
+    return 0
+
+
+def add_parsers(commands: Any, common: list[argparse.ArgumentParser]) -> None:
+    run = commands.add_parser(
+        "serve", help="run the HTTP service",
+        description="Run the HTTP service (API, webhook, console).",
+    )  # fmt: skip
+    run.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    run.add_argument("--port", type=int, default=8000, help="port to bind (default 8000)")
+    commands.add_parser(
+        "sync", help="catch up with Dropbox once, then exit", parents=common[-1:],
+        description="Catch every library up with Dropbox once, on the state directory here,"
+        " then exit; a progress bar on a terminal once it runs past a second.",
+    )  # fmt: skip
+    demo = commands.add_parser(
+        "demo", help="the emulator over sample images, and the service",
+        description="Run the bundled Dropbox emulator over sample images, and the service"
+        " against it: everything on this machine, no account needed.",
+    )  # fmt: skip
+    demo.add_argument("--port", type=int, default=8000, help="service port (0 picks a free one)")
+    demo.add_argument("--data", type=Path, default=Path("demo-data"), help="samples and state")
+    demo.add_argument("--log-format", choices=("console", "json"), default="console",
+                      help="how log lines read (default console)")  # fmt: skip
+    move = commands.add_parser(
+        "migrate-store", help="copy the SQLite state in STATE_DIR into PostgreSQL",
+        parents=common[-1:],
+        description="Copy the posted state, leases and holds of the SQLite database in"
+        " STATE_DIR into an empty PostgreSQL database.",
+    )  # fmt: skip
+    move.add_argument("--to", required=True, type=_database_url, metavar="postgresql://...")
+
+
+def _database_url(text: str) -> str:
+    if not text.startswith(("postgresql://", "postgres://")):
+        raise argparse.ArgumentTypeError("must be a postgresql:// URL")
+    return text

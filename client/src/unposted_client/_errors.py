@@ -1,0 +1,124 @@
+"""The client's exceptions: one per error code of the contract a publisher handles.
+
+::
+
+    UnpostedClientError           any failure: .code, .message, .status (None if unreachable)
+    ├── NoImagesError             404 no_images: the folder holds no images
+    ├── NoNewImagesError          404 no_new_images: every image is posted or leased
+    ├── NotFoundError             404 not_found: no such image, name, channel or library
+    ├── LeaseNotFoundError        404 lease_not_found: no such lease in this channel
+    ├── LeaseConflictError        409 leased: the image is leased to another publisher
+    ├── LeaseExpiredError         409 lease_expired: a lease that ran out cannot be renewed
+    ├── HeldError                 409 held: the image is held out of selection
+    ├── InvalidRequestError       422 invalid_request: the service refused the arguments
+    ├── UnauthorizedError         401 unauthorized, 403 forbidden: the token cannot do this
+    ├── UnavailableError          503: the service cannot answer now (after any retries)
+    │   ├── NotReadyError         503 not_ready: the first catch-up has not completed
+    │   └── BusyError             503 busy: the database is held by a long write
+    └── UnreachableError          the service did not answer (connection, timeout)
+"""
+
+from __future__ import annotations
+
+import httpx
+
+
+class UnpostedClientError(Exception):
+    """A request to unposted failed; ``code`` is the contract's error code."""
+
+    def __init__(self, code: str, message: str, status: int | None) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code, self.message, self.status = code, message, status
+
+
+class NoImagesError(UnpostedClientError):
+    pass
+
+
+class NoNewImagesError(UnpostedClientError):
+    pass
+
+
+class NotFoundError(UnpostedClientError):
+    pass
+
+
+class LeaseNotFoundError(UnpostedClientError):
+    pass
+
+
+class LeaseConflictError(UnpostedClientError):
+    pass
+
+
+class LeaseExpiredError(UnpostedClientError):
+    pass
+
+
+class HeldError(UnpostedClientError):
+    pass
+
+
+class InvalidRequestError(UnpostedClientError):
+    pass
+
+
+class UnauthorizedError(UnpostedClientError):
+    pass
+
+
+class UnavailableError(UnpostedClientError):
+    pass
+
+
+class NotReadyError(UnavailableError):
+    pass
+
+
+class BusyError(UnavailableError):
+    pass
+
+
+class UnreachableError(UnpostedClientError):
+    pass
+
+
+_BY_CODE: dict[str, type[UnpostedClientError]] = {
+    "no_images": NoImagesError,
+    "no_new_images": NoNewImagesError,
+    "not_found": NotFoundError,
+    "lease_not_found": LeaseNotFoundError,
+    "leased": LeaseConflictError,
+    "lease_expired": LeaseExpiredError,
+    "held": HeldError,
+    "invalid_request": InvalidRequestError,
+    "unauthorized": UnauthorizedError,
+    "forbidden": UnauthorizedError,
+    "not_ready": NotReadyError,
+    "busy": BusyError,
+}
+
+
+def error_from(response: httpx.Response) -> UnpostedClientError:
+    """The exception for an error reply, by its ``error`` code (or its status)."""
+    try:
+        data = response.json()
+        code, message = str(data["error"]), str(data["message"])
+    except (ValueError, KeyError, TypeError):
+        code, message = f"http_{response.status_code}", response.text[:200]
+    kind = _BY_CODE.get(code)
+    if kind is None:
+        kind = _by_status(response.status_code)
+    return kind(code, message, response.status_code)
+
+
+def _by_status(status: int) -> type[UnpostedClientError]:
+    if status in (401, 403):
+        return UnauthorizedError
+    if status == 503:
+        return UnavailableError
+    return UnpostedClientError
+
+
+def unreachable(exc: httpx.HTTPError) -> UnreachableError:
+    return UnreachableError("unreachable", str(exc) or type(exc).__name__, None)

@@ -1,0 +1,158 @@
+"""``UnpostedClient``: the blocking client, one connection pool to one service."""
+
+from __future__ import annotations
+
+import time
+from types import TracebackType
+from typing import Self, TypeVar
+
+import httpx
+
+from unposted_client._calls import Call, Calls, RetryPolicy, body_of, request_args
+from unposted_client._errors import error_from, unreachable
+from unposted_client._models import (
+    HistoryPage,
+    Hold,
+    ImagePage,
+    ImportReport,
+    LeaseInfo,
+    Match,
+    PostedExport,
+    PostedReceipt,
+    Selection,
+    ServiceStatus,
+)
+
+T = TypeVar("T")
+
+
+class UnpostedClient:
+    """Use it as a context manager. ``channel``: act on this channel (default: the one the
+    token's routes at the root reach). ``retry``: how long ``503 busy`` and ``not_ready``
+    are retried (see ``RetryPolicy``)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        channel: str | None = None,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self._calls = Calls(channel)
+        self._retry = retry or RetryPolicy()
+        self._http = httpx.Client(
+            base_url=base_url,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=timeout,
+            transport=transport,
+        )
+
+    def select(
+        self,
+        dry_run: bool = False,
+        name: str | None = None,
+        link: bool = False,
+        lease_seconds: int | None = None,
+    ) -> Selection:
+        """A never-posted image, leased unless ``dry_run``; raises when there is none."""
+        return self._send(self._calls.select(dry_run, name, link, lease_seconds))
+
+    def posted(
+        self,
+        content_hash: str,
+        lease_id: str | None = None,
+        sha256: str | None = None,
+        archive: bool = False,
+    ) -> PostedReceipt:
+        """Record the image as posted (idempotent), optionally archiving it."""
+        return self._send(self._calls.posted(content_hash, lease_id, sha256, archive))
+
+    def release(self, lease_id: str) -> None:
+        """Give a leased image back: the publisher did not post it."""
+        self._send(self._calls.release(lease_id))
+
+    def lease(self, lease_id: str) -> LeaseInfo:
+        """Whether the lease is still the caller's."""
+        return self._send(self._calls.lease(lease_id))
+
+    def renew(
+        self, lease_id: str, lease_seconds: int | None = None, link: bool = False
+    ) -> LeaseInfo:
+        """More time on a running lease (from now); ``link``: a fresh temporary link too."""
+        return self._send(self._calls.renew(lease_id, lease_seconds, link))
+
+    def hold(self, content_hash: str) -> Hold:
+        """Keep the image out of the channel's selection (idempotent)."""
+        return self._send(self._calls.hold(content_hash, held=True))
+
+    def unhold(self, content_hash: str) -> Hold:
+        """Let the image be selected again (idempotent)."""
+        return self._send(self._calls.hold(content_hash, held=False))
+
+    def images(
+        self,
+        state: str = "available",
+        name: str | None = None,
+        after: str | None = None,
+        limit: int = 60,
+    ) -> ImagePage:
+        """A page of the channel's images in ``state``; ``name``: names starting with it."""
+        return self._send(self._calls.images(state, name, after, limit))
+
+    def find(self, reference: str) -> tuple[Match, ...]:
+        """The images a content hash prefix (8+ hex digits), a file name or a path names."""
+        return self._send(self._calls.find(reference))
+
+    def history(self, after: str | None = None, limit: int = 60) -> HistoryPage:
+        """What the channel posted, newest first."""
+        return self._send(self._calls.history(after, limit))
+
+    def status(self) -> ServiceStatus:
+        return self._send(self._calls.status())
+
+    def export_posted(self) -> PostedExport:
+        return self._send(self._calls.export_posted())
+
+    def import_posted(self, document: bytes) -> ImportReport:
+        """Import a legacy ``posted.json`` (its bytes, as read from the file)."""
+        return self._send(self._calls.import_posted(document))
+
+    def reset_posted(self) -> PostedExport:
+        """Forget every posted image of the channel (operator); returns what was cleared."""
+        return self._send(self._calls.reset_posted())
+
+    def resync(self, library: str | None = None) -> None:
+        """Ask for a full re-list of ``library`` (default: every one), run in the background."""
+        self._send(self._calls.resync(library))
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _send(self, call: Call[T]) -> T:
+        attempt, waited = 1, 0.0
+        while True:
+            try:
+                response = self._http.request(call.method, call.path, **request_args(call))
+            except httpx.HTTPError as exc:
+                raise unreachable(exc) from exc
+            if response.is_success:
+                return call.read(body_of(response))
+            pause = self._retry.wait(response, attempt, waited)
+            if pause is None:
+                raise error_from(response)
+            time.sleep(pause)
+            attempt, waited = attempt + 1, waited + pause
