@@ -32,7 +32,7 @@ from app import cli_publishing
 from app.api.access import check_tokens
 from app.cli_state import LocalState, command_settings
 from app.config import load_config
-from app.errors import ConfigError, InvalidInput, UnpostedError
+from app.errors import ConfigError, DatabaseRefused, InvalidInput, UnpostedError
 from app.lanes import Lanes
 from app.main import create_app
 from app.metrics import Metrics
@@ -253,8 +253,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _database_url(text: str) -> str:
-    if not text.startswith(("postgresql://", "postgres://")):
-        raise argparse.ArgumentTypeError("must be a postgresql:// URL")
+    from state.postgres.connection import url_problem  # psycopg: only when it is used
+
+    problem = url_problem(text)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)
     return text
 
 
@@ -287,7 +290,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"unposted: configuration: {exc}", file=sys.stderr)
         return 2
-    except StateDirError as exc:
+    except (StateDirError, DatabaseRefused) as exc:
         print(f"unposted: {exc}", file=sys.stderr)
         return 2
     except UnpostedError as exc:
