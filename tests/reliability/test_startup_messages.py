@@ -134,15 +134,21 @@ def _url(password: str, host: str, port: int, database: str = "unposted") -> str
     return f"postgresql://unposted:{password}@{host}:{port}/{database}"
 
 
+def _status(tmp_path: Path, database_url: str) -> subprocess.CompletedProcess[str]:
+    """``python -m app status`` on the database named, nothing else of the machine's set."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("DROPBOX_", "API_"))}
+    environment.update(DROPBOX_FOLDER="/Photos", STATE_DIR=str(tmp_path), DATABASE_URL=database_url)
+    command = [sys.executable, "-m", "app", "status"]
+    return subprocess.run(
+        command, cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=60
+    )
+
+
 def test_the_right_password_serves_so_the_cases_below_fail_for_their_reason(
     tmp_path: Path, server: Cluster
 ) -> None:
     """The same URL with the right password is accepted (``status`` runs and exits 0)."""
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("DROPBOX_", "API_"))}
-    environment.update(DROPBOX_FOLDER="/Photos", STATE_DIR=str(tmp_path),
-                       DATABASE_URL=_url(PASSWORD, "127.0.0.1", server.port))  # fmt: skip
-    done = subprocess.run([sys.executable, "-m", "app", "status"], cwd=tmp_path,
-                          env=environment, capture_output=True, text=True, timeout=60)  # fmt: skip
+    done = _status(tmp_path, _url(PASSWORD, "127.0.0.1", server.port))
     assert done.returncode == 0, done.stderr
     assert PASSWORD not in done.stdout + done.stderr
 
@@ -153,6 +159,13 @@ def test_a_wrong_password_names_user_host_and_database(tmp_path: Path, server: C
     assert line == (
         f"unposted: the database 127.0.0.1:{server.port}/unposted:"
         ' password authentication failed for user "unposted"'
+    )
+
+
+def test_a_command_meets_the_same_line(tmp_path: Path, server: Cluster) -> None:
+    done = _status(tmp_path, _url(WRONG, "127.0.0.1", server.port))
+    assert _one_line(done, secret=WRONG).endswith(
+        'password authentication failed for user "unposted"'
     )
 
 
