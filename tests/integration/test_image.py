@@ -15,8 +15,9 @@ The service must write nowhere but its state directory: with ``strace`` on the m
 every file it opens for writing, creates, renames or removes is checked; without it, the
 installation and the temporary directory are compared before and after.
 
-It reaches the registry (PyPI, or the index this machine's pip is configured with),
-so it carries the ``registry`` marker: ``pytest -m "not registry"`` leaves it out.
+It installs from PyPI, as a fresh image build does (no pip configuration of this
+machine), so it carries the ``registry`` marker: ``pytest -m "not registry"`` leaves it
+out.
 """
 
 from __future__ import annotations
@@ -45,9 +46,13 @@ pytestmark = pytest.mark.registry
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "image-test-api-token-0123456789abcdefghij"
 COMPILERS = ("cc", "gcc", "g++", "c++", "clang")
-# What this machine's pip needs to reach its index (configuration files, certificates,
-# proxies); nothing of the service.
-NETWORK = re.compile(r"HOME|PIP_.*|SSL_CERT_.*|REQUESTS_CA_BUNDLE|(?i:https?_proxy|no_proxy)")
+# What pip needs to reach PyPI from here (certificates, proxies). Not this machine's pip
+# configuration: its local wheel folders and mirrors could hold a wheel built here that a
+# fresh image would have to compile.
+NETWORK = re.compile(
+    r"PIP_CERT|PIP_DEFAULT_TIMEOUT|SSL_CERT_FILE|SSL_CERT_DIR|REQUESTS_CA_BUNDLE"
+    r"|(?i:https?_proxy|no_proxy)"
+)
 Stage = list[tuple[str, str]]
 
 
@@ -118,6 +123,7 @@ def _copy_context(target: Path) -> None:
 def _build(machine: Machine, stage: Stage) -> None:
     environment = machine.base_environment()
     environment.update({k: v for k, v in os.environ.items() if NETWORK.fullmatch(k)})
+    environment.update(PIP_CONFIG_FILE=os.devnull, HOME=str(machine.root / "home"))
     assert not [c for c in COMPILERS if shutil.which(c, path=environment["PATH"])]
     workdir = machine.root
     for name, arguments in stage[1:]:
