@@ -1,13 +1,17 @@
 # unposted: the service image. Build: docker build -t unposted .
 # Two stages: the first builds a virtualenv, the second carries only that and runs as a
-# non-root user. The catalog database lives in /data (mount a volume there).
+# non-root user. The catalog database lives in /data (mount a volume there), the only
+# place the service writes.
+# tests/integration/test_image.py runs these lines, as written, outside Docker.
 
 FROM python:3.12-slim AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 RUN python -m venv /opt/venv
 WORKDIR /src
 COPY . .
-RUN /opt/venv/bin/pip install .
+# Wheels only: the slim image has no compiler, and no dependency may need one. Only
+# unposted itself is built here, from this source tree (pure Python).
+RUN /opt/venv/bin/pip install --only-binary=:all: .
 
 FROM python:3.12-slim
 ENV PATH=/opt/venv/bin:$PATH \

@@ -35,7 +35,7 @@ from typing import Any, get_args
 from pydantic import SecretStr
 
 from app.errors import ConfigError
-from app.settings import SelectPolicy, Settings, dropbox_path
+from app.settings import SelectPolicy, Settings, credential_problem, dropbox_path
 from state.similarity import DEFAULT_DISTANCE, MAX_DISTANCE
 from state.store import ChannelDef, LibraryDef, NearDuplicateChoice, WhenExhausted
 
@@ -190,6 +190,9 @@ class _FileReader:
         recursive = self._value(table, where, "recursive", bool, self._settings.dropbox_recursive)
         variable = self._value(table, where, "refresh_token_env", str, "")
         token = self._secret(where, "refresh_token_env", variable) if variable else None
+        problem = None if token is None else credential_problem(token.get_secret_value())
+        if problem is not None:
+            raise self._error(where, "refresh_token_env", f"the variable {variable} {problem}")
         account = f"env:{variable}" if variable else DEFAULT
         return Library(LibraryDef(name, folder or "", recursive, account), token)
 

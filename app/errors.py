@@ -23,7 +23,8 @@ Hierarchy (domain errors live in ``state.errors``, re-exported here)::
     ├── ConfigError           fatal: the settings cannot work
     ├── StoreError            fatal: the database cannot be used
     │   ├── SchemaTooNew      written by a newer unposted
-    │   └── StoreCorrupt      torn or not a database
+    │   ├── StoreCorrupt      torn or not a database
+    │   └── DatabaseRefused   PostgreSQL's first connection failed (host, password, ...)
     └── DropboxError          a Dropbox call failed (``app.dropbox.client``)
         ├── DropboxAuthError  fatal until the credentials change
         ├── DropboxUnavailable  recoverable: 5xx, timeouts, rate limits past our bound
@@ -42,6 +43,7 @@ never raised.
 from __future__ import annotations
 
 from state.errors import (
+    DatabaseRefused,
     FileNotFound,
     Held,
     ImageNotFound,
@@ -67,6 +69,7 @@ from state.errors import (
 __all__ = [
     "ConfigError",
     "CursorReset",
+    "DatabaseRefused",
     "DropboxAuthError",
     "DropboxError",
     "DropboxUnavailable",

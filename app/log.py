@@ -7,6 +7,10 @@ Called from entry points only (the CLI). Modules log with
 Records are formatted and written by a thread of their own (a ``QueueListener``): the
 event loop only hands each record over, so a publisher's request never waits for a JSON
 encoder or for stderr. ``flush_logging()`` waits until every record handed over is out.
+
+JSON lines are for machines: uvicorn's ``color_message`` (a copy of its message with
+ANSI colour codes, meant for its own console formatter) is left out, and any escape
+sequence that reaches a value is removed.
 """
 
 from __future__ import annotations
@@ -14,14 +18,17 @@ from __future__ import annotations
 import atexit
 import logging
 import queue
+import re
 import sys
 from logging.handlers import QueueHandler, QueueListener
-from typing import IO
+from typing import IO, Any
 
+from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 
 _CONSOLE = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 _listener: QueueListener | None = None
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 class _HandOver(QueueHandler):
@@ -68,11 +75,22 @@ def flush_logging() -> None:
 
 def _formatter(fmt: str) -> logging.Formatter:
     if fmt == "json":
-        return JsonFormatter(
+        return _PlainJson(
             "%(asctime)s %(levelname)s %(name)s %(message)s",
             rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+            reserved_attrs=[*RESERVED_ATTRS, "color_message"],
         )
     return logging.Formatter(_CONSOLE)
+
+
+class _PlainJson(JsonFormatter):
+    """JSON lines without terminal colour codes in any text value."""
+
+    def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
+        return {
+            key: _ANSI.sub("", value) if isinstance(value, str) else value
+            for key, value in log_data.items()
+        }
 
 
 @atexit.register

@@ -4,6 +4,12 @@ Every family the service exposes is declared here, so an operator reads this one
 file to learn what ``/metrics`` shows. Families about a library carry a ``library``
 label, those about publishers a ``channel`` label. Catalog gauges come from a
 collector given at start (``watch_catalog``), never kept in step by hand.
+
+The exposition leaves out prometheus_client's ``_created`` series (each counter's and
+histogram's creation time, repeated per label set): Prometheus' text format has no use
+for them, and they doubled every family. They are dropped where this registry is
+written, not by prometheus_client's process-wide switch, so another registry in the
+same process keeps its own.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -107,7 +113,20 @@ class Metrics:
         self.registry.register(_CatalogCollector(read))
 
     def exposition(self) -> bytes:
-        return generate_latest(self.registry)
+        return generate_latest(_WithoutCreated(self.registry))
+
+
+class _WithoutCreated(Collector):
+    """A view of a registry whose families carry no ``_created`` samples."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._registry = registry
+
+    def collect(self) -> Iterator[Metric]:
+        for family in self._registry.collect():
+            kept = Metric(family.name, family.documentation, family.type, family.unit)
+            kept.samples = [s for s in family.samples if not s.name.endswith("_created")]
+            yield kept
 
 
 class _CatalogCollector(Collector):

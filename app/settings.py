@@ -3,6 +3,11 @@
 Every variable of the contract is a typed field here. ``load_settings()`` turns
 pydantic's validation report into one line naming the variable, which is what an
 operator sees when the service refuses to start.
+
+Dropbox credentials are checked for form here, before any call: an empty one, or one
+with a space, a line break, quotes or characters no token has (a paste gone wrong),
+would otherwise fail deep in the SDK or in an HTTP header. The message names the
+variable, never its value.
 """
 
 from __future__ import annotations
@@ -77,9 +82,22 @@ class Settings(BaseSettings):
     def _database_url(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None or not value.get_secret_value():
             return None
-        scheme = value.get_secret_value().partition("://")[0]
-        if scheme not in ("postgresql", "postgres"):
-            raise ValueError("must be a postgresql:// URL (leave it unset for SQLite)")
+        from state.postgres.connection import url_problem  # psycopg: only when it is used
+
+        problem = url_problem(value.get_secret_value())
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+    @field_validator(
+        "dropbox_app_key", "dropbox_app_secret", "dropbox_refresh_token", "dropbox_access_token"
+    )
+    @classmethod
+    def _credential(cls, value: str | SecretStr | None) -> str | SecretStr | None:
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        problem = None if text is None else credential_problem(text)
+        if problem is not None:
+            raise ValueError(problem)
         return value
 
     @field_validator("log_level", mode="before")
@@ -128,6 +146,20 @@ def dropbox_path(value: str) -> str:
     return value
 
 
+def credential_problem(text: str) -> str | None:
+    """What is wrong with a Dropbox key, secret or token as written, or None. Dropbox's
+    are printable ASCII without spaces; the reason never quotes the value."""
+    if not text:
+        return "is empty: give the value, or leave the variable out"
+    if any(character.isspace() for character in text):
+        return "holds a space or line break: give the value alone (no 'Bearer', no newline)"
+    if not all("!" <= character <= "~" for character in text):
+        return "holds characters no Dropbox key or token has (printable ASCII only)"
+    if text[0] == text[-1] and text[0] in "'\"":
+        return "is wrapped in quotes: give the value without them"
+    return None
+
+
 def _extension(item: str) -> str:
     item = item.strip().lower()
     return item if item.startswith(".") else "." + item
@@ -146,5 +178,6 @@ def _one_line(exc: ValidationError) -> str:
     for error in exc.errors():
         variable = str(error["loc"][0]).upper() if error["loc"] else "settings"
         message = "is required" if error["type"] == "missing" else error["msg"]
+        message = message.removeprefix("Value error, ")
         problems.append(f"{variable}: {message}")
     return "; ".join(problems)

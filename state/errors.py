@@ -135,3 +135,11 @@ class SchemaTooNew(StoreError):
 
 class StoreCorrupt(StoreError):
     code = "store_corrupt"
+
+
+class DatabaseRefused(StoreError):
+    """The PostgreSQL server named cannot be used: no such host, nothing listening, the
+    password or the database wrong. Met at the first connection; the message names the
+    host and database, never the password."""
+
+    code = "database_refused"

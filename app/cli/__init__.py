@@ -38,7 +38,7 @@ from app.cli.local import LocalState
 from app.cli.operations import LocalOperations, Operations
 from app.cli.output import Output
 from app.cli.remote import RemoteOperations
-from app.errors import ConfigError, InvalidInput, UnpostedError
+from app.errors import ConfigError, DatabaseRefused, InvalidInput, UnpostedError
 from app.log import setup_logging
 from app.state_dir import StateDirError
 
@@ -112,7 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _COMMANDS[args.command](args)
     except ConfigError as exc:
         return _fail(f"configuration: {exc}", 2)
-    except StateDirError as exc:
+    except (StateDirError, DatabaseRefused) as exc:
         return _fail(str(exc), 2)
     except UnreachableError as exc:
         return _fail(f"the service did not answer: {exc.message}", 1)

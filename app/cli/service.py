@@ -137,6 +137,9 @@ def add_parsers(commands: Any, common: list[argparse.ArgumentParser]) -> None:
 
 
 def _database_url(text: str) -> str:
-    if not text.startswith(("postgresql://", "postgres://")):
-        raise argparse.ArgumentTypeError("must be a postgresql:// URL")
+    from state.postgres.connection import url_problem  # psycopg: only when it is used
+
+    problem = url_problem(text)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)
     return text

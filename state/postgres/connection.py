@@ -8,11 +8,18 @@ itself, so an outage costs failed calls, never a restart. Those failures leave a
 or serialisation failure is retried a few times first: the transaction was rolled
 back whole, so running it again is safe. Messages never carry the connection string:
 it may hold a password.
+
+The first connection (``connect``, made by the migration at start) is where a wrong
+setting shows: a host that does not resolve, a port where nothing listens, a password
+or database the server refuses. Each leaves as ``DatabaseRefused``, one line naming
+the host and database and what to check; after start, the same failures are an
+outage (``StoreBusy``) that the pool rides out.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,9 +28,10 @@ from urllib.parse import urlsplit
 
 import psycopg
 from psycopg import errors
+from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
-from state.errors import InvalidInput, StorageFull, StoreBusy, StoreError
+from state.errors import DatabaseRefused, InvalidInput, StorageFull, StoreBusy, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +45,80 @@ server cannot be reached: every request queued behind it would wait as long."""
 _RETRIES = 3
 
 
+CONNECT_SECONDS = 10
+"""How long the first connection may take before the server counts as unreachable."""
+
+# libpq's own words (its messages are English unless the client's locale says otherwise;
+# a server's FATAL lines follow its lc_messages): what each failure reads as, and why.
+_REFUSALS = (
+    (r"failed to resolve host|could not translate host name", "the host name does not resolve"),
+    (r"Connection refused", "connection refused: is PostgreSQL running and listening there?"),
+    (r"password authentication failed|no password supplied|authentication failed",
+     "password authentication failed for user {user}"),
+    (r"database \".*\" does not exist", "the database does not exist on that server"),
+    (r"role \".*\" does not exist", "no role {user} on that server"),
+    (r"no pg_hba\.conf entry", "the server's pg_hba.conf admits no connection of user {user}"
+     " from here"),
+    (r"timeout expired", f"no answer within {CONNECT_SECONDS:.0f} s"),
+)  # fmt: skip
+
+
 def where(conninfo: str) -> str:
     """The server a connection string names, for messages: host, port and database only."""
-    parts = urlsplit(conninfo)
-    host = parts.hostname or "localhost"
-    return f"{host}:{parts.port or 5432}{parts.path or ''}"
+    try:
+        named = conninfo_to_dict(conninfo)
+    except psycopg.ProgrammingError:
+        return "(a malformed URL)"
+    host = str(named.get("host") or "localhost")
+    database = named.get("dbname") or named.get("user") or "postgres"
+    return f"{host}:{named.get('port') or 5432}/{database}"
+
+
+def url_problem(url: str) -> str | None:
+    """What keeps ``url`` from being a PostgreSQL URL, or None; never quoting it (a
+    password may be in it)."""
+    if not url.startswith(("postgresql://", "postgres://")):
+        return "must be a postgresql:// URL (leave it unset for SQLite)"
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "is not a valid URL: an IPv6 host is written in [brackets], closed"
+    try:
+        port = parts.port
+    except ValueError:
+        port = 0
+    if port == 0:
+        return "is not a valid URL: its port must be a number from 1 to 65535"
+    try:
+        conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return (
+            "is not a URL libpq accepts: postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
+            "[?sslmode=...], special characters in the password %-encoded"
+        )
+    return None
+
+
+def connect(conninfo: str) -> Db:
+    """A first connection to the server, or ``DatabaseRefused`` saying why there is none."""
+    try:
+        return psycopg.connect(conninfo, connect_timeout=CONNECT_SECONDS)
+    except psycopg.OperationalError as exc:
+        raise DatabaseRefused(refusal(str(exc), conninfo)) from exc
+
+
+def refusal(reason: str, conninfo: str) -> str:
+    """libpq's reason for a failed connection, as one line about the server named."""
+    named = conninfo_to_dict(conninfo)
+    user = f'"{named.get("user") or "(the default)"}"'
+    for pattern, meaning in _REFUSALS:
+        if re.search(pattern, reason):
+            return f"the database {where(conninfo)}: {meaning.format(user=user)}"
+    password = str(named.get("password") or "")
+    first = reason.strip().splitlines()[0] if reason.strip() else "no reason given"
+    if password:
+        first = first.replace(password, "***")
+    return f"the database {where(conninfo)}: cannot connect: {first}"
 
 
 def open_pool(conninfo: str, max_size: int) -> ConnectionPool[Db]:

@@ -24,7 +24,7 @@ import logging
 import psycopg
 
 from state.errors import SchemaTooNew
-from state.postgres.connection import translated, where
+from state.postgres.connection import connect, translated, where
 
 log = logging.getLogger(__name__)
 
@@ -349,7 +349,7 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 def migrate(conninfo: str, target: int = SCHEMA_VERSION) -> None:
     """Apply the migrations between the database's version and ``target``, one by one."""
-    with translated(where(conninfo)), psycopg.connect(conninfo, connect_timeout=10) as connection:
+    with connect(conninfo) as connection, translated(where(conninfo)):
         while True:
             with connection.transaction():
                 connection.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))

@@ -1,7 +1,7 @@
 """The commands the deployment files run, run for real (no Docker engine needed).
 
-The compose demo profile's emulator command and service environment, the Dockerfile's
-``CMD`` and its ``HEALTHCHECK`` probe are taken from the files themselves; only the
+The compose demo profile's emulator command, its healthcheck and the service environment,
+the Dockerfile's ``CMD`` and its ``HEALTHCHECK`` probe are taken from the files themselves; only the
 ports, the sample directory and the host names a container network would resolve are
 swapped for local ones. Each runs as its own process, as in the containers.
 """
@@ -98,6 +98,15 @@ def _healthcheck_passes(service_port: int) -> bool:
     return done.returncode == 0
 
 
+def _emulator_healthcheck_passes(emulator_port: int) -> bool:
+    """The compose emulator's own healthcheck, its port made the test's."""
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    test = compose["emulator"]["healthcheck"]["test"]
+    assert test[:2] == ["CMD", "python"]
+    probe = [word.replace(", 8765)", f", {emulator_port})") for word in test[2:]]
+    return subprocess.run([sys.executable, *probe], stderr=subprocess.DEVNULL).returncode == 0
+
+
 def test_compose_demo_wiring_and_image_commands_work(
     tmp_path: Path, processes: list[subprocess.Popen[bytes]]
 ) -> None:
@@ -107,7 +116,9 @@ def test_compose_demo_wiring_and_image_commands_work(
     emulator_port, service_port = _free_port(), _free_port()
     service_url = f"http://127.0.0.1:{service_port}"
     emulator = _emulator_command(samples, emulator_port, service_url)
+    assert not _emulator_healthcheck_passes(emulator_port), "nothing listens yet"
     processes.append(subprocess.Popen(emulator, cwd=tmp_path, env=_clean_environment()))
+    wait_until(lambda: _emulator_healthcheck_passes(emulator_port), 60, interval=0.2)
     environment = _service_environment(emulator_port, tmp_path / "state")
     serve = _image_command(service_port)
     with (tmp_path / "service.log").open("w") as log:  # the child keeps its own copy

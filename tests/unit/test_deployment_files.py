@@ -1,4 +1,5 @@
-"""The deployment files agree with the service: compose, Dockerfile, .env.example, .dockerignore.
+"""The deployment files agree with the service: compose, Dockerfile, .env.example, .dockerignore,
+and the configuration file's override with its example TOML.
 
 No Docker engine runs here, so these read the files' structure: what compose would mount
 and pass, what the image runs and as whom, and that ``.env.example`` names exactly the
@@ -16,16 +17,31 @@ from typing import Any
 import pytest
 import yaml
 from check_jsonschema.builtin_schemas import vendor
+from dotenv import dotenv_values
 from jsonschema.validators import validator_for
 
+from app.config import check_credentials, load_config
 from app.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _compose() -> dict[str, Any]:
-    document: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+def _compose(name: str = "docker-compose.yml") -> dict[str, Any]:
+    document: dict[str, Any] = yaml.safe_load((ROOT / name).read_text())
     return document
+
+
+def _merged(base: Any, override: Any, key: str = "") -> Any:
+    """``docker compose -f base -f override``'s merge, for the keys these files use:
+    mappings merge, a service's volumes merge by container path, other lists replace."""
+    if isinstance(base, dict) and isinstance(override, dict):
+        keys = [*base, *(k for k in override if k not in base)]
+        return {k: _merged(base.get(k), override[k], k) if k in override else base[k]
+                for k in keys}  # fmt: skip
+    if key == "volumes" and isinstance(base, list) and isinstance(override, list):
+        by_target = {volume.split(":")[1]: volume for volume in [*base, *override]}
+        return list(by_target.values())
+    return override
 
 
 def _dockerfile() -> list[tuple[str, str]]:
@@ -102,6 +118,88 @@ def test_compose_file_follows_the_compose_specification() -> None:
     broken = _compose()
     broken["services"]["unposted"]["restart_policy"] = "always"  # not a compose key
     assert list(validator.iter_errors(broken)), "the schema must catch an unknown key"
+
+
+def _schema_errors(document: dict[str, Any]) -> list[str]:
+    schema = json.loads((resources.files(vendor) / "compose-spec.json").read_text())
+    return [error.message for error in validator_for(schema)(schema).iter_errors(document)]
+
+
+def test_the_configuration_override_is_valid_alone_and_merged() -> None:
+    override = _compose("docker-compose.config.yml")
+    merged = _merged(_compose(), override)
+    assert _schema_errors(override) == [] and _schema_errors(merged) == []
+    service = merged["services"]["unposted"]
+    assert "unposted-state:/data" in service["volumes"], "the state volume must stay"
+    target = _environment(service)["UNPOSTED_CONFIG"]
+    assert f"./unposted.toml:{target}:ro" in service["volumes"]
+
+
+def test_the_example_configuration_file_serves_as_the_override_mounts_it(tmp_path: Path) -> None:
+    """The container's environment as compose makes it: ``.env`` (``.env.example`` filled in
+    as the README says: DROPBOX_FOLDER out, API_TOKEN and the channels' tokens in), then the
+    merged service's ``environment``; the file at UNPOSTED_CONFIG is the bind mount's source
+    (``unposted.example.toml``, copied to ``unposted.toml``), read by the service's loader."""
+    service = _merged(_compose(), _compose("docker-compose.config.yml"))["services"]["unposted"]
+    source, target, _ = next(v.split(":") for v in service["volumes"] if v.startswith("./"))
+    (tmp_path / source).write_bytes((ROOT / "unposted.example.toml").read_bytes())
+    tokens = {"INSTAGRAM_API_TOKEN": "i" * 43, "TELEGRAM_API_TOKEN": "t" * 43}
+    env_file = (
+        (ROOT / ".env.example").read_text().replace("\nDROPBOX_FOLDER=", "\n# DROPBOX_FOLDER=")
+    )
+    env_file = re.sub(r"\nAPI_TOKEN=.*", "\nAPI_TOKEN=" + "a" * 43, env_file)
+    env_file += "".join(f"{name}={value}\n" for name, value in tokens.items())
+    (tmp_path / ".env").write_text(env_file)
+    container = {**dotenv_values(tmp_path / ".env"), **_environment(service)}
+    container["UNPOSTED_CONFIG"] = str(tmp_path / source)  # where the mount shows it
+    assert _environment(service)["UNPOSTED_CONFIG"] == target
+    fields = {k.lower(): v for k, v in container.items() if k.lower() in Settings.model_fields}
+    settings = Settings(_env_file=None, **fields)  # type: ignore[call-arg]
+    settings.check_serve()
+    config = load_config(settings, {k: v or "" for k, v in container.items()})
+    check_credentials(config, settings)
+    assert set(config.channels) == {"instagram", "telegram"}
+    assert {c.library for c in config.channels.values()} == set(config.libraries)
+    for name, channel in config.channels.items():
+        assert channel.api_token is not None
+        assert channel.api_token.get_secret_value() == tokens[f"{name.upper()}_API_TOKEN"]
+
+
+def _listening_port(service: dict[str, Any]) -> int:
+    """The port a service's process listens on: its ``--port``, the image's, postgres'."""
+    command = service.get("command") or json.loads(dict(_dockerfile())["CMD"])
+    if service.get("image", "").startswith("postgres:"):
+        assert "PGPORT" not in _environment(service)
+        return 5432  # the postgres image's server listens on PostgreSQL's port
+    return int(command[command.index("--port") + 1])
+
+
+def _healthcheck_port(service: dict[str, Any]) -> int | None:
+    """The port the service's healthcheck asks (the image's when compose sets none)."""
+    healthcheck = service.get("healthcheck")
+    if healthcheck is None and service.get("build") == ".":
+        test = dict(_dockerfile())["HEALTHCHECK"].split(" CMD ", 1)[1]
+    elif healthcheck is None or healthcheck.get("disable"):
+        return None
+    else:
+        test = " ".join(healthcheck["test"][1:])
+    if "pg_isready" in test:
+        given = re.search(r"(?:-p|--port)[ =](\d+)", test)
+        return int(given.group(1)) if given else 5432  # pg_isready's default
+    asked = re.findall(r"127\.0\.0\.1'?\s*[:,]\s*(\d+)", test)
+    assert len(asked) == 1, test
+    return int(asked[0])
+
+
+def test_every_healthcheck_asks_the_port_its_service_listens_on() -> None:
+    services = _compose()["services"]
+    for name, service in services.items():
+        asked = _healthcheck_port(service)
+        assert asked is not None, f"{name} has no healthcheck"
+        assert asked == _listening_port(service), name
+    # What the emulator had before it had its own: the image's check, on unposted's port.
+    emulator = {key: value for key, value in services["emulator"].items() if key != "healthcheck"}
+    assert _healthcheck_port(emulator) != _listening_port(emulator)
 
 
 def test_dependencies_name_services_that_exist() -> None:
