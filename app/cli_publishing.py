@@ -67,7 +67,8 @@ def _print(document: object) -> None:
 def posted(args: argparse.Namespace, local: LocalState) -> int:
     channel = local.channel(args.channel)
     receipt = _with_selection(local, lambda service: service.posted(
-        channel, args.content_hash, args.lease_id, args.sha256, args.archive))  # fmt: skip
+        channel, args.content_hash, args.lease_id, args.sha256, args.archive,
+        operator=True))  # fmt: skip
     _print(receipt.as_json())
     return 0
 

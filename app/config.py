@@ -18,6 +18,8 @@ channel::
     api_token_env = "INSTAGRAM_TOKEN"   # a token that reaches this channel only
     near_duplicates = "skip"            # skip | allow
     near_duplicate_distance = 40        # bits of 256 (0 to 96)
+    archive = false                     # may its token archive? default: true when the
+                                        # library has this channel only, false when shared
 
 Secrets never stand in the file, only the names of the variables that hold them. Any
 problem stops the service with one line naming the file, the table and the key.
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,8 +59,12 @@ class Library:
 
 @dataclass(frozen=True)
 class Channel:
+    """``archive``: whether the channel's own token may move a posted picture out of the
+    library (every sibling channel loses it); the operator's token always may."""
+
     spec: ChannelDef
     api_token: SecretStr | None
+    archive: bool = True
 
     @property
     def near_duplicates(self) -> NearDuplicateChoice:
@@ -150,9 +157,11 @@ class _FileReader:
             name: self._library(name, table)
             for name, table in self._tables(document, "libraries").items()
         }
+        tables = self._tables(document, "channels")
+        sharing = Counter(table.get("library") for table in tables.values())
         channels = {
-            name: self._channel(name, table, libraries)
-            for name, table in self._tables(document, "channels").items()
+            name: self._channel(name, table, libraries, sharing[table.get("library")] == 1)
+            for name, table in tables.items()
         }
         if not libraries or not channels:
             raise self._error("", "", "defines no libraries or no channels; it needs both")
@@ -193,11 +202,14 @@ class _FileReader:
         account = f"env:{variable}" if variable else DEFAULT
         return Library(LibraryDef(name, folder or "", recursive, account), token)
 
-    def _channel(self, name: str, table: dict[str, Any], libraries: dict[str, Library]) -> Channel:
+    def _channel(
+        self, name: str, table: dict[str, Any], libraries: dict[str, Library], alone: bool
+    ) -> Channel:
+        """``alone``: no other channel draws from its library (archiving's default)."""
         where = f"channels.{name}"
         self._keys(table, where, {"library", "policy", "when_exhausted", "lease_seconds",
                                   "api_token_env", "near_duplicates",
-                                  "near_duplicate_distance"})  # fmt: skip
+                                  "near_duplicate_distance", "archive"})  # fmt: skip
         library = self._value(table, where, "library", str, None)
         if library not in libraries:
             raise self._error(where, "library", f"no library {library!r} is defined")
@@ -212,8 +224,9 @@ class _FileReader:
             raise self._error(where, "lease_seconds", f"must be 1 to {_MAX_LEASE_SECONDS}")
         variable = self._value(table, where, "api_token_env", str, "")
         token = self._secret(where, "api_token_env", variable) if variable else None
+        archive = self._value(table, where, "archive", bool, alone)
         spec = ChannelDef(name, library, policy, exhausted, lease, near, distance)
-        return Channel(spec, token)
+        return Channel(spec, token, archive)
 
     def _distinct_folders(self, libraries: dict[str, Library]) -> None:
         seen: dict[tuple[str, str], str] = {}

@@ -16,7 +16,8 @@ Hierarchy (domain errors live in ``state.errors``, re-exported here)::
     │   ├── Pending           409  the image waits to be checked against legacy state
     │   ├── UnknownName       404  no such library or channel
     │   ├── ImageNotFound     404  no such content in the channel's library
-    │   └── NoThumbnail       404  Dropbox makes no thumbnail of this file
+    │   ├── NoThumbnail       404  Dropbox makes no thumbnail of this file
+    │   └── ArchiveNotAllowed 403  the channel may not archive (``archive`` in its table)
     ├── Unavailable           503  with Retry-After; recovers by itself
     │   ├── StoreBusy         the database is held by another process or a long write
     │   └── StorageFull       the state directory's disk is full
@@ -65,6 +66,7 @@ from state.errors import (
 )
 
 __all__ = [
+    "ArchiveNotAllowed",
     "ConfigError",
     "CursorReset",
     "DropboxAuthError",
@@ -100,6 +102,14 @@ class NoThumbnail(RequestError):
 
     code = "no_thumbnail"
     status = 404
+
+
+class ArchiveNotAllowed(RequestError):
+    """Archiving takes a picture from every channel of the library: the operator grants it
+    per channel (``archive``), and a post that asks for it without the right is refused."""
+
+    code = "archive_not_allowed"
+    status = 403
 
 
 class ConfigError(UnpostedError):
