@@ -18,9 +18,10 @@ Hierarchy (domain errors live in ``state.errors``, re-exported here)::
     │   ├── ImageNotFound     404  no such content in the channel's library
     │   ├── NoThumbnail       404  Dropbox makes no thumbnail of this file
     │   └── ArchiveNotAllowed 403  the channel may not archive (``archive`` in its table)
-    ├── Unavailable           503  with Retry-After; recovers by itself
+    ├── Unavailable           503  with Retry-After; recovers by itself (all but one)
     │   ├── StoreBusy         the database is held by another process or a long write
-    │   └── StorageFull       the state directory's disk is full
+    │   ├── StorageFull       the state directory's disk is full
+    │   └── StoreDamaged      the SQLite file was damaged underneath: 503 until restarted
     ├── ConfigError           fatal: the settings cannot work
     ├── StoreError            fatal: the database cannot be used
     │   ├── SchemaTooNew      written by a newer unposted
@@ -59,6 +60,7 @@ from state.errors import (
     StorageFull,
     StoreBusy,
     StoreCorrupt,
+    StoreDamaged,
     StoreError,
     Unavailable,
     UnknownName,
@@ -90,6 +92,7 @@ __all__ = [
     "StorageFull",
     "StoreBusy",
     "StoreCorrupt",
+    "StoreDamaged",
     "StoreError",
     "Unavailable",
     "UnknownName",
