@@ -39,6 +39,7 @@ from pydantic import SecretStr
 
 from app.errors import ConfigError
 from app.settings import SelectPolicy, Settings, dropbox_path
+from state.casefold import fold
 from state.similarity import DEFAULT_DISTANCE, MAX_DISTANCE
 from state.store import ChannelDef, LibraryDef, NearDuplicateChoice, WhenExhausted
 
@@ -135,9 +136,9 @@ def check_archive(config: Config, archive: str | None) -> None:
     if archive is None:
         return
     for library in config.libraries.values():
-        folder = library.spec.folder.lower()
-        inside = archive.lower() == folder or archive.lower().startswith(folder + "/")
-        if inside and (library.spec.recursive or archive.lower() == folder):
+        folder, archived = fold(library.spec.folder), fold(archive)
+        inside = archived == folder or archived.startswith(folder + "/")
+        if inside and (library.spec.recursive or archived == folder):
             raise ConfigError(
                 f"ARCHIVE_FOLDER: {archive} is inside the folder of library {library.name}"
                 f" ({library.spec.folder}, listed with subfolders); choose a folder outside it"
@@ -231,7 +232,7 @@ class _FileReader:
     def _distinct_folders(self, libraries: dict[str, Library]) -> None:
         seen: dict[tuple[str, str], str] = {}
         for library in libraries.values():
-            key = (library.spec.account, library.spec.folder.lower())
+            key = (library.spec.account, fold(library.spec.folder))
             if key in seen:
                 raise self._error(
                     f"libraries.{library.name}",

@@ -28,6 +28,7 @@ from app.errors import (
 )
 from app.lanes import Lanes
 from app.metrics import Metrics
+from state.casefold import fold
 from state.store import LeaseInfo, NamedLease, PostedRecord, Selection, Selections, SelectRequest
 
 log = logging.getLogger(__name__)
@@ -278,7 +279,7 @@ class SelectionService:
     def archive_path(self, library: str, path: str) -> str:
         """Where ``path`` goes: the same place relative to the folder, under the archive."""
         folder = self._config.libraries[library].spec.folder
-        if path.lower().startswith(folder.lower() + "/"):
+        if fold(path).startswith(fold(folder) + "/"):  # fold keeps lengths: one char each
             relative = path[len(folder) + 1 :]
         else:
             relative = path.rsplit("/", 1)[-1]
