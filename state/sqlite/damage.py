@@ -5,6 +5,8 @@ replaced under a running service goes on taking commits that no restart will fin
 a truncated one takes them until a read meets the missing pages. ``FileWatch`` notices:
 
 - the path names another file than the one opened (``st_dev``/``st_ino``), or none;
+  the same for its write-ahead log (``-wal``), which holds the latest commits until a
+  checkpoint and which SQLite keeps, by descriptor, while any connection is open;
 - the file is shorter than it has been (SQLite never shrinks it here: no ``VACUUM``, no
   ``auto_vacuum``, so a checkpoint only ever grows it);
 - its first bytes are no longer SQLite's header with the page size it was opened with.
@@ -47,6 +49,8 @@ class FileWatch:
         self._size = opened.st_size
         header = os.pread(self._fd, 18, 0)
         self._header = header if header.startswith(HEADER) else None
+        self._log = path.with_name(path.name + "-wal")
+        self._log_identity = _identity(self._log)
         self._damage: str | None = None
         self._checked_at = time.monotonic()
         self._lock = threading.Lock()
@@ -102,9 +106,19 @@ class FileWatch:
             return f"cannot be looked at ({exc.strerror})"
         if (named.st_dev, named.st_ino) != self._identity:
             return "was replaced by another file"
+        if self._log_identity is not None and _identity(self._log) != self._log_identity:
+            return f"lost its write-ahead log ({self._log.name} was deleted, moved or replaced)"
         size = os.fstat(self._fd).st_size
         if size < self._size:
             return f"was truncated ({size} bytes, {self._size} before)"
         if self._header is not None and os.pread(self._fd, len(self._header), 0) != self._header:
             return "was overwritten (its header is not the one it was opened with)"
         return None
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        found = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return found.st_dev, found.st_ino

@@ -2,7 +2,7 @@
 
 Four publishers post new content hashes as fast as they can while ``/status`` and
 ``/readyz`` are sampled; then the database file is truncated, replaced by an older copy
-of itself, deleted or moved. What must hold:
+of itself, deleted or moved, or its write-ahead log deleted. What must hold:
 
 - nothing answers 500, before, during or after;
 - no post sent after the damage is acknowledged: each answers 503 ``store_damaged``
@@ -115,32 +115,45 @@ def older_copy(database: Path) -> Path:
     return copy
 
 
-def truncate(database: Path, kept: Path, backup: Path) -> bool:
+# Each damages the database; it answers where ``kept`` goes back for a restart on the
+# file the service used, or None where nothing can be put back.
+Damage = Callable[[Path, Path, Path], Path | None]
+
+
+def truncate(database: Path, kept: Path, backup: Path) -> Path | None:
     os.truncate(database, database.stat().st_size // 3)
-    return False
+    return None
 
 
-def replace(database: Path, kept: Path, backup: Path) -> bool:
+def replace(database: Path, kept: Path, backup: Path) -> Path | None:
     os.link(database, kept)
     os.replace(backup, database)
-    return True
+    return database
 
 
-def delete(database: Path, kept: Path, backup: Path) -> bool:
+def delete(database: Path, kept: Path, backup: Path) -> Path | None:
     os.link(database, kept)  # for the count afterwards; the service sees the name gone
     database.unlink()
-    return True
+    return database
 
 
-def move(database: Path, kept: Path, backup: Path) -> bool:
+def move(database: Path, kept: Path, backup: Path) -> Path | None:
     database.rename(kept)
-    return True
+    return database
 
 
-@pytest.mark.parametrize("damage", [truncate, replace, delete, move], ids=lambda d: d.__name__)
-def test_damage_underneath_under_load(
-    damage: Callable[[Path, Path, Path], bool], tmp_path: Path, ledger: Ledger
-) -> None:
+def delete_log(database: Path, kept: Path, backup: Path) -> Path | None:
+    """The write-ahead log, which holds the latest commits, deleted (kept by a link)."""
+    log = database.with_name(database.name + "-wal")
+    os.link(log, kept)
+    log.unlink()
+    return log
+
+
+@pytest.mark.parametrize(
+    "damage", [truncate, replace, delete, move, delete_log], ids=lambda d: d.__name__
+)
+def test_damage_underneath_under_load(damage: Damage, tmp_path: Path, ledger: Ledger) -> None:
     entry = ledger.entry("The database file damaged underneath, under load")
     emulator = Emulator()
     put_images(emulator, "/Photos", 300, "pic")
@@ -156,7 +169,7 @@ def test_damage_underneath_under_load(
         load = Load(service.base_url).start()
         try:
             wait_until(lambda: len(load.posts()) >= 40, 30)
-            restorable = damage(database, kept, backup)
+            restore = damage(database, kept, backup)
             damaged_at = time.monotonic()
             wait_until(lambda: len(load.posts(after=damaged_at)) >= 40, 30)
             ready = service.client.get("/readyz")
@@ -173,8 +186,8 @@ def test_damage_underneath_under_load(
         entry.wrong += ready.status_code != 503
         message = next(r.message for r in after)
         assert str(database) in message and "restart" in message, message
-        if restorable:
-            os.replace(kept, database)
+        if restore is not None:
+            os.replace(kept, restore)
             service.start()
             with Publisher(service.base_url) as publisher:
                 recorded = set(publisher.export()["dropbox_content_hashes"])
@@ -189,7 +202,7 @@ def test_damage_underneath_under_load(
         service.close()
     entry.notes.append(
         f"{damage.__name__}: {len(acknowledged)} posts acknowledged, none sent after the"
-        f" damage{', every one found by a restart on the file' if restorable else ''};"
+        f" damage{', every one found by a restart on the file' if restore else ''};"
         f" the {len(after)} sent after it answered 503 store_damaged"
     )
     assert (entry.lost, entry.wrong) == (0, 0), [r for r in load.replies if r.status == 500][:3]
