@@ -9,14 +9,17 @@ from __future__ import annotations
 import os
 import secrets
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
 
 from state.errors import StoreDamaged
 from state.sqlite import SqliteStore
+from state.sqlite.damage import READ_CHECK_SECONDS
 from tests.reliability.test_database_refusal import filled_database
 from tests.stores import default_store
+from tests.waiting import wait_until
 
 
 def _opened(tmp_path: Path) -> tuple[SqliteStore, Path]:
@@ -57,6 +60,27 @@ def test_a_write_into_a_file_moved_away_is_not_committed(tmp_path: Path) -> None
         assert content_hash not in again.export_posted("default").dropbox_content_hashes
     finally:
         again.close()
+
+
+def test_reads_alone_notice_within_a_second(tmp_path: Path) -> None:
+    store, database = _opened(tmp_path)
+    try:
+        store.export_posted("default")
+        database.rename(tmp_path / "moved.sqlite3")
+        moved_at = time.monotonic()
+
+        def refused() -> bool:
+            try:
+                store.export_posted("default")
+            except StoreDamaged:
+                return True
+            return False
+
+        wait_until(refused, 5, 0.01)
+        noticed_after = time.monotonic() - moved_at
+    finally:
+        store.close()
+    assert noticed_after <= READ_CHECK_SECONDS + 0.25, noticed_after
 
 
 def test_a_file_that_grows_and_changes_is_not_damage(tmp_path: Path) -> None:

@@ -12,7 +12,9 @@ of itself, deleted or moved, or its write-ahead log deleted. What must hold:
   the file back and restarts on it, and counts the acknowledged posts the restart finds.
   A truncated file cannot be put back: its restart is refused with one line.
 
-And with no writes at all, reads alone notice the file moved within a second.
+And with no post at all, the service notices the file moved within a second (its own
+work of every second, and reads: ``tests/integration/test_sqlite_damage.py`` shows reads
+alone do).
 """
 
 from __future__ import annotations
@@ -208,7 +210,7 @@ def test_damage_underneath_under_load(damage: Damage, tmp_path: Path, ledger: Le
     assert (entry.lost, entry.wrong) == (0, 0), [r for r in load.replies if r.status == 500][:3]
 
 
-def test_reads_alone_notice_within_a_second(tmp_path: Path, ledger: Ledger) -> None:
+def test_noticed_within_a_second_without_a_post(tmp_path: Path, ledger: Ledger) -> None:
     entry = ledger.entry("The database file damaged underneath, under load")
     emulator = Emulator()
     put_images(emulator, "/Photos", 5, "pic")
