@@ -65,7 +65,7 @@ class Channel:
 
     spec: ChannelDef
     api_token: SecretStr | None
-    archive: bool = True
+    archive: bool
 
     @property
     def near_duplicates(self) -> NearDuplicateChoice:
@@ -125,7 +125,8 @@ def _from_environment(settings: Settings) -> Config:
     assert settings.dropbox_folder is not None
     library = LibraryDef(DEFAULT, settings.dropbox_folder, settings.dropbox_recursive)
     channel = ChannelDef(DEFAULT, DEFAULT, settings.select_policy, "stop", settings.lease_seconds)
-    config = Config({DEFAULT: Library(library, None)}, {DEFAULT: Channel(channel, None)})
+    only = Channel(channel, None, archive=True)  # its library's only channel
+    config = Config({DEFAULT: Library(library, None)}, {DEFAULT: only})
     check_archive(config, settings.archive_folder)
     return config
 
