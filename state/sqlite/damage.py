@@ -7,8 +7,8 @@ a truncated one takes them until a read meets the missing pages. ``FileWatch`` n
 - the path names another file than the one opened (``st_dev``/``st_ino``), or none;
   the same for its write-ahead log (``-wal``), which holds the latest commits until a
   checkpoint and which SQLite keeps, by descriptor, while any connection is open;
-- the file is shorter than it has been (SQLite never shrinks it here: no ``VACUUM``, no
-  ``auto_vacuum``, so a checkpoint only ever grows it);
+- the file is shorter than it has been, and shorter than its header says it is (SQLite
+  makes it shorter only after a ``VACUUM``, and then says so in the header first);
 - its first bytes are no longer SQLite's header with the page size it was opened with.
 
 Every write transaction is checked just before its ``COMMIT`` (a few system calls), so
@@ -108,11 +108,14 @@ class FileWatch:
             return "was replaced by another file"
         if self._log_identity is not None and _identity(self._log) != self._log_identity:
             return f"lost its write-ahead log ({self._log.name} was deleted, moved or replaced)"
-        size = os.fstat(self._fd).st_size
-        if size < self._size:
+        header, size = os.pread(self._fd, 100, 0), os.fstat(self._fd).st_size
+        if size < self._size and size < _declared_size(header):
             return f"was truncated ({size} bytes, {self._size} before)"
-        if self._header is not None and os.pread(self._fd, len(self._header), 0) != self._header:
+        if self._header is not None and not header.startswith(self._header):
             return "was overwritten (its header is not the one it was opened with)"
+        if size < self._size:
+            with self._lock:
+                self._size = size  # made smaller by SQLite itself (a VACUUM's checkpoint)
         return None
 
 
@@ -122,3 +125,12 @@ def _identity(path: Path) -> tuple[int, int] | None:
     except FileNotFoundError:
         return None
     return found.st_dev, found.st_ino
+
+
+def _declared_size(header: bytes) -> int:
+    """The size the header gives (page size times the in-header page count); a header
+    whose count SQLite does not vouch for declares no less than anything (damaged)."""
+    if len(header) < 100 or header[24:28] != header[92:96]:
+        return 1 << 62
+    page_size = int.from_bytes(header[16:18], "big")
+    return (65536 if page_size == 1 else page_size) * int.from_bytes(header[28:32], "big")

@@ -104,3 +104,24 @@ def test_a_file_that_grows_and_changes_is_not_damage(tmp_path: Path) -> None:
     finally:
         other.close()
         store.close()
+
+
+def test_a_vacuum_beside_the_store_is_not_damage(tmp_path: Path) -> None:
+    """SQLite itself makes the file shorter, and says so in its header first."""
+    store, database = _opened(tmp_path)
+    try:
+        store.forget_folder("default")  # free pages for a VACUUM to give back
+        size = database.stat().st_size
+        with sqlite3.connect(database) as outsider:
+            outsider.execute("VACUUM")
+            outsider.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        outsider.close()
+        assert database.stat().st_size < size
+        content_hash = secrets.token_hex(32)
+        store.mark_posted("default", content_hash, None, None)
+        assert store.export_posted("default").dropbox_content_hashes == (content_hash,)
+        os.truncate(database, database.stat().st_size - 4096)  # but a page cut off is
+        with pytest.raises(StoreDamaged, match="truncated"):
+            store.mark_posted("default", secrets.token_hex(32), None, None)
+    finally:
+        store.close()
