@@ -11,6 +11,10 @@ a truncated one takes them until a read meets the missing pages. ``FileWatch`` n
   makes it shorter only after a ``VACUUM``, and then says so in the header first);
 - its first bytes are no longer SQLite's header with the page size it was opened with.
 
+SQLite's own "corrupt" and "not a database" errors are damage too (``connections``). A
+file overwritten in place by another database at least as large, with the same page
+size, passes these checks; what SQLite then reads of it may not.
+
 Every write transaction is checked just before its ``COMMIT`` (a few system calls), so
 nothing is acknowledged once the file is gone; reads are checked at most once a second.
 Once damaged, the store stays damaged: every call raises ``StoreDamaged`` (503 naming
