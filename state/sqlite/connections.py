@@ -55,7 +55,6 @@ class Connections:
                         db.execute("ROLLBACK")
                     raise
                 db.execute("COMMIT")
-                self._watch.committed()
         finally:
             self._lock.release()
 

@@ -78,12 +78,6 @@ class FileWatch:
             self._checked_at = now
             self.check()
 
-    def committed(self) -> None:
-        """After a commit: its checkpoint may have grown the file."""
-        size = os.fstat(self._fd).st_size
-        with self._lock:
-            self._size = max(self._size, size)
-
     def condemn(self, problem: str) -> StoreDamaged:
         """Mark the store damaged for good (``problem`` says what happened); the error to raise."""
         with self._lock:
@@ -117,9 +111,7 @@ class FileWatch:
             return f"was truncated ({size} bytes, {self._size} before)"
         if self._header is not None and not header.startswith(self._header):
             return "was overwritten (its header is not the one it was opened with)"
-        if size < self._size:
-            with self._lock:
-                self._size = size  # made smaller by SQLite itself (a VACUUM's checkpoint)
+        self._size = size  # grown by a checkpoint, or made smaller by SQLite itself (VACUUM)
         return None
 
 
