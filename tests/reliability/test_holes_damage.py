@@ -152,6 +152,29 @@ def delete_log(database: Path, kept: Path, backup: Path) -> Path | None:
     return log
 
 
+def _damage_under_load(
+    service: ServiceProcess, damage: Damage, database: Path, kept: Path
+) -> tuple[Load, float, httpx.Response, Path | None]:
+    """Posts under way, then ``damage``: the load, when the damage was done, ``/readyz``
+    after it, and where ``kept`` goes back. The service is stopped on return."""
+    # Restarted, so that the catalog sits in the file itself and not only in its log:
+    # a truncated file has lost pages for certain.
+    service.stop()
+    backup = older_copy(database)
+    service.start()
+    load = Load(service.base_url).start()
+    try:
+        wait_until(lambda: len(load.posts()) >= 40, 30)
+        restore = damage(database, kept, backup)
+        damaged_at = time.monotonic()
+        wait_until(lambda: len(load.posts(after=damaged_at)) >= 40, 30)
+        ready = service.client.get("/readyz")
+    finally:
+        load.stop()
+        service.stop()
+    return load, damaged_at, ready, restore
+
+
 @pytest.mark.parametrize(
     "damage", [truncate, replace, delete, move, delete_log], ids=lambda d: d.__name__
 )
@@ -163,45 +186,34 @@ def test_damage_underneath_under_load(damage: Damage, tmp_path: Path, ledger: Le
     database, kept = state / "unposted.sqlite3", tmp_path / "kept.sqlite3"
     with EmulatorServer(emulator) as server:
         service = ServiceProcess(emulator, server.base_url, state).start()
-        # Restarted, so that the catalog sits in the file itself and not only in its log:
-        # a truncated file has lost pages for certain.
-        service.stop()
-        backup = older_copy(database)
-        service.start()
-        load = Load(service.base_url).start()
         try:
-            wait_until(lambda: len(load.posts()) >= 40, 30)
-            restore = damage(database, kept, backup)
-            damaged_at = time.monotonic()
-            wait_until(lambda: len(load.posts(after=damaged_at)) >= 40, 30)
-            ready = service.client.get("/readyz")
+            load, damaged_at, ready, restore = _damage_under_load(service, damage, database, kept)
+            acknowledged = {r.content_hash for r in load.posts() if r.status == 200}
+            after = load.posts(after=damaged_at)
+            entry.trials += 1
+            entry.faults += 1
+            entry.inputs += len(load.replies)
+            entry.wrong += sum(r.status == 500 for r in load.replies)
+            entry.wrong += sum(r.status != 503 or r.error != "store_damaged" for r in after)
+            entry.wrong += ready.status_code != 503
+            message = next(r.message for r in after)
+            assert str(database) in message and "restart" in message, message
+            if restore is not None:
+                os.replace(kept, restore)
+                service.start()
+                with Publisher(service.base_url) as publisher:
+                    recorded = set(publisher.export()["dropbox_content_hashes"])
+                entry.lost += len(acknowledged - recorded)
+            else:
+                refused = subprocess.run(
+                    [sys.executable, "-m", "app", "serve", "--port", "0"], capture_output=True,
+                    env=service_environment(emulator, server.base_url, state), text=True,
+                    timeout=60,
+                )  # fmt: skip
+                entry.wrong += refused.returncode == 0 or refused.stderr.count("\n") != 1
+                assert refused.returncode != 0 and refused.stderr.count("\n") == 1, refused.stderr
         finally:
-            load.stop()
-            service.stop()
-        acknowledged = {r.content_hash for r in load.posts() if r.status == 200}
-        after = load.posts(after=damaged_at)
-        entry.trials += 1
-        entry.faults += 1
-        entry.inputs += len(load.replies)
-        entry.wrong += sum(r.status == 500 for r in load.replies)
-        entry.wrong += sum(r.status != 503 or r.error != "store_damaged" for r in after)
-        entry.wrong += ready.status_code != 503
-        message = next(r.message for r in after)
-        assert str(database) in message and "restart" in message, message
-        if restore is not None:
-            os.replace(kept, restore)
-            service.start()
-            with Publisher(service.base_url) as publisher:
-                recorded = set(publisher.export()["dropbox_content_hashes"])
-            entry.lost += len(acknowledged - recorded)
-        else:
-            refused = subprocess.run(
-                [sys.executable, "-m", "app", "serve", "--port", "0"], capture_output=True,
-                env=service_environment(emulator, server.base_url, state), text=True, timeout=60,
-            )  # fmt: skip
-            entry.wrong += refused.returncode == 0 or refused.stderr.count("\n") != 1
-            assert refused.returncode != 0 and refused.stderr.count("\n") == 1, refused.stderr
-        service.close()
+            service.close()
     entry.notes.append(
         f"{damage.__name__}: {len(acknowledged)} posts acknowledged, none sent after the"
         f" damage{', every one found by a restart on the file' if restore else ''};"
@@ -211,7 +223,7 @@ def test_damage_underneath_under_load(damage: Damage, tmp_path: Path, ledger: Le
 
 
 def test_noticed_within_a_second_without_a_post(tmp_path: Path, ledger: Ledger) -> None:
-    entry = ledger.entry("The database file damaged underneath, under load")
+    entry = ledger.entry("The database file moved away, no post coming")
     emulator = Emulator()
     put_images(emulator, "/Photos", 5, "pic")
     state = tmp_path / "state"
