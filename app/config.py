@@ -18,6 +18,8 @@ channel::
     api_token_env = "INSTAGRAM_TOKEN"   # a token that reaches this channel only
     near_duplicates = "skip"            # skip | allow
     near_duplicate_distance = 40        # bits of 256 (0 to 96)
+    archive = false                     # may its token archive? default: true when the
+                                        # library has this channel only, false when shared
 
 Secrets never stand in the file, only the names of the variables that hold them. Any
 problem stops the service with one line naming the file, the table and the key.
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +39,7 @@ from pydantic import SecretStr
 
 from app.errors import ConfigError
 from app.settings import SelectPolicy, Settings, credential_problem, dropbox_path
+from state.casefold import fold
 from state.similarity import DEFAULT_DISTANCE, MAX_DISTANCE
 from state.store import ChannelDef, LibraryDef, NearDuplicateChoice, WhenExhausted
 
@@ -56,8 +60,12 @@ class Library:
 
 @dataclass(frozen=True)
 class Channel:
+    """``archive``: whether the channel's own token may move a posted picture out of the
+    library (every sibling channel loses it); the operator's token always may."""
+
     spec: ChannelDef
     api_token: SecretStr | None
+    archive: bool
 
     @property
     def near_duplicates(self) -> NearDuplicateChoice:
@@ -117,7 +125,8 @@ def _from_environment(settings: Settings) -> Config:
     assert settings.dropbox_folder is not None
     library = LibraryDef(DEFAULT, settings.dropbox_folder, settings.dropbox_recursive)
     channel = ChannelDef(DEFAULT, DEFAULT, settings.select_policy, "stop", settings.lease_seconds)
-    config = Config({DEFAULT: Library(library, None)}, {DEFAULT: Channel(channel, None)})
+    only = Channel(channel, None, archive=True)  # its library's only channel
+    config = Config({DEFAULT: Library(library, None)}, {DEFAULT: only})
     check_archive(config, settings.archive_folder)
     return config
 
@@ -128,9 +137,9 @@ def check_archive(config: Config, archive: str | None) -> None:
     if archive is None:
         return
     for library in config.libraries.values():
-        folder = library.spec.folder.lower()
-        inside = archive.lower() == folder or archive.lower().startswith(folder + "/")
-        if inside and (library.spec.recursive or archive.lower() == folder):
+        folder, archived = fold(library.spec.folder), fold(archive)
+        inside = archived == folder or archived.startswith(folder + "/")
+        if inside and (library.spec.recursive or archived == folder):
             raise ConfigError(
                 f"ARCHIVE_FOLDER: {archive} is inside the folder of library {library.name}"
                 f" ({library.spec.folder}, listed with subfolders); choose a folder outside it"
@@ -150,9 +159,11 @@ class _FileReader:
             name: self._library(name, table)
             for name, table in self._tables(document, "libraries").items()
         }
+        tables = self._tables(document, "channels")
+        sharing = Counter(table.get("library") for table in tables.values())
         channels = {
-            name: self._channel(name, table, libraries)
-            for name, table in self._tables(document, "channels").items()
+            name: self._channel(name, table, libraries, sharing[table.get("library")] == 1)
+            for name, table in tables.items()
         }
         if not libraries or not channels:
             raise self._error("", "", "defines no libraries or no channels; it needs both")
@@ -196,11 +207,14 @@ class _FileReader:
         account = f"env:{variable}" if variable else DEFAULT
         return Library(LibraryDef(name, folder or "", recursive, account), token)
 
-    def _channel(self, name: str, table: dict[str, Any], libraries: dict[str, Library]) -> Channel:
+    def _channel(
+        self, name: str, table: dict[str, Any], libraries: dict[str, Library], alone: bool
+    ) -> Channel:
+        """``alone``: no other channel draws from its library (archiving's default)."""
         where = f"channels.{name}"
         self._keys(table, where, {"library", "policy", "when_exhausted", "lease_seconds",
                                   "api_token_env", "near_duplicates",
-                                  "near_duplicate_distance"})  # fmt: skip
+                                  "near_duplicate_distance", "archive"})  # fmt: skip
         library = self._value(table, where, "library", str, None)
         if library not in libraries:
             raise self._error(where, "library", f"no library {library!r} is defined")
@@ -215,13 +229,14 @@ class _FileReader:
             raise self._error(where, "lease_seconds", f"must be 1 to {_MAX_LEASE_SECONDS}")
         variable = self._value(table, where, "api_token_env", str, "")
         token = self._secret(where, "api_token_env", variable) if variable else None
+        archive = self._value(table, where, "archive", bool, alone)
         spec = ChannelDef(name, library, policy, exhausted, lease, near, distance)
-        return Channel(spec, token)
+        return Channel(spec, token, archive)
 
     def _distinct_folders(self, libraries: dict[str, Library]) -> None:
         seen: dict[tuple[str, str], str] = {}
         for library in libraries.values():
-            key = (library.spec.account, library.spec.folder.lower())
+            key = (library.spec.account, fold(library.spec.folder))
             if key in seen:
                 raise self._error(
                     f"libraries.{library.name}",

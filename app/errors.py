@@ -16,10 +16,12 @@ Hierarchy (domain errors live in ``state.errors``, re-exported here)::
     │   ├── Pending           409  the image waits to be checked against legacy state
     │   ├── UnknownName       404  no such library or channel
     │   ├── ImageNotFound     404  no such content in the channel's library
-    │   └── NoThumbnail       404  Dropbox makes no thumbnail of this file
-    ├── Unavailable           503  with Retry-After; recovers by itself
+    │   ├── NoThumbnail       404  Dropbox makes no thumbnail of this file
+    │   └── ArchiveNotAllowed 403  the channel may not archive (``archive`` in its table)
+    ├── Unavailable           503  with Retry-After; recovers by itself (all but one)
     │   ├── StoreBusy         the database is held by another process or a long write
-    │   └── StorageFull       the state directory's disk is full
+    │   ├── StorageFull       the state directory's disk is full
+    │   └── StoreDamaged      the SQLite file was damaged underneath: 503 until restarted
     ├── ConfigError           fatal: the settings cannot work
     ├── StoreError            fatal: the database cannot be used
     │   ├── SchemaTooNew      written by a newer unposted
@@ -60,6 +62,7 @@ from state.errors import (
     StorageFull,
     StoreBusy,
     StoreCorrupt,
+    StoreDamaged,
     StoreError,
     Unavailable,
     UnknownName,
@@ -67,6 +70,7 @@ from state.errors import (
 )
 
 __all__ = [
+    "ArchiveNotAllowed",
     "ConfigError",
     "CursorReset",
     "DatabaseRefused",
@@ -91,6 +95,7 @@ __all__ = [
     "StorageFull",
     "StoreBusy",
     "StoreCorrupt",
+    "StoreDamaged",
     "StoreError",
     "Unavailable",
     "UnknownName",
@@ -103,6 +108,14 @@ class NoThumbnail(RequestError):
 
     code = "no_thumbnail"
     status = 404
+
+
+class ArchiveNotAllowed(RequestError):
+    """Archiving takes a picture from every channel of the library: the operator grants it
+    per channel (``archive``), and a post that asks for it without the right is refused."""
+
+    code = "archive_not_allowed"
+    status = 403
 
 
 class ConfigError(UnpostedError):

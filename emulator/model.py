@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from emulator.casefold import fold
 from emulator.content import ContentSource
+from state.casefold import fold
 
 JsonDict = dict[str, Any]
 
@@ -144,7 +144,7 @@ def normalize(path: str) -> str:
 
 
 def lower(path: str) -> str:
-    """``path_lower`` as Dropbox makes it (:mod:`emulator.casefold`), not ``str.lower()``."""
+    """``path_lower`` as Dropbox makes it (:mod:`state.casefold`), not ``str.lower()``."""
     return fold(path)
 
 

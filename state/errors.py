@@ -123,6 +123,15 @@ class StorageFull(Unavailable):
     retry_after = 5
 
 
+class StoreDamaged(Unavailable):
+    """The database file was truncated, replaced, deleted or moved under the running
+    service, or SQLite found it corrupt. Unlike its siblings it does not recover by itself:
+    nothing more is recorded until an operator restores the file and restarts."""
+
+    code = "store_damaged"
+    retry_after = 60
+
+
 class StoreError(UnpostedError):
     """The database cannot be used as it is. Fatal: the service stops."""
 

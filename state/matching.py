@@ -2,7 +2,7 @@
 
 A reference of 8 to 64 hexadecimal digits is a prefix of content hashes; one with a
 ``/`` is a path, relative to the library's folder or whole; anything else is a file
-name (case-insensitive, as Dropbox compares). Copies of one content are one match.
+name (case-insensitive, folded as Dropbox folds: ``state.casefold``). Copies of one content are one match.
 The SQL is written once; each backend gives its placeholder, and reads along
 ``files_by_content_hash``, the primary key, or ``files_by_name``. At most
 ``MATCH_LIMIT`` matches are returned: enough to show that a reference is ambiguous.
@@ -14,6 +14,8 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from state.casefold import fold
 
 MIN_PREFIX = 8
 MATCH_LIMIT = 10
@@ -39,7 +41,7 @@ def is_hash_prefix(reference: str) -> bool:
 
 def queries(library_id: int, folder_lower: str, reference: str, p: str) -> list[tuple[str, Any]]:
     """The queries to try in turn (placeholder ``p``); the first that finds anything wins."""
-    wanted = reference.strip().lower()
+    wanted = fold(reference.strip())  # as Dropbox folds names and paths
     found: list[tuple[str, Any]] = []
     if is_hash_prefix(wanted):
         # Hex digits sort below 'g': the prefix's range is [prefix, prefix + 'g').

@@ -30,6 +30,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from state.casefold import fold
 from state.changes import Operation
 from state.matching import ImageMatch
 from state.similarity import DEFAULT_DISTANCE, Fingerprint
@@ -62,7 +63,7 @@ class LibraryDef:
         The account is checked apart (``learn_account``): credentials are renamed more
         often than they change hands, and only Dropbox can say whose they are.
         """
-        return f"{self.folder.lower()}|{int(self.recursive)}"
+        return f"{fold(self.folder)}|{int(self.recursive)}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -111,8 +111,10 @@ class LocalOperations:
     ) -> Json:
         channel = self.channel
         receipt = self._selection(
-            lambda service: service.posted(channel, content_hash, lease_id, sha256, archive)
-        )
+            lambda service: service.posted(
+                channel, content_hash, lease_id, sha256, archive, operator=True
+            )
+        )  # the local command line acts with the state directory's own authority
         return receipt.as_json()
 
     def release(self, lease_id: str) -> Json:

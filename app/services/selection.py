@@ -18,9 +18,17 @@ from typing import Any, Literal
 
 from app.config import Config
 from app.dropbox.client import DropboxClient
-from app.errors import DropboxError, FileNotFound, InvalidInput, NotReady, UnpostedError
+from app.errors import (
+    ArchiveNotAllowed,
+    DropboxError,
+    FileNotFound,
+    InvalidInput,
+    NotReady,
+    UnpostedError,
+)
 from app.lanes import Lanes
 from app.metrics import Metrics
+from state.casefold import fold
 from state.store import LeaseInfo, NamedLease, PostedRecord, Selection, Selections, SelectRequest
 
 log = logging.getLogger(__name__)
@@ -203,8 +211,17 @@ class SelectionService:
         lease_id: str | None = None,
         sha256: str | None = None,
         archive: bool = False,
+        operator: bool = False,
     ) -> PostedReceipt:
-        """Record ``content_hash`` as posted (idempotent), then archive it if asked."""
+        """Record ``content_hash`` as posted (idempotent), then archive it if asked.
+
+        ``operator``: asked with the operator's token, which may always archive; a channel's
+        token may only where its channel has the right (``archive`` in its table)."""
+        if archive and not (operator or self._config.channels[channel].archive):
+            raise ArchiveNotAllowed(
+                f"channel {channel} may not archive: it would take the picture from every"
+                " channel of its library; post without archive (nothing was recorded)"
+            )
         if archive and not self._archive_folder:
             raise InvalidInput("archive needs ARCHIVE_FOLDER to be configured; nothing recorded")
         record = await self._lanes.store.run(
@@ -262,7 +279,7 @@ class SelectionService:
     def archive_path(self, library: str, path: str) -> str:
         """Where ``path`` goes: the same place relative to the folder, under the archive."""
         folder = self._config.libraries[library].spec.folder
-        if path.lower().startswith(folder.lower() + "/"):
+        if fold(path).startswith(fold(folder) + "/"):  # fold keeps lengths: one char each
             relative = path[len(folder) + 1 :]
         else:
             relative = path.rsplit("/", 1)[-1]

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from state import paging
+from state.casefold import fold
 from state.postgres import leases, queue, selection
 from state.postgres.connection import Db
 from state.postgres.posted import posted_at
@@ -166,7 +167,7 @@ def images(
 ) -> ImagePage:
     args: dict[str, Any] = {"channel": channel.id, "cycle": channel.cycle, "library": library_id}
     if query.name_prefix:
-        prefix = query.name_prefix.lower()
+        prefix = fold(query.name_prefix)
         args |= {"prefix": prefix, "prefix_end": prefix + "\U0010ffff"}
         listing = _by_name(query.state)
     else:

@@ -18,6 +18,7 @@ from typing import Any
 
 import psycopg
 
+from state.casefold import fold
 from state.errors import InvalidInput
 from state.postgres import queue
 from state.postgres.connection import Db
@@ -114,7 +115,7 @@ def bulk_load(
     with psycopg.connect(conninfo) as db:
         library_id, channel_id = _ids(db, library, channel)
         args = {"library": library_id, "channel": channel_id, "folder": folder,
-                "lower": folder.lower(), "seed": seed, "size": size, "every": sidecar_every,
+                "lower": fold(folder), "seed": seed, "size": size, "every": sidecar_every,
                 "epoch": _EPOCH, "start": 0, "stop": count, "near": near_every}  # fmt: skip
         with db.transaction():
             rebuild = _drop_secondary_indexes(db)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+from state.casefold import fold
 from state.postgres import near, queue
 from state.postgres.connection import Db
 from state.store import ChannelDef, LibraryDef, Relisting
@@ -31,7 +32,7 @@ def define(
 
 
 def _library(db: Db, library: LibraryDef) -> Relisting | None:
-    folder = library.folder.lower()
+    folder = fold(library.folder)
     row = db.execute(
         "SELECT id, source FROM libraries WHERE name = %s FOR NO KEY UPDATE", (library.name,)
     ).fetchone()

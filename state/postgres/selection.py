@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from state.casefold import fold
 from state.errors import FileNotFound, Held, LeaseConflict, NoImages, NoNewImages, Pending
 from state.postgres import leases, near, queue
 from state.postgres.connection import Db
@@ -84,7 +85,7 @@ def library_images(db: Db, library_id: int, limit: int = 1) -> int:
 
 def file_by_name(db: Db, library_id: int, name: str) -> FileRow:
     """The image file called ``name`` (a file name, or a path relative to the folder)."""
-    wanted = name.strip().strip("/").lower()
+    wanted = fold(name.strip().strip("/"))
     if "\x00" in wanted:
         raise FileNotFound(name)  # PostgreSQL text cannot hold NUL: no file has it
     if "/" in wanted:

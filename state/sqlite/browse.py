@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from state import paging
+from state.casefold import fold
 from state.rules import image_state, iso
 from state.sqlite import leases, queue, selection
 from state.sqlite.posted import posted_at
@@ -169,7 +170,7 @@ def images(
 ) -> ImagePage:
     args: dict[str, Any] = {"channel": channel.id, "cycle": channel.cycle, "library": library_id}
     if query.name_prefix:
-        prefix = query.name_prefix.lower()
+        prefix = fold(query.name_prefix)
         args |= {"prefix": prefix, "prefix_end": prefix + "\U0010ffff"}
         listing = _by_name(query.state)
     else:

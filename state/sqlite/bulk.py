@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from state.casefold import fold
 from state.errors import InvalidInput
 from state.sqlite.schema import connect
 from state.store import LibraryDef
@@ -109,7 +110,7 @@ def bulk_load(
         rebuild = _drop_secondary_indexes(db)
         for start in range(0, count, _BATCH):
             stop = min(count, start + _BATCH)
-            args = (start, stop, sidecar_every, size, folder.lower(), folder, _EPOCH, library_id)
+            args = (start, stop, sidecar_every, size, fold(folder), folder, _EPOCH, library_id)
             _transaction(db, [(_FILES, args)])
         statements = [(_IMAGES, (library_id,)), (_QUEUE, (library_id, channel_id))]
         _transaction(db, statements + [(sql, ()) for sql in rebuild])
@@ -180,7 +181,7 @@ def _define(
     source = LibraryDef(library, folder).source
     _transaction(db, [
         ("INSERT OR IGNORE INTO libraries (name, folder_lower, source) VALUES (?, ?, ?)",
-         (library, folder.lower(), source)),
+         (library, fold(folder), source)),
         ("INSERT OR IGNORE INTO channels (name, library_id)"
          " SELECT ?, id FROM libraries WHERE name = ?", (channel, library)),
     ])  # fmt: skip

@@ -5,7 +5,9 @@ of pages and its cursor, or a selection and its lease, commit together. Reads (p
 reports, lease lookups, exports) run on a connection of their own per thread, in WAL
 mode's snapshot isolation: they never wait for a writer, and a long catch-up does not
 hold them up. SQLite's operational errors leave as ours: a database another process
-holds past the busy timeout is ``StoreBusy``, a full or failing disk ``StorageFull``.
+holds past the busy timeout is ``StoreBusy``, a full or failing disk ``StorageFull``, a
+file SQLite finds corrupt ``StoreDamaged``. The file itself is watched (``FileWatch``):
+every write is checked just before its commit, reads at most once a second.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from state.errors import StorageFull, StoreBusy
+from state.sqlite.damage import FileWatch
 from state.sqlite.schema import connect
 
 Trace = Callable[[str], None]
@@ -27,6 +30,7 @@ class Connections:
         self._path, self._busy, self._trace = path, busy_seconds, trace
         self._writer = connect(path, busy_seconds)
         self._writer.set_trace_callback(trace)
+        self._watch = FileWatch(path)
         self._lock = threading.Lock()
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
@@ -36,14 +40,16 @@ class Connections:
     def writing(self) -> Iterator[sqlite3.Connection]:
         # Bounded like SQLite's own wait: while another process holds the file, callers
         # queued here would otherwise wait for every caller before them, each in turn.
+        self._watch.refuse_if_damaged()
         if not self._lock.acquire(timeout=self._busy):
             raise StoreBusy("the database is busy; try again shortly")
         try:
-            with translated():
+            with translated(self._watch):
                 db = self._writer
                 db.execute("BEGIN IMMEDIATE")
                 try:
                     yield db
+                    self._watch.check()  # only a commit into the file we opened is acknowledged
                 except BaseException:
                     if db.in_transaction:
                         db.execute("ROLLBACK")
@@ -55,7 +61,8 @@ class Connections:
     @contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:
         """A read-only snapshot; writing in it is an error (``query_only``)."""
-        with translated():
+        self._watch.check_recent()
+        with translated(self._watch):
             db = self._reader()
             db.execute("BEGIN")
             try:
@@ -67,6 +74,7 @@ class Connections:
     def _reader(self) -> sqlite3.Connection:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
         if db is None:
+            self._watch.check()  # never open whatever file now bears the name
             db = sqlite3.connect(
                 str(self._path), isolation_level=None, check_same_thread=False,
                 timeout=self._busy,
@@ -86,17 +94,31 @@ class Connections:
             for reader in self._readers:
                 reader.close()
             self._readers.clear()
+        self._watch.close()  # last: closing it earlier would drop SQLite's locks on the file
+
+
+_DAMAGED = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
 
 
 @contextmanager
-def translated() -> Iterator[None]:
-    """SQLite's operational errors as the service's own: busy or full, never a bare 500."""
+def translated(watch: FileWatch) -> Iterator[None]:
+    """SQLite's errors as the service's own: busy, full or damaged, never a bare 500.
+
+    A failing read or write (``SQLITE_IOERR``) is a full disk unless the file turns out
+    to be damaged underneath; a corrupt file or one that is not a database is damaged.
+    """
     try:
         yield
-    except sqlite3.OperationalError as exc:
+    except sqlite3.DatabaseError as exc:
+        primary = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+        if primary in _DAMAGED:
+            raise watch.condemn(f"was found damaged by SQLite ({exc})") from exc
+        if not isinstance(exc, sqlite3.OperationalError):
+            raise
         text = str(exc).lower()
         if "locked" in text or "busy" in text:
             raise StoreBusy("the database is busy; try again shortly") from exc
-        if "full" in text or "disk i/o" in text:
+        if primary == sqlite3.SQLITE_IOERR or "full" in text or "disk i/o" in text:
+            watch.check()
             raise StorageFull("the state directory's disk is full or failing") from exc
         raise

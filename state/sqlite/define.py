@@ -15,6 +15,7 @@ import logging
 import sqlite3
 from collections.abc import Sequence
 
+from state.casefold import fold
 from state.sqlite import queue
 from state.store import ChannelDef, LibraryDef, Relisting
 
@@ -32,7 +33,7 @@ def define(
 
 def _library(db: sqlite3.Connection, library: LibraryDef) -> Relisting | None:
     row = db.execute("SELECT id, source FROM libraries WHERE name = ?", (library.name,)).fetchone()
-    folder = library.folder.lower()
+    folder = fold(library.folder)
     if row is None:
         db.execute(
             "INSERT INTO libraries (name, folder_lower, source) VALUES (?, ?, ?)",

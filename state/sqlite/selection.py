@@ -12,6 +12,7 @@ import random
 import sqlite3
 from typing import Any
 
+from state.casefold import fold
 from state.errors import FileNotFound, Held, LeaseConflict, NoImages, NoNewImages, Pending
 from state.rules import iso
 from state.sqlite import leases, near, queue
@@ -83,7 +84,7 @@ def library_images(db: sqlite3.Connection, library_id: int, limit: int = 1) -> i
 
 def file_by_name(db: sqlite3.Connection, library_id: int, name: str) -> FileRow:
     """The image file called ``name`` (a file name, or a path relative to the folder)."""
-    wanted = name.strip().strip("/").lower()
+    wanted = fold(name.strip().strip("/"))
     if "/" in wanted:
         (folder,) = db.execute(
             "SELECT folder_lower FROM libraries WHERE id = ?", (library_id,)

@@ -14,7 +14,15 @@ from fastapi import APIRouter, Request
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from app.api.body import accepts_body
-from app.api.deps import Authorized, ChannelDep, LanesDep, LegacyDep, SelectionDep, StoreDep
+from app.api.deps import (
+    Authorized,
+    CallerDep,
+    ChannelDep,
+    LanesDep,
+    LegacyDep,
+    SelectionDep,
+    StoreDep,
+)
 from app.api.replies import ImportReply, PostedExportReply, PostedReply
 from app.services.posted_state import export_json
 
@@ -37,9 +45,11 @@ class PostedBody(BaseModel):
 
 
 @router.post("/posted", response_model=PostedReply)
-async def posted(body: PostedBody, channel: ChannelDep, service: SelectionDep) -> dict[str, Any]:
+async def posted(
+    body: PostedBody, channel: ChannelDep, service: SelectionDep, who: CallerDep
+) -> dict[str, Any]:
     reply = await service.posted(
-        channel, body.content_hash, body.lease_id, body.sha256, body.archive
+        channel, body.content_hash, body.lease_id, body.sha256, body.archive, who.operator
     )
     return reply.as_json()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from emulator import Emulator
-from emulator.casefold import fold, mapping_count
+from state.casefold import fold, mapping_count
 
 # (name, Dropbox's path_lower, what Python 3's str.lower() would give if different)
 EXAMPLES = [

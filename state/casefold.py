@@ -1,11 +1,16 @@
 """Dropbox's ``path_lower``: the simple lowercase mapping of Unicode 4.1, one character each.
 
+One function for everything that compares Dropbox paths: the service folds a path that
+has no ``path_lower`` yet (a configured folder, a name asked for, a search) with it, and
+the emulator makes its ``path_lower`` with it. Pure and standard library only, so the
+emulator depends on nothing else of the service's.
+
 Dropbox compares paths case-insensitively with the lower-casing of Python 2.5, its
 language when it began, kept since for compatibility: each character is replaced by its
 "simple lowercase mapping" in the Unicode 4.1 character database, with no context and no
 one-to-many mappings (reported by the Maestral client, issue 410, and reproduced by the
 dbxcase crate). Python 3's ``str.lower()`` differs from it in three ways, and each would
-make the emulator merge names that Dropbox keeps apart, or the reverse:
+make the service (or the emulator) merge names that Dropbox keeps apart, or the reverse:
 
 - a capital sigma at the end of a word lowers to final ``ς`` in Python 3, always to ``σ``
   in Dropbox (``ΣΑΣ`` is ``σασ``, so ``σας`` stays a different name);

@@ -1,0 +1,127 @@
+"""The SQLite store's watch on its own file: damage found underneath is ``StoreDamaged``.
+
+The service-level checks (a real process under load) are in
+``tests/reliability/test_holes_damage.py``; these drive one ``SqliteStore`` directly.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from state.errors import StoreDamaged
+from state.sqlite import SqliteStore
+from state.sqlite.damage import READ_CHECK_SECONDS
+from tests.reliability.test_database_refusal import filled_database
+from tests.stores import default_store
+from tests.waiting import wait_until
+
+
+def _opened(tmp_path: Path) -> tuple[SqliteStore, Path]:
+    database = tmp_path / "unposted.sqlite3"
+    filled_database(database)  # 3,000 files, all in the file itself (the store was closed)
+    return default_store(database, "/p"), database
+
+
+def test_pages_zeroed_in_place_are_found_by_sqlite_and_refused(tmp_path: Path) -> None:
+    """Same file, same size, same header: only SQLite can tell, and its error is ours."""
+    store, database = _opened(tmp_path)
+    try:
+        size = database.stat().st_size
+        with database.open("r+b") as file:
+            file.seek(4096)
+            file.write(b"\0" * (size - 4096))
+        with pytest.raises(StoreDamaged, match=str(database)):
+            store.catalog_files("default")
+        with pytest.raises(StoreDamaged, match="restart"):  # for good, writes too
+            store.mark_posted("default", secrets.token_hex(32), None, None)
+    finally:
+        store.close()
+
+
+def test_a_write_into_a_file_moved_away_is_not_committed(tmp_path: Path) -> None:
+    store, database = _opened(tmp_path)
+    moved = tmp_path / "moved.sqlite3"
+    content_hash = secrets.token_hex(32)
+    try:
+        database.rename(moved)
+        with pytest.raises(StoreDamaged, match="deleted or moved away"):
+            store.mark_posted("default", content_hash, None, None)
+    finally:
+        store.close()
+    moved.rename(database)
+    again = SqliteStore(database)
+    try:
+        assert content_hash not in again.export_posted("default").dropbox_content_hashes
+    finally:
+        again.close()
+
+
+def test_reads_alone_notice_within_a_second(tmp_path: Path) -> None:
+    store, database = _opened(tmp_path)
+    try:
+        store.export_posted("default")
+        database.rename(tmp_path / "moved.sqlite3")
+        moved_at = time.monotonic()
+
+        def refused() -> bool:
+            try:
+                store.export_posted("default")
+            except StoreDamaged:
+                return True
+            return False
+
+        wait_until(refused, 5, 0.01)
+        noticed_after = time.monotonic() - moved_at
+    finally:
+        store.close()
+    assert noticed_after <= READ_CHECK_SECONDS + 0.25, noticed_after
+
+
+def test_a_file_that_grows_and_changes_is_not_damage(tmp_path: Path) -> None:
+    """Checkpoints grow the file and rewrite its pages: many writes, never a false alarm,
+    even with another process's connection writing beside ours."""
+    store, database = _opened(tmp_path)
+    other = default_store(database, "/p")
+    size = database.stat().st_size
+    try:
+        for n in range(300):
+            writer = store if n % 2 else other
+            writer.mark_posted("default", secrets.token_hex(32), None, None)
+            if n % 50 == 49:  # as a short command beside the service might
+                with sqlite3.connect(database) as outsider:
+                    outsider.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                outsider.close()
+        assert database.stat().st_size > size
+        os.utime(database)  # a touch is not damage either
+        store.mark_posted("default", secrets.token_hex(32), None, None)
+        assert len(store.export_posted("default").dropbox_content_hashes) == 301
+    finally:
+        other.close()
+        store.close()
+
+
+def test_a_vacuum_beside_the_store_is_not_damage(tmp_path: Path) -> None:
+    """SQLite itself makes the file shorter, and says so in its header first."""
+    store, database = _opened(tmp_path)
+    try:
+        store.forget_folder("default")  # free pages for a VACUUM to give back
+        size = database.stat().st_size
+        with sqlite3.connect(database) as outsider:
+            outsider.execute("VACUUM")
+            outsider.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        outsider.close()
+        assert database.stat().st_size < size
+        content_hash = secrets.token_hex(32)
+        store.mark_posted("default", content_hash, None, None)
+        assert store.export_posted("default").dropbox_content_hashes == (content_hash,)
+        os.truncate(database, database.stat().st_size - 4096)  # but a page cut off is
+        with pytest.raises(StoreDamaged, match="truncated"):
+            store.mark_posted("default", secrets.token_hex(32), None, None)
+    finally:
+        store.close()
