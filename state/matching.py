@@ -2,7 +2,8 @@
 
 A reference of 8 to 64 hexadecimal digits is a prefix of content hashes; one with a
 ``/`` is a path, relative to the library's folder or whole; anything else is a file
-name (case-insensitive, folded as Dropbox folds: ``state.casefold``). Copies of one content are one match.
+name (case-insensitive, folded as Dropbox folds: ``state.casefold``). Copies of one
+content are one match.
 The SQL is written once; each backend gives its placeholder, and reads along
 ``files_by_content_hash``, the primary key, or ``files_by_name``. At most
 ``MATCH_LIMIT`` matches are returned: enough to show that a reference is ambiguous.
