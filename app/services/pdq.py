@@ -141,12 +141,15 @@ def _dct_matrix() -> Floats:
     return (scale * np.cos(math.pi / 2.0 / SIDE * rows * (2 * columns + 1))).astype(np.float32)
 
 
-def _dct16(small: Floats) -> Floats:
-    matrix = _dct_matrix()
-    return np.asarray(matrix @ small @ matrix.T, np.float32)
+def _dct16(small: Floats) -> NDArray[np.float64]:
+    """``D @ A @ D.T`` for every picture at once, in float64: the reference sums in
+    float32, so both are within float32 rounding of the exact values, and float64 makes
+    the result the same whatever order a platform's matrix product adds in."""
+    matrix = _dct_matrix().astype(np.float64)
+    return np.asarray(matrix @ small.astype(np.float64) @ matrix.T, np.float64)
 
 
-def _bits(coefficients: Floats) -> NDArray[np.uint8]:
+def _bits(coefficients: NDArray[np.float64]) -> NDArray[np.uint8]:
     """Bit ``16 i + j`` set where coefficient ``(i, j)`` exceeds the median (the 128th
     smallest of the 256, as the reference's Torben median gives), packed as the
     reference's hex form reads: the highest bit first."""
