@@ -324,7 +324,7 @@ def _alternatives(thumbnails: dict[str, bytes | None]) -> dict[str, Any]:
         with Image.open(io.BytesIO(data)) as image:
             rgb = np.asarray(image.convert("RGB"), np.uint8)
         hashes, _ = pdq(luminance(rgb[np.newaxis]))
-        return hashes[0].tobytes()
+        return bytes(hashes[0].tobytes())
 
     def pdq64(data: bytes) -> bytes | None:
         try:
