@@ -42,8 +42,8 @@ Indices = NDArray[np.intp]
 
 def luminance(rgb: NDArray[np.uint8]) -> Floats:
     """``(..., rows, columns, 3)`` RGB bytes to float32 luminance ``(..., rows, columns)``."""
-    red, green, blue = (rgb[..., channel].astype(np.float64) for channel in range(3))
-    return (red * _LUMA[0] + green * _LUMA[1] + blue * _LUMA[2]).astype(np.float32)
+    red, green, blue = rgb[..., 0], rgb[..., 1], rgb[..., 2]  # times a float: float64
+    return np.asarray(red * _LUMA[0] + green * _LUMA[1] + blue * _LUMA[2], np.float32)
 
 
 def pdq(luma: Floats) -> tuple[NDArray[np.uint8], NDArray[np.int64]]:
@@ -60,13 +60,15 @@ def pdq(luma: Floats) -> tuple[NDArray[np.uint8], NDArray[np.int64]]:
 
 def _downsample(luma: Floats) -> Floats:
     """Blur (the tent filter) and decimate to 64 x 64; a 64 x 64 picture as it is."""
-    _, rows, columns = luma.shape
+    count, rows, columns = luma.shape
     if (rows, columns) == (SIDE, SIDE):
         return luma
     blurred = luma
-    for _ in range(BOX_PASSES):
-        blurred = _box(blurred, _window(columns), axis=2)
-        blurred = _box(blurred, _window(rows), axis=1)
+    for _ in range(BOX_PASSES):  # along each row, then each column, of every picture
+        blurred = _box(blurred.reshape(count * rows, columns), _window(columns))
+        upright = blurred.reshape(count, rows, columns).transpose(0, 2, 1)
+        blurred = _box(upright.reshape(count * columns, rows), _window(rows))
+        blurred = blurred.reshape(count, columns, rows).transpose(0, 2, 1)
     return blurred[:, _centres(rows)][:, :, _centres(columns)]
 
 
@@ -79,47 +81,37 @@ def _centres(side: int) -> Indices:
     return ((np.arange(SIDE) + 0.5) * side / SIDE).astype(np.intp)
 
 
-def _box(values: Floats, window: int, axis: int) -> Floats:
-    """The reference's one-dimensional box filter along ``axis`` (``box1DFloat``): a
-    running sum of the ``window`` values around each (fewer at the ends), divided by how
-    many it holds."""
-    sources, signs, taken, counts = _box_plan(values.shape[axis], window)
-    terms = np.take(values, sources, axis=axis) * _along(signs, axis)
-    sums = np.add.accumulate(terms, axis=axis, dtype=np.float32)
-    return np.asarray(np.take(sums, taken, axis=axis) / _along(counts, axis), np.float32)
+def _box(values: Floats, window: int) -> Floats:
+    """The reference's one-dimensional box filter (``box1DFloat``) along each row of
+    ``values``: a running sum of the ``window`` values around each (fewer at the ends),
+    divided by how many it holds. The sum adds the first ``window`` values, then adds one
+    and subtracts one per step, then only subtracts: the same float32 additions in the
+    same order, as one ``np.add.accumulate`` along rows in memory order (subtracting is
+    adding the negation, exactly)."""
+    values = np.ascontiguousarray(values)
+    across, length = values.shape
+    half, full = (window + 2) // 2, length - window  # ``full``: outputs of a whole window
+    steps = np.stack((values[:, window:], -values[:, :full]), axis=2).reshape(across, -1)
+    ends = -values[:, full : full + half - 1]
+    sums = np.add.accumulate(np.concatenate((values[:, :window], steps, ends), axis=1), axis=1)
+    written = np.concatenate(
+        (
+            sums[:, half - 1 : window],
+            sums[:, window + 1 : window + 2 * full : 2],
+            sums[:, window + 2 * full :],
+        ),
+        axis=1,
+    )
+    return np.asarray(written / _counts(length, window), np.float32)
 
 
 @cache
-def _box_plan(length: int, window: int) -> tuple[Indices, Floats, Indices, Floats]:
-    """For a vector of ``length``: the values the running sum adds (+1) or subtracts (-1)
-    in the reference's order, the steps after which it writes, and its window then."""
+def _counts(length: int, window: int) -> Floats:
+    """How many values the running sum holds at each output."""
     half = (window + 2) // 2
-    full = length - window  # outputs with a whole window
-    sources = list(range(window))
-    signs = [1.0] * window
-    for step in range(full):
-        sources += [window + step, step]
-        signs += [1.0, -1.0]
-    sources += list(range(full, full + half - 1))
-    signs += [-1.0] * (half - 1)
-    taken = list(range(half - 1, window))
-    taken += [window + 2 * step + 1 for step in range(full)]
-    taken += [window + 2 * full + step for step in range(half - 1)]
-    counts = list(range(half, window + 1)) + [window] * full
-    counts += list(range(window - 1, window - half, -1))
-    return (
-        np.array(sources, np.intp),
-        np.array(signs, np.float32),
-        np.array(taken, np.intp),
-        np.array(counts, np.float32),
-    )
-
-
-def _along(vector: Floats, axis: int) -> Floats:
-    """``vector`` shaped to broadcast along ``axis`` of a 3-dimensional array."""
-    shape = [1, 1, 1]
-    shape[axis] = len(vector)
-    return vector.reshape(shape)
+    growing = range(half, window + 1)
+    shrinking = range(window - 1, window - half, -1)
+    return np.array([*growing, *[window] * (length - window), *shrinking], np.float32)
 
 
 def _quality(small: Floats) -> NDArray[np.int64]:
