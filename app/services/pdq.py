@@ -88,21 +88,20 @@ def _box(values: Floats, window: int) -> Floats:
     and subtracts one per step, then only subtracts: the same float32 additions in the
     same order, as one ``np.add.accumulate`` along rows in memory order (subtracting is
     adding the negation, exactly)."""
-    values = np.ascontiguousarray(values)
     across, length = values.shape
     half, full = (window + 2) // 2, length - window  # ``full``: outputs of a whole window
-    steps = np.stack((values[:, window:], -values[:, :full]), axis=2).reshape(across, -1)
-    ends = -values[:, full : full + half - 1]
-    sums = np.add.accumulate(np.concatenate((values[:, :window], steps, ends), axis=1), axis=1)
-    written = np.concatenate(
-        (
-            sums[:, half - 1 : window],
-            sums[:, window + 1 : window + 2 * full : 2],
-            sums[:, window + 2 * full :],
-        ),
-        axis=1,
-    )
-    return np.asarray(written / _counts(length, window), np.float32)
+    last = window + 2 * full  # where the adds end and the final subtracts begin
+    terms = np.empty((across, last + half - 1), np.float32)
+    terms[:, :window] = values[:, :window]
+    terms[:, window:last:2] = values[:, window:]
+    np.negative(values[:, :full], out=terms[:, window + 1 : last : 2])
+    np.negative(values[:, full : full + half - 1], out=terms[:, last:])
+    sums = np.add.accumulate(terms, axis=1, out=terms)
+    written = np.empty((across, length), np.float32)
+    written[:, : window - half + 1] = sums[:, half - 1 : window]
+    written[:, window - half + 1 : length - half + 1] = sums[:, window + 1 : last : 2]
+    written[:, length - half + 1 :] = sums[:, last:]
+    return np.asarray(np.divide(written, _counts(length, window), out=written), np.float32)
 
 
 @cache
