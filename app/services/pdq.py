@@ -4,7 +4,8 @@ A port of the reference implementation (facebook/ThreatExchange, ``pdq/cpp``:
 ``hashing/pdqhashing.cpp`` and ``downscaling/downscaling.cpp``), batched over pictures
 of one size:
 
-1. luminance, 0.299 R + 0.587 G + 0.114 B, in float32;
+1. luminance, 0.299 R + 0.587 G + 0.114 B, as the reference's Python bindings compute
+   it (in float64, rounded to float32);
 2. unless the picture is 64 x 64 already, a tent filter (two passes of a box filter
    along the rows, then the columns, each window 1/128 of the side, rounded up) and
    decimation to 64 x 64 (the pixel nearest each of 64 x 64 cell centres);
@@ -13,13 +14,16 @@ of one size:
    products, every picture at once);
 5. one bit per coefficient, set where it is above the median of the 256.
 
-The box filter repeats the reference's float32 running sums operation by operation (one
-``np.add.accumulate`` over the adds and subtracts in the reference's order), so the same
-pixels give the same blurred copy. Pictures under 5 pixels on a side have no hash: all
-zero bits and quality 0, as in the reference. The hash's bytes are the reference's hex
-form: bit ``16 i + j`` (coefficient row ``i``, column ``j``) is bit ``k % 8`` of byte
-``31 - k // 8``, most significant first. tests/unit/test_pdq_reference.py holds the
-reference's own hashes of the benchmark's photographs to compare with.
+The box filter and the quality metric repeat the reference's float32 operations one by
+one, so the same pixels give the same 64 x 64 copy and the same quality. The DCT is
+summed in float64 (the reference sums in float32, in its own order), so a bit can differ
+only where two coefficients at the median lie within float32 rounding of each other:
+seen on random pictures under 16 pixels a side, whose 64 columns repeat, never on the
+benchmark's thumbnails (tests/unit/test_pdq_reference.py compares with the reference's
+own hashes). Pictures under 5 pixels a side have no hash: all zero bits and quality 0,
+as in the reference. The bytes are the reference's hex form: bit ``k = 16 i + j``
+(coefficient row ``i``, column ``j``) is bit ``k % 8``, from the least significant, of
+byte ``31 - k // 8``.
 """
 
 from __future__ import annotations
