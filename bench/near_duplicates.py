@@ -46,6 +46,7 @@ from app.demo import draw_scene
 from app.dropbox.client import DropboxClient
 from app.metrics import Metrics
 from app.services.disk_cache import DiskCache
+from app.services.pdq import luminance, pdq
 from app.services.perceptual import Unhashable, perceptual_hash
 from app.settings import Settings
 from app.sync.catch_up import CatchUp
@@ -318,12 +319,12 @@ def _false_rate(
 
 def _alternatives(thumbnails: dict[str, bytes | None]) -> dict[str, Any]:
     """PDQ on the thumbnail as it comes, and imagehash's pHash, on the same thumbnails."""
-    import pdqhash
 
     def pdq_raw(data: bytes) -> bytes | None:
         with Image.open(io.BytesIO(data)) as image:
-            vector, _ = pdqhash.compute(np.asarray(image.convert("RGB")))
-        return bytes(np.packbits(np.asarray(vector, dtype=np.uint8)).tobytes())
+            rgb = np.asarray(image.convert("RGB"), np.uint8)
+        hashes, _ = pdq(luminance(rgb[np.newaxis]))
+        return bytes(hashes[0].tobytes())
 
     def pdq64(data: bytes) -> bytes | None:
         try:

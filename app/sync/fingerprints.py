@@ -33,7 +33,7 @@ from app.dropbox.client import BATCH_THUMBNAILS, DropboxClient, Thumbnail
 from app.errors import UnpostedError
 from app.metrics import Metrics
 from app.services.disk_cache import DiskCache
-from app.services.perceptual import Unhashable, perceptual_hash
+from app.services.perceptual import Unhashable, perceptual_hashes
 from state.neighbours import NeighbourIndex
 from state.similarity import Fingerprint
 from state.store import NearDuplicates, Unhashed
@@ -153,12 +153,13 @@ class Fingerprinter:
 
     def _record(self, batch: Sequence[Unhashed]) -> int:
         thumbnails = self._thumbnails([u for u in batch if u.hash is None and u.path])
+        hashed = _hashed(thumbnails)
         found, added, done = [], [], [u.position for u in batch if u.gone]
         for waiting in batch:
             fingerprint = (
                 None
                 if waiting.gone
-                else self._fingerprint(waiting, thumbnails.get(waiting.content_hash))
+                else self._fingerprint(waiting, thumbnails.get(waiting.content_hash), hashed)
             )
             if fingerprint is None:
                 continue
@@ -179,18 +180,21 @@ class Fingerprinter:
             self._metrics.fingerprints.labels(self.library, outcome).inc()
         return len(found)
 
-    def _fingerprint(self, waiting: Unhashed, thumbnail: Thumbnail | None) -> Fingerprint | None:
-        """What to record for one content; None to leave it waiting."""
+    def _fingerprint(
+        self, waiting: Unhashed, thumbnail: Thumbnail | None, hashed: dict[str, bytes | Unhashable]
+    ) -> Fingerprint | None:
+        """What to record for one content; None to leave it waiting. ``hashed``: the
+        batch's thumbnails that came with a picture, hashed."""
         value = waiting.hash
         if value is None:
             if thumbnail is None or (thumbnail.image is None and not thumbnail.lasting):
                 return None
             if thumbnail.image is None:
                 return Fingerprint(waiting.content_hash, None, thumbnail.refusal)
-            try:
-                value = perceptual_hash(thumbnail.image)
-            except Unhashable as exc:
-                return Fingerprint(waiting.content_hash, None, exc.reason)
+            made = hashed[waiting.content_hash]
+            if isinstance(made, Unhashable):
+                return Fingerprint(waiting.content_hash, None, made.reason)
+            value = made
         near = self.index.within(value, self.radius, exclude=waiting.content_hash)
         return Fingerprint(waiting.content_hash, value, None, tuple(near))
 
@@ -213,3 +217,9 @@ class Fingerprinter:
             self._metrics.fingerprint_thumbnails.labels(self.library, "dropbox").inc(len(missing))
             found.update(zip((w.content_hash for w in missing), fetched, strict=True))
         return found
+
+
+def _hashed(thumbnails: dict[str, Thumbnail]) -> dict[str, bytes | Unhashable]:
+    """The hashes of the thumbnails that came with a picture, in one PDQ pass."""
+    pictures = {key: t.image for key, t in thumbnails.items() if t.image is not None}
+    return dict(zip(pictures, perceptual_hashes(list(pictures.values())), strict=True))
