@@ -4,9 +4,10 @@
 create databases). Otherwise ``initdb``, ``pg_ctl`` and ``postgres`` on ``PATH`` make
 a cluster in a temporary directory, bound to 127.0.0.1 on a free port with its socket
 in that directory; as root they run as the ``postgres`` user, which must own the
-directory. Each test gets a database of its own (``fresh_database``). Neither a
-server nor the binaries: the PostgreSQL tests are skipped, except under ``CI``, where
-that is a failure.
+directory. Autovacuum is off there: statistics appear only where the service (or a
+test) analyzes, never by the luck of a background worker's timing. Each test gets a
+database of its own (``fresh_database``). Neither a server nor the binaries: the
+PostgreSQL tests are skipped, except under ``CI``, where that is a failure.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ class Cluster(Server):
         durability = "-c fsync=off -c full_page_writes=off" if fast else ""
         self._options = (
             f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root}"
-            f" -c max_connections=400 -c synchronous_commit=off {durability}"
+            f" -c max_connections=400 -c synchronous_commit=off -c autovacuum=off {durability}"
         )
         super().__init__(f"postgresql://postgres@127.0.0.1:{self.port}/postgres")
         self.start()

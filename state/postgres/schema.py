@@ -331,7 +331,19 @@ UPDATE channels SET n_posted =
     (SELECT count(*) FROM posted WHERE channel_id = channels.id AND cycle = channels.cycle);
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
+_V4 = """
+-- Plans that hold without statistics. A partial index on ``kind`` alone looked, to a
+-- planner guessing (a library just listed, never analyzed), as narrow as any search:
+-- the duplicates of a picture were looked for along every image name of the library.
+-- The predicate now names the indexed column, so only a statement that searches by
+-- name can use it, and it keeps each name's paths in order (selection by name, the
+-- lists by name).
+DROP INDEX files_by_name;
+CREATE INDEX files_by_name ON files (library_id, name_lower, path_lower)
+    WHERE kind = 'image' AND name_lower IS NOT NULL;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
