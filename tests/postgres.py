@@ -104,6 +104,37 @@ class Cluster(Server):
         shutil.rmtree(self.root, ignore_errors=True)
 
 
+# The catalog's tables that a listing fills or a selection reads, and their indexes.
+CATALOG = ("files", "images", "queue", "posted", "leases", "holds", "fingerprints",
+           "to_fingerprint", "near_groups", "near_members")  # fmt: skip
+_SIZES = (
+    "SELECT c.oid, c.reltuples, c.relpages FROM pg_class AS c"
+    " LEFT JOIN pg_index AS x ON x.indexrelid = c.oid"
+    " WHERE c.oid = ANY(%(t)s::regclass[]) OR x.indrelid = ANY(%(t)s::regclass[])"
+)
+
+
+def catalog_sizes(url: str) -> list[tuple[object, ...]]:
+    """What the planner knows of the catalog's tables and indexes (take it while empty)."""
+    with psycopg.connect(url, autocommit=True) as db:
+        return db.execute(_SIZES, {"t": list(CATALOG)}).fetchall()
+
+
+def forget_statistics(url: str, sizes: list[tuple[object, ...]]) -> None:
+    """The catalog as a first listing leaves it when nothing analyzes it: no statistics,
+    and the sizes the tables and indexes had when empty (a partial index then looks
+    empty to the planner). Needs a superuser."""
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(
+            "DELETE FROM pg_statistic WHERE starelid = ANY(%s::regclass[])", (list(CATALOG),)
+        )
+        for oid, tuples, pages in sizes:
+            admin.execute(
+                "UPDATE pg_class SET reltuples = %s, relpages = %s WHERE oid = %s",
+                (tuples, pages, oid),
+            )
+
+
 def missing() -> str | None:
     """Why no server can be had here, or None."""
     if os.environ.get(URL_VARIABLE):

@@ -341,6 +341,11 @@ _V4 = """
 DROP INDEX files_by_name;
 CREATE INDEX files_by_name ON files (library_id, name_lower, path_lower)
     WHERE kind = 'image' AND name_lower IS NOT NULL;
+-- Likewise a channel's running leases by expiry serve only what asks about expiry: is
+-- this image leased is asked of ``leases_running``, never of every lease running.
+DROP INDEX leases_channel_expiry;
+CREATE INDEX leases_channel_expiry ON leases (channel_id, expires_at)
+    WHERE ended IS NULL AND expires_at IS NOT NULL;
 """
 
 MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)

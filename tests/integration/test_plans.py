@@ -3,9 +3,9 @@
 A library of 20,000 files is listed, then every statement that a selection, a preview,
 a selection by name, a post, a release, a renewal, the status, the image lists (each
 picture's copies counted), the history and the near-duplicates run is planned: on
-tables just listed, with no statistics at all, and on tables the store analyzed. SQLite's statements are traced
-and explained afterwards; PostgreSQL's plans are the ones it executed, as
-``auto_explain`` reports them (custom or generic, with the rows each step read). A plan
+tables just listed, with no statistics at all, and on tables the store analyzed.
+SQLite's statements are traced and explained afterwards; PostgreSQL's plans are the
+ones it executed, as ``auto_explain`` reports them (custom or generic, with the rows each step read). A plan
 that reads a whole table, or a whole library or channel by its leading column, fails;
 an index read in order under a ``LIMIT`` reads only as far as its page (the ordered
 policies, a list's page), unless it skips rows of its own table by a column (then an
@@ -32,6 +32,7 @@ from state.store import ChannelDef, ImageQuery
 from tests.contract.conftest import CHANNELS, LIBRARIES, Clock, Harness, digest, image
 from tests.contract.test_near_duplicates import Hasher, fingerprint
 from tests.integration.test_sqlite_store import _walks
+from tests.postgres import catalog_sizes, forget_statistics
 
 FILES = 20000
 # Tables that grow with the catalog or the posts; a library's channels and libraries are few.
@@ -39,8 +40,6 @@ _LARGE = {
     "files", "images", "queue", "posted", "leases", "holds", "fingerprints", "to_fingerprint",
     "near_groups", "near_members", "near_apart", "legacy_unresolved", "sha256_by_content_hash",
 }  # fmt: skip
-_STATISTICS = ("files", "images", "queue", "posted", "leases", "holds", "fingerprints",
-               "to_fingerprint", "near_groups", "near_members")  # fmt: skip
 # Nodes that read all their input before giving a row: a LIMIT above them stops nothing.
 _BLOCKING = {"Sort", "Hash", "Aggregate", "Materialize", "SetOp", "WindowAgg"}
 # A library's images waiting for a digest, a channel's running leases and its holds:
@@ -48,6 +47,7 @@ _BLOCKING = {"Sort", "Hash", "Aggregate", "Materialize", "SetOp", "WindowAgg"}
 _FEW = {"images_pending", "leases_running", "leases_channel_expiry", "holds_pkey"}
 _EXPLAINABLE = ("SELECT", "UPDATE", "DELETE", "WITH")
 _SQLITE_FEW = re.compile(r"channels|leases_by_channel_expiry|leases_running|holds")
+_SEARCHABLE = re.compile(r"\((\w+\.)?(content_hash|path_lower|name_lower|stem) = ")
 _LEADING = re.compile(r"^\(+(\w+\.)?(library_id|channel_id) = [^=]*$")
 _EXPLAINED = {
     "session_preload_libraries": "auto_explain",
@@ -145,10 +145,10 @@ def test_postgres_plans_hold_with_and_without_statistics(
     store = PostgresStore(explained, clock=clock, rng=random.Random(7), pool_size=4)
     harness = Harness(store, clock, None)
     try:
-        sizes = _sizes(database_url)
+        sizes = catalog_sizes(database_url)
         fill(harness)
         if statistics == "none":
-            _forget_statistics(database_url, sizes)
+            forget_statistics(database_url, sizes)
         assert _analyzed(database_url) == (statistics == "analyzed")
         caplog.set_level(logging.DEBUG, logger="state.postgres.connection")
         caplog.clear()
@@ -177,33 +177,6 @@ def _explaining(url: str) -> str:
         for setting, value in _EXPLAINED.items():
             admin.execute(f'ALTER DATABASE "{name}" SET {setting} = {value!r}')
     return url
-
-
-_RELATIONS = (
-    "SELECT c.oid, c.reltuples, c.relpages FROM pg_class AS c"
-    " LEFT JOIN pg_index AS x ON x.indexrelid = c.oid"
-    " WHERE c.oid = ANY(%(t)s::regclass[]) OR x.indrelid = ANY(%(t)s::regclass[])"
-)
-
-
-def _sizes(url: str) -> list[tuple[Any, ...]]:
-    """What the planner knows of the catalog's tables and indexes before any analysis."""
-    with psycopg.connect(url, autocommit=True) as db:
-        return db.execute(_RELATIONS, {"t": list(_STATISTICS)}).fetchall()
-
-
-def _forget_statistics(url: str, sizes: list[tuple[Any, ...]]) -> None:
-    """Tables as a first listing leaves them when nothing analyzed them: no statistics,
-    and the sizes that the empty tables and indexes had (a partial index then looks empty)."""
-    with psycopg.connect(url, autocommit=True) as admin:
-        admin.execute(
-            "DELETE FROM pg_statistic WHERE starelid = ANY(%s::regclass[])", (list(_STATISTICS),)
-        )
-        for oid, tuples, pages in sizes:
-            admin.execute(
-                "UPDATE pg_class SET reltuples = %s, relpages = %s WHERE oid = %s",
-                (tuples, pages, oid),
-            )
 
 
 def _analyzed(url: str) -> bool:
@@ -241,15 +214,18 @@ def _walks_node(node: dict[str, Any], under_limit: bool) -> bool:
     loops = max(int(node.get("Actual Loops", 1)), 1)
     removed = int(node.get("Rows Removed by Filter", 0)) / loops
     filtered = str(node.get("Filter", ""))
-    checks_state = "SubPlan" in filtered or "hashed" in filtered or "alternatives" in filtered
-    first_rows = under_limit and (not filtered or checks_state)
+    if node["Node Type"] == "Bitmap Heap Scan":
+        condition, searched = node.get("Recheck Cond"), True
+    else:
+        condition, searched = node.get("Index Cond"), "Index Name" in node
+    leading_only = condition is None or bool(_LEADING.match(condition)) and " AND " not in condition
+    if searched and leading_only and _SEARCHABLE.search(filtered):
+        return True  # it skips rows of its own that the key it filters by would have found
     if node.get("Index Name") in _FEW:
         return False
-    if node["Node Type"] == "Bitmap Heap Scan":
-        condition, first_rows = node.get("Recheck Cond"), False
-    elif "Index Name" in node:
-        condition = node.get("Index Cond")
-    else:
+    checks_state = "SubPlan" in filtered or "hashed" in filtered or "alternatives" in filtered
+    first_rows = under_limit and searched and node["Node Type"] != "Bitmap Heap Scan"
+    first_rows = first_rows and (not filtered or checks_state)
+    if not searched:
         return removed > 20 and not first_rows
-    leading_only = condition is None or bool(_LEADING.match(condition)) and " AND " not in condition
     return (leading_only or removed > 20) and not first_rows
