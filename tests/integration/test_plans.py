@@ -5,11 +5,11 @@ a selection by name, a post, a release, a renewal, the status, the image lists (
 picture's copies counted), the history and the near-duplicates run is planned: on
 tables just listed, with no statistics at all, and on tables the store analyzed.
 SQLite's statements are traced and explained afterwards; PostgreSQL's plans are the
-ones it executed, as ``auto_explain`` reports them (custom or generic, with the rows each step read). A plan
-that reads a whole table, or a whole library or channel by its leading column, fails;
-an index read in order under a ``LIMIT`` reads only as far as its page (the ordered
-policies, a list's page), unless it skips rows of its own table by a column (then an
-index could have searched it).
+ones it executed, as ``auto_explain`` reports them (custom or generic, with the rows
+each step read). A plan that reads a whole table, or a whole library or channel by its
+leading column, fails, and so does a step that filters out rows by a key an index
+holds; an index read in order under a ``LIMIT`` reads only as far as its page (the
+ordered policies, a list's page).
 """
 
 from __future__ import annotations
