@@ -229,3 +229,31 @@ def _walks_node(node: dict[str, Any], under_limit: bool) -> bool:
     if not searched:
         return removed > 20 and not first_rows
     return (leading_only or removed > 20) and not first_rows
+
+
+def test_postgres_analyzes_after_a_listing_and_after_many_changes(database_url: str) -> None:
+    """The catalog's row counts as the planner knows them move only with an analysis:
+    after the first listing, not after a small change, again after many changes."""
+    clock = Clock()
+    harness = Harness(PostgresStore(database_url, clock=clock, pool_size=2), clock, None)
+    try:
+        harness.define()
+        assert _known_files(database_url) < 0  # never analyzed (autovacuum is off)
+        harness.listing(*(image(f"/p/{n}.jpg", str(n)) for n in range(1500)))
+        assert _known_files(database_url) == 1500
+        harness.change(*(image(f"/p/small-{n}.jpg", f"s{n}") for n in range(20)))
+        assert _known_files(database_url) == 1500
+        for page in range(3):  # 1,220 files changed: under 1,000 and a tenth of the images
+            harness.change(*(image(f"/p/{page}-{n}.jpg", f"{page}-{n}") for n in range(400)))
+        assert _known_files(database_url) == 1500
+        harness.change(*(image(f"/p/3-{n}.jpg", f"3-{n}") for n in range(400)))
+        assert _known_files(database_url) == 3120
+    finally:
+        harness.store.close()
+
+
+def _known_files(url: str) -> float:
+    with psycopg.connect(url, autocommit=True) as db:
+        row = db.execute("SELECT reltuples FROM pg_class WHERE oid = 'files'::regclass").fetchone()
+    assert row is not None
+    return float(row[0])
