@@ -145,7 +145,7 @@ class SyncRole(Connected):
     def apply_page(
         self, library: str, operations: Sequence[Operation], cursor: str, has_more: bool
     ) -> PageStats:
-        def apply(db: Db) -> tuple[PageStats, int]:
+        def apply(db: Db) -> tuple[PageStats, bool, int]:
             library_id, generation, listing = self._fenced(db, library)
             stored, removed = catalog.apply(db, library_id, operations, generation)
             finished = not has_more and listing
@@ -156,12 +156,14 @@ class SyncRole(Connected):
                 "UPDATE libraries SET cursor = %s WHERE id = %s RETURNING n_images",
                 (cursor, library_id),
             ).fetchone()
-            return PageStats(len(operations), stored, removed, finished), int(row[0]) if row else 0
+            stats = PageStats(len(operations), stored, removed, finished)
+            return stats, listing, int(row[0]) if row else 0
 
-        stats, images = self._run(apply)
-        self._changed[library] = self._changed.get(library, 0) + stats.files_stored
-        self._changed[library] += stats.files_removed
-        if stats.listing_finished or self._changed[library] > analysis_due(images):
+        stats, listing, images = self._run(apply)
+        changed = self._changed.get(library, 0) + stats.files_stored + stats.files_removed
+        self._changed[library] = changed
+        # A listing stores every file again: it is analyzed once, when it ends.
+        if stats.listing_finished or (not listing and changed > analysis_due(images)):
             self._analyze(library)
         return stats
 

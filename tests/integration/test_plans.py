@@ -26,10 +26,11 @@ from typing import Any
 import psycopg
 import pytest
 
+from state.changes import plan_page
 from state.postgres import PostgresStore
 from state.sqlite import SqliteStore
 from state.store import ChannelDef, ImageQuery
-from tests.contract.conftest import CHANNELS, LIBRARIES, Clock, Harness, digest, image
+from tests.contract.conftest import CHANNELS, KINDS, LIBRARIES, Clock, Harness, digest, image
 from tests.contract.test_near_duplicates import Hasher, fingerprint
 from tests.integration.test_sqlite_store import _walks
 from tests.postgres import catalog_sizes, forget_statistics
@@ -233,13 +234,18 @@ def _walks_node(node: dict[str, Any], under_limit: bool) -> bool:
 
 def test_postgres_analyzes_after_a_listing_and_after_many_changes(database_url: str) -> None:
     """The catalog's row counts as the planner knows them move only with an analysis:
-    after the first listing, not after a small change, again after many changes."""
+    when the first listing ends (not at each of its pages), not after a small change,
+    again after many changes."""
     clock = Clock()
     harness = Harness(PostgresStore(database_url, clock=clock, pool_size=2), clock, None)
     try:
         harness.define()
         assert _known_files(database_url) < 0  # never analyzed (autovacuum is off)
-        harness.listing(*(image(f"/p/{n}.jpg", str(n)) for n in range(1500)))
+        store, files = harness.store, [image(f"/p/{n}.jpg", str(n)) for n in range(1500)]
+        store.begin_listing("lib")
+        store.apply_page("lib", plan_page(files[:1200], KINDS), "c0", has_more=True)
+        assert _known_files(database_url) < 0  # a listing is analyzed once, when it ends
+        store.apply_page("lib", plan_page(files[1200:], KINDS), "c1", has_more=False)
         assert _known_files(database_url) == 1500
         harness.change(*(image(f"/p/small-{n}.jpg", f"s{n}") for n in range(20)))
         assert _known_files(database_url) == 1500
