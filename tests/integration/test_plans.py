@@ -30,7 +30,7 @@ from state.changes import plan_page
 from state.postgres import PostgresStore
 from state.sqlite import SqliteStore
 from state.store import ChannelDef, ImageQuery
-from tests.contract.conftest import CHANNELS, KINDS, LIBRARIES, Clock, Harness, digest, image
+from tests.contract.conftest import CHANNELS, KINDS, LIBRARIES, Clock, Harness, digest, gone, image
 from tests.contract.test_near_duplicates import Hasher, fingerprint
 from tests.integration.test_sqlite_store import _walks
 from tests.postgres import catalog_sizes, forget_statistics
@@ -101,6 +101,9 @@ def hot_paths(harness: Harness) -> None:
     history = store.history("ch", None, 1)
     store.history("ch", history.next, 1)
     store.image("ch", digest("5"))
+    harness.change(image("/p/new.jpg", "new"), gone("/p/9.jpg"), image("/p/6.jpg", "6b"))
+    store.pending_images("lib")  # after every catch-up
+    Hasher(harness).record(new=fingerprint(7, 3), **{"6b": fingerprint(6, 2)})
 
 
 @pytest.mark.parametrize("statistics", ["none", "analyzed"])
