@@ -4,8 +4,9 @@
 create databases). Otherwise ``initdb``, ``pg_ctl`` and ``postgres`` on ``PATH`` make
 a cluster in a temporary directory, bound to 127.0.0.1 on a free port with its socket
 in that directory; as root they run as the ``postgres`` user, which must own the
-directory. Autovacuum is off there: statistics appear only where the service (or a
-test) analyzes, never by the luck of a background worker's timing. Each test gets a
+directory. Autovacuum is off there (unless asked for: the benchmarks measure a server
+as deployed): statistics appear only where the service (or a test) analyzes, never by
+the luck of a background worker's timing. Each test gets a
 database of its own (``fresh_database``). Neither a server nor the binaries: the
 PostgreSQL tests are skipped, except under ``CI``, where that is a failure.
 """
@@ -61,7 +62,7 @@ class Server:
 class Cluster(Server):
     """A cluster of our own, in a temporary directory, stopped and deleted by ``stop``."""
 
-    def __init__(self, fast: bool = True) -> None:
+    def __init__(self, fast: bool = True, autovacuum: bool = False) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="unposted-pg-"))
         self.data, self.port = self.root / "data", _free_port()
         self.root.chmod(0o755)
@@ -69,10 +70,11 @@ class Cluster(Server):
             shutil.chown(self.root, "postgres", "postgres")
         self._run(["initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust",
                    "-E", "UTF8", "--locale=C", "--no-sync"])  # fmt: skip
-        durability = "-c fsync=off -c full_page_writes=off" if fast else ""
+        settings = "-c fsync=off -c full_page_writes=off" if fast else ""
+        settings += "" if autovacuum else " -c autovacuum=off"
         self._options = (
             f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root}"
-            f" -c max_connections=400 -c synchronous_commit=off -c autovacuum=off {durability}"
+            f" -c max_connections=400 -c synchronous_commit=off {settings}"
         )
         super().__init__(f"postgresql://postgres@127.0.0.1:{self.port}/postgres")
         self.start()
