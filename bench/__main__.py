@@ -2,7 +2,7 @@
 
     python -m bench [--quick] [--out docs/benchmarks.md] [--json bench/results.json]
                     [--only strategies,select_load,catch_up,webhook_burst,postgres,
-                            near_duplicates,near_costs,channels]
+                            near_duplicates,near_costs,channels,fresh_plans]
 
 ``--quick`` runs small sizes (the whole run in about three minutes) and is what CI smoke
 tests; the full run takes about half an hour, eight minutes of it the initial catch-up
@@ -36,6 +36,7 @@ from typing import Any
 from bench import (
     catch_up,
     channels,
+    fresh_plans,
     near_costs,
     near_duplicates,
     postgres,
@@ -149,6 +150,7 @@ FULL = Mode(
             100_000, 5, (100_000, 1_000_000), (1_000, 1_000_000), 5.0, 4
         ),
         "channels": lambda: channels.run(50, 50_000, 5.0, 3),
+        "fresh_plans": lambda: fresh_plans.run(100_000, 5.0, 3),
     },
 )
 QUICK = Mode(
@@ -172,6 +174,7 @@ QUICK = Mode(
         "near_duplicates": lambda: near_duplicates.run(scenes=8),
         "near_costs": lambda: near_costs.run(5_000, 2, (10_000,), (1_000, 10_000), 3.0, 1),
         "channels": lambda: channels.run(10, 5_000, 2.0, 1),
+        "fresh_plans": lambda: fresh_plans.run(20_000, 3.0, 2),
     },
 )
 

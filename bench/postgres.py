@@ -66,7 +66,7 @@ def run(
     why = missing()
     if why is not None:
         raise RuntimeError(f"no PostgreSQL to measure: {why}")
-    cluster = Cluster(fast=False)
+    cluster = Cluster(fast=False, autovacuum=True)
     try:
         figures: dict[str, Any] = {
             "benchmark": "postgres",

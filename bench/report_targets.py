@@ -32,6 +32,7 @@ class Figures:
     one_change: dict[str, Any] | None = None
     replicas: dict[str, Any] | None = None  # PostgreSQL's only
     takeover: dict[str, Any] | None = None
+    fresh_plans: dict[str, Any] | None = None  # PostgreSQL's: /select before any ANALYZE
 
 
 def section(sections: dict[str, Any], name: str) -> dict[str, Any] | None:
@@ -50,14 +51,16 @@ def by_store(sections: dict[str, Any]) -> dict[str, Figures]:
         strategies=section(sections, "strategies"),
         one_change=catch_up["one_change"] if catch_up else None,
     )
+    fresh = section(sections, "fresh_plans")
     if pg is None:
-        return {"SQLite": sqlite, "PostgreSQL": Figures(None, [], None)}
+        return {"SQLite": sqlite, "PostgreSQL": Figures(None, [], None, fresh_plans=fresh)}
     postgres = Figures(
         pg["select"],
         _sizes(pg["catch_up"], pg.get("catch_up_other_sizes")),
         pg.get("webhook_burst"),
         replicas=pg["replicas"],
         takeover=pg["takeover"],
+        fresh_plans=fresh,
     )
     return {"SQLite": sqlite, "PostgreSQL": postgres}
 
@@ -235,6 +238,22 @@ def _takeover(figures: Figures) -> Verdict:
     )
 
 
+def _fresh_plans(figures: Figures) -> Verdict:
+    fresh = figures.fresh_plans
+    if fresh is None:
+        return NOT_RUN
+    parts, met = [], True
+    for name in ("preview", "leasing"):
+        before, after = fresh["without_statistics"][name], fresh["analyzed"][name]
+        gain = fresh["analyzed_vs_fresh"][name]
+        met = met and gain <= 1.25
+        parts.append(
+            f"{name} {n(before['requests_per_second'])} req/s without statistics, "
+            f"{n(after['requests_per_second'])} analyzed ({gain:.2f}x)"
+        )
+    return f"{n(fresh['size'])} files: " + "; ".join(parts), met
+
+
 SQLITE, POSTGRES, BOTH = ("SQLite",), ("PostgreSQL",), STORES
 TARGETS: list[tuple[str, Callable[[Figures], Verdict], tuple[str, ...]]] = [
     ("(C) 0 downloads, at most 1 API call per selection", _c, SQLITE),
@@ -255,6 +274,8 @@ TARGETS: list[tuple[str, Callable[[Figures], Verdict], tuple[str, ...]]] = [
     ("peak RSS under 150 MB with 1M images", _memory, BOTH),
     ("one replica, and two on one database", _replicas, POSTGRES),
     ("a replica's death to another's finished catch-up", _takeover, POSTGRES),
+    ("`/select` right after a first listing of 100k files (no statistics) within 1.25x of "
+     "the same after `ANALYZE`", _fresh_plans, POSTGRES),
 ]  # fmt: skip
 
 

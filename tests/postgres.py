@@ -4,9 +4,11 @@
 create databases). Otherwise ``initdb``, ``pg_ctl`` and ``postgres`` on ``PATH`` make
 a cluster in a temporary directory, bound to 127.0.0.1 on a free port with its socket
 in that directory; as root they run as the ``postgres`` user, which must own the
-directory. Each test gets a database of its own (``fresh_database``). Neither a
-server nor the binaries: the PostgreSQL tests are skipped, except under ``CI``, where
-that is a failure.
+directory. Autovacuum is off there (unless asked for: the benchmarks measure a server
+as deployed): statistics appear only where the service (or a test) analyzes, never by
+the luck of a background worker's timing. Each test gets a
+database of its own (``fresh_database``). Neither a server nor the binaries: the
+PostgreSQL tests are skipped, except under ``CI``, where that is a failure.
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ class Server:
 class Cluster(Server):
     """A cluster of our own, in a temporary directory, stopped and deleted by ``stop``."""
 
-    def __init__(self, fast: bool = True) -> None:
+    def __init__(self, fast: bool = True, autovacuum: bool = False) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="unposted-pg-"))
         self.data, self.port = self.root / "data", _free_port()
         self.root.chmod(0o755)
@@ -68,10 +70,11 @@ class Cluster(Server):
             shutil.chown(self.root, "postgres", "postgres")
         self._run(["initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust",
                    "-E", "UTF8", "--locale=C", "--no-sync"])  # fmt: skip
-        durability = "-c fsync=off -c full_page_writes=off" if fast else ""
+        settings = "-c fsync=off -c full_page_writes=off" if fast else ""
+        settings += "" if autovacuum else " -c autovacuum=off"
         self._options = (
             f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root}"
-            f" -c max_connections=400 -c synchronous_commit=off {durability}"
+            f" -c max_connections=400 -c synchronous_commit=off {settings}"
         )
         super().__init__(f"postgresql://postgres@127.0.0.1:{self.port}/postgres")
         self.start()
@@ -101,6 +104,37 @@ class Cluster(Server):
         except subprocess.CalledProcessError:
             pass  # already stopped
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+# The catalog's tables that a listing fills or a selection reads, and their indexes.
+CATALOG = ("files", "images", "queue", "posted", "leases", "holds", "fingerprints",
+           "to_fingerprint", "near_groups", "near_members")  # fmt: skip
+_SIZES = (
+    "SELECT c.oid, c.reltuples, c.relpages FROM pg_class AS c"
+    " LEFT JOIN pg_index AS x ON x.indexrelid = c.oid"
+    " WHERE c.oid = ANY(%(t)s::regclass[]) OR x.indrelid = ANY(%(t)s::regclass[])"
+)
+
+
+def catalog_sizes(url: str) -> list[tuple[object, ...]]:
+    """What the planner knows of the catalog's tables and indexes (take it while empty)."""
+    with psycopg.connect(url, autocommit=True) as db:
+        return db.execute(_SIZES, {"t": list(CATALOG)}).fetchall()
+
+
+def forget_statistics(url: str, sizes: list[tuple[object, ...]]) -> None:
+    """The catalog as a first listing leaves it when nothing analyzes it: no statistics,
+    and the sizes the tables and indexes had when empty (a partial index then looks
+    empty to the planner). Needs a superuser."""
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(
+            "DELETE FROM pg_statistic WHERE starelid = ANY(%s::regclass[])", (list(CATALOG),)
+        )
+        for oid, tuples, pages in sizes:
+            admin.execute(
+                "UPDATE pg_class SET reltuples = %s, relpages = %s WHERE oid = %s",
+                (tuples, pages, oid),
+            )
 
 
 def missing() -> str | None:

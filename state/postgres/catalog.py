@@ -39,13 +39,20 @@ _UPSERT = (
     " client_modified = excluded.client_modified, content_hash = excluded.content_hash,"
     " kind = excluded.kind, stem = excluded.stem, generation = excluded.generation"
 )
+# Removals find their rows by one index probe per path or range (OFFSET 0 keeps each a
+# probe), then delete them by row address: during a first listing nothing has analyzed
+# ``files``, and a join of the ranges with the library was planned as every range
+# against every file, quadratic in the listing.
 _REMOVE_PATHS = (
-    "DELETE FROM files WHERE library_id = %s AND path_lower = ANY(%s) RETURNING content_hash"
+    "DELETE FROM files WHERE ctid = ANY(ARRAY(SELECT g.ctid FROM unnest(%s::text[]) AS p(low)"
+    " CROSS JOIN LATERAL (SELECT ctid FROM files WHERE library_id = %s AND path_lower = p.low"
+    " OFFSET 0) AS g)) RETURNING content_hash"
 )
 _REMOVE_TREES = (
-    "DELETE FROM files AS f USING unnest(%s::text[], %s::text[]) AS r(low, high)"
-    " WHERE f.library_id = %s AND f.path_lower >= r.low AND f.path_lower < r.high"
-    " RETURNING f.content_hash"
+    "DELETE FROM files WHERE ctid = ANY(ARRAY(SELECT g.ctid"
+    " FROM unnest(%s::text[], %s::text[]) AS r(low, high) CROSS JOIN LATERAL (SELECT ctid"
+    " FROM files WHERE library_id = %s AND path_lower >= r.low AND path_lower < r.high"
+    " OFFSET 0) AS g)) RETURNING content_hash"
 )
 
 
@@ -102,7 +109,7 @@ class _Batch:
     def _send_removals(self, db: Db) -> None:
         rows: list[tuple[Any, ...]] = []
         if self.paths:
-            rows += db.execute(_REMOVE_PATHS, (self.library_id, self.paths)).fetchall()
+            rows += db.execute(_REMOVE_PATHS, (self.paths, self.library_id)).fetchall()
         if self.trees:
             low, high = [bound[0] for bound in self.trees], [bound[1] for bound in self.trees]
             rows += db.execute(_REMOVE_TREES, (low, high, self.library_id)).fetchall()
@@ -167,11 +174,14 @@ def refresh_images(db: Db, library_id: int, content_hashes: Iterable[str]) -> No
     wanted = sorted(set(content_hashes))
     if not wanted:
         return
+    # Each content's first path, one index probe per content (a LIMIT cannot be flattened
+    # into a walk of the library, whatever the planner's statistics).
     held = {row[0]: row[1:] for row in db.execute(
-        "SELECT DISTINCT ON (content_hash) content_hash, path_lower, name_lower,"
-        " server_modified, size FROM files WHERE library_id = %s AND kind = 'image'"
-        " AND content_hash = ANY(%s) ORDER BY content_hash, path_lower",
-        (library_id, wanted))}  # fmt: skip
+        "SELECT h.content_hash, f.path_lower, f.name_lower, f.server_modified, f.size"
+        " FROM unnest(%s::text[]) AS h(content_hash) CROSS JOIN LATERAL (SELECT path_lower,"
+        " name_lower, server_modified, size FROM files WHERE library_id = %s"
+        " AND kind = 'image' AND content_hash = h.content_hash ORDER BY path_lower LIMIT 1) AS f",
+        (wanted, library_id))}  # fmt: skip
     known = {row[0] for row in db.execute(
         "SELECT content_hash FROM images WHERE library_id = %s AND content_hash = ANY(%s)",
         (library_id, wanted))}  # fmt: skip

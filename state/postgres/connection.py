@@ -131,9 +131,37 @@ def open_pool(conninfo: str, max_size: int) -> ConnectionPool[Db]:
         kwargs={"connect_timeout": 5, "application_name": "unposted", "autocommit": True},
         open=False,
         name="unposted",
+        configure=_configure,
     )
     pool.open(wait=False)
     return pool
+
+
+# A request reads a handful of rows through indexes. Without statistics (a library just
+# listed) the planner guesses, and its guesses favour reading a whole library through a
+# bitmap, a hash or a merge join, or a join that keeps a whole library in memory to
+# compare each row with: those are priced out of every session. They remain where
+# nothing else can answer, and the catch-up, which writes pages in bulk, prices them
+# back in for its own transactions (``BULK_PLANS``).
+_LOOKUP_PLANS = (
+    "enable_seqscan", "enable_bitmapscan", "enable_hashjoin", "enable_mergejoin",
+    "enable_material",
+)  # fmt: skip
+BULK_PLANS = "SELECT set_config('plan_cache_mode', 'force_custom_plan', true), " + ", ".join(
+    f"set_config('{name}', 'on', true)" for name in _LOOKUP_PLANS
+)
+
+
+def _configure(connection: Db) -> None:
+    connection.add_notice_handler(_notice)
+    connection.execute(
+        "SELECT " + ", ".join(f"set_config('{name}', 'off', false)" for name in _LOOKUP_PLANS)
+    )
+
+
+def _notice(notice: psycopg.errors.Diagnostic) -> None:
+    """The server's notices, for whoever reads debug logs (the plans a test asks for)."""
+    log.debug("server %s: %s", notice.severity, notice.message_primary)
 
 
 @contextmanager

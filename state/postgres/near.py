@@ -80,7 +80,7 @@ def to_backlog(db: Db, library_id: int, content_hashes: Sequence[str]) -> None:
         "INSERT INTO to_fingerprint (library_id, content_hash)"
         " SELECT %(l)s, n.h FROM unnest(%(h)s::text[]) WITH ORDINALITY AS n(h, o)"
         " WHERE NOT EXISTS (SELECT 1 FROM fingerprints AS f"
-        "   WHERE f.library_id = %(l)s AND f.content_hash = n.h) ORDER BY n.o",
+        "   WHERE f.library_id = %(l)s AND f.content_hash = n.h OFFSET 0) ORDER BY n.o",
         {"l": library_id, "h": list(content_hashes)},
     ).rowcount
     _backlog_grew(db, library_id, added)
@@ -185,8 +185,9 @@ _STORE = """
 WITH incoming AS (
     SELECT * FROM unnest(%(h)s::text[], %(v)s::bytea[], %(r)s::text[]) AS f(h, hash, refusal)),
 before AS (
-    SELECT f.hash IS NOT NULL AS hashed FROM fingerprints AS f
-    WHERE f.library_id = %(l)s AND f.content_hash IN (SELECT h FROM incoming)),
+    SELECT f.hash IS NOT NULL AS hashed FROM incoming CROSS JOIN LATERAL (
+        SELECT hash FROM fingerprints WHERE library_id = %(l)s AND content_hash = incoming.h
+        OFFSET 0) AS f),
 stored AS (
     INSERT INTO fingerprints (library_id, content_hash, hash, refusal, hashed_at)
     SELECT %(l)s, h, hash, refusal, %(t)s FROM incoming

@@ -221,9 +221,12 @@ def insert(db: Db, channel: Channel, images: Sequence[NewImage]) -> None:
 
 
 def _present(db: Db, table: str, extra: str, channel: Channel, hashes: list[str]) -> set[str]:
+    # One probe per content (OFFSET 0 keeps each a probe): ``content_hash = ANY`` could
+    # be planned, without statistics, as a walk along every row of the channel.
     rows = db.execute(
-        f"SELECT content_hash FROM {table} WHERE channel_id = %s{extra} AND content_hash = ANY(%s)",
-        (channel.id, hashes),
+        f"SELECT h FROM unnest(%s::text[]) AS h WHERE EXISTS (SELECT 1 FROM {table}"
+        f" WHERE channel_id = %s{extra} AND content_hash = h OFFSET 0)",
+        (hashes, channel.id),
     )
     return {row[0] for row in rows}
 

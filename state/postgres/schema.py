@@ -343,7 +343,25 @@ CREATE TABLE console_sessions (
 CREATE INDEX console_sessions_by_expiry ON console_sessions (expires_at);
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
+# -- plans that hold without statistics ------------------------------------------------
+_V5 = """
+-- Plans that hold without statistics. A partial index on ``kind`` alone looked, to a
+-- planner guessing (a library just listed, never analyzed), as narrow as any search:
+-- the duplicates of a picture were looked for along every image name of the library.
+-- The predicate now names the indexed column, so only a statement that searches by
+-- name can use it, and it keeps each name's paths in order (selection by name, the
+-- lists by name).
+DROP INDEX files_by_name;
+CREATE INDEX files_by_name ON files (library_id, name_lower, path_lower)
+    WHERE kind = 'image' AND name_lower IS NOT NULL;
+-- Likewise a channel's running leases by expiry serve only what asks about expiry: is
+-- this image leased is asked of ``leases_running``, never of every lease running.
+DROP INDEX leases_channel_expiry;
+CREATE INDEX leases_channel_expiry ON leases (channel_id, expires_at)
+    WHERE ended IS NULL AND expires_at IS NOT NULL;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -41,6 +41,16 @@ _CHOSEN = (
     " AND i.content_hash = q.content_hash"
     " JOIN files AS f ON f.library_id = i.library_id AND f.path_lower = i.path_lower"
 )
+# The first of the pool in a policy's order is found first, along its index, and only
+# then joined: no planner, with or without statistics, can start from the library.
+_FIRST = (
+    "SELECT "
+    + ", ".join(f"f.{column}" for column in _FILE_COLUMNS.split(", "))
+    + " FROM (SELECT q.content_hash FROM queue AS q WHERE q.channel_id = %(c)s"
+    " AND q.slot IS NOT NULL ORDER BY {order} LIMIT 1) AS q"
+    " JOIN images AS i ON i.library_id = %(l)s AND i.content_hash = q.content_hash"
+    " JOIN files AS f ON f.library_id = i.library_id AND f.path_lower = i.path_lower"
+)
 # The pool's size and the slot are read by one statement, from one snapshot: a preview,
 # which takes no lock, still finds a slot that exists.
 _RANDOM = (
@@ -57,11 +67,7 @@ def choose(
     if policy == "random":
         found = db.execute(_RANDOM, args).fetchone()
     else:
-        found = db.execute(
-            _CHOSEN + " WHERE q.channel_id = %(c)s AND q.slot IS NOT NULL"
-            f" ORDER BY {_ORDER[policy]} LIMIT 1",
-            args,
-        ).fetchone()
+        found = db.execute(_FIRST.format(order=_ORDER[policy]), args).fetchone()
     return None if found is None else tuple(found)
 
 

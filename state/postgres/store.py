@@ -83,6 +83,7 @@ class PostgresStore(NearRole, SessionRole):
         migrate(conninfo)
         super().__init__(open_pool(conninfo, pool_size), server, clock, rng or random.Random())
         self._turns = Turns(conninfo, server)
+        self._changed = {}
 
     def close(self) -> None:
         self._turns.close()
@@ -202,8 +203,10 @@ class PostgresStore(NearRole, SessionRole):
         rows = self._read(lambda db: db.execute(
             "SELECT path_display FROM files WHERE library_id = %(l)s AND content_hash = %(h)s"
             " AND kind = 'image' UNION ALL SELECT s.path_display FROM files AS i"
-            " JOIN files AS s ON s.library_id = i.library_id AND s.stem = i.stem"
-            " AND s.kind = 'sidecar'"
+            # OFFSET 0: the sidecars of each copy are looked up by its stem, never joined.
+            " CROSS JOIN LATERAL (SELECT path_display FROM files AS s"
+            " WHERE s.library_id = i.library_id AND s.stem = i.stem AND s.kind = 'sidecar'"
+            " OFFSET 0) AS s"
             " WHERE i.library_id = %(l)s AND i.content_hash = %(h)s AND i.kind = 'image'",
             {"l": sync.id_of_library(db, library), "h": content_hash}).fetchall())  # fmt: skip
         return list(dict.fromkeys(row[0] for row in rows))

@@ -10,6 +10,7 @@ refused if another replica took the turn over meanwhile.
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -20,13 +21,14 @@ from psycopg_pool import ConnectionPool
 from state.changes import Operation
 from state.errors import StoreBusy, UnknownName
 from state.postgres import catalog, posted, queue
-from state.postgres.connection import Db, read, transaction
+from state.postgres.connection import BULK_PLANS, Db, read, transaction
 from state.postgres.define import from_scratch
 from state.postgres.turns import CHANNEL, Turns
 from state.rules import iso
 from state.store import LargeImage, PageStats, Relisting, SyncState
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class Connected:
@@ -49,10 +51,22 @@ class Connected:
         return read(self._pool, self.server, work)
 
 
+ANALYZED = ("files", "images", "queue", "to_fingerprint")
+"""The tables a listing fills, analyzed when it ends and after many changes."""
+
+
+def analysis_due(images: int) -> int:
+    """How many files a library's catch-ups may store or remove before an analysis:
+    a tenth of its images, as autovacuum's default, and never for a handful."""
+    return 1000 + images // 10
+
+
 class SyncRole(Connected):
     """``CatalogSync`` on PostgreSQL; ``_turns`` is set by the store."""
 
     _turns: Turns
+    _changed: dict[str, int]
+    """Files stored or removed by this store's catch-ups since it last analyzed."""
 
     def sync_state(self, library: str) -> SyncState:
         def read(db: Db) -> Any:
@@ -100,8 +114,9 @@ class SyncRole(Connected):
         Returns the library's id, generation and whether a full listing is under way.
         """
         # The catalog grows batch by batch: plan each statement for the tables as they are
-        # now, not as they were when a connection first prepared it (empty).
-        db.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+        # now, not as they were when a connection first prepared it (empty); and pages
+        # are written in bulk, so bulk plans are allowed again.
+        db.execute(BULK_PLANS)
         row = db.execute(
             "SELECT id, generation, listing, turn FROM libraries WHERE name = %s FOR NO KEY UPDATE",
             (library,),
@@ -130,17 +145,38 @@ class SyncRole(Connected):
     def apply_page(
         self, library: str, operations: Sequence[Operation], cursor: str, has_more: bool
     ) -> PageStats:
-        def apply(db: Db) -> PageStats:
+        def apply(db: Db) -> tuple[PageStats, bool, int]:
             library_id, generation, listing = self._fenced(db, library)
             stored, removed = catalog.apply(db, library_id, operations, generation)
-            db.execute("UPDATE libraries SET cursor = %s WHERE id = %s", (cursor, library_id))
             finished = not has_more and listing
             if finished:
                 removed += catalog.sweep(db, library_id, generation)
                 self._listing_done(db, library_id)
-            return PageStats(len(operations), stored, removed, finished)
+            row = db.execute(
+                "UPDATE libraries SET cursor = %s WHERE id = %s RETURNING n_images",
+                (cursor, library_id),
+            ).fetchone()
+            stats = PageStats(len(operations), stored, removed, finished)
+            return stats, listing, int(row[0]) if row else 0
 
-        return self._run(apply)
+        stats, listing, images = self._run(apply)
+        changed = self._changed.get(library, 0) + stats.files_stored + stats.files_removed
+        self._changed[library] = changed
+        # A listing stores every file again: it is analyzed once, when it ends.
+        if stats.listing_finished or (not listing and changed > analysis_due(images)):
+            self._analyze(library)
+        return stats
+
+    def _analyze(self, library: str) -> None:
+        """Fresh statistics for the catalog's tables, after a listing or many changes.
+
+        The hot statements do not need them (their plans hold without), but the planner
+        prices everything else by them, and autovacuum may be off or late.
+        """
+        self._changed[library] = 0
+        tables = ", ".join(ANALYZED)
+        self._read(lambda db: db.execute(f"ANALYZE {tables}"))
+        log.info("analyzed %s after the catch-up of %s", tables, library)
 
     def _listing_done(self, db: Db, library_id: int) -> None:
         db.execute(

@@ -17,6 +17,7 @@ import pytest
 from bench import (
     catch_up,
     channels,
+    fresh_plans,
     near_costs,
     near_duplicates,
     postgres,
@@ -60,7 +61,8 @@ SMOKE = Mode(
                     expiring=EXPIRING,
                     catch_up_other_sizes=(100,),
                     burst=20,
-                )
+                ),
+                "fresh_plans": lambda: fresh_plans.run(2000, 0.5),
             }
             if HAVE_POSTGRES
             else {}
@@ -164,6 +166,18 @@ def test_postgres_measures_beside_sqlite(results: dict[str, Any]) -> None:
     assert figures["webhook_burst"]["catch_up_runs"] >= 1
 
 
+@pytest.mark.skipif(not HAVE_POSTGRES, reason="no PostgreSQL: the section is not run")
+def test_fresh_plans_measures_select_without_statistics_and_analyzed(
+    results: dict[str, Any],
+) -> None:
+    figures = results["sections"]["fresh_plans"]
+    assert figures["size"] == 2000
+    for runs in (figures["without_statistics"], figures["analyzed"]):
+        for name in ("preview", "leasing"):
+            assert runs[name]["requests"] > 0 and runs[name]["failures"] == 0, name
+    assert set(figures["analyzed_vs_fresh"]) == {"preview", "leasing"}
+
+
 def test_the_page_renders_every_section(results: dict[str, Any], tmp_path: Path) -> None:
     page = report.render(results)
     for heading in (
@@ -183,9 +197,9 @@ def test_the_page_renders_every_section(results: dict[str, Any], tmp_path: Path)
         GENERATOR != "wrk"
     )
     assert "not measured" not in page.lower()
-    # 17 targets judged on SQLite (3 of near-duplicates, 1 of channels), 10 on PostgreSQL
+    # 17 targets judged on SQLite (3 of near-duplicates, 1 of channels), 11 on PostgreSQL
     # (two more are reported, not judged)
-    judged = 16 + (GENERATOR == "wrk") + 10 * HAVE_POSTGRES
+    judged = 16 + (GENERATOR == "wrk") + 11 * HAVE_POSTGRES
     assert page.count("**met**") + page.count("**missed**") == judged
     json.dumps(results)  # the JSON file is written from exactly this
 
