@@ -11,13 +11,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from app.config import Config, Library
 from app.dropbox.client import DropboxClient, RetryPolicy
 from app.lanes import Lanes
-from app.metrics import CatalogGauge, Metrics
+from app.metrics import WAIT, CatalogGauge, Metrics
 from app.services.captions import Captions
 from app.services.disk_cache import DiskCache
 from app.services.pictures import Pictures
@@ -38,10 +39,11 @@ log = logging.getLogger(__name__)
 _LIBRARY_GAUGES = ("images", "unique_images", "skipped", "pending", "without_content_hash",
                    "fingerprinted", "unhashable", "awaiting_fingerprint")  # fmt: skip
 _CHANNEL_GAUGES = ("available", "leased", "posted", "cycle", "near_duplicate_groups",
-                   "near_duplicates_skipped")  # fmt: skip
+                   "near_duplicates_skipped", "awaiting_fingerprint")  # fmt: skip
 PARALLEL_CATCH_UPS = 4
 RECLAIM_BATCH = 64  # a few milliseconds of the writer at a time: selections interleave
 RECLAIM_EVERY_SECONDS = 1.0
+GRACE_BATCH = 64
 
 
 @dataclass
@@ -64,9 +66,11 @@ class Runtime:
     @classmethod
     def build(cls, settings: Settings, config: Config, retry: RetryPolicy | None = None) -> Runtime:
         store = open_store(settings.state_dir, settings.database)
+        # Nothing fingerprints without hashing: then no channel holds an image back for it.
+        waits = settings.near_duplicate_hashing
         for relisting in store.define(
             [library.spec for library in config.libraries.values()],
-            [channel.spec for channel in config.channels.values()],
+            [replace(c.spec, await_fingerprints=waits) for c in config.channels.values()],
         ):
             log.warning(
                 "library %s: the catalog was built from %s, the configuration says %s;"
@@ -133,7 +137,8 @@ class Runtime:
             worker.ring_threadsafe()
 
     async def _reclaim_forever(self) -> None:
-        """Return images whose lease ran out to their pools, a bounded batch at a time."""
+        """Return images whose lease ran out to their pools, a bounded batch at a time; and
+        offer the images whose wait for a fingerprint outlasted the grace period."""
         while True:
             await asyncio.sleep(RECLAIM_EVERY_SECONDS)
             try:
@@ -141,6 +146,26 @@ class Runtime:
                     pass
             except UnpostedError as exc:
                 log.warning("cannot reclaim expired leases now: %s", exc)
+            try:
+                while await self._offer_overdue():
+                    pass
+            except UnpostedError as exc:
+                log.warning("cannot offer images past their fingerprint grace now: %s", exc)
+
+    async def _offer_overdue(self) -> int:
+        """One batch of images past their grace period into their pools, each counted and
+        logged once (the wait ends as it is offered, so it is never found again)."""
+        before = time.time() - self.settings.near_duplicate_grace_seconds
+        expired = await self.lanes.store.run(self.store.offer_unfingerprinted, before, GRACE_BATCH)
+        for image in expired:
+            self.metrics.fingerprint_grace_expired.labels(image.channel).inc()
+            log.warning(
+                "channel %s: offering %s unfingerprinted: no fingerprint after %.0f s",
+                image.channel, image.path or image.content_hash, time.time() - image.since,
+                extra={"event": "fingerprint_grace_expired", "channel": image.channel,
+                       "content_hash": image.content_hash},
+            )  # fmt: skip
+        return len(expired)
 
     def unready_reasons(self) -> dict[str, str]:
         """Why each library's catalog cannot be trusted now; empty when all can. Blocking."""
@@ -163,6 +188,8 @@ class Runtime:
             counts = self.store.channel_status(channel)
             for state in _CHANNEL_GAUGES:
                 yield "channel", channel, state, getattr(counts, state)
+            since = counts.oldest_awaiting_since
+            yield WAIT, channel, "", 0.0 if since is None else max(0.0, time.time() - since)
 
 
 def _inbox(worker: SyncWorker) -> Inbox:

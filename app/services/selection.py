@@ -232,11 +232,18 @@ class SelectionService:
         Returns where the first image went, and what went wrong if something did. A path
         already gone (an earlier attempt, or a hand) is skipped, so retrying an archive
         that failed half-way completes it. The post is recorded whatever happens here.
+        Before the move, the archive path is recorded for the hashing worker: content not
+        fingerprinted yet is fingerprinted there once the library no longer holds it.
         """
         library = self._config.channels[channel].library
         destinations: list[str] = []
         try:
             paths = await self._lanes.store.run(self._store.archive_paths, library, content_hash)
+            if paths:  # not fingerprinted yet, it is fingerprinted where it goes
+                target = self.archive_path(library, paths[0])
+                await self._lanes.store.run(
+                    self._store.fingerprint_elsewhere, library, content_hash, target
+                )
             for path in paths:
                 destinations.append(await self._move(library, path))
         except (DropboxError, NotReady) as exc:  # NotReady: the catalog is being listed afresh

@@ -29,7 +29,17 @@ from state.errors import (
 from state.hashing import BLOCK_SIZE
 from state.rules import iso, new_lease_id, turns_cycle
 from state.similarity import Fingerprint
-from state.sqlite import browse, catalog, holds, leases, near, posted, queue, selection
+from state.sqlite import (
+    browse,
+    catalog,
+    holds,
+    leases,
+    near,
+    posted,
+    queue,
+    selection,
+    waiting,
+)
 from state.sqlite.connections import Connections, Trace
 from state.sqlite.define import define, from_scratch
 from state.sqlite.lookup import where_in
@@ -38,6 +48,7 @@ from state.store import (
     MAX_PAGE,
     ChannelDef,
     ChannelStatus,
+    GraceExpired,
     HistoryPage,
     ImageDetail,
     ImagePage,
@@ -263,8 +274,9 @@ class SqliteStore:
             return found
         running = leases.count_running(db, channel.id)
         expired = running - leases.count_active(db, channel.id, now)
+        awaiting = waiting.any_waiting(db, channel.id)
         turns = turns_cycle(
-            exhausted, 0, running - expired, selection.library_images(db, library_id)
+            exhausted, 0, running - expired, selection.library_images(db, library_id), awaiting
         )
         if (expired or turns) and not writable:
             raise _NeedsWriter
@@ -272,7 +284,7 @@ class SqliteStore:
             found = selection.choose(db, channel.id, policy, self._rng)
         if found is None and turns_cycle(
             exhausted, 0, leases.count_running(db, channel.id),
-            selection.library_images(db, library_id),
+            selection.library_images(db, library_id), awaiting,
         ):  # fmt: skip
             channel = _new_cycle(db, channel)
             found = selection.choose(db, channel.id, policy, self._rng)
@@ -485,6 +497,14 @@ class SqliteStore:
         stamp = iso(self._clock())
         with self._transaction() as db:
             near.record(db, _library_id(db, library), fingerprints, done, stamp)
+
+    def offer_unfingerprinted(self, before: float, limit: int) -> list[GraceExpired]:
+        with self._transaction() as db:
+            return waiting.overdue(db, before, limit)
+
+    def fingerprint_elsewhere(self, library: str, content_hash: str, path: str) -> None:
+        with self._transaction() as db:
+            near.fingerprint_elsewhere(db, _library_id(db, library), content_hash, path)
 
     def split_near_duplicate(self, channel: str, content_hash: str) -> bool:
         with self._transaction() as db:
