@@ -365,6 +365,11 @@ class Selections(Protocol):
         """Every path of this content in the library, then the sidecars beside them."""
         ...
 
+    def fingerprint_elsewhere(self, library: str, content_hash: str, path: str) -> None:
+        """Content that may leave the library before it is fingerprinted (a post archives
+        it) has its thumbnail taken at ``path`` once the library no longer holds it."""
+        ...
+
     def reclaim_expired(self, limit: int) -> int:
         """End up to ``limit`` leases that ran out, returning their images to the pool."""
         ...
@@ -531,11 +536,6 @@ class NearDuplicates(Protocol):
     def offer_unfingerprinted(self, before: float, limit: int) -> list[GraceExpired]:
         """Let up to ``limit`` images that have waited for a fingerprint since before
         ``before`` (seconds since the epoch) take their place by the rules: what they are."""
-        ...
-
-    def fingerprint_elsewhere(self, library: str, content_hash: str, path: str) -> None:
-        """Content that may leave the library before it is fingerprinted (a post archives
-        it) has its thumbnail taken at ``path`` once the library no longer holds it."""
         ...
 
     def split_near_duplicate(self, channel: str, content_hash: str) -> bool:

@@ -331,7 +331,22 @@ UPDATE channels SET n_posted =
     (SELECT count(*) FROM posted WHERE channel_id = channels.id AND cycle = channels.cycle);
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
+_V4 = """
+-- New pictures wait for their fingerprint before a channel that skips near-duplicates
+-- offers them (as in SQLite's schema 7). ``queue.awaiting_since``: when the row began to
+-- wait (NULL: it does not); a waiting row has no slot, so /select never sees it, and the
+-- index finds the rows whose grace period ran out. ``channels.near_wait``: the channel
+-- waits (it skips near-duplicates and the service fingerprints). ``to_fingerprint.path``:
+-- where the thumbnail of content the library no longer holds can still be taken (the
+-- archive a post moved it to).
+ALTER TABLE queue ADD COLUMN awaiting_since double precision;
+CREATE INDEX queue_awaiting ON queue (channel_id, awaiting_since)
+    WHERE awaiting_since IS NOT NULL;
+ALTER TABLE channels ADD COLUMN near_wait boolean NOT NULL DEFAULT false;
+ALTER TABLE to_fingerprint ADD COLUMN path text;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
