@@ -71,8 +71,9 @@ class ChannelDef:
     lease_seconds: int = 900
     near_duplicates: NearDuplicateChoice = "skip"
     near_duplicate_distance: int = DEFAULT_DISTANCE
-    await_fingerprints: bool = True
-    """With ``skip``: hold new images back until fingerprinted (off when nothing hashes)."""
+    await_fingerprints: bool = False
+    """With ``skip``: hold new images back until fingerprinted (the service turns it on
+    when it fingerprints: ``NEAR_DUPLICATE_HASHING``)."""
 
 
 @dataclass(frozen=True, slots=True)
