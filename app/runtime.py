@@ -116,10 +116,12 @@ class Runtime:
             for fingerprinter in self.fingerprinters.values():
                 fingerprinter.start()
         self._reclaimer = asyncio.create_task(self._reclaim_forever(), name="reclaim leases")
+        self._grace = asyncio.create_task(self._offer_overdue_forever(), name="fingerprint grace")
 
     async def stop(self) -> None:
         self._reclaimer.cancel()
-        await asyncio.gather(self._reclaimer, return_exceptions=True)
+        self._grace.cancel()
+        await asyncio.gather(self._reclaimer, self._grace, return_exceptions=True)
         await self.thumbnails.close()
         for worker in self.workers.values():
             await worker.stop()
@@ -137,8 +139,7 @@ class Runtime:
             worker.ring_threadsafe()
 
     async def _reclaim_forever(self) -> None:
-        """Return images whose lease ran out to their pools, a bounded batch at a time; and
-        offer the images whose wait for a fingerprint outlasted the grace period."""
+        """Return images whose lease ran out to their pools, a bounded batch at a time."""
         while True:
             await asyncio.sleep(RECLAIM_EVERY_SECONDS)
             try:
@@ -146,11 +147,18 @@ class Runtime:
                     pass
             except UnpostedError as exc:
                 log.warning("cannot reclaim expired leases now: %s", exc)
+
+    async def _offer_overdue_forever(self) -> None:
+        """Offer the images whose wait for a fingerprint outlasted the grace period."""
+        while True:
+            await asyncio.sleep(RECLAIM_EVERY_SECONDS)
             try:
                 while await self._offer_overdue():
                     pass
             except UnpostedError as exc:
                 log.warning("cannot offer images past their fingerprint grace now: %s", exc)
+            except Exception:  # a bug must not end the step for good
+                log.exception("offering images past their fingerprint grace failed")
 
     async def _offer_overdue(self) -> int:
         """One batch of images past their grace period into their pools, each counted and

@@ -16,9 +16,13 @@ from state.postgres import queue
 from state.postgres.connection import Db
 from state.store import GraceExpired
 
+# RETURNING gives the new row, so the time the wait began comes from ``old``.
 _END = (
-    "UPDATE queue SET awaiting_since = NULL WHERE channel_id = %s AND content_hash = ANY(%s)"
-    " AND awaiting_since IS NOT NULL RETURNING content_hash, awaiting_since"
+    "WITH old AS (SELECT content_hash, awaiting_since FROM queue"
+    "   WHERE channel_id = %(c)s AND content_hash = ANY(%(h)s) AND awaiting_since IS NOT NULL)"
+    " UPDATE queue SET awaiting_since = NULL FROM old"
+    " WHERE queue.channel_id = %(c)s AND queue.content_hash = old.content_hash"
+    " RETURNING old.content_hash, old.awaiting_since"
 )
 
 
@@ -28,7 +32,7 @@ def fingerprinted(db: Db, library_id: int, content_hashes: Sequence[str]) -> Non
     if not content_hashes:
         return
     for channel in queue.channels_of(db, library_id):
-        ended = db.execute(_END, (channel.id, list(content_hashes))).fetchall()
+        ended = db.execute(_END, {"c": channel.id, "h": list(content_hashes)}).fetchall()
         if ended:
             queue.restore_many(db, channel, [row[0] for row in ended])
 
@@ -51,7 +55,7 @@ def overdue(db: Db, before: float, limit: int) -> list[GraceExpired]:
     expired = []
     for channel_id, cycle, name, library_id in channels:
         channel = queue.Channel(channel_id, cycle)
-        ended = db.execute(_END, (channel_id, wanted[channel_id])).fetchall()
+        ended = db.execute(_END, {"c": channel_id, "h": wanted[channel_id]}).fetchall()
         if not ended:
             continue  # fingerprinted meanwhile
         queue.restore_many(db, channel, [row[0] for row in ended])

@@ -101,6 +101,7 @@ def test_the_grace_period_offers_what_waited_too_long_once(harness: Harness) -> 
         [("ch", digest("a")), ("ch", digest("b"))]
     )
     assert {e.path for e in expired} == {"/p/a.jpg", "/p/b.jpg"}
+    assert all(0 < time.time() - e.since < 60 for e in expired)  # when each began to wait
     assert harness.store.offer_unfingerprinted(LATER, 10) == []  # offered once, never again
     assert _offered(harness) == {digest("a"), digest("b")}
     assert harness.store.channel_status("ch").awaiting_fingerprint == 0
