@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from app.config import Config, Library
 from app.dropbox.client import DropboxClient, RetryPolicy
@@ -66,11 +66,9 @@ class Runtime:
     @classmethod
     def build(cls, settings: Settings, config: Config, retry: RetryPolicy | None = None) -> Runtime:
         store = open_store(settings.state_dir, settings.database)
-        # Nothing fingerprints without hashing: then no channel holds an image back for it.
-        waits = settings.near_duplicate_hashing
         for relisting in store.define(
             [library.spec for library in config.libraries.values()],
-            [replace(c.spec, await_fingerprints=waits) for c in config.channels.values()],
+            [channel.spec for channel in config.channels.values()],
         ):
             log.warning(
                 "library %s: the catalog was built from %s, the configuration says %s;"
@@ -97,11 +95,11 @@ class Runtime:
         def catch_up(library: str) -> None:
             workers[library].request_threadsafe()
 
+        thumbnails = Thumbnails(cache, lanes, client)
         selection = SelectionService(
-            config, store, lanes, metrics, client, catch_up, settings.archive_folder
+            config, store, lanes, metrics, client, catch_up, settings.archive_folder, thumbnails
         )
         legacy = LegacyImport(config, store, metrics, client, catch_up)
-        thumbnails = Thumbnails(cache, lanes, client)
         pictures = Pictures(config, store, lanes, thumbnails, Captions(cache, lanes, client))
         runtime = cls(settings, config, store, metrics, lanes, dropbox, workers, inboxes,
                       selection, legacy, stop, thumbnails, pictures, fingerprinters)  # fmt: skip

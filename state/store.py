@@ -366,9 +366,10 @@ class Selections(Protocol):
         """Every path of this content in the library, then the sidecars beside them."""
         ...
 
-    def fingerprint_elsewhere(self, library: str, content_hash: str, path: str) -> None:
+    def fingerprint_elsewhere(self, library: str, content_hash: str, path: str) -> bool:
         """Content that may leave the library before it is fingerprinted (a post archives
-        it) has its thumbnail taken at ``path`` once the library no longer holds it."""
+        it) has its thumbnail taken at ``path`` once the library no longer holds it. True
+        when the content waits for its fingerprint (False: it has one)."""
         ...
 
     def reclaim_expired(self, limit: int) -> int:

@@ -21,6 +21,7 @@ from app.dropbox.client import DropboxClient
 from app.errors import DropboxError, FileNotFound, InvalidInput, NotReady, UnpostedError
 from app.lanes import Lanes
 from app.metrics import Metrics
+from app.services.thumbnails import FINGERPRINT_SIZE, Thumbnails
 from state.store import LeaseInfo, NamedLease, PostedRecord, Selection, Selections, SelectRequest
 
 log = logging.getLogger(__name__)
@@ -112,10 +113,11 @@ class SelectionService:
         dropbox: Callable[[str], DropboxClient] | None = None,
         request_catch_up: Callable[[str], None] | None = None,
         archive_folder: str | None = None,
+        thumbnails: Thumbnails | None = None,
     ) -> None:
         self._config, self._store, self._lanes, self._metrics = config, store, lanes, metrics
         self._dropbox, self._request_catch_up = dropbox, request_catch_up
-        self._archive_folder = archive_folder
+        self._archive_folder, self._thumbnails = archive_folder, thumbnails
 
     # -- selecting ------------------------------------------------------------------
     async def select(self, channel: str, options: SelectOptions) -> Offer:
@@ -239,11 +241,8 @@ class SelectionService:
         destinations: list[str] = []
         try:
             paths = await self._lanes.store.run(self._store.archive_paths, library, content_hash)
-            if paths:  # not fingerprinted yet, it is fingerprinted where it goes
-                target = self.archive_path(library, paths[0])
-                await self._lanes.store.run(
-                    self._store.fingerprint_elsewhere, library, content_hash, target
-                )
+            if paths:
+                await self._before_the_move(library, content_hash, paths[0])
             for path in paths:
                 destinations.append(await self._move(library, path))
         except (DropboxError, NotReady) as exc:  # NotReady: the catalog is being listed afresh
@@ -256,6 +255,20 @@ class SelectionService:
             if destinations:  # even after a failure half-way, the catalog should follow
                 self._catch_up_soon(library)
         return (destinations[0] if destinations else None), None
+
+    async def _before_the_move(self, library: str, content_hash: str, path: str) -> None:
+        """Content not fingerprinted yet is fingerprinted where it goes, and its thumbnail
+        is taken now, while it is where the catalog says (the hashing worker reads the
+        cache first); if Dropbox does not make it now, the archive path serves later."""
+        target = self.archive_path(library, path)
+        waits = await self._lanes.store.run(
+            self._store.fingerprint_elsewhere, library, content_hash, target
+        )
+        if waits and self._thumbnails is not None:
+            try:
+                await self._thumbnails.get(library, content_hash, path, FINGERPRINT_SIZE)
+            except UnpostedError as exc:
+                log.info("no thumbnail of %s before archiving it: %s", path, exc)
 
     async def _move(self, library: str, path: str) -> str:
         dropbox = self._require_dropbox(library)

@@ -40,12 +40,13 @@ from app.errors import UnpostedError
 from app.metrics import Metrics
 from app.services.disk_cache import DiskCache
 from app.services.perceptual import Unhashable, perceptual_hash
+from app.services.thumbnails import FINGERPRINT_SIZE
 from state.neighbours import NeighbourIndex
 from state.similarity import Fingerprint
 from state.store import NearDuplicates, Unhashed
 
 log = logging.getLogger(__name__)
-SIZE = "w256h256"  # the console's grid size: a thumbnail it cached is reused
+SIZE = FINGERPRINT_SIZE  # the console's grid size: a thumbnail it cached is reused
 IDLE_SECONDS = 30.0
 _LOAD_PAGE = 20_000
 _BACKOFF_CAP_SECONDS = 300.0

@@ -114,15 +114,16 @@ def backlog(db: Db, library_id: int, after: int | None, limit: int) -> list[Unha
     return [Unhashed(row[1], row[2], row[3], row[0], bool(row[4]), bool(row[5])) for row in rows]
 
 
-def fingerprint_elsewhere(db: Db, library_id: int, content_hash: str, path: str) -> None:
+def fingerprint_elsewhere(db: Db, library_id: int, content_hash: str, path: str) -> bool:
     """Where to take the thumbnail of this content once the library no longer holds it
-    (while it waits on the backlog; a fingerprinted content needs none)."""
-    db.execute(
+    (while it waits on the backlog; a fingerprinted content needs none). True when it
+    waits."""
+    return 0 < db.execute(
         "UPDATE to_fingerprint AS t SET path = %s WHERE library_id = %s AND content_hash = %s"
         " AND NOT EXISTS (SELECT 1 FROM fingerprints AS p"
         "   WHERE p.library_id = t.library_id AND p.content_hash = t.content_hash)",
         (path, library_id, content_hash),
-    )
+    ).rowcount
 
 
 def regroup(db: Db, channel_id: int, library_id: int) -> None:

@@ -63,8 +63,8 @@ class NearRole(SyncRole):
     def offer_unfingerprinted(self, before: float, limit: int) -> list[GraceExpired]:
         return self._run(lambda db: waiting.overdue(db, before, limit))
 
-    def fingerprint_elsewhere(self, library: str, content_hash: str, path: str) -> None:
-        self._run(
+    def fingerprint_elsewhere(self, library: str, content_hash: str, path: str) -> bool:
+        return self._run(
             lambda db: near.fingerprint_elsewhere(
                 db, id_of_library(db, library), content_hash, path
             )

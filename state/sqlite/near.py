@@ -289,16 +289,17 @@ _POSTED_ANYWHERE = (
 
 def fingerprint_elsewhere(
     db: sqlite3.Connection, library_id: int, content_hash: str, path: str
-) -> None:
+) -> bool:
     """Where to take the thumbnail of this content once the library no longer holds it
-    (while it waits on the backlog; a fingerprinted content needs none)."""
-    db.execute(
+    (while it waits on the backlog; a fingerprinted content needs none). True when it
+    waits."""
+    return 0 < db.execute(
         "UPDATE to_fingerprint SET path = ? WHERE library_id = ? AND content_hash = ?"
         " AND NOT EXISTS (SELECT 1 FROM fingerprints AS p"
         "   WHERE p.library_id = to_fingerprint.library_id"
         "   AND p.content_hash = to_fingerprint.content_hash)",
         (path, library_id, content_hash),
-    )
+    ).rowcount
 
 
 def groups(

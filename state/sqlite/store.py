@@ -502,9 +502,9 @@ class SqliteStore:
         with self._transaction() as db:
             return waiting.overdue(db, before, limit)
 
-    def fingerprint_elsewhere(self, library: str, content_hash: str, path: str) -> None:
+    def fingerprint_elsewhere(self, library: str, content_hash: str, path: str) -> bool:
         with self._transaction() as db:
-            near.fingerprint_elsewhere(db, _library_id(db, library), content_hash, path)
+            return near.fingerprint_elsewhere(db, _library_id(db, library), content_hash, path)
 
     def split_near_duplicate(self, channel: str, content_hash: str) -> bool:
         with self._transaction() as db:

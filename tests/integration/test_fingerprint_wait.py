@@ -6,7 +6,8 @@ picture that arrives while thumbnails lag is never offered (previews, leases, by
 after the grace period a picture that could not be fingerprinted is offered, counted and
 logged once; a picture posted with ``archive: true`` during a thumbnail outage is
 fingerprinted at its archive path once thumbnails recover, so its re-export stays out;
-and one gone from Dropbox before that is recorded and counted.
+one whose thumbnail Dropbox still makes at the post has it taken before the move; and one
+gone from Dropbox before either is recorded and counted.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from tests.integration.test_near_duplicates import hashed, jpeg, scene, select
 from tests.waiting import wait_until
 
 THUMBNAILS = "files/get_thumbnail_batch"
+SINGLE_THUMBNAIL = "files/get_thumbnail_v2"
 DELAY = 4.0  # seconds each thumbnail call takes while they lag
 GRACE = 3.0
 
@@ -140,30 +142,41 @@ def test_a_picture_past_its_grace_period_is_offered_counted_and_logged_once(
     emulator.faults.clear()
 
 
+def _post_archived(service: Service, emulator: Emulator, name: str) -> None:
+    body = {"content_hash": content_hash(emulator.read(f"/Photos/{name}")), "archive": True}
+    reply = service.client.post("/posted", json=body)
+    assert reply.status_code == 200 and reply.json()["archived_to"] == f"/Archive/{name}"
+
+
 def test_a_picture_posted_and_archived_during_a_thumbnail_outage_keeps_its_re_export_out(
     emulator: Emulator, start_service: StartService, backend: dict[str, Any], tmp_path: Path
 ) -> None:
-    emulator.faults.server_error(THUMBNAILS, times=None)
-    original = scene(tmp_path, 1)
-    emulator.put_file("/Photos/B.jpg", jpeg(original))
+    for route in (THUMBNAILS, SINGLE_THUMBNAIL):
+        emulator.faults.server_error(route, times=None)
+    b, d = scene(tmp_path, 1), scene(tmp_path, 5)
+    emulator.put_file("/Photos/B.jpg", jpeg(b))
     emulator.put_file("/Photos/C.jpg", jpeg(scene(tmp_path, 3)))
+    emulator.put_file("/Photos/D.jpg", jpeg(d))
     emulator.put_file("/Photos/other.jpg", jpeg(scene(tmp_path, 7)))
     service = start_service(near_duplicate_hashing=True, archive_folder="/Archive", **backend)
-    for name in ("B.jpg", "C.jpg"):
-        body = {"content_hash": content_hash(emulator.read(f"/Photos/{name}")), "archive": True}
-        reply = service.client.post("/posted", json=body)
-        assert reply.status_code == 200 and reply.json()["archived_to"] == f"/Archive/{name}"
+    _post_archived(service, emulator, "B.jpg")  # no thumbnail now: taken at the archive later
+    _post_archived(service, emulator, "C.jpg")
     emulator.delete("/Archive/C.jpg")  # gone from Dropbox before it was ever fingerprinted
-    emulator.put_file("/Photos/B-small.jpg", jpeg(original, scale=0.5))
+    emulator.faults.clear()
+    emulator.faults.server_error(THUMBNAILS, times=None)  # the hashing worker's still fail
+    _post_archived(service, emulator, "D.jpg")  # its thumbnail is taken before the move
+    assert emulator.counters.calls(SINGLE_THUMBNAIL, 200) == 1
+    emulator.delete("/Archive/D.jpg")
+    emulator.put_file("/Photos/B-small.jpg", jpeg(b, scale=0.5))
+    emulator.put_file("/Photos/D-q60.jpg", jpeg(d, quality=60))
     service.catch_up()
-    assert service.client.get("/status").json()["images"] == 2  # other.jpg, B-small.jpg
+    assert service.client.get("/status").json()["images"] == 3  # other, B-small, D-q60
 
     emulator.faults.clear()  # thumbnails recover
     seen = _watch(service, lambda: _idle(service), "B-small.jpg")
-    assert "/Photos/B-small.jpg" not in seen["offered"]
     assert seen["offered"] == {"/Photos/other.jpg"}
-    assert _channel(service)["near_duplicates_skipped"] == 1
+    assert _channel(service)["near_duplicates_skipped"] == 2
     near = select(service, name="B-small.jpg", dry_run=True).json()["near_duplicates"]
     assert near == []  # its group's other member, B.jpg, is no longer in the folder
     metrics = service.client.get("/metrics").text
-    assert 'unposted_posted_unfingerprinted_total{library="default"} 1.0' in metrics
+    assert 'unposted_posted_unfingerprinted_total{library="default"} 1.0' in metrics  # C only
