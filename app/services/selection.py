@@ -241,10 +241,11 @@ class SelectionService:
         destinations: list[str] = []
         try:
             paths = await self._lanes.store.run(self._store.archive_paths, library, content_hash)
-            if paths:
-                await self._before_the_move(library, content_hash, paths[0])
+            waits = bool(paths) and await self._before_the_move(library, content_hash, paths[0])
             for path in paths:
                 destinations.append(await self._move(library, path))
+                if waits and len(destinations) == 1:
+                    await self._after_the_move(library, content_hash, path, destinations[0])
         except (DropboxError, NotReady) as exc:  # NotReady: the catalog is being listed afresh
             self._metrics.archive_failures.inc()
             log.warning("archiving %s failed: %s", content_hash, exc,
@@ -256,10 +257,11 @@ class SelectionService:
                 self._catch_up_soon(library)
         return (destinations[0] if destinations else None), None
 
-    async def _before_the_move(self, library: str, content_hash: str, path: str) -> None:
+    async def _before_the_move(self, library: str, content_hash: str, path: str) -> bool:
         """Content not fingerprinted yet is fingerprinted where it goes, and its thumbnail
         is taken now, while it is where the catalog says (the hashing worker reads the
-        cache first); if Dropbox does not make it now, the archive path serves later."""
+        cache first); if Dropbox does not make it now, the archive path serves later.
+        True when the content waits for its fingerprint."""
         target = self.archive_path(library, path)
         waits = await self._lanes.store.run(
             self._store.fingerprint_elsewhere, library, content_hash, target
@@ -269,6 +271,16 @@ class SelectionService:
                 await self._thumbnails.get(library, content_hash, path, FINGERPRINT_SIZE)
             except UnpostedError as exc:
                 log.info("no thumbnail of %s before archiving it: %s", path, exc)
+        return waits
+
+    async def _after_the_move(
+        self, library: str, content_hash: str, path: str, destination: str
+    ) -> None:
+        """Dropbox chose another name (the archive held one): fingerprint it there."""
+        if destination != self.archive_path(library, path):
+            await self._lanes.store.run(
+                self._store.fingerprint_elsewhere, library, content_hash, destination
+            )
 
     async def _move(self, library: str, path: str) -> str:
         dropbox = self._require_dropbox(library)
