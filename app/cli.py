@@ -88,6 +88,8 @@ def sync(args: argparse.Namespace) -> int:
                 catch_up = CatchUp(library.spec, kinds, local.store, local.dropbox(name))
                 summary = catch_up.run(progress=_ProgressLine())
             print(f"{name}: caught up: {summary.line()}")
+            if line := local.fingerprint(name):
+                print(f"{name}: {line}")
     return 0
 
 
