@@ -117,13 +117,18 @@ def backlog(db: Db, library_id: int, after: int | None, limit: int) -> list[Unha
 def fingerprint_elsewhere(db: Db, library_id: int, content_hash: str, path: str) -> bool:
     """Where to take the thumbnail of this content once the library no longer holds it
     (while it waits on the backlog; a fingerprinted content needs none). True when it
-    waits."""
-    return 0 < db.execute(
-        "UPDATE to_fingerprint AS t SET path = %s WHERE library_id = %s AND content_hash = %s"
-        " AND NOT EXISTS (SELECT 1 FROM fingerprints AS p"
-        "   WHERE p.library_id = t.library_id AND p.content_hash = t.content_hash)",
+    waits. (As in ``state.sqlite.near``: a content fingerprinted already is answered from
+    its fingerprint's key, without looking along the backlog.)"""
+    if db.execute(
+        "SELECT 1 FROM fingerprints WHERE library_id = %s AND content_hash = %s",
+        (library_id, content_hash),
+    ).fetchone():
+        return False
+    changed = db.execute(
+        "UPDATE to_fingerprint SET path = %s WHERE library_id = %s AND content_hash = %s",
         (path, library_id, content_hash),
     ).rowcount
+    return bool(changed)
 
 
 def regroup(db: Db, channel_id: int, library_id: int) -> None:

@@ -292,14 +292,18 @@ def fingerprint_elsewhere(
 ) -> bool:
     """Where to take the thumbnail of this content once the library no longer holds it
     (while it waits on the backlog; a fingerprinted content needs none). True when it
-    waits."""
-    return 0 < db.execute(
-        "UPDATE to_fingerprint SET path = ? WHERE library_id = ? AND content_hash = ?"
-        " AND NOT EXISTS (SELECT 1 FROM fingerprints AS p"
-        "   WHERE p.library_id = to_fingerprint.library_id"
-        "   AND p.content_hash = to_fingerprint.content_hash)",
+    waits. (The backlog is read by position: a content fingerprinted already, the usual
+    case, is answered from its fingerprint's key, without looking along the backlog.)"""
+    if db.execute(
+        "SELECT 1 FROM fingerprints WHERE library_id = ? AND content_hash = ?",
+        (library_id, content_hash),
+    ).fetchone():
+        return False
+    changed = db.execute(
+        "UPDATE to_fingerprint SET path = ? WHERE library_id = ? AND content_hash = ?",
         (path, library_id, content_hash),
     ).rowcount
+    return bool(changed)
 
 
 def groups(

@@ -499,6 +499,9 @@ class SqliteStore:
             near.record(db, _library_id(db, library), fingerprints, done, stamp)
 
     def offer_unfingerprinted(self, before: float, limit: int) -> list[GraceExpired]:
+        with self._read() as db:  # asked every second: the writer is taken only for work
+            if not waiting.overdue_any(db, before):
+                return []
         with self._transaction() as db:
             return waiting.overdue(db, before, limit)
 

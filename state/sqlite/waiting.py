@@ -36,13 +36,23 @@ def _end(db: sqlite3.Connection, channel: queue.Channel, content_hash: str) -> b
     return bool(ended)
 
 
+_OVERDUE = (
+    " FROM channels AS c"
+    " CROSS JOIN queue AS q INDEXED BY queue_awaiting ON q.channel_id = c.id"
+    "   AND q.awaiting_since IS NOT NULL AND q.awaiting_since < ?"
+)
+
+
+def overdue_any(db: sqlite3.Connection, before: float) -> bool:
+    """Has an image waited since before ``before``?"""
+    return bool(db.execute(f"SELECT EXISTS (SELECT 1{_OVERDUE})", (before,)).fetchone()[0])
+
+
 def overdue(db: sqlite3.Connection, before: float, limit: int) -> list[GraceExpired]:
     """End the wait of up to ``limit`` images waiting since before ``before``."""
     rows = db.execute(
         "SELECT c.id, c.cycle, c.name, q.content_hash, q.awaiting_since, f.path_display"
-        " FROM channels AS c"
-        " CROSS JOIN queue AS q INDEXED BY queue_awaiting ON q.channel_id = c.id"
-        "   AND q.awaiting_since IS NOT NULL AND q.awaiting_since < ?"
+        f"{_OVERDUE}"
         " LEFT JOIN images AS i ON i.library_id = c.library_id AND i.content_hash = q.content_hash"
         " LEFT JOIN files AS f ON f.library_id = i.library_id AND f.path_lower = i.path_lower"
         " LIMIT ?",
