@@ -32,7 +32,7 @@ from app.sync.worker import SyncWorker
 from state import open_store
 from state.changes import FileKinds
 from state.errors import UnpostedError
-from state.store import Store
+from state.store import GraceExpired, Store
 from webhooks.inbox import Inbox
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,7 @@ PARALLEL_CATCH_UPS = 4
 RECLAIM_BATCH = 64  # a few milliseconds of the writer at a time: selections interleave
 RECLAIM_EVERY_SECONDS = 1.0
 GRACE_BATCH = 64
+GRACE_NAMED = 5  # a burst past its grace is one line per batch, naming this many
 
 
 @dataclass
@@ -160,16 +161,22 @@ class Runtime:
 
     async def _offer_overdue(self) -> int:
         """One batch of images past their grace period into their pools, each counted and
-        logged once (the wait ends as it is offered, so it is never found again)."""
+        logged once, in one line per channel (the wait ends as it is offered, so it is never
+        found again)."""
         before = time.time() - self.settings.near_duplicate_grace_seconds
         expired = await self.lanes.store.run(self.store.offer_unfingerprinted, before, GRACE_BATCH)
+        by_channel: dict[str, list[GraceExpired]] = {}
         for image in expired:
-            self.metrics.fingerprint_grace_expired.labels(image.channel).inc()
+            by_channel.setdefault(image.channel, []).append(image)
+        for channel, images in by_channel.items():
+            self.metrics.fingerprint_grace_expired.labels(channel).inc(len(images))
+            named = [image.path or image.content_hash for image in images]
+            shown = ", ".join(named[:GRACE_NAMED]) + (", ..." if len(named) > GRACE_NAMED else "")
             log.warning(
-                "channel %s: offering %s unfingerprinted: no fingerprint after %.0f s",
-                image.channel, image.path or image.content_hash, time.time() - image.since,
-                extra={"event": "fingerprint_grace_expired", "channel": image.channel,
-                       "content_hash": image.content_hash},
+                "channel %s: offering %d picture(s) not fingerprinted after %.0f s: %s",
+                channel, len(images), time.time() - min(i.since for i in images), shown,
+                extra={"event": "fingerprint_grace_expired", "channel": channel,
+                       "content_hashes": [image.content_hash for image in images]},
             )  # fmt: skip
         return len(expired)
 

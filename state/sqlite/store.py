@@ -29,17 +29,7 @@ from state.errors import (
 from state.hashing import BLOCK_SIZE
 from state.rules import iso, new_lease_id, turns_cycle
 from state.similarity import Fingerprint
-from state.sqlite import (
-    browse,
-    catalog,
-    holds,
-    leases,
-    near,
-    posted,
-    queue,
-    selection,
-    waiting,
-)
+from state.sqlite import browse, catalog, holds, leases, near, posted, queue, selection, waiting
 from state.sqlite.connections import Connections, Trace
 from state.sqlite.define import define, from_scratch
 from state.sqlite.lookup import where_in
