@@ -134,7 +134,8 @@ def test_re_exports_of_posted_pictures_are_never_offered(
             publisher.close()
             service.close()
     entry.notes.append(
-        f"re-exports of posted pictures offered: {offered} (must be 0); thumbnails lagging"
-        f" {lag:.0f} s, or failing through a post with archive: true"
+        f"{offered} re-exports offered (must be 0; counted as wrong): a JPEG-60 and a half-size"
+        f" copy of each posted picture, added while thumbnails lag {lag:.0f} s, or fail"
+        " through a post with archive: true"
     )
     assert offered == 0
