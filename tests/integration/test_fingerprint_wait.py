@@ -23,6 +23,7 @@ import pytest
 from emulator import Emulator
 from state.hashing import content_hash
 from tests.integration.conftest import Service, StartService
+from tests.integration.test_console import signed_in
 from tests.integration.test_near_duplicates import hashed, jpeg, scene, select
 from tests.waiting import wait_until
 
@@ -100,6 +101,8 @@ def test_a_re_export_of_a_posted_picture_added_while_thumbnails_lag_is_never_off
     metrics = service.client.get("/metrics").text
     assert 'unposted_channel_images{channel="default",state="awaiting_fingerprint"} 1.0' in metrics
     assert 'unposted_channel_fingerprint_wait_seconds{channel="default"}' in metrics
+    with signed_in(service) as person:
+        assert "1 waiting for a fingerprint, the oldest for" in person.get("/").text
     started = time.monotonic()
     seen = _watch(service, lambda: _idle(service), "A-q60.jpg")
     assert time.monotonic() - started >= DELAY - 1  # it waited while the thumbnail lagged
