@@ -124,7 +124,10 @@ def load_config(settings: Settings, environ: Mapping[str, str]) -> Config:
 def _from_environment(settings: Settings) -> Config:
     assert settings.dropbox_folder is not None
     library = LibraryDef(DEFAULT, settings.dropbox_folder, settings.dropbox_recursive)
-    channel = ChannelDef(DEFAULT, DEFAULT, settings.select_policy, "stop", settings.lease_seconds)
+    channel = ChannelDef(
+        DEFAULT, DEFAULT, settings.select_policy, "stop", settings.lease_seconds,
+        await_fingerprints=settings.near_duplicate_hashing,
+    )  # fmt: skip
     only = Channel(channel, None, archive=True)  # its library's only channel
     config = Config({DEFAULT: Library(library, None)}, {DEFAULT: only})
     check_archive(config, settings.archive_folder)
@@ -230,7 +233,9 @@ class _FileReader:
         variable = self._value(table, where, "api_token_env", str, "")
         token = self._secret(where, "api_token_env", variable) if variable else None
         archive = self._value(table, where, "archive", bool, alone)
-        spec = ChannelDef(name, library, policy, exhausted, lease, near, distance)
+        # Nothing is fingerprinted without hashing: then no channel holds a picture back.
+        waits = self._settings.near_duplicate_hashing
+        spec = ChannelDef(name, library, policy, exhausted, lease, near, distance, waits)
         return Channel(spec, token, archive)
 
     def _distinct_folders(self, libraries: dict[str, Library]) -> None:

@@ -216,12 +216,21 @@ class Demo:
         )
 
     def _wait_ready(self, timeout: float) -> None:
+        """Until the catalog is ready and its pictures are fingerprinted (until then the
+        channel holds them back, and the first ``select`` would find none)."""
         deadline = time.monotonic() + timeout
-        with httpx.Client(base_url=self.service_url, timeout=5) as client:
-            while client.get("/readyz").status_code != 200:
+        headers = {"Authorization": f"Bearer {self.api_token}"}
+        with httpx.Client(base_url=self.service_url, timeout=5, headers=headers) as client:
+            while not self._ready(client):
                 if time.monotonic() > deadline:
                     raise UnpostedError(f"the demo service was not ready within {timeout:.0f} s")
                 time.sleep(0.05)
+
+    @staticmethod
+    def _ready(client: httpx.Client) -> bool:
+        if client.get("/readyz").status_code != 200:
+            return False
+        return bool(client.get("/status").json().get("awaiting_fingerprint", 0) == 0)
 
     def __enter__(self) -> Self:
         return self.start()

@@ -14,6 +14,7 @@ Hierarchy (domain errors live in ``state.errors``, re-exported here)::
     │   ├── LeaseExpired      409  a lease that ran out cannot be renewed
     │   ├── Held              409  the image is held out of selection
     │   ├── Pending           409  the image waits to be checked against legacy state
+    │   ├── AwaitingFingerprint  409  the image waits for its fingerprint (``skip``)
     │   ├── UnknownName       404  no such library or channel
     │   ├── ImageNotFound     404  no such content in the channel's library
     │   ├── NoThumbnail       404  Dropbox makes no thumbnail of this file
@@ -45,6 +46,7 @@ never raised.
 from __future__ import annotations
 
 from state.errors import (
+    AwaitingFingerprint,
     DatabaseRefused,
     FileNotFound,
     Held,
@@ -71,6 +73,7 @@ from state.errors import (
 
 __all__ = [
     "ArchiveNotAllowed",
+    "AwaitingFingerprint",
     "ConfigError",
     "CursorReset",
     "DatabaseRefused",

@@ -101,6 +101,20 @@ class Metrics:
             ["library", "outcome"],
             registry=r,
         )
+        self.fingerprint_grace_expired = Counter(
+            "unposted_fingerprint_grace_expired",
+            "Images offered unfingerprinted: fingerprinting them failed for longer than"
+            " NEAR_DUPLICATE_GRACE_SECONDS",
+            channel,
+            registry=r,
+        )
+        self.posted_unfingerprinted = Counter(
+            "unposted_posted_unfingerprinted",
+            "Posted contents gone from Dropbox before they were fingerprinted: their"
+            " near-duplicates cannot be kept out",
+            library,
+            registry=r,
+        )
         self.legacy_downloads = Counter(
             "unposted_legacy_import_downloads",
             "Images over 4 MiB downloaded to match legacy SHA-256 digests",
@@ -129,8 +143,13 @@ class _WithoutCreated(Collector):
             yield kept
 
 
+WAIT = "wait"
+"""The ``CatalogGauge`` kind of a channel's oldest wait for a fingerprint (state unused)."""
+
+
 class _CatalogCollector(Collector):
-    """``unposted_library_images{library, state}``, ``unposted_channel_images{channel, state}``."""
+    """``unposted_library_images{library, state}``, ``unposted_channel_images{channel, state}``,
+    ``unposted_channel_fingerprint_wait_seconds{channel}``."""
 
     def __init__(self, read: Callable[[], Iterable[CatalogGauge]]) -> None:
         self._read = read
@@ -139,10 +158,18 @@ class _CatalogCollector(Collector):
         families: dict[str, GaugeMetricFamily] = {}
         for kind, name, state, count in self._read():
             if kind not in families:
-                families[kind] = GaugeMetricFamily(
-                    f"unposted_{kind}_images",
-                    f"Images per {kind}, by state",
-                    labels=[kind, "state"],
-                )
-            families[kind].add_metric([name, state], count)
+                families[kind] = _family(kind)
+            families[kind].add_metric([name] if kind == WAIT else [name, state], count)
         yield from families.values()
+
+
+def _family(kind: str) -> GaugeMetricFamily:
+    if kind == WAIT:
+        return GaugeMetricFamily(
+            "unposted_channel_fingerprint_wait_seconds",
+            "How long the image waiting longest for its fingerprint has waited, per channel",
+            labels=["channel"],
+        )
+    return GaugeMetricFamily(
+        f"unposted_{kind}_images", f"Images per {kind}, by state", labels=[kind, "state"]
+    )

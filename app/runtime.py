@@ -11,13 +11,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from app.config import Config, Library
 from app.dropbox.client import DropboxClient, RetryPolicy
 from app.lanes import Lanes
-from app.metrics import CatalogGauge, Metrics
+from app.metrics import WAIT, CatalogGauge, Metrics
 from app.services.captions import Captions
 from app.services.disk_cache import DiskCache
 from app.services.pictures import Pictures
@@ -31,17 +32,19 @@ from app.sync.worker import SyncWorker
 from state import open_store
 from state.changes import FileKinds
 from state.errors import UnpostedError
-from state.store import Store
+from state.store import GraceExpired, Store
 from webhooks.inbox import Inbox
 
 log = logging.getLogger(__name__)
 _LIBRARY_GAUGES = ("images", "unique_images", "skipped", "pending", "without_content_hash",
                    "fingerprinted", "unhashable", "awaiting_fingerprint")  # fmt: skip
 _CHANNEL_GAUGES = ("available", "leased", "posted", "cycle", "near_duplicate_groups",
-                   "near_duplicates_skipped")  # fmt: skip
+                   "near_duplicates_skipped", "awaiting_fingerprint")  # fmt: skip
 PARALLEL_CATCH_UPS = 4
 RECLAIM_BATCH = 64  # a few milliseconds of the writer at a time: selections interleave
 RECLAIM_EVERY_SECONDS = 1.0
+GRACE_BATCH = 64
+GRACE_NAMED = 5  # a burst past its grace is one line per batch, naming this many
 
 
 @dataclass
@@ -93,11 +96,11 @@ class Runtime:
         def catch_up(library: str) -> None:
             workers[library].request_threadsafe()
 
+        thumbnails = Thumbnails(cache, lanes, client)
         selection = SelectionService(
-            config, store, lanes, metrics, client, catch_up, settings.archive_folder
+            config, store, lanes, metrics, client, catch_up, settings.archive_folder, thumbnails
         )
         legacy = LegacyImport(config, store, metrics, client, catch_up)
-        thumbnails = Thumbnails(cache, lanes, client)
         pictures = Pictures(config, store, lanes, thumbnails, Captions(cache, lanes, client))
         runtime = cls(settings, config, store, metrics, lanes, dropbox, workers, inboxes,
                       selection, legacy, stop, thumbnails, pictures, fingerprinters)  # fmt: skip
@@ -112,10 +115,12 @@ class Runtime:
             for fingerprinter in self.fingerprinters.values():
                 fingerprinter.start()
         self._reclaimer = asyncio.create_task(self._reclaim_forever(), name="reclaim leases")
+        self._grace = asyncio.create_task(self._offer_overdue_forever(), name="fingerprint grace")
 
     async def stop(self) -> None:
         self._reclaimer.cancel()
-        await asyncio.gather(self._reclaimer, return_exceptions=True)
+        self._grace.cancel()
+        await asyncio.gather(self._reclaimer, self._grace, return_exceptions=True)
         await self.thumbnails.close()
         for worker in self.workers.values():
             await worker.stop()
@@ -142,6 +147,39 @@ class Runtime:
             except UnpostedError as exc:
                 log.warning("cannot reclaim expired leases now: %s", exc)
 
+    async def _offer_overdue_forever(self) -> None:
+        """Offer the images whose wait for a fingerprint outlasted the grace period."""
+        while True:
+            await asyncio.sleep(RECLAIM_EVERY_SECONDS)
+            try:
+                while await self._offer_overdue():
+                    pass
+            except UnpostedError as exc:
+                log.warning("cannot offer images past their fingerprint grace now: %s", exc)
+            except Exception:  # a bug must not end the step for good
+                log.exception("offering images past their fingerprint grace failed")
+
+    async def _offer_overdue(self) -> int:
+        """One batch of images past their grace period into their pools, each counted and
+        logged once, in one line per channel (the wait ends as it is offered, so it is never
+        found again)."""
+        before = time.time() - self.settings.near_duplicate_grace_seconds
+        expired = await self.lanes.store.run(self.store.offer_unfingerprinted, before, GRACE_BATCH)
+        by_channel: dict[str, list[GraceExpired]] = {}
+        for image in expired:
+            by_channel.setdefault(image.channel, []).append(image)
+        for channel, images in by_channel.items():
+            self.metrics.fingerprint_grace_expired.labels(channel).inc(len(images))
+            named = [image.path or image.content_hash for image in images]
+            shown = ", ".join(named[:GRACE_NAMED]) + (", ..." if len(named) > GRACE_NAMED else "")
+            log.warning(
+                "channel %s: offering %d picture(s) not fingerprinted after %.0f s: %s",
+                channel, len(images), time.time() - min(i.since for i in images), shown,
+                extra={"event": "fingerprint_grace_expired", "channel": channel,
+                       "content_hashes": [image.content_hash for image in images]},
+            )  # fmt: skip
+        return len(expired)
+
     def unready_reasons(self) -> dict[str, str]:
         """Why each library's catalog cannot be trusted now; empty when all can. Blocking."""
         reasons = {}
@@ -163,6 +201,8 @@ class Runtime:
             counts = self.store.channel_status(channel)
             for state in _CHANNEL_GAUGES:
                 yield "channel", channel, state, getattr(counts, state)
+            since = counts.oldest_awaiting_since
+            yield WAIT, channel, "", 0.0 if since is None else max(0.0, time.time() - since)
 
 
 def _inbox(worker: SyncWorker) -> Inbox:

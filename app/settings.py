@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     reconcile_seconds: float = Field(default=900, gt=0)
     thumbnail_cache_mb: int = Field(default=256, ge=1)
     near_duplicate_hashing: bool = True
+    near_duplicate_grace_seconds: float = Field(default=600, gt=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_format: Literal["json", "console"] = "json"
 

@@ -99,6 +99,19 @@ class Pending(RequestError):
         )
 
 
+class AwaitingFingerprint(RequestError):
+    """An image a channel that skips near-duplicates holds back until it is fingerprinted."""
+
+    code = "awaiting_fingerprint"
+    status = 409
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"Selected file waits for its fingerprint (it may be a near-duplicate of a posted"
+            f" one): {name}; try again shortly"
+        )
+
+
 class UnknownName(RequestError):
     """A library or channel that the configuration does not define."""
 

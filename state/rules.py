@@ -13,7 +13,11 @@ An image is *available* in a channel when all of these hold:
 - no lease holds it in the channel (an expired lease holds it until it is reclaimed);
 - the channel has not posted it in its current cycle;
 - the channel skips near-duplicates and has not posted another member of the image's
-  group in its current cycle (``state.similarity`` says how groups form).
+  group in its current cycle (``state.similarity`` says how groups form);
+- the channel skips near-duplicates and the image is not *awaiting its fingerprint*: new
+  content waits until it is fingerprinted (only then can it be grouped), or until
+  fingerprinting it has failed for longer than the grace period (an outage must not
+  empty the pool for ever).
 
 A lease belongs to a channel and a content hash, never to a path: it outlives the
 image's paths, the folder, and the catalog, and ends only by release, post or expiry.
@@ -58,6 +62,8 @@ class ImageInChannel:
     posted_in_cycle: bool
     near_duplicate_posted: bool = False
     """The channel skips near-duplicates, and posted another of the group this cycle."""
+    awaiting_fingerprint: bool = False
+    """The channel skips near-duplicates, and the image waits for its fingerprint."""
 
 
 def is_available(image: ImageInChannel) -> bool:
@@ -68,6 +74,7 @@ def is_available(image: ImageInChannel) -> bool:
         and not image.leased
         and not image.posted_in_cycle
         and not image.near_duplicate_posted
+        and not image.awaiting_fingerprint
     )
 
 
@@ -110,14 +117,23 @@ def lease_state(expires_at: float, ended: LeaseState | None, now: float) -> Leas
     return "active" if expires_at > now else "expired"
 
 
-def turns_cycle(when_exhausted: WhenExhausted, available: int, leased: int, images: int) -> bool:
+def turns_cycle(
+    when_exhausted: WhenExhausted, available: int, leased: int, images: int, awaiting: int = 0
+) -> bool:
     """Does an exhausted channel start a new cycle now?
 
     Only when nothing is left and nothing is out with a publisher: an image still leased
     may yet be posted in this cycle, and starting over would offer the others again
-    before it. An empty library has nothing to cycle through.
+    before it; so may an image awaiting its fingerprint. An empty library has nothing to
+    cycle through.
     """
-    return when_exhausted == "new_cycle" and available == 0 and leased == 0 and images > 0
+    return (
+        when_exhausted == "new_cycle"
+        and available == 0
+        and leased == 0
+        and awaiting == 0
+        and images > 0
+    )
 
 
 def iso(timestamp: float) -> str:

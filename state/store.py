@@ -75,6 +75,9 @@ class ChannelDef:
     lease_seconds: int = 900
     near_duplicates: NearDuplicateChoice = "skip"
     near_duplicate_distance: int = DEFAULT_DISTANCE
+    await_fingerprints: bool = False
+    """With ``skip``: hold new images back until fingerprinted (the service turns it on
+    when it fingerprints: ``NEAR_DUPLICATE_HASHING``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,6 +234,10 @@ class ChannelStatus:
     """Groups of two or more members."""
     near_duplicates_skipped: int = 0
     """Images kept out because a near-duplicate was posted in this cycle."""
+    awaiting_fingerprint: int = 0
+    """Images kept out until they are fingerprinted (or their grace period runs out)."""
+    oldest_awaiting_since: float | None = None
+    """When the one waiting longest began to wait (seconds since the epoch)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -363,6 +370,12 @@ class Selections(Protocol):
         """Every path of this content in the library, then the sidecars beside them."""
         ...
 
+    def fingerprint_elsewhere(self, library: str, content_hash: str, path: str) -> bool:
+        """Content that may leave the library before it is fingerprinted (a post archives
+        it) has its thumbnail taken at ``path`` once the library no longer holds it. True
+        when the content waits for its fingerprint (False: it has one)."""
+        ...
+
     def reclaim_expired(self, limit: int) -> int:
         """End up to ``limit`` leases that ran out, returning their images to the pool."""
         ...
@@ -450,11 +463,26 @@ class Unhashed:
     hash: bytes | None = None
     position: int = 0
     """Its place in the backlog, to page on and to say it is done."""
+    archived: bool = False
+    """``path`` is where a post archived it: the library no longer holds it."""
+    posted: bool = False
+    """A channel of the library posted it (what a content gone unhashed is counted by)."""
 
     @property
     def gone(self) -> bool:
         """It left the library before it was hashed: nothing to do but take it off."""
         return self.path is None and self.hash is None
+
+
+@dataclass(frozen=True, slots=True)
+class GraceExpired:
+    """An image offered unfingerprinted: its wait for a fingerprint outlasted the grace."""
+
+    channel: str
+    content_hash: str
+    path: str | None
+    since: float
+    """When it began to wait (seconds since the epoch)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -515,6 +543,11 @@ class NearDuplicates(Protocol):
     ) -> None:
         """Store and group them (a content fingerprinted again keeps its groups), and take
         the backlog's ``done`` positions off it, in one transaction."""
+        ...
+
+    def offer_unfingerprinted(self, before: float, limit: int) -> list[GraceExpired]:
+        """Let up to ``limit`` images that have waited for a fingerprint since before
+        ``before`` (seconds since the epoch) take their place by the rules: what they are."""
         ...
 
     def split_near_duplicate(self, channel: str, content_hash: str) -> bool:

@@ -199,6 +199,10 @@ class ChannelReply(Reply):
     near_duplicate_distance: int
     near_duplicate_groups: int
     near_duplicates_skipped: int
+    awaiting_fingerprint: int
+    """Images held back until they are fingerprinted (``skip`` channels)."""
+    oldest_awaiting_seconds: float | None
+    """How long the one waiting longest has waited; None when none waits."""
 
 
 class NamedChannelReply(ChannelReply):
@@ -222,6 +226,8 @@ class StatusReply(Reply):
     skipped: int = 0
     pending: int = 0
     without_content_hash: int = 0
+    awaiting_fingerprint: int = 0
+    oldest_awaiting_seconds: float | None = None
     last_sync_at: str | None = None
     syncing: bool = False
     cursor: bool = False

@@ -7,13 +7,18 @@ holds it, who only checks it) are ``app.cli``'s module docstring's.
 from __future__ import annotations
 
 import os
+import threading
+import time
 
 from app.config import check_credentials, load_config
 from app.dropbox.client import DropboxClient
-from app.errors import ConfigError, InvalidInput
+from app.errors import ConfigError, InvalidInput, UnpostedError
 from app.log import setup_logging
+from app.metrics import Metrics
+from app.services.disk_cache import DiskCache
 from app.settings import Settings, load_settings
 from app.state_dir import StateDir
+from app.sync.fingerprints import Fingerprinter
 from state import open_store
 
 
@@ -77,6 +82,26 @@ class LocalState:
                 self.settings, refresh_token=spec.refresh_token
             )
         return self._clients[spec.spec.account]
+
+    def fingerprint(self, library: str) -> str:
+        """What a service's hashing worker and grace step do in the background, once: a
+        pass over the library's new pictures, then those past their grace period offered.
+        One line saying what happened; empty when the service does not fingerprint."""
+        if not self.settings.near_duplicate_hashing:
+            return ""
+        distances = [c.spec.near_duplicate_distance for c in self.config.channels_of(library)]
+        cache = DiskCache(self.settings.cache_dir, self.settings.thumbnail_cache_mb * 1024 * 1024)
+        hasher = Fingerprinter(library, self.store, self.dropbox(library), cache, Metrics(),
+                               max(distances, default=0), threading.Event())  # fmt: skip
+        try:
+            line = f"{hasher.run_once()} fingerprinted"
+        except UnpostedError as exc:
+            line = f"fingerprints failed for now ({exc})"
+        before = time.time() - self.settings.near_duplicate_grace_seconds
+        offered = 0
+        while expired := self.store.offer_unfingerprinted(before, 1000):
+            offered += len(expired)
+        return line + (f", {offered} offered unfingerprinted past the grace" if offered else "")
 
     def dropbox_if_configured(self, library: str) -> DropboxClient | None:
         """A client when credentials are set; an import needs one only for big images."""

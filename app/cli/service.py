@@ -78,6 +78,8 @@ def sync(args: argparse.Namespace) -> int:
                 finally:
                     bar.done()
             print(f"{name}: caught up: {summary.line()}")
+            if line := local.fingerprint(name):
+                print(f"{name}: {line}")
     return 0
 
 

@@ -4,11 +4,13 @@ A library shows its folder, its last catch-up and how it went, and, while a firs
 listing or a re-list runs, a progress bar: entries and pages so far and the rate. The
 page's script asks ``/console/progress`` once a second while something is listing (a
 first listing has no known end, so its bar only moves; a re-list's is measured against
-the catalog it will replace). A channel shows its counts, cycle and policy.
+the catalog it will replace). A channel shows its counts, cycle and policy, and how many
+pictures wait for their fingerprint (and for how long the oldest has).
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +45,13 @@ class ChannelView:
     status: ChannelStatus
     policy: str
     when_exhausted: str
+
+    @property
+    def oldest_wait(self) -> str:
+        """How long the image waiting longest for its fingerprint has waited."""
+        since = self.status.oldest_awaiting_since
+        seconds = 0 if since is None else max(0, int(time.time() - since))
+        return f"{seconds // 60} min {seconds % 60} s" if seconds >= 60 else f"{seconds} s"
 
 
 @router.get("/")

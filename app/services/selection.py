@@ -28,6 +28,7 @@ from app.errors import (
 )
 from app.lanes import Lanes
 from app.metrics import Metrics
+from app.services.thumbnails import FINGERPRINT_SIZE, Thumbnails
 from state.casefold import fold
 from state.store import LeaseInfo, NamedLease, PostedRecord, Selection, Selections, SelectRequest
 
@@ -120,10 +121,11 @@ class SelectionService:
         dropbox: Callable[[str], DropboxClient] | None = None,
         request_catch_up: Callable[[str], None] | None = None,
         archive_folder: str | None = None,
+        thumbnails: Thumbnails | None = None,
     ) -> None:
         self._config, self._store, self._lanes, self._metrics = config, store, lanes, metrics
         self._dropbox, self._request_catch_up = dropbox, request_catch_up
-        self._archive_folder = archive_folder
+        self._archive_folder, self._thumbnails = archive_folder, thumbnails
 
     # -- selecting ------------------------------------------------------------------
     async def select(self, channel: str, options: SelectOptions) -> Offer:
@@ -249,13 +251,18 @@ class SelectionService:
         Returns where the first image went, and what went wrong if something did. A path
         already gone (an earlier attempt, or a hand) is skipped, so retrying an archive
         that failed half-way completes it. The post is recorded whatever happens here.
+        Before the move, the archive path is recorded for the hashing worker: content not
+        fingerprinted yet is fingerprinted there once the library no longer holds it.
         """
         library = self._config.channels[channel].library
         destinations: list[str] = []
         try:
             paths = await self._lanes.store.run(self._store.archive_paths, library, content_hash)
+            waits = bool(paths) and await self._before_the_move(library, content_hash, paths[0])
             for path in paths:
                 destinations.append(await self._move(library, path))
+                if waits and len(destinations) == 1:
+                    await self._after_the_move(library, content_hash, path, destinations[0])
         except (DropboxError, NotReady) as exc:  # NotReady: the catalog is being listed afresh
             self._metrics.archive_failures.inc()
             log.warning("archiving %s failed: %s", content_hash, exc,
@@ -266,6 +273,31 @@ class SelectionService:
             if destinations:  # even after a failure half-way, the catalog should follow
                 self._catch_up_soon(library)
         return (destinations[0] if destinations else None), None
+
+    async def _before_the_move(self, library: str, content_hash: str, path: str) -> bool:
+        """Content not fingerprinted yet is fingerprinted where it goes, and its thumbnail
+        is taken now, while it is where the catalog says (the hashing worker reads the
+        cache first); if Dropbox does not make it now, the archive path serves later.
+        True when the content waits for its fingerprint."""
+        target = self.archive_path(library, path)
+        waits = await self._lanes.store.run(
+            self._store.fingerprint_elsewhere, library, content_hash, target
+        )
+        if waits and self._thumbnails is not None:
+            try:
+                await self._thumbnails.get(library, content_hash, path, FINGERPRINT_SIZE)
+            except UnpostedError as exc:
+                log.info("no thumbnail of %s before archiving it: %s", path, exc)
+        return waits
+
+    async def _after_the_move(
+        self, library: str, content_hash: str, path: str, destination: str
+    ) -> None:
+        """Dropbox chose another name (the archive held one): fingerprint it there."""
+        if destination != self.archive_path(library, path):
+            await self._lanes.store.run(
+                self._store.fingerprint_elsewhere, library, content_hash, destination
+            )
 
     async def _move(self, library: str, path: str) -> str:
         dropbox = self._require_dropbox(library)

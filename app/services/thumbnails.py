@@ -27,6 +27,8 @@ from app.services.disk_cache import DiskCache
 
 log = logging.getLogger(__name__)
 _KIND = "thumbnails"
+FINGERPRINT_SIZE = "w256h256"
+"""The size the hashing worker hashes: the console's grid size, so either reuses the other's."""
 Key = tuple[str, str]  # (content_hash, size)
 
 

@@ -15,6 +15,12 @@ A thumbnail Dropbox refuses for good (a format it does not convert, a file over 
 limit) leaves the content unhashed and never grouped; one refused for now (the file
 moved since the catch-up) stays on the backlog for the next pass. Failures back off.
 
+Content a post archived before it was hashed is fingerprinted at the archive path the post
+recorded (``NearDuplicates.fingerprint_elsewhere``), so a posted picture keeps its
+near-duplicates out whichever came first. Posted content gone from Dropbox before it was
+hashed (not in the library, nor at its archive path) is recorded as such and counted
+(``unposted_posted_unfingerprinted``): nothing can be compared with it any more.
+
 With replicas (PostgreSQL), every replica's worker looks at the shared backlog, and a
 pass runs only inside the library's hashing turn (``NearDuplicates.hashing_turn``), one
 replica at a time: no thumbnail is asked for twice. A worker that finds the turn taken
@@ -34,15 +40,18 @@ from app.errors import UnpostedError
 from app.metrics import Metrics
 from app.services.disk_cache import DiskCache
 from app.services.perceptual import Unhashable, perceptual_hashes
+from app.services.thumbnails import FINGERPRINT_SIZE
 from state.neighbours import NeighbourIndex
 from state.similarity import Fingerprint
 from state.store import NearDuplicates, Unhashed
 
 log = logging.getLogger(__name__)
-SIZE = "w256h256"  # the console's grid size: a thumbnail it cached is reused
+SIZE = FINGERPRINT_SIZE  # the console's grid size: a thumbnail it cached is reused
 IDLE_SECONDS = 30.0
 _LOAD_PAGE = 20_000
 _BACKOFF_CAP_SECONDS = 300.0
+GONE = "gone_before_fingerprint"
+"""The refusal recorded for posted content that left Dropbox before it was hashed."""
 
 
 class Fingerprinter:
@@ -155,13 +164,16 @@ class Fingerprinter:
         thumbnails = self._thumbnails([u for u in batch if u.hash is None and u.path])
         hashed = _hashed(thumbnails)
         found, added, done = [], [], [u.position for u in batch if u.gone]
+        lost = [u.content_hash for u in batch if u.gone and u.posted]
         for waiting in batch:
             fingerprint = (
                 None
                 if waiting.gone
                 else self._fingerprint(waiting, thumbnails.get(waiting.content_hash), hashed)
             )
-            if fingerprint is None:
+            if fingerprint is not None and fingerprint.refusal == GONE:
+                lost.append(waiting.content_hash)
+            if fingerprint is None or fingerprint.refusal == GONE:
                 continue
             done.append(waiting.position)
             if fingerprint.hash is not None and fingerprint.content_hash not in self.index:
@@ -169,16 +181,30 @@ class Fingerprinter:
             if fingerprint.hash is not None:
                 self.index.add(fingerprint.content_hash, fingerprint.hash)
             found.append(fingerprint)
+        found.extend(Fingerprint(content_hash, None, GONE) for content_hash in lost)
+        done.extend(u.position for u in batch if u.content_hash in lost and not u.gone)
         try:
             self._store.record_fingerprints(self.library, found, done)
         except BaseException:
             for content_hash in added:  # not stored: not indexed either
                 self.index.remove(content_hash)
             raise
+        self._count(found)
+        return len(found)
+
+    def _count(self, found: Sequence[Fingerprint]) -> None:
         for fingerprint in found:
+            if fingerprint.refusal == GONE:
+                log.warning(
+                    "fingerprints of %s: %s was posted and left Dropbox before it was"
+                    " fingerprinted; its near-duplicates cannot be kept out",
+                    self.library, fingerprint.content_hash,
+                    extra={"event": "posted_unfingerprinted"},
+                )  # fmt: skip
+                self._metrics.posted_unfingerprinted.labels(self.library).inc()
+                continue
             outcome = "hashed" if fingerprint.hash is not None else "unhashable"
             self._metrics.fingerprints.labels(self.library, outcome).inc()
-        return len(found)
 
     def _fingerprint(
         self, waiting: Unhashed, thumbnail: Thumbnail | None, hashed: dict[str, bytes | Unhashable]
@@ -187,6 +213,8 @@ class Fingerprinter:
         batch's thumbnails that came with a picture, hashed."""
         value = waiting.hash
         if value is None:
+            if waiting.archived and thumbnail is not None and _not_found(thumbnail):
+                return Fingerprint(waiting.content_hash, None, GONE)  # gone from the archive too
             if thumbnail is None or (thumbnail.image is None and not thumbnail.lasting):
                 return None
             if thumbnail.image is None:
@@ -223,3 +251,7 @@ def _hashed(thumbnails: dict[str, Thumbnail]) -> dict[str, bytes | Unhashable]:
     """The hashes of the thumbnails that came with a picture, in one PDQ pass."""
     pictures = {key: t.image for key, t in thumbnails.items() if t.image is not None}
     return dict(zip(pictures, perceptual_hashes(list(pictures.values())), strict=True))
+
+
+def _not_found(thumbnail: Thumbnail) -> bool:
+    return thumbnail.image is None and (thumbnail.refusal or "").endswith("not_found")

@@ -66,27 +66,28 @@ def _channel(db: Db, channel: ChannelDef) -> None:
     assert found is not None
     library_id = found[0]
     row = db.execute(
-        "SELECT id, cycle, library_id, near_skip, near_distance FROM channels WHERE name = %s"
-        " FOR UPDATE",
+        "SELECT id, cycle, library_id, near_skip, near_distance, near_wait FROM channels"
+        " WHERE name = %s FOR UPDATE",
         (channel.name,),
     ).fetchone()
     skip = channel.near_duplicates == "skip"
+    wait = skip and channel.await_fingerprints
     if row is not None:
         db.execute(
-            "UPDATE channels SET policy = %s, exhausted = %s, near_skip = %s, near_distance = %s"
-            " WHERE id = %s",
+            "UPDATE channels SET policy = %s, exhausted = %s, near_skip = %s, near_distance = %s,"
+            " near_wait = %s WHERE id = %s",
             (channel.policy, channel.when_exhausted, skip, channel.near_duplicate_distance,
-             row[0]),
+             wait, row[0]),
         )  # fmt: skip
     if row is not None and row[2] == library_id:
         _near_settings(db, queue.Channel(row[0], row[1]), library_id, row[3:], channel)
         return
     if row is None:
         inserted = db.execute(
-            "INSERT INTO channels (name, library_id, policy, exhausted, near_skip, near_distance)"
-            " VALUES (%s, %s, %s, %s, %s, %s) RETURNING id, cycle",
+            "INSERT INTO channels (name, library_id, policy, exhausted, near_skip, near_distance,"
+            " near_wait) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id, cycle",
             (channel.name, library_id, channel.policy, channel.when_exhausted, skip,
-             channel.near_duplicate_distance),
+             channel.near_duplicate_distance, wait),
         ).fetchone()  # fmt: skip
         assert inserted is not None
         row = (inserted[0], inserted[1], library_id)
@@ -98,15 +99,22 @@ def _channel(db: Db, channel: ChannelDef) -> None:
 
 
 def _near_settings(
-    db: Db, channel: queue.Channel, library_id: int, stored: tuple[bool, int], wanted: ChannelDef
+    db: Db,
+    channel: queue.Channel,
+    library_id: int,
+    stored: tuple[bool, int, bool],
+    wanted: ChannelDef,
 ) -> None:
-    """As in ``state.sqlite.define``: regrouped at another distance, renumbered by either."""
-    skip, distance = stored
+    """As in ``state.sqlite.define``: regrouped at another distance, renumbered by any."""
+    skip, distance, wait = stored
     regroup = distance != wanted.near_duplicate_distance
     if regroup:
         log.warning("channel %s: near-duplicates are grouped again", channel.id)
         near.regroup(db, channel.id, library_id)
-    if regroup or skip != (wanted.near_duplicates == "skip"):
+    waits = wanted.near_duplicates == "skip" and wanted.await_fingerprints
+    if wait != waits:
+        queue.wait_for_fingerprints(db, channel, library_id)
+    if regroup or skip != (wanted.near_duplicates == "skip") or wait != waits:
         queue.rebuild(db, channel)
 
 

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from state.errors import ImageNotFound
-from state.postgres import queue
+from state.postgres import queue, waiting
 from state.postgres.connection import Db
 from state.rules import skips_near_duplicate
 from state.similarity import Fingerprint, Leader, group_to_join, next_leader
@@ -98,7 +98,12 @@ def backlog(db: Db, library_id: int, after: int | None, limit: int) -> list[Unha
     """The queue in arrival order: content waiting for a fingerprint (with its path), to be
     grouped again (with its hash), or gone before it was hashed (with neither)."""
     rows = db.execute(
-        "SELECT t.position, t.content_hash, f.path_display, p.hash FROM to_fingerprint AS t"
+        "SELECT t.position, t.content_hash, coalesce(f.path_display, t.path), p.hash,"
+        " f.path_display IS NULL AND t.path IS NOT NULL,"
+        " f.path_display IS NULL AND EXISTS (SELECT 1 FROM channels AS c JOIN posted AS s"
+        "   ON s.channel_id = c.id AND s.content_hash = t.content_hash"
+        "   WHERE c.library_id = t.library_id)"
+        " FROM to_fingerprint AS t"
         " LEFT JOIN images AS i ON i.library_id = t.library_id AND i.content_hash = t.content_hash"
         " LEFT JOIN files AS f ON f.library_id = i.library_id AND f.path_lower = i.path_lower"
         " LEFT JOIN fingerprints AS p"
@@ -106,7 +111,24 @@ def backlog(db: Db, library_id: int, after: int | None, limit: int) -> list[Unha
         " WHERE t.library_id = %s AND t.position > %s ORDER BY t.position LIMIT %s",
         (library_id, after or 0, limit),
     ).fetchall()
-    return [Unhashed(row[1], row[2], row[3], row[0]) for row in rows]
+    return [Unhashed(row[1], row[2], row[3], row[0], bool(row[4]), bool(row[5])) for row in rows]
+
+
+def fingerprint_elsewhere(db: Db, library_id: int, content_hash: str, path: str) -> bool:
+    """Where to take the thumbnail of this content once the library no longer holds it
+    (while it waits on the backlog; a fingerprinted content needs none). True when it
+    waits. (As in ``state.sqlite.near``: a content fingerprinted already is answered from
+    its fingerprint's key, without looking along the backlog.)"""
+    if db.execute(
+        "SELECT 1 FROM fingerprints WHERE library_id = %s AND content_hash = %s",
+        (library_id, content_hash),
+    ).fetchone():
+        return False
+    changed = db.execute(
+        "UPDATE to_fingerprint SET path = %s WHERE library_id = %s AND content_hash = %s",
+        (path, library_id, content_hash),
+    ).rowcount
+    return bool(changed)
 
 
 def regroup(db: Db, channel_id: int, library_id: int) -> None:
@@ -227,6 +249,7 @@ def record(
         apart = apart_from(db, library_id, fingerprint.content_hash)
         for each in settings:
             _join(db, each, fingerprint, apart)
+    waiting.fingerprinted(db, library_id, [f.content_hash for f in latest])
 
 
 def _join(db: Db, each: Setting, fingerprint: Fingerprint, apart: set[str]) -> None:

@@ -14,12 +14,19 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from state.errors import InvalidInput
-from state.postgres import near, queue
+from state.postgres import near, queue, waiting
 from state.postgres.connection import Db
 from state.postgres.sync import SyncRole, id_of_library, located, lock_library, lock_library_of
 from state.rules import iso
 from state.similarity import Fingerprint
-from state.store import MAX_PAGE, GroupMember, NearGroup, NearGroupPage, Unhashed
+from state.store import (
+    MAX_PAGE,
+    GraceExpired,
+    GroupMember,
+    NearGroup,
+    NearGroupPage,
+    Unhashed,
+)
 
 
 class NearRole(SyncRole):
@@ -52,6 +59,16 @@ class NearRole(SyncRole):
             near.record(db, library_id, fingerprints, done, stamp)
 
         self._run(record)
+
+    def offer_unfingerprinted(self, before: float, limit: int) -> list[GraceExpired]:
+        return self._run(lambda db: waiting.overdue(db, before, limit))
+
+    def fingerprint_elsewhere(self, library: str, content_hash: str, path: str) -> bool:
+        return self._run(
+            lambda db: near.fingerprint_elsewhere(
+                db, id_of_library(db, library), content_hash, path
+            )
+        )
 
     def split_near_duplicate(self, channel: str, content_hash: str) -> bool:
         def split(db: Db) -> bool:

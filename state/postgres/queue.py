@@ -11,11 +11,14 @@ under the same lock. Whether a row is available is decided by
 ``near_posted`` is the near-duplicate fact (``state.postgres.near`` keeps it as groups
 and posts change; here it is computed for rows that arrive and for a whole channel at
 once), and the channel row counts the rows that carry it (``n_near_skipped``), under the
-same lock. Every function runs inside the caller's transaction.
+same lock. A row's ``awaiting_since`` says since when it waits for its fingerprint
+(``state.postgres.waiting`` ends the wait). Every function runs inside the caller's
+transaction.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -150,7 +153,9 @@ def facts_of(db: Db, channel: Channel, content_hashes: Sequence[str]) -> dict[st
         "   AND ended IS NULL),"
         " EXISTS (SELECT 1 FROM posted WHERE channel_id = %(c)s AND content_hash = q.h"
         "   AND cycle = %(y)s),"
-        " (SELECT near_posted FROM queue WHERE channel_id = %(c)s AND content_hash = q.h)"
+        " (SELECT near_posted FROM queue WHERE channel_id = %(c)s AND content_hash = q.h),"
+        " EXISTS (SELECT 1 FROM queue WHERE channel_id = %(c)s AND content_hash = q.h"
+        "   AND awaiting_since IS NOT NULL)"
         " FROM unnest(%(h)s::text[]) AS q(h)",
         {"c": channel.id, "h": list(content_hashes), "y": channel.cycle},
     ).fetchall()
@@ -162,6 +167,7 @@ def facts_of(db: Db, channel: Channel, content_hashes: Sequence[str]) -> dict[st
             leased=bool(row[3]),
             posted_in_cycle=bool(row[4]),
             near_duplicate_posted=bool(row[5]),
+            awaiting_fingerprint=bool(row[6]),
         )
         for row in rows
     }
@@ -190,24 +196,26 @@ def insert(db: Db, channel: Channel, images: Sequence[NewImage]) -> None:
     leased = _present(db, "leases", " AND ended IS NULL", channel, hashes)
     posted = _present(db, "posted", f" AND cycle = {int(channel.cycle)}", channel, hashes)
     near = near_flagged(db, channel, hashes)
+    unhashed = unfingerprinted(db, channel, hashes)
     first = next_slot = size(db, channel.id)
-    rows = []
+    rows, now = [], time.time()
     for image in images:
         facts_ = ImageInChannel(
             True, image.pending, image.content_hash in held,
             image.content_hash in leased, image.content_hash in posted,
-            image.content_hash in near,
+            image.content_hash in near, image.content_hash in unhashed,
         )  # fmt: skip
         slot = None
         if is_available(facts_):
             slot, next_slot = next_slot, next_slot + 1
         rows.append((channel.id, image.content_hash, image.name_lower, image.server_modified,
-                     slot, facts_.near_duplicate_posted))  # fmt: skip
+                     slot, facts_.near_duplicate_posted,
+                     now if facts_.awaiting_fingerprint else None))  # fmt: skip
     with (
         db.cursor() as cursor,
         cursor.copy(
             "COPY queue (channel_id, content_hash, name_lower, server_modified, slot,"
-            " near_posted) FROM STDIN"
+            " near_posted, awaiting_since) FROM STDIN"
         ) as copy,
     ):
         for row in rows:
@@ -241,6 +249,23 @@ EXISTS (SELECT 1 FROM near_members AS s
         AND p.cycle = %(y)s
     WHERE s.channel_id = %(c)s AND s.content_hash = q.content_hash)
 """
+
+
+def waits_for_fingerprints(db: Db, channel_id: int) -> bool:
+    row = db.execute("SELECT near_wait FROM channels WHERE id = %s", (channel_id,)).fetchone()
+    return bool(row and row[0])
+
+
+def unfingerprinted(db: Db, channel: Channel, hashes: list[str]) -> set[str]:
+    """Which of these images the channel holds back until they are fingerprinted."""
+    if not hashes or not waits_for_fingerprints(db, channel.id):
+        return set()
+    rows = db.execute(
+        "SELECT content_hash FROM fingerprints WHERE library_id ="
+        " (SELECT library_id FROM channels WHERE id = %s) AND content_hash = ANY(%s)",
+        (channel.id, hashes),
+    )
+    return set(hashes) - {row[0] for row in rows}
 
 
 def skips_near_duplicates(db: Db, channel_id: int) -> bool:
@@ -306,7 +331,27 @@ def fill(db: Db, channel: Channel, library_id: int) -> None:
         " SELECT %s, content_hash, name_lower, server_modified FROM images WHERE library_id = %s",
         (channel.id, library_id),
     )
+    wait_for_fingerprints(db, channel, library_id)
     rebuild(db, channel)
+
+
+def wait_for_fingerprints(db: Db, channel: Channel, library_id: int) -> None:
+    """Hold back every image of the channel not fingerprinted yet (when the channel waits
+    for fingerprints; else let every waiting one go). The caller renumbers the pool."""
+    if not waits_for_fingerprints(db, channel.id):
+        db.execute(
+            "UPDATE queue SET awaiting_since = NULL"
+            " WHERE channel_id = %s AND awaiting_since IS NOT NULL",
+            (channel.id,),
+        )
+        return
+    db.execute(
+        "UPDATE queue SET awaiting_since = %(t)s"
+        " WHERE channel_id = %(c)s AND awaiting_since IS NULL"
+        " AND NOT EXISTS (SELECT 1 FROM fingerprints AS f"
+        "   WHERE f.library_id = %(l)s AND f.content_hash = queue.content_hash)",
+        {"t": time.time(), "c": channel.id, "l": library_id},
+    )
 
 
 def rebuild(db: Db, channel: Channel) -> None:
@@ -321,6 +366,7 @@ def rebuild(db: Db, channel: Channel) -> None:
         "  FROM queue AS q JOIN channels AS c ON c.id = q.channel_id"
         "  JOIN images AS i ON i.library_id = c.library_id AND i.content_hash = q.content_hash"
         "  WHERE q.channel_id = %(c)s AND NOT i.pending AND NOT q.near_posted"
+        "  AND q.awaiting_since IS NULL"
         "  AND NOT EXISTS (SELECT 1 FROM holds AS h"
         "    WHERE h.channel_id = %(c)s AND h.content_hash = q.content_hash)"
         "  AND NOT EXISTS (SELECT 1 FROM leases AS l"

@@ -8,7 +8,7 @@ near-duplicates' by the statements that change them (``state.postgres.near_dupli
 
 from __future__ import annotations
 
-from state.postgres import leases, queue
+from state.postgres import leases, queue, waiting
 from state.postgres.connection import Db
 from state.store import ChannelStatus, LibraryStatus
 
@@ -48,6 +48,7 @@ def channel_status(db: Db, channel: queue.Channel, now: float) -> ChannelStatus:
     ).fetchone()
     assert row is not None
     library, pool_size, posted, groups, skipped = row
+    awaiting, oldest = waiting.waiting(db, channel.id)
     active = leases.count_active(db, channel.id, now)
     expired = leases.count_running(db, channel.id) - active
     return ChannelStatus(
@@ -59,4 +60,6 @@ def channel_status(db: Db, channel: queue.Channel, now: float) -> ChannelStatus:
         cycle=channel.cycle,
         near_duplicate_groups=int(groups),
         near_duplicates_skipped=int(skipped),
+        awaiting_fingerprint=awaiting,
+        oldest_awaiting_since=oldest,
     )

@@ -361,7 +361,23 @@ CREATE INDEX leases_channel_expiry ON leases (channel_id, expires_at)
     WHERE ended IS NULL AND expires_at IS NOT NULL;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)
+# -- pictures wait for their fingerprint -------------------------------------------------
+_V6 = """
+-- New pictures wait for their fingerprint before a channel that skips near-duplicates
+-- offers them (as in SQLite's schema 8). ``queue.awaiting_since``: when the row began to
+-- wait (NULL: it does not); a waiting row has no slot, so /select never sees it, and the
+-- index finds the rows whose grace period ran out. ``channels.near_wait``: the channel
+-- waits (it skips near-duplicates and the service fingerprints). ``to_fingerprint.path``:
+-- where the thumbnail of content the library no longer holds can still be taken (the
+-- archive a post moved it to).
+ALTER TABLE queue ADD COLUMN awaiting_since double precision;
+CREATE INDEX queue_awaiting ON queue (channel_id, awaiting_since)
+    WHERE awaiting_since IS NOT NULL;
+ALTER TABLE channels ADD COLUMN near_wait boolean NOT NULL DEFAULT false;
+ALTER TABLE to_fingerprint ADD COLUMN path text;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -13,7 +13,15 @@ import random
 from typing import Any
 
 from state.casefold import fold
-from state.errors import FileNotFound, Held, LeaseConflict, NoImages, NoNewImages, Pending
+from state.errors import (
+    AwaitingFingerprint,
+    FileNotFound,
+    Held,
+    LeaseConflict,
+    NoImages,
+    NoNewImages,
+    Pending,
+)
 from state.postgres import leases, near, queue
 from state.postgres.connection import Db
 from state.postgres.posted import posted_at
@@ -141,6 +149,8 @@ def check_leasable(
         raise Held(f"Selected file is held out of selection in this channel: {name}")
     if facts.pending:
         raise Pending(name)
+    if facts.awaiting_fingerprint:
+        raise AwaitingFingerprint(name)
     return None
 
 

@@ -30,7 +30,7 @@ from state.errors import (
 )
 from state.hashing import BLOCK_SIZE
 from state.matching import ImageMatch
-from state.postgres import browse, catalog, holds, leases, posted, queue, selection, sync
+from state.postgres import browse, catalog, holds, leases, posted, queue, selection, sync, waiting
 from state.postgres.connection import Db, open_pool, where
 from state.postgres.define import define
 from state.postgres.near_duplicates import NearRole
@@ -149,7 +149,7 @@ class PostgresStore(NearRole, SessionRole):
             found = selection.choose(db, channel.id, library_id, policy, self._rng)
         if found is None and turns_cycle(
             locked.exhausted, 0, leases.count_running(db, channel.id),
-            selection.library_images(db, library_id),
+            selection.library_images(db, library_id), waiting.any_waiting(db, channel.id),
         ):  # fmt: skip
             channel = _new_cycle(db, channel)
             found = selection.choose(db, channel.id, library_id, policy, self._rng)

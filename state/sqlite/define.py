@@ -61,25 +61,28 @@ def _channel(db: sqlite3.Connection, channel: ChannelDef) -> None:
         "SELECT id FROM libraries WHERE name = ?", (channel.library,)
     ).fetchone()
     row = db.execute(
-        "SELECT id, cycle, library_id, near_skip, near_distance FROM channels WHERE name = ?",
+        "SELECT id, cycle, library_id, near_skip, near_distance, near_wait FROM channels"
+        " WHERE name = ?",
         (channel.name,),
     ).fetchone()
     skip = int(channel.near_duplicates == "skip")
+    wait = int(skip and channel.await_fingerprints)
     if row is not None:
         db.execute(
-            "UPDATE channels SET policy = ?, exhausted = ?, near_skip = ?, near_distance = ?"
-            " WHERE id = ?",
-            (channel.policy, channel.when_exhausted, skip, channel.near_duplicate_distance, row[0]),
-        )
+            "UPDATE channels SET policy = ?, exhausted = ?, near_skip = ?, near_distance = ?,"
+            " near_wait = ? WHERE id = ?",
+            (channel.policy, channel.when_exhausted, skip, channel.near_duplicate_distance,
+             wait, row[0]),
+        )  # fmt: skip
     if row is not None and row[2] == library_id:
         _near_settings(db, queue.Channel(row[0], row[1]), library_id, row[3:], channel)
         return
     if row is None:
         cursor = db.execute(
-            "INSERT INTO channels (name, library_id, policy, exhausted, near_skip, near_distance)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO channels (name, library_id, policy, exhausted, near_skip, near_distance,"
+            " near_wait) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (channel.name, library_id, channel.policy, channel.when_exhausted, skip,
-             channel.near_duplicate_distance),
+             channel.near_duplicate_distance, wait),
         )  # fmt: skip
         row = (cursor.lastrowid, 1, library_id)
     else:
@@ -93,18 +96,23 @@ def _near_settings(
     db: sqlite3.Connection,
     channel: queue.Channel,
     library_id: int,
-    stored: tuple[int, int],
+    stored: tuple[int, int, int],
     wanted: ChannelDef,
 ) -> None:
     """Another distance groups the channel afresh (in the background, from the stored
     fingerprints: no thumbnail is fetched again); skipping turned on or off renumbers its
-    pool now."""
-    skip, distance = stored
+    pool now, as does waiting for fingerprints turned on or off."""
+    skip, distance, wait = stored
     if distance != wanted.near_duplicate_distance:
         log.warning("channel %s: near-duplicates are grouped again", channel.id)
         _regroup(db, channel.id, library_id)
-    if distance != wanted.near_duplicate_distance or bool(skip) != (
-        wanted.near_duplicates == "skip"
+    waits = wanted.near_duplicates == "skip" and wanted.await_fingerprints
+    if bool(wait) != waits:
+        queue.wait_for_fingerprints(db, channel, library_id)
+    if (
+        distance != wanted.near_duplicate_distance
+        or bool(skip) != (wanted.near_duplicates == "skip")
+        or bool(wait) != waits
     ):
         queue.rebuild(db, channel)
 

@@ -21,7 +21,7 @@ from state.errors import ImageNotFound
 from state.rules import skips_near_duplicate
 from state.similarity import Fingerprint, Leader, distance, group_to_join, next_leader
 from state.similarity import ordered_pair as pair
-from state.sqlite import queue
+from state.sqlite import queue, waiting
 from state.sqlite.lookup import where_in
 from state.store import GroupMember, NearDuplicate, NearGroup, NearGroupPage, Unhashed
 
@@ -135,6 +135,7 @@ def record(
         apart = apart_from(db, library_id, fingerprint.content_hash)
         for each in settings:
             _join(db, each, fingerprint, apart)
+    waiting.fingerprinted(db, library_id, [f.content_hash for f in fingerprints])
 
 
 def _join(db: sqlite3.Connection, each: Setting, fingerprint: Fingerprint, apart: set[str]) -> None:
@@ -256,7 +257,9 @@ def backlog(
     """The queue in arrival order: content waiting for a fingerprint (with its path), to be
     grouped again (with its hash), or gone before it was hashed (with neither)."""
     rows = db.execute(
-        "SELECT t.position, t.content_hash, f.path_display, p.hash"
+        "SELECT t.position, t.content_hash, coalesce(f.path_display, t.path), p.hash,"
+        " f.path_display IS NULL AND t.path IS NOT NULL,"
+        f" f.path_display IS NULL AND {_POSTED_ANYWHERE}"
         " FROM to_fingerprint AS t INDEXED BY to_fingerprint_by_library"
         " LEFT JOIN images AS i ON i.library_id = t.library_id AND i.content_hash = t.content_hash"
         " LEFT JOIN files AS f ON f.library_id = i.library_id AND f.path_lower = i.path_lower"
@@ -266,8 +269,41 @@ def backlog(
         (library_id, after or 0, limit),
     ).fetchall()
     return [
-        Unhashed(row[1], row[2], None if row[3] is None else bytes(row[3]), row[0]) for row in rows
+        Unhashed(
+            row[1],
+            row[2],
+            None if row[3] is None else bytes(row[3]),
+            row[0],
+            bool(row[4]),
+            bool(row[5]),
+        )  # fmt: skip
+        for row in rows
     ]
+
+
+_POSTED_ANYWHERE = (
+    "EXISTS (SELECT 1 FROM channels AS c JOIN posted AS s"
+    " ON s.channel_id = c.id AND s.content_hash = t.content_hash WHERE c.library_id = t.library_id)"
+)
+
+
+def fingerprint_elsewhere(
+    db: sqlite3.Connection, library_id: int, content_hash: str, path: str
+) -> bool:
+    """Where to take the thumbnail of this content once the library no longer holds it
+    (while it waits on the backlog; a fingerprinted content needs none). True when it
+    waits. (The backlog is read by position: a content fingerprinted already, the usual
+    case, is answered from its fingerprint's key, without looking along the backlog.)"""
+    if db.execute(
+        "SELECT 1 FROM fingerprints WHERE library_id = ? AND content_hash = ?",
+        (library_id, content_hash),
+    ).fetchone():
+        return False
+    changed = db.execute(
+        "UPDATE to_fingerprint SET path = ? WHERE library_id = ? AND content_hash = ?",
+        (path, library_id, content_hash),
+    ).rowcount
+    return bool(changed)
 
 
 def groups(

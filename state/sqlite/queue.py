@@ -7,13 +7,15 @@ lookup, whatever the catalog size. Whether a row is available is decided by
 ``state.rules.is_available`` over facts read here; ``rebuild`` is the same rule in
 SQL, for a whole channel at once. A row's ``near_posted`` is the near-duplicate fact
 (``state.sqlite.near`` keeps it as groups and posts change; here it is computed for rows
-that arrive and for a whole channel at once). Every function runs inside the caller's
-transaction.
+that arrive and for a whole channel at once). A row's ``awaiting_since`` says since when
+it waits for its fingerprint (``state.sqlite.waiting`` ends the wait). Every function
+runs inside the caller's transaction.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterable, Sequence
 
 from state.rules import Channel as Channel  # one definition for both backends
@@ -73,7 +75,9 @@ def facts(db: sqlite3.Connection, channel: Channel, content_hash: str) -> ImageI
         "   AND ended IS NULL),"
         " EXISTS (SELECT 1 FROM posted WHERE channel_id = ?1 AND content_hash = ?2"
         "   AND cycle = ?3),"
-        " (SELECT near_posted FROM queue WHERE channel_id = ?1 AND content_hash = ?2)",
+        " (SELECT near_posted FROM queue WHERE channel_id = ?1 AND content_hash = ?2),"
+        " EXISTS (SELECT 1 FROM queue WHERE channel_id = ?1 AND content_hash = ?2"
+        "   AND awaiting_since IS NOT NULL)",
         (channel.id, content_hash, channel.cycle),
     ).fetchone()
     return ImageInChannel(
@@ -83,6 +87,7 @@ def facts(db: sqlite3.Connection, channel: Channel, content_hash: str) -> ImageI
         leased=bool(row[2]),
         posted_in_cycle=bool(row[3]),
         near_duplicate_posted=bool(row[4]),
+        awaiting_fingerprint=bool(row[5]),
     )
 
 
@@ -101,21 +106,23 @@ def insert(db: sqlite3.Connection, channel: Channel, images: Sequence[NewImage])
     leased = _present(db, "leases", " AND ended IS NULL", channel, hashes)
     posted = _present(db, "posted", f" AND cycle = {int(channel.cycle)}", channel, hashes)
     near = near_flagged(db, channel, hashes)
-    next_slot, rows = size(db, channel.id), []
+    unhashed = unfingerprinted(db, channel, hashes)
+    next_slot, rows, now = size(db, channel.id), [], time.time()
     for image in images:
         facts_ = ImageInChannel(
             True, image.pending, image.content_hash in held,
             image.content_hash in leased, image.content_hash in posted,
-            image.content_hash in near,
+            image.content_hash in near, image.content_hash in unhashed,
         )  # fmt: skip
         slot = None
         if is_available(facts_):
             slot, next_slot = next_slot, next_slot + 1
         rows.append((channel.id, image.content_hash, image.name_lower, image.server_modified,
-                     slot, int(facts_.near_duplicate_posted)))  # fmt: skip
+                     slot, int(facts_.near_duplicate_posted),
+                     now if facts_.awaiting_fingerprint else None))  # fmt: skip
     db.executemany(
         "INSERT INTO queue (channel_id, content_hash, name_lower, server_modified, slot,"
-        " near_posted) VALUES (?, ?, ?, ?, ?, ?)",
+        " near_posted, awaiting_since) VALUES (?, ?, ?, ?, ?, ?, ?)",
         rows,
     )
 
@@ -138,6 +145,23 @@ _OTHERS_POSTED = (
     "   AND p.cycle = ?2"
     " WHERE s.channel_id = ?1"
 )
+
+
+def waits_for_fingerprints(db: sqlite3.Connection, channel_id: int) -> bool:
+    row = db.execute("SELECT near_wait FROM channels WHERE id = ?", (channel_id,)).fetchone()
+    return bool(row[0])
+
+
+def unfingerprinted(db: sqlite3.Connection, channel: Channel, hashes: list[str]) -> set[str]:
+    """Which of these images the channel holds back until they are fingerprinted."""
+    if not hashes or not waits_for_fingerprints(db, channel.id):
+        return set()
+    query = (
+        "SELECT content_hash FROM fingerprints WHERE library_id ="
+        f" (SELECT library_id FROM channels WHERE id = {int(channel.id)})"
+        " AND content_hash IN ({marks})"
+    )
+    return set(hashes) - {row[0] for row in where_in(db, query, hashes)}
 
 
 def skips_near_duplicates(db: sqlite3.Connection, channel_id: int) -> bool:
@@ -196,7 +220,26 @@ def fill(db: sqlite3.Connection, channel: Channel, library_id: int) -> None:
         " SELECT ?, content_hash, name_lower, server_modified FROM images WHERE library_id = ?",
         (channel.id, library_id),
     )
+    wait_for_fingerprints(db, channel, library_id)
     rebuild(db, channel)
+
+
+def wait_for_fingerprints(db: sqlite3.Connection, channel: Channel, library_id: int) -> None:
+    """Hold back every image of the channel not fingerprinted yet (when the channel waits
+    for fingerprints; else let every waiting one go). The caller renumbers the pool."""
+    if not waits_for_fingerprints(db, channel.id):
+        db.execute(
+            "UPDATE queue SET awaiting_since = NULL"
+            " WHERE channel_id = ? AND awaiting_since IS NOT NULL",
+            (channel.id,),
+        )
+        return
+    db.execute(
+        "UPDATE queue SET awaiting_since = ?1 WHERE channel_id = ?2 AND awaiting_since IS NULL"
+        " AND NOT EXISTS (SELECT 1 FROM fingerprints AS f"
+        "   WHERE f.library_id = ?3 AND f.content_hash = queue.content_hash)",
+        (time.time(), channel.id, library_id),
+    )
 
 
 def rebuild(db: sqlite3.Connection, channel: Channel) -> None:
@@ -210,6 +253,7 @@ def rebuild(db: sqlite3.Connection, channel: Channel) -> None:
         "  FROM queue AS q JOIN channels AS c ON c.id = q.channel_id"
         "  JOIN images AS i ON i.library_id = c.library_id AND i.content_hash = q.content_hash"
         "  WHERE q.channel_id = ?1 AND i.pending = 0 AND q.near_posted = 0"
+        "  AND q.awaiting_since IS NULL"
         "  AND NOT EXISTS (SELECT 1 FROM holds AS h"
         "    WHERE h.channel_id = ?1 AND h.content_hash = q.content_hash)"
         "  AND NOT EXISTS (SELECT 1 FROM leases AS l"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from state.sqlite import leases, queue
+from state.sqlite import leases, queue, waiting
 from state.store import ChannelStatus, LibraryStatus
 
 
@@ -40,6 +40,7 @@ def channel_status(db: sqlite3.Connection, channel: queue.Channel, now: float) -
         " JOIN libraries AS l ON l.id = c.library_id WHERE c.id = ?",
         (channel.id,),
     ).fetchone()
+    awaiting, oldest = waiting.waiting(db, channel.id)
     active = leases.count_active(db, channel.id, now)
     expired = leases.count_running(db, channel.id) - active
     return ChannelStatus(
@@ -51,4 +52,6 @@ def channel_status(db: sqlite3.Connection, channel: queue.Channel, now: float) -
         cycle=channel.cycle,
         near_duplicate_groups=groups,
         near_duplicates_skipped=skipped,
+        awaiting_fingerprint=awaiting,
+        oldest_awaiting_since=oldest,
     )

@@ -462,7 +462,22 @@ CREATE TABLE console_sessions (
 CREATE INDEX console_sessions_by_expiry ON console_sessions (expires_at);
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7)
+# -- pictures wait for their fingerprint -------------------------------------------------
+_V8 = """
+-- New pictures wait for their fingerprint before a channel that skips near-duplicates
+-- offers them. ``queue.awaiting_since``: when the row began to wait (NULL: it does not);
+-- a waiting row has no slot, so /select never sees it, and the index finds the rows whose
+-- grace period ran out. ``channels.near_wait``: the channel waits (it skips near-duplicates
+-- and the service fingerprints). ``to_fingerprint.path``: where the thumbnail of content
+-- the library no longer holds can still be taken (the archive a post moved it to).
+ALTER TABLE queue ADD COLUMN awaiting_since REAL;
+CREATE INDEX queue_awaiting ON queue (channel_id, awaiting_since)
+    WHERE awaiting_since IS NOT NULL;
+ALTER TABLE channels ADD COLUMN near_wait INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE to_fingerprint ADD COLUMN path TEXT;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -13,7 +13,15 @@ import sqlite3
 from typing import Any
 
 from state.casefold import fold
-from state.errors import FileNotFound, Held, LeaseConflict, NoImages, NoNewImages, Pending
+from state.errors import (
+    AwaitingFingerprint,
+    FileNotFound,
+    Held,
+    LeaseConflict,
+    NoImages,
+    NoNewImages,
+    Pending,
+)
 from state.rules import iso
 from state.sqlite import leases, near, queue
 from state.sqlite.posted import posted_at
@@ -142,6 +150,8 @@ def check_leasable(
         raise Held(f"Selected file is held out of selection in this channel: {name}")
     if facts.pending:
         raise Pending(name)
+    if facts.awaiting_fingerprint:
+        raise AwaitingFingerprint(name)
     return None
 
 

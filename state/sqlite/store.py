@@ -31,7 +31,7 @@ from state.hashing import BLOCK_SIZE
 from state.matching import ImageMatch
 from state.rules import iso, new_lease_id, turns_cycle
 from state.similarity import Fingerprint
-from state.sqlite import browse, catalog, holds, leases, near, posted, queue, selection
+from state.sqlite import browse, catalog, holds, leases, near, posted, queue, selection, waiting
 from state.sqlite.connections import Connections, Trace
 from state.sqlite.define import define, from_scratch
 from state.sqlite.lookup import where_in
@@ -41,6 +41,7 @@ from state.store import (
     MAX_PAGE,
     ChannelDef,
     ChannelStatus,
+    GraceExpired,
     HistoryPage,
     ImageDetail,
     ImagePage,
@@ -266,8 +267,9 @@ class SqliteStore(SessionRecords):
             return found
         running = leases.count_running(db, channel.id)
         expired = running - leases.count_active(db, channel.id, now)
+        awaiting = waiting.any_waiting(db, channel.id)
         turns = turns_cycle(
-            exhausted, 0, running - expired, selection.library_images(db, library_id)
+            exhausted, 0, running - expired, selection.library_images(db, library_id), awaiting
         )
         if (expired or turns) and not writable:
             raise _NeedsWriter
@@ -275,7 +277,7 @@ class SqliteStore(SessionRecords):
             found = selection.choose(db, channel.id, policy, self._rng)
         if found is None and turns_cycle(
             exhausted, 0, leases.count_running(db, channel.id),
-            selection.library_images(db, library_id),
+            selection.library_images(db, library_id), awaiting,
         ):  # fmt: skip
             channel = _new_cycle(db, channel)
             found = selection.choose(db, channel.id, policy, self._rng)
@@ -499,6 +501,17 @@ class SqliteStore(SessionRecords):
         stamp = iso(self._clock())
         with self._transaction() as db:
             near.record(db, _library_id(db, library), fingerprints, done, stamp)
+
+    def offer_unfingerprinted(self, before: float, limit: int) -> list[GraceExpired]:
+        with self._read() as db:  # asked every second: the writer is taken only for work
+            if not waiting.overdue_any(db, before):
+                return []
+        with self._transaction() as db:
+            return waiting.overdue(db, before, limit)
+
+    def fingerprint_elsewhere(self, library: str, content_hash: str, path: str) -> bool:
+        with self._transaction() as db:
+            return near.fingerprint_elsewhere(db, _library_id(db, library), content_hash, path)
 
     def split_near_duplicate(self, channel: str, content_hash: str) -> bool:
         with self._transaction() as db:

@@ -35,16 +35,17 @@ def by_name(publisher: Publisher, name: str) -> httpx.Response:
 
 
 def watch_pending(publisher: Publisher, name: str, content_hash: str, entry: Entry) -> Any:
-    """From its arrival until it is checked: 409 ``pending`` by name, never in a selection.
+    """From its arrival until it is checked: 409 ``pending`` by name, never in a selection
+    (nor while it waits for its fingerprint after that: 409 ``awaiting_fingerprint``).
 
-    Returns the reply by name once the image is checked (200)."""
-    answers: list[int] = []
+    Returns the reply by name once the image is checked and fingerprinted (200)."""
+    answers: list[int | str] = []
 
     def checked() -> httpx.Response | None:
         reply = by_name(publisher, name)
-        answers.append(reply.status_code)
+        answers.append(reply.json()["error"] if reply.status_code == 409 else reply.status_code)
         if reply.status_code == 409:
-            assert reply.json()["error"] == "pending", reply.text
+            assert reply.json()["error"] in ("pending", "awaiting_fingerprint"), reply.text
             offers = [  # any selection while it waits must be of another image
                 publisher.client.post("/select", json={"dry_run": True}).json() for _ in range(5)
             ]
@@ -56,8 +57,8 @@ def watch_pending(publisher: Publisher, name: str, content_hash: str, entry: Ent
         return reply if reply.status_code == 200 else None
 
     reply = wait_until(checked, 30, 0.02)
-    entry.wrong += 409 not in answers
-    assert 409 in answers, "the image was never seen pending"
+    entry.wrong += "pending" not in answers
+    assert "pending" in answers, "the image was never seen pending"
     return reply.json()
 
 

@@ -231,7 +231,7 @@ def test_archiving_during_a_relisting_moves_nothing_of_another_account(
             assert bob.read("/Photos/x.jpg") == b"bob's picture, never posted"
             assert posted in second.client.get("/posted/export").json()["dropbox_content_hashes"]
             wait_until(lambda: second.client.get("/readyz").status_code == 200, 30)
-            assert selectable(second, "x.jpg")
+            wait_until(lambda: selectable(second, "x.jpg"), 30)  # once fingerprinted
         finally:
             second.close()
     assert entry.wrong == 0

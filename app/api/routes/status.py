@@ -7,6 +7,7 @@ listing, last catch-up, counts) and every channel (available, leased, posted, cy
 
 from __future__ import annotations
 
+from time import time
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -99,6 +100,7 @@ def _flat(library: LibraryStatus, counts: ChannelStatus, worker: SyncWorker) -> 
         "skipped": library.skipped,
         "pending": library.pending,
         "without_content_hash": library.without_content_hash,
+        **_awaiting(counts),
         "last_sync_at": library.last_sync_at,
         "syncing": worker.health.running,
         "cursor": library.cursor,
@@ -145,4 +147,13 @@ def _channel(status: ChannelStatus, config: Any, name: str) -> dict[str, Any]:
         "near_duplicate_distance": spec.near_duplicate_distance,
         "near_duplicate_groups": status.near_duplicate_groups,
         "near_duplicates_skipped": status.near_duplicates_skipped,
+        **_awaiting(status),
+    }
+
+
+def _awaiting(status: ChannelStatus) -> dict[str, Any]:
+    since = status.oldest_awaiting_since
+    return {
+        "awaiting_fingerprint": status.awaiting_fingerprint,
+        "oldest_awaiting_seconds": None if since is None else round(max(0.0, time() - since), 1),
     }

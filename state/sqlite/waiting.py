@@ -1,0 +1,83 @@
+"""Pictures waiting for their fingerprint, in SQLite.
+
+A channel that skips near-duplicates keeps new content out of its pool until it is
+fingerprinted: only then can it be grouped with a posted picture it resembles. The wait
+is the queue row's ``awaiting_since`` (set as the row arrives, ``state.sqlite.queue``);
+it ends when the fingerprint (or Dropbox's lasting refusal) is recorded, or when the
+grace period has run out, found from an index over the waiting rows by a background
+step, never by a request. Either way the image then takes its place by the rules. Every
+function runs inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+
+from state.sqlite import queue
+from state.store import GraceExpired
+
+
+def fingerprinted(db: sqlite3.Connection, library_id: int, content_hashes: Sequence[str]) -> None:
+    """These contents have their fingerprint: they wait no more in any channel."""
+    for channel in queue.channels_of(db, library_id):
+        for content_hash in content_hashes:
+            _end(db, channel, content_hash)
+
+
+def _end(db: sqlite3.Connection, channel: queue.Channel, content_hash: str) -> bool:
+    ended = db.execute(
+        "UPDATE queue SET awaiting_since = NULL"
+        " WHERE channel_id = ? AND content_hash = ? AND awaiting_since IS NOT NULL",
+        (channel.id, content_hash),
+    ).rowcount
+    if ended:
+        queue.restore(db, channel, content_hash)
+    return bool(ended)
+
+
+_OVERDUE = (
+    " FROM channels AS c"
+    " CROSS JOIN queue AS q INDEXED BY queue_awaiting ON q.channel_id = c.id"
+    "   AND q.awaiting_since IS NOT NULL AND q.awaiting_since < ?"
+)
+
+
+def overdue_any(db: sqlite3.Connection, before: float) -> bool:
+    """Has an image waited since before ``before``?"""
+    return bool(db.execute(f"SELECT EXISTS (SELECT 1{_OVERDUE})", (before,)).fetchone()[0])
+
+
+def overdue(db: sqlite3.Connection, before: float, limit: int) -> list[GraceExpired]:
+    """End the wait of up to ``limit`` images waiting since before ``before``."""
+    rows = db.execute(
+        "SELECT c.id, c.cycle, c.name, q.content_hash, q.awaiting_since, f.path_display"
+        f"{_OVERDUE}"
+        " LEFT JOIN images AS i ON i.library_id = c.library_id AND i.content_hash = q.content_hash"
+        " LEFT JOIN files AS f ON f.library_id = i.library_id AND f.path_lower = i.path_lower"
+        " LIMIT ?",
+        (before, limit),
+    ).fetchall()
+    for row in rows:
+        _end(db, queue.Channel(row[0], row[1]), row[3])
+    return [GraceExpired(row[2], row[3], row[5], row[4]) for row in rows]
+
+
+def waiting(db: sqlite3.Connection, channel_id: int) -> tuple[int, float | None]:
+    """How many of the channel's images wait, and since when the oldest has."""
+    row = db.execute(
+        "SELECT count(*), min(awaiting_since) FROM queue INDEXED BY queue_awaiting"
+        " WHERE channel_id = ? AND awaiting_since IS NOT NULL",
+        (channel_id,),
+    ).fetchone()
+    return int(row[0]), row[1]
+
+
+def any_waiting(db: sqlite3.Connection, channel_id: int) -> int:
+    """1 when an image of the channel waits, else 0 (what a turn of the cycle asks)."""
+    row = db.execute(
+        "SELECT EXISTS (SELECT 1 FROM queue INDEXED BY queue_awaiting"
+        " WHERE channel_id = ? AND awaiting_since IS NOT NULL)",
+        (channel_id,),
+    ).fetchone()
+    return int(row[0])
