@@ -29,6 +29,7 @@ import httpx
 import pytest
 
 from emulator import Emulator, signature
+from state.casefold import fold
 from tests.integration.conftest import Service, StartService
 from tests.reliability.ledger import Ledger
 from tests.waiting import wait_until
@@ -213,7 +214,6 @@ TRICKS = [
     "x" * 1024,
     "../" * 340,
     "ımg_000000.jpg",  # dotless i
-    "İMG_000000.JPG",  # dotted capital I: lowercases to i + a combining dot
     "ｉｍｇ＿０００００Ｏ.jpg",  # fullwidth
     "img_000000.jpg\u200b",  # zero-width space
     "img_000000.jpg\u202e",  # right-to-left override
@@ -227,6 +227,7 @@ FOUND = [
     " img_000002.jpg ",
     "/img_000003.jpg",
     "img_000004.jpg/",
+    "İMG_000000.JPG",  # dotted capital I: Dropbox folds it to a plain i (state.casefold)
 ]
 
 
@@ -249,7 +250,7 @@ def test_path_tricks_in_name_find_nothing_and_change_nothing(
         reply = hostile.client.post("/select", json={"name": name, "dry_run": True})
         if (
             reply.status_code != 200
-            or reply.json()["path"].lower() != f"/photos/{name.strip(' /').lower()}"
+            or fold(reply.json()["path"]) != f"/photos/{fold(name.strip(' /'))}"
         ):
             wrong.append(f"{name!r} should be found: {reply.status_code} {reply.text[:200]}")
     entry.trials += 1
