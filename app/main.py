@@ -87,13 +87,14 @@ def create_app(
     )
     install_error_handlers(app)
     app.add_middleware(BodyGuard, timeout=body_timeout)
+    for prefix in ("", "/channels/{channel}"):  # first: POST /select is matched all day
+        app.include_router(select.router, prefix=prefix)
     app.include_router(health.router)
     app.include_router(webhook.router)
     app.include_router(status.operator_router)
     app.include_router(admin.resync_router)
     for prefix in ("", "/channels/{channel}"):  # the default channel, and each by name
-        for router in (select.router, posted.router, status.router, admin.router, images.router,
-                       history.router):  # fmt: skip
+        for router in (posted.router, status.router, admin.router, images.router, history.router):
             app.include_router(router, prefix=prefix)
 
     install_console(app)
