@@ -65,17 +65,21 @@ PicturesDep = Annotated[Pictures, Depends(_piece("pictures"))]
 _bearer = HTTPBearer(auto_error=False)
 
 
-def identify(request: Request) -> Caller:
-    """The caller a request's bearer token identifies; 401 for none or a wrong one.
-
-    The header is read as FastAPI's ``HTTPBearer`` reads it (scheme ``Bearer``, any case);
-    the routes that declare ``Authorized`` document it, the hot path calls this directly.
-    A wrong token counts against the client's address (``app.api.throttle``).
-    """
+def bearer(request: Request) -> tuple[str | None, Caller | None]:
+    """The bearer token a request offers, read as FastAPI's ``HTTPBearer`` reads it (scheme
+    ``Bearer``, any case), and whom it identifies (None for no token or a wrong one)."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     offered = token.strip() if scheme.lower() == "bearer" else None
     tokens: Tokens = request.app.state.tokens
-    found = tokens.caller(offered)
+    return offered, tokens.caller(offered)
+
+
+def identify(request: Request) -> Caller:
+    """The caller a request's bearer token identifies; 401 for none or a wrong one.
+
+    A wrong token counts against the client's address (``app.api.throttle``).
+    """
+    offered, found = bearer(request)
     if found is None:
         if offered:  # a guess: counted, or answered 429 if its address guessed too often
             throttle: Throttle = request.app.state.throttle

@@ -1,6 +1,7 @@
-"""``POST /select`` is served ahead of FastAPI's router (``app.api.hot``); the route FastAPI
-declares for it stays the document. Both must answer every request alike: the same
-statuses, errors and replies, whatever the body, its media type, the token or the channel.
+"""``POST /select`` is one declared route (``SelectRoute``) whose plain lane answers a
+publisher's plain request ahead of FastAPI's handler, and declines the rest. With or
+without the lane, every request is answered alike: the same statuses, errors and replies,
+whatever the body, its media type, the token or the channel.
 """
 
 from __future__ import annotations
@@ -9,9 +10,9 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
-from starlette.routing import Route
+from starlette.requests import Request
 
+from app.api.routes import select
 from emulator import Emulator
 from tests.conftest import API_TOKEN
 from tests.integration.conftest import StartService
@@ -36,16 +37,23 @@ REQUESTS: list[tuple[str, bytes, str | None, str | None]] = [
     ("/select", b'{"dry_run": true}', JSON, None),
     ("/select", b"", None, API_TOKEN),
     ("/select", b"null", JSON, API_TOKEN),
+    ("/select", b"{}", JSON, API_TOKEN),
+    (
+        "/select",
+        b'{"dry_run": true, "name": "a.jpg"}',
+        "application/json; charset=utf-8",
+        API_TOKEN,
+    ),
+    ("/select", b'{"lease_seconds": 5.0, "dry_run": true}', JSON, API_TOKEN),
+    ("/select", b'{"name": "nope.jpg"}', JSON, API_TOKEN),
+    ("/select", b"[" * 100_000, JSON, API_TOKEN),
 ]
+PLAIN = [(b'{"dry_run": true}', JSON), (b"", None), (b"null", JSON), (b"{}", JSON)]
+DECLINED = [(b'{"dry_run": true}', "text/plain"), (b'{"dry_run": 1}', JSON), (b"{", JSON)]
 
 
-def _without_the_hot_path(app: FastAPI) -> FastAPI:
-    """The same app, answering ``/select`` through FastAPI's declared route."""
-    app.router.routes[:] = [
-        route for route in app.router.routes
-        if not (isinstance(route, Route) and route.endpoint.__module__ == "app.api.hot")
-    ]  # fmt: skip
-    return app
+async def _declined(request: Request) -> None:
+    return None
 
 
 def _ask(base_url: str, path: str, body: bytes, media: str | None, token: str | None) -> Any:
@@ -61,9 +69,10 @@ def _ask(base_url: str, path: str, body: bytes, media: str | None, token: str | 
 
 
 @pytest.mark.parametrize(("path", "body", "media", "token"), REQUESTS)
-def test_the_hot_path_answers_as_the_declared_route(
+def test_the_plain_lane_answers_as_fastapi_does(
     emulator: Emulator,
     start_service: StartService,
+    monkeypatch: pytest.MonkeyPatch,
     path: str,
     body: bytes,
     media: str | None,
@@ -73,6 +82,26 @@ def test_the_hot_path_answers_as_the_declared_route(
     emulator.put_file("/Photos/b.jpg", b"b")
     emulator.put_file("/Photos/b.txt", b"caption")
     service = start_service()
-    hot = _ask(service.base_url, path, body, media, token)
-    _without_the_hot_path(service.app)
-    assert _ask(service.base_url, path, body, media, token) == hot
+    with_the_lane = _ask(service.base_url, path, body, media, token)
+    monkeypatch.setattr(select, "_plain", _declined)  # FastAPI's handler answers everything
+    assert _ask(service.base_url, path, body, media, token) == with_the_lane
+
+
+def test_the_lane_takes_plain_requests_only(
+    emulator: Emulator, start_service: StartService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emulator.put_file("/Photos/a.jpg", b"a")
+    service = start_service()
+    taken: list[bool] = []
+    lane = select._plain
+
+    async def watched(request: Request) -> object:
+        plain = await lane(request)
+        taken.append(plain is not None)
+        return plain
+
+    monkeypatch.setattr(select, "_plain", watched)
+    for body, media in PLAIN + DECLINED:
+        _ask(service.base_url, "/select", body, media, API_TOKEN)
+    _ask(service.base_url, "/select", b"{}", JSON, "wrong-token")
+    assert taken == [True] * len(PLAIN) + [False] * (len(DECLINED) + 1)
