@@ -154,8 +154,9 @@ def facts_of(db: Db, channel: Channel, content_hashes: Sequence[str]) -> dict[st
         " EXISTS (SELECT 1 FROM posted WHERE channel_id = %(c)s AND content_hash = q.h"
         "   AND cycle = %(y)s),"
         " (SELECT near_posted FROM queue WHERE channel_id = %(c)s AND content_hash = q.h),"
-        " EXISTS (SELECT 1 FROM queue WHERE channel_id = %(c)s AND content_hash = q.h"
-        "   AND awaiting_since IS NOT NULL)"
+        # by the queue's key: the waiting rows' own index would read every one of them
+        " coalesce((SELECT awaiting_since IS NOT NULL FROM queue"
+        "   WHERE channel_id = %(c)s AND content_hash = q.h), false)"
         " FROM unnest(%(h)s::text[]) AS q(h)",
         {"c": channel.id, "h": list(content_hashes), "y": channel.cycle},
     ).fetchall()

@@ -76,8 +76,8 @@ def facts(db: sqlite3.Connection, channel: Channel, content_hash: str) -> ImageI
         " EXISTS (SELECT 1 FROM posted WHERE channel_id = ?1 AND content_hash = ?2"
         "   AND cycle = ?3),"
         " (SELECT near_posted FROM queue WHERE channel_id = ?1 AND content_hash = ?2),"
-        " EXISTS (SELECT 1 FROM queue WHERE channel_id = ?1 AND content_hash = ?2"
-        "   AND awaiting_since IS NOT NULL)",
+        " coalesce((SELECT awaiting_since IS NOT NULL FROM queue"
+        "   WHERE channel_id = ?1 AND content_hash = ?2), 0)",
         (channel.id, content_hash, channel.cycle),
     ).fetchone()
     return ImageInChannel(
