@@ -92,10 +92,10 @@ class ServiceProcess:
         wait_until(self._answers, timeout=60, interval=0.05)
         if wait_ready:
             wait_until(lambda: self.client.get("/readyz").status_code == 200, 120, 0.05)
-            wait_until(self._fingerprinted, 120, 0.05)
+            wait_until(self.fingerprinted, 120, 0.05)
         return self
 
-    def _fingerprinted(self) -> bool:
+    def fingerprinted(self) -> bool:
         """Nothing listed waits for its fingerprint (a ``skip`` channel holds it back)."""
         reply = self.client.get("/status")
         return reply.status_code != 200 or reply.json().get("awaiting_fingerprint", 0) == 0
