@@ -33,8 +33,10 @@ browser:
 		|| (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 		|| echo "test: could not install chromium; the console's browser tests need it"
 
+# Two workers: most tests wait on servers and processes, so two share the two cores well.
+# A module's tests stay on one worker, so a module-scoped fixture is made once.
 test: lint browser
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadscope
 
 unit: setup
 	$(BIN)/python -m pytest tests/unit
