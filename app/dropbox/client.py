@@ -29,6 +29,7 @@ from dropbox import stone_serializers
 from dropbox.dropbox_client import RouteErrorResult
 from pydantic import SecretStr
 
+from app.configuration.environment import Settings
 from app.dropbox.listing import decode_page
 from app.dropbox.transport import base_url_session
 from app.errors import (
@@ -40,7 +41,6 @@ from app.errors import (
     FolderNotFound,
 )
 from app.metrics import Metrics
-from app.settings import Settings
 from state.changes import Page
 from state.hashing import ContentHasher
 

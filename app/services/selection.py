@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from app.config import Config
+from app.configuration.file import Config
 from app.dropbox.client import DropboxClient
 from app.errors import (
     ArchiveNotAllowed,

@@ -19,8 +19,8 @@ from app.api.body import BodyTooLarge, accepts_body
 from app.api.deps import InboxesDep, MetricsDep, SettingsDep
 from app.api.errors import error_response
 from app.api.replies import WebhookReply
+from app.configuration.environment import Settings
 from app.errors import RequestError
-from app.settings import Settings
 from webhooks.inbox import Inbox
 from webhooks.notification import NotANotification, parse_notification
 from webhooks.signature import HEADER, is_signed
