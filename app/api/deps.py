@@ -20,7 +20,7 @@ from app.api.access import Caller, Tokens
 from app.api.throttle import Throttle
 from app.configuration.environment import Settings
 from app.configuration.file import Config
-from app.errors import RequestError
+from app.errors import ChannelRequired
 from app.lanes import Lanes
 from app.metrics import Metrics
 from app.services.pictures import Pictures
@@ -29,11 +29,6 @@ from app.services.selection import SelectionService
 from app.sync.worker import SyncWorker
 from state.store import Store
 from webhooks.inbox import Inbox
-
-
-class ChannelRequired(RequestError):
-    code = "channel_required"
-    status = 400
 
 
 def install(app: Any, **pieces: object) -> None:

@@ -39,6 +39,7 @@ from app.errors import (
     DropboxUnavailable,
     FileNotFound,
     FolderNotFound,
+    answer,
 )
 from app.metrics import Metrics
 from state.changes import Page
@@ -269,7 +270,7 @@ class DropboxClient:
                     "dropbox %s failed: %s",
                     route,
                     error,
-                    extra={"event": "dropbox_error", "route": route, "code": error.code},
+                    extra={"event": "dropbox_error", "route": route, "code": answer(error).code},
                 )
                 raise error from exc
             attempt += 1
