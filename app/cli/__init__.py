@@ -4,8 +4,8 @@
 ``app.cli.channel`` has the commands a running service can answer, written once over
 ``app.cli.operations.Operations``. Errors become a one-line reason on stderr and a
 non-zero exit code in exactly one place, ``main`` (the service's errors by their row in
-``app.errors.ANSWERS``). Log lines go to stderr, at WARNING
-and above unless ``-v`` (INFO) or ``-vv`` (DEBUG); stdout holds only results.
+``app.errors.ANSWERS``). Log lines go to stderr, at WARNING and above unless ``-v``
+(INFO) or ``-vv`` (DEBUG); stdout holds only results.
 
 Where a channel command acts: with ``UNPOSTED_URL`` and ``UNPOSTED_TOKEN`` set (or
 ``--url`` and ``--token``), over HTTP on the service there (``app.cli.remote``), never
