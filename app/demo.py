@@ -32,13 +32,13 @@ import httpx
 from PIL import Image, ImageDraw
 from pydantic import SecretStr
 
+from app.configuration.environment import Settings
 from app.errors import UnpostedError
 from app.log import setup_logging
 from app.main import create_app
-from app.settings import Settings
 from app.state_dir import StateDir
-from app.threaded_server import ThreadedServer
 from emulator import Emulator, EmulatorServer
+from emulator.runner import ThreadedServer
 from state.hashing import content_hash
 
 FOLDER = "/Photos"

@@ -22,14 +22,14 @@ from app.api.deps import install
 from app.api.errors import ERROR_RESPONSES, install_error_handlers
 from app.api.routes import admin, health, history, images, posted, select, status, webhook
 from app.api.throttle import Throttle
-from app.config import check_credentials, load_config
+from app.configuration.environment import Settings
+from app.configuration.file import check_credentials, load_config
 from app.console import install_console
 from app.console.session import Sessions, session_key
 from app.console.viewer import ConsoleAccess
 from app.dropbox.client import RetryPolicy
 from app.log import flush_logging
 from app.runtime import Runtime
-from app.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,8 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from app.config import Config, Library
+from app.configuration.environment import Settings
+from app.configuration.file import Config, LibraryConfig
 from app.dropbox.client import DropboxClient, RetryPolicy
 from app.lanes import Lanes
 from app.metrics import WAIT, CatalogGauge, Metrics
@@ -25,7 +26,6 @@ from app.services.pictures import Pictures
 from app.services.posted_state import LegacyImport
 from app.services.selection import SelectionService
 from app.services.thumbnails import Thumbnails
-from app.settings import Settings
 from app.sync.catch_up import CatchUp
 from app.sync.fingerprints import Fingerprinter
 from app.sync.worker import SyncWorker
@@ -47,7 +47,7 @@ GRACE_BATCH = 64
 GRACE_NAMED = 5  # a burst past its grace is one line per batch, naming this many
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Runtime:
     settings: Settings
     config: Config
@@ -102,8 +102,12 @@ class Runtime:
         )
         legacy = LegacyImport(config, store, metrics, client, catch_up)
         pictures = Pictures(config, store, lanes, thumbnails, Captions(cache, lanes, client))
-        runtime = cls(settings, config, store, metrics, lanes, dropbox, workers, inboxes,
-                      selection, legacy, stop, thumbnails, pictures, fingerprinters)  # fmt: skip
+        runtime = cls(
+            settings=settings, config=config, store=store, metrics=metrics, lanes=lanes,
+            dropbox=dropbox, workers=workers, inboxes=inboxes, selection=selection,
+            legacy=legacy, stop_event=stop, thumbnails=thumbnails, pictures=pictures,
+            fingerprinters=fingerprinters,
+        )  # fmt: skip
         metrics.watch_catalog(runtime.catalog_gauges)
         return runtime
 
@@ -221,7 +225,7 @@ def _workers(
     kinds = FileKinds.of(settings.image_extensions, settings.sidecar_extensions)
     gate = asyncio.Semaphore(PARALLEL_CATCH_UPS)
 
-    def worker(library: Library) -> SyncWorker:
+    def worker(library: LibraryConfig) -> SyncWorker:
         client = dropbox[library.spec.account]
         catch_up = CatchUp(library.spec, kinds, store, client, metrics)
         caught_up = fingerprinters[library.name].request

@@ -12,10 +12,7 @@ Short commands (``status``, ``select``, ``export-posted``, ...) only ``check`` t
 directory: they run beside a service on purpose, and SQLite's own locking orders their
 transactions with the service's.
 
-Errors (``StateDirError``, exit code 2 in the CLI)::
-
-    StateDirError        the directory cannot be used as it is
-    └── StateDirInUse    another process holds it
+Errors: ``StateDirError`` and ``StateDirInUse`` (drawn and answered in ``app.errors``).
 """
 
 from __future__ import annotations
@@ -29,17 +26,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from app.errors import UnpostedError
+from app.errors import StateDirError, StateDirInUse
+
+__all__ = ["LOCK_NAME", "StateDir", "StateDirError", "StateDirInUse"]
 
 LOCK_NAME = "unposted.lock"
-
-
-class StateDirError(UnpostedError):
-    code = "state_dir"
-
-
-class StateDirInUse(StateDirError):
-    code = "state_dir_in_use"
 
 
 class StateDir:

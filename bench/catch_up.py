@@ -33,8 +33,8 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
+from app.configuration.environment import Settings
 from app.dropbox.client import DropboxClient
-from app.settings import Settings
 from app.sync.catch_up import CatchUp
 from bench.strategies import IMAGE_SIZE, RunningService, running_service, wait_for
 from emulator import Emulator, EmulatorServer

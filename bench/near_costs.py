@@ -25,8 +25,8 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from app.configuration.environment import Settings
 from app.dropbox.client import DropboxClient
-from app.settings import Settings
 from app.sync.catch_up import CatchUp
 from bench import select_load
 from bench.strategies import IMAGE_SIZE

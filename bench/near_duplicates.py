@@ -42,13 +42,13 @@ import numpy as np
 from PIL import Image, ImageEnhance
 from pydantic import SecretStr
 
+from app.configuration.environment import Settings
 from app.demo import draw_scene
 from app.dropbox.client import DropboxClient
 from app.metrics import Metrics
 from app.services.disk_cache import DiskCache
 from app.services.pdq import luminance, pdq
 from app.services.perceptual import Unhashable, perceptual_hash
-from app.settings import Settings
 from app.sync.catch_up import CatchUp
 from app.sync.fingerprints import SIZE, Fingerprinter
 from emulator import Emulator, EmulatorServer

@@ -48,12 +48,12 @@ import httpx
 from dropbox import files as sdk_files
 from pydantic import SecretStr
 
+from app.configuration.environment import Settings
 from app.dropbox.transport import base_url_session
 from app.main import create_app
 from app.runtime import Runtime
-from app.settings import Settings
-from app.threaded_server import ThreadedServer
 from emulator import Emulator, EmulatorServer
+from emulator.runner import ThreadedServer
 
 IMAGE_SIZE = 16 * 1024
 FRACTIONS = (0.0, 0.5, 0.99, 1.0)

@@ -34,11 +34,11 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
+from app.configuration.environment import Settings
 from app.main import create_app
 from app.runtime import Runtime
-from app.settings import Settings
-from app.threaded_server import ThreadedServer
 from emulator import Emulator, EmulatorServer, signature
+from emulator.runner import ThreadedServer
 
 Scope = dict[str, Any]
 Message = dict[str, Any]

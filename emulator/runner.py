@@ -1,11 +1,15 @@
-"""``EmulatorServer``: uvicorn serving one or several accounts from a background thread.
+"""Serving an ASGI app with uvicorn from a background thread, on a socket bound first.
 
-``with EmulatorServer(emu) as server:`` binds (port 0 picks a free port), waits until the
-server accepts connections, exposes ``server.base_url``, and on exit stops uvicorn (pending
-longpolls are woken), the webhook senders and the directory watchers.
-``EmulatorServer(emu_a, emu_b)`` serves several accounts of one Dropbox app on one base
-URL, each request going to the account it names (:mod:`emulator.routing`). The socket is bound
-before uvicorn starts, so ``base_url`` is known, and usable, as soon as the object exists.
+``ThreadedServer`` binds with ``listen`` before the app starts (port 0 picks a free port),
+so ``base_url`` is known, and usable, as soon as the object exists, and a port in use is
+one line, ``CannotListen``. ``start`` returns once uvicorn accepts connections; ``stop``
+ends it. The service uses it too (``app.demo``, and tests that need a real HTTP server),
+running its lifespan both ways.
+
+``with EmulatorServer(emu) as server:`` serves emulated accounts that way, and on exit
+stops uvicorn (pending longpolls are woken), the webhook senders and the directory
+watchers. ``EmulatorServer(emu_a, emu_b)`` serves several accounts of one Dropbox app on
+one base URL, each request going to the account it names (:mod:`emulator.routing`).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import socket
 import threading
 import time
 from types import TracebackType
-from typing import Self
+from typing import Any, Literal, Self
 
 import uvicorn
 
@@ -22,22 +26,43 @@ from emulator.control import Emulator
 from emulator.server import create_app
 
 
-class EmulatorServer:
-    def __init__(self, *accounts: Emulator, host: str = "127.0.0.1", port: int = 0) -> None:
-        app = create_app(*accounts)  # refuses accounts of different apps, or that clash
-        self.accounts: tuple[Emulator, ...] = accounts
-        self.emu = accounts[0]
-        self.host = host
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._socket.bind((host, port))
+class CannotListen(OSError):
+    """The address cannot be bound (a port in use, an unknown host): one line says why."""
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port`` (IPv4 or IPv6, as ``host`` resolves)."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        listener = socket.socket(family, socket.SOCK_STREAM)
+    except OSError as exc:
+        raise CannotListen(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    try:
+        # Reuse a port left in TIME_WAIT by a restart; a live listener still refuses us.
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((host, port))
+    except OSError as exc:
+        listener.close()
+        raise CannotListen(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    return listener
+
+
+class ThreadedServer:
+    """``app`` served by uvicorn from a daemon thread; ``name`` names it in messages."""
+
+    def __init__(
+        self,
+        app: Any,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        lifespan: Literal["on", "off", "auto"] = "on",
+        name: str = "server",
+    ) -> None:
+        self.host, self.name = host, name
+        self._socket = listen(host, port)
         self.port: int = self._socket.getsockname()[1]
         config = uvicorn.Config(
-            app,
-            log_config=None,
-            access_log=False,
-            lifespan="off",
-            timeout_graceful_shutdown=2,
+            app, log_config=None, access_log=False, lifespan=lifespan, timeout_graceful_shutdown=2
         )
         self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
@@ -46,33 +71,58 @@ class EmulatorServer:
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def start(self, timeout: float = 10.0) -> Self:
+    def start(self, timeout: float = 30.0) -> Self:
         """Serve from a daemon thread; return once uvicorn accepts connections."""
-        self._open()
         self._thread = threading.Thread(
             target=self._server.run,
             kwargs={"sockets": [self._socket]},
-            name=f"emulator-{self.port}",
+            name=f"{self.name}-{self.port}",
             daemon=True,
         )
         self._thread.start()
         deadline = time.monotonic() + timeout
         while not self._server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"emulator on port {self.port} did not start")
+                raise RuntimeError(f"{self.name} on port {self.port} did not start")
             time.sleep(0.01)
         return self
 
     def stop(self) -> None:
-        self._close()  # wakes pending longpolls so uvicorn can finish
         self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(30)
             self._thread = None
         self._socket.close()
 
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class EmulatorServer(ThreadedServer):
+    def __init__(self, *accounts: Emulator, host: str = "127.0.0.1", port: int = 0) -> None:
+        app = create_app(*accounts)  # refuses accounts of different apps, or that clash
+        super().__init__(app, host, port, lifespan="off", name="emulator")
+        self.accounts: tuple[Emulator, ...] = accounts
+        self.emu = accounts[0]
+
+    def start(self, timeout: float = 10.0) -> Self:
+        self._open()
+        return super().start(timeout)
+
+    def stop(self) -> None:
+        self._close()  # wakes pending longpolls so uvicorn can finish
+        super().stop()
+
     def serve_forever(self) -> None:
-        """Run in the calling thread until interrupted (the CLI's mode)."""
+        """Run in the calling thread until interrupted (the emulator command's mode)."""
         self._open()
         try:
             self._server.run(sockets=[self._socket])
@@ -92,14 +142,3 @@ class EmulatorServer:
     def _close(self) -> None:
         for emu in self.accounts:
             emu.close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()

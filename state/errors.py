@@ -1,6 +1,8 @@
 """Errors raised by the store and the domain rules it enforces.
 
-The full hierarchy, with the service's own errors, is drawn in ``app.errors``.
+Each says what went wrong, never how a caller is told: the full hierarchy, with the
+service's own errors and the one table that turns each into an HTTP reply, an exit code
+or a console page, is in ``app.errors``.
 """
 
 from __future__ import annotations
@@ -9,37 +11,28 @@ from __future__ import annotations
 class UnpostedError(Exception):
     """Base of every error unposted raises on purpose."""
 
-    code = "error"
-
 
 class RequestError(UnpostedError):
     """A caller's request cannot be served; nothing was changed. Recoverable."""
 
-    code = "bad_request"
-    status = 400
-
 
 class InvalidInput(RequestError):
-    code = "invalid_request"
-    status = 422
+    """A malformed body or argument."""
 
 
 class NotReady(RequestError):
-    code = "not_ready"
-    status = 503
+    """The first catch-up has not completed: the catalog is not complete yet."""
 
 
 class NoImages(RequestError):
-    code = "no_images"
-    status = 404
+    """The folder holds no images."""
 
     def __init__(self) -> None:
         super().__init__("No images found")
 
 
 class NoNewImages(RequestError):
-    code = "no_new_images"
-    status = 404
+    """Every image is posted or leased."""
 
     def __init__(self, leased: int = 0) -> None:
         message = "No new images to post (all duplicates)"
@@ -50,8 +43,7 @@ class NoNewImages(RequestError):
 
 
 class FileNotFound(RequestError):
-    code = "not_found"
-    status = 404
+    """``name`` matches no image."""
 
     def __init__(self, name: str) -> None:
         super().__init__(f"Selected file not found: {name}")
@@ -60,37 +52,25 @@ class FileNotFound(RequestError):
 class ImageNotFound(RequestError):
     """A content hash the channel's library does not hold."""
 
-    code = "not_found"
-    status = 404
-
 
 class LeaseConflict(RequestError):
-    code = "leased"
-    status = 409
+    """The image is leased to another publisher."""
 
 
 class LeaseNotFound(RequestError):
-    code = "lease_not_found"
-    status = 404
+    """No such lease (in this channel)."""
 
 
 class LeaseExpired(RequestError):
     """The lease ran out: the image may already be with another publisher."""
 
-    code = "lease_expired"
-    status = 409
-
 
 class Held(RequestError):
-    code = "held"
-    status = 409
+    """The image is held out of selection in this channel."""
 
 
 class Pending(RequestError):
     """An image over 4 MiB that must be checked against legacy posted state first."""
-
-    code = "pending"
-    status = 409
 
     def __init__(self, name: str) -> None:
         super().__init__(
@@ -102,9 +82,6 @@ class Pending(RequestError):
 class AwaitingFingerprint(RequestError):
     """An image a channel that skips near-duplicates holds back until it is fingerprinted."""
 
-    code = "awaiting_fingerprint"
-    status = 409
-
     def __init__(self, name: str) -> None:
         super().__init__(
             f"Selected file waits for its fingerprint (it may be a near-duplicate of a posted"
@@ -115,25 +92,17 @@ class AwaitingFingerprint(RequestError):
 class UnknownName(RequestError):
     """A library or channel that the configuration does not define."""
 
-    code = "not_found"
-    status = 404
-
 
 class Unavailable(UnpostedError):
-    """The service cannot answer now but will by itself; retry after ``retry_after`` s."""
-
-    code = "unavailable"
-    status = 503
-    retry_after = 1
+    """The service cannot answer now but will by itself: the caller should try again."""
 
 
 class StoreBusy(Unavailable):
-    code = "busy"
+    """The database is held by another process or a long write."""
 
 
 class StorageFull(Unavailable):
-    code = "storage_full"
-    retry_after = 5
+    """The state directory's disk is full."""
 
 
 class StoreDamaged(Unavailable):
@@ -141,27 +110,20 @@ class StoreDamaged(Unavailable):
     service, or SQLite found it corrupt. Unlike its siblings it does not recover by itself:
     nothing more is recorded until an operator restores the file and restarts."""
 
-    code = "store_damaged"
-    retry_after = 60
-
 
 class StoreError(UnpostedError):
     """The database cannot be used as it is. Fatal: the service stops."""
 
-    code = "store_error"
-
 
 class SchemaTooNew(StoreError):
-    code = "schema_too_new"
+    """The database was written by a newer unposted."""
 
 
 class StoreCorrupt(StoreError):
-    code = "store_corrupt"
+    """The database file is torn, or not a database."""
 
 
 class DatabaseRefused(StoreError):
     """The PostgreSQL server named cannot be used: no such host, nothing listening, the
     password or the database wrong. Met at the first connection; the message names the
     host and database, never the password."""
-
-    code = "database_refused"

@@ -9,10 +9,8 @@ legacy ``posted.json`` digests be matched without downloading anything.
 from __future__ import annotations
 
 import hashlib
-import re
 
 BLOCK_SIZE = 4 * 1024 * 1024
-_HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 class ContentHasher:
@@ -47,11 +45,6 @@ def content_hash(data: bytes) -> str:
     hasher = ContentHasher()
     hasher.update(data)
     return hasher.hexdigest()
-
-
-def is_hex_digest(value: str) -> bool:
-    """True for 64 lowercase hex characters (a SHA-256 or a content_hash)."""
-    return _HEX64.fullmatch(value) is not None
 
 
 def content_hash_from_sha256(sha256_hex: str) -> str:

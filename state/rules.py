@@ -117,23 +117,15 @@ def lease_state(expires_at: float, ended: LeaseState | None, now: float) -> Leas
     return "active" if expires_at > now else "expired"
 
 
-def turns_cycle(
-    when_exhausted: WhenExhausted, available: int, leased: int, images: int, awaiting: int = 0
-) -> bool:
-    """Does an exhausted channel start a new cycle now?
+def turns_cycle(when_exhausted: WhenExhausted, leased: int, images: int, awaiting: int = 0) -> bool:
+    """Does an exhausted channel (none of its images available) start a new cycle now?
 
     Only when nothing is left and nothing is out with a publisher: an image still leased
     may yet be posted in this cycle, and starting over would offer the others again
     before it; so may an image awaiting its fingerprint. An empty library has nothing to
     cycle through.
     """
-    return (
-        when_exhausted == "new_cycle"
-        and available == 0
-        and leased == 0
-        and awaiting == 0
-        and images > 0
-    )
+    return when_exhausted == "new_cycle" and leased == 0 and awaiting == 0 and images > 0
 
 
 def iso(timestamp: float) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from app.settings import Settings
+from app.configuration.environment import Settings
 from tests import postgres
 
 API_TOKEN = "test-api-token-0123456789abcdefghij"

@@ -10,13 +10,8 @@ says so under its route decorator::
 
 Every other route accepts up to ``DEFAULT_LIMIT`` bytes of JSON. ``BodyGuard``
 (``app.api.body_guard``) applies the declaration to every request, whichever way the
-route reads its body. Refusals::
-
-    RequestError
-    └── BodyRefused          also an HTTPException (see below)
-        ├── BodyTooLarge     413  over the route's limit, declared or streamed
-        ├── BodyTimeout      408  the body did not arrive in time
-        └── DuplicateKey     422  a JSON object names a key twice
+route reads its body. Refusals are ``BodyRefused`` (``BodyTooLarge``, ``BodyTimeout``,
+``DuplicateKey``), drawn and answered in ``app.errors``.
 """
 
 from __future__ import annotations
@@ -26,9 +21,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from starlette.exceptions import HTTPException
+from app.errors import BodyRefused, BodyTimeout, BodyTooLarge, DuplicateKey
 
-from app.errors import RequestError
+__all__ = [
+    "BODY_TIMEOUT_SECONDS", "DEFAULT_LIMIT", "BodyPolicy", "BodyRefused", "BodyTimeout",
+    "BodyTooLarge", "DuplicateKey", "accepts_body", "policy_of", "refuse_duplicate_keys",
+]  # fmt: skip
 
 DEFAULT_LIMIT = 64 * 1024  # a /select, /posted or /release body is well under 1 KiB
 BODY_TIMEOUT_SECONDS = 10.0  # from the request's headers to its body's last byte
@@ -60,37 +58,6 @@ def policy_of(endpoint: object) -> BodyPolicy:
     """The endpoint's declared policy; the default for undeclared ones (and no route)."""
     policy = getattr(endpoint, _ATTRIBUTE, _DEFAULT)
     return policy if isinstance(policy, BodyPolicy) else _DEFAULT
-
-
-class BodyRefused(RequestError, HTTPException):
-    """A body refused while it is read.
-
-    Also an ``HTTPException`` because FastAPI, reading a JSON body for a route, turns any
-    other exception into its own 400 but lets an ``HTTPException`` through unchanged; as
-    a ``RequestError`` it then reaches the one handler of ``app.api.errors``.
-    """
-
-    def __init__(self, message: str) -> None:
-        RequestError.__init__(self, message)
-        HTTPException.__init__(self, self.status, message)
-
-    def __str__(self) -> str:
-        return str(self.detail)
-
-
-class BodyTooLarge(BodyRefused):
-    code = "too_large"
-    status = 413
-
-
-class BodyTimeout(BodyRefused):
-    code = "request_timeout"
-    status = 408
-
-
-class DuplicateKey(BodyRefused):
-    code = "invalid_request"
-    status = 422
 
 
 def refuse_duplicate_keys(body: bytes) -> None:

@@ -18,22 +18,17 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.api.access import Caller, Tokens
 from app.api.throttle import Throttle
-from app.config import Config
-from app.errors import RequestError
+from app.configuration.environment import Settings
+from app.configuration.file import Config
+from app.errors import ChannelRequired
 from app.lanes import Lanes
 from app.metrics import Metrics
 from app.services.pictures import Pictures
 from app.services.posted_state import LegacyImport
 from app.services.selection import SelectionService
-from app.settings import Settings
 from app.sync.worker import SyncWorker
 from state.store import Store
 from webhooks.inbox import Inbox
-
-
-class ChannelRequired(RequestError):
-    code = "channel_required"
-    status = 400
 
 
 def install(app: Any, **pieces: object) -> None:

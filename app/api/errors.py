@@ -1,7 +1,8 @@
-"""The one place where errors become HTTP replies: JSON ``{"error", "message"}``.
+"""The API's exception handlers: every error reply is JSON ``{"error", "message"}``.
 
-Every error the service answers with goes through here, 404 and 422 included, so no
-reply is ever an HTML page or a bare 500 for something a caller sent.
+The service's own errors are answered as ``app.errors.ANSWERS`` says (status, code,
+``Retry-After``); FastAPI's and Starlette's (404, 405, 422, ...) here, so no reply is ever
+an HTML page or a bare 500 for something a caller sent.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from app.errors import DropboxError, DropboxUnavailable, RequestError, Unavailable
+from app.errors import UnpostedError, answer
 
 log = logging.getLogger(__name__)
 
@@ -54,24 +55,16 @@ def error_response(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": code, "message": message}, status_code=status, headers=headers)
 
 
-async def _request_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestError)
-    return error_response(exc.status, exc.code, str(exc))
-
-
-async def _dropbox_error(request: Request, exc: Exception) -> JSONResponse:
-    """Dropbox failed a call made for this request: 503 while unavailable, else 502."""
-    assert isinstance(exc, DropboxError)
-    status = 503 if isinstance(exc, DropboxUnavailable) else 502
-    return error_response(status, exc.code, str(exc))
-
-
-async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
-    """The store cannot answer now (busy, full): 503 with when to try again, never 500."""
-    assert isinstance(exc, Unavailable)
-    log.warning("answering 503 %s: %s", exc.code, exc, extra={"event": "unavailable"})
-    response = error_response(exc.status, exc.code, str(exc))
-    response.headers["Retry-After"] = str(exc.retry_after)
+async def _unposted_error(request: Request, exc: Exception) -> JSONResponse:
+    """One of the service's errors, as its row in ``app.errors.ANSWERS`` says."""
+    assert isinstance(exc, UnpostedError)
+    found = answer(exc)
+    if found.status is None:
+        raise exc  # a fatal error never answers as such: the server's 500 handler does
+    response = error_response(found.status, found.code, str(exc))
+    if found.retry_after is not None:  # the store cannot answer now (busy, full): never 500
+        log.warning("answering 503 %s: %s", found.code, exc, extra={"event": "unavailable"})
+        response.headers["Retry-After"] = str(found.retry_after)
     return response
 
 
@@ -100,9 +93,7 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(RequestError, _request_error)
-    app.add_exception_handler(DropboxError, _dropbox_error)
-    app.add_exception_handler(Unavailable, _unavailable)
+    app.add_exception_handler(UnpostedError, _unposted_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unexpected)

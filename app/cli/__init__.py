@@ -3,8 +3,9 @@
 ``app.cli.service`` runs the service (``serve``, ``sync``, ``demo``, ``migrate-store``);
 ``app.cli.channel`` has the commands a running service can answer, written once over
 ``app.cli.operations.Operations``. Errors become a one-line reason on stderr and a
-non-zero exit code in exactly one place, ``main``. Log lines go to stderr, at WARNING
-and above unless ``-v`` (INFO) or ``-vv`` (DEBUG); stdout holds only results.
+non-zero exit code in exactly one place, ``main`` (the service's errors by their row in
+``app.errors.ANSWERS``). Log lines go to stderr, at WARNING and above unless ``-v``
+(INFO) or ``-vv`` (DEBUG); stdout holds only results.
 
 Where a channel command acts: with ``UNPOSTED_URL`` and ``UNPOSTED_TOKEN`` set (or
 ``--url`` and ``--token``), over HTTP on the service there (``app.cli.remote``), never
@@ -38,9 +39,8 @@ from app.cli.local import LocalState
 from app.cli.operations import LocalOperations, Operations
 from app.cli.output import Output
 from app.cli.remote import RemoteOperations
-from app.errors import ConfigError, DatabaseRefused, InvalidInput, UnpostedError
+from app.errors import ConfigError, UnpostedError, answer
 from app.log import setup_logging
-from app.state_dir import StateDirError
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
 _LEVELS = ("WARNING", "INFO", "DEBUG")
@@ -110,16 +110,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.log_level = _LEVELS[min(getattr(args, "verbose", 0), 2)]
     try:
         return _COMMANDS[args.command](args)
-    except ConfigError as exc:
-        return _fail(f"configuration: {exc}", 2)
-    except (StateDirError, DatabaseRefused) as exc:
-        return _fail(str(exc), 2)
     except UnreachableError as exc:
         return _fail(f"the service did not answer: {exc.message}", 1)
     except UnpostedClientError as exc:
         return _fail(f"{exc.message} ({exc.status} {exc.code})", 2 if exc.status == 401 else 1)
-    except (UnpostedError, InvalidInput) as exc:
-        return _fail(str(exc), 1)
+    except UnpostedError as exc:  # its exit code from app.errors.ANSWERS
+        reason = f"configuration: {exc}" if isinstance(exc, ConfigError) else str(exc)
+        return _fail(reason, answer(exc).exit_code)
     except sqlite3.OperationalError as exc:
         return _fail(_database_problem(exc), 1)
     except OSError as exc:

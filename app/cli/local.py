@@ -10,13 +10,13 @@ import os
 import threading
 import time
 
-from app.config import check_credentials, load_config
+from app.configuration.environment import Settings, load_settings
+from app.configuration.file import check_credentials, load_config
 from app.dropbox.client import DropboxClient
 from app.errors import ConfigError, InvalidInput, UnpostedError
 from app.log import setup_logging
 from app.metrics import Metrics
 from app.services.disk_cache import DiskCache
-from app.settings import Settings, load_settings
 from app.state_dir import StateDir
 from app.sync.fingerprints import Fingerprinter
 from state import open_store

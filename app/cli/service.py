@@ -8,21 +8,24 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
+import uvicorn
+
 from app.api.access import check_tokens
 from app.cli.local import LocalState, command_settings
 from app.cli.output import Output, Progress
-from app.config import load_config
+from app.configuration.environment import Settings
+from app.configuration.file import load_config
 from app.errors import ConfigError
 from app.main import create_app
-from app.settings import Settings
 from app.state_dir import StateDir
 from app.sync.catch_up import CatchUp
-from app.threaded_server import listen, serve_in_foreground
+from emulator.runner import listen
 from state import open_store
 from state.changes import FileKinds
 
@@ -52,6 +55,18 @@ def serve(args: argparse.Namespace) -> int:
         listener = listen(args.host, args.port)  # a port in use: one line, nothing started
         started = serve_in_foreground(app, listener)
     return 0 if started else _STARTUP_FAILURE
+
+
+def serve_in_foreground(app: Any, listener: socket.socket) -> bool:
+    """Serve until SIGINT or SIGTERM; False when the app never started (as uvicorn.run)."""
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None))
+    try:
+        server.run(sockets=[listener])
+    except KeyboardInterrupt:
+        pass  # uvicorn re-raises the Ctrl-C it stopped for, once it has stopped
+    finally:
+        listener.close()
+    return server.started
 
 
 def _held(settings: Settings, command: str) -> AbstractContextManager[object]:

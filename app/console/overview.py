@@ -18,7 +18,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from app.api.deps import ConfigDep, LanesDep, StoreDep, WorkersDep
-from app.config import Config
+from app.configuration.file import Config
 from app.console.pages import ConsoleRoute, render
 from app.console.viewer import Viewer, ViewerDep
 from app.sync.worker import SyncWorker

@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from app.console.viewer import Forbidden, SignInRequired, Viewer
-from app.errors import DropboxError, DropboxUnavailable, RequestError, Unavailable
+from app.errors import DropboxError, UnpostedError, answer
 
 log = logging.getLogger(__name__)
 HEADERS = {
@@ -123,7 +123,7 @@ class ConsoleRoute(APIRoute):
                 return await handler(request)
             except SignInRequired as missing:
                 return see_other(sign_in_page_for(missing.next))
-            except (RequestError, Unavailable, DropboxError, HTTPException) as exc:
+            except (UnpostedError, HTTPException) as exc:
                 return error_page(request, *_status_and_message(exc))
             except RequestValidationError as exc:
                 return error_page(request, 422, _invalid(exc))
@@ -141,12 +141,12 @@ def _status_and_message(exc: Exception) -> tuple[int, str]:
         return 403, str(exc)
     if isinstance(exc, HTTPException):
         return exc.status_code, str(exc.detail)
-    if isinstance(exc, RequestError | Unavailable):
-        return exc.status, str(exc)
-    if isinstance(exc, DropboxUnavailable):
-        return 503, "Dropbox did not answer in time; try again shortly"
-    log.warning("console: dropbox error: %s", exc)
-    return 502, "Dropbox refused a call made for this page"
+    found = answer(exc)
+    if found.status is None:
+        raise exc  # fatal: not a page, the server's 500
+    if isinstance(exc, DropboxError) and found.status != 503:
+        log.warning("console: dropbox error: %s", exc)
+    return found.status, found.page or str(exc)
 
 
 def _invalid(exc: RequestValidationError) -> str:

@@ -19,7 +19,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 
 from app.api.access import Caller, Tokens
-from app.config import Config
+from app.configuration.file import Config
 from app.console.session import COOKIE, Session, Sessions
 from app.lanes import Lanes
 from state.store import ConsoleSessions

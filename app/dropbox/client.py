@@ -29,6 +29,7 @@ from dropbox import stone_serializers
 from dropbox.dropbox_client import RouteErrorResult
 from pydantic import SecretStr
 
+from app.configuration.environment import Settings
 from app.dropbox.listing import decode_page
 from app.dropbox.transport import base_url_session
 from app.errors import (
@@ -38,9 +39,9 @@ from app.errors import (
     DropboxUnavailable,
     FileNotFound,
     FolderNotFound,
+    answer,
 )
 from app.metrics import Metrics
-from app.settings import Settings
 from state.changes import Page
 from state.hashing import ContentHasher
 
@@ -269,7 +270,7 @@ class DropboxClient:
                     "dropbox %s failed: %s",
                     route,
                     error,
-                    extra={"event": "dropbox_error", "route": route, "code": error.code},
+                    extra={"event": "dropbox_error", "route": route, "code": answer(error).code},
                 )
                 raise error from exc
             attempt += 1

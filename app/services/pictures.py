@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Protocol
 
-from app.config import Config
+from app.configuration.file import Config
 from app.dropbox.client import Thumbnail, ThumbnailSize
 from app.lanes import Lanes
 from app.services.captions import Captions

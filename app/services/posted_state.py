@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Protocol
 
-from app.config import Config
+from app.configuration.file import Config
 from app.dropbox.client import DownloadedHashes, DropboxClient
 from app.errors import ConfigError, FileNotFound, NotReady
 from app.metrics import Metrics

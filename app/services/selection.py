@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from app.config import Config
+from app.configuration.file import Config
 from app.dropbox.client import DropboxClient
 from app.errors import (
     ArchiveNotAllowed,
@@ -25,6 +25,7 @@ from app.errors import (
     InvalidInput,
     NotReady,
     UnpostedError,
+    answer,
 )
 from app.lanes import Lanes
 from app.metrics import Metrics
@@ -141,7 +142,7 @@ class SelectionService:
             )
             link = await self._link(channel, selection) if options.link else None
         except UnpostedError as exc:
-            self._finish(channel, started, exc.code, None, level)
+            self._finish(channel, started, answer(exc).code, None, level)
             raise
         self._finish(channel, started, _outcome(selection, options), selection, level)
         return Offer(selection, link)
@@ -265,9 +266,10 @@ class SelectionService:
                     await self._after_the_move(library, content_hash, path, destinations[0])
         except (DropboxError, NotReady) as exc:  # NotReady: the catalog is being listed afresh
             self._metrics.archive_failures.inc()
+            code = answer(exc).code
             log.warning("archiving %s failed: %s", content_hash, exc,
-                        extra={"event": "archive_failed", "code": exc.code})  # fmt: skip
-            problem = f"the post is recorded, but moving it to the archive failed ({exc.code})"
+                        extra={"event": "archive_failed", "code": code})  # fmt: skip
+            problem = f"the post is recorded, but moving it to the archive failed ({code})"
             return (destinations[0] if destinations else None), problem
         finally:
             if destinations:  # even after a failure half-way, the catalog should follow

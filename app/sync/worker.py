@@ -34,10 +34,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from app.configuration.environment import Settings
 from app.dropbox.client import DropboxClient
 from app.errors import CursorReset, DropboxError, UnpostedError
 from app.metrics import Metrics
-from app.settings import Settings
 from app.sync.catch_up import CatchUp, CatchUpSummary
 from app.sync.pending import resolve_pending
 from state.store import CatalogSync

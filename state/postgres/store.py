@@ -148,7 +148,7 @@ class PostgresStore(NearRole, SessionRole):
         if found is None and leases.reclaim_in(db, channel, now, RECLAIM_AT_SELECTION):
             found = selection.choose(db, channel.id, library_id, policy, self._rng)
         if found is None and turns_cycle(
-            locked.exhausted, 0, leases.count_running(db, channel.id),
+            locked.exhausted, leases.count_running(db, channel.id),
             selection.library_images(db, library_id), waiting.any_waiting(db, channel.id),
         ):  # fmt: skip
             channel = _new_cycle(db, channel)

@@ -269,14 +269,14 @@ class SqliteStore(SessionRecords):
         expired = running - leases.count_active(db, channel.id, now)
         awaiting = waiting.any_waiting(db, channel.id)
         turns = turns_cycle(
-            exhausted, 0, running - expired, selection.library_images(db, library_id), awaiting
+            exhausted, running - expired, selection.library_images(db, library_id), awaiting
         )
         if (expired or turns) and not writable:
             raise _NeedsWriter
         if expired and leases.reclaim(db, now, RECLAIM_AT_SELECTION):
             found = selection.choose(db, channel.id, policy, self._rng)
         if found is None and turns_cycle(
-            exhausted, 0, leases.count_running(db, channel.id),
+            exhausted, leases.count_running(db, channel.id),
             selection.library_images(db, library_id), awaiting,
         ):  # fmt: skip
             channel = _new_cycle(db, channel)

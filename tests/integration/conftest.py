@@ -17,13 +17,13 @@ import pytest
 from fastapi import FastAPI
 
 from app.api.throttle import Throttle
+from app.configuration.environment import Settings
 from app.dropbox.client import RetryPolicy
 from app.main import create_app
 from app.runtime import Runtime
-from app.settings import Settings
 from app.sync.worker import SyncWorker
-from app.threaded_server import ThreadedServer
 from emulator import Emulator, EmulatorServer
+from emulator.runner import ThreadedServer
 from state.postgres import PostgresStore
 from tests.conftest import API_TOKEN, MakeSettings
 from tests.contract.conftest import CHANNELS, LIBRARIES

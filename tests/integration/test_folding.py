@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from app.config import load_config
+from app.configuration.environment import Settings
+from app.configuration.file import load_config
 from app.errors import ConfigError
-from app.settings import Settings
 from emulator import Emulator, content_hash
 from tests.integration.conftest import StartService
 

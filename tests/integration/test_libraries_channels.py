@@ -252,9 +252,9 @@ def test_a_library_whose_folder_changes_in_the_file_is_relisted(
 def test_a_bad_file_is_refused_with_one_line_naming_the_table_and_key(
     tmp_path: Path, config: str, named: str
 ) -> None:
-    from app.config import load_config
+    from app.configuration.environment import Settings
+    from app.configuration.file import load_config
     from app.errors import ConfigError
-    from app.settings import Settings
 
     path = tmp_path / "bad.toml"
     path.write_text(config)
@@ -266,9 +266,9 @@ def test_a_bad_file_is_refused_with_one_line_naming_the_table_and_key(
 
 
 def test_a_file_and_a_folder_variable_together_are_refused(tmp_path: Path) -> None:
-    from app.config import load_config
+    from app.configuration.environment import Settings
+    from app.configuration.file import load_config
     from app.errors import ConfigError
-    from app.settings import Settings
 
     path = tmp_path / "unposted.toml"
     path.write_text(CONFIG)
@@ -449,9 +449,9 @@ def test_archive_true_gives_a_shared_channel_the_right(emulator: Emulator, start
 def test_an_archive_that_is_not_true_or_false_is_refused_with_one_line(
     tmp_path: Path, value: str
 ) -> None:
-    from app.config import load_config
+    from app.configuration.environment import Settings
+    from app.configuration.file import load_config
     from app.errors import ConfigError
-    from app.settings import Settings
 
     path = tmp_path / "unposted.toml"
     path.write_text(CONFIG.replace('api_token_env = "TELE_TOKEN"',
@@ -465,8 +465,8 @@ def test_an_archive_that_is_not_true_or_false_is_refused_with_one_line(
 
 
 def test_the_defaults_follow_how_many_channels_share_a_library(tmp_path: Path) -> None:
-    from app.config import load_config
-    from app.settings import Settings
+    from app.configuration.environment import Settings
+    from app.configuration.file import load_config
 
     path = tmp_path / "unposted.toml"
     path.write_text(CONFIG)

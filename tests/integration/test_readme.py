@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from app.cli import _COMMANDS
-from app.settings import Settings
+from app.configuration.environment import Settings
 from emulator import Emulator
 from tests.conftest import API_TOKEN
 from tests.integration.conftest import Service, StartService

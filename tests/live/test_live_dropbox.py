@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from app.configuration.environment import Settings
 from app.dropbox.client import DropboxClient
-from app.settings import Settings
 from app.sync.catch_up import CatchUp
 from state.changes import FileKinds
 from state.store import LibraryDef, SelectRequest

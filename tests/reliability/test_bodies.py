@@ -33,8 +33,8 @@ import pytest
 from app.api.routes.posted import IMPORT_LIMIT_BYTES
 from app.api.routes.webhook import MAX_BODY_BYTES
 from app.main import create_app
-from app.threaded_server import ThreadedServer
 from emulator import Emulator, EmulatorServer, signature
+from emulator.runner import ThreadedServer
 from tests.conftest import API_TOKEN, MakeSettings
 from tests.integration.conftest import FAST_RETRY, Service, StartService
 from tests.reliability.ledger import Ledger

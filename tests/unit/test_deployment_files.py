@@ -20,8 +20,8 @@ from check_jsonschema.builtin_schemas import vendor
 from dotenv import dotenv_values
 from jsonschema.validators import validator_for
 
-from app.config import check_credentials, load_config
-from app.settings import Settings
+from app.configuration.environment import Settings
+from app.configuration.file import check_credentials, load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from app.config import check_credentials, load_config
+from app.configuration.environment import Settings, load_settings
+from app.configuration.file import check_credentials, load_config
 from app.errors import ConfigError
-from app.settings import Settings, load_settings
 from state.postgres.connection import where
 from tests.conftest import MakeSettings
 

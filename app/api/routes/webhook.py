@@ -19,8 +19,8 @@ from app.api.body import BodyTooLarge, accepts_body
 from app.api.deps import InboxesDep, MetricsDep, SettingsDep
 from app.api.errors import error_response
 from app.api.replies import WebhookReply
-from app.errors import RequestError
-from app.settings import Settings
+from app.configuration.environment import Settings
+from app.errors import RequestError, answer
 from webhooks.inbox import Inbox
 from webhooks.notification import NotANotification, parse_notification
 from webhooks.signature import HEADER, is_signed
@@ -93,9 +93,10 @@ async def _read_body(request: Request) -> bytes:
     except BodyTooLarge as exc:
         log.warning("webhook body over %d bytes refused", MAX_BODY_BYTES,
                     extra={"event": "webhook_too_large"})  # fmt: skip
-        raise Refused(413, exc.code, "too_large", str(exc)) from exc
+        raise Refused(413, answer(exc).code, "too_large", str(exc)) from exc
     except RequestError as exc:  # the body did not arrive in time
-        raise Refused(exc.status, exc.code, "invalid", str(exc)) from exc
+        found = answer(exc)
+        raise Refused(found.status or 400, found.code, "invalid", str(exc)) from exc
 
 
 def _check_signature(settings: Settings, body: bytes, offered: str | None) -> None:

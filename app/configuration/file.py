@@ -37,8 +37,8 @@ from typing import Any, get_args
 
 from pydantic import SecretStr
 
+from app.configuration.environment import SelectPolicy, Settings, credential_problem, dropbox_path
 from app.errors import ConfigError
-from app.settings import SelectPolicy, Settings, credential_problem, dropbox_path
 from state.casefold import fold
 from state.similarity import DEFAULT_DISTANCE, MAX_DISTANCE
 from state.store import ChannelDef, LibraryDef, NearDuplicateChoice, WhenExhausted
@@ -49,7 +49,7 @@ _MAX_LEASE_SECONDS = 86_400
 
 
 @dataclass(frozen=True)
-class Library:
+class LibraryConfig:
     spec: LibraryDef
     refresh_token: SecretStr | None  # None: the service's own credentials
 
@@ -59,7 +59,7 @@ class Library:
 
 
 @dataclass(frozen=True)
-class Channel:
+class ChannelConfig:
     """``archive``: whether the channel's own token may move a posted picture out of the
     library (every sibling channel loses it); the operator's token always may."""
 
@@ -82,8 +82,8 @@ class Channel:
 
 @dataclass(frozen=True)
 class Config:
-    libraries: dict[str, Library]
-    channels: dict[str, Channel]
+    libraries: dict[str, LibraryConfig]
+    channels: dict[str, ChannelConfig]
     file: Path | None = None
 
     def default_channel(self) -> str | None:
@@ -92,7 +92,7 @@ class Config:
             return DEFAULT
         return next(iter(self.channels)) if len(self.channels) == 1 else None
 
-    def channels_of(self, library: str) -> list[Channel]:
+    def channels_of(self, library: str) -> list[ChannelConfig]:
         return [channel for channel in self.channels.values() if channel.library == library]
 
 
@@ -128,8 +128,8 @@ def _from_environment(settings: Settings) -> Config:
         DEFAULT, DEFAULT, settings.select_policy, "stop", settings.lease_seconds,
         await_fingerprints=settings.near_duplicate_hashing,
     )  # fmt: skip
-    only = Channel(channel, None, archive=True)  # its library's only channel
-    config = Config({DEFAULT: Library(library, None)}, {DEFAULT: only})
+    only = ChannelConfig(channel, None, archive=True)  # its library's only channel
+    config = Config({DEFAULT: LibraryConfig(library, None)}, {DEFAULT: only})
     check_archive(config, settings.archive_folder)
     return config
 
@@ -193,7 +193,7 @@ class _FileReader:
                 raise self._error(f"{kind}.{name}", "", "must be a table")
         return tables
 
-    def _library(self, name: str, table: dict[str, Any]) -> Library:
+    def _library(self, name: str, table: dict[str, Any]) -> LibraryConfig:
         where = f"libraries.{name}"
         self._keys(table, where, {"folder", "recursive", "refresh_token_env"})
         folder = self._value(table, where, "folder", str, None)
@@ -208,11 +208,11 @@ class _FileReader:
         if problem is not None:
             raise self._error(where, "refresh_token_env", f"the variable {variable} {problem}")
         account = f"env:{variable}" if variable else DEFAULT
-        return Library(LibraryDef(name, folder or "", recursive, account), token)
+        return LibraryConfig(LibraryDef(name, folder or "", recursive, account), token)
 
     def _channel(
-        self, name: str, table: dict[str, Any], libraries: dict[str, Library], alone: bool
-    ) -> Channel:
+        self, name: str, table: dict[str, Any], libraries: dict[str, LibraryConfig], alone: bool
+    ) -> ChannelConfig:
         """``alone``: no other channel draws from its library (archiving's default)."""
         where = f"channels.{name}"
         self._keys(table, where, {"library", "policy", "when_exhausted", "lease_seconds",
@@ -236,9 +236,9 @@ class _FileReader:
         # Nothing is fingerprinted without hashing: then no channel holds a picture back.
         waits = self._settings.near_duplicate_hashing
         spec = ChannelDef(name, library, policy, exhausted, lease, near, distance, waits)
-        return Channel(spec, token, archive)
+        return ChannelConfig(spec, token, archive)
 
-    def _distinct_folders(self, libraries: dict[str, Library]) -> None:
+    def _distinct_folders(self, libraries: dict[str, LibraryConfig]) -> None:
         seen: dict[tuple[str, str], str] = {}
         for library in libraries.values():
             key = (library.spec.account, fold(library.spec.folder))
