@@ -30,15 +30,18 @@ from state.errors import (
 )
 from state.hashing import BLOCK_SIZE
 from state.matching import ImageMatch
-from state.postgres import browse, catalog, holds, leases, posted, queue, selection, sync, waiting
+from state.postgres import catalog, grants, posted_bulk, queue, selection, sync, waiting
 from state.postgres.connection import Db, open_pool, where
 from state.postgres.define import define
 from state.postgres.near_duplicates import NearRole
+from state.postgres.ops import tx
 from state.postgres.reports import channel_status, library_status
 from state.postgres.schema import migrate
 from state.postgres.sessions import SessionRole
 from state.postgres.turns import Turns
 from state.rules import iso, new_lease_id, turns_cycle
+from state.sql import browse, holds, leasable, leases, posted
+from state.sql.files import FileRow
 from state.store import (
     ChannelDef,
     ChannelStatus,
@@ -131,7 +134,9 @@ class PostgresStore(NearRole, SessionRole):
         channel, now, posted_at = locked.channel, self._clock(), None
         if request.name is not None:
             file = selection.file_by_name(db, locked.library_id, request.name)
-            posted_at = selection.check_leasable(db, channel, str(file[8]), request.name, now)
+            posted_at = leasable.check_leasable(
+                tx(db), channel, file.content_hash, request.name, now
+            )
         else:
             file = self._choose(db, locked, now)
         lease = None
@@ -139,31 +144,31 @@ class PostgresStore(NearRole, SessionRole):
             lease_id = new_lease_id()
             expires_at = now + request.lease_seconds
             lease = Lease(id=lease_id, expires_at=iso(expires_at))
-            leases.grant(db, channel.id, str(file[8]), lease_id, expires_at)
+            grants.grant(db, channel.id, file.content_hash, lease_id, expires_at)
         return selection.describe(db, file, lease, posted_at, channel.id)
 
-    def _choose(self, db: Db, locked: queue.Locked, now: float) -> selection.FileRow:
+    def _choose(self, db: Db, locked: queue.Locked, now: float) -> FileRow:
         channel, policy, library_id = locked.channel, locked.policy, locked.library_id
         found = selection.choose(db, channel.id, library_id, policy, self._rng)
-        if found is None and leases.reclaim_in(db, channel, now, RECLAIM_AT_SELECTION):
+        if found is None and grants.reclaim_in(db, channel, now, RECLAIM_AT_SELECTION):
             found = selection.choose(db, channel.id, library_id, policy, self._rng)
         if found is None and turns_cycle(
-            locked.exhausted, 0, leases.count_running(db, channel.id),
-            selection.library_images(db, library_id), waiting.any_waiting(db, channel.id),
+            locked.exhausted, 0, leases.count_running(tx(db), channel.id),
+            leasable.library_images(tx(db), library_id), waiting.any_waiting(db, channel.id),
         ):  # fmt: skip
             channel = _new_cycle(db, channel)
             found = selection.choose(db, channel.id, library_id, policy, self._rng)
         if found is None:
-            raise selection.nothing_to_choose(db, library_id, channel.id, now)
+            raise leasable.nothing_to_choose(tx(db), library_id, channel.id, now)
         return found
 
     def release(self, channel: str, lease_id: str) -> None:
         def release(db: Db) -> None:
             locked = queue.lock_channel(db, channel)
-            lease = leases.find_in(db, locked.channel.id, lease_id)
+            lease = leases.find_in(tx(db), locked.channel.id, lease_id)
             if lease.ended is not None:
                 raise LeaseNotFound(f"No such lease: {lease_id} (it ended: {lease.ended})")
-            leases.end(db, lease, "released", self._clock(), locked.channel)
+            leases.end(tx(db), lease, "released", self._clock(), locked.channel)
 
         self._run(release)
 
@@ -171,17 +176,17 @@ class PostgresStore(NearRole, SessionRole):
         now = self._clock()
 
         def renew(db: Db) -> LeaseInfo:
-            lease = leases.find_in(db, queue.lock_channel(db, channel).channel.id, lease_id)
+            lease = leases.find_in(tx(db), queue.lock_channel(db, channel).channel.id, lease_id)
             state = lease.state(now)
             if state != "active":
                 raise LeaseExpired(f"lease {lease_id} is {state}; select the image again")
-            leases.extend(db, lease, now + seconds)
+            leases.extend(tx(db), lease, now + seconds)
             return _info(channel, replace(lease, expires_at=now + seconds), now)
 
         return self._run(renew)
 
     def lease_info(self, channel: str, lease_id: str) -> LeaseInfo:
-        lease = self._read(lambda db: leases.find_in(db, _channel_id(db, channel), lease_id))
+        lease = self._read(lambda db: leases.find_in(tx(db), _channel_id(db, channel), lease_id))
         return _info(channel, lease, self._clock())
 
     def mark_posted(
@@ -193,7 +198,7 @@ class PostgresStore(NearRole, SessionRole):
             locked = queue.lock_channel(db, channel)
             row = locked.channel
             named = _named_lease(db, row, lease_id, content_hash, now)
-            posted_at, known = posted.record(db, row, content_hash, sha256, now, iso(now))
+            posted_at, known = posted.record(tx(db), row, content_hash, sha256, now, iso(now))
             return PostedRecord(content_hash, posted_at, known, row.cycle, named)
 
         return self._run(mark)
@@ -214,22 +219,22 @@ class PostgresStore(NearRole, SessionRole):
     def reclaim_expired(self, limit: int) -> int:
         """Channel by channel, each in its own transaction holding that channel's lock."""
         now = self._clock()
-        due = self._run(lambda db: leases.expired_channels(db, now, limit))
+        due = self._run(lambda db: grants.expired_channels(db, now, limit))
         reclaimed = 0
         for channel_id in due:
             reclaimed += self._run(partial(_reclaim, channel_id=channel_id, now=now, limit=limit))
-        self._run(lambda db: leases.prune(db, now, limit))
+        self._run(lambda db: leases.prune(tx(db), now, limit))
         return reclaimed
 
     # -- posted state ---------------------------------------------------------------
     def export_posted(self, channel: str) -> PostedExport:
-        return self._run(lambda db: posted.export(db, _channel_id(db, channel)))
+        return self._run(lambda db: posted.export(tx(db), _channel_id(db, channel)))
 
     def reset_posted(self, channel: str) -> PostedExport:
         def reset(db: Db) -> PostedExport:
             library_id = sync.lock_library_of(db, channel)
             queue.lock_channels_of(db, library_id)
-            return posted.reset(db, _channel_row(db, channel), library_id)
+            return posted_bulk.reset(db, _channel_row(db, channel), library_id)
 
         return self._run(reset)
 
@@ -242,7 +247,7 @@ class PostgresStore(NearRole, SessionRole):
             library_id = sync.lock_library_of(db, channel)
             channels = {c.id: c for c in queue.lock_channels_of(db, library_id)}
             row = channels[_channel_id(db, channel)]
-            posted.import_legacy(db, row, matches, unresolved, now, iso(now))
+            posted_bulk.import_legacy(db, row, matches, unresolved, now, iso(now))
             catalog.settle_pending(db, library_id)
 
         self._run(record)
@@ -302,7 +307,7 @@ class PostgresStore(NearRole, SessionRole):
     # -- browsing -------------------------------------------------------------------
     def images(self, channel: str, query: ImageQuery) -> ImagePage:
         now = self._clock()
-        return self._run(lambda db: browse.images(db, *sync.located(db, channel), query, now))
+        return self._run(lambda db: browse.images(tx(db), *sync.located(db, channel), query, now))
 
     def find_images(self, channel: str, reference: str) -> tuple[ImageMatch, ...]:
         def find(db: Db) -> tuple[ImageMatch, ...]:
@@ -321,7 +326,7 @@ class PostgresStore(NearRole, SessionRole):
     def history(self, channel: str, after: str | None, limit: int) -> HistoryPage:
         now = self._clock()
         return self._run(
-            lambda db: browse.history(db, *sync.located(db, channel), after, limit, now)
+            lambda db: browse.history(tx(db), *sync.located(db, channel), after, limit, now)
         )
 
     def image(self, channel: str, content_hash: str) -> ImageDetail:
@@ -329,22 +334,24 @@ class PostgresStore(NearRole, SessionRole):
 
         def look(db: Db) -> ImageDetail:
             row, library_id = sync.located(db, channel)
-            found = browse.item(db, row, library_id, content_hash, now)
+            found = browse.item(tx(db), row, library_id, content_hash, now)
             if found is None:
                 raise ImageNotFound(f"no image with content hash {content_hash} in {channel}")
-            return browse.detail(db, row, channel, library_id, found, now)
+            return browse.detail(tx(db), row, channel, library_id, found, now)
 
         return self._run(look)
 
     def hold(self, channel: str, content_hash: str) -> str:
         stamp = iso(self._clock())
         return self._run(
-            lambda db: holds.hold(db, queue.lock_channel(db, channel).channel, content_hash, stamp)
+            lambda db: holds.hold(
+                tx(db), queue.lock_channel(db, channel).channel, content_hash, stamp
+            )
         )
 
     def unhold(self, channel: str, content_hash: str) -> bool:
         return self._run(
-            lambda db: holds.unhold(db, queue.lock_channel(db, channel).channel, content_hash)
+            lambda db: holds.unhold(tx(db), queue.lock_channel(db, channel).channel, content_hash)
         )
 
 
@@ -363,7 +370,7 @@ def _reclaim(db: Db, channel_id: int, now: float, limit: int) -> int:
     row = db.execute(
         "SELECT id, cycle FROM channels WHERE id = %s FOR UPDATE", (channel_id,)
     ).fetchone()
-    return 0 if row is None else leases.reclaim_in(db, queue.Channel(*row), now, limit)
+    return 0 if row is None else grants.reclaim_in(db, queue.Channel(*row), now, limit)
 
 
 def _named_lease(
@@ -372,14 +379,14 @@ def _named_lease(
     """What the lease named with a post was when the post came."""
     if lease_id is None:
         return None
-    lease = leases.find(db, lease_id)
+    lease = leases.find(tx(db), lease_id)
     if lease is None or lease.channel_id != channel.id:
         return "not_found"
     if lease.content_hash != content_hash:
         raise InvalidInput(f"lease {lease_id} holds another image, not {content_hash}")
     state = lease.state(now)
     if state == "expired" and lease.ended is None:
-        leases.end(db, lease, "expired", now, channel)
+        leases.end(tx(db), lease, "expired", now, channel)
     return state
 
 

@@ -20,7 +20,7 @@ from psycopg_pool import ConnectionPool
 
 from state.changes import Operation
 from state.errors import StoreBusy, UnknownName
-from state.postgres import catalog, posted, queue
+from state.postgres import catalog, posted_bulk, queue
 from state.postgres.connection import BULK_PLANS, Db, read, transaction
 from state.postgres.define import from_scratch
 from state.postgres.turns import CHANNEL, Turns
@@ -236,7 +236,7 @@ class SyncRole(Connected):
                 (library_id, content_hash),
             )
             for channel in queue.lock_channels_of(db, library_id):
-                posted.resolve(db, channel, content_hash, sha256, now)
+                posted_bulk.resolve(db, channel, content_hash, sha256, now)
                 queue.restore(db, channel, content_hash)
             catalog.settle_pending(db, library_id)
 

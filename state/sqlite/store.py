@@ -31,10 +31,12 @@ from state.hashing import BLOCK_SIZE
 from state.matching import ImageMatch
 from state.rules import iso, new_lease_id, turns_cycle
 from state.similarity import Fingerprint
-from state.sqlite import browse, catalog, holds, leases, near, posted, queue, selection, waiting
+from state.sql import browse, files, holds, leasable, leases, posted
+from state.sqlite import catalog, grants, near, posted_bulk, queue, selection, waiting
 from state.sqlite.connections import Connections, Trace
 from state.sqlite.define import define, from_scratch
 from state.sqlite.lookup import where_in
+from state.sqlite.ops import tx
 from state.sqlite.reports import channel_status, library_status
 from state.sqlite.sessions import SessionRecords
 from state.store import (
@@ -209,7 +211,7 @@ class SqliteStore(SessionRecords):
                 (library_id, content_hash),
             )
             for channel in queue.channels_of(db, library_id):
-                posted.resolve(db, channel, content_hash, sha256, now)
+                posted_bulk.resolve(db, channel, content_hash, sha256, now)
                 queue.restore(db, channel, content_hash)
             catalog.settle_pending(db, library_id)
 
@@ -239,18 +241,18 @@ class SqliteStore(SessionRecords):
         posted_at = None
         if request.name is not None:
             file = selection.file_by_name(db, library_id, request.name)
-            content_hash = str(file[8])
-            if not writable and selection.lease_ran_out(db, channel, content_hash, now):
+            content_hash = file.content_hash
+            if not writable and leasable.lease_ran_out(tx(db), channel, content_hash, now):
                 raise _NeedsWriter
-            posted_at = selection.check_leasable(db, channel, content_hash, request.name, now)
+            posted_at = leasable.check_leasable(tx(db), channel, content_hash, request.name, now)
         else:
             content_hash = self._choose(db, row, now, writable)
-            file = selection.representative(db, library_id, content_hash)
+            file = files.representative(tx(db), library_id, content_hash)
         lease = None
         if posted_at is None and not request.dry_run:
             lease_id = new_lease_id()
-            lease, expires_at = selection.new_lease(lease_id, now, request.lease_seconds)
-            leases.grant(db, channel.id, content_hash, lease_id, expires_at)
+            lease, expires_at = leasable.new_lease(lease_id, now, request.lease_seconds)
+            grants.grant(db, channel.id, content_hash, lease_id, expires_at)
         return selection.describe(db, file, lease, posted_at, channel.id)
 
     def _choose(self, db: sqlite3.Connection, row: _Selecting, now: float, writable: bool) -> str:
@@ -265,46 +267,46 @@ class SqliteStore(SessionRecords):
         found = selection.choose(db, channel.id, policy, self._rng, row.pool_size)
         if found is not None:
             return found
-        running = leases.count_running(db, channel.id)
-        expired = running - leases.count_active(db, channel.id, now)
+        running = leases.count_running(tx(db), channel.id)
+        expired = running - leases.count_active(tx(db), channel.id, now)
         awaiting = waiting.any_waiting(db, channel.id)
         turns = turns_cycle(
-            exhausted, 0, running - expired, selection.library_images(db, library_id), awaiting
+            exhausted, 0, running - expired, leasable.library_images(tx(db), library_id), awaiting
         )
         if (expired or turns) and not writable:
             raise _NeedsWriter
-        if expired and leases.reclaim(db, now, RECLAIM_AT_SELECTION):
+        if expired and grants.reclaim(db, now, RECLAIM_AT_SELECTION):
             found = selection.choose(db, channel.id, policy, self._rng)
         if found is None and turns_cycle(
-            exhausted, 0, leases.count_running(db, channel.id),
-            selection.library_images(db, library_id), awaiting,
+            exhausted, 0, leases.count_running(tx(db), channel.id),
+            leasable.library_images(tx(db), library_id), awaiting,
         ):  # fmt: skip
             channel = _new_cycle(db, channel)
             found = selection.choose(db, channel.id, policy, self._rng)
         if found is None:
-            raise selection.nothing_to_choose(db, library_id, channel.id, now)
+            raise leasable.nothing_to_choose(tx(db), library_id, channel.id, now)
         return found
 
     def release(self, channel: str, lease_id: str) -> None:
         with self._transaction() as db:
-            lease = leases.find_in(db, _channel(db, channel)[0].id, lease_id)
+            lease = leases.find_in(tx(db), _channel(db, channel)[0].id, lease_id)
             if lease.ended is not None:
                 raise LeaseNotFound(f"No such lease: {lease_id} (it ended: {lease.ended})")
-            leases.end(db, lease, "released", self._clock())
+            leases.end(tx(db), lease, "released", self._clock(), _channel(db, channel)[0])
 
     def renew(self, channel: str, lease_id: str, seconds: int) -> LeaseInfo:
         now = self._clock()
         with self._transaction() as db:
-            lease = leases.find_in(db, _channel(db, channel)[0].id, lease_id)
+            lease = leases.find_in(tx(db), _channel(db, channel)[0].id, lease_id)
             state = lease.state(now)
             if state != "active":
                 raise LeaseExpired(f"lease {lease_id} is {state}; select the image again")
-            leases.extend(db, lease, now + seconds)
+            leases.extend(tx(db), lease, now + seconds)
             return _info(channel, replace(lease, expires_at=now + seconds), now)
 
     def lease_info(self, channel: str, lease_id: str) -> LeaseInfo:
         with self._read() as db:
-            lease = leases.find_in(db, _channel(db, channel)[0].id, lease_id)
+            lease = leases.find_in(tx(db), _channel(db, channel)[0].id, lease_id)
         return _info(channel, lease, self._clock())
 
     def mark_posted(
@@ -314,7 +316,9 @@ class SqliteStore(SessionRecords):
         with self._transaction() as db:
             row, _ = _channel(db, channel)
             named = self._named_lease(db, row.id, lease_id, content_hash, now)
-            posted_at, known_sha256 = posted.record(db, row, content_hash, sha256, now, iso(now))
+            posted_at, known_sha256 = posted.record(
+                tx(db), row, content_hash, sha256, now, iso(now)
+            )
             return PostedRecord(content_hash, posted_at, known_sha256, row.cycle, named)
 
     @staticmethod
@@ -324,14 +328,14 @@ class SqliteStore(SessionRecords):
         """What the lease named with a post was when the post came."""
         if lease_id is None:
             return None
-        lease = leases.find(db, lease_id)
+        lease = leases.find(tx(db), lease_id)
         if lease is None or lease.channel_id != channel_id:
             return "not_found"
         if lease.content_hash != content_hash:
             raise InvalidInput(f"lease {lease_id} holds another image, not {content_hash}")
         state = lease.state(now)
         if state == "expired" and lease.ended is None:
-            leases.end(db, lease, "expired", now)
+            leases.end(tx(db), lease, "expired", now, leases.channel_row(tx(db), channel_id))
         return state
 
     def archive_paths(self, library: str, content_hash: str) -> list[str]:
@@ -356,17 +360,17 @@ class SqliteStore(SessionRecords):
 
     def reclaim_expired(self, limit: int) -> int:
         with self._transaction() as db:
-            return leases.reclaim(db, self._clock(), limit)
+            return grants.reclaim(db, self._clock(), limit)
 
     # -- posted state ---------------------------------------------------------------
     def export_posted(self, channel: str) -> PostedExport:
         with self._read() as db:
-            return posted.export(db, _channel(db, channel)[0].id)
+            return posted.export(tx(db), _channel(db, channel)[0].id)
 
     def reset_posted(self, channel: str) -> PostedExport:
         with self._transaction() as db:
             row, library_id = _channel(db, channel)
-            return posted.reset(db, row, library_id)
+            return posted_bulk.reset(db, row, library_id)
 
     def import_posted(
         self, channel: str, matches: Sequence[LegacyMatch], unresolved: Sequence[str]
@@ -374,7 +378,7 @@ class SqliteStore(SessionRecords):
         now = self._clock()
         with self._transaction() as db:
             row, library_id = _channel(db, channel)
-            posted.import_legacy(db, row, matches, unresolved, now, iso(now))
+            posted_bulk.import_legacy(db, row, matches, unresolved, now, iso(now))
             catalog.hold_unchecked(db, library_id)
             catalog.settle_pending(db, library_id)
 
@@ -442,7 +446,7 @@ class SqliteStore(SessionRecords):
     # -- browsing: reads on a snapshot, beside any writer ------------------------------
     def images(self, channel: str, query: ImageQuery) -> ImagePage:
         with self._read() as db:
-            return browse.images(db, *_channel(db, channel), query, self._clock())
+            return browse.images(tx(db), *_channel(db, channel), query, self._clock())
 
     def find_images(self, channel: str, reference: str) -> tuple[ImageMatch, ...]:
         with self._read() as db:
@@ -457,24 +461,24 @@ class SqliteStore(SessionRecords):
 
     def history(self, channel: str, after: str | None, limit: int) -> HistoryPage:
         with self._read() as db:
-            return browse.history(db, *_channel(db, channel), after, limit, self._clock())
+            return browse.history(tx(db), *_channel(db, channel), after, limit, self._clock())
 
     def image(self, channel: str, content_hash: str) -> ImageDetail:
         now = self._clock()
         with self._read() as db:
             row, library_id = _channel(db, channel)
-            found = browse.item(db, row, library_id, content_hash, now)
+            found = browse.item(tx(db), row, library_id, content_hash, now)
             if found is None:
                 raise ImageNotFound(f"no image with content hash {content_hash} in {channel}")
-            return browse.detail(db, row, channel, library_id, found, now)
+            return browse.detail(tx(db), row, channel, library_id, found, now)
 
     def hold(self, channel: str, content_hash: str) -> str:
         with self._transaction() as db:
-            return holds.hold(db, _channel(db, channel)[0], content_hash, iso(self._clock()))
+            return holds.hold(tx(db), _channel(db, channel)[0], content_hash, iso(self._clock()))
 
     def unhold(self, channel: str, content_hash: str) -> bool:
         with self._transaction() as db:
-            return holds.unhold(db, _channel(db, channel)[0], content_hash)
+            return holds.unhold(tx(db), _channel(db, channel)[0], content_hash)
 
     # -- near-duplicates ---------------------------------------------------------------
     @contextmanager
