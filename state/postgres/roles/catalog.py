@@ -1,58 +1,43 @@
-"""The catch-up's role of the PostgreSQL store (``CatalogSync``), and what it shares.
-
-``Connected`` holds what every role needs: the pool, the server's printable name,
-the clock, and the two ways to run work (``_run``: one transaction; ``_read``: lone
-reads). ``SyncRole`` is the catch-up's side: listing state, batches of pages with
-their cursor, catch-up turns and requests (``state.postgres.turns``). Every write of
-a catch-up first locks the library's row and its channels' (``_fenced``), and is
-refused if another replica took the turn over meanwhile.
+"""The catch-up's side of the PostgreSQL store (``CatalogSync``): listing state, batches
+of pages with their cursor, catch-up turns and requests (``state.postgres.turns``).
+Every write of a catch-up first locks the library's row and its channels' (``_fenced``),
+and is refused if another replica took the turn over meanwhile.
 """
 
 from __future__ import annotations
 
 import logging
-import random
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, TypeVar
-
-from psycopg_pool import ConnectionPool
+from typing import Any
 
 from state.changes import Operation
-from state.errors import StoreBusy, UnknownName
-from state.postgres import catalog, posted_bulk, queue
-from state.postgres.connection import BULK_PLANS, Db, read, transaction
+from state.errors import (
+    StoreBusy,
+    UnknownName,
+)
+from state.postgres import (
+    catalog,
+    posted_bulk,
+    queue,
+)
+from state.postgres.connection import BULK_PLANS, Db
 from state.postgres.define import from_scratch
-from state.postgres.turns import CHANNEL, Turns
+from state.postgres.names import id_of_library, lock_library, remember_sha256
+from state.postgres.roles import Role
+from state.postgres.turns import CHANNEL
 from state.rules import iso
-from state.store import LargeImage, PageStats, Relisting, SyncState
+from state.store import (
+    LargeImage,
+    PageStats,
+    Relisting,
+    SyncState,
+)
 
-T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 
-class Connected:
-    """The pool, the server's name, the clock and the random source of one store."""
-
-    def __init__(
-        self,
-        pool: ConnectionPool[Db],
-        server: str,
-        clock: Callable[[], float],
-        rng: random.Random,
-    ) -> None:
-        self._pool, self.server, self._clock, self._rng = pool, server, clock, rng
-
-    def _run(self, work: Callable[[Db], T]) -> T:
-        return transaction(self._pool, self.server, work)
-
-    def _read(self, work: Callable[[Db], T]) -> T:
-        """Reads that need no snapshot of their own (one statement, or ids then rows)."""
-        return read(self._pool, self.server, work)
-
-
 ANALYZED = ("files", "images", "queue", "to_fingerprint")
-"""The tables a listing fills, analyzed when it ends and after many changes."""
 
 
 def analysis_due(images: int) -> int:
@@ -61,13 +46,7 @@ def analysis_due(images: int) -> int:
     return 1000 + images // 10
 
 
-class SyncRole(Connected):
-    """``CatalogSync`` on PostgreSQL; ``_turns`` is set by the store."""
-
-    _turns: Turns
-    _changed: dict[str, int]
-    """Files stored or removed by this store's catch-ups since it last analyzed."""
-
+class CatalogRole(Role):
     def sync_state(self, library: str) -> SyncState:
         def read(db: Db) -> Any:
             return db.execute(
@@ -241,56 +220,3 @@ class SyncRole(Connected):
             catalog.settle_pending(db, library_id)
 
         self._run(resolve)
-
-
-def id_of_library(db: Db, name: str) -> int:
-    row = db.execute("SELECT id FROM libraries WHERE name = %s", (name,)).fetchone()
-    if row is None:
-        raise UnknownName(f"no library {name!r}")
-    return int(row[0])
-
-
-def lock_library(db: Db, name: str) -> int:
-    """Lock the library's row until the transaction ends (before any channel's lock).
-
-    ``NO KEY UPDATE``, as every locker of a library's row takes it: lockers wait for each
-    other all the same, but not for the key-share lock that PostgreSQL's foreign-key check
-    takes on the library when a transaction updates its channel's row a second time (a
-    selection holding only its channel could otherwise deadlock with a catch-up).
-    """
-    row = db.execute(
-        "SELECT id FROM libraries WHERE name = %s FOR NO KEY UPDATE", (name,)
-    ).fetchone()
-    if row is None:
-        raise UnknownName(f"no library {name!r}")
-    return int(row[0])
-
-
-def lock_library_of(db: Db, channel: str) -> int:
-    """Lock the library a channel draws from (taken before any channel's lock)."""
-    row = db.execute(
-        "SELECT l.id FROM libraries AS l JOIN channels AS c ON c.library_id = l.id"
-        " WHERE c.name = %s FOR NO KEY UPDATE OF l",
-        (channel,),
-    ).fetchone()
-    if row is None:
-        raise UnknownName(f"no channel {channel!r}")
-    return int(row[0])
-
-
-def located(db: Db, name: str) -> tuple[queue.Channel, int]:
-    """The channel's row and its library's id."""
-    row = db.execute(
-        "SELECT id, cycle, library_id FROM channels WHERE name = %s", (name,)
-    ).fetchone()
-    if row is None:
-        raise UnknownName(f"no channel {name!r}")
-    return queue.Channel(row[0], row[1]), int(row[2])
-
-
-def remember_sha256(db: Db, content_hash: str, sha256: str) -> None:
-    db.execute(
-        "INSERT INTO sha256_by_content_hash (content_hash, sha256) VALUES (%s, %s)"
-        " ON CONFLICT (content_hash) DO UPDATE SET sha256 = excluded.sha256",
-        (content_hash, sha256),
-    )
