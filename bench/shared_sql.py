@@ -1,6 +1,7 @@
 """How much of the two stores' code is the same text, once the dialects are set aside.
 
-For each module name present in both ``state/sqlite/`` and ``state/postgres/``, the
+For each module path present in both ``state/sqlite/`` and ``state/postgres/`` (roles
+included), the
 lines of the one that reappear in the other once placeholders (``?``, ``:name``,
 ``%s``, ``%(name)s``, ``$1``), SQLite's ``INDEXED BY`` hints, the connection types and
 the package names are normalised. Blank lines, lone brackets and import lines do not
@@ -48,15 +49,16 @@ def shared(one: Path, other: Path) -> tuple[int, int]:
 def main() -> int:
     total = 0
     names = sorted(
-        path.name
-        for path in (ROOT / "sqlite").glob("*.py")
-        if (ROOT / "postgres" / path.name).exists() and path.name != "__init__.py"
+        str(path.relative_to(ROOT / "sqlite"))
+        for path in (ROOT / "sqlite").rglob("*.py")
+        if (ROOT / "postgres" / path.relative_to(ROOT / "sqlite")).exists()
+        and path.name != "__init__.py"
     )
     for name in names:
         alike, count = shared(ROOT / "sqlite" / name, ROOT / "postgres" / name)
         total += alike
-        sys.stdout.write(f"{name:24} {alike:5} of {count:5} ({alike / max(count, 1):4.0%})\n")
-    sys.stdout.write(f"{'shared lines':24} {total:5}\n")
+        sys.stdout.write(f"{name:26} {alike:5} of {count:5} ({alike / max(count, 1):4.0%})\n")
+    sys.stdout.write(f"{'shared lines':26} {total:5}\n")
     return 0
 
 

@@ -12,7 +12,10 @@ from state.postgres.connection import Db
 from state.sql.dialect import POSTGRES as POSTGRES
 from state.sql.dialect import Ops, Tx
 
-OPS = Ops(queue.facts, queue.remove, queue.restore, near.after_post, selection.describe)
+OPS = Ops(
+    queue.facts, queue.remove, queue.restore, near.after_post, selection.describe,
+    near.regroup, queue.fill, queue.wait_for_fingerprints, queue.rebuild,
+)  # fmt: skip
 
 
 def tx(db: Db) -> Tx:

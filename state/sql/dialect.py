@@ -2,11 +2,13 @@
 
 The shared statements are written as SQLite reads them: ``?`` and ``:name``
 placeholders, ``INDEXED BY`` where SQLite's planner needs telling which index to walk,
-and ``CROSS JOIN`` where it must keep the join order as written. ``Dialect.sql`` spells
-a statement for the backend: PostgreSQL's driver wants ``%s`` and ``%(name)s`` (so a
-literal ``%`` doubles), and its planner takes neither hint (it is priced away from
-whole-library plans per session instead, ``state.postgres.connection``). Upserts are
-``ON CONFLICT`` in both, so they need no translation.
+and ``CROSS JOIN`` where it must keep the join order as written; and row locks as
+PostgreSQL takes them (``FOR UPDATE``, ``FOR NO KEY UPDATE``). ``Dialect.sql`` spells a
+statement for the backend: SQLite drops the locks (its writer holds the whole file);
+PostgreSQL's driver wants ``%s`` and ``%(name)s`` (so a literal ``%`` doubles), and its
+planner takes neither hint (it is priced away from whole-library plans per session
+instead, ``state.postgres.connection``). Upserts (``ON CONFLICT``), ``RETURNING`` and
+the boolean literals ``true`` and ``false`` read the same in both.
 
 What each backend does its own way (the pool's facts and changes, how a lease ends, how
 an image is described) reaches the shared modules as ``Ops``, on the ``Tx``.
@@ -30,6 +32,7 @@ Args = tuple[Any, ...] | dict[str, Any]
 
 _NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 _HINT = re.compile(r"\s+INDEXED BY \w+")
+_LOCK = re.compile(r"\s+FOR (NO KEY )?UPDATE( OF \w+)?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +42,7 @@ class Dialect:
     name: str
     format_params: bool  # %s and %(name)s rather than ? and :name
     index_hints: bool  # SQLite's INDEXED BY and CROSS JOIN
+    row_locks: bool  # FOR UPDATE, FOR NO KEY UPDATE
 
     def sql(self, text: str) -> str:
         return _spelled(self, text)
@@ -46,6 +50,8 @@ class Dialect:
 
 @lru_cache(maxsize=512)
 def _spelled(dialect: Dialect, text: str) -> str:
+    if not dialect.row_locks:
+        text = _LOCK.sub("", text)
     if not dialect.index_hints:
         text = _HINT.sub("", text).replace(" CROSS JOIN ", " JOIN ")
     if dialect.format_params:
@@ -54,8 +60,8 @@ def _spelled(dialect: Dialect, text: str) -> str:
     return text
 
 
-SQLITE = Dialect("sqlite", format_params=False, index_hints=True)
-POSTGRES = Dialect("postgres", format_params=True, index_hints=False)
+SQLITE = Dialect("sqlite", format_params=False, index_hints=True, row_locks=False)
+POSTGRES = Dialect("postgres", format_params=True, index_hints=False, row_locks=True)
 
 
 class Cursor(Protocol):
@@ -79,6 +85,12 @@ class Ops:
     after_post: Callable[[Any, Channel, str], None]
     # The image as a publisher sees it: file, lease, posted at, channel (its near-duplicates).
     describe: Callable[[Any, FileRow, Lease | None, str | None, int | None], Selection]
+    # A channel's groups forgotten, its library's fingerprints back on the backlog.
+    regroup: Callable[[Any, int, int], None]
+    # A channel's pool: filled from its library, waiting turned on or off, renumbered.
+    fill: Callable[[Any, Channel, int], None]
+    wait_for_fingerprints: Callable[[Any, Channel, int], None]
+    rebuild: Callable[[Any, Channel], None]
 
 
 @dataclass(frozen=True, slots=True)

@@ -339,3 +339,16 @@ def _group(
     members = [GroupMember(r[0], r[1], r[2], r[3], bool(r[4]), bool(r[5])) for r in rows]
     members.sort(key=lambda m: (not m.leader, m.distance, m.content_hash))
     return NearGroup(group_id, tuple(members))
+
+
+def regroup(db: sqlite3.Connection, channel_id: int, library_id: int) -> None:
+    """Forget the channel's groups; the library's fingerprinted content goes back on the
+    backlog, where the hashing worker groups it again without fetching anything."""
+    db.execute("DELETE FROM near_members WHERE channel_id = ?", (channel_id,))
+    db.execute("DELETE FROM near_groups WHERE channel_id = ?", (channel_id,))
+    db.execute(
+        "INSERT OR IGNORE INTO to_fingerprint (library_id, content_hash)"
+        " SELECT library_id, content_hash FROM fingerprints"
+        " WHERE library_id = ? AND hash IS NOT NULL",
+        (library_id,),
+    )

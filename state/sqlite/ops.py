@@ -12,7 +12,10 @@ import sqlite3
 from state.sql.dialect import SQLITE, Ops, Tx
 from state.sqlite import near, queue, selection
 
-OPS = Ops(queue.facts, queue.remove, queue.restore, near.after_post, selection.describe)
+OPS = Ops(
+    queue.facts, queue.remove, queue.restore, near.after_post, selection.describe,
+    near.regroup, queue.fill, queue.wait_for_fingerprints, queue.rebuild,
+)  # fmt: skip
 
 
 def tx(db: sqlite3.Connection) -> Tx:

@@ -18,8 +18,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from state.roles import Roles
+from state.sql.define import define
 from state.sqlite.connections import Connections, Trace
-from state.sqlite.define import define
+from state.sqlite.ops import tx
 from state.sqlite.roles.browsing import BrowsingRole
 from state.sqlite.roles.catalog import CatalogRole
 from state.sqlite.roles.legacy import LegacyRole
@@ -64,4 +65,4 @@ class SqliteStore(Roles):
         self, libraries: Sequence[LibraryDef], channels: Sequence[ChannelDef]
     ) -> list[Relisting]:
         with self._transaction() as db:
-            return define(db, libraries, channels)
+            return define(tx(db), libraries, channels)

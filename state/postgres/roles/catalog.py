@@ -22,11 +22,12 @@ from state.postgres import (
     queue,
 )
 from state.postgres.connection import BULK_PLANS, Db
-from state.postgres.define import from_scratch
 from state.postgres.names import id_of_library, lock_library, remember_sha256
+from state.postgres.ops import tx
 from state.postgres.roles import Role
 from state.postgres.turns import CHANNEL
 from state.rules import iso
+from state.sql.define import from_scratch
 from state.store import (
     LargeImage,
     PageStats,
@@ -191,7 +192,7 @@ class CatalogRole(Role):
             )
             if known is None or known == account_id:
                 return None
-            from_scratch(db, library_id)
+            from_scratch(tx(db), library_id)
             return Relisting(library, f"account {known}", f"account {account_id}")
 
         return self._run(learn)

@@ -14,8 +14,9 @@ from state.errors import (
     UnknownName,
 )
 from state.rules import iso
+from state.sql.define import from_scratch
 from state.sqlite import catalog, names, posted_bulk, queue
-from state.sqlite.define import from_scratch
+from state.sqlite.ops import tx
 from state.sqlite.roles import Role
 from state.store import (
     LargeImage,
@@ -108,7 +109,7 @@ class CatalogRole(Role):
             db.execute("UPDATE libraries SET account_id = ? WHERE id = ?", (account_id, library_id))
             if known is None or known == account_id:
                 return None
-            from_scratch(db, library_id)
+            from_scratch(tx(db), library_id)
             return Relisting(library, f"account {known}", f"account {account_id}")
 
     def pending_images(self, library: str) -> list[LargeImage]:
