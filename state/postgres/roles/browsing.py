@@ -5,25 +5,16 @@ takes the channel's row lock, as the pool changes.
 from __future__ import annotations
 
 from state import matching
-from state.errors import (
-    ImageNotFound,
-)
+from state.errors import ImageNotFound
 from state.matching import ImageMatch
-from state.postgres import (
-    queue,
-)
+from state.postgres import queue
 from state.postgres.connection import Db
 from state.postgres.names import located
 from state.postgres.ops import tx
 from state.postgres.roles import Role
 from state.rules import iso
 from state.sql import browse, holds
-from state.store import (
-    HistoryPage,
-    ImageDetail,
-    ImagePage,
-    ImageQuery,
-)
+from state.store import HistoryPage, ImageDetail, ImagePage, ImageQuery
 
 
 class BrowsingRole(Role):

@@ -12,15 +12,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from state.changes import Operation
-from state.errors import (
-    StoreBusy,
-    UnknownName,
-)
-from state.postgres import (
-    catalog,
-    posted_bulk,
-    queue,
-)
+from state.errors import StoreBusy, UnknownName
+from state.postgres import catalog, posted_bulk, queue
 from state.postgres.connection import BULK_PLANS, Db
 from state.postgres.names import id_of_library, lock_library, remember_sha256
 from state.postgres.ops import tx
@@ -28,12 +21,7 @@ from state.postgres.roles import Role
 from state.postgres.turns import CHANNEL
 from state.rules import iso
 from state.sql.define import from_scratch
-from state.store import (
-    LargeImage,
-    PageStats,
-    Relisting,
-    SyncState,
-)
+from state.store import LargeImage, PageStats, Relisting, SyncState
 
 log = logging.getLogger(__name__)
 

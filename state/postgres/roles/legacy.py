@@ -7,9 +7,7 @@ from collections.abc import Iterable
 from state.hashing import BLOCK_SIZE
 from state.postgres.names import id_of_library, remember_sha256
 from state.postgres.roles import Role
-from state.store import (
-    LargeImage,
-)
+from state.store import LargeImage
 
 
 class LegacyRole(Role):

@@ -1,5 +1,11 @@
-"""Fingerprints and near-duplicate groups (``NearDuplicates``): one replica at a time
-hashes a library's backlog (``state.postgres.turns``).
+"""Fingerprints and near-duplicate groups (``NearDuplicates``).
+
+The hashing worker of every replica may look at a library's backlog; one at a time
+hashes it (``hashing_turn``: a session advisory lock, as a catch-up turn's, so a replica
+killed mid-batch frees it at once). So no thumbnail is asked for twice, and each
+grouping sees every fingerprint recorded before it: the turn tells how many the library
+holds, and a worker whose index holds fewer reloads it first. Writes lock the library's
+row, then its channels' (``state.postgres.near``).
 """
 
 from __future__ import annotations
@@ -7,26 +13,16 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-from state.errors import (
-    InvalidInput,
-)
-from state.postgres import (
-    near,
-    near_duplicates,
-    queue,
-    waiting,
-)
+from state.errors import InvalidInput
+from state.postgres import near, queue, waiting
 from state.postgres.connection import Db
 from state.postgres.names import id_of_library, located, lock_library, lock_library_of
+from state.postgres.ops import tx
 from state.postgres.roles import Role
 from state.rules import iso
 from state.similarity import Fingerprint
-from state.store import (
-    MAX_PAGE,
-    GraceExpired,
-    NearGroupPage,
-    Unhashed,
-)
+from state.sql import near_groups
+from state.store import MAX_PAGE, GraceExpired, NearGroupPage, Unhashed
 
 
 class NearRole(Role):
@@ -34,11 +30,7 @@ class NearRole(Role):
     def hashing_turn(self, library: str) -> Iterator[int | None]:
         library_id = self._read(lambda db: id_of_library(db, library))
         with self._turns.hashing(library_id) as mine:
-            yield (
-                self._read(lambda db: near_duplicates.fingerprinted(db, library_id))
-                if mine
-                else None
-            )
+            yield (self._read(lambda db: _fingerprinted(db, library_id)) if mine else None)
 
     def fingerprint_backlog(self, library: str, after: int | None, limit: int) -> list[Unhashed]:
         return self._read(lambda db: near.backlog(db, id_of_library(db, library), after, limit))
@@ -76,4 +68,10 @@ class NearRole(Role):
     def near_groups(self, channel: str, after: int | None, limit: int) -> NearGroupPage:
         if not 1 <= limit <= MAX_PAGE:
             raise InvalidInput(f"limit must be 1 to {MAX_PAGE}")
-        return self._run(lambda db: near_duplicates.groups(db, channel, after, limit))
+        return self._run(lambda db: near_groups.groups(tx(db), *located(db, channel), after, limit))
+
+
+def _fingerprinted(db: Db, library_id: int) -> int:
+    row = db.execute("SELECT n_fingerprinted FROM libraries WHERE id = %s", (library_id,))
+    found = row.fetchone()
+    return int(found[0]) if found else 0

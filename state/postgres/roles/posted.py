@@ -4,22 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from state.postgres import (
-    catalog,
-    names,
-    posted_bulk,
-    queue,
-)
+from state.postgres import catalog, names, posted_bulk, queue
 from state.postgres.connection import Db
 from state.postgres.names import channel_row, lock_library_of
 from state.postgres.ops import tx
 from state.postgres.roles import Role
 from state.rules import iso
 from state.sql import posted
-from state.store import (
-    LegacyMatch,
-    PostedExport,
-)
+from state.store import LegacyMatch, PostedExport
 
 
 class PostedRole(Role):

@@ -5,10 +5,7 @@ from __future__ import annotations
 from state.postgres.names import channel_row, id_of_library
 from state.postgres.reports import channel_status, library_status
 from state.postgres.roles import Role
-from state.store import (
-    ChannelStatus,
-    LibraryStatus,
-)
+from state.store import ChannelStatus, LibraryStatus
 
 
 class ReportRole(Role):

@@ -8,20 +8,8 @@ from __future__ import annotations
 from dataclasses import replace
 from functools import partial
 
-from state.errors import (
-    InvalidInput,
-    LeaseExpired,
-    LeaseNotFound,
-    NotReady,
-)
-from state.postgres import (
-    grants,
-    names,
-    near,
-    queue,
-    selection,
-    waiting,
-)
+from state.errors import InvalidInput, LeaseExpired, LeaseNotFound, NotReady
+from state.postgres import grants, names, near, queue, selection, waiting
 from state.postgres.connection import Db
 from state.postgres.names import id_of_library
 from state.postgres.ops import tx
@@ -29,14 +17,7 @@ from state.postgres.roles import Role
 from state.rules import iso, new_lease_id, turns_cycle
 from state.sql import leasable, leases, posted
 from state.sql.files import FileRow
-from state.store import (
-    Lease,
-    LeaseInfo,
-    NamedLease,
-    PostedRecord,
-    Selection,
-    SelectRequest,
-)
+from state.store import Lease, LeaseInfo, NamedLease, PostedRecord, Selection, SelectRequest
 
 RECLAIM_AT_SELECTION = 16
 

@@ -5,21 +5,14 @@ snapshot, beside any writer.
 from __future__ import annotations
 
 from state import matching
-from state.errors import (
-    ImageNotFound,
-)
+from state.errors import ImageNotFound
 from state.matching import ImageMatch
 from state.rules import iso
 from state.sql import browse, holds
 from state.sqlite import names
 from state.sqlite.ops import tx
 from state.sqlite.roles import Role
-from state.store import (
-    HistoryPage,
-    ImageDetail,
-    ImagePage,
-    ImageQuery,
-)
+from state.store import HistoryPage, ImageDetail, ImagePage, ImageQuery
 
 
 class BrowsingRole(Role):

@@ -10,20 +10,13 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 from state.changes import Operation
-from state.errors import (
-    UnknownName,
-)
+from state.errors import UnknownName
 from state.rules import iso
 from state.sql.define import from_scratch
 from state.sqlite import catalog, names, posted_bulk, queue
 from state.sqlite.ops import tx
 from state.sqlite.roles import Role
-from state.store import (
-    LargeImage,
-    PageStats,
-    Relisting,
-    SyncState,
-)
+from state.store import LargeImage, PageStats, Relisting, SyncState
 
 
 class CatalogRole(Role):

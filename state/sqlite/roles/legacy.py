@@ -8,9 +8,7 @@ from state.hashing import BLOCK_SIZE
 from state.sqlite import names
 from state.sqlite.lookup import where_in
 from state.sqlite.roles import Role
-from state.store import (
-    LargeImage,
-)
+from state.store import LargeImage
 
 
 class LegacyRole(Role):

@@ -7,20 +7,15 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-from state.errors import (
-    InvalidInput,
-)
+from state.errors import InvalidInput
 from state.rules import iso
 from state.similarity import Fingerprint
+from state.sql import near_groups
 from state.sqlite import names, near, waiting
+from state.sqlite.ops import tx
 from state.sqlite.reports import library_status
 from state.sqlite.roles import Role
-from state.store import (
-    MAX_PAGE,
-    GraceExpired,
-    NearGroupPage,
-    Unhashed,
-)
+from state.store import MAX_PAGE, GraceExpired, NearGroupPage, Unhashed
 
 
 class NearRole(Role):
@@ -67,4 +62,4 @@ class NearRole(Role):
         if not 1 <= limit <= MAX_PAGE:
             raise InvalidInput(f"limit must be 1 to {MAX_PAGE}")
         with self._read() as db:
-            return near.groups(db, *names.channel(db, channel), after, limit)
+            return near_groups.groups(tx(db), *names.channel(db, channel), after, limit)

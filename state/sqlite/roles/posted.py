@@ -9,10 +9,7 @@ from state.sql import posted
 from state.sqlite import catalog, names, posted_bulk
 from state.sqlite.ops import tx
 from state.sqlite.roles import Role
-from state.store import (
-    LegacyMatch,
-    PostedExport,
-)
+from state.store import LegacyMatch, PostedExport
 
 
 class PostedRole(Role):

@@ -5,10 +5,7 @@ from __future__ import annotations
 from state.sqlite import names
 from state.sqlite.reports import channel_status, library_status
 from state.sqlite.roles import Role
-from state.store import (
-    ChannelStatus,
-    LibraryStatus,
-)
+from state.store import ChannelStatus, LibraryStatus
 
 
 class ReportRole(Role):

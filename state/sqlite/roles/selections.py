@@ -8,13 +8,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass, replace
 
-from state.errors import (
-    InvalidInput,
-    LeaseExpired,
-    LeaseNotFound,
-    NotReady,
-    UnknownName,
-)
+from state.errors import InvalidInput, LeaseExpired, LeaseNotFound, NotReady, UnknownName
 from state.rules import iso, new_lease_id, turns_cycle
 from state.sql import files, leasable, leases, posted
 from state.sqlite import grants, names, near, queue, selection, waiting
