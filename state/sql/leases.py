@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from state.errors import LeaseNotFound
-from state.rules import Channel, lease_state
+from state.errors import InvalidInput, LeaseNotFound
+from state.rules import Channel, iso, lease_state
 from state.sql.dialect import Tx
-from state.store import LeaseState
+from state.store import LeaseInfo, LeaseState, NamedLease
 
 KEEP_ENDED_SECONDS = 86_400
 
@@ -30,6 +30,10 @@ class LeaseRow:
 
     def state(self, now: float) -> LeaseState:
         return lease_state(self.expires_at, self.ended, now)
+
+    def info(self, channel: str, now: float) -> LeaseInfo:
+        """The lease as its publisher sees it, in the named channel."""
+        return LeaseInfo(self.id, channel, self.content_hash, iso(self.expires_at), self.state(now))
 
 
 COLUMNS = "id, channel_id, content_hash, expires_at, ended"
@@ -46,6 +50,24 @@ def find_in(tx: Tx, channel_id: int, lease_id: str) -> LeaseRow:
     if lease is None or lease.channel_id != channel_id:
         raise LeaseNotFound(f"No such lease: {lease_id}")
     return lease
+
+
+def named(
+    tx: Tx, channel: Channel, lease_id: str | None, content_hash: str, now: float
+) -> NamedLease | None:
+    """What the lease named with a post was when the post came (one past its time ends
+    here, as reclaiming would)."""
+    if lease_id is None:
+        return None
+    lease = find(tx, lease_id)
+    if lease is None or lease.channel_id != channel.id:
+        return "not_found"
+    if lease.content_hash != content_hash:
+        raise InvalidInput(f"lease {lease_id} holds another image, not {content_hash}")
+    state = lease.state(now)
+    if state == "expired" and lease.ended is None:
+        end(tx, lease, "expired", now, channel)
+    return state
 
 
 def running(tx: Tx, channel_id: int, content_hash: str) -> LeaseRow | None:

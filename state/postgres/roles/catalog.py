@@ -15,11 +15,12 @@ from state.changes import Operation
 from state.errors import StoreBusy, UnknownName
 from state.postgres import catalog, posted_bulk, queue
 from state.postgres.connection import BULK_PLANS, Db
-from state.postgres.names import id_of_library, lock_library, remember_sha256
+from state.postgres.names import lock_library
 from state.postgres.ops import tx
 from state.postgres.roles import Role
 from state.postgres.turns import CHANNEL
 from state.rules import iso
+from state.sql import names as sql_names
 from state.sql.define import from_scratch
 from state.store import LargeImage, PageStats, Relisting, SyncState
 
@@ -51,7 +52,7 @@ class CatalogRole(Role):
 
     @contextmanager
     def catch_up_turn(self, library: str) -> Iterator[bool]:
-        library_id = self._run(lambda db: id_of_library(db, library))
+        library_id = self._run(lambda db: sql_names.library(tx(db), library))
         with self._turns.turn(library, library_id) as mine:
             yield mine
 
@@ -190,7 +191,7 @@ class CatalogRole(Role):
             "SELECT i.content_hash, f.path_display, i.size FROM images AS i"
             " JOIN files AS f ON f.library_id = i.library_id AND f.path_lower = i.path_lower"
             " WHERE i.library_id = %s AND i.pending ORDER BY i.size",
-            (id_of_library(db, library),)).fetchall())  # fmt: skip
+            (sql_names.library(tx(db), library),)).fetchall())  # fmt: skip
         return [LargeImage(*row) for row in rows]
 
     def resolve_pending(self, library: str, content_hash: str, sha256: str) -> None:
@@ -198,7 +199,7 @@ class CatalogRole(Role):
 
         def resolve(db: Db) -> None:
             library_id = lock_library(db, library)
-            remember_sha256(db, content_hash, sha256)
+            sql_names.remember_sha256(tx(db), content_hash, sha256)
             db.execute(
                 "UPDATE images SET pending = false WHERE library_id = %s AND content_hash = %s",
                 (library_id, content_hash),

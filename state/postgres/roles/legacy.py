@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from state.hashing import BLOCK_SIZE
-from state.postgres.names import id_of_library, remember_sha256
+from state.postgres.ops import tx
 from state.postgres.roles import Role
+from state.sql import names as sql_names
 from state.store import LargeImage
 
 
@@ -15,7 +16,7 @@ class LegacyRole(Role):
         wanted = sorted(set(content_hashes))
         rows = self._read(lambda db: db.execute(
             "SELECT content_hash FROM images WHERE library_id = %s AND content_hash = ANY(%s)",
-            (id_of_library(db, library), wanted)).fetchall())  # fmt: skip
+            (sql_names.library(tx(db), library), wanted)).fetchall())  # fmt: skip
         return {row[0] for row in rows}
 
     def large_images_without_sha256(self, library: str) -> list[LargeImage]:
@@ -25,11 +26,11 @@ class LegacyRole(Role):
             " WHERE i.library_id = %s AND i.size > %s AND NOT EXISTS (SELECT 1"
             " FROM sha256_by_content_hash AS k WHERE k.content_hash = i.content_hash)"
             " ORDER BY i.size",
-            (id_of_library(db, library), BLOCK_SIZE)).fetchall())  # fmt: skip
+            (sql_names.library(tx(db), library), BLOCK_SIZE)).fetchall())  # fmt: skip
         return [LargeImage(*row) for row in rows]
 
     def remember_sha256(self, content_hash: str, sha256: str) -> None:
-        self._run(lambda db: remember_sha256(db, content_hash, sha256))
+        self._run(lambda db: sql_names.remember_sha256(tx(db), content_hash, sha256))
 
     def catalog_hashes_by_sha256(self, library: str, digests: Iterable[str]) -> dict[str, str]:
         """``sha256 -> content_hash`` of the library's images whose whole-file digest is known."""
@@ -38,5 +39,5 @@ class LegacyRole(Role):
             "SELECT k.sha256, k.content_hash FROM sha256_by_content_hash AS k"
             " JOIN images AS i ON i.content_hash = k.content_hash"
             " WHERE i.library_id = %s AND k.sha256 = ANY(%s)",
-            (id_of_library(db, library), wanted)).fetchall())  # fmt: skip
+            (sql_names.library(tx(db), library), wanted)).fetchall())  # fmt: skip
         return {row[0]: row[1] for row in rows}

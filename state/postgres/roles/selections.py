@@ -8,16 +8,16 @@ from __future__ import annotations
 from dataclasses import replace
 from functools import partial
 
-from state.errors import InvalidInput, LeaseExpired, LeaseNotFound, NotReady
-from state.postgres import grants, names, near, queue, selection, waiting
+from state.errors import LeaseExpired, LeaseNotFound, NotReady
+from state.postgres import grants, near, queue, selection, waiting
 from state.postgres.connection import Db
-from state.postgres.names import id_of_library
 from state.postgres.ops import tx
 from state.postgres.roles import Role
 from state.rules import iso, new_lease_id, turns_cycle
 from state.sql import leasable, leases, posted
+from state.sql import names as sql_names
 from state.sql.files import FileRow
-from state.store import Lease, LeaseInfo, NamedLease, PostedRecord, Selection, SelectRequest
+from state.store import Lease, LeaseInfo, PostedRecord, Selection, SelectRequest
 
 RECLAIM_AT_SELECTION = 16
 
@@ -110,15 +110,15 @@ class SelectionRole(Role):
             if state != "active":
                 raise LeaseExpired(f"lease {lease_id} is {state}; select the image again")
             leases.extend(tx(db), lease, now + seconds)
-            return _info(channel, replace(lease, expires_at=now + seconds), now)
+            return replace(lease, expires_at=now + seconds).info(channel, now)
 
         return self._run(renew)
 
     def lease_info(self, channel: str, lease_id: str) -> LeaseInfo:
         lease = self._read(
-            lambda db: leases.find_in(tx(db), names.channel_id(db, channel), lease_id)
+            lambda db: leases.find_in(tx(db), sql_names.channel(tx(db), channel)[0].id, lease_id)
         )
-        return _info(channel, lease, self._clock())
+        return lease.info(channel, self._clock())
 
     def mark_posted(
         self, channel: str, content_hash: str, lease_id: str | None, sha256: str | None
@@ -128,7 +128,7 @@ class SelectionRole(Role):
         def mark(db: Db) -> PostedRecord:
             locked = queue.lock_channel(db, channel)
             row = locked.channel
-            named = _named_lease(db, row, lease_id, content_hash, now)
+            named = leases.named(tx(db), row, lease_id, content_hash, now)
             posted_at, known = posted.record(tx(db), row, content_hash, sha256, now, iso(now))
             return PostedRecord(content_hash, posted_at, known, row.cycle, named)
 
@@ -144,13 +144,13 @@ class SelectionRole(Role):
             " WHERE s.library_id = i.library_id AND s.stem = i.stem AND s.kind = 'sidecar'"
             " OFFSET 0) AS s"
             " WHERE i.library_id = %(l)s AND i.content_hash = %(h)s AND i.kind = 'image'",
-            {"l": id_of_library(db, library), "h": content_hash}).fetchall())  # fmt: skip
+            {"l": sql_names.library(tx(db), library), "h": content_hash}).fetchall())  # fmt: skip
         return list(dict.fromkeys(row[0] for row in rows))
 
     def fingerprint_elsewhere(self, library: str, content_hash: str, path: str) -> bool:
         return self._run(
             lambda db: near.fingerprint_elsewhere(
-                db, id_of_library(db, library), content_hash, path
+                db, sql_names.library(tx(db), library), content_hash, path
             )
         )
 
@@ -172,29 +172,8 @@ def _reclaim(db: Db, channel_id: int, now: float, limit: int) -> int:
     return 0 if row is None else grants.reclaim_in(db, queue.Channel(*row), now, limit)
 
 
-def _named_lease(
-    db: Db, channel: queue.Channel, lease_id: str | None, content_hash: str, now: float
-) -> NamedLease | None:
-    """What the lease named with a post was when the post came."""
-    if lease_id is None:
-        return None
-    lease = leases.find(tx(db), lease_id)
-    if lease is None or lease.channel_id != channel.id:
-        return "not_found"
-    if lease.content_hash != content_hash:
-        raise InvalidInput(f"lease {lease_id} holds another image, not {content_hash}")
-    state = lease.state(now)
-    if state == "expired" and lease.ended is None:
-        leases.end(tx(db), lease, "expired", now, channel)
-    return state
-
-
 def _new_cycle(db: Db, channel: queue.Channel) -> queue.Channel:
     turned = queue.Channel(channel.id, channel.cycle + 1)
     db.execute("UPDATE channels SET cycle = %s WHERE id = %s", (turned.cycle, channel.id))
     queue.rebuild(db, turned)
     return turned
-
-
-def _info(channel: str, lease: leases.LeaseRow, now: float) -> LeaseInfo:
-    return LeaseInfo(lease.id, channel, lease.content_hash, iso(lease.expires_at), lease.state(now))

@@ -12,8 +12,9 @@ from contextlib import contextmanager
 from state.changes import Operation
 from state.errors import UnknownName
 from state.rules import iso
+from state.sql import names as sql_names
 from state.sql.define import from_scratch
-from state.sqlite import catalog, names, posted_bulk, queue
+from state.sqlite import catalog, posted_bulk, queue
 from state.sqlite.ops import tx
 from state.sqlite.roles import Role
 from state.store import LargeImage, PageStats, Relisting, SyncState
@@ -52,14 +53,14 @@ class CatalogRole(Role):
             db.execute(
                 "UPDATE libraries SET generation = generation + 1, listing = 1, cursor = NULL"
                 " WHERE id = ?",
-                (names.library(db, library),),
+                (sql_names.library(tx(db), library),),
             )
 
     def apply_page(
         self, library: str, operations: Sequence[Operation], cursor: str, has_more: bool
     ) -> PageStats:
         with self._transaction() as db:
-            library_id = names.library(db, library)
+            library_id = sql_names.library(tx(db), library)
             generation, listing = db.execute(
                 "SELECT generation, listing FROM libraries WHERE id = ?", (library_id,)
             ).fetchone()
@@ -79,7 +80,7 @@ class CatalogRole(Role):
 
     def forget_folder(self, library: str) -> int:
         with self._transaction() as db:
-            library_id = names.library(db, library)
+            library_id = sql_names.library(tx(db), library)
             removed = catalog.forget_all(db, library_id)
             db.execute("UPDATE libraries SET cursor = NULL WHERE id = ?", (library_id,))
             self._listing_done(db, library_id)
@@ -95,7 +96,7 @@ class CatalogRole(Role):
 
     def learn_account(self, library: str, account_id: str) -> Relisting | None:
         with self._transaction() as db:
-            library_id = names.library(db, library)
+            library_id = sql_names.library(tx(db), library)
             (known,) = db.execute(
                 "SELECT account_id FROM libraries WHERE id = ?", (library_id,)
             ).fetchone()
@@ -112,15 +113,15 @@ class CatalogRole(Role):
                 " FROM images AS i INDEXED BY images_pending"
                 " JOIN files AS f ON f.library_id = i.library_id AND f.path_lower = i.path_lower"
                 " WHERE i.library_id = ? AND i.pending = 1 ORDER BY i.size",
-                (names.library(db, library),),
+                (sql_names.library(tx(db), library),),
             ).fetchall()
         return [LargeImage(*row) for row in rows]
 
     def resolve_pending(self, library: str, content_hash: str, sha256: str) -> None:
         now = self._clock()
         with self._transaction() as db:
-            library_id = names.library(db, library)
-            names.remember_sha256(db, content_hash, sha256)
+            library_id = sql_names.library(tx(db), library)
+            sql_names.remember_sha256(tx(db), content_hash, sha256)
             db.execute(
                 "UPDATE images SET pending = 0 WHERE library_id = ? AND content_hash = ?",
                 (library_id, content_hash),

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from state.sqlite import names
+from state.sql import names as sql_names
+from state.sqlite.ops import tx
 from state.sqlite.reports import channel_status, library_status
 from state.sqlite.roles import Role
 from state.store import ChannelStatus, LibraryStatus
@@ -11,11 +12,11 @@ from state.store import ChannelStatus, LibraryStatus
 class ReportRole(Role):
     def library_status(self, library: str) -> LibraryStatus:
         with self._read() as db:
-            return library_status(db, names.library(db, library))
+            return library_status(db, sql_names.library(tx(db), library))
 
     def channel_status(self, channel: str) -> ChannelStatus:
         with self._read() as db:
-            row, _ = names.channel(db, channel)
+            row, _ = sql_names.channel(tx(db), channel)
             return channel_status(db, row, self._clock())
 
     def catalog_files(self, library: str) -> dict[str, str | None]:
@@ -23,6 +24,6 @@ class ReportRole(Role):
         with self._read() as db:
             rows = db.execute(
                 "SELECT path_lower, content_hash FROM files WHERE library_id = ?",
-                (names.library(db, library),),
+                (sql_names.library(tx(db), library),),
             )
             return dict(rows)

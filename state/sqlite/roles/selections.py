@@ -8,15 +8,15 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass, replace
 
-from state.errors import InvalidInput, LeaseExpired, LeaseNotFound, NotReady, UnknownName
+from state.errors import LeaseExpired, LeaseNotFound, NotReady, UnknownName
 from state.rules import iso, new_lease_id, turns_cycle
 from state.sql import files, leasable, leases, posted
+from state.sql import names as sql_names
 from state.sqlite import grants, names, near, queue, selection, waiting
 from state.sqlite.ops import tx
 from state.sqlite.roles import Role
 from state.store import (
     LeaseInfo,
-    NamedLease,
     PostedRecord,
     Selection,
     SelectPolicy,
@@ -109,60 +109,45 @@ class SelectionRole(Role):
 
     def release(self, channel: str, lease_id: str) -> None:
         with self._transaction() as db:
-            lease = leases.find_in(tx(db), names.channel(db, channel)[0].id, lease_id)
+            lease = leases.find_in(tx(db), sql_names.channel(tx(db), channel)[0].id, lease_id)
             if lease.ended is not None:
                 raise LeaseNotFound(f"No such lease: {lease_id} (it ended: {lease.ended})")
-            leases.end(tx(db), lease, "released", self._clock(), names.channel(db, channel)[0])
+            leases.end(
+                tx(db), lease, "released", self._clock(), sql_names.channel(tx(db), channel)[0]
+            )
 
     def renew(self, channel: str, lease_id: str, seconds: int) -> LeaseInfo:
         now = self._clock()
         with self._transaction() as db:
-            lease = leases.find_in(tx(db), names.channel(db, channel)[0].id, lease_id)
+            lease = leases.find_in(tx(db), sql_names.channel(tx(db), channel)[0].id, lease_id)
             state = lease.state(now)
             if state != "active":
                 raise LeaseExpired(f"lease {lease_id} is {state}; select the image again")
             leases.extend(tx(db), lease, now + seconds)
-            return _info(channel, replace(lease, expires_at=now + seconds), now)
+            return replace(lease, expires_at=now + seconds).info(channel, now)
 
     def lease_info(self, channel: str, lease_id: str) -> LeaseInfo:
         with self._read() as db:
-            lease = leases.find_in(tx(db), names.channel(db, channel)[0].id, lease_id)
-        return _info(channel, lease, self._clock())
+            lease = leases.find_in(tx(db), sql_names.channel(tx(db), channel)[0].id, lease_id)
+        return lease.info(channel, self._clock())
 
     def mark_posted(
         self, channel: str, content_hash: str, lease_id: str | None, sha256: str | None
     ) -> PostedRecord:
         now = self._clock()
         with self._transaction() as db:
-            row, _ = names.channel(db, channel)
-            named = self._named_lease(db, row.id, lease_id, content_hash, now)
+            row, _ = sql_names.channel(tx(db), channel)
+            named = leases.named(tx(db), row, lease_id, content_hash, now)
             posted_at, known_sha256 = posted.record(
                 tx(db), row, content_hash, sha256, now, iso(now)
             )
             return PostedRecord(content_hash, posted_at, known_sha256, row.cycle, named)
 
-    @staticmethod
-    def _named_lease(
-        db: sqlite3.Connection, channel_id: int, lease_id: str | None, content_hash: str, now: float
-    ) -> NamedLease | None:
-        """What the lease named with a post was when the post came."""
-        if lease_id is None:
-            return None
-        lease = leases.find(tx(db), lease_id)
-        if lease is None or lease.channel_id != channel_id:
-            return "not_found"
-        if lease.content_hash != content_hash:
-            raise InvalidInput(f"lease {lease_id} holds another image, not {content_hash}")
-        state = lease.state(now)
-        if state == "expired" and lease.ended is None:
-            leases.end(tx(db), lease, "expired", now, leases.channel_row(tx(db), channel_id))
-        return state
-
     def archive_paths(self, library: str, content_hash: str) -> list[str]:
         """Every path holding this content, then the sidecars beside each. NotReady while a
         listing from scratch is under way: the paths held then are another source's."""
         with self._read() as db:
-            library_id = names.library(db, library)
+            library_id = sql_names.library(tx(db), library)
             names.require_ready(db, library_id)
             rows = db.execute(
                 "SELECT path_display, 0 AS sidecar FROM files INDEXED BY files_by_content_hash"
@@ -180,7 +165,9 @@ class SelectionRole(Role):
 
     def fingerprint_elsewhere(self, library: str, content_hash: str, path: str) -> bool:
         with self._transaction() as db:
-            return near.fingerprint_elsewhere(db, names.library(db, library), content_hash, path)
+            return near.fingerprint_elsewhere(
+                db, sql_names.library(tx(db), library), content_hash, path
+            )
 
     def reclaim_expired(self, limit: int) -> int:
         with self._transaction() as db:
@@ -217,7 +204,3 @@ def _new_cycle(db: sqlite3.Connection, channel: queue.Channel) -> queue.Channel:
     db.execute("UPDATE channels SET cycle = ? WHERE id = ?", (turned.cycle, channel.id))
     queue.rebuild(db, turned)
     return turned
-
-
-def _info(channel: str, lease: leases.LeaseRow, now: float) -> LeaseInfo:
-    return LeaseInfo(lease.id, channel, lease.content_hash, iso(lease.expires_at), lease.state(now))
