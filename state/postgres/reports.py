@@ -8,8 +8,10 @@ near-duplicates' by the statements that change them (``state.postgres.near_dupli
 
 from __future__ import annotations
 
-from state.postgres import leases, queue, waiting
+from state.postgres import queue, waiting
 from state.postgres.connection import Db
+from state.postgres.ops import tx
+from state.sql import leases
 from state.store import ChannelStatus, LibraryStatus
 
 
@@ -49,8 +51,8 @@ def channel_status(db: Db, channel: queue.Channel, now: float) -> ChannelStatus:
     assert row is not None
     library, pool_size, posted, groups, skipped = row
     awaiting, oldest = waiting.waiting(db, channel.id)
-    active = leases.count_active(db, channel.id, now)
-    expired = leases.count_running(db, channel.id) - active
+    active = leases.count_active(tx(db), channel.id, now)
+    expired = leases.count_running(tx(db), channel.id) - active
     return ChannelStatus(
         library=library,
         # An expired lease not yet reclaimed is available: the next selection reclaims it.

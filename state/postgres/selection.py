@@ -13,19 +13,11 @@ import random
 from typing import Any
 
 from state.casefold import fold
-from state.errors import (
-    AwaitingFingerprint,
-    FileNotFound,
-    Held,
-    LeaseConflict,
-    NoImages,
-    NoNewImages,
-    Pending,
-)
-from state.postgres import leases, near, queue
+from state.errors import FileNotFound
+from state.postgres import near
 from state.postgres.connection import Db
-from state.postgres.posted import posted_at
-from state.rules import iso
+from state.sql.files import COLUMNS as _FILE_COLUMNS
+from state.sql.files import FileRow
 from state.store import FileRef, Lease, NearDuplicate, Selection, SelectPolicy
 
 _ORDER = {
@@ -33,13 +25,7 @@ _ORDER = {
     "newest": "q.server_modified DESC, q.content_hash DESC",
     "name": "q.name_lower ASC, q.content_hash ASC",
 }
-_FILE_COLUMNS = (
-    "library_id, path_lower, path_display, name, id, size, rev, server_modified, content_hash, stem"
-)
 _MAX_DUPLICATES = 100
-
-FileRow = tuple[Any, ...]
-"""A ``files`` row in ``_FILE_COLUMNS`` order."""
 
 
 _CHOSEN = (
@@ -76,25 +62,7 @@ def choose(
         found = db.execute(_RANDOM, args).fetchone()
     else:
         found = db.execute(_FIRST.format(order=_ORDER[policy]), args).fetchone()
-    return None if found is None else tuple(found)
-
-
-def nothing_to_choose(
-    db: Db, library_id: int, channel_id: int, now: float
-) -> NoImages | NoNewImages:
-    """Why ``choose`` found nothing: an empty folder, or everything posted or leased."""
-    if library_images(db, library_id) == 0:
-        return NoImages()
-    return NoNewImages(leased=leases.count_active(db, channel_id, now))
-
-
-def library_images(db: Db, library_id: int, limit: int = 1) -> int:
-    """How many images the library holds, counting no further than ``limit``."""
-    row = db.execute(
-        "SELECT count(*) FROM (SELECT 1 FROM images WHERE library_id = %s LIMIT %s) AS held",
-        (library_id, limit),
-    ).fetchone()
-    return int(row[0]) if row else 0
+    return None if found is None else FileRow(*found)
 
 
 def file_by_name(db: Db, library_id: int, name: str) -> FileRow:
@@ -114,44 +82,7 @@ def file_by_name(db: Db, library_id: int, name: str) -> FileRow:
     ).fetchone()
     if row is None or row[8] is None:
         raise FileNotFound(name)
-    return tuple(row)
-
-
-def representative(db: Db, library_id: int, content_hash: str) -> FileRow:
-    row = db.execute(
-        f"SELECT {_FILE_COLUMNS} FROM files WHERE library_id = %(l)s AND path_lower ="
-        " (SELECT path_lower FROM images WHERE library_id = %(l)s AND content_hash = %(h)s)",
-        {"l": library_id, "h": content_hash},
-    ).fetchone()
-    assert row is not None
-    return tuple(row)
-
-
-def check_leasable(
-    db: Db, channel: queue.Channel, content_hash: str, name: str, now: float
-) -> str | None:
-    """For a selection by name: the posted time if posted; refuse if it cannot be leased.
-
-    A lease that ran out but was not reclaimed yet is ended here, as reclaiming would.
-    """
-    posted = posted_at(db, channel, content_hash)
-    if posted is not None:
-        return posted
-    lease = leases.running(db, channel.id, content_hash)
-    if lease is not None and lease.state(now) == "active":
-        raise LeaseConflict(
-            f"Selected file is leased to another publisher until {iso(lease.expires_at)}: {name}"
-        )
-    if lease is not None:
-        leases.end(db, lease, "expired", now, channel)
-    facts = queue.facts(db, channel, content_hash)
-    if facts.held:
-        raise Held(f"Selected file is held out of selection in this channel: {name}")
-    if facts.pending:
-        raise Pending(name)
-    if facts.awaiting_fingerprint:
-        raise AwaitingFingerprint(name)
-    return None
+    return FileRow(*row)
 
 
 def describe(

@@ -23,7 +23,7 @@ from state.similarity import Fingerprint, Leader, distance, group_to_join, next_
 from state.similarity import ordered_pair as pair
 from state.sqlite import queue, waiting
 from state.sqlite.lookup import where_in
-from state.store import GroupMember, NearDuplicate, NearGroup, NearGroupPage, Unhashed
+from state.store import NearDuplicate, Unhashed
 
 MAX_SHOWN = 20
 _MEMBER = (
@@ -306,36 +306,14 @@ def fingerprint_elsewhere(
     return bool(changed)
 
 
-def groups(
-    db: sqlite3.Connection, channel: queue.Channel, library_id: int, after: int | None, limit: int
-) -> NearGroupPage:
-    """Groups of two or more, by group id, from the index over such groups."""
-    ids = [
-        row[0]
-        for row in db.execute(
-            "SELECT group_id FROM near_groups INDEXED BY near_groups_shown"
-            " WHERE channel_id = ? AND members > 1 AND group_id > ? ORDER BY group_id LIMIT ?",
-            (channel.id, after or 0, limit + 1),
-        )
-    ]
-    shown = tuple(_group(db, channel, library_id, group_id) for group_id in ids[:limit])
-    return NearGroupPage(shown, ids[limit - 1] if len(ids) > limit else None)
-
-
-def _group(
-    db: sqlite3.Connection, channel: queue.Channel, library_id: int, group_id: int
-) -> NearGroup:
-    rows = db.execute(
-        "SELECT m.content_hash, f.path_display, f.name, m.distance, g.leader = m.content_hash,"
-        " EXISTS (SELECT 1 FROM posted AS p WHERE p.channel_id = m.channel_id"
-        "   AND p.content_hash = m.content_hash AND p.cycle = ?3)"
-        " FROM near_members AS m INDEXED BY near_members_by_group"
-        " JOIN near_groups AS g ON g.channel_id = m.channel_id AND g.group_id = m.group_id"
-        " LEFT JOIN images AS i ON i.library_id = ?4 AND i.content_hash = m.content_hash"
-        " LEFT JOIN files AS f ON f.library_id = i.library_id AND f.path_lower = i.path_lower"
-        " WHERE m.channel_id = ?1 AND m.group_id = ?2",
-        (channel.id, group_id, channel.cycle, library_id),
-    ).fetchall()
-    members = [GroupMember(r[0], r[1], r[2], r[3], bool(r[4]), bool(r[5])) for r in rows]
-    members.sort(key=lambda m: (not m.leader, m.distance, m.content_hash))
-    return NearGroup(group_id, tuple(members))
+def regroup(db: sqlite3.Connection, channel_id: int, library_id: int) -> None:
+    """Forget the channel's groups; the library's fingerprinted content goes back on the
+    backlog, where the hashing worker groups it again without fetching anything."""
+    db.execute("DELETE FROM near_members WHERE channel_id = ?", (channel_id,))
+    db.execute("DELETE FROM near_groups WHERE channel_id = ?", (channel_id,))
+    db.execute(
+        "INSERT OR IGNORE INTO to_fingerprint (library_id, content_hash)"
+        " SELECT library_id, content_hash FROM fingerprints"
+        " WHERE library_id = ? AND hash IS NOT NULL",
+        (library_id,),
+    )

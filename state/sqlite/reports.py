@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import sqlite3
 
-from state.sqlite import leases, queue, waiting
+from state.sql import leases
+from state.sqlite import queue, waiting
+from state.sqlite.ops import tx
 from state.store import ChannelStatus, LibraryStatus
 
 
@@ -41,8 +43,8 @@ def channel_status(db: sqlite3.Connection, channel: queue.Channel, now: float) -
         (channel.id,),
     ).fetchone()
     awaiting, oldest = waiting.waiting(db, channel.id)
-    active = leases.count_active(db, channel.id, now)
-    expired = leases.count_running(db, channel.id) - active
+    active = leases.count_active(tx(db), channel.id, now)
+    expired = leases.count_running(tx(db), channel.id) - active
     return ChannelStatus(
         library=library,
         # An expired lease not yet reclaimed is available: the next selection reclaims it.

@@ -10,21 +10,12 @@ from __future__ import annotations
 
 import random
 import sqlite3
-from typing import Any
 
 from state.casefold import fold
-from state.errors import (
-    AwaitingFingerprint,
-    FileNotFound,
-    Held,
-    LeaseConflict,
-    NoImages,
-    NoNewImages,
-    Pending,
-)
-from state.rules import iso
-from state.sqlite import leases, near, queue
-from state.sqlite.posted import posted_at
+from state.errors import FileNotFound
+from state.sql.files import COLUMNS as _FILE_COLUMNS
+from state.sql.files import FileRow
+from state.sqlite import near, queue
 from state.store import FileRef, Lease, Selection, SelectPolicy
 
 _ORDER = {
@@ -32,17 +23,11 @@ _ORDER = {
     "newest": "server_modified DESC, content_hash DESC",
     "name": "name_lower ASC, content_hash ASC",
 }
-_FILE_COLUMNS = (
-    "library_id, path_lower, path_display, name, id, size, rev, server_modified, content_hash, stem"
-)
 _MAX_DUPLICATES = 100
 # Without statistics SQLite would rather walk a library's primary key in path order than
 # use a narrower index and sort; with one library that is a scan. The hot queries name
 # their index (tests/integration/test_sqlite_store.py checks every plan).
 _INDEX = {"path_lower = ?": "", "name_lower = ?": "INDEXED BY files_by_name"}
-
-FileRow = tuple[Any, ...]
-"""A ``files`` row in ``_FILE_COLUMNS`` order."""
 
 
 def choose(
@@ -72,24 +57,6 @@ def choose(
     return None if found is None else str(found[0])
 
 
-def nothing_to_choose(
-    db: sqlite3.Connection, library_id: int, channel_id: int, now: float
-) -> NoImages | NoNewImages:
-    """Why ``choose`` found nothing: an empty folder, or everything posted or leased."""
-    if library_images(db, library_id) == 0:
-        return NoImages()
-    return NoNewImages(leased=leases.count_active(db, channel_id, now))
-
-
-def library_images(db: sqlite3.Connection, library_id: int, limit: int = 1) -> int:
-    """How many images the library holds, counting no further than ``limit``."""
-    row = db.execute(
-        "SELECT count(*) FROM (SELECT 1 FROM images WHERE library_id = ? LIMIT ?)",
-        (library_id, limit),
-    ).fetchone()
-    return int(row[0])
-
-
 def file_by_name(db: sqlite3.Connection, library_id: int, name: str) -> FileRow:
     """The image file called ``name`` (a file name, or a path relative to the folder)."""
     wanted = fold(name.strip().strip("/"))
@@ -108,51 +75,7 @@ def file_by_name(db: sqlite3.Connection, library_id: int, name: str) -> FileRow:
     ).fetchone()
     if row is None or row[8] is None:
         raise FileNotFound(name)
-    return tuple(row)
-
-
-def representative(db: sqlite3.Connection, library_id: int, content_hash: str) -> FileRow:
-    row = db.execute(
-        f"SELECT {_FILE_COLUMNS} FROM files WHERE library_id = ?1 AND path_lower ="
-        " (SELECT path_lower FROM images WHERE library_id = ?1 AND content_hash = ?2)",
-        (library_id, content_hash),
-    ).fetchone()
-    return tuple(row)
-
-
-def lease_ran_out(
-    db: sqlite3.Connection, channel: queue.Channel, content_hash: str, now: float
-) -> bool:
-    """Is a lease on this image past its time but not yet reclaimed?"""
-    lease = leases.running(db, channel.id, content_hash)
-    return lease is not None and lease.state(now) == "expired"
-
-
-def check_leasable(
-    db: sqlite3.Connection, channel: queue.Channel, content_hash: str, name: str, now: float
-) -> str | None:
-    """For a selection by name: the posted time if posted; refuse if it cannot be leased.
-
-    A lease that ran out but was not reclaimed yet is ended here, as reclaiming would.
-    """
-    posted = posted_at(db, channel, content_hash)
-    if posted is not None:
-        return posted
-    lease = leases.running(db, channel.id, content_hash)
-    if lease is not None and lease.state(now) == "active":
-        raise LeaseConflict(
-            f"Selected file is leased to another publisher until {iso(lease.expires_at)}: {name}"
-        )
-    if lease is not None:
-        leases.end(db, lease, "expired", now)
-    facts = queue.facts(db, channel, content_hash)
-    if facts.held:
-        raise Held(f"Selected file is held out of selection in this channel: {name}")
-    if facts.pending:
-        raise Pending(name)
-    if facts.awaiting_fingerprint:
-        raise AwaitingFingerprint(name)
-    return None
+    return FileRow(*row)
 
 
 def describe(
@@ -194,8 +117,3 @@ def describe(
         if channel_id is None
         else near.near_duplicates(db, channel_id, library_id, content_hash),
     )
-
-
-def new_lease(lease_id: str, now: float, seconds: int) -> tuple[Lease, float]:
-    expires_at = now + seconds
-    return Lease(id=lease_id, expires_at=iso(expires_at)), expires_at

@@ -1,19 +1,12 @@
-"""The console's sessions in the PostgreSQL store (``ConsoleSessions``), shared by replicas.
-
-As in SQLite (``state.sqlite.sessions``): a row per signed-in session, deleted by
-signing out, so a session ended on one replica is ended on all of them at once; expired
-rows go whenever a new session is recorded.
-"""
+"""The console's sessions (``ConsoleSessions``): a row per signed-in session."""
 
 from __future__ import annotations
 
 from state.postgres.connection import Db
-from state.postgres.sync import Connected
+from state.postgres.roles import Role
 
 
-class SessionRole(Connected):
-    """``ConsoleSessions`` on PostgreSQL."""
-
+class SessionRole(Role):
     def open_session(self, record: str, holder: str, expires_at: float) -> None:
         def record_it(db: Db) -> None:
             db.execute("DELETE FROM console_sessions WHERE expires_at <= %s", (self._clock(),))

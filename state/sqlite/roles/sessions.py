@@ -1,4 +1,4 @@
-"""The console's sessions in the SQLite store (``ConsoleSessions``).
+"""The console's sessions (``ConsoleSessions``).
 
 A row per signed-in session; signing out deletes it. Expired rows go whenever a new
 session is recorded, so the table holds about as many rows as sessions live at once.
@@ -6,18 +6,10 @@ session is recorded, so the table holds about as many rows as sessions live at o
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from state.sqlite.roles import Role
 
 
-class SessionRecords:
-    """``ConsoleSessions``, for ``SqliteStore`` (its transactions and clock)."""
-
-    _transaction: Callable[[], AbstractContextManager[sqlite3.Connection]]
-    _read: Callable[[], AbstractContextManager[sqlite3.Connection]]
-    _clock: Callable[[], float]
-
+class SessionRole(Role):
     def open_session(self, record: str, holder: str, expires_at: float) -> None:
         with self._transaction() as db:
             db.execute("DELETE FROM console_sessions WHERE expires_at <= ?", (self._clock(),))

@@ -1,58 +1,33 @@
-"""The catch-up's role of the PostgreSQL store (``CatalogSync``), and what it shares.
-
-``Connected`` holds what every role needs: the pool, the server's printable name,
-the clock, and the two ways to run work (``_run``: one transaction; ``_read``: lone
-reads). ``SyncRole`` is the catch-up's side: listing state, batches of pages with
-their cursor, catch-up turns and requests (``state.postgres.turns``). Every write of
-a catch-up first locks the library's row and its channels' (``_fenced``), and is
-refused if another replica took the turn over meanwhile.
+"""The catch-up's side of the PostgreSQL store (``CatalogSync``): listing state, batches
+of pages with their cursor, catch-up turns and requests (``state.postgres.turns``).
+Every write of a catch-up first locks the library's row and its channels' (``_fenced``),
+and is refused if another replica took the turn over meanwhile.
 """
 
 from __future__ import annotations
 
 import logging
-import random
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, TypeVar
-
-from psycopg_pool import ConnectionPool
+from typing import Any
 
 from state.changes import Operation
 from state.errors import StoreBusy, UnknownName
-from state.postgres import catalog, posted, queue
-from state.postgres.connection import BULK_PLANS, Db, read, transaction
-from state.postgres.define import from_scratch
-from state.postgres.turns import CHANNEL, Turns
+from state.postgres import catalog, posted_bulk, queue
+from state.postgres.connection import BULK_PLANS, Db
+from state.postgres.names import lock_library
+from state.postgres.ops import tx
+from state.postgres.roles import Role
+from state.postgres.turns import CHANNEL
 from state.rules import iso
+from state.sql import names as sql_names
+from state.sql.define import from_scratch
 from state.store import LargeImage, PageStats, Relisting, SyncState
 
-T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 
-class Connected:
-    """The pool, the server's name, the clock and the random source of one store."""
-
-    def __init__(
-        self,
-        pool: ConnectionPool[Db],
-        server: str,
-        clock: Callable[[], float],
-        rng: random.Random,
-    ) -> None:
-        self._pool, self.server, self._clock, self._rng = pool, server, clock, rng
-
-    def _run(self, work: Callable[[Db], T]) -> T:
-        return transaction(self._pool, self.server, work)
-
-    def _read(self, work: Callable[[Db], T]) -> T:
-        """Reads that need no snapshot of their own (one statement, or ids then rows)."""
-        return read(self._pool, self.server, work)
-
-
 ANALYZED = ("files", "images", "queue", "to_fingerprint")
-"""The tables a listing fills, analyzed when it ends and after many changes."""
 
 
 def analysis_due(images: int) -> int:
@@ -61,13 +36,7 @@ def analysis_due(images: int) -> int:
     return 1000 + images // 10
 
 
-class SyncRole(Connected):
-    """``CatalogSync`` on PostgreSQL; ``_turns`` is set by the store."""
-
-    _turns: Turns
-    _changed: dict[str, int]
-    """Files stored or removed by this store's catch-ups since it last analyzed."""
-
+class CatalogRole(Role):
     def sync_state(self, library: str) -> SyncState:
         def read(db: Db) -> Any:
             return db.execute(
@@ -83,7 +52,7 @@ class SyncRole(Connected):
 
     @contextmanager
     def catch_up_turn(self, library: str) -> Iterator[bool]:
-        library_id = self._run(lambda db: id_of_library(db, library))
+        library_id = self._run(lambda db: sql_names.library(tx(db), library))
         with self._turns.turn(library, library_id) as mine:
             yield mine
 
@@ -212,7 +181,7 @@ class SyncRole(Connected):
             )
             if known is None or known == account_id:
                 return None
-            from_scratch(db, library_id)
+            from_scratch(tx(db), library_id)
             return Relisting(library, f"account {known}", f"account {account_id}")
 
         return self._run(learn)
@@ -222,7 +191,7 @@ class SyncRole(Connected):
             "SELECT i.content_hash, f.path_display, i.size FROM images AS i"
             " JOIN files AS f ON f.library_id = i.library_id AND f.path_lower = i.path_lower"
             " WHERE i.library_id = %s AND i.pending ORDER BY i.size",
-            (id_of_library(db, library),)).fetchall())  # fmt: skip
+            (sql_names.library(tx(db), library),)).fetchall())  # fmt: skip
         return [LargeImage(*row) for row in rows]
 
     def resolve_pending(self, library: str, content_hash: str, sha256: str) -> None:
@@ -230,67 +199,14 @@ class SyncRole(Connected):
 
         def resolve(db: Db) -> None:
             library_id = lock_library(db, library)
-            remember_sha256(db, content_hash, sha256)
+            sql_names.remember_sha256(tx(db), content_hash, sha256)
             db.execute(
                 "UPDATE images SET pending = false WHERE library_id = %s AND content_hash = %s",
                 (library_id, content_hash),
             )
             for channel in queue.lock_channels_of(db, library_id):
-                posted.resolve(db, channel, content_hash, sha256, now)
+                posted_bulk.resolve(db, channel, content_hash, sha256, now)
                 queue.restore(db, channel, content_hash)
             catalog.settle_pending(db, library_id)
 
         self._run(resolve)
-
-
-def id_of_library(db: Db, name: str) -> int:
-    row = db.execute("SELECT id FROM libraries WHERE name = %s", (name,)).fetchone()
-    if row is None:
-        raise UnknownName(f"no library {name!r}")
-    return int(row[0])
-
-
-def lock_library(db: Db, name: str) -> int:
-    """Lock the library's row until the transaction ends (before any channel's lock).
-
-    ``NO KEY UPDATE``, as every locker of a library's row takes it: lockers wait for each
-    other all the same, but not for the key-share lock that PostgreSQL's foreign-key check
-    takes on the library when a transaction updates its channel's row a second time (a
-    selection holding only its channel could otherwise deadlock with a catch-up).
-    """
-    row = db.execute(
-        "SELECT id FROM libraries WHERE name = %s FOR NO KEY UPDATE", (name,)
-    ).fetchone()
-    if row is None:
-        raise UnknownName(f"no library {name!r}")
-    return int(row[0])
-
-
-def lock_library_of(db: Db, channel: str) -> int:
-    """Lock the library a channel draws from (taken before any channel's lock)."""
-    row = db.execute(
-        "SELECT l.id FROM libraries AS l JOIN channels AS c ON c.library_id = l.id"
-        " WHERE c.name = %s FOR NO KEY UPDATE OF l",
-        (channel,),
-    ).fetchone()
-    if row is None:
-        raise UnknownName(f"no channel {channel!r}")
-    return int(row[0])
-
-
-def located(db: Db, name: str) -> tuple[queue.Channel, int]:
-    """The channel's row and its library's id."""
-    row = db.execute(
-        "SELECT id, cycle, library_id FROM channels WHERE name = %s", (name,)
-    ).fetchone()
-    if row is None:
-        raise UnknownName(f"no channel {name!r}")
-    return queue.Channel(row[0], row[1]), int(row[2])
-
-
-def remember_sha256(db: Db, content_hash: str, sha256: str) -> None:
-    db.execute(
-        "INSERT INTO sha256_by_content_hash (content_hash, sha256) VALUES (%s, %s)"
-        " ON CONFLICT (content_hash) DO UPDATE SET sha256 = excluded.sha256",
-        (content_hash, sha256),
-    )

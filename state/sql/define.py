@@ -1,4 +1,4 @@
-"""Bringing the configured libraries and channels into the database, before serving.
+"""Bringing the configured libraries and channels into the state, before serving.
 
 A library is matched by name. One whose stored catalog was built from another folder
 or recursion is listed afresh (mark and sweep) and is not ready until that listing
@@ -6,48 +6,51 @@ ends: serving the old folder's files would be serving the wrong pictures. Posted
 state, leases and holds belong to channels and contents, so they survive. A channel
 that is new, or now draws from another library, gets a queue over that library. A
 library or channel no longer configured keeps its rows, dormant: posted state is
-never dropped because a name left the configuration.
+never dropped because a name left the configuration. On PostgreSQL, rows are locked
+in the order every locker uses (a library's row, then its channel's).
 """
 
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Sequence
 
 from state.casefold import fold
-from state.sqlite import queue
+from state.rules import Channel
+from state.sql.dialect import Tx
 from state.store import ChannelDef, LibraryDef, Relisting
 
 log = logging.getLogger(__name__)
 
 
 def define(
-    db: sqlite3.Connection, libraries: Sequence[LibraryDef], channels: Sequence[ChannelDef]
+    tx: Tx, libraries: Sequence[LibraryDef], channels: Sequence[ChannelDef]
 ) -> list[Relisting]:
-    relisted = [found for library in libraries if (found := _library(db, library))]
+    relisted = [found for library in libraries if (found := _library(tx, library))]
     for channel in channels:
-        _channel(db, channel)
+        _channel(tx, channel)
     return relisted
 
 
-def _library(db: sqlite3.Connection, library: LibraryDef) -> Relisting | None:
-    row = db.execute("SELECT id, source FROM libraries WHERE name = ?", (library.name,)).fetchone()
+def _library(tx: Tx, library: LibraryDef) -> Relisting | None:
     folder = fold(library.folder)
+    row = tx.one(
+        "SELECT id, source FROM libraries WHERE name = ? FOR NO KEY UPDATE", (library.name,)
+    )
     if row is None:
-        db.execute(
+        tx.execute(
             "INSERT INTO libraries (name, folder_lower, source) VALUES (?, ?, ?)",
             (library.name, folder, library.source),
         )
         return None
     library_id, source = row
-    db.execute(
+    tx.execute(
         "UPDATE libraries SET source = ?, folder_lower = ? WHERE id = ?",
         (library.source, folder, library_id),
     )
     if source is None or source == library.source:
         return None  # a file from before sources were recorded is taken as it stands
-    from_scratch(db, library_id)
+    from_scratch(tx, library_id)
     return Relisting(library.name, _describe(source), _describe(library.source))
 
 
@@ -56,84 +59,65 @@ def _describe(source: str) -> str:
     return f"folder {folder or '/'!r}" + (" with subfolders" if recursive == "1" else "")
 
 
-def _channel(db: sqlite3.Connection, channel: ChannelDef) -> None:
-    (library_id,) = db.execute(
-        "SELECT id FROM libraries WHERE name = ?", (channel.library,)
-    ).fetchone()
-    row = db.execute(
+def _channel(tx: Tx, channel: ChannelDef) -> None:
+    # The library's row first (``_library`` locked it already): the order every locker uses.
+    found = tx.one("SELECT id FROM libraries WHERE name = ? FOR NO KEY UPDATE", (channel.library,))
+    assert found is not None
+    library_id = found[0]
+    row = tx.one(
         "SELECT id, cycle, library_id, near_skip, near_distance, near_wait FROM channels"
-        " WHERE name = ?",
+        " WHERE name = ? FOR UPDATE",
         (channel.name,),
-    ).fetchone()
-    skip = int(channel.near_duplicates == "skip")
-    wait = int(skip and channel.await_fingerprints)
+    )
+    skip = channel.near_duplicates == "skip"
+    wait = skip and channel.await_fingerprints
     if row is not None:
-        db.execute(
+        tx.execute(
             "UPDATE channels SET policy = ?, exhausted = ?, near_skip = ?, near_distance = ?,"
             " near_wait = ? WHERE id = ?",
             (channel.policy, channel.when_exhausted, skip, channel.near_duplicate_distance,
              wait, row[0]),
         )  # fmt: skip
     if row is not None and row[2] == library_id:
-        _near_settings(db, queue.Channel(row[0], row[1]), library_id, row[3:], channel)
+        _near_settings(tx, Channel(row[0], row[1]), library_id, row[3:], channel)
         return
     if row is None:
-        cursor = db.execute(
+        row = tx.one(
             "INSERT INTO channels (name, library_id, policy, exhausted, near_skip, near_distance,"
-            " near_wait) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            " near_wait) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id, cycle, library_id",
             (channel.name, library_id, channel.policy, channel.when_exhausted, skip,
              channel.near_duplicate_distance, wait),
         )  # fmt: skip
-        row = (cursor.lastrowid, 1, library_id)
+        assert row is not None
     else:
         log.warning("channel %s now draws from library %s", channel.name, channel.library)
-        db.execute("UPDATE channels SET library_id = ? WHERE id = ?", (library_id, row[0]))
-    _regroup(db, row[0], library_id)
-    queue.fill(db, queue.Channel(row[0], row[1]), library_id)
+        tx.execute("UPDATE channels SET library_id = ? WHERE id = ?", (library_id, row[0]))
+    tx.ops.regroup(tx.db, row[0], library_id)
+    tx.ops.fill(tx.db, Channel(row[0], row[1]), library_id)
 
 
 def _near_settings(
-    db: sqlite3.Connection,
-    channel: queue.Channel,
-    library_id: int,
-    stored: tuple[int, int, int],
-    wanted: ChannelDef,
+    tx: Tx, channel: Channel, library_id: int, stored: tuple[int, int, int], wanted: ChannelDef
 ) -> None:
     """Another distance groups the channel afresh (in the background, from the stored
     fingerprints: no thumbnail is fetched again); skipping turned on or off renumbers its
     pool now, as does waiting for fingerprints turned on or off."""
     skip, distance, wait = stored
-    if distance != wanted.near_duplicate_distance:
+    regroup = distance != wanted.near_duplicate_distance
+    if regroup:
         log.warning("channel %s: near-duplicates are grouped again", channel.id)
-        _regroup(db, channel.id, library_id)
+        tx.ops.regroup(tx.db, channel.id, library_id)
     waits = wanted.near_duplicates == "skip" and wanted.await_fingerprints
     if bool(wait) != waits:
-        queue.wait_for_fingerprints(db, channel, library_id)
-    if (
-        distance != wanted.near_duplicate_distance
-        or bool(skip) != (wanted.near_duplicates == "skip")
-        or bool(wait) != waits
-    ):
-        queue.rebuild(db, channel)
+        tx.ops.wait_for_fingerprints(tx.db, channel, library_id)
+    if regroup or bool(skip) != (wanted.near_duplicates == "skip") or bool(wait) != waits:
+        tx.ops.rebuild(tx.db, channel)
 
 
-def _regroup(db: sqlite3.Connection, channel_id: int, library_id: int) -> None:
-    """Forget the channel's groups; the library's fingerprinted content goes back on the
-    backlog, where the hashing worker groups it again without fetching anything."""
-    db.execute("DELETE FROM near_members WHERE channel_id = ?", (channel_id,))
-    db.execute("DELETE FROM near_groups WHERE channel_id = ?", (channel_id,))
-    db.execute(
-        "INSERT OR IGNORE INTO to_fingerprint (library_id, content_hash)"
-        " SELECT library_id, content_hash FROM fingerprints"
-        " WHERE library_id = ? AND hash IS NOT NULL",
-        (library_id,),
-    )
-
-
-def from_scratch(db: sqlite3.Connection, library_id: int) -> None:
+def from_scratch(tx: Tx, library_id: int) -> None:
     """The catalog describes something else: not ready until a full listing replaces it."""
-    db.execute(
-        "UPDATE libraries SET generation = generation + 1, listing = 1, cursor = NULL,"
+    tx.execute(
+        "UPDATE libraries SET generation = generation + 1, listing = true, cursor = NULL,"
         " ready_at = NULL WHERE id = ?",
         (library_id,),
     )

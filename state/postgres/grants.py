@@ -1,0 +1,50 @@
+"""How PostgreSQL grants leases and reclaims those that ran out (``state.sql.leases`` reads them).
+
+A partial unique index allows one running lease per channel and content, so even a bug
+could not lease one image twice. Granting and reclaiming each take a few statements
+whatever their number, inside the caller's transaction, which holds the channel's lock
+whenever the pool changes.
+"""
+
+from __future__ import annotations
+
+from state.postgres import queue
+from state.postgres.connection import Db
+
+_GRANT = (
+    queue.TAKE_OUT
+    + """,
+leased AS (
+    INSERT INTO leases (id, channel_id, content_hash, expires_at)
+    VALUES (%(l)s, %(c)s, %(h)s, %(e)s))"""
+    + queue.FILL_HOLE
+)
+
+
+def grant(db: Db, channel_id: int, content_hash: str, lease_id: str, expires_at: float) -> None:
+    """Lease the image and take it out of the pool, in one statement (one round trip)."""
+    db.execute(_GRANT, {"c": channel_id, "h": content_hash, "l": lease_id, "e": expires_at})
+
+
+def reclaim_in(db: Db, channel: queue.Channel, now: float, limit: int) -> int:
+    """End up to ``limit`` of one channel's leases that ran out (its row is locked), in a
+    few statements whatever their number: the channel's lock is held for milliseconds."""
+    rows = db.execute(
+        "UPDATE leases SET ended = 'expired', ended_at = %(now)s WHERE id IN ("
+        " SELECT id FROM leases WHERE channel_id = %(c)s AND ended IS NULL"
+        " AND expires_at <= %(now)s ORDER BY expires_at LIMIT %(n)s)"
+        " RETURNING content_hash",
+        {"c": channel.id, "now": now, "n": limit},
+    ).fetchall()
+    queue.restore_many(db, channel, [row[0] for row in rows])
+    return len(rows)
+
+
+def expired_channels(db: Db, now: float, limit: int) -> list[int]:
+    """Channels with leases that ran out, for ``reclaim`` to lock one by one."""
+    rows = db.execute(
+        "SELECT DISTINCT channel_id FROM (SELECT channel_id FROM leases WHERE ended IS NULL"
+        " AND expires_at <= %s ORDER BY expires_at LIMIT %s) AS due ORDER BY channel_id",
+        (now, limit),
+    )
+    return [int(row[0]) for row in rows]

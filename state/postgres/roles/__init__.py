@@ -1,0 +1,54 @@
+"""The PostgreSQL store's roles, one small class each over the store's shared connections.
+
+Each role (``catalog``, ``selections``, ``posted``, ``legacy``, ``reports``,
+``browsing``, ``near``, ``sessions``) implements one protocol of ``state.store`` and
+works with one ``Connected``: the pool, the server's printable name, the clock, the
+random source, the turns shared with other replicas, and two ways to run work
+(``_run``: one transaction; ``_read``: lone reads). ``state.sqlite.roles`` is laid
+out the same way.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from psycopg_pool import ConnectionPool
+
+from state.postgres.connection import Db, read, transaction
+from state.postgres.turns import Turns
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Connected:
+    """What the roles of one store share."""
+
+    pool: ConnectionPool[Db]
+    server: str
+    clock: Callable[[], float]
+    rng: random.Random
+    turns: Turns
+    changed: dict[str, int] = field(default_factory=dict)
+    """Files stored or removed by this store's catch-ups since it last analyzed."""
+
+    def run(self, work: Callable[[Db], T]) -> T:
+        """``work`` in one transaction (again after a deadlock)."""
+        return transaction(self.pool, self.server, work)
+
+    def read(self, work: Callable[[Db], T]) -> T:
+        """Reads that need no snapshot of their own (one statement, or ids then rows)."""
+        return read(self.pool, self.server, work)
+
+
+class Role:
+    """A role's access to the store's shared ``Connected``."""
+
+    def __init__(self, connected: Connected) -> None:
+        self._pool, self.server = connected.pool, connected.server
+        self._clock, self._rng = connected.clock, connected.rng
+        self._turns, self._changed = connected.turns, connected.changed
+        self._run, self._read = connected.run, connected.read

@@ -1,0 +1,179 @@
+"""Selections and their leases (``Selections``): each takes its channel's row lock,
+so replicas select one at a time per channel; a preview without a name reads the pool
+without any lock, and one that must change something first is rolled back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from functools import partial
+
+from state.errors import LeaseExpired, LeaseNotFound, NotReady
+from state.postgres import grants, near, queue, selection, waiting
+from state.postgres.connection import Db
+from state.postgres.ops import tx
+from state.postgres.roles import Role
+from state.rules import iso, new_lease_id, turns_cycle
+from state.sql import leasable, leases, posted
+from state.sql import names as sql_names
+from state.sql.files import FileRow
+from state.store import Lease, LeaseInfo, PostedRecord, Selection, SelectRequest
+
+RECLAIM_AT_SELECTION = 16
+
+
+class _Rollback(Exception):
+    """Raised inside a transaction to undo it on purpose (previews)."""
+
+
+class SelectionRole(Role):
+    def select(self, channel: str, request: SelectRequest) -> Selection:
+        if request.dry_run and request.name is None:
+            peeked = self._read(lambda db: self._peek(db, channel))
+            if peeked is not None:
+                return peeked
+        chosen: list[Selection] = []
+
+        def select(db: Db) -> Selection:
+            chosen.append(self._select_in(db, channel, request))
+            if request.dry_run:
+                raise _Rollback
+            return chosen[-1]
+
+        try:
+            return self._run(select)
+        except _Rollback:
+            return replace(chosen[-1], lease=None)  # the preview's lease was rolled back
+
+    def _peek(self, db: Db, name: str) -> Selection | None:
+        """A preview from the pool as it stands, changing nothing and locking nothing;
+        None when the pool is empty (a preview then goes the long way, rolled back)."""
+        locked = queue.lock_channel(db, name, lock=False)
+        if not locked.ready:
+            raise NotReady("the first catch-up has not completed yet; try again shortly")
+        policy, library_id = locked.policy, locked.library_id
+        file = selection.choose(db, locked.channel.id, library_id, policy, self._rng)
+        return None if file is None else selection.describe(db, file, None, None, locked.channel.id)
+
+    def _select_in(self, db: Db, name: str, request: SelectRequest) -> Selection:
+        # A preview is rolled back: it reads the pool without taking the channel's lock.
+        locked = queue.lock_channel(db, name, lock=not request.dry_run)
+        if not locked.ready:
+            raise NotReady("the first catch-up has not completed yet; try again shortly")
+        channel, now, posted_at = locked.channel, self._clock(), None
+        if request.name is not None:
+            file = selection.file_by_name(db, locked.library_id, request.name)
+            posted_at = leasable.check_leasable(
+                tx(db), channel, file.content_hash, request.name, now
+            )
+        else:
+            file = self._choose(db, locked, now)
+        lease = None
+        if posted_at is None and not request.dry_run:
+            lease_id = new_lease_id()
+            expires_at = now + request.lease_seconds
+            lease = Lease(id=lease_id, expires_at=iso(expires_at))
+            grants.grant(db, channel.id, file.content_hash, lease_id, expires_at)
+        return selection.describe(db, file, lease, posted_at, channel.id)
+
+    def _choose(self, db: Db, locked: queue.Locked, now: float) -> FileRow:
+        channel, policy, library_id = locked.channel, locked.policy, locked.library_id
+        found = selection.choose(db, channel.id, library_id, policy, self._rng)
+        if found is None and grants.reclaim_in(db, channel, now, RECLAIM_AT_SELECTION):
+            found = selection.choose(db, channel.id, library_id, policy, self._rng)
+        if found is None and turns_cycle(
+            locked.exhausted, leases.count_running(tx(db), channel.id),
+            leasable.library_images(tx(db), library_id), waiting.any_waiting(db, channel.id),
+        ):  # fmt: skip
+            channel = _new_cycle(db, channel)
+            found = selection.choose(db, channel.id, library_id, policy, self._rng)
+        if found is None:
+            raise leasable.nothing_to_choose(tx(db), library_id, channel.id, now)
+        return found
+
+    def release(self, channel: str, lease_id: str) -> None:
+        def release(db: Db) -> None:
+            locked = queue.lock_channel(db, channel)
+            lease = leases.find_in(tx(db), locked.channel.id, lease_id)
+            if lease.ended is not None:
+                raise LeaseNotFound(f"No such lease: {lease_id} (it ended: {lease.ended})")
+            leases.end(tx(db), lease, "released", self._clock(), locked.channel)
+
+        self._run(release)
+
+    def renew(self, channel: str, lease_id: str, seconds: int) -> LeaseInfo:
+        now = self._clock()
+
+        def renew(db: Db) -> LeaseInfo:
+            lease = leases.find_in(tx(db), queue.lock_channel(db, channel).channel.id, lease_id)
+            state = lease.state(now)
+            if state != "active":
+                raise LeaseExpired(f"lease {lease_id} is {state}; select the image again")
+            leases.extend(tx(db), lease, now + seconds)
+            return replace(lease, expires_at=now + seconds).info(channel, now)
+
+        return self._run(renew)
+
+    def lease_info(self, channel: str, lease_id: str) -> LeaseInfo:
+        lease = self._read(
+            lambda db: leases.find_in(tx(db), sql_names.channel(tx(db), channel)[0].id, lease_id)
+        )
+        return lease.info(channel, self._clock())
+
+    def mark_posted(
+        self, channel: str, content_hash: str, lease_id: str | None, sha256: str | None
+    ) -> PostedRecord:
+        now = self._clock()
+
+        def mark(db: Db) -> PostedRecord:
+            locked = queue.lock_channel(db, channel)
+            row = locked.channel
+            named = leases.named(tx(db), row, lease_id, content_hash, now)
+            posted_at, known = posted.record(tx(db), row, content_hash, sha256, now, iso(now))
+            return PostedRecord(content_hash, posted_at, known, row.cycle, named)
+
+        return self._run(mark)
+
+    def archive_paths(self, library: str, content_hash: str) -> list[str]:
+        """Every path holding this content, and the sidecars beside each."""
+        rows = self._read(lambda db: db.execute(
+            "SELECT path_display FROM files WHERE library_id = %(l)s AND content_hash = %(h)s"
+            " AND kind = 'image' UNION ALL SELECT s.path_display FROM files AS i"
+            # OFFSET 0: the sidecars of each copy are looked up by its stem, never joined.
+            " CROSS JOIN LATERAL (SELECT path_display FROM files AS s"
+            " WHERE s.library_id = i.library_id AND s.stem = i.stem AND s.kind = 'sidecar'"
+            " OFFSET 0) AS s"
+            " WHERE i.library_id = %(l)s AND i.content_hash = %(h)s AND i.kind = 'image'",
+            {"l": sql_names.library(tx(db), library), "h": content_hash}).fetchall())  # fmt: skip
+        return list(dict.fromkeys(row[0] for row in rows))
+
+    def fingerprint_elsewhere(self, library: str, content_hash: str, path: str) -> bool:
+        return self._run(
+            lambda db: near.fingerprint_elsewhere(
+                db, sql_names.library(tx(db), library), content_hash, path
+            )
+        )
+
+    def reclaim_expired(self, limit: int) -> int:
+        """Channel by channel, each in its own transaction holding that channel's lock."""
+        now = self._clock()
+        due = self._run(lambda db: grants.expired_channels(db, now, limit))
+        reclaimed = 0
+        for channel_id in due:
+            reclaimed += self._run(partial(_reclaim, channel_id=channel_id, now=now, limit=limit))
+        self._run(lambda db: leases.prune(tx(db), now, limit))
+        return reclaimed
+
+
+def _reclaim(db: Db, channel_id: int, now: float, limit: int) -> int:
+    row = db.execute(
+        "SELECT id, cycle FROM channels WHERE id = %s FOR UPDATE", (channel_id,)
+    ).fetchone()
+    return 0 if row is None else grants.reclaim_in(db, queue.Channel(*row), now, limit)
+
+
+def _new_cycle(db: Db, channel: queue.Channel) -> queue.Channel:
+    turned = queue.Channel(channel.id, channel.cycle + 1)
+    db.execute("UPDATE channels SET cycle = %s WHERE id = %s", (turned.cycle, channel.id))
+    queue.rebuild(db, turned)
+    return turned

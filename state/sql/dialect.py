@@ -1,0 +1,118 @@
+"""One transaction on either store: its connection, its dialect, and its own operations.
+
+The shared statements are written as SQLite reads them: ``?`` and ``:name``
+placeholders, ``INDEXED BY`` where SQLite's planner needs telling which index to walk,
+and ``CROSS JOIN`` where it must keep the join order as written; and row locks as
+PostgreSQL takes them (``FOR UPDATE``, ``FOR NO KEY UPDATE``). ``Dialect.sql`` spells a
+statement for the backend: SQLite drops the locks (its writer holds the whole file);
+PostgreSQL's driver wants ``%s`` and ``%(name)s`` (so a literal ``%`` doubles), and its
+planner takes neither hint (it is priced away from whole-library plans per session
+instead, ``state.postgres.connection``). Upserts (``ON CONFLICT``), ``RETURNING`` and
+the boolean literals ``true`` and ``false`` read the same in both.
+
+What each backend does its own way (the pool's facts and changes, how a lease ends, how
+an image is described) reaches the shared modules as ``Ops``, on the ``Tx``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Protocol
+
+from state.rules import Channel, ImageInChannel
+
+if TYPE_CHECKING:
+    from state.sql.files import FileRow
+    from state.store import Lease, Selection
+
+Args = tuple[Any, ...] | dict[str, Any]
+
+_NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+_HINT = re.compile(r"\s+INDEXED BY \w+")
+_LOCK = re.compile(r"\s+FOR (NO KEY )?UPDATE( OF \w+)?")
+
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    """How one backend spells the shared statements."""
+
+    name: str
+    format_params: bool  # %s and %(name)s rather than ? and :name
+    index_hints: bool  # SQLite's INDEXED BY and CROSS JOIN
+    row_locks: bool  # FOR UPDATE, FOR NO KEY UPDATE
+
+    def sql(self, text: str) -> str:
+        return _spelled(self, text)
+
+
+@lru_cache(maxsize=512)
+def _spelled(dialect: Dialect, text: str) -> str:
+    if not dialect.row_locks:
+        text = _LOCK.sub("", text)
+    if not dialect.index_hints:
+        text = _HINT.sub("", text).replace(" CROSS JOIN ", " JOIN ")
+    if dialect.format_params:
+        text = text.replace("%", "%%").replace("?", "%s")
+        text = _NAMED.sub(r"%(\1)s", text)
+    return text
+
+
+SQLITE = Dialect("sqlite", format_params=False, index_hints=True, row_locks=False)
+POSTGRES = Dialect("postgres", format_params=True, index_hints=False, row_locks=True)
+
+
+class Cursor(Protocol):
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Ops:
+    """The operations each backend does its own way, as the shared modules call them
+    (each takes the backend's own connection first)."""
+
+    facts: Callable[[Any, Channel, str], ImageInChannel]
+    remove: Callable[[Any, int, str], None]
+    restore: Callable[[Any, Channel, str], None]
+    # Near-duplicates of a posted image leave the pool, when the channel skips them.
+    after_post: Callable[[Any, Channel, str], None]
+    # The image as a publisher sees it: file, lease, posted at, channel (its near-duplicates).
+    describe: Callable[[Any, FileRow, Lease | None, str | None, int | None], Selection]
+    # A channel's groups forgotten, its library's fingerprints back on the backlog.
+    regroup: Callable[[Any, int, int], None]
+    # A channel's pool: filled from its library, waiting turned on or off, renumbered.
+    fill: Callable[[Any, Channel, int], None]
+    wait_for_fingerprints: Callable[[Any, Channel, int], None]
+    rebuild: Callable[[Any, Channel], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Tx:
+    """A connection inside one transaction, with its backend's dialect and operations."""
+
+    db: Any  # sqlite3.Connection or psycopg.Connection
+    dialect: Dialect
+    ops: Ops
+
+    def execute(self, sql: str, args: Args = ()) -> Cursor:
+        cursor: Cursor = self.db.execute(self.dialect.sql(sql), args)
+        return cursor
+
+    def one(self, sql: str, args: Args = ()) -> Any:
+        """The first row, or None."""
+        return self.execute(sql, args).fetchone()
+
+    def all(self, sql: str, args: Args = ()) -> list[Any]:
+        return self.execute(sql, args).fetchall()
+
+    def count(self, sql: str, args: Args = ()) -> int:
+        """A ``count(*)``'s value."""
+        row = self.one(sql, args)
+        return 0 if row is None else int(row[0])

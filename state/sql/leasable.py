@@ -1,0 +1,70 @@
+"""The checks around a selection that both stores make the same way.
+
+Choosing the image is each backend's (SQLite reads a slot after the pool's size,
+PostgreSQL both in one statement); what is refused, and why nothing could be chosen,
+is written here once. Every function runs inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from state.errors import AwaitingFingerprint, Held, LeaseConflict, NoImages, NoNewImages, Pending
+from state.rules import Channel, iso
+from state.sql import leases
+from state.sql.dialect import Tx
+from state.sql.posted import posted_at
+from state.store import Lease
+
+
+def nothing_to_choose(
+    tx: Tx, library_id: int, channel_id: int, now: float
+) -> NoImages | NoNewImages:
+    """Why the choice found nothing: an empty folder, or everything posted or leased."""
+    if library_images(tx, library_id) == 0:
+        return NoImages()
+    return NoNewImages(leased=leases.count_active(tx, channel_id, now))
+
+
+def library_images(tx: Tx, library_id: int, limit: int = 1) -> int:
+    """How many images the library holds, counting no further than ``limit``."""
+    return tx.count(
+        "SELECT count(*) FROM (SELECT 1 FROM images WHERE library_id = ? LIMIT ?) AS held",
+        (library_id, limit),
+    )
+
+
+def lease_ran_out(tx: Tx, channel: Channel, content_hash: str, now: float) -> bool:
+    """Is a lease on this image past its time but not yet reclaimed?"""
+    lease = leases.running(tx, channel.id, content_hash)
+    return lease is not None and lease.state(now) == "expired"
+
+
+def check_leasable(
+    tx: Tx, channel: Channel, content_hash: str, name: str, now: float
+) -> str | None:
+    """For a selection by name: the posted time if posted; refuse if it cannot be leased.
+
+    A lease that ran out but was not reclaimed yet is ended here, as reclaiming would.
+    """
+    posted = posted_at(tx, channel, content_hash)
+    if posted is not None:
+        return posted
+    lease = leases.running(tx, channel.id, content_hash)
+    if lease is not None and lease.state(now) == "active":
+        raise LeaseConflict(
+            f"Selected file is leased to another publisher until {iso(lease.expires_at)}: {name}"
+        )
+    if lease is not None:
+        leases.end(tx, lease, "expired", now, channel)
+    facts = tx.ops.facts(tx.db, channel, content_hash)
+    if facts.held:
+        raise Held(f"Selected file is held out of selection in this channel: {name}")
+    if facts.pending:
+        raise Pending(name)
+    if facts.awaiting_fingerprint:
+        raise AwaitingFingerprint(name)
+    return None
+
+
+def new_lease(lease_id: str, now: float, seconds: int) -> tuple[Lease, float]:
+    expires_at = now + seconds
+    return Lease(id=lease_id, expires_at=iso(expires_at)), expires_at

@@ -1,0 +1,32 @@
+"""Libraries and channels by name, as every role of either store looks them up."""
+
+from __future__ import annotations
+
+from state.errors import UnknownName
+from state.rules import Channel
+from state.sql.dialect import Tx
+
+
+def library(tx: Tx, name: str) -> int:
+    """The library's id, or ``UnknownName``."""
+    row = tx.one("SELECT id FROM libraries WHERE name = ?", (name,))
+    if row is None:
+        raise UnknownName(f"no library {name!r}")
+    return int(row[0])
+
+
+def channel(tx: Tx, name: str) -> tuple[Channel, int]:
+    """The channel's row and its library's id, or ``UnknownName``."""
+    row = tx.one("SELECT id, cycle, library_id FROM channels WHERE name = ?", (name,))
+    if row is None:
+        raise UnknownName(f"no channel {name!r}")
+    return Channel(row[0], row[1]), int(row[2])
+
+
+def remember_sha256(tx: Tx, content_hash: str, sha256: str) -> None:
+    """Keep a content's whole-file digest (legacy matching needs it for big files)."""
+    tx.execute(
+        "INSERT INTO sha256_by_content_hash (content_hash, sha256) VALUES (?, ?)"
+        " ON CONFLICT (content_hash) DO UPDATE SET sha256 = excluded.sha256",
+        (content_hash, sha256),
+    )

@@ -1,0 +1,31 @@
+"""The SQLite store's roles, one small class each over the store's shared connections.
+
+Each role (``catalog``, ``selections``, ``posted``, ``legacy``, ``reports``,
+``browsing``, ``near``, ``sessions``) implements one protocol of ``state.store``; every
+public method is one transaction on the writer (``Connections.writing``) or one
+snapshot on the calling thread's reader (``Connections.reading``). ``state.postgres.roles``
+is laid out the same way.
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+
+from state.sqlite.connections import Connections
+
+
+class Role:
+    """What every role works with: the shared connections, the clock, the random source."""
+
+    def __init__(
+        self, connections: Connections, clock: Callable[[], float], rng: random.Random
+    ) -> None:
+        self._transaction: Callable[[], AbstractContextManager[sqlite3.Connection]]
+        self._transaction = connections.writing
+        self._read: Callable[[], AbstractContextManager[sqlite3.Connection]]
+        self._read = connections.reading
+        self._clock = clock
+        self._rng = rng

@@ -1,0 +1,206 @@
+"""Selections and their leases (``Selections``): a selection and its lease commit
+together; a preview reads a snapshot beside any writer, or (when answering it would
+reclaim a lease or turn a cycle first) is done on the writer and rolled back.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, replace
+
+from state.errors import LeaseExpired, LeaseNotFound, NotReady, UnknownName
+from state.rules import iso, new_lease_id, turns_cycle
+from state.sql import files, leasable, leases, posted
+from state.sql import names as sql_names
+from state.sqlite import grants, names, near, queue, selection, waiting
+from state.sqlite.ops import tx
+from state.sqlite.roles import Role
+from state.store import (
+    LeaseInfo,
+    PostedRecord,
+    Selection,
+    SelectPolicy,
+    SelectRequest,
+    WhenExhausted,
+)
+
+RECLAIM_AT_SELECTION = 16
+
+
+class _Rollback(Exception):
+    """Raised inside a transaction to undo it on purpose (previews)."""
+
+
+class _NeedsWriter(Exception):
+    """A preview found that answering it would change something first."""
+
+
+class SelectionRole(Role):
+    def select(self, channel: str, request: SelectRequest) -> Selection:
+        if request.dry_run:
+            try:  # a preview reads a snapshot, beside any writer
+                with self._read() as db:
+                    return self._select_in(db, channel, request, writable=False)
+            except _NeedsWriter:
+                pass  # it would reclaim a lease or turn a cycle: see it done, then undo it
+        try:
+            with self._transaction() as db:
+                chosen = self._select_in(db, channel, request)
+                if request.dry_run:
+                    raise _Rollback
+                return chosen
+        except _Rollback:
+            return replace(chosen, lease=None)  # the preview's lease was rolled back
+
+    def _select_in(
+        self, db: sqlite3.Connection, name: str, request: SelectRequest, writable: bool = True
+    ) -> Selection:
+        row = _selecting(db, name)
+        channel, library_id = row.channel, row.library_id
+        now = self._clock()
+        posted_at = None
+        if request.name is not None:
+            file = selection.file_by_name(db, library_id, request.name)
+            content_hash = file.content_hash
+            if not writable and leasable.lease_ran_out(tx(db), channel, content_hash, now):
+                raise _NeedsWriter
+            posted_at = leasable.check_leasable(tx(db), channel, content_hash, request.name, now)
+        else:
+            content_hash = self._choose(db, row, now, writable)
+            file = files.representative(tx(db), library_id, content_hash)
+        lease = None
+        if posted_at is None and not request.dry_run:
+            lease_id = new_lease_id()
+            lease, expires_at = leasable.new_lease(lease_id, now, request.lease_seconds)
+            grants.grant(db, channel.id, content_hash, lease_id, expires_at)
+        return selection.describe(db, file, lease, posted_at, channel.id)
+
+    def _choose(self, db: sqlite3.Connection, row: _Selecting, now: float, writable: bool) -> str:
+        """By the channel's policy; with nothing left, reclaim expired leases or start a new
+        cycle if the rules say so (a read-only preview hands that to the writer)."""
+        channel, library_id, policy, exhausted = (
+            row.channel,
+            row.library_id,
+            row.policy,
+            row.exhausted,
+        )
+        found = selection.choose(db, channel.id, policy, self._rng, row.pool_size)
+        if found is not None:
+            return found
+        running = leases.count_running(tx(db), channel.id)
+        expired = running - leases.count_active(tx(db), channel.id, now)
+        awaiting = waiting.any_waiting(db, channel.id)
+        turns = turns_cycle(
+            exhausted, running - expired, leasable.library_images(tx(db), library_id), awaiting
+        )
+        if (expired or turns) and not writable:
+            raise _NeedsWriter
+        if expired and grants.reclaim(db, now, RECLAIM_AT_SELECTION):
+            found = selection.choose(db, channel.id, policy, self._rng)
+        if found is None and turns_cycle(
+            exhausted, leases.count_running(tx(db), channel.id),
+            leasable.library_images(tx(db), library_id), awaiting,
+        ):  # fmt: skip
+            channel = _new_cycle(db, channel)
+            found = selection.choose(db, channel.id, policy, self._rng)
+        if found is None:
+            raise leasable.nothing_to_choose(tx(db), library_id, channel.id, now)
+        return found
+
+    def release(self, channel: str, lease_id: str) -> None:
+        with self._transaction() as db:
+            lease = leases.find_in(tx(db), sql_names.channel(tx(db), channel)[0].id, lease_id)
+            if lease.ended is not None:
+                raise LeaseNotFound(f"No such lease: {lease_id} (it ended: {lease.ended})")
+            leases.end(
+                tx(db), lease, "released", self._clock(), sql_names.channel(tx(db), channel)[0]
+            )
+
+    def renew(self, channel: str, lease_id: str, seconds: int) -> LeaseInfo:
+        now = self._clock()
+        with self._transaction() as db:
+            lease = leases.find_in(tx(db), sql_names.channel(tx(db), channel)[0].id, lease_id)
+            state = lease.state(now)
+            if state != "active":
+                raise LeaseExpired(f"lease {lease_id} is {state}; select the image again")
+            leases.extend(tx(db), lease, now + seconds)
+            return replace(lease, expires_at=now + seconds).info(channel, now)
+
+    def lease_info(self, channel: str, lease_id: str) -> LeaseInfo:
+        with self._read() as db:
+            lease = leases.find_in(tx(db), sql_names.channel(tx(db), channel)[0].id, lease_id)
+        return lease.info(channel, self._clock())
+
+    def mark_posted(
+        self, channel: str, content_hash: str, lease_id: str | None, sha256: str | None
+    ) -> PostedRecord:
+        now = self._clock()
+        with self._transaction() as db:
+            row, _ = sql_names.channel(tx(db), channel)
+            named = leases.named(tx(db), row, lease_id, content_hash, now)
+            posted_at, known_sha256 = posted.record(
+                tx(db), row, content_hash, sha256, now, iso(now)
+            )
+            return PostedRecord(content_hash, posted_at, known_sha256, row.cycle, named)
+
+    def archive_paths(self, library: str, content_hash: str) -> list[str]:
+        """Every path holding this content, then the sidecars beside each. NotReady while a
+        listing from scratch is under way: the paths held then are another source's."""
+        with self._read() as db:
+            library_id = sql_names.library(tx(db), library)
+            names.require_ready(db, library_id)
+            rows = db.execute(
+                "SELECT path_display, 0 AS sidecar FROM files INDEXED BY files_by_content_hash"
+                " WHERE library_id = ?1 AND content_hash = ?2 AND kind = 'image'"
+                " UNION ALL SELECT s.path_display, 1"
+                " FROM files AS i INDEXED BY files_by_content_hash"
+                " JOIN files AS s INDEXED BY files_by_stem"
+                " ON s.library_id = i.library_id AND s.stem = i.stem"
+                " AND s.kind = 'sidecar'"
+                " WHERE i.library_id = ?1 AND i.content_hash = ?2 AND i.kind = 'image'"
+                " ORDER BY sidecar",
+                (library_id, content_hash),
+            ).fetchall()
+            return list(dict.fromkeys(row[0] for row in rows))
+
+    def fingerprint_elsewhere(self, library: str, content_hash: str, path: str) -> bool:
+        with self._transaction() as db:
+            return near.fingerprint_elsewhere(
+                db, sql_names.library(tx(db), library), content_hash, path
+            )
+
+    def reclaim_expired(self, limit: int) -> int:
+        with self._transaction() as db:
+            return grants.reclaim(db, self._clock(), limit)
+
+
+@dataclass(frozen=True, slots=True)
+class _Selecting:
+    """What a selection needs of its channel, read in one statement."""
+
+    channel: queue.Channel
+    library_id: int
+    policy: SelectPolicy
+    exhausted: WhenExhausted
+    pool_size: int
+
+
+def _selecting(db: sqlite3.Connection, name: str) -> _Selecting:
+    """The channel about to select; NotReady before its library's first full listing."""
+    row = db.execute(
+        "SELECT c.id, c.cycle, c.library_id, c.policy, c.exhausted, c.pool_size, l.ready_at"
+        " FROM channels AS c JOIN libraries AS l ON l.id = c.library_id WHERE c.name = ?",
+        (name,),
+    ).fetchone()
+    if row is None:
+        raise UnknownName(f"no channel {name!r}")
+    if row[6] is None:
+        raise NotReady("the first catch-up has not completed yet; try again shortly")
+    return _Selecting(queue.Channel(row[0], row[1]), int(row[2]), row[3], row[4], int(row[5]))
+
+
+def _new_cycle(db: sqlite3.Connection, channel: queue.Channel) -> queue.Channel:
+    turned = queue.Channel(channel.id, channel.cycle + 1)
+    db.execute("UPDATE channels SET cycle = ? WHERE id = ?", (turned.cycle, channel.id))
+    queue.rebuild(db, turned)
+    return turned

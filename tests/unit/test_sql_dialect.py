@@ -1,0 +1,43 @@
+"""The shared statements as each backend reads them (``state.sql.dialect``)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from state.sql.dialect import POSTGRES, SQLITE
+
+STATEMENT = (
+    "SELECT f.name FROM files AS f INDEXED BY files_by_name"
+    " CROSS JOIN posted AS p ON p.content_hash = f.content_hash"
+    " WHERE f.library_id = :library AND f.name LIKE 'a%' AND p.cycle = ?"
+    " AND p.posted_at::text <> '' FOR NO KEY UPDATE OF f"
+)
+
+
+def test_postgresql_reads_format_placeholders_without_sqlite_hints() -> None:
+    assert POSTGRES.sql(STATEMENT) == (
+        "SELECT f.name FROM files AS f"
+        " JOIN posted AS p ON p.content_hash = f.content_hash"
+        " WHERE f.library_id = %(library)s AND f.name LIKE 'a%%' AND p.cycle = %s"
+        " AND p.posted_at::text <> '' FOR NO KEY UPDATE OF f"
+    )
+
+
+def test_sqlite_keeps_its_hints_and_drops_row_locks() -> None:
+    assert SQLITE.sql(STATEMENT) == STATEMENT.removesuffix(" FOR NO KEY UPDATE OF f")
+    assert SQLITE.sql("SELECT id FROM channels WHERE name = ? FOR UPDATE") == (
+        "SELECT id FROM channels WHERE name = ?"
+    )
+
+
+def test_sqlite_runs_a_shared_upsert_with_returning_and_true() -> None:
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE t (k TEXT PRIMARY KEY, on_ INTEGER NOT NULL)")
+    upsert = (
+        "INSERT INTO t (k, on_) VALUES (:k, true) ON CONFLICT (k) DO UPDATE SET on_ = false"
+        " RETURNING k, on_"
+    )
+    assert db.execute(SQLITE.sql(upsert), {"k": "a"}).fetchall() == [("a", 1)]
+    assert db.execute(SQLITE.sql(upsert), {"k": "a"}).fetchall() == [("a", 0)]
+    locked = SQLITE.sql("SELECT on_ FROM t WHERE k = ? FOR UPDATE")
+    assert db.execute(locked, ("a",)).fetchone() == (0,)
