@@ -42,12 +42,15 @@ def backend(request: pytest.FixtureRequest) -> dict[str, Any]:
 
 def _watch(service: Service, done: Callable[[], bool], name: str) -> dict[str, Any]:
     """Previews, leasing selects and a selection of ``name`` by name, over and over until
-    ``done``: every path offered, and the answers to the selections by name."""
+    ``done``, then five rounds more (what is offered once it is done counts too): every
+    path offered, and the answers to the selections by name."""
     offered: set[str] = set()
     by_name: set[str] = set()
-    rounds, deadline = 0, time.monotonic() + 60
-    while not done() or rounds < 5:
+    rounds, after, deadline = 0, 0, time.monotonic() + 60
+    while after < 5:
         assert time.monotonic() < deadline, "not fingerprinted within 60 s"
+        if after or done():
+            after += 1
         for body in ({"dry_run": True}, {}):
             reply = select(service, **body)
             if reply.status_code == 200:
