@@ -125,13 +125,15 @@ def test_compose_demo_wiring_and_image_commands_work(
         processes.append(subprocess.Popen(serve, cwd=tmp_path, env=environment, stderr=log))
 
     wait_until(lambda: _healthcheck_passes(service_port), 60, interval=0.2)
-    client = httpx.Client(base_url=service_url, headers={"Authorization": f"Bearer {DEMO_TOKEN}"})
-    wait_until(lambda: client.get("/readyz").status_code == 200, 30)
-    assert client.post("/select", json={"dry_run": True}).json()["name"] == "first.jpg"
-    (samples / "Photos" / "second.jpg").write_bytes(b"second image")
-    second = {"dry_run": True, "name": "second.jpg"}
-    wait_until(lambda: client.post("/select", json=second).status_code == 200, 10)
-    client.close()
+    headers = {"Authorization": f"Bearer {DEMO_TOKEN}"}
+    with httpx.Client(base_url=service_url, headers=headers) as client:  # closed if it fails
+        wait_until(lambda: client.get("/readyz").status_code == 200, 30)
+        preview = {"dry_run": True}  # offered once fingerprinted (a ``skip`` channel waits)
+        wait_until(lambda: client.post("/select", json=preview).status_code == 200, 30)
+        assert client.post("/select", json=preview).json()["name"] == "first.jpg"
+        (samples / "Photos" / "second.jpg").write_bytes(b"second image")
+        second = {"dry_run": True, "name": "second.jpg"}
+        wait_until(lambda: client.post("/select", json=second).status_code == 200, 10)
 
     # docker stop sends SIGTERM; uvicorn shuts down gracefully, then re-raises the signal.
     for process in reversed(processes):
