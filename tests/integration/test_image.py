@@ -230,7 +230,9 @@ def test_the_image_installs_from_wheels_serves_and_passes_its_healthcheck(
     with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
         client.headers["Authorization"] = f"Bearer {TOKEN}"
         wait_until(lambda: client.get("/readyz").status_code == 200, 60, interval=0.2)
-        assert client.post("/select", json={"dry_run": True}).json()["name"] == "first.jpg"
+        preview = {"dry_run": True}  # offered once fingerprinted (a ``skip`` channel waits)
+        wait_until(lambda: client.post("/select", json=preview).status_code == 200, 30)
+        assert client.post("/select", json=preview).json()["name"] == "first.jpg"
     _stop(process, traced=bool(tracer))
 
     state = machine.paths["/data"]
