@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from state.rules import Channel, ImageInChannel
 
 if TYPE_CHECKING:
-    from state.sql.files import FileRow
+    from state.sql.rows import FileRow
     from state.store import Lease, Selection
 
 Args = tuple[Any, ...] | dict[str, Any]

@@ -1,23 +1,11 @@
-"""An image's file as the selection and the listings read it: named, never by position."""
+"""Reading an image's representative file: the one copy the selection and the listings show."""
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 from state.sql.dialect import Tx
+from state.sql.rows import FileRow
 
-
-class FileRow(NamedTuple):
-    library_id: int
-    path_lower: str
-    path_display: str
-    name: str
-    id: str
-    size: int
-    rev: str
-    server_modified: str
-    content_hash: str
-    stem: str
+__all__ = ["COLUMNS", "FileRow", "representative"]
 
 
 COLUMNS = ", ".join(FileRow._fields)
