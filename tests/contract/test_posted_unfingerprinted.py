@@ -95,3 +95,19 @@ def test_a_post_of_an_earlier_cycle_holds_nothing(harness: Harness) -> None:
     harness.change(image("/p/c.jpg", "c"))
     Hasher(harness).record(c=fingerprint(9))
     assert digest("c") in _offered(harness)
+
+
+def test_every_unfingerprinted_post_holds_the_waits_until_the_last_is_fingerprinted(
+    harness: Harness,
+) -> None:
+    _with(harness)
+    listed(harness, "a", "b")
+    harness.store.mark_posted("ch", digest("a"), None, None)
+    harness.store.mark_posted("ch", digest("b"), None, None)
+    harness.change(image("/p/b-q60.jpg", "b-q60"), image("/p/c.jpg", "c"))
+    hasher = Hasher(harness)
+    hasher.record(**{"b-q60": fingerprint(2, 6), "c": fingerprint(9)})
+    hasher.record(a=fingerprint(1))
+    assert _offered(harness) == set()  # b, still unfingerprinted, may group with b-q60
+    hasher.record(b=fingerprint(2))
+    assert _offered(harness) == {digest("c")}
