@@ -1,7 +1,8 @@
 """Pictures waiting for their fingerprint, in PostgreSQL (``state.sqlite.waiting`` says why).
 
 The wait is the queue row's ``awaiting_since``; it ends when the fingerprint is recorded
-(under the library's and its channels' row locks the recording holds), or when the grace
+(under the library's and its channels' row locks the recording holds) unless content the
+channel posted still waits for its own (``state.sql.awaiting``), or when the grace
 period has run out: a background step finds those rows from the index over waiting rows,
 locks their channels in id order (the order every locker uses) and ends them there. Either
 way the image then takes its place by the rules. Every function runs inside the caller's
@@ -14,6 +15,8 @@ from collections.abc import Sequence
 
 from state.postgres import queue
 from state.postgres.connection import Db
+from state.sql import awaiting
+from state.sql.dialect import POSTGRES
 from state.store import GraceExpired
 
 # RETURNING gives the new row, so the time the wait began comes from ``old``.
@@ -27,14 +30,34 @@ _END = (
 
 
 def fingerprinted(db: Db, library_id: int, content_hashes: Sequence[str]) -> None:
-    """These contents have their fingerprint: they wait no more in any channel. The caller
-    holds the library's channels' rows."""
+    """These contents have their fingerprint: they wait no more in any channel, unless
+    the channel waits for fingerprints and content it posted still lacks its own (as in
+    ``state.sqlite.waiting``). The caller holds the library's channels' rows."""
     if not content_hashes:
         return
     for channel in queue.channels_of(db, library_id):
-        ended = db.execute(_END, {"c": channel.id, "h": list(content_hashes)}).fetchall()
+        wanted = list(content_hashes)
+        if queue.waits_for_fingerprints(db, channel.id):
+            params = {"c": channel.id, "y": channel.cycle, "l": library_id, "h": wanted}
+            if _one(db, POSTGRES.sql(awaiting.POSTED_UNFINGERPRINTED), params):
+                continue  # until that post is fingerprinted, or the grace period runs out
+            if _one(db, _POSTED_AMONG, params):
+                rows = db.execute(POSTGRES.sql(awaiting.FINGERPRINTED_WAITING), params)
+                wanted = [row[0] for row in rows]
+        ended = db.execute(_END, {"c": channel.id, "h": wanted}).fetchall()
         if ended:
             queue.restore_many(db, channel, [row[0] for row in ended])
+
+
+_POSTED_AMONG = (
+    "SELECT EXISTS (SELECT 1 FROM posted WHERE channel_id = %(c)s AND cycle = %(y)s"
+    " AND content_hash = ANY(%(h)s))"
+)
+
+
+def _one(db: Db, sql: str, params: dict[str, object]) -> bool:
+    row = db.execute(sql, params).fetchone()
+    return bool(row and row[0])
 
 
 def overdue(db: Db, before: float, limit: int) -> list[GraceExpired]:
