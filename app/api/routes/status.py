@@ -61,7 +61,7 @@ async def status(
     return report
 
 
-@router.get("/channels", tags=["status"], response_model=ChannelsReply)
+@router.get("/channels", response_model=ChannelsReply)
 async def channels(who: CallerDep, config: ConfigDep, store: StoreDep, lanes: LanesDep) -> Any:
     """The channels this token reaches, with their library and counts."""
     reachable = [name for name in config.channels if who.may(name)]
