@@ -8,6 +8,7 @@ three PostgreSQL stores on one fresh database, as three replicas would open it.
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -134,3 +135,14 @@ def stores(database_url: str) -> Iterator[list[PostgresStore]]:
     yield opened
     for store in opened:
         store.close()
+
+
+@pytest.fixture
+def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Processes a test starts; any still running at its end are killed."""
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

@@ -15,11 +15,9 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 import yaml
 
 from tests.waiting import wait_until
@@ -45,16 +43,6 @@ def _dockerfile(instruction: str) -> str:
 
 def _localized(words: list[str], replacements: dict[str, str]) -> list[str]:
     return [replacements.get(word, word) for word in words]
-
-
-@pytest.fixture
-def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
 
 
 def _clean_environment() -> dict[str, str]:

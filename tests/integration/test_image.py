@@ -30,7 +30,6 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from fnmatch import fnmatch
 from pathlib import Path
 
@@ -181,21 +180,11 @@ def _snapshot(folder: Path) -> dict[str, int]:
     return {str(p): p.stat().st_size for p in folder.rglob("*") if not p.is_symlink()}
 
 
-@pytest.fixture
-def stopped() -> Iterator[list[subprocess.Popen[bytes]]]:
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-
-
 def test_the_image_installs_from_wheels_serves_and_passes_its_healthcheck(
     tmp_path: Path,
     emulator: Emulator,
     emulator_server: EmulatorServer,
-    stopped: list[subprocess.Popen[bytes]],
+    processes: list[subprocess.Popen[bytes]],
 ) -> None:
     build, final = _stages()
     machine = Machine(tmp_path)
@@ -223,7 +212,7 @@ def test_the_image_installs_from_wheels_serves_and_passes_its_healthcheck(
     with (tmp_path / "service.log").open("w") as log:
         process = subprocess.Popen([*tracer, *image.command], cwd=image.workdir,
                                    env=image.environment | settings, stderr=log)  # fmt: skip
-    stopped.append(process)
+    processes.append(process)
     wait_until(lambda: process.poll() is not None or image.healthy(), 90, interval=0.5)
     assert process.poll() is None, (tmp_path / "service.log").read_text()[-3000:]
     port = image.command[image.command.index("--port") + 1]
