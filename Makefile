@@ -1,13 +1,13 @@
 # unposted: `make run` starts the demo, `make test` runs the whole suite.
-# Both set up .venv first (and `make test` the browser), so each is the only command a
-# fresh machine needs.
+# Both set up .venv first (and `make test` the browser and promtool), so each is the only
+# command a fresh machine needs.
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run test lint browser unit bench reliability vendor-docs clean
+.PHONY: setup run test lint tools unit bench reliability vendor-docs clean
 
 $(STAMP): pyproject.toml client/pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "unposted needs Python 3.11 or newer")'
@@ -26,16 +26,19 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-# The console's browser tests drive Debian's chromium (Playwright downloads no browser here);
-# as root it is installed when missing. Without it they skip, or fail when CI is set.
-browser:
-	@command -v chromium >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1 \
-		|| (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-		|| echo "test: could not install chromium; the console's browser tests need it"
+# The console's browser tests drive Debian's chromium (Playwright downloads no browser here),
+# the monitoring tests Debian's prometheus (promtool and the server); as root they are
+# installed when missing. Without them those tests skip, or fail when CI is set.
+tools:
+	@(command -v chromium && command -v promtool) >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] \
+		|| ! command -v apt-get >/dev/null 2>&1 || (apt-get update -qq \
+		&& DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			chromium prometheus >/dev/null) \
+		|| echo "test: could not install chromium and prometheus; the browser and monitoring tests need them"
 
 # Two workers: most tests wait on servers and processes, so two share the two cores well.
 # A module's tests stay on one worker, so a module-scoped fixture is made once.
-test: lint browser
+test: lint tools
 	$(BIN)/python -m pytest -n 2 --dist loadscope
 
 unit: setup

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -65,6 +65,12 @@ class Metrics:
         self.catch_up_seconds = Histogram(
             "unposted_catch_up_seconds", "Duration of catch-up runs", library, registry=r
         )
+        self.catch_up_last_success = Gauge(
+            "unposted_catch_up_last_success_timestamp_seconds",
+            "When the library's last catch-up succeeded (Unix time; absent before the first)",
+            library,
+            registry=r,
+        )
         self.catch_up_pages = Counter(
             "unposted_catch_up_pages", "list_folder pages applied", library, registry=r
         )
@@ -76,6 +82,13 @@ class Metrics:
         )
         self.webhooks = Counter(
             "unposted_webhooks", "Webhook notifications by outcome", ["outcome"], registry=r
+        )
+        self.unavailable = Counter(
+            "unposted_unavailable_answers",
+            "Requests answered 503 because the store could not answer now, by code"
+            " (busy: held by another process or a long write; full: out of disk)",
+            ["code"],
+            registry=r,
         )
         self.dropbox_calls = Counter(
             "unposted_dropbox_calls",

@@ -64,6 +64,7 @@ async def _unposted_error(request: Request, exc: Exception) -> JSONResponse:
     response = error_response(found.status, found.code, str(exc))
     if found.retry_after is not None:  # the store cannot answer now (busy, full): never 500
         log.warning("answering 503 %s: %s", found.code, exc, extra={"event": "unavailable"})
+        request.app.state.metrics.unavailable.labels(found.code).inc()
         response.headers["Retry-After"] = str(found.retry_after)
     return response
 

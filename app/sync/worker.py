@@ -235,6 +235,7 @@ class SyncWorker:
             self.health.failures_in_a_row, self.health.last_error = 0, None
             self.health.last_summary = summary
             self._metrics.catch_up_runs.labels(self.library, "ok").inc()
+            self._metrics.catch_up_last_success.labels(self.library).set_to_current_time()
             if self._caught_up is not None:
                 self._caught_up()
         except Exception as exc:  # a bug or a raw database error must not end catch-ups for good

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -110,6 +111,7 @@ def test_another_process_holds_the_database(tmp_path: Path, ledger: Ledger) -> N
             recovered_after = time.monotonic() - released_at
             # The re-list asked for while the database was held is not forgotten.
             wait_until(lambda: emulator.counters.calls("files/list_folder") > listed, 60)
+            exposition = service.client.get("/metrics").text
         finally:
             holder.kill()
             holder.wait()
@@ -125,6 +127,11 @@ def test_another_process_holds_the_database(tmp_path: Path, ledger: Ledger) -> N
     worst = max(sample[1] for sample in during)
     statuses = [sample[2] for sample in select.samples]
     busy = [sample for sample in select.samples if sample[2] == 503]
+    # Every busy answer is counted for the UnpostedStoreBusy alert (others may have had some).
+    counted = re.search(
+        r'^unposted_unavailable_answers_total\{code="busy"\} (\S+)$', exposition, re.M
+    )
+    assert busy and counted is not None and float(counted.group(1)) >= len(busy)
     entry.trials += 1
     entry.faults += 1
     entry.inputs += len(health.samples) + len(select.samples) + len(preview.samples)

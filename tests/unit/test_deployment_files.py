@@ -171,6 +171,9 @@ def _listening_port(service: dict[str, Any]) -> int:
     if service.get("image", "").startswith("postgres:"):
         assert "PGPORT" not in _environment(service)
         return 5432  # the postgres image's server listens on PostgreSQL's port
+    for argument in command:
+        if argument.startswith("--web.listen-address="):  # Prometheus'
+            return int(argument.rsplit(":", 1)[1])
     return int(command[command.index("--port") + 1])
 
 
@@ -306,3 +309,28 @@ def test_env_example_explains_each_variable(name: str) -> None:
     while index > 0 and assignment.match(lines[index - 1]):
         index -= 1
     assert lines[index - 1].startswith("# ") and len(lines[index - 1]) > 10, name
+
+
+def test_monitoring_profile_scrapes_the_service_with_the_rules() -> None:
+    """Prometheus mounts deploy/prometheus where its command reads it, scrapes a compose
+    service on the port it listens on, with API_TOKEN handed over as a secret file."""
+    compose = _compose()
+    services = compose["services"]
+    prometheus = services["prometheus"]
+    assert prometheus["profiles"] == ["monitoring"]
+    mounted = dict(volume.split(":")[:2] for volume in prometheus["volumes"])
+    assert mounted["./deploy/prometheus"] == "/etc/prometheus"
+    assert "--config.file=/etc/prometheus/prometheus.yml" in prometheus["command"]
+    config = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
+    assert (
+        config["rule_files"] == ["alerts.yml"] and (ROOT / "deploy/prometheus/alerts.yml").is_file()
+    )
+    job = config["scrape_configs"][0]
+    assert job["metrics_path"] == "/metrics"
+    [target] = job["static_configs"][0]["targets"]
+    host, port = target.split(":")
+    assert int(port) == _listening_port(services[host])
+    assert prometheus["depends_on"][host]["condition"] == "service_healthy"
+    secret = job["authorization"]["credentials_file"]
+    assert secret == f"/run/secrets/{prometheus['secrets'][0]}"
+    assert compose["secrets"][prometheus["secrets"][0]] == {"environment": "API_TOKEN"}
