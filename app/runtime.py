@@ -29,7 +29,7 @@ from app.services.thumbnails import Thumbnails
 from app.sync.catch_up import CatchUp
 from app.sync.fingerprints import Fingerprinter
 from app.sync.worker import SyncWorker
-from state import open_store
+from state import casefold, open_store
 from state.changes import FileKinds
 from state.errors import UnpostedError
 from state.store import GraceExpired, Store
@@ -66,6 +66,7 @@ class Runtime:
 
     @classmethod
     def build(cls, settings: Settings, config: Config, retry: RetryPolicy | None = None) -> Runtime:
+        casefold.prepare()
         store = open_store(settings.state_dir, settings.database)
         for relisting in store.define(
             [library.spec for library in config.libraries.values()],

@@ -127,9 +127,16 @@ def _python_load(base_url: str, target: Target, seconds: float, connections: int
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - started
-    cuts = statistics.quantiles(latencies, n=100, method="inclusive") if latencies else [0.0] * 99
-    quantiles = [cuts[49], cuts[89], cuts[98], max(latencies, default=0.0)]
-    return result(len(latencies), elapsed, quantiles, failures[0])
+    return result(len(latencies), elapsed, percentiles(latencies), failures[0])
+
+
+def percentiles(latencies: list[float]) -> list[float]:
+    """p50, p90, p99 and the maximum; a single latency is all four, none gives zeros."""
+    if len(latencies) >= 2:
+        cuts = statistics.quantiles(latencies, n=100, method="inclusive")
+    else:  # statistics.quantiles needs two
+        cuts = latencies * 99 or [0.0] * 99
+    return [cuts[49], cuts[89], cuts[98], max(latencies, default=0.0)]
 
 
 def result(requests: int, seconds: float, ms: list[float], failures: int) -> dict[str, Any]:
