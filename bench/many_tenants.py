@@ -1,0 +1,204 @@
+"""Many tenants: one PostgreSQL, ``count`` Dropbox accounts with a library and a channel each.
+
+Two replicas serve them from one database, as a hosted service would. The emulator serves
+``count`` accounts of one app on one address; each library reads its own account with
+its own refresh token (``refresh_token_env``). Measured, in one run:
+
+- ``ready_seconds``: from both replicas' start until both answer ``/readyz`` (every
+  library listed once);
+- ``idle_cpu_percent``: each replica's CPU (user + system, from ``/proc``) over
+  ``idle_seconds`` with nothing to do, as a percentage of one core;
+- ``kib_per_library``: the replica's resident memory above that of a service with a
+  single library and channel on a database of its own, divided by the libraries;
+- ``notifications``: one new file in every account at once, so ``count`` webhooks arrive
+  (half to each replica, as a load balancer would spread them); the seconds until every
+  library's channel offers its new file (read from ``/status``).
+
+    python -m bench.many_tenants [--count 1000] [--files 3] [--idle-seconds 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.select_load import _free_port
+from bench.strategies import API_TOKEN, wait_for
+from emulator import Emulator, EmulatorServer, account_id_for
+from tests.postgres import Cluster, missing
+
+FOLDER = "/Photos"
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def run(count: int = 1000, files: int = 3, idle_seconds: float = 30.0) -> dict[str, Any]:
+    why = missing()
+    if why is not None:
+        raise RuntimeError(f"no PostgreSQL to measure: {why}")
+    accounts = [_account(n, files) for n in range(count)]
+    with ExitStack() as stack:
+        cluster = Cluster(fast=False, autovacuum=True)
+        stack.callback(cluster.stop)
+        server = stack.enter_context(EmulatorServer(*accounts))
+        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-tenants-")))
+        config = _config(work / "unposted.toml", count)
+        database = cluster.fresh_database()
+        started = time.monotonic()
+        replicas = [
+            stack.enter_context(_service(server.base_url, accounts, work / f"r{n}", config, database))
+            for n in range(2)
+        ]
+        for replica in replicas:
+            wait_for(lambda r=replica: _ready(r), timeout=600)
+        ready = time.monotonic() - started
+        single = stack.enter_context(
+            _service(server.base_url, accounts[:1], work / "single", _config(work / "one.toml", 1),
+                     cluster.fresh_database())  # fmt: skip
+        )
+        wait_for(lambda: _ready(single), timeout=120)
+        time.sleep(5)  # let the first catch-ups' work settle before measuring idleness
+        idle = [_cpu_percent(replica.pid, idle_seconds) for replica in replicas]
+        rss = [_rss_kib(replica.pid) for replica in replicas]
+        single_rss = _rss_kib(single.pid)
+        for n, account in enumerate(accounts):
+            account.register_webhook(replicas[n % 2].url + "/webhook")
+        notified = _notifications(accounts, replicas[0], files)
+    return {
+        "benchmark": "many_tenants",
+        "libraries": count,
+        "files_per_library": files,
+        "ready_seconds": round(ready, 2),
+        "idle_seconds": idle_seconds,
+        "idle_cpu_percent": [round(p, 2) for p in idle],
+        "rss_kib": rss,
+        "single_library_rss_kib": single_rss,
+        "kib_per_library": round((max(rss) - single_rss) / max(1, count - 1), 2),
+        "notifications": notified,
+    }
+
+
+def _account(n: int, files: int) -> Emulator:
+    emu = Emulator(
+        account_id=account_id_for(f"tenant-{n}"),
+        access_token=f"tenant-{n}-access-token-for-the-benchmark",
+        refresh_token=f"tenant-{n}-refresh-token-for-the-benchmark",
+    )
+    emu.create_folder(FOLDER)
+    for k in range(files):
+        emu.put_file(f"{FOLDER}/t{n}-{k}.jpg", f"tenant {n} picture {k}".encode())
+    return emu
+
+
+def _config(path: Path, count: int) -> Path:
+    path.write_text("".join(
+        f'[libraries.t{n}]\nfolder = "{FOLDER}"\nrefresh_token_env = "TENANT_{n}"\n'
+        f'[channels.t{n}]\nlibrary = "t{n}"\n'
+        for n in range(count)
+    ))  # fmt: skip
+    return path
+
+
+class Replica:
+    def __init__(self, process: subprocess.Popen[bytes], url: str) -> None:
+        self.process, self.url = process, url
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+
+@contextmanager
+def _service(
+    emulator_url: str, accounts: list[Emulator], state: Path, config: Path, database: str
+) -> Iterator[Replica]:
+    state.mkdir(parents=True)
+    port = _free_port()
+    first = accounts[0]
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("DROPBOX_", "UNPOSTED_"))},
+        **{f"TENANT_{n}": account.tokens.refresh_token for n, account in enumerate(accounts)},
+        "UNPOSTED_CONFIG": str(config), "DATABASE_URL": database,
+        "DROPBOX_BASE_URL": emulator_url, "DROPBOX_APP_KEY": first.app_key,
+        "DROPBOX_APP_SECRET": first.app_secret, "API_TOKEN": API_TOKEN,
+        "STATE_DIR": str(state), "LOG_LEVEL": "WARNING", "NEAR_DUPLICATE_HASHING": "false",
+    }  # fmt: skip
+    log = (state / "service.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app", "serve", "--port", str(port)],
+        env=env, cwd=state, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        yield Replica(process, f"http://127.0.0.1:{port}")
+    finally:
+        process.terminate()
+        process.wait(60)
+        log.close()
+
+
+def _ready(replica: Replica) -> bool:
+    if replica.process.poll() is not None:
+        raise RuntimeError(f"a replica exited early ({replica.process.returncode})")
+    try:
+        return httpx.get(replica.url + "/readyz", timeout=10).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
+
+
+def _cpu_percent(pid: int, seconds: float) -> float:
+    before, started = _cpu_seconds(pid), time.monotonic()
+    time.sleep(seconds)
+    return 100 * (_cpu_seconds(pid) - before) / (time.monotonic() - started)
+
+
+def _rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+def _notifications(accounts: list[Emulator], replica: Replica, files: int) -> dict[str, Any]:
+    """One new file in each account; seconds until each channel offers ``files + 1``."""
+    expected = len(accounts) * (files + 1)
+    headers = {"Authorization": f"Bearer {API_TOKEN}"}
+    started = time.monotonic()
+    for n, account in enumerate(accounts):
+        account.put_file(f"{FOLDER}/t{n}-new.jpg", f"tenant {n} new picture".encode())
+    with httpx.Client(base_url=replica.url, headers=headers, timeout=30) as client:
+        wait_for(lambda: _available(client) >= expected, timeout=300, every=0.1)
+    seconds = time.monotonic() - started
+    return {"count": len(accounts), "all_caught_up_seconds": round(seconds, 2)}
+
+
+def _available(client: httpx.Client) -> int:
+    channels = client.get("/status").json()["channels"]
+    return sum(channel["available"] for channel in channels.values())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=1000)
+    parser.add_argument("--files", type=int, default=3)
+    parser.add_argument("--idle-seconds", type=float, default=30.0)
+    args = parser.parse_args()
+    print(json.dumps(run(args.count, args.files, args.idle_seconds), indent=2))
+
+
+if __name__ == "__main__":
+    main()
