@@ -14,31 +14,22 @@ caller's transaction.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import partial
 from typing import Any
 
-from state.changes import FileEntry, Operation, PutFile, RemovePath, RemoveTree, tree_bounds
+from state.changes import Operation, PutFile, RemovePath, RemoveTree, tree_bounds
 from state.postgres import near, queue
 from state.postgres.connection import Db
-from state.rules import is_pending
+from state.sql.catalog import FILE_COLUMNS, ON_PATH, file_row, pending
+from state.sql.dialect import POSTGRES
 
-_FILE_COLUMNS = (
-    "library_id, path_lower, path_display, name, name_lower, id, rev, size,"
-    " server_modified, client_modified, content_hash, kind, stem, generation"
-)
 # Stores are copied into a scratch table (one per session, emptied at commit), then
 # upserted from it in one statement: COPY itself cannot replace a row.
 _SCRATCH = (
     "CREATE TEMP TABLE IF NOT EXISTS files_stored (LIKE files INCLUDING DEFAULTS)"
     " ON COMMIT DELETE ROWS"
 )
-_UPSERT = (
-    f"INSERT INTO files ({_FILE_COLUMNS}) SELECT {_FILE_COLUMNS} FROM files_stored"
-    " ON CONFLICT (library_id, path_lower) DO UPDATE SET path_display = excluded.path_display,"
-    " name = excluded.name, name_lower = excluded.name_lower, id = excluded.id,"
-    " rev = excluded.rev, size = excluded.size, server_modified = excluded.server_modified,"
-    " client_modified = excluded.client_modified, content_hash = excluded.content_hash,"
-    " kind = excluded.kind, stem = excluded.stem, generation = excluded.generation"
-)
+_UPSERT = f"INSERT INTO files ({FILE_COLUMNS}) SELECT {FILE_COLUMNS} FROM files_stored{ON_PATH}"
 # Removals find their rows by one index probe per path or range (OFFSET 0 keeps each a
 # probe), then delete them by row address: during a first listing nothing has analyzed
 # ``files``, and a join of the ranges with the library was planned as every range
@@ -75,13 +66,9 @@ class _Batch:
         self.removed = 0
 
     def put(self, operation: PutFile) -> None:
-        e = operation.entry
-        self.rows[e.path_lower] = (
-            self.library_id, e.path_lower, e.path_display, e.name, name_lower(e), e.id, e.rev,
-            e.size, e.server_modified, e.client_modified, e.content_hash, operation.kind,
-            operation.stem, self.generation,
-        )  # fmt: skip
-        folder = e.path_lower
+        path = operation.entry.path_lower
+        self.rows[path] = file_row(self.library_id, operation, self.generation)
+        folder = path
         while (folder := folder.rpartition("/")[0]) and folder not in self.folders:
             self.folders.add(folder)
 
@@ -100,7 +87,7 @@ class _Batch:
         self._send_removals(db)
         if self.rows:
             db.execute(_SCRATCH)
-            copy_rows(db, "files_stored", _FILE_COLUMNS, self.rows.values())
+            copy_rows(db, "files_stored", FILE_COLUMNS, self.rows.values())
             db.execute(_UPSERT)
             db.execute("TRUNCATE files_stored")
         self.rows.clear()
@@ -123,11 +110,6 @@ def copy_rows(db: Db, table: str, columns: str, rows: Iterable[Sequence[Any]]) -
     with db.cursor() as cursor, cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(row)
-
-
-def name_lower(entry: FileEntry) -> str:
-    """The name as Dropbox folds it: the last part of ``path_lower``, never ``str.lower()``."""
-    return entry.path_lower.rpartition("/")[2]
 
 
 def apply(
@@ -233,7 +215,9 @@ def _add_new(
     """Insert new content; in each channel, what the rules allow takes the next slots."""
     if not new:
         return
-    waiting = _pending(db, library_id, {h: row[3] for h, row in new.items()})
+    waiting = pending(
+        POSTGRES.on(db), library_id, {h: row[3] for h, row in new.items()}, partial(_digested, db)
+    )
     images = [
         queue.NewImage(h, new[h][1], new[h][2], h in waiting) for h in sorted(new)
     ]  # sorted: slots follow content_hash, as a rebuild numbers them
@@ -247,40 +231,12 @@ def _add_new(
         queue.insert(db, channel, images)
 
 
-def _pending(db: Db, library_id: int, sizes: dict[str, int]) -> set[str]:
-    """The new images that must wait for their digest (``state.rules.is_pending``)."""
-    large = [h for h, size in sizes.items() if is_pending(size, False, True)]
-    if not large or not has_unresolved(db, library_id):
-        return set()
+def _digested(db: Db, content_hashes: list[str]) -> set[str]:
     rows = db.execute(
-        "SELECT content_hash FROM sha256_by_content_hash WHERE content_hash = ANY(%s)", (large,)
+        "SELECT content_hash FROM sha256_by_content_hash WHERE content_hash = ANY(%s)",
+        (content_hashes,),
     )
-    known = {row[0] for row in rows}
-    return {h for h in large if is_pending(sizes[h], h in known, True)}
-
-
-def has_unresolved(db: Db, library_id: int) -> bool:
-    """Does any channel of the library still have legacy digests that matched nothing?"""
-    row = db.execute(
-        "SELECT 1 FROM legacy_unresolved WHERE channel_id IN"
-        " (SELECT id FROM channels WHERE library_id = %s) LIMIT 1",
-        (library_id,),
-    ).fetchone()
-    return row is not None
-
-
-def settle_pending(db: Db, library_id: int) -> None:
-    """With no legacy digest left unmatched, nothing waits: pending images become ordinary."""
-    if has_unresolved(db, library_id):
-        return
-    rows = db.execute(
-        "UPDATE images SET pending = false WHERE library_id = %s AND pending"
-        " RETURNING content_hash",
-        (library_id,),
-    ).fetchall()
-    for channel in queue.channels_of(db, library_id):
-        for (content_hash,) in rows:
-            queue.restore(db, channel, content_hash)
+    return {row[0] for row in rows}
 
 
 def forget_all(db: Db, library_id: int) -> int:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from state.postgres import catalog, ops, queue
+from state.postgres import ops, queue
 from state.postgres.connection import Db
+from state.sql import catalog as sql_catalog
 from state.sql import posted
 from state.store import LegacyMatch, PostedExport
 
@@ -63,6 +64,6 @@ def resolve(db: Db, channel: queue.Channel, content_hash: str, sha256: str, now:
 def reset(db: Db, channel: queue.Channel, library_id: int) -> PostedExport:
     """Forget everything posted in every cycle; the channel starts again at cycle 1."""
     cleared = posted.forget(ops.tx(db), channel)
-    catalog.settle_pending(db, library_id)
+    sql_catalog.settle_pending(ops.tx(db), library_id)
     queue.rebuild(db, queue.Channel(channel.id, 1))
     return cleared

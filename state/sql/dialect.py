@@ -47,6 +47,10 @@ class Dialect:
     def sql(self, text: str) -> str:
         return _spelled(self, text)
 
+    def on(self, db: Any) -> Sql:
+        """The backend's connection, for the shared statements that need no ``Ops``."""
+        return Sql(db, self)
+
 
 @lru_cache(maxsize=512)
 def _spelled(dialect: Dialect, text: str) -> str:
@@ -94,12 +98,12 @@ class Ops:
 
 
 @dataclass(frozen=True, slots=True)
-class Tx:
-    """A connection inside one transaction, with its backend's dialect and operations."""
+class Sql:
+    """A connection inside one transaction, with its backend's dialect: what a shared
+    statement needs, when it needs none of the backend's own operations."""
 
     db: Any  # sqlite3.Connection or psycopg.Connection
     dialect: Dialect
-    ops: Ops
 
     def execute(self, sql: str, args: Args = ()) -> Cursor:
         cursor: Cursor = self.db.execute(self.dialect.sql(sql), args)
@@ -116,3 +120,10 @@ class Tx:
         """A ``count(*)``'s value."""
         row = self.one(sql, args)
         return 0 if row is None else int(row[0])
+
+
+@dataclass(frozen=True, slots=True)
+class Tx(Sql):
+    """A ``Sql`` with its backend's operations, for the statements that call them."""
+
+    ops: Ops

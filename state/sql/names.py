@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from state.errors import UnknownName
 from state.rules import Channel
-from state.sql.dialect import Tx
+from state.sql.dialect import Sql, Tx
 
 
 def library(tx: Tx, name: str) -> int:
@@ -30,3 +30,9 @@ def remember_sha256(tx: Tx, content_hash: str, sha256: str) -> None:
         " ON CONFLICT (content_hash) DO UPDATE SET sha256 = excluded.sha256",
         (content_hash, sha256),
     )
+
+
+def channels_of(tx: Sql, library_id: int) -> list[Channel]:
+    """The library's channels, by id (the order every locker takes them in)."""
+    rows = tx.all("SELECT id, cycle FROM channels WHERE library_id = ? ORDER BY id", (library_id,))
+    return [Channel(row[0], row[1]) for row in rows]

@@ -15,26 +15,17 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Sequence
+from functools import partial
 from typing import Any
 
-from state.changes import FileEntry, Operation, PutFile, RemovePath, tree_bounds
+from state.changes import Operation, PutFile, RemovePath, tree_bounds
 from state.hashing import BLOCK_SIZE
-from state.rules import is_pending
+from state.sql.catalog import FILE_COLUMNS, ON_PATH, file_row, has_unresolved, pending
+from state.sql.dialect import SQLITE
 from state.sqlite import queue
 from state.sqlite.lookup import where_in
 
-# An upsert, not INSERT OR REPLACE: a replacing insert deletes without firing the delete
-# trigger that keeps the library's counts.
-_UPSERT = (
-    "INSERT INTO files (library_id, path_lower, path_display, name, name_lower, id,"
-    " rev, size, server_modified, client_modified, content_hash, kind, stem, generation)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-    " ON CONFLICT (library_id, path_lower) DO UPDATE SET path_display = excluded.path_display,"
-    " name = excluded.name, name_lower = excluded.name_lower, id = excluded.id,"
-    " rev = excluded.rev, size = excluded.size, server_modified = excluded.server_modified,"
-    " client_modified = excluded.client_modified, content_hash = excluded.content_hash,"
-    " kind = excluded.kind, stem = excluded.stem, generation = excluded.generation"
-)
+_UPSERT = f"INSERT INTO files ({FILE_COLUMNS}) VALUES ({', '.join('?' * 14)}){ON_PATH}"
 _AT = "path_lower = ?"
 _UNDER = "path_lower >= ? AND path_lower < ?"
 
@@ -49,14 +40,10 @@ class _Pending:
         self.folders: set[str] = set()
 
     def add(self, operation: PutFile) -> None:
-        e = operation.entry
-        self.rows.append((
-            self.library_id, e.path_lower, e.path_display, e.name, name_lower(e), e.id, e.rev,
-            e.size, e.server_modified, e.client_modified, e.content_hash, operation.kind,
-            operation.stem, self.generation,
-        ))  # fmt: skip
-        self.paths.add(e.path_lower)
-        folder = e.path_lower
+        path = operation.entry.path_lower
+        self.rows.append(file_row(self.library_id, operation, self.generation))
+        self.paths.add(path)
+        folder = path
         while (folder := folder.rpartition("/")[0]) and folder not in self.folders:
             self.folders.add(folder)
 
@@ -65,11 +52,6 @@ class _Pending:
         self.rows.clear()
         self.paths.clear()
         self.folders.clear()
-
-
-def name_lower(entry: FileEntry) -> str:
-    """The name as Dropbox folds it: the last part of ``path_lower``, never ``str.lower()``."""
-    return entry.path_lower.rpartition("/")[2]
 
 
 def apply(
@@ -194,7 +176,9 @@ def _add_new(
     """Insert new content; in each channel, what the rules allow takes the next slots."""
     if not new:
         return
-    waiting = _pending(db, library_id, {h: row[3] for h, row in new.items()})
+    waiting = pending(
+        SQLITE.on(db), library_id, {h: row[3] for h, row in new.items()}, partial(_digested, db)
+    )
     images = [
         queue.NewImage(h, new[h][1], new[h][2], h in waiting) for h in sorted(new)
     ]  # sorted: slots follow content_hash, as a rebuild numbers them
@@ -207,30 +191,15 @@ def _add_new(
         queue.insert(db, channel, images)
 
 
-def _pending(db: sqlite3.Connection, library_id: int, sizes: dict[str, int]) -> set[str]:
-    """The new images that must wait for their digest (``state.rules.is_pending``)."""
-    large = [h for h, size in sizes.items() if is_pending(size, False, True)]
-    if not large or not has_unresolved(db, library_id):
-        return set()
+def _digested(db: sqlite3.Connection, content_hashes: list[str]) -> set[str]:
     query = "SELECT content_hash FROM sha256_by_content_hash WHERE content_hash IN ({marks})"
-    known = {row[0] for row in where_in(db, query, large)}
-    return {h for h in large if is_pending(sizes[h], h in known, True)}
-
-
-def has_unresolved(db: sqlite3.Connection, library_id: int) -> bool:
-    """Does any channel of the library still have legacy digests that matched nothing?"""
-    row = db.execute(
-        "SELECT 1 FROM legacy_unresolved WHERE channel_id IN"
-        " (SELECT id FROM channels WHERE library_id = ?) LIMIT 1",
-        (library_id,),
-    ).fetchone()
-    return row is not None
+    return {row[0] for row in where_in(db, query, content_hashes)}
 
 
 def hold_unchecked(db: sqlite3.Connection, library_id: int) -> None:
     """With legacy digests unmatched, every image over 4 MiB whose digest is unknown waits
     (``state.rules.is_pending``), even one listed while an import was being planned."""
-    if not has_unresolved(db, library_id):
+    if not has_unresolved(SQLITE.on(db), library_id):
         return
     rows = db.execute(
         "SELECT content_hash FROM images WHERE library_id = ? AND pending = 0 AND size > ?"
@@ -244,19 +213,6 @@ def hold_unchecked(db: sqlite3.Connection, library_id: int) -> None:
     for channel in queue.channels_of(db, library_id):
         for (content_hash,) in rows:
             queue.remove(db, channel.id, content_hash)
-
-
-def settle_pending(db: sqlite3.Connection, library_id: int) -> None:
-    """With no legacy digest left unmatched, nothing waits: pending images become ordinary."""
-    if has_unresolved(db, library_id):
-        return
-    rows = db.execute(
-        "SELECT content_hash FROM images WHERE library_id = ? AND pending = 1", (library_id,)
-    ).fetchall()
-    db.execute("UPDATE images SET pending = 0 WHERE library_id = ? AND pending = 1", (library_id,))
-    for channel in queue.channels_of(db, library_id):
-        for (content_hash,) in rows:
-            queue.restore(db, channel, content_hash)
 
 
 def forget_all(db: sqlite3.Connection, library_id: int) -> int:

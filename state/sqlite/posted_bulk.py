@@ -10,8 +10,9 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
+from state.sql import catalog as sql_catalog
 from state.sql import posted
-from state.sqlite import catalog, ops, queue
+from state.sqlite import ops, queue
 from state.sqlite.lookup import where_in
 from state.store import LegacyMatch, PostedExport
 
@@ -60,6 +61,6 @@ def resolve(
 def reset(db: sqlite3.Connection, channel: queue.Channel, library_id: int) -> PostedExport:
     """Forget everything posted in every cycle; the channel starts again at cycle 1."""
     cleared = posted.forget(ops.tx(db), channel)
-    catalog.settle_pending(db, library_id)
+    sql_catalog.settle_pending(ops.tx(db), library_id)
     queue.rebuild(db, queue.Channel(channel.id, 1))
     return cleared

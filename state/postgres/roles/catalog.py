@@ -20,6 +20,7 @@ from state.postgres.ops import tx
 from state.postgres.roles import Role
 from state.postgres.turns import CHANNEL
 from state.rules import iso
+from state.sql import catalog as sql_catalog
 from state.sql import names as sql_names
 from state.sql.define import from_scratch
 from state.store import LargeImage, PageStats, Relisting, SyncState
@@ -207,6 +208,6 @@ class CatalogRole(Role):
             for channel in queue.lock_channels_of(db, library_id):
                 posted_bulk.resolve(db, channel, content_hash, sha256, now)
                 queue.restore(db, channel, content_hash)
-            catalog.settle_pending(db, library_id)
+            sql_catalog.settle_pending(tx(db), library_id)
 
         self._run(resolve)

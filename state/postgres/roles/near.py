@@ -21,8 +21,8 @@ from state.postgres.ops import tx
 from state.postgres.roles import Role
 from state.rules import iso
 from state.similarity import Fingerprint
+from state.sql import grouping, near_groups
 from state.sql import names as sql_names
-from state.sql import near_groups
 from state.store import MAX_PAGE, GraceExpired, NearGroupPage, Unhashed
 
 
@@ -35,7 +35,7 @@ class NearRole(Role):
 
     def fingerprint_backlog(self, library: str, after: int | None, limit: int) -> list[Unhashed]:
         return self._read(
-            lambda db: near.backlog(db, sql_names.library(tx(db), library), after, limit)
+            lambda db: grouping.backlog(tx(db), sql_names.library(tx(db), library), after, limit)
         )
 
     def fingerprints(self, library: str, after: str | None, limit: int) -> list[tuple[str, bytes]]:

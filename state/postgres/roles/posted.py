@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from state.postgres import catalog, posted_bulk, queue
+from state.postgres import posted_bulk, queue
 from state.postgres.connection import Db
 from state.postgres.names import lock_library_of
 from state.postgres.ops import tx
 from state.postgres.roles import Role
 from state.rules import iso
+from state.sql import catalog as sql_catalog
 from state.sql import names as sql_names
 from state.sql import posted
 from state.store import LegacyMatch, PostedExport
@@ -37,7 +38,7 @@ class PostedRole(Role):
             channels = {c.id: c for c in queue.lock_channels_of(db, library_id)}
             row = channels[sql_names.channel(tx(db), channel)[0].id]
             posted_bulk.import_legacy(db, row, matches, unresolved, now, iso(now))
-            catalog.settle_pending(db, library_id)
+            sql_catalog.settle_pending(tx(db), library_id)
 
         self._run(record)
 

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from state.changes import Operation
 from state.errors import UnknownName
 from state.rules import iso
+from state.sql import catalog as sql_catalog
 from state.sql import names as sql_names
 from state.sql.define import from_scratch
 from state.sqlite import catalog, posted_bulk, queue
@@ -129,4 +130,4 @@ class CatalogRole(Role):
             for channel in queue.channels_of(db, library_id):
                 posted_bulk.resolve(db, channel, content_hash, sha256, now)
                 queue.restore(db, channel, content_hash)
-            catalog.settle_pending(db, library_id)
+            sql_catalog.settle_pending(tx(db), library_id)

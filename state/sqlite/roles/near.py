@@ -10,8 +10,8 @@ from contextlib import contextmanager
 from state.errors import InvalidInput
 from state.rules import iso
 from state.similarity import Fingerprint
+from state.sql import grouping, near_groups
 from state.sql import names as sql_names
-from state.sql import near_groups
 from state.sqlite import near, waiting
 from state.sqlite.ops import tx
 from state.sqlite.reports import library_status
@@ -29,7 +29,7 @@ class NearRole(Role):
 
     def fingerprint_backlog(self, library: str, after: int | None, limit: int) -> list[Unhashed]:
         with self._read() as db:
-            return near.backlog(db, sql_names.library(tx(db), library), after, limit)
+            return grouping.backlog(tx(db), sql_names.library(tx(db), library), after, limit)
 
     def fingerprints(self, library: str, after: str | None, limit: int) -> list[tuple[str, bytes]]:
         with self._read() as db:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from state.rules import iso
+from state.sql import catalog as sql_catalog
 from state.sql import names as sql_names
 from state.sql import posted
 from state.sqlite import catalog, posted_bulk
@@ -31,7 +32,7 @@ class PostedRole(Role):
             row, library_id = sql_names.channel(tx(db), channel)
             posted_bulk.import_legacy(db, row, matches, unresolved, now, iso(now))
             catalog.hold_unchecked(db, library_id)
-            catalog.settle_pending(db, library_id)
+            sql_catalog.settle_pending(tx(db), library_id)
 
     def unresolved_digests(self, channel: str) -> set[str]:
         with self._read() as db:
