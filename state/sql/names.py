@@ -36,3 +36,32 @@ def channels_of(tx: Sql, library_id: int) -> list[Channel]:
     """The library's channels, by id (the order every locker takes them in)."""
     rows = tx.all("SELECT id, cycle FROM channels WHERE library_id = ? ORDER BY id", (library_id,))
     return [Channel(row[0], row[1]) for row in rows]
+
+
+def lock_channel(tx: Sql, name: str) -> Channel:
+    """The channel's row, locked until the transaction ends: its pool is ours to change.
+    (On SQLite the writer holds the whole file, and the clause drops.)"""
+    row = tx.one("SELECT id, cycle FROM channels WHERE name = ? FOR UPDATE", (name,))
+    if row is None:
+        raise UnknownName(f"no channel {name!r}")
+    return Channel(row[0], row[1])
+
+
+def lock_library_of(tx: Sql, name: str) -> tuple[Channel, int]:
+    """The channel and its library's id, the library's row locked and then every one of
+    its channels' rows, in id order (the order every locker takes them in).
+
+    ``NO KEY UPDATE`` on the library, as every locker of a library's row takes it
+    (``state.postgres.names.lock_library``)."""
+    row = tx.one(
+        "SELECT l.id, c.id FROM libraries AS l JOIN channels AS c ON c.library_id = l.id"
+        " WHERE c.name = ? FOR NO KEY UPDATE OF l",
+        (name,),
+    )
+    if row is None:
+        raise UnknownName(f"no channel {name!r}")
+    locked = tx.all(
+        "SELECT id, cycle FROM channels WHERE library_id = ? ORDER BY id FOR UPDATE", (row[0],)
+    )
+    channels = {each[0]: Channel(each[0], each[1]) for each in locked}
+    return channels[row[1]], int(row[0])

@@ -18,7 +18,9 @@ from typing import TypeVar
 from psycopg_pool import ConnectionPool
 
 from state.postgres.connection import Db, read, transaction
+from state.postgres.ops import tx
 from state.postgres.turns import Turns
+from state.sql.dialect import Tx
 
 T = TypeVar("T")
 
@@ -42,6 +44,17 @@ class Connected:
     def read(self, work: Callable[[Db], T]) -> T:
         """Reads that need no snapshot of their own (one statement, or ids then rows)."""
         return read(self.pool, self.server, work)
+
+    # The shared roles' way in (``state.sql.transactions``), with the work given a ``Tx``.
+
+    def write(self, work: Callable[[Tx], T]) -> T:
+        return self.run(lambda db: work(tx(db)))
+
+    def snapshot(self, work: Callable[[Tx], T]) -> T:
+        return self.run(lambda db: work(tx(db)))
+
+    def lookup(self, work: Callable[[Tx], T]) -> T:
+        return self.read(lambda db: work(tx(db)))
 
 
 class Role:

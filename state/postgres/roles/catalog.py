@@ -13,7 +13,7 @@ from typing import Any
 
 from state.changes import Operation
 from state.errors import StoreBusy, UnknownName
-from state.postgres import catalog, posted_bulk, queue
+from state.postgres import catalog, queue
 from state.postgres.connection import BULK_PLANS, Db
 from state.postgres.names import lock_library
 from state.postgres.ops import tx
@@ -22,6 +22,7 @@ from state.postgres.turns import CHANNEL
 from state.rules import iso
 from state.sql import catalog as sql_catalog
 from state.sql import names as sql_names
+from state.sql import posted_bulk as sql_posted_bulk
 from state.sql.define import from_scratch
 from state.store import LargeImage, PageStats, Relisting, SyncState
 
@@ -206,7 +207,7 @@ class CatalogRole(Role):
                 (library_id, content_hash),
             )
             for channel in queue.lock_channels_of(db, library_id):
-                posted_bulk.resolve(db, channel, content_hash, sha256, now)
+                sql_posted_bulk.resolve(tx(db), channel, content_hash, sha256, now)
                 queue.restore(db, channel, content_hash)
             sql_catalog.settle_pending(tx(db), library_id)
 

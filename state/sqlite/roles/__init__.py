@@ -13,8 +13,34 @@ import random
 import sqlite3
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import TypeVar
 
+from state.sql.dialect import Tx
 from state.sqlite.connections import Connections
+from state.sqlite.ops import tx
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Transactions:
+    """The store's connections as the shared roles run their work
+    (``state.sql.transactions``): writes on the writer, reads on the thread's reader."""
+
+    connections: Connections
+    clock: Callable[[], float]
+
+    def write(self, work: Callable[[Tx], T]) -> T:
+        with self.connections.writing() as db:
+            return work(tx(db))
+
+    def snapshot(self, work: Callable[[Tx], T]) -> T:
+        with self.connections.reading() as db:
+            return work(tx(db))
+
+    def lookup(self, work: Callable[[Tx], T]) -> T:
+        return self.snapshot(work)
 
 
 class Role:

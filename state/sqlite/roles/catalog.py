@@ -14,8 +14,9 @@ from state.errors import UnknownName
 from state.rules import iso
 from state.sql import catalog as sql_catalog
 from state.sql import names as sql_names
+from state.sql import posted_bulk as sql_posted_bulk
 from state.sql.define import from_scratch
-from state.sqlite import catalog, posted_bulk, queue
+from state.sqlite import catalog, queue
 from state.sqlite.ops import tx
 from state.sqlite.roles import Role
 from state.store import LargeImage, PageStats, Relisting, SyncState
@@ -128,6 +129,6 @@ class CatalogRole(Role):
                 (library_id, content_hash),
             )
             for channel in queue.channels_of(db, library_id):
-                posted_bulk.resolve(db, channel, content_hash, sha256, now)
+                sql_posted_bulk.resolve(tx(db), channel, content_hash, sha256, now)
                 queue.restore(db, channel, content_hash)
             sql_catalog.settle_pending(tx(db), library_id)

@@ -12,9 +12,9 @@ from state.rules import iso
 from state.similarity import Fingerprint
 from state.sql import grouping, near_groups
 from state.sql import names as sql_names
+from state.sql.reports import library_status
 from state.sqlite import near, waiting
 from state.sqlite.ops import tx
-from state.sqlite.reports import library_status
 from state.sqlite.roles import Role
 from state.store import MAX_PAGE, GraceExpired, NearGroupPage, Unhashed
 
@@ -24,7 +24,7 @@ class NearRole(Role):
     def hashing_turn(self, library: str) -> Iterator[int | None]:
         """Always this process's: one process holds the state directory."""
         with self._read() as db:
-            fingerprinted = library_status(db, sql_names.library(tx(db), library)).fingerprinted
+            fingerprinted = library_status(tx(db), sql_names.library(tx(db), library)).fingerprinted
         yield fingerprinted
 
     def fingerprint_backlog(self, library: str, after: int | None, limit: int) -> list[Unhashed]:
