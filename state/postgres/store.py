@@ -21,13 +21,14 @@ from collections.abc import Callable, Sequence
 from state.postgres.connection import open_pool, where
 from state.postgres.define import define
 from state.postgres.roles import Connected
-from state.postgres.roles.catalog import CatalogRole
+from state.postgres.roles.catalog import CatchUp
 from state.postgres.roles.near import NearRole
 from state.postgres.roles.selections import SelectionRole
 from state.postgres.schema import migrate
 from state.postgres.turns import Turns
 from state.roles import Roles
 from state.sql.roles.browsing import BrowsingRole
+from state.sql.roles.catalog import CatalogRole
 from state.sql.roles.legacy import LegacyRole
 from state.sql.roles.posted import PostedRole
 from state.sql.roles.reports import ReportRole
@@ -52,7 +53,7 @@ class PostgresStore(Roles):
         self._pool = pool
         self._turns = Turns(conninfo, server)
         shared = Connected(pool, server, clock, rng or random.Random(), self._turns)
-        self.catalog = CatalogRole(shared)
+        self.catalog = CatalogRole(shared, CatchUp(shared))
         self.selections = SelectionRole(shared)
         self.posted = PostedRole(shared)
         self.legacy = LegacyRole(shared)

@@ -45,6 +45,9 @@ class Dialect:
     index_hints: bool  # SQLite's INDEXED BY and CROSS JOIN
     row_locks: bool  # FOR UPDATE, FOR NO KEY UPDATE
     arrays: bool  # a list binds as one array (= ANY), rather than as many parameters
+    # A flag column that is set, as a partial index's condition names it (SQLite's say
+    # ``pending = 1``, and its planner matches the condition only as written).
+    set_flag: str
 
     def sql(self, text: str) -> str:
         return _spelled(self, text)
@@ -66,8 +69,12 @@ def _spelled(dialect: Dialect, text: str) -> str:
     return text
 
 
-SQLITE = Dialect("sqlite", format_params=False, index_hints=True, row_locks=False, arrays=False)
-POSTGRES = Dialect("postgres", format_params=True, index_hints=False, row_locks=True, arrays=True)
+SQLITE = Dialect(
+    "sqlite", format_params=False, index_hints=True, row_locks=False, arrays=False, set_flag="1"
+)
+POSTGRES = Dialect(
+    "postgres", format_params=True, index_hints=False, row_locks=True, arrays=True, set_flag="true"
+)
 
 
 class Cursor(Protocol):

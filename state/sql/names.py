@@ -47,12 +47,32 @@ def lock_channel(tx: Sql, name: str) -> Channel:
     return Channel(row[0], row[1])
 
 
-def lock_library_of(tx: Sql, name: str) -> tuple[Channel, int]:
-    """The channel and its library's id, the library's row locked and then every one of
-    its channels' rows, in id order (the order every locker takes them in).
+def lock_library(tx: Sql, name: str) -> int:
+    """The library's id, its row locked until the transaction ends (before any channel's).
 
-    ``NO KEY UPDATE`` on the library, as every locker of a library's row takes it
-    (``state.postgres.names.lock_library``)."""
+    ``NO KEY UPDATE``, as every locker of a library's row takes it: lockers wait for each
+    other all the same, but not for the key-share lock that PostgreSQL's foreign-key check
+    takes on the library when a transaction updates its channel's row a second time (a
+    selection holding only its channel could otherwise deadlock with a catch-up).
+    """
+    row = tx.one("SELECT id FROM libraries WHERE name = ? FOR NO KEY UPDATE", (name,))
+    if row is None:
+        raise UnknownName(f"no library {name!r}")
+    return int(row[0])
+
+
+def lock_channels_of(tx: Sql, library_id: int) -> list[Channel]:
+    """Every channel of a library, their rows locked in id order (the order every locker
+    takes them in), after the library's."""
+    rows = tx.all(
+        "SELECT id, cycle FROM channels WHERE library_id = ? ORDER BY id FOR UPDATE", (library_id,)
+    )
+    return [Channel(row[0], row[1]) for row in rows]
+
+
+def lock_library_of(tx: Sql, name: str) -> tuple[Channel, int]:
+    """The channel and its library's id, the library's row locked (``lock_library``) and
+    then every one of its channels' rows (``lock_channels_of``)."""
     row = tx.one(
         "SELECT l.id, c.id FROM libraries AS l JOIN channels AS c ON c.library_id = l.id"
         " WHERE c.name = ? FOR NO KEY UPDATE OF l",
@@ -60,8 +80,5 @@ def lock_library_of(tx: Sql, name: str) -> tuple[Channel, int]:
     )
     if row is None:
         raise UnknownName(f"no channel {name!r}")
-    locked = tx.all(
-        "SELECT id, cycle FROM channels WHERE library_id = ? ORDER BY id FOR UPDATE", (row[0],)
-    )
-    channels = {each[0]: Channel(each[0], each[1]) for each in locked}
+    channels = {each.id: each for each in lock_channels_of(tx, row[0])}
     return channels[row[1]], int(row[0])

@@ -20,6 +20,7 @@ from pathlib import Path
 from state.roles import Roles
 from state.sql.define import define
 from state.sql.roles.browsing import BrowsingRole
+from state.sql.roles.catalog import CatalogRole
 from state.sql.roles.legacy import LegacyRole
 from state.sql.roles.posted import PostedRole
 from state.sql.roles.reports import ReportRole
@@ -27,7 +28,7 @@ from state.sql.roles.sessions import SessionRole
 from state.sqlite.connections import Connections, Trace
 from state.sqlite.ops import tx
 from state.sqlite.roles import Transactions
-from state.sqlite.roles.catalog import CatalogRole
+from state.sqlite.roles.catalog import CatchUp
 from state.sqlite.roles.near import NearRole
 from state.sqlite.roles.selections import SelectionRole
 from state.store import ChannelDef, LibraryDef, Relisting
@@ -50,7 +51,7 @@ class SqliteStore(Roles):
         self._read = self._connections.reading
         shared = (self._connections, clock, rng or random.Random())
         transactions = Transactions(self._connections, clock)
-        self.catalog = CatalogRole(*shared)
+        self.catalog = CatalogRole(transactions, CatchUp(transactions))
         self.selections = SelectionRole(*shared)
         self.posted = PostedRole(transactions)
         self.legacy = LegacyRole(transactions)
