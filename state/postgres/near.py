@@ -21,15 +21,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from state.errors import ImageNotFound
 from state.postgres import queue, waiting
 from state.postgres.connection import Db
 from state.rules import skips_near_duplicate
-from state.similarity import Fingerprint, Leader, group_to_join, next_leader
-from state.similarity import ordered_pair as pair
+from state.similarity import Fingerprint
 from state.sql import grouping
 from state.sql.dialect import POSTGRES
-from state.sql.grouping import MAX_SHOWN, Setting
+from state.sql.grouping import MAX_SHOWN
 
 # The other members of an image's group that the library holds, and their distance from
 # it (the popcount of the XOR of two 256-bit hashes), as rows of ``selection.describe``'s
@@ -162,12 +160,11 @@ WHERE id = %(l)s
 """
 
 
-def record(
+def _store(
     db: Db, library_id: int, fingerprints: Sequence[Fingerprint], done: Sequence[int], stamp: str
-) -> None:
-    """Store fingerprints, group the hashed ones, and take the ``done`` positions off the
-    backlog. The caller holds the library's row and its channels' rows."""
-    latest = list({f.content_hash: f for f in fingerprints}.values())  # one row per content
+) -> Sequence[Fingerprint]:
+    """One row per content (the last of a batch), and the library's counts kept."""
+    latest = list({f.content_hash: f for f in fingerprints}.values())
     if latest:
         db.execute(_STORE, {
             "l": library_id, "t": stamp, "h": [f.content_hash for f in latest],
@@ -179,39 +176,11 @@ def record(
             (library_id, list(done)),
         ).rowcount
         _backlog_grew(db, library_id, -taken)
-    settings = grouping.settings_of(POSTGRES.on(db), library_id)
-    for fingerprint in latest:
-        if fingerprint.hash is None:
-            continue
-        apart = grouping.apart_from(POSTGRES.on(db), library_id, fingerprint.content_hash)
-        for each in settings:
-            _join(db, each, fingerprint, apart)
-    waiting.fingerprinted(db, library_id, [f.content_hash for f in latest])
+    return latest
 
 
-def _join(db: Db, each: Setting, fingerprint: Fingerprint, apart: set[str]) -> None:
-    channel_id, content_hash = each.channel.id, fingerprint.content_hash
-    member = db.execute(
-        "SELECT 1 FROM near_members WHERE channel_id = %s AND content_hash = %s",
-        (channel_id, content_hash),
-    ).fetchone()
-    if member is not None:
-        return  # fingerprinted again: its groups stay as they are
-    near = {n.content_hash: n.distance for n in fingerprint.neighbours if n.distance <= each.limit}
-    leaders = []
-    if near:
-        rows = db.execute(
-            "SELECT group_id, leader FROM near_groups WHERE channel_id = %s AND leader = ANY(%s)",
-            (channel_id, list(near)),
-        )
-        leaders = [Leader(row[0], row[1], near[row[1]]) for row in rows]
-    chosen = group_to_join(leaders, apart, each.limit)
-    if chosen is None:
-        _lead(db, channel_id, content_hash)
-        return
-    db.execute(_JOIN, {"c": channel_id, "h": content_hash, "g": chosen.group_id,
-                       "d": chosen.distance})  # fmt: skip
-    refresh(db, each.channel, grouping.group_of(POSTGRES.on(db), channel_id, content_hash))
+def _join(db: Db, channel_id: int, content_hash: str, group_id: int, distance: int) -> None:
+    db.execute(_JOIN, {"c": channel_id, "h": content_hash, "g": group_id, "d": distance})
 
 
 # A member in, its group one larger, and the channel's count of groups of two or more.
@@ -250,50 +219,8 @@ def _lead(db: Db, channel_id: int, content_hash: str) -> None:
     db.execute(_LEAD, {"c": channel_id, "h": content_hash})
 
 
-def split(db: Db, library_id: int, channel_id: int, content_hash: str) -> bool:
-    """Take the image out of its group in every channel where it shares one with a member
-    it is now apart from; remember those pairs. False when it had no other member. The
-    caller holds the library's row and its channels' rows."""
-    members = grouping.group_of(POSTGRES.on(db), channel_id, content_hash)
-    if not members:
-        raise ImageNotFound(f"no near-duplicate group holds {content_hash} in this channel")
-    others = [member for member in members if member != content_hash]
-    if not others:
-        return False
-    pairs = [pair(content_hash, other) for other in others]
-    db.execute(
-        "INSERT INTO near_apart (library_id, a, b) SELECT %s, a, b"
-        " FROM unnest(%s::text[], %s::text[]) AS p(a, b) ON CONFLICT DO NOTHING",
-        (library_id, [p[0] for p in pairs], [p[1] for p in pairs]),
-    )
-    apart = grouping.apart_from(POSTGRES.on(db), library_id, content_hash)
-    for each in grouping.settings_of(POSTGRES.on(db), library_id):
-        _leave(db, each.channel, content_hash, apart)
-    return True
+def _leave(db: Db, channel_id: int, content_hash: str) -> None:
+    db.execute(_LEAVE, {"c": channel_id, "h": content_hash})
 
 
-def _leave(db: Db, channel: queue.Channel, content_hash: str, apart: set[str]) -> None:
-    members = grouping.group_of(POSTGRES.on(db), channel.id, content_hash)
-    if not apart.intersection(members):
-        return
-    row = db.execute(
-        "SELECT m.group_id, g.leader = m.content_hash FROM near_members AS m"
-        " JOIN near_groups AS g ON g.channel_id = m.channel_id AND g.group_id = m.group_id"
-        " WHERE m.channel_id = %s AND m.content_hash = %s",
-        (channel.id, content_hash),
-    ).fetchone()
-    assert row is not None
-    group_id, was_leader = row
-    db.execute(_LEAVE, {"c": channel.id, "h": content_hash})
-    if was_leader:
-        rest = db.execute(
-            "SELECT content_hash, distance FROM near_members WHERE channel_id = %s"
-            " AND group_id = %s",
-            (channel.id, group_id),
-        ).fetchall()
-        db.execute(
-            "UPDATE near_groups SET leader = %s WHERE channel_id = %s AND group_id = %s",
-            (next_leader([(r[0], r[1]) for r in rest]), channel.id, group_id),
-        )
-    _lead(db, channel.id, content_hash)
-    refresh(db, channel, members)
+WRITES = grouping.Writes(_store, _join, _lead, _leave, refresh, waiting.fingerprinted)

@@ -22,7 +22,7 @@ from state.postgres.connection import open_pool, where
 from state.postgres.define import define
 from state.postgres.roles import Connected
 from state.postgres.roles.catalog import CatchUp
-from state.postgres.roles.near import NearRole
+from state.postgres.roles.near import Hashing
 from state.postgres.roles.selections import SelectionRole
 from state.postgres.schema import migrate
 from state.postgres.turns import Turns
@@ -30,6 +30,7 @@ from state.roles import Roles
 from state.sql.roles.browsing import BrowsingRole
 from state.sql.roles.catalog import CatalogRole
 from state.sql.roles.legacy import LegacyRole
+from state.sql.roles.near import NearRole
 from state.sql.roles.posted import PostedRole
 from state.sql.roles.reports import ReportRole
 from state.sql.roles.sessions import SessionRole
@@ -59,7 +60,7 @@ class PostgresStore(Roles):
         self.legacy = LegacyRole(shared)
         self.reports = ReportRole(shared)
         self.browsing = BrowsingRole(shared)
-        self.near = NearRole(shared)
+        self.near = NearRole(shared, Hashing(shared))
         self.sessions = SessionRole(shared)
         self._run, self._read = shared.run, shared.read
         self._hand_out()

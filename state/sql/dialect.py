@@ -159,6 +159,8 @@ def _spread(
     dialect: Dialect, sql: str, args: dict[str, Any], keys: Iterable[str]
 ) -> Iterator[tuple[str, dict[str, Any]]]:
     wanted = sorted(set(keys))
+    if not wanted:
+        return
     if dialect.arrays:
         yield sql.replace(" IN :keys", " = ANY(:keys)"), {**args, "keys": wanted}
         return

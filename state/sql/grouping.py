@@ -1,18 +1,25 @@
-"""Near-duplicate groups as both stores read them: members, pairs apart, the backlog.
+"""Near-duplicate groups on either store: grouping fingerprints, splitting, the backlog.
 
-Grouping follows ``state.similarity``; each backend keeps how it writes a group (SQLite
-plainly, PostgreSQL keeping the counts ``/status`` shows as the rows change) and how it
-recomputes the skip fact (``state.sqlite.near``, ``state.postgres.near``). What they
-read alike is here: the channels of a library as grouping sees them, an image's group,
-the images marked apart from it, and the hashing worker's backlog. Every function runs
-inside the caller's transaction.
+Grouping follows ``state.similarity``: an image joins the nearest leader within its
+channel's distance that is not marked apart from it, or leads a group of its own; an
+image split out leaves every group it shares with a member it is now apart from. Each
+backend keeps how it writes (``Writes``: SQLite plainly, PostgreSQL keeping the counts
+``/status`` shows as the rows change) and how it recomputes the skip fact on the pool
+(``refresh``, ``state.sqlite.near``, ``state.postgres.near``). Every function runs
+inside the caller's transaction (on PostgreSQL, with the library's row and its
+channels' rows locked).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from state.errors import ImageNotFound
 from state.rules import Channel
+from state.similarity import Fingerprint, Leader, group_to_join, next_leader
+from state.similarity import ordered_pair as pair
 from state.sql.dialect import Sql
 from state.store import Unhashed
 
@@ -26,6 +33,113 @@ class Setting:
     channel: Channel
     skip: bool
     limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class Writes:
+    """How one backend writes fingerprints and groups (each takes its connection first)."""
+
+    # Store a batch and take the ``done`` positions off the backlog; the fingerprints to
+    # group, in order.
+    store: Callable[[Any, int, Sequence[Fingerprint], Sequence[int], str], Sequence[Fingerprint]]
+    join: Callable[[Any, int, str, int, int], None]  # channel, content, group, distance
+    lead: Callable[[Any, int, str], None]  # a new group, the image its leader and only member
+    leave: Callable[[Any, int, str], None]  # the image out of its group in the channel
+    # The skip fact of these images in the channel, and their place in the pool.
+    refresh: Callable[[Any, Channel, Sequence[str]], None]
+    # These contents have their fingerprint: their waits may end (``waiting``).
+    fingerprinted: Callable[[Any, int, Sequence[str]], None]
+
+
+def record(
+    sql: Sql,
+    writes: Writes,
+    library_id: int,
+    fingerprints: Sequence[Fingerprint],
+    done: Sequence[int],
+    stamp: str,
+) -> None:
+    """Store fingerprints, group the hashed ones, and take the ``done`` positions off the
+    backlog."""
+    grouped = writes.store(sql.db, library_id, fingerprints, done, stamp)
+    settings = settings_of(sql, library_id)
+    for fingerprint in grouped:
+        if fingerprint.hash is None:
+            continue
+        apart = apart_from(sql, library_id, fingerprint.content_hash)
+        for each in settings:
+            _join(sql, writes, each, fingerprint, apart)
+    writes.fingerprinted(sql.db, library_id, [f.content_hash for f in grouped])
+
+
+def _join(
+    sql: Sql, writes: Writes, each: Setting, fingerprint: Fingerprint, apart: set[str]
+) -> None:
+    channel_id, content_hash = each.channel.id, fingerprint.content_hash
+    if sql.one(
+        "SELECT 1 FROM near_members WHERE channel_id = ? AND content_hash = ?",
+        (channel_id, content_hash),
+    ):
+        return  # fingerprinted again: its groups stay as they are
+    near = {n.content_hash: n.distance for n in fingerprint.neighbours if n.distance <= each.limit}
+    rows = sql.among(
+        "SELECT group_id, leader FROM near_groups INDEXED BY near_groups_by_leader"
+        " WHERE channel_id = :c AND leader IN :keys",
+        {"c": channel_id},
+        near,
+    )
+    leaders = [Leader(row[0], row[1], near[row[1]]) for row in rows]
+    chosen = group_to_join(leaders, apart, each.limit)
+    if chosen is None:
+        writes.lead(sql.db, channel_id, content_hash)
+        return
+    writes.join(sql.db, channel_id, content_hash, chosen.group_id, chosen.distance)
+    writes.refresh(sql.db, each.channel, group_of(sql, channel_id, content_hash))
+
+
+def split(sql: Sql, writes: Writes, library_id: int, channel_id: int, content_hash: str) -> bool:
+    """Take the image out of its group in every channel where it shares one with a member
+    it is now apart from; remember those pairs. False when it had no other member."""
+    members = group_of(sql, channel_id, content_hash)
+    if not members:
+        raise ImageNotFound(f"no near-duplicate group holds {content_hash} in this channel")
+    others = [member for member in members if member != content_hash]
+    if not others:
+        return False
+    sql.many(
+        "INSERT INTO near_apart (library_id, a, b) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        [(library_id, *pair(content_hash, other)) for other in others],
+    )
+    apart = apart_from(sql, library_id, content_hash)
+    for each in settings_of(sql, library_id):
+        _leave(sql, writes, each.channel, content_hash, apart)
+    return True
+
+
+def _leave(sql: Sql, writes: Writes, channel: Channel, content_hash: str, apart: set[str]) -> None:
+    members = group_of(sql, channel.id, content_hash)
+    if not apart.intersection(members):
+        return
+    row = sql.one(
+        "SELECT m.group_id, g.leader = m.content_hash FROM near_members AS m"
+        " JOIN near_groups AS g ON g.channel_id = m.channel_id AND g.group_id = m.group_id"
+        " WHERE m.channel_id = ? AND m.content_hash = ?",
+        (channel.id, content_hash),
+    )
+    assert row is not None
+    group_id, was_leader = row
+    writes.leave(sql.db, channel.id, content_hash)
+    if was_leader:
+        rest = sql.all(
+            "SELECT content_hash, distance FROM near_members WHERE channel_id = ? AND group_id = ?",
+            (channel.id, group_id),
+        )
+        sql.execute(
+            "UPDATE near_groups SET leader = ? WHERE channel_id = ? AND group_id = ?",
+            (next_leader([(r[0], r[1]) for r in rest]), channel.id, group_id),
+        )
+    writes.lead(sql.db, channel.id, content_hash)
+    writes.refresh(sql.db, channel, members)
 
 
 def settings_of(sql: Sql, library_id: int) -> list[Setting]:

@@ -16,15 +16,12 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Sequence
 
-from state.errors import ImageNotFound
 from state.rules import skips_near_duplicate
-from state.similarity import Fingerprint, Leader, distance, group_to_join, next_leader
-from state.similarity import ordered_pair as pair
+from state.similarity import Fingerprint, distance
 from state.sql import grouping
 from state.sql.dialect import SQLITE
-from state.sql.grouping import MAX_SHOWN, Setting
+from state.sql.grouping import MAX_SHOWN
 from state.sqlite import queue, waiting
-from state.sqlite.lookup import where_in
 from state.store import NearDuplicate
 
 _MEMBER = (
@@ -78,18 +75,16 @@ def after_post(db: sqlite3.Connection, channel: queue.Channel, content_hash: str
     refresh(db, channel, grouping.group_of(SQLITE.on(db), channel.id, content_hash))
 
 
-# -- groups -----------------------------------------------------------------------------
+# -- groups (``state.sql.grouping`` groups; these write) --------------------------------
 
 
-def record(
+def _store(
     db: sqlite3.Connection,
     library_id: int,
     fingerprints: Sequence[Fingerprint],
     done: Sequence[int],
     stamp: str,
-) -> None:
-    """Store fingerprints, group the hashed ones, and take the ``done`` positions off the
-    backlog."""
+) -> Sequence[Fingerprint]:
     db.executemany(
         "INSERT INTO fingerprints (library_id, content_hash, hash, refusal, hashed_at)"
         " VALUES (?, ?, ?, ?, ?) ON CONFLICT (library_id, content_hash) DO UPDATE SET"
@@ -100,36 +95,16 @@ def record(
         "DELETE FROM to_fingerprint WHERE position = ? AND library_id = ?",
         [(position, library_id) for position in done],
     )
-    settings = grouping.settings_of(SQLITE.on(db), library_id)
-    for fingerprint in fingerprints:
-        if fingerprint.hash is None:
-            continue
-        apart = grouping.apart_from(SQLITE.on(db), library_id, fingerprint.content_hash)
-        for each in settings:
-            _join(db, each, fingerprint, apart)
-    waiting.fingerprinted(db, library_id, [f.content_hash for f in fingerprints])
+    return fingerprints
 
 
-def _join(db: sqlite3.Connection, each: Setting, fingerprint: Fingerprint, apart: set[str]) -> None:
-    channel_id, content_hash = each.channel.id, fingerprint.content_hash
-    if grouping.group_of(SQLITE.on(db), channel_id, content_hash):
-        return  # fingerprinted again: its groups stay as they are
-    near = {n.content_hash: n.distance for n in fingerprint.neighbours if n.distance <= each.limit}
-    query = (
-        "SELECT group_id, leader FROM near_groups INDEXED BY near_groups_by_leader"
-        f" WHERE channel_id = {int(channel_id)} AND leader IN ({{marks}})"
-    )
-    leaders = [Leader(row[0], row[1], near[row[1]]) for row in where_in(db, query, near)]
-    chosen = group_to_join(leaders, apart, each.limit)
-    if chosen is None:
-        _lead(db, channel_id, content_hash)
-        return
-    db.execute(_MEMBER, (channel_id, content_hash, chosen.group_id, chosen.distance))
-    refresh(db, each.channel, grouping.group_of(SQLITE.on(db), channel_id, content_hash))
+def _join(
+    db: sqlite3.Connection, channel_id: int, content_hash: str, group_id: int, distance: int
+) -> None:
+    db.execute(_MEMBER, (channel_id, content_hash, group_id, distance))
 
 
-def _lead(db: sqlite3.Connection, channel_id: int, content_hash: str) -> int:
-    """A new group with this image as its leader and only member."""
+def _lead(db: sqlite3.Connection, channel_id: int, content_hash: str) -> None:
     last = db.execute(
         "SELECT group_id FROM near_groups WHERE channel_id = ? ORDER BY group_id DESC LIMIT 1",
         (channel_id,),
@@ -140,55 +115,13 @@ def _lead(db: sqlite3.Connection, channel_id: int, content_hash: str) -> int:
         (channel_id, group_id, content_hash),
     )
     db.execute(_MEMBER, (channel_id, content_hash, group_id, 0))
-    return int(group_id)
 
 
-def split(db: sqlite3.Connection, library_id: int, channel_id: int, content_hash: str) -> bool:
-    """Take the image out of its group in every channel where it shares one with a member
-    it is now apart from; remember those pairs. False when it had no other member."""
-    members = grouping.group_of(SQLITE.on(db), channel_id, content_hash)
-    if not members:
-        raise ImageNotFound(f"no near-duplicate group holds {content_hash} in this channel")
-    others = [member for member in members if member != content_hash]
-    if not others:
-        return False
-    db.executemany(
-        "INSERT OR IGNORE INTO near_apart (library_id, a, b) VALUES (?, ?, ?)",
-        [(library_id, *pair(content_hash, other)) for other in others],
-    )
-    apart = grouping.apart_from(SQLITE.on(db), library_id, content_hash)
-    for each in grouping.settings_of(SQLITE.on(db), library_id):
-        _leave(db, each.channel, content_hash, apart)
-    return True
-
-
-def _leave(
-    db: sqlite3.Connection, channel: queue.Channel, content_hash: str, apart: set[str]
-) -> None:
-    members = grouping.group_of(SQLITE.on(db), channel.id, content_hash)
-    if not apart.intersection(members):
-        return
-    group_id, was_leader = db.execute(
-        "SELECT m.group_id, g.leader = m.content_hash FROM near_members AS m"
-        " JOIN near_groups AS g ON g.channel_id = m.channel_id AND g.group_id = m.group_id"
-        " WHERE m.channel_id = ? AND m.content_hash = ?",
-        (channel.id, content_hash),
-    ).fetchone()
+def _leave(db: sqlite3.Connection, channel_id: int, content_hash: str) -> None:
     db.execute(
         "DELETE FROM near_members WHERE channel_id = ? AND content_hash = ?",
-        (channel.id, content_hash),
+        (channel_id, content_hash),
     )
-    if was_leader:
-        rest = db.execute(
-            "SELECT content_hash, distance FROM near_members WHERE channel_id = ? AND group_id = ?",
-            (channel.id, group_id),
-        ).fetchall()
-        db.execute(
-            "UPDATE near_groups SET leader = ? WHERE channel_id = ? AND group_id = ?",
-            (next_leader([(row[0], row[1]) for row in rest]), channel.id, group_id),
-        )
-    _lead(db, channel.id, content_hash)
-    refresh(db, channel, members)
 
 
 def near_duplicates(
@@ -230,3 +163,6 @@ def regroup(db: sqlite3.Connection, channel_id: int, library_id: int) -> None:
         " WHERE library_id = ? AND hash IS NOT NULL",
         (library_id,),
     )
+
+
+WRITES = grouping.Writes(_store, _join, _lead, _leave, refresh, waiting.fingerprinted)

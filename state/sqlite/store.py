@@ -22,6 +22,7 @@ from state.sql.define import define
 from state.sql.roles.browsing import BrowsingRole
 from state.sql.roles.catalog import CatalogRole
 from state.sql.roles.legacy import LegacyRole
+from state.sql.roles.near import NearRole
 from state.sql.roles.posted import PostedRole
 from state.sql.roles.reports import ReportRole
 from state.sql.roles.sessions import SessionRole
@@ -29,7 +30,7 @@ from state.sqlite.connections import Connections, Trace
 from state.sqlite.ops import tx
 from state.sqlite.roles import Transactions
 from state.sqlite.roles.catalog import CatchUp
-from state.sqlite.roles.near import NearRole
+from state.sqlite.roles.near import Hashing
 from state.sqlite.roles.selections import SelectionRole
 from state.store import ChannelDef, LibraryDef, Relisting
 
@@ -57,7 +58,7 @@ class SqliteStore(Roles):
         self.legacy = LegacyRole(transactions)
         self.reports = ReportRole(transactions)
         self.browsing = BrowsingRole(transactions)
-        self.near = NearRole(*shared)
+        self.near = NearRole(transactions, Hashing(transactions))
         self.sessions = SessionRole(transactions)
         self._hand_out()
 
