@@ -1,26 +1,23 @@
-"""Applying catalog operations to PostgreSQL: files by path, images by content_hash.
+"""What applying catalog operations does its own way on PostgreSQL (``state.sql.catalog``).
 
-The same rules as the SQLite backend (``state.sqlite.catalog``): a page's operations
-run in order against the library's ``files``, stores and removals gathered and sent
-together until an operation could see them (``_Batch``), rows going in by ``COPY``;
-then the content the page touched is reconciled with ``images`` set-wise, and each
-channel of the library gains or loses its queue rows; content new to the library and
-never fingerprinted joins the hashing backlog (``near.to_backlog``). The caller holds
-the library's row and its channels' rows locked. Leases, posts and holds are about
-content in a channel: nothing here touches them. Every function runs inside the
-caller's transaction.
+Stores and removals are gathered and sent together until an operation could see them
+(``_Batch``), rows going in by ``COPY``; ``images`` is read and written set-wise, by
+arrays (``unnest``), each content's representative one index probe; content new to the
+library and never fingerprinted joins the hashing backlog (``near.to_backlog``). The
+caller holds the library's row and its channels' rows locked. Every function runs
+inside the caller's transaction.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from functools import partial
 from typing import Any
 
 from state.changes import Operation, PutFile, RemovePath, RemoveTree, tree_bounds
 from state.postgres import near, queue
 from state.postgres.connection import Db
-from state.sql.catalog import FILE_COLUMNS, ON_PATH, file_row, pending
+from state.sql import catalog as sql_catalog
+from state.sql.catalog import FILE_COLUMNS, ON_PATH, Held, file_row
 from state.sql.dialect import POSTGRES
 
 # Stores are copied into a scratch table (one per session, emptied at commit), then
@@ -116,29 +113,10 @@ def apply(
     db: Db, library_id: int, operations: Sequence[Operation], generation: int
 ) -> tuple[int, int]:
     """Apply ``operations`` in order; return (files stored, files removed)."""
-    puts = [op.entry.path_lower for op in operations if isinstance(op, PutFile)]
-    touched = _current_hashes(db, library_id, puts)
-    batch = _Batch(library_id, generation, touched)
-    for operation in operations:
-        if isinstance(operation, PutFile):
-            batch.put(operation)
-            if operation.kind == "image" and operation.entry.content_hash:
-                touched.add(operation.entry.content_hash)
-        else:
-            batch.remove(db, operation)
-    batch.flush(db)
-    refresh_images(db, library_id, touched)
-    return len(puts), batch.removed
-
-
-def _current_hashes(db: Db, library_id: int, paths: list[str]) -> set[str]:
-    """Content that paths about to be overwritten hold now: it may lose its last path."""
-    rows = db.execute(
-        "SELECT content_hash FROM files WHERE library_id = %s AND path_lower = ANY(%s)"
-        " AND content_hash IS NOT NULL",
-        (library_id, paths),
-    )
-    return {row[0] for row in rows}
+    return sql_catalog.apply(
+        POSTGRES.on(db), IMAGES, lambda touched: _Batch(library_id, generation, touched),
+        library_id, operations,
+    )  # fmt: skip
 
 
 def sweep(db: Db, library_id: int, generation: int) -> int:
@@ -147,48 +125,25 @@ def sweep(db: Db, library_id: int, generation: int) -> int:
         "DELETE FROM files WHERE library_id = %s AND generation < %s RETURNING content_hash",
         (library_id, generation),
     ).fetchall()
-    refresh_images(db, library_id, {row[0] for row in rows if row[0]})
+    sql_catalog.refresh_images(
+        POSTGRES.on(db), IMAGES, library_id, {row[0] for row in rows if row[0]}
+    )
     return len(rows)
 
 
-def refresh_images(db: Db, library_id: int, content_hashes: Iterable[str]) -> None:
-    """Make ``images`` and the channels' queues agree with the files for these contents."""
-    wanted = sorted(set(content_hashes))
-    if not wanted:
-        return
+def _held(db: Db, library_id: int, wanted: list[str]) -> dict[str, Held]:
     # Each content's first path, one index probe per content (a LIMIT cannot be flattened
     # into a walk of the library, whatever the planner's statistics).
-    held = {row[0]: row[1:] for row in db.execute(
+    return {row[0]: row[1:] for row in db.execute(
         "SELECT h.content_hash, f.path_lower, f.name_lower, f.server_modified, f.size"
         " FROM unnest(%s::text[]) AS h(content_hash) CROSS JOIN LATERAL (SELECT path_lower,"
         " name_lower, server_modified, size FROM files WHERE library_id = %s"
         " AND kind = 'image' AND content_hash = h.content_hash ORDER BY path_lower LIMIT 1) AS f",
         (wanted, library_id))}  # fmt: skip
-    known = {row[0] for row in db.execute(
-        "SELECT content_hash FROM images WHERE library_id = %s AND content_hash = ANY(%s)",
-        (library_id, wanted))}  # fmt: skip
-    channels = queue.channels_of(db, library_id)
-    _drop(db, library_id, channels, sorted(known - held.keys()))
-    _update(db, library_id, channels, {h: held[h] for h in held.keys() & known})
-    _add_new(db, library_id, channels, {h: held[h] for h in held.keys() - known})
 
 
-def _drop(db: Db, library_id: int, channels: list[queue.Channel], gone: list[str]) -> None:
-    if not gone:
-        return
-    for channel in channels:
-        queue.drop(db, channel.id, gone)
-    db.execute(
-        "DELETE FROM images WHERE library_id = %s AND content_hash = ANY(%s)", (library_id, gone)
-    )
-
-
-def _update(
-    db: Db, library_id: int, channels: list[queue.Channel], kept: dict[str, tuple[Any, ...]]
-) -> None:
+def _update(db: Db, library_id: int, channels: list[queue.Channel], kept: dict[str, Held]) -> None:
     """A content kept: its representative path may have changed, and with it the sort keys."""
-    if not kept:
-        return
     hashes = list(kept)
     columns = [[kept[h][i] for h in hashes] for i in range(4)]
     db.execute(
@@ -209,34 +164,17 @@ def _update(
         )
 
 
-def _add_new(
-    db: Db, library_id: int, channels: list[queue.Channel], new: dict[str, tuple[Any, ...]]
-) -> None:
-    """Insert new content; in each channel, what the rules allow takes the next slots."""
-    if not new:
-        return
-    waiting = pending(
-        POSTGRES.on(db), library_id, {h: row[3] for h, row in new.items()}, partial(_digested, db)
-    )
-    images = [
-        queue.NewImage(h, new[h][1], new[h][2], h in waiting) for h in sorted(new)
-    ]  # sorted: slots follow content_hash, as a rebuild numbers them
+def _insert(db: Db, library_id: int, images: list[queue.NewImage], new: dict[str, Held]) -> None:
+    """New content in by ``COPY``; what was never fingerprinted joins the hashing backlog."""
     copy_rows(
         db, "images",
         "library_id, content_hash, path_lower, name_lower, server_modified, size, pending",
         [(library_id, i.content_hash, *new[i.content_hash], i.pending) for i in images],
     )  # fmt: skip
     near.to_backlog(db, library_id, [i.content_hash for i in images])
-    for channel in channels:
-        queue.insert(db, channel, images)
 
 
-def _digested(db: Db, content_hashes: list[str]) -> set[str]:
-    rows = db.execute(
-        "SELECT content_hash FROM sha256_by_content_hash WHERE content_hash = ANY(%s)",
-        (content_hashes,),
-    )
-    return {row[0] for row in rows}
+IMAGES = sql_catalog.Images(_held, _update, _insert, queue.drop, queue.insert)
 
 
 def forget_all(db: Db, library_id: int) -> int:

@@ -1,21 +1,31 @@
-"""The catalog's rows as both stores write them: a stored file, and images waiting for a digest.
+"""Applying catalog operations on either store: files by path, images by content_hash.
 
-How a page's stores and removals reach ``files`` (SQLite's ``executemany``, PostgreSQL's
-``COPY`` through a scratch table) and how ``images`` is reconciled set-wise are each
-backend's own (``state.sqlite.catalog``, ``state.postgres.catalog``); the row a store
-writes, the upsert's conflict rule, and when an image waits for its whole-file digest
-are here. Every function runs inside the caller's transaction.
+A page's operations run in order against one library's ``files``: stores (and, on
+PostgreSQL, removals) are gathered and written together until an operation could see
+them, which keeps Dropbox's in-order semantics at a fraction of the cost. The content
+the page touched is then reconciled with ``images``: one row per distinct content,
+pointing at a representative path (the first by ``path_lower``), and each channel of the
+library gets or loses its queue rows. Leases, posts and holds are about content in a
+channel, not paths: nothing here touches them. How a batch reaches ``files``
+(``Batch``: SQLite's ``executemany``, PostgreSQL's ``COPY`` through a scratch table) and
+how ``images`` is read and written set-wise (``Images``) are each backend's own
+(``state.sqlite.catalog``, ``state.postgres.catalog``). Every function runs inside the
+caller's transaction (on PostgreSQL, with the library's row and its channels' locked).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
 
-from state.changes import FileEntry, PutFile
-from state.rules import is_pending
+from state.changes import FileEntry, Operation, PutFile, RemovePath, RemoveTree
+from state.rules import Channel, NewImage, is_pending
 from state.sql.dialect import Sql, Tx
 from state.sql.names import channels_of
+
+# A content's representative file: path_lower, name_lower, server_modified, size.
+Held = tuple[Any, ...]
 
 FILE_COLUMNS = (
     "library_id, path_lower, path_display, name, name_lower, id, rev, size,"
@@ -47,6 +57,98 @@ def file_row(library_id: int, operation: PutFile, generation: int) -> tuple[Any,
     )  # fmt: skip
 
 
+class Batch(Protocol):
+    """Writes to ``files`` not yet sent; ``touched`` gains the content they remove."""
+
+    removed: int
+
+    def put(self, operation: PutFile) -> None: ...
+
+    def remove(self, db: Any, operation: RemovePath | RemoveTree) -> None: ...
+
+    def flush(self, db: Any) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Images:
+    """How one backend reads and writes ``images`` and the queues set-wise (each takes
+    its connection first)."""
+
+    held: Callable[[Any, int, list[str]], dict[str, Held]]  # representatives of contents
+    update: Callable[[Any, int, list[Channel], dict[str, Held]], None]  # kept content
+    insert: Callable[[Any, int, list[NewImage], dict[str, Held]], None]  # new content
+    queue_drop: Callable[[Any, int, list[str]], None]
+    queue_insert: Callable[[Any, Channel, list[NewImage]], None]
+
+
+def apply(
+    sql: Sql,
+    images: Images,
+    batch: Callable[[set[str]], Batch],
+    library_id: int,
+    operations: Sequence[Operation],
+) -> tuple[int, int]:
+    """Apply ``operations`` in order; return (files stored, files removed)."""
+    puts = [op.entry.path_lower for op in operations if isinstance(op, PutFile)]
+    touched = {row[0] for row in sql.among(
+        "SELECT content_hash FROM files WHERE library_id = :l AND path_lower IN :keys"
+        " AND content_hash IS NOT NULL", {"l": library_id}, puts)}  # fmt: skip
+    # (content that paths about to be overwritten hold now: it may lose its last path)
+    writes = batch(touched)
+    for operation in operations:
+        if isinstance(operation, PutFile):
+            writes.put(operation)
+            if operation.kind == "image" and operation.entry.content_hash:
+                touched.add(operation.entry.content_hash)
+        else:
+            writes.remove(sql.db, operation)
+    writes.flush(sql.db)
+    refresh_images(sql, images, library_id, touched)
+    return len(puts), writes.removed
+
+
+def refresh_images(
+    sql: Sql, images: Images, library_id: int, content_hashes: Iterable[str]
+) -> None:
+    """Make ``images`` and the channels' queues agree with the files for these contents."""
+    wanted = sorted(set(content_hashes))
+    if not wanted:
+        return
+    held = images.held(sql.db, library_id, wanted)
+    known = {row[0] for row in sql.among(
+        "SELECT content_hash FROM images WHERE library_id = :l AND content_hash IN :keys",
+        {"l": library_id}, wanted)}  # fmt: skip
+    channels = channels_of(sql, library_id)
+    gone = sorted(known - held.keys())
+    if gone:
+        for channel in channels:
+            images.queue_drop(sql.db, channel.id, gone)
+        sql.for_each(
+            "DELETE FROM images WHERE library_id = :l AND content_hash IN :keys",
+            {"l": library_id},
+            gone,
+        )
+    kept = {h: held[h] for h in held.keys() & known}
+    if kept:
+        images.update(sql.db, library_id, channels, kept)
+    _add_new(sql, images, library_id, channels, {h: held[h] for h in held.keys() - known})
+
+
+def _add_new(
+    sql: Sql, images: Images, library_id: int, channels: list[Channel], new: dict[str, Held]
+) -> None:
+    """Insert new content; in each channel, what the rules allow takes the next slots."""
+    if not new:
+        return
+    waiting = pending(sql, library_id, {h: row[3] for h, row in new.items()})
+    rows = [
+        NewImage(h, new[h][1], new[h][2], h in waiting) for h in sorted(new)
+    ]  # sorted: slots follow content_hash, as a rebuild numbers them
+    images.insert(sql.db, library_id, rows, new)
+    for channel in channels:
+        images.queue_insert(sql.db, channel, rows)
+
+
 def has_unresolved(sql: Sql, library_id: int) -> bool:
     """Does any channel of the library still have legacy digests that matched nothing?"""
     row = sql.one(
@@ -57,15 +159,14 @@ def has_unresolved(sql: Sql, library_id: int) -> bool:
     return row is not None
 
 
-def pending(
-    sql: Sql, library_id: int, sizes: dict[str, int], known: Callable[[list[str]], set[str]]
-) -> set[str]:
-    """The new images that must wait for their digest (``state.rules.is_pending``);
-    ``known`` gives those among its content hashes whose digest the store knows."""
+def pending(sql: Sql, library_id: int, sizes: dict[str, int]) -> set[str]:
+    """The new images that must wait for their digest (``state.rules.is_pending``)."""
     large = [h for h, size in sizes.items() if is_pending(size, False, True)]
     if not large or not has_unresolved(sql, library_id):
         return set()
-    digested = known(large)
+    digested = {row[0] for row in sql.among(
+        "SELECT content_hash FROM sha256_by_content_hash WHERE content_hash IN :keys",
+        {}, large)}  # fmt: skip
     return {h for h in large if is_pending(sizes[h], h in digested, True)}
 
 
