@@ -13,12 +13,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from state.changes import Operation, PutFile, RemovePath, RemoveTree, tree_bounds
+from state.changes import PutFile, RemovePath, RemoveTree, tree_bounds
 from state.postgres import near, queue
 from state.postgres.connection import Db
 from state.sql import catalog as sql_catalog
-from state.sql.catalog import FILE_COLUMNS, ON_PATH, Held, file_row
-from state.sql.dialect import POSTGRES
+from state.sql.catalog import FILE_COLUMNS, ON_PATH, Held, add_folders, file_row
 
 # Stores are copied into a scratch table (one per session, emptied at commit), then
 # upserted from it in one statement: COPY itself cannot replace a row.
@@ -44,7 +43,7 @@ _REMOVE_TREES = (
 )
 
 
-class _Batch:
+class Batch:
     """Writes not yet sent, and the folders the stores sit in (to know when to send).
 
     Removals are sent before stores: a removal that could touch a store not yet sent
@@ -65,9 +64,7 @@ class _Batch:
     def put(self, operation: PutFile) -> None:
         path = operation.entry.path_lower
         self.rows[path] = file_row(self.library_id, operation, self.generation)
-        folder = path
-        while (folder := folder.rpartition("/")[0]) and folder not in self.folders:
-            self.folders.add(folder)
+        add_folders(self.folders, path)
 
     def remove(self, db: Db, operation: RemovePath | RemoveTree) -> None:
         path = operation.path_lower
@@ -107,28 +104,6 @@ def copy_rows(db: Db, table: str, columns: str, rows: Iterable[Sequence[Any]]) -
     with db.cursor() as cursor, cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(row)
-
-
-def apply(
-    db: Db, library_id: int, operations: Sequence[Operation], generation: int
-) -> tuple[int, int]:
-    """Apply ``operations`` in order; return (files stored, files removed)."""
-    return sql_catalog.apply(
-        POSTGRES.on(db), IMAGES, lambda touched: _Batch(library_id, generation, touched),
-        library_id, operations,
-    )  # fmt: skip
-
-
-def sweep(db: Db, library_id: int, generation: int) -> int:
-    """Remove files that a full listing of ``generation`` did not see."""
-    rows = db.execute(
-        "DELETE FROM files WHERE library_id = %s AND generation < %s RETURNING content_hash",
-        (library_id, generation),
-    ).fetchall()
-    sql_catalog.refresh_images(
-        POSTGRES.on(db), IMAGES, library_id, {row[0] for row in rows if row[0]}
-    )
-    return len(rows)
 
 
 def _held(db: Db, library_id: int, wanted: list[str]) -> dict[str, Held]:

@@ -81,6 +81,13 @@ class Images:
     queue_insert: Callable[[Any, Channel, list[NewImage]], None]
 
 
+def add_folders(folders: set[str], path: str) -> None:
+    """Add the folders ``path`` sits in: removing one of them must first send the stores."""
+    folder = path
+    while (folder := folder.rpartition("/")[0]) and folder not in folders:
+        folders.add(folder)
+
+
 def apply(
     sql: Sql,
     images: Images,
@@ -88,7 +95,8 @@ def apply(
     library_id: int,
     operations: Sequence[Operation],
 ) -> tuple[int, int]:
-    """Apply ``operations`` in order; return (files stored, files removed)."""
+    """Apply ``operations`` in order; return (files stored, files removed). ``batch``
+    gathers the writes, given the set of content they touch."""
     puts = [op.entry.path_lower for op in operations if isinstance(op, PutFile)]
     touched = {row[0] for row in sql.among(
         "SELECT content_hash FROM files WHERE library_id = :l AND path_lower IN :keys"
@@ -105,6 +113,16 @@ def apply(
     writes.flush(sql.db)
     refresh_images(sql, images, library_id, touched)
     return len(puts), writes.removed
+
+
+def sweep(sql: Sql, images: Images, library_id: int, generation: int) -> int:
+    """Remove files that a full listing of ``generation`` did not see."""
+    rows = sql.all(
+        "DELETE FROM files WHERE library_id = ? AND generation < ? RETURNING content_hash",
+        (library_id, generation),
+    )
+    refresh_images(sql, images, library_id, {row[0] for row in rows if row[0]})
+    return len(rows)
 
 
 def refresh_images(

@@ -11,13 +11,12 @@ are kept by triggers (``schema``). Every function runs inside the caller's trans
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
 from typing import Any
 
-from state.changes import Operation, PutFile, RemovePath, RemoveTree, tree_bounds
+from state.changes import PutFile, RemovePath, RemoveTree, tree_bounds
 from state.hashing import BLOCK_SIZE
 from state.sql import catalog as sql_catalog
-from state.sql.catalog import FILE_COLUMNS, ON_PATH, Held, file_row, has_unresolved
+from state.sql.catalog import FILE_COLUMNS, ON_PATH, Held, add_folders, file_row, has_unresolved
 from state.sql.dialect import SQLITE
 from state.sqlite import queue
 from state.sqlite.lookup import where_in
@@ -27,7 +26,7 @@ _AT = "path_lower = ?"
 _UNDER = "path_lower >= ? AND path_lower < ?"
 
 
-class _Batch:
+class Batch:
     """Stores not yet written, and the folders they sit in (to know when to flush)."""
 
     def __init__(self, library_id: int, generation: int, touched: set[str]) -> None:
@@ -41,9 +40,7 @@ class _Batch:
         path = operation.entry.path_lower
         self.rows.append(file_row(self.library_id, operation, self.generation))
         self.paths.add(path)
-        folder = path
-        while (folder := folder.rpartition("/")[0]) and folder not in self.folders:
-            self.folders.add(folder)
+        add_folders(self.folders, path)
 
     def remove(self, db: sqlite3.Connection, operation: RemovePath | RemoveTree) -> None:
         path = operation.path_lower
@@ -70,30 +67,6 @@ class _Batch:
         self.rows.clear()
         self.paths.clear()
         self.folders.clear()
-
-
-def apply(
-    db: sqlite3.Connection, library_id: int, operations: Sequence[Operation], generation: int
-) -> tuple[int, int]:
-    """Apply ``operations`` in order; return (files stored, files removed)."""
-    return sql_catalog.apply(
-        SQLITE.on(db), IMAGES, lambda touched: _Batch(library_id, generation, touched),
-        library_id, operations,
-    )  # fmt: skip
-
-
-def sweep(db: sqlite3.Connection, library_id: int, generation: int) -> int:
-    """Remove files that a full listing of ``generation`` did not see."""
-    rows = db.execute(
-        "SELECT DISTINCT content_hash FROM files WHERE library_id = ? AND generation < ?"
-        " AND content_hash IS NOT NULL",
-        (library_id, generation),
-    ).fetchall()
-    removed = db.execute(
-        "DELETE FROM files WHERE library_id = ? AND generation < ?", (library_id, generation)
-    ).rowcount
-    sql_catalog.refresh_images(SQLITE.on(db), IMAGES, library_id, (row[0] for row in rows))
-    return int(removed)
 
 
 def _held(db: sqlite3.Connection, library_id: int, wanted: list[str]) -> dict[str, Held]:

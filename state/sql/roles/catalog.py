@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
+from functools import partial
 from typing import Any, Protocol
 
 from state.changes import Operation
@@ -42,11 +43,12 @@ class CatchUp(Protocol):
         """The library's id, generation and whether a full listing is under way."""
         ...
 
-    def apply(
-        self, db: Any, library_id: int, operations: Sequence[Operation], generation: int
-    ) -> tuple[int, int]: ...
+    @property
+    def images(self) -> catalog.Images: ...
 
-    def sweep(self, db: Any, library_id: int, generation: int) -> int: ...
+    def batch(self, library_id: int, generation: int, touched: set[str]) -> catalog.Batch:
+        """Writes to the library's files gathered until an operation could see them."""
+        ...
 
     def forget_all(self, db: Any, library_id: int) -> int: ...
 
@@ -91,10 +93,12 @@ class CatalogRole(Role):
     ) -> PageStats:
         def apply(tx: Tx) -> tuple[PageStats, bool, int]:
             library_id, generation, listing = self._catch_up.fence(tx, library)
-            stored, removed = self._catch_up.apply(tx.db, library_id, operations, generation)
+            images = self._catch_up.images
+            stored, removed = catalog.apply(tx, images, partial(
+                self._catch_up.batch, library_id, generation), library_id, operations)  # fmt: skip
             finished = not has_more and listing
             if finished:
-                removed += self._catch_up.sweep(tx.db, library_id, generation)
+                removed += catalog.sweep(tx, images, library_id, generation)
                 self._listing_done(tx, library_id)
             row = tx.one(
                 "UPDATE libraries SET cursor = ? WHERE id = ? RETURNING n_images",

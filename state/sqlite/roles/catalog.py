@@ -44,8 +44,8 @@ class CatchUp:
             raise UnknownName(f"no library {library!r}")
         return int(row[0]), int(row[1]), bool(row[2])
 
-    apply = staticmethod(catalog.apply)
-    sweep = staticmethod(catalog.sweep)
+    images = catalog.IMAGES
+    batch = catalog.Batch
     forget_all = staticmethod(catalog.forget_all)
 
     def after_page(self, library: str, stats: PageStats, listing: bool, images: int) -> None:
