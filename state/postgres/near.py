@@ -1,20 +1,20 @@
-"""Near-duplicates in PostgreSQL: the backlog, groups per channel, and the skip fact on the pool.
+"""Near-duplicates in PostgreSQL: the backlog, how groups are written, and the skip fact.
 
-The rules are the SQLite backend's (``state.sqlite.near``): an image joins the nearest
-leader within its channel's distance that is not marked apart from it (``state.similarity``),
-and the one fact ``/select`` needs, "a near-duplicate of this image went out in this
-cycle and the channel skips them", lives on the image's ``queue`` row (``near_posted``),
-recomputed for a group's members whenever something that decides it changes
-(``refresh``), which also takes the image out of the pool or puts it back.
+Grouping is ``state.sql.grouping``'s; this module writes what it decides (``WRITES``)
+and keeps the counts ``/status`` shows as the rows change (``n_to_fingerprint``,
+``n_fingerprinted``, ``n_unhashable`` on the library; ``members`` on a group;
+``n_groups``, ``n_near_skipped`` on the channel). The one fact ``/select`` needs, "a
+near-duplicate of this image went out in this cycle and the channel skips them", lives
+on the image's ``queue`` row (``near_posted``), recomputed for a group's members
+whenever something that decides it changes (``refresh``), which also takes the image
+out of the pool or puts it back.
 
 Across replicas: recording fingerprints and splitting change groups and pools in every
 channel of a library, so the store first locks the library's row, then its channels'
 (the order every locker uses). Two replicas recording for one library take turns, and
 the second groups against what the first committed; a post changes rows of its own
-channel only, under that channel's lock. The counts ``/status`` shows are kept here as
-the rows change (``n_to_fingerprint``, ``n_fingerprinted``, ``n_unhashable`` on the
-library; ``members`` on a group; ``n_groups``, ``n_near_skipped`` on the channel). Every
-function runs inside the caller's transaction.
+channel only, under that channel's lock. Every function runs inside the caller's
+transaction.
 """
 
 from __future__ import annotations

@@ -8,10 +8,14 @@ statement for the backend: SQLite drops the locks (its writer holds the whole fi
 PostgreSQL's driver wants ``%s`` and ``%(name)s`` (so a literal ``%`` doubles), and its
 planner takes neither hint (it is priced away from whole-library plans per session
 instead, ``state.postgres.connection``). Upserts (``ON CONFLICT``), ``RETURNING`` and
-the boolean literals ``true`` and ``false`` read the same in both.
+the boolean literals ``true`` and ``false`` read the same in both, except where a
+SQLite partial index names a flag as ``= 1`` (``Dialect.set_flag``). A list of keys
+(``... IN :keys``, ``Sql.among``, ``Sql.for_each``) binds as one array on PostgreSQL
+and as chunks of parameters on SQLite.
 
-What each backend does its own way (the pool's facts and changes, how a lease ends, how
-an image is described) reaches the shared modules as ``Ops``, on the ``Tx``.
+``Sql`` is a connection with its dialect; a ``Tx`` adds what each backend does its own
+way (the pool's facts and changes, how a lease ends, how an image is described), as
+``Ops``, for the shared modules that call it.
 """
 
 from __future__ import annotations

@@ -1,14 +1,16 @@
-"""Near-duplicates in SQLite: fingerprints, groups per channel, and the skip fact on the pool.
+"""Near-duplicates in SQLite: how groups are written, and the skip fact on the pool.
 
-Grouping follows ``state.similarity`` (the nearest leader within the channel's distance,
-never one marked apart). The one fact ``/select`` needs, "a near-duplicate of this image
-went out in this cycle and the channel skips them", lives on the image's ``queue`` row
-(``near_posted``) and is recomputed for a group's members whenever something that decides
-it changes: a member is posted, joins, or is split out, or content returns to the
-library. ``refresh`` is that recomputation; it also takes the image out of the pool or
-puts it back by the rules, so the pool and the fact never disagree. New cycles, resets
-and a changed choice renumber the whole pool (``queue.rebuild`` recomputes the fact set-wise).
-Every function runs inside the caller's transaction.
+Grouping is ``state.sql.grouping``'s; this module writes what it decides (``WRITES``:
+fingerprints stored, members joined and left, groups led) plainly, the counts
+``/status`` shows kept by the schema's triggers. The one fact ``/select`` needs, "a
+near-duplicate of this image went out in this cycle and the channel skips them", lives
+on the image's ``queue`` row (``near_posted``) and is recomputed for a group's members
+whenever something that decides it changes: a member is posted, joins, or is split out,
+or content returns to the library. ``refresh`` is that recomputation; it also takes the
+image out of the pool or puts it back by the rules, so the pool and the fact never
+disagree. New cycles, resets and a changed choice renumber the whole pool
+(``queue.rebuild`` recomputes the fact set-wise). Every function runs inside the
+caller's transaction.
 """
 
 from __future__ import annotations

@@ -1,11 +1,13 @@
-"""The PostgreSQL store's roles, one small class each over the store's shared connections.
+"""The PostgreSQL store's own roles, over the store's shared connections.
 
-Each role (``catalog``, ``selections``, ``posted``, ``legacy``, ``reports``,
-``browsing``, ``near``, ``sessions``) implements one protocol of ``state.store`` and
-works with one ``Connected``: the pool, the server's printable name, the clock, the
-random source, the turns shared with other replicas, and two ways to run work
-(``_run``: one transaction; ``_read``: lone reads). ``state.sqlite.roles`` is laid
-out the same way.
+Every role works with one ``Connected``: the pool, the server's printable name, the
+clock, the random source, the turns shared with other replicas, and the ways to run
+work (``run``: one transaction, again after a deadlock; ``read``: lone reads; and, for
+the roles written once in ``state.sql.roles``, ``write``/``snapshot``/``lookup`` with a
+``Tx``, ``state.sql.transactions``). What stays here is what PostgreSQL does its own
+way: ``selections`` (the pool and its leases), the catch-up's ``CatchUp`` (``catalog``)
+and the hashing worker's ``Hashing`` (``near``). ``state.sqlite.roles`` is laid out the
+same way.
 """
 
 from __future__ import annotations

@@ -1,10 +1,12 @@
-"""The SQLite store's roles, one small class each over the store's shared connections.
+"""The SQLite store's own roles, over the store's shared connections.
 
-Each role (``catalog``, ``selections``, ``posted``, ``legacy``, ``reports``,
-``browsing``, ``near``, ``sessions``) implements one protocol of ``state.store``; every
-public method is one transaction on the writer (``Connections.writing``) or one
-snapshot on the calling thread's reader (``Connections.reading``). ``state.postgres.roles``
-is laid out the same way.
+The roles the dialects agree on are written once (``state.sql.roles``) over this
+store's ``Transactions``: every public method one transaction on the writer
+(``Connections.writing``) or one snapshot on the calling thread's reader
+(``Connections.reading``). What stays here is what SQLite does its own way:
+``selections`` (the pool and its leases), the catch-up's ``CatchUp`` (``catalog``) and
+the hashing worker's ``Hashing`` (``near``). ``state.postgres.roles`` is laid out the
+same way.
 """
 
 from __future__ import annotations
