@@ -150,15 +150,3 @@ def _insert(db: Db, library_id: int, images: list[queue.NewImage], new: dict[str
 
 
 IMAGES = sql_catalog.Images(_held, _update, _insert, queue.drop, queue.insert)
-
-
-def forget_all(db: Db, library_id: int) -> int:
-    """The folder is gone: drop its files, images and queues; posts, leases, holds stay."""
-    removed = db.execute("DELETE FROM files WHERE library_id = %s", (library_id,)).rowcount
-    for channel in queue.channels_of(db, library_id):
-        db.execute("DELETE FROM queue WHERE channel_id = %s", (channel.id,))
-        db.execute(
-            "UPDATE channels SET pool_size = 0, n_near_skipped = 0 WHERE id = %s", (channel.id,)
-        )
-    db.execute("DELETE FROM images WHERE library_id = %s", (library_id,))
-    return int(removed)

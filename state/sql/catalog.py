@@ -167,6 +167,22 @@ def _add_new(
         images.queue_insert(sql.db, channel, rows)
 
 
+def forget_all(sql: Sql, library_id: int) -> int:
+    """The folder is gone: drop its files, images and queues (each channel's pool empty,
+    nothing in it skipped); posts, leases, holds stay."""
+    removed = sql.execute("DELETE FROM files WHERE library_id = ?", (library_id,)).rowcount
+    sql.execute(
+        "DELETE FROM queue WHERE channel_id IN (SELECT id FROM channels WHERE library_id = ?)",
+        (library_id,),
+    )
+    sql.execute(
+        "UPDATE channels SET pool_size = 0, n_near_skipped = 0 WHERE library_id = ?",
+        (library_id,),
+    )
+    sql.execute("DELETE FROM images WHERE library_id = ?", (library_id,))
+    return int(removed)
+
+
 def has_unresolved(sql: Sql, library_id: int) -> bool:
     """Does any channel of the library still have legacy digests that matched nothing?"""
     row = sql.one(

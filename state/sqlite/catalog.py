@@ -125,14 +125,3 @@ def hold_unchecked(db: sqlite3.Connection, library_id: int) -> None:
     for channel in queue.channels_of(db, library_id):
         for (content_hash,) in rows:
             queue.remove(db, channel.id, content_hash)
-
-
-def forget_all(db: sqlite3.Connection, library_id: int) -> int:
-    """The folder is gone: drop its files, images and queues; posts, leases, holds stay."""
-    removed = db.execute("DELETE FROM files WHERE library_id = ?", (library_id,)).rowcount
-    db.execute(
-        "DELETE FROM queue WHERE channel_id IN (SELECT id FROM channels WHERE library_id = ?)",
-        (library_id,),
-    )
-    db.execute("DELETE FROM images WHERE library_id = ?", (library_id,))
-    return int(removed)

@@ -87,7 +87,6 @@ class CatchUp:
 
     images = catalog.IMAGES
     batch = catalog.Batch
-    forget_all = staticmethod(catalog.forget_all)
 
     def after_page(self, library: str, stats: PageStats, listing: bool, images: int) -> None:
         """A listing stores every file again: it is analyzed once, when it ends; else after

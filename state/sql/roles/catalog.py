@@ -50,8 +50,6 @@ class CatchUp(Protocol):
         """Writes to the library's files gathered until an operation could see them."""
         ...
 
-    def forget_all(self, db: Any, library_id: int) -> int: ...
-
     def after_page(self, library: str, stats: PageStats, listing: bool, images: int) -> None: ...
 
 
@@ -120,7 +118,7 @@ class CatalogRole(Role):
     def forget_folder(self, library: str) -> int:
         def forget(tx: Tx) -> int:
             library_id = self._catch_up.fence(tx, library)[0]
-            removed = self._catch_up.forget_all(tx.db, library_id)
+            removed = catalog.forget_all(tx, library_id)
             tx.execute("UPDATE libraries SET cursor = NULL WHERE id = ?", (library_id,))
             self._listing_done(tx, library_id)
             tx.execute("UPDATE libraries SET listing = true WHERE id = ?", (library_id,))

@@ -46,7 +46,6 @@ class CatchUp:
 
     images = catalog.IMAGES
     batch = catalog.Batch
-    forget_all = staticmethod(catalog.forget_all)
 
     def after_page(self, library: str, stats: PageStats, listing: bool, images: int) -> None:
         """Nothing follows a page."""
