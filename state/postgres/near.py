@@ -3,11 +3,9 @@
 Grouping is ``state.sql.grouping``'s; this module writes what it decides (``WRITES``)
 and keeps the counts ``/status`` shows as the rows change (``n_to_fingerprint``,
 ``n_fingerprinted``, ``n_unhashable`` on the library; ``members`` on a group;
-``n_groups``, ``n_near_skipped`` on the channel). The one fact ``/select`` needs, "a
-near-duplicate of this image went out in this cycle and the channel skips them", lives
-on the image's ``queue`` row (``near_posted``), recomputed for a group's members
-whenever something that decides it changes (``refresh``), which also takes the image
-out of the pool or puts it back.
+``n_groups``, ``n_near_skipped`` on the channel). The skip fact on an image's ``queue``
+row (``near_posted``, ``state.sql.grouping``) is recomputed set-wise for a group's
+members by ``refresh``, which also takes them out of the pool or puts them back.
 
 Across replicas: recording fingerprints and splitting change groups and pools in every
 channel of a library, so the store first locks the library's row, then its channels'

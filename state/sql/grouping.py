@@ -2,7 +2,11 @@
 
 Grouping follows ``state.similarity``: an image joins the nearest leader within its
 channel's distance that is not marked apart from it, or leads a group of its own; an
-image split out leaves every group it shares with a member it is now apart from. Each
+image split out leaves every group it shares with a member it is now apart from. The
+one fact ``/select`` needs, "a near-duplicate of this image went out in this cycle and
+the channel skips them", lives on the image's ``queue`` row (``near_posted``) and is
+recomputed for a group's members whenever something that decides it changes: a member
+is posted, joins, or is split out, or content returns to the library. Each
 backend keeps how it writes (``Writes``: SQLite plainly, PostgreSQL keeping the counts
 ``/status`` shows as the rows change) and how it recomputes the skip fact on the pool
 (``refresh``, ``state.sqlite.near``, ``state.postgres.near``). Every function runs

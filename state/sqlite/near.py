@@ -2,15 +2,12 @@
 
 Grouping is ``state.sql.grouping``'s; this module writes what it decides (``WRITES``:
 fingerprints stored, members joined and left, groups led) plainly, the counts
-``/status`` shows kept by the schema's triggers. The one fact ``/select`` needs, "a
-near-duplicate of this image went out in this cycle and the channel skips them", lives
-on the image's ``queue`` row (``near_posted``) and is recomputed for a group's members
-whenever something that decides it changes: a member is posted, joins, or is split out,
-or content returns to the library. ``refresh`` is that recomputation; it also takes the
-image out of the pool or puts it back by the rules, so the pool and the fact never
-disagree. New cycles, resets and a changed choice renumber the whole pool
-(``queue.rebuild`` recomputes the fact set-wise). Every function runs inside the
-caller's transaction.
+``/status`` shows kept by the schema's triggers. The skip fact on an image's ``queue``
+row (``near_posted``, ``state.sql.grouping``) is recomputed one image at a time by
+``refresh``, which also takes the image out of the pool or puts it back by the rules,
+so the pool and the fact never disagree. New cycles, resets and a changed choice
+renumber the whole pool (``queue.rebuild`` recomputes the fact set-wise). Every
+function runs inside the caller's transaction.
 """
 
 from __future__ import annotations
