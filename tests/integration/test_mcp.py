@@ -7,6 +7,9 @@ before any MCP work, and refusals told with the HTTP API's codes."""
 from __future__ import annotations
 
 import json
+import logging
+import re
+import textwrap
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -21,6 +24,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp_types import CallToolResult
 
 from emulator import Emulator, content_hash
+from emulator.runner import ThreadedServer
 from tests.conftest import API_TOKEN
 from tests.integration.conftest import Service, StartService
 from tests.pictures import picture
@@ -61,7 +65,7 @@ def photos(tmp_path: Path, emulator: Emulator, start_service: StartService) -> S
 
 @asynccontextmanager
 async def connected(
-    service: Service, token: str | None, statuses: list[int] | None = None
+    base_url: str, token: str | None, statuses: list[int] | None = None
 ) -> AsyncIterator[ClientSession]:
     """A session of the SDK's client; ``statuses`` collects the HTTP status of each reply."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -72,16 +76,19 @@ async def connected(
 
     async with (
         httpx2.AsyncClient(headers=headers, timeout=30, event_hooks={"response": [note]}) as http,
-        streamable_http_client(f"{service.base_url}/mcp", http_client=http) as (read, write),
+        streamable_http_client(f"{base_url}/mcp", http_client=http) as (read, write),
         ClientSession(read, write) as session,
     ):
         await session.initialize()
         yield session
 
 
-def drive(service: Service, token: str, scenario: Callable[[Tools], Awaitable[None]]) -> None:
+def drive(service: Service | str, token: str, scenario: Callable[[Tools], Awaitable[None]]) -> None:
+    """Run ``scenario`` in a session of the SDK's client with ``token``."""
+    base_url = service if isinstance(service, str) else service.base_url
+
     async def run() -> None:
-        async with connected(service, token) as session:
+        async with connected(base_url, token) as session:
             await scenario(Tools(session))
 
     anyio.run(run)
@@ -281,7 +288,7 @@ def test_a_missing_or_wrong_token_is_refused_before_any_mcp_work(
     async def refused() -> None:
         statuses: list[int] = []
         with pytest.raises(ExceptionGroup, match="unhandled errors"):
-            async with connected(photos, token, statuses):
+            async with connected(photos.base_url, token, statuses):
                 pass
         assert statuses == [401]
 
@@ -293,6 +300,52 @@ def test_a_right_token_gets_an_answer_over_plain_http(photos: Service) -> None:
     reply = httpx.post(f"{photos.base_url}/mcp", json=INITIALIZE, headers=headers)
     assert reply.status_code == 200, reply.text
     assert reply.json()["result"]["serverInfo"]["name"] == "unposted"
+    assert "mcp-session-id" not in reply.headers  # stateless: any replica answers the next
     too_large = {"jsonrpc": "2.0", "id": 2, "method": "ping", "params": {"x": "y" * 70_000}}
     refused = httpx.post(f"{photos.base_url}/mcp", json=too_large, headers=headers)
     assert refused.status_code == 413 and refused.json()["error"] == "too_large"
+
+
+def test_the_endpoint_starts_and_stops_with_the_app(
+    photos: Service, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def lease(tools: Tools) -> None:
+        await tools.ok("lease_picture", link=False)
+
+    drive(photos, FEED_TOKEN, lease)
+    with caplog.at_level(logging.INFO):
+        photos.server.stop()
+    said = [record.getMessage() for record in caplog.records]
+    assert said.index("StreamableHTTP session manager shutting down") < said.index(
+        "unposted stopped"
+    )
+    again = ThreadedServer(photos.app).start()  # the same app's lifespan, once more
+    try:
+
+        async def still_leased(tools: Tools) -> None:
+            assert (await tools.ok("channel_status"))["leased"] == 1
+
+        drive(again.base_url, FEED_TOKEN, still_leased)
+    finally:
+        again.stop()
+
+
+def _readme_section() -> str:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    start = readme.index("\n## MCP")
+    return readme[start : readme.index("\n## ", start + 1)]
+
+
+def test_the_readme_names_every_tool_and_its_example_runs(photos: Service) -> None:
+    section = _readme_section()
+    named = set(re.findall(r"`([a-z_]+)`", " ".join(re.findall(r"^\| (.*?) \|", section, re.M))))
+    assert named == TOOLS
+    example = re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)[0]
+    imports, body = example.split("\n\n", 1)
+    assert "http://127.0.0.1:8000/mcp" in body  # the service's default address, here its own
+    body = body.replace("http://127.0.0.1:8000", photos.base_url)
+    namespace: dict[str, Any] = {}
+    source = f"{imports}\n\nasync def example(token):\n{textwrap.indent(body, '    ')}"
+    exec(f"{source}    return offer\n", namespace)
+    offer = anyio.run(namespace["example"], FEED_TOKEN)
+    assert offer["name"] == "p0.jpg" and offer["lease"]["id"]
