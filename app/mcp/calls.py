@@ -20,6 +20,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import Context
 from mcp_types import CallToolResult, TextContent
 from starlette.exceptions import HTTPException
@@ -103,10 +104,35 @@ def refusal(exc: UnpostedError | HTTPException) -> CallToolResult:
     else:
         code = HTTP_CODES.get(exc.status_code, "http_error")
         body = {"error": code, "message": exc.detail if isinstance(exc.detail, str) else code}
+    return _told(body)
+
+
+def _told(body: dict[str, Any]) -> CallToolResult:
     return CallToolResult(
         content=[TextContent(type="text", text=json.dumps(body))],
         structured_content=body,
         is_error=True,
+    )
+
+
+async def coded(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+    """The SDK's own refusals of a tool call told as ours: arguments the tool's schema
+    refuses, or an unknown tool, as ``invalid_request``; a crash (the SDK's bare
+    ``Error executing tool NAME``, logged with its traceback) as ``internal``, as the
+    HTTP API tells its 500. Ours carry their body already and pass unchanged.
+
+    An ``MCPServer`` middleware (provisional in the SDK's 2.x: a test holds it)."""
+    result = await call_next(ctx)  # the reply as it goes out: its wire form
+    if ctx.method != "tools/call" or not isinstance(result, dict):
+        return result
+    if not result.get("isError") or result.get("structuredContent") is not None:
+        return result
+    said = " ".join(str(block.get("text", "")) for block in result.get("content", ()))
+    name = (ctx.params or {}).get("name")
+    code = "internal" if said == f"Error executing tool {name}" else "invalid_request"
+    told = _told({"error": code, "message": said or code})
+    return result | told.model_dump(
+        by_alias=True, mode="json", include={"content", "structured_content"}
     )
 
 

@@ -31,7 +31,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from app.api.deps import identify
 from app.errors import NotReady
-from app.mcp.calls import CALLER, answered
+from app.mcp.calls import CALLER, answered, coded
 from app.mcp.tools import TOOLS
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,9 @@ reserving it. A refused call is a tool error whose text is JSON {"error": code,
 
 
 def build_server() -> MCPServer:
-    server: MCPServer = MCPServer(name="unposted", instructions=INSTRUCTIONS, version="0.1.0")
+    server: MCPServer = MCPServer(
+        name="unposted", instructions=INSTRUCTIONS, version="0.1.0", middleware=[coded]
+    )
     for tool, hints in TOOLS:
         description = inspect.cleandoc(tool.__doc__ or "")
         server.add_tool(answered(tool), description=description, annotations=hints)

@@ -222,12 +222,18 @@ def test_pictures_are_listed_a_page_at_a_time_and_found(photos: Service) -> None
     drive(photos, FEED_TOKEN, scenario)
 
 
-def test_nothing_left_is_a_tool_error_with_the_contract_code(photos: Service) -> None:
+def test_nothing_left_and_bad_arguments_are_tool_errors_with_the_contract_codes(
+    photos: Service,
+) -> None:
     async def scenario(tools: Tools) -> None:
         for _ in range(PICTURES):
             await tools.ok("lease_picture", link=False)
         assert await tools.refused("lease_picture") == "no_new_images"
         assert await tools.refused("preview_picture", name="nothing.jpg") == "not_found"
+        assert await tools.refused("hold_picture", content_hash="not-a-hash") == "invalid_request"
+        assert await tools.refused("list_pictures", limit=0) == "invalid_request"
+        assert await tools.refused("lease_picture", lease_seconds=1.5) == "invalid_request"
+        assert await tools.refused("no_such_tool") == "invalid_request"
         status = await tools.ok("channel_status")
         assert status["available"] == 0 and status["leased"] == PICTURES
 
