@@ -11,8 +11,11 @@ left in the request's scope for the tools (``app.mcp.calls``).
 
 The transport is stateless and answers JSON: each request stands alone, so any replica
 can answer it and no session outlives a restart; the token, not a session, says who
-asks. The SDK's DNS-rebinding check (allowed ``Host`` values) is off: a page a browser
-loads cannot supply the bearer token every request needs.
+asks. With no session and nothing sent unasked, only ``POST`` is served: ``GET`` (a
+stream of the server's own messages) and ``DELETE`` (a session's end) answer 405.
+
+The SDK's DNS-rebinding check (allowed ``Host`` values) is off: a page a browser loads
+cannot supply the bearer token every request needs.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from contextlib import asynccontextmanager
 from mcp.server import MCPServer
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
@@ -37,7 +41,8 @@ from app.mcp.tools import TOOLS
 log = logging.getLogger(__name__)
 
 PATH = "/mcp"
-METHODS = ["GET", "POST", "DELETE"]  # the transport's: a message, a stream, a session's end
+METHODS = ["GET", "POST", "DELETE"]  # the transport's; all but POST refused after the token
+_POST_ONLY = "POST JSON-RPC messages here: this endpoint keeps no stream and no session"
 INSTRUCTIONS = """\
 unposted hands out pictures from a Dropbox folder that a channel has never posted.
 To publish one: lease_picture (it reserves a picture and gives a temporary link to
@@ -89,6 +94,8 @@ class McpEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         who = identify(request)
+        if request.method != "POST":  # GET would open a stream nothing is ever sent on
+            raise HTTPException(405, _POST_ONLY, headers={"Allow": "POST"})
         manager = self._manager
         if manager is None:
             raise NotReady("the MCP endpoint is starting or stopping; try again shortly")

@@ -307,6 +307,10 @@ def test_a_right_token_gets_an_answer_over_plain_http(photos: Service) -> None:
     assert reply.status_code == 200, reply.text
     assert reply.json()["result"]["serverInfo"]["name"] == "unposted"
     assert "mcp-session-id" not in reply.headers  # stateless: any replica answers the next
+    for method in ("GET", "DELETE"):
+        refused = httpx.request(method, f"{photos.base_url}/mcp", headers=headers)
+        assert refused.status_code == 405 and refused.json()["error"] == "method_not_allowed"
+        assert refused.headers["Allow"] == "POST"
     too_large = {"jsonrpc": "2.0", "id": 2, "method": "ping", "params": {"x": "y" * 70_000}}
     refused = httpx.post(f"{photos.base_url}/mcp", json=too_large, headers=headers)
     assert refused.status_code == 413 and refused.json()["error"] == "too_large"
