@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 from mcp.server import MCPServer
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
@@ -54,13 +54,29 @@ reserving it. A refused call is a tool error whose text is JSON {"error": code,
 
 
 def build_server() -> MCPServer:
-    server: MCPServer = MCPServer(
-        name="unposted", instructions=INSTRUCTIONS, version="0.1.0", middleware=[coded]
-    )
+    with _logging_left_alone():
+        server: MCPServer = MCPServer(
+            name="unposted", instructions=INSTRUCTIONS, version="0.1.0", middleware=[coded]
+        )
     for tool, hints in TOOLS:
         description = inspect.cleandoc(tool.__doc__ or "")
         server.add_tool(answered(tool), description=description, annotations=hints)
     return server
+
+
+@contextmanager
+def _logging_left_alone() -> Iterator[None]:
+    """``MCPServer()`` calls ``logging.basicConfig``: where the root logger has no handler
+    yet (a benchmark, a script), that would print every INFO line through a handler of its
+    own. Logging is the entry point's to set up (``app.log``): give basicConfig a handler
+    to find, so it does nothing."""
+    root = logging.getLogger()
+    placeholder = logging.NullHandler()
+    root.addHandler(placeholder)
+    try:
+        yield
+    finally:
+        root.removeHandler(placeholder)
 
 
 class McpEndpoint:

@@ -1,9 +1,11 @@
 """How a refused tool call is told: the service's errors and the SDK's own refusals, each
-as a tool error whose text and structured content are the HTTP API's error body."""
+as a tool error whose text and structured content are the HTTP API's error body. And the
+SDK's server, made, leaves the process's logging as it found it."""
 
 from __future__ import annotations
 
 import json
+import logging
 from types import SimpleNamespace
 from typing import Any
 
@@ -13,6 +15,7 @@ from starlette.exceptions import HTTPException
 
 from app.errors import LeaseExpired, NoNewImages, StoreBusy, UnpostedError
 from app.mcp.calls import coded, refusal
+from app.mcp.endpoint import build_server
 
 
 @pytest.mark.parametrize(
@@ -74,3 +77,14 @@ def test_answers_and_our_refusals_pass_unchanged(wire: dict[str, Any]) -> None:
         return wire
 
     assert anyio.run(coded, ctx, answer) == wire
+
+
+def test_making_the_server_leaves_logging_to_the_entry_point() -> None:
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    root.handlers[:] = []  # as in a script that set up no logging
+    try:
+        build_server()
+        assert root.handlers == [] and root.level == level
+    finally:
+        root.handlers[:] = handlers
