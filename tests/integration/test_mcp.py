@@ -23,6 +23,7 @@ from mcp.client import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from mcp_types import CallToolResult
 
+from app.api.throttle import LIMIT
 from emulator import Emulator, content_hash
 from emulator.runner import ThreadedServer
 from tests.conftest import API_TOKEN
@@ -359,3 +360,14 @@ def test_the_readme_names_every_tool_and_its_example_runs(photos: Service) -> No
     exec(f"{source}    return offer\n", namespace)
     offer = anyio.run(namespace["example"], FEED_TOKEN)
     assert offer["name"] == "p0.jpg" and offer["lease"]["id"]
+
+
+def test_guessing_tokens_at_mcp_is_throttled_like_the_api(photos: Service) -> None:
+    wrong = ACCEPT | {"Authorization": "Bearer wrong-token-0123456789abcdefghijklmnop"}
+    statuses = [
+        httpx.post(f"{photos.base_url}/mcp", json=INITIALIZE, headers=wrong).status_code
+        for _ in range(LIMIT + 1)
+    ]
+    assert statuses == [401] * LIMIT + [429]
+    right = ACCEPT | {"Authorization": f"Bearer {FEED_TOKEN}"}
+    assert httpx.post(f"{photos.base_url}/mcp", json=INITIALIZE, headers=right).status_code == 200
