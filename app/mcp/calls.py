@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -36,6 +37,8 @@ from app.services.pictures import Pictures
 from app.services.selection import SelectionService
 from app.sync.worker import SyncWorker
 from state.store import Store
+
+log = logging.getLogger(__name__)
 
 CALLER = "unposted.caller"
 """The scope key under which the endpoint leaves the caller it identified."""
@@ -99,7 +102,10 @@ def refusal(exc: UnpostedError | HTTPException) -> CallToolResult:
     if isinstance(exc, UnpostedError):
         found = answer(exc)
         body: dict[str, Any] = {"error": found.code, "message": str(exc)}
-        if found.retry_after is not None:
+        if found.retry_after is not None:  # the store cannot answer now: logged as the API logs it
+            log.warning(
+                "MCP tool answering %s: %s", found.code, exc, extra={"event": "unavailable"}
+            )
             body["retry_after"] = found.retry_after
     else:
         code = HTTP_CODES.get(exc.status_code, "http_error")
