@@ -105,7 +105,7 @@ class LocalOperations:
     def select(self, options: SelectOptions) -> Json:
         channel = self.channel
         offer = self._selection(lambda service: service.select(channel, options))
-        return offer.as_json()
+        return dict(offer.as_json())
 
     def posted(
         self, content_hash: str, lease_id: str | None, sha256: str | None, archive: bool
