@@ -31,6 +31,7 @@ from app.dropbox.client import RetryPolicy
 from app.log import flush_logging
 from app.mcp import McpEndpoint
 from app.runtime import Runtime
+from app.services.sessions import SessionRecords
 
 log = logging.getLogger(__name__)
 
@@ -56,11 +57,11 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = Runtime.build(settings, config, retry)
         install(
-            app, settings=settings, config=config, tokens=tokens, store=runtime.store,
-            lanes=runtime.lanes, metrics=runtime.metrics, selection=runtime.selection,
-            legacy=runtime.legacy, workers=runtime.workers, inboxes=runtime.inboxes,
-            readiness=runtime.unready_reasons, pictures=runtime.pictures, console=console,
-            throttle=guessing,
+            app, settings=settings, config=config, tokens=tokens, metrics=runtime.metrics,
+            selection=runtime.selection, legacy=runtime.legacy, posted=runtime.posted,
+            status=runtime.status, workers=runtime.workers, inboxes=runtime.inboxes,
+            pictures=runtime.pictures, console=console, throttle=guessing,
+            session_records=SessionRecords(runtime.store.sessions, runtime.lanes),
         )  # fmt: skip
         app.state.runtime = runtime  # for tests and benchmarks to observe; routes never use it
         await runtime.start()

@@ -9,6 +9,7 @@ this module; routes receive the pieces they need (``app.api.deps``).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
 import time
@@ -23,8 +24,9 @@ from app.metrics import WAIT, CatalogGauge, Metrics
 from app.services.captions import Captions
 from app.services.disk_cache import DiskCache
 from app.services.pictures import Pictures
-from app.services.posted_state import LegacyImport
+from app.services.posted_state import LegacyImport, PostedHistory
 from app.services.selection import SelectionService
+from app.services.status import StatusReports
 from app.services.thumbnails import Thumbnails
 from app.sync.catch_up import CatchUp
 from app.sync.fingerprints import Fingerprinter
@@ -32,7 +34,7 @@ from app.sync.worker import SyncWorker
 from state import casefold, open_store
 from state.changes import FileKinds
 from state.errors import UnpostedError
-from state.store import GraceExpired, Store
+from state.store import CatalogSync, GraceExpired, NearDuplicates, Store
 from webhooks.inbox import Inbox
 
 log = logging.getLogger(__name__)
@@ -59,6 +61,8 @@ class Runtime:
     inboxes: list[Inbox]
     selection: SelectionService
     legacy: LegacyImport
+    posted: PostedHistory
+    status: StatusReports
     stop_event: threading.Event
     thumbnails: Thumbnails
     pictures: Pictures
@@ -86,8 +90,8 @@ class Runtime:
             for library in config.libraries.values()
         }
         cache = DiskCache(settings.cache_dir, settings.thumbnail_cache_mb * 1024 * 1024)
-        fingerprinters = _fingerprinters(config, store, dropbox, cache, metrics, stop)
-        workers = _workers(settings, config, store, dropbox, metrics, stop, fingerprinters)
+        fingerprinters = _fingerprinters(config, store.near, dropbox, cache, metrics, stop)
+        workers = _workers(settings, config, store.catalog, dropbox, metrics, stop, fingerprinters)
         inboxes = [_inbox(worker) for worker in workers.values()]
         lanes = Lanes()
 
@@ -99,14 +103,24 @@ class Runtime:
 
         thumbnails = Thumbnails(cache, lanes, client)
         selection = SelectionService(
-            config, store, lanes, metrics, client, catch_up, settings.archive_folder, thumbnails
-        )
-        legacy = LegacyImport(config, store, metrics, client, catch_up)
-        pictures = Pictures(config, store, lanes, thumbnails, Captions(cache, lanes, client))
+            config, store.selections, lanes, metrics, client, catch_up, settings.archive_folder,
+            thumbnails,
+        )  # fmt: skip
+        legacy = LegacyImport(
+            config, catalog=store.catalog, legacy=store.legacy, posted=store.posted,
+            metrics=metrics, dropbox=client, request_catch_up=catch_up,
+        )  # fmt: skip
+        pictures = Pictures(
+            config, browsing=store.browsing, near=store.near, lanes=lanes,
+            thumbnails=thumbnails, captions=Captions(cache, lanes, client),
+        )  # fmt: skip
+        readiness = functools.partial(unready_reasons, workers, store.catalog)
         runtime = cls(
             settings=settings, config=config, store=store, metrics=metrics, lanes=lanes,
             dropbox=dropbox, workers=workers, inboxes=inboxes, selection=selection,
-            legacy=legacy, stop_event=stop, thumbnails=thumbnails, pictures=pictures,
+            legacy=legacy, posted=PostedHistory(store.posted, lanes),
+            status=StatusReports(store.reports, lanes, metrics, readiness),
+            stop_event=stop, thumbnails=thumbnails, pictures=pictures,
             fingerprinters=fingerprinters,
         )  # fmt: skip
         metrics.watch_catalog(runtime.catalog_gauges)
@@ -115,7 +129,7 @@ class Runtime:
     async def start(self) -> None:
         for worker in self.workers.values():
             await worker.start()
-        self.store.watch_catch_ups(self._ring)
+        self.store.catalog.watch_catch_ups(self._ring)
         if self.settings.near_duplicate_hashing:
             for fingerprinter in self.fingerprinters.values():
                 fingerprinter.start()
@@ -147,7 +161,8 @@ class Runtime:
         while True:
             await asyncio.sleep(RECLAIM_EVERY_SECONDS)
             try:
-                while await self.lanes.store.run(self.store.reclaim_expired, RECLAIM_BATCH):
+                reclaim = self.store.selections.reclaim_expired
+                while await self.lanes.store.run(reclaim, RECLAIM_BATCH):
                     pass
             except UnpostedError as exc:
                 log.warning("cannot reclaim expired leases now: %s", exc)
@@ -169,7 +184,8 @@ class Runtime:
         logged once, in one line per channel (the wait ends as it is offered, so it is never
         found again)."""
         before = time.time() - self.settings.near_duplicate_grace_seconds
-        expired = await self.lanes.store.run(self.store.offer_unfingerprinted, before, GRACE_BATCH)
+        offer = self.store.near.offer_unfingerprinted
+        expired = await self.lanes.store.run(offer, before, GRACE_BATCH)
         by_channel: dict[str, list[GraceExpired]] = {}
         for image in expired:
             by_channel.setdefault(image.channel, []).append(image)
@@ -185,29 +201,30 @@ class Runtime:
             )  # fmt: skip
         return len(expired)
 
-    def unready_reasons(self) -> dict[str, str]:
-        """Why each library's catalog cannot be trusted now; empty when all can. Blocking."""
-        reasons = {}
-        for name, worker in self.workers.items():
-            problem = worker.health.problem()
-            if self.store.sync_state(name).ready_at is None:
-                waiting = "the first catch-up has not completed"
-                reasons[name] = f"{waiting}; {problem}" if problem else waiting
-            elif problem:
-                reasons[name] = problem
-        return reasons
-
     def catalog_gauges(self) -> Iterator[CatalogGauge]:
         for library in self.config.libraries:
-            status = self.store.library_status(library)
+            status = self.store.reports.library_status(library)
             for state in _LIBRARY_GAUGES:
                 yield "library", library, state, getattr(status, state)
         for channel in self.config.channels:
-            counts = self.store.channel_status(channel)
+            counts = self.store.reports.channel_status(channel)
             for state in _CHANNEL_GAUGES:
                 yield "channel", channel, state, getattr(counts, state)
             since = counts.oldest_awaiting_since
             yield WAIT, channel, "", 0.0 if since is None else max(0.0, time.time() - since)
+
+
+def unready_reasons(workers: dict[str, SyncWorker], catalog: CatalogSync) -> dict[str, str]:
+    """Why each library's catalog cannot be trusted now; empty when all can. Blocking."""
+    reasons = {}
+    for name, worker in workers.items():
+        problem = worker.health.problem()
+        if catalog.sync_state(name).ready_at is None:
+            waiting = "the first catch-up has not completed"
+            reasons[name] = f"{waiting}; {problem}" if problem else waiting
+        elif problem:
+            reasons[name] = problem
+    return reasons
 
 
 def _inbox(worker: SyncWorker) -> Inbox:
@@ -217,7 +234,7 @@ def _inbox(worker: SyncWorker) -> Inbox:
 def _workers(
     settings: Settings,
     config: Config,
-    store: Store,
+    catalog: CatalogSync,
     dropbox: dict[str, DropboxClient],
     metrics: Metrics,
     stop: threading.Event,
@@ -228,16 +245,16 @@ def _workers(
 
     def worker(library: LibraryConfig) -> SyncWorker:
         client = dropbox[library.spec.account]
-        catch_up = CatchUp(library.spec, kinds, store, client, metrics)
+        catch_up = CatchUp(library.spec, kinds, catalog, client, metrics)
         caught_up = fingerprinters[library.name].request
-        return SyncWorker(settings, store, client, catch_up, metrics, stop, gate, caught_up)
+        return SyncWorker(settings, catalog, client, catch_up, metrics, stop, gate, caught_up)
 
     return {name: worker(library) for name, library in config.libraries.items()}
 
 
 def _fingerprinters(
     config: Config,
-    store: Store,
+    near: NearDuplicates,
     dropbox: dict[str, DropboxClient],
     cache: DiskCache,
     metrics: Metrics,
@@ -251,7 +268,7 @@ def _fingerprinters(
 
     return {
         name: Fingerprinter(
-            name, store, dropbox[library.spec.account], cache, metrics, radius(name), stop
+            name, near, dropbox[library.spec.account], cache, metrics, radius(name), stop
         )
         for name, library in config.libraries.items()
     }

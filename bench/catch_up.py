@@ -144,9 +144,9 @@ def _initial(
         library = LibraryDef("default", FOLDER)
         store.define([library], [ChannelDef("default", "default")])
         kinds = FileKinds.of(settings.image_extensions, settings.sidecar_extensions)
-        summary = CatchUp(library, kinds, store, dropbox).run()
+        summary = CatchUp(library, kinds, store.catalog, dropbox).run()
         seconds = time.perf_counter() - started
-        images = store.library_status("default").images
+        images = store.reports.library_status("default").images
     finally:
         dropbox.close()
         store.close()

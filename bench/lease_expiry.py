@@ -116,15 +116,17 @@ def _lease(catalog: Catalog, count: int) -> tuple[float, float]:
     store = catalog.store(clock=lambda: began)
     try:
         sampling = time.time()
-        sample = [store.select(CHANNEL, SelectRequest(lease_seconds=3600)) for _ in range(SAMPLE)]
+        selections = store.selections
+        hour = SelectRequest(lease_seconds=3600)
+        sample = [selections.select(CHANNEL, hour) for _ in range(SAMPLE)]
         per_lease = (time.time() - sampling) / SAMPLE
         for chosen in sample:
             assert chosen.lease is not None
-            store.release(CHANNEL, chosen.lease.id)
+            selections.release(CHANNEL, chosen.lease.id)
         lease_seconds = math.ceil(time.time() - began + MARGIN * per_lease * count + LEAD_SECONDS)
         request = SelectRequest(lease_seconds=lease_seconds)
         for _ in range(count):
-            store.select(CHANNEL, request)
+            selections.select(CHANNEL, request)
     finally:
         store.close()
     return time.time() - began, began + lease_seconds

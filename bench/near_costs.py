@@ -82,7 +82,7 @@ def _one_catch_up(emu: Emulator, base_url: str, state_dir: Path, mode: str) -> f
     try:
         kinds = FileKinds.of(settings.image_extensions, settings.sidecar_extensions)
         started = time.perf_counter()
-        CatchUp(library, kinds, store, dropbox).run()
+        CatchUp(library, kinds, store.catalog, dropbox).run()
         return time.perf_counter() - started
     finally:
         dropbox.close()

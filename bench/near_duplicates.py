@@ -160,12 +160,12 @@ def _pipeline(files: dict[str, bytes]) -> dict[str, Any]:
         try:
             store.define([LibraryDef("default", FOLDER)], [ChannelDef("default", "default")])
             kinds = FileKinds.of(settings.image_extensions, settings.sidecar_extensions)
-            CatchUp(LibraryDef("default", FOLDER), kinds, store, dropbox).run()
+            CatchUp(LibraryDef("default", FOLDER), kinds, store.catalog, dropbox).run()
             emu.counters.reset()
             worker = _worker(store, dropbox, Path(work), len(files))
             api = _api(emu, len(files))
             by_hash = {name_hash: name for name, name_hash in _content_hashes(emu).items()}
-            stored = dict(store.fingerprints("default", None, 1_000_000))
+            stored = dict(store.near.fingerprints("default", None, 1_000_000))
             hashes = {by_hash[h]: value for h, value in stored.items()}
             groups = _groups(store, by_hash)
             thumbnails = _thumbnails(dropbox, list(files))
@@ -193,7 +193,7 @@ def _worker(store: SqliteStore, dropbox: DropboxClient, work: Path, files: int) 
 
     cache = DiskCache(work / "cache", 64 * 1024 * 1024)
     worker = Fingerprinter(
-        "default", store, dropbox, cache, Metrics(), DEFAULT_DISTANCE, threading.Event()
+        "default", store.near, dropbox, cache, Metrics(), DEFAULT_DISTANCE, threading.Event()
     )
     started, cpu = time.perf_counter(), time.thread_time()
     recorded = worker.run_once()
@@ -225,7 +225,7 @@ def _groups(store: SqliteStore, by_hash: dict[str, str]) -> dict[str, int]:
     """File name -> group id in the channel, for files in groups of two or more."""
     found, after = {}, None
     while True:
-        page = store.near_groups("default", after, 200)
+        page = store.near.near_groups("default", after, 200)
         for group in page.items:
             for member in group.members:
                 found[by_hash[member.content_hash]] = group.group_id

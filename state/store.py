@@ -15,8 +15,10 @@ callers:
 - ``ConsoleSessions``: the console's signed-in sessions, so that signing out ends one at
   once on every replica.
 
-``Store`` is all of them, plus ``define`` (bring the configured libraries and channels
-into the state) and ``close``. ``state.open_store`` picks a backend (SQLite, for one
+``Store`` hands them out, one object per role (``store.catalog``, ``store.selections``,
+``store.posted``, ``store.legacy``, ``store.reports``, ``store.browsing``, ``store.near``,
+``store.sessions``), with ``define`` (bring the configured libraries and channels into
+the state) and ``close``. ``state.open_store`` picks a backend (SQLite, for one
 process; PostgreSQL, shared by replicas); every backend passes one contract suite
 (``tests/contract``). The rules that decide what is
 available live in ``state.rules`` as functions of plain data; a backend only stores
@@ -580,17 +582,26 @@ class ConsoleSessions(Protocol):
         ...
 
 
-class Store(
-    CatalogSync,
-    Selections,
-    PostedState,
-    LegacyLookup,
-    Reports,
-    Browsing,
-    NearDuplicates,
-    ConsoleSessions,
-    Protocol,
-):
+class Store(Protocol):
+    """The whole store hands out its roles, one object each; code takes the role it uses
+    (``store.reports``, ``store.selections``), never the whole store."""
+
+    @property
+    def catalog(self) -> CatalogSync: ...
+    @property
+    def selections(self) -> Selections: ...
+    @property
+    def posted(self) -> PostedState: ...
+    @property
+    def legacy(self) -> LegacyLookup: ...
+    @property
+    def reports(self) -> Reports: ...
+    @property
+    def browsing(self) -> Browsing: ...
+    @property
+    def near(self) -> NearDuplicates: ...
+    @property
+    def sessions(self) -> ConsoleSessions: ...
     def define(
         self, libraries: Sequence[LibraryDef], channels: Sequence[ChannelDef]
     ) -> list[Relisting]:

@@ -21,13 +21,12 @@ from app.api.throttle import Throttle
 from app.configuration.environment import Settings
 from app.configuration.file import Config
 from app.errors import ChannelRequired
-from app.lanes import Lanes
 from app.metrics import Metrics
 from app.services.pictures import Pictures
-from app.services.posted_state import LegacyImport
+from app.services.posted_state import LegacyImport, PostedHistory
 from app.services.selection import SelectionService
+from app.services.status import StatusReports
 from app.sync.worker import SyncWorker
-from state.store import Store
 from webhooks.inbox import Inbox
 
 
@@ -47,14 +46,13 @@ def _piece(name: str) -> Callable[[Request], Any]:
 
 SettingsDep = Annotated[Settings, Depends(_piece("settings"))]
 ConfigDep = Annotated[Config, Depends(_piece("config"))]
-StoreDep = Annotated[Store, Depends(_piece("store"))]
-LanesDep = Annotated[Lanes, Depends(_piece("lanes"))]
 MetricsDep = Annotated[Metrics, Depends(_piece("metrics"))]
 SelectionDep = Annotated[SelectionService, Depends(_piece("selection"))]
 LegacyDep = Annotated[LegacyImport, Depends(_piece("legacy"))]
+PostedDep = Annotated[PostedHistory, Depends(_piece("posted"))]
+StatusDep = Annotated[StatusReports, Depends(_piece("status"))]
 WorkersDep = Annotated[dict[str, SyncWorker], Depends(_piece("workers"))]
 InboxesDep = Annotated[list[Inbox], Depends(_piece("inboxes"))]
-ReadinessDep = Annotated[Callable[[], dict[str, str]], Depends(_piece("readiness"))]
 PicturesDep = Annotated[Pictures, Depends(_piece("pictures"))]
 
 _bearer = HTTPBearer(auto_error=False)

@@ -2,16 +2,18 @@
 service really answers (a test holds each reply against it).
 
 Replies are closed (``additionalProperties: false``): a key the document does not name
-is a bug. Routes on the hot path (``/select``) build their JSON themselves and name their
-model in ``responses`` for the document only; the others let FastAPI serialize through it.
+is a bug. ``/select``'s reply, ``SelectReply``, is a ``TypedDict`` defined where it is built
+(``app.services.selection``): the hot path builds it as a plain dict, and its route names it
+in ``responses`` for the document; the other routes let FastAPI serialize through their model.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, with_config
 
+from app.services.selection import SelectReply
 from state.store import ImageState, LeaseState
 
 
@@ -19,42 +21,7 @@ class Reply(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class FileRefReply(Reply):
-    path: str
-    name: str
-
-
-class LeaseReply(Reply):
-    id: str
-    expires_at: str
-
-
-class NearDuplicateReply(Reply):
-    """Another picture of the same group in the channel: ``distance`` bits of 256 apart."""
-
-    content_hash: str
-    path: str
-    distance: int
-
-
-class SelectReply(Reply):
-    """An image (``/select``); ``lease`` null on a preview or an image already posted."""
-
-    content_hash: str
-    id: str
-    path: str
-    name: str
-    size: int
-    rev: str
-    server_modified: str
-    sidecars: list[FileRefReply]
-    duplicates: list[str]
-    near_duplicates: list[NearDuplicateReply]
-    lease: LeaseReply | None
-    temporary_link: str | None
-    posted_at: str | None
-
-
+@with_config(ConfigDict(extra="forbid"))
 class ImageReply(SelectReply):
     """An image of a channel as ``/select`` describes it (``lease``: the running lease;
     ``posted_at``: its post in the current cycle), with its state, how many other paths

@@ -91,7 +91,7 @@ class LocalState:
             return ""
         distances = [c.spec.near_duplicate_distance for c in self.config.channels_of(library)]
         cache = DiskCache(self.settings.cache_dir, self.settings.thumbnail_cache_mb * 1024 * 1024)
-        hasher = Fingerprinter(library, self.store, self.dropbox(library), cache, Metrics(),
+        hasher = Fingerprinter(library, self.store.near, self.dropbox(library), cache, Metrics(),
                                max(distances, default=0), threading.Event())  # fmt: skip
         try:
             line = f"{hasher.run_once()} fingerprinted"
@@ -99,7 +99,7 @@ class LocalState:
             line = f"fingerprints failed for now ({exc})"
         before = time.time() - self.settings.near_duplicate_grace_seconds
         offered = 0
-        while expired := self.store.offer_unfingerprinted(before, 1000):
+        while expired := self.store.near.offer_unfingerprinted(before, 1000):
             offered += len(expired)
         return line + (f", {offered} offered unfingerprinted past the grace" if offered else "")
 

@@ -96,15 +96,16 @@ class LocalOperations:
         if self._channel_name is not None:
             channels = [self.channel]
             libraries = [local.config.channels[self.channel].library]
+        reports = local.store.reports
         return {
-            "libraries": {name: asdict(local.store.library_status(name)) for name in libraries},
-            "channels": {name: asdict(local.store.channel_status(name)) for name in channels},
+            "libraries": {name: asdict(reports.library_status(name)) for name in libraries},
+            "channels": {name: asdict(reports.channel_status(name)) for name in channels},
         }
 
     def select(self, options: SelectOptions) -> Json:
         channel = self.channel
         offer = self._selection(lambda service: service.select(channel, options))
-        return offer.as_json()
+        return dict(offer.as_json())
 
     def posted(
         self, content_hash: str, lease_id: str | None, sha256: str | None, archive: bool
@@ -132,22 +133,22 @@ class LocalOperations:
         return lease_json(info)
 
     def hold(self, content_hash: str) -> Json:
-        held_at = self._local.store.hold(self.channel, content_hash)
+        held_at = self._local.store.browsing.hold(self.channel, content_hash)
         return {"content_hash": content_hash, "held": True, "held_at": held_at}
 
     def unhold(self, content_hash: str) -> Json:
-        if not self._local.store.unhold(self.channel, content_hash):
+        if not self._local.store.browsing.unhold(self.channel, content_hash):
             Output.notice("unposted: there was no hold on it; nothing changed")
         return {"content_hash": content_hash, "held": False, "held_at": None}
 
     def images(self, query: ImageQuery) -> Json:
-        return page_json(self._local.store.images(self.channel, query))
+        return page_json(self._local.store.browsing.images(self.channel, query))
 
     def history(self, after: str | None, limit: int) -> Json:
-        return history_json(self._local.store.history(self.channel, after, limit))
+        return history_json(self._local.store.browsing.history(self.channel, after, limit))
 
     def find(self, reference: str) -> list[tuple[str, str]]:
-        found = self._local.store.find_images(self.channel, reference)
+        found = self._local.store.browsing.find_images(self.channel, reference)
         return [(match.content_hash, match.path) for match in found]
 
     def resync(self, library: str | None, channel: str | None) -> list[str]:
@@ -155,10 +156,10 @@ class LocalOperations:
         kinds = FileKinds.of(local.settings.image_extensions, local.settings.sidecar_extensions)
         done = []
         for name in self._libraries(library, channel):
-            local.store.begin_listing(name)
-            expected = local.store.library_status(name)
+            local.store.catalog.begin_listing(name)
+            expected = local.store.reports.library_status(name)
             catch_up = CatchUp(
-                local.config.libraries[name].spec, kinds, local.store, local.dropbox(name)
+                local.config.libraries[name].spec, kinds, local.store.catalog, local.dropbox(name)
             )
             bar = Progress(f"{name}: listing", expected.images + expected.skipped)
             try:
@@ -177,21 +178,25 @@ class LocalOperations:
         return [library] if library else list(config.libraries)
 
     def export_posted(self) -> Json:
-        return export_json(self._local.store.export_posted(self.channel))
+        return export_json(self._local.store.posted.export_posted(self.channel))
 
     def reset_posted(self) -> Json:
-        return export_json(reset_posted(self._local.store, self.channel))
+        return export_json(reset_posted(self._local.store.posted, self.channel))
 
     def import_legacy(self, raw: bytes) -> Json:
         local = self._local
-        legacy = LegacyImport(local.config, local.store, Metrics(), local.dropbox_if_configured)
+        store = local.store
+        legacy = LegacyImport(
+            local.config, catalog=store.catalog, legacy=store.legacy, posted=store.posted,
+            metrics=Metrics(), dropbox=local.dropbox_if_configured,
+        )  # fmt: skip
         return legacy.run(self.channel, raw).as_json()
 
     def _selection(self, call: Callable[[SelectionService], Coroutine[Any, Any, T]]) -> T:
         local, lanes = self._local, Lanes()
         try:
             service = SelectionService(
-                local.config, local.store, lanes, Metrics(), local.dropbox,
+                local.config, local.store.selections, lanes, Metrics(), local.dropbox,
                 archive_folder=local.settings.archive_folder,
             )  # fmt: skip
             return asyncio.run(call(service))

@@ -82,11 +82,11 @@ def sync(args: argparse.Namespace) -> int:
     with LocalState(hold="sync", log_level=args.log_level) as local:
         kinds = FileKinds.of(local.settings.image_extensions, local.settings.sidecar_extensions)
         for name, library in local.config.libraries.items():
-            with local.store.catch_up_turn(name) as mine:  # replicas may be running
+            with local.store.catalog.catch_up_turn(name) as mine:  # replicas may be running
                 if not mine:
                     print(f"{name}: another process is catching it up now; left to it")
                     continue
-                catch_up = CatchUp(library.spec, kinds, local.store, local.dropbox(name))
+                catch_up = CatchUp(library.spec, kinds, local.store.catalog, local.dropbox(name))
                 bar = Progress(f"{name}: catching up")
                 try:
                     summary = catch_up.run(progress=bar)

@@ -17,7 +17,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from app.api.deps import ConfigDep, LanesDep, StoreDep, WorkersDep
+from app.api.deps import ConfigDep, StatusDep, WorkersDep
 from app.configuration.file import Config
 from app.console.pages import ConsoleRoute, render
 from app.console.viewer import Viewer, ViewerDep
@@ -59,18 +59,16 @@ async def overview(
     request: Request,
     who: ViewerDep,
     config: ConfigDep,
-    store: StoreDep,
+    counts: StatusDep,
     workers: WorkersDep,
-    lanes: LanesDep,
 ) -> Response:
     channels = [name for name in config.channels if who.caller.may(name)]
     libraries = _libraries_seen(who, config, channels)
     library_views = [
-        _library(config, name, await lanes.store.run(store.library_status, name), workers[name])
-        for name in libraries
+        _library(config, name, await counts.library(name), workers[name]) for name in libraries
     ]
     channel_views = [
-        ChannelView(name, await lanes.store.run(store.channel_status, name),
+        ChannelView(name, await counts.channel(name),
                     config.channels[name].spec.policy, config.channels[name].spec.when_exhausted)
         for name in channels
     ]  # fmt: skip
@@ -80,13 +78,13 @@ async def overview(
 
 @router.get("/console/progress")
 async def progress(
-    who: ViewerDep, config: ConfigDep, store: StoreDep, workers: WorkersDep, lanes: LanesDep
+    who: ViewerDep, config: ConfigDep, counts: StatusDep, workers: WorkersDep
 ) -> JSONResponse:
     """What the overview's bars show, for its script to poll."""
     seen = _libraries_seen(who, config, [n for n in config.channels if who.caller.may(n)])
     report = {}
     for name in seen:
-        status = await lanes.store.run(store.library_status, name)
+        status = await counts.library(name)
         report[name] = _progress(status, workers[name]) | {"syncing": workers[name].health.running}
     return JSONResponse({"libraries": report}, headers={"Cache-Control": "no-store"})
 

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import AfterValidator
 
-from app.api.deps import LanesDep, PicturesDep, SelectionDep, StoreDep
+from app.api.deps import PicturesDep, SelectionDep, StatusDep
 from app.console.pages import ConsoleRoute, render
 from app.console.viewer import ChannelName, ViewerDep
 from app.dropbox.client import ThumbnailSize
@@ -39,8 +39,7 @@ async def grid(
     who: ViewerDep,
     channel: ChannelName,
     pictures: PicturesDep,
-    store: StoreDep,
-    lanes: LanesDep,
+    status: StatusDep,
     state: ImageFilter = "available",
     q: Annotated[str | None, Query(max_length=255)] = None,
     after: Annotated[str | None, Query(max_length=2048)] = None,
@@ -49,7 +48,7 @@ async def grid(
     query = ImageQuery(state, prefix or None, after or None, PAGE)
     page = await pictures.page(channel, query)
     await pictures.prefetch(channel, page.items, GRID_SIZE)
-    counts = await lanes.store.run(store.channel_status, channel)
+    counts = await status.channel(channel)
     return render(request, "grid.html", who, channel=channel, page=page, query=query,
                   counts=counts, filters=FILTERS, title=f"{channel}: {state}")  # fmt: skip
 

@@ -29,10 +29,9 @@ from app.console.viewer import (
     access_of,
     check_csrf,
     current_session,
+    records_of,
     signed_in,
 )
-from app.lanes import Lanes
-from state.store import ConsoleSessions
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
@@ -64,8 +63,7 @@ async def sign_in(request: Request) -> Response:
     if access.tokens.caller(token) is None:
         return _refused(request, target, session)
     signed, cookie = access.sessions.issue(access.sessions.fingerprint(token))
-    lanes, store = _store(request)
-    await lanes.store.run(store.open_session, signed.record, signed.holder, signed.expires_at)
+    await records_of(request).open(signed.record, signed.holder, signed.expires_at)
     response = see_other(target)
     _set_cookie(request, response, cookie)
     return response
@@ -74,8 +72,7 @@ async def sign_in(request: Request) -> Response:
 @router.post("/console/sign-out")
 async def sign_out(request: Request, who: ViewerDep) -> Response:
     check_csrf(who, (await read_form(request)).get("csrf"))
-    lanes, store = _store(request)
-    await lanes.store.run(store.end_session, who.session.record)
+    await records_of(request).end(who.session.record)
     return _signed_out(request)
 
 
@@ -85,8 +82,7 @@ async def sign_out_everywhere(request: Request, who: ViewerDep) -> Response:
     check_csrf(who, (await read_form(request)).get("csrf"))
     if not who.operator:
         raise Forbidden("Only the operator's token may sign everyone out.")
-    lanes, store = _store(request)
-    await lanes.store.run(store.end_every_session)
+    await records_of(request).end_every()
     return _signed_out(request)
 
 
@@ -122,11 +118,6 @@ def _signed_out(request: Request) -> Response:
     response.delete_cookie(COOKIE, path="/", secure=_secure(request), httponly=True,
                            samesite="strict")  # fmt: skip
     return response
-
-
-def _store(request: Request) -> tuple[Lanes, ConsoleSessions]:
-    """The store's sessions, and the lane its calls run in (never the event loop)."""
-    return request.app.state.lanes, request.app.state.store
 
 
 def _set_cookie(request: Request, response: Response, value: str) -> None:

@@ -21,8 +21,7 @@ from fastapi import Depends, HTTPException, Request
 from app.api.access import Caller, Tokens
 from app.configuration.file import Config
 from app.console.session import COOKIE, Session, Sessions
-from app.lanes import Lanes
-from state.store import ConsoleSessions
+from app.services.sessions import SessionRecords
 
 
 class SignInRequired(Exception):
@@ -67,6 +66,12 @@ def access_of(request: Request) -> ConsoleAccess:
     return access
 
 
+def records_of(request: Request) -> SessionRecords:
+    """The store's records of open sessions (``app.services.sessions``)."""
+    records: SessionRecords = request.app.state.session_records
+    return records
+
+
 def current_session(request: Request) -> Session | None:
     return access_of(request).sessions.read(request.cookies.get(COOKIE))
 
@@ -77,9 +82,7 @@ async def signed_in(request: Request) -> Viewer | None:
     caller = access_of(request).holders.get(session.holder) if session else None
     if session is None or caller is None or not session.id:
         return None
-    lanes: Lanes = request.app.state.lanes
-    store: ConsoleSessions = request.app.state.store
-    if not await lanes.store.run(store.session_open, session.record):
+    if not await records_of(request).is_open(session.record):
         return None
     return Viewer(caller, session)
 

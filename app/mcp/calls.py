@@ -32,11 +32,10 @@ from app.api.deps import channel_for
 from app.api.errors import _CODES as HTTP_CODES
 from app.configuration.file import Config
 from app.errors import ChannelRequired, UnpostedError, answer
-from app.lanes import Lanes
 from app.services.pictures import Pictures
 from app.services.selection import SelectionService
+from app.services.status import StatusReports
 from app.sync.worker import SyncWorker
-from state.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -82,14 +81,9 @@ class Call:
         return pictures
 
     @property
-    def store(self) -> Store:
-        store: Store = self._piece("store")
-        return store
-
-    @property
-    def lanes(self) -> Lanes:
-        lanes: Lanes = self._piece("lanes")
-        return lanes
+    def status(self) -> StatusReports:
+        status: StatusReports = self._piece("status")
+        return status
 
     @property
     def workers(self) -> dict[str, SyncWorker]:

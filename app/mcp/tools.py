@@ -24,7 +24,6 @@ from app.api.replies import (
     PictureReply,
     PostedReply,
     RenewReply,
-    SelectReply,
     StatusReply,
 )
 from app.api.routes import status as status_route
@@ -33,7 +32,7 @@ from app.api.routes.posted import HexDigest
 from app.api.routes.select import MAX_LEASE_SECONDS
 from app.mcp.calls import Call
 from app.services.pictures import history_json, page_json, picture_json
-from app.services.selection import SelectOptions, lease_json
+from app.services.selection import SelectOptions, SelectReply, lease_json
 from state.store import MAX_PAGE, ImageFilter, ImageQuery
 
 Channel = Annotated[
@@ -115,7 +114,7 @@ async def preview_picture(
     call = Call(ctx)
     options = SelectOptions(dry_run=True, name=name, link=link)
     offer = await call.selection.select(call.channel(channel), options)
-    return SelectReply.model_validate(offer.as_json())
+    return offer.as_json()
 
 
 async def lease_picture(
@@ -136,7 +135,7 @@ async def lease_picture(
     call = Call(ctx)
     options = SelectOptions(name=name, link=link, lease_seconds=lease_seconds)
     offer = await call.selection.select(call.channel(channel), options)
-    return SelectReply.model_validate(offer.as_json())
+    return offer.as_json()
 
 
 async def confirm_posted(
@@ -289,7 +288,7 @@ async def channel_status(ctx: Context, channel: Channel = None) -> StatusReply:
     call = Call(ctx)
     name = call.channel(channel)
     library = call.config.channels[name].library
-    counts = await call.lanes.store.run(status_route._counts, call.store, name, library)
+    counts = await call.status.channel_and_library(name, library)
     return StatusReply.model_validate(status_route._flat(*counts, call.workers[library]))
 
 

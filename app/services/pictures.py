@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
-from typing import Any, Protocol
+from typing import Any
 
 from app.configuration.file import Config
 from app.dropbox.client import Thumbnail, ThumbnailSize
@@ -36,10 +36,6 @@ GRID_SIZE: ThumbnailSize = "w256h256"
 LARGE_SIZE: ThumbnailSize = "w640h480"
 
 
-class PictureStore(Browsing, NearDuplicates, Protocol):
-    """What people's pages read and change."""
-
-
 @dataclass(frozen=True, slots=True)
 class Caption:
     sidecar: SidecarFile
@@ -58,23 +54,25 @@ class Pictures:
     def __init__(
         self,
         config: Config,
-        store: PictureStore,
+        *,
+        browsing: Browsing,
+        near: NearDuplicates,
         lanes: Lanes,
         thumbnails: Thumbnails,
         captions: Captions,
     ) -> None:
-        self._config, self._store, self._lanes = config, store, lanes
+        self._config, self._browsing, self._near, self._lanes = config, browsing, near, lanes
         self._thumbnails, self._captions = thumbnails, captions
 
     async def page(self, channel: str, query: ImageQuery) -> ImagePage:
-        return await self._lanes.store.run(self._store.images, channel, query)
+        return await self._lanes.store.run(self._browsing.images, channel, query)
 
     async def history(self, channel: str, after: str | None, limit: int) -> HistoryPage:
-        return await self._lanes.store.run(self._store.history, channel, after, limit)
+        return await self._lanes.store.run(self._browsing.history, channel, after, limit)
 
     async def picture(self, channel: str, content_hash: str, may: Callable[[str], bool]) -> Picture:
         """The picture with its captions; its posts only in channels ``may`` allows."""
-        detail = await self._lanes.store.run(self._store.image, channel, content_hash)
+        detail = await self._lanes.store.run(self._browsing.image, channel, content_hash)
         posts = tuple(post for post in detail.posts if may(post.channel))
         library = self._library(channel)
         texts = await asyncio.gather(
@@ -85,7 +83,7 @@ class Pictures:
 
     async def thumbnail(self, channel: str, content_hash: str, size: str) -> Thumbnail:
         """A thumbnail of content the channel's library holds (``ImageNotFound`` otherwise)."""
-        detail = await self._lanes.store.run(self._store.image, channel, content_hash)
+        detail = await self._lanes.store.run(self._browsing.image, channel, content_hash)
         path = detail.item.image.path
         return await self._thumbnails.get(self._library(channel), content_hash, path, size)
 
@@ -95,20 +93,20 @@ class Pictures:
         await self._thumbnails.prefetch(self._library(channel), shown, size)
 
     async def find(self, channel: str, reference: str) -> tuple[ImageMatch, ...]:
-        return await self._lanes.store.run(self._store.find_images, channel, reference)
+        return await self._lanes.store.run(self._browsing.find_images, channel, reference)
 
     async def hold(self, channel: str, content_hash: str) -> str:
-        return await self._lanes.store.run(self._store.hold, channel, content_hash)
+        return await self._lanes.store.run(self._browsing.hold, channel, content_hash)
 
     async def unhold(self, channel: str, content_hash: str) -> bool:
-        return await self._lanes.store.run(self._store.unhold, channel, content_hash)
+        return await self._lanes.store.run(self._browsing.unhold, channel, content_hash)
 
     async def groups(self, channel: str, after: int | None, limit: int) -> NearGroupPage:
-        return await self._lanes.store.run(self._store.near_groups, channel, after, limit)
+        return await self._lanes.store.run(self._near.near_groups, channel, after, limit)
 
     async def split(self, channel: str, content_hash: str) -> bool:
         """Take a picture out of its group of near-duplicates, for good."""
-        return await self._lanes.store.run(self._store.split_near_duplicate, channel, content_hash)
+        return await self._lanes.store.run(self._near.split_near_duplicate, channel, content_hash)
 
     async def prefetch_hashes(self, channel: str, shown: Sequence[tuple[str, str]]) -> None:
         """Like ``prefetch``, for ``(content_hash, path)`` pairs."""

@@ -5,7 +5,8 @@ Only while some digests still match nothing are images over 4 MiB downloaded, ea
 most once ever: its whole-file SHA-256 is remembered in the store, so a later import
 never fetches it again. Downloads are counted in ``unposted_legacy_import_downloads``.
 A malformed file raises ``InvalidInput`` before anything is read from Dropbox or
-written; the import itself is one store transaction. Blocking: call from a thread.
+written; the import itself is one store transaction. The import is blocking (call it from
+a thread); ``PostedHistory`` exports and resets in the store lane.
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Protocol
 
 from app.configuration.file import Config
 from app.dropbox.client import DownloadedHashes, DropboxClient
 from app.errors import ConfigError, FileNotFound, NotReady
+from app.lanes import Lanes
 from app.metrics import Metrics
 from state.legacy import (
     lookup_hashes,
@@ -45,36 +46,36 @@ class ImportReport:
         return asdict(self)
 
 
-class ImportStore(CatalogSync, LegacyLookup, PostedState, Protocol):
-    """What an import needs of the store."""
-
-
 class LegacyImport:
     """Imports into one channel; blocking (store and Dropbox): call it from a thread."""
 
     def __init__(
         self,
         config: Config,
-        store: ImportStore,
+        *,
+        catalog: CatalogSync,
+        legacy: LegacyLookup,
+        posted: PostedState,
         metrics: Metrics,
         dropbox: Callable[[str], DropboxClient | None],
         request_catch_up: Callable[[str], None] | None = None,
     ) -> None:
         """``request_catch_up``: images the import leaves pending are checked after one."""
-        self._config, self._store, self._metrics, self._dropbox = config, store, metrics, dropbox
+        self._config, self._metrics, self._dropbox = config, metrics, dropbox
+        self._catalog, self._legacy, self._posted = catalog, legacy, posted
         self._request_catch_up = request_catch_up
 
     def run(self, channel: str, raw: bytes | str) -> ImportReport:
         state = parse_posted_json(raw)
         library = self._config.channels[channel].library
-        if self._store.sync_state(library).ready_at is None:
+        if self._catalog.sync_state(library).ready_at is None:
             raise NotReady("the first catch-up has not completed yet; try again shortly")
-        earlier = self._store.unresolved_digests(channel)
-        in_catalog = self._store.catalog_hashes(library, lookup_hashes(state, earlier))
+        earlier = self._posted.unresolved_digests(channel)
+        in_catalog = self._legacy.catalog_hashes(library, lookup_hashes(state, earlier))
         pending = unmatched_digests(state, in_catalog, earlier)
         large, downloads = self._match_large(library, pending)
         plan = plan_import(state, in_catalog, large, earlier)
-        self._store.import_posted(channel, plan.matches, plan.unresolved)
+        self._posted.import_posted(channel, plan.matches, plan.unresolved)
         if plan.unresolved and self._request_catch_up is not None:
             self._request_catch_up(library)  # an image listed meanwhile now waits: check it
         entries = len(state.hashes) + len(state.dropbox_content_hashes)
@@ -88,10 +89,10 @@ class LegacyImport:
 
     def _match_large(self, library: str, pending: set[str]) -> tuple[dict[str, str], int]:
         """``digest -> content_hash`` for images over 4 MiB, and how many were downloaded."""
-        found = self._store.catalog_hashes_by_sha256(library, pending) if pending else {}
+        found = self._legacy.catalog_hashes_by_sha256(library, pending) if pending else {}
         remaining = pending - found.keys()
         downloads = 0
-        for image in self._store.large_images_without_sha256(library) if remaining else ():
+        for image in self._legacy.large_images_without_sha256(library) if remaining else ():
             if not remaining:
                 break
             hashes = self._download(library, image.path)
@@ -114,13 +115,27 @@ class LegacyImport:
             return None  # gone since the last catch-up: nothing to match
         self._metrics.legacy_downloads.labels(library).inc()
         # Remembered under the hash of the bytes read, in case the file changed since listing.
-        self._store.remember_sha256(hashes.content_hash, hashes.sha256)
+        self._legacy.remember_sha256(hashes.content_hash, hashes.sha256)
         log.info(
             "downloaded %s to match legacy digests",
             path,
             extra={"event": "legacy_import_download", "size": hashes.size},
         )
         return hashes
+
+
+class PostedHistory:
+    """A channel's posted state for the API: exported or reset in the store lane."""
+
+    def __init__(self, posted: PostedState, lanes: Lanes) -> None:
+        self._posted, self._lanes = posted, lanes
+
+    async def export(self, channel: str) -> PostedExport:
+        return await self._lanes.store.run(self._posted.export_posted, channel)
+
+    async def reset(self, channel: str) -> PostedExport:
+        """``reset_posted``: what was forgotten, to import back."""
+        return await self._lanes.store.run(reset_posted, self._posted, channel)
 
 
 def reset_posted(store: PostedState, channel: str) -> PostedExport:

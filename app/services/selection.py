@@ -16,6 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from pydantic import ConfigDict, with_config
+from typing_extensions import TypedDict  # pydantic reads a TypedDict from here before 3.12
+
 from app.configuration.file import Config
 from app.dropbox.client import DropboxClient
 from app.errors import (
@@ -52,14 +55,61 @@ class SelectOptions:
     lease_seconds: int | None = None
 
 
+_CLOSED = ConfigDict(extra="forbid")  # the document says ``additionalProperties: false``
+
+
+@with_config(_CLOSED)
+class FileRefReply(TypedDict):
+    path: str
+    name: str
+
+
+@with_config(_CLOSED)
+class LeaseReply(TypedDict):
+    id: str
+    expires_at: str
+
+
+@with_config(_CLOSED)
+class NearDuplicateReply(TypedDict):
+    """Another picture of the same group in the channel: ``distance`` bits of 256 apart."""
+
+    content_hash: str
+    path: str
+    distance: int
+
+
+@with_config(_CLOSED)
+class SelectReply(TypedDict):
+    """An image (``/select``); ``lease`` null on a preview or an image already posted."""
+
+    content_hash: str
+    id: str
+    path: str
+    name: str
+    size: int
+    rev: str
+    server_modified: str
+    sidecars: list[FileRefReply]
+    duplicates: list[str]
+    near_duplicates: list[NearDuplicateReply]
+    lease: LeaseReply | None
+    temporary_link: str | None
+    posted_at: str | None
+
+
 @dataclass(frozen=True, slots=True)
 class Offer:
-    """A selection as handed to the publisher, with its temporary link if asked for."""
+    """A selection as handed to the publisher, with its temporary link if asked for.
+
+    ``as_json`` is its reply, ``SelectReply``: one definition, checked by the type checker
+    where the reply is built and describing it in the OpenAPI document (``app.api.replies``).
+    """
 
     selection: Selection
     temporary_link: str | None
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self) -> SelectReply:
         chosen, lease = self.selection, self.selection.lease
         return {
             "content_hash": chosen.content_hash,

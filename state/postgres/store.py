@@ -9,7 +9,7 @@ channel's pool holds that channel's row, so selections in one channel take turns
 across all processes while the choice itself stays one index lookup, and no image is
 ever leased twice. The catch-up of a library is one replica's at a time
 (``state.postgres.turns``). The store itself only hands out its roles
-(``state.roles``), each a class of ``state.postgres.roles`` over one ``Connected``.
+(``Store`` in ``state.store``), each a class of ``state.postgres.roles`` over one ``Connected``.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from state.postgres.roles.near import Hashing
 from state.postgres.roles.selections import SelectionRole
 from state.postgres.schema import migrate
 from state.postgres.turns import Turns
-from state.roles import Roles
 from state.sql.roles.browsing import BrowsingRole
 from state.sql.roles.catalog import CatalogRole
 from state.sql.roles.legacy import LegacyRole
@@ -39,7 +38,7 @@ from state.store import ChannelDef, LibraryDef, Relisting
 POOL_SIZE = 12
 
 
-class PostgresStore(Roles):
+class PostgresStore:
     def __init__(
         self,
         conninfo: str,
@@ -63,7 +62,6 @@ class PostgresStore(Roles):
         self.near = NearRole(shared, Hashing(shared))
         self.sessions = SessionRole(shared)
         self._run, self._read = shared.run, shared.read
-        self._hand_out()
 
     def close(self) -> None:
         self._turns.close()

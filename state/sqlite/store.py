@@ -6,8 +6,8 @@ commit together, a selection and its lease commit together, and a preview rolls
 back, leaving the file as it was. SQLite's own errors leave as ours: a database
 another process holds past ``BUSY_SECONDS`` is ``StoreBusy``, a full disk
 ``StorageFull``; callers answer 503 and try again. The store itself only hands out
-its roles (``state.roles``), each a class of ``state.sqlite.roles`` over the shared
-connections.
+its roles (``Store`` in ``state.store``), each a class of ``state.sqlite.roles`` over the
+shared connections.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from state.roles import Roles
 from state.sql.define import define
 from state.sql.roles.browsing import BrowsingRole
 from state.sql.roles.catalog import CatalogRole
@@ -37,7 +36,7 @@ from state.store import ChannelDef, LibraryDef, Relisting
 BUSY_SECONDS = 2.0
 
 
-class SqliteStore(Roles):
+class SqliteStore:
     def __init__(
         self,
         path: Path,
@@ -60,7 +59,6 @@ class SqliteStore(Roles):
         self.browsing = BrowsingRole(transactions)
         self.near = NearRole(transactions, Hashing(transactions))
         self.sessions = SessionRole(transactions)
-        self._hand_out()
 
     def close(self) -> None:
         self._connections.close()

@@ -61,14 +61,14 @@ class Harness:
         return self.store.define(libraries, channels)
 
     def listing(self, *entries: Entry, library: str = "lib", cursor: str = "c1") -> None:
-        self.store.begin_listing(library)
-        self.store.apply_page(library, plan_page(entries, KINDS), cursor, has_more=False)
+        self.store.catalog.begin_listing(library)
+        self.store.catalog.apply_page(library, plan_page(entries, KINDS), cursor, has_more=False)
 
     def change(self, *entries: Entry, library: str = "lib", cursor: str = "c2") -> None:
-        self.store.apply_page(library, plan_page(entries, KINDS), cursor, has_more=False)
+        self.store.catalog.apply_page(library, plan_page(entries, KINDS), cursor, has_more=False)
 
     def select(self, channel: str = "ch", seconds: int = 60, **kw: Any) -> Selection:
-        return self.store.select(channel, SelectRequest(seconds, **kw))
+        return self.store.selections.select(channel, SelectRequest(seconds, **kw))
 
     def pick(self, channel: str = "ch", **kw: Any) -> str:
         return self.select(channel, **kw).content_hash

@@ -45,7 +45,7 @@ def _offered(harness: Harness, channel: str = "ch") -> set[str]:
         assert chosen.lease is not None and chosen.content_hash not in taken
         taken[chosen.content_hash] = chosen.lease.id
     for lease_id in taken.values():
-        harness.store.release(channel, lease_id)
+        harness.store.selections.release(channel, lease_id)
     return set(taken)
 
 
@@ -64,16 +64,16 @@ def test_a_picture_is_offered_only_once_fingerprinted(
     with pytest.raises(AwaitingFingerprint):
         harness.pick(name="a.jpg")
     assert _offered(harness, "other") == {digest("a"), digest("b")}  # allow: no wait
-    status = harness.store.channel_status("ch")
+    status = harness.store.reports.channel_status("ch")
     assert (status.available, status.awaiting_fingerprint) == (0, 2)
     assert status.oldest_awaiting_since is not None
     assert time.time() - status.oldest_awaiting_since < 60
     Hasher(harness).record(a=fingerprint(1))
     assert _offered(harness) == {digest("a")}
-    assert harness.store.channel_status("ch").awaiting_fingerprint == 1
+    assert harness.store.reports.channel_status("ch").awaiting_fingerprint == 1
     Hasher(harness).record(b=None)  # Dropbox made no thumbnail: fingerprinted as unhashable
     assert _offered(harness) == {digest("a"), digest("b")}
-    status = harness.store.channel_status("ch")
+    status = harness.store.reports.channel_status("ch")
     assert (status.available, status.awaiting_fingerprint) == (2, 0)
     assert status.oldest_awaiting_since is None
 
@@ -83,28 +83,28 @@ def test_a_near_duplicate_of_a_posted_picture_waits_then_stays_out(harness: Harn
     listed(harness, "a")
     hasher = Hasher(harness)
     hasher.record(a=fingerprint(1))
-    harness.store.mark_posted("ch", digest("a"), harness.lease_id(), None)
+    harness.store.selections.mark_posted("ch", digest("a"), harness.lease_id(), None)
     harness.change(image("/p/a-q60.jpg", "a-q60"), image("/p/c.jpg", "c"))
     with pytest.raises(NoNewImages):
         harness.pick(dry_run=True)  # both wait: neither is offered before its fingerprint
     hasher.record(**{"a-q60": fingerprint(1, 6), "c": fingerprint(9)})
     assert _offered(harness) == {digest("c")}
-    assert harness.store.channel_status("ch").near_duplicates_skipped == 1
+    assert harness.store.reports.channel_status("ch").near_duplicates_skipped == 1
 
 
 def test_the_grace_period_offers_what_waited_too_long_once(harness: Harness) -> None:
     _with(harness)
     listed(harness, "a", "b")
-    assert harness.store.offer_unfingerprinted(time.time() - 3600, 10) == []
-    expired = harness.store.offer_unfingerprinted(LATER, 10)
+    assert harness.store.near.offer_unfingerprinted(time.time() - 3600, 10) == []
+    expired = harness.store.near.offer_unfingerprinted(LATER, 10)
     assert sorted((e.channel, e.content_hash) for e in expired) == sorted(
         [("ch", digest("a")), ("ch", digest("b"))]
     )
     assert {e.path for e in expired} == {"/p/a.jpg", "/p/b.jpg"}
     assert all(0 < time.time() - e.since < 60 for e in expired)  # when each began to wait
-    assert harness.store.offer_unfingerprinted(LATER, 10) == []  # offered once, never again
+    assert harness.store.near.offer_unfingerprinted(LATER, 10) == []  # offered once, never again
     assert _offered(harness) == {digest("a"), digest("b")}
-    assert harness.store.channel_status("ch").awaiting_fingerprint == 0
+    assert harness.store.reports.channel_status("ch").awaiting_fingerprint == 0
     Hasher(harness).record(a=fingerprint(1), b=fingerprint(2))  # late fingerprints change nothing
     assert _offered(harness) == {digest("a"), digest("b")}
 
@@ -112,25 +112,25 @@ def test_the_grace_period_offers_what_waited_too_long_once(harness: Harness) -> 
 def test_the_grace_period_is_taken_a_batch_at_a_time(harness: Harness) -> None:
     _with(harness)
     listed(harness, "a", "b", "c")
-    assert len(harness.store.offer_unfingerprinted(LATER, 2)) == 2
-    assert len(harness.store.offer_unfingerprinted(LATER, 2)) == 1
-    assert harness.store.channel_status("ch").available == 3
+    assert len(harness.store.near.offer_unfingerprinted(LATER, 2)) == 2
+    assert len(harness.store.near.offer_unfingerprinted(LATER, 2)) == 1
+    assert harness.store.reports.channel_status("ch").available == 3
 
 
 def test_a_cycle_does_not_turn_while_a_picture_waits(harness: Harness) -> None:
     _with(harness)
     listed(harness, "a")
     Hasher(harness).record(a=fingerprint(1))
-    harness.store.mark_posted("ch", digest("a"), harness.lease_id(), None)
+    harness.store.selections.mark_posted("ch", digest("a"), harness.lease_id(), None)
     harness.change(image("/p/b.jpg", "b"))
     with pytest.raises(NoNewImages):
         harness.pick()  # b may yet be offered in this cycle: no new cycle
-    assert harness.store.channel_status("ch").cycle == 1
+    assert harness.store.reports.channel_status("ch").cycle == 1
     Hasher(harness).record(b=fingerprint(2))
     assert harness.pick() == digest("b")
-    harness.store.mark_posted("ch", digest("b"), None, None)
+    harness.store.selections.mark_posted("ch", digest("b"), None, None)
     assert harness.pick() in {digest("a"), digest("b")}  # now the cycle turns
-    assert harness.store.channel_status("ch").cycle == 2
+    assert harness.store.reports.channel_status("ch").cycle == 2
 
 
 def test_content_back_in_the_library_with_a_fingerprint_does_not_wait(harness: Harness) -> None:
@@ -151,21 +151,23 @@ def test_without_fingerprinting_nothing_waits(harness: Harness) -> None:
     assert _offered(harness) == {digest("a")}
     harness.change(image("/p/b.jpg", "b"))
     assert _offered(harness) == {digest("a"), digest("b")}
-    assert harness.store.channel_status("ch").awaiting_fingerprint == 0
+    assert harness.store.reports.channel_status("ch").awaiting_fingerprint == 0
 
 
 def test_an_archived_post_is_fingerprinted_at_its_archive_path(harness: Harness) -> None:
     _with(harness)
     listed(harness, "a", "b")
-    harness.store.mark_posted("ch", digest("a"), None, None)
-    harness.store.fingerprint_elsewhere("lib", digest("a"), "/archive/a.jpg")
+    harness.store.selections.mark_posted("ch", digest("a"), None, None)
+    harness.store.selections.fingerprint_elsewhere("lib", digest("a"), "/archive/a.jpg")
     harness.change(gone("/p/a.jpg"), gone("/p/b.jpg"))
-    waiting = {w.content_hash: w for w in harness.store.fingerprint_backlog("lib", None, 10)}
+    waiting = {w.content_hash: w for w in harness.store.near.fingerprint_backlog("lib", None, 10)}
     archived, deleted = waiting[digest("a")], waiting[digest("b")]
     assert (archived.path, archived.archived, archived.gone) == ("/archive/a.jpg", True, False)
     assert (deleted.path, deleted.gone, deleted.posted) == (None, True, False)
     Hasher(harness).record(a=fingerprint(1))
-    harness.store.fingerprint_elsewhere("lib", digest("a"), "/elsewhere/a.jpg")  # no-op now
-    assert [w.content_hash for w in harness.store.fingerprint_backlog("lib", None, 10)] == [
+    harness.store.selections.fingerprint_elsewhere(
+        "lib", digest("a"), "/elsewhere/a.jpg"
+    )  # no-op now
+    assert [w.content_hash for w in harness.store.near.fingerprint_backlog("lib", None, 10)] == [
         digest("b")
     ]

@@ -70,7 +70,7 @@ def test_a_name_asked_for_is_folded_as_dropbox_folds_it(
 
 def test_a_search_by_the_start_of_a_name_is_folded_as_dropbox_folds_it(turkish: Harness) -> None:
     def names(prefix: str) -> list[str]:
-        page = turkish.store.images("trc", ImageQuery(name_prefix=prefix))
+        page = turkish.store.browsing.images("trc", ImageQuery(name_prefix=prefix))
         return sorted(item.image.name for item in page.items)
 
     assert names("İ") == ["İzmir.jpg"]

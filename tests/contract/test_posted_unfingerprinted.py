@@ -20,7 +20,7 @@ def _posted_unfingerprinted(harness: Harness) -> Hasher:
     """``a`` posted in ``ch`` before its fingerprint; its re-export and ``c`` arrive."""
     _with(harness)
     listed(harness, "a")
-    harness.store.mark_posted("ch", digest("a"), None, None)
+    harness.store.selections.mark_posted("ch", digest("a"), None, None)
     harness.change(image("/p/a-q60.jpg", "a-q60"), image("/p/c.jpg", "c"))
     return Hasher(harness)
 
@@ -36,7 +36,7 @@ def test_a_re_export_waits_until_the_posted_picture_is_fingerprinted(harness: Ha
     assert _offered(harness, "other") == {digest("a"), digest("a-q60"), digest("c")}  # allow
     hasher.record(a=fingerprint(1))
     assert _offered(harness) == {digest("c")}  # the re-export stays out as a's near-duplicate
-    status = harness.store.channel_status("ch")
+    status = harness.store.reports.channel_status("ch")
     assert (status.near_duplicates_skipped, status.awaiting_fingerprint) == (1, 0)
 
 
@@ -46,7 +46,7 @@ def test_the_grace_period_still_offers_what_waits_behind_a_posted_picture(
     hasher = _posted_unfingerprinted(harness)
     hasher.record(**{"a-q60": fingerprint(1, 6)})
     assert _offered(harness) == set()
-    expired = harness.store.offer_unfingerprinted(LATER, 10)
+    expired = harness.store.near.offer_unfingerprinted(LATER, 10)
     assert _waiting_in_ch(expired) == {digest("a"), digest("a-q60"), digest("c")}
     assert _offered(harness) == {digest("a-q60"), digest("c")}
 
@@ -66,21 +66,21 @@ def test_a_posted_picture_archived_unfingerprinted_still_holds_its_re_exports(
 ) -> None:
     _with(harness)
     listed(harness, "a")
-    harness.store.mark_posted("ch", digest("a"), None, None)
-    harness.store.fingerprint_elsewhere("lib", digest("a"), "/archive/a.jpg")
+    harness.store.selections.mark_posted("ch", digest("a"), None, None)
+    harness.store.selections.fingerprint_elsewhere("lib", digest("a"), "/archive/a.jpg")
     harness.change(gone("/p/a.jpg"), image("/p/a-q60.jpg", "a-q60"), image("/p/c.jpg", "c"))
     hasher = Hasher(harness)
     hasher.record(**{"a-q60": fingerprint(1, 6), "c": fingerprint(9)})
     assert _offered(harness) == set()
     hasher.record(a=fingerprint(1))  # from the archive path
     assert _offered(harness) == {digest("c")}
-    assert harness.store.channel_status("ch").near_duplicates_skipped == 1
+    assert harness.store.reports.channel_status("ch").near_duplicates_skipped == 1
 
 
 def test_a_posted_picture_gone_unfingerprinted_holds_nothing(harness: Harness) -> None:
     _with(harness)
     listed(harness, "a")
-    harness.store.mark_posted("ch", digest("a"), None, None)
+    harness.store.selections.mark_posted("ch", digest("a"), None, None)
     harness.change(gone("/p/a.jpg"), image("/p/c.jpg", "c"))
     Hasher(harness).record(c=fingerprint(9))
     assert _offered(harness) == {digest("c")}  # nothing left to fetch a's fingerprint from
@@ -89,8 +89,8 @@ def test_a_posted_picture_gone_unfingerprinted_holds_nothing(harness: Harness) -
 def test_a_post_of_an_earlier_cycle_holds_nothing(harness: Harness) -> None:
     _with(harness)
     listed(harness, "a")
-    harness.store.mark_posted("ch", digest("a"), None, None)
-    harness.store.offer_unfingerprinted(LATER, 10)  # a's wait ends; the cycle may turn
+    harness.store.selections.mark_posted("ch", digest("a"), None, None)
+    harness.store.near.offer_unfingerprinted(LATER, 10)  # a's wait ends; the cycle may turn
     assert harness.pick() == digest("a")  # a new cycle: a is new again
     harness.change(image("/p/c.jpg", "c"))
     Hasher(harness).record(c=fingerprint(9))
@@ -102,8 +102,8 @@ def test_every_unfingerprinted_post_holds_the_waits_until_the_last_is_fingerprin
 ) -> None:
     _with(harness)
     listed(harness, "a", "b")
-    harness.store.mark_posted("ch", digest("a"), None, None)
-    harness.store.mark_posted("ch", digest("b"), None, None)
+    harness.store.selections.mark_posted("ch", digest("a"), None, None)
+    harness.store.selections.mark_posted("ch", digest("b"), None, None)
     harness.change(image("/p/b-q60.jpg", "b-q60"), image("/p/c.jpg", "c"))
     hasher = Hasher(harness)
     hasher.record(**{"b-q60": fingerprint(2, 6), "c": fingerprint(9)})

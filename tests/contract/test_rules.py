@@ -130,13 +130,13 @@ class Run:
         if self.model.library():
             content_hash = self.rng.choice(sorted(self.model.library()))
             self.model.held.add(content_hash)
-            self.harness.store.hold("ch", content_hash)
+            self.harness.store.browsing.hold("ch", content_hash)
 
     def unhold(self) -> None:
         if self.model.held:
             content_hash = self.rng.choice(sorted(self.model.held))
             self.model.held.discard(content_hash)
-            assert self.harness.store.unhold("ch", content_hash)
+            assert self.harness.store.browsing.unhold("ch", content_hash)
 
     def select(self) -> None:
         pool = self.model.pool() or self._exhausted()
@@ -168,7 +168,7 @@ class Run:
         if running:
             lease_id = self.rng.choice(sorted(running))
             del self.model.leases[lease_id]
-            self.harness.store.release("ch", lease_id)
+            self.harness.store.selections.release("ch", lease_id)
 
     def post(self) -> None:
         candidates = sorted(self.model.library() - self.model.posted)
@@ -176,7 +176,9 @@ class Run:
             content_hash = self.rng.choice(candidates)
             running = self.model.running(self.harness.clock.now)
             mine = [i for i, lease in running.items() if lease.content_hash == content_hash]
-            self.harness.store.mark_posted("ch", content_hash, mine[0] if mine else None, None)
+            self.harness.store.selections.mark_posted(
+                "ch", content_hash, mine[0] if mine else None, None
+            )
             self.model.posted.add(content_hash)
             self.model.leases = {
                 i: lease for i, lease in self.model.leases.items()
@@ -187,35 +189,37 @@ class Run:
         self.harness.clock.now += self.rng.choice([1, LEASE_SECONDS + 1])
 
     def reclaim(self) -> None:
-        self.harness.store.reclaim_expired(100)
+        self.harness.store.selections.reclaim_expired(100)
         self.model.leases = self.model.running(self.harness.clock.now)
 
     def fingerprint(self) -> None:
         """A fingerprint far from every other (no group forms) for one waiting content."""
-        backlog = self.harness.store.fingerprint_backlog("lib", None, 200)
+        backlog = self.harness.store.near.fingerprint_backlog("lib", None, 200)
         if backlog:
             waiting = self.rng.choice(backlog)
             seed = int(waiting.content_hash[:8], 16)
             value = random.Random(seed).getrandbits(256).to_bytes(32, "big")
             found = Fingerprint(waiting.content_hash, value, None, ())
-            self.harness.store.record_fingerprints("lib", [found], [waiting.position])
+            self.harness.store.near.record_fingerprints("lib", [found], [waiting.position])
             self.model.fingerprinted.add(waiting.content_hash)
 
     def grace(self) -> None:
         """The grace period runs out for everything waiting now."""
-        for expired in self.harness.store.offer_unfingerprinted(self.harness.clock.now + 1, 200):
+        for expired in self.harness.store.near.offer_unfingerprinted(
+            self.harness.clock.now + 1, 200
+        ):
             self.model.graced.add(expired.content_hash)
 
     def check(self, history: list[str]) -> None:
         seen: dict[str, str] = {}
         for state in ("available", "leased", "held", "posted"):
-            page = self.harness.store.images("ch", ImageQuery(state, limit=200))
+            page = self.harness.store.browsing.images("ch", ImageQuery(state, limit=200))
             seen |= {item.image.content_hash: item.state for item in page.items}
         assert seen == self.model.states(), history
         # The pool itself is the ``available`` listing above; the status counts running
         # leases only (one past its time is as good as reclaimed).
         running = self.model.running(self.harness.clock.now)
-        assert self.harness.store.channel_status("ch").leased == len(running), history
+        assert self.harness.store.reports.channel_status("ch").leased == len(running), history
 
 
 @pytest.mark.parametrize(
@@ -238,6 +242,6 @@ def test_a_preview_changes_nothing_the_rules_judge(harness: Harness) -> None:
     run = Run(harness, 0)
     run.start()
     before = run.model.pool()
-    chosen = harness.store.select("ch", SelectRequest(LEASE_SECONDS, dry_run=True))
+    chosen = harness.store.selections.select("ch", SelectRequest(LEASE_SECONDS, dry_run=True))
     assert chosen.content_hash in before and chosen.lease is None
     run.check(["preview"])

@@ -27,7 +27,9 @@ def truth(emulator: Emulator, folder: str = "/Photos", recursive: bool = False) 
 
 
 def assert_level(service: Service, emulator: Emulator, recursive: bool = False) -> None:
-    assert service.runtime.store.catalog_files("default") == truth(emulator, recursive=recursive)
+    assert service.runtime.store.reports.catalog_files("default") == truth(
+        emulator, recursive=recursive
+    )
     assert emulator.counters.calls("files/download") == 0
 
 
@@ -79,7 +81,7 @@ def test_non_recursive_ignores_subfolders(emulator: Emulator, start_service: Sta
     emulator.put_file("/Photos/top.jpg", b"top")
     emulator.put_file("/Photos/sub/below.jpg", b"below")
     service = start_service()
-    assert service.runtime.store.catalog_files("default") == truth(emulator)
+    assert service.runtime.store.reports.catalog_files("default") == truth(emulator)
     assert len(truth(emulator)) == 1
 
 
@@ -90,13 +92,13 @@ def test_reset_relists_and_keeps_posted_state(
         emulator.put_file(f"/Photos/{n}.jpg", str(n).encode())
     service = start_service()
     posted = truth(emulator)["/photos/0.jpg"]
-    service.runtime.store.mark_posted("default", posted, None, None)
+    service.runtime.store.selections.mark_posted("default", posted, None, None)
     emulator.invalidate_cursors()
     emulator.delete("/Photos/1.jpg")
     emulator.put_file("/Photos/new.jpg", b"new")
     service.catch_up()
     assert_level(service, emulator)
-    assert service.runtime.store.export_posted("default").dropbox_content_hashes == (posted,)
+    assert service.runtime.store.posted.export_posted("default").dropbox_content_hashes == (posted,)
     assert service.runtime.metrics.catch_up_resets.labels("default")._value.get() == 1
 
 
@@ -162,15 +164,15 @@ def test_a_vanished_folder_empties_the_catalog(
     store = default_store(settings.database_path)
     kinds = FileKinds.of(settings.image_extensions, settings.sidecar_extensions)
     library = DEFAULTS[0][0]
-    catch_up = CatchUp(library, kinds, store, DropboxClient(settings, retry=FAST_RETRY))
+    catch_up = CatchUp(library, kinds, store.catalog, DropboxClient(settings, retry=FAST_RETRY))
     catch_up.run()
-    store.mark_posted("default", truth(emulator)["/photos/a.jpg"], None, None)
+    store.selections.mark_posted("default", truth(emulator)["/photos/a.jpg"], None, None)
     emulator.delete("/Photos")
     with pytest.raises(FolderNotFound):
         catch_up.run()
-    assert store.catalog_files("default") == {}
-    assert store.channel_status("default").posted == 1
+    assert store.reports.catalog_files("default") == {}
+    assert store.reports.channel_status("default").posted == 1
     emulator.put_file("/Photos/b.jpg", b"b")
     catch_up.run()
-    assert store.catalog_files("default") == truth(emulator)
+    assert store.reports.catalog_files("default") == truth(emulator)
     store.close()

@@ -230,7 +230,7 @@ def test_a_library_whose_folder_changes_in_the_file_is_relisted(
     assert names == {"fresh.jpg"}
     exported = again.client.get("/channels/a-instagram/posted/export").json()
     assert exported["dropbox_content_hashes"] == [content_hash(b"a1")]
-    assert again.runtime.store.catalog_files("brand-a") == {
+    assert again.runtime.store.reports.catalog_files("brand-a") == {
         "/brand a 2/fresh.jpg": content_hash(b"fresh")
     }
 

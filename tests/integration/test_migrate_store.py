@@ -36,16 +36,16 @@ def _sqlite_state(state: Path) -> tuple[str, str]:
     harness.define(LIBRARIES, CHANNELS)
     harness.listing(*FILES)
     for _ in range(4):  # the whole first cycle
-        harness.store.mark_posted("ch", harness.pick(), None, None)
+        harness.store.selections.mark_posted("ch", harness.pick(), None, None)
     posted = harness.pick()  # the second cycle begins
-    harness.store.mark_posted("ch", posted, None, digest("sha-0"))
+    harness.store.selections.mark_posted("ch", posted, None, digest("sha-0"))
     chosen = harness.select(seconds=3600)
     assert chosen.lease is not None
     held, left = sorted({digest(str(n)) for n in range(4)} - {posted, chosen.content_hash})
     with harness.store._transaction() as db:  # holds arrive with the console's routes
         db.execute("INSERT INTO holds VALUES (1, ?, '2026-01-01T00:00:00Z')", (held,))
-    harness.store.import_posted("ch2", [], [digest("unmatched")])
-    harness.store.remember_sha256(digest("big"), digest("its sha256"))
+    harness.store.posted.import_posted("ch2", [], [digest("unmatched")])
+    harness.store.legacy.remember_sha256(digest("big"), digest("its sha256"))
     harness.store.close()
     return chosen.lease.id, left
 
@@ -76,15 +76,15 @@ def test_posted_state_moves_and_the_catalog_is_listed_again(
     harness = _moved(tmp_path, database_url, '"posted": 5', '"holds": 1')
     try:
         harness.define(LIBRARIES, CHANNELS)
-        assert harness.store.sync_state("lib").ready_at is None  # listed again first
+        assert harness.store.catalog.sync_state("lib").ready_at is None  # listed again first
         harness.listing(*FILES)
-        status = harness.store.channel_status("ch")
+        status = harness.store.reports.channel_status("ch")
         assert (status.cycle, status.posted, status.leased, status.available) == (2, 1, 1, 1)
         assert harness.pick("ch") == left  # not the posted, the leased nor the held one
-        assert harness.store.lease_info("ch", lease).state == "active"
-        assert harness.store.unresolved_digests("ch2") == {digest("unmatched")}
-        assert digest("sha-0") in harness.store.export_posted("ch").hashes
-        assert len(harness.store.export_posted("ch").dropbox_content_hashes) == 4
+        assert harness.store.selections.lease_info("ch", lease).state == "active"
+        assert harness.store.posted.unresolved_digests("ch2") == {digest("unmatched")}
+        assert digest("sha-0") in harness.store.posted.export_posted("ch").hashes
+        assert len(harness.store.posted.export_posted("ch").dropbox_content_hashes) == 4
     finally:
         harness.store.close()
 
@@ -124,8 +124,8 @@ def _near_state(state: Path) -> dict[str, Any]:
     Hasher(harness).record(
         a=fingerprint(1), b=fingerprint(1, 4), c=fingerprint(1, 8), d=fingerprint(2), e=None
     )
-    harness.store.split_near_duplicate("ch", digest("c"))
-    harness.store.mark_posted("ch", digest("a"), None, None)
+    harness.store.near.split_near_duplicate("ch", digest("c"))
+    harness.store.selections.mark_posted("ch", digest("a"), None, None)
     harness.define(LIBRARIES, CLOSER)
     shown = _near_view(harness.store)
     harness.store.close()
@@ -133,14 +133,15 @@ def _near_state(state: Path) -> dict[str, Any]:
 
 
 def _near_view(store: Store) -> dict[str, Any]:
-    groups = store.near_groups("ch", None, 10).items
+    groups = store.near.near_groups("ch", None, 10).items
     return {
         "groups": [[(m.content_hash, m.leader, m.distance, m.posted) for m in g.members]
                    for g in groups],
-        "status": store.channel_status("ch"),
-        "library": store.library_status("lib"),
-        "backlog": [(w.content_hash, w.hash) for w in store.fingerprint_backlog("lib", None, 10)],
-        "b": store.image("ch", digest("b")).item.state,
+        "status": store.reports.channel_status("ch"),
+        "library": store.reports.library_status("lib"),
+        "backlog": [(w.content_hash, w.hash)
+                    for w in store.near.fingerprint_backlog("lib", None, 10)],
+        "b": store.browsing.image("ch", digest("b")).item.state,
     }  # fmt: skip
 
 
@@ -152,8 +153,8 @@ def test_near_duplicates_move_and_keep_their_groups(tmp_path: Path, database_url
         harness.listing(*NEAR_FILES)
         assert _near_view(harness.store) == before
         assert before["b"] == "near_duplicate" and len(before["backlog"]) == 4
-        assert harness.store.split_near_duplicate("ch", digest("c")) is False  # still apart
-        assert harness.store.channel_status("ch").available == 3
+        assert harness.store.near.split_near_duplicate("ch", digest("c")) is False  # still apart
+        assert harness.store.reports.channel_status("ch").available == 3
         offered = {harness.pick("ch", dry_run=True) for _ in range(10)}
         assert offered <= {digest("c"), digest("d"), digest("e")}
     finally:

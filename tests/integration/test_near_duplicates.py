@@ -187,7 +187,7 @@ def test_replicas_hash_each_picture_once_and_group_with_what_the_other_recorded(
 
     _put(emulator, tmp_path, "one-q60.jpg", 1, quality=60)
     _caught_up(first, "one-q60.jpg")
-    with first.runtime.store.hashing_turn("default") as held:
+    with first.runtime.store.near.hashing_turn("default") as held:
         assert held == 4
         assert hashers[1].run_once() == 0  # the turn is taken: no thumbnail asked for
     assert calls() == 3

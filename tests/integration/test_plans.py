@@ -82,31 +82,31 @@ def hot_paths(harness: Harness) -> None:
     for policy in ("random", "oldest", "newest", "name"):
         harness.define(LIBRARIES, [*CHANNELS[1:], ChannelDef("ch", "lib", policy)])  # type: ignore[arg-type]
         harness.pick(dry_run=True)
-        store.release("ch", harness.lease_id())
+        store.selections.release("ch", harness.lease_id())
     chosen = harness.select(name="5.jpg")
     assert chosen.lease is not None and chosen.duplicates == ("/p/copy-of-5.jpg",)
-    store.renew("ch", chosen.lease.id, 120)
-    store.lease_info("ch", chosen.lease.id)
-    store.mark_posted("ch", chosen.content_hash, chosen.lease.id, None)
-    store.archive_paths("lib", chosen.content_hash)
+    store.selections.renew("ch", chosen.lease.id, 120)
+    store.selections.lease_info("ch", chosen.lease.id)
+    store.selections.mark_posted("ch", chosen.content_hash, chosen.lease.id, None)
+    store.selections.archive_paths("lib", chosen.content_hash)
     harness.select(name="7.jpg", dry_run=True)
     harness.lease_id()
-    store.mark_posted("ch", digest("107"), None, None)
-    store.split_near_duplicate("ch", digest("207"))
-    store.near_groups("ch", None, 20)
-    store.hold("ch", digest("11"))
-    store.library_status("lib")
-    store.channel_status("ch")
+    store.selections.mark_posted("ch", digest("107"), None, None)
+    store.near.split_near_duplicate("ch", digest("207"))
+    store.near.near_groups("ch", None, 20)
+    store.browsing.hold("ch", digest("11"))
+    store.reports.library_status("lib")
+    store.reports.channel_status("ch")
     for state in ("available", "leased", "held", "posted"):
         for prefix in (None, "1"):
-            page = store.images("ch", ImageQuery(state, prefix, limit=60))  # type: ignore[arg-type]
+            page = store.browsing.images("ch", ImageQuery(state, prefix, limit=60))  # type: ignore[arg-type]
             if page.next:
-                store.images("ch", ImageQuery(state, prefix, page.next, limit=60))  # type: ignore[arg-type]
-    history = store.history("ch", None, 1)
-    store.history("ch", history.next, 1)
-    store.image("ch", digest("5"))
+                store.browsing.images("ch", ImageQuery(state, prefix, page.next, limit=60))  # type: ignore[arg-type]
+    history = store.browsing.history("ch", None, 1)
+    store.browsing.history("ch", history.next, 1)
+    store.browsing.image("ch", digest("5"))
     harness.change(image("/p/new.jpg", "new"), gone("/p/9.jpg"), image("/p/6.jpg", "6b"))
-    store.pending_images("lib")  # after every catch-up
+    store.catalog.pending_images("lib")  # after every catch-up
     Hasher(harness).record(new=fingerprint(7, 3), **{"6b": fingerprint(6, 2)})
 
 
@@ -249,10 +249,10 @@ def test_postgres_analyzes_after_a_listing_and_after_many_changes(database_url: 
         harness.define()
         assert _known_files(database_url) < 0  # never analyzed (autovacuum is off)
         store, files = harness.store, [image(f"/p/{n}.jpg", str(n)) for n in range(1500)]
-        store.begin_listing("lib")
-        store.apply_page("lib", plan_page(files[:1200], KINDS), "c0", has_more=True)
+        store.catalog.begin_listing("lib")
+        store.catalog.apply_page("lib", plan_page(files[:1200], KINDS), "c0", has_more=True)
         assert _known_files(database_url) < 0  # a listing is analyzed once, when it ends
-        store.apply_page("lib", plan_page(files[1200:], KINDS), "c1", has_more=False)
+        store.catalog.apply_page("lib", plan_page(files[1200:], KINDS), "c1", has_more=False)
         assert _known_files(database_url) == 1500
         harness.change(*(image(f"/p/small-{n}.jpg", f"s{n}") for n in range(20)))
         assert _known_files(database_url) == 1500

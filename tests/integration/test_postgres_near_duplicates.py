@@ -23,15 +23,15 @@ from tests.contract.test_near_duplicates import Hasher, fingerprint
 
 def test_one_store_at_a_time_hashes_a_library(stores: list[PostgresStore]) -> None:
     first, second, _ = stores
-    with first.hashing_turn("lib") as mine:
+    with first.near.hashing_turn("lib") as mine:
         assert mine == 0
-        with second.hashing_turn("lib") as theirs:
+        with second.near.hashing_turn("lib") as theirs:
             assert theirs is None
-        with second.hashing_turn("lib2") as other_library:
+        with second.near.hashing_turn("lib2") as other_library:
             assert other_library == 0
-        with second.catch_up_turn("lib") as catching_up:
+        with second.catalog.catch_up_turn("lib") as catching_up:
             assert catching_up  # a catch-up never waits for hashing
-    with second.hashing_turn("lib") as now_theirs:
+    with second.near.hashing_turn("lib") as now_theirs:
         assert now_theirs == 0
 
 
@@ -53,7 +53,7 @@ def _recorder(store: PostgresStore, hashes: dict[str, bytes], labels: list[str])
             partner = label[:-1] + ("b" if label.endswith("a") else "a")
             near = (Neighbour(digest(partner), 6),)
             batch.append(Fingerprint(digest(label), hashes[label], None, near))
-        store.record_fingerprints("lib", batch, [])
+        store.near.record_fingerprints("lib", batch, [])
 
 
 def test_two_replicas_recording_at_once_group_every_pair(
@@ -69,10 +69,10 @@ def test_two_replicas_recording_at_once_group_every_pair(
     def publisher() -> None:
         for _ in range(40):
             try:
-                chosen = stores[2].select("ch", SelectRequest(600))
+                chosen = stores[2].selections.select("ch", SelectRequest(600))
             except NoNewImages:
                 return
-            stores[2].mark_posted("ch", chosen.content_hash, None, None)
+            stores[2].selections.mark_posted("ch", chosen.content_hash, None, None)
             posted.append(chosen.content_hash)
 
     threads = [
@@ -87,7 +87,7 @@ def test_two_replicas_recording_at_once_group_every_pair(
     for channel in ("ch", "other"):
         pairs = {frozenset({digest(f"p{n}a"), digest(f"p{n}b")}) for n in range(60)}
         assert _all_groups(stores[1], channel) == pairs
-        assert stores[1].channel_status(channel).near_duplicate_groups == 60
+        assert stores[1].reports.channel_status(channel).near_duplicate_groups == 60
     assert len(posted) == 40
     assert_counts_kept(database_url)
 
@@ -96,7 +96,7 @@ def _all_groups(store: PostgresStore, channel: str) -> set[frozenset[str]]:
     found: set[frozenset[str]] = set()
     after = None
     while True:
-        page = store.near_groups(channel, after, 50)
+        page = store.near.near_groups(channel, after, 50)
         found |= {frozenset(m.content_hash for m in group.members) for group in page.items}
         if page.next is None:
             return found
@@ -122,13 +122,13 @@ def test_kept_counts_equal_the_counted_ones(database_url: str) -> None:
         hasher.record(**{str(n): None for n in range(20, 24)})
         store = harness.store
         for label in ("3", "4", "25"):
-            store.mark_posted("ch", digest(label), None, None)
+            store.selections.mark_posted("ch", digest(label), None, None)
         lease = harness.lease_id("ch", name="15.jpg")
-        store.mark_posted("ch", digest("5"), None, None)
-        store.release("ch", lease)
-        store.split_near_duplicate("ch", digest("14"))
-        store.split_near_duplicate("ch", digest("0"))
-        status = store.channel_status("ch")
+        store.selections.mark_posted("ch", digest("5"), None, None)
+        store.selections.release("ch", lease)
+        store.near.split_near_duplicate("ch", digest("14"))
+        store.near.split_near_duplicate("ch", digest("0"))
+        status = store.reports.channel_status("ch")
         assert status.near_duplicates_skipped > 0 and status.near_duplicate_groups > 0
         assert_counts_kept(database_url)
         harness.change(gone("/p/13.jpg"), gone("/p/6.jpg"), image("/p/new.jpg", "new"))
@@ -136,10 +136,10 @@ def test_kept_counts_equal_the_counted_ones(database_url: str) -> None:
         hasher.record(new=fingerprint(7, 2))
         for _ in range(40):
             chosen = harness.select("loop")
-            store.mark_posted("loop", chosen.content_hash, None, None)
-        store.mark_posted("other", digest("7"), None, None)
+            store.selections.mark_posted("loop", chosen.content_hash, None, None)
+        store.selections.mark_posted("other", digest("7"), None, None)
         assert_counts_kept(database_url)
-        store.reset_posted("other")
+        store.posted.reset_posted("other")
         assert_counts_kept(database_url)
         moved = [ChannelDef("ch", "lib", near_duplicate_distance=2), ChannelDef("other", "lib",
                  near_duplicates="allow"), *looping[2:]]  # fmt: skip
@@ -148,7 +148,7 @@ def test_kept_counts_equal_the_counted_ones(database_url: str) -> None:
         harness.define(LIBRARIES, looping)
         hasher.record(**{str(n): fingerprint(n % 10, n // 10) for n in range(10)})
         assert_counts_kept(database_url)
-        store.forget_folder("lib")
+        store.catalog.forget_folder("lib")
         assert_counts_kept(database_url)
     finally:
         harness.store.close()

@@ -41,7 +41,7 @@ def test_replicas_never_lease_one_image_twice(stores: list[PostgresStore]) -> No
     def publisher(store: PostgresStore) -> None:
         while True:
             try:
-                chosen = store.select("ch", SelectRequest(600)).content_hash
+                chosen = store.selections.select("ch", SelectRequest(600)).content_hash
             except NoNewImages:
                 return
             with lock:
@@ -53,54 +53,54 @@ def test_replicas_never_lease_one_image_twice(stores: list[PostgresStore]) -> No
     for thread in threads:
         thread.join()
     assert len(handed) == 150 and set(handed.values()) == {1}
-    assert stores[1].channel_status("ch").available == 0
+    assert stores[1].reports.channel_status("ch").available == 0
 
 
 def test_a_turn_is_one_stores_at_a_time(stores: list[PostgresStore]) -> None:
     first, second, _ = stores
-    with first.catch_up_turn("lib") as mine:
+    with first.catalog.catch_up_turn("lib") as mine:
         assert mine
-        with second.catch_up_turn("lib") as theirs:
+        with second.catalog.catch_up_turn("lib") as theirs:
             assert not theirs
-        with second.catch_up_turn("lib2") as other_library:
+        with second.catalog.catch_up_turn("lib2") as other_library:
             assert other_library
-    with second.catch_up_turn("lib") as now_theirs:
+    with second.catalog.catch_up_turn("lib") as now_theirs:
         assert now_theirs
 
 
 def test_a_request_is_owed_until_a_turn_that_ends_well(stores: list[PostgresStore]) -> None:
     asker, holder, _ = stores
-    assert not holder.catch_up_owed("lib")
-    asker.want_catch_up("lib")
-    assert holder.catch_up_owed("lib") and not holder.catch_up_owed("lib2")
-    with pytest.raises(RuntimeError), holder.catch_up_turn("lib"):
+    assert not holder.catalog.catch_up_owed("lib")
+    asker.catalog.want_catch_up("lib")
+    assert holder.catalog.catch_up_owed("lib") and not holder.catalog.catch_up_owed("lib2")
+    with pytest.raises(RuntimeError), holder.catalog.catch_up_turn("lib"):
         raise RuntimeError("the catch-up failed")
-    assert asker.catch_up_owed("lib")
-    with holder.catch_up_turn("lib") as mine:
+    assert asker.catalog.catch_up_owed("lib")
+    with holder.catalog.catch_up_turn("lib") as mine:
         assert mine
-        asker.want_catch_up("lib")  # during the run: the next turn must cover it
-    assert holder.catch_up_owed("lib")
-    with holder.catch_up_turn("lib"):
+        asker.catalog.want_catch_up("lib")  # during the run: the next turn must cover it
+    assert holder.catalog.catch_up_owed("lib")
+    with holder.catalog.catch_up_turn("lib"):
         pass
-    assert not asker.catch_up_owed("lib")
+    assert not asker.catalog.catch_up_owed("lib")
 
 
 def test_the_doorbell_rings_in_the_other_replicas(stores: list[PostgresStore]) -> None:
     rung: list[str] = []
-    stores[1].watch_catch_ups(rung.append)
-    stores[0].want_catch_up("lib2")
+    stores[1].catalog.watch_catch_ups(rung.append)
+    stores[0].catalog.want_catch_up("lib2")
     wait_until(lambda: "lib2" in rung, 10)
 
 
 def test_a_turn_taken_over_cannot_write(stores: list[PostgresStore], database_url: str) -> None:
     _listing(stores[0], 2)
     store = stores[0]
-    with store.catch_up_turn("lib"):
+    with store.catalog.catch_up_turn("lib"):
         with psycopg.connect(database_url, autocommit=True) as other:
             other.execute("UPDATE libraries SET turn = turn + 1 WHERE name = 'lib'")
         with pytest.raises(StoreBusy, match="took over"):
-            store.apply_page("lib", [], "c9", has_more=False)
-    assert store.sync_state("lib").cursor == "c1"
+            store.catalog.apply_page("lib", [], "c9", has_more=False)
+    assert store.catalog.sync_state("lib").cursor == "c1"
 
 
 def test_migrations_run_once_when_replicas_start_together(database_url: str) -> None:
@@ -159,18 +159,18 @@ def test_a_database_of_the_schema_before_near_duplicates_upgrades_in_place(
             assert db.execute("SELECT version FROM unposted_schema").fetchall() == [
                 (SCHEMA_VERSION,)
             ]
-        library = harness.store.library_status("lib")
+        library = harness.store.reports.library_status("lib")
         assert (library.images, library.unique_images, library.pending) == (3, 3, 0)
-        status = harness.store.channel_status("ch")
+        status = harness.store.reports.channel_status("ch")
         assert (status.available, status.posted, status.near_duplicates_skipped) == (2, 1, 0)
-        assert harness.store.library_status("lib").awaiting_fingerprint == 3
-        waiting = harness.store.fingerprint_backlog("lib", None, 10)
+        assert harness.store.reports.library_status("lib").awaiting_fingerprint == 3
+        waiting = harness.store.near.fingerprint_backlog("lib", None, 10)
         assert [(w.content_hash, w.path) for w in waiting] == sorted(
             (digest(n), f"/p/{n}.jpg") for n in names
         )
         Hasher(harness).record(a=fingerprint(1), b=fingerprint(2), c=fingerprint(1, 3))
         assert harness.pick(dry_run=True) == digest("b")  # a is c's near-duplicate: skipped
-        assert harness.store.channel_status("ch").near_duplicates_skipped == 1
+        assert harness.store.reports.channel_status("ch").near_duplicates_skipped == 1
     finally:
         harness.store.close()
 
@@ -191,7 +191,7 @@ def test_an_outage_answers_busy_then_recovers_without_the_password() -> None:
         store.define(LIBRARIES, CHANNELS)
         cluster.stop_server()
         with pytest.raises(StoreBusy) as refused:
-            store.sync_state("lib")
+            store.catalog.sync_state("lib")
         assert "s3cret-pw" not in str(refused.value)
         cluster.start()
         wait_until(lambda: _answers(store), 30, 0.2)
@@ -202,7 +202,7 @@ def test_an_outage_answers_busy_then_recovers_without_the_password() -> None:
 
 def _answers(store: PostgresStore) -> bool:
     try:
-        return store.sync_state("lib").cursor is None
+        return store.catalog.sync_state("lib").cursor is None
     except StoreBusy:
         return False
 
@@ -213,17 +213,18 @@ def test_the_bulk_loader_writes_what_sqlites_writes(database_url: str, tmp_path:
     expected = SqliteStore(tmp_path / "bulk.sqlite3")
     loaded = PostgresStore(database_url, pool_size=1)
     try:
-        assert loaded.catalog_files("default") == expected.catalog_files("default")
-        status = loaded.channel_status("default")
-        assert status == expected.channel_status("default")
+        assert loaded.reports.catalog_files("default") == expected.reports.catalog_files("default")
+        status = loaded.reports.channel_status("default")
+        assert status == expected.reports.channel_status("default")
         assert (status.near_duplicate_groups, status.near_duplicates_skipped) == (60, 30)
         near = [(s.fingerprinted, s.awaiting_fingerprint) for s in (
-            loaded.library_status("default"), expected.library_status("default"))]  # fmt: skip
+            loaded.reports.library_status("default"),
+            expected.reports.library_status("default"))]  # fmt: skip
         assert near == [(300, 0), (300, 0)]
-        first = loaded.near_groups("default", None, 3).items
-        assert first == expected.near_groups("default", None, 3).items
-        assert loaded.sync_state("default").cursor == "cursor-1"
-        chosen = loaded.select("default", SelectRequest(60, name="img_0000007.jpg"))
+        first = loaded.near.near_groups("default", None, 3).items
+        assert first == expected.near.near_groups("default", None, 3).items
+        assert loaded.catalog.sync_state("default").cursor == "cursor-1"
+        chosen = loaded.selections.select("default", SelectRequest(60, name="img_0000007.jpg"))
         assert [car.name for car in chosen.sidecars] == ["img_0000007.txt"]
     finally:
         loaded.close()

@@ -27,12 +27,12 @@ def test_every_browsing_statement_searches_an_index(tmp_path: Path) -> None:
     statements.clear()  # what browsing runs, from here on
     for state in ("available", "leased", "held", "posted"):
         for prefix in (None, "p"):
-            page = store.images("default", ImageQuery(state, prefix, limit=1))  # type: ignore[arg-type]
+            page = store.browsing.images("default", ImageQuery(state, prefix, limit=1))  # type: ignore[arg-type]
             if page.next:
-                store.images("default", ImageQuery(state, prefix, page.next, limit=1))  # type: ignore[arg-type]
-    history = store.history("default", None, 1)
-    store.history("default", history.next, 1)
-    store.image("default", digest("p1"))
+                store.browsing.images("default", ImageQuery(state, prefix, page.next, limit=1))  # type: ignore[arg-type]
+    history = store.browsing.history("default", None, 1)
+    store.browsing.history("default", history.next, 1)
+    store.browsing.image("default", digest("p1"))
     database = sqlite3.connect(path)
     selects = {s for s in statements if s.lstrip().upper().startswith(("SELECT", "WITH"))}
     assert len(selects) > 20
@@ -50,11 +50,11 @@ def test_every_browsing_statement_searches_an_index(tmp_path: Path) -> None:
 def fill(store: SqliteStore) -> None:
     entries = [image(f"/Photos/p{n}.jpg", f"p{n}") for n in range(8)]
     entries += [image("/Photos/copy.jpg", "p1"), image("/Photos/p1.txt", "caption")]
-    store.begin_listing("default")
-    store.apply_page("default", plan_page(entries, KINDS), "c1", has_more=False)
-    store.select("default", SelectRequest(60, name="p0.jpg"))
-    store.select("default", SelectRequest(60, name="p2.jpg"))
+    store.catalog.begin_listing("default")
+    store.catalog.apply_page("default", plan_page(entries, KINDS), "c1", has_more=False)
+    store.selections.select("default", SelectRequest(60, name="p0.jpg"))
+    store.selections.select("default", SelectRequest(60, name="p2.jpg"))
     for name in ("p3", "p4"):
-        store.hold("default", digest(name))
+        store.browsing.hold("default", digest(name))
     for name in ("p5", "p6"):
-        store.mark_posted("default", digest(name), None, None)
+        store.selections.mark_posted("default", digest(name), None, None)

@@ -37,9 +37,9 @@ def test_pages_zeroed_in_place_are_found_by_sqlite_and_refused(tmp_path: Path) -
             file.seek(4096)
             file.write(b"\0" * (size - 4096))
         with pytest.raises(StoreDamaged, match=str(database)):
-            store.catalog_files("default")
+            store.reports.catalog_files("default")
         with pytest.raises(StoreDamaged, match="restart"):  # for good, writes too
-            store.mark_posted("default", secrets.token_hex(32), None, None)
+            store.selections.mark_posted("default", secrets.token_hex(32), None, None)
     finally:
         store.close()
 
@@ -51,13 +51,13 @@ def test_a_write_into_a_file_moved_away_is_not_committed(tmp_path: Path) -> None
     try:
         database.rename(moved)
         with pytest.raises(StoreDamaged, match="deleted or moved away"):
-            store.mark_posted("default", content_hash, None, None)
+            store.selections.mark_posted("default", content_hash, None, None)
     finally:
         store.close()
     moved.rename(database)
     again = SqliteStore(database)
     try:
-        assert content_hash not in again.export_posted("default").dropbox_content_hashes
+        assert content_hash not in again.posted.export_posted("default").dropbox_content_hashes
     finally:
         again.close()
 
@@ -65,13 +65,13 @@ def test_a_write_into_a_file_moved_away_is_not_committed(tmp_path: Path) -> None
 def test_reads_alone_notice_within_a_second(tmp_path: Path) -> None:
     store, database = _opened(tmp_path)
     try:
-        store.export_posted("default")
+        store.posted.export_posted("default")
         database.rename(tmp_path / "moved.sqlite3")
         moved_at = time.monotonic()
 
         def refused() -> bool:
             try:
-                store.export_posted("default")
+                store.posted.export_posted("default")
             except StoreDamaged:
                 return True
             return False
@@ -92,15 +92,15 @@ def test_a_file_that_grows_and_changes_is_not_damage(tmp_path: Path) -> None:
     try:
         for n in range(300):
             writer = store if n % 2 else other
-            writer.mark_posted("default", secrets.token_hex(32), None, None)
+            writer.selections.mark_posted("default", secrets.token_hex(32), None, None)
             if n % 50 == 49:  # as a short command beside the service might
                 with sqlite3.connect(database) as outsider:
                     outsider.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                 outsider.close()
         assert database.stat().st_size > size
         os.utime(database)  # a touch is not damage either
-        store.mark_posted("default", secrets.token_hex(32), None, None)
-        assert len(store.export_posted("default").dropbox_content_hashes) == 301
+        store.selections.mark_posted("default", secrets.token_hex(32), None, None)
+        assert len(store.posted.export_posted("default").dropbox_content_hashes) == 301
     finally:
         other.close()
         store.close()
@@ -110,7 +110,7 @@ def test_a_vacuum_beside_the_store_is_not_damage(tmp_path: Path) -> None:
     """SQLite itself makes the file shorter, and says so in its header first."""
     store, database = _opened(tmp_path)
     try:
-        store.forget_folder("default")  # free pages for a VACUUM to give back
+        store.catalog.forget_folder("default")  # free pages for a VACUUM to give back
         size = database.stat().st_size
         with sqlite3.connect(database) as outsider:
             outsider.execute("VACUUM")
@@ -118,10 +118,10 @@ def test_a_vacuum_beside_the_store_is_not_damage(tmp_path: Path) -> None:
         outsider.close()
         assert database.stat().st_size < size
         content_hash = secrets.token_hex(32)
-        store.mark_posted("default", content_hash, None, None)
-        assert store.export_posted("default").dropbox_content_hashes == (content_hash,)
+        store.selections.mark_posted("default", content_hash, None, None)
+        assert store.posted.export_posted("default").dropbox_content_hashes == (content_hash,)
         os.truncate(database, database.stat().st_size - 4096)  # but a page cut off is
         with pytest.raises(StoreDamaged, match="truncated"):
-            store.mark_posted("default", secrets.token_hex(32), None, None)
+            store.selections.mark_posted("default", secrets.token_hex(32), None, None)
     finally:
         store.close()

@@ -33,7 +33,7 @@ def test_a_preview_leaves_the_file_byte_for_byte(tmp_path: Path) -> None:
     before = path.read_bytes()
     reopened = SqliteStore(path, clock=clock)
     for _ in range(4):
-        reopened.select("ch", SelectRequest(60, dry_run=True))
+        reopened.selections.select("ch", SelectRequest(60, dry_run=True))
     reopened.close()
     assert path.read_bytes() == before
 
@@ -79,16 +79,16 @@ def test_a_single_folder_database_becomes_the_default_library_and_channel(tmp_pa
     store = SqliteStore(path, rng=random.Random(1))
     defaults = [LibraryDef("default", "/p")], [ChannelDef("default", "default")]
     assert store.define(*defaults) == []  # no source was recorded: taken as it stands
-    state = store.sync_state("default")
+    state = store.catalog.sync_state("default")
     assert (state.cursor, state.account_id, state.listing) == ("AAEold", "dbid:me", False)
-    assert store.export_posted("default").dropbox_content_hashes == (digest("z"),)
-    assert store.unresolved_digests("default") == {digest("unmatched")}
-    assert store.lease_info("default", "lease-a").state == "active"
-    status = store.library_status("default")
+    assert store.posted.export_posted("default").dropbox_content_hashes == (digest("z"),)
+    assert store.posted.unresolved_digests("default") == {digest("unmatched")}
+    assert store.selections.lease_info("default", "lease-a").state == "active"
+    status = store.reports.library_status("default")
     assert (status.images, status.skipped, status.unique_images) == (3, 1, 3)
-    counts = store.channel_status("default")
+    counts = store.reports.channel_status("default")
     assert (counts.available, counts.leased) == (2, 1)
-    picked = {store.select("default", SelectRequest(60)).content_hash for _ in range(2)}
+    picked = {store.selections.select("default", SelectRequest(60)).content_hash for _ in range(2)}
     assert picked == {digest("b"), digest("c")}  # dense slots: the empty one's hole was closed
     store.close()
     assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
@@ -101,7 +101,7 @@ def test_an_empty_older_database_migrates_to_an_empty_one(tmp_path: Path) -> Non
     old.close()
     store = SqliteStore(path)
     store.define(LIBRARIES, CHANNELS)
-    assert store.sync_state("lib").cursor is None
+    assert store.catalog.sync_state("lib").cursor is None
     store.close()
 
 
@@ -160,9 +160,9 @@ def test_the_hot_paths_read_indexes_only(tmp_path: Path) -> None:
     _hot_paths(harness)
     hasher.record(new=fingerprint(7, 3))
     store = harness.store
-    store.mark_posted("ch", digest("107"), None, None)
-    store.split_near_duplicate("ch", digest("207"))
-    store.near_groups("ch", None, 20)
+    store.selections.mark_posted("ch", digest("107"), None, None)
+    store.near.split_near_duplicate("ch", digest("207"))
+    store.near.near_groups("ch", None, 20)
     recording = False
     db = sqlite3.connect(path)
     problems = {}
@@ -201,19 +201,19 @@ def _hot_paths(harness: Harness) -> None:
         harness.define(LIBRARIES, [*CHANNELS[1:], ChannelDef("ch", "lib", policy)])  # type: ignore[arg-type]
         harness.pick(dry_run=True)
         lease = harness.lease_id()
-        store.release("ch", lease)
+        store.selections.release("ch", lease)
     chosen = harness.select(name="5.jpg")
     assert chosen.lease is not None and chosen.duplicates == ("/p/copy-of-5.jpg",)
-    store.renew("ch", chosen.lease.id, 120)
-    store.lease_info("ch", chosen.lease.id)
-    store.mark_posted("ch", chosen.content_hash, chosen.lease.id, None)
+    store.selections.renew("ch", chosen.lease.id, 120)
+    store.selections.lease_info("ch", chosen.lease.id)
+    store.selections.mark_posted("ch", chosen.content_hash, chosen.lease.id, None)
     harness.select(name="7.jpg", dry_run=True)
     harness.lease_id()
     harness.clock.now += 3600
-    store.reclaim_expired(10)
+    store.selections.reclaim_expired(10)
     harness.change(image("/p/new.jpg", "new"), gone("/p/9.jpg"), image("/p/5.jpg", "5b"))
-    store.pending_images("lib")  # after every catch-up
-    store.archive_paths("lib", digest("1"))
+    store.catalog.pending_images("lib")  # after every catch-up
+    store.selections.archive_paths("lib", digest("1"))
 
 
 def test_kept_counts_equal_the_counted_ones(tmp_path: Path) -> None:
@@ -228,14 +228,14 @@ def test_kept_counts_equal_the_counted_ones(tmp_path: Path) -> None:
     )
     for _ in range(45):
         chosen = harness.select("loop")
-        harness.store.mark_posted("loop", chosen.content_hash, chosen.lease.id, None)  # type: ignore[union-attr]
+        harness.store.selections.mark_posted("loop", chosen.content_hash, chosen.lease.id, None)  # type: ignore[union-attr]
     harness.lease_id("ch")
-    harness.store.mark_posted("ch", digest("3"), None, None)
+    harness.store.selections.mark_posted("ch", digest("3"), None, None)
     harness.change(gone("/p/1.jpg"), image("/p/new.jpg", "new"), image("/p/2.jpg", "changed"))
-    harness.store.reset_posted("other")
+    harness.store.posted.reset_posted("other")
     Hasher(harness).record(**{str(n): fingerprint(n % 10, n // 10) for n in range(20)})
-    harness.store.mark_posted("ch", digest("4"), None, None)
-    harness.store.split_near_duplicate("ch", digest("14"))
+    harness.store.selections.mark_posted("ch", digest("4"), None, None)
+    harness.store.near.split_near_duplicate("ch", digest("14"))
     db = sqlite3.connect(path)
     near_kept = db.execute(
         "SELECT n_fingerprinted, n_to_fingerprint, (SELECT sum(n_groups) FROM channels),"

@@ -89,7 +89,7 @@ def test_a_change_becomes_selectable_with_no_other_action(
 
 
 def test_the_account_is_learnt_from_dropbox(emulator: Emulator, service: Service) -> None:
-    assert service.runtime.store.sync_state("default").account_id == emulator.account_id
+    assert service.runtime.store.catalog.sync_state("default").account_id == emulator.account_id
 
 
 def test_a_burst_of_1000_costs_at_most_two_catch_ups_and_loses_no_change(

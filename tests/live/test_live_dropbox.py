@@ -48,11 +48,11 @@ def test_a_real_folder_catches_up_and_offers_an_image(live_settings: Settings) -
     library = LibraryDef("default", live_settings.dropbox_folder)
     kinds = FileKinds.of(live_settings.image_extensions, live_settings.sidecar_extensions)
     try:
-        summary = CatchUp(library, kinds, store, dropbox).run()
-        assert summary.pages >= 1 and store.sync_state("default").cursor is not None
+        summary = CatchUp(library, kinds, store.catalog, dropbox).run()
+        assert summary.pages >= 1 and store.catalog.sync_state("default").cursor is not None
         # Dropbox lists every hash
-        assert store.library_status("default").without_content_hash == 0
-        preview = store.select("default", SelectRequest(60, dry_run=True))
+        assert store.reports.library_status("default").without_content_hash == 0
+        preview = store.selections.select("default", SelectRequest(60, dry_run=True))
         assert len(preview.content_hash) == 64 and preview.lease is None
         assert dropbox.current_account_id().startswith("dbid:")
     finally:

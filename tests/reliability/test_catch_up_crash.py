@@ -85,7 +85,7 @@ def test_sigkill_during_catch_up_loses_and_doubles_nothing(
         subprocess.run(command, env=env, check=True, capture_output=True, timeout=120)
         store = default_store(tmp_path / "state" / "unposted.sqlite3")
         posted = next(iter(truth(emulator).values()))
-        store.mark_posted("default", posted, None, None)
+        store.selections.mark_posted("default", posted, None, None)
         store.close()
         for trial in range(trials(long_mode)):
             mutate(emulator, rng, trial)
@@ -101,8 +101,8 @@ def test_sigkill_during_catch_up_loses_and_doubles_nothing(
             store = default_store(tmp_path / "state" / "unposted.sqlite3")
             entry.trials += 1
             entry.faults += 1
-            entry.wrong += store.catalog_files("default") != truth(emulator)
-            entry.lost += posted not in store.export_posted("default").dropbox_content_hashes
+            entry.wrong += store.reports.catalog_files("default") != truth(emulator)
+            entry.lost += posted not in store.posted.export_posted("default").dropbox_content_hashes
             store.close()
     assert entry.wrong == 0 and entry.lost == 0
     assert killed_mid_run >= entry.trials // 2, "most kills should land inside a running catch-up"

@@ -37,9 +37,9 @@ def filled_database(path: Path) -> None:
         )
         for n in range(3_000)
     ]
-    store.begin_listing("default")
+    store.catalog.begin_listing("default")
     kinds = FileKinds.of([".jpg"], [])
-    store.apply_page("default", plan_page(entries, kinds), "c", has_more=False)
+    store.catalog.apply_page("default", plan_page(entries, kinds), "c", has_more=False)
     store.close()
 
 

@@ -78,7 +78,7 @@ def test_converges_through_every_kind_of_fault(
     emulator.faults.clear()
     service.catch_up()
     ready = wait_until(lambda: service.client.get("/readyz").status_code == 200, 30)
-    entry.wrong += service.runtime.store.catalog_files("default") != truth(emulator)
+    entry.wrong += service.runtime.store.reports.catalog_files("default") != truth(emulator)
     entry.notes.append(f"readyz reported degradation during the storm: {saw_degraded}")
     assert ready and entry.wrong == 0
     assert saw_degraded, "bounded retries should give up at least once in this storm"

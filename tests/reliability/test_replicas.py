@@ -40,7 +40,7 @@ from tests.waiting import wait_until
 def _catalog(database_url: str) -> dict[str, str | None]:
     store = PostgresStore(database_url, pool_size=1)
     try:
-        return store.catalog_files("default")
+        return store.reports.catalog_files("default")
     finally:
         store.close()
 

@@ -32,7 +32,7 @@ def trials(long_mode: bool) -> int:
 def catalog(state: Path) -> dict[str, str | None]:
     store = default_store(state / "unposted.sqlite3")
     try:
-        return store.catalog_files("default")
+        return store.reports.catalog_files("default")
     finally:
         store.close()
 

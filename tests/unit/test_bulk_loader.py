@@ -39,8 +39,8 @@ def _slots(path: Path) -> list[int]:
 
 
 def test_the_catalog_is_caught_up_and_every_image_is_available(store: SqliteStore) -> None:
-    status, state = store.library_status("default"), store.sync_state("default")
-    counts = store.channel_status("default")
+    status, state = store.reports.library_status("default"), store.catalog.sync_state("default")
+    counts = store.reports.channel_status("default")
     assert (status.images, status.unique_images, counts.available) == (COUNT, COUNT, COUNT)
     assert (counts.posted, counts.leased, status.without_content_hash) == (0, 0, 0)
     assert state.cursor == "AAEcursor" and state.ready_at is not None
@@ -65,7 +65,7 @@ def test_the_schema_matches_a_store_created_the_usual_way(database: Path, tmp_pa
 
 
 def test_selection_by_name_finds_the_image_and_its_sidecar(store: SqliteStore) -> None:
-    chosen = store.select("default", SelectRequest(60, dry_run=True, name=name_of(10)))
+    chosen = store.selections.select("default", SelectRequest(60, dry_run=True, name=name_of(10)))
     assert chosen.path == f"/Photos/{name_of(10)}"
     assert chosen.content_hash == content_hash_of(7, 10)
     assert [ref.name for ref in chosen.sidecars] == ["img_0000010.txt"]
@@ -73,21 +73,21 @@ def test_selection_by_name_finds_the_image_and_its_sidecar(store: SqliteStore) -
 
 def test_random_selection_leases_and_release_restores(store: SqliteStore) -> None:
     hashes = {content_hash_of(7, index) for index in range(COUNT)}
-    assert store.select("default", PREVIEW).content_hash in hashes
-    leased = store.select("default", SelectRequest(60))
+    assert store.selections.select("default", PREVIEW).content_hash in hashes
+    leased = store.selections.select("default", SelectRequest(60))
     assert leased.lease is not None
-    assert store.channel_status("default").available == COUNT - 1
-    store.release("default", leased.lease.id)
-    assert store.channel_status("default").available == COUNT
+    assert store.reports.channel_status("default").available == COUNT - 1
+    store.selections.release("default", leased.lease.id)
+    assert store.reports.channel_status("default").available == COUNT
 
 
 def test_catalog_changes_apply_on_top_of_a_loaded_catalog(
     store: SqliteStore, database: Path
 ) -> None:
-    store.apply_page("default", [RemovePath(f"/photos/{name_of(3)}")], "AAEnext", False)
-    assert store.library_status("default").unique_images == COUNT - 1
+    store.catalog.apply_page("default", [RemovePath(f"/photos/{name_of(3)}")], "AAEnext", False)
+    assert store.reports.library_status("default").unique_images == COUNT - 1
     assert sorted(_slots(database)) == list(range(COUNT - 1))
-    assert store.sync_state("default").cursor == "AAEnext"
+    assert store.catalog.sync_state("default").cursor == "AAEnext"
 
 
 def test_a_library_that_holds_files_is_refused_another_is_added(database: Path) -> None:
@@ -96,8 +96,8 @@ def test_a_library_that_holds_files_is_refused_another_is_added(database: Path) 
     bulk_load(database, 10, cursor="AAEsecond", library="second", channel="second")
     store = SqliteStore(database)
     try:
-        assert store.channel_status("second").available == 10
-        assert store.channel_status("default").available == COUNT
+        assert store.reports.channel_status("second").available == 10
+        assert store.reports.channel_status("default").available == COUNT
     finally:
         store.close()
 
@@ -106,7 +106,7 @@ def test_an_empty_load_is_a_ready_empty_catalog(tmp_path: Path) -> None:
     bulk_load(tmp_path / "empty.sqlite3", 0, cursor="AAEcursor")
     store = SqliteStore(tmp_path / "empty.sqlite3")
     try:
-        assert store.library_status("default").images == 0
-        assert store.sync_state("default").ready_at is not None
+        assert store.reports.library_status("default").images == 0
+        assert store.catalog.sync_state("default").ready_at is not None
     finally:
         store.close()

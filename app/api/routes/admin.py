@@ -13,10 +13,10 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Body
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.api.deps import ChannelDep, ConfigDep, LanesDep, Operator, StoreDep, WorkersDep
+from app.api.deps import ChannelDep, ConfigDep, Operator, PostedDep, WorkersDep
 from app.api.replies import AcceptedReply, PostedExportReply
 from app.errors import UnknownName
-from app.services.posted_state import export_json, reset_posted
+from app.services.posted_state import export_json
 
 router = APIRouter(tags=["admin"], dependencies=[Operator])
 resync_router = APIRouter(tags=["admin"], dependencies=[Operator])
@@ -29,10 +29,8 @@ class ResetBody(BaseModel):
 
 
 @router.post("/admin/reset-posted", response_model=PostedExportReply)
-async def reset(
-    body: ResetBody, channel: ChannelDep, store: StoreDep, lanes: LanesDep
-) -> dict[str, list[str]]:
-    return export_json(await lanes.store.run(reset_posted, store, channel))
+async def reset(body: ResetBody, channel: ChannelDep, posted: PostedDep) -> dict[str, list[str]]:
+    return export_json(await posted.reset(channel))
 
 
 class ResyncBody(BaseModel):

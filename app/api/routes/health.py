@@ -10,7 +10,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from app.api.deps import LanesDep, ReadinessDep
+from app.api.deps import StatusDep
 from app.api.replies import HealthReply
 
 router = APIRouter(tags=["health"])
@@ -22,8 +22,8 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", response_model=None, responses={200: {"model": HealthReply}})
-async def readyz(readiness: ReadinessDep, lanes: LanesDep) -> JSONResponse | dict[str, str]:
-    reasons = await lanes.store.run(readiness)
+async def readyz(status: StatusDep) -> JSONResponse | dict[str, str]:
+    reasons = await status.unready_reasons()
     if reasons:
         if list(reasons) == ["default"]:
             message = reasons["default"]

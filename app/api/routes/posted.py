@@ -18,10 +18,9 @@ from app.api.deps import (
     Authorized,
     CallerDep,
     ChannelDep,
-    LanesDep,
     LegacyDep,
+    PostedDep,
     SelectionDep,
-    StoreDep,
 )
 from app.api.replies import ImportReply, PostedExportReply, PostedReply
 from app.services.posted_state import export_json
@@ -55,8 +54,8 @@ async def posted(
 
 
 @router.get("/posted/export", response_model=PostedExportReply)
-async def export(channel: ChannelDep, store: StoreDep, lanes: LanesDep) -> dict[str, list[str]]:
-    return export_json(await lanes.store.run(store.export_posted, channel))
+async def export(channel: ChannelDep, posted: PostedDep) -> dict[str, list[str]]:
+    return export_json(await posted.export(channel))
 
 
 # The body is read raw (size-limited, then parsed strictly), so it is documented here.

@@ -29,8 +29,8 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from app.api.access import Caller
 from app.api.deps import Authorized, ChannelDep, SelectionDep, bearer, channel_for
-from app.api.replies import LeaseInfoReply, RenewReply, SelectReply
-from app.services.selection import SelectOptions, lease_json
+from app.api.replies import LeaseInfoReply, RenewReply
+from app.services.selection import SelectOptions, SelectReply, lease_json
 
 router = APIRouter(tags=["selection"], dependencies=[Authorized])
 

@@ -17,17 +17,15 @@ from app.api.deps import (
     Authorized,
     CallerDep,
     ConfigDep,
-    LanesDep,
-    MetricsDep,
     Operator,
-    StoreDep,
+    StatusDep,
     WorkersDep,
     channel,
 )
 from app.api.replies import ChannelsReply, StatusReply
 from app.metrics import CONTENT_TYPE
 from app.sync.worker import SyncWorker
-from state.store import ChannelStatus, LibraryStatus, Store
+from state.store import ChannelStatus, LibraryStatus
 
 router = APIRouter(tags=["status"], dependencies=[Authorized])
 operator_router = APIRouter(tags=["status"], dependencies=[Operator])
@@ -38,38 +36,35 @@ async def status(
     request: Request,
     who: CallerDep,
     config: ConfigDep,
-    store: StoreDep,
+    counts: StatusDep,
     workers: WorkersDep,
-    lanes: LanesDep,
 ) -> dict[str, Any]:
     everything = who.operator and "channel" not in request.path_params
     name = config.default_channel() if everything else await channel(request, who)
     report: dict[str, Any] = {}
     if name is not None:
         library = config.channels[name].library
-        counts = await lanes.store.run(_counts, store, name, library)
-        report = _flat(*counts, workers[library])
+        report = _flat(*await counts.channel_and_library(name, library), workers[library])
     if everything:
         report["libraries"] = {
-            library: _library(await lanes.store.run(store.library_status, library), worker)
+            library: _library(await counts.library(library), worker)
             for library, worker in workers.items()
         }
         report["channels"] = {
-            name: _channel(await lanes.store.run(store.channel_status, name), config, name)
-            for name in config.channels
+            name: _channel(await counts.channel(name), config, name) for name in config.channels
         }
     return report
 
 
 @router.get("/channels", response_model=ChannelsReply)
-async def channels(who: CallerDep, config: ConfigDep, store: StoreDep, lanes: LanesDep) -> Any:
+async def channels(who: CallerDep, config: ConfigDep, counts: StatusDep) -> Any:
     """The channels this token reaches, with their library and counts."""
     reachable = [name for name in config.channels if who.may(name)]
     return {
         "channels": [
             {
                 "name": name,
-                **_channel(await lanes.store.run(store.channel_status, name), config, name),
+                **_channel(await counts.channel(name), config, name),
             }
             for name in reachable
         ]
@@ -81,12 +76,8 @@ async def channels(who: CallerDep, config: ConfigDep, store: StoreDep, lanes: La
     response_class=PlainTextResponse,
     responses={200: {"content": {CONTENT_TYPE: {"schema": {"type": "string"}}}}},
 )
-async def metrics(metrics: MetricsDep, lanes: LanesDep) -> Response:
-    return Response(await lanes.store.run(metrics.exposition), media_type=CONTENT_TYPE)
-
-
-def _counts(store: Store, channel_name: str, library: str) -> tuple[LibraryStatus, ChannelStatus]:
-    return store.library_status(library), store.channel_status(channel_name)
+async def metrics(status: StatusDep) -> Response:
+    return Response(await status.exposition(), media_type=CONTENT_TYPE)
 
 
 def _flat(library: LibraryStatus, counts: ChannelStatus, worker: SyncWorker) -> dict[str, Any]:

@@ -1,0 +1,51 @@
+"""Counts and readiness, read for ``/status``, ``/channels``, ``/readyz``, ``/metrics`` and the
+console's overview.
+
+Each answer is a read of the store's ``Reports`` role (readiness also asks each library's
+catch-up; the metrics' catalog gauges read the same counts), made in the store lane
+(``app.lanes``), so routes await it and never hop to a thread themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from app.lanes import Lanes
+from app.metrics import Metrics
+from state.store import ChannelStatus, LibraryStatus, Reports
+
+
+class StatusReports:
+    def __init__(
+        self,
+        reports: Reports,
+        lanes: Lanes,
+        metrics: Metrics,
+        readiness: Callable[[], dict[str, str]],
+    ) -> None:
+        """``readiness``: why each library's catalog cannot be trusted now (blocking)."""
+        self._reports, self._lanes = reports, lanes
+        self._metrics, self._readiness = metrics, readiness
+
+    async def library(self, library: str) -> LibraryStatus:
+        return await self._lanes.store.run(self._reports.library_status, library)
+
+    async def channel(self, channel: str) -> ChannelStatus:
+        return await self._lanes.store.run(self._reports.channel_status, channel)
+
+    async def channel_and_library(
+        self, channel: str, library: str
+    ) -> tuple[LibraryStatus, ChannelStatus]:
+        """The channel's counts with its library's, in one trip to the store lane."""
+        return await self._lanes.store.run(self._both, channel, library)
+
+    async def unready_reasons(self) -> dict[str, str]:
+        """Why each library's catalog cannot be trusted now; empty when all can."""
+        return await self._lanes.store.run(self._readiness)
+
+    async def exposition(self) -> bytes:
+        """The metrics in Prometheus' text format (its catalog gauges read the store)."""
+        return await self._lanes.store.run(self._metrics.exposition)
+
+    def _both(self, channel: str, library: str) -> tuple[LibraryStatus, ChannelStatus]:
+        return self._reports.library_status(library), self._reports.channel_status(channel)
