@@ -1,8 +1,10 @@
 """Catch-up turns across replicas: one catch-up per library at a time, requests that last.
 
 - **Turn.** A replica catches a library up only while it holds the session advisory
-  lock ``(TURN_LOCK, library id)`` on a connection opened for that turn. The lock dies
-  with the session, so a replica killed mid-catch-up frees the library at once, and
+  lock ``(TURN_LOCK, library id)`` on a connection of its own for that turn, unlocked
+  at the end and kept for the next turn (a few are kept: opening one costs the server a
+  process, which a thousand libraries' reconciliations would pay every few seconds). The
+  lock dies with the session, so a replica killed mid-catch-up frees the library at once, and
   the next replica resumes from the last committed cursor. Each turn bumps the
   library's ``turn`` counter, a fencing token: a write of the catch-up checks it
   (``PostgresStore._fenced``), so a replica that lost its session without noticing can
@@ -40,6 +42,7 @@ TURN_LOCK = 0x756E706F  # first key of the advisory lock; the second is the libr
 HASHING_LOCK = TURN_LOCK + 1
 CHANNEL = "unposted_catch_up"
 POLL_SECONDS = 1.0
+SPARE_CONNECTIONS = 4  # lock connections kept between turns
 TAKEOVER_GRACE_SECONDS = 2.0
 
 _BEGIN = (
@@ -62,6 +65,8 @@ class Turns:
         self.held: dict[str, int] = {}  # library -> the turn this process holds
         self._closing = threading.Event()
         self._listener: threading.Thread | None = None
+        self._spare: list[psycopg.Connection[tuple[object, ...]]] = []
+        self._spare_lock = threading.Lock()
 
     def _connect(self) -> psycopg.Connection[tuple[object, ...]]:
         return psycopg.connect(
@@ -88,16 +93,57 @@ class Turns:
     ) -> Iterator[psycopg.Connection[tuple[object, ...]] | None]:
         """A connection of its own holding the session lock ``(key, library_id)``, or None
         when another session holds it."""
-        with translated(self._server):
-            connection = self._connect()
+        connection, locked = self._try_lock(key, library_id)
         try:
-            with translated(self._server):
-                row = connection.execute(
-                    "SELECT pg_try_advisory_lock(%s, %s)", (key, library_id)
-                ).fetchone()
-            yield connection if row and row[0] else None
+            yield connection if locked else None
         finally:
-            connection.close()  # ends the session, and with it the lock
+            self._release(connection, key, library_id, locked)
+
+    def _try_lock(
+        self, key: int, library_id: int
+    ) -> tuple[psycopg.Connection[tuple[object, ...]], bool]:
+        """A kept connection (or, if it went stale with the server, a new one) and whether
+        it took the lock."""
+        with self._spare_lock:
+            kept = self._spare.pop() if self._spare else None
+        for connection in ([kept] if kept is not None else []) + [None]:
+            if connection is None:
+                with translated(self._server):
+                    connection = self._connect()
+            try:
+                with translated(self._server):
+                    row = connection.execute(
+                        "SELECT pg_try_advisory_lock(%s, %s)", (key, library_id)
+                    ).fetchone()
+                return connection, bool(row and row[0])
+            except Exception:
+                connection.close()
+                if connection is not kept:
+                    raise
+        raise AssertionError("unreachable: the new connection returns or raises")
+
+    def _release(
+        self,
+        connection: psycopg.Connection[tuple[object, ...]],
+        key: int,
+        library_id: int,
+        locked: bool,
+    ) -> None:
+        """Unlock, and keep the connection for the next turn; close it (which ends the
+        session and every lock of it) when that cannot be done cleanly."""
+        try:
+            if locked:
+                row = connection.execute(
+                    "SELECT pg_advisory_unlock(%s, %s)", (key, library_id)
+                ).fetchone()
+                assert row is not None and row[0], "the turn's lock was not held"
+            with self._spare_lock:
+                if not self._closing.is_set() and len(self._spare) < SPARE_CONNECTIONS:
+                    self._spare.append(connection)
+                    return
+        except Exception as exc:
+            log.warning("closing a catch-up lock connection: %s", type(exc).__name__)
+        connection.close()
 
     def _hold(
         self, connection: psycopg.Connection[tuple[object, ...]], library: str, library_id: int
@@ -147,3 +193,7 @@ class Turns:
         self._closing.set()
         if self._listener is not None:
             self._listener.join(timeout=2 * POLL_SECONDS + 5)
+        with self._spare_lock:
+            spare, self._spare = self._spare, []
+        for connection in spare:
+            connection.close()
