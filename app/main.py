@@ -29,6 +29,7 @@ from app.console.session import Sessions, session_key
 from app.console.viewer import ConsoleAccess
 from app.dropbox.client import RetryPolicy
 from app.log import flush_logging
+from app.mcp import McpEndpoint
 from app.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ def create_app(
     tokens = Tokens(settings.api_token, {n: c.api_token for n, c in config.channels.items()})
     console = ConsoleAccess.build(Sessions(session_key(settings.api_token)), tokens)
     guessing = Throttle() if throttle is None else throttle
+    mcp = McpEndpoint()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -64,7 +66,8 @@ def create_app(
         await runtime.start()
         log.info("unposted started", extra={"event": "service_start"})
         try:
-            yield
+            async with mcp.serving():  # stops first: no tool call outlives the store
+                yield
         finally:
             await runtime.stop()
             log.info("unposted stopped", extra={"event": "service_stop"})
@@ -96,6 +99,7 @@ def create_app(
     for prefix in ("", "/channels/{channel}"):  # the default channel, and each by name
         for router in (posted.router, status.router, admin.router, images.router, history.router):
             app.include_router(router, prefix=prefix)
+    app.router.routes.append(mcp.route())
 
     install_console(app)
     return app

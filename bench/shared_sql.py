@@ -3,8 +3,10 @@
 For each module path present in both ``state/sqlite/`` and ``state/postgres/`` (roles
 included), the
 lines of the one that reappear in the other once placeholders (``?``, ``:name``,
-``%s``, ``%(name)s``, ``$1``), SQLite's ``INDEXED BY`` hints, the connection types and
-the package names are normalised. Blank lines, lone brackets and import lines do not
+``%s``, ``%(name)s``, ``$1``), SQLite's ``INDEXED BY`` hints, the connection types,
+the package names and the dialects' names (``SQLITE``, ``POSTGRES``: a line that differs
+only in which dialect it hands a shared statement is the same line twice) are
+normalised. Blank lines, lone brackets and import lines do not
 count: they are alike in any two modules. Run ``python -m bench.shared_sql``.
 """
 
@@ -23,6 +25,7 @@ _NORMAL = (
     (re.compile(r"\bCROSS JOIN\b"), "JOIN"),
     (re.compile(r"sqlite3\.Connection|\bDb\b"), "DB"),
     (re.compile(r"\b(sqlite|postgres)\b"), "BACKEND"),
+    (re.compile(r"\b(SQLITE|POSTGRES)\b"), "DIALECT"),
 )
 _TRIVIAL = re.compile(r"^([\)\]\}\(\[\{,:]*|\"\"\"|from .* import .*|import .*|#.*|else:|try:)$")
 

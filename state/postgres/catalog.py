@@ -1,14 +1,11 @@
-"""Applying catalog operations to PostgreSQL: files by path, images by content_hash.
+"""What applying catalog operations does its own way on PostgreSQL (``state.sql.catalog``).
 
-The same rules as the SQLite backend (``state.sqlite.catalog``): a page's operations
-run in order against the library's ``files``, stores and removals gathered and sent
-together until an operation could see them (``_Batch``), rows going in by ``COPY``;
-then the content the page touched is reconciled with ``images`` set-wise, and each
-channel of the library gains or loses its queue rows; content new to the library and
-never fingerprinted joins the hashing backlog (``near.to_backlog``). The caller holds
-the library's row and its channels' rows locked. Leases, posts and holds are about
-content in a channel: nothing here touches them. Every function runs inside the
-caller's transaction.
+Stores and removals are gathered and sent together until an operation could see them
+(``_Batch``), rows going in by ``COPY``; ``images`` is read and written set-wise, by
+arrays (``unnest``), each content's representative one index probe; content new to the
+library and never fingerprinted joins the hashing backlog (``near.to_backlog``). The
+caller holds the library's row and its channels' rows locked. Every function runs
+inside the caller's transaction.
 """
 
 from __future__ import annotations
@@ -16,29 +13,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from state.changes import FileEntry, Operation, PutFile, RemovePath, RemoveTree, tree_bounds
+from state.changes import PutFile, RemovePath, RemoveTree, tree_bounds
 from state.postgres import near, queue
 from state.postgres.connection import Db
-from state.rules import is_pending
+from state.sql import catalog as sql_catalog
+from state.sql.catalog import FILE_COLUMNS, ON_PATH, Held, add_folders, file_row
 
-_FILE_COLUMNS = (
-    "library_id, path_lower, path_display, name, name_lower, id, rev, size,"
-    " server_modified, client_modified, content_hash, kind, stem, generation"
-)
 # Stores are copied into a scratch table (one per session, emptied at commit), then
 # upserted from it in one statement: COPY itself cannot replace a row.
 _SCRATCH = (
     "CREATE TEMP TABLE IF NOT EXISTS files_stored (LIKE files INCLUDING DEFAULTS)"
     " ON COMMIT DELETE ROWS"
 )
-_UPSERT = (
-    f"INSERT INTO files ({_FILE_COLUMNS}) SELECT {_FILE_COLUMNS} FROM files_stored"
-    " ON CONFLICT (library_id, path_lower) DO UPDATE SET path_display = excluded.path_display,"
-    " name = excluded.name, name_lower = excluded.name_lower, id = excluded.id,"
-    " rev = excluded.rev, size = excluded.size, server_modified = excluded.server_modified,"
-    " client_modified = excluded.client_modified, content_hash = excluded.content_hash,"
-    " kind = excluded.kind, stem = excluded.stem, generation = excluded.generation"
-)
+_UPSERT = f"INSERT INTO files ({FILE_COLUMNS}) SELECT {FILE_COLUMNS} FROM files_stored{ON_PATH}"
 # Removals find their rows by one index probe per path or range (OFFSET 0 keeps each a
 # probe), then delete them by row address: during a first listing nothing has analyzed
 # ``files``, and a join of the ranges with the library was planned as every range
@@ -56,7 +43,7 @@ _REMOVE_TREES = (
 )
 
 
-class _Batch:
+class Batch:
     """Writes not yet sent, and the folders the stores sit in (to know when to send).
 
     Removals are sent before stores: a removal that could touch a store not yet sent
@@ -75,15 +62,9 @@ class _Batch:
         self.removed = 0
 
     def put(self, operation: PutFile) -> None:
-        e = operation.entry
-        self.rows[e.path_lower] = (
-            self.library_id, e.path_lower, e.path_display, e.name, name_lower(e), e.id, e.rev,
-            e.size, e.server_modified, e.client_modified, e.content_hash, operation.kind,
-            operation.stem, self.generation,
-        )  # fmt: skip
-        folder = e.path_lower
-        while (folder := folder.rpartition("/")[0]) and folder not in self.folders:
-            self.folders.add(folder)
+        path = operation.entry.path_lower
+        self.rows[path] = file_row(self.library_id, operation, self.generation)
+        add_folders(self.folders, path)
 
     def remove(self, db: Db, operation: RemovePath | RemoveTree) -> None:
         path = operation.path_lower
@@ -100,7 +81,7 @@ class _Batch:
         self._send_removals(db)
         if self.rows:
             db.execute(_SCRATCH)
-            copy_rows(db, "files_stored", _FILE_COLUMNS, self.rows.values())
+            copy_rows(db, "files_stored", FILE_COLUMNS, self.rows.values())
             db.execute(_UPSERT)
             db.execute("TRUNCATE files_stored")
         self.rows.clear()
@@ -125,88 +106,19 @@ def copy_rows(db: Db, table: str, columns: str, rows: Iterable[Sequence[Any]]) -
             copy.write_row(row)
 
 
-def name_lower(entry: FileEntry) -> str:
-    """The name as Dropbox folds it: the last part of ``path_lower``, never ``str.lower()``."""
-    return entry.path_lower.rpartition("/")[2]
-
-
-def apply(
-    db: Db, library_id: int, operations: Sequence[Operation], generation: int
-) -> tuple[int, int]:
-    """Apply ``operations`` in order; return (files stored, files removed)."""
-    puts = [op.entry.path_lower for op in operations if isinstance(op, PutFile)]
-    touched = _current_hashes(db, library_id, puts)
-    batch = _Batch(library_id, generation, touched)
-    for operation in operations:
-        if isinstance(operation, PutFile):
-            batch.put(operation)
-            if operation.kind == "image" and operation.entry.content_hash:
-                touched.add(operation.entry.content_hash)
-        else:
-            batch.remove(db, operation)
-    batch.flush(db)
-    refresh_images(db, library_id, touched)
-    return len(puts), batch.removed
-
-
-def _current_hashes(db: Db, library_id: int, paths: list[str]) -> set[str]:
-    """Content that paths about to be overwritten hold now: it may lose its last path."""
-    rows = db.execute(
-        "SELECT content_hash FROM files WHERE library_id = %s AND path_lower = ANY(%s)"
-        " AND content_hash IS NOT NULL",
-        (library_id, paths),
-    )
-    return {row[0] for row in rows}
-
-
-def sweep(db: Db, library_id: int, generation: int) -> int:
-    """Remove files that a full listing of ``generation`` did not see."""
-    rows = db.execute(
-        "DELETE FROM files WHERE library_id = %s AND generation < %s RETURNING content_hash",
-        (library_id, generation),
-    ).fetchall()
-    refresh_images(db, library_id, {row[0] for row in rows if row[0]})
-    return len(rows)
-
-
-def refresh_images(db: Db, library_id: int, content_hashes: Iterable[str]) -> None:
-    """Make ``images`` and the channels' queues agree with the files for these contents."""
-    wanted = sorted(set(content_hashes))
-    if not wanted:
-        return
+def _held(db: Db, library_id: int, wanted: list[str]) -> dict[str, Held]:
     # Each content's first path, one index probe per content (a LIMIT cannot be flattened
     # into a walk of the library, whatever the planner's statistics).
-    held = {row[0]: row[1:] for row in db.execute(
+    return {row[0]: row[1:] for row in db.execute(
         "SELECT h.content_hash, f.path_lower, f.name_lower, f.server_modified, f.size"
         " FROM unnest(%s::text[]) AS h(content_hash) CROSS JOIN LATERAL (SELECT path_lower,"
         " name_lower, server_modified, size FROM files WHERE library_id = %s"
         " AND kind = 'image' AND content_hash = h.content_hash ORDER BY path_lower LIMIT 1) AS f",
         (wanted, library_id))}  # fmt: skip
-    known = {row[0] for row in db.execute(
-        "SELECT content_hash FROM images WHERE library_id = %s AND content_hash = ANY(%s)",
-        (library_id, wanted))}  # fmt: skip
-    channels = queue.channels_of(db, library_id)
-    _drop(db, library_id, channels, sorted(known - held.keys()))
-    _update(db, library_id, channels, {h: held[h] for h in held.keys() & known})
-    _add_new(db, library_id, channels, {h: held[h] for h in held.keys() - known})
 
 
-def _drop(db: Db, library_id: int, channels: list[queue.Channel], gone: list[str]) -> None:
-    if not gone:
-        return
-    for channel in channels:
-        queue.drop(db, channel.id, gone)
-    db.execute(
-        "DELETE FROM images WHERE library_id = %s AND content_hash = ANY(%s)", (library_id, gone)
-    )
-
-
-def _update(
-    db: Db, library_id: int, channels: list[queue.Channel], kept: dict[str, tuple[Any, ...]]
-) -> None:
+def _update(db: Db, library_id: int, channels: list[queue.Channel], kept: dict[str, Held]) -> None:
     """A content kept: its representative path may have changed, and with it the sort keys."""
-    if not kept:
-        return
     hashes = list(kept)
     columns = [[kept[h][i] for h in hashes] for i in range(4)]
     db.execute(
@@ -227,69 +139,14 @@ def _update(
         )
 
 
-def _add_new(
-    db: Db, library_id: int, channels: list[queue.Channel], new: dict[str, tuple[Any, ...]]
-) -> None:
-    """Insert new content; in each channel, what the rules allow takes the next slots."""
-    if not new:
-        return
-    waiting = _pending(db, library_id, {h: row[3] for h, row in new.items()})
-    images = [
-        queue.NewImage(h, new[h][1], new[h][2], h in waiting) for h in sorted(new)
-    ]  # sorted: slots follow content_hash, as a rebuild numbers them
+def _insert(db: Db, library_id: int, images: list[queue.NewImage], new: dict[str, Held]) -> None:
+    """New content in by ``COPY``; what was never fingerprinted joins the hashing backlog."""
     copy_rows(
         db, "images",
         "library_id, content_hash, path_lower, name_lower, server_modified, size, pending",
         [(library_id, i.content_hash, *new[i.content_hash], i.pending) for i in images],
     )  # fmt: skip
     near.to_backlog(db, library_id, [i.content_hash for i in images])
-    for channel in channels:
-        queue.insert(db, channel, images)
 
 
-def _pending(db: Db, library_id: int, sizes: dict[str, int]) -> set[str]:
-    """The new images that must wait for their digest (``state.rules.is_pending``)."""
-    large = [h for h, size in sizes.items() if is_pending(size, False, True)]
-    if not large or not has_unresolved(db, library_id):
-        return set()
-    rows = db.execute(
-        "SELECT content_hash FROM sha256_by_content_hash WHERE content_hash = ANY(%s)", (large,)
-    )
-    known = {row[0] for row in rows}
-    return {h for h in large if is_pending(sizes[h], h in known, True)}
-
-
-def has_unresolved(db: Db, library_id: int) -> bool:
-    """Does any channel of the library still have legacy digests that matched nothing?"""
-    row = db.execute(
-        "SELECT 1 FROM legacy_unresolved WHERE channel_id IN"
-        " (SELECT id FROM channels WHERE library_id = %s) LIMIT 1",
-        (library_id,),
-    ).fetchone()
-    return row is not None
-
-
-def settle_pending(db: Db, library_id: int) -> None:
-    """With no legacy digest left unmatched, nothing waits: pending images become ordinary."""
-    if has_unresolved(db, library_id):
-        return
-    rows = db.execute(
-        "UPDATE images SET pending = false WHERE library_id = %s AND pending"
-        " RETURNING content_hash",
-        (library_id,),
-    ).fetchall()
-    for channel in queue.channels_of(db, library_id):
-        for (content_hash,) in rows:
-            queue.restore(db, channel, content_hash)
-
-
-def forget_all(db: Db, library_id: int) -> int:
-    """The folder is gone: drop its files, images and queues; posts, leases, holds stay."""
-    removed = db.execute("DELETE FROM files WHERE library_id = %s", (library_id,)).rowcount
-    for channel in queue.channels_of(db, library_id):
-        db.execute("DELETE FROM queue WHERE channel_id = %s", (channel.id,))
-        db.execute(
-            "UPDATE channels SET pool_size = 0, n_near_skipped = 0 WHERE id = %s", (channel.id,)
-        )
-    db.execute("DELETE FROM images WHERE library_id = %s", (library_id,))
-    return int(removed)
+IMAGES = sql_catalog.Images(_held, _update, _insert, queue.drop, queue.insert)

@@ -1,36 +1,31 @@
-"""Near-duplicates in PostgreSQL: the backlog, groups per channel, and the skip fact on the pool.
+"""Near-duplicates in PostgreSQL: the backlog, how groups are written, and the skip fact.
 
-The rules are the SQLite backend's (``state.sqlite.near``): an image joins the nearest
-leader within its channel's distance that is not marked apart from it (``state.similarity``),
-and the one fact ``/select`` needs, "a near-duplicate of this image went out in this
-cycle and the channel skips them", lives on the image's ``queue`` row (``near_posted``),
-recomputed for a group's members whenever something that decides it changes
-(``refresh``), which also takes the image out of the pool or puts it back.
+Grouping is ``state.sql.grouping``'s; this module writes what it decides (``WRITES``)
+and keeps the counts ``/status`` shows as the rows change (``n_to_fingerprint``,
+``n_fingerprinted``, ``n_unhashable`` on the library; ``members`` on a group;
+``n_groups``, ``n_near_skipped`` on the channel). The skip fact on an image's ``queue``
+row (``near_posted``, ``state.sql.grouping``) is recomputed set-wise for a group's
+members by ``refresh``, which also takes them out of the pool or puts them back.
 
 Across replicas: recording fingerprints and splitting change groups and pools in every
 channel of a library, so the store first locks the library's row, then its channels'
 (the order every locker uses). Two replicas recording for one library take turns, and
 the second groups against what the first committed; a post changes rows of its own
-channel only, under that channel's lock. The counts ``/status`` shows are kept here as
-the rows change (``n_to_fingerprint``, ``n_fingerprinted``, ``n_unhashable`` on the
-library; ``members`` on a group; ``n_groups``, ``n_near_skipped`` on the channel). Every
-function runs inside the caller's transaction.
+channel only, under that channel's lock. Every function runs inside the caller's
+transaction.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
-from state.errors import ImageNotFound
 from state.postgres import queue, waiting
 from state.postgres.connection import Db
 from state.rules import skips_near_duplicate
-from state.similarity import Fingerprint, Leader, group_to_join, next_leader
-from state.similarity import ordered_pair as pair
-from state.store import Unhashed
-
-MAX_SHOWN = 20
+from state.similarity import Fingerprint
+from state.sql import grouping
+from state.sql.dialect import POSTGRES
+from state.sql.grouping import MAX_SHOWN
 
 # The other members of an image's group that the library holds, and their distance from
 # it (the popcount of the XOR of two 256-bit hashes), as rows of ``selection.describe``'s
@@ -48,24 +43,6 @@ JOIN fingerprints AS p ON p.library_id = %(l)s AND p.content_hash = m.content_ha
 JOIN fingerprints AS o ON o.library_id = %(l)s AND o.content_hash = s.content_hash
 WHERE s.channel_id = %(c)s AND s.content_hash = %(h)s LIMIT {MAX_SHOWN}
 """
-
-
-@dataclass(frozen=True, slots=True)
-class Setting:
-    """A channel as grouping needs it."""
-
-    channel: queue.Channel
-    skip: bool
-    limit: int
-
-
-def settings_of(db: Db, library_id: int) -> list[Setting]:
-    rows = db.execute(
-        "SELECT id, cycle, near_skip, near_distance FROM channels WHERE library_id = %s"
-        " ORDER BY id",
-        (library_id,),
-    )
-    return [Setting(queue.Channel(row[0], row[1]), bool(row[2]), int(row[3])) for row in rows]
 
 
 # -- the backlog ------------------------------------------------------------------------
@@ -94,41 +71,8 @@ def _backlog_grew(db: Db, library_id: int, by: int) -> None:
         )
 
 
-def backlog(db: Db, library_id: int, after: int | None, limit: int) -> list[Unhashed]:
-    """The queue in arrival order: content waiting for a fingerprint (with its path), to be
-    grouped again (with its hash), or gone before it was hashed (with neither)."""
-    rows = db.execute(
-        "SELECT t.position, t.content_hash, coalesce(f.path_display, t.path), p.hash,"
-        " f.path_display IS NULL AND t.path IS NOT NULL,"
-        " f.path_display IS NULL AND EXISTS (SELECT 1 FROM channels AS c JOIN posted AS s"
-        "   ON s.channel_id = c.id AND s.content_hash = t.content_hash"
-        "   WHERE c.library_id = t.library_id)"
-        " FROM to_fingerprint AS t"
-        " LEFT JOIN images AS i ON i.library_id = t.library_id AND i.content_hash = t.content_hash"
-        " LEFT JOIN files AS f ON f.library_id = i.library_id AND f.path_lower = i.path_lower"
-        " LEFT JOIN fingerprints AS p"
-        "   ON p.library_id = t.library_id AND p.content_hash = t.content_hash"
-        " WHERE t.library_id = %s AND t.position > %s ORDER BY t.position LIMIT %s",
-        (library_id, after or 0, limit),
-    ).fetchall()
-    return [Unhashed(row[1], row[2], row[3], row[0], bool(row[4]), bool(row[5])) for row in rows]
-
-
 def fingerprint_elsewhere(db: Db, library_id: int, content_hash: str, path: str) -> bool:
-    """Where to take the thumbnail of this content once the library no longer holds it
-    (while it waits on the backlog; a fingerprinted content needs none). True when it
-    waits. (As in ``state.sqlite.near``: a content fingerprinted already is answered from
-    its fingerprint's key, without looking along the backlog.)"""
-    if db.execute(
-        "SELECT 1 FROM fingerprints WHERE library_id = %s AND content_hash = %s",
-        (library_id, content_hash),
-    ).fetchone():
-        return False
-    changed = db.execute(
-        "UPDATE to_fingerprint SET path = %s WHERE library_id = %s AND content_hash = %s",
-        (path, library_id, content_hash),
-    ).rowcount
-    return bool(changed)
+    return grouping.fingerprint_elsewhere(POSTGRES.on(db), library_id, content_hash, path)
 
 
 def regroup(db: Db, channel_id: int, library_id: int) -> None:
@@ -183,21 +127,10 @@ def refresh(db: Db, channel: queue.Channel, content_hashes: Iterable[str]) -> No
 
 def after_post(db: Db, channel: queue.Channel, content_hash: str) -> None:
     """A post keeps the rest of its group out of the channel (when it skips them)."""
-    refresh(db, channel, group_of(db, channel.id, content_hash))
+    refresh(db, channel, grouping.group_of(POSTGRES.on(db), channel.id, content_hash))
 
 
 # -- groups -----------------------------------------------------------------------------
-
-
-def group_of(db: Db, channel_id: int, content_hash: str) -> list[str]:
-    """Every member of the image's group in the channel (itself included; [] if none)."""
-    rows = db.execute(
-        "SELECT m.content_hash FROM near_members AS s"
-        " JOIN near_members AS m ON m.channel_id = s.channel_id AND m.group_id = s.group_id"
-        " WHERE s.channel_id = %s AND s.content_hash = %s",
-        (channel_id, content_hash),
-    )
-    return [row[0] for row in rows]
 
 
 # One statement stores a batch and keeps the library's counts: ``before`` and ``stored``
@@ -225,12 +158,11 @@ WHERE id = %(l)s
 """
 
 
-def record(
+def _store(
     db: Db, library_id: int, fingerprints: Sequence[Fingerprint], done: Sequence[int], stamp: str
-) -> None:
-    """Store fingerprints, group the hashed ones, and take the ``done`` positions off the
-    backlog. The caller holds the library's row and its channels' rows."""
-    latest = list({f.content_hash: f for f in fingerprints}.values())  # one row per content
+) -> Sequence[Fingerprint]:
+    """One row per content (the last of a batch), and the library's counts kept."""
+    latest = list({f.content_hash: f for f in fingerprints}.values())
     if latest:
         db.execute(_STORE, {
             "l": library_id, "t": stamp, "h": [f.content_hash for f in latest],
@@ -242,39 +174,11 @@ def record(
             (library_id, list(done)),
         ).rowcount
         _backlog_grew(db, library_id, -taken)
-    settings = settings_of(db, library_id)
-    for fingerprint in latest:
-        if fingerprint.hash is None:
-            continue
-        apart = apart_from(db, library_id, fingerprint.content_hash)
-        for each in settings:
-            _join(db, each, fingerprint, apart)
-    waiting.fingerprinted(db, library_id, [f.content_hash for f in latest])
+    return latest
 
 
-def _join(db: Db, each: Setting, fingerprint: Fingerprint, apart: set[str]) -> None:
-    channel_id, content_hash = each.channel.id, fingerprint.content_hash
-    member = db.execute(
-        "SELECT 1 FROM near_members WHERE channel_id = %s AND content_hash = %s",
-        (channel_id, content_hash),
-    ).fetchone()
-    if member is not None:
-        return  # fingerprinted again: its groups stay as they are
-    near = {n.content_hash: n.distance for n in fingerprint.neighbours if n.distance <= each.limit}
-    leaders = []
-    if near:
-        rows = db.execute(
-            "SELECT group_id, leader FROM near_groups WHERE channel_id = %s AND leader = ANY(%s)",
-            (channel_id, list(near)),
-        )
-        leaders = [Leader(row[0], row[1], near[row[1]]) for row in rows]
-    chosen = group_to_join(leaders, apart, each.limit)
-    if chosen is None:
-        _lead(db, channel_id, content_hash)
-        return
-    db.execute(_JOIN, {"c": channel_id, "h": content_hash, "g": chosen.group_id,
-                       "d": chosen.distance})  # fmt: skip
-    refresh(db, each.channel, group_of(db, channel_id, content_hash))
+def _join(db: Db, channel_id: int, content_hash: str, group_id: int, distance: int) -> None:
+    db.execute(_JOIN, {"c": channel_id, "h": content_hash, "g": group_id, "d": distance})
 
 
 # A member in, its group one larger, and the channel's count of groups of two or more.
@@ -313,59 +217,8 @@ def _lead(db: Db, channel_id: int, content_hash: str) -> None:
     db.execute(_LEAD, {"c": channel_id, "h": content_hash})
 
 
-def apart_from(db: Db, library_id: int, content_hash: str) -> set[str]:
-    rows = db.execute(
-        "SELECT b FROM near_apart WHERE library_id = %(l)s AND a = %(h)s"
-        " UNION SELECT a FROM near_apart WHERE library_id = %(l)s AND b = %(h)s",
-        {"l": library_id, "h": content_hash},
-    )
-    return {row[0] for row in rows}
+def _leave(db: Db, channel_id: int, content_hash: str) -> None:
+    db.execute(_LEAVE, {"c": channel_id, "h": content_hash})
 
 
-def split(db: Db, library_id: int, channel_id: int, content_hash: str) -> bool:
-    """Take the image out of its group in every channel where it shares one with a member
-    it is now apart from; remember those pairs. False when it had no other member. The
-    caller holds the library's row and its channels' rows."""
-    members = group_of(db, channel_id, content_hash)
-    if not members:
-        raise ImageNotFound(f"no near-duplicate group holds {content_hash} in this channel")
-    others = [member for member in members if member != content_hash]
-    if not others:
-        return False
-    pairs = [pair(content_hash, other) for other in others]
-    db.execute(
-        "INSERT INTO near_apart (library_id, a, b) SELECT %s, a, b"
-        " FROM unnest(%s::text[], %s::text[]) AS p(a, b) ON CONFLICT DO NOTHING",
-        (library_id, [p[0] for p in pairs], [p[1] for p in pairs]),
-    )
-    apart = apart_from(db, library_id, content_hash)
-    for each in settings_of(db, library_id):
-        _leave(db, each.channel, content_hash, apart)
-    return True
-
-
-def _leave(db: Db, channel: queue.Channel, content_hash: str, apart: set[str]) -> None:
-    members = group_of(db, channel.id, content_hash)
-    if not apart.intersection(members):
-        return
-    row = db.execute(
-        "SELECT m.group_id, g.leader = m.content_hash FROM near_members AS m"
-        " JOIN near_groups AS g ON g.channel_id = m.channel_id AND g.group_id = m.group_id"
-        " WHERE m.channel_id = %s AND m.content_hash = %s",
-        (channel.id, content_hash),
-    ).fetchone()
-    assert row is not None
-    group_id, was_leader = row
-    db.execute(_LEAVE, {"c": channel.id, "h": content_hash})
-    if was_leader:
-        rest = db.execute(
-            "SELECT content_hash, distance FROM near_members WHERE channel_id = %s"
-            " AND group_id = %s",
-            (channel.id, group_id),
-        ).fetchall()
-        db.execute(
-            "UPDATE near_groups SET leader = %s WHERE channel_id = %s AND group_id = %s",
-            (next_leader([(r[0], r[1]) for r in rest]), channel.id, group_id),
-        )
-    _lead(db, channel.id, content_hash)
-    refresh(db, channel, members)
+WRITES = grouping.Writes(_store, _join, _lead, _leave, refresh, waiting.fingerprinted)

@@ -12,9 +12,14 @@ from state.postgres.connection import Db
 from state.sql.dialect import POSTGRES as POSTGRES
 from state.sql.dialect import Ops, Tx
 
+
+def _nothing_unchecked(db: Db, library_id: int) -> None:
+    """PostgreSQL holds an image for its digest only as it is listed (``catalog``)."""
+
+
 OPS = Ops(
     queue.facts, queue.remove, queue.restore, near.after_post, selection.describe,
-    near.regroup, queue.fill, queue.wait_for_fingerprints, queue.rebuild,
+    near.regroup, queue.fill, queue.wait_for_fingerprints, queue.rebuild, _nothing_unchecked,
 )  # fmt: skip
 
 

@@ -21,17 +21,19 @@ from collections.abc import Callable, Sequence
 from state.postgres.connection import open_pool, where
 from state.postgres.define import define
 from state.postgres.roles import Connected
-from state.postgres.roles.browsing import BrowsingRole
-from state.postgres.roles.catalog import CatalogRole
-from state.postgres.roles.legacy import LegacyRole
-from state.postgres.roles.near import NearRole
-from state.postgres.roles.posted import PostedRole
-from state.postgres.roles.reports import ReportRole
+from state.postgres.roles.catalog import CatchUp
+from state.postgres.roles.near import Hashing
 from state.postgres.roles.selections import SelectionRole
-from state.postgres.roles.sessions import SessionRole
 from state.postgres.schema import migrate
 from state.postgres.turns import Turns
 from state.roles import Roles
+from state.sql.roles.browsing import BrowsingRole
+from state.sql.roles.catalog import CatalogRole
+from state.sql.roles.legacy import LegacyRole
+from state.sql.roles.near import NearRole
+from state.sql.roles.posted import PostedRole
+from state.sql.roles.reports import ReportRole
+from state.sql.roles.sessions import SessionRole
 from state.store import ChannelDef, LibraryDef, Relisting
 
 POOL_SIZE = 12
@@ -52,13 +54,13 @@ class PostgresStore(Roles):
         self._pool = pool
         self._turns = Turns(conninfo, server)
         shared = Connected(pool, server, clock, rng or random.Random(), self._turns)
-        self.catalog = CatalogRole(shared)
+        self.catalog = CatalogRole(shared, CatchUp(shared))
         self.selections = SelectionRole(shared)
         self.posted = PostedRole(shared)
         self.legacy = LegacyRole(shared)
         self.reports = ReportRole(shared)
         self.browsing = BrowsingRole(shared)
-        self.near = NearRole(shared)
+        self.near = NearRole(shared, Hashing(shared))
         self.sessions = SessionRole(shared)
         self._run, self._read = shared.run, shared.read
         self._hand_out()

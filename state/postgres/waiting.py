@@ -97,17 +97,6 @@ def _paths(db: Db, library_id: int, content_hashes: list[str]) -> dict[str, str]
     return {row[0]: row[1] for row in rows}
 
 
-def waiting(db: Db, channel_id: int) -> tuple[int, float | None]:
-    """How many of the channel's images wait, and since when the oldest has."""
-    row = db.execute(
-        "SELECT count(*), min(awaiting_since) FROM queue"
-        " WHERE channel_id = %s AND awaiting_since IS NOT NULL",
-        (channel_id,),
-    ).fetchone()
-    assert row is not None
-    return int(row[0]), row[1]
-
-
 def any_waiting(db: Db, channel_id: int) -> int:
     """1 when an image of the channel waits, else 0 (what a turn of the cycle asks)."""
     row = db.execute(

@@ -8,16 +8,20 @@ statement for the backend: SQLite drops the locks (its writer holds the whole fi
 PostgreSQL's driver wants ``%s`` and ``%(name)s`` (so a literal ``%`` doubles), and its
 planner takes neither hint (it is priced away from whole-library plans per session
 instead, ``state.postgres.connection``). Upserts (``ON CONFLICT``), ``RETURNING`` and
-the boolean literals ``true`` and ``false`` read the same in both.
+the boolean literals ``true`` and ``false`` read the same in both, except where a
+SQLite partial index names a flag as ``= 1`` (``Dialect.set_flag``). A list of keys
+(``... IN :keys``, ``Sql.among``, ``Sql.for_each``) binds as one array on PostgreSQL
+and as chunks of parameters on SQLite.
 
-What each backend does its own way (the pool's facts and changes, how a lease ends, how
-an image is described) reaches the shared modules as ``Ops``, on the ``Tx``.
+``Sql`` is a connection with its dialect; a ``Tx`` adds what each backend does its own
+way (the pool's facts and changes, how a lease ends, how an image is described), as
+``Ops``, for the shared modules that call it.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
@@ -32,6 +36,7 @@ Args = tuple[Any, ...] | dict[str, Any]
 
 _NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 _HINT = re.compile(r"\s+INDEXED BY \w+")
+_CHUNK = 500  # keys bound at once on SQLite, well under its limit on parameters
 _LOCK = re.compile(r"\s+FOR (NO KEY )?UPDATE( OF \w+)?")
 
 
@@ -43,9 +48,17 @@ class Dialect:
     format_params: bool  # %s and %(name)s rather than ? and :name
     index_hints: bool  # SQLite's INDEXED BY and CROSS JOIN
     row_locks: bool  # FOR UPDATE, FOR NO KEY UPDATE
+    arrays: bool  # a list binds as one array (= ANY), rather than as many parameters
+    # A flag column that is set, as a partial index's condition names it (SQLite's say
+    # ``pending = 1``, and its planner matches the condition only as written).
+    set_flag: str
 
     def sql(self, text: str) -> str:
         return _spelled(self, text)
+
+    def on(self, db: Any) -> Sql:
+        """The backend's connection, for the shared statements that need no ``Ops``."""
+        return Sql(db, self)
 
 
 @lru_cache(maxsize=512)
@@ -60,8 +73,12 @@ def _spelled(dialect: Dialect, text: str) -> str:
     return text
 
 
-SQLITE = Dialect("sqlite", format_params=False, index_hints=True, row_locks=False)
-POSTGRES = Dialect("postgres", format_params=True, index_hints=False, row_locks=True)
+SQLITE = Dialect(
+    "sqlite", format_params=False, index_hints=True, row_locks=False, arrays=False, set_flag="1"
+)
+POSTGRES = Dialect(
+    "postgres", format_params=True, index_hints=False, row_locks=True, arrays=True, set_flag="true"
+)
 
 
 class Cursor(Protocol):
@@ -91,15 +108,18 @@ class Ops:
     fill: Callable[[Any, Channel, int], None]
     wait_for_fingerprints: Callable[[Any, Channel, int], None]
     rebuild: Callable[[Any, Channel], None]
+    # After a legacy import: a library's images over 4 MiB with no known digest wait for
+    # one, even those listed while the import was planned (SQLite; PostgreSQL: nothing).
+    hold_unchecked: Callable[[Any, int], None]
 
 
 @dataclass(frozen=True, slots=True)
-class Tx:
-    """A connection inside one transaction, with its backend's dialect and operations."""
+class Sql:
+    """A connection inside one transaction, with its backend's dialect: what a shared
+    statement needs, when it needs none of the backend's own operations."""
 
     db: Any  # sqlite3.Connection or psycopg.Connection
     dialect: Dialect
-    ops: Ops
 
     def execute(self, sql: str, args: Args = ()) -> Cursor:
         cursor: Cursor = self.db.execute(self.dialect.sql(sql), args)
@@ -116,3 +136,46 @@ class Tx:
         """A ``count(*)``'s value."""
         row = self.one(sql, args)
         return 0 if row is None else int(row[0])
+
+    def many(self, sql: str, rows: Iterable[Args]) -> None:
+        """One statement for each of ``rows`` (``executemany``)."""
+        cursor = self.db.cursor()
+        try:
+            cursor.executemany(self.dialect.sql(sql), rows)
+        finally:
+            cursor.close()
+
+    def among(self, sql: str, args: dict[str, Any], keys: Iterable[str]) -> list[Any]:
+        """Rows of ``sql``, which reads ``... IN :keys``, for every one of ``keys``.
+
+        PostgreSQL binds the keys as one array (``= ANY``); SQLite as parameters, a
+        chunk at a time under its limit on them."""
+        return [row for text, bound in _spread(self.dialect, sql, args, keys)
+                for row in self.all(text, bound)]  # fmt: skip
+
+    def for_each(self, sql: str, args: dict[str, Any], keys: Iterable[str]) -> int:
+        """``among`` for a statement that returns no rows; how many rows it changed."""
+        spread = _spread(self.dialect, sql, args, keys)
+        return sum(self.execute(text, bound).rowcount for text, bound in spread)
+
+
+def _spread(
+    dialect: Dialect, sql: str, args: dict[str, Any], keys: Iterable[str]
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    wanted = sorted(set(keys))
+    if not wanted:
+        return
+    if dialect.arrays:
+        yield sql.replace(" IN :keys", " = ANY(:keys)"), {**args, "keys": wanted}
+        return
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = {f"k{n}": key for n, key in enumerate(wanted[start : start + _CHUNK])}
+        marks = ", ".join(f":{name}" for name in chunk)
+        yield sql.replace(":keys", f"({marks})"), {**args, **chunk}
+
+
+@dataclass(frozen=True, slots=True)
+class Tx(Sql):
+    """A ``Sql`` with its backend's operations, for the statements that call them."""
+
+    ops: Ops

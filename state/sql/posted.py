@@ -2,7 +2,7 @@
 
 The primary key ``(channel, content, cycle)`` makes a second post of an image in one
 cycle the same row, whichever replica records it; the first time and SHA-256 stay.
-Importing a legacy file in bulk is each backend's. Every function runs inside the
+Importing a legacy file in bulk is ``state.sql.posted_bulk``. Every function runs inside the
 caller's transaction (on PostgreSQL, with the channel's row locked).
 """
 

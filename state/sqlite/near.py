@@ -1,51 +1,31 @@
-"""Near-duplicates in SQLite: fingerprints, groups per channel, and the skip fact on the pool.
+"""Near-duplicates in SQLite: how groups are written, and the skip fact on the pool.
 
-Grouping follows ``state.similarity`` (the nearest leader within the channel's distance,
-never one marked apart). The one fact ``/select`` needs, "a near-duplicate of this image
-went out in this cycle and the channel skips them", lives on the image's ``queue`` row
-(``near_posted``) and is recomputed for a group's members whenever something that decides
-it changes: a member is posted, joins, or is split out, or content returns to the
-library. ``refresh`` is that recomputation; it also takes the image out of the pool or
-puts it back by the rules, so the pool and the fact never disagree. New cycles, resets
-and a changed choice renumber the whole pool (``queue.rebuild`` recomputes the fact set-wise).
-Every function runs inside the caller's transaction.
+Grouping is ``state.sql.grouping``'s; this module writes what it decides (``WRITES``:
+fingerprints stored, members joined and left, groups led) plainly, the counts
+``/status`` shows kept by the schema's triggers. The skip fact on an image's ``queue``
+row (``near_posted``, ``state.sql.grouping``) is recomputed one image at a time by
+``refresh``, which also takes the image out of the pool or puts it back by the rules,
+so the pool and the fact never disagree. New cycles, resets and a changed choice
+renumber the whole pool (``queue.rebuild`` recomputes the fact set-wise). Every
+function runs inside the caller's transaction.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
-from state.errors import ImageNotFound
 from state.rules import skips_near_duplicate
-from state.similarity import Fingerprint, Leader, distance, group_to_join, next_leader
-from state.similarity import ordered_pair as pair
+from state.similarity import Fingerprint, distance
+from state.sql import grouping
+from state.sql.dialect import SQLITE
+from state.sql.grouping import MAX_SHOWN
 from state.sqlite import queue, waiting
-from state.sqlite.lookup import where_in
-from state.store import NearDuplicate, Unhashed
+from state.store import NearDuplicate
 
-MAX_SHOWN = 20
 _MEMBER = (
     "INSERT INTO near_members (channel_id, content_hash, group_id, distance) VALUES (?, ?, ?, ?)"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Setting:
-    """A channel as grouping needs it."""
-
-    channel: queue.Channel
-    skip: bool
-    limit: int
-
-
-def settings_of(db: sqlite3.Connection, library_id: int) -> list[Setting]:
-    rows = db.execute(
-        "SELECT id, cycle, near_skip, near_distance FROM channels WHERE library_id = ?",
-        (library_id,),
-    )
-    return [Setting(queue.Channel(row[0], row[1]), bool(row[2]), int(row[3])) for row in rows]
 
 
 # -- the skip fact ----------------------------------------------------------------------
@@ -91,33 +71,19 @@ def refresh(db: sqlite3.Connection, channel: queue.Channel, content_hashes: Iter
 
 def after_post(db: sqlite3.Connection, channel: queue.Channel, content_hash: str) -> None:
     """A post keeps the rest of its group out of the channel (when it skips them)."""
-    refresh(db, channel, group_of(db, channel.id, content_hash))
+    refresh(db, channel, grouping.group_of(SQLITE.on(db), channel.id, content_hash))
 
 
-# -- groups -----------------------------------------------------------------------------
+# -- groups (``state.sql.grouping`` groups; these write) --------------------------------
 
 
-def group_of(db: sqlite3.Connection, channel_id: int, content_hash: str) -> list[str]:
-    """Every member of the image's group in the channel (itself included; [] if none)."""
-    rows = db.execute(
-        "SELECT m.content_hash FROM near_members AS s"
-        " CROSS JOIN near_members AS m INDEXED BY near_members_by_group"
-        "   ON m.channel_id = s.channel_id AND m.group_id = s.group_id"
-        " WHERE s.channel_id = ? AND s.content_hash = ?",
-        (channel_id, content_hash),
-    )
-    return [row[0] for row in rows]
-
-
-def record(
+def _store(
     db: sqlite3.Connection,
     library_id: int,
     fingerprints: Sequence[Fingerprint],
     done: Sequence[int],
     stamp: str,
-) -> None:
-    """Store fingerprints, group the hashed ones, and take the ``done`` positions off the
-    backlog."""
+) -> Sequence[Fingerprint]:
     db.executemany(
         "INSERT INTO fingerprints (library_id, content_hash, hash, refusal, hashed_at)"
         " VALUES (?, ?, ?, ?, ?) ON CONFLICT (library_id, content_hash) DO UPDATE SET"
@@ -128,36 +94,16 @@ def record(
         "DELETE FROM to_fingerprint WHERE position = ? AND library_id = ?",
         [(position, library_id) for position in done],
     )
-    settings = settings_of(db, library_id)
-    for fingerprint in fingerprints:
-        if fingerprint.hash is None:
-            continue
-        apart = apart_from(db, library_id, fingerprint.content_hash)
-        for each in settings:
-            _join(db, each, fingerprint, apart)
-    waiting.fingerprinted(db, library_id, [f.content_hash for f in fingerprints])
+    return fingerprints
 
 
-def _join(db: sqlite3.Connection, each: Setting, fingerprint: Fingerprint, apart: set[str]) -> None:
-    channel_id, content_hash = each.channel.id, fingerprint.content_hash
-    if group_of(db, channel_id, content_hash):
-        return  # fingerprinted again: its groups stay as they are
-    near = {n.content_hash: n.distance for n in fingerprint.neighbours if n.distance <= each.limit}
-    query = (
-        "SELECT group_id, leader FROM near_groups INDEXED BY near_groups_by_leader"
-        f" WHERE channel_id = {int(channel_id)} AND leader IN ({{marks}})"
-    )
-    leaders = [Leader(row[0], row[1], near[row[1]]) for row in where_in(db, query, near)]
-    chosen = group_to_join(leaders, apart, each.limit)
-    if chosen is None:
-        _lead(db, channel_id, content_hash)
-        return
-    db.execute(_MEMBER, (channel_id, content_hash, chosen.group_id, chosen.distance))
-    refresh(db, each.channel, group_of(db, channel_id, content_hash))
+def _join(
+    db: sqlite3.Connection, channel_id: int, content_hash: str, group_id: int, distance: int
+) -> None:
+    db.execute(_MEMBER, (channel_id, content_hash, group_id, distance))
 
 
-def _lead(db: sqlite3.Connection, channel_id: int, content_hash: str) -> int:
-    """A new group with this image as its leader and only member."""
+def _lead(db: sqlite3.Connection, channel_id: int, content_hash: str) -> None:
     last = db.execute(
         "SELECT group_id FROM near_groups WHERE channel_id = ? ORDER BY group_id DESC LIMIT 1",
         (channel_id,),
@@ -168,65 +114,13 @@ def _lead(db: sqlite3.Connection, channel_id: int, content_hash: str) -> int:
         (channel_id, group_id, content_hash),
     )
     db.execute(_MEMBER, (channel_id, content_hash, group_id, 0))
-    return int(group_id)
 
 
-def apart_from(db: sqlite3.Connection, library_id: int, content_hash: str) -> set[str]:
-    rows = db.execute(
-        "SELECT b FROM near_apart WHERE library_id = ?1 AND a = ?2"
-        " UNION SELECT a FROM near_apart INDEXED BY near_apart_by_b"
-        " WHERE library_id = ?1 AND b = ?2",
-        (library_id, content_hash),
-    )
-    return {row[0] for row in rows}
-
-
-def split(db: sqlite3.Connection, library_id: int, channel_id: int, content_hash: str) -> bool:
-    """Take the image out of its group in every channel where it shares one with a member
-    it is now apart from; remember those pairs. False when it had no other member."""
-    members = group_of(db, channel_id, content_hash)
-    if not members:
-        raise ImageNotFound(f"no near-duplicate group holds {content_hash} in this channel")
-    others = [member for member in members if member != content_hash]
-    if not others:
-        return False
-    db.executemany(
-        "INSERT OR IGNORE INTO near_apart (library_id, a, b) VALUES (?, ?, ?)",
-        [(library_id, *pair(content_hash, other)) for other in others],
-    )
-    apart = apart_from(db, library_id, content_hash)
-    for each in settings_of(db, library_id):
-        _leave(db, each.channel, content_hash, apart)
-    return True
-
-
-def _leave(
-    db: sqlite3.Connection, channel: queue.Channel, content_hash: str, apart: set[str]
-) -> None:
-    members = group_of(db, channel.id, content_hash)
-    if not apart.intersection(members):
-        return
-    group_id, was_leader = db.execute(
-        "SELECT m.group_id, g.leader = m.content_hash FROM near_members AS m"
-        " JOIN near_groups AS g ON g.channel_id = m.channel_id AND g.group_id = m.group_id"
-        " WHERE m.channel_id = ? AND m.content_hash = ?",
-        (channel.id, content_hash),
-    ).fetchone()
+def _leave(db: sqlite3.Connection, channel_id: int, content_hash: str) -> None:
     db.execute(
         "DELETE FROM near_members WHERE channel_id = ? AND content_hash = ?",
-        (channel.id, content_hash),
+        (channel_id, content_hash),
     )
-    if was_leader:
-        rest = db.execute(
-            "SELECT content_hash, distance FROM near_members WHERE channel_id = ? AND group_id = ?",
-            (channel.id, group_id),
-        ).fetchall()
-        db.execute(
-            "UPDATE near_groups SET leader = ? WHERE channel_id = ? AND group_id = ?",
-            (next_leader([(row[0], row[1]) for row in rest]), channel.id, group_id),
-        )
-    _lead(db, channel.id, content_hash)
-    refresh(db, channel, members)
 
 
 def near_duplicates(
@@ -251,59 +145,10 @@ def near_duplicates(
     return tuple(sorted(found, key=lambda n: (n.distance, n.path)))
 
 
-def backlog(
-    db: sqlite3.Connection, library_id: int, after: int | None, limit: int
-) -> list[Unhashed]:
-    """The queue in arrival order: content waiting for a fingerprint (with its path), to be
-    grouped again (with its hash), or gone before it was hashed (with neither)."""
-    rows = db.execute(
-        "SELECT t.position, t.content_hash, coalesce(f.path_display, t.path), p.hash,"
-        " f.path_display IS NULL AND t.path IS NOT NULL,"
-        f" f.path_display IS NULL AND {_POSTED_ANYWHERE}"
-        " FROM to_fingerprint AS t INDEXED BY to_fingerprint_by_library"
-        " LEFT JOIN images AS i ON i.library_id = t.library_id AND i.content_hash = t.content_hash"
-        " LEFT JOIN files AS f ON f.library_id = i.library_id AND f.path_lower = i.path_lower"
-        " LEFT JOIN fingerprints AS p"
-        "   ON p.library_id = t.library_id AND p.content_hash = t.content_hash"
-        " WHERE t.library_id = ? AND t.position > ? ORDER BY t.position LIMIT ?",
-        (library_id, after or 0, limit),
-    ).fetchall()
-    return [
-        Unhashed(
-            row[1],
-            row[2],
-            None if row[3] is None else bytes(row[3]),
-            row[0],
-            bool(row[4]),
-            bool(row[5]),
-        )  # fmt: skip
-        for row in rows
-    ]
-
-
-_POSTED_ANYWHERE = (
-    "EXISTS (SELECT 1 FROM channels AS c JOIN posted AS s"
-    " ON s.channel_id = c.id AND s.content_hash = t.content_hash WHERE c.library_id = t.library_id)"
-)
-
-
 def fingerprint_elsewhere(
     db: sqlite3.Connection, library_id: int, content_hash: str, path: str
 ) -> bool:
-    """Where to take the thumbnail of this content once the library no longer holds it
-    (while it waits on the backlog; a fingerprinted content needs none). True when it
-    waits. (The backlog is read by position: a content fingerprinted already, the usual
-    case, is answered from its fingerprint's key, without looking along the backlog.)"""
-    if db.execute(
-        "SELECT 1 FROM fingerprints WHERE library_id = ? AND content_hash = ?",
-        (library_id, content_hash),
-    ).fetchone():
-        return False
-    changed = db.execute(
-        "UPDATE to_fingerprint SET path = ? WHERE library_id = ? AND content_hash = ?",
-        (path, library_id, content_hash),
-    ).rowcount
-    return bool(changed)
+    return grouping.fingerprint_elsewhere(SQLITE.on(db), library_id, content_hash, path)
 
 
 def regroup(db: sqlite3.Connection, channel_id: int, library_id: int) -> None:
@@ -317,3 +162,6 @@ def regroup(db: sqlite3.Connection, channel_id: int, library_id: int) -> None:
         " WHERE library_id = ? AND hash IS NOT NULL",
         (library_id,),
     )
+
+
+WRITES = grouping.Writes(_store, _join, _lead, _leave, refresh, waiting.fingerprinted)

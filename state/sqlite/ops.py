@@ -10,11 +10,11 @@ from __future__ import annotations
 import sqlite3
 
 from state.sql.dialect import SQLITE, Ops, Tx
-from state.sqlite import near, queue, selection
+from state.sqlite import catalog, near, queue, selection
 
 OPS = Ops(
     queue.facts, queue.remove, queue.restore, near.after_post, selection.describe,
-    near.regroup, queue.fill, queue.wait_for_fingerprints, queue.rebuild,
+    near.regroup, queue.fill, queue.wait_for_fingerprints, queue.rebuild, catalog.hold_unchecked,
 )  # fmt: skip
 
 

@@ -19,16 +19,19 @@ from pathlib import Path
 
 from state.roles import Roles
 from state.sql.define import define
+from state.sql.roles.browsing import BrowsingRole
+from state.sql.roles.catalog import CatalogRole
+from state.sql.roles.legacy import LegacyRole
+from state.sql.roles.near import NearRole
+from state.sql.roles.posted import PostedRole
+from state.sql.roles.reports import ReportRole
+from state.sql.roles.sessions import SessionRole
 from state.sqlite.connections import Connections, Trace
 from state.sqlite.ops import tx
-from state.sqlite.roles.browsing import BrowsingRole
-from state.sqlite.roles.catalog import CatalogRole
-from state.sqlite.roles.legacy import LegacyRole
-from state.sqlite.roles.near import NearRole
-from state.sqlite.roles.posted import PostedRole
-from state.sqlite.roles.reports import ReportRole
+from state.sqlite.roles import Transactions
+from state.sqlite.roles.catalog import CatchUp
+from state.sqlite.roles.near import Hashing
 from state.sqlite.roles.selections import SelectionRole
-from state.sqlite.roles.sessions import SessionRole
 from state.store import ChannelDef, LibraryDef, Relisting
 
 BUSY_SECONDS = 2.0
@@ -48,14 +51,15 @@ class SqliteStore(Roles):
         self._transaction = self._connections.writing
         self._read = self._connections.reading
         shared = (self._connections, clock, rng or random.Random())
-        self.catalog = CatalogRole(*shared)
+        transactions = Transactions(self._connections, clock)
+        self.catalog = CatalogRole(transactions, CatchUp(transactions))
         self.selections = SelectionRole(*shared)
-        self.posted = PostedRole(*shared)
-        self.legacy = LegacyRole(*shared)
-        self.reports = ReportRole(*shared)
-        self.browsing = BrowsingRole(*shared)
-        self.near = NearRole(*shared)
-        self.sessions = SessionRole(*shared)
+        self.posted = PostedRole(transactions)
+        self.legacy = LegacyRole(transactions)
+        self.reports = ReportRole(transactions)
+        self.browsing = BrowsingRole(transactions)
+        self.near = NearRole(transactions, Hashing(transactions))
+        self.sessions = SessionRole(transactions)
         self._hand_out()
 
     def close(self) -> None:

@@ -104,16 +104,6 @@ def overdue(db: sqlite3.Connection, before: float, limit: int) -> list[GraceExpi
     return [GraceExpired(row[2], row[3], row[5], row[4]) for row in rows]
 
 
-def waiting(db: sqlite3.Connection, channel_id: int) -> tuple[int, float | None]:
-    """How many of the channel's images wait, and since when the oldest has."""
-    row = db.execute(
-        "SELECT count(*), min(awaiting_since) FROM queue INDEXED BY queue_awaiting"
-        " WHERE channel_id = ? AND awaiting_since IS NOT NULL",
-        (channel_id,),
-    ).fetchone()
-    return int(row[0]), row[1]
-
-
 def any_waiting(db: sqlite3.Connection, channel_id: int) -> int:
     """1 when an image of the channel waits, else 0 (what a turn of the cycle asks)."""
     row = db.execute(

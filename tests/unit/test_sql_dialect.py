@@ -41,3 +41,29 @@ def test_sqlite_runs_a_shared_upsert_with_returning_and_true() -> None:
     assert db.execute(SQLITE.sql(upsert), {"k": "a"}).fetchall() == [("a", 0)]
     locked = SQLITE.sql("SELECT on_ FROM t WHERE k = ? FOR UPDATE")
     assert db.execute(locked, ("a",)).fetchone() == (0,)
+
+
+def test_sqlite_looks_up_many_keys_a_chunk_at_a_time() -> None:
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE t (g INTEGER NOT NULL, k TEXT NOT NULL)")
+    db.executemany("INSERT INTO t VALUES (?, ?)", [(n % 2, f"{n:05}") for n in range(3000)])
+    keys = [f"{n:05}" for n in range(0, 3000, 2)] + ["absent", "00000"]  # 1,501 distinct
+    rows = SQLITE.on(db).among("SELECT k FROM t WHERE g = :g AND k IN :keys", {"g": 0}, keys)
+    assert sorted(row[0] for row in rows) == [f"{n:05}" for n in range(0, 3000, 2)]
+    assert SQLITE.on(db).among("SELECT k FROM t WHERE k IN :keys", {}, []) == []
+
+
+def test_postgresql_looks_up_many_keys_as_one_array() -> None:
+    class Recorder:
+        def __init__(self) -> None:
+            self.seen: list[tuple[str, object]] = []
+
+        def execute(self, sql: str, args: object) -> sqlite3.Cursor:
+            self.seen.append((sql, args))
+            return sqlite3.connect(":memory:").execute("SELECT 1 WHERE 0")
+
+    db = Recorder()
+    POSTGRES.on(db).among("SELECT k FROM t WHERE g = :g AND k IN :keys", {"g": 0}, ["b", "a"])
+    assert db.seen == [
+        ("SELECT k FROM t WHERE g = %(g)s AND k = ANY(%(keys)s)", {"g": 0, "keys": ["a", "b"]})
+    ]

@@ -1,11 +1,13 @@
-"""The PostgreSQL store's roles, one small class each over the store's shared connections.
+"""The PostgreSQL store's own roles, over the store's shared connections.
 
-Each role (``catalog``, ``selections``, ``posted``, ``legacy``, ``reports``,
-``browsing``, ``near``, ``sessions``) implements one protocol of ``state.store`` and
-works with one ``Connected``: the pool, the server's printable name, the clock, the
-random source, the turns shared with other replicas, and two ways to run work
-(``_run``: one transaction; ``_read``: lone reads). ``state.sqlite.roles`` is laid
-out the same way.
+Every role works with one ``Connected``: the pool, the server's printable name, the
+clock, the random source, the turns shared with other replicas, and the ways to run
+work (``run``: one transaction, again after a deadlock; ``read``: lone reads; and, for
+the roles written once in ``state.sql.roles``, ``write``/``snapshot``/``lookup`` with a
+``Tx``, ``state.sql.transactions``). What stays here is what PostgreSQL does its own
+way: ``selections`` (the pool and its leases), the catch-up's ``CatchUp`` (``catalog``)
+and the hashing worker's ``Hashing`` (``near``). ``state.sqlite.roles`` is laid out the
+same way.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from typing import TypeVar
 from psycopg_pool import ConnectionPool
 
 from state.postgres.connection import Db, read, transaction
+from state.postgres.ops import tx
 from state.postgres.turns import Turns
+from state.sql.dialect import Tx
 
 T = TypeVar("T")
 
@@ -42,6 +46,17 @@ class Connected:
     def read(self, work: Callable[[Db], T]) -> T:
         """Reads that need no snapshot of their own (one statement, or ids then rows)."""
         return read(self.pool, self.server, work)
+
+    # The shared roles' way in (``state.sql.transactions``), with the work given a ``Tx``.
+
+    def write(self, work: Callable[[Tx], T]) -> T:
+        return self.run(lambda db: work(tx(db)))
+
+    def snapshot(self, work: Callable[[Tx], T]) -> T:
+        return self.run(lambda db: work(tx(db)))
+
+    def lookup(self, work: Callable[[Tx], T]) -> T:
+        return self.read(lambda db: work(tx(db)))
 
 
 class Role:

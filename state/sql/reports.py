@@ -1,27 +1,28 @@
 """Counts for ``/status``, ``/readyz`` and metrics, read inside the caller's transaction.
 
 Every count is read from the library's and the channel's rows, never counted: the
-catalog's and the posts' by the schema's triggers (``state.postgres.schema``, v3), the
-near-duplicates' by the statements that change them (``state.postgres.near_duplicates``,
-``state.postgres.queue``). Only running leases are counted, along their index.
+catalog's and the posts' are kept by each schema's triggers, the near-duplicates' by
+the statements that change them (SQLite's triggers; PostgreSQL's ``near`` and
+``queue``), so a report costs the same at a thousand images or a million. Only running
+leases are counted, along their index, and the pictures still waiting for their
+fingerprint, along the index over waiting rows.
 """
 
 from __future__ import annotations
 
-from state.postgres import queue, waiting
-from state.postgres.connection import Db
-from state.postgres.ops import tx
+from state.rules import Channel
 from state.sql import leases
+from state.sql.dialect import Sql, Tx
 from state.store import ChannelStatus, LibraryStatus
 
 
-def library_status(db: Db, library_id: int) -> LibraryStatus:
-    row = db.execute(
+def library_status(sql: Sql, library_id: int) -> LibraryStatus:
+    row = sql.one(
         "SELECT n_images, n_unique, n_skipped, n_without_hash, n_pending,"
         " cursor IS NOT NULL, listing, ready_at IS NOT NULL, last_sync_at, account_id,"
-        " n_fingerprinted, n_unhashable, n_to_fingerprint FROM libraries WHERE id = %s",
+        " n_fingerprinted, n_unhashable, n_to_fingerprint FROM libraries WHERE id = ?",
         (library_id,),
-    ).fetchone()
+    )
     assert row is not None
     images, unique, skipped, without, pending = row[:5]
     cursor, listing, ready, last_sync_at, account_id = row[5:10]
@@ -42,17 +43,17 @@ def library_status(db: Db, library_id: int) -> LibraryStatus:
     )
 
 
-def channel_status(db: Db, channel: queue.Channel, now: float) -> ChannelStatus:
-    row = db.execute(
+def channel_status(tx: Tx, channel: Channel, now: float) -> ChannelStatus:
+    row = tx.one(
         "SELECT l.name, c.pool_size, c.n_posted, c.n_groups, c.n_near_skipped"
-        " FROM libraries AS l JOIN channels AS c ON c.library_id = l.id WHERE c.id = %s",
+        " FROM channels AS c JOIN libraries AS l ON l.id = c.library_id WHERE c.id = ?",
         (channel.id,),
-    ).fetchone()
+    )
     assert row is not None
     library, pool_size, posted, groups, skipped = row
-    awaiting, oldest = waiting.waiting(db, channel.id)
-    active = leases.count_active(tx(db), channel.id, now)
-    expired = leases.count_running(tx(db), channel.id) - active
+    awaiting, oldest = waiting(tx, channel.id)
+    active = leases.count_active(tx, channel.id, now)
+    expired = leases.count_running(tx, channel.id) - active
     return ChannelStatus(
         library=library,
         # An expired lease not yet reclaimed is available: the next selection reclaims it.
@@ -65,3 +66,15 @@ def channel_status(db: Db, channel: queue.Channel, now: float) -> ChannelStatus:
         awaiting_fingerprint=awaiting,
         oldest_awaiting_since=oldest,
     )
+
+
+def waiting(sql: Sql, channel_id: int) -> tuple[int, float | None]:
+    """How many of the channel's images wait for their fingerprint, and since when the
+    oldest has."""
+    row = sql.one(
+        "SELECT count(*), min(awaiting_since) FROM queue INDEXED BY queue_awaiting"
+        " WHERE channel_id = ? AND awaiting_since IS NOT NULL",
+        (channel_id,),
+    )
+    assert row is not None
+    return int(row[0]), row[1]

@@ -1,0 +1,174 @@
+"""The catch-up's side of either store (``CatalogSync``): listing state, batches of pages
+with their cursor, and the images waiting for a digest.
+
+What a store does its own way reaches the role as its ``CatchUp``: whose turn a catch-up
+is and who asked for one (one process on SQLite; replicas on PostgreSQL,
+``state.postgres.turns``), the fence every catch-up write passes first (PostgreSQL locks
+the library's row and its channels', and refuses a turn taken over), how a page reaches
+``files`` (``state.sqlite.catalog``, ``state.postgres.catalog``), and what follows a page
+(PostgreSQL analyzes after a listing or many changes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from functools import partial
+from typing import Any, Protocol
+
+from state.changes import Operation
+from state.errors import UnknownName
+from state.rules import iso
+from state.sql import catalog, posted_bulk
+from state.sql import names as sql_names
+from state.sql.define import from_scratch
+from state.sql.dialect import Tx
+from state.sql.roles import Role
+from state.sql.transactions import Transactions
+from state.store import LargeImage, PageStats, Relisting, SyncState
+
+
+class CatchUp(Protocol):
+    """What one store does its own way in a catch-up."""
+
+    def turn(self, library: str) -> AbstractContextManager[bool]: ...
+
+    def want(self, library: str) -> None: ...
+
+    def owed(self, library: str) -> bool: ...
+
+    def watch(self, wake: Callable[[str], None]) -> None: ...
+
+    def fence(self, tx: Tx, library: str) -> tuple[int, int, bool]:
+        """The library's id, generation and whether a full listing is under way."""
+        ...
+
+    @property
+    def images(self) -> catalog.Images: ...
+
+    def batch(self, library_id: int, generation: int, touched: set[str]) -> catalog.Batch:
+        """Writes to the library's files gathered until an operation could see them."""
+        ...
+
+    def after_page(self, library: str, stats: PageStats, listing: bool, images: int) -> None: ...
+
+
+class CatalogRole(Role):
+    def __init__(self, transactions: Transactions, catch_up: CatchUp) -> None:
+        super().__init__(transactions)
+        self._catch_up = catch_up
+
+    def sync_state(self, library: str) -> SyncState:
+        row = self._transactions.lookup(lambda tx: tx.one(
+            "SELECT cursor, listing, ready_at, last_sync_at, account_id FROM libraries"
+            " WHERE name = ?", (library,)))  # fmt: skip
+        if row is None:
+            raise UnknownName(f"no library {library!r}")
+        return SyncState(row[0], bool(row[1]), row[2], row[3], row[4])
+
+    @contextmanager
+    def catch_up_turn(self, library: str) -> Iterator[bool]:
+        with self._catch_up.turn(library) as mine:
+            yield mine
+
+    def want_catch_up(self, library: str) -> None:
+        self._catch_up.want(library)
+
+    def catch_up_owed(self, library: str) -> bool:
+        return self._catch_up.owed(library)
+
+    def watch_catch_ups(self, wake: Callable[[str], None]) -> None:
+        self._catch_up.watch(wake)
+
+    def begin_listing(self, library: str) -> None:
+        """Start a full listing: files it does not see are swept when it ends."""
+        self._transactions.write(lambda tx: tx.execute(
+            "UPDATE libraries SET generation = generation + 1, listing = true, cursor = NULL"
+            " WHERE id = ?", (self._catch_up.fence(tx, library)[0],)))  # fmt: skip
+
+    def apply_page(
+        self, library: str, operations: Sequence[Operation], cursor: str, has_more: bool
+    ) -> PageStats:
+        def apply(tx: Tx) -> tuple[PageStats, bool, int]:
+            library_id, generation, listing = self._catch_up.fence(tx, library)
+            images = self._catch_up.images
+            stored, removed = catalog.apply(tx, images, partial(
+                self._catch_up.batch, library_id, generation), library_id, operations)  # fmt: skip
+            finished = not has_more and listing
+            if finished:
+                removed += catalog.sweep(tx, images, library_id, generation)
+                self._listing_done(tx, library_id)
+            row = tx.one(
+                "UPDATE libraries SET cursor = ? WHERE id = ? RETURNING n_images",
+                (cursor, library_id),
+            )
+            stats = PageStats(len(operations), stored, removed, finished)
+            return stats, listing, int(row[0]) if row else 0
+
+        stats, listing, images = self._transactions.write(apply)
+        self._catch_up.after_page(library, stats, listing, images)
+        return stats
+
+    def _listing_done(self, tx: Tx, library_id: int) -> None:
+        tx.execute(
+            "UPDATE libraries SET listing = false, ready_at = coalesce(ready_at, ?) WHERE id = ?",
+            (iso(self._clock()), library_id),
+        )
+
+    def forget_folder(self, library: str) -> int:
+        def forget(tx: Tx) -> int:
+            library_id = self._catch_up.fence(tx, library)[0]
+            removed = catalog.forget_all(tx, library_id)
+            tx.execute("UPDATE libraries SET cursor = NULL WHERE id = ?", (library_id,))
+            self._listing_done(tx, library_id)
+            tx.execute("UPDATE libraries SET listing = true WHERE id = ?", (library_id,))
+            return removed
+
+        return self._transactions.write(forget)
+
+    def record_sync(self, library: str) -> None:
+        stamp = iso(self._clock())
+        self._transactions.write(lambda tx: tx.execute(
+            "UPDATE libraries SET last_sync_at = ? WHERE name = ?", (stamp, library)))  # fmt: skip
+
+    def learn_account(self, library: str, account_id: str) -> Relisting | None:
+        def learn(tx: Tx) -> Relisting | None:
+            library_id = self._catch_up.fence(tx, library)[0]
+            row = tx.one("SELECT account_id FROM libraries WHERE id = ?", (library_id,))
+            known = row[0] if row else None
+            tx.execute("UPDATE libraries SET account_id = ? WHERE id = ?", (account_id, library_id))
+            if known is None or known == account_id:
+                return None
+            from_scratch(tx, library_id)
+            return Relisting(library, f"account {known}", f"account {account_id}")
+
+        return self._transactions.write(learn)
+
+    def pending_images(self, library: str) -> list[LargeImage]:
+        def pending(tx: Tx) -> list[Any]:
+            return tx.all(
+                "SELECT i.content_hash, f.path_display, i.size"
+                " FROM images AS i INDEXED BY images_pending"
+                " JOIN files AS f ON f.library_id = i.library_id AND f.path_lower = i.path_lower"
+                f" WHERE i.library_id = ? AND i.pending = {tx.dialect.set_flag} ORDER BY i.size",
+                (sql_names.library(tx, library),),
+            )
+
+        return [LargeImage(*row) for row in self._transactions.lookup(pending)]
+
+    def resolve_pending(self, library: str, content_hash: str, sha256: str) -> None:
+        now = self._clock()
+
+        def resolve(tx: Tx) -> None:
+            library_id = sql_names.lock_library(tx, library)
+            sql_names.remember_sha256(tx, content_hash, sha256)
+            tx.execute(
+                "UPDATE images SET pending = false WHERE library_id = ? AND content_hash = ?",
+                (library_id, content_hash),
+            )
+            for channel in sql_names.lock_channels_of(tx, library_id):
+                posted_bulk.resolve(tx, channel, content_hash, sha256, now)
+                tx.ops.restore(tx.db, channel, content_hash)
+            catalog.settle_pending(tx, library_id)
+
+        self._transactions.write(resolve)

@@ -1,0 +1,28 @@
+"""Counts for ``/status``, ``/readyz`` and metrics (``Reports``), each one snapshot."""
+
+from __future__ import annotations
+
+from state.sql import names as sql_names
+from state.sql.reports import channel_status, library_status
+from state.sql.roles import Role
+from state.store import ChannelStatus, LibraryStatus
+
+
+class ReportRole(Role):
+    def library_status(self, library: str) -> LibraryStatus:
+        return self._transactions.snapshot(
+            lambda tx: library_status(tx, sql_names.library(tx, library))
+        )
+
+    def channel_status(self, channel: str) -> ChannelStatus:
+        now = self._clock()
+        return self._transactions.snapshot(
+            lambda tx: channel_status(tx, sql_names.channel(tx, channel)[0], now)
+        )
+
+    def catalog_files(self, library: str) -> dict[str, str | None]:
+        """Every image and sidecar held, ``path_lower -> content_hash``: a full read."""
+        rows = self._transactions.lookup(lambda tx: tx.all(
+            "SELECT path_lower, content_hash FROM files WHERE library_id = ?",
+            (sql_names.library(tx, library),)))  # fmt: skip
+        return {row[0]: row[1] for row in rows}
