@@ -50,7 +50,8 @@ class NeighbourIndex:
             row = len(self._keys)
             if row == len(self._words[0]):
                 grown = max(_FIRST, 2 * row)
-                self._words = [np.concatenate([w, np.zeros(grown - row, w.dtype)]) for w in self._words]
+                more = grown - row
+                self._words = [np.concatenate([w, np.zeros(more, w.dtype)]) for w in self._words]
             self._keys.append(content_hash)
             self._rows[content_hash] = row
         for column, word in zip(self._words, words, strict=True):

@@ -7,8 +7,8 @@
   lock dies with the session, so a replica killed mid-catch-up frees the library at once, and
   the next replica resumes from the last committed cursor. Each turn bumps the
   library's ``turn`` counter, a fencing token: a write of the catch-up checks it
-  (``PostgresStore._fenced``), so a replica that lost its session without noticing can
-  never commit over the one that took over. ``turn_open`` is left set by a holder that
+  (``CatchUp.fence``, ``state/postgres/roles/catalog.py``), so a replica that lost its
+  session without noticing can never commit over the one that took over. ``turn_open`` is left set by a holder that
   died: the next one first waits ``TAKEOVER_GRACE_SECONDS``, for the calls the dead
   one left in flight at Dropbox to end (Dropbox wants one listing per user at a time).
 - **Requests.** A webhook may reach any replica. It records the request in the
@@ -18,7 +18,7 @@
 - **Doorbell.** Each replica listens (``LISTEN``) on one connection of its own and
   wakes its worker for the library named. A notification is only a hint: it is lost if
   nobody listens at that moment, so the listener also polls for owed libraries every
-  ``POLL_SECONDS``.
+  ``POLL_SECONDS`` and wakes those it found owed at the poll before too.
 - **Hashing.** One replica at a time hashes a library's backlog of fingerprints
   (``hashing``): the session advisory lock ``(HASHING_LOCK, library id)``, taken the
   same way for a pass of the hashing worker, so no thumbnail is asked for twice.
@@ -180,11 +180,18 @@ class Turns:
             try:
                 with self._connect() as connection:
                     connection.execute(f"LISTEN {CHANNEL}")
+                    before: set[str] = set()
                     while not self._closing.is_set():
                         for note in connection.notifies(timeout=POLL_SECONDS):
                             wake(note.payload)
-                        for library in owed():
+                        # Owed at two polls in a row: its doorbell was missed, or nobody
+                        # serves it. A burst of a thousand requests is served by the
+                        # doorbell; waking each one at every poll as well only makes every
+                        # worker try its turn again and again.
+                        now = set(owed())
+                        for library in now & before:
                             wake(library)
+                        before = now
             except Exception as exc:  # the database went away: listen again once it is back
                 log.warning("catch-up doorbell interrupted: %s", type(exc).__name__)
                 self._closing.wait(POLL_SECONDS)
