@@ -8,9 +8,10 @@
   the next replica resumes from the last committed cursor. Each turn bumps the
   library's ``turn`` counter, a fencing token: a write of the catch-up checks it
   (``CatchUp.fence``, ``state/postgres/roles/catalog.py``), so a replica that lost its
-  session without noticing can never commit over the one that took over. ``turn_open`` is left set by a holder that
-  died: the next one first waits ``TAKEOVER_GRACE_SECONDS``, for the calls the dead
-  one left in flight at Dropbox to end (Dropbox wants one listing per user at a time).
+  session without noticing can never commit over the one that took over. ``turn_open``
+  is left set by a holder that died: the next one first waits
+  ``TAKEOVER_GRACE_SECONDS``, for the calls the dead one left in flight at Dropbox to
+  end (Dropbox wants one listing per user at a time).
 - **Requests.** A webhook may reach any replica. It records the request in the
   database (``catch_up_wanted`` + 1) before anything else, then rings the doorbell
   (``NOTIFY``). A turn that ends well marks the requests it saw at its start as served
