@@ -14,6 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from app.configuration.environment import Settings
@@ -30,6 +31,7 @@ from app.services.status import StatusReports
 from app.services.thumbnails import Thumbnails
 from app.sync.catch_up import CatchUp
 from app.sync.fingerprints import Fingerprinter
+from app.sync.rounds import Rounds
 from app.sync.worker import SyncWorker
 from state import casefold, open_store
 from state.changes import FileKinds
@@ -43,6 +45,10 @@ _LIBRARY_GAUGES = ("images", "unique_images", "skipped", "pending", "without_con
 _CHANNEL_GAUGES = ("available", "leased", "posted", "cycle", "near_duplicate_groups",
                    "near_duplicates_skipped", "awaiting_fingerprint")  # fmt: skip
 PARALLEL_CATCH_UPS = 4
+# The workers' shared threads: the catch-ups the gate lets through, and room beside them
+# for the short jobs (reading a library's state, asking Dropbox whose credentials these are).
+CATCH_UP_THREADS = 2 * PARALLEL_CATCH_UPS
+HASHING_THREADS = 2  # every library's hashing passes: mostly waits for Dropbox thumbnails
 RECLAIM_BATCH = 64  # a few milliseconds of the writer at a time: selections interleave
 RECLAIM_EVERY_SECONDS = 1.0
 GRACE_BATCH = 64
@@ -67,6 +73,8 @@ class Runtime:
     thumbnails: Thumbnails
     pictures: Pictures
     fingerprinters: dict[str, Fingerprinter]  # by library
+    catch_up_threads: ThreadPoolExecutor  # shared by the workers, each one job at a time
+    hashing: Rounds  # the hashing workers' passes, on threads they share
 
     @classmethod
     def build(cls, settings: Settings, config: Config, retry: RetryPolicy | None = None) -> Runtime:
@@ -90,8 +98,12 @@ class Runtime:
             for library in config.libraries.values()
         }
         cache = DiskCache(settings.cache_dir, settings.thumbnail_cache_mb * 1024 * 1024)
-        fingerprinters = _fingerprinters(config, store.near, dropbox, cache, metrics, stop)
-        workers = _workers(settings, config, store.catalog, dropbox, metrics, stop, fingerprinters)
+        hashing = Rounds(HASHING_THREADS, "fingerprints")
+        fingerprinters = _fingerprinters(config, store.near, dropbox, cache, metrics, stop, hashing)
+        threads = ThreadPoolExecutor(CATCH_UP_THREADS, thread_name_prefix="catch-up")
+        workers = _workers(
+            settings, config, store.catalog, dropbox, metrics, stop, fingerprinters, threads
+        )
         inboxes = [_inbox(worker) for worker in workers.values()]
         lanes = Lanes()
 
@@ -121,7 +133,7 @@ class Runtime:
             legacy=legacy, posted=PostedHistory(store.posted, lanes),
             status=StatusReports(store.reports, lanes, metrics, readiness),
             stop_event=stop, thumbnails=thumbnails, pictures=pictures,
-            fingerprinters=fingerprinters,
+            fingerprinters=fingerprinters, catch_up_threads=threads, hashing=hashing,
         )  # fmt: skip
         metrics.watch_catalog(runtime.catalog_gauges)
         return runtime
@@ -131,6 +143,7 @@ class Runtime:
             await worker.start()
         self.store.catalog.watch_catch_ups(self._ring)
         if self.settings.near_duplicate_hashing:
+            self.hashing.start()
             for fingerprinter in self.fingerprinters.values():
                 fingerprinter.start()
         self._reclaimer = asyncio.create_task(self._reclaim_forever(), name="reclaim leases")
@@ -143,8 +156,9 @@ class Runtime:
         await self.thumbnails.close()
         for worker in self.workers.values():
             await worker.stop()
-        for fingerprinter in self.fingerprinters.values():
-            await asyncio.to_thread(fingerprinter.stop)
+        self.catch_up_threads.shutdown(wait=False)
+        self.stop_event.set()
+        await asyncio.to_thread(self.hashing.stop)
         self.lanes.close()
         for client in self.dropbox.values():
             client.close()
@@ -239,6 +253,7 @@ def _workers(
     metrics: Metrics,
     stop: threading.Event,
     fingerprinters: dict[str, Fingerprinter],
+    threads: ThreadPoolExecutor,
 ) -> dict[str, SyncWorker]:
     kinds = FileKinds.of(settings.image_extensions, settings.sidecar_extensions)
     gate = asyncio.Semaphore(PARALLEL_CATCH_UPS)
@@ -247,7 +262,9 @@ def _workers(
         client = dropbox[library.spec.account]
         catch_up = CatchUp(library.spec, kinds, catalog, client, metrics)
         caught_up = fingerprinters[library.name].request
-        return SyncWorker(settings, catalog, client, catch_up, metrics, stop, gate, caught_up)
+        return SyncWorker(
+            settings, catalog, client, catch_up, metrics, stop, gate, caught_up, threads
+        )
 
     return {name: worker(library) for name, library in config.libraries.items()}
 
@@ -259,6 +276,7 @@ def _fingerprinters(
     cache: DiskCache,
     metrics: Metrics,
     stop: threading.Event,
+    hashing: Rounds,
 ) -> dict[str, Fingerprinter]:
     """One hashing worker per library, searching as far as its widest channel groups."""
 
@@ -268,7 +286,14 @@ def _fingerprinters(
 
     return {
         name: Fingerprinter(
-            name, near, dropbox[library.spec.account], cache, metrics, radius(name), stop
+            name,
+            near,
+            dropbox[library.spec.account],
+            cache,
+            metrics,
+            radius(name),
+            stop,
+            hashing,
         )
         for name, library in config.libraries.items()
     }

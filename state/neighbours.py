@@ -7,7 +7,8 @@ A BK-tree or multi-index hashing would do fewer comparisons at small distances, 
 the distances near-duplicates need (40 of 256 bits) both degrade towards a full scan
 with far more overhead per image; this stays simple, predictable and exact.
 
-Storage grows by doubling, removal swaps the last row into the hole, so adding and
+Storage starts empty and grows by doubling (a library never hashed costs no array: a
+service may hold thousands), removal swaps the last row into the hole, so adding and
 removing cost O(1) amortised. Not thread-safe: one hashing worker owns each index.
 """
 
@@ -19,19 +20,24 @@ from numpy.typing import NDArray
 from state.similarity import HASH_BYTES, Neighbour, check_hash
 
 _WORDS = HASH_BYTES // 8
-_INITIAL = 1024
+_FIRST = 1024  # rows of the first allocation
 
 
 class NeighbourIndex:
     def __init__(self) -> None:
         # One contiguous array per 64-bit word (not one row per hash): each pass of the
         # scan then streams through memory, and the counts add up in one byte per image.
-        self._words = [np.zeros(_INITIAL, dtype=np.uint64) for _ in range(_WORDS)]
+        self._words = [np.zeros(0, dtype=np.uint64) for _ in range(_WORDS)]
         self._keys: list[str] = []
         self._rows: dict[str, int] = {}
 
     def __len__(self) -> int:
         return len(self._keys)
+
+    @property
+    def capacity(self) -> int:
+        """Rows allocated: 0 until the first fingerprint, then doubling from 1,024."""
+        return len(self._words[0])
 
     def __contains__(self, content_hash: object) -> bool:
         return content_hash in self._rows
@@ -43,7 +49,9 @@ class NeighbourIndex:
         if row is None:
             row = len(self._keys)
             if row == len(self._words[0]):
-                self._words = [np.concatenate([w, np.zeros_like(w)]) for w in self._words]
+                grown = max(_FIRST, 2 * row)
+                more = grown - row
+                self._words = [np.concatenate([w, np.zeros(more, w.dtype)]) for w in self._words]
             self._keys.append(content_hash)
             self._rows[content_hash] = row
         for column, word in zip(self._words, words, strict=True):

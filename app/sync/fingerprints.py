@@ -9,8 +9,9 @@ takes the thumbnails the console has cached already and asks Dropbox for the res
 in every channel. Content that waits only to be grouped again (another distance) needs
 no thumbnail at all.
 
-It runs in a thread of its own, outside the lanes the requests use, and writes nothing
-while a catch-up is in flight beyond what a selection would: so neither waits on it.
+Its passes run on the hashing threads that every library shares (``app.sync.rounds``),
+outside the lanes the requests use, and write nothing while a catch-up is in flight
+beyond what a selection would: so neither waits on it.
 A thumbnail Dropbox refuses for good (a format it does not convert, a file over its
 limit) leaves the content unhashed and never grouped; one refused for now (the file
 moved since the catch-up) stays on the backlog for the next pass. Failures back off.
@@ -41,6 +42,7 @@ from app.metrics import Metrics
 from app.services.disk_cache import DiskCache
 from app.services.perceptual import Unhashable, perceptual_hashes
 from app.services.thumbnails import FINGERPRINT_SIZE
+from app.sync.rounds import Rounds
 from state.neighbours import NeighbourIndex
 from state.similarity import Fingerprint
 from state.store import NearDuplicates, Unhashed
@@ -64,8 +66,10 @@ class Fingerprinter:
         metrics: Metrics,
         radius: int,
         stop: threading.Event,
+        rounds: Rounds | None = None,
     ) -> None:
-        """``radius``: the largest distance any channel of the library groups at."""
+        """``radius``: the largest distance any channel of the library groups at;
+        ``rounds``: the shared threads its passes run on (None: only ``run_once`` is used)."""
         self.library, self.radius, self.index = library, radius, NeighbourIndex()
         self._store, self._dropbox, self._cache = store, dropbox, cache
         self._metrics, self._stop = metrics, stop
@@ -73,50 +77,51 @@ class Fingerprinter:
         self._busy = False
         self._loaded = False
         self._failures = 0
-        self._thread: threading.Thread | None = None
+        self._backing_off = False
+        self._rounds = rounds
 
     def start(self) -> None:
-        self._thread = threading.Thread(
-            target=self._run_forever, name=f"fingerprints-{self.library}", daemon=True
-        )
-        self._thread.start()
+        """Take turns on the shared threads, the first one now."""
         self.request()
 
     def request(self) -> None:
-        """Look at the backlog soon (any thread)."""
+        """Look at the backlog soon (any thread); after a failure, once the backoff ends."""
         self._wanted.set()
-
-    def stop(self, seconds: float = 10.0) -> None:
-        self._stop.set()
-        self._wanted.set()
-        if self._thread is not None:
-            self._thread.join(seconds)
+        if self._rounds is not None and not self._backing_off:
+            self._rounds.ask(self)
 
     @property
     def idle(self) -> bool:
         """Nothing asked for and nothing under way (what tests and benches await)."""
         return not self._wanted.is_set() and not self._busy
 
-    def _run_forever(self) -> None:
-        while not self._stop.is_set():
-            self._wanted.wait(IDLE_SECONDS)
-            if self._stop.is_set():
-                return
-            self._busy = True
-            self._wanted.clear()
-            try:
-                self.run_once()
-                self._failures = 0
-            except UnpostedError as exc:
-                self._failures += 1
-                log.warning("fingerprints of %s: %s", self.library, exc)
-                self._stop.wait(min(_BACKOFF_CAP_SECONDS, 2.0**self._failures))
-                self._wanted.set()
-            except Exception:  # a bug must not end hashing for good
-                log.exception("fingerprints of %s crashed", self.library)
-                self._stop.wait(_BACKOFF_CAP_SECONDS)
-            finally:
-                self._busy = False
+    def turn(self) -> float:
+        """One pass (asked for, or the last turn's wait is over); the seconds until the
+        next look by itself: ``IDLE_SECONDS`` (another replica may add content while this
+        one holds the turn), or a backoff after a failure."""
+        if self._stop.is_set():
+            return IDLE_SECONDS
+        self._busy, self._backing_off = True, False
+        self._wanted.clear()
+        try:
+            self.run_once()
+            self._failures = 0
+            return IDLE_SECONDS
+        except UnpostedError as exc:
+            self._failures += 1
+            log.warning("fingerprints of %s: %s", self.library, exc)
+            self._wanted.set()  # still to do, after the backoff
+            return self._back_off(min(_BACKOFF_CAP_SECONDS, 2.0**self._failures))
+        except Exception:  # a bug must not end hashing for good
+            log.exception("fingerprints of %s crashed", self.library)
+            return self._back_off(_BACKOFF_CAP_SECONDS)
+        finally:
+            self._busy = False
+
+    def _back_off(self, seconds: float) -> float:
+        """Requests made meanwhile wait for the backoff to end."""
+        self._backing_off = True
+        return seconds
 
     def run_once(self) -> int:
         """One pass over the backlog in the hashing turn; returns how many contents were

@@ -5,7 +5,8 @@ while a catch-up runs is remembered (one flag, not a queue) and causes exactly o
 more run afterwards. So requests piling up during a run cost one more run, no change
 is ever missed, and no two catch-ups of a library overlap (Dropbox rate-limits
 parallel ``list_folder`` calls for one user). Libraries catch up in parallel, at most
-``gate``'s worth at once. Catch-ups run in threads: the SDK blocks.
+``gate``'s worth at once. Catch-ups run in threads (the SDK blocks): a pool that every
+library shares, each library's jobs one at a time (``app.sync.serial``).
 
 When several processes share the store (PostgreSQL replicas), a run catches up only
 inside the library's turn (``CatalogSync.catch_up_turn``), so no two catch-ups of a
@@ -31,7 +32,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from app.configuration.environment import Settings
@@ -40,6 +41,7 @@ from app.errors import CursorReset, DropboxError, UnpostedError
 from app.metrics import Metrics
 from app.sync.catch_up import CatchUp, CatchUpSummary
 from app.sync.pending import resolve_pending
+from app.sync.serial import Serial
 from state.store import CatalogSync
 
 log = logging.getLogger(__name__)
@@ -79,7 +81,10 @@ class SyncWorker:
         stop: threading.Event,
         gate: asyncio.Semaphore | None = None,
         caught_up: Callable[[], None] | None = None,
+        threads: Executor | None = None,
     ) -> None:
+        """``threads``: the pool this library's blocking work runs on, one job at a time
+        (default: a thread of its own)."""
         self.health = SyncHealth()
         self.library = catch_up.library.name
         self.account_id: str | None = None
@@ -97,7 +102,10 @@ class SyncWorker:
         self._relist = False
         self._account_confirmed = False
         self._unchecked_in_a_row = 0  # runs that left pending images unchecked
-        self._threads = ThreadPoolExecutor(1, thread_name_prefix=f"catch-up-{self.library}")
+        self._own_pool: ThreadPoolExecutor | None = None
+        if threads is None:
+            threads = self._own_pool = ThreadPoolExecutor(1, f"catch-up-{self.library}")
+        self._threads = Serial(threads)
 
     @property
     def progress(self) -> CatchUpSummary | None:
@@ -165,7 +173,8 @@ class SyncWorker:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await asyncio.to_thread(self._wait_idle, 60.0)
-        self._threads.shutdown(wait=False)
+        if self._own_pool is not None:
+            self._own_pool.shutdown(wait=False)
 
     def _wait_idle(self, seconds: float) -> None:
         """Let a catch-up already in its thread finish before the store closes."""

@@ -1,14 +1,17 @@
 """Catch-up turns across replicas: one catch-up per library at a time, requests that last.
 
 - **Turn.** A replica catches a library up only while it holds the session advisory
-  lock ``(TURN_LOCK, library id)`` on a connection opened for that turn. The lock dies
-  with the session, so a replica killed mid-catch-up frees the library at once, and
+  lock ``(TURN_LOCK, library id)`` on a connection of its own for that turn, unlocked
+  at the end and kept for the next turn (a few are kept: opening one costs the server a
+  process, which a thousand libraries' reconciliations would pay every few seconds). The
+  lock dies with the session, so a replica killed mid-catch-up frees the library at once, and
   the next replica resumes from the last committed cursor. Each turn bumps the
   library's ``turn`` counter, a fencing token: a write of the catch-up checks it
-  (``PostgresStore._fenced``), so a replica that lost its session without noticing can
-  never commit over the one that took over. ``turn_open`` is left set by a holder that
-  died: the next one first waits ``TAKEOVER_GRACE_SECONDS``, for the calls the dead
-  one left in flight at Dropbox to end (Dropbox wants one listing per user at a time).
+  (``CatchUp.fence``, ``state/postgres/roles/catalog.py``), so a replica that lost its
+  session without noticing can never commit over the one that took over. ``turn_open``
+  is left set by a holder that died: the next one first waits
+  ``TAKEOVER_GRACE_SECONDS``, for the calls the dead one left in flight at Dropbox to
+  end (Dropbox wants one listing per user at a time).
 - **Requests.** A webhook may reach any replica. It records the request in the
   database (``catch_up_wanted`` + 1) before anything else, then rings the doorbell
   (``NOTIFY``). A turn that ends well marks the requests it saw at its start as served
@@ -16,7 +19,7 @@
 - **Doorbell.** Each replica listens (``LISTEN``) on one connection of its own and
   wakes its worker for the library named. A notification is only a hint: it is lost if
   nobody listens at that moment, so the listener also polls for owed libraries every
-  ``POLL_SECONDS``.
+  ``POLL_SECONDS`` and wakes those it found owed at the poll before too.
 - **Hashing.** One replica at a time hashes a library's backlog of fingerprints
   (``hashing``): the session advisory lock ``(HASHING_LOCK, library id)``, taken the
   same way for a pass of the hashing worker, so no thumbnail is asked for twice.
@@ -40,6 +43,7 @@ TURN_LOCK = 0x756E706F  # first key of the advisory lock; the second is the libr
 HASHING_LOCK = TURN_LOCK + 1
 CHANNEL = "unposted_catch_up"
 POLL_SECONDS = 1.0
+SPARE_CONNECTIONS = 4  # lock connections kept between turns
 TAKEOVER_GRACE_SECONDS = 2.0
 
 _BEGIN = (
@@ -62,6 +66,8 @@ class Turns:
         self.held: dict[str, int] = {}  # library -> the turn this process holds
         self._closing = threading.Event()
         self._listener: threading.Thread | None = None
+        self._spare: list[psycopg.Connection[tuple[object, ...]]] = []
+        self._spare_lock = threading.Lock()
 
     def _connect(self) -> psycopg.Connection[tuple[object, ...]]:
         return psycopg.connect(
@@ -88,16 +94,57 @@ class Turns:
     ) -> Iterator[psycopg.Connection[tuple[object, ...]] | None]:
         """A connection of its own holding the session lock ``(key, library_id)``, or None
         when another session holds it."""
-        with translated(self._server):
-            connection = self._connect()
+        connection, locked = self._try_lock(key, library_id)
         try:
-            with translated(self._server):
-                row = connection.execute(
-                    "SELECT pg_try_advisory_lock(%s, %s)", (key, library_id)
-                ).fetchone()
-            yield connection if row and row[0] else None
+            yield connection if locked else None
         finally:
-            connection.close()  # ends the session, and with it the lock
+            self._release(connection, key, library_id, locked)
+
+    def _try_lock(
+        self, key: int, library_id: int
+    ) -> tuple[psycopg.Connection[tuple[object, ...]], bool]:
+        """A kept connection (or, if it went stale with the server, a new one) and whether
+        it took the lock."""
+        with self._spare_lock:
+            kept = self._spare.pop() if self._spare else None
+        for connection in ([kept] if kept is not None else []) + [None]:
+            if connection is None:
+                with translated(self._server):
+                    connection = self._connect()
+            try:
+                with translated(self._server):
+                    row = connection.execute(
+                        "SELECT pg_try_advisory_lock(%s, %s)", (key, library_id)
+                    ).fetchone()
+                return connection, bool(row and row[0])
+            except Exception:
+                connection.close()
+                if connection is not kept:
+                    raise
+        raise AssertionError("unreachable: the new connection returns or raises")
+
+    def _release(
+        self,
+        connection: psycopg.Connection[tuple[object, ...]],
+        key: int,
+        library_id: int,
+        locked: bool,
+    ) -> None:
+        """Unlock, and keep the connection for the next turn; close it (which ends the
+        session and every lock of it) when that cannot be done cleanly."""
+        try:
+            if locked:
+                row = connection.execute(
+                    "SELECT pg_advisory_unlock(%s, %s)", (key, library_id)
+                ).fetchone()
+                assert row is not None and row[0], "the turn's lock was not held"
+            with self._spare_lock:
+                if not self._closing.is_set() and len(self._spare) < SPARE_CONNECTIONS:
+                    self._spare.append(connection)
+                    return
+        except Exception as exc:
+            log.warning("closing a catch-up lock connection: %s", type(exc).__name__)
+        connection.close()
 
     def _hold(
         self, connection: psycopg.Connection[tuple[object, ...]], library: str, library_id: int
@@ -134,11 +181,18 @@ class Turns:
             try:
                 with self._connect() as connection:
                     connection.execute(f"LISTEN {CHANNEL}")
+                    before: set[str] = set()
                     while not self._closing.is_set():
                         for note in connection.notifies(timeout=POLL_SECONDS):
                             wake(note.payload)
-                        for library in owed():
+                        # Owed at two polls in a row: its doorbell was missed, or nobody
+                        # serves it. A burst of a thousand requests is served by the
+                        # doorbell; waking each one at every poll as well only makes every
+                        # worker try its turn again and again.
+                        now = set(owed())
+                        for library in now & before:
                             wake(library)
+                        before = now
             except Exception as exc:  # the database went away: listen again once it is back
                 log.warning("catch-up doorbell interrupted: %s", type(exc).__name__)
                 self._closing.wait(POLL_SECONDS)
@@ -147,3 +201,7 @@ class Turns:
         self._closing.set()
         if self._listener is not None:
             self._listener.join(timeout=2 * POLL_SECONDS + 5)
+        with self._spare_lock:
+            spare, self._spare = self._spare, []
+        for connection in spare:
+            connection.close()

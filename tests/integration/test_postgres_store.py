@@ -68,6 +68,33 @@ def test_a_turn_is_one_stores_at_a_time(stores: list[PostgresStore]) -> None:
         assert now_theirs
 
 
+def test_a_turns_connection_is_kept_for_the_next_and_replaced_when_it_dies(
+    stores: list[PostgresStore], database_url: str
+) -> None:
+    """Opening a connection costs the server a process: a thousand libraries' turns reuse a
+    few. The lock is let go at the end all the same, and a kept session the server ended
+    is replaced without failing the turn."""
+    first, second, _ = stores
+
+    def holders() -> set[int]:
+        with psycopg.connect(database_url, autocommit=True) as admin:
+            rows = admin.execute("SELECT pid FROM pg_locks WHERE locktype = 'advisory'")
+            return {int(row[0]) for row in rows}
+
+    with first.catalog.catch_up_turn("lib") as mine:
+        assert mine
+        (session,) = holders()
+    assert holders() == set()
+    with second.catalog.catch_up_turn("lib") as theirs:
+        assert theirs and holders() != {session}
+    with first.catalog.catch_up_turn("lib") as again:
+        assert again and holders() == {session}
+    with psycopg.connect(database_url, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (session,))
+    with first.catalog.catch_up_turn("lib") as after:
+        assert after and len(holders()) == 1 and holders() != {session}
+
+
 def test_a_request_is_owed_until_a_turn_that_ends_well(stores: list[PostgresStore]) -> None:
     asker, holder, _ = stores
     assert not holder.catalog.catch_up_owed("lib")

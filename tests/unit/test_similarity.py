@@ -99,3 +99,15 @@ def test_no_hash_comes_of_a_flat_picture_or_of_bytes_that_are_none() -> None:
     with pytest.raises(Unhashable) as broken:
         perceptual_hash(b"not a picture")
     assert broken.value.reason == UNDECODABLE
+
+
+def test_an_index_allocates_nothing_until_its_first_fingerprint() -> None:
+    """A service may hold thousands of libraries never hashed: each index costs no array."""
+    index = NeighbourIndex()
+    assert index.capacity == 0 and index.within(bytes(32), 256) == []
+    index.add("first", bytes(32))
+    assert index.capacity == 1024
+    for n in range(1024):
+        index.add(f"h{n}", n.to_bytes(32, "big"))
+    assert index.capacity == 2048 and len(index) == 1025
+    assert [n.content_hash for n in index.within(bytes(32), 0)] == ["first", "h0"]

@@ -57,7 +57,9 @@ class CatchUp:
         self._connected.run(want)
 
     def owed(self, library: str) -> bool:
-        return library in self._owed()
+        ask = "SELECT catch_up_wanted > catch_up_served FROM libraries WHERE name = %s"
+        row = self._connected.read(lambda db: db.execute(ask, (library,)).fetchone())
+        return bool(row and row[0])
 
     def _owed(self) -> list[str]:
         owed = "SELECT name FROM libraries WHERE catch_up_wanted > catch_up_served"
