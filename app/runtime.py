@@ -22,8 +22,10 @@ from app.lanes import Lanes
 from app.metrics import WAIT, CatalogGauge, Metrics
 from app.services.captions import Captions
 from app.services.disk_cache import DiskCache
+from app.services.heif import HeifStandIn
 from app.services.pictures import Pictures
 from app.services.posted_state import LegacyImport
+from app.services.render import Renders
 from app.services.selection import SelectionService
 from app.services.thumbnails import Thumbnails
 from app.sync.catch_up import CatchUp
@@ -63,6 +65,7 @@ class Runtime:
     thumbnails: Thumbnails
     pictures: Pictures
     fingerprinters: dict[str, Fingerprinter]  # by library
+    renders: Renders
 
     @classmethod
     def build(cls, settings: Settings, config: Config, retry: RetryPolicy | None = None) -> Runtime:
@@ -102,11 +105,14 @@ class Runtime:
         )
         legacy = LegacyImport(config, store, metrics, client, catch_up)
         pictures = Pictures(config, store, lanes, thumbnails, Captions(cache, lanes, client))
+        renders = Renders(
+            settings, config, lanes, metrics, client, _heif(settings, cache, fingerprinters)
+        )
         runtime = cls(
             settings=settings, config=config, store=store, metrics=metrics, lanes=lanes,
             dropbox=dropbox, workers=workers, inboxes=inboxes, selection=selection,
             legacy=legacy, stop_event=stop, thumbnails=thumbnails, pictures=pictures,
-            fingerprinters=fingerprinters,
+            fingerprinters=fingerprinters, renders=renders,
         )  # fmt: skip
         metrics.watch_catalog(runtime.catalog_gauges)
         return runtime
@@ -126,6 +132,7 @@ class Runtime:
         self._grace.cancel()
         await asyncio.gather(self._reclaimer, self._grace, return_exceptions=True)
         await self.thumbnails.close()
+        await self.renders.close()
         for worker in self.workers.values():
             await worker.stop()
         for fingerprinter in self.fingerprinters.values():
@@ -207,6 +214,17 @@ class Runtime:
                 yield "channel", channel, state, getattr(counts, state)
             since = counts.oldest_awaiting_since
             yield WAIT, channel, "", 0.0 if since is None else max(0.0, time.time() - since)
+
+
+def _heif(
+    settings: Settings, cache: DiskCache, fingerprinters: dict[str, Fingerprinter]
+) -> HeifStandIn:
+    """HEIC's thumbnails and fingerprints from its rendered copy (``app.services.heif``)."""
+
+    def fingerprint(library: str, content_hash: str, thumbnail: bytes) -> bool:
+        return fingerprinters[library].fingerprint_rendered(content_hash, thumbnail)
+
+    return HeifStandIn(cache, fingerprint if settings.near_duplicate_hashing else None)
 
 
 def _inbox(worker: SyncWorker) -> Inbox:

@@ -37,8 +37,20 @@ class NearDuplicateReply(Reply):
     distance: int
 
 
+class RenderedReply(Reply):
+    """The picture in the channel's render profile (``/select`` with ``render``): ``url``
+    is signed for the lease and needs no token while the lease is active."""
+
+    url: str
+    width: int
+    height: int
+    format: str
+    bytes: int
+
+
 class SelectReply(Reply):
-    """An image (``/select``); ``lease`` null on a preview or an image already posted."""
+    """An image (``/select``); ``lease`` null on a preview or an image already posted;
+    ``rendered`` only with ``render`` (null for a channel without a render profile)."""
 
     content_hash: str
     id: str
@@ -53,6 +65,7 @@ class SelectReply(Reply):
     lease: LeaseReply | None
     temporary_link: str | None
     posted_at: str | None
+    rendered: RenderedReply | None = None
 
 
 class ImageReply(SelectReply):

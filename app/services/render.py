@@ -1,0 +1,185 @@
+"""Pictures in the shape each channel's network accepts: cached, bounded, off the event loop.
+
+A channel with a render profile (``[channels.NAME.render]``) gets its pictures rendered
+from one download of the original (``app.services.renderer``). The result is kept in a
+bounded disk cache of its own (``RENDER_CACHE_MB``) under the content hash and the
+profile, so later requests, and every channel with the same profile, download nothing;
+replicas share nothing but Dropbox, so each may render a picture once. A picture that
+cannot be rendered (its format, its pixels) is refused, and the refusal is kept too: it
+is downloaded once. A file over ``RENDER_MAX_INPUT_MB`` is refused from its catalog size,
+before any download.
+
+At most ``RENDER_CONCURRENCY`` pictures are downloaded and rendered at once (a burst of
+large files waits its turn rather than taking the memory); the download runs in the
+Dropbox lane, the decoding and encoding in the ``render`` lane, the disk in threads.
+Two requests for the same render wait for one. Dropbox makes no thumbnail of HEIC:
+rendering one leaves a thumbnail of the rendered copy in the thumbnail cache, where the
+console and the hashing worker find it (``app.sync.fingerprints``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from app.configuration.environment import Settings
+from app.configuration.file import Config
+from app.configuration.render import RenderProfile
+from app.dropbox.client import DropboxClient
+from app.errors import PictureTooLarge, RenderRefused, UnsupportedPicture
+from app.lanes import Lane, Lanes
+from app.metrics import Metrics
+from app.services.disk_cache import DiskCache
+from app.services.render_links import LinkSigner
+from app.services.renderer import Rendered, enable_heif, picture_size, render
+
+log = logging.getLogger(__name__)
+MiB = 1024 * 1024
+_KIND = "rendered"
+_REFUSALS: dict[str, type[RenderRefused]] = {"415": UnsupportedPicture, "413": PictureTooLarge}
+Key = tuple[str, str]  # (profile key, content_hash)
+HeifRendered = Callable[[str, str, Rendered], None]
+"""Called in a thread with (library, content_hash, rendered) after a HEIC/HEIF render."""
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedPicture:
+    data: bytes
+    width: int
+    height: int
+    format: str
+
+    @property
+    def media_type(self) -> str:
+        return f"image/{self.format}"
+
+    def as_json(self, url: str) -> dict[str, Any]:
+        return {"url": url, "width": self.width, "height": self.height,
+                "format": self.format, "bytes": len(self.data)}  # fmt: skip
+
+
+class Renders:
+    def __init__(
+        self,
+        settings: Settings,
+        config: Config,
+        lanes: Lanes,
+        metrics: Metrics,
+        dropbox: Callable[[str], DropboxClient],
+        after_heif: HeifRendered | None = None,
+    ) -> None:
+        enable_heif()
+        self._config, self._lanes, self._metrics, self._dropbox = config, lanes, metrics, dropbox
+        self._after_heif = after_heif
+        self._cache = DiskCache(settings.render_cache_dir, settings.render_cache_mb * MiB)
+        self._lane = Lane("render", settings.render_concurrency)
+        self._gate = asyncio.Semaphore(settings.render_concurrency)
+        self._max_input = settings.render_max_input_mb * MiB
+        self._max_pixels = int(settings.render_max_megapixels * 1_000_000)
+        self._pending: dict[Key, asyncio.Future[RenderedPicture]] = {}
+        self.signer = LinkSigner(settings.api_token)
+
+    def profile(self, channel: str) -> RenderProfile | None:
+        return self._config.channels[channel].render
+
+    async def picture(
+        self, channel: str, content_hash: str, path: str, size: int
+    ) -> RenderedPicture | None:
+        """The content at ``path`` (``size`` bytes, as the catalog says) rendered for the
+        channel; None when the channel has no profile. ``RenderRefused`` when it cannot be."""
+        profile = self.profile(channel)
+        if profile is None:
+            return None
+        key = (profile.key, content_hash)
+        if key in self._pending:
+            return await asyncio.shield(self._pending[key])
+        cached = await asyncio.to_thread(self._read, key)
+        if cached is not None:
+            self._metrics.render_cache_hits.labels(channel).inc()
+            return cached
+        if key in self._pending:  # a render began while the disk was read
+            return await asyncio.shield(self._pending[key])
+        future = asyncio.get_running_loop().create_future()
+        self._pending[key] = future
+        try:
+            made = await self._make(channel, key, path, size, profile)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: a waiter may or may not be there to see it
+            raise
+        else:
+            future.set_result(made)
+        finally:
+            self._pending.pop(key, None)
+        return made
+
+    async def close(self) -> None:
+        self._lane.close()
+
+    async def _make(
+        self, channel: str, key: Key, path: str, size: int, profile: RenderProfile
+    ) -> RenderedPicture:
+        if size > self._max_input:
+            self._metrics.renders.labels(channel, "refused").inc()
+            raise PictureTooLarge(self._too_large(path, size))
+        library = self._config.channels[channel].library
+        async with self._gate:
+            data = await self._download(library, path)
+            try:
+                if len(data) > self._max_input:
+                    raise PictureTooLarge(self._too_large(path, len(data)))
+                rendered = await self._lane.run(render, data, profile, self._max_pixels)
+            except RenderRefused as exc:
+                self._metrics.renders.labels(channel, "refused").inc()
+                status = "413" if isinstance(exc, PictureTooLarge) else "415"
+                await asyncio.to_thread(self._cache.refuse, _KIND, _name(key), f"{status} {exc}")
+                raise type(exc)(f"{path}: {exc}") from None
+        del data
+        await asyncio.to_thread(self._cache.write, _KIND, _name(key), rendered.data)
+        self._metrics.renders.labels(channel, "rendered").inc()
+        log.info("rendered %s for %s: %dx%d %s, %d bytes", path, channel, rendered.width,
+                 rendered.height, rendered.format, len(rendered.data),
+                 extra={"event": "picture_rendered", "channel": channel})  # fmt: skip
+        if rendered.source_format == "HEIF" and self._after_heif is not None:
+            await asyncio.to_thread(self._after_heif, library, key[1], rendered)
+        return RenderedPicture(rendered.data, rendered.width, rendered.height, rendered.format)
+
+    async def _download(self, library: str, path: str) -> bytes:
+        client = self._dropbox(library)
+        data = await self._lanes.dropbox.run(client.download_head, path, self._max_input + 1)
+        self._metrics.render_download_bytes.labels(library).inc(len(data))
+        return data
+
+    def _too_large(self, path: str, size: int) -> str:
+        return (
+            f"{path}: {size / MiB:.1f} MiB is over the render limit of"
+            f" {self._max_input // MiB} MiB (RENDER_MAX_INPUT_MB)"
+        )
+
+    def _read(self, key: Key) -> RenderedPicture | None:
+        """A cached render (or its refusal, raised again); None when there is neither."""
+        entry = self._cache.read(_KIND, _name(key))
+        if entry is None:
+            return None
+        if entry.refusal is not None:
+            status, _, message = entry.refusal.partition(" ")
+            raise _REFUSALS.get(status, UnsupportedPicture)(message)
+        width, height = picture_size(entry.data)
+        profile_format = _format_of(entry.data)
+        return RenderedPicture(entry.data, width, height, profile_format)
+
+
+def _name(key: Key) -> str:
+    profile, content_hash = key
+    return f"{profile}-{content_hash}"
+
+
+def _format_of(data: bytes) -> str:
+    if data.startswith(b"\x89PNG"):
+        return "png"
+    if data[8:12] == b"WEBP":
+        return "webp"
+    return "jpeg"
