@@ -83,8 +83,11 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise PictureTooLarge(f"the picture has too many pixels to render: {exc}") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise PictureTooLarge(
+            f"the picture has more pixels than the limit of {max_pixels / 1e6:g} megapixels"
+            " (RENDER_MAX_MEGAPIXELS); refused unread, as a decompression bomb would be"
+        ) from None
     except UnidentifiedImageError:
         raise UnsupportedPicture(f"not a picture that can be rendered ({ACCEPTED_TEXT})") from None
     except _DECODE_ERRORS as exc:
