@@ -18,10 +18,11 @@ from pydantic import AfterValidator
 from app.api.deps import LanesDep, StoreDep, channel_for, identify
 from app.configuration.environment import Settings
 from app.errors import InvalidInput, LeaseNotFound, RenderLinkRefused, RenderRefused
+from app.lanes import Lanes
 from app.services.render import Renders
 from app.services.render_links import rendered_path
 from app.services.selection import Offer, SelectionService
-from state.store import Lease
+from state.store import Lease, Store
 
 router = APIRouter(tags=["images"])
 ContentHash = Annotated[str, Path(pattern="^[0-9a-fA-F]{64}$"), AfterValidator(str.lower)]
@@ -29,12 +30,17 @@ Signed = Annotated[str | None, Query(max_length=256)]
 _HEADERS = {"Cache-Control": "private, max-age=300", "X-Content-Type-Options": "nosniff"}
 
 
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}},
+          "description": "the picture in the channel's render profile"},
+}  # fmt: skip
+
+
 @router.get(
     "/channels/{channel}/images/{content_hash}/rendered",
     response_class=Response,
-    responses={200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}},
-                     "description": "the picture in the channel's render profile"}},
-)  # fmt: skip
+    responses=_RESPONSES,
+)
 async def rendered(
     request: Request,
     channel: str,
@@ -46,11 +52,26 @@ async def rendered(
 ) -> Response:
     """With a bearer token that reaches the channel, or with the signed link ``/select``
     handed out (no token), while its lease is active."""
-    renders: Renders = request.app.state.renders
     if lease is None and signature is None:
         channel = channel_for(request, identify(request))
     else:
         await _check_link(request, channel, content_hash, lease, signature)
+    return await _serve(request, channel, content_hash, store, lanes)
+
+
+@router.get("/images/{content_hash}/rendered", response_class=Response, responses=_RESPONSES)
+async def rendered_here(
+    request: Request, content_hash: ContentHash, store: StoreDep, lanes: LanesDep
+) -> Response:
+    """The caller's own channel (the operator's: the default one), with a bearer token."""
+    channel = channel_for(request, identify(request))
+    return await _serve(request, channel, content_hash, store, lanes)
+
+
+async def _serve(
+    request: Request, channel: str, content_hash: str, store: Store, lanes: Lanes
+) -> Response:
+    renders: Renders = request.app.state.renders
     image = (await lanes.store.run(store.image, channel, content_hash)).item.image
     picture = await renders.picture(channel, content_hash, image.path, image.size)
     if picture is None:
