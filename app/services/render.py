@@ -7,7 +7,7 @@ profile, so later requests, and every channel with the same profile, download no
 replicas share nothing but Dropbox, so each may render a picture once. A picture that
 cannot be rendered (its format, its pixels) is refused, and the refusal is kept too: it
 is downloaded once. A file over ``RENDER_MAX_INPUT_MB`` is refused from its catalog size,
-before any download.
+before any download. A channel without a profile gets the file as it is (``original``).
 
 At most ``RENDER_CONCURRENCY`` pictures are downloaded and rendered at once (a burst of
 large files waits its turn rather than taking the memory); the download runs in the
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import mimetypes
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -115,6 +116,17 @@ class Renders:
         finally:
             self._pending.pop(key, None)
         return made
+
+    async def original(self, channel: str, path: str, size: int) -> tuple[bytes, str]:
+        """The file as it is, and its media type: what a channel without a profile gets
+        (one download each time, within the same limits and turns as a render)."""
+        if size > self._max_input:
+            raise PictureTooLarge(self._too_large(path, size))
+        async with self._gate:
+            data = await self._download(self._config.channels[channel].library, path)
+        if len(data) > self._max_input:
+            raise PictureTooLarge(self._too_large(path, len(data)))
+        return data, mimetypes.guess_type(path)[0] or "application/octet-stream"
 
     async def close(self) -> None:
         self._lane.close()

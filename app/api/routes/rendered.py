@@ -3,7 +3,8 @@ and the ``rendered`` object of ``POST /select`` with ``"render": true``.
 
 The route answers a bearer token that reaches the channel, or, without a token, a link
 ``/select`` signed (``?lease=...&signature=...``, ``app.services.render_links``) while
-its lease is active, so that a network's API can fetch the picture directly. A refused
+its lease is active, so that a network's API can fetch the picture directly; a channel
+without a render profile gets the file as it is. A refused
 render keeps the picture leased: the error names the lease, for the caller to post the
 picture some other way or release it.
 """
@@ -17,7 +18,7 @@ from pydantic import AfterValidator
 
 from app.api.deps import LanesDep, StoreDep, channel_for, identify
 from app.configuration.environment import Settings
-from app.errors import InvalidInput, LeaseNotFound, RenderLinkRefused, RenderRefused
+from app.errors import LeaseNotFound, RenderLinkRefused, RenderRefused
 from app.lanes import Lanes
 from app.services.render import Renders
 from app.services.render_links import rendered_path
@@ -74,8 +75,9 @@ async def _serve(
     renders: Renders = request.app.state.renders
     image = (await lanes.store.run(store.image, channel, content_hash)).item.image
     picture = await renders.picture(channel, content_hash, image.path, image.size)
-    if picture is None:
-        raise InvalidInput(f"channel {channel} has no render profile: fetch the original")
+    if picture is None:  # no profile: the picture as it is
+        data, media_type = await renders.original(channel, image.path, image.size)
+        return Response(data, media_type=media_type, headers=_HEADERS)
     return Response(picture.data, media_type=picture.media_type, headers=_HEADERS)
 
 
