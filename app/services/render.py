@@ -80,7 +80,7 @@ class Renders:
         self._gate = asyncio.Semaphore(settings.render_concurrency)
         self._max_input = settings.render_max_input_mb * MiB
         self._max_pixels = int(settings.render_max_megapixels * 1_000_000)
-        self._pending: dict[Key, asyncio.Future[RenderedPicture]] = {}
+        self._pending: dict[Key, asyncio.Task[RenderedPicture]] = {}
         self.signer = LinkSigner(settings.api_token)
 
     def profile(self, channel: str) -> RenderProfile | None:
@@ -103,19 +103,17 @@ class Renders:
             return cached
         if key in self._pending:  # a render began while the disk was read
             return await asyncio.shield(self._pending[key])
-        future = asyncio.get_running_loop().create_future()
-        self._pending[key] = future
-        try:
-            made = await self._make(channel, key, path, size, profile)
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved: a waiter may or may not be there to see it
-            raise
-        else:
-            future.set_result(made)
-        finally:
-            self._pending.pop(key, None)
-        return made
+        # A task of its own: a caller that gives up (a closed connection) leaves the render
+        # to finish for the others waiting, and for the cache.
+        task = asyncio.create_task(self._make(channel, key, path, size, profile))
+        self._pending[key] = task
+        task.add_done_callback(lambda done: self._finished(key, done))
+        return await asyncio.shield(task)
+
+    def _finished(self, key: Key, task: asyncio.Task[RenderedPicture]) -> None:
+        self._pending.pop(key, None)
+        if not task.cancelled():
+            task.exception()  # retrieved: its callers, if any are left, raise it themselves
 
     async def original(self, channel: str, path: str, size: int) -> tuple[bytes, str]:
         """The file as it is, and its media type: what a channel without a profile gets
@@ -129,6 +127,9 @@ class Renders:
         return data, mimetypes.guess_type(path)[0] or "application/octet-stream"
 
     async def close(self) -> None:
+        for task in list(self._pending.values()):
+            task.cancel()
+        await asyncio.gather(*self._pending.values(), return_exceptions=True)
         self._lane.close()
 
     async def _make(

@@ -162,7 +162,7 @@ def _shape(image: Image.Image, profile: RenderProfile) -> Image.Image:
     if profile.max_side is not None and max(image.size) > profile.max_side:
         scale = profile.max_side / max(image.size)
         size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-        image = image.resize(size, Image.Resampling.LANCZOS)
+        image = image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
     if profile.format == "jpeg" and image.mode == "RGBA":
         flat = Image.new("RGB", image.size, profile.background)
         flat.paste(image, mask=image.getchannel("A"))

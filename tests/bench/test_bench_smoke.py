@@ -21,6 +21,7 @@ from bench import (
     near_costs,
     near_duplicates,
     postgres,
+    render,
     report,
     select_load,
     strategies,
@@ -73,6 +74,7 @@ SMOKE = Mode(
         "near_duplicates": lambda: near_duplicates.run(scenes=3, photographs=False),
         "near_costs": lambda: near_costs.run(300, 1, (1_000,), (100, 1_000), SECONDS, 1),
         **({"channels": lambda: channels.run(3, 300, SECONDS, 1)} if GENERATOR == "wrk" else {}),
+        "render": lambda: render.run(1, 5, {"jpeg": (600, 400), "heic": (400, 300)}),
     },
 )
 
@@ -193,6 +195,7 @@ def test_the_page_renders_every_section(results: dict[str, Any], tmp_path: Path)
         "## 6.",
         "## 7.",
         "## 8.",
+        "## 9.",
         "## Machine",
     ):
         assert heading in page
@@ -200,9 +203,9 @@ def test_the_page_renders_every_section(results: dict[str, Any], tmp_path: Path)
         GENERATOR != "wrk"
     )
     assert "not measured" not in page.lower()
-    # 17 targets judged on SQLite (3 of near-duplicates, 1 of channels), 11 on PostgreSQL
-    # (two more are reported, not judged)
-    judged = 16 + (GENERATOR == "wrk") + 11 * HAVE_POSTGRES
+    # 19 targets judged on SQLite (3 of near-duplicates, 1 of channels, 2 of rendering), 11
+    # on PostgreSQL (two more are reported, not judged)
+    judged = 18 + (GENERATOR == "wrk") + 11 * HAVE_POSTGRES
     assert page.count("**met**") + page.count("**missed**") == judged
     json.dumps(results)  # the JSON file is written from exactly this
 
@@ -239,3 +242,11 @@ def test_many_channels_are_measured_beside_one(results: dict[str, Any]) -> None:
     for side in ("one", "many"):
         assert figures[side]["requests_per_second"] > 0
         assert all(run["failures"] == 0 for run in figures[side]["runs"])
+
+
+def test_rendering_downloads_once_then_serves_the_cache(results: dict[str, Any]) -> None:
+    figures = results["sections"]["render"]
+    assert figures["downloads_per_request"] == [1, 0, 0]
+    for cell in figures["pictures"].values():
+        assert cell["render_seconds"] > 0 and cell["output"]["height"] > 0
+    assert figures["select_ms"] > 0 and figures["render_cached_vs_plain"] > 0

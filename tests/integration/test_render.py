@@ -291,5 +291,6 @@ def test_at_most_render_concurrency_pictures_render_at_once(
         time.sleep(0.5)
         assert emulator.counters.in_flight(DOWNLOADS) == 2
         gate.release()
-        assert [answer.result().status_code for answer in answers] == [200] * 5
+        replies = [answer.result() for answer in answers]
+        assert [reply.status_code for reply in replies] == [200] * 5, [r.text for r in replies]
     assert emulator.counters.max_in_flight(DOWNLOADS) == 2
