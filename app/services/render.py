@@ -35,7 +35,7 @@ from app.lanes import Lane, Lanes
 from app.metrics import Metrics
 from app.services.disk_cache import DiskCache
 from app.services.render_links import LinkSigner
-from app.services.renderer import Rendered, enable_heif, picture_size, render
+from app.services.renderer import Rendered, enable_heif, picture_size, refuse_bombs, render
 
 log = logging.getLogger(__name__)
 MiB = 1024 * 1024
@@ -73,6 +73,7 @@ class Renders:
         after_heif: HeifRendered | None = None,
     ) -> None:
         enable_heif()
+        self._bombs_before = refuse_bombs(int(settings.render_max_megapixels * 1_000_000))
         self._config, self._lanes, self._metrics, self._dropbox = config, lanes, metrics, dropbox
         self._after_heif = after_heif
         self._cache = DiskCache(settings.render_cache_dir, settings.render_cache_mb * MiB)
@@ -131,6 +132,7 @@ class Renders:
             task.cancel()
         await asyncio.gather(*self._pending.values(), return_exceptions=True)
         self._lane.close()
+        refuse_bombs(self._bombs_before)  # the process's limit as it was
 
     async def _make(
         self, channel: str, key: Key, path: str, size: int, profile: RenderProfile

@@ -59,6 +59,15 @@ def enable_heif() -> None:
     pillow_heif.register_heif_opener()
 
 
+def refuse_bombs(max_pixels: int | None) -> int | None:
+    """Set Pillow's decompression-bomb limit to ours, for the process, and make its warning
+    (past the limit, short of twice it) an error as its error is: where rendering is set up.
+    Returns the limit it replaced."""
+    replaced, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, max_pixels
+    warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
+    return replaced
+
+
 def render(data: bytes, profile: RenderProfile, max_pixels: int) -> Rendered:
     image = _open(data, max_pixels)
     source = str(image.format)
@@ -78,11 +87,8 @@ def picture_size(data: bytes) -> tuple[int, int]:
 
 def _open(data: bytes, max_pixels: int) -> Image.Image:
     """Open (the header only) and check format and pixels before anything is decoded."""
-    Image.MAX_IMAGE_PIXELS = max_pixels  # Pillow's own check, in agreement with ours
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
+        image = Image.open(io.BytesIO(data))  # Pillow's own check first (``refuse_bombs``)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise PictureTooLarge(
             f"the picture has more pixels than the limit of {max_pixels / 1e6:g} megapixels"
