@@ -20,7 +20,7 @@ from app.configuration.file import Config
 from app.console.pages import ConsoleRoute
 from app.console.viewer import ChannelName, ViewerDep
 from app.errors import InvalidInput, RenderRefused
-from app.services.render import RenderedPicture, Renders
+from app.services.render import Described, Renders
 from state.store import ImageDetail
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
@@ -34,7 +34,7 @@ class Rendition:
     why there is none."""
 
     channels: tuple[str, ...]
-    picture: RenderedPicture | None
+    picture: Described | None
     refusal: str | None
 
 
@@ -53,7 +53,7 @@ async def renditions(
     found = []
     for names in by_profile.values():
         try:
-            made = await renders.picture(names[0], image.content_hash, image.path, image.size)
+            made = await renders.describe(names[0], image.content_hash, image.path, image.size)
             found.append(Rendition(tuple(names), made, None))
         except RenderRefused as exc:
             found.append(Rendition(tuple(names), None, str(exc)))

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import mimetypes
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -42,8 +43,23 @@ MiB = 1024 * 1024
 _KIND = "rendered"
 _REFUSALS: dict[str, type[RenderRefused]] = {"415": UnsupportedPicture, "413": PictureTooLarge}
 Key = tuple[str, str]  # (profile key, content_hash)
+_DESCRIBED = 20_000  # descriptions of renders kept in memory (a few MB)
 HeifRendered = Callable[[str, str, Rendered], None]
 """Called in a thread with (library, content_hash, rendered) after a HEIC/HEIF render."""
+
+
+@dataclass(frozen=True, slots=True)
+class Described:
+    """What a render is, without its bytes: all a ``/select`` reply tells of it."""
+
+    width: int
+    height: int
+    format: str
+    bytes: int
+
+    def as_json(self, url: str) -> dict[str, Any]:
+        return {"url": url, "width": self.width, "height": self.height,
+                "format": self.format, "bytes": self.bytes}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,9 +73,9 @@ class RenderedPicture:
     def media_type(self) -> str:
         return f"image/{self.format}"
 
-    def as_json(self, url: str) -> dict[str, Any]:
-        return {"url": url, "width": self.width, "height": self.height,
-                "format": self.format, "bytes": len(self.data)}  # fmt: skip
+    @property
+    def described(self) -> Described:
+        return Described(self.width, self.height, self.format, len(self.data))
 
 
 class Renders:
@@ -82,10 +98,25 @@ class Renders:
         self._max_input = settings.render_max_input_mb * MiB
         self._max_pixels = int(settings.render_max_megapixels * 1_000_000)
         self._pending: dict[Key, asyncio.Task[RenderedPicture]] = {}
+        self._described: OrderedDict[Key, Described] = OrderedDict()
         self.signer = LinkSigner(settings.api_token)
 
     def profile(self, channel: str) -> RenderProfile | None:
         return self._config.channels[channel].render
+
+    async def describe(
+        self, channel: str, content_hash: str, path: str, size: int
+    ) -> Described | None:
+        """What ``picture`` would hand over, from memory once it is known: a render is
+        decided by its profile and content alone, so a description stays true even after
+        the cache drops the file (the next fetch renders the same picture again)."""
+        profile = self.profile(channel)
+        known = None if profile is None else self._described.get((profile.key, content_hash))
+        if known is not None:
+            self._metrics.render_cache_hits.labels(channel).inc()
+            return known
+        picture = await self.picture(channel, content_hash, path, size)
+        return None if picture is None else picture.described
 
     async def picture(
         self, channel: str, content_hash: str, path: str, size: int
@@ -101,6 +132,7 @@ class Renders:
         cached = await asyncio.to_thread(self._read, key)
         if cached is not None:
             self._metrics.render_cache_hits.labels(channel).inc()
+            self._remember(key, cached)
             return cached
         if key in self._pending:  # a render began while the disk was read
             return await asyncio.shield(self._pending[key])
@@ -113,8 +145,16 @@ class Renders:
 
     def _finished(self, key: Key, task: asyncio.Task[RenderedPicture]) -> None:
         self._pending.pop(key, None)
-        if not task.cancelled():
-            task.exception()  # retrieved: its callers, if any are left, raise it themselves
+        if task.cancelled():
+            return
+        if task.exception() is None:  # retrieved: its callers, if any are left, raise it
+            self._remember(key, task.result())
+
+    def _remember(self, key: Key, picture: RenderedPicture) -> None:
+        self._described[key] = picture.described
+        self._described.move_to_end(key)
+        while len(self._described) > _DESCRIBED:
+            self._described.popitem(last=False)
 
     async def original(self, channel: str, path: str, size: int) -> tuple[bytes, str]:
         """The file as it is, and its media type: what a channel without a profile gets

@@ -107,7 +107,7 @@ async def rendered_reply(request: Request, channel: str, offer: Offer) -> dict[s
     renders: Renders = request.app.state.renders
     chosen, lease = offer.selection, offer.selection.lease
     try:
-        picture = await renders.picture(channel, chosen.content_hash, chosen.path, chosen.size)
+        described = await renders.describe(channel, chosen.content_hash, chosen.path, chosen.size)
     except RenderRefused as exc:
         held = {"id": lease.id, "expires_at": lease.expires_at} if lease else None
         exc.details = {"content_hash": chosen.content_hash, "lease": held}
@@ -115,9 +115,9 @@ async def rendered_reply(request: Request, channel: str, offer: Offer) -> dict[s
             exc.args = (f"{exc}; it stays leased to you (lease {lease.id}): post it as it is,"
                         " or release it",)  # fmt: skip
         raise
-    if picture is None:
+    if described is None:
         return None
-    return picture.as_json(_url(request, renders, channel, chosen.content_hash, lease))
+    return described.as_json(_url(request, renders, channel, chosen.content_hash, lease))
 
 
 def _url(
