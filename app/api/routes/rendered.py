@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi.security import HTTPBearer
 from pydantic import AfterValidator
 
-from app.api.deps import LanesDep, StoreDep, channel_for, identify
+from app.api.deps import LanesDep, StoreDep, bearer, channel_for, identify
 from app.configuration.environment import Settings
 from app.errors import LeaseNotFound, RenderLinkRefused, RenderRefused
 from app.lanes import Lanes
@@ -25,9 +26,10 @@ from app.services.render_links import rendered_path
 from app.services.selection import Offer, SelectionService
 from state.store import Lease, Store
 
-router = APIRouter(tags=["images"])
+# The bearer token is documented (and sent by /docs) but not required: a signed link does.
+router = APIRouter(tags=["images"], dependencies=[Depends(HTTPBearer(auto_error=False))])
 ContentHash = Annotated[str, Path(pattern="^[0-9a-fA-F]{64}$"), AfterValidator(str.lower)]
-Signed = Annotated[str | None, Query(max_length=256)]
+Signed = Annotated[str | None, Query(min_length=1, max_length=256)]
 _HEADERS = {"Cache-Control": "private, max-age=300", "X-Content-Type-Options": "nosniff"}
 
 
@@ -53,8 +55,9 @@ async def rendered(
 ) -> Response:
     """With a bearer token that reaches the channel, or with the signed link ``/select``
     handed out (no token), while its lease is active."""
-    if lease is None and signature is None:
-        channel = channel_for(request, identify(request))
+    who = bearer(request)[1]
+    if who is not None or (lease is None and signature is None):
+        channel = channel_for(request, who or identify(request))
     else:
         await _check_link(request, channel, content_hash, lease, signature)
     return await _serve(request, channel, content_hash, store, lanes)
