@@ -89,8 +89,10 @@ async def _check_link(
 ) -> None:
     renders: Renders = request.app.state.renders
     signer = renders.signer
+    known = channel in request.app.state.config.channels  # a channel since removed: no
     if (
-        lease is None
+        not known
+        or lease is None
         or signature is None
         or not signer.verify(channel, content_hash, lease, signature)
     ):
