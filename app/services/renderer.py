@@ -27,9 +27,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from app.configuration.render import RenderProfile
 from app.errors import PictureTooLarge, UnsupportedPicture
 
-ACCEPTED = {"JPEG": "JPEG", "MPO": "JPEG", "PNG": "PNG", "WEBP": "WebP", "HEIF": "HEIF",
-            "TIFF": "TIFF", "GIF": "GIF"}  # fmt: skip
-"""Pillow's format names of what is accepted (MPO: a camera's JPEG with a second picture)."""
+ACCEPTED = frozenset({"JPEG", "MPO", "PNG", "WEBP", "HEIF", "TIFF", "GIF"})
+"""Pillow's names of the formats rendered (MPO: a camera's JPEG with a second picture)."""
 ACCEPTED_TEXT = "JPEG, PNG, WebP, HEIC/HEIF, TIFF or GIF"
 _ENCODER = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP"}
 _QUALITY_FLOOR = 40
@@ -119,10 +118,10 @@ def _decode(image: Image.Image, profile: RenderProfile) -> Image.Image:
         image.draft("RGB", _draft_size(image.size, orientation, profile))
     try:
         upright = ImageOps.exif_transpose(image)
-    except _DECODE_ERRORS as exc:
+        alpha = upright.mode in ("RGBA", "LA", "PA") or "transparency" in upright.info
+        return upright.convert("RGBA" if alpha else "RGB")
+    except _DECODE_ERRORS as exc:  # truncated data, or a mode with no way to RGB
         raise UnsupportedPicture(f"the picture cannot be decoded: {exc}") from None
-    alpha = upright.mode in ("RGBA", "LA", "PA") or "transparency" in upright.info
-    return upright.convert("RGBA" if alpha else "RGB")
 
 
 def _draft_size(size: tuple[int, int], orientation: int, profile: RenderProfile) -> tuple[int, int]:

@@ -75,3 +75,19 @@ def test_what_is_not_a_picture_is_unsupported(data: bytes) -> None:
 def test_a_picture_over_the_pixel_limit_is_refused_from_its_header() -> None:
     with pytest.raises(PictureTooLarge, match="megapixels"):
         render(jpeg((400, 300)), parse_profile({}), 100_000)
+
+
+@pytest.mark.parametrize("mode", ["1", "L", "LA", "P", "I;16", "I", "F", "CMYK", "RGBA"])
+def test_every_tiff_mode_comes_out_in_the_format_asked(mode: str) -> None:
+    out = io.BytesIO()
+    Image.new(mode, (64, 48)).save(out, "TIFF")
+    for kind in ("jpeg", "png", "webp"):
+        made = render(
+            out.getvalue(), parse_profile({"format": kind, "aspect": "1:1", "fit": "pad"}), LIMIT
+        )
+        assert (made.width, made.height, made.format) == (64, 64, kind)
+
+
+def test_a_truncated_picture_is_refused_not_crashed_on() -> None:
+    with pytest.raises(UnsupportedPicture, match="cannot be decoded"):
+        render(jpeg((300, 300))[:400], parse_profile({}), LIMIT)
