@@ -22,6 +22,10 @@ ancestor's. Hierarchy (the store's errors live in ``state.errors``, re-exported 
     │   ├── UnknownName       no such library or channel
     │   ├── ImageNotFound     no such content in the channel's library
     │   ├── NoThumbnail       Dropbox makes no thumbnail of this file
+    │   ├── RenderRefused     a picture the channel's render profile cannot be applied to
+    │   │   ├── UnsupportedPicture  not a format that is rendered (415)
+    │   │   └── PictureTooLarge     over the size or pixel limit, or max_bytes (413)
+    │   ├── RenderLinkRefused  a rendered link signed wrong, or its lease is over (403)
     │   ├── ArchiveNotAllowed the channel may not archive (``archive`` in its table)
     │   ├── ChannelRequired   the token reaches several channels: the route must name one
     │   └── BodyRefused       a request body refused while it is read (an HTTPException too)
@@ -111,6 +115,9 @@ __all__ = [
     "NoThumbnail",
     "NotReady",
     "Pending",
+    "PictureTooLarge",
+    "RenderLinkRefused",
+    "RenderRefused",
     "RequestError",
     "SchemaTooNew",
     "StateDirError",
@@ -123,12 +130,32 @@ __all__ = [
     "Unavailable",
     "UnknownName",
     "UnpostedError",
+    "UnsupportedPicture",
     "answer",
 ]
 
 
 class NoThumbnail(RequestError):
     """Dropbox makes no thumbnail of this file (its format, its size), or not of this path."""
+
+
+class RenderRefused(RequestError):
+    """A picture the render profile cannot be applied to. Raised by ``/select`` after the
+    lease is taken: the picture stays leased to the caller, named in ``details``."""
+
+    details: dict[str, object] | None = None
+
+
+class UnsupportedPicture(RenderRefused):
+    """Not a format that is rendered, or bytes that do not decode."""
+
+
+class PictureTooLarge(RenderRefused):
+    """Over the size limit, the pixel limit (a decompression bomb), or ``max_bytes``."""
+
+
+class RenderLinkRefused(RequestError):
+    """A rendered picture's signed link: a signature that does not match, or a lease over."""
 
 
 class ArchiveNotAllowed(RequestError):
@@ -232,6 +259,10 @@ ANSWERS: dict[type[BaseException], Answer] = {
     AwaitingFingerprint: Answer("awaiting_fingerprint", 409),
     UnknownName: Answer("not_found", 404),
     NoThumbnail: Answer("no_thumbnail", 404),
+    RenderRefused: Answer("render_refused", 422),
+    UnsupportedPicture: Answer("unsupported_picture", 415),
+    PictureTooLarge: Answer("picture_too_large", 413),
+    RenderLinkRefused: Answer("forbidden", 403),
     ArchiveNotAllowed: Answer("archive_not_allowed", 403),
     ChannelRequired: Answer("channel_required", 400),
     BodyTooLarge: Answer("too_large", 413),

@@ -20,7 +20,17 @@ from app.api.body import BODY_TIMEOUT_SECONDS
 from app.api.body_guard import BodyGuard
 from app.api.deps import install
 from app.api.errors import ERROR_RESPONSES, install_error_handlers
-from app.api.routes import admin, health, history, images, posted, select, status, webhook
+from app.api.routes import (
+    admin,
+    health,
+    history,
+    images,
+    posted,
+    rendered,
+    select,
+    status,
+    webhook,
+)
 from app.api.throttle import Throttle
 from app.configuration.environment import Settings
 from app.configuration.file import check_credentials, load_config
@@ -62,6 +72,7 @@ def create_app(
             status=runtime.status, workers=runtime.workers, inboxes=runtime.inboxes,
             pictures=runtime.pictures, console=console, throttle=guessing,
             session_records=SessionRecords(runtime.store.sessions, runtime.lanes),
+            renders=runtime.renders,
         )  # fmt: skip
         app.state.runtime = runtime  # for tests and benchmarks to observe; routes never use it
         await runtime.start()
@@ -97,6 +108,7 @@ def create_app(
     app.include_router(webhook.router)
     app.include_router(status.operator_router)
     app.include_router(admin.resync_router)
+    app.include_router(rendered.router)
     for prefix in ("", "/channels/{channel}"):  # the default channel, and each by name
         for router in (posted.router, status.router, admin.router, images.router, history.router):
             app.include_router(router, prefix=prefix)

@@ -134,6 +134,24 @@ class Metrics:
             library,
             registry=r,
         )
+        self.renders = Counter(
+            "unposted_renders",
+            "Pictures rendered for a channel's profile, by outcome (rendered, refused)",
+            ["channel", "outcome"],
+            registry=r,
+        )
+        self.render_cache_hits = Counter(
+            "unposted_render_cache_hits",
+            "Rendered pictures answered from the render cache (nothing downloaded)",
+            channel,
+            registry=r,
+        )
+        self.render_download_bytes = Counter(
+            "unposted_render_download_bytes",
+            "Bytes of originals downloaded to render them",
+            library,
+            registry=r,
+        )
 
     def watch_catalog(self, read: Callable[[], Iterable[CatalogGauge]]) -> None:
         """Expose catalog counts, read at each scrape: ``read`` yields ``CatalogGauge`` rows."""

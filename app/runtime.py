@@ -24,8 +24,10 @@ from app.lanes import Lanes
 from app.metrics import WAIT, CatalogGauge, Metrics
 from app.services.captions import Captions
 from app.services.disk_cache import DiskCache
+from app.services.heif import HeifStandIn
 from app.services.pictures import Pictures
 from app.services.posted_state import LegacyImport, PostedHistory
+from app.services.render import Renders
 from app.services.selection import SelectionService
 from app.services.status import StatusReports
 from app.services.thumbnails import Thumbnails
@@ -75,6 +77,7 @@ class Runtime:
     fingerprinters: dict[str, Fingerprinter]  # by library
     catch_up_threads: ThreadPoolExecutor  # shared by the workers, each one job at a time
     hashing: Rounds  # the hashing workers' passes, on threads they share
+    renders: Renders
 
     @classmethod
     def build(cls, settings: Settings, config: Config, retry: RetryPolicy | None = None) -> Runtime:
@@ -126,6 +129,9 @@ class Runtime:
             config, browsing=store.browsing, near=store.near, lanes=lanes,
             thumbnails=thumbnails, captions=Captions(cache, lanes, client),
         )  # fmt: skip
+        renders = Renders(
+            settings, config, lanes, metrics, client, _heif(settings, cache, fingerprinters)
+        )
         readiness = functools.partial(unready_reasons, workers, store.catalog)
         runtime = cls(
             settings=settings, config=config, store=store, metrics=metrics, lanes=lanes,
@@ -134,6 +140,7 @@ class Runtime:
             status=StatusReports(store.reports, lanes, metrics, readiness),
             stop_event=stop, thumbnails=thumbnails, pictures=pictures,
             fingerprinters=fingerprinters, catch_up_threads=threads, hashing=hashing,
+            renders=renders,
         )  # fmt: skip
         metrics.watch_catalog(runtime.catalog_gauges)
         return runtime
@@ -154,6 +161,7 @@ class Runtime:
         self._grace.cancel()
         await asyncio.gather(self._reclaimer, self._grace, return_exceptions=True)
         await self.thumbnails.close()
+        await self.renders.close()
         for worker in self.workers.values():
             await worker.stop()
         self.catch_up_threads.shutdown(wait=False)
@@ -239,6 +247,17 @@ def unready_reasons(workers: dict[str, SyncWorker], catalog: CatalogSync) -> dic
         elif problem:
             reasons[name] = problem
     return reasons
+
+
+def _heif(
+    settings: Settings, cache: DiskCache, fingerprinters: dict[str, Fingerprinter]
+) -> HeifStandIn:
+    """HEIC's thumbnails and fingerprints from its rendered copy (``app.services.heif``)."""
+
+    def fingerprint(library: str, content_hash: str, thumbnail: bytes) -> bool:
+        return fingerprinters[library].fingerprint_rendered(content_hash, thumbnail)
+
+    return HeifStandIn(cache, fingerprint if settings.near_duplicate_hashing else None)
 
 
 def _inbox(worker: SyncWorker) -> Inbox:

@@ -2,7 +2,7 @@
 
     python -m bench [--quick] [--out docs/benchmarks.md] [--json bench/results.json]
                     [--only strategies,select_load,catch_up,webhook_burst,postgres,
-                            near_duplicates,near_costs,channels,fresh_plans]
+                            near_duplicates,near_costs,channels,fresh_plans,render]
 
 ``--quick`` runs small sizes (the whole run in about three minutes) and is what CI smoke
 tests; the full run takes about half an hour, eight minutes of it the initial catch-up
@@ -40,6 +40,7 @@ from bench import (
     near_costs,
     near_duplicates,
     postgres,
+    render,
     report,
     select_load,
     strategies,
@@ -151,6 +152,7 @@ FULL = Mode(
         ),
         "channels": lambda: channels.run(50, 50_000, 5.0, 3),
         "fresh_plans": lambda: fresh_plans.run(100_000, 5.0, 3),
+        "render": lambda: render.run(reps=3, requests=200),
     },
 )
 QUICK = Mode(
@@ -175,6 +177,7 @@ QUICK = Mode(
         "near_costs": lambda: near_costs.run(5_000, 2, (10_000,), (1_000, 10_000), 3.0, 1),
         "channels": lambda: channels.run(10, 5_000, 2.0, 1),
         "fresh_plans": lambda: fresh_plans.run(20_000, 3.0, 2),
+        "render": lambda: render.run(reps=1, requests=30),
     },
 )
 

@@ -50,9 +50,13 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def error_response(status: int, code: str, message: str) -> JSONResponse:
+def error_response(
+    status: int, code: str, message: str, details: dict[str, Any] | None = None
+) -> JSONResponse:
+    """``details``: what an error adds for the caller to act on (a lease it still holds)."""
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse({"error": code, "message": message}, status_code=status, headers=headers)
+    body = {"error": code, "message": message, **(details or {})}
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 async def _unposted_error(request: Request, exc: Exception) -> JSONResponse:
@@ -61,7 +65,7 @@ async def _unposted_error(request: Request, exc: Exception) -> JSONResponse:
     found = answer(exc)
     if found.status is None:
         raise exc  # a fatal error never answers as such: the server's 500 handler does
-    response = error_response(found.status, found.code, str(exc))
+    response = error_response(found.status, found.code, str(exc), getattr(exc, "details", None))
     if found.retry_after is not None:  # the store cannot answer now (busy, full): never 500
         log.warning("answering 503 %s: %s", found.code, exc, extra={"event": "unavailable"})
         request.app.state.metrics.unavailable.labels(found.code).inc()

@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     thumbnail_cache_mb: int = Field(default=256, ge=1)
     near_duplicate_hashing: bool = True
     near_duplicate_grace_seconds: float = Field(default=600, gt=0)
+    render_concurrency: int = Field(default=2, ge=1, le=64)
+    render_max_input_mb: int = Field(default=50, ge=1, le=2048)
+    render_max_megapixels: float = Field(default=64, gt=0, le=1000)
+    render_cache_mb: int = Field(default=512, ge=1)
+    public_url: str | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_format: Literal["json", "console"] = "json"
 
@@ -68,7 +73,7 @@ class Settings(BaseSettings):
             raise ValueError("needs at least one extension, e.g. .jpg")
         return cleaned
 
-    @field_validator("dropbox_base_url")
+    @field_validator("dropbox_base_url", "public_url")
     @classmethod
     def _base_url(cls, value: str | None) -> str | None:
         if not value:
@@ -110,6 +115,11 @@ class Settings(BaseSettings):
     def cache_dir(self) -> Path:
         """Thumbnails and captions, bounded by ``THUMBNAIL_CACHE_MB``."""
         return self.state_dir / "cache"
+
+    @property
+    def render_cache_dir(self) -> Path:
+        """Rendered pictures, bounded by ``RENDER_CACHE_MB``."""
+        return self.state_dir / "rendered"
 
     @property
     def database_path(self) -> Path:

@@ -21,6 +21,9 @@ channel::
     archive = false                     # may its token archive? default: true when the
                                         # library has this channel only, false when shared
 
+    [channels.brand-a-instagram.render]  # optional: the shape its network accepts
+    aspect = "4:5..1.91:1"              # see app.configuration.render for every key
+
 Secrets never stand in the file, only the names of the variables that hold them. Any
 problem stops the service with one line naming the file, the table and the key.
 """
@@ -38,6 +41,7 @@ from typing import Any, get_args
 from pydantic import SecretStr
 
 from app.configuration.environment import SelectPolicy, Settings, credential_problem, dropbox_path
+from app.configuration.render import ProfileError, RenderProfile, parse_profile
 from app.errors import ConfigError
 from state.casefold import fold
 from state.similarity import DEFAULT_DISTANCE, MAX_DISTANCE
@@ -61,11 +65,13 @@ class LibraryConfig:
 @dataclass(frozen=True)
 class ChannelConfig:
     """``archive``: whether the channel's own token may move a posted picture out of the
-    library (every sibling channel loses it); the operator's token always may."""
+    library (every sibling channel loses it); the operator's token always may. ``render``:
+    the shape its network accepts, or None to hand pictures over as they are."""
 
     spec: ChannelDef
     api_token: SecretStr | None
     archive: bool
+    render: RenderProfile | None = None
 
     @property
     def near_duplicates(self) -> NearDuplicateChoice:
@@ -217,7 +223,8 @@ class _FileReader:
         where = f"channels.{name}"
         self._keys(table, where, {"library", "policy", "when_exhausted", "lease_seconds",
                                   "api_token_env", "near_duplicates",
-                                  "near_duplicate_distance", "archive"})  # fmt: skip
+                                  "near_duplicate_distance", "archive",
+                                  "render"})  # fmt: skip
         library = self._value(table, where, "library", str, None)
         if library not in libraries:
             raise self._error(where, "library", f"no library {library!r} is defined")
@@ -236,7 +243,17 @@ class _FileReader:
         # Nothing is fingerprinted without hashing: then no channel holds a picture back.
         waits = self._settings.near_duplicate_hashing
         spec = ChannelDef(name, library, policy, exhausted, lease, near, distance, waits)
-        return ChannelConfig(spec, token, archive)
+        return ChannelConfig(spec, token, archive, self._render(table, where))
+
+    def _render(self, table: dict[str, Any], where: str) -> RenderProfile | None:
+        if "render" not in table:
+            return None
+        if not isinstance(table["render"], dict):
+            raise self._error(where, "render", f"must be a table such as [{where}.render]")
+        try:
+            return parse_profile(table["render"])
+        except ProfileError as exc:
+            raise self._error(f"{where}.render", exc.key, exc.message) from exc
 
     def _distinct_folders(self, libraries: dict[str, LibraryConfig]) -> None:
         seen: dict[tuple[str, str], str] = {}

@@ -16,7 +16,7 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI, HTTPException
 from fastapi.responses import Response
 
-from app.console import actions, docs, groups, history, overview, pictures, signin
+from app.console import actions, docs, groups, history, overview, pictures, rendered, signin
 
 CSS, SCRIPT, SVG = "text/css; charset=utf-8", "text/javascript; charset=utf-8", "image/svg+xml"
 _STATIC = {
@@ -47,7 +47,7 @@ def _read(name: str) -> bytes:
 
 
 def install_console(app: FastAPI) -> None:
-    for module in (signin, overview, pictures, history, groups, actions):
+    for module in (signin, overview, pictures, rendered, history, groups, actions):
         app.include_router(module.router)
     app.include_router(docs.pages)
     app.include_router(docs.document)

@@ -20,6 +20,7 @@ from pydantic import AfterValidator
 
 from app.api.deps import PicturesDep, SelectionDep, StatusDep
 from app.console.pages import ConsoleRoute, render
+from app.console.rendered import renditions
 from app.console.viewer import ChannelName, ViewerDep
 from app.dropbox.client import ThumbnailSize
 from app.errors import NoImages, NoNewImages, NotReady
@@ -62,8 +63,10 @@ async def picture(
     pictures: PicturesDep,
 ) -> Response:
     found = await pictures.picture(channel, content_hash, who.caller.may)
+    shown = await renditions(request, channel, found.detail, who.caller.may)
     return render(request, "picture.html", who, channel=channel, picture=found,
-                  item=found.detail.item, title=found.detail.item.image.name)  # fmt: skip
+                  item=found.detail.item, renditions=shown,
+                  title=found.detail.item.image.name)  # fmt: skip
 
 
 @router.get("/console/channels/{channel}/images/{content_hash}/thumbnail")

@@ -81,6 +81,10 @@ class Pictures:
         captions = tuple(Caption(s, t) for s, t in zip(detail.sidecars, texts, strict=True))
         return Picture(replace(detail, posts=posts), captions)
 
+    async def image(self, channel: str, content_hash: str) -> ImageDetail:
+        """The picture as the channel's library holds it (``ImageNotFound`` otherwise)."""
+        return await self._lanes.store.run(self._browsing.image, channel, content_hash)
+
     async def thumbnail(self, channel: str, content_hash: str, size: str) -> Thumbnail:
         """A thumbnail of content the channel's library holds (``ImageNotFound`` otherwise)."""
         detail = await self._lanes.store.run(self._browsing.image, channel, content_hash)

@@ -14,10 +14,14 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import (
+    Any,
+    Literal,
+    NotRequired,  # pydantic reads these from here before 3.12
+)
 
 from pydantic import ConfigDict, with_config
-from typing_extensions import TypedDict  # pydantic reads a TypedDict from here before 3.12
+from typing_extensions import TypedDict
 
 from app.configuration.file import Config
 from app.dropbox.client import DropboxClient
@@ -80,8 +84,21 @@ class NearDuplicateReply(TypedDict):
 
 
 @with_config(_CLOSED)
+class RenderedReply(TypedDict):
+    """The picture in the channel's render profile (``/select`` with ``render``): ``url``
+    is signed for the lease and needs no token while the lease is active."""
+
+    url: str
+    width: int
+    height: int
+    format: str
+    bytes: int
+
+
+@with_config(_CLOSED)
 class SelectReply(TypedDict):
-    """An image (``/select``); ``lease`` null on a preview or an image already posted."""
+    """An image (``/select``); ``lease`` null on a preview or an image already posted;
+    ``rendered`` only with ``render`` (null for a channel without a render profile)."""
 
     content_hash: str
     id: str
@@ -96,6 +113,7 @@ class SelectReply(TypedDict):
     lease: LeaseReply | None
     temporary_link: str | None
     posted_at: str | None
+    rendered: NotRequired[RenderedReply | None]
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,10 @@ near-duplicates out whichever came first. Posted content gone from Dropbox befor
 hashed (not in the library, nor at its archive path) is recorded as such and counted
 (``unposted_posted_unfingerprinted``): nothing can be compared with it any more.
 
+Dropbox makes no thumbnail of HEIC: such content is recorded unhashable, until a channel
+renders it (``app.services.render``); its fingerprint then comes from the rendered copy
+(``fingerprint_rendered``), and is grouped as any other.
+
 With replicas (PostgreSQL), every replica's worker looks at the shared backlog, and a
 pass runs only inside the library's hashing turn (``NearDuplicates.hashing_turn``), one
 replica at a time: no thumbnail is asked for twice. A worker that finds the turn taken
@@ -79,6 +83,7 @@ class Fingerprinter:
         self._failures = 0
         self._backing_off = False
         self._rounds = rounds
+        self._turn = threading.Lock()  # a pass and a rendered copy's fingerprint take turns
 
     def start(self) -> None:
         """Take turns on the shared threads, the first one now."""
@@ -129,7 +134,7 @@ class Fingerprinter:
         start."""
         if not self._store.fingerprint_backlog(self.library, None, 1):
             return 0
-        with self._store.hashing_turn(self.library) as stored:
+        with self._turn, self._store.hashing_turn(self.library) as stored:
             if stored is None:
                 return 0  # another process hashes the library, and looks again after
             self._load(stored)
@@ -138,6 +143,25 @@ class Fingerprinter:
         if after is not None and self._store.fingerprint_backlog(self.library, after, 1):
             self.request()
         return recorded
+
+    def fingerprint_rendered(self, content_hash: str, thumbnail: bytes) -> bool:
+        """Fingerprint content from a thumbnail of its rendered copy (HEIC, which Dropbox
+        does not thumbnail), whatever was recorded before; False when another process
+        holds the library's hashing turn, or the thumbnail yields no hash."""
+        (made,) = perceptual_hashes([thumbnail])
+        if isinstance(made, Unhashable):
+            return False
+        with self._turn, self._store.hashing_turn(self.library) as stored:
+            if stored is None:
+                return False
+            self._load(stored)
+            near = self.index.within(made, self.radius, exclude=content_hash)
+            found = Fingerprint(content_hash, made, None, tuple(near))
+            self._store.record_fingerprints(self.library, [found], [])
+            self.index.add(content_hash, made)
+        self._metrics.fingerprint_thumbnails.labels(self.library, "rendered").inc()
+        self._count([found])
+        return True
 
     def _drain(self) -> tuple[int | None, int]:
         """Batches until the backlog has no more: the last position seen, and how many."""

@@ -21,6 +21,7 @@ from bench import (
     near_costs,
     near_duplicates,
     postgres,
+    render,
     report,
     select_load,
     strategies,
@@ -193,15 +194,18 @@ def test_the_page_renders_every_section(results: dict[str, Any], tmp_path: Path)
         "## 6.",
         "## 7.",
         "## 8.",
+        "## 9.",
         "## Machine",
     ):
         assert heading in page
-    assert "Failed" not in page and page.count("Not run") == (not HAVE_POSTGRES) + (
-        GENERATOR != "wrk"
+    # rendering runs in a test of its own (below), not in this module's run
+    assert (
+        "Failed" not in page
+        and page.count("Not run") == (not HAVE_POSTGRES) + (GENERATOR != "wrk") + 1
     )
     assert "not measured" not in page.lower()
     # 17 targets judged on SQLite (3 of near-duplicates, 1 of channels), 11 on PostgreSQL
-    # (two more are reported, not judged)
+    # (two more are reported, not judged); rendering's 2 are judged in its own test
     judged = 16 + (GENERATOR == "wrk") + 11 * HAVE_POSTGRES
     assert page.count("**met**") + page.count("**missed**") == judged
     json.dumps(results)  # the JSON file is written from exactly this
@@ -239,3 +243,18 @@ def test_many_channels_are_measured_beside_one(results: dict[str, Any]) -> None:
     for side in ("one", "many"):
         assert figures[side]["requests_per_second"] > 0
         assert all(run["failures"] == 0 for run in figures[side]["runs"])
+
+
+def test_rendering_downloads_once_then_serves_the_cache() -> None:
+    """Small pictures, so that it runs in seconds; the page shows it and judges its targets."""
+    figures = render.run(1, 5, {"jpeg": (600, 400), "heic": (400, 300)})
+    assert figures["downloads_per_request"] == [1, 0, 0]
+    shapes = {kind: (cell["output"]["width"], cell["output"]["height"])
+              for kind, cell in figures["pictures"].items()}  # fmt: skip
+    assert shapes == {"jpeg": (320, 400), "heic": (240, 300)}  # 4:5, never enlarged
+    assert all(cell["render_seconds"] > 0 for cell in figures["pictures"].values())
+    assert figures["select_ms"] > 0 and figures["render_cached_vs_plain"] > 0
+    page = report.render({"mode": "smoke", "machine": machine(),
+                          "sections": {"render": {"status": "ok", **figures}}})  # fmt: skip
+    assert "## 9. Rendering" in page and "0.2-megapixel JPEG" in page
+    assert "0 after | 1, 0, 0 | **met**" in page

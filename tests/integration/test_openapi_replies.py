@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,13 +22,26 @@ from tests.pictures import picture
 PREFIXES = ("", "/channels/{channel}")
 
 
+CONFIG = """
+[libraries.default]
+folder = "/Photos"
+
+[channels.default]
+library = "default"
+[channels.default.render]
+aspect = "4:5"
+"""
+
+
 @pytest.fixture
-def described(emulator: Emulator, start_service: StartService) -> Service:
+def described(emulator: Emulator, start_service: StartService, tmp_path: Path) -> Service:
     for n in range(6):
         emulator.put_file(f"/Photos/p{n}.jpg", picture(n))
     emulator.put_file("/Photos/p0-copy.jpg", picture(0))
     emulator.put_file("/Photos/p0.txt", b"a caption")
-    return start_service()
+    config = tmp_path / "unposted.toml"
+    config.write_text(CONFIG)  # the default channel, with a render profile
+    return start_service(unposted_config=config, dropbox_folder=None)
 
 
 class Checked:
@@ -84,7 +98,8 @@ def channel_routes(check: Checked, prefix: str) -> None:
     if prefix:
         check("GET", prefix + "/channels")
     check("POST", prefix + "/select", json={"dry_run": True})
-    chosen = check("POST", prefix + "/select", json={"name": "p1.jpg"}).json()
+    chosen = check("POST", prefix + "/select", json={"name": "p1.jpg", "render": True}).json()
+    assert chosen["rendered"]["format"] == "jpeg"
     lease = {"lease_id": chosen["lease"]["id"]}
     check("GET", prefix + "/leases/{lease_id}", path=lease)
     check("POST", prefix + "/leases/{lease_id}/renew", path=lease, json={})
@@ -99,6 +114,7 @@ def channel_routes(check: Checked, prefix: str) -> None:
     check("POST", prefix + "/images/{content_hash}/hold", path=image)
     check("DELETE", prefix + "/images/{content_hash}/hold", path=image)
     check("GET", prefix + "/images/{content_hash}/thumbnail", path=image)
+    check("GET", prefix + "/images/{content_hash}/rendered", path=image)
     check("POST", prefix + "/posted", json=image)
     check("GET", prefix + "/history")
     check("GET", prefix + "/posted/export")

@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from app.api.access import Caller
 from app.api.deps import Authorized, ChannelDep, SelectionDep, bearer, channel_for
 from app.api.replies import LeaseInfoReply, RenewReply
+from app.api.routes.rendered import rendered_reply
 from app.services.selection import SelectOptions, SelectReply, lease_json
 
 router = APIRouter(tags=["selection"], dependencies=[Authorized])
@@ -46,6 +47,7 @@ class SelectBody(BaseModel):
     name: Annotated[str | None, Field(min_length=1, max_length=1024)] = None
     link: bool = False
     lease_seconds: LeaseSeconds = None
+    render: bool = False
 
 
 SELECT_BODY: TypeAdapter[SelectBody | None] = TypeAdapter(SelectBody | None)
@@ -76,7 +78,9 @@ class SelectRoute(APIRoute):
             if plain is None:
                 return await answer(request)
             who, body = plain
-            return await select(channel_for(request, who), request.app.state.selection, body)
+            return await select(
+                request, channel_for(request, who), request.app.state.selection, body
+            )
 
         return handler
 
@@ -98,11 +102,18 @@ async def _plain(request: Request) -> tuple[Caller, SelectBody | None] | None:
 
 
 async def select(
-    channel: ChannelDep, service: SelectionDep, body: Annotated[SelectBody | None, Body()] = None
+    request: Request,
+    channel: ChannelDep,
+    service: SelectionDep,
+    body: Annotated[SelectBody | None, Body()] = None,
 ) -> Response:
-    options = SelectOptions(**body.model_dump()) if body else SelectOptions()
+    options = SelectOptions(**body.model_dump(exclude={"render"})) if body else SelectOptions()
     offer = await service.select(channel, options)
-    return JSONResponse(offer.as_json())
+    if body is None or not body.render:
+        return JSONResponse(offer.as_json())
+    return JSONResponse(
+        offer.as_json() | {"rendered": await rendered_reply(request, channel, offer)}
+    )
 
 
 router.add_api_route(

@@ -87,6 +87,7 @@ class Call(Generic[T]):
     json: Any = None
     params: dict[str, Any] = field(default_factory=dict)
     content: bytes | None = None
+    binary: bool = False  # the reply is a file's bytes, not JSON
 
 
 def _none(data: Any) -> None:
@@ -104,10 +105,16 @@ class Calls:
         self.prefix = "" if channel is None else f"/channels/{quote(channel, safe='')}"
 
     def select(
-        self, dry_run: bool, name: str | None, link: bool, lease_seconds: int | None
+        self, dry_run: bool, name: str | None, link: bool, lease_seconds: int | None, render: bool
     ) -> Call[Selection]:
         body = {"dry_run": dry_run, "name": name, "link": link, "lease_seconds": lease_seconds}
+        if render:  # only when asked: a service without rendering refuses the field
+            body["render"] = True
         return Call("POST", f"{self.prefix}/select", Selection.from_json, body)
+
+    def rendered(self, content_hash: str) -> Call[bytes]:
+        path = f"{self.prefix}/images/{quote(content_hash, safe='')}/rendered"
+        return Call("GET", path, bytes, binary=True)
 
     def posted(
         self, content_hash: str, lease_id: str | None, sha256: str | None, archive: bool
@@ -182,5 +189,7 @@ def request_args(call: Call[Any]) -> dict[str, Any]:
     return args
 
 
-def body_of(response: httpx.Response) -> Any:
+def body_of(response: httpx.Response, call: Call[Any]) -> Any:
+    if call.binary:
+        return response.content
     return response.json() if response.content else None

@@ -10,6 +10,8 @@
     ├── LeaseConflictError        409 leased: the image is leased to another publisher
     ├── LeaseExpiredError         409 lease_expired: a lease that ran out cannot be renewed
     ├── HeldError                 409 held: the image is held out of selection
+    ├── RenderRefusedError        415 unsupported_picture, 413 picture_too_large: the
+    │                             picture cannot be rendered; .lease_id: it stays leased
     ├── InvalidRequestError       422 invalid_request: the service refused the arguments
     ├── UnauthorizedError         401 unauthorized, 403 forbidden: the token cannot do this
     ├── UnavailableError          503: the service cannot answer now (after any retries)
@@ -59,6 +61,15 @@ class HeldError(UnpostedClientError):
     pass
 
 
+class RenderRefusedError(UnpostedClientError):
+    """The picture cannot be rendered for the channel (its format, its size). From
+    ``select(render=True)``, the picture stays leased: ``lease_id`` and ``content_hash``
+    say which, to post it as it is or release it."""
+
+    lease_id: str | None = None
+    content_hash: str | None = None
+
+
 class InvalidRequestError(UnpostedClientError):
     pass
 
@@ -96,6 +107,8 @@ _BY_CODE: dict[str, type[UnpostedClientError]] = {
     "forbidden": UnauthorizedError,
     "not_ready": NotReadyError,
     "busy": BusyError,
+    "unsupported_picture": RenderRefusedError,
+    "picture_too_large": RenderRefusedError,
 }
 
 
@@ -109,7 +122,11 @@ def error_from(response: httpx.Response) -> UnpostedClientError:
     kind = _BY_CODE.get(code)
     if kind is None:
         kind = _by_status(response.status_code)
-    return kind(code, message, response.status_code)
+    error = kind(code, message, response.status_code)
+    if isinstance(error, RenderRefusedError):
+        lease = data.get("lease") or {}
+        error.lease_id, error.content_hash = lease.get("id"), data.get("content_hash")
+    return error
 
 
 def _by_status(status: int) -> type[UnpostedClientError]:

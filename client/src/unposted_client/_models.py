@@ -27,6 +27,18 @@ class Lease:
 
 
 @dataclass(frozen=True, slots=True)
+class Rendered:
+    """The picture in the channel's render profile: ``url`` needs no token while the lease
+    it came with is active (a network's API can fetch it directly)."""
+
+    url: str
+    width: int
+    height: int
+    format: str
+    bytes: int
+
+
+@dataclass(frozen=True, slots=True)
 class Selection:
     """An image to publish; ``duplicates`` are other paths holding the same content."""
 
@@ -42,6 +54,7 @@ class Selection:
     lease: Lease | None
     temporary_link: str | None
     posted_at: str | None = None
+    rendered: Rendered | None = None
     raw: Json = _raw()
 
     @property
@@ -50,7 +63,7 @@ class Selection:
 
     @classmethod
     def from_json(cls, data: Json) -> Selection:
-        lease = data.get("lease")
+        lease, rendered = data.get("lease"), data.get("rendered")
         return cls(
             content_hash=data["content_hash"],
             id=data["id"],
@@ -64,8 +77,12 @@ class Selection:
             lease=Lease(lease["id"], lease["expires_at"]) if lease else None,
             temporary_link=data.get("temporary_link"),
             posted_at=data.get("posted_at"),
+            rendered=Rendered(**{key: rendered[key] for key in _RENDERED}) if rendered else None,
             raw=data,
         )
+
+
+_RENDERED = ("url", "width", "height", "format", "bytes")
 
 
 @dataclass(frozen=True, slots=True)

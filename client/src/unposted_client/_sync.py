@@ -56,9 +56,15 @@ class UnpostedClient:
         name: str | None = None,
         link: bool = False,
         lease_seconds: int | None = None,
+        render: bool = False,
     ) -> Selection:
-        """A never-posted image, leased unless ``dry_run``; raises when there is none."""
-        return self._send(self._calls.select(dry_run, name, link, lease_seconds))
+        """A never-posted image, leased unless ``dry_run``; raises when there is none.
+        ``render``: with the picture in the channel's render profile (``rendered``)."""
+        return self._send(self._calls.select(dry_run, name, link, lease_seconds, render))
+
+    def rendered(self, content_hash: str) -> bytes:
+        """The picture in the channel's render profile (the file's bytes)."""
+        return self._send(self._calls.rendered(content_hash))
 
     def posted(
         self,
@@ -150,7 +156,7 @@ class UnpostedClient:
             except httpx.HTTPError as exc:
                 raise unreachable(exc) from exc
             if response.is_success:
-                return call.read(body_of(response))
+                return call.read(body_of(response, call))
             pause = self._retry.wait(response, attempt, waited)
             if pause is None:
                 raise error_from(response)
