@@ -103,7 +103,7 @@ def test_heic_shows_a_placeholder_until_rendered_then_its_rendered_copy(
     heic = content_hash(data)
     fingerprinter = service.runtime.fingerprinters["photos"]
     wait_until(lambda: fingerprinter.idle and len(fingerprinter.index) == 1, 30)
-    assert heic not in dict(service.runtime.store.fingerprints("photos", None, 10))
+    assert heic not in dict(service.runtime.store.near.fingerprints("photos", None, 10))
     with signed_in(service) as person:
         thumbnail = f"/console/channels/insta/images/{heic}/thumbnail"
         assert person.get(thumbnail).headers["content-type"] == "image/svg+xml"
@@ -116,7 +116,7 @@ def test_heic_shows_a_placeholder_until_rendered_then_its_rendered_copy(
         shown = person.get(thumbnail)
         assert shown.headers["content-type"] == "image/jpeg"
         assert Image.open(io.BytesIO(shown.content)).size == (205, 256)  # 320x400 within 256
-    assert heic in dict(service.runtime.store.fingerprints("photos", None, 10))
+    assert heic in dict(service.runtime.store.near.fingerprints("photos", None, 10))
 
 
 def test_the_picture_page_shows_each_profiles_render_beside_the_original(
