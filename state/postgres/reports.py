@@ -3,15 +3,15 @@
 Every count is read from the library's and the channel's rows, never counted: the
 catalog's and the posts' by the schema's triggers (``state.postgres.schema``, v3), the
 near-duplicates' by the statements that change them (``state.postgres.near_duplicates``,
-``state.postgres.queue``). Only running leases are counted, along their index.
+``state.postgres.queue``), the pool's and the running leases' as deltas
+(``state.postgres.tallies``). Of the running leases, those past their time but not yet
+reclaimed are counted, along the index by expiry: the reclaimer keeps them few.
 """
 
 from __future__ import annotations
 
-from state.postgres import queue, waiting
+from state.postgres import queue, tallies, waiting
 from state.postgres.connection import Db
-from state.postgres.ops import tx
-from state.sql import leases
 from state.store import ChannelStatus, LibraryStatus
 
 
@@ -44,19 +44,21 @@ def library_status(db: Db, library_id: int) -> LibraryStatus:
 
 def channel_status(db: Db, channel: queue.Channel, now: float) -> ChannelStatus:
     row = db.execute(
-        "SELECT l.name, c.pool_size, c.n_posted, c.n_groups, c.n_near_skipped"
+        "SELECT l.name, c.n_posted, c.n_groups, c.n_near_skipped,"
+        " (SELECT count(*) FROM leases WHERE channel_id = c.id AND ended IS NULL"
+        "   AND expires_at IS NOT NULL AND expires_at <= %s)"
         " FROM libraries AS l JOIN channels AS c ON c.library_id = l.id WHERE c.id = %s",
-        (channel.id,),
+        (now, channel.id),
     ).fetchone()
     assert row is not None
-    library, pool_size, posted, groups, skipped = row
+    library, posted, groups, skipped, expired = row
     awaiting, oldest = waiting.waiting(db, channel.id)
-    active = leases.count_active(tx(db), channel.id, now)
-    expired = leases.count_running(tx(db), channel.id) - active
+    pool, running = tallies.counts(db, channel.id)
+    active = running - int(expired)
     return ChannelStatus(
         library=library,
         # An expired lease not yet reclaimed is available: the next selection reclaims it.
-        available=int(pool_size) + expired,
+        available=pool + int(expired),
         leased=active,
         posted=int(posted),
         cycle=channel.cycle,
