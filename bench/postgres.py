@@ -118,7 +118,7 @@ def _replicas(cluster: Cluster, size: int, seconds: float) -> dict[str, Any]:
         for service in services:  # warm up
             measure(service.base_url, PREVIEW, 1.0, 4, generator, work)
         one = measure(services[0].base_url, LEASING, seconds, CONNECTIONS, generator, work)
-        both = _at_once(services, seconds, generator, work)
+        both = at_once(services, seconds, generator, work)
     total = sum(result["requests_per_second"] for result in both)
     return {
         "size": size,
@@ -131,7 +131,7 @@ def _replicas(cluster: Cluster, size: int, seconds: float) -> dict[str, Any]:
     }
 
 
-def _at_once(
+def at_once(
     services: list[select_load.ServiceProcess], seconds: float, generator: str, work: Path
 ) -> list[dict[str, Any]]:
     results: list[dict[str, Any]] = [{} for _ in services]

@@ -7,18 +7,21 @@ decided by ``state.rules.is_available``; ``rebuild`` is the same rule in SQL. Th
 of available rows is kept by ``state.postgres.tallies``, never on the channel's row.
 
 Two locks guard a channel's pool, both held until the transaction ends: selections
-leasing at random take the channel's pool lock shared (``share_pool``), so they run
-side by side, each taking its own row ``FOR UPDATE SKIP LOCKED``; every other change of
-the pool (a catch-up, a post, a release, a hold, a new cycle, an ordered or named
-selection) takes the channel's row lock and then the pool lock exclusively
-(``lock_channel``, ``lock_channels_of``, in channel id order), so it sees the pool as the
-last one left it and no lease is in flight. A row's ``near_posted`` is the
-near-duplicate fact (``state.postgres.near`` keeps it as groups and posts change; here
-it is computed for rows that arrive and for a whole channel at once), and the channel
-row counts the rows that carry it (``n_near_skipped``), under the exclusive locks. A
-row's ``awaiting_since`` says since when it waits for its fingerprint
-(``state.postgres.waiting`` ends the wait). Every function runs inside the caller's
-transaction.
+leasing at random take the channel's pool lock (``POOL_LOCK``) shared, so they run side
+by side, each taking its own row ``FOR UPDATE SKIP LOCKED``
+(``state.postgres.selection.lease_at_random``); every other change of the pool (a
+catch-up, a post, a release, a hold, a new cycle, an ordered or named selection) takes
+the channel's row lock and then the pool lock exclusively (``lock_channel``,
+``lock_channels_of``, in channel id order), so it sees the pool as the last one left it
+and no lease is in flight. (``state.postgres.waiting`` ends overdue waits under the row
+locks alone: it only puts rows back, which no selection can be taking.)
+
+A row's ``near_posted`` is the near-duplicate fact (``state.postgres.near`` keeps it as
+groups and posts change; here it is computed for rows that arrive and for a whole
+channel at once), and the channel row counts the rows that carry it
+(``n_near_skipped``), under the exclusive locks. A row's ``awaiting_since`` says since
+when it waits for its fingerprint (``state.postgres.waiting`` ends the wait). Every
+function runs inside the caller's transaction.
 """
 
 from __future__ import annotations
@@ -65,20 +68,6 @@ def lock_channel(db: Db, name: str, lock: bool = True) -> Locked:
     if lock:  # FOR UPDATE in the subquery: the row is locked before the pool
         sql = f"SELECT *, pg_advisory_xact_lock(%(k)s, id) FROM ({_CHANNEL} FOR UPDATE OF c) AS c"
     row = db.execute(sql, {"n": name, "k": POOL_LOCK}).fetchone()
-    if row is None:
-        raise UnknownName(f"no channel {name!r}")
-    return Locked(Channel(row[0], row[1]), *row[2:6])
-
-
-def share_pool(db: Db, name: str) -> Locked:
-    """Read the channel's row, and when it leases at random from a ready pool, take its
-    pool lock shared: selections lease side by side, while no other change runs."""
-    row = db.execute(
-        "SELECT *, CASE WHEN policy = 'random' AND ready"
-        "   THEN pg_advisory_xact_lock_shared(%(k)s, id) IS NULL END"
-        f" FROM ({_CHANNEL}) AS c(id, cycle, library_id, policy, exhausted, ready)",
-        {"n": name, "k": POOL_LOCK},
-    ).fetchone()
     if row is None:
         raise UnknownName(f"no channel {name!r}")
     return Locked(Channel(row[0], row[1]), *row[2:6])

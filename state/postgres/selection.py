@@ -47,38 +47,55 @@ _FIRST = (
 WINDOW = 32
 # The rows from key ``k`` on, then from the lowest (wrapping around), ``w`` at most, each
 # with its place; one at random is the one at place ``floor(u * n)``, and the others
-# follow it round the window.
+# follow it round the window. ``{c}``: the channel.
 _AROUND = """
-WITH around AS (SELECT content_hash, slot, lap FROM (
+around AS (SELECT content_hash, slot, lap FROM (
     (SELECT content_hash, slot, 0 AS lap FROM queue
-     WHERE channel_id = %(c)s AND slot >= %(k)s ORDER BY slot LIMIT %(w)s)
+     WHERE channel_id = {c} AND slot >= %(k)s ORDER BY slot LIMIT %(w)s)
     UNION ALL
     (SELECT content_hash, slot, 1 FROM queue
-     WHERE channel_id = %(c)s AND slot < %(k)s ORDER BY slot LIMIT %(w)s)) AS both_laps
+     WHERE channel_id = {c} AND slot < %(k)s ORDER BY slot LIMIT %(w)s)) AS both_laps
     ORDER BY lap, slot LIMIT %(w)s),
 placed AS (
     SELECT content_hash, (row_number() OVER (ORDER BY lap, slot) - 1
         + count(*) OVER () - floor(%(u)s * count(*) OVER ())::bigint)
         %% count(*) OVER () AS turn
     FROM around)"""
-_PEEK = _AROUND + f" SELECT {_FILE} FROM placed AS q" + _JOINED + " WHERE q.turn = 0"
+_PEEK = (
+    "WITH"
+    + _AROUND.format(c="%(c)s")
+    + f" SELECT {_FILE} FROM placed AS q"
+    + _JOINED
+    + " WHERE q.turn = 0"
+)
+# One statement, on its own (autocommit): the channel, if it leases at random from a
+# ready pool, with its pool lock shared (taken before any row of the pool is read: the
+# index reads wait for the channel's id); a row of the window no other transaction
+# holds, taken out, leased and counted; its file. A row changed since the statement
+# began is judged as it is now (``FOR UPDATE`` reads the latest version).
 _LEASE = (
-    _AROUND
+    """
+WITH chosen AS MATERIALIZED (
+    SELECT c.id, c.library_id, pg_advisory_xact_lock_shared(%(lock)s, c.id) AS shared
+    FROM channels AS c JOIN libraries AS l ON l.id = c.library_id
+    WHERE c.name = %(n)s AND c.policy = 'random' AND l.ready_at IS NOT NULL),"""
+    + _AROUND.format(c="(SELECT id FROM chosen)")
     + """,
 picked AS (
-    SELECT q.content_hash FROM queue AS q JOIN placed AS p ON p.content_hash = q.content_hash
-    WHERE q.channel_id = %(c)s AND q.slot IS NOT NULL ORDER BY p.turn LIMIT 1
-    FOR UPDATE OF q SKIP LOCKED),
+    SELECT q.channel_id, q.content_hash FROM queue AS q
+    JOIN placed AS p ON p.content_hash = q.content_hash
+    WHERE q.channel_id = (SELECT id FROM chosen) AND q.slot IS NOT NULL
+    ORDER BY p.turn LIMIT 1 FOR UPDATE OF q SKIP LOCKED),
 taken AS (
     UPDATE queue SET slot = NULL FROM picked
-    WHERE queue.channel_id = %(c)s AND queue.content_hash = picked.content_hash
-    RETURNING queue.content_hash),
+    WHERE queue.channel_id = picked.channel_id AND queue.content_hash = picked.content_hash
+    RETURNING queue.channel_id, queue.content_hash),
 leased AS (
     INSERT INTO leases (id, channel_id, content_hash, expires_at)
-    SELECT %(id)s, %(c)s, content_hash, %(e)s FROM taken RETURNING content_hash)"""
-    + tallies.counted("taken", -1)
-    + f" SELECT {_FILE} FROM leased AS q"
-    + _JOINED
+    SELECT %(id)s, channel_id, content_hash, %(e)s FROM taken RETURNING content_hash)"""
+    + tallies.counted("taken", -1, channel="(SELECT id FROM chosen)")
+    + f" SELECT (SELECT id FROM chosen), {_FILE} FROM leased AS q"
+    + _JOINED.replace("%(l)s", "(SELECT library_id FROM chosen)")
 )
 
 
@@ -99,14 +116,16 @@ def choose(
 
 
 def lease_at_random(
-    db: Db, channel_id: int, library_id: int, rng: random.Random, lease_id: str, expires_at: float
-) -> FileRow | None:
-    """Lease an image chosen at random (``choose``'s way) that no other transaction is
-    leasing, in one statement; None when the window held none (the pool may be empty,
-    or every row of the window in another's hands)."""
-    args = {"c": channel_id, "l": library_id, "id": lease_id, "e": expires_at}
+    db: Db, channel: str, rng: random.Random, lease_id: str, expires_at: float
+) -> tuple[int, FileRow] | None:
+    """Lease an image of the channel chosen at random (``choose``'s way) that no other
+    transaction is leasing, in one statement that is its own transaction (``db`` in
+    autocommit); the channel's id and the image's file. None when the channel chooses in
+    order or is not ready, or the window held nothing it could take (the pool may be
+    empty, or every row of the window in another's hands)."""
+    args = {"n": channel, "lock": queue.POOL_LOCK, "id": lease_id, "e": expires_at}
     found = db.execute(_LEASE, args | _at_random(rng)).fetchone()
-    return None if found is None else FileRow(*found)
+    return None if found is None else (int(found[0]), FileRow(*found[1:]))
 
 
 def file_by_name(db: Db, library_id: int, name: str) -> FileRow:

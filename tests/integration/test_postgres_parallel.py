@@ -27,19 +27,17 @@ from state.postgres.schema import SCHEMA_VERSION, migrate
 from state.store import SelectRequest
 from tests.contract.conftest import Clock, Harness, digest, image
 
-# A process that picks and leases one picture the way a selection does, says which, and
-# then either commits or not; either way it waits to be killed.
+# A process that picks and leases one picture the way a selection does, in a transaction
+# of its own, says which, and then either commits or not; either way it waits to be killed.
 _HALF_DONE = """
 import random, sys
 import psycopg
-from state.postgres import queue, selection
+from state.postgres import selection
 db = psycopg.connect(sys.argv[1])
-locked = queue.share_pool(db, "ch")
-file = selection.lease_at_random(
-    db, locked.channel.id, locked.library_id, random.Random(), "lease-of-the-killed", 4e9)
+found = selection.lease_at_random(db, "ch", random.Random(), "lease-of-the-killed", 4e9)
 if sys.argv[2] == "commit":
     db.commit()
-print(file.content_hash, flush=True)
+print(found[1].content_hash, flush=True)
 sys.stdin.read()
 """
 

@@ -1,13 +1,13 @@
 """Selections and their leases (``Selections``).
 
-A selection at random takes its channel's pool lock shared and leases in one statement
-(``selection.lease_at_random``), beside every other selection of the channel, on every
-replica. The rest take the channel's row lock and its pool lock exclusively, one at a
-time per channel (``queue.lock_channel``): a selection in a policy's order or by name
-(the order is the pool's as the last one left it), one at random that found nothing
-where it looked (it may reclaim expired leases or turn the cycle), releases, renewals
-and posts. A preview without a name reads the pool without any lock, and one that must
-change something first is rolled back.
+A selection at random takes its channel's pool lock shared and leases in one statement,
+its own transaction (``selection.lease_at_random``), beside every other selection of the
+channel, on every replica. The rest take the channel's row lock and its pool lock
+exclusively, one at a time per channel (``queue.lock_channel``): a selection in a
+policy's order or by name (the order is the pool's as the last one left it), one at
+random that found nothing where it looked (it may reclaim expired leases or turn the
+cycle), releases, renewals and posts. A preview without a name reads the pool without
+any lock, and one that must change something first is rolled back.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ class SelectionRole(Role):
             if peeked is not None:
                 return peeked
         if request.name is None and not request.dry_run:
-            leased = self._run(partial(self._lease_in_parallel, name=channel, request=request))
+            leased = self._read(partial(self._lease_in_parallel, name=channel, request=request))
             if leased is not None:
                 return leased
         chosen: list[Selection] = []
@@ -67,17 +67,16 @@ class SelectionRole(Role):
         return None if file is None else selection.describe(db, file, None, None, locked.channel.id)
 
     def _lease_in_parallel(self, db: Db, name: str, request: SelectRequest) -> Selection | None:
-        """A lease at random, the pool lock shared; None when the channel chooses in
-        order, is not ready, or the window held nothing (the exclusive way tells why)."""
-        locked = queue.share_pool(db, name)
-        if locked.policy != "random" or not locked.ready:
-            return None
-        lease_id, channel = new_lease_id(), locked.channel
+        """A lease at random in one statement, the pool lock shared; None when the
+        channel chooses in order, is not ready, or the window held nothing (the exclusive
+        way tells why). The lease is committed before its image is described."""
+        lease_id = new_lease_id()
         lease, expires_at = leasable.new_lease(lease_id, self._clock(), request.lease_seconds)
-        file = selection.lease_at_random(
-            db, channel.id, locked.library_id, self._rng, lease_id, expires_at
-        )
-        return None if file is None else selection.describe(db, file, lease, None, channel.id)
+        found = selection.lease_at_random(db, name, self._rng, lease_id, expires_at)
+        if found is None:
+            return None
+        channel_id, file = found
+        return selection.describe(db, file, lease, None, channel_id)
 
     def _select_in(self, db: Db, name: str, request: SelectRequest) -> Selection:
         # A preview is rolled back: it reads the pool without taking the channel's lock.
