@@ -41,6 +41,7 @@ _LIBRARY_GAUGES = ("images", "unique_images", "skipped", "pending", "without_con
 _CHANNEL_GAUGES = ("available", "leased", "posted", "cycle", "near_duplicate_groups",
                    "near_duplicates_skipped", "awaiting_fingerprint")  # fmt: skip
 PARALLEL_CATCH_UPS = 4
+SERVER_STORE_THREADS = 16  # a database server's store lane (its pool has room for them)
 RECLAIM_BATCH = 64  # a few milliseconds of the writer at a time: selections interleave
 RECLAIM_EVERY_SECONDS = 1.0
 GRACE_BATCH = 64
@@ -88,7 +89,8 @@ class Runtime:
         fingerprinters = _fingerprinters(config, store, dropbox, cache, metrics, stop)
         workers = _workers(settings, config, store, dropbox, metrics, stop, fingerprinters)
         inboxes = [_inbox(worker) for worker in workers.values()]
-        lanes = Lanes()
+        # PostgreSQL's calls wait on the server, side by side: a thread each, one call each.
+        lanes = Lanes(SERVER_STORE_THREADS, store_batch=1) if settings.database else Lanes()
 
         def client(library: str) -> DropboxClient:
             return dropbox[config.libraries[library].spec.account]
