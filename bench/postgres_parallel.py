@@ -102,7 +102,10 @@ def _measured(cluster: Cluster, size: int, seconds: float, delay: float) -> dict
 
 
 def _through(stack: ExitStack, url: str, delay: float) -> str:
-    """The database's URL through a ``DelayProxy``, open until ``stack`` closes."""
+    """The database's URL through a ``DelayProxy``, open until ``stack`` closes (the URL
+    itself when there is no delay to add)."""
+    if not delay:
+        return url
     parts = urlsplit(url)
     proxy = stack.enter_context(DelayProxy(parts.hostname or "127.0.0.1", parts.port or 0, delay))
     host = parts.netloc.rsplit(":", 1)[0]
