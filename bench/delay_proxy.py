@@ -30,6 +30,7 @@ class DelayProxy:
         self._started = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="delay proxy", daemon=True)
         self._server: asyncio.Server | None = None
+        self._open: set[asyncio.StreamWriter] = set()
 
     def __enter__(self) -> DelayProxy:
         self._thread.start()
@@ -56,7 +57,9 @@ class DelayProxy:
         self._server.close()
         for task in asyncio.all_tasks(self._loop):
             task.cancel()
-        self._loop.run_until_complete(asyncio.sleep(0))
+        for writer in self._open:
+            writer.close()
+        self._loop.run_until_complete(asyncio.sleep(0.01))  # the closes, and the tasks' ends
         self._loop.close()
 
     async def _connected(
@@ -67,34 +70,26 @@ class DelayProxy:
         except OSError:
             client_out.close()
             return
+        self._open |= {client_out, server_out}
         await asyncio.gather(self._pipe(client_in, server_out), self._pipe(server_in, client_out))
 
     async def _pipe(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
-        """Copy ``source`` to ``sink``, each chunk ``delay`` after it was read."""
-        due: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
-        writer = asyncio.ensure_future(self._deliver(due, sink))
+        """Copy ``source`` to ``sink``, each chunk ``delay`` after it was read: a timer per
+        chunk, each due after the one before (so they are written in order)."""
+        due = 0.0
         try:
             while chunk := await source.read(CHUNK):
-                due.put_nowait((self._loop.time() + self.delay, chunk))
+                due = max(self._loop.time() + self.delay, due + 1e-6)
+                self._loop.call_at(due, _write, sink, chunk)
         except OSError:
             pass
-        due.put_nowait((self._loop.time() + self.delay, b""))  # the end, after the rest
-        await writer
+        self._loop.call_at(max(self._loop.time() + self.delay, due + 1e-6), self._close, sink)
 
-    async def _deliver(
-        self, due: asyncio.Queue[tuple[float, bytes]], sink: asyncio.StreamWriter
-    ) -> None:
-        try:
-            while True:
-                at, chunk = await due.get()
-                wait = at - self._loop.time()
-                if wait > 0:
-                    await asyncio.sleep(wait)
-                if not chunk:
-                    break
-                sink.write(chunk)
-                await sink.drain()
-        except OSError:
-            pass
-        finally:
-            sink.close()
+    def _close(self, sink: asyncio.StreamWriter) -> None:
+        sink.close()
+        self._open.discard(sink)
+
+
+def _write(sink: asyncio.StreamWriter, chunk: bytes) -> None:
+    if not sink.is_closing():
+        sink.write(chunk)
