@@ -46,20 +46,19 @@ def channel_status(db: Db, channel: queue.Channel, now: float) -> ChannelStatus:
     row = db.execute(
         "SELECT l.name, c.n_posted, c.n_groups, c.n_near_skipped,"
         " (SELECT count(*) FROM leases WHERE channel_id = c.id AND ended IS NULL"
-        "   AND expires_at IS NOT NULL AND expires_at <= %s)"
+        "   AND expires_at IS NOT NULL AND expires_at <= %s),"
+        f" {tallies.KEPT}"
         " FROM libraries AS l JOIN channels AS c ON c.library_id = l.id WHERE c.id = %s",
         (now, channel.id),
     ).fetchone()
     assert row is not None
-    library, posted, groups, skipped, expired = row
+    library, posted, groups, skipped, expired, pool, running = row
     awaiting, oldest = waiting.waiting(db, channel.id)
-    pool, running = tallies.counts(db, channel.id)
-    active = running - int(expired)
     return ChannelStatus(
         library=library,
         # An expired lease not yet reclaimed is available: the next selection reclaims it.
-        available=pool + int(expired),
-        leased=active,
+        available=int(pool) + int(expired),
+        leased=int(running) - int(expired),
         posted=int(posted),
         cycle=channel.cycle,
         near_duplicate_groups=int(groups),

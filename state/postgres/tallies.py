@@ -90,15 +90,17 @@ def add_available(db: Db, channel_id: int, count: int) -> None:
         db.execute("SELECT unposted_tally(%s, %s, 0)", (channel_id, count))
 
 
+# The channel ``c``'s available pictures (expired leases not counted) and running leases.
+KEPT = (
+    "c.pool_size + (SELECT coalesce(sum(available), 0) FROM pool_tallies"
+    "   WHERE channel_id = c.id),"
+    " (SELECT coalesce(sum(running), 0) FROM pool_tallies WHERE channel_id = c.id)"
+)
+
+
 def counts(db: Db, channel_id: int) -> tuple[int, int]:
     """The channel's available pictures (not counting expired leases) and running leases."""
-    row = db.execute(
-        "SELECT c.pool_size + coalesce(t.available, 0), coalesce(t.running, 0)"
-        " FROM channels AS c LEFT JOIN LATERAL (SELECT sum(available) AS available,"
-        "   sum(running) AS running FROM pool_tallies WHERE channel_id = c.id) AS t ON true"
-        " WHERE c.id = %s",
-        (channel_id,),
-    ).fetchone()
+    row = db.execute(f"SELECT {KEPT} FROM channels AS c WHERE c.id = %s", (channel_id,)).fetchone()
     return (0, 0) if row is None else (int(row[0]), int(row[1]))
 
 
