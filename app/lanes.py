@@ -98,10 +98,14 @@ class Lane:
 
 
 class Lanes:
-    """The two lanes a running service uses."""
+    """The two lanes a running service uses. A store whose calls wait on a server
+    (PostgreSQL) wants many store threads taking one job each (``store_batch=1``): a
+    batch would queue calls that wait on the network behind each other."""
 
-    def __init__(self, store_threads: int = 4, dropbox_threads: int = 8) -> None:
-        self.store = Lane("store", store_threads, batch=STORE_BATCH)
+    def __init__(
+        self, store_threads: int = 4, dropbox_threads: int = 8, store_batch: int = STORE_BATCH
+    ) -> None:
+        self.store = Lane("store", store_threads, batch=store_batch)
         self.dropbox = Lane("dropbox", dropbox_threads, deadline=DROPBOX_DEADLINE_SECONDS)
 
     def close(self) -> None:

@@ -51,6 +51,7 @@ PARALLEL_CATCH_UPS = 4
 # for the short jobs (reading a library's state, asking Dropbox whose credentials these are).
 CATCH_UP_THREADS = 2 * PARALLEL_CATCH_UPS
 HASHING_THREADS = 2  # every library's hashing passes: mostly waits for Dropbox thumbnails
+SERVER_STORE_THREADS = 16  # a database server's store lane (its pool has room for them)
 RECLAIM_BATCH = 64  # a few milliseconds of the writer at a time: selections interleave
 RECLAIM_EVERY_SECONDS = 1.0
 GRACE_BATCH = 64
@@ -108,7 +109,8 @@ class Runtime:
             settings, config, store.catalog, dropbox, metrics, stop, fingerprinters, threads
         )
         inboxes = [_inbox(worker) for worker in workers.values()]
-        lanes = Lanes()
+        # PostgreSQL's calls wait on the server, side by side: a thread each, one call each.
+        lanes = Lanes(SERVER_STORE_THREADS, store_batch=1) if settings.database else Lanes()
 
         def client(library: str) -> DropboxClient:
             return dropbox[config.libraries[library].spec.account]

@@ -2,7 +2,9 @@
 
     python -m bench [--quick] [--out docs/benchmarks.md] [--json bench/results.json]
                     [--only strategies,select_load,catch_up,webhook_burst,postgres,
-                            near_duplicates,near_costs,channels,fresh_plans,render]
+                            near_duplicates,near_costs,channels,fresh_plans,render,
+
+                            postgres_parallel]
 
 ``--quick`` runs small sizes (the whole run in about three minutes) and is what CI smoke
 tests; the full run takes about half an hour, eight minutes of it the initial catch-up
@@ -40,6 +42,7 @@ from bench import (
     near_costs,
     near_duplicates,
     postgres,
+    postgres_parallel,
     render,
     report,
     select_load,
@@ -151,6 +154,7 @@ FULL = Mode(
             100_000, 5, (100_000, 1_000_000), (1_000, 1_000_000), 5.0, 4
         ),
         "channels": lambda: channels.run(50, 50_000, 5.0, 3),
+        "postgres_parallel": lambda: postgres_parallel.run(200_000, 5.0),
         "fresh_plans": lambda: fresh_plans.run(100_000, 5.0, 3),
         "render": lambda: render.run(reps=3, requests=200),
     },
@@ -176,6 +180,7 @@ QUICK = Mode(
         "near_duplicates": lambda: near_duplicates.run(scenes=8),
         "near_costs": lambda: near_costs.run(5_000, 2, (10_000,), (1_000, 10_000), 3.0, 1),
         "channels": lambda: channels.run(10, 5_000, 2.0, 1),
+        "postgres_parallel": lambda: postgres_parallel.run(20_000, 3.0),
         "fresh_plans": lambda: fresh_plans.run(20_000, 3.0, 2),
         "render": lambda: render.run(reps=1, requests=30),
     },

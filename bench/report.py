@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from bench import near_report, render_report, report_postgres, report_targets
+from bench import near_report, postgres_parallel, render_report, report_postgres, report_targets
 from bench.report_format import Row, leasing_text, mb, ms, n, p50_p99, ratio, table
 from bench.report_targets import STORES, Figures, by_store, us_per_entry
 
@@ -330,6 +330,11 @@ _SECTIONS: list[tuple[str, str, Callable[[dict[str, Any], dict[str, Any]], str]]
     ("near_costs", "7. Near-duplicates: what it costs", lambda f, _: near_report.costs(f)),
     ("channels", "8. Many libraries and channels", lambda f, _: _channels(f)),
     ("render", "9. Rendering for a channel's profile", lambda f, _: render_report.body(f)),
+    (
+        "postgres_parallel",
+        "10. PostgreSQL: leases in parallel, the database 5 ms away",
+        lambda f, _: postgres_parallel.report(f),
+    ),
 ]
 
 

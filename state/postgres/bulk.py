@@ -85,8 +85,7 @@ WHERE i %% (2 * %(near)s) = 0
 
 _QUEUE = """
 INSERT INTO queue (channel_id, content_hash, name_lower, server_modified, slot)
-SELECT %(channel)s, content_hash, name_lower, server_modified,
-       row_number() OVER (ORDER BY content_hash) - 1
+SELECT %(channel)s, content_hash, name_lower, server_modified, (random() * 2147483645)::integer
 FROM images WHERE library_id = %(library)s ORDER BY content_hash
 """
 

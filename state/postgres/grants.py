@@ -2,8 +2,9 @@
 
 A partial unique index allows one running lease per channel and content, so even a bug
 could not lease one image twice. Granting and reclaiming each take a few statements
-whatever their number, inside the caller's transaction, which holds the channel's lock
-whenever the pool changes.
+whatever their number, inside the caller's transaction, which holds the channel's pool
+lock whenever the pool changes (``state.postgres.queue``). A selection at random grants
+its lease in the statement that picks (``state.postgres.selection.lease_at_random``).
 """
 
 from __future__ import annotations
@@ -12,12 +13,8 @@ from state.postgres import queue
 from state.postgres.connection import Db
 
 _GRANT = (
-    queue.TAKE_OUT
-    + """,
-leased AS (
-    INSERT INTO leases (id, channel_id, content_hash, expires_at)
-    VALUES (%(l)s, %(c)s, %(h)s, %(e)s))"""
-    + queue.FILL_HOLE
+    queue.TAKE_OUT + " INSERT INTO leases (id, channel_id, content_hash, expires_at)"
+    " VALUES (%(l)s, %(c)s, %(h)s, %(e)s)"
 )
 
 

@@ -1,69 +1,95 @@
-"""Each channel's pool of available images: dense slots, shared by every replica.
+"""Each channel's pool of available images, shared by every replica.
 
-The scheme is the SQLite backend's (``state.sqlite.queue``): the available rows of a
-channel carry slots ``0..n-1``, taking one out moves the last slot into the hole, and a
-uniform random choice is one index lookup at ``randrange(n)``. Across processes it
-stays dense because every transaction that changes a channel's pool first locks the
-channel's row (``lock_channel``, ``lock_channels_of``): they take turns, and each sees
-the pool as the last one left it. ``n`` is kept in that row (``pool_size``), read
-under the same lock. Whether a row is available is decided by
-``state.rules.is_available``; ``rebuild`` is the same rule in SQL. A row's
-``near_posted`` is the near-duplicate fact (``state.postgres.near`` keeps it as groups
-and posts change; here it is computed for rows that arrive and for a whole channel at
-once), and the channel row counts the rows that carry it (``n_near_skipped``), under the
-same lock. A row's ``awaiting_since`` says since when it waits for its fingerprint
-(``state.postgres.waiting`` ends the wait). Every function runs inside the caller's
-transaction.
+A row is in its channel's pool when it has a ``slot``: a random key in ``[0, KEYS)``
+(several rows may share one), which ``state.postgres.selection`` picks near. Taking a
+row out clears its key; putting it back draws a new one. Whether a row is available is
+decided by ``state.rules.is_available``; ``rebuild`` is the same rule in SQL. The count
+of available rows is kept by ``state.postgres.tallies``, never on the channel's row.
+
+Two locks guard a channel's pool, both held until the transaction ends: selections
+leasing at random take the channel's pool lock (``POOL_LOCK``) shared, so they run side
+by side, each taking its own row ``FOR UPDATE SKIP LOCKED``
+(``state.postgres.selection.lease_at_random``); every other change of the pool (a
+catch-up, a post, a release, a hold, a new cycle, an ordered or named selection) takes
+the channel's row lock and then the pool lock exclusively (``lock_channel``,
+``lock_channels_of``, in channel id order), so it sees the pool as the last one left it
+and no lease is in flight. (``state.postgres.waiting`` ends overdue waits under the row
+locks alone: it only puts rows back, which no selection can be taking.)
+
+A row's ``near_posted`` is the near-duplicate fact (``state.postgres.near`` keeps it as
+groups and posts change; here it is computed for rows that arrive and for a whole
+channel at once), and the channel row counts the rows that carry it
+(``n_near_skipped``), under the exclusive locks. A row's ``awaiting_since`` says since
+when it waits for its fingerprint (``state.postgres.waiting`` ends the wait). Every
+function runs inside the caller's transaction.
 """
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from state.errors import UnknownName
+from state.postgres import tallies
 from state.postgres.connection import Db
 from state.rules import Channel as Channel  # one definition for both backends
 from state.rules import ImageInChannel, is_available
 from state.rules import NewImage as NewImage
 from state.store import SelectPolicy, WhenExhausted
 
+POOL_LOCK = 0x756E7071  # first key of the pool lock (turns use ...6F and ...70); then the id
+KEYS = 2**31 - 1  # a slot is in [0, KEYS)
+KEY = f"(random() * {KEYS - 1})::integer"  # a new slot, in SQL
+
 
 @dataclass(frozen=True, slots=True)
 class Locked:
-    """A channel row, locked for this transaction."""
+    """A channel row, with the pool lock the transaction holds on it (if any)."""
 
     channel: Channel
     library_id: int
-    pool_size: int
     policy: SelectPolicy
     exhausted: WhenExhausted
     ready: bool
 
 
-def lock_channel(db: Db, name: str, lock: bool = True) -> Locked:
-    """Lock the channel's row until the transaction ends: its pool is ours to change.
+_CHANNEL = (
+    "SELECT c.id, c.cycle, c.library_id, c.policy, c.exhausted, l.ready_at IS NOT NULL"
+    " FROM channels AS c JOIN libraries AS l ON l.id = c.library_id WHERE c.name = %(n)s"
+)
 
-    ``lock=False`` only reads it, for a transaction that will be rolled back (a preview).
-    """
-    row = db.execute(
-        "SELECT c.id, c.cycle, c.library_id, c.pool_size, c.policy, c.exhausted,"
-        " l.ready_at IS NOT NULL FROM channels AS c JOIN libraries AS l ON l.id = c.library_id"
-        " WHERE c.name = %s" + (" FOR UPDATE OF c" if lock else ""),
-        (name,),
-    ).fetchone()
+
+def lock_channel(db: Db, name: str, lock: bool = True) -> Locked:
+    """Lock the channel's row, then its pool exclusively, until the transaction ends: its
+    pool is ours to change. ``lock=False`` only reads it (a preview, rolled back)."""
+    sql = _CHANNEL
+    if lock:  # FOR UPDATE in the subquery: the row is locked before the pool
+        sql = f"SELECT *, pg_advisory_xact_lock(%(k)s, id) FROM ({_CHANNEL} FOR UPDATE OF c) AS c"
+    row = db.execute(sql, {"n": name, "k": POOL_LOCK}).fetchone()
     if row is None:
         raise UnknownName(f"no channel {name!r}")
-    return Locked(Channel(row[0], row[1]), *row[2:])
+    return Locked(Channel(row[0], row[1]), *row[2:6])
+
+
+def lock_pools(db: Db, channel_ids: Sequence[int]) -> None:
+    """Take the pool locks of these channels exclusively, in the order given (id order,
+    after their rows: the order every locker uses)."""
+    db.execute(
+        "SELECT count(pg_advisory_xact_lock(%s, c)) FROM unnest(%s::integer[]) AS c",
+        (POOL_LOCK, list(channel_ids)),
+    )
 
 
 def lock_channels_of(db: Db, library_id: int) -> list[Channel]:
-    """Lock every channel of a library, in id order (the order every locker uses)."""
+    """Lock every channel of a library and its pool, in id order (the order every locker
+    uses)."""
     rows = db.execute(
         "SELECT id, cycle FROM channels WHERE library_id = %s ORDER BY id FOR UPDATE",
         (library_id,),
-    )
+    ).fetchall()
+    lock_pools(db, [row[0] for row in rows])
     return [Channel(row[0], row[1]) for row in rows]
 
 
@@ -75,51 +101,21 @@ def channels_of(db: Db, library_id: int) -> list[Channel]:
     return [Channel(row[0], row[1]) for row in rows]
 
 
-def size(db: Db, channel_id: int) -> int:
-    row = db.execute("SELECT pool_size FROM channels WHERE id = %s", (channel_id,)).fetchone()
-    return 0 if row is None else int(row[0])
+_ADD = (
+    "WITH added AS (UPDATE queue SET slot = " + KEY + " WHERE channel_id = %(c)s"
+    " AND content_hash = %(h)s AND slot IS NULL RETURNING 1)"
+    + tallies.counted("added", 1)
+    + " SELECT 1"
+)
+_ADD_MANY = _ADD.replace("content_hash = %(h)s", "content_hash = ANY(%(h)s)")
 
-
-_ADD = """
-WITH target AS (
-    SELECT 1 FROM queue WHERE channel_id = %(c)s AND content_hash = %(h)s AND slot IS NULL),
-grown AS (
-    UPDATE channels SET pool_size = pool_size + 1
-    WHERE id = %(c)s AND EXISTS (SELECT 1 FROM target) RETURNING pool_size - 1 AS slot)
-UPDATE queue SET slot = grown.slot FROM grown
-WHERE queue.channel_id = %(c)s AND queue.content_hash = %(h)s
-"""
-
-# The images without a slot take the next ones, in content-hash order.
-_ADD_MANY = """
-WITH target AS (
-    SELECT content_hash, row_number() OVER (ORDER BY content_hash) - 1 AS n FROM queue
-    WHERE channel_id = %(c)s AND content_hash = ANY(%(h)s) AND slot IS NULL),
-grown AS (
-    UPDATE channels SET pool_size = pool_size + (SELECT count(*) FROM target)
-    WHERE id = %(c)s RETURNING pool_size - (SELECT count(*) FROM target) AS first)
-UPDATE queue SET slot = grown.first + target.n FROM grown, target
-WHERE queue.channel_id = %(c)s AND queue.content_hash = target.content_hash
-"""
-
-# The hole is emptied and the last slot moved into it in one statement; the unique
-# constraint on slots is checked when the statement ends. ``TAKE_OUT`` names the CTEs,
-# so that another statement (a lease) can join them before ``FILL_HOLE``.
-TAKE_OUT = """
-WITH taken AS (
-    SELECT slot FROM queue
-    WHERE channel_id = %(c)s AND content_hash = %(h)s AND slot IS NOT NULL),
-hole AS (  -- RETURNING gives the new row, so the old slot comes from ``taken``
-    UPDATE queue SET slot = NULL FROM taken
-    WHERE queue.channel_id = %(c)s AND queue.content_hash = %(h)s RETURNING taken.slot),
-shrunk AS (
-    UPDATE channels SET pool_size = pool_size - 1
-    WHERE id = %(c)s AND EXISTS (SELECT 1 FROM hole) RETURNING pool_size AS last)"""
-FILL_HOLE = """
-UPDATE queue SET slot = hole.slot FROM hole, shrunk
-WHERE queue.channel_id = %(c)s AND queue.slot = shrunk.last AND hole.slot <> shrunk.last
-"""
-REMOVE = TAKE_OUT + FILL_HOLE
+# ``TAKE_OUT`` names its CTEs, so that another statement (a lease) can follow them.
+TAKE_OUT = (
+    "WITH taken AS (UPDATE queue SET slot = NULL"
+    " WHERE channel_id = %(c)s AND content_hash = %(h)s AND slot IS NOT NULL RETURNING 1)"
+    + tallies.counted("taken", -1)
+)
+REMOVE = TAKE_OUT + " SELECT 1"
 
 
 def add(db: Db, channel_id: int, content_hash: str) -> None:
@@ -128,7 +124,7 @@ def add(db: Db, channel_id: int, content_hash: str) -> None:
 
 
 def remove(db: Db, channel_id: int, content_hash: str) -> None:
-    """Take an image out of the pool, filling its slot with the last one."""
+    """Take an image out of the pool (no-op when it is not in it)."""
     db.execute(REMOVE, {"c": channel_id, "h": content_hash})
 
 
@@ -185,11 +181,11 @@ def restore_many(db: Db, channel: Channel, content_hashes: Sequence[str]) -> Non
     wanted = [h for h, image in facts_of(db, channel, content_hashes).items()
               if is_available(image)]  # fmt: skip
     if wanted:
-        db.execute(_ADD_MANY, {"c": channel.id, "h": sorted(wanted)})
+        db.execute(_ADD_MANY, {"c": channel.id, "h": wanted})
 
 
 def insert(db: Db, channel: Channel, images: Sequence[NewImage]) -> None:
-    """Queue rows for images new to the library; the available ones take the next slots."""
+    """Queue rows for images new to the library; the available ones draw their slots."""
     if not images:
         return
     hashes = [image.content_hash for image in images]
@@ -198,8 +194,7 @@ def insert(db: Db, channel: Channel, images: Sequence[NewImage]) -> None:
     posted = _present(db, "posted", f" AND cycle = {int(channel.cycle)}", channel, hashes)
     near = near_flagged(db, channel, hashes)
     unhashed = unfingerprinted(db, channel, hashes)
-    first = next_slot = size(db, channel.id)
-    rows, now = [], time.time()
+    rows, now, added = [], time.time(), 0
     for image in images:
         facts_ = ImageInChannel(
             True, image.pending, image.content_hash in held,
@@ -208,7 +203,7 @@ def insert(db: Db, channel: Channel, images: Sequence[NewImage]) -> None:
         )  # fmt: skip
         slot = None
         if is_available(facts_):
-            slot, next_slot = next_slot, next_slot + 1
+            slot, added = random.randrange(KEYS), added + 1
         rows.append((channel.id, image.content_hash, image.name_lower, image.server_modified,
                      slot, facts_.near_duplicate_posted,
                      now if facts_.awaiting_fingerprint else None))  # fmt: skip
@@ -221,11 +216,11 @@ def insert(db: Db, channel: Channel, images: Sequence[NewImage]) -> None:
     ):
         for row in rows:
             copy.write_row(row)
-    if next_slot != first or near:
+    tallies.add_available(db, channel.id, added)
+    if near:
         db.execute(
-            "UPDATE channels SET pool_size = %s, n_near_skipped = n_near_skipped + %s"
-            " WHERE id = %s",
-            (next_slot, len(near), channel.id),
+            "UPDATE channels SET n_near_skipped = n_near_skipped + %s WHERE id = %s",
+            (len(near), channel.id),
         )
 
 
@@ -311,7 +306,7 @@ def recompute_near(db: Db, channel: Channel) -> None:
 
 
 def drop(db: Db, channel_id: int, content_hashes: Sequence[str]) -> None:
-    """Images gone from the library leave the channel's queue (their slots refilled)."""
+    """Images gone from the library leave the channel's queue (and its pool)."""
     if not content_hashes:
         return
     remove_many(db, channel_id, content_hashes)
@@ -325,7 +320,7 @@ def drop(db: Db, channel_id: int, content_hashes: Sequence[str]) -> None:
 
 
 def fill(db: Db, channel: Channel, library_id: int) -> None:
-    """Give a channel a queue row for every image of its library, then number the pool."""
+    """Give a channel a queue row for every image of its library, then make its pool."""
     db.execute("DELETE FROM queue WHERE channel_id = %s", (channel.id,))
     db.execute(
         "INSERT INTO queue (channel_id, content_hash, name_lower, server_modified)"
@@ -338,7 +333,7 @@ def fill(db: Db, channel: Channel, library_id: int) -> None:
 
 def wait_for_fingerprints(db: Db, channel: Channel, library_id: int) -> None:
     """Hold back every image of the channel not fingerprinted yet (when the channel waits
-    for fingerprints; else let every waiting one go). The caller renumbers the pool."""
+    for fingerprints; else let every waiting one go). The caller rebuilds the pool."""
     if not waits_for_fingerprints(db, channel.id):
         db.execute(
             "UPDATE queue SET awaiting_since = NULL"
@@ -356,15 +351,14 @@ def wait_for_fingerprints(db: Db, channel: Channel, library_id: int) -> None:
 
 
 def rebuild(db: Db, channel: Channel) -> None:
-    """Renumber a channel's pool from scratch by the rules. O(n): resets and new cycles."""
+    """Make a channel's pool afresh by the rules. O(n): resets and new cycles."""
     recompute_near(db, channel)
     db.execute(
         "UPDATE queue SET slot = NULL WHERE channel_id = %s AND slot IS NOT NULL", (channel.id,)
     )
     numbered = db.execute(
         "WITH available AS ("
-        "  SELECT q.content_hash, row_number() OVER (ORDER BY q.content_hash) - 1 AS n"
-        "  FROM queue AS q JOIN channels AS c ON c.id = q.channel_id"
+        "  SELECT q.content_hash FROM queue AS q JOIN channels AS c ON c.id = q.channel_id"
         "  JOIN images AS i ON i.library_id = c.library_id AND i.content_hash = q.content_hash"
         "  WHERE q.channel_id = %(c)s AND NOT i.pending AND NOT q.near_posted"
         "  AND q.awaiting_since IS NULL"
@@ -374,8 +368,9 @@ def rebuild(db: Db, channel: Channel) -> None:
         "    WHERE l.channel_id = %(c)s AND l.content_hash = q.content_hash AND l.ended IS NULL)"
         "  AND NOT EXISTS (SELECT 1 FROM posted AS p"
         "    WHERE p.channel_id = %(c)s AND p.content_hash = q.content_hash AND p.cycle = %(y)s))"
-        " UPDATE queue SET slot = available.n FROM available"
+        f" UPDATE queue SET slot = {KEY} FROM available"
         " WHERE queue.channel_id = %(c)s AND queue.content_hash = available.content_hash",
         {"c": channel.id, "y": channel.cycle},
     ).rowcount
+    # Written afresh, the count starts its deltas afresh (``tallies``' trigger).
     db.execute("UPDATE channels SET pool_size = %s WHERE id = %s", (numbered, channel.id))

@@ -7,14 +7,15 @@ exactly once and a crash mid-migration leaves the previous version intact. A dat
 written by a newer unposted is refused, never downgraded.
 
 The tables mirror the SQLite backend's (``state.sqlite.schema``), with two additions
-for replicas: each channel keeps the size of its pool (``pool_size``), read and written
-under the channel row's lock; each library keeps the catch-up requests made of it by
-any replica (``catch_up_wanted``), the ones a finished catch-up covered
-(``catch_up_served``), and a fencing counter of catch-up turns (``turn``). Text that is
-compared or ordered uses the ``C`` collation: byte order, as SQLite's, and as Dropbox's
-``path_lower`` ranges need. Version 2 brings near-duplicates (SQLite's version 5); the
-counts SQLite keeps by triggers are kept here by the statements that change the rows
-(``state.postgres.near``), like ``pool_size``.
+for replicas: each channel keeps the size of its pool (``pool_size``; since version 7,
+the count it was numbered with, which ``pool_tallies`` adds to); each library keeps the
+catch-up requests made of it by any replica (``catch_up_wanted``), the ones a finished
+catch-up covered (``catch_up_served``), and a fencing counter of catch-up turns
+(``turn``). Text that is compared or ordered uses the ``C`` collation: byte order, as
+SQLite's, and as Dropbox's ``path_lower`` ranges need. Version 2 brings near-duplicates
+(SQLite's version 5); the counts SQLite keeps by triggers are kept here by the
+statements that change the rows (``state.postgres.near``). Version 7 lets selections
+lease in parallel (``state.postgres.tallies``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import logging
 import psycopg
 
 from state.errors import SchemaTooNew
+from state.postgres import tallies
 from state.postgres.connection import connect, translated, where
 
 log = logging.getLogger(__name__)
@@ -377,7 +379,8 @@ ALTER TABLE channels ADD COLUMN near_wait boolean NOT NULL DEFAULT false;
 ALTER TABLE to_fingerprint ADD COLUMN path text;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
+# -- leases in parallel: version 7 is ``state.postgres.tallies.V7`` --------------------
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, tallies.V7)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -1,10 +1,15 @@
 """Choosing an image for a publisher in a channel, from indexes alone.
 
-``random`` reads the slot ``floor(r * pool_size)`` of the channel's pool for a uniform
-``r`` (one index lookup, in the statement that reads the size); ``oldest``, ``newest``
-and ``name`` read the first row of a partial index over the pool. Either way the same
-statement fetches the image's representative file. Nothing here scans the
-catalog or calls Dropbox. Every function runs inside the caller's transaction.
+``random`` reads the ``WINDOW`` pool rows whose slots (random keys) follow a random key,
+wrapping around, and takes one of them at random: a pool of up to ``WINDOW`` rows is
+drawn from uniformly, a larger one with each row's chance the mean of ``WINDOW`` gaps
+between keys (within about ±18% of uniform, and drawn afresh as rows come back).
+``lease_at_random`` does that, takes the row ``FOR UPDATE SKIP LOCKED`` (the next of
+the window when another selection holds it), leases it and counts it, in one statement:
+selections in one channel never wait on one another. ``oldest``, ``newest`` and ``name``
+read the first row of a partial index over the pool. Either way the same statement
+fetches the image's representative file. Nothing here scans the catalog or calls
+Dropbox. Every function runs inside the caller's transaction.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from typing import Any
 
 from state.casefold import fold
 from state.errors import FileNotFound
-from state.postgres import near
+from state.postgres import near, queue, tallies
 from state.postgres.connection import Db
 from state.sql.files import COLUMNS as _FILE_COLUMNS
 from state.sql.files import FileRow
@@ -28,41 +33,100 @@ _ORDER = {
 _MAX_DUPLICATES = 100
 
 
-_CHOSEN = (
-    "SELECT "
-    + ", ".join(f"f.{column}" for column in _FILE_COLUMNS.split(", "))
-    + " FROM queue AS q JOIN images AS i ON i.library_id = %(l)s"
-    " AND i.content_hash = q.content_hash"
+_FILE = ", ".join(f"f.{column}" for column in _FILE_COLUMNS.split(", "))
+_JOINED = (
+    " JOIN images AS i ON i.library_id = %(l)s AND i.content_hash = q.content_hash"
     " JOIN files AS f ON f.library_id = i.library_id AND f.path_lower = i.path_lower"
 )
 # The first of the pool in a policy's order is found first, along its index, and only
 # then joined: no planner, with or without statistics, can start from the library.
 _FIRST = (
-    "SELECT "
-    + ", ".join(f"f.{column}" for column in _FILE_COLUMNS.split(", "))
-    + " FROM (SELECT q.content_hash FROM queue AS q WHERE q.channel_id = %(c)s"
-    " AND q.slot IS NOT NULL ORDER BY {order} LIMIT 1) AS q"
-    " JOIN images AS i ON i.library_id = %(l)s AND i.content_hash = q.content_hash"
-    " JOIN files AS f ON f.library_id = i.library_id AND f.path_lower = i.path_lower"
+    f"SELECT {_FILE} FROM (SELECT q.content_hash FROM queue AS q WHERE q.channel_id = %(c)s"
+    " AND q.slot IS NOT NULL ORDER BY {order} LIMIT 1) AS q" + _JOINED
 )
-# The pool's size and the slot are read by one statement, from one snapshot: a preview,
-# which takes no lock, still finds a slot that exists.
-_RANDOM = (
-    _CHOSEN + " JOIN channels AS c ON c.id = q.channel_id"
-    " WHERE q.channel_id = %(c)s AND q.slot = floor(%(r)s * c.pool_size)::integer"
+WINDOW = 32
+# The rows from key ``k`` on, then from the lowest (wrapping around), ``w`` at most, each
+# with its place; one at random is the one at place ``floor(u * n)``, and the others
+# follow it round the window. ``{c}``: the channel. The window's size is written in, not a
+# parameter: a prepared statement's generic plan then reads as few rows as a custom one.
+_AROUND = """
+around AS (SELECT content_hash, slot, lap FROM (
+    (SELECT content_hash, slot, 0 AS lap FROM queue
+     WHERE channel_id = {c} AND slot >= %(k)s ORDER BY slot LIMIT {w})
+    UNION ALL
+    (SELECT content_hash, slot, 1 FROM queue
+     WHERE channel_id = {c} AND slot < %(k)s ORDER BY slot LIMIT {w})) AS both_laps
+    ORDER BY lap, slot LIMIT {w}),
+placed AS (
+    SELECT content_hash, (row_number() OVER (ORDER BY lap, slot) - 1
+        + count(*) OVER () - floor(%(u)s * count(*) OVER ())::bigint)
+        %% count(*) OVER () AS turn
+    FROM around)"""
+_PEEK = (
+    "WITH"
+    + _AROUND.format(c="%(c)s", w=WINDOW)
+    + f" SELECT {_FILE} FROM placed AS q"
+    + _JOINED
+    + " WHERE q.turn = 0"
 )
+# One statement, on its own (autocommit): the channel, if it leases at random from a
+# ready pool, with its pool lock shared (taken before any row of the pool is read: the
+# index reads wait for the channel's id); a row of the window no other transaction
+# holds, taken out, leased and counted; its file. A row changed since the statement
+# began is judged as it is now (``FOR UPDATE`` reads the latest version).
+_LEASE = (
+    """
+WITH chosen AS MATERIALIZED (
+    SELECT c.id, c.library_id, pg_advisory_xact_lock_shared(%(lock)s, c.id) AS shared
+    FROM channels AS c JOIN libraries AS l ON l.id = c.library_id
+    WHERE c.name = %(n)s AND c.policy = 'random' AND l.ready_at IS NOT NULL),"""
+    + _AROUND.format(c="(SELECT id FROM chosen)", w=WINDOW)
+    + """,
+picked AS (
+    SELECT q.channel_id, q.content_hash FROM queue AS q
+    JOIN placed AS p ON p.content_hash = q.content_hash
+    WHERE q.channel_id = (SELECT id FROM chosen) AND q.slot IS NOT NULL
+    ORDER BY p.turn LIMIT 1 FOR UPDATE OF q SKIP LOCKED),
+taken AS (
+    UPDATE queue SET slot = NULL FROM picked
+    WHERE queue.channel_id = picked.channel_id AND queue.content_hash = picked.content_hash
+    RETURNING queue.channel_id, queue.content_hash),
+leased AS (
+    INSERT INTO leases (id, channel_id, content_hash, expires_at)
+    SELECT %(id)s, channel_id, content_hash, %(e)s FROM taken RETURNING content_hash)"""
+    + tallies.counted("taken", -1, channel="(SELECT id FROM chosen)")
+    + f" SELECT (SELECT id FROM chosen), {_FILE} FROM leased AS q"
+    + _JOINED.replace("%(l)s", "(SELECT library_id FROM chosen)")
+)
+
+
+def _at_random(rng: random.Random) -> dict[str, Any]:
+    return {"k": rng.randrange(queue.KEYS), "u": rng.random()}
 
 
 def choose(
     db: Db, channel_id: int, library_id: int, policy: SelectPolicy, rng: random.Random
 ) -> FileRow | None:
     """The file of an available image chosen by ``policy``, or None when there is none."""
-    args = {"c": channel_id, "l": library_id, "r": rng.random()}
+    args = {"c": channel_id, "l": library_id}
     if policy == "random":
-        found = db.execute(_RANDOM, args).fetchone()
+        found = db.execute(_PEEK, args | _at_random(rng)).fetchone()
     else:
         found = db.execute(_FIRST.format(order=_ORDER[policy]), args).fetchone()
     return None if found is None else FileRow(*found)
+
+
+def lease_at_random(
+    db: Db, channel: str, rng: random.Random, lease_id: str, expires_at: float
+) -> tuple[int, FileRow] | None:
+    """Lease an image of the channel chosen at random (``choose``'s way) that no other
+    transaction is leasing, in one statement that is its own transaction (``db`` in
+    autocommit); the channel's id and the image's file. None when the channel chooses in
+    order or is not ready, or the window held nothing it could take (the pool may be
+    empty, or every row of the window in another's hands)."""
+    args = {"n": channel, "lock": queue.POOL_LOCK, "id": lease_id, "e": expires_at}
+    found = db.execute(_LEASE, args | _at_random(rng)).fetchone()
+    return None if found is None else (int(found[0]), FileRow(*found[1:]))
 
 
 def file_by_name(db: Db, library_id: int, name: str) -> FileRow:

@@ -2,12 +2,14 @@
 
 Every public method of a role is one transaction on a pooled connection
 (``connection``), so a batch of pages and the cursor after it commit together, a
-selection and its lease commit together, and a preview rolls back. What keeps replicas
+selection and its lease commit together (a selection at random in one statement), and
+a preview rolls back. What keeps replicas
 from stepping on each other is row locks taken first thing, always in one order (a
 library's row, then its channels' rows by id): every transaction that changes a
-channel's pool holds that channel's row, so selections in one channel take turns
-across all processes while the choice itself stays one index lookup, and no image is
-ever leased twice. The catch-up of a library is one replica's at a time
+channel's pool holds that channel's row and its pool lock, except selections at random,
+which share the pool lock and lease side by side, each the row it holds (``FOR UPDATE
+SKIP LOCKED``), across all processes (``state.postgres.queue``); no image is ever
+leased twice. The catch-up of a library is one replica's at a time
 (``state.postgres.turns``). The store itself only hands out its roles
 (``Store`` in ``state.store``), each a class of ``state.postgres.roles`` over one ``Connected``.
 """
@@ -35,7 +37,9 @@ from state.sql.roles.reports import ReportRole
 from state.sql.roles.sessions import SessionRole
 from state.store import ChannelDef, LibraryDef, Relisting
 
-POOL_SIZE = 12
+# A connection for every thread that may ask at once: the service's 16 store-lane threads,
+# its catch-ups, hashing and reclaiming.
+POOL_SIZE = 24
 
 
 class PostgresStore:

@@ -5,13 +5,14 @@ catalog's and the posts' are kept by each schema's triggers, the near-duplicates
 the statements that change them (SQLite's triggers; PostgreSQL's ``near`` and
 ``queue``), so a report costs the same at a thousand images or a million. Only running
 leases are counted, along their index, and the pictures still waiting for their
-fingerprint, along the index over waiting rows.
+fingerprint, along the index over waiting rows. The pool's size and its running leases
+come from the backend (``Ops.pool_counts``): PostgreSQL keeps them as deltas
+(``state.postgres.tallies``).
 """
 
 from __future__ import annotations
 
 from state.rules import Channel
-from state.sql import leases
 from state.sql.dialect import Sql, Tx
 from state.store import ChannelStatus, LibraryStatus
 
@@ -45,20 +46,19 @@ def library_status(sql: Sql, library_id: int) -> LibraryStatus:
 
 def channel_status(tx: Tx, channel: Channel, now: float) -> ChannelStatus:
     row = tx.one(
-        "SELECT l.name, c.pool_size, c.n_posted, c.n_groups, c.n_near_skipped"
+        "SELECT l.name, c.n_posted, c.n_groups, c.n_near_skipped"
         " FROM channels AS c JOIN libraries AS l ON l.id = c.library_id WHERE c.id = ?",
         (channel.id,),
     )
     assert row is not None
-    library, pool_size, posted, groups, skipped = row
+    library, posted, groups, skipped = row
     awaiting, oldest = waiting(tx, channel.id)
-    active = leases.count_active(tx, channel.id, now)
-    expired = leases.count_running(tx, channel.id) - active
+    pool, running, expired = tx.ops.pool_counts(tx.db, channel.id, now)
     return ChannelStatus(
         library=library,
         # An expired lease not yet reclaimed is available: the next selection reclaims it.
-        available=int(pool_size) + expired,
-        leased=active,
+        available=pool + expired,
+        leased=running - expired,
         posted=int(posted),
         cycle=channel.cycle,
         near_duplicate_groups=int(groups),

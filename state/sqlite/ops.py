@@ -9,12 +9,23 @@ from __future__ import annotations
 
 import sqlite3
 
+from state.sql import leases
 from state.sql.dialect import SQLITE, Ops, Tx
 from state.sqlite import catalog, near, queue, selection
+
+
+def _pool_counts(db: sqlite3.Connection, channel_id: int, now: float) -> tuple[int, int, int]:
+    """The pool's size from the channel's row; its leases counted along their index."""
+    sql = Tx(db, SQLITE, OPS)
+    pool = sql.count("SELECT pool_size FROM channels WHERE id = ?", (channel_id,))
+    running = leases.count_running(sql, channel_id)
+    return pool, running, running - leases.count_active(sql, channel_id, now)
+
 
 OPS = Ops(
     queue.facts, queue.remove, queue.restore, near.after_post, selection.describe,
     near.regroup, queue.fill, queue.wait_for_fingerprints, queue.rebuild, catalog.hold_unchecked,
+    _pool_counts,
 )  # fmt: skip
 
 

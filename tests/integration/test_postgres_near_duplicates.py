@@ -170,11 +170,16 @@ _KEPT = {
         " (SELECT count(*) FROM images WHERE library_id = t.id AND pending)",
     ),
     "channels": (
-        "n_groups, n_near_skipped, pool_size, n_posted",
+        "n_groups, n_near_skipped, n_posted,"
+        # the pool's size and the running leases: a base and deltas (schema version 7)
+        " pool_size + (SELECT coalesce(sum(available), 0) FROM pool_tallies"
+        "   WHERE channel_id = t.id),"
+        " (SELECT coalesce(sum(running), 0) FROM pool_tallies WHERE channel_id = t.id)",
         "(SELECT count(*) FROM near_groups WHERE channel_id = t.id AND members > 1),"
         " (SELECT count(*) FROM queue WHERE channel_id = t.id AND near_posted),"
+        " (SELECT count(*) FROM posted WHERE channel_id = t.id AND cycle = t.cycle),"
         " (SELECT count(slot) FROM queue WHERE channel_id = t.id),"
-        " (SELECT count(*) FROM posted WHERE channel_id = t.id AND cycle = t.cycle)",
+        " (SELECT count(*) FROM leases WHERE channel_id = t.id AND ended IS NULL)",
     ),
     "near_groups": (
         "members",

@@ -1,6 +1,13 @@
-"""Selections and their leases (``Selections``): each takes its channel's row lock,
-so replicas select one at a time per channel; a preview without a name reads the pool
-without any lock, and one that must change something first is rolled back.
+"""Selections and their leases (``Selections``).
+
+A selection at random takes its channel's pool lock shared and leases in one statement,
+its own transaction (``selection.lease_at_random``), beside every other selection of the
+channel, on every replica. The rest take the channel's row lock and its pool lock
+exclusively, one at a time per channel (``queue.lock_channel``): a selection in a
+policy's order or by name (the order is the pool's as the last one left it), one at
+random that found nothing where it looked (it may reclaim expired leases or turn the
+cycle), releases, renewals and posts. A preview without a name reads the pool without
+any lock, and one that must change something first is rolled back.
 """
 
 from __future__ import annotations
@@ -9,7 +16,7 @@ from dataclasses import replace
 from functools import partial
 
 from state.errors import LeaseExpired, LeaseNotFound, NotReady
-from state.postgres import grants, near, queue, selection, waiting
+from state.postgres import grants, near, queue, selection, tallies, waiting
 from state.postgres.connection import Db
 from state.postgres.ops import tx
 from state.postgres.roles import Role
@@ -32,6 +39,10 @@ class SelectionRole(Role):
             peeked = self._read(lambda db: self._peek(db, channel))
             if peeked is not None:
                 return peeked
+        if request.name is None and not request.dry_run:
+            leased = self._read(partial(self._lease_in_parallel, name=channel, request=request))
+            if leased is not None:
+                return leased
         chosen: list[Selection] = []
 
         def select(db: Db) -> Selection:
@@ -54,6 +65,18 @@ class SelectionRole(Role):
         policy, library_id = locked.policy, locked.library_id
         file = selection.choose(db, locked.channel.id, library_id, policy, self._rng)
         return None if file is None else selection.describe(db, file, None, None, locked.channel.id)
+
+    def _lease_in_parallel(self, db: Db, name: str, request: SelectRequest) -> Selection | None:
+        """A lease at random in one statement, the pool lock shared; None when the
+        channel chooses in order, is not ready, or the window held nothing (the exclusive
+        way tells why). The lease is committed before its image is described."""
+        lease_id = new_lease_id()
+        lease, expires_at = leasable.new_lease(lease_id, self._clock(), request.lease_seconds)
+        found = selection.lease_at_random(db, name, self._rng, lease_id, expires_at)
+        if found is None:
+            return None
+        channel_id, file = found
+        return selection.describe(db, file, lease, None, channel_id)
 
     def _select_in(self, db: Db, name: str, request: SelectRequest) -> Selection:
         # A preview is rolled back: it reads the pool without taking the channel's lock.
@@ -82,7 +105,7 @@ class SelectionRole(Role):
         if found is None and grants.reclaim_in(db, channel, now, RECLAIM_AT_SELECTION):
             found = selection.choose(db, channel.id, library_id, policy, self._rng)
         if found is None and turns_cycle(
-            locked.exhausted, leases.count_running(tx(db), channel.id),
+            locked.exhausted, tallies.running(db, channel.id),
             leasable.library_images(tx(db), library_id), waiting.any_waiting(db, channel.id),
         ):  # fmt: skip
             channel = _new_cycle(db, channel)
@@ -155,21 +178,38 @@ class SelectionRole(Role):
         )
 
     def reclaim_expired(self, limit: int) -> int:
-        """Channel by channel, each in its own transaction holding that channel's lock."""
+        """Channel by channel, each in its own transaction holding that channel's locks;
+        then the kept counts of channels with many rows of them are folded."""
         now = self._clock()
         due = self._run(lambda db: grants.expired_channels(db, now, limit))
         reclaimed = 0
         for channel_id in due:
             reclaimed += self._run(partial(_reclaim, channel_id=channel_id, now=now, limit=limit))
         self._run(lambda db: leases.prune(tx(db), now, limit))
+        for channel_id in self._read(tallies.crowded):
+            self._run(partial(_fold, channel_id=channel_id))
         return reclaimed
 
 
-def _reclaim(db: Db, channel_id: int, now: float, limit: int) -> int:
+def _locked(db: Db, channel_id: int) -> queue.Channel | None:
+    """The channel's row and pool, locked exclusively (as ``queue.lock_channel``)."""
     row = db.execute(
         "SELECT id, cycle FROM channels WHERE id = %s FOR UPDATE", (channel_id,)
     ).fetchone()
-    return 0 if row is None else grants.reclaim_in(db, queue.Channel(*row), now, limit)
+    if row is None:
+        return None
+    queue.lock_pools(db, [channel_id])
+    return queue.Channel(*row)
+
+
+def _reclaim(db: Db, channel_id: int, now: float, limit: int) -> int:
+    channel = _locked(db, channel_id)
+    return 0 if channel is None else grants.reclaim_in(db, channel, now, limit)
+
+
+def _fold(db: Db, channel_id: int) -> None:
+    if _locked(db, channel_id) is not None:
+        tallies.fold(db, channel_id)
 
 
 def _new_cycle(db: Db, channel: queue.Channel) -> queue.Channel:

@@ -1,0 +1,203 @@
+"""Leases in parallel on PostgreSQL: many connections and replicas in one channel.
+
+Selections at random in one channel hold no channel-wide lock: one that is half done (a
+picture picked, its lease not yet committed) keeps nobody waiting. However many
+connections of however many stores lease at once, every picture is leased exactly once,
+and the counts ``/status`` reads are kept, never counted, and agree with the rows. A
+process killed between its pick and its commit leaves its picture to the others; one
+killed after its commit keeps its lease. A database of schema version 6 with a filled
+catalog, leases and posts is migrated in place.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+import psycopg
+import pytest
+
+from state.errors import NoNewImages
+from state.postgres import PostgresStore, tallies
+from state.postgres.schema import SCHEMA_VERSION, migrate
+from state.store import SelectRequest
+from tests.contract.conftest import Clock, Harness, digest, image
+
+# A process that picks and leases one picture the way a selection does, in a transaction
+# of its own, says which, and then either commits or not; either way it waits to be killed.
+_HALF_DONE = """
+import random, sys
+import psycopg
+from state.postgres import selection
+db = psycopg.connect(sys.argv[1])
+found = selection.lease_at_random(db, "ch", random.Random(), "lease-of-the-killed", 4e9)
+if sys.argv[2] == "commit":
+    db.commit()
+print(found[1].content_hash, flush=True)
+sys.stdin.read()
+"""
+
+
+def _listing(store: PostgresStore, count: int) -> set[str]:
+    harness = Harness(store, Clock(), None)
+    harness.listing(*(image(f"/p/{n}.jpg", str(n)) for n in range(count)))
+    return {digest(str(n)) for n in range(count)}
+
+
+def _lease_all(stores: list[PostgresStore], threads_per_store: int) -> Counter[str]:
+    """Lease from every store on many threads at once until nothing is left."""
+    handed: Counter[str] = Counter()
+    lock = threading.Lock()
+    start = threading.Barrier(len(stores) * threads_per_store)
+
+    def publisher(store: PostgresStore) -> None:
+        start.wait()
+        while True:
+            try:
+                chosen = store.select("ch", SelectRequest(600)).content_hash
+            except NoNewImages:
+                return
+            with lock:
+                handed[chosen] += 1
+
+    with ThreadPoolExecutor(len(stores) * threads_per_store) as pool:
+        for future in [pool.submit(publisher, s) for s in stores for _ in range(threads_per_store)]:
+            future.result()
+    return handed
+
+
+def _counted(url: str) -> tuple[int, int]:
+    """Available pictures and running leases of channel ``ch``, counted over the rows."""
+    with psycopg.connect(url) as db:
+        row = db.execute(
+            "WITH c AS (SELECT id FROM channels WHERE name = 'ch')"
+            " SELECT (SELECT count(*) FROM queue, c WHERE channel_id = c.id AND slot IS NOT NULL),"
+            " (SELECT count(*) FROM leases, c WHERE channel_id = c.id AND ended IS NULL)"
+        ).fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])
+
+
+def test_many_connections_of_two_replicas_lease_every_picture_once(
+    database_url: str, stores: list[PostgresStore]
+) -> None:
+    pictures = _listing(stores[0], 400)
+    replicas = [PostgresStore(database_url, pool_size=8) for _ in range(2)]
+    try:
+        handed = _lease_all(replicas, threads_per_store=8)
+        assert set(handed) == pictures and set(handed.values()) == {1}
+        for store in replicas:
+            status = store.channel_status("ch")
+            assert (status.available, status.leased) == (0, 400)
+    finally:
+        for store in replicas:
+            store.close()
+    assert _counted(database_url) == (0, 400)
+    with psycopg.connect(database_url) as db:  # each connection added to a row of its own
+        shards = db.execute("SELECT count(*) FROM pool_tallies").fetchone()
+        assert shards is not None and shards[0] > 2
+
+
+def test_releases_and_a_fold_keep_the_counts(
+    database_url: str, stores: list[PostgresStore]
+) -> None:
+    _listing(stores[0], 60)
+    leases = [stores[n % 3].select("ch", SelectRequest(600)).lease for n in range(30)]
+    for n, lease in enumerate(leases[:10]):
+        assert lease is not None
+        stores[n % 2].release("ch", lease.id)
+    status = stores[2].channel_status("ch")
+    assert (status.available, status.leased) == (40, 20) == _counted(database_url)
+    with psycopg.connect(database_url) as db:
+        channel = db.execute("SELECT id FROM channels WHERE name = 'ch'").fetchone()
+        assert channel is not None
+        assert tallies.crowded(db, above=1) == [channel[0]]
+        tallies.fold(db, channel[0])
+        assert tallies.crowded(db, above=1) == []
+        assert tallies.counts(db, channel[0]) == (40, 20)
+    status = stores[0].channel_status("ch")
+    assert (status.available, status.leased) == (40, 20)
+
+
+@pytest.mark.parametrize("committed", [False, True], ids=["before-commit", "after-commit"])
+def test_a_process_killed_mid_lease(
+    database_url: str, stores: list[PostgresStore], committed: bool
+) -> None:
+    """Killed between its pick and its commit, its picture goes to another; killed after,
+    its lease stands. Meanwhile the others lease beside it, never waiting for it."""
+    pictures = _listing(stores[0], 120)
+    command = [sys.executable, "-c", _HALF_DONE, database_url, "commit" if committed else "hold"]
+    with subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE) as half_done:
+        try:
+            assert half_done.stdout is not None
+            picked = half_done.stdout.readline().decode().strip()
+            assert picked in pictures
+            started = time.monotonic()
+            beside = stores[1].select("ch", SelectRequest(600)).content_hash
+            assert beside != picked and time.monotonic() - started < 5
+        finally:
+            half_done.kill()
+    handed = _lease_all(stores, threads_per_store=4)
+    handed[beside] += 1
+    assert set(handed.values()) == {1}
+    assert set(handed) == (pictures - {picked} if committed else pictures)
+    with psycopg.connect(database_url) as db:
+        killed = db.execute("SELECT content_hash FROM leases WHERE id = 'lease-of-the-killed'")
+        assert killed.fetchall() == ([(picked,)] if committed else [])
+    status = stores[2].channel_status("ch")
+    assert (status.available, status.leased) == (0, 120) == _counted(database_url)
+
+
+_V6_STATE = """
+INSERT INTO libraries (name, folder_lower, source, cursor, ready_at)
+VALUES ('lib', '/p', '/p|0', 'c1', '2026-01-01T00:00:00Z');
+INSERT INTO channels (name, library_id) VALUES ('ch', 1);
+INSERT INTO files (library_id, path_lower, path_display, name, name_lower, id, rev, size,
+                   server_modified, client_modified, content_hash, kind, stem, generation)
+SELECT 1, '/p/' || n || '.jpg', '/p/' || n || '.jpg', n || '.jpg', n || '.jpg', 'id:' || n,
+       '0123456789a', 10, '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', h, 'image', '/p/' || n, 1
+FROM unnest(%(n)s::text[], %(h)s::text[]) AS f(n, h);
+INSERT INTO images (library_id, content_hash, path_lower, name_lower, server_modified, size)
+SELECT 1, content_hash, path_lower, name_lower, server_modified, size FROM files;
+INSERT INTO leases (id, channel_id, content_hash, expires_at)
+SELECT 'old-' || content_hash, 1, content_hash, 4e9 FROM files WHERE name LIKE '%%1.jpg';
+INSERT INTO posted (channel_id, content_hash, cycle, posted_at, source)
+SELECT 1, content_hash, 1, '2026-01-02T00:00:00Z', 'api' FROM files WHERE name LIKE '%%2.jpg';
+UPDATE channels SET n_posted = (SELECT count(*) FROM posted);
+INSERT INTO queue (channel_id, content_hash, name_lower, server_modified, slot)
+SELECT 1, content_hash, name_lower, server_modified,
+       CASE WHEN name LIKE '%%1.jpg' OR name LIKE '%%2.jpg' THEN NULL
+       ELSE row_number() OVER (PARTITION BY name LIKE '%%1.jpg' OR name LIKE '%%2.jpg'
+                               ORDER BY content_hash) - 1 END
+FROM files;
+UPDATE channels SET pool_size = (SELECT count(*) FROM queue WHERE slot IS NOT NULL);
+"""
+
+
+def test_a_filled_database_of_schema_6_migrates_in_place(database_url: str) -> None:
+    """5,000 pictures, a tenth leased and a tenth posted, in dense slots: opened, the pool
+    keeps its pictures under random keys, the counts carry over, and every picture left
+    is leased exactly once."""
+    migrate(database_url, target=6)
+    names = [str(n) for n in range(5000)]
+    with psycopg.connect(database_url) as db:
+        for statement in filter(str.strip, _V6_STATE.split(";")):
+            db.execute(statement.encode(), {"n": names, "h": [digest(n) for n in names]})
+    store = PostgresStore(database_url, pool_size=4)
+    try:
+        with psycopg.connect(database_url) as db:
+            version = db.execute("SELECT version FROM unposted_schema").fetchone()
+            assert version == (SCHEMA_VERSION,) and SCHEMA_VERSION == 7
+        status = store.channel_status("ch")
+        assert (status.available, status.leased, status.posted) == (4000, 500, 500)
+        handed = _lease_all([store], threads_per_store=4)
+        left = {digest(n) for n in names if not n.endswith(("1", "2"))}
+        assert set(handed) == left and set(handed.values()) == {1}
+        status = store.channel_status("ch")
+        assert (status.available, status.leased) == (0, 4500) == _counted(database_url)
+    finally:
+        store.close()
