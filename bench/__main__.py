@@ -3,7 +3,6 @@
     python -m bench [--quick] [--out docs/benchmarks.md] [--json bench/results.json]
                     [--only strategies,select_load,catch_up,webhook_burst,postgres,
                             near_duplicates,near_costs,channels,fresh_plans,render,
-
                             postgres_parallel]
 
 ``--quick`` runs small sizes (the whole run in about three minutes) and is what CI smoke

@@ -58,7 +58,7 @@ def _lease_all(stores: list[PostgresStore], threads_per_store: int) -> Counter[s
         start.wait()
         while True:
             try:
-                chosen = store.select("ch", SelectRequest(600)).content_hash
+                chosen = store.selections.select("ch", SelectRequest(600)).content_hash
             except NoNewImages:
                 return
             with lock:
@@ -91,7 +91,7 @@ def test_many_connections_of_two_replicas_lease_every_picture_once(
         handed = _lease_all(replicas, threads_per_store=8)
         assert set(handed) == pictures and set(handed.values()) == {1}
         for store in replicas:
-            status = store.channel_status("ch")
+            status = store.reports.channel_status("ch")
             assert (status.available, status.leased) == (0, 400)
     finally:
         for store in replicas:
@@ -106,11 +106,11 @@ def test_releases_and_a_fold_keep_the_counts(
     database_url: str, stores: list[PostgresStore]
 ) -> None:
     _listing(stores[0], 60)
-    leases = [stores[n % 3].select("ch", SelectRequest(600)).lease for n in range(30)]
+    leases = [stores[n % 3].selections.select("ch", SelectRequest(600)).lease for n in range(30)]
     for n, lease in enumerate(leases[:10]):
         assert lease is not None
-        stores[n % 2].release("ch", lease.id)
-    status = stores[2].channel_status("ch")
+        stores[n % 2].selections.release("ch", lease.id)
+    status = stores[2].reports.channel_status("ch")
     assert (status.available, status.leased) == (40, 20) == _counted(database_url)
     with psycopg.connect(database_url) as db:
         channel = db.execute("SELECT id FROM channels WHERE name = 'ch'").fetchone()
@@ -119,7 +119,7 @@ def test_releases_and_a_fold_keep_the_counts(
         tallies.fold(db, channel[0])
         assert tallies.crowded(db, above=1) == []
         assert tallies.counts(db, channel[0]) == (40, 20)
-    status = stores[0].channel_status("ch")
+    status = stores[0].reports.channel_status("ch")
     assert (status.available, status.leased) == (40, 20)
 
 
@@ -137,7 +137,7 @@ def test_a_process_killed_mid_lease(
             picked = half_done.stdout.readline().decode().strip()
             assert picked in pictures
             started = time.monotonic()
-            beside = stores[1].select("ch", SelectRequest(600)).content_hash
+            beside = stores[1].selections.select("ch", SelectRequest(600)).content_hash
             assert beside != picked and time.monotonic() - started < 5
         finally:
             half_done.kill()
@@ -148,7 +148,7 @@ def test_a_process_killed_mid_lease(
     with psycopg.connect(database_url) as db:
         killed = db.execute("SELECT content_hash FROM leases WHERE id = 'lease-of-the-killed'")
         assert killed.fetchall() == ([(picked,)] if committed else [])
-    status = stores[2].channel_status("ch")
+    status = stores[2].reports.channel_status("ch")
     assert (status.available, status.leased) == (0, 120) == _counted(database_url)
 
 
@@ -192,12 +192,12 @@ def test_a_filled_database_of_schema_6_migrates_in_place(database_url: str) -> N
         with psycopg.connect(database_url) as db:
             version = db.execute("SELECT version FROM unposted_schema").fetchone()
             assert version == (SCHEMA_VERSION,) and SCHEMA_VERSION == 7
-        status = store.channel_status("ch")
+        status = store.reports.channel_status("ch")
         assert (status.available, status.leased, status.posted) == (4000, 500, 500)
         handed = _lease_all([store], threads_per_store=4)
         left = {digest(n) for n in names if not n.endswith(("1", "2"))}
         assert set(handed) == left and set(handed.values()) == {1}
-        status = store.channel_status("ch")
+        status = store.reports.channel_status("ch")
         assert (status.available, status.leased) == (0, 4500) == _counted(database_url)
     finally:
         store.close()
