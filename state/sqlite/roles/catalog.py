@@ -14,7 +14,7 @@ from state.errors import UnknownName
 from state.rules import iso
 from state.sql import names as sql_names
 from state.sql.define import from_scratch
-from state.sqlite import catalog, posted_bulk, queue
+from state.sqlite import catalog, first_listing, posted_bulk, queue
 from state.sqlite.ops import tx
 from state.sqlite.roles import Role
 from state.store import LargeImage, PageStats, Relisting, SyncState
@@ -64,11 +64,18 @@ class CatalogRole(Role):
             generation, listing = db.execute(
                 "SELECT generation, listing FROM libraries WHERE id = ?", (library_id,)
             ).fetchone()
-            stored, removed = catalog.apply(db, library_id, operations, generation)
+            first = first_listing.applies(db, library_id, bool(listing))
+            if first:
+                stored, removed = first_listing.stage(db, library_id, operations)
+            else:
+                stored, removed = catalog.apply(db, library_id, operations, generation)
             db.execute("UPDATE libraries SET cursor = ? WHERE id = ?", (cursor, library_id))
             finished = not has_more and bool(listing)
-            if finished:
+            if finished and first:
+                first_listing.build(db, library_id, generation)
+            elif finished:
                 removed += catalog.sweep(db, library_id, generation)
+            if finished:
                 self._listing_done(db, library_id)
             return PageStats(len(operations), stored, removed, finished)
 
@@ -82,6 +89,7 @@ class CatalogRole(Role):
         with self._transaction() as db:
             library_id = sql_names.library(tx(db), library)
             removed = catalog.forget_all(db, library_id)
+            first_listing.discard(db, library_id)
             db.execute("UPDATE libraries SET cursor = NULL WHERE id = ?", (library_id,))
             self._listing_done(db, library_id)
             db.execute("UPDATE libraries SET listing = 1 WHERE id = ?", (library_id,))
