@@ -27,7 +27,7 @@ _COLUMNS = (
     "library_id, path_lower, path_display, name, name_lower, id, rev, size,"
     " server_modified, client_modified, content_hash, kind, stem"
 )
-_STAGE = f"INSERT OR REPLACE INTO listed ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_STAGE = f"INSERT OR REPLACE INTO listed ({_COLUMNS}) VALUES ({', '.join('?' * 13)})"
 _REMOVE_PATH = "DELETE FROM listed WHERE library_id = ? AND path_lower = ?"
 _REMOVE_TREE = "DELETE FROM listed WHERE library_id = ? AND path_lower >= ? AND path_lower < ?"
 _FILES = (

@@ -13,7 +13,7 @@ from typing import Any
 
 from state.changes import Operation
 from state.errors import StoreBusy, UnknownName
-from state.postgres import catalog, posted_bulk, queue
+from state.postgres import catalog, first_listing, posted_bulk, queue
 from state.postgres.connection import BULK_PLANS, Db
 from state.postgres.names import lock_library
 from state.postgres.ops import tx
@@ -116,10 +116,17 @@ class CatalogRole(Role):
     ) -> PageStats:
         def apply(db: Db) -> tuple[PageStats, bool, int]:
             library_id, generation, listing = self._fenced(db, library)
-            stored, removed = catalog.apply(db, library_id, operations, generation)
+            first = first_listing.applies(db, library_id, listing)
+            if first:
+                stored, removed = first_listing.stage(db, library_id, operations)
+            else:
+                stored, removed = catalog.apply(db, library_id, operations, generation)
             finished = not has_more and listing
-            if finished:
+            if finished and first:
+                first_listing.build(db, library_id, generation)
+            elif finished:
                 removed += catalog.sweep(db, library_id, generation)
+            if finished:
                 self._listing_done(db, library_id)
             row = db.execute(
                 "UPDATE libraries SET cursor = %s WHERE id = %s RETURNING n_images",
@@ -157,6 +164,7 @@ class CatalogRole(Role):
         def forget(db: Db) -> int:
             library_id = self._fenced(db, library)[0]
             removed = catalog.forget_all(db, library_id)
+            first_listing.discard(db, library_id)
             db.execute("UPDATE libraries SET cursor = NULL WHERE id = %s", (library_id,))
             self._listing_done(db, library_id)
             db.execute("UPDATE libraries SET listing = true WHERE id = %s", (library_id,))
