@@ -104,8 +104,8 @@ def create_app(
     app.add_middleware(BodyGuard, timeout=body_timeout)
     for prefix in ("", "/channels/{channel}"):  # first: POST /select is matched all day
         app.include_router(select.router, prefix=prefix)
+    app.include_router(webhook.router)  # then the bursts Dropbox sends
     app.include_router(health.router)
-    app.include_router(webhook.router)
     app.include_router(status.operator_router)
     app.include_router(admin.resync_router)
     app.include_router(rendered.router)

@@ -8,6 +8,10 @@
   process) and the store's. The same at other sizes, to see whether the cost of an
   entry grows with the folder (a million files: once, and about 1.3 GB of memory for
   the emulator's folder).
+- Hidden: with ``latency`` seconds added to every Dropbox call (the emulator's delay
+  fault), the initial catch-up against the same pages listed alone: the pages after
+  the first are fetched while the store applies the ones before, so the ratio shows
+  how much of the store's work the listing hides (1.0: all of it).
 - One change: the service (uvicorn in a thread) holds the caught-up folder and is
   registered as the emulator's webhook. A new image is written; the emulator sends its
   signed notification; the clock stops when ``POST /select`` by that name (a dry run)
@@ -16,6 +20,7 @@
   beyond the webhook inbox's burst window, so each is a single change, not a burst.
 
     python -m bench.catch_up [--size 100000] [--changes 20] [--other-sizes 10000,1000000]
+                             [--latency-ms 100]
 """
 
 from __future__ import annotations
@@ -48,12 +53,18 @@ ONE_REP_FROM = 1_000_000  # a catch-up of a million files takes minutes: timed o
 
 
 def run(
-    size: int = 100_000, changes: int = 20, reps: int = 3, other_sizes: tuple[int, ...] = ()
+    size: int = 100_000,
+    changes: int = 20,
+    reps: int = 3,
+    other_sizes: tuple[int, ...] = (),
+    latency: float = 0.1,
 ) -> dict[str, Any]:
-    """The initial catch-up and one change at ``size``; the initial one at ``other_sizes``."""
+    """The initial catch-up and one change at ``size``; the initial one at ``other_sizes``,
+    and at ``size`` again with ``latency`` seconds added to every Dropbox call (0: not)."""
     emu = _folder(size)
     with EmulatorServer(emu) as server, tempfile.TemporaryDirectory() as work:
         runs = _reps(emu, server.base_url, Path(work), reps)
+        hidden = _reps(emu, server.base_url, Path(work) / "hidden", 1, latency=latency)
         with running_service(emu, server.base_url, FOLDER, Path(work) / "service") as service:
             one_change = _changes(emu, service, changes)
     calls = {"api_calls": runs[0]["api_calls"], "pages": runs[0]["pages"]}
@@ -62,8 +73,25 @@ def run(
         "size": size,
         "initial": {**_summary(size, runs), **calls},
         "other_sizes": at_sizes(other_sizes, reps),
+        "with_latency": _hidden(size, hidden, latency) if latency else None,
         "one_change": one_change,
     }
+
+
+def with_latency(
+    size: int, latency: float, open_store: Callable[[], Store] | None = None
+) -> dict[str, Any]:
+    """The initial catch-up with ``latency`` seconds added to every Dropbox call."""
+    emu = _folder(size)
+    with EmulatorServer(emu) as server, tempfile.TemporaryDirectory() as work:
+        runs = _reps(emu, server.base_url, Path(work), 1, open_store, latency)
+    return _hidden(size, runs, latency)
+
+
+def _hidden(size: int, runs: list[dict[str, Any]], latency: float) -> dict[str, Any]:
+    summary = _summary(size, runs)
+    ratio = summary["seconds"] / summary["listing_only_seconds"]
+    return {**summary, "latency_ms": round(latency * 1000), "ratio_to_listing": round(ratio, 3)}
 
 
 def _folder(size: int) -> Emulator:
@@ -107,11 +135,17 @@ def _reps(
     work: Path,
     reps: int,
     open_store: Callable[[], Store] | None = None,
+    latency: float = 0.0,
 ) -> list[dict[str, Any]]:
-    return [
-        _initial(emu, base_url, work / f"initial-{rep}", open_store() if open_store else None)
-        for rep in range(reps)
-    ]
+    if latency:
+        emu.faults.delay("*", latency)
+    try:
+        return [
+            _initial(emu, base_url, work / f"initial-{rep}", open_store() if open_store else None)
+            for rep in range(reps)
+        ]
+    finally:
+        emu.faults.clear()
 
 
 def _summary(size: int, runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -213,9 +247,11 @@ def main() -> None:
     parser.add_argument("--changes", type=int, default=20)
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--other-sizes", default="", help="e.g. 10000,1000000")
+    parser.add_argument("--latency-ms", type=float, default=100.0, help="0: not measured")
     args = parser.parse_args()
     others = tuple(int(size) for size in args.other_sizes.split(",") if size)
-    print(json.dumps(run(args.size, args.changes, args.reps, others), indent=2))
+    figures = run(args.size, args.changes, args.reps, others, args.latency_ms / 1000)
+    print(json.dumps(figures, indent=2))
 
 
 if __name__ == "__main__":

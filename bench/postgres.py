@@ -78,6 +78,7 @@ def run(
         fresh = partial(_store, cluster)
         figures["catch_up"] = catch_up.initial(catch_up_size, 2, fresh)
         figures["catch_up_other_sizes"] = catch_up.at_sizes(catch_up_other_sizes, 2, fresh)
+        figures["catch_up_with_latency"] = catch_up.with_latency(catch_up_size, 0.1, fresh)
         figures["takeover"] = _takeover(cluster, takeover_size)
         if burst:
             url = cluster.fresh_database()

@@ -33,6 +33,8 @@ class Figures:
     replicas: dict[str, Any] | None = None  # PostgreSQL's only
     takeover: dict[str, Any] | None = None
     fresh_plans: dict[str, Any] | None = None  # PostgreSQL's: /select before any ANALYZE
+    hidden: dict[str, Any] | None = None  # the initial catch-up with latency on every call
+    largest_seconds: float = 60.0  # the largest initial catch-up's bound
 
 
 def section(sections: dict[str, Any], name: str) -> dict[str, Any] | None:
@@ -50,6 +52,7 @@ def by_store(sections: dict[str, Any]) -> dict[str, Figures]:
         section(sections, "webhook_burst"),
         strategies=section(sections, "strategies"),
         one_change=catch_up["one_change"] if catch_up else None,
+        hidden=catch_up.get("with_latency") if catch_up else None,
     )
     fresh = section(sections, "fresh_plans")
     if pg is None:
@@ -61,6 +64,8 @@ def by_store(sections: dict[str, Any]) -> dict[str, Figures]:
         replicas=pg["replicas"],
         takeover=pg["takeover"],
         fresh_plans=fresh,
+        hidden=pg.get("catch_up_with_latency"),
+        largest_seconds=90.0,
     )
     return {"SQLite": sqlite, "PostgreSQL": postgres}
 
@@ -183,7 +188,19 @@ def _flat_catch_up(figures: Figures) -> Verdict:
         ", ".join(f"{cost:.0f} µs at {n(size)}" for size, cost in costs.items())
         + f" ({spread:.2f}x); {n(largest['size'])} files in {largest['seconds']:.1f} s"
     )
-    return text, spread <= 1.2 and largest["seconds"] < 60
+    return text, spread <= 1.2 and largest["seconds"] < figures.largest_seconds
+
+
+def _hidden(figures: Figures) -> Verdict:
+    hidden = figures.hidden
+    if hidden is None:
+        return NOT_RUN
+    ratio = hidden["seconds"] / hidden["listing_only_seconds"]
+    text = (
+        f"{hidden['seconds']:.1f} s vs {hidden['listing_only_seconds']:.1f} s listed alone"
+        f" ({ratio:.2f}x), {n(hidden['size'])} files, {hidden['latency_ms']} ms a call"
+    )
+    return text, ratio <= 1.1
 
 
 def _catch_up_100k(figures: Figures) -> Verdict:
@@ -266,7 +283,9 @@ TARGETS: list[tuple[str, Callable[[Figures], Verdict], tuple[str, ...]]] = [
     ("`/status` and `/metrics` under 2 ms at 1M images (p50, one connection), within 1.25x "
      "of 1k", _reports, BOTH),
     ("initial catch-up: time per entry flat within 1.2x from 10k to 1M files; 1M files "
-     "under 60 s", _flat_catch_up, BOTH),
+     "under 60 s (PostgreSQL: 90 s)", _flat_catch_up, BOTH),
+    ("initial catch-up of 100k files with 100 ms added to every Dropbox call within 1.1x "
+     "of the listing alone", _hidden, BOTH),
     ("initial catch-up of 100k files under 10 s", _catch_up_100k, BOTH),
     ("one change selectable within 100 ms (p50), one `continue`", _one_change, SQLITE),
     ("webhook ack p99 under 5 ms in a burst of 1,000 from 16 connections, ≤ 2 catch-up runs",

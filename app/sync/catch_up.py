@@ -13,12 +13,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from app.dropbox.client import DropboxClient
 from app.errors import CursorReset, FolderNotFound
 from app.metrics import Metrics
+from app.sync.prefetch import Prefetch
 from state.changes import FileKinds, Operation, Page, plan_page
 from state.store import CatalogSync, LibraryDef
 
@@ -64,8 +64,10 @@ class CatchUp:
         store: CatalogSync,
         dropbox: DropboxClient,
         metrics: Metrics | None = None,
+        batch_entries: int = BATCH_ENTRIES,
     ) -> None:
         self.library = library
+        self._batch_entries = batch_entries
         self._name = library.name
         self._kinds = kinds
         self._store = store
@@ -127,39 +129,29 @@ class CatchUp:
         self._store.begin_listing(self._name)
 
     def _follow(self, summary: CatchUpSummary, progress: Progress | None) -> None:
-        """Fetch pages until ``has_more`` is false, committing them batch by batch.
+        """Apply pages until ``has_more`` is false, committing them batch by batch.
 
-        Pages are gathered until ``BATCH_ENTRIES`` entries or the end, then committed
+        Pages are gathered until ``batch_entries`` entries or the end, then committed
         with the cursor that follows the last of them: the catalog and the stored cursor
-        still always agree, and a long listing pays for far fewer commits (each rewrites
-        the index pages its content hashes landed on, all over the B-trees). While a
-        batch commits, the next page is already being fetched: one call in flight at a
-        time, as Dropbox wants, but no idle network while SQLite writes.
+        still always agree, and a long listing pays for far fewer commits. The pages
+        after the first are fetched by a thread of their own (``Prefetch``), one call in
+        flight at a time as Dropbox wants, while this one plans and commits: the
+        listing's time hides the store's work.
         """
-        page = self._first_page(summary)
+        first = self._first_page(summary)
         batch: list[Operation] = []
         entries = 0
-        with ThreadPoolExecutor(1, thread_name_prefix="catch-up-fetch") as fetcher:
-            while True:
-                upcoming = self._fetch_next(fetcher, page, summary)
+        with Prefetch(self._dropbox.list_folder_continue, first) as pages:
+            for page in pages:
+                if page is not first:
+                    summary.api_calls += 1
                 batch += plan_page(page.entries, self._kinds)
                 entries += self._count(page, summary)
-                if entries >= BATCH_ENTRIES or upcoming is None:
+                if entries >= self._batch_entries or not page.has_more:
                     self._commit(batch, page, summary)
                     batch, entries = [], 0
                     if progress:
                         progress(summary)
-                if upcoming is None:
-                    return
-                page = upcoming.result()
-
-    def _fetch_next(
-        self, fetcher: ThreadPoolExecutor, page: Page, summary: CatchUpSummary
-    ) -> Future[Page] | None:
-        if not page.has_more:
-            return None
-        summary.api_calls += 1
-        return fetcher.submit(self._dropbox.list_folder_continue, page.cursor)
 
     def _first_page(self, summary: CatchUpSummary) -> Page:
         state = self._store.sync_state(self._name)

@@ -380,7 +380,30 @@ ALTER TABLE to_fingerprint ADD COLUMN path text;
 """
 
 # -- leases in parallel: version 7 is ``state.postgres.tallies.V7`` --------------------
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, tallies.V7)
+# -- a first listing built set-wise: version 8 ------------------------------------------
+_V8 = """
+-- A library's first listing, staged by path with no other index until it ends; then
+-- files, images and queues are built from it at once (as in SQLite's schema 9;
+-- state/postgres/first_listing.py).
+CREATE TABLE listed (
+    library_id      integer NOT NULL,
+    path_lower      text COLLATE "C" NOT NULL,
+    path_display    text NOT NULL,
+    name            text NOT NULL,
+    name_lower      text COLLATE "C" NOT NULL,
+    id              text NOT NULL,
+    rev             text NOT NULL,
+    size            bigint NOT NULL,
+    server_modified text NOT NULL,
+    client_modified text NOT NULL,
+    content_hash    text COLLATE "C",
+    kind            text NOT NULL,
+    stem            text COLLATE "C" NOT NULL,
+    PRIMARY KEY (library_id, path_lower)
+);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, tallies.V7, _V8)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

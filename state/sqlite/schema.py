@@ -477,7 +477,29 @@ ALTER TABLE channels ADD COLUMN near_wait INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE to_fingerprint ADD COLUMN path TEXT;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8)
+# -- a first listing built set-wise -----------------------------------------------------
+_V9 = """
+-- A library's first listing, staged by path with no other index until it ends; then
+-- files, images and queues are built from it at once (state/sqlite/first_listing.py).
+CREATE TABLE listed (
+    library_id      INTEGER NOT NULL,
+    path_lower      TEXT NOT NULL,
+    path_display    TEXT NOT NULL,
+    name            TEXT NOT NULL,
+    name_lower      TEXT NOT NULL,
+    id              TEXT NOT NULL,
+    rev             TEXT NOT NULL,
+    size            INTEGER NOT NULL,
+    server_modified TEXT NOT NULL,
+    client_modified TEXT NOT NULL,
+    content_hash    TEXT,
+    kind            TEXT NOT NULL,
+    stem            TEXT NOT NULL,
+    PRIMARY KEY (library_id, path_lower)
+) WITHOUT ROWID;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -191,7 +191,7 @@ def test_a_filled_database_of_schema_6_migrates_in_place(database_url: str) -> N
     try:
         with psycopg.connect(database_url) as db:
             version = db.execute("SELECT version FROM unposted_schema").fetchone()
-            assert version == (SCHEMA_VERSION,) and SCHEMA_VERSION == 7
+            assert version == (SCHEMA_VERSION,) and SCHEMA_VERSION >= 7
         status = store.reports.channel_status("ch")
         assert (status.available, status.leased, status.posted) == (4000, 500, 500)
         handed = _lease_all([store], threads_per_store=4)

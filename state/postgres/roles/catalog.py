@@ -14,13 +14,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from state.errors import StoreBusy, UnknownName
-from state.postgres import catalog
+from state.postgres import catalog, first_listing
 from state.postgres.connection import BULK_PLANS, Db
 from state.postgres.ops import tx
 from state.postgres.roles import Connected
 from state.postgres.turns import CHANNEL
 from state.sql import names as sql_names
 from state.sql.dialect import Tx
+from state.sql.roles.catalog import FirstListing
 from state.store import PageStats
 
 log = logging.getLogger(__name__)
@@ -89,6 +90,7 @@ class CatchUp:
 
     images = catalog.IMAGES
     batch = catalog.Batch
+    first: FirstListing = first_listing
 
     def after_page(self, library: str, stats: PageStats, listing: bool, images: int) -> None:
         """A listing stores every file again: it is analyzed once, when it ends; else after

@@ -52,6 +52,30 @@ class CatchUp(Protocol):
 
     def after_page(self, library: str, stats: PageStats, listing: bool, images: int) -> None: ...
 
+    @property
+    def first(self) -> FirstListing:
+        """How this store builds a library's first listing set-wise."""
+        ...
+
+
+class FirstListing(Protocol):
+    """A first listing staged, then built at once (``state.sqlite.first_listing``,
+    ``state.postgres.first_listing``); each takes the backend's own connection."""
+
+    def applies(self, db: Any, library_id: int, listing: bool) -> bool:
+        """Whether the library's pages are staged: never listed, holding no files."""
+        ...
+
+    def stage(
+        self, db: Any, library_id: int, operations: Sequence[Operation]
+    ) -> tuple[int, int]: ...
+
+    def build(self, db: Any, library_id: int, generation: int) -> None:
+        """The catalog, its backlog and the channels' queues from what was staged."""
+        ...
+
+    def discard(self, db: Any, library_id: int) -> None: ...
+
 
 class CatalogRole(Role):
     def __init__(self, transactions: Transactions, catch_up: CatchUp) -> None:
@@ -91,12 +115,19 @@ class CatalogRole(Role):
     ) -> PageStats:
         def apply(tx: Tx) -> tuple[PageStats, bool, int]:
             library_id, generation, listing = self._catch_up.fence(tx, library)
-            images = self._catch_up.images
-            stored, removed = catalog.apply(tx, images, partial(
-                self._catch_up.batch, library_id, generation), library_id, operations)  # fmt: skip
+            images, first = self._catch_up.images, self._catch_up.first
+            staged = first.applies(tx.db, library_id, listing)
+            if staged:
+                stored, removed = first.stage(tx.db, library_id, operations)
+            else:
+                batch = partial(self._catch_up.batch, library_id, generation)
+                stored, removed = catalog.apply(tx, images, batch, library_id, operations)
             finished = not has_more and listing
-            if finished:
+            if finished and staged:
+                first.build(tx.db, library_id, generation)
+            elif finished:
                 removed += catalog.sweep(tx, images, library_id, generation)
+            if finished:
                 self._listing_done(tx, library_id)
             row = tx.one(
                 "UPDATE libraries SET cursor = ? WHERE id = ? RETURNING n_images",
@@ -119,6 +150,7 @@ class CatalogRole(Role):
         def forget(tx: Tx) -> int:
             library_id = self._catch_up.fence(tx, library)[0]
             removed = catalog.forget_all(tx, library_id)
+            self._catch_up.first.discard(tx.db, library_id)
             tx.execute("UPDATE libraries SET cursor = NULL WHERE id = ?", (library_id,))
             self._listing_done(tx, library_id)
             tx.execute("UPDATE libraries SET listing = true WHERE id = ?", (library_id,))

@@ -14,7 +14,8 @@ from contextlib import contextmanager
 from state.errors import UnknownName
 from state.sql import names as sql_names
 from state.sql.dialect import Tx
-from state.sqlite import catalog
+from state.sql.roles.catalog import FirstListing
+from state.sqlite import catalog, first_listing
 from state.sqlite.roles import Transactions
 from state.store import PageStats
 
@@ -46,6 +47,7 @@ class CatchUp:
 
     images = catalog.IMAGES
     batch = catalog.Batch
+    first: FirstListing = first_listing
 
     def after_page(self, library: str, stats: PageStats, listing: bool, images: int) -> None:
         """Nothing follows a page."""
