@@ -36,19 +36,19 @@ class Interrupted(Exception):
 
 
 class StopsBefore:
-    """The real store, except that its ``commit``-th batch never commits."""
+    """The real store's catalog role, except that its ``commit``-th batch never commits."""
 
     def __init__(self, store: Store, commit: int) -> None:
-        self.store, self.left = store, commit
+        self.catalog, self.left = store.catalog, commit
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self.store, name)
+        return getattr(self.catalog, name)
 
     def apply_page(self, *args: Any) -> PageStats:
         self.left -= 1
         if self.left == 0:
             raise Interrupted
-        return self.store.apply_page(*args)
+        return self.catalog.apply_page(*args)
 
 
 class Stores:
@@ -113,20 +113,27 @@ def change(emulator: Emulator) -> None:
 
 def catalog(store: Store) -> tuple[Any, ...]:
     """Everything the catalog says about the library and its channel."""
-    library, channel = store.library_status("default"), store.channel_status("default")
+    library, channel = (
+        store.reports.library_status("default"),
+        store.reports.channel_status("default"),
+    )
     kept = (library.images, library.unique_images, library.skipped, library.pending,
             library.ready, library.listing, library.awaiting_fingerprint)  # fmt: skip
-    return store.catalog_files("default"), kept, (channel.available, channel.posted)
+    return store.reports.catalog_files("default"), kept, (channel.available, channel.posted)
 
 
 def catch_up(
-    store: Store, emulator: Emulator, server: EmulatorServer, make_settings: MakeSettings
+    store: Store | StopsBefore,
+    emulator: Emulator,
+    server: EmulatorServer,
+    make_settings: MakeSettings,
 ) -> CatchUp:
     settings = make_settings(
         dropbox_base_url=server.base_url, dropbox_access_token=emulator.access_token
     )
     dropbox = DropboxClient(settings, retry=FAST_RETRY)
-    return CatchUp(LIBRARY, KINDS, cast(CatalogSync, store), dropbox, batch_entries=1)
+    catalog = store if isinstance(store, StopsBefore) else store.catalog
+    return CatchUp(LIBRARY, KINDS, cast(CatalogSync, catalog), dropbox, batch_entries=1)
 
 
 def listed_by_one_run(
@@ -134,7 +141,7 @@ def listed_by_one_run(
 ) -> tuple[Any, ...]:
     """The catalog of one uninterrupted first listing of the folder as it is now."""
     store = open_store("uninterrupted")
-    store.mark_posted("default", posted, None, None)
+    store.selections.mark_posted("default", posted, None, None)
     with EmulatorServer(emulator) as server:
         catch_up(store, emulator, server, make).run()
     return catalog(store)
@@ -148,19 +155,19 @@ def test_a_first_listing_interrupted_at_any_page_ends_as_one_uninterrupted(
     tree(emulator)
     store = open_store("interrupted")
     posted = truth(emulator)["/photos/img_000003.jpg"]
-    store.mark_posted("default", posted, None, None)  # posted before the catalog existed
+    store.selections.mark_posted("default", posted, None, None)  # posted before the catalog existed
     with EmulatorServer(emulator) as server:
         stopped = StopsBefore(store, page)
         with pytest.raises(Interrupted):
-            catch_up(cast(Store, stopped), emulator, server, make_settings).run()
-        assert store.catalog_files("default") == {}  # staged, not built: nothing half-made
-        assert not store.library_status("default").ready
+            catch_up(stopped, emulator, server, make_settings).run()
+        assert store.reports.catalog_files("default") == {}  # staged, not built: nothing half-made
+        assert not store.reports.library_status("default").ready
         change(emulator)
         store = open_store.restart(store, "interrupted")
         catch_up(store, emulator, server, make_settings).run()
     # Resumed from the cursor of the last batch that committed, not started over.
     assert emulator.counters.calls("files/list_folder") == (2 if page == 1 else 1)
-    assert store.catalog_files("default") == truth(emulator, recursive=True)
+    assert store.reports.catalog_files("default") == truth(emulator, recursive=True)
     assert catalog(store) == listed_by_one_run(emulator, open_store, make_settings, posted)
     ready, posts = catalog(store)[1][4], catalog(store)[2][1]
     assert ready and posts == 1  # the post made before the catalog existed is kept out
@@ -178,12 +185,12 @@ def test_later_catch_ups_are_incremental_and_a_restart_does_not_list_again(
         emulator.bulk_generate("/Photos/more", count=4_500, ext=".jpg", size=64, seed=1)
         store = open_store.restart(store, "service")  # after the completed listing
         with pytest.raises(Interrupted):
-            catch_up(cast(Store, StopsBefore(store, 2)), emulator, server, make_settings).run()
+            catch_up(StopsBefore(store, 2), emulator, server, make_settings).run()
         # The first page of changes is in the catalog already, with its cursor.
-        first_page = store.catalog_files("default")
-        assert 100 < len(first_page) < 4_600 and store.library_status("default").ready
+        first_page = store.reports.catalog_files("default")
+        assert 100 < len(first_page) < 4_600 and store.reports.library_status("default").ready
         catch_up(store, emulator, server, make_settings).run()
         assert emulator.counters.calls("files/list_folder") == 1  # never listed again
-    assert store.catalog_files("default") == truth(emulator, recursive=True)
-    assert store.library_status("default").unique_images == 4_600
-    assert store.channel_status("default").available == 4_600
+    assert store.reports.catalog_files("default") == truth(emulator, recursive=True)
+    assert store.reports.library_status("default").unique_images == 4_600
+    assert store.reports.channel_status("default").available == 4_600
