@@ -20,6 +20,7 @@ from pathlib import Path
 
 from state.errors import StorageFull, StoreBusy
 from state.sqlite.damage import FileWatch
+from state.sqlite.pool import PooledConnection, Pools
 from state.sqlite.schema import connect
 
 Trace = Callable[[str], None]
@@ -28,8 +29,11 @@ Trace = Callable[[str], None]
 class Connections:
     def __init__(self, path: Path, busy_seconds: float, trace: Trace | None = None) -> None:
         self._path, self._busy, self._trace = path, busy_seconds, trace
-        self._writer = connect(path, busy_seconds)
+        self._writer = connect(path, busy_seconds, PooledConnection)
         self._writer.set_trace_callback(trace)
+        self.pools = Pools()
+        assert isinstance(self._writer, PooledConnection)
+        self.pools.attach(self._writer)
         self._watch = FileWatch(path)
         self._lock = threading.Lock()
         self._local = threading.local()
@@ -48,13 +52,17 @@ class Connections:
                 db = self._writer
                 db.execute("BEGIN IMMEDIATE")
                 try:
+                    if self.pools.stale:
+                        self.pools.load_all(db)
                     yield db
                     self._watch.check()  # only a commit into the file we opened is acknowledged
+                    db.execute("COMMIT")
                 except BaseException:
                     if db.in_transaction:
                         db.execute("ROLLBACK")
+                    self.pools.undo(db)  # memory keeps nothing the file did not
                     raise
-                db.execute("COMMIT")
+                self.pools.committed()
         finally:
             self._lock.release()
 

@@ -14,13 +14,23 @@ from state.sqlite import ops, queue
 
 
 def grant(
-    db: sqlite3.Connection, channel_id: int, content_hash: str, lease_id: str, expires_at: float
-) -> None:
-    queue.remove(db, channel_id, content_hash)
+    db: sqlite3.Connection,
+    channel_id: int,
+    content_hash: str,
+    lease_id: str,
+    expires_at: float,
+    picked: bool = False,
+) -> bool:
+    """Lease an image, taking it out of the pool. ``picked``: chosen from the pool in
+    memory, and leased only if the table agrees it is in the pool (False: nothing
+    written); an image named by the publisher need not be in it."""
+    if not queue.take(db, channel_id, content_hash) and picked:
+        return False
     db.execute(
         "INSERT INTO leases (id, channel_id, content_hash, expires_at) VALUES (?, ?, ?, ?)",
         (lease_id, channel_id, content_hash, expires_at),
     )
+    return True
 
 
 def reclaim(db: sqlite3.Connection, now: float, limit: int) -> int:

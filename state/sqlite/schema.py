@@ -481,12 +481,18 @@ MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-def connect(path: Path, busy_seconds: float = 5.0) -> sqlite3.Connection:
+def connect(
+    path: Path, busy_seconds: float = 5.0, factory: type[sqlite3.Connection] = sqlite3.Connection
+) -> sqlite3.Connection:
     """Open ``path``, check it, and bring its schema up to date."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         connection = sqlite3.connect(
-            str(path), isolation_level=None, check_same_thread=False, timeout=busy_seconds
+            str(path),
+            isolation_level=None,
+            check_same_thread=False,
+            timeout=busy_seconds,
+            factory=factory,
         )
         connection.execute("PRAGMA journal_mode=WAL")
         _check_integrity(connection, str(path))

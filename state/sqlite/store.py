@@ -49,7 +49,8 @@ class SqliteStore(Roles):
         self._read = self._connections.reading
         shared = (self._connections, clock, rng or random.Random())
         self.catalog = CatalogRole(*shared)
-        self.selections = SelectionRole(*shared)
+        self._selections = SelectionRole(*shared)
+        self.selections = self._selections
         self.posted = PostedRole(*shared)
         self.legacy = LegacyRole(*shared)
         self.reports = ReportRole(*shared)
@@ -59,10 +60,13 @@ class SqliteStore(Roles):
         self._hand_out()
 
     def close(self) -> None:
+        self._selections.close()
         self._connections.close()
 
     def define(
         self, libraries: Sequence[LibraryDef], channels: Sequence[ChannelDef]
     ) -> list[Relisting]:
         with self._transaction() as db:
-            return define(tx(db), libraries, channels)
+            relistings = define(tx(db), libraries, channels)
+            self._connections.pools.load_all(db)  # channels new, gone or with a new policy
+            return relistings
