@@ -1,6 +1,8 @@
 """Selecting, posting and releasing images in a channel: the service behind the API and CLI.
 
-The store answers a selection from its indexes in one transaction; this module adds
+The store answers a selection from its indexes in one transaction (SQLite: from its
+pools in memory, a leasing one through its group commit, awaited here without holding a
+thread); this module adds
 what surrounds it: the optional temporary link (exactly one Dropbox call, no
 download), the archive move after posting (server-side ``move_v2``, then a catch-up so
 the catalog follows), metrics and the log events ``image_selection_start`` /
@@ -10,11 +12,13 @@ the Dropbox lane (``app.lanes``): the event loop never waits on either.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from app.configuration.file import Config
 from app.dropbox.client import DropboxClient
@@ -40,6 +44,14 @@ _POSTED_LEASE: dict[NamedLease, PostedLease] = {
     "active": "ended", "posted": "ended", "expired": "expired",
     "released": "released", "not_found": "not_found",
 }  # fmt: skip
+
+
+@runtime_checkable
+class GroupCommitted(Protocol):
+    """A store answering a leasing selection once the commit holding its lease is done
+    (``state.sqlite.group_commit``)."""
+
+    def select_soon(self, channel: str, request: SelectRequest) -> Future[Selection]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,15 +149,20 @@ class SelectionService:
             "dry_run": options.dry_run, "by_name": options.name is not None,
         })  # fmt: skip
         try:
-            selection = await self._lanes.store.run(
-                self._store.select, channel, self._request(channel, options)
-            )
+            selection = await self._selection(channel, self._request(channel, options))
             link = await self._link(channel, selection) if options.link else None
         except UnpostedError as exc:
             self._finish(channel, started, answer(exc).code, None, level)
             raise
         self._finish(channel, started, _outcome(selection, options), selection, level)
         return Offer(selection, link)
+
+    async def _selection(self, channel: str, request: SelectRequest) -> Selection:
+        """A store that commits leases as a group is awaited without holding a thread of
+        the store lane, so that every lease pending at once can share one commit."""
+        if not request.dry_run and isinstance(self._store, GroupCommitted):
+            return await asyncio.wrap_future(self._store.select_soon(channel, request))
+        return await self._lanes.store.run(self._store.select, channel, request)
 
     def _request(self, channel: str, options: SelectOptions) -> SelectRequest:
         default = self._config.channels[channel].spec.lease_seconds

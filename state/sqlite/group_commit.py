@@ -74,8 +74,13 @@ class GroupCommit:
                     self._wake.wait()
                 if not self._pending:
                     return
-                group = [self._pending.popleft() for _ in range(min(BATCH, len(self._pending)))]
-            self._commit(group)
+                taken = [self._pending.popleft() for _ in range(min(BATCH, len(self._pending)))]
+            # A request its caller gave up on is not run; one that runs can no longer be.
+            group = [
+                (work, future) for work, future in taken if future.set_running_or_notify_cancel()
+            ]
+            if group:
+                self._commit(group)
 
     def _commit(self, group: list[tuple[Work, Future[Any]]]) -> None:
         outcomes: list[tuple[bool, Any]] = []

@@ -164,6 +164,11 @@ class Pools:
             self.reload(db, channel_id)
         self.stale = False
 
+    def reload_named(self, db: sqlite3.Connection, name: str) -> None:
+        row = db.execute("SELECT id FROM channels WHERE name = ?", (name,)).fetchone()
+        if row is not None:
+            self.reload(db, row[0])
+
     def reload(self, db: sqlite3.Connection, channel_id: int) -> None:
         """Read one channel's pool afresh from the table, as the writer sees it now."""
         policy = db.execute("SELECT policy FROM channels WHERE id = ?", (channel_id,)).fetchone()

@@ -68,5 +68,6 @@ class SqliteStore(Roles):
     ) -> list[Relisting]:
         with self._transaction() as db:
             relistings = define(tx(db), libraries, channels)
-            self._connections.pools.load_all(db)  # channels new, gone or with a new policy
+            for channel in channels:  # new, or with another library, policy or rule
+                self._connections.pools.reload_named(db, channel.name)
             return relistings
