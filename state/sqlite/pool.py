@@ -147,6 +147,12 @@ class Pools:
         pool = self._channels.get(channel_id)
         return 0 if pool is None else len(pool)
 
+    def members(self, channel_id: int) -> list[str]:
+        """A copy of the channel's members, slot by slot (diagnostics and tests)."""
+        with self._lock:
+            pool = self._channels.get(channel_id)
+            return [] if pool is None else list(pool.members)
+
     def pick(self, channel_id: int, policy: str, rng: random.Random) -> str | None:
         """An available image by ``policy``, or None when the pool is empty."""
         with self._lock:

@@ -1,0 +1,116 @@
+"""The SQLite pools in memory against their tables, and the group commit.
+
+After a life of catch-ups, leases, posts, holds, near-duplicate skips, fingerprint
+waits, cycle turns and expiries, each channel's pool in memory is its table's, slot for
+slot; a group of leasing selections commits once, and one that fails stands alone.
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from state.errors import UnknownName
+from state.sqlite import SqliteStore
+from state.store import ChannelDef, SelectRequest
+from tests.contract.conftest import CHANNELS, LIBRARIES, Clock, Harness, digest, gone, image
+from tests.contract.test_near_duplicates import Hasher, fingerprint
+
+
+def table_pools(path: Path) -> dict[int, list[str]]:
+    db = sqlite3.connect(path)
+    rows = db.execute(
+        "SELECT channel_id, content_hash FROM queue WHERE slot IS NOT NULL"
+        " ORDER BY channel_id, slot"
+    ).fetchall()
+    db.close()
+    pools: dict[int, list[str]] = {}
+    for channel_id, content_hash in rows:
+        pools.setdefault(channel_id, []).append(content_hash)
+    return pools
+
+
+def memory_pools(store: SqliteStore, channel_ids: list[int]) -> dict[int, list[str]]:
+    pools = store._connections.pools
+    return {c: pools.members(c) for c in channel_ids if pools.members(c)}
+
+
+def assert_mirrored(store: SqliteStore, path: Path) -> None:
+    tables = table_pools(path)
+    assert memory_pools(store, list(range(1, 8))) == tables
+
+
+def test_memory_follows_the_tables_through_a_life_of_changes(tmp_path: Path) -> None:
+    clock, path = Clock(), tmp_path / "db.sqlite3"
+    harness = Harness(SqliteStore(path, clock=clock, rng=random.Random(5)), clock, None)
+    loop = ChannelDef("loop", "lib", when_exhausted="new_cycle", policy="oldest")
+    skip = ChannelDef("skip", "lib", policy="name", await_fingerprints=True)
+    harness.define(LIBRARIES, [*CHANNELS, loop, skip])
+    harness.listing(
+        *(image(f"/p/{n}.jpg", str(n % 40), f"2026-01-{n % 28 + 1:02}") for n in range(50))
+    )
+    store = harness.store
+    assert_mirrored(store, path)
+    for _ in range(45):  # past the end of a cycle
+        chosen = harness.select("loop")
+        store.mark_posted("loop", chosen.content_hash, chosen.lease.id, None)  # type: ignore[union-attr]
+    lease = harness.lease_id("ch")
+    harness.lease_id("ch", seconds=5)
+    store.release("ch", lease)
+    store.mark_posted("ch", digest("3"), None, None)
+    store.hold("ch", digest("4"))
+    harness.change(gone("/p/1.jpg"), image("/p/new.jpg", "new"), image("/p/2.jpg", "changed"))
+    assert_mirrored(store, path)
+    Hasher(harness).record(**{str(n): fingerprint(n % 10, n // 10) for n in range(20)})
+    store.mark_posted("skip", digest("5"), None, None)
+    store.unhold("ch", digest("4"))
+    clock.now += 3600
+    store.reclaim_expired(10)
+    store.reset_posted("loop")
+    harness.pick("skip", dry_run=True)
+    assert_mirrored(store, path)
+    store.close()
+    reopened = SqliteStore(path, clock=clock)
+    assert_mirrored(reopened, path)
+    reopened.close()
+
+
+def test_a_group_commits_once_and_a_failing_request_stands_alone(tmp_path: Path) -> None:
+    path, commits = tmp_path / "db.sqlite3", []
+    clock = Clock()
+    store = SqliteStore(
+        path, clock=clock, trace=lambda s: commits.append(s) if s == "COMMIT" else None
+    )
+    harness = Harness(store, clock, None)
+    harness.define()
+    harness.listing(*(image(f"/p/{n}.jpg", str(n)) for n in range(20)))
+    held = threading.Event()
+    release = threading.Event()
+
+    def hold_the_writer() -> None:
+        with store._connections.writing():
+            held.set()
+            release.wait(5)
+
+    holder = threading.Thread(target=hold_the_writer)
+    holder.start()
+    held.wait(5)
+    commits.clear()
+    asks = [store.selections.select_soon("ch", SelectRequest(60)) for _ in range(8)]  # type: ignore[attr-defined]
+    wrong = store.selections.select_soon("nowhere", SelectRequest(60))  # type: ignore[attr-defined]
+    asks += [store.selections.select_soon("ch", SelectRequest(60)) for _ in range(3)]  # type: ignore[attr-defined]
+    release.set()
+    holder.join()
+    chosen = [ask.result(5) for ask in asks]
+    with pytest.raises(UnknownName):
+        wrong.result(5)
+    assert len({c.content_hash for c in chosen}) == 11
+    assert len(commits) <= 3  # the holder's, then one or two groups for twelve requests
+    running = sqlite3.connect(path).execute("SELECT count(*) FROM leases WHERE ended IS NULL")
+    assert running.fetchone()[0] == 11
+    assert_mirrored(store, path)
+    store.close()
