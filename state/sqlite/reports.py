@@ -1,14 +1,13 @@
 """Counts for ``/status``, ``/readyz`` and metrics: one row each, read inside the caller's
-transaction. The counts are kept by triggers as the catalog changes (``schema``), so a
-report costs the same at a thousand images or a million."""
+transaction. The counts are kept by triggers as the catalog and the leases change
+(``schema``), so a report costs the same at a thousand images or a million, and at any
+number of running leases."""
 
 from __future__ import annotations
 
 import sqlite3
 
-from state.sql import leases
-from state.sqlite import queue, waiting
-from state.sqlite.ops import tx
+from state.sqlite import grants, queue, waiting
 from state.store import ChannelStatus, LibraryStatus
 
 
@@ -43,8 +42,8 @@ def channel_status(db: sqlite3.Connection, channel: queue.Channel, now: float) -
         (channel.id,),
     ).fetchone()
     awaiting, oldest = waiting.waiting(db, channel.id)
-    active = leases.count_active(tx(db), channel.id, now)
-    expired = leases.count_running(tx(db), channel.id) - active
+    expired = grants.expired(db, channel.id, now)
+    active = grants.running(db, channel.id) - expired
     return ChannelStatus(
         library=library,
         # An expired lease not yet reclaimed is available: the next selection reclaims it.

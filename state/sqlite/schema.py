@@ -477,7 +477,28 @@ ALTER TABLE channels ADD COLUMN near_wait INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE to_fingerprint ADD COLUMN path TEXT;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8)
+# -- counts kept, never counted --------------------------------------------------------
+_V9 = """
+-- Each channel's running leases (expired ones not yet reclaimed included), kept as leases
+-- start and end: /status and /metrics read a count, the expired among them from the
+-- expiry index (few: they are reclaimed a batch at a time).
+ALTER TABLE channels ADD COLUMN n_running INTEGER NOT NULL DEFAULT 0;
+UPDATE channels SET
+    n_running = (SELECT count(*) FROM leases WHERE channel_id = channels.id AND ended IS NULL);
+CREATE TRIGGER leases_started AFTER INSERT ON leases WHEN new.ended IS NULL BEGIN
+    UPDATE channels SET n_running = n_running + 1 WHERE id = new.channel_id;
+END;
+CREATE TRIGGER leases_ended AFTER UPDATE OF ended ON leases
+WHEN (new.ended IS NULL) != (old.ended IS NULL) BEGIN
+    UPDATE channels SET n_running = n_running + (new.ended IS NULL) - (old.ended IS NULL)
+    WHERE id = new.channel_id;
+END;
+CREATE TRIGGER leases_forgotten AFTER DELETE ON leases WHEN old.ended IS NULL BEGIN
+    UPDATE channels SET n_running = n_running - 1 WHERE id = old.channel_id;
+END;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -40,8 +40,17 @@ def memory_pools(store: SqliteStore, channel_ids: list[int]) -> dict[int, list[s
 
 
 def assert_mirrored(store: SqliteStore, path: Path) -> None:
+    """Memory is the table's pool, and the kept count of running leases the counted one."""
     tables = table_pools(path)
     assert memory_pools(store, list(range(1, 8))) == tables
+    db = sqlite3.connect(path)
+    kept = db.execute("SELECT id, n_running FROM channels ORDER BY id").fetchall()
+    counted = db.execute(
+        "SELECT c.id, (SELECT count(*) FROM leases WHERE channel_id = c.id AND ended IS NULL)"
+        " FROM channels AS c ORDER BY c.id"
+    ).fetchall()
+    db.close()
+    assert kept == counted
 
 
 def test_memory_follows_the_tables_through_a_life_of_changes(tmp_path: Path) -> None:
@@ -60,6 +69,7 @@ def test_memory_follows_the_tables_through_a_life_of_changes(tmp_path: Path) -> 
         store.mark_posted("loop", chosen.content_hash, chosen.lease.id, None)  # type: ignore[union-attr]
     lease = harness.lease_id("ch")
     harness.lease_id("ch", seconds=5)
+    assert_mirrored(store, path)
     store.release("ch", lease)
     store.mark_posted("ch", digest("3"), None, None)
     store.hold("ch", digest("4"))

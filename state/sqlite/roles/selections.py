@@ -131,8 +131,8 @@ class SelectionRole(Role):
         found = selection.choose(self._pools, channel.id, policy, self._rng)
         if found is not None:
             return found
-        running = leases.count_running(tx(db), channel.id)
-        expired = running - leases.count_active(tx(db), channel.id, now)
+        running = grants.running(db, channel.id)
+        expired = grants.expired(db, channel.id, now)
         awaiting = waiting.any_waiting(db, channel.id)
         turns = turns_cycle(
             exhausted, running - expired, leasable.library_images(tx(db), library_id), awaiting
@@ -142,7 +142,7 @@ class SelectionRole(Role):
         if expired and grants.reclaim(db, now, RECLAIM_AT_SELECTION):
             found = selection.choose(self._pools, channel.id, policy, self._rng)
         if found is None and turns_cycle(
-            exhausted, leases.count_running(tx(db), channel.id),
+            exhausted, grants.running(db, channel.id),
             leasable.library_images(tx(db), library_id), awaiting,
         ):  # fmt: skip
             channel = _new_cycle(db, channel)
