@@ -20,6 +20,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from app.answers import Answers
 from app.configuration.file import Config
 from app.dropbox.client import DropboxClient
 from app.errors import (
@@ -139,6 +140,7 @@ class SelectionService:
         self._config, self._store, self._lanes, self._metrics = config, store, lanes, metrics
         self._dropbox, self._request_catch_up = dropbox, request_catch_up
         self._archive_folder, self._thumbnails = archive_folder, thumbnails
+        self._answers: Answers | None = None
 
     # -- selecting ------------------------------------------------------------------
     async def select(self, channel: str, options: SelectOptions) -> Offer:
@@ -161,7 +163,10 @@ class SelectionService:
         """A store that commits leases as a group is awaited without holding a thread of
         the store lane, so that every lease pending at once can share one commit."""
         if not request.dry_run and isinstance(self._store, GroupCommitted):
-            return await asyncio.wrap_future(self._store.select_soon(channel, request))
+            loop = asyncio.get_running_loop()
+            if self._answers is None or self._answers.loop is not loop:
+                self._answers = Answers(loop)
+            return await self._answers.wait(self._store.select_soon(channel, request))
         return await self._lanes.store.run(self._store.select, channel, request)
 
     def _request(self, channel: str, options: SelectOptions) -> SelectRequest:
