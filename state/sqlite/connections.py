@@ -34,6 +34,7 @@ class Connections:
         self.pools = Pools()
         assert isinstance(self._writer, PooledConnection)
         self.pools.attach(self._writer)
+        self._version = self._data_version()
         self._watch = FileWatch(path)
         self._lock = threading.Lock()
         self._local = threading.local()
@@ -52,19 +53,29 @@ class Connections:
                 db = self._writer
                 db.execute("BEGIN IMMEDIATE")
                 try:
-                    if self.pools.stale:
-                        self.pools.load_all(db)
+                    self._notice_other_writers()
                     yield db
                     self._watch.check()  # only a commit into the file we opened is acknowledged
                     db.execute("COMMIT")
                 except BaseException:
                     if db.in_transaction:
                         db.execute("ROLLBACK")
-                    self.pools.undo(db)  # memory keeps nothing the file did not
+                    self.pools.undo()  # memory keeps nothing the file did not
                     raise
                 self.pools.committed()
         finally:
             self._lock.release()
+
+    def _data_version(self) -> int:
+        return int(self._writer.execute("PRAGMA data_version").fetchone()[0])
+
+    def _notice_other_writers(self) -> None:
+        """Another process committed (a short command beside the service): the pools in
+        memory are read again from the tables."""
+        version = self._data_version()
+        if version != self._version:
+            self.pools.forget_all()
+            self._version = version
 
     @contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:

@@ -105,7 +105,7 @@ class GroupCommit:
         except Exception as exc:
             db.execute("ROLLBACK TO request")
             db.execute("RELEASE request")
-            self._pools.undo(db, mark)
+            self._pools.undo(mark)
             return False, exc
         db.execute("RELEASE request")
         return True, value

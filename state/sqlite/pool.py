@@ -28,6 +28,7 @@ import logging
 import random
 import sqlite3
 import threading
+from collections.abc import Iterable
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -112,15 +113,22 @@ class ChannelPool:
         heapq.heapify(self._heap)
 
 
+class NotLoaded(Exception):
+    """The channel's pool is not in memory (yet, or any more): the writer loads it."""
+
+    def __init__(self, channel_id: int, policy: str) -> None:
+        super().__init__(f"channel {channel_id}: the pool is not in memory")
+        self.channel_id, self.policy = channel_id, policy
+
+
 class Pools:
-    """Every channel's pool, loaded from the tables, with the channels each transaction
-    touched (to reload them if it rolls back)."""
+    """The pools in memory, each loaded from its table by the writer when first needed,
+    with the channels each transaction touched (forgotten if it rolls back)."""
 
     def __init__(self) -> None:
         self._channels: dict[int, ChannelPool] = {}
         self._lock = threading.Lock()
         self._touched: list[int] = []
-        self.stale = False
 
     def attach(self, db: PooledConnection) -> None:
         """Keep ``db``'s changes in memory; a member's new sort key reaches memory through a
@@ -132,7 +140,6 @@ class Pools:
             " ON main.queue WHEN new.slot IS NOT NULL BEGIN SELECT pool_rekeyed("
             "new.channel_id, new.content_hash, new.name_lower, new.server_modified); END"
         )
-        self.load_all(db)
 
     def _rekeyed(self, channel_id: int, content_hash: str, name: str, modified: str) -> None:
         self._touched.append(channel_id)
@@ -143,9 +150,8 @@ class Pools:
                 pool.rekey(content_hash, (column, content_hash))
 
     # -- reading (any thread) ------------------------------------------------------
-    def size(self, channel_id: int) -> int:
-        pool = self._channels.get(channel_id)
-        return 0 if pool is None else len(pool)
+    def loaded(self) -> list[int]:
+        return list(self._channels)
 
     def members(self, channel_id: int) -> list[str]:
         """A copy of the channel's members, slot by slot (diagnostics and tests)."""
@@ -154,37 +160,34 @@ class Pools:
             return [] if pool is None else list(pool.members)
 
     def pick(self, channel_id: int, policy: str, rng: random.Random) -> str | None:
-        """An available image by ``policy``, or None when the pool is empty."""
+        """An available image by ``policy``, or None when the pool is empty; NotLoaded
+        when memory does not hold the channel's pool for that policy."""
         with self._lock:
             pool = self._channels.get(channel_id)
-            if pool is None:
-                return None
+            if pool is None or pool.policy != policy:
+                raise NotLoaded(channel_id, policy)
             return pool.pick_random(rng) if policy == "random" else pool.first()
 
-    # -- loading (the writer) ------------------------------------------------------
-    def load_all(self, db: sqlite3.Connection) -> None:
-        rows = db.execute("SELECT id FROM channels").fetchall()
+    # -- loading and forgetting (the writer) ------------------------------------------
+    def ensure(self, db: sqlite3.Connection, channel_id: int, policy: str) -> None:
+        """Load the channel's pool from the table, as the writer sees it, unless memory
+        holds it already."""
+        pool = self._channels.get(channel_id)
+        if pool is None or pool.policy != policy:
+            loaded = _load(db, channel_id, policy)
+            self._touched.append(channel_id)  # what it read may yet roll back
+            with self._lock:
+                self._channels[channel_id] = loaded
+
+    def forget(self, channel_ids: Iterable[int]) -> None:
+        with self._lock:
+            for channel_id in channel_ids:
+                self._channels.pop(channel_id, None)
+
+    def forget_all(self) -> None:
+        """Another process wrote, or the channels were defined again: load afresh."""
         with self._lock:
             self._channels.clear()
-        for (channel_id,) in rows:
-            self.reload(db, channel_id)
-        self.stale = False
-
-    def reload_named(self, db: sqlite3.Connection, name: str) -> None:
-        row = db.execute("SELECT id FROM channels WHERE name = ?", (name,)).fetchone()
-        if row is not None:
-            self.reload(db, row[0])
-
-    def reload(self, db: sqlite3.Connection, channel_id: int) -> None:
-        """Read one channel's pool afresh from the table, as the writer sees it now."""
-        policy = db.execute("SELECT policy FROM channels WHERE id = ?", (channel_id,)).fetchone()
-        if policy is None:
-            with self._lock:
-                self._channels.pop(channel_id, None)
-            return
-        pool = _load(db, channel_id, policy[0])
-        with self._lock:
-            self._channels[channel_id] = pool
 
     # -- changes, beside the table's (the writer) -----------------------------------
     def added(self, db: sqlite3.Connection, channel_id: int, content_hash: str) -> None:
@@ -192,14 +195,12 @@ class Pools:
         self._touched.append(channel_id)
         pool = self._channels.get(channel_id)
         if pool is None:
-            return
+            return  # loaded from the table when first needed
         key = _key(db, channel_id, content_hash, pool.policy) if pool.ordered else None
         with self._lock:
             pool.append(content_hash, key)
 
-    def removed(
-        self, db: sqlite3.Connection, channel_id: int, content_hash: str, hole: int
-    ) -> None:
+    def removed(self, channel_id: int, content_hash: str, hole: int) -> None:
         """The image left slot ``hole``; the last slot moved into it."""
         self._touched.append(channel_id)
         pool = self._channels.get(channel_id)
@@ -208,26 +209,22 @@ class Pools:
         with self._lock:
             kept = pool.take(content_hash, hole)
         if not kept:
-            log.error("channel %s: the pool in memory had drifted; reloaded", channel_id)
-            self.reload(db, channel_id)
+            log.error("channel %s: the pool in memory had drifted; read again", channel_id)
+            self.forget([channel_id])
 
-    def renumbered(self, db: sqlite3.Connection, channel_id: int) -> None:
-        """The table's pool was numbered afresh (a rebuild): read it again."""
+    def renumbered(self, channel_id: int) -> None:
+        """The table's pool was numbered afresh (a rebuild): read it again when needed."""
         self._touched.append(channel_id)
-        self.reload(db, channel_id)
+        self.forget([channel_id])
 
     # -- transactions (the writer) ----------------------------------------------------
     def mark(self) -> int:
         return len(self._touched)
 
-    def undo(self, db: sqlite3.Connection, mark: int = 0) -> None:
-        """After a rollback (to a savepoint taken at ``mark``): reload what it touched.
-        Should that fail too, every pool is read again before the next write."""
-        self.stale = True
-        for channel_id in set(self._touched[mark:]):
-            self.reload(db, channel_id)
+    def undo(self, mark: int = 0) -> None:
+        """After a rollback (to a savepoint taken at ``mark``): forget what it touched."""
+        self.forget(set(self._touched[mark:]))
         del self._touched[mark:]
-        self.stale = False
 
     def committed(self) -> None:
         self._touched.clear()

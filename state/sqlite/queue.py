@@ -73,7 +73,7 @@ def take(db: sqlite3.Connection, channel_id: int, content_hash: str) -> bool:
         )
     pools = pools_of(db)
     if pools is not None:
-        pools.removed(db, channel_id, content_hash, hole)
+        pools.removed(channel_id, content_hash, hole)
     return True
 
 
@@ -284,4 +284,4 @@ def rebuild(db: sqlite3.Connection, channel: Channel) -> None:
     )
     pools = pools_of(db)
     if pools is not None:
-        pools.renumbered(db, channel.id)
+        pools.renumbered(channel.id)

@@ -68,6 +68,5 @@ class SqliteStore(Roles):
     ) -> list[Relisting]:
         with self._transaction() as db:
             relistings = define(tx(db), libraries, channels)
-            for channel in channels:  # new, or with another library, policy or rule
-                self._connections.pools.reload_named(db, channel.name)
+            self._connections.pools.forget_all()  # read again, by the rules defined now
             return relistings

@@ -22,6 +22,7 @@ from state.sqlite import grants, names, near, queue, selection, waiting
 from state.sqlite.connections import Connections
 from state.sqlite.group_commit import GroupCommit
 from state.sqlite.ops import tx
+from state.sqlite.pool import NotLoaded
 from state.sqlite.roles import Role
 from state.store import (
     LeaseInfo,
@@ -70,11 +71,15 @@ class SelectionRole(Role):
         self._group.close()
 
     def _preview(self, channel: str, request: SelectRequest) -> Selection:
-        try:  # a preview picks from memory and reads a snapshot, beside any writer
-            with self._read() as db:
-                return self._select_in(db, channel, request, writable=False)
-        except _NeedsWriter:
-            pass  # it would reclaim a lease or turn a cycle: see it done, then undo it
+        for _ in range(2):
+            try:  # a preview picks from memory and reads a snapshot, beside any writer
+                with self._read() as db:
+                    return self._select_in(db, channel, request, writable=False)
+            except NotLoaded as missing:  # the writer reads the pool in, then look again
+                with self._transaction() as db:
+                    self._pools.ensure(db, missing.channel_id, missing.policy)
+            except _NeedsWriter:
+                break  # it would reclaim a lease or turn a cycle: see it done, then undo it
         try:
             with self._transaction() as db:
                 chosen = self._select_in(db, channel, request)
@@ -116,7 +121,7 @@ class SelectionRole(Role):
         """The table says the pick from memory is not in the pool: never lease it; read
         the pool again and choose afresh (a defect, logged as one)."""
         log.error("channel %s: the pool in memory disagreed with the table", channel_id)
-        self._pools.reload(db, channel_id)
+        self._pools.forget([channel_id])
         return self._select_in(db, name, request)
 
     def _choose(self, db: sqlite3.Connection, row: _Selecting, now: float, writable: bool) -> str:
@@ -128,7 +133,7 @@ class SelectionRole(Role):
             row.policy,
             row.exhausted,
         )
-        found = selection.choose(self._pools, channel.id, policy, self._rng)
+        found = self._pick(db, channel.id, policy, writable)
         if found is not None:
             return found
         running = grants.running(db, channel.id)
@@ -140,16 +145,25 @@ class SelectionRole(Role):
         if (expired or turns) and not writable:
             raise _NeedsWriter
         if expired and grants.reclaim(db, now, RECLAIM_AT_SELECTION):
-            found = selection.choose(self._pools, channel.id, policy, self._rng)
+            found = self._pick(db, channel.id, policy)
         if found is None and turns_cycle(
             exhausted, grants.running(db, channel.id),
             leasable.library_images(tx(db), library_id), awaiting,
         ):  # fmt: skip
             channel = _new_cycle(db, channel)
-            found = selection.choose(self._pools, channel.id, policy, self._rng)
+            found = self._pick(db, channel.id, policy)
         if found is None:
             raise leasable.nothing_to_choose(tx(db), library_id, channel.id, now)
         return found
+
+    def _pick(
+        self, db: sqlite3.Connection, channel_id: int, policy: SelectPolicy, writable: bool = True
+    ) -> str | None:
+        """From the pool in memory; the writer loads it first if need be (a preview that
+        finds it not loaded gets ``NotLoaded``)."""
+        if writable:
+            self._pools.ensure(db, channel_id, policy)
+        return selection.choose(self._pools, channel_id, policy, self._rng)
 
     def release(self, channel: str, lease_id: str) -> None:
         with self._transaction() as db:
