@@ -1,8 +1,8 @@
 """Each channel's pool in memory: the available rows of ``queue``, mirrored.
 
 The process owns its state directory alone, so it may keep what a selection reads in
-memory. The table stays the truth (a crash loses nothing: the pools are loaded from
-it at open); memory is its copy, changed in the same step as the table:
+memory. The table stays the truth (a crash loses nothing: memory is read from it
+again); memory is its copy, changed in the same step as the table:
 
 - ``members``: the content hashes of the available images, ``members[k]`` being the
   row whose ``slot`` is ``k``. The table numbers its slots ``0..n-1`` and fills a hole
@@ -13,12 +13,15 @@ it at open); memory is its copy, changed in the same step as the table:
   the policy's key, cleaned lazily: an entry whose image left the pool is dropped when
   it comes to the top, and the heap is rebuilt when stale entries outnumber the live.
 
-``state.sqlite.queue`` calls ``added``, ``removed`` and ``reload`` beside its statements,
-on the writer's connection (``PooledConnection`` carries the pools). A transaction or
-savepoint that rolls back reloads the channels it touched (``undo``), so memory never
-keeps a change the file did not. Whatever renumbers a pool wholesale (a new cycle, a
-rebuild) reloads that channel from the table. Readers (previews, on other threads)
-take the lock for a pick; the writer takes it for each change.
+A channel's pool is loaded from its table by the writer when first needed (``ensure``:
+a preview that finds it missing has the writer read it in). ``state.sqlite.queue``
+calls ``added``, ``removed`` and ``renumbered`` beside its statements, on the writer's
+connection (``PooledConnection`` carries the pools). What memory may no longer mirror
+is forgotten, to be read again when next needed: the channels a transaction or
+savepoint touched when it rolls back (``undo``), a pool renumbered wholesale (a new
+cycle, a rebuild), every pool when the channels are defined again or another process
+committed (``PRAGMA data_version``, checked as each write begins). Readers (previews,
+on other threads) take the lock for a pick; the writer takes it for each change.
 """
 
 from __future__ import annotations
