@@ -31,7 +31,8 @@ import logging
 import random
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -131,7 +132,8 @@ class Pools:
     def __init__(self) -> None:
         self._channels: dict[int, ChannelPool] = {}
         self._lock = threading.Lock()
-        self._touched: list[int] = []
+        self._touched: list[int] = []  # by the writer's open transaction, in order
+        self._changes = 0  # every change the writer made to any pool, or forgetting all
 
     def attach(self, db: PooledConnection) -> None:
         """Keep ``db``'s changes in memory; a member's new sort key reaches memory through a
@@ -145,7 +147,7 @@ class Pools:
         )
 
     def _rekeyed(self, channel_id: int, content_hash: str, name: str, modified: str) -> None:
-        self._touched.append(channel_id)
+        self._changed(channel_id)
         pool = self._channels.get(channel_id)
         if pool is not None and pool.ordered:
             column = name if pool.policy == "name" else modified
@@ -178,7 +180,7 @@ class Pools:
         pool = self._channels.get(channel_id)
         if pool is None or pool.policy != policy:
             loaded = _load(db, channel_id, policy)
-            self._touched.append(channel_id)  # what it read may yet roll back
+            self._changed(channel_id)  # what it read may yet roll back
             with self._lock:
                 self._channels[channel_id] = loaded
 
@@ -190,12 +192,33 @@ class Pools:
     def forget_all(self) -> None:
         """Another process wrote, or the channels were defined again: load afresh."""
         with self._lock:
+            self._changes += 1
             self._channels.clear()
+
+    def load_beside(
+        self,
+        read: Callable[[], AbstractContextManager[sqlite3.Connection]],
+        channel_id: int,
+        policy: str,
+    ) -> None:
+        """Load a pool from a reader's snapshot, beside the writer (a preview, while the
+        writer is busy or another process holds the file). Kept only if the writer had
+        no change of that channel open when the snapshot began, and changed nothing
+        since: else the writer loads it when it next needs it."""
+        with self._lock:
+            changes, open_ = self._changes, channel_id in self._touched
+        if open_:
+            return
+        with read() as db:
+            pool = _load(db, channel_id, policy)
+        with self._lock:
+            if self._changes == changes and channel_id not in self._channels:
+                self._channels[channel_id] = pool
 
     # -- changes, beside the table's (the writer) -----------------------------------
     def added(self, db: sqlite3.Connection, channel_id: int, content_hash: str) -> None:
         """The image took the next slot."""
-        self._touched.append(channel_id)
+        self._changed(channel_id)
         pool = self._channels.get(channel_id)
         if pool is None:
             return  # loaded from the table when first needed
@@ -205,7 +228,7 @@ class Pools:
 
     def removed(self, channel_id: int, content_hash: str, hole: int) -> None:
         """The image left slot ``hole``; the last slot moved into it."""
-        self._touched.append(channel_id)
+        self._changed(channel_id)
         pool = self._channels.get(channel_id)
         if pool is None:
             return
@@ -217,8 +240,13 @@ class Pools:
 
     def renumbered(self, channel_id: int) -> None:
         """The table's pool was numbered afresh (a rebuild): read it again when needed."""
-        self._touched.append(channel_id)
+        self._changed(channel_id)
         self.forget([channel_id])
+
+    def _changed(self, channel_id: int) -> None:
+        with self._lock:  # a pool loaded beside the writer is kept, or this is seen first
+            self._touched.append(channel_id)
+            self._changes += 1
 
     # -- transactions (the writer) ----------------------------------------------------
     def mark(self) -> int:
@@ -226,11 +254,15 @@ class Pools:
 
     def undo(self, mark: int = 0) -> None:
         """After a rollback (to a savepoint taken at ``mark``): forget what it touched."""
-        self.forget(set(self._touched[mark:]))
-        del self._touched[mark:]
+        with self._lock:
+            for channel_id in set(self._touched[mark:]):
+                self._channels.pop(channel_id, None)
+            del self._touched[mark:]
+            self._changes += 1
 
     def committed(self) -> None:
-        self._touched.clear()
+        with self._lock:
+            self._touched.clear()
 
 
 class PooledConnection(sqlite3.Connection):

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from state.errors import UnknownName
-from state.sqlite import SqliteStore
+from state.sqlite import SqliteStore, queue
 from state.store import ChannelDef, SelectRequest
 from tests.contract.conftest import CHANNELS, LIBRARIES, Clock, Harness, digest, gone, image
 from tests.contract.test_near_duplicates import Hasher, fingerprint
@@ -151,3 +151,23 @@ def test_a_short_command_beside_the_service_is_seen_at_the_next_write(
     assert_mirrored(service, path)
     assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
     service.close()
+
+
+def test_a_pool_read_beside_an_open_change_is_not_kept(tmp_path: Path) -> None:
+    """A preview reads a pool in from its snapshot; while the writer has a change of that
+    channel open (not in the snapshot), what it read is not kept."""
+    path, clock = tmp_path / "db.sqlite3", Clock()
+    harness = Harness(SqliteStore(path, clock=clock), clock, None)
+    harness.define()
+    harness.listing(*(image(f"/p/{n}.jpg", str(n)) for n in range(20)))
+    store, pools = harness.store, harness.store._connections.pools  # type: ignore[attr-defined]
+    connections = store._connections  # type: ignore[attr-defined]
+    with connections.writing() as db:
+        (channel_id,) = db.execute("SELECT id FROM channels WHERE name = 'ch'").fetchone()
+        queue.remove(db, channel_id, digest("3"))
+        pools.load_beside(connections.reading, channel_id, "random")
+        assert channel_id not in pools.loaded()
+    pools.load_beside(connections.reading, channel_id, "random")
+    assert pools.members(channel_id) == table_pools(path)[channel_id]
+    assert digest("3") not in pools.members(channel_id)
+    store.close()

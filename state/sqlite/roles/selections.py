@@ -75,9 +75,8 @@ class SelectionRole(Role):
             try:  # a preview picks from memory and reads a snapshot, beside any writer
                 with self._read() as db:
                     return self._select_in(db, channel, request, writable=False)
-            except NotLoaded as missing:  # the writer reads the pool in, then look again
-                with self._transaction() as db:
-                    self._pools.ensure(db, missing.channel_id, missing.policy)
+            except NotLoaded as missing:  # read the pool in from a snapshot, look again
+                self._pools.load_beside(self._read, missing.channel_id, missing.policy)
             except _NeedsWriter:
                 break  # it would reclaim a lease or turn a cycle: see it done, then undo it
         try:
