@@ -13,8 +13,9 @@ again); memory is its copy, changed in the same step as the table:
   the policy's key, cleaned lazily: an entry whose image left the pool is dropped when
   it comes to the top, and the heap is rebuilt when stale entries outnumber the live.
 
-A channel's pool is loaded from its table by the writer when first needed (``ensure``:
-a preview that finds it missing has the writer read it in). ``state.sqlite.queue``
+A channel's pool is loaded from its table when first needed: by the writer, as it sees
+the table (``ensure``), or by a preview from its own snapshot (``load_beside``), kept
+only if the writer had no change of that channel open and made none since. ``state.sqlite.queue``
 calls ``added``, ``removed`` and ``renumbered`` beside its statements, on the writer's
 connection (``PooledConnection`` carries the pools). What memory may no longer mirror
 is forgotten, to be read again when next needed: the channels a transaction or
