@@ -1,16 +1,18 @@
 """Group commit: one writer thread commits every lease pending at that moment at once.
 
-A leasing selection is a few statements and a commit; under load, the commits are
-most of the cost and every request waits for every commit before its own. Here a
-request is handed to the writer thread (``submit``) and answered through a future.
-The thread takes every request waiting (up to ``BATCH``), opens one transaction,
-runs each inside a savepoint of its own (a request that fails is rolled back to its
-savepoint, and the pools in memory reload what it touched, while the others stand),
-commits once, and only then answers each: nothing is acknowledged before the commit
-that holds it, so a crash loses nothing acknowledged, and whatever was picked but not
-committed is simply not leased (the pools are loaded from the tables at the next
-start). The caller may wait on the future (``result()``) or await it from an event
-loop (``asyncio.wrap_future``), which then never blocks.
+A leasing selection is a few statements and a commit; under load, every request would
+wait for every commit before its own. Here a request is handed to the writer thread
+(``submit``) and answered through a future. The thread takes every request waiting
+(up to ``BATCH``), opens one transaction, runs each, commits once, and only then
+answers each: nothing is acknowledged before the commit that holds it, so a crash
+loses nothing acknowledged, and whatever was picked but not committed is simply not
+leased (memory reads the pools from the tables again). A request that fails has almost
+always written nothing (nothing left to choose, a name refused) and simply fails; one
+that wrote before failing (a lease reclaimed, then nothing chosen) rolls the group
+back, and the group runs again with a savepoint per request, so that it is undone
+alone (the pools in memory forget what it touched) while the others stand. The
+caller may wait on the future (``result()``) or await it from an event loop
+(``app.answers``), which then never blocks.
 """
 
 from __future__ import annotations
@@ -85,8 +87,12 @@ class GroupCommit:
     def _commit(self, group: list[tuple[Work, Future[Any]]]) -> None:
         outcomes: list[tuple[bool, Any]] = []
         try:
-            with self._transaction() as db:
-                outcomes = [self._one(db, work) for work, _ in group]
+            try:
+                with self._transaction() as db:
+                    outcomes = [self._one(db, work) for work, _ in group]
+            except _WroteThenFailed:  # rare: run the group again, each in a savepoint
+                with self._transaction() as db:
+                    outcomes = [self._one_in_savepoint(db, work) for work, _ in group]
         except Exception as exc:  # the commit itself failed: nobody's work stands
             outcomes = [(False, exc)] * len(group)
         for (_, future), (ok, value) in zip(group, outcomes, strict=True):
@@ -96,12 +102,25 @@ class GroupCommit:
                 future.set_exception(value)
 
     def _one(self, db: sqlite3.Connection, work: Work) -> tuple[bool, Any]:
+        """Without a savepoint: a request that fails has almost always written nothing
+        (nothing left to choose, a name refused); one that wrote first undoes the group."""
+        changes = db.total_changes
+        try:
+            return True, work(db)
+        except sqlite3.Error:
+            raise  # the database failed, not the request: the whole group is undone
+        except Exception as exc:
+            if db.total_changes != changes:
+                raise _WroteThenFailed from exc
+            return False, exc
+
+    def _one_in_savepoint(self, db: sqlite3.Connection, work: Work) -> tuple[bool, Any]:
         mark = self._pools.mark()
         db.execute("SAVEPOINT request")
         try:
             value = work(db)
         except sqlite3.Error:
-            raise  # the database failed, not the request: the whole group is undone
+            raise
         except Exception as exc:
             db.execute("ROLLBACK TO request")
             db.execute("RELEASE request")
@@ -109,3 +128,7 @@ class GroupCommit:
             return False, exc
         db.execute("RELEASE request")
         return True, value
+
+
+class _WroteThenFailed(Exception):
+    """A request of the group failed after it had written: the group runs again."""

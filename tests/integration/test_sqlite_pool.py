@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from state.errors import UnknownName
+from state.errors import Held, UnknownName
 from state.sqlite import SqliteStore, queue
 from state.store import ChannelDef, SelectRequest
 from tests.contract.conftest import CHANNELS, LIBRARIES, Clock, Harness, digest, gone, image
@@ -127,6 +127,43 @@ def test_a_group_commits_once_and_a_failing_request_stands_alone(tmp_path: Path)
     assert running.fetchone()[0] == 11
     assert_mirrored(store, path, loaded=1)
     store.close()
+
+
+def test_a_request_that_wrote_then_failed_is_undone_alone(tmp_path: Path) -> None:
+    """By name, an image whose lease ran out and which is held: the lease is ended, then
+    the request refused (``Held``). In a group, that request alone is undone."""
+    path, clock = tmp_path / "db.sqlite3", Clock()
+    store = SqliteStore(path, clock=clock)
+    harness = Harness(store, clock, None)
+    harness.define()
+    harness.listing(*(image(f"/p/{n}.jpg", str(n)) for n in range(20)))
+    named = harness.select(name="3.jpg", seconds=10)
+    store.hold("ch", named.content_hash)
+    clock.now += 60
+    held, release = threading.Event(), threading.Event()
+    holder = threading.Thread(target=hold_the_writer, args=(store, held, release))
+    holder.start()
+    held.wait(5)
+    asks = [store.selections.select_soon("ch", SelectRequest(60)) for _ in range(2)]  # type: ignore[attr-defined]
+    refused = store.selections.select_soon("ch", SelectRequest(60, name="3.jpg"))  # type: ignore[attr-defined]
+    asks += [store.selections.select_soon("ch", SelectRequest(60)) for _ in range(2)]  # type: ignore[attr-defined]
+    release.set()
+    holder.join()
+    with pytest.raises(Held):
+        refused.result(5)
+    chosen = {ask.result(5).content_hash for ask in asks}
+    assert len(chosen) == 4 and named.content_hash not in chosen
+    assert store.selections.lease_info("ch", named.lease.id).state == "expired"  # type: ignore[union-attr]
+    running = sqlite3.connect(path).execute("SELECT count(*) FROM leases WHERE ended IS NULL")
+    assert running.fetchone()[0] == 5  # the expired one was not ended: its request undone
+    assert_mirrored(store, path)
+    store.close()
+
+
+def hold_the_writer(store: SqliteStore, held: threading.Event, release: threading.Event) -> None:
+    with store._connections.writing():
+        held.set()
+        release.wait(5)
 
 
 def test_a_short_command_beside_the_service_is_seen_at_the_next_write(
