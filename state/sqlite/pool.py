@@ -277,16 +277,21 @@ def pools_of(db: sqlite3.Connection) -> Pools | None:
 
 
 def _load(db: sqlite3.Connection, channel_id: int, policy: str) -> ChannelPool:
-    column = _KEY_COLUMN.get(policy, "NULL")
+    """Row by row, so that a large pool is not held twice while it is read."""
+    keyed = policy in _KEY_COLUMN
     rows = db.execute(
-        f"SELECT content_hash, slot, {column} FROM queue"
+        f"SELECT content_hash, slot, {_KEY_COLUMN.get(policy, 'NULL')} FROM queue"
         " WHERE channel_id = ? AND slot IS NOT NULL ORDER BY slot",
         (channel_id,),
-    ).fetchall()
-    members = [row[0] for row in rows]
-    if any(row[1] != n for n, row in enumerate(rows)):
-        raise RuntimeError(f"channel {channel_id}: the pool's slots have gaps")
-    keys = {row[0]: (row[2], row[0]) for row in rows} if policy in _KEY_COLUMN else {}
+    )
+    members: list[str] = []
+    keys: dict[str, Key] = {}
+    for content_hash, slot, key in rows:
+        if slot != len(members):
+            raise RuntimeError(f"channel {channel_id}: the pool's slots have gaps")
+        members.append(content_hash)
+        if keyed:
+            keys[content_hash] = (key, content_hash)
     return ChannelPool(policy, members, keys)
 
 
