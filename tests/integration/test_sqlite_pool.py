@@ -208,3 +208,29 @@ def test_a_pool_read_beside_an_open_change_is_not_kept(tmp_path: Path) -> None:
     assert pools.members(channel_id) == table_pools(path)[channel_id]
     assert digest("3") not in pools.members(channel_id)
     store.close()
+
+
+def test_memory_that_drifted_is_never_leased_from(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A defect that left memory naming a leased image: the table refuses the pick, the
+    pool is read again, another image is leased, and the defect is logged."""
+    path, clock = tmp_path / "db.sqlite3", Clock()
+    harness = Harness(SqliteStore(path, clock=clock), clock, None)
+    harness.define()
+    harness.listing(*(image(f"/p/{n}.jpg", str(n)) for n in range(5)))
+    store = harness.store
+    leased = harness.select().content_hash
+    pools = store._connections.pools  # type: ignore[attr-defined]
+    (channel_id,) = pools.loaded()
+    with pools._lock:
+        pools._channels[channel_id].members[:] = [leased] * 4  # the defect
+    chosen = harness.select().content_hash
+    assert chosen != leased
+    assert any(r.levelno == logging.ERROR for r in caplog.records)
+    running = sqlite3.connect(path).execute(
+        "SELECT count(*) FROM leases WHERE ended IS NULL AND content_hash = ?", (leased,)
+    )
+    assert running.fetchone()[0] == 1
+    assert_mirrored(store, path)
+    store.close()

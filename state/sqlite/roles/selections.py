@@ -102,8 +102,10 @@ class SelectionRole(Role):
         else:
             content_hash = self._choose(db, row, now, writable)
             found = files.find_representative(tx(db), library_id, content_hash)
-            if found is None:  # memory is ahead of this snapshot: ask the writer
+            if found is None and not writable:  # memory is ahead of this snapshot
                 raise _NeedsWriter
+            if found is None:
+                return self._drifted(db, name, request, row.channel.id)
             file = found
         lease = None
         if posted_at is None and not request.dry_run:
