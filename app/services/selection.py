@@ -1,6 +1,8 @@
 """Selecting, posting and releasing images in a channel: the service behind the API and CLI.
 
-The store answers a selection from its indexes in one transaction; this module adds
+The store answers a selection from its indexes in one transaction (SQLite: from its
+pools in memory, a leasing one through its group commit, awaited here without holding a
+thread); this module adds
 what surrounds it: the optional temporary link (exactly one Dropbox call, no
 download), the archive move after posting (server-side ``move_v2``, then a catch-up so
 the catalog follows), metrics and the log events ``image_selection_start`` /
@@ -10,19 +12,18 @@ the Dropbox lane (``app.lanes``): the event loop never waits on either.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import (
-    Any,
-    Literal,
-    NotRequired,  # pydantic reads these from here before 3.12
-)
+from typing import Any, Literal, NotRequired, Protocol, runtime_checkable
 
 from pydantic import ConfigDict, with_config
-from typing_extensions import TypedDict
+from typing_extensions import TypedDict  # pydantic reads a TypedDict from here before 3.12
 
+from app.answers import Answers
 from app.configuration.file import Config
 from app.dropbox.client import DropboxClient
 from app.errors import (
@@ -47,6 +48,14 @@ _POSTED_LEASE: dict[NamedLease, PostedLease] = {
     "active": "ended", "posted": "ended", "expired": "expired",
     "released": "released", "not_found": "not_found",
 }  # fmt: skip
+
+
+@runtime_checkable
+class GroupCommitted(Protocol):
+    """A store answering a leasing selection once the commit holding its lease is done
+    (``state.sqlite.group_commit``)."""
+
+    def select_soon(self, channel: str, request: SelectRequest) -> Future[Selection]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +204,7 @@ class SelectionService:
         self._config, self._store, self._lanes, self._metrics = config, store, lanes, metrics
         self._dropbox, self._request_catch_up = dropbox, request_catch_up
         self._archive_folder, self._thumbnails = archive_folder, thumbnails
+        self._answers: Answers | None = None
 
     # -- selecting ------------------------------------------------------------------
     async def select(self, channel: str, options: SelectOptions) -> Offer:
@@ -205,15 +215,23 @@ class SelectionService:
             "dry_run": options.dry_run, "by_name": options.name is not None,
         })  # fmt: skip
         try:
-            selection = await self._lanes.store.run(
-                self._store.select, channel, self._request(channel, options)
-            )
+            selection = await self._selection(channel, self._request(channel, options))
             link = await self._link(channel, selection) if options.link else None
         except UnpostedError as exc:
             self._finish(channel, started, answer(exc).code, None, level)
             raise
         self._finish(channel, started, _outcome(selection, options), selection, level)
         return Offer(selection, link)
+
+    async def _selection(self, channel: str, request: SelectRequest) -> Selection:
+        """A store that commits leases as a group is awaited without holding a thread of
+        the store lane, so that every lease pending at once can share one commit."""
+        if not request.dry_run and isinstance(self._store, GroupCommitted):
+            loop = asyncio.get_running_loop()
+            if self._answers is None or self._answers.loop is not loop:
+                self._answers = Answers(loop)
+            return await self._answers.wait(self._store.select_soon(channel, request))
+        return await self._lanes.store.run(self._store.select, channel, request)
 
     def _request(self, channel: str, options: SelectOptions) -> SelectRequest:
         default = self._config.channels[channel].spec.lease_seconds

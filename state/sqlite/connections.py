@@ -20,6 +20,7 @@ from pathlib import Path
 
 from state.errors import StorageFull, StoreBusy
 from state.sqlite.damage import FileWatch
+from state.sqlite.pool import PooledConnection, Pools
 from state.sqlite.schema import connect
 
 Trace = Callable[[str], None]
@@ -28,8 +29,12 @@ Trace = Callable[[str], None]
 class Connections:
     def __init__(self, path: Path, busy_seconds: float, trace: Trace | None = None) -> None:
         self._path, self._busy, self._trace = path, busy_seconds, trace
-        self._writer = connect(path, busy_seconds)
+        self._writer = connect(path, busy_seconds, PooledConnection)
         self._writer.set_trace_callback(trace)
+        self.pools = Pools()
+        assert isinstance(self._writer, PooledConnection)
+        self.pools.attach(self._writer)
+        self._version = self._data_version()
         self._watch = FileWatch(path)
         self._lock = threading.Lock()
         self._local = threading.local()
@@ -48,15 +53,29 @@ class Connections:
                 db = self._writer
                 db.execute("BEGIN IMMEDIATE")
                 try:
+                    self._notice_other_writers()
                     yield db
                     self._watch.check()  # only a commit into the file we opened is acknowledged
+                    db.execute("COMMIT")
                 except BaseException:
                     if db.in_transaction:
                         db.execute("ROLLBACK")
+                    self.pools.undo()  # memory keeps nothing the file did not
                     raise
-                db.execute("COMMIT")
+                self.pools.committed()
         finally:
             self._lock.release()
+
+    def _data_version(self) -> int:
+        return int(self._writer.execute("PRAGMA data_version").fetchone()[0])
+
+    def _notice_other_writers(self) -> None:
+        """Another process committed (a short command beside the service): the pools in
+        memory are read again from the tables."""
+        version = self._data_version()
+        if version != self._version:
+            self.pools.forget_all()
+            self._version = version
 
     @contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:

@@ -2,7 +2,8 @@
 
 Granting takes the image out of the pool first; reclaiming ends the oldest leases past
 their time one by one, each returning its image if the rules allow, then prunes those
-ended over a day ago. Every function runs inside the caller's transaction.
+ended over a day ago. How many run is kept, not counted (``channels.n_running``). Every
+function runs inside the caller's transaction.
 """
 
 from __future__ import annotations
@@ -14,13 +15,23 @@ from state.sqlite import ops, queue
 
 
 def grant(
-    db: sqlite3.Connection, channel_id: int, content_hash: str, lease_id: str, expires_at: float
-) -> None:
-    queue.remove(db, channel_id, content_hash)
+    db: sqlite3.Connection,
+    channel_id: int,
+    content_hash: str,
+    lease_id: str,
+    expires_at: float,
+    picked: bool = False,
+) -> bool:
+    """Lease an image, taking it out of the pool. ``picked``: chosen from the pool in
+    memory, and leased only if the table agrees it is in the pool (False: nothing
+    written); an image named by the publisher need not be in it."""
+    if not queue.take(db, channel_id, content_hash) and picked:
+        return False
     db.execute(
         "INSERT INTO leases (id, channel_id, content_hash, expires_at) VALUES (?, ?, ?, ?)",
         (lease_id, channel_id, content_hash, expires_at),
     )
+    return True
 
 
 def reclaim(db: sqlite3.Connection, now: float, limit: int) -> int:
@@ -36,3 +47,19 @@ def reclaim(db: sqlite3.Connection, now: float, limit: int) -> int:
         leases.end(tx, lease, "expired", now, leases.channel_row(tx, lease.channel_id))
     leases.prune(tx, now, limit)
     return len(rows)
+
+
+def running(db: sqlite3.Connection, channel_id: int) -> int:
+    """The channel's running leases, expired ones included: a count kept by triggers."""
+    row = db.execute("SELECT n_running FROM channels WHERE id = ?", (channel_id,)).fetchone()
+    return int(row[0])
+
+
+def expired(db: sqlite3.Connection, channel_id: int, now: float) -> int:
+    """Running leases past their time (few: the reclaimer ends them a batch at a time)."""
+    row = db.execute(
+        "SELECT count(*) FROM leases INDEXED BY leases_by_channel_expiry"
+        " WHERE channel_id = ? AND expires_at <= ? AND ended IS NULL",
+        (channel_id, now),
+    ).fetchone()
+    return int(row[0])

@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import sqlite3
 
-from state.sql import leases
 from state.sql.dialect import SQLITE, Ops, Tx
-from state.sqlite import catalog, near, queue, selection
+from state.sqlite import catalog, grants, near, queue, selection
 
 
 def _pool_counts(db: sqlite3.Connection, channel_id: int, now: float) -> tuple[int, int, int]:
-    """The pool's size from the channel's row; its leases counted along their index."""
-    sql = Tx(db, SQLITE, OPS)
-    pool = sql.count("SELECT pool_size FROM channels WHERE id = ?", (channel_id,))
-    running = leases.count_running(sql, channel_id)
-    return pool, running, running - leases.count_active(sql, channel_id, now)
+    """The pool's size and running leases kept in the channel's row (schema 10's triggers);
+    the expired among them counted along the expiry index (few)."""
+    row = db.execute("SELECT pool_size FROM channels WHERE id = ?", (channel_id,)).fetchone()
+    return int(row[0]), grants.running(db, channel_id), grants.expired(db, channel_id, now)
 
 
 OPS = Ops(

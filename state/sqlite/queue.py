@@ -22,6 +22,7 @@ from state.rules import Channel as Channel  # one definition for both backends
 from state.rules import ImageInChannel, is_available
 from state.rules import NewImage as NewImage
 from state.sqlite.lookup import where_in
+from state.sqlite.pool import pools_of
 
 
 def channels_of(db: sqlite3.Connection, library_id: int) -> list[Channel]:
@@ -37,21 +38,29 @@ def size(db: sqlite3.Connection, channel_id: int) -> int:
 
 def add(db: sqlite3.Connection, channel_id: int, content_hash: str) -> None:
     """Make an image available (no-op when it already is)."""
-    db.execute(
+    changed = db.execute(
         "UPDATE queue SET slot = (SELECT pool_size FROM channels WHERE id = ?1)"
         " WHERE channel_id = ?1 AND content_hash = ?2 AND slot IS NULL",
         (channel_id, content_hash),
-    )
+    ).rowcount
+    pools = pools_of(db)
+    if changed and pools is not None:
+        pools.added(db, channel_id, content_hash)
 
 
 def remove(db: sqlite3.Connection, channel_id: int, content_hash: str) -> None:
     """Take an image out of the pool, filling its slot with the last one."""
+    take(db, channel_id, content_hash)
+
+
+def take(db: sqlite3.Connection, channel_id: int, content_hash: str) -> bool:
+    """``remove``, saying whether the image was in the pool."""
     row = db.execute(
         "SELECT slot FROM queue WHERE channel_id = ? AND content_hash = ?",
         (channel_id, content_hash),
     ).fetchone()
     if row is None or row[0] is None:
-        return
+        return False
     hole, last = row[0], size(db, channel_id) - 1
     db.execute(
         "UPDATE queue SET slot = NULL WHERE channel_id = ? AND content_hash = ?",
@@ -62,6 +71,10 @@ def remove(db: sqlite3.Connection, channel_id: int, content_hash: str) -> None:
             "UPDATE queue SET slot = ? WHERE channel_id = ? AND slot = ?",
             (hole, channel_id, last),
         )
+    pools = pools_of(db)
+    if pools is not None:
+        pools.removed(channel_id, content_hash, hole)
+    return True
 
 
 def facts(db: sqlite3.Connection, channel: Channel, content_hash: str) -> ImageInChannel:
@@ -125,6 +138,11 @@ def insert(db: sqlite3.Connection, channel: Channel, images: Sequence[NewImage])
         " near_posted, awaiting_since) VALUES (?, ?, ?, ?, ?, ?, ?)",
         rows,
     )
+    pools = pools_of(db)
+    if pools is not None:
+        for row in rows:
+            if row[4] is not None:
+                pools.added(db, channel.id, row[1])
 
 
 def _present(
@@ -264,3 +282,6 @@ def rebuild(db: sqlite3.Connection, channel: Channel) -> None:
         " WHERE queue.channel_id = ?1 AND queue.content_hash = available.content_hash",
         (channel.id, channel.cycle),
     )
+    pools = pools_of(db)
+    if pools is not None:
+        pools.renumbered(channel.id)

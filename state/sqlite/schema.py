@@ -499,16 +499,43 @@ CREATE TABLE listed (
 ) WITHOUT ROWID;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9)
+# -- counts kept, never counted: version 10 -------------------------------------------
+_V10 = """
+-- Each channel's running leases (expired ones not yet reclaimed included), kept as leases
+-- start and end: /status and /metrics read a count, the expired among them from the
+-- expiry index (few: they are reclaimed a batch at a time).
+ALTER TABLE channels ADD COLUMN n_running INTEGER NOT NULL DEFAULT 0;
+UPDATE channels SET
+    n_running = (SELECT count(*) FROM leases WHERE channel_id = channels.id AND ended IS NULL);
+CREATE TRIGGER leases_started AFTER INSERT ON leases WHEN new.ended IS NULL BEGIN
+    UPDATE channels SET n_running = n_running + 1 WHERE id = new.channel_id;
+END;
+CREATE TRIGGER leases_ended AFTER UPDATE OF ended ON leases
+WHEN (new.ended IS NULL) != (old.ended IS NULL) BEGIN
+    UPDATE channels SET n_running = n_running + (new.ended IS NULL) - (old.ended IS NULL)
+    WHERE id = new.channel_id;
+END;
+CREATE TRIGGER leases_forgotten AFTER DELETE ON leases WHEN old.ended IS NULL BEGIN
+    UPDATE channels SET n_running = n_running - 1 WHERE id = old.channel_id;
+END;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-def connect(path: Path, busy_seconds: float = 5.0) -> sqlite3.Connection:
+def connect(
+    path: Path, busy_seconds: float = 5.0, factory: type[sqlite3.Connection] = sqlite3.Connection
+) -> sqlite3.Connection:
     """Open ``path``, check it, and bring its schema up to date."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         connection = sqlite3.connect(
-            str(path), isolation_level=None, check_same_thread=False, timeout=busy_seconds
+            str(path),
+            isolation_level=None,
+            check_same_thread=False,
+            timeout=busy_seconds,
+            factory=factory,
         )
         connection.execute("PRAGMA journal_mode=WAL")
         _check_integrity(connection, str(path))

@@ -1,9 +1,9 @@
-"""Choosing an image for a publisher in a channel, from indexes alone.
+"""Choosing an image for a publisher in a channel, from the pool in memory and indexes.
 
-``random`` picks a slot of the channel's pool uniformly (one lookup); ``oldest``,
-``newest`` and ``name`` read the first row of a partial index over the pool. Nothing
-here scans the catalog or calls Dropbox. Every function runs inside the caller's
-transaction.
+``random`` picks a slot of the channel's pool uniformly, ``oldest``, ``newest`` and
+``name`` the first of the pool by their order, both from the pool in memory
+(``state.sqlite.pool``). Nothing here scans the catalog or calls Dropbox. Every
+function that reads the file runs inside the caller's transaction.
 """
 
 from __future__ import annotations
@@ -15,14 +15,10 @@ from state.casefold import fold
 from state.errors import FileNotFound
 from state.sql.files import COLUMNS as _FILE_COLUMNS
 from state.sql.files import FileRow
-from state.sqlite import near, queue
+from state.sqlite import near
+from state.sqlite.pool import Pools
 from state.store import FileRef, Lease, Selection, SelectPolicy
 
-_ORDER = {
-    "oldest": "server_modified ASC, content_hash ASC",
-    "newest": "server_modified DESC, content_hash DESC",
-    "name": "name_lower ASC, content_hash ASC",
-}
 _MAX_DUPLICATES = 100
 # Without statistics SQLite would rather walk a library's primary key in path order than
 # use a narrower index and sort; with one library that is a scan. The hot queries name
@@ -30,31 +26,10 @@ _MAX_DUPLICATES = 100
 _INDEX = {"path_lower = ?": "", "name_lower = ?": "INDEXED BY files_by_name"}
 
 
-def choose(
-    db: sqlite3.Connection,
-    channel_id: int,
-    policy: SelectPolicy,
-    rng: random.Random,
-    count: int | None = None,
-) -> str | None:
-    """The content hash of an available image by ``policy``, or None when there is none;
-    ``count``: the pool's size, when the caller has just read it."""
-    if policy == "random":
-        count = queue.size(db, channel_id) if count is None else count
-        if count == 0:
-            return None
-        row = db.execute(
-            "SELECT content_hash FROM queue WHERE channel_id = ? AND slot = ?",
-            (channel_id, rng.randrange(count)),
-        )
-    else:
-        row = db.execute(
-            "SELECT content_hash FROM queue WHERE channel_id = ? AND slot IS NOT NULL"
-            f" ORDER BY {_ORDER[policy]} LIMIT 1",
-            (channel_id,),
-        )
-    found = row.fetchone()
-    return None if found is None else str(found[0])
+def choose(pools: Pools, channel_id: int, policy: SelectPolicy, rng: random.Random) -> str | None:
+    """The content hash of an available image by ``policy``, or None when there is none:
+    read from the pool in memory (``state.sqlite.pool``), which mirrors the table."""
+    return pools.pick(channel_id, policy, rng)
 
 
 def file_by_name(db: sqlite3.Connection, library_id: int, name: str) -> FileRow:

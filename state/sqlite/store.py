@@ -52,7 +52,8 @@ class SqliteStore:
         shared = (self._connections, clock, rng or random.Random())
         transactions = Transactions(self._connections, clock)
         self.catalog = CatalogRole(transactions, CatchUp(transactions))
-        self.selections = SelectionRole(*shared)
+        self._selections = SelectionRole(*shared)
+        self.selections = self._selections
         self.posted = PostedRole(transactions)
         self.legacy = LegacyRole(transactions)
         self.reports = ReportRole(transactions)
@@ -61,10 +62,13 @@ class SqliteStore:
         self.sessions = SessionRole(transactions)
 
     def close(self) -> None:
+        self._selections.close()
         self._connections.close()
 
     def define(
         self, libraries: Sequence[LibraryDef], channels: Sequence[ChannelDef]
     ) -> list[Relisting]:
         with self._transaction() as db:
-            return define(tx(db), libraries, channels)
+            relistings = define(tx(db), libraries, channels)
+            self._connections.pools.forget_all()  # read again, by the rules defined now
+            return relistings

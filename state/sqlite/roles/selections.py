@@ -1,11 +1,17 @@
 """Selections and their leases (``Selections``): a selection and its lease commit
-together; a preview reads a snapshot beside any writer, or (when answering it would
-reclaim a lease or turn a cycle first) is done on the writer and rolled back.
+together, through the group commit (``state.sqlite.group_commit``), the pick taken
+from the pool in memory (``state.sqlite.pool``); a preview picks from memory and reads
+a snapshot beside any writer, or (when answering it would reclaim a lease or turn a
+cycle first) is done on the writer and rolled back.
 """
 
 from __future__ import annotations
 
+import logging
+import random
 import sqlite3
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
 
 from state.errors import LeaseExpired, LeaseNotFound, NotReady, UnknownName
@@ -13,7 +19,10 @@ from state.rules import iso, new_lease_id, turns_cycle
 from state.sql import files, leasable, leases, posted
 from state.sql import names as sql_names
 from state.sqlite import grants, names, near, queue, selection, waiting
+from state.sqlite.connections import Connections
+from state.sqlite.group_commit import GroupCommit
 from state.sqlite.ops import tx
+from state.sqlite.pool import NotLoaded
 from state.sqlite.roles import Role
 from state.store import (
     LeaseInfo,
@@ -23,6 +32,8 @@ from state.store import (
     SelectRequest,
     WhenExhausted,
 )
+
+log = logging.getLogger(__name__)
 
 RECLAIM_AT_SELECTION = 16
 
@@ -36,19 +47,42 @@ class _NeedsWriter(Exception):
 
 
 class SelectionRole(Role):
+    def __init__(
+        self, connections: Connections, clock: Callable[[], float], rng: random.Random
+    ) -> None:
+        super().__init__(connections, clock, rng)
+        self._pools = connections.pools
+        self._group = GroupCommit(connections.writing, connections.pools)
+
     def select(self, channel: str, request: SelectRequest) -> Selection:
         if request.dry_run:
-            try:  # a preview reads a snapshot, beside any writer
+            return self._preview(channel, request)
+        return self.select_soon(channel, request).result()
+
+    def select_soon(self, channel: str, request: SelectRequest) -> Future[Selection]:
+        """A leasing selection, through the group commit: the future is answered once the
+        transaction holding its lease has committed (``state.sqlite.group_commit``)."""
+        if request.dry_run:
+            raise ValueError("a preview is answered at once: use select")
+        return self._group.submit(lambda db: self._select_in(db, channel, request))
+
+    def close(self) -> None:
+        """Answer every selection already submitted, then stop the group commit's thread."""
+        self._group.close()
+
+    def _preview(self, channel: str, request: SelectRequest) -> Selection:
+        for _ in range(2):
+            try:  # a preview picks from memory and reads a snapshot, beside any writer
                 with self._read() as db:
                     return self._select_in(db, channel, request, writable=False)
+            except NotLoaded as missing:  # read the pool in from a snapshot, look again
+                self._pools.load_beside(self._read, missing.channel_id, missing.policy)
             except _NeedsWriter:
-                pass  # it would reclaim a lease or turn a cycle: see it done, then undo it
+                break  # it would reclaim a lease or turn a cycle: see it done, then undo it
         try:
             with self._transaction() as db:
                 chosen = self._select_in(db, channel, request)
-                if request.dry_run:
-                    raise _Rollback
-                return chosen
+                raise _Rollback
         except _Rollback:
             return replace(chosen, lease=None)  # the preview's lease was rolled back
 
@@ -67,13 +101,29 @@ class SelectionRole(Role):
             posted_at = leasable.check_leasable(tx(db), channel, content_hash, request.name, now)
         else:
             content_hash = self._choose(db, row, now, writable)
-            file = files.representative(tx(db), library_id, content_hash)
+            found = files.find_representative(tx(db), library_id, content_hash)
+            if found is None and not writable:  # memory is ahead of this snapshot
+                raise _NeedsWriter
+            if found is None:
+                return self._drifted(db, name, request, row.channel.id)
+            file = found
         lease = None
         if posted_at is None and not request.dry_run:
             lease_id = new_lease_id()
             lease, expires_at = leasable.new_lease(lease_id, now, request.lease_seconds)
-            grants.grant(db, channel.id, content_hash, lease_id, expires_at)
+            picked = request.name is None
+            if not grants.grant(db, channel.id, content_hash, lease_id, expires_at, picked):
+                return self._drifted(db, name, request, channel.id)
         return selection.describe(db, file, lease, posted_at, channel.id)
+
+    def _drifted(
+        self, db: sqlite3.Connection, name: str, request: SelectRequest, channel_id: int
+    ) -> Selection:
+        """The table says the pick from memory is not in the pool: never lease it; read
+        the pool again and choose afresh (a defect, logged as one)."""
+        log.error("channel %s: the pool in memory disagreed with the table", channel_id)
+        self._pools.forget([channel_id])
+        return self._select_in(db, name, request)
 
     def _choose(self, db: sqlite3.Connection, row: _Selecting, now: float, writable: bool) -> str:
         """By the channel's policy; with nothing left, reclaim expired leases or start a new
@@ -84,11 +134,11 @@ class SelectionRole(Role):
             row.policy,
             row.exhausted,
         )
-        found = selection.choose(db, channel.id, policy, self._rng, row.pool_size)
+        found = self._pick(db, channel.id, policy, writable)
         if found is not None:
             return found
-        running = leases.count_running(tx(db), channel.id)
-        expired = running - leases.count_active(tx(db), channel.id, now)
+        running = grants.running(db, channel.id)
+        expired = grants.expired(db, channel.id, now)
         awaiting = waiting.any_waiting(db, channel.id)
         turns = turns_cycle(
             exhausted, running - expired, leasable.library_images(tx(db), library_id), awaiting
@@ -96,16 +146,25 @@ class SelectionRole(Role):
         if (expired or turns) and not writable:
             raise _NeedsWriter
         if expired and grants.reclaim(db, now, RECLAIM_AT_SELECTION):
-            found = selection.choose(db, channel.id, policy, self._rng)
+            found = self._pick(db, channel.id, policy)
         if found is None and turns_cycle(
-            exhausted, leases.count_running(tx(db), channel.id),
+            exhausted, grants.running(db, channel.id),
             leasable.library_images(tx(db), library_id), awaiting,
         ):  # fmt: skip
             channel = _new_cycle(db, channel)
-            found = selection.choose(db, channel.id, policy, self._rng)
+            found = self._pick(db, channel.id, policy)
         if found is None:
             raise leasable.nothing_to_choose(tx(db), library_id, channel.id, now)
         return found
+
+    def _pick(
+        self, db: sqlite3.Connection, channel_id: int, policy: SelectPolicy, writable: bool = True
+    ) -> str | None:
+        """From the pool in memory; the writer loads it first if need be (a preview that
+        finds it not loaded gets ``NotLoaded``)."""
+        if writable:
+            self._pools.ensure(db, channel_id, policy)
+        return selection.choose(self._pools, channel_id, policy, self._rng)
 
     def release(self, channel: str, lease_id: str) -> None:
         with self._transaction() as db:
@@ -182,21 +241,20 @@ class _Selecting:
     library_id: int
     policy: SelectPolicy
     exhausted: WhenExhausted
-    pool_size: int
 
 
 def _selecting(db: sqlite3.Connection, name: str) -> _Selecting:
     """The channel about to select; NotReady before its library's first full listing."""
     row = db.execute(
-        "SELECT c.id, c.cycle, c.library_id, c.policy, c.exhausted, c.pool_size, l.ready_at"
+        "SELECT c.id, c.cycle, c.library_id, c.policy, c.exhausted, l.ready_at"
         " FROM channels AS c JOIN libraries AS l ON l.id = c.library_id WHERE c.name = ?",
         (name,),
     ).fetchone()
     if row is None:
         raise UnknownName(f"no channel {name!r}")
-    if row[6] is None:
+    if row[5] is None:
         raise NotReady("the first catch-up has not completed yet; try again shortly")
-    return _Selecting(queue.Channel(row[0], row[1]), int(row[2]), row[3], row[4], int(row[5]))
+    return _Selecting(queue.Channel(row[0], row[1]), int(row[2]), row[3], row[4])
 
 
 def _new_cycle(db: sqlite3.Connection, channel: queue.Channel) -> queue.Channel:

@@ -1,0 +1,303 @@
+"""Each channel's pool in memory: the available rows of ``queue``, mirrored.
+
+The process owns its state directory alone, so it may keep what a selection reads in
+memory. The table stays the truth (a crash loses nothing: memory is read from it
+again); memory is its copy, changed in the same step as the table:
+
+- ``members``: the content hashes of the available images, ``members[k]`` being the
+  row whose ``slot`` is ``k``. The table numbers its slots ``0..n-1`` and fills a hole
+  with the last slot (``state.sqlite.queue``); memory does the very same, so a uniform
+  pick is ``members[randrange(n)]`` and a removal is a swap with the last, both O(1),
+  and a pick from memory is the pick the table would have given.
+- For a channel whose policy is ``oldest``, ``newest`` or ``name``, a heap ordered by
+  the policy's key, cleaned lazily: an entry whose image left the pool is dropped when
+  it comes to the top, and the heap is rebuilt when stale entries outnumber the live.
+
+A channel's pool is loaded from its table when first needed: by the writer, as it sees
+the table (``ensure``), or by a preview from its own snapshot (``load_beside``), kept
+only if the writer had no change of that channel open and made none since. ``state.sqlite.queue``
+calls ``added``, ``removed`` and ``renumbered`` beside its statements, on the writer's
+connection (``PooledConnection`` carries the pools). What memory may no longer mirror
+is forgotten, to be read again when next needed: the channels a transaction or
+savepoint touched when it rolls back (``undo``), a pool renumbered wholesale (a new
+cycle, a rebuild), every pool when the channels are defined again or another process
+committed (``PRAGMA data_version``, checked as each write begins). Readers (previews,
+on other threads) take the lock for a pick; the writer takes it for each change.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import random
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+Key = tuple[str, str]  # (the policy's sort column, content_hash)
+_KEY_COLUMN = {"oldest": "server_modified", "newest": "server_modified", "name": "name_lower"}
+
+
+class _Desc:
+    """A key ordered backwards, so that a min-heap gives the newest first."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key: Key) -> None:
+        self.key = key
+
+    def __lt__(self, other: _Desc) -> bool:
+        return self.key > other.key
+
+
+class ChannelPool:
+    """One channel's available images: slots as in the table, and its policy's order."""
+
+    def __init__(self, policy: str, members: list[str], keys: dict[str, Key]) -> None:
+        self.policy = policy
+        self.members = members
+        self._keys = keys  # ordered policies only: each member's sort key
+        self._heap: list[Any] = []
+        self._reheap()
+
+    def __len__(self) -> int:
+        return len(self.members)
+
+    @property
+    def ordered(self) -> bool:
+        return self.policy in _KEY_COLUMN
+
+    def pick_random(self, rng: random.Random) -> str | None:
+        return self.members[rng.randrange(len(self.members))] if self.members else None
+
+    def first(self) -> str | None:
+        """The first member by the policy's order, dropping stale entries on the way."""
+        while self._heap:
+            key = self._heap[0].key if self.policy == "newest" else self._heap[0]
+            if self._keys.get(key[1]) == key:
+                return str(key[1])
+            heapq.heappop(self._heap)
+        return None
+
+    def append(self, content_hash: str, key: Key | None) -> None:
+        self.members.append(content_hash)
+        if key is not None:
+            self._keys[content_hash] = key
+            heapq.heappush(self._heap, _Desc(key) if self.policy == "newest" else key)
+
+    def take(self, content_hash: str, hole: int) -> bool:
+        """Remove the member at slot ``hole``, moving the last into it; False when memory
+        does not hold ``content_hash`` there (the caller reloads)."""
+        if hole >= len(self.members) or self.members[hole] != content_hash:
+            return False
+        last = self.members.pop()
+        if hole < len(self.members):
+            self.members[hole] = last
+        if (
+            self._keys.pop(content_hash, None) is not None
+            and len(self._heap) > 2 * len(self._keys) + 64
+        ):
+            self._reheap()
+        return True
+
+    def rekey(self, content_hash: str, key: Key) -> None:
+        """A member's sort key changed (its representative file did)."""
+        if content_hash in self._keys:
+            self._keys[content_hash] = key
+            heapq.heappush(self._heap, _Desc(key) if self.policy == "newest" else key)
+
+    def _reheap(self) -> None:
+        if self.policy == "newest":
+            self._heap = [_Desc(key) for key in self._keys.values()]
+        else:
+            self._heap = list(self._keys.values())
+        heapq.heapify(self._heap)
+
+
+class NotLoaded(Exception):
+    """The channel's pool is not in memory (yet, or any more): the writer loads it."""
+
+    def __init__(self, channel_id: int, policy: str) -> None:
+        super().__init__(f"channel {channel_id}: the pool is not in memory")
+        self.channel_id, self.policy = channel_id, policy
+
+
+class Pools:
+    """The pools in memory, each loaded from its table by the writer when first needed,
+    with the channels each transaction touched (forgotten if it rolls back)."""
+
+    def __init__(self) -> None:
+        self._channels: dict[int, ChannelPool] = {}
+        self._lock = threading.Lock()
+        self._touched: list[int] = []  # by the writer's open transaction, in order
+        self._changes = 0  # every change the writer made to any pool, or forgetting all
+
+    def attach(self, db: PooledConnection) -> None:
+        """Keep ``db``'s changes in memory; a member's new sort key reaches memory through a
+        trigger, whichever statement changes it."""
+        db.pools = self
+        db.create_function("pool_rekeyed", 4, self._rekeyed)
+        db.execute(
+            "CREATE TEMP TRIGGER pool_rekeyed AFTER UPDATE OF name_lower, server_modified"
+            " ON main.queue WHEN new.slot IS NOT NULL BEGIN SELECT pool_rekeyed("
+            "new.channel_id, new.content_hash, new.name_lower, new.server_modified); END"
+        )
+
+    def _rekeyed(self, channel_id: int, content_hash: str, name: str, modified: str) -> None:
+        self._changed(channel_id)
+        pool = self._channels.get(channel_id)
+        if pool is not None and pool.ordered:
+            column = name if pool.policy == "name" else modified
+            with self._lock:
+                pool.rekey(content_hash, (column, content_hash))
+
+    # -- reading (any thread) ------------------------------------------------------
+    def loaded(self) -> list[int]:
+        return list(self._channels)
+
+    def members(self, channel_id: int) -> list[str]:
+        """A copy of the channel's members, slot by slot (diagnostics and tests)."""
+        with self._lock:
+            pool = self._channels.get(channel_id)
+            return [] if pool is None else list(pool.members)
+
+    def pick(self, channel_id: int, policy: str, rng: random.Random) -> str | None:
+        """An available image by ``policy``, or None when the pool is empty; NotLoaded
+        when memory does not hold the channel's pool for that policy."""
+        with self._lock:
+            pool = self._channels.get(channel_id)
+            if pool is None or pool.policy != policy:
+                raise NotLoaded(channel_id, policy)
+            return pool.pick_random(rng) if policy == "random" else pool.first()
+
+    # -- loading and forgetting (the writer) ------------------------------------------
+    def ensure(self, db: sqlite3.Connection, channel_id: int, policy: str) -> None:
+        """Load the channel's pool from the table, as the writer sees it, unless memory
+        holds it already."""
+        pool = self._channels.get(channel_id)
+        if pool is None or pool.policy != policy:
+            loaded = _load(db, channel_id, policy)
+            self._changed(channel_id)  # what it read may yet roll back
+            with self._lock:
+                self._channels[channel_id] = loaded
+
+    def forget(self, channel_ids: Iterable[int]) -> None:
+        with self._lock:
+            for channel_id in channel_ids:
+                self._channels.pop(channel_id, None)
+
+    def forget_all(self) -> None:
+        """Another process wrote, or the channels were defined again: load afresh."""
+        with self._lock:
+            self._changes += 1
+            self._channels.clear()
+
+    def load_beside(
+        self,
+        read: Callable[[], AbstractContextManager[sqlite3.Connection]],
+        channel_id: int,
+        policy: str,
+    ) -> None:
+        """Load a pool from a reader's snapshot, beside the writer (a preview, while the
+        writer is busy or another process holds the file). Kept only if the writer had
+        no change of that channel open when the snapshot began, and changed nothing
+        since: else the writer loads it when it next needs it."""
+        with self._lock:
+            changes, open_ = self._changes, channel_id in self._touched
+        if open_:
+            return
+        with read() as db:
+            pool = _load(db, channel_id, policy)
+        with self._lock:
+            if self._changes == changes and channel_id not in self._channels:
+                self._channels[channel_id] = pool
+
+    # -- changes, beside the table's (the writer) -----------------------------------
+    def added(self, db: sqlite3.Connection, channel_id: int, content_hash: str) -> None:
+        """The image took the next slot."""
+        self._changed(channel_id)
+        pool = self._channels.get(channel_id)
+        if pool is None:
+            return  # loaded from the table when first needed
+        key = _key(db, channel_id, content_hash, pool.policy) if pool.ordered else None
+        with self._lock:
+            pool.append(content_hash, key)
+
+    def removed(self, channel_id: int, content_hash: str, hole: int) -> None:
+        """The image left slot ``hole``; the last slot moved into it."""
+        self._changed(channel_id)
+        pool = self._channels.get(channel_id)
+        if pool is None:
+            return
+        with self._lock:
+            kept = pool.take(content_hash, hole)
+        if not kept:
+            log.error("channel %s: the pool in memory had drifted; read again", channel_id)
+            self.forget([channel_id])
+
+    def renumbered(self, channel_id: int) -> None:
+        """The table's pool was numbered afresh (a rebuild): read it again when needed."""
+        self._changed(channel_id)
+        self.forget([channel_id])
+
+    def _changed(self, channel_id: int) -> None:
+        with self._lock:  # a pool loaded beside the writer is kept, or this is seen first
+            self._touched.append(channel_id)
+            self._changes += 1
+
+    # -- transactions (the writer) ----------------------------------------------------
+    def mark(self) -> int:
+        return len(self._touched)
+
+    def undo(self, mark: int = 0) -> None:
+        """After a rollback (to a savepoint taken at ``mark``): forget what it touched."""
+        with self._lock:
+            for channel_id in set(self._touched[mark:]):
+                self._channels.pop(channel_id, None)
+            del self._touched[mark:]
+            self._changes += 1
+
+    def committed(self) -> None:
+        with self._lock:
+            self._touched.clear()
+
+
+class PooledConnection(sqlite3.Connection):
+    """The writer's connection, carrying the pools its statements keep current."""
+
+    pools: Pools | None = None
+
+
+def pools_of(db: sqlite3.Connection) -> Pools | None:
+    return db.pools if isinstance(db, PooledConnection) else None
+
+
+def _load(db: sqlite3.Connection, channel_id: int, policy: str) -> ChannelPool:
+    """Row by row, so that a large pool is not held twice while it is read."""
+    keyed = policy in _KEY_COLUMN
+    rows = db.execute(
+        f"SELECT content_hash, slot, {_KEY_COLUMN.get(policy, 'NULL')} FROM queue"
+        " WHERE channel_id = ? AND slot IS NOT NULL ORDER BY slot",
+        (channel_id,),
+    )
+    members: list[str] = []
+    keys: dict[str, Key] = {}
+    for content_hash, slot, key in rows:
+        if slot != len(members):
+            raise RuntimeError(f"channel {channel_id}: the pool's slots have gaps")
+        members.append(content_hash)
+        if keyed:
+            keys[content_hash] = (key, content_hash)
+    return ChannelPool(policy, members, keys)
+
+
+def _key(db: sqlite3.Connection, channel_id: int, content_hash: str, policy: str) -> Key:
+    row = db.execute(
+        f"SELECT {_KEY_COLUMN[policy]} FROM queue WHERE channel_id = ? AND content_hash = ?",
+        (channel_id, content_hash),
+    ).fetchone()
+    return (row[0], content_hash)

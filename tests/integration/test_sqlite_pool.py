@@ -1,0 +1,236 @@
+"""The SQLite pools in memory against their tables, and the group commit.
+
+After a life of catch-ups, leases, posts, holds, near-duplicate skips, fingerprint
+waits, cycle turns and expiries, each channel's pool in memory is its table's, slot for
+slot; a group of leasing selections commits once, and one that fails stands alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from state.errors import Held, UnknownName
+from state.sqlite import SqliteStore, queue
+from state.store import ChannelDef, SelectRequest
+from tests.contract.conftest import CHANNELS, LIBRARIES, Clock, Harness, digest, gone, image
+from tests.contract.test_near_duplicates import Hasher, fingerprint
+
+
+def table_pools(path: Path) -> dict[int, list[str]]:
+    db = sqlite3.connect(path)
+    rows = db.execute(
+        "SELECT channel_id, content_hash FROM queue WHERE slot IS NOT NULL"
+        " ORDER BY channel_id, slot"
+    ).fetchall()
+    db.close()
+    pools: dict[int, list[str]] = {}
+    for channel_id, content_hash in rows:
+        pools.setdefault(channel_id, []).append(content_hash)
+    return pools
+
+
+def assert_mirrored(store: SqliteStore, path: Path, loaded: int = 1) -> None:
+    """Each pool in memory (at least ``loaded`` of them) is its table's, and the kept count
+    of running leases the counted one."""
+    tables, pools = table_pools(path), store._connections.pools
+    assert len(pools.loaded()) >= loaded
+    for channel_id in pools.loaded():
+        assert pools.members(channel_id) == tables.get(channel_id, [])
+    db = sqlite3.connect(path)
+    kept = db.execute("SELECT id, n_running FROM channels ORDER BY id").fetchall()
+    counted = db.execute(
+        "SELECT c.id, (SELECT count(*) FROM leases WHERE channel_id = c.id AND ended IS NULL)"
+        " FROM channels AS c ORDER BY c.id"
+    ).fetchall()
+    db.close()
+    assert kept == counted
+
+
+def test_memory_follows_the_tables_through_a_life_of_changes(tmp_path: Path) -> None:
+    clock, path = Clock(), tmp_path / "db.sqlite3"
+    harness = Harness(SqliteStore(path, clock=clock, rng=random.Random(5)), clock, None)
+    loop = ChannelDef("loop", "lib", when_exhausted="new_cycle", policy="oldest")
+    skip = ChannelDef("skip", "lib", policy="name", await_fingerprints=True)
+    harness.define(LIBRARIES, [*CHANNELS, loop, skip])
+    harness.listing(
+        *(image(f"/p/{n}.jpg", str(n % 40), f"2026-01-{n % 28 + 1:02}") for n in range(50))
+    )
+    store = harness.store
+    for name in ("ch", "other", "loop"):  # a preview reads the pool in
+        harness.pick(name, dry_run=True)
+    assert_mirrored(store, path, loaded=3)
+    for _ in range(45):  # past the end of a cycle
+        chosen = harness.select("loop")
+        store.mark_posted("loop", chosen.content_hash, chosen.lease.id, None)  # type: ignore[union-attr]
+    lease = harness.lease_id("ch")
+    harness.lease_id("ch", seconds=5)
+    assert_mirrored(store, path, loaded=3)
+    store.release("ch", lease)
+    store.mark_posted("ch", digest("3"), None, None)
+    store.hold("ch", digest("4"))
+    harness.change(gone("/p/1.jpg"), image("/p/new.jpg", "new"), image("/p/2.jpg", "changed"))
+    assert_mirrored(store, path, loaded=3)
+    Hasher(harness).record(**{str(n): fingerprint(n % 10, n // 10) for n in range(20)})
+    store.mark_posted("skip", digest("5"), None, None)
+    store.unhold("ch", digest("4"))
+    clock.now += 3600
+    store.reclaim_expired(10)
+    store.reset_posted("loop")
+    harness.pick("skip", dry_run=True)
+    assert_mirrored(store, path, loaded=3)
+    store.close()
+    reopened = SqliteStore(path, clock=clock)
+    reopened.selections.select("ch", SelectRequest(60))
+    reopened.selections.select("loop", SelectRequest(60, dry_run=True))
+    assert_mirrored(reopened, path, loaded=2)
+    reopened.close()
+
+
+def test_a_group_commits_once_and_a_failing_request_stands_alone(tmp_path: Path) -> None:
+    path, commits = tmp_path / "db.sqlite3", []
+    clock = Clock()
+    store = SqliteStore(
+        path, clock=clock, trace=lambda s: commits.append(s) if s == "COMMIT" else None
+    )
+    harness = Harness(store, clock, None)
+    harness.define()
+    harness.listing(*(image(f"/p/{n}.jpg", str(n)) for n in range(20)))
+    held = threading.Event()
+    release = threading.Event()
+
+    def hold_the_writer() -> None:
+        with store._connections.writing():
+            held.set()
+            release.wait(5)
+
+    holder = threading.Thread(target=hold_the_writer)
+    holder.start()
+    held.wait(5)
+    commits.clear()
+    asks = [store.selections.select_soon("ch", SelectRequest(60)) for _ in range(8)]  # type: ignore[attr-defined]
+    wrong = store.selections.select_soon("nowhere", SelectRequest(60))  # type: ignore[attr-defined]
+    asks += [store.selections.select_soon("ch", SelectRequest(60)) for _ in range(3)]  # type: ignore[attr-defined]
+    release.set()
+    holder.join()
+    chosen = [ask.result(5) for ask in asks]
+    with pytest.raises(UnknownName):
+        wrong.result(5)
+    assert len({c.content_hash for c in chosen}) == 11
+    assert len(commits) <= 3  # the holder's, then one or two groups for twelve requests
+    running = sqlite3.connect(path).execute("SELECT count(*) FROM leases WHERE ended IS NULL")
+    assert running.fetchone()[0] == 11
+    assert_mirrored(store, path, loaded=1)
+    store.close()
+
+
+def test_a_request_that_wrote_then_failed_is_undone_alone(tmp_path: Path) -> None:
+    """By name, an image whose lease ran out and which is held: the lease is ended, then
+    the request refused (``Held``). In a group, that request alone is undone."""
+    path, clock = tmp_path / "db.sqlite3", Clock()
+    store = SqliteStore(path, clock=clock)
+    harness = Harness(store, clock, None)
+    harness.define()
+    harness.listing(*(image(f"/p/{n}.jpg", str(n)) for n in range(20)))
+    named = harness.select(name="3.jpg", seconds=10)
+    store.hold("ch", named.content_hash)
+    clock.now += 60
+    held, release = threading.Event(), threading.Event()
+    holder = threading.Thread(target=hold_the_writer, args=(store, held, release))
+    holder.start()
+    held.wait(5)
+    asks = [store.selections.select_soon("ch", SelectRequest(60)) for _ in range(2)]  # type: ignore[attr-defined]
+    refused = store.selections.select_soon("ch", SelectRequest(60, name="3.jpg"))  # type: ignore[attr-defined]
+    asks += [store.selections.select_soon("ch", SelectRequest(60)) for _ in range(2)]  # type: ignore[attr-defined]
+    release.set()
+    holder.join()
+    with pytest.raises(Held):
+        refused.result(5)
+    chosen = {ask.result(5).content_hash for ask in asks}
+    assert len(chosen) == 4 and named.content_hash not in chosen
+    assert store.selections.lease_info("ch", named.lease.id).state == "expired"  # type: ignore[union-attr]
+    running = sqlite3.connect(path).execute("SELECT count(*) FROM leases WHERE ended IS NULL")
+    assert running.fetchone()[0] == 5  # the expired one was not ended: its request undone
+    assert_mirrored(store, path)
+    store.close()
+
+
+def hold_the_writer(store: SqliteStore, held: threading.Event, release: threading.Event) -> None:
+    with store._connections.writing():
+        held.set()
+        release.wait(5)
+
+
+def test_a_short_command_beside_the_service_is_seen_at_the_next_write(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another process leasing and releasing (``python -m app select`` beside ``serve``):
+    the service reads its pools again before its next write, so it neither leases twice
+    nor loses an image, and never finds memory drifted."""
+    path, clock = tmp_path / "db.sqlite3", Clock()
+    harness = Harness(SqliteStore(path, clock=clock), clock, None)
+    harness.define()
+    harness.listing(*(image(f"/p/{n}.jpg", str(n)) for n in range(30)))
+    service = harness.store
+    handed = [service.selections.select("ch", SelectRequest(60)).content_hash]
+    beside = SqliteStore(path, clock=clock)
+    theirs = [beside.selections.select("ch", SelectRequest(60)) for _ in range(10)]
+    beside.selections.release("ch", theirs[0].lease.id)  # type: ignore[union-attr]
+    beside.close()
+    handed += [service.selections.select("ch", SelectRequest(60)).content_hash for _ in range(20)]
+    handed += [chosen.content_hash for chosen in theirs[1:]]
+    assert sorted(handed) == sorted(digest(str(n)) for n in range(30))
+    assert_mirrored(service, path)
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+    service.close()
+
+
+def test_a_pool_read_beside_an_open_change_is_not_kept(tmp_path: Path) -> None:
+    """A preview reads a pool in from its snapshot; while the writer has a change of that
+    channel open (not in the snapshot), what it read is not kept."""
+    path, clock = tmp_path / "db.sqlite3", Clock()
+    harness = Harness(SqliteStore(path, clock=clock), clock, None)
+    harness.define()
+    harness.listing(*(image(f"/p/{n}.jpg", str(n)) for n in range(20)))
+    store, pools = harness.store, harness.store._connections.pools  # type: ignore[attr-defined]
+    connections = store._connections  # type: ignore[attr-defined]
+    with connections.writing() as db:
+        (channel_id,) = db.execute("SELECT id FROM channels WHERE name = 'ch'").fetchone()
+        queue.remove(db, channel_id, digest("3"))
+        pools.load_beside(connections.reading, channel_id, "random")
+        assert channel_id not in pools.loaded()
+    pools.load_beside(connections.reading, channel_id, "random")
+    assert pools.members(channel_id) == table_pools(path)[channel_id]
+    assert digest("3") not in pools.members(channel_id)
+    store.close()
+
+
+def test_memory_that_drifted_is_never_leased_from(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A defect that left memory naming a leased image: the table refuses the pick, the
+    pool is read again, another image is leased, and the defect is logged."""
+    path, clock = tmp_path / "db.sqlite3", Clock()
+    harness = Harness(SqliteStore(path, clock=clock), clock, None)
+    harness.define()
+    harness.listing(*(image(f"/p/{n}.jpg", str(n)) for n in range(5)))
+    store = harness.store
+    leased = harness.select().content_hash
+    pools = store._connections.pools  # type: ignore[attr-defined]
+    (channel_id,) = pools.loaded()
+    with pools._lock:
+        pools._channels[channel_id].members[:] = [leased] * 4  # the defect
+    chosen = harness.select().content_hash
+    assert chosen != leased
+    assert any(r.levelno == logging.ERROR for r in caplog.records)
+    running = sqlite3.connect(path).execute(
+        "SELECT count(*) FROM leases WHERE ended IS NULL AND content_hash = ?", (leased,)
+    )
+    assert running.fetchone()[0] == 1
+    assert_mirrored(store, path)
+    store.close()
