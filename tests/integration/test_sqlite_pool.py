@@ -67,21 +67,21 @@ def test_memory_follows_the_tables_through_a_life_of_changes(tmp_path: Path) -> 
     assert_mirrored(store, path, loaded=3)
     for _ in range(45):  # past the end of a cycle
         chosen = harness.select("loop")
-        store.mark_posted("loop", chosen.content_hash, chosen.lease.id, None)  # type: ignore[union-attr]
+        store.selections.mark_posted("loop", chosen.content_hash, chosen.lease.id, None)  # type: ignore[union-attr]
     lease = harness.lease_id("ch")
     harness.lease_id("ch", seconds=5)
     assert_mirrored(store, path, loaded=3)
-    store.release("ch", lease)
-    store.mark_posted("ch", digest("3"), None, None)
-    store.hold("ch", digest("4"))
+    store.selections.release("ch", lease)
+    store.selections.mark_posted("ch", digest("3"), None, None)
+    store.browsing.hold("ch", digest("4"))
     harness.change(gone("/p/1.jpg"), image("/p/new.jpg", "new"), image("/p/2.jpg", "changed"))
     assert_mirrored(store, path, loaded=3)
     Hasher(harness).record(**{str(n): fingerprint(n % 10, n // 10) for n in range(20)})
-    store.mark_posted("skip", digest("5"), None, None)
-    store.unhold("ch", digest("4"))
+    store.selections.mark_posted("skip", digest("5"), None, None)
+    store.browsing.unhold("ch", digest("4"))
     clock.now += 3600
-    store.reclaim_expired(10)
-    store.reset_posted("loop")
+    store.selections.reclaim_expired(10)
+    store.posted.reset_posted("loop")
     harness.pick("skip", dry_run=True)
     assert_mirrored(store, path, loaded=3)
     store.close()
@@ -138,7 +138,7 @@ def test_a_request_that_wrote_then_failed_is_undone_alone(tmp_path: Path) -> Non
     harness.define()
     harness.listing(*(image(f"/p/{n}.jpg", str(n)) for n in range(20)))
     named = harness.select(name="3.jpg", seconds=10)
-    store.hold("ch", named.content_hash)
+    store.browsing.hold("ch", named.content_hash)
     clock.now += 60
     held, release = threading.Event(), threading.Event()
     holder = threading.Thread(target=hold_the_writer, args=(store, held, release))
