@@ -26,8 +26,19 @@ from app.services.render_links import rendered_path
 from app.services.selection import Offer, SelectionService
 from state.store import Lease
 
+
+async def _token_or_link(request: Request) -> None:
+    """A bearer token, checked as every route checks it, or a signed link's two values;
+    with neither, 401 before the path is even read (as every other route answers)."""
+    if bearer(request)[0] is not None or not {"lease", "signature"} <= request.query_params.keys():
+        identify(request)
+
+
 # The bearer token is documented (and sent by /docs) but not required: a signed link does.
-router = APIRouter(tags=["images"], dependencies=[Depends(HTTPBearer(auto_error=False))])
+router = APIRouter(
+    tags=["images"],
+    dependencies=[Depends(HTTPBearer(auto_error=False)), Depends(_token_or_link)],
+)
 ContentHash = Annotated[str, Path(pattern="^[0-9a-fA-F]{64}$"), AfterValidator(str.lower)]
 Signed = Annotated[str | None, Query(min_length=1, max_length=256)]
 _HEADERS = {"Cache-Control": "private, max-age=300", "X-Content-Type-Options": "nosniff"}
