@@ -60,9 +60,10 @@ def run(
     expiring: int = 0,
     catch_up_other_sizes: tuple[int, ...] = (),
     burst: int = 0,
+    takeover_reps: int = 2,
 ) -> dict[str, Any]:
     """Each figure as its SQLite section measures it; ``expiring``, ``burst``: as those of
-    ``select_load`` and ``webhook_burst`` (0: not measured)."""
+    ``select_load`` and ``webhook_burst`` (0: not measured); ``takeover_reps`` kills."""
     why = missing()
     if why is not None:
         raise RuntimeError(f"no PostgreSQL to measure: {why}")
@@ -79,7 +80,7 @@ def run(
         figures["catch_up"] = catch_up.initial(catch_up_size, 2, fresh)
         figures["catch_up_other_sizes"] = catch_up.at_sizes(catch_up_other_sizes, 2, fresh)
         figures["catch_up_with_latency"] = catch_up.with_latency(catch_up_size, 0.1, fresh)
-        figures["takeover"] = _takeover(cluster, takeover_size)
+        figures["takeover"] = _takeover(cluster, takeover_size, takeover_reps)
         if burst:
             url = cluster.fresh_database()
             figures["webhook_burst"] = webhook_burst.run(burst, database_url=url)

@@ -14,6 +14,8 @@ one base URL, each request going to the account it names (:mod:`emulator.routing
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import socket
 import threading
 import time
@@ -47,6 +49,46 @@ def listen(host: str, port: int) -> socket.socket:
     return listener
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server, ended at once by ``exit_threadsafe`` rather than at its next tick.
+
+    uvicorn looks at ``should_exit`` every 0.1 s, and on the way out gives open connections
+    0.1 s to finish; with none open there is nothing to wait for. A suite that starts and
+    stops a server hundreds of times spends those pauses for nothing.
+    """
+
+    _loop: asyncio.AbstractEventLoop | None = None
+    _wake: asyncio.Event | None = None
+
+    def exit_threadsafe(self) -> None:
+        self.should_exit = True
+        loop, wake = self._loop, self._wake
+        if loop is not None and wake is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has already closed
+                loop.call_soon_threadsafe(wake.set)
+
+    async def main_loop(self) -> None:
+        self._wake, self._loop = asyncio.Event(), asyncio.get_running_loop()
+        counter = 0
+        while not await self.on_tick(counter):
+            counter = (counter + 1) % 864000
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), 0.1)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        if self.server_state.connections or self.server_state.tasks:
+            await super().shutdown(sockets)  # uvicorn's graceful wait for them
+            return
+        for server in self.servers:
+            server.close()
+        for sock in sockets or []:
+            sock.close()
+        for server in self.servers:
+            await server.wait_closed()
+        if not self.force_exit:
+            await self.lifespan.shutdown()
+
+
 class ThreadedServer:
     """``app`` served by uvicorn from a daemon thread; ``name`` names it in messages."""
 
@@ -64,7 +106,7 @@ class ThreadedServer:
         config = uvicorn.Config(
             app, log_config=None, access_log=False, lifespan=lifespan, timeout_graceful_shutdown=2
         )
-        self._server = uvicorn.Server(config)
+        self._server = _Server(config)
         self._thread: threading.Thread | None = None
 
     @property
@@ -88,7 +130,7 @@ class ThreadedServer:
         return self
 
     def stop(self) -> None:
-        self._server.should_exit = True
+        self._server.exit_threadsafe()
         if self._thread is not None:
             self._thread.join(30)
             self._thread = None

@@ -59,6 +59,12 @@ def database_url(postgres_server: postgres.Server) -> str:
 
 
 @pytest.fixture
+def migrated_database_url(postgres_server: postgres.Server) -> str:
+    """A database of its own at the current schema, for a test of what a store does."""
+    return postgres_server.migrated_database()
+
+
+@pytest.fixture
 def make_settings(tmp_path: Path) -> MakeSettings:
     """Build ``Settings`` for a test: no ``.env``, no environment surprises."""
 

@@ -2,7 +2,8 @@
 
 ``app.cli.service`` runs the service (``serve``, ``sync``, ``demo``, ``migrate-store``);
 ``app.cli.channel`` has the commands a running service can answer, written once over
-``app.cli.operations.Operations``. Errors become a one-line reason on stderr and a
+``app.cli.asking.Operations``. Each command imports what it uses when it runs: one
+that goes over HTTP never imports the service. Errors become a one-line reason on stderr and a
 non-zero exit code in exactly one place, ``main`` (the service's errors by their row in
 ``app.errors.ANSWERS``). Log lines go to stderr, at WARNING and above unless ``-v``
 (INFO) or ``-vv`` (DEBUG); stdout holds only results.
@@ -34,9 +35,8 @@ from contextlib import ExitStack
 
 from unposted_client import UnpostedClientError, UnreachableError
 
-from app.cli import channel, service
-from app.cli.local import LocalState
-from app.cli.operations import LocalOperations, Operations
+from app.cli import channel, service_args
+from app.cli.asking import Operations
 from app.cli.output import Output
 from app.cli.remote import RemoteOperations
 from app.errors import ConfigError, UnpostedError, answer
@@ -58,6 +58,10 @@ def _run_channel_command(name: str) -> Callable[[argparse.Namespace], int]:
                 ops = RemoteOperations(*remote, channel=args.channel)
                 stack.callback(ops.close)
             else:
+                # The store and the services: imported only by the commands that use them.
+                from app.cli.local import LocalState
+                from app.cli.operations import LocalOperations
+
                 hold = name if name in channel.HOLDING else None
                 local = stack.enter_context(LocalState(hold=hold, log_level=args.log_level))
                 ops = LocalOperations(local, args.channel)
@@ -81,7 +85,16 @@ def _remote(args: argparse.Namespace) -> tuple[str, str] | None:
     return url, token
 
 
-_COMMANDS.update(service.COMMANDS)
+def _run_service_command(name: str) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        from app.cli.service import COMMANDS  # the whole service, for its own commands only
+
+        return COMMANDS[name](args)
+
+    return run
+
+
+_COMMANDS.update({name: _run_service_command(name) for name in service_args.COMMANDS})
 _COMMANDS.update({name: _run_channel_command(name) for name in channel.COMMANDS})
 
 
@@ -100,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     verbose.add_argument("-v", "--verbose", action="count", default=0,
                          help="log INFO (-vv: DEBUG) to stderr; default WARNING")  # fmt: skip
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    service.add_parsers(commands, [remote, verbose])
+    service_args.add_parsers(commands, [remote, verbose])
     channel.add_parsers(commands, [remote, verbose])
     return parser
 

@@ -2,7 +2,7 @@
 ``posted``, ``release``, ``renew``, ``hold``, ``unhold``, ``images``, ``history``,
 ``resync``, ``export-posted``, ``import-legacy`` and ``reset-posted``.
 
-Each is written once against ``app.cli.operations.Operations``: ``app.cli`` hands it
+Each is written once against ``app.cli.asking.Operations``: ``app.cli`` hands it
 the state directory's (``LocalOperations``) or a service's over HTTP
 (``RemoteOperations``). Where a content hash is taken, a unique prefix of at least 8
 hexadecimal digits, a file name or a path does as well.
@@ -16,10 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from app.cli import views
-from app.cli.operations import Operations, content_hash
+from app.cli.asking import Operations, content_hash
 from app.cli.output import Output
 from app.errors import InvalidInput
-from app.services.selection import SelectOptions
 from state.store import MAX_PAGE, ImageQuery
 
 Command = Callable[[argparse.Namespace, Operations, Output], int]
@@ -44,6 +43,8 @@ def status(args: argparse.Namespace, ops: Operations, out: Output) -> int:
 
 @_command("select")
 def select(args: argparse.Namespace, ops: Operations, out: Output) -> int:
+    from app.services.selection import SelectOptions  # the service's code: not for the others
+
     options = SelectOptions(args.dry_run, args.name, args.link, args.lease_seconds)
     out.result(ops.select(options), views.selection)
     return 0

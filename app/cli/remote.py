@@ -11,14 +11,16 @@ request (its ``catch_ups`` count moved past the run in flight).
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from unposted_client import UnpostedClient
 
 from app.cli.output import Progress
 from app.errors import InvalidInput
-from app.services.selection import SelectOptions
 from state.store import ImageQuery
+
+if TYPE_CHECKING:
+    from app.services.selection import SelectOptions
 
 Json = dict[str, Any]
 POLL_SECONDS = 0.25

@@ -90,7 +90,7 @@ def _sqlite(tmp_path: Path, clock: Clock) -> Any:
 
 
 def _postgres(request: pytest.FixtureRequest, clock: Clock) -> Any:
-    url = request.getfixturevalue("database_url")
+    url = request.getfixturevalue("migrated_database_url")
     return lambda: PostgresStore(url, clock=clock, rng=random.Random(7), pool_size=4)
 
 
