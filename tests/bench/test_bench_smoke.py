@@ -67,7 +67,7 @@ SMOKE = Mode(
                     burst=20,
                     takeover_reps=1,  # one kill proves the takeover is timed
                 ),
-                "fresh_plans": lambda: fresh_plans.run(2000, 0.5),
+                "fresh_plans": lambda: fresh_plans.run(5000, 0.5),  # leasing never runs it dry
             }
             if HAVE_POSTGRES
             else {}
@@ -176,7 +176,7 @@ def test_fresh_plans_measures_select_without_statistics_and_analyzed(
     results: dict[str, Any],
 ) -> None:
     figures = results["sections"]["fresh_plans"]
-    assert figures["size"] == 2000
+    assert figures["size"] == 5000
     for runs in (figures["without_statistics"], figures["analyzed"]):
         for name in ("preview", "leasing"):
             assert runs[name]["requests"] > 0 and runs[name]["failures"] == 0, name
