@@ -47,6 +47,8 @@ ImageState = Literal["available", "leased", "held", "posted", "pending", "near_d
 """Where an image stands in a channel; ``state.rules.image_state`` says which wins."""
 ImageFilter = Literal["available", "leased", "held", "posted"]
 MAX_PAGE = 200
+NotifyEvent = Literal["images.added", "cycle.turned", "lease.expired", "image.posted"]
+"""What a channel's webhook is told of (``state.outbox``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +82,8 @@ class ChannelDef:
     await_fingerprints: bool = False
     """With ``skip``: hold new images back until fingerprinted (the service turns it on
     when it fingerprints: ``NEAR_DUPLICATE_HASHING``)."""
+    notify: tuple[NotifyEvent, ...] = ()
+    """The events written to the outbox for this channel's webhook (none: no webhook)."""
 
 
 @dataclass(frozen=True, slots=True)
