@@ -586,6 +586,46 @@ class ConsoleSessions(Protocol):
         ...
 
 
+DeliveryStatus = Literal["pending", "delivered", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One event of a channel's outbox: ``payload`` is its ``data`` as JSON; ``created``
+    and ``next_attempt`` are Unix times."""
+
+    id: int
+    channel: str
+    type: str
+    payload: str
+    created: float
+    attempts: int
+    next_attempt: float
+    status: DeliveryStatus
+    last_error: str | None
+
+
+class Outbox(Protocol):
+    """A channel's webhook deliveries (``state.sql.roles.outbox``)."""
+
+    def delivery_turn(self, channel: str) -> AbstractContextManager[bool]:
+        """Deliver the channel's events for the block: True if this process may (with
+        replicas, one at a time per channel)."""
+        ...
+
+    def head(self, channel: str) -> Delivery | None: ...
+    def settle(
+        self,
+        event_id: int,
+        status: DeliveryStatus,
+        attempts: int,
+        next_attempt: float,
+        error: str | None,
+    ) -> None: ...
+    def deliveries(self, channel: str, limit: int) -> list[Delivery]: ...
+    def replay(self, channel: str, event_id: int) -> Delivery: ...
+
+
 class Store(Protocol):
     """The whole store hands out its roles, one object each; code takes the role it uses
     (``store.reports``, ``store.selections``), never the whole store."""
@@ -606,6 +646,8 @@ class Store(Protocol):
     def near(self) -> NearDuplicates: ...
     @property
     def sessions(self) -> ConsoleSessions: ...
+    @property
+    def outbox(self) -> Outbox: ...
     def define(
         self, libraries: Sequence[LibraryDef], channels: Sequence[ChannelDef]
     ) -> list[Relisting]:

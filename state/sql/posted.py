@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from state.hashing import content_hash_from_sha256
 from state.rules import Channel
-from state.sql import leases
+from state.sql import leases, outbox
 from state.sql.dialect import Tx
 from state.store import LegacyMatch, PostedExport
 
@@ -35,6 +35,9 @@ def record(
         (channel.id, content_hash, channel.cycle),
     )
     assert row is not None
+    if row[0] == stamp:  # posted now, not before: its webhook hears of it once
+        data = {"content_hash": content_hash, "posted_at": stamp, "cycle": channel.cycle}
+        outbox.record(tx, channel.id, "image.posted", data)
     return str(row[0]), row[1]
 
 

@@ -21,7 +21,7 @@ from state.postgres.connection import Db
 from state.postgres.ops import tx
 from state.postgres.roles import Role
 from state.rules import iso, new_lease_id, turns_cycle
-from state.sql import leasable, leases, posted
+from state.sql import leasable, leases, outbox, posted
 from state.sql import names as sql_names
 from state.sql.files import FileRow
 from state.store import Lease, LeaseInfo, PostedRecord, Selection, SelectRequest
@@ -216,4 +216,5 @@ def _new_cycle(db: Db, channel: queue.Channel) -> queue.Channel:
     turned = queue.Channel(channel.id, channel.cycle + 1)
     db.execute("UPDATE channels SET cycle = %s WHERE id = %s", (turned.cycle, channel.id))
     queue.rebuild(db, turned)
+    outbox.record(tx(db), channel.id, "cycle.turned", {"cycle": turned.cycle})  # webhook
     return turned

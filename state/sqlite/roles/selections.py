@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 
 from state.errors import LeaseExpired, LeaseNotFound, NotReady, UnknownName
 from state.rules import iso, new_lease_id, turns_cycle
-from state.sql import files, leasable, leases, posted
+from state.sql import files, leasable, leases, outbox, posted
 from state.sql import names as sql_names
 from state.sqlite import grants, names, near, queue, selection, waiting
 from state.sqlite.ops import tx
@@ -203,4 +203,5 @@ def _new_cycle(db: sqlite3.Connection, channel: queue.Channel) -> queue.Channel:
     turned = queue.Channel(channel.id, channel.cycle + 1)
     db.execute("UPDATE channels SET cycle = ? WHERE id = ?", (turned.cycle, channel.id))
     queue.rebuild(db, turned)
+    outbox.record(tx(db), channel.id, "cycle.turned", {"cycle": turned.cycle})  # webhook
     return turned
