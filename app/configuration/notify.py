@@ -97,7 +97,8 @@ def _secret(variable: str, environ: Mapping[str, str]) -> SecretStr:
     if not value.startswith(_PREFIX):
         raise NotifyError("secret_env", problem)
     try:
-        key = base64.b64decode(value[len(_PREFIX) :], validate=True)
+        encoded = value[len(_PREFIX) :]
+        key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
     except (binascii.Error, ValueError):
         raise NotifyError("secret_env", problem) from None
     if len(key) < 16:

@@ -1,0 +1,152 @@
+"""A channel's webhook, end to end: the service over the emulator, changes made through
+its API and its catch-up, and a real receiver on 127.0.0.1 that verifies every request
+with ``standardwebhooks`` (``tests.webhook_receiver``). On both stores."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from emulator import Emulator, content_hash
+from tests.integration.conftest import Service, StartService
+from tests.waiting import wait_until
+from tests.webhook_receiver import SECRET, Receiver
+
+CONFIG = """
+[libraries.default]
+folder = "/Photos"
+
+[channels.feed]
+library = "default"
+when_exhausted = "new_cycle"
+
+[channels.feed.notify]
+url = "{url}"
+secret_env = "HOOK_SECRET"
+{events}
+
+[channels.quiet]
+library = "default"
+"""
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def run(tmp_path: Path, start_service: StartService, request: pytest.FixtureRequest) -> Any:
+    def start(receiver: Receiver, store: str = "sqlite", events: str = "", **kw: Any) -> Service:
+        path = tmp_path / "unposted.toml"
+        path.write_text(CONFIG.format(url=receiver.url, events=events))
+        if store == "postgres":
+            kw["database_url"] = request.getfixturevalue("database_url")
+        return start_service(
+            unposted_config=path, dropbox_folder=None, environ={"HOOK_SECRET": SECRET},
+            webhook_first_retry_seconds=0.2, **kw,
+        )  # fmt: skip
+
+    return start
+
+
+def select(service: Service, channel: str = "feed", **body: Any) -> dict[str, Any]:
+    reply = service.client.post(f"/channels/{channel}/select", json=body)
+    assert reply.status_code == 200, reply.text
+    chosen: dict[str, Any] = reply.json()
+    return chosen
+
+
+def post(service: Service, chosen: dict[str, Any], channel: str = "feed") -> dict[str, Any]:
+    body = {"content_hash": chosen["content_hash"], "lease_id": chosen["lease"]["id"]}
+    reply = service.client.post(f"/channels/{channel}/posted", json=body)
+    assert reply.status_code == 200, reply.text
+    done: dict[str, Any] = reply.json()
+    return done
+
+
+def types(receiver: Receiver) -> list[str]:
+    return [each.body["type"] for each in receiver.delivered()]
+
+
+def test_each_event_end_to_end_in_order(emulator: Emulator, run: Any, store_kind: str) -> None:
+    emulator.put_file("/Photos/a.jpg", b"a")
+    with Receiver() as receiver:
+        service = run(receiver, store_kind)
+        emulator.put_file("/Photos/b.jpg", b"b")
+        service.catch_up()
+        wait_until(lambda: types(receiver) == ["images.added"], 15)
+        expired = select(service, lease_seconds=1)
+        wait_until(lambda: types(receiver)[-1:] == ["lease.expired"], 15)
+        first = post(service, select(service, name="a.jpg"))
+        post(service, select(service, name="b.jpg"))
+        select(service, channel="quiet")  # a channel without a webhook: nothing sent
+        turned = select(service)  # everything posted: the channel's cycle turns
+        wait_until(lambda: len(receiver.delivered()) == 5, 15)
+    delivered = receiver.delivered()
+    assert all(each.verified for each in receiver.received)
+    assert types(receiver) == [
+        "images.added", "lease.expired", "image.posted", "image.posted", "cycle.turned"
+    ]  # fmt: skip
+    ids = [int(each.id.removeprefix("msg_")) for each in delivered]
+    assert ids == sorted(ids) and len(set(ids)) == 5
+    assert {each.body["channel"] for each in delivered} == {"feed"}
+    added, lease, posted, _, cycle = (each.body["data"] for each in delivered)
+    assert added == {"count": 1, "content_hashes": [content_hash(b"b")]}
+    assert lease["lease_id"] == expired["lease"]["id"]
+    assert lease["content_hash"] == expired["content_hash"]
+    assert posted == {"content_hash": first["content_hash"], "posted_at": first["posted_at"],
+                      "cycle": 1}  # fmt: skip
+    assert cycle == {"cycle": 2} and turned["content_hash"]
+    assert all(each.body["timestamp"].endswith("Z") for each in delivered)
+
+
+def test_a_receiver_down_for_a_while_gets_the_event_once_accepted(
+    emulator: Emulator, run: Any, store_kind: str
+) -> None:
+    emulator.put_file("/Photos/a.jpg", b"a")
+    with Receiver(answers=[503, 503, 429, 200]) as receiver:
+        service = run(receiver, store_kind, events='events = ["image.posted"]')
+        post(service, select(service))
+        wait_until(lambda: len(receiver.delivered()) == 1, 20)
+        metrics = service.client.get("/metrics").text
+    assert [each.status for each in receiver.received] == [503, 503, 429, 200]
+    assert len({each.id for each in receiver.received}) == 1  # the same webhook-id each time
+    assert all(each.verified for each in receiver.received)
+    assert 'unposted_webhook_deliveries_total{channel="feed",result="retry"} 3.0' in metrics
+    assert 'unposted_webhook_deliveries_total{channel="feed",result="delivered"} 1.0' in metrics
+    [row] = service.runtime.store.outbox.deliveries("feed", 10)
+    assert (row.status, row.attempts) == ("delivered", 4)
+
+
+def test_a_refusal_is_not_retried_and_the_next_event_follows(emulator: Emulator, run: Any) -> None:
+    emulator.put_file("/Photos/a.jpg", b"a")
+    emulator.put_file("/Photos/b.jpg", b"b")
+    with Receiver(answers=[400, 200]) as receiver:
+        service = run(receiver, events='events = ["image.posted"]')
+        post(service, select(service, name="a.jpg"))
+        post(service, select(service, name="b.jpg"))
+        wait_until(lambda: len(receiver.delivered()) == 1, 15)
+        outbox = service.runtime.store.outbox
+        failed, delivered = sorted(outbox.deliveries("feed", 10), key=lambda row: row.id)
+        assert (failed.status, failed.attempts, failed.last_error) == ("failed", 1, "HTTP 400")
+        assert delivered.status == "delivered"
+        outbox.replay("feed", failed.id)  # the operator sends it again: the same id
+        wait_until(lambda: len(receiver.delivered()) == 2, 15)
+        metrics = service.client.get("/metrics").text
+    assert [each.status for each in receiver.received] == [400, 200, 200]
+    assert receiver.received[2].id == receiver.received[0].id == f"msg_{failed.id}"
+    assert 'unposted_webhook_deliveries_total{channel="feed",result="failed"} 1.0' in metrics
+
+
+def test_events_of_channels_without_a_webhook_are_not_written(emulator: Emulator, run: Any) -> None:
+    emulator.put_file("/Photos/a.jpg", b"a")
+    with Receiver() as receiver:
+        service = run(receiver, events='events = ["lease.expired"]')
+        post(service, select(service))  # feed's webhook does not ask for image.posted
+        post(service, select(service, channel="quiet"), channel="quiet")
+        outbox = service.runtime.store.outbox
+        assert outbox.deliveries("feed", 10) == [] and outbox.deliveries("quiet", 10) == []
+    assert receiver.received == []
