@@ -47,7 +47,14 @@ ImageState = Literal["available", "leased", "held", "posted", "pending", "near_d
 """Where an image stands in a channel; ``state.rules.image_state`` says which wins."""
 ImageFilter = Literal["available", "leased", "held", "posted"]
 MAX_PAGE = 200
-NotifyEvent = Literal["images.added", "cycle.turned", "lease.expired", "image.posted"]
+NotifyEvent = Literal[
+    "images.added",
+    "channel.low",
+    "channel.exhausted",
+    "cycle.turned",
+    "lease.expired",
+    "image.posted",
+]
 """What a channel's webhook is told of (``state.outbox``)."""
 
 
@@ -84,6 +91,8 @@ class ChannelDef:
     when it fingerprints: ``NEAR_DUPLICATE_HASHING``)."""
     notify: tuple[NotifyEvent, ...] = ()
     """The events written to the outbox for this channel's webhook (none: no webhook)."""
+    low_water: int = 0
+    """``channel.low``: available fell to this or below."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -248,8 +248,10 @@ class _FileReader:
         # Nothing is fingerprinted without hashing: then no channel holds a picture back.
         waits = self._settings.near_duplicate_hashing
         notify = self._notify(table, where)
-        events = notify.events if notify else ()
-        spec = ChannelDef(name, library, policy, exhausted, lease, near, distance, waits, events)
+        events, low = (notify.events, notify.low_water) if notify else ((), 0)
+        spec = ChannelDef(
+            name, library, policy, exhausted, lease, near, distance, waits, events, low
+        )
         return ChannelConfig(spec, token, archive, self._render(table, where), notify)
 
     def _notify(self, table: dict[str, Any], where: str) -> NotifyConfig | None:

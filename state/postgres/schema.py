@@ -406,6 +406,8 @@ CREATE TABLE listed (
 # -- events out: a channel's webhook (as in SQLite's schema 10) ------------------------------
 _V9 = """
 ALTER TABLE channels ADD COLUMN notify text NOT NULL DEFAULT '';
+ALTER TABLE channels ADD COLUMN notify_low integer NOT NULL DEFAULT 0;
+ALTER TABLE channels ADD COLUMN notify_level integer NOT NULL DEFAULT 0;
 CREATE TABLE outbox (
     id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     channel      text COLLATE "C" NOT NULL,

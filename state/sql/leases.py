@@ -87,6 +87,7 @@ def end(tx: Tx, lease: LeaseRow, how: LeaseState, now: float, channel: Channel) 
     )
     if how != "posted":
         tx.ops.restore(tx.db, channel, lease.content_hash)
+        outbox.check_level(tx, channel.id, now)
     if how == "expired":
         outbox.record(tx, channel.id, "lease.expired", expired(lease))
 

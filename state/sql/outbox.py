@@ -15,7 +15,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from state.sql.dialect import Sql
+from state.sql.dialect import Sql, Tx
 from state.store import NotifyEvent
 
 MAX_HASHES = 100  # content hashes named in one ``images.added``
@@ -42,3 +42,42 @@ def images_added(sql: Sql, channel_id: int, content_hashes: Sequence[str]) -> No
     """One event for a page of new content: the count, and the first hashes."""
     data = {"count": len(content_hashes), "content_hashes": list(content_hashes[:MAX_HASHES])}
     record(sql, channel_id, "images.added", data)
+
+
+_LEVEL = (
+    "SELECT notify_low, notify_level FROM channels WHERE id = ?"
+    " AND (notify LIKE '% channel.low %' OR notify LIKE '% channel.exhausted %')"
+)
+
+
+def watched_level(sql: Sql, channel_id: int) -> tuple[int, int] | None:
+    """The channel's low water and level, if its webhook asked for either event."""
+    row = sql.one(_LEVEL, (channel_id,))
+    return None if row is None else (int(row[0]), int(row[1]))
+
+
+def check_level(tx: Tx, channel_id: int, now: float) -> None:
+    """After a change to the channel's pool: ``channel.low`` when available falls to its
+    low water or below, ``channel.exhausted`` when nothing is left, each once per crossing
+    (``notify_level`` remembers where it stood; rising again re-arms it). A channel whose
+    webhook asked for neither costs one read of its row."""
+    row = watched_level(tx, channel_id)
+    if row is None:
+        return
+    low, level = row
+    pool, _, expired = tx.ops.pool_counts(tx.db, channel_id, now)
+    available = pool + expired  # as ``/status`` counts it
+    now_level = 2 if available == 0 else 1 if available <= low else 0
+    if now_level == level:
+        return
+    changed = tx.execute(  # compare and set: of two transactions that see it, one tells
+        "UPDATE channels SET notify_level = ? WHERE id = ? AND notify_level = ?",
+        (now_level, channel_id, level),
+    ).rowcount
+    if not changed or now_level < level:
+        return
+    data = {"available": available, "low_water": low}
+    if level == 0:
+        record(tx, channel_id, "channel.low", data)
+    if now_level == 2:
+        record(tx, channel_id, "channel.exhausted", data)

@@ -29,6 +29,7 @@ def record(
     """Mark posted in the current cycle (idempotent: the first time and SHA-256 stay)."""
     tx.execute(INSERT, (channel.id, content_hash, channel.cycle, sha256, stamp, "api"))
     out_of_circulation(tx, channel, content_hash, now)
+    outbox.check_level(tx, channel.id, now)
     row = tx.one(
         "SELECT posted_at, sha256 FROM posted WHERE channel_id = ? AND content_hash = ?"
         " AND cycle = ?",

@@ -504,7 +504,12 @@ _V10 = """
 -- Events for a channel's webhook, written in the transaction of the change that causes
 -- them and delivered in ``id`` order per channel (state/sql/outbox.py).
 -- ``channels.notify``: the events the channel's webhook is told of, as " a b " (none: '').
+-- ``notify_low``: its low water; ``notify_level``: where availability stood when last
+-- looked at (0 above low water, 1 at or below it, 2 nothing left), so that each crossing
+-- is told once.
 ALTER TABLE channels ADD COLUMN notify TEXT NOT NULL DEFAULT '';
+ALTER TABLE channels ADD COLUMN notify_low INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE channels ADD COLUMN notify_level INTEGER NOT NULL DEFAULT 0;
 CREATE TABLE outbox (
     id           INTEGER PRIMARY KEY AUTOINCREMENT,
     channel      TEXT NOT NULL,

@@ -109,3 +109,29 @@ def test_head_settle_and_replay(harness: Harness) -> None:
         harness.store.outbox.replay("other", head.id)  # another channel's
     with harness.store.outbox.delivery_turn("ch") as mine:
         assert mine
+
+
+def test_low_water_and_exhaustion_are_told_once_per_crossing(harness: Harness) -> None:
+    subscribe(harness, ("channel.low", "channel.exhausted"), low_water=1)
+    harness.listing(*(image(f"/p/{n}.jpg", str(n)) for n in range(3)))
+    harness.pick()
+    assert pending(harness) == []  # 2 left: above low water
+    harness.pick()
+    assert pending(harness) == [("channel.low", {"available": 1, "low_water": 1})]
+    harness.pick()
+    assert pending(harness)[1:] == [("channel.exhausted", {"available": 0, "low_water": 1})]
+    harness.clock.now += 61
+    harness.store.selections.reclaim_expired(10)  # all three back: re-armed, nothing told
+    assert len(pending(harness)) == 2
+    harness.pick()
+    harness.pick()
+    assert [kind for kind, _ in pending(harness)] == [
+        "channel.low", "channel.exhausted", "channel.low"
+    ]  # fmt: skip
+
+
+def test_a_post_that_empties_the_channel_tells_both(harness: Harness) -> None:
+    subscribe(harness, ("channel.low", "channel.exhausted"), low_water=0)
+    harness.listing(image("/p/a.jpg", "a"))
+    harness.store.selections.mark_posted("ch", digest("a"), None, None)
+    assert [kind for kind, _ in pending(harness)] == ["channel.low", "channel.exhausted"]

@@ -76,6 +76,9 @@ class SelectionRole(Role):
         if found is None:
             return None
         channel_id, file = found
+        if outbox.watched_level(tx(db), channel_id) is not None:  # webhook: channel.low
+            with db.transaction():
+                outbox.check_level(tx(db), channel_id, self._clock())
         return selection.describe(db, file, lease, None, channel_id)
 
     def _select_in(self, db: Db, name: str, request: SelectRequest) -> Selection:
@@ -97,6 +100,7 @@ class SelectionRole(Role):
             expires_at = now + request.lease_seconds
             lease = Lease(id=lease_id, expires_at=iso(expires_at))
             grants.grant(db, channel.id, file.content_hash, lease_id, expires_at)
+            outbox.check_level(tx(db), channel.id, now)  # webhook: channel.low, .exhausted
         return selection.describe(db, file, lease, posted_at, channel.id)
 
     def _choose(self, db: Db, locked: queue.Locked, now: float) -> FileRow:

@@ -73,6 +73,7 @@ class SelectionRole(Role):
             lease_id = new_lease_id()
             lease, expires_at = leasable.new_lease(lease_id, now, request.lease_seconds)
             grants.grant(db, channel.id, content_hash, lease_id, expires_at)
+            outbox.check_level(tx(db), channel.id, now)  # webhook: channel.low, .exhausted
         return selection.describe(db, file, lease, posted_at, channel.id)
 
     def _choose(self, db: sqlite3.Connection, row: _Selecting, now: float, writable: bool) -> str:
