@@ -34,7 +34,7 @@ from contextlib import ExitStack
 
 from unposted_client import UnpostedClientError, UnreachableError
 
-from app.cli import channel, service
+from app.cli import channel, deliveries, service
 from app.cli.local import LocalState
 from app.cli.operations import LocalOperations, Operations
 from app.cli.output import Output
@@ -82,6 +82,7 @@ def _remote(args: argparse.Namespace) -> tuple[str, str] | None:
 
 
 _COMMANDS.update(service.COMMANDS)
+_COMMANDS.update(deliveries.COMMANDS)
 _COMMANDS.update({name: _run_channel_command(name) for name in channel.COMMANDS})
 
 
@@ -102,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     service.add_parsers(commands, [remote, verbose])
     channel.add_parsers(commands, [remote, verbose])
+    local = argparse.ArgumentParser(add_help=False)
+    local.add_argument("--json", action="store_true", help="JSON on stdout, for scripts")
+    deliveries.add_parsers(commands, [local, verbose])
     return parser
 
 

@@ -4,6 +4,10 @@ with ``standardwebhooks`` (``tests.webhook_receiver``). On both stores."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +18,7 @@ from tests.integration.conftest import Service, StartService
 from tests.waiting import wait_until
 from tests.webhook_receiver import SECRET, Receiver
 
+REPO = Path(__file__).resolve().parents[2]
 CONFIG = """
 [libraries.default]
 folder = "/Photos"
@@ -150,3 +155,54 @@ def test_events_of_channels_without_a_webhook_are_not_written(emulator: Emulator
         outbox = service.runtime.store.outbox
         assert outbox.deliveries("feed", 10) == [] and outbox.deliveries("quiet", 10) == []
     assert receiver.received == []
+
+
+def test_low_water_and_exhaustion_end_to_end(emulator: Emulator, run: Any, store_kind: str) -> None:
+    for name in ("a", "b", "c"):
+        emulator.put_file(f"/Photos/{name}.jpg", name.encode())
+    events = 'events = ["channel.low", "channel.exhausted"]\nlow_water = 1'
+    with Receiver() as receiver:
+        service = run(receiver, store_kind, events=events)
+        select(service)
+        assert receiver.received == []  # 2 left, above low water
+        select(service)
+        wait_until(lambda: types(receiver) == ["channel.low"], 15)
+        select(service)
+        wait_until(lambda: types(receiver) == ["channel.low", "channel.exhausted"], 15)
+    low, exhausted = (each.body["data"] for each in receiver.delivered())
+    assert low == {"available": 1, "low_water": 1}
+    assert exhausted == {"available": 0, "low_water": 1}
+    assert all(each.verified for each in receiver.received)
+
+
+def test_the_command_line_lists_deliveries_and_replays_a_failed_one(
+    emulator: Emulator, run: Any, tmp_path: Path
+) -> None:
+    emulator.put_file("/Photos/a.jpg", b"a")
+    with Receiver(answers=[400, 200]) as receiver:
+        service = run(receiver, events='events = ["image.posted"]')
+        post(service, select(service))
+        wait_until(lambda: len(receiver.received) == 1, 15)
+        [failed] = service.runtime.store.outbox.deliveries("feed", 10)
+        wait_until(lambda: service.runtime.store.outbox.deliveries("feed", 1)[0].status
+                   == "failed", 15)  # fmt: skip
+        env = {key: os.environ[key] for key in ("PATH", "HOME", "LANG") if key in os.environ}
+        env |= {"PYTHONPATH": str(REPO), "UNPOSTED_CONFIG": str(tmp_path / "unposted.toml"),
+                "STATE_DIR": str(service.settings.state_dir), "HOOK_SECRET": SECRET,
+                "DROPBOX_ACCESS_TOKEN": "unused", "LOG_FORMAT": "console"}  # fmt: skip
+
+        def cli(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+            done = subprocess.run([sys.executable, "-m", "app", *args], capture_output=True,
+                                  text=True, env=env, timeout=60)  # fmt: skip
+            assert (done.returncode == 0) == ok, done.stderr
+            return done
+
+        [listed] = json.loads(cli("deliveries", "--channel", "feed", "--json").stdout)
+        assert listed["id"] == f"msg_{failed.id}" and listed["status"] == "failed"
+        assert listed["attempts"] == 1 and listed["last_error"] == "HTTP 400"
+        assert "msg_" in cli("deliveries", "--channel", "feed").stdout  # a table for people
+        refused = cli("replay-delivery", "msg_999", "--channel", "feed", ok=False)
+        assert "no failed delivery" in refused.stderr and len(refused.stderr.splitlines()) == 1
+        cli("replay-delivery", f"msg_{failed.id}", "--channel", "feed")
+        wait_until(lambda: len(receiver.delivered()) == 1, 15)
+    assert receiver.delivered()[0].id == receiver.received[0].id == f"msg_{failed.id}"
