@@ -78,8 +78,9 @@ def types(receiver: Receiver) -> list[str]:
 
 def test_each_event_end_to_end_in_order(emulator: Emulator, run: Any, store_kind: str) -> None:
     emulator.put_file("/Photos/a.jpg", b"a")
+    events = 'events = ["images.added", "lease.expired", "image.posted", "cycle.turned"]'
     with Receiver() as receiver:
-        service = run(receiver, store_kind)
+        service = run(receiver, store_kind, events=events)
         emulator.put_file("/Photos/b.jpg", b"b")
         service.catch_up()
         wait_until(lambda: types(receiver) == ["images.added"], 15)
