@@ -144,7 +144,8 @@ class Runtime:
             status=StatusReports(store.reports, lanes, metrics, readiness),
             stop_event=stop, thumbnails=thumbnails, pictures=pictures,
             fingerprinters=fingerprinters, catch_up_threads=threads, hashing=hashing,
-            renders=renders, webhooks=Deliverer(settings, config, store.outbox, metrics, stop),
+            renders=renders,
+            webhooks=Deliverer(settings, config, store.outbox, metrics, stop, lanes),
         )  # fmt: skip
         metrics.watch_catalog(runtime.catalog_gauges)
         return runtime

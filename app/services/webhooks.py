@@ -32,6 +32,7 @@ from standardwebhooks import Webhook
 from app.configuration.environment import Settings
 from app.configuration.file import Config
 from app.configuration.notify import NotifyConfig
+from app.lanes import Lanes
 from app.metrics import Metrics
 from state.errors import UnpostedError
 from state.rules import iso
@@ -83,6 +84,7 @@ class Deliverer:
         outbox: Outbox,
         metrics: Metrics,
         stop: threading.Event,
+        lanes: Lanes,
     ) -> None:
         self._notify = {
             name: channel.notify for name, channel in config.channels.items() if channel.notify
@@ -92,6 +94,11 @@ class Deliverer:
             timeout=settings.webhook_timeout_seconds, follow_redirects=False, trust_env=False
         )
         self._threads: list[threading.Thread] = []
+        self._lanes = lanes
+
+    async def recent(self, channel: str, limit: int) -> list[Delivery]:
+        """The channel's latest events, newest first (for the console)."""
+        return await self._lanes.store.run(self._outbox.deliveries, channel, limit)
 
     def start(self) -> None:
         for channel in self._notify:

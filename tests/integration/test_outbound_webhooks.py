@@ -15,6 +15,7 @@ import pytest
 
 from emulator import Emulator, content_hash
 from tests.integration.conftest import Service, StartService
+from tests.integration.test_console import signed_in
 from tests.waiting import wait_until
 from tests.webhook_receiver import SECRET, Receiver
 
@@ -139,6 +140,12 @@ def test_a_refusal_is_not_retried_and_the_next_event_follows(emulator: Emulator,
         failed, delivered = sorted(outbox.deliveries("feed", 10), key=lambda row: row.id)
         assert (failed.status, failed.attempts, failed.last_error) == ("failed", 1, "HTTP 400")
         assert delivered.status == "delivered"
+        with signed_in(service) as person:
+            page = person.get("/console/channels/feed/deliveries").text
+            quiet = person.get("/console/channels/quiet/deliveries").text
+        assert f"msg_{failed.id}" in page and f"msg_{delivered.id}" in page
+        assert "image.posted" in page and "failed" in page and "HTTP 400" in page
+        assert SECRET not in page and "has no webhook" in quiet
         outbox.replay("feed", failed.id)  # the operator sends it again: the same id
         wait_until(lambda: len(receiver.delivered()) == 2, 15)
         metrics = service.client.get("/metrics").text
