@@ -2,7 +2,9 @@
 every request with ``standardwebhooks.Webhook(secret).verify`` and records it.
 
 ``answers`` says what to reply to each request in turn (the last one repeats); only a
-request answered 2xx counts as delivered. ``Receiver`` is a context manager.
+request answered 2xx counts as delivered. The first ``stall`` requests are answered only
+after ``stall_seconds`` (recorded with status 0: the sender gave up first). ``port``: 0
+for any free one. ``Receiver`` is a context manager.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -32,6 +35,9 @@ class Receiver:
     secret: str = SECRET
     answers: list[int] = field(default_factory=lambda: [200])
     received: list[Received] = field(default_factory=list)
+    port: int = 0
+    stall: int = 0
+    stall_seconds: float = 2.0
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -48,7 +54,7 @@ class Receiver:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
 
     @property
     def url(self) -> str:
@@ -62,10 +68,13 @@ class Receiver:
         except Exception:
             verified = False
         with self._lock:
+            stalled = len(self.received) < self.stall
             status = self.answers[min(len(self.received), len(self.answers) - 1)]
-            self.received.append(
-                Received(lowered.get("webhook-id", ""), json.loads(raw), verified, status)
-            )
+            self.received.append(Received(
+                lowered.get("webhook-id", ""), json.loads(raw), verified, 0 if stalled else status
+            ))  # fmt: skip
+        if stalled:
+            time.sleep(self.stall_seconds)
         return status
 
     def delivered(self) -> list[Received]:

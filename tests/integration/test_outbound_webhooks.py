@@ -16,6 +16,7 @@ import pytest
 from emulator import Emulator, content_hash
 from tests.integration.conftest import Service, StartService
 from tests.integration.test_console import signed_in
+from tests.reliability.process import free_port
 from tests.waiting import wait_until
 from tests.webhook_receiver import SECRET, Receiver
 
@@ -214,3 +215,22 @@ def test_the_command_line_lists_deliveries_and_replays_a_failed_one(
         cli("replay-delivery", f"msg_{failed.id}", "--channel", "feed")
         wait_until(lambda: len(receiver.delivered()) == 1, 15)
     assert receiver.delivered()[0].id == receiver.received[0].id == f"msg_{failed.id}"
+
+
+def test_a_timeout_and_a_receiver_not_listening_are_retried(emulator: Emulator, run: Any) -> None:
+    emulator.put_file("/Photos/a.jpg", b"a")
+    port = free_port()
+    with Receiver(port=port) as stand_in:  # only for its URL: closed before the first post
+        pass
+    service = run(stand_in, events='events = ["image.posted"]', webhook_timeout_seconds=0.5)
+    post(service, select(service))
+    outbox = service.runtime.store.outbox
+    wait_until(lambda: outbox.deliveries("feed", 1)[0].attempts >= 1, 15)
+    [refused] = outbox.deliveries("feed", 1)
+    assert refused.status == "pending" and refused.last_error == "network error (ConnectError)"
+    with Receiver(port=port, stall=1) as receiver:  # listening again, slow the first time
+        wait_until(lambda: len(receiver.delivered()) == 1, 20)
+    [row] = outbox.deliveries("feed", 1)
+    assert row.status == "delivered" and row.attempts >= 3
+    assert [each.status for each in receiver.received] == [0, 200]
+    assert receiver.received[0].id == receiver.received[1].id == f"msg_{row.id}"

@@ -71,6 +71,8 @@ def test_a_channel_without_a_table_records_no_events(tmp_path: Path) -> None:
         ('url = "https://example.com"\nsecret_env = "NONE"\n', None, "variable NONE is not set"),
         ('url = "https://example.com"\nsecret_env = "S"\n', {"S": "plain-secret"}, "whsec_"),
         ('url = "https://example.com"\nsecret_env = "S"\n', {"S": "whsec_!!!!"}, "whsec_"),
+        ('url = "https://example.com"\nsecret_env = "S"\n', {"S": "whsec_c2hvcnQ="},
+         "under 16 bytes"),
         ('url = "https://example.com"\nsecret_env = "S"\nevents = ["image.gone"]\n', None,
          "events: 'image.gone' is not one of"),
         ('url = "https://example.com"\nsecret_env = "S"\nevents = []\n', None, "events: must"),
@@ -87,3 +89,4 @@ def test_bad_input_is_refused_in_one_line(
     message = str(caught.value)
     assert "\n" not in message and "[channels.insta.notify]" in message and named in message
     assert SECRET not in message and "plain-secret" not in message and "!!!!" not in message
+    assert "c2hvcnQ" not in message
