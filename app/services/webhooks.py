@@ -13,7 +13,8 @@ delivers it. A network error, a timeout, a 5xx, a 408 or a 429 is tried again af
 wait that doubles from ``WEBHOOK_FIRST_RETRY_SECONDS`` (with jitter, at most an hour),
 until ``WEBHOOK_RETRY_SECONDS`` after the event, then the event fails; any other answer
 (a redirect, which is never followed, or another 4xx) fails it at once. A failed event
-no longer holds the channel back; the operator may replay it.
+no longer holds the channel back; the operator may replay it. Settled events are kept a
+week, to be listed and replayed, then forgotten.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ log = logging.getLogger(__name__)
 
 IDLE_SECONDS = 0.25  # how often an idle channel looks for new events
 MAX_WAIT_SECONDS = 3600.0  # the longest wait between two attempts
+KEEP_SECONDS = 7 * 86_400  # how long a delivered or failed event is kept (to list, replay)
+PRUNE_EVERY_SECONDS = 3600.0
 _RETRIED = {408, 429}
 _STATUS: dict[str, DeliveryStatus] = {"delivered": "delivered", "retry": "pending",
                                       "failed": "failed"}  # fmt: skip
@@ -94,6 +97,7 @@ class Deliverer:
             timeout=settings.webhook_timeout_seconds, follow_redirects=False, trust_env=False
         )
         self._threads: list[threading.Thread] = []
+        self._pruned: dict[str, float] = {}
         self._lanes = lanes
 
     async def recent(self, channel: str, limit: int) -> list[Delivery]:
@@ -126,19 +130,36 @@ class Deliverer:
             self._stop.wait(wait)
 
     def _deliver_due(self, channel: str) -> float:
-        """Deliver the channel's due events, in order; how long to wait before the next pass."""
+        """Deliver the channel's due events, in order; how long to wait before the next pass.
+        An idle channel costs one read a pass: its turn is taken only when an event is due."""
+        wait = self._due_in(self._outbox.head(channel))
+        if wait > 0:
+            self._prune(channel)
+            return wait
         with self._outbox.delivery_turn(channel) as mine:
             if not mine:
                 return IDLE_SECONDS  # another replica delivers this channel's events
             while not self._stop.is_set():
-                event = self._outbox.head(channel)
-                if event is None:
-                    return IDLE_SECONDS
-                due_in = event.next_attempt - time.time()
-                if due_in > 0:
-                    return min(due_in, IDLE_SECONDS * 4)
+                event = self._outbox.head(channel)  # again: read under the turn
+                wait = self._due_in(event)
+                if wait > 0 or event is None:
+                    return wait
                 self._settle(event, self._attempt(self._notify[channel], event))
         return 0.0
+
+    @staticmethod
+    def _due_in(event: Delivery | None) -> float:
+        """How long until the event is due (0: now); idle's wait without one."""
+        if event is None:
+            return IDLE_SECONDS
+        return max(0.0, min(event.next_attempt - time.time(), IDLE_SECONDS * 4))
+
+    def _prune(self, channel: str) -> None:
+        """Forget the channel's settled events past ``KEEP_SECONDS``, once an hour."""
+        now = time.time()
+        if now - self._pruned.get(channel, 0.0) >= PRUNE_EVERY_SECONDS:
+            self._pruned[channel] = now
+            self._outbox.prune(channel, now - KEEP_SECONDS)
 
     def _attempt(self, notify: NotifyConfig, event: Delivery) -> Outcome:
         content = body(event)

@@ -4,6 +4,7 @@ channel whose webhook asked for it, and read back oldest first, settled and repl
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -135,3 +136,17 @@ def test_a_post_that_empties_the_channel_tells_both(harness: Harness) -> None:
     harness.listing(image("/p/a.jpg", "a"))
     harness.store.selections.mark_posted("ch", digest("a"), None, None)
     assert [kind for kind, _ in pending(harness)] == ["channel.low", "channel.exhausted"]
+
+
+def test_pruning_forgets_settled_events_only(harness: Harness) -> None:
+    subscribe(harness, ("image.posted",))
+    harness.listing(image("/p/a.jpg", "a"), image("/p/b.jpg", "b"), image("/p/c.jpg", "c"))
+    for name in ("a", "b", "c"):
+        harness.store.selections.mark_posted("ch", digest(name), None, None)
+    first, second, third = sorted(harness.store.outbox.deliveries("ch", 10), key=lambda r: r.id)
+    harness.store.outbox.settle(first.id, "delivered", 1, 0.0, None)
+    harness.store.outbox.settle(second.id, "failed", 1, 0.0, "HTTP 410")
+    assert harness.store.outbox.prune("ch", first.created) == 0  # none is older yet
+    assert harness.store.outbox.prune("other", time.time() + 1) == 0  # another channel's
+    assert harness.store.outbox.prune("ch", time.time() + 1) == 2
+    assert [row.id for row in harness.store.outbox.deliveries("ch", 10)] == [third.id]

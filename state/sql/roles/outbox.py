@@ -65,6 +65,12 @@ class OutboxRole(Role):
             " ORDER BY id DESC LIMIT ?", (channel, limit)))  # fmt: skip
         return [Delivery(*row) for row in rows]
 
+    def prune(self, channel: str, before: float) -> int:
+        """Forget the channel's delivered and failed events created before ``before``."""
+        return self._transactions.write(lambda tx: tx.execute(
+            "DELETE FROM outbox WHERE channel = ? AND status != 'pending' AND created < ?",
+            (channel, before)).rowcount)  # fmt: skip
+
     def replay(self, channel: str, event_id: int) -> Delivery:
         """A failed event pending again, its attempts from zero (the same id)."""
         now = time.time()  # as the outbox is stamped (``state.sql.outbox``)
