@@ -104,6 +104,10 @@ class Deliverer:
         """The channel's latest events, newest first (for the console)."""
         return await self._lanes.store.run(self._outbox.deliveries, channel, limit)
 
+    async def replay(self, channel: str, event_id: int) -> Delivery:
+        """A failed event pending again, with its id (``UnknownName`` if none failed)."""
+        return await self._lanes.store.run(self._outbox.replay, channel, event_id)
+
     def start(self) -> None:
         for channel in self._notify:
             thread = threading.Thread(

@@ -15,7 +15,7 @@ import pytest
 
 from emulator import Emulator, content_hash
 from tests.integration.conftest import Service, StartService
-from tests.integration.test_console import signed_in
+from tests.integration.test_console import csrf_of, signed_in
 from tests.reliability.process import free_port
 from tests.waiting import wait_until
 from tests.webhook_receiver import SECRET, Receiver
@@ -142,12 +142,19 @@ def test_a_refusal_is_not_retried_and_the_next_event_follows(emulator: Emulator,
         assert (failed.status, failed.attempts, failed.last_error) == ("failed", 1, "HTTP 400")
         assert delivered.status == "delivered"
         with signed_in(service) as person:
-            page = person.get("/console/channels/feed/deliveries").text
+            page = person.get("/console/channels/feed/deliveries")
             quiet = person.get("/console/channels/quiet/deliveries").text
-        assert f"msg_{failed.id}" in page and f"msg_{delivered.id}" in page
-        assert "image.posted" in page and "failed" in page and "HTTP 400" in page
-        assert SECRET not in page and "has no webhook" in quiet
-        outbox.replay("feed", failed.id)  # the operator sends it again: the same id
+            assert f"msg_{failed.id}" in page.text and f"msg_{delivered.id}" in page.text
+            assert "image.posted" in page.text and "HTTP 400" in page.text
+            assert SECRET not in page.text and "has no webhook" in quiet
+            action = f"/console/channels/feed/deliveries/{failed.id}/replay"
+            assert page.text.count("Send again") == 1 and action in page.text
+            forged = person.post(action, data={"csrf": "forged"})
+            assert forged.status_code == 403 and receiver.delivered()[-1].id != failed.id
+            again = person.post(action, data={"csrf": csrf_of(page)})  # the same id
+            assert again.headers["location"].endswith("?done=replayed")
+            twice = person.post(action, data={"csrf": csrf_of(page)})  # pending, not failed
+            assert twice.status_code == 404
         wait_until(lambda: len(receiver.delivered()) == 2, 15)
         metrics = service.client.get("/metrics").text
     assert [each.status for each in receiver.received] == [400, 200, 200]
