@@ -56,6 +56,12 @@ class Metrics:
             "unposted_leases", "Leases by event", ["channel", "event"], registry=r
         )
         self.posted = Counter("unposted_posted", "Images confirmed as posted", channel, registry=r)
+        self.webhook_deliveries = Counter(
+            "unposted_webhook_deliveries",
+            "Attempts to deliver a channel's webhook events, by result (delivered, retry, failed)",
+            ["channel", "result"],
+            registry=r,
+        )
         self.archive_failures = Counter(
             "unposted_archive_failures", "Posts recorded whose archive move failed", registry=r
         )

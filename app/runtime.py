@@ -31,6 +31,7 @@ from app.services.render import Renders
 from app.services.selection import SelectionService
 from app.services.status import StatusReports
 from app.services.thumbnails import Thumbnails
+from app.services.webhooks import Deliverer
 from app.sync.catch_up import CatchUp
 from app.sync.fingerprints import Fingerprinter
 from app.sync.rounds import Rounds
@@ -79,6 +80,7 @@ class Runtime:
     catch_up_threads: ThreadPoolExecutor  # shared by the workers, each one job at a time
     hashing: Rounds  # the hashing workers' passes, on threads they share
     renders: Renders
+    webhooks: Deliverer
 
     @classmethod
     def build(cls, settings: Settings, config: Config, retry: RetryPolicy | None = None) -> Runtime:
@@ -143,6 +145,7 @@ class Runtime:
             stop_event=stop, thumbnails=thumbnails, pictures=pictures,
             fingerprinters=fingerprinters, catch_up_threads=threads, hashing=hashing,
             renders=renders,
+            webhooks=Deliverer(settings, config, store.outbox, metrics, stop, lanes),
         )  # fmt: skip
         metrics.watch_catalog(runtime.catalog_gauges)
         return runtime
@@ -155,6 +158,7 @@ class Runtime:
             self.hashing.start()
             for fingerprinter in self.fingerprinters.values():
                 fingerprinter.start()
+        self.webhooks.start()
         self._reclaimer = asyncio.create_task(self._reclaim_forever(), name="reclaim leases")
         self._grace = asyncio.create_task(self._offer_overdue_forever(), name="fingerprint grace")
 
@@ -168,6 +172,7 @@ class Runtime:
             await worker.stop()
         self.catch_up_threads.shutdown(wait=False)
         self.stop_event.set()
+        await asyncio.to_thread(self.webhooks.stop)
         await asyncio.to_thread(self.hashing.stop)
         self.lanes.close()
         for client in self.dropbox.values():

@@ -47,6 +47,15 @@ ImageState = Literal["available", "leased", "held", "posted", "pending", "near_d
 """Where an image stands in a channel; ``state.rules.image_state`` says which wins."""
 ImageFilter = Literal["available", "leased", "held", "posted"]
 MAX_PAGE = 200
+NotifyEvent = Literal[
+    "images.added",
+    "channel.low",
+    "channel.exhausted",
+    "cycle.turned",
+    "lease.expired",
+    "image.posted",
+]
+"""What a channel's webhook is told of (``state.outbox``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +89,10 @@ class ChannelDef:
     await_fingerprints: bool = False
     """With ``skip``: hold new images back until fingerprinted (the service turns it on
     when it fingerprints: ``NEAR_DUPLICATE_HASHING``)."""
+    notify: tuple[NotifyEvent, ...] = ()
+    """The events written to the outbox for this channel's webhook (none: no webhook)."""
+    low_water: int = 0
+    """``channel.low``: available fell to this or below."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -582,6 +595,47 @@ class ConsoleSessions(Protocol):
         ...
 
 
+DeliveryStatus = Literal["pending", "delivered", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One event of a channel's outbox: ``payload`` is its ``data`` as JSON; ``created``
+    and ``next_attempt`` are Unix times."""
+
+    id: int
+    channel: str
+    type: str
+    payload: str
+    created: float
+    attempts: int
+    next_attempt: float
+    status: DeliveryStatus
+    last_error: str | None
+
+
+class Outbox(Protocol):
+    """A channel's webhook deliveries (``state.sql.roles.outbox``)."""
+
+    def delivery_turn(self, channel: str) -> AbstractContextManager[bool]:
+        """Deliver the channel's events for the block: True if this process may (with
+        replicas, one at a time per channel)."""
+        ...
+
+    def head(self, channel: str) -> Delivery | None: ...
+    def settle(
+        self,
+        event_id: int,
+        status: DeliveryStatus,
+        attempts: int,
+        next_attempt: float,
+        error: str | None,
+    ) -> None: ...
+    def deliveries(self, channel: str, limit: int) -> list[Delivery]: ...
+    def prune(self, channel: str, before: float) -> int: ...
+    def replay(self, channel: str, event_id: int) -> Delivery: ...
+
+
 class Store(Protocol):
     """The whole store hands out its roles, one object each; code takes the role it uses
     (``store.reports``, ``store.selections``), never the whole store."""
@@ -602,6 +656,8 @@ class Store(Protocol):
     def near(self) -> NearDuplicates: ...
     @property
     def sessions(self) -> ConsoleSessions: ...
+    @property
+    def outbox(self) -> Outbox: ...
     def define(
         self, libraries: Sequence[LibraryDef], channels: Sequence[ChannelDef]
     ) -> list[Relisting]:

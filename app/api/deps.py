@@ -26,6 +26,7 @@ from app.services.pictures import Pictures
 from app.services.posted_state import LegacyImport, PostedHistory
 from app.services.selection import SelectionService
 from app.services.status import StatusReports
+from app.services.webhooks import Deliverer
 from app.sync.worker import SyncWorker
 from webhooks.inbox import Inbox
 
@@ -54,6 +55,7 @@ StatusDep = Annotated[StatusReports, Depends(_piece("status"))]
 WorkersDep = Annotated[dict[str, SyncWorker], Depends(_piece("workers"))]
 InboxesDep = Annotated[list[Inbox], Depends(_piece("inboxes"))]
 PicturesDep = Annotated[Pictures, Depends(_piece("pictures"))]
+WebhooksDep = Annotated[Deliverer, Depends(_piece("webhooks"))]
 
 _bearer = HTTPBearer(auto_error=False)
 

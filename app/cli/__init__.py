@@ -35,7 +35,7 @@ from contextlib import ExitStack
 
 from unposted_client import UnpostedClientError, UnreachableError
 
-from app.cli import channel, service_args
+from app.cli import channel, deliveries, service_args
 from app.cli.asking import Operations
 from app.cli.output import Output
 from app.cli.remote import RemoteOperations
@@ -95,6 +95,7 @@ def _run_service_command(name: str) -> Callable[[argparse.Namespace], int]:
 
 
 _COMMANDS.update({name: _run_service_command(name) for name in service_args.COMMANDS})
+_COMMANDS.update(deliveries.COMMANDS)
 _COMMANDS.update({name: _run_channel_command(name) for name in channel.COMMANDS})
 
 
@@ -115,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     service_args.add_parsers(commands, [remote, verbose])
     channel.add_parsers(commands, [remote, verbose])
+    local = argparse.ArgumentParser(add_help=False)
+    local.add_argument("--json", action="store_true", help="JSON on stdout, for scripts")
+    deliveries.add_parsers(commands, [local, verbose])
     return parser
 
 

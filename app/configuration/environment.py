@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     render_max_megapixels: float = Field(default=64, gt=0, le=1000)
     render_cache_mb: int = Field(default=512, ge=1)
     public_url: str | None = None
+    # Channels' webhooks (app/services/webhooks.py): how long one request may take, the
+    # first wait before a retry (doubled each time, with jitter), how long to keep trying.
+    webhook_timeout_seconds: float = Field(default=10, gt=0, le=300)
+    webhook_first_retry_seconds: float = Field(default=5, gt=0)
+    webhook_retry_seconds: float = Field(default=86_400, gt=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_format: Literal["json", "console"] = "json"
 

@@ -24,6 +24,9 @@ channel::
     [channels.brand-a-instagram.render]  # optional: the shape its network accepts
     aspect = "4:5..1.91:1"              # see app.configuration.render for every key
 
+    [channels.brand-a-instagram.notify]  # optional: a webhook told of its events
+    url = "https://hooks.example.com/x" # see app.configuration.notify for every key
+
 Secrets never stand in the file, only the names of the variables that hold them. Any
 problem stops the service with one line naming the file, the table and the key.
 """
@@ -41,6 +44,7 @@ from typing import Any, get_args
 from pydantic import SecretStr
 
 from app.configuration.environment import SelectPolicy, Settings, credential_problem, dropbox_path
+from app.configuration.notify import NotifyConfig, NotifyError, parse_notify
 from app.configuration.render import ProfileError, RenderProfile, parse_profile
 from app.errors import ConfigError
 from state.casefold import fold
@@ -72,6 +76,7 @@ class ChannelConfig:
     api_token: SecretStr | None
     archive: bool
     render: RenderProfile | None = None
+    notify: NotifyConfig | None = None
 
     @property
     def near_duplicates(self) -> NearDuplicateChoice:
@@ -224,7 +229,7 @@ class _FileReader:
         self._keys(table, where, {"library", "policy", "when_exhausted", "lease_seconds",
                                   "api_token_env", "near_duplicates",
                                   "near_duplicate_distance", "archive",
-                                  "render"})  # fmt: skip
+                                  "render", "notify"})  # fmt: skip
         library = self._value(table, where, "library", str, None)
         if library not in libraries:
             raise self._error(where, "library", f"no library {library!r} is defined")
@@ -242,8 +247,22 @@ class _FileReader:
         archive = self._value(table, where, "archive", bool, alone)
         # Nothing is fingerprinted without hashing: then no channel holds a picture back.
         waits = self._settings.near_duplicate_hashing
-        spec = ChannelDef(name, library, policy, exhausted, lease, near, distance, waits)
-        return ChannelConfig(spec, token, archive, self._render(table, where))
+        notify = self._notify(table, where)
+        events, low = (notify.events, notify.low_water) if notify else ((), 0)
+        spec = ChannelDef(
+            name, library, policy, exhausted, lease, near, distance, waits, events, low
+        )
+        return ChannelConfig(spec, token, archive, self._render(table, where), notify)
+
+    def _notify(self, table: dict[str, Any], where: str) -> NotifyConfig | None:
+        if "notify" not in table:
+            return None
+        if not isinstance(table["notify"], dict):
+            raise self._error(where, "notify", f"must be a table such as [{where}.notify]")
+        try:
+            return parse_notify(table["notify"], self._environ)
+        except NotifyError as exc:
+            raise self._error(f"{where}.notify", exc.key, exc.message) from exc
 
     def _render(self, table: dict[str, Any], where: str) -> RenderProfile | None:
         if "render" not in table:

@@ -2,10 +2,10 @@
 
 Sign in with a token (``signin``); see every library and channel it reaches
 (``overview``), a channel's pictures as Dropbox thumbnails (``pictures``), what it
-posted (``history``); hold, release, post and re-list (``actions``); read the API's
-documents (``docs``). Pages are rendered on the server from ``templates/`` with a
-little script (``static/``). Who may see what is the API's rule: the operator's token
-everything, a channel's token that channel only.
+posted (``history``) and how its webhook went (``deliveries``); hold, release, post and
+re-list (``actions``); read the API's documents (``docs``). Pages are rendered on the
+server from ``templates/`` with a little script (``static/``). Who may see what is the
+API's rule: the operator's token everything, a channel's token that channel only.
 """
 
 from __future__ import annotations
@@ -16,7 +16,17 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI, HTTPException
 from fastapi.responses import Response
 
-from app.console import actions, docs, groups, history, overview, pictures, rendered, signin
+from app.console import (
+    actions,
+    deliveries,
+    docs,
+    groups,
+    history,
+    overview,
+    pictures,
+    rendered,
+    signin,
+)
 
 CSS, SCRIPT, SVG = "text/css; charset=utf-8", "text/javascript; charset=utf-8", "image/svg+xml"
 _STATIC = {
@@ -47,7 +57,7 @@ def _read(name: str) -> bytes:
 
 
 def install_console(app: FastAPI) -> None:
-    for module in (signin, overview, pictures, rendered, history, groups, actions):
+    for module in (signin, overview, pictures, rendered, history, deliveries, groups, actions):
         app.include_router(module.router)
     app.include_router(docs.pages)
     app.include_router(docs.document)

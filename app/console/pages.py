@@ -49,6 +49,7 @@ NOTICES = {
     "resync": "A full re-list of the folder has started.",
     "split": "Split: it is no longer taken for the same picture as the others.",
     "alone": "It has no near-duplicate left to split from.",
+    "replayed": "The event is pending again: it is sent with the same webhook-id.",
 }
 
 

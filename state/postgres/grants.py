@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from state.postgres import queue
 from state.postgres.connection import Db
+from state.sql import leases, outbox
+from state.sql.dialect import POSTGRES
 
 _GRANT = (
     queue.TAKE_OUT + " INSERT INTO leases (id, channel_id, content_hash, expires_at)"
@@ -30,10 +32,14 @@ def reclaim_in(db: Db, channel: queue.Channel, now: float, limit: int) -> int:
         "UPDATE leases SET ended = 'expired', ended_at = %(now)s WHERE id IN ("
         " SELECT id FROM leases WHERE channel_id = %(c)s AND ended IS NULL"
         " AND expires_at <= %(now)s ORDER BY expires_at LIMIT %(n)s)"
-        " RETURNING content_hash",
+        " RETURNING id, channel_id, content_hash, expires_at, ended",
         {"c": channel.id, "now": now, "n": limit},
     ).fetchall()
-    queue.restore_many(db, channel, [row[0] for row in rows])
+    queue.restore_many(db, channel, [row[2] for row in rows])
+    for row in rows:  # each its webhook's event, in the same transaction
+        outbox.record(
+            POSTGRES.on(db), channel.id, "lease.expired", leases.expired(leases.LeaseRow(*row))
+        )
     return len(rows)
 
 

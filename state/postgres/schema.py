@@ -403,7 +403,28 @@ CREATE TABLE listed (
 );
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, tallies.V7, _V8)
+# -- events out: a channel's webhook (as in SQLite's schema 10) ------------------------------
+_V9 = """
+ALTER TABLE channels ADD COLUMN notify text NOT NULL DEFAULT '';
+ALTER TABLE channels ADD COLUMN notify_low integer NOT NULL DEFAULT 0;
+ALTER TABLE channels ADD COLUMN notify_level integer NOT NULL DEFAULT 0;
+CREATE TABLE outbox (
+    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    channel      text COLLATE "C" NOT NULL,
+    type         text NOT NULL,
+    payload      text NOT NULL,
+    created      double precision NOT NULL,
+    attempts     integer NOT NULL DEFAULT 0,
+    next_attempt double precision NOT NULL,
+    status       text NOT NULL DEFAULT 'pending'
+                 CHECK (status IN ('pending', 'delivered', 'failed')),
+    last_error   text
+);
+CREATE INDEX outbox_pending ON outbox (channel, id) WHERE status = 'pending';
+CREATE INDEX outbox_by_channel ON outbox (channel, id);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, tallies.V7, _V8, _V9)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

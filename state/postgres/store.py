@@ -32,6 +32,7 @@ from state.sql.roles.browsing import BrowsingRole
 from state.sql.roles.catalog import CatalogRole
 from state.sql.roles.legacy import LegacyRole
 from state.sql.roles.near import NearRole
+from state.sql.roles.outbox import OutboxRole
 from state.sql.roles.posted import PostedRole
 from state.sql.roles.reports import ReportRole
 from state.sql.roles.sessions import SessionRole
@@ -65,6 +66,7 @@ class PostgresStore:
         self.browsing = BrowsingRole(shared)
         self.near = NearRole(shared, Hashing(shared))
         self.sessions = SessionRole(shared)
+        self.outbox = OutboxRole(shared, self._turns.delivery)
         self._run, self._read = shared.run, shared.read
 
     def close(self) -> None:

@@ -20,6 +20,8 @@
   wakes its worker for the library named. A notification is only a hint: it is lost if
   nobody listens at that moment, so the listener also polls for owed libraries every
   ``POLL_SECONDS`` and wakes those it found owed at the poll before too.
+- **Delivery.** One replica at a time delivers a channel's webhook events
+  (``delivery``): the session advisory lock ``(DELIVERY_LOCK, channel id)``.
 - **Hashing.** One replica at a time hashes a library's backlog of fingerprints
   (``hashing``): the session advisory lock ``(HASHING_LOCK, library id)``, taken the
   same way for a pass of the hashing worker, so no thumbnail is asked for twice.
@@ -41,6 +43,7 @@ log = logging.getLogger(__name__)
 
 TURN_LOCK = 0x756E706F  # first key of the advisory lock; the second is the library id
 HASHING_LOCK = TURN_LOCK + 1
+DELIVERY_LOCK = TURN_LOCK + 2  # the second key is the channel id
 CHANNEL = "unposted_catch_up"
 POLL_SECONDS = 1.0
 SPARE_CONNECTIONS = 4  # lock connections kept between turns
@@ -86,6 +89,13 @@ class Turns:
     def hashing(self, library_id: int) -> Iterator[bool]:
         """Hold the hashing of the library's backlog for the block: True if it is ours."""
         with self._locked(HASHING_LOCK, library_id) as connection:
+            yield connection is not None
+
+    @contextmanager
+    def delivery(self, channel_id: int) -> Iterator[bool]:
+        """Hold the delivery of the channel's webhook events for the block: True if it is
+        ours (one replica at a time, so that they arrive in order)."""
+        with self._locked(DELIVERY_LOCK, channel_id) as connection:
             yield connection is not None
 
     @contextmanager

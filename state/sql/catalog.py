@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from state.changes import FileEntry, Operation, PutFile, RemovePath, RemoveTree
 from state.rules import Channel, NewImage, is_pending
+from state.sql import outbox
 from state.sql.dialect import Sql, Tx
 from state.sql.names import channels_of
 
@@ -165,6 +166,7 @@ def _add_new(
     images.insert(sql.db, library_id, rows, new)
     for channel in channels:
         images.queue_insert(sql.db, channel, rows)
+        outbox.images_added(sql, channel.id, [row.content_hash for row in rows])
 
 
 def forget_all(sql: Sql, library_id: int) -> int:

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 from state.casefold import fold
 from state.rules import Channel
+from state.sql import outbox
 from state.sql.dialect import Tx
 from state.store import ChannelDef, LibraryDef, Relisting
 
@@ -74,9 +75,9 @@ def _channel(tx: Tx, channel: ChannelDef) -> None:
     if row is not None:
         tx.execute(
             "UPDATE channels SET policy = ?, exhausted = ?, near_skip = ?, near_distance = ?,"
-            " near_wait = ? WHERE id = ?",
+            " near_wait = ?, notify = ?, notify_low = ? WHERE id = ?",
             (channel.policy, channel.when_exhausted, skip, channel.near_duplicate_distance,
-             wait, row[0]),
+             wait, outbox.subscribed(channel.notify), channel.low_water, row[0]),
         )  # fmt: skip
     if row is not None and row[2] == library_id:
         _near_settings(tx, Channel(row[0], row[1]), library_id, row[3:], channel)
@@ -84,9 +85,11 @@ def _channel(tx: Tx, channel: ChannelDef) -> None:
     if row is None:
         row = tx.one(
             "INSERT INTO channels (name, library_id, policy, exhausted, near_skip, near_distance,"
-            " near_wait) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id, cycle, library_id",
+            " near_wait, notify, notify_low) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " RETURNING id, cycle, library_id",
             (channel.name, library_id, channel.policy, channel.when_exhausted, skip,
-             channel.near_duplicate_distance, wait),
+             channel.near_duplicate_distance, wait, outbox.subscribed(channel.notify),
+             channel.low_water),
         )  # fmt: skip
         assert row is not None
     else:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from state.errors import InvalidInput, LeaseNotFound
 from state.rules import Channel, iso, lease_state
+from state.sql import outbox
 from state.sql.dialect import Tx
 from state.store import LeaseInfo, LeaseState, NamedLease
 
@@ -86,6 +87,15 @@ def end(tx: Tx, lease: LeaseRow, how: LeaseState, now: float, channel: Channel) 
     )
     if how != "posted":
         tx.ops.restore(tx.db, channel, lease.content_hash)
+        outbox.check_level(tx, channel.id, now)
+    if how == "expired":
+        outbox.record(tx, channel.id, "lease.expired", expired(lease))
+
+
+def expired(lease: LeaseRow) -> dict[str, str]:
+    """What a ``lease.expired`` event says of the lease."""
+    return {"lease_id": lease.id, "content_hash": lease.content_hash,
+            "expires_at": iso(lease.expires_at)}  # fmt: skip
 
 
 def extend(tx: Tx, lease: LeaseRow, expires_at: float) -> None:

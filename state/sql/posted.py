@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from state.hashing import content_hash_from_sha256
 from state.rules import Channel
-from state.sql import leases
+from state.sql import leases, outbox
 from state.sql.dialect import Tx
 from state.store import LegacyMatch, PostedExport
 
@@ -29,12 +29,16 @@ def record(
     """Mark posted in the current cycle (idempotent: the first time and SHA-256 stay)."""
     tx.execute(INSERT, (channel.id, content_hash, channel.cycle, sha256, stamp, "api"))
     out_of_circulation(tx, channel, content_hash, now)
+    outbox.check_level(tx, channel.id, now)
     row = tx.one(
         "SELECT posted_at, sha256 FROM posted WHERE channel_id = ? AND content_hash = ?"
         " AND cycle = ?",
         (channel.id, content_hash, channel.cycle),
     )
     assert row is not None
+    if row[0] == stamp:  # posted now, not before: its webhook hears of it once
+        data = {"content_hash": content_hash, "posted_at": stamp, "cycle": channel.cycle}
+        outbox.record(tx, channel.id, "image.posted", data)
     return str(row[0]), row[1]
 
 

@@ -520,7 +520,34 @@ CREATE TRIGGER leases_forgotten AFTER DELETE ON leases WHEN old.ended IS NULL BE
 END;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10)
+# -- events out: a channel's webhook: version 11 ---------------------------------------
+_V11 = """
+-- Events for a channel's webhook, written in the transaction of the change that causes
+-- them and delivered in ``id`` order per channel (state/sql/outbox.py).
+-- ``channels.notify``: the events the channel's webhook is told of, as " a b " (none: '').
+-- ``notify_low``: its low water; ``notify_level``: where availability stood when last
+-- looked at (0 above low water, 1 at or below it, 2 nothing left), so that each crossing
+-- is told once.
+ALTER TABLE channels ADD COLUMN notify TEXT NOT NULL DEFAULT '';
+ALTER TABLE channels ADD COLUMN notify_low INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE channels ADD COLUMN notify_level INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE outbox (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    channel      TEXT NOT NULL,
+    type         TEXT NOT NULL,
+    payload      TEXT NOT NULL,
+    created      REAL NOT NULL,
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    next_attempt REAL NOT NULL,
+    status       TEXT NOT NULL DEFAULT 'pending'
+                 CHECK (status IN ('pending', 'delivered', 'failed')),
+    last_error   TEXT
+);
+CREATE INDEX outbox_pending ON outbox (channel, id) WHERE status = 'pending';
+CREATE INDEX outbox_by_channel ON outbox (channel, id);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from pathlib import Path
 
 from state.sql.define import define
@@ -22,6 +23,7 @@ from state.sql.roles.browsing import BrowsingRole
 from state.sql.roles.catalog import CatalogRole
 from state.sql.roles.legacy import LegacyRole
 from state.sql.roles.near import NearRole
+from state.sql.roles.outbox import OutboxRole
 from state.sql.roles.posted import PostedRole
 from state.sql.roles.reports import ReportRole
 from state.sql.roles.sessions import SessionRole
@@ -60,6 +62,7 @@ class SqliteStore:
         self.browsing = BrowsingRole(transactions)
         self.near = NearRole(transactions, Hashing(transactions))
         self.sessions = SessionRole(transactions)
+        self.outbox = OutboxRole(transactions, lambda channel_id: nullcontext(True))
 
     def close(self) -> None:
         self._selections.close()

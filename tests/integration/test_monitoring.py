@@ -204,9 +204,12 @@ def test_prometheus_scrapes_the_service_and_loads_the_rules(
 
         def up() -> bool:
             try:
-                targets = client.get("/api/v1/targets").json()["data"]["activeTargets"]
+                reply = client.get("/api/v1/targets")
             except httpx.TransportError:
                 return False
+            if reply.status_code != 200:  # 503 while Prometheus starts
+                return False
+            targets = reply.json()["data"]["activeTargets"]
             return [target["health"] for target in targets] == ["up"]
 
         wait_until(up, 60, 0.2)

@@ -21,7 +21,7 @@ from state.postgres.connection import Db
 from state.postgres.ops import tx
 from state.postgres.roles import Role
 from state.rules import iso, new_lease_id, turns_cycle
-from state.sql import leasable, leases, posted
+from state.sql import leasable, leases, outbox, posted
 from state.sql import names as sql_names
 from state.sql.files import FileRow
 from state.store import Lease, LeaseInfo, PostedRecord, Selection, SelectRequest
@@ -76,6 +76,9 @@ class SelectionRole(Role):
         if found is None:
             return None
         channel_id, file = found
+        if outbox.watched_level(tx(db), channel_id) is not None:  # webhook: channel.low
+            with db.transaction():
+                outbox.check_level(tx(db), channel_id, self._clock())
         return selection.describe(db, file, lease, None, channel_id)
 
     def _select_in(self, db: Db, name: str, request: SelectRequest) -> Selection:
@@ -97,6 +100,7 @@ class SelectionRole(Role):
             expires_at = now + request.lease_seconds
             lease = Lease(id=lease_id, expires_at=iso(expires_at))
             grants.grant(db, channel.id, file.content_hash, lease_id, expires_at)
+            outbox.check_level(tx(db), channel.id, now)  # webhook: channel.low, .exhausted
         return selection.describe(db, file, lease, posted_at, channel.id)
 
     def _choose(self, db: Db, locked: queue.Locked, now: float) -> FileRow:
@@ -216,4 +220,5 @@ def _new_cycle(db: Db, channel: queue.Channel) -> queue.Channel:
     turned = queue.Channel(channel.id, channel.cycle + 1)
     db.execute("UPDATE channels SET cycle = %s WHERE id = %s", (turned.cycle, channel.id))
     queue.rebuild(db, turned)
+    outbox.record(tx(db), channel.id, "cycle.turned", {"cycle": turned.cycle})  # webhook
     return turned

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from state.changes import Operation
 from state.errors import UnknownName
 from state.rules import iso
-from state.sql import catalog, posted_bulk
+from state.sql import catalog, outbox, posted_bulk
 from state.sql import names as sql_names
 from state.sql.define import from_scratch
 from state.sql.dialect import Tx
@@ -129,6 +129,9 @@ class CatalogRole(Role):
                 removed += catalog.sweep(tx, images, library_id, generation)
             if finished:
                 self._listing_done(tx, library_id)
+            if finished or not listing:  # webhooks' low water, once the catalog stands
+                for channel in sql_names.channels_of(tx, library_id):
+                    outbox.check_level(tx, channel.id, self._clock())
             row = tx.one(
                 "UPDATE libraries SET cursor = ? WHERE id = ? RETURNING n_images",
                 (cursor, library_id),

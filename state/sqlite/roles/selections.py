@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 
 from state.errors import LeaseExpired, LeaseNotFound, NotReady, UnknownName
 from state.rules import iso, new_lease_id, turns_cycle
-from state.sql import files, leasable, leases, posted
+from state.sql import files, leasable, leases, outbox, posted
 from state.sql import names as sql_names
 from state.sqlite import grants, names, near, queue, selection, waiting
 from state.sqlite.connections import Connections
@@ -114,6 +114,7 @@ class SelectionRole(Role):
             picked = request.name is None
             if not grants.grant(db, channel.id, content_hash, lease_id, expires_at, picked):
                 return self._drifted(db, name, request, channel.id)
+            outbox.check_level(tx(db), channel.id, now)  # webhook: channel.low, .exhausted
         return selection.describe(db, file, lease, posted_at, channel.id)
 
     def _drifted(
@@ -261,4 +262,5 @@ def _new_cycle(db: sqlite3.Connection, channel: queue.Channel) -> queue.Channel:
     turned = queue.Channel(channel.id, channel.cycle + 1)
     db.execute("UPDATE channels SET cycle = ? WHERE id = ?", (turned.cycle, channel.id))
     queue.rebuild(db, turned)
+    outbox.record(tx(db), channel.id, "cycle.turned", {"cycle": turned.cycle})  # webhook
     return turned
