@@ -191,8 +191,9 @@ class Deliverer:
             next_attempt = now + self._backoff(attempts)
             if next_attempt - event.created > self._settings.webhook_retry_seconds:
                 result = "failed"
-        self._outbox.settle(event.id, _STATUS[result], attempts, next_attempt, outcome.error)
+        # Counted first: whoever sees the outcome in the outbox sees it counted too.
         self._metrics.webhook_deliveries.labels(event.channel, result).inc()
+        self._outbox.settle(event.id, _STATUS[result], attempts, next_attempt, outcome.error)
         if result == "failed":
             log.warning(
                 "webhook of channel %s: event %s (%s) failed after %d attempts: %s",
