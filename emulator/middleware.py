@@ -18,7 +18,7 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from emulator.control import Emulator
-from emulator.faults import DROPPED, Injected
+from emulator.faults import DROPPED, Counters, Injected
 
 logger = logging.getLogger(__name__)
 
@@ -45,10 +45,11 @@ class FaultsAndCounters:
             return
         route = route_name(scope["path"])
         self.counters.started(route)
+        call = _InFlight(self.counters, route)
         try:
-            await self._answer(route, scope, receive, send)
+            await self._answer(route, scope, receive, call.sending(send))
         finally:
-            self.counters.finished(route)
+            call.finish()
 
     async def _answer(self, route: str, scope: Scope, receive: Receive, send: Send) -> None:
         await self._wait(route)
@@ -113,3 +114,40 @@ async def _reply(
 ) -> None:
     await _start(send, status, media, {b"content-length": str(len(body)).encode(), **extra})
     await send({"type": "http.response.body", "body": body})
+
+
+class _InFlight:
+    """One call's place in the in-flight count, given up as its last byte is handed over
+    (the last of its ``content-length``, or the end of its body): a client that has the
+    whole answer may ask again before this handler returns, and must not find its earlier
+    call still counted."""
+
+    def __init__(self, counters: Counters, route: str) -> None:
+        self._counters, self._route, self._done = counters, route, False
+        self._length: int | None = None
+        self._sent = 0
+
+    def sending(self, send: Send) -> Send:
+        async def last_byte_finishes(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                self._length = _content_length(message)
+            elif message["type"] == "http.response.body":
+                self._sent += len(message.get("body", b""))
+                whole = self._length is not None and self._sent >= self._length
+                if whole or not message.get("more_body"):
+                    self.finish()
+            await send(message)
+
+        return last_byte_finishes
+
+    def finish(self) -> None:
+        if not self._done:
+            self._done = True
+            self._counters.finished(self._route)
+
+
+def _content_length(start: Message) -> int | None:
+    for name, value in start.get("headers", []):
+        if name.lower() == b"content-length":
+            return int(value)
+    return None

@@ -201,3 +201,19 @@ def test_clearing_faults_releases_held_calls(emulator: Emulator, dbx: dropbox.Dr
     emulator.faults.clear()
     caller.join(10)
     assert emulator.counters.calls("users/get_current_account", 200) == 1
+
+
+def test_a_call_is_no_longer_in_flight_once_its_answer_is_in(
+    emulator: Emulator, dbx: dropbox.Dropbox
+) -> None:
+    """A client with the whole answer may call again at once: its earlier call must not
+    still count (a cap on calls at once would then seem broken by one)."""
+    emulator.put_file("/a.jpg", b"a")
+    seen = []
+    for _ in range(200):
+        _, response = dbx.files_download("/a.jpg")
+        assert response.content == b"a"  # the whole answer is in
+        response.close()
+        seen.append(emulator.counters.in_flight("files/download"))
+    assert seen == [0] * 200
+    assert emulator.counters.max_in_flight("files/download") == 1
