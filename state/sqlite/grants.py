@@ -47,19 +47,3 @@ def reclaim(db: sqlite3.Connection, now: float, limit: int) -> int:
         leases.end(tx, lease, "expired", now, leases.channel_row(tx, lease.channel_id))
     leases.prune(tx, now, limit)
     return len(rows)
-
-
-def running(db: sqlite3.Connection, channel_id: int) -> int:
-    """The channel's running leases, expired ones included: a count kept by triggers."""
-    row = db.execute("SELECT n_running FROM channels WHERE id = ?", (channel_id,)).fetchone()
-    return int(row[0])
-
-
-def expired(db: sqlite3.Connection, channel_id: int, now: float) -> int:
-    """Running leases past their time (few: the reclaimer ends them a batch at a time)."""
-    row = db.execute(
-        "SELECT count(*) FROM leases INDEXED BY leases_by_channel_expiry"
-        " WHERE channel_id = ? AND expires_at <= ? AND ended IS NULL",
-        (channel_id, now),
-    ).fetchone()
-    return int(row[0])

@@ -10,20 +10,12 @@ from __future__ import annotations
 import sqlite3
 
 from state.sql.dialect import SQLITE, Ops, Tx
-from state.sqlite import catalog, grants, near, queue, selection
-
-
-def _pool_counts(db: sqlite3.Connection, channel_id: int, now: float) -> tuple[int, int, int]:
-    """The pool's size and running leases kept in the channel's row (schema 10's triggers);
-    the expired among them counted along the expiry index (few)."""
-    row = db.execute("SELECT pool_size FROM channels WHERE id = ?", (channel_id,)).fetchone()
-    return int(row[0]), grants.running(db, channel_id), grants.expired(db, channel_id, now)
-
+from state.sqlite import catalog, counts, near, queue, selection
 
 OPS = Ops(
     queue.facts, queue.remove, queue.restore, near.after_post, selection.describe,
     near.regroup, queue.fill, queue.wait_for_fingerprints, queue.rebuild, catalog.hold_unchecked,
-    _pool_counts,
+    counts.pool_counts,
 )  # fmt: skip
 
 

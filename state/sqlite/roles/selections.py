@@ -18,7 +18,7 @@ from state.errors import LeaseExpired, LeaseNotFound, NotReady, UnknownName
 from state.rules import iso, new_lease_id, turns_cycle
 from state.sql import files, leasable, leases, outbox, posted
 from state.sql import names as sql_names
-from state.sqlite import grants, names, near, queue, selection, waiting
+from state.sqlite import counts, grants, names, near, queue, selection, waiting
 from state.sqlite.connections import Connections
 from state.sqlite.group_commit import GroupCommit
 from state.sqlite.ops import tx
@@ -138,8 +138,8 @@ class SelectionRole(Role):
         found = self._pick(db, channel.id, policy, writable)
         if found is not None:
             return found
-        running = grants.running(db, channel.id)
-        expired = grants.expired(db, channel.id, now)
+        running = counts.running(db, channel.id)
+        expired = counts.expired(db, channel.id, now)
         awaiting = waiting.any_waiting(db, channel.id)
         turns = turns_cycle(
             exhausted, running - expired, leasable.library_images(tx(db), library_id), awaiting
@@ -149,7 +149,7 @@ class SelectionRole(Role):
         if expired and grants.reclaim(db, now, RECLAIM_AT_SELECTION):
             found = self._pick(db, channel.id, policy)
         if found is None and turns_cycle(
-            exhausted, grants.running(db, channel.id),
+            exhausted, counts.running(db, channel.id),
             leasable.library_images(tx(db), library_id), awaiting,
         ):  # fmt: skip
             channel = _new_cycle(db, channel)

@@ -1,0 +1,29 @@
+"""A channel's kept counts, as ``/status``, ``/metrics`` and the webhook levels read them:
+the pool's size and the running leases from the channel's row (schema 10's triggers keep
+them), the expired among those counted along the expiry index."""
+
+from __future__ import annotations
+
+import sqlite3
+
+
+def running(db: sqlite3.Connection, channel_id: int) -> int:
+    """The channel's running leases, expired ones included: a count kept by triggers."""
+    row = db.execute("SELECT n_running FROM channels WHERE id = ?", (channel_id,)).fetchone()
+    return int(row[0])
+
+
+def expired(db: sqlite3.Connection, channel_id: int, now: float) -> int:
+    """Running leases past their time (few: the reclaimer ends them a batch at a time)."""
+    row = db.execute(
+        "SELECT count(*) FROM leases INDEXED BY leases_by_channel_expiry"
+        " WHERE channel_id = ? AND expires_at <= ? AND ended IS NULL",
+        (channel_id, now),
+    ).fetchone()
+    return int(row[0])
+
+
+def pool_counts(db: sqlite3.Connection, channel_id: int, now: float) -> tuple[int, int, int]:
+    """``Ops.pool_counts``: the pool's size, its running leases, and the expired of them."""
+    row = db.execute("SELECT pool_size FROM channels WHERE id = ?", (channel_id,)).fetchone()
+    return int(row[0]), running(db, channel_id), expired(db, channel_id, now)
