@@ -415,6 +415,16 @@ class LegacyLookup(Protocol):
 class Reports(Protocol):
     def library_status(self, library: str) -> LibraryStatus: ...
     def channel_status(self, channel: str) -> ChannelStatus: ...
+    def posts_per_day(self, channel: str, since: str) -> dict[str, int]:
+        """Posts per day (``YYYY-MM-DD``, UTC) from day ``since`` on, legacy imports aside;
+        a day without posts is not listed. One walk along the posts' time index."""
+        ...
+
+    def held_count(self, channel: str) -> int:
+        """How many pictures the held tab lists (of those the library holds, neither
+        posted in this cycle nor leased)."""
+        ...
+
     def catalog_files(self, library: str) -> dict[str, str | None]: ...
 
 

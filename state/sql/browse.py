@@ -62,6 +62,15 @@ _IS = {
 }
 
 
+# The holds the held tab lists: of pictures the library holds, neither posted nor leased.
+_HELD_SHOWN = (
+    " WHERE t.channel_id = :channel"
+    f" AND {_IN_LIBRARY.format(h='t.content_hash')}"
+    f" AND NOT {_POSTED.format(h='t.content_hash')}"
+    f" AND NOT {_LEASED.format(h='t.content_hash')}"
+)
+
+
 @dataclass(frozen=True, slots=True)
 class _Listing:
     """One walk along one index: rows of (content_hash, *key), in key order."""
@@ -99,11 +108,7 @@ _BY_STATE = {
     ),
     "held": _Listing(
         "held",
-        "SELECT t.content_hash, t.held_at, t.content_hash FROM holds AS t"
-        " WHERE t.channel_id = :channel"
-        f" AND {_IN_LIBRARY.format(h='t.content_hash')}"
-        f" AND NOT {_POSTED.format(h='t.content_hash')}"
-        f" AND NOT {_LEASED.format(h='t.content_hash')}{{after}}"
+        f"SELECT t.content_hash, t.held_at, t.content_hash FROM holds AS t{_HELD_SHOWN}{{after}}"
         " ORDER BY t.held_at DESC, t.content_hash DESC LIMIT :limit",
         ("t.held_at", "t.content_hash"),
         (str, str),
@@ -120,6 +125,12 @@ _BY_STATE = {
         descending=True,
     ),
 }
+
+
+def held_count(tx: Tx, channel: Channel, library_id: int) -> int:
+    """How many pictures the held tab lists: its walk's conditions, once per hold."""
+    args = {"channel": channel.id, "cycle": channel.cycle, "library": library_id}
+    return tx.count("SELECT count(*) FROM holds AS t" + _HELD_SHOWN, args)
 
 
 def _by_name(state: str) -> _Listing:

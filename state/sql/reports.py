@@ -5,7 +5,8 @@ catalog's and the posts' are kept by each schema's triggers, the near-duplicates
 the statements that change them (SQLite's triggers; PostgreSQL's ``near`` and
 ``queue``), so a report costs the same at a thousand images or a million. Only running
 leases are counted, along their index, and the pictures still waiting for their
-fingerprint, along the index over waiting rows. The pool's size and its running leases
+fingerprint, along the index over waiting rows; the posts of recent days are counted
+along ``posted_history``, from the first day asked for on. The pool's size and its running leases
 come from the backend (``Ops.pool_counts``): PostgreSQL keeps them as deltas
 (``state.postgres.tallies``).
 """
@@ -78,3 +79,15 @@ def waiting(sql: Sql, channel_id: int) -> tuple[int, float | None]:
     )
     assert row is not None
     return int(row[0]), row[1]
+
+
+def posts_per_day(sql: Sql, channel_id: int, since: str) -> dict[str, int]:
+    """Posts per day (``YYYY-MM-DD``, UTC) from the day ``since`` on, along the channel's
+    ``posted_history``; a legacy import is not a post made that day."""
+    rows = sql.all(
+        "SELECT substr(posted_at, 1, 10) AS day, count(*) FROM posted INDEXED BY posted_history"
+        " WHERE channel_id = ? AND posted_at >= ? AND source <> 'legacy-import'"
+        " GROUP BY substr(posted_at, 1, 10)",
+        (channel_id, since),
+    )
+    return {str(day): int(count) for day, count in rows}

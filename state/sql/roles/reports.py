@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from state.sql import browse
 from state.sql import names as sql_names
-from state.sql.reports import channel_status, library_status
+from state.sql.reports import channel_status, library_status, posts_per_day
 from state.sql.roles import Role
 from state.store import ChannelStatus, LibraryStatus
 
@@ -18,6 +19,16 @@ class ReportRole(Role):
         now = self._clock()
         return self._transactions.snapshot(
             lambda tx: channel_status(tx, sql_names.channel(tx, channel)[0], now)
+        )
+
+    def posts_per_day(self, channel: str, since: str) -> dict[str, int]:
+        return self._transactions.snapshot(
+            lambda tx: posts_per_day(tx, sql_names.channel(tx, channel)[0].id, since)
+        )
+
+    def held_count(self, channel: str) -> int:
+        return self._transactions.snapshot(
+            lambda tx: browse.held_count(tx, *sql_names.channel(tx, channel))
         )
 
     def catalog_files(self, library: str) -> dict[str, str | None]:
