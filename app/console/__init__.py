@@ -1,7 +1,8 @@
 """The console: pages for people, served by the service itself at ``/``.
 
 Sign in with a token (``signin``); see every library and channel it reaches
-(``overview``), a channel's pictures as Dropbox thumbnails (``pictures``), what it
+(``overview``), a channel's pictures as Dropbox thumbnails (``pictures``), square or
+whole (``display``), with counts that follow changes as they happen (``live``), what it
 posted (``history``) and how its webhook went (``deliveries``); hold, release, post and
 re-list (``actions``); read the API's documents (``docs``). Pages are rendered on the
 server from ``templates/`` with a little script (``static/``). Who may see what is the
@@ -19,9 +20,11 @@ from fastapi.responses import Response
 from app.console import (
     actions,
     deliveries,
+    display,
     docs,
     groups,
     history,
+    live,
     overview,
     pictures,
     rendered,
@@ -57,7 +60,9 @@ def _read(name: str) -> bytes:
 
 
 def install_console(app: FastAPI) -> None:
-    for module in (signin, overview, pictures, rendered, history, deliveries, groups, actions):
+    routers = (signin, overview, pictures, rendered, history, deliveries, groups, actions, live,
+               display)  # fmt: skip
+    for module in routers:
         app.include_router(module.router)
     app.include_router(docs.pages)
     app.include_router(docs.document)

@@ -4,25 +4,35 @@ A library shows its folder, its last catch-up and how it went, and, while a firs
 listing or a re-list runs, a progress bar: entries and pages so far and the rate. The
 page's script asks ``/console/progress`` once a second while something is listing (a
 first listing has no known end, so its bar only moves; a re-list's is measured against
-the catalog it will replace). A channel shows its counts, cycle and policy, and how many
-pictures wait for their fingerprint (and for how long the oldest has).
+the catalog it will replace). A channel shows its counts, cycle and policy, how many
+pictures wait for their fingerprint (and for how long the oldest has), its posts per
+day over the last 30 days as a chart and its runway at that rate (``activity``), and
+the last picture posted and the next likely one as thumbnails: the next is the store's
+preview of a selection, which leases nothing.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
+from markupsafe import Markup
 
-from app.api.deps import ConfigDep, StatusDep, WorkersDep
+from app.api.deps import ConfigDep, PicturesDep, SelectionDep, StatusDep, WorkersDep
 from app.configuration.file import Config
+from app.console import activity
 from app.console.pages import ConsoleRoute, render
 from app.console.viewer import Viewer, ViewerDep
+from app.errors import NoImages, NoNewImages, NotReady
+from app.services.pictures import Pictures
+from app.services.selection import SelectionService
+from app.services.status import StatusReports
 from app.sync.worker import SyncWorker
-from state.store import ChannelStatus, LibraryStatus
+from state.store import ChannelStatus, HistoryEntry, LibraryStatus, Selection
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
@@ -45,6 +55,17 @@ class ChannelView:
     status: ChannelStatus
     policy: str
     when_exhausted: str
+    activity: activity.Activity
+    last: HistoryEntry | None
+    next: Selection | None
+
+    @property
+    def runway(self) -> str:
+        return activity.runway_text(self.status.available, self.activity)
+
+    @property
+    def chart(self) -> Markup:
+        return activity.chart(self.activity)
 
     @property
     def oldest_wait(self) -> str:
@@ -61,17 +82,15 @@ async def overview(
     config: ConfigDep,
     counts: StatusDep,
     workers: WorkersDep,
+    pictures: PicturesDep,
+    selection: SelectionDep,
 ) -> Response:
     channels = [name for name in config.channels if who.caller.may(name)]
     libraries = _libraries_seen(who, config, channels)
     library_views = [
         _library(config, name, await counts.library(name), workers[name]) for name in libraries
     ]
-    channel_views = [
-        ChannelView(name, await counts.channel(name),
-                    config.channels[name].spec.policy, config.channels[name].spec.when_exhausted)
-        for name in channels
-    ]  # fmt: skip
+    channel_views = [await _channel(config, name, counts, pictures, selection) for name in channels]
     return render(request, "overview.html", who, libraries=library_views, channels=channel_views,
                   title="Overview")  # fmt: skip
 
@@ -87,6 +106,33 @@ async def progress(
         status = await counts.library(name)
         report[name] = _progress(status, workers[name]) | {"syncing": workers[name].health.running}
     return JSONResponse({"libraries": report}, headers={"Cache-Control": "no-store"})
+
+
+async def _channel(
+    config: Config,
+    name: str,
+    counts: StatusReports,
+    pictures: Pictures,
+    selection: SelectionService,
+) -> ChannelView:
+    now = time.time()
+    status, per_day, history, chosen = await asyncio.gather(
+        counts.channel(name),
+        counts.posts_per_day(name, activity.first_day(now)),
+        pictures.history(name, None, 1),
+        _next_likely(selection, name),
+    )
+    spec = config.channels[name].spec
+    last = history.items[0] if history.items else None
+    return ChannelView(name, status, spec.policy, spec.when_exhausted,
+                       activity.last_days(now, per_day), last, chosen)  # fmt: skip
+
+
+async def _next_likely(selection: SelectionService, channel: str) -> Selection | None:
+    try:
+        return await selection.preview(channel)
+    except (NoImages, NoNewImages, NotReady):
+        return None
 
 
 def _libraries_seen(who: Viewer, config: Config, channels: list[str]) -> list[str]:

@@ -29,6 +29,7 @@ from app.console.viewer import Forbidden, SignInRequired, Viewer
 from app.errors import DropboxError, UnpostedError, answer
 
 log = logging.getLogger(__name__)
+THUMBNAILS_COOKIE = "unposted_thumbnails"  # "whole": pictures uncropped (``display``)
 HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; img-src 'self'; style-src 'self'; script-src 'self';"
@@ -76,6 +77,7 @@ def render(
         "reachable": [name for name in channels if viewer and viewer.caller.may(name)],
         "notice": NOTICES.get(request.query_params.get("done", "")),
         "here": _here(request),
+        "whole": request.cookies.get(THUMBNAILS_COOKIE) == "whole",
     }
     context.setdefault("channel", None)
     response = templates().TemplateResponse(request, template, context, status_code=status)

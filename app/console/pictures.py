@@ -19,6 +19,7 @@ from fastapi.responses import Response
 from pydantic import AfterValidator
 
 from app.api.deps import PicturesDep, SelectionDep, StatusDep
+from app.console import live
 from app.console.pages import ConsoleRoute, render
 from app.console.rendered import renditions
 from app.console.viewer import ChannelName, ViewerDep
@@ -49,7 +50,7 @@ async def grid(
     query = ImageQuery(state, prefix or None, after or None, PAGE)
     page = await pictures.page(channel, query)
     await pictures.prefetch(channel, page.items, GRID_SIZE)
-    counts = await status.channel(channel)
+    counts = live.counts(*await status.live(channel))
     return render(request, "grid.html", who, channel=channel, page=page, query=query,
                   counts=counts, filters=FILTERS, title=f"{channel}: {state}")  # fmt: skip
 

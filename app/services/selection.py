@@ -223,6 +223,11 @@ class SelectionService:
         self._finish(channel, started, _outcome(selection, options), selection, level)
         return Offer(selection, link)
 
+    async def preview(self, channel: str) -> Selection:
+        """What ``select`` would hand out now: nothing leased, no selection counted."""
+        request = self._request(channel, SelectOptions(dry_run=True))
+        return await self._lanes.store.run(self._store.select, channel, request)
+
     async def _selection(self, channel: str, request: SelectRequest) -> Selection:
         """A store that commits leases as a group is awaited without holding a thread of
         the store lane, so that every lease pending at once can share one commit."""

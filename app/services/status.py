@@ -33,6 +33,13 @@ class StatusReports:
     async def channel(self, channel: str) -> ChannelStatus:
         return await self._lanes.store.run(self._reports.channel_status, channel)
 
+    async def live(self, channel: str) -> tuple[ChannelStatus, int]:
+        """The channel's counts with its held tab's, in one trip to the store lane."""
+        return await self._lanes.store.run(self._live, channel)
+
+    async def posts_per_day(self, channel: str, since: str) -> dict[str, int]:
+        return await self._lanes.store.run(self._reports.posts_per_day, channel, since)
+
     async def channel_and_library(
         self, channel: str, library: str
     ) -> tuple[LibraryStatus, ChannelStatus]:
@@ -49,3 +56,6 @@ class StatusReports:
 
     def _both(self, channel: str, library: str) -> tuple[LibraryStatus, ChannelStatus]:
         return self._reports.library_status(library), self._reports.channel_status(channel)
+
+    def _live(self, channel: str) -> tuple[ChannelStatus, int]:
+        return self._reports.channel_status(channel), self._reports.held_count(channel)

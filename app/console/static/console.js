@@ -42,3 +42,57 @@
   }
   setTimeout(poll, 1000);
 })();
+
+// The channel page: its counts follow the service's events (/console/channels/NAME/events),
+// and when they change the page is fetched again and its grid put in place, no reload.
+(function () {
+  const live = document.querySelector(".live[data-events]");
+  if (!live || typeof EventSource === "undefined") {
+    return;
+  }
+  let version = live.dataset.version;
+  let busy = false;
+  let again = false;
+  const events = new EventSource(live.dataset.events);
+  events.onmessage = (message) => {
+    let counts;
+    try {
+      counts = JSON.parse(message.data);
+    } catch (error) {
+      return;
+    }
+    for (const el of live.querySelectorAll("[data-count]")) {
+      const value = counts[el.dataset.count];
+      if (value !== undefined) el.textContent = value;
+    }
+    if (counts.version !== version) {
+      version = counts.version;
+      live.dataset.version = version;
+      refresh();
+    }
+  };
+  async function refresh() {
+    if (busy) {
+      again = true;
+      return;
+    }
+    busy = true;
+    try {
+      const reply = await fetch(window.location.href, { credentials: "same-origin" });
+      if (reply.ok) {
+        const page = new DOMParser().parseFromString(await reply.text(), "text/html");
+        const fresh = page.querySelector(".live .pictures");
+        const shown = live.querySelector(".pictures");
+        if (fresh && shown) shown.replaceWith(document.adoptNode(fresh));
+      }
+    } catch (error) {
+      // the next change tries again
+    } finally {
+      busy = false;
+      if (again) {
+        again = false;
+        refresh();
+      }
+    }
+  }
+})();
