@@ -36,6 +36,13 @@ class Activity:
     def per_day(self) -> float:
         return self.posts / len(self.days) if self.days else 0.0
 
+    @property
+    def rate(self) -> str:
+        """The rate in words: ``2.5 posts a day``, or ``one post every 10 days``."""
+        if self.per_day >= 1 or self.per_day == 0:
+            return f"{self.per_day:.1f} posts a day"
+        return f"one post every {round(1 / self.per_day)} days"
+
 
 def first_day(now: float, days: int = DAYS) -> str:
     """The first of the last ``days`` days (UTC, today included), as ``YYYY-MM-DD``."""

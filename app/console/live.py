@@ -64,19 +64,22 @@ async def _stream(
     yield f"retry: {RETRY_MS}\n" + _event(first)
     sent, started = first, time.monotonic()
     quiet_since = started
-    while time.monotonic() - started < lifetime:
-        await asyncio.sleep(TICK)
-        try:
-            now = counts(*await status.live(channel))
-        except UnpostedError as exc:  # the store is away: end; the browser asks again
-            log.warning("console events for %s ended: %s", channel, exc)
-            return
-        if now != sent:
-            sent, quiet_since = now, time.monotonic()
-            yield _event(now)
-        elif time.monotonic() - quiet_since >= KEEPALIVE:
-            quiet_since = time.monotonic()
-            yield ": quiet\n\n"
+    try:
+        while time.monotonic() - started < lifetime:
+            await asyncio.sleep(TICK)  # the browser gone, the server cancels it here
+            try:
+                now = counts(*await status.live(channel))
+            except UnpostedError as exc:  # the store is away: end; the browser asks again
+                log.warning("console events for %s ended: %s", channel, exc)
+                return
+            if now != sent:
+                sent, quiet_since = now, time.monotonic()
+                yield _event(now)
+            elif time.monotonic() - quiet_since >= KEEPALIVE:
+                quiet_since = time.monotonic()
+                yield ": quiet\n\n"
+    finally:
+        log.debug("console events for %s: the stream ended", channel)
 
 
 def _event(shown: dict[str, Any]) -> str:

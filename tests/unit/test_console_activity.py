@@ -40,11 +40,12 @@ def test_the_last_30_days_are_every_day_oldest_first_with_zeros() -> None:
 
 def test_the_runway_is_what_is_available_over_the_daily_rate() -> None:
     activity = last_days(NOW, {"2026-12-01": 45, "2026-12-02": 15})  # 60 in 30 days: 2 a day
-    assert runway(100, activity) == 50.0
+    assert runway(100, activity) == 50.0 and activity.rate == "2.0 posts a day"
     assert runway_text(100, activity) == "50 days"
     assert runway_text(3, activity) == "1 day"
     assert runway_text(1, activity) == "under a day"
     assert runway_text(0, activity) == "dry now"
+    assert last_days(NOW, {"2026-12-01": 3}).rate == "one post every 10 days"
     quiet = last_days(NOW, {"2026-10-01": 5})  # older than 30 days: not counted
     assert runway(100, quiet) is None and runway_text(100, quiet) == "no posts in 30 days"
 
