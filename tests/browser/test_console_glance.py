@@ -18,6 +18,7 @@ from tests.browser.test_console import (  # noqa: F401  (shared fixtures)
 )
 from tests.conftest import API_TOKEN
 from tests.integration.conftest import Service
+from tests.waiting import wait_until
 
 PICTURES = 65
 PHONE = {"width": 390, "height": 844}
@@ -70,7 +71,7 @@ def test_the_overview_shows_runway_chart_and_last_and_next(
     # The three went out within a second: the last is any of them (the history's order).
     assert last in {f"/console/channels/default/images/{h}/thumbnail?size=w128h128" for h in posted}
     expect(default.locator("figure.next img")).to_have_count(1)
-    page.wait_for_function(DECODED)
+    wait_until(lambda: page.evaluate(DECODED), 30)  # polled here: the policy refuses eval
     assert counts(console) == before, "the next likely picture was leased"
     assert page.evaluate("document.querySelectorAll('script:not([src])').length") == 0
 
