@@ -31,6 +31,7 @@ from state.changes import FileKinds
 Command = Callable[[argparse.Namespace], int]
 COMMANDS: dict[str, Command] = {}
 _STARTUP_FAILURE = 3  # uvicorn's exit code when the app's startup fails
+_STOP_SECONDS = 5  # how long a stop waits for open requests (a console's event stream)
 
 
 def _command(name: str) -> Callable[[Command], Command]:
@@ -57,8 +58,10 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def serve_in_foreground(app: Any, listener: socket.socket) -> bool:
-    """Serve until SIGINT or SIGTERM; False when the app never started (as uvicorn.run)."""
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None))
+    """Serve until SIGINT or SIGTERM; False when the app never started (as uvicorn.run).
+    A console page's event stream stays open: after five seconds a stop cancels it."""
+    config = uvicorn.Config(app, log_config=None, timeout_graceful_shutdown=_STOP_SECONDS)
+    server = uvicorn.Server(config)
     try:
         server.run(sockets=[listener])
     except KeyboardInterrupt:
