@@ -19,9 +19,7 @@ from state.sql.dialect import Tx
 from state.store import Hold
 
 
-def hold(
-    tx: Tx, channel: Channel, content_hash: str, now: float, until: float | None
-) -> Hold:
+def hold(tx: Tx, channel: Channel, content_hash: str, now: float, until: float | None) -> Hold:
     """Hold the image (idempotent), until released or ``until``; holding again sets when
     it ends and nothing else. Returns the hold."""
     if until is not None and until <= now:

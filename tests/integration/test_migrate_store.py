@@ -19,8 +19,8 @@ from typing import Any
 import psycopg
 
 from state.postgres import PostgresStore
-from state.sqlite import SqliteStore
 from state.rules import iso
+from state.sqlite import SqliteStore
 from state.store import ChannelDef, ImageQuery, Store
 from tests.contract.conftest import LIBRARIES, Clock, Harness, digest, image
 from tests.contract.test_near_duplicates import Hasher, fingerprint

@@ -53,9 +53,7 @@ class BrowsingRole(Role):
     def hold(self, channel: str, content_hash: str, until: float | None = None) -> Hold:
         now = self._clock()
         return self._transactions.write(
-            lambda tx: holds.hold(
-                tx, sql_names.lock_channel(tx, channel), content_hash, now, until
-            )
+            lambda tx: holds.hold(tx, sql_names.lock_channel(tx, channel), content_hash, now, until)
         )
 
     def end_due_holds(self, limit: int) -> int:
