@@ -5,8 +5,9 @@ Mounted at the root (the default channel) and under ``/channels/{channel}``. A p
 ends with ``next``, the ``after`` of the following page (opaque; null on the last).
 A hold keeps an image out of the channel's selection without moving a file, until
 released or until the ``until`` it was given (the service's housekeeping ends it then);
-releasing it returns the image to the pool. Thumbnails come from Dropbox (never the file's bytes)
-through a cache in the state directory, and only of content the channel's library holds.
+releasing it returns the image to the pool. Thumbnails come from Dropbox (never the
+file's bytes) through a cache in the state directory, and only of content the channel's
+library holds.
 """
 
 from __future__ import annotations
