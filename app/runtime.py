@@ -13,7 +13,7 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -186,15 +186,20 @@ class Runtime:
             worker.ring_threadsafe()
 
     async def _reclaim_forever(self) -> None:
-        """Return images whose lease ran out to their pools, a bounded batch at a time."""
+        """Return images whose lease ran out, or whose hold came to its end, to their
+        pools, a bounded batch at a time."""
         while True:
             await asyncio.sleep(RECLAIM_EVERY_SECONDS)
-            try:
-                reclaim = self.store.selections.reclaim_expired
-                while await self.lanes.store.run(reclaim, RECLAIM_BATCH):
-                    pass
-            except UnpostedError as exc:
-                log.warning("cannot reclaim expired leases now: %s", exc)
+            await self._drain(self.store.selections.reclaim_expired, "reclaim expired leases")
+            await self._drain(self.store.browsing.end_due_holds, "end holds whose time came")
+
+    async def _drain(self, step: Callable[[int], int], what: str) -> None:
+        """``step`` a batch at a time until it finds nothing more to do."""
+        try:
+            while await self.lanes.store.run(step, RECLAIM_BATCH):
+                pass
+        except UnpostedError as exc:
+            log.warning("cannot %s now: %s", what, exc)
 
     async def _offer_overdue_forever(self) -> None:
         """Offer the images whose wait for a fingerprint outlasted the grace period."""

@@ -274,6 +274,16 @@ class ImageItem:
     state: ImageState
     duplicate_count: int
     held_at: str | None
+    held_until: str | None = None
+    """When the hold ends by itself (None: when released, or no hold)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """A hold: when it was first taken, and when it ends by itself (None: when released)."""
+
+    held_at: str
+    until: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -464,10 +474,17 @@ class Browsing(Protocol):
         """The image, or ``ImageNotFound`` when the channel's library does not hold it."""
         ...
 
-    def hold(self, channel: str, content_hash: str) -> str:
-        """Keep an image of the library out of the channel's selection; returns when it was
-        first held (holding again changes nothing). A running lease runs on, but its end
-        does not return the image to the pool. ``ImageNotFound`` outside the library."""
+    def hold(self, channel: str, content_hash: str, until: float | None = None) -> Hold:
+        """Keep an image of the library out of the channel's selection, until released or,
+        given ``until`` (seconds since the epoch), until then; returns when it was first
+        held and when it ends (holding again sets the end, nothing else). A running lease
+        runs on, but its end does not return the image to the pool. ``ImageNotFound``
+        outside the library; ``InvalidInput`` for an ``until`` not after now."""
+        ...
+
+    def end_due_holds(self, limit: int) -> int:
+        """End up to ``limit`` holds whose ``until`` has come, soonest first, each as
+        ``unhold`` would; how many ended (none left due: 0)."""
         ...
 
     def unhold(self, channel: str, content_hash: str) -> bool:

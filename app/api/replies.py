@@ -25,11 +25,13 @@ class Reply(BaseModel):
 class ImageReply(SelectReply):
     """An image of a channel as ``/select`` describes it (``lease``: the running lease;
     ``posted_at``: its post in the current cycle), with its state, how many other paths
-    hold the same content, and when it was held."""
+    hold the same content, when it was held and when that hold ends by itself (null: when
+    released)."""
 
     state: ImageState
     duplicate_count: int
     held_at: str | None
+    held_until: str | None
 
 
 class ImagePageReply(Reply):
@@ -98,9 +100,12 @@ class MatchesReply(Reply):
 
 
 class HoldReply(Reply):
+    """A hold now: ``until`` when it ends by itself (null: when released, or none)."""
+
     content_hash: str
     held: bool
     held_at: str | None
+    until: str | None
 
 
 class PostedReply(Reply):

@@ -19,6 +19,7 @@ from app.cli import views
 from app.cli.asking import Operations, content_hash
 from app.cli.output import Output
 from app.errors import InvalidInput
+from app.services.holds import read_until
 from state.store import MAX_PAGE, ImageQuery
 
 Command = Callable[[argparse.Namespace, Operations, Output], int]
@@ -71,7 +72,7 @@ def renew(args: argparse.Namespace, ops: Operations, out: Output) -> int:
 
 @_command("hold")
 def hold(args: argparse.Namespace, ops: Operations, out: Output) -> int:
-    out.result(ops.hold(content_hash(ops, args.content_hash)), views.pairs)
+    out.result(ops.hold(content_hash(ops, args.content_hash), args.until), views.pairs)
     return 0
 
 
@@ -180,9 +181,14 @@ def add_parsers(commands: Any, common: list[argparse.ArgumentParser]) -> None:
     keep = add(
         "hold",
         "keep an image out of selection (no file moves)",
-        "Keep an image out of the channel's selection until unhold; no file moves.",
+        "Keep an image out of the channel's selection until unhold, or until --until when"
+        " the service lets it back by itself; no file moves. Holding again sets the end.",
     )
     keep.add_argument("content_hash", metavar="IMAGE", help=views.IMAGE_HELP)
+    keep.add_argument(
+        "--until", type=_time, metavar="DATE",
+        help="when the hold ends: ISO 8601 with a zone (2026-12-24T00:00:00Z)",
+    )  # fmt: skip
     let = add(
         "unhold",
         "let a held image be selected again",
@@ -237,6 +243,15 @@ def _sha256(text: str) -> str:
     if len(text) != 64 or any(c not in "0123456789abcdefABCDEF" for c in text):
         raise argparse.ArgumentTypeError("must be 64 hexadecimal digits")
     return text.lower()
+
+
+def _time(text: str) -> str:
+    """A time a hold may end at, as given (the store says whether it is in the future)."""
+    try:
+        read_until(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def _positive(text: str) -> int:

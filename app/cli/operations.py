@@ -17,6 +17,7 @@ from app.cli.output import Output, Progress
 from app.errors import InvalidInput
 from app.lanes import Lanes
 from app.metrics import Metrics
+from app.services.holds import hold_json, read_until
 from app.services.pictures import history_json, page_json
 from app.services.posted_state import LegacyImport, export_json, reset_posted
 from app.services.selection import SelectionService, SelectOptions, lease_json
@@ -82,14 +83,15 @@ class LocalOperations:
         info = self._selection(lambda service: service.renew(channel, lease_id, lease_seconds))
         return lease_json(info)
 
-    def hold(self, content_hash: str) -> Json:
-        held_at = self._local.store.browsing.hold(self.channel, content_hash)
-        return {"content_hash": content_hash, "held": True, "held_at": held_at}
+    def hold(self, content_hash: str, until: str | None = None) -> Json:
+        ends = None if until is None else read_until(until)
+        held = self._local.store.browsing.hold(self.channel, content_hash, ends)
+        return hold_json(content_hash, held)
 
     def unhold(self, content_hash: str) -> Json:
         if not self._local.store.browsing.unhold(self.channel, content_hash):
             Output.notice("unposted: there was no hold on it; nothing changed")
-        return {"content_hash": content_hash, "held": False, "held_at": None}
+        return hold_json(content_hash, None)
 
     def images(self, query: ImageQuery) -> Json:
         return page_json(self._local.store.browsing.images(self.channel, query))

@@ -56,8 +56,8 @@ class RemoteOperations:
     def renew(self, lease_id: str, lease_seconds: int | None) -> Json:
         return dict(self._client.renew(lease_id, lease_seconds).raw)
 
-    def hold(self, content_hash: str) -> Json:
-        return dict(self._client.hold(content_hash).raw)
+    def hold(self, content_hash: str, until: str | None = None) -> Json:
+        return dict(self._client.hold(content_hash, until).raw)
 
     def unhold(self, content_hash: str) -> Json:
         return dict(self._client.unhold(content_hash).raw)

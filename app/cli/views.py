@@ -20,12 +20,22 @@ IMAGE_HELP = "a content hash, a unique prefix of it (8+ hex digits), a file name
 
 def images(page: dict[str, Any]) -> list[str]:
     rows = [
-        [item["state"] + (" (held)" if item["held_at"] and item["state"] != "held" else ""),
-         str(item["duplicate_count"] + 1), short(item["content_hash"]), item["name"],
-         item["path"]]
+        [_state(item), str(item["duplicate_count"] + 1), short(item["content_hash"]),
+         item["name"], item["path"]]
         for item in page["items"]
     ]  # fmt: skip
     return table(["STATE", "COPIES", "CONTENT HASH", "NAME", "PATH"], rows)
+
+
+def _state(item: dict[str, Any]) -> str:
+    """The state, a hold the state hides ("leased (held)"), and when a hold ends by itself
+    ("held until 2026-12-24T00:00:00Z")."""
+    state: str = item["state"]
+    until = item.get("held_until")
+    hold = f"held until {until}" if until else "held"
+    if not item["held_at"]:
+        return state
+    return hold if state == "held" else f"{state} ({hold})"
 
 
 def history(page: dict[str, Any]) -> list[str]:

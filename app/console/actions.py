@@ -1,6 +1,6 @@
-"""What a person can do from the console: hold an image out of selection and let it go,
-mark it posted, split it from a wrong group of near-duplicates, release a lease, re-list
-a library.
+"""What a person can do from the console: hold an image out of selection (until released,
+or until a date and time in UTC, when it comes back by itself) and let it go, mark it
+posted, split it from a wrong group of near-duplicates, release a lease, re-list a library.
 
 Every action is a form ``POST`` carrying the session's CSRF value (checked in constant
 time) on a ``SameSite=Strict`` session, then a redirect back to the page it came from
@@ -22,7 +22,8 @@ from app.api.deps import ConfigDep, PicturesDep, SelectionDep, WorkersDep
 from app.console.forms import local_path, read_form
 from app.console.pages import ConsoleRoute, see_other
 from app.console.viewer import ChannelName, Forbidden, Viewer, ViewerDep, check_csrf
-from app.errors import UnknownName
+from app.errors import InvalidInput, UnknownName
+from app.services.holds import read_until
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 ContentHash = Annotated[str, Path(pattern="^[0-9a-fA-F]{64}$"), AfterValidator(str.lower)]
@@ -35,9 +36,12 @@ async def hold(
     request: Request, who: ViewerDep, channel: ChannelName, content_hash: ContentHash,
     pictures: PicturesDep,
 ) -> Response:  # fmt: skip
-    back = await _checked(request, who)
-    await pictures.hold(channel, content_hash)
-    return see_other(_saying(back, "held"))
+    form = await _form(request, who)
+    until = _until(form.get("until"))
+    await pictures.hold(channel, content_hash, until)
+    return see_other(
+        _saying(local_path(form.get("next")), "held" if until is None else "held-until")
+    )
 
 
 @router.post(_IMAGE + "/unhold")
@@ -95,9 +99,25 @@ async def resync(
 
 async def _checked(request: Request, who: Viewer) -> str:
     """The form's CSRF value checked; where to go back to."""
+    return local_path((await _form(request, who)).get("next"))
+
+
+async def _form(request: Request, who: Viewer) -> dict[str, str]:
+    """The form, its CSRF value checked."""
     form = await read_form(request)
     check_csrf(who, form.get("csrf"))
-    return local_path(form.get("next"))
+    return form
+
+
+def _until(text: str | None) -> float | None:
+    """The hold form's end: empty for a hold until released; a date and time as the
+    browser's field sends it (no zone) is UTC, as the console shows every time."""
+    if text is None or not text.strip():
+        return None
+    try:
+        return read_until(text, naive_in_utc=True)
+    except ValueError as exc:
+        raise InvalidInput(f"until: {exc}") from None
 
 
 def _saying(path: str, done: str) -> str:

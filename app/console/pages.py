@@ -44,6 +44,7 @@ HEADERS = {
 
 NOTICES = {
     "held": "Held: it will not be selected in this channel until the hold is released.",
+    "held-until": "Held: it comes back by itself when its hold ends (or when released).",
     "released": "The hold is released: it may be selected again.",
     "posted": "Marked posted in this channel.",
     "lease-released": "The lease is released: the picture is available again.",

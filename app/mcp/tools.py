@@ -27,10 +27,11 @@ from app.api.replies import (
     StatusReply,
 )
 from app.api.routes import status as status_route
-from app.api.routes.images import After
+from app.api.routes.images import After, Until
 from app.api.routes.posted import HexDigest
 from app.api.routes.select import MAX_LEASE_SECONDS
 from app.mcp.calls import Call
+from app.services.holds import hold_json, read_until
 from app.services.pictures import history_json, page_json, picture_json
 from app.services.selection import SelectOptions, SelectReply, lease_json
 from state.store import MAX_PAGE, ImageFilter, ImageQuery
@@ -76,6 +77,13 @@ Name = Annotated[
     ),
 ]
 Limit = Annotated[int, Field(ge=1, le=MAX_PAGE, description="How many to list at most.")]
+HoldUntil = Annotated[
+    Until,
+    Field(
+        description="When the hold ends by itself: an ISO 8601 time with its zone, in the"
+        " future (2026-12-24T00:00:00Z). Leave it out to hold until unhold_picture."
+    ),
+]
 Cursor = Annotated[
     After, Field(description="The `next` of the page before; leave it out for the first page.")
 ]
@@ -201,13 +209,16 @@ async def lease_state(ctx: Context, lease_id: LeaseId, channel: Channel = None) 
 
 
 async def hold_picture(
-    ctx: Context, content_hash: ContentHash, channel: Channel = None
+    ctx: Context, content_hash: ContentHash, channel: Channel = None, until: HoldUntil = None
 ) -> HoldReply:
-    """Keep a picture out of the channel's selection until unhold_picture (no file moves;
-    idempotent). Errors: `not_found` (the channel's library does not hold it)."""
+    """Keep a picture out of the channel's selection until unhold_picture, or until `until`
+    when it comes back by itself (no file moves; idempotent; holding again sets when it
+    ends). Errors: `not_found` (the channel's library does not hold it), `invalid_request`
+    (an `until` without a zone, or not in the future)."""
     call = Call(ctx)
-    held_at = await call.pictures.hold(call.channel(channel), content_hash)
-    return HoldReply(content_hash=content_hash, held=True, held_at=held_at)
+    ends = None if until is None else read_until(until)
+    held = await call.pictures.hold(call.channel(channel), content_hash, ends)
+    return HoldReply.model_validate(hold_json(content_hash, held))
 
 
 async def unhold_picture(
@@ -216,7 +227,7 @@ async def unhold_picture(
     """Let a held picture be selected again (idempotent)."""
     call = Call(ctx)
     await call.pictures.unhold(call.channel(channel), content_hash)
-    return HoldReply(content_hash=content_hash, held=False, held_at=None)
+    return HoldReply.model_validate(hold_json(content_hash, None))
 
 
 async def list_pictures(

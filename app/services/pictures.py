@@ -23,6 +23,7 @@ from state.matching import ImageMatch
 from state.store import (
     Browsing,
     HistoryPage,
+    Hold,
     ImageDetail,
     ImageItem,
     ImagePage,
@@ -99,8 +100,9 @@ class Pictures:
     async def find(self, channel: str, reference: str) -> tuple[ImageMatch, ...]:
         return await self._lanes.store.run(self._browsing.find_images, channel, reference)
 
-    async def hold(self, channel: str, content_hash: str) -> str:
-        return await self._lanes.store.run(self._browsing.hold, channel, content_hash)
+    async def hold(self, channel: str, content_hash: str, until: float | None = None) -> Hold:
+        """Hold until released or, given ``until`` (seconds since the epoch), until then."""
+        return await self._lanes.store.run(self._browsing.hold, channel, content_hash, until)
 
     async def unhold(self, channel: str, content_hash: str) -> bool:
         return await self._lanes.store.run(self._browsing.unhold, channel, content_hash)
@@ -126,6 +128,7 @@ def item_json(item: ImageItem) -> dict[str, Any]:
         "state": item.state,
         "duplicate_count": item.duplicate_count,
         "held_at": item.held_at,
+        "held_until": item.held_until,
     }
 
 

@@ -69,10 +69,10 @@ _ROWS = {
         " SELECT id, %s, %s, %s, %s, %s FROM channels WHERE name = %s",
     ),
     "holds": (
-        "SELECT c.name, h.content_hash, h.held_at FROM holds AS h"
+        "SELECT c.name, h.content_hash, h.held_at, h.held_until FROM holds AS h"
         " JOIN channels AS c ON c.id = h.channel_id",
-        "INSERT INTO holds (channel_id, content_hash, held_at)"
-        " SELECT id, %s, %s FROM channels WHERE name = %s",
+        "INSERT INTO holds (channel_id, content_hash, held_at, held_until)"
+        " SELECT id, %s, %s, %s FROM channels WHERE name = %s",
     ),
     "unresolved": (
         "SELECT c.name, u.sha256 FROM legacy_unresolved AS u"

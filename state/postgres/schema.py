@@ -424,7 +424,15 @@ CREATE INDEX outbox_pending ON outbox (channel, id) WHERE status = 'pending';
 CREATE INDEX outbox_by_channel ON outbox (channel, id);
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, tallies.V7, _V8, _V9)
+# -- holds that end (as in SQLite's schema 12): version 10 ------------------------------
+_V10 = """
+ALTER TABLE holds ADD COLUMN held_until double precision;
+CREATE INDEX holds_due ON holds (held_until) WHERE held_until IS NOT NULL;
+"""
+
+MIGRATIONS: tuple[str, ...] = (
+    _V1, _V2, _V3, _V4, _V5, _V6, tallies.V7, _V8, _V9, _V10,
+)  # fmt: skip
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -230,8 +230,10 @@ def item(
         " WHERE library_id = ? AND content_hash = ? AND kind = 'image'",
         (library_id, content_hash),
     )
-    held = holds.held_at(tx, channel, content_hash)
-    return ImageItem(described, image_state(facts), copies - 1, held)
+    held = holds.held_now(tx, channel, content_hash)
+    if held is None:
+        return ImageItem(described, image_state(facts), copies - 1, None)
+    return ImageItem(described, image_state(facts), copies - 1, held.held_at, held.until)
 
 
 def detail(

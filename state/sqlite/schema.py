@@ -547,7 +547,18 @@ CREATE INDEX outbox_pending ON outbox (channel, id) WHERE status = 'pending';
 CREATE INDEX outbox_by_channel ON outbox (channel, id);
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11)
+# -- holds that end: version 12 --------------------------------------------------------
+_V12 = """
+-- When a hold ends by itself (seconds since the epoch; NULL: when released). The due
+-- index holds only the holds with an end: the housekeeping step reads it soonest first,
+-- a batch at a time (state/sql/holds.py).
+ALTER TABLE holds ADD COLUMN held_until REAL;
+CREATE INDEX holds_due ON holds (held_until) WHERE held_until IS NOT NULL;
+"""
+
+MIGRATIONS: tuple[str, ...] = (
+    _V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11, _V12,
+)  # fmt: skip
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -175,3 +175,24 @@ def test_a_wrong_token_is_refused(browser: BrowserContext, console: Service) -> 
     expect(page.get_by_role("alert")).to_contain_text("not one this service knows")
     assert not any(c["name"] == "unposted_session" and "not-a-token" in c["value"]
                    for c in browser.cookies())  # fmt: skip
+
+
+def test_a_hold_until_a_date_from_the_grid(browser: BrowserContext, console: Service) -> None:
+    """The date-time field beside Hold (UTC, as the console shows times): the picture is
+    held until then, the held tab and its page say so, and /select never offers it."""
+    page = browser.new_page()
+    sign_in(page, console, API_TOKEN, "/console/channels/default")
+    card = page.locator("ul.grid li.card").nth(2)
+    held_hash = card.get_attribute("data-content-hash")
+    card.get_by_label("Hold until (UTC; empty: until released)").fill("2099-12-24T18:30")
+    card.get_by_role("button", name="Hold").click()
+    expect(page.get_by_role("status")).to_contain_text("comes back by itself")
+    page.goto(console.base_url + "/console/channels/default?state=held")
+    held = page.locator("ul.grid li.card")
+    expect(held).to_have_count(1)
+    expect(held.locator(".badge.until")).to_have_text("until 2099-12-24 18:30 UTC")
+    held.locator("a.thumb").click()
+    expect(page.locator(".facts").get_by_text("until 2099-12-24 18:30 UTC")).to_be_visible()
+    reply = console.client.get(f"/images/{held_hash}").json()["image"]
+    assert (reply["state"], reply["held_until"]) == ("held", "2099-12-24T18:30:00Z")
+    assert held_hash not in select_everything(console)

@@ -17,6 +17,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
@@ -24,6 +25,7 @@ import pytest
 from unposted_client import (
     AsyncUnpostedClient,
     BusyError,
+    InvalidRequestError,
     LeaseConflictError,
     LeaseNotFoundError,
     NoImagesError,
@@ -125,6 +127,14 @@ def test_hold_unhold_images_history_and_find(unposted: UnpostedClient) -> None:
     assert held.held and held.held_at and held.content_hash == a
     assert [item.content_hash for item in unposted.images(state="held").items] == [a]
     assert a not in {item.content_hash for item in unposted.images().items}
+    assert held.until is None and not unposted.unhold(a).held
+    ends = datetime(2099, 12, 24, 9, tzinfo=timezone(timedelta(hours=9)))
+    assert unposted.hold(a, until=ends).until == "2099-12-24T00:00:00Z"
+    (shown,) = unposted.images(state="held").items
+    assert shown.held_until == "2099-12-24T00:00:00Z"
+    assert unposted.hold(a, until="2099-12-25T00:00:00Z").until == "2099-12-25T00:00:00Z"
+    with pytest.raises(InvalidRequestError, match="until"):
+        unposted.hold(a, until=datetime(2099, 12, 24))  # no zone: which day's midnight?
     assert not unposted.unhold(a).held
     page = unposted.images(limit=2)
     assert len(page.items) == 2 and page.next is not None

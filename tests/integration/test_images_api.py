@@ -54,7 +54,7 @@ def test_a_held_image_is_never_selected_until_released(photos: Service) -> None:
     listed = photos.client.get("/images", params={"state": "held"}).json()["items"]
     assert [item["content_hash"] for item in listed] == [held]
     released = photos.client.delete(f"/images/{held}/hold").json()
-    assert released == {"content_hash": held, "held": False, "held_at": None}
+    assert released == {"content_hash": held, "held": False, "held_at": None, "until": None}
     assert photos.client.post("/select", json={}).json()["content_hash"] == held
 
 

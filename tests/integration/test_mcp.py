@@ -206,6 +206,27 @@ def test_a_held_picture_waits_until_unheld(photos: Service) -> None:
     drive(photos, FEED_TOKEN, scenario)
 
 
+def test_a_hold_with_an_end_says_when_it_ends(photos: Service) -> None:
+    held = content_hash(picture(0))
+
+    async def scenario(tools: Tools) -> None:
+        until = "2099-12-24T00:00:00Z"
+        reply = await tools.ok("hold_picture", content_hash=held, until=until)
+        assert (reply["held"], reply["until"]) == (True, until)
+        listed = await tools.ok("list_pictures", state="held")
+        assert [item["held_until"] for item in listed["items"]] == [until]
+        described = await tools.ok("describe_picture", content_hash=held)
+        assert described["image"]["held_until"] == until
+        for wrong in ("2020-01-01T00:00:00Z", "2099-12-24T00:00:00", "soon"):
+            assert await tools.refused("hold_picture", content_hash=held, until=wrong) == (
+                "invalid_request"
+            )
+        assert (await tools.ok("hold_picture", content_hash=held))["until"] is None
+        assert (await tools.ok("unhold_picture", content_hash=held))["until"] is None
+
+    drive(photos, FEED_TOKEN, scenario)
+
+
 def test_pictures_are_listed_a_page_at_a_time_and_found(photos: Service) -> None:
     async def scenario(tools: Tools) -> None:
         first = await tools.ok("list_pictures", limit=2)

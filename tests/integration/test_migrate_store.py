@@ -1,9 +1,9 @@
 """``python -m app migrate-store --to postgresql://...``: a SQLite state moved as a real process.
 
 The SQLite file holds a channel in its second cycle, posts in both cycles, a running
-lease, a hold, an unmatched legacy digest and a remembered SHA-256. After the move the
-PostgreSQL store, once it has listed the folder, offers exactly what the SQLite one
-would have; a second move into the same database is refused in one line. Another file
+lease, a hold that ends by itself, an unmatched legacy digest and a remembered SHA-256.
+After the move the PostgreSQL store, once it has listed the folder, offers exactly what
+the SQLite one would have; a second move into the same database is refused in one line. Another file
 holds near-duplicates (groups, a split, a post that keeps a group out, content waiting
 to be grouped again at another distance): they move too, and group alike.
 """
@@ -19,14 +19,16 @@ from typing import Any
 import psycopg
 
 from state.postgres import PostgresStore
+from state.rules import iso
 from state.sqlite import SqliteStore
-from state.store import ChannelDef, Store
+from state.store import ChannelDef, ImageQuery, Store
 from tests.contract.conftest import LIBRARIES, Clock, Harness, digest, image
 from tests.contract.test_near_duplicates import Hasher, fingerprint
 
 REPO = Path(__file__).resolve().parents[2]
 CHANNELS = [ChannelDef("ch", "lib", when_exhausted="new_cycle"), ChannelDef("ch2", "lib2")]
 FILES = [image(f"/p/{n}.jpg", str(n)) for n in range(4)]
+HELD_UNTIL = Clock().now + 86_400  # the hold ends by itself, a day after the contract's now
 
 
 def _sqlite_state(state: Path) -> tuple[str, str]:
@@ -42,8 +44,7 @@ def _sqlite_state(state: Path) -> tuple[str, str]:
     chosen = harness.select(seconds=3600)
     assert chosen.lease is not None
     held, left = sorted({digest(str(n)) for n in range(4)} - {posted, chosen.content_hash})
-    with harness.store._transaction() as db:  # holds arrive with the console's routes
-        db.execute("INSERT INTO holds VALUES (1, ?, '2026-01-01T00:00:00Z')", (held,))
+    harness.store.browsing.hold("ch", held, until=HELD_UNTIL)
     harness.store.posted.import_posted("ch2", [], [digest("unmatched")])
     harness.store.legacy.remember_sha256(digest("big"), digest("its sha256"))
     harness.store.close()
@@ -81,6 +82,8 @@ def test_posted_state_moves_and_the_catalog_is_listed_again(
         status = harness.store.reports.channel_status("ch")
         assert (status.cycle, status.posted, status.leased, status.available) == (2, 1, 1, 1)
         assert harness.pick("ch") == left  # not the posted, the leased nor the held one
+        (held,) = harness.store.browsing.images("ch", ImageQuery("held")).items
+        assert held.held_until == iso(HELD_UNTIL)  # and it still ends when it did
         assert harness.store.selections.lease_info("ch", lease).state == "active"
         assert harness.store.posted.unresolved_digests("ch2") == {digest("unmatched")}
         assert digest("sha-0") in harness.store.posted.export_posted("ch").hashes

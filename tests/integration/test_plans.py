@@ -108,6 +108,10 @@ def hot_paths(harness: Harness) -> None:
     harness.change(image("/p/new.jpg", "new"), gone("/p/9.jpg"), image("/p/6.jpg", "6b"))
     store.catalog.pending_images("lib")  # after every catch-up
     Hasher(harness).record(new=fingerprint(7, 3), **{"6b": fingerprint(6, 2)})
+    store.browsing.hold("ch", digest("13"), until=harness.clock.now + 60)
+    store.browsing.end_due_holds(64)  # none due: the due index says so at once
+    harness.clock.now += 60
+    store.browsing.end_due_holds(64)
 
 
 @pytest.mark.parametrize("statistics", ["none", "analyzed"])

@@ -113,3 +113,17 @@ def test_a_malformed_or_missing_file_imports_nothing(cli: Run, tmp_path: Path) -
     missing = cli("import-legacy", str(tmp_path / "absent.json"), ok=False)
     assert "cannot read" in missing.stderr
     assert output(cli("export-posted")) == {"hashes": [], "dropbox_content_hashes": []}
+
+
+def test_hold_until_on_the_state_directory(emulator: Emulator, cli: Run) -> None:
+    """``hold --until`` without a service: the hold and its end are written, a past end is
+    refused in one line and changes nothing."""
+    emulator.put_file("/Photos/a.jpg", b"a")
+    emulator.put_file("/Photos/b.jpg", b"b")
+    cli("sync")
+    held = output(cli("hold", "a.jpg", "--until", "2099-12-24T00:00:00Z", "--json"))
+    assert (held["held"], held["until"]) == (True, "2099-12-24T00:00:00Z")
+    past = cli("hold", "b.jpg", "--until", "2020-01-01T00:00:00Z", ok=False)
+    assert past.stderr.startswith("unposted: until: 2020-01-01T00:00:00Z is not in the future")
+    listed = output(cli("images", "--state", "held", "--json"))["items"]
+    assert [(i["name"], i["held_until"]) for i in listed] == [("a.jpg", "2099-12-24T00:00:00Z")]

@@ -3,16 +3,18 @@ its hold (``POST`` and ``DELETE /images/{hash}/hold``) and its thumbnail.
 
 Mounted at the root (the default channel) and under ``/channels/{channel}``. A page
 ends with ``next``, the ``after`` of the following page (opaque; null on the last).
-A hold keeps an image out of the channel's selection without moving a file; releasing
-it returns the image to the pool. Thumbnails come from Dropbox (never the file's bytes)
-through a cache in the state directory, and only of content the channel's library holds.
+A hold keeps an image out of the channel's selection without moving a file, until
+released or until the ``until`` it was given (the service's housekeeping ends it then);
+releasing it returns the image to the pool. Thumbnails come from Dropbox (never the
+file's bytes) through a cache in the state directory, and only of content the channel's
+library holds.
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Body, Path, Query
 from fastapi.responses import Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -20,6 +22,7 @@ from app.api.deps import Authorized, CallerDep, ChannelDep, PicturesDep
 from app.api.replies import HoldReply, ImagePageReply, MatchesReply, PictureReply
 from app.dropbox.client import ThumbnailSize
 from app.errors import DropboxUnavailable, NoThumbnail
+from app.services.holds import hold_json, read_until
 from app.services.pictures import GRID_SIZE, page_json, picture_json
 from state.store import MAX_PAGE, ImageFilter, ImageQuery
 
@@ -27,6 +30,19 @@ router = APIRouter(tags=["images"], dependencies=[Authorized])
 
 ContentHash = Annotated[str, Path(pattern="^[0-9a-fA-F]{64}$"), AfterValidator(str.lower)]
 After = Annotated[str | None, Field(min_length=1, max_length=2048, pattern="^[A-Za-z0-9_-]+$")]
+
+
+def _readable_until(text: str | None) -> str | None:
+    if text is not None:
+        read_until(text)  # its ValueError names the field
+    return text
+
+
+Until = Annotated[
+    str | None,
+    Field(description="when the hold ends: ISO 8601 with a zone, e.g. 2026-12-24T00:00:00Z"),
+    AfterValidator(_readable_until),
+]
 _JPEG = {"content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}}}
 
 
@@ -88,20 +104,33 @@ async def image(
     return picture_json(await pictures.picture(channel, content_hash, who.may))
 
 
+class HoldBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    until: Until = None
+
+
 @router.post("/images/{content_hash}/hold", response_model=HoldReply)
-async def hold(content_hash: ContentHash, channel: ChannelDep, pictures: PicturesDep) -> HoldReply:
-    """Keep the image out of this channel's selection (idempotent; no file moves)."""
-    held_at = await pictures.hold(channel, content_hash)
-    return HoldReply(content_hash=content_hash, held=True, held_at=held_at)
+async def hold(
+    content_hash: ContentHash,
+    channel: ChannelDep,
+    pictures: PicturesDep,
+    body: Annotated[HoldBody | None, Body()] = None,
+) -> dict[str, object]:
+    """Keep the image out of this channel's selection (idempotent; no file moves): until
+    released, or until ``until`` (ISO 8601 with a zone, in the future), when it comes
+    back by itself. Holding again sets when the hold ends (no ``until``: when released)."""
+    until = None if body is None or body.until is None else read_until(body.until)
+    return hold_json(content_hash, await pictures.hold(channel, content_hash, until))
 
 
 @router.delete("/images/{content_hash}/hold", response_model=HoldReply)
 async def unhold(
     content_hash: ContentHash, channel: ChannelDep, pictures: PicturesDep
-) -> HoldReply:
+) -> dict[str, object]:
     """Let the image be selected again (idempotent)."""
     await pictures.unhold(channel, content_hash)
-    return HoldReply(content_hash=content_hash, held=False, held_at=None)
+    return hold_json(content_hash, None)
 
 
 @router.get(

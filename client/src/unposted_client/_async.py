@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from types import TracebackType
 from typing import Self, TypeVar
 
@@ -90,9 +91,11 @@ class AsyncUnpostedClient:
         """More time on a running lease (from now); ``link``: a fresh temporary link too."""
         return await self._send(self._calls.renew(lease_id, lease_seconds, link))
 
-    async def hold(self, content_hash: str) -> Hold:
-        """Keep the image out of the channel's selection (idempotent)."""
-        return await self._send(self._calls.hold(content_hash, held=True))
+    async def hold(self, content_hash: str, until: datetime | str | None = None) -> Hold:
+        """Keep the image out of the channel's selection (idempotent): until ``unhold``, or
+        until ``until`` (an aware datetime, or ISO 8601 with its zone), when it comes back
+        by itself. Holding again sets when it ends."""
+        return await self._send(self._calls.hold(content_hash, held=True, until=until))
 
     async def unhold(self, content_hash: str) -> Hold:
         """Let the image be selected again (idempotent)."""

@@ -12,6 +12,7 @@ import email.utils
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
@@ -137,9 +138,16 @@ class Calls:
         body = {"lease_seconds": lease_seconds, "link": link}
         return Call("POST", path, LeaseInfo.from_json, body)
 
-    def hold(self, content_hash: str, held: bool) -> Call[Hold]:
+    def hold(
+        self, content_hash: str, held: bool, until: datetime | str | None = None
+    ) -> Call[Hold]:
+        """``until``: when the hold ends by itself (an aware datetime, or ISO 8601 text with
+        its zone); a hold without one is sent without a body, as before holds could end."""
         path = f"{self.prefix}/images/{quote(content_hash, safe='')}/hold"
-        return Call("POST" if held else "DELETE", path, Hold.from_json)
+        if until is None:
+            return Call("POST" if held else "DELETE", path, Hold.from_json)
+        when = until.isoformat() if isinstance(until, datetime) else until
+        return Call("POST", path, Hold.from_json, {"until": when})
 
     def images(
         self, state: str, name: str | None, after: str | None, limit: int

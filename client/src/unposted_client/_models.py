@@ -93,6 +93,8 @@ class Image:
     state: str
     duplicate_count: int
     held_at: str | None
+    held_until: str | None = None
+    """When its hold ends by itself (None: when released, or no hold)."""
     raw: Json = _raw()
 
     @property
@@ -103,7 +105,7 @@ class Image:
     def from_json(cls, data: Json) -> Image:
         return cls(
             Selection.from_json(data), data["state"], data["duplicate_count"],
-            data.get("held_at"), data,
+            data.get("held_at"), data.get("held_until"), data,
         )  # fmt: skip
 
 
@@ -192,14 +194,17 @@ class LeaseInfo:
 
 @dataclass(frozen=True, slots=True)
 class Hold:
+    """A hold now; ``until`` when it ends by itself (None: when released, or none)."""
+
     content_hash: str
     held: bool
     held_at: str | None
+    until: str | None = None
     raw: Json = _raw()
 
     @classmethod
     def from_json(cls, data: Json) -> Hold:
-        return cls(data["content_hash"], data["held"], data.get("held_at"), data)
+        return cls(data["content_hash"], data["held"], data.get("held_at"), data.get("until"), data)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,8 @@
 """A channel's images and history a page at a time, and holds (``Browsing``).
 
 Lists and an image's page read one snapshot; a hold takes the channel's row lock, as
-every change to a pool does (``state.sql.names.lock_channel``).
+every change to a pool does (``state.sql.names.lock_channel``); holds that end by
+themselves end a batch at a time (``state.sql.holds.end_due``).
 """
 
 from __future__ import annotations
@@ -9,12 +10,11 @@ from __future__ import annotations
 from state import matching
 from state.errors import ImageNotFound
 from state.matching import ImageMatch
-from state.rules import iso
 from state.sql import browse, holds
 from state.sql import names as sql_names
 from state.sql.dialect import Tx
 from state.sql.roles import Role
-from state.store import HistoryPage, ImageDetail, ImagePage, ImageQuery
+from state.store import HistoryPage, Hold, ImageDetail, ImagePage, ImageQuery
 
 
 class BrowsingRole(Role):
@@ -50,11 +50,17 @@ class BrowsingRole(Role):
 
         return self._transactions.snapshot(look)
 
-    def hold(self, channel: str, content_hash: str) -> str:
-        stamp = iso(self._clock())
+    def hold(self, channel: str, content_hash: str, until: float | None = None) -> Hold:
+        now = self._clock()
         return self._transactions.write(
-            lambda tx: holds.hold(tx, sql_names.lock_channel(tx, channel), content_hash, stamp)
+            lambda tx: holds.hold(tx, sql_names.lock_channel(tx, channel), content_hash, now, until)
         )
+
+    def end_due_holds(self, limit: int) -> int:
+        now = self._clock()
+        if not self._transactions.lookup(lambda tx: holds.any_due(tx, now)):
+            return 0  # the usual answer, without taking the writer
+        return self._transactions.write(lambda tx: holds.end_due(tx, now, limit))
 
     def unhold(self, channel: str, content_hash: str) -> bool:
         return self._transactions.write(
