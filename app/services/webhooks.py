@@ -35,7 +35,7 @@ from app.configuration.file import Config
 from app.configuration.notify import NotifyConfig
 from app.lanes import Lanes
 from app.metrics import Metrics
-from state.errors import UnpostedError
+from state.errors import InvalidInput, UnpostedError
 from state.rules import iso
 from state.store import Delivery, DeliveryStatus, Outbox
 
@@ -107,6 +107,13 @@ class Deliverer:
     async def replay(self, channel: str, event_id: int) -> Delivery:
         """A failed event pending again, with its id (``UnknownName`` if none failed)."""
         return await self._lanes.store.run(self._outbox.replay, channel, event_id)
+
+    async def send_test(self, channel: str) -> Delivery:
+        """A ``webhook.test`` event queued through the outbox, delivered as any other
+        (``InvalidInput`` for a channel without a webhook)."""
+        if channel not in self._notify:
+            raise InvalidInput(f"channel {channel!r} has no webhook ([channels.NAME.notify])")
+        return await self._lanes.store.run(self._outbox.send_test, channel)
 
     def start(self) -> None:
         for channel in self._notify:
