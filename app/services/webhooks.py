@@ -26,6 +26,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 from standardwebhooks import Webhook
@@ -33,9 +34,10 @@ from standardwebhooks import Webhook
 from app.configuration.environment import Settings
 from app.configuration.file import Config
 from app.configuration.notify import NotifyConfig
+from app.errors import NoWebhook
 from app.lanes import Lanes
 from app.metrics import Metrics
-from state.errors import InvalidInput, UnpostedError
+from state.errors import UnpostedError
 from state.rules import iso
 from state.store import Delivery, DeliveryStatus, Outbox
 
@@ -60,6 +62,13 @@ class Outcome:
 
 def message_id(event: Delivery) -> str:
     return f"msg_{event.id}"
+
+
+def delivery_json(event: Delivery) -> dict[str, Any]:
+    """An event as the operator's routes and the command line show it."""
+    return {"id": message_id(event), "type": event.type, "status": event.status,
+            "attempts": event.attempts, "created": iso(event.created),
+            "last_error": event.last_error, "data": json.loads(event.payload)}  # fmt: skip
 
 
 def body(event: Delivery) -> str:
@@ -110,9 +119,9 @@ class Deliverer:
 
     async def send_test(self, channel: str) -> Delivery:
         """A ``webhook.test`` event queued through the outbox, delivered as any other
-        (``InvalidInput`` for a channel without a webhook)."""
+        (``NoWebhook`` for a channel without one)."""
         if channel not in self._notify:
-            raise InvalidInput(f"channel {channel!r} has no webhook ([channels.NAME.notify])")
+            raise NoWebhook(f"channel {channel!r} has no webhook ([channels.NAME.notify])")
         return await self._lanes.store.run(self._outbox.send_test, channel)
 
     def start(self) -> None:
