@@ -39,13 +39,13 @@ from app.lanes import Lanes
 from app.metrics import Metrics
 from state.errors import UnpostedError
 from state.rules import iso
+from state.sql.outbox import KEEP_SECONDS
 from state.store import Delivery, DeliveryStatus, Outbox
 
 log = logging.getLogger(__name__)
 
 IDLE_SECONDS = 0.25  # how often an idle channel looks for new events
 MAX_WAIT_SECONDS = 3600.0  # the longest wait between two attempts
-KEEP_SECONDS = 7 * 86_400  # how long a delivered or failed event is kept (to list, replay)
 PRUNE_EVERY_SECONDS = 3600.0
 _RETRIED = {408, 429}
 _STATUS: dict[str, DeliveryStatus] = {"delivered": "delivered", "retry": "pending",
