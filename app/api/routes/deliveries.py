@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.deps import ChannelDep, Operator, WebhooksDep
 from app.api.replies import DeliveriesReply, DeliveryReply
@@ -24,13 +25,21 @@ MAX_LISTED = 500
 EventId = Annotated[str, Path(pattern=r"^(msg_)?[1-9][0-9]{0,17}$", examples=["msg_12"])]
 
 
+class Listing(BaseModel):
+    """The listing's query: an unknown parameter is refused, not ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    limit: Annotated[int, Field(ge=1, le=MAX_LISTED)] = 20
+
+
 @router.get("/admin/deliveries", response_model=DeliveriesReply)
 async def deliveries(
-    channel: ChannelDep, webhooks: WebhooksDep,
-    limit: Annotated[int, Query(ge=1, le=MAX_LISTED)] = 20,
-) -> dict[str, Any]:  # fmt: skip
+    channel: ChannelDep, webhooks: WebhooksDep, query: Annotated[Listing, Query()]
+) -> dict[str, Any]:
     """The channel's latest webhook events, newest first, and how each went."""
-    return {"items": [delivery_json(row) for row in await webhooks.recent(channel, limit)]}
+    rows = await webhooks.recent(channel, query.limit)
+    return {"items": [delivery_json(row) for row in rows]}
 
 
 @router.post("/admin/deliveries/test", status_code=202, response_model=DeliveryReply)
