@@ -236,7 +236,7 @@ def _written_after(store: SqliteStore, newest: int) -> list[Delivery]:
     batch = 1_000
     while True:
         rows = store.outbox.deliveries("hooked", batch)
-        if rows[-1].id <= newest or len(rows) < batch:
+        if len(rows) < batch or rows[-1].id <= newest:
             break
         batch *= 2
     return sorted((row for row in rows if row.id > newest), key=lambda row: row.id)
