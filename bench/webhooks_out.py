@@ -33,7 +33,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import httpx
 
@@ -52,8 +52,7 @@ from state.store import MAX_PAGE, ChannelDef, Delivery, ImageQuery, NotifyEvent
 
 FOLDER = "/Photos"
 SECRET = "whsec_" + base64.b64encode(b"bench-webhook-secret-0123").decode()
-EVERY: tuple[NotifyEvent, ...] = ("images.added", "channel.low", "channel.exhausted",
-                                  "cycle.turned", "lease.expired", "image.posted")  # fmt: skip
+EVERY: tuple[NotifyEvent, ...] = get_args(NotifyEvent)
 CONFIG = """
 [libraries.default]
 folder = "/Photos"
