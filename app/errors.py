@@ -28,6 +28,7 @@ ancestor's. Hierarchy (the store's errors live in ``state.errors``, re-exported 
     │   ├── RenderLinkRefused  a rendered link signed wrong, or its lease is over (403)
     │   ├── ArchiveNotAllowed the channel may not archive (``archive`` in its table)
     │   ├── ChannelRequired   the token reaches several channels: the route must name one
+    │   ├── NoWebhook         a webhook's action, for a channel without one (409)
     │   └── BodyRefused       a request body refused while it is read (an HTTPException too)
     │       ├── BodyTooLarge  over the route's limit, declared or streamed
     │       ├── BodyTimeout   the body did not arrive in time
@@ -167,6 +168,10 @@ class ChannelRequired(RequestError):
     """A route without ``/channels/{name}``, for a token that reaches several channels."""
 
 
+class NoWebhook(RequestError):
+    """A test event for a channel without a webhook (``[channels.NAME.notify]``)."""
+
+
 class BodyRefused(RequestError, HTTPException):
     """A body refused while it is read (``app.api.body``).
 
@@ -265,6 +270,7 @@ ANSWERS: dict[type[BaseException], Answer] = {
     RenderLinkRefused: Answer("forbidden", 403),
     ArchiveNotAllowed: Answer("archive_not_allowed", 403),
     ChannelRequired: Answer("channel_required", 400),
+    NoWebhook: Answer("no_webhook", 409),
     BodyTooLarge: Answer("too_large", 413),
     BodyTimeout: Answer("request_timeout", 408),
     DuplicateKey: Answer("invalid_request", 422),

@@ -22,6 +22,7 @@ from app.api.deps import install
 from app.api.errors import ERROR_RESPONSES, install_error_handlers
 from app.api.routes import (
     admin,
+    deliveries,
     health,
     history,
     images,
@@ -110,7 +111,9 @@ def create_app(
     app.include_router(admin.resync_router)
     app.include_router(rendered.router)
     for prefix in ("", "/channels/{channel}"):  # the default channel, and each by name
-        for router in (posted.router, status.router, admin.router, images.router, history.router):
+        routers = (posted.router, status.router, admin.router, images.router, history.router,
+                   deliveries.router)  # fmt: skip
+        for router in routers:
             app.include_router(router, prefix=prefix)
     app.router.routes.append(mcp.route())
 

@@ -3,7 +3,7 @@
     python -m bench [--quick] [--out docs/benchmarks.md] [--json bench/results.json]
                     [--only strategies,select_load,catch_up,webhook_burst,postgres,
                             near_duplicates,near_costs,channels,fresh_plans,render,
-                            postgres_parallel]
+                            postgres_parallel,webhooks_out]
 
 ``--quick`` runs small sizes (the whole run in about three minutes) and is what CI smoke
 tests; the full run takes about half an hour, eight minutes of it the initial catch-up
@@ -117,6 +117,15 @@ class Mode:
     sections: dict[str, Section]
 
 
+def _webhooks_out(**sizes: Any) -> Section:
+    def section() -> dict[str, Any]:
+        from bench import webhooks_out  # the whole service: only for this section
+
+        return webhooks_out.run(**sizes)
+
+    return section
+
+
 def _webhook_burst(count: int) -> Section:
     def section() -> dict[str, Any]:
         from bench import webhook_burst
@@ -156,6 +165,7 @@ FULL = Mode(
         "postgres_parallel": lambda: postgres_parallel.run(200_000, 5.0),
         "fresh_plans": lambda: fresh_plans.run(100_000, 5.0, 3),
         "render": lambda: render.run(reps=3, requests=200),
+        "webhooks_out": _webhooks_out(rounds=1_000, catch_up_size=100_000, events=10_000),
     },
 )
 QUICK = Mode(
@@ -182,6 +192,9 @@ QUICK = Mode(
         "postgres_parallel": lambda: postgres_parallel.run(20_000, 3.0),
         "fresh_plans": lambda: fresh_plans.run(20_000, 3.0, 2),
         "render": lambda: render.run(reps=1, requests=30),
+        "webhooks_out": _webhooks_out(
+            rounds=200, catch_up_size=5_000, events=2_000, reps=2, paced=200
+        ),
     },
 )
 

@@ -162,8 +162,14 @@ def _summary(size: int, runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _initial(
-    emu: Emulator, base_url: str, state_dir: Path, store: Store | None = None
+    emu: Emulator,
+    base_url: str,
+    state_dir: Path,
+    store: Store | None = None,
+    channel: ChannelDef | None = None,
 ) -> dict[str, Any]:
+    """One initial catch-up into a fresh store, of one channel (by default without a
+    webhook: ``bench.webhooks_out`` passes one with)."""
     settings = _settings(emu, base_url, state_dir)
     store = store or SqliteStore(settings.database_path)
     dropbox = DropboxClient(settings)
@@ -176,7 +182,7 @@ def _initial(
         emu.counters.reset()
         started = time.perf_counter()
         library = LibraryDef("default", FOLDER)
-        store.define([library], [ChannelDef("default", "default")])
+        store.define([library], [channel or ChannelDef("default", "default")])
         kinds = FileKinds.of(settings.image_extensions, settings.sidecar_extensions)
         summary = CatchUp(library, kinds, store.catalog, dropbox).run()
         seconds = time.perf_counter() - started

@@ -10,7 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from bench import near_report, postgres_parallel, render_report, report_postgres, report_targets
+from bench import (
+    near_report,
+    postgres_parallel,
+    render_report,
+    report_postgres,
+    report_targets,
+    webhooks_out_report,
+)
 from bench.report_format import Row, leasing_text, mb, ms, n, p50_p99, ratio, table
 from bench.report_targets import STORES, Figures, by_store, us_per_entry
 
@@ -318,6 +325,7 @@ SQLITE_ONLY = [
     ),
     *near_report.TARGETS,
     *render_report.TARGETS,
+    *webhooks_out_report.TARGETS,
 ]
 
 _SECTIONS: list[tuple[str, str, Callable[[dict[str, Any], dict[str, Any]], str]]] = [
@@ -334,6 +342,11 @@ _SECTIONS: list[tuple[str, str, Callable[[dict[str, Any], dict[str, Any]], str]]
         "postgres_parallel",
         "10. PostgreSQL: leases in parallel, the database 5 ms away",
         lambda f, _: postgres_parallel.report(f),
+    ),
+    (
+        "webhooks_out",
+        "11. Events out: the outbox's cost, delivery",
+        lambda f, _: webhooks_out_report.body(f),
     ),
 ]
 

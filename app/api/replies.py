@@ -9,12 +9,12 @@ in ``responses`` for the document; the other routes let FastAPI serialize throug
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, with_config
 
 from app.services.selection import SelectReply
-from state.store import ImageState, LeaseState
+from state.store import DeliveryStatus, ImageState, LeaseState
 
 
 class Reply(BaseModel):
@@ -126,6 +126,22 @@ class ImportReply(Reply):
     matched: int
     unresolved: int
     downloads: int
+
+
+class DeliveryReply(Reply):
+    """A webhook event: ``id`` is its ``webhook-id``; ``data`` what its body carries."""
+
+    id: str
+    type: str
+    status: DeliveryStatus
+    attempts: int
+    created: str
+    last_error: str | None
+    data: dict[str, Any]
+
+
+class DeliveriesReply(Reply):
+    items: list[DeliveryReply]
 
 
 class AcceptedReply(Reply):

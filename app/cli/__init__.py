@@ -8,8 +8,9 @@ non-zero exit code in exactly one place, ``main`` (the service's errors by their
 ``app.errors.ANSWERS``). Log lines go to stderr, at WARNING and above unless ``-v``
 (INFO) or ``-vv`` (DEBUG); stdout holds only results.
 
-Where a channel command acts: with ``UNPOSTED_URL`` and ``UNPOSTED_TOKEN`` set (or
-``--url`` and ``--token``), over HTTP on the service there (``app.cli.remote``), never
+Where a channel command (and ``deliveries``, ``replay-delivery``) acts: with
+``UNPOSTED_URL`` and ``UNPOSTED_TOKEN`` set (or ``--url`` and ``--token``), over HTTP on
+the service there (``app.cli.remote``, ``app.cli.deliveries``), never
 touching a state directory, its lock or a configuration here; without them, on the
 state directory here, as the service would.
 
@@ -95,7 +96,18 @@ def _run_service_command(name: str) -> Callable[[argparse.Namespace], int]:
 
 
 _COMMANDS.update({name: _run_service_command(name) for name in service_args.COMMANDS})
-_COMMANDS.update(deliveries.COMMANDS)
+
+
+def _run_delivery_command(name: str) -> Callable[[argparse.Namespace], int]:
+    command = deliveries.COMMANDS[name]
+
+    def run(args: argparse.Namespace) -> int:
+        return command(args, _remote(args))
+
+    return run
+
+
+_COMMANDS.update({name: _run_delivery_command(name) for name in deliveries.COMMANDS})
 _COMMANDS.update({name: _run_channel_command(name) for name in channel.COMMANDS})
 
 
@@ -116,9 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     service_args.add_parsers(commands, [remote, verbose])
     channel.add_parsers(commands, [remote, verbose])
-    local = argparse.ArgumentParser(add_help=False)
-    local.add_argument("--json", action="store_true", help="JSON on stdout, for scripts")
-    deliveries.add_parsers(commands, [local, verbose])
+    deliveries.add_parsers(commands, [remote, verbose])
     return parser
 
 

@@ -1,7 +1,8 @@
 """A channel's webhook deliveries: its latest events, newest first, and how each went
 (event, status, attempts, last error); a failed one is sent again from here (a form
 ``POST`` with the session's CSRF value, as every action: ``app.console.actions``), with
-the same ``webhook-id``, as ``replay-delivery`` does on the command line."""
+the same ``webhook-id``, as ``replay-delivery`` does on the command line. "Send a test
+event" queues a ``webhook.test`` event through the outbox, behind the channel's others."""
 
 from __future__ import annotations
 
@@ -40,3 +41,12 @@ async def replay(
     check_csrf(who, (await read_form(request)).get("csrf"))
     await webhooks.replay(channel, event_id)
     return see_other(f"/console/channels/{channel}/deliveries?done=replayed")
+
+
+@router.post("/console/channels/{channel}/deliveries/test")
+async def send_test(
+    request: Request, who: ViewerDep, channel: ChannelName, webhooks: WebhooksDep
+) -> Response:
+    check_csrf(who, (await read_form(request)).get("csrf"))
+    await webhooks.send_test(channel)
+    return see_other(f"/console/channels/{channel}/deliveries?done=test-sent")

@@ -52,6 +52,7 @@ NOTICES = {
     "split": "Split: it is no longer taken for the same picture as the others.",
     "alone": "It has no near-duplicate left to split from.",
     "replayed": "The event is pending again: it is sent with the same webhook-id.",
+    "test-sent": "A webhook.test event is queued: it is sent after the channel's earlier events.",
 }
 
 

@@ -26,6 +26,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 from standardwebhooks import Webhook
@@ -33,17 +34,18 @@ from standardwebhooks import Webhook
 from app.configuration.environment import Settings
 from app.configuration.file import Config
 from app.configuration.notify import NotifyConfig
+from app.errors import NoWebhook
 from app.lanes import Lanes
 from app.metrics import Metrics
 from state.errors import UnpostedError
 from state.rules import iso
+from state.sql.outbox import KEEP_SECONDS
 from state.store import Delivery, DeliveryStatus, Outbox
 
 log = logging.getLogger(__name__)
 
 IDLE_SECONDS = 0.25  # how often an idle channel looks for new events
 MAX_WAIT_SECONDS = 3600.0  # the longest wait between two attempts
-KEEP_SECONDS = 7 * 86_400  # how long a delivered or failed event is kept (to list, replay)
 PRUNE_EVERY_SECONDS = 3600.0
 _RETRIED = {408, 429}
 _STATUS: dict[str, DeliveryStatus] = {"delivered": "delivered", "retry": "pending",
@@ -60,6 +62,13 @@ class Outcome:
 
 def message_id(event: Delivery) -> str:
     return f"msg_{event.id}"
+
+
+def delivery_json(event: Delivery) -> dict[str, Any]:
+    """An event as the operator's routes and the command line show it."""
+    return {"id": message_id(event), "type": event.type, "status": event.status,
+            "attempts": event.attempts, "created": iso(event.created),
+            "last_error": event.last_error, "data": json.loads(event.payload)}  # fmt: skip
 
 
 def body(event: Delivery) -> str:
@@ -107,6 +116,13 @@ class Deliverer:
     async def replay(self, channel: str, event_id: int) -> Delivery:
         """A failed event pending again, with its id (``UnknownName`` if none failed)."""
         return await self._lanes.store.run(self._outbox.replay, channel, event_id)
+
+    async def send_test(self, channel: str) -> Delivery:
+        """A ``webhook.test`` event queued through the outbox, delivered as any other
+        (``NoWebhook`` for a channel without one)."""
+        if channel not in self._notify:
+            raise NoWebhook(f"channel {channel!r} has no webhook ([channels.NAME.notify])")
+        return await self._lanes.store.run(self._outbox.send_test, channel)
 
     def start(self) -> None:
         for channel in self._notify:

@@ -3,19 +3,24 @@
 ``copy_from_sqlite`` carries over the libraries and channels (with each channel's
 cycle and near-duplicate settings), the posted history (every cycle), leases (running
 and recently ended), holds, legacy digests still unmatched, the remembered whole-file
-SHA-256 of large images, and near-duplicates: fingerprints, groups, the pairs an
-operator split, and the part of the hashing backlog that waits to be grouped again
-(another distance). The catalog and its cursors stay behind: the first catch-up lists
-each folder again, putting content never fingerprinted back on the backlog as it
-arrives, and the queues are built from what was copied, so nothing posted, leased or
-held is offered, and each image's skip fact is computed from the copied groups and
-posts. It all happens in one transaction, and a database that already holds posted
-state is refused before anything is written: a move never merges two histories.
+SHA-256 of large images, near-duplicates (fingerprints, groups, the pairs an operator
+split, and the part of the hashing backlog that waits to be grouped again at another
+distance), and the webhooks' outbox: every event not yet delivered, and those settled
+within the week they are kept, each with its id, so that its ``webhook-id`` stays the
+same (and where each channel's availability stood, so that ``channel.low`` is not told
+twice). The catalog and its cursors stay behind: the first catch-up lists each folder
+again, putting content never fingerprinted back on the backlog as it arrives, and the
+queues are built from what was copied, so nothing posted, leased or held is offered,
+and each image's skip fact is computed from the copied groups and posts. It all
+happens in one transaction, and a database that already holds posted state (or webhook
+events, when there are some to copy) is refused before anything is written: a move
+never merges two histories.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -29,6 +34,7 @@ from state.postgres import queue
 from state.postgres.connection import Db, translated, where
 from state.postgres.define import DEFINE_LOCK
 from state.postgres.schema import migrate
+from state.sql.outbox import KEEP_SECONDS
 from state.sqlite.schema import connect
 
 
@@ -48,6 +54,7 @@ class Moved:
     groups: int
     members: int
     apart: int
+    outbox: int
 
     def as_json(self) -> dict[str, int]:
         return asdict(self)
@@ -148,11 +155,12 @@ def _read(db: sqlite3.Connection) -> dict[str, list[tuple[Any, ...]]]:
         "SELECT name, folder_lower, source, account_id FROM libraries"
     ).fetchall()
     rows["channels"] = db.execute(
-        "SELECT c.name, l.name, c.policy, c.exhausted, c.cycle, c.near_skip, c.near_distance"
-        " FROM channels AS c JOIN libraries AS l ON l.id = c.library_id"
+        "SELECT c.name, l.name, c.policy, c.exhausted, c.cycle, c.near_skip, c.near_distance,"
+        " c.notify_level FROM channels AS c JOIN libraries AS l ON l.id = c.library_id"
     ).fetchall()
     remembered = "SELECT content_hash, sha256 FROM sha256_by_content_hash"
     rows["sha256"] = db.execute(remembered).fetchall()
+    rows["outbox"] = db.execute(_OUTBOX, (time.time() - KEEP_SECONDS,)).fetchall()
     return rows
 
 
@@ -173,9 +181,33 @@ def _write(db: Db, rows: dict[str, list[tuple[Any, ...]]]) -> Moved:
         )
     for statement in _RECOUNT:
         db.execute(statement)
+    _copy_outbox(db, rows["outbox"])
     _rebuild_queues(db)
     counts = {name: len(found) for name, found in rows.items()}
     return Moved(**counts)
+
+
+_OUTBOX_COLUMNS = "id, channel, type, payload, created, attempts, next_attempt, status, last_error"
+_OUTBOX = (  # what the deliverer still sends, or still lists (``KEEP_SECONDS``)
+    f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE status = 'pending' OR created >= ? ORDER BY id"
+)
+
+
+def _copy_outbox(db: Db, events: list[tuple[Any, ...]]) -> None:
+    """The events with their ids; the ids given later follow the highest copied."""
+    if not events:
+        return
+    if db.execute("SELECT EXISTS (SELECT 1 FROM outbox)").fetchone() == (True,):
+        raise InvalidInput("the database already holds webhook events; refusing to mix them")
+    with db.cursor() as cursor:
+        cursor.executemany(
+            f"INSERT INTO outbox ({_OUTBOX_COLUMNS}) OVERRIDING SYSTEM VALUE"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            events,
+        )
+    db.execute(
+        "SELECT setval(pg_get_serial_sequence('outbox', 'id'), (SELECT max(id) FROM outbox))"
+    )
 
 
 def _definitions(
@@ -190,11 +222,12 @@ def _definitions(
         )
         cursor.executemany(
             "INSERT INTO channels (name, library_id, policy, exhausted, cycle, near_skip,"
-            " near_distance) SELECT %s, id, %s, %s, %s, %s, %s FROM libraries WHERE name = %s"
-            " ON CONFLICT (name) DO UPDATE SET cycle = excluded.cycle,"
-            " near_skip = excluded.near_skip, near_distance = excluded.near_distance",
-            [(name, policy, exhausted, cycle, bool(skip), distance, library)
-             for name, library, policy, exhausted, cycle, skip, distance in channels],
+            " near_distance, notify_level) SELECT %s, id, %s, %s, %s, %s, %s, %s FROM libraries"
+            " WHERE name = %s ON CONFLICT (name) DO UPDATE SET cycle = excluded.cycle,"
+            " near_skip = excluded.near_skip, near_distance = excluded.near_distance,"
+            " notify_level = excluded.notify_level",
+            [(name, policy, exhausted, cycle, bool(skip), distance, level, library)
+             for name, library, policy, exhausted, cycle, skip, distance, level in channels],
         )  # fmt: skip
 
 

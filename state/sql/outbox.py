@@ -19,6 +19,7 @@ from state.sql.dialect import Sql, Tx
 from state.store import NotifyEvent
 
 MAX_HASHES = 100  # content hashes named in one ``images.added``
+KEEP_SECONDS = 7 * 86_400  # how long a delivered or failed event is kept (to list, replay)
 
 _RECORD = (
     "INSERT INTO outbox (channel, type, payload, created, next_attempt)"

@@ -25,6 +25,7 @@ from bench import (
     report,
     select_load,
     strategies,
+    webhooks_out,
 )
 from bench.__main__ import Mode, load_average, machine, main, run_sections
 from tests.postgres import missing
@@ -75,6 +76,9 @@ SMOKE = Mode(
         "near_duplicates": lambda: near_duplicates.run(scenes=3, photographs=False),
         "near_costs": lambda: near_costs.run(300, 1, (1_000,), (100, 1_000), SECONDS, 1),
         **({"channels": lambda: channels.run(3, 300, SECONDS, 1)} if GENERATOR == "wrk" else {}),
+        "webhooks_out": lambda: webhooks_out.run(
+            rounds=20, catch_up_size=300, events=100, reps=2, paced=30, rate=100
+        ),
     },
 )
 
@@ -196,6 +200,7 @@ def test_the_page_renders_every_section(results: dict[str, Any], tmp_path: Path)
         "## 7.",
         "## 8.",
         "## 9.",
+        "## 11.",
         "## Machine",
     ):
         assert heading in page
@@ -204,9 +209,10 @@ def test_the_page_renders_every_section(results: dict[str, Any], tmp_path: Path)
     assert "Failed" not in page
     assert page.count("Not run") == (not HAVE_POSTGRES) + (GENERATOR != "wrk") + 2
     assert "not measured" not in page.lower()
-    # 18 targets judged on SQLite (3 of near-duplicates, 1 of channels), 12 on PostgreSQL
-    # (two more are reported, not judged); rendering's 2 are judged in its own test
-    judged = 17 + (GENERATOR == "wrk") + 12 * HAVE_POSTGRES
+    # 21 targets judged on SQLite (3 of near-duplicates, 1 of channels, 3 of events out),
+    # 12 on PostgreSQL (two more are reported, not judged); rendering's 2 are judged in
+    # its own test
+    judged = 20 + (GENERATOR == "wrk") + 12 * HAVE_POSTGRES
     assert page.count("**met**") + page.count("**missed**") == judged
     json.dumps(results)  # the JSON file is written from exactly this
 
@@ -243,6 +249,19 @@ def test_many_channels_are_measured_beside_one(results: dict[str, Any]) -> None:
     for side in ("one", "many"):
         assert figures[side]["requests_per_second"] > 0
         assert all(run["failures"] == 0 for run in figures[side]["runs"])
+
+
+def test_events_out_are_measured_beside_a_channel_without_a_webhook(
+    results: dict[str, Any],
+) -> None:
+    figures = results["sections"]["webhooks_out"]
+    posted, catch_up, delivery = figures["posted"], figures["catch_up"], figures["delivery"]
+    assert posted["rounds"] == 20 and posted["hooked_ms"] > 0 and posted["plain_ms"] > 0
+    assert catch_up["size"] == 300 and catch_up["hooked_vs_plain"] > 0
+    assert delivery["events"] == 100 and delivery["events_per_second"] > 0
+    assert delivery["paced"] == 30 and 0 < delivery["p50_ms"] <= delivery["p99_ms"]
+    page = report.render(results)
+    assert "## 11. Events out" in page and "100 `image.posted` events" in page
 
 
 def test_rendering_downloads_once_then_serves_the_cache() -> None:

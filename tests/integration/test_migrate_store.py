@@ -5,7 +5,8 @@ lease, a hold that ends by itself, an unmatched legacy digest and a remembered S
 After the move the PostgreSQL store, once it has listed the folder, offers exactly what
 the SQLite one would have; a second move into the same database is refused in one line. Another file
 holds near-duplicates (groups, a split, a post that keeps a group out, content waiting
-to be grouped again at another distance): they move too, and group alike.
+to be grouped again at another distance): they move too, and group alike. A third
+holds webhook events: those still to send and those kept to list move with their ids.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,7 @@ import psycopg
 from state.postgres import PostgresStore
 from state.rules import iso
 from state.sqlite import SqliteStore
-from state.store import ChannelDef, ImageQuery, Store
+from state.store import ChannelDef, Delivery, ImageQuery, Store
 from tests.contract.conftest import LIBRARIES, Clock, Harness, digest, image
 from tests.contract.test_near_duplicates import Hasher, fingerprint
 
@@ -160,5 +162,54 @@ def test_near_duplicates_move_and_keep_their_groups(tmp_path: Path, database_url
         assert harness.store.reports.channel_status("ch").available == 3
         offered = {harness.pick("ch", dry_run=True) for _ in range(10)}
         assert offered <= {digest("c"), digest("d"), digest("e")}
+    finally:
+        harness.store.close()
+
+
+HOOKED = [
+    ChannelDef("ch", "lib", notify=("image.posted", "channel.low"), low_water=2),
+    ChannelDef("ch2", "lib2"),
+]
+
+
+def _outbox_state(state: Path) -> list[Delivery]:
+    """A SQLite state whose outbox holds an event delivered, one failed, one pending, and
+    one settled over a week ago; returns the outbox as its store lists it."""
+    clock = Clock()
+    harness = Harness(SqliteStore(state / "unposted.sqlite3", clock=clock), clock, None)
+    harness.define(LIBRARIES, HOOKED)
+    harness.listing(*FILES)
+    outbox = harness.store.outbox
+    for _ in range(3):  # three posts, and channel.low once available falls to 2
+        harness.store.selections.mark_posted("ch", harness.pick(), None, None)
+    rows = sorted(outbox.deliveries("ch", 10), key=lambda row: row.id)
+    assert sorted(row.type for row in rows) == ["channel.low"] + ["image.posted"] * 3
+    old, delivered, failed = (row for row in rows if row.type == "image.posted")
+    for row, status in ((old, "delivered"), (delivered, "delivered"), (failed, "failed")):
+        outbox.settle(row.id, status, 1, time.time(), "HTTP 400" if status == "failed" else None)
+    with harness.store._transaction() as db:  # settled longer ago than it is kept
+        db.execute("UPDATE outbox SET created = created - 8 * 86400 WHERE id = ?", (old.id,))
+    kept = [row for row in outbox.deliveries("ch", 10) if row.id != old.id]
+    harness.store.close()
+    return kept
+
+
+def test_the_outbox_moves_with_its_ids(tmp_path: Path, database_url: str) -> None:
+    kept = _outbox_state(tmp_path)
+    harness = _moved(tmp_path, database_url, '"outbox": 3')
+    try:
+        harness.define(LIBRARIES, HOOKED)
+        outbox = harness.store.outbox
+        assert outbox.deliveries("ch", 10) == kept  # ids, payloads, statuses, attempts
+        by_status = {row.status: row for row in kept}
+        assert sorted(by_status) == ["delivered", "failed", "pending"] and len(kept) == 3
+        assert outbox.head("ch") == by_status["pending"]  # channel.low, delivered next
+        harness.listing(*FILES)
+        harness.store.selections.mark_posted("ch", harness.pick(), None, None)
+        latest = outbox.deliveries("ch", 1)[0]  # later events follow the copied ids
+        assert latest.type == "image.posted" and latest.id > max(row.id for row in kept)
+        assert [row.type for row in outbox.deliveries("ch", 10)].count("channel.low") == 1
+        failed = by_status["failed"]
+        assert outbox.replay("ch", failed.id).id == failed.id  # the same webhook-id
     finally:
         harness.store.close()

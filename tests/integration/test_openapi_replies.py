@@ -18,6 +18,8 @@ from schemathesis.core.failures import FailureGroup
 from emulator import Emulator, content_hash, signature
 from tests.integration.conftest import Service, StartService
 from tests.pictures import picture
+from tests.waiting import wait_until
+from tests.webhook_receiver import SECRET, Receiver
 
 PREFIXES = ("", "/channels/{channel}")
 
@@ -30,18 +32,31 @@ folder = "/Photos"
 library = "default"
 [channels.default.render]
 aspect = "4:5"
+[channels.default.notify]
+url = "{url}"
+secret_env = "HOOK_SECRET"
+events = ["cycle.turned"]
 """
 
 
 @pytest.fixture
-def described(emulator: Emulator, start_service: StartService, tmp_path: Path) -> Service:
+def receiver() -> Iterator[Receiver]:
+    with Receiver(answers=[400]) as refusing:  # every event fails: one to replay
+        yield refusing
+
+
+@pytest.fixture
+def described(
+    emulator: Emulator, start_service: StartService, tmp_path: Path, receiver: Receiver
+) -> Service:
     for n in range(6):
         emulator.put_file(f"/Photos/p{n}.jpg", picture(n))
     emulator.put_file("/Photos/p0-copy.jpg", picture(0))
     emulator.put_file("/Photos/p0.txt", b"a caption")
     config = tmp_path / "unposted.toml"
-    config.write_text(CONFIG)  # the default channel, with a render profile
-    return start_service(unposted_config=config, dropbox_folder=None)
+    config.write_text(CONFIG.format(url=receiver.url))  # with a render profile, a webhook
+    environ = {"HOOK_SECRET": SECRET}
+    return start_service(unposted_config=config, dropbox_folder=None, environ=environ)
 
 
 class Checked:
@@ -120,3 +135,15 @@ def channel_routes(check: Checked, prefix: str) -> None:
     check("GET", prefix + "/posted/export")
     check("POST", prefix + "/posted/import", content=json.dumps(["ab" * 32]))
     check("POST", prefix + "/admin/reset-posted", json={"confirm": "RESET"})
+    delivery_routes(check, prefix)
+
+
+def delivery_routes(check: Checked, prefix: str) -> None:
+    sent = check("POST", prefix + "/admin/deliveries/test").json()
+
+    def failed() -> bool:
+        items = check("GET", prefix + "/admin/deliveries", params={"limit": 1}).json()["items"]
+        return bool(items) and items[0]["status"] == "failed"
+
+    wait_until(failed, 15)
+    check("POST", prefix + "/admin/deliveries/{event_id}/replay", path={"event_id": sent["id"]})

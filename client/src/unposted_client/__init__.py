@@ -35,6 +35,7 @@ from unposted_client._errors import (
     UnreachableError,
 )
 from unposted_client._models import (
+    Delivery,
     HistoryEntry,
     HistoryPage,
     Hold,
@@ -56,6 +57,7 @@ from unposted_client._sync import UnpostedClient
 __all__ = [
     "AsyncUnpostedClient",
     "BusyError",
+    "Delivery",
     "HeldError",
     "HistoryEntry",
     "HistoryPage",

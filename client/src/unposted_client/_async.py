@@ -12,6 +12,7 @@ import httpx
 from unposted_client._calls import Call, Calls, RetryPolicy, body_of, request_args
 from unposted_client._errors import error_from, unreachable
 from unposted_client._models import (
+    Delivery,
     HistoryPage,
     Hold,
     ImagePage,
@@ -136,6 +137,18 @@ class AsyncUnpostedClient:
     async def resync(self, library: str | None = None) -> None:
         """Ask for a full re-list of ``library`` (default: every one), run in the background."""
         await self._send(self._calls.resync(library))
+
+    async def deliveries(self, limit: int = 20) -> tuple[Delivery, ...]:
+        """The channel's latest webhook events, newest first, and how each went (operator)."""
+        return await self._send(self._calls.deliveries(limit))
+
+    async def replay_delivery(self, delivery_id: str) -> Delivery:
+        """Send a failed webhook event again, with the same ``webhook-id`` (``msg_N``)."""
+        return await self._send(self._calls.replay_delivery(delivery_id))
+
+    async def send_test_event(self) -> Delivery:
+        """Queue a ``webhook.test`` event for the channel's webhook (operator)."""
+        return await self._send(self._calls.send_test_event())
 
     async def close(self) -> None:
         await self._http.aclose()

@@ -19,6 +19,7 @@ from urllib.parse import quote
 import httpx
 
 from unposted_client._models import (
+    Delivery,
     HistoryPage,
     Hold,
     ImagePage,
@@ -29,6 +30,7 @@ from unposted_client._models import (
     PostedReceipt,
     Selection,
     ServiceStatus,
+    deliveries_from,
 )
 
 T = TypeVar("T")
@@ -180,6 +182,17 @@ class Calls:
     def resync(self, library: str | None) -> Call[None]:
         body = None if library is None else {"library": library}
         return Call("POST", "/admin/resync", _none, body)
+
+    def deliveries(self, limit: int) -> Call[tuple[Delivery, ...]]:
+        params = {"limit": limit}
+        return Call("GET", f"{self.prefix}/admin/deliveries", deliveries_from, params=params)
+
+    def replay_delivery(self, delivery_id: str) -> Call[Delivery]:
+        path = f"{self.prefix}/admin/deliveries/{quote(delivery_id, safe='')}/replay"
+        return Call("POST", path, Delivery.from_json)
+
+    def send_test_event(self) -> Call[Delivery]:
+        return Call("POST", f"{self.prefix}/admin/deliveries/test", Delivery.from_json)
 
 
 def _present(**params: Any) -> dict[str, Any]:

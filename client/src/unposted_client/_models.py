@@ -266,3 +266,29 @@ class ServiceStatus:
             channels=data.get("channels"),
             raw=data,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One event of a channel's webhook and how its delivery went: ``id`` is its
+    ``webhook-id`` (``msg_N``); ``status`` pending, delivered or failed (operator)."""
+
+    id: str
+    type: str
+    status: str
+    attempts: int
+    created: str
+    last_error: str | None
+    data: Json
+    raw: Json = _raw()
+
+    @classmethod
+    def from_json(cls, data: Json) -> Delivery:
+        return cls(
+            data["id"], data["type"], data["status"], data["attempts"], data["created"],
+            data.get("last_error"), data.get("data") or {}, data,
+        )  # fmt: skip
+
+
+def deliveries_from(data: Json) -> tuple[Delivery, ...]:
+    return tuple(Delivery.from_json(item) for item in data["items"])

@@ -12,6 +12,7 @@ import httpx
 from unposted_client._calls import Call, Calls, RetryPolicy, body_of, request_args
 from unposted_client._errors import error_from, unreachable
 from unposted_client._models import (
+    Delivery,
     HistoryPage,
     Hold,
     ImagePage,
@@ -136,6 +137,18 @@ class UnpostedClient:
     def resync(self, library: str | None = None) -> None:
         """Ask for a full re-list of ``library`` (default: every one), run in the background."""
         self._send(self._calls.resync(library))
+
+    def deliveries(self, limit: int = 20) -> tuple[Delivery, ...]:
+        """The channel's latest webhook events, newest first, and how each went (operator)."""
+        return self._send(self._calls.deliveries(limit))
+
+    def replay_delivery(self, delivery_id: str) -> Delivery:
+        """Send a failed webhook event again, with the same ``webhook-id`` (``msg_N``)."""
+        return self._send(self._calls.replay_delivery(delivery_id))
+
+    def send_test_event(self) -> Delivery:
+        """Queue a ``webhook.test`` event for the channel's webhook (operator)."""
+        return self._send(self._calls.send_test_event())
 
     def close(self) -> None:
         self._http.close()

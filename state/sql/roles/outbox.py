@@ -3,23 +3,27 @@
 The deliverer (``app.services.webhooks``) takes a channel's delivery turn (one replica
 at a time: ``turn``), reads the channel's oldest pending event (``head``), and settles
 it after each attempt. Nothing later of the channel is read before the head is settled,
-so a channel's events arrive in order. ``deliveries`` and ``replay`` serve the console
-and the command line.
+so a channel's events arrive in order. ``deliveries``, ``replay`` and ``send_test``
+serve the console, the operator's routes and the command line.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 
 from state.errors import UnknownName
 from state.sql import names as sql_names
+from state.sql.dialect import Tx
 from state.sql.roles import Role
 from state.sql.transactions import Transactions
 from state.store import Delivery, DeliveryStatus
 
 _COLUMNS = "id, channel, type, payload, created, attempts, next_attempt, status, last_error"
+TEST_EVENT = "webhook.test"
+_TEST_DATA = json.dumps({"message": "a test event: nothing changed in the channel"})
 
 
 class OutboxRole(Role):
@@ -81,3 +85,20 @@ class OutboxRole(Role):
         if row is None:
             raise UnknownName(f"no failed delivery {event_id} in channel {channel!r}")
         return Delivery(*row)
+
+    def send_test(self, channel: str) -> Delivery:
+        """A ``webhook.test`` event queued behind the channel's others, whatever its
+        webhook subscribed to (the caller checks that it has one)."""
+        now = time.time()
+
+        def insert(tx: Tx) -> Delivery:
+            sql_names.channel(tx, channel)  # known?
+            row = tx.one(
+                "INSERT INTO outbox (channel, type, payload, created, next_attempt)"
+                f" VALUES (?, ?, ?, ?, ?) RETURNING {_COLUMNS}",
+                (channel, TEST_EVENT, _TEST_DATA, now, now),
+            )
+            assert row is not None  # an INSERT ... RETURNING returns its row
+            return Delivery(*row)
+
+        return self._transactions.write(insert)
