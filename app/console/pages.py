@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
@@ -45,12 +46,20 @@ NOTICES = {
     "held": "Held: it will not be selected in this channel until the hold is released.",
     "released": "The hold is released: it may be selected again.",
     "posted": "Marked posted in this channel.",
+    "unposted": "The post is undone: the picture may be offered again in this channel"
+    " (unless something else keeps it out, such as a hold).",
     "lease-released": "The lease is released: the picture is available again.",
     "resync": "A full re-list of the folder has started.",
     "split": "Split: it is no longer taken for the same picture as the others.",
     "alone": "It has no near-duplicate left to split from.",
     "replayed": "The event is pending again: it is sent with the same webhook-id.",
 }
+
+
+NOTICE_KEYS = frozenset({"done", "undo", "confirm"})
+"""What an address carries for one showing only: a notice, the post it may undo, a step
+that asks to confirm; the page's own address (``here``, where its forms return) drops them."""
+_HASH = re.compile(r"[0-9a-f]{64}")
 
 
 @functools.cache
@@ -76,8 +85,10 @@ def render(
         "reachable": [name for name in channels if viewer and viewer.caller.may(name)],
         "notice": NOTICES.get(request.query_params.get("done", "")),
         "here": _here(request),
+        "confirming": request.query_params.get("confirm"),
     }
     context.setdefault("channel", None)
+    context["undo"] = _undo(request, context["channel"])
     response = templates().TemplateResponse(request, template, context, status_code=status)
     response.headers.update(HEADERS)
     return response
@@ -85,8 +96,18 @@ def render(
 
 def _here(request: Request) -> str:
     """This page's address, to come back to after a form (without its last notice)."""
-    query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "done"])
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k not in NOTICE_KEYS]
+    query = urlencode(kept)
     return request.url.path + (f"?{query}" if query else "")
+
+
+def _undo(request: Request, channel: str | None) -> str | None:
+    """The post the notice offers to undo: just marked posted in this page's channel."""
+    params = request.query_params
+    wanted = params.get("undo", "")
+    if channel is None or params.get("done") != "posted" or not _HASH.fullmatch(wanted):
+        return None
+    return wanted
 
 
 def when(stamp: str | None) -> str:

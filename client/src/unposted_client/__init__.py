@@ -27,6 +27,7 @@ from unposted_client._errors import (
     NoImagesError,
     NoNewImagesError,
     NotFoundError,
+    NotPostedError,
     NotReadyError,
     RenderRefusedError,
     UnauthorizedError,
@@ -50,6 +51,7 @@ from unposted_client._models import (
     Selection,
     ServiceStatus,
     Sidecar,
+    UndonePost,
 )
 from unposted_client._sync import UnpostedClient
 
@@ -73,6 +75,7 @@ __all__ = [
     "NoImagesError",
     "NoNewImagesError",
     "NotFoundError",
+    "NotPostedError",
     "NotReadyError",
     "PostedExport",
     "PostedReceipt",
@@ -82,6 +85,7 @@ __all__ = [
     "Selection",
     "ServiceStatus",
     "Sidecar",
+    "UndonePost",
     "UnauthorizedError",
     "UnavailableError",
     "UnpostedClient",
