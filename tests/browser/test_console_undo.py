@@ -41,9 +41,9 @@ def test_mark_posted_asks_first_and_the_notice_undoes_it(page: tuple[Page, Servi
     confirm.click()
     expect(tab.get_by_role("status")).to_contain_text("Marked posted")
     assert service.client.get("/status").json()["posted"] == 1
-    tab.get_by_role("button", name="Undo").click()
+    tab.get_by_role("button", name="Undo", exact=True).click()
     expect(tab.get_by_role("status")).to_contain_text("The post is undone")
-    expect(tab.get_by_role("button", name="Undo")).to_have_count(0)
+    expect(tab.get_by_role("button", name="Undo", exact=True)).to_have_count(0)
     assert service.client.get("/status").json()["posted"] == 0
     chosen = service.client.post("/select", json={"name": "p0.jpg"}).json()
     assert chosen["content_hash"] == first and chosen["lease"] is not None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Request
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from app.api.body import accepts_body
@@ -24,6 +24,7 @@ from app.api.deps import (
     SelectionDep,
 )
 from app.api.replies import ImportReply, PostedExportReply, PostedReply, UndoneReply
+from app.api.routes.images import ContentHash
 from app.services.posted_state import export_json, undone_json
 
 router = APIRouter(tags=["posted"], dependencies=[Authorized])
@@ -56,10 +57,7 @@ async def posted(
 
 @router.delete("/posted/{content_hash}", response_model=UndoneReply)
 async def unpost(
-    content_hash: Annotated[str, Path(pattern="^[0-9a-fA-F]{64}$"), AfterValidator(str.lower)],
-    channel: ChannelDep,
-    posted: PostedDep,
-    who: CallerDep,
+    content_hash: ContentHash, channel: ChannelDep, posted: PostedDep, who: CallerDep
 ) -> dict[str, str | int]:
     """Undo the post of the channel's current cycle: the picture may be selected again
     (unless something else keeps it out: a hold, a lease), and so may near-duplicates
