@@ -21,6 +21,7 @@ ancestor's. Hierarchy (the store's errors live in ``state.errors``, re-exported 
     │   ├── AwaitingFingerprint  the image waits for its fingerprint (``skip``)
     │   ├── UnknownName       no such library or channel
     │   ├── ImageNotFound     no such content in the channel's library
+    │   ├── NotPosted         no post of this content in the channel's current cycle to undo
     │   ├── NoThumbnail       Dropbox makes no thumbnail of this file
     │   ├── RenderRefused     a picture the channel's render profile cannot be applied to
     │   │   ├── UnsupportedPicture  not a format that is rendered (415)
@@ -73,6 +74,7 @@ from state.errors import (
     LeaseNotFound,
     NoImages,
     NoNewImages,
+    NotPosted,
     NotReady,
     Pending,
     RequestError,
@@ -114,6 +116,7 @@ __all__ = [
     "NoImages",
     "NoNewImages",
     "NoThumbnail",
+    "NotPosted",
     "NotReady",
     "Pending",
     "PictureTooLarge",
@@ -256,6 +259,7 @@ ANSWERS: dict[type[BaseException], Answer] = {
     NoNewImages: Answer("no_new_images", 404),
     FileNotFound: Answer("not_found", 404),
     ImageNotFound: Answer("not_found", 404),
+    NotPosted: Answer("not_posted", 404),
     LeaseConflict: Answer("leased", 409),
     LeaseNotFound: Answer("lease_not_found", 404),
     LeaseExpired: Answer("lease_expired", 409),

@@ -59,7 +59,11 @@ def create_app(
     the variables a configuration file names (default: the process environment)."""
     config = load_config(settings, os.environ if environ is None else environ)
     check_credentials(config, settings)
-    tokens = Tokens(settings.api_token, {n: c.api_token for n, c in config.channels.items()})
+    tokens = Tokens(
+        settings.api_token,
+        {n: c.api_token for n, c in config.channels.items()},
+        {n: c.api_token_env for n, c in config.channels.items()},
+    )
     console = ConsoleAccess.build(Sessions(session_key(settings.api_token)), tokens)
     guessing = Throttle() if throttle is None else throttle
     mcp = McpEndpoint()

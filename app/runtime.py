@@ -140,7 +140,7 @@ class Runtime:
         runtime = cls(
             settings=settings, config=config, store=store, metrics=metrics, lanes=lanes,
             dropbox=dropbox, workers=workers, inboxes=inboxes, selection=selection,
-            legacy=legacy, posted=PostedHistory(store.posted, lanes),
+            legacy=legacy, posted=PostedHistory(store.posted, store.selections, lanes),
             status=StatusReports(store.reports, lanes, metrics, readiness),
             stop_event=stop, thumbnails=thumbnails, pictures=pictures,
             fingerprinters=fingerprinters, catch_up_threads=threads, hashing=hashing,

@@ -53,6 +53,11 @@ class ImageNotFound(RequestError):
     """A content hash the channel's library does not hold."""
 
 
+class NotPosted(RequestError):
+    """A post to undo that is not there: the channel did not post the picture in its
+    current cycle (or that post was undone already)."""
+
+
 class LeaseConflict(RequestError):
     """The image is leased to another publisher."""
 

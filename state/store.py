@@ -54,6 +54,7 @@ NotifyEvent = Literal[
     "cycle.turned",
     "lease.expired",
     "image.posted",
+    "image.unposted",
 ]
 """What a channel's webhook is told of (``state.outbox``)."""
 
@@ -195,6 +196,19 @@ class PostedRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class UndonePost:
+    """A post undone: the picture is back in its channel (if nothing else keeps it out),
+    and the post stays in the history, marked undone at ``undone_at`` by ``undone_by`` (the
+    name of the token that asked)."""
+
+    content_hash: str
+    cycle: int
+    posted_at: str
+    undone_at: str
+    undone_by: str
+
+
+@dataclass(frozen=True, slots=True)
 class PostedExport:
     """The publisher's ``posted.json``, extended with content hashes."""
 
@@ -295,12 +309,15 @@ class ImagePage:
 
 @dataclass(frozen=True, slots=True)
 class HistoryEntry:
-    """One post; ``image`` is None once the library no longer holds the content."""
+    """One post; ``image`` is None once the library no longer holds the content. An undone
+    post says when and by whom (``undone_at``, ``undone_by``; None for a post that stands)."""
 
     content_hash: str
     posted_at: str
     cycle: int
     image: ImageItem | None
+    undone_at: str | None = None
+    undone_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -391,6 +408,12 @@ class Selections(Protocol):
     def mark_posted(
         self, channel: str, content_hash: str, lease_id: str | None, sha256: str | None
     ) -> PostedRecord: ...
+    def unpost(self, channel: str, content_hash: str, by: str) -> UndonePost:
+        """Undo the post of the channel's current cycle: the picture returns to the pool if
+        the rules allow (and so do near-duplicates only this post kept out), the post stays
+        in the history marked undone by ``by``. ``NotPosted`` when there is none."""
+        ...
+
     def archive_paths(self, library: str, content_hash: str) -> list[str]:
         """Every path of this content in the library, then the sidecars beside them."""
         ...
@@ -467,7 +490,8 @@ class Browsing(Protocol):
     def history(self, channel: str, after: str | None, limit: int) -> HistoryPage:
         """Every post of the channel in every cycle, newest first (``posted_at``, then
         content hash, then cycle, each descending); content posted in two cycles shows
-        twice, and content the library no longer holds shows without its image."""
+        twice, and content the library no longer holds shows without its image. Undone
+        posts show too, marked undone."""
         ...
 
     def image(self, channel: str, content_hash: str) -> ImageDetail:

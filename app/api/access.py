@@ -28,10 +28,18 @@ MIN_LENGTH = 32
 MAKE_ONE = 'make one with: python -c "import secrets; print(secrets.token_urlsafe(32))"'
 
 
+OPERATOR = "API_TOKEN"
+"""The operator's token's name: what a change it made is recorded as made by."""
+
+
 @dataclass(frozen=True, slots=True)
 class Caller:
+    """Whom a token identifies; ``name`` names the token without telling it (the variable
+    that holds it), for what records who did something (an undone post)."""
+
     operator: bool
     channels: frozenset[str]
+    name: str = OPERATOR
 
     def may(self, channel: str) -> bool:
         return self.operator or channel in self.channels
@@ -39,14 +47,21 @@ class Caller:
 
 class Tokens:
     def __init__(
-        self, operator: SecretStr | None, channels: Mapping[str, SecretStr | None]
+        self,
+        operator: SecretStr | None,
+        channels: Mapping[str, SecretStr | None],
+        names: Mapping[str, str] | None = None,
     ) -> None:
+        """``names``: each channel's token's name (``api_token_env``); by default the
+        channel's."""
         given = {name: token.get_secret_value() for name, token in channels.items() if token}
         boss = operator.get_secret_value() if operator else ""
-        self._plain = {
-            token: Caller(token == boss, frozenset(n for n, t in given.items() if t == token))
-            for token in {*given.values(), boss} - {""}
-        }
+        named = names or {}
+        self._plain: dict[str, Caller] = {}
+        for token in {*given.values(), boss} - {""}:
+            reached = frozenset(n for n, t in given.items() if t == token)
+            name = OPERATOR if token == boss else _token_name(reached, named)
+            self._plain[token] = Caller(token == boss, reached, name)
         self._by_digest = {_digest(token): who for token, who in self._plain.items()}
 
     def caller(self, offered: str | None) -> Caller | None:
@@ -59,6 +74,11 @@ class Tokens:
         """Whom each configured token identifies, keyed by ``fingerprint(token)``: how a
         console session names its holder without keeping the token."""
         return {fingerprint(token): who for token, who in self._plain.items()}
+
+
+def _token_name(channels: frozenset[str], names: Mapping[str, str]) -> str:
+    """A channel's token by the variable that holds it (tokens are never shared)."""
+    return " ".join(sorted(names.get(c) or f"the token of channel {c}" for c in channels))
 
 
 def _digest(token: str) -> bytes:

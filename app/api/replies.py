@@ -40,12 +40,15 @@ class ImagePageReply(Reply):
 
 
 class HistoryEntryReply(Reply):
-    """A post; ``image`` null once the library no longer holds the content."""
+    """A post; ``image`` null once the library no longer holds the content. An undone post
+    says when and by which token's name (``undone_at``, ``undone_by``; null otherwise)."""
 
     content_hash: str
     posted_at: str
     cycle: int
     image: ImageReply | None
+    undone_at: str | None
+    undone_by: str | None
 
 
 class HistoryPageReply(Reply):
@@ -114,6 +117,19 @@ class PostedReply(Reply):
     archived_to: str | None
     lease: Literal["ended", "expired", "released", "not_found"] | None
     archive_error: str | None
+
+
+class UndoneReply(Reply):
+    """A post undone: the picture is back in the channel's pool unless something else
+    keeps it out (a hold, say); the history keeps the post, marked undone."""
+
+    content_hash: str
+    channel: str
+    cycle: int
+    posted_at: str
+    undone_at: str
+    undone_by: str
+    """The name of the token that undid it: ``API_TOKEN``, or a channel's ``api_token_env``."""
 
 
 class PostedExportReply(Reply):

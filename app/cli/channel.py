@@ -1,5 +1,5 @@
 """The commands a running service can answer, and their output: ``status``, ``select``,
-``posted``, ``release``, ``renew``, ``hold``, ``unhold``, ``images``, ``history``,
+``posted``, ``unpost``, ``release``, ``renew``, ``hold``, ``unhold``, ``images``, ``history``,
 ``resync``, ``export-posted``, ``import-legacy`` and ``reset-posted``.
 
 Each is written once against ``app.cli.asking.Operations``: ``app.cli`` hands it
@@ -55,6 +55,12 @@ def select(args: argparse.Namespace, ops: Operations, out: Output) -> int:
 def posted(args: argparse.Namespace, ops: Operations, out: Output) -> int:
     chosen = content_hash(ops, args.content_hash)
     out.result(ops.posted(chosen, args.lease_id, args.sha256, args.archive), views.pairs)
+    return 0
+
+
+@_command("unpost")
+def unpost(args: argparse.Namespace, ops: Operations, out: Output) -> int:
+    out.result(ops.unpost(content_hash(ops, args.content_hash)), views.pairs)
     return 0
 
 
@@ -165,6 +171,13 @@ def add_parsers(commands: Any, common: list[argparse.ArgumentParser]) -> None:
     post.add_argument("--lease-id", help="the lease it was selected with")
     post.add_argument("--sha256", type=_sha256, help="its whole-file SHA-256, if known")
     post.add_argument("--archive", action="store_true", help="move it to ARCHIVE_FOLDER")
+    undo = add(
+        "unpost",
+        "undo a post: the image may be selected again",
+        "Undo the post of the channel's current cycle, as DELETE /posted/HASH: the image"
+        " may be selected again (unless held); the history keeps the post, marked undone.",
+    )
+    undo.add_argument("content_hash", metavar="IMAGE", help=views.IMAGE_HELP)
     free = add(
         "release",
         "give a lease back: the image is available",

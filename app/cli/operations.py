@@ -19,13 +19,15 @@ from app.lanes import Lanes
 from app.metrics import Metrics
 from app.services.holds import hold_json, read_until
 from app.services.pictures import history_json, page_json
-from app.services.posted_state import LegacyImport, export_json, reset_posted
+from app.services.posted_state import LegacyImport, export_json, reset_posted, undone_json, unpost
 from app.services.selection import SelectionService, SelectOptions, lease_json
 from app.sync.catch_up import CatchUp
 from state.changes import FileKinds
 from state.store import ImageQuery
 
 T = TypeVar("T")
+LOCAL = "local command line"
+"""Who undid a post from the command line on the state directory (no token there)."""
 
 
 class LocalOperations:
@@ -68,6 +70,11 @@ class LocalOperations:
             )
         )  # the local command line acts with the state directory's own authority
         return receipt.as_json()
+
+    def unpost(self, content_hash: str) -> Json:
+        channel = self.channel
+        undone = unpost(self._local.store.selections, channel, content_hash, LOCAL)
+        return undone_json(channel, undone)
 
     def release(self, lease_id: str) -> Json:
         channel = self.channel

@@ -49,6 +49,9 @@ class RemoteOperations:
     ) -> Json:
         return dict(self._client.posted(content_hash, lease_id, sha256, archive).raw)
 
+    def unpost(self, content_hash: str) -> Json:
+        return dict(self._client.unpost(content_hash).raw)
+
     def release(self, lease_id: str) -> Json:
         self._client.release(lease_id)
         return dict(self._client.lease(lease_id).raw)

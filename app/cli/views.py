@@ -41,10 +41,18 @@ def _state(item: dict[str, Any]) -> str:
 def history(page: dict[str, Any]) -> list[str]:
     rows = [
         [entry["posted_at"], str(entry["cycle"]), short(entry["content_hash"]),
-         entry["image"]["name"] if entry["image"] else "(no longer in the folder)"]
+         entry["image"]["name"] if entry["image"] else "(no longer in the folder)",
+         _undone(entry)]
         for entry in page["items"]
     ]  # fmt: skip
-    return table(["POSTED AT", "CYCLE", "CONTENT HASH", "NAME"], rows)
+    return table(["POSTED AT", "CYCLE", "CONTENT HASH", "NAME", "UNDONE"], rows)
+
+
+def _undone(entry: dict[str, Any]) -> str:
+    """When and by whom a post was undone ("" for a post that stands)."""
+    if not entry.get("undone_at"):
+        return ""
+    return f"{entry['undone_at']} by {entry['undone_by']}"
 
 
 def selection(offer: dict[str, Any]) -> list[str]:

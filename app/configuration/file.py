@@ -77,6 +77,8 @@ class ChannelConfig:
     archive: bool
     render: RenderProfile | None = None
     notify: NotifyConfig | None = None
+    api_token_env: str = ""
+    """The variable holding its token: how the token is named where it did something."""
 
     @property
     def near_duplicates(self) -> NearDuplicateChoice:
@@ -252,7 +254,8 @@ class _FileReader:
         spec = ChannelDef(
             name, library, policy, exhausted, lease, near, distance, waits, events, low
         )
-        return ChannelConfig(spec, token, archive, self._render(table, where), notify)
+        profile = self._render(table, where)
+        return ChannelConfig(spec, token, archive, profile, notify, api_token_env=variable)
 
     def _notify(self, table: dict[str, Any], where: str) -> NotifyConfig | None:
         if "notify" not in table:

@@ -1,12 +1,19 @@
 """What a person can do from the console: hold an image out of selection (until released,
 or until a date and time in UTC, when it comes back by itself) and let it go, mark it
-posted, split it from a wrong group of near-duplicates, release a lease, re-list a library.
+posted (once confirmed) and undo that, split it from a wrong group of near-duplicates,
+release a lease, re-list a library.
 
 Every action is a form ``POST`` carrying the session's CSRF value (checked in constant
 time) on a ``SameSite=Strict`` session, then a redirect back to the page it came from
 (``next``, a path on this site only) saying what was done. The actions call the same
 services as the API, with the same rules: a channel's token acts on its channel only,
 and only the operator may re-list a library.
+
+Marking posted asks first: its form carries ``confirm=posted`` only from the confirming
+step of the picture's page (a disclosure that opens without a script); a form without it
+is sent to that step, and nothing is recorded. The notice that follows a post offers
+"Undo" (``undo=HASH`` in the address it returns to, ``app.console.pages``), a form of
+its own that undoes the post in the name of the token signed in with.
 """
 
 from __future__ import annotations
@@ -18,9 +25,9 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 from pydantic import AfterValidator
 
-from app.api.deps import ConfigDep, PicturesDep, SelectionDep, WorkersDep
+from app.api.deps import ConfigDep, PicturesDep, PostedDep, SelectionDep, WorkersDep
 from app.console.forms import local_path, read_form
-from app.console.pages import ConsoleRoute, see_other
+from app.console.pages import NOTICE_KEYS, ConsoleRoute, see_other
 from app.console.viewer import ChannelName, Forbidden, Viewer, ViewerDep, check_csrf
 from app.errors import InvalidInput, UnknownName
 from app.services.holds import read_until
@@ -59,9 +66,23 @@ async def posted(
     request: Request, who: ViewerDep, channel: ChannelName, content_hash: ContentHash,
     selection: SelectionDep,
 ) -> Response:  # fmt: skip
-    back = await _checked(request, who)
+    form = await _form(request, who)
+    back = local_path(form.get("next"))
+    if form.get("confirm") != "posted":  # not confirmed: to the step that asks first
+        asking = _IMAGE.format(channel=channel, content_hash=content_hash)
+        return see_other(asking + "?" + urlencode({"confirm": "posted"}))
     await selection.posted(channel, content_hash)
-    return see_other(_saying(back, "posted"))
+    return see_other(_saying(back, "posted", undo=content_hash))
+
+
+@router.post(_IMAGE + "/unpost")
+async def unpost(
+    request: Request, who: ViewerDep, channel: ChannelName, content_hash: ContentHash,
+    posted: PostedDep,
+) -> Response:  # fmt: skip
+    back = await _checked(request, who)
+    await posted.unpost(channel, content_hash, who.caller.name)
+    return see_other(_saying(back, "unposted"))
 
 
 @router.post(_IMAGE + "/split")
@@ -120,8 +141,9 @@ def _until(text: str | None) -> float | None:
         raise InvalidInput(f"until: {exc}") from None
 
 
-def _saying(path: str, done: str) -> str:
-    """``path`` with ``done=`` set, for the page to say what happened."""
+def _saying(path: str, done: str, **more: str) -> str:
+    """``path`` with ``done=`` (and ``more``) set, for the page to say what happened."""
     parts = urlsplit(path)
-    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "done"] + [("done", done)]
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k not in NOTICE_KEYS]
+    query += [("done", done), *more.items()]
     return urlunsplit(("", "", parts.path, urlencode(query), ""))

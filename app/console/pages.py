@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,8 @@ NOTICES = {
     "held-until": "Held: it comes back by itself when its hold ends (or when released).",
     "released": "The hold is released: it may be selected again.",
     "posted": "Marked posted in this channel.",
+    "unposted": "The post is undone: the picture may be offered again in this channel"
+    " (unless something else keeps it out, such as a hold).",
     "lease-released": "The lease is released: the picture is available again.",
     "resync": "A full re-list of the folder has started.",
     "split": "Split: it is no longer taken for the same picture as the others.",
@@ -54,6 +57,12 @@ NOTICES = {
     "replayed": "The event is pending again: it is sent with the same webhook-id.",
     "test-sent": "A webhook.test event is queued: it is sent after the channel's earlier events.",
 }
+
+
+NOTICE_KEYS = frozenset({"done", "undo", "confirm"})
+"""What an address carries for one showing only: a notice, the post it may undo, a step
+that asks to confirm; the page's own address (``here``, where its forms return) drops them."""
+_HASH = re.compile(r"[0-9a-f]{64}")
 
 
 @functools.cache
@@ -80,8 +89,10 @@ def render(
         "notice": NOTICES.get(request.query_params.get("done", "")),
         "here": _here(request),
         "whole": request.cookies.get(THUMBNAILS_COOKIE) == "whole",
+        "confirming": request.query_params.get("confirm"),
     }
     context.setdefault("channel", None)
+    context["undo"] = _undo(request, context["channel"])
     response = templates().TemplateResponse(request, template, context, status_code=status)
     response.headers.update(HEADERS)
     return response
@@ -89,8 +100,18 @@ def render(
 
 def _here(request: Request) -> str:
     """This page's address, to come back to after a form (without its last notice)."""
-    query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "done"])
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k not in NOTICE_KEYS]
+    query = urlencode(kept)
     return request.url.path + (f"?{query}" if query else "")
+
+
+def _undo(request: Request, channel: str | None) -> str | None:
+    """The post the notice offers to undo: just marked posted in this page's channel."""
+    params = request.query_params
+    wanted = params.get("undo", "")
+    if channel is None or params.get("done") != "posted" or not _HASH.fullmatch(wanted):
+        return None
+    return wanted
 
 
 def when(stamp: str | None) -> str:

@@ -33,6 +33,7 @@ from app.api.errors import _CODES as HTTP_CODES
 from app.configuration.file import Config
 from app.errors import ChannelRequired, UnpostedError, answer
 from app.services.pictures import Pictures
+from app.services.posted_state import PostedHistory
 from app.services.selection import SelectionService
 from app.services.status import StatusReports
 from app.sync.worker import SyncWorker
@@ -74,6 +75,11 @@ class Call:
     def selection(self) -> SelectionService:
         selection: SelectionService = self._piece("selection")
         return selection
+
+    @property
+    def posted(self) -> PostedHistory:
+        posted: PostedHistory = self._piece("posted")
+        return posted
 
     @property
     def pictures(self) -> Pictures:

@@ -25,6 +25,7 @@ from app.api.replies import (
     PostedReply,
     RenewReply,
     StatusReply,
+    UndoneReply,
 )
 from app.api.routes import status as status_route
 from app.api.routes.images import After, Until
@@ -33,6 +34,7 @@ from app.api.routes.select import MAX_LEASE_SECONDS
 from app.mcp.calls import Call
 from app.services.holds import hold_json, read_until
 from app.services.pictures import history_json, page_json, picture_json
+from app.services.posted_state import undone_json
 from app.services.selection import SelectOptions, SelectReply, lease_json
 from state.store import MAX_PAGE, ImageFilter, ImageQuery
 
@@ -172,6 +174,21 @@ async def confirm_posted(
         call.channel(channel), content_hash, lease_id, None, archive, call.who.operator
     )
     return PostedReply.model_validate(receipt.as_json())
+
+
+async def unpost_picture(
+    ctx: Context, content_hash: ContentHash, channel: Channel = None
+) -> UndoneReply:
+    """Undo a post recorded by mistake (confirm_posted on the wrong picture, say): the
+    picture may be handed out again in this channel (unless something else keeps it out,
+    such as a hold), and so may near-duplicates only that post kept out. Only the post of
+    the channel's current cycle can be undone; the history keeps it, marked undone by this
+    token's name. Errors: `not_posted` (the channel did not post it in its current
+    cycle, or it was undone already)."""
+    call = Call(ctx)
+    name = call.channel(channel)
+    undone = await call.posted.unpost(name, content_hash, call.who.name)
+    return UndoneReply.model_validate(undone_json(name, undone))
 
 
 async def release_lease(ctx: Context, lease_id: LeaseId, channel: Channel = None) -> ReleasedReply:
@@ -337,6 +354,7 @@ TOOLS: list[tuple[Callable[..., Awaitable[Any]], ToolAnnotations]] = [
     (preview_picture, _READS),
     (lease_picture, _CHANGES),
     (confirm_posted, _IDEMPOTENT),
+    (unpost_picture, _CHANGES),
     (release_lease, _CHANGES),
     (renew_lease, _CHANGES),
     (lease_state, _READS),

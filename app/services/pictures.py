@@ -143,6 +143,8 @@ def history_json(page: HistoryPage) -> dict[str, Any]:
             "posted_at": entry.posted_at,
             "cycle": entry.cycle,
             "image": None if entry.image is None else item_json(entry.image),
+            "undone_at": entry.undone_at,
+            "undone_by": entry.undone_by,
         }
         for entry in page.items
     ]

@@ -6,7 +6,7 @@ most once ever: its whole-file SHA-256 is remembered in the store, so a later im
 never fetches it again. Downloads are counted in ``unposted_legacy_import_downloads``.
 A malformed file raises ``InvalidInput`` before anything is read from Dropbox or
 written; the import itself is one store transaction. The import is blocking (call it from
-a thread); ``PostedHistory`` exports and resets in the store lane.
+a thread); ``PostedHistory`` exports, resets and undoes a post in the store lane.
 """
 
 from __future__ import annotations
@@ -26,7 +26,14 @@ from state.legacy import (
     plan_import,
     unmatched_digests,
 )
-from state.store import CatalogSync, LegacyLookup, PostedExport, PostedState
+from state.store import (
+    CatalogSync,
+    LegacyLookup,
+    PostedExport,
+    PostedState,
+    Selections,
+    UndonePost,
+)
 
 log = logging.getLogger(__name__)
 
@@ -125,10 +132,11 @@ class LegacyImport:
 
 
 class PostedHistory:
-    """A channel's posted state for the API: exported or reset in the store lane."""
+    """A channel's posted state for the API: exported, reset, or a post undone, in the
+    store lane."""
 
-    def __init__(self, posted: PostedState, lanes: Lanes) -> None:
-        self._posted, self._lanes = posted, lanes
+    def __init__(self, posted: PostedState, selections: Selections, lanes: Lanes) -> None:
+        self._posted, self._selections, self._lanes = posted, selections, lanes
 
     async def export(self, channel: str) -> PostedExport:
         return await self._lanes.store.run(self._posted.export_posted, channel)
@@ -136,6 +144,29 @@ class PostedHistory:
     async def reset(self, channel: str) -> PostedExport:
         """``reset_posted``: what was forgotten, to import back."""
         return await self._lanes.store.run(reset_posted, self._posted, channel)
+
+    async def unpost(self, channel: str, content_hash: str, by: str) -> UndonePost:
+        """Undo the post of the channel's current cycle (``by``: the token's name)."""
+        return await self._lanes.store.run(unpost, self._selections, channel, content_hash, by)
+
+
+def unpost(store: Selections, channel: str, content_hash: str, by: str) -> UndonePost:
+    """Undo a post; the picture may be offered again in the channel (``NotPosted``: none)."""
+    undone = store.unpost(channel, content_hash, by)
+    log.info("post of %s undone in %s by %s", content_hash, channel, by, extra={
+        "event": "post_undone", "channel": channel, "content_hash": content_hash,
+        "cycle": undone.cycle, "posted_at": undone.posted_at, "undone_by": by,
+    })  # fmt: skip
+    return undone
+
+
+def undone_json(channel: str, undone: UndonePost) -> dict[str, str | int]:
+    """What ``DELETE /posted/{content_hash}`` answers."""
+    return {
+        "content_hash": undone.content_hash, "channel": channel, "cycle": undone.cycle,
+        "posted_at": undone.posted_at, "undone_at": undone.undone_at,
+        "undone_by": undone.undone_by,
+    }  # fmt: skip
 
 
 def reset_posted(store: PostedState, channel: str) -> PostedExport:

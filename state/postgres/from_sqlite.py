@@ -1,7 +1,8 @@
 """Moving a SQLite state into PostgreSQL: what cannot be rebuilt from Dropbox, and nothing else.
 
 ``copy_from_sqlite`` carries over the libraries and channels (with each channel's
-cycle and near-duplicate settings), the posted history (every cycle), leases (running
+cycle and near-duplicate settings), the posted history (every cycle, and the posts
+undone, in the order they were), leases (running
 and recently ended), holds, legacy digests still unmatched, the remembered whole-file
 SHA-256 of large images, near-duplicates (fingerprints, groups, the pairs an operator
 split, and the part of the hashing backlog that waits to be grouped again at another
@@ -45,6 +46,7 @@ class Moved:
     libraries: int
     channels: int
     posted: int
+    undone: int
     leases: int
     holds: int
     unresolved: int
@@ -68,6 +70,14 @@ _ROWS = {
         " FROM posted AS p JOIN channels AS c ON c.id = p.channel_id",
         "INSERT INTO posted (channel_id, content_hash, cycle, sha256, posted_at, source)"
         " SELECT id, %s, %s, %s, %s, %s FROM channels WHERE name = %s",
+    ),
+    "undone": (
+        "SELECT c.name, u.content_hash, u.cycle, u.sha256, u.posted_at, u.source, u.undone_at,"
+        " u.undone_by FROM undone_posts AS u JOIN channels AS c ON c.id = u.channel_id"
+        " ORDER BY u.id",
+        "INSERT INTO undone_posts (channel_id, content_hash, cycle, sha256, posted_at, source,"
+        " undone_at, undone_by) SELECT id, %s, %s, %s, %s, %s, %s, %s FROM channels"
+        " WHERE name = %s",
     ),
     "leases": (
         "SELECT c.name, l.id, l.content_hash, l.expires_at, l.ended, l.ended_at"

@@ -430,8 +430,24 @@ ALTER TABLE holds ADD COLUMN held_until double precision;
 CREATE INDEX holds_due ON holds (held_until) WHERE held_until IS NOT NULL;
 """
 
+# -- posts undone (as in SQLite's schema 13) ---------------------------------------------
+_V11 = """
+CREATE TABLE undone_posts (
+    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    channel_id   integer NOT NULL,
+    content_hash text COLLATE "C" NOT NULL,
+    cycle        integer NOT NULL,
+    sha256       text COLLATE "C",
+    posted_at    text NOT NULL,
+    source       text NOT NULL,
+    undone_at    text NOT NULL,
+    undone_by    text NOT NULL
+);
+CREATE INDEX undone_history ON undone_posts (channel_id, posted_at, content_hash, cycle, id);
+"""
+
 MIGRATIONS: tuple[str, ...] = (
-    _V1, _V2, _V3, _V4, _V5, _V6, tallies.V7, _V8, _V9, _V10,
+    _V1, _V2, _V3, _V4, _V5, _V6, tallies.V7, _V8, _V9, _V10, _V11,
 )  # fmt: skip
 SCHEMA_VERSION = len(MIGRATIONS)
 

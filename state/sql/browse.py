@@ -26,8 +26,6 @@ from state.sql.posted import posted_at
 from state.store import (
     MAX_PAGE,
     ChannelPost,
-    HistoryEntry,
-    HistoryPage,
     ImageDetail,
     ImageItem,
     ImagePage,
@@ -149,16 +147,6 @@ def _by_name(state: str) -> _Listing:
     )
 
 
-_HISTORY = _Listing(
-    "history",
-    "SELECT content_hash, posted_at, content_hash, cycle FROM posted WHERE channel_id = :channel"
-    "{after} ORDER BY posted_at DESC, content_hash DESC, cycle DESC LIMIT :limit",
-    ("posted_at", "content_hash", "cycle"),
-    (str, str, int),
-    descending=True,
-)
-
-
 class _Found(NamedTuple):
     """A listing's row: the content, and the key the next page resumes after."""
 
@@ -195,22 +183,6 @@ def images(tx: Tx, channel: Channel, library_id: int, query: ImageQuery, now: fl
     rows, following = _walk(tx, listing, query.after, query.limit, **args)
     found = (item(tx, channel, library_id, row.content_hash, now) for row in rows)
     return ImagePage(tuple(each for each in found if each is not None), following)
-
-
-def history(
-    tx: Tx,
-    channel: Channel,
-    library_id: int,
-    after: str | None,
-    limit: int,
-    now: float,
-) -> HistoryPage:
-    rows, following = _walk(tx, _HISTORY, after, limit, channel=channel.id)
-    entries = tuple(
-        HistoryEntry(h, posted, cycle, item(tx, channel, library_id, h, now))
-        for h, (posted, _, cycle) in rows
-    )
-    return HistoryPage(entries, following)
 
 
 def item(

@@ -98,7 +98,8 @@ class Ops:
     facts: Callable[[Any, Channel, str], ImageInChannel]
     remove: Callable[[Any, int, str], None]
     restore: Callable[[Any, Channel, str], None]
-    # Near-duplicates of a posted image leave the pool, when the channel skips them.
+    # The skip fact of a posted (or unposted) image's group afresh: near-duplicates leave the
+    # pool, when the channel skips them, or return to it.
     after_post: Callable[[Any, Channel, str], None]
     # The image as a publisher sees it: file, lease, posted at, channel (its near-duplicates).
     describe: Callable[[Any, FileRow, Lease | None, str | None, int | None], Selection]

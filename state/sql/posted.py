@@ -109,9 +109,11 @@ def export(tx: Tx, channel_id: int) -> PostedExport:
 
 
 def forget(tx: Tx, channel: Channel) -> PostedExport:
-    """Forget everything posted in every cycle, back to cycle 1; what was forgotten."""
+    """Forget everything posted in every cycle (undone posts too), back to cycle 1; what
+    was forgotten."""
     cleared = export(tx, channel.id)
     tx.execute("DELETE FROM posted WHERE channel_id = ?", (channel.id,))
+    tx.execute("DELETE FROM undone_posts WHERE channel_id = ?", (channel.id,))
     tx.execute("DELETE FROM legacy_unresolved WHERE channel_id = ?", (channel.id,))
     tx.execute("UPDATE channels SET cycle = 1 WHERE id = ?", (channel.id,))
     return cleared

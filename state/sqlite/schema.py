@@ -556,8 +556,28 @@ ALTER TABLE holds ADD COLUMN held_until REAL;
 CREATE INDEX holds_due ON holds (held_until) WHERE held_until IS NOT NULL;
 """
 
+# -- posts undone: version 13 -----------------------------------------------------------
+_V13 = """
+-- A post undone leaves ``posted`` (so every rule and count that reads it sees it gone) for
+-- this history of undone posts, kept with when and by whom (a token's name), in the
+-- transaction that returns the picture to its channel (state/sql/undo.py). ``id`` orders
+-- the undos of one post in one second; the index walks a channel's history by time.
+CREATE TABLE undone_posts (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    channel_id   INTEGER NOT NULL,
+    content_hash TEXT NOT NULL,
+    cycle        INTEGER NOT NULL,
+    sha256       TEXT,
+    posted_at    TEXT NOT NULL,
+    source       TEXT NOT NULL,
+    undone_at    TEXT NOT NULL,
+    undone_by    TEXT NOT NULL
+);
+CREATE INDEX undone_history ON undone_posts (channel_id, posted_at, content_hash, cycle, id);
+"""
+
 MIGRATIONS: tuple[str, ...] = (
-    _V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11, _V12,
+    _V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11, _V12, _V13,
 )  # fmt: skip
 SCHEMA_VERSION = len(MIGRATIONS)
 

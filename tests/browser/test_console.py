@@ -123,7 +123,8 @@ def test_a_person_holds_posts_and_sees_the_history(
     posted_name = posted.locator(".name").inner_text()
     posted.locator("a.thumb").click()
     expect(page.get_by_role("heading", name=posted_name)).to_be_visible()
-    page.get_by_role("button", name="Mark posted").click()
+    page.locator("summary", has_text="Mark posted").click()  # asks first
+    page.get_by_role("button", name="Yes, mark posted").click()
     expect(page.get_by_role("status")).to_contain_text("Marked posted")
     page.goto(console.base_url + "/console/channels/default/history")
     expect(page.locator("ul.history li.card .name")).to_have_text([posted_name])

@@ -31,10 +31,12 @@ from unposted_client import (
     NoImagesError,
     NoNewImagesError,
     NotFoundError,
+    NotPostedError,
     NotReadyError,
     RetryPolicy,
     Selection,
     UnauthorizedError,
+    UndonePost,
     UnpostedClient,
     UnpostedClientError,
     UnreachableError,
@@ -109,6 +111,24 @@ def test_posted_then_release_round_trip(unposted: UnpostedClient) -> None:
     assert (status.leased, status.posted, status.available) == (0, 1, 2)
     assert (status.images, status.unique_images, status.cursor) == (4, 3, True)
     assert status.libraries is not None and set(status.libraries) == {"default"}
+
+
+def test_a_post_undone_comes_again_and_the_history_says_so(unposted: UnpostedClient) -> None:
+    first = unposted.select(name="c.jpg")
+    receipt = unposted.posted(first.content_hash, lease_id=first.lease_id)
+    undone = unposted.unpost(first.content_hash)
+    assert isinstance(undone, UndonePost) and undone.raw["undone_by"] == "API_TOKEN"
+    assert (undone.content_hash, undone.channel, undone.cycle) == (first.content_hash, "default", 1)
+    assert (undone.posted_at, undone.undone_by) == (receipt.posted_at, "API_TOKEN")
+    with pytest.raises(NotPostedError) as refused:  # a NotFoundError, 404 not_posted
+        unposted.unpost(first.content_hash)
+    assert isinstance(refused.value, NotFoundError) and refused.value.code == "not_posted"
+    [entry] = unposted.history().items
+    assert (entry.content_hash, entry.undone_at, entry.undone_by) == (
+        first.content_hash, undone.undone_at, "API_TOKEN",
+    )  # fmt: skip
+    assert unposted.select(name="c.jpg").lease_id is not None  # offered again
+    assert unposted.status().posted == 0
 
 
 def test_renew_extends_a_running_lease(unposted: UnpostedClient) -> None:
@@ -306,6 +326,11 @@ def test_async_client_against_the_service(service_of: Service) -> None:
             held = await client.hold((await client.find("b.png"))[0].content_hash)
             assert held.held and (await client.images(state="held")).items
             assert (await client.history()).items[0].content_hash == image.content_hash
+            undone = await client.unpost(image.content_hash)
+            assert undone.undone_by == "API_TOKEN" and (await client.history()).items[0].undone_at
+            with pytest.raises(NotPostedError):
+                await client.unpost(image.content_hash)
+            await client.posted(image.content_hash)
             status = await client.status()
             return receipt.content_hash, status.posted, status.available
 

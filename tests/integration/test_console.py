@@ -139,7 +139,7 @@ def test_holding_posting_and_releasing_from_the_console(
         f"/console/channels/default/leases/{chosen['lease']['id']}/release", data={"csrf": csrf}
     )
     assert photos.client.get(f"/images/{first}").json()["lease"] is None
-    person.post(base + "/posted", data={"csrf": csrf})
+    person.post(base + "/posted", data={"csrf": csrf, "confirm": "posted"})
     history = person.get("/console/channels/default/history").text
     assert "p000.jpg" in history and "cycle 1" in history
     resync = person.post("/console/libraries/default/resync", data={"csrf": csrf})

@@ -47,7 +47,8 @@ api_token_env = "OTHER_TOKEN"
 """
 PICTURES = 3
 TOOLS = {
-    "preview_picture", "lease_picture", "confirm_posted", "release_lease", "renew_lease",
+    "preview_picture", "lease_picture", "confirm_posted", "unpost_picture", "release_lease",
+    "renew_lease",
     "lease_state", "hold_picture", "unhold_picture", "list_pictures", "find_pictures",
     "describe_picture", "channel_status", "channel_history", "list_channels",
 }  # fmt: skip
@@ -159,6 +160,27 @@ def test_a_leased_picture_is_confirmed_and_the_api_history_shows_it(photos: Serv
     history = photos.client.get("/channels/feed/history").json()["items"]
     assert [entry["content_hash"] for entry in history] == [content_hash(picture(0))]
     assert photos.client.get("/channels/other/history").json()["items"] == []
+
+
+def test_a_post_undone_by_mistake_is_offered_again(photos: Service) -> None:
+    first = content_hash(picture(0))
+
+    async def scenario(tools: Tools) -> None:
+        assert await tools.refused("unpost_picture", content_hash=first) == "not_posted"
+        await tools.ok("confirm_posted", content_hash=first)
+        assert (await tools.ok("preview_picture"))["name"] == "p1.jpg"
+        undone = await tools.ok("unpost_picture", content_hash=first)
+        assert (undone["content_hash"], undone["channel"]) == (first, "feed")
+        assert (undone["cycle"], undone["undone_by"]) == (1, "FEED_TOKEN")
+        assert (await tools.ok("preview_picture"))["content_hash"] == first
+        [entry] = (await tools.ok("channel_history"))["items"]
+        assert (entry["content_hash"], entry["undone_by"]) == (first, "FEED_TOKEN")
+        assert await tools.refused("unpost_picture", content_hash=first) == "not_posted"
+        assert await tools.refused("unpost_picture", content_hash=first, channel="other") == (
+            "forbidden"
+        )
+
+    drive(photos, FEED_TOKEN, scenario)
 
 
 def test_a_preview_leases_nothing(photos: Service) -> None:

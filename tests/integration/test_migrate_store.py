@@ -43,6 +43,9 @@ def _sqlite_state(state: Path) -> tuple[str, str]:
         harness.store.selections.mark_posted("ch", harness.pick(), None, None)
     posted = harness.pick()  # the second cycle begins
     harness.store.selections.mark_posted("ch", posted, None, digest("sha-0"))
+    mistaken = min({digest(str(n)) for n in range(4)} - {posted})
+    harness.store.selections.mark_posted("ch", mistaken, None, None)
+    harness.store.selections.unpost("ch", mistaken, "API_TOKEN")  # back in the pool
     chosen = harness.select(seconds=3600)
     assert chosen.lease is not None
     held, left = sorted({digest(str(n)) for n in range(4)} - {posted, chosen.content_hash})
@@ -76,7 +79,7 @@ def test_posted_state_moves_and_the_catalog_is_listed_again(
     tmp_path: Path, database_url: str
 ) -> None:
     lease, left = _sqlite_state(tmp_path)
-    harness = _moved(tmp_path, database_url, '"posted": 5', '"holds": 1')
+    harness = _moved(tmp_path, database_url, '"posted": 5', '"undone": 1', '"holds": 1')
     try:
         harness.define(LIBRARIES, CHANNELS)
         assert harness.store.catalog.sync_state("lib").ready_at is None  # listed again first
@@ -90,6 +93,9 @@ def test_posted_state_moves_and_the_catalog_is_listed_again(
         assert harness.store.posted.unresolved_digests("ch2") == {digest("unmatched")}
         assert digest("sha-0") in harness.store.posted.export_posted("ch").hashes
         assert len(harness.store.posted.export_posted("ch").dropbox_content_hashes) == 4
+        history = harness.store.browsing.history("ch", None, 10).items
+        assert [(e.cycle, e.undone_by) for e in history if e.undone_at] == [(2, "API_TOKEN")]
+        assert len(history) == 6  # five posts that stand, one undone
     finally:
         harness.store.close()
 

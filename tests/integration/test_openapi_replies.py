@@ -131,6 +131,8 @@ def channel_routes(check: Checked, prefix: str) -> None:
     check("GET", prefix + "/images/{content_hash}/thumbnail", path=image)
     check("GET", prefix + "/images/{content_hash}/rendered", path=image)
     check("POST", prefix + "/posted", json=image)
+    check("DELETE", prefix + "/posted/{content_hash}", path=image)
+    check("POST", prefix + "/posted", json=image)
     check("GET", prefix + "/history")
     check("GET", prefix + "/posted/export")
     check("POST", prefix + "/posted/import", content=json.dumps(["ab" * 32]))

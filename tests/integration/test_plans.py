@@ -38,7 +38,8 @@ from tests.postgres import catalog_sizes, forget_statistics
 FILES = 20000
 # Tables that grow with the catalog or the posts; a library's channels and libraries are few.
 _LARGE = {
-    "files", "images", "queue", "posted", "leases", "holds", "fingerprints", "to_fingerprint",
+    "files", "images", "queue", "posted", "undone_posts", "leases", "holds", "fingerprints",
+    "to_fingerprint",
     "near_groups", "near_members", "near_apart", "legacy_unresolved", "sha256_by_content_hash",
 }  # fmt: skip
 # Nodes that read all their input before giving a row: a LIMIT above them stops nothing.
@@ -76,7 +77,7 @@ def fill(harness: Harness) -> None:
 
 
 def hot_paths(harness: Harness) -> None:
-    """Selections in every policy, by name, previews, renewals, releases and posts; then
+    """Selections in every policy, by name, previews, renewals, releases, posts and an undo; then
     the status, the lists (each picture's copies counted), the history and an image."""
     store = harness.store
     for policy in ("random", "oldest", "newest", "name"):
@@ -91,6 +92,8 @@ def hot_paths(harness: Harness) -> None:
     store.selections.archive_paths("lib", chosen.content_hash)
     harness.select(name="7.jpg", dry_run=True)
     harness.lease_id()
+    store.selections.mark_posted("ch", digest("107"), None, None)
+    store.selections.unpost("ch", digest("107"), "API_TOKEN")  # its group back with it
     store.selections.mark_posted("ch", digest("107"), None, None)
     store.near.split_near_duplicate("ch", digest("207"))
     store.near.near_groups("ch", None, 20)

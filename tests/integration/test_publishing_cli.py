@@ -1,4 +1,4 @@
-"""``posted``, ``release``, ``renew``, ``hold``, ``unhold``, ``images``, ``history`` and
+"""``posted``, ``unpost``, ``release``, ``renew``, ``hold``, ``unhold``, ``images``, ``history`` and
 ``resync`` as real processes on a state directory that ``sync`` filled from the emulator."""
 
 from __future__ import annotations
@@ -28,6 +28,15 @@ def test_a_channel_worked_from_the_command_line_and_bad_arguments_refused(
     assert output(cli("posted", content_hash(b"c")))["lease"] is None
     history = cli("history").stdout.splitlines()
     assert "c.jpg" in history[1] and history[1].split()[1] == "1"
+    undone = output(cli("unpost", "c.jpg"))
+    assert (undone["content_hash"], undone["undone_by"]) == (
+        content_hash(b"c"),
+        "local command line",
+    )
+    assert "was not posted" in cli("unpost", content_hash(b"c"), ok=False).stderr
+    assert output(cli("select", "--name", "c.jpg"))["lease"] is not None  # offered again
+    [entry] = output(cli("history", "--json"))["items"]
+    assert (entry["undone_at"], entry["undone_by"]) == (undone["undone_at"], "local command line")
     emulator.delete("/Photos/b.jpg")
     assert "listed again" in cli("resync").stdout
     held = output(cli("images", "--state", "held", "--json"))["items"]

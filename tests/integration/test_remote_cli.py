@@ -128,11 +128,16 @@ def test_every_command_over_http_and_no_state_directory_touched(
     assert _json(cli("renew", lease, "--lease-seconds", "600"))["state"] == "active"
     assert _json(cli("release", lease))["state"] == "released"
     assert _json(cli("posted", C[:8]))["content_hash"] == C
+    undone = _json(cli("posted", A))["posted_at"] and _json(cli("unpost", "a.jpg"))
+    assert (undone["content_hash"], undone["undone_by"]) == (A, "API_TOKEN")
+    assert "not_posted" in cli("unpost", A, ok=False).stderr  # once undone, nothing to undo
 
     history = cli("history").stdout.splitlines()
-    assert history[0].split() == ["POSTED", "AT", "CYCLE", "CONTENT", "HASH", "NAME"]
-    assert history[1].split()[2:] == [C[:16], "c.jpg"]
-    assert [i["content_hash"] for i in _json(cli("history", "--json"))["items"]] == [C]
+    assert history[0].split() == ["POSTED", "AT", "CYCLE", "CONTENT", "HASH", "NAME", "UNDONE"]
+    shown = {line.split()[2]: line.split()[4:] for line in history[1:]}
+    assert shown == {C[:16]: [], A[:16]: [undone["undone_at"], "by", "API_TOKEN"]}
+    entries = _json(cli("history", "--json"))["items"]
+    assert {(i["content_hash"], i["undone_by"]) for i in entries} == {(A, "API_TOKEN"), (C, None)}
 
     exported = elsewhere / "posted.json"
     cli("export-posted", str(exported))
@@ -238,7 +243,7 @@ def test_every_command_has_a_description() -> None:
     parser = build_parser()
     (commands,) = [a for a in parser._actions if a.dest == "command"]  # argparse's own list
     choices: dict[str, Any] = commands.choices  # type: ignore[assignment]
-    assert len(choices) == 19  # with deliveries and replay-delivery
+    assert len(choices) == 20  # with deliveries, replay-delivery and unpost
     for name, sub in choices.items():
         assert sub.description and len(sub.description) > 20, name
         assert sub.description in " ".join(sub.format_help().split()), name

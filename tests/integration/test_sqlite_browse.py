@@ -15,7 +15,7 @@ from tests.contract.conftest import KINDS, digest, image
 from tests.stores import DEFAULTS
 
 # Tables that grow with the catalog; ``channels`` and ``libraries`` hold a row per name.
-_LARGE = ("files", "images", "queue", "posted", "leases", "holds")
+_LARGE = ("files", "images", "queue", "posted", "undone_posts", "leases", "holds")
 
 
 def test_every_browsing_statement_searches_an_index(tmp_path: Path) -> None:
@@ -56,5 +56,6 @@ def fill(store: SqliteStore) -> None:
     store.selections.select("default", SelectRequest(60, name="p2.jpg"))
     for name in ("p3", "p4"):
         store.browsing.hold("default", digest(name))
-    for name in ("p5", "p6"):
+    for name in ("p5", "p6", "p7"):
         store.selections.mark_posted("default", digest(name), None, None)
+    store.selections.unpost("default", digest("p7"), "API_TOKEN")  # the history shows it too

@@ -1,6 +1,6 @@
 """The SQLite pools in memory against their tables, and the group commit.
 
-After a life of catch-ups, leases, posts, holds, near-duplicate skips, fingerprint
+After a life of catch-ups, leases, posts (and undos), holds, near-duplicate skips, fingerprint
 waits, cycle turns and expiries, each channel's pool in memory is its table's, slot for
 slot; a group of leasing selections commits once, and one that fails stands alone.
 """
@@ -78,6 +78,13 @@ def test_memory_follows_the_tables_through_a_life_of_changes(tmp_path: Path) -> 
     assert_mirrored(store, path, loaded=3)
     Hasher(harness).record(**{str(n): fingerprint(n % 10, n // 10) for n in range(20)})
     store.selections.mark_posted("skip", digest("5"), None, None)
+    harness.pick("skip", dry_run=True)  # its pool read in
+    skipped = store.reports.channel_status("skip").near_duplicates_skipped
+    assert_mirrored(store, path, loaded=4)
+    store.selections.unpost("skip", digest("5"), "API_TOKEN")  # its group returns too
+    assert store.reports.channel_status("skip").near_duplicates_skipped < skipped
+    store.selections.unpost("ch", digest("3"), "API_TOKEN")
+    assert_mirrored(store, path, loaded=3)
     store.browsing.unhold("ch", digest("4"))
     clock.now += 3600
     store.selections.reclaim_expired(10)

@@ -1,4 +1,5 @@
-"""``POST /posted``, and the posted state in the publisher's format: export and import.
+"""``POST /posted`` and its undo (``DELETE /posted/{content_hash}``), and the posted state
+in the publisher's format: export and import.
 
 The import body is read raw, then parsed strictly. It may be up to ``IMPORT_LIMIT_BYTES``
 (64 MiB): about a million 64-hex digests (67 bytes each with quotes and comma), far
@@ -22,8 +23,9 @@ from app.api.deps import (
     PostedDep,
     SelectionDep,
 )
-from app.api.replies import ImportReply, PostedExportReply, PostedReply
-from app.services.posted_state import export_json
+from app.api.replies import ImportReply, PostedExportReply, PostedReply, UndoneReply
+from app.api.routes.images import ContentHash
+from app.services.posted_state import export_json, undone_json
 
 router = APIRouter(tags=["posted"], dependencies=[Authorized])
 
@@ -51,6 +53,17 @@ async def posted(
         channel, body.content_hash, body.lease_id, body.sha256, body.archive, who.operator
     )
     return reply.as_json()
+
+
+@router.delete("/posted/{content_hash}", response_model=UndoneReply)
+async def unpost(
+    content_hash: ContentHash, channel: ChannelDep, posted: PostedDep, who: CallerDep
+) -> dict[str, str | int]:
+    """Undo the post of the channel's current cycle: the picture may be selected again
+    (unless something else keeps it out: a hold, a lease), and so may near-duplicates
+    only this post kept out; the history keeps the post, marked undone by this token's
+    name. ``404 not_posted`` when the channel did not post it in its current cycle."""
+    return undone_json(channel, await posted.unpost(channel, content_hash, who.name))
 
 
 @router.get("/posted/export", response_model=PostedExportReply)

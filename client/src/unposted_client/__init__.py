@@ -27,6 +27,7 @@ from unposted_client._errors import (
     NoImagesError,
     NoNewImagesError,
     NotFoundError,
+    NotPostedError,
     NotReadyError,
     RenderRefusedError,
     UnauthorizedError,
@@ -51,6 +52,7 @@ from unposted_client._models import (
     Selection,
     ServiceStatus,
     Sidecar,
+    UndonePost,
 )
 from unposted_client._sync import UnpostedClient
 
@@ -75,6 +77,7 @@ __all__ = [
     "NoImagesError",
     "NoNewImagesError",
     "NotFoundError",
+    "NotPostedError",
     "NotReadyError",
     "PostedExport",
     "PostedReceipt",
@@ -84,6 +87,7 @@ __all__ = [
     "Selection",
     "ServiceStatus",
     "Sidecar",
+    "UndonePost",
     "UnauthorizedError",
     "UnavailableError",
     "UnpostedClient",

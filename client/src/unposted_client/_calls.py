@@ -30,6 +30,7 @@ from unposted_client._models import (
     PostedReceipt,
     Selection,
     ServiceStatus,
+    UndonePost,
     deliveries_from,
 )
 
@@ -128,6 +129,10 @@ class Calls:
         if sha256 is not None:
             body["sha256"] = sha256
         return Call("POST", f"{self.prefix}/posted", PostedReceipt.from_json, body)
+
+    def unpost(self, content_hash: str) -> Call[UndonePost]:
+        path = f"{self.prefix}/posted/{quote(content_hash, safe='')}"
+        return Call("DELETE", path, UndonePost.from_json)
 
     def release(self, lease_id: str) -> Call[None]:
         return Call("POST", f"{self.prefix}/release", _none, {"lease_id": lease_id})

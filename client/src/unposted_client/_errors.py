@@ -6,6 +6,7 @@
     ├── NoImagesError             404 no_images: the folder holds no images
     ├── NoNewImagesError          404 no_new_images: every image is posted or leased
     ├── NotFoundError             404 not_found: no such image, name, channel or library
+    │   └── NotPostedError        404 not_posted: no post of it in this cycle to undo
     ├── LeaseNotFoundError        404 lease_not_found: no such lease in this channel
     ├── LeaseConflictError        409 leased: the image is leased to another publisher
     ├── LeaseExpiredError         409 lease_expired: a lease that ran out cannot be renewed
@@ -43,6 +44,10 @@ class NoNewImagesError(UnpostedClientError):
 
 class NotFoundError(UnpostedClientError):
     pass
+
+
+class NotPostedError(NotFoundError):
+    """The channel did not post the image in its current cycle: there is no post to undo."""
 
 
 class LeaseNotFoundError(UnpostedClientError):
@@ -98,6 +103,7 @@ _BY_CODE: dict[str, type[UnpostedClientError]] = {
     "no_images": NoImagesError,
     "no_new_images": NoNewImagesError,
     "not_found": NotFoundError,
+    "not_posted": NotPostedError,
     "lease_not_found": LeaseNotFoundError,
     "leased": LeaseConflictError,
     "lease_expired": LeaseExpiredError,

@@ -124,12 +124,15 @@ class ImagePage:
 
 @dataclass(frozen=True, slots=True)
 class HistoryEntry:
-    """A post; ``image`` is None when the library no longer holds the content."""
+    """A post; ``image`` is None when the library no longer holds the content. An undone
+    post says when, and by which token's name (``undone_at``, ``undone_by``; else None)."""
 
     content_hash: str
     posted_at: str
     cycle: int
     image: Image | None
+    undone_at: str | None = None
+    undone_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +149,8 @@ class HistoryPage:
                 e["posted_at"],
                 e["cycle"],
                 Image.from_json(e["image"]) if e.get("image") else None,
+                e.get("undone_at"),
+                e.get("undone_by"),
             )  # fmt: skip
             for e in data["items"]
         )
@@ -170,6 +175,26 @@ class PostedReceipt:
     @classmethod
     def from_json(cls, data: Json) -> PostedReceipt:
         return cls(data["content_hash"], data["posted_at"], data.get("archived_to"), data)
+
+
+@dataclass(frozen=True, slots=True)
+class UndonePost:
+    """A post undone: the image may be selected again in ``channel`` (unless held, say)."""
+
+    content_hash: str
+    channel: str
+    cycle: int
+    posted_at: str
+    undone_at: str
+    undone_by: str
+    raw: Json = _raw()
+
+    @classmethod
+    def from_json(cls, data: Json) -> UndonePost:
+        return cls(
+            data["content_hash"], data["channel"], data["cycle"], data["posted_at"],
+            data["undone_at"], data["undone_by"], data,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

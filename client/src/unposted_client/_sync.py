@@ -23,6 +23,7 @@ from unposted_client._models import (
     PostedReceipt,
     Selection,
     ServiceStatus,
+    UndonePost,
 )
 
 T = TypeVar("T")
@@ -77,6 +78,12 @@ class UnpostedClient:
     ) -> PostedReceipt:
         """Record the image as posted (idempotent), optionally archiving it."""
         return self._send(self._calls.posted(content_hash, lease_id, sha256, archive))
+
+    def unpost(self, content_hash: str) -> UndonePost:
+        """Undo the post of the channel's current cycle: the image may be selected again
+        (unless something else keeps it out); the history keeps the post, marked undone.
+        ``NotPostedError`` when the channel did not post it in its current cycle."""
+        return self._send(self._calls.unpost(content_hash))
 
     def release(self, lease_id: str) -> None:
         """Give a leased image back: the publisher did not post it."""

@@ -21,10 +21,10 @@ from state.postgres.connection import Db
 from state.postgres.ops import tx
 from state.postgres.roles import Role
 from state.rules import iso, new_lease_id, turns_cycle
-from state.sql import leasable, leases, outbox, posted
+from state.sql import leasable, leases, outbox, posted, undo
 from state.sql import names as sql_names
 from state.sql.files import FileRow
-from state.store import Lease, LeaseInfo, PostedRecord, Selection, SelectRequest
+from state.store import Lease, LeaseInfo, PostedRecord, Selection, SelectRequest, UndonePost
 
 RECLAIM_AT_SELECTION = 16
 
@@ -160,6 +160,15 @@ class SelectionRole(Role):
             return PostedRecord(content_hash, posted_at, known, row.cycle, named)
 
         return self._run(mark)
+
+    def unpost(self, channel: str, content_hash: str, by: str) -> UndonePost:
+        """Under the channel's row and pool locks, as a post is recorded."""
+        now = self._clock()
+        return self._run(
+            lambda db: undo.undo(
+                tx(db), queue.lock_channel(db, channel).channel, content_hash, by, now
+            )  # fmt: skip
+        )
 
     def archive_paths(self, library: str, content_hash: str) -> list[str]:
         """Every path holding this content, and the sidecars beside each."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from state import matching
 from state.errors import ImageNotFound
 from state.matching import ImageMatch
-from state.sql import browse, holds
+from state.sql import browse, history, holds
 from state.sql import names as sql_names
 from state.sql.dialect import Tx
 from state.sql.roles import Role
@@ -35,7 +35,7 @@ class BrowsingRole(Role):
     def history(self, channel: str, after: str | None, limit: int) -> HistoryPage:
         now = self._clock()
         return self._transactions.snapshot(
-            lambda tx: browse.history(tx, *sql_names.channel(tx, channel), after, limit, now)
+            lambda tx: history.history(tx, *sql_names.channel(tx, channel), after, limit, now)
         )
 
     def image(self, channel: str, content_hash: str) -> ImageDetail:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 
 from state.errors import LeaseExpired, LeaseNotFound, NotReady, UnknownName
 from state.rules import iso, new_lease_id, turns_cycle
-from state.sql import files, leasable, leases, outbox, posted
+from state.sql import files, leasable, leases, outbox, posted, undo
 from state.sql import names as sql_names
 from state.sqlite import counts, grants, names, near, queue, selection, waiting
 from state.sqlite.connections import Connections
@@ -30,6 +30,7 @@ from state.store import (
     Selection,
     SelectPolicy,
     SelectRequest,
+    UndonePost,
     WhenExhausted,
 )
 
@@ -202,6 +203,12 @@ class SelectionRole(Role):
                 tx(db), row, content_hash, sha256, now, iso(now)
             )
             return PostedRecord(content_hash, posted_at, known_sha256, row.cycle, named)
+
+    def unpost(self, channel: str, content_hash: str, by: str) -> UndonePost:
+        now = self._clock()
+        with self._transaction() as db:
+            row, _ = sql_names.channel(tx(db), channel)
+            return undo.undo(tx(db), row, content_hash, by, now)
 
     def archive_paths(self, library: str, content_hash: str) -> list[str]:
         """Every path holding this content, then the sidecars beside each. NotReady while a
