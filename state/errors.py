@@ -32,14 +32,18 @@ class NoImages(RequestError):
 
 
 class NoNewImages(RequestError):
-    """Every image is posted or leased."""
+    """Every image is posted or leased, or waits for ``repeat_after``: then ``retry_at``
+    (ISO 8601, UTC) says when the next one comes back, and the answer's body says it too."""
 
-    def __init__(self, leased: int = 0) -> None:
+    def __init__(self, leased: int = 0, retry_at: str | None = None) -> None:
         message = "No new images to post (all duplicates)"
         if leased:
             message += f"; {leased} leased to publishers"
+        if retry_at is not None:
+            message += f"; the next comes back at {retry_at}"
         super().__init__(message)
-        self.leased = leased
+        self.leased, self.retry_at = leased, retry_at
+        self.details = None if retry_at is None else {"retry_at": retry_at}
 
 
 class FileNotFound(RequestError):

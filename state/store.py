@@ -43,7 +43,9 @@ LeaseState = Literal["active", "expired", "released", "posted"]
 NamedLease = Literal["active", "expired", "released", "posted", "not_found"]
 """What the lease named with a post was when the post came (``active``: the usual case)."""
 NearDuplicateChoice = Literal["skip", "allow"]
-ImageState = Literal["available", "leased", "held", "posted", "pending", "near_duplicate"]
+ImageState = Literal[
+    "available", "leased", "held", "posted", "pending", "near_duplicate", "waiting", "retired"
+]
 """Where an image stands in a channel; ``state.rules.image_state`` says which wins."""
 ImageFilter = Literal["available", "leased", "held", "posted"]
 MAX_PAGE = 200
@@ -93,6 +95,11 @@ class ChannelDef:
     """The events written to the outbox for this channel's webhook (none: no webhook)."""
     low_water: int = 0
     """``channel.low``: available fell to this or below."""
+    repeat_after: float | None = None
+    """Seconds: at a new cycle, a picture posted less long ago waits out the rest (with
+    ``when_exhausted = "new_cycle"`` only). None: it comes back at once."""
+    max_posts: int | None = None
+    """A picture posted this many times in the channel never comes back in it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,6 +260,12 @@ class ChannelStatus:
     """Images kept out until they are fingerprinted (or their grace period runs out)."""
     oldest_awaiting_since: float | None = None
     """When the one waiting longest began to wait (seconds since the epoch)."""
+    waiting: int = 0
+    """Images kept out until ``repeat_after`` has passed since their last post."""
+    next_return_at: float | None = None
+    """When the first of them comes back (seconds since the epoch)."""
+    retired: int = 0
+    """Images posted ``max_posts`` times: they never come back."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,7 @@ import logging
 import psycopg
 
 from state.errors import SchemaTooNew
-from state.postgres import tallies
+from state.postgres import returns, tallies
 from state.postgres.connection import connect, translated, where
 
 log = logging.getLogger(__name__)
@@ -424,7 +424,14 @@ CREATE INDEX outbox_pending ON outbox (channel, id) WHERE status = 'pending';
 CREATE INDEX outbox_by_channel ON outbox (channel, id);
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, tallies.V7, _V8, _V9)
+# -- versions 10 and 11: holds that end and undone posts (their own changes) ---------------
+_V10 = "SELECT 1"
+_V11 = "SELECT 1"
+
+# -- repeats after a while, and retired pictures: version 12 is ``returns.V12`` ----------
+MIGRATIONS: tuple[str, ...] = (
+    _V1, _V2, _V3, _V4, _V5, _V6, tallies.V7, _V8, _V9, _V10, _V11, returns.V12,
+)  # fmt: skip
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from state.errors import AwaitingFingerprint, Held, LeaseConflict, NoImages, NoNewImages, Pending
 from state.rules import Channel, iso
-from state.sql import leases
+from state.sql import leases, returning
 from state.sql.dialect import Tx
 from state.sql.posted import posted_at
 from state.store import Lease
@@ -18,10 +18,12 @@ from state.store import Lease
 def nothing_to_choose(
     tx: Tx, library_id: int, channel_id: int, now: float
 ) -> NoImages | NoNewImages:
-    """Why the choice found nothing: an empty folder, or everything posted or leased."""
+    """Why the choice found nothing: an empty folder, or everything posted or leased (or
+    waiting for ``repeat_after``: then when the next comes back)."""
     if library_images(tx, library_id) == 0:
         return NoImages()
-    return NoNewImages(leased=leases.count_active(tx, channel_id, now))
+    leased = leases.count_active(tx, channel_id, now)
+    return NoNewImages(leased, returning.retry_at(tx, channel_id))
 
 
 def library_images(tx: Tx, library_id: int, limit: int = 1) -> int:

@@ -13,6 +13,7 @@ import sqlite3
 from pathlib import Path
 
 from state.errors import SchemaTooNew, StoreCorrupt, StoreError
+from state.sqlite import returns
 
 log = logging.getLogger(__name__)
 
@@ -547,7 +548,14 @@ CREATE INDEX outbox_pending ON outbox (channel, id) WHERE status = 'pending';
 CREATE INDEX outbox_by_channel ON outbox (channel, id);
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11)
+# -- versions 12 and 13: holds that end and undone posts (their own changes) ---------------
+_V12 = ""
+_V13 = ""
+
+# -- repeats after a while, and retired pictures: version 14 is ``returns.V14`` ----------
+MIGRATIONS: tuple[str, ...] = (
+    _V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11, _V12, _V13, returns.V14,
+)  # fmt: skip
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
