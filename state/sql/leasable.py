@@ -15,6 +15,16 @@ from state.sql.posted import posted_at
 from state.store import Lease
 
 
+class TurnedWithNothing(Exception):
+    """A new cycle began and left nothing to offer (every picture waits for
+    ``repeat_after``): the turn must stand, and ``error`` answer the selection once the
+    transaction has committed (raising it inside would undo the turn)."""
+
+    def __init__(self, error: NoImages | NoNewImages) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 def nothing_to_choose(
     tx: Tx, library_id: int, channel_id: int, now: float
 ) -> NoImages | NoNewImages:

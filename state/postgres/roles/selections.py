@@ -45,16 +45,24 @@ class SelectionRole(Role):
                 return leased
         chosen: list[Selection] = []
 
-        def select(db: Db) -> Selection:
-            chosen.append(self._select_in(db, channel, request))
+        def select(db: Db) -> Selection | leasable.TurnedWithNothing:
+            try:
+                chosen.append(self._select_in(db, channel, request))
+            except leasable.TurnedWithNothing as turned:
+                if request.dry_run:
+                    raise turned.error from None  # a preview's turn is rolled back
+                return turned  # committed: the new cycle stands
             if request.dry_run:
                 raise _Rollback
             return chosen[-1]
 
         try:
-            return self._run(select)
+            done = self._run(select)
         except _Rollback:
             return replace(chosen[-1], lease=None)  # the preview's lease was rolled back
+        if isinstance(done, leasable.TurnedWithNothing):
+            raise done.error
+        return done
 
     def _peek(self, db: Db, name: str) -> Selection | None:
         """A preview from the pool as it stands, changing nothing and locking nothing;
@@ -115,6 +123,10 @@ class SelectionRole(Role):
         ):  # fmt: skip
             channel = _new_cycle(db, channel, now)
             found = selection.choose(db, channel.id, library_id, policy, self._rng)
+            if found is None:  # all wait for repeat_after: the turn stands all the same
+                raise leasable.TurnedWithNothing(
+                    leasable.nothing_to_choose(tx(db), library_id, channel.id, now)
+                )
         if found is None:
             raise leasable.nothing_to_choose(tx(db), library_id, channel.id, now)
         return found

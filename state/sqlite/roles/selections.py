@@ -85,6 +85,8 @@ class SelectionRole(Role):
                 raise _Rollback
         except _Rollback:
             return replace(chosen, lease=None)  # the preview's lease was rolled back
+        except leasable.TurnedWithNothing as turned:
+            raise turned.error from None  # a preview's turn is rolled back too
 
     def _select_in(
         self, db: sqlite3.Connection, name: str, request: SelectRequest, writable: bool = True
@@ -152,6 +154,10 @@ class SelectionRole(Role):
         ):
             channel = _new_cycle(db, channel, now)
             found = self._pick(db, channel.id, policy)
+            if found is None:  # all wait for repeat_after: the turn stands all the same
+                raise leasable.TurnedWithNothing(
+                    leasable.nothing_to_choose(tx(db), library_id, channel.id, now)
+                )
         if found is None:
             raise leasable.nothing_to_choose(tx(db), library_id, channel.id, now)
         return found
