@@ -16,8 +16,8 @@ from state.rules import (
     is_retired,
     iso,
     lease_state,
-    skips_near_duplicate,
     returns_at,
+    skips_near_duplicate,
     turns_cycle,
 )
 
