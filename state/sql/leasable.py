@@ -25,6 +25,18 @@ class TurnedWithNothing(Exception):
         self.error = error
 
 
+def turned_with_nothing(
+    tx: Tx, library_id: int, channel_id: int, now: float
+) -> NoImages | NoNewImages | TurnedWithNothing:
+    """A cycle just turned and nothing came of it: when pictures wait for ``repeat_after``
+    the turn stands (they come back into the new cycle); otherwise (all held, say) it is
+    undone with the error, as if it had not been tried."""
+    error = nothing_to_choose(tx, library_id, channel_id, now)
+    if isinstance(error, NoNewImages) and error.retry_at is not None:
+        return TurnedWithNothing(error)
+    return error
+
+
 def nothing_to_choose(
     tx: Tx, library_id: int, channel_id: int, now: float
 ) -> NoImages | NoNewImages:

@@ -154,10 +154,8 @@ class SelectionRole(Role):
         ):
             channel = _new_cycle(db, channel, now)
             found = self._pick(db, channel.id, policy)
-            if found is None:  # all wait for repeat_after: the turn stands all the same
-                raise leasable.TurnedWithNothing(
-                    leasable.nothing_to_choose(tx(db), library_id, channel.id, now)
-                )
+            if found is None:
+                raise leasable.turned_with_nothing(tx(db), library_id, channel.id, now)
         if found is None:
             raise leasable.nothing_to_choose(tx(db), library_id, channel.id, now)
         return found
