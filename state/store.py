@@ -47,7 +47,7 @@ ImageState = Literal[
     "available", "leased", "held", "posted", "pending", "near_duplicate", "waiting", "retired"
 ]
 """Where an image stands in a channel; ``state.rules.image_state`` says which wins."""
-ImageFilter = Literal["available", "leased", "held", "posted"]
+ImageFilter = Literal["available", "leased", "held", "posted", "waiting"]
 MAX_PAGE = 200
 NotifyEvent = Literal[
     "images.added",
@@ -446,7 +446,8 @@ class Browsing(Protocol):
     def images(self, channel: str, query: ImageQuery) -> ImagePage:
         """Images in ``query.state``: ``available`` by name (``name_lower``, then content
         hash), ``leased`` soonest expiry first, ``held`` most recently held first,
-        ``posted`` most recently posted first (ties by content hash, descending). With
+        ``posted`` most recently posted first (ties by content hash, descending),
+        ``waiting`` (for ``repeat_after``) soonest back first. With
         ``name_prefix``: only images whose name (the one ``select`` would give) starts
         with it, case-insensitively, in name order (then path) whatever the state."""
         ...

@@ -25,7 +25,7 @@ ALTER TABLE channels ADD COLUMN repeat_after double precision,
 ALTER TABLE queue ADD COLUMN returns_at double precision,
     ADD COLUMN retired boolean NOT NULL DEFAULT false;
 CREATE INDEX queue_returns ON queue (returns_at, channel_id) WHERE returns_at IS NOT NULL;
-CREATE INDEX queue_returns_by_channel ON queue (channel_id, returns_at)
+CREATE INDEX queue_returns_by_channel ON queue (channel_id, returns_at, content_hash)
     WHERE returns_at IS NOT NULL;
 CREATE FUNCTION unposted_returns_counted() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN

@@ -32,7 +32,7 @@ ALTER TABLE queue ADD COLUMN returns_at REAL;
 ALTER TABLE queue ADD COLUMN retired INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX queue_returns ON queue (returns_at, channel_id, content_hash)
     WHERE returns_at IS NOT NULL;
-CREATE INDEX queue_returns_by_channel ON queue (channel_id, returns_at)
+CREATE INDEX queue_returns_by_channel ON queue (channel_id, returns_at, content_hash)
     WHERE returns_at IS NOT NULL;
 CREATE TRIGGER queue_returns_counted AFTER INSERT ON queue
 WHEN new.returns_at IS NOT NULL OR new.retired BEGIN

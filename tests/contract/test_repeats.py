@@ -43,6 +43,11 @@ def test_a_recent_post_waits_out_the_new_cycle_and_comes_back_by_itself(harness:
     status = harness.store.reports.channel_status("loop")
     assert (status.cycle, status.available, status.waiting) == (2, 0, 2)
     assert status.next_return_at == pytest.approx(start + REPEAT, abs=1)
+    waiting = harness.store.browsing.images("loop", ImageQuery("waiting", limit=1))
+    assert [(i.image.content_hash, i.state) for i in waiting.items] == [(digest("a"), "waiting")]
+    assert waiting.next is not None  # soonest back first, a page at a time
+    rest = harness.store.browsing.images("loop", ImageQuery("waiting", after=waiting.next))
+    assert [i.image.content_hash for i in rest.items] == [digest("b")] and rest.next is None
     with pytest.raises(NoNewImages):
         harness.pick("loop")
     assert harness.store.reports.channel_status("loop").cycle == 2  # never turns while they wait

@@ -74,6 +74,9 @@ def test_a_cycle_turns_while_pictures_wait_then_offers_them_in_their_time(
     status = channel_status(service)
     assert (status["cycle"], status["available"], status["waiting"]) == (2, 0, 2)
     assert seconds_of(status["next_return_at"]) == retry_at
+    listed = service.client.get("/images", params={"state": "waiting"}).json()["items"]
+    assert sorted(item["content_hash"] for item in listed) == sorted(posted)
+    assert {item["state"] for item in listed} == {"waiting"}
     with UnpostedClient(service.base_url, API_TOKEN, timeout=10) as client:
         with pytest.raises(NoNewImagesError) as refused:
             client.select()
