@@ -73,11 +73,15 @@ def settle(db: Db, channel: Channel, now: float) -> None:
     caller makes the pool next."""
     repeat_after, max_posts = settings(db, channel.id)
     params = {"c": channel.id, "y": channel.cycle, "r": repeat_after, "m": max_posts, "t": now}
-    db.execute(
-        "UPDATE queue SET returns_at = NULL, retired = false WHERE channel_id = %(c)s"
-        " AND (returns_at IS NOT NULL OR retired)",
-        params,
-    )
+    kept = db.execute(
+        "SELECT n_returning + n_retired FROM channels WHERE id = %(c)s", params
+    ).fetchone()
+    if kept and kept[0]:  # without either, a channel's rows are not read for them
+        db.execute(
+            "UPDATE queue SET returns_at = NULL, retired = false WHERE channel_id = %(c)s"
+            " AND (returns_at IS NOT NULL OR retired)",
+            params,
+        )
     if max_posts is not None:
         db.execute(
             "UPDATE queue SET retired = true WHERE channel_id = %(c)s AND content_hash IN ("

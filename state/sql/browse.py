@@ -51,6 +51,10 @@ _POOLED = (
     "EXISTS (SELECT 1 FROM queue AS q WHERE q.channel_id = :channel"
     " AND q.content_hash = {h} AND q.slot IS NOT NULL)"
 )
+_RETIRED = (
+    "EXISTS (SELECT 1 FROM queue AS q WHERE q.channel_id = :channel"
+    " AND q.content_hash = {h} AND q.retired)"
+)
 _WAITING = (
     "EXISTS (SELECT 1 FROM queue AS q WHERE q.channel_id = :channel"
     " AND q.content_hash = {h} AND q.returns_at IS NOT NULL)"
@@ -61,8 +65,8 @@ _IN_LIBRARY = (
 # The state rule (``state.rules.image_state``) as SQL conditions on a content hash ``{h}``.
 _IS = {
     "posted": _POSTED,
-    "leased": f"NOT {_POSTED} AND {_LEASED}",
-    "held": f"NOT {_POSTED} AND NOT {_LEASED} AND {_HELD}",
+    "leased": f"NOT {_POSTED} AND NOT {_RETIRED} AND {_LEASED}",
+    "held": f"NOT {_POSTED} AND NOT {_RETIRED} AND NOT {_LEASED} AND {_HELD}",
     "available": _POOLED,
     "waiting": f"NOT {_POSTED} AND NOT {_LEASED} AND NOT {_HELD} AND {_WAITING}",
 }
@@ -98,7 +102,8 @@ _BY_STATE = {
         "SELECT t.content_hash, t.expires_at, t.content_hash FROM leases AS t"
         " WHERE t.channel_id = :channel AND t.ended IS NULL"
         f" AND {_IN_LIBRARY.format(h='t.content_hash')}"
-        f" AND NOT {_POSTED.format(h='t.content_hash')}{{after}}"
+        f" AND NOT {_POSTED.format(h='t.content_hash')}"
+        f" AND NOT {_RETIRED.format(h='t.content_hash')}{{after}}"
         " ORDER BY t.expires_at, t.content_hash LIMIT :limit",
         ("t.expires_at", "t.content_hash"),
         (float, str),
@@ -109,6 +114,7 @@ _BY_STATE = {
         " WHERE t.channel_id = :channel"
         f" AND {_IN_LIBRARY.format(h='t.content_hash')}"
         f" AND NOT {_POSTED.format(h='t.content_hash')}"
+        f" AND NOT {_RETIRED.format(h='t.content_hash')}"
         f" AND NOT {_LEASED.format(h='t.content_hash')}{{after}}"
         " ORDER BY t.held_at DESC, t.content_hash DESC LIMIT :limit",
         ("t.held_at", "t.content_hash"),

@@ -74,11 +74,15 @@ def settle(db: sqlite3.Connection, channel: Channel, now: float) -> None:
     picture posted in an earlier cycle less than ``repeat_after`` ago waits. The caller
     numbers the pool next."""
     repeat_after, max_posts = settings(db, channel.id)
-    db.execute(
-        "UPDATE queue SET returns_at = NULL, retired = 0 WHERE channel_id = ?"
-        " AND (returns_at IS NOT NULL OR retired != 0)",
-        (channel.id,),
-    )
+    kept = db.execute(
+        "SELECT n_returning + n_retired FROM channels WHERE id = ?", (channel.id,)
+    ).fetchone()
+    if kept[0]:  # without either, a channel's rows are not read for them
+        db.execute(
+            "UPDATE queue SET returns_at = NULL, retired = 0 WHERE channel_id = ?"
+            " AND (returns_at IS NOT NULL OR retired != 0)",
+            (channel.id,),
+        )
     if max_posts is not None:
         db.execute(
             "UPDATE queue SET retired = 1 WHERE channel_id = ?1 AND content_hash IN ("
