@@ -83,6 +83,26 @@ class Pending(RequestError):
         )
 
 
+class Retired(RequestError):
+    """A picture the channel posted ``max_posts`` times: it never comes back there."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"Selected file was posted as often as this channel allows: {name}")
+
+
+class WaitingToRepeat(RequestError):
+    """A picture posted in an earlier cycle less than ``repeat_after`` ago; ``retry_at``
+    (in the answer's body too) says when it comes back."""
+
+    def __init__(self, name: str, retry_at: str | None) -> None:
+        super().__init__(
+            f"Selected file was posted too recently to repeat in this channel: {name}"
+            + (f"; it comes back at {retry_at}" if retry_at else "")
+        )
+        self.retry_at = retry_at
+        self.details = None if retry_at is None else {"retry_at": retry_at}
+
+
 class AwaitingFingerprint(RequestError):
     """An image a channel that skips near-duplicates holds back until it is fingerprinted."""
 

@@ -7,7 +7,16 @@ is written here once. Every function runs inside the caller's transaction.
 
 from __future__ import annotations
 
-from state.errors import AwaitingFingerprint, Held, LeaseConflict, NoImages, NoNewImages, Pending
+from state.errors import (
+    AwaitingFingerprint,
+    Held,
+    LeaseConflict,
+    NoImages,
+    NoNewImages,
+    Pending,
+    Retired,
+    WaitingToRepeat,
+)
 from state.rules import Channel, iso
 from state.sql import leases, returning
 from state.sql.dialect import Tx
@@ -80,12 +89,16 @@ def check_leasable(
     if lease is not None:
         leases.end(tx, lease, "expired", now, channel)
     facts = tx.ops.facts(tx.db, channel, content_hash)
+    if facts.retired:
+        raise Retired(name)
     if facts.held:
         raise Held(f"Selected file is held out of selection in this channel: {name}")
     if facts.pending:
         raise Pending(name)
     if facts.awaiting_fingerprint:
         raise AwaitingFingerprint(name)
+    if facts.waiting:
+        raise WaitingToRepeat(name, returning.retry_at_of(tx, channel.id, content_hash))
     return None
 
 

@@ -44,6 +44,15 @@ def retry_at(sql: Sql, channel_id: int) -> str | None:
     return None if back is None else iso(math.ceil(back))
 
 
+def retry_at_of(sql: Sql, channel_id: int, content_hash: str) -> str | None:
+    """When this waiting picture comes back, as the API writes times."""
+    row = sql.one(
+        "SELECT returns_at FROM queue WHERE channel_id = ? AND content_hash = ?",
+        (channel_id, content_hash),
+    )
+    return None if row is None or row[0] is None else iso(math.ceil(row[0]))
+
+
 def kept(sql: Sql, channel_id: int) -> tuple[int, int]:
     """The channel's kept counts: pictures waiting for ``repeat_after``, and retired."""
     row = sql.one("SELECT n_returning, n_retired FROM channels WHERE id = ?", (channel_id,))

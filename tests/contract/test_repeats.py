@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from state.errors import NoNewImages
+from state.errors import NoNewImages, Retired, WaitingToRepeat
 from state.rules import iso
 from state.store import ChannelDef, ImageQuery
 from tests.contract.conftest import CHANNELS, LIBRARIES, Harness, digest, gone, image
@@ -145,3 +145,28 @@ def test_changing_max_posts_at_start_judges_the_pool_again(harness: Harness) -> 
     assert (status.available, status.retired) == (0, 2)
     harness.define(LIBRARIES, loop())
     assert harness.store.reports.channel_status("loop").retired == 0
+
+
+def test_naming_a_waiting_picture_is_refused_with_its_return(harness: Harness) -> None:
+    harness.define(LIBRARIES, loop(repeat_after=REPEAT))
+    harness.listing(image("/p/a.jpg", "a"), image("/p/b.jpg", "b"))
+    start = harness.clock.now
+    post(harness, "a")
+    post(harness, "b")
+    harness.clock.now = start + 10
+    with pytest.raises(NoNewImages):
+        harness.pick("loop")  # a new cycle: both wait
+    with pytest.raises(WaitingToRepeat) as waiting:
+        harness.select("loop", name="a.jpg")
+    assert waiting.value.retry_at == iso(math.ceil(start + REPEAT))
+
+
+def test_naming_a_retired_picture_is_refused(harness: Harness) -> None:
+    harness.define(LIBRARIES, loop())
+    harness.listing(image("/p/a.jpg", "a"), image("/p/b.jpg", "b"))
+    post(harness, "a")
+    post(harness, "b")
+    harness.store.selections.release("loop", harness.lease_id("loop"))  # a new cycle
+    harness.define(LIBRARIES, loop(max_posts=1))
+    with pytest.raises(Retired):
+        harness.select("loop", name="a.jpg")
