@@ -19,6 +19,8 @@ ancestor's. Hierarchy (the store's errors live in ``state.errors``, re-exported 
     │   ├── Held              the image is held out of selection
     │   ├── Pending           the image waits to be checked against legacy state
     │   ├── AwaitingFingerprint  the image waits for its fingerprint (``skip``)
+    │   ├── Retired           posted ``max_posts`` times in the channel
+    │   ├── WaitingToRepeat   posted less than ``repeat_after`` ago
     │   ├── UnknownName       no such library or channel
     │   ├── ImageNotFound     no such content in the channel's library
     │   ├── NotPosted         no post of this content in the channel's current cycle to undo
@@ -78,6 +80,7 @@ from state.errors import (
     NotReady,
     Pending,
     RequestError,
+    Retired,
     SchemaTooNew,
     StorageFull,
     StoreBusy,
@@ -87,6 +90,7 @@ from state.errors import (
     Unavailable,
     UnknownName,
     UnpostedError,
+    WaitingToRepeat,
 )
 
 __all__ = [
@@ -123,6 +127,7 @@ __all__ = [
     "RenderLinkRefused",
     "RenderRefused",
     "RequestError",
+    "Retired",
     "SchemaTooNew",
     "StateDirError",
     "StateDirInUse",
@@ -135,6 +140,7 @@ __all__ = [
     "UnknownName",
     "UnpostedError",
     "UnsupportedPicture",
+    "WaitingToRepeat",
     "answer",
 ]
 
@@ -266,6 +272,8 @@ ANSWERS: dict[type[BaseException], Answer] = {
     Held: Answer("held", 409),
     Pending: Answer("pending", 409),
     AwaitingFingerprint: Answer("awaiting_fingerprint", 409),
+    Retired: Answer("retired", 409),
+    WaitingToRepeat: Answer("waiting", 409),
     UnknownName: Answer("not_found", 404),
     NoThumbnail: Answer("no_thumbnail", 404),
     RenderRefused: Answer("render_refused", 422),

@@ -46,7 +46,8 @@ log = logging.getLogger(__name__)
 _LIBRARY_GAUGES = ("images", "unique_images", "skipped", "pending", "without_content_hash",
                    "fingerprinted", "unhashable", "awaiting_fingerprint")  # fmt: skip
 _CHANNEL_GAUGES = ("available", "leased", "posted", "cycle", "near_duplicate_groups",
-                   "near_duplicates_skipped", "awaiting_fingerprint")  # fmt: skip
+                   "near_duplicates_skipped", "awaiting_fingerprint", "waiting",
+                   "retired")  # fmt: skip
 PARALLEL_CATCH_UPS = 4
 # The workers' shared threads: the catch-ups the gate lets through, and room beside them
 # for the short jobs (reading a library's state, asking Dropbox whose credentials these are).

@@ -32,14 +32,18 @@ class NoImages(RequestError):
 
 
 class NoNewImages(RequestError):
-    """Every image is posted or leased."""
+    """Every image is posted or leased, or waits for ``repeat_after``: then ``retry_at``
+    (ISO 8601, UTC) says when the next one comes back, and the answer's body says it too."""
 
-    def __init__(self, leased: int = 0) -> None:
+    def __init__(self, leased: int = 0, retry_at: str | None = None) -> None:
         message = "No new images to post (all duplicates)"
         if leased:
             message += f"; {leased} leased to publishers"
+        if retry_at is not None:
+            message += f"; the next comes back at {retry_at}"
         super().__init__(message)
-        self.leased = leased
+        self.leased, self.retry_at = leased, retry_at
+        self.details = None if retry_at is None else {"retry_at": retry_at}
 
 
 class FileNotFound(RequestError):
@@ -82,6 +86,26 @@ class Pending(RequestError):
             f"Selected file is being checked against the legacy posted state: {name};"
             " try again shortly"
         )
+
+
+class Retired(RequestError):
+    """A picture the channel posted ``max_posts`` times: it never comes back there."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"Selected file was posted as often as this channel allows: {name}")
+
+
+class WaitingToRepeat(RequestError):
+    """A picture posted in an earlier cycle less than ``repeat_after`` ago; ``retry_at``
+    (in the answer's body too) says when it comes back."""
+
+    def __init__(self, name: str, retry_at: str | None) -> None:
+        super().__init__(
+            f"Selected file was posted too recently to repeat in this channel: {name}"
+            + (f"; it comes back at {retry_at}" if retry_at else "")
+        )
+        self.retry_at = retry_at
+        self.details = None if retry_at is None else {"retry_at": retry_at}
 
 
 class AwaitingFingerprint(RequestError):

@@ -17,7 +17,12 @@ An image is *available* in a channel when all of these hold:
 - the channel skips near-duplicates and the image is not *awaiting its fingerprint*: new
   content waits until it is fingerprinted (only then can it be grouped), or until
   fingerprinting it has failed for longer than the grace period (an outage must not
-  empty the pool for ever).
+  empty the pool for ever);
+- it is not *waiting* for the channel's ``repeat_after``: when a cycle turns (or the
+  image arrives), an image whose last post in the channel is less than ``repeat_after``
+  ago stays out until that much time has passed since (``returns_at``), then comes back
+  by itself;
+- it is not *retired*: the channel posted it ``max_posts`` times over all its cycles.
 
 A lease belongs to a channel and a content hash, never to a path: it outlives the
 image's paths, the folder, and the catalog, and ends only by release, post or expiry.
@@ -64,6 +69,10 @@ class ImageInChannel:
     """The channel skips near-duplicates, and posted another of the group this cycle."""
     awaiting_fingerprint: bool = False
     """The channel skips near-duplicates, and the image waits for its fingerprint."""
+    waiting: bool = False
+    """Posted in an earlier cycle less than ``repeat_after`` ago: it comes back by itself."""
+    retired: bool = False
+    """Posted ``max_posts`` times in the channel: it never comes back there."""
 
 
 def is_available(image: ImageInChannel) -> bool:
@@ -75,15 +84,19 @@ def is_available(image: ImageInChannel) -> bool:
         and not image.posted_in_cycle
         and not image.near_duplicate_posted
         and not image.awaiting_fingerprint
+        and not image.waiting
+        and not image.retired
     )
 
 
 def image_state(image: ImageInChannel) -> ImageState:
-    """The one state a person sees an image in: the first of posted, leased, held, pending,
-    near_duplicate that holds, else available. Posted wins: the image went out, whatever
-    else is true."""
+    """The one state a person sees an image in: the first of posted, retired, leased, held,
+    pending, near_duplicate, waiting that holds, else available. Posted wins: the image
+    went out, whatever else is true; retired next, as it lasts."""
     if image.posted_in_cycle:
         return "posted"
+    if image.retired:
+        return "retired"
     if image.leased:
         return "leased"
     if image.held:
@@ -92,7 +105,23 @@ def image_state(image: ImageInChannel) -> ImageState:
         return "pending"
     if image.near_duplicate_posted:
         return "near_duplicate"
+    if image.waiting:
+        return "waiting"
     return "available"
+
+
+def returns_at(last_posted: float | None, repeat_after: float | None, now: float) -> float | None:
+    """When an image posted last at ``last_posted`` joins the pool again, if it must wait
+    at ``now`` (None: it need not)."""
+    if last_posted is None or repeat_after is None:
+        return None
+    back = last_posted + repeat_after
+    return back if back > now else None
+
+
+def is_retired(posts: int, max_posts: int | None) -> bool:
+    """Has the channel posted the image as often as it ever will?"""
+    return max_posts is not None and posts >= max_posts
 
 
 def skips_near_duplicate(skip: bool, others_posted_in_cycle: bool) -> bool:
@@ -117,15 +146,29 @@ def lease_state(expires_at: float, ended: LeaseState | None, now: float) -> Leas
     return "active" if expires_at > now else "expired"
 
 
-def turns_cycle(when_exhausted: WhenExhausted, leased: int, images: int, awaiting: int = 0) -> bool:
+def turns_cycle(
+    when_exhausted: WhenExhausted,
+    leased: int,
+    images: int,
+    awaiting: int = 0,
+    waiting: int = 0,
+    retired: int = 0,
+) -> bool:
     """Does an exhausted channel (none of its images available) start a new cycle now?
 
     Only when nothing is left and nothing is out with a publisher: an image still leased
     may yet be posted in this cycle, and starting over would offer the others again
-    before it; so may an image awaiting its fingerprint. An empty library has nothing to
-    cycle through.
+    before it; so may an image awaiting its fingerprint, and one waiting for
+    ``repeat_after`` comes back into this cycle. A library with nothing but retired
+    images (or none) has nothing to cycle through.
     """
-    return when_exhausted == "new_cycle" and leased == 0 and awaiting == 0 and images > 0
+    return (
+        when_exhausted == "new_cycle"
+        and leased == 0
+        and awaiting == 0
+        and waiting == 0
+        and images > retired
+    )
 
 
 def iso(timestamp: float) -> str:

@@ -43,9 +43,11 @@ LeaseState = Literal["active", "expired", "released", "posted"]
 NamedLease = Literal["active", "expired", "released", "posted", "not_found"]
 """What the lease named with a post was when the post came (``active``: the usual case)."""
 NearDuplicateChoice = Literal["skip", "allow"]
-ImageState = Literal["available", "leased", "held", "posted", "pending", "near_duplicate"]
+ImageState = Literal[
+    "available", "leased", "held", "posted", "pending", "near_duplicate", "waiting", "retired"
+]
 """Where an image stands in a channel; ``state.rules.image_state`` says which wins."""
-ImageFilter = Literal["available", "leased", "held", "posted"]
+ImageFilter = Literal["available", "leased", "held", "posted", "waiting"]
 MAX_PAGE = 200
 NotifyEvent = Literal[
     "images.added",
@@ -94,6 +96,11 @@ class ChannelDef:
     """The events written to the outbox for this channel's webhook (none: no webhook)."""
     low_water: int = 0
     """``channel.low``: available fell to this or below."""
+    repeat_after: float | None = None
+    """Seconds: at a new cycle, a picture posted less long ago waits out the rest (with
+    ``when_exhausted = "new_cycle"`` only). None: it comes back at once."""
+    max_posts: int | None = None
+    """A picture posted this many times in the channel never comes back in it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,6 +274,12 @@ class ChannelStatus:
     """Images kept out until they are fingerprinted (or their grace period runs out)."""
     oldest_awaiting_since: float | None = None
     """When the one waiting longest began to wait (seconds since the epoch)."""
+    waiting: int = 0
+    """Images kept out until ``repeat_after`` has passed since their last post."""
+    next_return_at: float | None = None
+    """When the first of them comes back (seconds since the epoch)."""
+    retired: int = 0
+    """Images posted ``max_posts`` times: they never come back."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -476,7 +489,8 @@ class Browsing(Protocol):
     def images(self, channel: str, query: ImageQuery) -> ImagePage:
         """Images in ``query.state``: ``available`` by name (``name_lower``, then content
         hash), ``leased`` soonest expiry first, ``held`` most recently held first,
-        ``posted`` most recently posted first (ties by content hash, descending). With
+        ``posted`` most recently posted first (ties by content hash, descending),
+        ``waiting`` (for ``repeat_after``) soonest back first. With
         ``name_prefix``: only images whose name (the one ``select`` would give) starts
         with it, case-insensitively, in name order (then path) whatever the state."""
         ...

@@ -207,6 +207,15 @@ class ChannelReply(Reply):
     """Images held back until they are fingerprinted (``skip`` channels)."""
     oldest_awaiting_seconds: float | None
     """How long the one waiting longest has waited; None when none waits."""
+    repeat_after_seconds: float | None
+    """The channel's ``repeat_after``; None when posted pictures come back at once."""
+    max_posts: int | None
+    waiting: int
+    """Pictures kept out until ``repeat_after`` has passed since their last post."""
+    next_return_at: str | None
+    """When the first of them comes back (ISO 8601, UTC); None when none waits."""
+    retired: int
+    """Pictures posted ``max_posts`` times: never offered again in the channel."""
 
 
 class NamedChannelReply(ChannelReply):

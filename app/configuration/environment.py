@@ -12,6 +12,7 @@ variable, never its value.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -22,6 +23,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from app.errors import ConfigError
 
 SelectPolicy = Literal["random", "oldest", "newest", "name"]
+WhenExhausted = Literal["stop", "new_cycle"]
+_DURATION = re.compile(r"([0-9]+)([smhd])")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
 Extensions = Annotated[tuple[str, ...], NoDecode]
 
 
@@ -46,6 +50,10 @@ class Settings(BaseSettings):
     api_token: SecretStr | None = None
     select_policy: SelectPolicy = "random"
     lease_seconds: int = Field(default=900, gt=0)
+    # Channels' rotation, for those that do not say (every channel without a file).
+    default_when_exhausted: WhenExhausted = "stop"
+    default_repeat_after: str | None = None
+    default_max_posts: int | None = Field(default=None, gt=0)
     sync_mode: Literal["webhook", "longpoll"] = "webhook"
     reconcile_seconds: float = Field(default=900, gt=0)
     thumbnail_cache_mb: int = Field(default=256, ge=1)
@@ -63,6 +71,14 @@ class Settings(BaseSettings):
     webhook_retry_seconds: float = Field(default=86_400, gt=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_format: Literal["json", "console"] = "json"
+
+    @field_validator("default_repeat_after")
+    @classmethod
+    def _duration(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        duration_seconds(value)
+        return value.strip()
 
     @field_validator("dropbox_folder", "archive_folder")
     @classmethod
@@ -152,6 +168,20 @@ class Settings(BaseSettings):
             raise ConfigError("API_TOKEN is required to serve the API")
         if self.sync_mode == "webhook" and self.dropbox_app_secret is None:
             raise ConfigError("DROPBOX_APP_SECRET is required to verify webhooks")
+
+
+def duration_seconds(text: str | None) -> float | None:
+    """A duration as written (``90s``, ``45m``, ``12h``, ``30d``) in seconds; None for None.
+    ``ValueError`` for anything else, zero or negative included."""
+    if text is None:
+        return None
+    found = _DURATION.fullmatch(text.strip())
+    if found is None:
+        raise ValueError(f"{text!r} is not a duration such as 90s, 45m, 12h or 30d")
+    seconds = int(found[1]) * _UNIT_SECONDS[found[2]]
+    if seconds <= 0:
+        raise ValueError(f"{text!r} must be longer than zero")
+    return float(seconds)
 
 
 def dropbox_path(value: str) -> str:

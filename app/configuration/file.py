@@ -18,6 +18,9 @@ channel::
     api_token_env = "INSTAGRAM_TOKEN"   # a token that reaches this channel only
     near_duplicates = "skip"            # skip | allow
     near_duplicate_distance = 40        # bits of 256 (0 to 96)
+    repeat_after = "30d"                # with new_cycle: a picture posted less long ago
+                                        # waits that long (s, m, h, d; DEFAULT_REPEAT_AFTER)
+    max_posts = 3                       # posted this often, never again (DEFAULT_MAX_POSTS)
     archive = false                     # may its token archive? default: true when the
                                         # library has this channel only, false when shared
 
@@ -43,7 +46,13 @@ from typing import Any, get_args
 
 from pydantic import SecretStr
 
-from app.configuration.environment import SelectPolicy, Settings, credential_problem, dropbox_path
+from app.configuration.environment import (
+    SelectPolicy,
+    Settings,
+    credential_problem,
+    dropbox_path,
+    duration_seconds,
+)
 from app.configuration.notify import NotifyConfig, NotifyError, parse_notify
 from app.configuration.render import ProfileError, RenderProfile, parse_profile
 from app.errors import ConfigError
@@ -137,9 +146,14 @@ def load_config(settings: Settings, environ: Mapping[str, str]) -> Config:
 def _from_environment(settings: Settings) -> Config:
     assert settings.dropbox_folder is not None
     library = LibraryDef(DEFAULT, settings.dropbox_folder, settings.dropbox_recursive)
+    exhausted = settings.default_when_exhausted
+    repeat_after = duration_seconds(settings.default_repeat_after)
+    if repeat_after is not None and exhausted != "new_cycle":
+        raise ConfigError("DEFAULT_REPEAT_AFTER: needs DEFAULT_WHEN_EXHAUSTED=new_cycle")
     channel = ChannelDef(
-        DEFAULT, DEFAULT, settings.select_policy, "stop", settings.lease_seconds,
-        await_fingerprints=settings.near_duplicate_hashing,
+        DEFAULT, DEFAULT, settings.select_policy, exhausted, settings.lease_seconds,
+        await_fingerprints=settings.near_duplicate_hashing, repeat_after=repeat_after,
+        max_posts=settings.default_max_posts,
     )  # fmt: skip
     only = ChannelConfig(channel, None, archive=True)  # its library's only channel
     config = Config({DEFAULT: LibraryConfig(library, None)}, {DEFAULT: only})
@@ -231,12 +245,14 @@ class _FileReader:
         self._keys(table, where, {"library", "policy", "when_exhausted", "lease_seconds",
                                   "api_token_env", "near_duplicates",
                                   "near_duplicate_distance", "archive",
-                                  "render", "notify"})  # fmt: skip
+                                  "render", "notify", "repeat_after", "max_posts"})  # fmt: skip
         library = self._value(table, where, "library", str, None)
         if library not in libraries:
             raise self._error(where, "library", f"no library {library!r} is defined")
         policy = self._choice(table, where, "policy", SelectPolicy, self._settings.select_policy)
-        exhausted = self._choice(table, where, "when_exhausted", WhenExhausted, "stop")
+        exhausted = self._choice(
+            table, where, "when_exhausted", WhenExhausted, self._settings.default_when_exhausted
+        )
         near = self._choice(table, where, "near_duplicates", NearDuplicateChoice, "skip")
         distance = self._value(table, where, "near_duplicate_distance", int, DEFAULT_DISTANCE)
         if not 0 <= distance <= MAX_DISTANCE:
@@ -251,11 +267,37 @@ class _FileReader:
         waits = self._settings.near_duplicate_hashing
         notify = self._notify(table, where)
         events, low = (notify.events, notify.low_water) if notify else ((), 0)
+        repeat_after, max_posts = self._repeats(table, where, exhausted)
         spec = ChannelDef(
-            name, library, policy, exhausted, lease, near, distance, waits, events, low
-        )
+            name, library, policy, exhausted, lease, near, distance, waits, events, low,
+            repeat_after, max_posts,
+        )  # fmt: skip
         profile = self._render(table, where)
         return ChannelConfig(spec, token, archive, profile, notify, api_token_env=variable)
+
+    def _repeats(
+        self, table: dict[str, Any], where: str, exhausted: str
+    ) -> tuple[float | None, int | None]:
+        """``repeat_after`` in seconds (a channel that stops when exhausted has no cycle to
+        repeat in: it takes no DEFAULT_REPEAT_AFTER, and its own is refused) and
+        ``max_posts``."""
+        repeat_after = duration_seconds(self._settings.default_repeat_after)
+        if "repeat_after" in table:
+            text = self._value(table, where, "repeat_after", str, None)
+            try:
+                repeat_after = duration_seconds(text)
+            except ValueError as exc:
+                raise self._error(where, "repeat_after", str(exc)) from exc
+            if exhausted != "new_cycle":
+                raise self._error(where, "repeat_after", 'needs when_exhausted = "new_cycle"')
+        elif exhausted != "new_cycle":
+            repeat_after = None
+        if "max_posts" not in table:
+            return repeat_after, self._settings.default_max_posts
+        max_posts = self._value(table, where, "max_posts", int, None)
+        if max_posts < 1:
+            raise self._error(where, "max_posts", "must be a positive integer")
+        return repeat_after, int(max_posts)
 
     def _notify(self, table: dict[str, Any], where: str) -> NotifyConfig | None:
         if "notify" not in table:

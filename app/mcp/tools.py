@@ -253,7 +253,8 @@ async def list_pictures(
         ImageFilter,
         Field(
             description="`available` (by name), `leased` (soonest expiry first), `held` or"
-            " `posted` (newest first)."
+            " `posted` (newest first), `waiting` for the channel's repeat_after (soonest"
+            " back first)."
         ),  # fmt: skip
     ] = "available",
     name_prefix: Annotated[

@@ -20,8 +20,10 @@ A row's ``near_posted`` is the near-duplicate fact (``state.postgres.near`` keep
 groups and posts change; here it is computed for rows that arrive and for a whole
 channel at once), and the channel row counts the rows that carry it
 (``n_near_skipped``), under the exclusive locks. A row's ``awaiting_since`` says since
-when it waits for its fingerprint (``state.postgres.waiting`` ends the wait). Every
-function runs inside the caller's transaction.
+when it waits for its fingerprint (``state.postgres.waiting`` ends the wait). A row's
+``returns_at`` and ``retired`` are ``repeat_after`` and ``max_posts``
+(``state.postgres.returns``; ``return_due`` brings waiting rows back). Every function
+runs inside the caller's transaction.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from state.errors import UnknownName
-from state.postgres import tallies
+from state.postgres import returns, tallies
 from state.postgres.connection import Db
 from state.rules import Channel as Channel  # one definition for both backends
 from state.rules import ImageInChannel, is_available
@@ -152,6 +154,10 @@ def facts_of(db: Db, channel: Channel, content_hashes: Sequence[str]) -> dict[st
         " (SELECT near_posted FROM queue WHERE channel_id = %(c)s AND content_hash = q.h),"
         # by the queue's key: the waiting rows' own index would read every one of them
         " coalesce((SELECT awaiting_since IS NOT NULL FROM queue"
+        "   WHERE channel_id = %(c)s AND content_hash = q.h), false),"
+        " coalesce((SELECT returns_at IS NOT NULL FROM queue"
+        "   WHERE channel_id = %(c)s AND content_hash = q.h), false),"
+        " coalesce((SELECT retired FROM queue"
         "   WHERE channel_id = %(c)s AND content_hash = q.h), false)"
         " FROM unnest(%(h)s::text[]) AS q(h)",
         {"c": channel.id, "h": list(content_hashes), "y": channel.cycle},
@@ -165,6 +171,8 @@ def facts_of(db: Db, channel: Channel, content_hashes: Sequence[str]) -> dict[st
             posted_in_cycle=bool(row[4]),
             near_duplicate_posted=bool(row[5]),
             awaiting_fingerprint=bool(row[6]),
+            waiting=bool(row[7]),
+            retired=bool(row[8]),
         )
         for row in rows
     }
@@ -189,29 +197,32 @@ def insert(db: Db, channel: Channel, images: Sequence[NewImage]) -> None:
     if not images:
         return
     hashes = [image.content_hash for image in images]
+    now = time.time()
+    retired, back = returns.arriving(db, channel, hashes, now)
     held = _present(db, "holds", "", channel, hashes)
     leased = _present(db, "leases", " AND ended IS NULL", channel, hashes)
     posted = _present(db, "posted", f" AND cycle = {int(channel.cycle)}", channel, hashes)
     near = near_flagged(db, channel, hashes)
     unhashed = unfingerprinted(db, channel, hashes)
-    rows, now, added = [], time.time(), 0
+    rows, added = [], 0
     for image in images:
+        h = image.content_hash
         facts_ = ImageInChannel(
-            True, image.pending, image.content_hash in held,
-            image.content_hash in leased, image.content_hash in posted,
-            image.content_hash in near, image.content_hash in unhashed,
+            True, image.pending, h in held, h in leased, h in posted, h in near, h in unhashed,
+            h in back, h in retired,
         )  # fmt: skip
         slot = None
         if is_available(facts_):
             slot, added = random.randrange(KEYS), added + 1
-        rows.append((channel.id, image.content_hash, image.name_lower, image.server_modified,
+        rows.append((channel.id, h, image.name_lower, image.server_modified,
                      slot, facts_.near_duplicate_posted,
-                     now if facts_.awaiting_fingerprint else None))  # fmt: skip
+                     now if facts_.awaiting_fingerprint else None,
+                     back.get(h), h in retired))  # fmt: skip
     with (
         db.cursor() as cursor,
         cursor.copy(
             "COPY queue (channel_id, content_hash, name_lower, server_modified, slot,"
-            " near_posted, awaiting_since) FROM STDIN"
+            " near_posted, awaiting_since, returns_at, retired) FROM STDIN"
         ) as copy,
     ):
         for row in rows:
@@ -319,7 +330,7 @@ def drop(db: Db, channel_id: int, content_hashes: Sequence[str]) -> None:
     )
 
 
-def fill(db: Db, channel: Channel, library_id: int) -> None:
+def fill(db: Db, channel: Channel, library_id: int, now: float | None = None) -> None:
     """Give a channel a queue row for every image of its library, then make its pool."""
     db.execute("DELETE FROM queue WHERE channel_id = %s", (channel.id,))
     db.execute(
@@ -328,7 +339,7 @@ def fill(db: Db, channel: Channel, library_id: int) -> None:
         (channel.id, library_id),
     )
     wait_for_fingerprints(db, channel, library_id)
-    rebuild(db, channel)
+    rebuild(db, channel, now)
 
 
 def wait_for_fingerprints(db: Db, channel: Channel, library_id: int) -> None:
@@ -350,9 +361,11 @@ def wait_for_fingerprints(db: Db, channel: Channel, library_id: int) -> None:
     )
 
 
-def rebuild(db: Db, channel: Channel) -> None:
-    """Make a channel's pool afresh by the rules. O(n): resets and new cycles."""
+def rebuild(db: Db, channel: Channel, now: float | None = None) -> None:
+    """Make a channel's pool afresh by the rules, as they stand at ``now`` (default: the
+    time of day). O(n): resets and new cycles."""
     recompute_near(db, channel)
+    returns.settle(db, channel, time.time() if now is None else now)
     db.execute(
         "UPDATE queue SET slot = NULL WHERE channel_id = %s AND slot IS NOT NULL", (channel.id,)
     )
@@ -361,7 +374,7 @@ def rebuild(db: Db, channel: Channel) -> None:
         "  SELECT q.content_hash FROM queue AS q JOIN channels AS c ON c.id = q.channel_id"
         "  JOIN images AS i ON i.library_id = c.library_id AND i.content_hash = q.content_hash"
         "  WHERE q.channel_id = %(c)s AND NOT i.pending AND NOT q.near_posted"
-        "  AND q.awaiting_since IS NULL"
+        "  AND q.awaiting_since IS NULL AND q.returns_at IS NULL AND NOT q.retired"
         "  AND NOT EXISTS (SELECT 1 FROM holds AS h"
         "    WHERE h.channel_id = %(c)s AND h.content_hash = q.content_hash)"
         "  AND NOT EXISTS (SELECT 1 FROM leases AS l"
@@ -374,3 +387,13 @@ def rebuild(db: Db, channel: Channel) -> None:
     ).rowcount
     # Written afresh, the count starts its deltas afresh (``tallies``' trigger).
     db.execute("UPDATE channels SET pool_size = %s WHERE id = %s", (numbered, channel.id))
+
+
+def return_due(db: Db, channel: Channel, now: float, limit: int) -> int:
+    """Up to ``limit`` of the channel's rows whose ``repeat_after`` has run out stop
+    waiting, each taking its place by the rules; how many did. The caller holds the
+    channel's exclusive locks."""
+    back = returns.due(db, channel.id, now, limit)
+    if back:
+        restore_many(db, channel, back)
+    return len(back)

@@ -25,7 +25,7 @@ import logging
 import psycopg
 
 from state.errors import SchemaTooNew
-from state.postgres import tallies
+from state.postgres import returns, tallies
 from state.postgres.connection import connect, translated, where
 
 log = logging.getLogger(__name__)
@@ -447,7 +447,7 @@ CREATE INDEX undone_history ON undone_posts (channel_id, posted_at, content_hash
 """
 
 MIGRATIONS: tuple[str, ...] = (
-    _V1, _V2, _V3, _V4, _V5, _V6, tallies.V7, _V8, _V9, _V10, _V11,
+    _V1, _V2, _V3, _V4, _V5, _V6, tallies.V7, _V8, _V9, _V10, _V11, returns.V12,
 )  # fmt: skip
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -2,7 +2,8 @@
 
 Each listing walks an index in its order and stops after a page: the pool by name
 (``queue_by_name``), running leases by expiry (``leases_by_channel_expiry``), holds by
-time (``holds_by_time``), posts by time (``posted_history``), and a name prefix by name
+time (``holds_by_time``), posts by time (``posted_history``), pictures waiting for
+``repeat_after`` by their return (``queue_returns_by_channel``), and a name prefix by name
 (``files_by_name``, the representative file only, so duplicates show once). The next
 page resumes after the last key shown (a row-value comparison the index answers), so
 page 1,000 costs what page 1 does. Conditions that decide the state are lookups by
@@ -48,23 +49,34 @@ _POOLED = (
     "EXISTS (SELECT 1 FROM queue AS q WHERE q.channel_id = :channel"
     " AND q.content_hash = {h} AND q.slot IS NOT NULL)"
 )
+_RETIRED = (
+    "EXISTS (SELECT 1 FROM queue AS q WHERE q.channel_id = :channel"
+    " AND q.content_hash = {h} AND q.retired)"
+)
+_WAITING = (
+    "EXISTS (SELECT 1 FROM queue AS q WHERE q.channel_id = :channel"
+    " AND q.content_hash = {h} AND q.returns_at IS NOT NULL)"
+)
 _IN_LIBRARY = (
     "EXISTS (SELECT 1 FROM images AS i WHERE i.library_id = :library AND i.content_hash = {h})"
 )
 # The state rule (``state.rules.image_state``) as SQL conditions on a content hash ``{h}``.
 _IS = {
     "posted": _POSTED,
-    "leased": f"NOT {_POSTED} AND {_LEASED}",
-    "held": f"NOT {_POSTED} AND NOT {_LEASED} AND {_HELD}",
+    "leased": f"NOT {_POSTED} AND NOT {_RETIRED} AND {_LEASED}",
+    "held": f"NOT {_POSTED} AND NOT {_RETIRED} AND NOT {_LEASED} AND {_HELD}",
     "available": _POOLED,
+    "waiting": f"NOT {_POSTED} AND NOT {_LEASED} AND NOT {_HELD} AND {_WAITING}",
 }
 
 
-# The holds the held tab lists: of pictures the library holds, neither posted nor leased.
+# The holds the held tab lists: of pictures the library holds, neither posted, retired
+# nor leased.
 _HELD_SHOWN = (
     " WHERE t.channel_id = :channel"
     f" AND {_IN_LIBRARY.format(h='t.content_hash')}"
     f" AND NOT {_POSTED.format(h='t.content_hash')}"
+    f" AND NOT {_RETIRED.format(h='t.content_hash')}"
     f" AND NOT {_LEASED.format(h='t.content_hash')}"
 )
 
@@ -99,7 +111,8 @@ _BY_STATE = {
         "SELECT t.content_hash, t.expires_at, t.content_hash FROM leases AS t"
         " WHERE t.channel_id = :channel AND t.ended IS NULL"
         f" AND {_IN_LIBRARY.format(h='t.content_hash')}"
-        f" AND NOT {_POSTED.format(h='t.content_hash')}{{after}}"
+        f" AND NOT {_POSTED.format(h='t.content_hash')}"
+        f" AND NOT {_RETIRED.format(h='t.content_hash')}{{after}}"
         " ORDER BY t.expires_at, t.content_hash LIMIT :limit",
         ("t.expires_at", "t.content_hash"),
         (float, str),
@@ -111,6 +124,18 @@ _BY_STATE = {
         ("t.held_at", "t.content_hash"),
         (str, str),
         descending=True,
+    ),
+    "waiting": _Listing(
+        "waiting",
+        "SELECT t.content_hash, t.returns_at, t.content_hash FROM queue AS t"
+        " INDEXED BY queue_returns_by_channel WHERE t.channel_id = :channel"
+        " AND t.returns_at IS NOT NULL"
+        f" AND NOT {_POSTED.format(h='t.content_hash')}"
+        f" AND NOT {_LEASED.format(h='t.content_hash')}"
+        f" AND NOT {_HELD.format(h='t.content_hash')}{{after}}"
+        " ORDER BY t.returns_at, t.content_hash LIMIT :limit",
+        ("t.returns_at", "t.content_hash"),
+        (float, str),
     ),
     "posted": _Listing(
         "posted",

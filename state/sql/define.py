@@ -66,8 +66,8 @@ def _channel(tx: Tx, channel: ChannelDef) -> None:
     assert found is not None
     library_id = found[0]
     row = tx.one(
-        "SELECT id, cycle, library_id, near_skip, near_distance, near_wait FROM channels"
-        " WHERE name = ? FOR UPDATE",
+        "SELECT id, cycle, library_id, near_skip, near_distance, near_wait, repeat_after,"
+        " max_posts FROM channels WHERE name = ? FOR UPDATE",
         (channel.name,),
     )
     skip = channel.near_duplicates == "skip"
@@ -75,21 +75,25 @@ def _channel(tx: Tx, channel: ChannelDef) -> None:
     if row is not None:
         tx.execute(
             "UPDATE channels SET policy = ?, exhausted = ?, near_skip = ?, near_distance = ?,"
-            " near_wait = ?, notify = ?, notify_low = ? WHERE id = ?",
+            " near_wait = ?, notify = ?, notify_low = ?, repeat_after = ?, max_posts = ?"
+            " WHERE id = ?",
             (channel.policy, channel.when_exhausted, skip, channel.near_duplicate_distance,
-             wait, outbox.subscribed(channel.notify), channel.low_water, row[0]),
+             wait, outbox.subscribed(channel.notify), channel.low_water, channel.repeat_after,
+             channel.max_posts, row[0]),
         )  # fmt: skip
     if row is not None and row[2] == library_id:
-        _near_settings(tx, Channel(row[0], row[1]), library_id, row[3:], channel)
+        _near_settings(tx, Channel(row[0], row[1]), library_id, row[3:6], channel)
+        if (row[6], row[7]) != (channel.repeat_after, channel.max_posts):
+            tx.ops.rebuild(tx.db, Channel(row[0], row[1]))  # the rotation's rules changed
         return
     if row is None:
         row = tx.one(
             "INSERT INTO channels (name, library_id, policy, exhausted, near_skip, near_distance,"
-            " near_wait, notify, notify_low) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            " RETURNING id, cycle, library_id",
+            " near_wait, notify, notify_low, repeat_after, max_posts)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id, cycle, library_id",
             (channel.name, library_id, channel.policy, channel.when_exhausted, skip,
              channel.near_duplicate_distance, wait, outbox.subscribed(channel.notify),
-             channel.low_water),
+             channel.low_water, channel.repeat_after, channel.max_posts),
         )  # fmt: skip
         assert row is not None
     else:

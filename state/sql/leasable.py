@@ -7,21 +7,54 @@ is written here once. Every function runs inside the caller's transaction.
 
 from __future__ import annotations
 
-from state.errors import AwaitingFingerprint, Held, LeaseConflict, NoImages, NoNewImages, Pending
+from state.errors import (
+    AwaitingFingerprint,
+    Held,
+    LeaseConflict,
+    NoImages,
+    NoNewImages,
+    Pending,
+    Retired,
+    WaitingToRepeat,
+)
 from state.rules import Channel, iso
-from state.sql import leases
+from state.sql import leases, returning
 from state.sql.dialect import Tx
 from state.sql.posted import posted_at
 from state.store import Lease
 
 
+class TurnedWithNothing(Exception):
+    """A new cycle began and left nothing to offer (every picture waits for
+    ``repeat_after``): the turn must stand, and ``error`` answer the selection once the
+    transaction has committed (raising it inside would undo the turn)."""
+
+    def __init__(self, error: NoImages | NoNewImages) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def turned_with_nothing(
+    tx: Tx, library_id: int, channel_id: int, now: float
+) -> NoImages | NoNewImages | TurnedWithNothing:
+    """A cycle just turned and nothing came of it: when pictures wait for ``repeat_after``
+    the turn stands (they come back into the new cycle); otherwise (all held, say) it is
+    undone with the error, as if it had not been tried."""
+    error = nothing_to_choose(tx, library_id, channel_id, now)
+    if isinstance(error, NoNewImages) and error.retry_at is not None:
+        return TurnedWithNothing(error)
+    return error
+
+
 def nothing_to_choose(
     tx: Tx, library_id: int, channel_id: int, now: float
 ) -> NoImages | NoNewImages:
-    """Why the choice found nothing: an empty folder, or everything posted or leased."""
+    """Why the choice found nothing: an empty folder, or everything posted or leased (or
+    waiting for ``repeat_after``: then when the next comes back)."""
     if library_images(tx, library_id) == 0:
         return NoImages()
-    return NoNewImages(leased=leases.count_active(tx, channel_id, now))
+    leased = leases.count_active(tx, channel_id, now)
+    return NoNewImages(leased, returning.retry_at(tx, channel_id))
 
 
 def library_images(tx: Tx, library_id: int, limit: int = 1) -> int:
@@ -56,12 +89,16 @@ def check_leasable(
     if lease is not None:
         leases.end(tx, lease, "expired", now, channel)
     facts = tx.ops.facts(tx.db, channel, content_hash)
+    if facts.retired:
+        raise Retired(name)
     if facts.held:
         raise Held(f"Selected file is held out of selection in this channel: {name}")
     if facts.pending:
         raise Pending(name)
     if facts.awaiting_fingerprint:
         raise AwaitingFingerprint(name)
+    if facts.waiting:
+        raise WaitingToRepeat(name, returning.retry_at_of(tx, channel.id, content_hash))
     return None
 
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from state.hashing import content_hash_from_sha256
 from state.rules import Channel
-from state.sql import leases, outbox
+from state.sql import leases, outbox, returning
 from state.sql.dialect import Tx
 from state.store import LegacyMatch, PostedExport
 
@@ -44,9 +44,11 @@ def record(
 
 def out_of_circulation(tx: Tx, channel: Channel, content_hash: str, now: float) -> None:
     """A posted image leaves the pool, and any lease on it ends: it went out. Its
-    near-duplicates leave the pool too, when the channel skips them."""
+    near-duplicates leave the pool too, when the channel skips them; the image retires
+    when this was its ``max_posts``-th post in the channel."""
     tx.ops.remove(tx.db, channel.id, content_hash)
     tx.ops.after_post(tx.db, channel, content_hash)
+    returning.retire(tx, channel, content_hash)
     lease = leases.running(tx, channel.id, content_hash)
     if lease is not None:
         leases.end(tx, lease, "posted", now, channel)

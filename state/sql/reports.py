@@ -6,14 +6,16 @@ the statements that change them (SQLite's triggers; PostgreSQL's ``near`` and
 ``queue``), so a report costs the same at a thousand images or a million. Only running
 leases are counted, along their index, and the pictures still waiting for their
 fingerprint, along the index over waiting rows; the posts of recent days are counted
-along ``posted_history``, from the first day asked for on. The pool's size and its running leases
-come from the backend (``Ops.pool_counts``): PostgreSQL keeps them as deltas
-(``state.postgres.tallies``).
+along ``posted_history``, from the first day asked for on. Pictures waiting for
+``repeat_after`` and retired ones are kept counts too (``state.sql.returning``), the next
+return one probe. The pool's size and its running leases come from the backend
+(``Ops.pool_counts``): PostgreSQL keeps them as deltas (``state.postgres.tallies``).
 """
 
 from __future__ import annotations
 
 from state.rules import Channel
+from state.sql import returning
 from state.sql.dialect import Sql, Tx
 from state.store import ChannelStatus, LibraryStatus
 
@@ -55,6 +57,7 @@ def channel_status(tx: Tx, channel: Channel, now: float) -> ChannelStatus:
     library, posted, groups, skipped = row
     awaiting, oldest = waiting(tx, channel.id)
     pool, running, expired = tx.ops.pool_counts(tx.db, channel.id, now)
+    returning_, retired = returning.kept(tx, channel.id)
     return ChannelStatus(
         library=library,
         # An expired lease not yet reclaimed is available: the next selection reclaims it.
@@ -66,6 +69,9 @@ def channel_status(tx: Tx, channel: Channel, now: float) -> ChannelStatus:
         near_duplicates_skipped=int(skipped),
         awaiting_fingerprint=awaiting,
         oldest_awaiting_since=oldest,
+        waiting=returning_,
+        next_return_at=returning.next_return(tx, channel.id) if returning_ else None,
+        retired=retired,
     )
 
 

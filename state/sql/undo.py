@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from state.errors import NotPosted
 from state.rules import Channel, iso
-from state.sql import outbox
+from state.sql import outbox, returning
 from state.sql.dialect import Tx
 from state.store import UndonePost
 
@@ -42,6 +42,7 @@ def undo(tx: Tx, channel: Channel, content_hash: str, by: str, now: float) -> Un
     tx.execute(_KEEP, (channel.id, content_hash, channel.cycle, sha256, undone.posted_at,
                        source, undone.undone_at, by))  # fmt: skip
     tx.ops.after_post(tx.db, channel, content_hash)  # its group's skip facts, afresh
+    returning.unretire(tx, channel, content_hash)  # one post fewer: under max_posts again
     tx.ops.restore(tx.db, channel, content_hash)
     outbox.check_level(tx, channel.id, now)  # rising again re-arms channel.low
     data = {"content_hash": content_hash, "posted_at": undone.posted_at,

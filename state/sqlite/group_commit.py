@@ -26,6 +26,7 @@ from concurrent.futures import Future
 from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
+from state.sql.leasable import TurnedWithNothing
 from state.sqlite.pool import Pools
 
 log = logging.getLogger(__name__)
@@ -109,6 +110,8 @@ class GroupCommit:
             return True, work(db)
         except sqlite3.Error:
             raise  # the database failed, not the request: the whole group is undone
+        except TurnedWithNothing as turned:  # its writes stand: the answer is an error
+            return False, turned.error
         except Exception as exc:
             if db.total_changes != changes:
                 raise _WroteThenFailed from exc
@@ -121,6 +124,9 @@ class GroupCommit:
             value = work(db)
         except sqlite3.Error:
             raise
+        except TurnedWithNothing as turned:
+            db.execute("RELEASE request")
+            return False, turned.error
         except Exception as exc:
             db.execute("ROLLBACK TO request")
             db.execute("RELEASE request")

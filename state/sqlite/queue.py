@@ -8,8 +8,10 @@ lookup, whatever the catalog size. Whether a row is available is decided by
 SQL, for a whole channel at once. A row's ``near_posted`` is the near-duplicate fact
 (``state.sqlite.near`` keeps it as groups and posts change; here it is computed for rows
 that arrive and for a whole channel at once). A row's ``awaiting_since`` says since when
-it waits for its fingerprint (``state.sqlite.waiting`` ends the wait). Every function
-runs inside the caller's transaction.
+it waits for its fingerprint (``state.sqlite.waiting`` ends the wait). A row's
+``returns_at`` and ``retired`` are ``repeat_after`` and ``max_posts`` (worked out by
+``state.sqlite.returns``; ``return_due`` brings waiting rows back). Every function runs
+inside the caller's transaction.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from collections.abc import Iterable, Sequence
 from state.rules import Channel as Channel  # one definition for both backends
 from state.rules import ImageInChannel, is_available
 from state.rules import NewImage as NewImage
+from state.sqlite import returns
 from state.sqlite.lookup import where_in
 from state.sqlite.pool import pools_of
 
@@ -90,7 +93,10 @@ def facts(db: sqlite3.Connection, channel: Channel, content_hash: str) -> ImageI
         "   AND cycle = ?3),"
         " (SELECT near_posted FROM queue WHERE channel_id = ?1 AND content_hash = ?2),"
         " coalesce((SELECT awaiting_since IS NOT NULL FROM queue"
-        "   WHERE channel_id = ?1 AND content_hash = ?2), 0)",
+        "   WHERE channel_id = ?1 AND content_hash = ?2), 0),"
+        " coalesce((SELECT returns_at IS NOT NULL FROM queue"
+        "   WHERE channel_id = ?1 AND content_hash = ?2), 0),"
+        " coalesce((SELECT retired FROM queue WHERE channel_id = ?1 AND content_hash = ?2), 0)",
         (channel.id, content_hash, channel.cycle),
     ).fetchone()
     return ImageInChannel(
@@ -101,6 +107,8 @@ def facts(db: sqlite3.Connection, channel: Channel, content_hash: str) -> ImageI
         posted_in_cycle=bool(row[3]),
         near_duplicate_posted=bool(row[4]),
         awaiting_fingerprint=bool(row[5]),
+        waiting=bool(row[6]),
+        retired=bool(row[7]),
     )
 
 
@@ -115,27 +123,30 @@ def insert(db: sqlite3.Connection, channel: Channel, images: Sequence[NewImage])
     if not images:
         return
     hashes = [image.content_hash for image in images]
+    now = time.time()
+    retired, back = returns.arriving(db, channel, hashes, now)
     held = _present(db, "holds", "", channel, hashes)
     leased = _present(db, "leases", " AND ended IS NULL", channel, hashes)
     posted = _present(db, "posted", f" AND cycle = {int(channel.cycle)}", channel, hashes)
     near = near_flagged(db, channel, hashes)
     unhashed = unfingerprinted(db, channel, hashes)
-    next_slot, rows, now = size(db, channel.id), [], time.time()
+    next_slot, rows = size(db, channel.id), []
     for image in images:
+        h = image.content_hash
         facts_ = ImageInChannel(
-            True, image.pending, image.content_hash in held,
-            image.content_hash in leased, image.content_hash in posted,
-            image.content_hash in near, image.content_hash in unhashed,
+            True, image.pending, h in held, h in leased, h in posted, h in near, h in unhashed,
+            h in back, h in retired,
         )  # fmt: skip
         slot = None
         if is_available(facts_):
             slot, next_slot = next_slot, next_slot + 1
-        rows.append((channel.id, image.content_hash, image.name_lower, image.server_modified,
+        rows.append((channel.id, h, image.name_lower, image.server_modified,
                      slot, int(facts_.near_duplicate_posted),
-                     now if facts_.awaiting_fingerprint else None))  # fmt: skip
+                     now if facts_.awaiting_fingerprint else None,
+                     back.get(h), int(h in retired)))  # fmt: skip
     db.executemany(
         "INSERT INTO queue (channel_id, content_hash, name_lower, server_modified, slot,"
-        " near_posted, awaiting_since) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        " near_posted, awaiting_since, returns_at, retired) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         rows,
     )
     pools = pools_of(db)
@@ -230,7 +241,9 @@ def drop(db: sqlite3.Connection, channel_id: int, content_hashes: Iterable[str])
         )
 
 
-def fill(db: sqlite3.Connection, channel: Channel, library_id: int) -> None:
+def fill(
+    db: sqlite3.Connection, channel: Channel, library_id: int, now: float | None = None
+) -> None:
     """Give a channel a queue row for every image of its library, then number the pool."""
     db.execute("DELETE FROM queue WHERE channel_id = ?", (channel.id,))
     db.execute(
@@ -239,7 +252,7 @@ def fill(db: sqlite3.Connection, channel: Channel, library_id: int) -> None:
         (channel.id, library_id),
     )
     wait_for_fingerprints(db, channel, library_id)
-    rebuild(db, channel)
+    rebuild(db, channel, now)
 
 
 def wait_for_fingerprints(db: sqlite3.Connection, channel: Channel, library_id: int) -> None:
@@ -260,9 +273,11 @@ def wait_for_fingerprints(db: sqlite3.Connection, channel: Channel, library_id: 
     )
 
 
-def rebuild(db: sqlite3.Connection, channel: Channel) -> None:
-    """Renumber a channel's pool from scratch by the rules. O(n): resets and new cycles."""
+def rebuild(db: sqlite3.Connection, channel: Channel, now: float | None = None) -> None:
+    """Renumber a channel's pool from scratch by the rules, as they stand at ``now``
+    (default: the time of day). O(n): resets and new cycles."""
     recompute_near(db, channel)
+    returns.settle(db, channel, time.time() if now is None else now)
     db.execute("UPDATE queue SET slot = NULL WHERE channel_id = ? AND slot IS NOT NULL",
                (channel.id,))  # fmt: skip
     db.execute(
@@ -271,7 +286,7 @@ def rebuild(db: sqlite3.Connection, channel: Channel) -> None:
         "  FROM queue AS q JOIN channels AS c ON c.id = q.channel_id"
         "  JOIN images AS i ON i.library_id = c.library_id AND i.content_hash = q.content_hash"
         "  WHERE q.channel_id = ?1 AND i.pending = 0 AND q.near_posted = 0"
-        "  AND q.awaiting_since IS NULL"
+        "  AND q.awaiting_since IS NULL AND q.returns_at IS NULL AND q.retired = 0"
         "  AND NOT EXISTS (SELECT 1 FROM holds AS h"
         "    WHERE h.channel_id = ?1 AND h.content_hash = q.content_hash)"
         "  AND NOT EXISTS (SELECT 1 FROM leases AS l"
@@ -285,3 +300,16 @@ def rebuild(db: sqlite3.Connection, channel: Channel) -> None:
     pools = pools_of(db)
     if pools is not None:
         pools.renumbered(channel.id)
+
+
+def return_due(db: sqlite3.Connection, now: float, limit: int) -> int:
+    """Up to ``limit`` rows whose ``repeat_after`` has run out stop waiting, each taking
+    its place by the rules; how many did."""
+    rows = returns.due(db, now, limit)
+    for channel_id, cycle, content_hash in rows:
+        db.execute(
+            "UPDATE queue SET returns_at = NULL WHERE channel_id = ? AND content_hash = ?",
+            (channel_id, content_hash),
+        )
+        restore(db, Channel(channel_id, cycle), content_hash)
+    return len(rows)

@@ -13,6 +13,7 @@ import sqlite3
 from pathlib import Path
 
 from state.errors import SchemaTooNew, StoreCorrupt, StoreError
+from state.sqlite import returns
 
 log = logging.getLogger(__name__)
 
@@ -577,7 +578,7 @@ CREATE INDEX undone_history ON undone_posts (channel_id, posted_at, content_hash
 """
 
 MIGRATIONS: tuple[str, ...] = (
-    _V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11, _V12, _V13,
+    _V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11, _V12, _V13, returns.V14,
 )  # fmt: skip
 SCHEMA_VERSION = len(MIGRATIONS)
 

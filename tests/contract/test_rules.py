@@ -3,20 +3,30 @@ image of the channel is in the state ``image_state`` gives for its facts, and th
 (what ``select`` may offer) is exactly what ``is_available`` says.
 
 A plain model keeps the facts (which content the library holds, holds, leases, posts in
-the current cycle, what waits for its fingerprint) as each operation changes them, the
-rules judge it (``turns_cycle`` included), and both backends must agree with the
-judgement, operation after operation.
+the current cycle, what waits for its fingerprint, what waits for ``repeat_after`` and
+what ``max_posts`` retired) as each operation changes them, the rules judge it
+(``turns_cycle`` included), and both backends must agree with the judgement, operation
+after operation.
 """
 
 from __future__ import annotations
 
 import random
+import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
 from state.errors import NoImages, NoNewImages
-from state.rules import ImageInChannel, image_state, is_available, turns_cycle
+from state.rules import (
+    ImageInChannel,
+    image_state,
+    is_available,
+    is_retired,
+    returns_at,
+    turns_cycle,
+)
 from state.similarity import Fingerprint
 from state.store import ChannelDef, ImageQuery, SelectRequest
 from tests.contract.conftest import CHANNELS, LIBRARIES, Harness, digest, gone, image
@@ -43,9 +53,24 @@ class Model:
     waits: bool = False  # the channel holds new content back until it is fingerprinted
     fingerprinted: set[str] = field(default_factory=set)
     graced: set[str] = field(default_factory=set)  # offered unfingerprinted, while it stays
+    repeat_after: float | None = None
+    max_posts: int | None = None
+    cycle: int = 1
+    posts: dict[str, list[tuple[float, int]]] = field(default_factory=dict)  # every cycle's
+    returns: dict[str, float] = field(default_factory=dict)  # waiting for repeat_after
 
     def library(self) -> set[str]:
         return set(self.paths.values())
+
+    def retired(self, content_hash: str) -> bool:
+        return is_retired(len(self.posts.get(content_hash, [])), self.max_posts)
+
+    def back_at(self, content_hash: str, now: float) -> float | None:
+        """When content posted in an earlier cycle comes back, judged at ``now``."""
+        posts = self.posts.get(content_hash, [])
+        if self.retired(content_hash) or not posts or max(y for _, y in posts) >= self.cycle:
+            return None
+        return returns_at(max(t for t, _ in posts), self.repeat_after, now)
 
     def facts(self, content_hash: str) -> ImageInChannel:
         return ImageInChannel(
@@ -55,6 +80,8 @@ class Model:
             leased=any(lease.content_hash == content_hash for lease in self.leases.values()),
             posted_in_cycle=content_hash in self.posted,
             awaiting_fingerprint=content_hash in self.awaiting(),
+            waiting=content_hash in self.returns,
+            retired=self.retired(content_hash),
         )
 
     def awaiting(self) -> set[str]:
@@ -65,14 +92,26 @@ class Model:
 
     def states(self) -> dict[str, str]:
         """As the listings show them: one awaiting its fingerprint, otherwise available,
-        is in none (``image_state`` calls it available; it is not offered)."""
+        is in none (``image_state`` calls it available; it is not offered), nor one
+        waiting for ``repeat_after`` or retired."""
         states = {h: image_state(self.facts(h)) for h in self.library()}
-        return {h: state for h, state in states.items() if (h, state) not in self._waiting()}
+        unlisted = {(h, kept) for h in states for kept in ("waiting", "retired")}
+        return {h: state for h, state in states.items()
+                if (h, state) not in self._waiting() | unlisted}  # fmt: skip
 
     def left(self) -> None:
         """Content that left the library forgets its grace: back, it waits again (a
-        fingerprint, once taken, is kept)."""
+        fingerprint, once taken, is kept); it forgets its return too (judged again when
+        it is back)."""
         self.graced &= self.library()
+        self.returns = {h: t for h, t in self.returns.items() if h in self.library()}
+
+    def arrived(self, content_hash: str) -> None:
+        """Content new to the library is judged for ``repeat_after`` as it arrives, at the
+        time of day (the catalog has no other clock; the tests' runs ahead of it)."""
+        back = self.back_at(content_hash, time.time())
+        if back is not None:
+            self.returns[content_hash] = back
 
     def _waiting(self) -> set[tuple[str, str]]:
         return {(h, "available") for h in self.awaiting()}
@@ -84,8 +123,9 @@ class Model:
 class Run:
     """One random sequence of operations on the store and on the model alike."""
 
-    def __init__(self, harness: Harness, seed: int, waits: bool = False) -> None:
-        self.harness, self.model, self.rng = harness, Model(waits=waits), random.Random(seed)
+    def __init__(self, harness: Harness, seed: int, waits: bool = False, **rotation: Any) -> None:
+        self.harness, self.rng = harness, random.Random(seed)
+        self.model = Model(waits=waits, **rotation)
 
     def start(self) -> None:
         for path, content in zip(PATHS[:3], CONTENTS, strict=False):
@@ -115,9 +155,12 @@ class Run:
 
     def add(self) -> None:
         path, content = self.rng.choice(PATHS), self.rng.choice(CONTENTS)
+        arrives = digest(content) not in self.model.library()
         self.model.paths[path] = digest(content)
         self.harness.change(image(path, content))
         self.model.left()
+        if arrives:
+            self.model.arrived(digest(content))
 
     def remove(self) -> None:
         if self.model.paths:
@@ -152,16 +195,20 @@ class Run:
     def _exhausted(self) -> set[str]:
         """Nothing available: the store reclaims expired leases, then may turn the cycle.
         A selection that still finds nothing changes nothing (its transaction is undone)."""
-        leases, posted = self.model.leases, self.model.posted
-        self.model.leases = self.model.running(self.harness.clock.now)
-        images, awaiting = len(self.model.library()), len(self.model.awaiting())
-        if not self.model.pool() and turns_cycle(
-            "new_cycle", len(self.model.leases), images, awaiting
-        ):
-            self.model.posted = set()
-        if not self.model.pool():
-            self.model.leases, self.model.posted = leases, posted
-        return self.model.pool()
+        model, now = self.model, self.harness.clock.now
+        leases, posted, cycle, returns = model.leases, model.posted, model.cycle, model.returns
+        model.leases = model.running(now)
+        library = model.library()
+        retired = sum(model.retired(h) for h in library)
+        if not model.pool() and turns_cycle(
+            "new_cycle", len(model.leases), len(library), len(model.awaiting()),
+            len(model.returns), retired,
+        ):  # fmt: skip
+            model.posted, model.cycle = set(), cycle + 1
+            model.returns = {h: t for h in library if (t := model.back_at(h, now)) is not None}
+        if not model.pool() and not model.returns:  # undone, unless pictures wait
+            model.leases, model.posted, model.cycle, model.returns = leases, posted, cycle, returns
+        return model.pool()
 
     def release(self) -> None:
         running = self.model.running(self.harness.clock.now)
@@ -180,6 +227,10 @@ class Run:
                 "ch", content_hash, mine[0] if mine else None, None
             )
             self.model.posted.add(content_hash)
+            now = self.harness.clock.now
+            self.model.posts.setdefault(content_hash, []).append((now, self.model.cycle))
+            if self.model.retired(content_hash):
+                self.model.returns.pop(content_hash, None)
             self.model.leases = {
                 i: lease for i, lease in self.model.leases.items()
                 if lease.content_hash != content_hash
@@ -190,7 +241,9 @@ class Run:
 
     def reclaim(self) -> None:
         self.harness.store.selections.reclaim_expired(100)
-        self.model.leases = self.model.running(self.harness.clock.now)
+        now = self.harness.clock.now
+        self.model.leases = self.model.running(now)
+        self.model.returns = {h: t for h, t in self.model.returns.items() if t > now}
 
     def fingerprint(self) -> None:
         """A fingerprint far from every other (no group forms) for one waiting content."""
@@ -216,6 +269,10 @@ class Run:
             page = self.harness.store.browsing.images("ch", ImageQuery(state, limit=200))
             seen |= {item.image.content_hash: item.state for item in page.items}
         assert seen == self.model.states(), history
+        for content_hash in self.model.library():  # waiting and retired ones too
+            shown = self.harness.store.browsing.image("ch", content_hash).item.state
+            if content_hash not in self.model.awaiting():
+                assert shown == image_state(self.model.facts(content_hash)), history
         # The pool itself is the ``available`` listing above; the status counts running
         # leases only (one past its time is as good as reclaimed).
         running = self.model.running(self.harness.clock.now)
@@ -245,3 +302,21 @@ def test_a_preview_changes_nothing_the_rules_judge(harness: Harness) -> None:
     chosen = harness.store.selections.select("ch", SelectRequest(LEASE_SECONDS, dry_run=True))
     assert chosen.content_hash in before and chosen.lease is None
     run.check(["preview"])
+
+
+@pytest.mark.parametrize(
+    ("seed", "repeat_after", "max_posts"),
+    [(6, 90.0, None), (7, 90.0, None), (8, None, 2), (9, 90.0, 2), (10, 30.0, 3)],
+)
+def test_the_pool_is_what_the_rules_say_with_repeat_after_and_max_posts(
+    harness: Harness, seed: int, repeat_after: float | None, max_posts: int | None
+) -> None:
+    chosen = ChannelDef("ch", "lib", when_exhausted="new_cycle", repeat_after=repeat_after,
+                        max_posts=max_posts)  # fmt: skip
+    harness.define(LIBRARIES, [chosen, *CHANNELS[1:]])
+    run = Run(harness, seed, repeat_after=repeat_after, max_posts=max_posts)
+    run.start()
+    history: list[str] = []
+    for _ in range(80):
+        history.append(run.step())
+        run.check(history)

@@ -13,8 +13,10 @@ from state.rules import (
     image_state,
     is_available,
     is_pending,
+    is_retired,
     iso,
     lease_state,
+    returns_at,
     skips_near_duplicate,
     turns_cycle,
 )
@@ -54,9 +56,10 @@ def test_available_exactly_when_no_fact_keeps_it_out() -> None:
         assert is_available(image) == (image.in_library and not against), image
 
 
-def test_posted_wins_then_leased_then_held_then_pending_then_near_duplicate() -> None:
-    order = ["posted_in_cycle", "leased", "held", "pending", "near_duplicate_posted"]
-    states = ["posted", "leased", "held", "pending", "near_duplicate"]
+def test_posted_wins_then_retired_leased_held_pending_near_duplicate_waiting() -> None:
+    order = ["posted_in_cycle", "retired", "leased", "held", "pending",
+             "near_duplicate_posted", "waiting"]  # fmt: skip
+    states = ["posted", "retired", "leased", "held", "pending", "near_duplicate", "waiting"]
     for image in every_image():
         first = next((i for i, name in enumerate(order) if getattr(image, name)), None)
         assert image_state(image) == ("available" if first is None else states[first]), image
@@ -93,6 +96,28 @@ def test_a_cycle_turns_only_when_nothing_is_out_and_there_is_something_to_cycle(
     assert not turns_cycle("new_cycle", leased=1, images=3)
     assert not turns_cycle("new_cycle", leased=0, images=0)
     assert not turns_cycle("new_cycle", leased=0, images=3, awaiting=1)
+
+
+def test_a_cycle_never_turns_while_pictures_wait_for_repeat_after() -> None:
+    assert not turns_cycle("new_cycle", leased=0, images=3, waiting=1)
+
+
+def test_a_library_of_retired_pictures_has_nothing_to_cycle_through() -> None:
+    assert not turns_cycle("new_cycle", leased=0, images=3, retired=3)
+    assert turns_cycle("new_cycle", leased=0, images=3, retired=2)
+
+
+def test_a_picture_waits_until_repeat_after_has_passed_since_its_last_post() -> None:
+    assert returns_at(last_posted=1000.0, repeat_after=60.0, now=1030.0) == 1060.0
+    assert returns_at(last_posted=1000.0, repeat_after=60.0, now=1060.0) is None
+    assert returns_at(last_posted=1000.0, repeat_after=None, now=1030.0) is None
+    assert returns_at(last_posted=None, repeat_after=60.0, now=1030.0) is None
+
+
+def test_a_picture_retires_at_max_posts() -> None:
+    assert is_retired(posts=2, max_posts=2) and is_retired(posts=3, max_posts=2)
+    assert not is_retired(posts=1, max_posts=2)
+    assert not is_retired(posts=100, max_posts=None)
 
 
 def test_times_are_written_as_dropbox_writes_them() -> None:

@@ -7,6 +7,7 @@ listing, last catch-up, counts) and every channel (available, leased, posted, cy
 
 from __future__ import annotations
 
+import math
 from time import time
 from typing import Any
 
@@ -25,6 +26,7 @@ from app.api.deps import (
 from app.api.replies import ChannelsReply, StatusReply
 from app.metrics import CONTENT_TYPE
 from app.sync.worker import SyncWorker
+from state.rules import iso
 from state.store import ChannelStatus, LibraryStatus
 
 router = APIRouter(tags=["status"], dependencies=[Authorized])
@@ -139,6 +141,18 @@ def _channel(status: ChannelStatus, config: Any, name: str) -> dict[str, Any]:
         "near_duplicate_groups": status.near_duplicate_groups,
         "near_duplicates_skipped": status.near_duplicates_skipped,
         **_awaiting(status),
+        **_rotation(status, spec),
+    }
+
+
+def _rotation(status: ChannelStatus, spec: Any) -> dict[str, Any]:
+    back = status.next_return_at
+    return {
+        "repeat_after_seconds": spec.repeat_after,
+        "max_posts": spec.max_posts,
+        "waiting": status.waiting,
+        "next_return_at": None if back is None else iso(math.ceil(back)),
+        "retired": status.retired,
     }
 
 

@@ -39,7 +39,10 @@ class NoImagesError(UnpostedClientError):
 
 
 class NoNewImagesError(UnpostedClientError):
-    pass
+    """``retry_at``: when the next picture comes back (ISO 8601, UTC), when nothing is
+    left only because pictures wait for the channel's ``repeat_after``; else None."""
+
+    retry_at: str | None = None
 
 
 class NotFoundError(UnpostedClientError):
@@ -129,6 +132,9 @@ def error_from(response: httpx.Response) -> UnpostedClientError:
     if kind is None:
         kind = _by_status(response.status_code)
     error = kind(code, message, response.status_code)
+    if isinstance(error, NoNewImagesError):
+        back = data.get("retry_at")
+        error.retry_at = back if isinstance(back, str) else None
     if isinstance(error, RenderRefusedError):
         lease = data.get("lease") or {}
         error.lease_id, error.content_hash = lease.get("id"), data.get("content_hash")

@@ -16,12 +16,12 @@ from dataclasses import replace
 from functools import partial
 
 from state.errors import LeaseExpired, LeaseNotFound, NotReady
-from state.postgres import grants, near, queue, selection, tallies, waiting
+from state.postgres import grants, near, queue, returns, selection, tallies, waiting
 from state.postgres.connection import Db
 from state.postgres.ops import tx
 from state.postgres.roles import Role
 from state.rules import iso, new_lease_id, turns_cycle
-from state.sql import leasable, leases, outbox, posted, undo
+from state.sql import leasable, leases, outbox, posted, returning, undo
 from state.sql import names as sql_names
 from state.sql.files import FileRow
 from state.store import Lease, LeaseInfo, PostedRecord, Selection, SelectRequest, UndonePost
@@ -45,16 +45,24 @@ class SelectionRole(Role):
                 return leased
         chosen: list[Selection] = []
 
-        def select(db: Db) -> Selection:
-            chosen.append(self._select_in(db, channel, request))
+        def select(db: Db) -> Selection | leasable.TurnedWithNothing:
+            try:
+                chosen.append(self._select_in(db, channel, request))
+            except leasable.TurnedWithNothing as turned:
+                if request.dry_run:
+                    raise turned.error from None  # a preview's turn is rolled back
+                return turned  # committed: the new cycle stands
             if request.dry_run:
                 raise _Rollback
             return chosen[-1]
 
         try:
-            return self._run(select)
+            done = self._run(select)
         except _Rollback:
             return replace(chosen[-1], lease=None)  # the preview's lease was rolled back
+        if isinstance(done, leasable.TurnedWithNothing):
+            raise done.error
+        return done
 
     def _peek(self, db: Db, name: str) -> Selection | None:
         """A preview from the pool as it stands, changing nothing and locking nothing;
@@ -108,12 +116,15 @@ class SelectionRole(Role):
         found = selection.choose(db, channel.id, library_id, policy, self._rng)
         if found is None and grants.reclaim_in(db, channel, now, RECLAIM_AT_SELECTION):
             found = selection.choose(db, channel.id, library_id, policy, self._rng)
+        images, returning_, retired = returning.turning(tx(db), channel.id)
         if found is None and turns_cycle(
-            locked.exhausted, tallies.running(db, channel.id),
-            leasable.library_images(tx(db), library_id), waiting.any_waiting(db, channel.id),
+            locked.exhausted, tallies.running(db, channel.id), images,
+            waiting.any_waiting(db, channel.id), returning_, retired,
         ):  # fmt: skip
-            channel = _new_cycle(db, channel)
+            channel = _new_cycle(db, channel, now)
             found = selection.choose(db, channel.id, library_id, policy, self._rng)
+            if found is None:
+                raise leasable.turned_with_nothing(tx(db), library_id, channel.id, now)
         if found is None:
             raise leasable.nothing_to_choose(tx(db), library_id, channel.id, now)
         return found
@@ -192,12 +203,15 @@ class SelectionRole(Role):
 
     def reclaim_expired(self, limit: int) -> int:
         """Channel by channel, each in its own transaction holding that channel's locks;
-        then the kept counts of channels with many rows of them are folded."""
+        then pictures whose ``repeat_after`` ran out come back the same way, and the kept
+        counts of channels with many rows of them are folded."""
         now = self._clock()
         due = self._run(lambda db: grants.expired_channels(db, now, limit))
         reclaimed = 0
         for channel_id in due:
             reclaimed += self._run(partial(_reclaim, channel_id=channel_id, now=now, limit=limit))
+        for channel_id in self._read(lambda db: returns.due_channels(db, now, limit)):
+            reclaimed += self._run(partial(_return, channel_id=channel_id, now=now, limit=limit))
         self._run(lambda db: leases.prune(tx(db), now, limit))
         for channel_id in self._read(tallies.crowded):
             self._run(partial(_fold, channel_id=channel_id))
@@ -220,14 +234,19 @@ def _reclaim(db: Db, channel_id: int, now: float, limit: int) -> int:
     return 0 if channel is None else grants.reclaim_in(db, channel, now, limit)
 
 
+def _return(db: Db, channel_id: int, now: float, limit: int) -> int:
+    channel = _locked(db, channel_id)
+    return 0 if channel is None else queue.return_due(db, channel, now, limit)
+
+
 def _fold(db: Db, channel_id: int) -> None:
     if _locked(db, channel_id) is not None:
         tallies.fold(db, channel_id)
 
 
-def _new_cycle(db: Db, channel: queue.Channel) -> queue.Channel:
+def _new_cycle(db: Db, channel: queue.Channel, now: float) -> queue.Channel:
     turned = queue.Channel(channel.id, channel.cycle + 1)
     db.execute("UPDATE channels SET cycle = %s WHERE id = %s", (turned.cycle, channel.id))
-    queue.rebuild(db, turned)
+    queue.rebuild(db, turned, now)
     outbox.record(tx(db), channel.id, "cycle.turned", {"cycle": turned.cycle})  # webhook
     return turned

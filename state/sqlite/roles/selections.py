@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 
 from state.errors import LeaseExpired, LeaseNotFound, NotReady, UnknownName
 from state.rules import iso, new_lease_id, turns_cycle
-from state.sql import files, leasable, leases, outbox, posted, undo
+from state.sql import files, leasable, leases, outbox, posted, returning, undo
 from state.sql import names as sql_names
 from state.sqlite import counts, grants, names, near, queue, selection, waiting
 from state.sqlite.connections import Connections
@@ -86,6 +86,8 @@ class SelectionRole(Role):
                 raise _Rollback
         except _Rollback:
             return replace(chosen, lease=None)  # the preview's lease was rolled back
+        except leasable.TurnedWithNothing as turned:
+            raise turned.error from None  # a preview's turn is rolled back too
 
     def _select_in(
         self, db: sqlite3.Connection, name: str, request: SelectRequest, writable: bool = True
@@ -142,19 +144,19 @@ class SelectionRole(Role):
         running = counts.running(db, channel.id)
         expired = counts.expired(db, channel.id, now)
         awaiting = waiting.any_waiting(db, channel.id)
-        turns = turns_cycle(
-            exhausted, running - expired, leasable.library_images(tx(db), library_id), awaiting
-        )
+        images, returning_, retired = returning.turning(tx(db), channel.id)
+        turns = turns_cycle(exhausted, running - expired, images, awaiting, returning_, retired)
         if (expired or turns) and not writable:
             raise _NeedsWriter
         if expired and grants.reclaim(db, now, RECLAIM_AT_SELECTION):
             found = self._pick(db, channel.id, policy)
         if found is None and turns_cycle(
-            exhausted, counts.running(db, channel.id),
-            leasable.library_images(tx(db), library_id), awaiting,
-        ):  # fmt: skip
-            channel = _new_cycle(db, channel)
+            exhausted, counts.running(db, channel.id), images, awaiting, returning_, retired
+        ):
+            channel = _new_cycle(db, channel, now)
             found = self._pick(db, channel.id, policy)
+            if found is None:
+                raise leasable.turned_with_nothing(tx(db), library_id, channel.id, now)
         if found is None:
             raise leasable.nothing_to_choose(tx(db), library_id, channel.id, now)
         return found
@@ -237,8 +239,11 @@ class SelectionRole(Role):
             )
 
     def reclaim_expired(self, limit: int) -> int:
+        """Expired leases back to their pools, then pictures whose ``repeat_after`` ran
+        out: up to ``limit`` of each, and how many in all."""
         with self._transaction() as db:
-            return grants.reclaim(db, self._clock(), limit)
+            now = self._clock()
+            return grants.reclaim(db, now, limit) + queue.return_due(db, now, limit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,9 +270,9 @@ def _selecting(db: sqlite3.Connection, name: str) -> _Selecting:
     return _Selecting(queue.Channel(row[0], row[1]), int(row[2]), row[3], row[4])
 
 
-def _new_cycle(db: sqlite3.Connection, channel: queue.Channel) -> queue.Channel:
+def _new_cycle(db: sqlite3.Connection, channel: queue.Channel, now: float) -> queue.Channel:
     turned = queue.Channel(channel.id, channel.cycle + 1)
     db.execute("UPDATE channels SET cycle = ? WHERE id = ?", (turned.cycle, channel.id))
-    queue.rebuild(db, turned)
+    queue.rebuild(db, turned, now)
     outbox.record(tx(db), channel.id, "cycle.turned", {"cycle": turned.cycle})  # webhook
     return turned
