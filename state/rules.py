@@ -49,6 +49,8 @@ class NewImage:
     name_lower: str
     server_modified: str
     pending: bool
+    folder: str = "."
+    """Its first-level subfolder in the library (``folder_of``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +128,17 @@ def turns_cycle(when_exhausted: WhenExhausted, leased: int, images: int, awaitin
     cycle through.
     """
     return when_exhausted == "new_cycle" and leased == 0 and awaiting == 0 and images > 0
+
+
+TOP_FOLDER = "."  # the folder of the files directly in the library's folder
+
+
+def folder_of(folder_lower: str, path_lower: str) -> str:
+    """The first-level subfolder of the library's folder (``folder_lower``) that
+    ``path_lower`` sits in, as Dropbox folds it; ``"."`` for a file directly in it."""
+    rest = path_lower[len(folder_lower) + 1 :]
+    first, slash, _ = rest.partition("/")
+    return first if slash else TOP_FOLDER
 
 
 def iso(timestamp: float) -> str:

@@ -205,12 +205,12 @@ def insert(db: Db, channel: Channel, images: Sequence[NewImage]) -> None:
         if is_available(facts_):
             slot, added = random.randrange(KEYS), added + 1
         rows.append((channel.id, image.content_hash, image.name_lower, image.server_modified,
-                     slot, facts_.near_duplicate_posted,
+                     image.folder, slot, facts_.near_duplicate_posted,
                      now if facts_.awaiting_fingerprint else None))  # fmt: skip
     with (
         db.cursor() as cursor,
         cursor.copy(
-            "COPY queue (channel_id, content_hash, name_lower, server_modified, slot,"
+            "COPY queue (channel_id, content_hash, name_lower, server_modified, folder, slot,"
             " near_posted, awaiting_since) FROM STDIN"
         ) as copy,
     ):
@@ -323,8 +323,9 @@ def fill(db: Db, channel: Channel, library_id: int) -> None:
     """Give a channel a queue row for every image of its library, then make its pool."""
     db.execute("DELETE FROM queue WHERE channel_id = %s", (channel.id,))
     db.execute(
-        "INSERT INTO queue (channel_id, content_hash, name_lower, server_modified)"
-        " SELECT %s, content_hash, name_lower, server_modified FROM images WHERE library_id = %s",
+        "INSERT INTO queue (channel_id, content_hash, name_lower, server_modified, folder)"
+        " SELECT %s, content_hash, name_lower, server_modified, folder FROM images"
+        " WHERE library_id = %s",
         (channel.id, library_id),
     )
     wait_for_fingerprints(db, channel, library_id)

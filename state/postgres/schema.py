@@ -27,6 +27,7 @@ import psycopg
 from state.errors import SchemaTooNew
 from state.postgres import tallies
 from state.postgres.connection import connect, translated, where
+from state.sql.folders import in_postgres as folder_sql
 
 log = logging.getLogger(__name__)
 
@@ -424,7 +425,30 @@ CREATE INDEX outbox_pending ON outbox (channel, id) WHERE status = 'pending';
 CREATE INDEX outbox_by_channel ON outbox (channel, id);
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, tallies.V7, _V8, _V9)
+# -- versions 10 to 12 belong to other work; kept empty here so that folders is 13 ----
+_V10 = _V11 = _V12 = "SELECT 1"
+
+# -- folders, seasons and balance (as in SQLite's schema 15): version 13 -----------------
+_V13 = f"""
+ALTER TABLE images ADD COLUMN folder text COLLATE "C" NOT NULL DEFAULT '.';
+UPDATE images AS i SET folder = {folder_sql("i.path_lower", "l.folder_lower")}
+    FROM libraries AS l WHERE l.id = i.library_id;
+ALTER TABLE queue ADD COLUMN folder text COLLATE "C" NOT NULL DEFAULT '.';
+UPDATE queue AS q SET folder = i.folder FROM channels AS c, images AS i
+    WHERE c.id = q.channel_id AND i.library_id = c.library_id
+    AND i.content_hash = q.content_hash AND i.folder <> '.';
+CREATE INDEX queue_by_folder ON queue (channel_id, folder, slot) WHERE slot IS NOT NULL;
+CREATE TABLE out_of_season (
+    channel_id integer NOT NULL REFERENCES channels(id),
+    folder     text COLLATE "C" NOT NULL,
+    PRIMARY KEY (channel_id, folder)
+);
+ALTER TABLE channels ADD COLUMN weights text;
+"""
+
+MIGRATIONS: tuple[str, ...] = (
+    _V1, _V2, _V3, _V4, _V5, _V6, tallies.V7, _V8, _V9, _V10, _V11, _V12, _V13
+)  # fmt: skip
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

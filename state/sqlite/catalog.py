@@ -83,15 +83,15 @@ def _update(
 ) -> None:
     """A content kept: its representative path may have changed, and with it the sort keys."""
     db.executemany(
-        "UPDATE images SET path_lower = ?, name_lower = ?, server_modified = ?, size = ?"
-        " WHERE library_id = ? AND content_hash = ?",
+        "UPDATE images SET path_lower = ?, name_lower = ?, server_modified = ?, size = ?,"
+        " folder = ? WHERE library_id = ? AND content_hash = ?",
         [(*row, library_id, h) for h, row in kept.items()],
     )
     for channel in channels:
         db.executemany(
-            "UPDATE queue SET name_lower = ?, server_modified = ?"
+            "UPDATE queue SET name_lower = ?, server_modified = ?, folder = ?"
             " WHERE channel_id = ? AND content_hash = ?",
-            [(row[1], row[2], channel.id, h) for h, row in kept.items()],
+            [(row[1], row[2], row[4], channel.id, h) for h, row in kept.items()],
         )
 
 
@@ -100,7 +100,7 @@ def _insert(
 ) -> None:
     db.executemany(
         "INSERT INTO images (library_id, content_hash, path_lower, name_lower, server_modified,"
-        " size, pending) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        " size, folder, pending) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [(library_id, i.content_hash, *new[i.content_hash], int(i.pending)) for i in images],
     )
 

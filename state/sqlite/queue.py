@@ -131,17 +131,17 @@ def insert(db: sqlite3.Connection, channel: Channel, images: Sequence[NewImage])
         if is_available(facts_):
             slot, next_slot = next_slot, next_slot + 1
         rows.append((channel.id, image.content_hash, image.name_lower, image.server_modified,
-                     slot, int(facts_.near_duplicate_posted),
+                     image.folder, slot, int(facts_.near_duplicate_posted),
                      now if facts_.awaiting_fingerprint else None))  # fmt: skip
     db.executemany(
-        "INSERT INTO queue (channel_id, content_hash, name_lower, server_modified, slot,"
-        " near_posted, awaiting_since) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO queue (channel_id, content_hash, name_lower, server_modified, folder,"
+        " slot, near_posted, awaiting_since) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         rows,
     )
     pools = pools_of(db)
     if pools is not None:
         for row in rows:
-            if row[4] is not None:
+            if row[5] is not None:
                 pools.added(db, channel.id, row[1])
 
 
@@ -234,8 +234,9 @@ def fill(db: sqlite3.Connection, channel: Channel, library_id: int) -> None:
     """Give a channel a queue row for every image of its library, then number the pool."""
     db.execute("DELETE FROM queue WHERE channel_id = ?", (channel.id,))
     db.execute(
-        "INSERT INTO queue (channel_id, content_hash, name_lower, server_modified)"
-        " SELECT ?, content_hash, name_lower, server_modified FROM images WHERE library_id = ?",
+        "INSERT INTO queue (channel_id, content_hash, name_lower, server_modified, folder)"
+        " SELECT ?, content_hash, name_lower, server_modified, folder FROM images"
+        " WHERE library_id = ?",
         (channel.id, library_id),
     )
     wait_for_fingerprints(db, channel, library_id)
