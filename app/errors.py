@@ -17,6 +17,7 @@ ancestor's. Hierarchy (the store's errors live in ``state.errors``, re-exported 
     │   ├── LeaseNotFound     no such lease (in this channel)
     │   ├── LeaseExpired      a lease that ran out cannot be renewed
     │   ├── Held              the image is held out of selection
+    │   ├── OutOfSeason       the image's folder is out of season in the channel
     │   ├── Pending           the image waits to be checked against legacy state
     │   ├── AwaitingFingerprint  the image waits for its fingerprint (``skip``)
     │   ├── UnknownName       no such library or channel
@@ -73,6 +74,7 @@ from state.errors import (
     NoImages,
     NoNewImages,
     NotReady,
+    OutOfSeason,
     Pending,
     RequestError,
     SchemaTooNew,
@@ -114,6 +116,7 @@ __all__ = [
     "NoNewImages",
     "NoThumbnail",
     "NotReady",
+    "OutOfSeason",
     "Pending",
     "PictureTooLarge",
     "RenderLinkRefused",
@@ -255,6 +258,7 @@ ANSWERS: dict[type[BaseException], Answer] = {
     LeaseNotFound: Answer("lease_not_found", 404),
     LeaseExpired: Answer("lease_expired", 409),
     Held: Answer("held", 409),
+    OutOfSeason: Answer("out_of_season", 409),
     Pending: Answer("pending", 409),
     AwaitingFingerprint: Answer("awaiting_fingerprint", 409),
     UnknownName: Answer("not_found", 404),

@@ -13,7 +13,7 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -28,6 +28,7 @@ from app.services.heif import HeifStandIn
 from app.services.pictures import Pictures
 from app.services.posted_state import LegacyImport, PostedHistory
 from app.services.render import Renders
+from app.services.seasons import SeasonKeeper
 from app.services.selection import SelectionService
 from app.services.status import StatusReports
 from app.services.thumbnails import Thumbnails
@@ -81,9 +82,17 @@ class Runtime:
     hashing: Rounds  # the hashing workers' passes, on threads they share
     renders: Renders
     webhooks: Deliverer
+    seasons: SeasonKeeper
 
     @classmethod
-    def build(cls, settings: Settings, config: Config, retry: RetryPolicy | None = None) -> Runtime:
+    def build(
+        cls,
+        settings: Settings,
+        config: Config,
+        retry: RetryPolicy | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> Runtime:
+        """``clock``: the time seasons are judged by (tests move it by hand)."""
         casefold.prepare()
         store = open_store(settings.state_dir, settings.database)
         for relisting in store.define(
@@ -146,11 +155,13 @@ class Runtime:
             fingerprinters=fingerprinters, catch_up_threads=threads, hashing=hashing,
             renders=renders,
             webhooks=Deliverer(settings, config, store.outbox, metrics, stop, lanes),
+            seasons=SeasonKeeper(config, store.browsing, lanes, clock),
         )  # fmt: skip
         metrics.watch_catalog(runtime.catalog_gauges)
         return runtime
 
     async def start(self) -> None:
+        await self._keep_seasons()  # before serving: nothing out of season is offered
         for worker in self.workers.values():
             await worker.start()
         self.store.catalog.watch_catch_ups(self._ring)
@@ -186,7 +197,8 @@ class Runtime:
             worker.ring_threadsafe()
 
     async def _reclaim_forever(self) -> None:
-        """Return images whose lease ran out to their pools, a bounded batch at a time."""
+        """Return images whose lease ran out to their pools, a bounded batch at a time;
+        open and close seasons as the clock turns."""
         while True:
             await asyncio.sleep(RECLAIM_EVERY_SECONDS)
             try:
@@ -195,6 +207,13 @@ class Runtime:
                     pass
             except UnpostedError as exc:
                 log.warning("cannot reclaim expired leases now: %s", exc)
+            await self._keep_seasons()
+
+    async def _keep_seasons(self) -> None:
+        try:
+            await self.seasons.keep()
+        except UnpostedError as exc:
+            log.warning("cannot open or close seasons now: %s", exc)
 
     async def _offer_overdue_forever(self) -> None:
         """Offer the images whose wait for a fingerprint outlasted the grace period."""

@@ -14,6 +14,8 @@ An image is *available* in a channel when all of these hold:
 - the channel has not posted it in its current cycle;
 - the channel skips near-duplicates and has not posted another member of the image's
   group in its current cycle (``state.similarity`` says how groups form);
+- the image's folder (its representative file's first-level subfolder) is not *out of
+  season* in the channel;
 - the channel skips near-duplicates and the image is not *awaiting its fingerprint*: new
   content waits until it is fingerprinted (only then can it be grouped), or until
   fingerprinting it has failed for longer than the grace period (an outage must not
@@ -66,6 +68,8 @@ class ImageInChannel:
     """The channel skips near-duplicates, and posted another of the group this cycle."""
     awaiting_fingerprint: bool = False
     """The channel skips near-duplicates, and the image waits for its fingerprint."""
+    out_of_season: bool = False
+    """The image's folder is out of season in the channel (``state.sql.seasons``)."""
 
 
 def is_available(image: ImageInChannel) -> bool:
@@ -77,19 +81,22 @@ def is_available(image: ImageInChannel) -> bool:
         and not image.posted_in_cycle
         and not image.near_duplicate_posted
         and not image.awaiting_fingerprint
+        and not image.out_of_season
     )
 
 
 def image_state(image: ImageInChannel) -> ImageState:
-    """The one state a person sees an image in: the first of posted, leased, held, pending,
-    near_duplicate that holds, else available. Posted wins: the image went out, whatever
-    else is true."""
+    """The one state a person sees an image in: the first of posted, leased, held,
+    out_of_season, pending, near_duplicate that holds, else available. Posted wins: the
+    image went out, whatever else is true."""
     if image.posted_in_cycle:
         return "posted"
     if image.leased:
         return "leased"
     if image.held:
         return "held"
+    if image.out_of_season:
+        return "out_of_season"
     if image.pending:
         return "pending"
     if image.near_duplicate_posted:

@@ -43,9 +43,11 @@ LeaseState = Literal["active", "expired", "released", "posted"]
 NamedLease = Literal["active", "expired", "released", "posted", "not_found"]
 """What the lease named with a post was when the post came (``active``: the usual case)."""
 NearDuplicateChoice = Literal["skip", "allow"]
-ImageState = Literal["available", "leased", "held", "posted", "pending", "near_duplicate"]
+ImageState = Literal[
+    "available", "leased", "held", "posted", "pending", "near_duplicate", "out_of_season"
+]
 """Where an image stands in a channel; ``state.rules.image_state`` says which wins."""
-ImageFilter = Literal["available", "leased", "held", "posted"]
+ImageFilter = Literal["available", "leased", "held", "posted", "out_of_season"]
 MAX_PAGE = 200
 NotifyEvent = Literal[
     "images.added",
@@ -93,6 +95,9 @@ class ChannelDef:
     """The events written to the outbox for this channel's webhook (none: no webhook)."""
     low_water: int = 0
     """``channel.low``: available fell to this or below."""
+    weights: tuple[tuple[str, int], ...] | None = None
+    """Picks spread over the library's first-level subfolders by these weights (folded
+    names; unlisted folders weigh 1); None: not spread (``balance = "none"``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -464,6 +469,18 @@ class Browsing(Protocol):
         """End the hold, returning the image to the pool if nothing else keeps it out;
         False (and nothing changes) when there was no hold. Content the library no
         longer holds can be let go of too."""
+        ...
+
+    def keep_seasons(self, channel: str, closed: frozenset[str]) -> tuple[list[str], list[str]]:
+        """Make ``closed`` the channel's folders out of season now (folded first-level
+        subfolder names): their pictures leave the pool, those of the folders no longer
+        closed come back if nothing else keeps them out. Returns the folders (opened,
+        closed) by this call; O(pictures in them)."""
+        ...
+
+    def folders(self, channel: str) -> list[str]:
+        """The first-level subfolders (folded; ``"."`` for the library's folder itself)
+        that the channel's library holds pictures in, in order; O(folders)."""
         ...
 
 

@@ -17,7 +17,9 @@ from state.changes import PutFile, RemovePath, RemoveTree, tree_bounds
 from state.postgres import near, queue
 from state.postgres.connection import Db
 from state.sql import catalog as sql_catalog
+from state.sql import seasons
 from state.sql.catalog import FILE_COLUMNS, ON_PATH, Held, add_folders, file_row
+from state.sql.dialect import POSTGRES
 
 # Stores are copied into a scratch table (one per session, emptied at commit), then
 # upserted from it in one statement: COPY itself cannot replace a row.
@@ -138,6 +140,8 @@ def _update(db: Db, library_id: int, channels: list[queue.Channel], kept: dict[s
             " AND (q.name_lower, q.server_modified, q.folder) IS DISTINCT FROM (k.n, k.m, k.f)",
             (hashes, columns[1], columns[2], columns[4], channel.id),
         )
+        if seasons.closed(POSTGRES.on(db), channel.id):  # a folder may have changed
+            queue.resettle(db, channel, hashes)
 
 
 def _insert(db: Db, library_id: int, images: list[queue.NewImage], new: dict[str, Held]) -> None:

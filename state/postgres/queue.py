@@ -37,6 +37,8 @@ from state.postgres.connection import Db
 from state.rules import Channel as Channel  # one definition for both backends
 from state.rules import ImageInChannel, is_available
 from state.rules import NewImage as NewImage
+from state.sql import seasons
+from state.sql.dialect import POSTGRES
 from state.store import SelectPolicy, WhenExhausted
 
 POOL_LOCK = 0x756E7071  # first key of the pool lock (turns use ...6F and ...70); then the id
@@ -152,7 +154,9 @@ def facts_of(db: Db, channel: Channel, content_hashes: Sequence[str]) -> dict[st
         " (SELECT near_posted FROM queue WHERE channel_id = %(c)s AND content_hash = q.h),"
         # by the queue's key: the waiting rows' own index would read every one of them
         " coalesce((SELECT awaiting_since IS NOT NULL FROM queue"
-        "   WHERE channel_id = %(c)s AND content_hash = q.h), false)"
+        "   WHERE channel_id = %(c)s AND content_hash = q.h), false),"
+        " EXISTS (SELECT 1 FROM out_of_season AS s JOIN queue AS r ON r.channel_id = %(c)s"
+        "   AND r.content_hash = q.h AND s.folder = r.folder WHERE s.channel_id = %(c)s)"
         " FROM unnest(%(h)s::text[]) AS q(h)",
         {"c": channel.id, "h": list(content_hashes), "y": channel.cycle},
     ).fetchall()
@@ -165,6 +169,7 @@ def facts_of(db: Db, channel: Channel, content_hashes: Sequence[str]) -> dict[st
             posted_in_cycle=bool(row[4]),
             near_duplicate_posted=bool(row[5]),
             awaiting_fingerprint=bool(row[6]),
+            out_of_season=bool(row[7]),
         )
         for row in rows
     }
@@ -184,6 +189,16 @@ def restore_many(db: Db, channel: Channel, content_hashes: Sequence[str]) -> Non
         db.execute(_ADD_MANY, {"c": channel.id, "h": wanted})
 
 
+def resettle(db: Db, channel: Channel, content_hashes: Sequence[str]) -> None:
+    """In the pool or out of it, as the rules now say (after their folders changed, where
+    the channel has folders out of season)."""
+    judged = facts_of(db, channel, content_hashes)
+    wanted = [h for h, image in judged.items() if is_available(image)]
+    if wanted:
+        db.execute(_ADD_MANY, {"c": channel.id, "h": wanted})
+    remove_many(db, channel.id, [h for h, image in judged.items() if not is_available(image)])
+
+
 def insert(db: Db, channel: Channel, images: Sequence[NewImage]) -> None:
     """Queue rows for images new to the library; the available ones draw their slots."""
     if not images:
@@ -194,12 +209,13 @@ def insert(db: Db, channel: Channel, images: Sequence[NewImage]) -> None:
     posted = _present(db, "posted", f" AND cycle = {int(channel.cycle)}", channel, hashes)
     near = near_flagged(db, channel, hashes)
     unhashed = unfingerprinted(db, channel, hashes)
+    closed = seasons.closed(POSTGRES.on(db), channel.id)
     rows, now, added = [], time.time(), 0
     for image in images:
         facts_ = ImageInChannel(
             True, image.pending, image.content_hash in held,
             image.content_hash in leased, image.content_hash in posted,
-            image.content_hash in near, image.content_hash in unhashed,
+            image.content_hash in near, image.content_hash in unhashed, image.folder in closed,
         )  # fmt: skip
         slot = None
         if is_available(facts_):
@@ -363,6 +379,8 @@ def rebuild(db: Db, channel: Channel) -> None:
         "  JOIN images AS i ON i.library_id = c.library_id AND i.content_hash = q.content_hash"
         "  WHERE q.channel_id = %(c)s AND NOT i.pending AND NOT q.near_posted"
         "  AND q.awaiting_since IS NULL"
+        "  AND NOT EXISTS (SELECT 1 FROM out_of_season AS s"
+        "    WHERE s.channel_id = %(c)s AND s.folder = q.folder)"
         "  AND NOT EXISTS (SELECT 1 FROM holds AS h"
         "    WHERE h.channel_id = %(c)s AND h.content_hash = q.content_hash)"
         "  AND NOT EXISTS (SELECT 1 FROM leases AS l"

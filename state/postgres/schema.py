@@ -437,7 +437,7 @@ ALTER TABLE queue ADD COLUMN folder text COLLATE "C" NOT NULL DEFAULT '.';
 UPDATE queue AS q SET folder = i.folder FROM channels AS c, images AS i
     WHERE c.id = q.channel_id AND i.library_id = c.library_id
     AND i.content_hash = q.content_hash AND i.folder <> '.';
-CREATE INDEX queue_by_folder ON queue (channel_id, folder, slot) WHERE slot IS NOT NULL;
+CREATE INDEX queue_by_folder ON queue (channel_id, folder, slot);
 CREATE TABLE out_of_season (
     channel_id integer NOT NULL REFERENCES channels(id),
     folder     text COLLATE "C" NOT NULL,

@@ -3,10 +3,12 @@
 The statements that write many rows at once (a first listing, a migration) compute a
 content's folder where the rows are, rather than row by row in Python; the rest of the
 code calls ``folder_of``. ``path`` and ``folder`` are SQL expressions: the file's
-``path_lower`` and the library's ``folder_lower``.
+``path_lower`` and the library's ``folder_lower``. ``of_channel`` lists the folders.
 """
 
 from __future__ import annotations
+
+from state.sql.dialect import Sql
 
 
 def in_sqlite(path: str, folder: str) -> str:
@@ -20,3 +22,20 @@ def in_sqlite(path: str, folder: str) -> str:
 def in_postgres(path: str, folder: str) -> str:
     rest = f"substr({path}, length({folder}) + 2)"
     return f"CASE WHEN strpos({rest}, '/') > 0 THEN split_part({rest}, '/', 1) ELSE '.' END"
+
+
+# A channel's folders, one index probe each along ``queue_by_folder`` (a loose index
+# scan): O(folders), whatever the catalog's size.
+_FOLDERS = (
+    "WITH RECURSIVE f(folder) AS ("
+    " SELECT min(folder) FROM queue WHERE channel_id = :channel"
+    " UNION ALL SELECT (SELECT min(q.folder) FROM queue AS q"
+    "   WHERE q.channel_id = :channel AND q.folder > f.folder)"
+    " FROM f WHERE f.folder IS NOT NULL)"
+    " SELECT folder FROM f WHERE folder IS NOT NULL"
+)
+
+
+def of_channel(sql: Sql, channel_id: int) -> list[str]:
+    """The first-level subfolders the channel's library holds pictures in, in order."""
+    return [row[0] for row in sql.all(_FOLDERS, {"channel": channel_id})]

@@ -7,7 +7,15 @@ is written here once. Every function runs inside the caller's transaction.
 
 from __future__ import annotations
 
-from state.errors import AwaitingFingerprint, Held, LeaseConflict, NoImages, NoNewImages, Pending
+from state.errors import (
+    AwaitingFingerprint,
+    Held,
+    LeaseConflict,
+    NoImages,
+    NoNewImages,
+    OutOfSeason,
+    Pending,
+)
 from state.rules import Channel, iso
 from state.sql import leases
 from state.sql.dialect import Tx
@@ -58,6 +66,8 @@ def check_leasable(
     facts = tx.ops.facts(tx.db, channel, content_hash)
     if facts.held:
         raise Held(f"Selected file is held out of selection in this channel: {name}")
+    if facts.out_of_season:
+        raise OutOfSeason(f"Selected file's folder is out of season in this channel: {name}")
     if facts.pending:
         raise Pending(name)
     if facts.awaiting_fingerprint:

@@ -16,6 +16,7 @@ from typing import Any
 from state.changes import PutFile, RemovePath, RemoveTree, tree_bounds
 from state.hashing import BLOCK_SIZE
 from state.sql import catalog as sql_catalog
+from state.sql import seasons
 from state.sql.catalog import FILE_COLUMNS, ON_PATH, Held, add_folders, file_row, has_unresolved
 from state.sql.dialect import SQLITE
 from state.sqlite import queue
@@ -93,6 +94,8 @@ def _update(
             " WHERE channel_id = ? AND content_hash = ?",
             [(row[1], row[2], row[4], channel.id, h) for h, row in kept.items()],
         )
+        if seasons.closed(SQLITE.on(db), channel.id):  # a folder may have changed
+            queue.resettle(db, channel, sorted(kept))
 
 
 def _insert(

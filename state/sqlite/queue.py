@@ -21,6 +21,8 @@ from collections.abc import Iterable, Sequence
 from state.rules import Channel as Channel  # one definition for both backends
 from state.rules import ImageInChannel, is_available
 from state.rules import NewImage as NewImage
+from state.sql import seasons
+from state.sql.dialect import SQLITE
 from state.sqlite.lookup import where_in
 from state.sqlite.pool import pools_of
 
@@ -90,7 +92,9 @@ def facts(db: sqlite3.Connection, channel: Channel, content_hash: str) -> ImageI
         "   AND cycle = ?3),"
         " (SELECT near_posted FROM queue WHERE channel_id = ?1 AND content_hash = ?2),"
         " coalesce((SELECT awaiting_since IS NOT NULL FROM queue"
-        "   WHERE channel_id = ?1 AND content_hash = ?2), 0)",
+        "   WHERE channel_id = ?1 AND content_hash = ?2), 0),"
+        " EXISTS (SELECT 1 FROM out_of_season AS s JOIN queue AS q ON q.channel_id = ?1"
+        "   AND q.content_hash = ?2 AND s.folder = q.folder WHERE s.channel_id = ?1)",
         (channel.id, content_hash, channel.cycle),
     ).fetchone()
     return ImageInChannel(
@@ -101,6 +105,7 @@ def facts(db: sqlite3.Connection, channel: Channel, content_hash: str) -> ImageI
         posted_in_cycle=bool(row[3]),
         near_duplicate_posted=bool(row[4]),
         awaiting_fingerprint=bool(row[5]),
+        out_of_season=bool(row[6]),
     )
 
 
@@ -108,6 +113,16 @@ def restore(db: sqlite3.Connection, channel: Channel, content_hash: str) -> None
     """Return an image to the pool if the rules now say it is available."""
     if is_available(facts(db, channel, content_hash)):
         add(db, channel.id, content_hash)
+
+
+def resettle(db: sqlite3.Connection, channel: Channel, content_hashes: Iterable[str]) -> None:
+    """In the pool or out of it, as the rules now say (after their folders changed, where
+    the channel has folders out of season)."""
+    for content_hash in content_hashes:
+        if is_available(facts(db, channel, content_hash)):
+            add(db, channel.id, content_hash)
+        else:
+            remove(db, channel.id, content_hash)
 
 
 def insert(db: sqlite3.Connection, channel: Channel, images: Sequence[NewImage]) -> None:
@@ -120,12 +135,13 @@ def insert(db: sqlite3.Connection, channel: Channel, images: Sequence[NewImage])
     posted = _present(db, "posted", f" AND cycle = {int(channel.cycle)}", channel, hashes)
     near = near_flagged(db, channel, hashes)
     unhashed = unfingerprinted(db, channel, hashes)
+    closed = seasons.closed(SQLITE.on(db), channel.id)
     next_slot, rows, now = size(db, channel.id), [], time.time()
     for image in images:
         facts_ = ImageInChannel(
             True, image.pending, image.content_hash in held,
             image.content_hash in leased, image.content_hash in posted,
-            image.content_hash in near, image.content_hash in unhashed,
+            image.content_hash in near, image.content_hash in unhashed, image.folder in closed,
         )  # fmt: skip
         slot = None
         if is_available(facts_):
@@ -273,6 +289,8 @@ def rebuild(db: sqlite3.Connection, channel: Channel) -> None:
         "  JOIN images AS i ON i.library_id = c.library_id AND i.content_hash = q.content_hash"
         "  WHERE q.channel_id = ?1 AND i.pending = 0 AND q.near_posted = 0"
         "  AND q.awaiting_since IS NULL"
+        "  AND NOT EXISTS (SELECT 1 FROM out_of_season AS s"
+        "    WHERE s.channel_id = ?1 AND s.folder = q.folder)"
         "  AND NOT EXISTS (SELECT 1 FROM holds AS h"
         "    WHERE h.channel_id = ?1 AND h.content_hash = q.content_hash)"
         "  AND NOT EXISTS (SELECT 1 FROM leases AS l"

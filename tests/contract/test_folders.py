@@ -90,3 +90,12 @@ def test_the_migration_gives_rows_already_there_their_folders(
             )
     harness.reopen()
     assert folders(harness) == {digest("top"): ".", digest("x"): "a", digest("y"): "b"}
+
+
+def test_a_channel_lists_its_folders(harness: Harness) -> None:
+    assert harness.store.browsing.folders("ch") == []
+    harness.listing(
+        image("/p/top.jpg", "top"), image("/p/b/x.jpg", "x"), image("/p/a/y.jpg", "y"),
+        image("/p/a/z.jpg", "z"), image("/p/c/w.txt", ""),
+    )  # fmt: skip
+    assert harness.store.browsing.folders("ch") == [".", "a", "b"]

@@ -1,7 +1,8 @@
 """A channel's images and history a page at a time, and holds (``Browsing``).
 
-Lists and an image's page read one snapshot; a hold takes the channel's row lock, as
-every change to a pool does (``state.sql.names.lock_channel``).
+Lists and an image's page read one snapshot; a hold, and a season's opening or closing,
+take the channel's row lock, as every change to a pool does
+(``state.sql.names.lock_channel``).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from state import matching
 from state.errors import ImageNotFound
 from state.matching import ImageMatch
 from state.rules import iso
-from state.sql import browse, holds
+from state.sql import browse, folders, holds, seasons
 from state.sql import names as sql_names
 from state.sql.dialect import Tx
 from state.sql.roles import Role
@@ -59,4 +60,14 @@ class BrowsingRole(Role):
     def unhold(self, channel: str, content_hash: str) -> bool:
         return self._transactions.write(
             lambda tx: holds.unhold(tx, sql_names.lock_channel(tx, channel), content_hash)
+        )
+
+    def keep_seasons(self, channel: str, closed: frozenset[str]) -> tuple[list[str], list[str]]:
+        return self._transactions.write(
+            lambda tx: seasons.keep(tx, sql_names.lock_channel(tx, channel), closed)
+        )
+
+    def folders(self, channel: str) -> list[str]:
+        return self._transactions.snapshot(
+            lambda tx: folders.of_channel(tx, sql_names.channel(tx, channel)[0].id)
         )
