@@ -438,6 +438,9 @@ UPDATE queue AS q SET folder = i.folder FROM channels AS c, images AS i
     WHERE c.id = q.channel_id AND i.library_id = c.library_id
     AND i.content_hash = q.content_hash AND i.folder <> '.';
 CREATE INDEX queue_by_folder ON queue (channel_id, folder, slot);
+-- A balanced channel's pool by folder: its folders with pictures available (a loose
+-- scan), and a folder's random keys, read as the channel's whole pool is (selection.py).
+CREATE INDEX queue_pool_by_folder ON queue (channel_id, folder, slot) WHERE slot IS NOT NULL;
 CREATE TABLE out_of_season (
     channel_id integer NOT NULL REFERENCES channels(id),
     folder     text COLLATE "C" NOT NULL,

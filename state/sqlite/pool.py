@@ -12,6 +12,11 @@ again); memory is its copy, changed in the same step as the table:
 - For a channel whose policy is ``oldest``, ``newest`` or ``name``, a heap ordered by
   the policy's key, cleaned lazily: an entry whose image left the pool is dropped when
   it comes to the top, and the heap is rebuilt when stale entries outnumber the live.
+- For a channel that balances its picks over folders (``state.rotation``), the same per
+  folder: each folder's members (a list and each one's place in it, so that a removal
+  is a swap with the folder's last) and, for an ordered policy, its own heap; a folder
+  with no member left is dropped, so the folders held are the active ones. The round
+  over them lives here too, per channel (a restart starts it afresh).
 
 A channel's pool is loaded from its table when first needed: by the writer, as it sees
 the table (``ensure``), or by a preview from its own snapshot (``load_beside``), kept
@@ -36,6 +41,8 @@ from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from typing import Any
 
+from state.rotation import Rounds, Weights
+
 log = logging.getLogger(__name__)
 
 Key = tuple[str, str]  # (the policy's sort column, content_hash)
@@ -54,15 +61,49 @@ class _Desc:
         return self.key > other.key
 
 
-class ChannelPool:
-    """One channel's available images: slots as in the table, and its policy's order."""
+class _Folder:
+    """One folder's members of a balanced pool, and its policy's heap (ordered only)."""
 
-    def __init__(self, policy: str, members: list[str], keys: dict[str, Key]) -> None:
+    __slots__ = ("members", "places", "heap")
+
+    def __init__(self) -> None:
+        self.members: list[str] = []
+        self.places: dict[str, int] = {}
+        self.heap: list[Any] = []
+
+    def add(self, content_hash: str) -> None:
+        self.places[content_hash] = len(self.members)
+        self.members.append(content_hash)
+
+    def remove(self, content_hash: str) -> None:
+        place = self.places.pop(content_hash)
+        last = self.members.pop()
+        if last != content_hash:
+            self.members[place] = last
+            self.places[last] = place
+
+
+class ChannelPool:
+    """One channel's available images: slots as in the table, and its policy's order;
+    with ``folders`` (each member's folder), the same per folder."""
+
+    def __init__(
+        self,
+        policy: str,
+        members: list[str],
+        keys: dict[str, Key],
+        folders: dict[str, str] | None = None,
+    ) -> None:
         self.policy = policy
         self.members = members
         self._keys = keys  # ordered policies only: each member's sort key
         self._heap: list[Any] = []
         self._reheap()
+        self.balanced = folders is not None
+        self._folder_of: dict[str, str] = folders or {}
+        self._folders: dict[str, _Folder] = {}
+        for content_hash in members if self.balanced else ():
+            self._join(content_hash, self._folder_of[content_hash])
 
     def __len__(self) -> int:
         return len(self.members)
@@ -83,11 +124,63 @@ class ChannelPool:
             heapq.heappop(self._heap)
         return None
 
-    def append(self, content_hash: str, key: Key | None) -> None:
+    def append(self, content_hash: str, key: Key | None, folder: str = ".") -> None:
         self.members.append(content_hash)
         if key is not None:
             self._keys[content_hash] = key
-            heapq.heappush(self._heap, _Desc(key) if self.policy == "newest" else key)
+            heapq.heappush(self._heap, self._entry(key))
+        if self.balanced:
+            self._folder_of[content_hash] = folder
+            self._join(content_hash, folder)
+
+    # -- by folder (a balanced pool) ----------------------------------------------------
+    def active(self) -> list[str]:
+        """The folders with members."""
+        return list(self._folders)
+
+    def pick_in(self, folder: str, rng: random.Random) -> str | None:
+        """A member of ``folder`` by the policy (uniformly, or the first in its order)."""
+        held = self._folders.get(folder)
+        if held is None:
+            return None
+        if self.policy == "random":
+            return held.members[rng.randrange(len(held.members))]
+        while held.heap:
+            key = held.heap[0].key if self.policy == "newest" else held.heap[0]
+            if self._keys.get(key[1]) == key and self._folder_of.get(key[1]) == folder:
+                return str(key[1])
+            heapq.heappop(held.heap)
+        return None
+
+    def refolder(self, content_hash: str, folder: str) -> None:
+        """A member's folder changed (its representative file did)."""
+        was = self._folder_of.get(content_hash)
+        if not self.balanced or was is None or was == folder:
+            return
+        self._leave(content_hash, was)
+        self._folder_of[content_hash] = folder
+        self._join(content_hash, folder)
+
+    def _join(self, content_hash: str, folder: str) -> None:
+        held = self._folders.get(folder)
+        if held is None:
+            held = self._folders[folder] = _Folder()
+        held.add(content_hash)
+        key = self._keys.get(content_hash)
+        if key is not None:
+            heapq.heappush(held.heap, self._entry(key))
+
+    def _leave(self, content_hash: str, folder: str) -> None:
+        held = self._folders[folder]
+        held.remove(content_hash)
+        if not held.members:
+            del self._folders[folder]
+        elif len(held.heap) > 2 * len(held.members) + 64:
+            held.heap = [self._entry(self._keys[h]) for h in held.members if h in self._keys]
+            heapq.heapify(held.heap)
+
+    def _entry(self, key: Key) -> Any:
+        return _Desc(key) if self.policy == "newest" else key
 
     def take(self, content_hash: str, hole: int) -> bool:
         """Remove the member at slot ``hole``, moving the last into it; False when memory
@@ -102,13 +195,18 @@ class ChannelPool:
             and len(self._heap) > 2 * len(self._keys) + 64
         ):
             self._reheap()
+        if self.balanced:
+            self._leave(content_hash, self._folder_of.pop(content_hash))
         return True
 
     def rekey(self, content_hash: str, key: Key) -> None:
         """A member's sort key changed (its representative file did)."""
         if content_hash in self._keys:
             self._keys[content_hash] = key
-            heapq.heappush(self._heap, _Desc(key) if self.policy == "newest" else key)
+            heapq.heappush(self._heap, self._entry(key))
+            folder = self._folder_of.get(content_hash)
+            if folder is not None:
+                heapq.heappush(self._folders[folder].heap, self._entry(key))
 
     def _reheap(self) -> None:
         if self.policy == "newest":
@@ -121,9 +219,9 @@ class ChannelPool:
 class NotLoaded(Exception):
     """The channel's pool is not in memory (yet, or any more): the writer loads it."""
 
-    def __init__(self, channel_id: int, policy: str) -> None:
+    def __init__(self, channel_id: int, policy: str, balanced: bool = False) -> None:
         super().__init__(f"channel {channel_id}: the pool is not in memory")
-        self.channel_id, self.policy = channel_id, policy
+        self.channel_id, self.policy, self.balanced = channel_id, policy, balanced
 
 
 class Pools:
@@ -135,25 +233,32 @@ class Pools:
         self._lock = threading.Lock()
         self._touched: list[int] = []  # by the writer's open transaction, in order
         self._changes = 0  # every change the writer made to any pool, or forgetting all
+        self.rounds = Rounds()  # the balanced channels' rounds over their folders
 
     def attach(self, db: PooledConnection) -> None:
         """Keep ``db``'s changes in memory; a member's new sort key reaches memory through a
         trigger, whichever statement changes it."""
         db.pools = self
-        db.create_function("pool_rekeyed", 4, self._rekeyed)
+        db.create_function("pool_rekeyed", 5, self._rekeyed)
         db.execute(
-            "CREATE TEMP TRIGGER pool_rekeyed AFTER UPDATE OF name_lower, server_modified"
-            " ON main.queue WHEN new.slot IS NOT NULL BEGIN SELECT pool_rekeyed("
-            "new.channel_id, new.content_hash, new.name_lower, new.server_modified); END"
+            "CREATE TEMP TRIGGER pool_rekeyed AFTER UPDATE OF name_lower, server_modified,"
+            " folder ON main.queue WHEN new.slot IS NOT NULL BEGIN SELECT pool_rekeyed("
+            "new.channel_id, new.content_hash, new.name_lower, new.server_modified,"
+            " new.folder); END"
         )
 
-    def _rekeyed(self, channel_id: int, content_hash: str, name: str, modified: str) -> None:
+    def _rekeyed(
+        self, channel_id: int, content_hash: str, name: str, modified: str, folder: str
+    ) -> None:
         self._changed(channel_id)
         pool = self._channels.get(channel_id)
-        if pool is not None and pool.ordered:
-            column = name if pool.policy == "name" else modified
-            with self._lock:
+        if pool is None:
+            return
+        with self._lock:
+            if pool.ordered:
+                column = name if pool.policy == "name" else modified
                 pool.rekey(content_hash, (column, content_hash))
+            pool.refolder(content_hash, folder)
 
     # -- reading (any thread) ------------------------------------------------------
     def loaded(self) -> list[int]:
@@ -165,22 +270,39 @@ class Pools:
             pool = self._channels.get(channel_id)
             return [] if pool is None else list(pool.members)
 
-    def pick(self, channel_id: int, policy: str, rng: random.Random) -> str | None:
+    def pick(
+        self,
+        channel_id: int,
+        policy: str,
+        rng: random.Random,
+        weights: Weights | None = None,
+        advance: bool = True,
+    ) -> str | None:
         """An available image by ``policy``, or None when the pool is empty; NotLoaded
-        when memory does not hold the channel's pool for that policy."""
+        when memory does not hold the channel's pool for that policy. With ``weights``,
+        from the folder the channel's round chooses (moving the round on when
+        ``advance``; a preview only looks)."""
+        balanced = weights is not None
         with self._lock:
             pool = self._channels.get(channel_id)
-            if pool is None or pool.policy != policy:
-                raise NotLoaded(channel_id, policy)
-            return pool.pick_random(rng) if policy == "random" else pool.first()
+            if pool is None or pool.policy != policy or pool.balanced != balanced:
+                raise NotLoaded(channel_id, policy, balanced)
+            if weights is None:
+                return pool.pick_random(rng) if policy == "random" else pool.first()
+            round_ = self.rounds.of(channel_id, weights)
+            active = pool.active()
+            folder = round_.choose(active) if advance else round_.peek(active)
+            return None if folder is None else pool.pick_in(folder, rng)
 
     # -- loading and forgetting (the writer) ------------------------------------------
-    def ensure(self, db: sqlite3.Connection, channel_id: int, policy: str) -> None:
+    def ensure(
+        self, db: sqlite3.Connection, channel_id: int, policy: str, balanced: bool = False
+    ) -> None:
         """Load the channel's pool from the table, as the writer sees it, unless memory
         holds it already."""
         pool = self._channels.get(channel_id)
-        if pool is None or pool.policy != policy:
-            loaded = _load(db, channel_id, policy)
+        if pool is None or pool.policy != policy or pool.balanced != balanced:
+            loaded = _load(db, channel_id, policy, balanced)
             self._changed(channel_id)  # what it read may yet roll back
             with self._lock:
                 self._channels[channel_id] = loaded
@@ -201,6 +323,7 @@ class Pools:
         read: Callable[[], AbstractContextManager[sqlite3.Connection]],
         channel_id: int,
         policy: str,
+        balanced: bool = False,
     ) -> None:
         """Load a pool from a reader's snapshot, beside the writer (a preview, while the
         writer is busy or another process holds the file). Kept only if the writer had
@@ -211,7 +334,7 @@ class Pools:
         if open_:
             return
         with read() as db:
-            pool = _load(db, channel_id, policy)
+            pool = _load(db, channel_id, policy, balanced)
         with self._lock:
             if self._changes == changes and channel_id not in self._channels:
                 self._channels[channel_id] = pool
@@ -223,9 +346,11 @@ class Pools:
         pool = self._channels.get(channel_id)
         if pool is None:
             return  # loaded from the table when first needed
-        key = _key(db, channel_id, content_hash, pool.policy) if pool.ordered else None
+        key, folder = None, "."
+        if pool.ordered or pool.balanced:
+            key, folder = _key(db, channel_id, content_hash, pool.policy)
         with self._lock:
-            pool.append(content_hash, key)
+            pool.append(content_hash, key, folder)
 
     def removed(self, channel_id: int, content_hash: str, hole: int) -> None:
         """The image left slot ``hole``; the last slot moved into it."""
@@ -276,28 +401,38 @@ def pools_of(db: sqlite3.Connection) -> Pools | None:
     return db.pools if isinstance(db, PooledConnection) else None
 
 
-def _load(db: sqlite3.Connection, channel_id: int, policy: str) -> ChannelPool:
+def _load(
+    db: sqlite3.Connection, channel_id: int, policy: str, balanced: bool = False
+) -> ChannelPool:
     """Row by row, so that a large pool is not held twice while it is read."""
     keyed = policy in _KEY_COLUMN
     rows = db.execute(
-        f"SELECT content_hash, slot, {_KEY_COLUMN.get(policy, 'NULL')} FROM queue"
+        f"SELECT content_hash, slot, {_KEY_COLUMN.get(policy, 'NULL')},"
+        f" {'folder' if balanced else 'NULL'} FROM queue"
         " WHERE channel_id = ? AND slot IS NOT NULL ORDER BY slot",
         (channel_id,),
     )
     members: list[str] = []
     keys: dict[str, Key] = {}
-    for content_hash, slot, key in rows:
+    folders: dict[str, str] = {}
+    for content_hash, slot, key, folder in rows:
         if slot != len(members):
             raise RuntimeError(f"channel {channel_id}: the pool's slots have gaps")
         members.append(content_hash)
         if keyed:
             keys[content_hash] = (key, content_hash)
-    return ChannelPool(policy, members, keys)
+        if balanced:
+            folders[content_hash] = folder
+    return ChannelPool(policy, members, keys, folders if balanced else None)
 
 
-def _key(db: sqlite3.Connection, channel_id: int, content_hash: str, policy: str) -> Key:
+def _key(
+    db: sqlite3.Connection, channel_id: int, content_hash: str, policy: str
+) -> tuple[Key | None, str]:
+    """A member's sort key (ordered policies) and its folder."""
     row = db.execute(
-        f"SELECT {_KEY_COLUMN[policy]} FROM queue WHERE channel_id = ? AND content_hash = ?",
+        f"SELECT {_KEY_COLUMN.get(policy, 'NULL')}, folder FROM queue"
+        " WHERE channel_id = ? AND content_hash = ?",
         (channel_id, content_hash),
     ).fetchone()
-    return (row[0], content_hash)
+    return (None if policy not in _KEY_COLUMN else (row[0], content_hash)), row[1]
