@@ -29,6 +29,7 @@ ancestor's. Hierarchy (the store's errors live in ``state.errors``, re-exported 
     │   ├── RenderLinkRefused  a rendered link signed wrong, or its lease is over (403)
     │   ├── ArchiveNotAllowed the channel may not archive (``archive`` in its table)
     │   ├── ChannelRequired   the token reaches several channels: the route must name one
+    │   ├── ChannelMisconfigured  its configuration names what its library lacks (503)
     │   └── BodyRefused       a request body refused while it is read (an HTTPException too)
     │       ├── BodyTooLarge  over the route's limit, declared or streamed
     │       ├── BodyTimeout   the body did not arrive in time
@@ -96,6 +97,7 @@ __all__ = [
     "BodyRefused",
     "BodyTimeout",
     "BodyTooLarge",
+    "ChannelMisconfigured",
     "ChannelRequired",
     "ConfigError",
     "CursorReset",
@@ -168,6 +170,11 @@ class ArchiveNotAllowed(RequestError):
 
 class ChannelRequired(RequestError):
     """A route without ``/channels/{name}``, for a token that reaches several channels."""
+
+
+class ChannelMisconfigured(RequestError):
+    """The channel's configuration names what its library lacks (a weight's folder), found
+    once the library was listed: it selects nothing until mended and restarted."""
 
 
 class BodyRefused(RequestError, HTTPException):
@@ -269,6 +276,7 @@ ANSWERS: dict[type[BaseException], Answer] = {
     RenderLinkRefused: Answer("forbidden", 403),
     ArchiveNotAllowed: Answer("archive_not_allowed", 403),
     ChannelRequired: Answer("channel_required", 400),
+    ChannelMisconfigured: Answer("channel_misconfigured", 503),
     BodyTooLarge: Answer("too_large", 413),
     BodyTimeout: Answer("request_timeout", 408),
     DuplicateKey: Answer("invalid_request", 422),

@@ -28,7 +28,7 @@ from app.services.heif import HeifStandIn
 from app.services.pictures import Pictures
 from app.services.posted_state import LegacyImport, PostedHistory
 from app.services.render import Renders
-from app.services.seasons import SeasonKeeper
+from app.services.rotation import SeasonKeeper
 from app.services.selection import SelectionService
 from app.services.status import StatusReports
 from app.services.thumbnails import Thumbnails
@@ -130,9 +130,11 @@ class Runtime:
             workers[library].request_threadsafe()
 
         thumbnails = Thumbnails(cache, lanes, client)
+        seasons = SeasonKeeper(config, store.browsing, lanes, clock)
+        seasons.check_at_start()
         selection = SelectionService(
             config, store.selections, lanes, metrics, client, catch_up, settings.archive_folder,
-            thumbnails,
+            thumbnails, seasons.refused,
         )  # fmt: skip
         legacy = LegacyImport(
             config, catalog=store.catalog, legacy=store.legacy, posted=store.posted,
@@ -155,7 +157,7 @@ class Runtime:
             fingerprinters=fingerprinters, catch_up_threads=threads, hashing=hashing,
             renders=renders,
             webhooks=Deliverer(settings, config, store.outbox, metrics, stop, lanes),
-            seasons=SeasonKeeper(config, store.browsing, lanes, clock),
+            seasons=seasons,
         )  # fmt: skip
         metrics.watch_catalog(runtime.catalog_gauges)
         return runtime

@@ -478,9 +478,11 @@ class Browsing(Protocol):
         closed) by this call; O(pictures in them)."""
         ...
 
-    def folders(self, channel: str) -> list[str]:
+    def library_folders(self, library: str) -> list[str] | None:
         """The first-level subfolders (folded; ``"."`` for the library's folder itself)
-        that the channel's library holds pictures in, in order; O(folders)."""
+        that the library holds pictures in, in order, O(folders); None until its first
+        listing has completed (its folders are not known yet), or for a library the
+        store does not know yet."""
         ...
 
 

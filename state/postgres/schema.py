@@ -433,6 +433,7 @@ _V13 = f"""
 ALTER TABLE images ADD COLUMN folder text COLLATE "C" NOT NULL DEFAULT '.';
 UPDATE images AS i SET folder = {folder_sql("i.path_lower", "l.folder_lower")}
     FROM libraries AS l WHERE l.id = i.library_id;
+CREATE INDEX images_by_folder ON images (library_id, folder);
 ALTER TABLE queue ADD COLUMN folder text COLLATE "C" NOT NULL DEFAULT '.';
 UPDATE queue AS q SET folder = i.folder FROM channels AS c, images AS i
     WHERE c.id = q.channel_id AND i.library_id = c.library_id

@@ -560,6 +560,7 @@ ALTER TABLE images ADD COLUMN folder TEXT NOT NULL DEFAULT '.';
 UPDATE images SET folder = {
     folder_sql("path_lower", "(SELECT folder_lower FROM libraries WHERE id = images.library_id)")
 };
+CREATE INDEX images_by_folder ON images (library_id, folder);
 ALTER TABLE queue ADD COLUMN folder TEXT NOT NULL DEFAULT '.';
 UPDATE queue SET folder = (SELECT i.folder FROM images AS i JOIN channels AS c
     ON c.library_id = i.library_id WHERE c.id = queue.channel_id

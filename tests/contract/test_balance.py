@@ -11,7 +11,7 @@ import pytest
 
 from state.errors import NoNewImages
 from state.store import ChannelDef, LibraryDef, SelectPolicy
-from tests.contract.conftest import Harness, digest, image
+from tests.contract.conftest import Harness, digest, gone, image
 
 LIBRARIES = [LibraryDef("lib", "/p"), LibraryDef("lib2", "/q")]
 
@@ -88,3 +88,15 @@ def test_the_other_channel_is_not_balanced_and_a_new_cycle_brings_folders_back(
         for h in leased[1:]:
             harness.store.selections.mark_posted("ch", h, None, None)
     assert {folder_of[harness.pick("other")] for _ in range(4)} == {"a", "b"}
+
+
+def test_a_picture_moving_to_another_folder_is_picked_from_there(harness: Harness) -> None:
+    define(harness, {"a": 1}, policy="name")
+    listing(harness, a=2, b=2)
+    harness.pick(dry_run=True)  # the pool is in memory (SQLite) before the move
+    harness.change(gone("/p/a/a-000.jpg"), image("/p/b/a-000.jpg", "a-000"))
+    harness.change(gone("/p/a/a-001.jpg"), image("/p/c/a-001.jpg", "a-001"), cursor="c3")
+    assert harness.store.browsing.library_folders("lib") == ["b", "c"]
+    by_folder = {"b": {digest("a-000"), digest("b-000"), digest("b-001")}, "c": {digest("a-001")}}
+    picked = [harness.pick() for _ in range(4)]
+    assert [h in by_folder["b"] for h in picked] == [True, False, True, True]

@@ -66,7 +66,7 @@ def test_changes_keep_the_folder_of_the_representative_file(harness: Harness) ->
 
 
 _BEFORE_FOLDERS = (
-    "DROP INDEX queue_by_folder; DROP TABLE out_of_season;"
+    "DROP INDEX queue_by_folder; DROP INDEX images_by_folder; DROP TABLE out_of_season;"
     " ALTER TABLE channels DROP COLUMN weights; ALTER TABLE queue DROP COLUMN folder;"
     " ALTER TABLE images DROP COLUMN folder; {version}"
 )
@@ -92,10 +92,12 @@ def test_the_migration_gives_rows_already_there_their_folders(
     assert folders(harness) == {digest("top"): ".", digest("x"): "a", digest("y"): "b"}
 
 
-def test_a_channel_lists_its_folders(harness: Harness) -> None:
-    assert harness.store.browsing.folders("ch") == []
+def test_a_library_lists_its_folders_once_listed(harness: Harness) -> None:
+    assert harness.store.browsing.library_folders("lib") is None  # not listed yet
     harness.listing(
         image("/p/top.jpg", "top"), image("/p/b/x.jpg", "x"), image("/p/a/y.jpg", "y"),
         image("/p/a/z.jpg", "z"), image("/p/c/w.txt", ""),
     )  # fmt: skip
-    assert harness.store.browsing.folders("ch") == [".", "a", "b"]
+    assert harness.store.browsing.library_folders("lib") == [".", "a", "b"]
+    harness.change(gone("/p/b/x.jpg"))
+    assert harness.store.browsing.library_folders("lib") == [".", "a"]

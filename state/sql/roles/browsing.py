@@ -67,7 +67,9 @@ class BrowsingRole(Role):
             lambda tx: seasons.keep(tx, sql_names.lock_channel(tx, channel), closed)
         )
 
-    def folders(self, channel: str) -> list[str]:
-        return self._transactions.snapshot(
-            lambda tx: folders.of_channel(tx, sql_names.channel(tx, channel)[0].id)
-        )
+    def library_folders(self, library: str) -> list[str] | None:
+        def read(tx: Tx) -> list[str] | None:
+            row = tx.one("SELECT id, ready_at FROM libraries WHERE name = ?", (library,))
+            return None if row is None or row[1] is None else folders.of_library(tx, row[0])
+
+        return self._transactions.snapshot(read)
