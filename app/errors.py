@@ -29,7 +29,7 @@ ancestor's. Hierarchy (the store's errors live in ``state.errors``, re-exported 
     │   ├── RenderLinkRefused  a rendered link signed wrong, or its lease is over (403)
     │   ├── ArchiveNotAllowed the channel may not archive (``archive`` in its table)
     │   ├── ChannelRequired   the token reaches several channels: the route must name one
-    │   ├── ChannelMisconfigured  its configuration names what its library lacks (503)
+    │   ├── ChannelMisconfigured  its configuration names what its library lacks (409)
     │   └── BodyRefused       a request body refused while it is read (an HTTPException too)
     │       ├── BodyTooLarge  over the route's limit, declared or streamed
     │       ├── BodyTimeout   the body did not arrive in time
@@ -276,7 +276,7 @@ ANSWERS: dict[type[BaseException], Answer] = {
     RenderLinkRefused: Answer("forbidden", 403),
     ArchiveNotAllowed: Answer("archive_not_allowed", 403),
     ChannelRequired: Answer("channel_required", 400),
-    ChannelMisconfigured: Answer("channel_misconfigured", 503),
+    ChannelMisconfigured: Answer("channel_misconfigured", 409),
     BodyTooLarge: Answer("too_large", 413),
     BodyTimeout: Answer("request_timeout", 408),
     DuplicateKey: Answer("invalid_request", 422),

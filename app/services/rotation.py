@@ -15,7 +15,7 @@ should. Checked once the library's folders are known: at start when the library 
 been listed before (a weight naming none stops the service, in one line naming the
 file, table and key: ``check_at_start``), else when its first listing completes; then
 a weight naming none is logged as an error and the channel refuses to select
-(``503 channel_misconfigured``, the same line as its message) until the configuration
+(``409 channel_misconfigured``, the same line as its message) until the configuration
 is mended and the service restarted. A season naming none is a warning only: its
 folder may appear later.
 """

@@ -88,7 +88,7 @@ def test_leases_follow_the_weighted_round_over_folders(start: Any) -> None:
 
 def test_a_weight_naming_no_folder_found_at_the_first_listing(start: Any) -> None:
     service = start('"alps" = 3, "mountains" = 2')
-    wait_until(lambda: service.client.post("/channels/feed/select", json={}).status_code == 503)
+    wait_until(lambda: service.client.post("/channels/feed/select", json={}).status_code == 409)
     reply = service.client.post("/channels/feed/select", json={})
     assert reply.json()["error"] == "channel_misconfigured"
     message = reply.json()["message"]
