@@ -3,7 +3,7 @@
     python -m bench [--quick] [--out docs/benchmarks.md] [--json bench/results.json]
                     [--only strategies,select_load,catch_up,webhook_burst,postgres,
                             near_duplicates,near_costs,channels,fresh_plans,render,
-                            postgres_parallel]
+                            postgres_parallel,rotation]
 
 ``--quick`` runs small sizes (the whole run in about three minutes) and is what CI smoke
 tests; the full run takes about half an hour, eight minutes of it the initial catch-up
@@ -44,6 +44,7 @@ from bench import (
     postgres_parallel,
     render,
     report,
+    rotation,
     select_load,
     strategies,
 )
@@ -156,6 +157,7 @@ FULL = Mode(
         "postgres_parallel": lambda: postgres_parallel.run(200_000, 5.0),
         "fresh_plans": lambda: fresh_plans.run(100_000, 5.0, 3),
         "render": lambda: render.run(reps=3, requests=200),
+        "rotation": lambda: rotation.run(1_000, 100, 300, 3),
     },
 )
 QUICK = Mode(
@@ -182,6 +184,7 @@ QUICK = Mode(
         "postgres_parallel": lambda: postgres_parallel.run(20_000, 3.0),
         "fresh_plans": lambda: fresh_plans.run(20_000, 3.0, 2),
         "render": lambda: render.run(reps=1, requests=30),
+        "rotation": lambda: rotation.run(200, 20, 50, 1),
     },
 )
 

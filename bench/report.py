@@ -10,7 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from bench import near_report, postgres_parallel, render_report, report_postgres, report_targets
+from bench import (
+    near_report,
+    postgres_parallel,
+    render_report,
+    report_postgres,
+    report_targets,
+    rotation,
+)
 from bench.report_format import Row, leasing_text, mb, ms, n, p50_p99, ratio, table
 from bench.report_targets import STORES, Figures, by_store, us_per_entry
 
@@ -335,6 +342,7 @@ _SECTIONS: list[tuple[str, str, Callable[[dict[str, Any], dict[str, Any]], str]]
         "10. PostgreSQL: leases in parallel, the database 5 ms away",
         lambda f, _: postgres_parallel.report(f),
     ),
+    ("rotation", "11. Rotation: balance over folders and seasons", lambda f, _: rotation.report(f)),
 ]
 
 
