@@ -54,9 +54,10 @@ def test_available_exactly_when_no_fact_keeps_it_out() -> None:
         assert is_available(image) == (image.in_library and not against), image
 
 
-def test_posted_wins_then_leased_then_held_then_pending_then_near_duplicate() -> None:
-    order = ["posted_in_cycle", "leased", "held", "pending", "near_duplicate_posted"]
-    states = ["posted", "leased", "held", "pending", "near_duplicate"]
+def test_posted_wins_then_leased_then_held_then_out_of_season_then_pending_then_near() -> None:
+    order = ["posted_in_cycle", "leased", "held", "out_of_season", "pending",
+             "near_duplicate_posted"]  # fmt: skip
+    states = ["posted", "leased", "held", "out_of_season", "pending", "near_duplicate"]
     for image in every_image():
         first = next((i for i, name in enumerate(order) if getattr(image, name)), None)
         assert image_state(image) == ("available" if first is None else states[first]), image
