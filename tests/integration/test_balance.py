@@ -5,6 +5,9 @@ the library was listed before, or, found at the first listing, refuses the chann
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -15,6 +18,8 @@ from fastapi.testclient import TestClient
 from app.errors import ConfigError
 from app.main import create_app
 from emulator import Emulator
+from state.sqlite.bulk import bulk_load
+from tests.conftest import API_TOKEN
 from tests.integration.conftest import Service, StartService
 from tests.waiting import wait_until
 
@@ -108,3 +113,23 @@ def test_a_weight_naming_no_folder_of_a_listed_library_stops_the_start(
     message = str(refused.value)
     assert "\n" not in message and str(tmp_path / "unposted.toml") in message
     assert "[channels.feed] weights: 'mountains' names no folder of library photos" in message
+
+
+def test_serve_refuses_a_weight_naming_no_folder_in_one_line(tmp_path: Path) -> None:
+    """``serve`` checks before it binds: one line, exit code 2."""
+    bulk_load(tmp_path / "state" / "unposted.sqlite3", 20, "AAE-bulk", folder="/Photos",
+              library="photos", channel="feed")  # fmt: skip
+    config = tmp_path / "unposted.toml"
+    config.write_text(CONFIG.format(weights='"alps" = 3'))
+    ours = ("DROPBOX_", "API_", "UNPOSTED_", "STATE_DIR", "DATABASE_URL")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(ours)}
+    env.update(STATE_DIR=str(tmp_path / "state"), UNPOSTED_CONFIG=str(config),
+               API_TOKEN=API_TOKEN, DROPBOX_ACCESS_TOKEN="test-access-token",
+               DROPBOX_APP_KEY="test-app-key", DROPBOX_APP_SECRET="test-app-secret")  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "app", "serve", "--port", "0"],
+        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("unposted: configuration: ")
+    assert "[channels.feed] weights: 'alps' names no folder of library photos (.)" in done.stderr
