@@ -112,3 +112,23 @@ def test_weights_are_read_folded(tmp_path: Path) -> None:
 def test_bad_weights_are_refused(tmp_path: Path, keys: str, problem: str) -> None:
     message = refused(tmp_path, keys)
     assert "[channels.feed]" in message and problem in message
+
+
+def test_named_folders_are_checked_once_the_library_is_listed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A season naming no folder is a warning; a weight naming none, the one line."""
+    from app.services.rotation import folder_problem
+
+    path = tmp_path / "unposted.toml"
+    path.write_text(TABLE + 'balance = "folders"\nweights = { "travel" = 2 }\n'
+                    '[channels.feed.seasons]\nxmas = "12-01..12-26"\n')  # fmt: skip
+    settings = Settings(_env_file=None, unposted_config=path)  # type: ignore[call-arg]
+    config = load_config(settings, {})
+    assert folder_problem(config, "feed", lambda library: None) == (False, None)  # not listed
+    assert folder_problem(config, "feed", lambda library: [".", "travel"]) == (True, None)
+    assert "xmas: library photos holds no pictures in that folder (yet)" in caplog.text
+    checked, problem = folder_problem(config, "feed", lambda library: [".", "xmas"])
+    assert checked and problem == (
+        f"{path}: [channels.feed] weights: 'travel' names no folder of library photos (., xmas)"
+    )
