@@ -225,7 +225,8 @@ async def list_pictures(
         ImageFilter,
         Field(
             description="`available` (by name), `leased` (soonest expiry first), `held` or"
-            " `posted` (newest first)."
+            " `posted` (newest first), `out_of_season` (by name: its folder's season is"
+            " closed in the channel)."
         ),  # fmt: skip
     ] = "available",
     name_prefix: Annotated[
