@@ -133,6 +133,12 @@ def _update(db: Db, library_id: int, channels: list[queue.Channel], kept: dict[s
         (hashes, *columns, library_id),
     )
     for channel in channels:
+        moved: list[str] = []
+        if seasons.closed(POSTGRES.on(db), channel.id):  # into or out of a closed folder
+            moved = [row[0] for row in db.execute(
+                "SELECT q.content_hash FROM unnest(%s::text[], %s::text[]) AS k(h, f)"
+                " JOIN queue AS q ON q.channel_id = %s AND q.content_hash = k.h"
+                " WHERE q.folder <> k.f", (hashes, columns[4], channel.id))]  # fmt: skip
         db.execute(
             "UPDATE queue AS q SET name_lower = k.n, server_modified = k.m, folder = k.f"
             " FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[]) AS k(h, n, m, f)"
@@ -140,8 +146,8 @@ def _update(db: Db, library_id: int, channels: list[queue.Channel], kept: dict[s
             " AND (q.name_lower, q.server_modified, q.folder) IS DISTINCT FROM (k.n, k.m, k.f)",
             (hashes, columns[1], columns[2], columns[4], channel.id),
         )
-        if seasons.closed(POSTGRES.on(db), channel.id):  # a folder may have changed
-            queue.resettle(db, channel, hashes)
+        if moved:
+            queue.resettle(db, channel, moved)
 
 
 def _insert(db: Db, library_id: int, images: list[queue.NewImage], new: dict[str, Held]) -> None:

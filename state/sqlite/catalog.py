@@ -89,13 +89,24 @@ def _update(
         [(*row, library_id, h) for h, row in kept.items()],
     )
     for channel in channels:
+        seasonal = bool(seasons.closed(SQLITE.on(db), channel.id))
+        moved = _moved(db, channel.id, kept) if seasonal else []
         db.executemany(
             "UPDATE queue SET name_lower = ?, server_modified = ?, folder = ?"
             " WHERE channel_id = ? AND content_hash = ?",
             [(row[1], row[2], row[4], channel.id, h) for h, row in kept.items()],
         )
-        if seasons.closed(SQLITE.on(db), channel.id):  # a folder may have changed
-            queue.resettle(db, channel, sorted(kept))
+        queue.resettle(db, channel, moved)  # into or out of a folder out of season
+
+
+def _moved(db: sqlite3.Connection, channel_id: int, kept: dict[str, Held]) -> list[str]:
+    """The contents whose folder is about to change in the channel's queue."""
+    query = (
+        "SELECT content_hash, folder FROM queue"
+        f" WHERE channel_id = {int(channel_id)} AND content_hash IN ({{marks}})"
+    )
+    rows = where_in(db, query, kept)
+    return sorted(h for h, folder in rows if folder != kept[h][4])
 
 
 def _insert(
