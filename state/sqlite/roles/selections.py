@@ -105,7 +105,7 @@ class SelectionRole(Role):
                 raise _NeedsWriter
             posted_at = leasable.check_leasable(tx(db), channel, content_hash, request.name, now)
         else:
-            content_hash = self._choose(db, row, now, writable)
+            content_hash = self._choose(db, row, now, writable, not request.dry_run)
             found = files.find_representative(tx(db), library_id, content_hash)
             if found is None and not writable:  # memory is ahead of this snapshot
                 raise _NeedsWriter
@@ -131,11 +131,14 @@ class SelectionRole(Role):
         self._pools.forget([channel_id])
         return self._select_in(db, name, request)
 
-    def _choose(self, db: sqlite3.Connection, row: _Selecting, now: float, writable: bool) -> str:
+    def _choose(
+        self, db: sqlite3.Connection, row: _Selecting, now: float, writable: bool, lease: bool
+    ) -> str:
         """By the channel's policy; with nothing left, reclaim expired leases or start a new
-        cycle if the rules say so (a read-only preview hands that to the writer)."""
+        cycle if the rules say so (a read-only preview hands that to the writer). Only a
+        ``lease`` moves a balanced channel's round on."""
         channel, library_id, exhausted = row.channel, row.library_id, row.exhausted
-        pick = partial(self._pick, db, policy=row.policy, weights=row.weights)
+        pick = partial(self._pick, db, policy=row.policy, weights=row.weights, advance=lease)
         found = pick(channel.id, writable=writable)
         if found is not None:
             return found
@@ -165,14 +168,15 @@ class SelectionRole(Role):
         channel_id: int,
         policy: SelectPolicy,
         weights: Weights | None,
+        advance: bool,
         writable: bool = True,
     ) -> str | None:
         """From the pool in memory; the writer loads it first if need be (a preview that
         finds it not loaded gets ``NotLoaded``). A balanced channel's round moves on with
-        the writer's picks only: a preview shows the folder the next lease would take."""
+        leases only (``advance``): a preview shows the folder the next lease would take."""
         if writable:
             self._pools.ensure(db, channel_id, policy, weights is not None)
-        return self._pools.pick(channel_id, policy, self._rng, weights, advance=writable)
+        return self._pools.pick(channel_id, policy, self._rng, weights, advance=advance)
 
     def release(self, channel: str, lease_id: str) -> None:
         with self._transaction() as db:
