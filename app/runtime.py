@@ -28,7 +28,7 @@ from app.services.heif import HeifStandIn
 from app.services.pictures import Pictures
 from app.services.posted_state import LegacyImport, PostedHistory
 from app.services.render import Renders
-from app.services.rotation import SeasonKeeper
+from app.services.rotation import RotationKeeper
 from app.services.selection import SelectionService
 from app.services.status import StatusReports
 from app.services.thumbnails import Thumbnails
@@ -82,7 +82,7 @@ class Runtime:
     hashing: Rounds  # the hashing workers' passes, on threads they share
     renders: Renders
     webhooks: Deliverer
-    seasons: SeasonKeeper
+    rotation: RotationKeeper
 
     @classmethod
     def build(
@@ -130,11 +130,11 @@ class Runtime:
             workers[library].request_threadsafe()
 
         thumbnails = Thumbnails(cache, lanes, client)
-        seasons = SeasonKeeper(config, store.browsing, lanes, clock)
-        seasons.check_at_start()
+        rotation = RotationKeeper(config, store.browsing, lanes, clock)
+        rotation.check_at_start()
         selection = SelectionService(
             config, store.selections, lanes, metrics, client, catch_up, settings.archive_folder,
-            thumbnails, seasons.refused,
+            thumbnails, rotation.refused,
         )  # fmt: skip
         legacy = LegacyImport(
             config, catalog=store.catalog, legacy=store.legacy, posted=store.posted,
@@ -157,7 +157,7 @@ class Runtime:
             fingerprinters=fingerprinters, catch_up_threads=threads, hashing=hashing,
             renders=renders,
             webhooks=Deliverer(settings, config, store.outbox, metrics, stop, lanes),
-            seasons=seasons,
+            rotation=rotation,
         )  # fmt: skip
         metrics.watch_catalog(runtime.catalog_gauges)
         return runtime
@@ -213,9 +213,11 @@ class Runtime:
 
     async def _keep_seasons(self) -> None:
         try:
-            await self.seasons.keep()
+            await self.rotation.keep()
         except UnpostedError as exc:
             log.warning("cannot open or close seasons now: %s", exc)
+        except Exception:  # a bug must not end the reclaiming beside it
+            log.exception("opening or closing seasons failed")
 
     async def _offer_overdue_forever(self) -> None:
         """Offer the images whose wait for a fingerprint outlasted the grace period."""

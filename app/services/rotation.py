@@ -33,7 +33,9 @@ from state.store import Browsing
 log = logging.getLogger(__name__)
 
 
-class SeasonKeeper:
+class RotationKeeper:
+    """Each channel's seasons kept, and the folders its configuration names checked."""
+
     def __init__(
         self, config: Config, browsing: Browsing, lanes: Lanes, clock: Callable[[], float]
     ) -> None:
