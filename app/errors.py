@@ -17,6 +17,7 @@ ancestor's. Hierarchy (the store's errors live in ``state.errors``, re-exported 
     │   ├── LeaseNotFound     no such lease (in this channel)
     │   ├── LeaseExpired      a lease that ran out cannot be renewed
     │   ├── Held              the image is held out of selection
+    │   ├── OutOfSeason       the image's folder is out of season in the channel
     │   ├── Pending           the image waits to be checked against legacy state
     │   ├── AwaitingFingerprint  the image waits for its fingerprint (``skip``)
     │   ├── Retired           posted ``max_posts`` times in the channel
@@ -32,6 +33,7 @@ ancestor's. Hierarchy (the store's errors live in ``state.errors``, re-exported 
     │   ├── ArchiveNotAllowed the channel may not archive (``archive`` in its table)
     │   ├── ChannelRequired   the token reaches several channels: the route must name one
     │   ├── NoWebhook         a webhook's action, for a channel without one (409)
+    │   ├── ChannelMisconfigured  its configuration names what its library lacks (409)
     │   └── BodyRefused       a request body refused while it is read (an HTTPException too)
     │       ├── BodyTooLarge  over the route's limit, declared or streamed
     │       ├── BodyTimeout   the body did not arrive in time
@@ -78,6 +80,7 @@ from state.errors import (
     NoNewImages,
     NotPosted,
     NotReady,
+    OutOfSeason,
     Pending,
     RequestError,
     Retired,
@@ -101,6 +104,7 @@ __all__ = [
     "BodyRefused",
     "BodyTimeout",
     "BodyTooLarge",
+    "ChannelMisconfigured",
     "ChannelRequired",
     "ConfigError",
     "CursorReset",
@@ -122,6 +126,7 @@ __all__ = [
     "NoThumbnail",
     "NotPosted",
     "NotReady",
+    "OutOfSeason",
     "Pending",
     "PictureTooLarge",
     "RenderLinkRefused",
@@ -179,6 +184,11 @@ class ChannelRequired(RequestError):
 
 class NoWebhook(RequestError):
     """A test event for a channel without a webhook (``[channels.NAME.notify]``)."""
+
+
+class ChannelMisconfigured(RequestError):
+    """The channel's configuration names what its library lacks (a weight's folder), found
+    once the library was listed: it selects nothing until mended and restarted."""
 
 
 class BodyRefused(RequestError, HTTPException):
@@ -270,6 +280,7 @@ ANSWERS: dict[type[BaseException], Answer] = {
     LeaseNotFound: Answer("lease_not_found", 404),
     LeaseExpired: Answer("lease_expired", 409),
     Held: Answer("held", 409),
+    OutOfSeason: Answer("out_of_season", 409),
     Pending: Answer("pending", 409),
     AwaitingFingerprint: Answer("awaiting_fingerprint", 409),
     Retired: Answer("retired", 409),
@@ -283,6 +294,7 @@ ANSWERS: dict[type[BaseException], Answer] = {
     ArchiveNotAllowed: Answer("archive_not_allowed", 403),
     ChannelRequired: Answer("channel_required", 400),
     NoWebhook: Answer("no_webhook", 409),
+    ChannelMisconfigured: Answer("channel_misconfigured", 409),
     BodyTooLarge: Answer("too_large", 413),
     BodyTimeout: Answer("request_timeout", 408),
     DuplicateKey: Answer("invalid_request", 422),

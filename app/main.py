@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import AsyncIterator, Mapping
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -53,10 +54,12 @@ def create_app(
     environ: Mapping[str, str] | None = None,
     body_timeout: float = BODY_TIMEOUT_SECONDS,
     throttle: Throttle | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> FastAPI:
     """The app; ``retry`` lets tests shorten Dropbox backoffs, ``body_timeout`` the wait
-    for a slow request body, ``throttle`` give guessing its own clock; ``environ`` holds
-    the variables a configuration file names (default: the process environment)."""
+    for a slow request body, ``throttle`` give guessing its own clock, ``clock`` seasons
+    theirs; ``environ`` holds the variables a configuration file names (default: the
+    process environment)."""
     config = load_config(settings, os.environ if environ is None else environ)
     check_credentials(config, settings)
     tokens = Tokens(
@@ -70,7 +73,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = Runtime.build(settings, config, retry)
+        runtime = Runtime.build(settings, config, retry, clock)
         install(
             app, settings=settings, config=config, tokens=tokens, metrics=runtime.metrics,
             selection=runtime.selection, legacy=runtime.legacy, posted=runtime.posted,

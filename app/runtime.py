@@ -28,6 +28,7 @@ from app.services.heif import HeifStandIn
 from app.services.pictures import Pictures
 from app.services.posted_state import LegacyImport, PostedHistory
 from app.services.render import Renders
+from app.services.rotation import RotationKeeper
 from app.services.selection import SelectionService
 from app.services.status import StatusReports
 from app.services.thumbnails import Thumbnails
@@ -82,9 +83,17 @@ class Runtime:
     hashing: Rounds  # the hashing workers' passes, on threads they share
     renders: Renders
     webhooks: Deliverer
+    rotation: RotationKeeper
 
     @classmethod
-    def build(cls, settings: Settings, config: Config, retry: RetryPolicy | None = None) -> Runtime:
+    def build(
+        cls,
+        settings: Settings,
+        config: Config,
+        retry: RetryPolicy | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> Runtime:
+        """``clock``: the time seasons are judged by (tests move it by hand)."""
         casefold.prepare()
         store = open_store(settings.state_dir, settings.database)
         for relisting in store.define(
@@ -122,9 +131,11 @@ class Runtime:
             workers[library].request_threadsafe()
 
         thumbnails = Thumbnails(cache, lanes, client)
+        rotation = RotationKeeper(config, store.browsing, lanes, clock)
+        rotation.check_at_start()
         selection = SelectionService(
             config, store.selections, lanes, metrics, client, catch_up, settings.archive_folder,
-            thumbnails,
+            thumbnails, rotation.refused,
         )  # fmt: skip
         legacy = LegacyImport(
             config, catalog=store.catalog, legacy=store.legacy, posted=store.posted,
@@ -147,11 +158,13 @@ class Runtime:
             fingerprinters=fingerprinters, catch_up_threads=threads, hashing=hashing,
             renders=renders,
             webhooks=Deliverer(settings, config, store.outbox, metrics, stop, lanes),
+            rotation=rotation,
         )  # fmt: skip
         metrics.watch_catalog(runtime.catalog_gauges)
         return runtime
 
     async def start(self) -> None:
+        await self._keep_seasons()  # before serving: nothing out of season is offered
         for worker in self.workers.values():
             await worker.start()
         self.store.catalog.watch_catch_ups(self._ring)
@@ -188,11 +201,12 @@ class Runtime:
 
     async def _reclaim_forever(self) -> None:
         """Return images whose lease ran out, or whose hold came to its end, to their
-        pools, a bounded batch at a time."""
+        pools, a bounded batch at a time; open and close seasons as the clock turns."""
         while True:
             await asyncio.sleep(RECLAIM_EVERY_SECONDS)
             await self._drain(self.store.selections.reclaim_expired, "reclaim expired leases")
             await self._drain(self.store.browsing.end_due_holds, "end holds whose time came")
+            await self._keep_seasons()
 
     async def _drain(self, step: Callable[[int], int], what: str) -> None:
         """``step`` a batch at a time until it finds nothing more to do."""
@@ -201,6 +215,14 @@ class Runtime:
                 pass
         except UnpostedError as exc:
             log.warning("cannot %s now: %s", what, exc)
+
+    async def _keep_seasons(self) -> None:
+        try:
+            await self.rotation.keep()
+        except UnpostedError as exc:
+            log.warning("cannot open or close seasons now: %s", exc)
+        except Exception:  # a bug must not end the reclaiming beside it
+            log.exception("opening or closing seasons failed")
 
     async def _offer_overdue_forever(self) -> None:
         """Offer the images whose wait for a fingerprint outlasted the grace period."""

@@ -3,7 +3,7 @@
     python -m bench [--quick] [--out docs/benchmarks.md] [--json bench/results.json]
                     [--only strategies,select_load,catch_up,webhook_burst,postgres,
                             near_duplicates,near_costs,channels,fresh_plans,render,
-                            postgres_parallel,webhooks_out]
+                            postgres_parallel,webhooks_out,rotation]
 
 ``--quick`` runs small sizes (the whole run in about three minutes) and is what CI smoke
 tests; the full run takes about half an hour, eight minutes of it the initial catch-up
@@ -44,6 +44,7 @@ from bench import (
     postgres_parallel,
     render,
     report,
+    rotation,
     select_load,
     strategies,
 )
@@ -166,6 +167,7 @@ FULL = Mode(
         "fresh_plans": lambda: fresh_plans.run(100_000, 5.0, 3),
         "render": lambda: render.run(reps=3, requests=200),
         "webhooks_out": _webhooks_out(rounds=1_000, catch_up_size=100_000, events=10_000),
+        "rotation": lambda: rotation.run(1_000, 100, 300, 3),
     },
 )
 QUICK = Mode(
@@ -195,6 +197,7 @@ QUICK = Mode(
         "webhooks_out": _webhooks_out(
             rounds=200, catch_up_size=5_000, events=2_000, reps=2, paced=200
         ),
+        "rotation": lambda: rotation.run(200, 20, 50, 1),
     },
 )
 

@@ -16,6 +16,7 @@ from bench import (
     render_report,
     report_postgres,
     report_targets,
+    rotation,
     webhooks_out_report,
 )
 from bench.report_format import Row, leasing_text, mb, ms, n, p50_p99, ratio, table
@@ -347,6 +348,11 @@ _SECTIONS: list[tuple[str, str, Callable[[dict[str, Any], dict[str, Any]], str]]
         "webhooks_out",
         "11. Events out: the outbox's cost, delivery",
         lambda f, _: webhooks_out_report.body(f),
+    ),
+    (
+        "rotation",
+        "12. Rotation: balance over folders and seasons",
+        lambda f, _: rotation.report(f),
     ),
 ]
 

@@ -78,6 +78,10 @@ class Held(RequestError):
     """The image is held out of selection in this channel."""
 
 
+class OutOfSeason(RequestError):
+    """The image's folder is out of season in this channel."""
+
+
 class Pending(RequestError):
     """An image over 4 MiB that must be checked against legacy posted state first."""
 

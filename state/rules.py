@@ -14,6 +14,8 @@ An image is *available* in a channel when all of these hold:
 - the channel has not posted it in its current cycle;
 - the channel skips near-duplicates and has not posted another member of the image's
   group in its current cycle (``state.similarity`` says how groups form);
+- the image's folder (its representative file's first-level subfolder) is not *out of
+  season* in the channel;
 - the channel skips near-duplicates and the image is not *awaiting its fingerprint*: new
   content waits until it is fingerprinted (only then can it be grouped), or until
   fingerprinting it has failed for longer than the grace period (an outage must not
@@ -54,6 +56,8 @@ class NewImage:
     name_lower: str
     server_modified: str
     pending: bool
+    folder: str = "."
+    """Its first-level subfolder in the library (``folder_of``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +77,8 @@ class ImageInChannel:
     """Posted in an earlier cycle less than ``repeat_after`` ago: it comes back by itself."""
     retired: bool = False
     """Posted ``max_posts`` times in the channel: it never comes back there."""
+    out_of_season: bool = False
+    """The image's folder is out of season in the channel (``state.sql.seasons``)."""
 
 
 def is_available(image: ImageInChannel) -> bool:
@@ -86,13 +92,14 @@ def is_available(image: ImageInChannel) -> bool:
         and not image.awaiting_fingerprint
         and not image.waiting
         and not image.retired
+        and not image.out_of_season
     )
 
 
 def image_state(image: ImageInChannel) -> ImageState:
     """The one state a person sees an image in: the first of posted, retired, leased, held,
-    pending, near_duplicate, waiting that holds, else available. Posted wins: the image
-    went out, whatever else is true; retired next, as it lasts."""
+    out_of_season, pending, near_duplicate, waiting that holds, else available. Posted
+    wins: the image went out, whatever else is true; retired next, as it lasts."""
     if image.posted_in_cycle:
         return "posted"
     if image.retired:
@@ -101,6 +108,8 @@ def image_state(image: ImageInChannel) -> ImageState:
         return "leased"
     if image.held:
         return "held"
+    if image.out_of_season:
+        return "out_of_season"
     if image.pending:
         return "pending"
     if image.near_duplicate_posted:
@@ -169,6 +178,17 @@ def turns_cycle(
         and waiting == 0
         and images > retired
     )
+
+
+TOP_FOLDER = "."  # the folder of the files directly in the library's folder
+
+
+def folder_of(folder_lower: str, path_lower: str) -> str:
+    """The first-level subfolder of the library's folder (``folder_lower``) that
+    ``path_lower`` sits in, as Dropbox folds it; ``"."`` for a file directly in it."""
+    rest = path_lower[len(folder_lower) + 1 :]
+    first, slash, _ = rest.partition("/")
+    return first if slash else TOP_FOLDER
 
 
 def iso(timestamp: float) -> str:

@@ -44,10 +44,18 @@ NamedLease = Literal["active", "expired", "released", "posted", "not_found"]
 """What the lease named with a post was when the post came (``active``: the usual case)."""
 NearDuplicateChoice = Literal["skip", "allow"]
 ImageState = Literal[
-    "available", "leased", "held", "posted", "pending", "near_duplicate", "waiting", "retired"
+    "available",
+    "leased",
+    "held",
+    "posted",
+    "pending",
+    "near_duplicate",
+    "waiting",
+    "retired",
+    "out_of_season",
 ]
 """Where an image stands in a channel; ``state.rules.image_state`` says which wins."""
-ImageFilter = Literal["available", "leased", "held", "posted", "waiting"]
+ImageFilter = Literal["available", "leased", "held", "posted", "waiting", "out_of_season"]
 MAX_PAGE = 200
 NotifyEvent = Literal[
     "images.added",
@@ -101,6 +109,9 @@ class ChannelDef:
     ``when_exhausted = "new_cycle"`` only). None: it comes back at once."""
     max_posts: int | None = None
     """A picture posted this many times in the channel never comes back in it."""
+    weights: tuple[tuple[str, int], ...] | None = None
+    """Picks spread over the library's first-level subfolders by these weights (folded
+    names; unlisted folders weigh 1); None: not spread (``balance = "none"``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -529,6 +540,20 @@ class Browsing(Protocol):
         """End the hold, returning the image to the pool if nothing else keeps it out;
         False (and nothing changes) when there was no hold. Content the library no
         longer holds can be let go of too."""
+        ...
+
+    def keep_seasons(self, channel: str, closed: frozenset[str]) -> tuple[list[str], list[str]]:
+        """Make ``closed`` the channel's folders out of season now (folded first-level
+        subfolder names): their pictures leave the pool, those of the folders no longer
+        closed come back if nothing else keeps them out. Returns the folders (opened,
+        closed) by this call; O(pictures in them)."""
+        ...
+
+    def library_folders(self, library: str) -> list[str] | None:
+        """The first-level subfolders (folded; ``"."`` for the library's folder itself)
+        that the library holds pictures in, in order, O(folders); None until its first
+        listing has completed (its folders are not known yet), or for a library the
+        store does not know yet."""
         ...
 
 

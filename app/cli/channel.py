@@ -13,14 +13,14 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from app.cli import views
 from app.cli.asking import Operations, content_hash
 from app.cli.output import Output
 from app.errors import InvalidInput
 from app.services.holds import read_until
-from state.store import MAX_PAGE, ImageQuery
+from state.store import MAX_PAGE, ImageFilter, ImageQuery
 
 Command = Callable[[argparse.Namespace, Operations, Output], int]
 COMMANDS: dict[str, Command] = {}
@@ -222,7 +222,7 @@ def add_parsers(commands: Any, common: list[argparse.ArgumentParser]) -> None:
         " are prefixes that hold, unhold and posted accept.",
     )
     shown.add_argument("--state", default="available",
-                       choices=("available", "leased", "held", "posted"))  # fmt: skip
+                       choices=get_args(ImageFilter))  # fmt: skip
     shown.add_argument("--name", help="names starting with this (case-insensitive)")
     past = add(
         "history",

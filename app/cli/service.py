@@ -22,6 +22,7 @@ from app.configuration.environment import Settings
 from app.configuration.file import load_config
 from app.errors import ConfigError
 from app.main import create_app
+from app.services.rotation import check_named_folders
 from app.state_dir import StateDir
 from app.sync.catch_up import CatchUp
 from emulator.runner import listen
@@ -50,8 +51,13 @@ def serve(args: argparse.Namespace) -> int:
     check_tokens(settings.api_token, {n: c.api_token for n, c in config.channels.items()})
     with _held(settings, "serve"):
         app = create_app(settings)  # reads the configuration: a bad one stops us here
-        # Refuse a torn or newer database, or one out of reach, before binding.
-        open_store(settings.state_dir, settings.database).close()
+        # Refuse a torn or newer database, or one out of reach, before binding; and a
+        # weight naming a folder a library listed before does not hold.
+        store = open_store(settings.state_dir, settings.database)
+        try:
+            check_named_folders(config, store.browsing)
+        finally:
+            store.close()
         listener = listen(args.host, args.port)  # a port in use: one line, nothing started
         started = serve_in_foreground(app, listener)
     return 0 if started else _STARTUP_FAILURE

@@ -23,6 +23,11 @@ channel::
     max_posts = 3                       # posted this often, never again (DEFAULT_MAX_POSTS)
     archive = false                     # may its token archive? default: true when the
                                         # library has this channel only, false when shared
+    balance = "folders"                 # none | folders, with weights: see
+    time_zone = "Europe/Paris"          # app.configuration.rotation for these and seasons
+
+    [channels.brand-a-instagram.seasons]  # optional: folders offered only in their window
+    christmas = "12-01..12-26"
 
     [channels.brand-a-instagram.render]  # optional: the shape its network accepts
     aspect = "4:5..1.91:1"              # see app.configuration.render for every key
@@ -41,8 +46,9 @@ import tomllib
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any, Literal, get_args
 
 from pydantic import SecretStr
 
@@ -55,6 +61,13 @@ from app.configuration.environment import (
 )
 from app.configuration.notify import NotifyConfig, NotifyError, parse_notify
 from app.configuration.render import ProfileError, RenderProfile, parse_profile
+from app.configuration.rotation import (
+    RotationError,
+    Seasons,
+    parse_seasons,
+    parse_weights,
+    parse_zone,
+)
 from app.errors import ConfigError
 from state.casefold import fold
 from state.similarity import DEFAULT_DISTANCE, MAX_DISTANCE
@@ -63,6 +76,7 @@ from state.store import ChannelDef, LibraryDef, NearDuplicateChoice, WhenExhaust
 DEFAULT = "default"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _MAX_LEASE_SECONDS = 86_400
+Balance = Literal["none", "folders"]
 
 
 @dataclass(frozen=True)
@@ -88,6 +102,7 @@ class ChannelConfig:
     notify: NotifyConfig | None = None
     api_token_env: str = ""
     """The variable holding its token: how the token is named where it did something."""
+    seasons: Seasons | None = None
 
     @property
     def near_duplicates(self) -> NearDuplicateChoice:
@@ -245,7 +260,8 @@ class _FileReader:
         self._keys(table, where, {"library", "policy", "when_exhausted", "lease_seconds",
                                   "api_token_env", "near_duplicates",
                                   "near_duplicate_distance", "archive",
-                                  "render", "notify", "repeat_after", "max_posts"})  # fmt: skip
+                                  "render", "notify", "repeat_after", "max_posts",
+                                  "balance", "weights", "time_zone", "seasons"})  # fmt: skip
         library = self._value(table, where, "library", str, None)
         if library not in libraries:
             raise self._error(where, "library", f"no library {library!r} is defined")
@@ -270,10 +286,12 @@ class _FileReader:
         repeat_after, max_posts = self._repeats(table, where, exhausted)
         spec = ChannelDef(
             name, library, policy, exhausted, lease, near, distance, waits, events, low,
-            repeat_after, max_posts,
+            repeat_after, max_posts, self._weights(table, where),
         )  # fmt: skip
-        profile = self._render(table, where)
-        return ChannelConfig(spec, token, archive, profile, notify, api_token_env=variable)
+        render, seasons = self._render(table, where), self._seasons(table, where)
+        return ChannelConfig(
+            spec, token, archive, render, notify, api_token_env=variable, seasons=seasons
+        )
 
     def _repeats(
         self, table: dict[str, Any], where: str, exhausted: str
@@ -298,6 +316,35 @@ class _FileReader:
         if max_posts < 1:
             raise self._error(where, "max_posts", "must be a positive integer")
         return repeat_after, int(max_posts)
+
+    def _weights(self, table: dict[str, Any], where: str) -> tuple[tuple[str, int], ...] | None:
+        """The folders' weights when the channel balances its picks over folders."""
+        balance = self._choice(table, where, "balance", Balance, "none")
+        if "weights" in table and balance != "folders":
+            raise self._error(where, "weights", 'weighs folders only with balance = "folders"')
+        if balance != "folders":
+            return None
+        weights = table.get("weights", {})
+        if not isinstance(weights, dict):
+            raise self._error(where, "weights", 'must be a table such as { "travel" = 3 }')
+        try:
+            return tuple(sorted(parse_weights(weights).items()))
+        except RotationError as exc:
+            raise self._error(where, exc.key, exc.message) from exc
+
+    def _seasons(self, table: dict[str, Any], where: str) -> Seasons | None:
+        try:
+            zone = parse_zone(table["time_zone"]) if "time_zone" in table else UTC
+        except RotationError as exc:
+            raise self._error(where, exc.key, exc.message) from exc
+        if "seasons" not in table:
+            return None
+        if not isinstance(table["seasons"], dict):
+            raise self._error(where, "seasons", f"must be a table such as [{where}.seasons]")
+        try:
+            return parse_seasons(table["seasons"], zone)
+        except RotationError as exc:
+            raise self._error(f"{where}.seasons", exc.key, exc.message) from exc
 
     def _notify(self, table: dict[str, Any], where: str) -> NotifyConfig | None:
         if "notify" not in table:

@@ -1,9 +1,10 @@
 """A channel's pictures: the grid, one picture, its thumbnail, and a preview of the next pick.
 
-The grid shows 60 pictures of one state (available, leased, held, posted), searchable by
-the start of their name, a page at a time; before it answers, it sets the thumbnails it
-shows on their way from Dropbox in batches (``Pictures.prefetch``), so the browser's 60
-requests that follow cost at most three Dropbox calls, and none once cached. A thumbnail
+The grid shows 60 pictures of one state (available, leased, held, posted, out of
+season), searchable by the start of their name, a page at a time; before it answers, it
+sets the thumbnails it shows on their way from Dropbox in batches
+(``Pictures.prefetch``), so the browser's 60 requests that follow cost at most three
+Dropbox calls, and none once cached. A thumbnail
 Dropbox does not make (a format it does not convert, a file over its limit) is a
 placeholder picture. The preview is a dry run of ``/select``: it changes nothing.
 """
@@ -31,7 +32,7 @@ from state.store import ImageFilter, ImageQuery
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 PAGE = 60
-FILTERS = ("available", "leased", "held", "posted")
+FILTERS = ("available", "leased", "held", "posted", "out_of_season")
 ContentHash = Annotated[str, Path(pattern="^[0-9a-fA-F]{64}$"), AfterValidator(str.lower)]
 
 

@@ -254,7 +254,8 @@ async def list_pictures(
         Field(
             description="`available` (by name), `leased` (soonest expiry first), `held` or"
             " `posted` (newest first), `waiting` for the channel's repeat_after (soonest"
-            " back first)."
+            " back first), `out_of_season` (by name: its folder's season is closed in the"
+            " channel)."
         ),  # fmt: skip
     ] = "available",
     name_prefix: Annotated[

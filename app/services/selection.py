@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Literal, NotRequired, Protocol, runtime_checkable
@@ -28,6 +28,7 @@ from app.configuration.file import Config
 from app.dropbox.client import DropboxClient
 from app.errors import (
     ArchiveNotAllowed,
+    ChannelMisconfigured,
     DropboxError,
     FileNotFound,
     InvalidInput,
@@ -200,8 +201,11 @@ class SelectionService:
         request_catch_up: Callable[[str], None] | None = None,
         archive_folder: str | None = None,
         thumbnails: Thumbnails | None = None,
+        refused: Mapping[str, str] | None = None,
     ) -> None:
+        """``refused``: channels that may not select, and why (``app.services.rotation``)."""
         self._config, self._store, self._lanes, self._metrics = config, store, lanes, metrics
+        self._refused = {} if refused is None else refused
         self._dropbox, self._request_catch_up = dropbox, request_catch_up
         self._archive_folder, self._thumbnails = archive_folder, thumbnails
         self._answers: Answers | None = None
@@ -239,6 +243,8 @@ class SelectionService:
         return await self._lanes.store.run(self._store.select, channel, request)
 
     def _request(self, channel: str, options: SelectOptions) -> SelectRequest:
+        if channel in self._refused:
+            raise ChannelMisconfigured(self._refused[channel])
         default = self._config.channels[channel].spec.lease_seconds
         return SelectRequest(options.lease_seconds or default, options.dry_run, options.name)
 

@@ -17,7 +17,9 @@ from state.changes import PutFile, RemovePath, RemoveTree, tree_bounds
 from state.postgres import near, queue
 from state.postgres.connection import Db
 from state.sql import catalog as sql_catalog
+from state.sql import seasons
 from state.sql.catalog import FILE_COLUMNS, ON_PATH, Held, add_folders, file_row
+from state.sql.dialect import POSTGRES
 
 # Stores are copied into a scratch table (one per session, emptied at commit), then
 # upserted from it in one statement: COPY itself cannot replace a row.
@@ -120,30 +122,40 @@ def _held(db: Db, library_id: int, wanted: list[str]) -> dict[str, Held]:
 def _update(db: Db, library_id: int, channels: list[queue.Channel], kept: dict[str, Held]) -> None:
     """A content kept: its representative path may have changed, and with it the sort keys."""
     hashes = list(kept)
-    columns = [[kept[h][i] for h in hashes] for i in range(4)]
+    columns = [[kept[h][i] for h in hashes] for i in range(5)]
     db.execute(
         "UPDATE images AS i SET path_lower = k.p, name_lower = k.n, server_modified = k.m,"
-        " size = k.s FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::bigint[])"
-        " AS k(h, p, n, m, s) WHERE i.library_id = %s AND i.content_hash = k.h"
-        " AND (i.path_lower, i.name_lower, i.server_modified, i.size)"
-        " IS DISTINCT FROM (k.p, k.n, k.m, k.s)",
+        " size = k.s, folder = k.f FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[],"
+        " %s::bigint[], %s::text[]) AS k(h, p, n, m, s, f)"
+        " WHERE i.library_id = %s AND i.content_hash = k.h"
+        " AND (i.path_lower, i.name_lower, i.server_modified, i.size, i.folder)"
+        " IS DISTINCT FROM (k.p, k.n, k.m, k.s, k.f)",
         (hashes, *columns, library_id),
     )
     for channel in channels:
+        moved: list[str] = []
+        if seasons.closed(POSTGRES.on(db), channel.id):  # into or out of a closed folder
+            moved = [row[0] for row in db.execute(
+                "SELECT q.content_hash FROM unnest(%s::text[], %s::text[]) AS k(h, f)"
+                " JOIN queue AS q ON q.channel_id = %s AND q.content_hash = k.h"
+                " WHERE q.folder <> k.f", (hashes, columns[4], channel.id))]  # fmt: skip
         db.execute(
-            "UPDATE queue AS q SET name_lower = k.n, server_modified = k.m"
-            " FROM unnest(%s::text[], %s::text[], %s::text[]) AS k(h, n, m)"
+            "UPDATE queue AS q SET name_lower = k.n, server_modified = k.m, folder = k.f"
+            " FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[]) AS k(h, n, m, f)"
             " WHERE q.channel_id = %s AND q.content_hash = k.h"
-            " AND (q.name_lower, q.server_modified) IS DISTINCT FROM (k.n, k.m)",
-            (hashes, columns[1], columns[2], channel.id),
+            " AND (q.name_lower, q.server_modified, q.folder) IS DISTINCT FROM (k.n, k.m, k.f)",
+            (hashes, columns[1], columns[2], columns[4], channel.id),
         )
+        if moved:
+            queue.resettle(db, channel, moved)
 
 
 def _insert(db: Db, library_id: int, images: list[queue.NewImage], new: dict[str, Held]) -> None:
     """New content in by ``COPY``; what was never fingerprinted joins the hashing backlog."""
     copy_rows(
         db, "images",
-        "library_id, content_hash, path_lower, name_lower, server_modified, size, pending",
+        "library_id, content_hash, path_lower, name_lower, server_modified, size, folder,"
+        " pending",
         [(library_id, i.content_hash, *new[i.content_hash], i.pending) for i in images],
     )  # fmt: skip
     near.to_backlog(db, library_id, [i.content_hash for i in images])

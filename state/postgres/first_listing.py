@@ -23,6 +23,7 @@ from state.postgres import catalog, queue
 from state.postgres.connection import Db
 from state.postgres.ops import tx
 from state.sql import catalog as shared
+from state.sql import folders
 
 _COLUMNS = (
     "library_id, path_lower, path_display, name, name_lower, id, rev, size,"
@@ -59,8 +60,10 @@ _FILES = (
 )
 _IMAGES = (
     "INSERT INTO images (library_id, content_hash, path_lower, name_lower, server_modified,"
-    " size, pending) SELECT DISTINCT ON (content_hash) library_id, content_hash, path_lower,"
-    " name_lower, server_modified, size, %(u)s AND size > %(b)s AND NOT EXISTS"
+    " size, folder, pending) SELECT DISTINCT ON (content_hash) library_id, content_hash,"
+    " path_lower, name_lower, server_modified, size,"
+    f" {folders.in_postgres('path_lower', '%(f)s::text')},"
+    " %(u)s AND size > %(b)s AND NOT EXISTS"
     " (SELECT 1 FROM sha256_by_content_hash AS s WHERE s.content_hash = listed.content_hash)"
     " FROM listed WHERE library_id = %(l)s AND kind = 'image' AND content_hash IS NOT NULL"
     " ORDER BY content_hash, path_lower"
@@ -158,7 +161,10 @@ def build(db: Db, library_id: int, generation: int) -> None:
     """The listing ended: make the library's files, images and queues from what it staged."""
     args = {"l": library_id, "g": generation, "b": BLOCK_SIZE}
     db.execute(_FILES, args)
-    db.execute(_IMAGES, {**args, "u": shared.has_unresolved(tx(db), library_id)})
+    found = db.execute("SELECT folder_lower FROM libraries WHERE id = %s", (library_id,))
+    (folder_lower,) = found.fetchone() or ("",)
+    unresolved = shared.has_unresolved(tx(db), library_id)
+    db.execute(_IMAGES, {**args, "u": unresolved, "f": folder_lower})
     added = db.execute(_BACKLOG, args).rowcount
     db.execute(
         "UPDATE libraries SET n_to_fingerprint = n_to_fingerprint + %s WHERE id = %s",

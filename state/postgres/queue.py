@@ -39,6 +39,8 @@ from state.postgres.connection import Db
 from state.rules import Channel as Channel  # one definition for both backends
 from state.rules import ImageInChannel, is_available
 from state.rules import NewImage as NewImage
+from state.sql import seasons
+from state.sql.dialect import POSTGRES
 from state.store import SelectPolicy, WhenExhausted
 
 POOL_LOCK = 0x756E7071  # first key of the pool lock (turns use ...6F and ...70); then the id
@@ -158,7 +160,9 @@ def facts_of(db: Db, channel: Channel, content_hashes: Sequence[str]) -> dict[st
         " coalesce((SELECT returns_at IS NOT NULL FROM queue"
         "   WHERE channel_id = %(c)s AND content_hash = q.h), false),"
         " coalesce((SELECT retired FROM queue"
-        "   WHERE channel_id = %(c)s AND content_hash = q.h), false)"
+        "   WHERE channel_id = %(c)s AND content_hash = q.h), false),"
+        " EXISTS (SELECT 1 FROM out_of_season AS s JOIN queue AS r ON r.channel_id = %(c)s"
+        "   AND r.content_hash = q.h AND s.folder = r.folder WHERE s.channel_id = %(c)s)"
         " FROM unnest(%(h)s::text[]) AS q(h)",
         {"c": channel.id, "h": list(content_hashes), "y": channel.cycle},
     ).fetchall()
@@ -173,6 +177,7 @@ def facts_of(db: Db, channel: Channel, content_hashes: Sequence[str]) -> dict[st
             awaiting_fingerprint=bool(row[6]),
             waiting=bool(row[7]),
             retired=bool(row[8]),
+            out_of_season=bool(row[9]),
         )
         for row in rows
     }
@@ -192,6 +197,16 @@ def restore_many(db: Db, channel: Channel, content_hashes: Sequence[str]) -> Non
         db.execute(_ADD_MANY, {"c": channel.id, "h": wanted})
 
 
+def resettle(db: Db, channel: Channel, content_hashes: Sequence[str]) -> None:
+    """In the pool or out of it, as the rules now say (after their folders changed, where
+    the channel has folders out of season)."""
+    judged = facts_of(db, channel, content_hashes)
+    wanted = [h for h, image in judged.items() if is_available(image)]
+    if wanted:
+        db.execute(_ADD_MANY, {"c": channel.id, "h": wanted})
+    remove_many(db, channel.id, [h for h, image in judged.items() if not is_available(image)])
+
+
 def insert(db: Db, channel: Channel, images: Sequence[NewImage]) -> None:
     """Queue rows for images new to the library; the available ones draw their slots."""
     if not images:
@@ -204,24 +219,25 @@ def insert(db: Db, channel: Channel, images: Sequence[NewImage]) -> None:
     posted = _present(db, "posted", f" AND cycle = {int(channel.cycle)}", channel, hashes)
     near = near_flagged(db, channel, hashes)
     unhashed = unfingerprinted(db, channel, hashes)
+    closed = seasons.closed(POSTGRES.on(db), channel.id)
     rows, added = [], 0
     for image in images:
         h = image.content_hash
         facts_ = ImageInChannel(
             True, image.pending, h in held, h in leased, h in posted, h in near, h in unhashed,
-            h in back, h in retired,
+            h in back, h in retired, image.folder in closed,
         )  # fmt: skip
         slot = None
         if is_available(facts_):
             slot, added = random.randrange(KEYS), added + 1
-        rows.append((channel.id, h, image.name_lower, image.server_modified,
+        rows.append((channel.id, h, image.name_lower, image.server_modified, image.folder,
                      slot, facts_.near_duplicate_posted,
                      now if facts_.awaiting_fingerprint else None,
                      back.get(h), h in retired))  # fmt: skip
     with (
         db.cursor() as cursor,
         cursor.copy(
-            "COPY queue (channel_id, content_hash, name_lower, server_modified, slot,"
+            "COPY queue (channel_id, content_hash, name_lower, server_modified, folder, slot,"
             " near_posted, awaiting_since, returns_at, retired) FROM STDIN"
         ) as copy,
     ):
@@ -334,8 +350,9 @@ def fill(db: Db, channel: Channel, library_id: int, now: float | None = None) ->
     """Give a channel a queue row for every image of its library, then make its pool."""
     db.execute("DELETE FROM queue WHERE channel_id = %s", (channel.id,))
     db.execute(
-        "INSERT INTO queue (channel_id, content_hash, name_lower, server_modified)"
-        " SELECT %s, content_hash, name_lower, server_modified FROM images WHERE library_id = %s",
+        "INSERT INTO queue (channel_id, content_hash, name_lower, server_modified, folder)"
+        " SELECT %s, content_hash, name_lower, server_modified, folder FROM images"
+        " WHERE library_id = %s",
         (channel.id, library_id),
     )
     wait_for_fingerprints(db, channel, library_id)
@@ -375,6 +392,8 @@ def rebuild(db: Db, channel: Channel, now: float | None = None) -> None:
         "  JOIN images AS i ON i.library_id = c.library_id AND i.content_hash = q.content_hash"
         "  WHERE q.channel_id = %(c)s AND NOT i.pending AND NOT q.near_posted"
         "  AND q.awaiting_since IS NULL AND q.returns_at IS NULL AND NOT q.retired"
+        "  AND NOT EXISTS (SELECT 1 FROM out_of_season AS s"
+        "    WHERE s.channel_id = %(c)s AND s.folder = q.folder)"
         "  AND NOT EXISTS (SELECT 1 FROM holds AS h"
         "    WHERE h.channel_id = %(c)s AND h.content_hash = q.content_hash)"
         "  AND NOT EXISTS (SELECT 1 FROM leases AS l"

@@ -27,6 +27,7 @@ import psycopg
 from state.errors import SchemaTooNew
 from state.postgres import returns, tallies
 from state.postgres.connection import connect, translated, where
+from state.sql.folders import in_postgres as folder_sql
 
 log = logging.getLogger(__name__)
 
@@ -446,8 +447,30 @@ CREATE TABLE undone_posts (
 CREATE INDEX undone_history ON undone_posts (channel_id, posted_at, content_hash, cycle, id);
 """
 
+# -- folders, seasons and balance (as in SQLite's schema 15): version 13 -----------------
+_V13 = f"""
+ALTER TABLE images ADD COLUMN folder text COLLATE "C" NOT NULL DEFAULT '.';
+UPDATE images AS i SET folder = {folder_sql("i.path_lower", "l.folder_lower")}
+    FROM libraries AS l WHERE l.id = i.library_id;
+CREATE INDEX images_by_folder ON images (library_id, folder);
+ALTER TABLE queue ADD COLUMN folder text COLLATE "C" NOT NULL DEFAULT '.';
+UPDATE queue AS q SET folder = i.folder FROM channels AS c, images AS i
+    WHERE c.id = q.channel_id AND i.library_id = c.library_id
+    AND i.content_hash = q.content_hash AND i.folder <> '.';
+CREATE INDEX queue_by_folder ON queue (channel_id, folder, slot);
+-- A balanced channel's pool by folder: its folders with pictures available (a loose
+-- scan), and a folder's random keys, read as the channel's whole pool is (selection.py).
+CREATE INDEX queue_pool_by_folder ON queue (channel_id, folder, slot) WHERE slot IS NOT NULL;
+CREATE TABLE out_of_season (
+    channel_id integer NOT NULL REFERENCES channels(id),
+    folder     text COLLATE "C" NOT NULL,
+    PRIMARY KEY (channel_id, folder)
+);
+ALTER TABLE channels ADD COLUMN weights text;
+"""
+
 MIGRATIONS: tuple[str, ...] = (
-    _V1, _V2, _V3, _V4, _V5, _V6, tallies.V7, _V8, _V9, _V10, _V11, returns.V12,
+    _V1, _V2, _V3, _V4, _V5, _V6, tallies.V7, _V8, _V9, _V10, _V11, returns.V12, _V13,
 )  # fmt: skip
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -42,8 +42,19 @@ _JOINED = (
 # then joined: no planner, with or without statistics, can start from the library.
 _FIRST = (
     f"SELECT {_FILE} FROM (SELECT q.content_hash FROM queue AS q WHERE q.channel_id = %(c)s"
-    " AND q.slot IS NOT NULL ORDER BY {order} LIMIT 1) AS q" + _JOINED
+    " AND q.slot IS NOT NULL{folder} ORDER BY {order} LIMIT 1) AS q" + _JOINED
 )
+# A balanced channel's pick, within the folder its round chose: its rows alone, along
+# ``queue_pool_by_folder`` (in order, along the order's index, filtered by folder).
+_IN_FOLDER = " AND folder = %(f)s"
+# The folders with pictures available: one probe of ``queue_pool_by_folder`` each.
+_ACTIVE = """
+WITH RECURSIVE f(folder) AS (
+    SELECT min(folder) FROM queue WHERE channel_id = %(c)s AND slot IS NOT NULL
+    UNION ALL SELECT (SELECT min(q.folder) FROM queue AS q
+        WHERE q.channel_id = %(c)s AND q.slot IS NOT NULL AND q.folder > f.folder)
+    FROM f WHERE f.folder IS NOT NULL)
+SELECT folder FROM f WHERE folder IS NOT NULL"""
 WINDOW = 32
 # The rows from key ``k`` on, then from the lowest (wrapping around), ``w`` at most, each
 # with its place; one at random is the one at place ``floor(u * n)``, and the others
@@ -52,10 +63,10 @@ WINDOW = 32
 _AROUND = """
 around AS (SELECT content_hash, slot, lap FROM (
     (SELECT content_hash, slot, 0 AS lap FROM queue
-     WHERE channel_id = {c} AND slot >= %(k)s ORDER BY slot LIMIT {w})
+     WHERE channel_id = {c}{f} AND slot >= %(k)s ORDER BY slot LIMIT {w})
     UNION ALL
     (SELECT content_hash, slot, 1 FROM queue
-     WHERE channel_id = {c} AND slot < %(k)s ORDER BY slot LIMIT {w})) AS both_laps
+     WHERE channel_id = {c}{f} AND slot < %(k)s ORDER BY slot LIMIT {w})) AS both_laps
     ORDER BY lap, slot LIMIT {w}),
 placed AS (
     SELECT content_hash, (row_number() OVER (ORDER BY lap, slot) - 1
@@ -64,7 +75,7 @@ placed AS (
     FROM around)"""
 _PEEK = (
     "WITH"
-    + _AROUND.format(c="%(c)s", w=WINDOW)
+    + _AROUND.format(c="%(c)s", w=WINDOW, f="{f}")
     + f" SELECT {_FILE} FROM placed AS q"
     + _JOINED
     + " WHERE q.turn = 0"
@@ -74,13 +85,13 @@ _PEEK = (
 # index reads wait for the channel's id); a row of the window no other transaction
 # holds, taken out, leased and counted; its file. A row changed since the statement
 # began is judged as it is now (``FOR UPDATE`` reads the latest version).
-_LEASE = (
+_LEASE_ANY = (
     """
 WITH chosen AS MATERIALIZED (
     SELECT c.id, c.library_id, pg_advisory_xact_lock_shared(%(lock)s, c.id) AS shared
     FROM channels AS c JOIN libraries AS l ON l.id = c.library_id
     WHERE c.name = %(n)s AND c.policy = 'random' AND l.ready_at IS NOT NULL),"""
-    + _AROUND.format(c="(SELECT id FROM chosen)", w=WINDOW)
+    + _AROUND.format(c="(SELECT id FROM chosen)", w=WINDOW, f="{f}")
     + """,
 picked AS (
     SELECT q.channel_id, q.content_hash FROM queue AS q
@@ -98,6 +109,7 @@ leased AS (
     + f" SELECT (SELECT id FROM chosen), {_FILE} FROM leased AS q"
     + _JOINED.replace("%(l)s", "(SELECT library_id FROM chosen)")
 )
+_LEASE, _LEASE_IN_FOLDER = _LEASE_ANY.format(f=""), _LEASE_ANY.format(f=_IN_FOLDER)
 
 
 def _at_random(rng: random.Random) -> dict[str, Any]:
@@ -105,27 +117,45 @@ def _at_random(rng: random.Random) -> dict[str, Any]:
 
 
 def choose(
-    db: Db, channel_id: int, library_id: int, policy: SelectPolicy, rng: random.Random
+    db: Db,
+    channel_id: int,
+    library_id: int,
+    policy: SelectPolicy,
+    rng: random.Random,
+    folder: str | None = None,
 ) -> FileRow | None:
-    """The file of an available image chosen by ``policy``, or None when there is none."""
-    args = {"c": channel_id, "l": library_id}
+    """The file of an available image chosen by ``policy`` (in ``folder`` when given), or
+    None when there is none."""
+    args = {"c": channel_id, "l": library_id, "f": folder}
+    within = "" if folder is None else _IN_FOLDER
     if policy == "random":
-        found = db.execute(_PEEK, args | _at_random(rng)).fetchone()
+        found = db.execute(_PEEK.format(f=within), args | _at_random(rng)).fetchone()
     else:
-        found = db.execute(_FIRST.format(order=_ORDER[policy]), args).fetchone()
+        found = db.execute(_FIRST.format(order=_ORDER[policy], folder=within), args).fetchone()
     return None if found is None else FileRow(*found)
 
 
+def active_folders(db: Db, channel_id: int) -> list[str]:
+    """The folders of the channel's library with pictures available in the channel."""
+    return [row[0] for row in db.execute(_ACTIVE, {"c": channel_id})]
+
+
 def lease_at_random(
-    db: Db, channel: str, rng: random.Random, lease_id: str, expires_at: float
+    db: Db,
+    channel: str,
+    rng: random.Random,
+    lease_id: str,
+    expires_at: float,
+    folder: str | None = None,
 ) -> tuple[int, FileRow] | None:
     """Lease an image of the channel chosen at random (``choose``'s way) that no other
     transaction is leasing, in one statement that is its own transaction (``db`` in
     autocommit); the channel's id and the image's file. None when the channel chooses in
     order or is not ready, or the window held nothing it could take (the pool may be
     empty, or every row of the window in another's hands)."""
-    args = {"n": channel, "lock": queue.POOL_LOCK, "id": lease_id, "e": expires_at}
-    found = db.execute(_LEASE, args | _at_random(rng)).fetchone()
+    args = {"n": channel, "lock": queue.POOL_LOCK, "id": lease_id, "e": expires_at, "f": folder}
+    statement = _LEASE if folder is None else _LEASE_IN_FOLDER
+    found = db.execute(statement, args | _at_random(rng)).fetchone()
     return None if found is None else (int(found[0]), FileRow(*found[1:]))
 
 

@@ -76,4 +76,5 @@ class PostgresStore:
     def define(
         self, libraries: Sequence[LibraryDef], channels: Sequence[ChannelDef]
     ) -> list[Relisting]:
+        self.selections.forget_definitions()  # a channel's balance may change
         return self._run(lambda db: define(db, libraries, channels))

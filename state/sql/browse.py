@@ -6,7 +6,8 @@ time (``holds_by_time``), posts by time (``posted_history``), pictures waiting f
 ``repeat_after`` by their return (``queue_returns_by_channel``), and a name prefix by name
 (``files_by_name``, the representative file only, so duplicates show once). The next
 page resumes after the last key shown (a row-value comparison the index answers), so
-page 1,000 costs what page 1 does. Conditions that decide the state are lookups by
+page 1,000 costs what page 1 does (but for the pictures out of season: their folders'
+rows are sorted by name for each page). Conditions that decide the state are lookups by
 primary key per row. ``INDEXED BY`` where a query reads ``files``: without statistics,
 SQLite would rather walk the primary key's ``library_id`` (the whole library) than a
 two-column index (PostgreSQL's dialect drops the hint: its planner is steered per
@@ -60,11 +61,17 @@ _WAITING = (
 _IN_LIBRARY = (
     "EXISTS (SELECT 1 FROM images AS i WHERE i.library_id = :library AND i.content_hash = {h})"
 )
+_CLOSED = (
+    "EXISTS (SELECT 1 FROM queue AS q JOIN out_of_season AS s ON s.channel_id = q.channel_id"
+    " AND s.folder = q.folder WHERE q.channel_id = :channel AND q.content_hash = {h})"
+)
 # The state rule (``state.rules.image_state``) as SQL conditions on a content hash ``{h}``.
 _IS = {
     "posted": _POSTED,
     "leased": f"NOT {_POSTED} AND NOT {_RETIRED} AND {_LEASED}",
     "held": f"NOT {_POSTED} AND NOT {_RETIRED} AND NOT {_LEASED} AND {_HELD}",
+    "out_of_season": f"NOT {_POSTED} AND NOT {_RETIRED} AND NOT {_LEASED} AND NOT {_HELD}"
+    f" AND {_CLOSED}",
     "available": _POOLED,
     "waiting": f"NOT {_POSTED} AND NOT {_LEASED} AND NOT {_HELD} AND {_WAITING}",
 }
@@ -146,6 +153,20 @@ _BY_STATE = {
         ("t.posted_at", "t.content_hash"),
         (str, str),
         descending=True,
+    ),
+    # The folders out of season, their rows sorted by name: a page costs the closed
+    # folders' rows (seasons are few, and only a person browsing asks).
+    "out_of_season": _Listing(
+        "out_of_season",
+        "SELECT q.content_hash, q.name_lower, q.content_hash FROM out_of_season AS s"
+        " CROSS JOIN queue AS q INDEXED BY queue_by_folder"
+        " ON q.channel_id = s.channel_id AND q.folder = s.folder WHERE s.channel_id = :channel"
+        f" AND NOT {_POSTED.format(h='q.content_hash')}"
+        f" AND NOT {_LEASED.format(h='q.content_hash')}"
+        f" AND NOT {_HELD.format(h='q.content_hash')}{{after}}"
+        " ORDER BY q.name_lower, q.content_hash LIMIT :limit",
+        ("q.name_lower", "q.content_hash"),
+        (str, str),
     ),
 }
 

@@ -20,12 +20,13 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from state.changes import FileEntry, Operation, PutFile, RemovePath, RemoveTree
-from state.rules import Channel, NewImage, is_pending
+from state.rules import Channel, NewImage, folder_of, is_pending
 from state.sql import outbox
 from state.sql.dialect import Sql, Tx
 from state.sql.names import channels_of
 
-# A content's representative file: path_lower, name_lower, server_modified, size.
+# A content's representative file: path_lower, name_lower, server_modified, size, and
+# (``refresh_images`` adds it) its first-level subfolder (``state.rules.folder_of``).
 Held = tuple[Any, ...]
 
 FILE_COLUMNS = (
@@ -133,7 +134,9 @@ def refresh_images(
     wanted = sorted(set(content_hashes))
     if not wanted:
         return
-    held = images.held(sql.db, library_id, wanted)
+    (folder_lower,) = sql.one("SELECT folder_lower FROM libraries WHERE id = ?", (library_id,))
+    held = {h: (*row, folder_of(folder_lower, row[0]))
+            for h, row in images.held(sql.db, library_id, wanted).items()}  # fmt: skip
     known = {row[0] for row in sql.among(
         "SELECT content_hash FROM images WHERE library_id = :l AND content_hash IN :keys",
         {"l": library_id}, wanted)}  # fmt: skip
@@ -161,7 +164,7 @@ def _add_new(
         return
     waiting = pending(sql, library_id, {h: row[3] for h, row in new.items()})
     rows = [
-        NewImage(h, new[h][1], new[h][2], h in waiting) for h in sorted(new)
+        NewImage(h, new[h][1], new[h][2], h in waiting, new[h][4]) for h in sorted(new)
     ]  # sorted: slots follow content_hash, as a rebuild numbers them
     images.insert(sql.db, library_id, rows, new)
     for channel in channels:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+from state import rotation
 from state.casefold import fold
 from state.rules import Channel
 from state.sql import outbox
@@ -75,11 +76,11 @@ def _channel(tx: Tx, channel: ChannelDef) -> None:
     if row is not None:
         tx.execute(
             "UPDATE channels SET policy = ?, exhausted = ?, near_skip = ?, near_distance = ?,"
-            " near_wait = ?, notify = ?, notify_low = ?, repeat_after = ?, max_posts = ?"
-            " WHERE id = ?",
+            " near_wait = ?, notify = ?, notify_low = ?, repeat_after = ?, max_posts = ?,"
+            " weights = ? WHERE id = ?",
             (channel.policy, channel.when_exhausted, skip, channel.near_duplicate_distance,
              wait, outbox.subscribed(channel.notify), channel.low_water, channel.repeat_after,
-             channel.max_posts, row[0]),
+             channel.max_posts, rotation.stored(channel.weights), row[0]),
         )  # fmt: skip
     if row is not None and row[2] == library_id:
         _near_settings(tx, Channel(row[0], row[1]), library_id, row[3:6], channel)
@@ -89,11 +90,12 @@ def _channel(tx: Tx, channel: ChannelDef) -> None:
     if row is None:
         row = tx.one(
             "INSERT INTO channels (name, library_id, policy, exhausted, near_skip, near_distance,"
-            " near_wait, notify, notify_low, repeat_after, max_posts)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id, cycle, library_id",
+            " near_wait, notify, notify_low, repeat_after, max_posts, weights)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id, cycle, library_id",
             (channel.name, library_id, channel.policy, channel.when_exhausted, skip,
              channel.near_duplicate_distance, wait, outbox.subscribed(channel.notify),
-             channel.low_water, channel.repeat_after, channel.max_posts),
+             channel.low_water, channel.repeat_after, channel.max_posts,
+             rotation.stored(channel.weights)),
         )  # fmt: skip
         assert row is not None
     else:

@@ -13,6 +13,7 @@ from state.errors import (
     LeaseConflict,
     NoImages,
     NoNewImages,
+    OutOfSeason,
     Pending,
     Retired,
     WaitingToRepeat,
@@ -93,6 +94,8 @@ def check_leasable(
         raise Retired(name)
     if facts.held:
         raise Held(f"Selected file is held out of selection in this channel: {name}")
+    if facts.out_of_season:
+        raise OutOfSeason(f"Selected file's folder is out of season in this channel: {name}")
     if facts.pending:
         raise Pending(name)
     if facts.awaiting_fingerprint:

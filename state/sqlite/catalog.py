@@ -16,6 +16,7 @@ from typing import Any
 from state.changes import PutFile, RemovePath, RemoveTree, tree_bounds
 from state.hashing import BLOCK_SIZE
 from state.sql import catalog as sql_catalog
+from state.sql import seasons
 from state.sql.catalog import FILE_COLUMNS, ON_PATH, Held, add_folders, file_row, has_unresolved
 from state.sql.dialect import SQLITE
 from state.sqlite import queue
@@ -83,16 +84,29 @@ def _update(
 ) -> None:
     """A content kept: its representative path may have changed, and with it the sort keys."""
     db.executemany(
-        "UPDATE images SET path_lower = ?, name_lower = ?, server_modified = ?, size = ?"
-        " WHERE library_id = ? AND content_hash = ?",
+        "UPDATE images SET path_lower = ?, name_lower = ?, server_modified = ?, size = ?,"
+        " folder = ? WHERE library_id = ? AND content_hash = ?",
         [(*row, library_id, h) for h, row in kept.items()],
     )
     for channel in channels:
+        seasonal = bool(seasons.closed(SQLITE.on(db), channel.id))
+        moved = _moved(db, channel.id, kept) if seasonal else []
         db.executemany(
-            "UPDATE queue SET name_lower = ?, server_modified = ?"
+            "UPDATE queue SET name_lower = ?, server_modified = ?, folder = ?"
             " WHERE channel_id = ? AND content_hash = ?",
-            [(row[1], row[2], channel.id, h) for h, row in kept.items()],
+            [(row[1], row[2], row[4], channel.id, h) for h, row in kept.items()],
         )
+        queue.resettle(db, channel, moved)  # into or out of a folder out of season
+
+
+def _moved(db: sqlite3.Connection, channel_id: int, kept: dict[str, Held]) -> list[str]:
+    """The contents whose folder is about to change in the channel's queue."""
+    query = (
+        "SELECT content_hash, folder FROM queue"
+        f" WHERE channel_id = {int(channel_id)} AND content_hash IN ({{marks}})"
+    )
+    rows = where_in(db, query, kept)
+    return sorted(h for h, folder in rows if folder != kept[h][4])
 
 
 def _insert(
@@ -100,7 +114,7 @@ def _insert(
 ) -> None:
     db.executemany(
         "INSERT INTO images (library_id, content_hash, path_lower, name_lower, server_modified,"
-        " size, pending) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        " size, folder, pending) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [(library_id, i.content_hash, *new[i.content_hash], int(i.pending)) for i in images],
     )
 

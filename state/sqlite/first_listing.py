@@ -22,6 +22,7 @@ from typing import Any
 
 from state.changes import Operation, PutFile, RemovePath, RemoveTree, tree_bounds
 from state.sql import catalog as shared
+from state.sql import folders
 from state.sqlite import catalog, queue
 
 _COLUMNS = (
@@ -39,8 +40,9 @@ _FILES = (
 # content's representative is its first path, as ``catalog.refresh_images`` picks it.
 _IMAGES = (
     "INSERT INTO images (library_id, content_hash, path_lower, name_lower, server_modified,"
-    " size) SELECT library_id, content_hash, min(path_lower), name_lower, server_modified, size"
-    " FROM listed WHERE library_id = ? AND kind = 'image' AND content_hash IS NOT NULL"
+    " size, folder) SELECT library_id, content_hash, min(path_lower), name_lower,"
+    f" server_modified, size, {folders.in_sqlite('min(path_lower)', ':folder')}"
+    " FROM listed WHERE library_id = :library AND kind = 'image' AND content_hash IS NOT NULL"
     " GROUP BY content_hash ORDER BY content_hash"
 )
 # Tables whose secondary indexes may be built after the rows, and how to tell that
@@ -138,7 +140,10 @@ def build(db: sqlite3.Connection, library_id: int, generation: int) -> None:
     """The listing ended: make the library's files, images and queues from what it staged."""
     rebuild = [*_drop_indexes(db, "files", library_id), *_drop_indexes(db, "queue", library_id)]
     db.execute(_FILES, (library_id, generation))
-    db.execute(_IMAGES, (library_id,))
+    (folder_lower,) = db.execute(
+        "SELECT folder_lower FROM libraries WHERE id = ?", (library_id,)
+    ).fetchone()
+    db.execute(_IMAGES, {"library": library_id, "folder": folder_lower})
     catalog.hold_unchecked(db, library_id)  # before the queues: nothing to take out yet
     for channel in queue.channels_of(db, library_id):
         queue.fill(db, channel, library_id)

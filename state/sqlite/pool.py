@@ -12,6 +12,9 @@ again); memory is its copy, changed in the same step as the table:
 - For a channel whose policy is ``oldest``, ``newest`` or ``name``, a heap ordered by
   the policy's key, cleaned lazily: an entry whose image left the pool is dropped when
   it comes to the top, and the heap is rebuilt when stale entries outnumber the live.
+- For a channel that balances its picks over folders (``state.rotation``), the same per
+  folder (``state.sqlite.channel_pool``); the round over them lives here, per channel
+  (a restart starts it afresh).
 
 A channel's pool is loaded from its table when first needed: by the writer, as it sees
 the table (``ensure``), or by a preview from its own snapshot (``load_beside``), kept
@@ -27,103 +30,25 @@ on other threads) take the lock for a pick; the writer takes it for each change.
 
 from __future__ import annotations
 
-import heapq
 import logging
 import random
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
-from typing import Any
+
+from state.rotation import Rounds, Weights
+from state.sqlite.channel_pool import KEY_COLUMN, ChannelPool, Key
 
 log = logging.getLogger(__name__)
-
-Key = tuple[str, str]  # (the policy's sort column, content_hash)
-_KEY_COLUMN = {"oldest": "server_modified", "newest": "server_modified", "name": "name_lower"}
-
-
-class _Desc:
-    """A key ordered backwards, so that a min-heap gives the newest first."""
-
-    __slots__ = ("key",)
-
-    def __init__(self, key: Key) -> None:
-        self.key = key
-
-    def __lt__(self, other: _Desc) -> bool:
-        return self.key > other.key
-
-
-class ChannelPool:
-    """One channel's available images: slots as in the table, and its policy's order."""
-
-    def __init__(self, policy: str, members: list[str], keys: dict[str, Key]) -> None:
-        self.policy = policy
-        self.members = members
-        self._keys = keys  # ordered policies only: each member's sort key
-        self._heap: list[Any] = []
-        self._reheap()
-
-    def __len__(self) -> int:
-        return len(self.members)
-
-    @property
-    def ordered(self) -> bool:
-        return self.policy in _KEY_COLUMN
-
-    def pick_random(self, rng: random.Random) -> str | None:
-        return self.members[rng.randrange(len(self.members))] if self.members else None
-
-    def first(self) -> str | None:
-        """The first member by the policy's order, dropping stale entries on the way."""
-        while self._heap:
-            key = self._heap[0].key if self.policy == "newest" else self._heap[0]
-            if self._keys.get(key[1]) == key:
-                return str(key[1])
-            heapq.heappop(self._heap)
-        return None
-
-    def append(self, content_hash: str, key: Key | None) -> None:
-        self.members.append(content_hash)
-        if key is not None:
-            self._keys[content_hash] = key
-            heapq.heappush(self._heap, _Desc(key) if self.policy == "newest" else key)
-
-    def take(self, content_hash: str, hole: int) -> bool:
-        """Remove the member at slot ``hole``, moving the last into it; False when memory
-        does not hold ``content_hash`` there (the caller reloads)."""
-        if hole >= len(self.members) or self.members[hole] != content_hash:
-            return False
-        last = self.members.pop()
-        if hole < len(self.members):
-            self.members[hole] = last
-        if (
-            self._keys.pop(content_hash, None) is not None
-            and len(self._heap) > 2 * len(self._keys) + 64
-        ):
-            self._reheap()
-        return True
-
-    def rekey(self, content_hash: str, key: Key) -> None:
-        """A member's sort key changed (its representative file did)."""
-        if content_hash in self._keys:
-            self._keys[content_hash] = key
-            heapq.heappush(self._heap, _Desc(key) if self.policy == "newest" else key)
-
-    def _reheap(self) -> None:
-        if self.policy == "newest":
-            self._heap = [_Desc(key) for key in self._keys.values()]
-        else:
-            self._heap = list(self._keys.values())
-        heapq.heapify(self._heap)
 
 
 class NotLoaded(Exception):
     """The channel's pool is not in memory (yet, or any more): the writer loads it."""
 
-    def __init__(self, channel_id: int, policy: str) -> None:
+    def __init__(self, channel_id: int, policy: str, balanced: bool = False) -> None:
         super().__init__(f"channel {channel_id}: the pool is not in memory")
-        self.channel_id, self.policy = channel_id, policy
+        self.channel_id, self.policy, self.balanced = channel_id, policy, balanced
 
 
 class Pools:
@@ -135,25 +60,32 @@ class Pools:
         self._lock = threading.Lock()
         self._touched: list[int] = []  # by the writer's open transaction, in order
         self._changes = 0  # every change the writer made to any pool, or forgetting all
+        self.rounds = Rounds()  # the balanced channels' rounds over their folders
 
     def attach(self, db: PooledConnection) -> None:
         """Keep ``db``'s changes in memory; a member's new sort key reaches memory through a
         trigger, whichever statement changes it."""
         db.pools = self
-        db.create_function("pool_rekeyed", 4, self._rekeyed)
+        db.create_function("pool_rekeyed", 5, self._rekeyed)
         db.execute(
-            "CREATE TEMP TRIGGER pool_rekeyed AFTER UPDATE OF name_lower, server_modified"
-            " ON main.queue WHEN new.slot IS NOT NULL BEGIN SELECT pool_rekeyed("
-            "new.channel_id, new.content_hash, new.name_lower, new.server_modified); END"
+            "CREATE TEMP TRIGGER pool_rekeyed AFTER UPDATE OF name_lower, server_modified,"
+            " folder ON main.queue WHEN new.slot IS NOT NULL BEGIN SELECT pool_rekeyed("
+            "new.channel_id, new.content_hash, new.name_lower, new.server_modified,"
+            " new.folder); END"
         )
 
-    def _rekeyed(self, channel_id: int, content_hash: str, name: str, modified: str) -> None:
+    def _rekeyed(
+        self, channel_id: int, content_hash: str, name: str, modified: str, folder: str
+    ) -> None:
         self._changed(channel_id)
         pool = self._channels.get(channel_id)
-        if pool is not None and pool.ordered:
-            column = name if pool.policy == "name" else modified
-            with self._lock:
+        if pool is None:
+            return
+        with self._lock:
+            if pool.ordered:
+                column = name if pool.policy == "name" else modified
                 pool.rekey(content_hash, (column, content_hash))
+            pool.refolder(content_hash, folder)
 
     # -- reading (any thread) ------------------------------------------------------
     def loaded(self) -> list[int]:
@@ -165,22 +97,39 @@ class Pools:
             pool = self._channels.get(channel_id)
             return [] if pool is None else list(pool.members)
 
-    def pick(self, channel_id: int, policy: str, rng: random.Random) -> str | None:
+    def pick(
+        self,
+        channel_id: int,
+        policy: str,
+        rng: random.Random,
+        weights: Weights | None = None,
+        advance: bool = True,
+    ) -> str | None:
         """An available image by ``policy``, or None when the pool is empty; NotLoaded
-        when memory does not hold the channel's pool for that policy."""
+        when memory does not hold the channel's pool for that policy. With ``weights``,
+        from the folder the channel's round chooses (moving the round on when
+        ``advance``; a preview only looks)."""
+        balanced = weights is not None
         with self._lock:
             pool = self._channels.get(channel_id)
-            if pool is None or pool.policy != policy:
-                raise NotLoaded(channel_id, policy)
-            return pool.pick_random(rng) if policy == "random" else pool.first()
+            if pool is None or pool.policy != policy or pool.balanced != balanced:
+                raise NotLoaded(channel_id, policy, balanced)
+            if weights is None:
+                return pool.pick_random(rng) if policy == "random" else pool.first()
+            round_ = self.rounds.of(channel_id, weights)
+            active = pool.active()
+            folder = round_.choose(active) if advance else round_.peek(active)
+            return None if folder is None else pool.pick_in(folder, rng)
 
     # -- loading and forgetting (the writer) ------------------------------------------
-    def ensure(self, db: sqlite3.Connection, channel_id: int, policy: str) -> None:
+    def ensure(
+        self, db: sqlite3.Connection, channel_id: int, policy: str, balanced: bool = False
+    ) -> None:
         """Load the channel's pool from the table, as the writer sees it, unless memory
         holds it already."""
         pool = self._channels.get(channel_id)
-        if pool is None or pool.policy != policy:
-            loaded = _load(db, channel_id, policy)
+        if pool is None or pool.policy != policy or pool.balanced != balanced:
+            loaded = _load(db, channel_id, policy, balanced)
             self._changed(channel_id)  # what it read may yet roll back
             with self._lock:
                 self._channels[channel_id] = loaded
@@ -201,6 +150,7 @@ class Pools:
         read: Callable[[], AbstractContextManager[sqlite3.Connection]],
         channel_id: int,
         policy: str,
+        balanced: bool = False,
     ) -> None:
         """Load a pool from a reader's snapshot, beside the writer (a preview, while the
         writer is busy or another process holds the file). Kept only if the writer had
@@ -211,7 +161,7 @@ class Pools:
         if open_:
             return
         with read() as db:
-            pool = _load(db, channel_id, policy)
+            pool = _load(db, channel_id, policy, balanced)
         with self._lock:
             if self._changes == changes and channel_id not in self._channels:
                 self._channels[channel_id] = pool
@@ -223,9 +173,11 @@ class Pools:
         pool = self._channels.get(channel_id)
         if pool is None:
             return  # loaded from the table when first needed
-        key = _key(db, channel_id, content_hash, pool.policy) if pool.ordered else None
+        key, folder = None, "."
+        if pool.ordered or pool.balanced:
+            key, folder = _key(db, channel_id, content_hash, pool.policy)
         with self._lock:
-            pool.append(content_hash, key)
+            pool.append(content_hash, key, folder)
 
     def removed(self, channel_id: int, content_hash: str, hole: int) -> None:
         """The image left slot ``hole``; the last slot moved into it."""
@@ -276,28 +228,38 @@ def pools_of(db: sqlite3.Connection) -> Pools | None:
     return db.pools if isinstance(db, PooledConnection) else None
 
 
-def _load(db: sqlite3.Connection, channel_id: int, policy: str) -> ChannelPool:
+def _load(
+    db: sqlite3.Connection, channel_id: int, policy: str, balanced: bool = False
+) -> ChannelPool:
     """Row by row, so that a large pool is not held twice while it is read."""
-    keyed = policy in _KEY_COLUMN
+    keyed = policy in KEY_COLUMN
     rows = db.execute(
-        f"SELECT content_hash, slot, {_KEY_COLUMN.get(policy, 'NULL')} FROM queue"
+        f"SELECT content_hash, slot, {KEY_COLUMN.get(policy, 'NULL')},"
+        f" {'folder' if balanced else 'NULL'} FROM queue"
         " WHERE channel_id = ? AND slot IS NOT NULL ORDER BY slot",
         (channel_id,),
     )
     members: list[str] = []
     keys: dict[str, Key] = {}
-    for content_hash, slot, key in rows:
+    folders: dict[str, str] = {}
+    for content_hash, slot, key, folder in rows:
         if slot != len(members):
             raise RuntimeError(f"channel {channel_id}: the pool's slots have gaps")
         members.append(content_hash)
         if keyed:
             keys[content_hash] = (key, content_hash)
-    return ChannelPool(policy, members, keys)
+        if balanced:
+            folders[content_hash] = folder
+    return ChannelPool(policy, members, keys, folders if balanced else None)
 
 
-def _key(db: sqlite3.Connection, channel_id: int, content_hash: str, policy: str) -> Key:
+def _key(
+    db: sqlite3.Connection, channel_id: int, content_hash: str, policy: str
+) -> tuple[Key | None, str]:
+    """A member's sort key (ordered policies) and its folder."""
     row = db.execute(
-        f"SELECT {_KEY_COLUMN[policy]} FROM queue WHERE channel_id = ? AND content_hash = ?",
+        f"SELECT {KEY_COLUMN.get(policy, 'NULL')}, folder FROM queue"
+        " WHERE channel_id = ? AND content_hash = ?",
         (channel_id, content_hash),
     ).fetchone()
-    return (row[0], content_hash)
+    return (None if policy not in KEY_COLUMN else (row[0], content_hash)), row[1]

@@ -23,6 +23,8 @@ from collections.abc import Iterable, Sequence
 from state.rules import Channel as Channel  # one definition for both backends
 from state.rules import ImageInChannel, is_available
 from state.rules import NewImage as NewImage
+from state.sql import seasons
+from state.sql.dialect import SQLITE
 from state.sqlite import returns
 from state.sqlite.lookup import where_in
 from state.sqlite.pool import pools_of
@@ -96,7 +98,9 @@ def facts(db: sqlite3.Connection, channel: Channel, content_hash: str) -> ImageI
         "   WHERE channel_id = ?1 AND content_hash = ?2), 0),"
         " coalesce((SELECT returns_at IS NOT NULL FROM queue"
         "   WHERE channel_id = ?1 AND content_hash = ?2), 0),"
-        " coalesce((SELECT retired FROM queue WHERE channel_id = ?1 AND content_hash = ?2), 0)",
+        " coalesce((SELECT retired FROM queue WHERE channel_id = ?1 AND content_hash = ?2), 0),"
+        " EXISTS (SELECT 1 FROM out_of_season AS s JOIN queue AS q ON q.channel_id = ?1"
+        "   AND q.content_hash = ?2 AND s.folder = q.folder WHERE s.channel_id = ?1)",
         (channel.id, content_hash, channel.cycle),
     ).fetchone()
     return ImageInChannel(
@@ -109,6 +113,7 @@ def facts(db: sqlite3.Connection, channel: Channel, content_hash: str) -> ImageI
         awaiting_fingerprint=bool(row[5]),
         waiting=bool(row[6]),
         retired=bool(row[7]),
+        out_of_season=bool(row[8]),
     )
 
 
@@ -116,6 +121,16 @@ def restore(db: sqlite3.Connection, channel: Channel, content_hash: str) -> None
     """Return an image to the pool if the rules now say it is available."""
     if is_available(facts(db, channel, content_hash)):
         add(db, channel.id, content_hash)
+
+
+def resettle(db: sqlite3.Connection, channel: Channel, content_hashes: Iterable[str]) -> None:
+    """In the pool or out of it, as the rules now say (after their folders changed, where
+    the channel has folders out of season)."""
+    for content_hash in content_hashes:
+        if is_available(facts(db, channel, content_hash)):
+            add(db, channel.id, content_hash)
+        else:
+            remove(db, channel.id, content_hash)
 
 
 def insert(db: sqlite3.Connection, channel: Channel, images: Sequence[NewImage]) -> None:
@@ -130,29 +145,31 @@ def insert(db: sqlite3.Connection, channel: Channel, images: Sequence[NewImage])
     posted = _present(db, "posted", f" AND cycle = {int(channel.cycle)}", channel, hashes)
     near = near_flagged(db, channel, hashes)
     unhashed = unfingerprinted(db, channel, hashes)
+    closed = seasons.closed(SQLITE.on(db), channel.id)
     next_slot, rows = size(db, channel.id), []
     for image in images:
         h = image.content_hash
         facts_ = ImageInChannel(
             True, image.pending, h in held, h in leased, h in posted, h in near, h in unhashed,
-            h in back, h in retired,
+            h in back, h in retired, image.folder in closed,
         )  # fmt: skip
         slot = None
         if is_available(facts_):
             slot, next_slot = next_slot, next_slot + 1
-        rows.append((channel.id, h, image.name_lower, image.server_modified,
+        rows.append((channel.id, h, image.name_lower, image.server_modified, image.folder,
                      slot, int(facts_.near_duplicate_posted),
                      now if facts_.awaiting_fingerprint else None,
                      back.get(h), int(h in retired)))  # fmt: skip
     db.executemany(
-        "INSERT INTO queue (channel_id, content_hash, name_lower, server_modified, slot,"
-        " near_posted, awaiting_since, returns_at, retired) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO queue (channel_id, content_hash, name_lower, server_modified, folder, slot,"
+        " near_posted, awaiting_since, returns_at, retired)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         rows,
     )
     pools = pools_of(db)
     if pools is not None:
         for row in rows:
-            if row[4] is not None:
+            if row[5] is not None:
                 pools.added(db, channel.id, row[1])
 
 
@@ -247,8 +264,9 @@ def fill(
     """Give a channel a queue row for every image of its library, then number the pool."""
     db.execute("DELETE FROM queue WHERE channel_id = ?", (channel.id,))
     db.execute(
-        "INSERT INTO queue (channel_id, content_hash, name_lower, server_modified)"
-        " SELECT ?, content_hash, name_lower, server_modified FROM images WHERE library_id = ?",
+        "INSERT INTO queue (channel_id, content_hash, name_lower, server_modified, folder)"
+        " SELECT ?, content_hash, name_lower, server_modified, folder FROM images"
+        " WHERE library_id = ?",
         (channel.id, library_id),
     )
     wait_for_fingerprints(db, channel, library_id)
@@ -287,6 +305,8 @@ def rebuild(db: sqlite3.Connection, channel: Channel, now: float | None = None) 
         "  JOIN images AS i ON i.library_id = c.library_id AND i.content_hash = q.content_hash"
         "  WHERE q.channel_id = ?1 AND i.pending = 0 AND q.near_posted = 0"
         "  AND q.awaiting_since IS NULL AND q.returns_at IS NULL AND q.retired = 0"
+        "  AND NOT EXISTS (SELECT 1 FROM out_of_season AS s"
+        "    WHERE s.channel_id = ?1 AND s.folder = q.folder)"
         "  AND NOT EXISTS (SELECT 1 FROM holds AS h"
         "    WHERE h.channel_id = ?1 AND h.content_hash = q.content_hash)"
         "  AND NOT EXISTS (SELECT 1 FROM leases AS l"

@@ -13,6 +13,7 @@ import sqlite3
 from pathlib import Path
 
 from state.errors import SchemaTooNew, StoreCorrupt, StoreError
+from state.sql.folders import in_sqlite as folder_sql
 from state.sqlite import returns
 
 log = logging.getLogger(__name__)
@@ -577,8 +578,35 @@ CREATE TABLE undone_posts (
 CREATE INDEX undone_history ON undone_posts (channel_id, posted_at, content_hash, cycle, id);
 """
 
+# -- folders, seasons and balance: version 15 ------------------------------------------
+_V15 = f"""
+-- ``folder``: the first-level subfolder of the library's folder that a content's
+-- representative file sits in, as Dropbox folds it ('.' for the files directly in it),
+-- on ``images`` and copied onto each channel's queue row beside ``name_lower``.
+ALTER TABLE images ADD COLUMN folder TEXT NOT NULL DEFAULT '.';
+UPDATE images SET folder = {
+    folder_sql("path_lower", "(SELECT folder_lower FROM libraries WHERE id = images.library_id)")
+};
+CREATE INDEX images_by_folder ON images (library_id, folder);
+ALTER TABLE queue ADD COLUMN folder TEXT NOT NULL DEFAULT '.';
+UPDATE queue SET folder = (SELECT i.folder FROM images AS i JOIN channels AS c
+    ON c.library_id = i.library_id WHERE c.id = queue.channel_id
+    AND i.content_hash = queue.content_hash) WHERE EXISTS (SELECT 1 FROM images AS i
+    JOIN channels AS c ON c.library_id = i.library_id WHERE c.id = queue.channel_id
+    AND i.content_hash = queue.content_hash AND i.folder != '.');
+CREATE INDEX queue_by_folder ON queue (channel_id, folder, slot);
+-- The folders of a channel that are out of season now (state/sql/seasons.py).
+CREATE TABLE out_of_season (
+    channel_id INTEGER NOT NULL REFERENCES channels(id),
+    folder     TEXT NOT NULL,
+    PRIMARY KEY (channel_id, folder)
+) WITHOUT ROWID;
+-- A channel's picks spread over its library's folders: the weights as JSON (NULL: not).
+ALTER TABLE channels ADD COLUMN weights TEXT;
+"""
+
 MIGRATIONS: tuple[str, ...] = (
-    _V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11, _V12, _V13, returns.V14,
+    _V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11, _V12, _V13, returns.V14, _V15,
 )  # fmt: skip
 SCHEMA_VERSION = len(MIGRATIONS)
 

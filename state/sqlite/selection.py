@@ -1,14 +1,14 @@
 """Choosing an image for a publisher in a channel, from the pool in memory and indexes.
 
-``random`` picks a slot of the channel's pool uniformly, ``oldest``, ``newest`` and
-``name`` the first of the pool by their order, both from the pool in memory
-(``state.sqlite.pool``). Nothing here scans the catalog or calls Dropbox. Every
+The pick itself is the pool's in memory (``state.sqlite.pool``): ``random`` a slot of
+the channel's pool uniformly, ``oldest``, ``newest`` and ``name`` the first by their
+order, within the folder a balanced channel's round chooses; here, the image's file.
+Nothing here scans the catalog or calls Dropbox. Every
 function that reads the file runs inside the caller's transaction.
 """
 
 from __future__ import annotations
 
-import random
 import sqlite3
 
 from state.casefold import fold
@@ -16,20 +16,13 @@ from state.errors import FileNotFound
 from state.sql.files import COLUMNS as _FILE_COLUMNS
 from state.sql.files import FileRow
 from state.sqlite import near
-from state.sqlite.pool import Pools
-from state.store import FileRef, Lease, Selection, SelectPolicy
+from state.store import FileRef, Lease, Selection
 
 _MAX_DUPLICATES = 100
 # Without statistics SQLite would rather walk a library's primary key in path order than
 # use a narrower index and sort; with one library that is a scan. The hot queries name
 # their index (tests/integration/test_sqlite_store.py checks every plan).
 _INDEX = {"path_lower = ?": "", "name_lower = ?": "INDEXED BY files_by_name"}
-
-
-def choose(pools: Pools, channel_id: int, policy: SelectPolicy, rng: random.Random) -> str | None:
-    """The content hash of an available image by ``policy``, or None when there is none:
-    read from the pool in memory (``state.sqlite.pool``), which mirrors the table."""
-    return pools.pick(channel_id, policy, rng)
 
 
 def file_by_name(db: sqlite3.Connection, library_id: int, name: str) -> FileRow:

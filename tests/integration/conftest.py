@@ -9,6 +9,7 @@ three PostgreSQL stores on one fresh database, as three replicas would open it.
 from __future__ import annotations
 
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -92,6 +93,7 @@ def start_service(
         retry: RetryPolicy = FAST_RETRY,
         environ: dict[str, str] | None = None,
         throttle: Throttle | None = None,
+        clock: Callable[[], float] = time.time,
         **overrides: Any,
     ) -> Service:
         values: dict[str, Any] = {
@@ -106,7 +108,9 @@ def start_service(
         }
         values.update(overrides)
         settings = make_settings(**values)
-        app = create_app(settings, retry=retry, environ=environ or {}, throttle=throttle)
+        app = create_app(
+            settings, retry=retry, environ=environ or {}, throttle=throttle, clock=clock
+        )
         server = ThreadedServer(app).start()
         client = httpx.Client(
             base_url=server.base_url, headers={"Authorization": f"Bearer {API_TOKEN}"}, timeout=30

@@ -56,10 +56,11 @@ def test_available_exactly_when_no_fact_keeps_it_out() -> None:
         assert is_available(image) == (image.in_library and not against), image
 
 
-def test_posted_wins_then_retired_leased_held_pending_near_duplicate_waiting() -> None:
-    order = ["posted_in_cycle", "retired", "leased", "held", "pending",
+def test_posted_wins_then_retired_leased_held_out_of_season_pending_near_waiting() -> None:
+    order = ["posted_in_cycle", "retired", "leased", "held", "out_of_season", "pending",
              "near_duplicate_posted", "waiting"]  # fmt: skip
-    states = ["posted", "retired", "leased", "held", "pending", "near_duplicate", "waiting"]
+    states = ["posted", "retired", "leased", "held", "out_of_season", "pending",
+              "near_duplicate", "waiting"]  # fmt: skip
     for image in every_image():
         first = next((i for i, name in enumerate(order) if getattr(image, name)), None)
         assert image_state(image) == ("available" if first is None else states[first]), image

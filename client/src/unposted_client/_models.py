@@ -87,7 +87,9 @@ _RENDERED = ("url", "width", "height", "format", "bytes")
 
 @dataclass(frozen=True, slots=True)
 class Image:
-    """An image as its channel sees it now: ``state`` available, leased, held or posted."""
+    """An image as its channel sees it now: ``state`` available, leased, held, posted or
+    out_of_season (its folder's season is closed in the channel), or pending or
+    near_duplicate."""
 
     selection: Selection
     state: str

@@ -14,12 +14,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 from functools import partial
+from typing import NamedTuple
 
-from state.errors import LeaseExpired, LeaseNotFound, NotReady
+from state import rotation
+from state.errors import LeaseExpired, LeaseNotFound, NotReady, UnknownName
 from state.postgres import grants, near, queue, returns, selection, tallies, waiting
 from state.postgres.connection import Db
 from state.postgres.ops import tx
-from state.postgres.roles import Role
+from state.postgres.roles import Connected, Role
+from state.rotation import Rounds, Weights
 from state.rules import iso, new_lease_id, turns_cycle
 from state.sql import leasable, leases, outbox, posted, returning, undo
 from state.sql import names as sql_names
@@ -29,11 +32,50 @@ from state.store import Lease, LeaseInfo, PostedRecord, Selection, SelectRequest
 RECLAIM_AT_SELECTION = 16
 
 
+class _Balance(NamedTuple):
+    """What a selection needs to know of its channel before it leases."""
+
+    id: int
+    policy: str
+    weights: Weights | None
+
+
 class _Rollback(Exception):
     """Raised inside a transaction to undo it on purpose (previews)."""
 
 
 class SelectionRole(Role):
+    def __init__(self, connected: Connected) -> None:
+        super().__init__(connected)
+        self._rounds = Rounds()  # balanced channels' rounds over folders, in this process
+        self._balances: dict[str, _Balance] = {}  # by channel name
+
+    def forget_definitions(self) -> None:
+        """The channels are defined again: read each one's balance afresh."""
+        self._balances.clear()
+
+    def _balance(self, db: Db, name: str) -> _Balance:
+        """The channel's id, policy and weights, read once per definition."""
+        found = self._balances.get(name)
+        if found is None:
+            row = db.execute("SELECT id, policy, weights FROM channels WHERE name = %s", (name,))
+            got = row.fetchone()
+            if got is None:
+                raise UnknownName(f"no channel {name!r}")
+            found = _Balance(int(got[0]), got[1], rotation.loaded(got[2]))
+            self._balances[name] = found
+        return found
+
+    def _folder(self, db: Db, name: str, advance: bool) -> str | None:
+        """The folder a balanced channel picks from next (None: not balanced, or nothing
+        available); ``advance`` moves its round on, else only looks."""
+        channel_id, _, weights = self._balance(db, name)
+        if weights is None:
+            return None
+        round_ = self._rounds.of(channel_id, weights)
+        active = selection.active_folders(db, channel_id)
+        return round_.choose(active) if advance else round_.peek(active)
+
     def select(self, channel: str, request: SelectRequest) -> Selection:
         if request.dry_run and request.name is None:
             peeked = self._read(lambda db: self._peek(db, channel))
@@ -71,7 +113,8 @@ class SelectionRole(Role):
         if not locked.ready:
             raise NotReady("the first catch-up has not completed yet; try again shortly")
         policy, library_id = locked.policy, locked.library_id
-        file = selection.choose(db, locked.channel.id, library_id, policy, self._rng)
+        folder = self._folder(db, name, advance=False)
+        file = selection.choose(db, locked.channel.id, library_id, policy, self._rng, folder)
         return None if file is None else selection.describe(db, file, None, None, locked.channel.id)
 
     def _lease_in_parallel(self, db: Db, name: str, request: SelectRequest) -> Selection | None:
@@ -80,7 +123,14 @@ class SelectionRole(Role):
         way tells why). The lease is committed before its image is described."""
         lease_id = new_lease_id()
         lease, expires_at = leasable.new_lease(lease_id, self._clock(), request.lease_seconds)
-        found = selection.lease_at_random(db, name, self._rng, lease_id, expires_at)
+        balance, folder = self._balance(db, name), None
+        if balance.weights is not None:
+            if balance.policy != "random":
+                return None  # in order: the exclusive way
+            folder = self._folder(db, name, advance=True)
+            if folder is None:
+                return None  # nothing available: the exclusive way tells why
+        found = selection.lease_at_random(db, name, self._rng, lease_id, expires_at, folder)
         if found is None:
             return None
         channel_id, file = found
@@ -101,7 +151,7 @@ class SelectionRole(Role):
                 tx(db), channel, file.content_hash, request.name, now
             )
         else:
-            file = self._choose(db, locked, now)
+            file = self._choose(db, locked, name, now, advance=not request.dry_run)
         lease = None
         if posted_at is None and not request.dry_run:
             lease_id = new_lease_id()
@@ -111,18 +161,27 @@ class SelectionRole(Role):
             outbox.check_level(tx(db), channel.id, now)  # webhook: channel.low, .exhausted
         return selection.describe(db, file, lease, posted_at, channel.id)
 
-    def _choose(self, db: Db, locked: queue.Locked, now: float) -> FileRow:
+    def _choose(
+        self, db: Db, locked: queue.Locked, name: str, now: float, advance: bool
+    ) -> FileRow:
+        """By the policy (in the folder a balanced channel's round chooses); with nothing
+        left, reclaim expired leases or start a new cycle if the rules say so."""
         channel, policy, library_id = locked.channel, locked.policy, locked.library_id
-        found = selection.choose(db, channel.id, library_id, policy, self._rng)
+
+        def choose(channel_id: int) -> FileRow | None:
+            folder = self._folder(db, name, advance)
+            return selection.choose(db, channel_id, library_id, policy, self._rng, folder)
+
+        found = choose(channel.id)
         if found is None and grants.reclaim_in(db, channel, now, RECLAIM_AT_SELECTION):
-            found = selection.choose(db, channel.id, library_id, policy, self._rng)
+            found = choose(channel.id)
         images, returning_, retired = returning.turning(tx(db), channel.id)
         if found is None and turns_cycle(
             locked.exhausted, tallies.running(db, channel.id), images,
             waiting.any_waiting(db, channel.id), returning_, retired,
         ):  # fmt: skip
             channel = _new_cycle(db, channel, now)
-            found = selection.choose(db, channel.id, library_id, policy, self._rng)
+            found = choose(channel.id)
             if found is None:
                 raise leasable.turned_with_nothing(tx(db), library_id, channel.id, now)
         if found is None:

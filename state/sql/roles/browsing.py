@@ -1,8 +1,9 @@
 """A channel's images and history a page at a time, and holds (``Browsing``).
 
-Lists and an image's page read one snapshot; a hold takes the channel's row lock, as
-every change to a pool does (``state.sql.names.lock_channel``); holds that end by
-themselves end a batch at a time (``state.sql.holds.end_due``).
+Lists and an image's page read one snapshot; a hold, and a season's opening or closing,
+take the channel's row lock, as every change to a pool does
+(``state.sql.names.lock_channel``); holds that end by themselves end a batch at a time
+(``state.sql.holds.end_due``).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from state import matching
 from state.errors import ImageNotFound
 from state.matching import ImageMatch
-from state.sql import browse, history, holds
+from state.sql import browse, folders, history, holds, seasons
 from state.sql import names as sql_names
 from state.sql.dialect import Tx
 from state.sql.roles import Role
@@ -66,3 +67,15 @@ class BrowsingRole(Role):
         return self._transactions.write(
             lambda tx: holds.unhold(tx, sql_names.lock_channel(tx, channel), content_hash)
         )
+
+    def keep_seasons(self, channel: str, closed: frozenset[str]) -> tuple[list[str], list[str]]:
+        return self._transactions.write(
+            lambda tx: seasons.keep(tx, sql_names.lock_channel(tx, channel), closed)
+        )
+
+    def library_folders(self, library: str) -> list[str] | None:
+        def read(tx: Tx) -> list[str] | None:
+            row = tx.one("SELECT id, ready_at FROM libraries WHERE name = ?", (library,))
+            return None if row is None or row[1] is None else folders.of_library(tx, row[0])
+
+        return self._transactions.snapshot(read)

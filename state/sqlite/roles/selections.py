@@ -13,8 +13,11 @@ import sqlite3
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
+from functools import partial
 
+from state import rotation
 from state.errors import LeaseExpired, LeaseNotFound, NotReady, UnknownName
+from state.rotation import Weights
 from state.rules import iso, new_lease_id, turns_cycle
 from state.sql import files, leasable, leases, outbox, posted, returning, undo
 from state.sql import names as sql_names
@@ -77,7 +80,9 @@ class SelectionRole(Role):
                 with self._read() as db:
                     return self._select_in(db, channel, request, writable=False)
             except NotLoaded as missing:  # read the pool in from a snapshot, look again
-                self._pools.load_beside(self._read, missing.channel_id, missing.policy)
+                self._pools.load_beside(
+                    self._read, missing.channel_id, missing.policy, missing.balanced
+                )
             except _NeedsWriter:
                 break  # it would reclaim a lease or turn a cycle: see it done, then undo it
         try:
@@ -103,7 +108,7 @@ class SelectionRole(Role):
                 raise _NeedsWriter
             posted_at = leasable.check_leasable(tx(db), channel, content_hash, request.name, now)
         else:
-            content_hash = self._choose(db, row, now, writable)
+            content_hash = self._choose(db, row, now, writable, not request.dry_run)
             found = files.find_representative(tx(db), library_id, content_hash)
             if found is None and not writable:  # memory is ahead of this snapshot
                 raise _NeedsWriter
@@ -129,16 +134,15 @@ class SelectionRole(Role):
         self._pools.forget([channel_id])
         return self._select_in(db, name, request)
 
-    def _choose(self, db: sqlite3.Connection, row: _Selecting, now: float, writable: bool) -> str:
+    def _choose(
+        self, db: sqlite3.Connection, row: _Selecting, now: float, writable: bool, lease: bool
+    ) -> str:
         """By the channel's policy; with nothing left, reclaim expired leases or start a new
-        cycle if the rules say so (a read-only preview hands that to the writer)."""
-        channel, library_id, policy, exhausted = (
-            row.channel,
-            row.library_id,
-            row.policy,
-            row.exhausted,
-        )
-        found = self._pick(db, channel.id, policy, writable)
+        cycle if the rules say so (a read-only preview hands that to the writer). Only a
+        ``lease`` moves a balanced channel's round on."""
+        channel, library_id, exhausted = row.channel, row.library_id, row.exhausted
+        pick = partial(self._pick, db, policy=row.policy, weights=row.weights, advance=lease)
+        found = pick(channel.id, writable=writable)
         if found is not None:
             return found
         running = counts.running(db, channel.id)
@@ -149,12 +153,12 @@ class SelectionRole(Role):
         if (expired or turns) and not writable:
             raise _NeedsWriter
         if expired and grants.reclaim(db, now, RECLAIM_AT_SELECTION):
-            found = self._pick(db, channel.id, policy)
+            found = pick(channel.id)
         if found is None and turns_cycle(
             exhausted, counts.running(db, channel.id), images, awaiting, returning_, retired
         ):
             channel = _new_cycle(db, channel, now)
-            found = self._pick(db, channel.id, policy)
+            found = pick(channel.id)
             if found is None:
                 raise leasable.turned_with_nothing(tx(db), library_id, channel.id, now)
         if found is None:
@@ -162,13 +166,20 @@ class SelectionRole(Role):
         return found
 
     def _pick(
-        self, db: sqlite3.Connection, channel_id: int, policy: SelectPolicy, writable: bool = True
+        self,
+        db: sqlite3.Connection,
+        channel_id: int,
+        policy: SelectPolicy,
+        weights: Weights | None,
+        advance: bool,
+        writable: bool = True,
     ) -> str | None:
         """From the pool in memory; the writer loads it first if need be (a preview that
-        finds it not loaded gets ``NotLoaded``)."""
+        finds it not loaded gets ``NotLoaded``). A balanced channel's round moves on with
+        leases only (``advance``): a preview shows the folder the next lease would take."""
         if writable:
-            self._pools.ensure(db, channel_id, policy)
-        return selection.choose(self._pools, channel_id, policy, self._rng)
+            self._pools.ensure(db, channel_id, policy, weights is not None)
+        return self._pools.pick(channel_id, policy, self._rng, weights, advance=advance)
 
     def release(self, channel: str, lease_id: str) -> None:
         with self._transaction() as db:
@@ -254,12 +265,13 @@ class _Selecting:
     library_id: int
     policy: SelectPolicy
     exhausted: WhenExhausted
+    weights: Weights | None  # balanced over folders (``state.rotation``)
 
 
 def _selecting(db: sqlite3.Connection, name: str) -> _Selecting:
     """The channel about to select; NotReady before its library's first full listing."""
     row = db.execute(
-        "SELECT c.id, c.cycle, c.library_id, c.policy, c.exhausted, l.ready_at"
+        "SELECT c.id, c.cycle, c.library_id, c.policy, c.exhausted, l.ready_at, c.weights"
         " FROM channels AS c JOIN libraries AS l ON l.id = c.library_id WHERE c.name = ?",
         (name,),
     ).fetchone()
@@ -267,7 +279,9 @@ def _selecting(db: sqlite3.Connection, name: str) -> _Selecting:
         raise UnknownName(f"no channel {name!r}")
     if row[5] is None:
         raise NotReady("the first catch-up has not completed yet; try again shortly")
-    return _Selecting(queue.Channel(row[0], row[1]), int(row[2]), row[3], row[4])
+    return _Selecting(
+        queue.Channel(row[0], row[1]), int(row[2]), row[3], row[4], rotation.loaded(row[6])
+    )
 
 
 def _new_cycle(db: sqlite3.Connection, channel: queue.Channel, now: float) -> queue.Channel:
