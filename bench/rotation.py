@@ -1,13 +1,14 @@
-"""Rotation's cost: ``/select`` p50 with balance over folders and seasons on, and off.
+"""Rotation's cost: ``/select`` p50 with balance, seasons, repeat_after and max_posts on, and off.
 
 One service (``python -m app serve``, SQLite) over an emulated folder of ``images``
 pictures in ``folders`` subfolders, listed by its first catch-up, with two channels on
 that one library: ``plain`` (no balance, no seasons) and ``rotated`` (``balance =
-"folders"``, a few folders weighted, and a tenth of the folders seasonal, half of them
-out of season today). One connection sends, in alternating rounds, ``requests``
-leasing selects (each released, untimed) and as many previews to each channel; the
-p50 of each is compared. 1,000 images only: a million takes longer to list than this
-machine can spare now (the bulk loader writes every picture in one folder).
+"folders"``, a few folders weighted, a tenth of the folders seasonal, half of them out
+of season today, ``repeat_after`` and ``max_posts`` on). One connection sends, in
+alternating rounds, ``requests`` leasing selects (each released, untimed) and as many
+previews to each channel; the p50 of each is compared. 1,000 images only: a million
+takes longer to list than this machine can spare now (the bulk loader writes every
+picture in one folder).
 
     python -m bench.rotation [--images 1000] [--folders 100] [--requests 300]
 """
@@ -88,8 +89,8 @@ def _p50(client: httpx.Client, channel: str, requests: int, lease: bool) -> floa
 
 
 def config(folders: int, today: date) -> str:
-    """Both channels; ``rotated`` weighs a few folders and keeps a tenth seasonal, half of
-    those out of season on ``today``."""
+    """Both channels; ``rotated`` weighs a few folders, keeps a tenth seasonal (half of
+    those out of season on ``today``), and has ``repeat_after`` and ``max_posts`` on."""
     weights = ", ".join(f'"f{n:03d}" = {n % 3 + 2}' for n in range(0, folders, 7))
     seasonal = range(folders - max(2, folders // 10), folders)
     lines = ["[channels.rotated.seasons]"]
@@ -101,6 +102,7 @@ def config(folders: int, today: date) -> str:
         '[libraries.photos]\nfolder = "/Photos"\nrecursive = true\n\n'
         '[channels.plain]\nlibrary = "photos"\n\n'
         '[channels.rotated]\nlibrary = "photos"\nbalance = "folders"\n'
+        'when_exhausted = "new_cycle"\nrepeat_after = "30d"\nmax_posts = 3\n'
         f"weights = {{ {weights} }}\n\n" + "\n".join(lines) + "\n"
     )  # fmt: skip
 
@@ -138,7 +140,8 @@ def report(figures: dict[str, Any]) -> str:
     return (
         f"One service over {figures['images']:,} images in {figures['folders']} folders, two "
         'channels on the library: `plain`, and `rotated` with `balance = "folders"` (some '
-        "folders weighted) and a tenth of its folders seasonal, half of them out of season. "
+        "folders weighted), a tenth of its folders seasonal (half of them out of season), "
+        '`repeat_after = "30d"` and `max_posts = 3`. '
         f"One connection, {figures['requests']} requests a run, {figures['rounds']} rounds "
         "alternating; p50 medians. Leasing (each lease released, untimed): "
         f"{p50['plain']['leasing']:.2f} ms plain, {p50['rotated']['leasing']:.2f} ms rotated "

@@ -12,6 +12,7 @@ from state.rotation import loaded
 def test_the_configuration_balances_and_keeps_seasons_half_closed() -> None:
     text = rotation.config(20, date(2026, 12, 30))
     assert 'balance = "folders"' in text and '"f000" = 2' in text
+    assert 'repeat_after = "30d"' in text and "max_posts = 3" in text
     assert 'f018 = "12-29..01-03"' in text  # open on the 30th, across the new year
     assert 'f019 = "01-09..01-14"' in text  # closed
     assert loaded('{"f000": 2}') == (("f000", 2),)
