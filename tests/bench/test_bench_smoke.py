@@ -201,13 +201,14 @@ def test_the_page_renders_every_section(results: dict[str, Any], tmp_path: Path)
         "## 8.",
         "## 9.",
         "## 11.",
+        "## 12.",
         "## Machine",
     ):
         assert heading in page
-    # rendering and leasing in parallel on PostgreSQL run in tests of their own, not in
-    # this module's run
+    # rendering, leasing in parallel on PostgreSQL and rotation run in tests of their own,
+    # not in this module's run
     assert "Failed" not in page
-    assert page.count("Not run") == (not HAVE_POSTGRES) + (GENERATOR != "wrk") + 2
+    assert page.count("Not run") == (not HAVE_POSTGRES) + (GENERATOR != "wrk") + 3
     assert "not measured" not in page.lower()
     # 21 targets judged on SQLite (3 of near-duplicates, 1 of channels, 3 of events out),
     # 12 on PostgreSQL (two more are reported, not judged); rendering's 2 are judged in

@@ -52,7 +52,8 @@ _FEW = {"images_pending", "leases_running", "leases_channel_expiry", "holds_pkey
 # being fingerprinted). Kept counts, never counted, are the next step, not taken yet.
 _COUNTED = "SELECT count(*), min(awaiting_since) FROM queue"
 _EXPLAINABLE = ("SELECT", "UPDATE", "DELETE", "WITH")
-_SQLITE_FEW = re.compile(r"channels|leases_by_channel_expiry|leases_running|holds")
+# ... and a channel's folders out of season: as many as its configured seasons.
+_SQLITE_FEW = re.compile(r"channels|leases_by_channel_expiry|leases_running|holds|out_of_season")
 _SEARCHABLE = re.compile(r"\((\w+\.)?(content_hash|path_lower|name_lower|stem) = ")
 _LEADING = re.compile(r"^\(+(\w+\.)?(library_id|channel_id) = [^=]*$")
 _EXPLAINED = {

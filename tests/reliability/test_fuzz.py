@@ -147,10 +147,13 @@ def checks_for(operation: Any, case: Any) -> list[Any]:
     JSON Schema counts it an integer, but the bodies are strict on purpose (a float is
     refused with 422, app/api/routes/select.py). And a page's ``after``: a cursor is only
     valid as the service handed it out, which no generator can guess (any other is
-    refused with 422). Every other check still runs on them.
+    refused with 422). And a hold's ``until``: a date-time, which must also be in the
+    future (a past one is refused with 422), which a document can't say. Every other
+    check still runs on them.
     """
     cursor = isinstance(case.query, dict) and "after" in case.query
-    if operation.path == "/webhook" or has_integral_float(case.body) or cursor:
+    until = isinstance(case.body, dict) and case.body.get("until") is not None
+    if operation.path == "/webhook" or has_integral_float(case.body) or cursor or until:
         return [check for check in CHECKS if check is not positive_data_acceptance]
     return CHECKS
 

@@ -40,7 +40,10 @@ def _readable_until(text: str | None) -> str | None:
 
 Until = Annotated[
     str | None,
-    Field(description="when the hold ends: ISO 8601 with a zone, e.g. 2026-12-24T00:00:00Z"),
+    Field(
+        description="when the hold ends: ISO 8601 with a zone, e.g. 2026-12-24T00:00:00Z",
+        json_schema_extra={"format": "date-time"},
+    ),
     AfterValidator(_readable_until),
 ]
 _JPEG = {"content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}}}
