@@ -59,9 +59,10 @@ def last_days(now: float, counts: Mapping[str, int], days: int = DAYS) -> Activi
 
 
 def runway(available: int, activity: Activity, returns: Sequence[float] = ()) -> float | None:
-    """Days until the pictures run out at the recent rate (None with no posts): the
-    ``available`` ones, and each picture ``repeat_after`` brings back (``returns``: days
-    from now) whose return comes before the channel would run dry without it."""
+    """Days until the pictures run out at the recent rate (None with no posts). The rule:
+    a picture waiting for ``repeat_after`` (``returns``: days from now until each comes
+    back) counts as available when it comes back before the channel would run dry, with
+    the ``available`` ones and those back before it."""
     rate = activity.per_day
     if rate == 0:
         return None

@@ -122,6 +122,12 @@ def test_the_channel_page_shows_its_rotation_at_a_glance(
     stamp = status["next_return_at"]
     expect(first).to_have_text(f"{stamp[:10]} {stamp[11:16]} UTC")
 
+    page.goto(service.base_url + "/")  # 1 available at 5 posts in 30 days; all 4 back too late
+    runway = page.locator("article.channel .runway")
+    expect(runway).to_contain_text("Runway: 6 days")
+    expect(runway).to_contain_text("(4 waiting to repeat)")
+
+    page.goto(service.base_url + "/console/channels/mix")
     page.set_viewport_size(PHONE)
     page.reload()
     expect(page.locator("table.folders")).to_be_visible()
