@@ -296,8 +296,8 @@ class ChannelStatus:
 @dataclass(frozen=True, slots=True)
 class FolderCounts:
     """One first-level folder of a channel's library (``"."``: its folder itself), as the
-    channel sees it: pictures in its pool, posted in its current cycle, and among its
-    recent posts."""
+    channel sees it: pictures in its pool, posted in its current cycle (of those the library
+    still holds), and among its recent posts."""
 
     folder: str
     available: int

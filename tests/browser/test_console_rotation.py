@@ -122,9 +122,17 @@ def test_the_channel_page_shows_its_rotation_at_a_glance(
     stamp = status["next_return_at"]
     expect(first).to_have_text(f"{stamp[:10]} {stamp[11:16]} UTC")
 
-    page.goto(service.base_url + "/")  # 1 available at 5 posts in 30 days; all 4 back too late
+    page.evaluate("window.stayed = true")
+    remaining = [f for f in ("travel", "food") if folder_of(last) != f][0]
+    assert folder_of(post_next(service) or "") == remaining  # the page follows, no reload
+    posted_cell = page.locator(f'table.folders tr[data-folder="{remaining}"] td.posted')
+    expect(posted_cell).to_have_text("1")
+    expect(page.locator("table.folders thead")).to_contain_text("Last 6 posts")
+    assert page.evaluate("window.stayed === true"), "the page was loaded again"
+
+    page.goto(service.base_url + "/")  # none available: dry now, 4 waiting to come back
     runway = page.locator("article.channel .runway")
-    expect(runway).to_contain_text("Runway: 6 days")
+    expect(runway).to_contain_text("Runway: dry now")
     expect(runway).to_contain_text("(4 waiting to repeat)")
 
     page.goto(service.base_url + "/console/channels/mix")
