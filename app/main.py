@@ -80,7 +80,7 @@ def create_app(
             status=runtime.status, workers=runtime.workers, inboxes=runtime.inboxes,
             pictures=runtime.pictures, console=console, throttle=guessing,
             session_records=SessionRecords(runtime.store.sessions, runtime.lanes),
-            renders=runtime.renders, webhooks=runtime.webhooks,
+            renders=runtime.renders, webhooks=runtime.webhooks, rotation=runtime.rotation,
         )  # fmt: skip
         app.state.runtime = runtime  # for tests and benchmarks to observe; routes never use it
         await runtime.start()

@@ -294,6 +294,29 @@ class ChannelStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class FolderCounts:
+    """One first-level folder of a channel's library (``"."``: its folder itself), as the
+    channel sees it: pictures in its pool, posted in its current cycle (of those the library
+    still holds), and among its recent posts."""
+
+    folder: str
+    available: int
+    posted: int
+    recent: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelFolders:
+    """A channel's folders (by name), and how many recent posts their ``recent`` counts
+    share: ``recent_posts`` in all, of which ``recent_gone`` are of pictures the library no
+    longer holds (their folder is not known)."""
+
+    folders: tuple[FolderCounts, ...]
+    recent_posts: int
+    recent_gone: int
+
+
+@dataclass(frozen=True, slots=True)
 class ImageQuery:
     """A page of a channel's images in one state; see ``Browsing.images`` for the orders."""
 
@@ -314,6 +337,8 @@ class ImageItem:
     held_at: str | None
     held_until: str | None = None
     """When the hold ends by itself (None: when released, or no hold)."""
+    returns_at: str | None = None
+    """When a picture waiting for ``repeat_after`` comes back (None: it does not wait)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -483,6 +508,19 @@ class Reports(Protocol):
         ...
 
     def catalog_files(self, library: str) -> dict[str, str | None]: ...
+
+    def folders(self, channel: str, recent: int) -> ChannelFolders:
+        """Per folder of the channel's pictures: how many are in its pool, posted in its
+        current cycle, and among its last ``recent`` posts (1 to ``MAX_PAGE``; legacy
+        imports aside). O(the channel's pictures) along ``queue_by_folder``, index only,
+        plus O(its posts of the cycle) and ``recent`` lookups: for a person looking."""
+        ...
+
+    def return_times(self, channel: str, before: float, limit: int) -> list[float]:
+        """When the channel's pictures waiting for ``repeat_after`` (held ones aside) come
+        back, those before ``before`` (seconds since the epoch), soonest first, at most
+        ``limit`` (1 to ``MAX_PAGE``): one walk along the index over waiting rows."""
+        ...
 
 
 class Browsing(Protocol):

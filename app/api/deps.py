@@ -24,6 +24,7 @@ from app.errors import ChannelRequired
 from app.metrics import Metrics
 from app.services.pictures import Pictures
 from app.services.posted_state import LegacyImport, PostedHistory
+from app.services.rotation import RotationKeeper
 from app.services.selection import SelectionService
 from app.services.status import StatusReports
 from app.services.webhooks import Deliverer
@@ -56,6 +57,7 @@ WorkersDep = Annotated[dict[str, SyncWorker], Depends(_piece("workers"))]
 InboxesDep = Annotated[list[Inbox], Depends(_piece("inboxes"))]
 PicturesDep = Annotated[Pictures, Depends(_piece("pictures"))]
 WebhooksDep = Annotated[Deliverer, Depends(_piece("webhooks"))]
+RotationDep = Annotated[RotationKeeper, Depends(_piece("rotation"))]
 
 _bearer = HTTPBearer(auto_error=False)
 

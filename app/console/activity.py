@@ -2,7 +2,8 @@
 
 ``last_days`` lays the store's posts per day (``Reports.posts_per_day``, days without
 posts left out) over the last ``DAYS`` days, every day present, oldest first;
-``runway`` says how many days the available pictures last at that rate; ``chart``
+``runway`` says how many days the available pictures last at that rate, with each
+picture ``repeat_after`` brings back before the channel would run dry; ``chart``
 draws the days as a small bar chart, inline SVG made here (no script, nothing from
 elsewhere: the console's Content-Security-Policy allows neither). Bar heights are
 proportional to the day's posts, the busiest day the full height; a day without posts
@@ -12,13 +13,14 @@ is a bar of height zero, so every day keeps its place.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from markupsafe import Markup
 
 DAYS = 30
+DAY_SECONDS = 86400
 BAR, GAP, HEIGHT = 5, 1, 36  # the chart's units: each bar, the space after it, the tallest
 
 
@@ -56,14 +58,30 @@ def last_days(now: float, counts: Mapping[str, int], days: int = DAYS) -> Activi
     return Activity(tuple((day, counts.get(day, 0)) for day in every))
 
 
-def runway(available: int, activity: Activity) -> float | None:
-    """Days until ``available`` pictures run out at the recent rate; None with no posts."""
+def runway(available: int, activity: Activity, returns: Sequence[float] = ()) -> float | None:
+    """Days until the pictures run out at the recent rate (None with no posts). The rule:
+    a picture waiting for ``repeat_after`` (``returns``: days from now until each comes
+    back) counts as available when it comes back before the channel would run dry, with
+    the ``available`` ones and those back before it."""
     rate = activity.per_day
-    return None if rate == 0 else available / rate
+    if rate == 0:
+        return None
+    days = available / rate
+    for back in sorted(returns):
+        if back >= days:
+            break  # the channel is dry before it comes back
+        days += 1 / rate
+    return days
 
 
-def runway_text(available: int, activity: Activity) -> str:
-    days = runway(available, activity)
+def horizon(available: int, waiting: int, activity: Activity) -> float | None:
+    """The most days ``runway`` can reach: every waiting picture back in time (seconds)."""
+    rate = activity.per_day
+    return None if rate == 0 else (available + waiting) / rate * DAY_SECONDS
+
+
+def runway_text(available: int, activity: Activity, returns: Sequence[float] = ()) -> str:
+    days = runway(available, activity, returns)
     if days is None:
         return f"no posts in {len(activity.days)} days"
     if available == 0:

@@ -6,7 +6,8 @@ page's script asks ``/console/progress`` once a second while something is listin
 first listing has no known end, so its bar only moves; a re-list's is measured against
 the catalog it will replace). A channel shows its counts, cycle and policy, how many
 pictures wait for their fingerprint (and for how long the oldest has), its posts per
-day over the last 30 days as a chart and its runway at that rate (``activity``), and
+day over the last 30 days as a chart and its runway at that rate, counting the pictures
+``repeat_after`` brings back before it would run dry (``activity``), and
 the last picture posted and the next likely one as thumbnails: the next is the store's
 preview of a selection, which leases nothing.
 """
@@ -32,7 +33,7 @@ from app.services.pictures import Pictures
 from app.services.selection import SelectionService
 from app.services.status import StatusReports
 from app.sync.worker import SyncWorker
-from state.store import ChannelStatus, HistoryEntry, LibraryStatus, Selection
+from state.store import MAX_PAGE, ChannelStatus, HistoryEntry, LibraryStatus, Selection
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
@@ -58,10 +59,13 @@ class ChannelView:
     activity: activity.Activity
     last: HistoryEntry | None
     next: Selection | None
+    returns: tuple[float, ...] = ()
+    """Days from now until each picture waiting for ``repeat_after`` comes back (those
+    that may count in the runway, at most ``MAX_PAGE``), soonest first."""
 
     @property
     def runway(self) -> str:
-        return activity.runway_text(self.status.available, self.activity)
+        return activity.runway_text(self.status.available, self.activity, self.returns)
 
     @property
     def chart(self) -> Markup:
@@ -124,8 +128,22 @@ async def _channel(
     )
     spec = config.channels[name].spec
     last = history.items[0] if history.items else None
-    return ChannelView(name, status, spec.policy, spec.when_exhausted,
-                       activity.last_days(now, per_day), last, chosen)  # fmt: skip
+    recent = activity.last_days(now, per_day)
+    returns = await _returns(counts, name, status, recent, now)
+    return ChannelView(name, status, spec.policy, spec.when_exhausted, recent, last, chosen,
+                       returns)  # fmt: skip
+
+
+async def _returns(
+    counts: StatusReports, name: str, status: ChannelStatus, recent: activity.Activity, now: float
+) -> tuple[float, ...]:
+    """When the waiting pictures that may lengthen the runway come back, in days from now:
+    those before every one of them could have (one walk along the waiting rows' index)."""
+    most = activity.horizon(status.available, status.waiting, recent)
+    if not status.waiting or most is None:
+        return ()
+    times = await counts.return_times(name, now + most, MAX_PAGE)
+    return tuple((back - now) / activity.DAY_SECONDS for back in times)
 
 
 async def _next_likely(selection: SelectionService, channel: str) -> Selection | None:

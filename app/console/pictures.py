@@ -6,7 +6,8 @@ sets the thumbnails it shows on their way from Dropbox in batches
 (``Pictures.prefetch``), so the browser's 60 requests that follow cost at most three
 Dropbox calls, and none once cached. A thumbnail
 Dropbox does not make (a format it does not convert, a file over its limit) is a
-placeholder picture. The preview is a dry run of ``/select``: it changes nothing.
+placeholder picture. Above the grid, the channel's rotation at a glance (``rotation``).
+The preview is a dry run of ``/select``: it changes nothing.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import AfterValidator
 
-from app.api.deps import PicturesDep, SelectionDep, StatusDep
+from app.api.deps import ConfigDep, PicturesDep, RotationDep, SelectionDep, StatusDep
 from app.console import live
 from app.console.pages import ConsoleRoute, render
 from app.console.rendered import renditions
+from app.console.rotation import rotation
 from app.console.viewer import ChannelName, ViewerDep
 from app.dropbox.client import ThumbnailSize
 from app.errors import NoImages, NoNewImages, NotReady
@@ -43,6 +45,8 @@ async def grid(
     channel: ChannelName,
     pictures: PicturesDep,
     status: StatusDep,
+    config: ConfigDep,
+    keeper: RotationDep,
     state: ImageFilter = "available",
     q: Annotated[str | None, Query(max_length=255)] = None,
     after: Annotated[str | None, Query(max_length=2048)] = None,
@@ -52,8 +56,10 @@ async def grid(
     page = await pictures.page(channel, query)
     await pictures.prefetch(channel, page.items, GRID_SIZE)
     counts = live.counts(*await status.live(channel))
+    glance = await rotation(channel, config.channels[channel], status, pictures, keeper.clock())
     return render(request, "grid.html", who, channel=channel, page=page, query=query,
-                  counts=counts, filters=FILTERS, title=f"{channel}: {state}")  # fmt: skip
+                  counts=counts, filters=FILTERS, rotation=glance,
+                  title=f"{channel}: {state}")  # fmt: skip
 
 
 @router.get("/console/channels/{channel}/images/{content_hash}")

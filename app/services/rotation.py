@@ -40,6 +40,7 @@ class RotationKeeper:
         self, config: Config, browsing: Browsing, lanes: Lanes, clock: Callable[[], float]
     ) -> None:
         self._config, self._browsing, self._lanes, self._clock = config, browsing, lanes, clock
+        self.clock = clock  # the time seasons are judged by, for the pages that show them
         self._told: dict[str, frozenset[str]] = {}
         self._unchecked = set(config.channels)
         self.refused: dict[str, str] = {}  # channel -> why it refuses to select

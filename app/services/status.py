@@ -1,5 +1,5 @@
 """Counts and readiness, read for ``/status``, ``/channels``, ``/readyz``, ``/metrics`` and the
-console's overview.
+console's overview and channel pages (a channel's folders, its pictures' return times).
 
 Each answer is a read of the store's ``Reports`` role (readiness also asks each library's
 catch-up; the metrics' catalog gauges read the same counts), made in the store lane
@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from app.lanes import Lanes
 from app.metrics import Metrics
-from state.store import ChannelStatus, LibraryStatus, Reports
+from state.store import ChannelFolders, ChannelStatus, LibraryStatus, Reports
 
 
 class StatusReports:
@@ -39,6 +39,12 @@ class StatusReports:
 
     async def posts_per_day(self, channel: str, since: str) -> dict[str, int]:
         return await self._lanes.store.run(self._reports.posts_per_day, channel, since)
+
+    async def folders(self, channel: str, recent: int) -> ChannelFolders:
+        return await self._lanes.store.run(self._reports.folders, channel, recent)
+
+    async def return_times(self, channel: str, before: float, limit: int) -> list[float]:
+        return await self._lanes.store.run(self._reports.return_times, channel, before, limit)
 
     async def channel_and_library(
         self, channel: str, library: str

@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 from state import paging
 from state.casefold import fold
 from state.rules import Channel, image_state, iso
-from state.sql import files, holds, leases
+from state.sql import files, holds, leases, returning
 from state.sql.dialect import Tx
 from state.sql.posted import posted_at
 from state.store import (
@@ -249,9 +249,9 @@ def item(
         (library_id, content_hash),
     )
     held = holds.held_now(tx, channel, content_hash)
-    if held is None:
-        return ImageItem(described, image_state(facts), copies - 1, None)
-    return ImageItem(described, image_state(facts), copies - 1, held.held_at, held.until)
+    back = returning.retry_at_of(tx, channel.id, content_hash) if facts.waiting else None
+    held_at, until = (None, None) if held is None else (held.held_at, held.until)
+    return ImageItem(described, image_state(facts), copies - 1, held_at, until, back)
 
 
 def detail(

@@ -12,6 +12,7 @@ from app.console.activity import (
     Activity,
     chart,
     first_day,
+    horizon,
     last_days,
     runway,
     runway_text,
@@ -48,6 +49,23 @@ def test_the_runway_is_what_is_available_over_the_daily_rate() -> None:
     assert last_days(NOW, {"2026-12-01": 3}).rate == "one post every 10 days"
     quiet = last_days(NOW, {"2026-10-01": 5})  # older than 30 days: not counted
     assert runway(100, quiet) is None and runway_text(100, quiet) == "no posts in 30 days"
+
+
+def test_the_runway_counts_the_pictures_that_come_back_before_it_runs_dry() -> None:
+    activity = last_days(NOW, {"2026-12-01": 60})  # 2 a day: 10 available last 5 days
+    assert runway(10, activity, ()) == 5.0
+    # Back on day 1 and day 4: each adds half a day; the runway is 6 days.
+    assert runway(10, activity, (4.0, 1.0)) == 6.0
+    # Back on day 5.5: after the 5 days would have run dry, so it does not count ...
+    assert runway(10, activity, (5.5,)) == 5.0
+    # ... unless an earlier return pushed the dry day past it (5.5 < 5 + 0.5 + 0.5).
+    assert runway(10, activity, (1.0, 2.0, 5.5)) == 6.5
+    assert runway(10, activity, (1.0, 7.0, 2.0)) == 6.0  # any order; 7 comes too late
+    assert runway_text(10, activity, (1.0, 2.0, 5.5)) == "6 days"
+    assert runway_text(0, activity, (0.5,)) == "dry now"  # nothing left until it returns
+    assert horizon(10, 3, activity) == 6.5 * 86400  # every waiting one back in time
+    quiet = last_days(NOW, {})
+    assert runway(10, quiet, (1.0,)) is None and horizon(10, 3, quiet) is None
 
 
 def test_bars_are_proportional_to_the_posts_and_a_day_without_is_zero() -> None:

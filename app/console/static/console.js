@@ -44,7 +44,8 @@
 })();
 
 // The channel page: its counts follow the service's events (/console/channels/NAME/events),
-// and when they change the page is fetched again and its grid put in place, no reload.
+// and when they change the page is fetched again and its grid (and its rotation at a
+// glance) put in place, no reload.
 (function () {
   const live = document.querySelector(".live[data-events]");
   if (!live || typeof EventSource === "undefined") {
@@ -84,6 +85,9 @@
         const fresh = page.querySelector(".live .pictures");
         const shown = live.querySelector(".pictures");
         if (fresh && shown) shown.replaceWith(document.adoptNode(fresh));
+        const rotation = page.querySelector("section.rotation");
+        const was = document.querySelector("section.rotation");
+        if (rotation && was) was.replaceWith(document.adoptNode(rotation));
       }
     } catch (error) {
       // the next change tries again

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from state.sql import browse
+from state.sql import browse, folder_counts
 from state.sql import names as sql_names
 from state.sql.reports import channel_status, library_status, posts_per_day
 from state.sql.roles import Role
-from state.store import ChannelStatus, LibraryStatus
+from state.store import ChannelFolders, ChannelStatus, LibraryStatus
 
 
 class ReportRole(Role):
@@ -37,3 +37,15 @@ class ReportRole(Role):
             "SELECT path_lower, content_hash FROM files WHERE library_id = ?",
             (sql_names.library(tx, library),)))  # fmt: skip
         return {row[0]: row[1] for row in rows}
+
+    def folders(self, channel: str, recent: int) -> ChannelFolders:
+        return self._transactions.snapshot(
+            lambda tx: folder_counts.folders(tx, sql_names.channel(tx, channel)[0], recent)
+        )
+
+    def return_times(self, channel: str, before: float, limit: int) -> list[float]:
+        return self._transactions.snapshot(
+            lambda tx: folder_counts.return_times(
+                tx, sql_names.channel(tx, channel)[0].id, before, limit
+            )
+        )
