@@ -90,13 +90,23 @@ def _service(
         lines += [f'[libraries.{name}]\nfolder = "{folder}"\n',
                   f'[channels.{name}]\nlibrary = "{name}"\n']  # fmt: skip
     config.write_text("\n".join(lines))
+    with serving(emu, emulator_url, state, config) as base_url:
+        yield base_url
+
+
+@contextmanager
+def serving(
+    emu: Emulator, emulator_url: str, state: Path, config: Path, **env_extra: str
+) -> Iterator[str]:
+    """``python -m app serve`` on ``config`` and the state in ``state``, wired to the
+    emulator, until ready (300 s at most); its base URL, stopped when done."""
     port = _free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("DROPBOX_", "UNPOSTED_"))},
         "UNPOSTED_CONFIG": str(config), "DROPBOX_BASE_URL": emulator_url,
         "DROPBOX_ACCESS_TOKEN": emu.access_token, "DROPBOX_APP_KEY": emu.app_key,
         "DROPBOX_APP_SECRET": emu.app_secret, "API_TOKEN": API_TOKEN, "STATE_DIR": str(state),
-        "LOG_LEVEL": "WARNING",
+        "LOG_LEVEL": "WARNING", **env_extra,
     }  # fmt: skip
     log = (state / "service.log").open("wb")
     process = subprocess.Popen(

@@ -17,10 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -31,9 +28,8 @@ from typing import Any
 
 import httpx
 
-from bench.channels import _ready
-from bench.select_load import _free_port
-from bench.strategies import API_TOKEN, wait_for
+from bench.channels import serving
+from bench.strategies import API_TOKEN
 from emulator import Emulator, EmulatorServer
 
 CHANNELS = ("plain", "rotated")
@@ -111,27 +107,9 @@ def config(folders: int, today: date) -> str:
 def _service(emu: Emulator, emulator_url: str, state: Path, folders: int) -> Iterator[str]:
     path = state / "unposted.toml"
     path.write_text(config(folders, datetime.now(UTC).date()))
-    port = _free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("DROPBOX_", "UNPOSTED_"))},
-        "UNPOSTED_CONFIG": str(path), "DROPBOX_BASE_URL": emulator_url,
-        "DROPBOX_ACCESS_TOKEN": emu.access_token, "DROPBOX_APP_KEY": emu.app_key,
-        "DROPBOX_APP_SECRET": emu.app_secret, "API_TOKEN": API_TOKEN, "STATE_DIR": str(state),
-        "LOG_LEVEL": "WARNING", "NEAR_DUPLICATE_HASHING": "false",  # nothing waits for one
-    }  # fmt: skip
-    log = (state / "service.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app", "serve", "--port", str(port)],
-        env=env, cwd=state, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(lambda: _ready(process, base_url), timeout=300)
+    # nothing waits for a fingerprint: hashing off
+    with serving(emu, emulator_url, state, path, NEAR_DUPLICATE_HASHING="false") as base_url:
         yield base_url
-    finally:
-        process.terminate()
-        process.wait(30)
-        log.close()
 
 
 def report(figures: dict[str, Any]) -> str:

@@ -33,6 +33,7 @@ image's paths, the folder, and the catalog, and ends only by release, post or ex
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -117,6 +118,27 @@ def image_state(image: ImageInChannel) -> ImageState:
     if image.waiting:
         return "waiting"
     return "available"
+
+
+def judge_arrivals(
+    posts: Iterable[tuple[str, int, float, int]],
+    cycle: int,
+    repeat_after: float | None,
+    max_posts: int | None,
+    now: float,
+) -> tuple[set[str], dict[str, float]]:
+    """Content arriving in a library, from each one's posts in the channel (content hash,
+    how many, the last one's time, the last one's cycle): which are retired, and when
+    those that wait for ``repeat_after`` come back."""
+    retired, back = set(), {}
+    for content_hash, count, last, last_cycle in posts:
+        if is_retired(int(count), max_posts):
+            retired.add(content_hash)
+            continue
+        when = returns_at(last, repeat_after, now) if last_cycle < cycle else None
+        if when is not None:
+            back[content_hash] = when
+    return retired, back
 
 
 def returns_at(last_posted: float | None, repeat_after: float | None, now: float) -> float | None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from state.postgres.connection import Db
-from state.rules import Channel, is_retired, returns_at
+from state.rules import Channel, judge_arrivals
 
 V12 = """
 -- Repeats after a while, and how often a picture is posted (state/postgres/returns.py).
@@ -111,15 +111,7 @@ def arriving(
         f"{_POSTS} AND content_hash = ANY(%(h)s) GROUP BY content_hash",
         {"c": channel.id, "h": list(hashes)},
     ).fetchall()
-    retired, back = set(), {}
-    for content_hash, posts, last, cycle in rows:
-        if is_retired(int(posts), max_posts):
-            retired.add(content_hash)
-            continue
-        when = returns_at(last, repeat_after, now) if cycle < channel.cycle else None
-        if when is not None:
-            back[content_hash] = when
-    return retired, back
+    return judge_arrivals(rows, channel.cycle, repeat_after, max_posts, now)
 
 
 def due_channels(db: Db, now: float, limit: int) -> list[int]:

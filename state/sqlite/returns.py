@@ -16,7 +16,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
-from state.rules import Channel, is_retired, returns_at
+from state.rules import Channel, judge_arrivals
 from state.sqlite.lookup import where_in
 
 V14 = """
@@ -112,15 +112,8 @@ def arriving(
         _POSTS.replace("?1", str(int(channel.id)))
         + " AND content_hash IN ({marks}) GROUP BY content_hash"
     )
-    retired, back = set(), {}
-    for content_hash, posts, last, cycle in where_in(db, query, hashes):
-        if is_retired(posts, max_posts):
-            retired.add(content_hash)
-            continue
-        when = returns_at(last, repeat_after, now) if cycle < channel.cycle else None
-        if when is not None:
-            back[content_hash] = when
-    return retired, back
+    rows = where_in(db, query, hashes)
+    return judge_arrivals(rows, channel.cycle, repeat_after, max_posts, now)
 
 
 def due(db: sqlite3.Connection, now: float, limit: int) -> list[tuple[int, int, str]]:
