@@ -73,8 +73,9 @@ def run(
 
 def _offers(client: httpx.Client, channel: str) -> bool:
     """Does ``channel`` offer a picture yet? Ready, a large first listing may still hold the
-    store for its last seconds (503 busy, with when to ask again)."""
-    reply = client.post(f"/channels/{channel}/select", json={"dry_run": True})
+    store for its last seconds (503 busy, with when to ask again), and the first selection
+    reads the channel's pool into memory (seconds, at a million pictures)."""
+    reply = client.post(f"/channels/{channel}/select", json={"dry_run": True}, timeout=300)
     if reply.status_code not in (200, 503):
         reply.raise_for_status()
     return reply.status_code == 200
