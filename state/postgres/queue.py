@@ -39,7 +39,7 @@ from state.postgres.connection import Db
 from state.rules import Channel as Channel  # one definition for both backends
 from state.rules import ImageInChannel, is_available
 from state.rules import NewImage as NewImage
-from state.sql import seasons
+from state.sql import returning, seasons
 from state.sql.dialect import POSTGRES
 from state.store import SelectPolicy, WhenExhausted
 
@@ -213,7 +213,7 @@ def insert(db: Db, channel: Channel, images: Sequence[NewImage]) -> None:
         return
     hashes = [image.content_hash for image in images]
     now = time.time()
-    retired, back = returns.arriving(db, channel, hashes, now)
+    retired, back = returning.arriving(POSTGRES.on(db), channel, hashes, now)
     held = _present(db, "holds", "", channel, hashes)
     leased = _present(db, "leases", " AND ended IS NULL", channel, hashes)
     posted = _present(db, "posted", f" AND cycle = {int(channel.cycle)}", channel, hashes)
@@ -382,7 +382,7 @@ def rebuild(db: Db, channel: Channel, now: float | None = None) -> None:
     """Make a channel's pool afresh by the rules, as they stand at ``now`` (default: the
     time of day). O(n): resets and new cycles."""
     recompute_near(db, channel)
-    returns.settle(db, channel, time.time() if now is None else now)
+    returning.settle(POSTGRES.on(db), channel, time.time() if now is None else now)
     db.execute(
         "UPDATE queue SET slot = NULL WHERE channel_id = %s AND slot IS NOT NULL", (channel.id,)
     )

@@ -52,6 +52,8 @@ class Dialect:
     # A flag column that is set, as a partial index's condition names it (SQLite's say
     # ``pending = 1``, and its planner matches the condition only as written).
     set_flag: str
+    # The latest of a group's ``posted_at`` texts, as seconds since the epoch.
+    last_posted: str
 
     def sql(self, text: str) -> str:
         return _spelled(self, text)
@@ -74,10 +76,22 @@ def _spelled(dialect: Dialect, text: str) -> str:
 
 
 SQLITE = Dialect(
-    "sqlite", format_params=False, index_hints=True, row_locks=False, arrays=False, set_flag="1"
+    "sqlite",
+    format_params=False,
+    index_hints=True,
+    row_locks=False,
+    arrays=False,
+    set_flag="1",
+    last_posted="max(CAST(strftime('%s', posted_at) AS REAL))",
 )
 POSTGRES = Dialect(
-    "postgres", format_params=True, index_hints=False, row_locks=True, arrays=True, set_flag="true"
+    "postgres",
+    format_params=True,
+    index_hints=False,
+    row_locks=True,
+    arrays=True,
+    set_flag="true",
+    last_posted="max(extract(epoch FROM posted_at::timestamptz))::double precision",
 )
 
 

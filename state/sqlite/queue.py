@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from state.rules import Channel as Channel  # one definition for both backends
 from state.rules import ImageInChannel, is_available
 from state.rules import NewImage as NewImage
-from state.sql import seasons
+from state.sql import returning, seasons
 from state.sql.dialect import SQLITE
 from state.sqlite import returns
 from state.sqlite.lookup import where_in
@@ -139,7 +139,7 @@ def insert(db: sqlite3.Connection, channel: Channel, images: Sequence[NewImage])
         return
     hashes = [image.content_hash for image in images]
     now = time.time()
-    retired, back = returns.arriving(db, channel, hashes, now)
+    retired, back = returning.arriving(SQLITE.on(db), channel, hashes, now)
     held = _present(db, "holds", "", channel, hashes)
     leased = _present(db, "leases", " AND ended IS NULL", channel, hashes)
     posted = _present(db, "posted", f" AND cycle = {int(channel.cycle)}", channel, hashes)
@@ -295,7 +295,7 @@ def rebuild(db: sqlite3.Connection, channel: Channel, now: float | None = None) 
     """Renumber a channel's pool from scratch by the rules, as they stand at ``now``
     (default: the time of day). O(n): resets and new cycles."""
     recompute_near(db, channel)
-    returns.settle(db, channel, time.time() if now is None else now)
+    returning.settle(SQLITE.on(db), channel, time.time() if now is None else now)
     db.execute("UPDATE queue SET slot = NULL WHERE channel_id = ? AND slot IS NOT NULL",
                (channel.id,))  # fmt: skip
     db.execute(
