@@ -39,7 +39,7 @@ from state.postgres.connection import Db
 from state.rules import Channel as Channel  # one definition for both backends
 from state.rules import ImageInChannel, is_available
 from state.rules import NewImage as NewImage
-from state.sql import returning, seasons
+from state.sql import awaiting, returning, seasons
 from state.sql.dialect import POSTGRES
 from state.store import SelectPolicy, WhenExhausted
 
@@ -218,7 +218,7 @@ def insert(db: Db, channel: Channel, images: Sequence[NewImage]) -> None:
     leased = _present(db, "leases", " AND ended IS NULL", channel, hashes)
     posted = _present(db, "posted", f" AND cycle = {int(channel.cycle)}", channel, hashes)
     near = near_flagged(db, channel, hashes)
-    unhashed = unfingerprinted(db, channel, hashes)
+    unhashed = awaiting.unfingerprinted(POSTGRES.on(db), channel, hashes)
     closed = seasons.closed(POSTGRES.on(db), channel.id)
     rows, added = [], 0
     for image in images:
@@ -272,23 +272,6 @@ EXISTS (SELECT 1 FROM near_members AS s
         AND p.cycle = %(y)s
     WHERE s.channel_id = %(c)s AND s.content_hash = q.content_hash)
 """
-
-
-def waits_for_fingerprints(db: Db, channel_id: int) -> bool:
-    row = db.execute("SELECT near_wait FROM channels WHERE id = %s", (channel_id,)).fetchone()
-    return bool(row and row[0])
-
-
-def unfingerprinted(db: Db, channel: Channel, hashes: list[str]) -> set[str]:
-    """Which of these images the channel holds back until they are fingerprinted."""
-    if not hashes or not waits_for_fingerprints(db, channel.id):
-        return set()
-    rows = db.execute(
-        "SELECT content_hash FROM fingerprints WHERE library_id ="
-        " (SELECT library_id FROM channels WHERE id = %s) AND content_hash = ANY(%s)",
-        (channel.id, hashes),
-    )
-    return set(hashes) - {row[0] for row in rows}
 
 
 def skips_near_duplicates(db: Db, channel_id: int) -> bool:
@@ -355,27 +338,8 @@ def fill(db: Db, channel: Channel, library_id: int, now: float | None = None) ->
         " WHERE library_id = %s",
         (channel.id, library_id),
     )
-    wait_for_fingerprints(db, channel, library_id)
+    awaiting.wait_for_fingerprints(POSTGRES.on(db), channel, library_id)
     rebuild(db, channel, now)
-
-
-def wait_for_fingerprints(db: Db, channel: Channel, library_id: int) -> None:
-    """Hold back every image of the channel not fingerprinted yet (when the channel waits
-    for fingerprints; else let every waiting one go). The caller rebuilds the pool."""
-    if not waits_for_fingerprints(db, channel.id):
-        db.execute(
-            "UPDATE queue SET awaiting_since = NULL"
-            " WHERE channel_id = %s AND awaiting_since IS NOT NULL",
-            (channel.id,),
-        )
-        return
-    db.execute(
-        "UPDATE queue SET awaiting_since = %(t)s"
-        " WHERE channel_id = %(c)s AND awaiting_since IS NULL"
-        " AND NOT EXISTS (SELECT 1 FROM fingerprints AS f"
-        "   WHERE f.library_id = %(l)s AND f.content_hash = queue.content_hash)",
-        {"t": time.time(), "c": channel.id, "l": library_id},
-    )
 
 
 def rebuild(db: Db, channel: Channel, now: float | None = None) -> None:

@@ -37,7 +37,7 @@ def fingerprinted(db: Db, library_id: int, content_hashes: Sequence[str]) -> Non
         return
     for channel in queue.channels_of(db, library_id):
         wanted = list(content_hashes)
-        if queue.waits_for_fingerprints(db, channel.id):
+        if awaiting.waits_for_fingerprints(POSTGRES.on(db), channel.id):
             params = {"c": channel.id, "y": channel.cycle, "l": library_id, "h": wanted}
             if _one(db, POSTGRES.sql(awaiting.POSTED_UNFINGERPRINTED), params):
                 continue  # until that post is fingerprinted, or the grace period runs out

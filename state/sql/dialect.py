@@ -119,9 +119,8 @@ class Ops:
     describe: Callable[[Any, FileRow, Lease | None, str | None, int | None], Selection]
     # A channel's groups forgotten, its library's fingerprints back on the backlog.
     regroup: Callable[[Any, int, int], None]
-    # A channel's pool: filled from its library, waiting turned on or off, renumbered.
+    # A channel's pool: filled from its library, renumbered.
     fill: Callable[[Any, Channel, int], None]
-    wait_for_fingerprints: Callable[[Any, Channel, int], None]
     rebuild: Callable[[Any, Channel], None]
     # After a legacy import: a library's images over 4 MiB with no known digest wait for
     # one, even those listed while the import was planned (SQLite; PostgreSQL: nothing).

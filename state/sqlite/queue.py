@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from state.rules import Channel as Channel  # one definition for both backends
 from state.rules import ImageInChannel, is_available
 from state.rules import NewImage as NewImage
-from state.sql import returning, seasons
+from state.sql import awaiting, returning, seasons
 from state.sql.dialect import SQLITE
 from state.sqlite import returns
 from state.sqlite.lookup import where_in
@@ -144,7 +144,7 @@ def insert(db: sqlite3.Connection, channel: Channel, images: Sequence[NewImage])
     leased = _present(db, "leases", " AND ended IS NULL", channel, hashes)
     posted = _present(db, "posted", f" AND cycle = {int(channel.cycle)}", channel, hashes)
     near = near_flagged(db, channel, hashes)
-    unhashed = unfingerprinted(db, channel, hashes)
+    unhashed = awaiting.unfingerprinted(SQLITE.on(db), channel, hashes)
     closed = seasons.closed(SQLITE.on(db), channel.id)
     next_slot, rows = size(db, channel.id), []
     for image in images:
@@ -191,23 +191,6 @@ _OTHERS_POSTED = (
     "   AND p.cycle = ?2"
     " WHERE s.channel_id = ?1"
 )
-
-
-def waits_for_fingerprints(db: sqlite3.Connection, channel_id: int) -> bool:
-    row = db.execute("SELECT near_wait FROM channels WHERE id = ?", (channel_id,)).fetchone()
-    return bool(row[0])
-
-
-def unfingerprinted(db: sqlite3.Connection, channel: Channel, hashes: list[str]) -> set[str]:
-    """Which of these images the channel holds back until they are fingerprinted."""
-    if not hashes or not waits_for_fingerprints(db, channel.id):
-        return set()
-    query = (
-        "SELECT content_hash FROM fingerprints WHERE library_id ="
-        f" (SELECT library_id FROM channels WHERE id = {int(channel.id)})"
-        " AND content_hash IN ({marks})"
-    )
-    return set(hashes) - {row[0] for row in where_in(db, query, hashes)}
 
 
 def skips_near_duplicates(db: sqlite3.Connection, channel_id: int) -> bool:
@@ -269,26 +252,8 @@ def fill(
         " WHERE library_id = ?",
         (channel.id, library_id),
     )
-    wait_for_fingerprints(db, channel, library_id)
+    awaiting.wait_for_fingerprints(SQLITE.on(db), channel, library_id)
     rebuild(db, channel, now)
-
-
-def wait_for_fingerprints(db: sqlite3.Connection, channel: Channel, library_id: int) -> None:
-    """Hold back every image of the channel not fingerprinted yet (when the channel waits
-    for fingerprints; else let every waiting one go). The caller renumbers the pool."""
-    if not waits_for_fingerprints(db, channel.id):
-        db.execute(
-            "UPDATE queue SET awaiting_since = NULL"
-            " WHERE channel_id = ? AND awaiting_since IS NOT NULL",
-            (channel.id,),
-        )
-        return
-    db.execute(
-        "UPDATE queue SET awaiting_since = ?1 WHERE channel_id = ?2 AND awaiting_since IS NULL"
-        " AND NOT EXISTS (SELECT 1 FROM fingerprints AS f"
-        "   WHERE f.library_id = ?3 AND f.content_hash = queue.content_hash)",
-        (time.time(), channel.id, library_id),
-    )
 
 
 def rebuild(db: sqlite3.Connection, channel: Channel, now: float | None = None) -> None:

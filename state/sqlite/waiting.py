@@ -28,7 +28,7 @@ def fingerprinted(db: sqlite3.Connection, library_id: int, content_hashes: Seque
     such posted content is among these, every fingerprinted picture of the channel still
     waiting is let go (its near-duplicate fact already counts the new fingerprints)."""
     for channel in queue.channels_of(db, library_id):
-        if not queue.waits_for_fingerprints(db, channel.id):
+        if not awaiting.waits_for_fingerprints(SQLITE.on(db), channel.id):
             ended = list(content_hashes)
         elif _posted_unfingerprinted(db, channel, library_id):
             continue  # until that post is fingerprinted, or the grace period runs out
