@@ -39,7 +39,7 @@ from state.postgres.connection import Db
 from state.rules import Channel as Channel  # one definition for both backends
 from state.rules import ImageInChannel, is_available
 from state.rules import NewImage as NewImage
-from state.sql import awaiting, returning, seasons
+from state.sql import awaiting, grouping, returning, seasons
 from state.sql.dialect import POSTGRES
 from state.store import SelectPolicy, WhenExhausted
 
@@ -274,15 +274,10 @@ EXISTS (SELECT 1 FROM near_members AS s
 """
 
 
-def skips_near_duplicates(db: Db, channel_id: int) -> bool:
-    row = db.execute("SELECT near_skip FROM channels WHERE id = %s", (channel_id,)).fetchone()
-    return bool(row and row[0])
-
-
 def near_flagged(db: Db, channel: Channel, hashes: list[str]) -> set[str]:
     """Which of these images a posted near-duplicate keeps out (content back in the
     library keeps its groups; content new to it has none yet)."""
-    if not hashes or not skips_near_duplicates(db, channel.id):
+    if not hashes or not grouping.skips(POSTGRES.on(db), channel.id):
         return set()
     rows = db.execute(
         "SELECT q.content_hash FROM unnest(%(h)s::text[]) AS q(content_hash)"
@@ -300,7 +295,7 @@ def recompute_near(db: Db, channel: Channel) -> None:
         (channel.id,),
     )
     flagged = 0
-    if skips_near_duplicates(db, channel.id):
+    if grouping.skips(POSTGRES.on(db), channel.id):
         # From the posts out: a new cycle has none, so this reads nothing.
         flagged = db.execute(
             "UPDATE queue SET near_posted = true WHERE channel_id = %(c)s AND content_hash IN ("

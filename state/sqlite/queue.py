@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from state.rules import Channel as Channel  # one definition for both backends
 from state.rules import ImageInChannel, is_available
 from state.rules import NewImage as NewImage
-from state.sql import awaiting, returning, seasons
+from state.sql import awaiting, grouping, returning, seasons
 from state.sql.dialect import SQLITE
 from state.sqlite import returns
 from state.sqlite.lookup import where_in
@@ -193,15 +193,10 @@ _OTHERS_POSTED = (
 )
 
 
-def skips_near_duplicates(db: sqlite3.Connection, channel_id: int) -> bool:
-    row = db.execute("SELECT near_skip FROM channels WHERE id = ?", (channel_id,)).fetchone()
-    return bool(row[0])
-
-
 def near_flagged(db: sqlite3.Connection, channel: Channel, hashes: list[str]) -> set[str]:
     """Which of these images a posted near-duplicate keeps out (content back in the
     library keeps its groups; content new to it has none yet)."""
-    if not hashes or not skips_near_duplicates(db, channel.id):
+    if not hashes or not grouping.skips(SQLITE.on(db), channel.id):
         return set()
     query = (
         _OTHERS_POSTED.replace("?1", str(int(channel.id))).replace("?2", str(int(channel.cycle)))
@@ -216,7 +211,7 @@ def recompute_near(db: sqlite3.Connection, channel: Channel) -> None:
     db.execute(
         "UPDATE queue SET near_posted = 0 WHERE channel_id = ? AND near_posted = 1", (channel.id,)
     )
-    if skips_near_duplicates(db, channel.id):
+    if grouping.skips(SQLITE.on(db), channel.id):
         # From the posts out: a new cycle has none, so this reads nothing.
         db.execute(
             "UPDATE queue SET near_posted = 1 WHERE channel_id = ?1 AND content_hash IN ("

@@ -18,13 +18,13 @@ from typing import NamedTuple
 
 from state import rotation
 from state.errors import NotReady, UnknownName
-from state.postgres import grants, near, queue, returns, selection, tallies, waiting
+from state.postgres import grants, queue, returns, selection, tallies, waiting
 from state.postgres.connection import Db
 from state.postgres.ops import tx
 from state.postgres.roles import Connected, Role
 from state.rotation import Rounds, Weights
 from state.rules import iso, new_lease_id, turns_cycle
-from state.sql import files, leasable, leases, outbox, posted, returning, undo
+from state.sql import files, grouping, leasable, leases, outbox, posted, returning, undo
 from state.sql import names as sql_names
 from state.sql.files import FileRow
 from state.store import Lease, LeaseInfo, PostedRecord, Selection, SelectRequest, UndonePost
@@ -243,8 +243,8 @@ class SelectionRole(Role):
 
     def fingerprint_elsewhere(self, library: str, content_hash: str, path: str) -> bool:
         return self._run(
-            lambda db: near.fingerprint_elsewhere(
-                db, sql_names.library(tx(db), library), content_hash, path
+            lambda db: grouping.fingerprint_elsewhere(
+                tx(db), sql_names.library(tx(db), library), content_hash, path
             )
         )
 

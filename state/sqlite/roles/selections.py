@@ -19,9 +19,9 @@ from state import rotation
 from state.errors import NotReady, UnknownName
 from state.rotation import Weights
 from state.rules import new_lease_id, turns_cycle
-from state.sql import files, leasable, leases, outbox, posted, returning, undo
+from state.sql import files, grouping, leasable, leases, outbox, posted, returning, undo
 from state.sql import names as sql_names
-from state.sqlite import counts, grants, names, near, queue, selection, waiting
+from state.sqlite import counts, grants, names, queue, selection, waiting
 from state.sqlite.connections import Connections
 from state.sqlite.group_commit import GroupCommit
 from state.sqlite.ops import tx
@@ -233,8 +233,8 @@ class SelectionRole(Role):
 
     def fingerprint_elsewhere(self, library: str, content_hash: str, path: str) -> bool:
         with self._transaction() as db:
-            return near.fingerprint_elsewhere(
-                db, sql_names.library(tx(db), library), content_hash, path
+            return grouping.fingerprint_elsewhere(
+                tx(db), sql_names.library(tx(db), library), content_hash, path
             )
 
     def reclaim_expired(self, limit: int) -> int:
