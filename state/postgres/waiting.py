@@ -95,12 +95,3 @@ def _paths(db: Db, library_id: int, content_hashes: list[str]) -> dict[str, str]
         (library_id, content_hashes),
     ).fetchall()
     return {row[0]: row[1] for row in rows}
-
-
-def any_waiting(db: Db, channel_id: int) -> int:
-    """1 when an image of the channel waits, else 0 (what a turn of the cycle asks)."""
-    row = db.execute(
-        "SELECT EXISTS (SELECT 1 FROM queue WHERE channel_id = %s AND awaiting_since IS NOT NULL)",
-        (channel_id,),
-    ).fetchone()
-    return int(bool(row and row[0]))

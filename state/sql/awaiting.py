@@ -81,3 +81,13 @@ def wait_for_fingerprints(sql: Sql, channel: Channel, library_id: int) -> None:
         "   WHERE f.library_id = :l AND f.content_hash = queue.content_hash)",
         {"t": time.time(), "c": channel.id, "l": library_id},
     )
+
+
+def any_waiting(sql: Sql, channel_id: int) -> int:
+    """1 when an image of the channel waits, else 0 (what a turn of the cycle asks)."""
+    row = sql.one(
+        "SELECT EXISTS (SELECT 1 FROM queue INDEXED BY queue_awaiting"
+        " WHERE channel_id = ? AND awaiting_since IS NOT NULL)",
+        (channel_id,),
+    )
+    return int(bool(row and row[0]))

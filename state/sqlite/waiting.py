@@ -102,13 +102,3 @@ def overdue(db: sqlite3.Connection, before: float, limit: int) -> list[GraceExpi
     for row in rows:
         _end(db, queue.Channel(row[0], row[1]), row[3])
     return [GraceExpired(row[2], row[3], row[5], row[4]) for row in rows]
-
-
-def any_waiting(db: sqlite3.Connection, channel_id: int) -> int:
-    """1 when an image of the channel waits, else 0 (what a turn of the cycle asks)."""
-    row = db.execute(
-        "SELECT EXISTS (SELECT 1 FROM queue INDEXED BY queue_awaiting"
-        " WHERE channel_id = ? AND awaiting_since IS NOT NULL)",
-        (channel_id,),
-    ).fetchone()
-    return int(row[0])

@@ -18,13 +18,13 @@ from typing import NamedTuple
 
 from state import rotation
 from state.errors import NotReady, UnknownName
-from state.postgres import grants, queue, returns, selection, tallies, waiting
+from state.postgres import grants, queue, returns, selection, tallies
 from state.postgres.connection import Db
 from state.postgres.ops import tx
 from state.postgres.roles import Connected, Role
 from state.rotation import Rounds, Weights
 from state.rules import iso, new_lease_id, turns_cycle
-from state.sql import files, grouping, leasable, leases, outbox, posted, returning, undo
+from state.sql import awaiting, files, grouping, leasable, leases, outbox, posted, returning, undo
 from state.sql import names as sql_names
 from state.sql.files import FileRow
 from state.store import Lease, LeaseInfo, PostedRecord, Selection, SelectRequest, UndonePost
@@ -178,7 +178,7 @@ class SelectionRole(Role):
         images, returning_, retired = returning.turning(tx(db), channel.id)
         if found is None and turns_cycle(
             locked.exhausted, tallies.running(db, channel.id), images,
-            waiting.any_waiting(db, channel.id), returning_, retired,
+            awaiting.any_waiting(tx(db), channel.id), returning_, retired,
         ):  # fmt: skip
             channel = _new_cycle(db, channel, now)
             found = choose(channel.id)

@@ -19,9 +19,9 @@ from state import rotation
 from state.errors import NotReady, UnknownName
 from state.rotation import Weights
 from state.rules import new_lease_id, turns_cycle
-from state.sql import files, grouping, leasable, leases, outbox, posted, returning, undo
+from state.sql import awaiting, files, grouping, leasable, leases, outbox, posted, returning, undo
 from state.sql import names as sql_names
-from state.sqlite import counts, grants, names, queue, selection, waiting
+from state.sqlite import counts, grants, names, queue, selection
 from state.sqlite.connections import Connections
 from state.sqlite.group_commit import GroupCommit
 from state.sqlite.ops import tx
@@ -147,15 +147,15 @@ class SelectionRole(Role):
             return found
         running = counts.running(db, channel.id)
         expired = counts.expired(db, channel.id, now)
-        awaiting = waiting.any_waiting(db, channel.id)
+        waits = awaiting.any_waiting(tx(db), channel.id)
         images, returning_, retired = returning.turning(tx(db), channel.id)
-        turns = turns_cycle(exhausted, running - expired, images, awaiting, returning_, retired)
+        turns = turns_cycle(exhausted, running - expired, images, waits, returning_, retired)
         if (expired or turns) and not writable:
             raise _NeedsWriter
         if expired and grants.reclaim(db, now, RECLAIM_AT_SELECTION):
             found = pick(channel.id)
         if found is None and turns_cycle(
-            exhausted, counts.running(db, channel.id), images, awaiting, returning_, retired
+            exhausted, counts.running(db, channel.id), images, waits, returning_, retired
         ):
             channel = _new_cycle(db, channel, now)
             found = pick(channel.id)
