@@ -1,4 +1,5 @@
-"""When the wait for fingerprints may end in a channel, as both stores ask it.
+"""Waiting for fingerprints, as both stores ask it: whether a channel waits, which of its
+images are held back, and when the wait may end.
 
 A channel that skips near-duplicates compares a newly fingerprinted picture with the
 fingerprints of what it posted. While content it posted (in its current cycle, the
