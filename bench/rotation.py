@@ -29,7 +29,7 @@ from typing import Any
 import httpx
 
 from bench.channels import serving
-from bench.strategies import API_TOKEN
+from bench.strategies import API_TOKEN, wait_for
 from emulator import Emulator, EmulatorServer
 
 CHANNELS = ("plain", "rotated")
@@ -48,6 +48,7 @@ def run(
         client = stack.enter_context(
             httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {API_TOKEN}"})
         )
+        wait_for(lambda: all(_offers(client, c) for c in CHANNELS), timeout=600, every=0.5)
         runs: dict[str, dict[str, list[float]]] = {
             c: {"leasing": [], "preview": []} for c in CHANNELS
         }
@@ -70,6 +71,16 @@ def run(
     }
 
 
+def _offers(client: httpx.Client, channel: str) -> bool:
+    """Does ``channel`` offer a picture yet? Ready, a large first listing may still hold the
+    store for its last seconds (503 busy, with when to ask again), and the first selection
+    reads the channel's pool into memory (seconds, at a million pictures)."""
+    reply = client.post(f"/channels/{channel}/select", json={"dry_run": True}, timeout=300)
+    if reply.status_code not in (200, 503):
+        reply.raise_for_status()
+    return reply.status_code == 200
+
+
 def _p50(client: httpx.Client, channel: str, requests: int, lease: bool) -> float:
     """The median time of ``requests`` selects in ``channel``, in milliseconds."""
     times = []
@@ -77,7 +88,8 @@ def _p50(client: httpx.Client, channel: str, requests: int, lease: bool) -> floa
         started = time.perf_counter()
         reply = client.post(f"/channels/{channel}/select", json={} if lease else {"dry_run": True})
         times.append((time.perf_counter() - started) * 1000)
-        reply.raise_for_status()
+        if reply.is_error:
+            raise RuntimeError(f"{channel}: {reply.status_code} {reply.text}")
         if lease:
             lease_id = reply.json()["lease"]["id"]
             client.post(f"/channels/{channel}/release", json={"lease_id": lease_id})

@@ -1,9 +1,11 @@
 """``/mcp``: the service's tools for agents, over MCP's Streamable HTTP transport.
 
-The official SDK's ``MCPServer`` holds the tools (``app.mcp.tools``); its session manager
-serves them while the app's lifespan runs (``McpEndpoint.serving``), stopped before the
-store closes. In front of it, each request passes the HTTP API's own checks before any
-MCP work: the bearer token is identified as every route identifies it
+The SDK's server (``app.mcp.server``) is imported and built only when ``/mcp`` is first
+asked, on a worker thread, so that neither ``create_app`` nor the event loop waits for it;
+a request arriving meanwhile waits for that one build. Each run of the app's lifespan
+(``McpEndpoint.serving``) starts its own session manager the first time it is wanted and
+stops it before the store closes. In front of it, each request passes the HTTP API's own
+checks before any MCP work: the bearer token is identified as every route identifies it
 (``app.api.deps.identify``: 401 for none or a wrong one, counted against the address,
 429 once it guessed too often), and the body is read under the API's limits
 (``app.api.body_guard``), refusals answered in the API's JSON. The caller identified is
@@ -13,21 +15,17 @@ The transport is stateless and answers JSON: each request stands alone, so any r
 can answer it and no session outlives a restart; the token, not a session, says who
 asks. With no session and nothing sent unasked, only ``POST`` is served: ``GET`` (a
 stream of the server's own messages) and ``DELETE`` (a session's end) answer 405.
-
-The SDK's DNS-rebinding check (allowed ``Host`` values) is off: a page a browser loads
-cannot supply the bearer token every request needs.
 """
 
 from __future__ import annotations
 
-import inspect
+import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
-from mcp.server import MCPServer
-from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
-from mcp.server.transport_security import TransportSecuritySettings
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.routing import Route
@@ -35,88 +33,98 @@ from starlette.types import Message, Receive, Scope, Send
 
 from app.api.deps import identify
 from app.errors import NotReady
-from app.mcp.calls import CALLER, answered, coded
-from app.mcp.tools import TOOLS
+
+if TYPE_CHECKING:
+    from mcp.server import MCPServer
+    from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 
 log = logging.getLogger(__name__)
 
 PATH = "/mcp"
 METHODS = ["GET", "POST", "DELETE"]  # the transport's; all but POST refused after the token
 _POST_ONLY = "POST JSON-RPC messages here: this endpoint keeps no stream and no session"
-INSTRUCTIONS = """\
-unposted hands out pictures from a Dropbox folder that a channel has never posted.
-To publish one: lease_picture (it reserves a picture and gives a temporary link to
-download it), post it, then confirm_posted with its content_hash and lease id. If you
-do not post it, release_lease. preview_picture shows what would come next without
-reserving it. A refused call is a tool error whose text is JSON {"error": code,
-"message": text}, with the HTTP API's codes (no_new_images: nothing left to post).
-"""
+_NOT_READY = "the MCP endpoint is starting or stopping; try again shortly"
 
 
-def build_server() -> MCPServer:
-    with _logging_left_alone():
-        server: MCPServer = MCPServer(
-            name="unposted", instructions=INSTRUCTIONS, version="0.1.0", middleware=[coded]
-        )
-    for tool, hints in TOOLS:
-        description = inspect.cleandoc(tool.__doc__ or "")
-        server.add_tool(answered(tool), description=description, annotations=hints)
-    return server
+class _Run:
+    """One run of the lifespan: its session manager, started when first wanted."""
 
-
-@contextmanager
-def _logging_left_alone() -> Iterator[None]:
-    """``MCPServer()`` calls ``logging.basicConfig``: where the root logger has no handler
-    yet (a benchmark, a script), that would print every INFO line through a handler of its
-    own. Logging is the entry point's to set up (``app.log``): give basicConfig a handler
-    to find, so it does nothing."""
-    root = logging.getLogger()
-    placeholder = logging.NullHandler()
-    root.addHandler(placeholder)
-    try:
-        yield
-    finally:
-        root.removeHandler(placeholder)
+    def __init__(self) -> None:
+        self.wanted = asyncio.Event()
+        self.ready = asyncio.Event()  # set once the manager runs, or never will
+        self.stopping = asyncio.Event()
+        self.manager: StreamableHTTPSessionManager | None = None
 
 
 class McpEndpoint:
     """The ASGI endpoint of ``/mcp``; ``serving()`` runs it inside the app's lifespan."""
 
     def __init__(self) -> None:
-        self._server = build_server()
-        self._manager: StreamableHTTPSessionManager | None = None
+        self._server: MCPServer | None = None  # built once, kept for every run
+        self._building = threading.Lock()
+        self._run: _Run | None = None
 
     def route(self) -> Route:
         return Route(PATH, self, methods=METHODS, include_in_schema=False)
 
     @asynccontextmanager
     async def serving(self) -> AsyncIterator[None]:
-        """Serve MCP requests until the block ends; then in-flight calls are cancelled.
-        A manager runs once, so each lifespan gets its own."""
-        self._server.streamable_http_app(
-            streamable_http_path=PATH,
-            stateless_http=True,
-            json_response=True,
-            transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
-        )
-        manager = self._server.session_manager
-        async with manager.run():
-            self._manager = manager
-            try:
-                yield
-            finally:
-                self._manager = None
+        """Serve MCP requests until the block ends; then in-flight calls are cancelled."""
+        run = _Run()
+        task = asyncio.create_task(self._serve(run))
+        self._run = run
+        try:
+            yield
+        finally:
+            self._run = None
+            run.stopping.set()
+            run.wanted.set()  # wakes a run never wanted, to end at once
+            await task
+
+    async def _serve(self, run: _Run) -> None:
+        try:
+            await run.wanted.wait()
+            if run.stopping.is_set():
+                return
+            server = await asyncio.to_thread(self._built)
+            from app.mcp.server import session_manager
+
+            manager = session_manager(server)
+            async with manager.run():
+                run.manager = manager
+                run.ready.set()
+                await run.stopping.wait()
+                run.manager = None
+        except Exception:
+            log.exception("the MCP endpoint could not start")
+        finally:
+            run.ready.set()
+
+    def _built(self) -> MCPServer:
+        """The SDK's server, built by the first caller; a worker thread's work."""
+        with self._building:
+            if self._server is None:
+                from app.mcp.server import build_server
+
+                self._server = build_server()
+            return self._server
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         who = identify(request)
         if request.method != "POST":  # GET would open a stream nothing is ever sent on
             raise HTTPException(405, _POST_ONLY, headers={"Allow": "POST"})
-        manager = self._manager
-        if manager is None:
-            raise NotReady("the MCP endpoint is starting or stopping; try again shortly")
+        run = self._run
+        if run is None:
+            raise NotReady(_NOT_READY)
         body = await request.body()
-        await manager.handle_request({**scope, CALLER: who}, _replay(body, receive), send)
+        run.wanted.set()
+        await run.ready.wait()
+        if run.manager is None:
+            raise NotReady(_NOT_READY)
+        from app.mcp.server import handle
+
+        await handle(run.manager, who, scope, _replay(body, receive), send)
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

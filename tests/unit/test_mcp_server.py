@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException
 
 from app.errors import LeaseExpired, NoNewImages, StoreBusy, UnpostedError
 from app.mcp.calls import coded, refusal
-from app.mcp.endpoint import build_server
+from app.mcp.server import build_server
 
 
 @pytest.mark.parametrize(
