@@ -25,10 +25,7 @@ from state.postgres.ops import tx
 from state.sql import catalog as shared
 from state.sql import folders
 
-_COLUMNS = (
-    "library_id, path_lower, path_display, name, name_lower, id, rev, size,"
-    " server_modified, client_modified, content_hash, kind, stem"
-)
+_COLUMNS = shared.LISTED_COLUMNS
 _SCRATCH = (
     "CREATE TEMP TABLE IF NOT EXISTS listed_stored (LIKE listed INCLUDING DEFAULTS)"
     " ON COMMIT DELETE ROWS"
@@ -76,18 +73,6 @@ _BACKLOG = (
 )
 
 
-def applies(db: Db, library_id: int, listing: bool) -> bool:
-    """Is this the library's first listing: never ready, and no files to reconcile?"""
-    if not listing:
-        return False
-    row = db.execute(
-        "SELECT ready_at IS NULL AND NOT EXISTS (SELECT 1 FROM files WHERE library_id = %(l)s)"
-        " FROM libraries WHERE id = %(l)s",
-        {"l": library_id},
-    ).fetchone()
-    return bool(row and row[0])
-
-
 def stage(db: Db, library_id: int, operations: Sequence[Operation]) -> tuple[int, int]:
     """Apply ``operations`` in order to the staged listing; return (stored, removed).
 
@@ -120,14 +105,8 @@ class _Batch:
 
     def put(self, operation: PutFile) -> None:
         e = operation.entry
-        self.rows[e.path_lower] = (
-            self.library_id, e.path_lower, e.path_display, e.name, shared.name_lower(e), e.id,
-            e.rev, e.size, e.server_modified, e.client_modified, e.content_hash, operation.kind,
-            operation.stem,
-        )  # fmt: skip
-        folder = e.path_lower
-        while (folder := folder.rpartition("/")[0]) and folder not in self.folders:
-            self.folders.add(folder)
+        self.rows[e.path_lower] = shared.listed_row(self.library_id, operation)
+        shared.add_folders(self.folders, e.path_lower)
         self.stored += 1
 
     def remove(self, db: Db, operation: RemovePath | RemoveTree) -> None:

@@ -71,10 +71,6 @@ def _backlog_grew(db: Db, library_id: int, by: int) -> None:
         )
 
 
-def fingerprint_elsewhere(db: Db, library_id: int, content_hash: str, path: str) -> bool:
-    return grouping.fingerprint_elsewhere(POSTGRES.on(db), library_id, content_hash, path)
-
-
 def regroup(db: Db, channel_id: int, library_id: int) -> None:
     """Forget the channel's groups; the library's fingerprinted content goes back on the
     backlog, where the hashing worker groups it again without fetching anything."""
@@ -100,7 +96,7 @@ def refresh(db: Db, channel: queue.Channel, content_hashes: Iterable[str]) -> No
     wanted = sorted(set(content_hashes))
     if not wanted:
         return
-    skip = queue.skips_near_duplicates(db, channel.id)
+    skip = grouping.skips(POSTGRES.on(db), channel.id)
     rows = db.execute(
         f"SELECT q.content_hash, q.near_posted, {queue.OTHERS_POSTED} FROM queue AS q"
         " WHERE q.channel_id = %(c)s AND q.content_hash = ANY(%(h)s)",

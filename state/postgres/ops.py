@@ -32,7 +32,7 @@ def _pool_counts(db: Db, channel_id: int, now: float) -> tuple[int, int, int]:
 
 OPS = Ops(
     queue.facts, queue.remove, queue.restore, near.after_post, selection.describe,
-    near.regroup, queue.fill, queue.wait_for_fingerprints, queue.rebuild, _nothing_unchecked,
+    near.regroup, queue.fill, queue.rebuild, _nothing_unchecked,
     _pool_counts,
 )  # fmt: skip
 

@@ -39,7 +39,7 @@ from state.postgres.connection import Db
 from state.rules import Channel as Channel  # one definition for both backends
 from state.rules import ImageInChannel, is_available
 from state.rules import NewImage as NewImage
-from state.sql import seasons
+from state.sql import awaiting, grouping, returning, seasons
 from state.sql.dialect import POSTGRES
 from state.store import SelectPolicy, WhenExhausted
 
@@ -213,12 +213,12 @@ def insert(db: Db, channel: Channel, images: Sequence[NewImage]) -> None:
         return
     hashes = [image.content_hash for image in images]
     now = time.time()
-    retired, back = returns.arriving(db, channel, hashes, now)
+    retired, back = returning.arriving(POSTGRES.on(db), channel, hashes, now)
     held = _present(db, "holds", "", channel, hashes)
     leased = _present(db, "leases", " AND ended IS NULL", channel, hashes)
     posted = _present(db, "posted", f" AND cycle = {int(channel.cycle)}", channel, hashes)
     near = near_flagged(db, channel, hashes)
-    unhashed = unfingerprinted(db, channel, hashes)
+    unhashed = awaiting.unfingerprinted(POSTGRES.on(db), channel, hashes)
     closed = seasons.closed(POSTGRES.on(db), channel.id)
     rows, added = [], 0
     for image in images:
@@ -274,32 +274,10 @@ EXISTS (SELECT 1 FROM near_members AS s
 """
 
 
-def waits_for_fingerprints(db: Db, channel_id: int) -> bool:
-    row = db.execute("SELECT near_wait FROM channels WHERE id = %s", (channel_id,)).fetchone()
-    return bool(row and row[0])
-
-
-def unfingerprinted(db: Db, channel: Channel, hashes: list[str]) -> set[str]:
-    """Which of these images the channel holds back until they are fingerprinted."""
-    if not hashes or not waits_for_fingerprints(db, channel.id):
-        return set()
-    rows = db.execute(
-        "SELECT content_hash FROM fingerprints WHERE library_id ="
-        " (SELECT library_id FROM channels WHERE id = %s) AND content_hash = ANY(%s)",
-        (channel.id, hashes),
-    )
-    return set(hashes) - {row[0] for row in rows}
-
-
-def skips_near_duplicates(db: Db, channel_id: int) -> bool:
-    row = db.execute("SELECT near_skip FROM channels WHERE id = %s", (channel_id,)).fetchone()
-    return bool(row and row[0])
-
-
 def near_flagged(db: Db, channel: Channel, hashes: list[str]) -> set[str]:
     """Which of these images a posted near-duplicate keeps out (content back in the
     library keeps its groups; content new to it has none yet)."""
-    if not hashes or not skips_near_duplicates(db, channel.id):
+    if not hashes or not grouping.skips(POSTGRES.on(db), channel.id):
         return set()
     rows = db.execute(
         "SELECT q.content_hash FROM unnest(%(h)s::text[]) AS q(content_hash)"
@@ -317,7 +295,7 @@ def recompute_near(db: Db, channel: Channel) -> None:
         (channel.id,),
     )
     flagged = 0
-    if skips_near_duplicates(db, channel.id):
+    if grouping.skips(POSTGRES.on(db), channel.id):
         # From the posts out: a new cycle has none, so this reads nothing.
         flagged = db.execute(
             "UPDATE queue SET near_posted = true WHERE channel_id = %(c)s AND content_hash IN ("
@@ -355,34 +333,15 @@ def fill(db: Db, channel: Channel, library_id: int, now: float | None = None) ->
         " WHERE library_id = %s",
         (channel.id, library_id),
     )
-    wait_for_fingerprints(db, channel, library_id)
+    awaiting.wait_for_fingerprints(POSTGRES.on(db), channel, library_id)
     rebuild(db, channel, now)
-
-
-def wait_for_fingerprints(db: Db, channel: Channel, library_id: int) -> None:
-    """Hold back every image of the channel not fingerprinted yet (when the channel waits
-    for fingerprints; else let every waiting one go). The caller rebuilds the pool."""
-    if not waits_for_fingerprints(db, channel.id):
-        db.execute(
-            "UPDATE queue SET awaiting_since = NULL"
-            " WHERE channel_id = %s AND awaiting_since IS NOT NULL",
-            (channel.id,),
-        )
-        return
-    db.execute(
-        "UPDATE queue SET awaiting_since = %(t)s"
-        " WHERE channel_id = %(c)s AND awaiting_since IS NULL"
-        " AND NOT EXISTS (SELECT 1 FROM fingerprints AS f"
-        "   WHERE f.library_id = %(l)s AND f.content_hash = queue.content_hash)",
-        {"t": time.time(), "c": channel.id, "l": library_id},
-    )
 
 
 def rebuild(db: Db, channel: Channel, now: float | None = None) -> None:
     """Make a channel's pool afresh by the rules, as they stand at ``now`` (default: the
     time of day). O(n): resets and new cycles."""
     recompute_near(db, channel)
-    returns.settle(db, channel, time.time() if now is None else now)
+    returning.settle(POSTGRES.on(db), channel, time.time() if now is None else now)
     db.execute(
         "UPDATE queue SET slot = NULL WHERE channel_id = %s AND slot IS NOT NULL", (channel.id,)
     )

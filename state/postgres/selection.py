@@ -17,10 +17,9 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from state.casefold import fold
-from state.errors import FileNotFound
 from state.postgres import near, queue, tallies
 from state.postgres.connection import Db
+from state.sql import files
 from state.sql.files import COLUMNS as _FILE_COLUMNS
 from state.sql.files import FileRow
 from state.store import FileRef, Lease, NearDuplicate, Selection, SelectPolicy
@@ -159,26 +158,6 @@ def lease_at_random(
     return None if found is None else (int(found[0]), FileRow(*found[1:]))
 
 
-def file_by_name(db: Db, library_id: int, name: str) -> FileRow:
-    """The image file called ``name`` (a file name, or a path relative to the folder)."""
-    wanted = fold(name.strip().strip("/"))
-    if "\x00" in wanted:
-        raise FileNotFound(name)  # PostgreSQL text cannot hold NUL: no file has it
-    if "/" in wanted:
-        query = "path_lower = (SELECT folder_lower FROM libraries WHERE id = %s) || '/' || %s"
-        args: tuple[Any, ...] = (library_id, library_id, wanted)
-    else:
-        query, args = "name_lower = %s", (library_id, wanted)
-    row = db.execute(
-        f"SELECT {_FILE_COLUMNS} FROM files WHERE library_id = %s AND kind = 'image' AND {query}"
-        " ORDER BY path_lower LIMIT 1",
-        args,
-    ).fetchone()
-    if row is None or row[8] is None:
-        raise FileNotFound(name)
-    return FileRow(*row)
-
-
 def describe(
     db: Db,
     file: FileRow,
@@ -188,9 +167,6 @@ def describe(
 ) -> Selection:
     """The image as a publisher sees it; with ``channel_id``, its near-duplicates there.
     Sidecars, copies and near-duplicates come back from one statement."""
-    library_id, path_lower, path_display, name, file_id, size, rev, modified, content_hash, stem = (
-        file
-    )
     rows = db.execute(
         "SELECT 's', path_lower, path_display, name FROM files WHERE library_id = %(l)s"
         " AND stem = %(s)s AND kind = 'sidecar'"
@@ -198,21 +174,15 @@ def describe(
         " WHERE library_id = %(l)s AND content_hash = %(h)s AND kind = 'image'"
         " AND path_lower <> %(p)s ORDER BY path_lower LIMIT %(n)s)"
         f" UNION ALL ({near.SHOWN}) ORDER BY 1 DESC, 2",
-        {"l": library_id, "s": stem, "h": content_hash, "p": path_lower, "n": _MAX_DUPLICATES,
-         "c": channel_id},
+        {"l": file.library_id, "s": file.stem, "h": file.content_hash, "p": file.path_lower,
+         "n": _MAX_DUPLICATES, "c": channel_id},
     ).fetchall()  # fmt: skip
     near_duplicates = [NearDuplicate(row[1], row[2], int(row[3])) for row in rows if row[0] == "n"]
-    return Selection(
-        content_hash=content_hash,
-        id=file_id,
-        path=path_display,
-        name=name,
-        size=size,
-        rev=rev,
-        server_modified=modified,
-        sidecars=tuple(FileRef(path=row[2], name=row[3]) for row in rows if row[0] == "s"),
-        duplicates=tuple(row[2] for row in rows if row[0] == "d"),
-        lease=lease,
-        posted_at=posted_at,
-        near_duplicates=tuple(sorted(near_duplicates, key=lambda n: (n.distance, n.path))),
+    return files.selection(
+        file,
+        (FileRef(path=row[2], name=row[3]) for row in rows if row[0] == "s"),
+        (row[2] for row in rows if row[0] == "d"),
+        lease,
+        posted_at,
+        sorted(near_duplicates, key=lambda n: (n.distance, n.path)),
     )

@@ -37,7 +37,7 @@ def fingerprinted(db: Db, library_id: int, content_hashes: Sequence[str]) -> Non
         return
     for channel in queue.channels_of(db, library_id):
         wanted = list(content_hashes)
-        if queue.waits_for_fingerprints(db, channel.id):
+        if awaiting.waits_for_fingerprints(POSTGRES.on(db), channel.id):
             params = {"c": channel.id, "y": channel.cycle, "l": library_id, "h": wanted}
             if _one(db, POSTGRES.sql(awaiting.POSTED_UNFINGERPRINTED), params):
                 continue  # until that post is fingerprinted, or the grace period runs out
@@ -95,12 +95,3 @@ def _paths(db: Db, library_id: int, content_hashes: list[str]) -> dict[str, str]
         (library_id, content_hashes),
     ).fetchall()
     return {row[0]: row[1] for row in rows}
-
-
-def any_waiting(db: Db, channel_id: int) -> int:
-    """1 when an image of the channel waits, else 0 (what a turn of the cycle asks)."""
-    row = db.execute(
-        "SELECT EXISTS (SELECT 1 FROM queue WHERE channel_id = %s AND awaiting_since IS NOT NULL)",
-        (channel_id,),
-    ).fetchone()
-    return int(bool(row and row[0]))

@@ -1,4 +1,5 @@
-"""When the wait for fingerprints may end in a channel, as both stores ask it.
+"""Waiting for fingerprints, as both stores ask it: whether a channel waits, which of its
+images are held back, and when the wait may end.
 
 A channel that skips near-duplicates compares a newly fingerprinted picture with the
 fingerprints of what it posted. While content it posted (in its current cycle, the
@@ -13,6 +14,12 @@ fetch waits for nothing. Read inside the recording transaction, never by a reque
 """
 
 from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from state.rules import Channel
+from state.sql.dialect import Sql
 
 # Does the channel (``:c``, cycle ``:y``, library ``:l``) have posted content waiting
 # for its fingerprint? From the channel's posts by its key: a fingerprinted post costs
@@ -38,3 +45,50 @@ WHERE q.channel_id = :c AND q.awaiting_since IS NOT NULL
 AND EXISTS (SELECT 1 FROM fingerprints AS f
     WHERE f.library_id = :l AND f.content_hash = q.content_hash)
 """
+
+
+def waits_for_fingerprints(sql: Sql, channel_id: int) -> bool:
+    """Does the channel hold new pictures back until they are fingerprinted?"""
+    row = sql.one("SELECT near_wait FROM channels WHERE id = ?", (channel_id,))
+    return bool(row and row[0])
+
+
+def unfingerprinted(sql: Sql, channel: Channel, hashes: Sequence[str]) -> set[str]:
+    """Which of these images the channel holds back until they are fingerprinted."""
+    if not hashes or not waits_for_fingerprints(sql, channel.id):
+        return set()
+    rows = sql.among(
+        "SELECT content_hash FROM fingerprints WHERE library_id ="
+        " (SELECT library_id FROM channels WHERE id = :c) AND content_hash IN :keys",
+        {"c": channel.id},
+        hashes,
+    )
+    return set(hashes) - {row[0] for row in rows}
+
+
+def wait_for_fingerprints(sql: Sql, channel: Channel, library_id: int) -> None:
+    """Hold back every image of the channel not fingerprinted yet (when the channel waits
+    for fingerprints; else let every waiting one go). The caller makes the pool afresh."""
+    if not waits_for_fingerprints(sql, channel.id):
+        sql.execute(
+            "UPDATE queue SET awaiting_since = NULL"
+            " WHERE channel_id = ? AND awaiting_since IS NOT NULL",
+            (channel.id,),
+        )
+        return
+    sql.execute(
+        "UPDATE queue SET awaiting_since = :t WHERE channel_id = :c AND awaiting_since IS NULL"
+        " AND NOT EXISTS (SELECT 1 FROM fingerprints AS f"
+        "   WHERE f.library_id = :l AND f.content_hash = queue.content_hash)",
+        {"t": time.time(), "c": channel.id, "l": library_id},
+    )
+
+
+def any_waiting(sql: Sql, channel_id: int) -> int:
+    """1 when an image of the channel waits, else 0 (what a turn of the cycle asks)."""
+    row = sql.one(
+        "SELECT EXISTS (SELECT 1 FROM queue INDEXED BY queue_awaiting"
+        " WHERE channel_id = ? AND awaiting_since IS NOT NULL)",
+        (channel_id,),
+    )
+    return int(bool(row and row[0]))

@@ -59,6 +59,28 @@ def file_row(library_id: int, operation: PutFile, generation: int) -> tuple[Any,
     )  # fmt: skip
 
 
+# ``listed`` (a first listing staged by path) holds ``files``' columns but the generation.
+LISTED_COLUMNS = FILE_COLUMNS.removesuffix(", generation")
+
+
+def listed_row(library_id: int, operation: PutFile) -> tuple[Any, ...]:
+    """A store's row of ``listed``, in ``LISTED_COLUMNS`` order."""
+    return file_row(library_id, operation, 0)[:-1]
+
+
+def stages_first_listing(sql: Sql, library_id: int, listing: bool) -> bool:
+    """Is this the library's first listing (never ready, no files to reconcile), whose
+    pages are staged rather than applied?"""
+    if not listing:
+        return False
+    row = sql.one(
+        "SELECT ready_at IS NULL AND NOT EXISTS (SELECT 1 FROM files WHERE library_id = :l)"
+        " FROM libraries WHERE id = :l",
+        {"l": library_id},
+    )
+    return bool(row and row[0])
+
+
 class Batch(Protocol):
     """Writes to ``files`` not yet sent; ``touched`` gains the content they remove."""
 

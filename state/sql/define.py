@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from state import rotation
 from state.casefold import fold
 from state.rules import Channel
-from state.sql import outbox
+from state.sql import awaiting, outbox
 from state.sql.dialect import Tx
 from state.store import ChannelDef, LibraryDef, Relisting
 
@@ -118,7 +118,7 @@ def _near_settings(
         tx.ops.regroup(tx.db, channel.id, library_id)
     waits = wanted.near_duplicates == "skip" and wanted.await_fingerprints
     if bool(wait) != waits:
-        tx.ops.wait_for_fingerprints(tx.db, channel, library_id)
+        awaiting.wait_for_fingerprints(tx, channel, library_id)
     if regroup or bool(skip) != (wanted.near_duplicates == "skip") or bool(wait) != waits:
         tx.ops.rebuild(tx.db, channel)
 

@@ -52,6 +52,8 @@ class Dialect:
     # A flag column that is set, as a partial index's condition names it (SQLite's say
     # ``pending = 1``, and its planner matches the condition only as written).
     set_flag: str
+    # The latest of a group's ``posted_at`` texts, as seconds since the epoch.
+    last_posted: str
 
     def sql(self, text: str) -> str:
         return _spelled(self, text)
@@ -74,10 +76,22 @@ def _spelled(dialect: Dialect, text: str) -> str:
 
 
 SQLITE = Dialect(
-    "sqlite", format_params=False, index_hints=True, row_locks=False, arrays=False, set_flag="1"
+    "sqlite",
+    format_params=False,
+    index_hints=True,
+    row_locks=False,
+    arrays=False,
+    set_flag="1",
+    last_posted="max(CAST(strftime('%s', posted_at) AS REAL))",
 )
 POSTGRES = Dialect(
-    "postgres", format_params=True, index_hints=False, row_locks=True, arrays=True, set_flag="true"
+    "postgres",
+    format_params=True,
+    index_hints=False,
+    row_locks=True,
+    arrays=True,
+    set_flag="true",
+    last_posted="max(extract(epoch FROM posted_at::timestamptz))::double precision",
 )
 
 
@@ -105,9 +119,8 @@ class Ops:
     describe: Callable[[Any, FileRow, Lease | None, str | None, int | None], Selection]
     # A channel's groups forgotten, its library's fingerprints back on the backlog.
     regroup: Callable[[Any, int, int], None]
-    # A channel's pool: filled from its library, waiting turned on or off, renumbered.
+    # A channel's pool: filled from its library, renumbered.
     fill: Callable[[Any, Channel, int], None]
-    wait_for_fingerprints: Callable[[Any, Channel, int], None]
     rebuild: Callable[[Any, Channel], None]
     # After a legacy import: a library's images over 4 MiB with no known digest wait for
     # one, even those listed while the import was planned (SQLite; PostgreSQL: nothing).

@@ -146,6 +146,12 @@ def _leave(sql: Sql, writes: Writes, channel: Channel, content_hash: str, apart:
     writes.refresh(sql.db, channel, members)
 
 
+def skips(sql: Sql, channel_id: int) -> bool:
+    """Does the channel keep near-duplicates of what it posted out of its pool?"""
+    row = sql.one("SELECT near_skip FROM channels WHERE id = ?", (channel_id,))
+    return bool(row and row[0])
+
+
 def settings_of(sql: Sql, library_id: int) -> list[Setting]:
     """The library's channels, by id (the order every locker takes them in)."""
     rows = sql.all(

@@ -10,9 +10,9 @@ Every function runs inside the caller's transaction.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from state.errors import InvalidInput, LeaseNotFound
+from state.errors import InvalidInput, LeaseExpired, LeaseNotFound
 from state.rules import Channel, iso, lease_state
 from state.sql import outbox
 from state.sql.dialect import Tx
@@ -100,6 +100,25 @@ def expired(lease: LeaseRow) -> dict[str, str]:
 
 def extend(tx: Tx, lease: LeaseRow, expires_at: float) -> None:
     tx.execute("UPDATE leases SET expires_at = ? WHERE id = ?", (expires_at, lease.id))
+
+
+def release(tx: Tx, channel: Channel, lease_id: str, now: float) -> None:
+    """A publisher lets its lease go (``LeaseNotFound`` when it has ended already)."""
+    lease = find_in(tx, channel.id, lease_id)
+    if lease.ended is not None:
+        raise LeaseNotFound(f"No such lease: {lease_id} (it ended: {lease.ended})")
+    end(tx, lease, "released", now, channel)
+
+
+def renew(tx: Tx, channel_id: int, name: str, lease_id: str, seconds: int, now: float) -> LeaseInfo:
+    """A running lease held ``seconds`` from ``now`` (``LeaseExpired`` once past its time),
+    as its publisher in the channel called ``name`` sees it then."""
+    lease = find_in(tx, channel_id, lease_id)
+    state = lease.state(now)
+    if state != "active":
+        raise LeaseExpired(f"lease {lease_id} is {state}; select the image again")
+    extend(tx, lease, now + seconds)
+    return replace(lease, expires_at=now + seconds).info(name, now)
 
 
 def prune(tx: Tx, now: float, limit: int) -> None:

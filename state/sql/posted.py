@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from state.hashing import content_hash_from_sha256
-from state.rules import Channel
+from state.rules import Channel, iso
 from state.sql import leases, outbox, returning
 from state.sql.dialect import Tx
-from state.store import LegacyMatch, PostedExport
+from state.store import LegacyMatch, PostedExport, PostedRecord
 
 INSERT = (
     "INSERT INTO posted (channel_id, content_hash, cycle, sha256, posted_at, source)"
@@ -40,6 +40,20 @@ def record(
         data = {"content_hash": content_hash, "posted_at": stamp, "cycle": channel.cycle}
         outbox.record(tx, channel.id, "image.posted", data)
     return str(row[0]), row[1]
+
+
+def mark(
+    tx: Tx,
+    channel: Channel,
+    content_hash: str,
+    lease_id: str | None,
+    sha256: str | None,
+    now: float,
+) -> PostedRecord:
+    """A publisher's post, with what became of the lease it named (``leases.named``)."""
+    named = leases.named(tx, channel, lease_id, content_hash, now)
+    posted_at, known_sha256 = record(tx, channel, content_hash, sha256, now, iso(now))
+    return PostedRecord(content_hash, posted_at, known_sha256, channel.cycle, named)
 
 
 def out_of_circulation(tx: Tx, channel: Channel, content_hash: str, now: float) -> None:

@@ -1,18 +1,82 @@
-"""``repeat_after`` and ``max_posts`` as both stores read them: the row a post retires, when
-a channel's next waiting picture comes back, and the kept counts ``/status`` shows.
+"""``repeat_after`` and ``max_posts`` as both stores read them: the facts worked out from
+the posts, the row a post retires, when a channel's next waiting picture comes back, and
+the kept counts ``/status`` shows.
 
-Each backend works the facts out from the posts when a pool is numbered afresh and when
-content arrives (``state.sqlite.returns``, ``state.postgres.returns``) and brings waiting
-rows back a batch at a time; these statements are the same on either. Every function
-runs inside the caller's transaction.
+Two facts of ``state.rules`` are kept on each queue row, so that the pool and ``/status``
+read them rather than the posts: ``returns_at`` (the row waits until then; NULL: it does
+not) and ``retired`` (the channel posted it ``max_posts`` times). Both are worked out from
+the posts when a channel's pool is numbered afresh (a new cycle, a changed setting:
+``settle``) and when content arrives (``arriving``); a post that reaches ``max_posts``
+retires its row at once (``retire``). Each backend keeps the columns and their counts
+(``state.sqlite.returns``, ``state.postgres.returns``) and brings waiting rows back a
+batch at a time; the statements here are the same on either. Every function runs inside
+the caller's transaction.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
-from state.rules import Channel, iso
+from state.rules import Channel, iso, judge_arrivals
 from state.sql.dialect import Sql
+
+
+def _posts(sql: Sql) -> str:
+    """Each content's posts in the channel ``:c``: how many, the last one, in which cycle."""
+    return (
+        f"SELECT content_hash AS h, count(*) AS n, {sql.dialect.last_posted} AS last,"
+        " max(cycle) AS y FROM posted WHERE channel_id = :c"
+    )
+
+
+def settings(sql: Sql, channel_id: int) -> tuple[float | None, int | None]:
+    """The channel's ``repeat_after`` (seconds) and ``max_posts``."""
+    row = sql.one("SELECT repeat_after, max_posts FROM channels WHERE id = ?", (channel_id,))
+    assert row is not None
+    return row[0], row[1]
+
+
+def settle(sql: Sql, channel: Channel, now: float) -> None:
+    """Every row's ``returns_at`` and ``retired`` afresh, from the channel's posts: a
+    picture posted in an earlier cycle less than ``repeat_after`` ago waits. The caller
+    numbers the pool next."""
+    repeat_after, max_posts = settings(sql, channel.id)
+    args = {"c": channel.id, "y": channel.cycle, "r": repeat_after, "m": max_posts, "t": now}
+    if sql.count("SELECT n_returning + n_retired FROM channels WHERE id = :c", args):
+        sql.execute(  # without either, a channel's rows are not read for them
+            "UPDATE queue SET returns_at = NULL, retired = FALSE WHERE channel_id = :c"
+            " AND (returns_at IS NOT NULL OR retired)",
+            args,
+        )
+    if max_posts is not None:
+        sql.execute(
+            "UPDATE queue SET retired = TRUE WHERE channel_id = :c AND content_hash IN ("
+            " SELECT content_hash FROM posted WHERE channel_id = :c"
+            " GROUP BY content_hash HAVING count(*) >= :m)",
+            args,
+        )
+    if repeat_after is not None:
+        sql.execute(
+            f"UPDATE queue SET returns_at = p.last + :r FROM ({_posts(sql)}"
+            " GROUP BY content_hash HAVING max(cycle) < :y) AS p"
+            " WHERE queue.channel_id = :c AND queue.content_hash = p.h"
+            " AND NOT queue.retired AND p.last + :r > :t",
+            args,
+        )
+
+
+def arriving(
+    sql: Sql, channel: Channel, hashes: Sequence[str], now: float
+) -> tuple[set[str], dict[str, float]]:
+    """For content arriving in the library: which the channel retired, and when those
+    that wait come back (as ``settle`` would have it)."""
+    repeat_after, max_posts = settings(sql, channel.id)
+    if repeat_after is None and max_posts is None:
+        return set(), {}
+    query = f"{_posts(sql)} AND content_hash IN :keys GROUP BY content_hash"
+    rows = sql.among(query, {"c": channel.id}, hashes)
+    return judge_arrivals(rows, channel.cycle, repeat_after, max_posts, now)
 
 
 def retire(sql: Sql, channel: Channel, content_hash: str) -> None:

@@ -25,10 +25,7 @@ from state.sql import catalog as shared
 from state.sql import folders
 from state.sqlite import catalog, queue
 
-_COLUMNS = (
-    "library_id, path_lower, path_display, name, name_lower, id, rev, size,"
-    " server_modified, client_modified, content_hash, kind, stem"
-)
+_COLUMNS = shared.LISTED_COLUMNS
 _STAGE = f"INSERT OR REPLACE INTO listed ({_COLUMNS}) VALUES ({', '.join('?' * 13)})"
 _REMOVE_PATH = "DELETE FROM listed WHERE library_id = ? AND path_lower = ?"
 _REMOVE_TREE = "DELETE FROM listed WHERE library_id = ? AND path_lower >= ? AND path_lower < ?"
@@ -52,18 +49,6 @@ _ALONE = {
     "queue": "SELECT 1 FROM queue WHERE channel_id NOT IN"
     " (SELECT id FROM channels WHERE library_id = ?1) LIMIT 1",
 }
-
-
-def applies(db: sqlite3.Connection, library_id: int, listing: bool) -> bool:
-    """Is this the library's first listing: never ready, and no files to reconcile?"""
-    if not listing:
-        return False
-    row = db.execute(
-        "SELECT ready_at IS NULL AND NOT EXISTS (SELECT 1 FROM files WHERE library_id = ?1)"
-        " FROM libraries WHERE id = ?1",
-        (library_id,),
-    ).fetchone()
-    return bool(row[0])
 
 
 def stage(
@@ -102,15 +87,9 @@ class _Batch:
 
     def put(self, operation: PutFile) -> None:
         e = operation.entry
-        self.rows.append((
-            self.library_id, e.path_lower, e.path_display, e.name, shared.name_lower(e), e.id,
-            e.rev, e.size, e.server_modified, e.client_modified, e.content_hash, operation.kind,
-            operation.stem,
-        ))  # fmt: skip
+        self.rows.append(shared.listed_row(self.library_id, operation))
         self.paths.add(e.path_lower)
-        folder = e.path_lower
-        while (folder := folder.rpartition("/")[0]) and folder not in self.folders:
-            self.folders.add(folder)
+        shared.add_folders(self.folders, e.path_lower)
         self.stored += 1
 
     def remove(self, db: sqlite3.Connection, operation: RemovePath | RemoveTree) -> None:

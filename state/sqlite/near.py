@@ -48,7 +48,7 @@ def others_posted(db: sqlite3.Connection, channel: queue.Channel, content_hash: 
 
 def refresh(db: sqlite3.Connection, channel: queue.Channel, content_hashes: Iterable[str]) -> None:
     """Recompute the skip fact of these images in the channel, and their place in the pool."""
-    skip = queue.skips_near_duplicates(db, channel.id)
+    skip = grouping.skips(SQLITE.on(db), channel.id)
     for content_hash in content_hashes:
         row = db.execute(
             "SELECT near_posted FROM queue WHERE channel_id = ? AND content_hash = ?",
@@ -143,12 +143,6 @@ def near_duplicates(
     ).fetchall()
     found = [NearDuplicate(row[0], row[1], distance(row[2], row[3])) for row in rows]
     return tuple(sorted(found, key=lambda n: (n.distance, n.path)))
-
-
-def fingerprint_elsewhere(
-    db: sqlite3.Connection, library_id: int, content_hash: str, path: str
-) -> bool:
-    return grouping.fingerprint_elsewhere(SQLITE.on(db), library_id, content_hash, path)
 
 
 def regroup(db: sqlite3.Connection, channel_id: int, library_id: int) -> None:

@@ -14,7 +14,7 @@ from state.sqlite import catalog, counts, near, queue, selection
 
 OPS = Ops(
     queue.facts, queue.remove, queue.restore, near.after_post, selection.describe,
-    near.regroup, queue.fill, queue.wait_for_fingerprints, queue.rebuild, catalog.hold_unchecked,
+    near.regroup, queue.fill, queue.rebuild, catalog.hold_unchecked,
     counts.pool_counts,
 )  # fmt: skip
 

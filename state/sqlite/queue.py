@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from state.rules import Channel as Channel  # one definition for both backends
 from state.rules import ImageInChannel, is_available
 from state.rules import NewImage as NewImage
-from state.sql import seasons
+from state.sql import awaiting, grouping, returning, seasons
 from state.sql.dialect import SQLITE
 from state.sqlite import returns
 from state.sqlite.lookup import where_in
@@ -139,12 +139,12 @@ def insert(db: sqlite3.Connection, channel: Channel, images: Sequence[NewImage])
         return
     hashes = [image.content_hash for image in images]
     now = time.time()
-    retired, back = returns.arriving(db, channel, hashes, now)
+    retired, back = returning.arriving(SQLITE.on(db), channel, hashes, now)
     held = _present(db, "holds", "", channel, hashes)
     leased = _present(db, "leases", " AND ended IS NULL", channel, hashes)
     posted = _present(db, "posted", f" AND cycle = {int(channel.cycle)}", channel, hashes)
     near = near_flagged(db, channel, hashes)
-    unhashed = unfingerprinted(db, channel, hashes)
+    unhashed = awaiting.unfingerprinted(SQLITE.on(db), channel, hashes)
     closed = seasons.closed(SQLITE.on(db), channel.id)
     next_slot, rows = size(db, channel.id), []
     for image in images:
@@ -193,32 +193,10 @@ _OTHERS_POSTED = (
 )
 
 
-def waits_for_fingerprints(db: sqlite3.Connection, channel_id: int) -> bool:
-    row = db.execute("SELECT near_wait FROM channels WHERE id = ?", (channel_id,)).fetchone()
-    return bool(row[0])
-
-
-def unfingerprinted(db: sqlite3.Connection, channel: Channel, hashes: list[str]) -> set[str]:
-    """Which of these images the channel holds back until they are fingerprinted."""
-    if not hashes or not waits_for_fingerprints(db, channel.id):
-        return set()
-    query = (
-        "SELECT content_hash FROM fingerprints WHERE library_id ="
-        f" (SELECT library_id FROM channels WHERE id = {int(channel.id)})"
-        " AND content_hash IN ({marks})"
-    )
-    return set(hashes) - {row[0] for row in where_in(db, query, hashes)}
-
-
-def skips_near_duplicates(db: sqlite3.Connection, channel_id: int) -> bool:
-    row = db.execute("SELECT near_skip FROM channels WHERE id = ?", (channel_id,)).fetchone()
-    return bool(row[0])
-
-
 def near_flagged(db: sqlite3.Connection, channel: Channel, hashes: list[str]) -> set[str]:
     """Which of these images a posted near-duplicate keeps out (content back in the
     library keeps its groups; content new to it has none yet)."""
-    if not hashes or not skips_near_duplicates(db, channel.id):
+    if not hashes or not grouping.skips(SQLITE.on(db), channel.id):
         return set()
     query = (
         _OTHERS_POSTED.replace("?1", str(int(channel.id))).replace("?2", str(int(channel.cycle)))
@@ -233,7 +211,7 @@ def recompute_near(db: sqlite3.Connection, channel: Channel) -> None:
     db.execute(
         "UPDATE queue SET near_posted = 0 WHERE channel_id = ? AND near_posted = 1", (channel.id,)
     )
-    if skips_near_duplicates(db, channel.id):
+    if grouping.skips(SQLITE.on(db), channel.id):
         # From the posts out: a new cycle has none, so this reads nothing.
         db.execute(
             "UPDATE queue SET near_posted = 1 WHERE channel_id = ?1 AND content_hash IN ("
@@ -269,33 +247,15 @@ def fill(
         " WHERE library_id = ?",
         (channel.id, library_id),
     )
-    wait_for_fingerprints(db, channel, library_id)
+    awaiting.wait_for_fingerprints(SQLITE.on(db), channel, library_id)
     rebuild(db, channel, now)
-
-
-def wait_for_fingerprints(db: sqlite3.Connection, channel: Channel, library_id: int) -> None:
-    """Hold back every image of the channel not fingerprinted yet (when the channel waits
-    for fingerprints; else let every waiting one go). The caller renumbers the pool."""
-    if not waits_for_fingerprints(db, channel.id):
-        db.execute(
-            "UPDATE queue SET awaiting_since = NULL"
-            " WHERE channel_id = ? AND awaiting_since IS NOT NULL",
-            (channel.id,),
-        )
-        return
-    db.execute(
-        "UPDATE queue SET awaiting_since = ?1 WHERE channel_id = ?2 AND awaiting_since IS NULL"
-        " AND NOT EXISTS (SELECT 1 FROM fingerprints AS f"
-        "   WHERE f.library_id = ?3 AND f.content_hash = queue.content_hash)",
-        (time.time(), channel.id, library_id),
-    )
 
 
 def rebuild(db: sqlite3.Connection, channel: Channel, now: float | None = None) -> None:
     """Renumber a channel's pool from scratch by the rules, as they stand at ``now``
     (default: the time of day). O(n): resets and new cycles."""
     recompute_near(db, channel)
-    returns.settle(db, channel, time.time() if now is None else now)
+    returning.settle(SQLITE.on(db), channel, time.time() if now is None else now)
     db.execute("UPDATE queue SET slot = NULL WHERE channel_id = ? AND slot IS NOT NULL",
                (channel.id,))  # fmt: skip
     db.execute(

@@ -28,7 +28,7 @@ def fingerprinted(db: sqlite3.Connection, library_id: int, content_hashes: Seque
     such posted content is among these, every fingerprinted picture of the channel still
     waiting is let go (its near-duplicate fact already counts the new fingerprints)."""
     for channel in queue.channels_of(db, library_id):
-        if not queue.waits_for_fingerprints(db, channel.id):
+        if not awaiting.waits_for_fingerprints(SQLITE.on(db), channel.id):
             ended = list(content_hashes)
         elif _posted_unfingerprinted(db, channel, library_id):
             continue  # until that post is fingerprinted, or the grace period runs out
@@ -102,13 +102,3 @@ def overdue(db: sqlite3.Connection, before: float, limit: int) -> list[GraceExpi
     for row in rows:
         _end(db, queue.Channel(row[0], row[1]), row[3])
     return [GraceExpired(row[2], row[3], row[5], row[4]) for row in rows]
-
-
-def any_waiting(db: sqlite3.Connection, channel_id: int) -> int:
-    """1 when an image of the channel waits, else 0 (what a turn of the cycle asks)."""
-    row = db.execute(
-        "SELECT EXISTS (SELECT 1 FROM queue INDEXED BY queue_awaiting"
-        " WHERE channel_id = ? AND awaiting_since IS NOT NULL)",
-        (channel_id,),
-    ).fetchone()
-    return int(row[0])

@@ -17,14 +17,14 @@ from functools import partial
 from typing import NamedTuple
 
 from state import rotation
-from state.errors import LeaseExpired, LeaseNotFound, NotReady, UnknownName
-from state.postgres import grants, near, queue, returns, selection, tallies, waiting
+from state.errors import NotReady, UnknownName
+from state.postgres import grants, queue, returns, selection, tallies
 from state.postgres.connection import Db
 from state.postgres.ops import tx
 from state.postgres.roles import Connected, Role
 from state.rotation import Rounds, Weights
 from state.rules import iso, new_lease_id, turns_cycle
-from state.sql import leasable, leases, outbox, posted, returning, undo
+from state.sql import awaiting, files, grouping, leasable, leases, outbox, posted, returning, undo
 from state.sql import names as sql_names
 from state.sql.files import FileRow
 from state.store import Lease, LeaseInfo, PostedRecord, Selection, SelectRequest, UndonePost
@@ -146,7 +146,7 @@ class SelectionRole(Role):
             raise NotReady("the first catch-up has not completed yet; try again shortly")
         channel, now, posted_at = locked.channel, self._clock(), None
         if request.name is not None:
-            file = selection.file_by_name(db, locked.library_id, request.name)
+            file = files.file_by_name(tx(db), locked.library_id, request.name)
             posted_at = leasable.check_leasable(
                 tx(db), channel, file.content_hash, request.name, now
             )
@@ -178,7 +178,7 @@ class SelectionRole(Role):
         images, returning_, retired = returning.turning(tx(db), channel.id)
         if found is None and turns_cycle(
             locked.exhausted, tallies.running(db, channel.id), images,
-            waiting.any_waiting(db, channel.id), returning_, retired,
+            awaiting.any_waiting(tx(db), channel.id), returning_, retired,
         ):  # fmt: skip
             channel = _new_cycle(db, channel, now)
             found = choose(channel.id)
@@ -189,27 +189,19 @@ class SelectionRole(Role):
         return found
 
     def release(self, channel: str, lease_id: str) -> None:
-        def release(db: Db) -> None:
-            locked = queue.lock_channel(db, channel)
-            lease = leases.find_in(tx(db), locked.channel.id, lease_id)
-            if lease.ended is not None:
-                raise LeaseNotFound(f"No such lease: {lease_id} (it ended: {lease.ended})")
-            leases.end(tx(db), lease, "released", self._clock(), locked.channel)
-
-        self._run(release)
+        self._run(
+            lambda db: leases.release(
+                tx(db), queue.lock_channel(db, channel).channel, lease_id, self._clock()
+            )
+        )
 
     def renew(self, channel: str, lease_id: str, seconds: int) -> LeaseInfo:
         now = self._clock()
-
-        def renew(db: Db) -> LeaseInfo:
-            lease = leases.find_in(tx(db), queue.lock_channel(db, channel).channel.id, lease_id)
-            state = lease.state(now)
-            if state != "active":
-                raise LeaseExpired(f"lease {lease_id} is {state}; select the image again")
-            leases.extend(tx(db), lease, now + seconds)
-            return replace(lease, expires_at=now + seconds).info(channel, now)
-
-        return self._run(renew)
+        return self._run(
+            lambda db: leases.renew(
+                tx(db), queue.lock_channel(db, channel).channel.id, channel, lease_id, seconds, now
+            )
+        )
 
     def lease_info(self, channel: str, lease_id: str) -> LeaseInfo:
         lease = self._read(
@@ -221,15 +213,11 @@ class SelectionRole(Role):
         self, channel: str, content_hash: str, lease_id: str | None, sha256: str | None
     ) -> PostedRecord:
         now = self._clock()
-
-        def mark(db: Db) -> PostedRecord:
-            locked = queue.lock_channel(db, channel)
-            row = locked.channel
-            named = leases.named(tx(db), row, lease_id, content_hash, now)
-            posted_at, known = posted.record(tx(db), row, content_hash, sha256, now, iso(now))
-            return PostedRecord(content_hash, posted_at, known, row.cycle, named)
-
-        return self._run(mark)
+        return self._run(
+            lambda db: posted.mark(
+                tx(db), queue.lock_channel(db, channel).channel, content_hash, lease_id, sha256, now
+            )
+        )
 
     def unpost(self, channel: str, content_hash: str, by: str) -> UndonePost:
         """Under the channel's row and pool locks, as a post is recorded."""
@@ -255,8 +243,8 @@ class SelectionRole(Role):
 
     def fingerprint_elsewhere(self, library: str, content_hash: str, path: str) -> bool:
         return self._run(
-            lambda db: near.fingerprint_elsewhere(
-                db, sql_names.library(tx(db), library), content_hash, path
+            lambda db: grouping.fingerprint_elsewhere(
+                tx(db), sql_names.library(tx(db), library), content_hash, path
             )
         )
 

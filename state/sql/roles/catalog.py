@@ -62,10 +62,6 @@ class FirstListing(Protocol):
     """A first listing staged, then built at once (``state.sqlite.first_listing``,
     ``state.postgres.first_listing``); each takes the backend's own connection."""
 
-    def applies(self, db: Any, library_id: int, listing: bool) -> bool:
-        """Whether the library's pages are staged: never listed, holding no files."""
-        ...
-
     def stage(
         self, db: Any, library_id: int, operations: Sequence[Operation]
     ) -> tuple[int, int]: ...
@@ -116,7 +112,7 @@ class CatalogRole(Role):
         def apply(tx: Tx) -> tuple[PageStats, bool, int]:
             library_id, generation, listing = self._catch_up.fence(tx, library)
             images, first = self._catch_up.images, self._catch_up.first
-            staged = first.applies(tx.db, library_id, listing)
+            staged = catalog.stages_first_listing(tx, library_id, listing)
             if staged:
                 stored, removed = first.stage(tx.db, library_id, operations)
             else:

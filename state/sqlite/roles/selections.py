@@ -16,12 +16,12 @@ from dataclasses import dataclass, replace
 from functools import partial
 
 from state import rotation
-from state.errors import LeaseExpired, LeaseNotFound, NotReady, UnknownName
+from state.errors import NotReady, UnknownName
 from state.rotation import Weights
-from state.rules import iso, new_lease_id, turns_cycle
-from state.sql import files, leasable, leases, outbox, posted, returning, undo
+from state.rules import new_lease_id, turns_cycle
+from state.sql import awaiting, files, grouping, leasable, leases, outbox, posted, returning, undo
 from state.sql import names as sql_names
-from state.sqlite import counts, grants, names, near, queue, selection, waiting
+from state.sqlite import counts, grants, names, queue, selection
 from state.sqlite.connections import Connections
 from state.sqlite.group_commit import GroupCommit
 from state.sqlite.ops import tx
@@ -102,7 +102,7 @@ class SelectionRole(Role):
         now = self._clock()
         posted_at = None
         if request.name is not None:
-            file = selection.file_by_name(db, library_id, request.name)
+            file = files.file_by_name(tx(db), library_id, request.name)
             content_hash = file.content_hash
             if not writable and leasable.lease_ran_out(tx(db), channel, content_hash, now):
                 raise _NeedsWriter
@@ -147,15 +147,15 @@ class SelectionRole(Role):
             return found
         running = counts.running(db, channel.id)
         expired = counts.expired(db, channel.id, now)
-        awaiting = waiting.any_waiting(db, channel.id)
+        waits = awaiting.any_waiting(tx(db), channel.id)
         images, returning_, retired = returning.turning(tx(db), channel.id)
-        turns = turns_cycle(exhausted, running - expired, images, awaiting, returning_, retired)
+        turns = turns_cycle(exhausted, running - expired, images, waits, returning_, retired)
         if (expired or turns) and not writable:
             raise _NeedsWriter
         if expired and grants.reclaim(db, now, RECLAIM_AT_SELECTION):
             found = pick(channel.id)
         if found is None and turns_cycle(
-            exhausted, counts.running(db, channel.id), images, awaiting, returning_, retired
+            exhausted, counts.running(db, channel.id), images, waits, returning_, retired
         ):
             channel = _new_cycle(db, channel, now)
             found = pick(channel.id)
@@ -183,22 +183,14 @@ class SelectionRole(Role):
 
     def release(self, channel: str, lease_id: str) -> None:
         with self._transaction() as db:
-            lease = leases.find_in(tx(db), sql_names.channel(tx(db), channel)[0].id, lease_id)
-            if lease.ended is not None:
-                raise LeaseNotFound(f"No such lease: {lease_id} (it ended: {lease.ended})")
-            leases.end(
-                tx(db), lease, "released", self._clock(), sql_names.channel(tx(db), channel)[0]
-            )
+            row = sql_names.channel(tx(db), channel)[0]
+            leases.release(tx(db), row, lease_id, self._clock())
 
     def renew(self, channel: str, lease_id: str, seconds: int) -> LeaseInfo:
         now = self._clock()
         with self._transaction() as db:
-            lease = leases.find_in(tx(db), sql_names.channel(tx(db), channel)[0].id, lease_id)
-            state = lease.state(now)
-            if state != "active":
-                raise LeaseExpired(f"lease {lease_id} is {state}; select the image again")
-            leases.extend(tx(db), lease, now + seconds)
-            return replace(lease, expires_at=now + seconds).info(channel, now)
+            channel_id = sql_names.channel(tx(db), channel)[0].id
+            return leases.renew(tx(db), channel_id, channel, lease_id, seconds, now)
 
     def lease_info(self, channel: str, lease_id: str) -> LeaseInfo:
         with self._read() as db:
@@ -211,11 +203,7 @@ class SelectionRole(Role):
         now = self._clock()
         with self._transaction() as db:
             row, _ = sql_names.channel(tx(db), channel)
-            named = leases.named(tx(db), row, lease_id, content_hash, now)
-            posted_at, known_sha256 = posted.record(
-                tx(db), row, content_hash, sha256, now, iso(now)
-            )
-            return PostedRecord(content_hash, posted_at, known_sha256, row.cycle, named)
+            return posted.mark(tx(db), row, content_hash, lease_id, sha256, now)
 
     def unpost(self, channel: str, content_hash: str, by: str) -> UndonePost:
         now = self._clock()
@@ -245,8 +233,8 @@ class SelectionRole(Role):
 
     def fingerprint_elsewhere(self, library: str, content_hash: str, path: str) -> bool:
         with self._transaction() as db:
-            return near.fingerprint_elsewhere(
-                db, sql_names.library(tx(db), library), content_hash, path
+            return grouping.fingerprint_elsewhere(
+                tx(db), sql_names.library(tx(db), library), content_hash, path
             )
 
     def reclaim_expired(self, limit: int) -> int:
