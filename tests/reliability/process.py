@@ -67,6 +67,9 @@ class ServiceProcess:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log = log
+        # Where its stderr goes: the log asked for, else a file beside its state, so that
+        # a service that dies says why.
+        self._stderr = log if log is not None else state_dir / "service-stderr.log"
         self._env = service_environment(emulator, emulator_url, state_dir, **env)
         self._process: subprocess.Popen[bytes] | None = None
         self.client = httpx.Client(
@@ -80,15 +83,11 @@ class ServiceProcess:
 
     def start(self, wait_ready: bool = True) -> ServiceProcess:
         command = [sys.executable, "-m", "app", "serve", "--port", str(self.port)]
-        if self.log is None:
+        self._stderr.parent.mkdir(parents=True, exist_ok=True)
+        with self._stderr.open("ab") as stderr:
             self._process = subprocess.Popen(
-                command, env=self._env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+                command, env=self._env, stdout=subprocess.DEVNULL, stderr=stderr
             )
-        else:
-            with self.log.open("ab") as stderr:
-                self._process = subprocess.Popen(
-                    command, env=self._env, stdout=subprocess.DEVNULL, stderr=stderr
-                )
         wait_until(self._answers, timeout=60, interval=0.05)
         if wait_ready:
             wait_until(lambda: self.client.get("/readyz").status_code == 200, 120, 0.05)
@@ -101,7 +100,10 @@ class ServiceProcess:
         return reply.status_code != 200 or reply.json().get("awaiting_fingerprint", 0) == 0
 
     def _answers(self) -> bool:
-        assert self._process is not None and self._process.poll() is None, "service died"
+        assert self._process is not None
+        if self._process.poll() is not None:
+            said = self._stderr.read_text(errors="replace")[-2000:] if self._stderr.exists() else ""
+            raise AssertionError(f"service died (exit {self._process.returncode}): {said}")
         try:
             return self.client.get("/healthz").status_code == 200
         except httpx.TransportError:
