@@ -14,17 +14,8 @@ import pytest
 import app.mcp.server
 from tests.conftest import API_TOKEN
 from tests.integration.conftest import StartService
+from tests.integration.test_mcp import INITIALIZE
 
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-06-18",
-        "capabilities": {},
-        "clientInfo": {"name": "test", "version": "1"},
-    },
-}
 HEADERS = {"Accept": "application/json, text/event-stream", "Authorization": f"Bearer {API_TOKEN}"}
 
 
