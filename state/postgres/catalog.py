@@ -1,104 +1,74 @@
 """What applying catalog operations does its own way on PostgreSQL (``state.sql.catalog``).
 
-Stores and removals are gathered and sent together until an operation could see them
-(``_Batch``), rows going in by ``COPY``; ``images`` is read and written set-wise, by
-arrays (``unnest``), each content's representative one index probe; content new to the
-library and never fingerprinted joins the hashing backlog (``near.to_backlog``). The
-caller holds the library's row and its channels' rows locked. Every function runs
-inside the caller's transaction.
+A page's writes (``state.sql.gathered``) are sent a statement per kind: removals by
+arrays, stores by ``COPY`` through a scratch table. ``images`` is read and written
+set-wise, by arrays (``unnest``), each content's representative one index probe; content
+new to the library and never fingerprinted joins the hashing backlog
+(``near.to_backlog``). The caller holds the library's row and its channels' rows locked.
+Every function runs inside the caller's transaction.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import partial
 from typing import Any
 
-from state.changes import PutFile, RemovePath, RemoveTree, tree_bounds
 from state.postgres import near, queue
 from state.postgres.connection import Db
 from state.sql import catalog as sql_catalog
 from state.sql import seasons
-from state.sql.catalog import FILE_COLUMNS, ON_PATH, Held, add_folders, file_row
+from state.sql.catalog import FILE_COLUMNS, ON_PATH, Held
 from state.sql.dialect import POSTGRES
+from state.sql.gathered import Row, Sends
 
-# Stores are copied into a scratch table (one per session, emptied at commit), then
-# upserted from it in one statement: COPY itself cannot replace a row.
-_SCRATCH = (
-    "CREATE TEMP TABLE IF NOT EXISTS files_stored (LIKE files INCLUDING DEFAULTS)"
-    " ON COMMIT DELETE ROWS"
-)
-_UPSERT = f"INSERT INTO files ({FILE_COLUMNS}) SELECT {FILE_COLUMNS} FROM files_stored{ON_PATH}"
 # Removals find their rows by one index probe per path or range (OFFSET 0 keeps each a
 # probe), then delete them by row address: during a first listing nothing has analyzed
-# ``files``, and a join of the ranges with the library was planned as every range
-# against every file, quadratic in the listing.
+# ``files`` (and ``listed`` is never analyzed), and a join of the ranges with the library
+# was planned as every range against every file, quadratic in the listing.
 _REMOVE_PATHS = (
-    "DELETE FROM files WHERE ctid = ANY(ARRAY(SELECT g.ctid FROM unnest(%s::text[]) AS p(low)"
-    " CROSS JOIN LATERAL (SELECT ctid FROM files WHERE library_id = %s AND path_lower = p.low"
+    "DELETE FROM {0} WHERE ctid = ANY(ARRAY(SELECT g.ctid FROM unnest(%s::text[]) AS p(low)"
+    " CROSS JOIN LATERAL (SELECT ctid FROM {0} WHERE library_id = %s AND path_lower = p.low"
     " OFFSET 0) AS g)) RETURNING content_hash"
 )
 _REMOVE_TREES = (
-    "DELETE FROM files WHERE ctid = ANY(ARRAY(SELECT g.ctid"
+    "DELETE FROM {0} WHERE ctid = ANY(ARRAY(SELECT g.ctid"
     " FROM unnest(%s::text[], %s::text[]) AS r(low, high) CROSS JOIN LATERAL (SELECT ctid"
-    " FROM files WHERE library_id = %s AND path_lower >= r.low AND path_lower < r.high"
+    " FROM {0} WHERE library_id = %s AND path_lower >= r.low AND path_lower < r.high"
     " OFFSET 0) AS g)) RETURNING content_hash"
 )
 
 
-class Batch:
-    """Writes not yet sent, and the folders the stores sit in (to know when to send).
+def sends(table: str, columns: str, on_path: str) -> Sends:
+    """How a batch reaches ``table`` (``files``, or a first listing's ``listed``). Stores
+    are copied into a scratch table (one per session, emptied at commit), then upserted
+    from it in one statement: COPY itself cannot replace a row."""
+    paths, trees = _REMOVE_PATHS.format(table), _REMOVE_TREES.format(table)
+    scratch = f"{table}_stored"
+    create = (
+        f"CREATE TEMP TABLE IF NOT EXISTS {scratch} (LIKE {table} INCLUDING DEFAULTS)"
+        " ON COMMIT DELETE ROWS"
+    )
+    upsert = f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {scratch}{on_path}"
 
-    Removals are sent before stores: a removal that could touch a store not yet sent
-    sends the batch first, so every removal still waiting was issued before any store
-    it could meet. Each kind goes in one statement: a listing removes "whatever was
-    under" every file it stores, and one round trip per file would cost more than the
-    rest of the batch.
-    """
-
-    def __init__(self, library_id: int, generation: int, touched: set[str]) -> None:
-        self.library_id, self.generation, self.touched = library_id, generation, touched
-        self.rows: dict[str, tuple[Any, ...]] = {}  # by path: the last store of a path wins
-        self.folders: set[str] = set()
-        self.paths: list[str] = []
-        self.trees: list[tuple[str, str]] = []
-        self.removed = 0
-
-    def put(self, operation: PutFile) -> None:
-        path = operation.entry.path_lower
-        self.rows[path] = file_row(self.library_id, operation, self.generation)
-        add_folders(self.folders, path)
-
-    def remove(self, db: Db, operation: RemovePath | RemoveTree) -> None:
-        path = operation.path_lower
-        if isinstance(operation, RemovePath):
-            if path in self.rows:
-                self.flush(db)
-            self.paths.append(path)
-        else:
-            if path in self.folders:
-                self.flush(db)
-            self.trees.append(tree_bounds(path))
-
-    def flush(self, db: Db) -> None:
-        self._send_removals(db)
-        if self.rows:
-            db.execute(_SCRATCH)
-            copy_rows(db, "files_stored", FILE_COLUMNS, self.rows.values())
-            db.execute(_UPSERT)
-            db.execute("TRUNCATE files_stored")
-        self.rows.clear()
-        self.folders.clear()
-
-    def _send_removals(self, db: Db) -> None:
+    def remove(
+        db: Db, library_id: int, at: list[str], under: list[tuple[str, str]]
+    ) -> list[str | None]:
         rows: list[tuple[Any, ...]] = []
-        if self.paths:
-            rows += db.execute(_REMOVE_PATHS, (self.paths, self.library_id)).fetchall()
-        if self.trees:
-            low, high = [bound[0] for bound in self.trees], [bound[1] for bound in self.trees]
-            rows += db.execute(_REMOVE_TREES, (low, high, self.library_id)).fetchall()
-        self.touched.update(row[0] for row in rows if row[0])
-        self.removed += len(rows)
-        self.paths, self.trees = [], []
+        if at:
+            rows += db.execute(paths, (at, library_id)).fetchall()
+        if under:
+            low, high = [bound[0] for bound in under], [bound[1] for bound in under]
+            rows += db.execute(trees, (low, high, library_id)).fetchall()
+        return [row[0] for row in rows]
+
+    def store(db: Db, rows: list[Row]) -> None:
+        db.execute(create)
+        copy_rows(db, scratch, columns, rows)
+        db.execute(upsert)
+        db.execute(f"TRUNCATE {scratch}")
+
+    return Sends(remove, store)
 
 
 def copy_rows(db: Db, table: str, columns: str, rows: Iterable[Sequence[Any]]) -> None:
@@ -162,3 +132,4 @@ def _insert(db: Db, library_id: int, images: list[queue.NewImage], new: dict[str
 
 
 IMAGES = sql_catalog.Images(_held, _update, _insert, queue.drop, queue.insert)
+Batch = partial(sql_catalog.FilesBatch, sends("files", FILE_COLUMNS, ON_PATH))

@@ -3,9 +3,8 @@
 Grouping is ``state.sql.grouping``'s; this module writes what it decides (``WRITES``)
 and keeps the counts ``/status`` shows as the rows change (``n_to_fingerprint``,
 ``n_fingerprinted``, ``n_unhashable`` on the library; ``members`` on a group;
-``n_groups``, ``n_near_skipped`` on the channel). The skip fact on an image's ``queue``
-row (``near_posted``, ``state.sql.grouping``) is recomputed set-wise for a group's
-members by ``refresh``, which also takes them out of the pool or puts them back.
+``n_groups``, ``n_near_skipped`` on the channel). The skip fact on the pool is
+``state.sql.near_pool``'s.
 
 Across replicas: recording fingerprints and splitting change groups and pools in every
 channel of a library, so the store first locks the library's row, then its channels'
@@ -21,28 +20,18 @@ from collections.abc import Iterable, Sequence
 
 from state.postgres import queue, waiting
 from state.postgres.connection import Db
-from state.rules import skips_near_duplicate
 from state.similarity import Fingerprint
-from state.sql import grouping
+from state.sql import grouping, near_pool
 from state.sql.dialect import POSTGRES
-from state.sql.grouping import MAX_SHOWN
 
 # The other members of an image's group that the library holds, and their distance from
 # it (the popcount of the XOR of two 256-bit hashes), as rows of ``selection.describe``'s
 # one statement: ('n', content hash, path, distance). No channel (``%(c)s`` NULL): none.
-SHOWN = f"""
-SELECT 'n', m.content_hash, f.path_display,
-       bit_count(('x' || encode(p.hash, 'hex'))::bit(256)
-                 # ('x' || encode(o.hash, 'hex'))::bit(256))::text
-FROM near_members AS s
-JOIN near_members AS m ON m.channel_id = s.channel_id AND m.group_id = s.group_id
-    AND m.content_hash <> s.content_hash
-JOIN images AS i ON i.library_id = %(l)s AND i.content_hash = m.content_hash
-JOIN files AS f ON f.library_id = i.library_id AND f.path_lower = i.path_lower
-JOIN fingerprints AS p ON p.library_id = %(l)s AND p.content_hash = m.content_hash
-JOIN fingerprints AS o ON o.library_id = %(l)s AND o.content_hash = s.content_hash
-WHERE s.channel_id = %(c)s AND s.content_hash = %(h)s LIMIT {MAX_SHOWN}
-"""
+SHOWN = POSTGRES.sql(
+    "SELECT 'n', m.content_hash, f.path_display,"
+    " bit_count(('x' || encode(p.hash, 'hex'))::bit(256)"
+    " # ('x' || encode(o.hash, 'hex'))::bit(256))::text " + near_pool.NEAR_OF
+)
 
 
 # -- the backlog ------------------------------------------------------------------------
@@ -72,17 +61,9 @@ def _backlog_grew(db: Db, library_id: int, by: int) -> None:
 
 
 def regroup(db: Db, channel_id: int, library_id: int) -> None:
-    """Forget the channel's groups; the library's fingerprinted content goes back on the
-    backlog, where the hashing worker groups it again without fetching anything."""
-    db.execute("DELETE FROM near_members WHERE channel_id = %s", (channel_id,))
-    db.execute("DELETE FROM near_groups WHERE channel_id = %s", (channel_id,))
+    """``near_pool.regroup``, keeping the counts."""
+    added = near_pool.regroup(POSTGRES.on(db), channel_id, library_id)
     db.execute("UPDATE channels SET n_groups = 0 WHERE id = %s", (channel_id,))
-    added = db.execute(
-        "INSERT INTO to_fingerprint (library_id, content_hash)"
-        " SELECT library_id, content_hash FROM fingerprints"
-        " WHERE library_id = %s AND hash IS NOT NULL ORDER BY content_hash",
-        (library_id,),
-    ).rowcount
     _backlog_grew(db, library_id, added)
 
 
@@ -90,34 +71,13 @@ def regroup(db: Db, channel_id: int, library_id: int) -> None:
 
 
 def refresh(db: Db, channel: queue.Channel, content_hashes: Iterable[str]) -> None:
-    """Recompute the skip fact of these images in the channel, and their place in the pool.
-    Images the library does not hold now have no row: a returning one is checked as it
-    returns (``queue.near_flagged``)."""
-    wanted = sorted(set(content_hashes))
-    if not wanted:
-        return
-    skip = grouping.skips(POSTGRES.on(db), channel.id)
-    rows = db.execute(
-        f"SELECT q.content_hash, q.near_posted, {queue.OTHERS_POSTED} FROM queue AS q"
-        " WHERE q.channel_id = %(c)s AND q.content_hash = ANY(%(h)s)",
-        {"c": channel.id, "y": channel.cycle, "h": wanted},
-    ).fetchall()
-    changed = [
-        (row[0], fact) for row in rows if (fact := skips_near_duplicate(skip, row[2])) != row[1]
-    ]
-    for content_hash, fact in changed:
-        db.execute(
-            "UPDATE queue SET near_posted = %s WHERE channel_id = %s AND content_hash = %s",
-            (fact, channel.id, content_hash),
-        )
-        if fact:
-            queue.remove(db, channel.id, content_hash)
-        else:
-            queue.restore(db, channel, content_hash)
-    if changed:
+    """Recompute the skip fact of these images (``state.sql.near_pool``), and keep the
+    channel's count of skipped images."""
+    more = near_pool.refresh(POSTGRES.on(db), channel, content_hashes, queue.remove, queue.restore)
+    if more:
         db.execute(
             "UPDATE channels SET n_near_skipped = n_near_skipped + %s WHERE id = %s",
-            (sum(1 if fact else -1 for _, fact in changed), channel.id),
+            (more, channel.id),
         )
 
 

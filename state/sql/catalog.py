@@ -1,16 +1,17 @@
 """Applying catalog operations on either store: files by path, images by content_hash.
 
-A page's operations run in order against one library's ``files``: stores (and, on
-PostgreSQL, removals) are gathered and written together until an operation could see
-them, which keeps Dropbox's in-order semantics at a fraction of the cost. The content
-the page touched is then reconciled with ``images``: one row per distinct content,
-pointing at a representative path (the first by ``path_lower``), and each channel of the
-library gets or loses its queue rows. Leases, posts and holds are about content in a
-channel, not paths: nothing here touches them. How a batch reaches ``files``
-(``Batch``: SQLite's ``executemany``, PostgreSQL's ``COPY`` through a scratch table) and
-how ``images`` is read and written set-wise (``Images``) are each backend's own
-(``state.sqlite.catalog``, ``state.postgres.catalog``). Every function runs inside the
-caller's transaction (on PostgreSQL, with the library's row and its channels' locked).
+A page's operations run in order against one library's ``files``: stores and removals
+are gathered and written together until an operation could see them
+(``state.sql.gathered``), which keeps Dropbox's in-order semantics at a fraction of the
+cost. The content the page touched is then reconciled with ``images``: one row per
+distinct content, pointing at a representative path (the first by ``path_lower``), and
+each channel of the library gets or loses its queue rows. Leases, posts and holds are
+about content in a channel, not paths: nothing here touches them. How a batch reaches
+``files`` (``Sends``: SQLite's ``executemany``, PostgreSQL's ``COPY`` through a scratch
+table) and how ``images`` is read and written set-wise (``Images``) are each backend's
+own (``state.sqlite.catalog``, ``state.postgres.catalog``). Every function runs inside
+the caller's transaction (on PostgreSQL, with the library's row and its channels'
+locked).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from state.changes import FileEntry, Operation, PutFile, RemovePath, RemoveTree
 from state.rules import Channel, NewImage, folder_of, is_pending
 from state.sql import outbox
 from state.sql.dialect import Sql, Tx
+from state.sql.gathered import Gathered, Sends
 from state.sql.names import channels_of
 
 # A content's representative file: path_lower, name_lower, server_modified, size, and
@@ -61,6 +63,7 @@ def file_row(library_id: int, operation: PutFile, generation: int) -> tuple[Any,
 
 # ``listed`` (a first listing staged by path) holds ``files``' columns but the generation.
 LISTED_COLUMNS = FILE_COLUMNS.removesuffix(", generation")
+ON_LISTED_PATH = ON_PATH.removesuffix(", generation = excluded.generation")
 
 
 def listed_row(library_id: int, operation: PutFile) -> tuple[Any, ...]:
@@ -105,11 +108,14 @@ class Images:
     queue_insert: Callable[[Any, Channel, list[NewImage]], None]
 
 
-def add_folders(folders: set[str], path: str) -> None:
-    """Add the folders ``path`` sits in: removing one of them must first send the stores."""
-    folder = path
-    while (folder := folder.rpartition("/")[0]) and folder not in folders:
-        folders.add(folder)
+class FilesBatch(Gathered):
+    """A page's writes to ``files`` gathered, sent by the backend's ``sends``."""
+
+    def __init__(self, sends: Sends, library_id: int, generation: int, touched: set[str]) -> None:
+        def row(operation: PutFile) -> tuple[Any, ...]:
+            return file_row(library_id, operation, generation)
+
+        super().__init__(sends, library_id, row, touched)
 
 
 def apply(

@@ -1,73 +1,50 @@
 """What applying catalog operations does its own way on SQLite (``state.sql.catalog``).
 
-A page's stores are gathered and written with one ``executemany`` until an operation
-could see them (a removal at or above a pending path); removals run as they come.
-``images`` is read and written per content: each content's representative from
-``files_by_content_hash`` (SQLite takes the bare columns of a ``min()`` query from the
-row holding the minimum), kept and new content by ``executemany``. The library's counts
-are kept by triggers (``schema``). Every function runs inside the caller's transaction.
+A page's writes (``state.sql.gathered``) are sent a statement per removal, which returns
+the content it removed, and the stores by one ``executemany``. ``images`` is read and
+written per content: each content's representative from ``files_by_content_hash``
+(SQLite takes the bare columns of a ``min()`` query from the row holding the minimum),
+kept and new content by ``executemany``. The library's counts are kept by triggers
+(``schema``). Every function runs inside the caller's transaction.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from functools import partial
 from typing import Any
 
-from state.changes import PutFile, RemovePath, RemoveTree, tree_bounds
 from state.hashing import BLOCK_SIZE
 from state.sql import catalog as sql_catalog
 from state.sql import seasons
-from state.sql.catalog import FILE_COLUMNS, ON_PATH, Held, add_folders, file_row, has_unresolved
+from state.sql.catalog import FILE_COLUMNS, ON_PATH, Held, has_unresolved
 from state.sql.dialect import SQLITE
+from state.sql.gathered import Row, Sends
 from state.sqlite import queue
 from state.sqlite.lookup import where_in
 
-_UPSERT = f"INSERT INTO files ({FILE_COLUMNS}) VALUES ({', '.join('?' * 14)}){ON_PATH}"
-_AT = "path_lower = ?"
-_UNDER = "path_lower >= ? AND path_lower < ?"
 
+def sends(table: str, columns: str, on_path: str) -> Sends:
+    """How a batch reaches ``table`` (``files``, or a first listing's ``listed``)."""
+    at = f"DELETE FROM {table} WHERE library_id = ? AND path_lower = ? RETURNING content_hash"
+    under = (
+        f"DELETE FROM {table} WHERE library_id = ? AND path_lower >= ? AND path_lower < ?"
+        " RETURNING content_hash"
+    )
+    marks = ", ".join("?" for _ in columns.split(","))
+    upsert = f"INSERT INTO {table} ({columns}) VALUES ({marks}){on_path}"
 
-class Batch:
-    """Stores not yet written, and the folders they sit in (to know when to flush)."""
+    def remove(
+        db: sqlite3.Connection, library_id: int, paths: list[str], trees: list[tuple[str, str]]
+    ) -> list[str | None]:
+        statements: list[tuple[str, tuple[Any, ...]]] = [(at, (library_id, p)) for p in paths]
+        statements += [(under, (library_id, *bounds)) for bounds in trees]
+        return [row[0] for sql, args in statements for row in db.execute(sql, args).fetchall()]
 
-    def __init__(self, library_id: int, generation: int, touched: set[str]) -> None:
-        self.library_id, self.generation, self.touched = library_id, generation, touched
-        self.rows: list[tuple[Any, ...]] = []
-        self.paths: set[str] = set()
-        self.folders: set[str] = set()
-        self.removed = 0
+    def store(db: sqlite3.Connection, rows: list[Row]) -> None:
+        db.executemany(upsert, rows)
 
-    def put(self, operation: PutFile) -> None:
-        path = operation.entry.path_lower
-        self.rows.append(file_row(self.library_id, operation, self.generation))
-        self.paths.add(path)
-        add_folders(self.folders, path)
-
-    def remove(self, db: sqlite3.Connection, operation: RemovePath | RemoveTree) -> None:
-        path = operation.path_lower
-        if isinstance(operation, RemovePath):
-            if path in self.paths:
-                self.flush(db)
-            self.removed += self._remove(db, _AT, (path,))
-        else:
-            if path in self.folders:
-                self.flush(db)
-            self.removed += self._remove(db, _UNDER, tree_bounds(path))
-
-    def _remove(self, db: sqlite3.Connection, where: str, args: tuple[str, ...]) -> int:
-        scope = f"library_id = {self.library_id} AND {where}"
-        rows = db.execute(f"SELECT content_hash FROM files WHERE {scope}", args).fetchall()
-        if not rows:
-            return 0
-        self.touched.update(row[0] for row in rows if row[0])
-        db.execute(f"DELETE FROM files WHERE {scope}", args)
-        return len(rows)
-
-    def flush(self, db: sqlite3.Connection) -> None:
-        db.executemany(_UPSERT, self.rows)
-        self.rows.clear()
-        self.paths.clear()
-        self.folders.clear()
+    return Sends(remove, store)
 
 
 def _held(db: sqlite3.Connection, library_id: int, wanted: list[str]) -> dict[str, Held]:
@@ -120,6 +97,7 @@ def _insert(
 
 
 IMAGES = sql_catalog.Images(_held, _update, _insert, queue.drop, queue.insert)
+Batch = partial(sql_catalog.FilesBatch, sends("files", FILE_COLUMNS, ON_PATH))
 
 
 def hold_unchecked(db: sqlite3.Connection, library_id: int) -> None:

@@ -1,38 +1,27 @@
-"""A library's first listing, built set-wise: staged by path, the catalog made once at the end.
+"""What a first listing does its own way on SQLite (``state.sql.first_listing``).
 
-While a library has never completed a listing (``ready_at`` unset) and holds no files,
-nobody selects from it, so its pages need not keep ``files``, ``images`` and the
-channels' queues level as they go. Each batch of pages is applied, in order and with
-Dropbox's rules, to ``listed`` (schema v9): keyed by path like ``files``, with no other
-index, so a page costs the same at the millionth file as at the first instead of
-writing random content hashes into several B-trees that outgrow the cache. The batch
-and its cursor still commit together, so a listing killed at any page resumes from
-its cursor over what it staged. The page that ends the listing builds the catalog in
-its own transaction: ``files`` in path order, ``images`` in content-hash order, each
-channel's queue filled and numbered by the rules (``queue.fill``); when no other library
-shares the tables, their secondary indexes are dropped and built again after (one sort
-each). Every function runs inside the caller's transaction.
+``listed`` (schema v9) takes a batch a statement per removal and the stores by one
+``executemany`` (``catalog.sends``). ``images`` is made by one ``GROUP BY``, then the
+images waiting for a digest are held (``catalog.hold_unchecked``); the schema's triggers
+put new content on the hashing backlog. When no other library shares ``files`` or
+``queue``, their secondary indexes are dropped before the build and made again after
+(one sort each), and a staging nobody else shares is dropped all at once. Every
+function runs inside the caller's transaction.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from typing import Any
 
-from state.changes import Operation, PutFile, RemovePath, RemoveTree, tree_bounds
-from state.sql import catalog as shared
+from state.changes import Operation
+from state.sql import first_listing as shared
 from state.sql import folders
-from state.sqlite import catalog, queue
+from state.sql.catalog import LISTED_COLUMNS, ON_LISTED_PATH
+from state.sql.dialect import SQLITE, Tx
+from state.sqlite import catalog
+from state.sqlite.ops import tx
 
-_COLUMNS = shared.LISTED_COLUMNS
-_STAGE = f"INSERT OR REPLACE INTO listed ({_COLUMNS}) VALUES ({', '.join('?' * 13)})"
-_REMOVE_PATH = "DELETE FROM listed WHERE library_id = ? AND path_lower = ?"
-_REMOVE_TREE = "DELETE FROM listed WHERE library_id = ? AND path_lower >= ? AND path_lower < ?"
-_FILES = (
-    f"INSERT INTO files ({_COLUMNS}, generation) SELECT {_COLUMNS}, ?2 FROM listed"
-    " WHERE library_id = ?1 ORDER BY path_lower"
-)
 # SQLite takes the bare columns of a min() query from the row holding the minimum: each
 # content's representative is its first path, as ``catalog.refresh_images`` picks it.
 _IMAGES = (
@@ -51,84 +40,23 @@ _ALONE = {
 }
 
 
+def _images(tx: Tx, library_id: int, folder_lower: str) -> None:
+    tx.execute(_IMAGES, {"library": library_id, "folder": folder_lower})
+    catalog.hold_unchecked(tx.db, library_id)  # before the queues: nothing to take out yet
+
+
 def stage(
     db: sqlite3.Connection, library_id: int, operations: Sequence[Operation]
 ) -> tuple[int, int]:
-    """Apply ``operations`` in order to the staged listing; return (stored, removed).
-
-    A listing's first batch (no cursor stored yet) starts from nothing: whatever an
-    abandoned listing staged before is dropped.
-    """
-    (cursor,) = db.execute("SELECT cursor FROM libraries WHERE id = ?", (library_id,)).fetchone()
-    if cursor is None:
-        discard(db, library_id)
-    batch = _Batch(library_id)
-    for operation in operations:
-        if isinstance(operation, PutFile):
-            batch.put(operation)
-        else:
-            batch.remove(db, operation)
-    batch.flush(db)
-    return batch.stored, batch.removed
-
-
-class _Batch:
-    """Writes not yet sent. Removals go before stores: a removal that could meet a store
-    still waiting sends the batch first, so every removal waiting was issued before any
-    store it could touch (``state.postgres.catalog`` gathers its writes the same way)."""
-
-    def __init__(self, library_id: int) -> None:
-        self.library_id = library_id
-        self.rows: list[tuple[Any, ...]] = []
-        self.paths: set[str] = set()
-        self.folders: set[str] = set()
-        self.removals: list[tuple[str, tuple[Any, ...]]] = []
-        self.stored = self.removed = 0
-
-    def put(self, operation: PutFile) -> None:
-        e = operation.entry
-        self.rows.append(shared.listed_row(self.library_id, operation))
-        self.paths.add(e.path_lower)
-        shared.add_folders(self.folders, e.path_lower)
-        self.stored += 1
-
-    def remove(self, db: sqlite3.Connection, operation: RemovePath | RemoveTree) -> None:
-        path = operation.path_lower
-        if isinstance(operation, RemovePath):
-            if path in self.paths:
-                self.flush(db)
-            self.removals.append((_REMOVE_PATH, (self.library_id, path)))
-        else:
-            if path in self.folders:
-                self.flush(db)
-            self.removals.append((_REMOVE_TREE, (self.library_id, *tree_bounds(path))))
-
-    def flush(self, db: sqlite3.Connection) -> None:
-        for sql in (_REMOVE_PATH, _REMOVE_TREE):
-            args = [args for statement, args in self.removals if statement is sql]
-            if args:
-                self.removed += db.executemany(sql, args).rowcount
-        db.executemany(_STAGE, self.rows)
-        self.removals.clear()
-        self.rows.clear()
-        self.paths.clear()
-        self.folders.clear()
+    return shared.stage(SQLITE.on(db), STAGING, library_id, operations)
 
 
 def build(db: sqlite3.Connection, library_id: int, generation: int) -> None:
-    """The listing ended: make the library's files, images and queues from what it staged."""
+    """The build, with the indexes of tables no other library shares made after it."""
     rebuild = [*_drop_indexes(db, "files", library_id), *_drop_indexes(db, "queue", library_id)]
-    db.execute(_FILES, (library_id, generation))
-    (folder_lower,) = db.execute(
-        "SELECT folder_lower FROM libraries WHERE id = ?", (library_id,)
-    ).fetchone()
-    db.execute(_IMAGES, {"library": library_id, "folder": folder_lower})
-    catalog.hold_unchecked(db, library_id)  # before the queues: nothing to take out yet
-    for channel in queue.channels_of(db, library_id):
-        queue.fill(db, channel, library_id)
+    shared.build(tx(db), STAGING, library_id, generation)
     for sql in rebuild:
         db.execute(sql)
-    discard(db, library_id)
 
 
 def discard(db: sqlite3.Connection, library_id: int) -> None:
@@ -140,7 +68,7 @@ def discard(db: sqlite3.Connection, library_id: int) -> None:
     if others is None:
         db.execute("DELETE FROM listed")
     else:
-        db.execute("DELETE FROM listed WHERE library_id = ?", (library_id,))
+        shared.discard(SQLITE.on(db), library_id)
 
 
 def _drop_indexes(db: sqlite3.Connection, table: str, library_id: int) -> list[str]:
@@ -157,3 +85,6 @@ def _drop_indexes(db: sqlite3.Connection, table: str, library_id: int) -> list[s
     for name, _ in rows:
         db.execute(f'DROP INDEX "{name}"')
     return [str(sql) for _, sql in rows]
+
+
+STAGING = shared.Staging(catalog.sends("listed", LISTED_COLUMNS, ON_LISTED_PATH), _images, discard)

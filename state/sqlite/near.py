@@ -2,12 +2,10 @@
 
 Grouping is ``state.sql.grouping``'s; this module writes what it decides (``WRITES``:
 fingerprints stored, members joined and left, groups led) plainly, the counts
-``/status`` shows kept by the schema's triggers. The skip fact on an image's ``queue``
-row (``near_posted``, ``state.sql.grouping``) is recomputed one image at a time by
-``refresh``, which also takes the image out of the pool or puts it back by the rules,
-so the pool and the fact never disagree. New cycles, resets and a changed choice
-renumber the whole pool (``queue.rebuild`` recomputes the fact set-wise). Every
-function runs inside the caller's transaction.
+``/status`` shows kept by the schema's triggers. The skip fact on the pool is
+``state.sql.near_pool``'s; new cycles, resets and a changed choice renumber the whole
+pool (``queue.rebuild`` recomputes the fact set-wise). Every function runs inside the
+caller's transaction.
 """
 
 from __future__ import annotations
@@ -15,11 +13,9 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Sequence
 
-from state.rules import skips_near_duplicate
 from state.similarity import Fingerprint, distance
-from state.sql import grouping
+from state.sql import grouping, near_pool
 from state.sql.dialect import SQLITE
-from state.sql.grouping import MAX_SHOWN
 from state.sqlite import queue, waiting
 from state.store import NearDuplicate
 
@@ -28,45 +24,13 @@ _MEMBER = (
 )
 
 
-# -- the skip fact ----------------------------------------------------------------------
-
-
-def others_posted(db: sqlite3.Connection, channel: queue.Channel, content_hash: str) -> bool:
-    """Did the channel post another member of this image's group in its current cycle?"""
-    row = db.execute(
-        "SELECT 1 FROM near_members AS s"
-        " CROSS JOIN near_members AS m INDEXED BY near_members_by_group"
-        "   ON m.channel_id = s.channel_id AND m.group_id = s.group_id"
-        "   AND m.content_hash != s.content_hash"
-        " JOIN posted AS p ON p.channel_id = m.channel_id AND p.content_hash = m.content_hash"
-        "   AND p.cycle = ?3"
-        " WHERE s.channel_id = ?1 AND s.content_hash = ?2 LIMIT 1",
-        (channel.id, content_hash, channel.cycle),
-    ).fetchone()
-    return row is not None
+# -- the skip fact (``state.sql.near_pool``) --------------------------------------------
 
 
 def refresh(db: sqlite3.Connection, channel: queue.Channel, content_hashes: Iterable[str]) -> None:
-    """Recompute the skip fact of these images in the channel, and their place in the pool."""
-    skip = grouping.skips(SQLITE.on(db), channel.id)
-    for content_hash in content_hashes:
-        row = db.execute(
-            "SELECT near_posted FROM queue WHERE channel_id = ? AND content_hash = ?",
-            (channel.id, content_hash),
-        ).fetchone()
-        if row is None:
-            continue  # not in the library now; a returning image is checked as it returns
-        fact = skips_near_duplicate(skip, others_posted(db, channel, content_hash))
-        if fact == bool(row[0]):
-            continue
-        db.execute(
-            "UPDATE queue SET near_posted = ? WHERE channel_id = ? AND content_hash = ?",
-            (int(fact), channel.id, content_hash),
-        )
-        if fact:
-            queue.remove(db, channel.id, content_hash)
-        else:
-            queue.restore(db, channel, content_hash)
+    """Recompute the skip fact of these images, and their place in the pool (the channel's
+    count of skipped images follows by trigger)."""
+    near_pool.refresh(SQLITE.on(db), channel, content_hashes, queue.remove, queue.restore)
 
 
 def after_post(db: sqlite3.Connection, channel: queue.Channel, content_hash: str) -> None:
@@ -126,36 +90,18 @@ def _leave(db: sqlite3.Connection, channel_id: int, content_hash: str) -> None:
 def near_duplicates(
     db: sqlite3.Connection, channel_id: int, library_id: int, content_hash: str
 ) -> tuple[NearDuplicate, ...]:
-    """The other members of the image's group that the library holds, nearest first. Read
-    from the image's membership out (CROSS JOIN keeps that order): an image alone in its
-    group costs two index probes, and reads no fingerprint."""
-    rows = db.execute(
-        "SELECT m.content_hash, f.path_display, p.hash, o.hash FROM near_members AS s"
-        " CROSS JOIN near_members AS m INDEXED BY near_members_by_group"
-        "   ON m.channel_id = s.channel_id AND m.group_id = s.group_id"
-        "   AND m.content_hash != s.content_hash"
-        " CROSS JOIN images AS i ON i.library_id = ?2 AND i.content_hash = m.content_hash"
-        " CROSS JOIN files AS f ON f.library_id = i.library_id AND f.path_lower = i.path_lower"
-        " CROSS JOIN fingerprints AS p ON p.library_id = ?2 AND p.content_hash = m.content_hash"
-        " CROSS JOIN fingerprints AS o ON o.library_id = ?2 AND o.content_hash = s.content_hash"
-        " WHERE s.channel_id = ?1 AND s.content_hash = ?3 LIMIT ?4",
-        (channel_id, library_id, content_hash, MAX_SHOWN),
-    ).fetchall()
+    """The other members of the image's group that the library holds, nearest first."""
+    rows = SQLITE.on(db).all(
+        f"SELECT m.content_hash, f.path_display, p.hash, o.hash {near_pool.NEAR_OF}",
+        {"c": channel_id, "l": library_id, "h": content_hash},
+    )
     found = [NearDuplicate(row[0], row[1], distance(row[2], row[3])) for row in rows]
     return tuple(sorted(found, key=lambda n: (n.distance, n.path)))
 
 
 def regroup(db: sqlite3.Connection, channel_id: int, library_id: int) -> None:
-    """Forget the channel's groups; the library's fingerprinted content goes back on the
-    backlog, where the hashing worker groups it again without fetching anything."""
-    db.execute("DELETE FROM near_members WHERE channel_id = ?", (channel_id,))
-    db.execute("DELETE FROM near_groups WHERE channel_id = ?", (channel_id,))
-    db.execute(
-        "INSERT OR IGNORE INTO to_fingerprint (library_id, content_hash)"
-        " SELECT library_id, content_hash FROM fingerprints"
-        " WHERE library_id = ? AND hash IS NOT NULL",
-        (library_id,),
-    )
+    """``near_pool.regroup``; the counts follow by trigger."""
+    near_pool.regroup(SQLITE.on(db), channel_id, library_id)
 
 
 WRITES = grouping.Writes(_store, _join, _lead, _leave, refresh, waiting.fingerprinted)

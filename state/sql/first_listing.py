@@ -1,0 +1,86 @@
+"""A library's first listing, built set-wise: staged by path, the catalog made once at the end.
+
+While a library has never completed a listing (``ready_at`` unset) and holds no files,
+nobody selects from it, so its pages need not keep ``files``, ``images`` and the
+channels' queues level as they go. Each batch of pages is applied, in order and with
+Dropbox's rules (``state.sql.gathered``), to ``listed``: keyed by path like ``files``,
+with no other index, so a page costs the same at the millionth file as at the first
+instead of writing random content hashes into the catalog's B-trees page after page.
+The batch and its cursor still commit together, so a listing killed at any page resumes
+from its cursor over what it staged. The page that ends the listing builds the catalog
+in its own transaction: ``files`` in path order, ``images`` in content-hash order (and
+what waits for a digest or a fingerprint), each channel's queue filled and numbered by
+the rules (``Ops.fill``). How a batch reaches ``listed``, how ``images`` is made from it
+and how the staging is dropped are each backend's own (``Staging``:
+``state.sqlite.first_listing``, ``state.postgres.first_listing``). Every function runs
+inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from state.changes import Operation, PutFile
+from state.sql.catalog import LISTED_COLUMNS, listed_row
+from state.sql.dialect import Sql, Tx
+from state.sql.gathered import Gathered, Row, Sends
+from state.sql.names import channels_of
+
+_FILES = (
+    f"INSERT INTO files ({LISTED_COLUMNS}, generation) SELECT {LISTED_COLUMNS}, :g FROM listed"
+    " WHERE library_id = :l ORDER BY path_lower"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Staging:
+    """What one backend does its own way in a first listing (each takes its connection
+    first, but ``images``)."""
+
+    sends: Sends  # a batch into ``listed``
+    # The library's images from what it staged, given the library's folder; what must
+    # wait for a digest waits, and what was never fingerprinted joins the backlog.
+    images: Callable[[Tx, int, str], None]
+    discard: Callable[[Any, int], None]  # drop what a listing of the library staged
+
+
+def stage(
+    sql: Sql, staging: Staging, library_id: int, operations: Sequence[Operation]
+) -> tuple[int, int]:
+    """Apply ``operations`` in order to the staged listing; return (stored, removed).
+
+    A listing's first batch (no cursor stored yet) starts from nothing: whatever an
+    abandoned listing staged before is dropped.
+    """
+    row = sql.one("SELECT cursor FROM libraries WHERE id = ?", (library_id,))
+    if row is None or row[0] is None:
+        staging.discard(sql.db, library_id)
+
+    def listed(operation: PutFile) -> Row:
+        return listed_row(library_id, operation)
+
+    batch = Gathered(staging.sends, library_id, listed, set())
+    for operation in operations:
+        if isinstance(operation, PutFile):
+            batch.put(operation)
+        else:
+            batch.remove(sql.db, operation)
+    batch.flush(sql.db)
+    return batch.stored, batch.removed
+
+
+def build(tx: Tx, staging: Staging, library_id: int, generation: int) -> None:
+    """The listing ended: make the library's files, images and queues from what it staged."""
+    tx.execute(_FILES, {"l": library_id, "g": generation})
+    (folder_lower,) = tx.one("SELECT folder_lower FROM libraries WHERE id = ?", (library_id,))
+    staging.images(tx, library_id, folder_lower)
+    for channel in channels_of(tx, library_id):
+        tx.ops.fill(tx.db, channel, library_id)
+    staging.discard(tx.db, library_id)
+
+
+def discard(sql: Sql, library_id: int) -> None:
+    """Drop what a listing of the library staged, row by row."""
+    sql.execute("DELETE FROM listed WHERE library_id = ?", (library_id,))
