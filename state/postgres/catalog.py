@@ -18,9 +18,9 @@ from state.postgres import near, queue
 from state.postgres.connection import Db
 from state.sql import catalog as sql_catalog
 from state.sql import seasons
-from state.sql.catalog import FILE_COLUMNS, ON_PATH, Held
+from state.sql.catalog import IMAGE_COLUMNS, Held
 from state.sql.dialect import POSTGRES
-from state.sql.gathered import Row, Sends
+from state.sql.gathered import Gathered, Table
 
 # Removals find their rows by one index probe per path or range (OFFSET 0 keeps each a
 # probe), then delete them by row address: during a first listing nothing has analyzed
@@ -39,36 +39,29 @@ _REMOVE_TREES = (
 )
 
 
-def sends(table: str, columns: str, on_path: str) -> Sends:
-    """How a batch reaches ``table`` (``files``, or a first listing's ``listed``). Stores
-    are copied into a scratch table (one per session, emptied at commit), then upserted
-    from it in one statement: COPY itself cannot replace a row."""
-    paths, trees = _REMOVE_PATHS.format(table), _REMOVE_TREES.format(table)
-    scratch = f"{table}_stored"
-    create = (
-        f"CREATE TEMP TABLE IF NOT EXISTS {scratch} (LIKE {table} INCLUDING DEFAULTS)"
-        " ON COMMIT DELETE ROWS"
-    )
-    upsert = f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {scratch}{on_path}"
-
-    def remove(
-        db: Db, library_id: int, at: list[str], under: list[tuple[str, str]]
-    ) -> list[str | None]:
-        rows: list[tuple[Any, ...]] = []
-        if at:
-            rows += db.execute(paths, (at, library_id)).fetchall()
-        if under:
-            low, high = [bound[0] for bound in under], [bound[1] for bound in under]
-            rows += db.execute(trees, (low, high, library_id)).fetchall()
-        return [row[0] for row in rows]
-
-    def store(db: Db, rows: list[Row]) -> None:
-        db.execute(create)
-        copy_rows(db, scratch, columns, rows)
-        db.execute(upsert)
+def send(db: Db, table: Table, batch: Gathered) -> list[str | None]:
+    """A batch to ``files`` or ``listed``: a statement per kind of removal, then the stores
+    copied into a scratch table (one per session, emptied at commit) and upserted from it
+    in one statement (COPY itself cannot replace a row)."""
+    rows: list[tuple[Any, ...]] = []
+    if batch.paths:
+        paths = _REMOVE_PATHS.format(table.name)
+        rows += db.execute(paths, (batch.paths, batch.library_id)).fetchall()
+    if batch.trees:
+        low, high = [bound[0] for bound in batch.trees], [bound[1] for bound in batch.trees]
+        trees = _REMOVE_TREES.format(table.name)
+        rows += db.execute(trees, (low, high, batch.library_id)).fetchall()
+    if batch.rows:
+        scratch, columns = f"{table.name}_stored", table.columns
+        db.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {scratch} (LIKE {table.name} INCLUDING DEFAULTS)"
+            " ON COMMIT DELETE ROWS"
+        )
+        copy_rows(db, scratch, columns, batch.rows.values())
+        db.execute(f"INSERT INTO {table.name} ({columns}) SELECT {columns} FROM {scratch}"
+                   f"{table.on_path}")  # fmt: skip
         db.execute(f"TRUNCATE {scratch}")
-
-    return Sends(remove, store)
+    return [row[0] for row in rows]
 
 
 def copy_rows(db: Db, table: str, columns: str, rows: Iterable[Sequence[Any]]) -> None:
@@ -90,7 +83,7 @@ def _held(db: Db, library_id: int, wanted: list[str]) -> dict[str, Held]:
 
 
 def _update(db: Db, library_id: int, channels: list[queue.Channel], kept: dict[str, Held]) -> None:
-    """A content kept: its representative path may have changed, and with it the sort keys."""
+    """``Images.update``, set-wise by arrays: only the rows that changed are written."""
     hashes = list(kept)
     columns = [[kept[h][i] for h in hashes] for i in range(5)]
     db.execute(
@@ -123,13 +116,11 @@ def _update(db: Db, library_id: int, channels: list[queue.Channel], kept: dict[s
 def _insert(db: Db, library_id: int, images: list[queue.NewImage], new: dict[str, Held]) -> None:
     """New content in by ``COPY``; what was never fingerprinted joins the hashing backlog."""
     copy_rows(
-        db, "images",
-        "library_id, content_hash, path_lower, name_lower, server_modified, size, folder,"
-        " pending",
+        db, "images", IMAGE_COLUMNS,
         [(library_id, i.content_hash, *new[i.content_hash], i.pending) for i in images],
     )  # fmt: skip
     near.to_backlog(db, library_id, [i.content_hash for i in images])
 
 
 IMAGES = sql_catalog.Images(_held, _update, _insert, queue.drop, queue.insert)
-Batch = partial(sql_catalog.FilesBatch, sends("files", FILE_COLUMNS, ON_PATH))
+Batch = partial(sql_catalog.FilesBatch, send)

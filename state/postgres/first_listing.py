@@ -1,32 +1,26 @@
-"""What a first listing does its own way on PostgreSQL (``state.sql.first_listing``).
+"""What a first listing does its own way on PostgreSQL (``state.sql.first_listing.FirstListing``).
 
-``listed`` (schema v7) takes a batch by arrays and ``COPY`` (``catalog.sends``).
-``images`` is made by one ``DISTINCT ON``, pending where legacy digests say so; content
-never fingerprinted joins the hashing backlog, and the library's count of it is kept.
-Indexes stay: dropping one would lock the table against every replica's readers. The
-caller holds the library's row and its channels' rows locked; every function runs
-inside its transaction.
+``listed`` (schema v7) takes a batch as ``files`` does, by arrays and ``COPY``
+(``catalog.send``). ``images`` is made by one ``DISTINCT ON``, pending where legacy
+digests say so; content never fingerprinted joins the hashing backlog, and the library's
+count of it is kept. Indexes stay: dropping one would lock the table against every
+replica's readers. The caller holds the library's row and its channels' rows locked;
+every function runs inside its transaction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from state.changes import Operation
 from state.hashing import BLOCK_SIZE
-from state.postgres import catalog
+from state.postgres.catalog import send as send
 from state.postgres.connection import Db
-from state.postgres.ops import tx
-from state.sql import catalog as sql_catalog
-from state.sql import first_listing as shared
 from state.sql import folders
-from state.sql.catalog import LISTED_COLUMNS, ON_LISTED_PATH
-from state.sql.dialect import POSTGRES, Tx
+from state.sql.catalog import IMAGE_COLUMNS, has_unresolved
+from state.sql.dialect import Tx
+from state.sql.first_listing import discard as discard
 
 _IMAGES = (
-    "INSERT INTO images (library_id, content_hash, path_lower, name_lower, server_modified,"
-    " size, folder, pending) SELECT DISTINCT ON (content_hash) library_id, content_hash,"
-    " path_lower, name_lower, server_modified, size,"
+    f"INSERT INTO images ({IMAGE_COLUMNS}) SELECT DISTINCT ON (content_hash) library_id,"
+    " content_hash, path_lower, name_lower, server_modified, size,"
     f" {folders.in_postgres('path_lower', '%(f)s::text')},"
     " %(u)s AND size > %(b)s AND NOT EXISTS"
     " (SELECT 1 FROM sha256_by_content_hash AS s WHERE s.content_hash = listed.content_hash)"
@@ -41,27 +35,17 @@ _BACKLOG = (
 )
 
 
-def _images(tx: Tx, library_id: int, folder_lower: str) -> None:
-    unresolved = sql_catalog.has_unresolved(tx, library_id)
-    db = tx.db
-    db.execute(_IMAGES, {"l": library_id, "b": BLOCK_SIZE, "u": unresolved, "f": folder_lower})
-    added = db.execute(_BACKLOG, {"l": library_id}).rowcount
-    db.execute(
+def images(tx: Tx, library_id: int, folder_lower: str) -> None:
+    """Pending as it is made; the backlog from it, counted."""
+    args = {"l": library_id, "b": BLOCK_SIZE, "f": folder_lower}
+    tx.db.execute(_IMAGES, {**args, "u": has_unresolved(tx, library_id)})
+    added = tx.db.execute(_BACKLOG, args).rowcount
+    tx.db.execute(
         "UPDATE libraries SET n_to_fingerprint = n_to_fingerprint + %s WHERE id = %s",
         (added, library_id),
     )
 
 
-def stage(db: Db, library_id: int, operations: Sequence[Operation]) -> tuple[int, int]:
-    return shared.stage(POSTGRES.on(db), STAGING, library_id, operations)
-
-
-def build(db: Db, library_id: int, generation: int) -> None:
-    shared.build(tx(db), STAGING, library_id, generation)
-
-
-def discard(db: Db, library_id: int) -> None:
-    shared.discard(POSTGRES.on(db), library_id)
-
-
-STAGING = shared.Staging(catalog.sends("listed", LISTED_COLUMNS, ON_LISTED_PATH), _images, discard)
+def defer_indexes(db: Db, library_id: int) -> list[str]:
+    """None: every replica reads the tables meanwhile."""
+    return []

@@ -45,9 +45,6 @@ def reclaim_in(db: Db, channel: queue.Channel, now: float, limit: int) -> int:
 
 def expired_channels(db: Db, now: float, limit: int) -> list[int]:
     """Channels with leases that ran out, for ``reclaim`` to lock one by one."""
-    rows = db.execute(
-        "SELECT DISTINCT channel_id FROM (SELECT channel_id FROM leases WHERE ended IS NULL"
-        " AND expires_at <= %s ORDER BY expires_at LIMIT %s) AS due ORDER BY channel_id",
-        (now, limit),
-    )
+    due = f"SELECT DISTINCT channel_id FROM (SELECT channel_id {leases.DUE}) AS due"
+    rows = POSTGRES.on(db).all(f"{due} ORDER BY channel_id", {"now": now, "n": limit})
     return [int(row[0]) for row in rows]

@@ -82,8 +82,7 @@ def refresh(db: Db, channel: queue.Channel, content_hashes: Iterable[str]) -> No
 
 
 def after_post(db: Db, channel: queue.Channel, content_hash: str) -> None:
-    """A post keeps the rest of its group out of the channel (when it skips them)."""
-    refresh(db, channel, grouping.group_of(POSTGRES.on(db), channel.id, content_hash))
+    near_pool.after_post(POSTGRES.on(db), refresh, channel, content_hash)
 
 
 # -- groups -----------------------------------------------------------------------------
@@ -92,7 +91,7 @@ def after_post(db: Db, channel: queue.Channel, content_hash: str) -> None:
 # One statement stores a batch and keeps the library's counts: ``before`` and ``stored``
 # see one snapshot, so what a replaced row counted is taken off before its new value is
 # counted.
-_STORE = """
+_STORE = f"""
 WITH incoming AS (
     SELECT * FROM unnest(%(h)s::text[], %(v)s::bytea[], %(r)s::text[]) AS f(h, hash, refusal)),
 before AS (
@@ -102,8 +101,7 @@ before AS (
 stored AS (
     INSERT INTO fingerprints (library_id, content_hash, hash, refusal, hashed_at)
     SELECT %(l)s, h, hash, refusal, %(t)s FROM incoming
-    ON CONFLICT (library_id, content_hash) DO UPDATE SET
-        hash = excluded.hash, refusal = excluded.refusal, hashed_at = excluded.hashed_at
+    {grouping.FINGERPRINT_AGAIN}
     RETURNING hash IS NOT NULL AS hashed)
 UPDATE libraries SET
     n_fingerprinted = n_fingerprinted + (SELECT count(*) FILTER (WHERE hashed) FROM stored)
@@ -138,26 +136,22 @@ def _join(db: Db, channel_id: int, content_hash: str, group_id: int, distance: i
 
 
 # A member in, its group one larger, and the channel's count of groups of two or more.
-_JOIN = """
-WITH joined AS (
-    INSERT INTO near_members (channel_id, content_hash, group_id, distance)
-    VALUES (%(c)s, %(h)s, %(g)s, %(d)s)),
+_JOIN = POSTGRES.sql(f"""
+WITH joined AS ({grouping.MEMBER_IN}),
 grown AS (
     UPDATE near_groups SET members = members + 1
-    WHERE channel_id = %(c)s AND group_id = %(g)s RETURNING members)
+    WHERE channel_id = :c AND group_id = :g RETURNING members)
 UPDATE channels SET n_groups = n_groups + 1
-WHERE id = %(c)s AND (SELECT members FROM grown) = 2
-"""
-_LEAVE = """
-WITH gone AS (
-    DELETE FROM near_members WHERE channel_id = %(c)s AND content_hash = %(h)s
-    RETURNING group_id),
+WHERE id = :c AND (SELECT members FROM grown) = 2
+""")
+_LEAVE = POSTGRES.sql(f"""
+WITH gone AS ({grouping.MEMBER_OUT} RETURNING group_id),
 shrunk AS (
     UPDATE near_groups AS g SET members = g.members - 1 FROM gone
-    WHERE g.channel_id = %(c)s AND g.group_id = gone.group_id RETURNING g.members)
+    WHERE g.channel_id = :c AND g.group_id = gone.group_id RETURNING g.members)
 UPDATE channels SET n_groups = n_groups - 1
-WHERE id = %(c)s AND (SELECT members FROM shrunk) = 1
-"""
+WHERE id = :c AND (SELECT members FROM shrunk) = 1
+""")
 # A new group with this image as its leader and only member, numbered after the last.
 _LEAD = """
 WITH led AS (

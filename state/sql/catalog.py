@@ -24,7 +24,7 @@ from state.changes import FileEntry, Operation, PutFile, RemovePath, RemoveTree
 from state.rules import Channel, NewImage, folder_of, is_pending
 from state.sql import outbox
 from state.sql.dialect import Sql, Tx
-from state.sql.gathered import Gathered, Sends
+from state.sql.gathered import Gathered, Send, Table
 from state.sql.names import channels_of
 
 # A content's representative file: path_lower, name_lower, server_modified, size, and
@@ -61,9 +61,14 @@ def file_row(library_id: int, operation: PutFile, generation: int) -> tuple[Any,
     )  # fmt: skip
 
 
+FILES = Table("files", FILE_COLUMNS, ON_PATH)
 # ``listed`` (a first listing staged by path) holds ``files``' columns but the generation.
 LISTED_COLUMNS = FILE_COLUMNS.removesuffix(", generation")
-ON_LISTED_PATH = ON_PATH.removesuffix(", generation = excluded.generation")
+LISTED = Table("listed", LISTED_COLUMNS, ON_PATH.removesuffix(", generation = excluded.generation"))
+# A content's row of ``images``: its representative file (``Held``), then whether it waits.
+IMAGE_COLUMNS = (
+    "library_id, content_hash, path_lower, name_lower, server_modified, size, folder, pending"
+)
 
 
 def listed_row(library_id: int, operation: PutFile) -> tuple[Any, ...]:
@@ -102,20 +107,22 @@ class Images:
     its connection first)."""
 
     held: Callable[[Any, int, list[str]], dict[str, Held]]  # representatives of contents
-    update: Callable[[Any, int, list[Channel], dict[str, Held]], None]  # kept content
+    # A content kept: its representative path may have changed, and with it the sort keys
+    # of its ``images`` row and of its rows in the channels' queues.
+    update: Callable[[Any, int, list[Channel], dict[str, Held]], None]
     insert: Callable[[Any, int, list[NewImage], dict[str, Held]], None]  # new content
     queue_drop: Callable[[Any, int, list[str]], None]
     queue_insert: Callable[[Any, Channel, list[NewImage]], None]
 
 
 class FilesBatch(Gathered):
-    """A page's writes to ``files`` gathered, sent by the backend's ``sends``."""
+    """A page's writes to ``files`` gathered, sent by the backend's ``send``."""
 
-    def __init__(self, sends: Sends, library_id: int, generation: int, touched: set[str]) -> None:
+    def __init__(self, send: Send, library_id: int, generation: int, touched: set[str]) -> None:
         def row(operation: PutFile) -> tuple[Any, ...]:
             return file_row(library_id, operation, generation)
 
-        super().__init__(sends, library_id, row, touched)
+        super().__init__(send, FILES, library_id, row, touched)
 
 
 def apply(

@@ -10,22 +10,20 @@ The batch and its cursor still commit together, so a listing killed at any page 
 from its cursor over what it staged. The page that ends the listing builds the catalog
 in its own transaction: ``files`` in path order, ``images`` in content-hash order (and
 what waits for a digest or a fingerprint), each channel's queue filled and numbered by
-the rules (``Ops.fill``). How a batch reaches ``listed``, how ``images`` is made from it
-and how the staging is dropped are each backend's own (``Staging``:
-``state.sqlite.first_listing``, ``state.postgres.first_listing``). Every function runs
-inside the caller's transaction.
+the rules (``Ops.fill``). How a batch reaches ``listed``, how ``images`` is made from it,
+which indexes wait for the rows and how the staging is dropped are each backend's own
+(``FirstListing``). Every function runs inside the caller's transaction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from state.changes import Operation, PutFile
-from state.sql.catalog import LISTED_COLUMNS, listed_row
+from state.sql.catalog import LISTED, LISTED_COLUMNS, listed_row
 from state.sql.dialect import Sql, Tx
-from state.sql.gathered import Gathered, Row, Sends
+from state.sql.gathered import Gathered, Row, Table
 from state.sql.names import channels_of
 
 _FILES = (
@@ -34,20 +32,30 @@ _FILES = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Staging:
-    """What one backend does its own way in a first listing (each takes its connection
-    first, but ``images``)."""
+class FirstListing(Protocol):
+    """What one store does its own way in a first listing (the modules
+    ``state.sqlite.first_listing`` and ``state.postgres.first_listing``)."""
 
-    sends: Sends  # a batch into ``listed``
-    # The library's images from what it staged, given the library's folder; what must
-    # wait for a digest waits, and what was never fingerprinted joins the backlog.
-    images: Callable[[Tx, int, str], None]
-    discard: Callable[[Any, int], None]  # drop what a listing of the library staged
+    def send(self, db: Any, table: Table, batch: Gathered) -> list[str | None]:
+        """A batch into ``listed`` (``state.sql.gathered``)."""
+        ...
+
+    def images(self, tx: Tx, library_id: int, folder_lower: str) -> None:
+        """The library's images from what it staged, given the library's folder; what must
+        wait for a digest waits, and what was never fingerprinted joins the backlog."""
+        ...
+
+    def defer_indexes(self, db: Any, library_id: int) -> list[str]:
+        """Drop the indexes best built after the rows; the statements that build them."""
+        ...
+
+    def discard(self, sql: Sql, library_id: int) -> None:
+        """Drop what a listing of the library staged."""
+        ...
 
 
 def stage(
-    sql: Sql, staging: Staging, library_id: int, operations: Sequence[Operation]
+    sql: Sql, first: FirstListing, library_id: int, operations: Sequence[Operation]
 ) -> tuple[int, int]:
     """Apply ``operations`` in order to the staged listing; return (stored, removed).
 
@@ -56,12 +64,12 @@ def stage(
     """
     row = sql.one("SELECT cursor FROM libraries WHERE id = ?", (library_id,))
     if row is None or row[0] is None:
-        staging.discard(sql.db, library_id)
+        first.discard(sql, library_id)
 
     def listed(operation: PutFile) -> Row:
         return listed_row(library_id, operation)
 
-    batch = Gathered(staging.sends, library_id, listed, set())
+    batch = Gathered(first.send, LISTED, library_id, listed, set())
     for operation in operations:
         if isinstance(operation, PutFile):
             batch.put(operation)
@@ -71,14 +79,17 @@ def stage(
     return batch.stored, batch.removed
 
 
-def build(tx: Tx, staging: Staging, library_id: int, generation: int) -> None:
+def build(tx: Tx, first: FirstListing, library_id: int, generation: int) -> None:
     """The listing ended: make the library's files, images and queues from what it staged."""
+    rebuild = first.defer_indexes(tx.db, library_id)
     tx.execute(_FILES, {"l": library_id, "g": generation})
     (folder_lower,) = tx.one("SELECT folder_lower FROM libraries WHERE id = ?", (library_id,))
-    staging.images(tx, library_id, folder_lower)
+    first.images(tx, library_id, folder_lower)
     for channel in channels_of(tx, library_id):
         tx.ops.fill(tx.db, channel, library_id)
-    staging.discard(tx.db, library_id)
+    first.discard(tx, library_id)
+    for statement in rebuild:
+        tx.db.execute(statement)
 
 
 def discard(sql: Sql, library_id: int) -> None:

@@ -6,7 +6,7 @@ removals by path and by folder, and sent together, removals first. A removal tha
 meet a store still waiting (its path, or a folder the store sits in) sends the batch
 first, so every removal waiting was issued before any store it could touch: Dropbox's
 in-order semantics hold at a fraction of the cost of a statement per operation. How a
-batch reaches its table is each backend's own (``Sends``: SQLite's statements and
+batch reaches its table is each backend's own (``Send``: SQLite's statements and
 ``executemany``, PostgreSQL's arrays and ``COPY``). Runs inside the caller's transaction.
 """
 
@@ -22,22 +22,33 @@ Row = tuple[Any, ...]
 
 
 @dataclass(frozen=True, slots=True)
-class Sends:
-    """How one backend sends a batch to one table (each takes its connection first)."""
+class Table:
+    """A table keyed by library and path, as a batch is sent to it."""
 
-    # Remove from the library these paths, and the ranges under these folders
-    # (``tree_bounds``); the content hash of every row removed (None where it has none).
-    remove: Callable[[Any, int, list[str], list[tuple[str, str]]], list[str | None]]
-    store: Callable[[Any, list[Row]], None]  # insert or replace these rows by path
+    name: str
+    columns: str  # a store's row, in this order
+    on_path: str  # the upsert's conflict clause: a store replaces the path's row
+
+
+# Send a batch's removals (``paths``, and the ranges under ``trees``: ``tree_bounds``),
+# then its stores (``rows``), to the table, on the backend's connection; the content
+# hash of every row removed (None where it has none).
+Send = Callable[[Any, Table, "Gathered"], list[str | None]]
 
 
 class Gathered:
     """Writes not yet sent. ``touched`` gains the content of the rows removed."""
 
     def __init__(
-        self, sends: Sends, library_id: int, row: Callable[[PutFile], Row], touched: set[str]
+        self,
+        send: Send,
+        table: Table,
+        library_id: int,
+        row: Callable[[PutFile], Row],
+        touched: set[str],
     ) -> None:
-        self.sends, self.library_id, self.row, self.touched = sends, library_id, row, touched
+        self.send, self.table, self.library_id = send, table, library_id
+        self.row, self.touched = row, touched
         self.rows: dict[str, Row] = {}  # by path: the last store of a path wins
         self.folders: set[str] = set()
         self.paths: list[str] = []
@@ -62,15 +73,13 @@ class Gathered:
             self.trees.append(tree_bounds(path))
 
     def flush(self, db: Any) -> None:
-        if self.paths or self.trees:
-            gone = self.sends.remove(db, self.library_id, self.paths, self.trees)
+        if self.paths or self.trees or self.rows:
+            gone = self.send(db, self.table, self)
             self.touched.update(content_hash for content_hash in gone if content_hash)
             self.removed += len(gone)
-            self.paths, self.trees = [], []
-        if self.rows:
-            self.sends.store(db, list(self.rows.values()))
-            self.rows.clear()
+        self.rows.clear()
         self.folders.clear()
+        self.paths, self.trees = [], []
 
 
 def add_folders(folders: set[str], path: str) -> None:

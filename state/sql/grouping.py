@@ -29,6 +29,21 @@ from state.store import Unhashed
 
 MAX_SHOWN = 20  # near-duplicates shown with an image
 
+# The statements at the heart of ``Writes``, which a backend runs as they are (SQLite,
+# its counts kept by triggers) or wraps to keep its counts (PostgreSQL). An image into a
+# group (``:c`` channel, ``:h`` content, ``:g`` group, ``:d`` distance from its leader),
+# or out of its group:
+MEMBER_IN = (
+    "INSERT INTO near_members (channel_id, content_hash, group_id, distance)"
+    " VALUES (:c, :h, :g, :d)"
+)
+MEMBER_OUT = "DELETE FROM near_members WHERE channel_id = :c AND content_hash = :h"
+# A content's fingerprint, stored again, replaces the one it had.
+FINGERPRINT_AGAIN = (
+    " ON CONFLICT (library_id, content_hash) DO UPDATE SET"
+    " hash = excluded.hash, refusal = excluded.refusal, hashed_at = excluded.hashed_at"
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Setting:

@@ -38,6 +38,9 @@ class LeaseRow:
 
 
 COLUMNS = "id, channel_id, content_hash, expires_at, ended"
+# The oldest leases past their time (``:now``), at most ``:n`` of them: a statement's
+# FROM onwards.
+DUE = "FROM leases WHERE ended IS NULL AND expires_at <= :now ORDER BY expires_at LIMIT :n"
 
 
 def find(tx: Tx, lease_id: str) -> LeaseRow | None:

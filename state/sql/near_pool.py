@@ -16,7 +16,7 @@ from typing import Any
 
 from state.rules import Channel, skips_near_duplicate
 from state.sql.dialect import Sql
-from state.sql.grouping import MAX_SHOWN, skips
+from state.sql.grouping import MAX_SHOWN, group_of, skips
 
 # Did the channel (``:c``) post another member of the group of queue row ``q``'s image
 # in its current cycle (``:y``)?
@@ -84,6 +84,17 @@ def refresh(
         else:
             restore(sql.db, channel, content_hash)
     return sum(1 if fact else -1 for _, fact in changed)
+
+
+def after_post(
+    sql: Sql,
+    refresh: Callable[[Any, Channel, Iterable[str]], None],
+    channel: Channel,
+    content_hash: str,
+) -> None:
+    """A post keeps the rest of its group out of the channel (when it skips them):
+    ``refresh``, the backend's, for every member of the image's group."""
+    refresh(sql.db, channel, group_of(sql, channel.id, content_hash))
 
 
 def regroup(sql: Sql, channel_id: int, library_id: int) -> int:

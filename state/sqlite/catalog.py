@@ -12,39 +12,30 @@ from __future__ import annotations
 
 import sqlite3
 from functools import partial
-from typing import Any
 
 from state.hashing import BLOCK_SIZE
 from state.sql import catalog as sql_catalog
 from state.sql import seasons
-from state.sql.catalog import FILE_COLUMNS, ON_PATH, Held, has_unresolved
+from state.sql.catalog import IMAGE_COLUMNS, Held, has_unresolved
 from state.sql.dialect import SQLITE
-from state.sql.gathered import Row, Sends
+from state.sql.gathered import Gathered, Row, Table
 from state.sqlite import queue
 from state.sqlite.lookup import where_in
 
 
-def sends(table: str, columns: str, on_path: str) -> Sends:
-    """How a batch reaches ``table`` (``files``, or a first listing's ``listed``)."""
-    at = f"DELETE FROM {table} WHERE library_id = ? AND path_lower = ? RETURNING content_hash"
-    under = (
-        f"DELETE FROM {table} WHERE library_id = ? AND path_lower >= ? AND path_lower < ?"
-        " RETURNING content_hash"
-    )
-    marks = ", ".join("?" for _ in columns.split(","))
-    upsert = f"INSERT INTO {table} ({columns}) VALUES ({marks}){on_path}"
-
-    def remove(
-        db: sqlite3.Connection, library_id: int, paths: list[str], trees: list[tuple[str, str]]
-    ) -> list[str | None]:
-        statements: list[tuple[str, tuple[Any, ...]]] = [(at, (library_id, p)) for p in paths]
-        statements += [(under, (library_id, *bounds)) for bounds in trees]
-        return [row[0] for sql, args in statements for row in db.execute(sql, args).fetchall()]
-
-    def store(db: sqlite3.Connection, rows: list[Row]) -> None:
-        db.executemany(upsert, rows)
-
-    return Sends(remove, store)
+def send(db: sqlite3.Connection, table: Table, batch: Gathered) -> list[str | None]:
+    """A batch to ``files`` or ``listed``: a statement per removal, returning the content
+    it removed, then the stores by one ``executemany``."""
+    at = f"DELETE FROM {table.name} WHERE library_id = ? AND path_lower = ?"
+    under = f"DELETE FROM {table.name} WHERE library_id = ? AND path_lower >= ? AND path_lower < ?"
+    statements: list[tuple[str, Row]] = [(at, (batch.library_id, p)) for p in batch.paths]
+    statements += [(under, (batch.library_id, *bounds)) for bounds in batch.trees]
+    gone = [row[0] for sql, args in statements
+            for row in db.execute(f"{sql} RETURNING content_hash", args).fetchall()]  # fmt: skip
+    marks = ", ".join("?" for _ in table.columns.split(","))
+    upsert = f"INSERT INTO {table.name} ({table.columns}) VALUES ({marks}){table.on_path}"
+    db.executemany(upsert, batch.rows.values())
+    return gone
 
 
 def _held(db: sqlite3.Connection, library_id: int, wanted: list[str]) -> dict[str, Held]:
@@ -59,7 +50,7 @@ def _held(db: sqlite3.Connection, library_id: int, wanted: list[str]) -> dict[st
 def _update(
     db: sqlite3.Connection, library_id: int, channels: list[queue.Channel], kept: dict[str, Held]
 ) -> None:
-    """A content kept: its representative path may have changed, and with it the sort keys."""
+    """``Images.update``, row by row (``executemany``)."""
     db.executemany(
         "UPDATE images SET path_lower = ?, name_lower = ?, server_modified = ?, size = ?,"
         " folder = ? WHERE library_id = ? AND content_hash = ?",
@@ -90,14 +81,13 @@ def _insert(
     db: sqlite3.Connection, library_id: int, images: list[queue.NewImage], new: dict[str, Held]
 ) -> None:
     db.executemany(
-        "INSERT INTO images (library_id, content_hash, path_lower, name_lower, server_modified,"
-        " size, folder, pending) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO images ({IMAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [(library_id, i.content_hash, *new[i.content_hash], int(i.pending)) for i in images],
     )
 
 
 IMAGES = sql_catalog.Images(_held, _update, _insert, queue.drop, queue.insert)
-Batch = partial(sql_catalog.FilesBatch, sends("files", FILE_COLUMNS, ON_PATH))
+Batch = partial(sql_catalog.FilesBatch, send)
 
 
 def hold_unchecked(db: sqlite3.Connection, library_id: int) -> None:

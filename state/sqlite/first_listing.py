@@ -1,35 +1,32 @@
-"""What a first listing does its own way on SQLite (``state.sql.first_listing``).
+"""What a first listing does its own way on SQLite (``state.sql.first_listing.FirstListing``).
 
-``listed`` (schema v9) takes a batch a statement per removal and the stores by one
-``executemany`` (``catalog.sends``). ``images`` is made by one ``GROUP BY``, then the
-images waiting for a digest are held (``catalog.hold_unchecked``); the schema's triggers
-put new content on the hashing backlog. When no other library shares ``files`` or
-``queue``, their secondary indexes are dropped before the build and made again after
-(one sort each), and a staging nobody else shares is dropped all at once. Every
-function runs inside the caller's transaction.
+``listed`` (schema v9) takes a batch as ``files`` does (``catalog.send``). ``images`` is
+made by one ``GROUP BY``, then the images waiting for a digest are held
+(``catalog.hold_unchecked``); the schema's triggers put new content on the hashing
+backlog. When no other library shares ``files`` or ``queue``, their secondary indexes
+are dropped before the build and made again after (one sort each), and a staging nobody
+else shares is dropped all at once. Every function runs inside the caller's transaction.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
 
-from state.changes import Operation
 from state.sql import first_listing as shared
 from state.sql import folders
-from state.sql.catalog import LISTED_COLUMNS, ON_LISTED_PATH
-from state.sql.dialect import SQLITE, Tx
+from state.sql.catalog import IMAGE_COLUMNS
+from state.sql.dialect import Sql, Tx
 from state.sqlite import catalog
-from state.sqlite.ops import tx
+from state.sqlite.catalog import send as send
 
 # SQLite takes the bare columns of a min() query from the row holding the minimum: each
 # content's representative is its first path, as ``catalog.refresh_images`` picks it.
+# None waits yet (``hold_unchecked`` holds those that must).
 _IMAGES = (
-    "INSERT INTO images (library_id, content_hash, path_lower, name_lower, server_modified,"
-    " size, folder) SELECT library_id, content_hash, min(path_lower), name_lower,"
-    f" server_modified, size, {folders.in_sqlite('min(path_lower)', ':folder')}"
-    " FROM listed WHERE library_id = :library AND kind = 'image' AND content_hash IS NOT NULL"
-    " GROUP BY content_hash ORDER BY content_hash"
+    f"INSERT INTO images ({IMAGE_COLUMNS}) SELECT library_id, content_hash, min(path_lower),"
+    f" name_lower, server_modified, size, {folders.in_sqlite('min(path_lower)', ':folder')},"
+    " false FROM listed WHERE library_id = :library AND kind = 'image'"
+    " AND content_hash IS NOT NULL GROUP BY content_hash ORDER BY content_hash"
 )
 # Tables whose secondary indexes may be built after the rows, and how to tell that
 # another library has rows in them.
@@ -40,41 +37,31 @@ _ALONE = {
 }
 
 
-def _images(tx: Tx, library_id: int, folder_lower: str) -> None:
+def images(tx: Tx, library_id: int, folder_lower: str) -> None:
     tx.execute(_IMAGES, {"library": library_id, "folder": folder_lower})
     catalog.hold_unchecked(tx.db, library_id)  # before the queues: nothing to take out yet
 
 
-def stage(
-    db: sqlite3.Connection, library_id: int, operations: Sequence[Operation]
-) -> tuple[int, int]:
-    return shared.stage(SQLITE.on(db), STAGING, library_id, operations)
+def defer_indexes(db: sqlite3.Connection, library_id: int) -> list[str]:
+    """Drop the secondary indexes of ``files`` and ``queue`` where only this library has
+    rows. Readers keep their snapshot, indexes and all: the drop and the rebuild commit
+    together."""
+    return [*_drop_indexes(db, "files", library_id), *_drop_indexes(db, "queue", library_id)]
 
 
-def build(db: sqlite3.Connection, library_id: int, generation: int) -> None:
-    """The build, with the indexes of tables no other library shares made after it."""
-    rebuild = [*_drop_indexes(db, "files", library_id), *_drop_indexes(db, "queue", library_id)]
-    shared.build(tx(db), STAGING, library_id, generation)
-    for sql in rebuild:
-        db.execute(sql)
-
-
-def discard(db: sqlite3.Connection, library_id: int) -> None:
-    """Drop what a listing of the library staged (when no other library stages, all at
-    once: SQLite frees the table's pages instead of deleting row by row)."""
-    others = db.execute(
+def discard(sql: Sql, library_id: int) -> None:
+    """When no other library stages, all at once: SQLite frees the table's pages instead
+    of deleting row by row."""
+    others = sql.one(
         "SELECT 1 FROM listed WHERE library_id < ?1 OR library_id > ?1 LIMIT 1", (library_id,)
-    ).fetchone()
+    )
     if others is None:
-        db.execute("DELETE FROM listed")
+        sql.execute("DELETE FROM listed")
     else:
-        shared.discard(SQLITE.on(db), library_id)
+        shared.discard(sql, library_id)
 
 
 def _drop_indexes(db: sqlite3.Connection, table: str, library_id: int) -> list[str]:
-    """Drop ``table``'s secondary indexes when only this library has rows in it; return
-    the statements that build them again. Readers keep their snapshot, indexes and all:
-    the drop and the rebuild commit together."""
     if db.execute(_ALONE[table], (library_id,)).fetchone() is not None:
         return []
     rows = db.execute(
@@ -85,6 +72,3 @@ def _drop_indexes(db: sqlite3.Connection, table: str, library_id: int) -> list[s
     for name, _ in rows:
         db.execute(f'DROP INDEX "{name}"')
     return [str(sql) for _, sql in rows]
-
-
-STAGING = shared.Staging(catalog.sends("listed", LISTED_COLUMNS, ON_LISTED_PATH), _images, discard)

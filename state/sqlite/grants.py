@@ -37,11 +37,7 @@ def grant(
 def reclaim(db: sqlite3.Connection, now: float, limit: int) -> int:
     """End up to ``limit`` leases that ran out, oldest first; prune long-ended ones."""
     tx = ops.tx(db)
-    rows = tx.all(
-        f"SELECT {leases.COLUMNS} FROM leases WHERE ended IS NULL AND expires_at <= ?"
-        " ORDER BY expires_at LIMIT ?",
-        (now, limit),
-    )
+    rows = tx.all(f"SELECT {leases.COLUMNS} {leases.DUE}", {"now": now, "n": limit})
     for row in rows:
         lease = leases.LeaseRow(*row)
         leases.end(tx, lease, "expired", now, leases.channel_row(tx, lease.channel_id))

@@ -19,11 +19,6 @@ from state.sql.dialect import SQLITE
 from state.sqlite import queue, waiting
 from state.store import NearDuplicate
 
-_MEMBER = (
-    "INSERT INTO near_members (channel_id, content_hash, group_id, distance) VALUES (?, ?, ?, ?)"
-)
-
-
 # -- the skip fact (``state.sql.near_pool``) --------------------------------------------
 
 
@@ -34,8 +29,7 @@ def refresh(db: sqlite3.Connection, channel: queue.Channel, content_hashes: Iter
 
 
 def after_post(db: sqlite3.Connection, channel: queue.Channel, content_hash: str) -> None:
-    """A post keeps the rest of its group out of the channel (when it skips them)."""
-    refresh(db, channel, grouping.group_of(SQLITE.on(db), channel.id, content_hash))
+    near_pool.after_post(SQLITE.on(db), refresh, channel, content_hash)
 
 
 # -- groups (``state.sql.grouping`` groups; these write) --------------------------------
@@ -50,8 +44,7 @@ def _store(
 ) -> Sequence[Fingerprint]:
     db.executemany(
         "INSERT INTO fingerprints (library_id, content_hash, hash, refusal, hashed_at)"
-        " VALUES (?, ?, ?, ?, ?) ON CONFLICT (library_id, content_hash) DO UPDATE SET"
-        " hash = excluded.hash, refusal = excluded.refusal, hashed_at = excluded.hashed_at",
+        f" VALUES (?, ?, ?, ?, ?){grouping.FINGERPRINT_AGAIN}",
         [(library_id, f.content_hash, f.hash, f.refusal, stamp) for f in fingerprints],
     )
     db.executemany(
@@ -64,27 +57,24 @@ def _store(
 def _join(
     db: sqlite3.Connection, channel_id: int, content_hash: str, group_id: int, distance: int
 ) -> None:
-    db.execute(_MEMBER, (channel_id, content_hash, group_id, distance))
+    args = {"c": channel_id, "h": content_hash, "g": group_id, "d": distance}
+    SQLITE.on(db).execute(grouping.MEMBER_IN, args)
 
 
 def _lead(db: sqlite3.Connection, channel_id: int, content_hash: str) -> None:
-    last = db.execute(
-        "SELECT group_id FROM near_groups WHERE channel_id = ? ORDER BY group_id DESC LIMIT 1",
-        (channel_id,),
-    ).fetchone()
-    group_id = 1 if last is None else int(last[0]) + 1
-    db.execute(
-        "INSERT INTO near_groups (channel_id, group_id, leader) VALUES (?, ?, ?)",
-        (channel_id, group_id, content_hash),
+    """A new group numbered after the channel's last, the image its leader and member."""
+    sql, args = SQLITE.on(db), {"c": channel_id, "h": content_hash}
+    (group_id,) = sql.one(
+        "INSERT INTO near_groups (channel_id, group_id, leader)"
+        " SELECT :c, coalesce(max(group_id), 0) + 1, :h FROM near_groups WHERE channel_id = :c"
+        " RETURNING group_id",
+        args,
     )
-    db.execute(_MEMBER, (channel_id, content_hash, group_id, 0))
+    sql.execute(grouping.MEMBER_IN, {**args, "g": group_id, "d": 0})
 
 
 def _leave(db: sqlite3.Connection, channel_id: int, content_hash: str) -> None:
-    db.execute(
-        "DELETE FROM near_members WHERE channel_id = ? AND content_hash = ?",
-        (channel_id, content_hash),
-    )
+    SQLITE.on(db).execute(grouping.MEMBER_OUT, {"c": channel_id, "h": content_hash})
 
 
 def near_duplicates(

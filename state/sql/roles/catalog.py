@@ -19,10 +19,11 @@ from typing import Any, Protocol
 from state.changes import Operation
 from state.errors import UnknownName
 from state.rules import iso
-from state.sql import catalog, outbox, posted_bulk
+from state.sql import catalog, first_listing, outbox, posted_bulk
 from state.sql import names as sql_names
 from state.sql.define import from_scratch
 from state.sql.dialect import Tx
+from state.sql.first_listing import FirstListing as FirstListing
 from state.sql.roles import Role
 from state.sql.transactions import Transactions
 from state.store import LargeImage, PageStats, Relisting, SyncState
@@ -56,21 +57,6 @@ class CatchUp(Protocol):
     def first(self) -> FirstListing:
         """How this store builds a library's first listing set-wise."""
         ...
-
-
-class FirstListing(Protocol):
-    """A first listing staged, then built at once (``state.sqlite.first_listing``,
-    ``state.postgres.first_listing``); each takes the backend's own connection."""
-
-    def stage(
-        self, db: Any, library_id: int, operations: Sequence[Operation]
-    ) -> tuple[int, int]: ...
-
-    def build(self, db: Any, library_id: int, generation: int) -> None:
-        """The catalog, its backlog and the channels' queues from what was staged."""
-        ...
-
-    def discard(self, db: Any, library_id: int) -> None: ...
 
 
 class CatalogRole(Role):
@@ -114,13 +100,13 @@ class CatalogRole(Role):
             images, first = self._catch_up.images, self._catch_up.first
             staged = catalog.stages_first_listing(tx, library_id, listing)
             if staged:
-                stored, removed = first.stage(tx.db, library_id, operations)
+                stored, removed = first_listing.stage(tx, first, library_id, operations)
             else:
                 batch = partial(self._catch_up.batch, library_id, generation)
                 stored, removed = catalog.apply(tx, images, batch, library_id, operations)
             finished = not has_more and listing
             if finished and staged:
-                first.build(tx.db, library_id, generation)
+                first_listing.build(tx, first, library_id, generation)
             elif finished:
                 removed += catalog.sweep(tx, images, library_id, generation)
             if finished:
@@ -149,7 +135,7 @@ class CatalogRole(Role):
         def forget(tx: Tx) -> int:
             library_id = self._catch_up.fence(tx, library)[0]
             removed = catalog.forget_all(tx, library_id)
-            self._catch_up.first.discard(tx.db, library_id)
+            self._catch_up.first.discard(tx, library_id)
             tx.execute("UPDATE libraries SET cursor = NULL WHERE id = ?", (library_id,))
             self._listing_done(tx, library_id)
             tx.execute("UPDATE libraries SET listing = true WHERE id = ?", (library_id,))
