@@ -62,15 +62,19 @@ def _join(
 
 
 def _lead(db: sqlite3.Connection, channel_id: int, content_hash: str) -> None:
-    """A new group numbered after the channel's last, the image its leader and member."""
-    sql, args = SQLITE.on(db), {"c": channel_id, "h": content_hash}
-    (group_id,) = sql.one(
-        "INSERT INTO near_groups (channel_id, group_id, leader)"
-        " SELECT :c, coalesce(max(group_id), 0) + 1, :h FROM near_groups WHERE channel_id = :c"
-        " RETURNING group_id",
-        args,
+    """A new group numbered after the channel's last (read along the key, not counted up
+    by ``max()``), the image its leader and only member."""
+    sql = SQLITE.on(db)
+    last = sql.one(
+        "SELECT group_id FROM near_groups WHERE channel_id = ? ORDER BY group_id DESC LIMIT 1",
+        (channel_id,),
     )
-    sql.execute(grouping.MEMBER_IN, {**args, "g": group_id, "d": 0})
+    group_id = 1 if last is None else int(last[0]) + 1
+    sql.execute(
+        "INSERT INTO near_groups (channel_id, group_id, leader) VALUES (?, ?, ?)",
+        (channel_id, group_id, content_hash),
+    )
+    sql.execute(grouping.MEMBER_IN, {"c": channel_id, "h": content_hash, "g": group_id, "d": 0})
 
 
 def _leave(db: sqlite3.Connection, channel_id: int, content_hash: str) -> None:
