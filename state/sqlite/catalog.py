@@ -30,8 +30,9 @@ def send(db: sqlite3.Connection, table: Table, batch: Gathered) -> list[str | No
     under = f"DELETE FROM {table.name} WHERE library_id = ? AND path_lower >= ? AND path_lower < ?"
     statements: list[tuple[str, Row]] = [(at, (batch.library_id, p)) for p in batch.paths]
     statements += [(under, (batch.library_id, *bounds)) for bounds in batch.trees]
-    gone = [row[0] for sql, args in statements
-            for row in db.execute(f"{sql} RETURNING content_hash", args).fetchall()]  # fmt: skip
+    gone: list[str | None] = []
+    for sql, args in statements:
+        gone += [row[0] for row in db.execute(f"{sql} RETURNING content_hash", args)]
     marks = ", ".join("?" for _ in table.columns.split(","))
     upsert = f"INSERT INTO {table.name} ({table.columns}) VALUES ({marks}){table.on_path}"
     db.executemany(upsert, batch.rows.values())
