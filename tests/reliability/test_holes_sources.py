@@ -4,9 +4,9 @@
 the same directory with another ``DROPBOX_FOLDER``, with ``DROPBOX_RECURSIVE`` flipped,
 or with the credentials of another Dropbox account (a second account of the same
 emulator). Each time the new process logs one ``library_relisted`` line, answers
-``/readyz`` 503 (and ``/select`` 503 ``not_ready``) until its new listing, made slow on
-purpose, completes; afterwards no selection ever hands out a file of the old source,
-the posted state is what it was (a copy of the posted picture in the new source is
+``/readyz`` 503 (and ``/select`` 503 ``not_ready``) until its new listing (held until the
+test has seen it not ready) completes; afterwards no selection ever hands out a file of
+the old source, the posted state is what it was (a copy of the posted picture in the new source is
 never offered), and notifications naming the account now in use are accepted, even
 while Dropbox cannot say whose the credentials are. An archive move asked for during
 the new listing moves nothing of the new account by the old catalog's paths.
@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from emulator import Emulator, EmulatorServer, account_id_for
+from emulator.faults import Hold
 from tests.reliability.holes import Publisher, notify, put_images, trials
 from tests.reliability.ledger import Entry, Ledger
 from tests.reliability.process import ServiceProcess
@@ -111,14 +112,16 @@ def relisted(case: Case, server: EmulatorServer, root: Path, entry: Entry) -> No
     finally:
         first.close()
 
-    case.new.emulator.faults.delay("files/list_folder", LISTING_DELAY, times=1)
+    # The new listing waits until the test has seen /readyz say so: a timed delay could
+    # run out before a loaded machine lets the test look (it did once).
+    listing = case.new.emulator.faults.hold("files/list_folder", times=1)
     log = root / "second.log"
     second = ServiceProcess(case.new.emulator, server.base_url, state, log, **case.new.env)
     publisher = None
     try:
         second.start(wait_ready=False)
         publisher = Publisher(second.base_url)
-        during = watch_until_ready(second, publisher, case)
+        during = watch_until_ready(second, publisher, case, listing)
         entry.trials += 1
         entry.wrong += during.served_old
         assert during.served_old == 0, "a file of the old source was served after the restart"
@@ -142,6 +145,7 @@ def relisted(case: Case, server: EmulatorServer, root: Path, entry: Entry) -> No
         assert len(relistings) == 1, relistings
         assert notify(second.client, case.new.emulator) == "accepted"
     finally:
+        listing.release()
         if publisher is not None:
             publisher.close()
         second.close()
@@ -154,8 +158,11 @@ class Watch:
     served_old: int = 0
 
 
-def watch_until_ready(service: ServiceProcess, publisher: Publisher, case: Case) -> Watch:
-    """From the first moment the process answers until it is ready: what did it serve?"""
+def watch_until_ready(
+    service: ServiceProcess, publisher: Publisher, case: Case, listing: Hold
+) -> Watch:
+    """From the first moment the process answers until it is ready: what did it serve?
+    The held ``listing`` goes on once the process has been seen not ready."""
     seen = Watch()
 
     def check() -> bool:
@@ -168,6 +175,8 @@ def watch_until_ready(service: ServiceProcess, publisher: Publisher, case: Case)
         ready = service.client.get("/readyz").status_code == 200
         seen.ready += ready
         seen.not_ready += not ready
+        if not ready:
+            listing.release()
         return ready
 
     wait_until(check, 60, 0.02)
