@@ -51,10 +51,9 @@ class SqliteStore:
         self._connections = Connections(path, BUSY_SECONDS, trace)
         self._transaction = self._connections.writing
         self._read = self._connections.reading
-        shared = (self._connections, clock, rng or random.Random())
         transactions = Transactions(self._connections, clock)
         self.catalog = CatalogRole(transactions, CatchUp(transactions))
-        self._selections = SelectionRole(*shared)
+        self._selections = SelectionRole(transactions, rng or random.Random())
         self.selections = self._selections
         self.posted = PostedRole(transactions)
         self.legacy = LegacyRole(transactions)
