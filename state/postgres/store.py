@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from state.postgres.connection import open_pool, where
 from state.postgres.define import define
 from state.postgres.roles import Connected
-from state.postgres.roles.catalog import CatchUp
+from state.postgres.roles.catalog import PAGES, CatchUp
 from state.postgres.roles.near import Hashing
 from state.postgres.roles.selections import SelectionRole
 from state.postgres.schema import migrate
@@ -58,7 +58,7 @@ class PostgresStore:
         self._pool = pool
         self._turns = Turns(conninfo, server)
         shared = Connected(pool, server, clock, rng or random.Random(), self._turns)
-        self.catalog = CatalogRole(shared, CatchUp(shared))
+        self.catalog = CatalogRole(shared, PAGES, CatchUp(shared))
         self.selections = SelectionRole(shared)
         self.posted = PostedRole(shared)
         self.legacy = LegacyRole(shared)

@@ -23,6 +23,7 @@ from state.sql.roles.browsing import BrowsingRole
 from state.sql.roles.catalog import CatalogRole
 from state.sql.roles.legacy import LegacyRole
 from state.sql.roles.near import NearRole
+from state.sql.roles.one_process import OneProcess
 from state.sql.roles.outbox import OutboxRole
 from state.sql.roles.posted import PostedRole
 from state.sql.roles.reports import ReportRole
@@ -30,7 +31,7 @@ from state.sql.roles.sessions import SessionRole
 from state.sqlite.connections import Connections, Trace
 from state.sqlite.ops import tx
 from state.sqlite.roles import Transactions
-from state.sqlite.roles.catalog import CatchUp
+from state.sqlite.roles.catalog import PAGES
 from state.sqlite.roles.near import Hashing
 from state.sqlite.roles.selections import SelectionRole
 from state.store import ChannelDef, LibraryDef, Relisting
@@ -52,7 +53,7 @@ class SqliteStore:
         self._transaction = self._connections.writing
         self._read = self._connections.reading
         transactions = Transactions(self._connections, clock)
-        self.catalog = CatalogRole(transactions, CatchUp(transactions))
+        self.catalog = CatalogRole(transactions, PAGES, OneProcess(transactions))
         self._selections = SelectionRole(transactions, rng or random.Random())
         self.selections = self._selections
         self.posted = PostedRole(transactions)
