@@ -64,7 +64,7 @@ class PostgresStore:
         self.legacy = LegacyRole(shared)
         self.reports = ReportRole(shared)
         self.browsing = BrowsingRole(shared)
-        self.near = NearRole(shared, Hashing(shared))
+        self.near = NearRole(shared, Hashing(shared), self._turns)
         self.sessions = SessionRole(shared)
         self.outbox = OutboxRole(shared, self._turns.delivery)
         self._run, self._read = shared.run, shared.read

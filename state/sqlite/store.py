@@ -53,14 +53,15 @@ class SqliteStore:
         self._transaction = self._connections.writing
         self._read = self._connections.reading
         transactions = Transactions(self._connections, clock)
-        self.catalog = CatalogRole(transactions, PAGES, OneProcess(transactions))
+        one_process = OneProcess(transactions)
+        self.catalog = CatalogRole(transactions, PAGES, one_process)
         self._selections = SelectionRole(transactions, rng or random.Random())
         self.selections = self._selections
         self.posted = PostedRole(transactions)
         self.legacy = LegacyRole(transactions)
         self.reports = ReportRole(transactions)
         self.browsing = BrowsingRole(transactions)
-        self.near = NearRole(transactions, Hashing(transactions))
+        self.near = NearRole(transactions, Hashing(transactions), one_process)
         self.sessions = SessionRole(transactions)
         self.outbox = OutboxRole(transactions, lambda channel_id: nullcontext(True))
 

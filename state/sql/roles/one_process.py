@@ -1,7 +1,8 @@
-"""A catch-up in a store one process holds (SQLite's state directory): ``CatchUp`` of
-``state.sql.roles.catalog`` with nobody else to reckon with.
+"""Turns in a store one process holds (SQLite's state directory): ``CatchUp`` of
+``state.sql.roles.catalog`` and ``HashingTurns`` of ``state.sql.roles.near``, with
+nobody else to reckon with.
 
-Every catch-up turn is this process's, nobody else can ask for one (the one process's
+Every catch-up and hashing turn is this process's, nobody else can ask for one (the one process's
 worker remembers a request itself), and the store's one writer already excludes every
 other write, so a catch-up write needs no fence beyond the library's row. Nothing
 follows a page.
@@ -41,3 +42,7 @@ class OneProcess:
 
     def after_page(self, library: str, stats: PageStats, listing: bool, images: int) -> None:
         pass
+
+    @contextmanager
+    def hashing(self, library_id: int) -> Iterator[bool]:
+        yield True
