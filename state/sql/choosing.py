@@ -77,6 +77,15 @@ class Leasing(Generic[S]):
     paths: Callable[[Any, int, str], list[str]]
 
 
+def opened(leasing: Leasing[S], db: Any, name: str, lock: bool) -> S:
+    """The channel by name (``Leasing.open``); NotReady before its library's first full
+    listing."""
+    selecting = leasing.open(db, name, lock)
+    if not selecting.ready:
+        raise NotReady("the first catch-up has not completed yet; try again shortly")
+    return selecting
+
+
 def select_in(
     tx: Tx,
     leasing: Leasing[S],
@@ -87,9 +96,7 @@ def select_in(
 ) -> Selection:
     """A selection by ``request``, leased unless it is a preview; a preview that is not
     ``writable`` raises ``NeedsWriter`` where answering it would change something."""
-    selecting = leasing.open(tx.db, name, not request.dry_run)
-    if not selecting.ready:
-        raise NotReady("the first catch-up has not completed yet; try again shortly")
+    selecting = opened(leasing, tx.db, name, lock=not request.dry_run)
     channel, now, posted_at = selecting.channel, clock(), None
     if request.name is not None:
         file = files.file_by_name(tx, selecting.library_id, request.name)

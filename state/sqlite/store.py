@@ -19,15 +19,8 @@ from contextlib import nullcontext
 from pathlib import Path
 
 from state.sql.define import define
-from state.sql.roles.browsing import BrowsingRole
-from state.sql.roles.catalog import CatalogRole
-from state.sql.roles.legacy import LegacyRole
-from state.sql.roles.near import NearRole
 from state.sql.roles.one_process import OneProcess
-from state.sql.roles.outbox import OutboxRole
-from state.sql.roles.posted import PostedRole
-from state.sql.roles.reports import ReportRole
-from state.sql.roles.sessions import SessionRole
+from state.sql.store import Roles
 from state.sqlite.connections import Connections, Trace
 from state.sqlite.ops import tx
 from state.sqlite.roles import Transactions
@@ -39,7 +32,9 @@ from state.store import ChannelDef, LibraryDef, Relisting
 BUSY_SECONDS = 2.0
 
 
-class SqliteStore:
+class SqliteStore(Roles):
+    selections: SelectionRole  # a leasing selection may also be answered later (select_soon)
+
     def __init__(
         self,
         path: Path,
@@ -50,29 +45,26 @@ class SqliteStore:
         """``trace``: called with every statement run, on every connection (diagnostics)."""
         self.path = path
         self._connections = Connections(path, BUSY_SECONDS, trace)
-        self._transaction = self._connections.writing
-        self._read = self._connections.reading
         transactions = Transactions(self._connections, clock)
         one_process = OneProcess(transactions)
-        self.catalog = CatalogRole(transactions, PAGES, one_process)
-        self._selections = SelectionRole(transactions, rng or random.Random())
-        self.selections = self._selections
-        self.posted = PostedRole(transactions)
-        self.legacy = LegacyRole(transactions)
-        self.reports = ReportRole(transactions)
-        self.browsing = BrowsingRole(transactions)
-        self.near = NearRole(transactions, Hashing(transactions), one_process)
-        self.sessions = SessionRole(transactions)
-        self.outbox = OutboxRole(transactions, lambda channel_id: nullcontext(True))
+        super().__init__(
+            transactions,
+            selections=SelectionRole(transactions, rng or random.Random()),
+            pages=PAGES,
+            catch_up=one_process,
+            hashing=Hashing(transactions),
+            turns=one_process,
+            delivery=lambda channel_id: nullcontext(True),  # one process delivers all
+        )
 
     def close(self) -> None:
-        self._selections.close()
+        self.selections.close()
         self._connections.close()
 
     def define(
         self, libraries: Sequence[LibraryDef], channels: Sequence[ChannelDef]
     ) -> list[Relisting]:
-        with self._transaction() as db:
+        with self._connections.writing() as db:
             relistings = define(tx(db), libraries, channels)
             self._connections.pools.forget_all()  # read again, by the rules defined now
             return relistings

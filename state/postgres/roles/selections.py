@@ -17,14 +17,14 @@ from functools import partial
 from typing import NamedTuple
 
 from state import rotation
-from state.errors import NotReady, UnknownName
+from state.errors import UnknownName
 from state.postgres import grants, queue, returns, selection, tallies
 from state.postgres.connection import Db
 from state.postgres.ops import tx
 from state.postgres.roles import Connected
 from state.rotation import Rounds, Weights
 from state.rules import Channel, new_lease_id
-from state.sql import leasable, leases, outbox
+from state.sql import choosing, leasable, leases, outbox
 from state.sql.choosing import Leasing
 from state.sql.roles import selections as shared
 from state.sql.rows import FileRow
@@ -62,7 +62,8 @@ class SelectionRole(shared.SelectionRole):
             got = row.fetchone()
             if got is None:
                 raise UnknownName(f"no channel {name!r}")
-            found = _Balance(int(got[0]), got[1], rotation.loaded(got[2]))
+            channel_id, policy, weights = got
+            found = _Balance(int(channel_id), policy, rotation.loaded(weights))
             self._balances[name] = found
         return found
 
@@ -102,13 +103,9 @@ class SelectionRole(shared.SelectionRole):
     def _peek(self, db: Db, name: str) -> Selection | None:
         """A preview from the pool as it stands, changing nothing and locking nothing;
         None when the pool is empty (a preview then goes the long way, rolled back)."""
-        locked = queue.lock_channel(db, name, lock=False)
-        if not locked.ready:
-            raise NotReady("the first catch-up has not completed yet; try again shortly")
-        policy, library_id = locked.policy, locked.library_id
-        folder = self._folder(db, name, advance=False)
-        file = selection.choose(db, locked.channel.id, library_id, policy, self._rng, folder)
-        return None if file is None else selection.describe(db, file, None, None, locked.channel.id)
+        opened = choosing.opened(self._leasing, db, name, lock=False)
+        file = self._pick(db, opened, advance=False, writable=False)
+        return None if file is None else selection.describe(db, file, None, None, opened.channel.id)
 
     def _lease_in_parallel(self, db: Db, name: str, request: SelectRequest) -> Selection | None:
         """A lease at random in one statement, the pool lock shared; None when the

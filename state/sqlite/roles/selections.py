@@ -14,7 +14,6 @@ import random
 import sqlite3
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import NamedTuple
 
 from state import rotation
 from state.errors import UnknownName
@@ -122,16 +121,6 @@ class SelectionRole(shared.SelectionRole):
         return found
 
 
-class _ChannelRow(NamedTuple):
-    id: int
-    cycle: int
-    library_id: int
-    policy: SelectPolicy
-    exhausted: WhenExhausted
-    ready_at: str | None
-    weights: str | None
-
-
 @dataclass(frozen=True, slots=True)
 class _Selecting:
     """What a selection needs of its channel, read in one statement."""
@@ -153,10 +142,10 @@ def _selecting(db: sqlite3.Connection, name: str, lock: bool) -> _Selecting:
     ).fetchone()
     if found is None:
         raise UnknownName(f"no channel {name!r}")
-    row = _ChannelRow(*found)
+    channel_id, cycle, library_id, policy, exhausted, ready_at, weights = found
     return _Selecting(
-        Channel(row.id, row.cycle), int(row.library_id), row.policy, row.exhausted,
-        row.ready_at is not None, rotation.loaded(row.weights),
+        Channel(channel_id, cycle), int(library_id), policy, exhausted, ready_at is not None,
+        rotation.loaded(weights),
     )  # fmt: skip
 
 
