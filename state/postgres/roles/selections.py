@@ -7,7 +7,10 @@ exclusively, one at a time per channel (``queue.lock_channel``): a selection in 
 policy's order or by name (the order is the pool's as the last one left it), one at
 random that found nothing where it looked (it may reclaim expired leases or turn the
 cycle), releases, renewals and posts. A preview without a name reads the pool without
-any lock, and one that must change something first is rolled back.
+any lock, and one that must change something first is rolled back. What a selection
+does inside its transaction, and every other change of a lease or post, is written once
+(``state.sql.choosing``, ``state.sql.roles.selections``); here is how this store opens,
+picks, grants and reclaims.
 """
 
 from __future__ import annotations

@@ -92,14 +92,15 @@ class SelectionRole(shared.SelectionRole):
         return self._rolled_back(channel, request)
 
     def _select_in(
-        self, tx: Tx, name: str, request: SelectRequest, writable: bool = True
+        self, sql: Tx, name: str, request: SelectRequest, writable: bool = True
     ) -> Selection:
+        """As the shared role's, but a pick the table disagrees with is never leased."""
         try:
-            return choosing.select_in(tx, self._leasing, name, request, self._clock, writable)
+            return choosing.select_in(sql, self._leasing, name, request, self._clock, writable)
         except _Drifted as drifted:  # never lease it: read the pool again, choose afresh
             log.error("channel %s: the pool in memory disagreed with the table", drifted.channel_id)
             self._pools.forget([drifted.channel_id])
-            return self._select_in(tx, name, request)
+            return self._select_in(sql, name, request)
 
     def _pick(
         self, db: sqlite3.Connection, selecting: _Selecting, advance: bool, writable: bool
