@@ -62,7 +62,7 @@ class PostgresStore(Roles):
             turns=self._turns,
             delivery=self._turns.delivery,
         )
-        self._run = shared.run
+        self._run, self._read = shared.run, shared.read
 
     def close(self) -> None:
         self._turns.close()

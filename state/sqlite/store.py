@@ -45,6 +45,8 @@ class SqliteStore(Roles):
         """``trace``: called with every statement run, on every connection (diagnostics)."""
         self.path = path
         self._connections = Connections(path, BUSY_SECONDS, trace)
+        self._transaction = self._connections.writing
+        self._read = self._connections.reading
         transactions = Transactions(self._connections, clock)
         one_process = OneProcess(transactions)
         super().__init__(
@@ -64,7 +66,7 @@ class SqliteStore(Roles):
     def define(
         self, libraries: Sequence[LibraryDef], channels: Sequence[ChannelDef]
     ) -> list[Relisting]:
-        with self._connections.writing() as db:
+        with self._transaction() as db:
             relistings = define(tx(db), libraries, channels)
             self._connections.pools.forget_all()  # read again, by the rules defined now
             return relistings

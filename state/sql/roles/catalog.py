@@ -157,8 +157,8 @@ class CatalogRole(Role):
         )
         if found is None:
             raise UnknownName(f"no library {library!r}")
-        row = _Fence(*found)
-        fence = _Fence(int(row.id), int(row.generation), bool(row.listing))
+        library_id, generation, listing = found
+        fence = _Fence(int(library_id), int(generation), bool(listing))
         self._catch_up.fenced(tx, library, fence.id)
         return fence
 
