@@ -24,7 +24,7 @@ from state.sql.transactions import Transactions
 from state.store import LeaseInfo, PostedRecord, Selection, SelectRequest, UndonePost
 
 
-class Rollback(Exception):
+class _Rollback(Exception):
     """Raised inside a transaction to undo it on purpose (previews)."""
 
 
@@ -46,11 +46,11 @@ class SelectionRole(Role):
                 chosen.append(self._select_in(tx, channel, request))
             except leasable.TurnedWithNothing as turned:
                 raise turned.error from None
-            raise Rollback
+            raise _Rollback
 
         try:
             return self._transactions.write(select)
-        except Rollback:
+        except _Rollback:
             return replace(chosen[-1], lease=None)  # the preview's lease was rolled back
 
     def release(self, channel: str, lease_id: str) -> None:
