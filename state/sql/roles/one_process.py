@@ -25,24 +25,26 @@ class OneProcess:
 
     @contextmanager
     def turn(self, library: str) -> Iterator[bool]:
+        """Always this process's (the library must be known)."""
         self._transactions.lookup(lambda tx: sql_names.library(tx, library))  # known?
         yield True
 
     def want(self, library: str) -> None:
-        pass
+        """Nothing to keep: the one process's worker remembers the request itself."""
 
     def owed(self, library: str) -> bool:
         return False
 
     def watch(self, wake: Callable[[str], None]) -> None:
-        pass
+        """No other process can ask: nothing to watch."""
 
     def fenced(self, tx: Tx, library: str, library_id: int) -> None:
-        pass
+        """The one writer already excludes every other write."""
 
     def after_page(self, library: str, stats: PageStats, listing: bool, images: int) -> None:
-        pass
+        """Nothing follows a page."""
 
     @contextmanager
     def hashing(self, library_id: int) -> Iterator[bool]:
+        """Always this process's."""
         yield True
