@@ -1,8 +1,10 @@
-"""What PostgreSQL does its own way, handed to the shared statements (``state.sql``).
+"""What PostgreSQL does its own way, handed to the shared statements (``state.sql``) as
+``Ops``; ``tx`` wraps a connection with them.
 
-``tx`` wraps a connection for the shared modules: the pool's facts and changes
-(``queue``), the near-duplicates a post takes out (``near``) and the image as a
-publisher sees it (``selection``) stay this backend's own.
+A pool's slots are random keys and its counts are kept as deltas (``queue``,
+``tallies``), so selections at random lease side by side; near-duplicate groups keep the
+counts ``/status`` shows (``near``); an image waits for its digest as it is listed, so a
+legacy import holds nothing back.
 """
 
 from __future__ import annotations

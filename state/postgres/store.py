@@ -23,19 +23,12 @@ from collections.abc import Callable, Sequence
 from state.postgres.connection import open_pool, where
 from state.postgres.define import define
 from state.postgres.roles import Connected
-from state.postgres.roles.catalog import CatchUp
+from state.postgres.roles.catalog import PAGES, CatchUp
 from state.postgres.roles.near import Hashing
 from state.postgres.roles.selections import SelectionRole
 from state.postgres.schema import migrate
 from state.postgres.turns import Turns
-from state.sql.roles.browsing import BrowsingRole
-from state.sql.roles.catalog import CatalogRole
-from state.sql.roles.legacy import LegacyRole
-from state.sql.roles.near import NearRole
-from state.sql.roles.outbox import OutboxRole
-from state.sql.roles.posted import PostedRole
-from state.sql.roles.reports import ReportRole
-from state.sql.roles.sessions import SessionRole
+from state.sql.store import Roles
 from state.store import ChannelDef, LibraryDef, Relisting
 
 # A connection for every thread that may ask at once: the service's 16 store-lane threads,
@@ -43,7 +36,9 @@ from state.store import ChannelDef, LibraryDef, Relisting
 POOL_SIZE = 24
 
 
-class PostgresStore:
+class PostgresStore(Roles):
+    selections: SelectionRole  # balances are read once per definition (define)
+
     def __init__(
         self,
         conninfo: str,
@@ -58,15 +53,15 @@ class PostgresStore:
         self._pool = pool
         self._turns = Turns(conninfo, server)
         shared = Connected(pool, server, clock, rng or random.Random(), self._turns)
-        self.catalog = CatalogRole(shared, CatchUp(shared))
-        self.selections = SelectionRole(shared)
-        self.posted = PostedRole(shared)
-        self.legacy = LegacyRole(shared)
-        self.reports = ReportRole(shared)
-        self.browsing = BrowsingRole(shared)
-        self.near = NearRole(shared, Hashing(shared))
-        self.sessions = SessionRole(shared)
-        self.outbox = OutboxRole(shared, self._turns.delivery)
+        super().__init__(
+            shared,
+            selections=SelectionRole(shared),
+            pages=PAGES,
+            catch_up=CatchUp(shared),
+            hashing=Hashing(shared),
+            turns=self._turns,
+            delivery=self._turns.delivery,
+        )
         self._run, self._read = shared.run, shared.read
 
     def close(self) -> None:

@@ -7,7 +7,7 @@
   lock dies with the session, so a replica killed mid-catch-up frees the library at once, and
   the next replica resumes from the last committed cursor. Each turn bumps the
   library's ``turn`` counter, a fencing token: a write of the catch-up checks it
-  (``CatchUp.fence``, ``state/postgres/roles/catalog.py``), so a replica that lost its
+  (``CatchUp.fenced``, ``state/postgres/roles/catalog.py``), so a replica that lost its
   session without noticing can never commit over the one that took over. ``turn_open``
   is left set by a holder that died: the next one first waits
   ``TAKEOVER_GRACE_SECONDS``, for the calls the dead one left in flight at Dropbox to

@@ -1,8 +1,10 @@
-"""What SQLite does its own way, handed to the shared statements (``state.sql``).
+"""What SQLite does its own way, handed to the shared statements (``state.sql``) as
+``Ops``; ``tx`` wraps a connection with them.
 
-``tx`` wraps a connection for the shared modules: the pool's facts and changes
-(``queue``), the near-duplicates a post takes out (``near``) and the image as a
-publisher sees it (``selection``) stay this backend's own.
+Every change of a pool goes through ``queue``, which keeps the pool in memory current
+(``state.sqlite.pool``); a legacy import holds back the images over 4 MiB with no known
+digest (``catalog.hold_unchecked``); a channel's counts come from its row, kept by
+triggers (``counts``).
 """
 
 from __future__ import annotations

@@ -19,18 +19,12 @@ from contextlib import nullcontext
 from pathlib import Path
 
 from state.sql.define import define
-from state.sql.roles.browsing import BrowsingRole
-from state.sql.roles.catalog import CatalogRole
-from state.sql.roles.legacy import LegacyRole
-from state.sql.roles.near import NearRole
-from state.sql.roles.outbox import OutboxRole
-from state.sql.roles.posted import PostedRole
-from state.sql.roles.reports import ReportRole
-from state.sql.roles.sessions import SessionRole
+from state.sql.roles.one_process import OneProcess
+from state.sql.store import Roles
 from state.sqlite.connections import Connections, Trace
 from state.sqlite.ops import tx
 from state.sqlite.roles import Transactions
-from state.sqlite.roles.catalog import CatchUp
+from state.sqlite.roles.catalog import PAGES
 from state.sqlite.roles.near import Hashing
 from state.sqlite.roles.selections import SelectionRole
 from state.store import ChannelDef, LibraryDef, Relisting
@@ -38,7 +32,9 @@ from state.store import ChannelDef, LibraryDef, Relisting
 BUSY_SECONDS = 2.0
 
 
-class SqliteStore:
+class SqliteStore(Roles):
+    selections: SelectionRole  # a leasing selection may also be answered later (select_soon)
+
     def __init__(
         self,
         path: Path,
@@ -51,21 +47,20 @@ class SqliteStore:
         self._connections = Connections(path, BUSY_SECONDS, trace)
         self._transaction = self._connections.writing
         self._read = self._connections.reading
-        shared = (self._connections, clock, rng or random.Random())
         transactions = Transactions(self._connections, clock)
-        self.catalog = CatalogRole(transactions, CatchUp(transactions))
-        self._selections = SelectionRole(*shared)
-        self.selections = self._selections
-        self.posted = PostedRole(transactions)
-        self.legacy = LegacyRole(transactions)
-        self.reports = ReportRole(transactions)
-        self.browsing = BrowsingRole(transactions)
-        self.near = NearRole(transactions, Hashing(transactions))
-        self.sessions = SessionRole(transactions)
-        self.outbox = OutboxRole(transactions, lambda channel_id: nullcontext(True))
+        one_process = OneProcess(transactions)
+        super().__init__(
+            transactions,
+            selections=SelectionRole(transactions, rng or random.Random()),
+            pages=PAGES,
+            catch_up=one_process,
+            hashing=Hashing(transactions),
+            turns=one_process,
+            delivery=lambda channel_id: nullcontext(True),  # one process delivers all
+        )
 
     def close(self) -> None:
-        self._selections.close()
+        self.selections.close()
         self._connections.close()
 
     def define(

@@ -57,13 +57,3 @@ class Connected:
 
     def lookup(self, work: Callable[[Tx], T]) -> T:
         return self.read(lambda db: work(tx(db)))
-
-
-class Role:
-    """A role's access to the store's shared ``Connected``."""
-
-    def __init__(self, connected: Connected) -> None:
-        self._pool, self.server = connected.pool, connected.server
-        self._clock, self._rng = connected.clock, connected.rng
-        self._turns, self._changed = connected.turns, connected.changed
-        self._run, self._read = connected.run, connected.read

@@ -1,8 +1,8 @@
-"""What a catch-up does its own way on PostgreSQL (``state.sql.roles.catalog.CatchUp``).
+"""What a catch-up does its own way on PostgreSQL (``state.sql.roles.catalog``).
 
 A catch-up is one replica's at a time, and any replica may ask for one (turns and
 requests, ``state.postgres.turns``). Every write of a catch-up first locks the library's
-row and its channels' (``fence``), and is refused if another replica took the turn over
+row and its channels' (``fenced``), and is refused if another replica took the turn over
 meanwhile. Pages reach ``files`` by ``COPY`` (``state.postgres.catalog``); after a
 listing, or many changes, the catalog's tables are analyzed.
 """
@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from state.errors import StoreBusy, UnknownName
+from state.errors import StoreBusy
 from state.postgres import catalog, first_listing
 from state.postgres.connection import BULK_PLANS, Db
 from state.postgres.ops import tx
@@ -21,12 +21,13 @@ from state.postgres.roles import Connected
 from state.postgres.turns import CHANNEL
 from state.sql import names as sql_names
 from state.sql.dialect import Tx
-from state.sql.roles.catalog import FirstListing
+from state.sql.roles.catalog import Pages
 from state.store import PageStats
 
 log = logging.getLogger(__name__)
 
 
+PAGES = Pages(catalog.IMAGES, catalog.Batch, first_listing)
 ANALYZED = ("files", "images", "queue", "to_fingerprint")
 
 
@@ -70,27 +71,19 @@ class CatchUp:
     def watch(self, wake: Callable[[str], None]) -> None:
         self._turns.listen(wake, self._owed)
 
-    def fence(self, tx: Tx, library: str) -> tuple[int, int, bool]:
-        """Lock the library's row; refuse a catch-up write from a turn that was taken over."""
+    def fenced(self, tx: Tx, library: str, library_id: int) -> None:
+        """Refuse a catch-up write from a turn that was taken over; lock the library's
+        channels (its row is locked already)."""
         # The catalog grows batch by batch: plan each statement for the tables as they are
         # now, not as they were when a connection first prepared it (empty); and pages
         # are written in bulk, so bulk plans are allowed again.
         tx.db.execute(BULK_PLANS)
-        row = tx.one(
-            "SELECT id, generation, listing, turn FROM libraries WHERE name = ? FOR NO KEY UPDATE",
-            (library,),
-        )
-        if row is None:
-            raise UnknownName(f"no library {library!r}")
         mine = self._turns.held.get(library)
-        if mine is not None and mine != row[3]:
-            raise StoreBusy(f"another replica took over the catch-up of {library}")
-        sql_names.lock_channels_of(tx, row[0])
-        return int(row[0]), int(row[1]), bool(row[2])
-
-    images = catalog.IMAGES
-    batch = catalog.Batch
-    first: FirstListing = first_listing
+        if mine is not None:
+            (turn,) = tx.one("SELECT turn FROM libraries WHERE id = ?", (library_id,))
+            if mine != turn:
+                raise StoreBusy(f"another replica took over the catch-up of {library}")
+        sql_names.lock_channels_of(tx, library_id)
 
     def after_page(self, library: str, stats: PageStats, listing: bool, images: int) -> None:
         """A listing stores every file again: it is analyzed once, when it ends; else after

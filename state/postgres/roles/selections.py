@@ -7,29 +7,31 @@ exclusively, one at a time per channel (``queue.lock_channel``): a selection in 
 policy's order or by name (the order is the pool's as the last one left it), one at
 random that found nothing where it looked (it may reclaim expired leases or turn the
 cycle), releases, renewals and posts. A preview without a name reads the pool without
-any lock, and one that must change something first is rolled back.
+any lock, and one that must change something first is rolled back. What a selection
+does inside its transaction, and every other change of a lease or post, is written once
+(``state.sql.choosing``, ``state.sql.roles.selections``); here is how this store opens,
+picks, grants and reclaims.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass
 from functools import partial
 from typing import NamedTuple
 
 from state import rotation
-from state.errors import NotReady, UnknownName
+from state.errors import UnknownName
 from state.postgres import grants, queue, returns, selection, tallies
 from state.postgres.connection import Db
 from state.postgres.ops import tx
-from state.postgres.roles import Connected, Role
+from state.postgres.roles import Connected
 from state.rotation import Rounds, Weights
-from state.rules import iso, new_lease_id, turns_cycle
-from state.sql import awaiting, files, grouping, leasable, leases, outbox, posted, returning, undo
-from state.sql import names as sql_names
-from state.sql.files import FileRow
-from state.store import Lease, LeaseInfo, PostedRecord, Selection, SelectRequest, UndonePost
-
-RECLAIM_AT_SELECTION = 16
+from state.rules import Channel, new_lease_id
+from state.sql import choosing, leasable, leases, outbox
+from state.sql.choosing import Leasing
+from state.sql.roles import selections as shared
+from state.sql.rows import FileRow
+from state.store import Selection, SelectRequest, WhenExhausted
 
 
 class _Balance(NamedTuple):
@@ -40,13 +42,14 @@ class _Balance(NamedTuple):
     weights: Weights | None
 
 
-class _Rollback(Exception):
-    """Raised inside a transaction to undo it on purpose (previews)."""
-
-
-class SelectionRole(Role):
+class SelectionRole(shared.SelectionRole):
     def __init__(self, connected: Connected) -> None:
-        super().__init__(connected)
+        leasing = Leasing(
+            self._open, self._pick, _grant, grants.reclaim_in, tallies.running, queue.rebuild,
+            _lock, _paths,
+        )  # fmt: skip
+        super().__init__(connected, leasing)
+        self._run, self._read, self._rng = connected.run, connected.read, connected.rng
         self._rounds = Rounds()  # balanced channels' rounds over folders, in this process
         self._balances: dict[str, _Balance] = {}  # by channel name
 
@@ -62,7 +65,8 @@ class SelectionRole(Role):
             got = row.fetchone()
             if got is None:
                 raise UnknownName(f"no channel {name!r}")
-            found = _Balance(int(got[0]), got[1], rotation.loaded(got[2]))
+            channel_id, policy, weights = got
+            found = _Balance(int(channel_id), policy, rotation.loaded(weights))
             self._balances[name] = found
         return found
 
@@ -85,23 +89,16 @@ class SelectionRole(Role):
             leased = self._read(partial(self._lease_in_parallel, name=channel, request=request))
             if leased is not None:
                 return leased
-        chosen: list[Selection] = []
+        if request.dry_run:
+            return self._rolled_back(channel, request)
 
         def select(db: Db) -> Selection | leasable.TurnedWithNothing:
             try:
-                chosen.append(self._select_in(db, channel, request))
+                return self._select_in(tx(db), channel, request)
             except leasable.TurnedWithNothing as turned:
-                if request.dry_run:
-                    raise turned.error from None  # a preview's turn is rolled back
                 return turned  # committed: the new cycle stands
-            if request.dry_run:
-                raise _Rollback
-            return chosen[-1]
 
-        try:
-            done = self._run(select)
-        except _Rollback:
-            return replace(chosen[-1], lease=None)  # the preview's lease was rolled back
+        done = self._run(select)
         if isinstance(done, leasable.TurnedWithNothing):
             raise done.error
         return done
@@ -109,13 +106,9 @@ class SelectionRole(Role):
     def _peek(self, db: Db, name: str) -> Selection | None:
         """A preview from the pool as it stands, changing nothing and locking nothing;
         None when the pool is empty (a preview then goes the long way, rolled back)."""
-        locked = queue.lock_channel(db, name, lock=False)
-        if not locked.ready:
-            raise NotReady("the first catch-up has not completed yet; try again shortly")
-        policy, library_id = locked.policy, locked.library_id
-        folder = self._folder(db, name, advance=False)
-        file = selection.choose(db, locked.channel.id, library_id, policy, self._rng, folder)
-        return None if file is None else selection.describe(db, file, None, None, locked.channel.id)
+        opened = choosing.opened(self._leasing, db, name, lock=False)
+        file = self._pick(db, opened, advance=False, writable=False)
+        return None if file is None else selection.describe(db, file, None, None, opened.channel.id)
 
     def _lease_in_parallel(self, db: Db, name: str, request: SelectRequest) -> Selection | None:
         """A lease at random in one statement, the pool lock shared; None when the
@@ -139,113 +132,16 @@ class SelectionRole(Role):
                 outbox.check_level(tx(db), channel_id, self._clock())
         return selection.describe(db, file, lease, None, channel_id)
 
-    def _select_in(self, db: Db, name: str, request: SelectRequest) -> Selection:
-        # A preview is rolled back: it reads the pool without taking the channel's lock.
-        locked = queue.lock_channel(db, name, lock=not request.dry_run)
-        if not locked.ready:
-            raise NotReady("the first catch-up has not completed yet; try again shortly")
-        channel, now, posted_at = locked.channel, self._clock(), None
-        if request.name is not None:
-            file = files.file_by_name(tx(db), locked.library_id, request.name)
-            posted_at = leasable.check_leasable(
-                tx(db), channel, file.content_hash, request.name, now
-            )
-        else:
-            file = self._choose(db, locked, name, now, advance=not request.dry_run)
-        lease = None
-        if posted_at is None and not request.dry_run:
-            lease_id = new_lease_id()
-            expires_at = now + request.lease_seconds
-            lease = Lease(id=lease_id, expires_at=iso(expires_at))
-            grants.grant(db, channel.id, file.content_hash, lease_id, expires_at)
-            outbox.check_level(tx(db), channel.id, now)  # webhook: channel.low, .exhausted
-        return selection.describe(db, file, lease, posted_at, channel.id)
+    def _open(self, db: Db, name: str, lock: bool) -> _Opened:
+        """A preview is rolled back: it reads the pool without taking the channel's lock."""
+        return _Opened(name, queue.lock_channel(db, name, lock=lock))
 
-    def _choose(
-        self, db: Db, locked: queue.Locked, name: str, now: float, advance: bool
-    ) -> FileRow:
-        """By the policy (in the folder a balanced channel's round chooses); with nothing
-        left, reclaim expired leases or start a new cycle if the rules say so."""
-        channel, policy, library_id = locked.channel, locked.policy, locked.library_id
-
-        def choose(channel_id: int) -> FileRow | None:
-            folder = self._folder(db, name, advance)
-            return selection.choose(db, channel_id, library_id, policy, self._rng, folder)
-
-        found = choose(channel.id)
-        if found is None and grants.reclaim_in(db, channel, now, RECLAIM_AT_SELECTION):
-            found = choose(channel.id)
-        images, returning_, retired = returning.turning(tx(db), channel.id)
-        if found is None and turns_cycle(
-            locked.exhausted, tallies.running(db, channel.id), images,
-            awaiting.any_waiting(tx(db), channel.id), returning_, retired,
-        ):  # fmt: skip
-            channel = _new_cycle(db, channel, now)
-            found = choose(channel.id)
-            if found is None:
-                raise leasable.turned_with_nothing(tx(db), library_id, channel.id, now)
-        if found is None:
-            raise leasable.nothing_to_choose(tx(db), library_id, channel.id, now)
-        return found
-
-    def release(self, channel: str, lease_id: str) -> None:
-        self._run(
-            lambda db: leases.release(
-                tx(db), queue.lock_channel(db, channel).channel, lease_id, self._clock()
-            )
-        )
-
-    def renew(self, channel: str, lease_id: str, seconds: int) -> LeaseInfo:
-        now = self._clock()
-        return self._run(
-            lambda db: leases.renew(
-                tx(db), queue.lock_channel(db, channel).channel.id, channel, lease_id, seconds, now
-            )
-        )
-
-    def lease_info(self, channel: str, lease_id: str) -> LeaseInfo:
-        lease = self._read(
-            lambda db: leases.find_in(tx(db), sql_names.channel(tx(db), channel)[0].id, lease_id)
-        )
-        return lease.info(channel, self._clock())
-
-    def mark_posted(
-        self, channel: str, content_hash: str, lease_id: str | None, sha256: str | None
-    ) -> PostedRecord:
-        now = self._clock()
-        return self._run(
-            lambda db: posted.mark(
-                tx(db), queue.lock_channel(db, channel).channel, content_hash, lease_id, sha256, now
-            )
-        )
-
-    def unpost(self, channel: str, content_hash: str, by: str) -> UndonePost:
-        """Under the channel's row and pool locks, as a post is recorded."""
-        now = self._clock()
-        return self._run(
-            lambda db: undo.undo(
-                tx(db), queue.lock_channel(db, channel).channel, content_hash, by, now
-            )  # fmt: skip
-        )
-
-    def archive_paths(self, library: str, content_hash: str) -> list[str]:
-        """Every path holding this content, and the sidecars beside each."""
-        rows = self._read(lambda db: db.execute(
-            "SELECT path_display FROM files WHERE library_id = %(l)s AND content_hash = %(h)s"
-            " AND kind = 'image' UNION ALL SELECT s.path_display FROM files AS i"
-            # OFFSET 0: the sidecars of each copy are looked up by its stem, never joined.
-            " CROSS JOIN LATERAL (SELECT path_display FROM files AS s"
-            " WHERE s.library_id = i.library_id AND s.stem = i.stem AND s.kind = 'sidecar'"
-            " OFFSET 0) AS s"
-            " WHERE i.library_id = %(l)s AND i.content_hash = %(h)s AND i.kind = 'image'",
-            {"l": sql_names.library(tx(db), library), "h": content_hash}).fetchall())  # fmt: skip
-        return list(dict.fromkeys(row[0] for row in rows))
-
-    def fingerprint_elsewhere(self, library: str, content_hash: str, path: str) -> bool:
-        return self._run(
-            lambda db: grouping.fingerprint_elsewhere(
-                tx(db), sql_names.library(tx(db), library), content_hash, path
-            )
+    def _pick(self, db: Db, opened: _Opened, advance: bool, writable: bool) -> FileRow | None:
+        """By the policy, in the folder a balanced channel's round chooses."""
+        folder = self._folder(db, opened.name, advance)
+        locked = opened.locked
+        return selection.choose(
+            db, locked.channel.id, locked.library_id, locked.policy, self._rng, folder
         )
 
     def reclaim_expired(self, limit: int) -> int:
@@ -291,9 +187,51 @@ def _fold(db: Db, channel_id: int) -> None:
         tallies.fold(db, channel_id)
 
 
-def _new_cycle(db: Db, channel: queue.Channel, now: float) -> queue.Channel:
-    turned = queue.Channel(channel.id, channel.cycle + 1)
-    db.execute("UPDATE channels SET cycle = %s WHERE id = %s", (turned.cycle, channel.id))
-    queue.rebuild(db, turned, now)
-    outbox.record(tx(db), channel.id, "cycle.turned", {"cycle": turned.cycle})  # webhook
-    return turned
+@dataclass(frozen=True, slots=True)
+class _Opened:
+    """A channel about to select, with the name it was asked by (its balance's key)."""
+
+    name: str
+    locked: queue.Locked
+
+    @property
+    def channel(self) -> Channel:
+        return self.locked.channel
+
+    @property
+    def library_id(self) -> int:
+        return self.locked.library_id
+
+    @property
+    def exhausted(self) -> WhenExhausted:
+        return self.locked.exhausted
+
+    @property
+    def ready(self) -> bool:
+        return self.locked.ready
+
+
+def _grant(
+    db: Db, channel_id: int, content_hash: str, lease_id: str, expires_at: float, picked: bool
+) -> None:
+    """Picked or named alike: the pick and the grant hold the same locks."""
+    grants.grant(db, channel_id, content_hash, lease_id, expires_at)
+
+
+def _lock(db: Db, name: str) -> Channel:
+    """The channel's row, then its pool, locked exclusively (``queue.lock_channel``)."""
+    return queue.lock_channel(db, name).channel
+
+
+def _paths(db: Db, library_id: int, content_hash: str) -> list[str]:
+    rows = db.execute(
+        "SELECT path_display FROM files WHERE library_id = %(l)s AND content_hash = %(h)s"
+        " AND kind = 'image' UNION ALL SELECT s.path_display FROM files AS i"
+        # OFFSET 0: the sidecars of each copy are looked up by its stem, never joined.
+        " CROSS JOIN LATERAL (SELECT path_display FROM files AS s"
+        " WHERE s.library_id = i.library_id AND s.stem = i.stem AND s.kind = 'sidecar'"
+        " OFFSET 0) AS s"
+        " WHERE i.library_id = %(l)s AND i.content_hash = %(h)s AND i.kind = 'image'",
+        {"l": library_id, "h": content_hash},
+    ).fetchall()
+    return [path for (path,) in rows]

@@ -1,9 +1,12 @@
 """The roles both stores run alike, written once over the store's ``Transactions``.
 
 A role whose statements the dialects agree on (``sessions``, ``legacy``, ``browsing``)
-lives here, one small class each; a backend's own roles (``state.sqlite.roles``,
-``state.postgres.roles``) keep only those whose work differs there (how a catalog page
-is written, how a pool is locked and chosen from, how fingerprints are counted).
+lives here, one small class each; where a store does part of the work its own way, that
+part reaches the role as an object it hands in (``catalog``'s ``Pages`` and
+``CatchUp``, ``near``'s ``Hashing``, ``selections``' ``Leasing``), or the store's role
+subclasses this one for how it answers a selection and reclaims leases
+(``state.sqlite.roles``, ``state.postgres.roles``). A store one process holds answers
+for its turns with ``one_process``.
 """
 
 from __future__ import annotations

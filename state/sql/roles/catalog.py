@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from functools import partial
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from state.changes import Operation
 from state.errors import UnknownName
@@ -30,7 +31,9 @@ from state.store import LargeImage, PageStats, Relisting, SyncState
 
 
 class CatchUp(Protocol):
-    """What one store does its own way in a catch-up."""
+    """Whose turn a catch-up is, who asked for one, and what follows a page: replicas'
+    on PostgreSQL (``state.postgres.roles.catalog``), one process's on SQLite
+    (``state.sql.roles.one_process``)."""
 
     def turn(self, library: str) -> AbstractContextManager[bool]: ...
 
@@ -40,29 +43,35 @@ class CatchUp(Protocol):
 
     def watch(self, wake: Callable[[str], None]) -> None: ...
 
-    def fence(self, tx: Tx, library: str) -> tuple[int, int, bool]:
-        """The library's id, generation and whether a full listing is under way."""
-        ...
-
-    @property
-    def images(self) -> catalog.Images: ...
-
-    def batch(self, library_id: int, generation: int, touched: set[str]) -> catalog.Batch:
-        """Writes to the library's files gathered until an operation could see them."""
+    def fenced(self, tx: Tx, library: str, library_id: int) -> None:
+        """After the library's row is locked, before a catch-up writes: refuse a write
+        from a turn taken over, lock what the write changes."""
         ...
 
     def after_page(self, library: str, stats: PageStats, listing: bool, images: int) -> None: ...
 
-    @property
-    def first(self) -> FirstListing:
-        """How this store builds a library's first listing set-wise."""
-        ...
+
+@dataclass(frozen=True, slots=True)
+class Pages:
+    """How a page reaches a store's ``files`` (``state.sqlite.catalog`` by
+    ``executemany``, ``state.postgres.catalog`` by ``COPY``), and its first listing."""
+
+    images: catalog.Images
+    # Writes to the library's files gathered until an operation could see them.
+    batch: Callable[[int, int, set[str]], catalog.Batch]
+    first: FirstListing
+
+
+class _Fence(NamedTuple):
+    id: int
+    generation: int
+    listing: bool
 
 
 class CatalogRole(Role):
-    def __init__(self, transactions: Transactions, catch_up: CatchUp) -> None:
+    def __init__(self, transactions: Transactions, pages: Pages, catch_up: CatchUp) -> None:
         super().__init__(transactions)
-        self._catch_up = catch_up
+        self._pages, self._catch_up = pages, catch_up
 
     def sync_state(self, library: str) -> SyncState:
         row = self._transactions.lookup(lambda tx: tx.one(
@@ -90,19 +99,19 @@ class CatalogRole(Role):
         """Start a full listing: files it does not see are swept when it ends."""
         self._transactions.write(lambda tx: tx.execute(
             "UPDATE libraries SET generation = generation + 1, listing = true, cursor = NULL"
-            " WHERE id = ?", (self._catch_up.fence(tx, library)[0],)))  # fmt: skip
+            " WHERE id = ?", (self._fence(tx, library).id,)))  # fmt: skip
 
     def apply_page(
         self, library: str, operations: Sequence[Operation], cursor: str, has_more: bool
     ) -> PageStats:
         def apply(tx: Tx) -> tuple[PageStats, bool, int]:
-            library_id, generation, listing = self._catch_up.fence(tx, library)
-            images, first = self._catch_up.images, self._catch_up.first
+            library_id, generation, listing = self._fence(tx, library)
+            images, first = self._pages.images, self._pages.first
             staged = catalog.stages_first_listing(tx, library_id, listing)
             if staged:
                 stored, removed = first_listing.stage(tx, first, library_id, operations)
             else:
-                batch = partial(self._catch_up.batch, library_id, generation)
+                batch = partial(self._pages.batch, library_id, generation)
                 stored, removed = catalog.apply(tx, images, batch, library_id, operations)
             finished = not has_more and listing
             if finished and staged:
@@ -125,6 +134,20 @@ class CatalogRole(Role):
         self._catch_up.after_page(library, stats, listing, images)
         return stats
 
+    def _fence(self, tx: Tx, library: str) -> _Fence:
+        """Lock the library's row before any catch-up write (with the store's own checks,
+        ``CatchUp.fenced``): its id, generation and whether a full listing is under way."""
+        found = tx.one(
+            "SELECT id, generation, listing FROM libraries WHERE name = ? FOR NO KEY UPDATE",
+            (library,),
+        )
+        if found is None:
+            raise UnknownName(f"no library {library!r}")
+        library_id, generation, listing = found
+        fence = _Fence(int(library_id), int(generation), bool(listing))
+        self._catch_up.fenced(tx, library, fence.id)
+        return fence
+
     def _listing_done(self, tx: Tx, library_id: int) -> None:
         tx.execute(
             "UPDATE libraries SET listing = false, ready_at = coalesce(ready_at, ?) WHERE id = ?",
@@ -133,9 +156,9 @@ class CatalogRole(Role):
 
     def forget_folder(self, library: str) -> int:
         def forget(tx: Tx) -> int:
-            library_id = self._catch_up.fence(tx, library)[0]
+            library_id = self._fence(tx, library).id
             removed = catalog.forget_all(tx, library_id)
-            self._catch_up.first.discard(tx, library_id)
+            self._pages.first.discard(tx, library_id)
             tx.execute("UPDATE libraries SET cursor = NULL WHERE id = ?", (library_id,))
             self._listing_done(tx, library_id)
             tx.execute("UPDATE libraries SET listing = true WHERE id = ?", (library_id,))
@@ -150,7 +173,7 @@ class CatalogRole(Role):
 
     def learn_account(self, library: str, account_id: str) -> Relisting | None:
         def learn(tx: Tx) -> Relisting | None:
-            library_id = self._catch_up.fence(tx, library)[0]
+            library_id = self._fence(tx, library).id
             row = tx.one("SELECT account_id FROM libraries WHERE id = ?", (library_id,))
             known = row[0] if row else None
             tx.execute("UPDATE libraries SET account_id = ? WHERE id = ?", (account_id, library_id))

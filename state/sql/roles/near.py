@@ -31,22 +31,32 @@ class Hashing(Protocol):
     @property
     def writes(self) -> grouping.Writes: ...
 
-    def turn(self, library: str) -> AbstractContextManager[int | None]:
-        """The library's fingerprint count when the turn is this process's, else None."""
-        ...
-
     def offer_unfingerprinted(self, before: float, limit: int) -> list[GraceExpired]: ...
 
 
+class HashingTurns(Protocol):
+    """Whose turn a library's hashing is: one replica's at a time on PostgreSQL
+    (``state.postgres.turns``), always the one process's on SQLite
+    (``state.sql.roles.one_process``)."""
+
+    def hashing(self, library_id: int) -> AbstractContextManager[bool]:
+        """Hold the hashing of the library's backlog for the block: True if it is ours."""
+        ...
+
+
 class NearRole(Role):
-    def __init__(self, transactions: Transactions, hashing: Hashing) -> None:
+    def __init__(self, transactions: Transactions, hashing: Hashing, turns: HashingTurns) -> None:
         super().__init__(transactions)
-        self._hashing = hashing
+        self._hashing, self._turns = hashing, turns
 
     @contextmanager
     def hashing_turn(self, library: str) -> Iterator[int | None]:
-        with self._hashing.turn(library) as fingerprinted:
-            yield fingerprinted
+        """The library's fingerprint count when its hashing is this process's turn (a
+        worker whose index holds fewer reloads it first), else None."""
+        lookup = self._transactions.lookup
+        library_id = lookup(lambda tx: sql_names.library(tx, library))
+        with self._turns.hashing(library_id) as mine:
+            yield lookup(lambda tx: _fingerprinted(tx, library_id)) if mine else None
 
     def fingerprint_backlog(self, library: str, after: int | None, limit: int) -> list[Unhashed]:
         return self._transactions.lookup(
@@ -88,3 +98,7 @@ class NearRole(Role):
         return self._transactions.snapshot(
             lambda tx: near_groups.groups(tx, *sql_names.channel(tx, channel), after, limit)
         )
+
+
+def _fingerprinted(tx: Tx, library_id: int) -> int:
+    return tx.count("SELECT n_fingerprinted FROM libraries WHERE id = ?", (library_id,))

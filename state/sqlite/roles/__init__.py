@@ -4,17 +4,14 @@ The roles the dialects agree on are written once (``state.sql.roles``) over this
 store's ``Transactions``: every public method one transaction on the writer
 (``Connections.writing``) or one snapshot on the calling thread's reader
 (``Connections.reading``). What stays here is what SQLite does its own way:
-``selections`` (the pool and its leases), the catch-up's ``CatchUp`` (``catalog``) and
-the hashing worker's ``Hashing`` (``near``). ``state.postgres.roles`` is laid out the
-same way.
+``selections`` (the pool in memory, the group commit), the catch-up's ``CatchUp``
+(``catalog``) and the hashing worker's ``Hashing`` (``near``). ``state.postgres.roles``
+is laid out the same way.
 """
 
 from __future__ import annotations
 
-import random
-import sqlite3
 from collections.abc import Callable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -43,17 +40,3 @@ class Transactions:
 
     def lookup(self, work: Callable[[Tx], T]) -> T:
         return self.snapshot(work)
-
-
-class Role:
-    """What every role works with: the shared connections, the clock, the random source."""
-
-    def __init__(
-        self, connections: Connections, clock: Callable[[], float], rng: random.Random
-    ) -> None:
-        self._transaction: Callable[[], AbstractContextManager[sqlite3.Connection]]
-        self._transaction = connections.writing
-        self._read: Callable[[], AbstractContextManager[sqlite3.Connection]]
-        self._read = connections.reading
-        self._clock = clock
-        self._rng = rng
