@@ -17,8 +17,9 @@ and no lease is in flight. (``state.postgres.waiting`` ends overdue waits under 
 locks alone: it only puts rows back, which no selection can be taking.)
 
 The channel row counts the rows that carry the near-duplicate fact (``n_near_skipped``),
-under the exclusive locks. Waiting rows come back by ``return_due``
-(``state.postgres.returns``). Every function runs inside the caller's transaction.
+under the exclusive locks. Waiting rows come back by ``return_due``, the caller holding
+the channel's exclusive locks (``state.sql.returning``). Every function runs inside the
+caller's transaction.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from state.errors import UnknownName
-from state.postgres import returns, tallies
+from state.postgres import tallies
 from state.postgres.connection import Db
 from state.rules import Channel as Channel  # one definition for both backends
 from state.rules import NewImage as NewImage
@@ -146,28 +147,19 @@ def _write(db: Db, channel: Channel, rows: list[sql_queue.Row]) -> None:
         )
 
 
-def _numbered(db: Db, channel_id: int, numbered: int) -> None:
+def _counted(db: Db, channel_id: int, available: int, near: int) -> None:
     # Written afresh, the count starts its deltas afresh (``tallies``' trigger).
-    db.execute("UPDATE channels SET pool_size = %s WHERE id = %s", (numbered, channel_id))
+    db.execute(
+        "UPDATE channels SET pool_size = %s, n_near_skipped = %s WHERE id = %s",
+        (available, near, channel_id),
+    )
 
 
-def _near_recounted(db: Db, channel_id: int, flagged: int) -> None:
-    db.execute("UPDATE channels SET n_near_skipped = %s WHERE id = %s", (flagged, channel_id))
-
-
-SLOTS = sql_queue.Slots(
-    place=_place,
-    keys=_random_keys,
-    write=_write,
-    number="",
-    slot=KEY,
-    numbered=_numbered,
-    near_recounted=_near_recounted,
-)
+SLOTS = sql_queue.Slots(_place, _random_keys, _write, "", KEY, _counted)
 QUEUE = sql_queue.Queue(POSTGRES, SLOTS)
 channels_of, facts, restore = QUEUE.channels_of, QUEUE.facts, QUEUE.restore
 restore_many, resettle, insert = QUEUE.restore_many, QUEUE.resettle, QUEUE.insert
-fill, rebuild = QUEUE.fill, QUEUE.rebuild
+fill, rebuild, return_due = QUEUE.fill, QUEUE.rebuild, QUEUE.return_due
 # For the statements that ask it of rows of ``queue AS q`` (``state.postgres.near``).
 OTHERS_POSTED = POSTGRES.sql(sql_queue.OTHERS_POSTED)
 
@@ -184,13 +176,3 @@ def drop(db: Db, channel_id: int, content_hashes: Sequence[str]) -> None:
         "   - (SELECT count(*) FROM gone WHERE near_posted) WHERE id = %(c)s",
         {"c": channel_id, "h": list(content_hashes)},
     )
-
-
-def return_due(db: Db, channel: Channel, now: float, limit: int) -> int:
-    """Up to ``limit`` of the channel's rows whose ``repeat_after`` has run out stop
-    waiting, each taking its place by the rules; how many did. The caller holds the
-    channel's exclusive locks."""
-    back = returns.due(db, channel.id, now, limit)
-    if back:
-        restore_many(db, channel, back)
-    return len(back)

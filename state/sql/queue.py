@@ -64,12 +64,11 @@ class Slots:
     # Arriving rows written, their slots and near-duplicate facts counted.
     write: Callable[[Any, Channel, list[Row]], None]
     # A pool numbered afresh: a column ``n`` of the available rows, if the slot needs
-    # one, and each row's slot (SQL); then what follows, with how many were numbered.
+    # one, and each row's slot (SQL).
     number: str
     slot: str
-    numbered: Callable[[Any, int, int], None]
-    # The channel's ``near_posted`` rows counted afresh: how many.
-    near_recounted: Callable[[Any, int, int], None]
+    # Then counted: how many rows it holds, and how many a near-duplicate keeps out.
+    counted: Callable[[Any, int, int, int], None]
 
 
 _FACTS = (
@@ -213,6 +212,31 @@ def arriving(
     return rows
 
 
+def recompute_near(sql: Sql, channel: Channel) -> int:
+    """Every row's ``near_posted`` at once, from the posts of the current cycle: a new
+    cycle (no posts yet) costs one pass over the rows flagged before. How many are."""
+    sql.execute(
+        "UPDATE queue SET near_posted = false WHERE channel_id = ?"
+        f" AND near_posted = {sql.dialect.set_flag}",
+        (channel.id,),
+    )
+    flagged = 0
+    if grouping.skips(sql, channel.id):
+        # From the posts out: a new cycle has none, so this reads nothing.
+        flagged = sql.execute(
+            "UPDATE queue SET near_posted = true WHERE channel_id = :c AND content_hash IN ("
+            " SELECT m.content_hash FROM posted AS p"
+            " CROSS JOIN near_members AS s"
+            "   ON s.channel_id = p.channel_id AND s.content_hash = p.content_hash"
+            " CROSS JOIN near_members AS m INDEXED BY near_members_by_group"
+            "   ON m.channel_id = s.channel_id AND m.group_id = s.group_id"
+            "   AND m.content_hash <> s.content_hash"
+            " WHERE p.channel_id = :c AND p.cycle = :y)",
+            {"c": channel.id, "y": channel.cycle},
+        ).rowcount
+    return flagged
+
+
 @dataclass(frozen=True, slots=True)
 class Queue:
     """One backend's queues: the rules over its own slots (each method takes the
@@ -268,36 +292,19 @@ class Queue:
         """Make a channel's pool afresh by the rules, as they stand at ``now`` (default:
         the time of day). O(n): resets and new cycles."""
         sql = self.dialect.on(db)
-        self.recompute_near(db, channel)
+        flagged = recompute_near(sql, channel)
         returning.settle(sql, channel, time.time() if now is None else now)
         sql.execute(
             "UPDATE queue SET slot = NULL WHERE channel_id = ? AND slot IS NOT NULL", (channel.id,)
         )
         statement = _NUMBER.format(number=self.slots.number, slot=self.slots.slot)
         numbered = sql.execute(statement, {"c": channel.id, "y": channel.cycle}).rowcount
-        self.slots.numbered(db, channel.id, numbered)
+        self.slots.counted(db, channel.id, numbered, flagged)
 
-    def recompute_near(self, db: Any, channel: Channel) -> None:
-        """Every row's ``near_posted`` at once, from the posts of the current cycle: a new
-        cycle (no posts yet) costs one pass over the rows flagged before."""
-        sql = self.dialect.on(db)
-        sql.execute(
-            "UPDATE queue SET near_posted = false WHERE channel_id = ?"
-            f" AND near_posted = {sql.dialect.set_flag}",
-            (channel.id,),
-        )
-        flagged = 0
-        if grouping.skips(sql, channel.id):
-            # From the posts out: a new cycle has none, so this reads nothing.
-            flagged = sql.execute(
-                "UPDATE queue SET near_posted = true WHERE channel_id = :c AND content_hash IN ("
-                " SELECT m.content_hash FROM posted AS p"
-                " CROSS JOIN near_members AS s"
-                "   ON s.channel_id = p.channel_id AND s.content_hash = p.content_hash"
-                " CROSS JOIN near_members AS m INDEXED BY near_members_by_group"
-                "   ON m.channel_id = s.channel_id AND m.group_id = s.group_id"
-                "   AND m.content_hash <> s.content_hash"
-                " WHERE p.channel_id = :c AND p.cycle = :y)",
-                {"c": channel.id, "y": channel.cycle},
-            ).rowcount
-        self.slots.near_recounted(db, channel.id, flagged)
+    def return_due(self, db: Any, channel: Channel, now: float, limit: int) -> int:
+        """Up to ``limit`` of the channel's rows whose ``repeat_after`` has run out stop
+        waiting, each taking its place by the rules; how many did."""
+        back = returning.due(self.dialect.on(db), channel.id, now, limit)
+        if back:
+            self.restore_many(db, channel, back)
+        return len(back)

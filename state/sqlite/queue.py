@@ -7,7 +7,7 @@ is ``slot = randrange(n)``: one index lookup, whatever the catalog size. The poo
 mirrored in memory (``state.sqlite.pool``), kept current only because every change of a
 slot goes through ``add``, ``take``, the rows ``insert`` writes and a pool ``rebuild``
 numbers, each of which tells the pools. Triggers keep the channel's counts. Waiting rows
-come back by ``return_due`` (``state.sqlite.returns``). Every function runs inside the
+come back by ``return_due`` (``state.sql.returning``). Every function runs inside the
 caller's transaction.
 """
 
@@ -20,8 +20,8 @@ from itertools import count
 from state.rules import Channel as Channel  # one definition for both backends
 from state.rules import NewImage as NewImage
 from state.sql import queue as sql_queue
+from state.sql import returning
 from state.sql.dialect import SQLITE
-from state.sqlite import returns
 from state.sqlite.pool import pools_of
 
 
@@ -93,25 +93,16 @@ def _next_slots(db: sqlite3.Connection, channel_id: int) -> Iterator[int]:
     return count(size(db, channel_id))
 
 
-def _numbered(db: sqlite3.Connection, channel_id: int, numbered: int) -> None:
+def _counted(db: sqlite3.Connection, channel_id: int, available: int, near: int) -> None:
+    """Triggers keep the counts; the pools in memory read theirs again."""
     pools = pools_of(db)
     if pools is not None:
         pools.renumbered(channel_id)
 
 
-def _near_recounted(db: sqlite3.Connection, channel_id: int, flagged: int) -> None:
-    """Triggers keep ``n_near_skipped`` as ``near_posted`` changes."""
-
-
-SLOTS = sql_queue.Slots(
-    place=_place,
-    keys=_next_slots,
-    write=_write,
-    number=", row_number() OVER (ORDER BY q.content_hash) - 1 AS n",  # in content order
-    slot="available.n",
-    numbered=_numbered,
-    near_recounted=_near_recounted,
-)
+# A pool numbered afresh takes slots 0..n-1 in content order.
+_NUMBER = ", row_number() OVER (ORDER BY q.content_hash) - 1 AS n"
+SLOTS = sql_queue.Slots(_place, _next_slots, _write, _NUMBER, "available.n", _counted)
 QUEUE = sql_queue.Queue(SQLITE, SLOTS)
 channels_of, facts, restore = QUEUE.channels_of, QUEUE.facts, QUEUE.restore
 resettle, insert, fill, rebuild = QUEUE.resettle, QUEUE.insert, QUEUE.fill, QUEUE.rebuild
@@ -128,13 +119,10 @@ def drop(db: sqlite3.Connection, channel_id: int, content_hashes: Iterable[str])
 
 
 def return_due(db: sqlite3.Connection, now: float, limit: int) -> int:
-    """Up to ``limit`` rows whose ``repeat_after`` has run out stop waiting, each taking
-    its place by the rules; how many did."""
-    rows = returns.due(db, now, limit)
-    for channel_id, cycle, content_hash in rows:
-        db.execute(
-            "UPDATE queue SET returns_at = NULL WHERE channel_id = ? AND content_hash = ?",
-            (channel_id, content_hash),
-        )
-        restore(db, Channel(channel_id, cycle), content_hash)
-    return len(rows)
+    """Up to ``limit`` rows whose ``repeat_after`` has run out stop waiting, channel by
+    channel, each taking its place by the rules; how many did."""
+    sql, back = SQLITE.on(db), 0
+    for channel_id in returning.due_channels(sql, now, limit):
+        row = sql.one("SELECT cycle FROM channels WHERE id = ?", (channel_id,))
+        back += QUEUE.return_due(db, Channel(channel_id, row[0]), now, limit - back)
+    return back
