@@ -33,7 +33,6 @@ COLUMNS = (
     "channel_id, content_hash, name_lower, server_modified, folder, slot, near_posted,"
     " awaiting_since, returns_at, retired"
 )
-_CHUNK = 500  # keys bound at once on SQLite, well under its limit on parameters
 
 
 class Row(NamedTuple):
@@ -133,24 +132,32 @@ _NUMBER = (
 
 
 def keyed(sql: Sql, query: str, args: dict[str, Any], keys: Sequence[str]) -> list[Any]:
-    """Rows of ``query``, which reads ``keys`` as the rows of ``q(content_hash)``, in their
-    order: PostgreSQL binds them as one array, SQLite as rows of values, a chunk at a time
-    under its limit on parameters."""
+    """Rows of ``query``, which reads ``keys`` as the rows of ``q(content_hash)``: on
+    PostgreSQL as one array, each key a row; on SQLite as the rows of the channel ``:c``'s
+    library that hold them, a chunk of keys at a time (content the library does not hold
+    gives no row), so that its planner searches them by key."""
     if sql.dialect.arrays:
         source = "WITH q(content_hash) AS (SELECT unnest(:keys::text[])) "
         return sql.all(source + query, {**args, "keys": list(keys)})
-    rows: list[Any] = []
-    for start in range(0, len(keys), _CHUNK):
-        chunk = {f"k{n}": key for n, key in enumerate(keys[start : start + _CHUNK])}
-        values = ", ".join(f"(:{name})" for name in chunk)
-        rows += sql.all(f"WITH q(content_hash) AS (VALUES {values}) {query}", {**args, **chunk})
-    return rows
+    return sql.among(_HELD + query, args, keys)
+
+
+# Content of the channel ``:c``'s library, by key: SQLite's rows of ``q``.
+_HELD = (
+    "WITH q(content_hash) AS (SELECT content_hash FROM images WHERE library_id ="
+    " (SELECT library_id FROM channels WHERE id = :c) AND content_hash IN :keys) "
+)
+# What the rules see of content the library does not hold.
+_ABSENT = ImageInChannel(
+    in_library=False, pending=False, held=False, leased=False, posted_in_cycle=False
+)
 
 
 def facts_of(sql: Sql, channel: Channel, hashes: Sequence[str]) -> dict[str, ImageInChannel]:
-    """Everything the availability rule looks at, for these images in one channel."""
+    """Everything the availability rule looks at, for these images in one channel (in
+    the order given)."""
     rows = keyed(sql, _FACTS, {"c": channel.id, "y": channel.cycle}, hashes)
-    return {
+    found = {
         row[0]: ImageInChannel(
             in_library=row[1] is not None,
             pending=bool(row[1]),
@@ -165,6 +172,7 @@ def facts_of(sql: Sql, channel: Channel, hashes: Sequence[str]) -> dict[str, Ima
         )
         for row in rows
     }
+    return {h: found.get(h, _ABSENT) for h in hashes}
 
 
 def _which(sql: Sql, condition: str, channel: Channel, hashes: Sequence[str]) -> set[str]:

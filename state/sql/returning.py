@@ -106,11 +106,11 @@ def unretire(sql: Sql, channel: Channel, content_hash: str) -> None:
 def due_channels(sql: Sql, now: float, limit: int) -> list[int]:
     """The channels with rows whose time has come (of the first ``limit`` such rows)."""
     rows = sql.all(
-        "SELECT DISTINCT channel_id FROM (SELECT channel_id FROM queue INDEXED BY queue_returns"
-        " WHERE returns_at IS NOT NULL AND returns_at <= ? ORDER BY returns_at LIMIT ?) AS d",
+        "SELECT channel_id FROM queue INDEXED BY queue_returns"
+        " WHERE returns_at IS NOT NULL AND returns_at <= ? ORDER BY returns_at LIMIT ?",
         (now, limit),
     )
-    return sorted(int(row[0]) for row in rows)
+    return sorted({int(row[0]) for row in rows})
 
 
 def due(sql: Sql, channel_id: int, now: float, limit: int) -> list[str]:
