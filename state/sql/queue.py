@@ -92,24 +92,18 @@ _FACTS = (
     " FROM q"
 )
 
-# Did channel ``:c`` post another member of the group of ``q.content_hash`` in its cycle
-# ``:y``? From the image's membership out: an image alone costs one index probe.
-OTHERS_POSTED = """
-EXISTS (SELECT 1 FROM near_members AS s
-    CROSS JOIN near_members AS m ON m.channel_id = s.channel_id AND m.group_id = s.group_id
-        AND m.content_hash <> s.content_hash
-    JOIN posted AS p ON p.channel_id = m.channel_id AND p.content_hash = m.content_hash
-        AND p.cycle = :y
-    WHERE s.channel_id = :c AND s.content_hash = q.content_hash)
-"""
-
-# Is ``q.content_hash`` in the channel's ``{table}`` (``{extra}`` narrowing it)? One probe
-# per content: ``OFFSET`` keeps it one on PostgreSQL, whose planner could otherwise join
-# the contents, without statistics, to a walk along every row of the channel.
-_PRESENT = (
-    "EXISTS (SELECT 1 FROM {table} WHERE channel_id = :c{extra}"
-    " AND content_hash = q.content_hash LIMIT 1 OFFSET 0)"
+# The members of the channel ``:c``'s groups (``s``) of which it posted another member
+# (``m``) in its cycle ``:y``: from the membership out, an image alone costs one probe.
+_OTHERS_POSTED_FROM = (
+    "near_members AS s"
+    " CROSS JOIN near_members AS m ON m.channel_id = s.channel_id AND m.group_id = s.group_id"
+    "   AND m.content_hash <> s.content_hash"
+    " JOIN posted AS p ON p.channel_id = m.channel_id AND p.content_hash = m.content_hash"
+    "   AND p.cycle = :y"
+    " WHERE s.channel_id = :c"
 )
+# The same asked of a row ``q``.
+OTHERS_POSTED = f"EXISTS (SELECT 1 FROM {_OTHERS_POSTED_FROM} AND s.content_hash = q.content_hash)"
 
 # The rule of ``state.rules.is_available`` in SQL, for every row of a channel at once.
 _NUMBER = (
@@ -175,14 +169,25 @@ def facts_of(sql: Sql, channel: Channel, hashes: Sequence[str]) -> dict[str, Ima
     return {h: found.get(h, _ABSENT) for h in hashes}
 
 
-def _which(sql: Sql, condition: str, channel: Channel, hashes: Sequence[str]) -> set[str]:
-    """Which of these images meet ``condition`` (on ``q.content_hash``) in the channel."""
-    query = f"SELECT q.content_hash FROM q WHERE {condition}"
-    return {row[0] for row in keyed(sql, query, {"c": channel.id, "y": channel.cycle}, hashes)}
+def _which(sql: Sql, source: str, key: str, channel: Channel, hashes: Sequence[str]) -> set[str]:
+    """Which of these images have a row in ``source`` (``table WHERE ...``, over the
+    channel ``:c`` in its cycle ``:y``) whose ``key`` is theirs, each found by a probe of
+    its own: SQLite's planner searches a list of keys so; PostgreSQL's could join the
+    keys, without statistics, to a walk along every row of the channel, unless each is
+    asked apart (``OFFSET`` keeps a subquery apart)."""
+    args = {"c": channel.id, "y": channel.cycle}
+    if sql.dialect.arrays:
+        query = (
+            f"SELECT q.content_hash FROM q WHERE EXISTS (SELECT 1 FROM {source}"
+            f" AND {key} = q.content_hash LIMIT 1 OFFSET 0)"
+        )
+        return {row[0] for row in keyed(sql, query, args, hashes)}
+    rows = sql.among(f"SELECT {key} FROM {source} AND {key} IN :keys", args, hashes)
+    return {row[0] for row in rows}
 
 
 def _present(sql: Sql, table: str, extra: str, channel: Channel, hashes: list[str]) -> set[str]:
-    return _which(sql, _PRESENT.format(table=table, extra=extra), channel, hashes)
+    return _which(sql, f"{table} WHERE channel_id = :c{extra}", "content_hash", channel, hashes)
 
 
 def near_flagged(sql: Sql, channel: Channel, hashes: list[str]) -> set[str]:
@@ -190,7 +195,7 @@ def near_flagged(sql: Sql, channel: Channel, hashes: list[str]) -> set[str]:
     library keeps its groups; content new to it has none yet)."""
     if not hashes or not grouping.skips(sql, channel.id):
         return set()
-    return _which(sql, OTHERS_POSTED, channel, hashes)
+    return _which(sql, _OTHERS_POSTED_FROM, "s.content_hash", channel, hashes)
 
 
 def arriving(
