@@ -125,7 +125,14 @@ _NUMBER = (
 )
 
 
-def keyed(sql: Sql, query: str, args: dict[str, Any], keys: Sequence[str]) -> list[Any]:
+# Content of the channel ``:c``'s library, by key: SQLite's rows of ``q``.
+_HELD = (
+    "WITH q(content_hash) AS (SELECT content_hash FROM images WHERE library_id ="
+    " (SELECT library_id FROM channels WHERE id = :c) AND content_hash IN :keys) "
+)
+
+
+def _keyed(sql: Sql, query: str, args: dict[str, Any], keys: Sequence[str]) -> list[Any]:
     """Rows of ``query``, which reads ``keys`` as the rows of ``q(content_hash)``: on
     PostgreSQL as one array, each key a row; on SQLite as the rows of the channel ``:c``'s
     library that hold them, a chunk of keys at a time (content the library does not hold
@@ -136,11 +143,6 @@ def keyed(sql: Sql, query: str, args: dict[str, Any], keys: Sequence[str]) -> li
     return sql.among(_HELD + query, args, keys)
 
 
-# Content of the channel ``:c``'s library, by key: SQLite's rows of ``q``.
-_HELD = (
-    "WITH q(content_hash) AS (SELECT content_hash FROM images WHERE library_id ="
-    " (SELECT library_id FROM channels WHERE id = :c) AND content_hash IN :keys) "
-)
 # What the rules see of content the library does not hold.
 _ABSENT = ImageInChannel(
     in_library=False, pending=False, held=False, leased=False, posted_in_cycle=False
@@ -150,7 +152,7 @@ _ABSENT = ImageInChannel(
 def facts_of(sql: Sql, channel: Channel, hashes: Sequence[str]) -> dict[str, ImageInChannel]:
     """Everything the availability rule looks at, for these images in one channel (in
     the order given)."""
-    rows = keyed(sql, _FACTS, {"c": channel.id, "y": channel.cycle}, hashes)
+    rows = _keyed(sql, _FACTS, {"c": channel.id, "y": channel.cycle}, hashes)
     found = {
         row[0]: ImageInChannel(
             in_library=row[1] is not None,
@@ -181,7 +183,7 @@ def _which(sql: Sql, source: str, key: str, channel: Channel, hashes: Sequence[s
             f"SELECT q.content_hash FROM q WHERE EXISTS (SELECT 1 FROM {source}"
             f" AND {key} = q.content_hash LIMIT 1 OFFSET 0)"
         )
-        return {row[0] for row in keyed(sql, query, args, hashes)}
+        return {row[0] for row in _keyed(sql, query, args, hashes)}
     rows = sql.among(f"SELECT {key} FROM {source} AND {key} IN :keys", args, hashes)
     return {row[0] for row in rows}
 

@@ -73,6 +73,7 @@ def take(db: sqlite3.Connection, channel_id: int, content_hash: str) -> bool:
 
 
 def _place(db: sqlite3.Connection, channel_id: int, judged: dict[str, bool]) -> None:
+    """Image by image, in the order given, through ``add`` and ``take``."""
     for content_hash, available in judged.items():
         if available:
             add(db, channel_id, content_hash)
@@ -81,6 +82,7 @@ def _place(db: sqlite3.Connection, channel_id: int, judged: dict[str, bool]) -> 
 
 
 def _write(db: sqlite3.Connection, channel: Channel, rows: list[sql_queue.Row]) -> None:
+    """The rows, their slots the pool's next ones (``_next_slots``), told to the pools."""
     db.executemany(f"INSERT INTO queue ({sql_queue.COLUMNS}) VALUES ({', '.join('?' * 10)})", rows)
     pools = pools_of(db)
     if pools is not None:
