@@ -1,17 +1,19 @@
 """Pictures that wait for ``repeat_after`` and pictures retired by ``max_posts``, in
 PostgreSQL (``state.sql.returning`` says what the facts are and when they are worked out).
 
-The waiting rows come back by the service's housekeeping: ``due_channels`` finds the
-channels with rows whose time has come from the index over waiting rows, and each is
-then locked exclusively (as every change of a pool is) for ``state.postgres.queue.
-return_due``. Triggers keep the channel's counts: the statements that change these
-columns already hold the channel's exclusive locks, so its row is no hotter for them.
-Every function runs inside the caller's transaction.
+The waiting rows come back by the service's housekeeping (``state.sql.returning``):
+``due_channels`` finds the channels with rows whose time has come from the index over
+waiting rows, and each is then locked exclusively (as every change of a pool is) for
+``state.postgres.queue.return_due``. Triggers keep the channel's counts: the statements
+that change these columns already hold the channel's exclusive locks, so its row is no
+hotter for them. Every function runs inside the caller's transaction.
 """
 
 from __future__ import annotations
 
 from state.postgres.connection import Db
+from state.sql import returning
+from state.sql.dialect import POSTGRES
 
 V12 = """
 -- Repeats after a while, and how often a picture is posted (state/postgres/returns.py).
@@ -51,22 +53,4 @@ CREATE TRIGGER queue_returns_recounted AFTER UPDATE OF returns_at, retired ON qu
 
 def due_channels(db: Db, now: float, limit: int) -> list[int]:
     """The channels with rows whose time has come (of the first ``limit`` such rows)."""
-    rows = db.execute(
-        "SELECT DISTINCT channel_id FROM (SELECT channel_id FROM queue"
-        " WHERE returns_at IS NOT NULL AND returns_at <= %s ORDER BY returns_at LIMIT %s) AS d",
-        (now, limit),
-    ).fetchall()
-    return sorted(int(row[0]) for row in rows)
-
-
-def due(db: Db, channel_id: int, now: float, limit: int) -> list[str]:
-    """Up to ``limit`` of the channel's rows whose time has come, waiting no more."""
-    rows = db.execute(
-        "WITH d AS (SELECT content_hash FROM queue WHERE channel_id = %(c)s"
-        "   AND returns_at IS NOT NULL AND returns_at <= %(t)s ORDER BY returns_at LIMIT %(n)s)"
-        " UPDATE queue SET returns_at = NULL FROM d"
-        " WHERE queue.channel_id = %(c)s AND queue.content_hash = d.content_hash"
-        " RETURNING queue.content_hash",
-        {"c": channel_id, "t": now, "n": limit},
-    ).fetchall()
-    return [row[0] for row in rows]
+    return returning.due_channels(POSTGRES.on(db), now, limit)

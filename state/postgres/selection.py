@@ -19,17 +19,16 @@ from typing import Any
 
 from state.postgres import near, queue, tallies
 from state.postgres.connection import Db
-from state.sql import files
+from state.sql.described import MAX_DUPLICATES, Describer, Shown
 from state.sql.files import COLUMNS as _FILE_COLUMNS
 from state.sql.files import FileRow
-from state.store import FileRef, Lease, NearDuplicate, Selection, SelectPolicy
+from state.store import FileRef, NearDuplicate, SelectPolicy
 
 _ORDER = {
     "oldest": "q.server_modified ASC, q.content_hash ASC",
     "newest": "q.server_modified DESC, q.content_hash DESC",
     "name": "q.name_lower ASC, q.content_hash ASC",
 }
-_MAX_DUPLICATES = 100
 
 
 _FILE = ", ".join(f"f.{column}" for column in _FILE_COLUMNS.split(", "))
@@ -158,15 +157,8 @@ def lease_at_random(
     return None if found is None else (int(found[0]), FileRow(*found[1:]))
 
 
-def describe(
-    db: Db,
-    file: FileRow,
-    lease: Lease | None,
-    posted_at: str | None,
-    channel_id: int | None = None,
-) -> Selection:
-    """The image as a publisher sees it; with ``channel_id``, its near-duplicates there.
-    Sidecars, copies and near-duplicates come back from one statement."""
+def _shown(db: Db, file: FileRow, channel_id: int | None) -> Shown:
+    """Sidecars, copies and near-duplicates come back from one statement."""
     rows = db.execute(
         "SELECT 's', path_lower, path_display, name FROM files WHERE library_id = %(l)s"
         " AND stem = %(s)s AND kind = 'sidecar'"
@@ -175,14 +167,14 @@ def describe(
         " AND path_lower <> %(p)s ORDER BY path_lower LIMIT %(n)s)"
         f" UNION ALL ({near.SHOWN}) ORDER BY 1 DESC, 2",
         {"l": file.library_id, "s": file.stem, "h": file.content_hash, "p": file.path_lower,
-         "n": _MAX_DUPLICATES, "c": channel_id},
+         "n": MAX_DUPLICATES, "c": channel_id},
     ).fetchall()  # fmt: skip
     near_duplicates = [NearDuplicate(row[1], row[2], int(row[3])) for row in rows if row[0] == "n"]
-    return files.selection(
-        file,
-        (FileRef(path=row[2], name=row[3]) for row in rows if row[0] == "s"),
-        (row[2] for row in rows if row[0] == "d"),
-        lease,
-        posted_at,
+    return Shown(
+        [FileRef(path=row[2], name=row[3]) for row in rows if row[0] == "s"],
+        [row[2] for row in rows if row[0] == "d"],
         sorted(near_duplicates, key=lambda n: (n.distance, n.path)),
     )
+
+
+describe = Describer(_shown).describe

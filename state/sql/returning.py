@@ -8,9 +8,10 @@ not) and ``retired`` (the channel posted it ``max_posts`` times). Both are worke
 the posts when a channel's pool is numbered afresh (a new cycle, a changed setting:
 ``settle``) and when content arrives (``arriving``); a post that reaches ``max_posts``
 retires its row at once (``retire``). Each backend keeps the columns and their counts
-(``state.sqlite.returns``, ``state.postgres.returns``) and brings waiting rows back a
-batch at a time; the statements here are the same on either. Every function runs inside
-the caller's transaction.
+(``state.sqlite.returns``, ``state.postgres.returns``). Waiting rows come back a batch at
+a time, channel by channel (``due_channels``, then ``due`` in each, on PostgreSQL under
+its exclusive locks); the statements here are the same on either. Every function runs
+inside the caller's transaction.
 """
 
 from __future__ import annotations
@@ -100,6 +101,29 @@ def unretire(sql: Sql, channel: Channel, content_hash: str) -> None:
         "   (SELECT count(*) FROM posted WHERE channel_id = :c AND content_hash = :h)",
         {"c": channel.id, "h": content_hash},
     )
+
+
+def due_channels(sql: Sql, now: float, limit: int) -> list[int]:
+    """The channels with rows whose time has come (of the first ``limit`` such rows)."""
+    rows = sql.all(
+        "SELECT channel_id FROM queue INDEXED BY queue_returns"
+        " WHERE returns_at IS NOT NULL AND returns_at <= ? ORDER BY returns_at LIMIT ?",
+        (now, limit),
+    )
+    return sorted({int(row[0]) for row in rows})
+
+
+def due(sql: Sql, channel_id: int, now: float, limit: int) -> list[str]:
+    """Up to ``limit`` of the channel's rows whose time has come, waiting no more (the
+    caller puts them back by the rules)."""
+    rows = sql.all(
+        "UPDATE queue SET returns_at = NULL WHERE channel_id = :c AND content_hash IN ("
+        " SELECT content_hash FROM queue INDEXED BY queue_returns_by_channel"
+        " WHERE channel_id = :c AND returns_at IS NOT NULL AND returns_at <= :t"
+        " ORDER BY returns_at LIMIT :n) RETURNING content_hash",
+        {"c": channel_id, "t": now, "n": limit},
+    )
+    return [row[0] for row in rows]
 
 
 def next_return(sql: Sql, channel_id: int) -> float | None:

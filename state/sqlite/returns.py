@@ -1,14 +1,12 @@
 """Pictures that wait for ``repeat_after`` and pictures retired by ``max_posts``, in SQLite.
 
 The columns and the triggers that keep the channel's counts (``state.sql.returning`` says
-what the facts are and when they are worked out, the same on both stores). The rows come
-back from the index over waiting rows, a batch at a time, by the service's housekeeping
-(``state.sqlite.queue.return_due``). Every function runs inside the caller's transaction.
+what the facts are and when they are worked out, and how the rows come back, the same on
+both stores). The rows come back from the index over waiting rows, a batch at a time, by
+the service's housekeeping (``state.sqlite.queue.return_due``).
 """
 
 from __future__ import annotations
-
-import sqlite3
 
 V14 = """
 -- Repeats after a while, and how often a picture is posted (state/sqlite/returns.py).
@@ -43,13 +41,3 @@ WHEN (new.returns_at IS NULL) != (old.returns_at IS NULL) OR new.retired != old.
     WHERE id = new.channel_id;
 END;
 """
-
-
-def due(db: sqlite3.Connection, now: float, limit: int) -> list[tuple[int, int, str]]:
-    """Up to ``limit`` rows whose time has come: (channel id, cycle, content hash)."""
-    return db.execute(
-        "SELECT q.channel_id, c.cycle, q.content_hash FROM queue AS q INDEXED BY queue_returns"
-        " JOIN channels AS c ON c.id = q.channel_id"
-        " WHERE q.returns_at IS NOT NULL AND q.returns_at <= ? ORDER BY q.returns_at LIMIT ?",
-        (now, limit),
-    ).fetchall()
