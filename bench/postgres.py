@@ -21,7 +21,6 @@ a power loss may lose the last moments. On the same machine, in the same run:
 
 from __future__ import annotations
 
-import shutil
 import statistics
 import sys
 import tempfile
@@ -37,7 +36,7 @@ import psycopg
 from app.dropbox.client import LIST_LIMIT
 from bench import catch_up, select_load, webhook_burst
 from bench.lease_expiry import Catalog
-from bench.load import CONNECTIONS, LEASING, PREVIEW, measure
+from bench.load import CONNECTIONS, LEASING, PREVIEW, default_generator, measure
 from bench.strategies import IMAGE_SIZE, wait_for
 from emulator import Emulator, EmulatorServer
 from state.postgres import PostgresStore
@@ -61,9 +60,12 @@ def run(
     catch_up_other_sizes: tuple[int, ...] = (),
     burst: int = 0,
     takeover_reps: int = 2,
+    catch_up_reps: int = 2,
+    generator: str | None = None,
 ) -> dict[str, Any]:
     """Each figure as its SQLite section measures it; ``expiring``, ``burst``: as those of
-    ``select_load`` and ``webhook_burst`` (0: not measured); ``takeover_reps`` kills."""
+    ``select_load`` and ``webhook_burst`` (0: not measured); ``takeover_reps`` kills;
+    ``catch_up_reps`` timings of each initial catch-up; ``generator``: as ``select_load``'s."""
     why = missing()
     if why is not None:
         raise RuntimeError(f"no PostgreSQL to measure: {why}")
@@ -72,13 +74,19 @@ def run(
         figures: dict[str, Any] = {
             "benchmark": "postgres",
             "server": _version(cluster.url),
-            "select": select_load.run(sizes, seconds, rounds, database=cluster, expiring=expiring),
-            "replicas": _replicas(cluster, replicas_size, seconds),
+            "select": select_load.run(
+                sizes, seconds, rounds, generator, database=cluster, expiring=expiring
+            ),
+            "replicas": _replicas(
+                cluster, replicas_size, seconds, generator or default_generator()
+            ),
         }
         print("  postgres: initial catch-up", file=sys.stderr, flush=True)
         fresh = partial(_store, cluster)
-        figures["catch_up"] = catch_up.initial(catch_up_size, 2, fresh)
-        figures["catch_up_other_sizes"] = catch_up.at_sizes(catch_up_other_sizes, 2, fresh)
+        figures["catch_up"] = catch_up.initial(catch_up_size, catch_up_reps, fresh)
+        figures["catch_up_other_sizes"] = catch_up.at_sizes(
+            catch_up_other_sizes, catch_up_reps, fresh
+        )
         figures["catch_up_with_latency"] = catch_up.with_latency(catch_up_size, 0.1, fresh)
         figures["takeover"] = _takeover(cluster, takeover_size, takeover_reps)
         if burst:
@@ -99,9 +107,8 @@ def _version(url: str) -> str:
     return str(row[0]) if row else "unknown"
 
 
-def _replicas(cluster: Cluster, size: int, seconds: float) -> dict[str, Any]:
+def _replicas(cluster: Cluster, size: int, seconds: float, generator: str) -> dict[str, Any]:
     """Leasing selections through one replica, then through two of one database at once."""
-    generator = "wrk" if shutil.which("wrk") else "python"
     emu = Emulator()
     emu.create_folder(FOLDER)
     with ExitStack() as stack:
@@ -114,11 +121,12 @@ def _replicas(cluster: Cluster, size: int, seconds: float) -> dict[str, Any]:
             process, base_url = stack.enter_context(select_load.spawn(
                 emu, server.base_url, work, f"replica-{index}", work / f"state-{index}",
                 {"DATABASE_URL": url}))  # fmt: skip
-            service = select_load.ServiceProcess(size, process, base_url, 0.0, 0, Catalog(url=url))
-            wait_for(partial(select_load.ready, service), timeout=300)
-            services.append(service)
+            services.append(
+                select_load.ServiceProcess(size, process, base_url, 0.0, 0, Catalog(url=url))
+            )
+        select_load.all_ready(services)
         for service in services:  # warm up
-            measure(service.base_url, PREVIEW, 1.0, 4, generator, work)
+            measure(service.base_url, PREVIEW, min(1.0, seconds), 4, generator, work)
         one = measure(services[0].base_url, LEASING, seconds, CONNECTIONS, generator, work)
         both = at_once(services, seconds, generator, work)
     total = sum(result["requests_per_second"] for result in both)
