@@ -28,7 +28,7 @@ from typing import Any
 
 import httpx
 
-from bench.load import CONNECTIONS, Target, measure
+from bench.load import CONNECTIONS, Target, measure, probe
 from bench.select_load import _free_port
 from bench.strategies import API_TOKEN, sdk_client, wait_for
 from emulator import Emulator, EmulatorServer
@@ -157,7 +157,7 @@ def _ready(process: subprocess.Popen[bytes], base_url: str) -> bool:
     if process.poll() is not None:
         raise RuntimeError("the service exited early")
     try:
-        return httpx.get(base_url + "/readyz", timeout=5).status_code == 200
+        return probe(base_url + "/readyz").status_code == 200
     except httpx.HTTPError:
         return False
 

@@ -21,7 +21,7 @@ import httpx
 import psycopg
 
 from bench import catch_up, select_load
-from bench.load import CONNECTIONS, LEASING, PREVIEW, default_generator, measure
+from bench.load import CONNECTIONS, LEASING, PREVIEW, default_generator, measure, probe
 from emulator import EmulatorServer
 from state.postgres.schema import migrate
 from tests.postgres import CATALOG, Cluster, catalog_sizes, forget_statistics, missing
@@ -60,7 +60,8 @@ def run(size: int, seconds: float, rounds: int = 1, generator: str | None = None
         )
         base_url = stack.enter_context(spawned)[1]
         wait_until(lambda: _ready(base_url), timeout=READY_SECONDS)
-        wait_until(lambda: _analyzed(url), timeout=60)  # the service's own, undone below
+        with psycopg.connect(url, autocommit=True) as db:  # one connection for every poll
+            wait_until(lambda: _analyzed(db), timeout=60)  # the service's own, undone below
         print(f"  fresh_plans: {size} files listed", file=sys.stderr, flush=True)
         for target in (PREVIEW, LEASING):  # connections open, statements prepared
             measure(base_url, target, min(0.5, seconds), 2, generator, work)
@@ -105,14 +106,13 @@ def _medians(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def _ready(base_url: str) -> bool:
     try:
-        return httpx.get(base_url + "/readyz", timeout=5).status_code == 200
+        return probe(base_url + "/readyz").status_code == 200
     except httpx.HTTPError:
         return False
 
 
-def _analyzed(url: str) -> bool:
-    with psycopg.connect(url, autocommit=True) as db:
-        row = db.execute(
-            "SELECT count(*) FROM pg_stats WHERE tablename = 'files' AND schemaname = 'public'"
-        ).fetchone()
+def _analyzed(db: psycopg.Connection[Any]) -> bool:
+    row = db.execute(
+        "SELECT count(*) FROM pg_stats WHERE tablename = 'files' AND schemaname = 'public'"
+    ).fetchone()
     return bool(row and row[0])

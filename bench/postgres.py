@@ -190,16 +190,17 @@ def _one_takeover(
     pages = size // LIST_LIMIT + 1
     env = {"DATABASE_URL": url, "LOG_LEVEL": "WARNING"}
     with ExitStack() as stack:
+        db = stack.enter_context(psycopg.connect(url, autocommit=True))  # the polls' one
         first, _ = stack.enter_context(
             select_load.spawn(emu, emulator_url, work, "first", work / "a", env))  # fmt: skip
-        wait_for(lambda: _cursor_moved(url), timeout=120)
+        wait_for(lambda: _cursor_moved(db), timeout=120)
         stack.enter_context(select_load.spawn(emu, emulator_url, work, "second", work / "b", env))
         start = _continued(emu)
         wait_for(lambda: _continued(emu) >= start + pages // 3, timeout=300)
         first.kill()
         killed, left = time.perf_counter(), pages - (_continued(emu) - start)
-        done_at = _caught_up(url, size)
-        entries = _files(url)
+        done_at = _caught_up(db, size)
+        entries = _files(db)
     seconds = done_at - killed
     print(f"  postgres: takeover finished {seconds:.1f} s after the kill", file=sys.stderr)
     return {"seconds": round(seconds, 3), "pages_left": left, "files": entries}
@@ -209,28 +210,31 @@ def _continued(emu: Emulator) -> int:
     return emu.counters.calls("files/list_folder/continue")
 
 
-def _query(url: str, sql: str) -> Any:
-    """One value; None before the first replica has made the tables."""
-    with psycopg.connect(url) as db:
-        try:
-            row = db.execute(sql.encode()).fetchone()
-        except psycopg.errors.UndefinedTable:
-            return None
+Polled = psycopg.Connection[Any]  # autocommit: each query sees what is committed now
+
+
+def _query(db: Polled, sql: str) -> Any:
+    """One value; None before the first replica has made the tables. One connection for
+    every poll: a connection each would cost the server a process every 20 ms."""
+    try:
+        row = db.execute(sql.encode()).fetchone()
+    except psycopg.errors.UndefinedTable:
+        return None
     return row[0] if row else None
 
 
-def _cursor_moved(url: str) -> bool:
-    return bool(_query(url, "SELECT count(*) FROM libraries WHERE cursor IS NOT NULL"))
+def _cursor_moved(db: Polled) -> bool:
+    return bool(_query(db, "SELECT count(*) FROM libraries WHERE cursor IS NOT NULL"))
 
 
-def _files(url: str) -> int:
-    return int(_query(url, "SELECT count(*) FROM files") or 0)
+def _files(db: Polled) -> int:
+    return int(_query(db, "SELECT count(*) FROM files") or 0)
 
 
-def _caught_up(url: str, size: int) -> float:
+def _caught_up(db: Polled, size: int) -> float:
     """When the listing was done: ready, and every file in the catalog."""
     wait_for(
-        lambda: _query(url, "SELECT ready_at IS NOT NULL FROM libraries") and _files(url) == size,
+        lambda: _query(db, "SELECT ready_at IS NOT NULL FROM libraries") and _files(db) == size,
         timeout=600,
     )
     return time.perf_counter()

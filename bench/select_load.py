@@ -52,6 +52,7 @@ from bench.load import (
     STATUS,
     default_generator,
     measure,
+    probe,
 )
 from bench.strategies import API_TOKEN, sdk_client, wait_for
 from emulator import Emulator, EmulatorServer
@@ -249,7 +250,7 @@ def ready(service: ServiceProcess) -> bool:
     if service.process.poll() is not None:
         raise RuntimeError(f"the service for {service.size} images exited early")
     try:
-        return httpx.get(service.base_url + "/readyz", timeout=5).status_code == 200
+        return probe(service.base_url + "/readyz").status_code == 200
     except httpx.HTTPError:
         return False
 
@@ -259,7 +260,7 @@ def _check_caught_up(service: ServiceProcess) -> None:
     headers = {"Authorization": f"Bearer {API_TOKEN}"}
 
     def status() -> dict[str, Any]:
-        reply = httpx.get(service.base_url + "/status", headers=headers, timeout=30)
+        reply = probe(service.base_url + "/status", headers=headers, timeout=30)
         document: dict[str, Any] = reply.raise_for_status().json()
         return document
 

@@ -29,13 +29,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 from pydantic import SecretStr
 
 from app.configuration.environment import Settings
 from app.main import create_app
 from app.runtime import Runtime
 from bench.burst_sender import Burst
+from bench.load import probe
 from emulator import Emulator, EmulatorServer, signature
 from emulator.runner import ThreadedServer
 
@@ -106,7 +106,7 @@ def _service(
         app = create_app(settings)
         timer = ServerTimer(app)
         with ThreadedServer(timer) as server:
-            _wait_for(lambda: httpx.get(server.base_url + "/readyz").status_code == 200)
+            _wait_for(lambda: probe(server.base_url + "/readyz").status_code == 200)
             yield app.state.runtime, timer, server.base_url
 
 

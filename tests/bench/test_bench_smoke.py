@@ -38,12 +38,12 @@ pytestmark = pytest.mark.timeout(900)
 
 TINY = strategies.Plan((150,), (0.0, 0.005), reps=1, c_reps=2, a_budget_seconds=1.0)
 # Each timed run is short: the smoke proves the code paths, not the figures. wrk runs whole
-# seconds only, so the load comes from the Python generator, in runs of a fifth of a
+# seconds only, so the load comes from the Python generator, in runs of a tenth of a
 # second, everywhere but in the channels section, which proves wrk is driven (it needs wrk:
 # without it, it is not run). The largest catalog has room for the leasing runs and the
 # expiring leases.
 GENERATOR = "python"
-SECONDS = 0.2
+SECONDS = 0.1
 SIZES = (100, 5_000)
 EXPIRING = 50
 
