@@ -32,8 +32,9 @@ from tests.postgres import missing
 
 HAVE_POSTGRES = missing() is None
 HAVE_WRK = shutil.which("wrk") is not None
-# The module's fixture runs every section once, within its first test's time. A slow
-# machine must not fail it (it proves code paths, not figures).
+# The module's fixture runs every section once, within its first test's time: about 45 s
+# of CPU, 15 service processes among them (117 s of wall time under a load of 16 on two
+# cores). A slow machine must not fail it (it proves code paths, not figures).
 pytestmark = pytest.mark.timeout(900)
 
 TINY = strategies.Plan((150,), (0.0, 0.005), reps=1, c_reps=2, a_budget_seconds=1.0)
