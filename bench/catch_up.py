@@ -207,6 +207,8 @@ def _changes(emu: Emulator, service: RunningService, count: int) -> dict[str, An
     wait_for(lambda: sync.idle, timeout=60)
     samples = []
     for index in range(count):
+        if index:
+            time.sleep(2 * QUIET_SECONDS)  # single changes, not a burst the inbox would fold
         name = f"new_{index:03d}.jpg"
         emu.counters.reset()
         started = time.perf_counter()
@@ -221,7 +223,6 @@ def _changes(emu: Emulator, service: RunningService, count: int) -> dict[str, An
                 "api_calls": _calls(emu),
             }
         )
-        time.sleep(2 * QUIET_SECONDS)  # single changes, not a burst the inbox would fold
     times = [sample["ms"] for sample in samples]
     cuts = statistics.quantiles(times, n=100, method="inclusive") if len(times) > 1 else times * 99
     return {

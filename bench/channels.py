@@ -22,12 +22,13 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from bench.load import CONNECTIONS, WRK_DONE, wrk_result
+from bench.load import CONNECTIONS, Target, measure, probe
 from bench.select_load import _free_port
 from bench.strategies import API_TOKEN, sdk_client, wait_for
 from emulator import Emulator, EmulatorServer
@@ -46,18 +47,20 @@ def run(
     with ExitStack() as stack:
         server = stack.enter_context(EmulatorServer(emu))
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-channels-")))
-        one = stack.enter_context(
-            _service(emu, server.base_url, work / "one", {"default": ("/Photos/one", total)})
-        )
         per = total // count
-        many = stack.enter_context(
-            _service(
-                emu,
-                server.base_url,
-                work / "many",
-                {f"l{n:02d}": (f, per) for n, f in enumerate(folders)},
-            )
-        )
+        configs = [
+            _filled(emu, server.base_url, work / "one", {"default": ("/Photos/one", total)}),
+            _filled(emu, server.base_url, work / "many",
+                    {f"l{n:02d}": (f, per) for n, f in enumerate(folders)}),
+        ]  # fmt: skip
+        # both start side by side: the sooner both are ready
+        services = [
+            stack.enter_context(started(emu, server.base_url, config.parent, config))
+            for config in configs
+        ]
+        for service in services:
+            service.wait_ready()
+        one, many = (service.base_url for service in services)
         runs: dict[str, list[dict[str, Any]]] = {"one": [], "many": []}
         for _ in range(rounds):
             runs["one"].append(_wrk(one, ["/channels/default/select"], seconds, work))
@@ -75,11 +78,11 @@ def run(
     }
 
 
-@contextmanager
-def _service(
+def _filled(
     emu: Emulator, emulator_url: str, state: Path, libraries: dict[str, tuple[str, int]]
-) -> Iterator[str]:
-    """A service over ``libraries`` (name: folder, images), each with a channel of its name."""
+) -> Path:
+    """The configuration file of a service over ``libraries`` (name: folder, images), each
+    with a channel of its name, and its catalog loaded beside it."""
     database = state / "unposted.sqlite3"
     config = state / "unposted.toml"
     state.mkdir(parents=True)
@@ -90,8 +93,7 @@ def _service(
         lines += [f'[libraries.{name}]\nfolder = "{folder}"\n',
                   f'[channels.{name}]\nlibrary = "{name}"\n']  # fmt: skip
     config.write_text("\n".join(lines))
-    with serving(emu, emulator_url, state, config) as base_url:
-        yield base_url
+    return config
 
 
 @contextmanager
@@ -100,6 +102,28 @@ def serving(
 ) -> Iterator[str]:
     """``python -m app serve`` on ``config`` and the state in ``state``, wired to the
     emulator, until ready (300 s at most); its base URL, stopped when done."""
+    with started(emu, emulator_url, state, config, **env_extra) as service:
+        service.wait_ready()
+        yield service.base_url
+
+
+@dataclass(frozen=True)
+class Started:
+    """A ``serve`` process, and where it answers once ready."""
+
+    process: subprocess.Popen[bytes]
+    base_url: str
+
+    def wait_ready(self) -> None:
+        """Until it is ready (300 s at most); an error if it exits first."""
+        wait_for(lambda: _ready(self.process, self.base_url), timeout=300)
+
+
+@contextmanager
+def started(
+    emu: Emulator, emulator_url: str, state: Path, config: Path, **env_extra: str
+) -> Iterator[Started]:
+    """``serving`` without the wait: the service is started, not yet ready."""
     port = _free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("DROPBOX_", "UNPOSTED_"))},
@@ -113,10 +137,8 @@ def serving(
         [sys.executable, "-m", "app", "serve", "--port", str(port)],
         env=env, cwd=state, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
-    base_url = f"http://127.0.0.1:{port}"
     try:
-        wait_for(lambda: _ready(process, base_url), timeout=300)
-        yield base_url
+        yield Started(process, f"http://127.0.0.1:{port}")
     finally:
         process.terminate()
         process.wait(30)
@@ -135,29 +157,15 @@ def _ready(process: subprocess.Popen[bytes], base_url: str) -> bool:
     if process.poll() is not None:
         raise RuntimeError("the service exited early")
     try:
-        return httpx.get(base_url + "/readyz", timeout=5).status_code == 200
+        return probe(base_url + "/readyz").status_code == 200
     except httpx.HTTPError:
         return False
 
 
 def _wrk(base_url: str, paths: list[str], seconds: float, work: Path) -> dict[str, Any]:
     """Previews, each to one of ``paths`` picked at random."""
-    script = work / f"channels-{len(paths)}.lua"
-    listed = ", ".join(f'"{path}"' for path in paths)
-    script.write_text(
-        f"local paths = {{{listed}}}\n"
-        'wrk.method = "POST"\n'
-        "wrk.body = '{\"dry_run\": true}'\n"
-        'wrk.headers["Content-Type"] = "application/json"\n'
-        f'wrk.headers["Authorization"] = "Bearer {API_TOKEN}"\n'
-        "request = function()\n"
-        "  return wrk.format(nil, paths[math.random(#paths)])\n"
-        "end\n" + WRK_DONE
-    )
-    command = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{max(1, round(seconds))}s",
-               "--timeout", "10s", "--latency", "-s", str(script), base_url]  # fmt: skip
-    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    return wrk_result(output)
+    target = Target(f"channels-{len(paths)}", paths[0], '{"dry_run": true}', paths=tuple(paths))
+    return measure(base_url, target, seconds, CONNECTIONS, "wrk", work)
 
 
 def main() -> None:

@@ -11,7 +11,6 @@ near-duplicates): the hashing worker would otherwise run through the first figur
 
 from __future__ import annotations
 
-import shutil
 import sys
 import tempfile
 from contextlib import ExitStack
@@ -22,7 +21,7 @@ import httpx
 import psycopg
 
 from bench import catch_up, select_load
-from bench.load import CONNECTIONS, LEASING, PREVIEW, measure
+from bench.load import CONNECTIONS, LEASING, PREVIEW, default_generator, measure, probe
 from emulator import EmulatorServer
 from state.postgres.schema import migrate
 from tests.postgres import CATALOG, Cluster, catalog_sizes, forget_statistics, missing
@@ -34,12 +33,13 @@ READY_SECONDS = 600
 _ENVIRONMENT = {"NEAR_DUPLICATE_HASHING": "false"}
 
 
-def run(size: int, seconds: float, rounds: int = 1) -> dict[str, Any]:
-    """``rounds`` of both states in turn (the machine's load drifts alike over both)."""
+def run(size: int, seconds: float, rounds: int = 1, generator: str | None = None) -> dict[str, Any]:
+    """``rounds`` of both states in turn (the machine's load drifts alike over both);
+    ``generator``: ``wrk`` or ``python`` (by default wrk when installed)."""
     why = missing()
     if why is not None:
         raise RuntimeError(f"no PostgreSQL to measure: {why}")
-    generator = "wrk" if shutil.which("wrk") else "python"
+    generator = generator or default_generator()
     emu = catch_up._folder(size)
     cluster = Cluster(fast=False)
     runs: dict[str, list[dict[str, Any]]] = {"without_statistics": [], "analyzed": []}
@@ -60,10 +60,11 @@ def run(size: int, seconds: float, rounds: int = 1) -> dict[str, Any]:
         )
         base_url = stack.enter_context(spawned)[1]
         wait_until(lambda: _ready(base_url), timeout=READY_SECONDS)
-        wait_until(lambda: _analyzed(url), timeout=60)  # the service's own, undone below
+        with psycopg.connect(url, autocommit=True) as db:  # one connection for every poll
+            wait_until(lambda: _analyzed(db), timeout=60)  # the service's own, undone below
         print(f"  fresh_plans: {size} files listed", file=sys.stderr, flush=True)
         for target in (PREVIEW, LEASING):  # connections open, statements prepared
-            measure(base_url, target, 0.5, 2, generator, work)
+            measure(base_url, target, min(0.5, seconds), 2, generator, work)
         for _ in range(rounds):
             forget_statistics(url, empty)
             runs["without_statistics"].append(_measured(base_url, seconds, generator, work))
@@ -105,14 +106,13 @@ def _medians(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def _ready(base_url: str) -> bool:
     try:
-        return httpx.get(base_url + "/readyz", timeout=5).status_code == 200
+        return probe(base_url + "/readyz").status_code == 200
     except httpx.HTTPError:
         return False
 
 
-def _analyzed(url: str) -> bool:
-    with psycopg.connect(url, autocommit=True) as db:
-        row = db.execute(
-            "SELECT count(*) FROM pg_stats WHERE tablename = 'files' AND schemaname = 'public'"
-        ).fetchone()
+def _analyzed(db: psycopg.Connection[Any]) -> bool:
+    row = db.execute(
+        "SELECT count(*) FROM pg_stats WHERE tablename = 'files' AND schemaname = 'public'"
+    ).fetchone()
     return bool(row and row[0])

@@ -32,7 +32,7 @@ from state.sqlite import SqliteStore
 from state.store import SelectRequest, Store
 
 CHANNEL = "default"
-SAMPLE = 100  # leases made and released first, to time the making of the others
+SAMPLE = 100  # leases made and released first (at most), to time the making of the others
 LEAD_SECONDS = 0.5  # the load starts this long before the leases run out
 MARGIN = 1.3  # the leases run out this many times the expected making time after it began
 
@@ -118,8 +118,8 @@ def _lease(catalog: Catalog, count: int) -> tuple[float, float]:
         sampling = time.time()
         selections = store.selections
         hour = SelectRequest(lease_seconds=3600)
-        sample = [selections.select(CHANNEL, hour) for _ in range(SAMPLE)]
-        per_lease = (time.time() - sampling) / SAMPLE
+        sample = [selections.select(CHANNEL, hour) for _ in range(min(SAMPLE, count))]
+        per_lease = (time.time() - sampling) / len(sample)
         for chosen in sample:
             assert chosen.lease is not None
             selections.release(CHANNEL, chosen.lease.id)

@@ -1,17 +1,21 @@
 """HTTP load on one route of a running service: ``wrk`` in its own process, or Python threads.
 
-``measure`` drives one ``Target`` (a route, its method and body, and whether it sends
-the operator's bearer token) for some seconds over some keep-alive connections and
-returns the request count, throughput, latency percentiles and failures (errors and
-non-2xx replies). ``wrk`` (one thread, a Lua script that prints its own percentiles as
-JSON) shares nothing with the service but the machine; the Python stand-in, used when
-wrk is not installed, runs in the benchmark's process and is labelled as such.
+``measure`` drives one ``Target`` (a route, or several picked at random for each request,
+its method and body, and whether it sends the operator's bearer token) for some seconds
+over some keep-alive connections and returns the request count, throughput, latency
+percentiles and failures (errors and non-2xx replies). ``wrk`` (one thread, a Lua script
+that prints its own percentiles as JSON) shares nothing with the service but the machine,
+and runs whole seconds only; the Python stand-in, used when wrk is not installed (and by
+the test suite's smoke, for runs shorter than a second), runs in the benchmark's process
+and is labelled as such.
 """
 
 from __future__ import annotations
 
 import http.client
 import json
+import random
+import shutil
 import statistics
 import subprocess
 import threading
@@ -19,6 +23,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from bench.strategies import API_TOKEN
 
@@ -37,16 +43,31 @@ end
 
 @dataclass(frozen=True)
 class Target:
-    """One kind of request: its path, its JSON body (a POST) or none (a GET), its token."""
+    """One kind of request: its path, its JSON body (a POST) or none (a GET), its token;
+    with ``paths``, each request goes to one of them picked at random instead."""
 
     name: str
     path: str
     body: str | None = None
     token: bool = True
+    paths: tuple[str, ...] = ()
 
     @property
     def method(self) -> str:
         return "GET" if self.body is None else "POST"
+
+    def next_path(self) -> str:
+        return random.choice(self.paths) if self.paths else self.path
+
+
+# One client for every poll of a service (is it ready yet?): each ``httpx.get`` builds a
+# client and its TLS context, some 20 ms of CPU, taken from the very service it waits for.
+_PROBES = httpx.Client(timeout=5)
+
+
+def probe(url: str, **options: Any) -> httpx.Response:
+    """``GET url`` on the client shared by every poll (``options``: as ``httpx.get``'s)."""
+    return _PROBES.get(url, **options)
 
 
 HEALTHZ = Target("healthz", "/healthz", token=False)
@@ -54,6 +75,11 @@ PREVIEW = Target("select", "/select", '{"dry_run": true}')
 LEASING = Target("select_leasing", "/select", "{}")
 STATUS = Target("status", "/status")
 METRICS = Target("metrics", "/metrics")  # the operator's token only
+
+
+def default_generator() -> str:
+    """``wrk`` when it is installed, else ``python``."""
+    return "wrk" if shutil.which("wrk") else "python"
 
 
 def measure(
@@ -69,18 +95,27 @@ def _wrk(
     base_url: str, target: Target, seconds: float, connections: int, work: Path
 ) -> dict[str, Any]:
     script = work / f"{target.name}.lua"
-    lines = [f'wrk.method = "{target.method}"']
-    if target.body is not None:
-        lines += [f"wrk.body = '{target.body}'", 'wrk.headers["Content-Type"] = "application/json"']
-    if target.token:
-        lines.append(f'wrk.headers["Authorization"] = "Bearer {API_TOKEN}"')
-    script.write_text("\n".join(lines) + "\n" + WRK_DONE)
+    script.write_text(wrk_script(target))
     command = [
         "wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s",
         "--latency", "-s", str(script), base_url + target.path,
     ]  # fmt: skip
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     return wrk_result(output)
+
+
+def wrk_script(target: Target) -> str:
+    """The Lua script that makes wrk send ``target``'s requests and print ``WRK_DONE``."""
+    lines = [f'wrk.method = "{target.method}"']
+    if target.body is not None:
+        lines += [f"wrk.body = '{target.body}'", 'wrk.headers["Content-Type"] = "application/json"']
+    if target.token:
+        lines.append(f'wrk.headers["Authorization"] = "Bearer {API_TOKEN}"')
+    if target.paths:
+        listed = ", ".join(f'"{path}"' for path in target.paths)
+        lines += [f"local paths = {{{listed}}}", "request = function()",
+                  "  return wrk.format(nil, paths[math.random(#paths)])", "end"]  # fmt: skip
+    return "\n".join(lines) + "\n" + WRK_DONE
 
 
 def wrk_result(output: str) -> dict[str, Any]:
@@ -96,7 +131,8 @@ def wrk_result(output: str) -> dict[str, Any]:
 
 
 def _python_load(base_url: str, target: Target, seconds: float, connections: int) -> dict[str, Any]:
-    """Threads with keep-alive connections: the stand-in when wrk is not installed."""
+    """Threads with keep-alive connections: the stand-in when wrk is not installed. Each
+    connection sends one request at least: in a short run, a thread may start after its end."""
     host, port = base_url.removeprefix("http://").split(":")
     headers = {"Content-Type": "application/json"}
     if target.token:
@@ -109,12 +145,16 @@ def _python_load(base_url: str, target: Target, seconds: float, connections: int
     def client() -> None:
         mine, failed = [], 0
         connection = http.client.HTTPConnection(host, int(port), timeout=10)
-        while (sent := time.perf_counter()) < deadline:
-            connection.request(target.method, target.path, body=target.body, headers=headers)
+        sent = time.perf_counter()
+        while True:
+            connection.request(target.method, target.next_path(), body=target.body,
+                               headers=headers)  # fmt: skip
             response = connection.getresponse()
             response.read()
             mine.append((time.perf_counter() - sent) * 1000)
             failed += response.status >= 300
+            if (sent := time.perf_counter()) >= deadline:
+                break
         connection.close()
         with lock:
             latencies.extend(mine)

@@ -36,6 +36,7 @@ from typing import Any
 
 import httpx
 
+from bench.load import probe
 from bench.select_load import _free_port
 from bench.strategies import API_TOKEN, wait_for
 from emulator import Emulator, EmulatorServer, account_id_for, signature
@@ -159,7 +160,7 @@ def _ready(replica: Replica) -> bool:
     if replica.process.poll() is not None:
         raise RuntimeError(f"a replica exited early ({replica.process.returncode})")
     try:
-        return httpx.get(replica.url + "/readyz", timeout=10).status_code == 200
+        return probe(replica.url + "/readyz", timeout=10).status_code == 200
     except httpx.HTTPError:
         return False
 

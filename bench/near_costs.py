@@ -112,9 +112,11 @@ def index(size: int) -> dict[str, Any]:
     }
 
 
-def select(sizes: tuple[int, ...], seconds: float, rounds: int) -> dict[str, Any]:
-    figures = select_load.run(sizes, seconds, rounds, near_every=10)
-    baseline = select_load.run(sizes, seconds, rounds, near_every=0)
+def select(
+    sizes: tuple[int, ...], seconds: float, rounds: int, generator: str | None = None
+) -> dict[str, Any]:
+    figures = select_load.run(sizes, seconds, rounds, generator, near_every=10)
+    baseline = select_load.run(sizes, seconds, rounds, generator, near_every=0)
     small, large = figures["sizes"][0], figures["sizes"][-1]
     return {
         "near_every": 10,
@@ -132,10 +134,11 @@ def select(sizes: tuple[int, ...], seconds: float, rounds: int) -> dict[str, Any
 
 def run(
     catch_up_size: int, reps: int, index_sizes: tuple[int, ...], select_sizes: tuple[int, ...],
-    seconds: float, rounds: int,
+    seconds: float, rounds: int, generator: str | None = None,
 ) -> dict[str, Any]:  # fmt: skip
+    """``generator``: as ``bench.select_load``'s (by default wrk when installed)."""
     return {
         "catch_up": catch_up(catch_up_size, reps),
         "index": [index(size) for size in index_sizes],
-        "select": select(select_sizes, seconds, rounds),
+        "select": select(select_sizes, seconds, rounds, generator),
     }

@@ -21,7 +21,6 @@ a power loss may lose the last moments. On the same machine, in the same run:
 
 from __future__ import annotations
 
-import shutil
 import statistics
 import sys
 import tempfile
@@ -37,7 +36,7 @@ import psycopg
 from app.dropbox.client import LIST_LIMIT
 from bench import catch_up, select_load, webhook_burst
 from bench.lease_expiry import Catalog
-from bench.load import CONNECTIONS, LEASING, PREVIEW, measure
+from bench.load import CONNECTIONS, LEASING, PREVIEW, default_generator, measure
 from bench.strategies import IMAGE_SIZE, wait_for
 from emulator import Emulator, EmulatorServer
 from state.postgres import PostgresStore
@@ -61,9 +60,12 @@ def run(
     catch_up_other_sizes: tuple[int, ...] = (),
     burst: int = 0,
     takeover_reps: int = 2,
+    catch_up_reps: int = 2,
+    generator: str | None = None,
 ) -> dict[str, Any]:
     """Each figure as its SQLite section measures it; ``expiring``, ``burst``: as those of
-    ``select_load`` and ``webhook_burst`` (0: not measured); ``takeover_reps`` kills."""
+    ``select_load`` and ``webhook_burst`` (0: not measured); ``takeover_reps`` kills;
+    ``catch_up_reps`` timings of each initial catch-up; ``generator``: as ``select_load``'s."""
     why = missing()
     if why is not None:
         raise RuntimeError(f"no PostgreSQL to measure: {why}")
@@ -72,13 +74,19 @@ def run(
         figures: dict[str, Any] = {
             "benchmark": "postgres",
             "server": _version(cluster.url),
-            "select": select_load.run(sizes, seconds, rounds, database=cluster, expiring=expiring),
-            "replicas": _replicas(cluster, replicas_size, seconds),
+            "select": select_load.run(
+                sizes, seconds, rounds, generator, database=cluster, expiring=expiring
+            ),
+            "replicas": _replicas(
+                cluster, replicas_size, seconds, generator or default_generator()
+            ),
         }
         print("  postgres: initial catch-up", file=sys.stderr, flush=True)
         fresh = partial(_store, cluster)
-        figures["catch_up"] = catch_up.initial(catch_up_size, 2, fresh)
-        figures["catch_up_other_sizes"] = catch_up.at_sizes(catch_up_other_sizes, 2, fresh)
+        figures["catch_up"] = catch_up.initial(catch_up_size, catch_up_reps, fresh)
+        figures["catch_up_other_sizes"] = catch_up.at_sizes(
+            catch_up_other_sizes, catch_up_reps, fresh
+        )
         figures["catch_up_with_latency"] = catch_up.with_latency(catch_up_size, 0.1, fresh)
         figures["takeover"] = _takeover(cluster, takeover_size, takeover_reps)
         if burst:
@@ -99,9 +107,8 @@ def _version(url: str) -> str:
     return str(row[0]) if row else "unknown"
 
 
-def _replicas(cluster: Cluster, size: int, seconds: float) -> dict[str, Any]:
+def _replicas(cluster: Cluster, size: int, seconds: float, generator: str) -> dict[str, Any]:
     """Leasing selections through one replica, then through two of one database at once."""
-    generator = "wrk" if shutil.which("wrk") else "python"
     emu = Emulator()
     emu.create_folder(FOLDER)
     with ExitStack() as stack:
@@ -114,11 +121,12 @@ def _replicas(cluster: Cluster, size: int, seconds: float) -> dict[str, Any]:
             process, base_url = stack.enter_context(select_load.spawn(
                 emu, server.base_url, work, f"replica-{index}", work / f"state-{index}",
                 {"DATABASE_URL": url}))  # fmt: skip
-            service = select_load.ServiceProcess(size, process, base_url, 0.0, 0, Catalog(url=url))
-            wait_for(partial(select_load.ready, service), timeout=300)
-            services.append(service)
+            services.append(
+                select_load.ServiceProcess(size, process, base_url, 0.0, 0, Catalog(url=url))
+            )
+        select_load.all_ready(services)
         for service in services:  # warm up
-            measure(service.base_url, PREVIEW, 1.0, 4, generator, work)
+            measure(service.base_url, PREVIEW, min(1.0, seconds), 4, generator, work)
         one = measure(services[0].base_url, LEASING, seconds, CONNECTIONS, generator, work)
         both = at_once(services, seconds, generator, work)
     total = sum(result["requests_per_second"] for result in both)
@@ -182,16 +190,17 @@ def _one_takeover(
     pages = size // LIST_LIMIT + 1
     env = {"DATABASE_URL": url, "LOG_LEVEL": "WARNING"}
     with ExitStack() as stack:
+        db = stack.enter_context(psycopg.connect(url, autocommit=True))  # the polls' one
         first, _ = stack.enter_context(
             select_load.spawn(emu, emulator_url, work, "first", work / "a", env))  # fmt: skip
-        wait_for(lambda: _cursor_moved(url), timeout=120)
+        wait_for(lambda: _cursor_moved(db), timeout=120)
         stack.enter_context(select_load.spawn(emu, emulator_url, work, "second", work / "b", env))
         start = _continued(emu)
         wait_for(lambda: _continued(emu) >= start + pages // 3, timeout=300)
         first.kill()
         killed, left = time.perf_counter(), pages - (_continued(emu) - start)
-        done_at = _caught_up(url, size)
-        entries = _files(url)
+        done_at = _caught_up(db, size)
+        entries = _files(db)
     seconds = done_at - killed
     print(f"  postgres: takeover finished {seconds:.1f} s after the kill", file=sys.stderr)
     return {"seconds": round(seconds, 3), "pages_left": left, "files": entries}
@@ -201,28 +210,31 @@ def _continued(emu: Emulator) -> int:
     return emu.counters.calls("files/list_folder/continue")
 
 
-def _query(url: str, sql: str) -> Any:
-    """One value; None before the first replica has made the tables."""
-    with psycopg.connect(url) as db:
-        try:
-            row = db.execute(sql.encode()).fetchone()
-        except psycopg.errors.UndefinedTable:
-            return None
+Polled = psycopg.Connection[Any]  # autocommit: each query sees what is committed now
+
+
+def _query(db: Polled, sql: str) -> Any:
+    """One value; None before the first replica has made the tables. One connection for
+    every poll: a connection each would cost the server a process every 20 ms."""
+    try:
+        row = db.execute(sql.encode()).fetchone()
+    except psycopg.errors.UndefinedTable:
+        return None
     return row[0] if row else None
 
 
-def _cursor_moved(url: str) -> bool:
-    return bool(_query(url, "SELECT count(*) FROM libraries WHERE cursor IS NOT NULL"))
+def _cursor_moved(db: Polled) -> bool:
+    return bool(_query(db, "SELECT count(*) FROM libraries WHERE cursor IS NOT NULL"))
 
 
-def _files(url: str) -> int:
-    return int(_query(url, "SELECT count(*) FROM files") or 0)
+def _files(db: Polled) -> int:
+    return int(_query(db, "SELECT count(*) FROM files") or 0)
 
 
-def _caught_up(url: str, size: int) -> float:
+def _caught_up(db: Polled, size: int) -> float:
     """When the listing was done: ready, and every file in the catalog."""
     wait_for(
-        lambda: _query(url, "SELECT ready_at IS NOT NULL FROM libraries") and _files(url) == size,
+        lambda: _query(db, "SELECT ready_at IS NOT NULL FROM libraries") and _files(db) == size,
         timeout=600,
     )
     return time.perf_counter()

@@ -16,11 +16,9 @@ Back to back, in one run: the ratios compare runs a few seconds apart.
 
 from __future__ import annotations
 
-import shutil
 import sys
 import tempfile
 from contextlib import ExitStack
-from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -28,9 +26,8 @@ from urllib.parse import urlsplit, urlunsplit
 from bench import select_load
 from bench.delay_proxy import DelayProxy
 from bench.lease_expiry import Catalog
-from bench.load import CONNECTIONS, LEASING, PREVIEW, measure
+from bench.load import CONNECTIONS, LEASING, PREVIEW, default_generator, measure
 from bench.postgres import at_once
-from bench.strategies import wait_for
 from emulator import Emulator, EmulatorServer
 from state.postgres.bulk import bulk_load
 from tests.postgres import Cluster, missing
@@ -40,20 +37,24 @@ TARGET_CONNECTIONS = 8.0
 TARGET_REPLICAS = 1.7
 
 
-def run(size: int, seconds: float, delay: float = DELAY_SECONDS) -> dict[str, Any]:
-    """The figures, from ``size`` images loaded once (leases never run out)."""
+def run(
+    size: int, seconds: float, delay: float = DELAY_SECONDS, generator: str | None = None
+) -> dict[str, Any]:
+    """The figures, from ``size`` images loaded once (leases never run out); ``generator``:
+    ``wrk`` or ``python`` (by default wrk when installed)."""
     why = missing()
     if why is not None:
         raise RuntimeError(f"no PostgreSQL to measure: {why}")
     cluster = Cluster(fast=False, autovacuum=True)
     try:
-        return _measured(cluster, size, seconds, delay)
+        return _measured(cluster, size, seconds, delay, generator or default_generator())
     finally:
         cluster.stop()
 
 
-def _measured(cluster: Cluster, size: int, seconds: float, delay: float) -> dict[str, Any]:
-    generator = "wrk" if shutil.which("wrk") else "python"
+def _measured(
+    cluster: Cluster, size: int, seconds: float, delay: float, generator: str
+) -> dict[str, Any]:
     emu = Emulator()
     emu.create_folder(select_load.FOLDER)
     with ExitStack() as stack:
@@ -73,11 +74,12 @@ def _measured(cluster: Cluster, size: int, seconds: float, delay: float) -> dict
             process, base_url = stack.enter_context(select_load.spawn(
                 emu, server.base_url, work, f"far-{index}", work / f"state-{index}",
                 {"DATABASE_URL": far}))  # fmt: skip
-            service = select_load.ServiceProcess(size, process, base_url, 0.0, 0, Catalog(url=url))
-            wait_for(partial(select_load.ready, service), timeout=300)
-            services.append(service)
+            services.append(
+                select_load.ServiceProcess(size, process, base_url, 0.0, 0, Catalog(url=url))
+            )
+        select_load.all_ready(services)
         for service in services:  # warm up: every pooled connection opened
-            measure(service.base_url, PREVIEW, 1.0, CONNECTIONS, generator, work)
+            measure(service.base_url, PREVIEW, min(1.0, seconds), CONNECTIONS, generator, work)
         print("  postgres_parallel: 1 connection, 16, two replicas", file=sys.stderr, flush=True)
         single = measure(services[0].base_url, LEASING, seconds, 1, generator, work)
         many = measure(services[0].base_url, LEASING, seconds, CONNECTIONS, generator, work)

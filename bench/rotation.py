@@ -48,7 +48,7 @@ def run(
         client = stack.enter_context(
             httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {API_TOKEN}"})
         )
-        wait_for(lambda: all(_offers(client, c) for c in CHANNELS), timeout=600, every=0.5)
+        wait_for(lambda: all(_offers(client, c) for c in CHANNELS), timeout=600, every=0.1)
         runs: dict[str, dict[str, list[float]]] = {
             c: {"leasing": [], "preview": []} for c in CHANNELS
         }

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import socket
 import statistics
 import subprocess
@@ -35,6 +34,7 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,17 @@ import httpx
 from app.dropbox.client import LIST_LIMIT
 from bench import lease_expiry
 from bench.lease_expiry import Catalog
-from bench.load import CONNECTIONS, HEALTHZ, LEASING, METRICS, PREVIEW, STATUS, measure
+from bench.load import (
+    CONNECTIONS,
+    HEALTHZ,
+    LEASING,
+    METRICS,
+    PREVIEW,
+    STATUS,
+    default_generator,
+    measure,
+    probe,
+)
 from bench.strategies import API_TOKEN, sdk_client, wait_for
 from emulator import Emulator, EmulatorServer
 from state import DATABASE_FILE
@@ -85,19 +95,19 @@ def run(
     of a SQLite file; ``near_every``: SQLite catalogs with groups of near-duplicates
     (``bulk_load``), skipped. With ``expiring``, the largest catalog then serves ``/select``
     right after that many leases ran out at once (``bench.lease_expiry``)."""
-    generator = generator or ("wrk" if shutil.which("wrk") else "python")
+    generator = generator or default_generator()
     emu = Emulator()
     emu.create_folder(FOLDER)
     with ExitStack() as stack:
         server = stack.enter_context(EmulatorServer(emu))
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-select-")))
         cursor = latest_cursor(server.base_url, emu.access_token)
+        catalogs = [_filled(work, size, cursor, database, near_every) for size in sizes]
         services = [
-            stack.enter_context(
-                _service(emu, server.base_url, work, size, cursor, database, near_every)
-            )
-            for size in sizes
+            stack.enter_context(_service(emu, server.base_url, work, catalog))
+            for catalog in catalogs
         ]
+        all_ready(services)  # started side by side, the sooner all are
         for service in services:
             _check_caught_up(service)
         startup_calls = emu.counters.snapshot()
@@ -144,26 +154,38 @@ def latest_cursor(base_url: str, access_token: str) -> str:
         sdk.close()
 
 
-@contextmanager
-def _service(
-    emu: Emulator,
-    emulator_url: str,
-    work: Path,
-    size: int,
-    cursor: str,
-    database: Server | None,
-    near_every: int = 0,
-) -> Iterator[ServiceProcess]:
+@dataclass(frozen=True)
+class Filled:
+    """A catalog loaded for a service: where, its bytes, and how long the loading took."""
+
+    size: int
+    state: Path
+    catalog: Catalog
+    database_bytes: int
+    load_seconds: float
+
+
+def _filled(
+    work: Path, size: int, cursor: str, database: Server | None, near_every: int = 0
+) -> Filled:
     state = work / f"state-{size}"
     started = time.perf_counter()
     catalog, database_bytes = _fill(state, size, cursor, database, near_every)
     load_seconds = time.perf_counter() - started
     print(f"  select_load: {size} images loaded in {load_seconds:.1f} s", file=sys.stderr)
-    env = {"DATABASE_URL": catalog.url} if catalog.url else {}
-    with spawn(emu, emulator_url, work, str(size), state, env) as (process, base_url):
-        service = ServiceProcess(size, process, base_url, load_seconds, database_bytes, catalog)
-        wait_for(lambda: ready(service), timeout=300)
-        yield service
+    return Filled(size, state, catalog, database_bytes, load_seconds)
+
+
+@contextmanager
+def _service(
+    emu: Emulator, emulator_url: str, work: Path, filled: Filled
+) -> Iterator[ServiceProcess]:
+    """A service started over ``filled``, not yet ready (``all_ready`` waits)."""
+    env = {"DATABASE_URL": filled.catalog.url} if filled.catalog.url else {}
+    with spawn(emu, emulator_url, work, str(filled.size), filled.state, env) as (process, url):
+        yield ServiceProcess(
+            filled.size, process, url, filled.load_seconds, filled.database_bytes, filled.catalog
+        )
 
 
 def _fill(
@@ -218,11 +240,17 @@ def spawn(
         log.close()
 
 
+def all_ready(services: list[ServiceProcess], timeout: float = 300) -> None:
+    """Wait until every one of ``services`` is ready (they start side by side)."""
+    for service in services:
+        wait_for(partial(ready, service), timeout=timeout)
+
+
 def ready(service: ServiceProcess) -> bool:
     if service.process.poll() is not None:
         raise RuntimeError(f"the service for {service.size} images exited early")
     try:
-        return httpx.get(service.base_url + "/readyz", timeout=5).status_code == 200
+        return probe(service.base_url + "/readyz").status_code == 200
     except httpx.HTTPError:
         return False
 
@@ -232,7 +260,7 @@ def _check_caught_up(service: ServiceProcess) -> None:
     headers = {"Authorization": f"Bearer {API_TOKEN}"}
 
     def status() -> dict[str, Any]:
-        reply = httpx.get(service.base_url + "/status", headers=headers, timeout=30)
+        reply = probe(service.base_url + "/status", headers=headers, timeout=30)
         document: dict[str, Any] = reply.raise_for_status().json()
         return document
 

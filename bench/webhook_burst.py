@@ -2,8 +2,8 @@
 
 Starts the emulator and the service in this process (uvicorn in threads, state in a
 temporary directory, or in a PostgreSQL database if given one), and a sender process
-of its own (``--send``) that posts ``count`` correctly signed notifications as fast as
-``threads`` keep-alive clients can. Reports:
+of its own (``bench.burst_sender``) that posts ``count`` correctly signed notifications
+as fast as ``threads`` keep-alive clients can. Reports:
 
 - ``ack_ms``: p50/p99/max as each sender saw it, request out to reply in, measured in
   the sender process, which shares nothing with the service but the machine.
@@ -22,21 +22,20 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 from pydantic import SecretStr
 
 from app.configuration.environment import Settings
 from app.main import create_app
 from app.runtime import Runtime
+from bench.burst_sender import Burst
+from bench.load import probe
 from emulator import Emulator, EmulatorServer, signature
 from emulator.runner import ThreadedServer
 
@@ -65,15 +64,6 @@ class ServerTimer:
                 self.ms.append((time.perf_counter() - started) * 1000)
 
         await self.app(scope, receive, timed_send)
-
-
-@dataclass
-class Burst:
-    """What the senders saw."""
-
-    ack_ms: list[float] = field(default_factory=list)
-    statuses: Counter[int] = field(default_factory=Counter)
-    seconds: float = 0.0
 
 
 def run(count: int = 1000, threads: int = 16, database_url: str | None = None) -> dict[str, Any]:
@@ -116,50 +106,20 @@ def _service(
         app = create_app(settings)
         timer = ServerTimer(app)
         with ThreadedServer(timer) as server:
-            _wait_for(lambda: httpx.get(server.base_url + "/readyz").status_code == 200)
+            _wait_for(lambda: probe(server.base_url + "/readyz").status_code == 200)
             yield app.state.runtime, timer, server.base_url
 
 
 def _burst(base_url: str, emulator: Emulator, count: int, threads: int) -> Burst:
     """Run the senders in a process of their own and read back what they saw."""
     body = emulator.webhooks.body()
-    command = [sys.executable, "-m", "bench.webhook_burst", "--send", base_url,
+    command = [sys.executable, "-m", "bench.burst_sender", base_url,
                "--count", str(count), "--threads", str(threads),
                "--signature", signature(emulator.app_secret, body)]  # fmt: skip
     done = subprocess.run(command, input=body, capture_output=True, check=True, timeout=600)
     seen = json.loads(done.stdout)
     return Burst(seen["ack_ms"], Counter({int(k): v for k, v in seen["statuses"].items()}),
                  seen["seconds"])  # fmt: skip
-
-
-def send(base_url: str, body: bytes, sig: str, count: int, threads: int) -> Burst:
-    """The sender process: ``count`` notifications over ``threads`` keep-alive clients."""
-    headers = {"Content-Type": "application/json", "X-Dropbox-Signature": sig}
-    burst, lock, start = Burst(), threading.Lock(), threading.Barrier(threads + 1)
-
-    def sender(share: int) -> None:
-        mine, codes = [], Counter[int]()
-        with httpx.Client(base_url=base_url, headers=headers, timeout=30) as client:
-            client.get("/healthz")  # open the keep-alive connection before the clock starts
-            start.wait()
-            for _ in range(share):
-                sent = time.perf_counter()
-                codes[client.post("/webhook", content=body).status_code] += 1
-                mine.append((time.perf_counter() - sent) * 1000)
-        with lock:
-            burst.ack_ms.extend(mine)
-            burst.statuses.update(codes)
-
-    shares = [count // threads + (1 if index < count % threads else 0) for index in range(threads)]
-    workers = [threading.Thread(target=sender, args=(share,)) for share in shares]
-    for worker in workers:
-        worker.start()
-    start.wait()
-    began = time.perf_counter()
-    for worker in workers:
-        worker.join()
-    burst.seconds = time.perf_counter() - began
-    return burst
 
 
 def _figures(burst: Burst, server_ms: list[float]) -> dict[str, Any]:
@@ -189,14 +149,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=16)
-    parser.add_argument("--send", metavar="URL", help="be the sender process (body on stdin)")
-    parser.add_argument("--signature", default="")
     args = parser.parse_args()
-    if args.send:
-        seen = send(args.send, sys.stdin.buffer.read(), args.signature, args.count, args.threads)
-        statuses = {str(code): number for code, number in seen.statuses.items()}
-        print(json.dumps({"ack_ms": seen.ack_ms, "statuses": statuses, "seconds": seen.seconds}))
-        return
     print(json.dumps(run(args.count, args.threads), indent=2))
 
 
