@@ -69,6 +69,9 @@ class PostgresStore:
         self.outbox = OutboxRole(shared, self._turns.delivery)
         self._run, self._read = shared.run, shared.read
 
+    def warm(self) -> None:
+        """Nothing to read ahead: the pools live in the database."""
+
     def close(self) -> None:
         self._turns.close()
         self._pool.close()

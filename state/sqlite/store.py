@@ -33,6 +33,7 @@ from state.sqlite.roles import Transactions
 from state.sqlite.roles.catalog import CatchUp
 from state.sqlite.roles.near import Hashing
 from state.sqlite.roles.selections import SelectionRole
+from state.sqlite.warming import PoolWarmer
 from state.store import ChannelDef, LibraryDef, Relisting
 
 BUSY_SECONDS = 2.0
@@ -63,8 +64,14 @@ class SqliteStore:
         self.near = NearRole(transactions, Hashing(transactions))
         self.sessions = SessionRole(transactions)
         self.outbox = OutboxRole(transactions, lambda channel_id: nullcontext(True))
+        self._warmer = PoolWarmer(self._connections)
+
+    def warm(self) -> None:
+        """Every channel's pool into memory, then kept there (``state.sqlite.warming``)."""
+        self._warmer.warm()
 
     def close(self) -> None:
+        self._warmer.close()
         self._selections.close()
         self._connections.close()
 
