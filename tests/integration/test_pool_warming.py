@@ -162,9 +162,11 @@ def test_a_service_over_many_images_reads_its_pool_before_its_first_select(
         ]
         assert service.client.post("/select", json={}).status_code == 200
         assert service.client.post("/select", json={"dry_run": True}).status_code == 200
-        reset = service.client.post("/admin/reset-posted", json={"confirm": "RESET"})
+        reset = service.client.post(  # a rebuild of 100,000 rows: seconds on a busy machine
+            "/admin/reset-posted", json={"confirm": "RESET"}, timeout=120
+        )
         assert reset.status_code == 200, reset.text
-        wait_until(lambda: len(service.events("pool_loaded")) == 2, 30)
+        wait_until(lambda: len(service.events("pool_loaded")) == 2, 60)
         assert service.client.post("/select", json={}).status_code == 200
         service.stop()  # every line written
         loads = [(e["on"], e["images"]) for e in service.events("pool_loaded")]
