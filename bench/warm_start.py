@@ -2,7 +2,8 @@
 
 A caught-up SQLite catalog of ``images`` pictures is bulk-loaded once (``state.sqlite.bulk``)
 and copied for each run; each run starts ``python -m app serve`` on its copy and times,
-from the process's start, when ``/readyz`` first answers 200, then the first leasing
+from the process's start, when ``/readyz`` first answers 200 (and, from its log, how long
+the lifespan's startup took, without the interpreter's imports), then the first leasing
 ``/select``, a second one and a preview, each alone on one connection. The service's
 ``pool_loaded`` log events say who waited for the pool to be read. ``--code DIR`` runs
 the service from another checkout (``git archive COMMIT | tar -x -C DIR``), to set this
@@ -21,6 +22,7 @@ import shutil
 import sqlite3
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,7 @@ from emulator import Emulator, EmulatorServer
 from state import DATABASE_FILE
 from state.sqlite.bulk import bulk_load
 
+_STARTUP = ("Waiting for application startup.", "Application startup complete.")
 _REQUESTS = (("first_select", {}), ("second_select", {}), ("first_preview", {"dry_run": True}))
 
 
@@ -84,13 +87,26 @@ def _one(
         ready = _until_ready(client, process.poll) - started
         timed = {name: _timed(client, body) for name, body in _REQUESTS}
         client.close()
+    events = _events(work / f"service-{n}.log")
     loads = [
         {key: event.get(key) for key in ("on", "images", "seconds")}
-        for event in _events(work / f"service-{n}.log")
+        for event in events
         if event.get("event") == "pool_loaded"
     ]
     return {"code": tree or "this tree", "start_to_ready_seconds": round(ready, 2),
+            "lifespan_startup_seconds": _startup(events),
             **{f"{k}_ms": v for k, v in timed.items()}, "pool_loads": loads}  # fmt: skip
+
+
+def _startup(events: list[dict[str, Any]]) -> float:
+    """From uvicorn's "Waiting for application startup." to "Application startup
+    complete.": the lifespan's own time, without the interpreter's imports."""
+    at = {
+        event["message"]: datetime.strptime(event["time"], "%Y-%m-%d %H:%M:%S,%f")
+        for event in events
+        if event.get("message") in _STARTUP and "time" in event
+    }
+    return round((at[_STARTUP[1]] - at[_STARTUP[0]]).total_seconds(), 2)
 
 
 def _until_ready(client: httpx.Client, exited: Any) -> float:
