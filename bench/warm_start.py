@@ -35,7 +35,11 @@ from state import DATABASE_FILE
 from state.sqlite.bulk import bulk_load
 
 _STARTUP = ("Waiting for application startup.", "Application startup complete.")
-_REQUESTS = (("first_select", {}), ("second_select", {}), ("first_preview", {"dry_run": True}))
+_REQUESTS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("first_select", {}),
+    ("second_select", {}),
+    ("first_preview", {"dry_run": True}),
+)
 
 
 def run(

@@ -6,7 +6,9 @@ every channel's pool before it serves (``warm``: the lifespan waits for it, on a
 of its own), then keeps them read: whenever memory forgets pools wholesale (a rebuild,
 a new cycle turned by a preview and rolled back, another process's commit, a rollback),
 ``state.sqlite.pool`` tells this warmer once the writer's transaction has ended, and a
-thread of its own reads them again.
+thread of its own reads them again. Another process's commit (a short command beside the
+service) is looked for once a second between writes, so that it is forgotten and read
+again here rather than by the next write.
 
 Each pool is read from a reader's snapshot, beside the writer, kept only if the writer
 changed nothing of that channel meanwhile (``Pools.load_beside``); after
@@ -22,11 +24,12 @@ import logging
 import threading
 
 from state import rotation
-from state.errors import UnpostedError
+from state.errors import StoreDamaged, UnpostedError
 from state.sqlite.connections import Connections
 
 log = logging.getLogger(__name__)
 BESIDE_TRIES = 3
+NOTICE_EVERY_SECONDS = 1.0  # another process's commit, between the service's writes
 START, BACKGROUND = "start", "background"
 
 
@@ -61,16 +64,25 @@ class PoolWarmer:
 
     def _keep_warm(self) -> None:
         while True:
-            self._wanted.wait()
+            wanted = self._wanted.wait(NOTICE_EVERY_SECONDS)
             self._wanted.clear()
             if self._stopping:
                 return
             try:
-                self._warm_all(BACKGROUND)
+                if wanted:
+                    self._warm_all(BACKGROUND)
+                else:  # another process's commit: forgotten now, and this told
+                    self._notice_other_writers()
             except UnpostedError as exc:  # busy or damaged: the request path reads it
                 log.warning("cannot read the pools into memory now: %s", exc)
             except Exception:  # a bug must not end the warming for good
                 log.exception("reading the pools into memory failed")
+
+    def _notice_other_writers(self) -> None:
+        try:
+            self._connections.notice_other_writers()
+        except StoreDamaged:
+            pass  # said once, when it was found; nothing is read again now
 
     def _warm_all(self, on: str) -> None:
         for channel_id, policy, balanced in self._unheld():

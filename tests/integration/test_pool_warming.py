@@ -71,9 +71,9 @@ def test_the_warmer_reads_again_what_another_process_or_a_rollback_made_it_forge
     pools = store._connections.pools
     beside = SqliteStore(path, clock=clock)  # a short command beside the service
     beside.selections.select("ch", SelectRequest(60))
-    beside.close()
-    store.browsing.hold("other", digest("7"))  # the first write sees it: every pool forgotten
+    beside.close()  # seen between writes: every pool forgotten, and read again
     wait_until(lambda: pools.loads.get("background") == 4 and every_pool_held(store), 10)
+    harness.select("ch")
     assert_mirrored(store, path, loaded=4)
     with pytest.raises(RuntimeError), store._connections.writing() as db:
         (channel_id,) = db.execute("SELECT id FROM channels WHERE name = 'ch'").fetchone()
