@@ -28,8 +28,8 @@ is forgotten, to be read again (the warmer is told once the transaction has ende
 channels a transaction or savepoint touched when it rolls back (``undo``), a pool
 renumbered wholesale (a new cycle, a rebuild), every pool when the channels are defined
 again or another process committed (``PRAGMA data_version``, checked as each write
-begins). Readers (previews,
-on other threads) take the lock for a pick; the writer takes it for each change.
+begins, and by the warmer between writes). Readers (previews, on other threads) take
+the lock for a pick; the writer takes it for each change.
 """
 
 from __future__ import annotations
