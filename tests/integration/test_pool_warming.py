@@ -3,7 +3,9 @@
 A store warmed before serving holds every channel's pool, each its table's slot for slot,
 and after a rebuild, a rollback or another process's commit the warmer reads the
 forgotten pools again in the background, so the requests that follow read none. A pool
-read beside the writer is kept unless that very channel changed meanwhile.
+read beside the writer is kept unless that very channel changed meanwhile. A real
+``serve`` over 100,000 bulk-loaded images says, in its ``pool_loaded`` log events, that
+its pool was read at start and after a reset, never by a ``/select``.
 """
 
 from __future__ import annotations
