@@ -165,6 +165,9 @@ class Runtime:
 
     async def start(self) -> None:
         await self._keep_seasons()  # before serving: nothing out of season is offered
+        # Before serving too: no request waits for its channel's pool to be read (seconds
+        # at a million images), nor any leasing request behind it (state.sqlite.warming).
+        await asyncio.to_thread(self.store.warm)
         for worker in self.workers.values():
             await worker.start()
         self.store.catalog.watch_catch_ups(self._ring)

@@ -795,4 +795,9 @@ class Store(Protocol):
         """Bring the configured libraries and channels into the state, before serving."""
         ...
 
+    def warm(self) -> None:
+        """Before serving (blocking): read into memory what selections read from it there
+        (SQLite: every channel's pool), and keep it read until ``close``."""
+        ...
+
     def close(self) -> None: ...

@@ -64,6 +64,9 @@ class PostgresStore(Roles):
         )
         self._run, self._read = shared.run, shared.read
 
+    def warm(self) -> None:
+        """Nothing to read ahead: the pools live in the database."""
+
     def close(self) -> None:
         self._turns.close()
         self._pool.close()

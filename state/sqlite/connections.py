@@ -77,6 +77,21 @@ class Connections:
             self.pools.forget_all()
             self._version = version
 
+    def notice_other_writers(self) -> None:
+        """Between writes (the pools' warmer, once a second): another process's commit
+        makes memory forget its pools now, for the warmer to read again, rather than as
+        the next write begins, which would then read them itself. Skipped while the
+        writer is busy; ``StoreDamaged`` once the file is."""
+        self._watch.refuse_if_damaged()
+        if not self._lock.acquire(blocking=False):
+            return
+        try:
+            with translated(self._watch):
+                self._notice_other_writers()
+            self.pools.committed()  # nothing is open: the warmer is told as after a commit
+        finally:
+            self._lock.release()
+
     @contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:
         """A read-only snapshot; writing in it is an error (``query_only``)."""

@@ -16,16 +16,20 @@ again); memory is its copy, changed in the same step as the table:
   folder (``state.sqlite.channel_pool``); the round over them lives here, per channel
   (a restart starts it afresh).
 
-A channel's pool is loaded from its table when first needed: by the writer, as it sees
-the table (``ensure``), or by a preview from its own snapshot (``load_beside``), kept
-only if the writer had no change of that channel open and made none since. ``state.sqlite.queue``
+Every channel's pool is loaded from its table before the service serves, and again in
+the background whenever memory forgot pools (``state.sqlite.warming``); a request loads
+one itself only if it comes first: by the writer, as it sees the table (``ensure``), or
+by a preview from its own snapshot (``load_beside``), kept only if the writer had no
+change of that channel open and made none to it since. Each load is logged (event
+``pool_loaded``), saying whether a request paid for it. ``state.sqlite.queue``
 calls ``added``, ``removed`` and ``renumbered`` beside its statements, on the writer's
 connection (``PooledConnection`` carries the pools). What memory may no longer mirror
-is forgotten, to be read again when next needed: the channels a transaction or
-savepoint touched when it rolls back (``undo``), a pool renumbered wholesale (a new
-cycle, a rebuild), every pool when the channels are defined again or another process
-committed (``PRAGMA data_version``, checked as each write begins). Readers (previews,
-on other threads) take the lock for a pick; the writer takes it for each change.
+is forgotten, to be read again (the warmer is told once the transaction has ended): the
+channels a transaction or savepoint touched when it rolls back (``undo``), a pool
+renumbered wholesale (a new cycle, a rebuild), every pool when the channels are defined
+again or another process committed (``PRAGMA data_version``, checked as each write
+begins, and by the warmer between writes). Readers (previews, on other threads) take
+the lock for a pick; the writer takes it for each change.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import logging
 import random
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 
@@ -41,6 +46,7 @@ from state.rotation import Rounds, Weights
 from state.sqlite.channel_pool import KEY_COLUMN, ChannelPool, Key
 
 log = logging.getLogger(__name__)
+REQUEST = "request"  # a load a request waited for (the others: "start", "background")
 
 
 class NotLoaded(Exception):
@@ -59,7 +65,11 @@ class Pools:
         self._channels: dict[int, ChannelPool] = {}
         self._lock = threading.Lock()
         self._touched: list[int] = []  # by the writer's open transaction, in order
-        self._changes = 0  # every change the writer made to any pool, or forgetting all
+        self._changes = 0  # forgetting all, or a rollback
+        self._versions: dict[int, int] = {}  # every change the writer made to each pool
+        self._dropped = False  # a pool was forgotten in the writer's open transaction
+        self.on_dropped: Callable[[], None] = lambda: None  # told once that has ended
+        self.loads: dict[str, int] = {}  # how many pools were loaded, by who waited
         self.rounds = Rounds()  # the balanced channels' rounds over their folders
 
     def attach(self, db: PooledConnection) -> None:
@@ -90,6 +100,12 @@ class Pools:
     # -- reading (any thread) ------------------------------------------------------
     def loaded(self) -> list[int]:
         return list(self._channels)
+
+    def holds(self, channel_id: int, policy: str, balanced: bool = False) -> bool:
+        """Does memory hold the channel's pool, for that policy?"""
+        with self._lock:
+            pool = self._channels.get(channel_id)
+        return pool is not None and pool.policy == policy and pool.balanced == balanced
 
     def members(self, channel_id: int) -> list[str]:
         """A copy of the channel's members, slot by slot (diagnostics and tests)."""
@@ -123,26 +139,33 @@ class Pools:
 
     # -- loading and forgetting (the writer) ------------------------------------------
     def ensure(
-        self, db: sqlite3.Connection, channel_id: int, policy: str, balanced: bool = False
+        self,
+        db: sqlite3.Connection,
+        channel_id: int,
+        policy: str,
+        balanced: bool = False,
+        on: str = REQUEST,
     ) -> None:
         """Load the channel's pool from the table, as the writer sees it, unless memory
-        holds it already."""
-        pool = self._channels.get(channel_id)
-        if pool is None or pool.policy != policy or pool.balanced != balanced:
+        holds it already; ``on``: who waits for it (logged)."""
+        if not self.holds(channel_id, policy, balanced):
+            started = time.perf_counter()
             loaded = _load(db, channel_id, policy, balanced)
             self._changed(channel_id)  # what it read may yet roll back
             with self._lock:
                 self._channels[channel_id] = loaded
+            self._count(loaded, channel_id, on, time.perf_counter() - started)
 
     def forget(self, channel_ids: Iterable[int]) -> None:
         with self._lock:
             for channel_id in channel_ids:
-                self._channels.pop(channel_id, None)
+                self._dropped |= self._channels.pop(channel_id, None) is not None
 
     def forget_all(self) -> None:
         """Another process wrote, or the channels were defined again: load afresh."""
         with self._lock:
             self._changes += 1
+            self._dropped |= bool(self._channels)
             self._channels.clear()
 
     def load_beside(
@@ -151,20 +174,42 @@ class Pools:
         channel_id: int,
         policy: str,
         balanced: bool = False,
-    ) -> None:
+        on: str = REQUEST,
+    ) -> bool:
         """Load a pool from a reader's snapshot, beside the writer (a preview, while the
-        writer is busy or another process holds the file). Kept only if the writer had
-        no change of that channel open when the snapshot began, and changed nothing
-        since: else the writer loads it when it next needs it."""
+        writer is busy or another process holds the file; the warmer). Kept only if the
+        writer had no change of that channel open when the snapshot began, and changed
+        nothing of it since: else the writer loads it when it next needs it. Whether
+        memory holds it now."""
         with self._lock:
             changes, open_ = self._changes, channel_id in self._touched
+            version = self._versions.get(channel_id, 0)
         if open_:
-            return
+            return False
+        started = time.perf_counter()
         with read() as db:
             pool = _load(db, channel_id, policy, balanced)
         with self._lock:
-            if self._changes == changes and channel_id not in self._channels:
+            kept = (
+                self._changes == changes
+                and self._versions.get(channel_id, 0) == version
+                and channel_id not in self._channels
+            )
+            if kept:
                 self._channels[channel_id] = pool
+        if kept:
+            self._count(pool, channel_id, on, time.perf_counter() - started)
+        return self.holds(channel_id, policy, balanced)
+
+    def _count(self, pool: ChannelPool, channel_id: int, on: str, seconds: float) -> None:
+        with self._lock:
+            self.loads[on] = self.loads.get(on, 0) + 1
+        log.info(
+            "channel %s: %d image(s) of its pool read into memory in %.2f s (%s)",
+            channel_id, len(pool), seconds, on,
+            extra={"event": "pool_loaded", "channel_id": channel_id, "images": len(pool),
+                   "seconds": round(seconds, 3), "on": on},
+        )  # fmt: skip
 
     # -- changes, beside the table's (the writer) -----------------------------------
     def added(self, db: sqlite3.Connection, channel_id: int, content_hash: str) -> None:
@@ -192,14 +237,15 @@ class Pools:
             self.forget([channel_id])
 
     def renumbered(self, channel_id: int) -> None:
-        """The table's pool was numbered afresh (a rebuild): read it again when needed."""
+        """The table's pool was numbered afresh (a rebuild): read it again (the warmer
+        does, once this commits)."""
         self._changed(channel_id)
         self.forget([channel_id])
 
     def _changed(self, channel_id: int) -> None:
         with self._lock:  # a pool loaded beside the writer is kept, or this is seen first
             self._touched.append(channel_id)
-            self._changes += 1
+            self._versions[channel_id] = self._versions.get(channel_id, 0) + 1
 
     # -- transactions (the writer) ----------------------------------------------------
     def mark(self) -> int:
@@ -209,13 +255,23 @@ class Pools:
         """After a rollback (to a savepoint taken at ``mark``): forget what it touched."""
         with self._lock:
             for channel_id in set(self._touched[mark:]):
-                self._channels.pop(channel_id, None)
+                self._dropped |= self._channels.pop(channel_id, None) is not None
             del self._touched[mark:]
             self._changes += 1
+        if mark == 0:
+            self._tell_dropped()
 
     def committed(self) -> None:
         with self._lock:
             self._touched.clear()
+        self._tell_dropped()
+
+    def _tell_dropped(self) -> None:
+        """What the writer did is settled: tell the warmer if memory forgot a pool."""
+        with self._lock:
+            dropped, self._dropped = self._dropped, False
+        if dropped:
+            self.on_dropped()
 
 
 class PooledConnection(sqlite3.Connection):

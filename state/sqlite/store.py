@@ -27,6 +27,7 @@ from state.sqlite.roles import Transactions
 from state.sqlite.roles.catalog import PAGES
 from state.sqlite.roles.near import Hashing
 from state.sqlite.roles.selections import SelectionRole
+from state.sqlite.warming import PoolWarmer
 from state.store import ChannelDef, LibraryDef, Relisting
 
 BUSY_SECONDS = 2.0
@@ -58,8 +59,14 @@ class SqliteStore(Roles):
             turns=one_process,
             delivery=lambda channel_id: nullcontext(True),  # one process delivers all
         )
+        self._warmer = PoolWarmer(self._connections)
+
+    def warm(self) -> None:
+        """Every channel's pool into memory, then kept there (``state.sqlite.warming``)."""
+        self._warmer.warm()
 
     def close(self) -> None:
+        self._warmer.close()
         self.selections.close()
         self._connections.close()
 

@@ -1,0 +1,177 @@
+"""The SQLite pools read into memory off the request's path (``state.sqlite.warming``).
+
+A store warmed before serving holds every channel's pool, each its table's slot for slot,
+and after a rebuild, a rollback or another process's commit the warmer reads the
+forgotten pools again in the background, so the requests that follow read none. A pool
+read beside the writer is kept unless that very channel changed meanwhile. A real
+``serve`` over 100,000 bulk-loaded images says, in its ``pool_loaded`` log events, that
+its pool was read at start and after a reset, never by a ``/select``.
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from bench.select_load import latest_cursor
+from emulator import Emulator, EmulatorServer
+from state import DATABASE_FILE
+from state.sqlite import SqliteStore, queue
+from state.sqlite.bulk import bulk_load
+from state.store import ChannelDef, SelectRequest
+from tests.contract.conftest import CHANNELS, LIBRARIES, Clock, Harness, digest, image
+from tests.integration.test_sqlite_pool import assert_mirrored
+from tests.reliability.process import ServiceProcess
+from tests.waiting import wait_until
+
+LOOP = ChannelDef("loop", "lib", when_exhausted="new_cycle", policy="oldest")
+
+
+def warmed(path: Path, clock: Clock) -> Harness:
+    harness = Harness(SqliteStore(path, clock=clock, rng=random.Random(3)), clock, None)
+    harness.define(LIBRARIES, [*CHANNELS, LOOP])
+    harness.listing(*(image(f"/p/{n}.jpg", str(n), f"2026-01-{n % 28 + 1:02}") for n in range(40)))
+    harness.store.warm()  # type: ignore[attr-defined]
+    return harness
+
+
+def every_pool_held(store: SqliteStore) -> bool:
+    channels = sqlite3.connect(store.path).execute("SELECT count(*) FROM channels").fetchone()
+    return len(store._connections.pools.loaded()) == channels[0]
+
+
+def test_a_warmed_store_serves_every_request_from_memory(tmp_path: Path) -> None:
+    path, clock = tmp_path / "db.sqlite3", Clock()
+    harness = warmed(path, clock)
+    store: SqliteStore = harness.store  # type: ignore[assignment]
+    pools = store._connections.pools
+    assert pools.loads == {"start": 4} and every_pool_held(store)
+    assert_mirrored(store, path, loaded=4)
+    chosen = harness.select("ch")
+    harness.pick("other", dry_run=True)
+    store.selections.mark_posted("ch", chosen.content_hash, chosen.lease.id, None)  # type: ignore[union-attr]
+    store.posted.reset_posted("ch")  # a rebuild: the warmer reads the pool again
+    wait_until(lambda: pools.loads.get("background", 0) >= 1 and every_pool_held(store), 10)
+    harness.select("ch")
+    harness.pick("loop", dry_run=True)
+    assert "request" not in pools.loads
+    assert_mirrored(store, path, loaded=4)
+    store.close()
+
+
+def test_the_warmer_reads_again_what_another_process_or_a_rollback_made_it_forget(
+    tmp_path: Path,
+) -> None:
+    path, clock = tmp_path / "db.sqlite3", Clock()
+    harness = warmed(path, clock)
+    store: SqliteStore = harness.store  # type: ignore[assignment]
+    pools = store._connections.pools
+    beside = SqliteStore(path, clock=clock)  # a short command beside the service
+    beside.selections.select("ch", SelectRequest(60))
+    beside.close()  # seen between writes: every pool forgotten, and read again
+    wait_until(lambda: pools.loads.get("background") == 4 and every_pool_held(store), 10)
+    harness.select("ch")
+    assert_mirrored(store, path, loaded=4)
+    with pytest.raises(RuntimeError), store._connections.writing() as db:
+        (channel_id,) = db.execute("SELECT id FROM channels WHERE name = 'ch'").fetchone()
+        queue.remove(db, channel_id, digest("9"))
+        raise RuntimeError("rolled back")
+    wait_until(lambda: pools.loads.get("background") == 5 and every_pool_held(store), 10)
+    assert digest("9") in pools.members(channel_id)
+    assert_mirrored(store, path, loaded=4)
+    assert "request" not in pools.loads
+    store.close()
+
+
+def test_a_turn_read_by_its_preview_is_read_again_behind_it(tmp_path: Path) -> None:
+    """A preview that turns a cycle reads the new pool (it rebuilt it), then rolls back:
+    the warmer reads the old one again, and the next lease reads nothing."""
+    path, clock = tmp_path / "db.sqlite3", Clock()
+    harness = warmed(path, clock)
+    store: SqliteStore = harness.store  # type: ignore[assignment]
+    pools = store._connections.pools
+    for _ in range(40):
+        chosen = harness.select("loop")
+        store.selections.mark_posted("loop", chosen.content_hash, chosen.lease.id, None)  # type: ignore[union-attr]
+    harness.pick("loop", dry_run=True)
+    assert pools.loads.get("request") == 1
+    wait_until(lambda: pools.loads.get("background") == 1 and every_pool_held(store), 10)
+    assert_mirrored(store, path, loaded=4)
+    harness.pick("ch")
+    assert pools.loads.get("request") == 1
+    store.close()
+
+
+@contextmanager
+def reading_while(store: SqliteStore, change: str) -> Iterator[sqlite3.Connection]:
+    """A reader's snapshot, begun; then the writer takes ``change`` out of the pool of
+    channel ``ch`` or of ``other``, committed before the snapshot is read."""
+    with store._connections.reading() as db:
+        db.execute("SELECT count(*) FROM channels").fetchone()  # the snapshot begins
+        with store._connections.writing() as writer:
+            (channel_id,) = writer.execute(
+                "SELECT id FROM channels WHERE name = ?", (change,)
+            ).fetchone()
+            queue.remove(writer, channel_id, digest("5"))
+        yield db
+
+
+@pytest.mark.parametrize(("changed", "kept"), [("other", True), ("ch", False)])
+def test_a_pool_read_beside_is_kept_unless_its_own_channel_changed(
+    tmp_path: Path, changed: str, kept: bool
+) -> None:
+    path, clock = tmp_path / "db.sqlite3", Clock()
+    harness = Harness(SqliteStore(path, clock=clock), clock, None)
+    harness.define()
+    harness.listing(*(image(f"/p/{n}.jpg", str(n)) for n in range(20)))
+    store: SqliteStore = harness.store  # type: ignore[assignment]
+    pools = store._connections.pools
+    (channel_id,) = sqlite3.connect(path).execute("SELECT id FROM channels WHERE name = 'ch'")
+    held = pools.load_beside(lambda: reading_while(store, changed), channel_id[0], "random")
+    assert held is kept and (channel_id[0] in pools.loaded()) is kept
+    harness.select("ch")  # the writer reads it if it was not kept
+    assert_mirrored(store, path)
+    assert digest("5") not in pools.members(channel_id[0]) or changed == "other"
+    store.close()
+
+
+IMAGES = 100_000
+
+
+def test_a_service_over_many_images_reads_its_pool_before_its_first_select(
+    tmp_path: Path, emulator: Emulator, emulator_server: EmulatorServer
+) -> None:
+    """``serve`` over 100,000 images (bulk-loaded, caught up): the pool is read before the
+    service answers, no ``/select`` reads it, and after a reset (a rebuild) it is read
+    again in the background."""
+    state = tmp_path / "state"
+    cursor = latest_cursor(emulator_server.base_url, emulator.access_token)
+    bulk_load(state / DATABASE_FILE, IMAGES, cursor)
+    service = ServiceProcess(
+        emulator, emulator_server.base_url, state, log=tmp_path / "service.log",
+        LOG_LEVEL="INFO", NEAR_DUPLICATE_HASHING="false",
+    )  # fmt: skip
+    try:
+        service.start()
+        wait_until(lambda: service.events("pool_loaded"), 10)
+        assert [(e["on"], e["images"]) for e in service.events("pool_loaded")] == [
+            ("start", IMAGES)
+        ]
+        assert service.client.post("/select", json={}).status_code == 200
+        assert service.client.post("/select", json={"dry_run": True}).status_code == 200
+        reset = service.client.post(  # a rebuild of 100,000 rows: seconds on a busy machine
+            "/admin/reset-posted", json={"confirm": "RESET"}, timeout=120
+        )
+        assert reset.status_code == 200, reset.text
+        wait_until(lambda: len(service.events("pool_loaded")) == 2, 60)
+        assert service.client.post("/select", json={}).status_code == 200
+        service.stop()  # every line written
+        loads = [(e["on"], e["images"]) for e in service.events("pool_loaded")]
+        assert loads == [("start", IMAGES), ("background", IMAGES - 1)]  # one still leased
+    finally:
+        service.close()
