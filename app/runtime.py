@@ -49,11 +49,13 @@ _LIBRARY_GAUGES = ("images", "unique_images", "skipped", "pending", "without_con
 _CHANNEL_GAUGES = ("available", "leased", "posted", "cycle", "near_duplicate_groups",
                    "near_duplicates_skipped", "awaiting_fingerprint", "waiting",
                    "retired")  # fmt: skip
-PARALLEL_CATCH_UPS = 4
-# The workers' shared threads: the catch-ups the gate lets through, and room beside them
-# for the short jobs (reading a library's state, asking Dropbox whose credentials these are).
-CATCH_UP_THREADS = 2 * PARALLEL_CATCH_UPS
+PARALLEL_CATCH_UPS = 4  # SQLite: one writer, which more catch-ups at once would only queue for
+# On a database server a catch-up of a few changes is a dozen round trips and a Dropbox call:
+# it waits far more than it works, and a thousand libraries' notifications at once need
+# many side by side (four at a time left a replica at 15 % of a core, bench.many_tenants).
+SERVER_PARALLEL_CATCH_UPS = 16
 HASHING_THREADS = 2  # every library's hashing passes: mostly waits for Dropbox thumbnails
+SERVER_HASHING_THREADS = 8  # new content is offered once hashed: as many as catch-ups need
 SERVER_STORE_THREADS = 16  # a database server's store lane (its pool has room for them)
 RECLAIM_BATCH = 64  # a few milliseconds of the writer at a time: selections interleave
 RECLAIM_EVERY_SECONDS = 1.0
@@ -114,12 +116,17 @@ class Runtime:
             for library in config.libraries.values()
         }
         cache = DiskCache(settings.cache_dir, settings.thumbnail_cache_mb * 1024 * 1024)
-        hashing = Rounds(HASHING_THREADS, "fingerprints")
+        server = settings.database is not None
+        hashing = Rounds(SERVER_HASHING_THREADS if server else HASHING_THREADS, "fingerprints")
         fingerprinters = _fingerprinters(config, store.near, dropbox, cache, metrics, stop, hashing)
-        threads = ThreadPoolExecutor(CATCH_UP_THREADS, thread_name_prefix="catch-up")
+        parallel = SERVER_PARALLEL_CATCH_UPS if server else PARALLEL_CATCH_UPS
+        # The workers' shared threads: the catch-ups the gate lets through, and room beside
+        # them for short jobs (reading a library's state, asking Dropbox whose credentials).
+        threads = ThreadPoolExecutor(2 * parallel, thread_name_prefix="catch-up")
         workers = _workers(
-            settings, config, store.catalog, dropbox, metrics, stop, fingerprinters, threads
-        )
+            settings, config, store.catalog, dropbox, metrics, stop, fingerprinters, threads,
+            asyncio.Semaphore(parallel),
+        )  # fmt: skip
         inboxes = [_inbox(worker) for worker in workers.values()]
         # PostgreSQL's calls wait on the server, side by side: a thread each, one call each.
         lanes = Lanes(SERVER_STORE_THREADS, store_batch=1) if settings.database else Lanes()
@@ -311,9 +318,10 @@ def _workers(
     stop: threading.Event,
     fingerprinters: dict[str, Fingerprinter],
     threads: ThreadPoolExecutor,
+    gate: asyncio.Semaphore,
 ) -> dict[str, SyncWorker]:
+    """One sync worker per library; ``gate`` bounds the catch-ups running at once."""
     kinds = FileKinds.of(settings.image_extensions, settings.sidecar_extensions)
-    gate = asyncio.Semaphore(PARALLEL_CATCH_UPS)
 
     def worker(library: LibraryConfig) -> SyncWorker:
         client = dropbox[library.spec.account]

@@ -28,6 +28,7 @@ from emulator.listing import Cursor
 from emulator.middleware import FaultsAndCounters
 
 SCOPE_KEY = "emulator"
+_REMEMBERED_TOKENS = 100_000
 
 
 def account_of(request: Request) -> Emulator:
@@ -63,6 +64,7 @@ class AccountRouter:
         check_one_app(accounts)
         self.accounts = list(accounts)
         self._layers = {id(emu): FaultsAndCounters(app, emu) for emu in self.accounts}
+        self._by_token: dict[str, Emulator] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         emu = self.accounts[0]
@@ -85,8 +87,20 @@ class AccountRouter:
         if path.startswith("/temp/"):
             token = path.removeprefix("/temp/")
             return self._owner(lambda e: e.resolve_link(token) is not None), receive
-        bearer = _bearer(scope)
-        return self._owner(lambda e: e.tokens.owns(bearer)), receive
+        return self._owner_of_token(_bearer(scope)), receive
+
+    def _owner_of_token(self, bearer: str) -> Emulator:
+        """The account that issued ``bearer``, remembered by token and checked again at each
+        request (a thousand accounts asked one by one cost the server more than the call)."""
+        known = self._by_token.get(bearer)
+        if known is not None and known.tokens.owns(bearer):
+            return known
+        emu = self._owner(lambda e: e.tokens.owns(bearer))
+        if emu.tokens.owns(bearer):
+            if len(self._by_token) >= _REMEMBERED_TOKENS:
+                self._by_token.clear()
+            self._by_token[bearer] = emu
+        return emu
 
     def _owner(self, owns: Callable[[Emulator], bool]) -> Emulator:
         return next((emu for emu in self.accounts if owns(emu)), self.accounts[0])

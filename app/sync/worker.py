@@ -14,11 +14,14 @@ library overlap across all of them. A request made here is first recorded in the
 store (``want_catch_up``): if another process holds the turn, it finds the request
 when its run ends, and if that process dies, whoever takes the turn next does. The
 store's doorbell and its polling wake this worker (``ring_threadsafe``) when a request
-may be owed; a ring only looks, and waits out a backoff after failures. With one
+may be owed; a ring only looks (one read: a request served meanwhile takes no turn),
+and waits out a backoff after failures. With one
 process per store the turn is always ours and nothing else changes.
 
 Each run first asks Dropbox whose credentials these are, once until it succeeds; a
-failure there never holds the catch-up back. Credentials of another account than the
+failure there never holds the catch-up back. A run that finds the turn taken asks too,
+recording nothing: a replica that never holds a library's turn still tells its
+notifications from other accounts'. Credentials of another account than the
 catalog was built from re-list the library from scratch (``CatalogSync.learn_account``);
 a stored catalog waits for that first answer (a bounded wait) before it is served.
 After each catch-up, images waiting on legacy posted state are checked, and
@@ -208,6 +211,8 @@ class SyncWorker:
         try:
             if asked:
                 self._store.want_catch_up(self.library)
+            elif not self._relist and not self._store.catch_up_owed(self.library):
+                return True  # rung for a request already served: no turn to take
             with self._store.catch_up_turn(self.library) as mine:
                 if not mine:
                     self._wait_for_turn()
@@ -220,7 +225,13 @@ class SyncWorker:
         return True
 
     def _wait_for_turn(self) -> None:
-        """Another process catches up: it will see our request. A re-list is ours to do."""
+        """Another process catches up: it will see our request. A re-list is ours to do.
+
+        This process still learns whose credentials these are: until it knows, every
+        notification may be this library's, and a replica that never holds the library's
+        turn would ask for a catch-up of it at each notification of any account.
+        """
+        self._ask_account()
         if self._relist and self._loop is not None:
             self._loop.call_soon_threadsafe(self._loop.call_later, 1.0, self.request)
 
@@ -286,7 +297,7 @@ class SyncWorker:
         if self._account_confirmed:
             return
         try:
-            account_id = self._dropbox.current_account_id(quick=True)
+            account_id = self.account_id or self._dropbox.current_account_id(quick=True)
             relisting = self._store.learn_account(self.library, account_id)
         except UnpostedError as exc:
             log.warning("cannot learn the account of %s yet: %s", self.library, exc)
@@ -301,6 +312,16 @@ class SyncWorker:
                 relisting.now,
                 extra={"event": "library_relisted", "library": self.library},
             )
+
+    def _ask_account(self) -> None:
+        """Whose credentials these are, from Dropbox alone, once until it answers (outside
+        the library's turn: the turn's holder records it in the store)."""
+        if self.account_id is not None:
+            return
+        try:
+            self.account_id = self._dropbox.current_account_id(quick=True)
+        except UnpostedError as exc:
+            log.warning("cannot learn the account of %s yet: %s", self.library, exc)
 
     async def _reconcile_forever(self) -> None:
         """Safety net: Dropbox drops webhooks after ten minutes of failed deliveries."""

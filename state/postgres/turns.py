@@ -46,7 +46,9 @@ HASHING_LOCK = TURN_LOCK + 1
 DELIVERY_LOCK = TURN_LOCK + 2  # the second key is the channel id
 CHANNEL = "unposted_catch_up"
 POLL_SECONDS = 1.0
-SPARE_CONNECTIONS = 4  # lock connections kept between turns
+# Lock connections kept between turns: as many as a replica's catch-ups and hashing passes
+# hold at once (``app.runtime``), or a burst of notifications opens and closes the rest.
+SPARE_CONNECTIONS = 24
 TAKEOVER_GRACE_SECONDS = 2.0
 
 _BEGIN = (

@@ -36,6 +36,21 @@ def test_each_token_reaches_its_own_account(pair: Pair, connect: Connect) -> Non
     assert server.emu is alice and server.accounts == (alice, bob)
 
 
+def test_a_token_is_routed_by_its_account_now_not_by_memory(pair: Pair, connect: Connect) -> None:
+    alice, bob, server = pair
+    old = bob.access_token
+    for _ in range(3):  # the same token, request after request: bob's every time
+        assert connect(server, oauth2_access_token=old).users_get_current_account().account_id == (
+            bob.account_id
+        )
+    bob.tokens.access_token = "bob-new-access-token"
+    with pytest.raises(AuthError):
+        connect(server, oauth2_access_token=old).users_get_current_account()
+    # no longer bob's: it names no account, and the first one refuses it
+    assert alice.counters.calls("users/get_current_account", 401) == 1
+    assert bob.counters.calls("users/get_current_account", 401) == 0
+
+
 def test_refresh_goes_to_the_account_of_the_refresh_token(pair: Pair, connect: Connect) -> None:
     alice, bob, server = pair
     dbx = connect(
