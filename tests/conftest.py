@@ -26,6 +26,39 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )  # fmt: skip
 
 
+# The modules that keep a worker longest (CPU seconds of the module and the processes it
+# starts, measured over a whole run), run first: `make test` hands whole modules to its
+# workers in the order collected (--no-loadscope-reorder), so a long one left for the end
+# would keep one worker busy while the others stand idle. The rest keep their order.
+LONGEST_FIRST = (
+    "tests/reliability/test_state_dir.py",
+    "tests/reliability/test_service_crash.py",
+    "tests/reliability/test_replicas.py",
+    "tests/bench/test_bench_smoke.py",
+    "tests/reliability/test_replicas_parallel.py",
+    "tests/contract/test_rules.py",
+    "tests/reliability/test_fuzz.py",
+    "tests/reliability/test_startup_messages.py",
+    "tests/integration/test_remote_cli.py",
+    "tests/integration/test_image.py",
+    "tests/reliability/test_holes_damage.py",
+    "tests/integration/test_holds_until.py",
+    "tests/contract/test_browsing.py",
+    "tests/integration/test_wheels_only.py",
+    "tests/integration/test_selection_cli.py",
+    "tests/reliability/test_catch_up_crash.py",
+    "tests/integration/test_publishing_cli.py",
+    "tests/reliability/test_hostile_input.py",
+    "tests/reliability/test_holes_sources.py",
+    "tests/integration/test_mcp.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {module: place for place, module in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.partition("::")[0], len(rank)))
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     why = postgres.missing()
     if why is None:

@@ -134,7 +134,7 @@ class Publishers:
 
     def run(self, stop: threading.Event) -> None:
         headers = {"Authorization": f"Bearer {self._token}"}
-        with httpx.Client(base_url=self._base_url, headers=headers, timeout=5) as client:
+        with httpx.Client(base_url=self._base_url, headers=headers, timeout=30) as client:
             while not stop.is_set():
                 try:
                     self._one(client)
@@ -176,7 +176,11 @@ def test_killed_under_select_and_posted_traffic(
             threads = [threading.Thread(target=publishers.run, args=(stop,)) for _ in range(8)]
             for thread in threads:
                 thread.start()
-            time.sleep(rng.uniform(0.3, 1.0))
+            # Killed while posts are being confirmed: the traffic is seen flowing first (a
+            # bare 0.3-1 s window could pass on a loaded machine before any post was).
+            confirmed = len(publishers.confirmed)
+            wait_until(lambda confirmed=confirmed: len(publishers.confirmed) > confirmed, 60)
+            time.sleep(rng.uniform(0.0, 0.7))
             service.kill()
             stop.set()
             for thread in threads:
