@@ -62,9 +62,7 @@ class Target:
 
 # One client for every poll of a service (is it ready yet?): each ``httpx.get`` builds a
 # client and its TLS context, some 20 ms of CPU, taken from the very service it waits for.
-# It keeps no connection open between polls: the services it polls come and go, and a
-# connection kept to one that stopped would be left for the interpreter to close at exit.
-_PROBES = httpx.Client(timeout=5, limits=httpx.Limits(max_keepalive_connections=0))
+_PROBES = httpx.Client(timeout=5)
 
 
 def probe(url: str, **options: Any) -> httpx.Response:

@@ -259,7 +259,7 @@ def test_many_channels_are_measured_beside_one(results: dict[str, Any]) -> None:
     figures = results["sections"]["channels"]
     assert figures["libraries"] == 3 and figures["images"] == 300
     for side in ("one", "many"):
-        assert figures[side]["requests_per_second"] > 0
+        assert figures[side]["requests_per_second"] > 0, figures[side]["runs"]
         assert all(run["failures"] == 0 for run in figures[side]["runs"])
 
 
