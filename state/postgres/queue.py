@@ -51,6 +51,7 @@ class Locked:
     policy: SelectPolicy
     exhausted: WhenExhausted
     ready: bool
+    name: str  # as asked: a balanced channel's round is kept by it
 
 
 _CHANNEL = (
@@ -68,7 +69,8 @@ def lock_channel(db: Db, name: str, lock: bool = True) -> Locked:
     row = db.execute(sql, {"n": name, "k": POOL_LOCK}).fetchone()
     if row is None:
         raise UnknownName(f"no channel {name!r}")
-    return Locked(Channel(row[0], row[1]), *row[2:6])
+    channel_id, cycle, library_id, policy, exhausted, ready = row[:6]
+    return Locked(Channel(channel_id, cycle), library_id, policy, exhausted, ready, name)
 
 
 def lock_pools(db: Db, channel_ids: Sequence[int]) -> None:

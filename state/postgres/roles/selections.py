@@ -15,7 +15,6 @@ picks, grants and reclaims.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import partial
 from typing import NamedTuple
 
@@ -31,7 +30,7 @@ from state.sql import choosing, leasable, leases, outbox
 from state.sql.choosing import Leasing
 from state.sql.roles import selections as shared
 from state.sql.rows import FileRow
-from state.store import Selection, SelectRequest, WhenExhausted
+from state.store import Selection, SelectRequest
 
 
 class _Balance(NamedTuple):
@@ -132,14 +131,13 @@ class SelectionRole(shared.SelectionRole):
                 outbox.check_level(tx(db), channel_id, self._clock())
         return selection.describe(db, file, lease, None, channel_id)
 
-    def _open(self, db: Db, name: str, lock: bool) -> _Opened:
+    def _open(self, db: Db, name: str, lock: bool) -> queue.Locked:
         """A preview is rolled back: it reads the pool without taking the channel's lock."""
-        return _Opened(name, queue.lock_channel(db, name, lock=lock))
+        return queue.lock_channel(db, name, lock=lock)
 
-    def _pick(self, db: Db, opened: _Opened, advance: bool, writable: bool) -> FileRow | None:
+    def _pick(self, db: Db, locked: queue.Locked, advance: bool, writable: bool) -> FileRow | None:
         """By the policy, in the folder a balanced channel's round chooses."""
-        folder = self._folder(db, opened.name, advance)
-        locked = opened.locked
+        folder = self._folder(db, locked.name, advance)
         return selection.choose(
             db, locked.channel.id, locked.library_id, locked.policy, self._rng, folder
         )
@@ -185,30 +183,6 @@ def _return(db: Db, channel_id: int, now: float, limit: int) -> int:
 def _fold(db: Db, channel_id: int) -> None:
     if _locked(db, channel_id) is not None:
         tallies.fold(db, channel_id)
-
-
-@dataclass(frozen=True, slots=True)
-class _Opened:
-    """A channel about to select, with the name it was asked by (its balance's key)."""
-
-    name: str
-    locked: queue.Locked
-
-    @property
-    def channel(self) -> Channel:
-        return self.locked.channel
-
-    @property
-    def library_id(self) -> int:
-        return self.locked.library_id
-
-    @property
-    def exhausted(self) -> WhenExhausted:
-        return self.locked.exhausted
-
-    @property
-    def ready(self) -> bool:
-        return self.locked.ready
 
 
 def _grant(
