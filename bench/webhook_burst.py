@@ -10,6 +10,9 @@ as fast as ``threads`` keep-alive clients can. Reports:
 - ``server_ms``: the same, timed inside the server from the request's arrival at the
   app to the end of its reply: what Dropbox would wait, less the network.
 - ``catch_up_requests`` and ``catch_up_runs``: what the whole burst cost.
+- ``baseline_ms``: p50/p99/max of the same burst of ``GET /healthz`` just before, by the
+  same sender against the same service: what any request costs on this machine at that
+  moment, so that a figure can be told from the load it was measured under.
 
     python -m bench.webhook_burst [--count N] [--threads T]
 """
@@ -75,6 +78,7 @@ def run(count: int = 1000, threads: int = 16, database_url: str | None = None) -
     with tempfile.TemporaryDirectory() as state_dir:
         with _service(emulator, Path(state_dir), database_url) as (runtime, timer, base_url):
             worker, inbox = runtime.workers["default"], runtime.inboxes[0]
+            baseline = _burst(base_url, emulator, count, threads, "/healthz")
             runs, requests = worker.health.runs, inbox.requests
             burst = _burst(base_url, emulator, count, threads)
             _wait_for(lambda: not inbox.holding and worker.idle)
@@ -82,6 +86,7 @@ def run(count: int = 1000, threads: int = 16, database_url: str | None = None) -
             requests = inbox.requests - requests
     figures = {"benchmark": "webhook_burst", "notifications": count, "threads": threads}
     figures.update(_figures(burst, timer.ms))
+    figures["baseline_ms"] = _percentiles(baseline.ack_ms)
     figures.update(catch_up_requests=requests, catch_up_runs=runs)
     return figures
 
@@ -110,11 +115,13 @@ def _service(
             yield app.state.runtime, timer, server.base_url
 
 
-def _burst(base_url: str, emulator: Emulator, count: int, threads: int) -> Burst:
+def _burst(
+    base_url: str, emulator: Emulator, count: int, threads: int, path: str = "/webhook"
+) -> Burst:
     """Run the senders in a process of their own and read back what they saw."""
     body = emulator.webhooks.body()
     command = [sys.executable, "-m", "bench.burst_sender", base_url,
-               "--count", str(count), "--threads", str(threads),
+               "--count", str(count), "--threads", str(threads), "--path", path,
                "--signature", signature(emulator.app_secret, body)]  # fmt: skip
     done = subprocess.run(command, input=body, capture_output=True, check=True, timeout=600)
     seen = json.loads(done.stdout)

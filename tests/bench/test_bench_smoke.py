@@ -170,6 +170,7 @@ def test_webhook_burst_is_acknowledged(results: dict[str, Any]) -> None:
     figures = results["sections"]["webhook_burst"]
     assert figures["status_codes"] == {"200": 20}
     assert figures["catch_up_runs"] >= 1
+    assert 0 < figures["baseline_ms"]["p50"] <= figures["baseline_ms"]["p99"]
 
 
 @pytest.mark.skipif(not HAVE_POSTGRES, reason="no PostgreSQL: the section is not run")
