@@ -276,20 +276,24 @@ def _burst(figures: dict[str, Any], sections: dict[str, Any]) -> str:
             continue
         burst = measured.burst
         ack, server = burst["ack_ms"], burst.get("server_ms")
+        baseline = burst.get("baseline_ms")
         rows.append([
             store, n(burst["notifications"]), n(burst["notifications_per_second"]),
             f"{ms(ack['p50'])} / {ms(ack['p99'])} / {ms(ack['max'])}",
             f"{ms(server['p50'])} / {ms(server['p99'])}" if server else "n/a",
+            f"{ms(baseline['p50'])} / {ms(baseline['p99'])}" if baseline else "n/a",
             str(burst["status_codes"]), f"{burst['catch_up_requests']} / {burst['catch_up_runs']}",
         ])  # fmt: skip
     header = [
         "store", "notifications", "per second", "ack p50 / p99 / max", "in the server p50 / p99",
-        "status codes", "catch-up requests / runs",
+        "`GET /healthz` alike p50 / p99", "status codes", "catch-up requests / runs",
     ]  # fmt: skip
     return (
         f"Signed notifications from {figures['threads']} threads of a sender process of "
         "their own, to the service (uvicorn in the benchmark's process); the acknowledgement "
-        "as each sender saw it, and as timed inside the server:\n\n" + table(header, rows)
+        "as each sender saw it, and as timed inside the server; and the same burst of "
+        "`GET /healthz` just before, what any request costs at that moment:\n\n"
+        + table(header, rows)
     )
 
 
