@@ -59,12 +59,14 @@ def _run_channel_command(name: str) -> Callable[[argparse.Namespace], int]:
                 ops = RemoteOperations(*remote, channel=args.channel)
                 stack.callback(ops.close)
             else:
-                # The store and the services: imported only by the commands that use them.
+                # The store and the services: imported only by the commands that use them,
+                # the services once the state directory has been found usable.
                 from app.cli.local import LocalState
-                from app.cli.operations import LocalOperations
 
                 hold = name if name in channel.HOLDING else None
                 local = stack.enter_context(LocalState(hold=hold, log_level=args.log_level))
+                from app.cli.operations import LocalOperations
+
                 ops = LocalOperations(local, args.channel)
             return command(args, ops, out)
 

@@ -9,17 +9,17 @@ from __future__ import annotations
 import os
 import threading
 import time
+from typing import TYPE_CHECKING
 
 from app.configuration.environment import Settings, load_settings
 from app.configuration.file import check_credentials, load_config
-from app.dropbox.client import DropboxClient
 from app.errors import ConfigError, InvalidInput, UnpostedError
 from app.log import setup_logging
-from app.metrics import Metrics
-from app.services.disk_cache import DiskCache
 from app.state_dir import StateDir
-from app.sync.fingerprints import Fingerprinter
 from state import open_store
+
+if TYPE_CHECKING:
+    from app.dropbox.client import DropboxClient
 
 
 def command_settings(log_level: str | None = None) -> Settings:
@@ -75,6 +75,8 @@ class LocalState:
         return name
 
     def dropbox(self, library: str) -> DropboxClient:
+        from app.dropbox.client import DropboxClient  # the SDK: only for what calls Dropbox
+
         spec = self.config.libraries[library]
         if spec.spec.account not in self._clients:
             check_credentials(self.config, self.settings)
@@ -89,6 +91,10 @@ class LocalState:
         One line saying what happened; empty when the service does not fingerprint."""
         if not self.settings.near_duplicate_hashing:
             return ""
+        from app.metrics import Metrics
+        from app.services.disk_cache import DiskCache
+        from app.sync.fingerprints import Fingerprinter  # NumPy: only when it hashes
+
         distances = [c.spec.near_duplicate_distance for c in self.config.channels_of(library)]
         cache = DiskCache(self.settings.cache_dir, self.settings.thumbnail_cache_mb * 1024 * 1024)
         hasher = Fingerprinter(library, self.store.near, self.dropbox(library), cache, Metrics(),

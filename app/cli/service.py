@@ -1,6 +1,10 @@
 """The commands that run the service or work on its store as a whole: ``serve``, ``sync``,
 ``demo`` and ``migrate-store`` (their arguments: ``app.cli.service_args``). They act on
 this machine only, whatever ``UNPOSTED_URL`` says.
+
+A command checks what it can (settings, configuration, tokens, the state directory)
+before it imports the service, which takes most of a second: a refusal is one line, at
+once.
 """
 
 from __future__ import annotations
@@ -13,19 +17,13 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
-import uvicorn
-
 from app.api.access import check_tokens
 from app.cli.local import LocalState, command_settings
 from app.cli.output import Output, Progress
 from app.configuration.environment import Settings
 from app.configuration.file import load_config
 from app.errors import ConfigError
-from app.main import create_app
-from app.services.rotation import check_named_folders
 from app.state_dir import StateDir
-from app.sync.catch_up import CatchUp
-from emulator.runner import listen
 from state import open_store
 from state.changes import FileKinds
 
@@ -50,6 +48,10 @@ def serve(args: argparse.Namespace) -> int:
     config = load_config(settings, os.environ)
     check_tokens(settings.api_token, {n: c.api_token for n, c in config.channels.items()})
     with _held(settings, "serve"):
+        from app.main import create_app  # the service, once the checks above have passed
+        from app.services.rotation import check_named_folders
+        from emulator.runner import listen
+
         app = create_app(settings)  # reads the configuration: a bad one stops us here
         # Refuse a torn or newer database, or one out of reach, before binding; and a
         # weight naming a folder a library listed before does not hold.
@@ -66,6 +68,8 @@ def serve(args: argparse.Namespace) -> int:
 def serve_in_foreground(app: Any, listener: socket.socket) -> bool:
     """Serve until SIGINT or SIGTERM; False when the app never started (as uvicorn.run).
     A console page's event stream stays open: after five seconds a stop cancels it."""
+    import uvicorn
+
     config = uvicorn.Config(app, log_config=None, timeout_graceful_shutdown=_STOP_SECONDS)
     server = uvicorn.Server(config)
     try:
@@ -88,6 +92,8 @@ def _held(settings: Settings, command: str) -> AbstractContextManager[object]:
 @_command("sync")
 def sync(args: argparse.Namespace) -> int:
     with LocalState(hold="sync", log_level=args.log_level) as local:
+        from app.sync.catch_up import CatchUp  # once the state directory is ours
+
         kinds = FileKinds.of(local.settings.image_extensions, local.settings.sidecar_extensions)
         for name, library in local.config.libraries.items():
             with local.store.catalog.catch_up_turn(name) as mine:  # replicas may be running

@@ -90,14 +90,28 @@ class ServiceProcess:
             )
         wait_until(self._answers, timeout=60, interval=0.05)
         if wait_ready:
-            wait_until(lambda: self.client.get("/readyz").status_code == 200, 120, 0.05)
+            wait_until(self.ready, 120, 0.05)
             wait_until(self.fingerprinted, 120, 0.05)
         return self
 
+    def ready(self) -> bool:
+        reply = self._polled("/readyz")
+        return reply is not None and reply.status_code == 200
+
     def fingerprinted(self) -> bool:
         """Nothing listed waits for its fingerprint (a ``skip`` channel holds it back)."""
-        reply = self.client.get("/status")
+        reply = self._polled("/status")
+        if reply is None:
+            return False
         return reply.status_code != 200 or reply.json().get("awaiting_fingerprint", 0) == 0
+
+    def _polled(self, path: str) -> httpx.Response | None:
+        """One poll of a wait: a reply slower than the client's timeout is "not yet" (the
+        wait has a budget of its own; these tests do not time the service's replies)."""
+        try:
+            return self.client.get(path)
+        except httpx.TimeoutException:
+            return None
 
     def _answers(self) -> bool:
         assert self._process is not None
