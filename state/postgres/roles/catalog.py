@@ -3,8 +3,9 @@
 A catch-up is one replica's at a time, and any replica may ask for one (turns and
 requests, ``state.postgres.turns``). Every write of a catch-up first locks the library's
 row and its channels' (``fenced``), and is refused if another replica took the turn over
-meanwhile. Pages reach ``files`` by ``COPY`` (``state.postgres.catalog``); after a
-listing, or many changes, the catalog's tables are analyzed.
+meanwhile. Pages reach ``files`` by one upsert, or by ``COPY`` when large
+(``state.postgres.catalog``); after a listing, or many changes, the catalog's tables
+are analyzed.
 """
 
 from __future__ import annotations

@@ -54,7 +54,8 @@ class CatchUp(Protocol):
 @dataclass(frozen=True, slots=True)
 class Pages:
     """How a page reaches a store's ``files`` (``state.sqlite.catalog`` by
-    ``executemany``, ``state.postgres.catalog`` by ``COPY``), and its first listing."""
+    ``executemany``, ``state.postgres.catalog`` by one upsert, ``COPY`` when large), and its
+    first listing."""
 
     images: catalog.Images
     # Writes to the library's files gathered until an operation could see them.
