@@ -176,8 +176,6 @@ class Fingerprinter:
                 break
             after = batch[-1].position
             recorded += self._record(batch)
-            if len(batch) < BATCH_THUMBNAILS:
-                break  # the backlog ended here: what came since, the look after the turn sees
         return after, recorded
 
     def _load(self, stored: int) -> None:
