@@ -194,7 +194,7 @@ def _fill(
     """A caught-up catalog of ``size`` images, and its bytes."""
     if database is None:
         path = state / DATABASE_FILE
-        bulk_load(path, size, cursor, folder=FOLDER, near_every=near_every)
+        bulk_load(path, size, cursor, folder=FOLDER, near_every=near_every, await_fingerprints=True)
         return Catalog(path=path), path.stat().st_size
     url = database.fresh_database()
     pg_bulk_load(url, size, cursor, folder=FOLDER)

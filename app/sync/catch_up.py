@@ -99,7 +99,6 @@ class CatchUp:
                     extra={"event": "catch_up_folder_gone", "library": self._name},
                 )
                 raise
-        self._store.record_sync(self._name)
         summary.seconds = time.monotonic() - summary.started
         log.info(
             "catch-up of %s complete: %s",

@@ -1,7 +1,8 @@
 """What applying catalog operations does its own way on PostgreSQL (``state.sql.catalog``).
 
 A page's writes (``state.sql.gathered``) are sent a statement per kind: removals by
-arrays, stores by ``COPY`` through a scratch table. ``images`` is read and written
+arrays, stores by one upsert, or, many of them, by ``COPY`` through a scratch table
+(``state.postgres.inserted``). ``images`` is read and written
 set-wise, by arrays (``unnest``), each content's representative one index probe; content
 new to the library and never fingerprinted joins the hashing backlog
 (``near.to_backlog``). The caller holds the library's row and its channels' rows locked.
@@ -10,11 +11,10 @@ Every function runs inside the caller's transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
 from functools import partial
 from typing import Any
 
-from state.postgres import near, queue
+from state.postgres import inserted, near, queue
 from state.postgres.connection import Db
 from state.sql import catalog as sql_catalog
 from state.sql import seasons
@@ -41,8 +41,9 @@ _REMOVE_TREES = (
 
 def send(db: Db, table: Table, batch: Gathered) -> list[str | None]:
     """A batch to ``files`` or ``listed``: a statement per kind of removal, then the stores
-    copied into a scratch table (one per session, emptied at commit) and upserted from it
-    in one statement (COPY itself cannot replace a row)."""
+    upserted by one statement (``inserted``), or, many of them, copied into a scratch table
+    (one per session, emptied at commit) and upserted from it in one statement (COPY
+    itself cannot replace a row)."""
     rows: list[tuple[Any, ...]] = []
     if batch.paths:
         paths = _REMOVE_PATHS.format(table.name)
@@ -51,24 +52,20 @@ def send(db: Db, table: Table, batch: Gathered) -> list[str | None]:
         low, high = [bound[0] for bound in batch.trees], [bound[1] for bound in batch.trees]
         trees = _REMOVE_TREES.format(table.name)
         rows += db.execute(trees, (low, high, batch.library_id)).fetchall()
-    if batch.rows:
+    stored = list(batch.rows.values())
+    if stored and inserted.few(stored):
+        inserted.insert_few(db, table.name, table.columns, stored, table.on_path)
+    elif stored:
         scratch, columns = f"{table.name}_stored", table.columns
         db.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS {scratch} (LIKE {table.name} INCLUDING DEFAULTS)"
             " ON COMMIT DELETE ROWS"
         )
-        copy_rows(db, scratch, columns, batch.rows.values())
+        inserted.copy_rows(db, scratch, columns, stored)
         db.execute(f"INSERT INTO {table.name} ({columns}) SELECT {columns} FROM {scratch}"
                    f"{table.on_path}")  # fmt: skip
         db.execute(f"TRUNCATE {scratch}")
     return [row[0] for row in rows]
-
-
-def copy_rows(db: Db, table: str, columns: str, rows: Iterable[Sequence[Any]]) -> None:
-    """Insert ``rows`` by ``COPY``: one stream, no statement per row."""
-    with db.cursor() as cursor, cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
 
 
 def _held(db: Db, library_id: int, wanted: list[str]) -> dict[str, Held]:
@@ -114,8 +111,8 @@ def _update(db: Db, library_id: int, channels: list[queue.Channel], kept: dict[s
 
 
 def _insert(db: Db, library_id: int, images: list[queue.NewImage], new: dict[str, Held]) -> None:
-    """New content in by ``COPY``; what was never fingerprinted joins the hashing backlog."""
-    copy_rows(
+    """New content in (``inserted``); what was never fingerprinted joins the hashing backlog."""
+    inserted.insert(
         db, "images", IMAGE_COLUMNS,
         [(library_id, i.content_hash, *new[i.content_hash], i.pending) for i in images],
     )  # fmt: skip

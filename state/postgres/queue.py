@@ -29,7 +29,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from state.errors import UnknownName
-from state.postgres import tallies
+from state.postgres import inserted, tallies
 from state.postgres.connection import Db
 from state.rules import Channel as Channel  # one definition for both backends
 from state.rules import NewImage as NewImage
@@ -134,12 +134,7 @@ def _random_keys(db: Db, channel_id: int) -> Iterator[int]:
 
 
 def _write(db: Db, channel: Channel, rows: list[sql_queue.Row]) -> None:
-    with (
-        db.cursor() as cursor,
-        cursor.copy(f"COPY queue ({sql_queue.COLUMNS}) FROM STDIN") as copy,
-    ):
-        for row in rows:
-            copy.write_row(row)
+    inserted.insert(db, "queue", sql_queue.COLUMNS, rows)
     tallies.add_available(db, channel.id, sum(row.slot is not None for row in rows))
     near = sum(row.near_posted for row in rows)
     if near:

@@ -37,6 +37,7 @@ from contextlib import contextmanager
 
 import psycopg
 
+from state.errors import UnknownName
 from state.postgres.connection import translated
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,9 @@ POLL_SECONDS = 1.0
 SPARE_CONNECTIONS = 24
 TAKEOVER_GRACE_SECONDS = 2.0
 
+# The library's id and whether this session took its turn's lock: the lock is tried only
+# on the row found (a target list is computed for the rows that pass the filter).
+_TRY_TURN = "SELECT id, pg_try_advisory_lock(%s, id) FROM libraries WHERE name = %s"
 _BEGIN = (
     "UPDATE libraries AS l SET turn = l.turn + 1, turn_open = true"
     " FROM (SELECT turn_open FROM libraries WHERE id = %(l)s) AS before"
@@ -80,12 +84,21 @@ class Turns:
         )
 
     @contextmanager
-    def turn(self, library: str, library_id: int) -> Iterator[bool]:
-        with self._locked(TURN_LOCK, library_id) as connection:
-            if connection is None:
+    def turn(self, library: str) -> Iterator[bool]:
+        """Hold the catch-up turn of the library named for the block: True if it is ours.
+        The library is found and its lock tried in one statement (``_TRY_TURN``)."""
+        connection, row = self._try(_TRY_TURN, (TURN_LOCK, library))
+        if row is None:
+            self._release(connection, TURN_LOCK, 0, False)
+            raise UnknownName(f"no library {library!r}")
+        library_id, locked = int(str(row[0])), bool(row[1])
+        try:
+            if not locked:
                 yield False
                 return
             yield from self._hold(connection, library, library_id)
+        finally:
+            self._release(connection, TURN_LOCK, library_id, locked)
 
     @contextmanager
     def hashing(self, library_id: int) -> Iterator[bool]:
@@ -117,6 +130,14 @@ class Turns:
     ) -> tuple[psycopg.Connection[tuple[object, ...]], bool]:
         """A kept connection (or, if it went stale with the server, a new one) and whether
         it took the lock."""
+        connection, row = self._try("SELECT pg_try_advisory_lock(%s, %s)", (key, library_id))
+        return connection, bool(row and row[0])
+
+    def _try(
+        self, statement: str, args: tuple[object, ...]
+    ) -> tuple[psycopg.Connection[tuple[object, ...]], tuple[object, ...] | None]:
+        """A kept connection (or, if it went stale with the server, a new one) and the row
+        of ``statement`` that tries a lock on it."""
         with self._spare_lock:
             kept = self._spare.pop() if self._spare else None
         for connection in ([kept] if kept is not None else []) + [None]:
@@ -125,10 +146,7 @@ class Turns:
                     connection = self._connect()
             try:
                 with translated(self._server):
-                    row = connection.execute(
-                        "SELECT pg_try_advisory_lock(%s, %s)", (key, library_id)
-                    ).fetchone()
-                return connection, bool(row and row[0])
+                    return connection, connection.execute(statement, args).fetchone()
             except Exception:
                 connection.close()
                 if connection is not kept:

@@ -7,11 +7,11 @@ cost. The content the page touched is then reconciled with ``images``: one row p
 distinct content, pointing at a representative path (the first by ``path_lower``), and
 each channel of the library gets or loses its queue rows. Leases, posts and holds are
 about content in a channel, not paths: nothing here touches them. How a batch reaches
-``files`` (``Sends``: SQLite's ``executemany``, PostgreSQL's ``COPY`` through a scratch
-table) and how ``images`` is read and written set-wise (``Images``) are each backend's
-own (``state.sqlite.catalog``, ``state.postgres.catalog``). Every function runs inside
-the caller's transaction (on PostgreSQL, with the library's row and its channels'
-locked).
+``files`` (``Sends``: SQLite's ``executemany``, PostgreSQL's one upsert, or ``COPY``
+through a scratch table when large) and how ``images`` is read and written set-wise
+(``Images``) are each backend's own (``state.sqlite.catalog``,
+``state.postgres.catalog``). Every function runs inside the caller's transaction (on
+PostgreSQL, with the library's row and its channels' locked).
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ meet a store still waiting (its path, or a folder the store sits in) sends the b
 first, so every removal waiting was issued before any store it could touch: Dropbox's
 in-order semantics hold at a fraction of the cost of a statement per operation. How a
 batch reaches its table is each backend's own (``Send``: SQLite's statements and
-``executemany``, PostgreSQL's arrays and ``COPY``). Runs inside the caller's transaction.
+``executemany``, PostgreSQL's arrays and one upsert, ``COPY`` when large). Runs inside
+the caller's transaction.
 """
 
 from __future__ import annotations

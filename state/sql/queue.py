@@ -192,6 +192,26 @@ def _present(sql: Sql, table: str, extra: str, channel: Channel, hashes: list[st
     return _which(sql, f"{table} WHERE channel_id = :c{extra}", "content_hash", channel, hashes)
 
 
+# What keeps an image out of the pool by a row of its own: a hold, a running lease, a post
+# in the channel's cycle.
+_CLAIMS = (("holds", ""), ("leases", " AND ended IS NULL"), ("posted", " AND cycle = :y"))
+
+
+def _claimed(sql: Sql, channel: Channel, hashes: list[str]) -> list[set[str]]:
+    """Which of these images are held, leased, and posted in the cycle: on PostgreSQL in
+    one statement (each a probe of its own, as ``_which`` asks), on SQLite one each."""
+    if not sql.dialect.arrays:
+        return [_present(sql, table, extra, channel, hashes) for table, extra in _CLAIMS]
+    probes = ", ".join(
+        f"EXISTS (SELECT 1 FROM {table} WHERE channel_id = :c{extra}"
+        " AND content_hash = q.content_hash LIMIT 1 OFFSET 0)"
+        for table, extra in _CLAIMS
+    )
+    args = {"c": channel.id, "y": channel.cycle}
+    rows = _keyed(sql, f"SELECT q.content_hash, {probes} FROM q", args, hashes)
+    return [{row[0] for row in rows if row[n]} for n in range(1, len(_CLAIMS) + 1)]
+
+
 def near_flagged(sql: Sql, channel: Channel, hashes: list[str]) -> set[str]:
     """Which of these images a posted near-duplicate keeps out (content back in the
     library keeps its groups; content new to it has none yet)."""
@@ -207,9 +227,7 @@ def arriving(
     take the next of ``keys``."""
     hashes = [image.content_hash for image in images]
     retired, back = returning.arriving(sql, channel, hashes, now)
-    held = _present(sql, "holds", "", channel, hashes)
-    leased = _present(sql, "leases", " AND ended IS NULL", channel, hashes)
-    posted = _present(sql, "posted", " AND cycle = :y", channel, hashes)
+    held, leased, posted = _claimed(sql, channel, hashes)
     near = near_flagged(sql, channel, hashes)
     unhashed = awaiting.unfingerprinted(sql, channel, hashes)
     closed = seasons.closed(sql, channel.id)

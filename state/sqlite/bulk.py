@@ -89,6 +89,7 @@ def bulk_load(
     library: str = "default",
     channel: str = "default",
     near_every: int = 0,
+    await_fingerprints: bool = False,
 ) -> BulkLoad:
     """Write ``count`` distinct images under ``folder`` into a fresh catalog at ``path``.
 
@@ -98,6 +99,9 @@ def bulk_load(
     holds no such files). ``near_every=k`` groups image ``i`` with ``i + 1`` for every
     ``i % k == 0`` and posts half of those ``i`` in the channel, so a channel that skips
     near-duplicates holds ``count / 2k`` images out (``state.sqlite.near``'s rows).
+    ``await_fingerprints``: the channel waits for fingerprints, as the service's default
+    configuration defines it (``NEAR_DUPLICATE_HASHING`` on); a service defining it
+    otherwise renumbers the whole pool as it starts.
     """
     if count < 0 or sidecar_every < 0 or size < 1:
         raise InvalidInput("count and sidecar_every must be >= 0, size >= 1")
@@ -105,7 +109,7 @@ def bulk_load(
     db = connect(path)
     try:
         folder = folder.rstrip("/")
-        library_id, channel_id = _define(db, path, library, channel, folder)
+        library_id, channel_id = _define(db, path, (library, channel), folder, await_fingerprints)
         _prepare(db, seed)
         rebuild = _drop_secondary_indexes(db)
         for start in range(0, count, _BATCH):
@@ -172,9 +176,11 @@ def _transaction(
 
 
 def _define(
-    db: sqlite3.Connection, path: Path, library: str, channel: str, folder: str
+    db: sqlite3.Connection, path: Path, names: tuple[str, str], folder: str, waits: bool
 ) -> tuple[int, int]:
-    """The library and its channel, as ``SqliteStore.define`` would make them."""
+    """The library and its channel, as ``SqliteStore.define`` would make them; ``waits``:
+    the channel waits for fingerprints (``ChannelDef.await_fingerprints``)."""
+    library, channel = names
     found = db.execute("SELECT id FROM libraries WHERE name = ?", (library,)).fetchone()
     if found and db.execute("SELECT 1 FROM files WHERE library_id = ?", found).fetchone():
         raise InvalidInput(f"{path} already holds library {library}; bulk_load needs a fresh one")
@@ -182,8 +188,8 @@ def _define(
     _transaction(db, [
         ("INSERT OR IGNORE INTO libraries (name, folder_lower, source) VALUES (?, ?, ?)",
          (library, fold(folder), source)),
-        ("INSERT OR IGNORE INTO channels (name, library_id)"
-         " SELECT ?, id FROM libraries WHERE name = ?", (channel, library)),
+        ("INSERT OR IGNORE INTO channels (name, library_id, near_wait)"
+         " SELECT ?, id, ? FROM libraries WHERE name = ?", (channel, waits, library)),
     ])  # fmt: skip
     library_id = db.execute("SELECT id FROM libraries WHERE name = ?", (library,)).fetchone()[0]
     channel_id = db.execute("SELECT id FROM channels WHERE name = ?", (channel,)).fetchone()[0]

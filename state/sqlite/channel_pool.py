@@ -1,5 +1,6 @@
 """One channel's pool in memory, as ``state.sqlite.pool`` keeps it: its members slot by
-slot, its policy's heap, and for a balanced channel the same per folder.
+slot (packed, ``state.sqlite.slots``), its policy's heap, and for a balanced channel the
+same per folder.
 
 ``members[k]`` is the content whose row has slot ``k``; a removal moves the last into
 the hole, as the table does. An ordered policy's heap is cleaned lazily (an entry whose
@@ -14,6 +15,8 @@ from __future__ import annotations
 import heapq
 import random
 from typing import Any
+
+from state.sqlite.slots import Slots
 
 Key = tuple[str, str]  # (the policy's sort column, content_hash)
 KEY_COLUMN = {"oldest": "server_modified", "newest": "server_modified", "name": "name_lower"}
@@ -60,7 +63,7 @@ class ChannelPool:
     def __init__(
         self,
         policy: str,
-        members: list[str],
+        members: Slots,
         keys: dict[str, Key],
         folders: dict[str, str] | None = None,
     ) -> None:
@@ -155,11 +158,9 @@ class ChannelPool:
     def take(self, content_hash: str, hole: int) -> bool:
         """Remove the member at slot ``hole``, moving the last into it; False when memory
         does not hold ``content_hash`` there (the caller reloads)."""
-        if hole >= len(self.members) or self.members[hole] != content_hash:
+        if not self.members.holds(hole, content_hash):
             return False
-        last = self.members.pop()
-        if hole < len(self.members):
-            self.members[hole] = last
+        self.members.take(hole)
         if (
             self._keys.pop(content_hash, None) is not None
             and len(self._heap) > 2 * len(self._keys) + 64

@@ -5,10 +5,11 @@ memory. The table stays the truth (a crash loses nothing: memory is read from it
 again); memory is its copy, changed in the same step as the table:
 
 - ``members``: the content hashes of the available images, ``members[k]`` being the
-  row whose ``slot`` is ``k``. The table numbers its slots ``0..n-1`` and fills a hole
-  with the last slot (``state.sqlite.queue``); memory does the very same, so a uniform
-  pick is ``members[randrange(n)]`` and a removal is a swap with the last, both O(1),
-  and a pick from memory is the pick the table would have given.
+  row whose ``slot`` is ``k``, packed (``state.sqlite.slots``). The table numbers its
+  slots ``0..n-1`` and fills a hole with the last slot (``state.sqlite.queue``); memory
+  does the very same, so a uniform pick is ``members[randrange(n)]`` and a removal is a
+  swap with the last, both O(1), and a pick from memory is the pick the table would
+  have given.
 - For a channel whose policy is ``oldest``, ``newest`` or ``name``, a heap ordered by
   the policy's key, cleaned lazily: an entry whose image left the pool is dropped when
   it comes to the top, and the heap is rebuilt when stale entries outnumber the live.
@@ -44,8 +45,10 @@ from contextlib import AbstractContextManager
 
 from state.rotation import Rounds, Weights
 from state.sqlite.channel_pool import KEY_COLUMN, ChannelPool, Key
+from state.sqlite.slots import Slots
 
 log = logging.getLogger(__name__)
+_CHUNK = 4096  # rows read at a time when a pool is loaded
 REQUEST = "request"  # a load a request waited for (the others: "start", "background")
 
 
@@ -287,7 +290,9 @@ def pools_of(db: sqlite3.Connection) -> Pools | None:
 def _load(
     db: sqlite3.Connection, channel_id: int, policy: str, balanced: bool = False
 ) -> ChannelPool:
-    """Row by row, so that a large pool is not held twice while it is read."""
+    """A chunk of rows at a time, so that a large pool is not held twice while it is
+    read; the rows come in slot order, each slot once, so a chunk whose first and last
+    slots are the next ones has no gap."""
     keyed = policy in KEY_COLUMN
     rows = db.execute(
         f"SELECT content_hash, slot, {KEY_COLUMN.get(policy, 'NULL')},"
@@ -295,17 +300,17 @@ def _load(
         " WHERE channel_id = ? AND slot IS NOT NULL ORDER BY slot",
         (channel_id,),
     )
-    members: list[str] = []
+    members = Slots()
     keys: dict[str, Key] = {}
     folders: dict[str, str] = {}
-    for content_hash, slot, key, folder in rows:
-        if slot != len(members):
+    while chunk := rows.fetchmany(_CHUNK):
+        if (chunk[0][1], chunk[-1][1]) != (len(members), len(members) + len(chunk) - 1):
             raise RuntimeError(f"channel {channel_id}: the pool's slots have gaps")
-        members.append(content_hash)
+        members.extend([row[0] for row in chunk])
         if keyed:
-            keys[content_hash] = (key, content_hash)
+            keys.update((row[0], (row[2], row[0])) for row in chunk)
         if balanced:
-            folders[content_hash] = folder
+            folders.update((row[0], row[3]) for row in chunk)
     return ChannelPool(policy, members, keys, folders if balanced else None)
 
 

@@ -26,6 +26,20 @@ def test_not_ready_until_a_listing_completes(harness: Harness) -> None:
     assert state.ready_at is not None and state.cursor == "c2" and not state.listing
 
 
+def test_the_last_page_of_a_catch_up_stamps_its_sync(harness: Harness) -> None:
+    harness.listing(image("/p/a.jpg", "a"))
+    listed = harness.store.catalog.sync_state("lib").last_sync_at
+    assert listed is not None
+    harness.clock.now += 60
+    more = plan_page([image("/p/b.jpg", "b")], KINDS)
+    harness.store.catalog.apply_page("lib", more, "c2", has_more=True)
+    assert harness.store.catalog.sync_state("lib").last_sync_at == listed
+    harness.store.catalog.apply_page("lib", [], "c3", has_more=False)
+    state = harness.store.catalog.sync_state("lib")
+    assert state.last_sync_at is not None and state.last_sync_at > listed and state.cursor == "c3"
+    assert harness.store.catalog.sync_state("lib2").last_sync_at is None
+
+
 def test_duplicates_collapse_to_one_image(harness: Harness) -> None:
     harness.listing(image("/p/a.jpg", "x"), image("/p/sub/b.JPG", "x"), image("/p/c.png", "y"))
     status = harness.store.reports.library_status("lib")

@@ -17,6 +17,7 @@ import pytest
 
 from state.errors import Held, UnknownName
 from state.sqlite import SqliteStore, queue
+from state.sqlite.slots import Slots
 from state.store import ChannelDef, SelectRequest
 from tests.contract.conftest import CHANNELS, LIBRARIES, Clock, Harness, digest, gone, image
 from tests.contract.test_near_duplicates import Hasher, fingerprint
@@ -230,8 +231,10 @@ def test_memory_that_drifted_is_never_leased_from(
     leased = harness.select().content_hash
     pools = store._connections.pools  # type: ignore[attr-defined]
     (channel_id,) = pools.loaded()
+    drifted = Slots()
+    drifted.extend([leased] * 4)
     with pools._lock:
-        pools._channels[channel_id].members[:] = [leased] * 4  # the defect
+        pools._channels[channel_id].members = drifted  # the defect
     chosen = harness.select().content_hash
     assert chosen != leased
     assert any(r.levelno == logging.ERROR for r in caplog.records)

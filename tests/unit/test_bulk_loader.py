@@ -12,7 +12,7 @@ from state.changes import RemovePath
 from state.errors import InvalidInput
 from state.sqlite import SqliteStore
 from state.sqlite.bulk import bulk_load, content_hash_of, name_of
-from state.store import SelectRequest
+from state.store import ChannelDef, LibraryDef, SelectRequest
 
 COUNT = 500
 PREVIEW = SelectRequest(60, dry_run=True)
@@ -49,6 +49,30 @@ def test_the_catalog_is_caught_up_and_every_image_is_available(store: SqliteStor
 
 def test_pool_slots_are_dense(database: Path) -> None:
     assert sorted(_slots(database)) == list(range(COUNT))
+
+
+@pytest.mark.parametrize("waits", [False, True])
+def test_the_channel_defined_as_loaded_finds_nothing_to_change(tmp_path: Path, waits: bool) -> None:
+    """Defined as the loader was told the service defines it (waiting for fingerprints:
+    the service's default), the channel keeps its settings and its pool: a start does
+    not renumber a million slots."""
+    path = tmp_path / "unposted.sqlite3"
+    bulk_load(path, COUNT, cursor="AAEcursor", folder="/Photos", await_fingerprints=waits)
+
+    def channel_and_slots() -> tuple[object, ...]:
+        with sqlite3.connect(path) as db:
+            row = db.execute("SELECT * FROM channels WHERE name = 'default'").fetchone()
+            slots = db.execute("SELECT content_hash, slot FROM queue ORDER BY content_hash")
+            return row, slots.fetchall()
+
+    loaded = channel_and_slots()
+    store = SqliteStore(path)
+    store.define(
+        [LibraryDef("default", "/Photos")],
+        [ChannelDef("default", "default", await_fingerprints=waits)],
+    )
+    store.close()
+    assert channel_and_slots() == loaded
 
 
 def test_the_schema_matches_a_store_created_the_usual_way(database: Path, tmp_path: Path) -> None:

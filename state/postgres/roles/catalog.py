@@ -3,8 +3,9 @@
 A catch-up is one replica's at a time, and any replica may ask for one (turns and
 requests, ``state.postgres.turns``). Every write of a catch-up first locks the library's
 row and its channels' (``fenced``), and is refused if another replica took the turn over
-meanwhile. Pages reach ``files`` by ``COPY`` (``state.postgres.catalog``); after a
-listing, or many changes, the catalog's tables are analyzed.
+meanwhile. Pages reach ``files`` by one upsert, or by ``COPY`` when large
+(``state.postgres.catalog``); after a listing, or many changes, the catalog's tables
+are analyzed.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from contextlib import contextmanager
 from state.errors import StoreBusy
 from state.postgres import catalog, first_listing
 from state.postgres.connection import BULK_PLANS, Db
-from state.postgres.ops import tx
 from state.postgres.roles import Connected
 from state.postgres.turns import CHANNEL
 from state.sql import names as sql_names
@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 PAGES = Pages(catalog.IMAGES, catalog.Batch, first_listing)
 ANALYZED = ("files", "images", "queue", "to_fingerprint")
+# The library's turn, with the bulk plans allowed for the rest of the transaction.
+_FENCE = "SELECT turn, " + BULK_PLANS.removeprefix("SELECT ") + " FROM libraries WHERE id = %s"
 
 
 def analysis_due(images: int) -> int:
@@ -44,17 +46,16 @@ class CatchUp:
 
     @contextmanager
     def turn(self, library: str) -> Iterator[bool]:
-        library_id = self._connected.run(lambda db: sql_names.library(tx(db), library))
-        with self._turns.turn(library, library_id) as mine:
+        with self._turns.turn(library) as mine:
             yield mine
 
     def want(self, library: str) -> None:
-        def want(db: Db) -> None:
+        def want(db: Db) -> None:  # the doorbell rings at commit, with the request counted
             db.execute(
-                "UPDATE libraries SET catch_up_wanted = catch_up_wanted + 1 WHERE name = %s",
-                (library,),
+                "UPDATE libraries SET catch_up_wanted = catch_up_wanted + 1 WHERE name = %s"
+                " RETURNING pg_notify(%s, name)",
+                (library, CHANNEL),
             )
-            db.execute("SELECT pg_notify(%s, %s)", (CHANNEL, library))
 
         self._connected.run(want)
 
@@ -77,12 +78,10 @@ class CatchUp:
         # The catalog grows batch by batch: plan each statement for the tables as they are
         # now, not as they were when a connection first prepared it (empty); and pages
         # are written in bulk, so bulk plans are allowed again.
-        tx.db.execute(BULK_PLANS)
+        row = tx.db.execute(_FENCE, (library_id,)).fetchone()
         mine = self._turns.held.get(library)
-        if mine is not None:
-            (turn,) = tx.one("SELECT turn FROM libraries WHERE id = ?", (library_id,))
-            if mine != turn:
-                raise StoreBusy(f"another replica took over the catch-up of {library}")
+        if mine is not None and row is not None and mine != row[0]:
+            raise StoreBusy(f"another replica took over the catch-up of {library}")
         sql_names.lock_channels_of(tx, library_id)
 
     def after_page(self, library: str, stats: PageStats, listing: bool, images: int) -> None:

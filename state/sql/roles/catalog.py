@@ -54,7 +54,8 @@ class CatchUp(Protocol):
 @dataclass(frozen=True, slots=True)
 class Pages:
     """How a page reaches a store's ``files`` (``state.sqlite.catalog`` by
-    ``executemany``, ``state.postgres.catalog`` by ``COPY``), and its first listing."""
+    ``executemany``, ``state.postgres.catalog`` by one upsert, ``COPY`` when large), and its
+    first listing."""
 
     images: catalog.Images
     # Writes to the library's files gathered until an operation could see them.
@@ -123,9 +124,12 @@ class CatalogRole(Role):
             if finished or not listing:  # webhooks' low water, once the catalog stands
                 for channel in sql_names.channels_of(tx, library_id):
                     outbox.check_level(tx, channel.id, self._clock())
+            # The page that ends a catch-up is its sync: stamped with the cursor.
+            synced = None if has_more else iso(self._clock())
             row = tx.one(
-                "UPDATE libraries SET cursor = ? WHERE id = ? RETURNING n_images",
-                (cursor, library_id),
+                "UPDATE libraries SET cursor = ?, last_sync_at = coalesce(?, last_sync_at)"
+                " WHERE id = ? RETURNING n_images",
+                (cursor, synced, library_id),
             )
             stats = PageStats(len(operations), stored, removed, finished)
             return stats, listing, int(row[0]) if row else 0
@@ -165,11 +169,6 @@ class CatalogRole(Role):
             return removed
 
         return self._transactions.write(forget)
-
-    def record_sync(self, library: str) -> None:
-        stamp = iso(self._clock())
-        self._transactions.write(lambda tx: tx.execute(
-            "UPDATE libraries SET last_sync_at = ? WHERE name = ?", (stamp, library)))  # fmt: skip
 
     def learn_account(self, library: str, account_id: str) -> Relisting | None:
         def learn(tx: Tx) -> Relisting | None:
