@@ -30,7 +30,10 @@ channels a transaction or savepoint touched when it rolls back (``undo``), a poo
 renumbered wholesale (a new cycle, a rebuild), every pool when the channels are defined
 again or another process committed (``PRAGMA data_version``, checked as each write
 begins, and by the warmer between writes). Readers (previews, on other threads) take
-the lock for a pick; the writer takes it for each change.
+the lock for a pick; the writer takes it for each change. A change is in memory before
+its transaction commits (or is undone after a rollback), so a reader may see what its
+snapshot does not: a preview offers a pick only once its snapshot has the row in the
+pool (``state.sqlite.roles.selections``).
 """
 
 from __future__ import annotations

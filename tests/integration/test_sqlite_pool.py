@@ -7,6 +7,7 @@ slot; a group of leasing selections commits once, and one that fails stands alon
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import sqlite3
@@ -15,8 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from state.errors import Held, UnknownName
+from state.errors import Held, NoNewImages, UnknownName
+from state.rules import Channel
+from state.sql import holds
 from state.sqlite import SqliteStore, queue
+from state.sqlite.ops import tx
 from state.sqlite.slots import Slots
 from state.store import ChannelDef, SelectRequest
 from tests.contract.conftest import CHANNELS, LIBRARIES, Clock, Harness, digest, gone, image
@@ -215,6 +219,52 @@ def test_a_pool_read_beside_an_open_change_is_not_kept(tmp_path: Path) -> None:
     pools.load_beside(connections.reading, channel_id, "random")
     assert pools.members(channel_id) == table_pools(path)[channel_id]
     assert digest("3") not in pools.members(channel_id)
+    store.close()
+
+
+def test_a_preview_offers_only_what_its_snapshot_has_in_the_pool(tmp_path: Path) -> None:
+    """Memory changes beside the writer's statements, before they commit: a preview on
+    another thread while a change that put an image in the pool is open does not offer it
+    from memory, but is answered once the change has ended: nothing if it rolled back,
+    the image if it committed."""
+    path, clock = tmp_path / "db.sqlite3", Clock()
+    harness = Harness(SqliteStore(path, clock=clock), clock, None)
+    harness.define()
+    harness.listing(image("/p/only.jpg", "only"))
+    store, only = harness.store, digest("only")
+    connections = store._connections  # type: ignore[attr-defined]
+
+    def preview(answers: list[str]) -> None:
+        try:
+            answers.append(harness.pick(dry_run=True))
+        except NoNewImages:
+            answers.append("none")
+
+    def unheld_beside_a_preview(commit: bool) -> tuple[list[str], list[str]]:
+        """What the preview answered while the change was open, and in the end."""
+        store.browsing.hold("ch", only)
+        before: list[str] = []
+        preview(before)  # memory holds the channel's pool, without the image
+        assert before == ["none"]
+        answers: list[str] = []
+        beside = threading.Thread(target=preview, args=(answers,))
+        with contextlib.suppress(RuntimeError), connections.writing() as db:
+            row = db.execute("SELECT id, cycle FROM channels WHERE name = 'ch'").fetchone()
+            holds.unhold(tx(db), Channel(*row), only)  # in memory's pool already
+            beside.start()
+            beside.join(1)  # answered from memory at once, or waiting for this change
+            while_open = list(answers)
+            if not commit:
+                raise RuntimeError("the change rolls back")
+        beside.join(10)
+        return while_open, answers
+
+    assert unheld_beside_a_preview(commit=False) == ([], ["none"])
+    assert store.reports.held_count("ch") == 1
+    assert unheld_beside_a_preview(commit=True) == ([], [only])
+    assert store.reports.held_count("ch") == 0
+    assert harness.pick() == only
+    assert_mirrored(store, path)
     store.close()
 
 

@@ -107,7 +107,10 @@ class SelectionRole(shared.SelectionRole):
     ) -> FileRow | None:
         """From the pool in memory; the writer loads it first if need be (a preview that
         finds it not loaded gets ``NotLoaded``). A balanced channel's round moves on with
-        leases only (``advance``): a preview shows the folder the next lease would take."""
+        leases only (``advance``): a preview shows the folder the next lease would take.
+
+        Memory changes with the writer's statements, before they commit (or roll back):
+        a preview offers a pick only if its own snapshot has it in the pool."""
         channel_id, policy, weights = selecting.channel.id, selecting.policy, selecting.weights
         if writable:
             self._pools.ensure(db, channel_id, policy, weights is not None)
@@ -115,8 +118,8 @@ class SelectionRole(shared.SelectionRole):
         if content_hash is None:
             return None
         found = files.find_representative(tx(db), selecting.library_id, content_hash)
-        if found is None and not writable:  # memory is ahead of this snapshot
-            raise NeedsWriter
+        if not writable and (found is None or not queue.in_pool(db, channel_id, content_hash)):
+            raise NeedsWriter  # memory is ahead of this snapshot: answered on the writer
         if found is None:
             raise _Drifted(channel_id)
         return found
