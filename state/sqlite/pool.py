@@ -31,9 +31,11 @@ renumbered wholesale (a new cycle, a rebuild), every pool when the channels are 
 again or another process committed (``PRAGMA data_version``, checked as each write
 begins, and by the warmer between writes). Readers (previews, on other threads) take
 the lock for a pick; the writer takes it for each change. A change is in memory before
-its transaction commits (or is undone after a rollback), so a reader may see what its
-snapshot does not: a preview offers a pick only once its snapshot has the row in the
-pool (``state.sqlite.roles.selections``).
+its transaction commits (or is undone after a rollback): a channel given members by the
+writer's open transaction is *unsettled* until then, and a reader's pick there
+(``settled=True``, a preview) raises ``Unsettled`` rather than offer what its snapshot
+may not have (``state.sqlite.roles.selections`` answers it on the writer). Removals
+need no such care: a member gone from memory is picked by nobody.
 """
 
 from __future__ import annotations
@@ -63,6 +65,10 @@ class NotLoaded(Exception):
         self.channel_id, self.policy, self.balanced = channel_id, policy, balanced
 
 
+class Unsettled(Exception):
+    """The writer's open transaction added to this pool: a reader's pick must wait."""
+
+
 class Pools:
     """The pools in memory, each loaded from its table by the writer when first needed,
     with the channels each transaction touched (forgotten if it rolls back)."""
@@ -71,6 +77,7 @@ class Pools:
         self._channels: dict[int, ChannelPool] = {}
         self._lock = threading.Lock()
         self._touched: list[int] = []  # by the writer's open transaction, in order
+        self._unsettled: set[int] = set()  # given members by it, not committed yet
         self._changes = 0  # forgetting all, or a rollback
         self._versions: dict[int, int] = {}  # every change the writer made to each pool
         self._dropped = False  # a pool was forgotten in the writer's open transaction
@@ -126,16 +133,20 @@ class Pools:
         rng: random.Random,
         weights: Weights | None = None,
         advance: bool = True,
+        settled: bool = False,
     ) -> str | None:
         """An available image by ``policy``, or None when the pool is empty; NotLoaded
         when memory does not hold the channel's pool for that policy. With ``weights``,
         from the folder the channel's round chooses (moving the round on when
-        ``advance``; a preview only looks)."""
+        ``advance``; a preview only looks). ``settled``: only from committed members
+        (a reader), else ``Unsettled``."""
         balanced = weights is not None
         with self._lock:
             pool = self._channels.get(channel_id)
             if pool is None or pool.policy != policy or pool.balanced != balanced:
                 raise NotLoaded(channel_id, policy, balanced)
+            if settled and channel_id in self._unsettled:
+                raise Unsettled(channel_id)
             if weights is None:
                 return pool.pick_random(rng) if policy == "random" else pool.first()
             round_ = self.rounds.of(channel_id, weights)
@@ -159,6 +170,7 @@ class Pools:
             loaded = _load(db, channel_id, policy, balanced)
             self._changed(channel_id)  # what it read may yet roll back
             with self._lock:
+                self._unsettled.add(channel_id)  # and may hold what is not committed
                 self._channels[channel_id] = loaded
             self._count(loaded, channel_id, on, time.perf_counter() - started)
 
@@ -228,6 +240,7 @@ class Pools:
         if pool.ordered or pool.balanced:
             key, folder = _key(db, channel_id, content_hash, pool.policy)
         with self._lock:
+            self._unsettled.add(channel_id)
             pool.append(content_hash, key, folder)
 
     def removed(self, channel_id: int, content_hash: str, hole: int) -> None:
@@ -263,6 +276,8 @@ class Pools:
             for channel_id in set(self._touched[mark:]):
                 self._dropped |= self._channels.pop(channel_id, None) is not None
             del self._touched[mark:]
+            if mark == 0:
+                self._unsettled.clear()
             self._changes += 1
         if mark == 0:
             self._tell_dropped()
@@ -270,6 +285,7 @@ class Pools:
     def committed(self) -> None:
         with self._lock:
             self._touched.clear()
+            self._unsettled.clear()
         self._tell_dropped()
 
     def _tell_dropped(self) -> None:

@@ -31,15 +31,6 @@ def size(db: sqlite3.Connection, channel_id: int) -> int:
     return int(row[0])
 
 
-def in_pool(db: sqlite3.Connection, channel_id: int, content_hash: str) -> bool:
-    """Is the image available, as ``db`` sees the table (a reader: in its snapshot)?"""
-    row = db.execute(
-        "SELECT slot FROM queue WHERE channel_id = ? AND content_hash = ?",
-        (channel_id, content_hash),
-    ).fetchone()
-    return row is not None and row[0] is not None
-
-
 def add(db: sqlite3.Connection, channel_id: int, content_hash: str) -> None:
     """Make an image available (no-op when it already is)."""
     changed = db.execute(

@@ -28,7 +28,7 @@ from state.sql.rows import FileRow
 from state.sqlite import counts, grants, names, queue
 from state.sqlite.group_commit import GroupCommit
 from state.sqlite.ops import tx
-from state.sqlite.pool import NotLoaded
+from state.sqlite.pool import NotLoaded, Unsettled
 from state.sqlite.roles import Transactions
 from state.store import Selection, SelectPolicy, SelectRequest, WhenExhausted
 
@@ -110,16 +110,21 @@ class SelectionRole(shared.SelectionRole):
         leases only (``advance``): a preview shows the folder the next lease would take.
 
         Memory changes with the writer's statements, before they commit (or roll back):
-        a preview offers a pick only if its own snapshot has it in the pool."""
+        a preview picks only from committed members, else it is answered on the writer."""
         channel_id, policy, weights = selecting.channel.id, selecting.policy, selecting.weights
         if writable:
             self._pools.ensure(db, channel_id, policy, weights is not None)
-        content_hash = self._pools.pick(channel_id, policy, self._rng, weights, advance=advance)
+        try:
+            content_hash = self._pools.pick(
+                channel_id, policy, self._rng, weights, advance=advance, settled=not writable
+            )
+        except Unsettled:
+            raise NeedsWriter from None
         if content_hash is None:
             return None
         found = files.find_representative(tx(db), selecting.library_id, content_hash)
-        if not writable and (found is None or not queue.in_pool(db, channel_id, content_hash)):
-            raise NeedsWriter  # memory is ahead of this snapshot: answered on the writer
+        if found is None and not writable:  # memory is ahead of this snapshot
+            raise NeedsWriter
         if found is None:
             raise _Drifted(channel_id)
         return found
