@@ -40,6 +40,7 @@ ancestor's. Hierarchy (the store's errors live in ``state.errors``, re-exported 
     │       └── DuplicateKey  a JSON object names a key twice
     ├── Unavailable           recovers by itself (all but one): try again after a while
     │   ├── StoreBusy         the database is held by another process or a long write
+    │   ├── StoreClosed       the store was closed: the service is stopping
     │   ├── StorageFull       the state directory's disk is full
     │   └── StoreDamaged      the SQLite file was damaged underneath: until restarted
     ├── ConfigError           fatal: the settings cannot work
@@ -87,6 +88,7 @@ from state.errors import (
     SchemaTooNew,
     StorageFull,
     StoreBusy,
+    StoreClosed,
     StoreCorrupt,
     StoreDamaged,
     StoreError,
@@ -138,6 +140,7 @@ __all__ = [
     "StateDirInUse",
     "StorageFull",
     "StoreBusy",
+    "StoreClosed",
     "StoreCorrupt",
     "StoreDamaged",
     "StoreError",
@@ -300,6 +303,7 @@ ANSWERS: dict[type[BaseException], Answer] = {
     DuplicateKey: Answer("invalid_request", 422),
     Unavailable: Answer("unavailable", 503, retry_after=1),
     StoreBusy: Answer("busy", 503, retry_after=1),
+    StoreClosed: Answer("stopping", 503, retry_after=1),
     StorageFull: Answer("storage_full", 503, retry_after=5),
     StoreDamaged: Answer("store_damaged", 503, retry_after=60),
     ConfigError: Answer("config_error", exit_code=2),

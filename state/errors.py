@@ -134,6 +134,10 @@ class StoreBusy(Unavailable):
     """The database is held by another process or a long write."""
 
 
+class StoreClosed(Unavailable):
+    """The store was closed: the service is stopping."""
+
+
 class StorageFull(Unavailable):
     """The state directory's disk is full."""
 

@@ -99,6 +99,7 @@ class SyncWorker:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._finished = threading.Condition()
+        self._busy = False  # a turn is under way in its thread (guarded by ``_finished``)
         self._in_flight = False
         self._asked = False  # a request made in this process since the last run began
         self._not_before = 0.0  # loop time before which a ring is ignored (backing off)
@@ -180,11 +181,10 @@ class SyncWorker:
             self._own_pool.shutdown(wait=False)
 
     def _wait_idle(self, seconds: float) -> None:
-        """Let a catch-up already in its thread finish before the store closes."""
-        deadline = time.monotonic() + seconds
+        """Let a turn already in its thread finish before the store closes (``_stop`` is
+        set: no turn begins after this)."""
         with self._finished:
-            while self.health.running and time.monotonic() < deadline:
-                self._finished.wait(0.1)
+            self._finished.wait_for(lambda: not self._busy, seconds)
 
     # -- the loops ------------------------------------------------------------------
     async def _run_forever(self) -> None:
@@ -205,9 +205,22 @@ class SyncWorker:
                 loop.call_later(delay, self.request)
 
     def _run_once(self, asked: bool = True) -> bool:
-        """One turn: catch up if the turn is ours and someone asked. False on failure."""
-        if self._stop.is_set():
-            return True
+        """One turn: catch up if the turn is ours and someone asked. False on failure.
+
+        A turn begins only if the worker is not stopping, and ``stop`` waits for one that
+        began: both decided under one lock, so the store is never closed under a turn."""
+        with self._finished:
+            if self._stop.is_set():
+                return True
+            self._busy = True
+        try:
+            return self._turn(asked)
+        finally:
+            with self._finished:
+                self._busy = False
+                self._finished.notify_all()
+
+    def _turn(self, asked: bool) -> bool:
         try:
             if asked:
                 self._store.want_catch_up(self.library)

@@ -8,17 +8,22 @@ hold them up. SQLite's operational errors leave as ours: a database another proc
 holds past the busy timeout is ``StoreBusy``, a full or failing disk ``StorageFull``, a
 file SQLite finds corrupt ``StoreDamaged``. The file itself is watched (``FileWatch``):
 every write is checked just before its commit, reads at most once a second.
+
+Closing waits for every read and write under way to end, and refuses new ones
+(``StoreClosed``): a connection closed while another thread is inside one of its calls is
+freed under that call, and the process crashes (a segmentation fault, not an exception).
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from state.errors import StorageFull, StoreBusy
+from state.errors import StorageFull, StoreBusy, StoreClosed
 from state.sqlite.damage import FileWatch
 from state.sqlite.pool import PooledConnection, Pools
 from state.sqlite.schema import connect
@@ -29,6 +34,8 @@ Trace = Callable[[str], None]
 # 1M-image service by 67 MiB in 8 s, toward 16 MiB per thread. At 2 MiB (SQLite's own
 # default) the upper B-tree levels stay cached, and the file's pages are the OS's cache.
 READER_CACHE_KIB = 2048
+CLOSE_WAIT_SECONDS = 60.0  # a read or write under way, at most, before closing gives up
+log = logging.getLogger(__name__)
 
 
 class Connections:
@@ -45,9 +52,31 @@ class Connections:
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
+        self._users = 0  # reads and writes under way, on any thread
+        self._closed = False
+        self._idle = threading.Condition(threading.Lock())
+
+    @contextmanager
+    def _in_use(self) -> Iterator[None]:
+        with self._idle:
+            if self._closed:
+                raise StoreClosed("the store is closed: the service is stopping")
+            self._users += 1
+        try:
+            yield
+        finally:
+            with self._idle:
+                self._users -= 1
+                if not self._users:
+                    self._idle.notify_all()
 
     @contextmanager
     def writing(self) -> Iterator[sqlite3.Connection]:
+        with self._in_use(), self._transaction() as db:
+            yield db
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
         # Bounded like SQLite's own wait: while another process holds the file, callers
         # queued here would otherwise wait for every caller before them, each in turn.
         self._watch.refuse_if_damaged()
@@ -88,20 +117,21 @@ class Connections:
         the next write begins, which would then read them itself. Skipped while the
         writer is busy; ``StoreDamaged`` once the file is."""
         self._watch.refuse_if_damaged()
-        if not self._lock.acquire(blocking=False):
-            return
-        try:
-            with translated(self._watch):
-                self._notice_other_writers()
-            self.pools.committed()  # nothing is open: the warmer is told as after a commit
-        finally:
-            self._lock.release()
+        with self._in_use():
+            if not self._lock.acquire(blocking=False):
+                return
+            try:
+                with translated(self._watch):
+                    self._notice_other_writers()
+                self.pools.committed()  # nothing is open: the warmer is told as after a commit
+            finally:
+                self._lock.release()
 
     @contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:
         """A read-only snapshot; writing in it is an error (``query_only``)."""
         self._watch.check_recent()
-        with translated(self._watch):
+        with self._in_use(), translated(self._watch):
             db = self._reader()
             db.execute("BEGIN")
             try:
@@ -127,12 +157,20 @@ class Connections:
         return db
 
     def close(self) -> None:
-        with self._lock:
-            self._writer.close()
-        with self._readers_lock:
-            for reader in self._readers:
-                reader.close()
-            self._readers.clear()
+        """Refuse new reads and writes, wait for those under way, then close."""
+        with self._idle:
+            self._closed = True
+            if not self._idle.wait_for(lambda: not self._users, CLOSE_WAIT_SECONDS):
+                # Freeing a connection in use would crash the process; it ends soon anyway.
+                log.warning(
+                    "the store was left open: %d reads or writes still under way after %.0f s",
+                    self._users, CLOSE_WAIT_SECONDS, extra={"event": "store_left_open"},
+                )  # fmt: skip
+                return
+        self._writer.close()
+        for reader in self._readers:
+            reader.close()
+        self._readers.clear()
         self._watch.close()  # last: closing it earlier would drop SQLite's locks on the file
 
 
