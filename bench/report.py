@@ -234,7 +234,9 @@ def _expiry(sections: dict[str, Any]) -> str:
     ]  # fmt: skip
     return (
         "\n### Leases running out at once\n\nOn the largest catalog, leases made through the "
-        "store on a stopped clock all run out at one moment; 16 connections of leasing "
+        "store on a stopped clock all run out at one moment (on SQLite, made while the "
+        "service is stopped, for its state directory is one process's at a time, then the "
+        "service started again and ready, its pools read); 16 connections of leasing "
         "selects (then, with leases of their own, of previews) start half a second before "
         "it, while the service's background reclaimer returns them to the pool a batch at "
         "a time. When the last batch began after that moment, and what was left at the end "

@@ -36,7 +36,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import httpx
 
@@ -72,12 +72,24 @@ class ServiceProcess:
     load_seconds: float
     database_bytes: int
     catalog: Catalog
+    launch: Launch | None = None  # how it was started, to start it again
 
     def peak_rss_bytes(self) -> int:
         return _proc_status_kib(self.process.pid, "VmHWM") * 1024
 
     def rss_bytes(self) -> int:
         return _proc_status_kib(self.process.pid, "VmRSS") * 1024
+
+    def stop(self) -> None:
+        """Stopped: its state directory is free for another process until ``start``."""
+        assert self.launch is not None
+        self.launch.stop()
+
+    def start(self) -> None:
+        """Started again on the same port and state directory, and ready (its pools read)."""
+        assert self.launch is not None
+        self.process = self.launch.start()
+        wait_for(partial(ready, self), timeout=300)
 
 
 def run(
@@ -120,7 +132,7 @@ def run(
             for s in services
         }
         expiry = lease_expiry.run(
-            largest.base_url, largest.catalog, expiring, seconds, generator, work
+            largest, expiring, seconds, generator, work
         ) if expiring else None  # fmt: skip
     figures = [_figures(s, samples[s.size], one[s.size]) for s in services]
     healthz = figures[-1]["healthz"]["requests_per_second"]
@@ -182,10 +194,12 @@ def _service(
 ) -> Iterator[ServiceProcess]:
     """A service started over ``filled``, not yet ready (``all_ready`` waits)."""
     env = {"DATABASE_URL": filled.catalog.url} if filled.catalog.url else {}
-    with spawn(emu, emulator_url, work, str(filled.size), filled.state, env) as (process, url):
+    with launched(emu, emulator_url, work, str(filled.size), filled.state, env) as launch:
+        assert launch.process is not None
         yield ServiceProcess(
-            filled.size, process, url, filled.load_seconds, filled.database_bytes, filled.catalog
-        )
+            filled.size, launch.process, launch.base_url, filled.load_seconds,
+            filled.database_bytes, filled.catalog, launch,
+        )  # fmt: skip
 
 
 def _fill(
@@ -207,29 +221,38 @@ def spawn(
     emu: Emulator, emulator_url: str, work: Path, name: str, state: Path, extra: dict[str, str]
 ) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     """``python -m app serve`` over the emulator's folder, logging to ``work``."""
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DROPBOX_FOLDER": FOLDER,
-        "DROPBOX_BASE_URL": emulator_url,
-        "DROPBOX_ACCESS_TOKEN": emu.access_token,
-        "DROPBOX_APP_KEY": emu.app_key,
-        "DROPBOX_APP_SECRET": emu.app_secret,
-        "API_TOKEN": API_TOKEN,
-        "STATE_DIR": str(state),
-        **extra,
-    }
-    log = (work / f"service-{name}.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app", "serve", "--port", str(port)],
-        env=env,
-        cwd=work,  # no stray .env file is read
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        yield process, f"http://127.0.0.1:{port}"
-    finally:
+    with launched(emu, emulator_url, work, name, state, extra) as launch:
+        assert launch.process is not None
+        yield launch.process, launch.base_url
+
+
+@dataclass
+class Launch:
+    """How a service is started (environment, working directory, log, port), so that it
+    can be stopped and started again on the same port and state directory."""
+
+    env: dict[str, str]
+    cwd: Path
+    log: BinaryIO
+    port: int
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> subprocess.Popen[bytes]:
+        # cwd: no stray .env file is read
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "app", "serve", "--port", str(self.port)],
+            env=self.env, cwd=self.cwd, stdout=self.log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        return self.process
+
+    def stop(self) -> None:
+        process = self.process
+        if process is None:
+            return
         if process.poll() is None:
             process.terminate()
         try:
@@ -237,7 +260,26 @@ def spawn(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-        log.close()
+
+
+@contextmanager
+def launched(
+    emu: Emulator, emulator_url: str, work: Path, name: str, state: Path, extra: dict[str, str]
+) -> Iterator[Launch]:
+    """``spawn``, able to stop the service and start it again; stopped when done."""
+    env = {
+        **os.environ, "DROPBOX_FOLDER": FOLDER, "DROPBOX_BASE_URL": emulator_url,
+        "DROPBOX_ACCESS_TOKEN": emu.access_token, "DROPBOX_APP_KEY": emu.app_key,
+        "DROPBOX_APP_SECRET": emu.app_secret, "API_TOKEN": API_TOKEN, "STATE_DIR": str(state),
+        **extra,
+    }  # fmt: skip
+    with (work / f"service-{name}.log").open("wb") as log:
+        launch = Launch(env, work, log, _free_port())
+        launch.start()
+        try:
+            yield launch
+        finally:
+            launch.stop()
 
 
 def all_ready(services: list[ServiceProcess], timeout: float = 300) -> None:

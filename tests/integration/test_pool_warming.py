@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import random
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,7 +28,7 @@ from state.sqlite.bulk import bulk_load
 from state.store import ChannelDef, SelectRequest
 from tests.contract.conftest import CHANNELS, LIBRARIES, Clock, Harness, digest, image
 from tests.integration.test_sqlite_pool import assert_mirrored
-from tests.reliability.process import ServiceProcess
+from tests.reliability.process import ServiceProcess, service_environment
 from tests.waiting import wait_until
 
 LOOP = ChannelDef("loop", "lib", when_exhausted="new_cycle", policy="oldest")
@@ -173,5 +175,41 @@ def test_a_service_over_many_images_reads_its_pool_before_its_first_select(
         service.stop()  # every line written
         loads = [(e["on"], e["images"]) for e in service.events("pool_loaded")]
         assert loads == [("start", IMAGES), ("background", IMAGES - 1)]  # one still leased
+    finally:
+        service.close()
+
+
+def test_commands_that_only_read_beside_the_service_leave_its_pool_in_memory(
+    tmp_path: Path, emulator: Emulator, emulator_server: EmulatorServer
+) -> None:
+    """``status``, ``select --dry-run`` and ``export-posted`` beside a running service
+    commit nothing (defining the same configuration again changes no row), so the
+    service's next leasing select finds its pool still in memory; a ``select`` beside it
+    commits a lease, and the pool is read again."""
+    state = tmp_path / "state"
+    cursor = latest_cursor(emulator_server.base_url, emulator.access_token)
+    bulk_load(state / DATABASE_FILE, 1_000, cursor)
+    settings = {"LOG_LEVEL": "INFO", "NEAR_DUPLICATE_HASHING": "false"}
+    service = ServiceProcess(
+        emulator, emulator_server.base_url, state, log=tmp_path / "service.log", **settings
+    )
+    env = service_environment(emulator, emulator_server.base_url, state, **settings)
+
+    def command(*args: str) -> None:
+        done = subprocess.run([sys.executable, "-m", "app", *args], env=env, cwd=tmp_path,
+                              capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+
+    try:
+        service.start()
+        wait_until(lambda: service.events("pool_loaded"), 10)
+        for args in (["status"], ["select", "--dry-run"], ["export-posted"]):
+            command(*args)
+        # a write notices any other process's commit as it begins (and reads the pool)
+        assert service.client.post("/select", json={}).status_code == 200
+        assert [e["on"] for e in service.events("pool_loaded")] == ["start"]
+        command("select")
+        assert service.client.post("/select", json={}).status_code == 200
+        wait_until(lambda: len(service.events("pool_loaded")) == 2, 30)
     finally:
         service.close()
