@@ -114,11 +114,15 @@ def sync(args: argparse.Namespace) -> int:
 
 @_command("demo")
 def demo(args: argparse.Namespace) -> int:
-    try:
-        from app.demo import run_demo  # needs Pillow, the `demo` extra; nothing else does
-    except ModuleNotFoundError as exc:
-        raise ConfigError(f"the demo needs {exc.name}: pip install -e '.[demo]'") from exc
-    return run_demo(args.data, args.port, args.log_format)
+    # DATA/state (``app.demo.Demo.state_dir``) is held for the demo's whole run, before
+    # the service and the emulator are imported: a second demo is refused at once.
+    state = StateDir(args.data / "state", "the demo's state", instead="another --data")
+    with state.hold("demo"):
+        try:
+            from app.demo import run_demo  # needs Pillow, the `demo` extra; nothing else does
+        except ModuleNotFoundError as exc:
+            raise ConfigError(f"the demo needs {exc.name}: pip install -e '.[demo]'") from exc
+        return run_demo(args.data, args.port, args.log_format)
 
 
 @_command("migrate-store")
