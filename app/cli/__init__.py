@@ -3,10 +3,11 @@
 ``app.cli.service`` runs the service (``serve``, ``sync``, ``demo``, ``migrate-store``);
 ``app.cli.channel`` has the commands a running service can answer, written once over
 ``app.cli.asking.Operations``. Each command imports what it uses when it runs: one
-that goes over HTTP never imports the service. Errors become a one-line reason on stderr and a
-non-zero exit code in exactly one place, ``main`` (the service's errors by their row in
-``app.errors.ANSWERS``). Log lines go to stderr, at WARNING and above unless ``-v``
-(INFO) or ``-vv`` (DEBUG); stdout holds only results.
+that goes over HTTP never imports the service, one that acts here never imports the HTTP
+client, and only those that call Dropbox import its SDK. Errors become a one-line
+reason on stderr and a non-zero exit code in exactly one place, ``main`` (the service's
+errors by their row in ``app.errors.ANSWERS``). Log lines go to stderr, at WARNING and
+above unless ``-v`` (INFO) or ``-vv`` (DEBUG); stdout holds only results.
 
 Where a channel command (and ``deliveries``, ``replay-delivery``) acts: with
 ``UNPOSTED_URL`` and ``UNPOSTED_TOKEN`` set (or ``--url`` and ``--token``), over HTTP on
