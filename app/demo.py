@@ -9,9 +9,9 @@ service's ``/webhook``; the service lists ``/Photos`` and keeps its catalog in
 watch, announced by a webhook, and caught up within about a second.
 
 ``Demo`` builds and stops the two servers; ``run_demo`` is the command's output layer:
-it holds ``DATA/state`` for its run (a second demo, or a ``serve`` with that
-``STATE_DIR``, is refused), prints the URLs, the API token and three ``curl`` lines,
-then waits for Ctrl-C.
+it prints the URLs, the API token and three ``curl`` lines, then waits for Ctrl-C. The
+command (``app.cli.service``) holds ``DATA/state`` for the run before it imports this
+module: a second demo, or a ``serve`` with that ``STATE_DIR``, is refused.
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ from app.configuration.environment import Settings
 from app.errors import UnpostedError
 from app.log import setup_logging
 from app.main import create_app
-from app.state_dir import StateDir
 from emulator import Emulator, EmulatorServer
 from emulator.runner import ThreadedServer
 from state.hashing import content_hash
@@ -254,16 +253,15 @@ def run_demo(data: Path, port: int, log_format: Literal["json", "console"]) -> i
     started = time.monotonic()
     stop = threading.Event()
     demo = Demo(data, port, log_format)
-    with StateDir(demo.state_dir, "the demo's state", instead="another --data").hold("demo"):
-        print(f"unposted demo: starting over {data / 'Dropbox'} ...", flush=True)
-        with demo:
-            # Set explicitly: a shell starting the demo in the background ignores SIGINT.
-            for number in (signal.SIGINT, signal.SIGTERM):
-                signal.signal(number, lambda number, frame: stop.set())
-            print(banner(demo, time.monotonic() - started), flush=True)
-            while not stop.wait(0.5):
-                pass
-            print("unposted demo: stopping", flush=True)
+    print(f"unposted demo: starting over {data / 'Dropbox'} ...", flush=True)
+    with demo:
+        # Set explicitly: a shell starting the demo in the background ignores SIGINT.
+        for number in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(number, lambda number, frame: stop.set())
+        print(banner(demo, time.monotonic() - started), flush=True)
+        while not stop.wait(0.5):
+            pass
+        print("unposted demo: stopping", flush=True)
     print("unposted demo: stopped", flush=True)
     return 0
 

@@ -3,10 +3,11 @@
 ``app.cli.service`` runs the service (``serve``, ``sync``, ``demo``, ``migrate-store``);
 ``app.cli.channel`` has the commands a running service can answer, written once over
 ``app.cli.asking.Operations``. Each command imports what it uses when it runs: one
-that goes over HTTP never imports the service. Errors become a one-line reason on stderr and a
-non-zero exit code in exactly one place, ``main`` (the service's errors by their row in
-``app.errors.ANSWERS``). Log lines go to stderr, at WARNING and above unless ``-v``
-(INFO) or ``-vv`` (DEBUG); stdout holds only results.
+that goes over HTTP never imports the service, one that acts here never imports the HTTP
+client, and only those that call Dropbox import its SDK. Errors become a one-line
+reason on stderr and a non-zero exit code in exactly one place, ``main`` (the service's
+errors by their row in ``app.errors.ANSWERS``). Log lines go to stderr, at WARNING and
+above unless ``-v`` (INFO) or ``-vv`` (DEBUG); stdout holds only results.
 
 Where a channel command (and ``deliveries``, ``replay-delivery``) acts: with
 ``UNPOSTED_URL`` and ``UNPOSTED_TOKEN`` set (or ``--url`` and ``--token``), over HTTP on
@@ -33,15 +34,15 @@ import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
-
-from unposted_client import UnpostedClientError, UnreachableError
+from typing import TYPE_CHECKING
 
 from app.cli import channel, deliveries, service_args
-from app.cli.asking import Operations
 from app.cli.output import Output
-from app.cli.remote import RemoteOperations
 from app.errors import ConfigError, UnpostedError, answer
 from app.log import setup_logging
+
+if TYPE_CHECKING:
+    from app.cli.asking import Operations
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
 _LEVELS = ("WARNING", "INFO", "DEBUG")
@@ -56,6 +57,8 @@ def _run_channel_command(name: str) -> Callable[[argparse.Namespace], int]:
             ops: Operations
             remote = _remote(args)
             if remote is not None:
+                from app.cli.remote import RemoteOperations  # the HTTP client: only for these
+
                 ops = RemoteOperations(*remote, channel=args.channel)
                 stack.callback(ops.close)
             else:
@@ -139,10 +142,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.log_level = _LEVELS[min(getattr(args, "verbose", 0), 2)]
     try:
         return _COMMANDS[args.command](args)
-    except UnreachableError as exc:
-        return _fail(f"the service did not answer: {exc.message}", 1)
-    except UnpostedClientError as exc:
-        return _fail(f"{exc.message} ({exc.status} {exc.code})", 2 if exc.status == 401 else 1)
     except UnpostedError as exc:  # its exit code from app.errors.ANSWERS
         reason = f"configuration: {exc}" if isinstance(exc, ConfigError) else str(exc)
         return _fail(reason, answer(exc).exit_code)
@@ -153,11 +152,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(f"{exc.strerror or exc}{where}", 1)
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        if (failure := _over_http(exc)) is None:
+            raise
+        return _fail(*failure)
 
 
 def _fail(reason: str, code: int) -> int:
     print(f"unposted: {' '.join(reason.split())}", file=sys.stderr)
     return code
+
+
+def _over_http(exc: Exception) -> tuple[str, int] | None:
+    """The line and exit code for the service's answer over HTTP, None for anything else.
+    Only a command that went over HTTP can have raised the client's errors: the client
+    (httpx) is imported for those alone, here too."""
+    from unposted_client import UnpostedClientError, UnreachableError
+
+    if isinstance(exc, UnreachableError):
+        return f"the service did not answer: {exc.message}", 1
+    if isinstance(exc, UnpostedClientError):
+        return f"{exc.message} ({exc.status} {exc.code})", 2 if exc.status == 401 else 1
+    return None
 
 
 def _database_problem(exc: sqlite3.OperationalError) -> str:

@@ -15,8 +15,6 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from unposted_client import UnpostedClient
-
 from app.cli.output import Output, table
 from app.errors import InvalidInput
 
@@ -36,6 +34,8 @@ def _render(document: list[dict[str, Any]]) -> list[str]:
 
 def deliveries(args: argparse.Namespace, remote: Remote) -> int:
     if remote is not None:
+        from unposted_client import UnpostedClient  # httpx: only for a service elsewhere
+
         with UnpostedClient(*remote, channel=args.channel) as client:
             document = [dict(row.raw) for row in client.deliveries(args.limit)]
     else:
@@ -54,6 +54,8 @@ def replay_delivery(args: argparse.Namespace, remote: Remote) -> int:
     if not number.isdigit() or int(number) < 1:
         raise InvalidInput(f"{args.id!r} is not an event id such as msg_12")
     if remote is not None:
+        from unposted_client import UnpostedClient
+
         with UnpostedClient(*remote, channel=args.channel) as client:
             document = dict(client.replay_delivery(f"msg_{int(number)}").raw)
     else:

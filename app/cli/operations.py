@@ -1,7 +1,9 @@
 """The channel commands' ``Operations`` (``app.cli.asking``) on the state directory.
 
 ``LocalOperations`` runs the domain code on the state directory, as the service would
-(``app.cli.local``); ``app.cli.remote.RemoteOperations`` is the same over HTTP.
+(``app.cli.local``); ``app.cli.remote.RemoteOperations`` is the same over HTTP. The
+Dropbox SDK and the metrics are imported only by the operations that use them (see
+``LocalState.dropbox``): a ``status`` or a ``hold`` starts without them.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from app.cli.local import LocalState
 from app.cli.output import Output, Progress
 from app.errors import InvalidInput
 from app.lanes import Lanes
-from app.metrics import Metrics
 from app.services.holds import hold_json, read_until
 from app.services.pictures import history_json, page_json
 from app.services.posted_state import LegacyImport, export_json, reset_posted, undone_json, unpost
@@ -143,6 +144,8 @@ class LocalOperations:
         return export_json(reset_posted(self._local.store.posted, self.channel))
 
     def import_legacy(self, raw: bytes) -> Json:
+        from app.metrics import Metrics
+
         local = self._local
         store = local.store
         legacy = LegacyImport(
@@ -152,6 +155,8 @@ class LocalOperations:
         return legacy.run(self.channel, raw).as_json()
 
     def _selection(self, call: Callable[[SelectionService], Coroutine[Any, Any, T]]) -> T:
+        from app.metrics import Metrics  # prometheus_client: only for what counts
+
         local, lanes = self._local, Lanes()
         try:
             service = SelectionService(

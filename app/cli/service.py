@@ -2,9 +2,9 @@
 ``demo`` and ``migrate-store`` (their arguments: ``app.cli.service_args``). They act on
 this machine only, whatever ``UNPOSTED_URL`` says.
 
-A command checks what it can (settings, configuration, tokens, the state directory)
-before it imports the service, which takes most of a second: a refusal is one line, at
-once.
+A command checks what it can (settings, configuration, tokens, credentials, the state
+directory, the database) before it imports the service, which takes most of a second: a
+refusal is one line, at once.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from app.api.access import check_tokens
 from app.cli.local import LocalState, command_settings
 from app.cli.output import Output, Progress
 from app.configuration.environment import Settings
-from app.configuration.file import load_config
+from app.configuration.file import Config, check_credentials, load_config
 from app.errors import ConfigError
 from app.state_dir import StateDir
 from state import open_store
@@ -47,22 +47,28 @@ def serve(args: argparse.Namespace) -> int:
     settings.check_serve()
     config = load_config(settings, os.environ)
     check_tokens(settings.api_token, {n: c.api_token for n, c in config.channels.items()})
+    check_credentials(config, settings)
     with _held(settings, "serve"):
+        _check_store(settings, config)
         from app.main import create_app  # the service, once the checks above have passed
-        from app.services.rotation import check_named_folders
         from emulator.runner import listen
 
-        app = create_app(settings)  # reads the configuration: a bad one stops us here
-        # Refuse a torn or newer database, or one out of reach, before binding; and a
-        # weight naming a folder a library listed before does not hold.
-        store = open_store(settings.state_dir, settings.database)
-        try:
-            check_named_folders(config, store.browsing)
-        finally:
-            store.close()
+        app = create_app(settings)
         listener = listen(args.host, args.port)  # a port in use: one line, nothing started
         started = serve_in_foreground(app, listener)
     return 0 if started else _STARTUP_FAILURE
+
+
+def _check_store(settings: Settings, config: Config) -> None:
+    """Refuse a torn or newer database, or one out of reach; and a weight naming a folder
+    that a library listed before does not hold."""
+    from app.services.rotation import check_named_folders
+
+    store = open_store(settings.state_dir, settings.database)
+    try:
+        check_named_folders(config, store.browsing)
+    finally:
+        store.close()
 
 
 def serve_in_foreground(app: Any, listener: socket.socket) -> bool:
@@ -114,11 +120,15 @@ def sync(args: argparse.Namespace) -> int:
 
 @_command("demo")
 def demo(args: argparse.Namespace) -> int:
-    try:
-        from app.demo import run_demo  # needs Pillow, the `demo` extra; nothing else does
-    except ModuleNotFoundError as exc:
-        raise ConfigError(f"the demo needs {exc.name}: pip install -e '.[demo]'") from exc
-    return run_demo(args.data, args.port, args.log_format)
+    # DATA/state (``app.demo.Demo.state_dir``) is held for the demo's whole run, before
+    # the service and the emulator are imported: a second demo is refused at once.
+    state = StateDir(args.data / "state", "the demo's state", instead="another --data")
+    with state.hold("demo"):
+        try:
+            from app.demo import run_demo  # needs Pillow, the `demo` extra; nothing else does
+        except ModuleNotFoundError as exc:
+            raise ConfigError(f"the demo needs {exc.name}: pip install -e '.[demo]'") from exc
+        return run_demo(args.data, args.port, args.log_format)
 
 
 @_command("migrate-store")

@@ -26,7 +26,7 @@ from app.console.pages import ConsoleRoute, render
 from app.console.rendered import renditions
 from app.console.rotation import rotation
 from app.console.viewer import ChannelName, ViewerDep
-from app.dropbox.client import ThumbnailSize
+from app.dropbox.thumbnail import ThumbnailSize
 from app.errors import NoImages, NoNewImages, NotReady
 from app.services.pictures import GRID_SIZE, LARGE_SIZE
 from app.services.selection import SelectOptions

@@ -19,7 +19,7 @@ import random
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar, get_args
+from typing import Any, TypeVar
 
 import dropbox
 import requests
@@ -31,6 +31,7 @@ from pydantic import SecretStr
 
 from app.configuration.environment import Settings
 from app.dropbox.listing import decode_page
+from app.dropbox.thumbnail import BATCH_THUMBNAILS, REFUSALS, THUMBNAIL_SIZES, Thumbnail
 from app.dropbox.transport import base_url_session
 from app.errors import (
     CursorReset,
@@ -51,12 +52,6 @@ LIST_LIMIT = 2000
 QUICK = 2
 """Attempts for calls a publisher's request waits on (links, moves): fail fast, not late."""
 _CHUNK = 1024 * 1024
-ThumbnailSize = Literal["w64h64", "w128h128", "w256h256", "w480h320", "w640h480", "w960h640"]
-THUMBNAIL_SIZES: tuple[str, ...] = get_args(ThumbnailSize)
-BATCH_THUMBNAILS = 25  # files/get_thumbnail_batch takes at most 25 entries
-_REFUSALS = ("unsupported_extension", "unsupported_image", "conversion_error",
-             "encrypted_content", "unsupported_output_format", "access_denied")  # fmt: skip
-_LASTING = frozenset(_REFUSALS[:4])
 
 
 @dataclass(frozen=True)
@@ -78,21 +73,6 @@ class DownloadedHashes:
     sha256: str
     content_hash: str
     size: int
-
-
-@dataclass(frozen=True)
-class Thumbnail:
-    """A JPEG thumbnail, or ``refusal``: why Dropbox made none (``unsupported_extension``,
-    ``conversion_error`` for a file over its limit, ``path/not_found``, ...)."""
-
-    image: bytes | None
-    refusal: str | None = None
-
-    @property
-    def lasting(self) -> bool:
-        """A refusal that holds for this content for good (a format or a size Dropbox does
-        not convert), not only for this path now (moved since the last catch-up)."""
-        return self.refusal in _LASTING
 
 
 class DropboxClient:
@@ -331,7 +311,7 @@ def _batch_thumbnail(entry: Any) -> Thumbnail:
 
 def _refusal(error: Any) -> str | None:
     """Why a thumbnail was refused (``ThumbnailError`` or ``ThumbnailV2Error``), if it says."""
-    for tag in _REFUSALS:
+    for tag in REFUSALS:
         if getattr(error, f"is_{tag}", lambda: False)():
             return tag
     if getattr(error, "is_not_found", lambda: False)():

@@ -11,12 +11,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from app.dropbox.client import DropboxClient
 from app.errors import UnpostedError
 from app.lanes import Lanes
 from app.services.disk_cache import DiskCache
 from state.store import SidecarFile
+
+if TYPE_CHECKING:
+    from app.dropbox.client import DropboxClient
 
 log = logging.getLogger(__name__)
 HEAD_BYTES = 4096

@@ -11,14 +11,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.configuration.file import Config
-from app.dropbox.client import Thumbnail, ThumbnailSize
 from app.lanes import Lanes
-from app.services.captions import Captions
 from app.services.selection import Offer, lease_json
-from app.services.thumbnails import Thumbnails
 from state.matching import ImageMatch
 from state.store import (
     Browsing,
@@ -32,6 +29,11 @@ from state.store import (
     NearGroupPage,
     SidecarFile,
 )
+
+if TYPE_CHECKING:
+    from app.dropbox.thumbnail import Thumbnail, ThumbnailSize
+    from app.services.captions import Captions
+    from app.services.thumbnails import Thumbnails
 
 GRID_SIZE: ThumbnailSize = "w256h256"
 LARGE_SIZE: ThumbnailSize = "w640h480"

@@ -14,12 +14,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 from app.configuration.file import Config
-from app.dropbox.client import DownloadedHashes, DropboxClient
 from app.errors import ConfigError, FileNotFound, NotReady
 from app.lanes import Lanes
-from app.metrics import Metrics
 from state.legacy import (
     lookup_hashes,
     parse_posted_json,
@@ -34,6 +33,10 @@ from state.store import (
     Selections,
     UndonePost,
 )
+
+if TYPE_CHECKING:
+    from app.dropbox.client import DownloadedHashes, DropboxClient
+    from app.metrics import Metrics
 
 log = logging.getLogger(__name__)
 

@@ -18,14 +18,13 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any, Literal, NotRequired, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, NotRequired, Protocol, runtime_checkable
 
 from pydantic import ConfigDict, with_config
 from typing_extensions import TypedDict  # pydantic reads a TypedDict from here before 3.12
 
 from app.answers import Answers
 from app.configuration.file import Config
-from app.dropbox.client import DropboxClient
 from app.errors import (
     ArchiveNotAllowed,
     ChannelMisconfigured,
@@ -37,10 +36,13 @@ from app.errors import (
     answer,
 )
 from app.lanes import Lanes
-from app.metrics import Metrics
 from app.services.thumbnails import FINGERPRINT_SIZE, Thumbnails
 from state.casefold import fold
 from state.store import LeaseInfo, NamedLease, PostedRecord, Selection, Selections, SelectRequest
+
+if TYPE_CHECKING:
+    from app.dropbox.client import DropboxClient
+    from app.metrics import Metrics
 
 log = logging.getLogger(__name__)
 

@@ -18,12 +18,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Coroutine, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from app.dropbox.client import BATCH_THUMBNAILS, DropboxClient, Thumbnail
+from app.dropbox.thumbnail import BATCH_THUMBNAILS, Thumbnail
 from app.errors import UnpostedError
 from app.lanes import Lanes
 from app.services.disk_cache import DiskCache
+
+if TYPE_CHECKING:
+    from app.dropbox.client import DropboxClient
 
 log = logging.getLogger(__name__)
 _KIND = "thumbnails"

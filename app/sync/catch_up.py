@@ -14,13 +14,16 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from app.dropbox.client import DropboxClient
 from app.errors import CursorReset, FolderNotFound
-from app.metrics import Metrics
 from app.sync.prefetch import Prefetch
 from state.changes import FileKinds, Operation, Page, plan_page
 from state.store import CatalogSync, LibraryDef
+
+if TYPE_CHECKING:
+    from app.dropbox.client import DropboxClient
+    from app.metrics import Metrics
 
 log = logging.getLogger(__name__)
 _MAX_RESETS = 3

@@ -40,7 +40,8 @@ import logging
 import threading
 from collections.abc import Sequence
 
-from app.dropbox.client import BATCH_THUMBNAILS, DropboxClient, Thumbnail
+from app.dropbox.client import DropboxClient
+from app.dropbox.thumbnail import BATCH_THUMBNAILS, Thumbnail
 from app.errors import UnpostedError
 from app.metrics import Metrics
 from app.services.disk_cache import DiskCache

@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import httpx
 import pytest
@@ -144,16 +145,37 @@ def held(
     service.close()
 
 
+class Holder(NamedTuple):
+    service: ServiceProcess
+    state: Path
+    emulator: Emulator
+    dropbox_url: str
+
+
+@pytest.fixture(scope="module")
+def beside(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Holder]:
+    """A service that keeps running for the module: the tests given it only run commands
+    beside it, and each checks what it changes itself (one that kills it has ``held``)."""
+    emulator = Emulator()
+    emulator.create_folder("/Photos")
+    emulator.bulk_generate("/Photos", 5)
+    state = tmp_path_factory.mktemp("beside") / "state"
+    with EmulatorServer(emulator) as server:
+        service = ServiceProcess(emulator, server.base_url, state).start()
+        try:
+            yield Holder(service, state, emulator, server.base_url)
+        finally:
+            service.close()
+
+
 def service_pid(service: ServiceProcess) -> int:
     assert service._process is not None
     return service._process.pid
 
 
-def test_a_second_serve_and_a_sync_are_refused_naming_the_holder(
-    held: tuple[ServiceProcess, Path], emulator: Emulator, emulator_server: EmulatorServer
-) -> None:
-    service, state = held
-    env = environment(state, emulator_server.base_url, DROPBOX_ACCESS_TOKEN=emulator.access_token)
+def test_a_second_serve_and_a_sync_are_refused_naming_the_holder(beside: Holder) -> None:
+    service, state, emulator, dropbox_url = beside
+    env = environment(state, dropbox_url, DROPBOX_ACCESS_TOKEN=emulator.access_token)
     status_before = service.client.get("/status").json()
     port = free_port()
     second = run_until_exit_or_serving(
@@ -221,9 +243,9 @@ def test_a_second_demo_and_a_serve_on_its_state_are_refused(tmp_path: Path) -> N
 
 # -- short commands beside a running service ---------------------------------------------
 def test_short_commands_run_beside_the_service_without_harm(
-    held: tuple[ServiceProcess, Path], tmp_path: Path, ledger: Ledger
+    beside: Holder, tmp_path: Path, ledger: Ledger
 ) -> None:
-    service, state = held
+    service, state = beside.service, beside.state
     entry = ledger.entry("state directory: short commands beside a running service")
     env = environment(state)
     replies: list[int] = []

@@ -20,7 +20,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from app.api.deps import Authorized, CallerDep, ChannelDep, PicturesDep
 from app.api.replies import HoldReply, ImagePageReply, MatchesReply, PictureReply
-from app.dropbox.client import ThumbnailSize
+from app.dropbox.thumbnail import ThumbnailSize
 from app.errors import DropboxUnavailable, NoThumbnail
 from app.services.holds import hold_json, read_until
 from app.services.pictures import GRID_SIZE, page_json, picture_json
