@@ -100,9 +100,12 @@ class Publishers:
             self.replies[f"select {reply.status_code} {code}".strip()] += 1
             if reply.status_code >= 500 and code not in ("busy", "not_ready"):
                 self.wrong.append(f"select {reply.status_code} {reply.text[:200]}")
+        ended = code == "no_new_images" and "leased" not in reply.json()["message"]
         if reply.status_code == 503:
             time.sleep(0.05)
-        return code == "no_new_images" and "leased" not in reply.json()["message"]
+        elif code == "no_new_images" and not ended:
+            time.sleep(0.5)  # all that is left is leased: wait for its post, or its expiry
+        return ended
 
     def _post(
         self, clients: list[httpx.Client], index: int, chosen: dict[str, object], rng: random.Random
