@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -23,6 +24,10 @@ import httpx
 from emulator import Emulator
 from tests.conftest import API_TOKEN
 from tests.waiting import wait_until
+
+# One context for every client of a test: making one (the CA bundle read) costs more
+# than a request, and these clients speak plain HTTP to 127.0.0.1 anyway.
+TLS = ssl.create_default_context()
 
 
 def free_port() -> int:
@@ -90,7 +95,10 @@ class ServiceProcess:
         self._env = service_environment(emulator, emulator_url, state_dir, **env)
         self._process: subprocess.Popen[bytes] | None = None
         self.client = httpx.Client(
-            base_url=self.base_url, headers={"Authorization": f"Bearer {API_TOKEN}"}, timeout=10
+            base_url=self.base_url,
+            headers={"Authorization": f"Bearer {API_TOKEN}"},
+            timeout=10,
+            verify=TLS,
         )
 
     @property

@@ -10,7 +10,6 @@ is idempotent), so that what they report is what the service promised.
 from __future__ import annotations
 
 import random
-import ssl
 import threading
 import time
 from collections import Counter
@@ -22,10 +21,7 @@ import httpx
 
 from emulator import Emulator
 from tests.conftest import API_TOKEN
-from tests.reliability.process import ServiceProcess
-
-# One context for every client: making one (the CA bundle read) costs more than a request.
-_TLS = ssl.create_default_context()
+from tests.reliability.process import TLS, ServiceProcess
 
 
 @contextmanager
@@ -69,7 +65,7 @@ class Publishers:
         since is dropped, and a new one made, by the client itself)."""
         headers = {"Authorization": f"Bearer {API_TOKEN}"}
         return [
-            httpx.Client(base_url=s.base_url, headers=headers, timeout=30, verify=_TLS)
+            httpx.Client(base_url=s.base_url, headers=headers, timeout=30, verify=TLS)
             for s in self.services
         ]
 
