@@ -142,10 +142,13 @@ def open_pool(conninfo: str, max_size: int) -> ConnectionPool[Db]:
 # bitmap, a hash or a merge join, or a join that keeps a whole library in memory to
 # compare each row with: those are priced out of every session. They remain where
 # nothing else can answer, and the catch-up, which writes pages in bulk, prices them
-# back in for its own transactions (``BULK_PLANS``).
+# back in for its own transactions (``BULK_PLANS``). A plan priced out that remains (a
+# scan of the few libraries) costs billions, over every JIT threshold: each run would
+# compile it (a quarter of a second of the server's CPU for a statement of a
+# millisecond), so JIT is off with them, and back on with the bulk plans.
 _LOOKUP_PLANS = (
     "enable_seqscan", "enable_bitmapscan", "enable_hashjoin", "enable_mergejoin",
-    "enable_material",
+    "enable_material", "jit",
 )  # fmt: skip
 BULK_PLANS = "SELECT set_config('plan_cache_mode', 'force_custom_plan', true), " + ", ".join(
     f"set_config('{name}', 'on', true)" for name in _LOOKUP_PLANS

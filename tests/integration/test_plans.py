@@ -28,6 +28,7 @@ import pytest
 
 from state.changes import plan_page
 from state.postgres import PostgresStore
+from state.postgres.connection import BULK_PLANS, open_pool
 from state.sqlite import SqliteStore
 from state.store import ChannelDef, ImageQuery
 from tests.contract.conftest import CHANNELS, KINDS, LIBRARIES, Clock, Harness, digest, gone, image
@@ -271,6 +272,27 @@ def test_postgres_analyzes_after_a_listing_and_after_many_changes(database_url: 
         assert _known_files(database_url) == 3120
     finally:
         harness.store.close()
+
+
+_OWED = "EXPLAIN (FORMAT JSON) SELECT name FROM libraries WHERE catch_up_wanted > catch_up_served"
+
+
+def test_postgres_compiles_no_plan_priced_out(migrated_database_url: str) -> None:
+    """A plan priced out that remains (the scan of the libraries that the catch-up's
+    doorbell polls every second) costs over every JIT threshold: a session compiles
+    none (each cost the server a quarter of a second), a bulk transaction plans as the
+    server is set to."""
+    pool = open_pool(migrated_database_url, 1)
+    try:
+        with pool.connection() as db:
+            threshold = float(db.execute("SHOW jit_above_cost").fetchone()[0])  # type: ignore[index]
+            plan = db.execute(_OWED).fetchone()[0][0]  # type: ignore[index]
+            assert plan["Plan"]["Total Cost"] > threshold and "JIT" not in plan
+            with db.transaction():
+                db.execute(BULK_PLANS)
+                assert db.execute("SHOW jit").fetchone() == ("on",)
+    finally:
+        pool.close()
 
 
 def _known_files(url: str) -> float:

@@ -21,7 +21,7 @@ import httpx
 
 from emulator import Emulator
 from tests.conftest import API_TOKEN
-from tests.reliability.process import ServiceProcess
+from tests.reliability.process import TLS, ServiceProcess
 
 
 @contextmanager
@@ -60,25 +60,34 @@ class Publishers:
         self.wrong: list[str] = []
         self._lock = threading.Lock()
 
-    def client(self, index: int) -> httpx.Client:
+    def clients(self) -> list[httpx.Client]:
+        """One client per replica, for one thread (a kept connection to a replica killed
+        since is dropped, and a new one made, by the client itself)."""
         headers = {"Authorization": f"Bearer {API_TOKEN}"}
-        base_url = self.services[index % len(self.services)].base_url
-        return httpx.Client(base_url=base_url, headers=headers, timeout=30)
+        return [
+            httpx.Client(base_url=s.base_url, headers=headers, timeout=30, verify=TLS)
+            for s in self.services
+        ]
 
     def run(self, index: int, stop: threading.Event) -> None:
         """Select and post until told to stop or nothing is left to hand out."""
-        rng = random.Random(index)
-        with self.client(index) as client:
+        rng, clients = random.Random(index), self.clients()
+        try:
             while not stop.is_set():
                 try:
-                    reply = client.post("/select", json={"lease_seconds": self.lease_seconds})
+                    reply = clients[index % len(clients)].post(
+                        "/select", json={"lease_seconds": self.lease_seconds}
+                    )
                 except httpx.TransportError:
                     time.sleep(0.05)  # the replica is down: wait for it to come back
                     continue
                 if self._select_ended(reply):
                     return
                 if reply.status_code == 200:
-                    self._post(index, reply.json(), rng)
+                    self._post(clients, index, reply.json(), rng)
+        finally:
+            for client in clients:
+                client.close()
 
     def _select_ended(self, reply: httpx.Response) -> bool:
         """Count the reply; True when every image is posted (none left, none leased)."""
@@ -87,11 +96,16 @@ class Publishers:
             self.replies[f"select {reply.status_code} {code}".strip()] += 1
             if reply.status_code >= 500 and code not in ("busy", "not_ready"):
                 self.wrong.append(f"select {reply.status_code} {reply.text[:200]}")
+        ended = code == "no_new_images" and "leased" not in reply.json()["message"]
         if reply.status_code == 503:
             time.sleep(0.05)
-        return code == "no_new_images" and "leased" not in reply.json()["message"]
+        elif code == "no_new_images" and not ended:
+            time.sleep(0.5)  # all that is left is leased: wait for its post, or its expiry
+        return ended
 
-    def _post(self, index: int, chosen: dict[str, object], rng: random.Random) -> None:
+    def _post(
+        self, clients: list[httpx.Client], index: int, chosen: dict[str, object], rng: random.Random
+    ) -> None:
         content_hash = str(chosen["content_hash"])
         lease = chosen["lease"]
         assert isinstance(lease, dict)
@@ -99,12 +113,11 @@ class Publishers:
             self.handed[content_hash] += 1
         body = {"content_hash": content_hash, "lease_id": lease["id"]}
         for attempt in range(400):
-            with self.client(index + attempt) as client:
-                try:
-                    done = client.post("/posted", json=body)
-                except httpx.TransportError:
-                    time.sleep(0.05)
-                    continue
+            try:
+                done = clients[(index + attempt) % len(clients)].post("/posted", json=body)
+            except httpx.TransportError:
+                time.sleep(0.05)
+                continue
             with self._lock:
                 self.replies[f"posted {done.status_code} {error_of(done)}".strip()] += 1
             if done.status_code == 200:

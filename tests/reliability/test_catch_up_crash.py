@@ -21,6 +21,7 @@ from pathlib import Path
 from emulator import Emulator, EmulatorServer
 from tests.integration.test_catch_up import truth
 from tests.reliability.ledger import Ledger
+from tests.reliability.process import compiled_once
 from tests.stores import default_store
 
 
@@ -31,9 +32,8 @@ def trials(long_mode: bool) -> int:
 def sync_command(
     emulator: Emulator, server: EmulatorServer, state: Path
 ) -> tuple[list[str], dict[str, str]]:
-    env = {
-        key: value for key, value in os.environ.items() if not key.startswith(("DROPBOX_", "API_"))
-    }
+    ours = ("DROPBOX_", "API_")
+    env = compiled_once({k: v for k, v in os.environ.items() if not k.startswith(ours)})
     env.update(
         DROPBOX_BASE_URL=server.base_url,
         DROPBOX_ACCESS_TOKEN=emulator.access_token,

@@ -20,7 +20,7 @@ import httpx
 from emulator import Emulator, EmulatorServer
 from tests.integration.test_catch_up import truth
 from tests.reliability.ledger import Ledger
-from tests.reliability.process import ServiceProcess
+from tests.reliability.process import TLS, ServiceProcess
 from tests.stores import default_store
 from tests.waiting import wait_until
 
@@ -137,7 +137,9 @@ class Publishers:
 
     def run(self, stop: threading.Event) -> None:
         headers = {"Authorization": f"Bearer {self._token}"}
-        with httpx.Client(base_url=self._base_url, headers=headers, timeout=30) as client:
+        with httpx.Client(
+            base_url=self._base_url, headers=headers, timeout=30, verify=TLS
+        ) as client:
             while not stop.is_set():
                 try:
                     self._one(client)
