@@ -20,6 +20,7 @@ from app.configuration.file import Config
 from app.errors import ConfigError, FileNotFound, NotReady
 from app.lanes import Lanes
 from state.legacy import (
+    import_digests,
     lookup_hashes,
     parse_posted_json,
     plan_import,
@@ -80,11 +81,11 @@ class LegacyImport:
         library = self._config.channels[channel].library
         if self._catalog.sync_state(library).ready_at is None:
             raise NotReady("the first catch-up has not completed yet; try again shortly")
-        earlier = self._posted.unresolved_digests(channel)
-        in_catalog = self._legacy.catalog_hashes(library, lookup_hashes(state, earlier))
-        pending = unmatched_digests(state, in_catalog, earlier)
+        digests = import_digests(state, self._posted.unresolved_digests(channel))
+        in_catalog = self._legacy.catalog_hashes(library, lookup_hashes(digests))
+        pending = unmatched_digests(digests, in_catalog)
         large, downloads = self._match_large(library, pending)
-        plan = plan_import(state, in_catalog, large, earlier)
+        plan = plan_import(digests, in_catalog, large)
         self._posted.import_posted(channel, plan.matches, plan.unresolved)
         if plan.unresolved and self._request_catch_up is not None:
             self._request_catch_up(library)  # an image listed meanwhile now waits: check it

@@ -116,6 +116,20 @@ def test_legacy_import_and_export(harness: Harness) -> None:
         harness.pick()
 
 
+def test_a_content_hash_imported_twice_keeps_its_digest(harness: Harness) -> None:
+    """The rows go in sorted by content hash, not as the file lists them: one named by its
+    digest and again by itself keeps the digest, whichever of the two comes first."""
+    harness.listing()
+    named = [LegacyMatch(digest(f"c{n}"), digest(f"sha-c{n}")) for n in range(20)]
+    twice = [LegacyMatch(digest(f"c{n}"), None) for n in range(0, 20, 3)]
+    harness.store.posted.import_posted("ch", [*named, *twice], [])
+    harness.store.posted.import_posted("other", [*twice, *named], [])
+    for channel in ("ch", "other"):
+        exported = harness.store.posted.export_posted(channel)
+        assert set(exported.hashes) == {match.sha256 for match in named}
+        assert set(exported.dropbox_content_hashes) == {match.content_hash for match in named}
+
+
 def test_a_large_image_waits_while_legacy_digests_are_unmatched(harness: Harness) -> None:
     harness.listing(image("/p/small.jpg", "small"))
     harness.store.posted.import_posted("ch", [], [digest("the big one's sha256")])

@@ -15,8 +15,10 @@ without touching this file.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
@@ -33,11 +35,15 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from schemathesis.transport.requests import ManagedCookiesSession
 
 from app.api.throttle import Throttle
-from emulator import Emulator
+from app.configuration.environment import Settings
+from app.main import create_app
+from emulator import Emulator, EmulatorServer
+from emulator.runner import ThreadedServer
 from tests.conftest import API_TOKEN
-from tests.integration.conftest import Service, StartService
+from tests.integration.conftest import FAST_RETRY, Service
 from tests.reliability.ledger import Ledger
 
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
@@ -67,29 +73,63 @@ def examples(long_mode: bool) -> int:
     return 400 if long_mode else 25
 
 
-@pytest.fixture
-def fuzzed(emulator: Emulator, start_service: StartService) -> Service:
+@pytest.fixture(scope="module")
+def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    """One service for both modes: the checks hold whatever state earlier requests left
+    (valid data may find nothing, 404, or a lease of another, 409)."""
+    emulator = Emulator()
     emulator.bulk_generate("/Photos", 40, duplicate_every=7)
     emulator.put_file("/Photos/img_000001.txt", b"a sidecar")
     emulator.create_folder("/Archive")
-    # Schemathesis sends hundreds of wrong tokens from one address and expects each to be
-    # a 401; guessing's throttle (tests/integration/test_guessing.py) would answer 429.
-    return start_service(archive_folder="/Archive", throttle=Throttle(limit=1_000_000))
+    with EmulatorServer(emulator) as dropbox:
+        values: dict[str, Any] = {  # as make_settings and start_service give them
+            "dropbox_base_url": dropbox.base_url,
+            "dropbox_folder": "/Photos",
+            "dropbox_access_token": emulator.access_token,
+            "dropbox_app_key": emulator.app_key,
+            "dropbox_app_secret": emulator.app_secret,
+            "api_token": API_TOKEN,
+            "state_dir": tmp_path_factory.mktemp("fuzz") / "state",
+            "log_format": "console",
+            "near_duplicate_hashing": False,
+            "archive_folder": "/Archive",
+        }
+        settings = Settings(_env_file=None, **values)  # type: ignore[call-arg]
+        # Schemathesis sends hundreds of wrong tokens from one address and expects each to
+        # be a 401; guessing's throttle (tests/integration/test_guessing.py) would answer 429.
+        app = create_app(settings, retry=FAST_RETRY, environ={}, throttle=Throttle(limit=1_000_000))
+        server = ThreadedServer(app).start()
+        with httpx.Client(base_url=server.base_url, headers=AUTH, timeout=30) as client:
+            service = Service(settings, app, server, client)
+            try:
+                service.wait_ready()
+                yield service
+            finally:
+                server.stop()
+
+
+@pytest.fixture(scope="module")
+def operations(fuzzed: Service) -> list[Any]:
+    """The operations of the app's own document, read once."""
+    document = fuzzed.client.get("/openapi.json").json()
+    schema = schemathesis.openapi.from_dict(document, config=schemathesis.Config.from_dict(CONFIG))
+    return [result.ok() for result in schema.get_all_operations()]
 
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
 def test_every_operation_keeps_its_contract(
-    fuzzed: Service, long_mode: bool, ledger: Ledger, mode: GenerationMode
+    fuzzed: Service, operations: list[Any], long_mode: bool, ledger: Ledger, mode: GenerationMode
 ) -> None:
     entry = ledger.entry("OpenAPI fuzz of every operation (schemathesis)")
-    document = fuzzed.client.get("/openapi.json").json()
-    schema = schemathesis.openapi.from_dict(document, config=schemathesis.Config.from_dict(CONFIG))
-    operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 11, "the document lost operations"
     failures: list[str] = []
-    for operation in operations:
-        tried = fuzz(operation, mode, fuzzed.base_url, examples(long_mode), long_mode, failures)
-        entry.inputs += tried
+    # One connection for every request, its cookies dropped between them, as schemathesis's
+    # own runner sends them.
+    with ManagedCookiesSession() as session:
+        for operation in operations:
+            count = examples(long_mode)
+            tried = fuzz(operation, mode, fuzzed.base_url, session, count, long_mode, failures)
+            entry.inputs += tried
     entry.trials += 1
     entry.wrong += len(failures)
     entry.notes[:] = [
@@ -104,6 +144,7 @@ def fuzz(
     operation: Any,
     mode: GenerationMode,
     base_url: str,
+    session: Any,
     count: int,
     long_mode: bool,
     failures: list[str],
@@ -124,7 +165,7 @@ def fuzz(
         nonlocal sent
         sent += 1
         checks = checks_for(operation, case)
-        case.call_and_validate(base_url=base_url, headers=AUTH, checks=checks)
+        case.call_and_validate(base_url=base_url, session=session, headers=AUTH, checks=checks)
 
     try:
         run()

@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import sqlite3
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -152,14 +153,34 @@ def delete_log(database: Path, kept: Path, backup: Path) -> Path | None:
     return log
 
 
+@dataclass
+class Listed:
+    """An emulator's 300 pictures, and a state directory a service listed them into and was
+    stopped on: the catalog sits in the file itself and not only in its log, so a
+    truncated file has lost pages for certain. Each test damages its own copy."""
+
+    emulator: Emulator
+    server: EmulatorServer
+    state: Path
+
+
+@pytest.fixture(scope="module")
+def listed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Listed]:
+    emulator = Emulator()
+    put_images(emulator, "/Photos", 300, "pic")
+    state = tmp_path_factory.mktemp("listed") / "state"
+    with EmulatorServer(emulator) as server:
+        service = ServiceProcess(emulator, server.base_url, state).start()
+        service.stop()
+        service.close()
+        yield Listed(emulator, server, state)
+
+
 def _damage_under_load(
     service: ServiceProcess, damage: Damage, database: Path, kept: Path
 ) -> tuple[Load, float, httpx.Response, Path | None]:
     """Posts under way, then ``damage``: the load, when the damage was done, ``/readyz``
     after it, and where ``kept`` goes back. The service is stopped on return."""
-    # Restarted, so that the catalog sits in the file itself and not only in its log:
-    # a truncated file has lost pages for certain.
-    service.stop()
     backup = older_copy(database)
     service.start()
     load = Load(service.base_url).start()
@@ -178,42 +199,42 @@ def _damage_under_load(
 @pytest.mark.parametrize(
     "damage", [truncate, replace, delete, move, delete_log], ids=lambda d: d.__name__
 )
-def test_damage_underneath_under_load(damage: Damage, tmp_path: Path, ledger: Ledger) -> None:
+def test_damage_underneath_under_load(
+    damage: Damage, listed: Listed, tmp_path: Path, ledger: Ledger
+) -> None:
     entry = ledger.entry("The database file damaged underneath, under load")
-    emulator = Emulator()
-    put_images(emulator, "/Photos", 300, "pic")
-    state = tmp_path / "state"
+    emulator, server, state = listed.emulator, listed.server, tmp_path / "state"
+    shutil.copytree(listed.state, state)
     database, kept = state / "unposted.sqlite3", tmp_path / "kept.sqlite3"
-    with EmulatorServer(emulator) as server:
-        service = ServiceProcess(emulator, server.base_url, state).start()
-        try:
-            load, damaged_at, ready, restore = _damage_under_load(service, damage, database, kept)
-            acknowledged = {r.content_hash for r in load.posts() if r.status == 200}
-            after = load.posts(after=damaged_at)
-            entry.trials += 1
-            entry.faults += 1
-            entry.inputs += len(load.replies)
-            entry.wrong += sum(r.status == 500 for r in load.replies)
-            entry.wrong += sum(r.status != 503 or r.error != "store_damaged" for r in after)
-            entry.wrong += ready.status_code != 503
-            message = next(r.message for r in after)
-            assert str(database) in message and "restart" in message, message
-            if restore is not None:
-                os.replace(kept, restore)
-                service.start()
-                with Publisher(service.base_url) as publisher:
-                    recorded = set(publisher.export()["dropbox_content_hashes"])
-                entry.lost += len(acknowledged - recorded)
-            else:
-                refused = subprocess.run(
-                    [sys.executable, "-m", "app", "serve", "--port", "0"], capture_output=True,
-                    env=service_environment(emulator, server.base_url, state), text=True,
-                    timeout=60,
-                )  # fmt: skip
-                entry.wrong += refused.returncode == 0 or refused.stderr.count("\n") != 1
-                assert refused.returncode != 0 and refused.stderr.count("\n") == 1, refused.stderr
-        finally:
-            service.close()
+    service = ServiceProcess(emulator, server.base_url, state)
+    try:
+        load, damaged_at, ready, restore = _damage_under_load(service, damage, database, kept)
+        acknowledged = {r.content_hash for r in load.posts() if r.status == 200}
+        after = load.posts(after=damaged_at)
+        entry.trials += 1
+        entry.faults += 1
+        entry.inputs += len(load.replies)
+        entry.wrong += sum(r.status == 500 for r in load.replies)
+        entry.wrong += sum(r.status != 503 or r.error != "store_damaged" for r in after)
+        entry.wrong += ready.status_code != 503
+        message = next(r.message for r in after)
+        assert str(database) in message and "restart" in message, message
+        if restore is not None:
+            os.replace(kept, restore)
+            service.start()
+            with Publisher(service.base_url) as publisher:
+                recorded = set(publisher.export()["dropbox_content_hashes"])
+            entry.lost += len(acknowledged - recorded)
+        else:
+            refused = subprocess.run(
+                [sys.executable, "-m", "app", "serve", "--port", "0"], capture_output=True,
+                env=service_environment(emulator, server.base_url, state), text=True,
+                timeout=60,
+            )  # fmt: skip
+            entry.wrong += refused.returncode == 0 or refused.stderr.count("\n") != 1
+            assert refused.returncode != 0 and refused.stderr.count("\n") == 1, refused.stderr
+    finally:
+        service.close()
     entry.notes.append(
         f"{damage.__name__}: {len(acknowledged)} posts acknowledged, none sent after the"
         f" damage{', every one found by a restart on the file' if restore else ''};"

@@ -12,6 +12,7 @@ from state.hashing import content_hash
 from state.legacy import (
     LegacyState,
     content_hash_of_small_file,
+    import_digests,
     lookup_hashes,
     parse_posted_json,
     plan_import,
@@ -108,11 +109,11 @@ def test_small_file_content_hashes_map_back_to_their_digests() -> None:
 
 
 def test_digests_of_catalog_images_match_without_their_bytes() -> None:
-    state = LegacyState((A, B), (C,))
+    digests = import_digests(LegacyState((A, B), (C,)))
     in_catalog = {content_hash(b"a"), C}
-    assert lookup_hashes(state) == {content_hash(b"a"), content_hash(b"b"), C}
-    assert unmatched_digests(state, in_catalog) == {B}
-    plan = plan_import(state, in_catalog, large_matches={})
+    assert lookup_hashes(digests) == {content_hash(b"a"), content_hash(b"b"), C}
+    assert unmatched_digests(digests, in_catalog) == {B}
+    plan = plan_import(digests, in_catalog, large_matches={})
     assert plan.matched == 2 and plan.unresolved == (B,)
     # Every digest is recorded under the content hash it implies for a small file.
     assert set(plan.matches) == {
@@ -124,14 +125,15 @@ def test_digests_of_catalog_images_match_without_their_bytes() -> None:
 
 def test_a_known_large_image_resolves_its_digest() -> None:
     big = "f" * 64
-    plan = plan_import(LegacyState((A,), ()), in_catalog=set(), large_matches={A: big})
+    digests = import_digests(LegacyState((A,), ()))
+    plan = plan_import(digests, in_catalog=set(), large_matches={A: big})
     assert plan.unresolved == () and plan.matched == 1
     assert LegacyMatch(big, A) in plan.matches
 
 
 def test_earlier_unresolved_digests_are_tried_again() -> None:
-    nothing = LegacyState((), ())
-    assert lookup_hashes(nothing, earlier_unresolved={B}) == {content_hash(b"b")}
-    assert unmatched_digests(nothing, set(), earlier_unresolved={B}) == {B}
-    plan = plan_import(nothing, {content_hash(b"b")}, {}, earlier_unresolved={B})
+    digests = import_digests(LegacyState((), ()), earlier_unresolved={B})
+    assert lookup_hashes(digests) == {content_hash(b"b")}
+    assert unmatched_digests(digests, set()) == {B}
+    plan = plan_import(digests, {content_hash(b"b")}, {})
     assert plan.matched == 1 and plan.unresolved == ()
