@@ -51,7 +51,11 @@ def hostile(emulator: Emulator, start_service: StartService) -> Service:
     emulator.put_file("/Photos/sub/deep.jpg", b"in a subfolder")
     emulator.put_file("/Elsewhere/img_000000.jpg", b"outside the folder")
     emulator.put_file("/Photos-sibling/outside.jpg", b"a sibling folder")
-    return start_service()
+    service = start_service()
+    # Ready comes with the first listing; the catch-up then still checks pending images.
+    # A snapshot taken before it ends would differ from the next in its progress alone.
+    wait_until(lambda: service.worker.idle, 15)
+    return service
 
 
 def snapshot(service: Service) -> tuple[Any, ...]:
