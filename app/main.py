@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from app import heap
 from app.api.access import Tokens
 from app.api.body import BODY_TIMEOUT_SECONDS
 from app.api.body_guard import BodyGuard
@@ -55,11 +56,13 @@ def create_app(
     body_timeout: float = BODY_TIMEOUT_SECONDS,
     throttle: Throttle | None = None,
     clock: Callable[[], float] = time.time,
+    whole_process: bool = False,
 ) -> FastAPI:
     """The app; ``retry`` lets tests shorten Dropbox backoffs, ``body_timeout`` the wait
     for a slow request body, ``throttle`` give guessing its own clock, ``clock`` seasons
     theirs; ``environ`` holds the variables a configuration file names (default: the
-    process environment)."""
+    process environment); ``whole_process``: the app is all its process runs (``serve``),
+    whose heap is settled once it has started (``app.heap``)."""
     config = load_config(settings, os.environ if environ is None else environ)
     check_credentials(config, settings)
     tokens = Tokens(
@@ -84,6 +87,8 @@ def create_app(
         )  # fmt: skip
         app.state.runtime = runtime  # for tests and benchmarks to observe; routes never use it
         await runtime.start()
+        if whole_process:
+            heap.settle()
         log.info("unposted started", extra={"event": "service_start"})
         try:
             async with mcp.serving():  # stops first: no tool call outlives the store

@@ -53,7 +53,7 @@ def serve(args: argparse.Namespace) -> int:
         from app.main import create_app  # the service, once the checks above have passed
         from emulator.runner import listen
 
-        app = create_app(settings)
+        app = create_app(settings, whole_process=True)
         listener = listen(args.host, args.port)  # a port in use: one line, nothing started
         started = serve_in_foreground(app, listener)
     return 0 if started else _STARTUP_FAILURE

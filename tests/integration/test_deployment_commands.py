@@ -127,7 +127,11 @@ def test_compose_demo_wiring_and_image_commands_work(
     for process in reversed(processes):
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) in (0, -signal.SIGTERM)
-    lines = (tmp_path / "service.log").read_text().splitlines()
-    events = [json.loads(line).get("event") for line in lines]
+    records = [json.loads(line) for line in (tmp_path / "service.log").read_text().splitlines()]
+    events = [record.get("event") for record in records]
     assert events.count("catch_up_complete") >= 2 and events[-1] != "service_start"
     assert "service_stop" in events
+    # the process is the service alone: once started, its heap is frozen out of collection
+    settled = records[events.index("heap_settled")]
+    assert events.index("heap_settled") < events.index("service_start")
+    assert settled["frozen"] > 100_000, settled
