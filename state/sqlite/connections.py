@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from state.errors import StorageFull, StoreBusy, StoreClosed
+from state.sqlite.checkpoints import Checkpoints
 from state.sqlite.damage import FileWatch
 from state.sqlite.pool import PooledConnection, Pools
 from state.sqlite.schema import connect
@@ -42,6 +43,7 @@ class Connections:
     def __init__(self, path: Path, busy_seconds: float, trace: Trace | None = None) -> None:
         self._path, self._busy, self._trace = path, busy_seconds, trace
         self._writer = connect(path, busy_seconds, PooledConnection)
+        self._writer.execute("PRAGMA wal_autocheckpoint = 0")  # the checkpoints' thread does
         self._writer.set_trace_callback(trace)
         self.pools = Pools()
         assert isinstance(self._writer, PooledConnection)
@@ -55,6 +57,7 @@ class Connections:
         self._users = 0  # reads and writes under way, on any thread
         self._closed = False
         self._idle = threading.Condition(threading.Lock())
+        self._checkpoints = Checkpoints(path, busy_seconds)
 
     @contextmanager
     def _in_use(self) -> Iterator[None]:
@@ -91,6 +94,7 @@ class Connections:
                     yield db
                     self._watch.check()  # only a commit into the file we opened is acknowledged
                     db.execute("COMMIT")
+                    self._checkpoints.committed()
                 except BaseException:
                     if db.in_transaction:
                         db.execute("ROLLBACK")
@@ -167,6 +171,7 @@ class Connections:
                     self._users, CLOSE_WAIT_SECONDS, extra={"event": "store_left_open"},
                 )  # fmt: skip
                 return
+        self._checkpoints.close()
         self._writer.close()
         for reader in self._readers:
             reader.close()
