@@ -41,7 +41,7 @@ class Checkpoints:
         self._due.set()
 
     def close(self) -> None:
-        """Stop the thread (the writer's own close checkpoints what is left)."""
+        """Stop the thread (SQLite checkpoints what is left as the last connection closes)."""
         self._stop.set()
         self._due.set()
         self._thread.join()
