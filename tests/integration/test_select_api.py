@@ -247,6 +247,15 @@ def database_bytes(service: Service) -> tuple[bytes, bytes]:
     return path.read_bytes(), wal.read_bytes() if wal.exists() else b""
 
 
+def log_checkpointed(service: Service) -> bool:
+    """Whether every commit is copied from the log into the file. The service checkpoints
+    on a thread of its own, shortly after a commit (``state.sqlite.checkpoints``): copied
+    now, the earlier commits cannot change the file's bytes later, with nothing to copy."""
+    with closing(sqlite3.connect(service.settings.database_path)) as db:
+        busy, frames, copied = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    return bool(busy == 0 and frames == copied)
+
+
 def database_dump(service: Service) -> list[str]:
     uri = f"file:{service.settings.database_path}?mode=ro"
     with sqlite3.connect(uri, uri=True) as reader:
@@ -273,6 +282,7 @@ def test_preview_changes_nothing_byte_for_byte(
     wait_until(lambda: running_leases(service) == 1, 10)
     assert status(service)["leased"] == 1
     wait_until(lambda: not service.worker.health.running)
+    wait_until(lambda: log_checkpointed(service), 10)
     before, dump = database_bytes(service), database_dump(service)
     previews = [select(service, dry_run=True) for _ in range(10)]
     previews.append(select(service, dry_run=True, name=posted["name"]))
