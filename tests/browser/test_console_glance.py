@@ -115,6 +115,8 @@ def test_thumbnails_are_shown_whole_on_request_and_it_is_remembered(
 ) -> None:
     page = browser.new_page()
     sign_in(page, console, API_TOKEN, "/console/channels/default")
+    # Signing in ends on a click: the grid is there once the page it leads to has loaded.
+    expect(page.locator("ul.grid img").first).to_be_visible()
     fit = "getComputedStyle(document.querySelector('ul.grid img')).objectFit"
     assert page.evaluate(fit) == "cover"
     toggle = page.get_by_role("button", name="Whole pictures")
