@@ -26,12 +26,12 @@ def settle() -> None:
     began = time.perf_counter()
     gc.collect()
     gc.freeze()
+    frozen = gc.get_freeze_count()
     log.info(
-        "heap settled: %d objects frozen out of collection",
-        gc.get_freeze_count(),
+        "heap settled: %d objects frozen out of collection", frozen,
         extra={
             "event": "heap_settled",
-            "frozen": gc.get_freeze_count(),
+            "frozen": frozen,
             "ms": round((time.perf_counter() - began) * 1000, 1),
         },
-    )
+    )  # fmt: skip
