@@ -1,7 +1,7 @@
 """The heap of a process that is the service and nothing else, settled once it has started.
 
 What starting leaves alive (modules, classes, the app and its routes, the store, each
-channel's pool: several hundred thousand objects the cycle collector tracks) lives as
+channel's pool: some 170,000 objects the cycle collector tracks) lives as
 long as the process. Python's collection of its oldest generation scans every one of
 them: measured at 75-98 ms, during which no request is answered, ten times in 25 s of
 ``/select`` from 16 connections, and those pauses were the p99 of every route.
