@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from pathlib import Path
 
 log = logging.getLogger(__name__)
 
@@ -27,10 +26,11 @@ INTERVAL_SECONDS = 0.2  # at most this often; a checkpoint then copies what accu
 
 
 class Checkpoints:
-    """A thread that checkpoints ``path``'s log after commits (``committed``)."""
+    """A thread that checkpoints the log of ``db``'s file after commits (``committed``);
+    ``db`` is its own connection, used by that thread alone and closed by it."""
 
-    def __init__(self, path: Path, busy_seconds: float) -> None:
-        self._path, self._busy = path, busy_seconds
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
         self._due = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="checkpoints", daemon=True)
@@ -47,16 +47,13 @@ class Checkpoints:
         self._thread.join()
 
     def _run(self) -> None:
-        db = sqlite3.connect(
-            str(self._path), isolation_level=None, check_same_thread=False, timeout=self._busy
-        )
         try:
             while self._due.wait() and not self._stop.is_set():
                 self._due.clear()
-                self._checkpoint(db)
+                self._checkpoint(self._db)
                 self._stop.wait(INTERVAL_SECONDS)
         finally:
-            db.close()
+            self._db.close()
 
     def _checkpoint(self, db: sqlite3.Connection) -> None:
         try:

@@ -57,7 +57,7 @@ class Connections:
         self._users = 0  # reads and writes under way, on any thread
         self._closed = False
         self._idle = threading.Condition(threading.Lock())
-        self._checkpoints = Checkpoints(path, busy_seconds)
+        self._checkpoints = Checkpoints(self._another())
 
     @contextmanager
     def _in_use(self) -> Iterator[None]:
@@ -147,11 +147,7 @@ class Connections:
     def _reader(self) -> sqlite3.Connection:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
         if db is None:
-            self._watch.check()  # never open whatever file now bears the name
-            db = sqlite3.connect(
-                str(self._path), isolation_level=None, check_same_thread=False,
-                timeout=self._busy,
-            )  # fmt: skip
+            db = self._another()
             db.execute("PRAGMA query_only = ON")
             db.execute(f"PRAGMA cache_size = -{READER_CACHE_KIB}")
             db.set_trace_callback(self._trace)
@@ -159,6 +155,14 @@ class Connections:
             with self._readers_lock:
                 self._readers.append(db)
         return db
+
+    def _another(self) -> sqlite3.Connection:
+        """A connection besides the writer (a reader's, the checkpoints'), to the file the
+        writer opened: never to whatever file now bears the name."""
+        self._watch.check()
+        return sqlite3.connect(
+            str(self._path), isolation_level=None, check_same_thread=False, timeout=self._busy
+        )
 
     def close(self) -> None:
         """Refuse new reads and writes, wait for those under way, then close."""
