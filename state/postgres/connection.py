@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 import psycopg
 from psycopg import errors
 from psycopg.conninfo import conninfo_to_dict
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from state.errors import DatabaseRefused, InvalidInput, StorageFull, StoreBusy, StoreError
 
@@ -133,7 +133,16 @@ def open_pool(conninfo: str, max_size: int) -> ConnectionPool[Db]:
         name="unposted",
         configure=_configure,
     )
-    pool.open(wait=False)
+    # Its first connection is waited for as ``connect`` waits, not as a request waits for
+    # a free one (``WAIT_SECONDS``): a server slow to answer a new session (a busy host)
+    # would otherwise fail the first transaction, and the start with it.
+    try:
+        pool.open(wait=True, timeout=CONNECT_SECONDS)
+    except PoolTimeout as exc:
+        pool.close()
+        raise DatabaseRefused(
+            f"the database {where(conninfo)}: no answer within {CONNECT_SECONDS:.0f} s"
+        ) from exc
     return pool
 
 
