@@ -3,14 +3,29 @@
 from __future__ import annotations
 
 import os
+import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
+# Where this run's processes keep the modules they compile. A machine that asks for no
+# bytecode beside the sources (PYTHONDONTWRITEBYTECODE) would otherwise
+# compile every module again in each process: each of the workers collecting the suite
+# (some 4 s of CPU each), each service and command a test starts. Set before anything is
+# imported, and in the environment, so the workers and every process they start inherit
+# it. Compiled files name the source they came from (path, size, time): one directory
+# serves every tree.
+PYCACHE = Path(tempfile.gettempdir()) / f"unposted-pycache-{os.getuid()}"
+if os.environ.get("PYTHONDONTWRITEBYTECODE") and "PYTHONPYCACHEPREFIX" not in os.environ:
+    del os.environ["PYTHONDONTWRITEBYTECODE"]
+    os.environ["PYTHONPYCACHEPREFIX"] = sys.pycache_prefix = str(PYCACHE)
+    sys.dont_write_bytecode = False
 
-from app.configuration.environment import Settings
-from tests import postgres
+import pytest  # noqa: E402
+
+from app.configuration.environment import Settings  # noqa: E402
+from tests import postgres  # noqa: E402
 
 API_TOKEN = "test-api-token-0123456789abcdefghij"
 APP_SECRET = "test-app-secret"

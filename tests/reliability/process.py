@@ -15,7 +15,6 @@ import socket
 import ssl
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -36,28 +35,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-# Where ``python -m app`` processes keep the modules they compiled: where bytecode is not
-# written beside the sources (PYTHONDONTWRITEBYTECODE), each process would compile the
-# service's modules again, a fifth of a second of CPU per start. Compiled files name the
-# source they came from (its path, size and time), so one directory serves every tree.
-PYCACHE = Path(tempfile.gettempdir()) / f"unposted-pycache-{os.getuid()}"
-
-
-def compiled_once(environment: dict[str, str]) -> dict[str, str]:
-    """``environment`` with the process's compiled modules kept in ``PYCACHE``, unless
-    it names a place of its own."""
-    if "PYTHONPYCACHEPREFIX" not in environment:
-        environment.pop("PYTHONDONTWRITEBYTECODE", None)
-        environment["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
-    return environment
-
-
 def service_environment(
     emulator: Emulator, emulator_url: str, state_dir: Path, **env: str | None
 ) -> dict[str, str]:
     """The environment of ``python -m app`` against ``emulator``; ``None`` unsets a variable."""
     ours = ("DROPBOX_", "API_", "SYNC_", "LEASE_", "SELECT_", "UNPOSTED_", "ARCHIVE_")
-    environment = compiled_once({k: v for k, v in os.environ.items() if not k.startswith(ours)})
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(ours)}
     environment.update(
         DROPBOX_BASE_URL=emulator_url,
         DROPBOX_ACCESS_TOKEN=emulator.access_token,

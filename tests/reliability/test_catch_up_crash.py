@@ -21,7 +21,6 @@ from pathlib import Path
 from emulator import Emulator, EmulatorServer
 from tests.integration.test_catch_up import truth
 from tests.reliability.ledger import Ledger
-from tests.reliability.process import compiled_once
 from tests.stores import default_store
 
 
@@ -33,7 +32,7 @@ def sync_command(
     emulator: Emulator, server: EmulatorServer, state: Path
 ) -> tuple[list[str], dict[str, str]]:
     ours = ("DROPBOX_", "API_")
-    env = compiled_once({k: v for k, v in os.environ.items() if not k.startswith(ours)})
+    env = {k: v for k, v in os.environ.items() if not k.startswith(ours)}
     env.update(
         DROPBOX_BASE_URL=server.base_url,
         DROPBOX_ACCESS_TOKEN=emulator.access_token,
