@@ -269,12 +269,12 @@ class Runtime:
         return len(expired)
 
     def catalog_gauges(self) -> Iterator[CatalogGauge]:
-        for library in self.config.libraries:
-            status = self.store.reports.library_status(library)
+        config = self.config
+        libraries, channels = self.store.reports.statuses(config.libraries, config.channels)
+        for library, status in libraries.items():
             for state in _LIBRARY_GAUGES:
                 yield "library", library, state, getattr(status, state)
-        for channel in self.config.channels:
-            counts = self.store.reports.channel_status(channel)
+        for channel, counts in channels.items():
             for state in _CHANNEL_GAUGES:
                 yield "channel", channel, state, getattr(counts, state)
             since = counts.oldest_awaiting_since

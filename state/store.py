@@ -500,6 +500,12 @@ class LegacyLookup(Protocol):
 class Reports(Protocol):
     def library_status(self, library: str) -> LibraryStatus: ...
     def channel_status(self, channel: str) -> ChannelStatus: ...
+    def statuses(
+        self, libraries: Iterable[str], channels: Iterable[str]
+    ) -> tuple[dict[str, LibraryStatus], dict[str, ChannelStatus]]:
+        """The counts of each library and channel named, read in one snapshot."""
+        ...
+
     def posts_per_day(self, channel: str, since: str) -> dict[str, int]:
         """Posts per day (``YYYY-MM-DD``, UTC) from day ``since`` on, legacy imports aside;
         a day without posts is not listed. One walk along the posts' time index."""

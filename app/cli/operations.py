@@ -50,10 +50,10 @@ class LocalOperations:
         if self._channel_name is not None:
             channels = [self.channel]
             libraries = [local.config.channels[self.channel].library]
-        reports = local.store.reports
+        by_library, by_channel = local.store.reports.statuses(libraries, channels)
         return {
-            "libraries": {name: asdict(reports.library_status(name)) for name in libraries},
-            "channels": {name: asdict(reports.channel_status(name)) for name in channels},
+            "libraries": {name: asdict(status) for name, status in by_library.items()},
+            "channels": {name: asdict(status) for name, status in by_channel.items()},
         }
 
     def select(self, options: SelectOptions) -> Json:

@@ -318,8 +318,9 @@ async def channel_status(ctx: Context, channel: Channel = None) -> StatusReply:
     call = Call(ctx)
     name = call.channel(channel)
     library = call.config.channels[name].library
-    counts = await call.status.channel_and_library(name, library)
-    return StatusReply.model_validate(status_route._flat(*counts, call.workers[library]))
+    libraries, channels = await call.status.statuses([library], [name])
+    flat = status_route._flat(libraries[library], channels[name], call.workers[library])
+    return StatusReply.model_validate(flat)
 
 
 async def channel_history(

@@ -46,11 +46,12 @@ class StatusReports:
     async def return_times(self, channel: str, before: float, limit: int) -> list[float]:
         return await self._lanes.store.run(self._reports.return_times, channel, before, limit)
 
-    async def channel_and_library(
-        self, channel: str, library: str
-    ) -> tuple[LibraryStatus, ChannelStatus]:
-        """The channel's counts with its library's, in one trip to the store lane."""
-        return await self._lanes.store.run(self._both, channel, library)
+    async def statuses(
+        self, libraries: list[str], channels: list[str]
+    ) -> tuple[dict[str, LibraryStatus], dict[str, ChannelStatus]]:
+        """The counts of each library and channel named: one trip to the store lane, one
+        snapshot."""
+        return await self._lanes.store.run(self._reports.statuses, libraries, channels)
 
     async def unready_reasons(self) -> dict[str, str]:
         """Why each library's catalog cannot be trusted now; empty when all can."""
@@ -59,9 +60,6 @@ class StatusReports:
     async def exposition(self) -> bytes:
         """The metrics in Prometheus' text format (its catalog gauges read the store)."""
         return await self._lanes.store.run(self._metrics.exposition)
-
-    def _both(self, channel: str, library: str) -> tuple[LibraryStatus, ChannelStatus]:
-        return self._reports.library_status(library), self._reports.channel_status(channel)
 
     def _live(self, channel: str) -> tuple[ChannelStatus, int]:
         return self._reports.channel_status(channel), self._reports.held_count(channel)

@@ -14,20 +14,22 @@ return one probe. The pool's size and its running leases come from the backend
 
 from __future__ import annotations
 
-from state.rules import Channel
+from state.errors import UnknownName
 from state.sql import returning
 from state.sql.dialect import Sql, Tx
 from state.store import ChannelStatus, LibraryStatus
 
 
-def library_status(sql: Sql, library_id: int) -> LibraryStatus:
+def library_status(sql: Sql, library: str) -> LibraryStatus:
+    """The library's counts, looked up by name in the same statement, or ``UnknownName``."""
     row = sql.one(
         "SELECT n_images, n_unique, n_skipped, n_without_hash, n_pending,"
         " cursor IS NOT NULL, listing, ready_at IS NOT NULL, last_sync_at, account_id,"
-        " n_fingerprinted, n_unhashable, n_to_fingerprint FROM libraries WHERE id = ?",
-        (library_id,),
+        " n_fingerprinted, n_unhashable, n_to_fingerprint FROM libraries WHERE name = ?",
+        (library,),
     )
-    assert row is not None
+    if row is None:
+        raise UnknownName(f"no library {library!r}")
     images, unique, skipped, without, pending = row[:5]
     cursor, listing, ready, last_sync_at, account_id = row[5:10]
     return LibraryStatus(
@@ -47,44 +49,43 @@ def library_status(sql: Sql, library_id: int) -> LibraryStatus:
     )
 
 
-def channel_status(tx: Tx, channel: Channel, now: float) -> ChannelStatus:
-    row = tx.one(
-        "SELECT l.name, c.n_posted, c.n_groups, c.n_near_skipped"
-        " FROM channels AS c JOIN libraries AS l ON l.id = c.library_id WHERE c.id = ?",
-        (channel.id,),
-    )
-    assert row is not None
-    library, posted, groups, skipped = row
-    awaiting, oldest = waiting(tx, channel.id)
-    pool, running, expired = tx.ops.pool_counts(tx.db, channel.id, now)
-    returning_, retired = returning.kept(tx, channel.id)
+# The channel's row, its library's name and its pictures waiting for a fingerprint (how
+# many, and since when the oldest has: along the index over waiting rows), in one
+# statement: on PostgreSQL each statement is a round trip.
+_AWAITING = (
+    "FROM queue INDEXED BY queue_awaiting WHERE channel_id = c.id AND awaiting_since IS NOT NULL"
+)
+_CHANNEL = (
+    "SELECT c.id, c.cycle, l.name, c.n_posted, c.n_groups, c.n_near_skipped,"
+    " c.n_returning, c.n_retired,"
+    f" (SELECT count(*) {_AWAITING}), (SELECT min(awaiting_since) {_AWAITING})"
+    " FROM channels AS c JOIN libraries AS l ON l.id = c.library_id WHERE c.name = ?"
+)
+
+
+def channel_status(tx: Tx, name: str, now: float) -> ChannelStatus:
+    """The channel's counts, or ``UnknownName``: two statements, and a third when
+    pictures wait for ``repeat_after``."""
+    row = tx.one(_CHANNEL, (name,))
+    if row is None:
+        raise UnknownName(f"no channel {name!r}")
+    channel_id, cycle, library, posted, groups, skipped, returning_, retired, awaiting, oldest = row
+    pool, running, expired = tx.ops.pool_counts(tx.db, channel_id, now)
     return ChannelStatus(
         library=library,
         # An expired lease not yet reclaimed is available: the next selection reclaims it.
         available=pool + expired,
         leased=running - expired,
         posted=int(posted),
-        cycle=channel.cycle,
+        cycle=int(cycle),
         near_duplicate_groups=int(groups),
         near_duplicates_skipped=int(skipped),
-        awaiting_fingerprint=awaiting,
+        awaiting_fingerprint=int(awaiting),
         oldest_awaiting_since=oldest,
-        waiting=returning_,
-        next_return_at=returning.next_return(tx, channel.id) if returning_ else None,
-        retired=retired,
+        waiting=int(returning_),
+        next_return_at=returning.next_return(tx, channel_id) if returning_ else None,
+        retired=int(retired),
     )
-
-
-def waiting(sql: Sql, channel_id: int) -> tuple[int, float | None]:
-    """How many of the channel's images wait for their fingerprint, and since when the
-    oldest has."""
-    row = sql.one(
-        "SELECT count(*), min(awaiting_since) FROM queue INDEXED BY queue_awaiting"
-        " WHERE channel_id = ? AND awaiting_since IS NOT NULL",
-        (channel_id,),
-    )
-    assert row is not None
-    return int(row[0]), row[1]
 
 
 def posts_per_day(sql: Sql, channel_id: int, since: str) -> dict[str, int]:

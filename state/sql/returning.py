@@ -152,13 +152,6 @@ def retry_at_of(sql: Sql, channel_id: int, content_hash: str) -> str | None:
     return None if row is None or row[0] is None else iso(math.ceil(row[0]))
 
 
-def kept(sql: Sql, channel_id: int) -> tuple[int, int]:
-    """The channel's kept counts: pictures waiting for ``repeat_after``, and retired."""
-    row = sql.one("SELECT n_returning, n_retired FROM channels WHERE id = ?", (channel_id,))
-    assert row is not None
-    return int(row[0]), int(row[1])
-
-
 def turning(sql: Sql, channel_id: int) -> tuple[int, int, int]:
     """What ``turns_cycle`` weighs besides leases: the library's images, and the channel's
     pictures waiting for ``repeat_after`` and retired (kept counts, one row)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from state.errors import NoImages, NoNewImages, Pending
+from state.errors import NoImages, NoNewImages, Pending, UnknownName
 from state.hashing import BLOCK_SIZE
 from state.store import ChannelDef, LegacyMatch
 from tests.contract.conftest import CHANNELS, LIBRARIES, Harness, digest, image
@@ -19,6 +19,22 @@ def test_posted_in_one_channel_is_new_in_another(harness: Harness) -> None:
         harness.pick("ch")
     assert harness.pick("other") == digest("a")
     assert harness.store.reports.channel_status("other").posted == 0
+
+
+def test_every_status_read_at_once_is_each_read_alone(harness: Harness) -> None:
+    harness.listing(*(image(f"/p/{n}.jpg", str(n)) for n in range(3)))
+    harness.store.selections.mark_posted("ch", digest("0"), None, None)
+    harness.pick("other")  # leased there
+    reports = harness.store.reports
+    libraries, channels = reports.statuses(["lib"], ["ch", "other"])
+    assert libraries == {"lib": reports.library_status("lib")}
+    assert channels == {name: reports.channel_status(name) for name in ("ch", "other")}
+    assert (channels["ch"].available, channels["ch"].leased, channels["ch"].posted) == (2, 0, 1)
+    assert (channels["other"].available, channels["other"].leased) == (2, 1)
+    assert libraries["lib"].unique_images == 3
+    for unknown in ((["nowhere"], []), ([], ["nobody"])):
+        with pytest.raises(UnknownName):
+            reports.statuses(*unknown)
 
 
 def test_leases_are_per_channel(harness: Harness) -> None:

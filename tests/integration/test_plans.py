@@ -51,7 +51,7 @@ _FEW = {"images_pending", "leases_running", "leases_channel_expiry", "holds_pkey
 # The status counts a channel's pictures waiting for their fingerprint along their own
 # index: as many as the hashing backlog (a library's worth only while a first listing is
 # being fingerprinted). Kept counts, never counted, are the next step, not taken yet.
-_COUNTED = "SELECT count(*), min(awaiting_since) FROM queue"
+_COUNTED = re.compile(r"\bqueue_awaiting\b")
 _EXPLAINABLE = ("SELECT", "UPDATE", "DELETE", "WITH")
 # ... and a channel's folders out of season: as many as its configured seasons.
 _SQLITE_FEW = re.compile(r"channels|leases_by_channel_expiry|leases_running|holds|out_of_season")
@@ -177,8 +177,8 @@ def test_postgres_plans_hold_with_and_without_statistics(
     assert len(plans) > 100
     problems = {}
     for plan in plans:
-        walked = list(_walking(plan["Plan"], under_limit=False))
-        if walked and not plan["Query Text"].startswith(_COUNTED):
+        walked = [s for s in _walking(plan["Plan"], under_limit=False) if not _COUNTED.search(s)]
+        if walked:
             problems[plan["Query Text"]] = walked
     assert problems == {}, "\n\n".join(f"{k}\n  -> {v}" for k, v in problems.items())
 

@@ -43,18 +43,18 @@ async def status(
 ) -> dict[str, Any]:
     everything = who.operator and "channel" not in request.path_params
     name = config.default_channel() if everything else await channel(request, who)
+    named = list(config.channels) if everything else [] if name is None else [name]
+    libraries = list(workers) if everything else [config.channels[n].library for n in named]
+    by_library, by_channel = await counts.statuses(libraries, named)  # one snapshot
     report: dict[str, Any] = {}
     if name is not None:
         library = config.channels[name].library
-        report = _flat(*await counts.channel_and_library(name, library), workers[library])
+        report = _flat(by_library[library], by_channel[name], workers[library])
     if everything:
         report["libraries"] = {
-            library: _library(await counts.library(library), worker)
-            for library, worker in workers.items()
+            library: _library(by_library[library], worker) for library, worker in workers.items()
         }
-        report["channels"] = {
-            name: _channel(await counts.channel(name), config, name) for name in config.channels
-        }
+        report["channels"] = {name: _channel(by_channel[name], config, name) for name in named}
     return report
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from state.sql import browse, folder_counts
 from state.sql import names as sql_names
+from state.sql.dialect import Tx
 from state.sql.reports import channel_status, library_status, posts_per_day
 from state.sql.roles import Role
 from state.store import ChannelFolders, ChannelStatus, LibraryStatus
@@ -11,15 +14,24 @@ from state.store import ChannelFolders, ChannelStatus, LibraryStatus
 
 class ReportRole(Role):
     def library_status(self, library: str) -> LibraryStatus:
-        return self._transactions.snapshot(
-            lambda tx: library_status(tx, sql_names.library(tx, library))
-        )
+        return self._transactions.snapshot(lambda tx: library_status(tx, library))
 
     def channel_status(self, channel: str) -> ChannelStatus:
         now = self._clock()
-        return self._transactions.snapshot(
-            lambda tx: channel_status(tx, sql_names.channel(tx, channel)[0], now)
-        )
+        return self._transactions.snapshot(lambda tx: channel_status(tx, channel, now))
+
+    def statuses(
+        self, libraries: Iterable[str], channels: Iterable[str]
+    ) -> tuple[dict[str, LibraryStatus], dict[str, ChannelStatus]]:
+        now, libraries, channels = self._clock(), list(libraries), list(channels)
+
+        def read(tx: Tx) -> tuple[dict[str, LibraryStatus], dict[str, ChannelStatus]]:
+            return (
+                {name: library_status(tx, name) for name in libraries},
+                {name: channel_status(tx, name, now) for name in channels},
+            )
+
+        return self._transactions.snapshot(read)
 
     def posts_per_day(self, channel: str, since: str) -> dict[str, int]:
         return self._transactions.snapshot(
