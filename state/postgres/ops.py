@@ -19,23 +19,18 @@ def _nothing_unchecked(db: Db, library_id: int) -> None:
     """PostgreSQL holds an image for its digest only as it is listed (``catalog``)."""
 
 
-def _pool_counts(db: Db, channel_id: int, now: float) -> tuple[int, int, int]:
-    """Kept as deltas (``tallies``); of the running leases, those past their time are
-    counted along the index by expiry: the reclaimer keeps them few."""
-    row = db.execute(
-        f"SELECT {tallies.KEPT}, (SELECT count(*) FROM leases WHERE channel_id = c.id"
-        "   AND ended IS NULL AND expires_at IS NOT NULL AND expires_at <= %s)"
-        " FROM channels AS c WHERE c.id = %s",
-        (now, channel_id),
-    ).fetchone()
-    assert row is not None
-    return int(row[0]), int(row[1]), int(row[2])
+# Kept as deltas (``tallies``); of the running leases, those past their time are counted
+# along the index by expiry: the reclaimer keeps them few.
+_POOL_COUNTS = (
+    f"{tallies.KEPT}, (SELECT count(*) FROM leases WHERE channel_id = c.id"
+    " AND ended IS NULL AND expires_at IS NOT NULL AND expires_at <= ?)"
+)
 
 
 OPS = Ops(
     queue.facts, queue.remove, queue.restore, near.after_post, selection.describe,
     near.regroup, queue.fill, queue.rebuild, _nothing_unchecked,
-    _pool_counts,
+    _POOL_COUNTS,
 )  # fmt: skip
 
 

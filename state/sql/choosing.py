@@ -20,7 +20,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from state.errors import NotReady
 from state.rules import Channel, new_lease_id, turns_cycle
-from state.sql import awaiting, files, leasable, outbox, returning
+from state.sql import awaiting, files, leasable, outbox, reports, returning
 from state.sql.dialect import Tx
 from state.sql.rows import FileRow
 from state.store import Lease, Selection, SelectRequest, WhenExhausted
@@ -139,7 +139,7 @@ def choose(
 
 def _would_change(tx: Tx, selecting: Selecting, now: float) -> bool:
     """Would choosing reclaim expired leases, or turn the cycle once they are?"""
-    _, running, expired = tx.ops.pool_counts(tx.db, selecting.channel.id, now)
+    _, running, expired = reports.pool_counts(tx, selecting.channel.id, now)
     return bool(expired) or _turns(tx, selecting, running - expired)
 
 

@@ -125,9 +125,10 @@ class Ops:
     # After a legacy import: a library's images over 4 MiB with no known digest wait for
     # one, even those listed while the import was planned (SQLite; PostgreSQL: nothing).
     hold_unchecked: Callable[[Any, int], None]
-    # A channel's pool size (expired leases not counted), running leases, and those of
-    # them past their time but not yet reclaimed, at ``now``.
-    pool_counts: Callable[[Any, int, float], tuple[int, int, int]]
+    # A select list over the channel ``c``: its pool's size (expired leases not counted),
+    # its running leases, and those of them past their time but not yet reclaimed at the
+    # list's one parameter, ``now`` (``state.sql.reports.pool_counts``).
+    pool_counts: str
 
 
 @dataclass(frozen=True, slots=True)

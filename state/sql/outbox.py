@@ -15,6 +15,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from state.sql import reports
 from state.sql.dialect import Sql, Tx
 from state.store import NotifyEvent
 
@@ -66,7 +67,7 @@ def check_level(tx: Tx, channel_id: int, now: float) -> None:
     if row is None:
         return
     low, level = row
-    pool, _, expired = tx.ops.pool_counts(tx.db, channel_id, now)
+    pool, _, expired = reports.pool_counts(tx, channel_id, now)
     available = pool + expired  # as ``/status`` counts it
     now_level = 2 if available == 0 else 1 if available <= low else 0
     if now_level == level:

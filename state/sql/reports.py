@@ -9,7 +9,8 @@ fingerprint, along the index over waiting rows; the posts of recent days are cou
 along ``posted_history``, from the first day asked for on. Pictures waiting for
 ``repeat_after`` and retired ones are kept counts too (``state.sql.returning``), the next
 return one probe. The pool's size and its running leases come from the backend
-(``Ops.pool_counts``): PostgreSQL keeps them as deltas (``state.postgres.tallies``).
+(``Ops.pool_counts``, read with the channel's row): PostgreSQL keeps them as deltas
+(``state.postgres.tallies``).
 """
 
 from __future__ import annotations
@@ -58,19 +59,20 @@ _AWAITING = (
 _CHANNEL = (
     "SELECT c.id, c.cycle, l.name, c.n_posted, c.n_groups, c.n_near_skipped,"
     " c.n_returning, c.n_retired,"
-    f" (SELECT count(*) {_AWAITING}), (SELECT min(awaiting_since) {_AWAITING})"
+    f" (SELECT count(*) {_AWAITING}), (SELECT min(awaiting_since) {_AWAITING}), {{pool}}"
     " FROM channels AS c JOIN libraries AS l ON l.id = c.library_id WHERE c.name = ?"
 )
 
 
 def channel_status(tx: Tx, name: str, now: float) -> ChannelStatus:
-    """The channel's counts, or ``UnknownName``: two statements, and a third when
+    """The channel's counts, or ``UnknownName``: one statement, and a second when
     pictures wait for ``repeat_after``."""
-    row = tx.one(_CHANNEL, (name,))
+    row = tx.one(_CHANNEL.format(pool=tx.ops.pool_counts), (now, name))
     if row is None:
         raise UnknownName(f"no channel {name!r}")
-    channel_id, cycle, library, posted, groups, skipped, returning_, retired, awaiting, oldest = row
-    pool, running, expired = tx.ops.pool_counts(tx.db, channel_id, now)
+    channel_id, cycle, library, posted, groups, skipped, returning_, retired = row[:8]
+    awaiting, oldest = row[8:10]
+    pool, running, expired = (int(count) for count in row[10:])  # PostgreSQL's sums: numeric
     return ChannelStatus(
         library=library,
         # An expired lease not yet reclaimed is available: the next selection reclaims it.
@@ -86,6 +88,15 @@ def channel_status(tx: Tx, name: str, now: float) -> ChannelStatus:
         next_return_at=returning.next_return(tx, channel_id) if returning_ else None,
         retired=int(retired),
     )
+
+
+def pool_counts(tx: Tx, channel_id: int, now: float) -> tuple[int, int, int]:
+    """The channel's pool size (expired leases not counted), its running leases, and
+    those of them past their time but not yet reclaimed at ``now`` (``Ops.pool_counts``)."""
+    columns = tx.ops.pool_counts
+    row = tx.one(f"SELECT {columns} FROM channels AS c WHERE c.id = ?", (now, channel_id))
+    assert row is not None
+    return int(row[0]), int(row[1]), int(row[2])
 
 
 def posts_per_day(sql: Sql, channel_id: int, since: str) -> dict[str, int]:

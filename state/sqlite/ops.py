@@ -17,7 +17,7 @@ from state.sqlite import catalog, counts, near, queue, selection
 OPS = Ops(
     queue.facts, queue.remove, queue.restore, near.after_post, selection.describe,
     near.regroup, queue.fill, queue.rebuild, catalog.hold_unchecked,
-    counts.pool_counts,
+    counts.POOL_COUNTS,
 )  # fmt: skip
 
 

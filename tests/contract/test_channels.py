@@ -32,6 +32,8 @@ def test_every_status_read_at_once_is_each_read_alone(harness: Harness) -> None:
     assert (channels["ch"].available, channels["ch"].leased, channels["ch"].posted) == (2, 0, 1)
     assert (channels["other"].available, channels["other"].leased) == (2, 1)
     assert libraries["lib"].unique_images == 3
+    counted = [(s.available, s.leased, s.posted, s.awaiting_fingerprint) for s in channels.values()]
+    assert {type(count) for counts in counted for count in counts} == {int}  # not numeric
     for unknown in ((["nowhere"], []), ([], ["nobody"])):
         with pytest.raises(UnknownName):
             reports.statuses(*unknown)
