@@ -9,13 +9,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-# Where this run's processes keep the modules they compile. A machine that asks for no
-# bytecode beside the sources (PYTHONDONTWRITEBYTECODE) would otherwise
-# compile every module again in each process: each of the workers collecting the suite
-# (some 4 s of CPU each), each service and command a test starts. Set before anything is
-# imported, and in the environment, so the workers and every process they start inherit
-# it. Compiled files name the source they came from (path, size, time): one directory
-# serves every tree.
+# Where this run's processes keep the modules they compile. On a machine that asks for no
+# bytecode beside the sources (PYTHONDONTWRITEBYTECODE), each process would compile every
+# module again: each worker collecting the suite (4 s of CPU more each), each service and
+# command a test starts. Set before anything is imported, and in the environment, so the
+# workers and every process they start inherit it. Compiled files name the source they
+# came from (path, size, time): one directory serves every tree.
 PYCACHE = Path(tempfile.gettempdir()) / f"unposted-pycache-{os.getuid()}"
 if os.environ.get("PYTHONDONTWRITEBYTECODE") and "PYTHONPYCACHEPREFIX" not in os.environ:
     del os.environ["PYTHONDONTWRITEBYTECODE"]

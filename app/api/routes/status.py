@@ -43,8 +43,11 @@ async def status(
 ) -> dict[str, Any]:
     everything = who.operator and "channel" not in request.path_params
     name = config.default_channel() if everything else await channel(request, who)
-    named = list(config.channels) if everything else [] if name is None else [name]
-    libraries = list(workers) if everything else [config.channels[n].library for n in named]
+    if everything:
+        named, libraries = list(config.channels), list(workers)
+    else:
+        named = [] if name is None else [name]
+        libraries = [config.channels[n].library for n in named]
     by_library, by_channel = await counts.statuses(libraries, named)  # one snapshot
     report: dict[str, Any] = {}
     if name is not None:
