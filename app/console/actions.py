@@ -23,9 +23,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
-from pydantic import AfterValidator
 
 from app.api.deps import ConfigDep, PicturesDep, PostedDep, SelectionDep, WorkersDep
+from app.api.params import ContentHash
 from app.console.forms import local_path, read_form
 from app.console.pages import NOTICE_KEYS, ConsoleRoute, see_other
 from app.console.viewer import ChannelName, Forbidden, Viewer, ViewerDep, check_csrf
@@ -33,7 +33,6 @@ from app.errors import InvalidInput, UnknownName
 from app.services.holds import read_until
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
-ContentHash = Annotated[str, Path(pattern="^[0-9a-fA-F]{64}$"), AfterValidator(str.lower)]
 LeaseId = Annotated[str, Path(min_length=1, max_length=256)]
 _IMAGE = "/console/channels/{channel}/images/{content_hash}"
 

@@ -16,11 +16,11 @@ import functools
 from pathlib import Path as FilePath
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from pydantic import AfterValidator
 
 from app.api.deps import ConfigDep, PicturesDep, RotationDep, SelectionDep, StatusDep
+from app.api.params import ContentHash
 from app.console import live
 from app.console.pages import ConsoleRoute, render
 from app.console.rendered import renditions
@@ -35,7 +35,6 @@ from state.store import ImageFilter, ImageQuery
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 PAGE = 60
 FILTERS = ("available", "leased", "held", "posted", "out_of_season")
-ContentHash = Annotated[str, Path(pattern="^[0-9a-fA-F]{64}$"), AfterValidator(str.lower)]
 
 
 @router.get("/console/channels/{channel}")

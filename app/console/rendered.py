@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from pydantic import AfterValidator
 
+from app.api.params import ContentHash
 from app.configuration.file import Config
 from app.console.pages import ConsoleRoute
 from app.console.viewer import ChannelName, ViewerDep
@@ -25,7 +24,6 @@ from app.services.render import Described, Renders
 from state.store import ImageDetail
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
-ContentHash = Annotated[str, Path(pattern="^[0-9a-fA-F]{64}$"), AfterValidator(str.lower)]
 _KEEP = {"Cache-Control": "private, max-age=300", "X-Content-Type-Options": "nosniff"}
 
 

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Path, Query
+from fastapi import APIRouter, Body, Query
 from fastapi.responses import Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from app.api.deps import Authorized, CallerDep, ChannelDep, PicturesDep
+from app.api.params import ContentHash
 from app.api.replies import HoldReply, ImagePageReply, MatchesReply, PictureReply
 from app.dropbox.thumbnail import ThumbnailSize
 from app.errors import DropboxUnavailable, NoThumbnail
@@ -28,7 +29,6 @@ from state.store import MAX_PAGE, ImageFilter, ImageQuery
 
 router = APIRouter(tags=["images"], dependencies=[Authorized])
 
-ContentHash = Annotated[str, Path(pattern="^[0-9a-fA-F]{64}$"), AfterValidator(str.lower)]
 After = Annotated[str | None, Field(min_length=1, max_length=2048, pattern="^[A-Za-z0-9_-]+$")]
 
 

@@ -23,8 +23,8 @@ from app.api.deps import (
     PostedDep,
     SelectionDep,
 )
+from app.api.params import ContentHash
 from app.api.replies import ImportReply, PostedExportReply, PostedReply, UndoneReply
-from app.api.routes.images import ContentHash
 from app.services.posted_state import export_json, undone_json
 
 router = APIRouter(tags=["posted"], dependencies=[Authorized])

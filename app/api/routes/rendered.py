@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.security import HTTPBearer
-from pydantic import AfterValidator
 
 from app.api.deps import PicturesDep, bearer, channel_for, identify
+from app.api.params import ContentHash
 from app.configuration.environment import Settings
 from app.errors import LeaseNotFound, RenderLinkRefused, RenderRefused
 from app.services.pictures import Pictures
@@ -39,7 +39,6 @@ router = APIRouter(
     tags=["images"],
     dependencies=[Depends(HTTPBearer(auto_error=False)), Depends(_token_or_link)],
 )
-ContentHash = Annotated[str, Path(pattern="^[0-9a-fA-F]{64}$"), AfterValidator(str.lower)]
 Signed = Annotated[str | None, Query(min_length=1, max_length=256)]
 _HEADERS = {"Cache-Control": "private, max-age=300", "X-Content-Type-Options": "nosniff"}
 
