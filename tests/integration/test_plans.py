@@ -276,6 +276,19 @@ def test_postgres_analyzes_after_a_listing_and_after_many_changes(database_url: 
         harness.store.close()
 
 
+def test_postgres_leaves_the_tables_alone_after_a_small_librarys_listing(database_url: str) -> None:
+    """A library of a few files listed: the shared tables are not analyzed for so few (a
+    thousand such libraries listed at start analyzed them a thousand times)."""
+    harness = Harness(PostgresStore(database_url, pool_size=2), Clock(), None)
+    try:
+        harness.define()
+        harness.listing(*(image(f"/p/{n}.jpg", str(n)) for n in range(30)))
+        assert harness.store.reports.library_status("lib").images == 30
+        assert _known_files(database_url) < 0  # never analyzed (autovacuum is off)
+    finally:
+        harness.store.close()
+
+
 _OWED = "EXPLAIN (FORMAT JSON) SELECT name FROM libraries WHERE catch_up_wanted > catch_up_served"
 
 

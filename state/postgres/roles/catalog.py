@@ -85,11 +85,14 @@ class CatchUp:
         sql_names.lock_channels_of(tx, library_id)
 
     def after_page(self, library: str, stats: PageStats, listing: bool, images: int) -> None:
-        """A listing stores every file again: it is analyzed once, when it ends; else after
-        many changes (``analysis_due``)."""
+        """After many changes (``analysis_due``), the tables are analyzed; a listing's
+        files count as changes, and it is analyzed when it ends, not at each page. A small
+        library's listing changes the shared tables little: a thousand of them listed at
+        start analyze them none of those times (each took the whole tables' sample)."""
         changed = self._changed.get(library, 0) + stats.files_stored + stats.files_removed
         self._changed[library] = changed
-        if stats.listing_finished or (not listing and changed > analysis_due(images)):
+        ended = stats.listing_finished or not listing
+        if ended and changed > analysis_due(images):
             self._analyze(library)
 
     def _analyze(self, library: str) -> None:
