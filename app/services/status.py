@@ -27,9 +27,6 @@ class StatusReports:
         self._reports, self._lanes = reports, lanes
         self._metrics, self._readiness = metrics, readiness
 
-    async def library(self, library: str) -> LibraryStatus:
-        return await self._lanes.store.run(self._reports.library_status, library)
-
     async def channel(self, channel: str) -> ChannelStatus:
         return await self._lanes.store.run(self._reports.channel_status, channel)
 

@@ -50,14 +50,14 @@ class Checkpoints:
         try:
             while self._due.wait() and not self._stop.is_set():
                 self._due.clear()
-                self._checkpoint(self._db)
+                self._checkpoint()
                 self._stop.wait(INTERVAL_SECONDS)
         finally:
             self._db.close()
 
-    def _checkpoint(self, db: sqlite3.Connection) -> None:
+    def _checkpoint(self) -> None:
         try:
-            db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         except sqlite3.Error as exc:  # the writer's commits still stand: the log keeps them
             log.warning(
                 "a checkpoint of the database's log failed: %s", exc,

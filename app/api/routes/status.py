@@ -65,13 +65,10 @@ async def status(
 async def channels(who: CallerDep, config: ConfigDep, counts: StatusDep) -> Any:
     """The channels this token reaches, with their library and counts."""
     reachable = [name for name in config.channels if who.may(name)]
+    _, by_channel = await counts.statuses([], reachable)  # one snapshot
     return {
         "channels": [
-            {
-                "name": name,
-                **_channel(await counts.channel(name), config, name),
-            }
-            for name in reachable
+            {"name": name, **_channel(status, config, name)} for name, status in by_channel.items()
         ]
     }
 
