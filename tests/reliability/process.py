@@ -35,6 +35,26 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def listening(pid: int, port: int) -> bool:
+    """Whether process ``pid`` holds the socket listening on ``port`` (from Linux's
+    ``/proc``; elsewhere, taken on trust). A port ``free_port`` found free may be another's
+    by the time the service binds it: the other then answers in its place."""
+    table = Path("/proc/net/tcp")
+    if not table.exists():
+        return True
+    held = set()
+    for fd in os.listdir(f"/proc/{pid}/fd") if Path(f"/proc/{pid}/fd").exists() else []:
+        try:
+            held.add(os.readlink(f"/proc/{pid}/fd/{fd}"))
+        except OSError:  # closed meanwhile
+            continue
+    for line in table.read_text().splitlines()[1:]:
+        local, state, inode = (line.split()[i] for i in (1, 3, 9))
+        if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+            return f"socket:[{inode}]" in held
+    return False
+
+
 def service_environment(
     emulator: Emulator, emulator_url: str, state_dir: Path, **env: str | None
 ) -> dict[str, str]:
@@ -77,6 +97,7 @@ class ServiceProcess:
         self._stderr = log if log is not None else state_dir / "service-stderr.log"
         self._env = service_environment(emulator, emulator_url, state_dir, **env)
         self._process: subprocess.Popen[bytes] | None = None
+        self._started = False  # once started, the port is the clients' and stays
         self.client = httpx.Client(
             base_url=self.base_url,
             headers={"Authorization": f"Bearer {API_TOKEN}"},
@@ -90,17 +111,46 @@ class ServiceProcess:
         return self._process.pid
 
     def start(self, wait_ready: bool = True) -> ServiceProcess:
-        command = [sys.executable, "-m", "app", "serve", "--port", str(self.port)]
-        self._stderr.parent.mkdir(parents=True, exist_ok=True)
-        with self._stderr.open("ab") as stderr:
-            self._process = subprocess.Popen(
-                command, env=self._env, stdout=subprocess.DEVNULL, stderr=stderr
-            )
-        wait_until(self._answers, timeout=60, interval=0.05)
+        """Start the service, and wait until it answers (and, by default, is ready). Its
+        first start moves to another port if the one picked was taken meanwhile; a start
+        again keeps its port, which its clients know."""
+        for _ in range(3):
+            if self._launched():
+                break
+            if self._started:
+                raise AssertionError(f"port {self.port} was taken while the service was down")
+            self._move(free_port())
+        else:
+            raise AssertionError("every port picked for the service was taken before it bound")
+        self._started = True
         if wait_ready:
             wait_until(self.ready, 120, 0.05)
             wait_until(self.fingerprinted, 120, 0.05)
         return self
+
+    def _launched(self) -> bool:
+        """Launched and answering on its port; False if another process took the port."""
+        command = [sys.executable, "-m", "app", "serve", "--port", str(self.port)]
+        self._stderr.parent.mkdir(parents=True, exist_ok=True)
+        said_before = self._stderr.stat().st_size if self._stderr.exists() else 0
+        with self._stderr.open("ab") as stderr:
+            self._process = subprocess.Popen(
+                command, env=self._env, stdout=subprocess.DEVNULL, stderr=stderr
+            )
+        try:
+            wait_until(self._answers, timeout=60, interval=0.05)
+        except AssertionError:
+            with self._stderr.open("rb") as said:
+                said.seek(said_before)
+                if b"Address already in use" in said.read():
+                    return False
+            raise
+        return True
+
+    def _move(self, port: int) -> None:
+        self.port = port
+        self.base_url = f"http://127.0.0.1:{port}"
+        self.client.base_url = httpx.URL(self.base_url)
 
     def ready(self) -> bool:
         reply = self._polled("/readyz")
@@ -126,6 +176,8 @@ class ServiceProcess:
         if self._process.poll() is not None:
             said = self._stderr.read_text(errors="replace")[-2000:] if self._stderr.exists() else ""
             raise AssertionError(f"service died (exit {self._process.returncode}): {said}")
+        if not listening(self._process.pid, self.port):
+            return False  # not yet, or another process holds the port: it must not answer
         try:
             return self.client.get("/healthz").status_code == 200
         except httpx.TransportError:
