@@ -54,8 +54,9 @@ def waits_for_fingerprints(sql: Sql, channel_id: int) -> bool:
 
 
 def unfingerprinted(sql: Sql, channel: Channel, hashes: Sequence[str]) -> set[str]:
-    """Which of these images the channel holds back until they are fingerprinted."""
-    if not hashes or not waits_for_fingerprints(sql, channel.id):
+    """Which of these images are not fingerprinted yet (the caller knows the channel
+    holds such images back)."""
+    if not hashes:
         return set()
     rows = sql.among(
         "SELECT content_hash FROM fingerprints WHERE library_id ="

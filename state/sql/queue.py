@@ -214,10 +214,34 @@ def _claimed(sql: Sql, channel: Channel, hashes: list[str]) -> list[set[str]]:
 
 def near_flagged(sql: Sql, channel: Channel, hashes: list[str]) -> set[str]:
     """Which of these images a posted near-duplicate keeps out (content back in the
-    library keeps its groups; content new to it has none yet)."""
-    if not hashes or not grouping.skips(sql, channel.id):
+    library keeps its groups; content new to it has none yet), where the channel skips
+    near-duplicates."""
+    if not hashes:
         return set()
     return _which(sql, _OTHERS_POSTED_FROM, "s.content_hash", channel, hashes)
+
+
+class Judging(NamedTuple):
+    """What of a channel's row judges the images arriving in it, read in one statement."""
+
+    repeat_after: float | None
+    max_posts: int | None
+    near_skip: bool
+    near_wait: bool
+
+    @property
+    def limits(self) -> tuple[float | None, int | None]:
+        """``repeat_after`` and ``max_posts``, as ``returning.arriving`` takes them."""
+        return self.repeat_after, self.max_posts
+
+
+def judging(sql: Sql, channel_id: int) -> Judging:
+    row = sql.one(
+        "SELECT repeat_after, max_posts, near_skip, near_wait FROM channels WHERE id = ?",
+        (channel_id,),
+    )
+    assert row is not None
+    return Judging(row[0], row[1], bool(row[2]), bool(row[3]))
 
 
 def arriving(
@@ -226,10 +250,11 @@ def arriving(
     """Queue rows for images new to the library, judged by the rules: the available ones
     take the next of ``keys``."""
     hashes = [image.content_hash for image in images]
-    retired, back = returning.arriving(sql, channel, hashes, now)
+    rules = judging(sql, channel.id)
+    retired, back = returning.arriving(sql, channel, hashes, now, rules.limits)
     held, leased, posted = _claimed(sql, channel, hashes)
-    near = near_flagged(sql, channel, hashes)
-    unhashed = awaiting.unfingerprinted(sql, channel, hashes)
+    near = near_flagged(sql, channel, hashes) if rules.near_skip else set()
+    unhashed = awaiting.unfingerprinted(sql, channel, hashes) if rules.near_wait else set()
     closed = seasons.closed(sql, channel.id)
     rows = []
     for image in images:

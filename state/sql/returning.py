@@ -68,11 +68,16 @@ def settle(sql: Sql, channel: Channel, now: float) -> None:
 
 
 def arriving(
-    sql: Sql, channel: Channel, hashes: Sequence[str], now: float
+    sql: Sql,
+    channel: Channel,
+    hashes: Sequence[str],
+    now: float,
+    limits: tuple[float | None, int | None],
 ) -> tuple[set[str], dict[str, float]]:
     """For content arriving in the library: which the channel retired, and when those
-    that wait come back (as ``settle`` would have it)."""
-    repeat_after, max_posts = settings(sql, channel.id)
+    that wait come back (as ``settle`` would have it), given the channel's
+    ``repeat_after`` and ``max_posts`` (``limits``)."""
+    repeat_after, max_posts = limits
     if repeat_after is None and max_posts is None:
         return set(), {}
     query = f"{_posts(sql)} AND content_hash IN :keys GROUP BY content_hash"
