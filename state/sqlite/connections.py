@@ -30,11 +30,6 @@ from state.sqlite.pool import PooledConnection, Pools
 from state.sqlite.schema import connect
 
 Trace = Callable[[str], None]
-# Each thread's reader keeps its own page cache, and a request thread's fills with the
-# random rows its previews read: at 16 MiB each, 16 connections' worth of previews grew a
-# 1M-image service by 67 MiB in 8 s, toward 16 MiB per thread. At 2 MiB (SQLite's own
-# default) the upper B-tree levels stay cached, and the file's pages are the OS's cache.
-READER_CACHE_KIB = 2048
 CLOSE_WAIT_SECONDS = 60.0  # a read or write under way, at most, before closing gives up
 log = logging.getLogger(__name__)
 
@@ -149,7 +144,6 @@ class Connections:
         if db is None:
             db = self._another()
             db.execute("PRAGMA query_only = ON")
-            db.execute(f"PRAGMA cache_size = -{READER_CACHE_KIB}")
             db.set_trace_callback(self._trace)
             self._local.db = db
             with self._readers_lock:
