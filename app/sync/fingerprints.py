@@ -39,18 +39,21 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from app.dropbox.client import DropboxClient
 from app.dropbox.thumbnail import BATCH_THUMBNAILS, Thumbnail
 from app.errors import UnpostedError
 from app.metrics import Metrics
 from app.services.disk_cache import DiskCache
-from app.services.perceptual import Unhashable, perceptual_hashes
 from app.services.thumbnails import FINGERPRINT_SIZE
 from app.sync.rounds import Rounds
-from state.neighbours import NeighbourIndex
 from state.similarity import Fingerprint
 from state.store import NearDuplicates, Unhashed
+
+if TYPE_CHECKING:
+    from app.services.perceptual import Unhashable
+    from state.neighbours import NeighbourIndex
 
 log = logging.getLogger(__name__)
 SIZE = FINGERPRINT_SIZE  # the console's grid size: a thumbnail it cached is reused
@@ -79,7 +82,8 @@ class Fingerprinter:
     ) -> None:
         """``radius``: the largest distance any channel of the library groups at;
         ``rounds``: the shared threads its passes run on (None: only ``run_once`` is used)."""
-        self.library, self.radius, self.index = library, radius, NeighbourIndex()
+        self.library, self.radius = library, radius
+        self._index: NeighbourIndex | None = None
         self._store, self._dropbox, self._cache = store, dropbox, cache
         self._metrics, self._stop = metrics, stop
         self._wanted = threading.Event()
@@ -89,6 +93,13 @@ class Fingerprinter:
         self._backing_off = False
         self._rounds = rounds
         self._turn = threading.Lock()  # a pass and a rendered copy's fingerprint take turns
+
+    @property
+    def index(self) -> NeighbourIndex:
+        """The library's fingerprints, to search: made when first needed, not at start."""
+        if self._index is None:
+            self._index = _new_index()
+        return self._index
 
     def start(self) -> None:
         """Take turns on the shared threads, the first one now."""
@@ -153,8 +164,8 @@ class Fingerprinter:
         """Fingerprint content from a thumbnail of its rendered copy (HEIC, which Dropbox
         does not thumbnail), whatever was recorded before; False when another process
         holds the library's hashing turn, or the thumbnail yields no hash."""
-        (made,) = perceptual_hashes([thumbnail])
-        if isinstance(made, Unhashable):
+        (made,) = _perceptual_hashes([thumbnail])
+        if not isinstance(made, bytes):
             return False
         with self._turn, self._store.hashing_turn(self.library) as stored:
             if stored is None:
@@ -185,14 +196,14 @@ class Fingerprinter:
         recorded some since)."""
         if self._loaded and len(self.index) == stored:
             return
-        index, after = NeighbourIndex(), None
+        index, after = _new_index(), None
         while page := self._store.fingerprints(self.library, after, _LOAD_PAGE):
             for content_hash, value in page:
                 index.add(content_hash, value)
             after = page[-1][0]
         if self._loaded:
             log.info("fingerprints of %s: index loaded again (%d)", self.library, len(index))
-        self.index, self._loaded = index, True
+        self._index, self._loaded = index, True
 
     def _record(self, batch: Sequence[Unhashed]) -> int:
         thumbnails = self._thumbnails([u for u in batch if u.hash is None and u.path])
@@ -254,7 +265,7 @@ class Fingerprinter:
             if thumbnail.image is None:
                 return Fingerprint(waiting.content_hash, None, thumbnail.refusal)
             made = hashed[waiting.content_hash]
-            if isinstance(made, Unhashable):
+            if not isinstance(made, bytes):
                 return Fingerprint(waiting.content_hash, None, made.reason)
             value = made
         near = self.index.within(value, self.radius, exclude=waiting.content_hash)
@@ -284,7 +295,22 @@ class Fingerprinter:
 def _hashed(thumbnails: dict[str, Thumbnail]) -> dict[str, bytes | Unhashable]:
     """The hashes of the thumbnails that came with a picture, in one PDQ pass."""
     pictures = {key: t.image for key, t in thumbnails.items() if t.image is not None}
-    return dict(zip(pictures, perceptual_hashes(list(pictures.values())), strict=True))
+    return dict(zip(pictures, _perceptual_hashes(list(pictures.values())), strict=True))
+
+
+# NumPy (the index, PDQ) and Pillow (decoding thumbnails) load with the first fingerprint a
+# process finds or searches, not at start: a service with nothing to fingerprint (or
+# NEAR_DUPLICATE_HASHING off) never holds them, 16 MB of NumPy among them.
+def _new_index() -> NeighbourIndex:
+    from state.neighbours import NeighbourIndex
+
+    return NeighbourIndex()
+
+
+def _perceptual_hashes(thumbnails: Sequence[bytes]) -> list[bytes | Unhashable]:
+    from app.services.perceptual import perceptual_hashes
+
+    return perceptual_hashes(thumbnails)
 
 
 def _not_found(thumbnail: Thumbnail) -> bool:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import io
 import random
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -211,3 +213,15 @@ def test_replicas_hash_each_picture_once_and_group_with_what_the_other_recorded(
     assert _near(second, "one.jpg") == {"/Photos/one-q60.jpg", "/Photos/one-small.jpg"}
     status = second.client.get("/status").json()["libraries"]["default"]
     assert (status["fingerprinted"], status["awaiting_fingerprint"]) == (7, 0)
+
+
+def test_numpy_loads_with_the_first_fingerprint_not_with_the_app() -> None:
+    """A service with nothing to fingerprint never holds NumPy (16 MB): it loads with the
+    first index a fingerprinter makes."""
+    code = (
+        "import sys, app.main; before = 'numpy' in sys.modules;"
+        " from app.sync import fingerprints; fingerprints._new_index();"
+        " print(before, 'numpy' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "True"]
