@@ -383,11 +383,17 @@ def logged_process(
 
 
 def answers_ready(running: LoggedProcess) -> bool:
+    """Ready, and no picture waits for its fingerprint: the channel holds those back, and
+    the session's first selection must find one (it found none once, 0.1 s after ready)."""
     assert running.process.poll() is None, running.log.read_text()
+    auth = {"Authorization": f"Bearer {API_TOKEN}"}
     try:
-        return httpx.get(running.base_url + "/readyz", timeout=5).status_code == 200
+        if httpx.get(running.base_url + "/readyz", timeout=5).status_code != 200:
+            return False
+        status = httpx.get(running.base_url + "/status", headers=auth, timeout=5)
     except httpx.TransportError:
         return False
+    return status.status_code == 200 and status.json().get("awaiting_fingerprint", 0) == 0
 
 
 def test_a_real_process_logging_at_debug_leaks_no_secret(
