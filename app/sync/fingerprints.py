@@ -298,9 +298,9 @@ def _hashed(thumbnails: dict[str, Thumbnail]) -> dict[str, bytes | Unhashable]:
     return dict(zip(pictures, _perceptual_hashes(list(pictures.values())), strict=True))
 
 
-# NumPy (the index, PDQ) and Pillow (decoding thumbnails) load with the first fingerprint a
-# process finds or searches, not at start: a service with nothing to fingerprint (or
-# NEAR_DUPLICATE_HASHING off) never holds them, 16 MB of NumPy among them.
+# NumPy (the index, PDQ) loads with the first fingerprint a process finds or searches, not
+# at start: a service with nothing to fingerprint (or NEAR_DUPLICATE_HASHING off) never
+# holds its 16 MB. (Pillow loads at start all the same: rendering imports it.)
 def _new_index() -> NeighbourIndex:
     from state.neighbours import NeighbourIndex
 
