@@ -13,19 +13,20 @@ def running(db: sqlite3.Connection, channel_id: int) -> int:
     return int(row[0])
 
 
-def expired(db: sqlite3.Connection, channel_id: int, now: float) -> int:
-    """Running leases past their time (few: the reclaimer ends them a batch at a time)."""
-    row = db.execute(
+def _expired(channel: str) -> str:
+    """Running leases past their time of the channel ``channel`` (a parameter or a column),
+    at the parameter that follows (few: the reclaimer ends them a batch at a time)."""
+    return (
         "SELECT count(*) FROM leases INDEXED BY leases_by_channel_expiry"
-        " WHERE channel_id = ? AND expires_at <= ? AND ended IS NULL",
-        (channel_id, now),
-    ).fetchone()
+        f" WHERE channel_id = {channel} AND expires_at <= ? AND ended IS NULL"
+    )
+
+
+def expired(db: sqlite3.Connection, channel_id: int, now: float) -> int:
+    row = db.execute(_expired("?"), (channel_id, now)).fetchone()
     return int(row[0])
 
 
 # ``Ops.pool_counts``: the pool's size and its running leases from the channel's row, the
 # expired among those counted along the expiry index.
-POOL_COUNTS = (
-    "c.pool_size, c.n_running, (SELECT count(*) FROM leases INDEXED BY leases_by_channel_expiry"
-    " WHERE channel_id = c.id AND expires_at <= ? AND ended IS NULL)"
-)
+POOL_COUNTS = f"c.pool_size, c.n_running, ({_expired('c.id')})"

@@ -55,6 +55,12 @@ def listening(pid: int, port: int) -> bool:
     return False
 
 
+def nothing_awaits_fingerprint(status: httpx.Response) -> bool:
+    """From a ``/status`` reply: nothing listed waits for its fingerprint (a ``skip``
+    channel holds it back, and a selection would find nothing yet)."""
+    return status.status_code != 200 or status.json().get("awaiting_fingerprint", 0) == 0
+
+
 def service_environment(
     emulator: Emulator, emulator_url: str, state_dir: Path, **env: str | None
 ) -> dict[str, str]:
@@ -157,11 +163,8 @@ class ServiceProcess:
         return reply is not None and reply.status_code == 200
 
     def fingerprinted(self) -> bool:
-        """Nothing listed waits for its fingerprint (a ``skip`` channel holds it back)."""
         reply = self._polled("/status")
-        if reply is None:
-            return False
-        return reply.status_code != 200 or reply.json().get("awaiting_fingerprint", 0) == 0
+        return reply is not None and nothing_awaits_fingerprint(reply)
 
     def _polled(self, path: str) -> httpx.Response | None:
         """One poll of a wait: a reply slower than the client's timeout is "not yet" (the

@@ -40,7 +40,7 @@ from emulator import Emulator, EmulatorServer, signature
 from tests.conftest import API_TOKEN, MakeSettings
 from tests.integration.conftest import Service, StartService
 from tests.reliability.ledger import Ledger
-from tests.reliability.process import free_port
+from tests.reliability.process import free_port, nothing_awaits_fingerprint
 from tests.waiting import wait_until
 
 PUBLIC = {("GET", "/webhook"), ("POST", "/webhook"), ("GET", "/healthz"), ("GET", "/readyz")}
@@ -393,7 +393,7 @@ def answers_ready(running: LoggedProcess) -> bool:
         status = httpx.get(running.base_url + "/status", headers=auth, timeout=5)
     except httpx.TransportError:
         return False
-    return status.status_code == 200 and status.json().get("awaiting_fingerprint", 0) == 0
+    return nothing_awaits_fingerprint(status)
 
 
 def test_a_real_process_logging_at_debug_leaks_no_secret(
