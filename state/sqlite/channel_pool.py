@@ -1,13 +1,12 @@
-"""One channel's pool in memory, as ``state.sqlite.pool`` keeps it: its members slot by
-slot (packed, ``state.sqlite.slots``), its policy's heap, and for a balanced channel the
+"""One channel's pool in memory, as ``state.sqlite.pool`` keeps it: for an ordered
+policy each member's sort key and a heap in its order, and for a balanced channel the
 same per folder.
 
-``members[k]`` is the content whose row has slot ``k``; a removal moves the last into
-the hole, as the table does. An ordered policy's heap is cleaned lazily (an entry whose
-image left, or whose key changed, is dropped when it comes to the top). A balanced
-pool keeps each folder's members (with each one's place, so that a removal is a swap
-with the folder's last) and its own heap; a folder with no member left is dropped, so
-the folders held are the active ones. Not thread-safe: ``Pools`` holds its lock.
+An ordered policy's heap is cleaned lazily (an entry whose image left, or whose key
+changed, is dropped when it comes to the top). A balanced pool keeps each folder's
+members (with each one's place, so that a removal is a swap with the folder's last) and
+its own heap; a folder with no member left is dropped, so the folders held are the
+active ones. Not thread-safe: ``Pools`` holds its lock.
 """
 
 from __future__ import annotations
@@ -15,8 +14,6 @@ from __future__ import annotations
 import heapq
 import random
 from typing import Any
-
-from state.sqlite.slots import Slots
 
 Key = tuple[str, str]  # (the policy's sort column, content_hash)
 KEY_COLUMN = {"oldest": "server_modified", "newest": "server_modified", "name": "name_lower"}
@@ -57,36 +54,42 @@ class _Folder:
 
 
 class ChannelPool:
-    """One channel's available images: slots as in the table, and its policy's order;
-    with ``folders`` (each member's folder), the same per folder."""
+    """One channel's available images as its policy needs them: each member's sort key
+    (an ordered policy) and, with ``folders`` (each member's folder), the same per folder."""
 
     def __init__(
         self,
         policy: str,
-        members: Slots,
         keys: dict[str, Key],
         folders: dict[str, str] | None = None,
     ) -> None:
         self.policy = policy
-        self.members = members
         self._keys = keys  # ordered policies only: each member's sort key
         self._heap: list[Any] = []
         self._reheap()
         self.balanced = folders is not None
         self._folder_of: dict[str, str] = folders or {}
         self._folders: dict[str, _Folder] = {}
-        for content_hash in members if self.balanced else ():
-            self._join(content_hash, self._folder_of[content_hash])
+        for content_hash, folder in self._folder_of.items():
+            self._join(content_hash, folder)
 
     def __len__(self) -> int:
-        return len(self.members)
+        return len(self._held)
+
+    def __contains__(self, content_hash: str) -> bool:
+        return content_hash in self._held
+
+    @property
+    def _held(self) -> dict[str, Any]:
+        """Every member, each once: by folder (balanced) or by key (ordered)."""
+        return self._folder_of if self.balanced else self._keys
+
+    def members(self) -> list[str]:
+        return list(self._held)
 
     @property
     def ordered(self) -> bool:
         return self.policy in KEY_COLUMN
-
-    def pick_random(self, rng: random.Random) -> str | None:
-        return self.members[rng.randrange(len(self.members))] if self.members else None
 
     def first(self) -> str | None:
         """The first member by the policy's order, dropping stale entries on the way."""
@@ -98,7 +101,6 @@ class ChannelPool:
         return None
 
     def append(self, content_hash: str, key: Key | None, folder: str = ".") -> None:
-        self.members.append(content_hash)
         if key is not None:
             self._keys[content_hash] = key
             heapq.heappush(self._heap, self._entry(key))
@@ -155,12 +157,10 @@ class ChannelPool:
     def _entry(self, key: Key) -> Any:
         return _Desc(key) if self.policy == "newest" else key
 
-    def take(self, content_hash: str, hole: int) -> bool:
-        """Remove the member at slot ``hole``, moving the last into it; False when memory
-        does not hold ``content_hash`` there (the caller reloads)."""
-        if not self.members.holds(hole, content_hash):
+    def take(self, content_hash: str) -> bool:
+        """Remove a member; False when memory does not hold it (the caller reloads)."""
+        if content_hash not in self:
             return False
-        self.members.take(hole)
         if (
             self._keys.pop(content_hash, None) is not None
             and len(self._heap) > 2 * len(self._keys) + 64

@@ -1,21 +1,20 @@
-"""Each channel's pool in memory: the available rows of ``queue``, mirrored.
+"""The pools memory keeps: a channel's available rows of ``queue`` in its policy's order.
 
 The process owns its state directory alone, so it may keep what a selection reads in
 memory. The table stays the truth (a crash loses nothing: memory is read from it
-again); memory is its copy, changed in the same step as the table:
+again); memory is its copy, changed in the same step as the table. Only what an index
+cannot answer at once is held (``in_memory``):
 
-- ``members``: the content hashes of the available images, ``members[k]`` being the
-  row whose ``slot`` is ``k``, packed (``state.sqlite.slots``). The table numbers its
-  slots ``0..n-1`` and fills a hole with the last slot (``state.sqlite.queue``); memory
-  does the very same, so a uniform pick is ``members[randrange(n)]`` and a removal is a
-  swap with the last, both O(1), and a pick from memory is the pick the table would
-  have given.
+- A channel whose policy is ``random`` and that does not balance its picks holds
+  nothing here: its table numbers the available rows ``0..n-1`` (``state.sqlite.queue``),
+  so a uniform pick is slot ``randrange(n)``, one lookup in the (channel, slot) index,
+  in whichever transaction asks. A million members kept here would cost 32 MB or more.
 - For a channel whose policy is ``oldest``, ``newest`` or ``name``, a heap ordered by
   the policy's key, cleaned lazily: an entry whose image left the pool is dropped when
   it comes to the top, and the heap is rebuilt when stale entries outnumber the live.
-- For a channel that balances its picks over folders (``state.rotation``), the same per
-  folder (``state.sqlite.channel_pool``); the round over them lives here, per channel
-  (a restart starts it afresh).
+- For a channel that balances its picks over folders (``state.rotation``), its members
+  per folder, and the same heap per folder (``state.sqlite.channel_pool``); the round
+  over them lives here, per channel (a restart starts it afresh).
 
 Every channel's pool is loaded from its table before the service serves, and again in
 the background whenever memory forgot pools (``state.sqlite.warming``); a request loads
@@ -50,11 +49,16 @@ from contextlib import AbstractContextManager
 
 from state.rotation import Rounds, Weights
 from state.sqlite.channel_pool import KEY_COLUMN, ChannelPool, Key
-from state.sqlite.slots import Slots
 
 log = logging.getLogger(__name__)
 _CHUNK = 4096  # rows read at a time when a pool is loaded
 REQUEST = "request"  # a load a request waited for (the others: "start", "background")
+
+
+def in_memory(policy: str, balanced: bool) -> bool:
+    """Does memory keep such a channel's pool? Not a plain random one: its table's slots
+    answer a uniform pick in one index lookup."""
+    return balanced or policy in KEY_COLUMN
 
 
 class NotLoaded(Exception):
@@ -121,10 +125,10 @@ class Pools:
         return pool is not None and pool.policy == policy and pool.balanced == balanced
 
     def members(self, channel_id: int) -> list[str]:
-        """A copy of the channel's members, slot by slot (diagnostics and tests)."""
+        """A copy of the channel's members (diagnostics and tests)."""
         with self._lock:
             pool = self._channels.get(channel_id)
-            return [] if pool is None else list(pool.members)
+            return [] if pool is None else pool.members()
 
     def pick(
         self,
@@ -135,12 +139,15 @@ class Pools:
         advance: bool = True,
         settled: bool = False,
     ) -> str | None:
-        """An available image by ``policy``, or None when the pool is empty; NotLoaded
-        when memory does not hold the channel's pool for that policy. With ``weights``,
+        """An available image by ``policy`` (one that memory keeps: ``in_memory``), or None
+        when the pool is empty; NotLoaded when memory does not hold the channel's pool for
+        that policy. With ``weights``,
         from the folder the channel's round chooses (moving the round on when
         ``advance``; a preview only looks). ``settled``: only from committed members
         (a reader), else ``Unsettled``."""
         balanced = weights is not None
+        if not in_memory(policy, balanced):
+            raise ValueError(f"memory keeps no pool for a plain {policy!r} channel")
         with self._lock:
             pool = self._channels.get(channel_id)
             if pool is None or pool.policy != policy or pool.balanced != balanced:
@@ -148,7 +155,7 @@ class Pools:
             if settled and channel_id in self._unsettled:
                 raise Unsettled(channel_id)
             if weights is None:
-                return pool.pick_random(rng) if policy == "random" else pool.first()
+                return pool.first()
             round_ = self.rounds.of(channel_id, weights)
             active = pool.active()
             folder = round_.choose(active) if advance else round_.peek(active)
@@ -236,21 +243,19 @@ class Pools:
         pool = self._channels.get(channel_id)
         if pool is None:
             return  # loaded from the table when first needed
-        key, folder = None, "."
-        if pool.ordered or pool.balanced:
-            key, folder = _key(db, channel_id, content_hash, pool.policy)
+        key, folder = _key(db, channel_id, content_hash, pool.policy)
         with self._lock:
             self._unsettled.add(channel_id)
             pool.append(content_hash, key, folder)
 
-    def removed(self, channel_id: int, content_hash: str, hole: int) -> None:
-        """The image left slot ``hole``; the last slot moved into it."""
+    def removed(self, channel_id: int, content_hash: str) -> None:
+        """The image left the pool."""
         self._changed(channel_id)
         pool = self._channels.get(channel_id)
         if pool is None:
             return
         with self._lock:
-            kept = pool.take(content_hash, hole)
+            kept = pool.take(content_hash)
         if not kept:
             log.error("channel %s: the pool in memory had drifted; read again", channel_id)
             self.forget([channel_id])
@@ -310,27 +315,22 @@ def _load(
     db: sqlite3.Connection, channel_id: int, policy: str, balanced: bool = False
 ) -> ChannelPool:
     """A chunk of rows at a time, so that a large pool is not held twice while it is
-    read; the rows come in slot order, each slot once, so a chunk whose first and last
-    slots are the next ones has no gap."""
+    read; in slot order, along the (channel, slot) index: the available rows only."""
     keyed = policy in KEY_COLUMN
     rows = db.execute(
-        f"SELECT content_hash, slot, {KEY_COLUMN.get(policy, 'NULL')},"
+        f"SELECT content_hash, {KEY_COLUMN.get(policy, 'NULL')},"
         f" {'folder' if balanced else 'NULL'} FROM queue"
         " WHERE channel_id = ? AND slot IS NOT NULL ORDER BY slot",
         (channel_id,),
     )
-    members = Slots()
     keys: dict[str, Key] = {}
     folders: dict[str, str] = {}
     while chunk := rows.fetchmany(_CHUNK):
-        if (chunk[0][1], chunk[-1][1]) != (len(members), len(members) + len(chunk) - 1):
-            raise RuntimeError(f"channel {channel_id}: the pool's slots have gaps")
-        members.extend([row[0] for row in chunk])
         if keyed:
-            keys.update((row[0], (row[2], row[0])) for row in chunk)
+            keys.update((row[0], (row[1], row[0])) for row in chunk)
         if balanced:
-            folders.update((row[0], row[3]) for row in chunk)
-    return ChannelPool(policy, members, keys, folders if balanced else None)
+            folders.update((row[0], row[2]) for row in chunk)
+    return ChannelPool(policy, keys, folders if balanced else None)
 
 
 def _key(

@@ -3,16 +3,17 @@
 The rules and the rows they judge are both stores' (``state.sql.queue``); here, what a
 slot is. The available rows of a channel carry slots ``0..n-1``; taking one out moves
 the last slot into the hole, so the numbering never has gaps and a uniform random choice
-is ``slot = randrange(n)``: one index lookup, whatever the catalog size. The pools are
-mirrored in memory (``state.sqlite.pool``), kept current only because every change of a
-slot goes through ``add``, ``take``, the rows ``insert`` writes and a pool ``rebuild``
-numbers, each of which tells the pools. Triggers keep the channel's counts. Waiting rows
-come back by ``return_due`` (``state.sql.returning``). Every function runs inside the
-caller's transaction.
+is ``slot = randrange(n)``: one index lookup, whatever the catalog size (``pick``). The
+pools an index cannot order at once are mirrored in memory (``state.sqlite.pool``), kept
+current only because every change of a slot goes through ``add``, ``take``, the rows
+``insert`` writes and a pool ``rebuild`` numbers, each of which tells the pools.
+Triggers keep the channel's counts. Waiting rows come back by ``return_due``
+(``state.sql.returning``). Every function runs inside the caller's transaction.
 """
 
 from __future__ import annotations
 
+import random
 import sqlite3
 from collections.abc import Iterable, Iterator
 from itertools import count
@@ -29,6 +30,20 @@ def size(db: sqlite3.Connection, channel_id: int) -> int:
     """How many images are available: the channel's ``pool_size``, kept by triggers."""
     row = db.execute("SELECT pool_size FROM channels WHERE id = ?", (channel_id,)).fetchone()
     return int(row[0])
+
+
+def pick(db: sqlite3.Connection, channel_id: int, rng: random.Random) -> str | None:
+    """An available image, uniformly at random (slot ``randrange(n)``); None when none is."""
+    available = size(db, channel_id)
+    if not available:
+        return None
+    slot = rng.randrange(available)
+    row = db.execute(
+        "SELECT content_hash FROM queue WHERE channel_id = ? AND slot = ?", (channel_id, slot)
+    ).fetchone()
+    if row is None:
+        raise RuntimeError(f"channel {channel_id}: slot {slot} of {available} is empty")
+    return str(row[0])
 
 
 def add(db: sqlite3.Connection, channel_id: int, content_hash: str) -> None:
@@ -68,7 +83,7 @@ def take(db: sqlite3.Connection, channel_id: int, content_hash: str) -> bool:
         )
     pools = pools_of(db)
     if pools is not None:
-        pools.removed(channel_id, content_hash, hole)
+        pools.removed(channel_id, content_hash)
     return True
 
 

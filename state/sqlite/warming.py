@@ -1,4 +1,5 @@
-"""Every channel's pool in memory before a request needs it (``PoolWarmer``).
+"""Every pool memory keeps (``state.sqlite.pool``) read before a request needs it
+(``PoolWarmer``).
 
 A pool read on a request's path costs that request seconds at a million images, and
 every leasing request behind it in the writer's queue as long. So the service reads
@@ -25,6 +26,7 @@ import threading
 
 from state import rotation
 from state.errors import StoreDamaged, UnpostedError
+from state.sqlite import pool
 from state.sqlite.connections import Connections
 
 log = logging.getLogger(__name__)
@@ -103,4 +105,8 @@ class PoolWarmer:
         with self._connections.reading() as db:
             rows = db.execute("SELECT id, policy, weights FROM channels ORDER BY id").fetchall()
         channels = [(row[0], row[1], rotation.loaded(row[2]) is not None) for row in rows]
-        return [channel for channel in channels if not self._pools.holds(*channel)]
+        return [
+            channel
+            for channel in channels
+            if pool.in_memory(*channel[1:]) and not self._pools.holds(*channel)
+        ]
