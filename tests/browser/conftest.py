@@ -2,12 +2,13 @@
 
 Playwright never downloads a browser here: it drives Debian's ``chromium`` (``make test``
 installs it when it can). Where none can be had, the tests skip with one loud line, unless
-``CI`` is set: there a missing browser is a failure, not a skip. Each test gets a fresh
-profile in its own temporary directory, on a closed network (no updates, sync or
-first-run pages). ``offline_browser`` is one with no network beyond the machine: it knows
-the service as ``http://unposted.test:PORT`` (127.0.0.1, as a deployment's own name would
-be, not one that pages treat as local), no other name resolves, and each request for
-another host is aborted and kept in ``.elsewhere``.
+``CI`` is set: there a missing browser is a failure, not a skip. A module starts the
+browser once, on a closed network (no updates, sync or first-run pages), and each test
+gets a context of its own: no cookie, storage or cache of another test's.
+``offline_browser`` is one with no network beyond the machine: it knows the service as
+``http://unposted.test:PORT`` (127.0.0.1, as a deployment's own name would be, not one
+that pages treat as local), no other name resolves, and each request for another host is
+aborted and kept in ``.elsewhere``.
 """
 
 from __future__ import annotations
@@ -15,12 +16,18 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
-from pathlib import Path
 from typing import NoReturn
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import BrowserContext, Error, Playwright, Route, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Error,
+    Playwright,
+    Route,
+    sync_playwright,
+)
 
 from tests.integration.conftest import (  # noqa: F401  (shared fixtures)
     Service,
@@ -34,6 +41,7 @@ ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run",
 ]  # fmt: skip
+VIEWPORT = {"width": 1280, "height": 860}
 
 
 def _no_browser(reason: str) -> NoReturn:
@@ -53,9 +61,16 @@ def playwright() -> Iterator[Playwright]:
         yield driver
 
 
+@pytest.fixture(scope="module")
+def chromium(playwright: Playwright) -> Iterator[Browser]:
+    browser = _launch(playwright, ARGS)
+    yield browser
+    browser.close()
+
+
 @pytest.fixture
-def browser(playwright: Playwright, tmp_path: Path) -> Iterator[BrowserContext]:
-    context = _launch(playwright, tmp_path, ARGS)
+def browser(chromium: Browser) -> Iterator[BrowserContext]:
+    context = chromium.new_context(viewport=VIEWPORT)
     yield context
     context.close()
 
@@ -82,20 +97,24 @@ class OfflineBrowser:
             route.abort("internetdisconnected")
 
 
-@pytest.fixture
-def offline_browser(playwright: Playwright, tmp_path: Path) -> Iterator[OfflineBrowser]:
+@pytest.fixture(scope="module")
+def offline_chromium(playwright: Playwright) -> Iterator[Browser]:
     rules = f"--host-resolver-rules=MAP {OfflineBrowser.HOST} 127.0.0.1, MAP * ~NOTFOUND"
-    context = _launch(playwright, tmp_path, [*ARGS, rules])
+    browser = _launch(playwright, [*ARGS, rules])
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def offline_browser(offline_chromium: Browser) -> Iterator[OfflineBrowser]:
+    context = offline_chromium.new_context(viewport=VIEWPORT)
     yield OfflineBrowser(context)
     context.close()
 
 
-def _launch(playwright: Playwright, tmp_path: Path, args: list[str]) -> BrowserContext:
+def _launch(playwright: Playwright, args: list[str]) -> Browser:
     executable = CHROMIUM if os.access(CHROMIUM, os.X_OK) else shutil.which("chromium")
     try:
-        return playwright.chromium.launch_persistent_context(
-            tmp_path / "profile", executable_path=executable, headless=True, args=args,
-            viewport={"width": 1280, "height": 860},
-        )  # fmt: skip
+        return playwright.chromium.launch(executable_path=executable, headless=True, args=args)
     except Error as exc:
         _no_browser(f"{executable} did not start ({str(exc).splitlines()[0]})")
