@@ -1,12 +1,12 @@
-"""One channel's pool in memory, as ``state.sqlite.pool`` keeps it: for an ordered
-policy each member's sort key and a heap in its order, and for a balanced channel the
-same per folder.
+"""One balanced channel's pool in memory, as ``state.sqlite.pool`` keeps it: each
+member's folder, each folder's members (with each one's place, so that a removal is a
+swap with the folder's last) and, for an ordered policy, each member's sort key and a
+heap per folder in the policy's order.
 
-An ordered policy's heap is cleaned lazily (an entry whose image left, or whose key
-changed, is dropped when it comes to the top). A balanced pool keeps each folder's
-members (with each one's place, so that a removal is a swap with the folder's last) and
-its own heap; a folder with no member left is dropped, so the folders held are the
-active ones. Not thread-safe: ``Pools`` holds its lock.
+A heap is cleaned lazily (an entry whose image left, or whose key or folder changed, is
+dropped when it comes to the top) and rebuilt when stale entries outnumber the live; a
+folder with no member left is dropped, so the folders held are the active ones. Not
+thread-safe: ``Pools`` holds its lock.
 """
 
 from __future__ import annotations
@@ -54,61 +54,36 @@ class _Folder:
 
 
 class ChannelPool:
-    """One channel's available images as its policy needs them: each member's sort key
-    (an ordered policy) and, with ``folders`` (each member's folder), the same per folder."""
+    """One balanced channel's available images, folder by folder: ``folders`` gives each
+    member's folder, ``keys`` each member's sort key (an ordered policy; else empty)."""
 
-    def __init__(
-        self,
-        policy: str,
-        keys: dict[str, Key],
-        folders: dict[str, str] | None = None,
-    ) -> None:
+    def __init__(self, policy: str, folders: dict[str, str], keys: dict[str, Key]) -> None:
         self.policy = policy
-        self._keys = keys  # ordered policies only: each member's sort key
-        self._heap: list[Any] = []
-        self._reheap()
-        self.balanced = folders is not None
-        self._folder_of: dict[str, str] = folders or {}
+        self._keys = keys
+        self._folder_of = folders
         self._folders: dict[str, _Folder] = {}
-        for content_hash, folder in self._folder_of.items():
+        for content_hash, folder in folders.items():
             self._join(content_hash, folder)
 
     def __len__(self) -> int:
-        return len(self._held)
+        return len(self._folder_of)
 
     def __contains__(self, content_hash: str) -> bool:
-        return content_hash in self._held
-
-    @property
-    def _held(self) -> dict[str, Any]:
-        """Every member, each once: by folder (balanced) or by key (ordered)."""
-        return self._folder_of if self.balanced else self._keys
+        return content_hash in self._folder_of
 
     def members(self) -> list[str]:
-        return list(self._held)
+        return list(self._folder_of)
 
     @property
     def ordered(self) -> bool:
         return self.policy in KEY_COLUMN
 
-    def first(self) -> str | None:
-        """The first member by the policy's order, dropping stale entries on the way."""
-        while self._heap:
-            key = self._heap[0].key if self.policy == "newest" else self._heap[0]
-            if self._keys.get(key[1]) == key:
-                return str(key[1])
-            heapq.heappop(self._heap)
-        return None
-
-    def append(self, content_hash: str, key: Key | None, folder: str = ".") -> None:
+    def append(self, content_hash: str, key: Key | None, folder: str) -> None:
         if key is not None:
             self._keys[content_hash] = key
-            heapq.heappush(self._heap, self._entry(key))
-        if self.balanced:
-            self._folder_of[content_hash] = folder
-            self._join(content_hash, folder)
+        self._folder_of[content_hash] = folder
+        self._join(content_hash, folder)
 
-    # -- by folder (a balanced pool) ----------------------------------------------------
     def active(self) -> list[str]:
         """The folders with members."""
         return list(self._folders)
@@ -130,11 +105,27 @@ class ChannelPool:
     def refolder(self, content_hash: str, folder: str) -> None:
         """A member's folder changed (its representative file did)."""
         was = self._folder_of.get(content_hash)
-        if not self.balanced or was is None or was == folder:
+        if was is None or was == folder:
             return
         self._leave(content_hash, was)
         self._folder_of[content_hash] = folder
         self._join(content_hash, folder)
+
+    def take(self, content_hash: str) -> bool:
+        """Remove a member; False when memory does not hold it (the caller reloads)."""
+        folder = self._folder_of.pop(content_hash, None)
+        if folder is None:
+            return False
+        self._keys.pop(content_hash, None)
+        self._leave(content_hash, folder)
+        return True
+
+    def rekey(self, content_hash: str, key: Key) -> None:
+        """A member's sort key changed (its representative file did)."""
+        folder = self._folder_of.get(content_hash)
+        if folder is not None and content_hash in self._keys:
+            self._keys[content_hash] = key
+            heapq.heappush(self._folders[folder].heap, self._entry(key))
 
     def _join(self, content_hash: str, folder: str) -> None:
         held = self._folders.get(folder)
@@ -156,32 +147,3 @@ class ChannelPool:
 
     def _entry(self, key: Key) -> Any:
         return _Desc(key) if self.policy == "newest" else key
-
-    def take(self, content_hash: str) -> bool:
-        """Remove a member; False when memory does not hold it (the caller reloads)."""
-        if content_hash not in self:
-            return False
-        if (
-            self._keys.pop(content_hash, None) is not None
-            and len(self._heap) > 2 * len(self._keys) + 64
-        ):
-            self._reheap()
-        if self.balanced:
-            self._leave(content_hash, self._folder_of.pop(content_hash))
-        return True
-
-    def rekey(self, content_hash: str, key: Key) -> None:
-        """A member's sort key changed (its representative file did)."""
-        if content_hash in self._keys:
-            self._keys[content_hash] = key
-            heapq.heappush(self._heap, self._entry(key))
-            folder = self._folder_of.get(content_hash)
-            if folder is not None:
-                heapq.heappush(self._folders[folder].heap, self._entry(key))
-
-    def _reheap(self) -> None:
-        if self.policy == "newest":
-            self._heap = [_Desc(key) for key in self._keys.values()]
-        else:
-            self._heap = list(self._keys.values())
-        heapq.heapify(self._heap)

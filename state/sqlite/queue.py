@@ -3,10 +3,11 @@
 The rules and the rows they judge are both stores' (``state.sql.queue``); here, what a
 slot is. The available rows of a channel carry slots ``0..n-1``; taking one out moves
 the last slot into the hole, so the numbering never has gaps and a uniform random choice
-is ``slot = randrange(n)``: one index lookup, whatever the catalog size (``pick``). The
-pools an index cannot order at once are mirrored in memory (``state.sqlite.pool``), kept
-current only because every change of a slot goes through ``add``, ``take``, the rows
-``insert`` writes and a pool ``rebuild`` numbers, each of which tells the pools.
+is ``slot = randrange(n)``: one index lookup, whatever the catalog size (``pick``; the
+ordered policies read the first row of a partial index). A balanced channel's pool is
+mirrored in memory (``state.sqlite.pool``), kept current only because every change of a
+slot goes through ``add``, ``take``, the rows ``insert`` writes and a pool ``rebuild``
+numbers, each of which tells the pools.
 Triggers keep the channel's counts. Waiting rows come back by ``return_due``
 (``state.sql.returning``). Every function runs inside the caller's transaction.
 """
@@ -32,8 +33,24 @@ def size(db: sqlite3.Connection, channel_id: int) -> int:
     return int(row[0])
 
 
-def pick(db: sqlite3.Connection, channel_id: int, rng: random.Random) -> str | None:
-    """An available image, uniformly at random (slot ``randrange(n)``); None when none is."""
+# The order of ``oldest``, ``newest`` and ``name``: the partial indexes over the pool.
+_ORDER = {
+    "oldest": "server_modified ASC, content_hash ASC",
+    "newest": "server_modified DESC, content_hash DESC",
+    "name": "name_lower ASC, content_hash ASC",
+}
+
+
+def pick(db: sqlite3.Connection, channel_id: int, policy: str, rng: random.Random) -> str | None:
+    """An available image by ``policy``, or None when there is none: ``random`` a slot
+    ``randrange(n)``, the others the first row of the pool's index in their order."""
+    if policy != "random":
+        row = db.execute(
+            "SELECT content_hash FROM queue WHERE channel_id = ? AND slot IS NOT NULL"
+            f" ORDER BY {_ORDER[policy]} LIMIT 1",
+            (channel_id,),
+        ).fetchone()
+        return None if row is None else str(row[0])
     available = size(db, channel_id)
     if not available:
         return None

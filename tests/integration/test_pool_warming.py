@@ -1,12 +1,12 @@
 """The SQLite pools read into memory off the request's path (``state.sqlite.warming``).
 
-A store warmed before serving holds every pool memory keeps (each channel ordered by a
-policy or balanced over folders; a plain random one picks from its table), each with its
-table's members, and after a rebuild, a rollback or another process's commit the warmer reads the
-forgotten pools again in the background, so the requests that follow read none. A pool
-read beside the writer is kept unless that very channel changed meanwhile. A real
-``serve`` over 100,000 bulk-loaded images says, in its ``pool_loaded`` log events, that
-its pool was read at start and after a reset, never by a ``/select``.
+A store warmed before serving holds every pool memory keeps (each channel's balanced over
+folders; the others pick from their tables), each with its table's members, and after a
+rebuild, a rollback or another process's commit the warmer reads the forgotten pools
+again in the background, so the requests that follow read none. A pool read beside the
+writer is kept unless that very channel changed meanwhile. A real ``serve`` over 100,000
+bulk-loaded images in a balanced channel says, in its ``pool_loaded`` log events, that its
+pool was read at start and after a reset, never by a ``/select``.
 """
 
 from __future__ import annotations
@@ -32,14 +32,25 @@ from tests.integration.test_sqlite_pool import assert_mirrored
 from tests.reliability.process import ServiceProcess, service_environment
 from tests.waiting import wait_until
 
-LOOP = ChannelDef("loop", "lib", when_exhausted="new_cycle", policy="oldest")
-# "ch" balanced over folders and "other" ordered by name, so memory keeps both; "ch2"
-# picks at random from its table, so memory keeps nothing of it.
+# Balanced over folders, so memory keeps their pools; "ch2" picks from its table, so
+# memory keeps nothing of it.
+WEIGHTS = (("a", 2),)
+LOOP = ChannelDef("loop", "lib", when_exhausted="new_cycle", policy="oldest", weights=WEIGHTS)
 IN_MEMORY = [
-    ChannelDef("ch", "lib", weights=(("a", 2),)),
-    ChannelDef("other", "lib", policy="name"),
+    ChannelDef("ch", "lib", weights=WEIGHTS),
+    ChannelDef("other", "lib", policy="name", weights=WEIGHTS),
     ChannelDef("ch2", "lib2"),
 ]
+# A service's one channel, balanced over the folders of its library.
+BALANCED_CONFIG = """
+[libraries.default]
+folder = "/Photos"
+
+[channels.default]
+library = "default"
+policy = "{policy}"
+balance = "folders"
+"""
 
 
 def warmed(path: Path, clock: Clock) -> Harness:
@@ -52,7 +63,7 @@ def warmed(path: Path, clock: Clock) -> Harness:
 
 def every_pool_held(store: SqliteStore) -> bool:
     channels = sqlite3.connect(store.path).execute(
-        "SELECT count(*) FROM channels WHERE policy != 'random' OR weights IS NOT NULL"
+        "SELECT count(*) FROM channels WHERE weights IS NOT NULL"
     )
     return len(store._connections.pools.loaded()) == channels.fetchone()[0] == 3
 
@@ -147,9 +158,7 @@ def test_a_pool_read_beside_is_kept_unless_its_own_channel_changed(
     store: SqliteStore = harness.store  # type: ignore[assignment]
     pools = store._connections.pools
     (channel_id,) = sqlite3.connect(path).execute("SELECT id FROM channels WHERE name = 'ch'")
-    held = pools.load_beside(
-        lambda: reading_while(store, changed), channel_id[0], "random", balanced=True
-    )
+    held = pools.load_beside(lambda: reading_while(store, changed), channel_id[0], "random")
     assert held is kept and (channel_id[0] in pools.loaded()) is kept
     harness.select("ch")  # the writer reads it if it was not kept
     assert_mirrored(store, path)
@@ -163,15 +172,18 @@ IMAGES = 100_000
 def test_a_service_over_many_images_reads_its_pool_before_its_first_select(
     tmp_path: Path, emulator: Emulator, emulator_server: EmulatorServer
 ) -> None:
-    """``serve`` over 100,000 images (bulk-loaded, caught up) in a channel ordered by date:
-    its pool is read before the service answers, no ``/select`` reads it, and after a
+    """``serve`` over 100,000 images (bulk-loaded, caught up) in a balanced channel: its
+    pool is read before the service answers, no ``/select`` reads it, and after a
     reset (a rebuild) it is read again in the background."""
     state = tmp_path / "state"
     cursor = latest_cursor(emulator_server.base_url, emulator.access_token)
     bulk_load(state / DATABASE_FILE, IMAGES, cursor)
+    config = tmp_path / "unposted.toml"
+    config.write_text(BALANCED_CONFIG.format(policy="oldest"))
     service = ServiceProcess(
         emulator, emulator_server.base_url, state, log=tmp_path / "service.log",
-        LOG_LEVEL="INFO", NEAR_DUPLICATE_HASHING="false", SELECT_POLICY="oldest",
+        LOG_LEVEL="INFO", NEAR_DUPLICATE_HASHING="false", UNPOSTED_CONFIG=str(config),
+        DROPBOX_FOLDER=None,
     )  # fmt: skip
     try:
         service.start()
@@ -204,7 +216,14 @@ def test_commands_that_only_read_beside_the_service_leave_its_pool_in_memory(
     state = tmp_path / "state"
     cursor = latest_cursor(emulator_server.base_url, emulator.access_token)
     bulk_load(state / DATABASE_FILE, 1_000, cursor)
-    settings = {"LOG_LEVEL": "INFO", "NEAR_DUPLICATE_HASHING": "false", "SELECT_POLICY": "name"}
+    config = tmp_path / "unposted.toml"
+    config.write_text(BALANCED_CONFIG.format(policy="random"))
+    settings = {
+        "LOG_LEVEL": "INFO",
+        "NEAR_DUPLICATE_HASHING": "false",
+        "UNPOSTED_CONFIG": str(config),
+        "DROPBOX_FOLDER": None,
+    }
     service = ServiceProcess(
         emulator, emulator_server.base_url, state, log=tmp_path / "service.log", **settings
     )

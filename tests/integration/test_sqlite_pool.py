@@ -1,8 +1,8 @@
 """The SQLite pools in memory against their tables, and the group commit.
 
 After a life of catch-ups, leases, posts (and undos), holds, near-duplicate skips, fingerprint
-waits, cycle turns and expiries, each channel's pool in memory (ordered or balanced) holds
-its table's members, and each table's slots stay dense (a plain random channel picks from
+waits, cycle turns and expiries, each balanced channel's pool in memory holds its table's
+members, and each table's slots stay dense (a channel that does not balance picks from
 them); a group of leasing selections commits once, and one that fails stands alone.
 """
 
@@ -73,9 +73,11 @@ def assert_mirrored(store: SqliteStore, path: Path, loaded: int = 0) -> None:
 def test_memory_follows_the_tables_through_a_life_of_changes(tmp_path: Path) -> None:
     clock, path = Clock(), tmp_path / "db.sqlite3"
     harness = Harness(SqliteStore(path, clock=clock, rng=random.Random(5)), clock, None)
-    loop = ChannelDef("loop", "lib", when_exhausted="new_cycle", policy="oldest")
-    skip = ChannelDef("skip", "lib", policy="name", await_fingerprints=True)
-    other = ChannelDef("other", "lib", weights=(("a", 2),))  # balanced: in memory too
+    # Balanced over folders: memory keeps their pools ("ch" picks from its table).
+    weights = (("a", 2),)
+    loop = ChannelDef("loop", "lib", when_exhausted="new_cycle", policy="oldest", weights=weights)
+    skip = ChannelDef("skip", "lib", policy="name", await_fingerprints=True, weights=weights)
+    other = ChannelDef("other", "lib", weights=weights)
     harness.define(LIBRARIES, [CHANNELS[0], other, CHANNELS[2], loop, skip])
     harness.listing(
         *(image(f"/p/{n}.jpg", str(n % 40), f"2026-01-{n % 28 + 1:02}") for n in range(50))
@@ -119,8 +121,8 @@ def test_memory_follows_the_tables_through_a_life_of_changes(tmp_path: Path) -> 
     reopened.close()
 
 
-def test_a_plain_random_channel_picks_a_slot_of_its_table_uniformly(tmp_path: Path) -> None:
-    """Memory keeps nothing of a plain random channel: each of its available images is a
+def test_a_random_channel_picks_a_slot_of_its_table_uniformly(tmp_path: Path) -> None:
+    """Memory keeps nothing of a channel that does not balance: each available image is a
     slot of its table, picked uniformly, in the caller's snapshot."""
     path, clock = tmp_path / "db.sqlite3", Clock()
     harness = Harness(SqliteStore(path, clock=clock), clock, None)
@@ -131,7 +133,7 @@ def test_a_plain_random_channel_picks_a_slot_of_its_table_uniformly(tmp_path: Pa
     rng = random.Random(7)
     with store._connections.reading() as db:
         (channel_id,) = db.execute("SELECT id FROM channels WHERE name = 'ch'").fetchone()
-        counts = Counter(queue.pick(db, channel_id, rng) for _ in range(18_000))
+        counts = Counter(queue.pick(db, channel_id, "random", rng) for _ in range(18_000))
     assert sorted(counts) == sorted(digest(str(n)) for n in range(10) if digest(str(n)) != leased)
     assert max(counts.values()) - min(counts.values()) < 300  # each about 2,000
     assert store._connections.pools.loaded() == []
@@ -249,9 +251,9 @@ def test_a_pool_read_beside_an_open_change_is_not_kept(tmp_path: Path) -> None:
     with connections.writing() as db:
         (channel_id,) = db.execute("SELECT id FROM channels WHERE name = 'ch'").fetchone()
         queue.remove(db, channel_id, digest("3"))
-        pools.load_beside(connections.reading, channel_id, "random", balanced=True)
+        pools.load_beside(connections.reading, channel_id, "random")
         assert channel_id not in pools.loaded()
-    pools.load_beside(connections.reading, channel_id, "random", balanced=True)
+    pools.load_beside(connections.reading, channel_id, "random")
     assert sorted(pools.members(channel_id)) == sorted(table_pools(path)[channel_id])
     assert digest("3") not in pools.members(channel_id)
     store.close()
@@ -317,7 +319,7 @@ def test_memory_that_drifted_is_never_leased_from(
     pools = store._connections.pools  # type: ignore[attr-defined]
     (channel_id,) = pools.loaded()
     with pools._lock:  # the defect: memory names only the leased image
-        pools._channels[channel_id] = ChannelPool("random", {}, {leased: "."})
+        pools._channels[channel_id] = ChannelPool("random", {leased: "."}, {})
     chosen = harness.select().content_hash
     assert chosen != leased
     assert any(r.levelno == logging.ERROR for r in caplog.records)
