@@ -44,6 +44,23 @@ def test_pages_zeroed_in_place_are_found_by_sqlite_and_refused(tmp_path: Path) -
         store.close()
 
 
+def test_a_file_cut_short_then_written_past_the_cut_is_refused(tmp_path: Path) -> None:
+    """Cut to a third, then a page near the old end written again, as a checkpoint copying
+    a high page would do before the next check: as long as before, with a hole."""
+    store, database = _opened(tmp_path)
+    try:
+        size = database.stat().st_size
+        os.truncate(database, size // 3)
+        with database.open("r+b") as file:
+            file.seek(size - 4096)
+            file.write(b"\1" * 4096)
+        assert database.stat().st_size == size
+        with pytest.raises(StoreDamaged, match="hole"):
+            store.selections.mark_posted("default", secrets.token_hex(32), None, None)
+    finally:
+        store.close()
+
+
 def test_a_write_into_a_file_moved_away_is_not_committed(tmp_path: Path) -> None:
     store, database = _opened(tmp_path)
     moved = tmp_path / "moved.sqlite3"
