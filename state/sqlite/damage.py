@@ -12,7 +12,8 @@ a truncated one takes them until a read meets the missing pages. ``FileWatch`` n
 - the file has a hole before its end: cut short, then written past the cut again (a
   checkpoint copying a high page back) before the next check, it is as long as before,
   but the pages between were lost. SQLite never leaves a hole: a checkpoint writes its
-  pages in ascending order, and the file grows by pages that are all written;
+  pages in ascending order, and the file grows by pages that are all written. A file
+  that had holes when it was opened (a sparse copy of a backup may) is not judged so;
 - its first bytes are no longer SQLite's header with the page size it was opened with.
 
 SQLite's own "corrupt" and "not a database" errors are damage too (``connections``). A
@@ -55,6 +56,7 @@ class FileWatch:
         opened = os.fstat(self._fd)
         self._identity = (opened.st_dev, opened.st_ino)
         self._size = opened.st_size
+        self._whole = _first_hole(self._fd, opened.st_size) >= opened.st_size
         header = os.pread(self._fd, 18, 0)
         self._header = header if header.startswith(HEADER) else None
         self._log = path.with_name(path.name + "-wal")
@@ -113,7 +115,7 @@ class FileWatch:
         header, size = os.pread(self._fd, 100, 0), os.fstat(self._fd).st_size
         if size < self._size and size < _declared_size(header):
             return f"was truncated ({size} bytes, {self._size} before)"
-        if _first_hole(self._fd, size) < size:
+        if self._whole and _first_hole(self._fd, size) < size:
             return "was truncated and written past the cut again (it has a hole)"
         if self._header is not None and not header.startswith(self._header):
             return "was overwritten (its header is not the one it was opened with)"
