@@ -9,11 +9,6 @@ a truncated one takes them until a read meets the missing pages. ``FileWatch`` n
   checkpoint and which SQLite keeps, by descriptor, while any connection is open;
 - the file is shorter than it has been, and shorter than its header says it is (SQLite
   makes it shorter only after a ``VACUUM``, and then says so in the header first);
-- the file has a hole before its end: cut short, then written past the cut again (a
-  checkpoint copying a high page back) before the next check, it is as long as before,
-  but the pages between were lost. SQLite never leaves a hole: a checkpoint writes its
-  pages in ascending order, and the file grows by pages that are all written. A file
-  that had holes when it was opened (a sparse copy of a backup may) is not judged so;
 - its first bytes are no longer SQLite's header with the page size it was opened with.
 
 SQLite's own "corrupt" and "not a database" errors are damage too (``connections``). A
@@ -56,7 +51,6 @@ class FileWatch:
         opened = os.fstat(self._fd)
         self._identity = (opened.st_dev, opened.st_ino)
         self._size = opened.st_size
-        self._whole = _first_hole(self._fd, opened.st_size) >= opened.st_size
         header = os.pread(self._fd, 18, 0)
         self._header = header if header.startswith(HEADER) else None
         self._log = path.with_name(path.name + "-wal")
@@ -115,21 +109,10 @@ class FileWatch:
         header, size = os.pread(self._fd, 100, 0), os.fstat(self._fd).st_size
         if size < self._size and size < _declared_size(header):
             return f"was truncated ({size} bytes, {self._size} before)"
-        if self._whole and _first_hole(self._fd, size) < size:
-            return "was truncated and written past the cut again (it has a hole)"
         if self._header is not None and not header.startswith(self._header):
             return "was overwritten (its header is not the one it was opened with)"
         self._size = size  # grown by a checkpoint, or made smaller by SQLite itself (VACUUM)
         return None
-
-
-def _first_hole(fd: int, size: int) -> int:
-    """Where the file's first hole begins (``size``: none before its end). A file system
-    that cannot tell says the end, as Linux does for it."""
-    try:
-        return os.lseek(fd, 0, os.SEEK_HOLE)
-    except (AttributeError, OSError):  # no SEEK_HOLE on this system, or on this file system
-        return size
 
 
 def _identity(path: Path) -> tuple[int, int] | None:

@@ -44,57 +44,6 @@ def test_pages_zeroed_in_place_are_found_by_sqlite_and_refused(tmp_path: Path) -
         store.close()
 
 
-def test_a_file_cut_short_then_written_past_the_cut_is_refused(tmp_path: Path) -> None:
-    """Cut to a third, then a page near the old end written again, as a checkpoint copying
-    a high page would do before the next check: as long as before, with a hole."""
-    store, database = _opened(tmp_path)
-    try:
-        size = database.stat().st_size
-        os.truncate(database, size // 3)
-        with database.open("r+b") as file:
-            file.seek(size - 4096)
-            file.write(b"\1" * 4096)
-        assert database.stat().st_size == size
-        with pytest.raises(StoreDamaged, match="hole"):
-            store.selections.mark_posted("default", secrets.token_hex(32), None, None)
-    finally:
-        store.close()
-
-
-def test_a_sparse_copy_with_holes_from_the_start_is_not_damage(tmp_path: Path) -> None:
-    """A file opened with holes already (a sparse copy of a backup, its zeroed free pages
-    left unwritten) is not judged by them."""
-    database = tmp_path / "unposted.sqlite3"
-    filled_database(database)
-    db = sqlite3.connect(database)
-    db.execute("PRAGMA secure_delete = ON")  # freed pages are zeroed
-    db.execute("CREATE TABLE pad (x BLOB)")
-    db.executemany("INSERT INTO pad VALUES (randomblob(3000))", [()] * 200)
-    db.commit()
-    db.execute("DROP TABLE pad")
-    db.commit()
-    db.close()
-    content, page = database.read_bytes(), 4096
-    database.unlink()
-    with database.open("wb") as file:  # as a sparse copy: zeroed pages skipped
-        for start in range(0, len(content), page):
-            block = content[start : start + page]
-            if block.strip(b"\0"):
-                file.seek(start)
-                file.write(block)
-        file.truncate(len(content))
-    fd = os.open(database, os.O_RDONLY)
-    try:
-        assert os.lseek(fd, 0, os.SEEK_HOLE) < len(content)  # it has holes
-    finally:
-        os.close(fd)
-    store = default_store(database, "/p")
-    try:
-        store.selections.mark_posted("default", secrets.token_hex(32), None, None)
-    finally:
-        store.close()
-
-
 def test_a_write_into_a_file_moved_away_is_not_committed(tmp_path: Path) -> None:
     store, database = _opened(tmp_path)
     moved = tmp_path / "moved.sqlite3"
