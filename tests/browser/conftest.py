@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import NoReturn
 from urllib.parse import urlsplit
 
@@ -63,16 +64,14 @@ def playwright() -> Iterator[Playwright]:
 
 @pytest.fixture(scope="module")
 def chromium(playwright: Playwright) -> Iterator[Browser]:
-    browser = _launch(playwright, ARGS)
-    yield browser
-    browser.close()
+    with _launched(playwright, ARGS) as started:
+        yield started
 
 
 @pytest.fixture
 def browser(chromium: Browser) -> Iterator[BrowserContext]:
-    context = chromium.new_context(viewport=VIEWPORT)
-    yield context
-    context.close()
+    with _context(chromium) as context:
+        yield context
 
 
 class OfflineBrowser:
@@ -100,21 +99,35 @@ class OfflineBrowser:
 @pytest.fixture(scope="module")
 def offline_chromium(playwright: Playwright) -> Iterator[Browser]:
     rules = f"--host-resolver-rules=MAP {OfflineBrowser.HOST} 127.0.0.1, MAP * ~NOTFOUND"
-    browser = _launch(playwright, [*ARGS, rules])
-    yield browser
-    browser.close()
+    with _launched(playwright, [*ARGS, rules]) as started:
+        yield started
 
 
 @pytest.fixture
 def offline_browser(offline_chromium: Browser) -> Iterator[OfflineBrowser]:
-    context = offline_chromium.new_context(viewport=VIEWPORT)
-    yield OfflineBrowser(context)
-    context.close()
+    with _context(offline_chromium) as context:
+        yield OfflineBrowser(context)
 
 
-def _launch(playwright: Playwright, args: list[str]) -> Browser:
+@contextmanager
+def _launched(playwright: Playwright, args: list[str]) -> Iterator[Browser]:
+    """The machine's Chromium with ``args``, closed on leaving."""
     executable = CHROMIUM if os.access(CHROMIUM, os.X_OK) else shutil.which("chromium")
     try:
-        return playwright.chromium.launch(executable_path=executable, headless=True, args=args)
+        started = playwright.chromium.launch(executable_path=executable, headless=True, args=args)
     except Error as exc:
         _no_browser(f"{executable} did not start ({str(exc).splitlines()[0]})")
+    try:
+        yield started
+    finally:
+        started.close()
+
+
+@contextmanager
+def _context(started: Browser) -> Iterator[BrowserContext]:
+    """A context of its own for one test: no cookie, storage or cache of another's."""
+    context = started.new_context(viewport=VIEWPORT)
+    try:
+        yield context
+    finally:
+        context.close()
