@@ -28,6 +28,7 @@ import sqlite3
 import sys
 import time
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -67,7 +68,10 @@ class Catalog:
                 found = db.execute(sql.encode()).fetchone()
         else:
             assert self.path is not None
-            with sqlite3.connect(self.path) as db:
+            # closing(): a connection's ``with`` only ends its transaction. Left open,
+            # it would outlive the descriptor a SqliteStore of this process closes, and
+            # with it its locks, then read a write-ahead index the service since removed.
+            with closing(sqlite3.connect(self.path)) as db:
                 found = db.execute(sql).fetchone()
         assert found is not None
         return tuple(found)

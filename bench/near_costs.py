@@ -20,6 +20,7 @@ import sqlite3
 import statistics
 import tempfile
 import time
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +77,7 @@ def _one_catch_up(emu: Emulator, base_url: str, state_dir: Path, mode: str) -> f
     store = SqliteStore(settings.database_path)
     store.define([library], [ChannelDef("default", "default")])
     if mode == "without_backlog":
-        with sqlite3.connect(settings.database_path) as db:
+        with closing(sqlite3.connect(settings.database_path)) as db:
             db.execute("DROP TRIGGER images_to_fingerprint")
     dropbox = DropboxClient(settings)
     try:
