@@ -11,7 +11,7 @@ posts change), ``awaiting_since`` (it waits for its fingerprint, ``state.sql.awa
 and ``state.sql.waiting``), ``returns_at`` and ``retired`` (``state.sql.returning``).
 
 What a slot is, and what is counted as slots change, stays each backend's own
-(``Slots``): SQLite numbers a pool densely and mirrors it in memory
+(``Slots``): SQLite numbers a pool densely, and mirrors in memory what it orders
 (``state.sqlite.queue``); PostgreSQL draws random keys and keeps its counts as deltas
 (``state.postgres.queue``). Every function runs inside the caller's transaction (on
 PostgreSQL, with the channel's locks held).

@@ -1,23 +1,21 @@
-"""Each channel's pool in memory: the available rows of ``queue``, mirrored.
+"""The pools memory keeps: a balanced channel's available rows of ``queue``, by folder.
 
 The process owns its state directory alone, so it may keep what a selection reads in
 memory. The table stays the truth (a crash loses nothing: memory is read from it
-again); memory is its copy, changed in the same step as the table:
+again); memory is its copy, changed in the same step as the table. Only what no index
+answers at once is held:
 
-- ``members``: the content hashes of the available images, ``members[k]`` being the
-  row whose ``slot`` is ``k``, packed (``state.sqlite.slots``). The table numbers its
-  slots ``0..n-1`` and fills a hole with the last slot (``state.sqlite.queue``); memory
-  does the very same, so a uniform pick is ``members[randrange(n)]`` and a removal is a
-  swap with the last, both O(1), and a pick from memory is the pick the table would
-  have given.
-- For a channel whose policy is ``oldest``, ``newest`` or ``name``, a heap ordered by
-  the policy's key, cleaned lazily: an entry whose image left the pool is dropped when
-  it comes to the top, and the heap is rebuilt when stale entries outnumber the live.
-- For a channel that balances its picks over folders (``state.rotation``), the same per
-  folder (``state.sqlite.channel_pool``); the round over them lives here, per channel
-  (a restart starts it afresh).
+- A channel that does not balance its picks holds nothing here. Its table numbers the
+  available rows ``0..n-1`` (``state.sqlite.queue``), so a uniform pick is slot
+  ``randrange(n)``, and ``oldest``, ``newest`` and ``name`` read the first row of a
+  partial index over the pool: one index lookup each, in whichever transaction asks.
+  A million members kept here cost 32 MB packed, or 346 MB with their sort keys.
+- A channel that balances its picks over folders (``state.rotation``) picks within the
+  folder its round chooses, which no index numbers: its members per folder, and for an
+  ordered policy a heap per folder (``state.sqlite.channel_pool``), are kept here; the
+  round over them lives here, per channel (a restart starts it afresh).
 
-Every channel's pool is loaded from its table before the service serves, and again in
+Every balanced channel's pool is loaded from its table before the service serves, and again in
 the background whenever memory forgot pools (``state.sqlite.warming``); a request loads
 one itself only if it comes first: by the writer, as it sees the table (``ensure``), or
 by a preview from its own snapshot (``load_beside``), kept only if the writer had no
@@ -50,7 +48,6 @@ from contextlib import AbstractContextManager
 
 from state.rotation import Rounds, Weights
 from state.sqlite.channel_pool import KEY_COLUMN, ChannelPool, Key
-from state.sqlite.slots import Slots
 
 log = logging.getLogger(__name__)
 _CHUNK = 4096  # rows read at a time when a pool is loaded
@@ -60,9 +57,9 @@ REQUEST = "request"  # a load a request waited for (the others: "start", "backgr
 class NotLoaded(Exception):
     """The channel's pool is not in memory (yet, or any more): the writer loads it."""
 
-    def __init__(self, channel_id: int, policy: str, balanced: bool = False) -> None:
+    def __init__(self, channel_id: int, policy: str) -> None:
         super().__init__(f"channel {channel_id}: the pool is not in memory")
-        self.channel_id, self.policy, self.balanced = channel_id, policy, balanced
+        self.channel_id, self.policy = channel_id, policy
 
 
 class Unsettled(Exception):
@@ -114,41 +111,38 @@ class Pools:
     def loaded(self) -> list[int]:
         return list(self._channels)
 
-    def holds(self, channel_id: int, policy: str, balanced: bool = False) -> bool:
+    def holds(self, channel_id: int, policy: str) -> bool:
         """Does memory hold the channel's pool, for that policy?"""
         with self._lock:
             pool = self._channels.get(channel_id)
-        return pool is not None and pool.policy == policy and pool.balanced == balanced
+        return pool is not None and pool.policy == policy
 
     def members(self, channel_id: int) -> list[str]:
-        """A copy of the channel's members, slot by slot (diagnostics and tests)."""
+        """A copy of the channel's members (diagnostics and tests)."""
         with self._lock:
             pool = self._channels.get(channel_id)
-            return [] if pool is None else list(pool.members)
+            return [] if pool is None else pool.members()
 
     def pick(
         self,
         channel_id: int,
         policy: str,
         rng: random.Random,
-        weights: Weights | None = None,
+        weights: Weights,
         advance: bool = True,
         settled: bool = False,
     ) -> str | None:
-        """An available image by ``policy``, or None when the pool is empty; NotLoaded
-        when memory does not hold the channel's pool for that policy. With ``weights``,
-        from the folder the channel's round chooses (moving the round on when
-        ``advance``; a preview only looks). ``settled``: only from committed members
-        (a reader), else ``Unsettled``."""
-        balanced = weights is not None
+        """An available image of a balanced channel by ``policy``, from the folder its
+        round chooses by ``weights`` (moving the round on when ``advance``; a preview only
+        looks), or None when the pool is empty; NotLoaded when memory does not hold the
+        channel's pool for that policy. ``settled``: only from committed members (a
+        reader), else ``Unsettled``."""
         with self._lock:
             pool = self._channels.get(channel_id)
-            if pool is None or pool.policy != policy or pool.balanced != balanced:
-                raise NotLoaded(channel_id, policy, balanced)
+            if pool is None or pool.policy != policy:
+                raise NotLoaded(channel_id, policy)
             if settled and channel_id in self._unsettled:
                 raise Unsettled(channel_id)
-            if weights is None:
-                return pool.pick_random(rng) if policy == "random" else pool.first()
             round_ = self.rounds.of(channel_id, weights)
             active = pool.active()
             folder = round_.choose(active) if advance else round_.peek(active)
@@ -160,14 +154,13 @@ class Pools:
         db: sqlite3.Connection,
         channel_id: int,
         policy: str,
-        balanced: bool = False,
         on: str = REQUEST,
     ) -> None:
         """Load the channel's pool from the table, as the writer sees it, unless memory
         holds it already; ``on``: who waits for it (logged)."""
-        if not self.holds(channel_id, policy, balanced):
+        if not self.holds(channel_id, policy):
             started = time.perf_counter()
-            loaded = _load(db, channel_id, policy, balanced)
+            loaded = _load(db, channel_id, policy)
             self._changed(channel_id)  # what it read may yet roll back
             with self._lock:
                 self._unsettled.add(channel_id)  # and may hold what is not committed
@@ -191,7 +184,6 @@ class Pools:
         read: Callable[[], AbstractContextManager[sqlite3.Connection]],
         channel_id: int,
         policy: str,
-        balanced: bool = False,
         on: str = REQUEST,
     ) -> bool:
         """Load a pool from a reader's snapshot, beside the writer (a preview, while the
@@ -206,7 +198,7 @@ class Pools:
             return False
         started = time.perf_counter()
         with read() as db:
-            pool = _load(db, channel_id, policy, balanced)
+            pool = _load(db, channel_id, policy)
         with self._lock:
             kept = (
                 self._changes == changes
@@ -217,7 +209,7 @@ class Pools:
                 self._channels[channel_id] = pool
         if kept:
             self._count(pool, channel_id, on, time.perf_counter() - started)
-        return self.holds(channel_id, policy, balanced)
+        return self.holds(channel_id, policy)
 
     def _count(self, pool: ChannelPool, channel_id: int, on: str, seconds: float) -> None:
         with self._lock:
@@ -236,21 +228,19 @@ class Pools:
         pool = self._channels.get(channel_id)
         if pool is None:
             return  # loaded from the table when first needed
-        key, folder = None, "."
-        if pool.ordered or pool.balanced:
-            key, folder = _key(db, channel_id, content_hash, pool.policy)
+        key, folder = _key(db, channel_id, content_hash, pool.policy)
         with self._lock:
             self._unsettled.add(channel_id)
             pool.append(content_hash, key, folder)
 
-    def removed(self, channel_id: int, content_hash: str, hole: int) -> None:
-        """The image left slot ``hole``; the last slot moved into it."""
+    def removed(self, channel_id: int, content_hash: str) -> None:
+        """The image left the pool."""
         self._changed(channel_id)
         pool = self._channels.get(channel_id)
         if pool is None:
             return
         with self._lock:
-            kept = pool.take(content_hash, hole)
+            kept = pool.take(content_hash)
         if not kept:
             log.error("channel %s: the pool in memory had drifted; read again", channel_id)
             self.forget([channel_id])
@@ -306,31 +296,22 @@ def pools_of(db: sqlite3.Connection) -> Pools | None:
     return db.pools if isinstance(db, PooledConnection) else None
 
 
-def _load(
-    db: sqlite3.Connection, channel_id: int, policy: str, balanced: bool = False
-) -> ChannelPool:
+def _load(db: sqlite3.Connection, channel_id: int, policy: str) -> ChannelPool:
     """A chunk of rows at a time, so that a large pool is not held twice while it is
-    read; the rows come in slot order, each slot once, so a chunk whose first and last
-    slots are the next ones has no gap."""
+    read; in slot order, along the (channel, slot) index: the available rows only."""
     keyed = policy in KEY_COLUMN
     rows = db.execute(
-        f"SELECT content_hash, slot, {KEY_COLUMN.get(policy, 'NULL')},"
-        f" {'folder' if balanced else 'NULL'} FROM queue"
+        f"SELECT content_hash, folder, {KEY_COLUMN.get(policy, 'NULL')} FROM queue"
         " WHERE channel_id = ? AND slot IS NOT NULL ORDER BY slot",
         (channel_id,),
     )
-    members = Slots()
-    keys: dict[str, Key] = {}
     folders: dict[str, str] = {}
+    keys: dict[str, Key] = {}
     while chunk := rows.fetchmany(_CHUNK):
-        if (chunk[0][1], chunk[-1][1]) != (len(members), len(members) + len(chunk) - 1):
-            raise RuntimeError(f"channel {channel_id}: the pool's slots have gaps")
-        members.extend([row[0] for row in chunk])
+        folders.update((row[0], row[1]) for row in chunk)
         if keyed:
             keys.update((row[0], (row[2], row[0])) for row in chunk)
-        if balanced:
-            folders.update((row[0], row[3]) for row in chunk)
-    return ChannelPool(policy, members, keys, folders if balanced else None)
+    return ChannelPool(policy, folders, keys)
 
 
 def _key(

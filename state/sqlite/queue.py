@@ -3,16 +3,18 @@
 The rules and the rows they judge are both stores' (``state.sql.queue``); here, what a
 slot is. The available rows of a channel carry slots ``0..n-1``; taking one out moves
 the last slot into the hole, so the numbering never has gaps and a uniform random choice
-is ``slot = randrange(n)``: one index lookup, whatever the catalog size. The pools are
+is ``slot = randrange(n)``: one index lookup, whatever the catalog size (``pick``; the
+ordered policies read the first row of a partial index). A balanced channel's pool is
 mirrored in memory (``state.sqlite.pool``), kept current only because every change of a
 slot goes through ``add``, ``take``, the rows ``insert`` writes and a pool ``rebuild``
-numbers, each of which tells the pools. Triggers keep the channel's counts. Waiting rows
-come back by ``return_due`` (``state.sql.returning``). Every function runs inside the
-caller's transaction.
+numbers, each of which tells the pools.
+Triggers keep the channel's counts. Waiting rows come back by ``return_due``
+(``state.sql.returning``). Every function runs inside the caller's transaction.
 """
 
 from __future__ import annotations
 
+import random
 import sqlite3
 from collections.abc import Iterable, Iterator
 from itertools import count
@@ -29,6 +31,36 @@ def size(db: sqlite3.Connection, channel_id: int) -> int:
     """How many images are available: the channel's ``pool_size``, kept by triggers."""
     row = db.execute("SELECT pool_size FROM channels WHERE id = ?", (channel_id,)).fetchone()
     return int(row[0])
+
+
+# The order of ``oldest``, ``newest`` and ``name``: the partial indexes over the pool.
+_ORDER = {
+    "oldest": "server_modified ASC, content_hash ASC",
+    "newest": "server_modified DESC, content_hash DESC",
+    "name": "name_lower ASC, content_hash ASC",
+}
+
+
+def pick(db: sqlite3.Connection, channel_id: int, policy: str, rng: random.Random) -> str | None:
+    """An available image by ``policy``, or None when there is none: ``random`` a slot
+    ``randrange(n)``, the others the first row of the pool's index in their order."""
+    if policy != "random":
+        row = db.execute(
+            "SELECT content_hash FROM queue WHERE channel_id = ? AND slot IS NOT NULL"
+            f" ORDER BY {_ORDER[policy]} LIMIT 1",
+            (channel_id,),
+        ).fetchone()
+        return None if row is None else str(row[0])
+    available = size(db, channel_id)
+    if not available:
+        return None
+    slot = rng.randrange(available)
+    row = db.execute(
+        "SELECT content_hash FROM queue WHERE channel_id = ? AND slot = ?", (channel_id, slot)
+    ).fetchone()
+    if row is None:
+        raise RuntimeError(f"channel {channel_id}: slot {slot} of {available} is empty")
+    return str(row[0])
 
 
 def add(db: sqlite3.Connection, channel_id: int, content_hash: str) -> None:
@@ -68,7 +100,7 @@ def take(db: sqlite3.Connection, channel_id: int, content_hash: str) -> bool:
         )
     pools = pools_of(db)
     if pools is not None:
-        pools.removed(channel_id, content_hash, hole)
+        pools.removed(channel_id, content_hash)
     return True
 
 

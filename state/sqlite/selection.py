@@ -1,12 +1,13 @@
-"""Choosing an image for a publisher in a channel, from the pool in memory and indexes.
+"""What an image chosen for a publisher shows besides its file, from indexes.
 
-The pick itself is the pool's in memory (``state.sqlite.pool``): ``random`` a slot of
-the channel's pool uniformly, ``oldest``, ``newest`` and ``name`` the first by their
-order, within the folder a balanced channel's round chooses; here, what the image shows
-besides its file, statement by statement along the indexes they name
-(``state.sql.described`` makes the image of it; ``state.sql.files`` finds a file by
-name, the same on both stores). Nothing here scans the catalog or calls Dropbox. Every
-function that reads the file runs inside the caller's transaction.
+The pick itself is the table's (``state.sqlite.queue.pick``: ``random`` a slot of the
+channel's pool uniformly, ``oldest``, ``newest`` and ``name`` the first row of a partial
+index in their order), or, within the folder a balanced channel's round chooses, the
+pool's in memory (``state.sqlite.pool``); here, what the image shows besides its file,
+statement by statement along the indexes they name (``state.sql.described`` makes the
+image of it; ``state.sql.files`` finds a file by name, the same on both stores). Nothing
+here scans the catalog or calls Dropbox. Every function that reads the file runs inside
+the caller's transaction.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Every channel's pool in memory before a request needs it (``PoolWarmer``).
+"""Every pool memory keeps (a balanced channel's, ``state.sqlite.pool``) read before a
+request needs it (``PoolWarmer``).
 
 A pool read on a request's path costs that request seconds at a million images, and
 every leasing request behind it in the writer's queue as long. So the service reads
@@ -85,22 +86,25 @@ class PoolWarmer:
             pass  # said once, when it was found; nothing is read again now
 
     def _warm_all(self, on: str) -> None:
-        for channel_id, policy, balanced in self._unheld():
+        for channel_id, policy in self._unheld():
             if self._stopping:
                 return
-            self._warm(channel_id, policy, balanced, on)
+            self._warm(channel_id, policy, on)
 
-    def _warm(self, channel_id: int, policy: str, balanced: bool, on: str) -> None:
+    def _warm(self, channel_id: int, policy: str, on: str) -> None:
         read = self._connections.reading
         for _ in range(BESIDE_TRIES):
-            if self._pools.load_beside(read, channel_id, policy, balanced, on):
+            if self._pools.load_beside(read, channel_id, policy, on):
                 return
         with self._connections.writing() as db:
-            self._pools.ensure(db, channel_id, policy, balanced, on)
+            self._pools.ensure(db, channel_id, policy, on)
 
-    def _unheld(self) -> list[tuple[int, str, bool]]:
-        """Each channel whose pool memory does not hold: its id, policy, and balance."""
+    def _unheld(self) -> list[tuple[int, str]]:
+        """Each balanced channel whose pool memory does not hold: its id and policy."""
         with self._connections.reading() as db:
             rows = db.execute("SELECT id, policy, weights FROM channels ORDER BY id").fetchall()
-        channels = [(row[0], row[1], rotation.loaded(row[2]) is not None) for row in rows]
-        return [channel for channel in channels if not self._pools.holds(*channel)]
+        return [
+            (channel_id, policy)
+            for channel_id, policy, weights in rows
+            if rotation.loaded(weights) is not None and not self._pools.holds(channel_id, policy)
+        ]

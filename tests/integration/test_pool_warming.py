@@ -1,11 +1,12 @@
 """The SQLite pools read into memory off the request's path (``state.sqlite.warming``).
 
-A store warmed before serving holds every channel's pool, each its table's slot for slot,
-and after a rebuild, a rollback or another process's commit the warmer reads the
-forgotten pools again in the background, so the requests that follow read none. A pool
-read beside the writer is kept unless that very channel changed meanwhile. A real
-``serve`` over 100,000 bulk-loaded images says, in its ``pool_loaded`` log events, that
-its pool was read at start and after a reset, never by a ``/select``.
+A store warmed before serving holds every pool memory keeps (each channel's balanced over
+folders; the others pick from their tables), each with its table's members, and after a
+rebuild, a rollback or another process's commit the warmer reads the forgotten pools
+again in the background, so the requests that follow read none. A pool read beside the
+writer is kept unless that very channel changed meanwhile. A real ``serve`` over 100,000
+bulk-loaded images in a balanced channel says, in its ``pool_loaded`` log events, that its
+pool was read at start and after a reset, never by a ``/select``.
 """
 
 from __future__ import annotations
@@ -26,25 +27,45 @@ from state import DATABASE_FILE
 from state.sqlite import SqliteStore, queue
 from state.sqlite.bulk import bulk_load
 from state.store import ChannelDef, SelectRequest
-from tests.contract.conftest import CHANNELS, LIBRARIES, Clock, Harness, digest, image
+from tests.contract.conftest import LIBRARIES, Clock, Harness, digest, image
 from tests.integration.test_sqlite_pool import assert_mirrored
 from tests.reliability.process import ServiceProcess, service_environment
 from tests.waiting import wait_until
 
-LOOP = ChannelDef("loop", "lib", when_exhausted="new_cycle", policy="oldest")
+# Balanced over folders, so memory keeps their pools; "ch2" picks from its table, so
+# memory keeps nothing of it.
+WEIGHTS = (("a", 2),)
+LOOP = ChannelDef("loop", "lib", when_exhausted="new_cycle", policy="oldest", weights=WEIGHTS)
+IN_MEMORY = [
+    ChannelDef("ch", "lib", weights=WEIGHTS),
+    ChannelDef("other", "lib", policy="name", weights=WEIGHTS),
+    ChannelDef("ch2", "lib2"),
+]
+# A service's one channel, balanced over the folders of its library.
+BALANCED_CONFIG = """
+[libraries.default]
+folder = "/Photos"
+
+[channels.default]
+library = "default"
+policy = "{policy}"
+balance = "folders"
+"""
 
 
 def warmed(path: Path, clock: Clock) -> Harness:
     harness = Harness(SqliteStore(path, clock=clock, rng=random.Random(3)), clock, None)
-    harness.define(LIBRARIES, [*CHANNELS, LOOP])
+    harness.define(LIBRARIES, [*IN_MEMORY, LOOP])
     harness.listing(*(image(f"/p/{n}.jpg", str(n), f"2026-01-{n % 28 + 1:02}") for n in range(40)))
     harness.store.warm()  # type: ignore[attr-defined]
     return harness
 
 
 def every_pool_held(store: SqliteStore) -> bool:
-    channels = sqlite3.connect(store.path).execute("SELECT count(*) FROM channels").fetchone()
-    return len(store._connections.pools.loaded()) == channels[0]
+    channels = sqlite3.connect(store.path).execute(
+        "SELECT count(*) FROM channels WHERE weights IS NOT NULL"
+    )
+    return len(store._connections.pools.loaded()) == channels.fetchone()[0] == 3
 
 
 def test_a_warmed_store_serves_every_request_from_memory(tmp_path: Path) -> None:
@@ -52,8 +73,8 @@ def test_a_warmed_store_serves_every_request_from_memory(tmp_path: Path) -> None
     harness = warmed(path, clock)
     store: SqliteStore = harness.store  # type: ignore[assignment]
     pools = store._connections.pools
-    assert pools.loads == {"start": 4} and every_pool_held(store)
-    assert_mirrored(store, path, loaded=4)
+    assert pools.loads == {"start": 3} and every_pool_held(store)
+    assert_mirrored(store, path, loaded=3)
     chosen = harness.select("ch")
     harness.pick("other", dry_run=True)
     store.selections.mark_posted("ch", chosen.content_hash, chosen.lease.id, None)  # type: ignore[union-attr]
@@ -62,7 +83,7 @@ def test_a_warmed_store_serves_every_request_from_memory(tmp_path: Path) -> None
     harness.select("ch")
     harness.pick("loop", dry_run=True)
     assert "request" not in pools.loads
-    assert_mirrored(store, path, loaded=4)
+    assert_mirrored(store, path, loaded=3)
     store.close()
 
 
@@ -76,9 +97,9 @@ def test_the_warmer_reads_again_what_another_process_or_a_rollback_made_it_forge
     beside = SqliteStore(path, clock=clock)  # a short command beside the service
     beside.selections.select("ch", SelectRequest(60))
     beside.close()  # seen between writes: every pool forgotten, and read again
-    wait_until(lambda: pools.loads.get("background") == 4 and every_pool_held(store), 10)
+    wait_until(lambda: pools.loads.get("background") == 3 and every_pool_held(store), 10)
     harness.select("ch")
-    assert_mirrored(store, path, loaded=4)
+    assert_mirrored(store, path, loaded=3)
     with pytest.raises(RuntimeError), store._connections.writing() as db:
         (channel_id,) = db.execute("SELECT id FROM channels WHERE name = 'ch'").fetchone()
         # One the pool holds now: the command beside leased one at random, maybe any.
@@ -86,9 +107,9 @@ def test_the_warmer_reads_again_what_another_process_or_a_rollback_made_it_forge
         queue.remove(db, channel_id, taken)
         assert taken not in pools.members(channel_id)
         raise RuntimeError("rolled back")
-    wait_until(lambda: pools.loads.get("background") == 5 and every_pool_held(store), 10)
+    wait_until(lambda: pools.loads.get("background") == 4 and every_pool_held(store), 10)
     assert taken in pools.members(channel_id)
-    assert_mirrored(store, path, loaded=4)
+    assert_mirrored(store, path, loaded=3)
     assert "request" not in pools.loads
     store.close()
 
@@ -106,7 +127,7 @@ def test_a_turn_read_by_its_preview_is_read_again_behind_it(tmp_path: Path) -> N
     harness.pick("loop", dry_run=True)
     assert pools.loads.get("request") == 1
     wait_until(lambda: pools.loads.get("background") == 1 and every_pool_held(store), 10)
-    assert_mirrored(store, path, loaded=4)
+    assert_mirrored(store, path, loaded=3)
     harness.pick("ch")
     assert pools.loads.get("request") == 1
     store.close()
@@ -132,7 +153,7 @@ def test_a_pool_read_beside_is_kept_unless_its_own_channel_changed(
 ) -> None:
     path, clock = tmp_path / "db.sqlite3", Clock()
     harness = Harness(SqliteStore(path, clock=clock), clock, None)
-    harness.define()
+    harness.define(LIBRARIES, IN_MEMORY)
     harness.listing(*(image(f"/p/{n}.jpg", str(n)) for n in range(20)))
     store: SqliteStore = harness.store  # type: ignore[assignment]
     pools = store._connections.pools
@@ -151,15 +172,18 @@ IMAGES = 100_000
 def test_a_service_over_many_images_reads_its_pool_before_its_first_select(
     tmp_path: Path, emulator: Emulator, emulator_server: EmulatorServer
 ) -> None:
-    """``serve`` over 100,000 images (bulk-loaded, caught up): the pool is read before the
-    service answers, no ``/select`` reads it, and after a reset (a rebuild) it is read
-    again in the background."""
+    """``serve`` over 100,000 images (bulk-loaded, caught up) in a balanced channel: its
+    pool is read before the service answers, no ``/select`` reads it, and after a
+    reset (a rebuild) it is read again in the background."""
     state = tmp_path / "state"
     cursor = latest_cursor(emulator_server.base_url, emulator.access_token)
     bulk_load(state / DATABASE_FILE, IMAGES, cursor)
+    config = tmp_path / "unposted.toml"
+    config.write_text(BALANCED_CONFIG.format(policy="oldest"))
     service = ServiceProcess(
         emulator, emulator_server.base_url, state, log=tmp_path / "service.log",
-        LOG_LEVEL="INFO", NEAR_DUPLICATE_HASHING="false",
+        LOG_LEVEL="INFO", NEAR_DUPLICATE_HASHING="false", UNPOSTED_CONFIG=str(config),
+        DROPBOX_FOLDER=None,
     )  # fmt: skip
     try:
         service.start()
@@ -192,7 +216,14 @@ def test_commands_that_only_read_beside_the_service_leave_its_pool_in_memory(
     state = tmp_path / "state"
     cursor = latest_cursor(emulator_server.base_url, emulator.access_token)
     bulk_load(state / DATABASE_FILE, 1_000, cursor)
-    settings = {"LOG_LEVEL": "INFO", "NEAR_DUPLICATE_HASHING": "false"}
+    config = tmp_path / "unposted.toml"
+    config.write_text(BALANCED_CONFIG.format(policy="random"))
+    settings = {
+        "LOG_LEVEL": "INFO",
+        "NEAR_DUPLICATE_HASHING": "false",
+        "UNPOSTED_CONFIG": str(config),
+        "DROPBOX_FOLDER": None,
+    }
     service = ServiceProcess(
         emulator, emulator_server.base_url, state, log=tmp_path / "service.log", **settings
     )

@@ -1,8 +1,9 @@
 """The SQLite pools in memory against their tables, and the group commit.
 
 After a life of catch-ups, leases, posts (and undos), holds, near-duplicate skips, fingerprint
-waits, cycle turns and expiries, each channel's pool in memory is its table's, slot for
-slot; a group of leasing selections commits once, and one that fails stands alone.
+waits, cycle turns and expiries, each balanced channel's pool in memory holds its table's
+members, and each table's slots stay dense (a channel that does not balance picks from
+them); a group of leasing selections commits once, and one that fails stands alone.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import logging
 import random
 import sqlite3
 import threading
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -20,8 +22,8 @@ from state.errors import Held, NoNewImages, UnknownName
 from state.rules import Channel
 from state.sql import holds
 from state.sqlite import SqliteStore, queue
+from state.sqlite.channel_pool import ChannelPool
 from state.sqlite.ops import tx
-from state.sqlite.slots import Slots
 from state.store import ChannelDef, SelectRequest
 from tests.contract.conftest import CHANNELS, LIBRARIES, Clock, Harness, digest, gone, image
 from tests.contract.test_near_duplicates import Hasher, fingerprint
@@ -40,14 +42,25 @@ def table_pools(path: Path) -> dict[int, list[str]]:
     return pools
 
 
-def assert_mirrored(store: SqliteStore, path: Path, loaded: int = 1) -> None:
-    """Each pool in memory (at least ``loaded`` of them) is its table's, and the kept count
-    of running leases the counted one."""
+# A channel whose pool memory keeps: balanced over folders, picking at random in each.
+BALANCED = [ChannelDef("ch", "lib", weights=(("a", 2),))]
+
+
+def assert_mirrored(store: SqliteStore, path: Path, loaded: int = 0) -> None:
+    """Each pool in memory (at least ``loaded`` of them) holds its table's members, each
+    table numbers its pool's slots ``0..n-1``, and the kept count of running leases is the
+    counted one."""
     tables, pools = table_pools(path), store._connections.pools
     assert len(pools.loaded()) >= loaded
     for channel_id in pools.loaded():
-        assert pools.members(channel_id) == tables.get(channel_id, [])
+        assert sorted(pools.members(channel_id)) == sorted(tables.get(channel_id, []))
     db = sqlite3.connect(path)
+    for channel_id, size in db.execute("SELECT id, pool_size FROM channels").fetchall():
+        slots = db.execute(
+            "SELECT slot FROM queue WHERE channel_id = ? AND slot IS NOT NULL ORDER BY slot",
+            (channel_id,),
+        ).fetchall()
+        assert [slot for (slot,) in slots] == list(range(size))
     kept = db.execute("SELECT id, n_running FROM channels ORDER BY id").fetchall()
     counted = db.execute(
         "SELECT c.id, (SELECT count(*) FROM leases WHERE channel_id = c.id AND ended IS NULL)"
@@ -60,48 +73,72 @@ def assert_mirrored(store: SqliteStore, path: Path, loaded: int = 1) -> None:
 def test_memory_follows_the_tables_through_a_life_of_changes(tmp_path: Path) -> None:
     clock, path = Clock(), tmp_path / "db.sqlite3"
     harness = Harness(SqliteStore(path, clock=clock, rng=random.Random(5)), clock, None)
-    loop = ChannelDef("loop", "lib", when_exhausted="new_cycle", policy="oldest")
-    skip = ChannelDef("skip", "lib", policy="name", await_fingerprints=True)
-    harness.define(LIBRARIES, [*CHANNELS, loop, skip])
+    # Balanced over folders: memory keeps their pools ("ch" picks from its table).
+    weights = (("a", 2),)
+    loop = ChannelDef("loop", "lib", when_exhausted="new_cycle", policy="oldest", weights=weights)
+    skip = ChannelDef("skip", "lib", policy="name", await_fingerprints=True, weights=weights)
+    other = ChannelDef("other", "lib", weights=weights)
+    harness.define(LIBRARIES, [CHANNELS[0], other, CHANNELS[2], loop, skip])
     harness.listing(
         *(image(f"/p/{n}.jpg", str(n % 40), f"2026-01-{n % 28 + 1:02}") for n in range(50))
     )
     store = harness.store
     for name in ("ch", "other", "loop"):  # a preview reads the pool in
         harness.pick(name, dry_run=True)
-    assert_mirrored(store, path, loaded=3)
+    assert_mirrored(store, path, loaded=2)
     for _ in range(45):  # past the end of a cycle
         chosen = harness.select("loop")
         store.selections.mark_posted("loop", chosen.content_hash, chosen.lease.id, None)  # type: ignore[union-attr]
     lease = harness.lease_id("ch")
     harness.lease_id("ch", seconds=5)
-    assert_mirrored(store, path, loaded=3)
+    harness.lease_id("other")
+    assert_mirrored(store, path, loaded=2)
     store.selections.release("ch", lease)
     store.selections.mark_posted("ch", digest("3"), None, None)
     store.browsing.hold("ch", digest("4"))
     harness.change(gone("/p/1.jpg"), image("/p/new.jpg", "new"), image("/p/2.jpg", "changed"))
-    assert_mirrored(store, path, loaded=3)
+    assert_mirrored(store, path, loaded=2)
     Hasher(harness).record(**{str(n): fingerprint(n % 10, n // 10) for n in range(20)})
     store.selections.mark_posted("skip", digest("5"), None, None)
     harness.pick("skip", dry_run=True)  # its pool read in
     skipped = store.reports.channel_status("skip").near_duplicates_skipped
-    assert_mirrored(store, path, loaded=4)
+    assert_mirrored(store, path, loaded=3)
     store.selections.unpost("skip", digest("5"), "API_TOKEN")  # its group returns too
     assert store.reports.channel_status("skip").near_duplicates_skipped < skipped
     store.selections.unpost("ch", digest("3"), "API_TOKEN")
-    assert_mirrored(store, path, loaded=3)
+    assert_mirrored(store, path, loaded=2)
     store.browsing.unhold("ch", digest("4"))
     clock.now += 3600
     store.selections.reclaim_expired(10)
     store.posted.reset_posted("loop")
     harness.pick("skip", dry_run=True)
-    assert_mirrored(store, path, loaded=3)
+    assert_mirrored(store, path, loaded=2)
     store.close()
     reopened = SqliteStore(path, clock=clock)
     reopened.selections.select("ch", SelectRequest(60))
     reopened.selections.select("loop", SelectRequest(60, dry_run=True))
-    assert_mirrored(reopened, path, loaded=2)
+    assert_mirrored(reopened, path, loaded=1)
     reopened.close()
+
+
+def test_a_random_channel_picks_a_slot_of_its_table_uniformly(tmp_path: Path) -> None:
+    """Memory keeps nothing of a channel that does not balance: each available image is a
+    slot of its table, picked uniformly, in the caller's snapshot."""
+    path, clock = tmp_path / "db.sqlite3", Clock()
+    harness = Harness(SqliteStore(path, clock=clock), clock, None)
+    harness.define()
+    harness.listing(*(image(f"/p/{n}.jpg", str(n)) for n in range(10)))
+    leased = harness.pick()  # its slot filled by the last one
+    store: SqliteStore = harness.store  # type: ignore[assignment]
+    rng = random.Random(7)
+    with store._connections.reading() as db:
+        (channel_id,) = db.execute("SELECT id FROM channels WHERE name = 'ch'").fetchone()
+        counts = Counter(queue.pick(db, channel_id, "random", rng) for _ in range(18_000))
+    assert sorted(counts) == sorted(digest(str(n)) for n in range(10) if digest(str(n)) != leased)
+    assert max(counts.values()) - min(counts.values()) < 300  # each about 2,000
+    assert store._connections.pools.loaded() == []
+    assert_mirrored(store, path)
+    store.close()
 
 
 def test_a_group_commits_once_and_a_failing_request_stands_alone(tmp_path: Path) -> None:
@@ -111,7 +148,7 @@ def test_a_group_commits_once_and_a_failing_request_stands_alone(tmp_path: Path)
         path, clock=clock, trace=lambda s: commits.append(s) if s == "COMMIT" else None
     )
     harness = Harness(store, clock, None)
-    harness.define()
+    harness.define(LIBRARIES, BALANCED)
     harness.listing(*(image(f"/p/{n}.jpg", str(n)) for n in range(20)))
     held = threading.Event()
     release = threading.Event()
@@ -186,7 +223,7 @@ def test_a_short_command_beside_the_service_is_seen_at_the_next_write(
     nor loses an image, and never finds memory drifted."""
     path, clock = tmp_path / "db.sqlite3", Clock()
     harness = Harness(SqliteStore(path, clock=clock), clock, None)
-    harness.define()
+    harness.define(LIBRARIES, BALANCED)
     harness.listing(*(image(f"/p/{n}.jpg", str(n)) for n in range(30)))
     service = harness.store
     handed = [service.selections.select("ch", SelectRequest(60)).content_hash]
@@ -207,7 +244,7 @@ def test_a_pool_read_beside_an_open_change_is_not_kept(tmp_path: Path) -> None:
     channel open (not in the snapshot), what it read is not kept."""
     path, clock = tmp_path / "db.sqlite3", Clock()
     harness = Harness(SqliteStore(path, clock=clock), clock, None)
-    harness.define()
+    harness.define(LIBRARIES, BALANCED)
     harness.listing(*(image(f"/p/{n}.jpg", str(n)) for n in range(20)))
     store, pools = harness.store, harness.store._connections.pools  # type: ignore[attr-defined]
     connections = store._connections  # type: ignore[attr-defined]
@@ -217,7 +254,7 @@ def test_a_pool_read_beside_an_open_change_is_not_kept(tmp_path: Path) -> None:
         pools.load_beside(connections.reading, channel_id, "random")
         assert channel_id not in pools.loaded()
     pools.load_beside(connections.reading, channel_id, "random")
-    assert pools.members(channel_id) == table_pools(path)[channel_id]
+    assert sorted(pools.members(channel_id)) == sorted(table_pools(path)[channel_id])
     assert digest("3") not in pools.members(channel_id)
     store.close()
 
@@ -229,7 +266,7 @@ def test_a_preview_offers_only_what_its_snapshot_has_in_the_pool(tmp_path: Path)
     the image if it committed."""
     path, clock = tmp_path / "db.sqlite3", Clock()
     harness = Harness(SqliteStore(path, clock=clock), clock, None)
-    harness.define()
+    harness.define(LIBRARIES, BALANCED)
     harness.listing(image("/p/only.jpg", "only"))
     store, only = harness.store, digest("only")
     connections = store._connections  # type: ignore[attr-defined]
@@ -275,16 +312,14 @@ def test_memory_that_drifted_is_never_leased_from(
     pool is read again, another image is leased, and the defect is logged."""
     path, clock = tmp_path / "db.sqlite3", Clock()
     harness = Harness(SqliteStore(path, clock=clock), clock, None)
-    harness.define()
+    harness.define(LIBRARIES, BALANCED)
     harness.listing(*(image(f"/p/{n}.jpg", str(n)) for n in range(5)))
     store = harness.store
     leased = harness.select().content_hash
     pools = store._connections.pools  # type: ignore[attr-defined]
     (channel_id,) = pools.loaded()
-    drifted = Slots()
-    drifted.extend([leased] * 4)
-    with pools._lock:
-        pools._channels[channel_id].members = drifted  # the defect
+    with pools._lock:  # the defect: memory names only the leased image
+        pools._channels[channel_id] = ChannelPool("random", {leased: "."}, {})
     chosen = harness.select().content_hash
     assert chosen != leased
     assert any(r.levelno == logging.ERROR for r in caplog.records)

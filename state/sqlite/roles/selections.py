@@ -1,10 +1,11 @@
 """Selections and their leases (``Selections``) as SQLite answers them: a selection and its
 lease commit together, through the group commit (``state.sqlite.group_commit``), the pick
-taken from the pool in memory (``state.sqlite.pool``); a preview picks from memory and
-reads a snapshot beside any writer, or (when answering it would reclaim a lease or turn a
-cycle first) is done on the writer and rolled back. The selection itself, and every
-other change of a lease or post, is written once (``state.sql.choosing``,
-``state.sql.roles.selections``).
+taken from the table (``state.sqlite.queue``) or, for a channel balanced over folders,
+from the pool in memory (``state.sqlite.pool``); a preview
+picks the same way and reads a snapshot beside any writer, or (when answering it would
+reclaim a lease or turn a cycle first) is done on the writer and rolled back. The
+selection itself, and every other change of a lease or post, is written once
+(``state.sql.choosing``, ``state.sql.roles.selections``).
 """
 
 from __future__ import annotations
@@ -84,9 +85,7 @@ class SelectionRole(shared.SelectionRole):
                 with self._read() as db:
                     return self._select_in(tx(db), channel, request, writable=False)
             except NotLoaded as missing:  # read the pool in from a snapshot, look again
-                self._pools.load_beside(
-                    self._read, missing.channel_id, missing.policy, missing.balanced
-                )
+                self._pools.load_beside(self._read, missing.channel_id, missing.policy)
             except NeedsWriter:
                 break  # it would reclaim a lease or turn a cycle: see it done, then undo it
         return self._rolled_back(channel, request)
@@ -105,21 +104,13 @@ class SelectionRole(shared.SelectionRole):
     def _pick(
         self, db: sqlite3.Connection, selecting: _Selecting, advance: bool, writable: bool
     ) -> FileRow | None:
-        """From the pool in memory; the writer loads it first if need be (a preview that
-        finds it not loaded gets ``NotLoaded``). A balanced channel's round moves on with
-        leases only (``advance``): a preview shows the folder the next lease would take.
-
-        Memory changes with the writer's statements, before they commit (or roll back):
-        a preview picks only from committed members, else it is answered on the writer."""
+        """From the table's slots or indexes, in this transaction; a balanced channel's from
+        the pool in memory."""
         channel_id, policy, weights = selecting.channel.id, selecting.policy, selecting.weights
-        if writable:
-            self._pools.ensure(db, channel_id, policy, weights is not None)
-        try:
-            content_hash = self._pools.pick(
-                channel_id, policy, self._rng, weights, advance=advance, settled=not writable
-            )
-        except Unsettled:
-            raise NeedsWriter from None
+        if weights is not None:
+            content_hash = self._pick_in_memory(db, selecting, weights, advance, writable)
+        else:
+            content_hash = queue.pick(db, channel_id, policy, self._rng)
         if content_hash is None:
             return None
         found = files.find_representative(tx(db), selecting.library_id, content_hash)
@@ -128,6 +119,30 @@ class SelectionRole(shared.SelectionRole):
         if found is None:
             raise _Drifted(channel_id)
         return found
+
+    def _pick_in_memory(
+        self,
+        db: sqlite3.Connection,
+        selecting: _Selecting,
+        weights: Weights,
+        advance: bool,
+        writable: bool,
+    ) -> str | None:
+        """The writer loads the pool first if need be (a preview that finds it not loaded
+        gets ``NotLoaded``). A balanced channel's round moves on with leases only
+        (``advance``): a preview shows the folder the next lease would take.
+
+        Memory changes with the writer's statements, before they commit (or roll back):
+        a preview picks only from committed members, else it is answered on the writer."""
+        channel_id, policy = selecting.channel.id, selecting.policy
+        if writable:
+            self._pools.ensure(db, channel_id, policy)
+        try:
+            return self._pools.pick(
+                channel_id, policy, self._rng, weights, advance=advance, settled=not writable
+            )
+        except Unsettled:
+            raise NeedsWriter from None
 
 
 @dataclass(frozen=True, slots=True)
