@@ -5,8 +5,6 @@ changes, whether the catalog was built by a first listing or page by page."""
 
 from __future__ import annotations
 
-import sqlite3
-
 import psycopg
 import pytest
 
@@ -14,6 +12,7 @@ from state.postgres import PostgresStore
 from state.rules import folder_of
 from state.sqlite import SqliteStore
 from tests.contract.conftest import Harness, digest, gone, image
+from tests.sqlite_files import opened
 
 FOLDERS = (
     "SELECT q.content_hash, q.folder, i.folder FROM queue AS q"
@@ -27,7 +26,7 @@ def folders(harness: Harness) -> dict[str, str]:
     """Each content's folder on the channel's queue row (and the same on ``images``)."""
     store = harness.store
     if isinstance(store, SqliteStore):
-        with sqlite3.connect(store.path) as db:
+        with opened(store.path) as db:
             rows = db.execute(FOLDERS).fetchall()
     else:
         assert isinstance(store, PostgresStore)
@@ -80,7 +79,7 @@ def test_the_migration_gives_rows_already_there_their_folders(
     harness.listing(image("/p/top.jpg", "top"), image("/p/a/x.jpg", "x"), image("/p/b/y.jpg", "y"))
     store = harness.store
     if isinstance(store, SqliteStore):
-        with sqlite3.connect(store.path) as db:
+        with opened(store.path) as db:
             db.executescript(_BEFORE_FOLDERS.format(version="PRAGMA user_version = 14;"))
     else:
         url = request.getfixturevalue("migrated_database_url")  # the harness's database

@@ -3,11 +3,10 @@ for everyone at once, expired records cleaned up, all surviving a reopen."""
 
 from __future__ import annotations
 
-import sqlite3
-
 from state.postgres import PostgresStore
 from state.sqlite import SqliteStore
 from tests.contract.conftest import Harness
+from tests.sqlite_files import opened
 
 COUNT = "SELECT count(*) FROM console_sessions"
 
@@ -16,7 +15,7 @@ def records(harness: Harness) -> int:
     """Rows in the sessions table, expired or not: what the clean-up keeps down."""
     store = harness.store
     if isinstance(store, SqliteStore):
-        with sqlite3.connect(store.path) as db:
+        with opened(store.path) as db:
             return int(db.execute(COUNT).fetchone()[0])
     assert isinstance(store, PostgresStore)
     return int(store._read(lambda db: db.execute(COUNT).fetchone())[0])  # type: ignore[index]

@@ -4,7 +4,6 @@ may then be given an end."""
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import psycopg
@@ -14,6 +13,7 @@ from state.postgres import schema as postgres_schema
 from state.sqlite import SqliteStore
 from state.sqlite import schema as sqlite_schema
 from tests.contract.conftest import Clock, Harness, digest, image
+from tests.sqlite_files import opened
 
 _HOLD = "INSERT INTO holds (channel_id, content_hash, held_at) VALUES (1, '{}', '{}')"
 HELD_AT = "2026-01-01T00:00:00Z"
@@ -36,10 +36,9 @@ def _upgraded(harness: Harness) -> None:
 
 def test_a_sqlite_file_of_schema_11_upgrades_with_its_holds(tmp_path: Path) -> None:
     path, clock = tmp_path / "unposted.sqlite3", Clock()
-    old = sqlite3.connect(path, isolation_level=None)
-    sqlite_schema.migrate(old, str(path), target=11)
-    old.execute(_HOLD.format(digest("a"), HELD_AT))
-    old.close()
+    with opened(path, isolation_level=None) as old:
+        sqlite_schema.migrate(old, str(path), target=11)
+        old.execute(_HOLD.format(digest("a"), HELD_AT))
     harness = Harness(SqliteStore(path, clock=clock), clock, None)
     try:
         _upgraded(harness)

@@ -18,7 +18,6 @@ import json
 import logging
 import random
 import re
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,7 @@ from tests.contract.conftest import CHANNELS, KINDS, LIBRARIES, Clock, Harness, 
 from tests.contract.test_near_duplicates import Hasher, fingerprint
 from tests.integration.test_sqlite_store import _walks
 from tests.postgres import catalog_sizes, forget_statistics
+from tests.sqlite_files import opened
 
 FILES = 20000
 # Tables that grow with the catalog or the posts; a library's channels and libraries are few.
@@ -132,7 +132,7 @@ def test_sqlite_plans_hold_with_and_without_statistics(tmp_path: Path, statistic
     clock = Clock()
     harness = Harness(SqliteStore(path, clock=clock, trace=trace), clock, None)
     fill(harness)
-    with sqlite3.connect(path) as db:
+    with opened(path) as db:
         if statistics == "analyzed":
             db.execute("ANALYZE")
         analyzed = db.execute("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'")
@@ -142,14 +142,16 @@ def test_sqlite_plans_hold_with_and_without_statistics(tmp_path: Path, statistic
     recording = False
     harness.store.close()
     problems = {}
-    db = sqlite3.connect(path)
     reads = {s for s in statements if s.lstrip().upper().startswith(_EXPLAINABLE)}
-    for sql in reads:
-        plan = [row[3] for row in db.execute(f"EXPLAIN QUERY PLAN {sql}")]
-        first_rows = " LIMIT " in sql and not any("TEMP B-TREE" in step for step in plan)
-        if any(_walks(step) and not _SQLITE_FEW.search(step) for step in plan) and not first_rows:
-            problems[sql] = plan
-    db.close()
+    with opened(path) as db:
+        for sql in reads:
+            plan = [row[3] for row in db.execute(f"EXPLAIN QUERY PLAN {sql}")]
+            first_rows = " LIMIT " in sql and not any("TEMP B-TREE" in step for step in plan)
+            if (
+                any(_walks(step) and not _SQLITE_FEW.search(step) for step in plan)
+                and not first_rows
+            ):
+                problems[sql] = plan
     assert len(statements) > 100
     assert problems == {}, "\n".join(f"{k} -> {v}" for k, v in problems.items())
 

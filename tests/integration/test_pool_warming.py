@@ -30,6 +30,7 @@ from state.store import ChannelDef, SelectRequest
 from tests.contract.conftest import LIBRARIES, Clock, Harness, digest, image
 from tests.integration.test_sqlite_pool import assert_mirrored
 from tests.reliability.process import ServiceProcess, service_environment
+from tests.sqlite_files import opened
 from tests.waiting import wait_until
 
 # Balanced over folders, so memory keeps their pools; "ch2" picks from its table, so
@@ -62,10 +63,9 @@ def warmed(path: Path, clock: Clock) -> Harness:
 
 
 def every_pool_held(store: SqliteStore) -> bool:
-    channels = sqlite3.connect(store.path).execute(
-        "SELECT count(*) FROM channels WHERE weights IS NOT NULL"
-    )
-    return len(store._connections.pools.loaded()) == channels.fetchone()[0] == 3
+    with opened(store.path) as db:
+        channels = db.execute("SELECT count(*) FROM channels WHERE weights IS NOT NULL")
+        return len(store._connections.pools.loaded()) == channels.fetchone()[0] == 3
 
 
 def test_a_warmed_store_serves_every_request_from_memory(tmp_path: Path) -> None:
@@ -157,7 +157,8 @@ def test_a_pool_read_beside_is_kept_unless_its_own_channel_changed(
     harness.listing(*(image(f"/p/{n}.jpg", str(n)) for n in range(20)))
     store: SqliteStore = harness.store  # type: ignore[assignment]
     pools = store._connections.pools
-    (channel_id,) = sqlite3.connect(path).execute("SELECT id FROM channels WHERE name = 'ch'")
+    with opened(path) as db:
+        (channel_id,) = db.execute("SELECT id FROM channels WHERE name = 'ch'")
     held = pools.load_beside(lambda: reading_while(store, changed), channel_id[0], "random")
     assert held is kept and (channel_id[0] in pools.loaded()) is kept
     harness.select("ch")  # the writer reads it if it was not kept

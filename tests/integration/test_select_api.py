@@ -16,6 +16,7 @@ import pytest
 from emulator import Emulator
 from tests.conftest import API_TOKEN
 from tests.integration.conftest import Service, StartService
+from tests.sqlite_files import opened
 from tests.waiting import wait_until
 
 ISO_Z = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
@@ -258,7 +259,7 @@ def log_checkpointed(service: Service) -> bool:
 
 def database_dump(service: Service) -> list[str]:
     uri = f"file:{service.settings.database_path}?mode=ro"
-    with sqlite3.connect(uri, uri=True) as reader:
+    with opened(uri, uri=True) as reader:
         return list(reader.iterdump())
 
 

@@ -5,13 +5,13 @@ runs is traced, then explained."""
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 from state.changes import plan_page
 from state.sqlite import SqliteStore
 from state.store import ImageQuery, SelectRequest
 from tests.contract.conftest import KINDS, digest, image
+from tests.sqlite_files import opened
 from tests.stores import DEFAULTS
 
 # Tables that grow with the catalog; ``channels`` and ``libraries`` hold a row per name.
@@ -33,17 +33,16 @@ def test_every_browsing_statement_searches_an_index(tmp_path: Path) -> None:
     history = store.browsing.history("default", None, 1)
     store.browsing.history("default", history.next, 1)
     store.browsing.image("default", digest("p1"))
-    database = sqlite3.connect(path)
     selects = {s for s in statements if s.lstrip().upper().startswith(("SELECT", "WITH"))}
     assert len(selects) > 20
-    for statement in selects:
-        for row in database.execute("EXPLAIN QUERY PLAN " + statement):
-            detail = str(row[3])
-            scanned = detail.startswith("SCAN") and any(f" {t}" in detail for t in _LARGE)
-            # A primary key searched by its library alone is every file of the library.
-            walked = detail.endswith("USING PRIMARY KEY (library_id=?)")
-            assert not (scanned or walked), f"{detail}\n  in {statement}"
-    database.close()
+    with opened(path) as database:
+        for statement in selects:
+            for row in database.execute("EXPLAIN QUERY PLAN " + statement):
+                detail = str(row[3])
+                scanned = detail.startswith("SCAN") and any(f" {t}" in detail for t in _LARGE)
+                # A primary key searched by its library alone is every file of the library.
+                walked = detail.endswith("USING PRIMARY KEY (library_id=?)")
+                assert not (scanned or walked), f"{detail}\n  in {statement}"
     store.close()
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import sqlite3
 import time
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from state.errors import StoreDamaged
 from state.sqlite import SqliteStore
 from state.sqlite.damage import READ_CHECK_SECONDS
 from tests.reliability.test_database_refusal import filled_database
+from tests.sqlite_files import opened
 from tests.stores import default_store
 from tests.waiting import wait_until
 
@@ -99,9 +99,8 @@ def test_a_file_that_grows_and_changes_is_not_damage(tmp_path: Path) -> None:
             writer.selections.mark_posted("default", secrets.token_hex(32), None, None)
             posts += 1
             if posts % 50 == 0:  # as a short command beside the service might
-                with sqlite3.connect(database) as outsider:
+                with opened(database) as outsider:
                     outsider.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-                outsider.close()
         os.utime(database)  # a touch is not damage either
         store.selections.mark_posted("default", secrets.token_hex(32), None, None)
         assert len(store.posted.export_posted("default").dropbox_content_hashes) == posts + 1
@@ -116,10 +115,9 @@ def test_a_vacuum_beside_the_store_is_not_damage(tmp_path: Path) -> None:
     try:
         store.catalog.forget_folder("default")  # free pages for a VACUUM to give back
         size = database.stat().st_size
-        with sqlite3.connect(database) as outsider:
+        with opened(database) as outsider:
             outsider.execute("VACUUM")
             outsider.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        outsider.close()
         assert database.stat().st_size < size
         content_hash = secrets.token_hex(32)
         store.selections.mark_posted("default", content_hash, None, None)

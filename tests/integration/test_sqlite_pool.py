@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
-import sqlite3
 import threading
 from collections import Counter
 from pathlib import Path
@@ -27,15 +26,15 @@ from state.sqlite.ops import tx
 from state.store import ChannelDef, SelectRequest
 from tests.contract.conftest import CHANNELS, LIBRARIES, Clock, Harness, digest, gone, image
 from tests.contract.test_near_duplicates import Hasher, fingerprint
+from tests.sqlite_files import opened
 
 
 def table_pools(path: Path) -> dict[int, list[str]]:
-    db = sqlite3.connect(path)
-    rows = db.execute(
-        "SELECT channel_id, content_hash FROM queue WHERE slot IS NOT NULL"
-        " ORDER BY channel_id, slot"
-    ).fetchall()
-    db.close()
+    with opened(path) as db:
+        rows = db.execute(
+            "SELECT channel_id, content_hash FROM queue WHERE slot IS NOT NULL"
+            " ORDER BY channel_id, slot"
+        ).fetchall()
     pools: dict[int, list[str]] = {}
     for channel_id, content_hash in rows:
         pools.setdefault(channel_id, []).append(content_hash)
@@ -54,19 +53,18 @@ def assert_mirrored(store: SqliteStore, path: Path, loaded: int = 0) -> None:
     assert len(pools.loaded()) >= loaded
     for channel_id in pools.loaded():
         assert sorted(pools.members(channel_id)) == sorted(tables.get(channel_id, []))
-    db = sqlite3.connect(path)
-    for channel_id, size in db.execute("SELECT id, pool_size FROM channels").fetchall():
-        slots = db.execute(
-            "SELECT slot FROM queue WHERE channel_id = ? AND slot IS NOT NULL ORDER BY slot",
-            (channel_id,),
+    with opened(path) as db:
+        for channel_id, size in db.execute("SELECT id, pool_size FROM channels").fetchall():
+            slots = db.execute(
+                "SELECT slot FROM queue WHERE channel_id = ? AND slot IS NOT NULL ORDER BY slot",
+                (channel_id,),
+            ).fetchall()
+            assert [slot for (slot,) in slots] == list(range(size))
+        kept = db.execute("SELECT id, n_running FROM channels ORDER BY id").fetchall()
+        counted = db.execute(
+            "SELECT c.id, (SELECT count(*) FROM leases WHERE channel_id = c.id AND ended IS NULL)"
+            " FROM channels AS c ORDER BY c.id"
         ).fetchall()
-        assert [slot for (slot,) in slots] == list(range(size))
-    kept = db.execute("SELECT id, n_running FROM channels ORDER BY id").fetchall()
-    counted = db.execute(
-        "SELECT c.id, (SELECT count(*) FROM leases WHERE channel_id = c.id AND ended IS NULL)"
-        " FROM channels AS c ORDER BY c.id"
-    ).fetchall()
-    db.close()
     assert kept == counted
 
 
@@ -172,8 +170,9 @@ def test_a_group_commits_once_and_a_failing_request_stands_alone(tmp_path: Path)
         wrong.result(5)
     assert len({c.content_hash for c in chosen}) == 11
     assert len(commits) <= 3  # the holder's, then one or two groups for twelve requests
-    running = sqlite3.connect(path).execute("SELECT count(*) FROM leases WHERE ended IS NULL")
-    assert running.fetchone()[0] == 11
+    with opened(path) as db:
+        running = db.execute("SELECT count(*) FROM leases WHERE ended IS NULL")
+        assert running.fetchone()[0] == 11
     assert_mirrored(store, path, loaded=1)
     store.close()
 
@@ -203,8 +202,9 @@ def test_a_request_that_wrote_then_failed_is_undone_alone(tmp_path: Path) -> Non
     chosen = {ask.result(5).content_hash for ask in asks}
     assert len(chosen) == 4 and named.content_hash not in chosen
     assert store.selections.lease_info("ch", named.lease.id).state == "expired"  # type: ignore[union-attr]
-    running = sqlite3.connect(path).execute("SELECT count(*) FROM leases WHERE ended IS NULL")
-    assert running.fetchone()[0] == 5  # the expired one was not ended: its request undone
+    with opened(path) as db:
+        running = db.execute("SELECT count(*) FROM leases WHERE ended IS NULL")
+        assert running.fetchone()[0] == 5  # the expired one was not ended: its request undone
     assert_mirrored(store, path)
     store.close()
 
@@ -323,9 +323,10 @@ def test_memory_that_drifted_is_never_leased_from(
     chosen = harness.select().content_hash
     assert chosen != leased
     assert any(r.levelno == logging.ERROR for r in caplog.records)
-    running = sqlite3.connect(path).execute(
-        "SELECT count(*) FROM leases WHERE ended IS NULL AND content_hash = ?", (leased,)
-    )
-    assert running.fetchone()[0] == 1
+    with opened(path) as db:
+        running = db.execute(
+            "SELECT count(*) FROM leases WHERE ended IS NULL AND content_hash = ?", (leased,)
+        )
+        assert running.fetchone()[0] == 1
     assert_mirrored(store, path)
     store.close()

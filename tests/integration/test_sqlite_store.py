@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import random
 import re
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from state.sqlite.schema import SCHEMA_VERSION, migrate
 from state.store import ChannelDef, LibraryDef, SelectRequest
 from tests.contract.conftest import CHANNELS, LIBRARIES, Clock, Harness, gone, image
 from tests.contract.test_near_duplicates import Hasher, fingerprint
+from tests.sqlite_files import opened
 
 
 def digest(label: str) -> str:
@@ -40,37 +40,36 @@ def test_a_preview_leaves_the_file_byte_for_byte(tmp_path: Path) -> None:
 
 def _version_2_file(path: Path) -> None:
     """A file as the single-folder unposted left it: a catalog, a lease, posts."""
-    old = sqlite3.connect(path, isolation_level=None)
-    migrate(old, str(path), target=2)
-    rows = [("/p/a.jpg", "a"), ("/p/b.jpg", "b"), ("/p/c.jpg", "c"), ("/p/empty.jpg", "")]
-    for path_lower, content in rows:
-        size = 10 if content else 0
+    with opened(path, isolation_level=None) as old:
+        migrate(old, str(path), target=2)
+        rows = [("/p/a.jpg", "a"), ("/p/b.jpg", "b"), ("/p/c.jpg", "c"), ("/p/empty.jpg", "")]
+        for path_lower, content in rows:
+            size = 10 if content else 0
+            old.execute(
+                "INSERT INTO files VALUES (?, ?, ?, ?, 'id:x', '0123456789a', ?,"
+                " '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', ?, 'image', ?, 1)",
+                (path_lower, path_lower, path_lower[3:], path_lower[3:], size,
+                 digest(content), path_lower[:-4]),
+            )  # fmt: skip
+        slots = {"a": None, "b": 0, "c": 2, "": 1}  # b and c available, a leased, the empty one too
+        for content, slot in slots.items():
+            lease = ("lease-a", 4e9) if content == "a" else (None, None)
+            old.execute(
+                "INSERT INTO images VALUES (?, ?, ?, '2026-01-01T00:00:00Z', 10, ?, ?, ?)",
+                (digest(content), f"/p/{content or 'empty'}.jpg", f"{content}.jpg", slot, *lease),
+            )
         old.execute(
-            "INSERT INTO files VALUES (?, ?, ?, ?, 'id:x', '0123456789a', ?,"
-            " '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', ?, 'image', ?, 1)",
-            (path_lower, path_lower, path_lower[3:], path_lower[3:], size,
-             digest(content), path_lower[:-4]),
-        )  # fmt: skip
-    slots = {"a": None, "b": 0, "c": 2, "": 1}  # b and c available, a leased, the empty one too
-    for content, slot in slots.items():
-        lease = ("lease-a", 4e9) if content == "a" else (None, None)
-        old.execute(
-            "INSERT INTO images VALUES (?, ?, ?, '2026-01-01T00:00:00Z', 10, ?, ?, ?)",
-            (digest(content), f"/p/{content or 'empty'}.jpg", f"{content}.jpg", slot, *lease),
+            "INSERT INTO posted VALUES (?, NULL, '2025-01-01T00:00:00Z', 'api')", (digest("z"),)
         )
-    old.execute(
-        "INSERT INTO posted VALUES (?, NULL, '2025-01-01T00:00:00Z', 'api')", (digest("z"),)
-    )
-    old.execute("INSERT INTO legacy_unresolved VALUES (?)", (digest("unmatched"),))
-    for key, value in (
-        ("cursor", "AAEold"),
-        ("ready_at", "2025-01-01T00:00:00Z"),
-        ("listing", "0"),
-        ("generation", "1"),
-        ("account_id", "dbid:me"),
-    ):
-        old.execute("INSERT INTO meta VALUES (?, ?)", (key, value))  # fmt: skip
-    old.close()
+        old.execute("INSERT INTO legacy_unresolved VALUES (?)", (digest("unmatched"),))
+        for key, value in (
+            ("cursor", "AAEold"),
+            ("ready_at", "2025-01-01T00:00:00Z"),
+            ("listing", "0"),
+            ("generation", "1"),
+            ("account_id", "dbid:me"),
+        ):
+            old.execute("INSERT INTO meta VALUES (?, ?)", (key, value))  # fmt: skip
 
 
 def test_a_single_folder_database_becomes_the_default_library_and_channel(tmp_path: Path) -> None:
@@ -91,14 +90,14 @@ def test_a_single_folder_database_becomes_the_default_library_and_channel(tmp_pa
     picked = {store.selections.select("default", SelectRequest(60)).content_hash for _ in range(2)}
     assert picked == {digest("b"), digest("c")}  # dense slots: the empty one's hole was closed
     store.close()
-    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    with opened(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
 def test_an_empty_older_database_migrates_to_an_empty_one(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite3"
-    old = sqlite3.connect(path, isolation_level=None)
-    migrate(old, str(path), target=1)
-    old.close()
+    with opened(path, isolation_level=None) as old:
+        migrate(old, str(path), target=1)
     store = SqliteStore(path)
     store.define(LIBRARIES, CHANNELS)
     assert store.catalog.sync_state("lib").cursor is None
@@ -107,7 +106,8 @@ def test_an_empty_older_database_migrates_to_an_empty_one(tmp_path: Path) -> Non
 
 def test_a_newer_database_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "new.sqlite3"
-    sqlite3.connect(path).execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with opened(path) as db:
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     with pytest.raises(SchemaTooNew, match="Upgrade unposted"):
         SqliteStore(path)
 
@@ -148,35 +148,38 @@ def test_the_hot_paths_read_indexes_only(tmp_path: Path) -> None:
             statements.append(statement)
 
     harness = Harness(SqliteStore(path, clock=clock, trace=trace), clock, None)
-    harness.define()
-    harness.listing(
-        *(image(f"/p/{n}.jpg", str(n)) for n in range(300)),
-        *(image(f"/p/{n}.txt", "") for n in range(0, 300, 7)),
-        image("/p/copy-of-5.jpg", "5"),
-    )
-    hasher = Hasher(harness)
-    hasher.record(**{str(n): fingerprint(n % 100, n // 100) for n in range(300)})
-    recording = True
-    _hot_paths(harness)
-    hasher.record(new=fingerprint(7, 3))
-    store = harness.store
-    store.selections.mark_posted("ch", digest("107"), None, None)
-    store.near.split_near_duplicate("ch", digest("207"))
-    store.near.near_groups("ch", None, 20)
-    recording = False
-    db = sqlite3.connect(path)
-    problems = {}
-    for sql in {
-        s
-        for s in statements
-        if s.lstrip().upper().startswith(("SELECT", "UPDATE", "DELETE", "WITH"))
-    }:
-        plan = [row[3] for row in db.execute(f"EXPLAIN QUERY PLAN {sql}")]
-        first_rows = " LIMIT " in sql and not any("TEMP B-TREE" in step for step in plan)
-        if any(_walks(step) for step in plan) and not first_rows:
-            problems[sql] = plan
-    assert len(statements) > 50
-    assert problems == {}, "\n".join(f"{k} -> {v}" for k, v in problems.items())
+    try:
+        harness.define()
+        harness.listing(
+            *(image(f"/p/{n}.jpg", str(n)) for n in range(300)),
+            *(image(f"/p/{n}.txt", "") for n in range(0, 300, 7)),
+            image("/p/copy-of-5.jpg", "5"),
+        )
+        hasher = Hasher(harness)
+        hasher.record(**{str(n): fingerprint(n % 100, n // 100) for n in range(300)})
+        recording = True
+        _hot_paths(harness)
+        hasher.record(new=fingerprint(7, 3))
+        store = harness.store
+        store.selections.mark_posted("ch", digest("107"), None, None)
+        store.near.split_near_duplicate("ch", digest("207"))
+        store.near.near_groups("ch", None, 20)
+        recording = False
+        problems = {}
+        with opened(path) as db:
+            for sql in {
+                s
+                for s in statements
+                if s.lstrip().upper().startswith(("SELECT", "UPDATE", "DELETE", "WITH"))
+            }:
+                plan = [row[3] for row in db.execute(f"EXPLAIN QUERY PLAN {sql}")]
+                first_rows = " LIMIT " in sql and not any("TEMP B-TREE" in step for step in plan)
+                if any(_walks(step) for step in plan) and not first_rows:
+                    problems[sql] = plan
+        assert len(statements) > 50
+        assert problems == {}, "\n".join(f"{k} -> {v}" for k, v in problems.items())
+    finally:
+        harness.store.close()
 
 
 # Any table, under its name or an alias, searched by nothing but its library or channel;
@@ -221,52 +224,58 @@ def test_kept_counts_equal_the_counted_ones(tmp_path: Path) -> None:
     """The triggers' counts after a life of changes, leases, posts, cycles and a reset."""
     clock, path = Clock(), tmp_path / "db.sqlite3"
     harness = Harness(SqliteStore(path, clock=clock), clock, None)
-    harness.define(LIBRARIES, [*CHANNELS, ChannelDef("loop", "lib", when_exhausted="new_cycle")])
-    harness.listing(
-        *(image(f"/p/{n}.jpg", str(n % 40)) for n in range(50)),
-        image("/p/none.jpg", ""),
-        image("/p/empty.jpg", "", size=0),
-    )
-    for _ in range(45):
-        chosen = harness.select("loop")
-        harness.store.selections.mark_posted("loop", chosen.content_hash, chosen.lease.id, None)  # type: ignore[union-attr]
-    harness.lease_id("ch")
-    harness.store.selections.mark_posted("ch", digest("3"), None, None)
-    harness.change(gone("/p/1.jpg"), image("/p/new.jpg", "new"), image("/p/2.jpg", "changed"))
-    harness.store.posted.reset_posted("other")
-    Hasher(harness).record(**{str(n): fingerprint(n % 10, n // 10) for n in range(20)})
-    harness.store.selections.mark_posted("ch", digest("4"), None, None)
-    harness.store.near.split_near_duplicate("ch", digest("14"))
-    db = sqlite3.connect(path)
-    near_kept = db.execute(
-        "SELECT n_fingerprinted, n_to_fingerprint, (SELECT sum(n_groups) FROM channels),"
-        " (SELECT sum(n_near_skipped) FROM channels) FROM libraries WHERE name = 'lib'"
-    ).fetchone()
-    near_counted = db.execute(
-        "SELECT (SELECT count(*) FROM fingerprints WHERE library_id = 1 AND hash IS NOT NULL),"
-        " (SELECT count(*) FROM to_fingerprint WHERE library_id = 1),"
-        " (SELECT count(*) FROM near_groups WHERE members > 1),"
-        " (SELECT count(*) FROM queue WHERE near_posted = 1)"
-    ).fetchone()
-    assert near_kept == near_counted and near_kept[3] > 0
-    kept = db.execute(
-        "SELECT n_images, n_unique, n_skipped, n_without_hash, n_pending FROM libraries"
-        " WHERE name = 'lib'"
-    ).fetchone()
-    counted = db.execute(
-        "SELECT (SELECT count(*) FROM files WHERE library_id = 1 AND kind = 'image'),"
-        " (SELECT count(*) FROM images WHERE library_id = 1),"
-        " (SELECT count(*) FROM files WHERE library_id = 1 AND kind = 'skipped'),"
-        " (SELECT count(*) FROM files WHERE library_id = 1 AND kind = 'image'"
-        "  AND content_hash IS NULL),"
-        " (SELECT count(*) FROM images WHERE library_id = 1 AND pending = 1)"
-    ).fetchone()
-    assert kept == counted and kept[0] == 51
-    for pool_size, n_posted, slots, top, posted in db.execute(
-        "SELECT pool_size, n_posted,"
-        " (SELECT count(slot) FROM queue WHERE channel_id = c.id),"
-        " (SELECT coalesce(max(slot) + 1, 0) FROM queue WHERE channel_id = c.id),"
-        " (SELECT count(*) FROM posted WHERE channel_id = c.id AND cycle = c.cycle)"
-        " FROM channels AS c"
-    ):
-        assert (pool_size, n_posted) == (slots, posted) and slots == top
+    try:
+        harness.define(
+            LIBRARIES, [*CHANNELS, ChannelDef("loop", "lib", when_exhausted="new_cycle")]
+        )
+        harness.listing(
+            *(image(f"/p/{n}.jpg", str(n % 40)) for n in range(50)),
+            image("/p/none.jpg", ""),
+            image("/p/empty.jpg", "", size=0),
+        )
+        for _ in range(45):
+            chosen = harness.select("loop")
+            harness.store.selections.mark_posted("loop", chosen.content_hash, chosen.lease.id, None)  # type: ignore[union-attr]
+        harness.lease_id("ch")
+        harness.store.selections.mark_posted("ch", digest("3"), None, None)
+        harness.change(gone("/p/1.jpg"), image("/p/new.jpg", "new"), image("/p/2.jpg", "changed"))
+        harness.store.posted.reset_posted("other")
+        Hasher(harness).record(**{str(n): fingerprint(n % 10, n // 10) for n in range(20)})
+        harness.store.selections.mark_posted("ch", digest("4"), None, None)
+        harness.store.near.split_near_duplicate("ch", digest("14"))
+        with opened(path) as db:
+            near_kept = db.execute(
+                "SELECT n_fingerprinted, n_to_fingerprint, (SELECT sum(n_groups) FROM channels),"
+                " (SELECT sum(n_near_skipped) FROM channels) FROM libraries WHERE name = 'lib'"
+            ).fetchone()
+            near_counted = db.execute(
+                "SELECT (SELECT count(*) FROM fingerprints"
+                " WHERE library_id = 1 AND hash IS NOT NULL),"
+                " (SELECT count(*) FROM to_fingerprint WHERE library_id = 1),"
+                " (SELECT count(*) FROM near_groups WHERE members > 1),"
+                " (SELECT count(*) FROM queue WHERE near_posted = 1)"
+            ).fetchone()
+            assert near_kept == near_counted and near_kept[3] > 0
+            kept = db.execute(
+                "SELECT n_images, n_unique, n_skipped, n_without_hash, n_pending FROM libraries"
+                " WHERE name = 'lib'"
+            ).fetchone()
+            counted = db.execute(
+                "SELECT (SELECT count(*) FROM files WHERE library_id = 1 AND kind = 'image'),"
+                " (SELECT count(*) FROM images WHERE library_id = 1),"
+                " (SELECT count(*) FROM files WHERE library_id = 1 AND kind = 'skipped'),"
+                " (SELECT count(*) FROM files WHERE library_id = 1 AND kind = 'image'"
+                "  AND content_hash IS NULL),"
+                " (SELECT count(*) FROM images WHERE library_id = 1 AND pending = 1)"
+            ).fetchone()
+            assert kept == counted and kept[0] == 51
+            for pool_size, n_posted, slots, top, posted in db.execute(
+                "SELECT pool_size, n_posted,"
+                " (SELECT count(slot) FROM queue WHERE channel_id = c.id),"
+                " (SELECT coalesce(max(slot) + 1, 0) FROM queue WHERE channel_id = c.id),"
+                " (SELECT count(*) FROM posted WHERE channel_id = c.id AND cycle = c.cycle)"
+                " FROM channels AS c"
+            ):
+                assert (pool_size, n_posted) == (slots, posted) and slots == top
+    finally:
+        harness.store.close()

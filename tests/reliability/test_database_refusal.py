@@ -8,7 +8,6 @@ left exactly as it was, never silently replaced.
 from __future__ import annotations
 
 import os
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +17,7 @@ import pytest
 from state.changes import FileEntry, FileKinds, plan_page
 from state.sqlite.schema import SCHEMA_VERSION
 from tests.reliability.ledger import Ledger
+from tests.sqlite_files import opened
 from tests.stores import default_store
 
 
@@ -52,9 +52,8 @@ def not_a_database(path: Path) -> None:
 
 
 def newer_schema(path: Path) -> None:
-    db = sqlite3.connect(path)
-    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
-    db.close()  # the last connection to close folds the WAL into the file
+    with opened(path) as db:  # the last connection to close folds the WAL into the file
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
 
 
 @pytest.mark.parametrize(

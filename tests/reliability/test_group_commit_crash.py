@@ -9,7 +9,6 @@ everything else: leasing all of it hands no image out twice.
 from __future__ import annotations
 
 import signal
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +20,7 @@ from state.sqlite import SqliteStore
 from state.store import SelectRequest
 from tests.contract.conftest import Clock, Harness, image
 from tests.reliability.ledger import Ledger
+from tests.sqlite_files import opened
 
 IMAGES = 60
 
@@ -61,9 +61,8 @@ def test_killed_between_the_picks_and_their_commit(
     prepared(path)
     acknowledged, picked = killed_after_picks(path, 10, stalled)
     assert picked >= 1  # the kill did fall inside a group's transaction
-    running = dict(
-        sqlite3.connect(path).execute("SELECT id, content_hash FROM leases WHERE ended IS NULL")
-    )
+    with opened(path) as db:
+        running = dict(db.execute("SELECT id, content_hash FROM leases WHERE ended IS NULL"))
     store = SqliteStore(path)
     try:
         for lease_id in acknowledged:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from state.errors import InvalidInput
 from state.sqlite import SqliteStore
 from state.sqlite.bulk import bulk_load, content_hash_of, name_of
 from state.store import ChannelDef, LibraryDef, SelectRequest
+from tests.sqlite_files import opened
 
 COUNT = 500
 PREVIEW = SelectRequest(60, dry_run=True)
@@ -34,7 +34,7 @@ def store(database: Path) -> Iterator[SqliteStore]:
 
 
 def _slots(path: Path) -> list[int]:
-    with sqlite3.connect(path) as db:
+    with opened(path) as db:
         return [row[0] for row in db.execute("SELECT slot FROM queue WHERE slot IS NOT NULL")]
 
 
@@ -60,7 +60,7 @@ def test_the_channel_defined_as_loaded_finds_nothing_to_change(tmp_path: Path, w
     bulk_load(path, COUNT, cursor="AAEcursor", folder="/Photos", await_fingerprints=waits)
 
     def channel_and_slots() -> tuple[object, ...]:
-        with sqlite3.connect(path) as db:
+        with opened(path) as db:
             row = db.execute("SELECT * FROM channels WHERE name = 'default'").fetchone()
             slots = db.execute("SELECT content_hash, slot FROM queue ORDER BY content_hash")
             return row, slots.fetchall()
@@ -79,12 +79,12 @@ def test_the_schema_matches_a_store_created_the_usual_way(database: Path, tmp_pa
     SqliteStore(tmp_path / "fresh" / "unposted.sqlite3").close()
 
     def schema(path: Path) -> set[tuple[str, str]]:
-        with sqlite3.connect(path) as db:
+        with opened(path) as db:
             rows = db.execute("SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL")
             return set(rows)
 
     assert schema(database) == schema(tmp_path / "fresh" / "unposted.sqlite3")
-    with sqlite3.connect(database) as db:
+    with opened(database) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 

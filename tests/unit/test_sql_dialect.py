@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 from state.sql.dialect import POSTGRES, SQLITE
+from tests.sqlite_files import opened
 
 STATEMENT = (
     "SELECT f.name FROM files AS f INDEXED BY files_by_name"
@@ -31,26 +32,26 @@ def test_sqlite_keeps_its_hints_and_drops_row_locks() -> None:
 
 
 def test_sqlite_runs_a_shared_upsert_with_returning_and_true() -> None:
-    db = sqlite3.connect(":memory:")
-    db.execute("CREATE TABLE t (k TEXT PRIMARY KEY, on_ INTEGER NOT NULL)")
     upsert = (
         "INSERT INTO t (k, on_) VALUES (:k, true) ON CONFLICT (k) DO UPDATE SET on_ = false"
         " RETURNING k, on_"
     )
-    assert db.execute(SQLITE.sql(upsert), {"k": "a"}).fetchall() == [("a", 1)]
-    assert db.execute(SQLITE.sql(upsert), {"k": "a"}).fetchall() == [("a", 0)]
-    locked = SQLITE.sql("SELECT on_ FROM t WHERE k = ? FOR UPDATE")
-    assert db.execute(locked, ("a",)).fetchone() == (0,)
+    with opened(":memory:") as db:
+        db.execute("CREATE TABLE t (k TEXT PRIMARY KEY, on_ INTEGER NOT NULL)")
+        assert db.execute(SQLITE.sql(upsert), {"k": "a"}).fetchall() == [("a", 1)]
+        assert db.execute(SQLITE.sql(upsert), {"k": "a"}).fetchall() == [("a", 0)]
+        locked = SQLITE.sql("SELECT on_ FROM t WHERE k = ? FOR UPDATE")
+        assert db.execute(locked, ("a",)).fetchone() == (0,)
 
 
 def test_sqlite_looks_up_many_keys_a_chunk_at_a_time() -> None:
-    db = sqlite3.connect(":memory:")
-    db.execute("CREATE TABLE t (g INTEGER NOT NULL, k TEXT NOT NULL)")
-    db.executemany("INSERT INTO t VALUES (?, ?)", [(n % 2, f"{n:05}") for n in range(3000)])
     keys = [f"{n:05}" for n in range(0, 3000, 2)] + ["absent", "00000"]  # 1,501 distinct
-    rows = SQLITE.on(db).among("SELECT k FROM t WHERE g = :g AND k IN :keys", {"g": 0}, keys)
-    assert sorted(row[0] for row in rows) == [f"{n:05}" for n in range(0, 3000, 2)]
-    assert SQLITE.on(db).among("SELECT k FROM t WHERE k IN :keys", {}, []) == []
+    with opened(":memory:") as db:
+        db.execute("CREATE TABLE t (g INTEGER NOT NULL, k TEXT NOT NULL)")
+        db.executemany("INSERT INTO t VALUES (?, ?)", [(n % 2, f"{n:05}") for n in range(3000)])
+        rows = SQLITE.on(db).among("SELECT k FROM t WHERE g = :g AND k IN :keys", {"g": 0}, keys)
+        assert sorted(row[0] for row in rows) == [f"{n:05}" for n in range(0, 3000, 2)]
+        assert SQLITE.on(db).among("SELECT k FROM t WHERE k IN :keys", {}, []) == []
 
 
 def test_postgresql_looks_up_many_keys_as_one_array() -> None:
