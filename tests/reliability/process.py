@@ -1,7 +1,8 @@
 """The service as a real process that tests can SIGKILL, restart and inspect.
 
 ``ServiceProcess(emulator, url, state_dir, **env)`` runs ``python -m app serve`` with
-the emulator's credentials; ``env`` overrides any variable (``None`` unsets it). With
+the emulator's credentials (forked from a process that has imported the service:
+``tests.reliability.forkserver``); ``env`` overrides any variable (``None`` unsets it). With
 ``log=PATH`` the process's stderr (JSON log lines) is appended to ``PATH``, so a test
 can read the events it logged (``events("library_relisted")``); without, it is dropped.
 """
@@ -13,8 +14,6 @@ import os
 import signal
 import socket
 import ssl
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ import httpx
 
 from emulator import Emulator
 from tests.conftest import API_TOKEN
+from tests.reliability.forkserver import Forked, forkserver
 from tests.waiting import wait_until
 
 # One context for every client of a test: making one (the CA bundle read) costs more
@@ -102,7 +102,7 @@ class ServiceProcess:
         # a service that dies says why.
         self._stderr = log if log is not None else state_dir / "service-stderr.log"
         self._env = service_environment(emulator, emulator_url, state_dir, **env)
-        self._process: subprocess.Popen[bytes] | None = None
+        self._process: Forked | None = None
         self._started = False  # once started, the port is the clients' and stays
         self.client = httpx.Client(
             base_url=self.base_url,
@@ -136,13 +136,10 @@ class ServiceProcess:
 
     def _launched(self) -> bool:
         """Launched and answering on its port; False if another process took the port."""
-        command = [sys.executable, "-m", "app", "serve", "--port", str(self.port)]
         self._stderr.parent.mkdir(parents=True, exist_ok=True)
         said_before = self._stderr.stat().st_size if self._stderr.exists() else 0
-        with self._stderr.open("ab") as stderr:
-            self._process = subprocess.Popen(
-                command, env=self._env, stdout=subprocess.DEVNULL, stderr=stderr
-            )
+        command = ["serve", "--port", str(self.port)]
+        self._process = forkserver().start(command, self._env, self._stderr)
         try:
             wait_until(self._answers, timeout=60, interval=0.05)
         except AssertionError:

@@ -38,7 +38,8 @@ from emulator.runner import ThreadedServer
 from tests.conftest import API_TOKEN, MakeSettings
 from tests.integration.conftest import FAST_RETRY, Service, StartService
 from tests.reliability.ledger import Ledger
-from tests.reliability.process import ServiceProcess
+from tests.reliability.process import ServiceProcess, nothing_awaits_fingerprint
+from tests.waiting import wait_until
 
 DEFAULT_LIMIT = 64 * 1024  # what a JSON route accepts unless it declares more
 DEFAULT_TIMEOUT = 10.0  # seconds from a request's headers to its body's end, as deployed
@@ -150,6 +151,8 @@ def quick_timeout(
     ):
         service = Service(settings, app, server, client)
         service.wait_ready()
+        # ready is listed; the pictures are selectable once fingerprinted, soon after
+        wait_until(lambda: nothing_awaits_fingerprint(client.get("/status")), 30)
         yield service
 
 
