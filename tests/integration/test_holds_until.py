@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import os
 import subprocess
-import sys
 import time
 from datetime import datetime
 from pathlib import Path
@@ -24,6 +23,7 @@ from tests.conftest import API_TOKEN
 from tests.integration.conftest import Service, StartService
 from tests.integration.test_console import csrf_of, signed_in
 from tests.pictures import picture
+from tests.reliability.forkserver import forkserver
 from tests.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
@@ -136,10 +136,7 @@ def _cli(service: Service, *args: str) -> subprocess.CompletedProcess[str]:
     keep = {key: os.environ[key] for key in ("PATH", "HOME", "LANG") if key in os.environ}
     path = os.pathsep.join([str(REPO), str(REPO / "client" / "src")])
     env = keep | {"PYTHONPATH": path, "UNPOSTED_URL": service.base_url, "UNPOSTED_TOKEN": API_TOKEN}
-    return subprocess.run(
-        [sys.executable, "-m", "app", *args], capture_output=True, text=True, env=env,
-        cwd=service.settings.state_dir.parent, timeout=120,
-    )  # fmt: skip
+    return forkserver().run(list(args), env, cwd=service.settings.state_dir.parent)
 
 
 @pytest.mark.parametrize("photos", ["sqlite"], indirect=True)

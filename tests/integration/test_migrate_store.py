@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from state.sqlite import SqliteStore
 from state.store import ChannelDef, Delivery, ImageQuery, Store
 from tests.contract.conftest import LIBRARIES, Clock, Harness, digest, image
 from tests.contract.test_near_duplicates import Hasher, fingerprint
+from tests.reliability.forkserver import forkserver
 
 REPO = Path(__file__).resolve().parents[2]
 CHANNELS = [ChannelDef("ch", "lib", when_exhausted="new_cycle"), ChannelDef("ch2", "lib2")]
@@ -59,10 +59,7 @@ def _sqlite_state(state: Path) -> tuple[str, str]:
 def _migrate(state: Path, url: str) -> subprocess.CompletedProcess[str]:
     env = {key: os.environ[key] for key in ("PATH", "HOME", "LANG") if key in os.environ}
     env.update(PYTHONPATH=str(REPO), STATE_DIR=str(state), DROPBOX_FOLDER="/p")
-    return subprocess.run(
-        [sys.executable, "-m", "app", "migrate-store", "--to", url],
-        capture_output=True, text=True, env=env, cwd=state, timeout=60,
-    )  # fmt: skip
+    return forkserver().run(["migrate-store", "--to", url], env, timeout=60, cwd=state)
 
 
 def _moved(state: Path, url: str, *printed: str) -> Harness:

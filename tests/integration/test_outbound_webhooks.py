@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ import pytest
 from emulator import Emulator, content_hash
 from tests.integration.conftest import Service, StartService
 from tests.integration.test_console import csrf_of, signed_in
+from tests.reliability.forkserver import forkserver
 from tests.reliability.process import free_port
 from tests.waiting import wait_until
 from tests.webhook_receiver import SECRET, Receiver
@@ -216,8 +216,7 @@ def test_the_command_line_lists_deliveries_and_replays_a_failed_one(
                 "DROPBOX_ACCESS_TOKEN": "unused", "LOG_FORMAT": "console"}  # fmt: skip
 
         def cli(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-            done = subprocess.run([sys.executable, "-m", "app", *args], capture_output=True,
-                                  text=True, env=env, timeout=60)  # fmt: skip
+            done = forkserver().run(list(args), env, timeout=60)
             assert (done.returncode == 0) == ok, done.stderr
             return done
 

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import random
 import sqlite3
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,6 +27,7 @@ from state.sqlite.bulk import bulk_load
 from state.store import ChannelDef, SelectRequest
 from tests.contract.conftest import LIBRARIES, Clock, Harness, digest, image
 from tests.integration.test_sqlite_pool import assert_mirrored
+from tests.reliability.forkserver import forkserver
 from tests.reliability.process import ServiceProcess, service_environment
 from tests.sqlite_files import opened
 from tests.waiting import wait_until
@@ -231,8 +230,7 @@ def test_commands_that_only_read_beside_the_service_leave_its_pool_in_memory(
     env = service_environment(emulator, emulator_server.base_url, state, **settings)
 
     def command(*args: str) -> None:
-        done = subprocess.run([sys.executable, "-m", "app", *args], env=env, cwd=tmp_path,
-                              capture_output=True, text=True, timeout=60)  # fmt: skip
+        done = forkserver().run(list(args), env, timeout=60, cwd=tmp_path)
         assert done.returncode == 0, done.stderr
 
     try:

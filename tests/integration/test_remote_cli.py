@@ -23,6 +23,7 @@ import pytest
 from app.cli import build_parser
 from emulator import Emulator, EmulatorServer
 from state.hashing import content_hash
+from tests.reliability.forkserver import forkserver
 from tests.reliability.process import ServiceProcess
 
 REPO = Path(__file__).resolve().parents[2]
@@ -81,10 +82,7 @@ def cli(service: ServiceProcess, elsewhere: Path) -> Run:
     env = _environment(service, elsewhere)
 
     def run(*args: str, ok: bool = True, **extra: str) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            [sys.executable, "-m", "app", *args], capture_output=True, text=True,
-            cwd=elsewhere, env=env | extra, timeout=120,
-        )  # fmt: skip
+        result = forkserver().run(list(args), env | extra, cwd=elsewhere)
         if ok:
             assert result.returncode == 0, result.stderr
         else:
@@ -280,10 +278,7 @@ def test_a_channels_token_works_its_own_channel_only(
         env = _environment(running, elsewhere) | {"UNPOSTED_TOKEN": NEWS_TOKEN}
 
         def run(*args: str) -> subprocess.CompletedProcess[str]:
-            return subprocess.run(
-                [sys.executable, "-m", "app", *args], capture_output=True, text=True,
-                cwd=elsewhere, env=env, timeout=120,
-            )  # fmt: skip
+            return forkserver().run(list(args), env, cwd=elsewhere)
 
         held = run("hold", "c.jpg", "--channel", "news")
         assert held.returncode == 0 and json.loads(held.stdout)["content_hash"] == C

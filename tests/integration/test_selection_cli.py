@@ -11,7 +11,6 @@ import hashlib
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ import pytest
 
 from emulator import Emulator, EmulatorServer
 from state.hashing import content_hash
+from tests.reliability.forkserver import forkserver
 
 REPO = Path(__file__).resolve().parents[2]
 NEVER_IN_THE_FOLDER = hashlib.sha256(b"posted long ago, archived since").hexdigest()
@@ -44,14 +44,7 @@ def cli(emulator: Emulator, emulator_server: EmulatorServer, tmp_path: Path) -> 
     def run(
         *args: str, ok: bool = True, one_line: bool = True, **extra_env: str
     ) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            [sys.executable, "-m", "app", *args],
-            capture_output=True,
-            text=True,
-            cwd=tmp_path,
-            env=env | extra_env,
-            timeout=60,
-        )
+        result = forkserver().run(list(args), env | extra_env, timeout=60, cwd=tmp_path)
         if ok:
             assert result.returncode == 0, result.stderr
         else:

@@ -8,12 +8,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from app.api.access import PLACEHOLDER
+from tests.reliability.forkserver import forkserver
 
 ROOT = Path(__file__).resolve().parents[2]
 HOW = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
@@ -36,10 +36,7 @@ def serve(cwd: Path, **variables: str) -> subprocess.CompletedProcess[str]:
     ours = ("DROPBOX_", "API_", "UNPOSTED_", "SHOP_", "FEED_", "STATE_DIR", "DATABASE_URL")
     env = {k: v for k, v in os.environ.items() if not k.startswith(ours)}
     env.update(STATE_DIR=str(cwd / "state"), LOG_FORMAT="console", **variables)
-    return subprocess.run(
-        [sys.executable, "-m", "app", "serve", "--port", "0"],
-        capture_output=True, text=True, cwd=cwd, env=env, timeout=60,
-    )  # fmt: skip
+    return forkserver().run(["serve", "--port", "0"], env, timeout=60, cwd=cwd)
 
 
 def refused(done: subprocess.CompletedProcess[str], says: str, *secrets: str) -> None:

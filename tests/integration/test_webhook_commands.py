@@ -10,7 +10,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from tests.conftest import API_TOKEN
 from tests.integration.conftest import Service, StartService
 from tests.integration.test_console import csrf_of, signed_in
 from tests.integration.test_outbound_webhooks import CONFIG, post, select
+from tests.reliability.forkserver import forkserver
 from tests.waiting import wait_until
 from tests.webhook_receiver import SECRET, Receiver
 
@@ -196,9 +196,7 @@ def test_the_command_line_works_the_deliveries_of_a_running_service(
                       "UNPOSTED_TOKEN": API_TOKEN, "STATE_DIR": str(elsewhere / "x")}  # fmt: skip
 
         def cli(*args: str, ok: bool = True, **extra: str) -> subprocess.CompletedProcess[str]:
-            command = [sys.executable, "-m", "app", *args]
-            done = subprocess.run(command, capture_output=True, text=True, env=env | extra,
-                                  cwd=elsewhere, timeout=60)  # fmt: skip
+            done = forkserver().run(list(args), env | extra, timeout=60, cwd=elsewhere)
             assert (done.returncode == 0) == ok, done.stderr
             return done
 

@@ -1,13 +1,16 @@
 """``python -m app`` started from a process that has already imported the service.
 
 A ``python -m app serve`` spends most of its start importing FastAPI, the Dropbox SDK
-and the service (about 0.5 of its 0.9 CPU-seconds to ready), and the suite starts
-services by the hundred. So ``ServiceProcess`` asks a fork server instead: one process
-per test process (``forkserver()``), which imports all that once, then forks a child for
-each start. The child sets its environment, working directory, standard streams and
-arguments as ``subprocess.Popen`` would, and runs ``python -m app``'s main as the
-program it now is: it exits as any interpreter does (its threads joined, ``atexit``
-run), and signals, exit codes and a SIGKILL are a real process's own.
+and the service (about 0.5 of its 0.9 CPU-seconds to ready), a command such as
+``python -m app select`` most of its 0.3, and the suite runs them by the hundred. So
+``ServiceProcess`` and the tests of commands ask a fork server instead: one process per
+test process (``forkserver()``), which imports all that once, then forks a child for
+each start (``start``; ``run`` for a command's output, as ``subprocess.run`` gives it).
+The child sets its environment, working directory, standard streams and arguments as
+``subprocess.Popen`` would, and runs ``python -m app``'s main as the program it now is:
+it exits as any interpreter does (its threads joined, ``atexit`` run), and signals,
+exit codes and a SIGKILL are a real process's own. Tests about how the interpreter
+starts (``test_startup_messages.py``, ``test_cli_imports.py``) start it themselves.
 
 Its parent is the fork server, which reaps it and writes its exit status on the
 connection that asked for it: ``Forked`` reads it there, so that a test's handle
@@ -15,10 +18,10 @@ behaves as a ``Popen``'s (``poll``, ``wait``, ``returncode``, signals). The fork
 forks only while it runs no thread but its main one, and exits, killing what it
 started, when the process that started it goes (its stdin closes).
 
-Protocol, on a Unix socket: one JSON line asks (``argv`` after ``python -m app``,
-``env``, ``cwd``, ``stderr``: a file appended to, or None for /dev/null); the server
-answers ``{"pid": N}``, then ``{"returncode": R}`` once the child has exited (``-N``
-for signal N, as Popen says it).
+Protocol, on a Unix socket: one byte that carries the child's stdin, stdout and stderr
+as descriptors (``socket.send_fds``), then one JSON line (``argv`` after
+``python -m app``, ``env``, ``cwd``); the server answers ``{"pid": N}``, then
+``{"returncode": R}`` once the child has exited (``-N`` for signal N, as Popen says).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +82,7 @@ def serve(path: str) -> dict[str, Any]:
                 _reap(asking)
                 continue
             connection, _ = listener.accept()
-            request = _read_request(connection)
+            streams, request = _read_request(connection)
             assert threading.active_count() == 1, "the fork server must not run threads"
             pid = os.fork()
             if pid == 0:  # the child: nothing of the server's is kept
@@ -89,13 +93,20 @@ def serve(path: str) -> dict[str, Any]:
                     held.close()
                 os.close(woken_r)
                 os.close(woken_w)
+                _become(request, streams)
                 return request
+            for fd in streams:  # the child's now
+                os.close(fd)
             asking[pid] = connection
             connection.sendall(json.dumps({"pid": pid}).encode() + b"\n")
             _reap(asking)  # a child may have exited before it was in ``asking``
 
 
-def _read_request(connection: socket.socket) -> dict[str, Any]:
+def _read_request(connection: socket.socket) -> tuple[list[int], dict[str, Any]]:
+    """The child's stdin, stdout and stderr (sent with the first byte), and its request."""
+    _, streams, _, _ = socket.recv_fds(connection, 1, 3)
+    if len(streams) != 3:
+        raise ConnectionError(f"a request comes with 3 descriptors, not {len(streams)}")
     data = b""
     while not data.endswith(b"\n"):
         chunk = connection.recv(65536)
@@ -103,7 +114,7 @@ def _read_request(connection: socket.socket) -> dict[str, Any]:
             raise ConnectionError("the request ended before its line did")
         data += chunk
     request: dict[str, Any] = json.loads(data)
-    return request
+    return streams, request
 
 
 def _reap(asking: dict[int, socket.socket]) -> None:
@@ -133,19 +144,14 @@ def _kill_all(asking: dict[int, socket.socket]) -> None:
             pass
 
 
-def _become(request: dict[str, Any]) -> None:
+def _become(request: dict[str, Any], streams: list[int]) -> None:
     """In the child: what ``Popen(["python", "-m", "app", *argv], ...)`` would have set."""
     os.environ.clear()
     os.environ.update(request["env"])
     os.chdir(request["cwd"])
-    devnull = os.open(os.devnull, os.O_RDWR)
-    stderr = devnull
-    if request["stderr"] is not None:
-        stderr = os.open(request["stderr"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    os.dup2(devnull, 0)
-    os.dup2(devnull, 1)
-    os.dup2(stderr, 2)
-    for fd in {devnull, stderr}:
+    for target, fd in enumerate(streams):
+        os.dup2(fd, target)
+    for fd in set(streams) - {0, 1, 2}:
         os.close(fd)
     sys.argv = ["-m", *request["argv"]]
 
@@ -211,6 +217,38 @@ class Forked:
         self.send_signal(signal.SIGKILL)
 
 
+def _feed(fd: int, data: bytes) -> None:
+    """Write ``data`` to a child's stdin, then close it (the child may not read it all)."""
+    try:
+        with open(fd, "wb") as pipe:
+            pipe.write(data)
+    except BrokenPipeError:
+        pass
+
+
+def _drain(fds: list[int], deadline: float) -> dict[int, bytes]:
+    """Everything written to ``fds`` until each is closed, read side by side; each closed."""
+    said = dict.fromkeys(fds, b"")
+    with selectors.DefaultSelector() as selector:
+        for fd in fds:
+            selector.register(fd, selectors.EVENT_READ)
+        try:
+            while selector.get_map():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise subprocess.TimeoutExpired([], 0)
+                for key, _ in selector.select(left):
+                    chunk = os.read(key.fd, 65536)
+                    if chunk:
+                        said[key.fd] += chunk
+                    else:
+                        selector.unregister(key.fd)
+        finally:
+            for fd in fds:
+                os.close(fd)
+    return said
+
+
 class ForkServer:
     """The fork server of this process: ``start`` runs ``python -m app *argv`` in a child."""
 
@@ -226,12 +264,65 @@ class ForkServer:
         if self._process.stdout.readline() != b"ready\n":
             raise RuntimeError(f"the fork server did not start (exit {self._process.wait()})")
 
-    def start(self, argv: list[str], env: dict[str, str], stderr: Path | None) -> Forked:
+    def start(
+        self,
+        argv: list[str],
+        env: dict[str, str],
+        stdin: int | None = None,
+        stdout: int | None = None,
+        stderr: int | None = None,
+        cwd: Path | None = None,
+    ) -> Forked:
+        """``python -m app *argv`` with ``env``, in ``cwd`` (None: this process's); each
+        stream a descriptor (None: /dev/null), which the child gets a copy of."""
         connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         connection.connect(self._path)
-        request = {"argv": argv, "env": env, "cwd": os.getcwd(), "stderr": stderr and str(stderr)}
+        devnull = os.open(os.devnull, os.O_RDWR)
+        try:
+            streams = [devnull if fd is None else fd for fd in (stdin, stdout, stderr)]
+            socket.send_fds(connection, [b"\0"], streams)  # the descriptors, on one byte
+        finally:
+            os.close(devnull)
+        request = {"argv": argv, "env": env, "cwd": str(cwd or os.getcwd())}
         connection.sendall(json.dumps(request).encode() + b"\n")
         return Forked(connection)
+
+    def run(
+        self,
+        argv: list[str],
+        env: dict[str, str],
+        input: str | None = None,
+        timeout: float = 120,
+        cwd: Path | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        """As ``subprocess.run([python, -m, app, *argv], capture_output=True, text=True)``."""
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        in_r, in_w = os.pipe() if input is not None else (None, None)
+        try:
+            child = self.start(argv, env, in_r, out_w, err_w, cwd)
+        finally:
+            for fd in (in_r, out_w, err_w):
+                if fd is not None:
+                    os.close(fd)
+        feeding = None
+        if in_w is not None:
+            feeding = threading.Thread(target=_feed, args=(in_w, (input or "").encode()))
+            feeding.start()
+        try:
+            said = _drain([out_r, err_r], time.monotonic() + timeout)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+            raise subprocess.TimeoutExpired(["python", "-m", "app", *argv], timeout) from None
+        finally:
+            if feeding is not None:
+                feeding.join()
+        returncode = child.wait(timeout)
+        stdout, stderr = (said[fd].decode(errors="replace") for fd in (out_r, err_r))
+        return subprocess.CompletedProcess(
+            ["python", "-m", "app", *argv], returncode, stdout, stderr
+        )
 
     def close(self) -> None:
         assert self._process.stdin is not None
@@ -257,8 +348,7 @@ def forkserver() -> ForkServer:
 def main() -> None:
     for name in PRELOADED:
         __import__(name)
-    request = serve(sys.argv[1])
-    _become(request)
+    serve(sys.argv[1])
     runpy.run_module("app", run_name="__main__", alter_sys=True)
 
 

@@ -139,7 +139,8 @@ class ServiceProcess:
         self._stderr.parent.mkdir(parents=True, exist_ok=True)
         said_before = self._stderr.stat().st_size if self._stderr.exists() else 0
         command = ["serve", "--port", str(self.port)]
-        self._process = forkserver().start(command, self._env, self._stderr)
+        with self._stderr.open("ab") as stderr:
+            self._process = forkserver().start(command, self._env, stderr=stderr.fileno())
         try:
             wait_until(self._answers, timeout=60, interval=0.05)
         except AssertionError:

@@ -13,13 +13,12 @@ from __future__ import annotations
 import os
 import random
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 from emulator import Emulator, EmulatorServer
 from tests.integration.test_catch_up import truth
+from tests.reliability.forkserver import Forked, forkserver
 from tests.reliability.ledger import Ledger
 from tests.stores import default_store
 
@@ -28,9 +27,8 @@ def trials(long_mode: bool) -> int:
     return 20 if long_mode else 4
 
 
-def sync_command(
-    emulator: Emulator, server: EmulatorServer, state: Path
-) -> tuple[list[str], dict[str, str]]:
+def sync_environment(emulator: Emulator, server: EmulatorServer, state: Path) -> dict[str, str]:
+    """``python -m app sync``'s environment (its process comes from ``forkserver``)."""
     ours = ("DROPBOX_", "API_")
     env = {k: v for k, v in os.environ.items() if not k.startswith(ours)}
     env.update(
@@ -41,7 +39,7 @@ def sync_command(
         LOG_FORMAT="console",
         LOG_LEVEL="WARNING",
     )
-    return [sys.executable, "-m", "app", "sync"], env
+    return env
 
 
 def mutate(emulator: Emulator, rng: random.Random, trial: int) -> None:
@@ -61,12 +59,17 @@ def listing_calls(emulator: Emulator) -> int:
     return counts.calls("files/list_folder") + counts.calls("files/list_folder/continue")
 
 
-def wait_for_first_call(emulator: Emulator, victim: subprocess.Popen[bytes]) -> None:
+def wait_for_first_call(emulator: Emulator, victim: Forked) -> None:
     """Kill only once the victim talks to Dropbox: its imports are not the point."""
     before, deadline = listing_calls(emulator), time.monotonic() + 30
     while listing_calls(emulator) == before and victim.poll() is None:
         assert time.monotonic() < deadline, "sync never called Dropbox"
         time.sleep(0.01)
+
+
+def synced(env: dict[str, str]) -> None:
+    done = forkserver().run(["sync"], env)
+    assert done.returncode == 0, done.stderr
 
 
 def test_sigkill_during_catch_up_loses_and_doubles_nothing(
@@ -80,23 +83,21 @@ def test_sigkill_during_catch_up_loses_and_doubles_nothing(
     emulator.faults.delay("files/list_folder", 0.15)
     killed_mid_run = 0
     with EmulatorServer(emulator) as server:
-        command, env = sync_command(emulator, server, tmp_path / "state")
-        subprocess.run(command, env=env, check=True, capture_output=True, timeout=120)
+        env = sync_environment(emulator, server, tmp_path / "state")
+        synced(env)
         store = default_store(tmp_path / "state" / "unposted.sqlite3")
         posted = next(iter(truth(emulator).values()))
         store.selections.mark_posted("default", posted, None, None)
         store.close()
         for trial in range(trials(long_mode)):
             mutate(emulator, rng, trial)
-            victim = subprocess.Popen(
-                command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-            )
+            victim = forkserver().start(["sync"], env)
             wait_for_first_call(emulator, victim)
             time.sleep(rng.uniform(0.0, 0.4))  # pages take 0.15 s each
             killed_mid_run += victim.poll() is None
             victim.send_signal(signal.SIGKILL)
             victim.wait(timeout=30)
-            subprocess.run(command, env=env, check=True, capture_output=True, timeout=120)
+            synced(env)
             store = default_store(tmp_path / "state" / "unposted.sqlite3")
             entry.trials += 1
             entry.faults += 1

@@ -21,7 +21,9 @@ def _environment(tmp_path: Path) -> dict[str, str]:
     return {**env, "STATE_DIR": str(tmp_path / "state")}
 
 
-@pytest.mark.parametrize("argv", [["serve"], ["serve", "--port", "nope"], ["--version"]])
+@pytest.mark.parametrize(
+    "argv", [["serve"], ["serve", "--port", "nope"], ["--version"], ["--help"], ["images"]]
+)
 def test_a_child_exits_and_says_what_a_fresh_interpreter_does(
     argv: list[str], tmp_path: Path
 ) -> None:
@@ -29,11 +31,30 @@ def test_a_child_exits_and_says_what_a_fresh_interpreter_does(
     fresh = subprocess.run(
         [sys.executable, "-m", "app", *argv], env=env, capture_output=True, text=True, timeout=60
     )
-    said = tmp_path / "stderr.log"
-    child = forkserver().start(argv, env, said)
-    assert child.wait(timeout=60) == fresh.returncode
-    assert said.read_text() == fresh.stderr
-    assert child.poll() == fresh.returncode
+    forked = forkserver().run(argv, env, timeout=60)
+    assert (forked.returncode, forked.stdout, forked.stderr) == (
+        fresh.returncode, fresh.stdout, fresh.stderr
+    )  # fmt: skip
+    assert fresh.stdout or fresh.stderr
+
+
+def test_a_child_reads_its_stdin(tmp_path: Path) -> None:
+    env = _environment(tmp_path)
+    argv = ["import-legacy", "-"]
+    fresh = subprocess.run(
+        [sys.executable, "-m", "app", *argv], env=env, input="not json", capture_output=True,
+        text=True, timeout=60,
+    )  # fmt: skip
+    forked = forkserver().run(argv, env, input="not json", timeout=60)
+    assert (forked.returncode, forked.stderr) == (fresh.returncode, fresh.stderr)
+
+
+def test_a_child_that_outlasts_its_timeout_is_killed(tmp_path: Path) -> None:
+    env = {**_environment(tmp_path), "DROPBOX_FOLDER": "/Photos", "DROPBOX_ACCESS_TOKEN": "x" * 40}
+    env |= {"DROPBOX_BASE_URL": "http://127.0.0.1:9", "API_TOKEN": "t" * 40}
+    env |= {"DROPBOX_APP_SECRET": "s" * 40}
+    with pytest.raises(subprocess.TimeoutExpired):
+        forkserver().run(["serve", "--port", "0"], env, timeout=1)
 
 
 def test_a_child_is_a_process_of_its_own_that_signals_reach(tmp_path: Path) -> None:
