@@ -27,6 +27,7 @@ as descriptors (``socket.send_fds``), then one JSON line (``argv`` after
 from __future__ import annotations
 
 import atexit
+import gc
 import json
 import os
 import runpy
@@ -348,6 +349,10 @@ def forkserver() -> ForkServer:
 def main() -> None:
     for name in PRELOADED:
         __import__(name)
+    # Out of the collector's sight: a child's collections would otherwise walk, and copy
+    # page by page, the whole heap it shares with the server (``--help`` took 0.37 s of
+    # CPU forked, 0.11 s started afresh, and 0.06 s forked with this).
+    gc.freeze()
     serve(sys.argv[1])
     runpy.run_module("app", run_name="__main__", alter_sys=True)
 
