@@ -57,8 +57,13 @@ def listening(pid: int, port: int) -> bool:
 
 def nothing_awaits_fingerprint(status: httpx.Response) -> bool:
     """From a ``/status`` reply: nothing listed waits for its fingerprint (a ``skip``
-    channel holds it back, and a selection would find nothing yet)."""
-    return status.status_code != 200 or status.json().get("awaiting_fingerprint", 0) == 0
+    channel holds it back, and a selection would find nothing yet), in the default
+    channel's figures or any library's (a configuration may have no default channel)."""
+    if status.status_code != 200:
+        return True
+    body = status.json()
+    libraries = body.get("libraries", {}).values()
+    return all(part.get("awaiting_fingerprint", 0) == 0 for part in (body, *libraries))
 
 
 def service_environment(

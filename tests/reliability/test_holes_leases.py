@@ -175,7 +175,10 @@ def test_an_expired_lease_through_the_api(tmp_path: Path, long_mode: bool, ledge
             for _ in range(trials(long_mode)):
                 lease_life(a, other_a, b, entry)
                 # The next trial starts afresh: nothing posted in channel a.
-                service.client.post("/channels/a/admin/reset-posted", json={"confirm": "RESET"})
+                reset = service.client.post(
+                    "/channels/a/admin/reset-posted", json={"confirm": "RESET"}
+                )
+                assert reset.status_code == 200, reset.text
         finally:
             for publisher in (a, other_a, b):
                 publisher.close()
@@ -187,7 +190,9 @@ def lease_life(a: Publisher, other_a: Publisher, b: Publisher, entry: Entry) -> 
     entry.trials += 1
     # Three leases at once, so that their clocks run together: one to post late, one to
     # renew while it runs, one to renew too late.
-    late, kept, short = (a.select(lease_seconds=s).json() for s in (1, 2, 1))
+    replies = [a.select(lease_seconds=s) for s in (1, 2, 1)]
+    assert all(reply.status_code == 200 for reply in replies), [r.text for r in replies]
+    late, kept, short = (reply.json() for reply in replies)
     late_id, kept_id, short_id = (x["lease"]["id"] for x in (late, kept, short))
     first_expiry = epoch(kept["lease"]["expires_at"])
     renewed = a.renew(kept_id, 60)
