@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import re
-import sqlite3
 import threading
 from collections import Counter
-from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -252,7 +250,7 @@ def log_checkpointed(service: Service) -> bool:
     """Whether every commit is copied from the log into the file. The service checkpoints
     on a thread of its own, shortly after a commit (``state.sqlite.checkpoints``): copied
     now, the earlier commits cannot change the file's bytes later, with nothing to copy."""
-    with closing(sqlite3.connect(service.settings.database_path)) as db:
+    with opened(service.settings.database_path) as db:
         busy, frames, copied = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
     return bool(busy == 0 and frames == copied)
 
@@ -265,7 +263,7 @@ def database_dump(service: Service) -> list[str]:
 
 def running_leases(service: Service) -> int:
     uri = f"file:{service.settings.database_path}?mode=ro"
-    with closing(sqlite3.connect(uri, uri=True)) as reader:
+    with opened(uri, uri=True) as reader:
         return int(reader.execute("SELECT count(*) FROM leases WHERE ended IS NULL").fetchone()[0])
 
 

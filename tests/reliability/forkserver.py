@@ -57,9 +57,9 @@ PRELOADED = (
 # -- the server ---------------------------------------------------------------------------
 
 
-def serve(path: str) -> dict[str, Any]:
+def serve(path: str) -> None:
     """Fork for every request on ``path`` until stdin closes; returns only in a child,
-    with its request."""
+    which has become what was asked for (``_become``)."""
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path)
     listener.listen(64)
@@ -95,7 +95,7 @@ def serve(path: str) -> dict[str, Any]:
                 os.close(woken_r)
                 os.close(woken_w)
                 _become(request, streams)
-                return request
+                return
             for fd in streams:  # the child's now
                 os.close(fd)
             asking[pid] = connection

@@ -38,8 +38,7 @@ from emulator.runner import ThreadedServer
 from tests.conftest import API_TOKEN, MakeSettings
 from tests.integration.conftest import FAST_RETRY, Service, StartService
 from tests.reliability.ledger import Ledger
-from tests.reliability.process import ServiceProcess, nothing_awaits_fingerprint
-from tests.waiting import wait_until
+from tests.reliability.process import ServiceProcess
 
 DEFAULT_LIMIT = 64 * 1024  # what a JSON route accepts unless it declares more
 DEFAULT_TIMEOUT = 10.0  # seconds from a request's headers to its body's end, as deployed
@@ -142,6 +141,7 @@ def quick_timeout(
         dropbox_access_token=emulator.access_token,
         dropbox_app_secret=emulator.app_secret,
         dropbox_app_key=emulator.app_key,
+        near_duplicate_hashing=False,  # as start_service has it: selectable once listed
     )
     app = create_app(settings, retry=FAST_RETRY, body_timeout=SHORT_TIMEOUT)
     headers = {"Authorization": f"Bearer {API_TOKEN}"}
@@ -151,8 +151,6 @@ def quick_timeout(
     ):
         service = Service(settings, app, server, client)
         service.wait_ready()
-        # ready is listed; the pictures are selectable once fingerprinted, soon after
-        wait_until(lambda: nothing_awaits_fingerprint(client.get("/status")), 30)
         yield service
 
 
