@@ -121,11 +121,14 @@ def refusal(reason: str, conninfo: str) -> str:
     return f"the database {where(conninfo)}: cannot connect: {first}"
 
 
-def open_pool(conninfo: str, max_size: int) -> ConnectionPool[Db]:
+def open_pool(conninfo: str, size: int) -> ConnectionPool[Db]:
+    """A pool of ``size`` connections, every one open before it is handed out. A pool
+    that grew on demand would open one connection at a time (psycopg's pool grows so),
+    and a burst at start, with the database some milliseconds away, would wait for each
+    in turn: past ``WAIT_SECONDS``, its last calls would answer busy."""
     pool: ConnectionPool[Db] = ConnectionPool(
         conninfo,
-        min_size=1,
-        max_size=max_size,
+        min_size=size,
         timeout=WAIT_SECONDS,
         # Autocommit: a lone read needs no BEGIN; ``transaction`` opens one explicitly.
         kwargs={"connect_timeout": 5, "application_name": "unposted", "autocommit": True},
@@ -133,8 +136,8 @@ def open_pool(conninfo: str, max_size: int) -> ConnectionPool[Db]:
         name="unposted",
         configure=_configure,
     )
-    # Its first connection is waited for as ``connect`` waits, not as a request waits for
-    # a free one (``WAIT_SECONDS``): a server slow to answer a new session (a busy host)
+    # Its connections are waited for as ``connect`` waits, not as a request waits for a
+    # free one (``WAIT_SECONDS``): a server slow to answer a new session (a busy host)
     # would otherwise fail the first transaction, and the start with it.
     try:
         pool.open(wait=True, timeout=CONNECT_SECONDS)

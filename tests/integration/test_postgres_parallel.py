@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 import psycopg
 import pytest
 
+from bench.delay_proxy import DelayProxy
 from state.errors import NoNewImages
 from state.postgres import PostgresStore, tallies
 from state.postgres.schema import SCHEMA_VERSION, migrate
@@ -100,6 +101,29 @@ def test_many_connections_of_two_replicas_lease_every_picture_once(
     with psycopg.connect(database_url) as db:  # each connection added to a row of its own
         shards = db.execute("SELECT count(*) FROM pool_tallies").fetchone()
         assert shards is not None and shards[0] > 2
+
+
+def test_a_burst_at_start_finds_every_connection_open(
+    database_url: str, stores: list[PostgresStore]
+) -> None:
+    """16 leases at once, the moment a store opens on a database 40 ms away: none waits on
+    connections opened one at a time (some round trips each: 15 of them outlast the second
+    a call waits for a connection, and the last leases would answer busy)."""
+    pictures = _listing(stores[0], 16)
+    host, port = database_url.split("@")[1].split("/")[0].rsplit(":", 1)
+    with DelayProxy(host, int(port), 0.04) as proxy:
+        far = PostgresStore(database_url.replace(f":{port}/", f":{proxy.port}/"), pool_size=16)
+        try:
+            start = threading.Barrier(16)
+
+            def lease(_: int) -> str:
+                start.wait()
+                return far.selections.select("ch", SelectRequest(600)).content_hash
+
+            with ThreadPoolExecutor(16) as pool:
+                assert set(pool.map(lease, range(16))) == pictures
+        finally:
+            far.close()
 
 
 def test_releases_and_a_fold_keep_the_counts(
