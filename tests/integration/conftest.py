@@ -27,7 +27,7 @@ from app.sync.worker import SyncWorker
 from emulator import Emulator, EmulatorServer
 from emulator.runner import ThreadedServer
 from state.postgres import PostgresStore
-from tests.conftest import API_TOKEN, MakeSettings
+from tests.conftest import API_TOKEN, TLS, MakeSettings
 from tests.contract.conftest import CHANNELS, LIBRARIES
 from tests.waiting import wait_until
 
@@ -113,7 +113,10 @@ def start_service(
         )
         server = ThreadedServer(app).start()
         client = httpx.Client(
-            base_url=server.base_url, headers={"Authorization": f"Bearer {API_TOKEN}"}, timeout=30
+            base_url=server.base_url,
+            headers={"Authorization": f"Bearer {API_TOKEN}"},
+            timeout=30,
+            verify=TLS,
         )
         service = Service(settings, app, server, client)
         started.append(service)

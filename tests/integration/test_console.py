@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from emulator import Emulator, content_hash
-from tests.conftest import API_TOKEN
+from tests.conftest import API_TOKEN, TLS
 from tests.integration.conftest import Service, StartService
 from tests.pictures import picture
 from tests.waiting import wait_until
@@ -24,7 +24,7 @@ _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 @contextmanager
 def signed_in(service: Service, token: str = API_TOKEN) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=service.base_url, timeout=30) as client:
+    with httpx.Client(base_url=service.base_url, timeout=30, verify=TLS) as client:
         page = client.get("/console/sign-in")
         reply = client.post("/console/sign-in", data={"csrf": csrf_of(page), "token": token})
         assert reply.status_code == 303, reply.text

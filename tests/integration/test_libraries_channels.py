@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from emulator import Emulator, EmulatorServer, account_id_for, content_hash, signature
-from tests.conftest import API_TOKEN
+from tests.conftest import API_TOKEN, TLS
 from tests.integration.conftest import Service, StartService
 from tests.waiting import wait_until
 
@@ -89,7 +89,7 @@ def start(tmp_path: Path, emulator: Emulator, second: Emulator, start_service: S
 
 def client(service: Service, channel: str) -> httpx.Client:
     headers = {"Authorization": f"Bearer {TOKENS[channel]}"}
-    return httpx.Client(base_url=service.base_url, headers=headers, timeout=30)
+    return httpx.Client(base_url=service.base_url, headers=headers, timeout=30, verify=TLS)
 
 
 def select(service: Service, channel: str, **body: Any) -> httpx.Response:

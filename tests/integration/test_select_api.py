@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from emulator import Emulator
-from tests.conftest import API_TOKEN
+from tests.conftest import API_TOKEN, TLS
 from tests.integration.conftest import Service, StartService
 from tests.sqlite_files import opened
 from tests.waiting import wait_until
@@ -81,7 +81,9 @@ def test_64_concurrent_publishers_get_every_image_exactly_once(
 
     def publisher() -> None:
         headers = {"Authorization": f"Bearer {API_TOKEN}"}
-        with httpx.Client(base_url=service.base_url, headers=headers, timeout=30) as client:
+        with httpx.Client(
+            base_url=service.base_url, headers=headers, timeout=30, verify=TLS
+        ) as client:
             while (reply := client.post("/select", json={})).status_code == 200:
                 with lock:
                     handed_out.append(reply.json()["content_hash"])

@@ -19,6 +19,7 @@ import pytest
 
 from app.api.routes.webhook import MAX_BODY_BYTES
 from emulator import Emulator, signature
+from tests.conftest import TLS
 from tests.integration.conftest import Service, StartService
 from tests.waiting import wait_until
 from webhooks.inbox import MAX_DELAY_SECONDS
@@ -73,7 +74,7 @@ def selectable(service: Service, name: str) -> bool:
 @pytest.fixture
 def dropbox_side(service: Service) -> Iterator[httpx.Client]:
     """A client as Dropbox is one: no API token, only signatures."""
-    with httpx.Client(base_url=service.base_url, timeout=30) as client:
+    with httpx.Client(base_url=service.base_url, timeout=30, verify=TLS) as client:
         yield client
 
 
@@ -103,7 +104,9 @@ def test_a_burst_of_1000_costs_at_most_two_catch_ups_and_loses_no_change(
 
     def sender(worker: int) -> list[int]:
         statuses = []
-        with httpx.Client(base_url=service.base_url, headers=headers, timeout=30) as client:
+        with httpx.Client(
+            base_url=service.base_url, headers=headers, timeout=30, verify=TLS
+        ) as client:
             for index in range(125):
                 if index % 25 == 24:  # changes all through the burst, the last near its end
                     emulator.put_file(

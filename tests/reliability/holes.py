@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from emulator import Emulator, signature
-from tests.conftest import API_TOKEN
+from tests.conftest import API_TOKEN, TLS
 
 
 def trials(long_mode: bool, quick: int = 1, long: int = 3) -> int:
@@ -29,7 +29,10 @@ class Publisher:
     ) -> None:
         self.prefix = "" if channel is None else f"/channels/{channel}"
         self.client = httpx.Client(
-            base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=timeout
+            base_url=base_url,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=timeout,
+            verify=TLS,
         )
         self.handed: list[str] = []
 

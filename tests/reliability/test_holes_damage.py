@@ -35,7 +35,7 @@ import httpx
 import pytest
 
 from emulator import Emulator, EmulatorServer
-from tests.conftest import API_TOKEN
+from tests.conftest import API_TOKEN, TLS
 from tests.reliability.holes import Publisher, put_images
 from tests.reliability.ledger import Ledger
 from tests.reliability.process import ServiceProcess, service_environment
@@ -72,7 +72,9 @@ class Load:
     def _spawn(self, act: Callable[[httpx.Client], None]) -> None:
         def run() -> None:
             headers = {"Authorization": f"Bearer {API_TOKEN}"}
-            with httpx.Client(base_url=self.base_url, headers=headers, timeout=30) as client:
+            with httpx.Client(
+                base_url=self.base_url, headers=headers, timeout=30, verify=TLS
+            ) as client:
                 while not self.stopping.is_set():
                     act(client)
 

@@ -34,7 +34,7 @@ from pathlib import Path
 import httpx
 
 from emulator import Emulator, EmulatorServer
-from tests.conftest import API_TOKEN
+from tests.conftest import API_TOKEN, TLS
 from tests.reliability.ledger import Ledger
 from tests.reliability.process import ServiceProcess
 from tests.waiting import wait_until
@@ -91,7 +91,7 @@ class Publisher:
     def __init__(self, base_url: str, tally: Tally, seed: int) -> None:
         self.tally, self.rng = tally, random.Random(seed)
         headers = {"Authorization": f"Bearer {API_TOKEN}"}
-        self.client = httpx.Client(base_url=base_url, headers=headers, timeout=60)
+        self.client = httpx.Client(base_url=base_url, headers=headers, timeout=60, verify=TLS)
 
     def run(self, stop: threading.Event) -> None:
         with self.client:
