@@ -251,13 +251,15 @@ def _drain(fds: list[int], deadline: float) -> dict[int, bytes]:
 
 
 class ForkServer:
-    """The fork server of this process: ``start`` runs ``python -m app *argv`` in a child."""
+    """A fork server of this process: ``start`` runs ``python -m app *argv`` in a child.
+    ``prefix``: a command that starts the server, and so every child, the way it would
+    start a ``python -m app`` (``setpriv`` with fewer capabilities, say)."""
 
-    def __init__(self) -> None:
+    def __init__(self, prefix: tuple[str, ...] = ()) -> None:
         self._directory = tempfile.TemporaryDirectory(prefix="unposted-forkserver-")
         self._path = str(Path(self._directory.name) / "socket")
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "tests.reliability.forkserver", self._path],
+            [*prefix, sys.executable, "-m", "tests.reliability.forkserver", self._path],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
         )
@@ -332,18 +334,18 @@ class ForkServer:
         self._directory.cleanup()
 
 
-_server: ForkServer | None = None
-_server_lock = threading.Lock()
+_servers: dict[tuple[str, ...], ForkServer] = {}
+_servers_lock = threading.Lock()
 
 
-def forkserver() -> ForkServer:
-    """This process's fork server, started on first use and closed at its exit."""
-    global _server
-    with _server_lock:
-        if _server is None:
-            _server = ForkServer()
-            atexit.register(_server.close)
-        return _server
+def forkserver(prefix: tuple[str, ...] = ()) -> ForkServer:
+    """This process's fork server (behind ``prefix``), started on first use and closed at
+    its exit."""
+    with _servers_lock:
+        if prefix not in _servers:
+            _servers[prefix] = server = ForkServer(prefix)
+            atexit.register(server.close)
+        return _servers[prefix]
 
 
 def main() -> None:

@@ -21,7 +21,6 @@ import os
 import shutil
 import socket
 import sqlite3
-import subprocess
 import sys
 import threading
 from collections.abc import Iterator
@@ -36,6 +35,7 @@ import pytest
 from emulator import Emulator, EmulatorServer
 from state.sqlite import SqliteStore
 from tests.conftest import API_TOKEN
+from tests.reliability.forkserver import forkserver
 from tests.reliability.ledger import Ledger
 from tests.reliability.process import ServiceProcess, free_port
 from tests.waiting import wait_until
@@ -87,26 +87,35 @@ class Outcome:
 
 
 def run(command: list[str], env: dict[str, str] | None = None, timeout: float = 60) -> Outcome:
-    done = subprocess.run(
-        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    """``command``: ``[*APP, ...]``, behind ``unprivileged``'s prefix or not, run by the
+    fork server started behind that prefix."""
+    at = command.index(APP[0])
+    assert command[at : at + len(APP)] == APP, command
+    done = forkserver(tuple(command[:at])).run(
+        command[at + len(APP) :], dict(os.environ) if env is None else env, None, timeout, ROOT
     )
     return Outcome(command, done.returncode, done.stderr)
 
 
 def run_until_exit_or_serving(command: list[str], env: dict[str, str], url: str) -> Outcome:
-    """Start ``command``; if it comes up and answers ``url``, stop it: it was not refused."""
-    process = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-    )
+    """Start ``command`` (``[*APP, ...]``); if it comes up and answers ``url``, stop it: it
+    was not refused."""
+    assert command[: len(APP)] == APP, command
+    said, saying = os.pipe()
     try:
-        wait_until(lambda: process.poll() is not None or answers(url), 60, 0.05)
-        serving = process.poll() is None
+        process = forkserver().start(command[len(APP) :], env, stderr=saying, cwd=ROOT)
     finally:
-        if process.poll() is None:
-            process.kill()
-        stderr = process.communicate(timeout=30)[1]
-    assert not serving, f"{command[3:]} came up beside the running holder"
-    return Outcome(command, process.returncode, stderr)
+        os.close(saying)
+    with open(said, encoding="utf-8", errors="replace") as stderr:
+        try:
+            wait_until(lambda: process.poll() is not None or answers(url), 60, 0.05)
+            serving = process.poll() is None
+        finally:
+            if process.poll() is None:
+                process.kill()
+            returncode = process.wait(30)
+        assert not serving, f"{command[3:]} came up beside the running holder"
+        return Outcome(command, returncode, stderr.read())
 
 
 def answers(url: str) -> bool:
@@ -209,12 +218,10 @@ def test_a_second_demo_and_a_serve_on_its_state_are_refused(tmp_path: Path) -> N
     data = tmp_path / "demo-data"
     out = tmp_path / "demo.out"
     with out.open("w") as stdout:
-        first = subprocess.Popen(
-            [*APP, "demo", "--port", "0", "--data", str(data)],
-            cwd=ROOT,
-            stdout=stdout,
-            stderr=subprocess.DEVNULL,
-        )
+        first = forkserver().start(
+            ["demo", "--port", "0", "--data", str(data)], dict(os.environ), None,
+            stdout.fileno(), None, ROOT,
+        )  # fmt: skip
     try:
         wait_until(lambda: "Ctrl-C stops" in out.read_text() or first.poll() is not None, 120)
         assert first.poll() is None, out.read_text()
