@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import pairwise
 
 import httpx
 import pytest
@@ -22,7 +23,7 @@ from emulator import Emulator, signature
 from tests.conftest import TLS
 from tests.integration.conftest import Service, StartService
 from tests.waiting import wait_until
-from webhooks.inbox import MAX_DELAY_SECONDS
+from webhooks.inbox import MAX_DELAY_SECONDS, QUIET_SECONDS
 
 OTHER_ACCOUNT = "dbid:AAOtherAcc0untN0tOursAtA11xxxxxxxxxxx"
 
@@ -102,6 +103,8 @@ def test_a_burst_of_1000_costs_at_most_two_catch_ups_and_loses_no_change(
     body = notification(emulator.account_id)
     headers = signed(body, emulator.app_secret)
 
+    answered: list[float] = []  # when each reply came (list.append is atomic)
+
     def sender(worker: int) -> list[int]:
         statuses = []
         with httpx.Client(
@@ -113,12 +116,19 @@ def test_a_burst_of_1000_costs_at_most_two_catch_ups_and_loses_no_change(
                         f"/Photos/burst-{worker}-{index}.jpg", f"{worker}/{index}".encode()
                     )
                 statuses.append(client.post("/webhook", content=body).status_code)
+                answered.append(time.monotonic())
         return statuses
 
     started = time.monotonic()
     with ThreadPoolExecutor(8) as pool:
         statuses = [code for codes in pool.map(sender, range(8)) for code in codes]
     took = time.monotonic() - started
+    # A burst folds into two catch-ups while notifications keep coming within the inbox's
+    # quiet period of each other. A machine that starves the service for that long (a
+    # profiler attached, say) splits it in two, each two at most: the replies show each
+    # such pause, as a gap of half the quiet period or more.
+    answered.sort()
+    pauses = sum(later - earlier >= QUIET_SECONDS / 2 for earlier, later in pairwise(answered))
 
     assert statuses == [200] * 1000
     assert took < MAX_DELAY_SECONDS, f"the burst took {took:.1f} s; the bound holds below that"
@@ -127,9 +137,9 @@ def test_a_burst_of_1000_costs_at_most_two_catch_ups_and_loses_no_change(
     wait_until(lambda: settled(service))
     after = Work.of(service)
     cost = f"{after.requests - before.requests} requests, {after.runs - before.runs} runs"
-    print(f"burst of 1000 in {took:.2f} s: {cost}")
-    assert after.requests - before.requests <= 2, cost
-    assert after.runs - before.runs <= 2, cost
+    print(f"burst of 1000 in {took:.2f} s, {pauses} pauses: {cost}")
+    assert after.requests - before.requests <= 2 + 2 * pauses, cost
+    assert after.runs - before.runs <= 2 + 2 * pauses, cost
 
 
 def test_a_replayed_notification_costs_at_most_one_more_catch_up(
