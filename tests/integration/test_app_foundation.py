@@ -13,7 +13,7 @@ import httpx
 from fastapi.testclient import TestClient
 
 from app.main import create_app
-from tests.conftest import MakeSettings
+from tests.conftest import TLS, MakeSettings
 
 
 def test_health_and_readiness_before_any_catch_up(make_settings: MakeSettings) -> None:
@@ -102,7 +102,7 @@ def test_serve_answers_healthz(tmp_path: Path) -> None:
         deadline = time.monotonic() + 30
         while True:
             try:
-                reply = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                reply = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1, verify=TLS)
                 break
             except httpx.TransportError:
                 assert process.poll() is None, process.stderr.read() if process.stderr else ""

@@ -13,7 +13,7 @@ import httpx
 
 from app.api.throttle import LIMIT, WINDOW, Throttle
 from emulator import Emulator
-from tests.conftest import API_TOKEN
+from tests.conftest import API_TOKEN, TLS
 from tests.integration.conftest import Service, StartService
 from tests.integration.test_console import csrf_of
 
@@ -29,7 +29,9 @@ def guess(service: Service, token: str, address: str | None = None) -> httpx.Res
     headers = {"Authorization": f"Bearer {token}"}
     if address:
         headers["X-Forwarded-For"] = address
-    return httpx.post(service.base_url + "/select", json={"dry_run": True}, headers=headers)
+    return httpx.post(
+        service.base_url + "/select", json={"dry_run": True}, headers=headers, verify=TLS
+    )
 
 
 def test_a_thousand_wrong_tokens_meet_429_and_the_right_one_still_gets_in(

@@ -14,7 +14,7 @@ from starlette.requests import Request
 
 from app.api.routes import select
 from emulator import Emulator
-from tests.conftest import API_TOKEN
+from tests.conftest import API_TOKEN, TLS
 from tests.integration.conftest import StartService
 
 JSON = "application/json"
@@ -60,7 +60,7 @@ def _ask(base_url: str, path: str, body: bytes, media: str | None, token: str | 
     headers = {"Content-Type": media} if media else {}
     if token:
         headers["Authorization"] = f"Bearer {token}"
-    reply = httpx.post(base_url + path, content=body, headers=headers, timeout=30)
+    reply = httpx.post(base_url + path, content=body, headers=headers, timeout=30, verify=TLS)
     document = reply.json()
     if reply.status_code == 200 and document["lease"]:
         # A leasing selection picks at random, and its lease is new: compare the shape.

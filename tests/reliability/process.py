@@ -182,12 +182,13 @@ class ServiceProcess:
         if self._process.poll() is not None:
             said = self._stderr.read_text(errors="replace")[-2000:] if self._stderr.exists() else ""
             raise AssertionError(f"service died (exit {self._process.returncode}): {said}")
-        if not listening(self._process.pid, self.port):
-            return False  # not yet, or another process holds the port: it must not answer
         try:
-            return self.client.get("/healthz").status_code == 200
+            answered = self.client.get("/healthz").status_code == 200
         except httpx.TransportError:
-            return False
+            return False  # nobody listens there yet
+        # Only then the table of sockets, which may be long on a busy machine: the answer
+        # counts only if it is the service's own, not another's that took the port first.
+        return answered and listening(self._process.pid, self.port)
 
     def events(self, name: str) -> list[dict[str, Any]]:
         """The JSON log lines of ``event`` ``name`` written so far (``log`` must be set)."""

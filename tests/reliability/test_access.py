@@ -37,7 +37,7 @@ from fastapi.routing import iter_route_contexts
 
 from app.api.throttle import Throttle
 from emulator import Emulator, EmulatorServer, signature
-from tests.conftest import API_TOKEN, MakeSettings
+from tests.conftest import API_TOKEN, TLS, MakeSettings
 from tests.integration.conftest import Service, StartService
 from tests.reliability.ledger import Ledger
 from tests.reliability.process import free_port, nothing_awaits_fingerprint
@@ -388,9 +388,9 @@ def answers_ready(running: LoggedProcess) -> bool:
     assert running.process.poll() is None, running.log.read_text()
     auth = {"Authorization": f"Bearer {API_TOKEN}"}
     try:
-        if httpx.get(running.base_url + "/readyz", timeout=5).status_code != 200:
+        if httpx.get(running.base_url + "/readyz", timeout=5, verify=TLS).status_code != 200:
             return False
-        status = httpx.get(running.base_url + "/status", headers=auth, timeout=5)
+        status = httpx.get(running.base_url + "/status", headers=auth, timeout=5, verify=TLS)
     except httpx.TransportError:
         return False
     return nothing_awaits_fingerprint(status)

@@ -34,7 +34,7 @@ import pytest
 
 from emulator import Emulator, EmulatorServer
 from state.sqlite import SqliteStore
-from tests.conftest import API_TOKEN
+from tests.conftest import API_TOKEN, TLS
 from tests.reliability.forkserver import forkserver
 from tests.reliability.ledger import Ledger
 from tests.reliability.process import ServiceProcess, free_port
@@ -120,7 +120,7 @@ def run_until_exit_or_serving(command: list[str], env: dict[str, str], url: str)
 
 def answers(url: str) -> bool:
     try:
-        return httpx.get(url, timeout=2).status_code == 200
+        return httpx.get(url, timeout=2, verify=TLS).status_code == 200
     except httpx.TransportError:
         return False
 
