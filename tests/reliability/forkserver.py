@@ -42,15 +42,26 @@ import time
 from pathlib import Path
 from typing import Any
 
-# What ``serve`` imports on its way to answering (``app.cli.service``), imported once.
+# What ``serve`` imports on its way to answering (``app.cli.service``), imported once;
+# then what a child imported later, each time (a profile of the suite's children): the
+# stores, numpy for near-duplicates, uvicorn's protocols and loop, HTTP clients, HEIF.
 PRELOADED = (
     "app.cli",
+    "app.cli.remote",
     "app.cli.service",
     "app.main",
     "app.services.rotation",
     "app.sync.catch_up",
     "emulator.runner",
+    "httpcore",
+    "pillow_heif",
+    "state.neighbours",
+    "state.postgres",
+    "state.sqlite",
     "uvicorn",
+    "uvicorn.protocols.http.auto",
+    "uvicorn.protocols.websockets.auto",
+    "uvloop",
 )
 
 
