@@ -4,13 +4,6 @@
 from version N-1 to N inside the transaction that opens it, so a crash mid-upgrade
 leaves the old version intact. A file written by a newer unposted is refused, never
 downgraded; a file that is not a sound database is refused, never replaced.
-
-An empty file is migrated step by step too, the first time a process makes one; the
-schema it ends with (``sqlite_master``'s SQL, in the order SQLite made it) is kept, and
-the process makes any further empty file in one pass of those statements: 80 CREATEs
-instead of 148 statements whose ALTERs each reload the whole schema (about 5 ms instead
-of 34 to open an empty file; the test suite makes a few thousand). The two agree by
-construction, and a test compares them object by object.
 """
 
 from __future__ import annotations
@@ -677,14 +670,8 @@ def _check_integrity(connection: sqlite3.Connection, path: str) -> None:
         raise StoreCorrupt(f"{path} failed SQLite's integrity check: {result}")
 
 
-_made: tuple[str, ...] = ()
-"""The statements an empty file ends with once migrated to ``SCHEMA_VERSION``, kept from
-the first this process migrated (empty until then)."""
-
-
 def migrate(connection: sqlite3.Connection, path: str, target: int = SCHEMA_VERSION) -> None:
     """Apply the migrations between the file's version and ``target``."""
-    global _made
     connection.execute("BEGIN IMMEDIATE")
     try:
         version = connection.execute("PRAGMA user_version").fetchone()[0]
@@ -693,15 +680,10 @@ def migrate(connection: sqlite3.Connection, path: str, target: int = SCHEMA_VERS
                 f"{path} has schema version {version}; this unposted reads up to "
                 f"{SCHEMA_VERSION}. Upgrade unposted instead of replacing the file."
             )
-        empty = version == 0 and target == SCHEMA_VERSION and _is_empty(connection)
-        if empty and _made:
-            log.info("creating %s at schema version %d", path, target)
-            for statement in _made:
+        for number in range(version, target):
+            log.info("migrating %s to schema version %d", path, number + 1)
+            for statement in _statements(MIGRATIONS[number]):
                 connection.execute(statement)
-        else:
-            _upgrade(connection, path, version, target)
-            if empty:
-                _made = _schema_of(connection)
         if target > version:
             connection.execute(f"PRAGMA user_version = {target}")
             connection.execute("COMMIT")
@@ -714,28 +696,6 @@ def migrate(connection: sqlite3.Connection, path: str, target: int = SCHEMA_VERS
     except BaseException:
         connection.execute("ROLLBACK")
         raise
-
-
-def _upgrade(connection: sqlite3.Connection, path: str, version: int, target: int) -> None:
-    for number in range(version, target):
-        log.info("migrating %s to schema version %d", path, number + 1)
-        for statement in _statements(MIGRATIONS[number]):
-            connection.execute(statement)
-
-
-def _is_empty(connection: sqlite3.Connection) -> bool:
-    return connection.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchone() is None
-
-
-def _schema_of(connection: sqlite3.Connection) -> tuple[str, ...]:
-    """The statements that make this database's tables, indexes and triggers again, in
-    the order SQLite made them (SQLite's own tables and automatic indexes come with
-    them)."""
-    rows = connection.execute(
-        "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite\\_%'"
-        " ESCAPE '\\' ORDER BY rowid"
-    )
-    return tuple(sql for (sql,) in rows)
 
 
 def _statements(script: str) -> list[str]:

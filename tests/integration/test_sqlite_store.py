@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-import logging
 import random
 import re
-from contextlib import closing
 from pathlib import Path
 
 import pytest
 
 from state.errors import SchemaTooNew, StoreCorrupt, StoreError
-from state.sqlite import SqliteStore, schema
-from state.sqlite.schema import SCHEMA_VERSION, connect, migrate
+from state.sqlite import SqliteStore
+from state.sqlite.schema import SCHEMA_VERSION, migrate
 from state.store import ChannelDef, LibraryDef, SelectRequest
 from tests.contract.conftest import CHANNELS, LIBRARIES, Clock, Harness, gone, image
 from tests.contract.test_near_duplicates import Hasher, fingerprint
@@ -22,30 +20,6 @@ from tests.sqlite_files import opened
 
 def digest(label: str) -> str:
     return hashlib.sha256(label.encode()).hexdigest()
-
-
-def test_an_empty_file_made_in_one_pass_is_the_one_migrated_step_by_step(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
-    monkeypatch.setattr(schema, "_made", ())  # as in a process that has made none yet
-    caplog.set_level(logging.INFO, logger=schema.__name__)
-    made = []
-    for name in ("stepwise", "one-pass"):
-        caplog.clear()
-        with closing(connect(tmp_path / f"{name}.sqlite3")) as db:
-            objects = db.execute(
-                "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name"
-            ).fetchall()
-            made.append((objects, db.execute("PRAGMA user_version").fetchone()[0]))
-            said = [record.getMessage() for record in caplog.records]
-        if name == "stepwise":
-            assert len(said) == SCHEMA_VERSION and "to schema version 1" in said[0], said
-        else:
-            assert said == [f"creating {tmp_path / 'one-pass.sqlite3'} at schema version "
-                            f"{SCHEMA_VERSION}"]  # fmt: skip
-    (stepwise, version), (one_pass, version_again) = made
-    assert version == version_again == SCHEMA_VERSION
-    assert len(stepwise) > 80 and one_pass == stepwise
 
 
 def test_a_preview_leaves_the_file_byte_for_byte(tmp_path: Path) -> None:
