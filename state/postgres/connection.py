@@ -144,7 +144,9 @@ def open_pool(conninfo: str, size: int) -> ConnectionPool[Db]:
     except PoolTimeout as exc:
         pool.close()
         raise DatabaseRefused(
-            f"the database {where(conninfo)}: no answer within {CONNECT_SECONDS:.0f} s"
+            f"the database {where(conninfo)}: the {size} connections of the pool did not all"
+            f" open within {CONNECT_SECONDS:.0f} s: the server is slow to answer, or refuses"
+            " more sessions (its max_connections, or the role's connection limit)"
         ) from exc
     return pool
 

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
@@ -22,8 +23,8 @@ import psycopg
 import pytest
 
 from bench.delay_proxy import DelayProxy
-from state.errors import NoNewImages
-from state.postgres import PostgresStore, tallies
+from state.errors import DatabaseRefused, NoNewImages
+from state.postgres import PostgresStore, connection, tallies
 from state.postgres.schema import SCHEMA_VERSION, migrate
 from state.store import SelectRequest
 from tests.contract.conftest import Clock, Harness, digest, image
@@ -124,6 +125,18 @@ def test_a_burst_at_start_finds_every_connection_open(
                 assert set(pool.map(lease, range(16))) == pictures
         finally:
             far.close()
+
+
+def test_a_server_with_no_room_for_the_pool_is_named_at_start(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A role allowed 2 sessions, a pool of 4: the start says why, not "no answer"."""
+    role = f"few_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(database_url, autocommit=True) as admin:
+        admin.execute(f"CREATE ROLE {role} LOGIN CONNECTION LIMIT 2")
+    monkeypatch.setattr(connection, "CONNECT_SECONDS", 1)
+    with pytest.raises(DatabaseRefused, match="the 4 connections of the pool did not all open"):
+        connection.open_pool(database_url.replace("postgres@", f"{role}@"), 4)
 
 
 def test_releases_and_a_fold_keep_the_counts(
