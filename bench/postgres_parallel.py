@@ -62,13 +62,7 @@ def _measured(
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-far-")))
         url = cluster.fresh_database()
         bulk_load(url, size, select_load.latest_cursor(server.base_url, emu.access_token))
-        parts = urlsplit(url)
-        proxy = stack.enter_context(
-            DelayProxy(parts.hostname or "127.0.0.1", parts.port or 5432, delay)
-        )
-        far = urlunsplit(
-            parts._replace(netloc=parts.netloc.replace(f":{parts.port}", f":{proxy.port}"))
-        )
+        far = through(stack, url, delay)
         services = []
         for index in range(2):
             process, base_url = stack.enter_context(select_load.spawn(
@@ -103,7 +97,7 @@ def _measured(
     }
 
 
-def _through(stack: ExitStack, url: str, delay: float) -> str:
+def through(stack: ExitStack, url: str, delay: float) -> str:
     """The database's URL through a ``DelayProxy``, open until ``stack`` closes (the URL
     itself when there is no delay to add)."""
     if not delay:

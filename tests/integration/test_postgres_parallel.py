@@ -18,11 +18,12 @@ import time
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 
 import psycopg
 import pytest
 
-from bench.delay_proxy import DelayProxy
+from bench.postgres_parallel import through
 from state.errors import DatabaseRefused, NoNewImages
 from state.postgres import PostgresStore, connection, tallies
 from state.postgres.schema import SCHEMA_VERSION, migrate
@@ -111,9 +112,8 @@ def test_a_burst_at_start_finds_every_connection_open(
     connections opened one at a time (some round trips each: 15 of them outlast the second
     a call waits for a connection, and the last leases would answer busy)."""
     pictures = _listing(stores[0], 16)
-    host, port = database_url.split("@")[1].split("/")[0].rsplit(":", 1)
-    with DelayProxy(host, int(port), 0.04) as proxy:
-        far = PostgresStore(database_url.replace(f":{port}/", f":{proxy.port}/"), pool_size=16)
+    with ExitStack() as stack:
+        far = PostgresStore(through(stack, database_url, 0.04), pool_size=16)
         try:
             start = threading.Barrier(16)
 
