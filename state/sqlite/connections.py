@@ -114,17 +114,39 @@ class Connections:
         """Between writes (the pools' warmer, once a second): another process's commit
         makes memory forget its pools now, for the warmer to read again, rather than as
         the next write begins, which would then read them itself. Skipped while the
-        writer is busy; ``StoreDamaged`` once the file is."""
+        writer is busy, or another process is writing; ``StoreDamaged`` once the file is.
+
+        It looks as a write does, holding the file's write lock, so that a commit is seen
+        whole: the first commit after a complete checkpoint starts the log over, and a
+        connection that looks between that restart and the commit's end sees two changes
+        (each would cost a reading of every pool)."""
         self._watch.refuse_if_damaged()
         with self._in_use():
             if not self._lock.acquire(blocking=False):
                 return
             try:
                 with translated(self._watch):
-                    self._notice_other_writers()
+                    if self._begin_unless_busy():
+                        try:
+                            self._notice_other_writers()
+                        finally:
+                            self._writer.execute("ROLLBACK")
                 self.pools.committed()  # nothing is open: the warmer is told as after a commit
             finally:
                 self._lock.release()
+
+    def _begin_unless_busy(self) -> bool:
+        """``BEGIN IMMEDIATE`` without waiting: False if another process is writing."""
+        self._writer.execute("PRAGMA busy_timeout = 0")
+        try:
+            self._writer.execute("BEGIN IMMEDIATE")
+            return True
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:  # its extended codes too
+                raise
+            return False
+        finally:
+            self._writer.execute(f"PRAGMA busy_timeout = {round(self._busy * 1000)}")
 
     @contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:

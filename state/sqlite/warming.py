@@ -66,7 +66,8 @@ class PoolWarmer:
     def _keep_warm(self) -> None:
         while True:
             wanted = self._wanted.wait(NOTICE_EVERY_SECONDS)
-            self._wanted.clear()
+            if wanted:  # cleared only when seen: one set after a timeout would be lost
+                self._wanted.clear()
             if self._stopping:
                 return
             try:

@@ -22,7 +22,7 @@ import pytest
 from bench.select_load import latest_cursor
 from emulator import Emulator, EmulatorServer
 from state import DATABASE_FILE
-from state.sqlite import SqliteStore, queue
+from state.sqlite import SqliteStore, queue, warming
 from state.sqlite.bulk import bulk_load
 from state.store import ChannelDef, SelectRequest
 from tests.contract.conftest import LIBRARIES, Clock, Harness, digest, image
@@ -110,6 +110,52 @@ def test_the_warmer_reads_again_what_another_process_or_a_rollback_made_it_forge
     assert taken in pools.members(channel_id)
     assert_mirrored(store, path, loaded=3)
     assert "request" not in pools.loads
+    store.close()
+
+
+def test_a_commit_beside_that_starts_the_log_over_is_read_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first commit after a complete checkpoint starts SQLite's log over, and a
+    connection that looks between that restart and the commit's end sees two changes.
+    The warmer looks as a write does, holding the write lock, so that each commit beside
+    it is seen whole, once: here it looks every 0.2 ms, and five commits beside the store
+    cost five readings of its three pools, not ten of them."""
+    monkeypatch.setattr(warming, "NOTICE_EVERY_SECONDS", 0.0002)
+    path, clock = tmp_path / "db.sqlite3", Clock()
+    harness = warmed(path, clock)
+    store: SqliteStore = harness.store  # type: ignore[assignment]
+    pools = store._connections.pools
+    beside = sqlite3.connect(path, isolation_level=None)  # a short command beside the service
+    try:
+        for commits in range(1, 6):
+            beside.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()  # all of the log
+            beside.execute("INSERT INTO libraries (name, folder_lower) VALUES (?, '/x')",
+                           (f"beside-{commits}",))  # fmt: skip
+            wait_until(lambda n=commits: pools.loads.get("background", 0) >= 3 * n, 10)  # type: ignore[misc]
+            wait_until(lambda: every_pool_held(store), 10)
+    finally:
+        beside.close()
+    assert pools.loads.get("background") == 15
+    store.close()
+
+
+def test_no_forgotten_pool_is_missed_by_a_warmer_that_looks_often(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pool forgotten just as the warmer's wait for work timed out is read again all
+    the same: 50 rollbacks, each forgetting ``ch``'s pool, while it looks every 0.2 ms."""
+    monkeypatch.setattr(warming, "NOTICE_EVERY_SECONDS", 0.0002)
+    path, clock = tmp_path / "db.sqlite3", Clock()
+    store: SqliteStore = warmed(path, clock).store  # type: ignore[assignment]
+    pools = store._connections.pools
+    for rollbacks in range(1, 51):
+        with pytest.raises(RuntimeError), store._connections.writing() as db:
+            (channel_id,) = db.execute("SELECT id FROM channels WHERE name = 'ch'").fetchone()
+            queue.remove(db, channel_id, min(pools.members(channel_id)))
+            raise RuntimeError("rolled back")
+        wait_until(lambda n=rollbacks: pools.loads.get("background") == n, 10)  # type: ignore[misc]
+        wait_until(lambda: every_pool_held(store), 10)
     store.close()
 
 
