@@ -34,7 +34,7 @@ from state.postgres.connection import Db
 from state.rules import Channel as Channel  # one definition for both backends
 from state.rules import NewImage as NewImage
 from state.sql import queue as sql_queue
-from state.sql.dialect import POSTGRES
+from state.sql.dialect import POSTGRES, Sql
 from state.store import SelectPolicy, WhenExhausted
 
 POOL_LOCK = 0x756E7071  # first key of the pool lock (turns use ...6F and ...70); then the id
@@ -152,7 +152,28 @@ def _counted(db: Db, channel_id: int, available: int, near: int) -> None:
     )
 
 
-SLOTS = sql_queue.Slots(_place, _random_keys, _write, "", KEY, _counted)
+# Keys stay where the rule agrees: only a row that leaves the pool or joins it is written.
+# Rows arrive keyed (``fill``), so a first listing's pool is made by writing only the
+# rows the rule keeps out, not every row twice.
+_NUMBER = (
+    "WITH judged AS ("
+    "  SELECT q.content_hash, q.slot IS NOT NULL AS keyed,"
+    f"  (i.content_hash IS NOT NULL AND {sql_queue.AVAILABLE}) AS available"
+    f"  FROM {sql_queue.CHANNEL_ROWS.format(join='LEFT JOIN')} WHERE q.channel_id = :c)"
+    f" UPDATE queue SET slot = CASE WHEN judged.available THEN {KEY} END FROM judged"
+    " WHERE queue.channel_id = :c AND queue.content_hash = judged.content_hash"
+    " AND judged.keyed <> judged.available"
+)
+
+
+def _number(sql: Sql, channel: Channel) -> int:
+    sql.execute(_NUMBER, {"c": channel.id, "y": channel.cycle})
+    return sql.count(
+        "SELECT count(*) FROM queue WHERE channel_id = ? AND slot IS NOT NULL", (channel.id,)
+    )
+
+
+SLOTS = sql_queue.Slots(_place, _random_keys, _write, KEY, _number, _counted)
 QUEUE = sql_queue.Queue(POSTGRES, SLOTS)
 channels_of, facts, restore = QUEUE.channels_of, QUEUE.facts, QUEUE.restore
 restore_many, resettle, insert = QUEUE.restore_many, QUEUE.resettle, QUEUE.insert

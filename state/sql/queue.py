@@ -62,10 +62,10 @@ class Slots:
     keys: Callable[[Any, int], Iterator[int]]
     # Arriving rows written, their slots and near-duplicate facts counted.
     write: Callable[[Any, Channel, list[Row]], None]
-    # A pool numbered afresh: a column ``n`` of the available rows, if the slot needs
-    # one, and each row's slot (SQL).
-    number: str
-    slot: str
+    # The slot a row takes as ``fill`` writes it (SQL), before the pool is numbered.
+    arriving: str
+    # The pool numbered afresh by the rule (``AVAILABLE``): how many rows it holds.
+    number: Callable[[Sql, Channel], int]
     # Then counted: how many rows it holds, and how many a near-duplicate keeps out.
     counted: Callable[[Any, int, int, int], None]
 
@@ -105,23 +105,25 @@ _OTHERS_POSTED_FROM = (
 # The same asked of a row ``q``.
 OTHERS_POSTED = f"EXISTS (SELECT 1 FROM {_OTHERS_POSTED_FROM} AND s.content_hash = q.content_hash)"
 
-# The rule of ``state.rules.is_available`` in SQL, for every row of a channel at once.
-_NUMBER = (
-    "WITH available AS ("
-    "  SELECT q.content_hash{number} FROM queue AS q JOIN channels AS c ON c.id = q.channel_id"
-    "  JOIN images AS i ON i.library_id = c.library_id AND i.content_hash = q.content_hash"
-    "  WHERE q.channel_id = :c AND i.pending = false AND q.near_posted = false"
-    "  AND q.awaiting_since IS NULL AND q.returns_at IS NULL AND q.retired = false"
-    "  AND NOT EXISTS (SELECT 1 FROM out_of_season AS s"
-    "    WHERE s.channel_id = :c AND s.folder = q.folder)"
-    "  AND NOT EXISTS (SELECT 1 FROM holds AS h"
-    "    WHERE h.channel_id = :c AND h.content_hash = q.content_hash)"
-    "  AND NOT EXISTS (SELECT 1 FROM leases AS l"
-    "    WHERE l.channel_id = :c AND l.content_hash = q.content_hash AND l.ended IS NULL)"
-    "  AND NOT EXISTS (SELECT 1 FROM posted AS p"
-    "    WHERE p.channel_id = :c AND p.content_hash = q.content_hash AND p.cycle = :y))"
-    " UPDATE queue SET slot = {slot} FROM available"
-    " WHERE queue.channel_id = :c AND queue.content_hash = available.content_hash"
+# The rule of ``state.rules.is_available`` in SQL, for a row ``q`` of the channel ``:c``
+# in its cycle ``:y``, its image ``i`` joined (``CHANNEL_ROWS``).
+AVAILABLE = (
+    "i.pending = false AND q.near_posted = false"
+    " AND q.awaiting_since IS NULL AND q.returns_at IS NULL AND q.retired = false"
+    " AND NOT EXISTS (SELECT 1 FROM out_of_season AS s"
+    "   WHERE s.channel_id = :c AND s.folder = q.folder)"
+    " AND NOT EXISTS (SELECT 1 FROM holds AS h"
+    "   WHERE h.channel_id = :c AND h.content_hash = q.content_hash)"
+    " AND NOT EXISTS (SELECT 1 FROM leases AS l"
+    "   WHERE l.channel_id = :c AND l.content_hash = q.content_hash AND l.ended IS NULL)"
+    " AND NOT EXISTS (SELECT 1 FROM posted AS p"
+    "   WHERE p.channel_id = :c AND p.content_hash = q.content_hash AND p.cycle = :y)"
+)
+# A channel's rows with their images; ``{join}``: ``JOIN``, or ``LEFT JOIN`` to keep the
+# rows whose image is gone (never available).
+CHANNEL_ROWS = (
+    "queue AS q JOIN channels AS c ON c.id = q.channel_id"
+    " {join} images AS i ON i.library_id = c.library_id AND i.content_hash = q.content_hash"
 )
 
 
@@ -338,9 +340,9 @@ class Queue:
         sql = self.dialect.on(db)
         sql.execute("DELETE FROM queue WHERE channel_id = ?", (channel.id,))
         sql.execute(
-            "INSERT INTO queue (channel_id, content_hash, name_lower, server_modified, folder)"
-            " SELECT ?, content_hash, name_lower, server_modified, folder FROM images"
-            " WHERE library_id = ?",
+            "INSERT INTO queue (channel_id, content_hash, name_lower, server_modified, folder,"
+            f" slot) SELECT ?, content_hash, name_lower, server_modified, folder,"
+            f" {self.slots.arriving} FROM images WHERE library_id = ?",
             (channel.id, library_id),
         )
         awaiting.wait_for_fingerprints(sql, channel, library_id)
@@ -352,11 +354,7 @@ class Queue:
         sql = self.dialect.on(db)
         flagged = recompute_near(sql, channel)
         returning.settle(sql, channel, time.time() if now is None else now)
-        sql.execute(
-            "UPDATE queue SET slot = NULL WHERE channel_id = ? AND slot IS NOT NULL", (channel.id,)
-        )
-        statement = _NUMBER.format(number=self.slots.number, slot=self.slots.slot)
-        numbered = sql.execute(statement, {"c": channel.id, "y": channel.cycle}).rowcount
+        numbered = self.slots.number(sql, channel)
         self.slots.counted(db, channel.id, numbered, flagged)
 
     def return_due(self, db: Any, channel: Channel, now: float, limit: int) -> int:

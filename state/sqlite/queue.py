@@ -23,7 +23,7 @@ from state.rules import Channel as Channel  # one definition for both backends
 from state.rules import NewImage as NewImage
 from state.sql import queue as sql_queue
 from state.sql import returning
-from state.sql.dialect import SQLITE
+from state.sql.dialect import SQLITE, Sql
 from state.sqlite.pool import pools_of
 
 
@@ -135,8 +135,25 @@ def _counted(db: sqlite3.Connection, channel_id: int, available: int, near: int)
 
 
 # A pool numbered afresh takes slots 0..n-1 in content order.
-_NUMBER = ", row_number() OVER (ORDER BY q.content_hash) - 1 AS n"
-SLOTS = sql_queue.Slots(_place, _next_slots, _write, _NUMBER, "available.n", _counted)
+_NUMBER = (
+    "WITH available AS ("
+    "  SELECT q.content_hash, row_number() OVER (ORDER BY q.content_hash) - 1 AS n"
+    f" FROM {sql_queue.CHANNEL_ROWS.format(join='JOIN')}"
+    f" WHERE q.channel_id = :c AND {sql_queue.AVAILABLE})"
+    " UPDATE queue SET slot = available.n FROM available"
+    " WHERE queue.channel_id = :c AND queue.content_hash = available.content_hash"
+)
+
+
+def _number(sql: Sql, channel: Channel) -> int:
+    """Every slot cleared, then the available rows numbered."""
+    sql.execute(
+        "UPDATE queue SET slot = NULL WHERE channel_id = ? AND slot IS NOT NULL", (channel.id,)
+    )
+    return int(sql.execute(_NUMBER, {"c": channel.id, "y": channel.cycle}).rowcount)
+
+
+SLOTS = sql_queue.Slots(_place, _next_slots, _write, "NULL", _number, _counted)
 QUEUE = sql_queue.Queue(SQLITE, SLOTS)
 channels_of, facts, restore = QUEUE.channels_of, QUEUE.facts, QUEUE.restore
 resettle, insert, fill, rebuild = QUEUE.resettle, QUEUE.insert, QUEUE.fill, QUEUE.rebuild

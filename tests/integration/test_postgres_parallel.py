@@ -160,6 +160,44 @@ def test_releases_and_a_fold_keep_the_counts(
     assert (status.available, status.leased) == (40, 20)
 
 
+def _keys(url: str) -> dict[str, int | None]:
+    """Each row of channel ``ch``: its key in the pool, or None."""
+    with psycopg.connect(url) as db:
+        rows = db.execute(
+            "SELECT content_hash, slot FROM queue WHERE channel_id ="
+            " (SELECT id FROM channels WHERE name = 'ch')"
+        ).fetchall()
+    return {str(content_hash): slot for content_hash, slot in rows}
+
+
+def test_a_pool_made_afresh_rewrites_only_the_rows_that_change_places(
+    database_url: str, stores: list[PostgresStore]
+) -> None:
+    """The pool of a reset (made afresh by the rules) keeps the key of every row that
+    stays in it: only a row the rules now keep out loses its key (here a hold written
+    behind the store's back), and only one they now let in gets one (a hold taken away
+    behind its back); a leased row stays out."""
+    _listing(stores[0], 40)
+    leased = stores[0].selections.select("ch", SelectRequest(600)).content_hash
+    before = _keys(database_url)
+    kept_out, let_in = sorted(h for h, key in before.items() if key is not None)[:2]
+    with psycopg.connect(database_url) as db:
+        (channel,) = db.execute("SELECT id FROM channels WHERE name = 'ch'").fetchone() or (0,)
+        db.execute(
+            "INSERT INTO holds (channel_id, content_hash, held_at) VALUES (%s, %s, 'now')",
+            (channel, kept_out),
+        )
+        db.execute("UPDATE queue SET slot = NULL WHERE channel_id = %s AND content_hash = %s",
+                   (channel, let_in))  # fmt: skip
+    stores[1].posted.reset_posted("ch")
+    after = _keys(database_url)
+    assert after[kept_out] is None and after[leased] is None and after[let_in] is not None
+    unchanged = set(before) - {kept_out, let_in, leased}
+    assert len(unchanged) == 37 and all(after[h] == before[h] is not None for h in unchanged)
+    assert _counted(database_url) == (38, 1)
+    assert stores[2].reports.channel_status("ch").available == 38
+
+
 @pytest.mark.parametrize("committed", [False, True], ids=["before-commit", "after-commit"])
 def test_a_process_killed_mid_lease(
     database_url: str, stores: list[PostgresStore], committed: bool
