@@ -15,22 +15,38 @@ return one probe. The pool's size and its running leases come from the backend
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from typing import Any
+
 from state.errors import UnknownName
 from state.sql import returning
 from state.sql.dialect import Sql, Tx
 from state.store import ChannelStatus, LibraryStatus
 
+_LIBRARY = (
+    "SELECT n_images, n_unique, n_skipped, n_without_hash, n_pending,"
+    " cursor IS NOT NULL, listing, ready_at IS NOT NULL, last_sync_at, account_id,"
+    " n_fingerprinted, n_unhashable, n_to_fingerprint, name FROM libraries"
+)
+
 
 def library_status(sql: Sql, library: str) -> LibraryStatus:
     """The library's counts, looked up by name in the same statement, or ``UnknownName``."""
-    row = sql.one(
-        "SELECT n_images, n_unique, n_skipped, n_without_hash, n_pending,"
-        " cursor IS NOT NULL, listing, ready_at IS NOT NULL, last_sync_at, account_id,"
-        " n_fingerprinted, n_unhashable, n_to_fingerprint FROM libraries WHERE name = ?",
-        (library,),
-    )
+    row = sql.one(f"{_LIBRARY} WHERE name = ?", (library,))
     if row is None:
         raise UnknownName(f"no library {library!r}")
+    return _library(row)
+
+
+def library_statuses(sql: Sql, libraries: Iterable[str]) -> dict[str, LibraryStatus]:
+    """Each library's counts, every library's row read by one statement (a round trip
+    each on PostgreSQL: a thousand libraries cost one, not a thousand); ``UnknownName``
+    for the first not found."""
+    rows = {str(row[13]): row for row in sql.all(_LIBRARY)}
+    return {name: _library(_found(rows, name, "library")) for name in libraries}
+
+
+def _library(row: Sequence[Any]) -> LibraryStatus:
     images, unique, skipped, without, pending = row[:5]
     cursor, listing, ready, last_sync_at, account_id = row[5:10]
     return LibraryStatus(
@@ -50,6 +66,12 @@ def library_status(sql: Sql, library: str) -> LibraryStatus:
     )
 
 
+def _found(rows: dict[str, Sequence[Any]], name: str, kind: str) -> Sequence[Any]:
+    if name not in rows:
+        raise UnknownName(f"no {kind} {name!r}")
+    return rows[name]
+
+
 # The channel's row, its library's name and its pictures waiting for a fingerprint (how
 # many, and since when the oldest has: along the index over waiting rows), in one
 # statement: on PostgreSQL each statement is a round trip.
@@ -59,20 +81,31 @@ _AWAITING = (
 _CHANNEL = (
     "SELECT c.id, c.cycle, l.name, c.n_posted, c.n_groups, c.n_near_skipped,"
     " c.n_returning, c.n_retired,"
-    f" (SELECT count(*) {_AWAITING}), (SELECT min(awaiting_since) {_AWAITING}), {{pool}}"
-    " FROM channels AS c JOIN libraries AS l ON l.id = c.library_id WHERE c.name = ?"
+    f" (SELECT count(*) {_AWAITING}), (SELECT min(awaiting_since) {_AWAITING}), {{pool}},"
+    " c.name FROM channels AS c JOIN libraries AS l ON l.id = c.library_id"
 )
 
 
 def channel_status(tx: Tx, name: str, now: float) -> ChannelStatus:
     """The channel's counts, or ``UnknownName``: one statement, and a second when
     pictures wait for ``repeat_after``."""
-    row = tx.one(_CHANNEL.format(pool=tx.ops.pool_counts), (now, name))
+    row = tx.one(_CHANNEL.format(pool=tx.ops.pool_counts) + " WHERE c.name = ?", (now, name))
     if row is None:
         raise UnknownName(f"no channel {name!r}")
+    return _channel(tx, row)
+
+
+def channel_statuses(tx: Tx, channels: Iterable[str], now: float) -> dict[str, ChannelStatus]:
+    """Each channel's counts, as ``library_statuses`` reads libraries: every channel's
+    row by one statement (and one more for each whose pictures wait for ``repeat_after``)."""
+    rows = {str(row[13]): row for row in tx.all(_CHANNEL.format(pool=tx.ops.pool_counts), (now,))}
+    return {name: _channel(tx, _found(rows, name, "channel")) for name in channels}
+
+
+def _channel(tx: Tx, row: Sequence[Any]) -> ChannelStatus:
     channel_id, cycle, library, posted, groups, skipped, returning_, retired = row[:8]
     awaiting, oldest = row[8:10]
-    pool, running, expired = (int(count) for count in row[10:])  # PostgreSQL's sums: numeric
+    pool, running, expired = (int(count) for count in row[10:13])  # PostgreSQL's sums: numeric
     return ChannelStatus(
         library=library,
         # An expired lease not yet reclaimed is available: the next selection reclaims it.

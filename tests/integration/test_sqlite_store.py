@@ -279,3 +279,23 @@ def test_kept_counts_equal_the_counted_ones(tmp_path: Path) -> None:
                 assert (pool_size, n_posted) == (slots, posted) and slots == top
     finally:
         harness.store.close()
+
+
+@pytest.mark.parametrize("count", [2, 40])
+def test_every_status_at_once_costs_the_same_statements_for_two_channels_or_forty(
+    tmp_path: Path, count: int
+) -> None:
+    """``/status`` reads every library's row by one statement and every channel's by one
+    more (on PostgreSQL each statement is a round trip: a thousand tenants' status was
+    seconds of them); a channel whose pictures wait for ``repeat_after`` adds one."""
+    statements: list[str] = []
+    store = SqliteStore(tmp_path / "db.sqlite3", trace=statements.append)
+    libraries = [LibraryDef(f"lib{n}", f"/p{n}") for n in range(count)]
+    store.define(libraries, [ChannelDef(f"ch{n}", f"lib{n}") for n in range(count)])
+    statements.clear()
+    by_library, by_channel = store.reports.statuses(
+        [f"lib{n}" for n in range(count)], [f"ch{n}" for n in range(count)]
+    )
+    assert len(by_library) == len(by_channel) == count
+    assert [s.split()[0] for s in statements] == ["BEGIN", "SELECT", "SELECT", "ROLLBACK"]
+    store.close()

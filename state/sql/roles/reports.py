@@ -7,7 +7,13 @@ from collections.abc import Iterable
 from state.sql import browse, folder_counts
 from state.sql import names as sql_names
 from state.sql.dialect import Tx
-from state.sql.reports import channel_status, library_status, posts_per_day
+from state.sql.reports import (
+    channel_status,
+    channel_statuses,
+    library_status,
+    library_statuses,
+    posts_per_day,
+)
 from state.sql.roles import Role
 from state.store import ChannelFolders, ChannelStatus, LibraryStatus
 
@@ -27,8 +33,8 @@ class ReportRole(Role):
 
         def read(tx: Tx) -> tuple[dict[str, LibraryStatus], dict[str, ChannelStatus]]:
             return (
-                {name: library_status(tx, name) for name in libraries},
-                {name: channel_status(tx, name, now) for name in channels},
+                library_statuses(tx, libraries),
+                channel_statuses(tx, channels, now),
             )
 
         return self._transactions.snapshot(read)
