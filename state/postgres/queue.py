@@ -3,7 +3,8 @@
 The rules and the rows they judge are both stores' (``state.sql.queue``); here, what a
 slot is. A row is in its channel's pool when it has a ``slot``: a random key in
 ``[0, KEYS)`` (several rows may share one), which ``state.postgres.selection`` picks
-near. Taking a row out clears its key; putting it back draws a new one. The count of
+near. Taking a row out clears its key; putting it back draws a new one; a pool made
+afresh by the rules keeps the keys of the rows that stay (``_NUMBER``). The count of
 available rows is kept by ``state.postgres.tallies``, never on the channel's row.
 
 Two locks guard a channel's pool, both held until the transaction ends: selections
