@@ -98,10 +98,12 @@ def resolutions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
     started = {"fresh-venv": start("fresh-venv", work, ["--python", str(python)])}
     started.update({target: start(target, work, []) for target in PLATFORMS})
     yield started
-    for resolution in started.values():
-        if resolution.process.poll() is None:
-            resolution.process.kill()
-            resolution.process.communicate()
+    for resolution in started.values():  # those no test asked for too (``-k``, xdist's load)
+        process = resolution.process
+        if process.poll() is None:
+            process.kill()
+        if process.stderr is not None and not process.stderr.closed:
+            process.communicate()
 
 
 def unbuildable(stderr: str) -> list[str]:
