@@ -169,6 +169,8 @@ _NUMBER = (
 
 def _number(sql: Sql, channel: Channel) -> int:
     sql.execute(_NUMBER, {"c": channel.id, "y": channel.cycle})
+    # Counted apart, along the pool's index: counting the judged rows in the same
+    # statement made them materialize, and a first listing of 100k files slower.
     return sql.count(
         "SELECT count(*) FROM queue WHERE channel_id = ? AND slot IS NOT NULL", (channel.id,)
     )
