@@ -17,8 +17,6 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -28,6 +26,7 @@ from typing import Any
 
 import httpx
 
+from bench import select_load
 from bench.load import CONNECTIONS, Target, measure, probe
 from bench.select_load import _free_port
 from bench.strategies import API_TOKEN, sdk_client, wait_for
@@ -111,7 +110,7 @@ def serving(
 class Started:
     """A ``serve`` process, and where it answers once ready."""
 
-    process: subprocess.Popen[bytes]
+    process: select_load.Process
     base_url: str
 
     def wait_ready(self) -> None:
@@ -133,10 +132,7 @@ def started(
         "LOG_LEVEL": "WARNING", **env_extra,
     }  # fmt: skip
     log = (state / "service.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app", "serve", "--port", str(port)],
-        env=env, cwd=state, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    process = select_load.start_app(["serve", "--port", str(port)], env, state, log)
     try:
         yield Started(process, f"http://127.0.0.1:{port}")
     finally:
@@ -153,7 +149,7 @@ def _cursor(emulator_url: str, access_token: str, folder: str) -> str:
         sdk.close()
 
 
-def _ready(process: subprocess.Popen[bytes], base_url: str) -> bool:
+def _ready(process: select_load.Process, base_url: str) -> bool:
     if process.poll() is not None:
         raise RuntimeError("the service exited early")
     try:

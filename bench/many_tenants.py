@@ -36,6 +36,7 @@ from typing import Any
 
 import httpx
 
+from bench import select_load
 from bench.load import probe
 from bench.select_load import _free_port
 from bench.strategies import API_TOKEN, wait_for
@@ -120,7 +121,7 @@ def _config(path: Path, count: int) -> Path:
 
 
 class Replica:
-    def __init__(self, process: subprocess.Popen[bytes], url: str) -> None:
+    def __init__(self, process: select_load.Process, url: str) -> None:
         self.process, self.url = process, url
 
     @property
@@ -144,10 +145,7 @@ def _service(
         "STATE_DIR": str(state), "LOG_LEVEL": "WARNING",
     }  # fmt: skip
     log = (state / "service.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app", "serve", "--port", str(port)],
-        env=env, cwd=state, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    process = select_load.start_app(["serve", "--port", str(port)], env, state, log)
     try:
         yield Replica(process, f"http://127.0.0.1:{port}")
     finally:
