@@ -22,7 +22,7 @@ from playwright.sync_api import BrowserContext, Page, expect
 
 from app.demo import create_samples
 from emulator import Emulator
-from tests.conftest import API_TOKEN
+from tests.conftest import API_TOKEN, TLS
 from tests.integration.conftest import Service, StartService
 
 CHANNEL_TOKEN = "second-channel-token-0001-0123456789"
@@ -163,6 +163,7 @@ def test_a_channel_token_reaches_its_channel_only(
         httpx.get(
             console.base_url + "/channels/second/images",
             headers={"Authorization": f"Bearer {CHANNEL_TOKEN}"},
+            verify=TLS,
         ).text
     )["items"][0]["content_hash"]
     thumbnail = page.goto(

@@ -16,7 +16,7 @@ from tests.browser.test_console import (  # noqa: F401  (shared fixtures)
     demo_pictures,
     sign_in,
 )
-from tests.conftest import API_TOKEN
+from tests.conftest import API_TOKEN, TLS
 from tests.integration.conftest import Service
 from tests.waiting import wait_until
 
@@ -163,7 +163,7 @@ def test_every_page_links_the_services_favicon(
     with page.expect_response(lambda r: r.url.endswith("/console/static/favicon.svg")) as got:
         sign_in(page, console, API_TOKEN)
     assert got.value.status == 200 and got.value.headers["content-type"] == "image/svg+xml"
-    served = httpx.get(console.base_url + "/console/static/favicon.svg")
+    served = httpx.get(console.base_url + "/console/static/favicon.svg", verify=TLS)
     assert served.content.startswith(b"<svg") and b"<script" not in served.content
     icon = "document.querySelector('link[rel=icon]').href"
     for path in ("/", "/console/channels/default/history", "/console/channels/default"):

@@ -43,6 +43,7 @@ from unposted_client import (
 )
 
 from emulator import Emulator
+from tests.conftest import TLS
 from tests.integration.conftest import Service, StartService
 
 TOKEN = "client-test-token-0123456789abcdefghijklmnop"
@@ -92,7 +93,7 @@ def test_dry_run_takes_no_lease_and_link_adds_a_temporary_link(unposted: Unposte
     preview = unposted.select(dry_run=True, link=True, name="b.png")
     assert preview.lease is None and preview.lease_id is None
     assert preview.temporary_link is not None
-    assert httpx.get(preview.temporary_link).content == b"image b"
+    assert httpx.get(preview.temporary_link, verify=TLS).content == b"image b"
     assert unposted.status().leased == 0
 
 

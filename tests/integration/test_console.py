@@ -52,7 +52,7 @@ def person(photos: Service) -> Iterator[httpx.Client]:
 
 
 def test_pages_need_a_session_and_come_back_after_signing_in(photos: Service) -> None:
-    with httpx.Client(base_url=photos.base_url) as client:
+    with httpx.Client(base_url=photos.base_url, verify=TLS) as client:
         first = client.get("/console/channels/default?state=held")
         assert first.status_code == 303
         assert (
@@ -87,7 +87,7 @@ def test_the_cookie_names_the_token_by_fingerprint_only(photos: Service) -> None
     [("wrong-token", True, "not one this service knows"), (API_TOKEN, False, "expired")],
 )
 def test_a_sign_in_is_refused(photos: Service, token: str, csrf: bool, problem: str) -> None:
-    with httpx.Client(base_url=photos.base_url) as client:
+    with httpx.Client(base_url=photos.base_url, verify=TLS) as client:
         page = client.get("/console/sign-in")
         form = {"csrf": csrf_of(page) if csrf else "forged", "token": token}
         reply = client.post("/console/sign-in", data=form)
@@ -195,7 +195,7 @@ def test_bad_addresses_get_a_page_that_says_why(
 
 
 def test_the_documents_for_people(photos: Service, person: httpx.Client) -> None:
-    with httpx.Client(base_url=photos.base_url) as stranger:
+    with httpx.Client(base_url=photos.base_url, verify=TLS) as stranger:
         assert stranger.get("/docs").status_code == 303
         assert stranger.get("/openapi.json").json()["error"] == "unauthorized"
     docs = person.get("/docs")
@@ -242,7 +242,7 @@ def test_the_overview_shows_a_first_listing_as_it_goes(
     held = emulator.faults.hold("files/list_folder/continue")
     try:
         service = start_service(wait=False)
-        with httpx.Client(base_url=service.base_url) as client:
+        with httpx.Client(base_url=service.base_url, verify=TLS) as client:
             page = client.get("/console/sign-in")
             client.post("/console/sign-in", data={"csrf": csrf_of(page), "token": API_TOKEN})
             wait_until(lambda: emulator.counters.in_flight("files/list_folder/continue") == 1)

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.conftest import TLS
 from tests.integration.conftest import Service
 from tests.integration.test_console import photos, signed_in  # noqa: F401  (shared fixture)
 from tests.waiting import wait_until
@@ -54,11 +55,11 @@ def test_the_counts_come_at_once_and_again_when_they_change(
 def test_the_events_are_for_a_signed_in_viewer_of_the_channel(
     photos: Service,  # noqa: F811
 ) -> None:
-    with httpx.Client(base_url=photos.base_url, timeout=10) as anonymous:
+    with httpx.Client(base_url=photos.base_url, timeout=10, verify=TLS) as anonymous:
         refused = anonymous.get(EVENTS)
         assert refused.status_code == 303
         assert refused.headers["location"].startswith("/console/sign-in?next=")
-    with httpx.Client(base_url=photos.base_url, timeout=10) as api_only:
+    with httpx.Client(base_url=photos.base_url, timeout=10, verify=TLS) as api_only:
         api_only.headers["Authorization"] = "Bearer " + photos.settings.api_token.get_secret_value()
         assert api_only.get(EVENTS).status_code == 303  # a bearer token is not a session
     with signed_in(photos) as client:

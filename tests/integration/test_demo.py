@@ -25,6 +25,7 @@ import httpx
 import pytest
 from PIL import Image
 
+from tests.conftest import TLS
 from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -92,7 +93,7 @@ def _run_curl(line: str) -> dict[str, Any]:
     headers = dict(words[i + 1].split(": ", 1) for i, w in enumerate(words) if w == "-H")
     body = words[words.index("-d") + 1] if "-d" in words else None
     url = next(word for word in words if word.startswith("http"))
-    response = httpx.request(method, url, headers=headers, content=body, timeout=30)
+    response = httpx.request(method, url, headers=headers, content=body, timeout=30, verify=TLS)
     return dict(response.json())
 
 
@@ -141,7 +142,9 @@ def test_demo_prints_working_curl_lines_and_sees_a_dropped_file(
     assert status["posted"] == 1
     assert status["leased"] == (0 if same_picture else 1)
 
-    client = httpx.Client(base_url=service, headers={"Authorization": f"Bearer {token}"})
+    client = httpx.Client(
+        base_url=service, headers={"Authorization": f"Bearer {token}"}, verify=TLS
+    )
     dropped = {"name": "dropped.png", "dry_run": True}
     assert client.post("/select", json=dropped).status_code == 404
     _drop_image(folder, tmp_path)

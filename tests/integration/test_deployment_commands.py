@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 import yaml
 
+from tests.conftest import TLS
 from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -114,7 +115,9 @@ def test_compose_demo_wiring_and_image_commands_work(
 
     wait_until(lambda: _healthcheck_passes(service_port), 60, interval=0.2)
     headers = {"Authorization": f"Bearer {DEMO_TOKEN}"}
-    with httpx.Client(base_url=service_url, headers=headers) as client:  # closed if it fails
+    with httpx.Client(
+        base_url=service_url, headers=headers, verify=TLS
+    ) as client:  # closed if it fails
         wait_until(lambda: client.get("/readyz").status_code == 200, 30)
         preview = {"dry_run": True}  # offered once fingerprinted (a ``skip`` channel waits)
         wait_until(lambda: client.post("/select", json=preview).status_code == 200, 30)

@@ -41,7 +41,7 @@ def test_a_thousand_wrong_tokens_meet_429_and_the_right_one_still_gets_in(
     clock = Clock()
     service = start_service(throttle=Throttle(clock=clock))
     replies: Counter[int] = Counter()
-    with httpx.Client(base_url=service.base_url, timeout=30) as guesser:
+    with httpx.Client(base_url=service.base_url, timeout=30, verify=TLS) as guesser:
         for n in range(1000):
             reply = guesser.get("/status", headers={"Authorization": f"Bearer guess-{n:04d}"})
             replies[reply.status_code] += 1
@@ -65,7 +65,7 @@ def test_wrong_sign_ins_meet_429_and_the_right_token_still_signs_in(
     clock = Clock()
     service = start_service(throttle=Throttle(clock=clock))
     statuses: Counter[int] = Counter()
-    with httpx.Client(base_url=service.base_url, timeout=30) as person:
+    with httpx.Client(base_url=service.base_url, timeout=30, verify=TLS) as person:
         csrf = csrf_of(person.get("/console/sign-in"))
         for n in range(200):
             reply = person.post("/console/sign-in", data={"csrf": csrf, "token": f"guess-{n}"})

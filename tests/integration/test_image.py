@@ -37,6 +37,7 @@ import httpx
 import pytest
 
 from emulator import Emulator, EmulatorServer
+from tests.conftest import TLS
 from tests.postgres import _free_port
 from tests.waiting import wait_until
 
@@ -214,7 +215,7 @@ def test_the_image_installs_from_wheels_serves_and_passes_its_healthcheck(
                                    env=image.environment | settings, stderr=log)  # fmt: skip
     processes.append(process)
     port = image.command[image.command.index("--port") + 1]
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10, verify=TLS) as client:
         # Asked from here while it starts (a probe is a Python process of its own), then
         # the image's own probe must pass.
         wait_until(lambda: process.poll() is not None or _answers(client), 90, interval=0.1)

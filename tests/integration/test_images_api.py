@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from emulator import Emulator, content_hash
+from tests.conftest import TLS
 from tests.integration.conftest import Service, StartService
 from tests.pictures import dimensions, picture
 
@@ -132,5 +133,5 @@ def test_unknown_content_is_not_found(photos: Service) -> None:
 
 
 def test_the_token_is_required(photos: Service) -> None:
-    reply = httpx.get(photos.base_url + f"/images/{content_hash(picture(0))}/thumbnail")
+    reply = httpx.get(photos.base_url + f"/images/{content_hash(picture(0))}/thumbnail", verify=TLS)
     assert reply.status_code == 401

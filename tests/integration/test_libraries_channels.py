@@ -155,6 +155,7 @@ def test_a_channel_token_reaches_its_channel_only(emulator: Emulator, start: Any
     wrong = httpx.post(
         service.base_url + "/channels/a-instagram/select",
         headers={"Authorization": "Bearer not-a-token"},
+        verify=TLS,
     )
     assert wrong.status_code == 401
     assert service.client.post("/channels/no-such-channel/select").status_code == 404
@@ -206,7 +207,7 @@ def test_a_webhook_catches_up_only_the_libraries_of_its_account(
     second.put_file("/Photos/b-new.jpg", b"b-new")
     body = second.webhooks.body()
     headers = {"X-Dropbox-Signature": signature(second.app_secret, body)}
-    reply = httpx.post(service.base_url + "/webhook", content=body, headers=headers)
+    reply = httpx.post(service.base_url + "/webhook", content=body, headers=headers, verify=TLS)
     assert reply.json() == {"status": "accepted"}
     wait_until(lambda: _available(service, "b-feed") == 1)
     wait_until(lambda: all(w.idle for w in runtime.workers.values()))
@@ -290,7 +291,9 @@ def test_the_operator_token_reaches_everything(emulator: Emulator, start: Any) -
     assert service.client.post("/admin/resync", json={"library": "nope"}).status_code == 404
     assert (
         httpx.get(
-            service.base_url + "/metrics", headers={"Authorization": f"Bearer {API_TOKEN}"}
+            service.base_url + "/metrics",
+            headers={"Authorization": f"Bearer {API_TOKEN}"},
+            verify=TLS,
         ).status_code
         == 200
     )

@@ -26,7 +26,7 @@ from mcp_types import CallToolResult
 from app.api.throttle import LIMIT
 from emulator import Emulator, content_hash
 from emulator.runner import ThreadedServer
-from tests.conftest import API_TOKEN
+from tests.conftest import API_TOKEN, TLS
 from tests.integration.conftest import Service, StartService
 from tests.pictures import picture
 
@@ -156,7 +156,7 @@ def test_a_leased_picture_is_confirmed_and_the_api_history_shows_it(photos: Serv
         assert (await tools.ok("lease_picture", link=False))["name"] == "p1.jpg"
 
     drive(photos, FEED_TOKEN, scenario)
-    assert httpx.get(seen["link"]).content == picture(0)
+    assert httpx.get(seen["link"], verify=TLS).content == picture(0)
     history = photos.client.get("/channels/feed/history").json()["items"]
     assert [entry["content_hash"] for entry in history] == [content_hash(picture(0))]
     assert photos.client.get("/channels/other/history").json()["items"] == []
@@ -329,7 +329,7 @@ def test_a_missing_or_wrong_token_is_refused_before_any_mcp_work(
 ) -> None:
     headers = ACCEPT | ({"Authorization": f"Bearer {token}"} if token else {})
     for body in (INITIALIZE, {"not": "json-rpc"}):
-        reply = httpx.post(f"{photos.base_url}/mcp", json=body, headers=headers)
+        reply = httpx.post(f"{photos.base_url}/mcp", json=body, headers=headers, verify=TLS)
         assert reply.status_code == 401, reply.text
         assert reply.json()["error"] == "unauthorized"
         assert reply.headers["WWW-Authenticate"] == "Bearer"
@@ -347,16 +347,16 @@ def test_a_missing_or_wrong_token_is_refused_before_any_mcp_work(
 
 def test_a_right_token_gets_an_answer_over_plain_http(photos: Service) -> None:
     headers = ACCEPT | {"Authorization": f"Bearer {FEED_TOKEN}"}
-    reply = httpx.post(f"{photos.base_url}/mcp", json=INITIALIZE, headers=headers)
+    reply = httpx.post(f"{photos.base_url}/mcp", json=INITIALIZE, headers=headers, verify=TLS)
     assert reply.status_code == 200, reply.text
     assert reply.json()["result"]["serverInfo"]["name"] == "unposted"
     assert "mcp-session-id" not in reply.headers  # stateless: any replica answers the next
     for method in ("GET", "DELETE"):
-        refused = httpx.request(method, f"{photos.base_url}/mcp", headers=headers)
+        refused = httpx.request(method, f"{photos.base_url}/mcp", headers=headers, verify=TLS)
         assert refused.status_code == 405 and refused.json()["error"] == "method_not_allowed"
         assert refused.headers["Allow"] == "POST"
     too_large = {"jsonrpc": "2.0", "id": 2, "method": "ping", "params": {"x": "y" * 70_000}}
-    refused = httpx.post(f"{photos.base_url}/mcp", json=too_large, headers=headers)
+    refused = httpx.post(f"{photos.base_url}/mcp", json=too_large, headers=headers, verify=TLS)
     assert refused.status_code == 413 and refused.json()["error"] == "too_large"
 
 
@@ -408,9 +408,12 @@ def test_the_readme_names_every_tool_and_its_example_runs(photos: Service) -> No
 def test_guessing_tokens_at_mcp_is_throttled_like_the_api(photos: Service) -> None:
     wrong = ACCEPT | {"Authorization": "Bearer wrong-token-0123456789abcdefghijklmnop"}
     statuses = [
-        httpx.post(f"{photos.base_url}/mcp", json=INITIALIZE, headers=wrong).status_code
+        httpx.post(f"{photos.base_url}/mcp", json=INITIALIZE, headers=wrong, verify=TLS).status_code
         for _ in range(LIMIT + 1)
     ]
     assert statuses == [401] * LIMIT + [429]
     right = ACCEPT | {"Authorization": f"Bearer {FEED_TOKEN}"}
-    assert httpx.post(f"{photos.base_url}/mcp", json=INITIALIZE, headers=right).status_code == 200
+    assert (
+        httpx.post(f"{photos.base_url}/mcp", json=INITIALIZE, headers=right, verify=TLS).status_code
+        == 200
+    )

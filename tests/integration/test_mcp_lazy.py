@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 import app.mcp.server
-from tests.conftest import API_TOKEN
+from tests.conftest import API_TOKEN, TLS
 from tests.integration.conftest import StartService
 from tests.integration.test_mcp import INITIALIZE
 
@@ -44,7 +44,9 @@ def test_first_requests_at_once_share_one_build(
 
     def ask() -> None:
         gate.wait()
-        replies.append(httpx.post(f"{service.base_url}/mcp", json=INITIALIZE, headers=HEADERS))
+        replies.append(
+            httpx.post(f"{service.base_url}/mcp", json=INITIALIZE, headers=HEADERS, verify=TLS)
+        )
 
     threads = [threading.Thread(target=ask) for _ in range(4)]
     for thread in threads:

@@ -26,7 +26,7 @@ import pytest
 import yaml
 
 from emulator import Emulator
-from tests.conftest import API_TOKEN
+from tests.conftest import API_TOKEN, TLS
 from tests.integration.conftest import Service, StartService
 from tests.waiting import wait_until
 
@@ -200,7 +200,7 @@ def _free_port() -> int:
 def test_prometheus_scrapes_the_service_and_loads_the_rules(
     pictured: Service, prometheus: str
 ) -> None:
-    with httpx.Client(base_url=prometheus, timeout=10) as client:
+    with httpx.Client(base_url=prometheus, timeout=10, verify=TLS) as client:
 
         def up() -> bool:
             try:

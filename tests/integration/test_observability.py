@@ -22,7 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from app.log import flush_logging, setup_logging
 from emulator import Emulator, signature
-from tests.conftest import API_TOKEN
+from tests.conftest import API_TOKEN, TLS
 from tests.integration.conftest import Service, StartService
 from tests.waiting import wait_until
 
@@ -86,7 +86,9 @@ def _select(service: Service, **body: Any) -> httpx.Response:
 
 def _webhook(service: Service, body: bytes, secret: str | None) -> int:
     headers = {"X-Dropbox-Signature": signature(secret, body)} if secret else {}
-    return httpx.post(f"{service.base_url}/webhook", content=body, headers=headers).status_code
+    return httpx.post(
+        f"{service.base_url}/webhook", content=body, headers=headers, verify=TLS
+    ).status_code
 
 
 def _notification(account_id: str) -> bytes:

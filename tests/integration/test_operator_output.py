@@ -21,6 +21,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from emulator import Emulator, EmulatorServer
+from tests.conftest import TLS
 from tests.postgres import _free_port
 from tests.waiting import wait_until
 
@@ -47,7 +48,7 @@ def running(
     command = [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", "--port", str(port)]
     with log.open("w") as stderr:  # the child keeps its own copy
         process = subprocess.Popen(command, cwd=tmp_path, env=environment, stderr=stderr)
-    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
+    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10, verify=TLS)
     client.headers["Authorization"] = f"Bearer {TOKEN}"
     try:
         wait_until(lambda: _ready(client), 60, interval=0.2)

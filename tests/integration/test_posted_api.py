@@ -10,6 +10,7 @@ import pytest
 
 from emulator import Emulator
 from state.hashing import content_hash
+from tests.conftest import TLS
 from tests.integration.conftest import Service, StartService
 from tests.waiting import wait_until
 
@@ -196,7 +197,7 @@ def test_every_endpoint_refuses_a_missing_or_wrong_token(
 ) -> None:
     service = start_service()
     post(service, content_hash=content_hash(b"kept"))
-    with httpx.Client(base_url=service.base_url, headers=headers) as stranger:
+    with httpx.Client(base_url=service.base_url, headers=headers, verify=TLS) as stranger:
         for method, path in ENDPOINTS:
             body = {"confirm": "RESET"} if path == "/admin/reset-posted" else {}
             reply = stranger.request(method, path, json=body)

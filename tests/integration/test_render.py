@@ -22,6 +22,7 @@ from PIL import Image
 
 from app.services.renderer import enable_heif
 from emulator import Emulator
+from tests.conftest import TLS
 from tests.integration.conftest import Service, StartService
 from tests.waiting import wait_until
 
@@ -119,7 +120,7 @@ def select(service: Service, channel: str, name: str, **body: Any) -> httpx.Resp
 
 def fetch(url: str) -> httpx.Response:
     """As a network's API would: no token."""
-    return httpx.get(url, timeout=30)
+    return httpx.get(url, timeout=30, verify=TLS)
 
 
 def opened(data: bytes) -> Image.Image:
@@ -177,7 +178,7 @@ def test_the_link_ends_with_its_lease_and_refuses_a_tampered_signature(
     )
     assert (
         httpx.get(
-            f"{service.base_url}/channels/insta/images/{first['content_hash']}/rendered"
+            f"{service.base_url}/channels/insta/images/{first['content_hash']}/rendered", verify=TLS
         ).status_code
         == 401
     )

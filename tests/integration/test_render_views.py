@@ -17,7 +17,7 @@ from unposted_client import RenderRefusedError, UnpostedClient
 
 from app.services.renderer import enable_heif
 from emulator import Emulator, content_hash
-from tests.conftest import API_TOKEN
+from tests.conftest import API_TOKEN, TLS
 from tests.integration.conftest import Service, StartService
 from tests.integration.test_console import signed_in
 from tests.waiting import wait_until
@@ -81,7 +81,7 @@ def test_the_client_hands_over_the_rendered_picture(
         chosen = unposted.select(name="a.jpg", render=True)
         assert chosen.rendered is not None
         assert (chosen.rendered.width, chosen.rendered.height) == (320, 400)
-        fetched = httpx.get(chosen.rendered.url, timeout=30)  # no token
+        fetched = httpx.get(chosen.rendered.url, timeout=30, verify=TLS)  # no token
         assert fetched.status_code == 200 and len(fetched.content) == chosen.rendered.bytes
         assert unposted.rendered(chosen.content_hash) == fetched.content
         unposted.release(chosen.lease_id or "")

@@ -196,7 +196,7 @@ def test_link_costs_one_call_and_no_download(
     assert emulator.counters.calls("files/get_temporary_link") == 1
     assert emulator.counters.calls("files/download") == 0
     assert sum(sum(by.values()) for by in emulator.counters.snapshot().values()) == 1
-    assert httpx.get(chosen["temporary_link"]).content == picture
+    assert httpx.get(chosen["temporary_link"], verify=TLS).content == picture
     metrics = service.client.get("/metrics").text
     assert "unposted_selection_downloads_total 0.0" in metrics
 

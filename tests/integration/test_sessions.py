@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 
 from emulator import Emulator
+from tests.conftest import TLS
 from tests.integration.conftest import Service, StartService
 from tests.integration.test_console import csrf_of, signed_in
 
@@ -16,7 +17,9 @@ CHANNEL_TOKEN = "the-default-channel-token-0123456789"
 
 def copy_of(person: httpx.Client, service: Service) -> httpx.Client:
     """Another browser holding the same cookie (copied out of the first)."""
-    return httpx.Client(base_url=service.base_url, cookies=dict(person.cookies), timeout=30)
+    return httpx.Client(
+        base_url=service.base_url, cookies=dict(person.cookies), timeout=30, verify=TLS
+    )
 
 
 def relist(client: httpx.Client) -> httpx.Response:

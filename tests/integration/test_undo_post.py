@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from emulator import Emulator, content_hash
+from tests.conftest import TLS
 from tests.integration.conftest import Service, StartService
 from tests.waiting import wait_until
 from tests.webhook_receiver import SECRET, Receiver
@@ -59,7 +60,10 @@ def run(tmp_path: Path, start_service: StartService, request: pytest.FixtureRequ
 
 def as_token(service: Service, token: str) -> httpx.Client:
     return httpx.Client(
-        base_url=service.base_url, headers={"Authorization": f"Bearer {token}"}, timeout=30
+        base_url=service.base_url,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+        verify=TLS,
     )
 
 

@@ -18,7 +18,7 @@ import pytest
 from unposted_client import AsyncUnpostedClient, UnpostedClient
 
 from emulator import Emulator
-from tests.conftest import API_TOKEN
+from tests.conftest import API_TOKEN, TLS
 from tests.integration.conftest import Service, StartService
 from tests.integration.test_console import csrf_of, signed_in
 from tests.integration.test_outbound_webhooks import CONFIG, post, select
@@ -92,7 +92,7 @@ def test_the_operators_routes_list_replay_and_test(emulator: Emulator, run: Any)
         post(service, select(service))
         failed = failed_event(service)
         http = service.client
-        with httpx.Client(base_url=service.base_url, timeout=30) as anyone:
+        with httpx.Client(base_url=service.base_url, timeout=30, verify=TLS) as anyone:
             assert anyone.get("/channels/feed/admin/deliveries").status_code == 401
             mine = {"Authorization": f"Bearer {FEED_TOKEN}"}  # the channel's own token
             assert anyone.get("/channels/feed/admin/deliveries", headers=mine).status_code == 403

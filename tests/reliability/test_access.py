@@ -125,7 +125,7 @@ def test_every_route_but_three_refuses_a_missing_or_wrong_token(
     ]  # fmt: skip
     assert {("GET", "/openapi.json"), ("POST", "/select"), ("GET", "/metrics")} <= set(guarded)
     before = export_and_status(service)
-    with httpx.Client(base_url=service.base_url, timeout=30) as anonymous:
+    with httpx.Client(base_url=service.base_url, timeout=30, verify=TLS) as anonymous:
         for method, path in guarded:
             for why, headers in wrong_credentials(emulator).items():
                 reply = attempt(anonymous, method, path, headers)
@@ -145,7 +145,7 @@ def test_every_route_but_three_refuses_a_missing_or_wrong_token(
 
 def test_the_three_open_routes_need_no_token(emulator: Emulator, service: Service) -> None:
     good = json.dumps({"list_folder": {"accounts": [emulator.account_id]}}).encode()
-    with httpx.Client(base_url=service.base_url, timeout=30) as anonymous:
+    with httpx.Client(base_url=service.base_url, timeout=30, verify=TLS) as anonymous:
         assert anonymous.get("/healthz").status_code == 200
         assert anonymous.get("/readyz").status_code == 200
         assert anonymous.get("/webhook", params={"challenge": "c"}).text == "c"
@@ -164,7 +164,7 @@ def test_every_console_page_sends_a_person_without_a_session_to_sign_in(
     assert ("GET", "/") in pages and ("POST", "/console/libraries/x/resync") in pages
     before = export_and_status(service)
     forged = {"Cookie": "unposted_session=eyJ4Ijoi.forged", "Authorization": f"Bearer {API_TOKEN}"}
-    with httpx.Client(base_url=service.base_url, timeout=30) as anonymous:
+    with httpx.Client(base_url=service.base_url, timeout=30, verify=TLS) as anonymous:
         for method, path in pages:
             if (method, path) in CONSOLE_OPEN:
                 continue
@@ -176,7 +176,7 @@ def test_every_console_page_sends_a_person_without_a_session_to_sign_in(
 
 
 def test_the_schema_needs_the_token_and_the_docs_pages_a_session(service: Service) -> None:
-    with httpx.Client(base_url=service.base_url, timeout=30) as anonymous:
+    with httpx.Client(base_url=service.base_url, timeout=30, verify=TLS) as anonymous:
         for path in ("/docs", "/redoc"):
             assert anonymous.get(path).headers["location"].startswith("/console/sign-in"), path
         reply = anonymous.get("/docs/oauth2-redirect")
@@ -190,7 +190,7 @@ def test_no_token_configured_lets_no_one_in(
     emulator: Emulator, start_service: StartService
 ) -> None:
     service = start_service(api_token=None, throttle=UNTHROTTLED)
-    with httpx.Client(base_url=service.base_url, timeout=30) as anonymous:
+    with httpx.Client(base_url=service.base_url, timeout=30, verify=TLS) as anonymous:
         for method, path in routes(service.app):
             if (method, path) in PUBLIC or method == "HEAD" or for_people(path):
                 continue
@@ -250,7 +250,7 @@ def scripted_session(emulator: Emulator, base_url: str, seen: Secrets) -> int:
     auth = {"Authorization": f"Bearer {API_TOKEN}"}
     wrong = {"Authorization": "Bearer wrong-token"}
     good = json.dumps({"list_folder": {"accounts": [emulator.account_id]}}).encode()
-    with httpx.Client(base_url=base_url, headers=auth, timeout=30) as client:
+    with httpx.Client(base_url=base_url, headers=auth, timeout=30, verify=TLS) as client:
 
         def call(method: str, path: str, **kwargs: Any) -> httpx.Response:
             reply = client.request(method, path, **kwargs)

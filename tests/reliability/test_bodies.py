@@ -35,7 +35,7 @@ from app.api.routes.webhook import MAX_BODY_BYTES
 from app.main import create_app
 from emulator import Emulator, EmulatorServer, signature
 from emulator.runner import ThreadedServer
-from tests.conftest import API_TOKEN, MakeSettings
+from tests.conftest import API_TOKEN, TLS, MakeSettings
 from tests.integration.conftest import FAST_RETRY, Service, StartService
 from tests.reliability.ledger import Ledger
 from tests.reliability.process import ServiceProcess
@@ -147,7 +147,7 @@ def quick_timeout(
     headers = {"Authorization": f"Bearer {API_TOKEN}"}
     with (
         ThreadedServer(app) as server,
-        httpx.Client(base_url=server.base_url, headers=headers) as client,
+        httpx.Client(base_url=server.base_url, headers=headers, verify=TLS) as client,
     ):
         service = Service(settings, app, server, client)
         service.wait_ready()
@@ -303,7 +303,9 @@ def test_routes_keep_their_own_limits(
     notification = json.dumps({"list_folder": {"accounts": ["dbid:x" * 5] * 10_000}}).encode()
     assert DEFAULT_LIMIT < len(notification) < MAX_BODY_BYTES
     headers = {"X-Dropbox-Signature": signature(emulator.app_secret, notification)}
-    reply = httpx.post(f"{service.base_url}/webhook", content=notification, headers=headers)
+    reply = httpx.post(
+        f"{service.base_url}/webhook", content=notification, headers=headers, verify=TLS
+    )
     assert reply.status_code == 200 and reply.json() == {"status": "ignored"}
     client = RawClient(service.base_url)
     raw_clients.append(client)

@@ -42,7 +42,7 @@ from app.configuration.environment import Settings
 from app.main import create_app
 from emulator import Emulator, EmulatorServer
 from emulator.runner import ThreadedServer
-from tests.conftest import API_TOKEN
+from tests.conftest import API_TOKEN, TLS
 from tests.integration.conftest import FAST_RETRY, Service
 from tests.reliability.ledger import Ledger
 
@@ -99,7 +99,7 @@ def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
         # be a 401; guessing's throttle (tests/integration/test_guessing.py) would answer 429.
         app = create_app(settings, retry=FAST_RETRY, environ={}, throttle=Throttle(limit=1_000_000))
         server = ThreadedServer(app).start()
-        with httpx.Client(base_url=server.base_url, headers=AUTH, timeout=30) as client:
+        with httpx.Client(base_url=server.base_url, headers=AUTH, timeout=30, verify=TLS) as client:
             service = Service(settings, app, server, client)
             try:
                 service.wait_ready()

@@ -26,6 +26,7 @@ import httpx
 import pytest
 
 from emulator import Emulator, EmulatorServer
+from tests.conftest import TLS
 from tests.reliability.holes import Publisher, put_images, trials
 from tests.reliability.ledger import Entry, Ledger
 from tests.reliability.process import ServiceProcess
@@ -258,8 +259,10 @@ def test_a_lease_outlives_its_temporary_link(tmp_path: Path, ledger: Ledger) -> 
         try:
             offer = a.select(link=True, lease_seconds=600).json()
             data = emulator.read(offer["path"])
-            assert httpx.get(offer["temporary_link"]).content == data
-            wait_until(lambda: httpx.get(offer["temporary_link"]).status_code == 410, 10, 0.1)
+            assert httpx.get(offer["temporary_link"], verify=TLS).content == data
+            wait_until(
+                lambda: httpx.get(offer["temporary_link"], verify=TLS).status_code == 410, 10, 0.1
+            )
             renewed = a.client.post(
                 f"/leases/{offer['lease']['id']}/renew", json={"lease_seconds": 600, "link": True}
             )
@@ -267,7 +270,7 @@ def test_a_lease_outlives_its_temporary_link(tmp_path: Path, ledger: Ledger) -> 
             entry.wrong += renewed.status_code != 200
             assert renewed.status_code == 200, renewed.text
             assert renewed.json()["state"] == "active"
-            assert httpx.get(renewed.json()["temporary_link"]).content == data
+            assert httpx.get(renewed.json()["temporary_link"], verify=TLS).content == data
             offers, _ = b.take_all()
             entry.doubled += offer["content_hash"] in {other["content_hash"] for other in offers}
             assert len(offers) == len(made) - 1

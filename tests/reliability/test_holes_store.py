@@ -28,6 +28,7 @@ import httpx
 import pytest
 
 from emulator import Emulator, EmulatorServer
+from tests.conftest import TLS
 from tests.reliability.holes import Publisher, put_images
 from tests.reliability.ledger import Ledger
 from tests.reliability.process import ServiceProcess, service_environment
@@ -52,7 +53,7 @@ class Sampler(threading.Thread):
         self, base_url: str, path: str, interval: float, body: object = None, **kw: object
     ) -> None:
         super().__init__(daemon=True)
-        self.client = httpx.Client(base_url=base_url, timeout=30, **kw)  # type: ignore[arg-type]
+        self.client = httpx.Client(base_url=base_url, timeout=30, **kw, verify=TLS)  # type: ignore[arg-type]
         self.path, self.interval, self.body = path, interval, body
         self.samples: list[tuple[float, float, int, str | None, str]] = []
         self.stopping = threading.Event()

@@ -30,6 +30,7 @@ import pytest
 
 from emulator import Emulator, signature
 from state.casefold import fold
+from tests.conftest import TLS
 from tests.integration.conftest import Service, StartService
 from tests.reliability.ledger import Ledger
 from tests.waiting import wait_until
@@ -416,7 +417,7 @@ def test_hostile_webhooks_are_refused_and_change_nothing(
     entry = ledger.entry("hostile webhooks (beyond tests/integration/test_webhooks.py)")
     before = snapshot(hostile)
     wrong = []
-    with httpx.Client(base_url=hostile.base_url, timeout=30) as dropbox_side:
+    with httpx.Client(base_url=hostile.base_url, timeout=30, verify=TLS) as dropbox_side:
         for label, body, headers, status in hostile_webhooks(emulator):
             reply = dropbox_side.post("/webhook", content=body, headers=headers)
             entry.inputs += 1

@@ -260,7 +260,7 @@ def test_short_commands_run_beside_the_service_without_harm(
 
     def publisher() -> None:
         with httpx.Client(
-            base_url=service.base_url, headers={"Authorization": f"Bearer {API_TOKEN}"}
+            base_url=service.base_url, headers={"Authorization": f"Bearer {API_TOKEN}"}, verify=TLS
         ) as client:
             while not stop.is_set():
                 replies.append(client.post("/select", json={"dry_run": True}).status_code)

@@ -25,6 +25,7 @@ from unposted_client._models import (
     ServiceStatus,
     UndonePost,
 )
+from unposted_client._tls import tls_context
 
 T = TypeVar("T")
 
@@ -51,6 +52,7 @@ class AsyncUnpostedClient:
             headers={"Authorization": f"Bearer {token}"},
             timeout=timeout,
             transport=transport,
+            verify=tls_context(),
         )
 
     async def select(
