@@ -3,10 +3,10 @@
     python -m bench [--quick] [--out docs/benchmarks.md] [--json bench/results.json]
                     [--only strategies,select_load,catch_up,webhook_burst,postgres,
                             near_duplicates,near_costs,channels,fresh_plans,render,
-                            postgres_parallel,webhooks_out,rotation]
+                            postgres_parallel,webhooks_out,rotation,many_tenants]
 
 ``--quick`` runs small sizes (the whole run in about three minutes) and is what CI smoke
-tests; the full run takes about half an hour, eight minutes of it the initial catch-up
+tests; the full run takes about forty minutes, eight minutes of it the initial catch-up
 of a million files into each store. ``--only`` re-runs some sections and keeps the
 others from the existing JSON file (each section records when it ran). A section that
 fails is recorded as failed, the others still run, and the exit code is 1.
@@ -38,6 +38,7 @@ from bench import (
     catch_up,
     channels,
     fresh_plans,
+    many_tenants,
     near_costs,
     near_duplicates,
     postgres,
@@ -168,6 +169,7 @@ FULL = Mode(
         "render": lambda: render.run(reps=3, requests=200),
         "webhooks_out": _webhooks_out(rounds=1_000, catch_up_size=100_000, events=10_000),
         "rotation": lambda: rotation.run(1_000, 100, 300, 3),
+        "many_tenants": lambda: many_tenants.run(1_000, 3, 30.0),
     },
 )
 QUICK = Mode(
@@ -198,6 +200,7 @@ QUICK = Mode(
             rounds=200, catch_up_size=5_000, events=2_000, reps=2, paced=200
         ),
         "rotation": lambda: rotation.run(200, 20, 50, 1),
+        "many_tenants": lambda: many_tenants.run(50, 3, 5.0),
     },
 )
 

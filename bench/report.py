@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bench import (
+    many_tenants,
     near_report,
     postgres_parallel,
     render_report,
@@ -359,6 +360,11 @@ _SECTIONS: list[tuple[str, str, Callable[[dict[str, Any], dict[str, Any]], str]]
         "rotation",
         "12. Rotation: balance over folders and seasons",
         lambda f, _: rotation.report(f),
+    ),
+    (
+        "many_tenants",
+        "13. Many tenants: a thousand accounts, two replicas, one PostgreSQL",
+        lambda f, _: many_tenants.report(f),
     ),
 ]
 
