@@ -46,6 +46,13 @@ from state.store import Delivery, DeliveryStatus, Outbox
 
 log = logging.getLogger(__name__)
 
+IDLE_SECONDS = 0.25  # how often an idle channel looks for new events
+MAX_WAIT_SECONDS = 3600.0  # the longest wait between two attempts
+PRUNE_EVERY_SECONDS = 3600.0
+_RETRIED = {408, 429}
+_STATUS: dict[str, DeliveryStatus] = {"delivered": "delivered", "retry": "pending",
+                                      "failed": "failed"}  # fmt: skip
+
 
 @functools.cache
 def _tls_context() -> ssl.SSLContext:
@@ -53,14 +60,6 @@ def _tls_context() -> ssl.SSLContext:
     environment's are not asked for), once a process: making it loads the authorities,
     25 ms of CPU, at every start that notifies otherwise."""
     return httpx.create_ssl_context(trust_env=False)
-
-
-IDLE_SECONDS = 0.25  # how often an idle channel looks for new events
-MAX_WAIT_SECONDS = 3600.0  # the longest wait between two attempts
-PRUNE_EVERY_SECONDS = 3600.0
-_RETRIED = {408, 429}
-_STATUS: dict[str, DeliveryStatus] = {"delivered": "delivered", "retry": "pending",
-                                      "failed": "failed"}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
