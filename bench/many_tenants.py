@@ -38,6 +38,7 @@ import httpx
 
 from bench import select_load
 from bench.load import probe
+from bench.report_format import table, verdict
 from bench.select_load import _free_port
 from bench.strategies import API_TOKEN, wait_for
 from emulator import Emulator, EmulatorServer, account_id_for, signature
@@ -114,7 +115,7 @@ def report(figures: dict[str, Any]) -> str:
     targets, notified = figures["targets"], figures["notifications"]
     idle, rss = figures["idle_cpu_percent"], figures["rss_kib"]
     rows = [
-        f"| {n + 1} | {percent:.2f}% | {kib:,} KiB |"
+        [str(n + 1), f"{percent:.2f}%", f"{kib:,} KiB"]
         for n, (percent, kib) in enumerate(zip(idle, rss, strict=True))
     ]
     per_library = figures["kib_per_library"] * 1024
@@ -146,16 +147,16 @@ def report(figures: dict[str, Any]) -> str:
         f" {figures['files_per_library']} pictures and a channel, in one PostgreSQL served by two"
         f" replicas; both ready (every library listed once) {figures['ready_seconds']:g} s after"
         f" they started. Idle CPU over {figures['idle_seconds']:g} s with nothing to do, and"
-        " resident memory after it:\n\n| replica | idle CPU | memory |\n|---|---|---|\n"
-        + "\n".join(rows)
-        + "\n\n"
+        " resident memory after it:\n\n"
+        + table(["replica", "idle CPU", "memory"], rows)
+        + "\n"
         + "\n".join(verdicts)
         + "\n"
     )
 
 
 def _verdict(measured: str, target: str, met: bool) -> str:
-    return f"- {measured} (target {target}): **{'met' if met else 'missed'}**"
+    return f"- {measured} (target {target}): {verdict(met)}"
 
 
 def _account(n: int, files: int) -> Emulator:
