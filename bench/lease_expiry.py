@@ -19,6 +19,10 @@ once under previews, each with leases of its own.
 
 When the reclaimer finished is read from the leases themselves: each ends ``expired``
 at the time the reclaiming transaction began (``ended_at``).
+
+``while_leased`` measures ``/status`` and ``/metrics`` while that many leases run (an hour
+each, made the same way), which the service must answer from counts it keeps, not by
+counting the leases; the leases are released afterwards.
 """
 
 from __future__ import annotations
@@ -35,8 +39,8 @@ from typing import Any, Protocol
 
 import psycopg
 
-from bench.load import CONNECTIONS, LEASING, PREVIEW, Target, measure
-from bench.strategies import wait_for
+from bench.load import CONNECTIONS, LEASING, METRICS, PREVIEW, STATUS, Target, measure, probe
+from bench.strategies import API_TOKEN, wait_for
 from state.postgres import PostgresStore
 from state.sqlite import SqliteStore
 from state.store import SelectRequest, Store
@@ -105,6 +109,63 @@ def run(service: Service, count: int, seconds: float, generator: str, work: Path
                                         work),
         "select": _after_expiry(service, PREVIEW, count, start, seconds, generator, work),
     }  # fmt: skip
+
+
+def while_leased(
+    service: Service, count: int, seconds: float, generator: str, work: Path
+) -> dict[str, Any]:
+    """``/status`` and ``/metrics``, each alone on one connection, while ``count`` leases
+    run; the channel's ``leased`` as ``/status`` gave it then and once they were released,
+    to show they all ran (the leasing load before may have left leases of its own)."""
+    leases = _stopped_for(service, lambda: _hour_leases(service.catalog, count))
+    try:
+        leased = _leased(service)
+        figures = {
+            target.name: measure(service.base_url, target, seconds, 1, generator, work)
+            for target in (STATUS, METRICS)
+        }
+    finally:
+        _stopped_for(service, lambda: _released(service.catalog, leases))
+    after = _leased(service)
+    return {"leases": count, "leased_in_status": leased, "leased_after": after, **figures}
+
+
+def _stopped_for(service: Service, work: Callable[[], list[str]]) -> list[str]:
+    """``work`` done on the catalog, with the service stopped meanwhile on SQLite."""
+    if not service.catalog.one_process:
+        return work()
+    service.stop()
+    try:
+        return work()
+    finally:
+        service.start()
+
+
+def _hour_leases(catalog: Catalog, count: int) -> list[str]:
+    store = catalog.store(clock=time.time)
+    try:
+        hour = SelectRequest(lease_seconds=3600)
+        chosen = [store.selections.select(CHANNEL, hour) for _ in range(count)]
+    finally:
+        store.close()
+    return [c.lease.id for c in chosen if c.lease is not None]
+
+
+def _released(catalog: Catalog, leases: list[str]) -> list[str]:
+    store = catalog.store(clock=time.time)
+    try:
+        for lease in leases:
+            store.selections.release(CHANNEL, lease)
+    finally:
+        store.close()
+    return leases
+
+
+def _leased(service: Service) -> int:
+    """The default channel's running leases, as ``/status`` reports them."""
+    headers = {"Authorization": f"Bearer {API_TOKEN}"}
+    reply = probe(f"{service.base_url}/status", headers=headers, timeout=30)
+    return int(reply.raise_for_status().json()["leased"])
 
 
 def _start_seconds(service: Service) -> float:

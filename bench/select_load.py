@@ -15,7 +15,8 @@ the rounds, each service answers a preview, ``GET /status`` and ``GET /metrics``
 on one connection; the largest catalog serves real leasing selects (``{}``: each takes
 an image out of the pool), whose throughput is set against that service's ``/healthz``;
 each service's peak RSS (``VmHWM``) is read from ``/proc``; and, if asked, the largest
-catalog serves ``/select`` right after many leases ran out at once (``bench.lease_expiry``).
+catalog answers ``/status`` and ``/metrics`` while many leases run, then serves ``/select``
+right after as many ran out at once (``bench.lease_expiry``).
 
     python -m bench.select_load [--sizes 1000,100000,1000000] [--seconds 10]
 """
@@ -132,8 +133,9 @@ def run(
 
     With ``database``, each catalog is a fresh PostgreSQL database on that server instead
     of a SQLite file; ``near_every``: SQLite catalogs with groups of near-duplicates
-    (``bulk_load``), skipped. With ``expiring``, the largest catalog then serves ``/select``
-    right after that many leases ran out at once (``bench.lease_expiry``)."""
+    (``bulk_load``), skipped. With ``expiring``, the largest catalog then answers ``/status``
+    and ``/metrics`` while that many leases run, and serves ``/select`` right after that many
+    ran out at once (``bench.lease_expiry``)."""
     generator = generator or default_generator()
     emu = Emulator()
     emu.create_folder(FOLDER)
@@ -158,6 +160,9 @@ def run(
             str(s.size): {"peak_rss_bytes": s.peak_rss_bytes(), "rss_bytes": s.rss_bytes()}
             for s in services
         }
+        leased = lease_expiry.while_leased(
+            largest, expiring, seconds / 2, generator, work
+        ) if expiring else None  # fmt: skip
         expiry = lease_expiry.run(
             largest, expiring, seconds, generator, work
         ) if expiring else None  # fmt: skip
@@ -174,6 +179,7 @@ def run(
         "sizes": figures,
         "leasing": {"size": sizes[-1], **leasing, "vs_healthz_throughput": share},
         "memory": memory,
+        **({"while_leased": {"size": sizes[-1], **leased}} if leased else {}),
         **({"lease_expiry": {"size": sizes[-1], **expiry}} if expiry else {}),
     }
 

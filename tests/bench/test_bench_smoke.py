@@ -131,7 +131,8 @@ def test_a_downloads_everything_when_everything_was_posted(results: dict[str, An
 
 
 def _check_select_load(figures: dict[str, Any], restarted: bool) -> None:
-    """Every route at every size, leasing against healthz, leases running out, memory;
+    """Every route at every size, leasing against healthz, the reports while leases run,
+    leases running out, memory;
     ``restarted``: the leases were made while the service was stopped (SQLite), which was
     then started again, else beside it (PostgreSQL)."""
     assert figures["generator"] == GENERATOR
@@ -143,6 +144,11 @@ def _check_select_load(figures: dict[str, Any], restarted: bool) -> None:
     leasing = figures["leasing"]
     assert leasing["requests"] > 0 and leasing["failures"] == 0
     assert leasing["vs_healthz_throughput"] > 0
+    leased = figures["while_leased"]
+    assert leased["size"] == SIZES[-1] and leased["leases"] == EXPIRING
+    assert leased["leased_in_status"] - leased["leased_after"] == EXPIRING
+    for route in ("status", "metrics"):
+        assert leased[route]["requests"] > 0 and leased[route]["failures"] == 0, route
     expiry = figures["lease_expiry"]
     assert expiry["size"] == SIZES[-1] and expiry["leases"] == EXPIRING
     for run in (expiry["select_leasing"], expiry["select"]):
@@ -227,6 +233,7 @@ def test_the_page_renders_every_section(results: dict[str, Any], tmp_path: Path)
     assert "Failed" not in page
     assert page.count("Not run") == (not HAVE_POSTGRES) + (not HAVE_WRK) + 4
     assert "not measured" not in page.lower()
+    assert "The largest catalog again, while leases run" in page  # /status with leases
     # 21 targets judged on SQLite (3 of near-duplicates, 1 of channels, 3 of events out),
     # 12 on PostgreSQL (two more are reported, not judged); rendering's 2 are judged in
     # its own test
