@@ -469,8 +469,17 @@ CREATE TABLE out_of_season (
 ALTER TABLE channels ADD COLUMN weights text;
 """
 
+# -- a library's channels by index (SQLite's channels_by_library): version 14 -----------------
+# Every catch-up reads its library's channels (three to six times). Without the index each
+# read walked every channel of the database: with a thousand libraries, half a millisecond
+# a read, 3.4 s of the 18.9 s its statements took while their notifications caught up
+# (bench.many_tenants; 0.2 s with it).
+_V14 = """
+CREATE INDEX channels_by_library ON channels (library_id);
+"""
+
 MIGRATIONS: tuple[str, ...] = (
-    _V1, _V2, _V3, _V4, _V5, _V6, tallies.V7, _V8, _V9, _V10, _V11, returns.V12, _V13,
+    _V1, _V2, _V3, _V4, _V5, _V6, tallies.V7, _V8, _V9, _V10, _V11, returns.V12, _V13, _V14,
 )  # fmt: skip
 SCHEMA_VERSION = len(MIGRATIONS)
 
