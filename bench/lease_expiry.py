@@ -35,7 +35,7 @@ from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import psycopg
 
@@ -50,6 +50,7 @@ SAMPLE = 100  # leases made and released first (at most), to time the making of 
 LEAD_SECONDS = 0.5  # the load starts this long before the leases run out
 MARGIN = 1.3  # the leases run out this many times the expected making (and start) after
 TRIES = 3  # makings at most, each with twice the margin of the one before
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,7 @@ def while_leased(
     return {"leases": count, "leased_in_status": leased, "leased_after": after, **figures}
 
 
-def _stopped_for(service: Service, work: Callable[[], list[str]]) -> list[str]:
+def _stopped_for(service: Service, work: Callable[[], T]) -> T:
     """``work`` done on the catalog, with the service stopped meanwhile on SQLite."""
     if not service.catalog.one_process:
         return work()
@@ -151,14 +152,13 @@ def _hour_leases(catalog: Catalog, count: int) -> list[str]:
     return [c.lease.id for c in chosen if c.lease is not None]
 
 
-def _released(catalog: Catalog, leases: list[str]) -> list[str]:
+def _released(catalog: Catalog, leases: list[str]) -> None:
     store = catalog.store(clock=time.time)
     try:
         for lease in leases:
             store.selections.release(CHANNEL, lease)
     finally:
         store.close()
-    return leases
 
 
 def _leased(service: Service) -> int:

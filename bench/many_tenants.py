@@ -38,7 +38,7 @@ import httpx
 
 from bench import select_load
 from bench.load import probe
-from bench.report_format import table, verdict
+from bench.report_format import table, target_line
 from bench.select_load import _free_port
 from bench.strategies import API_TOKEN, wait_for
 from emulator import Emulator, EmulatorServer, account_id_for, signature
@@ -123,18 +123,18 @@ def report(figures: dict[str, Any]) -> str:
         f"{count:,} × {code}" for code, count in sorted(notified["statuses"].items())
     )
     verdicts = [
-        _verdict(
+        target_line(
             f"idle CPU, the busier replica: {max(idle):.2f}% of a core",
             f"< {targets['idle_cpu_percent']:g}%",
             max(idle) < targets["idle_cpu_percent"],
         ),
-        _verdict(
+        target_line(
             f"memory per library: {per_library:,.0f} bytes ({figures['kib_per_library']:g} KiB)"
             f" above a service with one library ({figures['single_library_rss_kib']:,} KiB)",
             f"< {targets['bytes_per_library']:,} bytes",
             per_library < targets["bytes_per_library"],
         ),
-        _verdict(
+        target_line(
             f"{notified['count']:,} notifications, one per account, sent in"
             f" {notified['sent_seconds']:g} s ({statuses}): all caught up in"
             f" {notified['all_caught_up_seconds']:g} s",
@@ -153,10 +153,6 @@ def report(figures: dict[str, Any]) -> str:
         + "\n".join(verdicts)
         + "\n"
     )
-
-
-def _verdict(measured: str, target: str, met: bool) -> str:
-    return f"- {measured} (target {target}): {verdict(met)}"
 
 
 def _account(n: int, files: int) -> Emulator:

@@ -28,6 +28,7 @@ from bench.delay_proxy import DelayProxy
 from bench.lease_expiry import Catalog
 from bench.load import CONNECTIONS, LEASING, PREVIEW, default_generator, measure
 from bench.postgres import at_once
+from bench.report_format import target_line
 from emulator import Emulator, EmulatorServer
 from state.postgres.bulk import bulk_load
 from tests.postgres import Cluster, missing
@@ -142,5 +143,4 @@ def report(figures: dict[str, Any]) -> str:
 
 
 def _verdict(name: str, measured: float, target: float) -> str:
-    met = "met" if measured >= target else "missed"
-    return f"- {name}: {measured:.2f}x (target ≥ {target:g}x): **{met}**"
+    return target_line(f"{name}: {measured:.2f}x", f"≥ {target:g}x", measured >= target)

@@ -40,6 +40,11 @@ def verdict(met: bool | None) -> str:
     return "n/a" if met is None else "**met**" if met else "**missed**"
 
 
+def target_line(measured: str, target: str, met: bool) -> str:
+    """One figure against its target, as a list item: ``- measured (target t): verdict``."""
+    return f"- {measured} (target {target}): {verdict(met)}"
+
+
 def p50_p99(figures: dict[str, Any]) -> str:
     """A load run's median and 99th percentile latency."""
     return f"{ms(figures['p50_ms'])} / {ms(figures['p99_ms'])}"
