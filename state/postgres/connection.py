@@ -159,7 +159,12 @@ def open_pool(conninfo: str, size: int) -> ConnectionPool[Db]:
 # back in for its own transactions (``BULK_PLANS``). A plan priced out that remains (a
 # scan of the few libraries) costs billions, over every JIT threshold: each run would
 # compile it (a quarter of a second of the server's CPU for a statement of a
-# millisecond), so JIT is off with them, and back on with the bulk plans.
+# millisecond), so JIT is off with them, and back on with the bulk plans. With those
+# priced out a lookup's plan follows its indexes whatever its parameters (the plan
+# tests), so a session plans each statement once (``force_generic_plan``): left to
+# choose, the server kept planning afresh every statement that takes an array (it prices
+# a generic plan for an array of unknown length), and planning cost it more than running
+# them. The bulk plans are custom.
 _LOOKUP_PLANS = (
     "enable_seqscan", "enable_bitmapscan", "enable_hashjoin", "enable_mergejoin",
     "enable_material", "jit",
@@ -172,7 +177,9 @@ BULK_PLANS = "SELECT set_config('plan_cache_mode', 'force_custom_plan', true), "
 def _configure(connection: Db) -> None:
     connection.add_notice_handler(_notice)
     connection.execute(
-        "SELECT " + ", ".join(f"set_config('{name}', 'off', false)" for name in _LOOKUP_PLANS)
+        "SELECT "
+        + ", ".join(f"set_config('{name}', 'off', false)" for name in _LOOKUP_PLANS)
+        + ", set_config('plan_cache_mode', 'force_generic_plan', false)"
     )
 
 

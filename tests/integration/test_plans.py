@@ -305,6 +305,38 @@ def test_postgres_leaves_the_tables_alone_after_a_small_librarys_listing(databas
         harness.store.close()
 
 
+_PLANS_MADE = (
+    "SELECT coalesce(sum(generic_plans), 0), coalesce(sum(custom_plans), 0)"
+    " FROM pg_prepared_statements"
+)
+
+
+def test_postgres_plans_a_small_change_once_per_connection(database_url: str) -> None:
+    """A catch-up of a few changes (a webhook's) runs the session's lookup plans, each
+    statement planned once for the connection; a page of many is planned afresh each
+    time, with the bulk plans (``state.postgres.roles.catalog``)."""
+    harness = Harness(PostgresStore(database_url, pool_size=1), Clock(), None)
+    store = harness.store
+
+    def made() -> tuple[int, int]:  # on the pool's one connection
+        return store._read(lambda db: db.execute(_PLANS_MADE).fetchone())  # type: ignore[no-any-return]
+
+    try:
+        harness.define()
+        harness.listing(*(image(f"/p/{n}.jpg", str(n)) for n in range(30)))
+        for n in range(8):  # psycopg prepares a statement at its fifth run on a connection
+            harness.change(image(f"/p/small-{n}.jpg", f"small-{n}"))
+        generic, custom = made()
+        assert generic > 100 and custom == 0
+        for n in range(8):
+            harness.change(*(image(f"/p/{n}-{m}.jpg", f"{n}-{m}") for m in range(150)))
+        after_generic, after_custom = made()
+        assert after_custom > 100 and after_generic - generic < after_custom
+        assert store.reports.library_status("lib").images == 30 + 8 + 8 * 150
+    finally:
+        store.close()
+
+
 _OWED = "EXPLAIN (FORMAT JSON) SELECT name FROM libraries WHERE catch_up_wanted > catch_up_served"
 
 

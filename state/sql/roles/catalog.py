@@ -43,9 +43,11 @@ class CatchUp(Protocol):
 
     def watch(self, wake: Callable[[str], None]) -> None: ...
 
-    def fenced(self, tx: Tx, library: str, library_id: int) -> None:
+    def fenced(self, tx: Tx, library: str, library_id: int, bulk: bool) -> None:
         """After the library's row is locked, before a catch-up writes: refuse a write
-        from a turn taken over, lock what the write changes."""
+        from a turn taken over, lock what the write changes. ``bulk``: the write may
+        touch a whole library (a listing, a large page, a folder forgotten), not a few
+        rows."""
         ...
 
     def after_page(self, library: str, stats: PageStats, listing: bool, images: int) -> None: ...
@@ -61,6 +63,11 @@ class Pages:
     # Writes to the library's files gathered until an operation could see them.
     batch: Callable[[int, int, set[str]], catalog.Batch]
     first: FirstListing
+
+
+# A page of at most this many operations, outside a listing, is a handful of index probes
+# (a change or two, as a webhook brings them): not a bulk write.
+FEW_OPERATIONS = 100
 
 
 class _Fence(NamedTuple):
@@ -106,7 +113,7 @@ class CatalogRole(Role):
         self, library: str, operations: Sequence[Operation], cursor: str, has_more: bool
     ) -> PageStats:
         def apply(tx: Tx) -> tuple[PageStats, bool, int]:
-            library_id, generation, listing = self._fence(tx, library)
+            library_id, generation, listing = self._fence(tx, library, len(operations))
             images, first = self._pages.images, self._pages.first
             staged = catalog.stages_first_listing(tx, library_id, listing)
             if staged:
@@ -138,9 +145,11 @@ class CatalogRole(Role):
         self._catch_up.after_page(library, stats, listing, images)
         return stats
 
-    def _fence(self, tx: Tx, library: str) -> _Fence:
+    def _fence(self, tx: Tx, library: str, operations: int | None = None) -> _Fence:
         """Lock the library's row before any catch-up write (with the store's own checks,
-        ``CatchUp.fenced``): its id, generation and whether a full listing is under way."""
+        ``CatchUp.fenced``): its id, generation and whether a full listing is under way.
+        ``operations``: how many the write applies (None: it may touch the whole library);
+        a write of a few, outside a listing, is not bulk."""
         found = tx.one(
             "SELECT id, generation, listing FROM libraries WHERE name = ? FOR NO KEY UPDATE",
             (library,),
@@ -149,7 +158,8 @@ class CatalogRole(Role):
             raise UnknownName(f"no library {library!r}")
         library_id, generation, listing = found
         fence = _Fence(int(library_id), int(generation), bool(listing))
-        self._catch_up.fenced(tx, library, fence.id)
+        few = operations is not None and operations <= FEW_OPERATIONS and not fence.listing
+        self._catch_up.fenced(tx, library, fence.id, bulk=not few)
         return fence
 
     def _listing_done(self, tx: Tx, library_id: int) -> None:

@@ -38,7 +38,7 @@ class OneProcess:
     def watch(self, wake: Callable[[str], None]) -> None:
         """No other process can ask: nothing to watch."""
 
-    def fenced(self, tx: Tx, library: str, library_id: int) -> None:
+    def fenced(self, tx: Tx, library: str, library_id: int, bulk: bool) -> None:
         """The one writer already excludes every other write."""
 
     def after_page(self, library: str, stats: PageStats, listing: bool, images: int) -> None:
