@@ -5,8 +5,9 @@ wrapping around, and takes one of them at random: a pool of up to ``WINDOW`` row
 drawn from uniformly, a larger one with each row's chance the mean of ``WINDOW`` gaps
 between keys (within about ±18% of uniform, and drawn afresh as rows come back).
 ``lease_at_random`` does that, takes the row ``FOR UPDATE SKIP LOCKED`` (the next of
-the window when another selection holds it), leases it and counts it, in one statement:
-selections in one channel never wait on one another. ``oldest``, ``newest`` and ``name``
+the window when another selection holds it), leases it and counts it, in one statement
+that also reads what the image shows: selections in one channel never wait on one
+another, and a lease is one round trip. ``oldest``, ``newest`` and ``name``
 read the first row of a partial index over the pool. Either way the same statement
 fetches the image's representative file. Nothing here scans the catalog or calls
 Dropbox. Every function runs inside the caller's transaction.
@@ -15,10 +16,11 @@ Dropbox. Every function runs inside the caller's transaction.
 from __future__ import annotations
 
 import random
-from typing import Any
+from typing import Any, NamedTuple
 
 from state.postgres import near, queue, tallies
 from state.postgres.connection import Db
+from state.sql import outbox
 from state.sql.described import MAX_DUPLICATES, Describer, Shown
 from state.sql.files import COLUMNS as _FILE_COLUMNS
 from state.sql.files import FileRow
@@ -78,15 +80,41 @@ _PEEK = (
     + _JOINED
     + " WHERE q.turn = 0"
 )
+# What an image shows besides its file, from one statement: its sidecars ('s'), other
+# copies ('d') and near-duplicates in the channel ('n'), as ``_shown_in`` reads them.
+_SHOWN = (
+    "SELECT 's', path_lower, path_display, name FROM files WHERE library_id = %(l)s"
+    " AND stem = %(s)s AND kind = 'sidecar'"
+    " UNION ALL (SELECT 'd', path_lower, path_display, NULL FROM files"
+    " WHERE library_id = %(l)s AND content_hash = %(h)s AND kind = 'image'"
+    " AND path_lower <> %(p)s ORDER BY path_lower LIMIT %(n)s)"
+    f" UNION ALL ({near.SHOWN})"
+)
+
+
+def _shown_of(row: str) -> str:
+    """``_SHOWN`` for the file of the row ``row`` of a statement, in its channel
+    ``chosen``: the lease's own statement reads it, a round trip fewer."""
+    columns = {"l": "library_id", "s": "stem", "h": "content_hash", "p": "path_lower"}
+    text = _SHOWN.replace("%(n)s", str(MAX_DUPLICATES)).replace("%(c)s", "(SELECT id FROM chosen)")
+    for name, column in columns.items():
+        text = text.replace(f"%({name})s", f"{row}.{column}")
+    return text
+
+
+_WATCHED = outbox.watches_level("c.notify").replace("%", "%%")  # psycopg's literal %
 # One statement, on its own (autocommit): the channel, if it leases at random from a
 # ready pool, with its pool lock shared (taken before any row of the pool is read: the
 # index reads wait for the channel's id); a row of the window no other transaction
-# holds, taken out, leased and counted; its file. A row changed since the statement
-# began is judged as it is now (``FOR UPDATE`` reads the latest version).
+# holds, taken out, leased and counted; its file, and whether the channel's webhook
+# watches its level (one round trip fewer for a channel whose webhook does not). A row
+# changed since the statement began is judged as it is now (``FOR UPDATE`` reads the
+# latest version).
 _LEASE_ANY = (
-    """
+    f"""
 WITH chosen AS MATERIALIZED (
-    SELECT c.id, c.library_id, pg_advisory_xact_lock_shared(%(lock)s, c.id) AS shared
+    SELECT c.id, c.library_id, pg_advisory_xact_lock_shared(%(lock)s, c.id) AS shared,
+        {_WATCHED} AS watched
     FROM channels AS c JOIN libraries AS l ON l.id = c.library_id
     WHERE c.name = %(n)s AND c.policy = 'random' AND l.ready_at IS NOT NULL),"""
     + _AROUND.format(c="(SELECT id FROM chosen)", w=WINDOW, f="{f}")
@@ -104,8 +132,11 @@ leased AS (
     INSERT INTO leases (id, channel_id, content_hash, expires_at)
     SELECT %(id)s, channel_id, content_hash, %(e)s FROM taken RETURNING content_hash)"""
     + tallies.counted("taken", -1, channel="(SELECT id FROM chosen)")
-    + f" SELECT (SELECT id FROM chosen), {_FILE} FROM leased AS q"
+    + f", described AS (SELECT (SELECT id FROM chosen) AS chosen_id, {_FILE} FROM leased AS q"
     + _JOINED.replace("%(l)s", "(SELECT library_id FROM chosen)")
+    + ") SELECT d.chosen_id, (SELECT watched FROM chosen), ARRAY(SELECT ARRAY[kind, a, b, c]"
+    f" FROM ({_shown_of('d')}) AS shown(kind, a, b, c) ORDER BY kind DESC, a),"
+    f" {_FILE.replace('f.', 'd.')} FROM described AS d"
 )
 _LEASE, _LEASE_IN_FOLDER = _LEASE_ANY.format(f=""), _LEASE_ANY.format(f=_IN_FOLDER)
 
@@ -138,6 +169,15 @@ def active_folders(db: Db, channel_id: int) -> list[str]:
     return [row[0] for row in db.execute(_ACTIVE, {"c": channel_id})]
 
 
+class Leased(NamedTuple):
+    """What the lease's statement answers."""
+
+    channel_id: int
+    file: FileRow
+    watched: bool  # the channel's webhook asked for ``channel.low`` or ``channel.exhausted``
+    shown: Shown
+
+
 def lease_at_random(
     db: Db,
     channel: str,
@@ -145,30 +185,32 @@ def lease_at_random(
     lease_id: str,
     expires_at: float,
     folder: str | None = None,
-) -> tuple[int, FileRow] | None:
+) -> Leased | None:
     """Lease an image of the channel chosen at random (``choose``'s way) that no other
     transaction is leasing, in one statement that is its own transaction (``db`` in
-    autocommit); the channel's id and the image's file. None when the channel chooses in
-    order or is not ready, or the window held nothing it could take (the pool may be
-    empty, or every row of the window in another's hands)."""
+    autocommit). None when the channel chooses in order or is not ready, or the window
+    held nothing it could take (the pool may be empty, or every row of the window in
+    another's hands)."""
     args = {"n": channel, "lock": queue.POOL_LOCK, "id": lease_id, "e": expires_at, "f": folder}
     statement = _LEASE if folder is None else _LEASE_IN_FOLDER
     found = db.execute(statement, args | _at_random(rng)).fetchone()
-    return None if found is None else (int(found[0]), FileRow(*found[1:]))
+    if found is None:
+        return None
+    return Leased(int(found[0]), FileRow(*found[3:]), bool(found[1]), _shown_in(found[2]))
 
 
 def _shown(db: Db, file: FileRow, channel_id: int | None) -> Shown:
     """Sidecars, copies and near-duplicates come back from one statement."""
     rows = db.execute(
-        "SELECT 's', path_lower, path_display, name FROM files WHERE library_id = %(l)s"
-        " AND stem = %(s)s AND kind = 'sidecar'"
-        " UNION ALL (SELECT 'd', path_lower, path_display, NULL FROM files"
-        " WHERE library_id = %(l)s AND content_hash = %(h)s AND kind = 'image'"
-        " AND path_lower <> %(p)s ORDER BY path_lower LIMIT %(n)s)"
-        f" UNION ALL ({near.SHOWN}) ORDER BY 1 DESC, 2",
+        _SHOWN + " ORDER BY 1 DESC, 2",
         {"l": file.library_id, "s": file.stem, "h": file.content_hash, "p": file.path_lower,
          "n": MAX_DUPLICATES, "c": channel_id},
     ).fetchall()  # fmt: skip
+    return _shown_in(rows)
+
+
+def _shown_in(rows: list[Any]) -> Shown:
+    """``Shown`` from the rows of ``_SHOWN``: (kind, path or hash, path, name or distance)."""
     near_duplicates = [NearDuplicate(row[1], row[2], int(row[3])) for row in rows if row[0] == "n"]
     return Shown(
         [FileRef(path=row[2], name=row[3]) for row in rows if row[0] == "s"],

@@ -43,7 +43,11 @@ class Describer:
         channel_id: int | None = None,
     ) -> Selection:
         """The image as a publisher sees it; with ``channel_id``, its near-duplicates there."""
-        shown = self.shown(db, file, channel_id)
-        return selection(
-            file, shown.sidecars, shown.duplicates, lease, posted_at, shown.near_duplicates
-        )
+        return described(file, self.shown(db, file, channel_id), lease, posted_at)
+
+
+def described(file: FileRow, shown: Shown, lease: Lease | None, posted_at: str | None) -> Selection:
+    """The image as a publisher sees it, from what it shows (read already)."""
+    return selection(
+        file, shown.sidecars, shown.duplicates, lease, posted_at, shown.near_duplicates
+    )

@@ -46,10 +46,13 @@ def images_added(sql: Sql, channel_id: int, content_hashes: Sequence[str]) -> No
     record(sql, channel_id, "images.added", data)
 
 
-_LEVEL = (
-    "SELECT notify_low, notify_level FROM channels WHERE id = ?"
-    " AND (notify LIKE '% channel.low %' OR notify LIKE '% channel.exhausted %')"
-)
+def watches_level(notify: str = "notify") -> str:
+    """Whether a channel's webhook asked for ``channel.low`` or ``channel.exhausted``, over
+    its ``notify`` column (as a statement names it)."""
+    return f"({notify} LIKE '% channel.low %' OR {notify} LIKE '% channel.exhausted %')"
+
+
+_LEVEL = f"SELECT notify_low, notify_level FROM channels WHERE id = ? AND {watches_level()}"
 
 
 def watched_level(sql: Sql, channel_id: int) -> tuple[int, int] | None:

@@ -28,6 +28,7 @@ from state.rotation import Rounds, Weights
 from state.rules import Channel, new_lease_id
 from state.sql import choosing, leasable, leases, outbox
 from state.sql.choosing import Leasing
+from state.sql.described import described
 from state.sql.roles import selections as shared
 from state.sql.rows import FileRow
 from state.store import Selection, SelectRequest
@@ -112,7 +113,8 @@ class SelectionRole(shared.SelectionRole):
     def _lease_in_parallel(self, db: Db, name: str, request: SelectRequest) -> Selection | None:
         """A lease at random in one statement, the pool lock shared; None when the
         channel chooses in order, is not ready, or the window held nothing (the exclusive
-        way tells why). The lease is committed before its image is described."""
+        way tells why). The statement also reads what the image shows, and whether the
+        channel's webhook watches its level: one round trip, unless it does."""
         lease_id = new_lease_id()
         lease, expires_at = leasable.new_lease(lease_id, self._clock(), request.lease_seconds)
         balance, folder = self._balance(db, name), None
@@ -125,11 +127,10 @@ class SelectionRole(shared.SelectionRole):
         found = selection.lease_at_random(db, name, self._rng, lease_id, expires_at, folder)
         if found is None:
             return None
-        channel_id, file = found
-        if outbox.watched_level(tx(db), channel_id) is not None:  # webhook: channel.low
+        if found.watched:  # the channel's webhook: channel.low, channel.exhausted
             with db.transaction():
-                outbox.check_level(tx(db), channel_id, self._clock())
-        return selection.describe(db, file, lease, None, channel_id)
+                outbox.check_level(tx(db), found.channel_id, self._clock())
+        return described(found.file, found.shown, lease, None)
 
     def _open(self, db: Db, name: str, lock: bool) -> queue.Locked:
         """A preview is rolled back: it reads the pool without taking the channel's lock."""
