@@ -16,6 +16,7 @@ from state.postgres.connection import Db
 from state.sql import folders
 from state.sql.catalog import IMAGE_COLUMNS, has_unresolved
 from state.sql.dialect import Tx
+from state.sql.first_listing import BACKLOG
 from state.sql.first_listing import discard as discard
 
 _IMAGES = (
@@ -27,25 +28,20 @@ _IMAGES = (
     " FROM listed WHERE library_id = %(l)s AND kind = 'image' AND content_hash IS NOT NULL"
     " ORDER BY content_hash, path_lower"
 )
-_BACKLOG = (
-    "INSERT INTO to_fingerprint (library_id, content_hash) SELECT library_id, content_hash"
-    " FROM images AS i WHERE library_id = %(l)s AND NOT EXISTS (SELECT 1 FROM fingerprints AS f"
-    " WHERE f.library_id = i.library_id AND f.content_hash = i.content_hash)"
-    " ORDER BY content_hash"
-)
 
 
 def images(tx: Tx, library_id: int, folder_lower: str) -> None:
     """Pending as it is made; the backlog from it, counted."""
     args = {"l": library_id, "b": BLOCK_SIZE, "f": folder_lower}
     tx.db.execute(_IMAGES, {**args, "u": has_unresolved(tx, library_id)})
-    added = tx.db.execute(_BACKLOG, args).rowcount
+    added = tx.execute(BACKLOG, {"l": library_id}).rowcount
     tx.db.execute(
         "UPDATE libraries SET n_to_fingerprint = n_to_fingerprint + %s WHERE id = %s",
         (added, library_id),
     )
 
 
-def defer_indexes(db: Db, library_id: int) -> list[str]:
-    """None: every replica reads the tables meanwhile."""
+def defer(db: Db, library_id: int) -> list[str]:
+    """Nothing: every replica reads the tables meanwhile, and the counts are kept per
+    statement already."""
     return []

@@ -11,7 +11,7 @@ from its cursor over what it staged. The page that ends the listing builds the c
 in its own transaction: ``files`` in path order, ``images`` in content-hash order (and
 what waits for a digest or a fingerprint), each channel's queue filled and numbered by
 the rules (``Ops.fill``). How a batch reaches ``listed``, how ``images`` is made from it,
-which indexes wait for the rows and how the staging is dropped are each backend's own
+what waits for the rows (indexes, triggers) and how the staging is dropped are each backend's own
 (``FirstListing``). Every function runs inside the caller's transaction.
 """
 
@@ -45,8 +45,9 @@ class FirstListing(Protocol):
         wait for a digest waits, and what was never fingerprinted joins the backlog."""
         ...
 
-    def defer_indexes(self, db: Any, library_id: int) -> list[str]:
-        """Drop the indexes best built after the rows; the statements that build them."""
+    def defer(self, db: Any, library_id: int) -> list[str]:
+        """Drop what is best made after the rows (indexes, triggers); the statements that
+        make it again, after the rows."""
         ...
 
     def discard(self, sql: Sql, library_id: int) -> None:
@@ -81,7 +82,7 @@ def stage(
 
 def build(tx: Tx, first: FirstListing, library_id: int, generation: int) -> None:
     """The listing ended: make the library's files, images and queues from what it staged."""
-    rebuild = first.defer_indexes(tx.db, library_id)
+    rebuild = first.defer(tx.db, library_id)
     tx.execute(_FILES, {"l": library_id, "g": generation})
     (folder_lower,) = tx.one("SELECT folder_lower FROM libraries WHERE id = ?", (library_id,))
     first.images(tx, library_id, folder_lower)
@@ -90,6 +91,15 @@ def build(tx: Tx, first: FirstListing, library_id: int, generation: int) -> None
     first.discard(tx, library_id)
     for statement in rebuild:
         tx.db.execute(statement)
+
+
+# The library's images never fingerprinted, onto the hashing backlog in content order.
+BACKLOG = (
+    "INSERT INTO to_fingerprint (library_id, content_hash) SELECT library_id, content_hash"
+    " FROM images AS i WHERE library_id = :l AND NOT EXISTS (SELECT 1 FROM fingerprints AS f"
+    " WHERE f.library_id = i.library_id AND f.content_hash = i.content_hash)"
+    " ORDER BY content_hash"
+)
 
 
 def discard(sql: Sql, library_id: int) -> None:

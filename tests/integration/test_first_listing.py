@@ -171,6 +171,21 @@ def test_a_first_listing_interrupted_at_any_page_ends_as_one_uninterrupted(
     assert catalog(store) == listed_by_one_run(emulator, open_store, make_settings, posted)
     ready, posts = catalog(store)[1][4], catalog(store)[2][1]
     assert ready and posts == 1  # the post made before the catalog existed is kept out
+    kept_as_counted(store, emulator)
+
+
+def kept_as_counted(store: Store, emulator: Emulator) -> None:
+    """The counts ``/status`` reads are the rows' (a first listing makes them once, not
+    row by row): images, contents, files skipped (the empty image), the hashing backlog,
+    the pool."""
+    files = emulator.files("/Photos", recursive=True).values()
+    kinds = [(KINDS.kind_of(meta.name), meta) for meta in files]
+    images = [meta.content_hash for kind, meta in kinds if kind == "image" and meta.size]
+    library = store.reports.library_status("default")
+    assert (library.images, library.unique_images) == (len(images), len(set(images)))
+    assert library.skipped == 1
+    assert library.awaiting_fingerprint == len(set(images))  # none fingerprinted yet
+    assert store.reports.channel_status("default").available == len(set(images)) - 1
 
 
 def test_later_catch_ups_are_incremental_and_a_restart_does_not_list_again(
