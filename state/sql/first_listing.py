@@ -11,8 +11,8 @@ from its cursor over what it staged. The page that ends the listing builds the c
 in its own transaction: ``files`` in path order, ``images`` in content-hash order (and
 what waits for a digest or a fingerprint), each channel's queue filled and numbered by
 the rules (``Ops.fill``). How a batch reaches ``listed``, how ``images`` is made from it,
-what waits for the rows (indexes, triggers) and how the staging is dropped are each backend's own
-(``FirstListing``). Every function runs inside the caller's transaction.
+what waits for the rows (indexes, triggers) and how the staging is dropped are each
+backend's own (``FirstListing``). Every function runs inside the caller's transaction.
 """
 
 from __future__ import annotations

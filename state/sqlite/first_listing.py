@@ -4,8 +4,8 @@
 made by one ``GROUP BY``, new content put on the hashing backlog by one statement, then
 the images waiting for a digest are held (``catalog.hold_unchecked``). The triggers that
 keep counts row by row (and the backlog) are dropped before the build: the counts are
-made once after it, then the triggers again (a third of the build's time at 100,000
-files went to them). When no other library shares ``files`` or ``queue``, their
+made once after it, then the triggers again (they took about a fifth of the build's time
+at 100,000 files). When no other library shares ``files`` or ``queue``, their
 secondary indexes are dropped before the build and made again after (one sort each),
 and a staging nobody else shares is dropped all at once. Every function runs inside the
 caller's transaction, which holds the only writer: nobody else writes while the
