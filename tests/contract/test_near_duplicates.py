@@ -111,6 +111,23 @@ def test_near_images_are_grouped_and_shown_with_their_distance(harness: Harness)
     assert harness.store.reports.channel_status("ch").near_duplicate_groups == 1
 
 
+def test_a_lease_at_random_shows_its_copies_and_near_duplicates(harness: Harness) -> None:
+    """What a lease shows, however it was chosen (PostgreSQL reads it in the lease's own
+    statement)."""
+    harness.listing(image("/p/a.jpg", "a"), image("/p/z/a.jpg", "a"), image("/p/b.jpg", "b"))
+    Hasher(harness).record(a=fingerprint(1), b=fingerprint(1, 12))
+    shown = {}
+    for _ in range(2):  # both, in whichever order the draw gives
+        chosen = harness.select()
+        assert chosen.lease is not None
+        near = [(n.content_hash, n.path, n.distance) for n in chosen.near_duplicates]
+        shown[chosen.content_hash] = (list(chosen.duplicates), near)
+    assert shown == {
+        digest("a"): (["/p/z/a.jpg"], [(digest("b"), "/p/b.jpg", 12)]),
+        digest("b"): ([], [(digest("a"), "/p/a.jpg", 12)]),
+    }
+
+
 def test_beyond_the_channel_distance_images_stay_apart(harness: Harness) -> None:
     harness.define(LIBRARIES, [ChannelDef("ch", "lib", near_duplicate_distance=8)])
     listed(harness, "a", "b")

@@ -207,7 +207,8 @@ def test_a_lease_at_random_is_one_statement(
     whether the channel's webhook watches its level (``channel.low``): with a webhook
     that does not, nothing is asked after it, each round trip saved 10 ms with the
     database 5 ms away. (A channel whose webhook does is told,
-    tests/contract/test_outbox.py; what a lease shows, tests/contract/test_leases.py.)"""
+    tests/contract/test_outbox.py; what a lease shows, tests/contract/test_catalog.py and
+    test_near_duplicates.py.)"""
     store = PostgresStore(_explaining(database_url), pool_size=2)
     harness = Harness(store, Clock(), None)
     try:
