@@ -15,6 +15,7 @@ triggers are away.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 
 from state.sql import first_listing as shared
 from state.sql import folders
@@ -72,8 +73,10 @@ def defer(db: sqlite3.Connection, library_id: int) -> list[str]:
     """Drop the secondary indexes of ``files`` and ``queue`` where only this library has
     rows, and the triggers that keep counts. Readers keep their snapshot, indexes and
     all: the drops and what makes them again commit together."""
-    indexes = [*_drop_indexes(db, "files", library_id), *_drop_indexes(db, "queue", library_id)]
-    triggers = _drop_triggers(db)
+    alone = [
+        t for t in ("files", "queue") if db.execute(_ALONE[t], (library_id,)).fetchone() is None
+    ]
+    indexes, triggers = _drop(db, "index", alone), _drop(db, "trigger", _COUNTED)
     return [*indexes, *(sql.format(l=int(library_id)) for sql in _RECOUNT), *triggers]
 
 
@@ -89,25 +92,15 @@ def discard(sql: Sql, library_id: int) -> None:
         shared.discard(sql, library_id)
 
 
-def _drop_triggers(db: sqlite3.Connection) -> list[str]:
-    marks = ", ".join("?" for _ in _COUNTED)
+def _drop(db: sqlite3.Connection, kind: str, tables: Sequence[str]) -> list[str]:
+    """Drop the schema's ``kind`` (index, trigger) on ``tables``; the statements that make
+    them again (an index a constraint made has none, and stays)."""
+    marks = ", ".join("?" for _ in tables)
     rows = db.execute(
-        f"SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN ({marks})",
-        _COUNTED,
+        f"SELECT name, sql FROM sqlite_master WHERE type = ? AND sql IS NOT NULL"
+        f" AND tbl_name IN ({marks})",
+        (kind, *tables),
     ).fetchall()
     for name, _ in rows:
-        db.execute(f'DROP TRIGGER "{name}"')
-    return [str(sql) for _, sql in rows]
-
-
-def _drop_indexes(db: sqlite3.Connection, table: str, library_id: int) -> list[str]:
-    if db.execute(_ALONE[table], (library_id,)).fetchone() is not None:
-        return []
-    rows = db.execute(
-        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
-        " AND tbl_name = ?",
-        (table,),
-    ).fetchall()
-    for name, _ in rows:
-        db.execute(f'DROP INDEX "{name}"')
+        db.execute(f'DROP {kind.upper()} "{name}"')
     return [str(sql) for _, sql in rows]
