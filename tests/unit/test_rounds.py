@@ -10,18 +10,21 @@ from tests.waiting import wait_until
 
 
 class Counting:
-    """A member that counts its turns, optionally taking ``seconds`` each."""
+    """A member that counts its turns; each turn waits for ``gate`` once it has begun."""
 
-    def __init__(self, delay: float = 3600.0, seconds: float = 0.0) -> None:
-        self.delay, self.seconds = delay, seconds
+    def __init__(self, delay: float = 3600.0) -> None:
+        self.delay = delay
         self.turns, self.at_once, self._in = 0, 0, 0
         self._lock = threading.Lock()
+        self.entered, self.gate = threading.Event(), threading.Event()
+        self.gate.set()
 
     def turn(self) -> float:
         with self._lock:
             self._in += 1
             self.at_once = max(self.at_once, self._in)
-        time.sleep(self.seconds)
+        self.entered.set()
+        self.gate.wait(10)
         with self._lock:
             self._in -= 1
             self.turns += 1
@@ -57,12 +60,14 @@ def test_a_member_runs_again_when_its_wait_ends() -> None:
 def test_asked_while_running_it_runs_once_more_never_twice_at_once() -> None:
     rounds = Rounds(4, "test")
     rounds.start()
-    member = Counting(seconds=0.05)
+    member = Counting()
+    member.gate.clear()
     try:
         rounds.ask(member)
-        wait_until(lambda: member._in == 1, 10)
+        assert member.entered.wait(10)
         for _ in range(10):
             rounds.ask(member)
+        member.gate.set()
         wait_until(lambda: member.turns == 2, 10)
         time.sleep(0.1)
         assert member.turns == 2 and member.at_once == 1
