@@ -41,7 +41,7 @@ from state import casefold, open_store
 from state.changes import FileKinds
 from state.errors import UnpostedError
 from state.store import CatalogSync, GraceExpired, NearDuplicates, Store
-from webhooks.inbox import Inbox
+from webhooks.inbox import Inbox, Inboxes
 
 log = logging.getLogger(__name__)
 _LIBRARY_GAUGES = ("images", "unique_images", "skipped", "pending", "without_content_hash",
@@ -72,7 +72,7 @@ class Runtime:
     lanes: Lanes
     dropbox: dict[str, DropboxClient]  # by account
     workers: dict[str, SyncWorker]  # by library
-    inboxes: list[Inbox]
+    inboxes: Inboxes
     selection: SelectionService
     legacy: LegacyImport
     posted: PostedHistory
@@ -127,7 +127,7 @@ class Runtime:
             settings, config, store.catalog, dropbox, metrics, stop, fingerprinters, threads,
             asyncio.Semaphore(parallel),
         )  # fmt: skip
-        inboxes = [_inbox(worker) for worker in workers.values()]
+        inboxes = Inboxes([_inbox(worker) for worker in workers.values()])
         # PostgreSQL's calls wait on the server, side by side: a thread each, one call each.
         lanes = Lanes(SERVER_STORE_THREADS, store_batch=1) if settings.database else Lanes()
 

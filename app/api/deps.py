@@ -29,7 +29,7 @@ from app.services.selection import SelectionService
 from app.services.status import StatusReports
 from app.services.webhooks import Deliverer
 from app.sync.worker import SyncWorker
-from webhooks.inbox import Inbox
+from webhooks.inbox import Inboxes
 
 
 def install(app: Any, **pieces: object) -> None:
@@ -54,7 +54,7 @@ LegacyDep = Annotated[LegacyImport, Depends(_piece("legacy"))]
 PostedDep = Annotated[PostedHistory, Depends(_piece("posted"))]
 StatusDep = Annotated[StatusReports, Depends(_piece("status"))]
 WorkersDep = Annotated[dict[str, SyncWorker], Depends(_piece("workers"))]
-InboxesDep = Annotated[list[Inbox], Depends(_piece("inboxes"))]
+InboxesDep = Annotated[Inboxes, Depends(_piece("inboxes"))]
 PicturesDep = Annotated[Pictures, Depends(_piece("pictures"))]
 WebhooksDep = Annotated[Deliverer, Depends(_piece("webhooks"))]
 RotationDep = Annotated[RotationKeeper, Depends(_piece("rotation"))]

@@ -90,6 +90,8 @@ class SyncWorker:
         (default: a thread of its own)."""
         self.health = SyncHealth()
         self.library = catch_up.library.name
+        # Learnt once, then kept for the process's life (``webhooks.inbox.Inboxes`` files
+        # this library's inbox under it).
         self.account_id: str | None = None
         self._settings, self._store, self._dropbox = settings, store, dropbox
         self._catch_up, self._metrics, self._stop = catch_up, metrics, stop

@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
-from webhooks.inbox import Inbox
+from webhooks.inbox import Inbox, Inboxes
 from webhooks.notification import Notification
 
 OURS = "dbid:ours"
@@ -132,5 +132,62 @@ def test_the_account_id_is_asked_each_time_so_a_learnt_or_changed_account_counts
         recorder.account_id = "dbid:theirs"  # new credentials, of another account
         assert await inbox.receive(FOR_OTHERS)
         await settled(inbox)
+
+    run(scenario)
+
+
+def _for(*accounts: str) -> Notification:
+    return Notification(frozenset(accounts), frozenset(), names_accounts=True)
+
+
+def test_a_notification_asks_only_the_inboxes_of_the_accounts_it_names() -> None:
+    async def scenario() -> None:
+        recorders = [Recorder(f"dbid:{n}") for n in range(1000)]
+        inboxes = Inboxes([recorder.inbox() for recorder in recorders])
+        assert await inboxes.receive(_for("dbid:7", "dbid:500"))
+        assert [n for n, r in enumerate(recorders) if r.requests] == [7, 500]
+        reads = [r.reads for r in recorders]
+        for n in range(10):  # filed once: the others are not asked again
+            assert await inboxes.receive(_for(f"dbid:{n}"))
+        assert sum(r.reads for r in recorders) - sum(reads) == 10
+        assert [n for n, r in enumerate(recorders) if r.requests] == [*range(10), 500]
+        assert not await inboxes.receive(_for("dbid:elsewhere"))
+
+    run(scenario)
+
+
+def test_an_inbox_is_asked_about_every_notification_until_its_account_is_known() -> None:
+    async def scenario() -> None:
+        learning, known = Recorder(None), Recorder("dbid:known")
+        inboxes = Inboxes([learning.inbox(quiet=0), known.inbox(quiet=0)])
+        assert await inboxes.receive(_for("dbid:known"))
+        assert (len(learning.requests), len(known.requests)) == (1, 1)  # it may be ours
+        learning.account_id = "dbid:learnt"
+        assert await inboxes.receive(_for("dbid:known"))
+        assert (len(learning.requests), len(known.requests)) == (1, 2)
+        assert await inboxes.receive(_for("dbid:learnt"))
+        assert (len(learning.requests), len(known.requests)) == (2, 2)
+
+    run(scenario)
+
+
+def test_a_notification_naming_no_account_asks_every_inbox() -> None:
+    async def scenario() -> None:
+        recorders = [Recorder(f"dbid:{n}") for n in range(3)]
+        inboxes = Inboxes([recorder.inbox() for recorder in recorders])
+        legacy = Notification(frozenset(), frozenset({5}), names_accounts=False)
+        assert await inboxes.receive(legacy)
+        assert [len(r.requests) for r in recorders] == [1, 1, 1]
+
+    run(scenario)
+
+
+def test_two_libraries_of_one_account_are_both_asked() -> None:
+    async def scenario() -> None:
+        first, second, other = Recorder("dbid:a"), Recorder("dbid:a"), Recorder("dbid:b")
+        inboxes = Inboxes([first.inbox(), second.inbox(), other.inbox()])
+        assert await inboxes.receive(_for("dbid:a"))
+        assert [len(r.requests) for r in (first, second, other)] == [1, 1, 0]
+        assert inboxes[1] is not inboxes[0] and len(inboxes) == 3
 
     run(scenario)

@@ -29,7 +29,7 @@ from app.api.errors import error_response
 from app.api.replies import WebhookReply
 from app.configuration.environment import Settings
 from app.errors import RequestError, answer
-from webhooks.inbox import Inbox
+from webhooks.inbox import Inboxes
 from webhooks.notification import NotANotification, parse_notification
 from webhooks.signature import HEADER, is_signed
 
@@ -94,7 +94,7 @@ router.add_api_route(
 )
 
 
-async def _receive(request: Request, settings: Settings, inboxes: list[Inbox]) -> str:
+async def _receive(request: Request, settings: Settings, inboxes: Inboxes) -> str:
     body = await _read_body(request)
     _check_signature(settings, body, request.headers.get(HEADER))
     try:
@@ -104,8 +104,7 @@ async def _receive(request: Request, settings: Settings, inboxes: list[Inbox]) -
             "signed webhook is not a notification: %s", exc, extra={"event": "webhook_invalid"}
         )
         raise Refused(400, "bad_request", "invalid", f"not a notification: {exc}") from exc
-    concerned = [await inbox.receive(notification) for inbox in inboxes]
-    if any(concerned):
+    if await inboxes.receive(notification):
         log.info("webhook accepted", extra={"event": "webhook_accepted"})
         return "accepted"
     log.info(
