@@ -337,6 +337,35 @@ def test_postgres_plans_a_small_change_once_per_connection(database_url: str) ->
         store.close()
 
 
+def test_postgres_plans_the_counting_triggers_once_per_connection(
+    migrated_database_url: str,
+) -> None:
+    """Every statement on ``files``, ``images`` and ``posted`` fires a trigger that keeps
+    their counts, rows or none: its statement is planned once for the connection (schema
+    version 15), not at every firing. The server reports each planning to the client
+    (``log_planner_stats``); the statements are prepared, so planned once too."""
+    plannings: list[str] = []
+    statements = [
+        "DELETE FROM files WHERE library_id = -1",
+        "DELETE FROM images WHERE library_id = -1",
+        "DELETE FROM posted WHERE channel_id = -1",
+        "UPDATE files SET size = size WHERE library_id = -1",
+    ]
+    with psycopg.connect(migrated_database_url, autocommit=True) as db:
+        db.add_notice_handler(lambda notice: plannings.append(notice.message_primary or ""))
+        for setting in ("plan_cache_mode = force_generic_plan", "client_min_messages = log"):
+            db.execute(f"SET {setting}")
+        db.execute("SET log_planner_stats = on")
+        for statement in statements:  # the first run plans the statement and its trigger's
+            db.execute(statement, prepare=True)
+        first = plannings.count("PLANNER STATISTICS")
+        for _ in range(10):
+            for statement in statements:
+                db.execute(statement, prepare=True)
+    assert first >= 2 * len(statements)
+    assert plannings.count("PLANNER STATISTICS") == first
+
+
 _OWED = "EXPLAIN (FORMAT JSON) SELECT name FROM libraries WHERE catch_up_wanted > catch_up_served"
 
 
