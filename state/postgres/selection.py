@@ -33,7 +33,12 @@ _ORDER = {
 }
 
 
-_FILE = ", ".join(f"f.{column}" for column in _FILE_COLUMNS.split(", "))
+def _file_of(row: str) -> str:
+    """A ``FileRow``'s columns, of the row ``row`` of a statement."""
+    return ", ".join(f"{row}.{column}" for column in _FILE_COLUMNS.split(", "))
+
+
+_FILE = _file_of("f")
 _JOINED = (
     " JOIN images AS i ON i.library_id = %(l)s AND i.content_hash = q.content_hash"
     " JOIN files AS f ON f.library_id = i.library_id AND f.path_lower = i.path_lower"
@@ -136,7 +141,7 @@ leased AS (
     + _JOINED.replace("%(l)s", "(SELECT library_id FROM chosen)")
     + ") SELECT d.chosen_id, (SELECT watched FROM chosen), ARRAY(SELECT ARRAY[kind, a, b, c]"
     f" FROM ({_shown_of('d')}) AS shown(kind, a, b, c) ORDER BY kind DESC, a),"
-    f" {_FILE.replace('f.', 'd.')} FROM described AS d"
+    f" {_file_of('d')} FROM described AS d"
 )
 _LEASE, _LEASE_IN_FOLDER = _LEASE_ANY.format(f=""), _LEASE_ANY.format(f=_IN_FOLDER)
 
