@@ -525,7 +525,7 @@ DROP FUNCTION IF EXISTS unposted_changed(text);
 
 MIGRATIONS: tuple[str, ...] = (
     _V1, _V2, _V3, _V4, _V5, _V6, tallies.V7, _V8, _V9, _V10, _V11, returns.V12, _V13, _V14,
-    _V15,
+    _V15, tallies.V16,
 )  # fmt: skip
 SCHEMA_VERSION = len(MIGRATIONS)
 

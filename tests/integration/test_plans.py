@@ -27,7 +27,9 @@ import pytest
 
 from state.changes import plan_page
 from state.postgres import PostgresStore
+from state.postgres.bulk import bulk_load
 from state.postgres.connection import BULK_PLANS, open_pool
+from state.postgres.selection import lease_at_random
 from state.sqlite import SqliteStore
 from state.store import ChannelDef, ImageQuery
 from tests.contract.conftest import CHANNELS, KINDS, LIBRARIES, Clock, Harness, digest, gone, image
@@ -342,28 +344,76 @@ def test_postgres_plans_the_counting_triggers_once_per_connection(
 ) -> None:
     """Every statement on ``files``, ``images`` and ``posted`` fires a trigger that keeps
     their counts, rows or none: its statement is planned once for the connection (schema
-    version 15), not at every firing. The server reports each planning to the client
-    (``log_planner_stats``); the statements are prepared, so planned once too."""
-    plannings: list[str] = []
+    version 15), not at every firing."""
     statements = [
         "DELETE FROM files WHERE library_id = -1",
         "DELETE FROM images WHERE library_id = -1",
         "DELETE FROM posted WHERE channel_id = -1",
         "UPDATE files SET size = size WHERE library_id = -1",
     ]
-    with psycopg.connect(migrated_database_url, autocommit=True) as db:
+    first, then = _plannings(migrated_database_url, statements)
+    assert first >= 2 * len(statements)  # the first run plans the statement and its trigger's
+    assert then == 0
+
+
+def test_postgres_plans_the_tally_once_per_connection(migrated_database_url: str) -> None:
+    """Every lease that starts or ends adds to its connection's tally (its triggers call
+    ``unposted_tally``, as the pool's changes do): the tally's statement is planned once
+    for the connection (schema version 16); written in SQL, at every call."""
+    first, then = _plannings(migrated_database_url, ["SELECT unposted_tally(-1, 1, 1)"])
+    assert first >= 2
+    assert then == 0
+
+
+def _plannings(url: str, statements: list[str], rounds: int = 10) -> tuple[int, int]:
+    """How many times the server planned on a connection running ``statements`` once,
+    then ``rounds`` times more: it reports each planning to the client
+    (``log_planner_stats``); the statements are prepared, so planned once themselves."""
+    plannings: list[str] = []
+    with psycopg.connect(url, autocommit=True) as db:
         db.add_notice_handler(lambda notice: plannings.append(notice.message_primary or ""))
         for setting in ("plan_cache_mode = force_generic_plan", "client_min_messages = log"):
             db.execute(f"SET {setting}")
         db.execute("SET log_planner_stats = on")
-        for statement in statements:  # the first run plans the statement and its trigger's
+        for statement in statements:
             db.execute(statement, prepare=True)
         first = plannings.count("PLANNER STATISTICS")
-        for _ in range(10):
+        for _ in range(rounds):
             for statement in statements:
                 db.execute(statement, prepare=True)
-    assert first >= 2 * len(statements)
-    assert plannings.count("PLANNER STATISTICS") == first
+    return first, plannings.count("PLANNER STATISTICS") - first
+
+
+def test_postgres_lease_reads_its_window_one_row_at_a_time(database_url: str) -> None:
+    """A lease picks the row at a random place of a window of pool rows and locks it, or
+    the next one round the window that no other transaction holds: it reads the rows in
+    that order and stops at the first it locks (one read of the queue's key when the row
+    is free), instead of reading all of them before locking one."""
+    bulk_load(database_url, 200, "cursor")
+    notices: list[str] = []
+    pool = open_pool(database_url, 1)
+    try:
+        with pool.connection() as db:
+            db.add_notice_handler(lambda notice: notices.append(notice.message_primary or ""))
+            db.execute("LOAD 'auto_explain'")
+            for setting, value in _EXPLAINED.items():
+                if setting != "session_preload_libraries":
+                    db.execute(f"SET {setting} = {value!r}")
+            leased = lease_at_random(db, "default", random.Random(3), "lease-1", 4e9)
+    finally:
+        pool.close()
+    assert leased is not None
+    plans = [json.loads(n.split("plan:", 1)[1]) for n in notices if n.startswith("duration:")]
+    (plan,) = [p for p in plans if "INSERT INTO leases" in p["Query Text"]]
+    picked = next(n for n in _nodes(plan["Plan"]) if n.get("Subplan Name") == "CTE picked")
+    reads = [n for n in _nodes(picked) if n.get("Index Name") == "queue_pkey"]
+    assert [n["Actual Loops"] for n in reads] == [1]
+
+
+def _nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield node
+    for child in node.get("Plans", ()):
+        yield from _nodes(child)
 
 
 _OWED = "EXPLAIN (FORMAT JSON) SELECT name FROM libraries WHERE catch_up_wanted > catch_up_served"
