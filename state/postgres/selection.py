@@ -66,10 +66,9 @@ WINDOW = 32
 # one at place ``floor(u * n)``, and the others follow it round the window. ``{c}``: the
 # channel. The window's size is written in, not a parameter: a prepared statement's
 # generic plan then reads as few rows as a custom one. ``placed`` comes in turn order,
-# so the lease takes its rows one at a time along it and stops at the first it can lock.
-# (Both laps read in full, then every row of the window looked up and sorted before the
-# first was locked, cost a lease 64 index entries and 32 reads of the queue's key: half
-# of its CPU in the server.)
+# so the lease takes its rows one at a time along it and stops at the first it can lock
+# (read in full, both laps and every row of the window cost a lease 64 index entries and
+# 32 reads of the queue's key before it locked one).
 _AROUND = """
 first_lap AS (SELECT content_hash, slot FROM queue
     WHERE channel_id = {c}{f} AND slot >= %(k)s ORDER BY slot LIMIT {w}),

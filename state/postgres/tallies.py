@@ -84,7 +84,8 @@ CREATE OR REPLACE FUNCTION unposted_tally(channel integer, available bigint, run
 RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO pool_tallies AS t (channel_id, shard, available, running)
-    VALUES ($1, pg_backend_pid(), $2, $3)
+    VALUES (unposted_tally.channel, pg_backend_pid(), unposted_tally.available,
+            unposted_tally.running)
     ON CONFLICT (channel_id, shard) DO UPDATE
     SET available = t.available + excluded.available, running = t.running + excluded.running;
 END $$;
