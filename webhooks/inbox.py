@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 from webhooks.notification import Notification
 
@@ -106,9 +106,6 @@ class Inboxes:
 
     def __len__(self) -> int:
         return len(self._all)
-
-    def __iter__(self) -> Iterator[Inbox]:
-        return iter(self._all)
 
     async def receive(self, notification: Notification) -> bool:
         """Act on a verified notification; False when it concerns no library here."""
