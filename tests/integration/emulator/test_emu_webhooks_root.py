@@ -137,12 +137,20 @@ def test_root_mode_picks_up_a_new_file(rooted: tuple[Emulator, dropbox.Dropbox, 
     listed = dbx.files_list_folder("/Photos")
     assert [e.name for e in listed.entries] == ["first.jpg"]
     (root / "Photos" / "dropped.jpg").write_bytes(b"dropped in")
-    wait_until(lambda: "/photos/dropped.jpg" in emu.files("/Photos"), timeout=5)
+    # Writing is two steps (create, then write), and a reconcile may fall between them,
+    # mirroring an empty file first: then the whole file is a second revision, listed after.
+    wait_until(lambda: _size(emu, "/Photos", "/photos/dropped.jpg") == len(b"dropped in"))
     entries = dbx.files_list_folder_continue(listed.cursor).entries
-    assert [e.path_lower for e in entries] == ["/photos/dropped.jpg"]
+    assert {e.path_lower for e in entries} == {"/photos/dropped.jpg"}
+    assert entries[-1].size == len(b"dropped in")
     meta, response = dbx.files_download("/Photos/dropped.jpg")
     with response:
         assert response.content == b"dropped in"
+
+
+def _size(emu: Emulator, folder: str, path_lower: str) -> int | None:
+    meta = emu.files(folder).get(path_lower)
+    return None if meta is None else meta.size
 
 
 def test_root_mode_sees_changes_removals_and_renames(
