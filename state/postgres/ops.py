@@ -34,5 +34,6 @@ OPS = Ops(
 )  # fmt: skip
 
 
-def tx(db: Db) -> Tx:
-    return Tx(db, POSTGRES, OPS)
+def tx(db: Db, library_ids: dict[str, int] | None = None) -> Tx:
+    """``library_ids``: the store's ids of libraries already read (``Tx.library_ids``)."""
+    return Tx(db, POSTGRES, OPS, library_ids)

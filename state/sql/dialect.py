@@ -194,6 +194,11 @@ def _spread(
 
 @dataclass(frozen=True, slots=True)
 class Tx(Sql):
-    """A ``Sql`` with its backend's operations, for the statements that call them."""
+    """A ``Sql`` with its backend's operations, for the statements that call them.
+
+    ``library_ids``: the ids of libraries already read, by name, shared by every
+    transaction of one store that keeps them (``state.sql.names.library``); None: read
+    each time."""
 
     ops: Ops
+    library_ids: dict[str, int] | None = None

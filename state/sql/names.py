@@ -8,10 +8,17 @@ from state.sql.dialect import Sql, Tx
 
 
 def library(tx: Tx, name: str) -> int:
-    """The library's id, or ``UnknownName``."""
+    """The library's id, or ``UnknownName``. A library's row is never deleted nor renamed
+    (``state.sql.define``), so an id once read stays true: a transaction that keeps them
+    (``Tx.library_ids``) reads each name once. A name not found is asked again."""
+    known = tx.library_ids
+    if known is not None and (found := known.get(name)) is not None:
+        return found
     row = tx.one("SELECT id FROM libraries WHERE name = ?", (name,))
     if row is None:
         raise UnknownName(f"no library {name!r}")
+    if known is not None:
+        known[name] = int(row[0])
     return int(row[0])
 
 

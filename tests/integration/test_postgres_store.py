@@ -8,6 +8,7 @@ rings in the others, and a server that goes away answers busy, then recovers.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import Counter
 from pathlib import Path
@@ -26,6 +27,7 @@ from state.sqlite.bulk import bulk_load as sqlite_bulk
 from state.store import ChannelDef, SelectRequest
 from tests.contract.conftest import CHANNELS, LIBRARIES, Clock, Harness, digest, image
 from tests.contract.test_near_duplicates import Hasher, fingerprint
+from tests.integration.test_plans import _explaining, _plan
 from tests.postgres import Cluster
 from tests.waiting import wait_until
 
@@ -130,6 +132,31 @@ def test_a_turn_taken_over_cannot_write(stores: list[PostgresStore], database_ur
         with pytest.raises(StoreBusy, match="took over"):
             store.catalog.apply_page("lib", [], "c9", has_more=False)
     assert store.catalog.sync_state("lib").cursor == "c1"
+
+
+def test_a_store_reads_each_librarys_id_once(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A library's row is never deleted nor renamed, so a store keeps each id it reads:
+    with a thousand libraries, the catch-up of one change and the hashing after it asked
+    for theirs six or seven times (``bench.many_tenants``). A name not found is asked
+    again, and found once it is defined."""
+    store = PostgresStore(_explaining(database_url), pool_size=2)
+    try:
+        caplog.set_level(logging.DEBUG, logger="state.postgres.connection")
+        with pytest.raises(UnknownName):
+            store.near.fingerprint_backlog("lib", None, 10)
+        Harness(store, Clock(), None).define()
+        for _ in range(3):
+            assert store.near.fingerprint_backlog("lib", None, 10) == []
+            assert store.reports.catalog_files("lib") == {}
+        assert store.reports.catalog_files("lib2") == {}
+        ran = [plan["Query Text"] for r in caplog.records if (plan := _plan(r.getMessage()))]
+    finally:
+        store.close()
+    asked = [text for text in ran if text == "SELECT id FROM libraries WHERE name = $1"]
+    assert len(asked) == 3  # "lib" unknown, then found; "lib2" once
+    assert len([text for text in ran if "FROM files WHERE library_id" in text]) == 4
 
 
 def test_migrations_run_once_when_replicas_start_together(database_url: str) -> None:

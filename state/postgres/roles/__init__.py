@@ -38,6 +38,9 @@ class Connected:
     turns: Turns
     changed: dict[str, int] = field(default_factory=dict)
     """Files stored or removed by this store's catch-ups since it last analyzed."""
+    library_ids: dict[str, int] = field(default_factory=dict)
+    """Libraries' ids by name, each read once (``state.sql.names.library``): a catch-up
+    of one change and the hashing after it asked for theirs six or seven times."""
 
     def run(self, work: Callable[[Db], T]) -> T:
         """``work`` in one transaction (again after a deadlock)."""
@@ -50,10 +53,10 @@ class Connected:
     # The shared roles' way in (``state.sql.transactions``), with the work given a ``Tx``.
 
     def write(self, work: Callable[[Tx], T]) -> T:
-        return self.run(lambda db: work(tx(db)))
+        return self.run(lambda db: work(tx(db, self.library_ids)))
 
     def snapshot(self, work: Callable[[Tx], T]) -> T:
-        return self.run(lambda db: work(tx(db)))
+        return self.run(lambda db: work(tx(db, self.library_ids)))
 
     def lookup(self, work: Callable[[Tx], T]) -> T:
-        return self.read(lambda db: work(tx(db)))
+        return self.read(lambda db: work(tx(db, self.library_ids)))
