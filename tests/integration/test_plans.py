@@ -391,14 +391,10 @@ def test_postgres_lease_reads_its_window_one_row_at_a_time(database_url: str) ->
     is free), instead of reading all of them before locking one."""
     bulk_load(database_url, 200, "cursor")
     notices: list[str] = []
-    pool = open_pool(database_url, 1)
+    pool = open_pool(_explaining(database_url), 1)
     try:
         with pool.connection() as db:
             db.add_notice_handler(lambda notice: notices.append(notice.message_primary or ""))
-            db.execute("LOAD 'auto_explain'")
-            for setting, value in _EXPLAINED.items():
-                if setting != "session_preload_libraries":
-                    db.execute(f"SET {setting} = {value!r}")
             leased = lease_at_random(db, "default", random.Random(3), "lease-1", 4e9)
     finally:
         pool.close()
