@@ -192,8 +192,9 @@ def drop(db: Db, channel_id: int, content_hashes: Sequence[str]) -> None:
     remove_many(db, channel_id, content_hashes)
     db.execute(
         "WITH gone AS (DELETE FROM queue WHERE channel_id = %(c)s AND content_hash = ANY(%(h)s)"
-        "   RETURNING near_posted)"
+        "   RETURNING near_posted, awaiting_since IS NOT NULL AS waited)"
         " UPDATE channels SET n_near_skipped = n_near_skipped"
-        "   - (SELECT count(*) FROM gone WHERE near_posted) WHERE id = %(c)s",
+        "   - (SELECT count(*) FROM gone WHERE near_posted),"
+        "   n_awaiting = n_awaiting - (SELECT count(*) FROM gone WHERE waited) WHERE id = %(c)s",
         {"c": channel_id, "h": list(content_hashes)},
     )

@@ -523,9 +523,18 @@ DROP FUNCTION IF EXISTS unposted_changed(text);
 """
 )
 
+# -- pictures waiting for a fingerprint, counted as they change: version 17 ---------------
+# As SQLite's version 16: the statements that start and end waits keep the count
+# (``state.sql.awaiting.count_waits``), under the channel's row lock they already hold.
+_V17 = """
+ALTER TABLE channels ADD COLUMN n_awaiting bigint NOT NULL DEFAULT 0;
+UPDATE channels AS c SET n_awaiting = (SELECT count(*) FROM queue
+    WHERE channel_id = c.id AND awaiting_since IS NOT NULL);
+"""
+
 MIGRATIONS: tuple[str, ...] = (
     _V1, _V2, _V3, _V4, _V5, _V6, tallies.V7, _V8, _V9, _V10, _V11, returns.V12, _V13, _V14,
-    _V15, tallies.V16,
+    _V15, tallies.V16, _V17,
 )  # fmt: skip
 SCHEMA_VERSION = len(MIGRATIONS)
 

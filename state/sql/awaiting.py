@@ -76,6 +76,7 @@ def wait_for_fingerprints(sql: Sql, channel: Channel, library_id: int) -> None:
             " WHERE channel_id = ? AND awaiting_since IS NOT NULL",
             (channel.id,),
         )
+        sql.execute("UPDATE channels SET n_awaiting = 0 WHERE id = ?", (channel.id,))
         return
     sql.execute(
         "UPDATE queue SET awaiting_since = :t WHERE channel_id = :c AND awaiting_since IS NULL"
@@ -83,6 +84,23 @@ def wait_for_fingerprints(sql: Sql, channel: Channel, library_id: int) -> None:
         "   WHERE f.library_id = :l AND f.content_hash = queue.content_hash)",
         {"t": time.time(), "c": channel.id, "l": library_id},
     )
+    # Counted afresh: this pass went over every row of the channel already (a new channel,
+    # its queue filled anew, waiting turned on).
+    sql.execute(
+        "UPDATE channels SET n_awaiting = (SELECT count(*) FROM queue"
+        " WHERE channel_id = :c AND awaiting_since IS NOT NULL) WHERE id = :c",
+        {"c": channel.id},
+    )
+
+
+def count_waits(sql: Sql, channel_id: int, change: int) -> None:
+    """Move the channel's count of waiting pictures (``n_awaiting``, what ``/status``
+    reads) by ``change``: a statement that starts or ends some waits says how many (a
+    pass over the whole channel, ``wait_for_fingerprints``, counts afresh)."""
+    if change:
+        sql.execute(
+            "UPDATE channels SET n_awaiting = n_awaiting + ? WHERE id = ?", (change, channel_id)
+        )
 
 
 def any_waiting(sql: Sql, channel_id: int) -> int:

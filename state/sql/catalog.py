@@ -216,7 +216,8 @@ def forget_all(sql: Sql, library_id: int) -> int:
         (library_id,),
     )
     sql.execute(
-        "UPDATE channels SET pool_size = 0, n_near_skipped = 0 WHERE library_id = ?",
+        "UPDATE channels SET pool_size = 0, n_near_skipped = 0, n_awaiting = 0"
+        " WHERE library_id = ?",
         (library_id,),
     )
     sql.execute("DELETE FROM images WHERE library_id = ?", (library_id,))

@@ -332,8 +332,10 @@ class Queue:
         if not images:
             return
         keys = self.slots.keys(db, channel.id)
-        rows = arriving(self.dialect.on(db), channel, images, keys, time.time())
+        sql = self.dialect.on(db)
+        rows = arriving(sql, channel, images, keys, time.time())
         self.slots.write(db, channel, rows)
+        awaiting.count_waits(sql, channel.id, sum(row.awaiting_since is not None for row in rows))
 
     def fill(self, db: Any, channel: Channel, library_id: int, now: float | None = None) -> None:
         """Give a channel a queue row for every image of its library, then its pool."""

@@ -3,9 +3,10 @@
 Every count is read from the library's and the channel's rows, never counted: the
 catalog's and the posts' are kept by each schema's triggers, the near-duplicates' by
 the statements that change them (SQLite's triggers; PostgreSQL's ``near`` and
-``queue``), so a report costs the same at a thousand images or a million. Only running
-leases are counted, along their index, and the pictures still waiting for their
-fingerprint, along the index over waiting rows; the posts of recent days are counted
+``queue``), the pictures waiting for their fingerprint by the statements that start and
+end waits (``state.sql.awaiting.count_waits``; the oldest wait is one probe of the index
+over waiting rows), so a report costs the same at a thousand images or a million. Only
+running leases are counted, along their index; the posts of recent days are counted
 along ``posted_history``, from the first day asked for on. Pictures waiting for
 ``repeat_after`` and retired ones are kept counts too (``state.sql.returning``), the next
 return one probe. The pool's size and its running leases come from the backend
@@ -73,15 +74,15 @@ def _found(rows: dict[str, Sequence[Any]], name: str, kind: str) -> Sequence[Any
 
 
 # The channel's row, its library's name and its pictures waiting for a fingerprint (how
-# many, and since when the oldest has: along the index over waiting rows), in one
-# statement: on PostgreSQL each statement is a round trip.
+# many, kept on the row, and since when the oldest has: one probe of the index over
+# waiting rows), in one statement: on PostgreSQL each statement is a round trip.
 _AWAITING = (
     "FROM queue INDEXED BY queue_awaiting WHERE channel_id = c.id AND awaiting_since IS NOT NULL"
 )
 _CHANNEL = (
     "SELECT c.id, c.cycle, l.name, c.n_posted, c.n_groups, c.n_near_skipped,"
     " c.n_returning, c.n_retired,"
-    f" (SELECT count(*) {_AWAITING}), (SELECT min(awaiting_since) {_AWAITING}), {{pool}},"
+    f" c.n_awaiting, (SELECT min(awaiting_since) {_AWAITING}), {{pool}},"
     " c.name FROM channels AS c JOIN libraries AS l ON l.id = c.library_id"
 )
 

@@ -114,4 +114,5 @@ def _end(sql: Sql, channel: Channel, hashes: Sequence[str]) -> list[str]:
         hashes,
     )
     waited = {row[0] for row in ended}
+    awaiting.count_waits(sql, channel.id, -len(waited))
     return [h for h in hashes if h in waited]

@@ -21,8 +21,8 @@ from itertools import count
 
 from state.rules import Channel as Channel  # one definition for both backends
 from state.rules import NewImage as NewImage
+from state.sql import awaiting, returning
 from state.sql import queue as sql_queue
-from state.sql import returning
 from state.sql.dialect import SQLITE, Sql
 from state.sqlite.pool import pools_of
 
@@ -161,12 +161,17 @@ resettle, insert, fill, rebuild = QUEUE.resettle, QUEUE.insert, QUEUE.fill, QUEU
 
 def drop(db: sqlite3.Connection, channel_id: int, content_hashes: Iterable[str]) -> None:
     """Images gone from the library leave the channel's queue (their slots refilled)."""
+    waited = 0
     for content_hash in content_hashes:
         remove(db, channel_id, content_hash)
-        db.execute(
-            "DELETE FROM queue WHERE channel_id = ? AND content_hash = ?",
+        # The column itself: SQLite (3.40) returns ``awaiting_since IS NOT NULL`` as true
+        # for every row, the condition of the partial index ``queue_awaiting``.
+        gone = db.execute(
+            "DELETE FROM queue WHERE channel_id = ? AND content_hash = ? RETURNING awaiting_since",
             (channel_id, content_hash),
-        )
+        ).fetchall()
+        waited += sum(row[0] is not None for row in gone)
+    awaiting.count_waits(SQLITE.on(db), channel_id, -waited)
 
 
 def return_due(db: sqlite3.Connection, now: float, limit: int) -> int:

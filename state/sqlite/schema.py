@@ -605,8 +605,20 @@ CREATE TABLE out_of_season (
 ALTER TABLE channels ADD COLUMN weights TEXT;
 """
 
+# -- pictures waiting for a fingerprint, counted as they change: version 16 ---------------
+# ``/status`` read how many of a channel's pictures wait by counting them along
+# ``queue_awaiting``: after a first listing of a million pictures, a million rows a call
+# for as long as the hashing took. The statements that start and end waits keep the count
+# (``state.sql.awaiting.count_waits``), as they say how many rows they changed.
+_V16 = """
+ALTER TABLE channels ADD COLUMN n_awaiting INTEGER NOT NULL DEFAULT 0;
+UPDATE channels SET n_awaiting = (SELECT count(*) FROM queue INDEXED BY queue_awaiting
+    WHERE channel_id = channels.id AND awaiting_since IS NOT NULL);
+"""
+
 MIGRATIONS: tuple[str, ...] = (
     _V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11, _V12, _V13, returns.V14, _V15,
+    _V16,
 )  # fmt: skip
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -171,3 +171,39 @@ def test_an_archived_post_is_fingerprinted_at_its_archive_path(harness: Harness)
     assert [w.content_hash for w in harness.store.near.fingerprint_backlog("lib", None, 10)] == [
         digest("b")
     ]
+
+
+def _waiting(harness: Harness) -> tuple[int, int, int]:
+    """What ``/status`` says waits, in ``ch``, ``other`` and ``ch2``."""
+    reports = harness.store.reports
+    return tuple(reports.channel_status(c).awaiting_fingerprint for c in ("ch", "other", "ch2"))
+
+
+def test_the_count_of_waiting_pictures_follows_every_start_and_end_of_a_wait(
+    harness: Harness,
+) -> None:
+    """The count is kept by the statements that change waits, never counted: each way a
+    wait starts or ends moves it, in the channel it happened in only."""
+    _with(harness)
+    listed(harness, "a", "b", "c")  # a first listing
+    harness.listing(image("/q/x.jpg", "x"), library="lib2")
+    assert _waiting(harness) == (3, 0, 1)
+    harness.change(image("/p/d.jpg", "d"), image("/p/e.jpg", "e"))  # a later catch-up
+    assert _waiting(harness) == (5, 0, 1)
+    Hasher(harness).record(a=fingerprint(1))  # fingerprinted
+    assert _waiting(harness) == (4, 0, 1)
+    harness.change(gone("/p/b.jpg"))  # a waiting picture leaves the library
+    assert _waiting(harness) == (3, 0, 1)
+    harness.change(gone("/p/a.jpg"))  # one that did not wait: nothing moves
+    assert _waiting(harness) == (3, 0, 1)
+    assert len(harness.store.near.offer_unfingerprinted(LATER, 1)) == 1  # the grace period
+    assert sum(_waiting(harness)) == 3
+    harness.define()  # the service stops fingerprinting: nothing waits
+    assert _waiting(harness) == (0, 0, 0)
+    _with(harness)  # and starts again: what has no fingerprint waits again
+    assert _waiting(harness) == (3, 0, 1)
+    assert harness.store.catalog.forget_folder("lib") == 3  # the folder is gone
+    assert _waiting(harness) == (0, 0, 1)
+    harness.listing(image("/p/f.jpg", "f"), image("/p/c.jpg", "c"))  # listed afresh
+    assert _waiting(harness) == (2, 0, 1)
+    assert _waiting(harness.reopen()) == (2, 0, 1)

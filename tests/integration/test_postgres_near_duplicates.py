@@ -106,10 +106,14 @@ def _all_groups(store: PostgresStore, channel: str) -> set[frozenset[str]]:
 def test_kept_counts_equal_the_counted_ones(database_url: str) -> None:
     """After a life of changes: hashing, posts, leases, splits, content leaving and coming
     back, a new cycle, a reset, another distance, skipping turned off and on, a folder
-    forgotten."""
+    forgotten; in a channel that waits for fingerprints too."""
     clock = Clock()
     harness = Harness(PostgresStore(database_url, clock=clock, pool_size=2), clock, None)
-    looping = [*CHANNELS, ChannelDef("loop", "lib", when_exhausted="new_cycle")]
+    looping = [
+        *CHANNELS,
+        ChannelDef("loop", "lib", when_exhausted="new_cycle"),
+        ChannelDef("waits", "lib", await_fingerprints=True),
+    ]
     harness.define(LIBRARIES, looping)
     try:
         harness.listing(
@@ -131,7 +135,9 @@ def test_kept_counts_equal_the_counted_ones(database_url: str) -> None:
         status = store.reports.channel_status("ch")
         assert status.near_duplicates_skipped > 0 and status.near_duplicate_groups > 0
         assert_counts_kept(database_url)
-        harness.change(gone("/p/13.jpg"), gone("/p/6.jpg"), image("/p/new.jpg", "new"))
+        harness.change(
+            gone("/p/13.jpg"), gone("/p/6.jpg"), gone("/p/28.jpg"), image("/p/new.jpg", "new")
+        )
         harness.change(image("/p/13-again.jpg", "13"))
         hasher.record(new=fingerprint(7, 2))
         for _ in range(40):
@@ -170,7 +176,7 @@ _KEPT = {
         " (SELECT count(*) FROM images WHERE library_id = t.id AND pending)",
     ),
     "channels": (
-        "n_groups, n_near_skipped, n_posted,"
+        "n_groups, n_near_skipped, n_posted, n_awaiting,"
         # the pool's size and the running leases: a base and deltas (schema version 7)
         " pool_size + (SELECT coalesce(sum(available), 0) FROM pool_tallies"
         "   WHERE channel_id = t.id),"
@@ -178,6 +184,7 @@ _KEPT = {
         "(SELECT count(*) FROM near_groups WHERE channel_id = t.id AND members > 1),"
         " (SELECT count(*) FROM queue WHERE channel_id = t.id AND near_posted),"
         " (SELECT count(*) FROM posted WHERE channel_id = t.id AND cycle = t.cycle),"
+        " (SELECT count(*) FROM queue WHERE channel_id = t.id AND awaiting_since IS NOT NULL),"
         " (SELECT count(slot) FROM queue WHERE channel_id = t.id),"
         " (SELECT count(*) FROM leases WHERE channel_id = t.id AND ended IS NULL)",
     ),
