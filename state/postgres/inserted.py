@@ -30,13 +30,21 @@ def insert_few(
 ) -> None:
     """Insert ``rows`` (each in ``columns`` order) by one statement, ``conflict`` its
     ``ON CONFLICT`` clause if any. The rows of an upsert must differ in its key."""
-    names = [name.strip() for name in columns.split(",")]
-    document = json.dumps([dict(zip(names, row, strict=True)) for row in rows])
-    db.execute(
+    db.execute(statement(table, columns, conflict), (document(columns, rows),))
+
+
+def statement(table: str, columns: str, conflict: str = "") -> str:
+    """``insert_few``'s statement, its one parameter the rows as ``document`` gives them."""
+    return (
         f"INSERT INTO {table} ({columns}) SELECT {columns}"
-        f" FROM jsonb_populate_recordset(NULL::{table}, %s::jsonb){conflict}",
-        (document,),
+        f" FROM jsonb_populate_recordset(NULL::{table}, %s::jsonb){conflict}"
     )
+
+
+def document(columns: str, rows: Iterable[Sequence[Any]]) -> str:
+    """The rows as one JSON array of objects named by ``columns``."""
+    names = [name.strip() for name in columns.split(",")]
+    return json.dumps([dict(zip(names, row, strict=True)) for row in rows])
 
 
 def copy_rows(db: Db, table: str, columns: str, rows: Iterable[Sequence[Any]]) -> None:

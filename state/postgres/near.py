@@ -40,16 +40,21 @@ SHOWN = POSTGRES.sql(
 def to_backlog(db: Db, library_id: int, content_hashes: Sequence[str]) -> None:
     """Content new to the library waits for its fingerprint, unless it has one already
     (content that left and came back keeps it)."""
-    if not content_hashes:
-        return
-    added = db.execute(
-        "INSERT INTO to_fingerprint (library_id, content_hash)"
-        " SELECT %(l)s, n.h FROM unnest(%(h)s::text[]) WITH ORDINALITY AS n(h, o)"
-        " WHERE NOT EXISTS (SELECT 1 FROM fingerprints AS f"
-        "   WHERE f.library_id = %(l)s AND f.content_hash = n.h OFFSET 0) ORDER BY n.o",
-        {"l": library_id, "h": list(content_hashes)},
-    ).rowcount
-    _backlog_grew(db, library_id, added)
+    if content_hashes:
+        db.execute(_TO_BACKLOG, {"l": library_id, "h": list(content_hashes)})
+
+
+# The rows and the library's count of them in one statement (a round trip): the count is
+# written only when a row was added.
+_TO_BACKLOG = (
+    "WITH added AS (INSERT INTO to_fingerprint (library_id, content_hash)"
+    " SELECT %(l)s, n.h FROM unnest(%(h)s::text[]) WITH ORDINALITY AS n(h, o)"
+    " WHERE NOT EXISTS (SELECT 1 FROM fingerprints AS f"
+    "   WHERE f.library_id = %(l)s AND f.content_hash = n.h OFFSET 0) ORDER BY n.o"
+    " RETURNING 1)"
+    " UPDATE libraries SET n_to_fingerprint = n_to_fingerprint + (SELECT count(*) FROM added)"
+    " WHERE id = %(l)s AND EXISTS (SELECT 1 FROM added)"
+)
 
 
 def _backlog_grew(db: Db, library_id: int, by: int) -> None:
@@ -88,11 +93,14 @@ def after_post(db: Db, channel: queue.Channel, content_hash: str) -> None:
 # -- groups -----------------------------------------------------------------------------
 
 
-# One statement stores a batch and keeps the library's counts: ``before`` and ``stored``
-# see one snapshot, so what a replaced row counted is taken off before its new value is
-# counted.
+# One statement stores a batch, takes what it settles off the backlog and keeps the
+# library's counts: ``before`` and ``stored`` see one snapshot, so what a replaced row
+# counted is taken off before its new value is counted.
 _STORE = f"""
-WITH incoming AS (
+WITH taken AS (
+    DELETE FROM to_fingerprint WHERE library_id = %(l)s AND position = ANY(%(d)s::bigint[])
+    RETURNING 1),
+incoming AS (
     SELECT * FROM unnest(%(h)s::text[], %(v)s::bytea[], %(r)s::text[]) AS f(h, hash, refusal)),
 before AS (
     SELECT f.hash IS NOT NULL AS hashed FROM incoming CROSS JOIN LATERAL (
@@ -107,7 +115,8 @@ UPDATE libraries SET
     n_fingerprinted = n_fingerprinted + (SELECT count(*) FILTER (WHERE hashed) FROM stored)
         - (SELECT count(*) FILTER (WHERE hashed) FROM before),
     n_unhashable = n_unhashable + (SELECT count(*) FILTER (WHERE NOT hashed) FROM stored)
-        - (SELECT count(*) FILTER (WHERE NOT hashed) FROM before)
+        - (SELECT count(*) FILTER (WHERE NOT hashed) FROM before),
+    n_to_fingerprint = n_to_fingerprint - (SELECT count(*) FROM taken)
 WHERE id = %(l)s
 """
 
@@ -115,19 +124,14 @@ WHERE id = %(l)s
 def _store(
     db: Db, library_id: int, fingerprints: Sequence[Fingerprint], done: Sequence[int], stamp: str
 ) -> Sequence[Fingerprint]:
-    """One row per content (the last of a batch), and the library's counts kept."""
+    """One row per content (the last of a batch), the ``done`` positions off the backlog,
+    and the library's counts kept: one statement."""
     latest = list({f.content_hash: f for f in fingerprints}.values())
-    if latest:
+    if latest or done:
         db.execute(_STORE, {
             "l": library_id, "t": stamp, "h": [f.content_hash for f in latest],
-            "v": [f.hash for f in latest], "r": [f.refusal for f in latest],
+            "v": [f.hash for f in latest], "r": [f.refusal for f in latest], "d": list(done),
         })  # fmt: skip
-    if done:
-        taken = db.execute(
-            "DELETE FROM to_fingerprint WHERE library_id = %s AND position = ANY(%s)",
-            (library_id, list(done)),
-        ).rowcount
-        _backlog_grew(db, library_id, -taken)
     return latest
 
 

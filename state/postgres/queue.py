@@ -135,14 +135,28 @@ def _random_keys(db: Db, channel_id: int) -> Iterator[int]:
 
 
 def _write(db: Db, channel: Channel, rows: list[sql_queue.Row]) -> None:
-    inserted.insert(db, "queue", sql_queue.COLUMNS, rows)
+    """The rows, and the near-duplicates and waits among them counted on the channel's
+    row: a catch-up's few rows and their counts in one statement (a round trip)."""
+    counts = (
+        sum(row.near_posted for row in rows),
+        sum(row.awaiting_since is not None for row in rows),
+        channel.id,
+    )
+    if any(counts[:2]) and inserted.few(rows):
+        document = inserted.document(sql_queue.COLUMNS, rows)
+        db.execute(f"WITH added AS ({_ROWS}) {_COUNTED}", (document, *counts))
+    else:
+        inserted.insert(db, "queue", sql_queue.COLUMNS, rows)
+        if any(counts[:2]):
+            db.execute(_COUNTED, counts)
     tallies.add_available(db, channel.id, sum(row.slot is not None for row in rows))
-    near = sum(row.near_posted for row in rows)
-    if near:
-        db.execute(
-            "UPDATE channels SET n_near_skipped = n_near_skipped + %s WHERE id = %s",
-            (near, channel.id),
-        )
+
+
+_ROWS = inserted.statement("queue", sql_queue.COLUMNS)
+_COUNTED = (
+    "UPDATE channels SET n_near_skipped = n_near_skipped + %s, n_awaiting = n_awaiting + %s"
+    " WHERE id = %s"
+)
 
 
 def _counted(db: Db, channel_id: int, available: int, near: int) -> None:

@@ -60,7 +60,8 @@ class Slots:
     place: Callable[[Any, int, dict[str, bool]], None]
     # The slots that rows arriving available take, one after another.
     keys: Callable[[Any, int], Iterator[int]]
-    # Arriving rows written, their slots and near-duplicate facts counted.
+    # Arriving rows written, their slots, near-duplicate facts and waits
+    # (``awaiting.count_waits``) counted.
     write: Callable[[Any, Channel, list[Row]], None]
     # The slot a row takes as ``fill`` writes it (SQL), before the pool is numbered.
     arriving: str
@@ -332,10 +333,8 @@ class Queue:
         if not images:
             return
         keys = self.slots.keys(db, channel.id)
-        sql = self.dialect.on(db)
-        rows = arriving(sql, channel, images, keys, time.time())
+        rows = arriving(self.dialect.on(db), channel, images, keys, time.time())
         self.slots.write(db, channel, rows)
-        awaiting.count_waits(sql, channel.id, sum(row.awaiting_since is not None for row in rows))
 
     def fill(self, db: Any, channel: Channel, library_id: int, now: float | None = None) -> None:
         """Give a channel a queue row for every image of its library, then its pool."""

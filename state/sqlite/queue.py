@@ -114,8 +114,11 @@ def _place(db: sqlite3.Connection, channel_id: int, judged: dict[str, bool]) -> 
 
 
 def _write(db: sqlite3.Connection, channel: Channel, rows: list[sql_queue.Row]) -> None:
-    """The rows, their slots the pool's next ones (``_next_slots``), told to the pools."""
+    """The rows, their slots the pool's next ones (``_next_slots``), told to the pools; the
+    waits among them counted."""
     db.executemany(f"INSERT INTO queue ({sql_queue.COLUMNS}) VALUES ({', '.join('?' * 10)})", rows)
+    waits = sum(row.awaiting_since is not None for row in rows)
+    awaiting.count_waits(SQLITE.on(db), channel.id, waits)  # near-duplicates: by triggers
     pools = pools_of(db)
     if pools is not None:
         for row in rows:
