@@ -49,6 +49,9 @@ class Dialect:
     index_hints: bool  # SQLite's INDEXED BY and CROSS JOIN
     row_locks: bool  # FOR UPDATE, FOR NO KEY UPDATE
     arrays: bool  # a list binds as one array (= ANY), rather than as many parameters
+    # A WITH may change rows (INSERT, UPDATE, DELETE): one statement, one round trip, where
+    # SQLite takes two statements (and no trip).
+    writes_in_with: bool
     # A flag column that is set, as a partial index's condition names it (SQLite's say
     # ``pending = 1``, and its planner matches the condition only as written).
     set_flag: str
@@ -81,6 +84,7 @@ SQLITE = Dialect(
     index_hints=True,
     row_locks=False,
     arrays=False,
+    writes_in_with=False,
     set_flag="1",
     last_posted="max(CAST(strftime('%s', posted_at) AS REAL))",
 )
@@ -90,6 +94,7 @@ POSTGRES = Dialect(
     index_hints=False,
     row_locks=True,
     arrays=True,
+    writes_in_with=True,
     set_flag="true",
     last_posted="max(extract(epoch FROM posted_at::timestamptz))::double precision",
 )

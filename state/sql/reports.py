@@ -5,12 +5,13 @@ catalog's and the posts' are kept by each schema's triggers, the near-duplicates
 the statements that change them (SQLite's triggers; PostgreSQL's ``near`` and
 ``queue``), the pictures waiting for their fingerprint by the statements that start and
 end waits (``state.sql.awaiting.count_waits``; the oldest wait is one probe of the index
-over waiting rows), so a report costs the same at a thousand images or a million. Only
-running leases are counted, along their index; the posts of recent days are counted
-along ``posted_history``, from the first day asked for on. Pictures waiting for
-``repeat_after`` and retired ones are kept counts too (``state.sql.returning``), the next
-return one probe. The pool's size and its running leases come from the backend
-(``Ops.pool_counts``, read with the channel's row): PostgreSQL keeps them as deltas
+over waiting rows), so a report costs the same at a thousand images or a million. Of
+the running leases only those past their time and not yet reclaimed are counted, along
+the index by expiry; the posts of recent days are counted along ``posted_history``, from
+the first day asked for on. Pictures waiting for ``repeat_after`` and retired ones are
+kept counts too (``state.sql.returning``), the next return one probe. The pool's size
+and its running leases come from the backend (``Ops.pool_counts``, read with the
+channel's row): SQLite's triggers keep them, PostgreSQL keeps them as deltas
 (``state.postgres.tallies``).
 """
 

@@ -106,13 +106,24 @@ def _ending(sql: Sql, channel: Channel, library_id: int, hashes: Sequence[str]) 
 
 
 def _end(sql: Sql, channel: Channel, hashes: Sequence[str]) -> list[str]:
-    """End the wait of these images; those that waited, in the order given."""
-    ended = sql.among(
-        "UPDATE queue SET awaiting_since = NULL WHERE channel_id = :c"
-        " AND awaiting_since IS NOT NULL AND content_hash IN :keys RETURNING content_hash",
-        {"c": channel.id},
-        hashes,
-    )
+    """End the wait of these images, the channel's count of waits kept; those that waited,
+    in the order given."""
+    if sql.dialect.writes_in_with:
+        ended = sql.among(_ENDED_COUNTED, {"c": channel.id}, hashes)
+    else:
+        ended = sql.among(_ENDED, {"c": channel.id}, hashes)
+        awaiting.count_waits(sql, channel.id, -len(ended))
     waited = {row[0] for row in ended}
-    awaiting.count_waits(sql, channel.id, -len(waited))
     return [h for h in hashes if h in waited]
+
+
+_ENDED = (
+    "UPDATE queue SET awaiting_since = NULL WHERE channel_id = :c"
+    " AND awaiting_since IS NOT NULL AND content_hash IN :keys RETURNING content_hash"
+)
+_ENDED_COUNTED = (
+    f"WITH ended AS ({_ENDED}), counted AS (UPDATE channels"
+    " SET n_awaiting = n_awaiting - (SELECT count(*) FROM ended)"
+    " WHERE id = :c AND EXISTS (SELECT 1 FROM ended))"
+    " SELECT content_hash FROM ended"
+)
