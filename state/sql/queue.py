@@ -60,8 +60,7 @@ class Slots:
     place: Callable[[Any, int, dict[str, bool]], None]
     # The slots that rows arriving available take, one after another.
     keys: Callable[[Any, int], Iterator[int]]
-    # Arriving rows written, their slots, near-duplicate facts and waits
-    # (``awaiting.count_waits``) counted.
+    # Arriving rows written, their slots, near-duplicate facts and waits counted.
     write: Callable[[Any, Channel, list[Row]], None]
     # The slot a row takes as ``fill`` writes it (SQL), before the pool is numbered.
     arriving: str
