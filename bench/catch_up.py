@@ -49,6 +49,8 @@ from state.store import ChannelDef, LibraryDef, Store
 from webhooks.inbox import QUIET_SECONDS
 
 FOLDER = "/Photos"
+# A channel as the service defines one by default (``NEAR_DUPLICATE_HASHING`` on).
+CHANNEL = ChannelDef("default", "default", near_duplicates="skip", await_fingerprints=True)
 ONE_REP_FROM = 1_000_000  # a catch-up of a million files takes minutes: timed once
 
 
@@ -168,8 +170,9 @@ def _initial(
     store: Store | None = None,
     channel: ChannelDef | None = None,
 ) -> dict[str, Any]:
-    """One initial catch-up into a fresh store, of one channel (by default without a
-    webhook: ``bench.webhooks_out`` passes one with)."""
+    """One initial catch-up into a fresh store, of one channel: by default as the service
+    defines one (near-duplicates skipped, new pictures waiting for their fingerprint), and
+    without a webhook (``bench.webhooks_out`` passes channels of its own)."""
     settings = _settings(emu, base_url, state_dir)
     store = store or SqliteStore(settings.database_path)
     dropbox = DropboxClient(settings)
@@ -182,7 +185,7 @@ def _initial(
         emu.counters.reset()
         started = time.perf_counter()
         library = LibraryDef("default", FOLDER)
-        store.define([library], [channel or ChannelDef("default", "default")])
+        store.define([library], [channel or CHANNEL])
         kinds = FileKinds.of(settings.image_extensions, settings.sidecar_extensions)
         summary = CatchUp(library, kinds, store.catalog, dropbox).run()
         seconds = time.perf_counter() - started

@@ -269,7 +269,9 @@ def _catch_up(figures: dict[str, Any], sections: dict[str, Any]) -> str:
         }
 
     return (
-        f"Initial catch-up of {n(figures['size'])} files into an empty store "
+        f"Initial catch-up of {n(figures['size'])} files into an empty store, one channel"
+        " as the service defines it by default (near-duplicates skipped, new pictures"
+        " waiting for their fingerprint) "
         f"(`CatchUp.run`, median of {initial['reps']}): {initial['seconds']:.2f} s, "
         f"{n(initial['entries_per_second'])} entries/s, {initial['api_calls']} API calls "
         f"({initial['pages']} pages). Paging through the same listing without storing "

@@ -168,8 +168,9 @@ def _counted(db: Db, channel_id: int, available: int, near: int) -> None:
 
 
 # Keys stay where the rule agrees: only a row that leaves the pool or joins it is written.
-# Rows arrive keyed (``fill``), so a first listing's pool is made by writing only the
-# rows the rule keeps out, not every row twice.
+# Rows arrive keyed, and those that wait for their fingerprint without a key (``fill``),
+# so a first listing's pool is made by writing only the rows the rule keeps out
+# otherwise, not every row twice.
 _NUMBER = (
     "WITH judged AS ("
     "  SELECT q.content_hash, q.slot IS NOT NULL AS keyed,"
@@ -190,7 +191,12 @@ def _number(sql: Sql, channel: Channel) -> int:
     )
 
 
-SLOTS = sql_queue.Slots(_place, _random_keys, _write, KEY, _number, _counted)
+def _arriving(waits: bool) -> str:
+    """A random key for every row that does not wait, whether or not the channel waits."""
+    return KEY
+
+
+SLOTS = sql_queue.Slots(_place, _random_keys, _write, _arriving, _number, _counted)
 QUEUE = sql_queue.Queue(POSTGRES, SLOTS)
 channels_of, facts, restore = QUEUE.channels_of, QUEUE.facts, QUEUE.restore
 restore_many, resettle, insert = QUEUE.restore_many, QUEUE.resettle, QUEUE.insert

@@ -84,19 +84,25 @@ def wait_for_fingerprints(sql: Sql, channel: Channel, library_id: int) -> None:
         "   WHERE f.library_id = :l AND f.content_hash = queue.content_hash)",
         {"t": time.time(), "c": channel.id, "l": library_id},
     )
-    # Counted afresh: this pass went over every row of the channel already (a new channel,
-    # its queue filled anew, waiting turned on).
+    # Counted afresh: this pass went over every row of the channel already (waiting
+    # turned on).
+    recount_waits(sql, channel.id)
+
+
+def recount_waits(sql: Sql, channel_id: int) -> None:
+    """The channel's count of waiting pictures afresh, after a pass that went over every
+    row of the channel already (a queue filled anew, waiting turned on)."""
     sql.execute(
         "UPDATE channels SET n_awaiting = (SELECT count(*) FROM queue"
         " WHERE channel_id = :c AND awaiting_since IS NOT NULL) WHERE id = :c",
-        {"c": channel.id},
+        {"c": channel_id},
     )
 
 
 def count_waits(sql: Sql, channel_id: int, change: int) -> None:
     """Move the channel's count of waiting pictures (``n_awaiting``, what ``/status``
     reads) by ``change``: a statement that starts or ends some waits says how many (a
-    pass over the whole channel, ``wait_for_fingerprints``, counts afresh)."""
+    pass over the whole channel counts afresh, ``recount_waits``)."""
     if change:
         sql.execute(
             "UPDATE channels SET n_awaiting = n_awaiting + ? WHERE id = ?", (change, channel_id)

@@ -137,26 +137,52 @@ def _counted(db: sqlite3.Connection, channel_id: int, available: int, near: int)
         pools.renumbered(channel_id)
 
 
-# A pool numbered afresh takes slots 0..n-1 in content order.
+def _arriving(waits: bool) -> str:
+    """Where the channel does not wait, rows arriving in a queue filled anew take slots
+    0..n-1 in content order. Where it waits, few would (the fingerprinted ones), and
+    ``_number`` gives them theirs: numbering every row to use a few cost more."""
+    return "NULL" if waits else "row_number() OVER (ORDER BY content_hash) - 1"
+
+
+# A row in the channel's pool that the rule keeps out? (From the pool's rows, by slot.)
+_KEPT_OUT = (
+    f"SELECT EXISTS (SELECT 1 FROM {sql_queue.CHANNEL_ROWS.format(join='LEFT JOIN')}"
+    " WHERE q.channel_id = :c AND q.slot IS NOT NULL"
+    f" AND NOT (i.content_hash IS NOT NULL AND {sql_queue.AVAILABLE}))"
+)
+
+# The rows the rule admits and the pool lacks take slots from ``:n`` on, in content order.
+# (``+``: along the channel's rows, not the slots' index, whose NULLs are every row where
+# the channel waits.)
 _NUMBER = (
     "WITH available AS ("
-    "  SELECT q.content_hash, row_number() OVER (ORDER BY q.content_hash) - 1 AS n"
+    "  SELECT q.content_hash, :n + row_number() OVER (ORDER BY q.content_hash) - 1 AS n"
     f" FROM {sql_queue.CHANNEL_ROWS.format(join='JOIN')}"
-    f" WHERE q.channel_id = :c AND {sql_queue.AVAILABLE})"
+    f" WHERE q.channel_id = :c AND +q.slot IS NULL AND {sql_queue.AVAILABLE})"
     " UPDATE queue SET slot = available.n FROM available"
     " WHERE queue.channel_id = :c AND queue.content_hash = available.content_hash"
 )
 
 
 def _number(sql: Sql, channel: Channel) -> int:
-    """Every slot cleared, then the available rows numbered."""
-    sql.execute(
-        "UPDATE queue SET slot = NULL WHERE channel_id = ? AND slot IS NOT NULL", (channel.id,)
-    )
-    return int(sql.execute(_NUMBER, {"c": channel.id, "y": channel.cycle}).rowcount)
+    """The pool made by the rule: where it holds a row the rule keeps out, every slot is
+    cleared and the available rows numbered 0..n-1 in content order; else the rows it
+    lacks are numbered after its own (a queue just filled: numbering it again cost a
+    first listing of 100,000 files 0.6 s)."""
+    args = {"c": channel.id, "y": channel.cycle}
+    if sql.count(_KEPT_OUT, args):
+        sql.execute(
+            "UPDATE queue SET slot = NULL WHERE channel_id = ? AND slot IS NOT NULL", (channel.id,)
+        )
+        held = 0
+    else:  # counted: a first listing's triggers (``pool_size``) wait for its end
+        held = sql.count(
+            "SELECT count(*) FROM queue WHERE channel_id = ? AND slot IS NOT NULL", (channel.id,)
+        )
+    return held + int(sql.execute(_NUMBER, {**args, "n": held}).rowcount)
 
 
-SLOTS = sql_queue.Slots(_place, _next_slots, _write, "NULL", _number, _counted)
+SLOTS = sql_queue.Slots(_place, _next_slots, _write, _arriving, _number, _counted)
 QUEUE = sql_queue.Queue(SQLITE, SLOTS)
 channels_of, facts, restore = QUEUE.channels_of, QUEUE.facts, QUEUE.restore
 resettle, insert, fill, rebuild = QUEUE.resettle, QUEUE.insert, QUEUE.fill, QUEUE.rebuild
