@@ -138,7 +138,9 @@ class CatchUp:
         still always agree, and a long listing pays for far fewer commits. The pages
         after the first are fetched by a thread of their own (``Prefetch``), one call in
         flight at a time as Dropbox wants, while this one plans and commits: the
-        listing's time hides the store's work.
+        listing's time hides the store's work. So what is gathered is committed as soon
+        as no page waits, rather than after the next arrives: with Dropbox slower than
+        the store, the pages are applied while the listing goes on, not after its end.
         """
         first = self._first_page(summary)
         batch: list[Operation] = []
@@ -149,7 +151,7 @@ class CatchUp:
                     summary.api_calls += 1
                 batch += plan_page(page.entries, self._kinds)
                 entries += self._count(page, summary)
-                if entries >= self._batch_entries or not page.has_more:
+                if entries >= self._batch_entries or not page.has_more or not pages.waiting():
                     self._commit(batch, page, summary)
                     batch, entries = [], 0
                     if progress:

@@ -53,6 +53,10 @@ class Prefetch:
             page = item
             yield page
 
+    def waiting(self) -> bool:
+        """Is a page here already? If not, the caller would wait for the next one."""
+        return not self._pages.empty()
+
     def _follow(self) -> None:
         page = self._first
         try:

@@ -10,6 +10,7 @@ removals to what it staged.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
@@ -17,7 +18,7 @@ from typing import Any, cast
 import pytest
 
 from app.dropbox.client import DropboxClient
-from app.sync.catch_up import CatchUp
+from app.sync.catch_up import BATCH_ENTRIES, CatchUp, CatchUpSummary
 from emulator import Emulator, EmulatorServer
 from state.postgres import PostgresStore
 from state.sqlite import SqliteStore
@@ -26,6 +27,7 @@ from tests.conftest import MakeSettings
 from tests.integration.conftest import FAST_RETRY
 from tests.integration.test_catch_up import KINDS, truth
 from tests.stores import DEFAULTS
+from tests.waiting import wait_until
 
 LIBRARY = LibraryDef("default", "/Photos", recursive=True)
 PAGES = 3  # 2,000 entries a page: the tree below lists in three
@@ -127,13 +129,14 @@ def catch_up(
     emulator: Emulator,
     server: EmulatorServer,
     make_settings: MakeSettings,
+    batch_entries: int = 1,
 ) -> CatchUp:
     settings = make_settings(
         dropbox_base_url=server.base_url, dropbox_access_token=emulator.access_token
     )
     dropbox = DropboxClient(settings, retry=FAST_RETRY)
     catalog = store if isinstance(store, StopsBefore) else store.catalog
-    return CatchUp(LIBRARY, KINDS, cast(CatalogSync, catalog), dropbox, batch_entries=1)
+    return CatchUp(LIBRARY, KINDS, cast(CatalogSync, catalog), dropbox, batch_entries=batch_entries)
 
 
 def listed_by_one_run(
@@ -172,6 +175,36 @@ def test_a_first_listing_interrupted_at_any_page_ends_as_one_uninterrupted(
     ready, posts = catalog(store)[1][4], catalog(store)[2][1]
     assert ready and posts == 1  # the post made before the catalog existed is kept out
     kept_as_counted(store, emulator)
+
+
+def test_what_arrived_is_committed_while_the_next_page_is_on_its_way(
+    open_store: Stores, make_settings: MakeSettings
+) -> None:
+    """Dropbox slower than the store: the first page is staged, with its cursor, while the
+    second is still being fetched, although a batch could hold the whole listing."""
+    emulator = Emulator()
+    tree(emulator)
+    store = open_store("slow-dropbox")
+    committed: list[int] = []
+    ran: list[CatchUpSummary] = []
+    with EmulatorServer(emulator) as server:
+        run = catch_up(store, emulator, server, make_settings, batch_entries=BATCH_ENTRIES)
+        second_page = emulator.faults.hold("files/list_folder/continue", times=1)
+        listing = threading.Thread(
+            target=lambda: ran.append(run.run(lambda s: committed.append(s.entries)))
+        )
+        listing.start()
+        try:
+            wait_until(lambda: committed)
+            wait_until(lambda: emulator.counters.in_flight("files/list_folder/continue"))
+            assert committed == [2_000]  # and the second page held at Dropbox meanwhile
+            assert store.catalog.sync_state("default").cursor is not None  # resumable there
+        finally:
+            second_page.release()
+            listing.join(timeout=30)
+    assert len(committed) >= 2 and committed[-1] == ran[0].entries < BATCH_ENTRIES
+    assert store.reports.catalog_files("default") == truth(emulator, recursive=True)
+    assert store.reports.library_status("default").ready
 
 
 def kept_as_counted(store: Store, emulator: Emulator) -> None:
