@@ -139,8 +139,9 @@ def _counted(db: sqlite3.Connection, channel_id: int, available: int, near: int)
 
 def _arriving(waits: bool) -> str:
     """Where the channel does not wait, rows arriving in a queue filled anew take slots
-    0..n-1 in content order. Where it waits, few would (the fingerprinted ones), and
-    ``_number`` gives them theirs: numbering every row to use a few cost more."""
+    0..n-1 in content order. Where it waits, ``_number`` numbers the rows that do not (at
+    a first listing, none: nothing is fingerprinted yet), where numbering every row as
+    it arrived, for the few numbers used, cost more."""
     return "NULL" if waits else "row_number() OVER (ORDER BY content_hash) - 1"
 
 
