@@ -47,6 +47,14 @@ AND EXISTS (SELECT 1 FROM fingerprints AS f
 """
 
 
+# An image of the library ``:l`` (its row ``{row}``) not fingerprinted yet: in a channel
+# that waits for fingerprints, it waits.
+NOT_FINGERPRINTED = (
+    "NOT EXISTS (SELECT 1 FROM fingerprints AS f"
+    " WHERE f.library_id = :l AND f.content_hash = {row}.content_hash)"
+)
+
+
 def waits_for_fingerprints(sql: Sql, channel_id: int) -> bool:
     """Does the channel hold new pictures back until they are fingerprinted?"""
     row = sql.one("SELECT near_wait FROM channels WHERE id = ?", (channel_id,))
@@ -80,8 +88,7 @@ def wait_for_fingerprints(sql: Sql, channel: Channel, library_id: int) -> None:
         return
     sql.execute(
         "UPDATE queue SET awaiting_since = :t WHERE channel_id = :c AND awaiting_since IS NULL"
-        " AND NOT EXISTS (SELECT 1 FROM fingerprints AS f"
-        "   WHERE f.library_id = :l AND f.content_hash = queue.content_hash)",
+        f" AND {NOT_FINGERPRINTED.format(row='queue')}",
         {"t": time.time(), "c": channel.id, "l": library_id},
     )
     # Counted afresh: this pass went over every row of the channel already (waiting

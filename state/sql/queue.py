@@ -304,9 +304,8 @@ def recompute_near(sql: Sql, channel: Channel) -> int:
 _FILL = (
     f"INSERT INTO queue ({COLUMNS}) SELECT :c, content_hash, name_lower, server_modified,"
     " folder, CASE WHEN waiting IS NULL THEN {slot} END, false, waiting, NULL, false FROM ("
-    " SELECT content_hash, name_lower, server_modified, folder, CASE WHEN :w AND NOT EXISTS"
-    "   (SELECT 1 FROM fingerprints AS f WHERE f.library_id = :l"
-    "   AND f.content_hash = i.content_hash) THEN :t END AS waiting"
+    " SELECT content_hash, name_lower, server_modified, folder,"
+    f" CASE WHEN :w AND {awaiting.NOT_FINGERPRINTED.format(row='i')} THEN :t END AS waiting"
     " FROM images AS i WHERE library_id = :l) AS i"
 )
 
