@@ -12,6 +12,13 @@ library cost about a millisecond each, so that sixteen threads spent most of a "
 time" waiting for this process's own interpreter lock, and the figure measured the sender.
 
     python -m bench.burst_sender URL --count N --threads T --signature SIG [--path P] < body
+
+``--each`` posts a list of notifications once each instead (``bench.many_tenants``: one
+per account, to the replica each names): the list as one JSON line on stdin; once every
+connection is open it prints ``ready`` and starts at the ``go`` line that follows, so the
+caller's clock starts with the first notification, not with this process.
+
+    python -m bench.burst_sender --each --threads T < notes, then "go"
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -93,32 +101,55 @@ def send(
 ) -> Burst:
     """``count`` notifications over ``threads`` keep-alive connections; with another
     ``path``, ``count`` bare GETs of it the same way (the baseline: what any request costs)."""
-    address = urlsplit(base_url)
-    host, port = address.hostname or "127.0.0.1", address.port or 80
-    request = request_bytes(f"{host}:{port}", path, body, sig)
-    warm_up = request_bytes(f"{host}:{port}", "/healthz", b"", "")
-    burst, lock, start = Burst(), threading.Lock(), threading.Barrier(threads + 1)
+    request = request_bytes(_host(base_url), path, body, sig)
+    shares = [count // threads + (1 if index < count % threads else 0) for index in range(threads)]
+    return _run([[(base_url, request)] * share for share in shares])
 
-    def sender(share: int) -> None:
+
+def send_each(notes: list[dict[str, str]], threads: int, ready: Callable[[], None]) -> Burst:
+    """Each of ``notes`` (``url``, ``body``, ``signature``) posted once, over ``threads``
+    threads; ``ready`` is called once every connection is open, and the first request
+    goes out when it returns."""
+    requests = [
+        (note["url"], request_bytes(_host(note["url"]), urlsplit(note["url"]).path,
+                                    note["body"].encode(), note["signature"]))
+        for note in notes
+    ]  # fmt: skip
+    return _run([requests[n::threads] for n in range(threads)], ready)
+
+
+def _run(shares: list[list[tuple[str, bytes]]], ready: Callable[[], None] = lambda: None) -> Burst:
+    """A thread for each share of ``(url, request)``, with a keep-alive connection to each
+    address it sends to, opened (and a request answered on it) before the clock starts."""
+    burst, lock, start = Burst(), threading.Lock(), threading.Barrier(len(shares) + 1)
+
+    def sender(share: list[tuple[str, bytes]]) -> None:
         mine, codes = [], Counter[int]()
-        connection = Connection(host, port)
+        connections: dict[str, Connection] = {}
         try:
-            connection.exchange(warm_up)  # the connection is open before the clock starts
+            for url, _ in share:
+                if url not in connections:
+                    address = urlsplit(url)
+                    connections[url] = Connection(
+                        address.hostname or "127.0.0.1", address.port or 80
+                    )
+                    connections[url].exchange(request_bytes(_host(url), "/healthz", b"", ""))
             start.wait()
-            for _ in range(share):
+            for url, request in share:
                 sent = time.perf_counter()
-                codes[connection.exchange(request)] += 1
+                codes[connections[url].exchange(request)] += 1
                 mine.append((time.perf_counter() - sent) * 1000)
         finally:
-            connection.close()
+            for connection in connections.values():
+                connection.close()
         with lock:
             burst.ack_ms.extend(mine)
             burst.statuses.update(codes)
 
-    shares = [count // threads + (1 if index < count % threads else 0) for index in range(threads)]
     workers = [threading.Thread(target=sender, args=(share,)) for share in shares]
     for worker in workers:
         worker.start()
+    ready()
     start.wait()
     began = time.perf_counter()
     for worker in workers:
@@ -127,16 +158,41 @@ def send(
     return burst
 
 
+def _open(url: str) -> Connection:
+    """A connection to ``url``'s address, with one request answered on it."""
+    address = urlsplit(url)
+    connection = Connection(address.hostname or "127.0.0.1", address.port or 80)
+    connection.exchange(request_bytes(_host(url), "/healthz", b"", ""))
+    return connection
+
+
+def _host(url: str) -> str:
+    address = urlsplit(url)
+    return f"{address.hostname or '127.0.0.1'}:{address.port or 80}"
+
+
+def _ready_then_go() -> None:
+    print("ready", flush=True)
+    if sys.stdin.readline().strip() != "go":
+        raise SystemExit("burst_sender: expected go")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("url")
+    parser.add_argument("url", nargs="?", help="where to post (not with --each)")
+    parser.add_argument("--each", action="store_true", help="post each note of stdin once")
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=16)
     parser.add_argument("--signature", default="")
     parser.add_argument("--path", default="/webhook", help="another path: GET it instead")
     args = parser.parse_args()
-    body = sys.stdin.buffer.read()
-    seen = send(args.url, body, args.signature, args.count, args.threads, args.path)
+    if args.each:
+        seen = send_each(json.loads(sys.stdin.readline()), args.threads, _ready_then_go)
+    elif args.url is None:
+        parser.error("a URL, or --each")
+    else:
+        seen = send(args.url, sys.stdin.buffer.read(), args.signature, args.count, args.threads,
+                    args.path)  # fmt: skip
     statuses = {str(code): number for code, number in seen.statuses.items()}
     print(json.dumps({"ack_ms": seen.ack_ms, "statuses": statuses, "seconds": seen.seconds}))
 
