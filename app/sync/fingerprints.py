@@ -201,6 +201,8 @@ class Fingerprinter:
             for content_hash, value in page:
                 index.add(content_hash, value)
             after = page[-1][0]
+            if len(page) < _LOAD_PAGE:
+                break  # the last page
         if self._loaded:
             log.info("fingerprints of %s: index loaded again (%d)", self.library, len(index))
         self._index, self._loaded = index, True
