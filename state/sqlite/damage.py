@@ -9,6 +9,10 @@ a truncated one takes them until a read meets the missing pages. ``FileWatch`` n
   checkpoint and which SQLite keeps, by descriptor, while any connection is open;
 - the file is shorter than it has been, and shorter than its header says it is (SQLite
   makes it shorter only after a ``VACUUM``, and then says so in the header first);
+- a hole where the file held data: a truncation that a checkpoint in flight grew back (its
+  last pages, written past the cut, give the file its size again, header and all). A
+  checkpoint may leave a hole for a while only past the end it extends the file from, so
+  the watch remembers how far the file is whole, and a hole below that is the cut;
 - its first bytes are no longer SQLite's header with the page size it was opened with.
 
 SQLite's own "corrupt" and "not a database" errors are damage too (``connections``). A
@@ -51,6 +55,7 @@ class FileWatch:
         opened = os.fstat(self._fd)
         self._identity = (opened.st_dev, opened.st_ino)
         self._size = opened.st_size
+        self._whole = _first_hole(self._fd, opened.st_size)  # no hole below this offset
         header = os.pread(self._fd, 18, 0)
         self._header = header if header.startswith(HEADER) else None
         self._log = path.with_name(path.name + "-wal")
@@ -109,9 +114,13 @@ class FileWatch:
         header, size = os.pread(self._fd, 100, 0), os.fstat(self._fd).st_size
         if size < self._size and size < _declared_size(header):
             return f"was truncated ({size} bytes, {self._size} before)"
+        hole = _first_hole(self._fd, size)
+        if hole < min(self._whole, size):
+            return f"was truncated (at {hole} bytes, then grown back to {size})"
         if self._header is not None and not header.startswith(self._header):
             return "was overwritten (its header is not the one it was opened with)"
         self._size = size  # grown by a checkpoint, or made smaller by SQLite itself (VACUUM)
+        self._whole = min(max(self._whole, hole), size)
         return None
 
 
@@ -121,6 +130,15 @@ def _identity(path: Path) -> tuple[int, int] | None:
     except FileNotFoundError:
         return None
     return found.st_dev, found.st_ino
+
+
+def _first_hole(fd: int, size: int) -> int:
+    """Where the file's first hole starts: its end (``size``) if it has none, or if the
+    filesystem cannot tell."""
+    try:
+        return min(os.lseek(fd, 0, os.SEEK_HOLE), size)
+    except OSError:
+        return size
 
 
 def _declared_size(header: bytes) -> int:

@@ -127,3 +127,36 @@ def test_a_vacuum_beside_the_store_is_not_damage(tmp_path: Path) -> None:
             store.selections.mark_posted("default", secrets.token_hex(32), None, None)
     finally:
         store.close()
+
+
+def test_a_truncation_a_checkpoint_in_flight_grew_back_is_damage(tmp_path: Path) -> None:
+    """A checkpoint copying pages while the file is cut short writes its last pages at
+    their places past the cut: the file has its size again, and its header, with a hole
+    where the cut pages were. SQLite writes every page it extends a file by, so a hole
+    is the cut."""
+    if not _holes_seen(tmp_path):
+        pytest.skip("this filesystem does not say where a file's holes are (SEEK_HOLE)")
+    store, database = _opened(tmp_path)
+    try:
+        size = database.stat().st_size
+        with database.open("rb") as file:
+            file.seek(size - 4096)
+            last = file.read()
+        os.truncate(database, size // 3)
+        with database.open("r+b") as file:  # the checkpoint's write, after the cut
+            file.seek(size - 4096)
+            file.write(last)
+        assert database.stat().st_size == size
+        with pytest.raises(StoreDamaged, match="truncated"):
+            store.selections.mark_posted("default", secrets.token_hex(32), None, None)
+    finally:
+        store.close()
+
+
+def _holes_seen(folder: Path) -> bool:
+    probe = folder / "sparse"
+    with probe.open("wb") as file:
+        file.seek(1 << 20)
+        file.write(b"x")
+    with probe.open("rb") as file:
+        return os.lseek(file.fileno(), 0, os.SEEK_HOLE) < probe.stat().st_size
