@@ -129,11 +129,7 @@ def _run(shares: list[list[tuple[str, bytes]]], ready: Callable[[], None] = lamb
         try:
             for url, _ in share:
                 if url not in connections:
-                    address = urlsplit(url)
-                    connections[url] = Connection(
-                        address.hostname or "127.0.0.1", address.port or 80
-                    )
-                    connections[url].exchange(request_bytes(_host(url), "/healthz", b"", ""))
+                    connections[url] = _open(url)
             start.wait()
             for url, request in share:
                 sent = time.perf_counter()
