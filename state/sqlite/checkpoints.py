@@ -12,6 +12,10 @@ checkpoint takes no lock a writer or a reader waits for: it copies what no reade
 needs and leaves the rest for the next. Once everything is copied, SQLite's next writer
 starts the log over from its beginning, so it does not grow while the service runs.
 Nothing changes for a crash: the log is SQLite's journal whether checkpointed or not.
+
+A checkpoint that finds the file damaged (SQLite refuses to copy the log into a file
+far shorter than the database, say) condemns the store, as any other connection's
+finding does; any other failure is logged, and the next commit wakes the thread again.
 """
 
 from __future__ import annotations
@@ -20,6 +24,9 @@ import logging
 import sqlite3
 import threading
 
+from state.errors import Unavailable
+from state.sqlite.damage import FileWatch, translated
+
 log = logging.getLogger(__name__)
 
 INTERVAL_SECONDS = 0.2  # at most this often; a checkpoint then copies what accumulated
@@ -27,10 +34,11 @@ INTERVAL_SECONDS = 0.2  # at most this often; a checkpoint then copies what accu
 
 class Checkpoints:
     """A thread that checkpoints the log of ``db``'s file after commits (``committed``);
-    ``db`` is its own connection, used by that thread alone and closed by it."""
+    ``db`` is its own connection, used by that thread alone and closed by it; ``watch``
+    watches the same file."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self._db = db
+    def __init__(self, db: sqlite3.Connection, watch: FileWatch) -> None:
+        self._db, self._watch = db, watch
         self._due = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="checkpoints", daemon=True)
@@ -57,8 +65,9 @@ class Checkpoints:
 
     def _checkpoint(self) -> None:
         try:
-            self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-        except sqlite3.Error as exc:  # the writer's commits still stand: the log keeps them
+            with translated(self._watch):  # a damaged file condemns the store, and logs it
+                self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except (sqlite3.Error, Unavailable) as exc:  # the commits stand: the log keeps them
             log.warning(
                 "a checkpoint of the database's log failed: %s", exc,
                 extra={"event": "checkpoint_failed"},

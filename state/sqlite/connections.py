@@ -23,9 +23,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from state.errors import StorageFull, StoreBusy, StoreClosed
+from state.errors import StoreBusy, StoreClosed
 from state.sqlite.checkpoints import Checkpoints
-from state.sqlite.damage import FileWatch
+from state.sqlite.damage import FileWatch, translated
 from state.sqlite.pool import PooledConnection, Pools
 from state.sqlite.schema import connect
 
@@ -52,7 +52,7 @@ class Connections:
         self._users = 0  # reads and writes under way, on any thread
         self._closed = False
         self._idle = threading.Condition(threading.Lock())
-        self._checkpoints = Checkpoints(self._another())
+        self._checkpoints = Checkpoints(self._another(), self._watch)
 
     @contextmanager
     def _in_use(self) -> Iterator[None]:
@@ -197,30 +197,3 @@ class Connections:
             reader.close()
         self._readers.clear()
         self._watch.close()  # last: closing it earlier would drop SQLite's locks on the file
-
-
-_DAMAGED = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
-
-
-@contextmanager
-def translated(watch: FileWatch) -> Iterator[None]:
-    """SQLite's errors as the service's own: busy, full or damaged, never a bare 500.
-
-    A failing read or write (``SQLITE_IOERR``) is a full disk unless the file turns out
-    to be damaged underneath; a corrupt file or one that is not a database is damaged.
-    """
-    try:
-        yield
-    except sqlite3.DatabaseError as exc:
-        primary = getattr(exc, "sqlite_errorcode", 0) & 0xFF
-        if primary in _DAMAGED:
-            raise watch.condemn(f"was found damaged by SQLite ({exc})") from exc
-        if not isinstance(exc, sqlite3.OperationalError):
-            raise
-        text = str(exc).lower()
-        if "locked" in text or "busy" in text:
-            raise StoreBusy("the database is busy; try again shortly") from exc
-        if primary == sqlite3.SQLITE_IOERR or "full" in text or "disk i/o" in text:
-            watch.check()
-            raise StorageFull("the state directory's disk is full or failing") from exc
-        raise

@@ -15,7 +15,7 @@ a truncated one takes them until a read meets the missing pages. ``FileWatch`` n
   the watch remembers how far the file is whole, and a hole below that is the cut;
 - its first bytes are no longer SQLite's header with the page size it was opened with.
 
-SQLite's own "corrupt" and "not a database" errors are damage too (``connections``). A
+SQLite's own "corrupt" and "not a database" errors are damage too (``translated``). A
 file overwritten in place by another database at least as large, with the same page
 size, passes these checks; what SQLite then reads of it may not.
 
@@ -29,11 +29,14 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from state.errors import StoreDamaged
+from state.errors import StorageFull, StoreBusy, StoreDamaged
 
 log = logging.getLogger(__name__)
 
@@ -148,3 +151,30 @@ def _declared_size(header: bytes) -> int:
         return 1 << 62
     page_size = int.from_bytes(header[16:18], "big")
     return (65536 if page_size == 1 else page_size) * int.from_bytes(header[28:32], "big")
+
+
+_DAMAGED = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
+
+
+@contextmanager
+def translated(watch: FileWatch) -> Iterator[None]:
+    """SQLite's errors as the service's own: busy, full or damaged, never a bare 500.
+
+    A failing read or write (``SQLITE_IOERR``) is a full disk unless the file turns out
+    to be damaged underneath; a corrupt file or one that is not a database is damaged.
+    """
+    try:
+        yield
+    except sqlite3.DatabaseError as exc:
+        primary = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+        if primary in _DAMAGED:
+            raise watch.condemn(f"was found damaged by SQLite ({exc})") from exc
+        if not isinstance(exc, sqlite3.OperationalError):
+            raise
+        text = str(exc).lower()
+        if "locked" in text or "busy" in text:
+            raise StoreBusy("the database is busy; try again shortly") from exc
+        if primary == sqlite3.SQLITE_IOERR or "full" in text or "disk i/o" in text:
+            watch.check()
+            raise StorageFull("the state directory's disk is full or failing") from exc
+        raise

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sqlite3
 import time
 from pathlib import Path
 
@@ -15,7 +16,8 @@ import pytest
 
 from state.errors import StoreDamaged
 from state.sqlite import SqliteStore
-from state.sqlite.damage import READ_CHECK_SECONDS
+from state.sqlite.checkpoints import Checkpoints
+from state.sqlite.damage import READ_CHECK_SECONDS, FileWatch
 from tests.reliability.test_database_refusal import filled_database
 from tests.sqlite_files import opened
 from tests.stores import default_store
@@ -23,9 +25,19 @@ from tests.waiting import wait_until
 
 
 def _opened(tmp_path: Path) -> tuple[SqliteStore, Path]:
+    """A store over 3,000 files, its log all copied into the file: the store's checkpoints
+    then find nothing to copy, and the damage a test does is found by what it tests."""
     database = tmp_path / "unposted.sqlite3"
-    filled_database(database)  # 3,000 files, all in the file itself (the store was closed)
-    return default_store(database, "/p"), database
+    filled_database(database)  # all in the file itself (the store was closed)
+    store = default_store(database, "/p")
+    wait_until(lambda: _log_copied(database), 5, 0.01)
+    return store, database
+
+
+def _log_copied(database: Path) -> bool:
+    with opened(database) as beside:
+        _, pages, copied = beside.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    return bool(pages == copied)
 
 
 def test_pages_zeroed_in_place_are_found_by_sqlite_and_refused(tmp_path: Path) -> None:
@@ -151,6 +163,36 @@ def test_a_truncation_a_checkpoint_in_flight_grew_back_is_damage(tmp_path: Path)
             store.selections.mark_posted("default", secrets.token_hex(32), None, None)
     finally:
         store.close()
+
+
+def test_a_checkpoint_that_finds_the_file_cut_short_condemns_the_store(tmp_path: Path) -> None:
+    """SQLite refuses to copy the log into a file far shorter than the database it holds
+    (``SQLITE_CORRUPT``): the checkpoints' thread then finds the damage first, and it is
+    the store's, as any other connection's finding is, not a line in the log."""
+    database = tmp_path / "unposted.sqlite3"
+    filled_database(database)
+    with opened(database) as writer:
+        writer.execute("PRAGMA wal_autocheckpoint = 0")
+        writer.execute("UPDATE files SET rev = 'changed'")  # pages in the log, none copied
+        watch = FileWatch(database)
+        os.truncate(database, database.stat().st_size // 3)
+        checkpoints = Checkpoints(sqlite3.connect(database, check_same_thread=False), watch)
+        try:
+            checkpoints.committed()
+
+            def condemned() -> bool:
+                try:
+                    watch.refuse_if_damaged()
+                except StoreDamaged:
+                    return True
+                return False
+
+            wait_until(condemned, 5, 0.01)
+        finally:
+            checkpoints.close()
+            watch.close()
+    with pytest.raises(StoreDamaged, match="damaged by SQLite"):
+        watch.refuse_if_damaged()
 
 
 def _holes_seen(folder: Path) -> bool:
