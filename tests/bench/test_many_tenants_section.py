@@ -19,6 +19,8 @@ def test_the_section_measures_idleness_memory_and_every_notification() -> None:
     notified = figures["notifications"]
     assert notified["count"] == 4 and notified["statuses"] == {"200": 4}
     assert notified["all_caught_up_seconds"] > 0
+    assert figures["status_ms"] > 0 and figures["metrics_ms"] > 0
     page = many_tenants.report(figures)
     assert page.count("(target ") == 3 and "all caught up in" in page
+    assert f"`/metrics` {figures['metrics_ms']:g} ms" in page
     assert "| 1 |" in page and "| 2 |" in page
