@@ -13,9 +13,9 @@ needs and leaves the rest for the next. Once everything is copied, SQLite's next
 starts the log over from its beginning, so it does not grow while the service runs.
 Nothing changes for a crash: the log is SQLite's journal whether checkpointed or not.
 
-A checkpoint that finds the file damaged (SQLite refuses to copy the log into a file
-far shorter than the database, say) condemns the store, as any other connection's
-finding does; any other failure is logged, and the next commit wakes the thread again.
+A checkpoint that finds the file damaged (cut short under the service, say: SQLite
+calls it malformed) condemns the store, as any other connection's finding does; any
+other failure is logged, and the next commit wakes the thread again.
 """
 
 from __future__ import annotations
@@ -39,6 +39,14 @@ class Checkpoints:
 
     def __init__(self, db: sqlite3.Connection, watch: FileWatch) -> None:
         self._db, self._watch = db, watch
+        # The schema is read now, as the store opens its just-checked file: a checkpoint
+        # then reads the log and the pages it copies, and a file damaged later is found
+        # by what copies into it or by the watch, not by a first look at the schema.
+        try:
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.Error:
+            db.close()
+            raise
         self._due = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="checkpoints", daemon=True)

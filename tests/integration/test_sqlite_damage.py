@@ -26,7 +26,8 @@ from tests.waiting import wait_until
 
 def _opened(tmp_path: Path) -> tuple[SqliteStore, Path]:
     """A store over 3,000 files, its log all copied into the file: the store's checkpoints
-    then find nothing to copy, and the damage a test does is found by what it tests."""
+    then find nothing to copy (their schema was read as the store opened), and the damage
+    a test does is found by what the test checks."""
     database = tmp_path / "unposted.sqlite3"
     filled_database(database)  # all in the file itself (the store was closed)
     store = default_store(database, "/p")
@@ -166,31 +167,32 @@ def test_a_truncation_a_checkpoint_in_flight_grew_back_is_damage(tmp_path: Path)
 
 
 def test_a_checkpoint_that_finds_the_file_cut_short_condemns_the_store(tmp_path: Path) -> None:
-    """SQLite refuses to copy the log into a file far shorter than the database it holds
-    (``SQLITE_CORRUPT``): the checkpoints' thread then finds the damage first, and it is
-    the store's, as any other connection's finding is, not a line in the log."""
+    """SQLite refuses to copy the log into a file far shorter than the database the log
+    describes ("database disk image is malformed"). The checkpoints' thread may be the
+    first to meet the damage: it then condemns the store, as any other connection's
+    finding does, instead of leaving a line in the log."""
     database = tmp_path / "unposted.sqlite3"
     filled_database(database)
-    with opened(database) as writer:
-        writer.execute("PRAGMA wal_autocheckpoint = 0")
-        writer.execute("UPDATE files SET rev = 'changed'")  # pages in the log, none copied
-        watch = FileWatch(database)
+    watch = FileWatch(database)
+    checkpoints = Checkpoints(sqlite3.connect(database, check_same_thread=False), watch)
+    try:
+        with opened(database) as writer:  # committed as it closes: pages in the log
+            writer.execute("PRAGMA wal_autocheckpoint = 0")
+            writer.execute("UPDATE files SET rev = 'changed'")
         os.truncate(database, database.stat().st_size // 3)
-        checkpoints = Checkpoints(sqlite3.connect(database, check_same_thread=False), watch)
-        try:
-            checkpoints.committed()
+        checkpoints.committed()
 
-            def condemned() -> bool:
-                try:
-                    watch.refuse_if_damaged()
-                except StoreDamaged:
-                    return True
-                return False
+        def condemned() -> bool:
+            try:
+                watch.refuse_if_damaged()
+            except StoreDamaged:
+                return True
+            return False
 
-            wait_until(condemned, 5, 0.01)
-        finally:
-            checkpoints.close()
-            watch.close()
+        wait_until(condemned, 5, 0.01)
+    finally:
+        checkpoints.close()
+        watch.close()
     with pytest.raises(StoreDamaged, match="damaged by SQLite"):
         watch.refuse_if_damaged()
 
