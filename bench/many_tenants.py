@@ -47,7 +47,6 @@ from bench.report_format import table, target_line
 from bench.select_load import _free_port
 from bench.strategies import API_TOKEN, wait_for
 from emulator import Emulator, EmulatorServer, account_id_for, signature
-from state.postgres.tallies import KEPT
 from tests.postgres import Cluster, missing
 
 FOLDER = "/Photos"
@@ -302,8 +301,15 @@ def _notifications(
     }
 
 
-# Every channel's available pictures as the store keeps them, and as /status reads them.
-KEPT_AVAILABLE = f"SELECT coalesce(sum(a), 0) FROM (SELECT {KEPT} FROM channels AS c) AS k(a, r)"
+# Every channel's available pictures as the store keeps them and /status reads them
+# (``state.postgres.tallies.KEPT``: a channel's ``pool_size`` plus its rows' deltas),
+# summed over all channels at once: two scans, where KEPT per channel is two lookups
+# each, 10 ms of the server's CPU a poll at 1,000 channels.
+KEPT_AVAILABLE = (
+    "SELECT (SELECT coalesce(sum(pool_size), 0) FROM channels)"
+    " + (SELECT coalesce(sum(available), 0) FROM pool_tallies"
+    "    WHERE channel_id IN (SELECT id FROM channels))"
+)
 
 
 def _kept_available(db: psycopg.Connection[Any]) -> int:
