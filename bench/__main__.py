@@ -200,7 +200,7 @@ QUICK = Mode(
             rounds=200, catch_up_size=5_000, events=2_000, reps=2, paced=200
         ),
         "rotation": lambda: rotation.run(200, 20, 50, 1),
-        "many_tenants": lambda: many_tenants.run(50, 3, 5.0),
+        "many_tenants": lambda: many_tenants.run(50, 3, 5.0, 1.0),
     },
 )
 

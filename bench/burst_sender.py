@@ -156,15 +156,19 @@ def _run(shares: list[list[tuple[str, bytes]]], ready: Callable[[], None] = lamb
 
 def _open(url: str) -> Connection:
     """A connection to ``url``'s address, with one request answered on it."""
-    address = urlsplit(url)
-    connection = Connection(address.hostname or "127.0.0.1", address.port or 80)
+    connection = Connection(*_address(url))
     connection.exchange(request_bytes(_host(url), "/healthz", b"", ""))
     return connection
 
 
-def _host(url: str) -> str:
+def _address(url: str) -> tuple[str, int]:
     address = urlsplit(url)
-    return f"{address.hostname or '127.0.0.1'}:{address.port or 80}"
+    return address.hostname or "127.0.0.1", address.port or 80
+
+
+def _host(url: str) -> str:
+    host, port = _address(url)
+    return f"{host}:{port}"
 
 
 def _ready_then_go() -> None:

@@ -18,9 +18,10 @@ its own refresh token (``refresh_token_env``). Measured, in one run:
   near 2 s of the CPU the two cores have in the time measured); once all are in,
   ``/status`` must say the same;
 - ``status_ms``, ``metrics_ms``: ``/status`` and ``/metrics`` over every library and
-  channel, after the notifications (the median of five calls to one replica).
+  channel, after the notifications: p50 on one connection to one replica for
+  ``read_seconds`` each (``bench.load.measure``, as section 2 measures them).
 
-    python -m bench.many_tenants [--count 1000] [--files 3] [--idle-seconds 30]
+    python -m bench.many_tenants [--count 1000] [--files 3] [--idle-seconds 30] [--read-seconds 3]
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ import httpx
 import psycopg
 
 from bench import select_load
-from bench.load import probe
+from bench.load import METRICS, STATUS, Target, default_generator, measure, probe
 from bench.report_format import table, target_line
 from bench.select_load import _free_port
 from bench.strategies import API_TOKEN, wait_for
@@ -59,7 +60,9 @@ TARGET_BYTES_PER_LIBRARY = 50_000
 TARGET_CAUGHT_UP_SECONDS = 10.0
 
 
-def run(count: int = 1000, files: int = 3, idle_seconds: float = 30.0) -> dict[str, Any]:
+def run(
+    count: int = 1000, files: int = 3, idle_seconds: float = 30.0, read_seconds: float = 3.0
+) -> dict[str, Any]:
     why = missing()
     if why is not None:
         raise RuntimeError(f"no PostgreSQL to measure: {why}")
@@ -96,7 +99,9 @@ def run(count: int = 1000, files: int = 3, idle_seconds: float = 30.0) -> dict[s
         rss = [_rss_kib(replica.pid) for replica in replicas]
         single_rss = _rss_kib(single.pid)
         notified = _notifications(accounts, replicas, files, database)
-        status_ms, metrics_ms = (_median_ms(replicas[0], path) for path in ("/status", "/metrics"))
+        status_ms, metrics_ms = (
+            _p50_ms(replicas[0], target, read_seconds, work) for target in (STATUS, METRICS)
+        )
     return {
         "benchmark": "many_tenants",
         "libraries": count,
@@ -152,7 +157,7 @@ def report(figures: dict[str, Any]) -> str:
     ]
     reads = (
         f"Over all {figures['libraries']:,} libraries and channels, after the notifications"
-        f" (median of five calls to one replica): `/status` {figures['status_ms']:g} ms,"
+        f" (p50 on one connection to one replica): `/status` {figures['status_ms']:g} ms,"
         f" `/metrics` {figures['metrics_ms']:g} ms.\n"
     )
     return (
@@ -317,15 +322,11 @@ def _kept_available(db: psycopg.Connection[Any]) -> int:
     return 0 if row is None else int(row[0])
 
 
-def _median_ms(replica: Replica, path: str, calls: int = 5) -> float:
-    headers = {"Authorization": f"Bearer {API_TOKEN}"}
-    with httpx.Client(base_url=replica.url, headers=headers, timeout=60) as client:
-        times = []
-        for _ in range(calls):
-            started = time.perf_counter()
-            client.get(path).raise_for_status()
-            times.append(time.perf_counter() - started)
-    return round(1000 * sorted(times)[calls // 2], 1)
+def _p50_ms(replica: Replica, target: Target, seconds: float, work: Path) -> float:
+    figures = measure(replica.url, target, seconds, 1, default_generator(), work)
+    if figures["failures"]:
+        raise RuntimeError(f"{target.path}: {figures['failures']} requests failed")
+    return float(figures["p50_ms"])
 
 
 def main() -> None:
@@ -333,8 +334,9 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--files", type=int, default=3)
     parser.add_argument("--idle-seconds", type=float, default=30.0)
+    parser.add_argument("--read-seconds", type=float, default=3.0)
     args = parser.parse_args()
-    print(json.dumps(run(args.count, args.files, args.idle_seconds), indent=2))
+    print(json.dumps(run(args.count, args.files, args.idle_seconds, args.read_seconds), indent=2))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from tests.postgres import missing
 
 @pytest.mark.skipif(missing() is not None, reason="needs the machine's PostgreSQL binaries")
 def test_the_section_measures_idleness_memory_and_every_notification() -> None:
-    figures = many_tenants.run(count=4, files=1, idle_seconds=0.2)
+    figures = many_tenants.run(count=4, files=1, idle_seconds=0.2, read_seconds=0.2)
     assert figures["libraries"] == 4 and figures["ready_seconds"] > 0
     assert len(figures["idle_cpu_percent"]) == 2 and all(
         p >= 0 for p in figures["idle_cpu_percent"]
