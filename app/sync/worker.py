@@ -280,7 +280,7 @@ class SyncWorker:
             raise _TurnFailed from exc
         finally:
             self.health.running = False
-            self._metrics.catch_up_seconds.labels(self.library).observe(time.monotonic() - started)
+            self._metrics.catch_up_seconds.observe(time.monotonic() - started)
             with self._finished:
                 self._finished.notify_all()
         return self._unchecked_in_a_row == 0
