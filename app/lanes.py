@@ -28,6 +28,7 @@ from app.errors import DropboxUnavailable, UnpostedError
 P = ParamSpec("P")
 T = TypeVar("T")
 STORE_BATCH = 16
+DROPBOX_THREADS = 8
 DROPBOX_DEADLINE_SECONDS = 30.0
 
 _Job = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]", Callable[[], Any]]
@@ -103,7 +104,10 @@ class Lanes:
     batch would queue calls that wait on the network behind each other."""
 
     def __init__(
-        self, store_threads: int = 4, dropbox_threads: int = 8, store_batch: int = STORE_BATCH
+        self,
+        store_threads: int = 4,
+        dropbox_threads: int = DROPBOX_THREADS,
+        store_batch: int = STORE_BATCH,
     ) -> None:
         self.store = Lane("store", store_threads, batch=store_batch)
         self.dropbox = Lane("dropbox", dropbox_threads, deadline=DROPBOX_DEADLINE_SECONDS)

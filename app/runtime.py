@@ -17,10 +17,12 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import requests
+
 from app.configuration.environment import Settings
 from app.configuration.file import Config, LibraryConfig
-from app.dropbox.client import DropboxClient, RetryPolicy
-from app.lanes import Lanes
+from app.dropbox.client import DropboxClient, RetryPolicy, connection_pool
+from app.lanes import DROPBOX_THREADS, Lanes
 from app.metrics import WAIT, CatalogGauge, Metrics
 from app.services.captions import Captions
 from app.services.disk_cache import DiskCache
@@ -71,6 +73,7 @@ class Runtime:
     metrics: Metrics
     lanes: Lanes
     dropbox: dict[str, DropboxClient]  # by account
+    connections: requests.Session  # the clients' one pool of connections to Dropbox
     workers: dict[str, SyncWorker]  # by library
     inboxes: Inboxes
     selection: SelectionService
@@ -109,17 +112,22 @@ class Runtime:
                 extra={"event": "library_relisted", "library": relisting.library},
             )  # fmt: skip
         metrics, stop = Metrics(), threading.Event()
+        server = settings.database is not None
+        parallel = SERVER_PARALLEL_CATCH_UPS if server else PARALLEL_CATCH_UPS
+        hashing_threads = SERVER_HASHING_THREADS if server else HASHING_THREADS
+        # As many connections as calls may be made at once: the catch-ups' threads, the
+        # hashing, the Dropbox and render lanes, and a longpoll a library (SYNC_MODE).
+        calls = 2 * parallel + hashing_threads + DROPBOX_THREADS + settings.render_concurrency
+        connections = connection_pool(settings, calls + len(config.libraries))
         dropbox = {
             library.spec.account: DropboxClient(
-                settings, metrics, retry, stop, library.refresh_token
+                settings, metrics, retry, stop, library.refresh_token, connections
             )
             for library in config.libraries.values()
         }
         cache = DiskCache(settings.cache_dir, settings.thumbnail_cache_mb * 1024 * 1024)
-        server = settings.database is not None
-        hashing = Rounds(SERVER_HASHING_THREADS if server else HASHING_THREADS, "fingerprints")
+        hashing = Rounds(hashing_threads, "fingerprints")
         fingerprinters = _fingerprinters(config, store.near, dropbox, cache, metrics, stop, hashing)
-        parallel = SERVER_PARALLEL_CATCH_UPS if server else PARALLEL_CATCH_UPS
         # The workers' shared threads: the catch-ups the gate lets through, and room beside
         # them for short jobs (reading a library's state, asking Dropbox whose credentials).
         threads = ThreadPoolExecutor(2 * parallel, thread_name_prefix="catch-up")
@@ -158,7 +166,8 @@ class Runtime:
         readiness = functools.partial(unready_reasons, workers, store.catalog)
         runtime = cls(
             settings=settings, config=config, store=store, metrics=metrics, lanes=lanes,
-            dropbox=dropbox, workers=workers, inboxes=inboxes, selection=selection,
+            dropbox=dropbox, connections=connections, workers=workers, inboxes=inboxes,
+            selection=selection,
             legacy=legacy, posted=PostedHistory(store.posted, store.selections, lanes),
             status=StatusReports(store.reports, lanes, metrics, readiness),
             stop_event=stop, thumbnails=thumbnails, pictures=pictures,
@@ -201,6 +210,7 @@ class Runtime:
         self.lanes.close()
         for client in self.dropbox.values():
             client.close()
+        self.connections.close()
         self.store.close()
 
     def _ring(self, library: str) -> None:

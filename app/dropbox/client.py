@@ -83,15 +83,21 @@ class DropboxClient:
         retry: RetryPolicy | None = None,
         stop: threading.Event | None = None,
         refresh_token: SecretStr | None = None,
+        session: requests.Session | None = None,
     ) -> None:
-        """``refresh_token``: another account's, instead of the service's own credentials."""
+        """``refresh_token``: another account's, instead of the service's own credentials.
+        ``session``: a pool of connections shared with other clients (``connection_pool``),
+        which their owner closes; without one the client makes and closes its own."""
         self._retry = retry or RetryPolicy()
         self._stop = stop or threading.Event()
         self._metrics = metrics
-        self._sdk = _build_sdk(settings, self._retry.timeout_seconds, refresh_token)
+        self._owns_session = session is None
+        self.session = connection_pool(settings) if session is None else session
+        self._sdk = _build_sdk(settings, self._retry.timeout_seconds, refresh_token, self.session)
 
     def close(self) -> None:
-        self._sdk.close()
+        if self._owns_session:
+            self._sdk.close()
 
     # -- listing --------------------------------------------------------------------
     def list_folder(self, path: str, recursive: bool) -> Page:
@@ -277,8 +283,22 @@ class DropboxClient:
             self._metrics.dropbox_calls.labels(route, status).inc()
 
 
-def _build_sdk(settings: Settings, timeout: float, refresh: SecretStr | None) -> dropbox.Dropbox:
-    session = base_url_session(settings.dropbox_base_url) if settings.dropbox_base_url else None
+def connection_pool(settings: Settings, connections: int = 8) -> requests.Session:
+    """A pool of connections to Dropbox (the SDK's ``create_session``) or to
+    ``DROPBOX_BASE_URL``. The service shares one among every account's client, as the SDK
+    allows (each call carries its own account's token): with a thousand accounts it keeps
+    the connections its calls use at once, not one or more an account, each opened (with
+    TLS) and kept apart. ``connections``: how many may be in use at once, so that none is
+    dropped on its way back to the pool."""
+    if settings.dropbox_base_url:
+        return base_url_session(settings.dropbox_base_url, pool_maxsize=connections)
+    session: requests.Session = dropbox.create_session(max_connections=connections)
+    return session
+
+
+def _build_sdk(
+    settings: Settings, timeout: float, refresh: SecretStr | None, session: requests.Session
+) -> dropbox.Dropbox:
     secret = settings.dropbox_app_secret.get_secret_value() if settings.dropbox_app_secret else None
     access = None if refresh else settings.dropbox_access_token
     refresh = refresh or settings.dropbox_refresh_token

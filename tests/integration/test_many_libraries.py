@@ -1,9 +1,16 @@
-"""Many libraries on PostgreSQL: catch-ups side by side, and accounts known to every replica.
+"""Many libraries: catch-ups side by side, accounts known to every replica, one pool of
+connections to Dropbox.
 
-- Twenty-four accounts with a library and a channel each, notified at once while Dropbox
-  holds every ``list_folder/continue``: sixteen catch-ups wait on Dropbox together
-  (``SERVER_PARALLEL_CATCH_UPS``), never more, one per account; released, every channel
-  offers its new picture.
+- Twenty-four accounts with a library and a channel each, on PostgreSQL, notified at once
+  while Dropbox holds every ``list_folder/continue``: sixteen catch-ups wait on Dropbox
+  together (``SERVER_PARALLEL_CATCH_UPS``), never more, one per account; released, every
+  channel offers its new picture. Every account's client calls through the runtime's one
+  pool of connections.
+- The accounts' clients called one after another through one ``connection_pool`` share
+  a single connection to the server, each call still with its own account's token (each
+  lists its own account's picture); with a pool each, as clients made alone have, there
+  is a connection an account. A client handed the pool leaves it open when it closes.
+  Connections are read from ``/proc/net/tcp`` (sockets established to the emulator).
 - A replica that starts while another holds a library's turn (its first listing) still
   learns whose credentials the library holds: a notification naming only another
   account is ignored there, not taken as a reason to catch up.
@@ -15,9 +22,14 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
+import requests
+from pydantic import SecretStr
 
+from app.configuration.environment import Settings
+from app.dropbox.client import DropboxClient, connection_pool
 from app.runtime import SERVER_PARALLEL_CATCH_UPS
 from emulator import Emulator, EmulatorServer, account_id_for, signature
 from tests.integration.conftest import Service, StartService
@@ -25,13 +37,14 @@ from tests.waiting import wait_until
 
 LIBRARIES = 24
 CONTINUE = "files/list_folder/continue"
+ESTABLISHED = "01"  # a socket's state in /proc/net/tcp
 
 
 def _account(n: int) -> Emulator:
     emu = Emulator(
         account_id=account_id_for(f"many-{n}"),
-        access_token=f"many-{n}-access-token",
-        refresh_token=f"many-{n}-refresh-token",
+        access_token=f"many-{n}-access-token-0123456789abcdef",
+        refresh_token=f"many-{n}-refresh-token-0123456789abcdef",
     )
     emu.create_folder("/Photos")
     emu.put_file(f"/Photos/first-{n}.jpg", f"first picture of {n}".encode())
@@ -85,6 +98,8 @@ def test_many_libraries_catch_up_side_by_side_and_never_more_than_the_bound(
         unposted_config=config, dropbox_folder=None, environ=environ, database_url=database_url
     )
     assert set(_available(service).values()) == {1}
+    runtime = service.runtime
+    assert {id(client.session) for client in runtime.dropbox.values()} == {id(runtime.connections)}
     holds = [account.faults.hold(CONTINUE) for account in accounts]
     for n, account in enumerate(accounts):
         account.put_file(f"/Photos/new-{n}.jpg", f"new picture of {n}".encode())
@@ -118,3 +133,64 @@ def test_a_replica_that_never_held_the_turn_ignores_other_accounts(
     listing.release()
     first.wait_ready()
     second.wait_ready()
+
+
+def test_accounts_share_one_connection_each_call_with_its_own_token(
+    accounts: list[Emulator], emulator_server: EmulatorServer
+) -> None:
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        dropbox_folder="/Photos",
+        dropbox_base_url=emulator_server.base_url,
+        dropbox_app_key=accounts[0].app_key,
+        dropbox_app_secret=SecretStr(accounts[0].app_secret),
+    )
+    url = emulator_server.base_url
+    pool = connection_pool(settings, 4)
+    shared, used = _clients(accounts, settings, pool), set()
+    for _ in range(2):
+        for n, client in enumerate(shared):
+            assert _pictures(client) == [f"first-{n}.jpg"]
+            used |= _connections_to(url)
+    assert len(used) == 1, used
+    shared[0].close()  # the pool is not the client's to close
+    assert _pictures(shared[1]) == ["first-1.jpg"]
+    assert _connections_to(url) == used
+    pool.close()
+    assert not _connections_to(url)
+
+    alone, used = _clients(accounts, settings, None), set()  # a pool each
+    for n, client in enumerate(alone):
+        assert _pictures(client) == [f"first-{n}.jpg"]
+        used |= _connections_to(url)
+    assert len(used) == LIBRARIES
+    for client in alone:
+        client.close()
+    assert not _connections_to(url)
+
+
+def _clients(
+    accounts: list[Emulator], settings: Settings, pool: requests.Session | None
+) -> list[DropboxClient]:
+    tokens = [SecretStr(account.refresh_token) for account in accounts]
+    return [DropboxClient(settings, refresh_token=token, session=pool) for token in tokens]
+
+
+def _pictures(client: DropboxClient) -> list[str]:
+    page = client.list_folder("/Photos", recursive=True)
+    return sorted(entry.name for entry in page.entries if entry.name.endswith(".jpg"))
+
+
+def _connections_to(base_url: str) -> set[str]:
+    """The connections of this machine established to ``base_url``'s port, by the
+    client's end (its address and port): one seen after each call, in turn, tells how
+    many a run of calls opened, whatever the server closed meanwhile."""
+    port = f"{urlsplit(base_url).port:04X}"
+    ends = set()
+    for table in (Path("/proc/net/tcp"), Path("/proc/net/tcp6")):
+        if table.exists():
+            for line in table.read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[2].rsplit(":", 1)[1] == port and fields[3] == ESTABLISHED:
+                    ends.add(fields[1])
+    return ends
