@@ -115,9 +115,12 @@ class Runtime:
         server = settings.database is not None
         parallel = SERVER_PARALLEL_CATCH_UPS if server else PARALLEL_CATCH_UPS
         hashing_threads = SERVER_HASHING_THREADS if server else HASHING_THREADS
+        # The workers' shared threads: the catch-ups the gate lets through, and room beside
+        # them for short jobs (reading a library's state, asking Dropbox whose credentials).
+        catch_up_threads = 2 * parallel
         # As many connections as calls may be made at once: the catch-ups' threads, the
         # hashing, the Dropbox and render lanes, and a longpoll a library (SYNC_MODE).
-        calls = 2 * parallel + hashing_threads + DROPBOX_THREADS + settings.render_concurrency
+        calls = catch_up_threads + hashing_threads + DROPBOX_THREADS + settings.render_concurrency
         connections = connection_pool(settings, calls + len(config.libraries))
         dropbox = {
             library.spec.account: DropboxClient(
@@ -128,9 +131,7 @@ class Runtime:
         cache = DiskCache(settings.cache_dir, settings.thumbnail_cache_mb * 1024 * 1024)
         hashing = Rounds(hashing_threads, "fingerprints")
         fingerprinters = _fingerprinters(config, store.near, dropbox, cache, metrics, stop, hashing)
-        # The workers' shared threads: the catch-ups the gate lets through, and room beside
-        # them for short jobs (reading a library's state, asking Dropbox whose credentials).
-        threads = ThreadPoolExecutor(2 * parallel, thread_name_prefix="catch-up")
+        threads = ThreadPoolExecutor(catch_up_threads, thread_name_prefix="catch-up")
         workers = _workers(
             settings, config, store.catalog, dropbox, metrics, stop, fingerprinters, threads,
             asyncio.Semaphore(parallel),
