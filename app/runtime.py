@@ -209,9 +209,7 @@ class Runtime:
         await asyncio.to_thread(self.webhooks.stop)
         await asyncio.to_thread(self.hashing.stop)
         self.lanes.close()
-        for client in self.dropbox.values():
-            client.close()
-        self.connections.close()
+        self.connections.close()  # the clients' pool: they hold nothing else to close
         self.store.close()
 
     def _ring(self, library: str) -> None:

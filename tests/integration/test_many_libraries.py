@@ -33,11 +33,11 @@ from app.dropbox.client import DropboxClient, connection_pool
 from app.runtime import SERVER_PARALLEL_CATCH_UPS
 from emulator import Emulator, EmulatorServer, account_id_for, signature
 from tests.integration.conftest import Service, StartService
+from tests.reliability.process import ESTABLISHED, tcp_sockets
 from tests.waiting import wait_until
 
 LIBRARIES = 24
 CONTINUE = "files/list_folder/continue"
-ESTABLISHED = "01"  # a socket's state in /proc/net/tcp
 
 
 def _account(n: int) -> Emulator:
@@ -186,11 +186,8 @@ def _connections_to(base_url: str) -> set[str]:
     client's end (its address and port): one seen after each call, in turn, tells how
     many a run of calls opened, whatever the server closed meanwhile."""
     port = f"{urlsplit(base_url).port:04X}"
-    ends = set()
-    for table in (Path("/proc/net/tcp"), Path("/proc/net/tcp6")):
-        if table.exists():
-            for line in table.read_text().splitlines()[1:]:
-                fields = line.split()
-                if fields[2].rsplit(":", 1)[1] == port and fields[3] == ESTABLISHED:
-                    ends.add(fields[1])
-    return ends
+    return {
+        local
+        for local, remote, state, _ in tcp_sockets()
+        if state == ESTABLISHED and remote.rsplit(":", 1)[1] == port
+    }

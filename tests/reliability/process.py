@@ -14,6 +14,7 @@ import os
 import signal
 import socket
 import ssl
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +40,7 @@ def listening(pid: int, port: int) -> bool:
     """Whether process ``pid`` holds the socket listening on ``port`` (from Linux's
     ``/proc``; elsewhere, taken on trust). A port ``free_port`` found free may be another's
     by the time the service binds it: the other then answers in its place."""
-    table = Path("/proc/net/tcp")
-    if not table.exists():
+    if not Path("/proc/net/tcp").exists():
         return True
     held = set()
     for fd in os.listdir(f"/proc/{pid}/fd") if Path(f"/proc/{pid}/fd").exists() else []:
@@ -48,11 +48,23 @@ def listening(pid: int, port: int) -> bool:
             held.add(os.readlink(f"/proc/{pid}/fd/{fd}"))
         except OSError:  # closed meanwhile
             continue
-    for line in table.read_text().splitlines()[1:]:
-        local, state, inode = (line.split()[i] for i in (1, 3, 9))
-        if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+    for local, _, state, inode in tcp_sockets():
+        if state == LISTEN and int(local.rsplit(":", 1)[1], 16) == port:
             return f"socket:[{inode}]" in held
     return False
+
+
+LISTEN, ESTABLISHED = "0A", "01"  # a socket's state in Linux's table
+
+
+def tcp_sockets() -> Iterator[tuple[str, str, str, str]]:
+    """This machine's TCP sockets from Linux's ``/proc/net/tcp`` and ``tcp6`` (none
+    elsewhere): local and remote address (hex ``address:port``), state, inode."""
+    for table in (Path("/proc/net/tcp"), Path("/proc/net/tcp6")):
+        if table.exists():
+            for line in table.read_text().splitlines()[1:]:
+                fields = line.split()
+                yield fields[1], fields[2], fields[3], fields[9]
 
 
 def nothing_awaits_fingerprint(status: httpx.Response) -> bool:
